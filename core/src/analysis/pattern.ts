@@ -1,0 +1,75 @@
+// Tensor-name patterns. Globs are matched by picomatch on names whose '.' separators
+// are read as path separators, so `*` stays within one segment and `**` crosses them;
+// `{0..12}` numeric ranges expand through to-regex-range. A glob matches the whole name
+// or a dot-aligned tail of it (like a .gitignore pattern without a slash), with or
+// without the trailing `.weight` / `.bias`: `mlp.down_proj` and `*.mlp.down_proj` both
+// select every layer's down projection. `re:` patterns are full regular expressions,
+// anchored at both ends, on the name with or without its suffix.
+
+import picomatch from 'picomatch';
+import toRegexRange from 'to-regex-range';
+
+export interface CompiledPattern {
+  text: string;
+  test(name: string): boolean;
+  /** Set when the pattern is invalid; `test` then matches nothing. */
+  error?: string;
+}
+
+const cache = new Map<string, CompiledPattern>();
+const CACHE_LIMIT = 5000;
+
+export function compilePattern(text: string): CompiledPattern {
+  let compiled = cache.get(text);
+  if (!compiled) {
+    compiled = compileUncached(text);
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(text, compiled);
+  }
+  return compiled;
+}
+
+function compileUncached(text: string): CompiledPattern {
+  const never = (error: string): CompiledPattern => ({ text, error, test: () => false });
+  if (text.trim() === '') return never('Empty pattern');
+  if (text.startsWith('re:')) {
+    try {
+      const re = new RegExp(`^(?:${text.slice(3)})(?:\\.(?:weight|bias))?$`);
+      return { text, test: (name) => re.test(name) };
+    } catch (e) {
+      return never(`Invalid regular expression: ${(e as Error).message}`);
+    }
+  }
+  const problem = checkGlob(text);
+  if (problem) return never(problem);
+  try {
+    const body = picomatch.makeRe(text.replace(/\./g, '/'), {
+      dot: true,
+      strictBrackets: true,
+      expandRange: (a: string, b: string) => `(${toRegexRange(a, b)})`,
+    }).source.replace(/^\^\(\?:/, '').replace(/\)\$$/, '');
+    const re = new RegExp(`^(?:[^/]*/)*?(?:${body})(?:/(?:weight|bias))?$`);
+    return { text, test: (name) => re.test(name.replace(/\./g, '/')) };
+  } catch (e) {
+    return never(`Invalid pattern: ${(e as Error).message}`);
+  }
+}
+
+/** Problems picomatch would silently read literally (so a typo would match nothing). */
+function checkGlob(text: string): string | undefined {
+  let square = 0;
+  let curly = 0;
+  for (const c of text) {
+    if (c === '[') square++;
+    else if (c === ']') square--;
+    else if (c === '{') curly++;
+    else if (c === '}') curly--;
+    if (square < 0) return "Unmatched ']' in pattern";
+    if (curly < 0) return "Unmatched '}' in pattern";
+  }
+  if (square > 0) return "Unclosed '[' in pattern";
+  if (curly > 0) return "Unclosed '{' in pattern";
+  const range = /\{(-?\d+)\.\.(-?\d+)\}/.exec(text);
+  if (range && Number(range[1]) > Number(range[2])) return `Empty range {${range[1]}..${range[2]}}: write the smaller bound first`;
+  return undefined;
+}

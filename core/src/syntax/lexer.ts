@@ -1,0 +1,140 @@
+// Turns recipe text into tokens. Never throws: malformed input becomes error tokens
+// with a code, and lexing always reaches the end of the text.
+
+import type { SyntaxError } from './ast';
+
+export type TokenKind =
+  | 'ident' | 'string' | 'number' | 'percent'
+  | 'lbrace' | 'rbrace' | 'comma' | 'semicolon' | 'newline'
+  | 'comment' | 'invalid' | 'eof';
+
+export interface Token {
+  kind: TokenKind;
+  start: number;
+  end: number;
+  /** Identifier name, unescaped string value, or number literal text. */
+  text: string;
+  /** For strings: whether the closing quote was found. */
+  terminated?: boolean;
+}
+
+export interface LexResult {
+  tokens: Token[];
+  errors: SyntaxError[];
+}
+
+const isIdentStart = (c: string) => /[A-Za-z_]/.test(c);
+const isIdentPart = (c: string) => /[A-Za-z0-9_]/.test(c);
+const isDigit = (c: string) => c >= '0' && c <= '9';
+
+export function lex(text: string): LexResult {
+  const tokens: Token[] = [];
+  const errors: SyntaxError[] = [];
+  let i = 0;
+  const n = text.length;
+  const push = (kind: TokenKind, start: number, end: number, value = text.slice(start, end)) => {
+    tokens.push({ kind, start, end, text: value });
+  };
+
+  while (i < n) {
+    const c = text[i];
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v' || c === '\uFEFF') {
+      i++;
+    } else if (c === '\n') {
+      push('newline', i, i + 1);
+      i++;
+    } else if (c === '#') {
+      const start = i;
+      while (i < n && text[i] !== '\n') i++;
+      push('comment', start, i);
+    } else if (c === '"') {
+      i = lexString(text, i, tokens, errors);
+    } else if (isDigit(c) || ((c === '.' || c === '-' || c === '+') && i + 1 < n && (isDigit(text[i + 1]) || text[i + 1] === '.'))) {
+      i = lexNumber(text, i, tokens, errors);
+    } else if (isIdentStart(c)) {
+      const start = i;
+      while (i < n && isIdentPart(text[i])) i++;
+      push('ident', start, i);
+    } else if (c === '{') { push('lbrace', i, i + 1); i++; }
+    else if (c === '}') { push('rbrace', i, i + 1); i++; }
+    else if (c === ',') { push('comma', i, i + 1); i++; }
+    else if (c === ';') { push('semicolon', i, i + 1); i++; }
+    else if (c === '%') { push('percent', i, i + 1); i++; }
+    else {
+      // Group a run of unexpected characters into one error, not one per character.
+      const start = i;
+      while (i < n && !/[\sA-Za-z0-9_"#{};,%]/.test(text[i])) i++;
+      push('invalid', start, i);
+      errors.push({
+        code: 'syntax/invalid-character', start, end: i,
+        message: `Unexpected character${i - start > 1 ? 's' : ''} '${text.slice(start, i)}'`,
+      });
+    }
+  }
+  tokens.push({ kind: 'eof', start: n, end: n, text: '' });
+  return { tokens, errors };
+}
+
+function lexString(text: string, i: number, tokens: Token[], errors: SyntaxError[]): number {
+  const start = i++;
+  let value = '';
+  while (i < text.length && text[i] !== '"' && text[i] !== '\n') {
+    if (text[i] === '\\') {
+      const next = text[i + 1];
+      if (next === '"' || next === '\\') { value += next; i += 2; continue; }
+      if (next === 'n') { value += '\n'; i += 2; continue; }
+      if (next === 't') { value += '\t'; i += 2; continue; }
+      errors.push({
+        code: 'syntax/invalid-escape', start: i, end: Math.min(i + 2, text.length),
+        message: `Invalid escape '\\${next ?? ''}' in string: use \\" or \\\\`,
+      });
+      value += '\\';
+      i += 1;
+      continue;
+    }
+    value += text[i++];
+  }
+  const terminated = text[i] === '"';
+  if (terminated) i++;
+  else {
+    errors.push({
+      code: 'syntax/unterminated-string', start, end: i,
+      message: 'Unterminated string: add the closing quote (")',
+    });
+  }
+  tokens.push({ kind: 'string', start, end: i, text: value, terminated });
+  return i;
+}
+
+function lexNumber(text: string, i: number, tokens: Token[], errors: SyntaxError[]): number {
+  const start = i;
+  if (text[i] === '-' || text[i] === '+') i++;
+  while (i < text.length && isDigit(text[i])) i++;
+  if (text[i] === '.' && text[i + 1] !== '.') {
+    i++;
+    while (i < text.length && isDigit(text[i])) i++;
+  }
+  if ((text[i] === 'e' || text[i] === 'E') && (isDigit(text[i + 1] ?? '') || ((text[i + 1] === '-' || text[i + 1] === '+') && isDigit(text[i + 2] ?? '')))) {
+    i += 2;
+    while (i < text.length && isDigit(text[i])) i++;
+  }
+  // A number running straight into letters ("128x") is one malformed token, so that
+  // the error names it whole. Units are separated by a space ("4.5 bpw") or are '%'.
+  if (i < text.length && isIdentPart(text[i])) {
+    while (i < text.length && isIdentPart(text[i])) i++;
+    errors.push({
+      code: 'syntax/invalid-number', start, end: i,
+      message: `Invalid number '${text.slice(start, i)}': put a space between a number and its unit`,
+    });
+    tokens.push({ kind: 'invalid', start, end: i, text: text.slice(start, i) });
+    return i;
+  }
+  const literal = text.slice(start, i);
+  if (!Number.isFinite(Number(literal))) {
+    errors.push({ code: 'syntax/invalid-number', start, end: i, message: `Invalid number '${literal}'` });
+    tokens.push({ kind: 'invalid', start, end: i, text: literal });
+    return i;
+  }
+  tokens.push({ kind: 'number', start, end: i, text: literal });
+  return i;
+}
