@@ -43,7 +43,7 @@ function compileUncached(text: string): CompiledPattern {
   const problem = checkGlob(text);
   if (problem) return never(problem);
   try {
-    const body = picomatch.makeRe(text.replace(/\./g, '/'), {
+    const body = picomatch.makeRe(text.replace(/(?<!\.)\.(?!\.)/g, '/'), {
       dot: true,
       strictBrackets: true,
       expandRange: (a: string, b: string) => `(${toRegexRange(a, b)})`,

@@ -1,0 +1,77 @@
+// The one entry point from recipe text to plan and diagnostics. The language server,
+// the CLI and the runner all call this; none of them computes a budget on its own.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { parse } from '../syntax/parser';
+import type { RecipeFile } from '../syntax/ast';
+import type { ModelHeader } from '../models/types';
+import { ModelReadError } from '../models/types';
+import { readModelHeader } from '../models/load';
+import type { Plan } from '../plan';
+import { interpret, type Recipe } from './recipe';
+import { resolvePlan } from './resolve';
+import { checkPlan, checkRecipe } from './checks';
+import { diag, type Diagnostic } from './diagnostic';
+
+export interface AnalyzeOptions {
+  /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
+  recipePath?: string;
+  /** Loads a model header (the language server passes a cached loader). Throws ModelReadError. */
+  loadModel?: (absolutePath: string) => ModelHeader;
+  /** Checks whether a file exists (calibration inputs); defaults to fs.existsSync. */
+  exists?: (absolutePath: string) => boolean;
+}
+
+export interface Analysis {
+  file: RecipeFile;
+  recipe: Recipe;
+  /** Absolute model path, when the recipe names one. */
+  modelPath?: string;
+  model?: ModelHeader;
+  modelError?: ModelReadError;
+  plan?: Plan;
+  diagnostics: Diagnostic[];
+}
+
+export function resolvePath(recipePath: string | undefined, p: string): string {
+  return path.resolve(recipePath ? path.dirname(recipePath) : process.cwd(), p);
+}
+
+export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
+  const { file, errors } = parse(text);
+  const { recipe, diagnostics } = interpret(file);
+  const all: Diagnostic[] = errors.map((e) => diag(e.code, 'error', e, e.message));
+  all.push(...diagnostics, ...checkRecipe(recipe));
+  const result: Analysis = { file, recipe, diagnostics: all };
+
+  const exists = options.exists ?? fs.existsSync;
+  const cal = recipe.calibration;
+  if (cal?.path && !exists(resolvePath(options.recipePath, cal.path.value))) {
+    all.push(diag('calibration/not-found', 'error', cal.path.span, `Calibration file not found: ${resolvePath(options.recipePath, cal.path.value)}`));
+  }
+
+  if (!recipe.model) {
+    if (!file.statements.some((s) => s.keyword.name === 'model')) {
+      all.push(diag('recipe/missing-model', 'error', { start: 0, end: Math.min(text.length, firstLineEnd(text)) }, 'The recipe names no model: add model "path/to/model" (a folder, .safetensors, .gguf or llama2.c .bin)'));
+    }
+    return result;
+  }
+  result.modelPath = resolvePath(options.recipePath, recipe.model.path);
+  try {
+    result.model = (options.loadModel ?? readModelHeader)(result.modelPath);
+  } catch (e) {
+    const err = e instanceof ModelReadError ? e : new ModelReadError('model/unreadable', `Cannot read model ${result.modelPath}: ${(e as Error).message}`, result.modelPath);
+    result.modelError = err;
+    all.push(diag(err.code, 'error', recipe.model.span, err.message));
+    return result;
+  }
+  result.plan = resolvePlan(recipe, result.model);
+  all.push(...checkPlan(recipe, result.plan));
+  return result;
+}
+
+function firstLineEnd(text: string): number {
+  const i = text.indexOf('\n');
+  return i < 0 ? text.length : i;
+}

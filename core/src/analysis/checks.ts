@@ -1,0 +1,173 @@
+// Semantic checks that need the model: what the rules select, whether the grids fit the
+// tensors they are given, whether the outputs can store them, and the budget.
+
+import type { Span } from '../syntax/ast';
+import type { Plan, TensorPlan } from '../plan';
+import { METHOD_BY_NAME } from '../language/formats';
+import { diag, type Diagnostic } from './diagnostic';
+import type { PropName, Recipe, Rule } from './recipe';
+import { fmt } from './bits';
+
+export function checkRecipe(recipe: Recipe): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const rule of recipe.rules) {
+    const m = rule.settings.method;
+    if (!m) continue;
+    const info = METHOD_BY_NAME.get(m.value.name);
+    const needs = info?.needsCalibration === true || (info?.needsCalibration === 'when-weighted' && m.value.options.weighted === true);
+    if (needs && !recipe.calibration) {
+      out.push(diag('method/needs-calibration', 'error', m.stmt,
+        `Method '${m.value.name}' needs calibration data: add a 'calibration' statement (e.g. calibration generated, or calibration imatrix "file")`));
+    }
+  }
+  return out;
+}
+
+export function checkPlan(recipe: Recipe, plan: Plan): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const rule of recipe.rules) {
+    const summary = plan.rules[rule.index];
+    if (rule.kind === 'match') {
+      for (const p of rule.patterns) {
+        if (p.compiled.error) continue;
+        if (!plan.tensors.some((t) => p.compiled.test(t.tensor.name))) {
+          out.push(diag('pattern/no-match', 'warning', p.span, `Pattern "${p.text}" matches no tensor of the model`));
+        }
+      }
+      const setsSomething = Object.keys(rule.settings).length > 0;
+      if (setsSomething && summary.matched.length > 0 && summary.decided.length === 0) {
+        const later = new Set<number>();
+        for (const ti of summary.matched) for (const ri of Object.values(plan.tensors[ti].decidedBy)) if (ri !== undefined && ri > rule.index) later.add(ri);
+        out.push(diag('rule/overridden', 'hint', rule.stmt.keyword, `Every property this rule sets is overridden by later rules for all ${summary.matched.length} tensors it matches`, {
+          unnecessary: true,
+          related: [...later].map((ri) => ({ span: recipe.rules[ri].stmt.keyword, message: `overridden by ${recipe.rules[ri].label}` })),
+        }));
+      }
+    }
+  }
+  out.push(...checkFit(recipe, plan), ...checkOutputs(recipe, plan), ...checkBudget(recipe, plan));
+  return out;
+}
+
+/** Where to report a problem with property `prop` of a tensor: the statement that set it, else the format's. */
+function blame(recipe: Recipe, t: TensorPlan, prop: PropName): { rule: Rule; span: Span } | undefined {
+  for (const p of [prop, 'format'] as PropName[]) {
+    const ri = t.decidedBy[p];
+    if (ri === undefined) continue;
+    const s = recipe.rules[ri].settings[p];
+    if (s) return { rule: recipe.rules[ri], span: s.stmt };
+  }
+  return undefined;
+}
+
+/** Collects per-statement problems so a rule with 100 bad tensors gets one diagnostic. */
+class Grouped {
+  private map = new Map<string, { span: Span; first: TensorPlan; count: number; make: (first: TensorPlan, count: number) => string; code: string }>();
+  add(code: string, span: Span, t: TensorPlan, make: (first: TensorPlan, count: number) => string) {
+    const key = `${code}@${span.start}`;
+    const e = this.map.get(key);
+    if (e) e.count++;
+    else this.map.set(key, { span, first: t, count: 1, make, code });
+  }
+  flush(out: Diagnostic[]) {
+    for (const e of this.map.values()) out.push(diag(e.code, 'error', e.span, e.make(e.first, e.count)));
+  }
+}
+
+const shape = (t: TensorPlan) => `[${t.tensor.shape.join(', ')}]`;
+const others = (n: number) => (n > 1 ? ` (and ${n - 1} more tensor${n > 2 ? 's' : ''})` : '');
+
+function checkFit(recipe: Recipe, plan: Plan): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const g = new Grouped();
+  for (const t of plan.tensors) {
+    const c = t.config;
+    if (!c) continue;
+    const f = c.format;
+    const block = f.block?.weights ?? f.fixedGroup;
+    if (block) {
+      if (t.cols % block !== 0) {
+        const at = blame(recipe, t, 'format');
+        if (at) g.add('tensor/block-mismatch', at.span, t, (first, n) =>
+          `${f.name} needs the input dimension to be a multiple of ${block}, but ${first.tensor.name} ${shape(first)} has ${first.cols}${others(n)}`);
+      }
+    } else if (c.groupKind === 'size' && t.cols % c.group !== 0) {
+      const at = blame(recipe, t, 'group');
+      if (at) g.add('tensor/group-mismatch', at.span, t, (first, n) =>
+        `group ${c.group} does not divide the input dimension of ${first.tensor.name} ${shape(first)} (${first.cols} columns)${others(n)}`);
+    }
+  }
+  g.flush(out);
+  // A rule that sets `group` or `symmetric false` together with a format that fixes them.
+  for (const rule of recipe.rules) {
+    const fmtName = rule.settings.format?.value;
+    const grp = rule.settings.group;
+    const sym = rule.settings.symmetric;
+    const f = fmtName ? plan.tensors.find((t) => t.config?.format.name === fmtName)?.config?.format : undefined;
+    if (!f) continue;
+    const fixed = f.block?.weights ?? f.fixedGroup;
+    if (grp && fixed && grp.value !== fixed) {
+      out.push(diag('format/fixed-group', 'warning', grp.stmt, `${f.name} has a fixed block of ${fixed}; this group setting is ignored`, { unnecessary: true }));
+    }
+    if (sym && sym.value === false && (f.symmetricOnly || f.block)) {
+      out.push(diag('format/symmetric-only', 'warning', sym.stmt, `${f.name} has no zero point; 'symmetric false' is ignored`, { unnecessary: true }));
+    }
+  }
+  return out;
+}
+
+/** Which quantized configurations each output kind can store. */
+function outputProblem(kind: string, t: TensorPlan): string | undefined {
+  const c = t.config!;
+  const f = c.format;
+  const extras = [c.outliers ? 'outliers' : '', c.lowrank ? 'lowrank' : '', t.rotate !== 'none' ? 'rotate' : ''].filter(Boolean);
+  if (kind === 'gguf') {
+    if (f.family !== 'ggml') return `GGUF output stores ggml block types only; ${f.name} is not one (use e.g. q4_k, q6_k, q8_0)`;
+    if (extras.length) return `GGUF output cannot store ${extras.join(', ')}`;
+  } else if (kind === 'compressed_tensors') {
+    const ok = ['int4', 'int8', 'fp8_e4m3', 'nvfp4'].includes(f.name);
+    if (!ok) return `compressed-tensors output stores int4, int8, fp8_e4m3 and nvfp4; ${f.name} is not one of them`;
+    if (extras.length) return `compressed-tensors output cannot store ${extras.join(', ')}`;
+  }
+  return undefined;
+}
+
+function checkOutputs(recipe: Recipe, plan: Plan): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const o of recipe.outputs) {
+    const g = new Grouped();
+    for (const t of plan.tensors) {
+      if (!t.config) continue;
+      const problem = outputProblem(o.kind, t);
+      if (!problem) continue;
+      const at = blame(recipe, t, 'format');
+      g.add('output/unsupported-format', at?.span ?? o.stmt, t, (first, n) => `${problem}: ${first.tensor.name}${others(n)} (output ${o.kind} "${o.path.value}")`);
+    }
+    g.flush(out);
+  }
+  return out;
+}
+
+function checkBudget(recipe: Recipe, plan: Plan): Diagnostic[] {
+  const b = recipe.budget;
+  const pb = plan.budget;
+  if (!b || !pb || pb.fits) return [];
+  const costly = plan.rules
+    .filter((r) => r.bytesOut > 0)
+    .sort((a, c) => c.bytesOut - a.bytesOut)
+    .slice(0, 3)
+    .map((r) => `${r.label} (${formatBytes(r.bytesOut)})`);
+  const kept = plan.tensors.filter((t) => t.action === 'keep').reduce((a, t) => a + t.bytesOut, 0);
+  const parts = [`Over budget by ${formatBytes(pb.overBytes)}: the recipe needs ${formatBytes(plan.totals.bytesOut)} (${fmt(plan.totals.bpw)} bpw), the budget allows ${formatBytes(pb.bytes)} (${fmt(pb.bpw)} bpw).`];
+  if (costly.length) parts.push(`Largest rules: ${costly.join(', ')}.`);
+  if (kept) parts.push(`Tensors kept in source precision: ${formatBytes(kept)}.`);
+  return [diag('budget/exceeded', 'error', b.stmt, parts.join(' '))];
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let u = 0;
+  let x = n;
+  while (Math.abs(x) >= 1024 && u < units.length - 1) { x /= 1024; u++; }
+  return u === 0 ? `${Math.round(x)} B` : `${x.toFixed(x >= 100 ? 1 : 2)} ${units[u]}`;
+}

@@ -1,0 +1,146 @@
+// Resolves the cascade: for each tensor, built-in defaults, then `defaults`, then every
+// matching `match` rule in file order, property by property. The result is the plan.
+
+import { FORMAT_BY_NAME } from '../language/formats';
+import type { ModelHeader, TensorInfo } from '../models/types';
+import type { Plan, RuleSummary, TensorPlan } from '../plan';
+import { tensorBytes, type QuantConfig } from './bits';
+import { PROP_NAMES, type PropName, type PropValues, type Recipe, type Rule } from './recipe';
+
+/** What a property is when no rule sets it. */
+export const BUILTIN_DEFAULTS: Omit<PropValues, 'format'> = {
+  method: { name: 'rtn', options: {} },
+  group: 128,
+  symmetric: true,
+  scale: 'f16',
+  zero: 'f16',
+  clip: 'none',
+  outliers: { count: 0 },
+  lowrank: 0,
+  rotate: 'none',
+};
+
+const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);
+
+/** Weight tensors the defaults apply to: floating point (or ggml-encoded) and at least 2-D. */
+export function isWeightTensor(t: TensorInfo): boolean {
+  return t.shape.length >= 2 && isFloatTensor(t);
+}
+
+export function isFloatTensor(t: TensorInfo): boolean {
+  return FLOAT_DTYPES.has(t.dtype) || /^(Q\d|IQ\d|TQ\d)/.test(t.dtype);
+}
+
+// Pattern results per tensor list, so re-analysis after an edit only tests new patterns.
+const matchCache = new WeakMap<TensorInfo[], Map<string, Uint8Array>>();
+
+function matches(tensors: TensorInfo[], rule: Rule): Uint8Array {
+  let perList = matchCache.get(tensors);
+  if (!perList) matchCache.set(tensors, (perList = new Map()));
+  const out = new Uint8Array(tensors.length);
+  for (const p of rule.patterns) {
+    let hits = perList.get(p.text);
+    if (!hits) {
+      hits = new Uint8Array(tensors.length);
+      for (let i = 0; i < tensors.length; i++) hits[i] = p.compiled.test(tensors[i].name) ? 1 : 0;
+      if (perList.size > 10000) perList.clear();
+      perList.set(p.text, hits);
+    }
+    for (let i = 0; i < hits.length; i++) out[i] |= hits[i];
+  }
+  return out;
+}
+
+export function resolvePlan(recipe: Recipe, model: ModelHeader): Plan {
+  const tensors = model.tensors;
+  const ruleHits = recipe.rules.map((r) => (r.kind === 'defaults' ? undefined : matches(tensors, r)));
+  const plans: TensorPlan[] = [];
+  const summaries: RuleSummary[] = recipe.rules.map((r) => ({ index: r.index, label: r.label, matched: [], decided: [], params: 0, bytesIn: 0, bytesOut: 0 }));
+
+  for (let ti = 0; ti < tensors.length; ti++) {
+    const t = tensors[ti];
+    const weight = isWeightTensor(t);
+    const values: Partial<PropValues> = {};
+    const decidedBy: Partial<Record<PropName, number>> = {};
+    const matchedRules: number[] = [];
+    for (let ri = 0; ri < recipe.rules.length; ri++) {
+      const rule = recipe.rules[ri];
+      const hits = ruleHits[ri];
+      // `defaults` applies to weight tensors only; 1-D tensors change only when a rule names them.
+      if (hits ? !hits[ti] : !weight) continue;
+      matchedRules.push(ri);
+      for (const prop of PROP_NAMES) {
+        const s = rule.settings[prop];
+        if (s) {
+          (values as Record<string, unknown>)[prop] = s.value;
+          decidedBy[prop] = ri;
+        }
+      }
+    }
+    plans.push(planTensor(t, values, decidedBy, matchedRules));
+  }
+
+  for (let ti = 0; ti < plans.length; ti++) {
+    const p = plans[ti];
+    for (const ri of p.matchedRules) summaries[ri].matched.push(ti);
+    const deciders = new Set(Object.values(p.decidedBy));
+    for (const ri of deciders) {
+      const s = summaries[ri];
+      s.decided.push(ti);
+      s.params += p.tensor.elements;
+      s.bytesIn += p.bytesIn;
+      s.bytesOut += p.bytesOut;
+    }
+  }
+
+  const params = plans.reduce((a, p) => a + p.tensor.elements, 0);
+  const bytesIn = plans.reduce((a, p) => a + p.bytesIn, 0);
+  const bytesOut = plans.reduce((a, p) => a + p.bytesOut, 0);
+  const plan: Plan = {
+    tensors: plans,
+    rules: summaries,
+    totals: {
+      tensors: plans.length,
+      quantized: plans.filter((p) => p.action === 'quantize').length,
+      params, bytesIn, bytesOut,
+      bpwIn: params ? (8 * bytesIn) / params : 0,
+      bpw: params ? (8 * bytesOut) / params : 0,
+    },
+  };
+  const b = recipe.budget;
+  if (b) {
+    const limit = b.kind === 'bpw' ? (b.bpw * params) / 8 : b.bytes;
+    plan.budget = { bytes: limit, bpw: params ? (8 * limit) / params : 0, fits: bytesOut <= limit, overBytes: Math.max(0, bytesOut - limit) };
+  }
+  return plan;
+}
+
+function planTensor(t: TensorInfo, values: Partial<PropValues>, decidedBy: Partial<Record<PropName, number>>, matchedRules: number[]): TensorPlan {
+  const cols = t.shape.length ? t.shape[t.shape.length - 1] : 1;
+  const rows = cols ? t.elements / cols : 0;
+  const v = { ...BUILTIN_DEFAULTS, ...values };
+  const base = {
+    tensor: t, rows, cols, decidedBy, matchedRules,
+    method: v.method, clip: v.clip, rotate: v.rotate,
+    bytesIn: t.bytes,
+  };
+  const format = values.format ? FORMAT_BY_NAME.get(values.format) : undefined;
+  if (!format || !isFloatTensor(t) || t.elements === 0) {
+    const keepReason = values.format === 'keep' ? 'keep-rule' : !isFloatTensor(t) || t.elements === 0 ? 'not-quantizable' : 'no-format';
+    return { ...base, action: 'keep', keepReason, bytesOut: t.bytes, bpw: t.bitsPerElement };
+  }
+  const groupKind = v.group === 'channel' ? 'channel' : v.group === 'tensor' ? 'tensor' : 'size';
+  const group = format.fixedGroup ?? format.block?.weights ?? (groupKind === 'channel' ? cols : groupKind === 'tensor' ? rows * cols : (v.group as number));
+  const config: QuantConfig = {
+    format,
+    group,
+    groupKind: format.fixedGroup || format.block ? 'size' : groupKind,
+    symmetric: format.symmetricOnly || format.block ? true : v.symmetric,
+    scale: format.fixedScale ?? v.scale,
+    zero: v.zero,
+    outliers: 'fraction' in v.outliers ? Math.floor(v.outliers.fraction * t.elements) : Math.min(v.outliers.count, t.elements),
+    lowrank: v.lowrank,
+  };
+  const bytes = tensorBytes(rows, cols, config);
+  return { ...base, action: 'quantize', config, bytes, bytesOut: bytes.total, bpw: (8 * bytes.total) / t.elements };
+}
