@@ -15,3 +15,4 @@ export * from './plan';
 export * from './text';
 export * from './models/types';
 export { readModelHeader } from './models/load';
+export * from './serialize';

@@ -58,15 +58,17 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
     return result;
   }
   result.modelPath = resolvePath(options.recipePath, recipe.model.path);
+  let model: ModelHeader;
   try {
-    result.model = (options.loadModel ?? readModelHeader)(result.modelPath);
+    model = (options.loadModel ?? readModelHeader)(result.modelPath);
   } catch (e) {
     const err = e instanceof ModelReadError ? e : new ModelReadError('model/unreadable', `Cannot read model ${result.modelPath}: ${(e as Error).message}`, result.modelPath);
     result.modelError = err;
     all.push(diag(err.code, 'error', recipe.model.span, err.message));
     return result;
   }
-  result.plan = resolvePlan(recipe, result.model);
+  result.model = model;
+  result.plan = resolvePlan(recipe, model);
   all.push(...checkPlan(recipe, result.plan));
   return result;
 }

@@ -47,7 +47,7 @@ export function tensorBytes(m: number, n: number, c: QuantConfig): ByteBreakdown
     out.codes = m * Math.ceil(n / f.block.weights) * f.block.bytes;
   } else {
     out.codes = f.name === 'ternary' ? Math.ceil((m * n) / 5) : Math.ceil((m * n * f.bits) / 8);
-    const groups = groupCount(m, n, c);
+    const groups = f.fixedGroup ? m * Math.ceil(n / f.fixedGroup) : groupCount(m, n, c);
     const scaleType = f.fixedScale ?? c.scale;
     out.scales = Math.ceil((groups * SCALE_BITS[scaleType]) / 8);
     if (hasZeroPoint(c)) out.zeros = c.zero === 'int' ? Math.ceil((groups * f.bits) / 8) : groups * 2;
@@ -74,7 +74,7 @@ export function bpwFormula(m: number, n: number, c: QuantConfig, bytes: ByteBrea
     const s = SCALE_BITS[f.fixedScale ?? c.scale];
     const z = hasZeroPoint(c) ? (c.zero === 'int' ? f.bits : 16) : 0;
     const perGroup = z ? `(${s}+${z})` : `${s}`;
-    const g = c.groupKind === 'tensor' ? `${m * n}` : `${c.group}`;
+    const g = f.fixedGroup ? `${f.fixedGroup}` : c.groupKind === 'tensor' ? `${m * n}` : `${c.group}`;
     terms.push(`${fmt(f.bits)}`, `${perGroup}/${g}`);
     if (f.perTensorBits) terms.push(`${f.perTensorBits}/${m * n}`);
   }

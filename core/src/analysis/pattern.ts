@@ -43,17 +43,22 @@ function compileUncached(text: string): CompiledPattern {
   const problem = checkGlob(text);
   if (problem) return never(problem);
   try {
-    const body = picomatch.makeRe(text.replace(/(?<!\.)\.(?!\.)/g, '/'), {
+    // parse().output is the regex body without anchors (fastpaths off: plain names too).
+    const body = parseGlob(text.replace(/(?<!\.)\.(?!\.)/g, '/'), {
       dot: true,
       strictBrackets: true,
+      fastpaths: false,
       expandRange: (a: string, b: string) => `(${toRegexRange(a, b)})`,
-    }).source.replace(/^\^\(\?:/, '').replace(/\)\$$/, '');
+    }).output;
     const re = new RegExp(`^(?:[^/]*/)*?(?:${body})(?:/(?:weight|bias))?$`);
     return { text, test: (name) => re.test(name.replace(/\./g, '/')) };
   } catch (e) {
     return never(`Invalid pattern: ${(e as Error).message}`);
   }
 }
+
+// @types/picomatch declares too few options for parse(); the runtime accepts all of them.
+const parseGlob = picomatch.parse as unknown as (glob: string, options: object) => { output: string };
 
 /** Problems picomatch would silently read literally (so a typo would match nothing). */
 function checkGlob(text: string): string | undefined {

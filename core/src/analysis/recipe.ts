@@ -201,7 +201,7 @@ class Interpreter {
       this.report(diag('recipe/missing-argument', 'error', stmt.keyword, `'calibration' needs a source: ${CALIBRATION_KINDS.join(', ')}`));
       return undefined;
     }
-    const kind = this.word(kindArg, CALIBRATION_KINDS, 'calibration source');
+    const kind = this.word(kindArg, CALIBRATION_KINDS, 'calibration source') as Calibration['kind'] | undefined;
     if (!kind) return undefined;
     const cal: Calibration = { stmt, kind };
     let i = 0;

@@ -142,7 +142,10 @@ class Parser {
   }
 
   private skipToStatementEnd() {
-    while (!['newline', 'semicolon', 'rbrace', 'eof'].includes(this.tok.kind)) this.next();
+    while (!['newline', 'semicolon', 'rbrace', 'eof'].includes(this.tok.kind)) {
+      if (this.tok.kind === 'lbrace') this.block(); // skip a balanced block with the junk
+      else this.next();
+    }
   }
 }
 

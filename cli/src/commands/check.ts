@@ -1,0 +1,29 @@
+// bitsmith check: diagnostics as file:line:col (1-based) for people, LSP ranges for tools.
+import * as path from 'path';
+import { LineIndex } from '../../../core/src/index';
+import { loadRecipe } from '../load';
+import { printDiagnostics } from '../report';
+
+export function checkCommand(file: string, opts: { json?: boolean }): number {
+  const loaded = loadRecipe(file);
+  if (!loaded) return 2;
+  const { analysis, text } = loaded;
+  const lines = new LineIndex(text);
+  const diagnostics = analysis.diagnostics.map((d) => ({
+    range: lines.range(d),
+    severity: d.severity,
+    code: d.code,
+    message: d.message,
+    ...(d.fix ? { fix: d.fix } : {}),
+  }));
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({ file: loaded.path, errors, diagnostics }, null, 2) + '\n');
+  } else {
+    const shown = path.relative(process.cwd(), loaded.path) || loaded.path;
+    printDiagnostics(loaded, analysis.diagnostics, process.stdout);
+    const warnings = diagnostics.filter((d) => d.severity === 'warning').length;
+    process.stdout.write(errors || warnings ? `${errors} error(s), ${warnings} warning(s)\n` : `${shown}: no problems\n`);
+  }
+  return errors ? 1 : 0;
+}

@@ -1,0 +1,49 @@
+// bitsmith: the command line over core. Exit codes: 0 ok, 1 recipe or model errors,
+// 2 usage errors. --json prints machine-readable results on stdout.
+
+import { Command, CommanderError } from 'commander';
+import { checkCommand } from './commands/check';
+import { budgetCommand } from './commands/budget';
+import { inspectCommand } from './commands/inspect';
+import { version } from './version';
+
+const program = new Command();
+program
+  .name('bitsmith')
+  .description('Quantization recipes for LLMs: check them, see their bit budget, inspect models.')
+  .version(version)
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+program
+  .command('check')
+  .description('report the problems in a recipe (exit 1 if there are errors)')
+  .argument('<recipe>', 'a .quant file')
+  .option('--json', 'print diagnostics as JSON (0-based LSP ranges)')
+  .action((recipe: string, opts: { json?: boolean }) => { process.exitCode = checkCommand(recipe, opts); });
+
+program
+  .command('budget')
+  .description('per-rule and per-tensor bits per weight and bytes of a recipe')
+  .argument('<recipe>', 'a .quant file')
+  .option('--json', 'print the plan as JSON')
+  .action((recipe: string, opts: { json?: boolean }) => { process.exitCode = budgetCommand(recipe, opts); });
+
+program
+  .command('inspect')
+  .description('architecture, tensors (shape, dtype), parameters and size of a model')
+  .argument('<model>', 'a Hugging Face folder, .safetensors, .gguf or llama2.c .bin')
+  .option('--json', 'print as JSON')
+  .action((model: string, opts: { json?: boolean }) => { process.exitCode = inspectCommand(model, opts); });
+
+try {
+  program.parse(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // --help and --version exit 0; everything else commander rejects is a usage error.
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+  } else {
+    process.stderr.write(`bitsmith: ${(e as Error).stack ?? e}\n`);
+    process.exitCode = 2;
+  }
+}
