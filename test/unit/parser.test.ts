@@ -84,6 +84,10 @@ describe('parser', () => {
     assert.deepEqual(codes('outliers 5 %'), ['syntax/invalid-number']);
   });
 
+  it('terminates on dots that start no number (found by the fuzz test)', () => {
+    assert.deepEqual(codes('group ..5 .. -. +'), ['syntax/invalid-character', 'syntax/invalid-character', 'syntax/invalid-character', 'syntax/invalid-character']);
+  });
+
   it('collects comments and never puts them in statements', () => {
     const { file } = parse('# head\nmodel "x" # trailing\n');
     assert.equal(file.comments.length, 2);

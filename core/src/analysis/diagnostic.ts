@@ -27,7 +27,7 @@ export function suggest(word: string, candidates: readonly string[]): string | u
   if (candidates.length === 0) return undefined;
   const best = closest(word.toLowerCase(), candidates as string[]);
   const d = distance(word.toLowerCase(), best);
-  return d <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
+  return d <= (best.length <= 3 ? 1 : Math.max(2, Math.floor(best.length / 3))) ? best : undefined;
 }
 
 /** An "unknown X" diagnostic with a "did you mean" fix when a candidate is close. */

@@ -27,6 +27,16 @@ const isIdentStart = (c: string) => /[A-Za-z_]/.test(c);
 const isIdentPart = (c: string) => /[A-Za-z0-9_]/.test(c);
 const isDigit = (c: string) => c >= '0' && c <= '9';
 
+/** 12, .5, -3, +0.5, -.5 — but not '..' or a lone sign. */
+function startsNumber(text: string, i: number): boolean {
+  const c = text[i];
+  if (isDigit(c)) return true;
+  const d = (k: number) => isDigit(text[k] ?? '');
+  if (c === '.') return d(i + 1);
+  if (c === '-' || c === '+') return d(i + 1) || (text[i + 1] === '.' && d(i + 2));
+  return false;
+}
+
 export function lex(text: string): LexResult {
   const tokens: Token[] = [];
   const errors: SyntaxError[] = [];
@@ -49,7 +59,7 @@ export function lex(text: string): LexResult {
       push('comment', start, i);
     } else if (c === '"') {
       i = lexString(text, i, tokens, errors);
-    } else if (isDigit(c) || ((c === '.' || c === '-' || c === '+') && i + 1 < n && (isDigit(text[i + 1]) || text[i + 1] === '.'))) {
+    } else if (startsNumber(text, i)) {
       i = lexNumber(text, i, tokens, errors);
     } else if (isIdentStart(c)) {
       const start = i;
@@ -129,6 +139,7 @@ function lexNumber(text: string, i: number, tokens: Token[], errors: SyntaxError
     tokens.push({ kind: 'invalid', start, end: i, text: text.slice(start, i) });
     return i;
   }
+  if (i === start) i++; // cannot happen after startsNumber, but lexing must always advance
   const literal = text.slice(start, i);
   if (!Number.isFinite(Number(literal))) {
     errors.push({ code: 'syntax/invalid-number', start, end: i, message: `Invalid number '${literal}'` });

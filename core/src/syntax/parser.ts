@@ -11,7 +11,7 @@ export const UNIT_WORDS = ['bpw', 'B', 'KB', 'MB', 'GB', 'TB', 'KiB', 'MiB', 'Gi
 const UNITS = new Set<string>(UNIT_WORDS);
 
 /** Keywords that only start top-level statements. Met at the start of a statement inside
- * a block, they mean the block was not closed: end it there so the rest of the file
+ * a block on a new line, they mean the block was not closed: end it there so the rest of the file
  * still parses as written. (Checked against the schema by a test.) */
 export const TOP_LEVEL_ONLY = new Set([
   'recipe', 'model', 'calibration', 'budget', 'threads', 'defaults', 'match', 'allocate', 'evaluate', 'output', 'export',
@@ -58,7 +58,7 @@ class Parser {
         continue;
       }
       if (t.kind === 'ident') {
-        if (inBlock && TOP_LEVEL_ONLY.has(t.text)) return out;
+        if (inBlock && TOP_LEVEL_ONLY.has(t.text) && this.tokens[this.pos - 1]?.kind === 'newline') return out;
         out.push(this.statement());
         continue;
       }

@@ -1,0 +1,141 @@
+import { strict as assert } from 'node:assert';
+import { analyze, type Analysis } from '../../core/src/analysis/analyze';
+import { ModelReadError } from '../../core/src/models/types';
+import { llamaHeader } from '../helpers/syntheticModel';
+
+const model = llamaHeader();
+const run = (text: string, header = model): Analysis => analyze(text, { recipePath: '/r/x.quant', loadModel: () => header, exists: () => true });
+const codes = (a: Analysis) => a.diagnostics.map((d) => d.code);
+const tensorPlan = (a: Analysis, name: string) => a.plan!.tensors.find((t) => t.tensor.name === name)!;
+const M = 'model "m"\n';
+
+describe('analysis', () => {
+  it('resolves the cascade property by property: defaults, then match rules in order', () => {
+    const a = run(`${M}defaults { format int4; group 32; symmetric false }\nmatch "*.mlp.*" { format int8 }\nmatch "model.layers.0.**" { group 64 }`);
+    assert.deepEqual(codes(a).filter((c) => c !== 'tensor/group-mismatch'), []);
+    const up0 = tensorPlan(a, 'model.layers.0.mlp.up_proj.weight');
+    assert.equal(up0.config!.format.name, 'int8');
+    assert.equal(up0.config!.group, 64);
+    assert.equal(up0.config!.symmetric, false);
+    assert.deepEqual(up0.decidedBy, { format: 1, group: 2, symmetric: 0 });
+    const q1 = tensorPlan(a, 'model.layers.1.self_attn.q_proj.weight');
+    assert.equal(q1.config!.format.name, 'int4');
+    assert.equal(q1.config!.group, 32);
+  });
+
+  it('keeps 1-D tensors and tensors no rule gives a format; keep can be overridden later', () => {
+    const a = run(`${M}defaults { format int4; group 32 }\nmatch "model.embed_tokens" { keep }\nmatch "**" { group channel }\nmatch "model.layers.4.**" { keep }\nmatch "model.layers.4.mlp.up_proj" { format int8 }`);
+    assert.equal(tensorPlan(a, 'model.layers.0.input_layernorm.weight').action, 'keep');
+    assert.equal(tensorPlan(a, 'model.layers.0.input_layernorm.weight').keepReason, 'no-format');
+    assert.equal(tensorPlan(a, 'model.embed_tokens.weight').keepReason, 'keep-rule');
+    assert.equal(tensorPlan(a, 'model.layers.4.mlp.gate_proj.weight').action, 'keep');
+    assert.equal(tensorPlan(a, 'model.layers.4.mlp.up_proj.weight').config!.format.name, 'int8');
+    assert.equal(tensorPlan(a, 'model.layers.4.mlp.up_proj.weight').config!.groupKind, 'channel');
+  });
+
+  it('counts every tensor in the totals, kept ones at their source bits', () => {
+    const a = run(`${M}defaults { format int8; group channel }`);
+    const t = a.plan!.totals;
+    assert.equal(t.params, model.parameters);
+    const expected = a.plan!.tensors.reduce((s, p) => s + (p.action === 'keep' ? p.tensor.bytes : p.rows * p.cols + p.rows * 2), 0);
+    assert.equal(t.bytesOut, expected);
+    assert.equal(t.bpw, (8 * expected) / model.parameters);
+  });
+
+  it('reports unknown keywords, formats, methods and options with a did-you-mean fix', () => {
+    const a = run(`${M}defualts { formt int4 }\nmatch "**" { format int9; method gtpq { dmap 0.1 } }\nmatch "**" { method gptq { dmap 0.1 } }\ncalibration generated`);
+    const byCode = new Map(a.diagnostics.map((d) => [d.code + ':' + d.message.slice(0, 40), d]));
+    const kw = a.diagnostics.find((d) => d.code === 'recipe/unknown-keyword')!;
+    assert.match(kw.message, /Did you mean 'defaults'/);
+    assert.equal(kw.fix!.newText, 'defaults');
+    assert.ok(a.diagnostics.some((d) => d.code === 'recipe/unknown-format' && /int9/.test(d.message)));
+    assert.ok(a.diagnostics.some((d) => d.code === 'recipe/unknown-method' && d.fix?.newText === 'gptq'));
+    assert.ok(a.diagnostics.some((d) => d.code === 'recipe/unknown-option' && d.fix?.newText === 'damp'));
+    assert.ok(byCode.size > 0);
+  });
+
+  it('finds a property outside a rule and a top-level statement inside one', () => {
+    const a = run(`${M}format int4\nmatch "**" { model "x" }`);
+    assert.deepEqual(codes(a).slice(0, 2).sort(), ['recipe/property-outside-rule', 'recipe/statement-in-block']);
+  });
+
+  it('warns about a pattern that matches no tensor, naming it', () => {
+    const a = run(`${M}match "model.layers.9.**" { format int4 }`);
+    const d = a.diagnostics.find((x) => x.code === 'pattern/no-match')!;
+    assert.equal(d.severity, 'warning');
+    assert.match(d.message, /model\.layers\.9\.\*\*/);
+  });
+
+  it('hints at a rule entirely overridden by later ones', () => {
+    const a = run(`${M}match "*.mlp.*" { format int3 }\nmatch "**" { format int4; group channel }`);
+    const d = a.diagnostics.find((x) => x.code === 'rule/overridden')!;
+    assert.equal(d.severity, 'hint');
+    assert.equal(d.unnecessary, true);
+    assert.equal(d.related!.length, 1);
+  });
+
+  it('reports a group that does not divide the input dimension, naming tensor and shape', () => {
+    const a = run(`${M}defaults { format int4; group 32 }`);
+    const d = a.diagnostics.find((x) => x.code === 'tensor/group-mismatch')!;
+    assert.match(d.message, /group 32 does not divide the input dimension of model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\] \(172 columns\) \(and 4 more tensors\)/);
+    assert.equal(a.diagnostics.filter((x) => x.code === 'tensor/group-mismatch').length, 1);
+  });
+
+  it('reports ggml blocks that do not divide a row', () => {
+    const a = run(`${M}defaults { format q4_k }`);
+    const d = a.diagnostics.find((x) => x.code === 'tensor/block-mismatch')!;
+    assert.match(d.message, /q4_k needs the input dimension to be a multiple of 256/);
+  });
+
+  it('requires calibration for gptq and awq', () => {
+    const without = run(`${M}defaults { format int4; group 32; method gptq }\nmatch "*.down_proj" { group channel }`);
+    assert.ok(codes(without).includes('method/needs-calibration'));
+    const withCal = run(`${M}calibration generated\ndefaults { format int4; group 32; method gptq }\nmatch "*.down_proj" { group channel }`);
+    assert.deepEqual(codes(withCal), []);
+  });
+
+  it('reports a format the declared output cannot store', () => {
+    const a = run(`${M}defaults { format nf4; group 32 }\nmatch "*.down_proj" { keep }\noutput gguf "o.gguf"`);
+    const d = a.diagnostics.find((x) => x.code === 'output/unsupported-format')!;
+    assert.match(d.message, /GGUF output stores ggml block types only; nf4/);
+  });
+
+  it('reports an exceeded budget by how much and the costliest rules', () => {
+    const a = run(`${M}budget 4 bpw\ndefaults { format int8; group channel }`);
+    const d = a.diagnostics.find((x) => x.code === 'budget/exceeded')!;
+    assert.match(d.message, /^Over budget by .*the budget allows .* \(4 bpw\)\. Largest rules: defaults/);
+    assert.equal(a.plan!.budget!.fits, false);
+    const ok = run(`${M}budget 1 MiB\ndefaults { format int8; group channel }`);
+    assert.equal(ok.plan!.budget!.fits, true);
+    assert.ok(!codes(ok).includes('budget/exceeded'));
+  });
+
+  it('puts a model read error on the model line', () => {
+    const a = analyze('model "missing/dir"\ndefaults { format int4 }', {
+      recipePath: '/r/x.quant',
+      loadModel: (p) => { throw new ModelReadError('model/not-found', `Model not found: ${p}`, p); },
+    });
+    const d = a.diagnostics.find((x) => x.code === 'model/not-found')!;
+    assert.equal(d.start, 'model '.length);
+    assert.match(d.message, /\/r\/missing\/dir/);
+    assert.equal(a.plan, undefined);
+  });
+
+  it('requires a model statement, once', () => {
+    assert.ok(codes(run('defaults { format int4 }')).includes('recipe/missing-model'));
+    assert.ok(codes(run(`${M}model "n"`)).includes('recipe/duplicate-statement'));
+  });
+
+  it('validates values: ranges, units and types', () => {
+    const a = run(`${M}threads 0\nbudget 4\noutliers_bad 1\nmatch "**" { outliers 90%; group 0; symmetric maybe; lowrank -1; method hqq { iters 2.5 } }`);
+    const c = codes(a);
+    for (const code of ['recipe/bad-value', 'recipe/missing-unit', 'recipe/unknown-keyword', 'recipe/unknown-value']) assert.ok(c.includes(code), code);
+    assert.ok(c.filter((x) => x === 'recipe/bad-value').length >= 5);
+  });
+
+  it('warns when a rule sets a group that its own ggml format fixes', () => {
+    const a = run(`${M}match "*.self_attn.*" { format q8_0; group 64; symmetric false }`);
+    assert.ok(codes(a).includes('format/fixed-group'));
+    assert.ok(codes(a).includes('format/symmetric-only'));
+  });
+});
