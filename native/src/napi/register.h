@@ -1,0 +1,10 @@
+// Each family of N-API functions registers itself here; addon.cc stays the only entry.
+#pragma once
+#include <napi.h>
+
+namespace bitsmith {
+// quantize(), quantizeReference(), grids: single-tensor quantization for tests and tools.
+void RegisterQuant(Napi::Env env, Napi::Object exports);
+// startRun(): executes a plan on a worker thread with progress events and cancellation.
+void RegisterRun(Napi::Env env, Napi::Object exports);
+}  // namespace bitsmith
