@@ -38,8 +38,12 @@ describe('parser', () => {
     assert.deepEqual(file.statements.map((x) => x.keyword.name), ['recipe', 'model', 'budget']);
   });
 
-  it('reports invalid escapes and invalid characters with their codes', () => {
-    assert.deepEqual(codes('recipe "a\\qb"'), ['syntax/invalid-escape']);
+  it('keeps backslashes other than \\" and \\\\ as written, for regular expressions', () => {
+    const s = parse('match "re:.*\\.q_proj" { keep }').file.statements[0].args[0];
+    assert.ok(s.kind === 'string' && s.value === 're:.*\\.q_proj');
+  });
+
+  it('reports invalid characters with their code and goes on', () => {
     assert.deepEqual(codes('format int4 @@ \nkeep'), ['syntax/invalid-character']);
     assert.deepEqual(keywords('format int4 @@ \nkeep'), ['format', 'keep']);
   });

@@ -67,7 +67,6 @@ export interface SyntaxError extends Span {
 export type SyntaxErrorCode =
   | 'syntax/invalid-character'
   | 'syntax/unterminated-string'
-  | 'syntax/invalid-escape'
   | 'syntax/invalid-number'
   | 'syntax/expected-keyword'
   | 'syntax/unexpected-brace'

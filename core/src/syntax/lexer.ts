@@ -89,17 +89,11 @@ function lexString(text: string, i: number, tokens: Token[], errors: SyntaxError
   const start = i++;
   let value = '';
   while (i < text.length && text[i] !== '"' && text[i] !== '\n') {
-    if (text[i] === '\\') {
-      const next = text[i + 1];
-      if (next === '"' || next === '\\') { value += next; i += 2; continue; }
-      if (next === 'n') { value += '\n'; i += 2; continue; }
-      if (next === 't') { value += '\t'; i += 2; continue; }
-      errors.push({
-        code: 'syntax/invalid-escape', start: i, end: Math.min(i + 2, text.length),
-        message: `Invalid escape '\\${next ?? ''}' in string: use \\" or \\\\`,
-      });
-      value += '\\';
-      i += 1;
+    // Only \" and \\ are escapes; any other backslash stays as written, so regular
+    // expressions read naturally: "re:.*\.q_proj".
+    if (text[i] === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\')) {
+      value += text[i + 1];
+      i += 2;
       continue;
     }
     value += text[i++];
