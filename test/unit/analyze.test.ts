@@ -33,6 +33,15 @@ describe('analysis', () => {
     assert.equal(tensorPlan(a, 'model.layers.4.mlp.up_proj.weight').config!.groupKind, 'channel');
   });
 
+  it('changes 1-D tensors only through patterns that name them', () => {
+    const a = run(`${M}match "model.layers.0.**" { format int8; group channel }\nmatch "*.post_attention_layernorm" { format int8; group channel }`);
+    assert.equal(tensorPlan(a, 'model.layers.0.input_layernorm.weight').action, 'keep');
+    assert.equal(tensorPlan(a, 'model.layers.0.self_attn.q_proj.weight').config!.format.name, 'int8');
+    assert.equal(tensorPlan(a, 'model.layers.3.post_attention_layernorm.weight').config!.format.name, 'int8');
+    const re = run(`${M}match "re:model\\.norm" { format int8; group channel }`);
+    assert.equal(tensorPlan(re, 'model.norm.weight').action, 'quantize');
+  });
+
   it('counts every tensor in the totals, kept ones at their source bits', () => {
     const a = run(`${M}defaults { format int8; group channel }`);
     const t = a.plan!.totals;

@@ -12,6 +12,10 @@ import toRegexRange from 'to-regex-range';
 export interface CompiledPattern {
   text: string;
   test(name: string): boolean;
+  /** The pattern spells out the tensor's own name (its last segment has no * or ?), as
+   * `*.input_layernorm` does and `model.layers.0.**` does not; `re:` patterns count as
+   * explicit. Only such patterns change 1-D tensors (norms, biases). */
+  explicitLeaf: boolean;
   /** Set when the pattern is invalid; `test` then matches nothing. */
   error?: string;
 }
@@ -30,12 +34,12 @@ export function compilePattern(text: string): CompiledPattern {
 }
 
 function compileUncached(text: string): CompiledPattern {
-  const never = (error: string): CompiledPattern => ({ text, error, test: () => false });
+  const never = (error: string): CompiledPattern => ({ text, error, test: () => false, explicitLeaf: false });
   if (text.trim() === '') return never('Empty pattern');
   if (text.startsWith('re:')) {
     try {
       const re = new RegExp(`^(?:${text.slice(3)})(?:\\.(?:weight|bias))?$`);
-      return { text, test: (name) => re.test(name) };
+      return { text, test: (name) => re.test(name), explicitLeaf: true };
     } catch (e) {
       return never(`Invalid regular expression: ${(e as Error).message}`);
     }
@@ -51,7 +55,8 @@ function compileUncached(text: string): CompiledPattern {
       expandRange: (a: string, b: string) => `(${toRegexRange(a, b)})`,
     }).output;
     const re = new RegExp(`^(?:[^/]*/)*?(?:${body})(?:/(?:weight|bias))?$`);
-    return { text, test: (name) => re.test(name.replace(/\./g, '/')) };
+    const leaf = text.replace(/\.(weight|bias)$/, '').split(/(?<!\.)\.(?!\.)/).pop() ?? '';
+    return { text, test: (name) => re.test(name.replace(/\./g, '/')), explicitLeaf: !/[*?]/.test(leaf) };
   } catch (e) {
     return never(`Invalid pattern: ${(e as Error).message}`);
   }

@@ -34,6 +34,7 @@ export function isFloatTensor(t: TensorInfo): boolean {
 // Pattern results per tensor list, so re-analysis after an edit only tests new patterns.
 const matchCache = new WeakMap<TensorInfo[], Map<string, Uint8Array>>();
 
+/** Per tensor: 0 no match, 1 matched by a wildcard leaf only, 2 matched by an explicit leaf. */
 function matches(tensors: TensorInfo[], rule: Rule): Uint8Array {
   let perList = matchCache.get(tensors);
   if (!perList) matchCache.set(tensors, (perList = new Map()));
@@ -42,11 +43,12 @@ function matches(tensors: TensorInfo[], rule: Rule): Uint8Array {
     let hits = perList.get(p.text);
     if (!hits) {
       hits = new Uint8Array(tensors.length);
-      for (let i = 0; i < tensors.length; i++) hits[i] = p.compiled.test(tensors[i].name) ? 1 : 0;
+      const level = p.compiled.explicitLeaf ? 2 : 1;
+      for (let i = 0; i < tensors.length; i++) hits[i] = p.compiled.test(tensors[i].name) ? level : 0;
       if (perList.size > 10000) perList.clear();
       perList.set(p.text, hits);
     }
-    for (let i = 0; i < hits.length; i++) out[i] |= hits[i];
+    for (let i = 0; i < hits.length; i++) if (hits[i] > out[i]) out[i] = hits[i];
   }
   return out;
 }
@@ -66,8 +68,9 @@ export function resolvePlan(recipe: Recipe, model: ModelHeader): Plan {
     for (let ri = 0; ri < recipe.rules.length; ri++) {
       const rule = recipe.rules[ri];
       const hits = ruleHits[ri];
-      // `defaults` applies to weight tensors only; 1-D tensors change only when a rule names them.
-      if (hits ? !hits[ti] : !weight) continue;
+      // `defaults` and wildcard patterns apply to weight tensors only; 1-D tensors (norms,
+      // biases) change only when a pattern names them (`*.input_layernorm`, `re:...`).
+      if (hits ? !(weight ? hits[ti] : hits[ti] === 2) : !weight) continue;
       matchedRules.push(ri);
       for (const prop of PROP_NAMES) {
         const s = rule.settings[prop];
