@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { checkCommand } from './commands/check';
 import { budgetCommand } from './commands/budget';
 import { inspectCommand } from './commands/inspect';
+import { runCommand } from './commands/run';
 import { version } from './version';
 
 const program = new Command();
@@ -35,6 +36,19 @@ program
   .argument('<model>', 'a Hugging Face folder, .safetensors, .gguf or llama2.c .bin')
   .option('--json', 'print as JSON')
   .action((model: string, opts: { json?: boolean }) => { process.exitCode = inspectCommand(model, opts); });
+
+program
+  .command('run')
+  .description('quantize the model as the recipe says: per-tensor error, bits, and the fake-quant output')
+  .argument('<recipe>', 'a .quant file')
+  .option('--json', 'print the report as JSON')
+  .option('--events', 'print progress events as JSON lines (then the report)')
+  .option('--threads <n>', 'worker threads (default: the recipe\'s threads, else all cores)')
+  .action((recipe: string, opts: { json?: boolean; events?: boolean; threads?: string }) =>
+    runCommand(recipe, opts).then(
+      (code) => { process.exitCode = code; },
+      (e) => { process.stderr.write(`bitsmith: ${(e as Error).stack ?? e}\n`); process.exitCode = 1; },
+    ));
 
 try {
   program.parse(process.argv);

@@ -30,7 +30,13 @@ export function checkPlan(recipe: Recipe, plan: Plan): Diagnostic[] {
     if (rule.kind === 'match') {
       for (const p of rule.patterns) {
         if (p.compiled.error) continue;
-        if (!plan.tensors.some((t) => p.compiled.test(t.tensor.name))) {
+        // Cheap answers first (the rule's matched tensors), the scan of every tensor only for a
+        // pattern that will get the warning: running each pattern over the whole model on every
+        // analysis took most of its time on a 1,000-tensor model with 300 rules.
+        const hit = (rule.patterns.length === 1 && summary.matched.length > 0)
+          || summary.matched.some((ti) => p.compiled.test(plan.tensors[ti].tensor.name))
+          || plan.tensors.some((t) => p.compiled.test(t.tensor.name));
+        if (!hit) {
           out.push(diag('pattern/no-match', 'warning', p.span, `Pattern "${p.text}" matches no tensor of the model`));
         }
       }

@@ -32,48 +32,71 @@ export function isFloatTensor(t: TensorInfo): boolean {
 }
 
 // Pattern results per tensor list, so re-analysis after an edit only tests new patterns.
-const matchCache = new WeakMap<TensorInfo[], Map<string, Uint8Array>>();
+// Stored as the indices of the matching tensors: rules select few tensors each, so a
+// recipe's cascade costs the number of matches, not rules x tensors.
+const matchCache = new WeakMap<TensorInfo[], Map<string, Uint32Array>>();
 
-/** Per tensor: 0 no match, 1 matched by a wildcard leaf only, 2 matched by an explicit leaf. */
-function matches(tensors: TensorInfo[], rule: Rule): Uint8Array {
+function patternHits(tensors: TensorInfo[], p: Rule['patterns'][number]): Uint32Array {
   let perList = matchCache.get(tensors);
   if (!perList) matchCache.set(tensors, (perList = new Map()));
-  const out = new Uint8Array(tensors.length);
-  for (const p of rule.patterns) {
-    let hits = perList.get(p.text);
-    if (!hits) {
-      hits = new Uint8Array(tensors.length);
-      const level = p.compiled.explicitLeaf ? 2 : 1;
-      for (let i = 0; i < tensors.length; i++) hits[i] = p.compiled.test(tensors[i].name) ? level : 0;
-      if (perList.size > 10000) perList.clear();
-      perList.set(p.text, hits);
+  let hits = perList.get(p.text);
+  if (!hits) {
+    const found: number[] = [];
+    for (let i = 0; i < tensors.length; i++) if (p.compiled.test(tensors[i].name)) found.push(i);
+    hits = Uint32Array.from(found);
+    if (perList.size > 10000) perList.clear();
+    perList.set(p.text, hits);
+  }
+  return hits;
+}
+
+/** For each tensor, the indices (ascending) of the rules that apply to it. */
+function rulesPerTensor(rules: Rule[], tensors: TensorInfo[]): number[][] {
+  const weights = tensors.map(isWeightTensor);
+  const out: number[][] = tensors.map(() => []);
+  // Per tensor: 0 no match, 1 matched by a wildcard leaf only, 2 matched by an explicit leaf.
+  const level = new Uint8Array(tensors.length);
+  const touched: number[] = [];
+  for (let ri = 0; ri < rules.length; ri++) {
+    const rule = rules[ri];
+    if (rule.kind === 'defaults') {
+      for (let ti = 0; ti < tensors.length; ti++) if (weights[ti]) out[ti].push(ri);
+      continue;
     }
-    for (let i = 0; i < hits.length; i++) if (hits[i] > out[i]) out[i] = hits[i];
+    for (const p of rule.patterns) {
+      const l = p.compiled.explicitLeaf ? 2 : 1;
+      for (const ti of patternHits(tensors, p)) {
+        if (level[ti] === 0) touched.push(ti);
+        if (l > level[ti]) level[ti] = l;
+      }
+    }
+    // `defaults` and wildcard patterns apply to weight tensors only; 1-D tensors (norms,
+    // biases) change only when a pattern names them (`*.input_layernorm`, `re:...`).
+    for (const ti of touched) {
+      if (weights[ti] || level[ti] === 2) out[ti].push(ri);
+      level[ti] = 0;
+    }
+    touched.length = 0;
   }
   return out;
 }
 
 export function resolvePlan(recipe: Recipe, model: ModelHeader): Plan {
   const tensors = model.tensors;
-  const ruleHits = recipe.rules.map((r) => (r.kind === 'defaults' ? undefined : matches(tensors, r)));
+  const rules = recipe.rules;
+  const rulesOf = rulesPerTensor(rules, tensors);
   const plans: TensorPlan[] = [];
   const summaries: RuleSummary[] = recipe.rules.map((r) => ({ index: r.index, label: r.label, matched: [], decided: [], params: 0, bytesIn: 0, bytesOut: 0 }));
 
   for (let ti = 0; ti < tensors.length; ti++) {
     const t = tensors[ti];
-    const weight = isWeightTensor(t);
     const values: Partial<PropValues> = {};
     const decidedBy: Partial<Record<PropName, number>> = {};
-    const matchedRules: number[] = [];
-    for (let ri = 0; ri < recipe.rules.length; ri++) {
-      const rule = recipe.rules[ri];
-      const hits = ruleHits[ri];
-      // `defaults` and wildcard patterns apply to weight tensors only; 1-D tensors (norms,
-      // biases) change only when a pattern names them (`*.input_layernorm`, `re:...`).
-      if (hits ? !(weight ? hits[ti] : hits[ti] === 2) : !weight) continue;
-      matchedRules.push(ri);
+    const matchedRules = rulesOf[ti];
+    for (const ri of matchedRules) {
+      const settings = rules[ri].settings;
       for (const prop of PROP_NAMES) {
-        const s = rule.settings[prop];
+        const s = settings[prop];
         if (s) {
           (values as Record<string, unknown>)[prop] = s.value;
           decidedBy[prop] = ri;
@@ -121,29 +144,34 @@ export function resolvePlan(recipe: Recipe, model: ModelHeader): Plan {
 function planTensor(t: TensorInfo, values: Partial<PropValues>, decidedBy: Partial<Record<PropName, number>>, matchedRules: number[]): TensorPlan {
   const cols = t.shape.length ? t.shape[t.shape.length - 1] : 1;
   const rows = cols ? t.elements / cols : 0;
-  const v = { ...BUILTIN_DEFAULTS, ...values };
-  const base = {
-    tensor: t, rows, cols, decidedBy, matchedRules,
-    method: v.method, clip: v.clip, rotate: v.rotate,
-    bytesIn: t.bytes,
-  };
+  // Field by field rather than object spreads: `values` objects come in many shapes, and
+  // spreading them was most of an analysis on a 1,000-tensor model.
+  const D = BUILTIN_DEFAULTS;
+  const method = values.method ?? D.method;
+  const clip = values.clip ?? D.clip;
+  const rotate = values.rotate ?? D.rotate;
   const format = values.format ? FORMAT_BY_NAME.get(values.format) : undefined;
   if (!format || !isFloatTensor(t) || t.elements === 0) {
     const keepReason = values.format === 'keep' ? 'keep-rule' : !isFloatTensor(t) || t.elements === 0 ? 'not-quantizable' : 'no-format';
-    return { ...base, action: 'keep', keepReason, bytesOut: t.bytes, bpw: t.bitsPerElement };
+    return { tensor: t, rows, cols, decidedBy, matchedRules, method, clip, rotate, bytesIn: t.bytes, action: 'keep', keepReason, bytesOut: t.bytes, bpw: t.bitsPerElement };
   }
-  const groupKind = v.group === 'channel' ? 'channel' : v.group === 'tensor' ? 'tensor' : 'size';
-  const group = format.fixedGroup ?? format.block?.weights ?? (groupKind === 'channel' ? cols : groupKind === 'tensor' ? rows * cols : (v.group as number));
+  const g = values.group ?? D.group;
+  const outliers = values.outliers ?? D.outliers;
+  const groupKind = g === 'channel' ? 'channel' : g === 'tensor' ? 'tensor' : 'size';
+  const group = format.fixedGroup ?? format.block?.weights ?? (groupKind === 'channel' ? cols : groupKind === 'tensor' ? rows * cols : (g as number));
   const config: QuantConfig = {
     format,
     group,
     groupKind: format.fixedGroup || format.block ? 'size' : groupKind,
-    symmetric: format.symmetricOnly || format.block ? true : v.symmetric,
-    scale: format.fixedScale ?? v.scale,
-    zero: v.zero,
-    outliers: 'fraction' in v.outliers ? Math.floor(v.outliers.fraction * t.elements) : Math.min(v.outliers.count, t.elements),
-    lowrank: v.lowrank,
+    symmetric: format.symmetricOnly || format.block ? true : values.symmetric ?? D.symmetric,
+    scale: format.fixedScale ?? values.scale ?? D.scale,
+    zero: values.zero ?? D.zero,
+    outliers: 'fraction' in outliers ? Math.floor(outliers.fraction * t.elements) : Math.min(outliers.count, t.elements),
+    lowrank: values.lowrank ?? D.lowrank,
   };
   const bytes = tensorBytes(rows, cols, config);
-  return { ...base, action: 'quantize', config, bytes, bytesOut: bytes.total, bpw: (8 * bytes.total) / t.elements };
+  return {
+    tensor: t, rows, cols, decidedBy, matchedRules, method, clip, rotate, bytesIn: t.bytes,
+    action: 'quantize', config, bytes, bytesOut: bytes.total, bpw: (8 * bytes.total) / t.elements,
+  };
 }

@@ -1,5 +1,303 @@
+// N-API bindings of the single-tensor quantizer, for tests and tools (synchronous: the
+// runner's asynchronous path calls quantizeTensorInto from its worker thread).
+//
+//   quantize(data: Float32Array, rows, cols, config) -> {
+//     dequant: Float32Array, bytes: {codes, scales, zeros, outliers, lowrank, extra, total},
+//     outlierCount, metrics: {relError, sqnrDb, maxAbsError, cosine, weightHist, errorHist}
+//       (histograms: {min, max, counts: number[64]}), timing: {quantizeMs, metricsMs},
+//     stored?: {codes, scales, zeros, outliers, lowrank, extra: Uint8Array} }
+//   config: {format, group = 128, groupKind = 'size' | 'channel' | 'tensor', symmetric = true,
+//     scale = 'f16' | 'bf16' | 'f32' | 'e8m0' | 'e4m3', zero = 'f16' | 'int',
+//     clip = 'none' | 'mse', outliers = 0, lowrank = 0, lowrankIters = 1,
+//     rotate = 'none' | 'hadamard', seed = 0 (number or bigint), threads = hardware threads,
+//     reference = false, metrics = true (false: metrics is null), stored = false (true: return
+//     the stored bytes), out?: Float32Array (rows*cols, written instead of a new array)}
+//   fp8Decode(kind: 'e4m3' | 'e5m2', code) / fp8Encode(kind, value) -> number
+//   f16Round(value) / bf16Round(value) -> number;  grid('nf4' | 'fp4') -> Float32Array(16)
+// Bad arguments throw TypeError (wrong type, unknown key) or RangeError (bad value, NaN or
+// Inf weights, unexecutable format), with the argument named.
+#include <napi.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "common/fp.h"
+#include "metrics/metrics.h"
 #include "napi/register.h"
+#include "quant/stored.h"
+#include "threads/pool.h"
 
 namespace bitsmith {
-void RegisterQuant(Napi::Env, Napi::Object) {}
+
+namespace {
+
+constexpr double kMaxSafe = 9007199254740991.0;
+
+ThreadPool& poolFor(int threads) {
+  static std::mutex mu;
+  static std::map<int, ThreadPool*>* pools = new std::map<int, ThreadPool*>();  // never freed: lives to exit
+  std::lock_guard<std::mutex> lock(mu);
+  ThreadPool*& p = (*pools)[threads];
+  if (p == nullptr) p = new ThreadPool(threads);
+  return *p;
+}
+
+[[noreturn]] void typeError(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
+[[noreturn]] void rangeError(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+
+int64_t toInteger(Napi::Env env, const Napi::Value& v, const std::string& name, double lo, double hi) {
+  if (!v.IsNumber()) typeError(env, name + " must be a number, got " + v.ToString().Utf8Value());
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::floor(d) != d) rangeError(env, name + " must be an integer, got " + v.ToString().Utf8Value());
+  if (d < lo || d > hi)
+    rangeError(env, name + " must be in [" + std::to_string(int64_t(lo)) + ", " + std::to_string(int64_t(hi)) +
+                        "], got " + v.ToString().Utf8Value());
+  return int64_t(d);
+}
+
+std::string toChoice(Napi::Env env, const Napi::Value& v, const std::string& name,
+                     std::initializer_list<const char*> choices) {
+  std::string list;
+  for (const char* c : choices) list += std::string(list.empty() ? "" : ", ") + "'" + c + "'";
+  if (!v.IsString()) typeError(env, name + " must be a string (" + list + ")");
+  const std::string s = v.As<Napi::String>().Utf8Value();
+  for (const char* c : choices)
+    if (s == c) return s;
+  rangeError(env, name + " must be one of " + list + ", got '" + s + "'");
+}
+
+bool toBool(Napi::Env env, const Napi::Value& v, const std::string& name) {
+  if (!v.IsBoolean()) typeError(env, name + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+Napi::Float32Array toFloat32Array(Napi::Env env, const Napi::Value& v, const std::string& name) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    typeError(env, name + " must be a Float32Array");
+  return v.As<Napi::Float32Array>();
+}
+
+ScaleType parseScale(const std::string& s) {
+  if (s == "f16") return ScaleType::F16;
+  if (s == "bf16") return ScaleType::BF16;
+  if (s == "f32") return ScaleType::F32;
+  if (s == "e8m0") return ScaleType::E8M0;
+  return ScaleType::E4M3;
+}
+
+Napi::Object histogram(Napi::Env env, const Histogram& h) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("min", h.min);
+  o.Set("max", h.max);
+  Napi::Array counts = Napi::Array::New(env, kHistBins);
+  for (int i = 0; i < kHistBins; ++i) counts.Set(uint32_t(i), Napi::Number::New(env, double(h.counts[size_t(i)])));
+  o.Set("counts", counts);
+  return o;
+}
+
+Napi::Uint8Array bytesOf(Napi::Env env, const Bytes& b) {
+  Napi::Uint8Array a = Napi::Uint8Array::New(env, b.size());
+  if (!b.empty()) std::memcpy(a.Data(), b.data(), b.size());
+  return a;
+}
+
+Napi::Value Quantize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 4) typeError(env, "quantize(data, rows, cols, config) takes 4 arguments, got " + std::to_string(info.Length()));
+  Napi::Float32Array data = toFloat32Array(env, info[0], "data");
+  const int64_t rows = toInteger(env, info[1], "rows", 1, kMaxSafe);
+  const int64_t cols = toInteger(env, info[2], "cols", 1, kMaxSafe);
+  if (double(rows) * double(cols) > kMaxSafe) rangeError(env, "rows*cols is too large");
+  if (int64_t(data.ElementLength()) != rows * cols)
+    rangeError(env, "data.length (" + std::to_string(data.ElementLength()) + ") != rows*cols (" +
+                        std::to_string(rows) + "*" + std::to_string(cols) + " = " + std::to_string(rows * cols) + ")");
+  if (!info[3].IsObject() || info[3].IsArray() || info[3].IsFunction()) typeError(env, "config must be an object");
+  Napi::Object cfg = info[3].As<Napi::Object>();
+
+  static const std::set<std::string> known = {"format", "group", "groupKind", "symmetric", "scale", "zero",
+                                              "clip", "outliers", "lowrank", "lowrankIters", "rotate", "seed",
+                                              "threads", "reference", "metrics", "stored", "out"};
+  Napi::Array keys = cfg.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string k = keys.Get(i).ToString().Utf8Value();
+    if (!known.count(k)) typeError(env, "config has an unknown key '" + k + "'");
+  }
+  auto has = [&](const char* k) { return cfg.Has(k) && !cfg.Get(k).IsUndefined(); };
+
+  QuantConfig c;
+  if (!has("format")) typeError(env, "config.format is required");
+  {
+    Napi::Value v = cfg.Get("format");
+    if (!v.IsString()) typeError(env, "config.format must be a string");
+    c.format = v.As<Napi::String>().Utf8Value();
+    if (!isKnownFormat(c.format)) rangeError(env, "config.format: unknown format '" + c.format + "'");
+    if (!isExecutableFormat(c.format))
+      rangeError(env, "config.format: format " + c.format +
+                          " is not executed yet (ggml block formats are written by the GGUF output)");
+  }
+  std::string groupKind = has("groupKind") ? toChoice(env, cfg.Get("groupKind"), "config.groupKind", {"size", "channel", "tensor"}) : "size";
+  c.groupKind = groupKind == "size" ? GroupKind::Size : groupKind == "channel" ? GroupKind::Channel : GroupKind::Tensor;
+  c.group = has("group") ? toInteger(env, cfg.Get("group"), "config.group", 1, kMaxSafe) : 128;
+  if (c.groupKind == GroupKind::Channel) c.group = cols;
+  if (c.groupKind == GroupKind::Tensor) c.group = rows * cols;
+  if (has("symmetric")) c.symmetric = toBool(env, cfg.Get("symmetric"), "config.symmetric");
+  if (has("scale")) c.scale = parseScale(toChoice(env, cfg.Get("scale"), "config.scale", {"f16", "bf16", "f32", "e8m0", "e4m3"}));
+  if (has("zero")) c.zero = toChoice(env, cfg.Get("zero"), "config.zero", {"f16", "int"}) == "int" ? ZeroType::Int : ZeroType::F16;
+  if (has("clip")) c.clipMse = toChoice(env, cfg.Get("clip"), "config.clip", {"none", "mse"}) == "mse";
+  if (has("outliers")) c.outliers = toInteger(env, cfg.Get("outliers"), "config.outliers", 0, double(rows * cols));
+  if (has("lowrank")) c.lowrank = int(toInteger(env, cfg.Get("lowrank"), "config.lowrank", 0, 65536));
+  if (has("lowrankIters")) c.lowrankIters = int(toInteger(env, cfg.Get("lowrankIters"), "config.lowrankIters", 1, 100));
+  if (has("rotate")) c.rotate = toChoice(env, cfg.Get("rotate"), "config.rotate", {"none", "hadamard"}) == "hadamard";
+  if (has("seed")) {
+    Napi::Value v = cfg.Get("seed");
+    if (v.IsBigInt()) {
+      bool lossless = false;
+      c.seed = v.As<Napi::BigInt>().Uint64Value(&lossless);
+      if (!lossless) rangeError(env, "config.seed must fit in 64 unsigned bits");
+    } else {
+      c.seed = uint64_t(toInteger(env, v, "config.seed", 0, kMaxSafe));
+    }
+  }
+  const int threads = has("threads") ? int(toInteger(env, cfg.Get("threads"), "config.threads", 1, 1024))
+                                     : ThreadPool::defaultThreads();
+  const bool reference = has("reference") && toBool(env, cfg.Get("reference"), "config.reference");
+  const bool wantMetrics = !has("metrics") || toBool(env, cfg.Get("metrics"), "config.metrics");
+  const bool wantStored = has("stored") && toBool(env, cfg.Get("stored"), "config.stored");
+
+  const int64_t n = rows * cols;
+  Napi::Float32Array out;
+  if (has("out")) {
+    out = toFloat32Array(env, cfg.Get("out"), "config.out");
+    if (int64_t(out.ElementLength()) != n)
+      rangeError(env, "config.out.length (" + std::to_string(out.ElementLength()) + ") != rows*cols (" + std::to_string(n) + ")");
+    const uint8_t* a = reinterpret_cast<const uint8_t*>(data.Data());
+    const uint8_t* b = reinterpret_cast<const uint8_t*>(out.Data());
+    const size_t bytes = size_t(n) * sizeof(float);
+    if (a < b + bytes && b < a + bytes) rangeError(env, "config.out must not overlap data");
+  } else {
+    out = Napi::Float32Array::New(env, size_t(n));
+  }
+
+  ThreadPool& pool = poolFor(threads);
+  StoredTensor stored;
+  int64_t outlierCount = 0;
+  TensorMetrics m;
+  double quantMs = 0, metricsMs = 0;
+  try {
+    const auto t0 = std::chrono::steady_clock::now();
+    outlierCount = quantizeTensorInto(data.Data(), rows, cols, c, pool, reference, out.Data(), stored);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (wantMetrics) m = computeMetrics(data.Data(), out.Data(), n, reference ? nullptr : &pool);
+    const auto t2 = std::chrono::steady_clock::now();
+    quantMs = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    metricsMs = std::chrono::duration<double, std::milli>(t2 - t1).count();
+  } catch (const std::invalid_argument& e) {
+    rangeError(env, e.what());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("quantize failed: ") + e.what());
+  }
+
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("dequant", out);
+  const QuantBytes qb = stored.bytes();
+  Napi::Object bytes = Napi::Object::New(env);
+  bytes.Set("codes", double(qb.codes));
+  bytes.Set("scales", double(qb.scales));
+  bytes.Set("zeros", double(qb.zeros));
+  bytes.Set("outliers", double(qb.outliers));
+  bytes.Set("lowrank", double(qb.lowrank));
+  bytes.Set("extra", double(qb.extra));
+  bytes.Set("total", double(qb.total()));
+  result.Set("bytes", bytes);
+  result.Set("outlierCount", double(outlierCount));
+  if (wantMetrics) {
+    Napi::Object mo = Napi::Object::New(env);
+    mo.Set("relError", m.relError);
+    mo.Set("sqnrDb", m.sqnrDb);
+    mo.Set("maxAbsError", m.maxAbsError);
+    mo.Set("cosine", m.cosine);
+    mo.Set("weightHist", histogram(env, m.weightHist));
+    mo.Set("errorHist", histogram(env, m.errorHist));
+    result.Set("metrics", mo);
+  } else {
+    result.Set("metrics", env.Null());
+  }
+  Napi::Object timing = Napi::Object::New(env);
+  timing.Set("quantizeMs", quantMs);
+  timing.Set("metricsMs", metricsMs);
+  result.Set("timing", timing);
+  if (wantStored) {
+    Napi::Object so = Napi::Object::New(env);
+    so.Set("codes", bytesOf(env, stored.codes));
+    so.Set("scales", bytesOf(env, stored.scales));
+    so.Set("zeros", bytesOf(env, stored.zeros));
+    so.Set("outliers", bytesOf(env, stored.outliers));
+    so.Set("lowrank", bytesOf(env, stored.lowrank));
+    so.Set("extra", bytesOf(env, stored.extra));
+    result.Set("stored", so);
+  }
+  return result;
+}
+
+Fp8Kind toFp8Kind(Napi::Env env, const Napi::Value& v) {
+  const std::string k = toChoice(env, v, "kind", {"e4m3", "e5m2", "fp8_e4m3", "fp8_e5m2"});
+  return k == "e4m3" || k == "fp8_e4m3" ? Fp8Kind::E4M3 : Fp8Kind::E5M2;
+}
+
+double toNumber(Napi::Env env, const Napi::Value& v, const std::string& name) {
+  if (!v.IsNumber()) typeError(env, name + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+Napi::Value Fp8Decode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Fp8Kind kind = toFp8Kind(env, info[0]);
+  const int64_t code = toInteger(env, info[1], "code", 0, 255);
+  return Napi::Number::New(env, fp8Decode(kind, uint8_t(code)));
+}
+
+Napi::Value Fp8Encode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Fp8Kind kind = toFp8Kind(env, info[0]);
+  // The value is rounded to f32 first (the quantizers see f32 weights).
+  const float v = float(toNumber(env, info[1], "value"));
+  return Napi::Number::New(env, fp8Encode(kind, v));
+}
+
+Napi::Value F16Round(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Number::New(env, f16Round(float(toNumber(env, info[0], "value"))));
+}
+
+Napi::Value Bf16Round(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Number::New(env, bf16ToF32(bf16FromF32(float(toNumber(env, info[0], "value")))));
+}
+
+Napi::Value Grid(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string f = toChoice(env, info[0], "format", {"nf4", "fp4"});
+  const float* g = f == "nf4" ? kNf4Grid : kFp4Grid;
+  Napi::Float32Array a = Napi::Float32Array::New(env, 16);
+  std::memcpy(a.Data(), g, 16 * sizeof(float));
+  return a;
+}
+
+}  // namespace
+
+void RegisterQuant(Napi::Env env, Napi::Object exports) {
+  exports.Set("quantize", Napi::Function::New(env, Quantize, "quantize"));
+  exports.Set("fp8Decode", Napi::Function::New(env, Fp8Decode, "fp8Decode"));
+  exports.Set("fp8Encode", Napi::Function::New(env, Fp8Encode, "fp8Encode"));
+  exports.Set("f16Round", Napi::Function::New(env, F16Round, "f16Round"));
+  exports.Set("bf16Round", Napi::Function::New(env, Bf16Round, "bf16Round"));
+  exports.Set("grid", Napi::Function::New(env, Grid, "grid"));
+}
+
 }  // namespace bitsmith

@@ -1,5 +1,354 @@
+// startRun(job, onEvent) -> { cancel(): void, done: Promise<summary> }
+//   Executes a plan on a worker thread (run/runner.h). Events reach onEvent in order on
+//   the main thread: start, then per tensor tensor-start and tensor, then done, or error
+//   {code, message, tensor?}. done resolves with the "done" event; on failure it rejects
+//   with an Error carrying `code` (and `tensor`), after the error event. cancel() sets a
+//   flag checked between tensors and row chunks: done then rejects with code
+//   'run/cancelled' and no output file is left behind.
+// modelInfo(path) -> {path, format, architecture, tensors: [{name, shape, dtype, elements,
+//   bytes, file, offset}], metadata}: the native readers' view of a model (for tests and
+//   tools). Throws an Error with `code` for unreadable or hostile files.
+// readTensor(path, name) -> Float32Array: one float tensor converted to f32 (Hugging
+//   Face row order for llama2.c q/k).
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "io/error.h"
+#include "io/model.h"
 #include "napi/register.h"
+#include "run/runner.h"
 
 namespace bitsmith {
-void RegisterRun(Napi::Env, Napi::Object) {}
+
+namespace {
+
+Napi::Value toJs(Napi::Env env, const json::Value& v) {
+  switch (v.kind) {
+    case json::Value::Null: return env.Null();
+    case json::Value::Bool: return Napi::Boolean::New(env, v.boolean);
+    case json::Value::Number: return Napi::Number::New(env, v.isInt ? double(v.integer) : v.number);
+    case json::Value::String: return Napi::String::New(env, v.string);
+    case json::Value::Array: {
+      Napi::Array a = Napi::Array::New(env, v.items.size());
+      for (size_t i = 0; i < v.items.size(); i++) a.Set(uint32_t(i), toJs(env, v.items[i]));
+      return a;
+    }
+    case json::Value::Object: {
+      Napi::Object o = Napi::Object::New(env);
+      for (const auto& m : v.members) o.Set(m.first, toJs(env, m.second));
+      return o;
+    }
+  }
+  return env.Undefined();
+}
+
+Napi::Error errorValue(Napi::Env env, const std::string& code, const std::string& message, const std::string& tensor) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  if (!tensor.empty()) e.Set("tensor", Napi::String::New(env, tensor));
+  return e;
+}
+
+[[noreturn]] void throwModelError(Napi::Env env, const ModelError& e) { throw errorValue(env, e.code(), e.what(), e.tensor()); }
+
+std::string requireString(Napi::Env env, const Napi::Value& v, const char* what) {
+  if (!v.IsString()) throw Napi::TypeError::New(env, std::string(what) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+// ---- modelInfo / readTensor -----------------------------------------------------------
+
+Napi::Value ModelInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string path = requireString(env, info[0], "modelInfo(path): path");
+  std::unique_ptr<Model> m;
+  try {
+    m = Model::open(path);
+  } catch (const ModelError& e) {
+    throwModelError(env, e);
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("path", m->path);
+  o.Set("format", m->format);
+  o.Set("architecture", m->architecture);
+  Napi::Array ts = Napi::Array::New(env, m->tensors.size());
+  for (size_t i = 0; i < m->tensors.size(); i++) {
+    const TensorRef& t = m->tensors[i];
+    Napi::Object x = Napi::Object::New(env);
+    x.Set("name", t.name);
+    Napi::Array shape = Napi::Array::New(env, t.shape.size());
+    for (size_t k = 0; k < t.shape.size(); k++) shape.Set(uint32_t(k), Napi::Number::New(env, double(t.shape[k])));
+    x.Set("shape", shape);
+    x.Set("dtype", t.dtypeName);
+    x.Set("elements", Napi::Number::New(env, double(t.elements)));
+    x.Set("bytes", Napi::Number::New(env, double(t.bytes)));
+    x.Set("file", m->fileOf(t).path());
+    x.Set("offset", Napi::Number::New(env, double(t.offset)));
+    ts.Set(uint32_t(i), x);
+  }
+  o.Set("tensors", ts);
+  o.Set("metadata", toJs(env, m->metadata.isObject() ? m->metadata : json::Value::object()));
+  return o;
+}
+
+Napi::Value ReadTensor(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string path = requireString(env, info[0], "readTensor(path, name): path");
+  const std::string name = requireString(env, info[1], "readTensor(path, name): name");
+  try {
+    auto m = Model::open(path);
+    const TensorRef* t = m->find(name);
+    if (!t) throw ModelError("run/tensor-missing", m->path + ": no tensor \"" + name + "\"", name);
+    m->requireReadable(*t);
+    Napi::Float32Array out = Napi::Float32Array::New(env, size_t(t->elements));
+    if (t->elements > 0) m->readRowsF32(*t, 0, t->rows(), out.Data());
+    return out;
+  } catch (const ModelError& e) {
+    throwModelError(env, e);
+  }
+}
+
+// ---- job parsing ----------------------------------------------------------------------
+
+Napi::Value field(const Napi::Object& o, const char* key) { return o.Has(key) ? o.Get(key) : o.Env().Undefined(); }
+
+bool isSet(const Napi::Value& v) { return !v.IsUndefined() && !v.IsNull(); }
+
+int64_t intField(Napi::Env env, const Napi::Object& o, const char* key, int64_t def, const std::string& where, int64_t min = 0) {
+  Napi::Value v = field(o, key);
+  if (!isSet(v)) return def;
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, where + "." + key + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= double(min)) || d != std::floor(d) || d > 9007199254740992.0)
+    throw Napi::TypeError::New(env, where + "." + key + " must be an integer >= " + std::to_string(min));
+  return int64_t(d);
+}
+
+bool boolField(Napi::Env env, const Napi::Object& o, const char* key, bool def, const std::string& where) {
+  Napi::Value v = field(o, key);
+  if (!isSet(v)) return def;
+  if (!v.IsBoolean()) throw Napi::TypeError::New(env, where + "." + key + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string strField(Napi::Env env, const Napi::Object& o, const char* key, const std::string& def, const std::string& where) {
+  Napi::Value v = field(o, key);
+  if (!isSet(v)) return def;
+  if (!v.IsString()) throw Napi::TypeError::New(env, where + "." + key + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+QuantConfig parseConfig(Napi::Env env, const Napi::Object& o, const std::string& where) {
+  QuantConfig c;
+  c.format = strField(env, o, "format", "", where);
+  if (c.format.empty()) throw Napi::TypeError::New(env, where + ".format is required");
+  c.group = intField(env, o, "group", 128, where, 1);
+  const std::string kind = strField(env, o, "groupKind", "size", where);
+  if (kind == "size") c.groupKind = GroupKind::Size;
+  else if (kind == "channel") c.groupKind = GroupKind::Channel;
+  else if (kind == "tensor") c.groupKind = GroupKind::Tensor;
+  else throw Napi::TypeError::New(env, where + ".groupKind must be size, channel or tensor");
+  c.symmetric = boolField(env, o, "symmetric", true, where);
+  const std::string scale = strField(env, o, "scale", "f16", where);
+  if (scale == "f16") c.scale = ScaleType::F16;
+  else if (scale == "bf16") c.scale = ScaleType::BF16;
+  else if (scale == "f32") c.scale = ScaleType::F32;
+  else if (scale == "e8m0") c.scale = ScaleType::E8M0;
+  else if (scale == "e4m3") c.scale = ScaleType::E4M3;
+  else throw Napi::TypeError::New(env, where + ".scale must be f16, bf16, f32, e8m0 or e4m3");
+  const std::string zero = strField(env, o, "zero", "f16", where);
+  if (zero == "f16") c.zero = ZeroType::F16;
+  else if (zero == "int") c.zero = ZeroType::Int;
+  else throw Napi::TypeError::New(env, where + ".zero must be f16 or int");
+  Napi::Value clip = field(o, "clip");
+  if (isSet(clip)) {
+    const std::string s = strField(env, o, "clip", "none", where);
+    if (s != "mse" && s != "none") throw Napi::TypeError::New(env, where + ".clip must be mse or none");
+    c.clipMse = s == "mse";
+  }
+  c.clipMse = boolField(env, o, "clipMse", c.clipMse, where);
+  c.outliers = intField(env, o, "outliers", 0, where);
+  c.lowrank = int(intField(env, o, "lowrank", 0, where));
+  c.lowrankIters = int(intField(env, o, "lowrankIters", 1, where, 1));
+  Napi::Value rot = field(o, "rotate");
+  if (isSet(rot)) {
+    if (rot.IsBoolean()) c.rotate = rot.As<Napi::Boolean>().Value();
+    else {
+      const std::string s = strField(env, o, "rotate", "none", where);
+      if (s != "hadamard" && s != "none") throw Napi::TypeError::New(env, where + ".rotate must be hadamard, none or a boolean");
+      c.rotate = s == "hadamard";
+    }
+  }
+  c.seed = uint64_t(intField(env, o, "seed", 0, where));
+  return c;
+}
+
+Job parseJob(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "startRun(job, onEvent): job must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  Job job;
+  job.model = strField(env, o, "model", "", "job");
+  if (job.model.empty()) throw Napi::TypeError::New(env, "job.model (the model path) is required");
+  Napi::Value ts = field(o, "tensors");
+  if (isSet(ts)) {
+    if (!ts.IsArray()) throw Napi::TypeError::New(env, "job.tensors must be an array");
+    Napi::Array a = ts.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      const std::string where = "job.tensors[" + std::to_string(i) + "]";
+      Napi::Value e = a.Get(i);
+      if (!e.IsObject()) throw Napi::TypeError::New(env, where + " must be an object");
+      Napi::Object t = e.As<Napi::Object>();
+      JobTensor jt;
+      jt.name = strField(env, t, "name", "", where);
+      if (jt.name.empty()) throw Napi::TypeError::New(env, where + ".name is required");
+      const std::string action = strField(env, t, "action", "", where);
+      if (action != "quantize" && action != "keep") throw Napi::TypeError::New(env, where + ".action must be 'quantize' or 'keep'");
+      jt.quantize = action == "quantize";
+      Napi::Value shape = field(t, "shape");
+      if (!isSet(shape)) throw Napi::TypeError::New(env, where + ".shape is required");
+      if (!shape.IsArray()) throw Napi::TypeError::New(env, where + ".shape must be an array of integers");
+      Napi::Array sa = shape.As<Napi::Array>();
+      for (uint32_t k = 0; k < sa.Length(); k++) {
+        Napi::Value d = sa.Get(k);
+        double x = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
+        if (!(x >= 0) || x != std::floor(x)) throw Napi::TypeError::New(env, where + ".shape must be an array of non-negative integers");
+        jt.shape.push_back(int64_t(x));
+      }
+      if (jt.quantize) {
+        Napi::Value cfg = field(t, "config");
+        if (!cfg.IsObject()) throw Napi::TypeError::New(env, where + ".config is required for action 'quantize'");
+        jt.config = parseConfig(env, cfg.As<Napi::Object>(), where + ".config");
+        jt.method = strField(env, cfg.As<Napi::Object>(), "method", strField(env, t, "method", "rtn", where), where + ".config");
+      }
+      job.tensors.push_back(std::move(jt));
+    }
+  }
+  Napi::Value out = field(o, "output");
+  if (isSet(out)) {
+    if (!out.IsObject()) throw Napi::TypeError::New(env, "job.output must be an object {kind: 'fake', path}");
+    Napi::Object oo = out.As<Napi::Object>();
+    const std::string kind = strField(env, oo, "kind", "fake", "job.output");
+    if (kind != "fake") throw Napi::TypeError::New(env, "job.output.kind '" + kind + "' is not supported yet (only 'fake')");
+    job.output = true;
+    job.outputPath = strField(env, oo, "path", "", "job.output");
+    if (job.outputPath.empty()) throw Napi::TypeError::New(env, "job.output.path is required");
+    Napi::Value meta = field(oo, "metadata");
+    if (isSet(meta)) {
+      if (!meta.IsObject()) throw Napi::TypeError::New(env, "job.output.metadata must be an object of strings");
+      Napi::Object mo = meta.As<Napi::Object>();
+      Napi::Array keys = mo.GetPropertyNames();
+      for (uint32_t i = 0; i < keys.Length(); i++) {
+        const std::string k = keys.Get(i).ToString().Utf8Value();
+        Napi::Value mv = mo.Get(k);
+        if (!mv.IsString()) throw Napi::TypeError::New(env, "job.output.metadata." + k + " must be a string");
+        job.outputMetadata.set(k, json::Value::of(mv.As<Napi::String>().Utf8Value()));
+      }
+    }
+  }
+  job.threads = int(intField(env, o, "threads", 0, "job"));
+  if (job.threads > 1024) throw Napi::TypeError::New(env, "job.threads must be at most 1024");
+  job.chunkElements = intField(env, o, "chunkElements", job.chunkElements, "job");
+  job.reference = boolField(env, o, "reference", false, "job");
+  return job;
+}
+
+// ---- startRun -------------------------------------------------------------------------
+
+struct RunState {
+  Job job;
+  std::atomic<bool> cancel{false};
+  std::thread thread;
+  Napi::ThreadSafeFunction tsfn;
+  Napi::Promise::Deferred deferred;
+  bool ok = false;
+  json::Value result;
+  std::string code, message, tensor;
+  explicit RunState(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+};
+
+class TsfnSink : public EventSink {
+ public:
+  explicit TsfnSink(std::shared_ptr<RunState> s) : s_(std::move(s)) {}
+  bool emit(json::Value event) override {
+    auto ev = std::make_shared<json::Value>(std::move(event));
+    auto state = s_;
+    napi_status st = s_->tsfn.BlockingCall([ev, state](Napi::Env env, Napi::Function cb) {
+      try {
+        cb.Call({toJs(env, *ev)});
+      } catch (const Napi::Error&) {
+        // The listener threw: stop the run, and let the exception surface as uncaught.
+        state->cancel.store(true);
+        throw;
+      }
+    });
+    return st == napi_ok;
+  }
+
+ private:
+  std::shared_ptr<RunState> s_;
+};
+
+Napi::Value StartRun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Job job = parseJob(env, info[0]);
+  if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "startRun(job, onEvent): onEvent must be a function");
+  auto state = std::make_shared<RunState>(env);
+  state->job = std::move(job);
+  state->tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "bitsmith.run", 0, 1, [state](Napi::Env env) {
+    // Runs on the main thread once the worker has released the function (or the
+    // environment is shutting down): every event has been delivered by now.
+    state->cancel.store(true);
+    if (state->thread.joinable()) state->thread.join();
+    try {
+      if (state->ok) state->deferred.Resolve(toJs(env, state->result));
+      else state->deferred.Reject(errorValue(env, state->code, state->message, state->tensor).Value());
+    } catch (...) {
+      // Environment teardown: nobody is waiting any more.
+    }
+  });
+  state->thread = std::thread([state] {
+    TsfnSink sink(state);
+    try {
+      state->result = runJob(state->job, sink, state->cancel);
+      state->ok = true;
+    } catch (const ModelError& e) {
+      state->code = e.code();
+      state->message = e.what();
+      state->tensor = e.tensor();
+    } catch (const std::bad_alloc&) {
+      state->code = "run/out-of-memory";
+      state->message = "out of memory";
+    } catch (const std::exception& e) {
+      state->code = "run/internal";
+      state->message = std::string("internal error: ") + e.what();
+    }
+    if (!state->ok) {
+      json::Value ev = json::Value::object();
+      ev.set("type", json::Value::of("error"));
+      ev.set("code", json::Value::of(state->code));
+      ev.set("message", json::Value::of(state->message));
+      if (!state->tensor.empty()) ev.set("tensor", json::Value::of(state->tensor));
+      sink.emit(std::move(ev));
+    }
+    state->tsfn.Release();
+  });
+  Napi::Object handle = Napi::Object::New(env);
+  std::weak_ptr<RunState> weak = state;
+  handle.Set("cancel", Napi::Function::New(env, [weak](const Napi::CallbackInfo& i) -> Napi::Value {
+    if (auto s = weak.lock()) s->cancel.store(true);
+    return i.Env().Undefined();
+  }, "cancel"));
+  handle.Set("done", state->deferred.Promise());
+  return handle;
+}
+
+}  // namespace
+
+void RegisterRun(Napi::Env env, Napi::Object exports) {
+  exports.Set("startRun", Napi::Function::New(env, StartRun, "startRun"));
+  exports.Set("modelInfo", Napi::Function::New(env, ModelInfo, "modelInfo"));
+  exports.Set("readTensor", Napi::Function::New(env, ReadTensor, "readTensor"));
+}
+
 }  // namespace bitsmith

@@ -1,0 +1,155 @@
+// bitsmith run: executes a recipe on the model's weights in this process, through the
+// native addon (the extension spawns this command and reads --events). Refuses recipes
+// with errors, and anything the backend does not execute yet, naming the statement.
+//   --events   JSON lines on stdout: start, tensor-start, tensor, done | error, then the report
+//   --json     the report as one JSON document on stdout
+//   otherwise  progress on stderr, then a per-tensor table and the totals on stdout
+// The report is also saved under <recipe dir>/.bitsmith/reports/ (see run/report.ts).
+// SIGINT/SIGTERM cancel the run (no output file is left) and exit with 130/143.
+import * as fs from 'fs';
+import * as path from 'path';
+import { planToJson } from '../../../core/src/index';
+import { loadRecipe } from '../load';
+import { printDiagnostics } from '../report';
+import { buildJob, fakeOutput, unsupportedFeatures } from '../run/job';
+import { loadNative, type DoneEvent, type NativeAddon, type NativeError, type RunEvent, type TensorEvent } from '../run/native';
+import { buildReport, checkAgainstPlan, formatReport, saveReport, seconds } from '../run/report';
+import { version } from '../version';
+
+export interface RunOptions {
+  json?: boolean;
+  events?: boolean;
+  threads?: string;
+}
+
+export async function runCommand(file: string, opts: RunOptions): Promise<number> {
+  let threadsOpt: number | undefined;
+  if (opts.threads !== undefined) {
+    const n = Number(opts.threads);
+    if (!Number.isInteger(n) || n < 1 || n > 1024) {
+      process.stderr.write(`bitsmith: --threads takes an integer from 1 to 1024, not '${opts.threads}'\n`);
+      return 2;
+    }
+    threadsOpt = n;
+  }
+  const loaded = loadRecipe(file);
+  if (!loaded) return 2;
+  const { analysis, text } = loaded;
+  const errors = analysis.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length) {
+    printDiagnostics(loaded, errors);
+    process.stderr.write(`bitsmith: not running: the recipe has ${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
+    return 1;
+  }
+  const plan = planToJson(analysis, text);
+  if (!plan) {
+    process.stderr.write('bitsmith: not running: no plan (the model could not be read)\n');
+    return 1;
+  }
+  const unsupported = unsupportedFeatures(loaded, plan);
+  if (unsupported.length) {
+    printDiagnostics(loaded, unsupported);
+    process.stderr.write(`bitsmith: not running: the recipe asks for ${unsupported.length === 1 ? 'something' : 'things'} the backend does not execute yet (above)\n`);
+    return 1;
+  }
+
+  const output = fakeOutput(loaded);
+  if (output) {
+    try {
+      fs.mkdirSync(path.dirname(output), { recursive: true });
+    } catch (e) {
+      process.stderr.write(`bitsmith: cannot create the output folder ${path.dirname(output)}: ${(e as Error).message}\n`);
+      return 1;
+    }
+  }
+  let native: NativeAddon;
+  try {
+    native = loadNative();
+  } catch (e) {
+    process.stderr.write(`bitsmith: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const threads = threadsOpt ?? analysis.recipe.threads ?? 0;
+  const job = buildJob(loaded, plan, { threads, output, version });
+
+  const human = !opts.json && !opts.events;
+  const tty = human && !!process.stderr.isTTY;
+  const shown = path.relative(process.cwd(), loaded.path) || loaded.path;
+  const tensors: TensorEvent[] = [];
+  let count = 0;
+  const started = new Date();
+  const line = (s: string) => {
+    if (tty) process.stderr.write(`\r\x1b[K${s}`);
+    else process.stderr.write(`${s}\n`);
+  };
+  const onEvent = (e: RunEvent) => {
+    if (opts.events) process.stdout.write(JSON.stringify(e) + '\n');
+    if (e.type === 'start') {
+      count = e.tensors;
+      if (human) process.stderr.write(`bitsmith run ${shown}: ${e.tensors} tensors, ${e.params.toLocaleString('en-US')} params, ${e.threads} thread${e.threads === 1 ? '' : 's'}${e.output ? ` -> ${path.relative(process.cwd(), e.output) || e.output}` : ''}\n`);
+    } else if (e.type === 'tensor-start') {
+      if (tty) line(`tensor ${e.index + 1}/${count} ${e.name} ...`);
+    } else if (e.type === 'tensor') {
+      tensors.push(e);
+      if (human && !tty) line(`tensor ${e.index + 1}/${count} ${e.name} ${e.action === 'keep' ? 'kept' : `${e.format} ${+e.bpw.toFixed(4)} bpw, rel err ${e.relError?.toPrecision(3)}`} (${seconds(e.seconds)})`);
+    }
+  };
+
+  // Signals cancel the run; the promise then rejects with run/cancelled.
+  let signal: NodeJS.Signals | undefined;
+  let handle: ReturnType<NativeAddon['startRun']> | undefined;
+  const onSignal = (s: NodeJS.Signals) => {
+    if (signal) {
+      // A second signal: stop waiting (the worker still removes its temporary file at exit).
+      process.exit(s === 'SIGINT' ? 130 : 143);
+    }
+    signal = s;
+    handle?.cancel();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let done: DoneEvent;
+  try {
+    handle = native.startRun(job, onEvent);
+    if (signal) handle.cancel();
+    done = await handle.done;
+  } catch (err) {
+    const e = err as NativeError;
+    if (tty) process.stderr.write('\n');
+    if (signal && (e.code === 'run/cancelled' || !e.code)) {
+      process.stderr.write(`bitsmith: cancelled (${signal})${output ? '; no output written' : ''}\n`);
+      return signal === 'SIGINT' ? 130 : 143;
+    }
+    if (opts.json) process.stdout.write(JSON.stringify({ type: 'error', code: e.code ?? 'run/internal', message: e.message, tensor: e.tensor }, null, 2) + '\n');
+    process.stderr.write(`bitsmith: ${e.message}${e.code ? ` [${e.code}]` : ''}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (tty) process.stderr.write('\r\x1b[K');
+
+  const mismatch = checkAgainstPlan(plan, tensors, done);
+  if (mismatch) {
+    process.stderr.write(`bitsmith: ${mismatch}\n`);
+    return 1;
+  }
+  const report = buildReport({
+    version, recipePath: loaded.path, recipeName: analysis.recipe.name, plan, output,
+    started, finished: new Date(), tensors, done,
+  });
+  let saved: string | undefined;
+  try {
+    saved = saveReport(report, loaded.path);
+  } catch (e) {
+    process.stderr.write(`bitsmith: warning: could not save the report: ${(e as Error).message}\n`);
+  }
+  const withFile = saved ? { ...report, file: saved } : report;
+  if (opts.events) process.stdout.write(JSON.stringify(withFile) + '\n');
+  else if (opts.json) process.stdout.write(JSON.stringify(withFile, null, 2) + '\n');
+  else {
+    process.stdout.write(formatReport(report) + '\n');
+    if (saved) process.stdout.write(`report: ${path.relative(process.cwd(), saved) || saved}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,117 @@
+// The run report: what `bitsmith run --json` prints, the last line of --events, and the
+// file kept beside the recipe:
+//   <recipe dir>/.bitsmith/reports/<recipe name>-<ISO timestamp>.json   (one per run)
+//   <recipe dir>/.bitsmith/reports/<recipe name>-latest.json            (the last run)
+// where <recipe name> is the recipe's file name without .quant and the timestamp is UTC
+// with ':' replaced by '-' (2025-01-31T12-00-00.000Z), so file names sort by time.
+import * as fs from 'fs';
+import * as path from 'path';
+import { fmt, formatBytes, type PlanJson } from '../../../core/src/index';
+import { table } from '../table';
+import type { DoneEvent, TensorEvent } from './native';
+
+export interface RunReport {
+  type: 'report';
+  /** Report format version. */
+  reportVersion: 1;
+  bitsmith: string;
+  recipe: { path: string; name?: string };
+  model: PlanJson['model'];
+  output: { kind: 'fake'; path: string } | null;
+  threads: number;
+  started: string;
+  finished: string;
+  tensors: (Omit<TensorEvent, 'type'> & { planBpw: number })[];
+  totals: DoneEvent['totals'] & { planBpw: number };
+  budget?: PlanJson['budget'];
+  /** Where the report was saved (absent in the saved file itself). */
+  file?: string;
+}
+
+export function buildReport(args: {
+  version: string; recipePath: string; recipeName?: string; plan: PlanJson; output?: string;
+  started: Date; finished: Date; tensors: TensorEvent[]; done: DoneEvent;
+}): RunReport {
+  const planBpw = new Map(args.plan.tensors.map((t) => [t.name, t.bpw]));
+  return {
+    type: 'report',
+    reportVersion: 1,
+    bitsmith: args.version,
+    recipe: { path: args.recipePath, name: args.recipeName },
+    model: args.plan.model,
+    output: args.output ? { kind: 'fake', path: args.output } : null,
+    threads: args.done.threads,
+    started: args.started.toISOString(),
+    finished: args.finished.toISOString(),
+    tensors: args.tensors.map(({ type: _t, ...rest }) => ({ ...rest, planBpw: planBpw.get(rest.name) ?? rest.bpw })),
+    totals: { ...args.done.totals, planBpw: args.plan.totals.bpw },
+    budget: args.plan.budget,
+  };
+}
+
+/** Bytes produced must be the plan's, tensor by tensor: the figure shown is the figure written. */
+export function checkAgainstPlan(plan: PlanJson, tensors: TensorEvent[], done: DoneEvent): string | undefined {
+  const byName = new Map(plan.tensors.map((t) => [t.name, t]));
+  for (const e of tensors) {
+    const p = byName.get(e.name);
+    if (!p) continue;
+    if (e.bpw !== p.bpw || e.bytesOut !== p.bytesOut) {
+      return `internal error: bpw mismatch for tensor ${e.name}: the plan says ${fmt(p.bpw)} bpw (${p.bytesOut} bytes), the backend produced ${fmt(e.bpw)} bpw (${e.bytesOut} bytes)`;
+    }
+  }
+  if (done.totals.bytesOut !== plan.totals.bytesOut) {
+    return `internal error: bpw mismatch for the model: the plan says ${plan.totals.bytesOut} bytes, the backend produced ${done.totals.bytesOut}`;
+  }
+  return undefined;
+}
+
+export function reportPaths(recipePath: string, when: Date): { dir: string; file: string; latest: string } {
+  const dir = path.join(path.dirname(recipePath), '.bitsmith', 'reports');
+  const base = path.basename(recipePath).replace(/\.quant$/i, '');
+  const stamp = when.toISOString().replace(/:/g, '-');
+  return { dir, file: path.join(dir, `${base}-${stamp}.json`), latest: path.join(dir, `${base}-latest.json`) };
+}
+
+/** Writes the report (atomically: temp file + rename) and returns its path. */
+export function saveReport(report: RunReport, recipePath: string): string {
+  const p = reportPaths(recipePath, new Date(report.finished));
+  fs.mkdirSync(p.dir, { recursive: true });
+  const text = JSON.stringify(report, null, 2) + '\n';
+  for (const file of [p.file, p.latest]) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
+  }
+  return p.file;
+}
+
+const num = (x: number | undefined, digits = 4): string => (x === undefined || x === null ? '' : !Number.isFinite(x) ? (x > 0 ? 'inf' : '-inf') : x.toPrecision(digits));
+
+export function seconds(s: number): string {
+  return s < 1 ? `${(s * 1000).toFixed(s < 0.01 ? 2 : 1)} ms` : `${s.toFixed(2)} s`;
+}
+
+/** The per-tensor table and the totals, for a terminal. */
+export function formatReport(r: RunReport): string {
+  const rows = r.tensors.map((t) => [
+    t.name,
+    t.shape.join('x'),
+    t.action === 'keep' ? `keep (${t.dtype})` : `${t.format}${t.config?.symmetric === false ? ' asym' : ''}${t.config?.groupKind === 'size' ? ` g${t.config.group}` : t.config?.groupKind ? ` ${t.config.groupKind}` : ''}`,
+    fmt(t.bpw),
+    t.action === 'keep' ? '' : num(t.relError, 3),
+    t.action === 'keep' ? '' : num(t.sqnrDb, 4),
+    t.action === 'keep' ? '' : num(t.maxAbsError, 3),
+    seconds(t.seconds),
+  ]);
+  const out = [table(['tensor', 'shape', 'format', 'bpw', 'rel err', 'SQNR dB', 'max abs err', 'time'], rows, [3, 4, 5, 6, 7])];
+  const tot = r.totals;
+  out.push('');
+  out.push(
+    `total: ${tot.quantized} of ${tot.tensors} tensors quantized, ${tot.params.toLocaleString('en-US')} params, ` +
+      `${formatBytes(tot.bytesIn)} -> ${formatBytes(tot.bytesOut)} (${fmt(tot.bpw)} bpw), ${seconds(tot.seconds)} on ${r.threads} thread${r.threads === 1 ? '' : 's'}, ` +
+      `${(tot.bytesIn / 1e9 / Math.max(tot.seconds, 1e-9)).toFixed(2)} GB/s of weights, peak RSS ${formatBytes(tot.peakRssBytes)}`,
+  );
+  if (r.budget) out.push(`budget: ${formatBytes(r.budget.bytes)} (${fmt(r.budget.bpw)} bpw): ${r.budget.fits ? 'fits' : `OVER by ${formatBytes(r.budget.overBytes)}`}`);
+  out.push(r.output ? `output: ${r.output.path}` : 'output: none (the recipe has no output statement; metrics only)');
+  return out.join('\n');
+}

@@ -1,0 +1,20 @@
+// Runtime CPU feature checks. The build baseline is x86-64-v2; AVX2 kernels are compiled
+// with __attribute__((target("avx2"))) and chosen at run time. They deliberately do not
+// enable FMA: g++ contracts a*b+c into fused multiply-adds whenever FMA is available (even
+// with -std=c++17), which would make the fast paths round differently from the scalar
+// reference paths.
+#pragma once
+
+#if defined(__x86_64__) || defined(__i386__)
+#define BITSMITH_X86 1
+#define BITSMITH_AVX2 __attribute__((target("avx2")))
+#else
+#define BITSMITH_X86 0
+#define BITSMITH_AVX2
+#endif
+
+namespace bitsmith {
+// True when AVX2 kernels may run (overridable with BITSMITH_NO_AVX2=1 for testing the
+// portable fast paths).
+bool cpuHasAvx2();
+}  // namespace bitsmith

@@ -1,0 +1,442 @@
+#include "run/runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <unordered_set>
+
+#include "io/error.h"
+#include "io/model.h"
+#include "io/safetensors_writer.h"
+#include "metrics/metrics.h"
+#include "run/async_writer.h"
+#include "run/stream_metrics.h"
+#include "threads/pool.h"
+
+#ifndef _WIN32
+#include <sys/resource.h>
+#endif
+
+#ifndef BITSMITH_VERSION
+#define BITSMITH_VERSION "0.0.0"
+#endif
+
+namespace fs = std::filesystem;
+
+namespace bitsmith {
+
+using Clock = std::chrono::steady_clock;
+using json::Value;
+
+const char* groupKindName(GroupKind k) {
+  switch (k) {
+    case GroupKind::Size: return "size";
+    case GroupKind::Channel: return "channel";
+    case GroupKind::Tensor: return "tensor";
+  }
+  return "size";
+}
+
+const char* scaleTypeName(ScaleType s) {
+  switch (s) {
+    case ScaleType::F16: return "f16";
+    case ScaleType::BF16: return "bf16";
+    case ScaleType::F32: return "f32";
+    case ScaleType::E8M0: return "e8m0";
+    case ScaleType::E4M3: return "e4m3";
+  }
+  return "f16";
+}
+
+bool rowLocal(const QuantConfig& c) {
+  // What couples rows: a per-tensor scale (group tensor, nvfp4's global f32 scale), outliers
+  // chosen over the whole tensor, and the low-rank correction. The Hadamard rotation is
+  // row-local (one seeded sign per column, shared by all rows: quant/rotate.cc).
+  return c.outliers == 0 && c.lowrank == 0 && c.groupKind != GroupKind::Tensor && c.format != "nvfp4";
+}
+
+int64_t peakRssBytes() {
+#ifndef _WIN32
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+#ifdef __APPLE__
+  return int64_t(ru.ru_maxrss);
+#else
+  return int64_t(ru.ru_maxrss) * 1024;
+#endif
+#else
+  return 0;
+#endif
+}
+
+namespace {
+
+template <class T>
+class Buffer {
+ public:
+  T* get(size_t n) {
+    if (n > cap_) {
+      p_.reset();
+      p_.reset(new T[n]);
+      cap_ = n;
+    }
+    return p_.get();
+  }
+  void free() { p_.reset(); cap_ = 0; }
+  size_t capacity() const { return cap_; }
+
+ private:
+  std::unique_ptr<T[]> p_;
+  size_t cap_ = 0;
+};
+
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+Value shapeValue(const std::vector<int64_t>& shape) {
+  Value a = Value::array();
+  for (auto d : shape) a.push(Value::of(d));
+  return a;
+}
+
+std::string shapeText(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); i++) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+Value histValue(const Histogram& h) {
+  Value v = Value::object();
+  v.set("min", Value::of(h.min));
+  v.set("max", Value::of(h.max));
+  Value c = Value::array();
+  for (auto x : h.counts) c.push(Value::of(int64_t(x)));
+  v.set("counts", std::move(c));
+  return v;
+}
+
+Value configValue(const JobTensor& t) {
+  const QuantConfig& c = t.config;
+  Value v = Value::object();
+  v.set("format", Value::of(c.format));
+  v.set("method", Value::of(t.method));
+  v.set("group", Value::of(c.group));
+  v.set("groupKind", Value::of(groupKindName(c.groupKind)));
+  v.set("symmetric", Value::of(c.symmetric));
+  v.set("scale", Value::of(scaleTypeName(c.scale)));
+  if (!c.symmetric) v.set("zero", Value::of(c.zero == ZeroType::Int ? "int" : "f16"));
+  if (c.clipMse) v.set("clip", Value::of("mse"));
+  if (c.outliers) v.set("outliers", Value::of(c.outliers));
+  if (c.lowrank) v.set("lowrank", Value::of(int64_t(c.lowrank)));
+  if (c.rotate) v.set("rotate", Value::of("hadamard"));
+  return v;
+}
+
+bool sameFile(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  if (fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec)) return true;
+  return fs::absolute(a, ec).lexically_normal() == fs::absolute(b, ec).lexically_normal();
+}
+
+// Converts rows [r0, r1) of t to f32 in parallel, and rejects NaN/Inf.
+void readChunk(const Model& m, const TensorRef& t, int64_t r0, int64_t r1, float* out, ThreadPool& pool) {
+  const int64_t cols = t.cols();
+  const int64_t minRows = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, cols));
+  std::atomic<bool> bad{false};
+  parallelFor(&pool, r1 - r0, [&](int64_t a, int64_t b) {
+    if (!m.readRowsF32(t, r0 + a, r0 + b, out + a * cols)) bad.store(true, std::memory_order_relaxed);
+  }, minRows);
+  if (!bad.load()) return;
+  const int64_t n = (r1 - r0) * cols;
+  for (int64_t i = 0; i < n; i++) {
+    if (!std::isfinite(out[i])) {
+      const int64_t row = r0 + i / cols, col = i % cols;
+      throw ModelError("run/non-finite",
+                       m.fileOf(t).path() + ": tensor \"" + t.name + "\" has a " + (std::isnan(out[i]) ? "NaN" : "infinite") +
+                           " weight at [" + std::to_string(row) + ", " + std::to_string(col) +
+                           "]; quantizing it would poison its group's scale. Repair the checkpoint, or keep this tensor.",
+                       t.name);
+    }
+  }
+}
+
+void fromF32Parallel(DType dt, const float* src, int64_t n, uint8_t* dst, ThreadPool& pool) {
+  const int es = dtypeSize(dt);
+  parallelFor(&pool, n, [&](int64_t a, int64_t b) { fromF32(dt, src + a, b - a, dst + a * es); }, int64_t(1) << 16);
+}
+
+struct Item {
+  const TensorRef* ref;
+  const JobTensor* job;  // null: not in the plan, copied unchanged
+};
+
+}  // namespace
+
+json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& cancel) {
+  const auto t0 = Clock::now();
+  auto checkCancel = [&] {
+    if (cancel.load(std::memory_order_relaxed)) throw ModelError("run/cancelled", "the run was cancelled");
+  };
+  auto emit = [&](Value ev) {
+    if (!sink.emit(std::move(ev))) throw ModelError("run/cancelled", "the run was cancelled (no one is listening to its events)");
+  };
+
+  std::unique_ptr<Model> model = Model::open(job.model);
+
+  // Re-validate the plan against the model before anything runs.
+  std::vector<Item> items;
+  std::unordered_set<std::string> named;
+  for (const JobTensor& jt : job.tensors) {
+    if (!named.insert(jt.name).second) throw ModelError("run/bad-job", "tensor \"" + jt.name + "\" appears twice in the job", jt.name);
+    const TensorRef* ref = model->find(jt.name);
+    if (!ref)
+      throw ModelError("run/tensor-missing", model->path + ": tensor \"" + jt.name + "\" of the plan is not in the model (was the model changed?)", jt.name);
+    if (ref->shape != jt.shape)
+      throw ModelError("run/shape-mismatch", model->path + ": tensor \"" + jt.name + "\" has shape " + shapeText(ref->shape) +
+                                                 " in the model but " + shapeText(jt.shape) + " in the plan (was the model changed?)", jt.name);
+    if (jt.quantize) {
+      model->requireReadable(*ref);
+      if (jt.method != "rtn")
+        throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn)", jt.name);
+      if (ref->elements == 0) throw ModelError("run/bad-job", "tensor \"" + jt.name + "\" has no elements to quantize", jt.name);
+    }
+    items.push_back({ref, &jt});
+  }
+  for (const TensorRef& ref : model->tensors)
+    if (!named.count(ref.name)) items.push_back({&ref, nullptr});
+
+  int64_t params = 0, bytesIn = 0;
+  for (const Item& it : items) {
+    params += it.ref->elements;
+    bytesIn += it.ref->bytes;
+  }
+
+  std::unique_ptr<SafetensorsWriter> writer;
+  if (job.output) {
+    for (const auto& f : model->files)
+      if (sameFile(f->path(), job.outputPath))
+        throw ModelError("run/output-is-input", job.outputPath + ": the output would overwrite the model file it reads");
+    std::vector<OutTensor> outs;
+    Value formats = Value::object();
+    for (const Item& it : items) {
+      if (it.ref->dtype == DType::Ggml)
+        throw ModelError("model/unsupported-dtype", model->fileOf(*it.ref).path() + ": tensor \"" + it.ref->name + "\" is stored as " +
+                                                        it.ref->dtypeName + ": quantized GGUF tensors are not supported yet", it.ref->name);
+      outs.push_back({it.ref->name, dtypeName(it.ref->dtype), it.ref->shape, it.ref->bytes});
+      formats.set(it.ref->name, it.job && it.job->quantize ? configValue(*it.job) : Value::of("keep"));
+    }
+    Value meta = Value::object();
+    meta.set("format", Value::of("pt"));
+    meta.set("bitsmith.version", Value::of(BITSMITH_VERSION));
+    meta.set("bitsmith.kind", Value::of("fake-quant: weights dequantized to their source dtype"));
+    meta.set("bitsmith.source", Value::of(model->path));
+    for (const auto& [k, v] : job.outputMetadata.members)
+      if (v.isString()) meta.set(k, v);
+    meta.set("bitsmith.tensors", Value::of(json::stringify(formats)));
+    writer = std::make_unique<SafetensorsWriter>(job.outputPath, std::move(outs), std::move(meta));
+    writer->open();
+  }
+  // Declared after `writer` (and `model`): destroyed first, so its thread is gone before
+  // the temporary file is removed and the model unmapped.
+  std::unique_ptr<AsyncWriter> async;
+  if (writer) async = std::make_unique<AsyncWriter>(*writer, size_t(64) << 20);
+  const Model* mp = model.get();
+
+  ThreadPool pool(job.threads);
+  {
+    Value ev = Value::object();
+    ev.set("type", Value::of("start"));
+    ev.set("tensors", Value::of(int64_t(items.size())));
+    ev.set("params", Value::of(params));
+    ev.set("bytesIn", Value::of(bytesIn));
+    ev.set("model", Value::of(model->path));
+    ev.set("modelFormat", Value::of(model->format));
+    ev.set("threads", Value::of(pool.size()));
+    ev.set("output", job.output ? Value::of(job.outputPath) : Value::null());
+    emit(std::move(ev));
+  }
+
+  StreamMetrics streamMetrics(pool.size());
+  Buffer<float> inBuf;
+  int64_t bytesOut = 0, quantized = 0;
+
+  for (size_t index = 0; index < items.size(); index++) {
+    checkCancel();
+    const TensorRef& ref = *items[index].ref;
+    const JobTensor* jt = items[index].job;
+    const bool quantize = jt && jt->quantize;
+    const auto ts = Clock::now();
+    {
+      Value ev = Value::object();
+      ev.set("type", Value::of("tensor-start"));
+      ev.set("index", Value::of(int64_t(index)));
+      ev.set("name", Value::of(ref.name));
+      emit(std::move(ev));
+    }
+    const int64_t rows = ref.rows(), cols = ref.cols();
+    Value ev = Value::object();
+    ev.set("type", Value::of("tensor"));
+    ev.set("index", Value::of(int64_t(index)));
+    ev.set("name", Value::of(ref.name));
+    ev.set("shape", shapeValue(ref.shape));
+    ev.set("dtype", Value::of(ref.dtypeName));
+
+    if (!quantize) {
+      if (async && ref.bytes > 0) {
+        const int64_t rb = ref.rowBytes();
+        const int64_t chunkRows = std::max<int64_t>(1, (int64_t(8) << 20) / std::max<int64_t>(1, rb));
+        const uint8_t* base = model->fileOf(ref).data() + ref.offset;
+        const TensorRef* rp = &ref;
+        if (ref.permuteHeads <= 0) {
+          // Straight from the map to the file; pages are dropped once written.
+          for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
+            checkCancel();
+            const int64_t r1 = std::min(rows, r0 + chunkRows);
+            async->pushBorrowed(base + r0 * rb, size_t((r1 - r0) * rb), [mp, rp, r0, r1] { mp->release(*rp, r0, r1); });
+          }
+        } else {
+          std::unique_ptr<uint8_t[]> tmp(new uint8_t[size_t(ref.bytes)]);
+          model->readRowsRaw(ref, 0, rows, tmp.get());
+          model->release(ref, 0, rows);
+          async->push(std::move(tmp), size_t(ref.bytes));
+        }
+      }
+      ev.set("action", Value::of("keep"));
+      ev.set("format", Value::of("keep"));
+      ev.set("bpw", Value::of(ref.elements ? 8.0 * double(ref.bytes) / double(ref.elements) : 0.0));
+      ev.set("bytesIn", Value::of(ref.bytes));
+      ev.set("bytesOut", Value::of(ref.bytes));
+      ev.set("seconds", Value::of(secondsSince(ts)));
+      bytesOut += ref.bytes;
+      emit(std::move(ev));
+      continue;
+    }
+
+    const QuantConfig& cfg = jt->config;
+    int64_t chunkRows = rows;
+    if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0) {
+      int64_t r = job.chunkElements / cols;
+      // Multiples of 40 rows keep every packed component byte-aligned per chunk (b-bit codes
+      // and zeros: 8 rows; ternary's 5 trits per byte: 5 rows), so the chunks' byte counts
+      // add up exactly to the whole tensor's.
+      r = std::max<int64_t>(40, r / 40 * 40);
+      if (r < rows) chunkRows = r;
+    }
+    const bool streamed = chunkRows < rows;
+    if (streamed) streamMetrics.reset();
+    TensorMetrics metrics;
+    QuantBytes bytes;
+    int64_t outlierCount = 0;
+    const int es = dtypeSize(ref.dtype);
+    for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
+      if (r0 > 0) checkCancel();
+      const int64_t r1 = std::min(rows, r0 + chunkRows);
+      const int64_t n = (r1 - r0) * cols;
+      if (streamed && r1 < rows) model->prefetch(ref, r1, std::min(rows, r1 + chunkRows));
+      float* in = inBuf.get(size_t(n));
+      readChunk(*model, ref, r0, r1, in, pool);
+      QuantOutput q;
+      try {
+        q = quantizeTensor(in, r1 - r0, cols, cfg, pool, job.reference);
+      } catch (const ModelError&) {
+        throw;
+      } catch (const std::invalid_argument& e) {
+        throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
+      } catch (const std::bad_alloc&) {
+        throw ModelError("run/out-of-memory", "tensor \"" + ref.name + "\" " + shapeText(ref.shape) + ": out of memory while quantizing", ref.name);
+      } catch (const std::exception& e) {
+        throw ModelError("run/quantize-failed", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
+      }
+      if (int64_t(q.dequant.size()) != n)
+        throw ModelError("run/internal", "tensor \"" + ref.name + "\": the quantizer returned " + std::to_string(q.dequant.size()) +
+                                             " values for " + std::to_string(n), ref.name);
+      bytes.codes += q.bytes.codes;
+      bytes.scales += q.bytes.scales;
+      bytes.zeros += q.bytes.zeros;
+      bytes.outliers += q.bytes.outliers;
+      bytes.lowrank += q.bytes.lowrank;
+      bytes.extra += q.bytes.extra;
+      outlierCount += q.outlierCount;
+      const float* dq = q.dequant.data();
+      if (streamed) {
+        const int slots = pool.size();
+        parallelFor(&pool, slots, [&](int64_t a, int64_t b) {
+          for (int64_t k = a; k < b; k++) {
+            const int64_t lo = n * k / slots, hi = n * (k + 1) / slots;
+            streamMetrics.add(int(k), in + lo, dq + lo, hi - lo);
+          }
+        });
+      } else {
+        metrics = computeMetrics(in, dq, n, &pool);
+      }
+      model->release(ref, r0, r1);
+      if (async) {
+        if (ref.dtype == DType::F32) {
+          async->push(std::move(q.dequant));
+        } else {
+          std::unique_ptr<uint8_t[]> out(new uint8_t[size_t(n) * size_t(es)]);
+          fromF32Parallel(ref.dtype, dq, n, out.get(), pool);
+          async->push(std::move(out), size_t(n) * size_t(es));
+        }
+      }
+    }
+    if (!streamed && inBuf.capacity() > size_t(std::max<int64_t>(job.chunkElements, int64_t(1) << 22))) {
+      // A whole-tensor pass of a large tensor: give the memory back.
+      inBuf.free();
+    }
+    if (streamed) metrics = streamMetrics.finish();
+    const int64_t total = bytes.total();
+    bytesOut += total;
+    quantized++;
+    ev.set("action", Value::of("quantize"));
+    ev.set("format", Value::of(cfg.format));
+    ev.set("method", Value::of(jt->method));
+    ev.set("config", configValue(*jt));
+    ev.set("bpw", Value::of(8.0 * double(total) / double(ref.elements)));
+    ev.set("bytesIn", Value::of(ref.bytes));
+    ev.set("bytesOut", Value::of(total));
+    Value b = Value::object();
+    b.set("codes", Value::of(bytes.codes));
+    b.set("scales", Value::of(bytes.scales));
+    b.set("zeros", Value::of(bytes.zeros));
+    b.set("outliers", Value::of(bytes.outliers));
+    b.set("lowrank", Value::of(bytes.lowrank));
+    b.set("extra", Value::of(bytes.extra));
+    ev.set("bytes", std::move(b));
+    ev.set("relError", Value::of(metrics.relError));
+    ev.set("sqnrDb", Value::of(metrics.sqnrDb));
+    ev.set("maxAbsError", Value::of(metrics.maxAbsError));
+    ev.set("cosine", Value::of(metrics.cosine));
+    ev.set("outliers", Value::of(outlierCount));
+    ev.set("chunks", Value::of((rows + chunkRows - 1) / std::max<int64_t>(1, chunkRows)));
+    ev.set("seconds", Value::of(secondsSince(ts)));
+    ev.set("weightHist", histValue(metrics.weightHist));
+    ev.set("errorHist", histValue(metrics.errorHist));
+    emit(std::move(ev));
+  }
+
+  checkCancel();
+  if (async) async->finish();
+  checkCancel();
+  if (writer) writer->commit();
+  Value done = Value::object();
+  done.set("type", Value::of("done"));
+  Value totals = Value::object();
+  totals.set("tensors", Value::of(int64_t(items.size())));
+  totals.set("quantized", Value::of(quantized));
+  totals.set("params", Value::of(params));
+  totals.set("bytesIn", Value::of(bytesIn));
+  totals.set("bytesOut", Value::of(bytesOut));
+  totals.set("bpw", Value::of(params ? 8.0 * double(bytesOut) / double(params) : 0.0));
+  totals.set("seconds", Value::of(secondsSince(t0)));
+  totals.set("peakRssBytes", Value::of(peakRssBytes()));
+  done.set("totals", std::move(totals));
+  done.set("output", job.output ? Value::of(job.outputPath) : Value::null());
+  done.set("threads", Value::of(pool.size()));
+  emit(done);
+  return done;
+}
+
+}  // namespace bitsmith

@@ -1,0 +1,57 @@
+// Executes a plan on a model: tensor by tensor (and, when the configuration is row-local,
+// row chunk by row chunk), read from the memory-mapped model, converted to f32,
+// quantized by quantizeTensor (quant/quantize.h), measured, and written back dequantized
+// in the source dtype to a fake-quant safetensors file. Progress goes to an EventSink as
+// JSON objects; a cancel flag is checked between tensors and between chunks.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/json.h"
+#include "quant/quantize.h"
+
+namespace bitsmith {
+
+struct JobTensor {
+  std::string name;
+  std::vector<int64_t> shape;  // the plan's shape, re-checked against the model
+  bool quantize = false;
+  std::string method = "rtn";
+  QuantConfig config;
+};
+
+struct Job {
+  std::string model;
+  std::vector<JobTensor> tensors;
+  bool output = false;          // output fake "path"
+  std::string outputPath;
+  json::Value outputMetadata = json::Value::object();  // extra __metadata__ strings (recipe name, ...)
+  int threads = 0;              // 0: all cores
+  int64_t chunkElements = int64_t(1) << 18;  // row chunk target (cache-sized); <= 0: whole tensors
+  bool reference = false;       // use the scalar reference quantizers
+};
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  /** One event: an object with a "type" member. Returns false if delivery is impossible
+   *  (the consumer is gone); the run then stops as if cancelled. */
+  virtual bool emit(json::Value event) = 0;
+};
+
+// Runs the job; returns the summary (the "done" event's payload). Throws ModelError
+// (codes model/..., run/...), including run/cancelled. The caller emits the error event.
+json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& cancel);
+
+/** Whether quantizing rows [r0, r1) on their own gives exactly the rows of the whole. */
+bool rowLocal(const QuantConfig& c);
+
+/** Peak resident set of this process in bytes (0 if unknown). */
+int64_t peakRssBytes();
+
+const char* groupKindName(GroupKind k);
+const char* scaleTypeName(ScaleType s);
+
+}  // namespace bitsmith

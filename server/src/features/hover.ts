@@ -1,0 +1,270 @@
+// Hover: what a rule does to the model (tensors, bpw with its formula, bytes, what later
+// rules override), the model, the budget, and the docs of every word of the language.
+import { MarkupKind, type Hover, type Position } from 'vscode-languageserver';
+import {
+  METHOD_BY_NAME, PROPERTY_KEYWORDS, TOP_KEYWORDS, ALLOCATE_KEYWORDS, EVALUATE_KEYWORDS, FORMAT_BY_NAME,
+  bpwFormula, fmt, formatBytes,
+  type Analysis, type KeywordDoc, type PropName, type Rule, type Statement, type TensorPlan,
+} from '../../../core/src/index';
+import type { AnalyzedDocument } from './document';
+import { inComment, ruleOf, statementPath, tokenAt } from './locate';
+import { KIND_DOCS, VALUE_DOCS, count, formatBitsSummary, keywordDoc, plural, snippetToText } from './vocab';
+
+export function hover(doc: AnalyzedDocument, position: Position): Hover | null {
+  const { analysis } = doc;
+  const offset = doc.lines.offset(position);
+  if (inComment(analysis.file, offset)) return null;
+  const path = statementPath(analysis.file, offset);
+  if (path.length === 0) return null;
+  const stmt = path[path.length - 1];
+  const tok = tokenAt(stmt, offset);
+  if (!tok) return null;
+  const value = markdown(doc, path, tok.kind === 'keyword' ? undefined : tok.index);
+  return value ? { contents: { kind: MarkupKind.Markdown, value }, range: doc.lines.range(tok.span) } : null;
+}
+
+/** The hover text for the keyword (argIndex undefined) or an argument of the innermost statement. */
+function markdown(doc: AnalyzedDocument, path: Statement[], argIndex: number | undefined): string | undefined {
+  const { analysis } = doc;
+  const stmt = path[path.length - 1];
+  const name = stmt.keyword.name;
+  const arg = argIndex === undefined ? undefined : stmt.args[argIndex];
+
+  if (path.length === 1) {
+    if (name === 'match' || name === 'defaults') {
+      const rule = ruleOf(analysis, stmt);
+      if (!rule) return undefined;
+      const pattern = arg?.kind === 'string' ? rule.patterns.find((p) => p.span.start === arg.start) : undefined;
+      // The editor asks again as the mouse moves over the same word: answer from the analysis' cache.
+      let cache = ruleHovers.get(analysis);
+      if (!cache) ruleHovers.set(analysis, (cache = new Map()));
+      const key = `${rule.index}\u0000${pattern?.text ?? ''}`;
+      let text = cache.get(key);
+      if (text === undefined) cache.set(key, (text = ruleHover(doc, rule, pattern?.text)));
+      return text;
+    }
+    if (name === 'model') return modelHover(analysis);
+    if (name === 'budget') return budgetHover(analysis);
+    if (arg?.kind === 'ident' && argIndex === 0 && KIND_DOCS[name]?.[arg.name]) return `**${name} ${arg.name}**\n\n${KIND_DOCS[name][arg.name]}`;
+    if (arg) return undefined;
+    return keywordHover(TOP_KEYWORDS, name);
+  }
+
+  const parent = path[path.length - 2];
+  const container = parent.keyword.name;
+  if (path.length === 2 && (container === 'match' || container === 'defaults')) {
+    if (arg?.kind === 'ident' && name === 'format') return formatHover(arg.name);
+    if (arg?.kind === 'ident' && name === 'method') return methodHover(arg.name);
+    if (arg?.kind === 'ident' && VALUE_DOCS[name]?.[arg.name]) return `**${name} ${arg.name}**\n\n${VALUE_DOCS[name][arg.name]}`;
+    if (arg) return undefined;
+    return keywordHover(PROPERTY_KEYWORDS, name);
+  }
+  if (path.length === 3 && container === 'method') {
+    const method = METHOD_BY_NAME.get(parent.args[0]?.kind === 'ident' ? parent.args[0].name : '');
+    const opt = method?.options.find((o) => o.name === name);
+    if (!method || !opt || arg) return undefined;
+    const range = opt.type === 'boolean' ? 'true or false' : `${opt.type}${opt.min !== undefined ? `, at least ${opt.min}` : ''}${opt.max !== undefined ? `, at most ${opt.max}` : ''}`;
+    return `**${opt.name}** — option of \`${method.name}\` (${range})\n\n${opt.doc}`;
+  }
+  if (path.length === 2 && container === 'allocate') {
+    if (arg?.kind === 'ident' && name === 'formats') return formatHover(arg.name);
+    if (arg?.kind === 'ident' && VALUE_DOCS[name]?.[arg.name]) return `**${name} ${arg.name}**\n\n${VALUE_DOCS[name][arg.name]}`;
+    return arg ? undefined : keywordHover(ALLOCATE_KEYWORDS, name);
+  }
+  if (path.length === 2 && container === 'evaluate') return arg ? undefined : keywordHover(EVALUATE_KEYWORDS, name);
+  return undefined;
+}
+
+function keywordHover(list: readonly KeywordDoc[], name: string): string | undefined {
+  const k = keywordDoc(list, name);
+  return k && `**${k.name}** — ${k.doc}\n\n\`\`\`quant\n${snippetToText(k.usage)}\n\`\`\``;
+}
+
+function formatHover(name: string): string | undefined {
+  const f = FORMAT_BY_NAME.get(name);
+  return f && `**${f.name}** — ${f.doc}\n\n${formatBitsSummary(f)}`;
+}
+
+function methodHover(name: string): string | undefined {
+  const m = METHOD_BY_NAME.get(name);
+  if (!m) return undefined;
+  const lines = [`**${m.name}** — ${m.doc}`];
+  if (m.options.length) lines.push('', 'Options: ' + m.options.map((o) => `\`${o.name}\``).join(', ') + ` — e.g. \`method ${m.name} { ${m.options.map((o) => o.name + (o.type === 'boolean' ? ' true' : ' N')).join('; ')} }\``);
+  if (m.needsCalibration === true) lines.push('', 'Needs calibration data.');
+  if (m.needsCalibration === 'when-weighted') lines.push('', 'Needs calibration data when `weighted`.');
+  return lines.join('\n');
+}
+
+// ---- rules ------------------------------------------------------------------------------
+
+const ruleHovers = new WeakMap<Analysis, Map<string, string>>();
+
+const MAX_NAMES = 5;
+const MAX_CONFIGS = 8;
+
+/** "int4 g128", "int4 channel", "q4_k", "keep (F32)": what distinguishes tensor configurations. */
+function configLabel(t: TensorPlan): string {
+  const c = t.config;
+  if (!c) return `keep ${t.tensor.dtype}`;
+  const f = c.format;
+  if (f.block || f.fixedGroup) return f.name;
+  const group = c.groupKind === 'channel' ? 'channel' : c.groupKind === 'tensor' ? 'per-tensor' : `g${c.group}`;
+  return !f.fixedScale && c.scale !== 'f16' ? `${f.name} ${group} ${c.scale}` : `${f.name} ${group}`;
+}
+
+/** Whether two tensors get the same configuration line (label and formula) in a rule's hover. */
+function sameFormula(a: TensorPlan, b: TensorPlan): boolean {
+  const x = a.config;
+  const y = b.config;
+  if (!x || !y) return !x && !y && a.tensor.dtype === b.tensor.dtype;
+  if (x.format !== y.format || x.groupKind !== y.groupKind || x.group !== y.group || x.scale !== y.scale
+    || x.symmetric !== y.symmetric || x.zero !== y.zero || x.outliers !== y.outliers || x.lowrank !== y.lowrank) return false;
+  // Terms that spell out the shape: per-tensor groups, per-tensor constants, outliers and low-rank.
+  const shaped = x.groupKind === 'tensor' || x.format.perTensorBits || x.outliers || x.lowrank;
+  return !shaped || (a.rows === b.rows && a.cols === b.cols);
+}
+
+function formula(t: TensorPlan): string {
+  return t.config && t.bytes ? bpwFormula(t.rows, t.cols, t.config, t.bytes) : `${fmt(t.tensor.bitsPerElement)} bpw`;
+}
+
+export function ruleHover(doc: AnalyzedDocument, rule: Rule, pattern?: string): string {
+  const { analysis } = doc;
+  const plan = analysis.plan;
+  const out: string[] = [`**${rule.label}**`];
+  const sets = Object.values(rule.settings).map((s) => `\`${settingText(doc.text, s!.stmt)}\``);
+  if (!plan) {
+    out.push('', sets.length ? `Sets ${sets.join(', ')}.` : 'Sets nothing.');
+    out.push('', analysis.modelError ? `No model to match against: ${analysis.modelError.message}` : 'No model to match against.');
+    return out.join('\n');
+  }
+  const tensors = plan.tensors;
+  if (pattern !== undefined) {
+    const p = rule.patterns.find((x) => x.text === pattern)!;
+    let n = 0;
+    for (const t of tensors) if (p.compiled.test(t.tensor.name)) n++;
+    out.push('', `Pattern \`"${pattern}"\` matches ${plural(n, 'tensor')}.`);
+  }
+  const matched = plan.rules[rule.index]?.matched ?? [];
+  if (matched.length === 0) {
+    out.push('', `Matches no tensor${rule.kind === 'defaults' ? ' (defaults apply to floating-point tensors of 2 or more dimensions)' : ''}.`);
+    if (sets.length) out.push('', `Sets ${sets.join(', ')}.`);
+    return out.join('\n');
+  }
+  let params = 0;
+  let bytesIn = 0;
+  let bytesOut = 0;
+  // Indexed loops in this function: it walks every matched tensor, and iterator objects
+  // (before the optimizer removes them) were most of its garbage.
+  for (let k = 0; k < matched.length; k++) {
+    const t = tensors[matched[k]];
+    params += t.tensor.elements;
+    bytesIn += t.bytesIn;
+    bytesOut += t.bytesOut;
+  }
+  const names = matched.slice(0, MAX_NAMES).map((ti) => `\`${tensors[ti].tensor.name}\``);
+  const more = matched.length > MAX_NAMES ? ` and ${matched.length - MAX_NAMES} more` : '';
+  out.push('', `Matches **${plural(matched.length, 'tensor')}** (${count(params)} parameters): ${names.join(', ')}${more}.`);
+  if (sets.length) out.push('', `Sets ${sets.join(', ')}.`);
+
+  // The tensors' final configurations (after every rule), one line per distinct formula.
+  // Grouped without building a string per tensor (a rule may match thousands): by bpw,
+  // then by the fields the formula shows; label and formula are made once per group.
+  const byBpw = new Map<number, { t: TensorPlan; n: number }[]>();
+  for (let k = 0; k < matched.length; k++) {
+    const t = tensors[matched[k]];
+    let list = byBpw.get(t.bpw);
+    if (!list) byBpw.set(t.bpw, (list = []));
+    let i = 0;
+    while (i < list.length && !sameFormula(list[i].t, t)) i++;
+    if (i < list.length) list[i].n++;
+    else list.push({ t, n: 1 });
+  }
+  const configs = [...byBpw.values()].flat().map((g) => ({ label: configLabel(g.t), formula: formula(g.t), n: g.n }));
+  const sorted = configs.sort((a, b) => b.n - a.n);
+  const lines = sorted.slice(0, MAX_CONFIGS).map((c) => `- ${c.label}: \`${c.formula}\` × ${plural(c.n, 'tensor')}`);
+  if (sorted.length > MAX_CONFIGS) lines.push(`- … and ${sorted.length - MAX_CONFIGS} more configurations`);
+  out.push('', sorted.length === 1 ? `Result: ${lines[0].slice(2)}` : `Result:\n${lines.join('\n')}`);
+  out.push('', `Size: ${formatBytes(bytesIn)} → **${formatBytes(bytesOut)}** (${fmt((8 * bytesOut) / params)} bpw over these tensors)`);
+
+  // Properties this rule sets that a later rule decides instead, by overriding rule.
+  const props = Object.keys(rule.settings) as PropName[];
+  const overrides = new Map<number, { props: Set<PropName>; tensors: number; last: number; names: string[] }>();
+  for (let k = 0; k < matched.length; k++) {
+    const ti = matched[k];
+    const decidedBy = tensors[ti].decidedBy;
+    for (let j = 0; j < props.length; j++) {
+      const prop = props[j];
+      const by = decidedBy[prop];
+      if (by === undefined || by === rule.index) continue;
+      let o = overrides.get(by);
+      if (!o) overrides.set(by, (o = { props: new Set(), tensors: 0, last: -1, names: [] }));
+      o.props.add(prop);
+      if (o.last !== ti) {
+        o.last = ti;
+        o.tensors++;
+        if (o.names.length < 3) o.names.push(tensors[ti].tensor.name);
+      }
+    }
+  }
+  if (overrides.size) {
+    const items = [...overrides.entries()].sort((a, b) => a[0] - b[0]).slice(0, MAX_NAMES).map(([ri, o]) => {
+      const r = analysis.recipe.rules[ri];
+      const line = doc.lines.position(r.stmt.start).line + 1;
+      const which = o.tensors === matched.length ? '' : `: ${o.names.map((n) => `\`${n}\``).join(', ')}${o.tensors > o.names.length ? ', …' : ''}`;
+      return `- ${[...o.props].map((p) => `\`${p}\``).join(', ')} by ${r.label} (line ${line}) for ${o.tensors} of ${plural(matched.length, 'tensor')}${which}`;
+    });
+    if (overrides.size > MAX_NAMES) items.push(`- … and ${overrides.size - MAX_NAMES} more rules`);
+    out.push('', `Overridden:\n${items.join('\n')}`);
+  }
+  return out.join('\n');
+}
+
+/** A property statement as written, whitespace normalised and a method's options block shortened. */
+function settingText(text: string, stmt: Statement): string {
+  const end = stmt.block ? stmt.block.start : stmt.end;
+  const head = text.slice(stmt.start, end).replace(/\s+/g, ' ').trim();
+  return stmt.block ? `${head} { … }` : head;
+}
+
+// ---- model and budget ---------------------------------------------------------------------
+
+function modelHover(analysis: Analysis): string {
+  if (analysis.modelError) return `**Model** \`${analysis.modelPath}\`\n\nCannot be read: ${analysis.modelError.message}`;
+  const m = analysis.model;
+  if (!m) return keywordHover(TOP_KEYWORDS, 'model') ?? '';
+  const lines = [
+    `**Model** \`${m.path}\``,
+    '',
+    `| | |`,
+    `|---|---|`,
+    `| architecture | ${m.architecture} |`,
+    `| format | ${m.format} |`,
+    `| tensors | ${count(m.tensors.length)} |`,
+    `| parameters | ${count(m.parameters)} |`,
+    `| dtype | ${m.dtype} |`,
+    `| size | ${formatBytes(m.bytes)} |`,
+  ];
+  const t = analysis.plan?.totals;
+  if (t) lines.push('', `This recipe: ${formatBytes(t.bytesIn)} → **${formatBytes(t.bytesOut)}** (${fmt(t.bpw)} bpw), ${t.quantized} of ${plural(t.tensors, 'tensor')} quantized.`);
+  return lines.join('\n');
+}
+
+function budgetHover(analysis: Analysis): string {
+  const budget = analysis.recipe.budget;
+  const plan = analysis.plan;
+  const head = keywordHover(TOP_KEYWORDS, 'budget') ?? '**budget**';
+  if (!budget) return head;
+  if (!plan?.budget) return `${head}\n\nNo model loaded: the budget cannot be checked.`;
+  const b = plan.budget;
+  const t = plan.totals;
+  const limit = budget.kind === 'bpw' ? `${fmt(budget.bpw)} bpw (${formatBytes(b.bytes)})` : `${budget.text} (${fmt(b.bpw)} bpw)`;
+  const verdict = b.fits
+    ? `fits, with ${formatBytes(b.bytes - t.bytesOut)} (${fmt(b.bpw - t.bpw)} bpw) to spare`
+    : `**over by ${formatBytes(b.overBytes)}** (${fmt(t.bpw - b.bpw)} bpw)`;
+  return [
+    `**Budget** ${limit} for ${count(t.params)} parameters`,
+    '',
+    `The recipe needs **${fmt(t.bpw)} bpw**, ${formatBytes(t.bytesOut)} (from ${formatBytes(t.bytesIn)}): ${verdict}.`,
+  ].join('\n');
+}

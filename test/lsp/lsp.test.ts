@@ -1,0 +1,349 @@
+// The language server as an editor sees it: node dist/server.js --stdio, spoken to over
+// JSON-RPC, on recipes that reference the bundled stories260K model.
+import { strict as assert } from 'node:assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { pathToFileURL } from 'url';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import type {
+  CodeAction, CompletionItem, CompletionList, Diagnostic, DocumentSymbol, FoldingRange, Hover, InitializeResult,
+  MarkupContent, PublishDiagnosticsParams, SemanticTokens, TextEdit,
+} from 'vscode-languageserver-protocol';
+import type { BudgetResult } from '../../server/src/protocol';
+
+const root = path.join(__dirname, '../..');
+const serverJs = path.join(root, 'dist/server.js');
+const modelDir = path.join(root, 'examples/stories260K');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-lsp-'));
+
+/** Writes a recipe into the temp folder and returns its URI. */
+function recipe(name: string, text: string): { uri: string; text: string; file: string } {
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, text);
+  return { uri: pathToFileURL(file).toString(), text, file };
+}
+
+/** 0-based position of the n-th occurrence of `needle` in `text`, plus `delta` characters. */
+function pos(text: string, needle: string, delta = 0, nth = 0) {
+  let at = -1;
+  for (let i = 0; i <= nth; i++) {
+    at = text.indexOf(needle, at + 1);
+    assert.ok(at >= 0, `${needle} not found`);
+  }
+  const o = at + delta;
+  const before = text.slice(0, o);
+  const line = before.split('\n').length - 1;
+  return { line, character: o - (before.lastIndexOf('\n') + 1) };
+}
+
+const M = `model "${modelDir}"\n`;
+
+describe('language server over stdio', function () {
+  this.timeout(30000);
+  let server: ChildProcess;
+  let conn: MessageConnection;
+  let init: InitializeResult;
+  const published = new Map<string, PublishDiagnosticsParams[]>();
+  const waiters: { uri: string; test: (p: PublishDiagnosticsParams) => boolean; resolve: (p: PublishDiagnosticsParams) => void }[] = [];
+  let version = 1;
+
+  /** The next diagnostics published for `uri` that satisfy `test` (or the last one already published). */
+  function diagnosticsFor(uri: string, test: (p: PublishDiagnosticsParams) => boolean = () => true): Promise<PublishDiagnosticsParams> {
+    const seen = published.get(uri) ?? [];
+    const last = seen[seen.length - 1];
+    if (last && test(last)) return Promise.resolve(last);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching diagnostics for ${uri}; last: ${JSON.stringify(last)}`)), 10000);
+      waiters.push({ uri, test, resolve: (p) => { clearTimeout(timer); resolve(p); } });
+    });
+  }
+
+  async function open(name: string, text: string) {
+    const r = recipe(name, text);
+    await conn.sendNotification('textDocument/didOpen', { textDocument: { uri: r.uri, languageId: 'quant', version: version++, text } });
+    return r;
+  }
+
+  before(async () => {
+    if (!fs.existsSync(serverJs)) {
+      // CI builds before testing; a fresh checkout running this file alone builds here.
+      const b = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8', shell: process.platform === 'win32' });
+      assert.equal(b.status, 0, b.stderr);
+    }
+    server = spawn(process.execPath, [serverJs, '--stdio'], { cwd: tmp, stdio: ['pipe', 'pipe', 'pipe'] });
+    server.stderr!.on('data', (d) => process.stderr.write(`[server] ${d}`));
+    conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+    conn.onNotification('textDocument/publishDiagnostics', (p: PublishDiagnosticsParams) => {
+      published.set(p.uri, [...(published.get(p.uri) ?? []), p]);
+      for (const w of waiters.splice(0)) {
+        if (w.uri === p.uri && w.test(p)) w.resolve(p);
+        else waiters.push(w);
+      }
+    });
+    conn.onRequest('client/registerCapability', () => null);
+    conn.onNotification('window/logMessage', () => undefined);
+    conn.listen();
+    init = await conn.sendRequest('initialize', {
+      processId: process.pid, rootUri: pathToFileURL(tmp).toString(), workspaceFolders: null,
+      capabilities: {
+        textDocument: { completion: { completionItem: { snippetSupport: true }, completionList: { itemDefaults: ['editRange'] } } },
+        workspace: { didChangeWatchedFiles: { dynamicRegistration: true } } },
+    });
+    await conn.sendNotification('initialized', {});
+  });
+
+  after(async () => {
+    if (conn) {
+      await conn.sendRequest('shutdown').catch(() => undefined);
+      await conn.sendNotification('exit').catch(() => undefined);
+      conn.dispose();
+    }
+    server?.kill();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('declares its capabilities', () => {
+    const c = init.capabilities;
+    assert.ok(c.hoverProvider && c.completionProvider && c.documentSymbolProvider && c.documentFormattingProvider && c.codeActionProvider && c.foldingRangeProvider);
+    assert.ok(c.semanticTokensProvider?.legend.tokenTypes.includes('keyword'));
+  });
+
+  it('publishes no diagnostics for a valid recipe', async () => {
+    const r = await open('valid.quant', `${M}defaults {\n  format int4\n  group 32\n}\nmatch "*.mlp.down_proj" { group channel }\n`);
+    const d = await diagnosticsFor(r.uri);
+    assert.deepEqual(d.diagnostics, []);
+  });
+
+  it('reports a typo, an unknown format and a group that does not divide a tensor', async () => {
+    const text = `${M}defaults {\n  formt int4\n  format int9\n}\nmatch "**" { format int4; group 32 }\n`;
+    const r = await open('broken.quant', text);
+    const { diagnostics } = await diagnosticsFor(r.uri, (p) => p.diagnostics.length > 0);
+    const byCode = (code: string) => diagnostics.filter((d) => d.code === code);
+    const typo = byCode('recipe/unknown-property')[0];
+    assert.match(typo.message, /Unknown property 'formt'\. Did you mean 'format'\?/);
+    assert.deepEqual(typo.range, { start: { line: 2, character: 2 }, end: { line: 2, character: 7 } });
+    assert.equal(typo.source, 'bitsmith');
+    assert.equal(typo.severity, 1);
+    assert.match(byCode('recipe/unknown-format')[0].message, /int9/);
+    const group = byCode('tensor/group-mismatch')[0];
+    assert.match(group.message, /group 32 does not divide the input dimension of model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\]/);
+    assert.deepEqual(group.range.start, pos(text, 'group 32'));
+  });
+
+  it('reports a missing model on the model line, naming the path', async () => {
+    const missing = path.join(tmp, 'no-such-model');
+    const r = await open('missing.quant', `model "${missing}"\ndefaults { format int4 }\n`);
+    const { diagnostics } = await diagnosticsFor(r.uri, (p) => p.diagnostics.length > 0);
+    const d = diagnostics.find((x) => x.code === 'model/not-found')!;
+    assert.ok(d, JSON.stringify(diagnostics));
+    assert.equal(d.range.start.line, 0);
+    assert.ok(d.message.includes(missing), d.message);
+  });
+
+  it('re-reads a model when the client reports its files changed', async () => {
+    const dir = path.join(tmp, 'late-model');
+    const r = await open('late.quant', `model "late-model"\ndefaults { format int8; group channel }\n`);
+    await diagnosticsFor(r.uri, (p) => p.diagnostics.some((d) => d.code === 'model/not-found'));
+    fs.mkdirSync(dir);
+    for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(modelDir, f), path.join(dir, f));
+    await conn.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(path.join(dir, 'model.safetensors')).toString(), type: 1 }] });
+    const d = await diagnosticsFor(r.uri, (p) => p.diagnostics.length === 0);
+    assert.deepEqual(d.diagnostics, []);
+  });
+
+  it('follows edits: diagnostics after the debounce, hover on the current text at once', async () => {
+    const r = await open('edit.quant', `${M}defaults { format int4; group 32 }\n`);
+    await diagnosticsFor(r.uri, (p) => p.diagnostics.some((d) => d.code === 'tensor/group-mismatch'));
+    const text = `${M}defaults { format int4; group 4 }\n`;
+    const v = version++;
+    await conn.sendNotification('textDocument/didChange', { textDocument: { uri: r.uri, version: v }, contentChanges: [{ text }] });
+    const h: Hover = await conn.sendRequest('textDocument/hover', { textDocument: { uri: r.uri }, position: pos(text, 'defaults') });
+    assert.match((h.contents as MarkupContent).value, /int4 g4: `4 \+ 16\/4 = 8 bpw`/);
+    const d = await diagnosticsFor(r.uri, (p) => p.version === v);
+    assert.deepEqual(d.diagnostics.filter((x) => x.code === 'tensor/group-mismatch'), []);
+  });
+
+  describe('on a recipe', () => {
+    const text = `${M}budget 9 bpw\ndefaults {\n  format int4\n  group 32\n  symmetric false\n}\nmatch "model.embed_tokens" { keep }\nmatch "*.mlp.down_proj" {\n  group channel\n  method hqq { iters 10 }\n}\n`;
+    let uri: string;
+    before(async () => {
+      uri = (await open('recipe.quant', text)).uri;
+      assert.deepEqual((await diagnosticsFor(uri)).diagnostics, []);
+    });
+    const hoverAt = async (needle: string, delta = 0, nth = 0) => {
+      const h: Hover | null = await conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: pos(text, needle, delta, nth) });
+      return h ? (h.contents as MarkupContent).value : '';
+    };
+    let lastList: CompletionList | undefined;
+    const complete = async (t: string, position: { line: number; character: number }, name = 'complete.quant') => {
+      const r = await open(name, t);
+      const res: CompletionItem[] | CompletionList = await conn.sendRequest('textDocument/completion', { textDocument: { uri: r.uri }, position });
+      lastList = Array.isArray(res) ? undefined : res;
+      return Array.isArray(res) ? res : res.items;
+    };
+
+    it('hovers a rule with its tensors, bpw formula, sizes and overrides', async () => {
+      const v = await hoverAt('defaults', 2);
+      assert.match(v, /Matches \*\*36 tensors\*\*/);
+      assert.ok(v.includes('int4 g32: `4 + (16+16)/32 = 5 bpw` × 30 tensors'), v);
+      assert.ok(v.includes('int4 channel: `4 + (16+16)/172 = 4.186 bpw` × 5 tensors'), v);
+      assert.match(v, /and 31 more/);
+      assert.match(v, /Size: 1013\.0 KiB → \*\*/);
+      assert.match(v, /`format` by match "model\.embed_tokens" \(line 8\) for 1 of 36 tensors/);
+      assert.match(v, /`group` by match "\*\.mlp\.down_proj" \(line 9\) for 5 of 36 tensors/);
+    });
+
+    it('hovers a pattern with what it matches', async () => {
+      const v = await hoverAt('"*.mlp.down_proj"', 3);
+      assert.match(v, /Pattern `"\*\.mlp\.down_proj"` matches 5 tensors/);
+      assert.match(v, /bpw/);
+    });
+
+    it('hovers the model, the budget, words and options', async () => {
+      const m = await hoverAt('model', 1);
+      assert.match(m, /architecture \| llama/);
+      assert.match(m, /parameters \| 260,032/);
+      assert.match(m, /tensors \| 47/);
+      const b = await hoverAt('budget', 1);
+      assert.match(b, /\*\*Budget\*\* 9 bpw/);
+      assert.match(b, /fits, with/);
+      assert.match(await hoverAt('int4', 1), /4-bit uniform integer grid/);
+      assert.match(await hoverAt('hqq', 1), /HQQ/);
+      assert.match(await hoverAt('iters', 1), /\*\*iters\*\* — option of `hqq`/);
+      assert.match(await hoverAt('symmetric', 1), /zero point/);
+    });
+
+    it('completes tensor patterns inside a match string', async () => {
+      const t = `${M}match "" { keep }\n`;
+      const items = await complete(t, pos(t, 'match "', 7));
+      const labels = items.map((i) => i.label);
+      for (const p of ['model.layers.*.mlp.down_proj', 'model.layers.*.self_attn.q_proj', 'model.layers.*.self_attn.[qkv]_proj', 'model.embed_tokens', 'model.layers.3.mlp.up_proj']) {
+        assert.ok(labels.includes(p), `${p} not in ${labels.join(' ')}`);
+      }
+      const down = items.find((i) => i.label === 'model.layers.*.mlp.down_proj')!;
+      assert.equal(down.detail, '5 tensors');
+      // The client accepts a shared edit range: the whole string content, sent once.
+      assert.deepEqual(lastList?.itemDefaults?.editRange, { start: { line: 1, character: 7 }, end: { line: 1, character: 7 } });
+      assert.equal(down.textEdit, undefined);
+      // Generalised patterns sort before individual names.
+      const sorted = [...items].sort((a, b) => (a.sortText! < b.sortText! ? -1 : 1)).map((i) => i.label);
+      assert.ok(sorted.indexOf('model.layers.*.mlp.down_proj') < sorted.indexOf('model.layers.0.mlp.down_proj'));
+    });
+
+    it('completes formats after `format `, with their bpw', async () => {
+      const t = `${M}defaults {\n  format \n}\n`;
+      const items = await complete(t, pos(t, 'format ', 7));
+      const int4 = items.find((i) => i.label === 'int4');
+      assert.ok(int4, items.map((i) => i.label).join(' '));
+      assert.equal(int4.detail, '4.125 bpw at group 128');
+      assert.ok(items.some((i) => i.label === 'q4_k'));
+    });
+
+    it('completes keywords by context: top level, rule blocks, method options', async () => {
+      const t = `${M}\nmatch "**" {\n  \n  method gptq {  }\n}\n`;
+      const top = await complete(t, { line: 1, character: 0 });
+      assert.ok(top.some((i) => i.label === 'match' && i.insertTextFormat === 2));
+      const props = await complete(t, { line: 3, character: 2 });
+      assert.deepEqual(props.map((i) => i.label).slice(0, 3), ['keep', 'format', 'method']);
+      const opts = await complete(t, pos(t, 'gptq { ', 7));
+      assert.deepEqual(opts.map((i) => i.label), ['damp', 'block', 'act_order']);
+    });
+
+    it('completes model paths relative to the recipe', async () => {
+      fs.mkdirSync(path.join(tmp, 'models/tiny'), { recursive: true });
+      fs.writeFileSync(path.join(tmp, 'models/tiny/config.json'), '{}');
+      fs.writeFileSync(path.join(tmp, 'models/a.gguf'), '');
+      fs.writeFileSync(path.join(tmp, 'models/notes.txt'), '');
+      const t = 'model "models/"\n';
+      const items = await complete(t, pos(t, 'models/', 7), 'paths.quant');
+      assert.deepEqual(items.map((i) => i.label).sort(), ['a.gguf', 'tiny/']);
+    });
+
+    it('gives an outline of statements, rules and properties', async () => {
+      const symbols: DocumentSymbol[] = await conn.sendRequest('textDocument/documentSymbol', { textDocument: { uri } });
+      assert.deepEqual(symbols.map((s) => s.name), [`model "${modelDir}"`, 'budget 9 bpw', 'defaults', 'model.embed_tokens', '*.mlp.down_proj']);
+      assert.deepEqual(symbols[2].children!.map((c) => c.name), ['format', 'group', 'symmetric']);
+      assert.equal(symbols[4].detail, 'match · 5 tensors · 4.186 bpw');
+      assert.deepEqual(symbols[4].children![1].children!.map((c) => c.name), ['iters']);
+    });
+
+    it('returns semantic tokens and folding ranges', async () => {
+      const tokens: SemanticTokens = await conn.sendRequest('textDocument/semanticTokens/full', { textDocument: { uri } });
+      assert.equal(tokens.data.length % 5, 0);
+      assert.ok(tokens.data.length > 5 * 10);
+      const folds: FoldingRange[] = await conn.sendRequest('textDocument/foldingRange', { textDocument: { uri } });
+      assert.deepEqual(folds.map((f) => [f.startLine, f.endLine]), [[2, 5], [8, 10]]);
+    });
+
+    it('answers bitsmith/budget', async () => {
+      const b: BudgetResult = await conn.sendRequest('bitsmith/budget', { uri });
+      assert.equal(b.tensors, 47);
+      assert.equal(b.quantized, 35);
+      assert.equal(b.budgetBpw, 9);
+      assert.equal(b.fits, true);
+      assert.ok(b.bpw > 4 && b.bpw < 9, String(b.bpw));
+      assert.equal(b.bytesIn, 1040128);
+    });
+  });
+
+  it('formats a messy recipe to the canonical layout', async () => {
+    const messy = [
+      '# header comment',
+      '',
+      '',
+      `model    "${modelDir}"   # the model`,
+      'defaults {format int4;group 32',
+      '      symmetric   false  # asymmetric',
+      '}',
+      'match "*.mlp.down_proj" ,"model.embed_tokens"{ group channel }',
+      'match "**.q_proj" { method gptq {damp 0.01;block 128} }',
+      'calibration generated samples 8',
+      '   # trailing comment',
+    ].join('\n');
+    const r = await open('messy.quant', messy);
+    const edits: TextEdit[] = await conn.sendRequest('textDocument/formatting', { textDocument: { uri: r.uri }, options: { tabSize: 4, insertSpaces: true } });
+    assert.equal(edits.length, 1);
+    const expected = [
+      '# header comment',
+      '',
+      `model "${modelDir}" # the model`,
+      'defaults {',
+      '  format int4',
+      '  group 32',
+      '  symmetric false # asymmetric',
+      '}',
+      'match "*.mlp.down_proj", "model.embed_tokens" { group channel }',
+      'match "**.q_proj" { method gptq { damp 0.01; block 128 } }',
+      'calibration generated samples 8',
+      '# trailing comment',
+      '',
+    ].join('\n');
+    assert.equal(edits[0].newText, expected);
+    // Formatting the result again changes nothing.
+    const again = await open('messy2.quant', expected);
+    assert.deepEqual(await conn.sendRequest('textDocument/formatting', { textDocument: { uri: again.uri }, options: { tabSize: 2, insertSpaces: true } }), []);
+  });
+
+  it('does not format a file with syntax errors', async () => {
+    const r = await open('syntax.quant', `${M}defaults {  format int4\n`);
+    assert.deepEqual(await conn.sendRequest('textDocument/formatting', { textDocument: { uri: r.uri }, options: { tabSize: 2, insertSpaces: true } }), []);
+  });
+
+  it('offers the did-you-mean fix as a preferred quick fix', async () => {
+    const text = `${M}defualts { format int4 }\n`;
+    const r = await open('fix.quant', text);
+    const { diagnostics } = await diagnosticsFor(r.uri, (p) => p.diagnostics.length > 0);
+    const d = diagnostics.find((x) => x.code === 'recipe/unknown-keyword') as Diagnostic;
+    const actions: CodeAction[] = await conn.sendRequest('textDocument/codeAction', {
+      textDocument: { uri: r.uri }, range: d.range, context: { diagnostics: [d] },
+    });
+    assert.equal(actions.length, 1);
+    assert.equal(actions[0].title, "Change to 'defaults'");
+    assert.equal(actions[0].isPreferred, true);
+    assert.equal(actions[0].kind, 'quickfix');
+    assert.deepEqual(actions[0].diagnostics, [d]);
+    assert.deepEqual(actions[0].edit!.changes![r.uri], [{ range: d.range, newText: 'defaults' }]);
+  });
+});
