@@ -57,5 +57,7 @@ describe('bit accounting', () => {
     assert.equal(bpwFormula(M, M, c, tensorBytes(M, M, c)), '4 + (16+16)/128 = 4.25 bpw');
     const k = cfg('q4_k');
     assert.equal(bpwFormula(M, M, k, tensorBytes(M, M, k)), '144*8/256 = 4.5 bpw');
+    const partial = cfg('int4', { group: 128 });
+    assert.equal(bpwFormula(64, 172, partial, tensorBytes(64, 172, partial)), '4 + 16*2/172 = 4.186 bpw');
   });
 });

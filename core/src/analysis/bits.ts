@@ -74,8 +74,10 @@ export function bpwFormula(m: number, n: number, c: QuantConfig, bytes: ByteBrea
     const s = SCALE_BITS[f.fixedScale ?? c.scale];
     const z = hasZeroPoint(c) ? (c.zero === 'int' ? f.bits : 16) : 0;
     const perGroup = z ? `(${s}+${z})` : `${s}`;
-    const g = f.fixedGroup ? `${f.fixedGroup}` : c.groupKind === 'tensor' ? `${m * n}` : `${c.group}`;
-    terms.push(`${fmt(f.bits)}`, `${perGroup}/${g}`);
+    const g = f.fixedGroup ?? (c.groupKind === 'tensor' ? m * n : c.group);
+    // A partial last group still stores a whole scale: ceil(n/g) groups over n weights.
+    const perRow = c.groupKind === 'tensor' || n % g === 0 ? `${perGroup}/${g}` : `${perGroup}*${Math.ceil(n / g)}/${n}`;
+    terms.push(`${fmt(f.bits)}`, perRow);
     if (f.perTensorBits) terms.push(`${f.perTensorBits}/${m * n}`);
   }
   if (c.outliers) terms.push(`${c.outliers}*48/${m * n}`);

@@ -56,7 +56,15 @@ function compileUncached(text: string): CompiledPattern {
     }).output;
     const re = new RegExp(`^(?:[^/]*/)*?(?:${body})(?:/(?:weight|bias))?$`);
     const leaf = text.replace(/\.(weight|bias)$/, '').split(/(?<!\.)\.(?!\.)/).pop() ?? '';
-    return { text, test: (name) => re.test(name.replace(/\./g, '/')), explicitLeaf: !/[*?]/.test(leaf) };
+    // Every name must contain the pattern's longest literal run: a substring check rejects
+    // most names before the regular expression runs (the first analysis of a large model
+    // tests every pattern against every tensor).
+    const required = longestLiteral(text);
+    return {
+      text,
+      test: (name) => name.includes(required) && re.test(name.replace(/\./g, '/')),
+      explicitLeaf: !/[*?]/.test(leaf),
+    };
   } catch (e) {
     return never(`Invalid pattern: ${(e as Error).message}`);
   }
@@ -64,6 +72,23 @@ function compileUncached(text: string): CompiledPattern {
 
 // @types/picomatch declares too few options for parse(); the runtime accepts all of them.
 const parseGlob = picomatch.parse as unknown as (glob: string, options: object) => { output: string };
+
+/** The longest run of plain characters outside [...] and {...}: text every match contains. */
+function longestLiteral(glob: string): string {
+  let best = '';
+  let run = '';
+  let depth = 0;
+  for (const c of glob) {
+    if (c === '[' || c === '{') depth++;
+    if (depth === 0 && !'*?\\]}!+@()'.includes(c)) run += c;
+    else {
+      if (run.length > best.length) best = run;
+      run = '';
+    }
+    if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+  return run.length > best.length ? run : best;
+}
 
 /** Problems picomatch would silently read literally (so a typo would match nothing). */
 function checkGlob(text: string): string | undefined {
