@@ -232,7 +232,7 @@ describe('cli run', function () {
     fs.writeFileSync(recipe, [
       `model "${model}"`,
       'calibration text "calib.txt"',
-      'defaults { format int4; group 32 }',
+      'defaults { format q8_0 }',
       'match "*.self_attn.*" { format q4_k }',
       'match "*.mlp.*" {',
       '  method gptq',
@@ -247,6 +247,7 @@ describe('cli run', function () {
     assert.equal(r.code, 1);
     const shown = path.relative(root, recipe);
     assert.ok(r.err.includes(`${shown}:2:1: error: calibration is not used by bitsmith run yet`), r.err);
+    assert.ok(r.err.includes(`${shown}:3:12: error: format q8_0 (defaults: `), r.err);
     assert.ok(r.err.includes(`${shown}:4:25: error: format q4_k (match "*.self_attn.*": 8 tensors, e.g.`), r.err);
     assert.ok(r.err.includes(`${shown}:6:3: error: method gptq (match "*.mlp.*": 6 tensors, e.g.`), r.err);
     assert.ok(r.err.includes(`${shown}:8:1: error: output gguf is not written by bitsmith run yet`), r.err);

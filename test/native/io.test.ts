@@ -427,7 +427,8 @@ describe('native model readers', () => {
     }
   });
 
-  it('every truncation of the fixture, a GGUF and a llama2.c file fails with a code, never a crash', () => {
+  it('every truncation of the fixture, a GGUF and a llama2.c file fails with a code, never a crash', function () {
+    this.timeout(180000); // ~15,000 files written and read: slow on a loaded 2-core machine
     const st = fs.readFileSync(FIXTURE_ST);
     const gguf = ggufBytes([{ name: 'f32', ne: [3, 2], type: 0, data: f32buf([1, 2, 3, 4, 5, 6]) }, { name: 'q', ne: [32], type: 2, data: Buffer.alloc(18) }]);
     const bin = llama2cBytes();

@@ -73,6 +73,10 @@ interface Addon {
   f16Round(value: number): number;
   bf16Round(value: number): number;
   grid(format: 'nf4' | 'fp4'): Float32Array;
+  poolSelfTest(
+    threads: number,
+    n: number,
+  ): { eachIndexOnce: boolean; chunks: number; threadsUsed: number; nestedIndices: number; error: string; size: number };
 }
 
 const root = path.resolve(__dirname, '..', '..');
@@ -321,23 +325,100 @@ describe('native quantizer', function () {
       for (const [rows, cols, c] of cases) bothPaths(heavyTailed(rows, cols, ++k), rows, cols, c);
     });
 
-    it('the portable (non-AVX2) fast path matches too', () => {
+    it('the portable (non-AVX2) build of every kernel gives the same bits as the AVX2 one', () => {
+      // A child process with AVX2 disabled runs the same configs; dequant, stored bytes and
+      // metrics must be identical to this process's (AVX2 when the CPU has it).
+      const configs: Config[] = [
+        { format: 'int4', symmetric: false },
+        { format: 'int4' },
+        { format: 'int3', symmetric: false, zero: 'int', group: 24 },
+        { format: 'int8', clip: 'mse' },
+        { format: 'int4', groupKind: 'tensor', clip: 'mse', symmetric: false },
+        { format: 'nf4', group: 32 },
+        { format: 'fp4', clip: 'mse', group: 16 },
+        { format: 'fp8_e4m3', groupKind: 'channel' },
+        { format: 'fp8_e5m2', scale: 'f32' },
+        { format: 'mxfp4' },
+        { format: 'mxfp8' },
+        { format: 'nvfp4' },
+        { format: 'binary', group: 64 },
+        { format: 'ternary', group: 64 },
+        { format: 'int4', rotate: 'hadamard', seed: 3 },
+        { format: 'int3', outliers: 40 },
+        { format: 'int2', symmetric: false, lowrank: 4, lowrankIters: 2 },
+        { format: 'nf4', rotate: 'hadamard', outliers: 9, lowrank: 2 },
+      ];
+      const shapes: Array<[number, number]> = [
+        [7, 130],
+        [16, 256],
+        [3, 4097],
+      ];
+      const run = (a: Addon) => {
+        const out: string[] = [];
+        let seed = 12345;
+        for (const [rows, cols] of shapes) {
+          const w = new Float32Array(rows * cols);
+          for (let i = 0; i < w.length; i++) {
+            seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+            w[i] = (seed / 4294967296 - 0.5) * (i % 97 === 0 ? 1 : 0.05);
+          }
+          for (const c of configs) {
+            const r = a.quantize(w, rows, cols, { ...c, threads: 2, stored: true });
+            const b64 = (x: ArrayBufferView) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('base64');
+            const st = r.stored!;
+            out.push(
+              JSON.stringify([
+                b64(r.dequant),
+                b64(st.codes),
+                b64(st.scales),
+                b64(st.zeros),
+                b64(st.outliers),
+                b64(st.lowrank),
+                b64(st.extra),
+                r.metrics.relError,
+                r.metrics.sqnrDb,
+                r.metrics.cosine,
+                r.metrics.maxAbsError,
+                r.metrics.weightHist,
+                r.metrics.errorHist,
+              ]),
+            );
+          }
+        }
+        return out;
+      };
       const script = `
         const a = require(${JSON.stringify(path.join(root, 'native'))});
-        let s = 1; const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296 - 0.5);
-        const eq = (x, y) => Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) === 0;
-        let bad = 0;
-        for (const [rows, cols] of [[7, 130], [16, 256], [3, 4097]])
-          for (const c of [{format:'int4',symmetric:false},{format:'int4'},{format:'int3',symmetric:false,zero:'int'},{format:'int8',clip:'mse'},{format:'nf4'},{format:'fp8_e4m3'},{format:'mxfp4'},{format:'int4',groupKind:'tensor',clip:'mse'}]) {
-            const w = new Float32Array(rows * cols).map(rnd);
-            const x = a.quantize(w, rows, cols, { ...c, threads: 2, stored: true });
-            const y = a.quantize(w, rows, cols, { ...c, reference: true, stored: true });
-            if (!eq(x.dequant, y.dequant) || !eq(x.stored.codes, y.stored.codes) || !eq(x.stored.scales, y.stored.scales) || !eq(x.stored.zeros, y.stored.zeros)) bad++;
-          }
-        process.stdout.write(String(bad));`;
-      const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, BITSMITH_NO_AVX2: '1' }, encoding: 'utf8' });
+        const configs = ${JSON.stringify(configs)}, shapes = ${JSON.stringify(shapes)};
+        const run = ${run.toString()};
+        process.stdout.write(JSON.stringify(run(a)));`;
+      const r = spawnSync(process.execPath, ['-e', script], {
+        env: { ...process.env, BITSMITH_NO_AVX2: '1' },
+        encoding: 'utf8',
+        maxBuffer: 1 << 28,
+      });
       assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stdout, '0');
+      const portable = JSON.parse(r.stdout) as string[];
+      const here = run(addon);
+      assert.equal(portable.length, here.length);
+      for (let i = 0; i < here.length; i++) {
+        const c = configs[i % configs.length];
+        const [rows, cols] = shapes[Math.floor(i / configs.length)];
+        assert.equal(portable[i], here[i], `${JSON.stringify(c)} on ${rows}x${cols}`);
+      }
+    });
+
+    it('outlier selection with many tied errors on a large tensor (parallel radix select)', () => {
+      const [rows, cols] = [300, 1000];
+      const w = new Float32Array(rows * cols);
+      for (let i = 0; i < w.length; i++) w[i] = ((i * 7919) % 9) - 4; // 9 values: errors tie massively
+      for (const c of [
+        { format: 'int2', outliers: 12345 },
+        { format: 'binary', outliers: 77777, group: 100 },
+        { format: 'ternary', outliers: 1, groupKind: 'tensor' as const },
+        { format: 'int3', outliers: 299999, symmetric: false },
+      ])
+        for (const threads of [2, 3]) bothPaths(w, rows, cols, c, threads);
     });
   });
 
@@ -790,6 +871,26 @@ describe('native quantizer', function () {
       const a = addon.quantize(w, 4, 64, { format: 'int3', rotate: 'hadamard', seed: 1 });
       const b = addon.quantize(w, 4, 64, { format: 'int3', rotate: 'hadamard', seed: 2n });
       assert.notDeepEqual(Array.from(a.dequant), Array.from(b.dequant));
+    });
+  });
+
+  describe('thread pool', () => {
+    it('covers [0, n) exactly once in contiguous chunks, runs nested loops inline, rethrows', () => {
+      for (const [threads, n] of [
+        [1, 10],
+        [2, 1000],
+        [3, 7],
+        [4, 100000],
+        [2, 1],
+      ]) {
+        const r = addon.poolSelfTest(threads, n);
+        assert.equal(r.size, threads);
+        assert.ok(r.eachIndexOnce, `${threads} threads, n = ${n}`);
+        assert.ok(r.chunks >= 1 && r.chunks <= Math.max(1, Math.min(n, 4 * threads)), `chunks ${r.chunks}`);
+        assert.ok(r.threadsUsed >= 1 && r.threadsUsed <= threads);
+        assert.equal(r.nestedIndices, 3 * r.chunks);
+        assert.equal(r.error, 'chunk failed');
+      }
     });
   });
 

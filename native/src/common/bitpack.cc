@@ -25,8 +25,35 @@ BITSMITH_AVX2 int64_t packNibblesAvx2(const uint8_t* c, int64_t n, uint8_t* out)
   }
   return i;
 }
+
+// 8 b-bit codes (one per byte) -> b bytes with one PEXT: the low b bits of each byte.
+// Returns the number of codes consumed (a multiple of 8); advances out.
+__attribute__((target("bmi2"))) int64_t packPextImpl(const uint8_t* c, int64_t n, int b, uint8_t*& out) {
+  const uint64_t mask = 0x0101010101010101ULL * ((1ULL << b) - 1);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x;
+    std::memcpy(&x, c + i, 8);
+    const uint64_t v = _pext_u64(x, mask);
+    switch (b) {  // fixed-size copies
+      case 1: std::memcpy(out, &v, 1); break;
+      case 2: std::memcpy(out, &v, 2); break;
+      case 3: std::memcpy(out, &v, 3); break;
+      case 5: std::memcpy(out, &v, 5); break;
+      case 6: std::memcpy(out, &v, 6); break;
+      case 7: std::memcpy(out, &v, 7); break;
+      default: for (int k = 0; k < b; ++k) out[k] = uint8_t(v >> (8 * k));
+    }
+    out += b;
+  }
+  return i;
+}
 #endif
 }  // namespace
+
+#if BITSMITH_X86
+int64_t BitWriter::packPext(const uint8_t* c, int64_t n, int b, uint8_t*& out) { return packPextImpl(c, n, b, out); }
+#endif
 
 void BitWriter::pushMany(const uint8_t* c, int64_t n) {
   int64_t i = 0;
@@ -47,6 +74,9 @@ void BitWriter::pushMany(const uint8_t* c, int64_t n) {
       for (; i + 2 <= n; i += 2) *out_++ = uint8_t(c[i] | (c[i + 1] << 4));
     } else {
       const int b = bits_;
+#if BITSMITH_X86
+      if (cpuHasBmi2()) i += packPext(c + i, n - i, b, out_);
+#endif
       for (; i + 8 <= n; i += 8) {
         uint64_t v = 0;
         for (int k = 0; k < 8; ++k) v |= uint64_t(c[i + k]) << (k * b);

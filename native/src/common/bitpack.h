@@ -67,6 +67,9 @@ class BitWriter {
   int pendingBits() const { return nacc_; }
 
  private:
+#if defined(__x86_64__) || defined(__i386__)
+  static int64_t packPext(const uint8_t* c, int64_t n, int b, uint8_t*& out);
+#endif
   uint8_t* out_;
   int bits_;
   uint64_t acc_ = 0;
@@ -86,6 +89,13 @@ class TritWriter {
       acc_ = 0;
       n_ = 0;
     }
+  }
+  void pushMany(const uint8_t* t, int64_t n) {
+    int64_t i = 0;
+    while (i < n && n_ != 0) push(t[i++]);
+    for (; i + 5 <= n; i += 5)  // byte aligned: whole bytes
+      *out_++ = uint8_t(t[i] + 3 * t[i + 1] + 9 * t[i + 2] + 27 * t[i + 3] + 81 * t[i + 4]);
+    while (i < n) push(t[i++]);
   }
   void flush() {
     if (n_ > 0) *out_++ = uint8_t(acc_);

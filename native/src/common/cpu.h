@@ -17,4 +17,6 @@ namespace bitsmith {
 // True when AVX2 kernels may run (overridable with BITSMITH_NO_AVX2=1 for testing the
 // portable fast paths).
 bool cpuHasAvx2();
+// BMI2 (PEXT) for the generic bit packer (BITSMITH_NO_AVX2=1 turns it off too).
+bool cpuHasBmi2();
 }  // namespace bitsmith

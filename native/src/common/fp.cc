@@ -73,34 +73,6 @@ const Fp8Spec kE5M2{2, 15, 0x7b, 0x7e, true, 57344.0f, 6.103515625e-05f, 65536.0
 inline const Fp8Spec& spec(Fp8Kind k) { return k == Fp8Kind::E4M3 ? kE4M3 : kE5M2; }
 }  // namespace
 
-uint8_t fp8Encode(Fp8Kind kind, float x, bool saturateInf) {
-  const Fp8Spec& s = spec(kind);
-  uint32_t u = f32Bits(x);
-  const uint8_t sign = uint8_t((u >> 24) & 0x80u);
-  u &= 0x7fffffffu;
-  if (u > 0x7f800000u) return uint8_t(sign | s.nanCode);
-  if (u == 0x7f800000u) {
-    if (s.hasInf && !saturateInf) return uint8_t(sign | 0x7cu);
-    return uint8_t(sign | s.maxCode);
-  }
-  const float a = f32FromBits(u);
-  if (a < s.minNormal) {
-    // Subnormal range: the code is the RNE multiple of the subnormal quantum (exact
-    // power-of-two scaling); reaching 2^mbits lands exactly on the smallest normal code.
-    return uint8_t(sign | uint8_t(std::nearbyint(a * s.subnormScale)));
-  }
-  // Normal: RNE of the f32 mantissa to mbits, then rebias. Anything that rounds past the
-  // largest finite value saturates (OCP "satfinite" conversion).
-  const int shift = 23 - s.mbits;
-  uint32_t r = u + ((1u << (shift - 1)) - 1u) + ((u >> shift) & 1u);
-  r >>= shift;  // f32 exponent:mantissa with mbits of mantissa
-  const uint32_t rebias = uint32_t(127 - s.bias) << s.mbits;
-  if (r < rebias) return uint8_t(sign);  // unreachable (a >= minNormal), kept for safety
-  r -= rebias;
-  if (r > s.maxCode) r = s.maxCode;
-  return uint8_t(sign | r);
-}
-
 float fp8Decode(Fp8Kind kind, uint8_t code) {
   const Fp8Spec& s = spec(kind);
   const bool neg = code & 0x80u;
@@ -190,27 +162,24 @@ const char* scaleName(ScaleType t) {
   return "?";
 }
 
-float storeScaleSlow(float s, ScaleType t, uint8_t* out) {
+float storeScaleSlow(float s, ScaleType t, uint32_t* bits) {
   float v = 0.0f;
   switch (t) {
     case ScaleType::F16: {
       const uint16_t h = f16FromF32Sat(s);
-      out[0] = uint8_t(h);
-      out[1] = uint8_t(h >> 8);
+      *bits = h;
       v = f16ToF32(h);
       break;
     }
     case ScaleType::BF16: {
       uint16_t h = bf16FromF32(s);
       if ((h & 0x7fffu) == 0x7f80u) h = uint16_t((h & 0x8000u) | 0x7f7fu);  // saturate
-      out[0] = uint8_t(h);
-      out[1] = uint8_t(h >> 8);
+      *bits = h;
       v = bf16ToF32(h);
       break;
     }
     case ScaleType::F32: {
-      const uint32_t u = f32Bits(s);
-      for (int i = 0; i < 4; ++i) out[i] = uint8_t(u >> (8 * i));
+      *bits = f32Bits(s);
       v = s;
       break;
     }
@@ -223,13 +192,13 @@ float storeScaleSlow(float s, ScaleType t, uint8_t* out) {
         if (e < -127) e = -127;
         if (e > 127) e = 127;
       }
-      out[0] = uint8_t(e + 127);
+      *bits = uint32_t(e + 127);
       v = std::ldexp(1.0f, e);
       break;
     }
     case ScaleType::E4M3: {
       const uint8_t c = fp8Encode(Fp8Kind::E4M3, s, true);
-      out[0] = c;
+      *bits = c;
       v = fp8Decode(Fp8Kind::E4M3, c);
       break;
     }

@@ -3,6 +3,7 @@
 // ties to even (RNE); the FP8 encoders saturate finite overflow to the largest finite
 // value. These functions are the spec the quantizers and tests are written against.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -58,10 +59,33 @@ constexpr float kE5M2Max = 57344.0f;
 // RNE; finite values beyond the largest finite saturate to it; NaN -> NaN code (sign kept).
 // Infinity: e4m3 has none, so +-inf saturates to +-448; e5m2 keeps +-inf unless
 // `saturateInf` (the quantizers' "satfinite" mode) maps it to +-57344.
-uint8_t fp8Encode(Fp8Kind kind, float x, bool saturateInf = false);
+inline uint8_t fp8Encode(Fp8Kind kind, float x, bool saturateInf = false);
 float fp8Decode(Fp8Kind kind, uint8_t code);
 // 256-entry decode tables (built once).
 const float* fp8Table(Fp8Kind kind);
+
+inline uint8_t fp8Encode(Fp8Kind kind, float x, bool saturateInf) {
+  const bool e4 = kind == Fp8Kind::E4M3;
+  const int mbits = e4 ? 3 : 2;
+  const uint32_t maxCode = e4 ? 0x7eu : 0x7bu;
+  uint32_t u = f32Bits(x);
+  const uint8_t sign = uint8_t((u >> 24) & 0x80u);
+  u &= 0x7fffffffu;
+  if (u > 0x7f800000u) return uint8_t(sign | (e4 ? 0x7fu : 0x7eu));  // NaN
+  if (u == 0x7f800000u) return uint8_t(sign | (!e4 && !saturateInf ? 0x7cu : maxCode));
+  const float a = f32FromBits(u);
+  if (a < (e4 ? 0.015625f : 6.103515625e-05f)) {
+    // Subnormal range: the RNE multiple of the subnormal quantum (an exact power-of-two
+    // scaling); reaching 2^mbits lands exactly on the smallest normal code.
+    return uint8_t(sign | uint8_t(std::nearbyint(a * (e4 ? 512.0f : 65536.0f))));
+  }
+  // Normal: RNE of the f32 mantissa to mbits, then rebias; values that round past the
+  // largest finite saturate (OCP "satfinite").
+  const int shift = 23 - mbits;
+  uint32_t r = (u + ((1u << (shift - 1)) - 1u) + ((u >> shift) & 1u)) >> shift;
+  r -= uint32_t(127 - (e4 ? 7 : 15)) << mbits;
+  return uint8_t(sign | (r > maxCode ? maxCode : r));
+}
 
 // ---- e8m0 (OCP MX shared scale) -------------------------------------------------------
 // value = 2^(code - 127); code 255 is NaN. No zero, no sign.
@@ -93,7 +117,7 @@ inline uint8_t nf4Encode(float x) {
 }
 
 // ---- stored scales ---------------------------------------------------------------------
-// Rounds a non-negative group scale to its storage type and writes its bytes (little
+// Rounds a non-negative group scale to its storage type and returns its bytes (little
 // endian; 2, 2, 4, 1, 1 bytes for f16, bf16, f32, e8m0, e4m3). Returns the value a decoder
 // reads back, which is what reconstruction uses. Conventions:
 //   f16, bf16: RNE, saturating at the largest finite value (65504, ~3.39e38).
@@ -103,18 +127,23 @@ inline uint8_t nf4Encode(float x) {
 //   e4m3: RNE, saturating at 448.
 // A stored value below FLT_MIN (2^-126; e.g. 0, or an f32 denormal) is returned as 0: the
 // group then reconstructs to 0 whatever its codes.
-float storeScaleSlow(float s, ScaleType type, uint8_t* out);
-inline float storeScale(float s, ScaleType type, uint8_t* out) {
+float storeScaleSlow(float s, ScaleType type, uint32_t* bits);
+// `bits` receives the stored bytes, little endian (byte k = bits >> 8k), kept in a register
+// rather than written byte by byte (which stalls store forwarding in the hot loops).
+inline float storeScale(float s, ScaleType type, uint32_t* bits) {
   if (type == ScaleType::F16) {
     const uint32_t a = f32Bits(s);
     if (a - 0x38800000u < 0x477ff000u - 0x38800000u) {  // positive, normal f16 result
       const uint16_t h = f16FromF32(s);
-      out[0] = uint8_t(h);
-      out[1] = uint8_t(h >> 8);
+      *bits = h;
       return f16ToF32(h);
     }
   }
-  return storeScaleSlow(s, type, out);
+  return storeScaleSlow(s, type, bits);
+}
+// Writes the n low bytes of `bits`, little endian.
+inline void putBytes(uint8_t* out, uint32_t bits, int n) {
+  for (int k = 0; k < n; ++k) out[k] = uint8_t(bits >> (8 * k));
 }
 int scaleBytes(ScaleType type);
 const char* scaleName(ScaleType type);

@@ -1,7 +1,8 @@
 // Deterministic floating-point reductions. A sum over a range is defined, whatever the
 // thread count or vector width, as: split the range into chunks of kReduceChunk elements
-// (from its start); within a chunk, element i is added in double to lane i % 8; a chunk's
-// value is ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)); chunk values are added in order. The
+// (from its start); within a chunk, element i is added in double to lane i % 16 (16 lanes:
+// four independent 4-wide AVX2 accumulators, so the adds are not latency bound); a chunk's
+// value is the pairwise tree over the lanes; chunk values are added in order. The
 // scalar reference paths and the threaded AVX2 paths thus produce bit-identical sums.
 #pragma once
 #include <cstdint>
@@ -13,9 +14,15 @@ namespace bitsmith {
 
 constexpr int64_t kReduceChunk = 1 << 16;
 
-struct Lanes8 {
-  double l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  double total() const { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
+struct Lanes {
+  static constexpr int kCount = 16;
+  static constexpr int kMask = kCount - 1;
+  double l[kCount] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  double total() const {
+    const double a = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    const double b = ((l[8] + l[9]) + (l[10] + l[11])) + ((l[12] + l[13]) + (l[14] + l[15]));
+    return a + b;
+  }
 };
 
 // chunkFn(begin, end) -> double: the lane-combined value of one chunk [begin, end).

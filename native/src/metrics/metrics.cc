@@ -6,6 +6,7 @@
 #include <mutex>
 #include <vector>
 
+#include "common/cpu.h"
 #include "common/reduce.h"
 #include "threads/pool.h"
 
@@ -20,35 +21,117 @@ struct Partial {
   double eMin = std::numeric_limits<double>::infinity(), eMax = -std::numeric_limits<double>::infinity();
 };
 
-Partial chunkStats(const float* w, const float* q, int64_t b, int64_t e) {
-  Lanes8 ww, ee, wq, qq;
-  Partial p;
-  for (int64_t i = b; i < e; ++i) {
+// One chunk's sums and extremes. Blocks of 8 keep the 8 lanes in registers (the lane of
+// element i is (i - b) % 8, as common/reduce.h defines); the body is inlined into a
+// baseline and an AVX2 build, which vectorise it identically (no reassociation).
+__attribute__((always_inline)) inline Partial chunkStatsBody(const float* w, const float* q, int64_t b, int64_t e) {
+  double ww[8] = {0, 0, 0, 0, 0, 0, 0, 0}, ee[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  double wq[8] = {0, 0, 0, 0, 0, 0, 0, 0}, qq[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  double mxe[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  const double inf = std::numeric_limits<double>::infinity();
+  double wmn[8], wmx[8], emn[8], emx[8];
+  for (int l = 0; l < 8; ++l) wmn[l] = emn[l] = inf, wmx[l] = emx[l] = -inf;
+  int64_t i = b;
+  for (; i + 8 <= e; i += 8) {
+    for (int l = 0; l < 8; ++l) {
+      const double x = w[i + l], y = q[i + l];
+      const double d = y - x;
+      ww[l] += x * x;
+      ee[l] += d * d;
+      wq[l] += x * y;
+      qq[l] += y * y;
+      const double ad = d < 0 ? -d : d;
+      mxe[l] = ad > mxe[l] ? ad : mxe[l];
+      wmn[l] = x < wmn[l] ? x : wmn[l];
+      wmx[l] = x > wmx[l] ? x : wmx[l];
+      emn[l] = d < emn[l] ? d : emn[l];
+      emx[l] = d > emx[l] ? d : emx[l];
+    }
+  }
+  for (int l = 0; i < e; ++i, ++l) {
     const double x = w[i], y = q[i];
     const double d = y - x;
-    const int l = int((i - b) & 7);
-    ww.l[l] += x * x;
-    ee.l[l] += d * d;
-    wq.l[l] += x * y;
-    qq.l[l] += y * y;
-    const double ad = std::fabs(d);
-    if (ad > p.maxAbs) p.maxAbs = ad;
-    if (x < p.wMin) p.wMin = x;
-    if (x > p.wMax) p.wMax = x;
-    if (d < p.eMin) p.eMin = d;
-    if (d > p.eMax) p.eMax = d;
+    ww[l] += x * x;
+    ee[l] += d * d;
+    wq[l] += x * y;
+    qq[l] += y * y;
+    const double ad = d < 0 ? -d : d;
+    mxe[l] = ad > mxe[l] ? ad : mxe[l];
+    wmn[l] = x < wmn[l] ? x : wmn[l];
+    wmx[l] = x > wmx[l] ? x : wmx[l];
+    emn[l] = d < emn[l] ? d : emn[l];
+    emx[l] = d > emx[l] ? d : emx[l];
   }
-  p.ww = ww.total();
-  p.ee = ee.total();
-  p.wq = wq.total();
-  p.qq = qq.total();
+  auto total = [](const double* v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); };
+  Partial p;
+  p.ww = total(ww);
+  p.ee = total(ee);
+  p.wq = total(wq);
+  p.qq = total(qq);
+  for (int l = 0; l < 8; ++l) {
+    p.maxAbs = std::max(p.maxAbs, mxe[l]);
+    p.wMin = std::min(p.wMin, wmn[l]);
+    p.wMax = std::max(p.wMax, wmx[l]);
+    p.eMin = std::min(p.eMin, emn[l]);
+    p.eMax = std::max(p.eMax, emx[l]);
+  }
   return p;
 }
 
-inline int binOf(double x, double lo, double scale) {
-  int b = int((x - lo) * scale);
-  return b < 0 ? 0 : (b >= kHistBins ? kHistBins - 1 : b);
+Partial chunkStatsBase(const float* w, const float* q, int64_t b, int64_t e) { return chunkStatsBody(w, q, b, e); }
+#if BITSMITH_X86
+BITSMITH_AVX2 Partial chunkStatsAvx2(const float* w, const float* q, int64_t b, int64_t e) {
+  return chunkStatsBody(w, q, b, e);
 }
+#endif
+
+Partial chunkStats(const float* w, const float* q, int64_t b, int64_t e) {
+#if BITSMITH_X86
+  if (cpuHasAvx2()) return chunkStatsAvx2(w, q, b, e);
+#endif
+  return chunkStatsBase(w, q, b, e);
+}
+
+// Histogram counts of one range (both histograms).
+__attribute__((always_inline)) inline void histBody(const float* w, const float* q, int64_t b, int64_t e, double wLo,
+                                                    double wScale, double eLo, double eScale, int64_t* wc,
+                                                    int64_t* ec) {
+  // 4 interleaved sub-histograms: consecutive weights often hit the same bin, and one
+  // counter would serialise the increments through memory.
+  int64_t sub[2][4][kHistBins] = {};
+  int32_t bins[2][64];
+  for (int64_t i0 = b; i0 < e; i0 += 64) {
+    const int m = int(std::min<int64_t>(64, e - i0));
+    for (int k = 0; k < m; ++k) {  // vectorisable: bin indices
+      const double x = w[i0 + k];
+      const double d = double(q[i0 + k]) - x;
+      double bw = (x - wLo) * wScale, be = (d - eLo) * eScale;
+      bw = bw < 0 ? 0 : (bw > kHistBins - 1 ? kHistBins - 1 : bw);
+      be = be < 0 ? 0 : (be > kHistBins - 1 ? kHistBins - 1 : be);
+      bins[0][k] = int32_t(bw);
+      bins[1][k] = int32_t(be);
+    }
+    for (int k = 0; k < m; ++k) {
+      ++sub[0][k & 3][bins[0][k]];
+      ++sub[1][k & 3][bins[1][k]];
+    }
+  }
+  for (int j = 0; j < kHistBins; ++j) {
+    wc[j] += sub[0][0][j] + sub[0][1][j] + sub[0][2][j] + sub[0][3][j];
+    ec[j] += sub[1][0][j] + sub[1][1][j] + sub[1][2][j] + sub[1][3][j];
+  }
+}
+void histBase(const float* w, const float* q, int64_t b, int64_t e, double wLo, double wScale, double eLo,
+              double eScale, int64_t* wc, int64_t* ec) {
+  histBody(w, q, b, e, wLo, wScale, eLo, eScale, wc, ec);
+}
+#if BITSMITH_X86
+BITSMITH_AVX2 void histAvx2(const float* w, const float* q, int64_t b, int64_t e, double wLo, double wScale,
+                            double eLo, double eScale, int64_t* wc, int64_t* ec) {
+  histBody(w, q, b, e, wLo, wScale, eLo, eScale, wc, ec);
+}
+#endif
+
 
 }  // namespace
 
@@ -90,15 +173,16 @@ TensorMetrics computeMetrics(const float* w, const float* q, int64_t n, ThreadPo
   const double wScale = t.wMax > t.wMin ? kHistBins / (t.wMax - t.wMin) : 0.0;
   const double eScale = t.eMax > t.eMin ? kHistBins / (t.eMax - t.eMin) : 0.0;
   std::mutex mu;
+  const bool avx2 = cpuHasAvx2();
+  (void)avx2;
   parallelFor(pool, chunks, [&](int64_t c0, int64_t c1) {
     std::array<int64_t, kHistBins> wc{}, ec{};
     const int64_t b = c0 * kReduceChunk, e = std::min(n, c1 * kReduceChunk);
-    for (int64_t i = b; i < e; ++i) {
-      const double x = w[i];
-      const double d = double(q[i]) - x;
-      ++wc[size_t(binOf(x, t.wMin, wScale))];
-      ++ec[size_t(binOf(d, t.eMin, eScale))];
-    }
+#if BITSMITH_X86
+    if (avx2) histAvx2(w, q, b, e, t.wMin, wScale, t.eMin, eScale, wc.data(), ec.data());
+    else
+#endif
+      histBase(w, q, b, e, t.wMin, wScale, t.eMin, eScale, wc.data(), ec.data());
     std::lock_guard<std::mutex> lock(mu);
     for (int i = 0; i < kHistBins; ++i) {
       m.weightHist.counts[size_t(i)] += wc[size_t(i)];

@@ -14,6 +14,7 @@
 //     the stored bytes), out?: Float32Array (rows*cols, written instead of a new array)}
 //   fp8Decode(kind: 'e4m3' | 'e5m2', code) / fp8Encode(kind, value) -> number
 //   f16Round(value) / bf16Round(value) -> number;  grid('nf4' | 'fp4') -> Float32Array(16)
+//   poolSelfTest(threads, n) -> {eachIndexOnce, chunks, threadsUsed, nestedIndices, error, size}
 // Bad arguments throw TypeError (wrong type, unknown key) or RangeError (bad value, NaN or
 // Inf weights, unexecutable format), with the argument named.
 #include <napi.h>
@@ -26,6 +27,9 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
+#include <atomic>
 
 #include "common/fp.h"
 #include "metrics/metrics.h"
@@ -185,7 +189,8 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
   }
 
   ThreadPool& pool = poolFor(threads);
-  StoredTensor stored;
+  // Reused across calls on this thread: its pages stay mapped (see quantizeTensorInto).
+  static thread_local StoredTensor stored;
   int64_t outlierCount = 0;
   TensorMetrics m;
   double quantMs = 0, metricsMs = 0;
@@ -289,9 +294,51 @@ Napi::Value Grid(const Napi::CallbackInfo& info) {
   return a;
 }
 
+// poolSelfTest(threads, n): exercises the thread pool from JS tests. Runs parallelFor over
+// [0, n) marking each index (checking chunks are contiguous, disjoint and cover the range),
+// a nested parallelFor (runs inline), and a chunk that throws (must reach the caller).
+Napi::Value PoolSelfTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int threads = int(toInteger(env, info[0], "threads", 1, 1024));
+  const int64_t n = toInteger(env, info[1], "n", 0, 1e8);
+  ThreadPool pool(threads);
+  std::vector<std::atomic<int>> seen(static_cast<size_t>(n));
+  std::atomic<int64_t> chunks{0}, nested{0};
+  std::set<std::thread::id> ids;
+  std::mutex mu;
+  pool.parallelFor(n, [&](int64_t b, int64_t e) {
+    ++chunks;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ids.insert(std::this_thread::get_id());
+    }
+    for (int64_t i = b; i < e; ++i) seen[size_t(i)].fetch_add(1);
+    pool.parallelFor(3, [&](int64_t x, int64_t y) { nested += y - x; });
+  });
+  bool exact = true;
+  for (auto& v : seen) exact = exact && v.load() == 1;
+  std::string error;
+  try {
+    pool.parallelFor(std::max<int64_t>(n, 2), [&](int64_t b, int64_t) {
+      if (b == 0) throw std::runtime_error("chunk failed");
+    });
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("eachIndexOnce", exact);
+  o.Set("chunks", double(chunks.load()));
+  o.Set("threadsUsed", double(ids.size()));
+  o.Set("nestedIndices", double(nested.load()));
+  o.Set("error", error);
+  o.Set("size", pool.size());
+  return o;
+}
+
 }  // namespace
 
 void RegisterQuant(Napi::Env env, Napi::Object exports) {
+  exports.Set("poolSelfTest", Napi::Function::New(env, PoolSelfTest, "poolSelfTest"));
   exports.Set("quantize", Napi::Function::New(env, Quantize, "quantize"));
   exports.Set("fp8Decode", Napi::Function::New(env, Fp8Decode, "fp8Decode"));
   exports.Set("fp8Encode", Napi::Function::New(env, Fp8Encode, "fp8Encode"));

@@ -10,14 +10,17 @@
 //   void store(const Params&, int64_t group, StoredTensor&, BitWriter* zeros) const;
 //   uint32_t quantOne(const Params&, float w, float* dq) const;   // THE spec of one weight
 //   void quantSeg(const Params&, const float* x, int64_t n, float* dq, uint8_t* codes, bool nt) const;
-//   void errSeg(const Params&, const float* x, int64_t n, Lanes8& lanes, bool fast) const;
+//   void errSeg(const Params&, const float* x, int64_t n, Lanes& lanes, bool fast) const;
 //
 // Reference path: groups one at a time, in order, scalar quantOne, one sequential code
 // stream. Fast path: blocks of rows on the thread pool (each block starts its code and
 // zero streams on a byte boundary), vectorised quantSeg/errSeg, which must equal quantOne
 // bit for bit (the tests check the stored bytes and the reconstruction are identical).
+// x and dq may be the same buffer: every path reads a group's weights (stats, clip search)
+// before it writes their reconstructions, each reconstruction over its own weight only.
 #pragma once
 #include <algorithm>
+#include <new>
 #include <type_traits>
 
 #include "quant/internal.h"
@@ -26,12 +29,24 @@
 namespace bitsmith {
 namespace quant {
 
+// Optional: bool errMany(const Params* cand, int count, const float* x, int64_t n, double* err)
+// computing groupError for several candidates at once (false: not available here).
+template <class P, class = void>
+struct HasErrMany : std::false_type {};
+template <class P>
+struct HasErrMany<P, std::void_t<decltype(&P::errMany)>> : std::true_type {};
+
 // Sum of squared errors of a group under p (deterministic order: common/reduce.h).
 template <class P>
 double groupError(const P& pol, const typename P::Params& p, const float* x, int64_t n, ThreadPool* pool,
                   bool fast) {
+  if (n <= kReduceChunk) {  // one chunk (the rule of common/reduce.h), without the wrapper
+    Lanes lanes;
+    pol.errSeg(p, x, n, lanes, fast);
+    return lanes.total();
+  }
   return chunkedSum(n, pool, [&](int64_t b, int64_t e) {
-    Lanes8 lanes;
+    Lanes lanes;
     pol.errSeg(p, x + b, e - b, lanes, fast);
     return lanes.total();
   });
@@ -42,18 +57,31 @@ double groupError(const P& pol, const typename P::Params& p, const float* x, int
 template <class P>
 typename P::Params chooseParams(const P& pol, const float* x, int64_t n, const typename P::Stats& s,
                                 ThreadPool* pool, bool fast) {
-  typename P::Params best = pol.fit(s, 1.0f);
-  if (!pol.clip()) return best;
-  double bestErr = groupError(pol, best, x, n, pool, fast);
+  if (!pol.clip()) return pol.fit(s, 1.0f);
+  using Params = typename P::Params;
+  // Constructed in place from fit's prvalue: no zeroing and no field-by-field copy (which
+  // stalls store forwarding).
+  alignas(Params) unsigned char raw[kClipSteps * sizeof(Params)];
+  Params* cand = reinterpret_cast<Params*>(raw);
+  for (int i = 0; i < kClipSteps; ++i) new (cand + i) Params(pol.fit(s, clipShrink(i)));  // independent: overlap
+  double err[kClipSteps];
+  bool done = false;
+  if constexpr (HasErrMany<P>::value) {
+    // One call for all candidates of a one-chunk group (same sums as groupError).
+    if (fast && n <= kReduceChunk) done = pol.errMany(cand, kClipSteps, x, n, err);
+  }
+  if (!done)
+    for (int i = 0; i < kClipSteps; ++i) err[i] = groupError(pol, cand[i], x, n, pool, fast);
+  int best = 0;
+  double bestErr = err[0];
   for (int i = 1; i < kClipSteps; ++i) {
-    const typename P::Params p = pol.fit(s, clipShrink(i));
-    const double e = groupError(pol, p, x, n, pool, fast);
+    const double e = err[i];
     if (e < bestErr) {
       bestErr = e;
-      best = p;
+      best = i;
     }
   }
-  return best;
+  return cand[best];
 }
 
 // A policy may fuse a whole row of groups (stats, fit, store, quantize, pack) into one
@@ -99,6 +127,9 @@ BITSMITH_AVX2 bool fusedRowAvx2(const P& pol, const float* row, const Layout& L,
           cw.pushMany(tmp, filled);
           filled = 0;
         }
+        // Pull the same stretch of the next batch in while this one computes.
+        for (int64_t pf = 0; pf < m; pf += 16)
+          _mm_prefetch(reinterpret_cast<const char*>(row + off + o + pf + kBatchElems), _MM_HINT_T0);
         pol.quantSegAvx2(ps[j - j0], row + off + o, m, drow + off + o, tmp + filled, nt);
         filled += m;
       }
@@ -113,9 +144,7 @@ class TritCodeWriter {
  public:
   TritCodeWriter(uint8_t* out, int) : w_(out) {}
   void push(uint32_t t) { w_.push(t); }
-  void pushMany(const uint8_t* c, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) w_.push(c[i]);
-  }
+  void pushMany(const uint8_t* c, int64_t n) { w_.pushMany(c, n); }
   void flush() { w_.flush(); }
 
  private:

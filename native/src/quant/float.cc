@@ -15,7 +15,8 @@
 //
 // nvfp4 (NVIDIA's recipe): one f32 global scale gs = tensor absmax / (448 * 6) (stored in
 // `extra`; 1 for an all-zero tensor); blocks of 16 with an e4m3 scale
-// sb = e4m3((absmax_block / 6) / gs) (RNE, saturating); the block's effective scale is
+// sb = e4m3(absmax_block * (1 / (6 gs))) (RNE, saturating; the reciprocal is taken once per
+// tensor); the block's effective scale is
 // S = sb * gs (one f32 product); elements are e2m1 of w * (1/S); w' = element * S.
 // clip mse applies to nf4, fp4 and fp8 (shrinking absmax); the microscaled formats fix
 // their scales by rule and ignore it.
@@ -64,9 +65,12 @@ constexpr int gridBits() {
   return K == kNf4 || K == kFp4 ? 4 : 8;
 }
 
+// 2^e for e in [-127, 127], exactly.
+inline float pow2(int e) { return e >= -126 ? f32FromBits(uint32_t(e + 127) << 23) : f32FromBits(0x00400000u); }
+
 struct ScaledParams {
   float s = 0, inv = 0;
-  uint8_t sb[4] = {0, 0, 0, 0};
+  uint32_t sb = 0;  // stored scale bytes (little endian)
 };
 
 // Element loop shared by all scaled-grid policies: code = encode(w * inv), w' = grid * s.
@@ -84,13 +88,13 @@ inline void scaledSeg(float s, float inv, const float* x, int64_t n, float* dq, 
 }
 
 template <int K>
-inline void scaledErr(float s, float inv, const float* x, int64_t n, Lanes8& lanes) {
+inline void scaledErr(float s, float inv, const float* x, int64_t n, Lanes& lanes) {
   const float* table = gridTable<K>();
   for (int64_t i = 0; i < n; ++i) {
     float d;
     scaledOne<K>(table, s, inv, x[i], &d);
     const float e = x[i] - d;
-    lanes.l[i & 7] += double(e) * double(e);
+    lanes.l[i & Lanes::kMask] += double(e) * double(e);
   }
 }
 
@@ -181,31 +185,40 @@ BITSMITH_AVX2 void scaledSegAvx2(float s, float inv, const float* x, int64_t n, 
     }
     storeCodes32(codes + i, c[0], c[1], c[2], c[3]);
   }
+  for (; i + 8 <= n; i += 8) {
+    const Elem8 e = elem8<K>(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
+    const __m256 d = _mm256_mul_ps(e.value, vs);
+    if (stream) stream8(dq + i, d);
+    else _mm256_storeu_ps(dq + i, d);
+    storeCodes8(codes + i, e.code);
+  }
   const float* table = gridTable<K>();
   for (; i < n; ++i) codes[i] = uint8_t(scaledOne<K>(table, s, inv, x[i], dq + i));
 }
 
 template <int K>
-BITSMITH_AVX2 void scaledErrAvx2(float s, float inv, const float* x, int64_t n, Lanes8& lanes) {
+BITSMITH_AVX2 void scaledErrAvx2(float s, float inv, const float* x, int64_t n, Lanes& lanes) {
   const __m256 vinv = _mm256_set1_ps(inv), vs = _mm256_set1_ps(s);
-  __m256d a0 = _mm256_loadu_pd(lanes.l), a1 = _mm256_loadu_pd(lanes.l + 4);
+  __m256d acc[4];
+  for (int k = 0; k < 4; ++k) acc[k] = _mm256_loadu_pd(lanes.l + 4 * k);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 w = _mm256_loadu_ps(x + i);
-    const __m256 e = _mm256_sub_ps(w, _mm256_mul_ps(elem8<K>(_mm256_mul_ps(w, vinv)).value, vs));
-    const __m256d e0 = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
-    const __m256d e1 = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
-    a0 = _mm256_add_pd(a0, _mm256_mul_pd(e0, e0));
-    a1 = _mm256_add_pd(a1, _mm256_mul_pd(e1, e1));
+  for (; i + 16 <= n; i += 16) {
+    for (int h = 0; h < 2; ++h) {
+      const __m256 w = _mm256_loadu_ps(x + i + 8 * h);
+      const __m256 e = _mm256_sub_ps(w, _mm256_mul_ps(elem8<K>(_mm256_mul_ps(w, vinv)).value, vs));
+      const __m256d e0 = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
+      const __m256d e1 = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
+      acc[2 * h] = _mm256_add_pd(acc[2 * h], _mm256_mul_pd(e0, e0));
+      acc[2 * h + 1] = _mm256_add_pd(acc[2 * h + 1], _mm256_mul_pd(e1, e1));
+    }
   }
-  _mm256_storeu_pd(lanes.l, a0);
-  _mm256_storeu_pd(lanes.l + 4, a1);
+  for (int k = 0; k < 4; ++k) _mm256_storeu_pd(lanes.l + 4 * k, acc[k]);
   const float* table = gridTable<K>();
   for (; i < n; ++i) {
     float d;
     scaledOne<K>(table, s, inv, x[i], &d);
     const float e = x[i] - d;
-    lanes.l[i & 7] += double(e) * double(e);
+    lanes.l[i & Lanes::kMask] += double(e) * double(e);
   }
 }
 #endif
@@ -227,7 +240,7 @@ struct ScaledKernels {
   void quantSegAvx2(const ScaledParams& p, const float* x, int64_t n, float* dq, uint8_t* codes, bool nt) const {
     quantSeg(p, x, n, dq, codes, nt);
   }
-  void errSeg(const ScaledParams& p, const float* x, int64_t n, Lanes8& lanes, bool fast) const {
+  void errSeg(const ScaledParams& p, const float* x, int64_t n, Lanes& lanes, bool fast) const {
 #if BITSMITH_X86
     if (fast && avx2) {
       scaledErrAvx2<K>(p.s, p.inv, x, n, lanes);
@@ -271,13 +284,13 @@ struct ScaledPolicy : ScaledKernels<K, ScaledPolicy<K>> {
   Params fit(const Stats& st, float a) const {
     Params p;
     const float amax = std::max(0.0f - (st.mn + 0.0f), st.mx + 0.0f) * a;
-    p.s = storeScale(amax / gridMax<K>(), scale, p.sb);
+    p.s = storeScale(amax / gridMax<K>(), scale, &p.sb);
     p.inv = p.s > 0 ? 1.0f / p.s : 0.0f;
     return p;
   }
   void store(const Params& p, int64_t gi, StoredTensor& st, BitWriter*) const {
     const int sb = scaleBytes(scale);
-    std::memcpy(st.scales.data() + gi * sb, p.sb, size_t(sb));
+    putBytes(st.scales.data() + gi * sb, p.sb, sb);
   }
   uint32_t quantOne(const Params& p, float w, float* dq) const { return scaledOne<K>(gridTable<K>(), p.s, p.inv, w, dq); }
 };
@@ -287,7 +300,7 @@ template <int K>
 struct MxPolicy : ScaledKernels<K, MxPolicy<K>> {
   static constexpr bool kTrits = false;
   using Stats = MinMax;
-  using Params = ScaledParams;  // sb[0]: the e8m0 code
+  using Params = ScaledParams;  // sb: the e8m0 code
   static constexpr int kEmaxElem = K == kFp4 ? 2 : 8;
 
   int codeBits() const { return gridBits<K>(); }
@@ -305,25 +318,32 @@ struct MxPolicy : ScaledKernels<K, MxPolicy<K>> {
     const float amax = std::max(0.0f - (st.mn + 0.0f), st.mx + 0.0f);
     int e = -127;
     if (amax > 0) {
-      int ex;
-      std::frexp(amax, &ex);  // amax = m 2^ex, m in [0.5, 1): floor(log2 amax) = ex - 1
-      e = ex - 1 - kEmaxElem;
-      e = std::min(127, std::max(-127, e));
+      int floorLog2;
+      const uint32_t bits = f32Bits(amax);
+      if (bits >= 0x00800000u) {
+        floorLog2 = int(bits >> 23) - 127;  // normal: the exponent field
+      } else {
+        int ex;
+        std::frexp(amax, &ex);  // denormal: amax = m 2^ex, m in [0.5, 1)
+        floorLog2 = ex - 1;
+      }
+      e = std::min(127, std::max(-127, floorLog2 - kEmaxElem));
     }
-    p.sb[0] = uint8_t(e + 127);
-    p.s = std::ldexp(1.0f, e);     // exact (2^-127 is an f32 denormal)
-    p.inv = std::ldexp(1.0f, -e);  // exact: w * inv is w / X
+    p.sb = uint32_t(e + 127);
+    p.s = pow2(e);     // exact (2^-127 is an f32 denormal)
+    p.inv = pow2(-e);  // exact: w * inv is w / X
     return p;
   }
-  void store(const Params& p, int64_t gi, StoredTensor& st, BitWriter*) const { st.scales[size_t(gi)] = p.sb[0]; }
+  void store(const Params& p, int64_t gi, StoredTensor& st, BitWriter*) const { st.scales[size_t(gi)] = uint8_t(p.sb); }
   uint32_t quantOne(const Params& p, float w, float* dq) const { return scaledOne<K>(gridTable<K>(), p.s, p.inv, w, dq); }
 };
 
 struct NvPolicy : ScaledKernels<kFp4, NvPolicy> {
   static constexpr bool kTrits = false;
   using Stats = MinMax;
-  using Params = ScaledParams;  // sb[0]: the e4m3 block scale code
+  using Params = ScaledParams;  // sb: the e4m3 block scale code
   float gs = 1;
+  float invBlockDiv = 1.0f / kFp4Max;  // 1 / (6 gs)
 
   int codeBits() const { return 4; }
   int zeroBits() const { return 0; }
@@ -338,13 +358,13 @@ struct NvPolicy : ScaledKernels<kFp4, NvPolicy> {
   Params fit(const Stats& st, float) const {
     Params p;
     const float amax = std::max(0.0f - (st.mn + 0.0f), st.mx + 0.0f);
-    p.sb[0] = fp8Encode(Fp8Kind::E4M3, (amax / kFp4Max) / gs, true);
-    p.s = fp8Decode(Fp8Kind::E4M3, p.sb[0]) * gs;
+    p.sb = fp8Encode(Fp8Kind::E4M3, amax * invBlockDiv, true);
+    p.s = fp8Table(Fp8Kind::E4M3)[p.sb] * gs;
     if (!(p.s >= FLT_MIN)) p.s = 0;
     p.inv = p.s > 0 ? 1.0f / p.s : 0.0f;
     return p;
   }
-  void store(const Params& p, int64_t gi, StoredTensor& st, BitWriter*) const { st.scales[size_t(gi)] = p.sb[0]; }
+  void store(const Params& p, int64_t gi, StoredTensor& st, BitWriter*) const { st.scales[size_t(gi)] = uint8_t(p.sb); }
   uint32_t quantOne(const Params& p, float w, float* dq) const { return scaledOne<kFp4>(kFp4Grid, p.s, p.inv, w, dq); }
 };
 
@@ -378,6 +398,7 @@ void quantizeMicroFamily(const float* x, const Layout& L, const QuantConfig&, co
     const float amax = std::max(0.0f - (t.mn + 0.0f), t.mx + 0.0f);
     pol.gs = amax / (kE4M3Max * kFp4Max);
     if (!(pol.gs >= FLT_MIN)) pol.gs = 1.0f;
+    pol.invBlockDiv = 1.0f / (kFp4Max * pol.gs);
     const uint32_t u = f32Bits(pol.gs);
     const uint8_t gsBytes[4] = {uint8_t(u), uint8_t(u >> 8), uint8_t(u >> 16), uint8_t(u >> 24)};
     st.extra.assign(gsBytes, gsBytes + 4);

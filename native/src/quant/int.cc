@@ -40,7 +40,7 @@ struct IntParams {
   float s = 0, inv = 0, z = 0;  // stored scale, its reciprocal, zero point (0 symmetric)
   uint32_t zcode = 0;           // zero int
   uint16_t zh = 0;              // zero f16
-  uint8_t sb[4] = {0, 0, 0, 0};  // stored scale bytes
+  uint32_t sb = 0;  // stored scale bytes (little endian)
 };
 
 struct IntGrid {
@@ -79,7 +79,6 @@ BITSMITH_AVX2 void intQuantAvx2(const IntGrid& g, const float* x, int64_t n, flo
   const __m256 vinv = _mm256_set1_ps(g.inv), vz = _mm256_set1_ps(g.z), vs = _mm256_set1_ps(g.s);
   const __m256 vlo = _mm256_set1_ps(g.lo), vhi = _mm256_set1_ps(g.hi);
   const __m256i voff = _mm256_set1_epi32(g.offset);
-  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   const bool stream = nt && (reinterpret_cast<uintptr_t>(dq) & 15) == 0;
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
@@ -99,8 +98,14 @@ BITSMITH_AVX2 void intQuantAvx2(const IntGrid& g, const float* x, int64_t n, flo
       _mm256_storeu_ps(dq + i + 16, d2);
       _mm256_storeu_ps(dq + i + 24, d3);
     }
-    const __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + i), _mm256_permutevar8x32_epi32(b, perm));
+    storeCodes32(codes + i, q0, q1, q2, q3);
+  }
+  for (; i + 8 <= n; i += 8) {
+    __m256 d;
+    const __m256i q = _mm256_add_epi32(intQ8<M>(x + i, vinv, vz, vlo, vhi, vs, &d), voff);
+    if (stream) stream8(dq + i, d);
+    else _mm256_storeu_ps(dq + i, d);
+    storeCodes8(codes + i, q);
   }
   for (; i < n; ++i) {
     const int q = intQ<M>(x[i], g.inv, g.z, g.lo, g.hi);
@@ -110,30 +115,64 @@ BITSMITH_AVX2 void intQuantAvx2(const IntGrid& g, const float* x, int64_t n, flo
 }
 
 template <int M>
-BITSMITH_AVX2 void intErrAvx2(const IntGrid& g, const float* x, int64_t n, Lanes8& lanes) {
+BITSMITH_AVX2 void intErrAvx2(const IntGrid& g, const float* x, int64_t n, Lanes& lanes) {
   const __m256 vinv = _mm256_set1_ps(g.inv), vz = _mm256_set1_ps(g.z), vs = _mm256_set1_ps(g.s);
   const __m256 vlo = _mm256_set1_ps(g.lo), vhi = _mm256_set1_ps(g.hi);
-  __m256d a0 = _mm256_loadu_pd(lanes.l), a1 = _mm256_loadu_pd(lanes.l + 4);
+  __m256d acc[4];
+  for (int k = 0; k < 4; ++k) acc[k] = _mm256_loadu_pd(lanes.l + 4 * k);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 d;
-    intQ8<M>(x + i, vinv, vz, vlo, vhi, vs, &d);
-    const __m256 e = _mm256_sub_ps(_mm256_loadu_ps(x + i), d);
-    const __m256d e0 = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
-    const __m256d e1 = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
-    a0 = _mm256_add_pd(a0, _mm256_mul_pd(e0, e0));
-    a1 = _mm256_add_pd(a1, _mm256_mul_pd(e1, e1));
+  for (; i + 16 <= n; i += 16) {
+    for (int h = 0; h < 2; ++h) {
+      __m256 d;
+      intQ8<M>(x + i + 8 * h, vinv, vz, vlo, vhi, vs, &d);
+      const __m256 e = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * h), d);
+      const __m256d e0 = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
+      const __m256d e1 = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
+      acc[2 * h] = _mm256_add_pd(acc[2 * h], _mm256_mul_pd(e0, e0));
+      acc[2 * h + 1] = _mm256_add_pd(acc[2 * h + 1], _mm256_mul_pd(e1, e1));
+    }
   }
-  _mm256_storeu_pd(lanes.l, a0);
-  _mm256_storeu_pd(lanes.l + 4, a1);
+  for (int k = 0; k < 4; ++k) _mm256_storeu_pd(lanes.l + 4 * k, acc[k]);
   for (; i < n; ++i) {
     const int q = intQ<M>(x[i], g.inv, g.z, g.lo, g.hi);
     const float e = x[i] - (float(q) - g.z) * g.s;
-    lanes.l[i & 7] += double(e) * double(e);
+    lanes.l[i & Lanes::kMask] += double(e) * double(e);
   }
 }
 
 constexpr int64_t kPrefetch = 8192;  // = the fused kernel's batch
+
+// Squared errors of several candidate grids over one group (n <= one reduction chunk), in
+// the lane order of common/reduce.h, each returned as its lane total.
+template <int M>
+BITSMITH_AVX2 void intErrManyAvx2(const IntGrid* grids, int count, const float* x, int64_t n, double* out) {
+  for (int c = 0; c < count; ++c) {
+    const IntGrid& g = grids[c];
+    const __m256 vinv = _mm256_set1_ps(g.inv), vz = _mm256_set1_ps(g.z), vs = _mm256_set1_ps(g.s);
+    const __m256 vlo = _mm256_set1_ps(g.lo), vhi = _mm256_set1_ps(g.hi);
+    __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      for (int h = 0; h < 2; ++h) {
+        __m256 d;
+        intQ8<M>(x + i + 8 * h, vinv, vz, vlo, vhi, vs, &d);
+        const __m256 e = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * h), d);
+        const __m256d e0 = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
+        const __m256d e1 = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
+        acc[2 * h] = _mm256_add_pd(acc[2 * h], _mm256_mul_pd(e0, e0));
+        acc[2 * h + 1] = _mm256_add_pd(acc[2 * h + 1], _mm256_mul_pd(e1, e1));
+      }
+    }
+    Lanes lanes;
+    for (int k = 0; k < 4; ++k) _mm256_storeu_pd(lanes.l + 4 * k, acc[k]);
+    for (; i < n; ++i) {
+      const int q = intQ<M>(x[i], g.inv, g.z, g.lo, g.hi);
+      const float e = x[i] - (float(q) - g.z) * g.s;
+      lanes.l[i & Lanes::kMask] += double(e) * double(e);
+    }
+    out[c] = lanes.total();
+  }
+}
 
 // 4-bit codes straight into a byte-aligned stream: n % 32 == 0.
 template <int M>
@@ -230,12 +269,12 @@ struct IntPolicy {
     const float mn = st.mn + 0.0f, mx = st.mx + 0.0f;  // canonical zeros (+0)
     if (M == kSym) {
       const float amax = std::max(0.0f - mn, mx) * a;
-      p.s = storeScale(amax / half, scale, p.sb);
+      p.s = storeScale(amax / half, scale, &p.sb);
       p.inv = p.s > 0 ? 1.0f / p.s : 0.0f;
       return p;
     }
     const float lo = std::min(mn, 0.0f) * a, hi = std::max(mx, 0.0f) * a;
-    p.s = storeScale((hi - lo) / qmax, scale, p.sb);
+    p.s = storeScale((hi - lo) / qmax, scale, &p.sb);
     p.inv = p.s > 0 ? 1.0f / p.s : 0.0f;
     if (p.s > 0) {
       const float zr = (0.0f - lo) / p.s;
@@ -253,7 +292,7 @@ struct IntPolicy {
 
   void store(const Params& p, int64_t gi, StoredTensor& st, BitWriter* zw) const {
     const int sb = scaleBytes(scale);
-    std::memcpy(st.scales.data() + gi * sb, p.sb, size_t(sb));
+    putBytes(st.scales.data() + gi * sb, p.sb, sb);
     if (M == kAsymInt) {
       zw->push(p.zcode);
     } else if (M == kAsymFloat) {
@@ -263,6 +302,19 @@ struct IntPolicy {
   }
 
   IntGrid grid(const Params& p) const { return IntGrid{lo, hi, p.s, p.inv, p.z, offset}; }
+
+  bool errMany(const Params* cand, int count, const float* x, int64_t n, double* err) const {
+#if BITSMITH_X86
+    if (!avx2 || count > kClipSteps) return false;
+    IntGrid g[kClipSteps];
+    for (int i = 0; i < count; ++i) g[i] = grid(cand[i]);
+    intErrManyAvx2<M>(g, count, x, n, err);
+    return true;
+#else
+    (void)cand, (void)count, (void)x, (void)n, (void)err;
+    return false;
+#endif
+  }
 
   bool useFastRow() const { return avx2 && !clipOn; }
   bool fastRow(const float* row, const Layout& L, float* drow, int64_t gi0, StoredTensor& st, BitWriter& cw,
@@ -292,7 +344,7 @@ struct IntPolicy {
     for (int64_t i = 0; i < n; ++i) codes[i] = uint8_t(quantOne(p, x[i], dq + i));
   }
 
-  void errSeg(const Params& p, const float* x, int64_t n, Lanes8& lanes, bool fast) const {
+  void errSeg(const Params& p, const float* x, int64_t n, Lanes& lanes, bool fast) const {
 #if BITSMITH_X86
     if (fast && avx2) {
       intErrAvx2<M>(grid(p), x, n, lanes);
@@ -304,7 +356,7 @@ struct IntPolicy {
       float d;
       quantOne(p, x[i], &d);
       const float e = x[i] - d;
-      lanes.l[i & 7] += double(e) * double(e);
+      lanes.l[i & Lanes::kMask] += double(e) * double(e);
     }
   }
 };
@@ -346,6 +398,8 @@ BITSMITH_AVX2 bool intRowAvx2(const IntPolicy<M>& pol, const float* row, const L
       }
       for (int64_t o = 0; o < n; o += kSeg) {
         const int64_t m = std::min(kSeg, n - o);
+        for (int64_t pf = 0; pf < m; pf += 16)  // the next batch, as intQuantPack4Avx2 does
+          _mm_prefetch(reinterpret_cast<const char*>(g + o + pf + kPrefetch), _MM_HINT_T0);
         intQuantAvx2<M>(gr, g + o, m, drow + off + o, tmp, nt);
         cw.pushMany(tmp, m);
       }

@@ -60,8 +60,9 @@ void quantizeBase(const float* x, const Layout& L, const QuantConfig& c, const F
                   const Ctx& ctx, float* dq, StoredTensor& st);
 
 // Outliers (outliers.cc): base quantization with the k largest-error weights kept exactly.
-int64_t quantizeWithOutliers(const float* x, const Layout& L, const QuantConfig& c, const FormatSpec& f,
-                             const Ctx& ctx, float* dq, StoredTensor& st);
+// `x` may be modified (its outliers zeroed in place) when `xScratch` is true.
+int64_t quantizeWithOutliers(const float* x, bool xScratch, const Layout& L, const QuantConfig& c,
+                             const FormatSpec& f, const Ctx& ctx, float* dq, StoredTensor& st);
 
 // Rotation (rotate.cc): T = H D / sqrt(P) applied to each block of P columns of each row,
 // P = the largest power of two dividing cols, D = seeded random signs (one per column).
@@ -71,11 +72,13 @@ struct Rotation {
   float norm = 1;            // 1 / sqrt(block)
 };
 Rotation makeRotation(int64_t cols, uint64_t seed);
-void rotateRows(const Rotation& R, const float* in, float* out, int64_t rows, ThreadPool* pool, bool inverse);
+// `scalar`: the reference path's plain loops (else AVX2 when available; same bits).
+void rotateRows(const Rotation& R, const float* in, float* out, int64_t rows, ThreadPool* pool, bool inverse,
+                bool scalar);
 
 // Low rank (lowrank.cc): rank-r approximation of R [m, n] by a seeded randomized SVD; writes
 // the f16 factors (U [m, r] then V [r, n]) to `factors` and their product to L.
-void lowrankFit(const float* R, int64_t m, int64_t n, int r, uint64_t seed, ThreadPool* pool,
+void lowrankFit(const float* R, int64_t m, int64_t n, int r, uint64_t seed, ThreadPool* pool, bool scalar,
                 Bytes& factors, float* L);
 
 // Clip search grid: shrink factors 1, 0.975, ..., 0.525 (20 steps over (0.5, 1]).

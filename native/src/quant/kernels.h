@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -44,6 +45,15 @@ BITSMITH_AVX2 inline void storeCodes32(uint8_t* out, __m256i q0, __m256i q1, __m
   const __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
                       _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
+// Packs 8 int32 codes (each in [0, 255]) into 8 bytes, in order.
+BITSMITH_AVX2 inline void storeCodes8(uint8_t* out, __m256i q) {
+  const __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(q, q), q);  // bytes 0-3 of each lane
+  const uint32_t lo = uint32_t(_mm_cvtsi128_si32(_mm256_castsi256_si128(b)));
+  const uint32_t hi = uint32_t(_mm_cvtsi128_si32(_mm256_extracti128_si256(b, 1)));
+  std::memcpy(out, &lo, 4);
+  std::memcpy(out + 4, &hi, 4);
 }
 
 // Horizontal min / max of 8 lanes.

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/cpu.h"
 #include "common/fp.h"
 #include "quant/internal.h"
 
@@ -40,39 +41,85 @@ struct Gaussian {
   }
 };
 
-// Y [m, l] = R [m, n] X [n, l]
-void mulRX(const float* R, int64_t m, int64_t n, const double* X, int64_t l, double* Y, ThreadPool* pool) {
-  parallelFor(pool, m, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      double* y = Y + i * l;
-      std::fill(y, y + l, 0.0);
-      const float* r = R + i * n;
-      for (int64_t j = 0; j < n; ++j) {
-        const double a = r[j];
-        const double* x = X + j * l;
+// The products run in tiles of 8 rows of R, so the small [*, l] operand streams once per
+// tile instead of once per row; each output element is still accumulated in increasing
+// order of the summed index, so the tiling (and the thread count) does not change a bit.
+constexpr int64_t kTile = 8;
+
+// Y [m, l] = R [m, n] X [n, l], rows [i0, i1).
+__attribute__((always_inline)) inline void mulRXBody(const float* R, int64_t n, const double* X, int64_t l, double* Y,
+                                                     int64_t i0, int64_t i1) {
+  for (int64_t t0 = i0; t0 < i1; t0 += kTile) {
+    const int64_t t1 = std::min(i1, t0 + kTile);
+    std::fill(Y + t0 * l, Y + t1 * l, 0.0);
+    for (int64_t j = 0; j < n; ++j) {
+      const double* x = X + j * l;
+      for (int64_t i = t0; i < t1; ++i) {
+        const double a = R[i * n + j];
+        double* y = Y + i * l;
         for (int64_t c = 0; c < l; ++c) y[c] += a * x[c];
       }
     }
-  });
+  }
 }
 
-// Z [n, l] = R^T Q, Q [m, l]
-void mulRtQ(const float* R, int64_t m, int64_t n, const double* Q, int64_t l, double* Z, ThreadPool* pool) {
+// Z [n, l] = R^T Q (Q [m, l]), columns [j0, j1) of R.
+__attribute__((always_inline)) inline void mulRtQBody(const float* R, int64_t m, int64_t n, const double* Q, int64_t l,
+                                                      double* Z, int64_t j0, int64_t j1) {
+  std::fill(Z + j0 * l, Z + j1 * l, 0.0);
+  for (int64_t t0 = 0; t0 < m; t0 += kTile) {
+    const int64_t t1 = std::min(m, t0 + kTile);
+    for (int64_t j = j0; j < j1; ++j) {
+      double* z = Z + j * l;
+      for (int64_t i = t0; i < t1; ++i) {
+        const double a = R[i * n + j];
+        const double* q = Q + i * l;
+        for (int64_t c = 0; c < l; ++c) z[c] += a * q[c];
+      }
+    }
+  }
+}
+
+void mulRXBase(const float* R, int64_t n, const double* X, int64_t l, double* Y, int64_t i0, int64_t i1) {
+  mulRXBody(R, n, X, l, Y, i0, i1);
+}
+void mulRtQBase(const float* R, int64_t m, int64_t n, const double* Q, int64_t l, double* Z, int64_t j0, int64_t j1) {
+  mulRtQBody(R, m, n, Q, l, Z, j0, j1);
+}
+#if BITSMITH_X86
+BITSMITH_AVX2 void mulRXAvx2(const float* R, int64_t n, const double* X, int64_t l, double* Y, int64_t i0, int64_t i1) {
+  mulRXBody(R, n, X, l, Y, i0, i1);
+}
+BITSMITH_AVX2 void mulRtQAvx2(const float* R, int64_t m, int64_t n, const double* Q, int64_t l, double* Z, int64_t j0,
+                              int64_t j1) {
+  mulRtQBody(R, m, n, Q, l, Z, j0, j1);
+}
+#endif
+
+void mulRX(const float* R, int64_t m, int64_t n, const double* X, int64_t l, double* Y, ThreadPool* pool, bool avx2) {
+  parallelFor(
+      pool, (m + kTile - 1) / kTile,
+      [&](int64_t b0, int64_t b1) {
+        const int64_t i0 = b0 * kTile, i1 = std::min(m, b1 * kTile);
+#if BITSMITH_X86
+        if (avx2) return mulRXAvx2(R, n, X, l, Y, i0, i1);
+#endif
+        mulRXBase(R, n, X, l, Y, i0, i1);
+      });
+  (void)avx2;
+}
+
+void mulRtQ(const float* R, int64_t m, int64_t n, const double* Q, int64_t l, double* Z, ThreadPool* pool, bool avx2) {
   parallelFor(
       pool, n,
       [&](int64_t j0, int64_t j1) {
-        std::fill(Z + j0 * l, Z + j1 * l, 0.0);
-        for (int64_t i = 0; i < m; ++i) {
-          const float* r = R + i * n;
-          const double* q = Q + i * l;
-          for (int64_t j = j0; j < j1; ++j) {
-            const double a = r[j];
-            double* z = Z + j * l;
-            for (int64_t c = 0; c < l; ++c) z[c] += a * q[c];
-          }
-        }
+#if BITSMITH_X86
+        if (avx2) return mulRtQAvx2(R, m, n, Q, l, Z, j0, j1);
+#endif
+        mulRtQBase(R, m, n, Q, l, Z, j0, j1);
       },
       64);
+  (void)avx2;
 }
 
 // Orthonormalises the columns of Y [rows, l] in place (classical Gram-Schmidt, twice).
@@ -157,8 +204,9 @@ void jacobiEigen(std::vector<double>& C, int64_t l, std::vector<double>& w, std:
 
 }  // namespace
 
-void lowrankFit(const float* R, int64_t m, int64_t n, int r, uint64_t seed, ThreadPool* pool, Bytes& factors,
-                float* L) {
+void lowrankFit(const float* R, int64_t m, int64_t n, int r, uint64_t seed, ThreadPool* pool, bool scalar,
+                Bytes& factors, float* L) {
+  const bool avx2 = !scalar && cpuHasAvx2();
   const int64_t rank = r;
   factors.resize(size_t(2 * rank * (m + n)));
   std::memset(factors.data(), 0, factors.size());
@@ -169,16 +217,16 @@ void lowrankFit(const float* R, int64_t m, int64_t n, int r, uint64_t seed, Thre
   Gaussian g{seed ^ 0xa0761d6478bd642fULL};
   for (double& v : omega) v = g.next();
   std::vector<double> Q(size_t(m * l)), Z(size_t(n * l));
-  mulRX(R, m, n, omega.data(), l, Q.data(), pool);
+  mulRX(R, m, n, omega.data(), l, Q.data(), pool, avx2);
   omega = std::vector<double>();
   orthonormalize(Q.data(), m, l);
   for (int it = 0; it < 2; ++it) {
-    mulRtQ(R, m, n, Q.data(), l, Z.data(), pool);
+    mulRtQ(R, m, n, Q.data(), l, Z.data(), pool, avx2);
     orthonormalize(Z.data(), n, l);
-    mulRX(R, m, n, Z.data(), l, Q.data(), pool);
+    mulRX(R, m, n, Z.data(), l, Q.data(), pool, avx2);
     orthonormalize(Q.data(), m, l);
   }
-  mulRtQ(R, m, n, Q.data(), l, Z.data(), pool);  // B^T
+  mulRtQ(R, m, n, Q.data(), l, Z.data(), pool, avx2);  // B^T
 
   std::vector<double> C(size_t(l * l), 0.0);
   for (int64_t j = 0; j < n; ++j) {

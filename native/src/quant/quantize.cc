@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -81,12 +82,20 @@ void checkConfig(int64_t rows, int64_t cols, const QuantConfig& c, const FormatS
     throw std::invalid_argument("lowrankIters must be >= 1, got " + std::to_string(c.lowrankIters));
 }
 
+// Uninitialised float scratch (the pipeline overwrites every element before reading).
+struct FloatBuffer {
+  explicit FloatBuffer(int64_t n) : p(n > 0 ? new float[size_t(n)] : nullptr) {}
+  float* data() { return p.get(); }
+  float& operator[](size_t i) { return p[i]; }
+  std::unique_ptr<float[]> p;
+};
+
 void scanFinite(const float* w, int64_t rows, int64_t cols, ThreadPool* pool) {
   std::atomic<bool> bad{false};
   parallelFor(pool, rows * cols, [&](int64_t b, int64_t e) {
-    bool ok = true;
-    for (int64_t i = b; i < e; ++i) ok &= std::isfinite(w[i]);
-    if (!ok) bad.store(true);
+    uint32_t nonFinite = 0;  // integer test of the exponent field: vectorises
+    for (int64_t i = b; i < e; ++i) nonFinite |= uint32_t((f32Bits(w[i]) & 0x7f800000u) == 0x7f800000u);
+    if (nonFinite) bad.store(true);
   }, 1 << 16);
   if (bad.load()) throwNonFinite(w, rows, cols);
 }
@@ -197,7 +206,10 @@ int64_t quantizeTensorInto(const float* w, int64_t rows, int64_t cols, const Qua
   const Layout L = makeLayout(rows, cols, c, *f);
   const int64_t N = rows * cols;
   ThreadPool* tp = reference ? nullptr : &pool;
-  stored = StoredTensor();
+  // Emptied but not freed: a caller that reuses `stored` across tensors keeps its pages
+  // (fresh pages cost a page fault each, as much time as packing the codes).
+  for (Bytes* b : {&stored.codes, &stored.scales, &stored.zeros, &stored.outliers, &stored.lowrank, &stored.extra})
+    b->clear();
 
   std::atomic<bool> nonFinite{false};
   Ctx ctx;
@@ -216,32 +228,29 @@ int64_t quantizeTensorInto(const float* w, int64_t rows, int64_t cols, const Qua
   } else {
     Rotation rot;
     if (c.rotate) rot = makeRotation(cols, c.seed);
-    std::vector<float> xr(c.rotate ? size_t(N) : 0), qr(c.rotate ? size_t(N) : 0);
-    // Q of `src` (original basis) into `out` (original basis).
+    FloatBuffer xr(c.rotate ? N : 0);
+    // Q of `src` (original basis) into `out` (original basis). Under rotation the grid
+    // works on our own rotated copy (which the outlier pass may then modify in place) and
+    // writes `out`, which is rotated back in place.
     auto quantQ = [&](const float* src, float* out) {
-      const float* x = src;
-      float* q = out;
-      if (c.rotate) {
-        rotateRows(rot, src, xr.data(), rows, tp, false);
-        x = xr.data();
-        q = qr.data();
-      }
-      const int64_t k = quantizeWithOutliers(x, L, c, *f, ctx, q, stored);
+      if (c.rotate) rotateRows(rot, src, xr.data(), rows, tp, false, reference);
+      const int64_t k = c.rotate ? quantizeWithOutliers(xr.data(), true, L, c, *f, ctx, out, stored)
+                                 : quantizeWithOutliers(src, false, L, c, *f, ctx, out, stored);
       if (nonFinite.load()) throwNonFinite(w, rows, cols);
-      if (c.rotate) rotateRows(rot, q, out, rows, tp, true);
+      if (c.rotate) rotateRows(rot, out, out, rows, tp, true, reference);
       return k;
     };
     if (c.lowrank == 0) {
       count = quantQ(w, dequant);
     } else {
-      std::vector<float> R(static_cast<size_t>(N)), Lr(static_cast<size_t>(N));
+      FloatBuffer R(N), Lr(N);
       count = quantQ(w, dequant);
       const uint64_t lrSeed = c.seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
       for (int it = 0; it < c.lowrankIters; ++it) {
         parallelFor(tp, N, [&](int64_t b, int64_t e) {
           for (int64_t i = b; i < e; ++i) R[size_t(i)] = w[i] - dequant[i];
         }, 1 << 16);
-        lowrankFit(R.data(), rows, cols, c.lowrank, lrSeed, tp, stored.lowrank, Lr.data());
+        lowrankFit(R.data(), rows, cols, c.lowrank, lrSeed, tp, reference, stored.lowrank, Lr.data());
         if (it + 1 < c.lowrankIters) {
           parallelFor(tp, N, [&](int64_t b, int64_t e) {
             for (int64_t i = b; i < e; ++i) R[size_t(i)] = w[i] - Lr[size_t(i)];

@@ -35,7 +35,8 @@ struct StoredTensor {
   }
 };
 
-// Quantizes w into `dequant` (rows*cols floats, written in full) and `stored`. Returns the
+// Quantizes w into `dequant` (rows*cols floats, written in full) and `stored` (its buffers
+// are cleared, keeping their capacity, so reusing one StoredTensor avoids page faults). Returns the
 // number of outliers kept. Throws std::invalid_argument for configs it cannot execute and
 // for non-finite weights (naming the first one).
 int64_t quantizeTensorInto(const float* w, int64_t rows, int64_t cols, const QuantConfig& config,

@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <unordered_set>
 
 #include "io/error.h"
@@ -140,6 +143,8 @@ bool sameFile(const std::string& a, const std::string& b) {
   return fs::absolute(a, ec).lexically_normal() == fs::absolute(b, ec).lexically_normal();
 }
 
+[[noreturn]] void throwNonFinite(const Model& m, const TensorRef& t, int64_t r0, const float* out, int64_t n);
+
 // Converts rows [r0, r1) of t to f32 in parallel, and rejects NaN/Inf.
 void readChunk(const Model& m, const TensorRef& t, int64_t r0, int64_t r1, float* out, ThreadPool& pool) {
   const int64_t cols = t.cols();
@@ -148,8 +153,16 @@ void readChunk(const Model& m, const TensorRef& t, int64_t r0, int64_t r1, float
   parallelFor(&pool, r1 - r0, [&](int64_t a, int64_t b) {
     if (!m.readRowsF32(t, r0 + a, r0 + b, out + a * cols)) bad.store(true, std::memory_order_relaxed);
   }, minRows);
-  if (!bad.load()) return;
-  const int64_t n = (r1 - r0) * cols;
+  if (bad.load()) throwNonFinite(m, t, r0, out, (r1 - r0) * cols);
+}
+
+void fromF32Parallel(DType dt, const float* src, int64_t n, uint8_t* dst, ThreadPool& pool) {
+  const int es = dtypeSize(dt);
+  parallelFor(&pool, n, [&](int64_t a, int64_t b) { fromF32(dt, src + a, b - a, dst + a * es); }, int64_t(1) << 16);
+}
+
+[[noreturn]] void throwNonFinite(const Model& m, const TensorRef& t, int64_t r0, const float* out, int64_t n) {
+  const int64_t cols = t.cols();
   for (int64_t i = 0; i < n; i++) {
     if (!std::isfinite(out[i])) {
       const int64_t row = r0 + i / cols, col = i % cols;
@@ -160,12 +173,71 @@ void readChunk(const Model& m, const TensorRef& t, int64_t r0, int64_t r1, float
                        t.name);
     }
   }
+  throw ModelError("run/non-finite", m.fileOf(t).path() + ": tensor \"" + t.name + "\" has a NaN or infinite weight", t.name);
 }
 
-void fromF32Parallel(DType dt, const float* src, int64_t n, uint8_t* dst, ThreadPool& pool) {
-  const int es = dtypeSize(dt);
-  parallelFor(&pool, n, [&](int64_t a, int64_t b) { fromF32(dt, src + a, b - a, dst + a * es); }, int64_t(1) << 16);
+QuantOutput quantizeChecked(const TensorRef& ref, const float* in, int64_t rows, int64_t cols, const QuantConfig& cfg, ThreadPool& pool,
+                            bool reference) {
+  QuantOutput q;
+  try {
+    q = quantizeTensor(in, rows, cols, cfg, pool, reference);
+  } catch (const ModelError&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
+  } catch (const std::bad_alloc&) {
+    throw ModelError("run/out-of-memory", "tensor \"" + ref.name + "\" " + shapeText(ref.shape) + ": out of memory while quantizing", ref.name);
+  } catch (const std::exception& e) {
+    throw ModelError("run/quantize-failed", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
+  }
+  if (int64_t(q.dequant.size()) != rows * cols)
+    throw ModelError("run/internal", "tensor \"" + ref.name + "\": the quantizer returned " + std::to_string(q.dequant.size()) +
+                                         " values for " + std::to_string(rows * cols), ref.name);
+  return q;
 }
+
+// Chunks finish out of order on the workers; their output goes to the writer in order.
+// A worker may start chunk k only while k < next + window, which bounds what waits here.
+class Sequencer {
+ public:
+  Sequencer(AsyncWriter* out, int64_t window) : out_(out), window_(window) {}
+  /** Waits for chunk k's turn to start; false if the run is stopping. */
+  bool admit(int64_t k, const std::atomic<bool>& stop) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return k < next_ + window_ || stop.load(); });
+    return !stop.load();
+  }
+  void wake() { cv_.notify_all(); }
+  /** Chunk k's output (owned bytes or floats; both empty without output). */
+  void submit(int64_t k, std::unique_ptr<uint8_t[]> bytes, size_t n, std::vector<float> floats) {
+    std::unique_lock<std::mutex> lock(mu_);
+    pending_[k] = Pending{std::move(bytes), n, std::move(floats)};
+    while (!pending_.empty() && pending_.begin()->first == next_) {
+      Pending p = std::move(pending_.begin()->second);
+      pending_.erase(pending_.begin());
+      if (out_) {
+        if (p.bytes) out_->push(std::move(p.bytes), p.n);
+        else out_->push(std::move(p.floats));
+      }
+      next_++;
+    }
+    lock.unlock();
+    cv_.notify_all();
+  }
+
+ private:
+  struct Pending {
+    std::unique_ptr<uint8_t[]> bytes;
+    size_t n = 0;
+    std::vector<float> floats;
+  };
+  AsyncWriter* out_;
+  int64_t window_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<int64_t, Pending> pending_;
+  int64_t next_ = 0;
+};
 
 struct Item {
   const TensorRef* ref;
@@ -260,6 +332,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
 
   StreamMetrics streamMetrics(pool.size());
   Buffer<float> inBuf;
+  std::vector<Buffer<float>> workerBufs(size_t(pool.size()));
   int64_t bytesOut = 0, quantized = 0;
 
   for (size_t index = 0; index < items.size(); index++) {
@@ -325,59 +398,86 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       if (r < rows) chunkRows = r;
     }
     const bool streamed = chunkRows < rows;
-    if (streamed) streamMetrics.reset();
     TensorMetrics metrics;
     QuantBytes bytes;
     int64_t outlierCount = 0;
     const int es = dtypeSize(ref.dtype);
-    for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
-      if (r0 > 0) checkCancel();
-      const int64_t r1 = std::min(rows, r0 + chunkRows);
-      const int64_t n = (r1 - r0) * cols;
-      if (streamed && r1 < rows) model->prefetch(ref, r1, std::min(rows, r1 + chunkRows));
-      float* in = inBuf.get(size_t(n));
-      readChunk(*model, ref, r0, r1, in, pool);
-      QuantOutput q;
+    if (streamed) {
+      // Row chunks are independent: each worker takes the next chunk and runs it end to
+      // end (read, quantize, measure, convert) on its own core; outputs are written in order.
+      const int64_t chunks = (rows + chunkRows - 1) / chunkRows;
+      const int workers = int(std::min<int64_t>(pool.size(), chunks));
+      streamMetrics.reset(chunks);
+      std::vector<QuantBytes> chunkBytes(static_cast<size_t>(chunks));
+      std::vector<int64_t> chunkOutliers(size_t(chunks), 0);
+      Sequencer sequencer(async.get(), 4 * int64_t(workers));
+      std::atomic<int64_t> nextChunk{0};
+      std::atomic<bool> stop{false};
       try {
-        q = quantizeTensor(in, r1 - r0, cols, cfg, pool, job.reference);
-      } catch (const ModelError&) {
-        throw;
-      } catch (const std::invalid_argument& e) {
-        throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
-      } catch (const std::bad_alloc&) {
-        throw ModelError("run/out-of-memory", "tensor \"" + ref.name + "\" " + shapeText(ref.shape) + ": out of memory while quantizing", ref.name);
-      } catch (const std::exception& e) {
-        throw ModelError("run/quantize-failed", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
-      }
-      if (int64_t(q.dequant.size()) != n)
-        throw ModelError("run/internal", "tensor \"" + ref.name + "\": the quantizer returned " + std::to_string(q.dequant.size()) +
-                                             " values for " + std::to_string(n), ref.name);
-      bytes.codes += q.bytes.codes;
-      bytes.scales += q.bytes.scales;
-      bytes.zeros += q.bytes.zeros;
-      bytes.outliers += q.bytes.outliers;
-      bytes.lowrank += q.bytes.lowrank;
-      bytes.extra += q.bytes.extra;
-      outlierCount += q.outlierCount;
-      const float* dq = q.dequant.data();
-      if (streamed) {
-        const int slots = pool.size();
-        parallelFor(&pool, slots, [&](int64_t a, int64_t b) {
-          for (int64_t k = a; k < b; k++) {
-            const int64_t lo = n * k / slots, hi = n * (k + 1) / slots;
-            streamMetrics.add(int(k), in + lo, dq + lo, hi - lo);
+        parallelFor(&pool, workers, [&](int64_t w0, int64_t w1) {
+          for (int64_t slot = w0; slot < w1; slot++) {
+            Buffer<float>& buf = workerBufs[size_t(slot)];
+            try {
+              for (;;) {
+                if (stop.load() || cancel.load(std::memory_order_relaxed)) return;
+                const int64_t k = nextChunk.fetch_add(1);
+                if (k >= chunks) return;
+                if (!sequencer.admit(k, stop)) return;
+                const int64_t r0 = k * chunkRows, r1 = std::min(rows, r0 + chunkRows), n = (r1 - r0) * cols;
+                float* in = buf.get(size_t(n));
+                if (!model->readRowsF32(ref, r0, r1, in)) throwNonFinite(*model, ref, r0, in, n);
+                QuantOutput q = quantizeChecked(ref, in, r1 - r0, cols, cfg, pool, job.reference);
+                streamMetrics.add(int(slot), k, in, q.dequant.data(), n);
+                chunkBytes[size_t(k)] = q.bytes;
+                chunkOutliers[size_t(k)] = q.outlierCount;
+                model->release(ref, r0, r1);
+                if (!async) sequencer.submit(k, nullptr, 0, {});
+                else if (ref.dtype == DType::F32) sequencer.submit(k, nullptr, 0, std::move(q.dequant));
+                else {
+                  std::unique_ptr<uint8_t[]> out(new uint8_t[size_t(n) * size_t(es)]);
+                  fromF32(ref.dtype, q.dequant.data(), n, out.get());
+                  sequencer.submit(k, std::move(out), size_t(n) * size_t(es), {});
+                }
+              }
+            } catch (...) {
+              stop.store(true);
+              sequencer.wake();
+              throw;
+            }
           }
-        });
-      } else {
-        metrics = computeMetrics(in, dq, n, &pool);
+        }, 1);
+      } catch (...) {
+        stop.store(true);
+        throw;
       }
-      model->release(ref, r0, r1);
+      checkCancel();
+      for (int64_t k = 0; k < chunks; k++) {
+        const QuantBytes& b = chunkBytes[size_t(k)];
+        bytes.codes += b.codes;
+        bytes.scales += b.scales;
+        bytes.zeros += b.zeros;
+        bytes.outliers += b.outliers;
+        bytes.lowrank += b.lowrank;
+        bytes.extra += b.extra;
+        outlierCount += chunkOutliers[size_t(k)];
+      }
+      metrics = streamMetrics.finish();
+    } else {
+      // One piece: the quantizer and the metrics use the whole pool.
+      float* in = inBuf.get(size_t(rows * cols));
+      readChunk(*model, ref, 0, rows, in, pool);
+      QuantOutput q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference);
+      bytes = q.bytes;
+      outlierCount = q.outlierCount;
+      metrics = computeMetrics(in, q.dequant.data(), rows * cols, &pool);
+      model->release(ref, 0, rows);
       if (async) {
         if (ref.dtype == DType::F32) {
           async->push(std::move(q.dequant));
         } else {
+          const int64_t n = rows * cols;
           std::unique_ptr<uint8_t[]> out(new uint8_t[size_t(n) * size_t(es)]);
-          fromF32Parallel(ref.dtype, dq, n, out.get(), pool);
+          fromF32Parallel(ref.dtype, q.dequant.data(), n, out.get(), pool);
           async->push(std::move(out), size_t(n) * size_t(es));
         }
       }
@@ -386,7 +486,6 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       // A whole-tensor pass of a large tensor: give the memory back.
       inBuf.free();
     }
-    if (streamed) metrics = streamMetrics.finish();
     const int64_t total = bytes.total();
     bytesOut += total;
     quantized++;

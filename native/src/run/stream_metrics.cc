@@ -17,10 +17,7 @@ namespace {
 constexpr int64_t kBlock = 256;  // elements per float partial sum and per key batch
 constexpr size_t kKeys = 65536;
 
-struct Partial {
-  double ww = 0, ee = 0, wq = 0, qq = 0;
-  float wMin, wMax, eMin, eMax;
-};
+using Partial = StreamMetrics::Partial;
 
 // bf16 key of a finite float, rounded to nearest even (as conv::f32ToBf16).
 inline uint32_t key(float f) {
@@ -139,47 +136,34 @@ StreamMetrics::StreamMetrics(int slots) : slots_(size_t(std::max(1, slots))) {
     s.wKeys.assign(2 * kKeys, 0);
     s.eKeys.assign(2 * kKeys, 0);
   }
-  reset();
 }
 
-void StreamMetrics::reset() {
-  const float inf = std::numeric_limits<float>::infinity();
+void StreamMetrics::reset(int64_t chunks) {
   for (auto& s : slots_) {
-    if (s.count) {
+    if (s.used) {
       std::fill(s.wKeys.begin(), s.wKeys.end(), 0u);
       std::fill(s.eKeys.begin(), s.eKeys.end(), 0u);
     }
-    s.ww = s.ee = s.wq = s.qq = 0;
-    s.maxAbs = 0;
-    s.wMin = s.eMin = inf;
-    s.wMax = s.eMax = -inf;
-    s.count = 0;
+    s.used = false;
   }
+  chunks_.assign(size_t(std::max<int64_t>(0, chunks)), Partial());
 }
 
-void StreamMetrics::add(int slot, const float* w, const float* q, int64_t n) {
-  if (n <= 0) return;
+void StreamMetrics::add(int slot, int64_t chunk, const float* w, const float* q, int64_t n) {
   Slot& s = slots_[size_t(slot)];
-  Partial p;
-  p.wMin = s.wMin;
-  p.wMax = s.wMax;
-  p.eMin = s.eMin;
-  p.eMax = s.eMax;
+  Partial& p = chunks_[size_t(chunk)];
+  const float inf = std::numeric_limits<float>::infinity();
+  p = Partial();
+  p.wMin = p.eMin = inf;
+  p.wMax = p.eMax = -inf;
+  p.count = n;
+  if (n <= 0) return;
+  s.used = true;
 #if BITSMITH_X86
   if (cpuHasAvx2()) addAvx2(w, q, n, p, s.wKeys.data(), s.eKeys.data());
   else
 #endif
     addScalar(w, q, n, p, s.wKeys.data(), s.eKeys.data());
-  s.ww += p.ww;
-  s.ee += p.ee;
-  s.wq += p.wq;
-  s.qq += p.qq;
-  s.wMin = p.wMin;
-  s.wMax = p.wMax;
-  s.eMin = p.eMin;
-  s.eMax = p.eMax;
-  s.maxAbs = std::max<double>(s.maxAbs, std::max(std::fabs(p.eMin), std::fabs(p.eMax)));
-  s.count += n;
 }
 
 static void binKeys(const std::vector<const std::vector<uint32_t>*>& keys, double lo, double hi, Histogram& h) {
@@ -200,22 +184,25 @@ static void binKeys(const std::vector<const std::vector<uint32_t>*>& keys, doubl
 
 TensorMetrics StreamMetrics::finish() const {
   TensorMetrics m;
-  double ww = 0, ee = 0, wq = 0, qq = 0, maxAbs = 0;
+  double ww = 0, ee = 0, wq = 0, qq = 0;
   double wMin = std::numeric_limits<double>::infinity(), wMax = -wMin, eMin = wMin, eMax = -wMin;
   int64_t count = 0;
+  for (const Partial& p : chunks_) {  // chunk order: deterministic
+    if (!p.count) continue;
+    ww += p.ww;
+    ee += p.ee;
+    wq += p.wq;
+    qq += p.qq;
+    count += p.count;
+    wMin = std::min<double>(wMin, p.wMin);
+    wMax = std::max<double>(wMax, p.wMax);
+    eMin = std::min<double>(eMin, p.eMin);
+    eMax = std::max<double>(eMax, p.eMax);
+  }
+  const double maxAbs = count ? std::max(std::fabs(eMin), std::fabs(eMax)) : 0.0;
   std::vector<const std::vector<uint32_t>*> wk, ek;
   for (const auto& s : slots_) {
-    if (!s.count) continue;
-    ww += s.ww;
-    ee += s.ee;
-    wq += s.wq;
-    qq += s.qq;
-    maxAbs = std::max(maxAbs, s.maxAbs);
-    count += s.count;
-    wMin = std::min<double>(wMin, s.wMin);
-    wMax = std::max<double>(wMax, s.wMax);
-    eMin = std::min<double>(eMin, s.eMin);
-    eMax = std::max<double>(eMax, s.eMax);
+    if (!s.used) continue;
     wk.push_back(&s.wKeys);
     ek.push_back(&s.eKeys);
   }

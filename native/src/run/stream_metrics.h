@@ -19,24 +19,32 @@ class ThreadPool;
 
 class StreamMetrics {
  public:
-  /** slots: the number of independent accumulators (one per parallel block). */
+  /** slots: independent histogram accumulators (one per concurrent worker). */
   explicit StreamMetrics(int slots);
-  void reset();
-  /** Adds n elements (w, q) to accumulator `slot`; slots may be used concurrently. */
-  void add(int slot, const float* w, const float* q, int64_t n);
+  /** Starts a tensor of `chunks` chunks. */
+  void reset(int64_t chunks);
+  /** Adds chunk `chunk` (n elements of w and its reconstruction q), counting into the
+   *  histograms of `slot`. Each chunk is added once; distinct slots may run concurrently.
+   *  Sums are kept per chunk and combined in chunk order: the figures do not depend on
+   *  the thread count or on which worker took which chunk. */
+  void add(int slot, int64_t chunk, const float* w, const float* q, int64_t n);
   TensorMetrics finish() const;
+
+  struct Partial {
+    double ww = 0, ee = 0, wq = 0, qq = 0;
+    float wMin, wMax, eMin, eMax;
+    int64_t count = 0;
+  };
 
  private:
   struct Slot {
-    double ww = 0, ee = 0, wq = 0, qq = 0;
-    double maxAbs = 0;
-    float wMin, wMax, eMin, eMax;
     // Counts per bf16 key, two interleaved tables per histogram (even / odd elements) so
     // that runs of equal keys do not serialise on one counter.
     std::vector<uint32_t> wKeys, eKeys;  // 2 x 65536 each
-    int64_t count = 0;
+    bool used = false;
   };
   std::vector<Slot> slots_;
+  std::vector<Partial> chunks_;
 };
 
 }  // namespace bitsmith
