@@ -16,3 +16,4 @@ export * from './text';
 export * from './models/types';
 export { readModelHeader } from './models/load';
 export * from './serialize';
+export { notExecutable, RUN_METHODS, RUN_OUTPUTS } from './analysis/executable';

@@ -170,7 +170,11 @@ describe('language server over stdio', function () {
     let uri: string;
     before(async () => {
       uri = (await open('recipe.quant', text)).uri;
-      assert.deepEqual((await diagnosticsFor(uri)).diagnostics, []);
+      const published = (await diagnosticsFor(uri)).diagnostics as { code: string; severity: number; message: string }[];
+      assert.deepEqual(published.filter((x) => x.code !== 'run/unsupported'), []);
+      // The editor marks what bitsmith run would refuse, as a warning on the method line.
+      assert.deepEqual(published.map((x) => [x.code, x.severity]), [['run/unsupported', 2]]);
+      assert.match(published[0].message, /method hqq .* is not executed by bitsmith run yet/);
     });
     const hoverAt = async (needle: string, delta = 0, nth = 0) => {
       const h: Hover | null = await conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: pos(text, needle, delta, nth) });

@@ -46,7 +46,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     process.stderr.write('bitsmith: not running: no plan (the model could not be read)\n');
     return 1;
   }
-  const unsupported = unsupportedFeatures(loaded, plan);
+  const unsupported = unsupportedFeatures(loaded, analysis.plan!);
   if (unsupported.length) {
     printDiagnostics(loaded, unsupported);
     process.stderr.write(`bitsmith: not running: the recipe asks for ${unsupported.length === 1 ? 'something' : 'things'} the backend does not execute yet (above)\n`);

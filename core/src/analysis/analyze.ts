@@ -13,6 +13,7 @@ import { interpret, type Recipe } from './recipe';
 import { resolvePlan } from './resolve';
 import { checkPlan, checkRecipe } from './checks';
 import { diag, type Diagnostic } from './diagnostic';
+import { notExecutable } from './executable';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -69,7 +70,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   }
   result.model = model;
   result.plan = resolvePlan(recipe, model);
-  all.push(...checkPlan(recipe, result.plan));
+  all.push(...checkPlan(recipe, result.plan), ...notExecutable(recipe, result.plan, 'warning'));
   return result;
 }
 
