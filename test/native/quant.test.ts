@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
-import { tensorBytes, type QuantConfig as CoreConfig } from '../../core/src/analysis/bits';
+import { tensorBytes, type ByteBreakdown, type QuantConfig as CoreConfig } from '../../core/src/analysis/bits';
 import { FORMAT_BY_NAME, FORMATS, type ScaleType } from '../../core/src/language/formats';
 
 type GroupKind = 'size' | 'channel' | 'tensor';
@@ -34,15 +34,7 @@ interface Hist {
   max: number;
   counts: number[];
 }
-interface Bytes {
-  codes: number;
-  scales: number;
-  zeros: number;
-  outliers: number;
-  lowrank: number;
-  extra: number;
-  total: number;
-}
+type Bytes = ByteBreakdown;
 interface Stored {
   codes: Uint8Array;
   scales: Uint8Array;

@@ -93,5 +93,14 @@ int64_t rowAlignment(const Layout& L, int codeBits, bool trits, int zeroBits);
 
 [[noreturn]] void throwNonFinite(const float* w, int64_t rows, int64_t cols);
 
+// The seeded generator behind rotate's signs and lowrank's sketch (SplitMix64):
+// cheap, and the same sequence on every platform for a given seed.
+inline uint64_t splitmix64(uint64_t& s) {
+  uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 }  // namespace quant
 }  // namespace bitsmith
