@@ -17,3 +17,4 @@ export * from './models/types';
 export { readModelHeader } from './models/load';
 export * from './serialize';
 export { notExecutable, RUN_METHODS, RUN_OUTPUTS } from './analysis/executable';
+export * from './runReport';

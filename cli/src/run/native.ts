@@ -5,80 +5,8 @@ import * as fs from 'fs';
 import { createRequire } from 'module';
 import * as path from 'path';
 
-export interface Histogram {
-  min: number;
-  max: number;
-  counts: number[];
-}
-
-export interface StartEvent {
-  type: 'start';
-  tensors: number;
-  params: number;
-  bytesIn: number;
-  model: string;
-  modelFormat: string;
-  threads: number;
-  output: string | null;
-}
-
-export interface TensorStartEvent {
-  type: 'tensor-start';
-  index: number;
-  name: string;
-}
-
-export interface TensorEvent {
-  type: 'tensor';
-  index: number;
-  name: string;
-  shape: number[];
-  dtype: string;
-  action: 'quantize' | 'keep';
-  format: string;
-  method?: string;
-  config?: Record<string, unknown>;
-  bpw: number;
-  bytesIn: number;
-  bytesOut: number;
-  bytes?: Record<string, number>;
-  relError?: number;
-  sqnrDb?: number;
-  maxAbsError?: number;
-  cosine?: number;
-  outliers?: number;
-  chunks?: number;
-  seconds: number;
-  weightHist?: Histogram;
-  errorHist?: Histogram;
-}
-
-export interface RunTotals {
-  tensors: number;
-  quantized: number;
-  params: number;
-  bytesIn: number;
-  bytesOut: number;
-  bpw: number;
-  seconds: number;
-  peakRssBytes: number;
-}
-
-export interface DoneEvent {
-  type: 'done';
-  totals: RunTotals;
-  output: string | null;
-  threads: number;
-}
-
-export interface ErrorEvent {
-  type: 'error';
-  code: string;
-  message: string;
-  tensor?: string;
-}
-
-export type RunEvent = StartEvent | TensorStartEvent | TensorEvent | DoneEvent | ErrorEvent;
+export type { Histogram, StartEvent, TensorStartEvent, TensorEvent, RunTotals, DoneEvent, ErrorEvent, RunEvent } from '../../../core/src/runReport';
+import type { DoneEvent, RunEvent } from '../../../core/src/runReport';
 
 export interface JobConfig {
   format: string;

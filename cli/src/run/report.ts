@@ -6,33 +6,16 @@
 // with ':' replaced by '-' (2025-01-31T12-00-00.000Z), so file names sort by time.
 import * as fs from 'fs';
 import * as path from 'path';
-import { fmt, formatBytes, type PlanJson } from '../../../core/src/index';
+import { fmt, formatBytes, type PlanJson, type RunReport } from '../../../core/src/index';
+export type { RunReport } from '../../../core/src/index';
 import { table } from '../table';
 import type { DoneEvent, TensorEvent } from './native';
-
-export interface RunReport {
-  type: 'report';
-  /** Report format version. */
-  reportVersion: 1;
-  bitsmith: string;
-  recipe: { path: string; name?: string };
-  model: PlanJson['model'];
-  output: { kind: 'fake'; path: string } | null;
-  threads: number;
-  started: string;
-  finished: string;
-  tensors: (Omit<TensorEvent, 'type'> & { planBpw: number })[];
-  totals: DoneEvent['totals'] & { planBpw: number };
-  budget?: PlanJson['budget'];
-  /** Where the report was saved (absent in the saved file itself). */
-  file?: string;
-}
 
 export function buildReport(args: {
   version: string; recipePath: string; recipeName?: string; plan: PlanJson; output?: string;
   started: Date; finished: Date; tensors: TensorEvent[]; done: DoneEvent;
 }): RunReport {
-  const planBpw = new Map(args.plan.tensors.map((t) => [t.name, t.bpw]));
+  const planBpw = new Map(args.plan.tensors.map((t) => [t.name, t]));
   return {
     type: 'report',
     reportVersion: 1,
@@ -43,7 +26,8 @@ export function buildReport(args: {
     threads: args.done.threads,
     started: args.started.toISOString(),
     finished: args.finished.toISOString(),
-    tensors: args.tensors.map(({ type: _t, ...rest }) => ({ ...rest, planBpw: planBpw.get(rest.name) ?? rest.bpw })),
+    rules: args.plan.rules.map((r) => ({ index: r.index, label: r.label, line: r.line })),
+    tensors: args.tensors.map(({ type: _t, ...rest }) => ({ ...rest, planBpw: planBpw.get(rest.name)?.bpw ?? rest.bpw, decidedBy: planBpw.get(rest.name)?.decidedBy })),
     totals: { ...args.done.totals, planBpw: args.plan.totals.bpw },
     budget: args.plan.budget,
   };
