@@ -20,7 +20,7 @@ interface Hist { min: number; max: number; counts: number[] }
 interface Ev {
   type: string; index?: number; name?: string; code?: string; message?: string; tensor?: string;
   action?: string; bpw?: number; bytesOut?: number; bytes?: Record<string, number>; relError?: number; sqnrDb?: number;
-  maxAbsError?: number; cosine?: number; weightHist?: Hist; errorHist?: Hist; chunks?: number; shape?: number[];
+  maxAbsError?: number; cosine?: number; weightHist?: Hist; errorHist?: Hist; dequantHist?: Hist; chunks?: number; shape?: number[];
   totals?: Record<string, number>;
 }
 interface JobTensor { name: string; shape: number[]; action: 'quantize' | 'keep'; config?: Record<string, unknown> }
@@ -670,7 +670,13 @@ describe('fake-quant safetensors writer (startRun)', () => {
           assert.equal(e.weightHist!.counts.length, 64);
           assert.equal(e.weightHist!.counts.reduce((x, y) => x + y, 0), elements);
           assert.equal(e.errorHist!.counts.reduce((x, y) => x + y, 0), elements);
+          assert.equal(e.dequantHist!.counts.reduce((x, y) => x + y, 0), elements);
+          assert.equal(e.dequantHist!.min, e.weightHist!.min);
         }
+        // Streamed reconstructions are binned at bf16 resolution: only values within a bf16
+        // rounding of a bin edge may move to the neighbouring bin.
+        const moved = a.dequantHist!.counts.reduce((acc, c, k) => acc + Math.abs(c - b.dequantHist!.counts[k]), 0) / 2;
+        assert.ok(moved <= 0.02 * elements, `${a.name}: ${moved} of ${elements} reconstructed values in another bin`);
         // Binned at bf16 resolution when streamed: exact for bf16 weights.
         assert.deepEqual(b.weightHist, a.weightHist, a.name);
       }

@@ -54,6 +54,7 @@ interface Result {
     cosine: number;
     weightHist: Hist;
     errorHist: Hist;
+    dequantHist: Hist;
   };
   timing: { quantizeMs: number; metricsMs: number };
   stored?: Stored;
@@ -742,6 +743,14 @@ describe('native quantizer', function () {
         }
         assert.equal(m.weightHist.min, Math.min(...w));
         assert.equal(m.weightHist.max, Math.max(...w));
+        // The reconstruction on the weights' bins, binned here directly (values outside the
+        // weights' range go to the end bins).
+        assert.equal(m.dequantHist.min, m.weightHist.min);
+        assert.equal(m.dequantHist.max, m.weightHist.max);
+        const direct = new Array(64).fill(0);
+        const scale = 64 / (m.weightHist.max - m.weightHist.min);
+        for (const q of r.dequant) direct[Math.min(63, Math.max(0, Math.floor((q - m.weightHist.min) * scale)))]++;
+        assert.deepEqual(m.dequantHist.counts, direct);
       }
     });
 

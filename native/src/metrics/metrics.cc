@@ -92,43 +92,47 @@ Partial chunkStats(const float* w, const float* q, int64_t b, int64_t e) {
   return chunkStatsBase(w, q, b, e);
 }
 
-// Histogram counts of one range (both histograms).
+// Histogram counts of one range (weights, errors, and reconstructions on the weights' bins).
 __attribute__((always_inline)) inline void histBody(const float* w, const float* q, int64_t b, int64_t e, double wLo,
                                                     double wScale, double eLo, double eScale, int64_t* wc,
-                                                    int64_t* ec) {
+                                                    int64_t* ec, int64_t* qc) {
   // 4 interleaved sub-histograms: consecutive weights often hit the same bin, and one
   // counter would serialise the increments through memory.
-  int64_t sub[2][4][kHistBins] = {};
-  int32_t bins[2][64];
+  int64_t sub[3][4][kHistBins] = {};
+  int32_t bins[3][64];
   for (int64_t i0 = b; i0 < e; i0 += 64) {
     const int m = int(std::min<int64_t>(64, e - i0));
     for (int k = 0; k < m; ++k) {  // vectorisable: bin indices
       const double x = w[i0 + k];
       const double d = double(q[i0 + k]) - x;
-      double bw = (x - wLo) * wScale, be = (d - eLo) * eScale;
+      double bw = (x - wLo) * wScale, be = (d - eLo) * eScale, bq = (double(q[i0 + k]) - wLo) * wScale;
       bw = bw < 0 ? 0 : (bw > kHistBins - 1 ? kHistBins - 1 : bw);
       be = be < 0 ? 0 : (be > kHistBins - 1 ? kHistBins - 1 : be);
+      bq = bq < 0 ? 0 : (bq > kHistBins - 1 ? kHistBins - 1 : bq);
       bins[0][k] = int32_t(bw);
       bins[1][k] = int32_t(be);
+      bins[2][k] = int32_t(bq);
     }
     for (int k = 0; k < m; ++k) {
       ++sub[0][k & 3][bins[0][k]];
       ++sub[1][k & 3][bins[1][k]];
+      ++sub[2][k & 3][bins[2][k]];
     }
   }
   for (int j = 0; j < kHistBins; ++j) {
     wc[j] += sub[0][0][j] + sub[0][1][j] + sub[0][2][j] + sub[0][3][j];
     ec[j] += sub[1][0][j] + sub[1][1][j] + sub[1][2][j] + sub[1][3][j];
+    qc[j] += sub[2][0][j] + sub[2][1][j] + sub[2][2][j] + sub[2][3][j];
   }
 }
 void histBase(const float* w, const float* q, int64_t b, int64_t e, double wLo, double wScale, double eLo,
-              double eScale, int64_t* wc, int64_t* ec) {
-  histBody(w, q, b, e, wLo, wScale, eLo, eScale, wc, ec);
+              double eScale, int64_t* wc, int64_t* ec, int64_t* qc) {
+  histBody(w, q, b, e, wLo, wScale, eLo, eScale, wc, ec, qc);
 }
 #if BITSMITH_X86
 BITSMITH_AVX2 void histAvx2(const float* w, const float* q, int64_t b, int64_t e, double wLo, double wScale,
-                            double eLo, double eScale, int64_t* wc, int64_t* ec) {
-  histBody(w, q, b, e, wLo, wScale, eLo, eScale, wc, ec);
+                            double eLo, double eScale, int64_t* wc, int64_t* ec, int64_t* qc) {
+  histBody(w, q, b, e, wLo, wScale, eLo, eScale, wc, ec, qc);
 }
 #endif
 
@@ -170,23 +174,26 @@ TensorMetrics computeMetrics(const float* w, const float* q, int64_t n, ThreadPo
   m.weightHist.max = t.wMax;
   m.errorHist.min = t.eMin;
   m.errorHist.max = t.eMax;
+  m.dequantHist.min = t.wMin;
+  m.dequantHist.max = t.wMax;
   const double wScale = t.wMax > t.wMin ? kHistBins / (t.wMax - t.wMin) : 0.0;
   const double eScale = t.eMax > t.eMin ? kHistBins / (t.eMax - t.eMin) : 0.0;
   std::mutex mu;
   const bool avx2 = cpuHasAvx2();
   (void)avx2;
   parallelFor(pool, chunks, [&](int64_t c0, int64_t c1) {
-    std::array<int64_t, kHistBins> wc{}, ec{};
+    std::array<int64_t, kHistBins> wc{}, ec{}, qc{};
     const int64_t b = c0 * kReduceChunk, e = std::min(n, c1 * kReduceChunk);
 #if BITSMITH_X86
-    if (avx2) histAvx2(w, q, b, e, t.wMin, wScale, t.eMin, eScale, wc.data(), ec.data());
+    if (avx2) histAvx2(w, q, b, e, t.wMin, wScale, t.eMin, eScale, wc.data(), ec.data(), qc.data());
     else
 #endif
-      histBase(w, q, b, e, t.wMin, wScale, t.eMin, eScale, wc.data(), ec.data());
+      histBase(w, q, b, e, t.wMin, wScale, t.eMin, eScale, wc.data(), ec.data(), qc.data());
     std::lock_guard<std::mutex> lock(mu);
     for (int i = 0; i < kHistBins; ++i) {
       m.weightHist.counts[size_t(i)] += wc[size_t(i)];
       m.errorHist.counts[size_t(i)] += ec[size_t(i)];
+      m.dequantHist.counts[size_t(i)] += qc[size_t(i)];
     }
   });
   return m;

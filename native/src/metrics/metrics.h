@@ -22,6 +22,8 @@ struct TensorMetrics {
   double cosine = 1;       // <w, q> / (||w|| ||q||); 1 when both are 0, 0 when one is
   Histogram weightHist;    // of w
   Histogram errorHist;     // of the signed error q - w
+  Histogram dequantHist;   // of q over weightHist's range and bins (q outside it lands in the end bins):
+                           // the quantization grid as the tensor uses it
 };
 
 TensorMetrics computeMetrics(const float* w, const float* q, int64_t n, ThreadPool* pool);

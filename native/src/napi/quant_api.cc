@@ -229,6 +229,7 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
     mo.Set("cosine", m.cosine);
     mo.Set("weightHist", histogram(env, m.weightHist));
     mo.Set("errorHist", histogram(env, m.errorHist));
+    mo.Set("dequantHist", histogram(env, m.dequantHist));
     result.Set("metrics", mo);
   } else {
     result.Set("metrics", env.Null());

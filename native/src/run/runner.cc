@@ -513,6 +513,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     ev.set("seconds", Value::of(secondsSince(ts)));
     ev.set("weightHist", histValue(metrics.weightHist));
     ev.set("errorHist", histValue(metrics.errorHist));
+    ev.set("dequantHist", histValue(metrics.dequantHist));
     emit(std::move(ev));
   }
 

@@ -26,24 +26,34 @@ inline uint32_t key(float f) {
   return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 }
 
-void countKeys(const uint32_t* kw, const uint32_t* ke, int64_t n, uint32_t* wk, uint32_t* ek) {
-  uint32_t* wk1 = wk + kKeys;
-  uint32_t* ek1 = ek + kKeys;
+struct KeyTables {
+  uint32_t* w;
+  uint32_t* e;
+  uint32_t* q;
+};
+
+void countKeys(const uint32_t* kw, const uint32_t* ke, const uint32_t* kq, int64_t n, const KeyTables& t) {
+  uint32_t* wk1 = t.w + kKeys;
+  uint32_t* ek1 = t.e + kKeys;
+  uint32_t* qk1 = t.q + kKeys;
   int64_t i = 0;
   for (; i + 2 <= n; i += 2) {
-    ++wk[kw[i]];
-    ++ek[ke[i]];
+    ++t.w[kw[i]];
+    ++t.e[ke[i]];
+    ++t.q[kq[i]];
     ++wk1[kw[i + 1]];
     ++ek1[ke[i + 1]];
+    ++qk1[kq[i + 1]];
   }
   if (i < n) {
-    ++wk[kw[i]];
-    ++ek[ke[i]];
+    ++t.w[kw[i]];
+    ++t.e[ke[i]];
+    ++t.q[kq[i]];
   }
 }
 
-void addScalar(const float* w, const float* q, int64_t n, Partial& p, uint32_t* wk, uint32_t* ek) {
-  uint32_t kw[kBlock], ke[kBlock];
+void addScalar(const float* w, const float* q, int64_t n, Partial& p, const KeyTables& t) {
+  uint32_t kw[kBlock], ke[kBlock], kq[kBlock];
   for (int64_t b = 0; b < n; b += kBlock) {
     const int64_t m = std::min(kBlock, n - b);
     float ww[4] = {0, 0, 0, 0}, ee[4] = {0, 0, 0, 0}, wq[4] = {0, 0, 0, 0}, qq[4] = {0, 0, 0, 0};
@@ -60,12 +70,13 @@ void addScalar(const float* w, const float* q, int64_t n, Partial& p, uint32_t* 
       p.eMax = d > p.eMax ? d : p.eMax;
       kw[i] = key(x);
       ke[i] = key(d);
+      kq[i] = key(y);
     }
     p.ww += double(ww[0] + ww[1]) + double(ww[2] + ww[3]);
     p.ee += double(ee[0] + ee[1]) + double(ee[2] + ee[3]);
     p.wq += double(wq[0] + wq[1]) + double(wq[2] + wq[3]);
     p.qq += double(qq[0] + qq[1]) + double(qq[2] + qq[3]);
-    countKeys(kw, ke, m, wk, ek);
+    countKeys(kw, ke, kq, m, t);
   }
 }
 
@@ -94,8 +105,8 @@ BITSMITH_AVX2 inline __m256i keys8(__m256 v) {
   return _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb)), 16);
 }
 
-BITSMITH_AVX2 void addAvx2(const float* w, const float* q, int64_t n, Partial& p, uint32_t* wk, uint32_t* ek) {
-  alignas(32) uint32_t kw[kBlock], ke[kBlock];
+BITSMITH_AVX2 void addAvx2(const float* w, const float* q, int64_t n, Partial& p, const KeyTables& t) {
+  alignas(32) uint32_t kw[kBlock], ke[kBlock], kq[kBlock];
   __m256 wMin = _mm256_set1_ps(p.wMin), wMax = _mm256_set1_ps(p.wMax);
   __m256 eMin = _mm256_set1_ps(p.eMin), eMax = _mm256_set1_ps(p.eMax);
   int64_t b = 0;
@@ -114,18 +125,19 @@ BITSMITH_AVX2 void addAvx2(const float* w, const float* q, int64_t n, Partial& p
       eMax = _mm256_max_ps(eMax, d);
       _mm256_store_si256(reinterpret_cast<__m256i*>(kw + i), keys8(x));
       _mm256_store_si256(reinterpret_cast<__m256i*>(ke + i), keys8(d));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(kq + i), keys8(y));
     }
     p.ww += hsum(ww);
     p.ee += hsum(ee);
     p.wq += hsum(wq);
     p.qq += hsum(qq);
-    countKeys(kw, ke, kBlock, wk, ek);
+    countKeys(kw, ke, kq, kBlock, t);
   }
   p.wMin = hmin(wMin);
   p.wMax = hmax(wMax);
   p.eMin = hmin(eMin);
   p.eMax = hmax(eMax);
-  if (b < n) addScalar(w + b, q + b, n - b, p, wk, ek);
+  if (b < n) addScalar(w + b, q + b, n - b, p, t);
 }
 #endif
 
@@ -135,6 +147,7 @@ StreamMetrics::StreamMetrics(int slots) : slots_(size_t(std::max(1, slots))) {
   for (auto& s : slots_) {
     s.wKeys.assign(2 * kKeys, 0);
     s.eKeys.assign(2 * kKeys, 0);
+    s.qKeys.assign(2 * kKeys, 0);
   }
 }
 
@@ -143,6 +156,7 @@ void StreamMetrics::reset(int64_t chunks) {
     if (s.used) {
       std::fill(s.wKeys.begin(), s.wKeys.end(), 0u);
       std::fill(s.eKeys.begin(), s.eKeys.end(), 0u);
+      std::fill(s.qKeys.begin(), s.qKeys.end(), 0u);
     }
     s.used = false;
   }
@@ -159,11 +173,12 @@ void StreamMetrics::add(int slot, int64_t chunk, const float* w, const float* q,
   p.count = n;
   if (n <= 0) return;
   s.used = true;
+  const KeyTables t{s.wKeys.data(), s.eKeys.data(), s.qKeys.data()};
 #if BITSMITH_X86
-  if (cpuHasAvx2()) addAvx2(w, q, n, p, s.wKeys.data(), s.eKeys.data());
+  if (cpuHasAvx2()) addAvx2(w, q, n, p, t);
   else
 #endif
-    addScalar(w, q, n, p, s.wKeys.data(), s.eKeys.data());
+    addScalar(w, q, n, p, t);
 }
 
 static void binKeys(const std::vector<const std::vector<uint32_t>*>& keys, double lo, double hi, Histogram& h) {
@@ -200,11 +215,12 @@ TensorMetrics StreamMetrics::finish() const {
     eMax = std::max<double>(eMax, p.eMax);
   }
   const double maxAbs = count ? std::max(std::fabs(eMin), std::fabs(eMax)) : 0.0;
-  std::vector<const std::vector<uint32_t>*> wk, ek;
+  std::vector<const std::vector<uint32_t>*> wk, ek, qk;
   for (const auto& s : slots_) {
     if (!s.used) continue;
     wk.push_back(&s.wKeys);
     ek.push_back(&s.eKeys);
+    qk.push_back(&s.qKeys);
   }
   if (count == 0) return m;
   const double inf = std::numeric_limits<double>::infinity();
@@ -216,6 +232,7 @@ TensorMetrics StreamMetrics::finish() const {
   else m.cosine = std::max(-1.0, std::min(1.0, wq / (std::sqrt(ww) * std::sqrt(qq))));
   binKeys(wk, wMin, wMax, m.weightHist);
   binKeys(ek, eMin, eMax, m.errorHist);
+  binKeys(qk, wMin, wMax, m.dequantHist);
   return m;
 }
 

@@ -1,7 +1,8 @@
 // Error metrics of a tensor that is quantized in row chunks (so that the whole tensor and
 // its reconstruction never sit in memory together). Same definitions and conventions as
 // metrics/metrics.h (TensorMetrics): rel error, SQNR dB, max |error|, cosine, 64-bin
-// histograms of w and of the signed error q - w over their [min, max] ranges. The ranges
+// histograms of w and of the signed error q - w over their [min, max] ranges, and of q
+// over w's bins. The ranges
 // are only known at the end, so values are first counted per bf16 value (65536 keys,
 // rounded to nearest) and binned at the end: a bin count can differ from exact binning
 // only for values within bf16 rounding (2^-9 relative) of a bin edge; for bf16 weights the
@@ -40,7 +41,7 @@ class StreamMetrics {
   struct Slot {
     // Counts per bf16 key, two interleaved tables per histogram (even / odd elements) so
     // that runs of equal keys do not serialise on one counter.
-    std::vector<uint32_t> wKeys, eKeys;  // 2 x 65536 each
+    std::vector<uint32_t> wKeys, eKeys, qKeys;  // 2 x 65536 each (weights, errors, reconstructions)
     bool used = false;
   };
   std::vector<Slot> slots_;
