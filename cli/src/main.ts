@@ -44,7 +44,8 @@ program
   .option('--json', 'print the report as JSON')
   .option('--events', 'print progress events as JSON lines (then the report)')
   .option('--threads <n>', 'worker threads (default: the recipe\'s threads, else all cores)')
-  .action((recipe: string, opts: { json?: boolean; events?: boolean; threads?: string }) =>
+  .option('--report-dir <dir>', 'where to save the report (default: <recipe folder>/.bitsmith/reports)')
+  .action((recipe: string, opts: { json?: boolean; events?: boolean; threads?: string; reportDir?: string }) =>
     runCommand(recipe, opts).then(
       (code) => { process.exitCode = code; },
       (e) => { process.stderr.write(`bitsmith: ${(e as Error).stack ?? e}\n`); process.exitCode = 1; },

@@ -279,6 +279,34 @@ describe('cli run', function () {
     assert.deepEqual(leftovers(path.join(tmp, 'nan-out')), []);
   });
 
+  it('--events ends with an error event naming the tensor when the run fails', () => {
+    const model = synthetic('nan-model-events', '--dim', '128', '--layers', '1', '--vocab', '256', '--nan', 'model.layers.0.mlp.gate_proj.weight');
+    const recipe = path.join(tmp, 'nan-events.quant');
+    fs.writeFileSync(recipe, `model "${model}"\ndefaults { format int4 }\n`);
+    const r = run('run', recipe, '--events');
+    assert.equal(r.code, 1);
+    const last = JSON.parse(r.out.trimEnd().split('\n').pop()!);
+    assert.equal(last.type, 'error');
+    assert.equal(last.code, 'run/non-finite');
+    assert.equal(last.tensor, 'model.layers.0.mlp.gate_proj.weight');
+  });
+
+  it('--report-dir saves the report there; the report names the deciding rule of each tensor', () => {
+    const recipe = write('ruled.quant', `model "${FIXTURE}"\ndefaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\n`);
+    const dir = path.join(tmp, 'elsewhere', 'reports');
+    const r = run('run', recipe, '--json', '--report-dir', dir);
+    assert.equal(r.code, 0, r.err);
+    const rep = JSON.parse(r.out) as Report & { rules: { label: string; line: number }[]; tensors: { name: string; decidedBy?: Record<string, number> }[] };
+    assert.equal(path.dirname(rep.file!), dir);
+    const latest = `${path.basename(recipe, '.quant')}-latest.json`;
+    assert.ok(fs.existsSync(path.join(dir, latest)));
+    assert.ok(!fs.existsSync(path.join(path.dirname(recipe), '.bitsmith/reports', latest)));
+    const down = rep.tensors.find((t) => t.name === 'model.layers.2.mlp.down_proj.weight')!;
+    assert.equal(rep.rules[down.decidedBy!.group].label, 'match "*.mlp.down_proj"');
+    assert.equal(rep.rules[down.decidedBy!.group].line, 2);
+    assert.equal(rep.rules[down.decidedBy!.format].line, 1);
+  });
+
   it('rejects a bad --threads as a usage error', () => {
     const r = run('run', 'examples/int4.quant', '--threads', 'many');
     assert.equal(r.code, 2);

@@ -1,10 +1,10 @@
 // bitsmith run: executes a recipe on the model's weights in this process, through the
 // native addon (the extension spawns this command and reads --events). Refuses recipes
 // with errors, and anything the backend does not execute yet, naming the statement.
-//   --events   JSON lines on stdout: start, tensor-start, tensor, done | error, then the report
+//   --events   JSON lines on stdout: start, tensor-start, tensor, done, then the report; or an error event
 //   --json     the report as one JSON document on stdout
 //   otherwise  progress on stderr, then a per-tensor table and the totals on stdout
-// The report is also saved under <recipe dir>/.bitsmith/reports/ (see run/report.ts).
+// The report is also saved under <recipe dir>/.bitsmith/reports/ or --report-dir (see run/report.ts).
 // SIGINT/SIGTERM cancel the run (no output file is left) and exit with 130/143.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -20,6 +20,7 @@ export interface RunOptions {
   json?: boolean;
   events?: boolean;
   threads?: string;
+  reportDir?: string;
 }
 
 export async function runCommand(file: string, opts: RunOptions): Promise<number> {
@@ -120,7 +121,9 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       process.stderr.write(`bitsmith: cancelled (${signal})${output ? '; no output written' : ''}\n`);
       return signal === 'SIGINT' ? 130 : 143;
     }
-    if (opts.json) process.stdout.write(JSON.stringify({ type: 'error', code: e.code ?? 'run/internal', message: e.message, tensor: e.tensor }, null, 2) + '\n');
+    const event = { type: 'error', code: e.code ?? 'run/internal', message: e.message, tensor: e.tensor };
+    if (opts.json) process.stdout.write(JSON.stringify(event, null, 2) + '\n');
+    if (opts.events) process.stdout.write(JSON.stringify(event) + '\n');
     process.stderr.write(`bitsmith: ${e.message}${e.code ? ` [${e.code}]` : ''}\n`);
     return 1;
   } finally {
@@ -140,7 +143,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   });
   let saved: string | undefined;
   try {
-    saved = saveReport(report, loaded.path);
+    saved = saveReport(report, loaded.path, opts.reportDir);
   } catch (e) {
     process.stderr.write(`bitsmith: warning: could not save the report: ${(e as Error).message}\n`);
   }

@@ -2,6 +2,7 @@
 // file kept beside the recipe:
 //   <recipe dir>/.bitsmith/reports/<recipe name>-<ISO timestamp>.json   (one per run)
 //   <recipe dir>/.bitsmith/reports/<recipe name>-latest.json            (the last run)
+// (or the same names in the folder given by --report-dir)
 // where <recipe name> is the recipe's file name without .quant and the timestamp is UTC
 // with ':' replaced by '-' (2025-01-31T12-00-00.000Z), so file names sort by time.
 import * as fs from 'fs';
@@ -49,16 +50,16 @@ export function checkAgainstPlan(plan: PlanJson, tensors: TensorEvent[], done: D
   return undefined;
 }
 
-export function reportPaths(recipePath: string, when: Date): { dir: string; file: string; latest: string } {
-  const dir = path.join(path.dirname(recipePath), '.bitsmith', 'reports');
+export function reportPaths(recipePath: string, when: Date, reportDir?: string): { dir: string; file: string; latest: string } {
+  const dir = reportDir ? path.resolve(reportDir) : path.join(path.dirname(recipePath), '.bitsmith', 'reports');
   const base = path.basename(recipePath).replace(/\.quant$/i, '');
   const stamp = when.toISOString().replace(/:/g, '-');
   return { dir, file: path.join(dir, `${base}-${stamp}.json`), latest: path.join(dir, `${base}-latest.json`) };
 }
 
 /** Writes the report (atomically: temp file + rename) and returns its path. */
-export function saveReport(report: RunReport, recipePath: string): string {
-  const p = reportPaths(recipePath, new Date(report.finished));
+export function saveReport(report: RunReport, recipePath: string, reportDir?: string): string {
+  const p = reportPaths(recipePath, new Date(report.finished), reportDir);
   fs.mkdirSync(p.dir, { recursive: true });
   const text = JSON.stringify(report, null, 2) + '\n';
   for (const file of [p.file, p.latest]) {
