@@ -14,6 +14,17 @@ const entries = [
   { entryPoints: ['client/src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { entryPoints: ['server/src/server.ts'], outfile: 'dist/server.js' },
   { entryPoints: ['cli/src/main.ts'], outfile: 'dist/cli.js' },
+  // Webview UIs (report, compare, model inspector) and their stylesheet: browser bundles
+  // loaded by client/src/panels under a strict CSP.
+  ...['report', 'compare', 'model'].map((name) => ({
+    entryPoints: [`webview/src/${name}/main.ts`],
+    outfile: `dist/webview/${name}.js`,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    minify: !watch,
+  })),
+  { entryPoints: ['webview/media/bitsmith.css'], outfile: 'dist/webview/bitsmith.css', platform: 'browser', minify: !watch },
 ];
 for (const entry of entries) {
   const options = { ...common, ...entry };

@@ -1,10 +1,130 @@
 // The extension's commands, keyed by the suffix of their id (`bitsmith.<name>`); each entry is
 // a factory that receives the Context, as in rust-analyzer's client.
+import * as fs from 'fs';
+import * as path from 'path';
 import * as vscode from 'vscode';
+import { latestReport } from './config';
 import type { Context } from './context';
+import { ComparePanel, ModelPanel, ReportPanel } from './panels';
+import { listReports, reportPickItems } from './reports';
 
 export type Cmd = (...args: unknown[]) => unknown;
 export type CmdFactory = (ctx: Context) => Cmd;
+
+const isUri = (x: unknown): x is vscode.Uri => x instanceof vscode.Uri;
+
+/** The recipe a command acts on: its argument (code lens, explorer, editor title), else the
+ * active .quant editor, else one picked from the workspace. */
+async function targetRecipe(arg: unknown, pickTitle: string): Promise<vscode.Uri | undefined> {
+  if (isUri(arg) && arg.fsPath.endsWith('.quant')) return arg;
+  const doc = vscode.window.activeTextEditor?.document;
+  if (doc?.languageId === 'quant' && doc.uri.scheme === 'file') return doc.uri;
+  const files = await vscode.workspace.findFiles('**/*.quant', '**/{node_modules,.git}/**', 1000);
+  if (!files.length) {
+    void vscode.window.showInformationMessage('Bitsmith: no .quant recipe is open or in the workspace.');
+    return undefined;
+  }
+  if (files.length === 1) return files[0];
+  const pick = await vscode.window.showQuickPick(
+    files.map((f) => ({ label: vscode.workspace.asRelativePath(f), uri: f })),
+    { title: pickTitle, placeHolder: 'a .quant recipe' },
+  );
+  return pick?.uri;
+}
+
+export function runRecipe(ctx: Context): Cmd {
+  return async (arg?: unknown) => {
+    if (!vscode.workspace.isTrusted) {
+      const a = await vscode.window.showWarningMessage(
+        'Bitsmith: running a recipe executes the native quantizer on files of this workspace, so runs are disabled in Restricted Mode. Diagnostics, hovers and budgets still work. Trust the workspace to run recipes.',
+        'Manage Workspace Trust',
+      );
+      if (a) await vscode.commands.executeCommand('workbench.trust.manage');
+      return;
+    }
+    const recipe = await targetRecipe(arg, 'Run which recipe?');
+    if (!recipe) return;
+    // The runner reads the recipe from disk: run what the editor shows.
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === recipe.toString());
+    if (doc?.isDirty && !(await doc.save())) {
+      void vscode.window.showErrorMessage(`Bitsmith: cannot save ${path.basename(recipe.fsPath)}; not running.`);
+      return;
+    }
+    return ctx.runs.run(recipe);
+  };
+}
+
+export function cancelRun(ctx: Context): Cmd {
+  return async (arg?: unknown) => {
+    if (isUri(arg)) return ctx.runs.cancel(arg);
+    const running = ctx.runs.running;
+    if (!running.length) {
+      void vscode.window.showInformationMessage('Bitsmith: no run in progress.');
+      return false;
+    }
+    if (running.length === 1) return ctx.runs.cancel(running[0]);
+    const pick = await vscode.window.showQuickPick(
+      [{ label: 'All runs', uri: undefined as vscode.Uri | undefined }, ...running.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u as vscode.Uri | undefined }))],
+      { title: 'Cancel which run?' },
+    );
+    if (!pick) return false;
+    return ctx.runs.cancel(pick.uri);
+  };
+}
+
+export function openLastReport(ctx: Context): Cmd {
+  return async (arg?: unknown) => {
+    const doc = vscode.window.activeTextEditor?.document;
+    const recipe = isUri(arg) ? arg : doc?.languageId === 'quant' ? doc.uri : undefined;
+    if (recipe && fs.existsSync(latestReport(recipe))) return ReportPanel.show(ctx.extCtx, latestReport(recipe));
+    const reports = await listReports();
+    if (!reports.length) {
+      void vscode.window.showInformationMessage(`Bitsmith: no run reports yet${recipe ? ` for ${path.basename(recipe.fsPath)}` : ''}. Run a recipe first (Bitsmith: Run Recipe).`);
+      return;
+    }
+    const pick = await vscode.window.showQuickPick(reportPickItems(reports), { title: 'Open which report?' });
+    if (pick) return ReportPanel.show(ctx.extCtx, pick.file);
+  };
+}
+
+export function compareRuns(ctx: Context): Cmd {
+  return async (arg?: unknown, selected?: unknown) => {
+    // From the explorer with two report files selected.
+    const uris = Array.isArray(selected) ? selected.filter(isUri).filter((u) => u.fsPath.endsWith('.json')) : [];
+    if (uris.length === 2) return ComparePanel.show(ctx.extCtx, uris[0].fsPath, uris[1].fsPath);
+    const reports = await listReports();
+    if (reports.length < 2) {
+      void vscode.window.showInformationMessage('Bitsmith: Compare Runs needs two run reports; run a recipe twice (or two recipes) first.');
+      return;
+    }
+    const picks = await vscode.window.showQuickPick(reportPickItems(reports), { title: 'Compare which two runs? (select two)', canPickMany: true });
+    if (!picks) return;
+    if (picks.length !== 2) {
+      void vscode.window.showWarningMessage(`Bitsmith: select exactly two reports to compare (${picks.length} selected).`);
+      return;
+    }
+    // Older run on the left: deltas read as "what changed since".
+    const [a, b] = picks.map((p) => reports.find((r) => r.file === p.file)!).sort((x, y) => x.mtime - y.mtime);
+    return ComparePanel.show(ctx.extCtx, a.file, b.file);
+  };
+}
+
+export function inspectModel(ctx: Context): Cmd {
+  return async (arg?: unknown) => {
+    let uri = isUri(arg) ? arg : undefined;
+    if (!uri) {
+      const picked = await vscode.window.showOpenDialog({
+        title: 'Inspect which model?',
+        canSelectFiles: true,
+        canSelectFolders: true,
+        canSelectMany: false,
+        filters: { Models: ['safetensors', 'gguf', 'bin'], 'All files': ['*'] },
+      });
+      uri = picked?.[0];
+    }
+    if (uri) return ModelPanel.show(ctx.extCtx, uri);
+  };
+}
 
 export function restartServer(ctx: Context): Cmd {
   return async () => {
@@ -18,6 +138,11 @@ export function restartServer(ctx: Context): Cmd {
 }
 
 export const commands: Record<string, CmdFactory> = {
+  runRecipe,
+  cancelRun,
+  openLastReport,
+  compareRuns,
+  inspectModel,
   restartServer,
 };
 

@@ -1,5 +1,6 @@
 // Owns the language client for the extension's lifetime (in the style of rust-analyzer's Ctx):
-// start, stop and restart it, and hold every disposable the extension registers.
+// start, stop and restart it, the runs, the budget status bar item, and every disposable the
+// extension registers.
 import * as vscode from 'vscode';
 import {
   LanguageClient,
@@ -7,6 +8,9 @@ import {
   type ServerOptions,
   TransportKind,
 } from 'vscode-languageclient/node';
+import { ReportPanel } from './panels';
+import { RunManager } from './run/runManager';
+import { BudgetStatus } from './statusBar';
 
 /** Files whose change may invalidate the server's cached model headers. */
 export const MODEL_FILE_GLOB = '**/*.{safetensors,gguf,bin,json}';
@@ -17,11 +21,18 @@ export class Context implements vscode.Disposable {
   readonly outputChannel: vscode.OutputChannel;
   /** Shared by every client this context creates (a restart re-hooks it); disposed with the context. */
   private readonly modelFileWatcher: vscode.FileSystemWatcher;
+  readonly runs: RunManager;
+  readonly budgetStatus: BudgetStatus;
 
   constructor(readonly extCtx: vscode.ExtensionContext) {
     this.outputChannel = vscode.window.createOutputChannel('Bitsmith Language Server');
     this.modelFileWatcher = vscode.workspace.createFileSystemWatcher(MODEL_FILE_GLOB);
-    this.disposables.push(this.outputChannel, this.modelFileWatcher);
+    const runOutput = vscode.window.createOutputChannel('Bitsmith Runs');
+    this.runs = new RunManager(extCtx, runOutput, (file) => ReportPanel.show(extCtx, file));
+    this.budgetStatus = new BudgetStatus();
+    this.disposables.push(this.outputChannel, this.modelFileWatcher, runOutput, this.runs, this.budgetStatus);
+    // `bitsmith.running` drives the Cancel Run menu entries.
+    this.runs.onDidChange(() => void vscode.commands.executeCommand('setContext', 'bitsmith.running', this.runs.running.length > 0));
     extCtx.subscriptions.push(this);
   }
 
@@ -37,6 +48,7 @@ export class Context implements vscode.Disposable {
   async start(): Promise<void> {
     if (!this._client) this._client = this.createClient();
     await this._client.start();
+    this.budgetStatus.attach(this._client);
   }
 
   async stop(): Promise<void> {

@@ -1,20 +1,38 @@
-// VS Code entry point: a thin activate/deactivate around Context (the language client) and the
-// commands table.
+// VS Code entry point: a thin activate/deactivate around Context (the language client, runs,
+// status bar), the commands table, and the providers registered once.
 import * as vscode from 'vscode';
+import { RecipeCodeLenses } from './codeLens';
 import { registerCommands } from './commands';
 import { Context } from './context';
+import { registerPanels } from './panels';
+import { RecipeTaskProvider, TASK_TYPE } from './tasks';
+
+/** What activate() returns: read by the extension-host tests. */
+export interface BitsmithApi {
+  statusBarText(): string | undefined;
+  runningRecipes(): string[];
+}
 
 let ctx: Context | undefined;
 
-export async function activate(extCtx: vscode.ExtensionContext): Promise<void> {
-  ctx = new Context(extCtx);
-  registerCommands(ctx);
+export async function activate(extCtx: vscode.ExtensionContext): Promise<BitsmithApi> {
+  const c = (ctx = new Context(extCtx));
+  registerCommands(c);
+  for (const d of registerPanels(extCtx)) c.pushCleanup(d);
+  c.pushCleanup(vscode.tasks.registerTaskProvider(TASK_TYPE, new RecipeTaskProvider(extCtx)));
+  const lenses = new RecipeCodeLenses(c.runs);
+  c.pushCleanup(lenses);
+  c.pushCleanup(vscode.languages.registerCodeLensProvider({ language: 'quant', scheme: 'file' }, lenses));
   try {
-    await ctx.start();
+    await c.start();
   } catch (err) {
     // Keep the extension (and `Bitsmith: Restart Language Server`) alive when the server fails.
     void vscode.window.showErrorMessage(`Bitsmith: the language server failed to start: ${String(err)}`);
   }
+  return {
+    statusBarText: () => c.budgetStatus.text,
+    runningRecipes: () => c.runs.running.map((u) => u.fsPath),
+  };
 }
 
 export async function deactivate(): Promise<void> {

@@ -1,0 +1,196 @@
+// The report panels' pure logic: per-layer aggregation, format labels, deciding rules, the
+// CSV export, the compare join and totals, report validation and the message guard.
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import type { RunReport, TensorResult } from '../../core/src/runReport';
+import { readModelHeader } from '../../core/src/models/load';
+import { modelView } from '../../client/src/panels/modelView';
+import { compareToCsv, compareTotals, joinReports } from '../../webview/src/shared/compare';
+import { isWebviewMessage, reportProblem } from '../../webview/src/shared/messages';
+import {
+  aggregateByLayer, cellKey, decidingRule, errorStats, formatLabel, formatsOf, reportToCsv,
+} from '../../webview/src/shared/reportModel';
+
+function tensor(name: string, shape: number[], fields: Partial<TensorResult> = {}): TensorResult {
+  const elements = shape.reduce((a, b) => a * b, 1);
+  const quantized = fields.action !== 'keep';
+  const bpw = fields.bpw ?? (quantized ? 4.5 : 32);
+  return {
+    index: 0, name, shape, dtype: 'F32', action: 'quantize', format: 'int4', method: 'rtn',
+    config: { format: 'int4', method: 'rtn', group: 32, groupKind: 'size', symmetric: true, scale: 'f16' },
+    bpw, planBpw: bpw, bytesIn: elements * 4, bytesOut: (elements * bpw) / 8,
+    relError: quantized ? 0.1 : undefined, seconds: 0.001,
+    ...fields,
+  };
+}
+
+function report(tensors: TensorResult[], extra: Partial<RunReport> = {}): RunReport {
+  const bytesIn = tensors.reduce((a, t) => a + t.bytesIn, 0);
+  const bytesOut = tensors.reduce((a, t) => a + t.bytesOut, 0);
+  const params = tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+  return {
+    type: 'report', reportVersion: 1, bitsmith: '0.1.0',
+    recipe: { path: '/r/x.quant', name: 'x' },
+    model: { path: '/m', format: 'hf-folder', architecture: 'llama', tensors: tensors.length, parameters: params, bytes: bytesIn, dtype: 'F32' },
+    output: null, threads: 2, started: '2026-01-01T00:00:00.000Z', finished: '2026-01-01T00:00:01.000Z',
+    tensors,
+    totals: { tensors: tensors.length, quantized: tensors.filter((t) => t.action !== 'keep').length, params, bytesIn, bytesOut, bpw: (8 * bytesOut) / params, seconds: 1, peakRssBytes: 1 << 20, planBpw: (8 * bytesOut) / params },
+    ...extra,
+  };
+}
+
+const KEPT = { action: 'keep' as const, format: 'keep', method: undefined, config: undefined, relError: undefined };
+
+describe('webview report logic', () => {
+  describe('aggregateByLayer', () => {
+    const tensors = [
+      tensor('model.embed_tokens.weight', [512, 64], { relError: 0.08 }),
+      tensor('model.layers.0.self_attn.q_proj.weight', [64, 64], { relError: 0.12 }),
+      tensor('model.layers.0.self_attn.q_proj.bias', [64], KEPT),
+      tensor('model.layers.0.mlp.down_proj.weight', [64, 172], { relError: 0.2, bpw: 8, bytesOut: 11008 }),
+      tensor('model.layers.0.input_layernorm.weight', [64], KEPT),
+      tensor('model.layers.1.block_sparse_moe.experts.0.w1.weight', [100, 10], { relError: 0.3 }),
+      tensor('model.layers.1.block_sparse_moe.experts.1.w1.weight', [300, 10], { relError: 0.1 }),
+      tensor('model.norm.weight', [64], KEPT),
+    ];
+    const agg = aggregateByLayer(tensors);
+
+    it('groups by layer and projection, keeping roles in canonical order', () => {
+      assert.deepEqual(agg.layers, [0, 1]);
+      assert.deepEqual(agg.roles, ['q', 'gate', 'down']);
+      assert.equal(agg.cells.get(cellKey(0, 'q'))?.relError, 0.12);
+      assert.equal(agg.cells.get(cellKey(0, 'down'))?.bpw, 8);
+      assert.equal(agg.cells.get(cellKey(1, 'q')), undefined);
+    });
+
+    it('combines split experts: bytes add up, errors as an element-weighted quadratic mean', () => {
+      const cell = agg.cells.get(cellKey(1, 'gate'))!;
+      assert.deepEqual(cell.tensors.length, 2);
+      assert.equal(cell.params, 4000);
+      assert.ok(Math.abs(cell.relError! - Math.sqrt((1000 * 0.09 + 3000 * 0.01) / 4000)) < 1e-12);
+    });
+
+    it('lists tensors outside the layers and the non-projection tensors inside them', () => {
+      assert.deepEqual(agg.outside.map((o) => [o.tensor.name, o.role]), [['model.embed_tokens.weight', 'embed'], ['model.norm.weight', 'norm']]);
+      assert.deepEqual(agg.inLayerOther.map((t) => t.name), ['model.layers.0.self_attn.q_proj.bias', 'model.layers.0.input_layernorm.weight']);
+    });
+
+    it('counts every tensor of a layer in the layer totals', () => {
+      const layer0 = agg.totals.find((t) => t.layer === 0)!;
+      assert.equal(layer0.params, 4096 + 64 + 11008 + 64);
+      const bytes = tensors.slice(1, 5).reduce((a, t) => a + t.bytesOut, 0);
+      assert.equal(layer0.bytesOut, bytes);
+      assert.ok(Math.abs(layer0.bpw - (8 * bytes) / layer0.params) < 1e-12);
+    });
+  });
+
+  it('labels formats with group and symmetry, and kept tensors with their dtype', () => {
+    assert.equal(formatLabel(tensor('a', [4, 4])), 'int4 · g32 · sym');
+    assert.equal(formatLabel(tensor('a', [4, 4], { format: 'int3', config: { groupKind: 'channel', group: 0, symmetric: false } })), 'int3 · channel · asym');
+    assert.equal(formatLabel(tensor('a', [4], KEPT)), 'kept (F32)');
+    assert.deepEqual(formatsOf([tensor('a', [1]), tensor('b', [1], KEPT), tensor('c', [1], { format: 'int8' }), tensor('d', [1])]), ['int4', 'keep', 'int8']);
+  });
+
+  it('finds the rule that decided the format, else the first deciding rule', () => {
+    const rules = [{ index: 0, label: 'defaults', line: 6 }, { index: 1, label: 'match "*.mlp.*"', line: 12 }];
+    const r = report([], { rules });
+    assert.equal(decidingRule(r, tensor('a', [1], { decidedBy: { group: 0, format: 1 } }))?.line, 12);
+    assert.equal(decidingRule(r, tensor('a', [1], { decidedBy: { group: 0 } }))?.label, 'defaults');
+    assert.equal(decidingRule(r, tensor('a', [1])), undefined);
+    assert.equal(decidingRule(report([]), tensor('a', [1], { decidedBy: { format: 0 } })), undefined, 'no rules recorded');
+  });
+
+  it('exports CSV in the order asked, with the deciding rule and 1-based line', () => {
+    const rules = [{ index: 0, label: 'match "a,b"', line: 3 }];
+    const r = report([tensor('t.one', [2, 3], { decidedBy: { format: 0 } }), tensor('t.two', [4], KEPT)], { rules });
+    const lines = reportToCsv(r, ['t.two', 'missing', 't.one']).trimEnd().split('\r\n');
+    assert.equal(lines.length, 3);
+    assert.match(lines[0], /^name,shape,dtype,action,format,/);
+    assert.match(lines[1], /^t\.two,4,F32,keep,keep,/);
+    assert.match(lines[2], /^t\.one,2x3,F32,quantize,int4,g32,true,rtn,4\.5,4\.5,24,3\.375,0\.1,/);
+    assert.ok(lines[2].endsWith(',"match ""a,b""",4'), lines[2]);
+    assert.equal(reportToCsv(r).trimEnd().split('\r\n').length, 3, 'all tensors by default');
+  });
+
+  it('computes mean, median and max over quantized tensors only', () => {
+    const s = errorStats([tensor('a', [1], { relError: 0.1 }), tensor('b', [1], { relError: 0.4 }), tensor('c', [1], { relError: 0.2 }), tensor('d', [1], KEPT)]);
+    assert.equal(s.count, 3);
+    assert.ok(Math.abs(s.mean! - 0.7 / 3) < 1e-12);
+    assert.equal(s.median, 0.2);
+    assert.equal(s.max, 0.4);
+    assert.deepEqual(errorStats([tensor('d', [1], KEPT)]), { count: 0 });
+  });
+
+  describe('compare', () => {
+    const a = report([tensor('x', [8], { relError: 0.2, bpw: 4.5 }), tensor('y', [8], { relError: 0.1 }), tensor('onlyA', [8])]);
+    const b = report([tensor('y', [8], { relError: 0.3, bpw: 8 }), tensor('x', [8], { relError: 0.05, bpw: 3 }), tensor('onlyB', [8])]);
+
+    it('joins by name: A order first, then B-only tensors, with ratios and deltas', () => {
+      const rows = joinReports(a, b);
+      assert.deepEqual(rows.map((r) => [r.name, r.status]), [['x', 'both'], ['y', 'both'], ['onlyA', 'onlyA'], ['onlyB', 'onlyB']]);
+      assert.equal(rows[0].relRatio, 0.25);
+      assert.equal(rows[0].bpwDelta, -1.5);
+      assert.ok(Math.abs(rows[1].relRatio! - 3) < 1e-12);
+      assert.equal(rows[2].relRatio, undefined);
+      assert.equal(rows[3].a, undefined);
+    });
+
+    it('has no ratio when A has no error (kept) or a zero error', () => {
+      const rows = joinReports(report([tensor('k', [4], KEPT), tensor('z', [4], { relError: 0 })]), report([tensor('k', [4]), tensor('z', [4])]));
+      assert.equal(rows[0].relRatio, undefined);
+      assert.equal(rows[1].relRatio, undefined);
+    });
+
+    it('compares totals with deltas and ratios', () => {
+      const totals = compareTotals(a, b);
+      const bytes = totals.find((t) => t.id === 'bytesOut')!;
+      assert.equal(bytes.delta, b.totals.bytesOut - a.totals.bytesOut);
+      assert.equal(bytes.ratio, b.totals.bytesOut / a.totals.bytesOut);
+      const median = totals.find((t) => t.id === 'medianRel')!;
+      assert.equal(median.a, 0.1);
+      assert.equal(median.b, 0.1);
+      assert.equal(median.delta, 0);
+    });
+
+    it('exports the join as CSV', () => {
+      const csv = compareToCsv(joinReports(a, b)).split('\r\n');
+      assert.equal(csv[0], 'name,status,format_a,format_b,bpw_a,bpw_b,bpw_delta,rel_error_a,rel_error_b,rel_error_ratio');
+      assert.equal(csv[1], 'x,both,int4,int4,4.5,3,-1.5,0.2,0.05,0.25');
+      assert.equal(csv[4], 'onlyB,onlyB,,int4,,4.5,,,0.1,');
+    });
+  });
+
+  it('validates report files, naming the file in every problem', () => {
+    const good = report([tensor('x', [2])]);
+    assert.equal(reportProblem(good, 'r.json'), undefined);
+    assert.match(reportProblem([], 'r.json')!, /^r\.json does not hold a JSON object/);
+    assert.match(reportProblem({ ...good, type: 'plan' }, 'r.json')!, /r\.json is not a Bitsmith run report/);
+    assert.match(reportProblem({ ...good, reportVersion: 2 }, 'r.json')!, /version 2/);
+    assert.match(reportProblem({ ...good, tensors: undefined }, 'r.json')!, /r\.json: the report has no "tensors"/);
+    assert.match(reportProblem({ ...good, tensors: [{ shape: [] }] }, 'r.json')!, /tensor 0 has no name/);
+  });
+
+  it('accepts only protocol messages from the webview', () => {
+    assert.ok(isWebviewMessage({ type: 'ready' }));
+    assert.ok(isWebviewMessage({ type: 'revealRule', tensor: 'a' }));
+    assert.ok(isWebviewMessage({ type: 'exportCsv' }));
+    assert.ok(isWebviewMessage({ type: 'exportCsv', tensors: ['a', 'b'] }));
+    assert.equal(isWebviewMessage({ type: 'revealRule' }), false);
+    assert.equal(isWebviewMessage({ type: 'exportCsv', tensors: [1] }), false);
+    assert.equal(isWebviewMessage({ type: 'runShell' }), false);
+    assert.equal(isWebviewMessage('ready'), false);
+    assert.equal(isWebviewMessage(null), false);
+  });
+
+  it('describes a model header for the Inspect Model panel with relative file names', () => {
+    const view = modelView(readModelHeader(path.resolve(__dirname, '../../examples/stories260K')));
+    assert.equal(view.name, 'stories260K');
+    assert.equal(view.format, 'hf-folder');
+    assert.equal(view.parameters, 260032);
+    assert.equal(view.tensors.length, 47);
+    assert.deepEqual([...new Set(view.tensors.map((t) => t.file))], ['model.safetensors']);
+    assert.ok(view.files.includes('config.json'));
+    assert.ok(view.config.some(([k]) => k === 'model_type'));
+    assert.ok(view.config.every(([, v]) => typeof v === 'string' && v.length <= 160));
+  });
+});

@@ -1,0 +1,352 @@
+/// <reference lib="dom" />
+// The run report panel: summary, per-layer charts, the tensor table and the selected
+// tensor's details and histograms.
+import type { RunReport, TensorResult } from '../../../core/src/runReport';
+import { applyTheme, ChartSlot } from '../shared/charts';
+import { DataTable, type Column, type SortState } from '../shared/dataTable';
+import { clear, createNotices, definitionList, h, showError } from '../shared/dom';
+import {
+  formatBpw, formatBytes, formatCount, formatInteger, formatNumber, formatSeconds, formatShape,
+} from '../shared/format';
+import type { ReportState } from '../shared/messages';
+import {
+  aggregateByLayer, decidingRule, errorStats, formatLabel, formatsOf, isKept, type LayerAggregation,
+} from '../shared/reportModel';
+import { makeNameFilter } from '../shared/table';
+import { roleLabel } from '../shared/tensorNames';
+import { onThemeChange, readTheme, type Theme } from '../shared/theme';
+import { post, setState } from '../shared/vscodeApi';
+import {
+  drawBitsPerLayer, drawErrorHistogram, drawErrorPerLayer, drawHeatmap, drawWeightHistogram,
+} from './reportCharts';
+
+type Evaluated = RunReport & { evaluation?: unknown };
+
+function basename(p: string): string {
+  return p.replace(/[\\/]+$/, '').split(/[\\/]/).pop() || p;
+}
+
+function columns(): Column<TensorResult>[] {
+  const num = (value: (t: TensorResult) => number | undefined, fmt: (x: number | undefined) => string) =>
+    (t: TensorResult) => (isKept(t) && value(t) === undefined ? h('span', { class: 'muted' }, '—') : fmt(value(t)));
+  return [
+    { id: 'name', label: 'Tensor', sortValue: (t) => t.name, render: (t) => h('span', { class: 'tensor-name' }, t.name) },
+    { id: 'shape', label: 'Shape', sortValue: (t) => t.shape.reduce((a, b) => a * b, 1), render: (t) => formatShape(t.shape), firstDirection: 'descending', title: 'Sorted by number of elements' },
+    {
+      id: 'format', label: 'Format', sortValue: (t) => (isKept(t) ? `~keep ${t.dtype}` : formatLabel(t)),
+      render: (t) => (isKept(t) ? h('span', { class: 'badge kept' }, formatLabel(t)) : formatLabel(t)),
+    },
+    { id: 'method', label: 'Method', sortValue: (t) => t.method, render: (t) => t.method ?? h('span', { class: 'muted' }, '—') },
+    { id: 'bpw', label: 'bpw', title: 'Bits per weight, from the bytes produced', numeric: true, sortValue: (t) => t.bpw, render: (t) => formatBpw(t.bpw), firstDirection: 'descending' },
+    { id: 'relError', label: 'Rel. error', title: 'Relative error ‖ŵ − w‖ / ‖w‖', numeric: true, sortValue: (t) => t.relError, render: num((t) => t.relError, (x) => formatNumber(x)), firstDirection: 'descending' },
+    { id: 'sqnrDb', label: 'SQNR dB', title: 'Signal-to-quantization-noise ratio in decibels', numeric: true, sortValue: (t) => t.sqnrDb, render: num((t) => t.sqnrDb, (x) => (x === undefined ? '—' : x.toFixed(2))), firstDirection: 'ascending' },
+    { id: 'maxAbsError', label: 'Max abs. error', numeric: true, sortValue: (t) => t.maxAbsError, render: num((t) => t.maxAbsError, (x) => formatNumber(x)), firstDirection: 'descending' },
+    { id: 'seconds', label: 'Time', numeric: true, sortValue: (t) => t.seconds, render: (t) => formatSeconds(t.seconds), firstDirection: 'descending' },
+  ];
+}
+
+/** Any JSON value as nested definition lists / tables (the `evaluation` block has no fixed shape yet). */
+function renderValue(value: unknown, depth = 0): Node {
+  if (value === null || value === undefined) return document.createTextNode('—');
+  if (typeof value === 'number') return document.createTextNode(formatNumber(value, 5));
+  if (typeof value !== 'object') return document.createTextNode(String(value));
+  if (Array.isArray(value)) {
+    if (value.every((v) => v === null || typeof v !== 'object')) return document.createTextNode(value.map((v) => (typeof v === 'number' ? formatNumber(v, 5) : String(v))).join(', '));
+    const list = h('ol', { class: 'value-list' });
+    for (const item of value) list.appendChild(h('li', undefined, renderValue(item, depth + 1)));
+    return list;
+  }
+  if (depth > 4) return document.createTextNode(JSON.stringify(value));
+  return definitionList(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, renderValue(v, depth + 1)]), 'facts nested');
+}
+
+export class ReportApp {
+  private report: RunReport | undefined;
+  private file = '';
+  private state: ReportState;
+  private theme: Theme = readTheme();
+  private agg: LayerAggregation | undefined;
+  private table: DataTable<TensorResult> | undefined;
+  private readonly slots = {
+    errorPerLayer: new ChartSlot('error-per-layer', 'Relative error per layer'),
+    bitsPerLayer: new ChartSlot('bits-per-layer', 'Bits per weight per layer'),
+    heatmap: new ChartSlot('heatmap', 'Relative error: layer × projection', 'heatmap'),
+    weightHist: new ChartSlot('weight-hist', 'Weights and reconstruction'),
+    errorHist: new ChartSlot('error-hist', 'Error histogram'),
+  };
+  private detail: HTMLElement | undefined;
+  private notify: (message: string, level?: 'info' | 'warning' | 'error') => void = () => undefined;
+
+  constructor(private readonly root: HTMLElement, restored: ReportState | undefined) {
+    this.state = restored ?? { kind: 'report', file: '' };
+    applyTheme(this.theme);
+    onThemeChange((theme) => {
+      this.theme = theme;
+      applyTheme(theme);
+      this.drawCharts();
+    });
+  }
+
+  showError(title: string, message: string, file: string): void {
+    for (const slot of Object.values(this.slots)) slot.destroy();
+    this.report = undefined;
+    if (file) this.saveState({ file });
+    showError(this.root, title, message, file, () => post({ type: 'reload' }));
+  }
+
+  notice(message: string, level: 'info' | 'warning' | 'error'): void {
+    this.notify(message, level);
+  }
+
+  show(file: string, report: RunReport): void {
+    // A different file starts from a clean view; the same file keeps sort, filter and selection.
+    if (this.state.file && this.state.file !== file) this.state = { kind: 'report', file };
+    this.file = file;
+    this.report = report;
+    this.saveState({ file });
+    this.agg = aggregateByLayer(report.tensors);
+    for (const slot of Object.values(this.slots)) slot.destroy();
+    clear(this.root);
+    this.root.append(this.header(report), this.summary(report));
+    const evaluation = (report as Evaluated).evaluation;
+    if (evaluation !== undefined) {
+      this.root.appendChild(h('section', { class: 'evaluation', 'aria-labelledby': 'evaluation-h' },
+        h('h2', { id: 'evaluation-h' }, 'Evaluation'), renderValue(evaluation)));
+    }
+    this.root.append(this.overview(), this.workbench(report));
+    this.notify = createNotices(this.root);
+    const selected = this.state.selected && report.tensors.some((t) => t.name === this.state.selected)
+      ? this.state.selected
+      : this.defaultSelection(report);
+    this.selectTensor(selected, { reveal: false, scroll: false });
+    this.drawLayerCharts();
+  }
+
+  private saveState(patch: Partial<ReportState>): void {
+    this.state = { ...this.state, ...patch, kind: 'report' };
+    setState(this.state);
+  }
+
+  /** The quantized tensor with the highest relative error, else the first tensor. */
+  private defaultSelection(report: RunReport): string | undefined {
+    let best: TensorResult | undefined;
+    for (const t of report.tensors) if (t.relError !== undefined && (!best || t.relError > best.relError!)) best = t;
+    return (best ?? report.tensors[0])?.name;
+  }
+
+  private header(report: RunReport): HTMLElement {
+    const title = report.recipe.name ?? basename(report.recipe.path);
+    return h('header', { class: 'page-header' },
+      h('div', { class: 'title-block' },
+        h('h1', undefined, title),
+        h('p', { class: 'subtitle' }, 'Run report ', h('code', { title: this.file }, basename(this.file)),
+          ` · finished ${report.finished.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`,
+          report.bitsmith ? ` · Bitsmith ${report.bitsmith}` : '')),
+      h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Report actions' },
+        h('button', { type: 'button', class: 'button', id: 'export-csv', onclick: () => post({ type: 'exportCsv', tensors: this.table?.visibleKeys() }) }, 'Export CSV'),
+        h('button', { type: 'button', class: 'button secondary', id: 'export-json', onclick: () => post({ type: 'exportJson' }) }, 'Export JSON'),
+        h('button', { type: 'button', class: 'button secondary', id: 'reload', onclick: () => post({ type: 'reload' }) }, 'Reload')));
+  }
+
+  private summary(report: RunReport): HTMLElement {
+    const t = report.totals;
+    const kept = t.tensors - t.quantized;
+    const ratio = t.bytesIn ? t.bytesOut / t.bytesIn : undefined;
+    const errors = errorStats(report.tensors);
+    const bpwParts: (Node | string)[] = [h('strong', undefined, formatBpw(t.bpw)), ' bpw'];
+    if (t.planBpw !== undefined) {
+      const same = Math.abs(t.planBpw - t.bpw) < 1e-9;
+      bpwParts.push(h('span', { class: same ? 'muted' : 'warning-text' }, ` (plan ${formatBpw(t.planBpw)}${same ? '' : ', differs'})`));
+    }
+    let budget: (Node | string)[] | undefined;
+    if (report.budget) {
+      const b = report.budget;
+      budget = [
+        `${formatBpw(b.bpw)} bpw (${formatBytes(b.bytes)}): `,
+        b.fits
+          ? h('span', { class: 'badge ok' }, `fits, ${formatBytes(b.bytes - t.bytesOut)} to spare`)
+          : h('span', { class: 'badge over' }, `over by ${formatBytes(b.overBytes)}`),
+      ];
+    }
+    const model = report.model;
+    return h('section', { class: 'summary', 'aria-label': 'Summary' }, definitionList([
+      ['Model', [h('span', { title: model.path }, basename(model.path)), h('span', { class: 'muted' }, ` ${model.format} · ${model.architecture} · ${formatCount(model.parameters)} params`)]],
+      ['Recipe', [h('span', { title: report.recipe.path }, report.recipe.name ?? basename(report.recipe.path)), h('span', { class: 'muted' }, ` ${basename(report.recipe.path)}`)]],
+      ['Size', [formatBytes(t.bytesIn), ' → ', h('strong', undefined, formatBytes(t.bytesOut)), ratio ? h('span', { class: 'muted' }, ` (${(1 / ratio).toFixed(2)}× smaller)`) : '']],
+      ['Bits per weight', bpwParts],
+      ['Budget', budget],
+      ['Tensors', `${formatInteger(t.quantized)} quantized, ${formatInteger(kept)} kept`],
+      ['Relative error', errors.count ? `mean ${formatNumber(errors.mean)}, median ${formatNumber(errors.median)}, max ${formatNumber(errors.max)}` : 'no quantized tensor'],
+      ['Wall time', formatSeconds(t.seconds)],
+      ['Threads', String(report.threads)],
+      ['Peak RSS', formatBytes(t.peakRssBytes)],
+      ['Output', report.output ? h('span', { title: report.output.path }, `${report.output.kind}: ${basename(report.output.path)}`) : 'none'],
+    ]));
+  }
+
+  private overview(): HTMLElement {
+    const agg = this.agg!;
+    const log = h('input', { type: 'checkbox', id: 'log-scale', checked: this.state.logScale ?? false });
+    log.addEventListener('change', () => {
+      this.saveState({ logScale: log.checked });
+      this.drawCharts();
+    });
+    const section = h('section', { class: 'overview', 'aria-labelledby': 'overview-h' },
+      h('div', { class: 'section-header' },
+        h('h2', { id: 'overview-h' }, 'Per layer'),
+        h('label', { class: 'checkbox' }, log, ' Logarithmic scales')),
+      h('div', { class: 'chart-grid' }, this.slots.errorPerLayer.figure, this.slots.bitsPerLayer.figure, this.slots.heatmap.figure));
+    section.appendChild(this.outsideLayers(agg));
+    return section;
+  }
+
+  /** Tensors in no numbered layer: listed with their figures, never dropped silently. */
+  private outsideLayers(agg: LayerAggregation): HTMLElement {
+    const box = h('div', { class: 'outside-layers', 'data-outside-layers': '' }, h('h3', undefined, 'Outside the numbered layers'));
+    if (!agg.outside.length) {
+      box.appendChild(h('p', { class: 'muted' }, 'Every tensor sits in a numbered layer.'));
+      return box;
+    }
+    const list = h('ul', { class: 'outside-list' });
+    for (const { tensor: t, role } of agg.outside) {
+      list.appendChild(h('li', undefined,
+        h('button', { type: 'button', class: 'link-button', 'data-tensor-link': t.name, onclick: () => this.selectTensor(t.name, { reveal: false, scroll: true }) }, t.name),
+        h('span', { class: 'muted' }, ` ${roleLabel(role)} · ${formatLabel(t)} · ${formatBpw(t.bpw)} bpw`),
+        t.relError !== undefined ? h('span', undefined, ` · rel. error ${formatNumber(t.relError)}`) : ''));
+    }
+    box.appendChild(list);
+    if (agg.inLayerOther.length) {
+      box.appendChild(h('p', { class: 'muted' },
+        `${agg.inLayerOther.length} other tensors inside the layers (norms, biases, routers) count in the whole-layer bits but have no projection series; the table lists them.`));
+    }
+    return box;
+  }
+
+  private workbench(report: RunReport): HTMLElement {
+    const count = h('span', { class: 'count', id: 'tensor-count', 'aria-live': 'polite' });
+    this.table = new DataTable<TensorResult>({
+      id: 'tensor-table',
+      caption: 'Tensors of the run: format, bits per weight and error. Select a row to see its histograms and open the rule that decided it.',
+      columns: columns(),
+      rowKey: (t) => t.name,
+      keyAttribute: 'data-tensor',
+      rowClass: (t) => (isKept(t) ? 'kept' : undefined),
+      sort: this.state.sort,
+      onSortChange: (sort: SortState | undefined) => this.saveState({ sort }),
+      onActivate: (t) => this.selectTensor(t.name, { reveal: true, scroll: false }),
+      onRender: (visible, total) => {
+        count.textContent = visible === total ? `${total} tensors` : `${visible} of ${total} tensors`;
+      },
+      emptyText: 'No tensor matches the filter.',
+    });
+    const filter = h('input', {
+      type: 'search', id: 'tensor-filter', value: this.state.filter ?? '', placeholder: 'q_proj, *.mlp.*, model.layers.{0..3}.**',
+      'aria-describedby': 'filter-help', autocomplete: 'off', spellcheck: 'false',
+    });
+    const formatSelect = h('select', { id: 'format-filter' }, h('option', { value: '' }, 'All formats'),
+      ...formatsOf(report.tensors).map((f) => h('option', { value: f, selected: this.state.format === f }, f === 'keep' ? 'kept' : f)));
+    const filterError = h('span', { class: 'filter-error', id: 'filter-error', role: 'alert' });
+    const apply = () => {
+      const nameFilter = makeNameFilter(filter.value);
+      filterError.textContent = nameFilter.error ? nameFilter.error : '';
+      filter.setAttribute('aria-invalid', nameFilter.error ? 'true' : 'false');
+      const format = formatSelect.value;
+      this.table!.setFilter((t) => nameFilter.test(t.name) && (!format || (isKept(t) ? 'keep' : t.format) === format));
+      this.saveState({ filter: filter.value, format });
+    };
+    filter.addEventListener('input', apply);
+    formatSelect.addEventListener('change', apply);
+    this.table.setRows(report.tensors);
+    apply();
+
+    this.detail = h('div', { class: 'detail-body' });
+    return h('section', { class: 'workbench' },
+      h('div', { class: 'table-pane', role: 'region', 'aria-labelledby': 'tensors-h' },
+        h('div', { class: 'section-header' }, h('h2', { id: 'tensors-h' }, 'Tensors'), count),
+        h('div', { class: 'filters' },
+          h('label', { for: 'tensor-filter' }, 'Filter'), filter,
+          h('label', { for: 'format-filter' }, 'Format'), formatSelect, filterError),
+        h('p', { id: 'filter-help', class: 'help' }, 'A substring, or a recipe pattern: * within a segment, ** across segments, {0..3} ranges, re: for a regular expression.'),
+        h('div', { class: 'table-scroll' }, this.table.element)),
+      h('aside', { class: 'detail-pane', 'aria-labelledby': 'detail-h' }, this.detail));
+  }
+
+  /** Selects a tensor: table row, detail pane and histograms; `reveal` asks the host to open its rule. */
+  selectTensor(name: string | undefined, how: { reveal: boolean; scroll: boolean }): void {
+    const report = this.report;
+    if (!report) return;
+    const t = name ? report.tensors.find((x) => x.name === name) : undefined;
+    this.saveState({ selected: t?.name });
+    this.table?.select(t?.name, how.scroll);
+    this.renderDetail(t);
+    this.drawHistograms(t);
+    if (t && how.reveal) post({ type: 'revealRule', tensor: t.name });
+  }
+
+  private renderDetail(t: TensorResult | undefined): void {
+    const detail = this.detail;
+    const report = this.report;
+    if (!detail || !report) return;
+    clear(detail);
+    if (!t) {
+      detail.append(h('h2', { id: 'detail-h' }, 'No tensor selected'), h('p', { class: 'muted' }, 'Select a row of the table.'));
+      return;
+    }
+    const config = t.config ? Object.entries(t.config).filter(([k]) => !['format', 'method', 'group', 'groupKind', 'symmetric'].includes(k)) : [];
+    const bytes = t.bytes ? Object.entries(t.bytes).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${formatBytes(v)}`).join(' · ') : undefined;
+    const rules = t.decidedBy && report.rules
+      ? Object.entries(t.decidedBy).map(([prop, index]) => {
+        const rule = report.rules!.find((r) => r.index === index) ?? report.rules![index];
+        return h('li', undefined, h('span', { class: 'muted' }, `${prop}: `), rule ? `${rule.label} (line ${rule.line + 1})` : `rule ${index}`);
+      })
+      : [];
+    const deciding = decidingRule(report, t);
+    detail.append(
+      h('h2', { id: 'detail-h', class: 'tensor-title' }, t.name),
+      definitionList([
+        ['Shape', `${formatShape(t.shape)} (${formatInteger(t.shape.reduce((a, b) => a * b, 1))} elements)`],
+        ['Source', t.dtype],
+        ['Format', formatLabel(t)],
+        ['Method', t.method],
+        ['Options', config.length ? config.map(([k, v]) => `${k} ${String(v)}`).join(' · ') : undefined],
+        ['Bits per weight', `${formatBpw(t.bpw)}${t.planBpw !== undefined && Math.abs(t.planBpw - t.bpw) > 1e-9 ? ` (plan ${formatBpw(t.planBpw)})` : ''}`],
+        ['Bytes', `${formatBytes(t.bytesIn)} → ${formatBytes(t.bytesOut)}`],
+        ['Bytes by part', bytes],
+        ['Relative error', t.relError !== undefined ? formatNumber(t.relError) : undefined],
+        ['SQNR', t.sqnrDb !== undefined ? `${t.sqnrDb.toFixed(2)} dB` : undefined],
+        ['Max abs. error', t.maxAbsError !== undefined ? formatNumber(t.maxAbsError) : undefined],
+        ['Cosine', t.cosine !== undefined ? formatNumber(t.cosine, 6) : undefined],
+        ['Outliers', t.outliers ? formatInteger(t.outliers) : undefined],
+        ['Time', formatSeconds(t.seconds)],
+      ], 'facts compact'),
+      rules.length
+        ? h('div', { class: 'rules' }, h('h3', undefined, 'Decided by'), h('ul', undefined, ...rules),
+          h('button', { type: 'button', class: 'button secondary', id: 'reveal-rule', onclick: () => post({ type: 'revealRule', tensor: t.name }) },
+            deciding ? `Go to ${deciding.label}` : 'Go to rule'))
+        : h('p', { class: 'muted' }, report.rules ? 'No rule decided this tensor (the defaults of the format leave it as it is).' : 'This report does not record which rule decided each tensor.'),
+      this.slots.weightHist.figure,
+      this.slots.errorHist.figure,
+    );
+  }
+
+  private drawHistograms(t: TensorResult | undefined): void {
+    if (!this.report) return;
+    const log = this.state.logScale ?? false;
+    drawWeightHistogram(this.slots.weightHist, t, this.theme, log);
+    drawErrorHistogram(this.slots.errorHist, t, this.theme, log);
+  }
+
+  private drawCharts(): void {
+    this.drawLayerCharts();
+    this.drawHistograms(this.report?.tensors.find((t) => t.name === this.state.selected));
+  }
+
+  private drawLayerCharts(): void {
+    if (!this.report || !this.agg) return;
+    const pick = (name: string) => this.selectTensor(name, { reveal: false, scroll: true });
+    const log = this.state.logScale ?? false;
+    drawErrorPerLayer(this.slots.errorPerLayer, this.agg, this.theme, log, pick);
+    drawBitsPerLayer(this.slots.bitsPerLayer, this.agg, this.theme, pick);
+    drawHeatmap(this.slots.heatmap, this.agg, this.theme, pick);
+  }
+}

@@ -1,0 +1,92 @@
+// The message protocol between the extension host (client/src/panels) and the webviews:
+// one discriminated union per direction, imported by both sides.
+import type { RunReport } from '../../../core/src/runReport';
+
+/** A model as the Inspect Model panel shows it (from core's header reader; no weights). */
+export interface ModelView {
+  path: string;
+  /** The file or folder name. */
+  name: string;
+  format: string;
+  architecture: string;
+  parameters: number;
+  bytes: number;
+  dtype: string;
+  /** Files read for the header, relative to the model's folder. */
+  files: string[];
+  tensors: { name: string; shape: number[]; dtype: string; elements: number; bytes: number; file: string; offset: number }[];
+  /** Scalar config/metadata entries (strings shortened), for display. */
+  config: [string, string][];
+}
+
+export interface LoadedReport {
+  /** Absolute path of the report file. */
+  file: string;
+  report: RunReport;
+}
+
+export type HostToWebview =
+  | { type: 'report'; file: string; report: RunReport }
+  | { type: 'compare'; a: LoadedReport; b: LoadedReport }
+  | { type: 'model'; model: ModelView }
+  /** The document could not be shown: `file` is the file at fault. */
+  | { type: 'error'; title: string; message: string; file: string }
+  /** A short status line for the webview's live region (export done, no rule to reveal, ...). */
+  | { type: 'notice'; message: string; level: 'info' | 'warning' | 'error' };
+
+export type WebviewToHost =
+  /** The webview's script has loaded: the host (re)sends its data. */
+  | { type: 'ready' }
+  /** Read the file(s) again from disk. */
+  | { type: 'reload' }
+  /** Open the recipe at the rule that decided this tensor. */
+  | { type: 'revealRule'; tensor: string }
+  /** Save the tensors as CSV, in the given order (the table as filtered and sorted), or all. */
+  | { type: 'exportCsv'; tensors?: string[] }
+  /** Save the report (or the compare join) as JSON. */
+  | { type: 'exportJson' };
+
+/** What each webview keeps with setState, so a reload or a restart restores it. */
+export interface ReportState { kind: 'report'; file: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string; format?: string; selected?: string; logScale?: boolean }
+export interface CompareState { kind: 'compare'; fileA: string; fileB: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string }
+export interface ModelState { kind: 'model'; path: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string }
+export type WebviewState = ReportState | CompareState | ModelState;
+
+/** Narrowing for messages arriving from a webview (untrusted shape). */
+export function isWebviewMessage(value: unknown): value is WebviewToHost {
+  if (!value || typeof value !== 'object') return false;
+  const m = value as { type?: unknown; tensor?: unknown; tensors?: unknown };
+  switch (m.type) {
+    case 'ready':
+    case 'reload':
+    case 'exportJson':
+      return true;
+    case 'revealRule':
+      return typeof m.tensor === 'string';
+    case 'exportCsv':
+      return m.tensors === undefined || (Array.isArray(m.tensors) && m.tensors.every((t) => typeof t === 'string'));
+    default:
+      return false;
+  }
+}
+
+/**
+ * Checks that parsed JSON is a run report the panels can show; returns the problem (naming
+ * the file) or undefined.
+ */
+export function reportProblem(value: unknown, file: string): string | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return `${file} does not hold a JSON object`;
+  const r = value as Partial<RunReport>;
+  if (r.type !== 'report') return `${file} is not a Bitsmith run report (expected "type": "report")`;
+  if (typeof r.reportVersion === 'number' && r.reportVersion > 1) {
+    return `${file} is a version ${r.reportVersion} report; this Bitsmith reads version 1`;
+  }
+  if (!Array.isArray(r.tensors)) return `${file}: the report has no "tensors" array`;
+  if (!r.totals || typeof r.totals !== 'object') return `${file}: the report has no "totals"`;
+  if (!r.recipe || typeof r.recipe.path !== 'string') return `${file}: the report does not name its recipe`;
+  if (!r.model || typeof r.model.path !== 'string') return `${file}: the report does not name its model`;
+  for (const [i, t] of r.tensors.entries()) {
+    if (!t || typeof t.name !== 'string' || !Array.isArray(t.shape)) return `${file}: tensor ${i} has no name or shape`;
+  }
+  return undefined;
+}
