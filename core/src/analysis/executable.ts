@@ -14,7 +14,7 @@ export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake']);
 export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: Severity): Diagnostic[] {
   const code = 'run/unsupported';
   const out: Diagnostic[] = [];
-  // Per rule property: the tensors it gives a format or method the runner lacks.
+  // Per rule: the tensors it gives a method the runner lacks (every format runs).
   const byRule = new Map<string, { ri: number; prop: 'format' | 'method'; value: string; tensors: string[] }>();
   const note = (ri: number | undefined, prop: 'format' | 'method', value: string, tensor: string) => {
     const key = `${ri ?? -1}:${prop}:${value}`;
@@ -24,16 +24,13 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
   };
   for (const t of plan?.tensors ?? []) {
     if (!t.config) continue;
-    if (t.config.format.family === 'ggml') note(t.decidedBy.format, 'format', t.config.format.name, t.tensor.name);
     if (!RUN_METHODS.has(t.method.name)) note(t.decidedBy.method, 'method', t.method.name, t.tensor.name);
   }
   for (const { ri, prop, value, tensors } of byRule.values()) {
     const rule = recipe.rules[ri];
     const span = rule?.settings[prop]?.stmt ?? rule?.stmt ?? { start: 0, end: 0 };
     const which = `${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, e.g. ${tensors[0]}`;
-    out.push(diag(code, severity, span, prop === 'format'
-      ? `format ${value} (${rule?.label ?? 'rule'}: ${which}) is a llama.cpp block format, which bitsmith run does not execute yet; use an int, float or microscaled format (e.g. int4, nf4, mxfp4)`
-      : `method ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only rtn is`));
+    out.push(diag(code, severity, span, `${prop} ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only rtn is`));
   }
   if (recipe.calibration) {
     out.push(diag(code, severity, recipe.calibration.stmt, 'calibration is not used by bitsmith run yet (no data-aware method runs yet); remove it to run'));

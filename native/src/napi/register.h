@@ -7,4 +7,6 @@ namespace bitsmith {
 void RegisterQuant(Napi::Env env, Napi::Object exports);
 // startRun(): executes a plan on a worker thread with progress events and cancellation.
 void RegisterRun(Napi::Env env, Napi::Object exports);
+// ggmlEncode(), ggmlDecode(), ggmlTypes(): the ggml block codecs, for tests and tools.
+void RegisterGgml(Napi::Env env, Napi::Object exports);
 }  // namespace bitsmith

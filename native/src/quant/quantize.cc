@@ -1,6 +1,6 @@
 // quantizeTensor: validation, format dispatch and the pipeline around the base grids:
 //   X = rotate ? T(W) : W                       (rotate.cc)
-//   Q = grid(X), with outliers kept exactly     (int.cc, float.cc, sign.cc, outliers.cc)
+//   Q = grid(X), with outliers kept exactly     (int.cc, float.cc, sign.cc, ggml/, outliers.cc)
 //   W' = T^-1(Q)                                (error measured in the original basis)
 //   lowrank r: L = SVD_r(W - W'); with lowrankIters t > 1 (LQ-LoRA) t - 1 more rounds of
 //   W' = T^-1 grid(T(W - L)), L = SVD_r(W - W'); the result is W' + L.   (lowrank.cc)
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/fp.h"
+#include "quant/ggml/family.h"
 #include "quant/internal.h"
 #include "quant/stored.h"
 #include "threads/pool.h"
@@ -65,10 +66,10 @@ void checkConfig(int64_t rows, int64_t cols, const QuantConfig& c, const FormatS
   if (rows < 1 || cols < 1)
     throw std::invalid_argument("tensor shape must be at least 1 x 1, got " + std::to_string(rows) + " x " +
                                 std::to_string(cols));
-  if (f.family == Family::Ggml)
-    throw std::invalid_argument("format " + std::string(f.name) +
-                                " is not executed yet: ggml block formats are written by the GGUF output, "
-                                "not by this quantizer");
+  if (f.family == Family::Ggml && cols % f.blockWeights != 0)
+    throw std::invalid_argument("format " + std::string(f.name) + " stores rows in blocks of " +
+                                std::to_string(f.blockWeights) + " weights: a row of " + std::to_string(cols) +
+                                " is not a multiple of " + std::to_string(f.blockWeights));
   if (!f.fixedGroup && c.groupKind == GroupKind::Size && c.group < 1)
     throw std::invalid_argument("group size must be >= 1, got " + std::to_string(c.group));
   if (c.outliers < 0) throw std::invalid_argument("outliers must be >= 0, got " + std::to_string(c.outliers));
@@ -156,7 +157,7 @@ void quantizeBase(const float* x, const Layout& L, const QuantConfig& c, const F
     case Family::Float: quantizeFloatFamily(x, L, c, f, ctx, dq, st); return;
     case Family::Micro: quantizeMicroFamily(x, L, c, f, ctx, dq, st); return;
     case Family::Sign: quantizeSignFamily(x, L, c, f, ctx, dq, st); return;
-    case Family::Ggml: break;
+    case Family::Ggml: quantizeGgmlFamily(x, L, f, ctx, dq, st); return;
   }
   throw std::invalid_argument("format " + std::string(f.name) + " is not executed yet");
 }
@@ -166,7 +167,7 @@ void quantizeBase(const float* x, const Layout& L, const QuantConfig& c, const F
 bool isKnownFormat(const std::string& name) { return quant::findFormat(name) != nullptr; }
 bool isExecutableFormat(const std::string& name) {
   const quant::FormatSpec* f = quant::findFormat(name);
-  return f != nullptr && f->family != quant::Family::Ggml;
+  return f != nullptr;
 }
 
 QuantBytes expectedBytes(int64_t rows, int64_t cols, const QuantConfig& c) {

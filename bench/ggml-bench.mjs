@@ -1,0 +1,122 @@
+// ggml block encoders: SQNR and throughput per type on a 4096 x 4096 f32 Student-t (nu = 5,
+// std 0.02) matrix whose 8 input columns are scaled x10 (the data of quant-bench.mjs),
+// next to llama.cpp's own quantizer on the same kind of matrix (no imatrix).
+//
+//   node bench/ggml-bench.mjs [--runs 3] [--rows 4096] [--cols 4096] [--only q4_k,q6_k] [--no-ref]
+//
+// Mweights/s: the native encode call (ggmlEncode), median of --runs (best in brackets), at 1
+// and 2 threads on the fast path and once on the scalar reference path; SQNR from
+// ggmlDecode of the fast path's bytes (the reference path's bytes are checked equal).
+// The machine may be shared: the load average is printed.
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const addon = require(path.join(here, '..', 'native'));
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const RUNS = Number(opt('runs', 3));
+const ROWS = Number(opt('rows', 4096));
+const COLS = Number(opt('cols', 4096));
+const ONLY = opt('only', '').split(',').filter(Boolean);
+const NO_REF = args.includes('--no-ref');
+
+// llama.cpp's quantizer (quantize_qX, no imatrix) on this kind of matrix: SQNR dB and
+// Mweights/s per thread.
+const LLAMA = {
+  q8_0: [42.1, 290], q6_k: [32.4, 36], q5_k: [27.1, null], q4_k: [21.2, 18], q4_0: [18.4, 700],
+  iq4_xs: [20.2, null], q3_k: [14.9, null], q2_k: [9.6, null],
+};
+
+// ---- data: Student-t (nu = 5), 8 hot input columns x10 (as quant-bench.mjs) -------------
+function makeData(rows, cols, seed = 1) {
+  let s = seed >>> 0;
+  const u = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  let spare = null;
+  const normal = () => {
+    if (spare !== null) {
+      const v = spare;
+      spare = null;
+      return v;
+    }
+    const r = Math.sqrt(-2 * Math.log(u())), th = 2 * Math.PI * u();
+    spare = r * Math.sin(th);
+    return r * Math.cos(th);
+  };
+  const nu = 5;
+  const w = new Float32Array(rows * cols);
+  for (let i = 0; i < w.length; i++) {
+    let chi = 0;
+    for (let k = 0; k < nu; k++) chi += normal() ** 2;
+    w[i] = (0.02 * normal()) / Math.sqrt(chi / nu);
+  }
+  for (let h = 0; h < 8; h++) {
+    const c = Math.floor(u() * cols);
+    for (let r = 0; r < rows; r++) w[r * cols + c] *= 10;
+  }
+  return w;
+}
+
+function sqnrDb(x, y) {
+  let s = 0, e = 0;
+  for (let i = 0; i < x.length; i++) {
+    s += x[i] * x[i];
+    const d = x[i] - y[i];
+    e += d * d;
+  }
+  return 10 * Math.log10(s / e);
+}
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+function time(fn, runs) {
+  const ms = [];
+  let last;
+  for (let r = 0; r < runs; r++) {
+    const t = process.hrtime.bigint();
+    last = fn();
+    ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return { median: median(ms), best: Math.min(...ms), last };
+}
+
+const n = ROWS * COLS;
+const mw = (ms) => n / ms / 1e3;
+console.log(`Bitsmith ggml encoders: ${ROWS} x ${COLS} f32, Student-t nu=5 std 0.02, 8 columns x10`);
+console.log(`${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} hardware threads, node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+const w = makeData(ROWS, COLS);
+console.log(`${RUNS} runs per cell; Mweights/s as median (best)\n`);
+const header = ['type', 'bpw', 'SQNR dB', 'llama.cpp', 'fast 1T', 'fast 2T', 'reference', 'llama.cpp/T', 'ref==fast'];
+const widths = [7, 7, 8, 10, 14, 14, 14, 12, 9];
+const pad = (s, k, left = false) => (left ? String(s).padEnd(k) : String(s).padStart(k));
+console.log(header.map((h, i) => pad(h, widths[i], i === 0)).join(' '));
+for (const t of addon.ggmlTypes()) {
+  if (ONLY.length && !ONLY.includes(t.name)) continue;
+  const f1 = time(() => addon.ggmlEncode(t.name, w, ROWS, COLS, { threads: 1 }), RUNS);
+  const f2 = time(() => addon.ggmlEncode(t.name, w, ROWS, COLS, { threads: 2 }), RUNS);
+  const ref = NO_REF ? null : time(() => addon.ggmlEncode(t.name, w, ROWS, COLS, { reference: true }), 1);
+  const bytes = f1.last;
+  const same = ref ? Buffer.from(ref.last).equals(Buffer.from(bytes)) && Buffer.from(f2.last).equals(Buffer.from(bytes)) : '-';
+  const db = sqnrDb(w, addon.ggmlDecode(t.name, bytes, ROWS, COLS));
+  const cell = (m) => `${mw(m.median).toFixed(0)} (${mw(m.best).toFixed(0)})`;
+  const ll = LLAMA[t.name];
+  console.log([
+    t.name, ((8 * bytes.length) / n).toFixed(3), db.toFixed(2), ll ? ll[0].toFixed(1) : '-', cell(f1), cell(f2),
+    ref ? mw(ref.median).toFixed(0) : '-', ll?.[1] ? String(ll[1]) : '-', String(same),
+  ].map((c, i) => pad(c, widths[i], i === 0)).join(' '));
+}
+console.log(`\nload average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);

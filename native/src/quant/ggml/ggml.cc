@@ -1,0 +1,86 @@
+// The ggml codec API (ggml.h): type table, validation, rows over the thread pool.
+#include "quant/ggml/ggml.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "quant/ggml/internal.h"
+#include "threads/pool.h"
+
+namespace bitsmith {
+
+const std::vector<GgmlTypeInfo>& ggmlTypes() {
+  static const std::vector<GgmlTypeInfo> types = {
+      {GgmlType::Q4_0, "q4_0", 32, 18, 2},    {GgmlType::Q4_1, "q4_1", 32, 20, 3},
+      {GgmlType::Q5_0, "q5_0", 32, 22, 6},    {GgmlType::Q5_1, "q5_1", 32, 24, 7},
+      {GgmlType::Q8_0, "q8_0", 32, 34, 8},    {GgmlType::Q2_K, "q2_k", 256, 84, 10},
+      {GgmlType::Q3_K, "q3_k", 256, 110, 11}, {GgmlType::Q4_K, "q4_k", 256, 144, 12},
+      {GgmlType::Q5_K, "q5_k", 256, 176, 13}, {GgmlType::Q6_K, "q6_k", 256, 210, 14},
+      {GgmlType::IQ4_NL, "iq4_nl", 32, 18, 20}, {GgmlType::IQ4_XS, "iq4_xs", 256, 136, 23},
+  };
+  return types;
+}
+
+const GgmlTypeInfo& ggmlTypeInfo(GgmlType type) {
+  const auto& t = ggmlTypes();
+  const size_t i = size_t(type);
+  if (i >= t.size()) throw std::invalid_argument("unknown ggml type");
+  return t[i];
+}
+
+const GgmlTypeInfo* findGgmlType(const std::string& name) {
+  for (const GgmlTypeInfo& t : ggmlTypes())
+    if (name == t.name) return &t;
+  return nullptr;
+}
+
+size_t ggmlRowBytes(GgmlType type, int64_t cols) {
+  const GgmlTypeInfo& t = ggmlTypeInfo(type);
+  if (cols < 1 || cols % t.blockWeights != 0)
+    throw std::invalid_argument(std::string(t.name) + " stores rows in blocks of " + std::to_string(t.blockWeights) +
+                                " weights: a row of " + std::to_string(cols) + " is not a positive multiple of " +
+                                std::to_string(t.blockWeights));
+  return size_t(cols / t.blockWeights) * size_t(t.blockBytes);
+}
+
+void ggmlEncodeRows(GgmlType type, const float* src, int64_t rows, int64_t cols, uint8_t* dst,
+                    const float* importance, ThreadPool& pool, bool reference) {
+  const size_t rb = ggmlRowBytes(type, cols);
+  if (rows < 0) throw std::invalid_argument("rows must be >= 0, got " + std::to_string(rows));
+  const int bw = ggmlTypeInfo(type).blockWeights;
+  // Search weights per column: 1, or the importance plus 1e-3 of its mean (so a block whose
+  // columns all have importance 0 still gets a sensible scale).
+  std::unique_ptr<float[]> w(new float[size_t(cols)]);
+  if (importance) {
+    double sum = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = importance[c];
+      if (!std::isfinite(v) || v < 0)
+        throw std::invalid_argument("importance[" + std::to_string(c) + "] must be finite and >= 0, got " +
+                                    std::to_string(v));
+      sum += v;
+    }
+    const float floor = float(1e-3 * sum / double(cols));
+    for (int64_t c = 0; c < cols; ++c) w[size_t(c)] = importance[c] + floor;
+    if (!(sum > 0)) std::fill(w.get(), w.get() + cols, 1.0f);
+  } else {
+    std::fill(w.get(), w.get() + cols, 1.0f);
+  }
+  const int64_t bpr = cols / bw;
+  auto work = [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* x = src + r * cols;
+      uint8_t* out = dst + size_t(r) * rb;
+      for (int64_t b = 0; b < bpr; ++b)
+        ggml::encodeBlock(type, x + b * bw, w.get() + b * bw, out + size_t(b) * size_t(ggmlTypeInfo(type).blockBytes),
+                          !reference);
+    }
+  };
+  if (reference) work(0, rows);
+  else parallelFor(&pool, rows, work, std::max<int64_t>(1, 16384 / cols));
+}
+
+}  // namespace bitsmith
