@@ -69,7 +69,7 @@ export class BudgetStatus implements vscode.Disposable {
     const t = budgetText(b);
     this.item.text = t.text;
     this.item.tooltip = t.tooltip;
-    this.item.backgroundColor = t.over ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    this.item.backgroundColor = t.errors ? new vscode.ThemeColor('statusBarItem.errorBackground') : t.over ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.accessibilityInformation = { label: t.tooltip.replace(/\n/g, '. ') };
     this.item.show();
     this.visible = true;

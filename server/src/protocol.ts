@@ -23,6 +23,8 @@ export interface BudgetResult {
   /** Tensors quantized, and tensors in the model. */
   quantized: number;
   tensors: number;
+  /** Error diagnostics of the recipe: the figures are then provisional (a rule in error sets nothing). */
+  errors: number;
 }
 
 export const BudgetRequest = new RequestType<BudgetParams, BudgetResult | null, void>('bitsmith/budget');

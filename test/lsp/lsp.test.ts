@@ -286,6 +286,7 @@ describe('language server over stdio', function () {
       assert.equal(b.tensors, 47);
       assert.equal(b.quantized, 35);
       assert.equal(b.budgetBpw, 9);
+      assert.equal(b.errors, 0);
       assert.equal(b.fits, true);
       assert.ok(b.bpw > 4 && b.bpw < 9, String(b.bpw));
       assert.equal(b.bytesIn, 1040128);

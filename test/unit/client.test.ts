@@ -63,7 +63,7 @@ describe('client: run event stream', () => {
 });
 
 describe('client: budget status bar text', () => {
-  const base = { uri: 'file:///r.quant', version: 1, bpw: 4.625, bytesIn: 1024 * 1024, bytesOut: 151552, quantized: 7, tensors: 9 };
+  const base = { uri: 'file:///r.quant', version: 1, bpw: 4.625, bytesIn: 1024 * 1024, bytesOut: 151552, quantized: 7, tensors: 9, errors: 0 };
   it('without a budget: bpw and size', () => {
     const t = budgetText(base);
     assert.equal(t.text, '$(symbol-ruler) 4.625 bpw · 148.0 KiB');
@@ -79,6 +79,12 @@ describe('client: budget status bar text', () => {
     assert.equal(over.over, true);
     assert.match(over.text, /\$\(warning\) over 4 bpw budget/);
     assert.match(over.tooltip, /over by 20\.00 KiB/);
+  });
+  it('a recipe with errors is marked: the figures leave out the statements in error', () => {
+    const t = budgetText({ ...base, errors: 2 });
+    assert.equal(t.errors, true);
+    assert.match(t.text, /^\$\(error\) /);
+    assert.match(t.tooltip, /^The recipe has 2 errors/);
   });
 });
 

@@ -10,6 +10,7 @@ export function budget(doc: AnalyzedDocument): BudgetResult | null {
     uri: doc.uri, version: doc.version,
     bpw: t.bpw, bytesIn: t.bytesIn, bytesOut: t.bytesOut,
     quantized: t.quantized, tensors: t.tensors,
+    errors: doc.analysis.diagnostics.filter((d) => d.severity === 'error').length,
   };
   if (plan.budget) {
     result.budgetBpw = plan.budget.bpw;

@@ -1,0 +1,518 @@
+#!/usr/bin/env node
+// Bitsmith's end-to-end tests in a real VS Code: code-server 4.100.3 (VS Code 1.100.3) driven by
+// playwright-core and Debian's Chromium, headless and offline. `npm run test:e2e` from the repo root.
+//
+//   node test/e2e/run.mjs [--only ext,lang,run,cancel,package] [--keep]
+//
+// Groups (all by default; also BITSMITH_E2E_ONLY=...):
+//   ext      mocha tests inside the extension host (test/e2e/ext/*.test.js)
+//   lang     diagnostics + Problems panel, hover, completion, typed in the editor
+//   run      Run Recipe from the palette: progress, report panel table and charts, compare panel
+//   cancel   Cancel Run on a slow synthetic model: stops, leaves no output or temp file
+//   package  vsce package + code-server --install-extension + a smoke test of the installed vsix
+//
+// Everything runs in a scratch root under $TMPDIR (fresh profile, XDG dirs, copies of examples/),
+// removed at the end unless --keep. Screenshots of every step: artifacts/e2e/. Exit code 0 only
+// if every test passed; the last line reads `e2e: N passed, N failed`.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { brokenFormatDiagnostic, copyExamples, makeSlowWorkspace, planCounts } from './lib/fixtures.mjs';
+import { CODE_SERVER, CodeServer, E2E_DIR, REPO, atInterrupt } from './lib/server.mjs';
+import {
+  CHROMIUM, Shots, hoverUntil, launchBrowser, openFile, openWorkbench, recordNotifications, recorded, runCommand, waitFor, webview,
+} from './lib/workbench.mjs';
+import { zipEntries } from './lib/zip.mjs';
+
+const ALL = ['ext', 'lang', 'run', 'cancel', 'package'];
+const argv = process.argv.slice(2);
+const keep = argv.includes('--keep') || !!process.env.BITSMITH_E2E_KEEP;
+const onlyArg = argv.find((a) => a.startsWith('--only'));
+const onlyList = (onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1] : argv[argv.indexOf(onlyArg) + 1]) : process.env.BITSMITH_E2E_ONLY) || ALL.join(',');
+const ONLY = new Set(onlyList.split(',').map((s) => s.trim()).filter(Boolean));
+for (const g of ONLY) if (!ALL.includes(g)) fail(`unknown group ${g} (groups: ${ALL.join(', ')})`);
+
+const t0 = Date.now();
+const secs = (ms) => `${(ms / 1000).toFixed(1)}s`;
+const log = (msg) => console.log(`[${secs(Date.now() - t0).padStart(6)}] ${msg}`);
+function fail(msg) {
+  console.error(`e2e: ${msg}`);
+  process.exit(1);
+}
+
+// ---- preflight --------------------------------------------------------------------------------
+if (!fs.existsSync(CODE_SERVER) || !fs.existsSync(path.join(E2E_DIR, 'node_modules', 'playwright-core'))) {
+  fail('test/e2e dependencies are not installed: run `bash test/e2e/setup.sh`');
+}
+if (!fs.existsSync(CHROMIUM)) fail(`no Chromium at ${CHROMIUM}: apt-get update && apt-get install -y chromium`);
+for (const f of ['dist/extension.js', 'dist/server.js', 'dist/cli.js']) {
+  if (!fs.existsSync(path.join(REPO, f))) fail(`${f} is missing: run npm run build`);
+}
+
+const ARTIFACTS = path.join(REPO, 'artifacts', 'e2e');
+fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+const shots = new Shots(ARTIFACTS);
+const scratch = fs.mkdtempSync(path.join(process.env.TMPDIR || os.tmpdir(), 'bitsmith-e2e-'));
+const resultsFile = path.join(scratch, 'ext-results.json');
+if (!keep) atInterrupt(() => fs.rmSync(scratch, { recursive: true, force: true }));
+log(`scratch root ${scratch}; screenshots in ${path.relative(process.cwd(), ARTIFACTS) || ARTIFACTS}`);
+
+// ---- a tiny test runner: named checks, in order, with timings ---------------------------------
+/** @type {{ name: string, state: 'passed'|'failed'|'skipped', ms: number, error?: string }[]} */
+const results = [];
+const current = { page: undefined, server: undefined };
+
+async function check(name, fn) {
+  const start = Date.now();
+  try {
+    const note = await fn();
+    if (note && typeof note === 'object' && note.skipped) {
+      results.push({ name, state: 'skipped', ms: Date.now() - start, error: note.skipped });
+      log(`  - ${name}: skipped (${note.skipped})`);
+    } else {
+      results.push({ name, state: 'passed', ms: Date.now() - start });
+      log(`  ✓ ${name} (${secs(Date.now() - start)})${note && typeof note === 'string' ? `: ${note}` : ''}`);
+    }
+    return true;
+  } catch (err) {
+    const message = (err && err.stack) || String(err);
+    results.push({ name, state: 'failed', ms: Date.now() - start, error: message });
+    log(`  ✗ ${name} (${secs(Date.now() - start)})\n${indent(message)}`);
+    if (current.page) await shots.take(current.page, `FAILED-${slug(name)}`);
+    return false;
+  }
+}
+const indent = (s) => s.split('\n').map((l) => `      ${l}`).join('\n');
+const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 50);
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+const oneLine = (s) => String(s).replace(/\s+/g, ' ').trim();
+
+// Whole-run guard: a hung browser or server must not hang CI.
+const guard = setTimeout(() => {
+  console.error('e2e: the whole run took more than 20 minutes; giving up');
+  if (current.server) console.error(current.server.logTail());
+  process.exit(1);
+}, 20 * 60_000);
+guard.unref();
+
+let browser;
+const servers = [];
+try {
+  // ---- fixtures and expectations (from the CLI, so the tests follow the language) -------------
+  let phase = Date.now();
+  const expect = {};
+  if (ONLY.has('lang')) expect.broken = brokenFormatDiagnostic(scratch);
+  if (ONLY.has('run') || ONLY.has('package')) expect.plan = planCounts(path.join(REPO, 'examples', 'int4.quant'));
+  const ws = {};
+  for (const g of ['ext', 'lang', 'run', 'package']) if (ONLY.has(g)) ws[g] = copyExamples(path.join(scratch, `ws-${g}`));
+  if (ONLY.has('cancel')) ws.cancel = makeSlowWorkspace(path.join(scratch, 'ws-cancel'));
+  log(`fixtures ready (${secs(Date.now() - phase)})`);
+
+  phase = Date.now();
+  browser = await launchBrowser(scratch);
+  log(`chromium ${browser.version()} launched (${secs(Date.now() - phase)})`);
+
+  const needsDevServer = ['ext', 'lang', 'run', 'cancel'].some((g) => ONLY.has(g));
+  let server;
+  if (needsDevServer) {
+    phase = Date.now();
+    server = new CodeServer(scratch, { name: 'dev', env: { BITSMITH_E2E_RESULTS: resultsFile } });
+    servers.push(server);
+    current.server = server;
+    await server.start();
+    log(`code-server started on port ${server.port} (${secs(Date.now() - phase)})`);
+  }
+  const devUrl = (folder, extra = {}) => server.url(folder, { devPath: REPO, ...extra });
+
+  /** One workbench window per group: fresh browser context, its own workspace folder. */
+  async function withWindow(group, url, body, opts = {}) {
+    const start = Date.now();
+    log(`[${group}]`);
+    let win;
+    const opened = await check(`${group}: workbench opens`, async () => {
+      win = await openWorkbench(browser, url, opts);
+      current.page = win.page;
+    });
+    try {
+      if (opened) await body(win);
+    } finally {
+      current.page = undefined;
+      await win?.context.close().catch(() => {});
+      log(`[${group}] took ${secs(Date.now() - start)}`);
+    }
+  }
+
+  // ---- ext: mocha inside the extension host ----------------------------------------------------
+  if (ONLY.has('ext')) {
+    const url = devUrl(ws.ext, { testsPath: path.join(E2E_DIR, 'ext', 'index.js') });
+    await withWindow('ext', url, async ({ page, exitPromise, consoleLines }) => {
+      const timeout = new Promise((r) => setTimeout(() => r('timeout'), 180_000));
+      const code = await Promise.race([exitPromise, timeout]);
+      await shots.take(page, 'ext-host-tests');
+      let report;
+      try {
+        report = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+      } catch {
+        /* no results: reported below */
+      }
+      for (const r of report?.results ?? []) {
+        results.push({ name: `ext-host: ${r.title}`, state: r.state === 'pending' ? 'skipped' : r.state, ms: r.duration ?? 0, error: r.error });
+        log(`  ${r.state === 'passed' ? '✓' : r.state === 'failed' ? '✗' : '-'} ext-host: ${r.title}${r.error ? `\n${indent(r.error.split('\n').slice(0, 6).join('\n'))}` : ''}`);
+      }
+      await check('ext: extension-host suite finished', async () => {
+        if (report?.error) throw new Error(`the suite could not run: ${report.error}`);
+        assert(code !== 'timeout', `no result within 180 s\n${consoleLines.filter((l) => /error|fail/i.test(l)).slice(-20).join('\n')}`);
+        assert(report?.results?.length > 0, `no test results (exit code ${code})\n${consoleLines.slice(-30).join('\n')}`);
+        const failed = report.results.filter((r) => r.state === 'failed').length;
+        assert((code === 0) === (failed === 0), `exit code ${code} but ${failed} failed test(s)`);
+        return `${report.results.length} tests, exit code ${code}`;
+      });
+    }, { exposeExit: true });
+  }
+
+  // ---- lang: diagnostics, Problems, hover, completion ------------------------------------------
+  if (ONLY.has('lang')) {
+    await withWindow('lang', devUrl(ws.lang), async ({ page }) => {
+      let editor;
+      await check('lang: hover on a match rule shows its bits per weight', async () => {
+        editor = await openFile(page, 'int4.quant');
+        const line = editor.locator('.view-line', { hasText: 'match "*.mlp.down_proj"' });
+        const keyword = line.locator('span > span').filter({ hasText: /^match$/ }).first();
+        await keyword.waitFor();
+        const text = await hoverUntil(page, keyword, /bpw/);
+        assert(/\d+(\.\d+)?\s*bpw/.test(text), `hover has no "<number> bpw": ${oneLine(text)}`);
+        assert(/down_proj/.test(text), `hover does not name the matched tensors: ${oneLine(text)}`);
+        await shots.take(page, 'hover-match-rule');
+        await page.mouse.move(700, 880);
+        await page.keyboard.press('Escape');
+        return oneLine(text).slice(0, 100);
+      });
+
+      await check('lang: the clean recipe has no error squiggles and no Problems entries', async () => {
+        await page.waitForTimeout(500); // diagnostics were published with the open; let them render
+        const squiggles = await editor.locator('.squiggly-error').count();
+        assert(squiggles === 0, `${squiggles} error squiggles in int4.quant`);
+        await page.keyboard.press('Control+Shift+M');
+        const panel = page.locator('.markers-panel');
+        await panel.waitFor();
+        await page.waitForTimeout(300);
+        const rows = await panel.locator('.monaco-list-row').allInnerTexts();
+        assert(rows.length === 0, `Problems panel has entries: ${JSON.stringify(rows.map(oneLine))}`);
+        await shots.take(page, 'clean-recipe-no-problems');
+      });
+
+      await check('lang: typing `format int44` shows an error squiggle and its Problems row', async () => {
+        const line = editor.locator('.view-line', { hasText: 'format int4' }).first();
+        await line.click();
+        await page.keyboard.press('End');
+        await page.keyboard.type('4');
+        await page.keyboard.press('Escape');
+        await editor.locator('.view-line', { hasText: 'format int44' }).waitFor();
+        await editor.locator('.squiggly-error').first().waitFor({ timeout: 20_000 });
+        const panel = page.locator('.markers-panel');
+        if (!(await panel.isVisible())) await page.keyboard.press('Control+Shift+M');
+        const row = panel.locator('.monaco-list-row', { hasText: expect.broken.message });
+        await row.first().waitFor({ timeout: 20_000 });
+        const text = oneLine(await row.first().innerText());
+        assert(text.includes(expect.broken.message), `row text ${text}`);
+        await shots.take(page, 'broken-recipe-diagnostics');
+        // back to a clean recipe before the completion test
+        await editor.locator('.view-line', { hasText: 'format int44' }).click();
+        await page.keyboard.press('End');
+        await page.keyboard.press('Backspace');
+        await page.waitForFunction(() => document.querySelectorAll('.editor-instance .squiggly-error').length === 0, null, { timeout: 20_000 });
+        return text.slice(0, 100);
+      });
+
+      await check('lang: completion in a match string offers the model\'s tensor patterns', async () => {
+        await editor.locator('.view-line').last().click();
+        await page.keyboard.press('Control+End');
+        await page.keyboard.press('Enter');
+        await page.keyboard.type('match "');
+        await page.keyboard.press('Control+Space');
+        const widget = page.locator('.suggest-widget');
+        await widget.locator('.monaco-list-row').first().waitFor({ timeout: 20_000 });
+        await page.keyboard.type('down_proj');
+        const row = widget.locator('.monaco-list-row', { hasText: 'model.layers.*.mlp.down_proj' });
+        await row.first().waitFor({ timeout: 10_000 });
+        const labels = (await widget.locator('.monaco-list-row').allInnerTexts()).map(oneLine);
+        await shots.take(page, 'completion-tensor-patterns');
+        await page.keyboard.press('Escape');
+        return JSON.stringify(labels.slice(0, 4));
+      });
+    });
+  }
+
+  // ---- run: Run Recipe -> progress, report panel, charts, compare --------------------------------
+  /** Waits for the report table to settle on the expected rows; returns what it found. */
+  async function checkReportTable(page, plan) {
+    const wv = webview(page);
+    const rows = wv.locator('#tensor-table tr[data-tensor]');
+    // Rows, or an error toast (fail fast: a failed run never fills the table).
+    await waitFor(async () => {
+      if ((await rows.count()) > 0) return true;
+      await throwIfRunFailed(page);
+      return false;
+    }, { timeout: 90_000, interval: 300, what: 'rows in the report panel\'s #tensor-table' });
+    const quantize = plan.byAction.quantize ?? 0;
+    const accepted = [quantize, plan.total];
+    let n = 0;
+    try {
+      await waitFor(async () => accepted.includes((n = await rows.count())), { timeout: 60_000, what: 'the report table to list the tensors' });
+    } catch {
+      throw new Error(`#tensor-table has ${n} tr[data-tensor] rows; expected ${quantize} (quantized tensors) or ${plan.total} (all tensors)`);
+    }
+    const names = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-tensor')));
+    const quantized = plan.tensors.filter((_, i) => plan.actions[i] === 'quantize');
+    const missing = quantized.filter((t) => !names.includes(t));
+    assert(missing.length === 0, `report rows miss quantized tensors: ${missing.slice(0, 5).join(', ')}`);
+    const withAction = await wv.locator('#tensor-table tr[data-tensor][data-action]').count();
+    if (withAction > 0) {
+      const q = await wv.locator('#tensor-table tr[data-tensor][data-action="quantize"]').count();
+      assert(q === quantize, `${q} rows with data-action="quantize", expected ${quantize}`);
+    }
+    return { rows: n, quantize, total: plan.total };
+  }
+
+  async function checkCharts(page) {
+    const wv = webview(page);
+    const sizes = {};
+    for (const chart of ['error-per-layer', 'heatmap']) {
+      const el = wv.locator(`[data-chart="${chart}"]`).locator('canvas, svg').first();
+      await el.waitFor({ timeout: 20_000 });
+      await el.scrollIntoViewIfNeeded().catch(() => {});
+      const box = await waitFor(async () => {
+        const b = await el.boundingBox();
+        return b && b.width > 0 && b.height > 0 && b;
+      }, { timeout: 10_000, what: `a non-empty ${chart} chart` });
+      // something is drawn: painted pixels on a canvas, shapes in an svg
+      const ink = await waitFor(() => el.evaluate((node) => {
+        if (node instanceof SVGElement) return node.querySelectorAll('path, rect, circle, line, polyline, polygon').length;
+        const c = /** @type {HTMLCanvasElement} */ (node);
+        const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let painted = 0;
+        for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) painted++;
+        return painted / (c.width * c.height) > 0.01 ? painted : 0;
+      }), { timeout: 10_000, what: `the ${chart} chart to draw something` });
+      sizes[chart] = `${Math.round(box.width)}x${Math.round(box.height)} (${ink} drawn)`;
+    }
+    return sizes;
+  }
+
+  /** Throws if an error toast says the run failed (say, no native addon): the real cause, not a timeout. */
+  async function throwIfRunFailed(page) {
+    const err = (await recorded(page)).find((l) => /^toast: .*(fail|error|cannot|could not)/i.test(l));
+    if (err) throw new Error(`the run failed: ${err}`);
+  }
+
+  const isProgress = (line) =>
+    /^toast: .*(bitsmith|running|quantiz|tensor)/i.test(line) || /\[spinning\]/.test(line) || line === 'progress-bar';
+
+  if (ONLY.has('run')) {
+    await withWindow('run', devUrl(ws.run), async ({ page }) => {
+      let panelOpen = false;
+      await check('run: Run Recipe shows progress and opens the report panel with one row per tensor', async () => {
+        await openFile(page, 'int4.quant');
+        await recordNotifications(page);
+        await runCommand(page, 'Bitsmith: Run Recipe');
+        const found = await checkReportTable(page, expect.plan);
+        panelOpen = true;
+        const seen = await recorded(page);
+        assert(seen.some(isProgress), `no progress notification or status-bar progress was seen; saw ${JSON.stringify(seen.slice(0, 12))}`);
+        const latest = path.join(ws.run, '.bitsmith', 'reports', 'int4-latest.json');
+        await waitFor(() => fs.existsSync(latest), { timeout: 10_000, what: `${path.relative(scratch, latest)}` });
+        await shots.take(page, 'report-panel');
+        return `${found.rows} rows (plan: ${found.quantize} quantized of ${found.total}); progress seen: ${JSON.stringify(seen.filter(isProgress).slice(0, 2))}`;
+      });
+
+      await check('run: the report panel\'s charts render', async () => {
+        assert(panelOpen, 'the report panel did not open');
+        const sizes = await checkCharts(page);
+        await shots.take(page, 'report-charts');
+        return JSON.stringify(sizes);
+      });
+
+      await check('run: Compare Runs on two runs opens the compare panel', async () => {
+        if (!panelOpen) return { skipped: 'no report panel' };
+        await page.locator('.tabs-container .tab', { hasText: 'int4.quant' }).first().click();
+        const reports = path.join(ws.run, '.bitsmith', 'reports');
+        const before = fs.readdirSync(reports).length;
+        await runCommand(page, 'Bitsmith: Run Recipe');
+        await waitFor(() => fs.readdirSync(reports).length > before, { timeout: 60_000, what: 'a second report' });
+        try {
+          await runCommand(page, 'Bitsmith: Compare Runs');
+        } catch (e) {
+          if (/is not in the command palette/.test(e.message)) return { skipped: e.message.split('\n')[0] };
+          throw e;
+        }
+        // "Compare which two runs? (select two)": a multi-select quick pick of the reports
+        const qi = page.locator('.quick-input-widget');
+        await qi.locator('.monaco-list-row').first().waitFor({ timeout: 15_000 });
+        const picks = qi.locator('.monaco-list-row');
+        assert((await picks.count()) >= 2, `the quick pick offers ${await picks.count()} report(s)`);
+        for (let i = 0; i < 2; i++) {
+          const box = picks.nth(i).locator('.quick-input-list-checkbox, input[type=checkbox]').first();
+          if (await box.count()) await box.click();
+          else await picks.nth(i).click();
+        }
+        await shots.take(page, 'compare-pick');
+        await page.keyboard.press('Enter');
+        const tab = page.locator('.tabs-container .tab').filter({ hasText: 'Compare:' }).first();
+        await tab.waitFor({ timeout: 20_000 });
+        // the compare webview is the one holding #compare-totals (the report panel's is still there)
+        let cmp;
+        await waitFor(async () => {
+          const n = await page.locator('iframe.webview.ready').count();
+          for (let i = 0; i < n; i++) {
+            if ((await webview(page, i).locator('#compare-totals').count()) > 0) return (cmp = webview(page, i));
+          }
+          return false;
+        }, { timeout: 30_000, what: 'a compare webview with #compare-totals' });
+        const accepted = [expect.plan.byAction.quantize, expect.plan.total];
+        let rows = 0;
+        await waitFor(async () => accepted.includes((rows = await cmp.locator('tr[data-tensor]').count())), { timeout: 15_000, what: 'compare rows' }).catch(() => {
+          throw new Error(`the compare panel has ${rows} tr[data-tensor] rows; expected ${accepted.join(' or ')}`);
+        });
+        await page.waitForTimeout(500);
+        await shots.take(page, 'compare-panel');
+        return `${oneLine(await tab.innerText())}: ${rows} tensor rows`;
+      });
+    });
+  }
+
+  // ---- cancel: a slow run, cancelled midway ---------------------------------------------------
+  if (ONLY.has('cancel')) {
+    await withWindow('cancel', devUrl(ws.cancel), async ({ page }) => {
+      await check('cancel: Cancel Run stops a running recipe and leaves no output or temp file', async () => {
+        await openFile(page, 'slow.quant');
+        await recordNotifications(page);
+        const started = Date.now();
+        await runCommand(page, 'Bitsmith: Run Recipe');
+        await waitFor(async () => (await recorded(page)).some(isProgress), { timeout: 30_000, what: 'run progress (toast or status bar)' });
+        await page.waitForTimeout(1500); // well into the run (~15 s long at one thread)
+        await throwIfRunFailed(page);
+        await shots.take(page, 'cancel-running');
+        const out = path.join(ws.cancel, 'out');
+        assert(!fs.existsSync(path.join(out, 'slow.safetensors')), 'the run finished before it could be cancelled');
+        await recordNotifications(page);
+        const cancelAt = Date.now();
+        await runCommand(page, 'Bitsmith: Cancel Run');
+        const said = await waitFor(async () => (await recorded(page)).find((l) => /cancell?ed|stopped|aborted/i.test(l)), {
+          timeout: 8_000, what: 'a notification or status saying the run was cancelled',
+        });
+        const tookCancel = Date.now() - cancelAt;
+        await shots.take(page, 'cancel-cancelled');
+        // the runner must be gone, and with it every file it wrote
+        const leftovers = () => (fs.existsSync(out) ? fs.readdirSync(out) : []);
+        await waitFor(() => leftovers().length === 0, { timeout: 5_000, what: `out/ to be empty (has ${leftovers().join(', ')})` }).catch((e) => {
+          throw new Error(`out/ still holds ${JSON.stringify(leftovers())} after the cancel`, { cause: e });
+        });
+        const running = () => server.groupProcesses().filter((p) => /slow\.quant/.test(p.cmd));
+        await waitFor(() => running().length === 0, { timeout: 5_000, what: 'the runner process to exit' }).catch(() => {
+          throw new Error(`still running after cancel: ${JSON.stringify(running())}`);
+        });
+        await page.waitForTimeout(2000);
+        assert(leftovers().length === 0, `out/ holds ${JSON.stringify(leftovers())} 2 s after the cancel`);
+        return `cancelled ${secs(cancelAt - started)} into the run, confirmed in ${secs(tookCancel)}: ${oneLine(said).slice(0, 100)}`;
+      });
+    });
+  }
+
+  // ---- package: vsix, install, smoke test of the installed extension ----------------------------
+  if (ONLY.has('package')) {
+    log('[package]');
+    const pkgStart = Date.now();
+    const vsix = path.join(scratch, 'bitsmith.vsix');
+    const packaged = await check('package: vsce package ships the bundles, the native addon and the webviews', async () => {
+      const vsce = path.join(E2E_DIR, 'node_modules', '.bin', 'vsce');
+      const r = spawnSync(vsce, ['package', '--no-dependencies', '--no-rewrite-relative-links', '--out', vsix], {
+        cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000,
+      });
+      assert(r.status === 0, `vsce package exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+      const names = zipEntries(vsix).map((e) => e.name);
+      const need = [
+        ['extension/dist/extension.js'],
+        ['extension/dist/server.js'],
+        ['extension/dist/cli.js'],
+        ['extension/native/build/Release/*.node', (n) => /^extension\/native\/build\/Release\/[^/]+\.node$/.test(n)],
+        ['extension/dist/webview/*', (n) => n.startsWith('extension/dist/webview/')],
+      ];
+      const missing = need.filter(([name, test]) => !names.some(test ?? ((n) => n === name))).map(([name]) => name);
+      assert(missing.length === 0, `the vsix lacks ${missing.join(', ')} (it has ${names.length} entries: ${names.filter((n) => n.startsWith('extension/dist') || n.startsWith('extension/native')).join(', ')})`);
+      return `${names.length} entries, ${(fs.statSync(vsix).size / 2 ** 20).toFixed(1)} MiB`;
+    });
+
+    // The dev-path server is no longer needed: free the CPU for the second one.
+    for (const s of servers) await s.stop();
+    const vsixServer = new CodeServer(scratch, { name: 'vsix', extensionsDir: path.join(scratch, 'extensions-vsix') });
+    servers.push(vsixServer);
+    current.server = vsixServer;
+    const installed = packaged && (await check('package: code-server --install-extension installs the vsix', async () => {
+      const r = vsixServer.cli(['--install-extension', vsix]);
+      assert(r.status === 0, `--install-extension exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+      assert(/successfully installed/i.test(r.stdout + r.stderr), `no success message:\n${r.stdout}\n${r.stderr}`);
+      const dir = fs.readdirSync(vsixServer.extensionsDir).find((d) => d.startsWith('bitsmith.bitsmith-'));
+      assert(dir, `no bitsmith.bitsmith-* folder in ${vsixServer.extensionsDir}`);
+      for (const f of ['dist/extension.js', 'dist/server.js', 'package.json']) {
+        assert(fs.existsSync(path.join(vsixServer.extensionsDir, dir, f)), `installed extension lacks ${f}`);
+      }
+      return dir;
+    }));
+
+    if (installed) {
+      const phase2 = Date.now();
+      await vsixServer.start();
+      log(`code-server (installed vsix, no dev path) started on port ${vsixServer.port} (${secs(Date.now() - phase2)})`);
+      await withWindow('package (installed vsix)', vsixServer.url(ws.package), async ({ page }) => {
+        await check('package: the installed extension serves hover and diagnostics', async () => {
+          const editor = await openFile(page, 'int4.quant');
+          const keyword = editor.locator('.view-line', { hasText: 'match "*.mlp.down_proj"' }).locator('span > span').filter({ hasText: /^match$/ }).first();
+          const text = await hoverUntil(page, keyword, /bpw/);
+          await page.mouse.move(700, 880);
+          await page.keyboard.press('Escape');
+          await editor.locator('.view-line', { hasText: 'format int4' }).first().click();
+          await page.keyboard.press('End');
+          await page.keyboard.type('4');
+          await page.keyboard.press('Escape');
+          await editor.locator('.squiggly-error').first().waitFor({ timeout: 20_000 });
+          await shots.take(page, 'vsix-installed-diagnostics');
+          await page.keyboard.press('Backspace');
+          await page.keyboard.press('Control+S');
+          return oneLine(text).slice(0, 80);
+        });
+        await check('package: the installed extension runs a recipe (native addon from the vsix)', async () => {
+          await recordNotifications(page);
+          await runCommand(page, 'Bitsmith: Run Recipe');
+          const found = await checkReportTable(page, expect.plan);
+          await shots.take(page, 'vsix-installed-report');
+          return `${found.rows} rows`;
+        });
+      });
+    }
+    log(`[package] took ${secs(Date.now() - pkgStart)}`);
+  }
+} catch (err) {
+  results.push({ name: 'harness', state: 'failed', ms: 0, error: (err && err.stack) || String(err) });
+  console.error(`e2e: harness error: ${(err && err.stack) || err}`);
+} finally {
+  await browser?.close().catch(() => {});
+  const failed = results.filter((r) => r.state === 'failed');
+  if (failed.length) {
+    for (const s of servers) console.log(s.logTail(40));
+  }
+  for (const s of servers) await s.stop();
+  if (keep) log(`kept scratch root ${scratch}`);
+  else fs.rmSync(scratch, { recursive: true, force: true });
+
+  console.log('\nsummary:');
+  for (const r of results) console.log(`  ${r.state === 'passed' ? 'pass' : r.state === 'failed' ? 'FAIL' : 'skip'}  ${secs(r.ms).padStart(6)}  ${r.name}`);
+  const passed = results.filter((r) => r.state === 'passed').length;
+  const skipped = results.filter((r) => r.state === 'skipped').length;
+  console.log(`screenshots: ${ARTIFACTS}`);
+  console.log(`e2e took ${secs(Date.now() - t0)}`);
+  console.log(`e2e: ${passed} passed, ${failed.length} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  process.exitCode = failed.length || passed === 0 ? 1 : 0;
+}
