@@ -70,29 +70,37 @@ export async function openFile(page, name) {
   return editor;
 }
 
-/** Runs a command from the command palette by its full title ("Bitsmith: Run Recipe"). */
+/** Runs a command from the command palette by its full title ("Bitsmith: Run Recipe").
+ * The palette is asked up to three times: right after a window opens, VS Code has been seen
+ * to answer a query from a command list that did not have the extension's commands yet. */
 export async function runCommand(page, title) {
   const qi = page.locator('.quick-input-widget');
   const input = qi.locator('input').first();
-  await page.keyboard.press('F1');
-  try {
-    await input.waitFor({ timeout: 3000 });
-  } catch {
-    // F1 pressed while a webview has the focus may not reach the workbench: open the quick
-    // input from the title bar's command center instead ('>' then switches it to commands).
-    await page.locator('.command-center .command-center-center').first().click();
-    await input.waitFor();
+  let shown = [];
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await page.keyboard.press('F1');
+    try {
+      await input.waitFor({ timeout: 3000 });
+    } catch {
+      // F1 pressed while a webview has the focus may not reach the workbench: open the quick
+      // input from the title bar's command center instead ('>' then switches it to commands).
+      await page.locator('.command-center .command-center-center').first().click();
+      await input.waitFor();
+    }
+    await input.fill(`>${title}`);
+    const row = qi.locator('.monaco-list-row', { hasText: title }).first();
+    try {
+      await row.waitFor({ timeout: attempt === 3 ? 15_000 : 5_000 });
+      await row.click();
+      return;
+    } catch {
+      shown = await qi.locator('.monaco-list-row').allInnerTexts().catch(() => []);
+      await page.keyboard.press('Escape');
+      console.log(`  (palette attempt ${attempt}: "${title}" not listed yet; rows: ${JSON.stringify(shown.slice(0, 3))})`);
+      await page.waitForTimeout(1000);
+    }
   }
-  await input.fill(`>${title}`);
-  const row = qi.locator('.monaco-list-row', { hasText: title }).first();
-  try {
-    await row.waitFor({ timeout: 15_000 });
-  } catch (e) {
-    const shown = await qi.locator('.monaco-list-row').allInnerTexts().catch(() => []);
-    await page.keyboard.press('Escape');
-    throw new Error(`command "${title}" is not in the command palette (rows: ${JSON.stringify(shown.slice(0, 8))})`, { cause: e });
-  }
-  await row.click();
+  throw new Error(`command "${title}" is not in the command palette (rows: ${JSON.stringify(shown.slice(0, 8))})`);
 }
 
 /** The content frame of the (first) ready webview: the outer iframe hosts the inner #active-frame. */
