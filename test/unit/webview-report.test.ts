@@ -95,6 +95,7 @@ describe('webview report logic', () => {
     const rules = [{ index: 0, label: 'defaults', line: 6 }, { index: 1, label: 'match "*.mlp.*"', line: 12 }];
     const r = report([], { rules });
     assert.equal(decidingRule(r, tensor('a', [1], { decidedBy: { group: 0, format: 1 } }))?.line, 12);
+    assert.equal(decidingRule(r, tensor('a', [1], { decidedBy: { format: 0, group: 1 } }))?.line, 12, 'the last rule that set anything');
     assert.equal(decidingRule(r, tensor('a', [1], { decidedBy: { group: 0 } }))?.label, 'defaults');
     assert.equal(decidingRule(r, tensor('a', [1])), undefined);
     assert.equal(decidingRule(report([]), tensor('a', [1], { decidedBy: { format: 0 } })), undefined, 'no rules recorded');

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "napi/args.h"
 #include "napi/register.h"
 #include "quant/ggml/ggml.h"
 #include "threads/pool.h"
@@ -22,30 +23,6 @@
 namespace bitsmith {
 
 namespace {
-
-constexpr double kMaxSafe = 9007199254740991.0;
-
-ThreadPool& ggmlPool(int threads) {
-  static std::mutex mu;
-  static std::map<int, ThreadPool*>* pools = new std::map<int, ThreadPool*>();  // lives to exit
-  std::lock_guard<std::mutex> lock(mu);
-  ThreadPool*& p = (*pools)[threads];
-  if (p == nullptr) p = new ThreadPool(threads);
-  return *p;
-}
-
-[[noreturn]] void typeError(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
-[[noreturn]] void rangeError(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
-
-int64_t toInt(Napi::Env env, const Napi::Value& v, const std::string& name, double lo, double hi) {
-  if (!v.IsNumber()) typeError(env, name + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || std::floor(d) != d) rangeError(env, name + " must be an integer, got " + v.ToString().Utf8Value());
-  if (d < lo || d > hi)
-    rangeError(env, name + " must be in [" + std::to_string(int64_t(lo)) + ", " + std::to_string(int64_t(hi)) + "], got " +
-                        v.ToString().Utf8Value());
-  return int64_t(d);
-}
 
 const GgmlTypeInfo& toType(Napi::Env env, const Napi::Value& v) {
   std::string list;
@@ -59,8 +36,8 @@ const GgmlTypeInfo& toType(Napi::Env env, const Napi::Value& v) {
 
 // rows, cols and the row size; throws RangeError naming the argument.
 size_t checkShape(Napi::Env env, const GgmlTypeInfo& t, const Napi::CallbackInfo& info) {
-  const int64_t rows = toInt(env, info[2], "rows", 0, kMaxSafe);
-  const int64_t cols = toInt(env, info[3], "cols", 1, kMaxSafe);
+  const int64_t rows = toInteger(env, info[2], "rows", 0, kMaxSafe);
+  const int64_t cols = toInteger(env, info[3], "cols", 1, kMaxSafe);
   if (cols % t.blockWeights != 0)
     rangeError(env, "cols (" + std::to_string(cols) + ") must be a multiple of " + t.name + "'s block of " +
                         std::to_string(t.blockWeights) + " weights");
@@ -102,7 +79,7 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
       if (!o.Get("reference").IsBoolean()) typeError(env, "options.reference must be a boolean");
       reference = o.Get("reference").As<Napi::Boolean>().Value();
     }
-    if (has("threads")) threads = int(toInt(env, o.Get("threads"), "options.threads", 1, 1024));
+    if (has("threads")) threads = int(toInteger(env, o.Get("threads"), "options.threads", 1, 1024));
     if (has("importance")) {
       Napi::Value v = o.Get("importance");
       if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
@@ -120,7 +97,7 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
       rangeError(env, "data[" + std::to_string(i) + "] is not finite: ggml encoders need finite weights");
   Napi::Uint8Array out = Napi::Uint8Array::New(env, size_t(rows) * rb);
   try {
-    ggmlEncodeRows(t.type, x, rows, cols, out.Data(), hasImportance ? importance.Data() : nullptr, ggmlPool(threads),
+    ggmlEncodeRows(t.type, x, rows, cols, out.Data(), hasImportance ? importance.Data() : nullptr, poolFor(threads),
                    reference);
   } catch (const std::invalid_argument& e) {
     rangeError(env, e.what());

@@ -33,11 +33,14 @@ export function formatLabel(t: TensorResult): string {
   return parts.join(' · ');
 }
 
-/** The rule that decided the tensor's format (else the first property any rule decided). */
+/** The most specific rule that decided any of the tensor's settings (what "reveal rule" opens). */
 export function decidingRule(report: RunReport, t: TensorResult): ReportRule | undefined {
   if (!t.decidedBy || !report.rules) return undefined;
-  const index = t.decidedBy.format ?? Object.values(t.decidedBy)[0];
-  if (index === undefined) return undefined;
+  // Later rules override earlier ones property by property, so the last rule that set
+  // anything is the most specific one (a `match` over `defaults`): the one a user looks for.
+  const indices = Object.values(t.decidedBy).filter((i) => Number.isInteger(i));
+  if (!indices.length) return undefined;
+  const index = Math.max(...indices);
   return report.rules.find((r) => r.index === index) ?? report.rules[index];
 }
 
