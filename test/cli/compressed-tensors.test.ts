@@ -272,3 +272,71 @@ describe('cli run: output compressed_tensors', function () {
     assert.deepEqual(fs.readdirSync(path.join(tmp, 'slow-out')), [], 'nothing in the output folder\'s parent');
   });
 });
+
+describe('cli export and run: translations', function () {
+  this.timeout(120000);
+  let tmp: string;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-export-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  const recipeText = (out: string) => `recipe "x"\nmodel "${FIXTURE}"\ndefaults { format q4_0 }\nmatch "*.mlp.down_proj" { format int4; group channel }\nmatch "model.embed_tokens" { format q8_0 }\n` +
+    `export llm_compressor "${out}/r.yaml"\nexport llama_quantize "${out}/q.sh"\n`;
+
+  it('bitsmith export writes both files without running; untranslatable rules are warned about and commented', () => {
+    const f = path.join(tmp, 'e.quant');
+    fs.writeFileSync(f, recipeText('e'));
+    const r = run('export', f);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /e\.quant:3:12: warning: export llm_compressor "e\/r\.yaml": llm-compressor has no q4_0 weights.*\[export\/untranslatable\]/);
+    assert.match(r.err, /e\.quant:4:27: warning: export llama_quantize "e\/q\.sh": llama\.cpp has no int4 type/);
+    assert.match(r.out, /export llm_compressor: .*e\/r\.yaml \(2 rules not translated/);
+    const yaml = fs.readFileSync(path.join(tmp, 'e/r.yaml'), 'utf8');
+    assert.match(yaml, /# NOT TRANSLATED \(defaults\): llm-compressor has no q4_0 weights/);
+    const sh = path.join(tmp, 'e/q.sh');
+    assert.equal(fs.statSync(sh).mode & 0o111, 0o111, 'the script is executable');
+    const syntax = spawnSync('sh', ['-n', sh], { encoding: 'utf8' });
+    assert.equal(syntax.status, 0, syntax.stderr);
+    assert.match(fs.readFileSync(sh, 'utf8'), /--token-embedding-type q8_0/);
+    assert.ok(!fs.existsSync(path.join(tmp, '.bitsmith')), 'no report: nothing ran');
+  });
+
+  it('bitsmith run writes the translations after the run and lists them in the report', () => {
+    const f = path.join(tmp, 'r.quant');
+    fs.writeFileSync(f, recipeText('r').replace('{ format int4; group channel }', '{ keep }'));
+    const r = run('run', f, '--json');
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(r.out) as { exports: { kind: string; path: string }[] };
+    assert.deepEqual(report.exports.map((e) => [e.kind, e.path]), [['llm_compressor', path.join(tmp, 'r/r.yaml')], ['llama_quantize', path.join(tmp, 'r/q.sh')]]);
+    for (const e of report.exports) assert.ok(fs.existsSync(e.path), e.path);
+  });
+
+  it('bitsmith export without export statements is an error', () => {
+    const f = path.join(tmp, 'none.quant');
+    fs.writeFileSync(f, `model "${FIXTURE}"\ndefaults { format int4; group channel }\n`);
+    const r = run('export', f);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /no export statement/);
+  });
+
+  it('examples/w4a16.quant writes a compressed-tensors folder and both translations', () => {
+    const out = path.join(root, 'examples/out');
+    const existed = fs.existsSync(out);
+    const reports = path.join(root, 'examples/.bitsmith/reports');
+    const hadReports = fs.existsSync(reports);
+    try {
+      const r = run('run', 'examples/w4a16.quant', '--json');
+      assert.equal(r.code, 0, r.err);
+      const report = JSON.parse(r.out) as { file?: string; output: { kind: string; path: string } };
+      assert.equal(report.output.kind, 'compressed_tensors');
+      assert.ok(fs.existsSync(path.join(out, 'stories260K-w4a16/model.safetensors')));
+      assert.ok(fs.existsSync(path.join(out, 'stories260K-w4a16.yaml')));
+      assert.ok(fs.existsSync(path.join(out, 'stories260K-w4a16.sh')));
+      if (report.file) fs.rmSync(report.file, { force: true });
+      fs.rmSync(path.join(reports, 'w4a16-latest.json'), { force: true });
+    } finally {
+      for (const p of ['stories260K-w4a16', 'stories260K-w4a16.yaml', 'stories260K-w4a16.sh']) fs.rmSync(path.join(out, p), { recursive: true, force: true });
+      if (!existed) fs.rmSync(out, { recursive: true, force: true });
+      if (!hadReports) fs.rmSync(path.join(root, 'examples/.bitsmith'), { recursive: true, force: true });
+    }
+  });
+});
