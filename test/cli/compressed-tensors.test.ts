@@ -135,6 +135,8 @@ match "model.layers.4.mlp.up_proj" { scale f32 }
 match "model.layers.1.self_attn.q_proj" { keep }
 match "model.layers.2.**" { format fp8_e4m3; group channel }
 match "model.layers.2.mlp.up_proj" { group 16 }
+match "model.layers.4.mlp.down_proj" { format int4 }
+match "model.layers.4.mlp.gate_proj" { symmetric false; zero int }
 `;
 
 describe('cli run: output compressed_tensors', function () {
@@ -231,6 +233,9 @@ describe('cli run: output compressed_tensors', function () {
       if (mod === 'model.layers.4.self_attn.v_proj') assert.deepEqual(scale.shape, [1]);
     }
     assert.ok(quantized >= 30);
+    // Padding: int4 rows of 172 columns (22 words), zero points of 172 rows (22 words).
+    assert.deepEqual(out.tensors.get('model.layers.4.mlp.down_proj.weight_packed')!.shape, [64, 22]);
+    assert.deepEqual(out.tensors.get('model.layers.4.mlp.gate_proj.weight_zero_point')!.shape, [22, 2]);
     assert.deepEqual([...out.tensors.keys()].sort(), [...expectedNames].sort());
   });
 

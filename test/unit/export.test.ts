@@ -191,4 +191,30 @@ describe('recipe translation', () => {
       assert.match(m[1], /^\^.*\$=/);
     }
   });
+
+  it('llm-compressor: one modifier per method, GPTQ options carried over, act_order as actorder group', () => {
+    const a = analyzeText(`model "stories260K"\ncalibration generated\ndefaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  method gptq { damp 0.05; block 64; act_order }\n}\nmatch "*.mlp.down_proj" { group channel }\nmatch "*.self_attn.*" { method awq }\n${EXPORTS}`);
+    const tr = llmCompressorRecipe(a.recipe, a.plan!, a.model!, 't.quant');
+    const doc = parseYaml(tr.text) as { quant_stage: { quant_modifiers: Record<string, { dampening_frac?: number; block_size?: number; config_groups: Record<string, { targets: string[]; weights: { actorder: string | null; strategy: string } }> }> } };
+    const mods = doc.quant_stage.quant_modifiers;
+    assert.deepEqual(Object.keys(mods).sort(), ['AWQModifier', 'GPTQModifier', 'QuantizationModifier']);
+    assert.equal(mods.GPTQModifier.dampening_frac, 0.05);
+    assert.equal(mods.GPTQModifier.block_size, 64);
+    const gptqGroups = Object.values(mods.GPTQModifier.config_groups);
+    assert.ok(gptqGroups.every((g) => g.weights.actorder === 'group'));
+    const match = (m: string, mod: string) => Object.values(mods[m].config_groups).some((g) => g.targets.some((t) => new RegExp(`^(?:${t.slice(3)})`).test(mod)));
+    assert.ok(match('GPTQModifier', 'model.layers.3.mlp.down_proj') && !match('QuantizationModifier', 'model.layers.3.mlp.down_proj'));
+    assert.ok(match('AWQModifier', 'model.layers.0.self_attn.q_proj') && !match('GPTQModifier', 'model.layers.0.self_attn.q_proj'));
+    assert.ok(match('QuantizationModifier', 'model.embed_tokens'));
+    assert.equal(tr.issues.length, 0);
+  });
+
+  it('run writes one output: a recipe with output fake and output compressed_tensors is refused on the second', () => {
+    const a = analyzeText(`model "stories260K"\ndefaults { format int4; group channel }\noutput fake "a.safetensors"\noutput compressed_tensors "b"\n`);
+    const d = a.diagnostics.filter((x) => x.code === 'run/unsupported');
+    assert.equal(d.length, 1);
+    assert.match(d[0].message, /one output per run/);
+    assert.equal(a.file.statements[3].keyword.name, 'output');
+    assert.equal(d[0].start, a.file.statements[3].start);
+  });
 });

@@ -153,7 +153,7 @@ function checkOutputs(recipe: Recipe, plan: Plan): Diagnostic[] {
       if (!issue) continue;
       const problem = issue.message;
       const at = blame(recipe, t, issue.prop);
-      g.add('output/unsupported-format', at?.span ?? o.stmt, t, (first, n) => `${problem}: ${first.tensor.name}${others(n)} (output ${o.kind} "${o.path.value}")`);
+      g.add('output/unsupported-format', at?.span ?? o.stmt, t, (first, n) => `${problem}: ${first.tensor.name}${others(n)} (${at ? `${at.rule.label}, ` : ''}output ${o.kind} "${o.path.value}")`);
     }
     g.flush(out);
   }
