@@ -165,6 +165,9 @@ function checkOutputs(recipe: Recipe, plan: Plan): Diagnostic[] {
 function checkExports(recipe: Recipe, plan: Plan): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const e of recipe.exports) {
+    if (e.kind === 'llm_compressor' && plan.tensors.some((t) => /^blk\.\d+\./.test(t.tensor.name))) {
+      out.push(diag('export/untranslatable', 'warning', e.stmt, 'llm-compressor works on Hugging Face checkpoints; this model has GGUF tensor names, which its targets would not match'));
+    }
     const problem = e.kind === 'llm_compressor' ? llmCompressorProblem : e.kind === 'llama_quantize' ? llamaQuantizeProblem : undefined;
     if (!problem) continue;
     const seen = new Map<string, { span: Span; first: string; count: number; message: string }>();

@@ -116,6 +116,7 @@ export function llamaQuantizeCommand(recipe: Recipe, plan: Plan, model: ModelHea
   for (const [type, names] of byType) {
     for (const body of exactSelectors(names, restNames)) args.push(`--tensor-type ${sh(`^${body}$=${type}`)}`);
   }
+  if (model.format === 'gguf' && plan.tensors.some((t) => /^(Q|IQ|TQ)\d/i.test(t.tensor.dtype))) args.push('--allow-requantize');
   const cal = recipe.calibration;
   if (cal?.kind === 'imatrix' && cal.path) args.push(`--imatrix ${sh(cal.path.value)}`);
   else if (cal) note({ tensor: { name: '(calibration)' } } as TensorPlan, undefined, undefined, `calibration ${cal.kind} does not translate: llama-quantize takes an imatrix (llama-imatrix makes one from text)`);

@@ -109,6 +109,9 @@ export function llmCompressorRecipe(recipe: Recipe, plan: Plan, model: ModelHead
     g.modules.push(moduleOf(t.tensor.name));
   }
 
+  if (model.format === 'gguf') {
+    issues.set('gguf', { message: 'the model is a GGUF file: llm-compressor works on Hugging Face checkpoints, and these targets use GGUF tensor names', tensors: [model.path] });
+  }
   const out: string[] = [];
   out.push(`# llm-compressor recipe written by bitsmith from ${source}`);
   out.push(`# model: ${model.path}`);
