@@ -115,7 +115,10 @@ std::vector<Bytes> ctConvert(const std::string& weightName, int64_t rows, int64_
     const int64_t words = (cols + pf - 1) / pf;
     expect(st.codes, size_t((rows * cols * b + 7) / 8), "codes");
     Bytes packed(size_t(spec[0].bytes));
-    for (int64_t r = 0; r < rows; ++r) {
+    if ((cols * b) % 32 == 0) {
+      // Rows fill whole words: the LSB-first code stream is already the little-endian words.
+      std::memcpy(packed.data(), st.codes.data(), packed.size());
+    } else for (int64_t r = 0; r < rows; ++r) {
       for (int64_t w = 0; w < words; ++w) {
         uint32_t v = 0;
         for (int k = 0; k < pf; ++k) {
