@@ -323,7 +323,7 @@ describe('cli export and run: translations', function () {
     assert.match(r.err, /no export statement/);
   });
 
-  it('examples/w4a16.quant writes a compressed-tensors folder and both translations', () => {
+  it('examples/w4a16.quant writes a compressed-tensors folder and the llm-compressor recipe; ggml.quant exports llama-quantize', () => {
     const out = path.join(root, 'examples/out');
     const existed = fs.existsSync(out);
     const reports = path.join(root, 'examples/.bitsmith/reports');
@@ -335,11 +335,14 @@ describe('cli export and run: translations', function () {
       assert.equal(report.output.kind, 'compressed_tensors');
       assert.ok(fs.existsSync(path.join(out, 'stories260K-w4a16/model.safetensors')));
       assert.ok(fs.existsSync(path.join(out, 'stories260K-w4a16.yaml')));
-      assert.ok(fs.existsSync(path.join(out, 'stories260K-w4a16.sh')));
       if (report.file) fs.rmSync(report.file, { force: true });
       fs.rmSync(path.join(reports, 'w4a16-latest.json'), { force: true });
+      const e = run('export', 'examples/ggml.quant');
+      assert.equal(e.code, 0, e.err);
+      assert.equal(e.err, '', 'every rule of ggml.quant translates');
+      assert.match(fs.readFileSync(path.join(out, 'stories260K-ggml.sh'), 'utf8'), /--tensor-type '\^blk\\\.\[0-9\]\+\\\.attn_k\\\.weight\$=q8_0'/);
     } finally {
-      for (const p of ['stories260K-w4a16', 'stories260K-w4a16.yaml', 'stories260K-w4a16.sh']) fs.rmSync(path.join(out, p), { recursive: true, force: true });
+      for (const p of ['stories260K-w4a16', 'stories260K-w4a16.yaml', 'stories260K-ggml.sh']) fs.rmSync(path.join(out, p), { recursive: true, force: true });
       if (!existed) fs.rmSync(out, { recursive: true, force: true });
       if (!hadReports) fs.rmSync(path.join(root, 'examples/.bitsmith'), { recursive: true, force: true });
     }
