@@ -249,6 +249,12 @@ describe('cli run: output compressed_tensors', function () {
     assert.match(r.err + r.out, /bad\.quant:3:19: error: compressed-tensors output stores int4, int8 and fp8_e4m3; nf4 is not one of them: model\.layers\.0\.mlp\.down_proj\.weight/);
   });
 
+  it('warns that vLLM does not load a quantized embedding, on the rule that quantizes it', () => {
+    const r = run('check', path.join(tmp, 'ct.quant'));
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, /ct\.quant:3:12: warning: model\.embed_tokens\.weight is an embedding: .*vLLM loads quantized linear layers only.*\[output\/loader-support\]/);
+  });
+
   it('a cancelled run leaves no folder and no temporary files', async () => {
     const gen = spawnSync(process.execPath, [path.join(root, 'bench/make-synthetic-model.mjs'), '--out', path.join(tmp, 'slow'), '--quiet', '--params', '3e7'], { encoding: 'utf8' });
     assert.equal(gen.status, 0, gen.stderr);

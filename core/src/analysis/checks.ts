@@ -125,6 +125,8 @@ function checkFit(recipe: Recipe, plan: Plan): Diagnostic[] {
   return out;
 }
 
+const EMBEDDING = /(^|\.)(embed_tokens|tok_embeddings|word_embeddings|wte|token_embd)\.weight$/;
+
 /** Which quantized configurations each output kind can store, and the property to blame. */
 function outputProblem(kind: string, t: TensorPlan): { prop: PropName; message: string } | undefined {
   if (kind === 'compressed_tensors') return compressedTensorsIssue(t);
@@ -156,6 +158,15 @@ function checkOutputs(recipe: Recipe, plan: Plan): Diagnostic[] {
       g.add('output/unsupported-format', at?.span ?? o.stmt, t, (first, n) => `${problem}: ${first.tensor.name}${others(n)} (${at ? `${at.rule.label}, ` : ''}output ${o.kind} "${o.path.value}")`);
     }
     g.flush(out);
+    if (o.kind === 'compressed_tensors') {
+      // Quantized embeddings are valid compressed-tensors, but vLLM quantizes linear layers only.
+      const embeds = plan.tensors.filter((t) => t.action === 'quantize' && EMBEDDING.test(t.tensor.name) && !compressedTensorsIssue(t));
+      const at = embeds.length ? blame(recipe, embeds[0], 'format') : undefined;
+      if (at) {
+        out.push(diag('output/loader-support', 'warning', at.span,
+          `${embeds[0].tensor.name} is an embedding: compressed-tensors stores it quantized, but vLLM loads quantized linear layers only; keep it (match "${embeds[0].tensor.name.replace(/\.weight$/, '')}" { keep }) for a checkpoint vLLM serves`));
+      }
+    }
   }
   out.push(...checkExports(recipe, plan));
   return out;
