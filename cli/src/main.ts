@@ -6,6 +6,7 @@ import { checkCommand } from './commands/check';
 import { budgetCommand } from './commands/budget';
 import { inspectCommand } from './commands/inspect';
 import { runCommand } from './commands/run';
+import { exportCommand } from './commands/export';
 import { version } from './version';
 
 const program = new Command();
@@ -50,6 +51,13 @@ program
       (code) => { process.exitCode = code; },
       (e) => { process.stderr.write(`bitsmith: ${(e as Error).stack ?? e}\n`); process.exitCode = 1; },
     ));
+
+program
+  .command('export')
+  .description("write the recipe's translations (export llm_compressor / llama_quantize) without running it")
+  .argument('<recipe>', 'a .quant file')
+  .option('--json', 'print the written files and what did not translate as JSON')
+  .action((recipe: string, opts: { json?: boolean }) => { process.exitCode = exportCommand(recipe, opts); });
 
 try {
   program.parse(process.argv);

@@ -109,7 +109,7 @@ export interface RunReport {
   bitsmith: string;
   recipe: { path: string; name?: string };
   model: PlanJson['model'];
-  output: { kind: 'fake'; path: string } | null;
+  output: { kind: 'fake' | 'compressed_tensors'; path: string } | null;
   threads: number;
   started: string;
   finished: string;

@@ -11,7 +11,8 @@ import * as path from 'path';
 import { planToJson } from '../../../core/src/index';
 import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
-import { buildJob, fakeOutput, unsupportedFeatures } from '../run/job';
+import { buildJob, runOutput, unsupportedFeatures } from '../run/job';
+import { writeExports, type WrittenExport } from '../run/exports';
 import { loadNative, type DoneEvent, type NativeAddon, type NativeError, type RunEvent, type TensorEvent } from '../run/native';
 import { buildReport, checkAgainstPlan, formatReport, saveReport, seconds } from '../run/report';
 import { version } from '../version';
@@ -54,7 +55,8 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     return 1;
   }
 
-  const output = fakeOutput(loaded);
+  const target = runOutput(loaded);
+  const output = target?.path;
   if (output) {
     try {
       fs.mkdirSync(path.dirname(output), { recursive: true });
@@ -71,7 +73,13 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     return 1;
   }
   const threads = threadsOpt ?? analysis.recipe.threads ?? 0;
-  const job = buildJob(loaded, plan, { threads, output, version });
+  let job: ReturnType<typeof buildJob>;
+  try {
+    job = buildJob(loaded, plan, { threads, output, outputKind: target?.kind, version });
+  } catch (e) {
+    process.stderr.write(`bitsmith: ${(e as Error).message}\n`);
+    return 1;
+  }
 
   const human = !opts.json && !opts.events;
   const tty = human && !!process.stderr.isTTY;
@@ -138,20 +146,29 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     return 1;
   }
   const report = buildReport({
-    version, recipePath: loaded.path, recipeName: analysis.recipe.name, plan, output,
+    version, recipePath: loaded.path, recipeName: analysis.recipe.name, plan, output, outputKind: target?.kind,
     started, finished: new Date(), tensors, done,
   });
+  let exported: WrittenExport[] = [];
+  try {
+    exported = writeExports(loaded);
+  } catch (e) {
+    process.stderr.write(`bitsmith: cannot write the translations: ${(e as Error).message}\n`);
+    return 1;
+  }
   let saved: string | undefined;
   try {
     saved = saveReport(report, loaded.path, opts.reportDir);
   } catch (e) {
     process.stderr.write(`bitsmith: warning: could not save the report: ${(e as Error).message}\n`);
   }
-  const withFile = saved ? { ...report, file: saved } : report;
+  const withExports = exported.length ? { ...report, exports: exported } : report;
+  const withFile = saved ? { ...withExports, file: saved } : withExports;
   if (opts.events) process.stdout.write(JSON.stringify(withFile) + '\n');
   else if (opts.json) process.stdout.write(JSON.stringify(withFile, null, 2) + '\n');
   else {
     process.stdout.write(formatReport(report) + '\n');
+    for (const x of exported) process.stdout.write(`export ${x.kind}: ${path.relative(process.cwd(), x.path) || x.path}${x.issues.length ? ` (${x.issues.length} rule${x.issues.length === 1 ? '' : 's'} not translated: see the comments)` : ''}\n`);
     if (saved) process.stdout.write(`report: ${path.relative(process.cwd(), saved) || saved}\n`);
   }
   return 0;

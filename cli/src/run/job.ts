@@ -1,8 +1,9 @@
 // From an analysed recipe to the backend's job: what the runner cannot execute yet is
 // refused up front, each problem placed on the statement that asks for it (no silent
 // fallback), and the plan's tensors become the job's tensor list.
+import * as fs from 'fs';
 import * as path from 'path';
-import { notExecutable, type Diagnostic, type Plan, type PlanJson, type TensorPlanJson } from '../../../core/src/index';
+import { compressedTensorsConfig, notExecutable, type Diagnostic, type Plan, type PlanJson, type TensorPlanJson } from '../../../core/src/index';
 import type { LoadedRecipe } from '../load';
 import type { JobConfig, RunJob } from './native';
 
@@ -33,7 +34,46 @@ export function fakeOutput(loaded: LoadedRecipe): string | undefined {
   return o ? path.resolve(path.dirname(loaded.path), o.path.value) : undefined;
 }
 
-export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: number; output?: string; version: string }): RunJob {
+/** The output `run` writes (fake or compressed_tensors; a recipe with both is refused by notExecutable). */
+export function runOutput(loaded: LoadedRecipe): { kind: 'fake' | 'compressed_tensors'; path: string } | undefined {
+  const o = loaded.analysis.recipe.outputs.find((d) => d.kind === 'fake' || d.kind === 'compressed_tensors');
+  return o ? { kind: o.kind as 'fake' | 'compressed_tensors', path: path.resolve(path.dirname(loaded.path), o.path.value) } : undefined;
+}
+
+/** Files of a Hugging Face folder carried into a compressed-tensors folder unchanged (tokenizer, generation config, ...). */
+export function filesToCopy(modelPath: string): { from: string; name: string }[] {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(modelPath);
+  } catch {
+    return [];
+  }
+  if (!st.isDirectory()) return [];
+  return fs.readdirSync(modelPath, { withFileTypes: true })
+    .filter((e) => e.isFile() && !e.name.startsWith('.') && e.name !== 'config.json'
+      && !/\.(safetensors|gguf|bin|pt|pth|ckpt)$/i.test(e.name) && e.name !== 'model.safetensors.index.json')
+    .map((e) => ({ from: path.join(modelPath, e.name), name: e.name }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** config.json of a compressed-tensors folder: the model's own (when it has one) with quantization_config. */
+export function compressedTensorsConfigJson(loaded: LoadedRecipe): string {
+  const modelPath = loaded.analysis.modelPath!;
+  const plan = loaded.analysis.plan!;
+  let base: Record<string, unknown> = {};
+  const dir = fs.existsSync(modelPath) && fs.statSync(modelPath).isDirectory() ? modelPath : path.dirname(modelPath);
+  const file = path.join(dir, 'config.json');
+  if (fs.existsSync(file)) {
+    try {
+      base = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  return JSON.stringify({ ...base, quantization_config: compressedTensorsConfig(plan) }, null, 2) + '\n';
+}
+
+export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: number; output?: string; outputKind?: 'fake' | 'compressed_tensors'; version: string }): RunJob {
   const job: RunJob = {
     model: loaded.analysis.modelPath ?? plan.model.path,
     tensors: plan.tensors.map((t) => (t.action === 'quantize'
@@ -42,9 +82,11 @@ export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: 
     threads: opts.threads,
   };
   if (opts.output) {
+    const ct = opts.outputKind === 'compressed_tensors';
     job.output = {
-      kind: 'fake',
+      kind: opts.outputKind ?? 'fake',
       path: opts.output,
+      ...(ct ? { config: compressedTensorsConfigJson(loaded), copy: filesToCopy(loaded.analysis.modelPath ?? plan.model.path) } : {}),
       metadata: {
         'bitsmith.recipe': loaded.analysis.recipe.name ?? path.basename(loaded.path),
         'bitsmith.recipe_file': loaded.path,

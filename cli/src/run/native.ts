@@ -27,7 +27,15 @@ export interface JobConfig {
 export interface RunJob {
   model: string;
   tensors: { name: string; shape: number[]; action: 'quantize' | 'keep'; config?: JobConfig }[];
-  output?: { kind: 'fake'; path: string; metadata?: Record<string, string> };
+  output?: {
+    kind: 'fake' | 'compressed_tensors';
+    /** A file (fake) or a folder (compressed_tensors). */
+    path: string;
+    metadata?: Record<string, string>;
+    /** compressed_tensors: config.json's text, and files copied into the folder. */
+    config?: string;
+    copy?: { from: string; name: string }[];
+  };
   threads?: number;
   /** Row-chunk size target in elements (<= 0: whole tensors). */
   chunkElements?: number;

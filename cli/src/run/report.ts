@@ -13,7 +13,7 @@ import { table } from '../table';
 import type { DoneEvent, TensorEvent } from './native';
 
 export function buildReport(args: {
-  version: string; recipePath: string; recipeName?: string; plan: PlanJson; output?: string;
+  version: string; recipePath: string; recipeName?: string; plan: PlanJson; output?: string; outputKind?: 'fake' | 'compressed_tensors';
   started: Date; finished: Date; tensors: TensorEvent[]; done: DoneEvent;
 }): RunReport {
   const planBpw = new Map(args.plan.tensors.map((t) => [t.name, t]));
@@ -23,7 +23,7 @@ export function buildReport(args: {
     bitsmith: args.version,
     recipe: { path: args.recipePath, name: args.recipeName },
     model: args.plan.model,
-    output: args.output ? { kind: 'fake', path: args.output } : null,
+    output: args.output ? { kind: args.outputKind ?? 'fake', path: args.output } : null,
     threads: args.done.threads,
     started: args.started.toISOString(),
     finished: args.finished.toISOString(),

@@ -7,6 +7,9 @@ import { METHOD_BY_NAME } from '../language/formats';
 import { diag, type Diagnostic } from './diagnostic';
 import type { PropName, Recipe, Rule } from './recipe';
 import { fmt } from './bits';
+import { compressedTensorsIssue } from '../export/compressedTensors';
+import { llmCompressorProblem } from '../export/llmCompressor';
+import { llamaQuantizeProblem } from '../export/llamaQuantize';
 
 export function checkRecipe(recipe: Recipe): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -122,18 +125,22 @@ function checkFit(recipe: Recipe, plan: Plan): Diagnostic[] {
   return out;
 }
 
-/** Which quantized configurations each output kind can store. */
-function outputProblem(kind: string, t: TensorPlan): string | undefined {
+const EMBEDDING = /(^|\.)(embed_tokens|tok_embeddings|word_embeddings|wte|token_embd)\.weight$/;
+
+/** Which quantized configurations each output kind can store, and the property to blame. */
+function outputProblem(kind: string, t: TensorPlan): { prop: PropName; message: string } | undefined {
+  if (kind === 'compressed_tensors') return compressedTensorsIssue(t);
+  const message = ggufProblem(kind, t);
+  return message ? { prop: 'format', message } : undefined;
+}
+
+function ggufProblem(kind: string, t: TensorPlan): string | undefined {
   const c = t.config!;
   const f = c.format;
   const extras = [c.outliers ? 'outliers' : '', c.lowrank ? 'lowrank' : '', t.rotate !== 'none' ? 'rotate' : ''].filter(Boolean);
   if (kind === 'gguf') {
     if (f.family !== 'ggml') return `GGUF output stores ggml block types only; ${f.name} is not one (use e.g. q4_k, q6_k, q8_0)`;
     if (extras.length) return `GGUF output cannot store ${extras.join(', ')}`;
-  } else if (kind === 'compressed_tensors') {
-    const ok = ['int4', 'int8', 'fp8_e4m3', 'nvfp4'].includes(f.name);
-    if (!ok) return `compressed-tensors output stores int4, int8, fp8_e4m3 and nvfp4; ${f.name} is not one of them`;
-    if (extras.length) return `compressed-tensors output cannot store ${extras.join(', ')}`;
   }
   return undefined;
 }
@@ -144,12 +151,52 @@ function checkOutputs(recipe: Recipe, plan: Plan): Diagnostic[] {
     const g = new Grouped();
     for (const t of plan.tensors) {
       if (!t.config) continue;
-      const problem = outputProblem(o.kind, t);
-      if (!problem) continue;
-      const at = blame(recipe, t, 'format');
-      g.add('output/unsupported-format', at?.span ?? o.stmt, t, (first, n) => `${problem}: ${first.tensor.name}${others(n)} (output ${o.kind} "${o.path.value}")`);
+      const issue = outputProblem(o.kind, t);
+      if (!issue) continue;
+      const problem = issue.message;
+      const at = blame(recipe, t, issue.prop);
+      g.add('output/unsupported-format', at?.span ?? o.stmt, t, (first, n) => `${problem}: ${first.tensor.name}${others(n)} (${at ? `${at.rule.label}, ` : ''}output ${o.kind} "${o.path.value}")`);
     }
     g.flush(out);
+    if (o.kind === 'compressed_tensors') {
+      // Quantized embeddings are valid compressed-tensors, but vLLM quantizes linear layers only.
+      const embeds = plan.tensors.filter((t) => t.action === 'quantize' && EMBEDDING.test(t.tensor.name) && !compressedTensorsIssue(t));
+      const at = embeds.length ? blame(recipe, embeds[0], 'format') : undefined;
+      if (at) {
+        out.push(diag('output/loader-support', 'warning', at.span,
+          `${embeds[0].tensor.name} is an embedding: compressed-tensors stores it quantized, but vLLM loads quantized linear layers only; keep it (match "${embeds[0].tensor.name.replace(/\.weight$/, '')}" { keep }) for a checkpoint vLLM serves`));
+      }
+    }
+  }
+  out.push(...checkExports(recipe, plan));
+  return out;
+}
+
+/** Warnings on the rules whose settings an `export` cannot translate (the export writes a comment for each). */
+function checkExports(recipe: Recipe, plan: Plan): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const e of recipe.exports) {
+    if (e.kind === 'llm_compressor' && plan.tensors.some((t) => /^blk\.\d+\./.test(t.tensor.name))) {
+      out.push(diag('export/untranslatable', 'warning', e.stmt, 'llm-compressor works on Hugging Face checkpoints; this model has GGUF tensor names, which its targets would not match'));
+    }
+    const problem = e.kind === 'llm_compressor' ? llmCompressorProblem : e.kind === 'llama_quantize' ? llamaQuantizeProblem : undefined;
+    if (!problem) continue;
+    const seen = new Map<string, { span: Span; first: string; count: number; message: string }>();
+    for (const t of plan.tensors) {
+      const p = t.action === 'quantize' ? problem(t) : undefined;
+      if (!p) continue;
+      const ri = t.decidedBy[p.prop] ?? t.decidedBy.format;
+      const rule = ri !== undefined ? recipe.rules[ri] : undefined;
+      const span = rule?.settings[p.prop]?.stmt ?? rule?.settings.format?.stmt ?? rule?.stmt ?? e.stmt;
+      const key = `${span.start}:${p.message}`;
+      const s = seen.get(key);
+      if (s) s.count++;
+      else seen.set(key, { span, first: t.tensor.name, count: 1, message: p.message });
+    }
+    for (const s of seen.values()) {
+      out.push(diag('export/untranslatable', 'warning', s.span,
+        `export ${e.kind} "${e.path.value}": ${s.message}: ${s.first}${others(s.count)} (left out of the translation, with a comment)`));
+    }
   }
   return out;
 }

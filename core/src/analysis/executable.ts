@@ -9,7 +9,9 @@ import type { Recipe } from './recipe';
 /** Methods the runner executes. */
 export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn']);
 /** Outputs the runner writes. */
-export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake']);
+export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake', 'compressed_tensors']);
+/** Translations `bitsmith run` and `bitsmith export` write. */
+export const RUN_EXPORTS: ReadonlySet<string> = new Set(['llm_compressor', 'llama_quantize']);
 
 export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: Severity): Diagnostic[] {
   const code = 'run/unsupported';
@@ -36,9 +38,13 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     out.push(diag(code, severity, recipe.calibration.stmt, 'calibration is not used by bitsmith run yet (no data-aware method runs yet); remove it to run'));
   }
   for (const o of recipe.outputs) {
-    if (!RUN_OUTPUTS.has(o.kind)) out.push(diag(code, severity, o.stmt, `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors" is`));
+    if (!RUN_OUTPUTS.has(o.kind)) out.push(diag(code, severity, o.stmt, `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors" and output compressed_tensors "folder" are`));
   }
-  for (const e of recipe.exports) out.push(diag(code, severity, e.stmt, `export ${e.kind} is not implemented yet`));
+  const written = recipe.outputs.filter((o) => RUN_OUTPUTS.has(o.kind));
+  if (written.length > 1) {
+    out.push(diag(code, severity, written[1].stmt, `bitsmith run writes one output per run: output ${written[0].kind} and output ${written[1].kind} need two recipes`));
+  }
+  for (const e of recipe.exports) if (!RUN_EXPORTS.has(e.kind)) out.push(diag(code, severity, e.stmt, `export ${e.kind} is not implemented yet`));
   if (recipe.allocate) out.push(diag(code, severity, recipe.allocate.stmt, 'allocate (automatic mixed precision) is not executed by bitsmith run yet'));
   if (recipe.evaluate) out.push(diag(code, severity, recipe.evaluate.stmt, 'evaluate (perplexity, KL divergence) is not executed by bitsmith run yet'));
   return out.sort((a, b) => a.start - b.start);

@@ -229,8 +229,28 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
     if (!out.IsObject()) throw Napi::TypeError::New(env, "job.output must be an object {kind: 'fake', path}");
     Napi::Object oo = out.As<Napi::Object>();
     const std::string kind = strField(env, oo, "kind", "fake", "job.output");
-    if (kind != "fake") throw Napi::TypeError::New(env, "job.output.kind '" + kind + "' is not supported yet (only 'fake')");
+    if (kind != "fake" && kind != "compressed_tensors")
+      throw Napi::TypeError::New(env, "job.output.kind '" + kind + "' is not supported (only 'fake' and 'compressed_tensors')");
     job.output = true;
+    job.outputKind = kind;
+    if (kind == "compressed_tensors") {
+      job.outputConfig = strField(env, oo, "config", "", "job.output");
+      if (job.outputConfig.empty()) throw Napi::TypeError::New(env, "job.output.config (config.json's text) is required for compressed_tensors");
+      Napi::Value copies = field(oo, "copy");
+      if (isSet(copies)) {
+        if (!copies.IsArray()) throw Napi::TypeError::New(env, "job.output.copy must be an array of {from, name}");
+        Napi::Array ca = copies.As<Napi::Array>();
+        for (uint32_t i = 0; i < ca.Length(); i++) {
+          Napi::Value e = ca.Get(i);
+          if (!e.IsObject()) throw Napi::TypeError::New(env, "job.output.copy[" + std::to_string(i) + "] must be {from, name}");
+          const std::string from = strField(env, e.As<Napi::Object>(), "from", "", "job.output.copy");
+          const std::string name = strField(env, e.As<Napi::Object>(), "name", "", "job.output.copy");
+          if (from.empty() || name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos || name == "." || name == "..")
+            throw Napi::TypeError::New(env, "job.output.copy[" + std::to_string(i) + "] needs a source path and a plain file name");
+          job.outputCopies.emplace_back(from, name);
+        }
+      }
+    }
     job.outputPath = strField(env, oo, "path", "", "job.output");
     if (job.outputPath.empty()) throw Napi::TypeError::New(env, "job.output.path is required");
     Napi::Value meta = field(oo, "metadata");

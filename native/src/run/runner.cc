@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <condition_variable>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <unordered_set>
@@ -16,6 +17,7 @@
 #include "io/safetensors_writer.h"
 #include "metrics/metrics.h"
 #include "run/async_writer.h"
+#include "run/compressed_tensors.h"
 #include "run/stream_metrics.h"
 #include "threads/pool.h"
 
@@ -177,10 +179,16 @@ void fromF32Parallel(DType dt, const float* src, int64_t n, uint8_t* dst, Thread
 }
 
 QuantOutput quantizeChecked(const TensorRef& ref, const float* in, int64_t rows, int64_t cols, const QuantConfig& cfg, ThreadPool& pool,
-                            bool reference) {
+                            bool reference, StoredTensor* stored = nullptr) {
   QuantOutput q;
   try {
-    q = quantizeTensor(in, rows, cols, cfg, pool, reference);
+    if (stored) {
+      q.dequant.resize(size_t(rows * cols));
+      q.outlierCount = quantizeTensorInto(in, rows, cols, cfg, pool, reference, q.dequant.data(), *stored);
+      q.bytes = stored->bytes();
+    } else {
+      q = quantizeTensor(in, rows, cols, cfg, pool, reference);
+    }
   } catch (const ModelError&) {
     throw;
   } catch (const std::invalid_argument& e) {
@@ -285,29 +293,45 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     bytesIn += it.ref->bytes;
   }
 
+  const bool ct = job.output && job.outputKind == "compressed_tensors";
+  // Declared before the writer: removed (unless committed) after the writer's temporary file.
+  std::unique_ptr<OutputFolder> folder;
   std::unique_ptr<SafetensorsWriter> writer;
   if (job.output) {
-    for (const auto& f : model->files)
-      if (sameFile(f->path(), job.outputPath))
-        throw ModelError("run/output-is-input", job.outputPath + ": the output would overwrite the model file it reads");
+    for (const auto& f : model->files) {
+      if (sameFile(f->path(), job.outputPath) || (ct && sameFile(fs::path(f->path()).parent_path().string(), job.outputPath)))
+        throw ModelError("run/output-is-input", job.outputPath + ": the output would overwrite the model " + (ct ? "folder" : "file") + " it reads");
+    }
     std::vector<OutTensor> outs;
     Value formats = Value::object();
     for (const Item& it : items) {
       if (it.ref->dtype == DType::Ggml)
         throw ModelError("model/unsupported-dtype", model->fileOf(*it.ref).path() + ": tensor \"" + it.ref->name + "\" is stored as " +
                                                         it.ref->dtypeName + ": quantized GGUF tensors are not supported yet", it.ref->name);
-      outs.push_back({it.ref->name, dtypeName(it.ref->dtype), it.ref->shape, it.ref->bytes});
+      if (ct && it.job && it.job->quantize) {
+        const std::string why = ctProblem(it.ref->name, it.ref->shape, it.job->config);
+        if (!why.empty()) throw ModelError("run/unsupported", "tensor \"" + it.ref->name + "\": " + why, it.ref->name);
+        for (OutTensor& o : ctTensors(it.ref->name, it.ref->rows(), it.ref->cols(), it.job->config)) outs.push_back(std::move(o));
+      } else {
+        outs.push_back({it.ref->name, dtypeName(it.ref->dtype), it.ref->shape, it.ref->bytes});
+      }
       formats.set(it.ref->name, it.job && it.job->quantize ? configValue(*it.job) : Value::of("keep"));
     }
     Value meta = Value::object();
     meta.set("format", Value::of("pt"));
     meta.set("bitsmith.version", Value::of(BITSMITH_VERSION));
-    meta.set("bitsmith.kind", Value::of("fake-quant: weights dequantized to their source dtype"));
+    meta.set("bitsmith.kind", Value::of(ct ? "compressed-tensors" : "fake-quant: weights dequantized to their source dtype"));
     meta.set("bitsmith.source", Value::of(model->path));
     for (const auto& [k, v] : job.outputMetadata.members)
       if (v.isString()) meta.set(k, v);
     meta.set("bitsmith.tensors", Value::of(json::stringify(formats)));
-    writer = std::make_unique<SafetensorsWriter>(job.outputPath, std::move(outs), std::move(meta));
+    std::string file = job.outputPath;
+    if (ct) {
+      folder = std::make_unique<OutputFolder>(job.outputPath);
+      folder->open();
+      file = (fs::path(folder->temp()) / "model.safetensors").string();
+    }
+    writer = std::make_unique<SafetensorsWriter>(file, std::move(outs), std::move(meta));
     writer->open();
   }
   // Declared after `writer` (and `model`): destroyed first, so its thread is gone before
@@ -389,7 +413,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
 
     const QuantConfig& cfg = jt->config;
     int64_t chunkRows = rows;
-    if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0) {
+    if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0 && !ct) {
       int64_t r = job.chunkElements / cols;
       // Multiples of 40 rows keep every packed component byte-aligned per chunk (b-bit codes
       // and zeros: 8 rows; ternary's 5 trits per byte: 5 rows), so the chunks' byte counts
@@ -466,12 +490,19 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       // One piece: the quantizer and the metrics use the whole pool.
       float* in = inBuf.get(size_t(rows * cols));
       readChunk(*model, ref, 0, rows, in, pool);
-      QuantOutput q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference);
+      StoredTensor stored;
+      QuantOutput q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference, ct ? &stored : nullptr);
       bytes = q.bytes;
       outlierCount = q.outlierCount;
       metrics = computeMetrics(in, q.dequant.data(), rows * cols, &pool);
       model->release(ref, 0, rows);
-      if (async) {
+      if (async && ct) {
+        for (Bytes& b : ctConvert(ref.name, rows, cols, cfg, stored)) {
+          std::unique_ptr<uint8_t[]> out(new uint8_t[b.size() ? b.size() : 1]);
+          if (!b.empty()) std::memcpy(out.get(), b.data(), b.size());
+          async->push(std::move(out), b.size());
+        }
+      } else if (async) {
         if (ref.dtype == DType::F32) {
           async->push(std::move(q.dequant));
         } else {
@@ -521,6 +552,16 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
   if (async) async->finish();
   checkCancel();
   if (writer) writer->commit();
+  if (folder) {
+    checkCancel();
+    folder->writeText("config.json", job.outputConfig);
+    for (const auto& [from, name] : job.outputCopies) {
+      checkCancel();
+      folder->copyFile(from, name);
+    }
+    checkCancel();
+    folder->commit();
+  }
   Value done = Value::object();
   done.set("type", Value::of("done"));
   Value totals = Value::object();

@@ -25,8 +25,13 @@ struct JobTensor {
 struct Job {
   std::string model;
   std::vector<JobTensor> tensors;
-  bool output = false;          // output fake "path"
+  bool output = false;          // output fake "path" or output compressed_tensors "dir"
+  std::string outputKind = "fake";  // "fake" (a safetensors file) or "compressed_tensors" (a folder)
   std::string outputPath;
+  // compressed_tensors: config.json's text (written as is) and files copied into the folder
+  // (source path, file name).
+  std::string outputConfig;
+  std::vector<std::pair<std::string, std::string>> outputCopies;
   json::Value outputMetadata = json::Value::object();  // extra __metadata__ strings (recipe name, ...)
   int threads = 0;              // 0: all cores
   int64_t chunkElements = int64_t(1) << 18;  // row chunk target (cache-sized); <= 0: whole tensors

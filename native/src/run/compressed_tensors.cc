@@ -1,0 +1,233 @@
+#include "run/compressed_tensors.h"
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "io/error.h"
+
+#ifdef _WIN32
+#include <process.h>
+#define getpid _getpid
+#else
+#include <unistd.h>
+#endif
+
+namespace fs = std::filesystem;
+
+namespace bitsmith {
+
+namespace {
+
+bool isInt(const QuantConfig& c) { return c.format == "int4" || c.format == "int8"; }
+int intBits(const QuantConfig& c) { return c.format == "int4" ? 4 : 8; }
+
+const char* scaleDtype(ScaleType s) {
+  switch (s) {
+    case ScaleType::F16: return "F16";
+    case ScaleType::BF16: return "BF16";
+    case ScaleType::F32: return "F32";
+    default: return nullptr;
+  }
+}
+
+int64_t groupsPerRow(int64_t cols, const QuantConfig& c) {
+  if (c.groupKind == GroupKind::Channel) return 1;
+  return (cols + c.group - 1) / c.group;
+}
+
+std::vector<int64_t> scaleShape(int64_t rows, int64_t cols, const QuantConfig& c) {
+  if (c.groupKind == GroupKind::Tensor) return {1};
+  return {rows, groupsPerRow(cols, c)};
+}
+
+std::string moduleOf(const std::string& weightName) { return weightName.substr(0, weightName.size() - 7); }
+
+// Code i of an LSB-first b-bit stream.
+inline uint32_t codeAt(const uint8_t* p, int64_t i, int b) {
+  const int64_t bit = i * b;
+  uint32_t v = 0;
+  for (int k = 0; k < b; ++k) {
+    const int64_t at = bit + k;
+    v |= uint32_t((p[at >> 3] >> (at & 7)) & 1u) << k;
+  }
+  return v;
+}
+
+inline void putU32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = uint8_t(v >> (8 * i));
+}
+
+}  // namespace
+
+std::string ctProblem(const std::string& weightName, const std::vector<int64_t>& shape, const QuantConfig& c) {
+  const std::string suffix = ".weight";
+  if (weightName.size() <= suffix.size() || weightName.compare(weightName.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return "compressed-tensors stores quantized module weights named <module>.weight; \"" + weightName + "\" is not one";
+  if (shape.size() != 2) return "compressed-tensors stores quantized 2-D weights; \"" + weightName + "\" has " + std::to_string(shape.size()) + " dimensions";
+  if (!isInt(c) && c.format != "fp8_e4m3")
+    return "compressed-tensors output stores int4, int8 and fp8_e4m3 weights; " + c.format + " is not written";
+  if (c.outliers || c.lowrank || c.rotate) return "compressed-tensors cannot store outliers, lowrank or rotate";
+  if (!scaleDtype(c.scale)) return "compressed-tensors stores scales as f16, bf16 or f32";
+  if (!c.symmetric && c.zero != ZeroType::Int) return "compressed-tensors stores integer zero points: use `zero int`";
+  if (!c.symmetric && c.groupKind == GroupKind::Tensor) return "compressed-tensors packs zero points per group or channel, not per tensor";
+  if (c.groupKind == GroupKind::Size && shape[1] % c.group != 0)
+    return "group " + std::to_string(c.group) + " does not divide the " + std::to_string(shape[1]) + " columns of \"" + weightName + "\"";
+  return "";
+}
+
+std::vector<OutTensor> ctTensors(const std::string& weightName, int64_t rows, int64_t cols, const QuantConfig& c) {
+  const std::string p = moduleOf(weightName);
+  const std::vector<int64_t> ss = scaleShape(rows, cols, c);
+  int64_t scaleCount = 1;
+  for (auto d : ss) scaleCount *= d;
+  const int sb = c.scale == ScaleType::F32 ? 4 : 2;
+  std::vector<OutTensor> out;
+  if (isInt(c)) {
+    const int b = intBits(c), pf = 32 / b;
+    const int64_t words = (cols + pf - 1) / pf;
+    out.push_back({p + ".weight_packed", "I32", {rows, words}, rows * words * 4});
+    out.push_back({p + ".weight_scale", scaleDtype(c.scale), ss, scaleCount * sb});
+    if (!c.symmetric) {
+      const int64_t zr = (rows + pf - 1) / pf, g = groupsPerRow(cols, c);
+      out.push_back({p + ".weight_zero_point", "I32", {zr, g}, zr * g * 4});
+    }
+    out.push_back({p + ".weight_shape", "I64", {2}, 16});
+  } else {
+    out.push_back({p + ".weight", "F8_E4M3", {rows, cols}, rows * cols});
+    out.push_back({p + ".weight_scale", scaleDtype(c.scale), ss, scaleCount * sb});
+  }
+  return out;
+}
+
+std::vector<Bytes> ctConvert(const std::string& weightName, int64_t rows, int64_t cols, const QuantConfig& c,
+                             const StoredTensor& st) {
+  const std::vector<OutTensor> spec = ctTensors(weightName, rows, cols, c);
+  std::vector<Bytes> out;
+  auto expect = [&](const Bytes& got, size_t want, const char* what) {
+    if (got.size() != want)
+      throw ModelError("run/internal", "tensor \"" + weightName + "\": the stored " + what + " are " + std::to_string(got.size()) +
+                                           " bytes, compressed-tensors needs " + std::to_string(want), weightName);
+  };
+  if (isInt(c)) {
+    const int b = intBits(c), pf = 32 / b;
+    const int64_t words = (cols + pf - 1) / pf;
+    expect(st.codes, size_t((rows * cols * b + 7) / 8), "codes");
+    Bytes packed(size_t(spec[0].bytes));
+    if ((cols * b) % 32 == 0) {
+      // Rows fill whole words: the LSB-first code stream is already the little-endian words.
+      std::memcpy(packed.data(), st.codes.data(), packed.size());
+    } else for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t w = 0; w < words; ++w) {
+        uint32_t v = 0;
+        for (int k = 0; k < pf; ++k) {
+          const int64_t col = w * pf + k;
+          if (col < cols) v |= codeAt(st.codes.data(), r * cols + col, b) << (k * b);
+        }
+        putU32(packed.data() + (r * words + w) * 4, v);
+      }
+    }
+    out.push_back(std::move(packed));
+    expect(st.scales, size_t(spec[1].bytes), "scales");
+    out.push_back(st.scales);
+    if (!c.symmetric) {
+      const int64_t g = groupsPerRow(cols, c), zr = (rows + pf - 1) / pf;
+      expect(st.zeros, size_t((rows * g * b + 7) / 8), "zero points");
+      Bytes z(size_t(zr * g * 4));
+      for (int64_t j = 0; j < zr; ++j) {
+        for (int64_t gi = 0; gi < g; ++gi) {
+          uint32_t v = 0;
+          for (int k = 0; k < pf; ++k) {
+            const int64_t row = j * pf + k;
+            if (row < rows) v |= codeAt(st.zeros.data(), row * g + gi, b) << (k * b);
+          }
+          putU32(z.data() + (j * g + gi) * 4, v);
+        }
+      }
+      out.push_back(std::move(z));
+    }
+    Bytes shape(16);
+    for (int i = 0; i < 8; ++i) {
+      shape[size_t(i)] = uint8_t(uint64_t(rows) >> (8 * i));
+      shape[size_t(8 + i)] = uint8_t(uint64_t(cols) >> (8 * i));
+    }
+    out.push_back(std::move(shape));
+  } else {
+    expect(st.codes, size_t(rows * cols), "codes");
+    out.push_back(st.codes);
+    expect(st.scales, size_t(spec[1].bytes), "scales");
+    out.push_back(st.scales);
+  }
+  for (size_t i = 0; i < out.size(); ++i)
+    if (int64_t(out[i].size()) != spec[i].bytes)
+      throw ModelError("run/internal", "tensor \"" + spec[i].name + "\": " + std::to_string(out[i].size()) + " bytes, the header says " +
+                                           std::to_string(spec[i].bytes), spec[i].name);
+  return out;
+}
+
+void OutputFolder::open() {
+  static std::atomic<unsigned> counter{0};
+  fs::path p(path_);
+  if (p.filename().empty()) p = p.parent_path();
+  path_ = p.string();
+  const fs::path dir = p.parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !fs::is_directory(dir, ec))
+    throw ModelError("run/write-failed", path_ + ": the parent folder " + dir.string() + " does not exist");
+  if (fs::exists(p, ec) && !fs::is_directory(p, ec))
+    throw ModelError("run/write-failed", path_ + ": exists and is not a folder (compressed-tensors output is a folder)");
+  for (int attempt = 0; attempt < 100; attempt++) {
+    const fs::path t = dir / ("." + p.filename().string() + ".bitsmith-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".tmp");
+    if (fs::create_directory(t, ec)) {
+      temp_ = t.string();
+      return;
+    }
+    if (ec) throw ModelError("run/write-failed", path_ + ": cannot create a temporary folder in " + dir.string() + " (" + ec.message() + ")");
+  }
+  throw ModelError("run/write-failed", path_ + ": cannot create a temporary folder");
+}
+
+void OutputFolder::writeText(const std::string& name, const std::string& text) {
+  const fs::path f = fs::path(temp_) / name;
+  std::ofstream o(f, std::ios::binary);
+  o.write(text.data(), std::streamsize(text.size()));
+  o.close();
+  if (!o) throw ModelError("run/write-failed", (fs::path(path_) / name).string() + ": cannot write");
+}
+
+void OutputFolder::copyFile(const std::string& from, const std::string& name) {
+  std::error_code ec;
+  fs::copy_file(from, fs::path(temp_) / name, fs::copy_options::overwrite_existing, ec);
+  if (ec) throw ModelError("run/write-failed", from + ": cannot copy into " + path_ + " (" + ec.message() + ")");
+}
+
+void OutputFolder::commit() {
+  std::error_code ec;
+  fs::path old;
+  if (fs::exists(path_, ec)) {
+    // An earlier output: moved aside, replaced, then removed.
+    old = fs::path(temp_ + ".old");
+    fs::rename(path_, old, ec);
+    if (ec) throw ModelError("run/write-failed", path_ + ": cannot replace the existing folder (" + ec.message() + ")");
+  }
+  fs::rename(temp_, path_, ec);
+  if (ec) {
+    const std::string msg = path_ + ": cannot rename the finished folder into place (" + ec.message() + ")";
+    if (!old.empty()) fs::rename(old, path_, ec);
+    throw ModelError("run/write-failed", msg);
+  }
+  committed_ = true;
+  temp_.clear();
+  if (!old.empty()) fs::remove_all(old, ec);
+}
+
+void OutputFolder::abort() noexcept {
+  if (!committed_ && !temp_.empty()) {
+    std::error_code ec;
+    fs::remove_all(temp_, ec);
+    temp_.clear();
+  }
+}
+
+}  // namespace bitsmith

@@ -1,0 +1,356 @@
+// `output compressed_tensors "dir"` as a user runs it: the folder is read back by the test's
+// own safetensors parser and unpacked by its own compressed-tensors decoder (int32 words,
+// 32/b values per word at bit shift k*b, offset 2^(b-1); zero points packed along the
+// output dimension; e4m3fn bytes), and must equal the `output fake` of the same rules
+// exactly, value for value. config.json's quantization_config is checked field by field,
+// with its `re:` targets applied as compressed-tensors does (re.match, anchored at the
+// start). A cancelled run leaves no folder and no temporary files.
+import { strict as assert } from 'node:assert';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const root = path.join(__dirname, '../..');
+const cli = path.join(root, 'dist/cli.js');
+const FIXTURE = path.join(root, 'examples/stories260K');
+const run = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+type St = Map<string, { dtype: string; shape: number[]; data: Buffer }>;
+function readSafetensors(file: string): { tensors: St; metadata: Record<string, string> } {
+  const buf = fs.readFileSync(file);
+  const len = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.toString('utf8', 8, 8 + len)) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const tensors: St = new Map();
+  for (const [name, v] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const data = buf.subarray(8 + len + v.data_offsets[0], 8 + len + v.data_offsets[1]);
+    const size = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8, F8_E4M3: 1 }[v.dtype] ?? 0;
+    assert.equal(data.length, v.shape.reduce((a, b) => a * b, 1) * size, `${name}: byte size matches dtype and shape`);
+    tensors.set(name, { dtype: v.dtype, shape: v.shape, data });
+  }
+  return { tensors, metadata: (header.__metadata__ ?? {}) as unknown as Record<string, string> };
+}
+
+// Independent decoders.
+function f16(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+function bf16(h: number): number {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(h << 16 >>> 0);
+  return b.readFloatLE(0);
+}
+function e4m3fn(x: number): number {
+  const s = x & 0x80 ? -1 : 1;
+  const e = (x >> 3) & 0xf;
+  const m = x & 7;
+  if (e === 15 && m === 7) return NaN;
+  if (e === 0) return s * (m / 8) * 2 ** -6;
+  return s * (1 + m / 8) * 2 ** (e - 7);
+}
+function floats(t: { dtype: string; data: Buffer }): number[] {
+  const out: number[] = [];
+  const n = t.data.length / (t.dtype === 'F32' ? 4 : 2);
+  for (let i = 0; i < n; i++) {
+    out.push(t.dtype === 'F32' ? t.data.readFloatLE(4 * i) : t.dtype === 'F16' ? f16(t.data.readUInt16LE(2 * i)) : bf16(t.data.readUInt16LE(2 * i)));
+  }
+  return out;
+}
+const i32 = (t: { data: Buffer }) => Array.from({ length: t.data.length / 4 }, (_, i) => t.data.readUInt32LE(4 * i));
+
+/** Unpacks a compressed-tensors module to f32 values (w = (q - z) * s, each step rounded to f32 as the runner's arithmetic is). */
+function decodeModule(st: St, mod: string, qc: { num_bits: number; type: string; symmetric: boolean; strategy: string; group_size: number | null }): Float32Array {
+  const scaleT = st.get(`${mod}.weight_scale`)!;
+  assert.ok(scaleT, `${mod}.weight_scale exists`);
+  const scales = floats(scaleT);
+  if (qc.type === 'float') {
+    const w = st.get(`${mod}.weight`)!;
+    assert.equal(w.dtype, 'F8_E4M3');
+    const [rows, cols] = w.shape;
+    const out = new Float32Array(rows * cols);
+    const g = qc.strategy === 'group' ? qc.group_size! : cols;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const s = qc.strategy === 'tensor' ? scales[0] : scales[r * (cols / g) + Math.floor(c / g)];
+        out[r * cols + c] = Math.fround(e4m3fn(w.data[r * cols + c]) * s);
+      }
+    }
+    return out;
+  }
+  const shapeT = st.get(`${mod}.weight_shape`)!;
+  assert.equal(shapeT.dtype, 'I64');
+  const rows = Number(shapeT.data.readBigInt64LE(0));
+  const cols = Number(shapeT.data.readBigInt64LE(8));
+  const b = qc.num_bits;
+  const pf = 32 / b;
+  const mask = (1 << b) - 1;
+  const half = 1 << (b - 1);
+  const packed = st.get(`${mod}.weight_packed`)!;
+  assert.equal(packed.dtype, 'I32');
+  assert.deepEqual(packed.shape, [rows, Math.ceil(cols / pf)]);
+  const words = i32(packed);
+  const wpr = Math.ceil(cols / pf);
+  const g = qc.strategy === 'group' ? qc.group_size! : cols;
+  const gpr = qc.strategy === 'tensor' ? 1 : cols / g;
+  let zp: number[] | undefined;
+  if (!qc.symmetric) {
+    const z = st.get(`${mod}.weight_zero_point`)!;
+    assert.ok(z, `${mod}.weight_zero_point exists`);
+    assert.deepEqual(z.shape, [Math.ceil(rows / pf), gpr]);
+    const zw = i32(z);
+    zp = [];
+    for (let r = 0; r < rows; r++) for (let gi = 0; gi < gpr; gi++) zp.push(((zw[Math.floor(r / pf) * gpr + gi] >>> (b * (r % pf))) & mask) - half);
+  } else {
+    assert.ok(!st.has(`${mod}.weight_zero_point`));
+  }
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const q = ((words[r * wpr + Math.floor(c / pf)] >>> (b * (c % pf))) & mask) - half;
+      const gi = qc.strategy === 'tensor' ? 0 : r * gpr + Math.floor(c / g);
+      const s = qc.strategy === 'tensor' ? scales[0] : scales[gi];
+      const z = zp ? zp[gi] : 0;
+      out[r * cols + c] = Math.fround(Math.fround(q - z) * s);
+    }
+  }
+  return out;
+}
+
+const RULES = `defaults { format int4; group 32 }
+match "*.mlp.down_proj" { format int8; group channel }
+match "model.layers.0.self_attn.o_proj" { symmetric false; zero int }
+match "model.layers.3.mlp.down_proj" { symmetric false; zero int }
+match "model.layers.4.self_attn.k_proj" { symmetric false; zero int; scale bf16 }
+match "model.layers.4.self_attn.v_proj" { group tensor }
+match "model.layers.4.mlp.up_proj" { scale f32 }
+match "model.layers.1.self_attn.q_proj" { keep }
+match "model.layers.2.**" { format fp8_e4m3; group channel }
+match "model.layers.2.mlp.up_proj" { group 16 }
+match "model.layers.4.mlp.down_proj" { format int4 }
+match "model.layers.4.mlp.gate_proj" { symmetric false; zero int }
+`;
+
+describe('cli run: output compressed_tensors', function () {
+  this.timeout(120000);
+  let tmp: string;
+  let ct: string;
+  let fake: St;
+  let out: { tensors: St; metadata: Record<string, string> };
+  let config: Record<string, unknown> & { quantization_config: Record<string, unknown> };
+  let plan: { tensors: { name: string; action: string; format?: string; group?: number; groupKind?: string; symmetric?: boolean; clip?: string }[] };
+
+  before(() => {
+    assert.ok(fs.existsSync(cli), 'dist/cli.js is built');
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-ct-'));
+    ct = path.join(tmp, 'w4a16');
+    fs.writeFileSync(path.join(tmp, 'ct.quant'), `recipe "ct"\nmodel "${FIXTURE}"\n${RULES}output compressed_tensors "w4a16"\n`);
+    fs.writeFileSync(path.join(tmp, 'fake.quant'), `recipe "fake"\nmodel "${FIXTURE}"\n${RULES}output fake "fake.safetensors"\n`);
+    const a = run('run', path.join(tmp, 'ct.quant'), '--json');
+    assert.equal(a.code, 0, a.err);
+    const report = JSON.parse(a.out) as { output: { kind: string; path: string } };
+    assert.deepEqual(report.output, { kind: 'compressed_tensors', path: ct });
+    const b = run('run', path.join(tmp, 'fake.quant'), '--json');
+    assert.equal(b.code, 0, b.err);
+    fake = readSafetensors(path.join(tmp, 'fake.safetensors')).tensors;
+    out = readSafetensors(path.join(ct, 'model.safetensors'));
+    config = JSON.parse(fs.readFileSync(path.join(ct, 'config.json'), 'utf8'));
+    const p = run('budget', path.join(tmp, 'ct.quant'), '--json');
+    assert.equal(p.code, 0, p.err);
+    plan = JSON.parse(p.out).plan;
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('writes config.json (the model\'s, with quantization_config), model.safetensors and the other files', () => {
+    assert.deepEqual(fs.readdirSync(ct).sort(), ['LICENSE.llama2c', 'README.md', 'config.json', 'model.safetensors']);
+    for (const f of ['LICENSE.llama2c', 'README.md']) assert.ok(fs.readFileSync(path.join(ct, f)).equals(fs.readFileSync(path.join(FIXTURE, f))), f);
+    const src = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'config.json'), 'utf8'));
+    for (const [k, v] of Object.entries(src)) assert.deepEqual(config[k], v, k);
+    const q = config.quantization_config;
+    assert.equal(q.quant_method, 'compressed-tensors');
+    assert.equal(q.quantization_status, 'compressed');
+    assert.equal(q.format, 'mixed-precision');
+    assert.deepEqual(q.ignore, ['model.layers.1.self_attn.q_proj']);
+    assert.equal(out.metadata.format, 'pt');
+  });
+
+  it('config groups: each quantized module is selected (re.match) by exactly one group, with the plan\'s settings', () => {
+    const groups = Object.values(config.quantization_config.config_groups as Record<string, { targets: string[]; format: string; weights: { num_bits: number; type: string; symmetric: boolean; strategy: string; group_size: number | null; actorder: null } }>);
+    const modules = [...new Set(plan.tensors.map((t) => t.name.replace(/\.(weight|bias)$/, '')))];
+    for (const mod of modules) {
+      const t = plan.tensors.find((x) => x.name === `${mod}.weight`);
+      const hits = groups.filter((g) => g.targets.some((s) => new RegExp(`^(?:${s.replace(/^re:/, '')})`).test(mod)));
+      if (!t || t.action !== 'quantize') {
+        assert.equal(hits.length, 0, `${mod} is not targeted`);
+        continue;
+      }
+      assert.equal(hits.length, 1, mod);
+      const w = hits[0].weights;
+      const fp8 = t.format === 'fp8_e4m3';
+      assert.equal(hits[0].format, fp8 ? 'float-quantized' : 'pack-quantized', mod);
+      assert.equal(w.num_bits, fp8 ? 8 : Number(t.format!.slice(3)), mod);
+      assert.equal(w.type, fp8 ? 'float' : 'int', mod);
+      assert.equal(w.symmetric, t.symmetric, mod);
+      assert.equal(w.strategy, t.groupKind === 'size' ? 'group' : t.groupKind, mod);
+      assert.equal(w.group_size, t.groupKind === 'size' ? t.group : null, mod);
+      assert.equal(w.actorder, null);
+    }
+  });
+
+  it('every quantized module unpacks to exactly the fake-quantized weights; kept tensors are byte-identical', () => {
+    const src = readSafetensors(path.join(FIXTURE, 'model.safetensors')).tensors;
+    const groups = Object.values(config.quantization_config.config_groups as Record<string, { targets: string[]; weights: { num_bits: number; type: string; symmetric: boolean; strategy: string; group_size: number | null } }>);
+    let quantized = 0;
+    const expectedNames = new Set<string>();
+    for (const t of plan.tensors) {
+      if (t.action === 'keep') {
+        expectedNames.add(t.name);
+        assert.ok(out.tensors.get(t.name)!.data.equals(src.get(t.name)!.data), `${t.name} kept byte for byte`);
+        continue;
+      }
+      quantized++;
+      const mod = t.name.slice(0, -7);
+      const g = groups.find((x) => x.targets.some((s) => new RegExp(`^(?:${s.slice(3)})`).test(mod)))!;
+      for (const suffix of g.weights.type === 'float' ? ['weight', 'weight_scale'] : ['weight_packed', 'weight_scale', 'weight_shape', ...(g.weights.symmetric ? [] : ['weight_zero_point'])]) expectedNames.add(`${mod}.${suffix}`);
+      const got = decodeModule(out.tensors, mod, g.weights);
+      const want = new Float32Array(floats(fake.get(t.name)!));
+      assert.equal(got.length, want.length, t.name);
+      let bad = -1;
+      for (let i = 0; i < got.length && bad < 0; i++) if (got[i] !== want[i]) bad = i;
+      assert.equal(bad, -1, `${t.name}: element ${bad}: unpacked ${got[bad]}, fake ${want[bad]}`);
+      const scale = out.tensors.get(`${mod}.weight_scale`)!;
+      if (mod === 'model.layers.4.self_attn.k_proj') assert.equal(scale.dtype, 'BF16');
+      else if (mod === 'model.layers.4.mlp.up_proj') assert.equal(scale.dtype, 'F32');
+      else assert.equal(scale.dtype, 'F16');
+      if (mod === 'model.layers.4.self_attn.v_proj') assert.deepEqual(scale.shape, [1]);
+    }
+    assert.ok(quantized >= 30);
+    // Padding: int4 rows of 172 columns (22 words), zero points of 172 rows (22 words).
+    assert.deepEqual(out.tensors.get('model.layers.4.mlp.down_proj.weight_packed')!.shape, [64, 22]);
+    assert.deepEqual(out.tensors.get('model.layers.4.mlp.gate_proj.weight_zero_point')!.shape, [22, 2]);
+    assert.deepEqual([...out.tensors.keys()].sort(), [...expectedNames].sort());
+  });
+
+  it('the language server rejects what compressed-tensors cannot store, naming the rule and a tensor', () => {
+    const f = path.join(tmp, 'bad.quant');
+    fs.writeFileSync(f, `model "${FIXTURE}"\ndefaults { format int4; group 32; symmetric false }\nmatch "*.mlp.*" { format nf4 }\noutput compressed_tensors "bad"\n`);
+    const r = run('check', f);
+    assert.equal(r.code, 1);
+    // On the statement that asks for it: `symmetric false` (column 35), `format nf4` (column 19).
+    assert.match(r.err + r.out, /bad\.quant:2:35: error: compressed-tensors stores integer zero points.*: model\.embed_tokens\.weight/);
+    assert.match(r.err + r.out, /bad\.quant:3:19: error: compressed-tensors output stores int4, int8 and fp8_e4m3; nf4 is not one of them: model\.layers\.0\.mlp\.down_proj\.weight/);
+  });
+
+  it('warns that vLLM does not load a quantized embedding, on the rule that quantizes it', () => {
+    const r = run('check', path.join(tmp, 'ct.quant'));
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, /ct\.quant:3:12: warning: model\.embed_tokens\.weight is an embedding: .*vLLM loads quantized linear layers only.*\[output\/loader-support\]/);
+  });
+
+  it('a cancelled run leaves no folder and no temporary files', async () => {
+    const gen = spawnSync(process.execPath, [path.join(root, 'bench/make-synthetic-model.mjs'), '--out', path.join(tmp, 'slow'), '--quiet', '--params', '3e7'], { encoding: 'utf8' });
+    assert.equal(gen.status, 0, gen.stderr);
+    const recipe = path.join(tmp, 'slow.quant');
+    fs.writeFileSync(recipe, `model "${path.join(tmp, 'slow')}"\ndefaults { format int4; group 32; clip mse }\noutput compressed_tensors "slow-out/ct"\n`);
+    const child = spawn(process.execPath, [cli, 'run', recipe, '--events', '--threads', '1'], { cwd: root });
+    let buf = '';
+    let sent = false;
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = JSON.parse(buf.slice(0, i)) as { type: string; action?: string };
+        buf = buf.slice(i + 1);
+        if (line.type === 'tensor' && line.action === 'quantize' && !sent) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      }
+    });
+    const exit = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    assert.ok(sent, stderr);
+    assert.equal(exit, 130, stderr);
+    assert.deepEqual(fs.readdirSync(path.join(tmp, 'slow-out')), [], 'nothing in the output folder\'s parent');
+  });
+});
+
+describe('cli export and run: translations', function () {
+  this.timeout(120000);
+  let tmp: string;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-export-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  const recipeText = (out: string) => `recipe "x"\nmodel "${FIXTURE}"\ndefaults { format q4_0 }\nmatch "*.mlp.down_proj" { format int4; group channel }\nmatch "model.embed_tokens" { format q8_0 }\n` +
+    `export llm_compressor "${out}/r.yaml"\nexport llama_quantize "${out}/q.sh"\n`;
+
+  it('bitsmith export writes both files without running; untranslatable rules are warned about and commented', () => {
+    const f = path.join(tmp, 'e.quant');
+    fs.writeFileSync(f, recipeText('e'));
+    const r = run('export', f);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /e\.quant:3:12: warning: export llm_compressor "e\/r\.yaml": llm-compressor has no q4_0 weights.*\[export\/untranslatable\]/);
+    assert.match(r.err, /e\.quant:4:27: warning: export llama_quantize "e\/q\.sh": llama\.cpp has no int4 type/);
+    assert.match(r.out, /export llm_compressor: .*e\/r\.yaml \(2 rules not translated/);
+    const yaml = fs.readFileSync(path.join(tmp, 'e/r.yaml'), 'utf8');
+    assert.match(yaml, /# NOT TRANSLATED \(defaults\): llm-compressor has no q4_0 weights/);
+    const sh = path.join(tmp, 'e/q.sh');
+    assert.equal(fs.statSync(sh).mode & 0o111, 0o111, 'the script is executable');
+    const syntax = spawnSync('sh', ['-n', sh], { encoding: 'utf8' });
+    assert.equal(syntax.status, 0, syntax.stderr);
+    assert.match(fs.readFileSync(sh, 'utf8'), /--token-embedding-type q8_0/);
+    assert.ok(!fs.existsSync(path.join(tmp, '.bitsmith')), 'no report: nothing ran');
+  });
+
+  it('bitsmith run writes the translations after the run and lists them in the report', () => {
+    const f = path.join(tmp, 'r.quant');
+    fs.writeFileSync(f, recipeText('r').replace('{ format int4; group channel }', '{ keep }'));
+    const r = run('run', f, '--json');
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(r.out) as { exports: { kind: string; path: string }[] };
+    assert.deepEqual(report.exports.map((e) => [e.kind, e.path]), [['llm_compressor', path.join(tmp, 'r/r.yaml')], ['llama_quantize', path.join(tmp, 'r/q.sh')]]);
+    for (const e of report.exports) assert.ok(fs.existsSync(e.path), e.path);
+  });
+
+  it('bitsmith export without export statements is an error', () => {
+    const f = path.join(tmp, 'none.quant');
+    fs.writeFileSync(f, `model "${FIXTURE}"\ndefaults { format int4; group channel }\n`);
+    const r = run('export', f);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /no export statement/);
+  });
+
+  it('examples/w4a16.quant writes a compressed-tensors folder and the llm-compressor recipe; ggml.quant exports llama-quantize', () => {
+    const out = path.join(root, 'examples/out');
+    const existed = fs.existsSync(out);
+    const reports = path.join(root, 'examples/.bitsmith/reports');
+    const hadReports = fs.existsSync(reports);
+    try {
+      const r = run('run', 'examples/w4a16.quant', '--json');
+      assert.equal(r.code, 0, r.err);
+      const report = JSON.parse(r.out) as { file?: string; output: { kind: string; path: string } };
+      assert.equal(report.output.kind, 'compressed_tensors');
+      assert.ok(fs.existsSync(path.join(out, 'stories260K-w4a16/model.safetensors')));
+      assert.ok(fs.existsSync(path.join(out, 'stories260K-w4a16.yaml')));
+      if (report.file) fs.rmSync(report.file, { force: true });
+      fs.rmSync(path.join(reports, 'w4a16-latest.json'), { force: true });
+      const e = run('export', 'examples/ggml.quant');
+      assert.equal(e.code, 0, e.err);
+      assert.equal(e.err, '', 'every rule of ggml.quant translates');
+      assert.match(fs.readFileSync(path.join(out, 'stories260K-ggml.sh'), 'utf8'), /--tensor-type '\^blk\\\.\[0-9\]\+\\\.attn_k\\\.weight\$=q8_0'/);
+    } finally {
+      for (const p of ['stories260K-w4a16', 'stories260K-w4a16.yaml', 'stories260K-ggml.sh']) fs.rmSync(path.join(out, p), { recursive: true, force: true });
+      if (!existed) fs.rmSync(out, { recursive: true, force: true });
+      if (!hadReports) fs.rmSync(path.join(root, 'examples/.bitsmith'), { recursive: true, force: true });
+    }
+  });
+});
