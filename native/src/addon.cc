@@ -41,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   bitsmith::RegisterQuant(env, exports);
   bitsmith::RegisterRun(env, exports);
+  bitsmith::RegisterLinalg(env, exports);
   return exports;
 }
 

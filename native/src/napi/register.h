@@ -7,4 +7,11 @@ namespace bitsmith {
 void RegisterQuant(Napi::Env env, Napi::Object exports);
 // startRun(): executes a plan on a worker thread with progress events and cancellation.
 void RegisterRun(Napi::Env env, Napi::Object exports);
+// linalg.{gemm, gram, rmsNorm, softmax, ...}: the dense kernels, for tests and benchmarks.
+void RegisterLinalg(Napi::Env env, Napi::Object exports);
+// forward.{...}: the Llama-family forward pass, calibration and evaluation, for tests and benchmarks.
+void RegisterForward(Napi::Env env, Napi::Object exports);
+class ThreadPool;
+/** A process-wide pool per thread count (0: all cores), for the synchronous test bindings. */
+ThreadPool& sharedPool(int threads);
 }  // namespace bitsmith
