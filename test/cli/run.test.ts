@@ -246,7 +246,7 @@ describe('cli run', function () {
     const r = run('run', recipe);
     assert.equal(r.code, 1);
     const shown = path.relative(root, recipe);
-    assert.ok(r.err.includes(`${shown}:2:1: error: calibration is not used by bitsmith run yet`), r.err);
+    assert.ok(r.err.includes(`${shown}:2:1: error: calibration text is not read by bitsmith run yet`), r.err);
     assert.ok(r.err.includes(`${shown}:3:12: error: format q8_0 (defaults: `), r.err);
     assert.ok(r.err.includes(`${shown}:4:25: error: format q4_k (match "*.self_attn.*": 8 tensors, e.g.`), r.err);
     assert.ok(r.err.includes(`${shown}:6:3: error: method gptq (match "*.mlp.*": 6 tensors, e.g.`), r.err);

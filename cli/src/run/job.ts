@@ -41,6 +41,18 @@ export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: 
       : { name: t.name, shape: t.shape, action: 'keep' as const })),
     threads: opts.threads,
   };
+  const { recipe } = loaded.analysis;
+  const cal = recipe.calibration;
+  if (cal && (cal.kind === 'generated' || cal.kind === 'tokens')) {
+    job.calibration = { kind: cal.kind, samples: cal.samples, length: cal.length, seed: cal.seed ?? 0 };
+    if (cal.path) job.calibration.path = path.resolve(path.dirname(loaded.path), cal.path.value);
+  }
+  if (recipe.evaluate) {
+    // Held out from the calibration: generated with another seed than calibration's.
+    const seed = (cal?.kind === 'generated' ? cal.seed ?? 0 : 0) + 1;
+    const p = recipe.evaluate.perplexity;
+    job.evaluate = { kind: 'generated', samples: p?.samples, length: p?.length, seed };
+  }
   if (opts.output) {
     job.output = {
       kind: 'fake',

@@ -8,6 +8,8 @@ import type { Recipe } from './recipe';
 
 /** Methods the runner executes. */
 export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn']);
+/** Calibration sources the runner reads. */
+export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens']);
 /** Outputs the runner writes. */
 export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake']);
 
@@ -35,14 +37,15 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
       ? `format ${value} (${rule?.label ?? 'rule'}: ${which}) is a llama.cpp block format, which bitsmith run does not execute yet; use an int, float or microscaled format (e.g. int4, nf4, mxfp4)`
       : `method ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only rtn is`));
   }
-  if (recipe.calibration) {
-    out.push(diag(code, severity, recipe.calibration.stmt, 'calibration is not used by bitsmith run yet (no data-aware method runs yet); remove it to run'));
+  // `calibration generated` and `tokens` run the forward pass (Hessians, per-tensor output
+  // error); imatrix files and text are not read yet.
+  if (recipe.calibration && !RUN_CALIBRATION.has(recipe.calibration.kind)) {
+    out.push(diag(code, severity, recipe.calibration.stmt, `calibration ${recipe.calibration.kind} is not read by bitsmith run yet; calibration generated and calibration tokens "file.json" are`));
   }
   for (const o of recipe.outputs) {
     if (!RUN_OUTPUTS.has(o.kind)) out.push(diag(code, severity, o.stmt, `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors" is`));
   }
   for (const e of recipe.exports) out.push(diag(code, severity, e.stmt, `export ${e.kind} is not implemented yet`));
   if (recipe.allocate) out.push(diag(code, severity, recipe.allocate.stmt, 'allocate (automatic mixed precision) is not executed by bitsmith run yet'));
-  if (recipe.evaluate) out.push(diag(code, severity, recipe.evaluate.stmt, 'evaluate (perplexity, KL divergence) is not executed by bitsmith run yet'));
   return out.sort((a, b) => a.start - b.start);
 }

@@ -10,7 +10,9 @@
 //   calibrate(path, sequences, {reference = false}) -> [{layer, site, n, tokens, tensors, h: Float64Array}]
 //   inputs(path, tokens) -> [{layer, site, n, t, x: Float32Array}]  every linear layer's input
 //   evaluate(originalPath, quantizedPath, sequences) -> {sequences, tokens, perplexity..., kl...}
-//   bench(path, sequences, {hessians = true}) -> {seconds, tokens, loadSeconds}
+//   bench(path, sequences, {hessians = true, mode = 'batched' | 'incremental'}) -> {seconds, tokens, loadSeconds, threads}
+//     batched: one forward call per sequence (with Hessian collection unless hessians is
+//     false); incremental: one token per call with the KV cache and next-token logits.
 #include <napi.h>
 
 #include <chrono>
@@ -290,7 +292,17 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
     auto t1 = std::chrono::steady_clock::now();
     int64_t tokens = 0;
     for (auto& q : s) tokens += int64_t(q.size());
-    if (hessians) {
+    const std::string mode = o.Has("mode") ? o.Get("mode").ToString().Utf8Value() : "batched";
+    if (mode == "incremental") {
+      // One token at a time through the KV cache, next-token logits each step (as llama2.c's run.c).
+      std::vector<float> logits(size_t(l.config.vocab));
+      for (auto& q : s) {
+        KVCache cache = l.llama->newCache(int64_t(q.size()));
+        for (size_t t = 0; t < q.size(); t++) l.llama->forward(&q[t], 1, cache, logits.data(), false);
+      }
+    } else if (mode != "batched") {
+      throw Napi::RangeError::New(env, "bench: mode must be 'batched' or 'incremental'");
+    } else if (hessians) {
       HessianCollector hc(l.config, &pool);
       t1 = std::chrono::steady_clock::now();
       collectHessians(*l.llama, s, hc);

@@ -22,6 +22,17 @@ struct JobTensor {
   QuantConfig config;
 };
 
+// Sequences for the forward pass: sampled from the unquantized model (generated) or read
+// from a JSON file of token-id arrays (tokens). samples/length 0: the defaults
+// (generated: 16 sequences of min(128, max positions) ids; tokens: as written).
+struct SequenceSource {
+  std::string kind;  // "" (none), "generated", "tokens"
+  std::string path;  // tokens: the file
+  int64_t samples = 0, length = 0;
+  uint64_t seed = 0;
+  bool enabled() const { return !kind.empty(); }
+};
+
 struct Job {
   std::string model;
   std::vector<JobTensor> tensors;
@@ -31,6 +42,12 @@ struct Job {
   int threads = 0;              // 0: all cores
   int64_t chunkElements = int64_t(1) << 18;  // row chunk target (cache-sized); <= 0: whole tensors
   bool reference = false;       // use the scalar reference quantizers
+  // calibration: per-input-site Hessians from the forward pass over these sequences; each
+  // quantized linear weight then reports its output error tr(dW H dW^T) / tr(W H W^T).
+  SequenceSource calibration;
+  // evaluate: the original and the fake-quantized model on these held-out sequences
+  // (perplexity of both, KL divergence mean/p99/max, top-1 agreement).
+  SequenceSource evaluate;
 };
 
 class EventSink {
