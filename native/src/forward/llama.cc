@@ -329,21 +329,29 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float
       }
     }, rowChunk);
     // Attention, one query head per task: scores = Q_h K_g^T, masked softmax, P V_g.
-    parallelFor(pool, H, [&](int64_t h0, int64_t h1) {
-      std::vector<float> sc(size_t(T * S));
-      for (int64_t h = h0; h < h1; h++) {
+    // Query rows go in blocks of kQb: block [t0, t1) needs keys [0, start + t1) only, so
+    // the causal product wastes at most one block's triangle instead of half the square.
+    constexpr int64_t kQb = 64;
+    const int64_t qBlocks = (T + kQb - 1) / kQb;
+    parallelFor(pool, H * qBlocks, [&](int64_t w0, int64_t w1) {
+      std::vector<float> sc(size_t(std::min(T, kQb) * S));
+      for (int64_t w = w0; w < w1; w++) {
+        const int64_t h = w / qBlocks, t0 = (w % qBlocks) * kQb, t1 = std::min(T, t0 + kQb), tb = t1 - t0;
         const int64_t g = h / group;
-        linalg::gemmABt(&qkv[size_t(h * hd)], ldqkv, Kc + g * cache.capacity * hd, hd, sc.data(), S, T, S, hd, nullptr);
-        for (int64_t t = 0; t < T; t++) {
-          float* r = &sc[size_t(t * S)];
+        const int64_t s1 = start + t1;  // keys this block can see
+        const int64_t k0 = c.slidingWindow > 0 ? std::max<int64_t>(0, start + t0 - c.slidingWindow + 1) : 0;
+        const int64_t sw = s1 - k0;
+        linalg::gemmABt(&qkv[size_t(t0 * ldqkv + h * hd)], ldqkv, Kc + (g * cache.capacity + k0) * hd, hd, sc.data(), sw, tb, sw, hd, nullptr);
+        for (int64_t t = t0; t < t1; t++) {
+          float* r = &sc[size_t((t - t0) * sw)] - k0;  // r[j] for key j in [k0, s1)
           const int64_t last = start + t;  // inclusive
           const int64_t first = c.slidingWindow > 0 ? std::max<int64_t>(0, last - c.slidingWindow + 1) : 0;
           for (int64_t j = first; j <= last; j++) r[j] *= scale;
           linalg::softmax(r + first, last - first + 1);
-          for (int64_t j = 0; j < first; j++) r[j] = 0.0f;
-          for (int64_t j = last + 1; j < S; j++) r[j] = 0.0f;
+          for (int64_t j = k0; j < first; j++) r[j] = 0.0f;
+          for (int64_t j = last + 1; j < s1; j++) r[j] = 0.0f;
         }
-        linalg::gemmABt(sc.data(), S, Vc + g * hd * cache.capacity, cache.capacity, &att[size_t(h * hd)], qd, T, hd, S, nullptr);
+        linalg::gemmABt(sc.data(), sw, Vc + g * hd * cache.capacity + k0, cache.capacity, &att[size_t(t0 * qd + h * hd)], qd, tb, hd, sw, nullptr);
       }
     }, 1);
     if (obs) obs->onInput(l, Site::AttnOut, att.data(), T, qd);
