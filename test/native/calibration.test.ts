@@ -116,6 +116,19 @@ describe('calibration', () => {
         assert.ok(Math.abs(both[i].h[k] - (a[i].h[k] + b[i].h[k])) <= 1e-12 * (1 + Math.abs(both[i].h[k])));
   });
 
+  it('threads: Hessians agree to f64 rounding (sequences run in parallel on small models), evaluation exactly', () => {
+    const seqs = fwd.sequences(HF, { kind: 'generated', samples: 5, length: 50, seed: 2 });
+    const one = fwd.calibrate(HF, seqs, { threads: 1 }), two = fwd.calibrate(HF, seqs, { threads: 2 });
+    for (let i = 0; i < one.length; i++) {
+      assert.equal(two[i].tokens, one[i].tokens);
+      for (let k = 0; k < one[i].h.length; k++) assert.ok(Math.abs(two[i].h[k] - one[i].h[k]) <= 1e-12 * (1 + Math.abs(one[i].h[k])));
+    }
+    assert.deepEqual(fwd.evaluate(HF, '', seqs, { threads: 2 }), fwd.evaluate(HF, '', seqs, { threads: 1 }));
+    const same = fwd.evaluate(HF, '', seqs, { threads: 2 });
+    assert.equal(same.klMax, 0);
+    assert.equal(same.top1Agreement, 1);
+  });
+
   it('tiny Qwen3 model: Hessians equal sums over the f64 reference pass inputs', () => {
     const cfg: TinyConfig = { modelType: 'qwen3', dim: 24, hidden: 40, layers: 2, heads: 4, kvHeads: 2, headDim: 10, vocab: 30, qkNorm: true };
     const d = path.join(dir, 'qwen3');

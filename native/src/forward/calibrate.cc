@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "io/error.h"
 #include "io/json.h"
@@ -95,7 +96,33 @@ const Hessian* HessianCollector::forTensor(const std::string& name) const {
   return nullptr;
 }
 
+void HessianCollector::merge(const HessianCollector& o) {
+  if (o.hs_.size() != hs_.size()) throw ModelError("run/internal", "merging Hessians of different models");
+  for (size_t i = 0; i < hs_.size(); i++) {
+    for (size_t k = 0; k < hs_[i].h.size(); k++) hs_[i].h[k] += o.hs_[i].h[k];
+    hs_[i].tokens += o.hs_[i].tokens;
+  }
+}
+
 void collectHessians(const LlamaModel& model, const Sequences& seqs, HessianCollector& collector, const std::atomic<bool>* cancel) {
+  ThreadPool* pool = model.pool();
+  const int64_t threads = pool ? pool->size() : 1;
+  const int64_t slots = std::min<int64_t>(threads, int64_t(seqs.size()));
+  if (slots > 1 && model.preferSequenceParallel()) {
+    std::vector<std::unique_ptr<HessianCollector>> parts(static_cast<size_t>(slots));
+    parallelFor(pool, slots, [&](int64_t a, int64_t b) {
+      for (int64_t slot = a; slot < b; slot++) {
+        parts[size_t(slot)] = std::make_unique<HessianCollector>(model.config(), nullptr, collector.path());
+        for (size_t i = size_t(slot); i < seqs.size(); i += size_t(slots)) {
+          checkCancel(cancel);
+          KVCache cache = model.newCache(int64_t(seqs[i].size()));
+          model.forward(seqs[i].data(), int64_t(seqs[i].size()), cache, nullptr, false, parts[size_t(slot)].get(), true);
+        }
+      }
+    }, 1);
+    for (const auto& p : parts) collector.merge(*p);
+    return;
+  }
   for (const auto& s : seqs) {
     checkCancel(cancel);
     KVCache cache = model.newCache(int64_t(s.size()));
@@ -107,17 +134,29 @@ Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, con
   const int64_t V = original.config().vocab;
   if (quantized.config().vocab != V) throw ModelError("run/internal", "evaluate: the two models have different vocabularies");
   Evaluation e;
-  std::vector<double> kls;
-  double nllO = 0, nllQ = 0;
-  int64_t agree = 0;
-  for (const auto& s : seqs) {
+  // Per sequence, then combined in sequence order: the same figures whatever the threads.
+  struct Part {
+    std::vector<double> kls;
+    double nllO = 0, nllQ = 0;
+    int64_t agree = 0;
+    bool used = false;
+  };
+  std::vector<Part> parts(seqs.size());
+  auto one = [&](size_t si, bool serial) {
+    const auto& s = seqs[si];
+    Part& pt = parts[si];
     checkCancel(cancel);
     const int64_t T = int64_t(s.size());
-    if (T < 2) continue;
+    if (T < 2) return;
+    pt.used = true;
+    std::vector<double>& kls = pt.kls;
+    double& nllO = pt.nllO;
+    double& nllQ = pt.nllQ;
+    int64_t& agree = pt.agree;
     std::vector<float> lo(size_t(T * V)), lq(size_t(T * V));
     KVCache c1 = original.newCache(T), c2 = quantized.newCache(T);
-    original.forward(s.data(), T, c1, lo.data(), true);
-    quantized.forward(s.data(), T, c2, lq.data(), true);
+    original.forward(s.data(), T, c1, lo.data(), true, nullptr, serial);
+    quantized.forward(s.data(), T, c2, lq.data(), true, nullptr, serial);
     std::vector<float> p(static_cast<size_t>(V)), q(static_cast<size_t>(V));
     for (int64_t t = 0; t + 1 < T; t++) {
       const float* a = &lo[size_t(t * V)];
@@ -137,7 +176,25 @@ Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, con
       kls.push_back(std::max(0.0, kl));
       agree += ia == ib;
     }
+  };
+  ThreadPool* pool = original.pool();
+  if (pool && pool->size() > 1 && seqs.size() > 1 && original.preferSequenceParallel()) {
+    parallelFor(pool, int64_t(seqs.size()), [&](int64_t a, int64_t b) {
+      for (int64_t i = a; i < b; i++) one(size_t(i), true);
+    }, 1);
+  } else {
+    for (size_t i = 0; i < seqs.size(); i++) one(i, false);
+  }
+  std::vector<double> kls;
+  double nllO = 0, nllQ = 0;
+  int64_t agree = 0;
+  for (const Part& p : parts) {
+    if (!p.used) continue;
     e.sequences++;
+    kls.insert(kls.end(), p.kls.begin(), p.kls.end());
+    nllO += p.nllO;
+    nllQ += p.nllQ;
+    agree += p.agree;
   }
   e.tokens = int64_t(kls.size());
   if (e.tokens == 0) throw ModelError("evaluate/no-data", "evaluation needs at least one sequence of 2 or more tokens");

@@ -45,8 +45,11 @@ class HessianCollector : public InputObserver {
   HessianCollector(const LlamaConfig& c, ThreadPool* pool, linalg::Path path = linalg::Path::Auto);
   void onInput(int64_t layer, Site site, const float* x, int64_t t, int64_t n) override;
   std::vector<Hessian>& hessians() { return hs_; }
+  /** Adds another collector's sums (same model). */
+  void merge(const HessianCollector& o);
   /** The Hessian of a weight tensor's input, or null. */
   const Hessian* forTensor(const std::string& name) const;
+  linalg::Path path() const { return path_; }
 
  private:
   std::vector<Hessian> hs_;  // layer * kSites + site
@@ -54,7 +57,9 @@ class HessianCollector : public InputObserver {
   linalg::Path path_;
 };
 
-/** Runs every sequence through the model (one batched forward call each), feeding the collector. */
+/** Runs every sequence through the model (one batched forward call each), feeding the
+ *  collector. Small models run sequences in parallel (sequence i on slot i mod threads,
+ *  each slot with its own sums, merged in slot order: deterministic for a thread count). */
 void collectHessians(const LlamaModel& model, const Sequences& seqs, HessianCollector& collector, const std::atomic<bool>* cancel = nullptr);
 
 struct Evaluation {

@@ -258,7 +258,8 @@ KVCache LlamaModel::newCache(int64_t capacity) const {
   return kv;
 }
 
-void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float* logits, bool allLogits, InputObserver* obs) const {
+void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float* logits, bool allLogits, InputObserver* obs,
+                         bool serial) const {
   const LlamaConfig& c = c_;
   const int64_t D = c.dim, hd = c.headDim, half = hd / 2, H = c.heads, KV = c.kvHeads, qd = c.qDim(), kvd = c.kvDim(), F = c.hidden;
   const int64_t start = cache.length, S = start + T;
@@ -271,7 +272,7 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float
     if (tokens[t] < 0 || tokens[t] >= c.vocab)
       throw ModelError("forward/bad-token", "token id " + std::to_string(tokens[t]) + " at position " + std::to_string(start + t) +
                                                 " is outside the vocabulary (0.." + std::to_string(c.vocab - 1) + ")");
-  ThreadPool* pool = pool_;
+  ThreadPool* pool = serial ? nullptr : pool_;
   const int64_t rowChunk = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, D));
 
   std::vector<float> x(size_t(T * D)), xn(size_t(T * D)), qkv(size_t(T * (qd + 2 * kvd))), att(size_t(T * qd)), tmp(size_t(T * D));

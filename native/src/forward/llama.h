@@ -87,7 +87,13 @@ class LlamaModel {
   /** Runs tokens[0..t) at positions [cache.length, cache.length + t); appends to the
    *  cache. logits: [t, vocab] (allLogits) or [vocab] for the last token only, or null.
    *  Token ids are checked against the vocabulary. */
-  void forward(const int32_t* tokens, int64_t t, KVCache& cache, float* logits, bool allLogits, InputObserver* observer = nullptr) const;
+  void forward(const int32_t* tokens, int64_t t, KVCache& cache, float* logits, bool allLogits, InputObserver* observer = nullptr,
+               bool serial = false) const;
+  /** serial = true: on the calling thread only (callers that run sequences in parallel). */
+  ThreadPool* pool() const { return pool_; }
+  /** Whether whole sequences should run in parallel, one per thread, rather than each
+   *  call's GEMMs: for small models, whose products are too small to split well. */
+  bool preferSequenceParallel() const { return c_.dim < 512; }
 
   /** Generation with the KV cache from `prompt`: greedy when temperature <= 0, else
    *  sampling from softmax(logits / temperature) with a SplitMix64 stream seeded by seed.
