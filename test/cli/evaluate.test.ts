@@ -122,6 +122,42 @@ describe('cli run: calibration and evaluate', function () {
     assert.ok(Math.abs(e8.perplexityQuantized / e8.perplexityOriginal - 1) < Math.abs(e4.perplexityQuantized / e4.perplexityOriginal - 1));
   });
 
+  it('gptq beats rtn at the same bits: lower output error per tensor and lower KL divergence', () => {
+    const cal = 'calibration generated samples 16 length 128 seed 0';
+    const rtn = report(recipe('rtn.quant', 'int4', [cal]));
+    const gptq = report(write('gptq.quant', [
+      `model "${MODEL}"`, cal,
+      'defaults { format int4; group 32; method gptq { damp 0.01; block 32; act_order } }',
+      'match "*.mlp.down_proj" { group channel }',
+      'match "model.embed_tokens" { keep }',
+      'evaluate { perplexity samples 8 length 64; kl_divergence }',
+    ]));
+    const byName = new Map(rtn.tensors.map((t) => [t.name, t]));
+    let better = 0, count = 0, sumR = 0, sumG = 0;
+    for (const t of gptq.tensors) {
+      if (t.action !== 'quantize') continue;
+      const r = byName.get(t.name)!;
+      assert.equal(t.method, 'gptq');
+      assert.equal(t.bytesOut, r.bytesOut, `${t.name}: same stored size`);
+      count++;
+      if (t.outputError! < r.outputError!) better++;
+      sumR += r.outputError!;
+      sumG += t.outputError!;
+    }
+    assert.equal(count, 35);
+    assert.ok(better >= count - 1, `gptq lowers the output error of ${better} of ${count} tensors`);
+    assert.ok(sumG < 0.8 * sumR, `mean output error gptq ${sumG / count} vs rtn ${sumR / count}`);
+    assert.equal(gptq.totals.bytesOut, rtn.totals.bytesOut);
+    assert.ok(gptq.evaluation!.klMean < rtn.evaluation!.klMean, `KL gptq ${gptq.evaluation!.klMean} vs rtn ${rtn.evaluation!.klMean}`);
+  });
+
+  it('gptq without calibration is refused by the recipe checks', () => {
+    const file = write('nocal.quant', [`model "${MODEL}"`, 'defaults { format int4; group 32; method gptq }', 'match "*.mlp.down_proj" { group channel }']);
+    const r = run('run', file);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /nocal\.quant:2:35: error: Method 'gptq' needs calibration data/);
+  });
+
   it('calibration tokens "file.json" runs; a bad id is reported at the calibration line with file, sequence and position', () => {
     const toks = path.join(tmp, 'calib.json');
     fs.writeFileSync(toks, JSON.stringify([fwd.generate(MODEL, [1], 31), [1, 5, 6, 7]]));

@@ -235,7 +235,7 @@ describe('cli run', function () {
       'defaults { format q8_0 }',
       'match "*.self_attn.*" { format q4_k }',
       'match "*.mlp.*" {',
-      '  method gptq',
+      '  method awq',
       '}',
       'output gguf "out/model.gguf"',
       'export llama_quantize "out/quantize.sh"',
@@ -249,7 +249,7 @@ describe('cli run', function () {
     assert.ok(r.err.includes(`${shown}:2:1: error: calibration text is not read by bitsmith run yet`), r.err);
     assert.ok(r.err.includes(`${shown}:3:12: error: format q8_0 (defaults: `), r.err);
     assert.ok(r.err.includes(`${shown}:4:25: error: format q4_k (match "*.self_attn.*": 8 tensors, e.g.`), r.err);
-    assert.ok(r.err.includes(`${shown}:6:3: error: method gptq (match "*.mlp.*": 6 tensors, e.g.`), r.err);
+    assert.ok(r.err.includes(`${shown}:6:3: error: method awq (match "*.mlp.*": 6 tensors, e.g.`), r.err);
     assert.ok(r.err.includes(`${shown}:8:1: error: output gguf is not written by bitsmith run yet`), r.err);
     assert.ok(r.err.includes(`${shown}:9:1: error: export llama_quantize is not implemented yet`), r.err);
     assert.match(r.err, /\[run\/unsupported\]/);

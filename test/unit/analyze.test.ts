@@ -100,8 +100,10 @@ describe('analysis', () => {
     const without = run(`${M}defaults { format int4; group 32; method gptq }\nmatch "*.down_proj" { group channel }`);
     assert.ok(codes(without).includes('method/needs-calibration'));
     const withCal = run(`${M}calibration generated\ndefaults { format int4; group 32; method gptq }\nmatch "*.down_proj" { group channel }`);
-    assert.deepEqual(codes(withCal).filter((c) => c !== 'run/unsupported'), []);
-    assert.ok(codes(withCal).includes('run/unsupported'), 'the editor says run does not execute gptq yet');
+    assert.deepEqual(codes(withCal), [], 'run executes gptq with generated calibration');
+    const awq = run(`${M}calibration generated\ndefaults { format int4; group 32; method awq }\nmatch "*.down_proj" { group channel }`);
+    assert.deepEqual(codes(awq).filter((c) => c !== 'run/unsupported'), []);
+    assert.ok(codes(awq).includes('run/unsupported'), 'the editor says run does not execute awq yet');
   });
 
   it('reports a format the declared output cannot store', () => {

@@ -24,7 +24,16 @@ export function jobConfig(t: TensorPlanJson): JobConfig {
     outliers: t.outliers ?? 0,
     lowrank: t.lowrank ?? 0,
     rotate: t.rotate === 'hadamard' ? 'hadamard' : 'none',
+    ...(t.method === 'gptq' ? gptqOptions(t.methodOptions ?? {}) : {}),
   };
+}
+
+function gptqOptions(o: Record<string, number | boolean>): Pick<JobConfig, 'damp' | 'block' | 'actOrder'> {
+  const r: Pick<JobConfig, 'damp' | 'block' | 'actOrder'> = {};
+  if (typeof o.damp === 'number') r.damp = o.damp;
+  if (typeof o.block === 'number') r.block = o.block;
+  if (typeof o.act_order === 'boolean') r.actOrder = o.act_order;
+  return r;
 }
 
 /** The output a recipe asks for (absolute path), if any. */

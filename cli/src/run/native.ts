@@ -22,6 +22,10 @@ export interface JobConfig {
   lowrankIters?: number;
   rotate: 'hadamard' | 'none';
   seed?: number;
+  /** method gptq: damp (fraction of mean diag H, default 0.01), block (default 128), act_order. */
+  damp?: number;
+  block?: number;
+  actOrder?: boolean;
 }
 
 export interface RunJob {

@@ -7,7 +7,7 @@ import { diag, type Diagnostic, type Severity } from './diagnostic';
 import type { Recipe } from './recipe';
 
 /** Methods the runner executes. */
-export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn']);
+export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq']);
 /** Calibration sources the runner reads. */
 export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens']);
 /** Outputs the runner writes. */
@@ -35,7 +35,7 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     const which = `${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, e.g. ${tensors[0]}`;
     out.push(diag(code, severity, span, prop === 'format'
       ? `format ${value} (${rule?.label ?? 'rule'}: ${which}) is a llama.cpp block format, which bitsmith run does not execute yet; use an int, float or microscaled format (e.g. int4, nf4, mxfp4)`
-      : `method ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only rtn is`));
+      : `method ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only rtn and gptq are`));
   }
   // `calibration generated` and `tokens` run the forward pass (Hessians, per-tensor output
   // error); imatrix files and text are not read yet.

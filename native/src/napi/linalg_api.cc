@@ -5,6 +5,11 @@
 //   gram(X: Float32Array, t, n, {path, threads}) -> Float64Array  X^T X (n x n)
 //   rmsNorm(x, w | null, eps) / softmax(x) / logSoftmax(x) / silu(x) -> Float32Array
 //   gemmKernel() -> 'avx2-fma' | 'portable'
+// and at the top level:
+//   gptq(W: Float32Array, rows, cols, H: Float64Array (cols x cols), config: {format,
+//     group = 128, groupKind = 'size' | 'channel', symmetric = true, scale = 'f16' | 'bf16' |
+//     'f32', zero = 'int' | 'f16'}, {damp = 0.01, block = 128, actOrder = false, threads})
+//     -> Float32Array (the dequantized result)
 #include <napi.h>
 
 #include <map>
@@ -14,6 +19,7 @@
 
 #include "linalg/gemm.h"
 #include "linalg/ops.h"
+#include "quant/gptq.h"
 #include "napi/register.h"
 #include "threads/pool.h"
 
@@ -151,6 +157,42 @@ Napi::Value Silu(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value Gptq(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t rows = dimArg(info, 1, "rows"), cols = dimArg(info, 2, "cols");
+  auto W = f32Arg(info, 0, "W", rows * cols);
+  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw Napi::TypeError::New(env, "H must be a Float64Array");
+  auto H = info[3].As<Napi::Float64Array>();
+  if (int64_t(H.ElementLength()) != cols * cols) throw Napi::RangeError::New(env, "H must have cols*cols values");
+  if (!info[4].IsObject()) throw Napi::TypeError::New(env, "config must be an object");
+  auto c = info[4].As<Napi::Object>();
+  QuantConfig cfg;
+  cfg.format = c.Get("format").ToString().Utf8Value();
+  if (c.Has("group")) cfg.group = int64_t(c.Get("group").ToNumber().DoubleValue());
+  const std::string kind = c.Has("groupKind") ? c.Get("groupKind").ToString().Utf8Value() : "size";
+  cfg.groupKind = kind == "channel" ? GroupKind::Channel : kind == "tensor" ? GroupKind::Tensor : GroupKind::Size;
+  if (c.Has("symmetric")) cfg.symmetric = c.Get("symmetric").ToBoolean().Value();
+  const std::string scale = c.Has("scale") ? c.Get("scale").ToString().Utf8Value() : "f16";
+  cfg.scale = scale == "bf16" ? ScaleType::BF16 : scale == "f32" ? ScaleType::F32 : ScaleType::F16;
+  cfg.zero = c.Has("zero") && c.Get("zero").ToString().Utf8Value() == "f16" ? ZeroType::F16 : ZeroType::Int;
+  if (c.Has("clip")) cfg.clipMse = c.Get("clip").ToString().Utf8Value() == "mse";
+  GptqOptions o;
+  Napi::Object oo = info.Length() > 5 && info[5].IsObject() ? info[5].As<Napi::Object>() : Napi::Object::New(env);
+  if (oo.Has("damp")) o.damp = oo.Get("damp").ToNumber().DoubleValue();
+  if (oo.Has("block")) o.block = int64_t(oo.Get("block").ToNumber().DoubleValue());
+  if (oo.Has("actOrder")) o.actOrder = oo.Get("actOrder").ToBoolean().Value();
+  const int threads = oo.Has("threads") ? int(oo.Get("threads").ToNumber().Int32Value()) : 0;
+  try {
+    std::vector<float> q = gptqQuantize(W.Data(), rows, cols, H.Data(), cfg, o, &sharedPool(threads));
+    auto out = Napi::Float32Array::New(env, q.size());
+    std::copy(q.begin(), q.end(), out.Data());
+    return out;
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  }
+}
+
 }  // namespace
 
 void RegisterLinalg(Napi::Env env, Napi::Object exports) {
@@ -165,6 +207,7 @@ void RegisterLinalg(Napi::Env env, Napi::Object exports) {
     return Napi::String::New(i.Env(), linalg::gemmKernelName());
   }, "gemmKernel"));
   exports.Set("linalg", o);
+  exports.Set("gptq", Napi::Function::New(env, Gptq, "gptq"));
 }
 
 }  // namespace bitsmith

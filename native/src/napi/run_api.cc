@@ -237,6 +237,15 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
         if (!cfg.IsObject()) throw Napi::TypeError::New(env, where + ".config is required for action 'quantize'");
         jt.config = parseConfig(env, cfg.As<Napi::Object>(), where + ".config");
         jt.method = strField(env, cfg.As<Napi::Object>(), "method", strField(env, t, "method", "rtn", where), where + ".config");
+        Napi::Object co = cfg.As<Napi::Object>();
+        Napi::Value damp = field(co, "damp");
+        if (isSet(damp)) {
+          const double d = damp.IsNumber() ? damp.As<Napi::Number>().DoubleValue() : -1;
+          if (!(d >= 0 && d <= 1)) throw Napi::TypeError::New(env, where + ".config.damp must be a number from 0 to 1");
+          jt.gptq.damp = d;
+        }
+        jt.gptq.block = intField(env, co, "block", jt.gptq.block, where + ".config", 1);
+        jt.gptq.actOrder = boolField(env, co, "actOrder", false, where + ".config");
       }
       job.tensors.push_back(std::move(jt));
     }

@@ -315,8 +315,12 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
                                                  " in the model but " + shapeText(jt.shape) + " in the plan (was the model changed?)", jt.name);
     if (jt.quantize) {
       model->requireReadable(*ref);
-      if (jt.method != "rtn")
-        throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn)", jt.name);
+      if (jt.method == "gptq") {
+        if (!job.calibration.enabled())
+          throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method gptq needs calibration (calibration generated or tokens)", jt.name);
+      } else if (jt.method != "rtn") {
+        throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn and gptq)", jt.name);
+      }
       if (ref->elements == 0) throw ModelError("run/bad-job", "tensor \"" + jt.name + "\" has no elements to quantize", jt.name);
     }
     items.push_back({ref, &jt});
@@ -457,6 +461,13 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
 
     const QuantConfig& cfg = jt->config;
     const linalg::PackedB* hq = nullptr;
+    const forward::Hessian* hGptq = nullptr;
+    if (jt->method == "gptq") {
+      hGptq = hessians ? hessians->forTensor(ref.name) : nullptr;
+      if (!hGptq || hGptq->n != cols)
+        throw ModelError("run/needs-calibration", "tensor \"" + ref.name + "\": method gptq needs the Hessian of the tensor's input, which the forward pass " +
+                                                      "collects for the q/k/v/o/gate/up/down projections only", ref.name);
+    }
     if (hessians) {
       const forward::Hessian* h = hessians->forTensor(ref.name);
       if (h && h->n == cols && rows > 0) {
@@ -476,7 +487,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     }
     OutputErr outErr;
     int64_t chunkRows = rows;
-    if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0) {
+    if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0 && !hGptq) {
       int64_t r = job.chunkElements / cols;
       // Multiples of 40 rows keep every packed component byte-aligned per chunk (b-bit codes
       // and zeros: 8 rows; ternary's 5 trits per byte: 5 rows), so the chunks' byte counts
@@ -559,6 +570,15 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       float* in = inBuf.get(size_t(rows * cols));
       readChunk(*model, ref, 0, rows, in, pool);
       QuantOutput q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference);
+      if (hGptq) {
+        // The stored form has RTN's layout and byte counts (same grid, scales and zeros);
+        // GPTQ chooses different codes.
+        try {
+          q.dequant = gptqQuantize(in, rows, cols, hGptq->h.data(), cfg, jt->gptq, &pool);
+        } catch (const std::invalid_argument& e) {
+          throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
+        }
+      }
       bytes = q.bytes;
       outlierCount = q.outlierCount;
       metrics = computeMetrics(in, q.dequant.data(), rows * cols, &pool);

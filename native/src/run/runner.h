@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/json.h"
+#include "quant/gptq.h"
 #include "quant/quantize.h"
 
 namespace bitsmith {
@@ -18,7 +19,8 @@ struct JobTensor {
   std::string name;
   std::vector<int64_t> shape;  // the plan's shape, re-checked against the model
   bool quantize = false;
-  std::string method = "rtn";
+  std::string method = "rtn";  // rtn, or gptq (needs calibration)
+  GptqOptions gptq;
   QuantConfig config;
 };
 
