@@ -23,15 +23,16 @@ void checkDims(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_
 
 // One micro-tile: C[mr, nr] (+)= A[mr, kc] · panel[kc, 16]^T, mr <= 6, nr <= 16.
 // The portable kernel: the j loop is 16 wide and vectorises.
+// A is packed: Ap[k * kMr + i] = A[i][k] (rows of a micro-tile interleaved per k).
 template <int MR>
-void kernelPortable(const float* A, int64_t lda, const float* Bp, int64_t kc, float* C, int64_t ldc, bool acc, int64_t nr) {
+void kernelPortable(const float* Ap, const float* Bp, int64_t kc, float* C, int64_t ldc, bool acc, int64_t nr) {
   float c[MR][kPanel];
   for (int i = 0; i < MR; i++)
     for (int j = 0; j < kPanel; j++) c[i][j] = 0.0f;
   for (int64_t k = 0; k < kc; k++) {
     const float* b = Bp + k * kPanel;
     for (int i = 0; i < MR; i++) {
-      const float a = A[i * lda + k];
+      const float a = Ap[k * kMr + i];
       for (int j = 0; j < kPanel; j++) c[i][j] += a * b[j];
     }
   }
@@ -40,45 +41,68 @@ void kernelPortable(const float* A, int64_t lda, const float* Bp, int64_t kc, fl
 }
 
 #if BITSMITH_X86
+// The 12 accumulators are named variables, not an array: GCC otherwise writes the array
+// back to the stack on every k step, which makes the loop store-bound.
 template <int MR>
-BITSMITH_AVX2_FMA void kernelAvx2(const float* A, int64_t lda, const float* Bp, int64_t kc, float* C, int64_t ldc, bool acc, int64_t nr) {
-  __m256 c0[MR], c1[MR];
-  for (int i = 0; i < MR; i++) {
-    c0[i] = _mm256_setzero_ps();
-    c1[i] = _mm256_setzero_ps();
-  }
+BITSMITH_AVX2_FMA void kernelAvx2(const float* Ap, const float* Bp, int64_t kc, float* C, int64_t ldc, bool acc, int64_t nr) {
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+  __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
   for (int64_t k = 0; k < kc; k++) {
     const __m256 b0 = _mm256_loadu_ps(Bp + k * kPanel);
     const __m256 b1 = _mm256_loadu_ps(Bp + k * kPanel + 8);
-    for (int i = 0; i < MR; i++) {
-      const __m256 a = _mm256_broadcast_ss(A + i * lda + k);
-      c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
-      c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+    const float* a = Ap + k * kMr;
+    __m256 x = _mm256_broadcast_ss(a);
+    a00 = _mm256_fmadd_ps(x, b0, a00);
+    a01 = _mm256_fmadd_ps(x, b1, a01);
+    if (MR > 1) {
+      x = _mm256_broadcast_ss(a + 1);
+      a10 = _mm256_fmadd_ps(x, b0, a10);
+      a11 = _mm256_fmadd_ps(x, b1, a11);
+    }
+    if (MR > 2) {
+      x = _mm256_broadcast_ss(a + 2);
+      a20 = _mm256_fmadd_ps(x, b0, a20);
+      a21 = _mm256_fmadd_ps(x, b1, a21);
+    }
+    if (MR > 3) {
+      x = _mm256_broadcast_ss(a + 3);
+      a30 = _mm256_fmadd_ps(x, b0, a30);
+      a31 = _mm256_fmadd_ps(x, b1, a31);
+    }
+    if (MR > 4) {
+      x = _mm256_broadcast_ss(a + 4);
+      a40 = _mm256_fmadd_ps(x, b0, a40);
+      a41 = _mm256_fmadd_ps(x, b1, a41);
+    }
+    if (MR > 5) {
+      x = _mm256_broadcast_ss(a + 5);
+      a50 = _mm256_fmadd_ps(x, b0, a50);
+      a51 = _mm256_fmadd_ps(x, b1, a51);
     }
   }
-  if (nr == kPanel) {
-    for (int i = 0; i < MR; i++) {
-      float* ci = C + i * ldc;
-      if (acc) {
-        c0[i] = _mm256_add_ps(c0[i], _mm256_loadu_ps(ci));
-        c1[i] = _mm256_add_ps(c1[i], _mm256_loadu_ps(ci + 8));
-      }
-      _mm256_storeu_ps(ci, c0[i]);
-      _mm256_storeu_ps(ci + 8, c1[i]);
-    }
-    return;
-  }
+  const __m256 lo[6] = {a00, a10, a20, a30, a40, a50};
+  const __m256 hi[6] = {a01, a11, a21, a31, a41, a51};
   alignas(32) float t[kPanel];
   for (int i = 0; i < MR; i++) {
-    _mm256_store_ps(t, c0[i]);
-    _mm256_store_ps(t + 8, c1[i]);
     float* ci = C + i * ldc;
-    for (int64_t j = 0; j < nr; j++) ci[j] = acc ? ci[j] + t[j] : t[j];
+    if (nr == kPanel) {
+      __m256 v0 = lo[i], v1 = hi[i];
+      if (acc) {
+        v0 = _mm256_add_ps(v0, _mm256_loadu_ps(ci));
+        v1 = _mm256_add_ps(v1, _mm256_loadu_ps(ci + 8));
+      }
+      _mm256_storeu_ps(ci, v0);
+      _mm256_storeu_ps(ci + 8, v1);
+    } else {
+      _mm256_store_ps(t, lo[i]);
+      _mm256_store_ps(t + 8, hi[i]);
+      for (int64_t j = 0; j < nr; j++) ci[j] = acc ? ci[j] + t[j] : t[j];
+    }
   }
 }
 #endif
 
-using Kernel = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t, bool, int64_t);
+using Kernel = void (*)(const float*, const float*, int64_t, float*, int64_t, bool, int64_t);
 
 struct Kernels {
   Kernel k[kMr + 1];
@@ -133,7 +157,7 @@ void packB(const float* B, int64_t ldb, int64_t n, int64_t k, PackedB& out, Thre
 }
 
 void gemmPacked(const float* A, int64_t lda, int64_t m, const PackedB& B, float* C, int64_t ldc, ThreadPool* pool, bool accumulate,
-                Path path) {
+                Path path, bool upperOnly) {
   const int64_t n = B.n, k = B.k;
   checkDims(m, n, k, lda, k, ldc);
   if (m == 0 || n == 0) return;
@@ -160,19 +184,33 @@ void gemmPacked(const float* A, int64_t lda, int64_t m, const PackedB& B, float*
   const double flops = 2.0 * double(m) * double(n) * double(k);
   ThreadPool* p = flops < 2e5 ? nullptr : pool;
   parallelFor(p, rowBlocks * groups, [&](int64_t t0, int64_t t1) {
+    // The tile's rows of A for one k block, packed micro-tile by micro-tile so the kernel
+    // reads them contiguously (rows of A far apart in memory would contend for cache sets).
+    thread_local std::vector<float> apBuf;
+    if (apBuf.size() < size_t(kMc * kKc)) apBuf.resize(size_t(kMc * kKc));
+    float* ap = apBuf.data();
     for (int64_t t = t0; t < t1; t++) {
       const int64_t rb = t / groups, g = t % groups;
       const int64_t i0 = rb * kMc, i1 = std::min(m, i0 + kMc);
       const int64_t q0 = g * kPanelGroup, q1 = std::min(panels, q0 + kPanelGroup);
+      if (upperOnly && std::min(n, q1 * kPanel) <= i0) continue;  // every column left of every row
       for (int64_t k0 = 0; k0 < k; k0 += kKc) {
         const int64_t kc = std::min(kKc, k - k0);
         const bool acc = accumulate || k0 > 0;
+        for (int64_t i = i0; i < i1; i += kMr) {
+          const int64_t mr = std::min(kMr, i1 - i);
+          float* dst = ap + (i - i0) * kc;
+          for (int64_t r = 0; r < mr; r++) {
+            const float* src = A + (i + r) * lda + k0;
+            for (int64_t kk = 0; kk < kc; kk++) dst[kk * kMr + r] = src[kk];
+          }
+        }
         for (int64_t q = q0; q < q1; q++) {
           const float* panel = bp + q * k * kPanel + k0 * kPanel;
           const int64_t j0 = q * kPanel, nr = std::min(kPanel, n - j0);
           for (int64_t i = i0; i < i1; i += kMr) {
             const int64_t mr = std::min(kMr, i1 - i);
-            K.k[mr](A + i * lda + k0, lda, panel, kc, C + i * ldc + j0, ldc, acc, nr);
+            K.k[mr](ap + (i - i0) * kc, panel, kc, C + i * ldc + j0, ldc, acc, nr);
           }
         }
       }
@@ -223,12 +261,14 @@ void gramAccumulate(const float* X, int64_t ldx, int64_t t, int64_t n, double* H
       }
     }, 64);
     packB(xt.data(), tb, n, tb, packed, pool);
-    gemmPacked(xt.data(), tb, n, packed, g.data(), n, pool, false, path);
+    gemmPacked(xt.data(), tb, n, packed, g.data(), n, pool, false, path, true);
+    // Row i of H takes g[i][j] for j >= i and g[j][i] (= the same product) for j < i.
     parallelFor(pool, n, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; i++) {
         double* h = H + i * n;
         const float* gi = g.data() + i * n;
-        for (int64_t j = 0; j < n; j++) h[j] += double(gi[j]);
+        for (int64_t j = 0; j < i; j++) h[j] += double(g[size_t(j * n + i)]);
+        for (int64_t j = i; j < n; j++) h[j] += double(gi[j]);
       }
     }, 16);
   }

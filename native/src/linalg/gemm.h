@@ -41,7 +41,9 @@ void packB(const float* B, int64_t ldb, int64_t n, int64_t k, PackedB& out, Thre
 
 /** C[m, n] = A[m, k] · B^T (or += with accumulate). lda >= k, ldc >= n. */
 void gemmPacked(const float* A, int64_t lda, int64_t m, const PackedB& B, float* C, int64_t ldc, ThreadPool* pool,
-                bool accumulate = false, Path path = Path::Auto);
+                bool accumulate = false, Path path = Path::Auto, bool upperOnly = false);
+// upperOnly (for symmetric results): only C[i][j] with j >= i are guaranteed; tiles lying
+// entirely below the diagonal are skipped.
 
 /** As gemmPacked, packing B[n, k] (row stride ldb) on the fly. */
 void gemmABt(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t m, int64_t n, int64_t k,
@@ -55,7 +57,7 @@ void gemmReference(const float* A, int64_t lda, const float* B, int64_t ldb, flo
 const char* gemmKernelName();
 
 /** H[n, n] += X^T X for X[t, n] (row stride ldx), H in f64. X^T X is formed in f32 by the
- *  GEMM over blocks of at most kGramBlock rows of X, and each block's result is added to
+ *  GEMM (its upper triangle, mirrored) over blocks of at most kGramBlock rows of X, and each block's result is added to
  *  H in f64: an f32 sum of at most 256 products per element per block (relative error
  *  ~1e-5 worst case), while the long sum over many blocks (millions of calibration
  *  tokens, where f32 would lose increments next to a large total) is f64. */
