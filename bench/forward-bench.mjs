@@ -64,19 +64,17 @@ function sequences(n, len, vocab) {
   return out;
 }
 
-// Best of --repeat runs (the machine may be shared); CPU seconds are the process's user +
-// system time over the whole call (model loading included), a figure that other processes
-// competing for the cores do not inflate.
+// Best of --repeat runs (the machine may be shared). CPU seconds: the process's CPU time
+// (all threads) over the timed part, which other processes competing for the cores do not
+// inflate: tokens per CPU second is the work rate of one core.
 const repeat = Math.max(1, Number(opt('--repeat', '3')));
 function measure(label, model, seqs, opts) {
   const rows = [];
   for (const threads of threadList) {
     let best;
     for (let i = 0; i < repeat; i++) {
-      const c0 = process.cpuUsage();
       const r = fwd.bench(model, seqs, { ...opts, threads });
-      const c = process.cpuUsage(c0);
-      const row = { label, threads: r.threads, tokens: r.tokens, seconds: r.seconds, tps: r.tokens / r.seconds, load: r.loadSeconds, cpu: (c.user + c.system) / 1e6 };
+      const row = { label, threads: r.threads, tokens: r.tokens, seconds: r.seconds, tps: r.tokens / r.seconds, load: r.loadSeconds, cpu: r.cpuSeconds };
       if (!best || row.seconds < best.seconds) best = row;
     }
     rows.push(best);
@@ -86,9 +84,9 @@ function measure(label, model, seqs, opts) {
 
 function report(title, cfg, rows) {
   console.log(`\n${title}: dim ${cfg.dim}, hidden ${cfg.hidden}, ${cfg.layers} layers, ${cfg.heads}/${cfg.kvHeads} heads, vocab ${cfg.vocab}`);
-  console.log('  mode                              threads   tokens   seconds     tokens/s   (load s, CPU s)');
+  console.log('  mode                              threads   tokens   seconds     tokens/s    CPU s  tokens/CPU-s');
   for (const r of rows)
-    console.log(`  ${r.label.padEnd(34)}${String(r.threads).padStart(7)}${String(r.tokens).padStart(9)}${r.seconds.toFixed(3).padStart(10)}${Math.round(r.tps).toLocaleString('en-US').padStart(13)}   (${r.load.toFixed(2)}, ${r.cpu.toFixed(2)})`);
+    console.log(`  ${r.label.padEnd(34)}${String(r.threads).padStart(7)}${String(r.tokens).padStart(9)}${r.seconds.toFixed(3).padStart(10)}${Math.round(r.tps).toLocaleString('en-US').padStart(13)}${r.cpu.toFixed(2).padStart(9)}${Math.round(r.tokens / r.cpu).toLocaleString('en-US').padStart(14)}`);
 }
 
 console.log(`bitsmith forward-bench: GEMM kernel ${native.linalg.gemmKernel()}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), sequences of ${length} tokens`);

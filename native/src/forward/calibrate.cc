@@ -85,8 +85,13 @@ HessianCollector::HessianCollector(const LlamaConfig& c, ThreadPool* pool, linal
 void HessianCollector::onInput(int64_t layer, Site site, const float* x, int64_t t, int64_t n) {
   Hessian& h = hs_.at(size_t(layer * kSites + int(site)));
   if (n != h.n) throw ModelError("run/internal", "Hessian of layer " + std::to_string(layer) + " " + siteName(site) + ": input width changed");
-  linalg::gramAccumulate(x, n, t, n, h.h.data(), pool_, path_);
+  // The upper triangle only while streaming (contiguous updates); finish() mirrors it.
+  linalg::gramAccumulate(x, n, t, n, h.h.data(), pool_, path_, true);
   h.tokens += t;
+}
+
+void HessianCollector::finish() {
+  for (Hessian& h : hs_) linalg::mirrorUpper(h.h.data(), h.n);
 }
 
 const Hessian* HessianCollector::forTensor(const std::string& name) const {
@@ -121,6 +126,7 @@ void collectHessians(const LlamaModel& model, const Sequences& seqs, HessianColl
       }
     }, 1);
     for (const auto& p : parts) collector.merge(*p);
+    collector.finish();
     return;
   }
   for (const auto& s : seqs) {
@@ -128,6 +134,7 @@ void collectHessians(const LlamaModel& model, const Sequences& seqs, HessianColl
     KVCache cache = model.newCache(int64_t(s.size()));
     model.forward(s.data(), int64_t(s.size()), cache, nullptr, false, &collector);
   }
+  collector.finish();
 }
 
 Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, const Sequences& seqs, const std::atomic<bool>* cancel) {

@@ -47,6 +47,9 @@ class HessianCollector : public InputObserver {
   std::vector<Hessian>& hessians() { return hs_; }
   /** Adds another collector's sums (same model). */
   void merge(const HessianCollector& o);
+  /** Completes the Hessians: onInput accumulates the upper triangles only; this mirrors
+   *  them (collectHessians calls it at the end). */
+  void finish();
   /** The Hessian of a weight tensor's input, or null. */
   const Hessian* forTensor(const std::string& name) const;
   linalg::Path path() const { return path_; }

@@ -241,7 +241,12 @@ void gemmReference(const float* A, int64_t lda, const float* B, int64_t ldb, flo
     }
 }
 
-void gramAccumulate(const float* X, int64_t ldx, int64_t t, int64_t n, double* H, ThreadPool* pool, Path path) {
+void mirrorUpper(double* H, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = 0; j < i; j++) H[i * n + j] = H[j * n + i];
+}
+
+void gramAccumulate(const float* X, int64_t ldx, int64_t t, int64_t n, double* H, ThreadPool* pool, Path path, bool upperOnly) {
   if (t < 0 || n < 0 || ldx < n) throw std::invalid_argument("gram: bad dimensions");
   if (t == 0 || n == 0) return;
   if (path == Path::Reference) {
@@ -267,7 +272,8 @@ void gramAccumulate(const float* X, int64_t ldx, int64_t t, int64_t n, double* H
       for (int64_t i = i0; i < i1; i++) {
         double* h = H + i * n;
         const float* gi = g.data() + i * n;
-        for (int64_t j = 0; j < i; j++) h[j] += double(g[size_t(j * n + i)]);
+        if (!upperOnly)
+          for (int64_t j = 0; j < i; j++) h[j] += double(g[size_t(j * n + i)]);
         for (int64_t j = i; j < n; j++) h[j] += double(gi[j]);
       }
     }, 16);

@@ -62,7 +62,11 @@ const char* gemmKernelName();
  *  ~1e-5 worst case), while the long sum over many blocks (millions of calibration
  *  tokens, where f32 would lose increments next to a large total) is f64. */
 constexpr int64_t kGramBlock = 256;
-void gramAccumulate(const float* X, int64_t ldx, int64_t t, int64_t n, double* H, ThreadPool* pool, Path path = Path::Auto);
+void gramAccumulate(const float* X, int64_t ldx, int64_t t, int64_t n, double* H, ThreadPool* pool, Path path = Path::Auto,
+                    bool upperOnly = false);
+/** upperOnly: only H[i][j] with j >= i are updated (streamed sums); mirrorUpper fills the
+ *  lower triangle from the upper one at the end. */
+void mirrorUpper(double* H, int64_t n);
 /** Reference: H += X^T X with f64 products and sums. */
 void gramAccumulateReference(const float* X, int64_t ldx, int64_t t, int64_t n, double* H);
 
