@@ -158,6 +158,16 @@ describe('cli run: calibration and evaluate', function () {
     assert.match(r.err, /nocal\.quant:2:35: error: Method 'gptq' needs calibration data/);
   });
 
+  it('gptq on a tensor without an input Hessian (the embedding) fails naming it; no output', () => {
+    const out = path.join(tmp, 'noh', 'model.safetensors');
+    const file = write('noh.quant', [`model "${MODEL}"`, 'calibration generated samples 2 length 16',
+      'defaults { format int4; group 32; method gptq }', 'match "*.mlp.down_proj" { group channel }', `output fake "${out}"`]);
+    const r = run('run', file);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /tensor "model\.embed_tokens\.weight": method gptq needs the Hessian of the tensor's input.*\[run\/needs-calibration\]/);
+    assert.ok(!fs.existsSync(out));
+  });
+
   it('calibration tokens "file.json" runs; a bad id is reported at the calibration line with file, sequence and position', () => {
     const toks = path.join(tmp, 'calib.json');
     fs.writeFileSync(toks, JSON.stringify([fwd.generate(MODEL, [1], 31), [1, 5, 6, 7]]));
