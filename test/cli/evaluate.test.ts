@@ -168,6 +168,23 @@ describe('cli run: calibration and evaluate', function () {
     assert.ok(!fs.existsSync(out));
   });
 
+  it('evaluate on given held-out tokens: perplexity "file.json" equals the native evaluation on those sequences', () => {
+    const held = [fwd.generate(MODEL, [1], 40, { temperature: 1, seed: 77 }), fwd.generate(MODEL, [1], 30, { temperature: 1, seed: 78 }), [1, 5, 6]];
+    fs.writeFileSync(path.join(tmp, 'held.json'), JSON.stringify(held));
+    const out = path.join(tmp, 'held', 'model.safetensors');
+    const rep = report(write('held.quant', [
+      `model "${MODEL}"`, 'defaults { format int4; group 32 }', 'match "*.mlp.down_proj" { group channel }',
+      'evaluate { perplexity "held.json" samples 2 length 35 }', `output fake "${out}"`,
+    ]));
+    const e = rep.evaluation!;
+    assert.deepEqual(e.source, { kind: 'tokens', path: path.join(tmp, 'held.json'), sequences: 2, tokens: 35 + 31 });
+    assert.equal(e.tokens, 34 + 30);
+    fs.copyFileSync(path.join(MODEL, 'config.json'), path.join(tmp, 'held', 'config.json'));
+    const direct = fwd.evaluate(MODEL, out, [held[0].slice(0, 35), held[1]]);
+    for (const k of ['perplexityOriginal', 'perplexityQuantized', 'klMean', 'klP99', 'top1Agreement'] as const)
+      assert.ok(Math.abs(e[k] - direct[k]) <= 1e-9 * Math.abs(direct[k]), `${k}: ${e[k]} vs ${direct[k]}`);
+  });
+
   it('calibration tokens "file.json" runs; a bad id is reported at the calibration line with file, sequence and position', () => {
     const toks = path.join(tmp, 'calib.json');
     fs.writeFileSync(toks, JSON.stringify([fwd.generate(MODEL, [1], 31), [1, 5, 6, 7]]));

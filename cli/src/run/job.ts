@@ -60,7 +60,9 @@ export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: 
     // Held out from the calibration: generated with another seed than calibration's.
     const seed = (cal?.kind === 'generated' ? cal.seed ?? 0 : 0) + 1;
     const p = recipe.evaluate.perplexity;
-    job.evaluate = { kind: 'generated', samples: p?.samples, length: p?.length, seed };
+    job.evaluate = p?.tokens
+      ? { kind: 'tokens', path: path.resolve(path.dirname(loaded.path), p.tokens.value), samples: p.samples, length: p.length }
+      : { kind: 'generated', samples: p?.samples, length: p?.length, seed };
   }
   if (opts.output) {
     job.output = {
