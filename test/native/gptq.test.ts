@@ -202,6 +202,19 @@ describe('native GPTQ', () => {
     });
   }
 
+  it('a layer large enough for the parallel Cholesky and the blocked inverse equals the reference, at any thread count', () => {
+    const rows = 4, n = 400;
+    const W = heavy(rows * n, 21);
+    const H = hessian(450, n, 22, [7, 300]);
+    const cfg: Cfg = { format: 'int4', group: 100, scale: 'f32' };
+    const want = gptqReference(W, rows, n, H, cfg, 0.01, false);
+    const one = addon.gptq(W, rows, n, H, cfg, { block: 64, threads: 1 });
+    assert.deepEqual(addon.gptq(W, rows, n, H, cfg, { block: 64, threads: 2 }), one);
+    let worst = 0;
+    for (let i = 0; i < rows * n; i++) worst = Math.max(worst, Math.abs(one[i] - want[i]));
+    assert.ok(worst <= 1e-7, `max |diff| ${worst}`);
+  });
+
   it('beats RTN in output error on heavy-tailed weights with outlier input channels; act_order helps', () => {
     const rows = 64, n = 128;
     const W = heavy(rows * n, 3);

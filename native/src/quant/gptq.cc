@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/cpu.h"
 #include "common/fp.h"
 #include "linalg/cholesky.h"
 #include "threads/pool.h"
@@ -58,6 +59,27 @@ struct IntSpec {
   }
 };
 
+// y[k] -= e * u[k]: the error feedback. The AVX2 path (4 doubles at a time) does the same
+// multiply and subtract per element (no FMA), so both round identically.
+void feedbackScalar(double* y, const double* u, double e, int64_t n) {
+  for (int64_t k = 0; k < n; k++) y[k] -= e * u[k];
+}
+#if BITSMITH_X86
+BITSMITH_AVX2 void feedbackAvx2(double* y, const double* u, double e, int64_t n) {
+  for (int64_t k = 0; k < n; k++) y[k] -= e * u[k];
+}
+#endif
+void feedback(double* y, const double* u, double e, int64_t n) {
+#if BITSMITH_X86
+  static const bool avx2 = cpuHasAvx2();
+  if (avx2) {
+    feedbackAvx2(y, u, e, n);
+    return;
+  }
+#endif
+  feedbackScalar(y, u, e, n);
+}
+
 IntSpec specFor(const QuantConfig& c) {
   const std::string& f = c.format;
   if (f.size() != 4 || f.compare(0, 3, "int") != 0 || f[3] < '2' || f[3] > '8')
@@ -106,53 +128,72 @@ std::vector<float> gptqQuantize(const float* w, int64_t rows, int64_t cols, cons
   for (int64_t j = 0; j < n; j++) mean += Hp[size_t(j * n + j)];
   mean /= double(n);
   for (int64_t j = 0; j < n; j++) Hp[size_t(j * n + j)] += opt.damp * mean;
-  if (!linalg::inverseUpperCholesky(Hp.data(), n))
+  if (!linalg::inverseUpperCholesky(Hp.data(), n, pool))
     throw std::invalid_argument("gptq: the Hessian is not positive definite after damping; raise damp");
   const std::vector<double>& U = Hp;
 
   std::vector<float> out(size_t(rows * n));
-  parallelFor(pool, rows, [&](int64_t r0, int64_t r1) {
-    std::vector<double> row(static_cast<size_t>(n)), err(static_cast<size_t>(opt.block));
-    std::vector<Grid> grid(static_cast<size_t>(groups));
-    for (int64_t r = r0; r < r1; r++) {
-      const float* wr = w + r * n;
-      for (int64_t j = 0; j < n; j++) row[size_t(j)] = dead[size_t(perm[size_t(j)])] ? 0.0 : double(wr[perm[size_t(j)]]);
-      auto fitGroup = [&](int64_t g, auto valueAt) {
+  // Rows in chunks of kRows: each row of U is then read once per chunk, not once per row
+  // (U does not fit in cache for large layers), and the lazy update runs over column
+  // segments so a block of U's rows stays in L2 while the chunk's rows stream through L1.
+  // Every weight still receives its updates in increasing column order: the result is
+  // that of the row-by-row algorithm.
+  constexpr int64_t kRows = 32, kSeg = 256;
+  const int64_t chunks = (rows + kRows - 1) / kRows;
+  parallelFor(pool, chunks, [&](int64_t c0, int64_t c1) {
+    std::vector<double> buf(size_t(kRows * n)), err(size_t(kRows * opt.block));
+    std::vector<Grid> grid(size_t(kRows * groups));
+    for (int64_t ch = c0; ch < c1; ch++) {
+      const int64_t r0 = ch * kRows, R = std::min(kRows, rows - r0);
+      for (int64_t r = 0; r < R; r++) {
+        const float* wr = w + (r0 + r) * n;
+        double* row = &buf[size_t(r * n)];
+        for (int64_t j = 0; j < n; j++) row[j] = dead[size_t(perm[size_t(j)])] ? 0.0 : double(wr[perm[size_t(j)]]);
+      }
+      // One group's grid for row r, from valueAt(original column).
+      auto fitGroup = [&](int64_t r, int64_t g, auto valueAt) {
         float mn = INFINITY, mx = -INFINITY;
         for (int64_t c = g * gs; c < std::min(n, (g + 1) * gs); c++) {
           const float v = valueAt(c);
           mn = std::min(mn, v);
           mx = std::max(mx, v);
         }
-        grid[size_t(g)] = spec.fit(mn, mx);
+        grid[size_t(r * groups + g)] = spec.fit(mn, mx);
       };
       if (opt.actOrder) {
-        // Static groups: fitted on the original row in the original column order.
-        for (int64_t g = 0; g < groups; g++) fitGroup(g, [&](int64_t c) { return dead[size_t(c)] ? 0.0f : wr[c]; });
+        // Static groups: fitted on the original rows in the original column order.
+        for (int64_t r = 0; r < R; r++) {
+          const float* wr = w + (r0 + r) * n;
+          for (int64_t g = 0; g < groups; g++) fitGroup(r, g, [&](int64_t c) { return dead[size_t(c)] ? 0.0f : wr[c]; });
+        }
       }
-      // Column j of the processing order is original column perm[j]; its group is by original column.
-      float* orow = out.data() + r * n;
       for (int64_t b0 = 0, b1 = 0; b0 < n; b0 = b1) {
         // Without act_order a block also ends where the next group starts, so every group's
         // grid is fitted on weights that have received all earlier columns' errors.
         b1 = std::min(n, b0 + opt.block);
         if (!opt.actOrder) b1 = std::min(b1, (b0 / gs + 1) * gs);
         for (int64_t j = b0; j < b1; j++) {
+          // Column j of the processing order is original column perm[j]; its group is by original column.
           const int64_t c = perm[size_t(j)];
           const int64_t g = c / gs;
-          if (!opt.actOrder && c % gs == 0) fitGroup(g, [&](int64_t k) { return float(row[size_t(k)]); });
-          const float q = spec.quant(grid[size_t(g)], float(row[size_t(j)]));
-          orow[c] = q;
-          const double e = (row[size_t(j)] - double(q)) / U[size_t(j * n + j)];
-          err[size_t(j - b0)] = e;
           const double* u = &U[size_t(j * n)];
-          for (int64_t k = j + 1; k < b1; k++) row[size_t(k)] -= e * u[k];
+          for (int64_t r = 0; r < R; r++) {
+            double* row = &buf[size_t(r * n)];
+            if (!opt.actOrder && c % gs == 0) fitGroup(r, g, [&](int64_t k) { return float(row[k]); });
+            const float q = spec.quant(grid[size_t(r * groups + g)], float(row[j]));
+            out[size_t((r0 + r) * n + c)] = q;
+            const double e = (row[j] - double(q)) / u[j];
+            err[size_t(r * opt.block + (j - b0))] = e;
+            feedback(row + j + 1, u + j + 1, e, b1 - j - 1);
+          }
         }
         // Lazy batch update of the columns right of the block.
-        for (int64_t j = b0; j < b1; j++) {
-          const double e = err[size_t(j - b0)];
-          const double* u = &U[size_t(j * n)];
-          for (int64_t k = b1; k < n; k++) row[size_t(k)] -= e * u[k];
+        for (int64_t s0 = b1; s0 < n; s0 += kSeg) {
+          const int64_t len = std::min(kSeg, n - s0);
+          for (int64_t r = 0; r < R; r++) {
+            double* row = &buf[size_t(r * n)];
+            for (int64_t j = b0; j < b1; j++) feedback(row + s0, &U[size_t(j * n + s0)], err[size_t(r * opt.block + (j - b0))], len);
+          }
         }
       }
     }
