@@ -398,6 +398,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     ev.set("hessians", Value::of(int64_t(hessians->hessians().size())));
     ev.set("seconds", Value::of(secondsSince(tc)));
     emit(std::move(ev));
+    if (!job.evaluate.enabled()) original.reset();  // the Hessians are all quantizing needs
   }
   // Dequantized weights kept for the evaluation's fake-quantized model.
   std::unordered_map<std::string, std::vector<float>> fake;
