@@ -57,6 +57,52 @@ export interface TensorEvent {
   dequantHist?: Histogram;
   /** Histogram of the signed error (reconstruction - source). */
   errorHist?: Histogram;
+  /** With calibration, for linear weights whose input the forward pass sees: the relative
+   * output error tr(dW H dW^T) / tr(W H W^T) on the calibration inputs (an energy ratio:
+   * compare with relError squared), and its SQNR in dB. */
+  outputError?: number;
+  outputSqnrDb?: number;
+}
+
+/** Where the forward pass's sequences came from. */
+export interface SequenceSourceInfo {
+  kind: 'generated' | 'tokens';
+  /** generated: the sampling seed. */
+  seed?: number;
+  /** tokens: the JSON file. */
+  path?: string;
+  sequences: number;
+  tokens: number;
+}
+
+/** Calibration done before quantizing: Hessians (X^T X) per linear-layer input. */
+export interface CalibrationEvent {
+  type: 'calibration';
+  source: SequenceSourceInfo;
+  /** Input sites with a Hessian (4 per layer: q/k/v, o, gate/up, down). */
+  hessians: number;
+  seconds: number;
+}
+
+/** End-to-end quality of the fake-quantized model against the original, on held-out sequences. */
+export interface EvaluationEvent {
+  type: 'evaluation';
+  source: SequenceSourceInfo;
+  sequences: number;
+  /** Predicted positions (length - 1 per sequence). */
+  tokens: number;
+  perplexityOriginal: number;
+  perplexityQuantized: number;
+  /** Mean next-token negative log-likelihood, nats. */
+  nllOriginal: number;
+  nllQuantized: number;
+  /** KL(original || quantized) of the next-token distributions per position, nats. */
+  klMean: number;
+  klP99: number;
+  klMax: number;
+  /** Fraction of positions where both models' most likely next token agree. */
+  top1Agreement: number;
+  seconds: number;
 }
 
 export interface RunTotals {
@@ -84,7 +130,7 @@ export interface ErrorEvent {
   tensor?: string;
 }
 
-export type RunEvent = StartEvent | TensorStartEvent | TensorEvent | DoneEvent | ErrorEvent;
+export type RunEvent = StartEvent | CalibrationEvent | TensorStartEvent | TensorEvent | EvaluationEvent | DoneEvent | ErrorEvent;
 
 /** One tensor of a report: the runner's measurement plus what the plan said. */
 export type TensorResult = Omit<TensorEvent, 'type'> & {
@@ -117,6 +163,10 @@ export interface RunReport {
   tensors: TensorResult[];
   totals: RunTotals & { planBpw: number };
   budget?: PlanJson['budget'];
+  /** Present when the recipe has a calibration statement. */
+  calibration?: Omit<CalibrationEvent, 'type'>;
+  /** Present when the recipe has an evaluate block. */
+  evaluation?: Omit<EvaluationEvent, 'type'>;
   /** Where the report was saved (absent in the saved file itself). */
   file?: string;
 }

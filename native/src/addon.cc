@@ -42,6 +42,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   bitsmith::RegisterQuant(env, exports);
   bitsmith::RegisterRun(env, exports);
   bitsmith::RegisterGgml(env, exports);
+  bitsmith::RegisterLinalg(env, exports);
+  bitsmith::RegisterForward(env, exports);
   return exports;
 }
 

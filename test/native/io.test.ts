@@ -774,8 +774,10 @@ describe('fake-quant safetensors writer (startRun)', () => {
     const gg = await run({ model: q4, tensors: [{ name: 'q', shape: [2, 32], action: 'quantize', config: { format: 'int4' } }] });
     assert.equal(gg.error?.code, 'model/unsupported-dtype');
     assert.match(gg.error!.message, /not supported yet/);
-    const method = await run({ model: FIXTURE, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'gptq' } }] });
+    const method = await run({ model: FIXTURE, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'awq' } }] });
     assert.equal(method.error?.code, 'run/unsupported');
+    const gptq = await run({ model: FIXTURE, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'gptq' } }] });
+    assert.equal(gptq.error?.code, 'run/needs-calibration');
   });
 
   it('rejects malformed jobs with a TypeError', () => {

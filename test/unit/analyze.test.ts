@@ -96,12 +96,28 @@ describe('analysis', () => {
     assert.match(d.message, /q4_k needs the input dimension to be a multiple of 256/);
   });
 
+  it('evaluate: perplexity takes an optional held-out token file first, checked for existence', () => {
+    const a = run(`${M}evaluate { perplexity "held.json" samples 4 length 32; kl_divergence }`);
+    assert.deepEqual(codes(a), []);
+    const p = a.recipe.evaluate!.perplexity!;
+    assert.deepEqual([p.tokens?.value, p.samples, p.length], ['held.json', 4, 32]);
+    const missing = analyze(`${M}evaluate { perplexity "nope.json" }`, { recipePath: '/r/x.quant', loadModel: () => model, exists: (f) => !f.endsWith('nope.json') });
+    const d = missing.diagnostics.find((x) => x.code === 'calibration/not-found')!;
+    assert.match(d.message, /Held-out token file not found: \/r\/nope\.json/);
+    assert.equal(`${M}evaluate { perplexity "nope.json" }`.slice(d.start, d.end), '"nope.json"');
+    const plain = run(`${M}evaluate { perplexity samples 2 }`).recipe.evaluate!.perplexity!;
+    assert.equal(plain.tokens, undefined);
+    assert.ok(codes(run(`${M}evaluate { perplexity samples "x.json" }`)).includes('recipe/bad-value'), 'a path goes first');
+  });
+
   it('requires calibration for gptq and awq', () => {
     const without = run(`${M}defaults { format int4; group 32; method gptq }\nmatch "*.down_proj" { group channel }`);
     assert.ok(codes(without).includes('method/needs-calibration'));
     const withCal = run(`${M}calibration generated\ndefaults { format int4; group 32; method gptq }\nmatch "*.down_proj" { group channel }`);
-    assert.deepEqual(codes(withCal).filter((c) => c !== 'run/unsupported'), []);
-    assert.ok(codes(withCal).includes('run/unsupported'), 'the editor says run does not execute gptq yet');
+    assert.deepEqual(codes(withCal), [], 'run executes gptq with generated calibration');
+    const awq = run(`${M}calibration generated\ndefaults { format int4; group 32; method awq }\nmatch "*.down_proj" { group channel }`);
+    assert.deepEqual(codes(awq).filter((c) => c !== 'run/unsupported'), []);
+    assert.ok(codes(awq).includes('run/unsupported'), 'the editor says run does not execute awq yet');
   });
 
   it('reports a format the declared output cannot store', () => {

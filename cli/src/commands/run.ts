@@ -13,7 +13,7 @@ import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
 import { buildJob, runOutput, unsupportedFeatures } from '../run/job';
 import { writeExports, type WrittenExport } from '../run/exports';
-import { loadNative, type DoneEvent, type NativeAddon, type NativeError, type RunEvent, type TensorEvent } from '../run/native';
+import { loadNative, type CalibrationEvent, type DoneEvent, type EvaluationEvent, type NativeAddon, type NativeError, type RunEvent, type TensorEvent } from '../run/native';
 import { buildReport, checkAgainstPlan, formatReport, saveReport, seconds } from '../run/report';
 import { version } from '../version';
 
@@ -85,6 +85,8 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   const tty = human && !!process.stderr.isTTY;
   const shown = path.relative(process.cwd(), loaded.path) || loaded.path;
   const tensors: TensorEvent[] = [];
+  let calibration: CalibrationEvent | undefined;
+  let evaluation: EvaluationEvent | undefined;
   let count = 0;
   const started = new Date();
   const line = (s: string) => {
@@ -96,6 +98,12 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     if (e.type === 'start') {
       count = e.tensors;
       if (human) process.stderr.write(`bitsmith run ${shown}: ${e.tensors} tensors, ${e.params.toLocaleString('en-US')} params, ${e.threads} thread${e.threads === 1 ? '' : 's'}${e.output ? ` -> ${path.relative(process.cwd(), e.output) || e.output}` : ''}\n`);
+    } else if (e.type === 'calibration') {
+      calibration = e;
+      if (human) line(`calibration: ${e.source.sequences} ${e.source.kind} sequences, ${e.source.tokens} tokens, ${e.hessians} Hessians (${seconds(e.seconds)})`);
+    } else if (e.type === 'evaluation') {
+      evaluation = e;
+      if (human) line(`evaluation: ${e.sequences} held-out sequences (${seconds(e.seconds)})`);
     } else if (e.type === 'tensor-start') {
       if (tty) line(`tensor ${e.index + 1}/${count} ${e.name} ...`);
     } else if (e.type === 'tensor') {
@@ -132,7 +140,12 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     const event = { type: 'error', code: e.code ?? 'run/internal', message: e.message, tensor: e.tensor };
     if (opts.json) process.stdout.write(JSON.stringify(event, null, 2) + '\n');
     if (opts.events) process.stdout.write(JSON.stringify(event) + '\n');
-    process.stderr.write(`bitsmith: ${e.message}${e.code ? ` [${e.code}]` : ''}\n`);
+    // Forward-pass errors (architecture, config, token files) belong to the statement that
+    // asked for the forward pass: calibration, else evaluate.
+    const { recipe } = analysis;
+    const stmt = /^(forward|calibration|evaluate)\//.test(e.code ?? '') ? (recipe.calibration?.stmt ?? recipe.evaluate?.stmt) : undefined;
+    if (stmt) printDiagnostics(loaded, [{ code: e.code!, severity: 'error', start: stmt.start, end: stmt.end, message: e.message }]);
+    else process.stderr.write(`bitsmith: ${e.message}${e.code ? ` [${e.code}]` : ''}\n`);
     return 1;
   } finally {
     process.off('SIGINT', onSignal);
@@ -147,7 +160,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   }
   const report = buildReport({
     version, recipePath: loaded.path, recipeName: analysis.recipe.name, plan, output, outputKind: target?.kind,
-    started, finished: new Date(), tensors, done,
+    started, finished: new Date(), tensors, done, calibration, evaluation,
   });
   let exported: WrittenExport[] = [];
   try {

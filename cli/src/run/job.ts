@@ -25,7 +25,16 @@ export function jobConfig(t: TensorPlanJson): JobConfig {
     outliers: t.outliers ?? 0,
     lowrank: t.lowrank ?? 0,
     rotate: t.rotate === 'hadamard' ? 'hadamard' : 'none',
+    ...(t.method === 'gptq' ? gptqOptions(t.methodOptions ?? {}) : {}),
   };
+}
+
+function gptqOptions(o: Record<string, number | boolean>): Pick<JobConfig, 'damp' | 'block' | 'actOrder'> {
+  const r: Pick<JobConfig, 'damp' | 'block' | 'actOrder'> = {};
+  if (typeof o.damp === 'number') r.damp = o.damp;
+  if (typeof o.block === 'number') r.block = o.block;
+  if (typeof o.act_order === 'boolean') r.actOrder = o.act_order;
+  return r;
 }
 
 /** The output a recipe asks for (absolute path), if any. */
@@ -81,6 +90,20 @@ export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: 
       : { name: t.name, shape: t.shape, action: 'keep' as const })),
     threads: opts.threads,
   };
+  const { recipe } = loaded.analysis;
+  const cal = recipe.calibration;
+  if (cal && (cal.kind === 'generated' || cal.kind === 'tokens')) {
+    job.calibration = { kind: cal.kind, samples: cal.samples, length: cal.length, seed: cal.seed ?? 0 };
+    if (cal.path) job.calibration.path = path.resolve(path.dirname(loaded.path), cal.path.value);
+  }
+  if (recipe.evaluate) {
+    // Held out from the calibration: generated with another seed than calibration's.
+    const seed = (cal?.kind === 'generated' ? cal.seed ?? 0 : 0) + 1;
+    const p = recipe.evaluate.perplexity;
+    job.evaluate = p?.tokens
+      ? { kind: 'tokens', path: path.resolve(path.dirname(loaded.path), p.tokens.value), samples: p.samples, length: p.length }
+      : { kind: 'generated', samples: p?.samples, length: p?.length, seed };
+  }
   if (opts.output) {
     const ct = opts.outputKind === 'compressed_tensors';
     job.output = {

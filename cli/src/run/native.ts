@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import { createRequire } from 'module';
 import * as path from 'path';
 
-export type { Histogram, StartEvent, TensorStartEvent, TensorEvent, RunTotals, DoneEvent, ErrorEvent, RunEvent } from '../../../core/src/runReport';
+export type { Histogram, StartEvent, TensorStartEvent, TensorEvent, RunTotals, DoneEvent, ErrorEvent, RunEvent, CalibrationEvent, EvaluationEvent } from '../../../core/src/runReport';
 import type { DoneEvent, RunEvent } from '../../../core/src/runReport';
 
 export interface JobConfig {
@@ -22,6 +22,10 @@ export interface JobConfig {
   lowrankIters?: number;
   rotate: 'hadamard' | 'none';
   seed?: number;
+  /** method gptq: damp (fraction of mean diag H, default 0.01), block (default 128), act_order. */
+  damp?: number;
+  block?: number;
+  actOrder?: boolean;
 }
 
 export interface RunJob {
@@ -40,6 +44,21 @@ export interface RunJob {
   /** Row-chunk size target in elements (<= 0: whole tensors). */
   chunkElements?: number;
   reference?: boolean;
+  /** Forward-pass calibration (Hessians per linear input; per-tensor output error). */
+  calibration?: SequenceSource;
+  /** Original vs fake-quantized model on held-out sequences. */
+  evaluate?: SequenceSource;
+}
+
+/** Sequences for the forward pass; samples/length 0 or absent: the runner's defaults
+ * (generated: 16 sequences of min(128, max positions) ids; tokens: as written). */
+export interface SequenceSource {
+  kind: 'generated' | 'tokens';
+  /** tokens: absolute path of the JSON file (an array of arrays of token ids). */
+  path?: string;
+  samples?: number;
+  length?: number;
+  seed?: number;
 }
 
 export interface RunHandle {

@@ -10,13 +10,22 @@ import * as path from 'path';
 import { fmt, formatBytes, type PlanJson, type RunReport } from '../../../core/src/index';
 export type { RunReport } from '../../../core/src/index';
 import { table } from '../table';
-import type { DoneEvent, TensorEvent } from './native';
+import type { CalibrationEvent, DoneEvent, EvaluationEvent, TensorEvent } from './native';
 
 export function buildReport(args: {
   version: string; recipePath: string; recipeName?: string; plan: PlanJson; output?: string; outputKind?: 'fake' | 'compressed_tensors';
   started: Date; finished: Date; tensors: TensorEvent[]; done: DoneEvent;
+  calibration?: CalibrationEvent; evaluation?: EvaluationEvent;
 }): RunReport {
   const planBpw = new Map(args.plan.tensors.map((t) => [t.name, t]));
+  const strip = <T extends { type: string }>(e: T | undefined): Omit<T, 'type'> | undefined => {
+    if (!e) return undefined;
+    const { type: _t, ...rest } = e;
+    return rest;
+  };
+  const extra: Pick<RunReport, 'calibration' | 'evaluation'> = {};
+  if (args.calibration) extra.calibration = strip(args.calibration);
+  if (args.evaluation) extra.evaluation = strip(args.evaluation);
   return {
     type: 'report',
     reportVersion: 1,
@@ -31,6 +40,7 @@ export function buildReport(args: {
     tensors: args.tensors.map(({ type: _t, ...rest }) => ({ ...rest, planBpw: planBpw.get(rest.name)?.bpw ?? rest.bpw, decidedBy: planBpw.get(rest.name)?.decidedBy })),
     totals: { ...args.done.totals, planBpw: args.plan.totals.bpw },
     budget: args.plan.budget,
+    ...extra,
   };
 }
 
@@ -78,6 +88,7 @@ export function seconds(s: number): string {
 
 /** The per-tensor table and the totals, for a terminal. */
 export function formatReport(r: RunReport): string {
+  const withOut = r.tensors.some((t) => t.outputSqnrDb !== undefined);
   const rows = r.tensors.map((t) => [
     t.name,
     t.shape.join('x'),
@@ -86,9 +97,11 @@ export function formatReport(r: RunReport): string {
     t.action === 'keep' ? '' : num(t.relError, 3),
     t.action === 'keep' ? '' : num(t.sqnrDb, 4),
     t.action === 'keep' ? '' : num(t.maxAbsError, 3),
+    ...(withOut ? [t.outputSqnrDb === undefined ? '' : num(t.outputSqnrDb, 4)] : []),
     seconds(t.seconds),
   ]);
-  const out = [table(['tensor', 'shape', 'format', 'bpw', 'rel err', 'SQNR dB', 'max abs err', 'time'], rows, [3, 4, 5, 6, 7])];
+  const head = ['tensor', 'shape', 'format', 'bpw', 'rel err', 'SQNR dB', 'max abs err', ...(withOut ? ['out SQNR dB'] : []), 'time'];
+  const out = [table(head, rows, withOut ? [3, 4, 5, 6, 7, 8] : [3, 4, 5, 6, 7])];
   const tot = r.totals;
   out.push('');
   out.push(
@@ -97,6 +110,18 @@ export function formatReport(r: RunReport): string {
       `${(tot.bytesIn / 1e9 / Math.max(tot.seconds, 1e-9)).toFixed(2)} GB/s of weights, peak RSS ${formatBytes(tot.peakRssBytes)}`,
   );
   if (r.budget) out.push(`budget: ${formatBytes(r.budget.bytes)} (${fmt(r.budget.bpw)} bpw): ${r.budget.fits ? 'fits' : `OVER by ${formatBytes(r.budget.overBytes)}`}`);
+  if (r.calibration) {
+    const c = r.calibration;
+    out.push(`calibration: ${c.source.sequences} ${c.source.kind} sequences (${c.source.kind === 'tokens' ? c.source.path : `seed ${c.source.seed}`}), ${c.source.tokens} tokens, ` +
+      `${c.hessians} Hessians in ${seconds(c.seconds)}; out SQNR dB = output error on these inputs, 10 log10 tr(W H W^T) / tr(dW H dW^T)`);
+  }
+  if (r.evaluation) {
+    const e = r.evaluation;
+    out.push(`evaluation on ${e.sequences} held-out ${e.source.kind} sequences (${e.source.kind === 'tokens' ? e.source.path : `seed ${e.source.seed}`}), ${e.tokens} predicted tokens, ${seconds(e.seconds)}:`);
+    out.push(`  perplexity: ${num(e.perplexityOriginal, 5)} original -> ${num(e.perplexityQuantized, 5)} quantized (${e.perplexityQuantized >= e.perplexityOriginal ? '+' : ''}${num(100 * (e.perplexityQuantized / e.perplexityOriginal - 1), 3)}%)`);
+    out.push(`  KL divergence (original || quantized): mean ${num(e.klMean, 4)}, p99 ${num(e.klP99, 4)}, max ${num(e.klMax, 4)} nats`);
+    out.push(`  top-1 agreement: ${(100 * e.top1Agreement).toFixed(2)}%`);
+  }
   out.push(r.output ? `output: ${r.output.path}` : 'output: none (the recipe has no output statement; metrics only)');
   return out.join('\n');
 }

@@ -51,6 +51,10 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   if (cal?.path && !exists(resolvePath(options.recipePath, cal.path.value))) {
     all.push(diag('calibration/not-found', 'error', cal.path.span, `Calibration file not found: ${resolvePath(options.recipePath, cal.path.value)}`));
   }
+  const heldOut = recipe.evaluate?.perplexity?.tokens;
+  if (heldOut && !exists(resolvePath(options.recipePath, heldOut.value))) {
+    all.push(diag('calibration/not-found', 'error', heldOut.span, `Held-out token file not found: ${resolvePath(options.recipePath, heldOut.value)}`));
+  }
 
   if (!recipe.model) {
     if (!file.statements.some((s) => s.keyword.name === 'model')) {

@@ -7,7 +7,9 @@ import { diag, type Diagnostic, type Severity } from './diagnostic';
 import type { Recipe } from './recipe';
 
 /** Methods the runner executes. */
-export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn']);
+export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq']);
+/** Calibration sources the runner reads. */
+export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens']);
 /** Outputs the runner writes. */
 export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake', 'compressed_tensors']);
 /** Translations `bitsmith run` and `bitsmith export` write. */
@@ -32,13 +34,20 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     const rule = recipe.rules[ri];
     const span = rule?.settings[prop]?.stmt ?? rule?.stmt ?? { start: 0, end: 0 };
     const which = `${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, e.g. ${tensors[0]}`;
-    out.push(diag(code, severity, span, `${prop} ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only rtn is`));
+    out.push(diag(code, severity, span, `${prop} ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only rtn and gptq are`));
   }
-  if (recipe.calibration) {
-    out.push(diag(code, severity, recipe.calibration.stmt, 'calibration is not used by bitsmith run yet (no data-aware method runs yet); remove it to run'));
+  // `calibration generated` and `tokens` run the forward pass (Hessians, per-tensor output
+  // error); imatrix files and text are not read yet.
+  if (recipe.calibration && !RUN_CALIBRATION.has(recipe.calibration.kind)) {
+    out.push(diag(code, severity, recipe.calibration.stmt, `calibration ${recipe.calibration.kind} is not read by bitsmith run yet; calibration generated and calibration tokens "file.json" are`));
   }
   for (const o of recipe.outputs) {
     if (!RUN_OUTPUTS.has(o.kind)) out.push(diag(code, severity, o.stmt, `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors" and output compressed_tensors "folder" are`));
+  }
+  const ct = recipe.outputs.find((o) => o.kind === 'compressed_tensors');
+  const gptq = plan?.tensors.find((t) => t.config && t.method.name === 'gptq');
+  if (ct && gptq) {
+    out.push(diag(code, severity, ct.stmt, `output compressed_tensors does not store GPTQ's codes yet (${gptq.tensor.name} uses gptq); use output fake, or rtn for this output`));
   }
   const written = recipe.outputs.filter((o) => RUN_OUTPUTS.has(o.kind));
   if (written.length > 1) {
@@ -46,6 +55,5 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
   }
   for (const e of recipe.exports) if (!RUN_EXPORTS.has(e.kind)) out.push(diag(code, severity, e.stmt, `export ${e.kind} is not implemented yet`));
   if (recipe.allocate) out.push(diag(code, severity, recipe.allocate.stmt, 'allocate (automatic mixed precision) is not executed by bitsmith run yet'));
-  if (recipe.evaluate) out.push(diag(code, severity, recipe.evaluate.stmt, 'evaluate (perplexity, KL divergence) is not executed by bitsmith run yet'));
   return out.sort((a, b) => a.start - b.start);
 }

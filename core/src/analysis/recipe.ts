@@ -80,7 +80,8 @@ export interface Allocate {
 
 export interface Evaluate {
   stmt: Statement;
-  perplexity?: { samples?: number; length?: number; stmt: Statement };
+  /** tokens: held-out token ids (a JSON array of arrays) instead of generated sequences. */
+  perplexity?: { samples?: number; length?: number; tokens?: { value: string; span: Span }; stmt: Statement };
   klDivergence?: { stmt: Statement };
 }
 
@@ -462,7 +463,12 @@ class Interpreter {
       this.noBlock(s);
       if (s.keyword.name === 'perplexity') {
         const p: NonNullable<Evaluate['perplexity']> = { stmt: s };
-        this.options(s.args, ['samples', 'length'], (n, v) => { if (n === 'samples') p.samples = v; else p.length = v; });
+        let args = s.args;
+        if (args[0]?.kind === 'string') {
+          p.tokens = { value: args[0].value, span: args[0] };
+          args = args.slice(1);
+        }
+        this.options(args, ['samples', 'length'], (n, v) => { if (n === 'samples') p.samples = v; else p.length = v; });
         e.perplexity = p;
       } else if (s.keyword.name === 'kl_divergence') {
         this.noArgs(s);

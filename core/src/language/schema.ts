@@ -47,7 +47,7 @@ export const ALLOCATE_KEYWORDS: readonly KeywordDoc[] = [
 ];
 
 export const EVALUATE_KEYWORDS: readonly KeywordDoc[] = [
-  { name: 'perplexity', doc: 'Perplexity of the original and quantized models on held-out sequences.', usage: 'perplexity samples ${1:16} length ${2:256}' },
+  { name: 'perplexity', doc: 'Perplexity of the original and quantized models on held-out sequences: generated (another seed than calibration\'s), or from a JSON file of token-id arrays given first: perplexity "heldout.json".', usage: 'perplexity samples ${1:16} length ${2:256}' },
   { name: 'kl_divergence', doc: 'KL divergence of next-token distributions, original vs quantized (mean and p99).', usage: 'kl_divergence' },
 ];
 

@@ -30,4 +30,16 @@ bool cpuHasBmi2() {
   }();
   return has;
 }
+bool cpuHasAvx2Fma() {
+  static const bool has = [] {
+    if (!cpuHasAvx2()) return false;
+#if BITSMITH_X86 && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("fma") != 0;
+#else
+    return false;
+#endif
+  }();
+  return has;
+}
 }  // namespace bitsmith

@@ -9,4 +9,8 @@ void RegisterQuant(Napi::Env env, Napi::Object exports);
 void RegisterRun(Napi::Env env, Napi::Object exports);
 // ggmlEncode(), ggmlDecode(), ggmlTypes(): the ggml block codecs, for tests and tools.
 void RegisterGgml(Napi::Env env, Napi::Object exports);
+// linalg.{gemm, gram, rmsNorm, softmax, ...}: the dense kernels, for tests and benchmarks.
+void RegisterLinalg(Napi::Env env, Napi::Object exports);
+// forward.{...}: the Llama-family forward pass, calibration and evaluation, for tests and benchmarks.
+void RegisterForward(Napi::Env env, Napi::Object exports);
 }  // namespace bitsmith

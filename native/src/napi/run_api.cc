@@ -184,6 +184,23 @@ QuantConfig parseConfig(Napi::Env env, const Napi::Object& o, const std::string&
   return c;
 }
 
+SequenceSource parseSource(Napi::Env env, const Napi::Object& job, const char* key) {
+  SequenceSource src;
+  Napi::Value v = field(job, key);
+  if (!isSet(v)) return src;
+  const std::string where = std::string("job.") + key;
+  if (!v.IsObject()) throw Napi::TypeError::New(env, where + " must be an object {kind: 'generated' | 'tokens', path?, samples?, length?, seed?}");
+  Napi::Object o = v.As<Napi::Object>();
+  src.kind = strField(env, o, "kind", "", where);
+  if (src.kind != "generated" && src.kind != "tokens") throw Napi::TypeError::New(env, where + ".kind must be 'generated' or 'tokens'");
+  src.path = strField(env, o, "path", "", where);
+  if (src.kind == "tokens" && src.path.empty()) throw Napi::TypeError::New(env, where + ".path (the token file) is required for kind 'tokens'");
+  src.samples = intField(env, o, "samples", 0, where);
+  src.length = intField(env, o, "length", 0, where);
+  src.seed = uint64_t(intField(env, o, "seed", 0, where));
+  return src;
+}
+
 Job parseJob(Napi::Env env, const Napi::Value& v) {
   if (!v.IsObject()) throw Napi::TypeError::New(env, "startRun(job, onEvent): job must be an object");
   Napi::Object o = v.As<Napi::Object>();
@@ -220,6 +237,15 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
         if (!cfg.IsObject()) throw Napi::TypeError::New(env, where + ".config is required for action 'quantize'");
         jt.config = parseConfig(env, cfg.As<Napi::Object>(), where + ".config");
         jt.method = strField(env, cfg.As<Napi::Object>(), "method", strField(env, t, "method", "rtn", where), where + ".config");
+        Napi::Object co = cfg.As<Napi::Object>();
+        Napi::Value damp = field(co, "damp");
+        if (isSet(damp)) {
+          const double d = damp.IsNumber() ? damp.As<Napi::Number>().DoubleValue() : -1;
+          if (!(d >= 0 && d <= 1)) throw Napi::TypeError::New(env, where + ".config.damp must be a number from 0 to 1");
+          jt.gptq.damp = d;
+        }
+        jt.gptq.block = intField(env, co, "block", jt.gptq.block, where + ".config", 1);
+        jt.gptq.actOrder = boolField(env, co, "actOrder", false, where + ".config");
       }
       job.tensors.push_back(std::move(jt));
     }
@@ -270,6 +296,8 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
   if (job.threads > 1024) throw Napi::TypeError::New(env, "job.threads must be at most 1024");
   job.chunkElements = intField(env, o, "chunkElements", job.chunkElements, "job");
   job.reference = boolField(env, o, "reference", false, "job");
+  job.calibration = parseSource(env, o, "calibration");
+  job.evaluate = parseSource(env, o, "evaluate");
   return job;
 }
 

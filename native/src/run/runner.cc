@@ -10,11 +10,17 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <cstring>
+#include <limits>
+#include <unordered_map>
 #include <unordered_set>
 
+#include "forward/calibrate.h"
+#include "forward/llama.h"
 #include "io/error.h"
 #include "io/model.h"
 #include "io/safetensors_writer.h"
+#include "linalg/gemm.h"
 #include "metrics/metrics.h"
 #include "run/async_writer.h"
 #include "run/compressed_tensors.h"
@@ -247,6 +253,45 @@ class Sequencer {
   int64_t next_ = 0;
 };
 
+// Numerator and denominator of the relative output error over rows of a weight: with
+// D = Q - W, sum_r d_r^T H d_r and sum_r w_r^T H w_r, as D·H and W·H (H symmetric,
+// packed in f32) summed against D and W in f64.
+struct OutputErr {
+  double num = 0, den = 0;
+};
+
+OutputErr outputError(const float* w, const float* q, int64_t rows, int64_t n, const linalg::PackedB& h, ThreadPool* pool) {
+  std::vector<float> d(size_t(rows * n)), e(size_t(rows * n));
+  for (int64_t i = 0; i < rows * n; i++) d[size_t(i)] = q[i] - w[i];
+  OutputErr r;
+  linalg::gemmPacked(d.data(), n, rows, h, e.data(), n, pool);
+  for (int64_t i = 0; i < rows * n; i++) r.num += double(e[size_t(i)]) * double(d[size_t(i)]);
+  linalg::gemmPacked(w, n, rows, h, e.data(), n, pool);
+  for (int64_t i = 0; i < rows * n; i++) r.den += double(e[size_t(i)]) * double(w[i]);
+  return r;
+}
+
+forward::Sequences loadSequences(const SequenceSource& src, const forward::LlamaModel& lm, const std::atomic<bool>& cancel) {
+  const forward::LlamaConfig& c = lm.config();
+  if (src.kind == "tokens") return forward::readTokenFile(src.path, c.vocab, c.maxPositions, src.samples, src.length);
+  const int64_t samples = src.samples > 0 ? src.samples : 16;
+  int64_t length = src.length > 0 ? src.length : 128;
+  if (src.length <= 0 && c.maxPositions > 0) length = std::min(length, c.maxPositions);
+  return forward::generateSequences(lm, samples, length, src.seed, &cancel);
+}
+
+Value sourceValue(const SequenceSource& src, const forward::Sequences& seqs) {
+  int64_t tokens = 0;
+  for (const auto& q : seqs) tokens += int64_t(q.size());
+  Value v = Value::object();
+  v.set("kind", Value::of(src.kind));
+  if (src.kind == "tokens") v.set("path", Value::of(src.path));
+  else v.set("seed", Value::of(int64_t(src.seed)));
+  v.set("sequences", Value::of(int64_t(seqs.size())));
+  v.set("tokens", Value::of(tokens));
+  return v;
+}
+
 struct Item {
   const TensorRef* ref;
   const JobTensor* job;  // null: not in the plan, copied unchanged
@@ -278,8 +323,12 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
                                                  " in the model but " + shapeText(jt.shape) + " in the plan (was the model changed?)", jt.name);
     if (jt.quantize) {
       model->requireReadable(*ref);
-      if (jt.method != "rtn")
-        throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn)", jt.name);
+      if (jt.method == "gptq") {
+        if (!job.calibration.enabled())
+          throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method gptq needs calibration (calibration generated or tokens)", jt.name);
+      } else if (jt.method != "rtn") {
+        throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn and gptq)", jt.name);
+      }
       if (ref->elements == 0) throw ModelError("run/bad-job", "tensor \"" + jt.name + "\" has no elements to quantize", jt.name);
     }
     items.push_back({ref, &jt});
@@ -354,6 +403,30 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     emit(std::move(ev));
   }
 
+  // The forward pass, for calibration (Hessians before quantizing) and evaluation.
+  std::unique_ptr<forward::LlamaModel> original;
+  std::unique_ptr<forward::HessianCollector> hessians;
+  std::map<const forward::Hessian*, linalg::PackedB> packedH;  // f32 copies for output error
+  if (job.calibration.enabled() || job.evaluate.enabled()) {
+    const forward::LlamaConfig fc = forward::readConfig(*model);
+    original = std::make_unique<forward::LlamaModel>(*model, fc, &pool);
+  }
+  if (job.calibration.enabled()) {
+    const auto tc = Clock::now();
+    forward::Sequences seqs = loadSequences(job.calibration, *original, cancel);
+    hessians = std::make_unique<forward::HessianCollector>(original->config(), &pool);
+    forward::collectHessians(*original, seqs, *hessians, &cancel);
+    Value ev = Value::object();
+    ev.set("type", Value::of("calibration"));
+    ev.set("source", sourceValue(job.calibration, seqs));
+    ev.set("hessians", Value::of(int64_t(hessians->hessians().size())));
+    ev.set("seconds", Value::of(secondsSince(tc)));
+    emit(std::move(ev));
+    if (!job.evaluate.enabled()) original.reset();  // the Hessians are all quantizing needs
+  }
+  // Dequantized weights kept for the evaluation's fake-quantized model.
+  std::unordered_map<std::string, std::vector<float>> fake;
+
   StreamMetrics streamMetrics(pool.size());
   Buffer<float> inBuf;
   std::vector<Buffer<float>> workerBufs(size_t(pool.size()));
@@ -412,8 +485,34 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     }
 
     const QuantConfig& cfg = jt->config;
+    const linalg::PackedB* hq = nullptr;
+    const forward::Hessian* hGptq = nullptr;
+    if (jt->method == "gptq") {
+      hGptq = hessians ? hessians->forTensor(ref.name) : nullptr;
+      if (!hGptq || hGptq->n != cols)
+        throw ModelError("run/needs-calibration", "tensor \"" + ref.name + "\": method gptq needs the Hessian of the tensor's input, which the forward pass " +
+                                                      "collects for the q/k/v/o/gate/up/down projections only", ref.name);
+    }
+    if (hessians) {
+      const forward::Hessian* h = hessians->forTensor(ref.name);
+      if (h && h->n == cols && rows > 0) {
+        auto it = packedH.find(h);
+        if (it == packedH.end()) {
+          std::vector<float> hf(h->h.begin(), h->h.end());
+          it = packedH.emplace(h, linalg::PackedB()).first;
+          linalg::packB(hf.data(), cols, cols, cols, it->second, &pool);
+        }
+        hq = &it->second;
+      }
+    }
+    std::vector<float>* keep = nullptr;
+    if (job.evaluate.enabled()) {
+      keep = &fake[ref.name];
+      keep->assign(size_t(rows * cols), 0.0f);
+    }
+    OutputErr outErr;
     int64_t chunkRows = rows;
-    if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0 && !ct) {
+    if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0 && !ct && !hGptq) {
       int64_t r = job.chunkElements / cols;
       // Multiples of 40 rows keep every packed component byte-aligned per chunk (b-bit codes
       // and zeros: 8 rows; ternary's 5 trits per byte: 5 rows), so the chunks' byte counts
@@ -434,6 +533,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       streamMetrics.reset(chunks);
       std::vector<QuantBytes> chunkBytes(static_cast<size_t>(chunks));
       std::vector<int64_t> chunkOutliers(size_t(chunks), 0);
+      std::vector<OutputErr> chunkOut(static_cast<size_t>(chunks));
       Sequencer sequencer(async.get(), 4 * int64_t(workers));
       std::atomic<int64_t> nextChunk{0};
       std::atomic<bool> stop{false};
@@ -454,6 +554,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
                 streamMetrics.add(int(slot), k, in, q.dequant.data(), n);
                 chunkBytes[size_t(k)] = q.bytes;
                 chunkOutliers[size_t(k)] = q.outlierCount;
+                if (hq) chunkOut[size_t(k)] = outputError(in, q.dequant.data(), r1 - r0, cols, *hq, nullptr);
+                if (keep) std::memcpy(keep->data() + r0 * cols, q.dequant.data(), size_t(n) * sizeof(float));
                 model->release(ref, r0, r1);
                 if (!async) sequencer.submit(k, nullptr, 0, {});
                 else if (ref.dtype == DType::F32) sequencer.submit(k, nullptr, 0, std::move(q.dequant));
@@ -484,6 +586,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
         bytes.lowrank += b.lowrank;
         bytes.extra += b.extra;
         outlierCount += chunkOutliers[size_t(k)];
+        outErr.num += chunkOut[size_t(k)].num;
+        outErr.den += chunkOut[size_t(k)].den;
       }
       metrics = streamMetrics.finish();
     } else {
@@ -492,9 +596,22 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       readChunk(*model, ref, 0, rows, in, pool);
       StoredTensor stored;
       QuantOutput q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference, ct ? &stored : nullptr);
+      if (hGptq) {
+        // The stored form has RTN's layout and byte counts (same grid, scales and zeros);
+        // GPTQ chooses different codes, which the compressed-tensors writer does not take yet
+        // (core/src/analysis/executable.ts refuses the combination before a run starts).
+        if (ct) throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": output compressed_tensors does not store GPTQ's codes yet", ref.name);
+        try {
+          q.dequant = gptqQuantize(in, rows, cols, hGptq->h.data(), cfg, jt->gptq, &pool);
+        } catch (const std::invalid_argument& e) {
+          throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
+        }
+      }
       bytes = q.bytes;
       outlierCount = q.outlierCount;
       metrics = computeMetrics(in, q.dequant.data(), rows * cols, &pool);
+      if (hq) outErr = outputError(in, q.dequant.data(), rows, cols, *hq, &pool);
+      if (keep) std::memcpy(keep->data(), q.dequant.data(), size_t(rows * cols) * sizeof(float));
       model->release(ref, 0, rows);
       if (async && ct) {
         for (Bytes& b : ctConvert(ref.name, rows, cols, cfg, stored)) {
@@ -539,6 +656,11 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     ev.set("sqnrDb", Value::of(metrics.sqnrDb));
     ev.set("maxAbsError", Value::of(metrics.maxAbsError));
     ev.set("cosine", Value::of(metrics.cosine));
+    if (hq) {
+      // Relative output error on the calibration inputs, and its SQNR.
+      ev.set("outputError", Value::of(outErr.den > 0 ? outErr.num / outErr.den : 0.0));
+      ev.set("outputSqnrDb", Value::of(outErr.num > 0 ? 10.0 * std::log10(outErr.den / outErr.num) : std::numeric_limits<double>::infinity()));
+    }
     ev.set("outliers", Value::of(outlierCount));
     ev.set("chunks", Value::of((rows + chunkRows - 1) / std::max<int64_t>(1, chunkRows)));
     ev.set("seconds", Value::of(secondsSince(ts)));
@@ -550,6 +672,33 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
 
   checkCancel();
   if (async) async->finish();
+  checkCancel();
+  if (job.evaluate.enabled()) {
+    const auto te = Clock::now();
+    hessians.reset();
+    packedH.clear();
+    forward::LlamaModel::Overrides ov;
+    for (const auto& [name, v] : fake) ov[name] = v.data();
+    forward::LlamaModel quantized(*model, original->config(), &pool, &ov);
+    fake.clear();
+    forward::Sequences seqs = loadSequences(job.evaluate, *original, cancel);
+    const forward::Evaluation e = forward::evaluate(*original, quantized, seqs, &cancel);
+    Value ev = Value::object();
+    ev.set("type", Value::of("evaluation"));
+    ev.set("source", sourceValue(job.evaluate, seqs));
+    ev.set("sequences", Value::of(e.sequences));
+    ev.set("tokens", Value::of(e.tokens));
+    ev.set("perplexityOriginal", Value::of(e.perplexityOriginal));
+    ev.set("perplexityQuantized", Value::of(e.perplexityQuantized));
+    ev.set("nllOriginal", Value::of(e.nllOriginal));
+    ev.set("nllQuantized", Value::of(e.nllQuantized));
+    ev.set("klMean", Value::of(e.klMean));
+    ev.set("klP99", Value::of(e.klP99));
+    ev.set("klMax", Value::of(e.klMax));
+    ev.set("top1Agreement", Value::of(e.top1Agreement));
+    ev.set("seconds", Value::of(secondsSince(te)));
+    emit(std::move(ev));
+  }
   checkCancel();
   if (writer) writer->commit();
   if (folder) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/json.h"
+#include "quant/gptq.h"
 #include "quant/quantize.h"
 
 namespace bitsmith {
@@ -18,8 +19,20 @@ struct JobTensor {
   std::string name;
   std::vector<int64_t> shape;  // the plan's shape, re-checked against the model
   bool quantize = false;
-  std::string method = "rtn";
+  std::string method = "rtn";  // rtn, or gptq (needs calibration)
+  GptqOptions gptq;
   QuantConfig config;
+};
+
+// Sequences for the forward pass: sampled from the unquantized model (generated) or read
+// from a JSON file of token-id arrays (tokens). samples/length 0: the defaults
+// (generated: 16 sequences of min(128, max positions) ids; tokens: as written).
+struct SequenceSource {
+  std::string kind;  // "" (none), "generated", "tokens"
+  std::string path;  // tokens: the file
+  int64_t samples = 0, length = 0;
+  uint64_t seed = 0;
+  bool enabled() const { return !kind.empty(); }
 };
 
 struct Job {
@@ -36,6 +49,12 @@ struct Job {
   int threads = 0;              // 0: all cores
   int64_t chunkElements = int64_t(1) << 18;  // row chunk target (cache-sized); <= 0: whole tensors
   bool reference = false;       // use the scalar reference quantizers
+  // calibration: per-input-site Hessians from the forward pass over these sequences; each
+  // quantized linear weight then reports its output error tr(dW H dW^T) / tr(W H W^T).
+  SequenceSource calibration;
+  // evaluate: the original and the fake-quantized model on these held-out sequences
+  // (perplexity of both, KL divergence mean/p99/max, top-1 agreement).
+  SequenceSource evaluate;
 };
 
 class EventSink {

@@ -1,0 +1,225 @@
+#include "forward/calibrate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "io/error.h"
+#include "io/json.h"
+#include "io/mapped_file.h"
+#include "linalg/ops.h"
+#include "threads/pool.h"
+
+namespace bitsmith {
+namespace forward {
+
+namespace {
+void checkCancel(const std::atomic<bool>* cancel) {
+  if (cancel && cancel->load(std::memory_order_relaxed)) throw ModelError("run/cancelled", "the run was cancelled");
+}
+}  // namespace
+
+Sequences generateSequences(const LlamaModel& model, int64_t samples, int64_t length, uint64_t seed, const std::atomic<bool>* cancel) {
+  const LlamaConfig& c = model.config();
+  if (samples < 1 || length < 2) throw ModelError("calibration/bad-options", "generated sequences need samples >= 1 and length >= 2");
+  if (c.maxPositions > 0 && length > c.maxPositions)
+    throw ModelError("calibration/bad-options", "length " + std::to_string(length) + " exceeds the model's " + std::to_string(c.maxPositions) +
+                                                    " positions (" + c.source + ")");
+  Sequences out;
+  for (int64_t s = 0; s < samples; s++) {
+    checkCancel(cancel);
+    // One independent stream per sequence: sequence s does not depend on how many came before.
+    const uint64_t ss = seed * 0x9e3779b97f4a7c15ULL + uint64_t(s) * 0xd1b54a32d192ed03ULL + 1;
+    out.push_back(model.generate({int32_t(c.bosToken)}, length - 1, 1.0, ss));
+  }
+  return out;
+}
+
+Sequences readTokenFile(const std::string& path, int64_t vocab, int64_t maxPositions, int64_t samples, int64_t length) {
+  auto fail = [&](const std::string& what) -> ModelError { return ModelError("calibration/bad-tokens", path + ": " + what); };
+  if (!pathExists(path)) throw ModelError("calibration/not-found", path + ": no such file");
+  MappedFile f(path);
+  if (f.size() > (uint64_t(1) << 30)) throw fail("token file is larger than 1 GiB");
+  json::Value v;
+  std::string err;
+  if (!json::parse(reinterpret_cast<const char*>(f.data()), size_t(f.size()), v, err)) throw fail("invalid JSON: " + err);
+  if (!v.isArray()) throw fail("expected a JSON array of sequences (arrays of token ids)");
+  if (v.items.empty()) throw fail("the file holds no sequences");
+  Sequences out;
+  const size_t take = samples > 0 ? std::min(v.items.size(), size_t(samples)) : v.items.size();
+  for (size_t s = 0; s < take; s++) {
+    const json::Value& seq = v.items[s];
+    if (!seq.isArray()) throw fail("sequence " + std::to_string(s) + " is not an array of token ids");
+    if (seq.items.size() < 2) throw fail("sequence " + std::to_string(s) + " has " + std::to_string(seq.items.size()) + " ids; at least 2 are needed");
+    const size_t n = length > 0 ? std::min(seq.items.size(), size_t(length)) : seq.items.size();
+    if (maxPositions > 0 && int64_t(n) > maxPositions)
+      throw fail("sequence " + std::to_string(s) + " has " + std::to_string(n) + " ids, more than the model's " + std::to_string(maxPositions) + " positions");
+    std::vector<int32_t> ids;
+    ids.reserve(n);
+    for (size_t i = 0; i < n; i++) {
+      const json::Value& x = seq.items[i];
+      if (!x.isNumber() || x.number != std::floor(x.number) || x.number < 0 || x.number >= double(vocab))
+        throw fail("sequence " + std::to_string(s) + ", position " + std::to_string(i) + ": " +
+                   (x.isNumber() ? "token id " + json::stringify(x) + " is outside the vocabulary (0.." + std::to_string(vocab - 1) + ")"
+                                 : std::string("not an integer token id")));
+      ids.push_back(int32_t(x.number));
+    }
+    out.push_back(std::move(ids));
+  }
+  return out;
+}
+
+HessianCollector::HessianCollector(const LlamaConfig& c, ThreadPool* pool, linalg::Path path) : pool_(pool), path_(path) {
+  hs_.resize(size_t(c.layers * kSites));
+  for (int64_t l = 0; l < c.layers; l++)
+    for (int s = 0; s < kSites; s++) {
+      Hessian& h = hs_[size_t(l * kSites + s)];
+      h.layer = l;
+      h.site = Site(s);
+      h.n = Site(s) == Site::AttnOut ? c.qDim() : Site(s) == Site::Down ? c.hidden : c.dim;
+      h.h.assign(size_t(h.n * h.n), 0.0);
+      h.tensors = siteTensors(l, Site(s));
+    }
+}
+
+void HessianCollector::onInput(int64_t layer, Site site, const float* x, int64_t t, int64_t n) {
+  Hessian& h = hs_.at(size_t(layer * kSites + int(site)));
+  if (n != h.n) throw ModelError("run/internal", "Hessian of layer " + std::to_string(layer) + " " + siteName(site) + ": input width changed");
+  // The upper triangle only while streaming (contiguous updates); finish() mirrors it.
+  linalg::gramAccumulate(x, n, t, n, h.h.data(), pool_, path_, true);
+  h.tokens += t;
+}
+
+void HessianCollector::finish() {
+  for (Hessian& h : hs_) linalg::mirrorUpper(h.h.data(), h.n);
+}
+
+const Hessian* HessianCollector::forTensor(const std::string& name) const {
+  for (const Hessian& h : hs_)
+    for (const std::string& t : h.tensors)
+      if (t == name) return &h;
+  return nullptr;
+}
+
+void HessianCollector::merge(const HessianCollector& o) {
+  if (o.hs_.size() != hs_.size()) throw ModelError("run/internal", "merging Hessians of different models");
+  for (size_t i = 0; i < hs_.size(); i++) {
+    for (size_t k = 0; k < hs_[i].h.size(); k++) hs_[i].h[k] += o.hs_[i].h[k];
+    hs_[i].tokens += o.hs_[i].tokens;
+  }
+}
+
+void collectHessians(const LlamaModel& model, const Sequences& seqs, HessianCollector& collector, const std::atomic<bool>* cancel) {
+  ThreadPool* pool = model.pool();
+  const int64_t threads = pool ? pool->size() : 1;
+  const int64_t slots = std::min<int64_t>(threads, int64_t(seqs.size()));
+  if (slots > 1 && model.preferSequenceParallel()) {
+    std::vector<std::unique_ptr<HessianCollector>> parts(static_cast<size_t>(slots));
+    parallelFor(pool, slots, [&](int64_t a, int64_t b) {
+      for (int64_t slot = a; slot < b; slot++) {
+        parts[size_t(slot)] = std::make_unique<HessianCollector>(model.config(), nullptr, collector.path());
+        for (size_t i = size_t(slot); i < seqs.size(); i += size_t(slots)) {
+          checkCancel(cancel);
+          KVCache cache = model.newCache(int64_t(seqs[i].size()));
+          model.forward(seqs[i].data(), int64_t(seqs[i].size()), cache, nullptr, false, parts[size_t(slot)].get(), true);
+        }
+      }
+    }, 1);
+    for (const auto& p : parts) collector.merge(*p);
+    collector.finish();
+    return;
+  }
+  for (const auto& s : seqs) {
+    checkCancel(cancel);
+    KVCache cache = model.newCache(int64_t(s.size()));
+    model.forward(s.data(), int64_t(s.size()), cache, nullptr, false, &collector);
+  }
+  collector.finish();
+}
+
+Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, const Sequences& seqs, const std::atomic<bool>* cancel) {
+  const int64_t V = original.config().vocab;
+  if (quantized.config().vocab != V) throw ModelError("run/internal", "evaluate: the two models have different vocabularies");
+  Evaluation e;
+  // Per sequence, then combined in sequence order: the same figures whatever the threads.
+  struct Part {
+    std::vector<double> kls;
+    double nllO = 0, nllQ = 0;
+    int64_t agree = 0;
+    bool used = false;
+  };
+  std::vector<Part> parts(seqs.size());
+  auto one = [&](size_t si, bool serial) {
+    const auto& s = seqs[si];
+    Part& pt = parts[si];
+    checkCancel(cancel);
+    const int64_t T = int64_t(s.size());
+    if (T < 2) return;
+    pt.used = true;
+    std::vector<double>& kls = pt.kls;
+    double& nllO = pt.nllO;
+    double& nllQ = pt.nllQ;
+    int64_t& agree = pt.agree;
+    std::vector<float> lo(size_t(T * V)), lq(size_t(T * V));
+    KVCache c1 = original.newCache(T), c2 = quantized.newCache(T);
+    original.forward(s.data(), T, c1, lo.data(), true, nullptr, serial);
+    quantized.forward(s.data(), T, c2, lq.data(), true, nullptr, serial);
+    std::vector<float> p(static_cast<size_t>(V)), q(static_cast<size_t>(V));
+    for (int64_t t = 0; t + 1 < T; t++) {
+      const float* a = &lo[size_t(t * V)];
+      const float* b = &lq[size_t(t * V)];
+      linalg::logSoftmax(a, p.data(), V);
+      linalg::logSoftmax(b, q.data(), V);
+      const int32_t next = s[size_t(t + 1)];
+      nllO -= p[size_t(next)];
+      nllQ -= q[size_t(next)];
+      double kl = 0;
+      int64_t ia = 0, ib = 0;
+      for (int64_t i = 0; i < V; i++) {
+        kl += std::exp(double(p[size_t(i)])) * (double(p[size_t(i)]) - double(q[size_t(i)]));
+        if (a[i] > a[ia]) ia = i;
+        if (b[i] > b[ib]) ib = i;
+      }
+      kls.push_back(std::max(0.0, kl));
+      agree += ia == ib;
+    }
+  };
+  ThreadPool* pool = original.pool();
+  if (pool && pool->size() > 1 && seqs.size() > 1 && original.preferSequenceParallel()) {
+    parallelFor(pool, int64_t(seqs.size()), [&](int64_t a, int64_t b) {
+      for (int64_t i = a; i < b; i++) one(size_t(i), true);
+    }, 1);
+  } else {
+    for (size_t i = 0; i < seqs.size(); i++) one(i, false);
+  }
+  std::vector<double> kls;
+  double nllO = 0, nllQ = 0;
+  int64_t agree = 0;
+  for (const Part& p : parts) {
+    if (!p.used) continue;
+    e.sequences++;
+    kls.insert(kls.end(), p.kls.begin(), p.kls.end());
+    nllO += p.nllO;
+    nllQ += p.nllQ;
+    agree += p.agree;
+  }
+  e.tokens = int64_t(kls.size());
+  if (e.tokens == 0) throw ModelError("evaluate/no-data", "evaluation needs at least one sequence of 2 or more tokens");
+  e.nllOriginal = nllO / double(e.tokens);
+  e.nllQuantized = nllQ / double(e.tokens);
+  e.perplexityOriginal = std::exp(e.nllOriginal);
+  e.perplexityQuantized = std::exp(e.nllQuantized);
+  double sum = 0;
+  for (double k : kls) sum += k;
+  e.klMean = sum / double(e.tokens);
+  std::sort(kls.begin(), kls.end());
+  // p99 by nearest rank: the smallest value with at least 99% of positions at or below it.
+  const size_t rank = size_t(std::ceil(0.99 * double(kls.size())));
+  e.klP99 = kls[std::min(kls.size() - 1, rank == 0 ? 0 : rank - 1)];
+  e.klMax = kls.back();
+  e.top1Agreement = double(agree) / double(e.tokens);
+  return e;
+}
+
+}  // namespace forward
+}  // namespace bitsmith

@@ -1,0 +1,79 @@
+// Calibration data and what is measured on it with the forward pass:
+//  - sequences: sampled from the unquantized model itself (`calibration generated`: BOS,
+//    then temperature-1 sampling with the KV cache, SplitMix64-seeded) or read from a
+//    JSON file of token ids (`calibration tokens "file.json"`: an array of arrays of
+//    integers, every id checked against the vocabulary, errors naming the file, the
+//    sequence and the position);
+//  - Hessians: per linear-layer input site (q/k/v share one, gate/up share one, o and
+//    down have their own), H = sum over calibration tokens of x x^T in f64, streamed
+//    sequence by sequence (linalg::gramAccumulate), with its token count;
+//  - evaluation: the original and a fake-quantized model on held-out sequences:
+//    perplexity of both, KL(original || quantized) of the next-token distributions per
+//    position (mean, p99, max) and top-1 agreement.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "forward/llama.h"
+
+namespace bitsmith {
+namespace forward {
+
+using Sequences = std::vector<std::vector<int32_t>>;
+
+/** `samples` sequences of `length` ids each (BOS first), sampled at temperature 1. */
+Sequences generateSequences(const LlamaModel& model, int64_t samples, int64_t length, uint64_t seed, const std::atomic<bool>* cancel = nullptr);
+
+/** Reads a JSON array of arrays of token ids. Keeps the first `samples` sequences (0: all)
+ *  and truncates each to `length` ids (0: as written). Throws ModelError
+ *  calibration/bad-tokens naming the file, sequence and position. */
+Sequences readTokenFile(const std::string& path, int64_t vocab, int64_t maxPositions, int64_t samples = 0, int64_t length = 0);
+
+struct Hessian {
+  int64_t layer = 0;
+  Site site = Site::Attn;
+  int64_t n = 0;                     // input features
+  int64_t tokens = 0;                // rows accumulated
+  std::vector<double> h;             // n x n, row-major, symmetric
+  std::vector<std::string> tensors;  // the weights reading this input
+};
+
+class HessianCollector : public InputObserver {
+ public:
+  HessianCollector(const LlamaConfig& c, ThreadPool* pool, linalg::Path path = linalg::Path::Auto);
+  void onInput(int64_t layer, Site site, const float* x, int64_t t, int64_t n) override;
+  std::vector<Hessian>& hessians() { return hs_; }
+  /** Adds another collector's sums (same model). */
+  void merge(const HessianCollector& o);
+  /** Completes the Hessians: onInput accumulates the upper triangles only; this mirrors
+   *  them (collectHessians calls it at the end). */
+  void finish();
+  /** The Hessian of a weight tensor's input, or null. */
+  const Hessian* forTensor(const std::string& name) const;
+  linalg::Path path() const { return path_; }
+
+ private:
+  std::vector<Hessian> hs_;  // layer * kSites + site
+  ThreadPool* pool_;
+  linalg::Path path_;
+};
+
+/** Runs every sequence through the model (one batched forward call each), feeding the
+ *  collector. Small models run sequences in parallel (sequence i on slot i mod threads,
+ *  each slot with its own sums, merged in slot order: deterministic for a thread count). */
+void collectHessians(const LlamaModel& model, const Sequences& seqs, HessianCollector& collector, const std::atomic<bool>* cancel = nullptr);
+
+struct Evaluation {
+  int64_t sequences = 0, tokens = 0;  // tokens: predicted positions (length - 1 per sequence)
+  double nllOriginal = 0, nllQuantized = 0;                // mean next-token NLL (nats)
+  double perplexityOriginal = 0, perplexityQuantized = 0;  // exp(mean NLL)
+  double klMean = 0, klP99 = 0, klMax = 0;                 // KL(original || quantized), nats
+  double top1Agreement = 0;                                // fraction of positions with equal argmax
+};
+
+Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, const Sequences& seqs, const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace forward
+}  // namespace bitsmith

@@ -1,0 +1,220 @@
+// Tiny Llama-family models written to disk (config.json + model.safetensors, F32) and a
+// straightforward f64 forward pass over the same weights, the reference the native
+// forward pass is checked against for every architecture variant (GQA, q/k/v biases,
+// q/k norms, head_dim != hidden/heads, rope_theta, sliding window, untied lm_head).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface TinyConfig {
+  modelType: 'llama' | 'mistral' | 'qwen2' | 'qwen3' | string;
+  dim: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim?: number;
+  vocab: number;
+  ropeTheta?: number;
+  eps?: number;
+  tied?: boolean;
+  bias?: boolean;
+  qkNorm?: boolean;
+  slidingWindow?: number;
+  maxPositions?: number;
+}
+
+export type Weights = Map<string, { shape: number[]; data: Float32Array }>;
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
+  };
+}
+
+export function headDim(c: TinyConfig): number {
+  return c.headDim ?? c.dim / c.heads;
+}
+
+export function tinyWeights(c: TinyConfig, seed = 1): Weights {
+  const r = rng(seed);
+  const w: Weights = new Map();
+  const add = (name: string, shape: number[], scale: number, offset = 0) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = offset + (r() + r() + r()) * scale;
+    w.set(name, { shape, data });
+  };
+  const hd = headDim(c), qd = c.heads * hd, kvd = c.kvHeads * hd;
+  add('model.embed_tokens.weight', [c.vocab, c.dim], 1);
+  for (let l = 0; l < c.layers; l++) {
+    const p = `model.layers.${l}.`;
+    add(p + 'input_layernorm.weight', [c.dim], 0.2, 1);
+    add(p + 'self_attn.q_proj.weight', [qd, c.dim], 1 / Math.sqrt(c.dim));
+    add(p + 'self_attn.k_proj.weight', [kvd, c.dim], 1 / Math.sqrt(c.dim));
+    add(p + 'self_attn.v_proj.weight', [kvd, c.dim], 1 / Math.sqrt(c.dim));
+    if (c.bias) {
+      add(p + 'self_attn.q_proj.bias', [qd], 0.3);
+      add(p + 'self_attn.k_proj.bias', [kvd], 0.3);
+      add(p + 'self_attn.v_proj.bias', [kvd], 0.3);
+    }
+    if (c.qkNorm) {
+      add(p + 'self_attn.q_norm.weight', [hd], 0.2, 1);
+      add(p + 'self_attn.k_norm.weight', [hd], 0.2, 1);
+    }
+    add(p + 'self_attn.o_proj.weight', [c.dim, qd], 1 / Math.sqrt(qd));
+    add(p + 'post_attention_layernorm.weight', [c.dim], 0.2, 1);
+    add(p + 'mlp.gate_proj.weight', [c.hidden, c.dim], 1 / Math.sqrt(c.dim));
+    add(p + 'mlp.up_proj.weight', [c.hidden, c.dim], 1 / Math.sqrt(c.dim));
+    add(p + 'mlp.down_proj.weight', [c.dim, c.hidden], 1 / Math.sqrt(c.hidden));
+  }
+  add('model.norm.weight', [c.dim], 0.2, 1);
+  if (!c.tied) add('lm_head.weight', [c.vocab, c.dim], 1 / Math.sqrt(c.dim));
+  return w;
+}
+
+export function writeSafetensors(file: string, w: Weights) {
+  const header: Record<string, unknown> = {};
+  let off = 0;
+  const bufs: Buffer[] = [];
+  for (const [name, t] of w) {
+    const b = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [off, off + b.length] };
+    off += b.length;
+    bufs.push(b);
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  fs.writeFileSync(file, Buffer.concat([len, json, ...bufs]));
+}
+
+export function configJson(c: TinyConfig): Record<string, unknown> {
+  const cfg: Record<string, unknown> = {
+    architectures: [c.modelType === 'qwen2' ? 'Qwen2ForCausalLM' : c.modelType === 'qwen3' ? 'Qwen3ForCausalLM' : c.modelType === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM'],
+    model_type: c.modelType,
+    hidden_size: c.dim,
+    intermediate_size: c.hidden,
+    num_hidden_layers: c.layers,
+    num_attention_heads: c.heads,
+    num_key_value_heads: c.kvHeads,
+    vocab_size: c.vocab,
+    max_position_embeddings: c.maxPositions ?? 256,
+    rms_norm_eps: c.eps ?? 1e-6,
+    rope_theta: c.ropeTheta ?? 10000,
+    tie_word_embeddings: !!c.tied,
+    hidden_act: 'silu',
+    bos_token_id: 1,
+  };
+  if (c.headDim !== undefined) cfg.head_dim = c.headDim;
+  if (c.slidingWindow !== undefined) cfg.sliding_window = c.slidingWindow;
+  return cfg;
+}
+
+/** Writes DIR/config.json and DIR/model.safetensors; returns the weights. */
+export function writeTinyModel(dir: string, c: TinyConfig, seed = 1, weights?: Weights): Weights {
+  fs.mkdirSync(dir, { recursive: true });
+  const w = weights ?? tinyWeights(c, seed);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(configJson(c), null, 2));
+  writeSafetensors(path.join(dir, 'model.safetensors'), w);
+  return w;
+}
+
+// ---- the f64 reference forward pass --------------------------------------------------
+
+function matvec(w: Float32Array, rows: number, cols: number, x: Float64Array, bias?: Float32Array): Float64Array {
+  const y = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let s = bias ? bias[r] : 0;
+    for (let k = 0; k < cols; k++) s += w[r * cols + k] * x[k];
+    y[r] = s;
+  }
+  return y;
+}
+
+function rms(x: Float64Array, w: Float32Array, eps: number): Float64Array {
+  let ss = 0;
+  for (const v of x) ss += v * v;
+  const r = 1 / Math.sqrt(ss / x.length + eps);
+  return x.map((v, i) => v * r * w[i]);
+}
+
+/** Logits [T][vocab] for tokens at positions 0..T-1 (f64 throughout). Optionally records
+ * each linear layer's input rows: inputs[`${layer}:${site}`] = rows. */
+export function referenceLogits(c: TinyConfig, w: Weights, tokens: number[], inputs?: Map<string, Float64Array[]>): Float64Array[] {
+  const W = (n: string) => w.get(n)!.data;
+  const hd = headDim(c), qd = c.heads * hd, kvd = c.kvHeads * hd, eps = c.eps ?? 1e-6, theta = c.ropeTheta ?? 10000, half = hd / 2;
+  const T = tokens.length;
+  const rec = (l: number, site: string, x: Float64Array) => {
+    if (!inputs) return;
+    const k = `${l}:${site}`;
+    if (!inputs.has(k)) inputs.set(k, []);
+    inputs.get(k)!.push(x);
+  };
+  let xs: Float64Array[] = tokens.map((t) => Float64Array.from(W('model.embed_tokens.weight').subarray(t * c.dim, (t + 1) * c.dim)));
+  const rope = (v: Float64Array, off: number, pos: number) => {
+    for (let i = 0; i < half; i++) {
+      const a = pos * Math.pow(theta, (-2 * i) / hd);
+      const x0 = v[off + i], x1 = v[off + i + half];
+      v[off + i] = x0 * Math.cos(a) - x1 * Math.sin(a);
+      v[off + i + half] = x1 * Math.cos(a) + x0 * Math.sin(a);
+    }
+  };
+  for (let l = 0; l < c.layers; l++) {
+    const p = `model.layers.${l}.`;
+    const qs: Float64Array[] = [], ks: Float64Array[] = [], vs: Float64Array[] = [];
+    for (let t = 0; t < T; t++) {
+      const xn = rms(xs[t], W(p + 'input_layernorm.weight'), eps);
+      rec(l, 'attn', xn);
+      const q = matvec(W(p + 'self_attn.q_proj.weight'), qd, c.dim, xn, c.bias ? W(p + 'self_attn.q_proj.bias') : undefined);
+      const k = matvec(W(p + 'self_attn.k_proj.weight'), kvd, c.dim, xn, c.bias ? W(p + 'self_attn.k_proj.bias') : undefined);
+      const v = matvec(W(p + 'self_attn.v_proj.weight'), kvd, c.dim, xn, c.bias ? W(p + 'self_attn.v_proj.bias') : undefined);
+      if (c.qkNorm) {
+        for (let h = 0; h < c.heads; h++) q.set(rms(q.subarray(h * hd, (h + 1) * hd), W(p + 'self_attn.q_norm.weight'), eps), h * hd);
+        for (let h = 0; h < c.kvHeads; h++) k.set(rms(k.subarray(h * hd, (h + 1) * hd), W(p + 'self_attn.k_norm.weight'), eps), h * hd);
+      }
+      for (let h = 0; h < c.heads; h++) rope(q, h * hd, t);
+      for (let h = 0; h < c.kvHeads; h++) rope(k, h * hd, t);
+      qs.push(q);
+      ks.push(k);
+      vs.push(v);
+    }
+    const next: Float64Array[] = [];
+    for (let t = 0; t < T; t++) {
+      const att = new Float64Array(qd);
+      for (let h = 0; h < c.heads; h++) {
+        const g = Math.floor(h / (c.heads / c.kvHeads));
+        const first = c.slidingWindow ? Math.max(0, t - c.slidingWindow + 1) : 0;
+        const sc: number[] = [];
+        for (let j = first; j <= t; j++) {
+          let s = 0;
+          for (let d = 0; d < hd; d++) s += qs[t][h * hd + d] * ks[j][g * hd + d];
+          sc.push(s / Math.sqrt(hd));
+        }
+        const m = Math.max(...sc);
+        const e = sc.map((s) => Math.exp(s - m));
+        const z = e.reduce((a, b) => a + b, 0);
+        for (let j = first; j <= t; j++)
+          for (let d = 0; d < hd; d++) att[h * hd + d] += (e[j - first] / z) * vs[j][g * hd + d];
+      }
+      rec(l, 'attn_out', att);
+      const o = matvec(W(p + 'self_attn.o_proj.weight'), c.dim, qd, att);
+      const x = xs[t].map((v, i) => v + o[i]);
+      const xn = rms(x, W(p + 'post_attention_layernorm.weight'), eps);
+      rec(l, 'mlp', xn);
+      const gt = matvec(W(p + 'mlp.gate_proj.weight'), c.hidden, c.dim, xn);
+      const up = matvec(W(p + 'mlp.up_proj.weight'), c.hidden, c.dim, xn);
+      const hh = gt.map((g, i) => (g / (1 + Math.exp(-g))) * up[i]);
+      rec(l, 'down', hh);
+      const dn = matvec(W(p + 'mlp.down_proj.weight'), c.dim, c.hidden, hh);
+      next.push(x.map((v, i) => v + dn[i]));
+    }
+    xs = next;
+  }
+  const lm = c.tied ? W('model.embed_tokens.weight') : W('lm_head.weight');
+  return xs.map((x) => matvec(lm, c.vocab, c.dim, rms(x, W('model.norm.weight'), eps)));
+}
