@@ -51,6 +51,11 @@ describe('client: run event stream', () => {
     }
     assert.ok(Math.abs(sum - 100) < 1e-9);
     assert.equal(p.done, 3);
+    const source = { kind: 'generated' as const, seed: 0, sequences: 16, tokens: 2048 };
+    assert.match(p.apply({ type: 'calibration', source, hessians: 20, seconds: 0.1 })!.message, /calibrated on 16 sequences \(2,048 tokens\)/);
+    const ev = p.apply({ type: 'evaluation', source, sequences: 16, tokens: 2032, perplexityOriginal: 15.149, perplexityQuantized: 197.2, nllOriginal: 2.7, nllQuantized: 5.3, klMean: 2.5612, klP99: 10, klMax: 12, top1Agreement: 0.25, seconds: 0.2 });
+    assert.equal(ev!.message, 'evaluated: perplexity 15.15 → 197.20, KL 2.56');
+    assert.equal(ev!.increment, 0);
     assert.equal(p.apply({ type: 'error', code: 'run/non-finite', message: 'NaN', tensor: 't1' }), undefined);
     assert.deepEqual(p.error, { code: 'run/non-finite', message: 'NaN', tensor: 't1' });
   });

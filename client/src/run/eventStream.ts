@@ -55,6 +55,10 @@ export class RunProgress {
       case 'start':
         this.total = item.tensors;
         return { message: `${item.tensors} tensors, ${item.threads} thread${item.threads === 1 ? '' : 's'}`, increment: 0 };
+      case 'calibration':
+        return { message: `calibrated on ${item.source.sequences} sequences (${item.source.tokens.toLocaleString('en-US')} tokens)`, increment: 0 };
+      case 'evaluation':
+        return { message: `evaluated: perplexity ${item.perplexityOriginal.toFixed(2)} → ${item.perplexityQuantized.toFixed(2)}, KL ${item.klMean.toPrecision(3)}`, increment: 0 };
       case 'tensor-start':
         this.current = item.name;
         return { message: `tensor ${item.index + 1}/${this.total}: ${item.name}`, increment: 0 };

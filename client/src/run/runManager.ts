@@ -129,6 +129,10 @@ export class RunManager implements vscode.Disposable {
             : `  ${item.name}: ${item.format} ${+item.bpw.toFixed(4)} bpw, rel err ${item.relError?.toPrecision(3)}, SQNR ${item.sqnrDb?.toFixed(2)} dB`);
         } else if (item.type === 'start') {
           out.appendLine(`  ${item.tensors} tensors, ${item.params.toLocaleString('en-US')} params, ${item.threads} thread${item.threads === 1 ? '' : 's'}${item.output ? ` -> ${item.output}` : ''}`);
+        } else if (item.type === 'calibration') {
+          out.appendLine(`  calibration: ${item.source.sequences} sequences, ${item.source.tokens} tokens, ${item.hessians} Hessians (${item.seconds.toFixed(2)} s)`);
+        } else if (item.type === 'evaluation') {
+          out.appendLine(`  evaluation on ${item.tokens} tokens: perplexity ${item.perplexityOriginal.toFixed(3)} -> ${item.perplexityQuantized.toFixed(3)}, KL mean ${item.klMean.toPrecision(3)} p99 ${item.klP99.toPrecision(3)}, top-1 agreement ${(100 * item.top1Agreement).toFixed(1)}%`);
         } else if (item.type === 'error') {
           out.appendLine(`  error${item.tensor ? ` in ${item.tensor}` : ''}: ${item.message} [${item.code}]`);
         }
