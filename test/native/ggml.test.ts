@@ -347,6 +347,32 @@ describe('ggml block codecs', function () {
     }
   });
 
+  // The 32-weight types' fast kernels work on chunks of 32 blocks, 8 blocks at a time in
+  // places: rows of 37 blocks (a partial chunk and a partial group of 8), single blocks,
+  // ties for the largest magnitude, and extreme magnitudes.
+  describe('fast path bytes == reference path bytes, 32-weight blocks at chunk edges', () => {
+    for (const type of ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'iq4_nl']) {
+      it(type, () => {
+        for (const [rows, cols] of [[9, 32 * 37], [3, 32], [2, 32 * 9]]) {
+          const w = mixed(rows, cols, 17 + cols);
+          for (let i = 0; i < cols; i += 5) w[i] = i % 2 ? 0.5 : -0.5; // ties in row 0
+          if (rows > 2) for (let i = 0; i < cols; i++) w[2 * cols + i] = (i % 3 ? 3e37 : -2e-38) * (i % 7 ? 1 : -1);
+          if (cols >= 96) {
+            // Signed zeros: an all-zero block of both signs, zeros with positives, with negatives.
+            const r = rows > 1 ? cols : 0;
+            for (let i = 0; i < 96; i++) w[r + i] = i % 3 === 1 ? -0 : i < 32 ? 0 : i < 64 ? (i % 3 ? 0.01 * i : 0) : -0.01 * (i % 5);
+          }
+          const imp = new Float32Array(cols).map((_, i) => (i % 11 === 0 ? 0 : 0.25 + (i % 5)));
+          for (const importance of [undefined, imp]) {
+            const ref = addon.ggmlEncode(type, w, rows, cols, { reference: true, importance });
+            for (const threads of [1, 2])
+              sameBytes(addon.ggmlEncode(type, w, rows, cols, { threads, importance }), ref, `${type} ${rows}x${cols} ${threads}T${importance ? ' importance' : ''}`);
+          }
+        }
+      });
+    }
+  });
+
   // llama.cpp's quantizer (no imatrix) on the 4096 x 4096 Student-t matrix with 8 columns
   // x10, SQNR dB; here a 256 x 4096 matrix of the same kind, allowed 0.1 dB less (a smaller
   // sample of the same distribution; bench/ggml-bench.mjs measures the full size).
@@ -398,7 +424,7 @@ describe('ggml block codecs', function () {
       assert.throws(() => addon.ggmlEncode('q4_0', new Float32Array(64).fill(NaN), 1, 64), /data\[0\] is not finite/);
       assert.throws(() => addon.ggmlDecode('q4_0', new Uint8Array(35), 1, 64), /bytes\.length \(35\) != rows \* row bytes/);
       assert.throws(() => addon.ggmlDecode('q4_0', new Float32Array(9) as unknown as Uint8Array, 1, 64), /TypeError: bytes must be a Uint8Array/);
-      assert.throws(() => addon.ggmlDecode('q4_0', new Uint8Array(36), 1, 64, 5 as never), /takes 4 arguments/);
+      assert.throws(() => (addon.ggmlDecode as (...args: unknown[]) => unknown)('q4_0', new Uint8Array(36), 1, 64, 5), /takes 4 arguments/);
       assert.equal(addon.ggmlEncode('q4_0', new Float32Array(0), 0, 64).length, 0);
     });
   });

@@ -14,7 +14,9 @@
 // column's importance (plus 1e-3 of the mean importance so no block is ignored entirely).
 // Sums in the 16- and 32-weight searches are accumulated in 8 lanes (lane = index % 8)
 // combined as ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)): the order of an AVX2
-// horizontal sum, so the vectorised kernels (fast.cc) reproduce them bit for bit.
+// horizontal sum, so the vectorised kernels reproduce them bit for bit (fast.cc: the
+// candidate evaluations of the searches; fast32.cc: whole rows of the 32-weight types,
+// whose searches are search.cc's sym32Search / asym32Search / iq4x32Search).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -45,7 +47,7 @@ inline float inverse(float d) { return d != 0.0f ? 1.0f / d : 0.0f; }
 void encQ8_0(const float* x, const float* w, uint8_t* out) {
   BlockQ8_0 b;
   // The whole int8 range: the largest magnitude anchors at -128 (ggml decodes any int8).
-  const float d = half(symSearch(x, w, 32, -128, 127, kGridQ8, nullptr), b.d);
+  const float d = half(sym32Search(x, w, -128, 127, kGridQ8), b.d);
   const float inv = inverse(d);
   for (int i = 0; i < 32; ++i) b.qs[i] = int8_t(roundClamp(x[i] * inv, -128.0f, 127.0f));
   store(out, b);
@@ -58,7 +60,7 @@ inline void pack4(const int* L, uint8_t* qs) {
 
 void encQ4_0(const float* x, const float* w, uint8_t* out) {
   BlockQ4_0 b;
-  const float d = half(symSearch(x, w, 32, -8, 7, kGridQ4, nullptr), b.d);
+  const float d = half(sym32Search(x, w, -8, 7, kGrid32Q4), b.d);
   const float inv = inverse(d);
   int L[32];
   for (int i = 0; i < 32; ++i) L[i] = int(roundClamp(x[i] * inv, -8.0f, 7.0f)) + 8;
@@ -68,7 +70,7 @@ void encQ4_0(const float* x, const float* w, uint8_t* out) {
 
 void encQ5_0(const float* x, const float* w, uint8_t* out) {
   BlockQ5_0 b;
-  const float d = half(symSearch(x, w, 32, -16, 15, kGridQ5, nullptr), b.d);
+  const float d = half(sym32Search(x, w, -16, 15, kGrid32Q5), b.d);
   const float inv = inverse(d);
   int L[32];
   uint32_t qh = 0;
@@ -85,7 +87,7 @@ void encQ5_0(const float* x, const float* w, uint8_t* out) {
 template <int NMAX>
 void asym32(const float* x, const float* w, uint16_t& dh, uint16_t& mh, int* L, const Grid& grid) {
   float s, m;
-  asymSearch(x, w, 32, NMAX, false, grid, s, m, nullptr);
+  asym32Search(x, w, NMAX, grid, s, m);
   const float d = half(s, dh), mn = half(m, mh);
   const float inv = inverse(d);
   for (int i = 0; i < 32; ++i) L[i] = int(roundClamp((x[i] - mn) * inv, 0.0f, float(NMAX)));
@@ -94,7 +96,7 @@ void asym32(const float* x, const float* w, uint16_t& dh, uint16_t& mh, int* L, 
 void encQ4_1(const float* x, const float* w, uint8_t* out) {
   BlockQ4_1 b;
   int L[32];
-  asym32<15>(x, w, b.d, b.m, L, kGridA4);
+  asym32<15>(x, w, b.d, b.m, L, kGrid32A4);
   pack4(L, b.qs);
   store(out, b);
 }
@@ -102,7 +104,7 @@ void encQ4_1(const float* x, const float* w, uint8_t* out) {
 void encQ5_1(const float* x, const float* w, uint8_t* out) {
   BlockQ5_1 b;
   int L[32];
-  asym32<31>(x, w, b.d, b.m, L, kGridA5);
+  asym32<31>(x, w, b.d, b.m, L, kGrid32A5);
   uint32_t qh = 0;
   for (int i = 0; i < 32; ++i) {
     qh |= uint32_t(L[i] >> 4) << i;
@@ -115,7 +117,7 @@ void encQ5_1(const float* x, const float* w, uint8_t* out) {
 
 void encIQ4_NL(const float* x, const float* w, uint8_t* out) {
   BlockIQ4_NL b;
-  const float d = half(iq4Search(x, w, 32, kGridIq4, nullptr), b.d);
+  const float d = half(iq4x32Search(x, w, kGrid32Iq4), b.d);
   const float inv = inverse(d);
   int L[32];
   for (int i = 0; i < 32; ++i) L[i] = iq4Index(x[i] * inv);

@@ -54,6 +54,7 @@ void ggmlEncodeRows(GgmlType type, const float* src, int64_t rows, int64_t cols,
   // Search weights per column: 1, or the importance plus 1e-3 of its mean (so a block whose
   // columns all have importance 0 still gets a sensible scale).
   std::unique_ptr<float[]> w(new float[size_t(cols)]);
+  bool unit = true;  // every search weight is 1
   if (importance) {
     double sum = 0;
     for (int64_t c = 0; c < cols; ++c) {
@@ -65,7 +66,8 @@ void ggmlEncodeRows(GgmlType type, const float* src, int64_t rows, int64_t cols,
     }
     const float floor = float(1e-3 * sum / double(cols));
     for (int64_t c = 0; c < cols; ++c) w[size_t(c)] = importance[c] + floor;
-    if (!(sum > 0)) std::fill(w.get(), w.get() + cols, 1.0f);
+    unit = !(sum > 0);
+    if (unit) std::fill(w.get(), w.get() + cols, 1.0f);
   } else {
     std::fill(w.get(), w.get() + cols, 1.0f);
   }
@@ -74,6 +76,7 @@ void ggmlEncodeRows(GgmlType type, const float* src, int64_t rows, int64_t cols,
     for (int64_t r = r0; r < r1; ++r) {
       const float* x = src + r * cols;
       uint8_t* out = dst + size_t(r) * rb;
+      if (!reference && ggml::encodeRowFast32(type, x, w.get(), unit, bpr, out)) continue;
       for (int64_t b = 0; b < bpr; ++b)
         ggml::encodeBlock(type, x + b * bw, w.get() + b * bw, out + size_t(b) * size_t(ggmlTypeInfo(type).blockBytes),
                           !reference);

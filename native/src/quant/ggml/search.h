@@ -36,6 +36,18 @@ float symSearch(const float* x, const float* w, int n, int lo, int hi, const Gri
 void asymSearch(const float* x, const float* w, int n, int nmax, bool minNonPos, const Grid& grid, float& s,
                 float& m, float* l2);
 
+// The 32-weight blocks of q8_0 / q4_0 / q5_0 (sym32Search), q4_1 / q5_1 (asym32Search) and
+// iq4_nl (iq4x32Search): the searches of symSearch / asymSearch / iq4Search for n = 32 with
+// their own short grids (4 or 8 candidates), and these differences: lane j of a sum starts
+// at element j's term (not at 0 + that term); asym32Search takes the first candidate of the
+// smallest error (asymSearch: the last one after a negative error) and a zero minimum as
+// +0 (so the order of the min does not matter). The fast path (fast32.cc) computes the same
+// values with whole-block AVX2 kernels.
+extern const Grid kGrid32Q4, kGrid32Q5, kGrid32A4, kGrid32A5, kGrid32Iq4;
+float sym32Search(const float* x, const float* w, int lo, int hi, const Grid& grid);
+float iq4x32Search(const float* x, const float* w, const Grid& grid);
+void asym32Search(const float* x, const float* w, int nmax, const Grid& grid, float& s, float& m);
+
 // IQ4_NL grid (blocks.h kIq4nl): value = d * kIq4nl[L]; *l2 = sum of w kIq4nl[L]^2.
 float iq4Search(const float* x, const float* w, int n, const Grid& grid, float* l2);
 // Index of the grid value nearest to t (a tie goes to the lower value).
