@@ -43,7 +43,7 @@ function expectedLlmc(t: TensorPlan): Record<string, unknown> | undefined {
   const f = c.format.name;
   const intBits = /^int([2-8])$/.exec(f);
   if (!intBits && f !== 'fp8_e4m3' && f !== 'nvfp4') return undefined;
-  if (t.method.name !== 'rtn' || c.outliers || c.lowrank || t.rotate !== 'none') return undefined;
+  if (!(t.method.name in MODIFIER) || c.outliers || c.lowrank || t.rotate !== 'none') return undefined;
   if (!c.symmetric && c.zero !== 'int') return undefined;
   if (f === 'nvfp4') return { num_bits: 4, type: 'float', symmetric: true, strategy: 'tensor_group', group_size: 16 };
   if (c.scale !== 'f16' && c.scale !== 'bf16') return undefined;
@@ -54,19 +54,25 @@ function expectedLlmc(t: TensorPlan): Record<string, unknown> | undefined {
     strategy: c.groupKind === 'size' ? 'group' : c.groupKind,
     group_size: c.groupKind === 'size' ? c.group : null,
     observer: t.clip === 'mse' ? 'mse' : 'minmax',
+    // Static groups: llm-compressor's `weight` activation ordering.
+    ...(t.method.name === 'gptq' && t.method.options.act_order === true ? { actorder: 'weight' } : {}),
   };
 }
+
+/** The llm-compressor modifier that runs each method. */
+const MODIFIER: Record<string, string> = { rtn: 'QuantizationModifier', gptq: 'GPTQModifier', awq: 'AWQModifier' };
 
 function checkLlmCompressor(a: Analysis, label: string) {
   const tr = llmCompressorRecipe(a.recipe, a.plan!, a.model!, 'test.quant');
   const doc = parseYaml(tr.text) as { quant_stage: { quant_modifiers: Record<string, { ignore: string[]; config_groups: Record<string, { targets: string[]; weights: Record<string, unknown> }> }> } };
-  const groups: { targets: RegExp[]; weights: Record<string, unknown> }[] = [];
+  const groups: { modifier: string; targets: RegExp[]; weights: Record<string, unknown> }[] = [];
   const ignore = new Set<string>();
   for (const [name, m] of Object.entries(doc.quant_stage.quant_modifiers ?? {})) {
-    assert.equal(name, 'QuantizationModifier', `${label}: rtn recipes use QuantizationModifier`);
+    assert.ok(Object.values(MODIFIER).includes(name), `${label}: ${name} is a modifier of llm-compressor's`);
     for (const i of m.ignore) ignore.add(i);
     for (const g of Object.values(m.config_groups)) {
       groups.push({
+        modifier: name,
         // Python re.match: anchored at the start only.
         targets: g.targets.map((s) => { assert.ok(s.startsWith('re:'), s); return new RegExp(`^(?:${s.slice(3)})`); }),
         weights: g.weights,
@@ -88,6 +94,7 @@ function checkLlmCompressor(a: Analysis, label: string) {
     }
     assert.equal(hits.length, 1, `${label}: ${mod} is targeted by exactly one config group`);
     for (const [k, v] of Object.entries(want)) assert.deepEqual(hits[0].weights[k], v, `${label}: ${mod} ${k}`);
+    assert.equal(hits[0].modifier, MODIFIER[t!.method.name], `${label}: ${mod} (method ${t!.method.name}) is under its method's modifier`);
     assert.ok(!ignore.has(mod), `${label}: ${mod} is not ignored`);
   }
   assert.equal(tr.issues.reduce((n, i) => n + i.tensors.length, 0), untranslated, `${label}: one issue entry per untranslated tensor`);
@@ -192,7 +199,7 @@ describe('recipe translation', () => {
     }
   });
 
-  it('llm-compressor: one modifier per method, GPTQ options carried over, act_order as actorder group', () => {
+  it('llm-compressor: one modifier per method, GPTQ options carried over, act_order (static groups) as actorder weight', () => {
     const a = analyzeText(`model "stories260K"\ncalibration generated\ndefaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  method gptq { damp 0.05; block 64; act_order }\n}\nmatch "*.mlp.down_proj" { group channel }\nmatch "*.self_attn.*" { method awq }\n${EXPORTS}`);
     const tr = llmCompressorRecipe(a.recipe, a.plan!, a.model!, 't.quant');
     const doc = parseYaml(tr.text) as { quant_stage: { quant_modifiers: Record<string, { dampening_frac?: number; block_size?: number; config_groups: Record<string, { targets: string[]; weights: { actorder: string | null; strategy: string } }> }> } };
@@ -201,7 +208,7 @@ describe('recipe translation', () => {
     assert.equal(mods.GPTQModifier.dampening_frac, 0.05);
     assert.equal(mods.GPTQModifier.block_size, 64);
     const gptqGroups = Object.values(mods.GPTQModifier.config_groups);
-    assert.ok(gptqGroups.every((g) => g.weights.actorder === 'group'));
+    assert.ok(gptqGroups.every((g) => g.weights.actorder === 'weight'));
     const match = (m: string, mod: string) => Object.values(mods[m].config_groups).some((g) => g.targets.some((t) => new RegExp(`^(?:${t.slice(3)})`).test(mod)));
     assert.ok(match('GPTQModifier', 'model.layers.3.mlp.down_proj') && !match('QuantizationModifier', 'model.layers.3.mlp.down_proj'));
     assert.ok(match('AWQModifier', 'model.layers.0.self_attn.q_proj') && !match('GPTQModifier', 'model.layers.0.self_attn.q_proj'));

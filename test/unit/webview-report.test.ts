@@ -8,7 +8,8 @@ import { modelView } from '../../client/src/panels/modelView';
 import { compareToCsv, compareTotals, joinReports } from '../../webview/src/shared/compare';
 import { isWebviewMessage, reportProblem } from '../../webview/src/shared/messages';
 import {
-  aggregateByLayer, cellKey, decidingRule, errorStats, formatLabel, formatsOf, reportToCsv,
+  aggregateByLayer, cellError, cellKey, chooseErrorMetric, CSV_HEADER, decidingRule, errorStats, formatLabel, formatsOf,
+  hasOutputError, reportToCsv, sourceLabel, summarizeCalibration, summarizeEvaluation,
 } from '../../webview/src/shared/reportModel';
 
 function tensor(name: string, shape: number[], fields: Partial<TensorResult> = {}): TensorResult {
@@ -106,11 +107,24 @@ describe('webview report logic', () => {
     const r = report([tensor('t.one', [2, 3], { decidedBy: { format: 0 } }), tensor('t.two', [4], KEPT)], { rules });
     const lines = reportToCsv(r, ['t.two', 'missing', 't.one']).trimEnd().split('\r\n');
     assert.equal(lines.length, 3);
-    assert.match(lines[0], /^name,shape,dtype,action,format,/);
+    assert.equal(lines[0], 'name,shape,dtype,action,format,group,symmetric,method,bpw,plan_bpw,bytes_in,bytes_out,rel_error,sqnr_db,'
+      + 'output_error,output_sqnr_db,max_abs_error,cosine,outliers,seconds,rule,rule_line');
     assert.match(lines[1], /^t\.two,4,F32,keep,keep,/);
     assert.match(lines[2], /^t\.one,2x3,F32,quantize,int4,g32,true,rtn,4\.5,4\.5,24,3\.375,0\.1,/);
     assert.ok(lines[2].endsWith(',"match ""a,b""",4'), lines[2]);
     assert.equal(reportToCsv(r).trimEnd().split('\r\n').length, 3, 'all tensors by default');
+  });
+
+  it('exports the output error and its SQNR next to the weight error', () => {
+    const r = report([tensor('a', [4], { relError: 0.1, sqnrDb: 20, outputError: 0.0123, outputSqnrDb: 19.1 }), tensor('b', [4], { relError: 0.2 })]);
+    const [head, a, b] = reportToCsv(r).trimEnd().split('\r\n').map((l) => l.split(','));
+    const col = (name: string) => head.indexOf(name);
+    assert.equal(head.length, CSV_HEADER.length);
+    assert.equal(col('output_error'), col('sqnr_db') + 1);
+    assert.equal(a[col('output_error')], '0.0123');
+    assert.equal(a[col('output_sqnr_db')], '19.1');
+    assert.equal(b[col('output_error')], '', 'empty without calibration');
+    assert.equal(b[col('output_sqnr_db')], '');
   });
 
   it('computes mean, median and max over quantized tensors only', () => {
@@ -120,6 +134,85 @@ describe('webview report logic', () => {
     assert.equal(s.median, 0.2);
     assert.equal(s.max, 0.4);
     assert.deepEqual(errorStats([tensor('d', [1], KEPT)]), { count: 0 });
+  });
+
+  describe('output error', () => {
+    const tensors = [
+      tensor('model.layers.0.self_attn.q_proj.weight', [64, 64], { relError: 0.12, outputError: 0.01 }),
+      tensor('model.layers.0.mlp.down_proj.weight', [64, 172], { relError: 0.2 }),
+      tensor('model.layers.1.block_sparse_moe.experts.0.w1.weight', [100, 10], { relError: 0.3, outputError: 0.04 }),
+      tensor('model.layers.1.block_sparse_moe.experts.1.w1.weight', [300, 10], { relError: 0.1, outputError: 0.02 }),
+      tensor('model.norm.weight', [64], KEPT),
+    ];
+
+    it('aggregates per cell as an element-weighted mean of the energy ratios', () => {
+      const agg = aggregateByLayer(tensors);
+      assert.equal(cellError(agg.cells.get(cellKey(0, 'q')), 'outputError'), 0.01);
+      assert.equal(cellError(agg.cells.get(cellKey(0, 'q')), 'relError'), 0.12);
+      assert.equal(cellError(agg.cells.get(cellKey(0, 'down')), 'outputError'), undefined, 'no calibration for that input');
+      assert.ok(Math.abs(cellError(agg.cells.get(cellKey(1, 'gate')), 'outputError')! - (1000 * 0.04 + 3000 * 0.02) / 4000) < 1e-12);
+      assert.equal(cellError(undefined, 'outputError'), undefined);
+    });
+
+    it('has stats over the tensors that report one', () => {
+      const s = errorStats(tensors, 'outputError');
+      assert.equal(s.count, 3);
+      assert.equal(s.median, 0.02);
+      assert.equal(s.max, 0.04);
+      assert.equal(errorStats(tensors).count, 4, 'relative error by default');
+    });
+
+    it('chooses the metric: the output error when present, unless the user picked the weight error', () => {
+      assert.equal(hasOutputError(tensors), true);
+      assert.equal(hasOutputError([tensor('a', [1]), tensor('b', [1], { outputError: NaN })]), false);
+      assert.equal(chooseErrorMetric(undefined, true), 'outputError');
+      assert.equal(chooseErrorMetric('relError', true), 'relError');
+      assert.equal(chooseErrorMetric('outputError', true), 'outputError');
+      assert.equal(chooseErrorMetric('bogus', true), 'outputError');
+      assert.equal(chooseErrorMetric(undefined, false), 'relError');
+      assert.equal(chooseErrorMetric('outputError', false), 'relError', 'a saved choice the report cannot show');
+    });
+  });
+
+  describe('evaluation and calibration summaries', () => {
+    const evaluation = {
+      source: { kind: 'generated' as const, seed: 1, sequences: 16, tokens: 2048 },
+      sequences: 16, tokens: 2032, perplexityOriginal: 15.147, perplexityQuantized: 197.19,
+      nllOriginal: 2.7178, nllQuantized: 5.2842, klMean: 2.5561, klP99: 10.05, klMax: 14.04, top1Agreement: 0.24852, seconds: 0.3531,
+    };
+
+    it('formats perplexity with the ratio, KL in nats, top-1 in percent and what it ran on', () => {
+      const q = summarizeEvaluation(evaluation);
+      assert.equal(q.perplexity, '15.15 → 197.2');
+      assert.equal(q.pplOriginal, '15.15');
+      assert.equal(q.pplQuantized, '197.2');
+      assert.equal(q.perplexityRatio, '×13.0');
+      assert.equal(q.nll, '2.718 → 5.284 nats/token');
+      assert.equal(q.kl, 'mean 2.556 · p99 10.05 · max 14.04 nats');
+      assert.equal(q.top1, '24.9%');
+      assert.equal(q.basis, '16 sequences · 2,032 tokens');
+      assert.equal(q.source, 'generated (seed 1)');
+      assert.equal(q.seconds, '353.1 ms');
+    });
+
+    it('has no ratio without a positive original perplexity, and one sequence reads singular', () => {
+      const q = summarizeEvaluation({ ...evaluation, perplexityOriginal: 0, sequences: 1, tokens: 1, top1Agreement: 1 });
+      assert.equal(q.perplexityRatio, undefined);
+      assert.equal(q.basis, '1 sequence · 1 token');
+      assert.equal(q.top1, '100.0%');
+    });
+
+    it('names the source: generated seed or tokens file', () => {
+      assert.equal(sourceLabel({ kind: 'tokens', path: '/data/calib/held-out.json', sequences: 4, tokens: 512 }), 'tokens file held-out.json');
+      assert.equal(sourceLabel({ kind: 'tokens', path: 'C:\\data\\t.json', sequences: 4, tokens: 512 }), 'tokens file t.json');
+      assert.equal(sourceLabel({ kind: 'generated', seed: 0, sequences: 1, tokens: 2 }), 'generated (seed 0)');
+      assert.equal(sourceLabel(undefined), 'unknown source');
+    });
+
+    it('summarizes calibration on one line', () => {
+      assert.equal(summarizeCalibration({ source: { kind: 'generated', seed: 0, sequences: 16, tokens: 2048 }, hessians: 20, seconds: 0.315 }),
+        '16 sequences · 2,048 tokens · generated (seed 0) · 20 Hessians · 315.0 ms');
+    });
   });
 
   describe('compare', () => {

@@ -67,6 +67,12 @@ function interact() {
   filter.value = '*.mlp.*';
   filter.dispatchEvent(new Event('input'));
   log('filtered rows', document.querySelectorAll('tbody tr[data-key]').length);
+  const metric = document.getElementById('error-metric');
+  if (metric) {
+    metric.value = metric.value === 'relError' ? 'outputError' : 'relError';
+    metric.dispatchEvent(new Event('change'));
+    log('metric', metric.value, 'saved', window.__state?.errorMetric, 'captions', [...document.querySelectorAll('[data-chart] figcaption')].map((c) => JSON.stringify(c.textContent)).join(' '));
+  }
   log('charts', [...document.querySelectorAll('[data-chart]')].map((f) => f.dataset.chart + ':' + (f.querySelector('canvas, svg') ? 'drawn' : 'empty')).join(' '));
   log('posted', JSON.stringify(window.__messages));
 }

@@ -102,7 +102,10 @@ export function llmCompressorRecipe(recipe: Recipe, plan: Plan, model: ModelHead
     if (t.config!.format.name === 'nvfp4') {
       Object.assign(weights, { num_bits: 4, type: 'float', symmetric: true, strategy: 'tensor_group', group_size: 16 });
     }
-    if (t.method.name === 'gptq' && t.method.options.act_order === true) weights.actorder = 'group';
+    // Bitsmith's act_order keeps static groups (each group's scale fitted before the pass, in
+    // the original column order): llm-compressor's `weight` ordering (`static` in its newer
+    // releases), not `group`, which reorders the groups and needs g_idx at inference.
+    if (t.method.name === 'gptq' && t.method.options.act_order === true) weights.actorder = 'weight';
     const key = JSON.stringify(weights);
     let g = m.groups.get(key);
     if (!g) m.groups.set(key, (g = { weights, modules: [] }));

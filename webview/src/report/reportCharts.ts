@@ -8,7 +8,7 @@ import { colorScale, viridis } from '../shared/colorScale';
 import { ChartSlot } from '../shared/charts';
 import { dataDetails, h, s } from '../shared/dom';
 import { formatBpw, formatInteger, formatNumber } from '../shared/format';
-import { cellKey, formatLabel, type LayerAggregation } from '../shared/reportModel';
+import { cellError, cellKey, ERROR_METRICS, formatLabel, type ErrorMetric, type LayerAggregation } from '../shared/reportModel';
 import { roleLabel, type ProjectionRole } from '../shared/tensorNames';
 import { withAlpha, type Theme } from '../shared/theme';
 
@@ -40,25 +40,28 @@ function errorTable(agg: LayerAggregation, value: (layer: number, role: Projecti
     agg.layers.map((layer) => [layer, ...agg.roles.map((role) => value(layer, role))]));
 }
 
-function worstCell(agg: LayerAggregation): string {
+function worstCell(agg: LayerAggregation, metric: ErrorMetric): string {
   let worst: { layer: number; role: ProjectionRole; rel: number } | undefined;
   for (const cell of agg.cells.values()) {
-    if (cell.relError !== undefined && (!worst || cell.relError > worst.rel)) worst = { layer: cell.layer, role: cell.role, rel: cell.relError };
+    const v = cellError(cell, metric);
+    if (v !== undefined && (!worst || v > worst.rel)) worst = { layer: cell.layer, role: cell.role, rel: v };
   }
   return worst ? `; highest: layer ${worst.layer} ${roleLabel(worst.role)} at ${formatNumber(worst.rel)}` : '';
 }
 
-export function drawErrorPerLayer(slot: ChartSlot, agg: LayerAggregation, theme: Theme, logScale: boolean, pick: PickTensor): void {
-  const hasError = [...agg.cells.values()].some((c) => c.relError !== undefined);
+export function drawErrorPerLayer(slot: ChartSlot, agg: LayerAggregation, theme: Theme, logScale: boolean, pick: PickTensor, metric: ErrorMetric = 'relError'): void {
+  const info = ERROR_METRICS[metric];
+  slot.setTitle(`${info.label} per layer`);
+  const hasError = [...agg.cells.values()].some((c) => cellError(c, metric) !== undefined);
   if (!agg.layers.length || !hasError) {
-    slot.empty(agg.layers.length ? 'No quantized projection in the numbered layers reports an error.' : 'No tensor of this model sits in a numbered layer.');
+    slot.empty(agg.layers.length ? `No quantized projection in the numbered layers reports ${metric === 'outputError' ? 'an output error' : 'a relative error'}.` : 'No tensor of this model sits in a numbered layer.');
     return;
   }
   const datasets: ChartDataset<'line', (number | null)[]>[] = agg.roles.map((role) => {
     const style = roleStyle(role, theme);
     return {
       label: roleLabel(role),
-      data: agg.layers.map((layer) => agg.cells.get(cellKey(layer, role))?.relError ?? null),
+      data: agg.layers.map((layer) => cellError(agg.cells.get(cellKey(layer, role)), metric) ?? null),
       borderColor: style.color,
       backgroundColor: style.color,
       borderDash: style.dash,
@@ -83,7 +86,7 @@ export function drawErrorPerLayer(slot: ChartSlot, agg: LayerAggregation, theme:
         y: {
           type: logScale ? 'logarithmic' : 'linear',
           beginAtZero: !logScale,
-          title: { display: true, text: 'Relative error' },
+          title: { display: true, text: info.label },
           grid: { color: theme.grid },
           ticks: { callback: (v) => formatNumber(Number(v), 2) },
         },
@@ -98,8 +101,8 @@ export function drawErrorPerLayer(slot: ChartSlot, agg: LayerAggregation, theme:
         },
       },
     },
-  }, `Line chart of the relative error per layer for ${agg.roles.length} projection types over ${agg.layers.length} layers${worstCell(agg)}. The data table below lists every value.`,
-  errorTable(agg, (l, r) => formatNumber(agg.cells.get(cellKey(l, r))?.relError), 'Data: relative error per layer'));
+  }, `Line chart of the ${info.short} per layer for ${agg.roles.length} projection types over ${agg.layers.length} layers${worstCell(agg, metric)}. The data table below lists every value.`,
+  errorTable(agg, (l, r) => formatNumber(cellError(agg.cells.get(cellKey(l, r)), metric)), `Data: ${info.short} per layer`));
 }
 
 export function drawBitsPerLayer(slot: ChartSlot, agg: LayerAggregation, theme: Theme, pick: PickTensor): void {
@@ -182,13 +185,16 @@ function colorLegend(values: number[], theme: Theme, id: string): SVGSVGElement 
 
 interface MatrixPoint { x: string; y: string; v: number; layer: number; role: ProjectionRole }
 
-export function drawHeatmap(slot: ChartSlot, agg: LayerAggregation, theme: Theme, pick: PickTensor): void {
+export function drawHeatmap(slot: ChartSlot, agg: LayerAggregation, theme: Theme, pick: PickTensor, metric: ErrorMetric = 'relError'): void {
+  const info = ERROR_METRICS[metric];
+  slot.setTitle(`${info.label}: layer × projection`);
   const points: MatrixPoint[] = [];
   for (const cell of agg.cells.values()) {
-    if (cell.relError !== undefined) points.push({ x: roleLabel(cell.role), y: String(cell.layer), v: cell.relError, layer: cell.layer, role: cell.role });
+    const v = cellError(cell, metric);
+    if (v !== undefined) points.push({ x: roleLabel(cell.role), y: String(cell.layer), v, layer: cell.layer, role: cell.role });
   }
   if (!points.length) {
-    slot.empty('No relative errors to map: no quantized projection in a numbered layer.');
+    slot.empty(`No ${info.short}s to map: no quantized projection in a numbered layer reports one.`);
     return;
   }
   const scale = colorScale(points.map((p) => p.v));
@@ -199,7 +205,7 @@ export function drawHeatmap(slot: ChartSlot, agg: LayerAggregation, theme: Theme
     type: 'matrix',
     data: {
       datasets: [{
-        label: 'Relative error',
+        label: info.label,
         data: points,
         backgroundColor: (ctx) => scale.color((ctx.raw as MatrixPoint | undefined)?.v ?? NaN),
         borderColor: theme.background,
@@ -225,14 +231,14 @@ export function drawHeatmap(slot: ChartSlot, agg: LayerAggregation, theme: Theme
               const p = items[0]?.raw as MatrixPoint | undefined;
               return p ? `Layer ${p.layer} · ${p.x}` : '';
             },
-            label: (item) => `relative error ${formatNumber((item.raw as MatrixPoint).v)}`,
+            label: (item) => `${info.short} ${formatNumber((item.raw as MatrixPoint).v)}`,
           },
         },
       },
     },
-  }, `Heatmap of the relative error by layer (rows) and projection (columns), ${points.length} cells${worstCell(agg)}. Darker is lower, yellow is higher; the data table below lists every value.`,
+  }, `Heatmap of the ${info.short} by layer (rows) and projection (columns), ${points.length} cells${worstCell(agg, metric)}. Darker is lower, yellow is higher; the data table below lists every value.`,
   colorLegend(points.map((p) => p.v), theme, `legend-${slot.id}`),
-  errorTable(agg, (l, r) => formatNumber(agg.cells.get(cellKey(l, r))?.relError), 'Data: relative error by layer and projection'));
+  errorTable(agg, (l, r) => formatNumber(cellError(agg.cells.get(cellKey(l, r)), metric)), `Data: ${info.short} by layer and projection`));
 }
 
 function binCenters(hist: Histogram): number[] {

@@ -10,7 +10,8 @@ import {
 } from '../shared/format';
 import type { ReportState } from '../shared/messages';
 import {
-  aggregateByLayer, decidingRule, errorStats, formatLabel, formatsOf, isKept, type LayerAggregation,
+  aggregateByLayer, chooseErrorMetric, decidingRule, ERROR_METRICS, errorStats, formatLabel, formatsOf, hasOutputError, isKept,
+  KNOWN_EVALUATION_KEYS, summarizeCalibration, summarizeEvaluation, type ErrorMetric, type LayerAggregation,
 } from '../shared/reportModel';
 import { makeNameFilter } from '../shared/table';
 import { roleLabel } from '../shared/tensorNames';
@@ -20,13 +21,22 @@ import {
   drawBitsPerLayer, drawErrorHistogram, drawErrorPerLayer, drawHeatmap, drawWeightHistogram,
 } from './reportCharts';
 
-type Evaluated = RunReport & { evaluation?: unknown };
+/** Translations `bitsmith run` wrote (`export llm_compressor ...`): in its JSON output, not in the saved file. */
+interface WrittenExport { kind: string; path: string; issues?: unknown[] }
+
+function exportsOf(report: RunReport): WrittenExport[] {
+  const value = (report as RunReport & { exports?: unknown }).exports;
+  if (!Array.isArray(value)) return [];
+  return value.filter((e): e is WrittenExport => !!e && typeof e === 'object' && typeof e.kind === 'string' && typeof e.path === 'string');
+}
+
+const OUTPUT_KINDS: Record<string, string> = { fake: 'fake-quantized', compressed_tensors: 'compressed-tensors' };
 
 function basename(p: string): string {
   return p.replace(/[\\/]+$/, '').split(/[\\/]/).pop() || p;
 }
 
-function columns(): Column<TensorResult>[] {
+function columns(outputErrors: boolean): Column<TensorResult>[] {
   const num = (value: (t: TensorResult) => number | undefined, fmt: (x: number | undefined) => string) =>
     (t: TensorResult) => (isKept(t) && value(t) === undefined ? h('span', { class: 'muted' }, '—') : fmt(value(t)));
   return [
@@ -40,12 +50,24 @@ function columns(): Column<TensorResult>[] {
     { id: 'bpw', label: 'bpw', title: 'Bits per weight, from the bytes produced', numeric: true, sortValue: (t) => t.bpw, render: (t) => formatBpw(t.bpw), firstDirection: 'descending' },
     { id: 'relError', label: 'Rel. error', title: 'Relative error ‖ŵ − w‖ / ‖w‖', numeric: true, sortValue: (t) => t.relError, render: num((t) => t.relError, (x) => formatNumber(x)), firstDirection: 'descending' },
     { id: 'sqnrDb', label: 'SQNR dB', title: 'Signal-to-quantization-noise ratio in decibels', numeric: true, sortValue: (t) => t.sqnrDb, render: num((t) => t.sqnrDb, (x) => (x === undefined ? '—' : x.toFixed(2))), firstDirection: 'ascending' },
+    ...(outputErrors ? [
+      {
+        id: 'outputError', label: 'Out err', numeric: true, firstDirection: 'descending' as const,
+        title: 'Relative output error tr(ΔW H ΔW^T) / tr(W H W^T) on the calibration inputs: an energy ratio (compare with rel. error squared)',
+        sortValue: (t: TensorResult) => t.outputError, render: num((t) => t.outputError, (x) => formatNumber(x)),
+      },
+      {
+        id: 'outputSqnrDb', label: 'Out SQNR dB', numeric: true, firstDirection: 'ascending' as const,
+        title: 'Output signal-to-noise ratio on the calibration inputs, in decibels',
+        sortValue: (t: TensorResult) => t.outputSqnrDb, render: num((t) => t.outputSqnrDb, (x) => (x === undefined ? '—' : x.toFixed(2))),
+      },
+    ] : []),
     { id: 'maxAbsError', label: 'Max abs. error', numeric: true, sortValue: (t) => t.maxAbsError, render: num((t) => t.maxAbsError, (x) => formatNumber(x)), firstDirection: 'descending' },
     { id: 'seconds', label: 'Time', numeric: true, sortValue: (t) => t.seconds, render: (t) => formatSeconds(t.seconds), firstDirection: 'descending' },
   ];
 }
 
-/** Any JSON value as nested definition lists / tables (the `evaluation` block has no fixed shape yet). */
+/** Any JSON value as nested definition lists / tables (evaluation fields this view does not know yet). */
 function renderValue(value: unknown, depth = 0): Node {
   if (value === null || value === undefined) return document.createTextNode('—');
   if (typeof value === 'number') return document.createTextNode(formatNumber(value, 5));
@@ -66,6 +88,7 @@ export class ReportApp {
   private state: ReportState;
   private theme: Theme = readTheme();
   private agg: LayerAggregation | undefined;
+  private outputErrors = false;
   private table: DataTable<TensorResult> | undefined;
   private readonly slots = {
     errorPerLayer: new ChartSlot('error-per-layer', 'Relative error per layer'),
@@ -107,12 +130,9 @@ export class ReportApp {
     this.agg = aggregateByLayer(report.tensors);
     for (const slot of Object.values(this.slots)) slot.destroy();
     clear(this.root);
+    this.outputErrors = hasOutputError(report.tensors);
     this.root.append(this.header(report), this.summary(report));
-    const evaluation = (report as Evaluated).evaluation;
-    if (evaluation !== undefined) {
-      this.root.appendChild(h('section', { class: 'evaluation', 'aria-labelledby': 'evaluation-h' },
-        h('h2', { id: 'evaluation-h' }, 'Evaluation'), renderValue(evaluation)));
-    }
+    if (report.evaluation && typeof report.evaluation === 'object') this.root.appendChild(this.quality(report.evaluation));
     this.root.append(this.overview(), this.workbench(report));
     this.notify = createNotices(this.root);
     const selected = this.state.selected && report.tensors.some((t) => t.name === this.state.selected)
@@ -127,10 +147,19 @@ export class ReportApp {
     setState(this.state);
   }
 
-  /** The quantized tensor with the highest relative error, else the first tensor. */
+  /** The metric of the per-layer charts: the saved choice, else the output error when the run has it. */
+  private get metric(): ErrorMetric {
+    return chooseErrorMetric(this.state.errorMetric, this.outputErrors);
+  }
+
+  /** The tensor with the highest error of the charts' metric, else the first tensor. */
   private defaultSelection(report: RunReport): string | undefined {
+    const metric = this.metric;
     let best: TensorResult | undefined;
-    for (const t of report.tensors) if (t.relError !== undefined && (!best || t.relError > best.relError!)) best = t;
+    for (const t of report.tensors) {
+      const v = t[metric];
+      if (v !== undefined && Number.isFinite(v) && (!best || v > best[metric]!)) best = t;
+    }
     return (best ?? report.tensors[0])?.name;
   }
 
@@ -153,6 +182,8 @@ export class ReportApp {
     const kept = t.tensors - t.quantized;
     const ratio = t.bytesIn ? t.bytesOut / t.bytesIn : undefined;
     const errors = errorStats(report.tensors);
+    const outErrors = errorStats(report.tensors, 'outputError');
+    const exported = exportsOf(report);
     const bpwParts: (Node | string)[] = [h('strong', undefined, formatBpw(t.bpw)), ' bpw'];
     if (t.planBpw !== undefined) {
       const same = Math.abs(t.planBpw - t.bpw) < 1e-9;
@@ -177,11 +208,37 @@ export class ReportApp {
       ['Budget', budget],
       ['Tensors', `${formatInteger(t.quantized)} quantized, ${formatInteger(kept)} kept`],
       ['Relative error', errors.count ? `mean ${formatNumber(errors.mean)}, median ${formatNumber(errors.median)}, max ${formatNumber(errors.max)}` : 'no quantized tensor'],
+      ['Output error', outErrors.count
+        ? [`mean ${formatNumber(outErrors.mean)}, median ${formatNumber(outErrors.median)}, max ${formatNumber(outErrors.max)}`, h('span', { class: 'muted' }, ` (${formatInteger(outErrors.count)} tensors)`)]
+        : undefined],
+      ['Calibration', report.calibration ? summarizeCalibration(report.calibration) : undefined],
       ['Wall time', formatSeconds(t.seconds)],
       ['Threads', String(report.threads)],
       ['Peak RSS', formatBytes(t.peakRssBytes)],
-      ['Output', report.output ? h('span', { title: report.output.path }, `${report.output.kind}: ${basename(report.output.path)}`) : 'none'],
+      ['Output', report.output ? h('span', { title: report.output.path }, `${OUTPUT_KINDS[report.output.kind] ?? report.output.kind}: ${basename(report.output.path)}`) : 'none'],
+      ['Exports', exported.length
+        ? exported.flatMap((x, i) => [i ? ', ' : '', h('span', { title: x.path }, `${x.kind}: ${basename(x.path)}`),
+          x.issues?.length ? h('span', { class: 'warning-text' }, ` (${x.issues.length} not translated)`) : ''])
+        : undefined],
     ]));
+  }
+
+  /** End-to-end quality: the fake-quantized model against the original on held-out sequences. */
+  private quality(e: NonNullable<RunReport['evaluation']>): HTMLElement {
+    const q = summarizeEvaluation(e);
+    const extra = Object.entries(e).filter(([k]) => !KNOWN_EVALUATION_KEYS.includes(k));
+    return h('section', { class: 'evaluation', 'aria-labelledby': 'evaluation-h' },
+      h('h2', { id: 'evaluation-h' }, 'End-to-end quality'),
+      h('p', { class: 'help' }, `The original and the fake-quantized model predicting the next token of held-out sequences (${q.seconds}).`),
+      definitionList([
+        ['Perplexity', [q.pplOriginal, ' → ', h('strong', undefined, q.pplQuantized),
+          q.perplexityRatio ? h('span', { class: 'muted' }, ` (${q.perplexityRatio})`) : '']],
+        ['Mean NLL', q.nll],
+        ['KL divergence', q.kl],
+        ['Top-1 agreement', h('strong', undefined, q.top1)],
+        ['Evaluated on', [q.basis, h('span', { class: 'muted' }, ` · ${q.source}`)]],
+      ]),
+      extra.length ? definitionList(extra.map(([k, v]) => [k, renderValue(v, 1)]), 'facts nested') : null);
   }
 
   private overview(): HTMLElement {
@@ -191,10 +248,21 @@ export class ReportApp {
       this.saveState({ logScale: log.checked });
       this.drawCharts();
     });
+    let metricControl: HTMLElement | null = null;
+    if (this.outputErrors) {
+      const select = h('select', { id: 'error-metric' },
+        ...(['outputError', 'relError'] as const).map((m) => h('option', { value: m, selected: this.metric === m }, ERROR_METRICS[m].option)));
+      select.addEventListener('change', () => {
+        this.saveState({ errorMetric: select.value === 'relError' ? 'relError' : 'outputError' });
+        this.drawLayerCharts();
+      });
+      metricControl = h('span', { class: 'metric-control' }, h('label', { for: 'error-metric' }, 'Error metric'), select);
+    }
     const section = h('section', { class: 'overview', 'aria-labelledby': 'overview-h' },
       h('div', { class: 'section-header' },
         h('h2', { id: 'overview-h' }, 'Per layer'),
-        h('label', { class: 'checkbox' }, log, ' Logarithmic scales')),
+        h('div', { class: 'chart-controls' }, metricControl,
+          h('label', { class: 'checkbox' }, log, ' Logarithmic scales'))),
       h('div', { class: 'chart-grid' }, this.slots.errorPerLayer.figure, this.slots.bitsPerLayer.figure, this.slots.heatmap.figure));
     section.appendChild(this.outsideLayers(agg));
     return section;
@@ -212,7 +280,8 @@ export class ReportApp {
       list.appendChild(h('li', undefined,
         h('button', { type: 'button', class: 'link-button', 'data-tensor-link': t.name, onclick: () => this.selectTensor(t.name, { reveal: false, scroll: true }) }, t.name),
         h('span', { class: 'muted' }, ` ${roleLabel(role)} · ${formatLabel(t)} · ${formatBpw(t.bpw)} bpw`),
-        t.relError !== undefined ? h('span', undefined, ` · rel. error ${formatNumber(t.relError)}`) : ''));
+        t.relError !== undefined ? h('span', undefined, ` · rel. error ${formatNumber(t.relError)}`) : '',
+        t.outputError !== undefined ? h('span', undefined, ` · output error ${formatNumber(t.outputError)}`) : ''));
     }
     box.appendChild(list);
     if (agg.inLayerOther.length) {
@@ -227,7 +296,7 @@ export class ReportApp {
     this.table = new DataTable<TensorResult>({
       id: 'tensor-table',
       caption: 'Tensors of the run: format, bits per weight and error. Select a row to see its histograms and open the rule that decided it.',
-      columns: columns(),
+      columns: columns(this.outputErrors),
       rowKey: (t) => t.name,
       keyAttribute: 'data-tensor',
       rowClass: (t) => (isKept(t) ? 'kept' : undefined),
@@ -314,6 +383,11 @@ export class ReportApp {
         ['Bytes by part', bytes],
         ['Relative error', t.relError !== undefined ? formatNumber(t.relError) : undefined],
         ['SQNR', t.sqnrDb !== undefined ? `${t.sqnrDb.toFixed(2)} dB` : undefined],
+        ['Output error', t.outputError !== undefined
+          ? [h('span', { title: 'tr(ΔW H ΔW^T) / tr(W H W^T) on the calibration inputs: an energy ratio' }, formatNumber(t.outputError)),
+            t.relError !== undefined ? h('span', { class: 'muted' }, ` (rel. error² ${formatNumber(t.relError * t.relError)})`) : '']
+          : undefined],
+        ['Output SQNR', t.outputSqnrDb !== undefined ? `${t.outputSqnrDb.toFixed(2)} dB` : undefined],
         ['Max abs. error', t.maxAbsError !== undefined ? formatNumber(t.maxAbsError) : undefined],
         ['Cosine', t.cosine !== undefined ? formatNumber(t.cosine, 6) : undefined],
         ['Outliers', t.outliers ? formatInteger(t.outliers) : undefined],
@@ -345,8 +419,9 @@ export class ReportApp {
     if (!this.report || !this.agg) return;
     const pick = (name: string) => this.selectTensor(name, { reveal: false, scroll: true });
     const log = this.state.logScale ?? false;
-    drawErrorPerLayer(this.slots.errorPerLayer, this.agg, this.theme, log, pick);
+    const metric = this.metric;
+    drawErrorPerLayer(this.slots.errorPerLayer, this.agg, this.theme, log, pick, metric);
     drawBitsPerLayer(this.slots.bitsPerLayer, this.agg, this.theme, pick);
-    drawHeatmap(this.slots.heatmap, this.agg, this.theme, pick);
+    drawHeatmap(this.slots.heatmap, this.agg, this.theme, pick, metric);
   }
 }

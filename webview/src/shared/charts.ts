@@ -40,6 +40,7 @@ export function applyTheme(theme: Theme): void {
 export class ChartSlot {
   readonly figure: HTMLElement;
   private readonly body: HTMLElement;
+  private readonly caption: HTMLElement;
   private chart: Chart | undefined;
 
   constructor(readonly id: string, title: string, extraClass = '') {
@@ -48,9 +49,15 @@ export class ChartSlot {
     this.figure.dataset.chart = id;
     const caption = document.createElement('figcaption');
     caption.textContent = title;
+    this.caption = caption;
     this.body = document.createElement('div');
     this.body.className = 'chart-body';
     this.figure.append(caption, this.body);
+  }
+
+  /** Changes the caption (a chart whose metric can be switched). */
+  setTitle(title: string): void {
+    if (this.caption.textContent !== title) this.caption.textContent = title;
   }
 
   /** Draws a chart; `label` is the canvas's accessible name, `extra` goes below (legend, data table). */

@@ -47,7 +47,7 @@ export type WebviewToHost =
   | { type: 'exportJson' };
 
 /** What each webview keeps with setState, so a reload or a restart restores it. */
-export interface ReportState { kind: 'report'; file: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string; format?: string; selected?: string; logScale?: boolean }
+export interface ReportState { kind: 'report'; file: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string; format?: string; selected?: string; logScale?: boolean; errorMetric?: 'relError' | 'outputError' }
 export interface CompareState { kind: 'compare'; fileA: string; fileB: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string }
 export interface ModelState { kind: 'model'; path: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string }
 export type WebviewState = ReportState | CompareState | ModelState;
