@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeData } from './student-t.mjs';
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -38,40 +39,7 @@ const LLAMA = {
   iq4_xs: [20.2, null], q3_k: [14.9, null], q2_k: [9.6, null],
 };
 
-// ---- data: Student-t (nu = 5), 8 hot input columns x10 (as quant-bench.mjs) -------------
-function makeData(rows, cols, seed = 1) {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  let spare = null;
-  const normal = () => {
-    if (spare !== null) {
-      const v = spare;
-      spare = null;
-      return v;
-    }
-    const r = Math.sqrt(-2 * Math.log(u())), th = 2 * Math.PI * u();
-    spare = r * Math.sin(th);
-    return r * Math.cos(th);
-  };
-  const nu = 5;
-  const w = new Float32Array(rows * cols);
-  for (let i = 0; i < w.length; i++) {
-    let chi = 0;
-    for (let k = 0; k < nu; k++) chi += normal() ** 2;
-    w[i] = (0.02 * normal()) / Math.sqrt(chi / nu);
-  }
-  for (let h = 0; h < 8; h++) {
-    const c = Math.floor(u() * cols);
-    for (let r = 0; r < rows; r++) w[r * cols + c] *= 10;
-  }
-  return w;
-}
+// Student-t (nu = 5), 8 hot input columns x10: see student-t.mjs.
 
 function sqnrDb(x, y) {
   let s = 0, e = 0;
