@@ -339,8 +339,11 @@ try {
         assert(panelOpen, 'the report panel did not open');
         // int4.quant: `defaults` (line 7) sets the format, `match "*.mlp.down_proj"` (line 13) the group.
         await webview(page, 0).locator('tr[data-tensor="model.layers.0.mlp.down_proj.weight"]').click();
-        await page.waitForTimeout(500);
-        await page.locator('.tabs-container .tab', { hasText: 'int4.quant' }).first().click();
+        // The report panel covers the recipe's editor group, so the rule opens in a group
+        // beside it: the last int4.quant tab.
+        const tabs = page.locator('.tabs-container .tab', { hasText: 'int4.quant' });
+        await waitFor(async () => (await tabs.count()) >= 2, { timeout: 10_000, what: 'the recipe opened beside the report' });
+        await tabs.last().click();
         const position = page.locator('.statusbar-item', { hasText: /^Ln \d+, Col \d+/ }).first();
         let text = '';
         await waitFor(async () => /^Ln 13, Col \d+/.test((text = oneLine(await position.innerText().catch(() => '')))), { timeout: 10_000, what: 'the cursor on line 13' }).catch(() => {
