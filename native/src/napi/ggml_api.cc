@@ -8,7 +8,9 @@
 // an unknown option, RangeError for a bad value (naming the argument).
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
@@ -23,6 +25,25 @@
 namespace bitsmith {
 
 namespace {
+
+// The index of the first NaN or infinity, or -1. Blocks are checked branch-free (all
+// exponent bits set), which vectorises; only a block that has one is searched.
+int64_t firstNonFinite(const float* x, int64_t n) {
+  constexpr int64_t kBlock = 4096;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    uint32_t any = 0;
+    for (int64_t i = b; i < e; ++i) {
+      uint32_t v;
+      std::memcpy(&v, x + i, 4);
+      any |= uint32_t((v & 0x7f800000u) == 0x7f800000u);
+    }
+    if (any)
+      for (int64_t i = b; i < e; ++i)
+        if (!std::isfinite(x[i])) return i;
+  }
+  return -1;
+}
 
 const GgmlTypeInfo& toType(Napi::Env env, const Napi::Value& v) {
   std::string list;
@@ -92,9 +113,8 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
     }
   }
   const float* x = data.Data();
-  for (int64_t i = 0; i < rows * cols; ++i)
-    if (!std::isfinite(x[i]))
-      rangeError(env, "data[" + std::to_string(i) + "] is not finite: ggml encoders need finite weights");
+  const int64_t bad = firstNonFinite(x, rows * cols);
+  if (bad >= 0) rangeError(env, "data[" + std::to_string(bad) + "] is not finite: ggml encoders need finite weights");
   Napi::Uint8Array out = Napi::Uint8Array::New(env, size_t(rows) * rb);
   try {
     ggmlEncodeRows(t.type, x, rows, cols, out.Data(), hasImportance ? importance.Data() : nullptr, poolFor(threads),
