@@ -18,3 +18,4 @@ export { readModelHeader } from './models/load';
 export * from './serialize';
 export { notExecutable, RUN_METHODS, RUN_OUTPUTS } from './analysis/executable';
 export * from './runReport';
+export * from './export/gguf';

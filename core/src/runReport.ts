@@ -20,6 +20,8 @@ export interface StartEvent {
   modelFormat: string;
   threads: number;
   output: string | null;
+  /** output gguf's path, when the recipe has one. */
+  gguf?: string;
 }
 
 export interface TensorStartEvent {
@@ -74,6 +76,7 @@ export interface DoneEvent {
   type: 'done';
   totals: RunTotals;
   output: string | null;
+  gguf?: string;
   threads: number;
 }
 
@@ -102,6 +105,15 @@ export interface ReportRule {
   line: number;
 }
 
+export interface ReportOutput {
+  kind: 'fake' | 'gguf';
+  path: string;
+  /** GGUF: the architecture written and where the tokenizer came from ('none': without one). */
+  architecture?: string;
+  tokenizer?: string;
+  notes?: string[];
+}
+
 export interface RunReport {
   type: 'report';
   /** Report format version. */
@@ -109,7 +121,10 @@ export interface RunReport {
   bitsmith: string;
   recipe: { path: string; name?: string };
   model: PlanJson['model'];
-  output: { kind: 'fake'; path: string } | null;
+  /** The first output written (fake-quant safetensors, else GGUF); null without one. */
+  output: ReportOutput | null;
+  /** Every output written. */
+  outputs?: ReportOutput[];
   threads: number;
   started: string;
   finished: string;

@@ -28,6 +28,8 @@ export interface RunJob {
   model: string;
   tensors: { name: string; shape: number[]; action: 'quantize' | 'keep'; config?: JobConfig }[];
   output?: { kind: 'fake'; path: string; metadata?: Record<string, string> };
+  /** output gguf: spec is JSON {metadata, tensors} (core/src/export/gguf.ts). */
+  gguf?: { path: string; spec: string };
   threads?: number;
   /** Row-chunk size target in elements (<= 0: whole tensors). */
   chunkElements?: number;

@@ -7,13 +7,13 @@
 // with ':' replaced by '-' (2025-01-31T12-00-00.000Z), so file names sort by time.
 import * as fs from 'fs';
 import * as path from 'path';
-import { fmt, formatBytes, type PlanJson, type RunReport } from '../../../core/src/index';
+import { fmt, formatBytes, type PlanJson, type ReportOutput, type RunReport } from '../../../core/src/index';
 export type { RunReport } from '../../../core/src/index';
 import { table } from '../table';
 import type { DoneEvent, TensorEvent } from './native';
 
 export function buildReport(args: {
-  version: string; recipePath: string; recipeName?: string; plan: PlanJson; output?: string;
+  version: string; recipePath: string; recipeName?: string; plan: PlanJson; output?: string; gguf?: ReportOutput;
   started: Date; finished: Date; tensors: TensorEvent[]; done: DoneEvent;
 }): RunReport {
   const planBpw = new Map(args.plan.tensors.map((t) => [t.name, t]));
@@ -23,7 +23,8 @@ export function buildReport(args: {
     bitsmith: args.version,
     recipe: { path: args.recipePath, name: args.recipeName },
     model: args.plan.model,
-    output: args.output ? { kind: 'fake', path: args.output } : null,
+    output: args.output ? { kind: 'fake', path: args.output } : args.gguf ?? null,
+    outputs: [...(args.output ? [{ kind: 'fake' as const, path: args.output }] : []), ...(args.gguf ? [args.gguf] : [])],
     threads: args.done.threads,
     started: args.started.toISOString(),
     finished: args.finished.toISOString(),
@@ -97,6 +98,11 @@ export function formatReport(r: RunReport): string {
       `${(tot.bytesIn / 1e9 / Math.max(tot.seconds, 1e-9)).toFixed(2)} GB/s of weights, peak RSS ${formatBytes(tot.peakRssBytes)}`,
   );
   if (r.budget) out.push(`budget: ${formatBytes(r.budget.bytes)} (${fmt(r.budget.bpw)} bpw): ${r.budget.fits ? 'fits' : `OVER by ${formatBytes(r.budget.overBytes)}`}`);
-  out.push(r.output ? `output: ${r.output.path}` : 'output: none (the recipe has no output statement; metrics only)');
+  const outs = r.outputs ?? (r.output ? [r.output] : []);
+  if (!outs.length) out.push('output: none (the recipe has no output statement; metrics only)');
+  for (const o of outs) {
+    out.push(`output ${o.kind}: ${o.path}${o.kind === 'gguf' ? ` (architecture ${o.architecture}, tokenizer: ${o.tokenizer})` : ''}`);
+    for (const n of o.notes ?? []) out.push(`  note: ${n}`);
+  }
   return out.join('\n');
 }

@@ -9,7 +9,7 @@ import type { Recipe } from './recipe';
 /** Methods the runner executes. */
 export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn']);
 /** Outputs the runner writes. */
-export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake']);
+export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake', 'gguf']);
 
 export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: Severity): Diagnostic[] {
   const code = 'run/unsupported';
@@ -36,7 +36,7 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     out.push(diag(code, severity, recipe.calibration.stmt, 'calibration is not used by bitsmith run yet (no data-aware method runs yet); remove it to run'));
   }
   for (const o of recipe.outputs) {
-    if (!RUN_OUTPUTS.has(o.kind)) out.push(diag(code, severity, o.stmt, `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors" is`));
+    if (!RUN_OUTPUTS.has(o.kind)) out.push(diag(code, severity, o.stmt, `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors" and output gguf "file.gguf" are`));
   }
   for (const e of recipe.exports) out.push(diag(code, severity, e.stmt, `export ${e.kind} is not implemented yet`));
   if (recipe.allocate) out.push(diag(code, severity, recipe.allocate.stmt, 'allocate (automatic mixed precision) is not executed by bitsmith run yet'));
