@@ -7,6 +7,8 @@ import { METHOD_BY_NAME } from '../language/formats';
 import { diag, type Diagnostic } from './diagnostic';
 import type { PropName, Recipe, Rule } from './recipe';
 import { fmt } from './bits';
+import type { ModelHeader } from '../models/types';
+import { ggufModelProblem } from '../export/gguf';
 
 export function checkRecipe(recipe: Recipe): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -23,7 +25,7 @@ export function checkRecipe(recipe: Recipe): Diagnostic[] {
   return out;
 }
 
-export function checkPlan(recipe: Recipe, plan: Plan): Diagnostic[] {
+export function checkPlan(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const rule of recipe.rules) {
     const summary = plan.rules[rule.index];
@@ -51,7 +53,7 @@ export function checkPlan(recipe: Recipe, plan: Plan): Diagnostic[] {
       }
     }
   }
-  out.push(...checkFit(recipe, plan), ...checkOutputs(recipe, plan), ...checkBudget(recipe, plan));
+  out.push(...checkFit(recipe, plan), ...checkOutputs(recipe, plan, model), ...checkBudget(recipe, plan));
   return out;
 }
 
@@ -128,7 +130,7 @@ function outputProblem(kind: string, t: TensorPlan): string | undefined {
   const f = c.format;
   const extras = [c.outliers ? 'outliers' : '', c.lowrank ? 'lowrank' : '', t.rotate !== 'none' ? 'rotate' : ''].filter(Boolean);
   if (kind === 'gguf') {
-    if (f.family !== 'ggml') return `GGUF output stores ggml block types only; ${f.name} is not one (use e.g. q4_k, q6_k, q8_0)`;
+    if (f.family !== 'ggml') return `GGUF output stores ggml block types only (q4_0 ... q6_k, iq4_nl, iq4_xs) or keeps tensors in f32/f16/bf16; ${f.name} is not one (use e.g. q4_k, q6_k, q8_0, or keep)`;
     if (extras.length) return `GGUF output cannot store ${extras.join(', ')}`;
   } else if (kind === 'compressed_tensors') {
     const ok = ['int4', 'int8', 'fp8_e4m3', 'nvfp4'].includes(f.name);
@@ -138,18 +140,31 @@ function outputProblem(kind: string, t: TensorPlan): string | undefined {
   return undefined;
 }
 
-function checkOutputs(recipe: Recipe, plan: Plan): Diagnostic[] {
+const GGUF_KEPT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
+
+function checkOutputs(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const o of recipe.outputs) {
     const g = new Grouped();
     for (const t of plan.tensors) {
-      if (!t.config) continue;
+      if (!t.config) {
+        if (o.kind === 'gguf' && !GGUF_KEPT_DTYPES.has(t.tensor.dtype)) {
+          g.add('output/unsupported-format', o.stmt, t, (first, n) =>
+            `GGUF output keeps tensors in f32, f16 or bf16; ${first.tensor.name} ${shape(first)} is kept in ${first.tensor.dtype}${others(n)} (output gguf "${o.path.value}")`);
+        }
+        continue;
+      }
       const problem = outputProblem(o.kind, t);
       if (!problem) continue;
       const at = blame(recipe, t, 'format');
-      g.add('output/unsupported-format', at?.span ?? o.stmt, t, (first, n) => `${problem}: ${first.tensor.name}${others(n)} (output ${o.kind} "${o.path.value}")`);
+      g.add('output/unsupported-format', at?.span ?? o.stmt, t, (first, n) =>
+        `${problem}: ${first.tensor.name} ${shape(first)}${others(n)}, set by ${at?.rule.label ?? 'the defaults'} (output ${o.kind} "${o.path.value}")`);
     }
     g.flush(out);
+    if (o.kind === 'gguf' && model) {
+      const why = ggufModelProblem(model);
+      if (why) out.push(diag('output/unsupported-model', 'error', o.stmt, `output gguf cannot be written for this model: ${why}`));
+    }
   }
   return out;
 }

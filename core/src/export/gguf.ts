@@ -107,6 +107,22 @@ function hparams(model: ModelHeader): Hparams {
   };
 }
 
+/** Why this model cannot be written as a llama.cpp GGUF (undefined when it can): the
+ *  language server reports it on the output line, the runner refuses with it. */
+export function ggufModelProblem(model: ModelHeader): string | undefined {
+  try {
+    const h = hparams(model);
+    for (const t of model.tensors) {
+      if (/\.rotary_emb\.inv_freq$/.test(t.name) || (t.name === 'lm_head.weight' && h.tied)) continue;
+      if (!ggufTensorName(t.name)) return `tensor "${t.name}" has no llama.cpp name for architecture ${h.arch}`;
+    }
+    return undefined;
+  } catch (e) {
+    if (e instanceof GgufSpecError) return e.message;
+    throw e;
+  }
+}
+
 export interface GgufSpecInput {
   model: ModelHeader;
   /** Per tensor: the recipe format when quantized, else undefined (kept in its source dtype). */
