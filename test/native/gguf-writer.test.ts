@@ -242,3 +242,55 @@ describe('GGUF writer (output gguf)', () => {
     assert.deepEqual(fs.readdirSync(dir), []);
   });
 });
+
+describe('GGUF tokenizer metadata from tokenizer.json', () => {
+  const header = () => readModelHeader(FIXTURE);
+  function specWith(tokenizer: unknown) {
+    const dir = fs.mkdtempSync(path.join(tmp, 'tok-'));
+    for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(dir, f));
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
+    return { dir, spec: buildGgufSpec({ model: readModelHeader(dir), formats: {}, name: 'x', version: '0', recipeText: '' }) };
+  }
+  const kv = (spec: ReturnType<typeof buildGgufSpec>, key: string) => spec.metadata.find((m) => m.key === key);
+
+  it('byte-level BPE becomes tokenizer.ggml.model gpt2 with tokens, types and merges', () => {
+    const vocab: Record<string, number> = { a: 3, b: 4, ab: 5 };
+    const { spec } = specWith({ model: { type: 'BPE', vocab, merges: ['a b', ['ab', 'b']] }, added_tokens: [{ id: 1, content: '<|begin|>', special: true }] });
+    assert.equal(kv(spec, 'tokenizer.ggml.model')!.value, 'gpt2');
+    const tokens = kv(spec, 'tokenizer.ggml.tokens')!.value as string[];
+    assert.equal(tokens.length, 512, 'padded to the vocab size');
+    assert.deepEqual(tokens.slice(1, 6), ['<|begin|>', '[PAD2]', 'a', 'b', 'ab']);
+    const types = kv(spec, 'tokenizer.ggml.token_type')!.value as number[];
+    assert.deepEqual(types.slice(1, 6), [3, 5, 1, 1, 1]);
+    assert.deepEqual(kv(spec, 'tokenizer.ggml.merges')!.value, ['a b', 'ab b']);
+    assert.equal(kv(spec, 'tokenizer.ggml.bos_token_id')!.value, 1);
+    assert.equal(kv(spec, 'tokenizer.ggml.eos_token_id')!.value, 2);
+    assert.equal(spec.tokenizer, 'tokenizer.json');
+    assert.deepEqual(spec.notes, []);
+    assert.ok(header());
+  });
+
+  it('a SentencePiece-style (byte-fallback) BPE becomes llama with scores and byte tokens; the file reads back', async () => {
+    const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2, '<0x0A>': 3, '▁the': 4 };
+    const { dir, spec } = specWith({ model: { type: 'BPE', vocab, merges: [], byte_fallback: true }, added_tokens: [{ id: 0, content: '<unk>', special: true }] });
+    assert.equal(kv(spec, 'tokenizer.ggml.model')!.value, 'llama');
+    const types = kv(spec, 'tokenizer.ggml.token_type')!.value as number[];
+    assert.deepEqual(types.slice(0, 5), [3, 1, 1, 6, 1]);
+    assert.equal(kv(spec, 'tokenizer.ggml.unknown_token_id')!.value, 0);
+    assert.equal((kv(spec, 'tokenizer.ggml.scores')!.value as number[]).length, 512);
+    const gguf = path.join(dir, 't.gguf');
+    const { job } = jobFor(dir, () => undefined, { gguf });
+    const r = await run(job);
+    assert.equal(r.error, undefined, r.error?.message);
+    const md = readGgufHeader(gguf).metadata;
+    assert.equal(md['tokenizer.ggml.model'], 'llama');
+    const toks = md['tokenizer.ggml.tokens'] as string[];
+    assert.deepEqual(toks.slice(0, 5), ['<unk>', '<s>', '</s>', '<0x0A>', '▁the']);
+  });
+
+  it('other tokenizer models are not converted, and the run says so', () => {
+    const { spec } = specWith({ model: { type: 'Unigram', vocab: [] } });
+    assert.equal(spec.tokenizer, 'none');
+    assert.match(spec.notes.join(' '), /Unigram is not converted/);
+  });
+});
