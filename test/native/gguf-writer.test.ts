@@ -55,7 +55,7 @@ function jobFor(model: string, formatOf: (name: string, shape: number[]) => stri
     return f ? { name: t.name, shape: t.shape, action: 'quantize', config: { format: f, group: 32 } } : { name: t.name, shape: t.shape, action: 'keep' };
   });
   const spec = buildGgufSpec({ model: header, formats, name: 'stories260K test', version: '9.9.9', recipeText: recipe });
-  const job: Job = { model, tensors, threads: 2, gguf: { path: out.gguf, spec: JSON.stringify({ metadata: spec.metadata, tensors: spec.tensors }) } };
+  const job: Job = { model, tensors, threads: 2, gguf: { path: out.gguf, spec: JSON.stringify({ metadata: spec.metadata, tensors: spec.tensors, copySourceMetadata: spec.copySourceMetadata === true }) } };
   if (out.fake) job.output = { kind: 'fake', path: out.fake };
   return { job, spec };
 }
@@ -292,5 +292,47 @@ describe('GGUF tokenizer metadata from tokenizer.json', () => {
     const { spec } = specWith({ model: { type: 'Unigram', vocab: [] } });
     assert.equal(spec.tokenizer, 'none');
     assert.match(spec.notes.join(' '), /Unigram is not converted/);
+  });
+});
+
+describe('GGUF output from a GGUF source', () => {
+  it('carries the source key/values (tokenizer included) over, quantizes f32 tensors, copies kept block tensors as they are', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'src-'));
+    for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(dir, f));
+    const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+    for (let i = 3; i < 512; i++) vocab[`t${i}`] = i;
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab, merges: [], byte_fallback: true } }));
+    const src = path.join(dir, 'src.gguf');
+    assert.equal((await run(jobFor(dir, () => undefined, { gguf: src }).job)).error, undefined);
+    const srcHeader = readGgufHeader(src);
+
+    const q8 = (_n: string, s: number[]) => (s.length === 2 && s[1] % 32 === 0 ? 'q8_0' : undefined);
+    const out = path.join(dir, 'q8.gguf');
+    const fake = path.join(dir, 'q8.safetensors');
+    const { job, spec } = jobFor(src, q8, { gguf: out, fake }, 'recipe "from gguf"\n');
+    assert.equal(spec.tokenizer, 'source gguf');
+    const r = await run(job);
+    assert.equal(r.error, undefined, r.error?.message);
+    const h = readGgufHeader(out);
+    for (const k of ['general.architecture', 'llama.context_length', 'llama.attention.head_count_kv', 'llama.rope.dimension_count', 'tokenizer.ggml.model', 'tokenizer.ggml.bos_token_id'])
+      assert.deepEqual(h.metadata[k], srcHeader.metadata[k], k);
+    assert.deepEqual(h.metadata['tokenizer.ggml.tokens'], srcHeader.metadata['tokenizer.ggml.tokens']);
+    assert.equal(h.metadata['general.file_type'], LLAMA_FTYPE.q8_0);
+    assert.equal(h.metadata['bitsmith.recipe'], 'recipe "from gguf"\n');
+    assert.equal(h.metadata['bitsmith.source'], src);
+    assert.equal(Object.keys(h.metadata).filter((k) => k === 'general.alignment').length, 1);
+    assert.deepEqual(h.tensors.map((t) => t.name), srcHeader.tensors.map((t) => t.name));
+    for (const t of h.tensors) {
+      const [rows, cols] = t.shape.length === 2 ? t.shape : [1, t.shape[0]];
+      const got = t.dtype === 'F32' ? f32(tensorBytes(out, t)) : addon.ggmlDecode('q8_0', tensorBytes(out, t), rows, cols);
+      assert.deepEqual(got, t.dtype === 'F32' ? addon.readTensor(src, t.name) : addon.readTensor(fake, t.name), t.name);
+    }
+
+    // Kept block tensors of a GGUF source are copied byte for byte.
+    const copy = path.join(dir, 'copy.gguf');
+    assert.equal((await run(jobFor(out, () => undefined, { gguf: copy }).job)).error, undefined);
+    const c = readGgufHeader(copy);
+    for (const t of c.tensors) assert.deepEqual(tensorBytes(copy, t), tensorBytes(out, h.tensors.find((x) => x.name === t.name)!), t.name);
+    assert.equal(c.metadata['general.file_type'], LLAMA_FTYPE.q8_0);
   });
 });

@@ -66,6 +66,6 @@ export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: 
       },
     };
   }
-  if (opts.gguf) job.gguf = { path: opts.gguf.path, spec: JSON.stringify({ metadata: opts.gguf.spec.metadata, tensors: opts.gguf.spec.tensors }) };
+  if (opts.gguf) job.gguf = { path: opts.gguf.path, spec: JSON.stringify({ metadata: opts.gguf.spec.metadata, tensors: opts.gguf.spec.tensors, copySourceMetadata: opts.gguf.spec.copySourceMetadata === true }) };
   return job;
 }

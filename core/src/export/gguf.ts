@@ -24,8 +24,10 @@ export interface GgufSpec {
   architecture: string;
   metadata: GgufKvSpec[];
   tensors: Record<string, GgufTensorSpec>;
-  /** Tokenizer source: 'tokenizer.json' or 'none'. */
+  /** Tokenizer source: 'tokenizer.json', 'source gguf' or 'none'. */
   tokenizer: string;
+  /** A GGUF source: the writer copies its key/values (except those in `metadata`). */
+  copySourceMetadata?: boolean;
   /** Things the run should say (e.g. written without a tokenizer). */
   notes: string[];
 }
@@ -77,7 +79,6 @@ const num = (c: Record<string, unknown>, k: string): number | undefined => (type
 
 function hparams(model: ModelHeader): Hparams {
   const c = model.config;
-  if (model.format === 'gguf') throw new GgufSpecError('output gguf from a GGUF source is not supported yet (its names and metadata are GGUF already)');
   if (model.format === 'llama2c') {
     const dim = num(c, 'dim')!, heads = num(c, 'n_heads')!;
     return {
@@ -110,6 +111,7 @@ function hparams(model: ModelHeader): Hparams {
 /** Why this model cannot be written as a llama.cpp GGUF (undefined when it can): the
  *  language server reports it on the output line, the runner refuses with it. */
 export function ggufModelProblem(model: ModelHeader): string | undefined {
+  if (model.format === 'gguf') return undefined;
   try {
     const h = hparams(model);
     for (const t of model.tensors) {
@@ -132,8 +134,50 @@ export interface GgufSpecInput {
   recipeText: string;
 }
 
+/** The predominant type of the matrices, by weights (a recipe format or a source dtype). */
+function predominantType(model: ModelHeader, formats: Record<string, string | undefined>, skip: (name: string) => boolean): string {
+  const byType = new Map<string, number>();
+  for (const t of model.tensors) {
+    if (t.shape.length < 2 || skip(t.name)) continue;
+    const type = formats[t.name] ?? t.dtype.toLowerCase();
+    byType.set(type, (byType.get(type) ?? 0) + t.elements);
+  }
+  let best = 'f32';
+  let most = -1;
+  for (const [type, n] of byType) if (n > most) { most = n; best = type; }
+  return best;
+}
+
+/** A GGUF source: names and parameters are GGUF already; its key/values (tokenizer
+ *  included) are carried over, with Bitsmith's file type and provenance. */
+function specFromGguf(input: GgufSpecInput): GgufSpec {
+  const { model } = input;
+  const tensors: Record<string, GgufTensorSpec> = {};
+  for (const t of model.tensors) tensors[t.name] = { name: t.name };
+  const c = model.config;
+  const hasTokenizer = typeof c['tokenizer.ggml.model'] === 'string';
+  const notes = hasTokenizer ? [] : ['written without a tokenizer (the source GGUF has none): llama.cpp needs one to load the file'];
+  return {
+    architecture: model.architecture || String(c['general.architecture'] ?? ''),
+    metadata: [
+      { key: 'general.name', type: 'string', value: input.name },
+      { key: 'general.alignment', type: 'u32', value: 32 },
+      { key: 'general.file_type', type: 'u32', value: LLAMA_FTYPE[predominantType(model, input.formats, () => false)] ?? 0 },
+      { key: 'general.quantization_version', type: 'u32', value: 2 },
+      { key: 'bitsmith.version', type: 'string', value: input.version },
+      { key: 'bitsmith.source', type: 'string', value: model.path },
+      { key: 'bitsmith.recipe', type: 'string', value: input.recipeText },
+    ],
+    tensors,
+    tokenizer: hasTokenizer ? 'source gguf' : 'none',
+    copySourceMetadata: true,
+    notes,
+  };
+}
+
 export function buildGgufSpec(input: GgufSpecInput): GgufSpec {
   const { model } = input;
+  if (model.format === 'gguf') return specFromGguf(input);
   const h = hparams(model);
   const tensors: Record<string, GgufTensorSpec> = {};
   const notes: string[] = [];

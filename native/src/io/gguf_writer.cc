@@ -139,6 +139,10 @@ std::string ggufHeader(const std::vector<GgufKv>& kvs, const std::vector<GgufTen
   putU64(s, kvs.size());
   for (const GgufKv& kv : kvs) {
     putStr(s, kv.key);
+    if (!kv.raw.empty()) {
+      s += kv.raw;
+      continue;
+    }
     putU32(s, kv.type);
     if (kv.type == kGgufArray) {
       putU32(s, kv.itemType);

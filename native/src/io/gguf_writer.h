@@ -27,6 +27,7 @@ struct GgufKv {
   uint32_t type = kGgufString;   // for arrays: kGgufArray, with itemType
   uint32_t itemType = kGgufString;
   json::Value value;             // number, bool, string, or an array of them
+  std::string raw;               // when set: the value type and value as bytes, written as is
 };
 
 struct GgufTensor {

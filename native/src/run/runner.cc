@@ -1,6 +1,7 @@
 #include "run/runner.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -357,6 +358,22 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     const Value* specTensors = job.ggufSpec.get("tensors");
     const Value* specMeta = job.ggufSpec.get("metadata");
     std::vector<GgufKv> kvs = parseGgufKvs(specMeta ? *specMeta : Value::array());
+    if (const Value* cp = job.ggufSpec.get("copySourceMetadata"); cp && cp->kind == Value::Bool && cp->boolean) {
+      // A GGUF source: its key/values first (architecture parameters, tokenizer, ...), byte
+      // for byte, except those the spec sets.
+      std::unordered_set<std::string> ours;
+      for (const GgufKv& kv : kvs) ours.insert(kv.key);
+      std::vector<GgufKv> all;
+      for (const auto& [key, raw] : model->ggufKvs) {
+        if (ours.count(key)) continue;
+        GgufKv kv;
+        kv.key = key;
+        kv.raw = raw;
+        all.push_back(std::move(kv));
+      }
+      for (GgufKv& kv : kvs) all.push_back(std::move(kv));
+      kvs = std::move(all);
+    }
     std::vector<GgufTensor> outs;
     std::unordered_set<std::string> ggufNames;
     for (size_t i = 0; i < items.size(); i++) {
@@ -395,6 +412,17 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
           case DType::F16: gp.type = 1; break;
           case DType::BF16: gp.type = 30; break;
           case DType::F64: gp.type = 0; gp.viaF32 = true; break;
+          case DType::Ggml: {
+            // A kept block-quantized tensor of a GGUF source: copied as it is.
+            std::string lower = ref.dtypeName;
+            for (auto& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+            if (const GgmlTypeInfo* gt = findGgmlType(lower); gt && !gp.permuteHeads) {
+              gp.type = uint32_t(gt->ggmlId);
+              break;
+            }
+            throw ModelError("run/unsupported", model->fileOf(ref).path() + ": tensor \"" + ref.name + "\" is stored as " + ref.dtypeName +
+                                                    ", which output gguf does not copy", ref.name);
+          }
           default:
             throw ModelError("run/unsupported", model->fileOf(ref).path() + ": tensor \"" + ref.name + "\" is stored as " + ref.dtypeName +
                                                     ", which output gguf does not write", ref.name);
