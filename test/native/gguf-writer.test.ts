@@ -328,6 +328,13 @@ describe('GGUF output from a GGUF source', () => {
       assert.deepEqual(got, t.dtype === 'F32' ? addon.readTensor(src, t.name) : addon.readTensor(fake, t.name), t.name);
     }
 
+    // The same recipe on the Hugging Face folder gives the same blocks (q/k permuted before
+    // quantizing there, already in llama.cpp's order in the GGUF source).
+    const direct = path.join(dir, 'direct.gguf');
+    assert.equal((await run(jobFor(FIXTURE, q8, { gguf: direct }).job)).error, undefined);
+    const d = readGgufHeader(direct);
+    for (const t of h.tensors) assert.deepEqual(tensorBytes(out, t), tensorBytes(direct, d.tensors.find((x) => x.name === t.name)!), t.name);
+
     // Kept block tensors of a GGUF source are copied byte for byte.
     const copy = path.join(dir, 'copy.gguf');
     assert.equal((await run(jobFor(out, () => undefined, { gguf: copy }).job)).error, undefined);
