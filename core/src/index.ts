@@ -22,3 +22,4 @@ export * from './export/compressedTensors';
 export * from './export/llmCompressor';
 export * from './export/llamaQuantize';
 export * from './runReport';
+export * from './export/gguf';

@@ -20,6 +20,8 @@ export interface StartEvent {
   modelFormat: string;
   threads: number;
   output: string | null;
+  /** output gguf's path, when the recipe has one. */
+  gguf?: string;
 }
 
 export interface TensorStartEvent {
@@ -120,6 +122,7 @@ export interface DoneEvent {
   type: 'done';
   totals: RunTotals;
   output: string | null;
+  gguf?: string;
   threads: number;
 }
 
@@ -148,6 +151,15 @@ export interface ReportRule {
   line: number;
 }
 
+export interface ReportOutput {
+  kind: 'fake' | 'compressed_tensors' | 'gguf';
+  path: string;
+  /** GGUF: the architecture written and where the tokenizer came from ('none': without one). */
+  architecture?: string;
+  tokenizer?: string;
+  notes?: string[];
+}
+
 export interface RunReport {
   type: 'report';
   /** Report format version. */
@@ -155,7 +167,10 @@ export interface RunReport {
   bitsmith: string;
   recipe: { path: string; name?: string };
   model: PlanJson['model'];
-  output: { kind: 'fake' | 'compressed_tensors'; path: string } | null;
+  /** The first output written (fake-quant safetensors or compressed-tensors folder, else GGUF); null without one. */
+  output: ReportOutput | null;
+  /** Every output written. */
+  outputs?: ReportOutput[];
   threads: number;
   started: string;
   finished: string;

@@ -250,7 +250,7 @@ describe('cli run', function () {
     // ggml block formats run: not refused.
     assert.ok(!r.err.includes('error: format q8_0') && !r.err.includes('error: format q4_k'), r.err);
     assert.ok(r.err.includes(`${shown}:6:3: error: method awq (match "*.mlp.*": 6 tensors, e.g.`), r.err);
-    assert.ok(r.err.includes(`${shown}:8:1: error: output gguf is not written by bitsmith run yet`), r.err);
+    assert.ok(!r.err.includes('output gguf'), r.err);  // written now
     // Translations are written (after a run, or by `bitsmith export`): not refused.
     assert.ok(!r.err.includes(`${shown}:9:1: error`), r.err);
     assert.match(r.err, /\[run\/unsupported\]/);
@@ -350,4 +350,32 @@ describe('cli run', function () {
       assert.ok(!fs.existsSync(path.join(tmp, '.bitsmith/reports', `slow-${sig}-latest.json`)), 'no report for a cancelled run');
     });
   }
+
+  it('output gguf: writes the GGUF beside the fake output, reports both kinds, and says it has no tokenizer', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'gguf-'));
+    const recipe = path.join(dir, 'g.quant');
+    fs.writeFileSync(recipe, `model "${FIXTURE}"\ndefaults { format q8_0 }\nmatch "*.mlp.down_proj" { keep }\noutput fake "out/g.safetensors"\noutput gguf "out/g.gguf"\n`);
+    const r = run('run', recipe, '--json');
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(r.out) as Report & { outputs: { kind: string; path: string; tokenizer?: string; notes?: string[] }[] };
+    assert.deepEqual(report.outputs.map((o) => o.kind), ['fake', 'gguf']);
+    assert.equal(report.outputs[1].path, path.join(dir, 'out/g.gguf'));
+    assert.equal(report.outputs[1].tokenizer, 'none');
+    assert.match(report.outputs[1].notes!.join(' '), /without a tokenizer/);
+    const gguf = fs.readFileSync(path.join(dir, 'out/g.gguf'));
+    assert.equal(gguf.toString('latin1', 0, 4), 'GGUF');
+    assert.equal(gguf.readUInt32LE(4), 3);
+    assert.ok(fs.existsSync(path.join(dir, 'out/g.safetensors')));
+    const human = run('run', recipe);
+    assert.equal(human.code, 0, human.err);
+    assert.match(human.err, /output gguf: written without a tokenizer/);
+    assert.match(human.out, /output gguf: .*g\.gguf \(architecture llama, tokenizer: none\)/);
+  });
+
+  it('output gguf refuses what GGUF cannot store, on the rule, before running', () => {
+    const recipe = write('gguf-bad.quant', `model "${FIXTURE}"\ndefaults { format q8_0 }\nmatch "*.mlp.*" { format int4; group 4 }\noutput gguf "out/bad.gguf"\n`);
+    const r = run('run', recipe);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /:3:19: error: GGUF output stores ggml block types only .* int4 is not one .*: model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\] \(and 14 more tensors\), set by match "\*\.mlp\.\*"/);
+  });
 });

@@ -123,7 +123,21 @@ describe('analysis', () => {
   it('reports a format the declared output cannot store', () => {
     const a = run(`${M}defaults { format nf4; group 32 }\nmatch "*.down_proj" { keep }\noutput gguf "o.gguf"`);
     const d = a.diagnostics.find((x) => x.code === 'output/unsupported-format')!;
-    assert.match(d.message, /GGUF output stores ggml block types only; nf4/);
+    assert.match(d.message, /GGUF output stores ggml block types only .*; nf4 is not one .*: model\.embed_tokens\.weight \[512, 64\] \(and 30 more tensors\), set by defaults \(output gguf "o\.gguf"\)/);
+    // On the rule that set the format.
+    const b = run(`${M}defaults { format q8_0 }\nmatch "*.down_proj" { keep }\nmatch "*.mlp.up_proj" { format int4; group 32 }\noutput gguf "o.gguf"`);
+    const e = b.diagnostics.filter((x) => x.code === 'output/unsupported-format');
+    assert.equal(e.length, 1);
+    assert.match(e[0].message, /int4 is not one .*: model\.layers\.0\.mlp\.up_proj\.weight \[172, 64\] \(and 4 more tensors\), set by match "\*\.mlp\.up_proj"/);
+    // A model output gguf cannot describe: on the output line.
+    const ok = `${M}defaults { format q8_0 }\nmatch "*.down_proj" { keep }\noutput gguf "o.gguf"`;
+    const config = { model_type: 'llama', hidden_size: 64, intermediate_size: 172, num_hidden_layers: 5, num_attention_heads: 8, num_key_value_heads: 4, vocab_size: 512, max_position_embeddings: 512 };
+    assert.ok(!run(ok, { ...model, config }).diagnostics.some((x) => x.code.startsWith('output/')));
+    const noConfig = run(ok).diagnostics.find((x) => x.code === 'output/unsupported-model')!;
+    assert.match(noConfig.message, /output gguf cannot be written for this model: output gguf needs "hidden_size" in config\.json/);
+    assert.equal(ok.slice(noConfig.start, noConfig.end), 'output gguf "o.gguf"');
+    const gpt2 = run(ok, { ...model, config: { ...config, model_type: 'gpt2' } }).diagnostics.find((x) => x.code === 'output/unsupported-model')!;
+    assert.match(gpt2.message, /Llama-family models .*"gpt2"/);
   });
 
   it('reports an exceeded budget by how much and the costliest rules', () => {

@@ -8,10 +8,10 @@
 // SIGINT/SIGTERM cancel the run (no output file is left) and exit with 130/143.
 import * as fs from 'fs';
 import * as path from 'path';
-import { planToJson } from '../../../core/src/index';
+import { diag, planToJson, type GgufSpec } from '../../../core/src/index';
 import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
-import { buildJob, runOutput, unsupportedFeatures } from '../run/job';
+import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } from '../run/job';
 import { writeExports, type WrittenExport } from '../run/exports';
 import { loadNative, type CalibrationEvent, type DoneEvent, type EvaluationEvent, type NativeAddon, type NativeError, type RunEvent, type TensorEvent } from '../run/native';
 import { buildReport, checkAgainstPlan, formatReport, saveReport, seconds } from '../run/report';
@@ -57,11 +57,24 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
 
   const target = runOutput(loaded);
   const output = target?.path;
-  if (output) {
+  const ggufPath = ggufOutput(loaded);
+  let ggufSpec: GgufSpec | undefined;
+  if (ggufPath) {
     try {
-      fs.mkdirSync(path.dirname(output), { recursive: true });
+      ggufSpec = ggufSpecFor(loaded, plan, version);
     } catch (e) {
-      process.stderr.write(`bitsmith: cannot create the output folder ${path.dirname(output)}: ${(e as Error).message}\n`);
+      const o = analysis.recipe.outputs.find((d) => d.kind === 'gguf')!;
+      printDiagnostics(loaded, [diag('run/unsupported', 'error', o.stmt, (e as Error).message)]);
+      process.stderr.write('bitsmith: not running: output gguf cannot be written for this model (above)\n');
+      return 1;
+    }
+  }
+  for (const out of [output, ggufPath]) {
+    if (!out) continue;
+    try {
+      fs.mkdirSync(path.dirname(out), { recursive: true });
+    } catch (e) {
+      process.stderr.write(`bitsmith: cannot create the output folder ${path.dirname(out)}: ${(e as Error).message}\n`);
       return 1;
     }
   }
@@ -75,7 +88,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   const threads = threadsOpt ?? analysis.recipe.threads ?? 0;
   let job: ReturnType<typeof buildJob>;
   try {
-    job = buildJob(loaded, plan, { threads, output, outputKind: target?.kind, version });
+    job = buildJob(loaded, plan, { threads, output, outputKind: target?.kind, version, gguf: ggufPath && ggufSpec ? { path: ggufPath, spec: ggufSpec } : undefined });
   } catch (e) {
     process.stderr.write(`bitsmith: ${(e as Error).message}\n`);
     return 1;
@@ -97,7 +110,8 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     if (opts.events) process.stdout.write(JSON.stringify(e) + '\n');
     if (e.type === 'start') {
       count = e.tensors;
-      if (human) process.stderr.write(`bitsmith run ${shown}: ${e.tensors} tensors, ${e.params.toLocaleString('en-US')} params, ${e.threads} thread${e.threads === 1 ? '' : 's'}${e.output ? ` -> ${path.relative(process.cwd(), e.output) || e.output}` : ''}\n`);
+      if (human) process.stderr.write(`bitsmith run ${shown}: ${e.tensors} tensors, ${e.params.toLocaleString('en-US')} params, ${e.threads} thread${e.threads === 1 ? '' : 's'}${e.output ? ` -> ${path.relative(process.cwd(), e.output) || e.output}` : ''}${e.gguf ? ` -> ${path.relative(process.cwd(), e.gguf) || e.gguf}` : ''}\n`);
+      if (human && ggufSpec) for (const n of ggufSpec.notes) process.stderr.write(`bitsmith: output gguf: ${n}\n`);
     } else if (e.type === 'calibration') {
       calibration = e;
       if (human) line(`calibration: ${e.source.sequences} ${e.source.kind} sequences, ${e.source.tokens} tokens, ${e.hessians} Hessians (${seconds(e.seconds)})`);
@@ -134,7 +148,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     const e = err as NativeError;
     if (tty) process.stderr.write('\n');
     if (signal && (e.code === 'run/cancelled' || !e.code)) {
-      process.stderr.write(`bitsmith: cancelled (${signal})${output ? '; no output written' : ''}\n`);
+      process.stderr.write(`bitsmith: cancelled (${signal})${output || ggufPath ? '; no output written' : ''}\n`);
       return signal === 'SIGINT' ? 130 : 143;
     }
     const event = { type: 'error', code: e.code ?? 'run/internal', message: e.message, tensor: e.tensor };
@@ -160,6 +174,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   }
   const report = buildReport({
     version, recipePath: loaded.path, recipeName: analysis.recipe.name, plan, output, outputKind: target?.kind,
+    gguf: ggufPath && ggufSpec ? { kind: 'gguf', path: ggufPath, architecture: ggufSpec.architecture, tokenizer: ggufSpec.tokenizer, notes: ggufSpec.notes } : undefined,
     started, finished: new Date(), tensors, done, calibration, evaluation,
   });
   let exported: WrittenExport[] = [];

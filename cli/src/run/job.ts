@@ -3,7 +3,7 @@
 // fallback), and the plan's tensors become the job's tensor list.
 import * as fs from 'fs';
 import * as path from 'path';
-import { compressedTensorsConfig, notExecutable, type Diagnostic, type Plan, type PlanJson, type TensorPlanJson } from '../../../core/src/index';
+import { buildGgufSpec, compressedTensorsConfig, notExecutable, type Diagnostic, type GgufSpec, type Plan, type PlanJson, type TensorPlanJson } from '../../../core/src/index';
 import type { LoadedRecipe } from '../load';
 import type { JobConfig, RunJob } from './native';
 
@@ -82,7 +82,22 @@ export function compressedTensorsConfigJson(loaded: LoadedRecipe): string {
   return JSON.stringify({ ...base, quantization_config: compressedTensorsConfig(plan) }, null, 2) + '\n';
 }
 
-export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: number; output?: string; outputKind?: 'fake' | 'compressed_tensors'; version: string }): RunJob {
+/** The output gguf path a recipe asks for (absolute), if any. */
+export function ggufOutput(loaded: LoadedRecipe): string | undefined {
+  const o = loaded.analysis.recipe.outputs.find((d) => d.kind === 'gguf');
+  return o ? path.resolve(path.dirname(loaded.path), o.path.value) : undefined;
+}
+
+/** Names, rotary permutations and metadata of the GGUF output (throws GgufSpecError). */
+export function ggufSpecFor(loaded: LoadedRecipe, plan: PlanJson, version: string): GgufSpec {
+  const model = loaded.analysis.model!;
+  const formats: Record<string, string | undefined> = {};
+  for (const t of plan.tensors) formats[t.name] = t.action === 'quantize' ? t.format : undefined;
+  const name = loaded.analysis.recipe.name ?? path.basename(loaded.path, '.quant');
+  return buildGgufSpec({ model, formats, name, version, recipeText: loaded.text });
+}
+
+export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: number; output?: string; outputKind?: 'fake' | 'compressed_tensors'; version: string; gguf?: { path: string; spec: GgufSpec } }): RunJob {
   const job: RunJob = {
     model: loaded.analysis.modelPath ?? plan.model.path,
     tensors: plan.tensors.map((t) => (t.action === 'quantize'
@@ -116,5 +131,6 @@ export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: 
       },
     };
   }
+  if (opts.gguf) job.gguf = { path: opts.gguf.path, spec: JSON.stringify({ metadata: opts.gguf.spec.metadata, tensors: opts.gguf.spec.tensors, copySourceMetadata: opts.gguf.spec.copySourceMetadata === true }) };
   return job;
 }

@@ -40,6 +40,8 @@ export interface RunJob {
     config?: string;
     copy?: { from: string; name: string }[];
   };
+  /** output gguf: spec is JSON {metadata, tensors} (core/src/export/gguf.ts). */
+  gguf?: { path: string; spec: string };
   threads?: number;
   /** Row-chunk size target in elements (<= 0: whole tensors). */
   chunkElements?: number;

@@ -7,13 +7,13 @@
 // with ':' replaced by '-' (2025-01-31T12-00-00.000Z), so file names sort by time.
 import * as fs from 'fs';
 import * as path from 'path';
-import { fmt, formatBytes, type PlanJson, type RunReport } from '../../../core/src/index';
+import { fmt, formatBytes, type PlanJson, type ReportOutput, type RunReport } from '../../../core/src/index';
 export type { RunReport } from '../../../core/src/index';
 import { table } from '../table';
 import type { CalibrationEvent, DoneEvent, EvaluationEvent, TensorEvent } from './native';
 
 export function buildReport(args: {
-  version: string; recipePath: string; recipeName?: string; plan: PlanJson; output?: string; outputKind?: 'fake' | 'compressed_tensors';
+  version: string; recipePath: string; recipeName?: string; plan: PlanJson; output?: string; outputKind?: 'fake' | 'compressed_tensors'; gguf?: ReportOutput;
   started: Date; finished: Date; tensors: TensorEvent[]; done: DoneEvent;
   calibration?: CalibrationEvent; evaluation?: EvaluationEvent;
 }): RunReport {
@@ -32,7 +32,8 @@ export function buildReport(args: {
     bitsmith: args.version,
     recipe: { path: args.recipePath, name: args.recipeName },
     model: args.plan.model,
-    output: args.output ? { kind: args.outputKind ?? 'fake', path: args.output } : null,
+    output: args.output ? { kind: args.outputKind ?? 'fake', path: args.output } : args.gguf ?? null,
+    outputs: [...(args.output ? [{ kind: args.outputKind ?? 'fake', path: args.output }] : []), ...(args.gguf ? [args.gguf] : [])],
     threads: args.done.threads,
     started: args.started.toISOString(),
     finished: args.finished.toISOString(),
@@ -122,6 +123,11 @@ export function formatReport(r: RunReport): string {
     out.push(`  KL divergence (original || quantized): mean ${num(e.klMean, 4)}, p99 ${num(e.klP99, 4)}, max ${num(e.klMax, 4)} nats`);
     out.push(`  top-1 agreement: ${(100 * e.top1Agreement).toFixed(2)}%`);
   }
-  out.push(r.output ? `output: ${r.output.path}` : 'output: none (the recipe has no output statement; metrics only)');
+  const outs = r.outputs ?? (r.output ? [r.output] : []);
+  if (!outs.length) out.push('output: none (the recipe has no output statement; metrics only)');
+  for (const o of outs) {
+    out.push(`output ${o.kind}: ${o.path}${o.kind === 'gguf' ? ` (architecture ${o.architecture}, tokenizer: ${o.tokenizer})` : ''}`);
+    for (const n of o.notes ?? []) out.push(`  note: ${n}`);
+  }
   return out.join('\n');
 }

@@ -128,7 +128,7 @@ export class RunManager implements vscode.Disposable {
             ? `  ${item.name}: kept (${item.dtype})`
             : `  ${item.name}: ${item.format} ${+item.bpw.toFixed(4)} bpw, rel err ${item.relError?.toPrecision(3)}, SQNR ${item.sqnrDb?.toFixed(2)} dB`);
         } else if (item.type === 'start') {
-          out.appendLine(`  ${item.tensors} tensors, ${item.params.toLocaleString('en-US')} params, ${item.threads} thread${item.threads === 1 ? '' : 's'}${item.output ? ` -> ${item.output}` : ''}`);
+          out.appendLine(`  ${item.tensors} tensors, ${item.params.toLocaleString('en-US')} params, ${item.threads} thread${item.threads === 1 ? '' : 's'}${item.output ? ` -> ${item.output}` : ''}${item.gguf ? ` -> ${item.gguf}` : ''}`);
         } else if (item.type === 'calibration') {
           out.appendLine(`  calibration: ${item.source.sequences} sequences, ${item.source.tokens} tokens, ${item.hessians} Hessians (${item.seconds.toFixed(2)} s)`);
         } else if (item.type === 'evaluation') {

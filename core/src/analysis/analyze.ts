@@ -74,7 +74,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   }
   result.model = model;
   result.plan = resolvePlan(recipe, model);
-  all.push(...checkPlan(recipe, result.plan), ...notExecutable(recipe, result.plan, 'warning'));
+  all.push(...checkPlan(recipe, result.plan, model), ...notExecutable(recipe, result.plan, 'warning'));
   return result;
 }
 

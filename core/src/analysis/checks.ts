@@ -10,6 +10,8 @@ import { fmt } from './bits';
 import { compressedTensorsIssue } from '../export/compressedTensors';
 import { llmCompressorProblem } from '../export/llmCompressor';
 import { llamaQuantizeProblem } from '../export/llamaQuantize';
+import type { ModelHeader } from '../models/types';
+import { ggufModelProblem } from '../export/gguf';
 
 export function checkRecipe(recipe: Recipe): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -26,7 +28,7 @@ export function checkRecipe(recipe: Recipe): Diagnostic[] {
   return out;
 }
 
-export function checkPlan(recipe: Recipe, plan: Plan): Diagnostic[] {
+export function checkPlan(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const rule of recipe.rules) {
     const summary = plan.rules[rule.index];
@@ -54,7 +56,7 @@ export function checkPlan(recipe: Recipe, plan: Plan): Diagnostic[] {
       }
     }
   }
-  out.push(...checkFit(recipe, plan), ...checkOutputs(recipe, plan), ...checkBudget(recipe, plan));
+  out.push(...checkFit(recipe, plan), ...checkOutputs(recipe, plan, model), ...checkBudget(recipe, plan));
   return out;
 }
 
@@ -139,25 +141,38 @@ function ggufProblem(kind: string, t: TensorPlan): string | undefined {
   const f = c.format;
   const extras = [c.outliers ? 'outliers' : '', c.lowrank ? 'lowrank' : '', t.rotate !== 'none' ? 'rotate' : ''].filter(Boolean);
   if (kind === 'gguf') {
-    if (f.family !== 'ggml') return `GGUF output stores ggml block types only; ${f.name} is not one (use e.g. q4_k, q6_k, q8_0)`;
+    if (f.family !== 'ggml') return `GGUF output stores ggml block types only (q4_0 ... q6_k, iq4_nl, iq4_xs) or keeps tensors in f32/f16/bf16; ${f.name} is not one (use e.g. q4_k, q6_k, q8_0, or keep)`;
     if (extras.length) return `GGUF output cannot store ${extras.join(', ')}`;
   }
   return undefined;
 }
 
-function checkOutputs(recipe: Recipe, plan: Plan): Diagnostic[] {
+const GGUF_KEPT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
+
+function checkOutputs(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const o of recipe.outputs) {
     const g = new Grouped();
     for (const t of plan.tensors) {
-      if (!t.config) continue;
+      if (!t.config) {
+        if (o.kind === 'gguf' && !GGUF_KEPT_DTYPES.has(t.tensor.dtype)) {
+          g.add('output/unsupported-format', o.stmt, t, (first, n) =>
+            `GGUF output keeps tensors in f32, f16 or bf16; ${first.tensor.name} ${shape(first)} is kept in ${first.tensor.dtype}${others(n)} (output gguf "${o.path.value}")`);
+        }
+        continue;
+      }
       const issue = outputProblem(o.kind, t);
       if (!issue) continue;
       const problem = issue.message;
       const at = blame(recipe, t, issue.prop);
-      g.add('output/unsupported-format', at?.span ?? o.stmt, t, (first, n) => `${problem}: ${first.tensor.name}${others(n)} (${at ? `${at.rule.label}, ` : ''}output ${o.kind} "${o.path.value}")`);
+      g.add('output/unsupported-format', at?.span ?? o.stmt, t, (first, n) =>
+        `${problem}: ${first.tensor.name} ${shape(first)}${others(n)}, set by ${at?.rule.label ?? 'the defaults'} (output ${o.kind} "${o.path.value}")`);
     }
     g.flush(out);
+    if (o.kind === 'gguf' && model) {
+      const why = ggufModelProblem(model);
+      if (why) out.push(diag('output/unsupported-model', 'error', o.stmt, `output gguf cannot be written for this model: ${why}`));
+    }
     if (o.kind === 'compressed_tensors') {
       // Quantized embeddings are valid compressed-tensors, but vLLM quantizes linear layers only.
       const embeds = plan.tensors.filter((t) => t.action === 'quantize' && EMBEDDING.test(t.tensor.name) && !compressedTensorsIssue(t));

@@ -11,7 +11,7 @@ export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq']);
 /** Calibration sources the runner reads. */
 export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens']);
 /** Outputs the runner writes. */
-export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake', 'compressed_tensors']);
+export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake', 'compressed_tensors', 'gguf']);
 /** Translations `bitsmith run` and `bitsmith export` write. */
 export const RUN_EXPORTS: ReadonlySet<string> = new Set(['llm_compressor', 'llama_quantize']);
 
@@ -42,16 +42,20 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     out.push(diag(code, severity, recipe.calibration.stmt, `calibration ${recipe.calibration.kind} is not read by bitsmith run yet; calibration generated and calibration tokens "file.json" are`));
   }
   for (const o of recipe.outputs) {
-    if (!RUN_OUTPUTS.has(o.kind)) out.push(diag(code, severity, o.stmt, `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors" and output compressed_tensors "folder" are`));
+    if (!RUN_OUTPUTS.has(o.kind)) out.push(diag(code, severity, o.stmt, `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors", output gguf "file.gguf" and output compressed_tensors "folder" are`));
   }
   const ct = recipe.outputs.find((o) => o.kind === 'compressed_tensors');
   const gptq = plan?.tensors.find((t) => t.config && t.method.name === 'gptq');
   if (ct && gptq) {
     out.push(diag(code, severity, ct.stmt, `output compressed_tensors does not store GPTQ's codes yet (${gptq.tensor.name} uses gptq); use output fake, or rtn for this output`));
   }
-  const written = recipe.outputs.filter((o) => RUN_OUTPUTS.has(o.kind));
+  // One weights output (fake or compressed_tensors) per run, plus a GGUF beside a fake one.
+  const written = recipe.outputs.filter((o) => RUN_OUTPUTS.has(o.kind) && o.kind !== 'gguf');
+  const gguf = recipe.outputs.find((o) => o.kind === 'gguf');
   if (written.length > 1) {
     out.push(diag(code, severity, written[1].stmt, `bitsmith run writes one output per run: output ${written[0].kind} and output ${written[1].kind} need two recipes`));
+  } else if (gguf && written[0]?.kind === 'compressed_tensors') {
+    out.push(diag(code, severity, gguf.stmt, 'bitsmith run writes a GGUF beside output fake, not beside output compressed_tensors: use two recipes'));
   }
   for (const e of recipe.exports) if (!RUN_EXPORTS.has(e.kind)) out.push(diag(code, severity, e.stmt, `export ${e.kind} is not implemented yet`));
   if (recipe.allocate) out.push(diag(code, severity, recipe.allocate.stmt, 'allocate (automatic mixed precision) is not executed by bitsmith run yet'));

@@ -130,7 +130,12 @@ void readGgufInto(Model& m, const std::string& file) {
   for (uint64_t i = 0; i < kvCount; i++) {
     std::string key = c.string("metadata key #" + std::to_string(i));
     if (!keys.insert(key).second) throw bad("duplicate metadata key \"" + key + "\"");
+    const uint64_t rawStart = c.pos;
     uint32_t type = c.get<uint32_t>("value type of \"" + key + "\"");
+    struct Capture {
+      Cursor& c; Model& m; const std::string& key; uint64_t start;
+      ~Capture() { if (c.pos > start) m.ggufKvs.emplace_back(key, std::string(reinterpret_cast<const char*>(c.data + start), size_t(c.pos - start))); }
+    } capture{c, m, key, rawStart};
     if (key == "general.alignment") {
       uint64_t a = 0;
       if (type == 4) a = c.get<uint32_t>("value of \"general.alignment\"");

@@ -50,6 +50,9 @@ class Model {
   std::vector<TensorRef> tensors;
   std::vector<std::unique_ptr<MappedFile>> files;
   json::Value metadata;      // safetensors __metadata__ (object of strings), when any
+  // GGUF sources: every metadata key/value in file order, the value as its raw bytes
+  // (u32 value type, then the value), for output gguf to carry over (tokenizer, ...).
+  std::vector<std::pair<std::string, std::string>> ggufKvs;
 
   const TensorRef* find(const std::string& name) const;
   const MappedFile& fileOf(const TensorRef& t) const { return *files[size_t(t.file)]; }

@@ -292,6 +292,18 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
       }
     }
   }
+  Napi::Value gg = field(o, "gguf");
+  if (isSet(gg)) {
+    if (!gg.IsObject()) throw Napi::TypeError::New(env, "job.gguf must be an object {path, spec}");
+    Napi::Object go = gg.As<Napi::Object>();
+    job.gguf = true;
+    job.ggufPath = strField(env, go, "path", "", "job.gguf");
+    if (job.ggufPath.empty()) throw Napi::TypeError::New(env, "job.gguf.path is required");
+    const std::string spec = strField(env, go, "spec", "{}", "job.gguf");
+    std::string err;
+    if (!json::parse(spec.data(), spec.size(), job.ggufSpec, err) || !job.ggufSpec.isObject())
+      throw Napi::TypeError::New(env, "job.gguf.spec must be a JSON object: " + err);
+  }
   job.threads = int(intField(env, o, "threads", 0, "job"));
   if (job.threads > 1024) throw Napi::TypeError::New(env, "job.threads must be at most 1024");
   job.chunkElements = intField(env, o, "chunkElements", job.chunkElements, "job");

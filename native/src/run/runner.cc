@@ -1,6 +1,7 @@
 #include "run/runner.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -19,9 +20,12 @@
 #include "forward/llama.h"
 #include "io/error.h"
 #include "io/model.h"
+#include "io/gguf_writer.h"
 #include "io/safetensors_writer.h"
 #include "linalg/gemm.h"
 #include "metrics/metrics.h"
+#include "quant/ggml/ggml.h"
+#include "quant/stored.h"
 #include "run/async_writer.h"
 #include "run/compressed_tensors.h"
 #include "run/stream_metrics.h"
@@ -189,7 +193,7 @@ QuantOutput quantizeChecked(const TensorRef& ref, const float* in, int64_t rows,
   QuantOutput q;
   try {
     if (stored) {
-      q.dequant.resize(size_t(rows * cols));
+      if (rows > 0 && cols > 0) q.dequant.resize(size_t(rows * cols));
       q.outlierCount = quantizeTensorInto(in, rows, cols, cfg, pool, reference, q.dequant.data(), *stored);
       q.bytes = stored->bytes();
     } else {
@@ -297,6 +301,32 @@ struct Item {
   const JobTensor* job;  // null: not in the plan, copied unchanged
 };
 
+// llama.cpp's `llama` architecture rotates interleaved pairs (2i, 2i+1) of each head;
+// Hugging Face checkpoints store q/k for rotate-half (i, i + hd/2). Row r of the HF
+// tensor goes to row interleavedRow(r) of the GGUF tensor (as llama.cpp's converter does).
+int64_t interleavedRow(int64_t r, int64_t rows, int64_t heads) {
+  const int64_t hd = rows / heads, half = hd / 2;
+  const int64_t h = r / hd, j = r % hd;
+  return h * hd + 2 * (j % half) + j / half;
+}
+
+// dst[interleavedRow(r)] = src[r] (forward) or dst[r] = src[interleavedRow(r)] (back).
+void permuteRows(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t rowBytes, int64_t heads, bool forward) {
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t g = interleavedRow(r, rows, heads);
+    if (forward) std::memcpy(dst + g * rowBytes, src + r * rowBytes, size_t(rowBytes));
+    else std::memcpy(dst + r * rowBytes, src + g * rowBytes, size_t(rowBytes));
+  }
+}
+
+struct GgufPlan {
+  std::string name;
+  int64_t permuteHeads = 0;
+  uint32_t type = 0;
+  bool viaF32 = false;  // a kept tensor converted to F32 (F64 sources)
+  bool omit = false;    // not written (a tied lm_head, rotary tables)
+};
+
 }  // namespace
 
 json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& cancel) {
@@ -383,6 +413,98 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     writer = std::make_unique<SafetensorsWriter>(file, std::move(outs), std::move(meta));
     writer->open();
   }
+  std::unique_ptr<GgufWriter> gguf;
+  std::vector<GgufPlan> ggufPlans(items.size());
+  if (job.gguf) {
+    for (const auto& f : model->files)
+      if (sameFile(f->path(), job.ggufPath))
+        throw ModelError("run/output-is-input", job.ggufPath + ": the output would overwrite the model file it reads");
+    if (job.output && sameFile(job.outputPath, job.ggufPath))
+      throw ModelError("run/bad-job", job.ggufPath + ": output fake and output gguf name the same file");
+    const Value* specTensors = job.ggufSpec.get("tensors");
+    const Value* specMeta = job.ggufSpec.get("metadata");
+    std::vector<GgufKv> kvs = parseGgufKvs(specMeta ? *specMeta : Value::array());
+    if (const Value* cp = job.ggufSpec.get("copySourceMetadata"); cp && cp->kind == Value::Bool && cp->boolean) {
+      // A GGUF source: its key/values first (architecture parameters, tokenizer, ...), byte
+      // for byte, except those the spec sets.
+      std::unordered_set<std::string> ours;
+      for (const GgufKv& kv : kvs) ours.insert(kv.key);
+      std::vector<GgufKv> all;
+      for (const auto& [key, raw] : model->ggufKvs) {
+        if (ours.count(key)) continue;
+        GgufKv kv;
+        kv.key = key;
+        kv.raw = raw;
+        all.push_back(std::move(kv));
+      }
+      for (GgufKv& kv : kvs) all.push_back(std::move(kv));
+      kvs = std::move(all);
+    }
+    std::vector<GgufTensor> outs;
+    std::unordered_set<std::string> ggufNames;
+    for (size_t i = 0; i < items.size(); i++) {
+      const TensorRef& ref = *items[i].ref;
+      const JobTensor* jt = items[i].job;
+      GgufPlan& gp = ggufPlans[i];
+      const Value* ts = specTensors ? specTensors->get(ref.name) : nullptr;
+      if (const Value* om = ts ? ts->get("omit") : nullptr; om && om->kind == Value::Bool && om->boolean) {
+        gp.omit = true;
+        continue;
+      }
+      const Value* nm = ts ? ts->get("name") : nullptr;
+      if (!nm || !nm->isString() || nm->string.empty())
+        throw ModelError("run/unsupported", job.ggufPath + ": tensor \"" + ref.name + "\" has no llama.cpp name; output gguf writes Llama-family models only", ref.name);
+      gp.name = nm->string;
+      if (!ggufNames.insert(gp.name).second)
+        throw ModelError("run/bad-job", job.ggufPath + ": two tensors would be named \"" + gp.name + "\"", ref.name);
+      if (const Value* ph = ts->get("permuteHeads"); ph && ph->isNumber() && ph->number > 0) {
+        gp.permuteHeads = int64_t(ph->number);
+        if (ref.shape.size() != 2 || ref.rows() % (2 * gp.permuteHeads) != 0)
+          throw ModelError("run/bad-job", "tensor \"" + ref.name + "\" " + shapeText(ref.shape) + ": its rows cannot be split into " +
+                                              std::to_string(gp.permuteHeads) + " heads of rotary pairs", ref.name);
+      }
+      if (jt && jt->quantize) {
+        const QuantConfig& c = jt->config;
+        const GgmlTypeInfo* gt = findGgmlType(c.format);
+        if (!gt)
+          throw ModelError("run/unsupported", job.ggufPath + ": tensor \"" + ref.name + "\" is quantized to " + c.format +
+                                                  ", which GGUF cannot store (ggml block types only: q4_0 ... q6_k, iq4_nl, iq4_xs)", ref.name);
+        if (c.outliers || c.lowrank || c.rotate)
+          throw ModelError("run/unsupported", job.ggufPath + ": tensor \"" + ref.name + "\": GGUF cannot store outliers, lowrank or rotate", ref.name);
+        gp.type = uint32_t(gt->ggmlId);
+      } else {
+        switch (ref.dtype) {
+          case DType::F32: gp.type = 0; break;
+          case DType::F16: gp.type = 1; break;
+          case DType::BF16: gp.type = 30; break;
+          case DType::F64: gp.type = 0; gp.viaF32 = true; break;
+          case DType::Ggml: {
+            // A kept block-quantized tensor of a GGUF source: copied as it is.
+            std::string lower = ref.dtypeName;
+            for (auto& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+            if (const GgmlTypeInfo* gt = findGgmlType(lower); gt && !gp.permuteHeads) {
+              gp.type = uint32_t(gt->ggmlId);
+              break;
+            }
+            throw ModelError("run/unsupported", model->fileOf(ref).path() + ": tensor \"" + ref.name + "\" is stored as " + ref.dtypeName +
+                                                    ", which output gguf does not copy", ref.name);
+          }
+          default:
+            throw ModelError("run/unsupported", model->fileOf(ref).path() + ": tensor \"" + ref.name + "\" is stored as " + ref.dtypeName +
+                                                    ", which output gguf does not write", ref.name);
+        }
+      }
+      GgufTensor t;
+      t.name = gp.name;
+      t.ne.assign(ref.shape.rbegin(), ref.shape.rend());
+      if (t.ne.empty()) t.ne.push_back(1);
+      t.type = gp.type;
+      t.bytes = ggmlTensorBytes(t.type, t.ne, ref.name);
+      outs.push_back(std::move(t));
+    }
+    gguf = std::make_unique<GgufWriter>(job.ggufPath, std::move(kvs), std::move(outs), 32);
+    gguf->open();
+  }
   // Declared after `writer` (and `model`): destroyed first, so its thread is gone before
   // the temporary file is removed and the model unmapped.
   std::unique_ptr<AsyncWriter> async;
@@ -400,6 +522,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     ev.set("modelFormat", Value::of(model->format));
     ev.set("threads", Value::of(pool.size()));
     ev.set("output", job.output ? Value::of(job.outputPath) : Value::null());
+    if (job.gguf) ev.set("gguf", Value::of(job.ggufPath));
     emit(std::move(ev));
   }
 
@@ -454,6 +577,26 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     ev.set("dtype", Value::of(ref.dtypeName));
 
     if (!quantize) {
+      if (gguf && ref.elements > 0 && !ggufPlans[index].omit) {
+        const GgufPlan& gp = ggufPlans[index];
+        if (gp.viaF32) {
+          std::vector<float> f(size_t(ref.elements));
+          if (!model->readRowsF32(ref, 0, rows, f.data())) throwNonFinite(*model, ref, 0, f.data(), ref.elements);
+          std::vector<float> g(f.size());
+          if (gp.permuteHeads) permuteRows(reinterpret_cast<const uint8_t*>(f.data()), reinterpret_cast<uint8_t*>(g.data()), rows, cols * 4, gp.permuteHeads, true);
+          else g.swap(f);
+          gguf->write(g.data(), g.size() * 4);
+        } else {
+          std::unique_ptr<uint8_t[]> tmp(new uint8_t[size_t(ref.bytes)]);
+          model->readRowsRaw(ref, 0, rows, tmp.get());
+          if (gp.permuteHeads) {
+            std::unique_ptr<uint8_t[]> p(new uint8_t[size_t(ref.bytes)]);
+            permuteRows(tmp.get(), p.get(), rows, ref.rowBytes(), gp.permuteHeads, true);
+            tmp.swap(p);
+          }
+          gguf->write(tmp.get(), size_t(ref.bytes));
+        }
+      }
       if (async && ref.bytes > 0) {
         const int64_t rb = ref.rowBytes();
         const int64_t chunkRows = std::max<int64_t>(1, (int64_t(8) << 20) / std::max<int64_t>(1, rb));
@@ -512,7 +655,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     }
     OutputErr outErr;
     int64_t chunkRows = rows;
-    if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0 && !ct && !hGptq) {
+    if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0 && !ct && !hGptq && !gguf) {
       int64_t r = job.chunkElements / cols;
       // Multiples of 40 rows keep every packed component byte-aligned per chunk (b-bit codes
       // and zeros: 8 rows; ternary's 5 trits per byte: 5 rows), so the chunks' byte counts
@@ -594,13 +737,36 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       // One piece: the quantizer and the metrics use the whole pool.
       float* in = inBuf.get(size_t(rows * cols));
       readChunk(*model, ref, 0, rows, in, pool);
-      StoredTensor stored;
-      QuantOutput q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference, ct ? &stored : nullptr);
+      QuantOutput q;
+      StoredTensor stored;  // the codes as stored: GGUF blocks, compressed-tensors packing
+      if (gguf && !ggufPlans[index].omit) {
+        // The GGUF blocks are the quantizer's stored codes; q/k rows are permuted first so
+        // the blocks hold llama.cpp's row order (ggml blocks are row-local: the same rows
+        // quantize to the same blocks in any order, so the reconstruction, put back in the
+        // source order, is what the fake-quant output holds).
+        const GgufPlan& gp = ggufPlans[index];
+        if (gp.permuteHeads) {
+          std::vector<float> pin(size_t(rows * cols));
+          permuteRows(reinterpret_cast<const uint8_t*>(in), reinterpret_cast<uint8_t*>(pin.data()), rows, cols * 4, gp.permuteHeads, true);
+          q = quantizeChecked(ref, pin.data(), rows, cols, cfg, pool, job.reference, &stored);
+          std::vector<float> back(q.dequant.size());
+          permuteRows(reinterpret_cast<const uint8_t*>(q.dequant.data()), reinterpret_cast<uint8_t*>(back.data()), rows, cols * 4, gp.permuteHeads, false);
+          q.dequant.swap(back);
+        } else {
+          q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference, &stored);
+        }
+        if (int64_t(stored.codes.size()) != int64_t(rows) * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols)) || stored.bytes().total() != int64_t(stored.codes.size()))
+          throw ModelError("run/internal", "tensor \"" + ref.name + "\": the quantizer produced " + std::to_string(stored.codes.size()) +
+                                               " block bytes, the GGUF layout needs " + std::to_string(rows * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols))), ref.name);
+        gguf->write(stored.codes.data(), stored.codes.size());
+      } else {
+        q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference, ct ? &stored : nullptr);
+      }
       if (hGptq) {
         // The stored form has RTN's layout and byte counts (same grid, scales and zeros);
-        // GPTQ chooses different codes, which the compressed-tensors writer does not take yet
-        // (core/src/analysis/executable.ts refuses the combination before a run starts).
-        if (ct) throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": output compressed_tensors does not store GPTQ's codes yet", ref.name);
+        // GPTQ chooses different codes, which the GGUF and compressed-tensors writers do not
+        // take yet (core/src/analysis refuses these combinations before a run starts).
+        if (ct || gguf) throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": this output does not store GPTQ's codes yet", ref.name);
         try {
           q.dequant = gptqQuantize(in, rows, cols, hGptq->h.data(), cfg, jt->gptq, &pool);
         } catch (const std::invalid_argument& e) {
@@ -700,6 +866,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     emit(std::move(ev));
   }
   checkCancel();
+  if (gguf) gguf->commit();
   if (writer) writer->commit();
   if (folder) {
     checkCancel();
@@ -724,6 +891,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
   totals.set("peakRssBytes", Value::of(peakRssBytes()));
   done.set("totals", std::move(totals));
   done.set("output", job.output ? Value::of(job.outputPath) : Value::null());
+  if (job.gguf) done.set("gguf", Value::of(job.ggufPath));
   done.set("threads", Value::of(pool.size()));
   emit(done);
   return done;

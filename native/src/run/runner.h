@@ -46,6 +46,13 @@ struct Job {
   std::string outputConfig;
   std::vector<std::pair<std::string, std::string>> outputCopies;
   json::Value outputMetadata = json::Value::object();  // extra __metadata__ strings (recipe name, ...)
+  // output gguf "path": ggufSpec = {metadata: [{key, type, itemType?, value}],
+  // tensors: {"<source name>": {name: "<gguf name>", permuteHeads: n}}} (n > 0: rows of
+  // this tensor, in the Hugging Face rotate-half order, are written in llama.cpp's
+  // interleaved order, head by head; quantized after the permutation).
+  bool gguf = false;
+  std::string ggufPath;
+  json::Value ggufSpec = json::Value::object();
   int threads = 0;              // 0: all cores
   int64_t chunkElements = int64_t(1) << 18;  // row chunk target (cache-sized); <= 0: whole tensors
   bool reference = false;       // use the scalar reference quantizers

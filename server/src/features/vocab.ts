@@ -14,7 +14,7 @@ export const KIND_DOCS: Readonly<Record<string, Readonly<Record<string, string>>
   },
   output: {
     fake: 'Dequantized ("fake-quantized") weights in the source dtype, as .safetensors: loads anywhere.',
-    gguf: 'A llama.cpp-loadable GGUF with ggml block types (q4_0, q4_k, ...).',
+    gguf: 'A llama.cpp-loadable GGUF v3: ggml block types (q4_0, q4_k, ...) as their blocks, kept tensors in f32/f16/bf16, llama.cpp names and metadata (Llama-family models; the tokenizer from tokenizer.json or a GGUF source).',
     compressed_tensors: 'A folder with safetensors + config.json in the compressed-tensors layout that vLLM and transformers load (int4, int8, fp8_e4m3, nvfp4).',
   },
   export: {

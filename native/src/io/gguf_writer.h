@@ -1,0 +1,83 @@
+// Streams a GGUF v3 file (little-endian) tensor by tensor: "GGUF", u32 version 3, u64
+// tensor_count, u64 kv_count, the key/values, the tensor infos (name, u32 n_dims,
+// u64 ne[n_dims] in ggml order (ne[0] = the input dimension), u32 ggml type, u64 offset
+// relative to the data section), zero padding to the alignment, then each tensor's data at
+// its offset (each offset a multiple of the alignment; zero padding between tensors).
+// Everything in the header is known up front, so it is written first; data bytes then go
+// to the tensors in header order. Like SafetensorsWriter, the file is built under a
+// temporary name beside the destination and renamed into place by commit(); abort() or
+// destruction without commit removes it.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/json.h"
+
+namespace bitsmith {
+
+// GGUF metadata value types.
+enum GgufValueType : uint32_t {
+  kGgufU8 = 0, kGgufI8 = 1, kGgufU16 = 2, kGgufI16 = 3, kGgufU32 = 4, kGgufI32 = 5, kGgufF32 = 6,
+  kGgufBool = 7, kGgufString = 8, kGgufArray = 9, kGgufU64 = 10, kGgufI64 = 11, kGgufF64 = 12,
+};
+
+struct GgufKv {
+  std::string key;
+  uint32_t type = kGgufString;   // for arrays: kGgufArray, with itemType
+  uint32_t itemType = kGgufString;
+  json::Value value;             // number, bool, string, or an array of them
+  std::string raw;               // when set: the value type and value as bytes, written as is
+};
+
+struct GgufTensor {
+  std::string name;
+  std::vector<int64_t> ne;  // ggml order: ne[0] is the innermost (input) dimension
+  uint32_t type = 0;        // ggml type id
+  int64_t bytes = 0;        // validated against ne and the type's block size
+};
+
+/** Bytes of a ggml type id for ne (throws ModelError run/internal for an unknown id or a
+ *  partial block). */
+int64_t ggmlTensorBytes(uint32_t type, const std::vector<int64_t>& ne, const std::string& tensor);
+
+/** Parses the job's metadata list [{key, type, itemType?, value}] (types "u8".."f64",
+ *  "bool", "string", "array"). Throws ModelError run/bad-job naming the key. */
+std::vector<GgufKv> parseGgufKvs(const json::Value& list);
+
+/** The header: everything before the data section, padded to `alignment`. */
+std::string ggufHeader(const std::vector<GgufKv>& kvs, const std::vector<GgufTensor>& tensors, uint32_t alignment);
+
+class GgufWriter {
+ public:
+  GgufWriter(std::string path, std::vector<GgufKv> kvs, std::vector<GgufTensor> tensors, uint32_t alignment = 32);
+  ~GgufWriter();
+  GgufWriter(const GgufWriter&) = delete;
+  GgufWriter& operator=(const GgufWriter&) = delete;
+
+  /** Creates the temporary file and writes the header. Throws ModelError run/write-failed. */
+  void open();
+  /** Appends data of the current tensor; padding between tensors is inserted here. */
+  void write(const void* data, size_t n);
+  size_t currentTensor() const { return current_; }
+  /** Every tensor complete: close and rename into place. */
+  void commit();
+  void abort() noexcept;
+  const std::string& path() const { return path_; }
+  const std::string& tempPath() const { return temp_; }
+
+ private:
+  void raw(const void* data, size_t n);
+  void advance();
+  void fail(const std::string& what, int err);
+  std::string path_, temp_;
+  std::vector<GgufKv> kvs_;
+  std::vector<GgufTensor> tensors_;
+  uint32_t alignment_;
+  int fd_ = -1;
+  size_t current_ = 0;
+  int64_t left_ = 0;
+  bool committed_ = false;
+};
+
+}  // namespace bitsmith
