@@ -1,29 +1,14 @@
 #include "io/gguf_writer.h"
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 
 #include "io/error.h"
 #include "io/model.h"
 #include "quant/ggml/ggml.h"
 
-#ifdef _WIN32
-#include <fcntl.h>
-#include <io.h>
-#include <process.h>
-#include <sys/stat.h>
-#define getpid _getpid
-#else
-#include <fcntl.h>
-#include <unistd.h>
-#endif
-
-namespace fs = std::filesystem;
 
 namespace bitsmith {
 
@@ -167,40 +152,17 @@ std::string ggufHeader(const std::vector<GgufKv>& kvs, const std::vector<GgufTen
 }
 
 GgufWriter::GgufWriter(std::string path, std::vector<GgufKv> kvs, std::vector<GgufTensor> tensors, uint32_t alignment)
-    : path_(std::move(path)), kvs_(std::move(kvs)), tensors_(std::move(tensors)), alignment_(alignment) {
+    : file_(std::move(path)), kvs_(std::move(kvs)), tensors_(std::move(tensors)), alignment_(alignment) {
   for (const GgufTensor& t : tensors_) {
     const int64_t want = ggmlTensorBytes(t.type, t.ne, t.name);
     if (want != t.bytes)
-      throw ModelError("run/internal", path_ + ": tensor \"" + t.name + "\" declares " + std::to_string(t.bytes) + " bytes, its type and shape need " +
+      throw ModelError("run/internal", file_.path() + ": tensor \"" + t.name + "\" declares " + std::to_string(t.bytes) + " bytes, its type and shape need " +
                                            std::to_string(want), t.name);
-    if (t.name.size() >= 64) throw ModelError("run/unsupported", path_ + ": tensor name \"" + t.name + "\" is longer than GGML_MAX_NAME - 1 (63)", t.name);
+    if (t.name.size() >= 64) throw ModelError("run/unsupported", file_.path() + ": tensor name \"" + t.name + "\" is longer than GGML_MAX_NAME - 1 (63)", t.name);
   }
 }
 
 GgufWriter::~GgufWriter() { abort(); }
-
-void GgufWriter::fail(const std::string& what, int err) {
-  std::string msg = path_ + ": cannot " + what + " (" + std::strerror(err) + ")";
-  abort();
-  throw ModelError("run/write-failed", msg);
-}
-
-void GgufWriter::raw(const void* data, size_t n) {
-  const char* q = static_cast<const char*>(data);
-  while (n > 0) {
-#ifdef _WIN32
-    int w = ::_write(fd_, q, unsigned(n > (1u << 30) ? (1u << 30) : n));
-#else
-    ssize_t w = ::write(fd_, q, n > (size_t(1) << 30) ? (size_t(1) << 30) : n);
-#endif
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail("write", errno);
-    }
-    q += w;
-    n -= size_t(w);
-  }
-}
 
 // Skips finished tensors, writing the padding after each.
 void GgufWriter::advance() {
@@ -208,46 +170,27 @@ void GgufWriter::advance() {
   while (current_ < tensors_.size() && left_ == 0) {
     const int64_t b = tensors_[current_].bytes;
     const int64_t pad = (alignment_ - b % alignment_) % alignment_;
-    for (int64_t p = pad; p > 0; p -= 64) raw(zeros, size_t(std::min<int64_t>(p, 64)));
+    for (int64_t p = pad; p > 0; p -= 64) file_.write(zeros, size_t(std::min<int64_t>(p, 64)));
     if (++current_ < tensors_.size()) left_ = tensors_[current_].bytes;
   }
 }
 
 void GgufWriter::open() {
-  static std::atomic<unsigned> counter{0};
-  fs::path p(path_);
-  fs::path dir = p.parent_path();
-  std::error_code ec;
-  if (!dir.empty() && !fs::is_directory(dir, ec))
-    throw ModelError("run/write-failed", path_ + ": the output folder " + dir.string() + " does not exist");
   const std::string header = ggufHeader(kvs_, tensors_, alignment_);  // validates the metadata first
-  for (int attempt = 0; attempt < 100 && fd_ < 0; attempt++) {
-    temp_ = (dir / ("." + p.filename().string() + ".bitsmith-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".tmp")).string();
-#ifdef _WIN32
-    fd_ = ::_open(temp_.c_str(), _O_WRONLY | _O_CREAT | _O_EXCL | _O_BINARY, _S_IREAD | _S_IWRITE);
-#else
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-#endif
-    if (fd_ < 0 && errno != EEXIST) {
-      int e = errno;
-      temp_.clear();
-      throw ModelError("run/write-failed", path_ + ": cannot create a temporary file in " + dir.string() + " (" + std::strerror(e) + ")");
-    }
-  }
-  if (fd_ < 0) throw ModelError("run/write-failed", path_ + ": cannot create a temporary file");
-  raw(header.data(), header.size());
+  file_.open();
+  file_.write(header.data(), header.size());
   current_ = 0;
   left_ = tensors_.empty() ? 0 : tensors_[0].bytes;
   if (!tensors_.empty() && left_ == 0) advance();
 }
 
 void GgufWriter::write(const void* data, size_t n) {
-  if (fd_ < 0) throw ModelError("run/write-failed", path_ + ": write after close");
+  if (!file_.isOpen()) throw ModelError("run/write-failed", path() + ": write after close");
   const char* q = static_cast<const char*>(data);
   while (n > 0) {
-    if (current_ >= tensors_.size()) throw ModelError("run/internal", path_ + ": more data written than the header declares");
+    if (current_ >= tensors_.size()) throw ModelError("run/internal", path() + ": more data written than the header declares");
     const size_t k = size_t(std::min<int64_t>(int64_t(n), left_));
-    raw(q, k);
+    file_.write(q, k);
     q += k;
     n -= k;
     left_ -= int64_t(k);
@@ -256,40 +199,12 @@ void GgufWriter::write(const void* data, size_t n) {
 }
 
 void GgufWriter::commit() {
-  if (fd_ < 0) throw ModelError("run/write-failed", path_ + ": commit without an open file");
+  if (!file_.isOpen()) throw ModelError("run/write-failed", path() + ": commit without an open file");
   if (current_ < tensors_.size())
-    throw ModelError("run/internal", path_ + ": tensor \"" + tensors_[current_].name + "\" was not written completely", tensors_[current_].name);
-#ifdef _WIN32
-  int rc = ::_close(fd_);
-#else
-  int rc = ::close(fd_);
-#endif
-  fd_ = -1;
-  if (rc != 0) fail("close", errno);
-  std::error_code ec;
-  fs::rename(temp_, path_, ec);
-  if (ec) {
-    std::string msg = path_ + ": cannot rename the finished file into place (" + ec.message() + ")";
-    abort();
-    throw ModelError("run/write-failed", msg);
-  }
-  committed_ = true;
-  temp_.clear();
+    throw ModelError("run/internal", path() + ": tensor \"" + tensors_[current_].name + "\" was not written completely", tensors_[current_].name);
+  file_.commit();
 }
 
-void GgufWriter::abort() noexcept {
-  if (fd_ >= 0) {
-#ifdef _WIN32
-    ::_close(fd_);
-#else
-    ::close(fd_);
-#endif
-    fd_ = -1;
-  }
-  if (!committed_ && !temp_.empty()) {
-    std::remove(temp_.c_str());
-    temp_.clear();
-  }
-}
+void GgufWriter::abort() noexcept { file_.abort(); }
 
 }  // namespace bitsmith

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "io/json.h"
+#include "io/temp_file.h"
 
 namespace bitsmith {
 
@@ -63,21 +64,17 @@ class GgufWriter {
   /** Every tensor complete: close and rename into place. */
   void commit();
   void abort() noexcept;
-  const std::string& path() const { return path_; }
-  const std::string& tempPath() const { return temp_; }
+  const std::string& path() const { return file_.path(); }
+  const std::string& tempPath() const { return file_.tempPath(); }
 
  private:
-  void raw(const void* data, size_t n);
   void advance();
-  void fail(const std::string& what, int err);
-  std::string path_, temp_;
+  TempFile file_;
   std::vector<GgufKv> kvs_;
   std::vector<GgufTensor> tensors_;
   uint32_t alignment_;
-  int fd_ = -1;
   size_t current_ = 0;
   int64_t left_ = 0;
-  bool committed_ = false;
 };
 
 }  // namespace bitsmith

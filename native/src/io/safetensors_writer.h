@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/json.h"
+#include "io/temp_file.h"
 
 namespace bitsmith {
 
@@ -41,20 +42,17 @@ class SafetensorsWriter {
   void commit();
   /** Closes and removes the temporary file (idempotent). */
   void abort() noexcept;
-  const std::string& path() const { return path_; }
-  const std::string& tempPath() const { return temp_; }
+  const std::string& path() const { return file_.path(); }
+  const std::string& tempPath() const { return file_.tempPath(); }
   uint64_t bytesWritten() const { return written_; }
 
  private:
-  void fail(const std::string& what, int err);
-  std::string path_, temp_;
+  TempFile file_;
   std::vector<OutTensor> tensors_;
   json::Value metadata_;
-  int fd_ = -1;
   size_t current_ = 0;
   int64_t leftInCurrent_ = 0;
   uint64_t written_ = 0;
-  bool committed_ = false;
 };
 
 }  // namespace bitsmith
