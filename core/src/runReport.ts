@@ -2,6 +2,7 @@
 // native runner's events, read by the extension (progress, report panel, compare) and by
 // anything else that consumes a saved report. One file so every reader compiles against
 // the same shape.
+import type { ExportIssue } from './export/llmCompressor';
 import type { PlanJson } from './serialize';
 
 /** Counts in equal-width bins over [min, max]. */
@@ -160,6 +161,13 @@ export interface ReportOutput {
   notes?: string[];
 }
 
+/** A translation `bitsmith run` wrote, and what did not translate (also a comment in the file). */
+export interface ReportExport {
+  kind: string;
+  path: string;
+  issues: ExportIssue[];
+}
+
 export interface RunReport {
   type: 'report';
   /** Report format version. */
@@ -182,6 +190,8 @@ export interface RunReport {
   calibration?: Omit<CalibrationEvent, 'type'>;
   /** Present when the recipe has an evaluate block. */
   evaluation?: Omit<EvaluationEvent, 'type'>;
+  /** Translations written after the run (`export llm_compressor ...`). */
+  exports?: ReportExport[];
   /** Where the report was saved (absent in the saved file itself). */
   file?: string;
 }

@@ -319,6 +319,9 @@ describe('cli export and run: translations', function () {
     const report = JSON.parse(r.out) as { exports: { kind: string; path: string }[] };
     assert.deepEqual(report.exports.map((e) => [e.kind, e.path]), [['llm_compressor', path.join(tmp, 'r/r.yaml')], ['llama_quantize', path.join(tmp, 'r/q.sh')]]);
     for (const e of report.exports) assert.ok(fs.existsSync(e.path), e.path);
+    // The saved report lists them too (the report panel shows them).
+    const saved = JSON.parse(fs.readFileSync((report as unknown as { file: string }).file, 'utf8')) as { exports: { kind: string }[] };
+    assert.deepEqual(saved.exports.map((e) => e.kind), ['llm_compressor', 'llama_quantize']);
   });
 
   it('bitsmith export without export statements is an error', () => {

@@ -184,14 +184,14 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     process.stderr.write(`bitsmith: cannot write the translations: ${(e as Error).message}\n`);
     return 1;
   }
+  if (exported.length) report.exports = exported;
   let saved: string | undefined;
   try {
     saved = saveReport(report, loaded.path, opts.reportDir);
   } catch (e) {
     process.stderr.write(`bitsmith: warning: could not save the report: ${(e as Error).message}\n`);
   }
-  const withExports = exported.length ? { ...report, exports: exported } : report;
-  const withFile = saved ? { ...withExports, file: saved } : withExports;
+  const withFile = saved ? { ...report, file: saved } : report;
   if (opts.events) process.stdout.write(JSON.stringify(withFile) + '\n');
   else if (opts.json) process.stdout.write(JSON.stringify(withFile, null, 2) + '\n');
   else {

@@ -6,12 +6,8 @@ import * as path from 'path';
 import { llamaQuantizeCommand, llmCompressorRecipe, type Translation } from '../../../core/src/index';
 import type { LoadedRecipe } from '../load';
 
-export interface WrittenExport {
-  kind: string;
-  path: string;
-  /** What did not translate (also a comment in the file). */
-  issues: Translation['issues'];
-}
+export type { ReportExport as WrittenExport } from '../../../core/src/runReport';
+import type { ReportExport as WrittenExport } from '../../../core/src/runReport';
 
 /** The translation of one export statement. */
 export function translate(loaded: LoadedRecipe, kind: string, target: string): Translation {

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 // The run report panel: summary, per-layer charts, the tensor table and the selected
 // tensor's details and histograms.
-import type { RunReport, TensorResult } from '../../../core/src/runReport';
+import type { ReportExport, RunReport, TensorResult } from '../../../core/src/runReport';
 import { applyTheme, ChartSlot } from '../shared/charts';
 import { DataTable, type Column, type SortState } from '../shared/dataTable';
 import { clear, createNotices, definitionList, h, showError } from '../shared/dom';
@@ -21,13 +21,9 @@ import {
   drawBitsPerLayer, drawErrorHistogram, drawErrorPerLayer, drawHeatmap, drawWeightHistogram,
 } from './reportCharts';
 
-/** Translations `bitsmith run` wrote (`export llm_compressor ...`): in its JSON output, not in the saved file. */
-interface WrittenExport { kind: string; path: string; issues?: unknown[] }
-
-function exportsOf(report: RunReport): WrittenExport[] {
-  const value = (report as RunReport & { exports?: unknown }).exports;
-  if (!Array.isArray(value)) return [];
-  return value.filter((e): e is WrittenExport => !!e && typeof e === 'object' && typeof e.kind === 'string' && typeof e.path === 'string');
+/** Translations `bitsmith run` wrote; reports from before they were saved have none. */
+function exportsOf(report: RunReport): ReportExport[] {
+  return Array.isArray(report.exports) ? report.exports : [];
 }
 
 const OUTPUT_KINDS: Record<string, string> = { fake: 'fake-quantized', compressed_tensors: 'compressed-tensors' };
