@@ -11,26 +11,15 @@
 // besides the encoder it holds ggmlEncode's argument checks, among them a serial scalar scan
 // for non-finite weights (native/src/napi/ggml_api.cc; ~0.7 ns a weight, 12 ms of the 4096 x
 // 4096 matrix on the 2-core dev machine), which caps the fast 32-weight types' figures.
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { addon, flag, median, option as opt } from './common.mjs';
 import { makeData } from './student-t.mjs';
 
-const require = createRequire(import.meta.url);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const addon = require(path.join(here, '..', 'native'));
-
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const RUNS = Number(opt('runs', 3));
 const ROWS = Number(opt('rows', 4096));
 const COLS = Number(opt('cols', 4096));
 const ONLY = opt('only', '').split(',').filter(Boolean);
-const NO_REF = args.includes('--no-ref');
+const NO_REF = flag('no-ref');
 
 // llama.cpp's quantizer (quantize_qX, no imatrix) on this kind of matrix: SQNR dB and
 // Mweights/s per thread.
@@ -49,10 +38,6 @@ function sqnrDb(x, y) {
     e += d * d;
   }
   return 10 * Math.log10(s / e);
-}
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 function time(fn, runs) {
   const ms = [];

@@ -9,26 +9,15 @@
 // array and the metrics pass are not counted; the end-to-end line below shows them.
 // The machine may be shared: the load average is printed, and the best run is shown next
 // to the median.
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { addon, flag, median, option as opt } from './common.mjs';
 import { makeData } from './student-t.mjs';
 
-const require = createRequire(import.meta.url);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const addon = require(path.join(here, '..', 'native'));
-
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const RUNS = Number(opt('runs', 5));
 const ROWS = Number(opt('rows', 4096));
 const COLS = Number(opt('cols', 4096));
 const ONLY = opt('only', '').split(',').filter(Boolean);
-const QUICK = args.includes('--quick');
+const QUICK = flag('quick');
 
 // Student-t (nu = 5), 8 hot input columns x10: see student-t.mjs.
 
@@ -56,10 +45,6 @@ const CONFIGS = [
   ['int4 g128 + lowrank 16', { format: 'int4', group: 128, lowrank: 16 }, { runs: 3 }],
 ];
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 function measure(w, config, runs, out) {
   const ms = [];
