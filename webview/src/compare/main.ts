@@ -8,7 +8,7 @@ import { formatBpw, formatBytes, formatDelta, formatInteger, formatNumber, forma
 import type { CompareState, LoadedReport } from '../shared/messages';
 import { formatLabel, isKept } from '../shared/reportModel';
 import { makeNameFilter } from '../shared/table';
-import { getState, onHostMessage, post, setState } from '../shared/vscodeApi';
+import { getState, post, serve, setState } from '../shared/vscodeApi';
 
 const root = document.getElementById('app')!;
 let state: CompareState | undefined = getState<CompareState>('compare');
@@ -146,21 +146,9 @@ function render(a: LoadedReport, b: LoadedReport): void {
   notify = createNotices(root);
 }
 
-onHostMessage((message) => {
-  switch (message.type) {
-    case 'compare':
-      render(message.a, message.b);
-      break;
-    case 'error':
-      showError(root, message.title, message.message, message.file, () => post({ type: 'reload' }));
-      break;
-    case 'notice':
-      notify(message.message, message.level);
-      break;
-    default:
-      break;
-  }
+serve('compare', {
+  data: (message) => render(message.a, message.b),
+  error: (message) => showError(root, message.title, message.message, message.file, () => post({ type: 'reload' })),
+  notice: (message) => notify(message.message, message.level),
 });
-
-post({ type: 'ready' });
 

@@ -6,7 +6,7 @@ import { clear, createNotices, definitionList, h, showError } from '../shared/do
 import { formatBytes, formatCount, formatInteger, formatShape } from '../shared/format';
 import type { ModelState, ModelView } from '../shared/messages';
 import { makeNameFilter } from '../shared/table';
-import { getState, onHostMessage, post, setState } from '../shared/vscodeApi';
+import { getState, post, serve, setState } from '../shared/vscodeApi';
 
 type Row = ModelView['tensors'][number];
 
@@ -88,20 +88,8 @@ function render(model: ModelView): void {
   notify = createNotices(root);
 }
 
-onHostMessage((message) => {
-  switch (message.type) {
-    case 'model':
-      render(message.model);
-      break;
-    case 'error':
-      showError(root, message.title, message.message, message.file, () => post({ type: 'reload' }));
-      break;
-    case 'notice':
-      notify(message.message, message.level);
-      break;
-    default:
-      break;
-  }
+serve('model', {
+  data: (message) => render(message.model),
+  error: (message) => showError(root, message.title, message.message, message.file, () => post({ type: 'reload' })),
+  notice: (message) => notify(message.message, message.level),
 });
-
-post({ type: 'ready' });
