@@ -109,6 +109,15 @@ try {
   const ws = {};
   for (const g of ['ext', 'lang', 'run', 'package']) if (ONLY.has(g)) ws[g] = copyExamples(path.join(scratch, `ws-${g}`));
   if (ONLY.has('cancel')) ws.cancel = makeSlowWorkspace(path.join(scratch, 'ws-cancel'));
+  if (ONLY.has('lang')) {
+    // A model whose file was cut short (an interrupted download): the recipe must say so on its
+    // `model` line, and a run must fail naming the file.
+    const broken = path.join(ws.lang, 'broken-model');
+    fs.cpSync(path.join(ws.lang, 'stories260K'), broken, { recursive: true });
+    const st = path.join(broken, 'model.safetensors');
+    fs.truncateSync(st, 5000);
+    fs.writeFileSync(path.join(ws.lang, 'truncated.quant'), 'model "broken-model"\ndefaults { format int4; group 32 }\n');
+  }
   log(`fixtures ready (${secs(Date.now() - phase)})`);
 
   phase = Date.now();
@@ -225,6 +234,30 @@ try {
         await page.keyboard.press('Backspace');
         await page.waitForFunction(() => document.querySelectorAll('.editor-instance .squiggly-error').length === 0, null, { timeout: 20_000 });
         return text.slice(0, 100);
+      });
+
+      await check('lang: a truncated model file is an error on the model line; running it fails naming the file', async () => {
+        await openFile(page, 'truncated.quant');
+        const ed = page.locator('.editor-instance .monaco-editor').first();
+        await ed.locator('.view-line', { hasText: 'broken-model' }).waitFor({ timeout: 20_000 });
+        await ed.locator('.squiggly-error').first().waitFor({ timeout: 20_000 });
+        const panel = page.locator('.markers-panel');
+        if (!(await panel.isVisible())) await page.keyboard.press('Control+Shift+M');
+        const row = panel.locator('.monaco-list-row', { hasText: 'run past the end of the file' });
+        await row.first().waitFor({ timeout: 20_000 });
+        const text = oneLine(await row.first().innerText());
+        assert(/model\.safetensors/.test(text) && /model\/bad-offsets/.test(text), `row text ${text}`);
+        await shots.take(page, 'truncated-model-diagnostic');
+        await recordNotifications(page);
+        await runCommand(page, 'Bitsmith: Run Recipe');
+        const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'run of truncated.quant failed' });
+        await toast.first().waitFor({ timeout: 30_000 });
+        const msg = oneLine(await toast.first().innerText());
+        assert(/model\.safetensors/.test(msg), `the failure names the file: ${msg}`);
+        await shots.take(page, 'truncated-model-run-failed');
+        await page.keyboard.press('Escape');
+        await page.locator('.tabs-container .tab', { hasText: 'int4.quant' }).first().click();
+        return `${text.slice(0, 90)} | ${msg.slice(0, 120)}`;
       });
 
       await check('lang: completion in a match string offers the model\'s tensor patterns', async () => {
