@@ -15,6 +15,8 @@ export * from './plan';
 export * from './text';
 export * from './models/types';
 export { readModelHeader } from './models/load';
+export { findTokenizer } from './models/tokenizer';
+export type { TokenizerFiles } from './models/tokenizer';
 export * from './serialize';
 export { notExecutable, RUN_METHODS, RUN_OUTPUTS, RUN_EXPORTS } from './analysis/executable';
 export * from './export/selectors';

@@ -69,10 +69,10 @@ export interface TensorEvent {
 
 /** Where the forward pass's sequences came from. */
 export interface SequenceSourceInfo {
-  kind: 'generated' | 'tokens';
+  kind: 'generated' | 'tokens' | 'text';
   /** generated: the sampling seed. */
   seed?: number;
-  /** tokens: the JSON file. */
+  /** tokens: the JSON file; text: the text file (tokenized with the model's tokenizer.json). */
   path?: string;
   sequences: number;
   tokens: number;

@@ -12,6 +12,7 @@ import { diag, planToJson, type GgufSpec } from '../../../core/src/index';
 import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
 import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } from '../run/job';
+import { TextCalibrationError } from '../run/textCalibration';
 import { writeExports, type WrittenExport } from '../run/exports';
 import { loadNative, type CalibrationEvent, type DoneEvent, type EvaluationEvent, type NativeAddon, type NativeError, type RunEvent, type TensorEvent } from '../run/native';
 import { buildReport, checkAgainstPlan, formatReport, saveReport, seconds } from '../run/report';
@@ -90,7 +91,9 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   try {
     job = buildJob(loaded, plan, { threads, output, outputKind: target?.kind, version, gguf: ggufPath && ggufSpec ? { path: ggufPath, spec: ggufSpec } : undefined });
   } catch (e) {
-    process.stderr.write(`bitsmith: ${(e as Error).message}\n`);
+    const cal = analysis.recipe.calibration;
+    if (e instanceof TextCalibrationError && cal) printDiagnostics(loaded, [diag(e.code, 'error', cal.stmt, e.message)]);
+    else process.stderr.write(`bitsmith: ${(e as Error).message}\n`);
     return 1;
   }
 

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { buildGgufSpec, compressedTensorsConfig, notExecutable, type Diagnostic, type GgufSpec, type Plan, type PlanJson, type TensorPlanJson } from '../../../core/src/index';
 import type { LoadedRecipe } from '../load';
 import type { JobConfig, RunJob } from './native';
+import { maxPositionsOf, textWindows } from './textCalibration';
 
 /** One error per statement the backend cannot execute yet (core's list, shared with the editor). */
 export function unsupportedFeatures(loaded: LoadedRecipe, plan: Plan): Diagnostic[] {
@@ -110,6 +111,13 @@ export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: 
   if (cal && (cal.kind === 'generated' || cal.kind === 'tokens')) {
     job.calibration = { kind: cal.kind, samples: cal.samples, length: cal.length, seed: cal.seed ?? 0 };
     if (cal.path) job.calibration.path = path.resolve(path.dirname(loaded.path), cal.path.value);
+  } else if (cal?.kind === 'text' && cal.path) {
+    // Tokenized here (the tokenizer is a JS library); the runner re-checks the ids.
+    const file = path.resolve(path.dirname(loaded.path), cal.path.value);
+    const modelPath = loaded.analysis.modelPath ?? plan.model.path;
+    const maxPositions = loaded.analysis.model ? maxPositionsOf(loaded.analysis.model.config) : undefined;
+    const w = textWindows(file, modelPath, { samples: cal.samples, length: cal.length, maxPositions });
+    job.calibration = { kind: 'text', path: file, sequences: w.sequences };
   }
   if (recipe.evaluate) {
     // Held out from the calibration: generated with another seed than calibration's.

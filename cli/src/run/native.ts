@@ -53,11 +53,13 @@ export interface RunJob {
 }
 
 /** Sequences for the forward pass; samples/length 0 or absent: the runner's defaults
- * (generated: 16 sequences of min(128, max positions) ids; tokens: as written). */
+ * (generated: 16 sequences of min(128, max positions) ids; tokens and text: as given). */
 export interface SequenceSource {
-  kind: 'generated' | 'tokens';
-  /** tokens: absolute path of the JSON file (an array of arrays of token ids). */
+  kind: 'generated' | 'tokens' | 'text';
+  /** tokens: absolute path of the JSON file (an array of arrays of token ids); text: the text file. */
   path?: string;
+  /** text: the windows of token ids the CLI tokenized (the runner re-checks them against the model). */
+  sequences?: number[][];
   samples?: number;
   length?: number;
   seed?: number;

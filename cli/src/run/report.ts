@@ -113,7 +113,7 @@ export function formatReport(r: RunReport): string {
   if (r.budget) out.push(`budget: ${formatBytes(r.budget.bytes)} (${fmt(r.budget.bpw)} bpw): ${r.budget.fits ? 'fits' : `OVER by ${formatBytes(r.budget.overBytes)}`}`);
   if (r.calibration) {
     const c = r.calibration;
-    out.push(`calibration: ${c.source.sequences} ${c.source.kind} sequences (${c.source.kind === 'tokens' ? c.source.path : `seed ${c.source.seed}`}), ${c.source.tokens} tokens, ` +
+    out.push(`calibration: ${c.source.sequences} ${c.source.kind} sequences (${c.source.path ? c.source.path : `seed ${c.source.seed}`}), ${c.source.tokens} tokens, ` +
       `${c.hessians} Hessians in ${seconds(c.seconds)}; out SQNR dB = output error on these inputs, 10 log10 tr(W H W^T) / tr(dW H dW^T)`);
   }
   if (r.evaluation) {

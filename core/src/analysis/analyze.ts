@@ -8,6 +8,7 @@ import type { RecipeFile } from '../syntax/ast';
 import type { ModelHeader } from '../models/types';
 import { ModelReadError } from '../models/types';
 import { readModelHeader } from '../models/load';
+import { findTokenizer } from '../models/tokenizer';
 import type { Plan } from '../plan';
 import { interpret, type Recipe } from './recipe';
 import { resolvePlan } from './resolve';
@@ -73,6 +74,10 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
     return result;
   }
   result.model = model;
+  if (cal?.kind === 'text' && !findTokenizer(result.modelPath, exists)) {
+    all.push(diag('calibration/no-tokenizer', 'error', cal.stmt,
+      `calibration text needs the model's tokenizer: no tokenizer.json beside ${result.modelPath}. Use calibration tokens "file.json" (token ids) or calibration generated`));
+  }
   result.plan = resolvePlan(recipe, model);
   all.push(...checkPlan(recipe, result.plan, model), ...notExecutable(recipe, result.plan, 'warning'));
   return result;

@@ -278,6 +278,21 @@ OutputErr outputError(const float* w, const float* q, int64_t rows, int64_t n, c
 forward::Sequences loadSequences(const SequenceSource& src, const forward::LlamaModel& lm, const std::atomic<bool>& cancel) {
   const forward::LlamaConfig& c = lm.config();
   if (src.kind == "tokens") return forward::readTokenFile(src.path, c.vocab, c.maxPositions, src.samples, src.length);
+  if (src.kind == "text") {
+    auto fail = [&](const std::string& what) { return ModelError("calibration/bad-tokens", src.path + ": " + what); };
+    if (src.sequences.empty()) throw fail("the text gives no token sequences");
+    for (size_t s = 0; s < src.sequences.size(); s++) {
+      const auto& q = src.sequences[s];
+      if (q.size() < 2) throw fail("window " + std::to_string(s) + " has " + std::to_string(q.size()) + " tokens; at least 2 are needed");
+      if (c.maxPositions > 0 && int64_t(q.size()) > c.maxPositions)
+        throw fail("window " + std::to_string(s) + " has " + std::to_string(q.size()) + " tokens, more than the model's " + std::to_string(c.maxPositions) + " positions");
+      for (size_t i = 0; i < q.size(); i++)
+        if (q[i] < 0 || int64_t(q[i]) >= c.vocab)
+          throw fail("window " + std::to_string(s) + ", position " + std::to_string(i) + ": token id " + std::to_string(q[i]) +
+                     " is outside the model's vocabulary (0.." + std::to_string(c.vocab - 1) + "): does the tokenizer belong to this model?");
+    }
+    return src.sequences;
+  }
   const int64_t samples = src.samples > 0 ? src.samples : 16;
   int64_t length = src.length > 0 ? src.length : 128;
   if (src.length <= 0 && c.maxPositions > 0) length = std::min(length, c.maxPositions);
@@ -289,7 +304,7 @@ Value sourceValue(const SequenceSource& src, const forward::Sequences& seqs) {
   for (const auto& q : seqs) tokens += int64_t(q.size());
   Value v = Value::object();
   v.set("kind", Value::of(src.kind));
-  if (src.kind == "tokens") v.set("path", Value::of(src.path));
+  if (src.kind == "tokens" || src.kind == "text") v.set("path", Value::of(src.path));
   else v.set("seed", Value::of(int64_t(src.seed)));
   v.set("sequences", Value::of(int64_t(seqs.size())));
   v.set("tokens", Value::of(tokens));
@@ -355,7 +370,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       model->requireReadable(*ref);
       if (jt.method == "gptq") {
         if (!job.calibration.enabled())
-          throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method gptq needs calibration (calibration generated or tokens)", jt.name);
+          throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method gptq needs calibration (calibration generated, tokens or text)", jt.name);
       } else if (jt.method != "rtn") {
         throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn and gptq)", jt.name);
       }

@@ -24,12 +24,15 @@ struct JobTensor {
   QuantConfig config;
 };
 
-// Sequences for the forward pass: sampled from the unquantized model (generated) or read
-// from a JSON file of token-id arrays (tokens). samples/length 0: the defaults
-// (generated: 16 sequences of min(128, max positions) ids; tokens: as written).
+// Sequences for the forward pass: sampled from the unquantized model (generated), read
+// from a JSON file of token-id arrays (tokens), or a text file the CLI has tokenized with
+// the model's tokenizer (text: the ids arrive in `sequences`, re-validated here).
+// samples/length 0: the defaults (generated: 16 sequences of min(128, max positions) ids;
+// tokens and text: as given).
 struct SequenceSource {
-  std::string kind;  // "" (none), "generated", "tokens"
-  std::string path;  // tokens: the file
+  std::string kind;  // "" (none), "generated", "tokens", "text"
+  std::string path;  // tokens: the file; text: the text file (for the report)
+  std::vector<std::vector<int32_t>> sequences;  // text: the tokenized windows
   int64_t samples = 0, length = 0;
   uint64_t seed = 0;
   bool enabled() const { return !kind.empty(); }
