@@ -46,6 +46,8 @@ export interface TensorEvent {
   bytesOut: number;
   bytes?: Record<string, number>;
   relError?: number;
+  /** ||dW||^2, additive across tensors (the allocator's weight metric). */
+  squaredError?: number;
   sqnrDb?: number;
   maxAbsError?: number;
   cosine?: number;
@@ -64,6 +66,8 @@ export interface TensorEvent {
    * output error tr(dW H dW^T) / tr(W H W^T) on the calibration inputs (an energy ratio:
    * compare with relError squared), and its SQNR in dB. */
   outputError?: number;
+  /** tr(dW H dW^T) itself, additive across tensors (the allocator's output metric). */
+  outputErrorSum?: number;
   outputSqnrDb?: number;
 }
 
@@ -134,7 +138,19 @@ export interface ErrorEvent {
   tensor?: string;
 }
 
-export type RunEvent = StartEvent | CalibrationEvent | TensorStartEvent | TensorEvent | EvaluationEvent | DoneEvent | ErrorEvent;
+/** Before a run with `allocate` whose candidates are not all measured: measuring progress
+ * (one pass per candidate format over the tensors missing it). */
+export interface MeasureEvent {
+  type: 'measure';
+  format: string;
+  formatIndex: number;
+  formats: number;
+  tensor?: string;
+  done: number;
+  total: number;
+}
+
+export type RunEvent = StartEvent | CalibrationEvent | TensorStartEvent | TensorEvent | EvaluationEvent | DoneEvent | ErrorEvent | MeasureEvent;
 
 /** One tensor of a report: the runner's measurement plus what the plan said. */
 export type TensorResult = Omit<TensorEvent, 'type'> & {

@@ -13,6 +13,7 @@ import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
 import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } from '../run/job';
 import { TextCalibrationError } from '../run/textCalibration';
+import { measure } from '../run/measure';
 import { writeExports, type WrittenExport } from '../run/exports';
 import { loadNative, type CalibrationEvent, type DoneEvent, type EvaluationEvent, type NativeAddon, type NativeError, type RunEvent, type TensorEvent } from '../run/native';
 import { buildReport, checkAgainstPlan, formatReport, saveReport, seconds } from '../run/report';
@@ -35,9 +36,35 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     }
     threadsOpt = n;
   }
-  const loaded = loadRecipe(file);
+  let loaded = loadRecipe(file);
   if (!loaded) return 2;
+  // allocate: measure what the cache lacks first (the allocation then decides the plan).
+  const pending = loaded.analysis.allocation;
+  if (pending?.missing.length && pending.file && !loaded.analysis.diagnostics.some((d) => d.severity === 'error')) {
+    try {
+      const human = !opts.json && !opts.events;
+      await measure(loaded, loadNative(), {
+        threads: threadsOpt ?? loaded.analysis.recipe.threads ?? 0,
+        version,
+        onProgress: (p) => {
+          if (opts.events) process.stdout.write(JSON.stringify({ type: 'measure', ...p }) + '\n');
+          else if (human && process.stderr.isTTY) process.stderr.write(`\r\x1b[Kmeasuring ${p.format} (${p.formatIndex + 1}/${p.formats}): ${p.done}/${p.total}`);
+        },
+      });
+      if (human && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+    } catch (e) {
+      const err = e as NativeError;
+      process.stderr.write(`bitsmith: measuring for allocate failed: ${err.message}${err.code ? ` [${err.code}]` : ''}\n`);
+      return 1;
+    }
+    loaded = loadRecipe(file)!;
+  }
   const { analysis, text } = loaded;
+  if (analysis.recipe.allocate && !analysis.allocation?.result && !analysis.diagnostics.some((d) => d.severity === 'error')) {
+    printDiagnostics(loaded, analysis.diagnostics.filter((d) => d.code.startsWith('allocate/')));
+    process.stderr.write('bitsmith: not running: no allocation (above)\n');
+    return 1;
+  }
   const errors = analysis.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {
     printDiagnostics(loaded, errors);

@@ -35,7 +35,7 @@ export interface AllocProblem {
 }
 
 export interface SolveOptions {
-  /** Items solved exactly in the repair (default 24). */
+  /** Items solved exactly in the repair (default 24; every item when there are at most 64). */
   coreSize?: number;
   /** Candidates a core item may move from the relaxation's choice, along its Pareto front,
    * when not every item is in the core (default 2; all when every item is). */
@@ -179,7 +179,7 @@ export function solveAllocation(problem: AllocProblem, options: SolveOptions = {
 
   // 2. The repair: exact over the core, the others as the relaxation left them.
   let core: number[];
-  if (items.length <= coreSize) {
+  if (items.length <= Math.max(coreSize, options.coreSize === undefined ? 64 : 0)) {
     core = items.map((_, i) => i);
   } else {
     // Distance of an item's decision from the critical price: its next segment's and its
@@ -262,7 +262,7 @@ function paretoDp(lists: AllocCandidate[][], capacity: number, maxStates: number
   if (capacity < 0) return undefined;
   interface Layer { bytes: Float64Array; error: Float64Array; parent: Int32Array; pick: Int32Array; n: number }
   const layers: Layer[] = [];
-  let bytes = Float64Array.of(0), error = Float64Array.of(0), n = 1;
+  let bytes: Float64Array = Float64Array.of(0), error: Float64Array = Float64Array.of(0), n = 1;
   let exact = true;
   for (const list of lists) {
     // Candidates by bytes, so ties in the merge resolve by the cheaper candidate first.

@@ -15,6 +15,7 @@ import { resolvePlan } from './resolve';
 import { checkPlan, checkRecipe } from './checks';
 import { diag, type Diagnostic } from './diagnostic';
 import { notExecutable } from './executable';
+import { allocationFor, type AllocationState } from '../allocate/state';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -33,6 +34,8 @@ export interface Analysis {
   model?: ModelHeader;
   modelError?: ModelReadError;
   plan?: Plan;
+  /** With `allocate`: its setup, measurements and (once measured) the allocation the plan uses. */
+  allocation?: AllocationState;
   diagnostics: Diagnostic[];
 }
 
@@ -79,6 +82,14 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
       `calibration text needs the model's tokenizer: no tokenizer.json beside ${result.modelPath}. Use calibration tokens "file.json" (token ids) or calibration generated`));
   }
   result.plan = resolvePlan(recipe, model);
+  if (recipe.allocate) {
+    const calFile = cal?.path ? resolvePath(options.recipePath, cal.path.value) : undefined;
+    const a = allocationFor(recipe, result.plan, model, options.recipePath, calFile);
+    all.push(...a.diagnostics);
+    result.allocation = a.state;
+    const chosen = a.state?.result?.formats;
+    if (chosen) result.plan = resolvePlan(recipe, model, (ti) => chosen.get(ti));
+  }
   all.push(...checkPlan(recipe, result.plan, model), ...notExecutable(recipe, result.plan, 'warning'));
   return result;
 }

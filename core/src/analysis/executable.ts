@@ -15,6 +15,12 @@ export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake', 'compressed_ten
 /** Translations `bitsmith run` and `bitsmith export` write. */
 export const RUN_EXPORTS: ReadonlySet<string> = new Set(['llm_compressor', 'llama_quantize']);
 
+/** Formats GPTQ runs for (the uniform integer grids); others run with rtn when measured for
+ * `allocate`, and are refused by `run`. */
+export function gptqRunsFor(format: string): boolean {
+  return /^int\d$/.test(format);
+}
+
 export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: Severity): Diagnostic[] {
   const code = 'run/unsupported';
   const out: Diagnostic[] = [];
@@ -58,6 +64,5 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     out.push(diag(code, severity, gguf.stmt, 'bitsmith run writes a GGUF beside output fake, not beside output compressed_tensors: use two recipes'));
   }
   for (const e of recipe.exports) if (!RUN_EXPORTS.has(e.kind)) out.push(diag(code, severity, e.stmt, `export ${e.kind} is not implemented yet`));
-  if (recipe.allocate) out.push(diag(code, severity, recipe.allocate.stmt, 'allocate (automatic mixed precision) is not executed by bitsmith run yet'));
   return out.sort((a, b) => a.start - b.start);
 }

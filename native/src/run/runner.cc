@@ -834,12 +834,14 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     b.set("extra", Value::of(bytes.extra));
     ev.set("bytes", std::move(b));
     ev.set("relError", Value::of(metrics.relError));
+    ev.set("squaredError", Value::of(metrics.squaredError));
     ev.set("sqnrDb", Value::of(metrics.sqnrDb));
     ev.set("maxAbsError", Value::of(metrics.maxAbsError));
     ev.set("cosine", Value::of(metrics.cosine));
     if (hq) {
       // Relative output error on the calibration inputs, and its SQNR.
       ev.set("outputError", Value::of(outErr.den > 0 ? outErr.num / outErr.den : 0.0));
+      ev.set("outputErrorSum", Value::of(outErr.num));  // tr(dW H dW^T): additive across tensors
       ev.set("outputSqnrDb", Value::of(outErr.num > 0 ? 10.0 * std::log10(outErr.den / outErr.num) : std::numeric_limits<double>::infinity()));
     }
     ev.set("outliers", Value::of(outlierCount));
