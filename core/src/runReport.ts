@@ -142,6 +142,7 @@ export interface ErrorEvent {
  * (one pass per candidate format over the tensors missing it). */
 export interface MeasureEvent {
   type: 'measure';
+  phase: 'error' | 'kld';
   format: string;
   formatIndex: number;
   formats: number;

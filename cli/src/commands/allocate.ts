@@ -5,7 +5,7 @@
 import { fmt, formatBytes, frontier, loadMeasurements, type AllocationState } from '../../../core/src/index';
 import { loadRecipe, type LoadedRecipe } from '../load';
 import { printDiagnostics } from '../report';
-import { measure } from '../run/measure';
+import { measure, measureText } from '../run/measure';
 import { loadNative, type NativeError } from '../run/native';
 import { table } from '../table';
 import { version } from '../version';
@@ -50,7 +50,7 @@ export async function allocateCommand(file: string, opts: AllocateOptions): Prom
         threads: threads || loaded.analysis.recipe.threads || 0,
         version,
         onProgress: human && process.stderr.isTTY
-          ? (p) => process.stderr.write(`\r\x1b[Kmeasuring ${p.format} (${p.formatIndex + 1}/${p.formats}): ${p.done}/${p.total}${p.tensor ? ` ${p.tensor}` : ''}`)
+          ? (p) => process.stderr.write(`\r\x1b[K${measureText(p)}`)
           : undefined,
       });
       if (human && process.stderr.isTTY) process.stderr.write('\r\x1b[K');

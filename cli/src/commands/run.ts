@@ -13,7 +13,7 @@ import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
 import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } from '../run/job';
 import { TextCalibrationError } from '../run/textCalibration';
-import { measure } from '../run/measure';
+import { measure, measureText } from '../run/measure';
 import { writeExports, type WrittenExport } from '../run/exports';
 import { loadNative, type CalibrationEvent, type DoneEvent, type EvaluationEvent, type NativeAddon, type NativeError, type RunEvent, type TensorEvent } from '../run/native';
 import { buildReport, checkAgainstPlan, formatReport, saveReport, seconds } from '../run/report';
@@ -48,7 +48,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
         version,
         onProgress: (p) => {
           if (opts.events) process.stdout.write(JSON.stringify({ type: 'measure', ...p }) + '\n');
-          else if (human && process.stderr.isTTY) process.stderr.write(`\r\x1b[Kmeasuring ${p.format} (${p.formatIndex + 1}/${p.formats}): ${p.done}/${p.total}`);
+          else if (human && process.stderr.isTTY) process.stderr.write(`\r\x1b[K${measureText(p)}`);
         },
       });
       if (human && process.stderr.isTTY) process.stderr.write('\r\x1b[K');

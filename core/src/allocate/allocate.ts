@@ -18,6 +18,16 @@ export interface MissingMeasurement {
   tensor: string;
   format: string;
   key: string;
+  /** error: bytes, weight and output error (one pass per format over many tensors);
+   * kld: the end-to-end KL divergence with only this tensor quantized (one pass each). */
+  kind: 'error' | 'kld';
+}
+
+/** The candidate whose KL divergence calibrates a tensor's output error (metric output):
+ * the middle one by bytes, where the proxy is neither lost in noise nor saturated. */
+export function kldReference(formats: string[], bytesOf: (format: string) => number): string {
+  const sorted = formats.slice().sort((a, b) => bytesOf(a) - bytesOf(b) || a.localeCompare(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
 export interface AllocatedTensor {
@@ -28,7 +38,7 @@ export interface AllocatedTensor {
   /** Predicted error (the metric's units); undefined for pinned tensors. */
   error?: number;
   pinned: boolean;
-  /** Output metric without a Hessian for this tensor: the weight error, scaled (see errorOf). */
+  /** Metric output: no KL divergence calibrates this tensor's proxy; the median scale does. */
   estimated?: boolean;
 }
 
@@ -40,20 +50,23 @@ export interface AllocationResult {
   solution: AllocSolution;
   /** Formats by how many tensors got them (free and pinned). */
   counts: Record<string, number>;
-  /** Scale applied to weight errors of tensors without output error (output metric). */
+  /** Metric output: the median KL-per-proxy scale, used for tensors without their own. */
   weightToOutput?: number;
 }
 
-/** The (tensor, candidate) pairs the table lacks. */
-export function missingMeasurements(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable | undefined): MissingMeasurement[] {
+/** The (tensor, candidate) figures the table lacks for `metric`. */
+export function missingMeasurements(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable | undefined, metric: AllocMetric): MissingMeasurement[] {
   const out: MissingMeasurement[] = [];
   for (const g of setup.groups) {
     for (const m of g.members) {
       const f = setup.free[m];
       const values = tensorValues(recipe, plan.tensors[f.index].matchedRules);
+      const ref = metric === 'output' ? kldReference(g.formats, (fmt) => f.candidates.find((c) => c.format === fmt)!.bytes) : undefined;
       for (const format of g.formats) {
         const key = candidateKey(f.name, values, format);
-        if (!table?.entries[key]) out.push({ index: f.index, tensor: f.name, format, key });
+        const e = table?.entries[key];
+        if (!e) out.push({ index: f.index, tensor: f.name, format, key, kind: 'error' });
+        if ((metric === 'kld' || format === ref) && e?.kld === undefined) out.push({ index: f.index, tensor: f.name, format, key, kind: 'kld' });
       }
     }
   }
@@ -79,41 +92,59 @@ export function frontier(recipe: Recipe, plan: Plan, setup: AllocationSetup, tab
 }
 
 function buildItems(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric) {
-  if (metric === 'kld') throw new Error('metric kld is not measured yet: use metric weight or metric output');
+  const valuesOf = (m: number) => tensorValues(recipe, plan.tensors[setup.free[m].index].matchedRules);
   const entryOf = (m: number, format: string): MeasurementEntry => {
     const f = setup.free[m];
-    const key = candidateKey(f.name, tensorValues(recipe, plan.tensors[f.index].matchedRules), format);
-    const e = table.entries[key];
+    const e = table.entries[candidateKey(f.name, valuesOf(m), format)];
     if (!e) throw new Error(`no measurement of ${f.name} as ${format}`);
     return e;
   };
-  // The output metric needs every tensor's error in one unit. Tensors the forward pass does
-  // not see (embeddings, the output head) have only the weight error: scale it by the
-  // median output/weight ratio of the tensors that have both.
+  // metric output: tr(dW H dW^T) ranks one tensor's candidates well, but a unit of it in
+  // one layer is not worth a unit in another. Each tensor's proxy is scaled so that its
+  // reference candidate's value equals that candidate's measured KL divergence: every
+  // item's error is then in nats of KL, summable across tensors. Tensors the forward pass
+  // does not see (embeddings, the output head) use their weight error as the proxy.
+  const scales = new Map<number, number>();
   let weightToOutput: number | undefined;
   if (metric === 'output') {
-    const ratios: number[] = [];
-    for (const e of Object.values(table.entries)) if (e.outputErrorSum !== undefined && e.squaredError > 0) ratios.push(e.outputErrorSum / e.squaredError);
-    ratios.sort((a, b) => a - b);
-    weightToOutput = ratios.length ? ratios[Math.floor(ratios.length / 2)] : 1;
+    const proxies: number[] = [];
+    setup.groups.forEach((g) => g.members.forEach((m) => {
+      const f = setup.free[m];
+      const ref = entryOf(m, kldReference(g.formats, (fmt) => f.candidates.find((c) => c.format === fmt)!.bytes));
+      const proxy = ref.outputErrorSum ?? ref.squaredError;
+      if (ref.kld !== undefined && proxy > 0 && ref.kld > 0) {
+        scales.set(m, ref.kld / proxy);
+        proxies.push(ref.kld / proxy);
+      }
+    }));
+    // A reference exact enough to show no KL (or no error): the median scale stands in.
+    proxies.sort((a, b) => a - b);
+    weightToOutput = proxies.length ? proxies[Math.floor(proxies.length / 2)] : 1;
   }
-  const errorOf = (e: MeasurementEntry) => metric === 'output' ? e.outputErrorSum ?? e.squaredError * weightToOutput! : e.squaredError;
+  const errorOf = (m: number, e: MeasurementEntry) => {
+    if (metric === 'weight') return e.squaredError;
+    if (metric === 'kld') {
+      if (e.kld === undefined) throw new Error(`no KL divergence measured for ${e.tensor} as ${e.format}`);
+      return e.kld;
+    }
+    return (e.outputErrorSum ?? e.squaredError) * (scales.get(m) ?? weightToOutput!);
+  };
   const items: AllocItem[] = setup.groups.map((g) => ({
     id: g.id,
     candidates: g.formats.map((format) => {
       let bytes = 0, error = 0;
       for (const m of g.members) {
-        const e = entryOf(m, format);
         bytes += setup.free[m].candidates.find((c) => c.format === format)!.bytes;
-        error += errorOf(e);
+        error += errorOf(m, entryOf(m, format));
       }
       return { key: format, bytes, error };
     }),
   }));
-  return { items, entryOf: (m: number, format: string) => ({ e: entryOf(m, format), error: errorOf(entryOf(m, format)) }), weightToOutput };
+  const estimated = (m: number) => metric === 'output' && !scales.has(m);
+  return { items, entryOf: (m: number, format: string) => ({ e: entryOf(m, format), error: errorOf(m, entryOf(m, format)), estimated: estimated(m) }), weightToOutput };
 }
 
-function result(plan: Plan, setup: AllocationSetup, items: AllocItem[], entryOf: (m: number, f: string) => { e: MeasurementEntry; error: number },
+function result(plan: Plan, setup: AllocationSetup, items: AllocItem[], entryOf: (m: number, f: string) => { e: MeasurementEntry; error: number; estimated: boolean },
   solution: AllocSolution, metric: AllocMetric, weightToOutput: number | undefined): AllocationResult {
   const formats = new Map<number, string>();
   const tensors: AllocatedTensor[] = [];
@@ -122,9 +153,9 @@ function result(plan: Plan, setup: AllocationSetup, items: AllocItem[], entryOf:
     const format = items[gi].candidates[solution.choice[gi]].key;
     for (const m of g.members) {
       const f = setup.free[m];
-      const { e, error } = entryOf(m, format);
+      const { error, estimated } = entryOf(m, format);
       formats.set(f.index, format);
-      tensors.push({ index: f.index, name: f.name, format, bytes: f.candidates.find((c) => c.format === format)!.bytes, error, pinned: false, estimated: metric === 'output' && e.outputErrorSum === undefined ? true : undefined });
+      tensors.push({ index: f.index, name: f.name, format, bytes: f.candidates.find((c) => c.format === format)!.bytes, error, pinned: false, estimated: estimated || undefined });
       counts[format] = (counts[format] ?? 0) + 1;
     }
   });

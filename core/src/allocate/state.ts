@@ -32,10 +32,6 @@ export function allocationFor(recipe: Recipe, plan: Plan, model: ModelHeader, re
   const diagnostics = [...setup.diagnostics];
   const state: AllocationState = { setup, missing: [] };
   if (diagnostics.some((d) => d.severity === 'error')) return { state, diagnostics };
-  if (recipe.allocate.metric === 'kld') {
-    diagnostics.push(diag('allocate/unsupported', 'warning', recipe.allocate.stmt, 'metric kld is not measured yet: use metric output (with calibration) or metric weight'));
-    return { state, diagnostics };
-  }
   if (recipe.allocate.metric === 'output' && !recipe.calibration) {
     diagnostics.push(diag('allocate/needs-calibration', 'error', recipe.allocate.stmt, "metric output needs calibration data: add a 'calibration' statement (e.g. calibration generated), or use metric weight"));
     return { state, diagnostics };
@@ -43,13 +39,14 @@ export function allocationFor(recipe: Recipe, plan: Plan, model: ModelHeader, re
   state.context = measureContextFor(recipe, model, calibrationFile);
   if (recipePath) state.file = measurementFile(recipePath, state.context);
   const table = state.file ? loadMeasurements(state.file, state.context) : undefined;
-  state.missing = missingMeasurements(recipe, plan, setup, table);
+  state.missing = missingMeasurements(recipe, plan, setup, table, recipe.allocate.metric);
   if (table && state.missing.length === 0) {
     state.result = allocate(recipe, plan, setup, table, recipe.allocate.metric);
   } else {
-    const pairs = setup.groups.reduce((n, g) => n + g.members.length * g.formats.length, 0);
+    const errors = state.missing.filter((m) => m.kind === 'error').length, klds = state.missing.length - errors;
+    const what = [errors ? `${errors} (tensor, candidate) errors` : '', klds ? `${klds} KL divergences` : ''].filter(Boolean).join(' and ');
     diagnostics.push(diag('allocate/needs-measuring', 'info', recipe.allocate.stmt,
-      `${state.missing.length} of ${pairs} (tensor, candidate) errors are not measured yet: run bitsmith allocate on this recipe (or Run Recipe, which measures first). Until then sizes use the defaults' format`));
+      `${what} not measured yet: run bitsmith allocate on this recipe (or Run Recipe, which measures first). Until then sizes use the defaults' format`));
   }
   return { state, diagnostics };
 }
