@@ -14,6 +14,8 @@ import { resolvePlan } from './resolve';
 import { checkPlan, checkRecipe } from './checks';
 import { diag, type Diagnostic } from './diagnostic';
 import { notExecutable } from './executable';
+import { checkImatrix, imatrixMethodProblems, type ImatrixAnalysis } from './imatrix';
+import type { ImatrixHeader } from '../models/imatrix';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -22,6 +24,8 @@ export interface AnalyzeOptions {
   loadModel?: (absolutePath: string) => ModelHeader;
   /** Checks whether a file exists (calibration inputs); defaults to fs.existsSync. */
   exists?: (absolutePath: string) => boolean;
+  /** Reads an imatrix header (calibration imatrix); defaults to readImatrixHeader. */
+  loadImatrix?: (absolutePath: string) => ImatrixHeader;
 }
 
 export interface Analysis {
@@ -32,6 +36,8 @@ export interface Analysis {
   model?: ModelHeader;
   modelError?: ModelReadError;
   plan?: Plan;
+  /** calibration imatrix: the file's header and its entries matched to the model's tensors. */
+  imatrix?: ImatrixAnalysis;
   diagnostics: Diagnostic[];
 }
 
@@ -43,7 +49,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   const { file, errors } = parse(text);
   const { recipe, diagnostics } = interpret(file);
   const all: Diagnostic[] = errors.map((e) => diag(e.code, 'error', e, e.message));
-  all.push(...diagnostics, ...checkRecipe(recipe));
+  all.push(...diagnostics, ...checkRecipe(recipe), ...imatrixMethodProblems(recipe));
   const result: Analysis = { file, recipe, diagnostics: all };
 
   const exists = options.exists ?? fs.existsSync;
@@ -75,6 +81,11 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   result.model = model;
   result.plan = resolvePlan(recipe, model);
   all.push(...checkPlan(recipe, result.plan, model), ...notExecutable(recipe, result.plan, 'warning'));
+  if (cal?.kind === 'imatrix' && cal.path) {
+    const im = checkImatrix(recipe, result.plan, resolvePath(options.recipePath, cal.path.value), options.loadImatrix);
+    all.push(...im.diagnostics);
+    result.imatrix = im.imatrix;
+  }
   return result;
 }
 

@@ -9,7 +9,7 @@ import type { Recipe } from './recipe';
 /** Methods the runner executes. */
 export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq']);
 /** Calibration sources the runner reads. */
-export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens']);
+export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens', 'imatrix']);
 /** Outputs the runner writes. */
 export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake', 'compressed_tensors', 'gguf']);
 /** Translations `bitsmith run` and `bitsmith export` write. */
@@ -37,9 +37,9 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     out.push(diag(code, severity, span, `${prop} ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only rtn and gptq are`));
   }
   // `calibration generated` and `tokens` run the forward pass (Hessians, per-tensor output
-  // error); imatrix files and text are not read yet.
+  // error); `imatrix` reads llama.cpp's diagonal (analysis/imatrix.ts); text is not read yet.
   if (recipe.calibration && !RUN_CALIBRATION.has(recipe.calibration.kind)) {
-    out.push(diag(code, severity, recipe.calibration.stmt, `calibration ${recipe.calibration.kind} is not read by bitsmith run yet; calibration generated and calibration tokens "file.json" are`));
+    out.push(diag(code, severity, recipe.calibration.stmt, `calibration ${recipe.calibration.kind} is not read by bitsmith run yet; calibration generated, calibration tokens "file.json" and calibration imatrix "file" are`));
   }
   for (const o of recipe.outputs) {
     if (!RUN_OUTPUTS.has(o.kind)) out.push(diag(code, severity, o.stmt, `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors", output gguf "file.gguf" and output compressed_tensors "folder" are`));
