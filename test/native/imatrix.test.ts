@@ -17,7 +17,11 @@ interface Addon {
   readImatrix(path: string): { path: string; format: string; entries: Entry[] };
   quantize(data: Float32Array, rows: number, cols: number, config: Record<string, unknown>): QuantResult;
   ggmlEncode(type: string, data: Float32Array, rows: number, cols: number, options?: { reference?: boolean; importance?: Float32Array }): Uint8Array;
+  modelInfo(path: string): { tensors: { name: string; shape: number[] }[] };
+  startRun(job: Record<string, unknown>, onEvent: (e: Ev) => void): { cancel(): void; done: Promise<Ev> };
 }
+type Ev = Record<string, unknown> & { type: string };
+type CodedError = Error & { code?: string; tensor?: string };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const addon = require('../../native') as Addon;
 
@@ -265,5 +269,56 @@ describe('importance-weighted search', () => {
     assert.throws(() => addon.quantize(w, 2, 32, { format: 'int4', clip: 'mse', importance: bad }), /importance\[4\] must be finite and >= 0/);
     bad[4] = -1;
     assert.throws(() => addon.quantize(w, 2, 32, { format: 'int4', clip: 'mse', importance: bad }), /importance\[4\] must be finite and >= 0/);
+  });
+});
+
+describe('the runner with importance (startRun)', () => {
+  const MODEL = path.join(__dirname, '../../examples/stories260K');
+  const IMATRIX = path.join(__dirname, '../../examples/stories260K.imatrix');
+  const hfToGguf = (hf: string) => hf.replace(/^model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.weight$/, (_m, l: string, _b, p: string) =>
+    `blk.${l}.${({ q_proj: 'attn_q', k_proj: 'attn_k', v_proj: 'attn_v', o_proj: 'attn_output', gate_proj: 'ffn_gate', up_proj: 'ffn_up', down_proj: 'ffn_down' } as Record<string, string>)[p]}.weight`);
+  const tensors = (method: string) => addon.modelInfo(MODEL).tensors.map((t) => (t.shape.length === 2 && !t.name.includes('embed')
+    ? { name: t.name, shape: t.shape, action: 'quantize', config: { format: 'int4', group: t.shape[1] === 172 ? 172 : 32, groupKind: t.shape[1] === 172 ? 'channel' : 'size', symmetric: true, scale: 'f16', zero: 'f16', clip: 'mse', outliers: 0, lowrank: 0, rotate: 'none', method } }
+    : { name: t.name, shape: t.shape, action: 'keep' }));
+  const entryOf = () => Object.fromEntries(tensors('rtn').filter((t) => t.action === 'quantize').map((t) => [t.name, hfToGguf(t.name)]));
+  async function run(job: Record<string, unknown>) {
+    const events: Ev[] = [];
+    try {
+      await addon.startRun({ model: MODEL, threads: 2, ...job }, (e) => events.push(e)).done;
+      return { events, error: undefined };
+    } catch (e) {
+      return { events, error: e as CodedError };
+    }
+  }
+
+  it('calibration generated: the Hessian diagonal weights rtn tensors, with the full-Hessian output error', async () => {
+    const { events, error } = await run({ tensors: tensors('rtn'), calibration: { kind: 'generated', samples: 4, length: 32 } });
+    assert.equal(error, undefined, error?.message);
+    const q = events.filter((e) => e.type === 'tensor' && e.action === 'quantize');
+    assert.equal(q.length, 35);
+    for (const e of q) {
+      assert.equal(e.importance, 'hessian', String(e.name));
+      assert.equal(e.outputErrorKind, 'hessian');
+    }
+  });
+
+  it('an imatrix: event, per-tensor weights and the diagonal error; gptq and a wrong length are refused', async () => {
+    const ok = await run({ tensors: tensors('rtn'), imatrix: { path: IMATRIX, tensors: entryOf() } });
+    assert.equal(ok.error, undefined, ok.error?.message);
+    const ev = ok.events.find((e) => e.type === 'importance')!;
+    assert.deepEqual({ ...ev, seconds: 0 }, { type: 'importance', source: 'imatrix', path: IMATRIX, format: 'dat', entries: 35, tensors: 35, seconds: 0 });
+    assert.ok(ok.events.indexOf(ev) < ok.events.findIndex((e) => e.type === 'tensor'));
+    for (const e of ok.events.filter((x) => x.type === 'tensor' && x.action === 'quantize')) assert.equal(e.outputErrorKind, 'diagonal');
+
+    const gptq = await run({ tensors: tensors('gptq'), imatrix: { path: IMATRIX, tensors: entryOf() } });
+    assert.equal(gptq.error?.code, 'run/needs-hessian');
+    assert.match(gptq.error!.message, /method gptq needs the full Hessian X\^T X; an imatrix has only its diagonal/);
+
+    const wrong = entryOf();
+    wrong['model.layers.0.self_attn.q_proj.weight'] = 'blk.0.ffn_down.weight';
+    const bad = await run({ tensors: tensors('rtn'), imatrix: { path: IMATRIX, tensors: wrong } });
+    assert.equal(bad.error?.code, 'calibration/bad-imatrix');
+    assert.equal(bad.error?.tensor, 'model.layers.0.self_attn.q_proj.weight');
+    assert.ok(bad.error!.message.startsWith(`${IMATRIX}: entry "blk.0.ffn_down.weight" has 172 values but tensor "model.layers.0.self_attn.q_proj.weight" has 64 input features`), bad.error!.message);
   });
 });
