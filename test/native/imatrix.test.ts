@@ -249,6 +249,18 @@ describe('importance-weighted search', () => {
     }
   });
 
+  it('a large tensor: weighted outlier selection on several threads and chunks == the reference', () => {
+    const rows = 600, cols = 300;  // 180,000 weights: several radix chunks, columns not aligned to them
+    const { w, d } = synthetic(rows, cols, 21);
+    for (let j = 0; j < cols; j += 7) d[j] = 0;  // zero scores: many ties at the threshold
+    for (const c of [{ format: 'int4', group: 50, outliers: 5000 }, { format: 'int3', group: 60, clip: 'mse', outliers: 20000, symmetric: false }]) {
+      const ref = addon.quantize(w, rows, cols, { ...c, importance: d, reference: true, stored: true });
+      const fast = addon.quantize(w, rows, cols, { ...c, importance: d, threads: 2, stored: true });
+      sameBits(fast.dequant, ref.dequant, JSON.stringify(c));
+      assert.ok(Buffer.from(fast.stored!.outliers).equals(Buffer.from(ref.stored!.outliers)), JSON.stringify(c));
+    }
+  });
+
   it('outliers with importance keep the weights with the largest d_j (w - Q(w))^2', () => {
     const rows = 8, cols = 64, k = 10;
     const { w, d } = synthetic(rows, cols, 5);
@@ -309,6 +321,17 @@ describe('the runner with importance (startRun)', () => {
     assert.deepEqual({ ...ev, seconds: 0 }, { type: 'importance', source: 'imatrix', path: IMATRIX, format: 'dat', entries: 35, tensors: 35, seconds: 0 });
     assert.ok(ok.events.indexOf(ev) < ok.events.findIndex((e) => e.type === 'tensor'));
     for (const e of ok.events.filter((x) => x.type === 'tensor' && x.action === 'quantize')) assert.equal(e.outputErrorKind, 'diagonal');
+    // Row chunks (the streamed path) measure the same diagonal error as whole tensors.
+    const chunked = await run({ tensors: tensors('rtn'), imatrix: { path: IMATRIX, tensors: entryOf() }, chunkElements: 40 * 64 });
+    assert.equal(chunked.error, undefined, chunked.error?.message);
+    const whole = new Map(ok.events.filter((e) => e.type === 'tensor').map((e) => [e.name, e]));
+    let streamed = 0;
+    for (const e of chunked.events.filter((x) => x.type === 'tensor' && x.action === 'quantize')) {
+      const o = whole.get(e.name)!;
+      if ((e.chunks as number) > 1) streamed++;
+      assert.ok(Math.abs((e.outputError as number) - (o.outputError as number)) <= 1e-12 * (o.outputError as number), String(e.name));
+    }
+    assert.ok(streamed >= 10, `only ${streamed} tensors were streamed in row chunks`);
 
     const gptq = await run({ tensors: tensors('gptq'), imatrix: { path: IMATRIX, tensors: entryOf() } });
     assert.equal(gptq.error?.code, 'run/needs-hessian');

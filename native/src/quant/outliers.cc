@@ -41,7 +41,19 @@ std::vector<uint32_t> selectLargest(const float* x, const float* q, int64_t n, i
   // The error bits are recomputed in each pass rather than stored (a 4n-byte buffer costs
   // more in page faults than the subtraction). Any chunking gives the same (exact)
   // result; a few chunks per thread balance the work.
-  auto errBits = [&](int64_t i) { return f32Bits(outlierScore(x, q, i, imp, cols)); };
+  // f(i, bits of the score of i) for i in [b, e); the column is tracked, not divided for.
+  auto scores = [&](int64_t b, int64_t e, auto&& f) {
+    if (!imp) {
+      for (int64_t i = b; i < e; ++i) f(i, f32Bits(std::fabs(x[i] - q[i])));
+      return;
+    }
+    int64_t col = b % cols;
+    for (int64_t i = b; i < e; ++i) {
+      const float d = x[i] - q[i];
+      f(i, f32Bits((d * d) * imp[col]));  // == outlierScore
+      if (++col == cols) col = 0;
+    }
+  };
   const int64_t threads = pool ? pool->size() : 1;
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(2 * threads, (n + 65535) / 65536));
   auto range = [&](int64_t c) { return std::make_pair(n * c / chunks, n * (c + 1) / chunks); };
@@ -53,10 +65,9 @@ std::vector<uint32_t> selectLargest(const float* x, const float* q, int64_t n, i
       for (int64_t c = c0; c < c1; ++c) {
         const auto [b, e] = range(c);
         uint32_t* h = part[size_t(c)].data();
-        for (int64_t i = b; i < e; ++i) {
-          const uint32_t v = errBits(i);
+        scores(b, e, [&](int64_t, uint32_t v) {
           if ((v & mask) == prefix) ++h[(v >> shift) & 0xffffu];
-        }
+        });
       }
     });
     std::vector<uint64_t> total(65536, 0);
@@ -85,11 +96,10 @@ std::vector<uint32_t> selectLargest(const float* x, const float* q, int64_t n, i
     for (int64_t c = c0; c < c1; ++c) {
       const auto [b, e] = range(c);
       uint64_t g = 0, eq = 0;
-      for (int64_t i = b; i < e; ++i) {
-        const uint32_t v = errBits(i);
+      scores(b, e, [&](int64_t, uint32_t v) {
         g += v > T;
         eq += v == T;
-      }
+      });
       nGreater[size_t(c)] = g;
       nEqual[size_t(c)] = eq;
     }
@@ -107,13 +117,12 @@ std::vector<uint32_t> selectLargest(const float* x, const float* q, int64_t n, i
     for (int64_t c = c0; c < c1; ++c) {
       const auto [b, e] = range(c);
       uint64_t o = offset[size_t(c)], eqLeft = takeEqual[size_t(c)];
-      for (int64_t i = b; i < e; ++i) {
-        const uint32_t v = errBits(i);
+      scores(b, e, [&](int64_t i, uint32_t v) {
         if (v > T || (v == T && eqLeft > 0)) {
           if (v == T) --eqLeft;
           out[size_t(o++)] = uint32_t(i);
         }
-      }
+      });
     }
   });
   return out;
