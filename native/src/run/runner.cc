@@ -354,10 +354,11 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
                                                  " in the model but " + shapeText(jt.shape) + " in the plan (was the model changed?)", jt.name);
     if (jt.quantize) {
       model->requireReadable(*ref);
+      // gptq and awq need the whole X^T X; an imatrix is its diagonal.
+      if ((jt.method == "gptq" || jt.method == "awq") && job.imatrix.enabled() && !job.calibration.enabled())
+        throw ModelError("run/needs-hessian", "tensor \"" + jt.name + "\": method " + jt.method + " needs the full Hessian X^T X; an imatrix has only its diagonal " +
+                                                 "(use calibration generated or calibration tokens)", jt.name);
       if (jt.method == "gptq") {
-        if (job.imatrix.enabled() && !job.calibration.enabled())
-          throw ModelError("run/needs-hessian", "tensor \"" + jt.name + "\": method gptq needs the full Hessian X^T X; an imatrix has only its diagonal " +
-                                                   "(use calibration generated or calibration tokens)", jt.name);
         if (!job.calibration.enabled())
           throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method gptq needs calibration (calibration generated or tokens)", jt.name);
       } else if (jt.method != "rtn") {
