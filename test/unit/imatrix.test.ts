@@ -9,6 +9,8 @@ import * as path from 'path';
 import { analyze, type Analysis } from '../../core/src/analysis/analyze';
 import { imatrixKey, matchImatrix } from '../../core/src/analysis/imatrix';
 import { notExecutable } from '../../core/src/analysis/executable';
+import { makeDocument } from '../../server/src/features/document';
+import { hover } from '../../server/src/features/hover';
 import type { TensorInfo } from '../../core/src/models/types';
 import { ggufImatrixBytes, legacyImatrixBytes } from '../helpers/imatrixFile';
 
@@ -122,6 +124,17 @@ describe('calibration imatrix (analyzer)', () => {
     // With the forward pass there is no such error.
     const gen = text.replace(/calibration imatrix "[^"]*"/, 'calibration generated');
     assert.deepEqual(on(run(gen), gen, 'calibration/needs-hessian'), []);
+  });
+
+  it('hovering the file says what it holds and how much of the model it weights', () => {
+    const f = put(legacyImatrixBytes([...stories((l) => l !== 4), { name: 'blk.7.ffn_up.weight', values: [1, 2], ncall: 1 }]));
+    const text = recipe(f);
+    const d = makeDocument('file:///x.quant', 1, text, run(text), path.join(tmp, 'r.quant'));
+    const h = hover(d, d.lines.position(text.indexOf(f) + 2));
+    const value = (h!.contents as { value: string }).value;
+    assert.match(value, /^\*\*imatrix\*\* `.*` \(legacy \.dat\): 29 entries/);
+    assert.match(value, /Weights the searches of 28 of 35 quantized matrices by mean x² per input channel/);
+    assert.match(value, /1 entry matches no tensor\./);
   });
 
   it('calibration imatrix takes no options', () => {
