@@ -108,6 +108,30 @@ describe('cli run: calibration imatrix', function () {
     assert.match(human.out, /calibration: imatrix .* weights 35 tensors; out SQNR dB is its diagonal estimate/);
   });
 
+  it('ggml blocks in output gguf: the encoders take the imatrix as quant_weights', () => {
+    const imx = put('q.imatrix', legacyImatrixBytes(legacyEntries()));
+    const body = 'defaults { format q4_0 }\nmatch "*.mlp.down_proj" { keep }\nmatch "model.embed_tokens" { keep }\n';
+    const outs = ['wq.safetensors', 'wq.gguf', 'pq.safetensors', 'pq.gguf'].map((f) => path.join(tmp, f));
+    const rw = run('run', put('wq.quant', `model "${MODEL}"\ncalibration imatrix "${imx}"\n${body}output fake "${outs[0]}"\noutput gguf "${outs[1]}"\n`), '--json', '--report-dir', tmp);
+    assert.equal(rw.code, 0, rw.err);
+    const rp = run('run', put('pq.quant', `model "${MODEL}"\n${body}output fake "${outs[2]}"\noutput gguf "${outs[3]}"\n`), '--json', '--report-dir', tmp);
+    assert.equal(rp.code, 0, rp.err);
+    const rows = (JSON.parse(rw.out) as { tensors: Row[] }).tensors.filter((t) => t.action === 'quantize');
+    assert.equal(rows.length, 30);
+    for (const t of rows) assert.equal(t.importance, 'imatrix', t.name);
+    assert.ok(!fs.readFileSync(outs[1]).equals(fs.readFileSync(outs[3])), 'the GGUF blocks should differ');
+    const src = readF32(path.join(MODEL, 'model.safetensors')), w = readF32(outs[0]), p = readF32(outs[2]);
+    let ew = 0, ep = 0;
+    for (const t of rows) {
+      const d = importance.get(t.name)!, x = src.get(t.name)!.data, qw = w.get(t.name)!.data, qp = p.get(t.name)!.data;
+      for (let i = 0; i < x.length; i++) {
+        ew += d[i % d.length] * (qw[i] - x[i]) ** 2;
+        ep += d[i % d.length] * (qp[i] - x[i]) ** 2;
+      }
+    }
+    assert.ok(ew < 0.95 * ep, `weighted error with the imatrix ${ew} should be well below ${ep}`);
+  });
+
   it('reads a GGUF imatrix whose entries carry Hugging Face names', () => {
     const imx = put('hf.gguf', ggufImatrixBytes([...importance].map(([name, d]) => ({ name, nIn: d.length, nMat: 1, sums: Array.from(d, (v) => v * 9), counts: [9] }))));
     const r = run('run', put('g.quant', `model "${MODEL}"\ncalibration imatrix "${imx}"\n${BODY}`), '--json', '--report-dir', tmp);
