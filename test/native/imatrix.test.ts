@@ -199,6 +199,8 @@ describe('importance-weighted search', () => {
       { format: 'int2', group: 7, clip: 'mse' },
       { format: 'nf4', group: 32, clip: 'mse' },
       { format: 'fp8_e4m3', group: 16, clip: 'mse' },
+      { format: 'fp4', group: 32, clip: 'mse' },
+      { format: 'fp8_e5m2', groupKind: 'channel', clip: 'mse' },
       { format: 'int4', group: 32, clip: 'mse', outliers: 9 },
       { format: 'int4', group: 32, outliers: 9 },
       { format: 'int4', group: 32, clip: 'mse', rotate: 'hadamard', seed: 3 },
