@@ -93,6 +93,14 @@ describe('calibration imatrix (analyzer)', () => {
     assert.match(errs[0].message, /entry "blk\.0\.ffn_down\.weight" has 170 values but tensor "model\.layers\.0\.mlp\.down_proj\.weight" has 172 input features/);
   });
 
+  it('a legacy entry with whole multiples of the input features is named as possible MoE experts', () => {
+    const f = put(legacyImatrixBytes(stories(undefined, (n) => (n === 64 ? 256 : n))));
+    const text = recipe(f);
+    const errs = on(run(text), text, 'calibration/bad-imatrix');
+    assert.equal(errs.length, 30);
+    assert.match(errs[0].message, /has 256 values but tensor "model\.layers\.0\.mlp\.gate_proj\.weight" has 64 input features \(4 expert matrices back to back\? MoE imatrices are not supported\)/);
+  });
+
   it('MoE entries (n_mat > 1) on a tensor are refused', () => {
     const e = stories().map((x) => ({ name: x.name, nIn: x.values.length, nMat: x.name === 'blk.1.ffn_up.weight' ? 4 : 1, sums: [] as number[], counts: [] as number[] }));
     for (const x of e) { x.sums = new Array(x.nIn * x.nMat).fill(1); x.counts = new Array(x.nMat).fill(2); }

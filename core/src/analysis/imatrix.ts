@@ -86,7 +86,9 @@ export function checkImatrix(recipe: Recipe, plan: Plan, absPath: string, read: 
     if (e.nMat !== 1) {
       out.push(diag('calibration/unsupported', 'error', span, `${file}: entry "${e.name}" holds ${e.nMat} matrices (MoE experts) for tensor "${t.tensor.name}"; imatrix calibration takes one matrix per tensor`));
     } else if (e.nIn !== t.cols) {
-      out.push(diag('calibration/bad-imatrix', 'error', span, `${file}: entry "${e.name}" has ${e.nIn} values but tensor "${t.tensor.name}" has ${t.cols} input features; is the imatrix for another model?`));
+      // A legacy file stores MoE experts back to back in one entry (it has no n_mat).
+      const experts = e.nIn > t.cols && e.nIn % t.cols === 0 ? ` (${e.nIn / t.cols} expert matrices back to back? MoE imatrices are not supported)` : '';
+      out.push(diag('calibration/bad-imatrix', 'error', span, `${file}: entry "${e.name}" has ${e.nIn} values but tensor "${t.tensor.name}" has ${t.cols} input features${experts}; is the imatrix for another model?`));
     }
   }
   if (match.unmatched.length) {
