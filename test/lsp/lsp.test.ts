@@ -151,6 +151,11 @@ describe('language server over stdio', function () {
     assert.equal(bd[0].severity, 1);
     assert.match(bd[0].message, /cut\.imatrix: entry "blk\.0\.[a-z_]+\.weight": \d+ values need \d+ bytes/);
     assert.deepEqual(bd[0].range.start, pos(bad, `"${cut}"`));
+    // The file repaired on disk: the client reports it, the recipe is checked again.
+    fs.copyFileSync(imx, cut);
+    await conn.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(cut).toString(), type: 2 }] });
+    const fixed = (await diagnosticsFor(b.uri, (p) => !p.diagnostics.some((d) => d.severity === 1))).diagnostics;
+    assert.deepEqual(fixed.map((d) => d.code), ['calibration/imatrix-missing']);  // the quantized embedding has no entry
     const extra = path.join(tmp, 'extra.imatrix');
     const n = bytes.readInt32LE(0);
     const entry = Buffer.concat([Buffer.from(new Int32Array([20]).buffer), Buffer.from('blk.9.attn_q.weight\0'.slice(0, 20)), Buffer.from(new Int32Array([1, 2, 0, 0]).buffer)]);
