@@ -10,6 +10,8 @@ export * from './analysis/bits';
 export * from './analysis/resolve';
 export { checkPlan, checkRecipe, formatBytes } from './analysis/checks';
 export * from './analysis/analyze';
+export * from './analysis/imatrix';
+export * from './models/imatrix';
 export { compilePattern } from './analysis/pattern';
 export * from './plan';
 export * from './text';

@@ -69,6 +69,12 @@ export interface TensorEvent {
   /** tr(dW H dW^T) itself, additive across tensors (the allocator's output metric). */
   outputErrorSum?: number;
   outputSqnrDb?: number;
+  /** What outputError measures: 'hessian' (the full X^T X of the forward pass), or
+   * 'diagonal' (calibration imatrix: only the diagonal d of X^T X is known, so it is the
+   * estimate sum_j d_j |dW_:j|^2 / sum_j d_j |W_:j|^2, blind to correlated inputs). */
+  outputErrorKind?: 'hessian' | 'diagonal';
+  /** The per-input-channel weights the searches used ('imatrix', or 'hessian': the forward-pass Hessian's diagonal). */
+  importance?: 'imatrix' | 'hessian';
 }
 
 /** Where the forward pass's sequences came from. */
@@ -88,6 +94,19 @@ export interface CalibrationEvent {
   source: SequenceSourceInfo;
   /** Input sites with a Hessian (4 per layer: q/k/v, o, gate/up, down). */
   hessians: number;
+  seconds: number;
+}
+
+/** calibration imatrix: the file read before quantizing and the tensors it weights. */
+export interface ImportanceEvent {
+  type: 'importance';
+  source: 'imatrix' | 'hessian';
+  path?: string;
+  format?: 'gguf' | 'dat';
+  /** Entries in the file. */
+  entries?: number;
+  /** Quantized tensors that get per-input-channel weights from it. */
+  tensors: number;
   seconds: number;
 }
 
@@ -151,7 +170,7 @@ export interface MeasureEvent {
   total: number;
 }
 
-export type RunEvent = StartEvent | CalibrationEvent | TensorStartEvent | TensorEvent | EvaluationEvent | DoneEvent | ErrorEvent | MeasureEvent;
+export type RunEvent = StartEvent | CalibrationEvent | ImportanceEvent | TensorStartEvent | TensorEvent | EvaluationEvent | DoneEvent | ErrorEvent | MeasureEvent;
 
 /** One tensor of a report: the runner's measurement plus what the plan said. */
 export type TensorResult = Omit<TensorEvent, 'type'> & {
@@ -205,6 +224,8 @@ export interface RunReport {
   budget?: PlanJson['budget'];
   /** Present when the recipe has a calibration statement. */
   calibration?: Omit<CalibrationEvent, 'type'>;
+  /** Present with calibration imatrix. */
+  importance?: Omit<ImportanceEvent, 'type'>;
   /** Present when the recipe has an evaluate block. */
   evaluation?: Omit<EvaluationEvent, 'type'>;
   /** Translations written after the run (`export llm_compressor ...`). */

@@ -15,7 +15,7 @@ import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } fro
 import { TextCalibrationError } from '../run/textCalibration';
 import { measure, measureText } from '../run/measure';
 import { writeExports, type WrittenExport } from '../run/exports';
-import { loadNative, type CalibrationEvent, type DoneEvent, type EvaluationEvent, type NativeAddon, type NativeError, type RunEvent, type TensorEvent } from '../run/native';
+import { loadNative, type CalibrationEvent, type DoneEvent, type EvaluationEvent, type ImportanceEvent, type NativeAddon, type NativeError, type RunEvent, type TensorEvent } from '../run/native';
 import { buildReport, checkAgainstPlan, formatReport, saveReport, seconds } from '../run/report';
 import { version } from '../version';
 
@@ -129,6 +129,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   const shown = path.relative(process.cwd(), loaded.path) || loaded.path;
   const tensors: TensorEvent[] = [];
   let calibration: CalibrationEvent | undefined;
+  let importance: ImportanceEvent | undefined;
   let evaluation: EvaluationEvent | undefined;
   let count = 0;
   const started = new Date();
@@ -145,6 +146,9 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     } else if (e.type === 'calibration') {
       calibration = e;
       if (human) line(`calibration: ${e.source.sequences} ${e.source.kind} sequences, ${e.source.tokens} tokens, ${e.hessians} Hessians (${seconds(e.seconds)})`);
+    } else if (e.type === 'importance') {
+      importance = e;
+      if (human) line(`calibration: imatrix ${e.path} (${e.format}, ${e.entries} entries): per-input-channel weights for ${e.tensors} tensors`);
     } else if (e.type === 'evaluation') {
       evaluation = e;
       if (human) line(`evaluation: ${e.sequences} held-out sequences (${seconds(e.seconds)})`);
@@ -205,7 +209,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   const report = buildReport({
     version, recipePath: loaded.path, recipeName: analysis.recipe.name, plan, output, outputKind: target?.kind,
     gguf: ggufPath && ggufSpec ? { kind: 'gguf', path: ggufPath, architecture: ggufSpec.architecture, tokenizer: ggufSpec.tokenizer, notes: ggufSpec.notes } : undefined,
-    started, finished: new Date(), tensors, done, calibration, evaluation,
+    started, finished: new Date(), tensors, done, calibration, importance, evaluation,
   });
   let exported: WrittenExport[] = [];
   try {

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import { createRequire } from 'module';
 import * as path from 'path';
 
-export type { Histogram, StartEvent, TensorStartEvent, TensorEvent, RunTotals, DoneEvent, ErrorEvent, RunEvent, CalibrationEvent, EvaluationEvent } from '../../../core/src/runReport';
+export type { Histogram, StartEvent, TensorStartEvent, TensorEvent, RunTotals, DoneEvent, ErrorEvent, RunEvent, CalibrationEvent, EvaluationEvent, ImportanceEvent } from '../../../core/src/runReport';
 import type { DoneEvent, RunEvent } from '../../../core/src/runReport';
 
 export interface JobConfig {
@@ -48,6 +48,8 @@ export interface RunJob {
   reference?: boolean;
   /** Forward-pass calibration (Hessians per linear input; per-tensor output error). */
   calibration?: SequenceSource;
+  /** calibration imatrix: the file and, per quantized tensor that has one, its entry's name. */
+  imatrix?: { path: string; tensors: Record<string, string> };
   /** Original vs fake-quantized model on held-out sequences. */
   evaluate?: SequenceSource;
 }

@@ -16,6 +16,8 @@ import { checkPlan, checkRecipe } from './checks';
 import { diag, type Diagnostic } from './diagnostic';
 import { notExecutable } from './executable';
 import { allocationFor, type AllocationState } from '../allocate/state';
+import { checkImatrix, imatrixMethodProblems, type ImatrixAnalysis } from './imatrix';
+import type { ImatrixHeader } from '../models/imatrix';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -24,6 +26,8 @@ export interface AnalyzeOptions {
   loadModel?: (absolutePath: string) => ModelHeader;
   /** Checks whether a file exists (calibration inputs); defaults to fs.existsSync. */
   exists?: (absolutePath: string) => boolean;
+  /** Reads an imatrix header (calibration imatrix); defaults to readImatrixHeader. */
+  loadImatrix?: (absolutePath: string) => ImatrixHeader;
 }
 
 export interface Analysis {
@@ -36,6 +40,8 @@ export interface Analysis {
   plan?: Plan;
   /** With `allocate`: its setup, measurements and (once measured) the allocation the plan uses. */
   allocation?: AllocationState;
+  /** calibration imatrix: the file's header and its entries matched to the model's tensors. */
+  imatrix?: ImatrixAnalysis;
   diagnostics: Diagnostic[];
 }
 
@@ -47,7 +53,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   const { file, errors } = parse(text);
   const { recipe, diagnostics } = interpret(file);
   const all: Diagnostic[] = errors.map((e) => diag(e.code, 'error', e, e.message));
-  all.push(...diagnostics, ...checkRecipe(recipe));
+  all.push(...diagnostics, ...checkRecipe(recipe), ...imatrixMethodProblems(recipe));
   const result: Analysis = { file, recipe, diagnostics: all };
 
   const exists = options.exists ?? fs.existsSync;
@@ -91,6 +97,11 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
     if (chosen) result.plan = resolvePlan(recipe, model, (ti) => chosen.get(ti));
   }
   all.push(...checkPlan(recipe, result.plan, model), ...notExecutable(recipe, result.plan, 'warning'));
+  if (cal?.kind === 'imatrix' && cal.path) {
+    const im = checkImatrix(recipe, result.plan, resolvePath(options.recipePath, cal.path.value), options.loadImatrix);
+    all.push(...im.diagnostics);
+    result.imatrix = im.imatrix;
+  }
   return result;
 }
 

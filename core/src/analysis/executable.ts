@@ -9,7 +9,7 @@ import type { Recipe } from './recipe';
 /** Methods the runner executes. */
 export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq']);
 /** Calibration sources the runner reads. */
-export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens', 'text']);
+export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens', 'text', 'imatrix']);
 /** Outputs the runner writes. */
 export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake', 'compressed_tensors', 'gguf']);
 /** Translations `bitsmith run` and `bitsmith export` write. */
@@ -42,10 +42,10 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     const which = `${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, e.g. ${tensors[0]}`;
     out.push(diag(code, severity, span, `${prop} ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only rtn and gptq are`));
   }
-  // `calibration generated`, `tokens` and `text` run the forward pass (Hessians, per-tensor
-  // output error); imatrix files are not read yet.
+  // Every calibration source runs: generated, tokens and text through the forward pass
+  // (Hessians, per-tensor output error), imatrix as llama.cpp's diagonal (analysis/imatrix.ts).
   if (recipe.calibration && !RUN_CALIBRATION.has(recipe.calibration.kind)) {
-    out.push(diag(code, severity, recipe.calibration.stmt, `calibration ${recipe.calibration.kind} is not read by bitsmith run yet; calibration generated, tokens "file.json" and text "file.txt" are`));
+    out.push(diag(code, severity, recipe.calibration.stmt, `calibration ${recipe.calibration.kind} is not read by bitsmith run yet`));
   }
   for (const o of recipe.outputs) {
     if (!RUN_OUTPUTS.has(o.kind)) out.push(diag(code, severity, o.stmt, `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors", output gguf "file.gguf" and output compressed_tensors "folder" are`));

@@ -10,6 +10,7 @@
 //     scale = 'f16' | 'bf16' | 'f32' | 'e8m0' | 'e4m3', zero = 'f16' | 'int',
 //     clip = 'none' | 'mse', outliers = 0, lowrank = 0, lowrankIters = 1,
 //     rotate = 'none' | 'hadamard', seed = 0 (number or bigint), threads = hardware threads,
+//     importance?: Float32Array (cols per-input-channel search weights, finite and >= 0),
 //     reference = false, metrics = true (false: metrics is null), stored = false (true: return
 //     the stored bytes), out?: Float32Array (rows*cols, written instead of a new array)}
 //   fp8Decode(kind: 'e4m3' | 'e5m2', code) / fp8Encode(kind, value) -> number
@@ -103,7 +104,7 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
 
   static const std::set<std::string> known = {"format", "group", "groupKind", "symmetric", "scale", "zero",
                                               "clip", "outliers", "lowrank", "lowrankIters", "rotate", "seed",
-                                              "threads", "reference", "metrics", "stored", "out"};
+                                              "threads", "reference", "metrics", "stored", "out", "importance"};
   Napi::Array keys = cfg.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); ++i) {
     const std::string k = keys.Get(i).ToString().Utf8Value();
@@ -144,6 +145,13 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
     } else {
       c.seed = uint64_t(toInteger(env, v, "config.seed", 0, kMaxSafe));
     }
+  }
+  Napi::Float32Array importance;
+  if (has("importance")) {
+    importance = toFloat32Array(env, cfg.Get("importance"), "config.importance");
+    if (int64_t(importance.ElementLength()) != cols)
+      rangeError(env, "config.importance.length (" + std::to_string(importance.ElementLength()) + ") != cols (" + std::to_string(cols) + ")");
+    c.importance = importance.Data();
   }
   const int threads = has("threads") ? int(toInteger(env, cfg.Get("threads"), "config.threads", 1, 1024))
                                      : ThreadPool::defaultThreads();

@@ -221,6 +221,30 @@ SequenceSource parseSource(Napi::Env env, const Napi::Object& job, const char* k
   return src;
 }
 
+// job.imatrix = {path, tensors: {"<model tensor>": "<imatrix entry>"}} (the CLI maps names).
+ImatrixSource parseImatrix(Napi::Env env, const Napi::Object& job) {
+  ImatrixSource src;
+  Napi::Value v = field(job, "imatrix");
+  if (!isSet(v)) return src;
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "job.imatrix must be an object {path, tensors}");
+  Napi::Object o = v.As<Napi::Object>();
+  src.path = strField(env, o, "path", "", "job.imatrix");
+  if (src.path.empty()) throw Napi::TypeError::New(env, "job.imatrix.path is required");
+  Napi::Value ts = field(o, "tensors");
+  if (isSet(ts)) {
+    if (!ts.IsObject() || ts.IsArray()) throw Napi::TypeError::New(env, "job.imatrix.tensors must be an object of strings");
+    Napi::Object to = ts.As<Napi::Object>();
+    Napi::Array keys = to.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); i++) {
+      const std::string k = keys.Get(i).ToString().Utf8Value();
+      Napi::Value e = to.Get(k);
+      if (!e.IsString()) throw Napi::TypeError::New(env, "job.imatrix.tensors." + k + " must be a string (an imatrix entry name)");
+      src.entryOf[k] = e.As<Napi::String>().Utf8Value();
+    }
+  }
+  return src;
+}
+
 Job parseJob(Napi::Env env, const Napi::Value& v) {
   if (!v.IsObject()) throw Napi::TypeError::New(env, "startRun(job, onEvent): job must be an object");
   Napi::Object o = v.As<Napi::Object>();
@@ -330,6 +354,7 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
   job.reference = boolField(env, o, "reference", false, "job");
   job.calibration = parseSource(env, o, "calibration");
   job.evaluate = parseSource(env, o, "evaluate");
+  job.imatrix = parseImatrix(env, o);
   return job;
 }
 

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <limits>
 #include <unordered_map>
+#include <tuple>
 #include <unordered_set>
 
 #include "forward/calibrate.h"
@@ -368,6 +369,10 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
                                                  " in the model but " + shapeText(jt.shape) + " in the plan (was the model changed?)", jt.name);
     if (jt.quantize) {
       model->requireReadable(*ref);
+      // gptq and awq need the whole X^T X; an imatrix is its diagonal.
+      if ((jt.method == "gptq" || jt.method == "awq") && job.imatrix.enabled() && !job.calibration.enabled())
+        throw ModelError("run/needs-hessian", "tensor \"" + jt.name + "\": method " + jt.method + " needs the full Hessian X^T X; an imatrix has only its diagonal " +
+                                                 "(use calibration generated or calibration tokens)", jt.name);
       if (jt.method == "gptq") {
         if (!job.calibration.enabled())
           throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method gptq needs calibration (calibration generated, tokens or text)", jt.name);
@@ -562,6 +567,19 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     emit(std::move(ev));
     if (!job.evaluate.enabled()) original.reset();  // the Hessians are all quantizing needs
   }
+  // Per-input-channel importance for the searches (and, with an imatrix only, the
+  // diagonal output error).
+  std::unique_ptr<Importance> importance;
+  if (job.imatrix.enabled()) {
+    const auto ti = Clock::now();
+    std::vector<std::pair<std::string, int64_t>> quantized;
+    for (const Item& it : items)
+      if (it.job && it.job->quantize) quantized.emplace_back(it.ref->name, it.ref->cols());
+    importance = Importance::fromImatrix(job.imatrix, quantized);
+    emit(importance->event(secondsSince(ti)));
+  } else if (hessians) {
+    importance = Importance::fromHessians(*hessians);
+  }
   // Dequantized weights kept for the evaluation's fake-quantized model.
   std::unordered_map<std::string, std::vector<float>> fake;
 
@@ -642,7 +660,9 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       continue;
     }
 
-    const QuantConfig& cfg = jt->config;
+    QuantConfig cfgW = jt->config;
+    if (importance && jt->method == "rtn") cfgW.importance = importance->forTensor(ref.name, cols);
+    const QuantConfig& cfg = cfgW;
     const linalg::PackedB* hq = nullptr;
     const forward::Hessian* hGptq = nullptr;
     if (jt->method == "gptq") {
@@ -663,6 +683,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
         hq = &it->second;
       }
     }
+    // Without the full Hessian: the diagonal estimate of the output error from the imatrix.
+    const float* diagD = !hq && importance && importance->kind() == "imatrix" ? importance->forTensor(ref.name, cols) : nullptr;
     std::vector<float>* keep = nullptr;
     if (job.evaluate.enabled()) {
       keep = &fake[ref.name];
@@ -713,6 +735,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
                 chunkBytes[size_t(k)] = q.bytes;
                 chunkOutliers[size_t(k)] = q.outlierCount;
                 if (hq) chunkOut[size_t(k)] = outputError(in, q.dequant.data(), r1 - r0, cols, *hq, nullptr);
+                else if (diagD) std::tie(chunkOut[size_t(k)].num, chunkOut[size_t(k)].den) = diagonalOutputError(in, q.dequant.data(), r1 - r0, cols, diagD);
                 if (keep) std::memcpy(keep->data() + r0 * cols, q.dequant.data(), size_t(n) * sizeof(float));
                 model->release(ref, r0, r1);
                 if (!async) sequencer.submit(k, nullptr, 0, {});
@@ -792,6 +815,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       outlierCount = q.outlierCount;
       metrics = computeMetrics(in, q.dequant.data(), rows * cols, &pool);
       if (hq) outErr = outputError(in, q.dequant.data(), rows, cols, *hq, &pool);
+      else if (diagD) std::tie(outErr.num, outErr.den) = diagonalOutputError(in, q.dequant.data(), rows, cols, diagD);
       if (keep) std::memcpy(keep->data(), q.dequant.data(), size_t(rows * cols) * sizeof(float));
       model->release(ref, 0, rows);
       if (async && ct) {
@@ -838,12 +862,14 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     ev.set("sqnrDb", Value::of(metrics.sqnrDb));
     ev.set("maxAbsError", Value::of(metrics.maxAbsError));
     ev.set("cosine", Value::of(metrics.cosine));
-    if (hq) {
+    if (hq || diagD) {
       // Relative output error on the calibration inputs, and its SQNR.
       ev.set("outputError", Value::of(outErr.den > 0 ? outErr.num / outErr.den : 0.0));
       ev.set("outputErrorSum", Value::of(outErr.num));  // tr(dW H dW^T): additive across tensors
       ev.set("outputSqnrDb", Value::of(outErr.num > 0 ? 10.0 * std::log10(outErr.den / outErr.num) : std::numeric_limits<double>::infinity()));
+      ev.set("outputErrorKind", Value::of(hq ? "hessian" : "diagonal"));
     }
+    if (cfg.importance) ev.set("importance", Value::of(importance->kind()));
     ev.set("outliers", Value::of(outlierCount));
     ev.set("chunks", Value::of((rows + chunkRows - 1) / std::max<int64_t>(1, chunkRows)));
     ev.set("seconds", Value::of(secondsSince(ts)));

@@ -12,6 +12,7 @@
 #include "io/json.h"
 #include "quant/gptq.h"
 #include "quant/quantize.h"
+#include "run/importance.h"
 
 namespace bitsmith {
 
@@ -62,6 +63,9 @@ struct Job {
   // calibration: per-input-site Hessians from the forward pass over these sequences; each
   // quantized linear weight then reports its output error tr(dW H dW^T) / tr(W H W^T).
   SequenceSource calibration;
+  // calibration imatrix "file": per-input-channel importance (the diagonal of X^T X only:
+  // no forward pass, no gptq); see run/importance.h.
+  ImatrixSource imatrix;
   // evaluate: the original and the fake-quantized model on these held-out sequences
   // (perplexity of both, KL divergence mean/p99/max, top-1 agreement).
   SequenceSource evaluate;

@@ -47,6 +47,7 @@ function markdown(doc: AnalyzedDocument, path: Statement[], argIndex: number | u
     if (name === 'model') return modelHover(analysis);
     if (name === 'budget') return budgetHover(analysis);
     if (name === 'allocate' && !arg) return allocateHover(analysis, keywordHover(TOP_KEYWORDS, 'allocate') ?? '**allocate**');
+    if (name === 'calibration' && arg?.kind === 'string' && analysis.imatrix) return imatrixHover(analysis);
     if (arg?.kind === 'ident' && argIndex === 0 && KIND_DOCS[name]?.[arg.name]) return `**${name} ${arg.name}**\n\n${KIND_DOCS[name][arg.name]}`;
     if (arg) return undefined;
     return keywordHover(TOP_KEYWORDS, name);
@@ -275,4 +276,19 @@ function budgetHover(analysis: Analysis): string {
   if (a?.result) lines.push('', `Allocated by \`allocate\` (${a.result.metric} metric): ${mixText(a.result.counts)}.`);
   else if (a) lines.push('', '`allocate` has not measured its candidates yet: these figures use the defaults\' format (hover `allocate`).');
   return lines.join('\n');
+}
+
+/** calibration imatrix "file": what the file holds and how it fits the model. */
+function imatrixHover(analysis: Analysis): string {
+  const n = (k: number, one: string, many: string) => `${count(k)} ${k === 1 ? one : many}`;
+  const { header, match } = analysis.imatrix!;
+  const quantized = analysis.plan?.tensors.filter((t) => t.action === 'quantize' && t.tensor.shape.length === 2) ?? [];
+  const weighted = quantized.filter((t) => match.entryOf.has(t.tensor.name)).length;
+  return [
+    `**imatrix** \`${header.path}\` (${header.format === 'gguf' ? 'GGUF' : 'legacy .dat'}): ${n(header.entries.length, 'entry', 'entries')}`,
+    '',
+    `Weights the searches of ${weighted} of ${n(quantized.length, 'quantized matrix', 'quantized matrices')} by mean x² per input channel ` +
+      `(the diagonal of XᵀX; per-tensor output error is its diagonal estimate).` +
+      (match.unmatched.length ? ` ${n(match.unmatched.length, 'entry matches', 'entries match')} no tensor.` : ''),
+  ].join('\n');
 }
