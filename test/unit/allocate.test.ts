@@ -10,6 +10,10 @@ import { analyze, type Analysis } from '../../core/src/analysis/analyze';
 import { MEASUREMENTS_VERSION, saveMeasurements, type MeasurementTable } from '../../core/src/allocate/measurements';
 import { llamaHeader } from '../helpers/syntheticModel';
 import type { ModelHeader } from '../../core/src/models/types';
+import type { MarkupContent } from 'vscode-languageserver';
+import { makeDocument } from '../../server/src/features/document';
+import { hover } from '../../server/src/features/hover';
+import { codeActions } from '../../server/src/features/codeActions';
 
 const BITS: Record<string, number> = { int2: 2, int3: 3, int4: 4, int6: 6, int8: 8, q4_0: 4.5, q8_0: 8.5, q4_k: 4.5, q6_k: 6.5625 };
 
@@ -148,5 +152,44 @@ describe('allocate: setup, measurements and plan', () => {
       const fmts = new Set(a.plan!.tensors.filter((t) => t.allocated && t.tensor.name.startsWith(`model.layers.${l}.`)).map((t) => t.config!.format.name));
       assert.equal(fmts.size, 1, `layer ${l}: ${[...fmts]}`);
     }
+  });
+
+  it('hover on allocate and budget shows the mix (or what to measure); a code action writes it as match rules', () => {
+    const text = base();
+    const hoverAt = (a: Analysis, word: string) => {
+      const doc = makeDocument('file:///r.quant', 1, text, a, recipePath());
+      const off = text.indexOf(word) + 1;
+      const h = hover(doc, doc.lines.position(off));
+      return { doc, md: h ? (h.contents as MarkupContent).value : '' };
+    };
+    const before = run(text);
+    assert.match(hoverAt(before, 'allocate {').md, /Not measured yet\*\* \(170 errors, 0 KL divergences missing\): run `bitsmith allocate`/);
+    assert.match(hoverAt(before, 'budget').md, /has not measured its candidates yet/);
+    const { doc: d0 } = hoverAt(before, 'allocate {');
+    assert.equal(codeActions(d0, { start: d0.lines.position(text.indexOf('allocate {')), end: d0.lines.position(text.indexOf('allocate {')) }).length, 0, 'no action before measuring');
+
+    writeTable(before, (n) => Math.pow(10, Number(/layers\.(\d+)/.exec(n)?.[1] ?? 0)));
+    const a = run(text);
+    const { doc, md } = hoverAt(a, 'allocate {');
+    const mix = Object.entries(a.allocation!.result!.counts).sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0])).map(([f, n]) => `${n} ${f}`).join(', ');
+    assert.ok(md.includes(`**Chosen mix:** ${mix}`), md);
+    assert.match(md, /optimal/);
+    assert.ok(hoverAt(a, 'budget').md.includes(`Allocated by \`allocate\` (weight metric): ${mix}`));
+    const pos = doc.lines.position(text.indexOf('allocate {'));
+    const actions = codeActions(doc, { start: pos, end: pos });
+    const act = actions.find((x) => /Write the allocation as match rules/.test(x.title))!;
+    assert.ok(act, actions.map((x) => x.title).join());
+    const edit = act.edit!.changes!['file:///r.quant'][0];
+    // Applying the edit pins the same formats with no allocate left.
+    const start = doc.lines.offset(edit.range.start), end = doc.lines.offset(edit.range.end);
+    const pinnedText = text.slice(0, start) + edit.newText + text.slice(end);
+    assert.ok(!/allocate\s*\{/.test(pinnedText));
+    const pinned = run(pinnedText);
+    assert.deepEqual(pinned.diagnostics.filter((d) => d.severity === 'error'), []);
+    for (const t of a.plan!.tensors) {
+      const p = pinned.plan!.tensors.find((x) => x.tensor.name === t.tensor.name)!;
+      assert.equal(p.config?.format.name, t.config?.format.name, t.tensor.name);
+    }
+    assert.equal(pinned.plan!.totals.bytesOut, a.plan!.totals.bytesOut);
   });
 });
