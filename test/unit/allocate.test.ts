@@ -14,6 +14,7 @@ import type { MarkupContent } from 'vscode-languageserver';
 import { makeDocument } from '../../server/src/features/document';
 import { hover } from '../../server/src/features/hover';
 import { codeActions } from '../../server/src/features/codeActions';
+import { allocationView } from '../../client/src/panels/allocationView';
 
 const BITS: Record<string, number> = { int2: 2, int3: 3, int4: 4, int6: 6, int8: 8, q4_0: 4.5, q8_0: 8.5, q4_k: 4.5, q6_k: 6.5625 };
 
@@ -191,5 +192,29 @@ describe('allocate: setup, measurements and plan', () => {
       assert.equal(p.config?.format.name, t.config?.format.name, t.tensor.name);
     }
     assert.equal(pinned.plan!.totals.bytesOut, a.plan!.totals.bytesOut);
+  });
+
+  it('the Allocation panel view: measure first, then mix, sensitivity per candidate and a frontier through the chosen size', () => {
+    const text = base();
+    const v0 = allocationView(recipePath(), 'r.quant', run(text));
+    assert.equal(v0.status, 'measure');
+    assert.deepEqual(v0.missing, { errors: 170, klds: 0 });
+    writeTable(run(text), (n) => Math.pow(10, Number(/layers\.(\d+)/.exec(n)?.[1] ?? 0)));
+    const a = run(text);
+    const v = allocationView(recipePath(), 'r.quant', a);
+    assert.equal(v.status, 'ok');
+    assert.deepEqual(v.chosen!.counts, a.allocation!.result!.counts);
+    assert.equal(v.tensors.length, a.allocation!.setup.free.length + a.allocation!.setup.pinned.length);
+    const q = v.tensors.find((t) => t.name === 'model.layers.3.self_attn.q_proj.weight')!;
+    assert.deepEqual(q.candidates.map((c) => c.format), ['int2', 'int3', 'int4', 'int6', 'int8']);
+    // The chosen candidate is one of them, with the error the allocation predicts for it.
+    assert.equal(q.candidates.find((c) => c.format === q.format)!.error, q.error);
+    const pin = v.tensors.find((t) => t.name === 'model.layers.0.self_attn.v_proj.weight')!;
+    assert.ok(pin.pinned && pin.candidates.length === 0);
+    assert.equal(v.frontier.length, 16);
+    for (let i = 1; i < v.frontier.length; i++) assert.ok(v.frontier[i].error <= v.frontier[i - 1].error && v.frontier[i].bytes >= v.frontier[i - 1].bytes);
+    assert.equal(v.frontier[0].bytes, v.minBytes);
+    assert.ok(v.frontier[0].error >= v.chosen!.error && v.frontier[15].error <= v.chosen!.error, 'the chosen point lies within the frontier');
+    assert.equal(v.measured, undefined, 'no run report');
   });
 });
