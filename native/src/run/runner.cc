@@ -740,6 +740,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       QuantOutput q;
       StoredTensor stored;  // the codes as stored: GGUF blocks, compressed-tensors packing
       if (gguf && !ggufPlans[index].omit) {
+        // GPTQ does not produce ggml blocks (core/src/analysis refuses gptq on ggml formats).
+        if (hGptq) throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": method gptq does not produce ggml blocks (" + cfg.format + ") yet; use method rtn for this tensor", ref.name);
         // The GGUF blocks are the quantizer's stored codes; q/k rows are permuted first so
         // the blocks hold llama.cpp's row order (ggml blocks are row-local: the same rows
         // quantize to the same blocks in any order, so the reconstruction, put back in the
@@ -759,19 +761,23 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
           throw ModelError("run/internal", "tensor \"" + ref.name + "\": the quantizer produced " + std::to_string(stored.codes.size()) +
                                                " block bytes, the GGUF layout needs " + std::to_string(rows * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols))), ref.name);
         gguf->write(stored.codes.data(), stored.codes.size());
-      } else {
-        q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference, ct ? &stored : nullptr);
-      }
-      if (hGptq) {
-        // The stored form has RTN's layout and byte counts (same grid, scales and zeros);
-        // GPTQ chooses different codes, which the GGUF and compressed-tensors writers do not
-        // take yet (core/src/analysis refuses these combinations before a run starts).
-        if (ct || gguf) throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": this output does not store GPTQ's codes yet", ref.name);
+      } else if (hGptq) {
+        // GPTQ's stored form has RTN's layout and byte counts (the same grids, scales and
+        // zeros fitted by the same rules), with GPTQ's codes: the compressed-tensors writer
+        // takes it as it takes RTN's.
+        GptqOptions o = jt->gptq;
+        o.reference = job.reference;
         try {
-          q.dequant = gptqQuantize(in, rows, cols, hGptq->h.data(), cfg, jt->gptq, &pool);
+          q.dequant = gptqQuantize(in, rows, cols, hGptq->h.data(), cfg, o, &pool, &stored);
         } catch (const std::invalid_argument& e) {
           throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
+        } catch (const std::bad_alloc&) {
+          throw ModelError("run/out-of-memory", "tensor \"" + ref.name + "\" " + shapeText(ref.shape) + ": out of memory in gptq", ref.name);
         }
+        q.bytes = stored.bytes();
+        q.outlierCount = 0;
+      } else {
+        q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference, ct ? &stored : nullptr);
       }
       bytes = q.bytes;
       outlierCount = q.outlierCount;
