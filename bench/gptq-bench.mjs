@@ -45,16 +45,21 @@ function layer(size, count) {
 const flops = (rows, cols) => cols ** 3 / 3 + rows * cols * cols;
 const cfg = { format: 'int4', group, scale: 'f16' };
 
+// CPU seconds too: on a shared machine the wall time of a 1-thread run includes time other
+// processes took from it, its CPU time does not.
 function time(W, size, H, o) {
-  const total = [], hess = [], pass = [];
+  const total = [], hess = [], pass = [], cpu = [];
   for (let r = 0; r < runs; r++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const out = addon.gptq(W, size, size, H, cfg, { ...o, block: 128, damp: 0.01, detail: true });
     total.push((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1e6);
     hess.push(out.times.hessian);
     pass.push(out.times.pass);
   }
-  return { total: median(total), hessian: median(hess), pass: median(pass) };
+  return { total: median(total), hessian: median(hess), pass: median(pass), cpu: median(cpu) };
 }
 
 let t0 = performance.now();
@@ -72,7 +77,7 @@ for (const threads of threadList) {
     const m = time(big.W, n, big.H, { threads, actOrder });
     const gf = flops(n, n) / m.total / 1e9;
     console.log(
-      `  threads ${threads}: gptq${actOrder ? ' act_order' : '          '} ${m.total.toFixed(3)} s (Hessian ${m.hessian.toFixed(3)} s, pass ${m.pass.toFixed(3)} s) ${gf.toFixed(1)} GFLOP/s; rtn ${median(rt).toFixed(3)} s`,
+      `  threads ${threads}: gptq${actOrder ? ' act_order' : '          '} ${m.total.toFixed(3)} s (Hessian ${m.hessian.toFixed(3)} s, pass ${m.pass.toFixed(3)} s; CPU ${m.cpu.toFixed(3)} s) ${gf.toFixed(1)} GFLOP/s; rtn ${median(rt).toFixed(3)} s`,
     );
   }
   const fast = time(small.W, refSize, small.H, { threads });
