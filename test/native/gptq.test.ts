@@ -248,8 +248,10 @@ describe('native GPTQ', () => {
   it('refuses what it does not run', () => {
     const W = new Float32Array(64), H = new Float64Array(64 * 64);
     for (let i = 0; i < 64; i++) H[i * 64 + i] = 1;
-    assert.throws(() => addon.gptq(W, 1, 64, H, { format: 'ternary' }), /gptq runs on the int2\.\.int8, nf4, fp4, fp8 and mxfp4\/mxfp8\/nvfp4 grids here, not ternary/);
-    assert.throws(() => addon.gptq(W, 1, 64, H, { format: 'q4_0' }), /not q4_0/);
+    assert.throws(() => addon.gptq(W, 1, 64, H, { format: 'ternary' }), /gptq runs on the int2\.\.int8, nf4, fp4, fp8, mxfp4\/mxfp8\/nvfp4 grids and the q8_0, q4_0, q4_1, q5_0, q5_1 blocks here, not ternary/);
+    const eye = (n: number) => new Float64Array(n * n).map((_, i) => (i % (n + 1) === 0 ? 1 : 0));
+    assert.throws(() => addon.gptq(new Float32Array(256), 1, 256, eye(256), { format: 'q4_k' }), /not q4_k/);
+    assert.throws(() => addon.gptq(new Float32Array(80), 2, 40, eye(40), { format: 'q4_0' }), /blocks of 32 weights: a row of 40/);
     const bad = Float32Array.from(W);
     bad[3] = NaN;
     for (const reference of [false, true]) assert.throws(() => addon.gptq(bad, 1, 64, H, { format: 'int4', group: 16 }, { reference }), /non-finite weight/);
@@ -312,6 +314,59 @@ describe('native GPTQ', () => {
         assert.deepEqual(fast.stored.extra, ref.stored.extra);
       });
     }
+  });
+
+  describe('ggml blocks (q8_0, q4_0, q4_1, q5_0, q5_1)', () => {
+    const f16 = (b: Uint8Array, o: number) => {
+      const h = b[o] | (b[o + 1] << 8);
+      const e = (h >> 10) & 31, m = h & 1023, s = h & 0x8000 ? -1 : 1;
+      return e === 0 ? s * m * 2 ** -24 : s * (1 + m / 1024) * 2 ** (e - 15);
+    };
+    const BYTES: Record<string, number> = { q8_0: 34, q4_0: 18, q4_1: 20, q5_0: 22, q5_1: 24 };
+    /** The public block layouts, decoded here. */
+    function decode(format: string, b: Uint8Array, count: number): Float32Array {
+      const out = new Float32Array(count);
+      for (let k = 0; k < count / 32; k++) {
+        const o = k * BYTES[format], d = f16(b, o);
+        for (let i = 0; i < 32; i++) {
+          let v: number;
+          if (format === 'q8_0') v = f(d * ((b[o + 2 + i] << 24) >> 24));
+          else {
+            const min = format.endsWith('_1'), q0 = o + (min ? 4 : 2) + (format.startsWith('q5') ? 4 : 0);
+            let l = i < 16 ? b[q0 + i] & 15 : b[q0 + i - 16] >> 4;
+            if (format.startsWith('q5')) {
+              const hb = o + (min ? 4 : 2);
+              l |= ((b[hb + (i >> 3)] >> (i & 7)) & 1) << 4;
+            }
+            v = min ? f(f(d * l) + f16(b, o + 2)) : f(d * (l - (format === 'q4_0' ? 8 : 16)));
+          }
+          out[k * 32 + i] = v;
+        }
+      }
+      return out;
+    }
+    for (const format of ['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1'])
+      it(`${format}: blocks decode to the reconstruction, the fast path agrees with the reference, and beats RTN`, () => {
+        const rows = 21, n = 192;
+        const W = heavy(rows * n, 31);
+        const H = hessian(256, n, 12, [3, 100]);
+        const rtn = addon.quantize(W, rows, n, { format, metrics: false }).dequant;
+        for (const actOrder of [false, true]) {
+          const ref = addon.gptq(W, rows, n, H, { format }, { actOrder, block: 64, reference: true, detail: true });
+          const fast = addon.gptq(W, rows, n, H, { format }, { actOrder, block: 64, threads: 2, detail: true });
+          for (const r of [ref, fast]) {
+            assert.equal(r.stored.codes.length, (rows * n / 32) * BYTES[format]);
+            assert.deepEqual(decode(format, r.stored.codes, rows * n), r.dequant, 'the blocks decode to the reconstruction');
+          }
+          // Whole blocks may flip where the block's scale search meets a near-tie; the values mostly agree.
+          let same = 0;
+          for (let i = 0; i < rows * n; i++) if (ref.dequant[i] === fast.dequant[i]) same++;
+          assert.ok(same >= 0.95 * rows * n, `${rows * n - same} values differ`);
+          const eRef = outputError(W, ref.dequant, rows, n, H), eFast = outputError(W, fast.dequant, rows, n, H);
+          assert.ok(Math.abs(eFast - eRef) <= 0.02 * eRef, `output error: fast ${eFast}, reference ${eRef}`);
+          assert.ok(eFast < 0.9 * outputError(W, rtn, rows, n, H), 'gptq beats RTN');
+        }
+      });
   });
 
   describe('the stored form', () => {

@@ -48,8 +48,10 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 const quant::FormatSpec& checkFormat(const QuantConfig& c) {
   const quant::FormatSpec* f = quant::findFormat(c.format);
   if (!f) throw std::invalid_argument("unknown format '" + c.format + "'");
-  if (f->family == quant::Family::Sign || f->family == quant::Family::Ggml)
-    throw std::invalid_argument("method gptq runs on the int2..int8, nf4, fp4, fp8 and mxfp4/mxfp8/nvfp4 grids here, not " + c.format);
+  if (f->family == quant::Family::Sign || (f->family == quant::Family::Ggml && !quant::gptqGgmlSupported(c.format)))
+    throw std::invalid_argument("method gptq runs on the int2..int8, nf4, fp4, fp8, mxfp4/mxfp8/nvfp4 grids and the q8_0, q4_0, q4_1, q5_0, q5_1 blocks here, not " +
+                                c.format);
+  if (f->family == quant::Family::Ggml) return *f;  // blocks of 32 along the row; group settings do not apply
   if (!f->fixedGroup && c.groupKind == GroupKind::Tensor)
     throw std::invalid_argument("method gptq needs groups along the input (a group size or channel), not group tensor");
   if (!f->fixedGroup && c.groupKind == GroupKind::Size && c.group < 1)
@@ -70,7 +72,18 @@ std::vector<float> gptqQuantize(const float* w, int64_t rows, int64_t cols, cons
   const int64_t n = cols;
   GptqPlan plan;
   plan.w = w;
-  plan.L = makeLayout(rows, cols, cfg, f);
+  if (f.family == Family::Ggml) {
+    if (cols % f.blockWeights != 0)
+      throw std::invalid_argument("format " + cfg.format + " stores rows in blocks of " + std::to_string(f.blockWeights) + " weights: a row of " +
+                                  std::to_string(cols) + " is not a multiple of " + std::to_string(f.blockWeights));
+    plan.L.rows = rows;
+    plan.L.cols = cols;
+    plan.L.group = f.blockWeights;
+    plan.L.groupsPerRow = cols / f.blockWeights;
+    plan.L.groups = rows * plan.L.groupsPerRow;
+  } else {
+    plan.L = makeLayout(rows, cols, cfg, f);
+  }
   plan.actOrder = opt.actOrder;
   plan.reference = opt.reference;
   plan.pool = pool;
@@ -175,6 +188,7 @@ std::vector<float> gptqQuantize(const float* w, int64_t rows, int64_t cols, cons
     case Family::Int: gptqIntFamily(plan, cfg, f, out.data(), st); break;
     case Family::Float: gptqFloatFamily(plan, cfg, f, out.data(), st); break;
     case Family::Micro: gptqMicroFamily(plan, cfg, f, out.data(), st); break;
+    case Family::Ggml: gptqGgmlFamily(plan, f, out.data(), st); break;
     default: throw std::logic_error("gptq: unexpected family");
   }
   const QuantBytes got = st.bytes(), want = expectedBytes(rows, cols, cfg);

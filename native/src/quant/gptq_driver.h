@@ -23,6 +23,8 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "linalg/gemm.h"
@@ -56,6 +58,15 @@ struct GptqPlan {
 
 // dst[k] += d * v[k] (the in-block update of the fast path).
 void gptqAxpy(float* dst, const float* v, float d, int64_t n);
+
+template <class P, class = void>
+struct HasAssemble : std::false_type {};
+template <class P>
+struct HasAssemble<P, std::void_t<decltype(&P::assemble)>> : std::true_type {};
+
+template <class P>
+void storeGrouped(const P& pol, const std::vector<typename P::Params>& params, const std::vector<uint8_t>& codes, const Layout& L,
+                  StoredTensor& st);
 
 template <class P>
 typename P::Params gptqFit(const P& pol, const float* x, int64_t n, bool fast) {
@@ -176,7 +187,19 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
       }, 16);
   }
 
-  // The stored form, in runGrouped's order: codes row by row, one parameter set per group.
+  // A policy whose stored form interleaves parameters and codes (ggml blocks) assembles it.
+  if constexpr (HasAssemble<P>::value) {
+    pol.assemble(params.data(), codes.data(), L, st);
+    return;
+  } else {
+    storeGrouped(pol, params, codes, L, st);
+  }
+}
+
+// The stored form, in runGrouped's order: codes row by row, one parameter set per group.
+template <class P>
+void storeGrouped(const P& pol, const std::vector<typename P::Params>& params, const std::vector<uint8_t>& codes, const Layout& L,
+                  StoredTensor& st) {
   pol.allocate(st, L);
   const int zbits = pol.zeroBits();
   BitWriter cw(st.codes.data(), pol.codeBits());
@@ -191,6 +214,10 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
 void gptqIntFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq, StoredTensor& st);
 void gptqFloatFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq, StoredTensor& st);
 void gptqMicroFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq, StoredTensor& st);
+// ggml/gptq.cc: the 32-weight blocks with a per-block scale (q8_0, q4_0, q5_0) or scale and
+// min (q4_1, q5_1).
+bool gptqGgmlSupported(const std::string& format);
+void gptqGgmlFamily(const GptqPlan& plan, const FormatSpec& f, float* dq, StoredTensor& st);
 
 }  // namespace quant
 }  // namespace bitsmith

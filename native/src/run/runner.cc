@@ -739,45 +739,47 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       readChunk(*model, ref, 0, rows, in, pool);
       QuantOutput q;
       StoredTensor stored;  // the codes as stored: GGUF blocks, compressed-tensors packing
-      if (gguf && !ggufPlans[index].omit) {
-        // GPTQ does not produce ggml blocks (core/src/analysis refuses gptq on ggml formats).
-        if (hGptq) throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": method gptq does not produce ggml blocks (" + cfg.format + ") yet; use method rtn for this tensor", ref.name);
-        // The GGUF blocks are the quantizer's stored codes; q/k rows are permuted first so
-        // the blocks hold llama.cpp's row order (ggml blocks are row-local: the same rows
-        // quantize to the same blocks in any order, so the reconstruction, put back in the
-        // source order, is what the fake-quant output holds).
-        const GgufPlan& gp = ggufPlans[index];
-        if (gp.permuteHeads) {
-          std::vector<float> pin(size_t(rows * cols));
-          permuteRows(reinterpret_cast<const uint8_t*>(in), reinterpret_cast<uint8_t*>(pin.data()), rows, cols * 4, gp.permuteHeads, true);
-          q = quantizeChecked(ref, pin.data(), rows, cols, cfg, pool, job.reference, &stored);
-          std::vector<float> back(q.dequant.size());
-          permuteRows(reinterpret_cast<const uint8_t*>(q.dequant.data()), reinterpret_cast<uint8_t*>(back.data()), rows, cols * 4, gp.permuteHeads, false);
-          q.dequant.swap(back);
-        } else {
-          q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference, &stored);
-        }
-        if (int64_t(stored.codes.size()) != int64_t(rows) * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols)) || stored.bytes().total() != int64_t(stored.codes.size()))
-          throw ModelError("run/internal", "tensor \"" + ref.name + "\": the quantizer produced " + std::to_string(stored.codes.size()) +
-                                               " block bytes, the GGUF layout needs " + std::to_string(rows * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols))), ref.name);
-        gguf->write(stored.codes.data(), stored.codes.size());
-      } else if (hGptq) {
-        // GPTQ's stored form has RTN's layout and byte counts (the same grids, scales and
-        // zeros fitted by the same rules), with GPTQ's codes: the compressed-tensors writer
-        // takes it as it takes RTN's.
+      // GPTQ's stored form has RTN's layout and byte counts (the same grids, scales, zeros
+      // or ggml block headers, fitted by the same rules) with GPTQ's codes: the
+      // compressed-tensors and GGUF writers take it as they take RTN's.
+      auto quantize = [&](const float* x) {
+        if (!hGptq) return quantizeChecked(ref, x, rows, cols, cfg, pool, job.reference, (ct || gguf) ? &stored : nullptr);
         GptqOptions o = jt->gptq;
         o.reference = job.reference;
+        QuantOutput g;
         try {
-          q.dequant = gptqQuantize(in, rows, cols, hGptq->h.data(), cfg, o, &pool, &stored);
+          g.dequant = gptqQuantize(x, rows, cols, hGptq->h.data(), cfg, o, &pool, &stored);
         } catch (const std::invalid_argument& e) {
           throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
         } catch (const std::bad_alloc&) {
           throw ModelError("run/out-of-memory", "tensor \"" + ref.name + "\" " + shapeText(ref.shape) + ": out of memory in gptq", ref.name);
         }
-        q.bytes = stored.bytes();
-        q.outlierCount = 0;
+        g.bytes = stored.bytes();
+        return g;
+      };
+      if (gguf && !ggufPlans[index].omit) {
+        // The GGUF blocks are the quantizer's stored codes; q/k rows are permuted first so
+        // the blocks hold llama.cpp's row order (ggml blocks are row-local: the same rows
+        // quantize to the same blocks in any order, so the reconstruction, put back in the
+        // source order, is what the fake-quant output holds; GPTQ's rows are independent
+        // too, its Hessian being over the columns).
+        const GgufPlan& gp = ggufPlans[index];
+        if (gp.permuteHeads) {
+          std::vector<float> pin(size_t(rows * cols));
+          permuteRows(reinterpret_cast<const uint8_t*>(in), reinterpret_cast<uint8_t*>(pin.data()), rows, cols * 4, gp.permuteHeads, true);
+          q = quantize(pin.data());
+          std::vector<float> back(q.dequant.size());
+          permuteRows(reinterpret_cast<const uint8_t*>(q.dequant.data()), reinterpret_cast<uint8_t*>(back.data()), rows, cols * 4, gp.permuteHeads, false);
+          q.dequant.swap(back);
+        } else {
+          q = quantize(in);
+        }
+        if (int64_t(stored.codes.size()) != int64_t(rows) * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols)) || stored.bytes().total() != int64_t(stored.codes.size()))
+          throw ModelError("run/internal", "tensor \"" + ref.name + "\": the quantizer produced " + std::to_string(stored.codes.size()) +
+                                               " block bytes, the GGUF layout needs " + std::to_string(rows * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols))), ref.name);
+        gguf->write(stored.codes.data(), stored.codes.size());
       } else {
-        q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference, ct ? &stored : nullptr);
+        q = quantize(in);
       }
       bytes = q.bytes;
       outlierCount = q.outlierCount;
