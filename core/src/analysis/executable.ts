@@ -77,7 +77,7 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
 }
 
 /** The ggml block formats gptq produces (native/src/quant/ggml/gptq.cc). */
-export const GPTQ_GGML: ReadonlySet<string> = new Set(['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1']);
+export const GPTQ_GGML: ReadonlySet<string> = new Set(['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_k', 'q5_k', 'q6_k']);
 
 /** Why gptq does not run on this tensor's configuration, and the property to blame. */
 export function gptqLimit(t: TensorPlan): { prop: PropName; why: string } | undefined {
@@ -85,8 +85,8 @@ export function gptqLimit(t: TensorPlan): { prop: PropName; why: string } | unde
   if (!c) return undefined;
   const f = c.format;
   if (f.family === 'sign' || (f.family === 'ggml' && !GPTQ_GGML.has(f.name)))
-    return { prop: 'format', why: `runs on the int, float (nf4, fp4, fp8), microscaled (mxfp4, mxfp8, nvfp4) and q8_0, q4_0, q4_1, q5_0, q5_1 formats, not ${f.name}` };
-  if (f.family === 'ggml') return undefined;  // blocks of 32 along the row
+    return { prop: 'format', why: `runs on the int, float (nf4, fp4, fp8), microscaled (mxfp4, mxfp8, nvfp4) and q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k formats, not ${f.name}` };
+  if (f.family === 'ggml') return undefined;  // blocks along the row
   if (c.groupKind === 'tensor' && !f.fixedGroup) return { prop: 'group', why: 'needs groups along the input (a group size or channel), not group tensor' };
   if (c.outliers > 0) return { prop: 'outliers', why: 'does not combine with outliers yet' };
   if (c.lowrank > 0) return { prop: 'lowrank', why: 'does not combine with lowrank yet' };

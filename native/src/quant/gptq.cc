@@ -49,7 +49,7 @@ const quant::FormatSpec& checkFormat(const QuantConfig& c) {
   const quant::FormatSpec* f = quant::findFormat(c.format);
   if (!f) throw std::invalid_argument("unknown format '" + c.format + "'");
   if (f->family == quant::Family::Sign || (f->family == quant::Family::Ggml && !quant::gptqGgmlSupported(c.format)))
-    throw std::invalid_argument("method gptq runs on the int2..int8, nf4, fp4, fp8, mxfp4/mxfp8/nvfp4 grids and the q8_0, q4_0, q4_1, q5_0, q5_1 blocks here, not " +
+    throw std::invalid_argument("method gptq runs on the int2..int8, nf4, fp4, fp8, mxfp4/mxfp8/nvfp4 grids and the q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k blocks here, not " +
                                 c.format);
   if (f->family == quant::Family::Ggml) return *f;  // blocks of 32 along the row; group settings do not apply
   if (!f->fixedGroup && c.groupKind == GroupKind::Tensor)

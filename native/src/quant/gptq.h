@@ -2,7 +2,7 @@
 // or asymmetric with an integer or f16 zero point; any scale storage type), nf4, fp4,
 // fp8_e4m3, fp8_e5m2 (group size or channel, any scale type), the microscaled mxfp4,
 // mxfp8 and nvfp4 (their fixed blocks and scale rules), and the ggml blocks q8_0, q4_0,
-// q4_1, q5_0, q5_1 (quant/ggml/gptq.cc). Every group's parameters are fitted by the
+// q4_1, q5_0, q5_1, q4_k, q5_k, q6_k (quant/ggml/gptq.cc). Every group's parameters are fitted by the
 // family's own RTN rule (quant/int.cc, quant/float.cc, the ggml block encoder; with clip
 // mse, its shrink search), and every weight becomes the nearest point of its group's
 // grid, so the result is a point of exactly the stored format RTN writes, and is
@@ -48,7 +48,7 @@ struct GptqTimes {
 /** Returns the dequantized W' [rows * cols]; `stored` (if given) receives the stored form
  *  (codes, scales, zeros, extra), byte for byte as quantizeTensorInto lays it out.
  *  Throws std::invalid_argument for what GPTQ does not run here (the sign grids binary and
- *  ternary, the k-quants and iq4 blocks, group tensor, outliers, lowrank, rotate), for
+ *  ternary, q2_k, q3_k and the iq4 blocks, group tensor, outliers, lowrank, rotate), for
  *  non-finite weights, and for a Hessian that is not positive definite after damping. */
 std::vector<float> gptqQuantize(const float* w, int64_t rows, int64_t cols, const double* h, const QuantConfig& cfg,
                                 const GptqOptions& opt, ThreadPool* pool, StoredTensor* stored = nullptr,

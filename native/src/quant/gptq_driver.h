@@ -59,6 +59,18 @@ struct GptqPlan {
 // dst[k] += d * v[k] (the in-block update of the fast path).
 void gptqAxpy(float* dst, const float* v, float d, int64_t n);
 
+// Optional: uint32_t quantAt(const Params&, int64_t i, float w, float* dq) for grids whose
+// levels depend on the position i inside the group (the k-quants' sub-block scales).
+template <class P, class = void>
+struct HasQuantAt : std::false_type {};
+template <class P>
+struct HasQuantAt<P, std::void_t<decltype(&P::quantAt)>> : std::true_type {};
+template <class P>
+inline uint32_t gptqQuant(const P& pol, const typename P::Params& p, int64_t i, float w, float* dq) {
+  if constexpr (HasQuantAt<P>::value) return pol.quantAt(p, i, w, dq);
+  else return (void)i, pol.quantOne(p, w, dq);
+}
+
 template <class P, class = void>
 struct HasAssemble : std::false_type {};
 template <class P>
@@ -112,7 +124,7 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
             params[size_t(r * G + g)] = gptqFit(pol, tmp.data(), len, false);
           }
           float q;
-          codes[size_t(r * n + c)] = uint8_t(pol.quantOne(params[size_t(r * G + g)], float(row[size_t(j)]), &q));
+          codes[size_t(r * n + c)] = uint8_t(gptqQuant(pol, params[size_t(r * G + g)], c % gs, float(row[size_t(j)]), &q));
           dq[r * n + c] = q;
           const double* u = U + j * n;
           const double e = (row[size_t(j)] - double(q)) / u[j];
@@ -166,7 +178,7 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
               }
             }
             float q;
-            code[jj] = uint8_t(pol.quantOne(pr[c / gs], row[jj], &q));
+            code[jj] = uint8_t(gptqQuant(pol, pr[c / gs], c % gs, row[jj], &q));
             const float d = orig[jj] - q;
             orig[jj] = q;
             ar[jj] = d;
@@ -215,7 +227,7 @@ void gptqIntFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec&
 void gptqFloatFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq, StoredTensor& st);
 void gptqMicroFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq, StoredTensor& st);
 // ggml/gptq.cc: the 32-weight blocks with a per-block scale (q8_0, q4_0, q5_0) or scale and
-// min (q4_1, q5_1).
+// min (q4_1, q5_1), and the k-quants q4_k, q5_k, q6_k.
 bool gptqGgmlSupported(const std::string& format);
 void gptqGgmlFamily(const GptqPlan& plan, const FormatSpec& f, float* dq, StoredTensor& st);
 
