@@ -41,6 +41,7 @@ struct Block32Policy {
   using Params = Block32Params;
   GgmlType type;
   int blockBytes;
+  bool fast;  // the encoder's vectorised search (the same bytes as its scalar spec)
 
   int codeBits() const { return 8; }
   int zeroBits() const { return 0; }
@@ -61,7 +62,7 @@ struct Block32Policy {
     static const float ones[32] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
                                    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     uint8_t block[34];
-    ggml::encodeBlock(type, s.x, ones, block, false);
+    ggml::encodeBlock(type, s.x, ones, block, fast);
     Params p;
     std::memcpy(p.header, block, withMin() ? 4 : 2);
     uint16_t h;
@@ -177,6 +178,7 @@ struct KPolicy {
   using Params = KParams;
   GgmlType type;
   int blockBytes;
+  bool fast;
 
   int codeBits() const { return 8; }
   int zeroBits() const { return 0; }
@@ -195,7 +197,7 @@ struct KPolicy {
     static const std::vector<float> ones(256, 1.0f);
     Params p;
     std::memset(&p, 0, sizeof p);
-    ggml::encodeBlock(type, s.x, ones.data(), p.block, false);
+    ggml::encodeBlock(type, s.x, ones.data(), p.block, fast);
     if (type == GgmlType::Q6_K) {
       ggml::BlockQ6_K b;
       std::memcpy(&b, p.block, sizeof b);
@@ -289,8 +291,8 @@ bool gptqGgmlSupported(const std::string& format) {
 void gptqGgmlFamily(const GptqPlan& plan, const FormatSpec& f, float* dq, StoredTensor& st) {
   const GgmlTypeInfo* t = findGgmlType(f.name);
   if (!t || !gptqGgmlSupported(f.name)) throw std::invalid_argument(std::string("method gptq does not produce ") + f.name + " blocks here");
-  if (isKQuant(f.name)) runGptq(KPolicy{t->type, t->blockBytes}, plan, dq, st);
-  else runGptq(Block32Policy{t->type, t->blockBytes}, plan, dq, st);
+  if (isKQuant(f.name)) runGptq(KPolicy{t->type, t->blockBytes, !plan.reference}, plan, dq, st);
+  else runGptq(Block32Policy{t->type, t->blockBytes, !plan.reference}, plan, dq, st);
 }
 
 }  // namespace quant
