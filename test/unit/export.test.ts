@@ -55,7 +55,8 @@ function expectedLlmc(t: TensorPlan): Record<string, unknown> | undefined {
     group_size: c.groupKind === 'size' ? c.group : null,
     observer: t.clip === 'mse' ? 'mse' : 'minmax',
     // Static groups: llm-compressor's `weight` activation ordering.
-    ...(t.method.name === 'gptq' && t.method.options.act_order === true ? { actorder: 'weight' } : {}),
+    // actorder only on the group strategy (compressed-tensors rejects it with channel scales).
+    ...(t.method.name === 'gptq' && t.method.options.act_order === true && t.config!.groupKind === 'size' ? { actorder: 'weight' } : {}),
   };
 }
 
@@ -199,7 +200,7 @@ describe('recipe translation', () => {
     }
   });
 
-  it('llm-compressor: one modifier per method, GPTQ options carried over, act_order (static groups) as actorder weight', () => {
+  it('llm-compressor: one modifier per method, GPTQ options carried over, act_order (static groups) as actorder weight on group strategies', () => {
     const a = analyzeText(`model "stories260K"\ncalibration generated\ndefaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  method gptq { damp 0.05; block 64; act_order }\n}\nmatch "*.mlp.down_proj" { group channel }\nmatch "*.self_attn.*" { method awq }\n${EXPORTS}`);
     const tr = llmCompressorRecipe(a.recipe, a.plan!, a.model!, 't.quant');
     const doc = parseYaml(tr.text) as { quant_stage: { quant_modifiers: Record<string, { dampening_frac?: number; block_size?: number; config_groups: Record<string, { targets: string[]; weights: { actorder: string | null; strategy: string } }> }> } };
@@ -208,7 +209,8 @@ describe('recipe translation', () => {
     assert.equal(mods.GPTQModifier.dampening_frac, 0.05);
     assert.equal(mods.GPTQModifier.block_size, 64);
     const gptqGroups = Object.values(mods.GPTQModifier.config_groups);
-    assert.ok(gptqGroups.every((g) => g.weights.actorder === 'weight'));
+    assert.ok(gptqGroups.every((g) => g.weights.actorder === (g.weights.strategy === 'group' ? 'weight' : null)), JSON.stringify(gptqGroups));
+    assert.ok(gptqGroups.some((g) => g.weights.strategy === 'group') && gptqGroups.some((g) => g.weights.strategy === 'channel'));
     const match = (m: string, mod: string) => Object.values(mods[m].config_groups).some((g) => g.targets.some((t) => new RegExp(`^(?:${t.slice(3)})`).test(mod)));
     assert.ok(match('GPTQModifier', 'model.layers.3.mlp.down_proj') && !match('QuantizationModifier', 'model.layers.3.mlp.down_proj'));
     assert.ok(match('AWQModifier', 'model.layers.0.self_attn.q_proj') && !match('GPTQModifier', 'model.layers.0.self_attn.q_proj'));
