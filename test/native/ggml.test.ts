@@ -289,6 +289,22 @@ describe('ggml block codecs', function () {
       assert.throws(() => addon.ggmlEncode('q4_0', w, 1, 64, { importance: new Float32Array(32) }), /options\.importance\.length \(32\) != cols \(64\)/);
       assert.throws(() => addon.ggmlEncode('q4_0', w, 1, 64, { importance: new Float32Array(64).fill(-1) }), /importance\[0\] must be finite and >= 0/);
       assert.throws(() => addon.ggmlEncode('q4_0', new Float32Array(64).fill(NaN), 1, 64), /data\[0\] is not finite/);
+    });
+
+    it('names the first non-finite weight of the matrix, on every path (checked row by row as the rows are encoded)', () => {
+      // 40 rows x 256; bad values in rows 31 and 7 (later in the row), so the first is row 7's.
+      const rows = 40, cols = 256;
+      for (const type of TYPES) {
+        for (const [at, bad] of [[7 * cols + 200, NaN], [7 * cols + 3, Infinity], [0, -Infinity]] as const) {
+          const x = mixed(rows, cols, 5);
+          x[31 * cols + 1] = NaN;
+          x[at] = bad;
+          const first = Math.min(at, 31 * cols + 1);
+          for (const options of [{ threads: 2 }, { threads: 1 }, { reference: true }, { threads: 2, importance: new Float32Array(cols).fill(1) }]) {
+            assert.throws(() => addon.ggmlEncode(type, x, rows, cols, options), new RegExp(`RangeError: data\\[${first}\\] is not finite`), `${type} ${JSON.stringify(options)}`);
+          }
+        }
+      }
       assert.throws(() => addon.ggmlDecode('q4_0', new Uint8Array(35), 1, 64), /bytes\.length \(35\) != rows \* row bytes/);
       assert.throws(() => addon.ggmlDecode('q4_0', new Float32Array(9) as unknown as Uint8Array, 1, 64), /TypeError: bytes must be a Uint8Array/);
       assert.throws(() => (addon.ggmlDecode as (...args: unknown[]) => unknown)('q4_0', new Uint8Array(36), 1, 64, 5), /takes 4 arguments/);
