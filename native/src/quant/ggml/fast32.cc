@@ -180,7 +180,7 @@ BITSMITH_AVX2 inline __m256 inverse8(__m256 d) {
   return _mm256_blendv_ps(z, _mm256_div_ps(_mm256_set1_ps(1.0f), d), _mm256_cmp_ps(d, z, _CMP_NEQ_OQ));
 }
 
-// sym32Search + the codes of q8_0 / q4_0 / q5_0; K = 1 or 4 candidates.
+// sym32Search + the codes of q8_0 / q4_0 / q5_0; K = 1, 2 or 4 candidates.
 template <bool UNIT, Sym T, int K>
 BITSMITH_F16C bool rowSym(const float* x, const float* w, int64_t nb, uint8_t* out) {
   constexpr bool IQ4 = T == Sym::IQ4_NL;
@@ -261,8 +261,9 @@ BITSMITH_F16C bool rowSym(const float* x, const float* w, int64_t nb, uint8_t* o
         sums[j][0] = hsum1(_mm256_load_ps(lanes[j][0]));
         sums[j][4] = hsum1(_mm256_load_ps(lanes[j][1]));
       } else {
+        // K = 2: the missing candidates' lanes are zeros (their sums, unused, are 0).
         __m256 a[8];
-        for (int i = 0; i < 8; ++i) a[i] = _mm256_load_ps(lanes[j][i]);
+        for (int i = 0; i < 8; ++i) a[i] = i < 2 * K ? _mm256_load_ps(lanes[j][i]) : _mm256_setzero_ps();
         _mm256_store_ps(sums[j], hsum8x(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));
       }
     }
@@ -497,7 +498,7 @@ template <bool UNIT>
 bool row(GgmlType t, const float* x, const float* w, int64_t nb, uint8_t* out) {
   switch (t) {
     case GgmlType::Q8_0: return rowSym<UNIT, Sym::Q8_0, 1>(x, w, nb, out);
-    case GgmlType::Q4_0: return rowSym<UNIT, Sym::Q4_0, 4>(x, w, nb, out);
+    case GgmlType::Q4_0: return rowSym<UNIT, Sym::Q4_0, 2>(x, w, nb, out);
     case GgmlType::Q5_0: return rowSym<UNIT, Sym::Q5_0, 4>(x, w, nb, out);
     case GgmlType::IQ4_NL: return rowSym<UNIT, Sym::IQ4_NL, 4>(x, w, nb, out);
     case GgmlType::Q4_1: return rowAsym<UNIT, false>(x, w, nb, out);
@@ -518,7 +519,7 @@ bool encodeRowFast32(GgmlType t, const float* x, const float* w, bool unit, int6
       t != GgmlType::Q5_1 && t != GgmlType::IQ4_NL)
     return false;
   static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ5_1) == 24, "block sizes");
-  if (kGrid32Q4.n != 4 || kGrid32Q5.n != 4 || kGrid32A4.n != 8 || kGrid32A5.n != 8 || kGrid32Iq4.n != 4 || kGridQ8.n != 1) return false;
+  if (kGrid32Q4.n != 2 || kGrid32Q5.n != 4 || kGrid32A4.n != 8 || kGrid32A5.n != 8 || kGrid32Iq4.n != 4 || kGridQ8.n != 1) return false;
   finite = unit ? row<true>(t, x, w, blocks, out) : row<false>(t, x, w, blocks, out);
   return true;
 }
