@@ -5,6 +5,9 @@
 import { strict as assert } from 'node:assert';
 import { analyze, type Analysis } from '../../core/src/analysis/analyze';
 import type { ModelHeader, TensorInfo } from '../../core/src/models/types';
+import type { MarkupContent } from 'vscode-languageserver';
+import { makeDocument } from '../../server/src/features/document';
+import { hover } from '../../server/src/features/hover';
 
 function t(name: string, shape: number[], dtype: string, bpw: number): TensorInfo {
   const elements = shape.reduce((a, b) => a * b, 1);
@@ -73,5 +76,20 @@ describe('analysis of GGUF sources with ggml block tensors', () => {
     assert.equal(k.length, 1);
     assert.match(k[0].message, /c\.weight is stored as IQ2_XXS.*output fake.*output gguf can copy it/);
     assert.deepEqual(find(run('match "a" { format q4_k }\noutput gguf "o.gguf"'), 'run/unsupported'), []);
+  });
+
+  it('hover shows the source formats and bpw: on the model line, and the block types a rule matches', () => {
+    const hoverAt = (text: string, needle: string) => {
+      const full = `model "m"\n${text}`;
+      const d = makeDocument('file:///r/x.quant', 1, full, run(text), '/r/x.quant');
+      const h = hover(d, d.lines.position(full.indexOf(needle) + 1));
+      return h ? (h.contents as MarkupContent).value : '';
+    };
+    const m = hoverAt('match "b" { keep }', 'model');
+    assert.match(m, /\| source formats \| Q8_0 8\.5 bpw × 1, Q4_K 4\.5 bpw × 1, IQ2_XXS 2\.0625 bpw × 1, F32 32 bpw × 1 \|/);
+    assert.match(m, /\| size \| .* \(\d+(\.\d+)? bpw\) \|/);
+    const r = hoverAt('match "a" "b" "n" { format q8_0 }', 'match');
+    assert.match(r, /Source \(GGUF blocks\): Q8_0 8\.5 bpw × 1, Q4_K 4\.5 bpw × 1\./);
+    assert.doesNotMatch(hoverAt('match "n" { format int8; group channel }', 'match'), /GGUF blocks/);
   });
 });
