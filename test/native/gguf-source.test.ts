@@ -19,7 +19,7 @@ const root = path.join(__dirname, '../..');
 interface Ev { type: string; name?: string; dtype?: string; action?: string; bytesOut?: number }
 interface JobTensor { name: string; shape: number[]; action: 'quantize' | 'keep'; config?: Record<string, unknown> }
 interface Job {
-  model: string; tensors: JobTensor[]; threads?: number;
+  model: string; tensors: JobTensor[]; threads?: number; chunkElements?: number;
   output?: { kind: 'fake'; path: string }; gguf?: { path: string; spec: string };
 }
 interface Addon {
@@ -216,6 +216,22 @@ describe('GGUF sources with ggml block tensors', () => {
       const ev = r.events.find((e) => e.type === 'tensor' && e.name === 'b.weight')!;
       assert.equal(ev.dtype, 'Q4_K');
       assert.equal(ev.action, 'keep');
+    });
+
+    it('a tensor streamed in row chunks decodes its blocks chunk by chunk: the same output as in one piece', async () => {
+      const blocks = randomBlocks('q5_1', 100 * 2, 41);
+      const file = tmpPath('rows.gguf');
+      fs.writeFileSync(file, ggufFile([{ name: 'w.weight', ne: [64, 100], type: GGML_ID.q5_1, data: blocks }]));
+      const outs = [];
+      for (const chunkElements of [40 * 64, 0]) {
+        const out = tmpPath(`rows-${chunkElements}.safetensors`);
+        const r = await run({ model: file, threads: 2, chunkElements, output: { kind: 'fake', path: out },
+          tensors: [{ name: 'w.weight', shape: [100, 64], action: 'quantize', config: { format: 'int8', group: 32 } }] });
+        assert.equal(r.error, undefined, r.error?.message);
+        outs.push(f32(parseSafetensors(out).tensors.get('w.weight')!.data));
+      }
+      sameFloats(outs[0], outs[1], 'chunked vs whole');
+      sameFloats(outs[1], addon.quantize(decodeTs('q5_1', blocks, 100, 64), 100, 64, { format: 'int8', group: 32 }).dequant, 'int8 of the decoded q5_1');
     });
 
     it('output gguf: kept blocks are copied unchanged, re-quantized tensors are the encoder\'s blocks of the decoded values', async () => {
