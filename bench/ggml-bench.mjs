@@ -8,9 +8,8 @@
 // and 2 threads on the fast path and once on the scalar reference path; SQNR from
 // ggmlDecode of the fast path's bytes (the reference path's bytes are checked equal).
 // The machine may be shared: the load average is printed. The time is the whole addon call:
-// besides the encoder it holds ggmlEncode's argument checks, among them a serial scalar scan
-// for non-finite weights (native/src/napi/ggml_api.cc; ~0.7 ns a weight, 12 ms of the 4096 x
-// 4096 matrix on the 2-core dev machine), which caps the fast 32-weight types' figures.
+// besides the encoder it holds ggmlEncode's argument checks and the allocation of the output
+// (the check for non-finite weights is done row by row inside the encoders, ggml.cc).
 import os from 'node:os';
 import { addon, flag, median, option as opt } from './common.mjs';
 import { makeData } from './student-t.mjs';

@@ -1,7 +1,8 @@
 // `output compressed_tensors "dir"` as a user runs it: the folder is read back by the test's
 // own safetensors parser and unpacked by its own compressed-tensors decoder (int32 words,
 // 32/b values per word at bit shift k*b, offset 2^(b-1); zero points packed along the
-// output dimension; e4m3fn bytes), and must equal the `output fake` of the same rules
+// output dimension; e4m3fn bytes; nvfp4: two e2m1 codes per byte, low nibble first, e4m3
+// scales per 16 divided by the f32 global scale), and must equal the `output fake` of the same rules
 // exactly, value for value. config.json's quantization_config is checked field by field,
 // with its `re:` targets applied as compressed-tensors does (re.match, anchored at the
 // start). A cancelled run leaves no folder and no temporary files.
@@ -28,7 +29,7 @@ function readSafetensors(file: string): { tensors: St; metadata: Record<string, 
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const data = buf.subarray(8 + len + v.data_offsets[0], 8 + len + v.data_offsets[1]);
-    const size = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8, F8_E4M3: 1 }[v.dtype] ?? 0;
+    const size = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8, F8_E4M3: 1, U8: 1 }[v.dtype] ?? 0;
     assert.equal(data.length, v.shape.reduce((a, b) => a * b, 1) * size, `${name}: byte size matches dtype and shape`);
     tensors.set(name, { dtype: v.dtype, shape: v.shape, data });
   }
@@ -71,6 +72,29 @@ const i32 = (t: { data: Buffer }) => Array.from({ length: t.data.length / 4 }, (
 function decodeModule(st: St, mod: string, qc: { num_bits: number; type: string; symmetric: boolean; strategy: string; group_size: number | null }): Float32Array {
   const scaleT = st.get(`${mod}.weight_scale`)!;
   assert.ok(scaleT, `${mod}.weight_scale exists`);
+  if (qc.strategy === 'tensor_group') {
+    // nvfp4-pack-quantized: w = e2m1 * (scale / global_scale), the quotient rounded to f32.
+    const E2M1 = [0, 0.5, 1, 1.5, 2, 3, 4, 6];
+    const packed = st.get(`${mod}.weight_packed`)!;
+    const gsT = st.get(`${mod}.weight_global_scale`)!;
+    assert.equal(packed.dtype, 'U8');
+    assert.equal(scaleT.dtype, 'F8_E4M3');
+    assert.equal(gsT.dtype, 'F32');
+    assert.deepEqual(gsT.shape, [1]);
+    const gs = gsT.data.readFloatLE(0);
+    const [rows, half] = packed.shape;
+    const cols = 2 * half;
+    assert.deepEqual(scaleT.shape, [rows, cols / qc.group_size!]);
+    const out = new Float32Array(rows * cols);
+    for (let i = 0; i < rows * cols; i++) {
+      const code = (packed.data[i >> 1] >> (4 * (i & 1))) & 15;
+      const v = (code & 8 ? -1 : 1) * E2M1[code & 7];
+      const r = Math.floor(i / cols), c = i % cols;
+      const s = Math.fround(e4m3fn(scaleT.data[r * (cols / 16) + Math.floor(c / 16)]) / gs);
+      out[i] = Math.fround(v * s);
+    }
+    return out;
+  }
   const scales = floats(scaleT);
   if (qc.type === 'float') {
     const w = st.get(`${mod}.weight`)!;
@@ -137,6 +161,7 @@ match "model.layers.2.**" { format fp8_e4m3; group channel }
 match "model.layers.2.mlp.up_proj" { group 16 }
 match "model.layers.4.mlp.down_proj" { format int4 }
 match "model.layers.4.mlp.gate_proj" { symmetric false; zero int }
+match "model.layers.3.self_attn.*" { format nvfp4 }
 `;
 
 describe('cli run: output compressed_tensors', function () {
@@ -194,6 +219,11 @@ describe('cli run: output compressed_tensors', function () {
       }
       assert.equal(hits.length, 1, mod);
       const w = hits[0].weights;
+      if (t.format === 'nvfp4') {
+        assert.equal(hits[0].format, 'nvfp4-pack-quantized', mod);
+        assert.deepEqual([w.num_bits, w.type, w.symmetric, w.strategy, w.group_size, w.actorder], [4, 'float', true, 'tensor_group', 16, null], mod);
+        continue;
+      }
       const fp8 = t.format === 'fp8_e4m3';
       assert.equal(hits[0].format, fp8 ? 'float-quantized' : 'pack-quantized', mod);
       assert.equal(w.num_bits, fp8 ? 8 : Number(t.format!.slice(3)), mod);
@@ -209,6 +239,7 @@ describe('cli run: output compressed_tensors', function () {
     const src = readSafetensors(path.join(FIXTURE, 'model.safetensors')).tensors;
     const groups = Object.values(config.quantization_config.config_groups as Record<string, { targets: string[]; weights: { num_bits: number; type: string; symmetric: boolean; strategy: string; group_size: number | null } }>);
     let quantized = 0;
+    let nvfp4 = 0;
     const expectedNames = new Set<string>();
     for (const t of plan.tensors) {
       if (t.action === 'keep') {
@@ -219,7 +250,9 @@ describe('cli run: output compressed_tensors', function () {
       quantized++;
       const mod = t.name.slice(0, -7);
       const g = groups.find((x) => x.targets.some((s) => new RegExp(`^(?:${s.slice(3)})`).test(mod)))!;
-      for (const suffix of g.weights.type === 'float' ? ['weight', 'weight_scale'] : ['weight_packed', 'weight_scale', 'weight_shape', ...(g.weights.symmetric ? [] : ['weight_zero_point'])]) expectedNames.add(`${mod}.${suffix}`);
+      const nv = g.weights.strategy === 'tensor_group';
+      if (nv) nvfp4++;
+      for (const suffix of nv ? ['weight_packed', 'weight_scale', 'weight_global_scale'] : g.weights.type === 'float' ? ['weight', 'weight_scale'] : ['weight_packed', 'weight_scale', 'weight_shape', ...(g.weights.symmetric ? [] : ['weight_zero_point'])]) expectedNames.add(`${mod}.${suffix}`);
       const got = decodeModule(out.tensors, mod, g.weights);
       const want = new Float32Array(floats(fake.get(t.name)!));
       assert.equal(got.length, want.length, t.name);
@@ -227,12 +260,20 @@ describe('cli run: output compressed_tensors', function () {
       for (let i = 0; i < got.length && bad < 0; i++) if (got[i] !== want[i]) bad = i;
       assert.equal(bad, -1, `${t.name}: element ${bad}: unpacked ${got[bad]}, fake ${want[bad]}`);
       const scale = out.tensors.get(`${mod}.weight_scale`)!;
-      if (mod === 'model.layers.4.self_attn.k_proj') assert.equal(scale.dtype, 'BF16');
+      if (nv) {
+        // weight_global_scale is compressed-tensors' 448 * 6 / absmax (not its reciprocal).
+        const w = floats(src.get(t.name)!);
+        const amax = w.reduce((a, x) => Math.max(a, Math.abs(x)), 0);
+        assert.equal(out.tensors.get(`${mod}.weight_global_scale`)!.data.readFloatLE(0), Math.fround(2688 / amax), `${mod} global scale`);
+      }
+      if (nv) assert.equal(scale.dtype, 'F8_E4M3');
+      else if (mod === 'model.layers.4.self_attn.k_proj') assert.equal(scale.dtype, 'BF16');
       else if (mod === 'model.layers.4.mlp.up_proj') assert.equal(scale.dtype, 'F32');
       else assert.equal(scale.dtype, 'F16');
       if (mod === 'model.layers.4.self_attn.v_proj') assert.deepEqual(scale.shape, [1]);
     }
     assert.ok(quantized >= 30);
+    assert.equal(nvfp4, 4, 'layer 3 q/k/v/o are nvfp4');
     // Padding: int4 rows of 172 columns (22 words), zero points of 172 rows (22 words).
     assert.deepEqual(out.tensors.get('model.layers.4.mlp.down_proj.weight_packed')!.shape, [64, 22]);
     assert.deepEqual(out.tensors.get('model.layers.4.mlp.gate_proj.weight_zero_point')!.shape, [22, 2]);
@@ -246,7 +287,7 @@ describe('cli run: output compressed_tensors', function () {
     assert.equal(r.code, 1);
     // On the statement that asks for it: `symmetric false` (column 35), `format nf4` (column 19).
     assert.match(r.err + r.out, /bad\.quant:2:35: error: compressed-tensors stores integer zero points.*: model\.embed_tokens\.weight/);
-    assert.match(r.err + r.out, /bad\.quant:3:19: error: compressed-tensors output stores int4, int8 and fp8_e4m3; nf4 is not one of them: model\.layers\.0\.mlp\.down_proj\.weight/);
+    assert.match(r.err + r.out, /bad\.quant:3:19: error: compressed-tensors output stores int4, int8, fp8_e4m3 and nvfp4; nf4 is not one of them: model\.layers\.0\.mlp\.down_proj\.weight/);
   });
 
   it('warns that vLLM does not load a quantized embedding, on the rule that quantizes it', () => {

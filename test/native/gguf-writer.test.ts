@@ -4,6 +4,7 @@
 // run's own fake-quant reconstruction; kept tensors equal the source; q/k rows are in
 // llama.cpp's interleaved rotary order (equal to the llama2.c checkpoint's own rows).
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -269,13 +270,17 @@ describe('GGUF writer (output gguf)', () => {
     const dir = tmpPath('cancel');
     fs.mkdirSync(dir);
     const gguf = path.join(dir, 'c.gguf');
-    const { job } = jobFor(FIXTURE, mix, { gguf });
-    // Cancelled as soon as it starts: an event-driven cancel races the tiny model's whole
-    // run (events reach JS after the runner may have finished), so it would not always test.
-    const h = addon.startRun(job, () => undefined);
-    h.cancel();
-    await assert.rejects(h.done, (e: CodedError) => e.code === 'run/cancelled');
-    assert.deepEqual(fs.readdirSync(dir), []);
+    // A run long enough for the cancel (delivered through the event loop) to arrive while it
+    // goes: stories260K's 47 tensors now encode in a few ms, so a synthetic Llama with 256-
+    // and 512-wide rows, 3.4M weights in q4_k (~0.3 s on one thread).
+    const model = path.join(dir, 'model');
+    const gen = spawnSync(process.execPath, [path.join(root, 'bench/make-synthetic-model.mjs'), '--out', model, '--quiet', '--dtype', 'f32', '--dim', '256', '--hidden', '512', '--layers', '4', '--heads', '4', '--kv-heads', '2', '--vocab', '4096'], { encoding: 'utf8' });
+    assert.equal(gen.status, 0, gen.stderr);
+    const { job } = jobFor(model, (n, s) => (s.length === 2 && s[1] % 256 === 0 ? 'q4_k' : undefined), { gguf });
+    job.threads = 1;
+    const r = await run(job, (e, h) => { if (e.type === 'tensor' && e.index === 1) h.cancel(); });
+    assert.equal(r.error?.code, 'run/cancelled');
+    assert.deepEqual(fs.readdirSync(dir), ['model']);
   });
 });
 

@@ -371,7 +371,7 @@ describe('native model readers', () => {
     assert.deepEqual(info.tensors.map((t) => t.name).sort(), ts.tensors.map((t) => t.name).sort());
   });
 
-  it('reads GGUF F32/F16/BF16 tensors with PyTorch-order shapes; quantized ones are "not supported yet"', () => {
+  it('reads GGUF F32/F16/BF16 and ggml block tensors with PyTorch-order shapes; ggml types without a decoder are refused', () => {
     const w = [1, 2, 3, 4, 5, 6];
     const file = tmpPath('model.gguf');
     fs.writeFileSync(file, ggufBytes([
@@ -379,6 +379,7 @@ describe('native model readers', () => {
       { name: 'f16', ne: [6], type: 1, data: f16buf(w) },
       { name: 'bf16', ne: [2, 3], type: 30, data: bf16buf(w) },
       { name: 'q4', ne: [32, 2], type: 2, data: Buffer.alloc(36) },
+      { name: 'iq2', ne: [256], type: 16, data: Buffer.alloc(66) },
     ]));
     const info = addon.modelInfo(file);
     assert.equal(info.format, 'gguf');
@@ -392,7 +393,11 @@ describe('native model readers', () => {
     const ts = readModelHeader(file);
     assert.deepEqual(info.tensors.map((t) => [t.name, t.shape, t.dtype, t.offset]), ts.tensors.map((t) => [t.name, t.shape, t.dtype, t.offset]));
     for (const n of ['f32', 'f16', 'bf16']) assert.deepEqual(Array.from(addon.readTensor(file, n)), w, n);
-    expectCode(() => addon.readTensor(file, 'q4'), 'model/unsupported-dtype', 'Q4_0', 'not supported yet', '"q4"', file);
+    // All-zero q4_0 blocks: d = 0, so every weight decodes to 0 (the block decoders are tested in gguf-source.test.ts).
+    const q4 = addon.readTensor(file, 'q4');
+    assert.equal(q4.length, 64);
+    assert.ok(q4.every((v) => v === 0));
+    expectCode(() => addon.readTensor(file, 'iq2'), 'model/unsupported-dtype', 'IQ2_XXS', 'cannot decode', '"iq2"', file);
   });
 
   describe('hostile safetensors', () => {
@@ -770,10 +775,10 @@ describe('fake-quant safetensors writer (startRun)', () => {
     const noDir = await run({ model: FIXTURE, tensors, output: { kind: 'fake', path: path.join(dir, 'missing', 'out.safetensors') } });
     assert.equal(noDir.error?.code, 'run/write-failed');
     const q4 = tmpPath('q.gguf');
-    fs.writeFileSync(q4, ggufBytes([{ name: 'q', ne: [32, 2], type: 2, data: Buffer.alloc(36) }]));
-    const gg = await run({ model: q4, tensors: [{ name: 'q', shape: [2, 32], action: 'quantize', config: { format: 'int4' } }] });
+    fs.writeFileSync(q4, ggufBytes([{ name: 'q', ne: [256, 1], type: 16, data: Buffer.alloc(66) }]));
+    const gg = await run({ model: q4, tensors: [{ name: 'q', shape: [1, 256], action: 'quantize', config: { format: 'int4' } }] });
     assert.equal(gg.error?.code, 'model/unsupported-dtype');
-    assert.match(gg.error!.message, /not supported yet/);
+    assert.match(gg.error!.message, /IQ2_XXS, which bitsmith cannot decode/);
     const method = await run({ model: FIXTURE, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'awq' } }] });
     assert.equal(method.error?.code, 'run/unsupported');
     const gptq = await run({ model: FIXTURE, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'gptq' } }] });

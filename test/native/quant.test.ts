@@ -568,7 +568,7 @@ describe('native quantizer', function () {
             v = f(fp4[readCode(s.codes, i, 4)] * sc);
             break;
           case 'nvfp4':
-            v = f(fp4[readCode(s.codes, i, 4)] * f(sc * gs));
+            v = f(fp4[readCode(s.codes, i, 4)] * f(sc / gs));
             break;
           case 'fp8_e4m3':
           case 'mxfp8':

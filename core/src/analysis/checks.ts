@@ -3,8 +3,8 @@
 
 import type { Span } from '../syntax/ast';
 import type { Plan, TensorPlan } from '../plan';
-import { METHOD_BY_NAME } from '../language/formats';
-import { diag, type Diagnostic } from './diagnostic';
+import { FORMAT_BY_NAME, METHOD_BY_NAME } from '../language/formats';
+import { diag, type Diagnostic, type Severity } from './diagnostic';
 import type { PropName, Recipe, Rule } from './recipe';
 import { fmt } from './bits';
 import { compressedTensorsIssue } from '../export/compressedTensors';
@@ -56,7 +56,7 @@ export function checkPlan(recipe: Recipe, plan: Plan, model?: ModelHeader): Diag
       }
     }
   }
-  out.push(...checkFit(recipe, plan), ...checkOutputs(recipe, plan, model), ...checkBudget(recipe, plan));
+  out.push(...checkFit(recipe, plan), ...checkSources(recipe, plan), ...checkOutputs(recipe, plan, model), ...checkBudget(recipe, plan));
   return out;
 }
 
@@ -74,14 +74,15 @@ function blame(recipe: Recipe, t: TensorPlan, prop: PropName): { rule: Rule; spa
 /** Collects per-statement problems so a rule with 100 bad tensors gets one diagnostic. */
 class Grouped {
   private map = new Map<string, { span: Span; first: TensorPlan; count: number; make: (first: TensorPlan, count: number) => string; code: string }>();
-  add(code: string, span: Span, t: TensorPlan, make: (first: TensorPlan, count: number) => string) {
-    const key = `${code}@${span.start}`;
+  /** `variant` splits one statement's diagnostics of a code (e.g. per source dtype). */
+  add(code: string, span: Span, t: TensorPlan, make: (first: TensorPlan, count: number) => string, variant = '') {
+    const key = `${code}@${span.start}:${variant}`;
     const e = this.map.get(key);
     if (e) e.count++;
     else this.map.set(key, { span, first: t, count: 1, make, code });
   }
-  flush(out: Diagnostic[]) {
-    for (const e of this.map.values()) out.push(diag(e.code, 'error', e.span, e.make(e.first, e.count)));
+  flush(out: Diagnostic[], severity: Severity = 'error') {
+    for (const e of this.map.values()) out.push(diag(e.code, severity, e.span, e.make(e.first, e.count)));
   }
 }
 
@@ -149,15 +150,41 @@ function ggufProblem(kind: string, t: TensorPlan): string | undefined {
 
 const GGUF_KEPT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 
+/** A GGUF source tensor in a ggml block type the backend decodes (q4_0 ... q6_k, iq4_nl, iq4_xs). */
+export function isDecodableGgml(dtype: string): boolean {
+  return FORMAT_BY_NAME.get(dtype.toLowerCase())?.family === 'ggml';
+}
+
+/** Block-quantized source tensors: quantizing them again compounds the rounding error. */
+function checkSources(recipe: Recipe, plan: Plan): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const g = new Grouped();
+  for (const t of plan.tensors) {
+    if (!t.config || !isDecodableGgml(t.tensor.dtype)) continue;
+    const at = blame(recipe, t, 'format');
+    if (!at) continue;
+    const src = t.tensor.dtype;
+    const to = t.config.format.name;
+    g.add('source/requantized', at.span, t, (first, n) =>
+      `${first.tensor.name} ${shape(first)}${others(n)} is already ${src} (${fmt(first.tensor.bitsPerElement)} bpw) in the source: ` +
+      (to === src.toLowerCase()
+        ? `quantizing it to ${to} again searches new scales for the decoded values and rarely gives back the same blocks; keep it to copy the blocks unchanged into output gguf`
+        : `quantizing it to ${to} rounds the decoded ${src} values, so the two rounding errors add up; the reported error is measured against the decoded ${src} values, not the original weights`),
+      `${src}:${to}`);
+  }
+  g.flush(out, 'info');
+  return out;
+}
+
 function checkOutputs(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const o of recipe.outputs) {
     const g = new Grouped();
     for (const t of plan.tensors) {
       if (!t.config) {
-        if (o.kind === 'gguf' && !GGUF_KEPT_DTYPES.has(t.tensor.dtype)) {
+        if (o.kind === 'gguf' && !GGUF_KEPT_DTYPES.has(t.tensor.dtype) && !isDecodableGgml(t.tensor.dtype)) {
           g.add('output/unsupported-format', o.stmt, t, (first, n) =>
-            `GGUF output keeps tensors in f32, f16 or bf16; ${first.tensor.name} ${shape(first)} is kept in ${first.tensor.dtype}${others(n)} (output gguf "${o.path.value}")`);
+            `GGUF output keeps tensors in f32, f16, bf16 or the ggml block types bitsmith reads (q4_0 ... q6_k, iq4_nl, iq4_xs, copied unchanged); ${first.tensor.name} ${shape(first)} is kept in ${first.tensor.dtype}${others(n)} (output gguf "${o.path.value}")`);
         }
         continue;
       }
@@ -169,6 +196,18 @@ function checkOutputs(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnost
         `${problem}: ${first.tensor.name} ${shape(first)}${others(n)}, set by ${at?.rule.label ?? 'the defaults'} (output ${o.kind} "${o.path.value}")`);
     }
     g.flush(out);
+    if (o.kind === 'fake' || o.kind === 'compressed_tensors') {
+      // safetensors holds no ggml blocks: the runner writes these tensors' decoded values.
+      const blocks = plan.tensors.filter((t) => isDecodableGgml(t.tensor.dtype) && (!t.config || o.kind === 'fake'));
+      if (blocks.length) {
+        const kept = blocks.filter((t) => !t.config).length;
+        const first = blocks[0];
+        out.push(diag('output/decoded-source', 'info', o.stmt,
+          `${blocks.length} tensor${blocks.length === 1 ? ' is' : 's are'} block-quantized in the source (e.g. ${first.tensor.name}, ${first.tensor.dtype}); ` +
+          `safetensors cannot hold ggml blocks, so output ${o.kind} writes their decoded values as F32 (exact, 32 bpw)` +
+          (kept ? `, ${kept} of them kept; output gguf copies kept blocks unchanged` : '')));
+      }
+    }
     if (o.kind === 'gguf' && model) {
       const why = ggufModelProblem(model);
       if (why) out.push(diag('output/unsupported-model', 'error', o.stmt, `output gguf cannot be written for this model: ${why}`));

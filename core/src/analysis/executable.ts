@@ -7,6 +7,9 @@ import type { Plan } from '../plan';
 import { diag, type Diagnostic, type Severity } from './diagnostic';
 import type { PropName, Recipe } from './recipe';
 import type { TensorPlan } from '../plan';
+import { isDecodableGgml } from './checks';
+
+const GGML_DTYPE = /^(Q\d|IQ\d|TQ\d)/;
 
 /** Methods the runner executes. */
 export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq']);
@@ -78,6 +81,22 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     out.push(diag(code, severity, written[1].stmt, `bitsmith run writes one output per run: output ${written[0].kind} and output ${written[1].kind} need two recipes`));
   } else if (gguf && written[0]?.kind === 'compressed_tensors') {
     out.push(diag(code, severity, gguf.stmt, 'bitsmith run writes a GGUF beside output fake, not beside output compressed_tensors: use two recipes'));
+  }
+  // GGUF sources: the runner decodes the ggml block types it quantizes to (q4_0 ... q6_k,
+  // iq4_nl, iq4_xs); the others (IQ2_XXS, IQ1_S, TQ1_0, Q8_K, ...) it can only copy into a GGUF.
+  const undecodable = (plan?.tensors ?? []).filter((t) => GGML_DTYPE.test(t.tensor.dtype) && !isDecodableGgml(t.tensor.dtype));
+  const quantized = undecodable.find((t) => t.config);
+  if (quantized) {
+    const ri = quantized.decidedBy.format;
+    const rule = ri !== undefined ? recipe.rules[ri] : undefined;
+    out.push(diag(code, severity, rule?.settings.format?.stmt ?? rule?.stmt ?? { start: 0, end: 0 },
+      `${quantized.tensor.name} is stored as ${quantized.tensor.dtype}, which bitsmith run cannot decode (it reads GGUF tensors in F32, F16, BF16 and q4_0 ... q6_k, iq4_nl, iq4_xs); keep it`));
+  }
+  const keptUndecodable = undecodable.find((t) => !t.config);
+  const safetensorsOut = recipe.outputs.find((o) => o.kind === 'fake' || o.kind === 'compressed_tensors');
+  if (keptUndecodable && safetensorsOut) {
+    out.push(diag(code, severity, safetensorsOut.stmt,
+      `${keptUndecodable.tensor.name} is stored as ${keptUndecodable.tensor.dtype}, which bitsmith run cannot decode into output ${safetensorsOut.kind} (safetensors holds no ggml blocks); output gguf can copy it`));
   }
   for (const e of recipe.exports) if (!RUN_EXPORTS.has(e.kind)) out.push(diag(code, severity, e.stmt, `export ${e.kind} is not implemented yet`));
   return out.sort((a, b) => a.start - b.start);

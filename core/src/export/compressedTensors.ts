@@ -1,7 +1,8 @@
 // compressed-tensors (vLLM, Hugging Face transformers): what `output compressed_tensors`
 // can store, and the `quantization_config` of its config.json. The tensors themselves are
 // written by the native runner (native/src/run/compressed_tensors.h describes them).
-//   format   pack-quantized (int4 / int8 weights packed into int32), float-quantized (fp8)
+//   format   pack-quantized (int4 / int8 weights packed into int32), float-quantized (fp8),
+//            nvfp4-pack-quantized (e2m1 pairs in uint8, e4m3 scales per 16, a global scale)
 //   groups   one config group per distinct configuration, its targets `re:` expressions
 //            that select exactly the modules given that configuration (compressed-tensors
 //            applies re.match, anchored at the start; each expression ends with $)
@@ -18,7 +19,7 @@ import type { Plan, TensorPlan } from '../plan';
 import type { PropName } from '../analysis/recipe';
 import { exactSelectors } from './selectors';
 
-const CT_FORMATS = new Set(['int4', 'int8', 'fp8_e4m3']);
+const CT_FORMATS = new Set(['int4', 'int8', 'fp8_e4m3', 'nvfp4']);
 
 /** Why compressed-tensors output cannot store this quantized tensor (undefined: it can). */
 export function compressedTensorsProblem(t: TensorPlan): string | undefined {
@@ -32,15 +33,14 @@ export function compressedTensorsIssue(t: TensorPlan): { prop: PropName; message
   if (!c) return undefined;
   const f = c.format;
   if (!CT_FORMATS.has(f.name)) {
-    return r('format', f.name === 'nvfp4'
-      ? 'compressed-tensors output of nvfp4 is not written yet (int4, int8 and fp8_e4m3 are)'
-      : `compressed-tensors output stores int4, int8 and fp8_e4m3; ${f.name} is not one of them`);
+    return r('format', `compressed-tensors output stores int4, int8, fp8_e4m3 and nvfp4; ${f.name} is not one of them`);
   }
   const extras = ([c.outliers ? 'outliers' : '', c.lowrank ? 'lowrank' : '', t.rotate !== 'none' ? 'rotate' : ''].filter(Boolean)) as PropName[];
   if (extras.length) return r(extras[0], `compressed-tensors output cannot store ${extras.join(', ')}`);
   if (!t.tensor.name.endsWith('.weight') || t.tensor.shape.length !== 2) {
     return r('format', 'compressed-tensors output stores quantized 2-D module weights (<module>.weight)');
   }
+  if (f.name === 'nvfp4') return undefined;  // fixed: e4m3 scales per 16, symmetric (checkFit reports a row that is not whole blocks)
   if (!['f16', 'bf16', 'f32'].includes(c.scale)) return r('scale', `compressed-tensors output stores f16, bf16 or f32 scales, not ${c.scale}`);
   if (!c.symmetric && c.zero !== 'int') return r(t.decidedBy.zero !== undefined ? 'zero' : 'symmetric', "compressed-tensors stores integer zero points: add 'zero int' (or 'symmetric true')");
   if (!c.symmetric && c.groupKind === 'tensor') return r('group', 'compressed-tensors packs zero points per group or channel, not per tensor');
@@ -51,9 +51,9 @@ const moduleOf = (name: string) => name.replace(/\.weight$/, '');
 
 export interface CtGroup {
   key: string;
-  format: 'pack-quantized' | 'float-quantized';
+  format: 'pack-quantized' | 'float-quantized' | 'nvfp4-pack-quantized';
   weights: {
-    num_bits: number; type: 'int' | 'float'; symmetric: boolean; strategy: 'group' | 'channel' | 'tensor';
+    num_bits: number; type: 'int' | 'float'; symmetric: boolean; strategy: 'group' | 'channel' | 'tensor' | 'tensor_group';
     group_size: number | null; block_structure: null; dynamic: false; actorder: 'weight' | null; observer: string;
   };
   modules: string[];
@@ -63,6 +63,13 @@ export interface CtGroup {
 export function weightArgs(t: TensorPlan): CtGroup['weights'] & { format: CtGroup['format'] } {
   const c = t.config!;
   const isFloat = c.format.family !== 'int';
+  if (c.format.name === 'nvfp4') {
+    // e4m3 scales per 16 weights under one f32 global scale: compressed-tensors' tensor_group.
+    return {
+      format: 'nvfp4-pack-quantized', num_bits: 4, type: 'float', symmetric: true, strategy: 'tensor_group', group_size: 16,
+      block_structure: null, dynamic: false, actorder: null, observer: t.clip === 'mse' ? 'mse' : 'minmax',
+    };
+  }
   const staticGroups = t.method.name === 'gptq' && t.method.options.act_order === true && c.groupKind === 'size';
   return {
     format: isFloat ? 'float-quantized' : 'pack-quantized',

@@ -1,9 +1,10 @@
 // GGUF v2/v3 (little-endian): "GGUF", u32 version, u64 tensor_count, u64 kv_count, the
 // key/values, the tensor infos (name, u32 n_dims, u64 ne[n_dims], u32 type, u64 offset),
 // padding to general.alignment (default 32), then the data. Every count and length is
-// checked against the bytes left before it is used. Only F32, F16 and BF16 tensors can
-// be read as f32; the block-quantized types are validated (so the file is known sound)
-// but reading them is "not supported yet".
+// checked against the bytes left before it is used. Every ggml type's byte count is
+// exact (rows whole blocks, data inside the file); F32, F16, BF16 and the block types the
+// backend has decoders for (quant/ggml) read as f32 (Model::readRowsF32), the other block
+// types (IQ2_XXS, TQ1_0, ...) are listed and can only be copied into a GGUF.
 #include <algorithm>
 #include <unordered_set>
 

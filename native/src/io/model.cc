@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 
 #include "io/error.h"
+#include "quant/ggml/ggml.h"
 
 namespace fs = std::filesystem;
 
@@ -157,12 +159,21 @@ const TensorRef* Model::find(const std::string& name) const {
   return it == index_.end() ? nullptr : &tensors[it->second];
 }
 
+const GgmlTypeInfo* ggmlSourceType(const TensorRef& t) {
+  if (t.dtype != DType::Ggml) return nullptr;
+  std::string lower = t.dtypeName;
+  for (auto& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  return findGgmlType(lower);
+}
+
 void Model::requireReadable(const TensorRef& t) const {
-  if (t.dtype == DType::Ggml)
+  if (t.dtype == DType::Ggml) {
+    if (ggmlSourceType(t)) return;
     throw ModelError("model/unsupported-dtype",
                      fileOf(t).path() + ": tensor \"" + t.name + "\" is stored as " + t.dtypeName +
-                         ": quantized GGUF tensors are not supported yet (only F32, F16 and BF16)",
+                         ", which bitsmith cannot decode (GGUF tensors in F32, F16, BF16 or q4_0, q4_1, q5_0, q5_1, q8_0, q2_k ... q6_k, iq4_nl, iq4_xs are read)",
                      t.name);
+  }
   if (!isReadableFloat(t.dtype))
     throw ModelError("model/unsupported-dtype",
                      fileOf(t).path() + ": tensor \"" + t.name + "\" has dtype " + t.dtypeName + ", which cannot be quantized (only F32, F16, BF16, F64)",
@@ -173,6 +184,16 @@ bool Model::readRowsF32(const TensorRef& t, int64_t r0, int64_t r1, float* out) 
   requireReadable(t);
   const uint8_t* base = fileOf(t).data() + t.offset;
   const int64_t cols = t.cols(), rb = t.rowBytes();
+  if (const GgmlTypeInfo* g = ggmlSourceType(t)) {
+    // The reader checked that a row is whole blocks and every row lies inside the file.
+    // Rows decode independently, so any row range is its blocks; a hostile f16 scale can
+    // still decode to inf/NaN, which the caller reports like any non-finite weight.
+    const int64_t n = (r1 - r0) * cols;
+    for (int64_t r = r0; r < r1; r++) ggmlDecodeRows(g->type, base + t.sourceRow(r) * rb, 1, cols, out + (r - r0) * cols);
+    bool ok = true;
+    for (int64_t i = 0; i < n; i++) ok &= std::isfinite(out[i]);
+    return ok;
+  }
   if (t.permuteHeads <= 0) return toF32(t.dtype, base + r0 * rb, (r1 - r0) * cols, out);
   bool ok = true;
   for (int64_t r = r0; r < r1; r++) ok &= toF32(t.dtype, base + t.sourceRow(r) * rb, cols, out + (r - r0) * cols);

@@ -57,8 +57,9 @@ class Model {
   const TensorRef* find(const std::string& name) const;
   const MappedFile& fileOf(const TensorRef& t) const { return *files[size_t(t.file)]; }
 
-  /** Rows [r0, r1) of a readable-float tensor as f32 into out[(r1-r0)*cols]. Throws
-   *  ModelError model/unsupported-dtype for other dtypes. Returns false if any value read
+  /** Rows [r0, r1) of a readable-float tensor, or of a GGUF tensor in a ggml block type
+   *  the backend decodes (ggml.h), as f32 into out[(r1-r0)*cols]. Throws ModelError
+   *  model/unsupported-dtype for other dtypes. Returns false if any value read
    *  is NaN or infinite. */
   bool readRowsF32(const TensorRef& t, int64_t r0, int64_t r1, float* out) const;
   /** Rows [r0, r1) of any plain-dtype tensor as stored bytes (in HF row order). */
@@ -74,6 +75,11 @@ class Model {
   friend class ModelBuilder;
   void buildIndex();
 };
+
+struct GgmlTypeInfo;
+/** The backend's ggml type of a GGUF block-quantized tensor (nullptr for plain dtypes and
+ *  for ggml types the backend has no decoder for, e.g. IQ2_XXS). */
+const GgmlTypeInfo* ggmlSourceType(const TensorRef& t);
 
 // Format-specific readers (each validates completely; used by Model::open).
 /** Adds every tensor of one safetensors file; `expected` (from an index) must all be in it. */

@@ -26,25 +26,6 @@ namespace bitsmith {
 
 namespace {
 
-// The index of the first NaN or infinity, or -1. Blocks are checked branch-free (all
-// exponent bits set), which vectorises; only a block that has one is searched.
-int64_t firstNonFinite(const float* x, int64_t n) {
-  constexpr int64_t kBlock = 4096;
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t e = std::min(n, b + kBlock);
-    uint32_t any = 0;
-    for (int64_t i = b; i < e; ++i) {
-      uint32_t v;
-      std::memcpy(&v, x + i, 4);
-      any |= uint32_t((v & 0x7f800000u) == 0x7f800000u);
-    }
-    if (any)
-      for (int64_t i = b; i < e; ++i)
-        if (!std::isfinite(x[i])) return i;
-  }
-  return -1;
-}
-
 const GgmlTypeInfo& toType(Napi::Env env, const Napi::Value& v) {
   std::string list;
   for (const GgmlTypeInfo& t : ggmlTypes()) list += std::string(list.empty() ? "" : ", ") + t.name;
@@ -113,8 +94,7 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
     }
   }
   const float* x = data.Data();
-  const int64_t bad = firstNonFinite(x, rows * cols);
-  if (bad >= 0) rangeError(env, "data[" + std::to_string(bad) + "] is not finite: ggml encoders need finite weights");
+  // ggmlEncodeRows checks the weights row by row as it encodes (NonFiniteWeight, a RangeError here).
   Napi::Uint8Array out = Napi::Uint8Array::New(env, size_t(rows) * rb);
   try {
     ggmlEncodeRows(t.type, x, rows, cols, out.Data(), hasImportance ? importance.Data() : nullptr, poolFor(threads),

@@ -13,11 +13,13 @@
 // e2m1 / e4m3 of w / X, round half to even, saturating (values above the element maximum,
 // up to 2x for this choice of X, clamp to it, as the spec prescribes); w' = element * X.
 //
-// nvfp4 (NVIDIA's recipe): one f32 global scale gs = tensor absmax / (448 * 6) (stored in
-// `extra`; 1 for an all-zero tensor); blocks of 16 with an e4m3 scale
-// sb = e4m3(absmax_block * (1 / (6 gs))) (RNE, saturating; the reciprocal is taken once per
-// tensor); the block's effective scale is
-// S = sb * gs (one f32 product); elements are e2m1 of w * (1/S); w' = element * S.
+// nvfp4 (NVIDIA's recipe, in compressed-tensors' convention): one f32 global scale
+// G = (448 * 6) / tensor absmax (stored in `extra`, compressed-tensors' weight_global_scale;
+// 1 for an all-zero tensor); blocks of 16 with an e4m3 scale sb = e4m3(absmax_block * (G / 6))
+// (RNE, saturating; G / 6 is taken once per tensor); the block's effective scale is
+// S = sb / G (one f32 division, as compressed-tensors' dequantize computes it, so its
+// decompression of output compressed_tensors gives exactly these values); elements are
+// e2m1 of w * (1/S); w' = element * S.
 // clip mse applies to nf4, fp4 and fp8 (shrinking absmax); the microscaled formats fix
 // their scales by rule and ignore it.
 #include <cfloat>
@@ -383,8 +385,8 @@ struct NvPolicy : ScaledKernels<kFp4, NvPolicy> {
   static constexpr bool kTrits = false;
   using Stats = MinMax;
   using Params = ScaledParams;  // sb: the e4m3 block scale code
-  float gs = 1;
-  float invBlockDiv = 1.0f / kFp4Max;  // 1 / (6 gs)
+  float g = 1;                         // the global scale G
+  float gOver6 = 1.0f / kFp4Max;       // G / 6
 
   int codeBits() const { return 4; }
   int zeroBits() const { return 0; }
@@ -399,8 +401,8 @@ struct NvPolicy : ScaledKernels<kFp4, NvPolicy> {
   Params fit(const Stats& st, float) const {
     Params p;
     const float amax = std::max(0.0f - (st.mn + 0.0f), st.mx + 0.0f);
-    p.sb = fp8Encode(Fp8Kind::E4M3, amax * invBlockDiv, true);
-    p.s = fp8Table(Fp8Kind::E4M3)[p.sb] * gs;
+    p.sb = fp8Encode(Fp8Kind::E4M3, amax * gOver6, true);
+    p.s = fp8Table(Fp8Kind::E4M3)[p.sb] / g;
     if (!(p.s >= FLT_MIN)) p.s = 0;
     p.inv = p.s > 0 ? 1.0f / p.s : 0.0f;
     return p;
@@ -437,10 +439,10 @@ void quantizeMicroFamily(const float* x, const Layout& L, const QuantConfig&, co
     }
     NvPolicy pol;
     const float amax = std::max(0.0f - (t.mn + 0.0f), t.mx + 0.0f);
-    pol.gs = amax / (kE4M3Max * kFp4Max);
-    if (!(pol.gs >= FLT_MIN)) pol.gs = 1.0f;
-    pol.invBlockDiv = 1.0f / (kFp4Max * pol.gs);
-    const uint32_t u = f32Bits(pol.gs);
+    // amax >= FLT_MIN keeps G finite (at most 2688 / 2^-126); an all-zero tensor gets G = 1.
+    pol.g = amax >= FLT_MIN ? (kE4M3Max * kFp4Max) / amax : 1.0f;
+    pol.gOver6 = pol.g / kFp4Max;
+    const uint32_t u = f32Bits(pol.g);
     const uint8_t gsBytes[4] = {uint8_t(u), uint8_t(u >> 8), uint8_t(u >> 16), uint8_t(u >> 24)};
     st.extra.assign(gsBytes, gsBytes + 4);
     runGrouped(pol, x, L, ctx, dq, st);

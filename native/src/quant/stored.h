@@ -12,7 +12,7 @@
 //            `zero int` the integer zero point as a b-bit code per group, packed like codes.
 //   outliers k f16 values followed by their k u32 flat indices (ascending index), 6k bytes.
 //   lowrank  U [rows, r] then V [r, cols], f16, row-major: W ~ Q + U V.
-//   extra    nvfp4: the f32 per-tensor global scale.
+//   extra    nvfp4: the f32 per-tensor global scale G (block scale = e4m3 scale / G).
 #pragma once
 #include <cstdint>
 

@@ -21,6 +21,7 @@ namespace bitsmith {
 namespace {
 
 bool isInt(const QuantConfig& c) { return c.format == "int4" || c.format == "int8"; }
+bool isNv(const QuantConfig& c) { return c.format == "nvfp4"; }
 int intBits(const QuantConfig& c) { return c.format == "int4" ? 4 : 8; }
 
 const char* scaleDtype(ScaleType s) {
@@ -66,9 +67,11 @@ std::string ctProblem(const std::string& weightName, const std::vector<int64_t>&
   if (weightName.size() <= suffix.size() || weightName.compare(weightName.size() - suffix.size(), suffix.size(), suffix) != 0)
     return "compressed-tensors stores quantized module weights named <module>.weight; \"" + weightName + "\" is not one";
   if (shape.size() != 2) return "compressed-tensors stores quantized 2-D weights; \"" + weightName + "\" has " + std::to_string(shape.size()) + " dimensions";
-  if (!isInt(c) && c.format != "fp8_e4m3")
-    return "compressed-tensors output stores int4, int8 and fp8_e4m3 weights; " + c.format + " is not written";
+  if (!isInt(c) && !isNv(c) && c.format != "fp8_e4m3")
+    return "compressed-tensors output stores int4, int8, fp8_e4m3 and nvfp4 weights; " + c.format + " is not written";
   if (c.outliers || c.lowrank || c.rotate) return "compressed-tensors cannot store outliers, lowrank or rotate";
+  if (isNv(c))  // fixed e4m3 scales per 16 weights; two codes per byte
+    return shape[1] % 16 == 0 ? "" : "nvfp4 needs the " + std::to_string(shape[1]) + " columns of \"" + weightName + "\" to be a multiple of 16";
   if (!scaleDtype(c.scale)) return "compressed-tensors stores scales as f16, bf16 or f32";
   if (!c.symmetric && c.zero != ZeroType::Int) return "compressed-tensors stores integer zero points: use `zero int`";
   if (!c.symmetric && c.groupKind == GroupKind::Tensor) return "compressed-tensors packs zero points per group or channel, not per tensor";
@@ -84,7 +87,11 @@ std::vector<OutTensor> ctTensors(const std::string& weightName, int64_t rows, in
   for (auto d : ss) scaleCount *= d;
   const int sb = c.scale == ScaleType::F32 ? 4 : 2;
   std::vector<OutTensor> out;
-  if (isInt(c)) {
+  if (isNv(c)) {
+    out.push_back({p + ".weight_packed", "U8", {rows, cols / 2}, rows * (cols / 2)});
+    out.push_back({p + ".weight_scale", "F8_E4M3", {rows, cols / 16}, rows * (cols / 16)});
+    out.push_back({p + ".weight_global_scale", "F32", {1}, 4});
+  } else if (isInt(c)) {
     const int b = intBits(c), pf = 32 / b;
     const int64_t words = (cols + pf - 1) / pf;
     out.push_back({p + ".weight_packed", "I32", {rows, words}, rows * words * 4});
@@ -110,7 +117,17 @@ std::vector<Bytes> ctConvert(const std::string& weightName, int64_t rows, int64_
       throw ModelError("run/internal", "tensor \"" + weightName + "\": the stored " + what + " are " + std::to_string(got.size()) +
                                            " bytes, compressed-tensors needs " + std::to_string(want), weightName);
   };
-  if (isInt(c)) {
+  if (isNv(c)) {
+    // The LSB-first 4-bit stream of even-length rows is compressed-tensors' byte order
+    // (element 2i in the low nibble, 2i + 1 in the high); the e2m1 code (sign in bit 3) is
+    // its index; the scales are the e4m3 bytes in row-major group order; `extra` is G.
+    expect(st.codes, size_t(rows * cols / 2), "codes");
+    out.push_back(st.codes);
+    expect(st.scales, size_t(spec[1].bytes), "scales");
+    out.push_back(st.scales);
+    expect(st.extra, 4, "global scale");
+    out.push_back(st.extra);
+  } else if (isInt(c)) {
     const int b = intBits(c), pf = 32 / b;
     const int64_t words = (cols + pf - 1) / pf;
     expect(st.codes, size_t((rows * cols * b + 7) / 8), "codes");

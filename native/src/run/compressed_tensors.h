@@ -16,6 +16,12 @@
 //   (w = (q - z') s, the same integer difference), stored offset, i.e. as c and z again.
 //   fp8_e4m3 ("float-quantized"):
 //     P.weight             F8_E4M3 [out, in] (the e4m3fn byte), P.weight_scale as above.
+//   nvfp4 ("nvfp4-pack-quantized", strategy tensor_group, group 16; in % 16 == 0):
+//     P.weight_packed        U8 [out, in/2]: two e2m1 codes per byte (magnitude index 0..7
+//                            of {0, .5, 1, 1.5, 2, 3, 4, 6}, sign in bit 3), element 2i in
+//                            the low nibble, 2i + 1 in the high one
+//     P.weight_scale         F8_E4M3 [out, in/16]: the block scales sb
+//     P.weight_global_scale  F32 [1]: G = 448 * 6 / absmax; w = e2m1 * (sb / G)
 #pragma once
 #include <cstdint>
 #include <string>

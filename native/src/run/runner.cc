@@ -158,6 +158,11 @@ bool sameFile(const std::string& a, const std::string& b) {
 
 [[noreturn]] void throwNonFinite(const Model& m, const TensorRef& t, int64_t r0, const float* out, int64_t n);
 
+// The dtype output fake / compressed_tensors write a tensor's values in: the source dtype,
+// except F32 for a block-quantized GGUF tensor (see the writer setup in runJob).
+DType writtenDtype(const TensorRef& t) { return t.dtype == DType::Ggml ? DType::F32 : t.dtype; }
+int64_t writtenBytes(const TensorRef& t) { return t.dtype == DType::Ggml ? t.elements * 4 : t.bytes; }
+
 // Converts rows [r0, r1) of t to f32 in parallel, and rejects NaN/Inf.
 void readChunk(const Model& m, const TensorRef& t, int64_t r0, int64_t r1, float* out, ThreadPool& pool) {
   const int64_t cols = t.cols();
@@ -404,17 +409,20 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     std::vector<OutTensor> outs;
     Value formats = Value::object();
     for (const Item& it : items) {
-      if (it.ref->dtype == DType::Ggml)
-        throw ModelError("model/unsupported-dtype", model->fileOf(*it.ref).path() + ": tensor \"" + it.ref->name + "\" is stored as " +
-                                                        it.ref->dtypeName + ": quantized GGUF tensors are not supported yet", it.ref->name);
+      // safetensors cannot hold ggml blocks: a block-quantized GGUF tensor is written as its
+      // decoded values in F32 (exact: every block decodes to f32 products of f16 scales and
+      // small integers), kept or quantized alike.
+      if (it.ref->dtype == DType::Ggml) model->requireReadable(*it.ref);
       if (ct && it.job && it.job->quantize) {
         const std::string why = ctProblem(it.ref->name, it.ref->shape, it.job->config);
         if (!why.empty()) throw ModelError("run/unsupported", "tensor \"" + it.ref->name + "\": " + why, it.ref->name);
         for (OutTensor& o : ctTensors(it.ref->name, it.ref->rows(), it.ref->cols(), it.job->config)) outs.push_back(std::move(o));
       } else {
-        outs.push_back({it.ref->name, dtypeName(it.ref->dtype), it.ref->shape, it.ref->bytes});
+        outs.push_back({it.ref->name, dtypeName(writtenDtype(*it.ref)), it.ref->shape, writtenBytes(*it.ref)});
       }
-      formats.set(it.ref->name, it.job && it.job->quantize ? configValue(*it.job) : Value::of("keep"));
+      const bool decoded = it.ref->dtype == DType::Ggml;
+      formats.set(it.ref->name, it.job && it.job->quantize ? configValue(*it.job)
+                                : Value::of(decoded ? "keep: " + it.ref->dtypeName + " blocks decoded to F32" : std::string("keep")));
     }
     Value meta = Value::object();
     meta.set("format", Value::of("pt"));
@@ -630,7 +638,18 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
           gguf->write(tmp.get(), size_t(ref.bytes));
         }
       }
-      if (async && ref.bytes > 0) {
+      if (async && ref.bytes > 0 && ref.dtype == DType::Ggml) {
+        // Decoded to F32 a chunk at a time (whole rows: the blocks never straddle rows).
+        const int64_t chunkRows = std::max<int64_t>(1, (int64_t(4) << 20) / std::max<int64_t>(1, cols));
+        for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
+          checkCancel();
+          const int64_t r1 = std::min(rows, r0 + chunkRows);
+          std::vector<float> f(size_t((r1 - r0) * cols));
+          model->readRowsF32(ref, r0, r1, f.data());  // a non-finite value is copied as it is, like any kept weight
+          model->release(ref, r0, r1);
+          async->push(std::move(f));
+        }
+      } else if (async && ref.bytes > 0) {
         const int64_t rb = ref.rowBytes();
         const int64_t chunkRows = std::max<int64_t>(1, (int64_t(8) << 20) / std::max<int64_t>(1, rb));
         const uint8_t* base = model->fileOf(ref).data() + ref.offset;
@@ -704,7 +723,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     TensorMetrics metrics;
     QuantBytes bytes;
     int64_t outlierCount = 0;
-    const int es = dtypeSize(ref.dtype);
+    const DType outDtype = writtenDtype(ref);
+    const int es = dtypeSize(outDtype);
     if (streamed) {
       // Row chunks are independent: each worker takes the next chunk and runs it end to
       // end (read, quantize, measure, convert) on its own core; outputs are written in order.
@@ -739,10 +759,10 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
                 if (keep) std::memcpy(keep->data() + r0 * cols, q.dequant.data(), size_t(n) * sizeof(float));
                 model->release(ref, r0, r1);
                 if (!async) sequencer.submit(k, nullptr, 0, {});
-                else if (ref.dtype == DType::F32) sequencer.submit(k, nullptr, 0, std::move(q.dequant));
+                else if (outDtype == DType::F32) sequencer.submit(k, nullptr, 0, std::move(q.dequant));
                 else {
                   std::unique_ptr<uint8_t[]> out(new uint8_t[size_t(n) * size_t(es)]);
-                  fromF32(ref.dtype, q.dequant.data(), n, out.get());
+                  fromF32(outDtype, q.dequant.data(), n, out.get());
                   sequencer.submit(k, std::move(out), size_t(n) * size_t(es), {});
                 }
               }
@@ -833,12 +853,12 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
           async->push(std::move(out), b.size());
         }
       } else if (async) {
-        if (ref.dtype == DType::F32) {
+        if (outDtype == DType::F32) {
           async->push(std::move(q.dequant));
         } else {
           const int64_t n = rows * cols;
           std::unique_ptr<uint8_t[]> out(new uint8_t[size_t(n) * size_t(es)]);
-          fromF32Parallel(ref.dtype, q.dequant.data(), n, out.get(), pool);
+          fromF32Parallel(outDtype, q.dequant.data(), n, out.get(), pool);
           async->push(std::move(out), size_t(n) * size_t(es));
         }
       }

@@ -4,7 +4,7 @@ import { MarkupKind, type Hover, type Position } from 'vscode-languageserver';
 import {
   METHOD_BY_NAME, PROPERTY_KEYWORDS, TOP_KEYWORDS, ALLOCATE_KEYWORDS, EVALUATE_KEYWORDS, FORMAT_BY_NAME,
   bpwFormula, fmt, formatBytes,
-  type Analysis, type KeywordDoc, type PropName, type Rule, type Statement, type TensorPlan,
+  type Analysis, type KeywordDoc, type PropName, type Rule, type Statement, type TensorInfo, type TensorPlan,
 } from '../../../core/src/index';
 import type { AnalyzedDocument } from './document';
 import { inComment, ruleOf, statementPath, tokenAt } from './locate';
@@ -168,6 +168,8 @@ export function ruleHover(doc: AnalyzedDocument, rule: Rule, pattern?: string): 
   const names = matched.slice(0, MAX_NAMES).map((ti) => `\`${tensors[ti].tensor.name}\``);
   const more = matched.length > MAX_NAMES ? ` and ${matched.length - MAX_NAMES} more` : '';
   out.push('', `Matches **${plural(matched.length, 'tensor')}** (${count(params)} parameters): ${names.join(', ')}${more}.`);
+  const blockSources = sourceFormats(matched.map((ti) => tensors[ti].tensor), true);
+  if (blockSources) out.push('', `Source (GGUF blocks): ${blockSources}.`);
   if (sets.length) out.push('', `Sets ${sets.join(', ')}.`);
 
   // The tensors' final configurations (after every rule), one line per distinct formula.
@@ -248,11 +250,25 @@ function modelHover(analysis: Analysis): string {
     `| tensors | ${count(m.tensors.length)} |`,
     `| parameters | ${count(m.parameters)} |`,
     `| dtype | ${m.dtype} |`,
-    `| size | ${formatBytes(m.bytes)} |`,
+    `| size | ${formatBytes(m.bytes)} (${fmt(m.parameters ? (8 * m.bytes) / m.parameters : 0)} bpw) |`,
   ];
+  const formats = sourceFormats(m.tensors, false);
+  if (formats && m.tensors.some((t) => t.dtype !== m.dtype)) lines.splice(lines.length - 1, 0, `| source formats | ${formats} |`);
   const t = analysis.plan?.totals;
   if (t) lines.push('', `This recipe: ${formatBytes(t.bytesIn)} → **${formatBytes(t.bytesOut)}** (${fmt(t.bpw)} bpw), ${t.quantized} of ${plural(t.tensors, 'tensor')} quantized.`);
   return lines.join('\n');
+}
+
+/** "Q4_K 4.5 bpw × 120, F32 32 bpw × 25": the source dtypes by tensor count (ggml block types only when `blocksOnly`). */
+function sourceFormats(list: readonly TensorInfo[], blocksOnly: boolean): string {
+  const by = new Map<string, { bpw: number; n: number }>();
+  for (const t of list) {
+    if (blocksOnly && !/^(Q\d|IQ\d|TQ\d)/.test(t.dtype)) continue;
+    const e = by.get(t.dtype);
+    if (e) e.n++;
+    else by.set(t.dtype, { bpw: t.bitsPerElement, n: 1 });
+  }
+  return [...by.entries()].sort((a, b) => b[1].n - a[1].n).map(([d, e]) => `${d} ${fmt(e.bpw)} bpw × ${e.n}`).join(', ');
 }
 
 function budgetHover(analysis: Analysis): string {

@@ -180,9 +180,9 @@ BITSMITH_AVX2 inline __m256 inverse8(__m256 d) {
   return _mm256_blendv_ps(z, _mm256_div_ps(_mm256_set1_ps(1.0f), d), _mm256_cmp_ps(d, z, _CMP_NEQ_OQ));
 }
 
-// sym32Search + the codes of q8_0 / q4_0 / q5_0; K = 1 or 4 candidates.
+// sym32Search + the codes of q8_0 / q4_0 / q5_0; K = 1, 2 or 4 candidates.
 template <bool UNIT, Sym T, int K>
-BITSMITH_F16C void rowSym(const float* x, const float* w, int64_t nb, uint8_t* out) {
+BITSMITH_F16C bool rowSym(const float* x, const float* w, int64_t nb, uint8_t* out) {
   constexpr bool IQ4 = T == Sym::IQ4_NL;
   constexpr int lo = T == Sym::Q8_0 ? -128 : T == Sym::Q5_0 ? -16 : -8, hi = -lo - 1;
   constexpr size_t bytes = T == Sym::Q8_0 ? sizeof(BlockQ8_0) : T == Sym::Q5_0 ? sizeof(BlockQ5_0) : sizeof(BlockQ4_0);
@@ -194,6 +194,8 @@ BITSMITH_F16C void rowSym(const float* x, const float* w, int64_t nb, uint8_t* o
   for (int k = 0; k < K; ++k) num[k] = IQ4 ? float(kIq4nl[0]) - delta[k] : float(lo) + -1.0f * delta[k];
   const __m256 vlo = _mm256_set1_ps(float(lo)), vhi = _mm256_set1_ps(float(hi));
   const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256i maxFinite = _mm256_set1_epi32(0x7f7fffff);
+  __m256i bad = _mm256_setzero_si256();  // lanes that saw a NaN or infinity
   alignas(32) float mxs[kChunk], live[kChunk], isc[K][kChunk], sums[kChunk][8], inv[kChunk], lanes[kChunk][2 * K][8];
   alignas(32) uint16_t dh[kChunk];
   for (int64_t c0 = 0; c0 < nb; c0 += kChunk) {
@@ -204,7 +206,10 @@ BITSMITH_F16C void rowSym(const float* x, const float* w, int64_t nb, uint8_t* o
     for (int j = 0; j < n; ++j) {
       const float* xb = xc + 32 * j;
       __m256 a[4];
-      for (int v = 0; v < 4; ++v) a[v] = _mm256_and_ps(_mm256_loadu_ps(xb + 8 * v), absMask);
+      for (int v = 0; v < 4; ++v) {
+        a[v] = _mm256_and_ps(_mm256_loadu_ps(xb + 8 * v), absMask);
+        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(_mm256_castps_si256(a[v]), maxFinite));
+      }
       const float amax = hmax8(_mm256_max_ps(_mm256_max_ps(a[0], a[1]), _mm256_max_ps(a[2], a[3])));
       const __m256 av = _mm256_set1_ps(amax);
       uint32_t hit = 0;
@@ -256,8 +261,9 @@ BITSMITH_F16C void rowSym(const float* x, const float* w, int64_t nb, uint8_t* o
         sums[j][0] = hsum1(_mm256_load_ps(lanes[j][0]));
         sums[j][4] = hsum1(_mm256_load_ps(lanes[j][1]));
       } else {
+        // K = 2: the missing candidates' lanes are zeros (their sums, unused, are 0).
         __m256 a[8];
-        for (int i = 0; i < 8; ++i) a[i] = _mm256_load_ps(lanes[j][i]);
+        for (int i = 0; i < 8; ++i) a[i] = i < 2 * K ? _mm256_load_ps(lanes[j][i]) : _mm256_setzero_ps();
         _mm256_store_ps(sums[j], hsum8x(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));
       }
     }
@@ -286,13 +292,13 @@ BITSMITH_F16C void rowSym(const float* x, const float* w, int64_t nb, uint8_t* o
     }
     // D: codes and packing.
     uint8_t* o = out + bytes * size_t(c0);
-    const char* next = reinterpret_cast<const char*>(xc + 32 * kChunk);  // the next chunk, into the cache
-    const bool more = c0 + 2 * kChunk <= nb;
+    // The next chunk into the cache; past the row's end that is the next row's start (rows
+    // are contiguous; a prefetch past the matrix is harmless), so each row but the first
+    // arrives prefetched.
+    const char* next = reinterpret_cast<const char*>(xc + 32 * kChunk);
     for (int j = 0; j < n; ++j, o += bytes) {
-      if (more) {
-        _mm_prefetch(next + 128 * j, _MM_HINT_T0);
-        _mm_prefetch(next + 128 * j + 64, _MM_HINT_T0);
-      }
+      _mm_prefetch(next + 128 * j, _MM_HINT_T0);
+      _mm_prefetch(next + 128 * j + 64, _MM_HINT_T0);
       __m256i q[4];
       if (IQ4) {
         const __m256 i2 = _mm256_set1_ps(2.0f * inv[j]);
@@ -320,16 +326,20 @@ BITSMITH_F16C void rowSym(const float* x, const float* w, int64_t nb, uint8_t* o
       }
     }
   }
+  return _mm256_testz_si256(bad, bad);
 }
 
 // asym32Search + the codes of q4_1 / q5_1 (8 candidates).
 template <bool UNIT, bool FIVE>
-BITSMITH_F16C void rowAsym(const float* x, const float* w, int64_t nb, uint8_t* out) {
+BITSMITH_F16C bool rowAsym(const float* x, const float* w, int64_t nb, uint8_t* out) {
   constexpr int nmax = FIVE ? 31 : 15;
   constexpr size_t bytes = FIVE ? sizeof(BlockQ5_1) : sizeof(BlockQ4_1);
   const float* delta = (FIVE ? kGrid32A5 : kGrid32A4).delta;
   const float fmax = float(nmax);
   const __m256 vfmax = _mm256_set1_ps(fmax), dl = _mm256_loadu_ps(delta);
+  const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256i maxFinite = _mm256_set1_epi32(0x7f7fffff);
+  __m256i bad = _mm256_setzero_si256();  // lanes that saw a NaN or infinity
   alignas(32) float isc[kChunk][8], sums[kChunk][24], mns[kChunk], mxs[kChunk], inv[kChunk], mq[kChunk], sv[kChunk],
       mv[kChunk];
   alignas(32) double mom[kChunk][4];  // Sw, Sx, Sxx
@@ -344,7 +354,10 @@ BITSMITH_F16C void rowAsym(const float* x, const float* w, int64_t nb, uint8_t* 
       const float* xb = xc + 32 * j;
       const float* wb = wc + 32 * j;
       __m256 xv[4];
-      for (int v = 0; v < 4; ++v) xv[v] = _mm256_loadu_ps(xb + 8 * v);
+      for (int v = 0; v < 4; ++v) {
+        xv[v] = _mm256_loadu_ps(xb + 8 * v);
+        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(_mm256_castps_si256(_mm256_and_ps(xv[v], absMask)), maxFinite));
+      }
       const float mn = hmin8(_mm256_min_ps(_mm256_min_ps(xv[0], xv[1]), _mm256_min_ps(xv[2], xv[3]))) + 0.0f;
       const float mx = hmax8(_mm256_max_ps(_mm256_max_ps(xv[0], xv[1]), _mm256_max_ps(xv[2], xv[3])));
       mns[j] = mn;
@@ -458,13 +471,13 @@ BITSMITH_F16C void rowAsym(const float* x, const float* w, int64_t nb, uint8_t* 
     // D: codes and packing.
     const __m256 vzero = _mm256_setzero_ps();
     uint8_t* o = out + bytes * size_t(c0);
-    const char* next = reinterpret_cast<const char*>(xc + 32 * kChunk);  // the next chunk, into the cache
-    const bool more = c0 + 2 * kChunk <= nb;
+    // The next chunk into the cache; past the row's end that is the next row's start (rows
+    // are contiguous; a prefetch past the matrix is harmless), so each row but the first
+    // arrives prefetched.
+    const char* next = reinterpret_cast<const char*>(xc + 32 * kChunk);
     for (int j = 0; j < n; ++j, o += bytes) {
-      if (more) {
-        _mm_prefetch(next + 128 * j, _MM_HINT_T0);
-        _mm_prefetch(next + 128 * j + 64, _MM_HINT_T0);
-      }
+      _mm_prefetch(next + 128 * j, _MM_HINT_T0);
+      _mm_prefetch(next + 128 * j + 64, _MM_HINT_T0);
       __m256i q[4];
       codes(xc + 32 * j, _mm256_broadcast_ss(&inv[j]), _mm256_broadcast_ss(&mq[j]), vzero, vfmax, q);
       std::memcpy(o, &dh[j], 2);
@@ -478,24 +491,25 @@ BITSMITH_F16C void rowAsym(const float* x, const float* w, int64_t nb, uint8_t* 
       }
     }
   }
+  return _mm256_testz_si256(bad, bad);
 }
 
 template <bool UNIT>
-void row(GgmlType t, const float* x, const float* w, int64_t nb, uint8_t* out) {
+bool row(GgmlType t, const float* x, const float* w, int64_t nb, uint8_t* out) {
   switch (t) {
-    case GgmlType::Q8_0: rowSym<UNIT, Sym::Q8_0, 1>(x, w, nb, out); return;
-    case GgmlType::Q4_0: rowSym<UNIT, Sym::Q4_0, 4>(x, w, nb, out); return;
-    case GgmlType::Q5_0: rowSym<UNIT, Sym::Q5_0, 4>(x, w, nb, out); return;
-    case GgmlType::IQ4_NL: rowSym<UNIT, Sym::IQ4_NL, 4>(x, w, nb, out); return;
-    case GgmlType::Q4_1: rowAsym<UNIT, false>(x, w, nb, out); return;
-    case GgmlType::Q5_1: rowAsym<UNIT, true>(x, w, nb, out); return;
-    default: return;
+    case GgmlType::Q8_0: return rowSym<UNIT, Sym::Q8_0, 1>(x, w, nb, out);
+    case GgmlType::Q4_0: return rowSym<UNIT, Sym::Q4_0, 2>(x, w, nb, out);
+    case GgmlType::Q5_0: return rowSym<UNIT, Sym::Q5_0, 4>(x, w, nb, out);
+    case GgmlType::IQ4_NL: return rowSym<UNIT, Sym::IQ4_NL, 4>(x, w, nb, out);
+    case GgmlType::Q4_1: return rowAsym<UNIT, false>(x, w, nb, out);
+    case GgmlType::Q5_1: return rowAsym<UNIT, true>(x, w, nb, out);
+    default: return true;
   }
 }
 
 }  // namespace
 
-bool encodeRowFast32(GgmlType t, const float* x, const float* w, bool unit, int64_t blocks, uint8_t* out) {
+bool encodeRowFast32(GgmlType t, const float* x, const float* w, bool unit, int64_t blocks, uint8_t* out, bool& finite) {
   static const bool f16c = [] {
     unsigned a, b, c, d;
     return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
@@ -505,13 +519,12 @@ bool encodeRowFast32(GgmlType t, const float* x, const float* w, bool unit, int6
       t != GgmlType::Q5_1 && t != GgmlType::IQ4_NL)
     return false;
   static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ5_1) == 24, "block sizes");
-  if (kGrid32Q4.n != 4 || kGrid32Q5.n != 4 || kGrid32A4.n != 8 || kGrid32A5.n != 8 || kGrid32Iq4.n != 4 || kGridQ8.n != 1) return false;
-  if (unit) row<true>(t, x, w, blocks, out);
-  else row<false>(t, x, w, blocks, out);
+  if (kGrid32Q4.n != 2 || kGrid32Q5.n != 4 || kGrid32A4.n != 8 || kGrid32A5.n != 8 || kGrid32Iq4.n != 4 || kGridQ8.n != 1) return false;
+  finite = unit ? row<true>(t, x, w, blocks, out) : row<false>(t, x, w, blocks, out);
   return true;
 }
 #else
-bool encodeRowFast32(GgmlType, const float*, const float*, bool, int64_t, uint8_t*) { return false; }
+bool encodeRowFast32(GgmlType, const float*, const float*, bool, int64_t, uint8_t*, bool&) { return false; }
 #endif
 
 }  // namespace ggml

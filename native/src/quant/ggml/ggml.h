@@ -10,6 +10,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,15 @@ const GgmlTypeInfo* findGgmlType(const std::string& name);
 // positive multiple of the block size.
 size_t ggmlRowBytes(GgmlType type, int64_t cols);
 
-// Encodes src [rows, cols] (row-major f32, finite) into dst (rows * ggmlRowBytes bytes).
+// A NaN or infinite weight given to ggmlEncodeRows: `index` is the first one (flat).
+struct NonFiniteWeight : std::invalid_argument {
+  NonFiniteWeight(int64_t index, const std::string& what) : std::invalid_argument(what), index(index) {}
+  int64_t index;
+};
+
+// Encodes src [rows, cols] (row-major f32) into dst (rows * ggmlRowBytes bytes). Throws
+// NonFiniteWeight (naming the first) if any weight is NaN or infinite (the rows are checked
+// as they are encoded; dst is then incomplete).
 // importance: nullable, `cols` non-negative per-column weights (an imatrix: mean squared
 // activations); the scale searches then minimise sum importance[c] (w - w')^2 instead of
 // the plain squared error. reference: the serial scalar spec path; else the fast path on

@@ -17,8 +17,9 @@ void encodeBlock(GgmlType t, const float* x, const float* w, uint8_t* out, bool 
 
 // The fast path of a row of `blocks` 32-weight blocks (q8_0, q4_0, q5_0, q4_1, q5_1, iq4_nl;
 // AVX2 + F16C kernels, fast32.cc): the reference path's bytes. unit: every w is 1. Returns
-// false (and writes nothing) for other types or without AVX2 and F16C.
-bool encodeRowFast32(GgmlType t, const float* x, const float* w, bool unit, int64_t blocks, uint8_t* out);
+// false (and writes nothing) for other types or without AVX2 and F16C. finite: false when a
+// weight of the row is NaN or infinite (the row's bytes are then meaningless).
+bool encodeRowFast32(GgmlType t, const float* x, const float* w, bool unit, int64_t blocks, uint8_t* out, bool& finite);
 
 }  // namespace ggml
 }  // namespace bitsmith
