@@ -413,7 +413,8 @@ describe('native GPTQ', () => {
           if (c.symmetric ?? true) v = f((code - 2 ** (b - 1)) * sc);
           else v = f(f(code - (c.zero === 'int' ? zeros[gi] : f16(u16(s.zeros, gi)))) * sc);
         } else if (c.format === 'nf4') v = f(nf4[code] * sc);
-        else if (c.format === 'nvfp4') v = f(fp4[code] * f(sc * f32(s.extra, 0)));
+        // nvfp4 stores G (compressed-tensors' global scale) and divides by it.
+        else if (c.format === 'nvfp4') v = f(fp4[code] * f(sc / f32(s.extra, 0)));
         else if (c.format === 'fp4' || c.format === 'mxfp4') v = f(fp4[code] * sc);
         else v = f(fp8(c.format === 'fp8_e5m2' ? 'e5m2' : 'e4m3', code) * sc);
         out[i] = v;

@@ -411,6 +411,20 @@ struct NvPolicy : ScaledKernels<kFp4, NvPolicy> {
   uint32_t quantOne(const Params& p, float w, float* dq) const { return scaledOne<kFp4>(kFp4Grid, p.s, p.inv, w, dq); }
 };
 
+// nvfp4's per-tensor scale, in compressed-tensors' convention: G = 448 * 6 / amax, stored
+// (as f32 bytes in st.extra) and divided by. amax >= FLT_MIN keeps G finite (at most
+// 2688 / 2^-126); an all-zero tensor gets G = 1.
+NvPolicy nvPolicy(float mn, float mx, StoredTensor& st) {
+  NvPolicy pol;
+  const float amax = std::max(0.0f - (mn + 0.0f), mx + 0.0f);
+  pol.g = amax >= FLT_MIN ? (kE4M3Max * kFp4Max) / amax : 1.0f;
+  pol.gOver6 = pol.g / kFp4Max;
+  const uint32_t u = f32Bits(pol.g);
+  const uint8_t gBytes[4] = {uint8_t(u), uint8_t(u >> 8), uint8_t(u >> 16), uint8_t(u >> 24)};
+  st.extra.assign(gBytes, gBytes + 4);
+  return pol;
+}
+
 }  // namespace
 
 void quantizeFloatFamily(const float* x, const Layout& L, const QuantConfig& c, const FormatSpec& f, const Ctx& ctx,
@@ -437,14 +451,7 @@ void quantizeMicroFamily(const float* x, const Layout& L, const QuantConfig&, co
       ctx.nonFinite->store(true);
       return;
     }
-    NvPolicy pol;
-    const float amax = std::max(0.0f - (t.mn + 0.0f), t.mx + 0.0f);
-    // amax >= FLT_MIN keeps G finite (at most 2688 / 2^-126); an all-zero tensor gets G = 1.
-    pol.g = amax >= FLT_MIN ? (kE4M3Max * kFp4Max) / amax : 1.0f;
-    pol.gOver6 = pol.g / kFp4Max;
-    const uint32_t u = f32Bits(pol.g);
-    const uint8_t gsBytes[4] = {uint8_t(u), uint8_t(u >> 8), uint8_t(u >> 16), uint8_t(u >> 24)};
-    st.extra.assign(gsBytes, gsBytes + 4);
+    const NvPolicy pol = nvPolicy(t.mn, t.mx, st);
     runGrouped(pol, x, L, ctx, dq, st);
   } else {
     throw std::invalid_argument("format " + name + " is not a microscaled grid");
@@ -476,15 +483,8 @@ void gptqMicroFamily(const GptqPlan& plan, const QuantConfig&, const FormatSpec&
         mn = std::min(mn, v);
         mx = std::max(mx, v);
       }
-    NvPolicy pol;
-    const float amax = std::max(0.0f - (mn + 0.0f), mx + 0.0f);
-    pol.gs = amax / (kE4M3Max * kFp4Max);
-    if (!(pol.gs >= FLT_MIN)) pol.gs = 1.0f;
-    pol.invBlockDiv = 1.0f / (kFp4Max * pol.gs);
-    const uint32_t u = f32Bits(pol.gs);
-    const uint8_t gsBytes[4] = {uint8_t(u), uint8_t(u >> 8), uint8_t(u >> 16), uint8_t(u >> 24)};
+    const NvPolicy pol = nvPolicy(mn, mx, st);
     runGptq(pol, plan, dq, st);
-    st.extra.assign(gsBytes, gsBytes + 4);
   } else {
     throw std::invalid_argument("format " + name + " is not a microscaled grid");
   }
