@@ -87,7 +87,10 @@ connection.onDidChangeWatchedFiles((params) => {
     const paths = [...changedFiles];
     changedFiles.clear();
     const modelChanged = models.invalidate(paths);
-    if (modelChanged || workspace.readsAny(paths)) workspace.refreshAll();
+    // A new or updated allocate measurement table (bitsmith allocate, Run Recipe, the
+    // Allocation panel's Measure) changes the allocation of the recipes beside it.
+    const measured = paths.some((p) => /[\\/]\.bitsmith[\\/]measure[\\/][^\\/]+\.json$/.test(p));
+    if (modelChanged || measured || workspace.readsAny(paths)) workspace.refreshAll();
   }, 50);
 });
 

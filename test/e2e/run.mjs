@@ -428,6 +428,38 @@ try {
         await shots.take(page, 'compare-panel');
         return `${oneLine(await tab.innerText())}: ${rows} tensor rows`;
       });
+
+      await check('run: Show Allocation measures on request, then shows the mix, the frontier and the sensitivity table', async () => {
+        await openFile(page, 'allocate.quant');
+        await recordNotifications(page);
+        await runCommand(page, 'Bitsmith: Show Allocation');
+        const holding = async (selector) => {
+          const n = await page.locator('iframe.webview.ready').count();
+          for (let i = 0; i < n; i++) if ((await webview(page, i).locator(selector).count()) > 0) return webview(page, i);
+          return false;
+        };
+        // The scratch copy has no measurements: the panel offers Measure.
+        let wv;
+        await waitFor(async () => (wv = await holding('#measure')), { timeout: 30_000, what: 'the Allocation panel with a Measure button' });
+        await shots.take(page, 'allocation-measure');
+        await wv.locator('#measure').click();
+        await waitFor(async () => (wv = await holding('#allocation-mix')), { timeout: 240_000, what: 'the measured allocation (#allocation-mix)' });
+        const mix = oneLine(await wv.locator('#allocation-mix').innerText());
+        assert(/\d+ int\d/.test(mix), `mix: ${mix}`);
+        const rows = await wv.locator('#sensitivity-table tr[data-tensor]').count();
+        assert(rows === 36, `the sensitivity table has ${rows} rows; expected 36 (35 allocated + 1 pinned)`);
+        await wv.locator('figure[data-chart="frontier"] canvas').waitFor({ timeout: 10_000 });
+        await wv.locator('figure[data-chart="bits-heatmap"] canvas').waitFor({ timeout: 10_000 });
+        const cache = path.join(ws.run, '.bitsmith', 'measure');
+        assert(fs.existsSync(cache) && fs.readdirSync(cache).length === 1, 'one measurement table beside the recipe');
+        // The language server re-analyses when the measurement table appears: the
+        // "not measured yet" info on `allocate` goes away.
+        const infos = page.locator('.editor-instance .monaco-editor').first().locator('.squiggly-info');
+        await waitFor(async () => (await infos.count()) === 0, { timeout: 20_000, what: 'the allocate info squiggle gone after measuring' });
+        await page.waitForTimeout(500);
+        await shots.take(page, 'allocation-panel');
+        return `${mix}; ${rows} rows`;
+      });
     });
   }
 
