@@ -52,6 +52,25 @@ double groupError(const P& pol, const typename P::Params& p, const float* x, int
   });
 }
 
+// Optional: Params refine(const Params&, const float* x, int64_t n, bool fast) improving
+// a group's chosen parameters on its weights (method hqq's zero point: quant/hqq.h).
+template <class P, class = void>
+struct HasRefine : std::false_type {};
+template <class P>
+struct HasRefine<P, std::void_t<decltype(&P::refine)>> : std::true_type {};
+
+template <class P>
+typename P::Params chooseParams(const P& pol, const float* x, int64_t n, const typename P::Stats& s,
+                                ThreadPool* pool, bool fast);
+
+// chooseParams, then the policy's refinement (if it has one).
+template <class P>
+typename P::Params chooseRefined(const P& pol, const float* x, int64_t n, const typename P::Stats& s,
+                                 ThreadPool* pool, bool fast) {
+  if constexpr (HasRefine<P>::value) return pol.refine(chooseParams(pol, x, n, s, pool, fast), x, n, fast);
+  else return chooseParams(pol, x, n, s, pool, fast);
+}
+
 // Fit, then (clip mse) the shrink in the grid with the smallest squared error; ties keep
 // the larger range.
 template <class P>
@@ -165,7 +184,7 @@ void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, f
     BitWriter zw(st.zeros.data(), zbits > 0 ? zbits : 8);
     auto group = [&](const float* g, int64_t n, int64_t gi, float* d) {
       const typename P::Stats s = pol.stats(g, n, nullptr, false);
-      const typename P::Params p = chooseParams(pol, g, n, s, nullptr, false);
+      const typename P::Params p = chooseRefined(pol, g, n, s, nullptr, false);
       pol.store(p, gi, st, zbits > 0 ? &zw : nullptr);
       for (int64_t i = 0; i < n; ++i) cw.push(pol.quantOne(p, g[i], d + i));
     };
@@ -190,7 +209,7 @@ void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, f
       ctx.nonFinite->store(true);
       return;
     }
-    tensorParams = chooseParams(pol, x, N, s, ctx.pool, true);
+    tensorParams = chooseRefined(pol, x, N, s, ctx.pool, true);
     BitWriter zw(st.zeros.data(), zbits > 0 ? zbits : 8);
     pol.store(tensorParams, 0, st, zbits > 0 ? &zw : nullptr);
     if (zbits > 0) zw.flush();
@@ -239,7 +258,7 @@ void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, f
               ctx.nonFinite->store(true);
               return;
             }
-            const typename P::Params p = chooseParams(pol, g, n, s, nullptr, true);
+            const typename P::Params p = chooseRefined(pol, g, n, s, nullptr, true);
             pol.store(p, r * G + j, st, rowZeroBits > 0 ? &zw : nullptr);
             pieces(p, g, n, drow + j * L.group);
           }

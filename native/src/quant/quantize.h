@@ -16,6 +16,15 @@ enum class GroupKind { Size, Channel, Tensor };
 enum class ScaleType { F16, BF16, F32, E8M0, E4M3 };
 enum class ZeroType { F16, Int };
 
+// method hqq (quant/hqq.h): the zero point of each group of an asymmetric int grid is
+// optimised by half-quadratic splitting; iters 0 is plain RTN.
+struct HqqOptions {
+  int iters = 0;        // zero-point updates (the method's default: 20)
+  float lpNorm = 0.7f;  // p of the sparsity-promoting |e|^p loss, in [0.05, 1]
+  float beta = 10.0f;   // initial penalty weight, multiplied by kappa after each update
+  float kappa = 1.01f;
+};
+
 struct QuantConfig {
   std::string format;     // "int4", "nf4", "fp8_e4m3", "mxfp4", "nvfp4", "binary", "ternary", ...
   int64_t group = 128;    // resolved group size in elements (cols for channel; rows*cols for tensor)
@@ -29,6 +38,7 @@ struct QuantConfig {
   int lowrankIters = 1;   // >1: alternate re-quantization and SVD (LQ-LoRA)
   bool rotate = false;    // seeded random-sign Hadamard along cols before quantizing
   uint64_t seed = 0;
+  HqqOptions hqq;         // method hqq (int2..int8, asymmetric)
 };
 
 struct QuantBytes {
