@@ -120,6 +120,22 @@ describe('analysis', () => {
     assert.ok(codes(awq).includes('run/unsupported'), 'the editor says run does not execute awq yet');
   });
 
+  it('runs hqq on asymmetric int grids and says why not elsewhere, on the method line', () => {
+    const ok = run(`${M}defaults { format int4; group 32; symmetric false; method hqq { iters 10; lp_norm 0.5; beta 5; kappa 1.05 } }\nmatch "*.down_proj" { group channel }`);
+    assert.deepEqual(codes(ok), [], 'data-free, executed by run');
+    assert.deepEqual(tensorPlan(ok, 'model.layers.0.mlp.up_proj.weight').method.options, { iters: 10, lp_norm: 0.5, beta: 5, kappa: 1.05 });
+    const sym = run(`${M}defaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  method hqq\n}`);
+    const d = sym.diagnostics.find((x) => x.code === 'method/unsupported-grid')!;
+    assert.equal(d.severity, 'error');
+    assert.match(d.message, /symmetric grid does not have: add symmetric false \(match "\*\.mlp\.\*": \d+ tensors, e\.g\. model\.layers\.0\.mlp\./);
+    assert.equal(M.length + 'defaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  '.length, d.start, 'on the method statement');
+    const nf4 = run(`${M}defaults { format nf4; group 32; method hqq }`);
+    assert.ok(nf4.diagnostics.some((x) => x.code === 'method/unsupported-grid' && /not nf4/.test(x.message)));
+    const zint = run(`${M}defaults { format int4; group 32; symmetric false; zero int; method hqq }\nmatch "*.down_proj" { group channel }`);
+    assert.deepEqual(zint.diagnostics.map((x) => [x.code, x.severity]), [['method/hqq-zero-int', 'info']]);
+    assert.ok(codes(run(`${M}defaults { format int4; group 32; symmetric false; method hqq { lp_norm 2 } }`)).includes('recipe/bad-value'));
+  });
+
   it('reports a format the declared output cannot store', () => {
     const a = run(`${M}defaults { format nf4; group 32 }\nmatch "*.down_proj" { keep }\noutput gguf "o.gguf"`);
     const d = a.diagnostics.find((x) => x.code === 'output/unsupported-format')!;

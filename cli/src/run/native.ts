@@ -26,6 +26,8 @@ export interface JobConfig {
   damp?: number;
   block?: number;
   actOrder?: boolean;
+  /** method hqq: zero-point updates (default 20), lp norm p (0.7), beta (10), kappa (1.01). */
+  hqq?: { iters?: number; lpNorm?: number; beta?: number; kappa?: number };
 }
 
 export interface RunJob {

@@ -93,7 +93,7 @@ export function formatReport(r: RunReport): string {
   const rows = r.tensors.map((t) => [
     t.name,
     t.shape.join('x'),
-    t.action === 'keep' ? `keep (${t.dtype})` : `${t.format}${t.config?.symmetric === false ? ' asym' : ''}${t.config?.groupKind === 'size' ? ` g${t.config.group}` : t.config?.groupKind ? ` ${t.config.groupKind}` : ''}`,
+    t.action === 'keep' ? `keep (${t.dtype})` : `${t.format}${t.config?.symmetric === false ? ' asym' : ''}${t.config?.groupKind === 'size' ? ` g${t.config.group}` : t.config?.groupKind ? ` ${t.config.groupKind}` : ''}${t.method && t.method !== 'rtn' ? ` ${t.method}` : ''}`,
     fmt(t.bpw),
     t.action === 'keep' ? '' : num(t.relError, 3),
     t.action === 'keep' ? '' : num(t.sqnrDb, 4),

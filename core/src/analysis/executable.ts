@@ -7,7 +7,7 @@ import { diag, type Diagnostic, type Severity } from './diagnostic';
 import type { Recipe } from './recipe';
 
 /** Methods the runner executes. */
-export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq']);
+export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq', 'hqq']);
 /** Calibration sources the runner reads. */
 export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens']);
 /** Outputs the runner writes. */
@@ -34,7 +34,7 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     const rule = recipe.rules[ri];
     const span = rule?.settings[prop]?.stmt ?? rule?.stmt ?? { start: 0, end: 0 };
     const which = `${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, e.g. ${tensors[0]}`;
-    out.push(diag(code, severity, span, `${prop} ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only rtn and gptq are`));
+    out.push(diag(code, severity, span, `${prop} ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only ${[...RUN_METHODS].join(', ')} are`));
   }
   // `calibration generated` and `tokens` run the forward pass (Hessians, per-tensor output
   // error); imatrix files and text are not read yet.

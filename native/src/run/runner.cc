@@ -356,8 +356,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       if (jt.method == "gptq") {
         if (!job.calibration.enabled())
           throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method gptq needs calibration (calibration generated or tokens)", jt.name);
-      } else if (jt.method != "rtn") {
-        throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn and gptq)", jt.name);
+      } else if (jt.method != "rtn" && jt.method != "hqq") {  // hqq: QuantConfig::hqq (quant/hqq.h)
+        throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn, gptq and hqq)", jt.name);
       }
       if (ref->elements == 0) throw ModelError("run/bad-job", "tensor \"" + jt.name + "\" has no elements to quantize", jt.name);
     }

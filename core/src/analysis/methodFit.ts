@@ -1,0 +1,47 @@
+// The grids each method runs on, checked per rule so the editor, `bitsmith check` and
+// `bitsmith run` show the problem on the rule's method statement. These are properties
+// of the methods (what they optimise), not gaps of the runner (those are in executable.ts).
+
+import type { Plan } from '../plan';
+import { diag, type Diagnostic, type Severity } from './diagnostic';
+import type { Recipe } from './recipe';
+import type { TensorPlan } from '../plan';
+
+/** Why `method` cannot run on this tensor's grid (error), or what to know (info). */
+export function methodGridProblem(t: TensorPlan): { severity: Severity; code: string; message: string } | undefined {
+  const c = t.config;
+  if (!c) return undefined;
+  const error = (message: string) => ({ severity: 'error' as const, code: 'method/unsupported-grid', message });
+  if (t.method.name === 'hqq') {
+    if (c.format.family !== 'int') return error(`method hqq optimises the zero point of the int2..int8 grids, not ${c.format.name}`);
+    if (c.symmetric) return error('method hqq optimises the zero point, which a symmetric grid does not have: add symmetric false');
+    if (c.zero === 'int') {
+      return {
+        severity: 'info', code: 'method/hqq-zero-int',
+        message: 'method hqq moves zero points by fractions of a step; an integer zero (zero int) rarely changes (RTN\'s is kept unless a neighbouring integer lowers the loss): zero f16 is where hqq helps',
+      };
+    }
+  }
+  return undefined;
+}
+
+export function checkMethods(recipe: Recipe, plan: Plan): Diagnostic[] {
+  const byRule = new Map<string, { ri: number; problem: NonNullable<ReturnType<typeof methodGridProblem>>; tensors: string[] }>();
+  for (const t of plan.tensors) {
+    const problem = methodGridProblem(t);
+    if (!problem) continue;
+    const ri = t.decidedBy.method ?? -1;
+    const key = `${ri}:${problem.message}`;
+    const e = byRule.get(key);
+    if (e) e.tensors.push(t.tensor.name);
+    else byRule.set(key, { ri, problem, tensors: [t.tensor.name] });
+  }
+  const out: Diagnostic[] = [];
+  for (const { ri, problem: { severity, code, message }, tensors } of byRule.values()) {
+    const rule = recipe.rules[ri];
+    const span = rule?.settings.method?.stmt ?? rule?.stmt ?? { start: 0, end: 0 };
+    const which = `${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, e.g. ${tensors[0]}`;
+    out.push(diag(code, severity, span, `${message} (${rule?.label ?? 'rule'}: ${which})`));
+  }
+  return out;
+}
