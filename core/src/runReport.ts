@@ -65,6 +65,24 @@ export interface TensorEvent {
    * compare with relError squared), and its SQNR in dB. */
   outputError?: number;
   outputSqnrDb?: number;
+  /** method awq: the per-input-channel scaling chosen for the tensors reading this input. */
+  awq?: AwqResult;
+}
+
+/** What method awq chose for one input (shared by the tensors in `shared`). */
+export interface AwqResult {
+  /** The exponent of s = mean|x|^alpha (normalised), from the grid {0, 1/grid, ..., (grid-1)/grid}; 0 is RTN. */
+  alpha: number;
+  gridPoint: number;
+  grid: number;
+  /** Range of the scales s over the input channels. */
+  scaleMin: number;
+  scaleMax: number;
+  /** The tensors that share s (q/k/v, gate/up, or the tensor alone). */
+  shared: string[];
+  /** Sum over the shared tensors of tr(dW H dW^T) at alpha = 0 (RTN) and at the chosen alpha. */
+  searchErrorRtn: number;
+  searchError: number;
 }
 
 /** Where the forward pass's sequences came from. */

@@ -100,6 +100,71 @@ describe('cli run: methods hqq and awq', function () {
     assert.ok(r.tensors.filter((t) => t.action === 'quantize').every((t) => t.method === 'hqq' && t.bpw === t.planBpw));
   });
 
+  const awqRecipe = (name: string, method: string, extra: string[] = [], zero = 'f16') => write(name, [
+    `model "${MODEL}"`,
+    'calibration generated samples 16 length 128 seed 0',
+    `defaults { format int4; group 32; symmetric false; zero ${zero}; method ${method} }`,
+    'match "*.mlp.down_proj" { group channel }',
+    'match "model.embed_tokens" { keep }',
+    ...extra,
+  ]);
+
+  it('awq: per input a shared scaling whose output error is not above rtn\'s; lower output error and KL over the model; printed', () => {
+    const evaluate = 'evaluate { perplexity samples 16 length 128; kl_divergence }';
+    const rtn = report(awqRecipe('awq-rtn.quant', 'rtn', [evaluate]));
+    const awq = report(awqRecipe('awq.quant', 'awq { grid 20 }', [evaluate]));
+    assert.equal(awq.totals.bytesOut, rtn.totals.bytesOut);
+    const byName = new Map(rtn.tensors.map((t) => [t.name, t]));
+    const sites = new Map<string, NonNullable<(typeof awq.tensors)[number]['awq']>>();
+    let sumA = 0, sumR = 0, count = 0;
+    for (const t of awq.tensors) {
+      if (t.action !== 'quantize') continue;
+      count++;
+      assert.equal(t.method, 'awq');
+      const a = t.awq!;
+      assert.ok(a, `${t.name} reports its scaling`);
+      assert.ok(a.shared.includes(t.name));
+      assert.ok(a.alpha >= 0 && a.alpha < 1 && a.alpha === a.gridPoint / 20 && a.grid === 20);
+      assert.ok(a.scaleMin > 0 && a.scaleMin <= 1 && a.scaleMax >= 1, `${t.name}: scales ${a.scaleMin}..${a.scaleMax} (normalised around 1)`);
+      assert.ok(a.searchError <= a.searchErrorRtn);
+      sites.set(a.shared.join(','), a);
+      const r = byName.get(t.name)!;
+      assert.ok(t.outputError !== undefined && r.outputError !== undefined);
+      // A tensor alone on its input (o_proj, down_proj): its own output error cannot rise.
+      if (a.shared.length === 1) assert.ok(t.outputError! <= r.outputError! * (1 + 1e-6), `${t.name}: awq ${t.outputError} vs rtn ${r.outputError}`);
+      sumA += t.outputError!;
+      sumR += r.outputError!;
+    }
+    assert.equal(count, 35);
+    assert.equal(sites.size, 20, 'q/k/v, o, gate/up and down of 5 layers');
+    for (const a of sites.values()) {
+      const layer = /layers\.(\d+)\./.exec(a.shared[0])![1];
+      assert.ok(a.shared.every((n) => n.includes(`layers.${layer}.`)));
+      assert.ok([1, 2, 3].includes(a.shared.length));
+    }
+    assert.ok([...sites.values()].some((a) => a.alpha > 0), 'some input is scaled');
+    assert.ok(sumA < sumR, `mean output error awq ${sumA / count} vs rtn ${sumR / count}`);
+    assert.ok(awq.evaluation!.klMean < rtn.evaluation!.klMean, `KL awq ${awq.evaluation!.klMean} vs rtn ${rtn.evaluation!.klMean}`);
+    const human = run('run', awqRecipe('awq2.quant', 'awq'), '--report-dir', path.join(tmp, 'reports'));
+    assert.equal(human.code, 0, human.err);
+    assert.match(human.out, /awq \(one scaling per input/);
+    assert.match(human.out, /model\.layers\.0\.self_attn\.k_proj\.weight, model\.layers\.0\.self_attn\.q_proj\.weight, model\.layers\.0\.self_attn\.v_proj\.weight: alpha [\d.]+ \(grid point \d+ of 20\), scales [\d.]+ \.\. [\d.]+, search error/);
+    assert.match(human.out, /int4 asym g32 awq/);
+  });
+
+  it('awq: refused with outputs of codes and with an imatrix, on their statements', () => {
+    const ct = awqRecipe('awq-ct.quant', 'awq', ['output compressed_tensors "ct-awq"'], 'int');
+    const r = run('run', ct);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /awq-ct\.quant:6:1: error: output compressed_tensors does not store AWQ's scaled codes yet/);
+    fs.writeFileSync(path.join(tmp, 'x.imatrix'), 'not read: refused before');
+    const im = write('awq-im.quant', [`model "${MODEL}"`, 'calibration imatrix "x.imatrix"', 'defaults { format int4; group 32; method awq }', 'match "*.mlp.down_proj" { group channel }']);
+    const ri = run('run', im);
+    assert.equal(ri.code, 1);
+    assert.match(ri.err, /awq-im\.quant:2:1: error: method awq needs the forward pass's activations/);
+    assert.ok(!fs.existsSync(path.join(tmp, 'ct-awq')));
+  });
+
   it('hqq on a symmetric grid is an error on the method line', () => {
     const file = write('hqq-sym.quant', [`model "${MODEL}"`, 'defaults { format int4; group 32; method hqq }', 'match "model.embed_tokens" { keep }']);
     const r = run('run', file);

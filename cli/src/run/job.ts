@@ -27,6 +27,7 @@ export function jobConfig(t: TensorPlanJson): JobConfig {
     rotate: t.rotate === 'hadamard' ? 'hadamard' : 'none',
     ...(t.method === 'gptq' ? gptqOptions(t.methodOptions ?? {}) : {}),
     ...(t.method === 'hqq' ? { hqq: hqqOptions(t.methodOptions ?? {}) } : {}),
+    ...(t.method === 'awq' && typeof t.methodOptions?.grid === 'number' ? { grid: t.methodOptions.grid } : {}),
   };
 }
 

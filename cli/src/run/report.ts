@@ -104,6 +104,16 @@ export function formatReport(r: RunReport): string {
   const head = ['tensor', 'shape', 'format', 'bpw', 'rel err', 'SQNR dB', 'max abs err', ...(withOut ? ['out SQNR dB'] : []), 'time'];
   const out = [table(head, rows, withOut ? [3, 4, 5, 6, 7, 8] : [3, 4, 5, 6, 7])];
   const tot = r.totals;
+  const sites = new Map<string, NonNullable<RunReport['tensors'][number]['awq']>>();
+  for (const t of r.tensors) if (t.awq) sites.set(t.awq.shared.join(','), t.awq);
+  if (sites.size) {
+    out.push('');
+    out.push('awq (one scaling per input, shared by its tensors; search error = sum of tr(dW H dW^T), relative to rtn):');
+    for (const a of sites.values()) {
+      const rel = a.searchErrorRtn > 0 ? `${num(100 * (a.searchError / a.searchErrorRtn - 1), 3)}%` : 'n/a';
+      out.push(`  ${a.shared.join(', ')}: alpha ${fmt(a.alpha)} (grid point ${a.gridPoint} of ${a.grid}), scales ${num(a.scaleMin, 3)} .. ${num(a.scaleMax, 3)}, search error ${rel}`);
+    }
+  }
   out.push('');
   out.push(
     `total: ${tot.quantized} of ${tot.tensors} tensors quantized, ${tot.params.toLocaleString('en-US')} params, ` +

@@ -7,7 +7,7 @@ import { diag, type Diagnostic, type Severity } from './diagnostic';
 import type { Recipe } from './recipe';
 
 /** Methods the runner executes. */
-export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq', 'hqq']);
+export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq', 'hqq', 'awq']);
 /** Calibration sources the runner reads. */
 export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens']);
 /** Outputs the runner writes. */
@@ -48,6 +48,17 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
   const gptq = plan?.tensors.find((t) => t.config && t.method.name === 'gptq');
   if (ct && gptq) {
     out.push(diag(code, severity, ct.stmt, `output compressed_tensors does not store GPTQ's codes yet (${gptq.tensor.name} uses gptq); use output fake, or rtn for this output`));
+  }
+  // AWQ stores the codes of W diag(s): outputs of codes would need 1/s folded into the
+  // operation before (norm weights, v/up rows), which the runner does not do yet.
+  const awq = plan?.tensors.find((t) => t.config && t.method.name === 'awq');
+  if (awq) {
+    for (const o of recipe.outputs) {
+      if (o.kind === 'gguf' || o.kind === 'compressed_tensors') out.push(diag(code, severity, o.stmt, `output ${o.kind} does not store AWQ's scaled codes yet (${awq.tensor.name} uses awq: its codes are those of W diag(s), and 1/s is not folded into the preceding operation); use output fake`));
+    }
+    if (recipe.calibration && !RUN_CALIBRATION.has(recipe.calibration.kind)) {
+      out.push(diag(code, severity, recipe.calibration.stmt, `method awq needs the forward pass's activations (mean |x| per input channel and the input's Hessian): calibration generated or tokens, not ${recipe.calibration.kind}`));
+    }
   }
   // One weights output (fake or compressed_tensors) per run, plus a GGUF beside a fake one.
   const written = recipe.outputs.filter((o) => RUN_OUTPUTS.has(o.kind) && o.kind !== 'gguf');

@@ -246,6 +246,7 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
         }
         jt.gptq.block = intField(env, co, "block", jt.gptq.block, where + ".config", 1);
         jt.gptq.actOrder = boolField(env, co, "actOrder", false, where + ".config");
+        if (jt.method == "awq") jt.awq.grid = int(intField(env, co, "grid", 20, where + ".config", 1));
         if (jt.method == "hqq") {
           // Method options (quant/hqq.h); quantizeTensor validates their ranges.
           jt.config.hqq.iters = 20;

@@ -27,6 +27,7 @@
 #include "quant/ggml/ggml.h"
 #include "quant/stored.h"
 #include "run/async_writer.h"
+#include "run/awq_run.h"
 #include "run/compressed_tensors.h"
 #include "run/stream_metrics.h"
 #include "threads/pool.h"
@@ -353,11 +354,16 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
                                                  " in the model but " + shapeText(jt.shape) + " in the plan (was the model changed?)", jt.name);
     if (jt.quantize) {
       model->requireReadable(*ref);
-      if (jt.method == "gptq") {
-        if (!job.calibration.enabled())
-          throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method gptq needs calibration (calibration generated or tokens)", jt.name);
+      if (jt.method == "gptq" || jt.method == "awq") {
+        if (job.calibration.kind != "generated" && job.calibration.kind != "tokens")
+          throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method " + jt.method + " needs the forward pass's activations (calibration generated or tokens)", jt.name);
+        // AWQ's codes are those of W diag(s): an output storing codes would need 1/s folded
+        // into the operation before (core/src/analysis/executable.ts refuses it too).
+        if (jt.method == "awq" && ((job.output && job.outputKind == "compressed_tensors") || job.gguf))
+          throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method awq is written by output fake only (" + (job.gguf ? "output gguf" : "output compressed_tensors") +
+                                                  " would store the codes of W diag(s), which need 1/s folded into the preceding operation)", jt.name);
       } else if (jt.method != "rtn" && jt.method != "hqq") {  // hqq: QuantConfig::hqq (quant/hqq.h)
-        throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn, gptq and hqq)", jt.name);
+        throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn, gptq, hqq and awq)", jt.name);
       }
       if (ref->elements == 0) throw ModelError("run/bad-job", "tensor \"" + jt.name + "\" has no elements to quantize", jt.name);
     }
@@ -547,6 +553,13 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     emit(std::move(ev));
     if (!job.evaluate.enabled()) original.reset();  // the Hessians are all quantizing needs
   }
+  AwqChoices awq;  // method awq: the scales per input site, searched before any tensor is written
+  {
+    std::vector<AwqRunTensor> awqTensors;
+    for (const Item& it : items)
+      if (it.job && it.job->quantize && it.job->method == "awq") awqTensors.push_back({it.ref, it.job});
+    if (!awqTensors.empty()) awq = awqSearchSites(*model, awqTensors, *hessians, pool, job.reference, cancel);
+  }
   // Dequantized weights kept for the evaluation's fake-quantized model.
   std::unordered_map<std::string, std::vector<float>> fake;
 
@@ -653,9 +666,11 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       keep = &fake[ref.name];
       keep->assign(size_t(rows * cols), 0.0f);
     }
+    const auto awqIt = awq.find(ref.name);
+    const AwqSiteChoice* aw = awqIt == awq.end() ? nullptr : awqIt->second.get();
     OutputErr outErr;
     int64_t chunkRows = rows;
-    if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0 && !ct && !hGptq && !gguf) {
+    if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0 && !ct && !hGptq && !gguf && !aw) {
       int64_t r = job.chunkElements / cols;
       // Multiples of 40 rows keep every packed component byte-aligned per chunk (b-bit codes
       // and zeros: 8 rows; ternary's 5 trits per byte: 5 rows), so the chunks' byte counts
@@ -759,6 +774,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
           throw ModelError("run/internal", "tensor \"" + ref.name + "\": the quantizer produced " + std::to_string(stored.codes.size()) +
                                                " block bytes, the GGUF layout needs " + std::to_string(rows * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols))), ref.name);
         gguf->write(stored.codes.data(), stored.codes.size());
+      } else if (aw) {
+        q = awqQuantize(ref, in, rows, cols, cfg, *aw, pool, job.reference, ct ? &stored : nullptr);
       } else {
         q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference, ct ? &stored : nullptr);
       }
@@ -827,6 +844,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       ev.set("outputError", Value::of(outErr.den > 0 ? outErr.num / outErr.den : 0.0));
       ev.set("outputSqnrDb", Value::of(outErr.num > 0 ? 10.0 * std::log10(outErr.den / outErr.num) : std::numeric_limits<double>::infinity()));
     }
+    if (aw) ev.set("awq", awqEventValue(*aw));
     ev.set("outliers", Value::of(outlierCount));
     ev.set("chunks", Value::of((rows + chunkRows - 1) / std::max<int64_t>(1, chunkRows)));
     ev.set("seconds", Value::of(secondsSince(ts)));

@@ -1,0 +1,92 @@
+#include "run/awq_run.h"
+
+#include <map>
+#include <stdexcept>
+
+#include "io/error.h"
+#include "run/runner.h"
+#include "threads/pool.h"
+
+namespace bitsmith {
+
+AwqChoices awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const forward::HessianCollector& hs, ThreadPool& pool,
+                          bool reference, const std::atomic<bool>& cancel) {
+  // Sites in the order of their first awq tensor; members in model order.
+  std::vector<const forward::Hessian*> order;
+  std::map<const forward::Hessian*, std::vector<AwqRunTensor>> sites;
+  for (const AwqRunTensor& t : ts) {
+    const forward::Hessian* h = hs.forTensor(t.ref->name);
+    if (!h || h->n != t.ref->cols() || h->absSum.size() != size_t(h->n))
+      throw ModelError("run/needs-calibration", "tensor \"" + t.ref->name + "\": method awq needs the activations of the tensor's input, which the forward pass " +
+                                                    "collects for the q/k/v/o/gate/up/down projections only", t.ref->name);
+    if (h->tokens < 1) throw ModelError("run/needs-calibration", "tensor \"" + t.ref->name + "\": method awq: no calibration tokens reached its input", t.ref->name);
+    if (!sites.count(h)) order.push_back(h);
+    sites[h].push_back(t);
+  }
+  AwqChoices out;
+  for (const forward::Hessian* h : order) {
+    if (cancel.load(std::memory_order_relaxed)) throw ModelError("run/cancelled", "the run was cancelled");
+    const std::vector<AwqRunTensor>& members = sites[h];
+    const int64_t n = h->n;
+    std::vector<std::vector<float>> weights;
+    std::vector<quant::AwqMember> ms;
+    auto site = std::make_shared<AwqSiteChoice>();
+    for (const AwqRunTensor& t : members) {
+      const int64_t rows = t.ref->rows();
+      weights.emplace_back(size_t(rows * n));
+      if (!m.readRowsF32(*t.ref, 0, rows, weights.back().data()))
+        throw ModelError("run/non-finite", m.fileOf(*t.ref).path() + ": tensor \"" + t.ref->name + "\" has a NaN or infinite weight", t.ref->name);
+      m.release(*t.ref, 0, rows);
+      quant::AwqMember mb;
+      mb.name = t.ref->name;
+      mb.w = weights.back().data();
+      mb.rows = rows;
+      mb.cfg = t.job->config;
+      ms.push_back(mb);
+      site->tensors.push_back(t.ref->name);
+    }
+    std::vector<double> meanAbs(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; j++) meanAbs[size_t(j)] = h->absSum[size_t(j)] / double(h->tokens);
+    try {
+      // One grid per site: the first member's (the recipe gives the shared tensors one rule, usually).
+      site->choice = quant::awqSearch(ms, n, h->h.data(), meanAbs.data(), members.front().job->awq, pool, reference);
+    } catch (const std::invalid_argument& e) {
+      throw ModelError("run/unsupported", "tensor \"" + members.front().ref->name + "\": " + e.what(), members.front().ref->name);
+    }
+    for (const AwqRunTensor& t : members) out[t.ref->name] = site;
+  }
+  return out;
+}
+
+QuantOutput awqQuantize(const TensorRef& ref, const float* in, int64_t rows, int64_t cols, const QuantConfig& cfg, const AwqSiteChoice& c,
+                        ThreadPool& pool, bool reference, StoredTensor* stored) {
+  if (int64_t(c.choice.s.size()) != cols) throw ModelError("run/internal", "tensor \"" + ref.name + "\": awq scales of the wrong width", ref.name);
+  QuantOutput q;
+  q.dequant.resize(size_t(rows * cols));
+  StoredTensor local;
+  StoredTensor& st = stored ? *stored : local;
+  try {
+    quant::awqApply(in, rows, cols, c.choice.s.data(), cfg, pool, reference, q.dequant.data(), st);
+  } catch (const std::invalid_argument& e) {
+    throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
+  }
+  q.bytes = st.bytes();
+  return q;
+}
+
+json::Value awqEventValue(const AwqSiteChoice& c) {
+  json::Value v = json::Value::object();
+  v.set("alpha", json::Value::of(c.choice.alpha));
+  v.set("gridPoint", json::Value::of(int64_t(c.choice.point)));
+  v.set("grid", json::Value::of(int64_t(c.choice.errs.size())));
+  v.set("scaleMin", json::Value::of(double(c.choice.sMin)));
+  v.set("scaleMax", json::Value::of(double(c.choice.sMax)));
+  json::Value shared = json::Value::array();
+  for (const std::string& t : c.tensors) shared.push(json::Value::of(t));
+  v.set("shared", std::move(shared));
+  v.set("searchErrorRtn", json::Value::of(c.choice.errRtn));
+  v.set("searchError", json::Value::of(c.choice.err));
+  return v;
+}
+
+}  // namespace bitsmith
