@@ -83,6 +83,10 @@ export interface AwqResult {
   /** Sum over the shared tensors of tr(dW H dW^T) at alpha = 0 (RTN) and at the chosen alpha. */
   searchErrorRtn: number;
   searchError: number;
+  /** With an output of codes (gguf, compressed_tensors): the norm weight written as g / s. */
+  foldedInto?: string;
+  /** With an output of codes: why this input is not scaled (alpha 0, RTN). */
+  note?: string;
 }
 
 /** Where the forward pass's sequences came from. */

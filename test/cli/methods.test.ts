@@ -8,12 +8,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
+import { readGgufHeader } from '../../core/src/models/gguf';
 import type { RunReport } from '../../core/src/runReport';
 
 const root = path.join(__dirname, '../..');
 const cli = path.join(root, 'dist/cli.js');
 const MODEL = path.join(root, 'examples/stories260K');
 const addon = require(path.join(root, 'native')) as { readTensor(path: string, name: string): Float32Array };
+const ggml = require(path.join(root, 'native')) as { ggmlDecode(type: string, bytes: Uint8Array, rows: number, cols: number): Float32Array };
+const readTensorAddon = (file: string, name: string) => addon.readTensor(file, name);
 const run = (...args: string[]) => {
   const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -152,17 +155,77 @@ describe('cli run: methods hqq and awq', function () {
     assert.match(human.out, /int4 asym g32 awq/);
   });
 
-  it('awq: refused with outputs of codes and with an imatrix, on their statements', () => {
-    const ct = awqRecipe('awq-ct.quant', 'awq', ['output compressed_tensors "ct-awq"'], 'int');
-    const r = run('run', ct);
-    assert.equal(r.code, 1);
-    assert.match(r.err, /awq-ct\.quant:6:1: error: output compressed_tensors does not store AWQ's scaled codes yet/);
+  it('awq with output gguf: the blocks are those of W diag(s), 1/s is in the norm before q/k/v and gate/up; o and down unscaled', () => {
+    const file = write('awq-gguf.quant', [
+      `model "${MODEL}"`,
+      'calibration generated samples 16 length 128 seed 0',
+      'defaults { format q4_0; method awq }',
+      'match "*.mlp.down_proj" { keep }',
+      'match "model.embed_tokens" { keep }',
+      'output fake "awq-gguf.safetensors"',
+      'output gguf "awq.gguf"',
+    ]);
+    const check = run('check', file);
+    assert.match(check.out + check.err, /info: method awq leaves o_proj and down_proj unscaled \(RTN\) when an output stores codes/);
+    const r = report(file);
+    const ev = (n: string) => r.tensors.find((t) => t.name === n)!.awq!;
+    assert.equal(ev('model.layers.0.self_attn.v_proj.weight').foldedInto, 'model.layers.0.input_layernorm.weight');
+    assert.equal(ev('model.layers.0.mlp.up_proj.weight').foldedInto, 'model.layers.0.post_attention_layernorm.weight');
+    assert.match(ev('model.layers.0.self_attn.o_proj.weight').note!, /not scaled: .*v_proj's rows/);
+    assert.equal(ev('model.layers.0.self_attn.o_proj.weight').alpha, 0);
+    const gguf = path.join(tmp, 'awq.gguf');
+    const h = readGgufHeader(gguf);
+    const buf = fs.readFileSync(gguf);
+    const bytes = (name: string) => {
+      const t = h.tensors.find((x) => x.name === name)!;
+      return { t, b: new Uint8Array(buf.buffer, buf.byteOffset + t.offset, Number(t.bytes)).slice() };
+    };
+    const f32 = (b: Uint8Array) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    const fake = path.join(tmp, 'awq-gguf.safetensors');
+    let scaled = 0;
+    for (const [layer, norm, hfNorm, lin, hfLin] of [
+      [0, 'attn_norm', 'input_layernorm', 'attn_v', 'self_attn.v_proj'], [3, 'attn_norm', 'input_layernorm', 'attn_v', 'self_attn.v_proj'],
+      [1, 'ffn_norm', 'post_attention_layernorm', 'ffn_up', 'mlp.up_proj'], [4, 'ffn_norm', 'post_attention_layernorm', 'ffn_gate', 'mlp.gate_proj'],
+    ] as const) {
+      const g = readTensorAddon(MODEL, `model.layers.${layer}.${hfNorm}.weight`);
+      const gFolded = f32(bytes(`blk.${layer}.${norm}.weight`).b);
+      const { t, b } = bytes(`blk.${layer}.${lin}.weight`);
+      const [rows, cols] = t.shape;
+      const codes = ggml.ggmlDecode('q4_0', b, rows, cols);  // Q(W diag s)
+      const wPrime = readTensorAddon(fake, `model.layers.${layer}.${hfLin}.weight`);  // Q(W diag s) diag s^-1
+      // What the folded GGUF computes, norm then linear: Q(W s)_rj (g_j / s_j) == W'_rj g_j.
+      let worst = 0, maxAbs = 0;
+      for (let i = 0; i < rows * cols; i++) {
+        const j = i % cols;
+        worst = Math.max(worst, Math.abs(codes[i] * gFolded[j] - wPrime[i] * g[j]));
+        maxAbs = Math.max(maxAbs, Math.abs(wPrime[i] * g[j]));
+      }
+      assert.ok(worst <= 1e-6 * maxAbs, `layer ${layer} ${lin}: folded ${worst} vs ${maxAbs}`);
+      if (gFolded.some((x, j) => x !== g[j])) scaled++;
+    }
+    assert.ok(scaled >= 3, 'the norms carry 1/s');
+    // o_proj: not scaled, the blocks decode to the fake-quant weights exactly.
+    const { t, b } = bytes('blk.2.attn_output.weight');
+    assert.deepEqual(ggml.ggmlDecode('q4_0', b, t.shape[0], t.shape[1]), readTensorAddon(fake, 'model.layers.2.self_attn.o_proj.weight'));
+  });
+
+  it('awq with output compressed_tensors: runs, the norms before q/k/v and gate/up carry 1/s, the others are the source\'s', () => {
+    const file = awqRecipe('awq-ct.quant', 'awq', ['output compressed_tensors "ct-awq"'], 'int');
+    const r = report(file);
+    assert.ok(r.tensors.filter((t) => t.action === 'quantize').every((t) => t.bpw === t.planBpw));
+    const ct = path.join(tmp, 'ct-awq', 'model.safetensors');
+    for (const [name, changed] of [['model.layers.0.input_layernorm.weight', true], ['model.layers.2.post_attention_layernorm.weight', true], ['model.norm.weight', false]] as const) {
+      const a = readTensorAddon(ct, name), b = readTensorAddon(MODEL, name);
+      assert.equal(a.some((x, j) => x !== b[j]), changed, name);
+    }
+  });
+
+  it('awq: refused with an imatrix, on the calibration statement', () => {
     fs.writeFileSync(path.join(tmp, 'x.imatrix'), 'not read: refused before');
     const im = write('awq-im.quant', [`model "${MODEL}"`, 'calibration imatrix "x.imatrix"', 'defaults { format int4; group 32; method awq }', 'match "*.mlp.down_proj" { group channel }']);
     const ri = run('run', im);
     assert.equal(ri.code, 1);
     assert.match(ri.err, /awq-im\.quant:2:1: error: method awq needs the forward pass's activations/);
-    assert.ok(!fs.existsSync(path.join(tmp, 'ct-awq')));
   });
 
   it('hqq on a symmetric grid is an error on the method line', () => {

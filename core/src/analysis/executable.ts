@@ -49,13 +49,9 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
   if (ct && gptq) {
     out.push(diag(code, severity, ct.stmt, `output compressed_tensors does not store GPTQ's codes yet (${gptq.tensor.name} uses gptq); use output fake, or rtn for this output`));
   }
-  // AWQ stores the codes of W diag(s): outputs of codes would need 1/s folded into the
-  // operation before (norm weights, v/up rows), which the runner does not do yet.
+  // AWQ needs activations (mean |x| per input channel) and the Hessian, not an imatrix.
   const awq = plan?.tensors.find((t) => t.config && t.method.name === 'awq');
   if (awq) {
-    for (const o of recipe.outputs) {
-      if (o.kind === 'gguf' || o.kind === 'compressed_tensors') out.push(diag(code, severity, o.stmt, `output ${o.kind} does not store AWQ's scaled codes yet (${awq.tensor.name} uses awq: its codes are those of W diag(s), and 1/s is not folded into the preceding operation); use output fake`));
-    }
     if (recipe.calibration && !RUN_CALIBRATION.has(recipe.calibration.kind)) {
       out.push(diag(code, severity, recipe.calibration.stmt, `method awq needs the forward pass's activations (mean |x| per input channel and the input's Hessian): calibration generated or tokens, not ${recipe.calibration.kind}`));
     }

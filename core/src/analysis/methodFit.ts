@@ -7,10 +7,17 @@ import { diag, type Diagnostic, type Severity } from './diagnostic';
 import type { Recipe } from './recipe';
 import type { TensorPlan } from '../plan';
 
-/** Why `method` cannot run on this tensor's grid (error), or what to know (info). */
-export function methodGridProblem(t: TensorPlan): { severity: Severity; code: string; message: string } | undefined {
+/** Why `method` cannot run on this tensor's grid (error), or what to know (info). `codes`:
+ * the recipe writes an output that stores codes (gguf, compressed_tensors). */
+export function methodGridProblem(t: TensorPlan, codes = false): { severity: Severity; code: string; message: string } | undefined {
   const c = t.config;
   if (!c) return undefined;
+  if (t.method.name === 'awq' && codes && /(^|\.)(o_proj|down_proj)\.weight$/.test(t.tensor.name)) {
+    return {
+      severity: 'info', code: 'method/awq-not-folded',
+      message: 'method awq leaves o_proj and down_proj unscaled (RTN) when an output stores codes: their 1/s would have to go into the rows of v_proj / up_proj, which is not done (q/k/v and gate/up take theirs in the norm before them)',
+    };
+  }
   const error = (message: string) => ({ severity: 'error' as const, code: 'method/unsupported-grid', message });
   if (t.method.name === 'hqq') {
     if (c.format.family !== 'int') return error(`method hqq optimises the zero point of the int2..int8 grids, not ${c.format.name}`);
@@ -27,8 +34,9 @@ export function methodGridProblem(t: TensorPlan): { severity: Severity; code: st
 
 export function checkMethods(recipe: Recipe, plan: Plan): Diagnostic[] {
   const byRule = new Map<string, { ri: number; problem: NonNullable<ReturnType<typeof methodGridProblem>>; tensors: string[] }>();
+  const codes = recipe.outputs.some((o) => o.kind === 'gguf' || o.kind === 'compressed_tensors');
   for (const t of plan.tensors) {
-    const problem = methodGridProblem(t);
+    const problem = methodGridProblem(t, codes);
     if (!problem) continue;
     const ri = t.decidedBy.method ?? -1;
     const key = `${ri}:${problem.message}`;

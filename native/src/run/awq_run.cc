@@ -3,14 +3,39 @@
 #include <map>
 #include <stdexcept>
 
+#include "io/dtype.h"
 #include "io/error.h"
 #include "run/runner.h"
 #include "threads/pool.h"
 
 namespace bitsmith {
 
-AwqChoices awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const forward::HessianCollector& hs, ThreadPool& pool,
-                          bool reference, const std::atomic<bool>& cancel) {
+namespace {
+// Where 1/s of a site goes when the output stores codes: the norm's name, or why not ("" + note).
+std::string foldTarget(const Model& m, const forward::Hessian& h, size_t members, const std::unordered_set<std::string>& quantized,
+                       std::string& note) {
+  const std::string p = "model.layers." + std::to_string(h.layer) + ".";
+  if (h.site == forward::Site::AttnOut || h.site == forward::Site::Down) {
+    note = std::string("not scaled: the output stores codes, and 1/s of ") + (h.site == forward::Site::Down ? "down_proj's input would go into up_proj's rows" : "o_proj's input would go into v_proj's rows") + ", which is not done";
+    return "";
+  }
+  if (members != h.tensors.size()) {
+    note = "not scaled: the output stores codes, and the norm before this input also feeds tensors without method awq";
+    return "";
+  }
+  const std::string name = p + (h.site == forward::Site::Attn ? "input_layernorm.weight" : "post_attention_layernorm.weight");
+  const TensorRef* norm = m.find(name);
+  if (!norm || norm->elements != h.n || quantized.count(name) ||
+      (norm->dtype != DType::F32 && norm->dtype != DType::F16 && norm->dtype != DType::BF16)) {
+    note = "not scaled: the output stores codes, and " + name + " (which would take 1/s) is missing, quantized or not f32/f16/bf16";
+    return "";
+  }
+  return name;
+}
+}  // namespace
+
+AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const forward::HessianCollector& hs, ThreadPool& pool,
+                      bool reference, bool fold, const std::unordered_set<std::string>& quantized, const std::atomic<bool>& cancel) {
   // Sites in the order of their first awq tensor; members in model order.
   std::vector<const forward::Hessian*> order;
   std::map<const forward::Hessian*, std::vector<AwqRunTensor>> sites;
@@ -23,7 +48,7 @@ AwqChoices awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, c
     if (!sites.count(h)) order.push_back(h);
     sites[h].push_back(t);
   }
-  AwqChoices out;
+  AwqRun out;
   for (const forward::Hessian* h : order) {
     if (cancel.load(std::memory_order_relaxed)) throw ModelError("run/cancelled", "the run was cancelled");
     const std::vector<AwqRunTensor>& members = sites[h];
@@ -47,14 +72,31 @@ AwqChoices awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, c
     }
     std::vector<double> meanAbs(static_cast<size_t>(n));
     for (int64_t j = 0; j < n; j++) meanAbs[size_t(j)] = h->absSum[size_t(j)] / double(h->tokens);
+    quant::AwqOptions opt = members.front().job->awq;  // one grid per site: the first member's
+    if (fold) {
+      site->foldedInto = foldTarget(m, *h, members.size(), quantized, site->note);
+      if (site->foldedInto.empty()) opt.grid = 1;  // alpha 0 only: RTN
+    }
     try {
-      // One grid per site: the first member's (the recipe gives the shared tensors one rule, usually).
-      site->choice = quant::awqSearch(ms, n, h->h.data(), meanAbs.data(), members.front().job->awq, pool, reference);
+      site->choice = quant::awqSearch(ms, n, h->h.data(), meanAbs.data(), opt, pool, reference);
     } catch (const std::invalid_argument& e) {
       throw ModelError("run/unsupported", "tensor \"" + members.front().ref->name + "\": " + e.what(), members.front().ref->name);
     }
-    for (const AwqRunTensor& t : members) out[t.ref->name] = site;
+    for (const AwqRunTensor& t : members) out.tensors[t.ref->name] = site;
+    if (!site->foldedInto.empty()) out.norms[site->foldedInto] = site;
   }
+  return out;
+}
+
+std::vector<uint8_t> awqFoldedNorm(const Model& m, const TensorRef& norm, const AwqSiteChoice& c) {
+  const int64_t n = norm.elements;
+  if (int64_t(c.choice.s.size()) != n) throw ModelError("run/internal", "tensor \"" + norm.name + "\": awq scales of the wrong width", norm.name);
+  std::vector<float> g(static_cast<size_t>(n));
+  if (!m.readRowsF32(norm, 0, norm.rows(), g.data()))
+    throw ModelError("run/non-finite", m.fileOf(norm).path() + ": tensor \"" + norm.name + "\" has a NaN or infinite weight", norm.name);
+  for (int64_t j = 0; j < n; j++) g[size_t(j)] = g[size_t(j)] / c.choice.s[size_t(j)];
+  std::vector<uint8_t> out(size_t(n) * size_t(dtypeSize(norm.dtype)));
+  fromF32(norm.dtype, g.data(), n, out.data());
   return out;
 }
 
@@ -86,6 +128,8 @@ json::Value awqEventValue(const AwqSiteChoice& c) {
   v.set("shared", std::move(shared));
   v.set("searchErrorRtn", json::Value::of(c.choice.errRtn));
   v.set("searchError", json::Value::of(c.choice.err));
+  if (!c.foldedInto.empty()) v.set("foldedInto", json::Value::of(c.foldedInto));
+  if (!c.note.empty()) v.set("note", json::Value::of(c.note));
   return v;
 }
 

@@ -2,11 +2,22 @@
 // input site (q/k/v, o, gate/up, down of a layer) whose readers use awq, on the site's
 // Hessian and mean |x| (forward/calibrate.h), over the awq tensors of the site together:
 // they share one s. Then each awq tensor is quantized as W' = Q(W diag s) diag s^-1.
+//
+// Outputs that store codes (gguf, compressed_tensors) hold those of W diag s, so 1/s must
+// be applied to the tensors' input by the operation before them: for q/k/v and gate/up
+// (`fold`), the RMSNorm weight g of the layer (input_layernorm, post_attention_layernorm)
+// is written as g / s (rounded to its dtype), which is exact when every reader of that
+// norm's output uses awq (they share s) and the norm is kept in f32, f16 or bf16. Where
+// that does not hold, and for o_proj and down_proj (whose input would need 1/s in the
+// rows of v_proj / up_proj, with GQA head sharing: not done), the site is not scaled
+// (alpha 0: RTN) and the event says why. The fake-quant output writes W' (what the folded
+// model computes) and the norms unchanged.
 #pragma once
 #include <atomic>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "forward/calibrate.h"
@@ -23,6 +34,8 @@ class ThreadPool;
 struct AwqSiteChoice {
   quant::AwqChoice choice;
   std::vector<std::string> tensors;  // the awq tensors sharing s, in model order
+  std::string foldedInto;            // fold: the norm weight written as g / s
+  std::string note;                  // fold: why this site is not scaled
 };
 
 struct AwqRunTensor {
@@ -33,14 +46,24 @@ struct AwqRunTensor {
 // Tensor name -> its site's choice. Throws ModelError for an awq tensor without a Hessian
 // (the forward pass sees the q/k/v/o/gate/up/down projections only).
 using AwqChoices = std::unordered_map<std::string, std::shared_ptr<const AwqSiteChoice>>;
-AwqChoices awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const forward::HessianCollector& hs, ThreadPool& pool,
-                          bool reference, const std::atomic<bool>& cancel);
+struct AwqRun {
+  AwqChoices tensors;  // awq tensor -> its site
+  AwqChoices norms;    // fold: norm weight -> the site whose 1/s it takes
+};
+// `quantized`: whether the plan quantizes a tensor (a quantized norm cannot take the fold).
+AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const forward::HessianCollector& hs, ThreadPool& pool,
+                      bool reference, bool fold, const std::unordered_set<std::string>& quantized, const std::atomic<bool>& cancel);
+
+// The norm weight g / s, in its dtype's bytes.
+std::vector<uint8_t> awqFoldedNorm(const Model& m, const TensorRef& norm, const AwqSiteChoice& c);
 
 // The tensor's W' and (when `stored`) the stored form of W diag s.
 QuantOutput awqQuantize(const TensorRef& ref, const float* in, int64_t rows, int64_t cols, const QuantConfig& cfg, const AwqSiteChoice& c,
                         ThreadPool& pool, bool reference, StoredTensor* stored);
 
-// The tensor event's "awq" member: {alpha, gridPoint, grid, scaleMin, scaleMax, shared: [names], outputErrorRtn, outputErrorAwq} (errors summed over the shared tensors, unnormalised).
+// The tensor event's "awq" member: {alpha, gridPoint, grid, scaleMin, scaleMax, shared:
+// [names], searchErrorRtn, searchError (summed over the shared tensors, unnormalised),
+// foldedInto?, note?}.
 json::Value awqEventValue(const AwqSiteChoice& c);
 
 }  // namespace bitsmith

@@ -357,11 +357,6 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       if (jt.method == "gptq" || jt.method == "awq") {
         if (job.calibration.kind != "generated" && job.calibration.kind != "tokens")
           throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method " + jt.method + " needs the forward pass's activations (calibration generated or tokens)", jt.name);
-        // AWQ's codes are those of W diag(s): an output storing codes would need 1/s folded
-        // into the operation before (core/src/analysis/executable.ts refuses it too).
-        if (jt.method == "awq" && ((job.output && job.outputKind == "compressed_tensors") || job.gguf))
-          throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method awq is written by output fake only (" + (job.gguf ? "output gguf" : "output compressed_tensors") +
-                                                  " would store the codes of W diag(s), which need 1/s folded into the preceding operation)", jt.name);
       } else if (jt.method != "rtn" && jt.method != "hqq") {  // hqq: QuantConfig::hqq (quant/hqq.h)
         throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn, gptq, hqq and awq)", jt.name);
       }
@@ -553,12 +548,15 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     emit(std::move(ev));
     if (!job.evaluate.enabled()) original.reset();  // the Hessians are all quantizing needs
   }
-  AwqChoices awq;  // method awq: the scales per input site, searched before any tensor is written
+  AwqRun awq;  // method awq: the scales per input site, searched before any tensor is written
   {
     std::vector<AwqRunTensor> awqTensors;
-    for (const Item& it : items)
+    std::unordered_set<std::string> quantizedNames;
+    for (const Item& it : items) {
+      if (it.job && it.job->quantize) quantizedNames.insert(it.ref->name);
       if (it.job && it.job->quantize && it.job->method == "awq") awqTensors.push_back({it.ref, it.job});
-    if (!awqTensors.empty()) awq = awqSearchSites(*model, awqTensors, *hessians, pool, job.reference, cancel);
+    }
+    if (!awqTensors.empty()) awq = awqSearchSites(*model, awqTensors, *hessians, pool, job.reference, ct || job.gguf, quantizedNames, cancel);
   }
   // Dequantized weights kept for the evaluation's fake-quantized model.
   std::unordered_map<std::string, std::vector<float>> fake;
@@ -590,7 +588,20 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     ev.set("dtype", Value::of(ref.dtypeName));
 
     if (!quantize) {
-      if (gguf && ref.elements > 0 && !ggufPlans[index].omit) {
+      // method awq with an output of codes: this norm weight is written as g / s (run/awq_run.h);
+      // the fake-quant output keeps it as it is.
+      const auto fold = awq.norms.find(ref.name);
+      const bool folded = fold != awq.norms.end() && (gguf || ct);
+      if (folded) {
+        const std::vector<uint8_t> b = awqFoldedNorm(*model, ref, *fold->second);
+        if (gguf && !ggufPlans[index].omit) gguf->write(b.data(), b.size());
+        if (ct && async) {
+          std::unique_ptr<uint8_t[]> o(new uint8_t[b.size()]);
+          std::memcpy(o.get(), b.data(), b.size());
+          async->push(std::move(o), b.size());
+        }
+      }
+      if (gguf && !folded && ref.elements > 0 && !ggufPlans[index].omit) {
         const GgufPlan& gp = ggufPlans[index];
         if (gp.viaF32) {
           std::vector<float> f(size_t(ref.elements));
@@ -610,7 +621,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
           gguf->write(tmp.get(), size_t(ref.bytes));
         }
       }
-      if (async && ref.bytes > 0) {
+      if (async && ref.bytes > 0 && !(folded && ct)) {
         const int64_t rb = ref.rowBytes();
         const int64_t chunkRows = std::max<int64_t>(1, (int64_t(8) << 20) / std::max<int64_t>(1, rb));
         const uint8_t* base = model->fileOf(ref).data() + ref.offset;
@@ -666,8 +677,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       keep = &fake[ref.name];
       keep->assign(size_t(rows * cols), 0.0f);
     }
-    const auto awqIt = awq.find(ref.name);
-    const AwqSiteChoice* aw = awqIt == awq.end() ? nullptr : awqIt->second.get();
+    const auto awqIt = awq.tensors.find(ref.name);
+    const AwqSiteChoice* aw = awqIt == awq.tensors.end() ? nullptr : awqIt->second.get();
     OutputErr outErr;
     int64_t chunkRows = rows;
     if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0 && !ct && !hGptq && !gguf && !aw) {
@@ -760,16 +771,27 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
         // quantize to the same blocks in any order, so the reconstruction, put back in the
         // source order, is what the fake-quant output holds).
         const GgufPlan& gp = ggufPlans[index];
+        // method awq: the blocks are those of W diag(s) (1/s is in the norm before), and the
+        // reconstruction is divided by s back (columns: the row permutation commutes).
+        std::vector<float> scaled;
+        const float* src = in;
+        if (aw) {
+          scaled.resize(size_t(rows * cols));
+          for (int64_t i = 0; i < rows * cols; i++) scaled[size_t(i)] = in[i] * aw->choice.s[size_t(i % cols)];
+          src = scaled.data();
+        }
         if (gp.permuteHeads) {
           std::vector<float> pin(size_t(rows * cols));
-          permuteRows(reinterpret_cast<const uint8_t*>(in), reinterpret_cast<uint8_t*>(pin.data()), rows, cols * 4, gp.permuteHeads, true);
+          permuteRows(reinterpret_cast<const uint8_t*>(src), reinterpret_cast<uint8_t*>(pin.data()), rows, cols * 4, gp.permuteHeads, true);
           q = quantizeChecked(ref, pin.data(), rows, cols, cfg, pool, job.reference, &stored);
           std::vector<float> back(q.dequant.size());
           permuteRows(reinterpret_cast<const uint8_t*>(q.dequant.data()), reinterpret_cast<uint8_t*>(back.data()), rows, cols * 4, gp.permuteHeads, false);
           q.dequant.swap(back);
         } else {
-          q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference, &stored);
+          q = quantizeChecked(ref, src, rows, cols, cfg, pool, job.reference, &stored);
         }
+        if (aw)
+          for (int64_t i = 0; i < rows * cols; i++) q.dequant[size_t(i)] = q.dequant[size_t(i)] / aw->choice.s[size_t(i % cols)];
         if (int64_t(stored.codes.size()) != int64_t(rows) * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols)) || stored.bytes().total() != int64_t(stored.codes.size()))
           throw ModelError("run/internal", "tensor \"" + ref.name + "\": the quantizer produced " + std::to_string(stored.codes.size()) +
                                                " block bytes, the GGUF layout needs " + std::to_string(rows * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols))), ref.name);
