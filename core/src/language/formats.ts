@@ -86,7 +86,7 @@ export const METHODS: readonly MethodInfo[] = [
   },
   {
     name: 'awq', needsCalibration: true, doc: 'AWQ: activation-aware per-input-channel scaling, searched to minimise output error (needs calibration).',
-    options: [{ name: 'grid', type: 'integer', min: 1, doc: 'Points in the scaling exponent grid search (default 20).' }],
+    options: [{ name: 'grid', type: 'integer', min: 1, max: 1000, doc: 'Points of the scaling exponent grid, alpha = 0, 1/grid, ..., (grid-1)/grid (default 20).' }],
   },
   {
     name: 'hqq', needsCalibration: false, doc: 'HQQ: the zero point of each group optimised by half-quadratic splitting for a sparsity-promoting |error|^p loss, RTN\'s scale kept (asymmetric int grids). Data-free.',
