@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -147,6 +148,25 @@ Value configValue(const JobTensor& t) {
   if (c.outliers) v.set("outliers", Value::of(c.outliers));
   if (c.lowrank) v.set("lowrank", Value::of(int64_t(c.lowrank)));
   if (c.rotate) v.set("rotate", Value::of("hadamard"));
+  if (t.method == "hqq") {
+    // The f32 options as the recipe wrote them (shortest decimal that round-trips).
+    auto f32 = [](float x) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%.9g", double(x));
+      for (int p = 1; p <= 9; p++) {
+        std::snprintf(b, sizeof b, "%.*g", p, double(x));
+        if (std::strtof(b, nullptr) == x) break;
+      }
+      return Value::of(std::strtod(b, nullptr));
+    };
+    Value h = Value::object();
+    h.set("iters", Value::of(int64_t(c.hqq.iters)));
+    h.set("lpNorm", f32(c.hqq.lpNorm));
+    h.set("beta", f32(c.hqq.beta));
+    h.set("kappa", f32(c.hqq.kappa));
+    v.set("hqq", std::move(h));
+  }
+  if (t.method == "awq") v.set("grid", Value::of(int64_t(t.awq.grid)));
   return v;
 }
 
