@@ -375,8 +375,9 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     if (jt.quantize) {
       model->requireReadable(*ref);
       if (jt.method == "gptq" || jt.method == "awq") {
-        if (job.calibration.kind != "generated" && job.calibration.kind != "tokens")
-          throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method " + jt.method + " needs the forward pass's activations (calibration generated or tokens)", jt.name);
+        // An imatrix has neither the Hessian nor mean |x|: only sequences for the forward pass do.
+        if (!job.calibration.enabled() || job.calibration.kind == "imatrix")
+          throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method " + jt.method + " needs calibration sequences for the forward pass (an imatrix is not enough)", jt.name);
       } else if (jt.method != "rtn" && jt.method != "hqq") {  // hqq: QuantConfig::hqq (quant/hqq.h)
         throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn, gptq, hqq and awq)", jt.name);
       }
