@@ -87,6 +87,8 @@ export interface AwqResult {
   foldedInto?: string;
   /** With an output of codes: why this input is not scaled (alpha 0, RTN). */
   note?: string;
+  /** Time of the search for this input (before the tensor loop; not in the tensors' seconds). */
+  seconds: number;
 }
 
 /** Where the forward pass's sequences came from. */

@@ -1,5 +1,6 @@
 #include "run/awq_run.h"
 
+#include <chrono>
 #include <map>
 #include <stdexcept>
 
@@ -51,6 +52,7 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const
   AwqRun out;
   for (const forward::Hessian* h : order) {
     if (cancel.load(std::memory_order_relaxed)) throw ModelError("run/cancelled", "the run was cancelled");
+    const auto t0 = std::chrono::steady_clock::now();
     const std::vector<AwqRunTensor>& members = sites[h];
     const int64_t n = h->n;
     std::vector<std::vector<float>> weights;
@@ -82,6 +84,7 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const
     } catch (const std::invalid_argument& e) {
       throw ModelError("run/unsupported", "tensor \"" + members.front().ref->name + "\": " + e.what(), members.front().ref->name);
     }
+    site->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (const AwqRunTensor& t : members) out.tensors[t.ref->name] = site;
     if (!site->foldedInto.empty()) out.norms[site->foldedInto] = site;
   }
@@ -130,6 +133,7 @@ json::Value awqEventValue(const AwqSiteChoice& c) {
   v.set("searchError", json::Value::of(c.choice.err));
   if (!c.foldedInto.empty()) v.set("foldedInto", json::Value::of(c.foldedInto));
   if (!c.note.empty()) v.set("note", json::Value::of(c.note));
+  v.set("seconds", json::Value::of(c.seconds));
   return v;
 }
 

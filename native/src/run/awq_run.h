@@ -36,6 +36,7 @@ struct AwqSiteChoice {
   std::vector<std::string> tensors;  // the awq tensors sharing s, in model order
   std::string foldedInto;            // fold: the norm weight written as g / s
   std::string note;                  // fold: why this site is not scaled
+  double seconds = 0;                // the search
 };
 
 struct AwqRunTensor {
@@ -63,7 +64,7 @@ QuantOutput awqQuantize(const TensorRef& ref, const float* in, int64_t rows, int
 
 // The tensor event's "awq" member: {alpha, gridPoint, grid, scaleMin, scaleMax, shared:
 // [names], searchErrorRtn, searchError (summed over the shared tensors, unnormalised),
-// foldedInto?, note?}.
+// foldedInto?, note?, seconds (the search)}.
 json::Value awqEventValue(const AwqSiteChoice& c);
 
 }  // namespace bitsmith
