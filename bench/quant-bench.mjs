@@ -43,7 +43,11 @@ const CONFIGS = [
   ['int4 g128 + rotate', { format: 'int4', group: 128, rotate: 'hadamard' }],
   ['int4 g128 + outliers 0.1%', { format: 'int4', group: 128, outliers: Math.floor(0.001 * ROWS * COLS) }],
   ['int4 g128 + lowrank 16', { format: 'int4', group: 128, lowrank: 16 }, { runs: 3 }],
+  // Importance-weighted searches (calibration): d_j = 101 on every 64th column, else 1.
+  ['int4 g128 clip mse + importance', { format: 'int4', group: 128, symmetric: false, clip: 'mse', importance: true }],
+  ['int4 g128 + outliers 0.1% + importance', { format: 'int4', group: 128, outliers: Math.floor(0.001 * ROWS * COLS), importance: true }],
 ];
+const importance = Float32Array.from({ length: COLS }, (_, j) => (j % 64 === 0 ? 101 : 1));
 
 
 function measure(w, config, runs, out) {
@@ -74,6 +78,7 @@ console.log(header.map((h, i) => pad(h, widths[i], i === 0)).join(' '));
 for (const [name, config, extra] of CONFIGS) {
   if (ONLY.length && !ONLY.some((o) => name.startsWith(o))) continue;
   const runs = Math.min(RUNS, extra?.runs ?? RUNS);
+  if (config.importance) config.importance = importance;
   addon.quantize(w, ROWS, COLS, { ...config, metrics: false, out, threads: 2 }); // warm-up
   const f1 = measure(w, { ...config, threads: 1 }, runs, out);
   const f2 = measure(w, { ...config, threads: 2 }, runs, out);

@@ -7,6 +7,7 @@ import { budgetCommand } from './commands/budget';
 import { inspectCommand } from './commands/inspect';
 import { runCommand } from './commands/run';
 import { exportCommand } from './commands/export';
+import { allocateCommand } from './commands/allocate';
 import { version } from './version';
 
 const program = new Command();
@@ -48,6 +49,19 @@ program
   .option('--report-dir <dir>', 'where to save the report (default: <recipe folder>/.bitsmith/reports)')
   .action((recipe: string, opts: { json?: boolean; events?: boolean; threads?: string; reportDir?: string }) =>
     runCommand(recipe, opts).then(
+      (code) => { process.exitCode = code; },
+      (e) => { process.stderr.write(`bitsmith: ${(e as Error).stack ?? e}\n`); process.exitCode = 1; },
+    ));
+
+program
+  .command('allocate')
+  .description("choose a format per tensor under the budget (allocate { formats ... }): measures what is not cached, then prints the mix")
+  .argument('<recipe>', 'a .quant file')
+  .option('--json', 'print the allocation as JSON')
+  .option('--frontier', 'also print the size-error frontier over budgets')
+  .option('--threads <n>', 'worker threads for measuring')
+  .action((recipe: string, opts: { json?: boolean; frontier?: boolean; threads?: string }) =>
+    allocateCommand(recipe, opts).then(
       (code) => { process.exitCode = code; },
       (e) => { process.stderr.write(`bitsmith: ${(e as Error).stack ?? e}\n`); process.exitCode = 1; },
     ));

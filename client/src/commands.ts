@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { BudgetRequest } from '../../server/src/protocol';
 import { latestReport } from './config';
 import type { Context } from './context';
 import { ComparePanel, ModelPanel, ReportPanel } from './panels';
@@ -50,8 +51,34 @@ export function runRecipe(ctx: Context): Cmd {
       void vscode.window.showErrorMessage(`Bitsmith: cannot save ${path.basename(recipe.fsPath)}; not running.`);
       return;
     }
+    if (!(await checkRunnable(ctx, recipe))) return;
     return ctx.runs.run(recipe);
   };
+}
+
+/** A recipe with errors is refused here, before a process starts, pointing at Problems
+ * (the CLI would refuse it too, but only after spawning and with less context). The
+ * server's answer counts errors of the current text; its published diagnostics can lag a
+ * keystroke behind, so they are only the fallback when there is no plan. */
+async function checkRunnable(ctx: Context, recipe: vscode.Uri): Promise<boolean> {
+  let errors: number | undefined;
+  try {
+    const b = await ctx.client?.sendRequest(BudgetRequest, { uri: recipe.toString() });
+    if (b) errors = b.errors;
+  } catch {
+    // No server (stopped, restarting): the CLI's own check still applies.
+  }
+  const published = vscode.languages.getDiagnostics(recipe).filter((d) => d.severity === vscode.DiagnosticSeverity.Error && d.source === 'bitsmith');
+  if (errors === undefined) errors = published.length;
+  if (errors === 0) return true;
+  const first = published[0];
+  const where = first ? ` (line ${first.range.start.line + 1}: ${first.message})` : '';
+  const a = await vscode.window.showErrorMessage(
+    `Bitsmith: not running ${path.basename(recipe.fsPath)}: it has ${errors} error${errors === 1 ? '' : 's'}${where}.`,
+    'Show Problems',
+  );
+  if (a) await vscode.commands.executeCommand('workbench.actions.view.problems');
+  return false;
 }
 
 export function cancelRun(ctx: Context): Cmd {

@@ -13,7 +13,7 @@ import { RunManager } from './run/runManager';
 import { BudgetStatus } from './statusBar';
 
 /** Files whose change may invalidate the server's cached model headers. */
-export const MODEL_FILE_GLOB = '**/*.{safetensors,gguf,bin,json}';
+export const MODEL_FILE_GLOB = '**/*.{safetensors,gguf,bin,json,dat,imatrix}';
 
 export class Context implements vscode.Disposable {
   private _client: LanguageClient | undefined;

@@ -18,6 +18,8 @@ export interface TensorPlan {
   method: PropValues['method'];
   clip: PropValues['clip'];
   rotate: PropValues['rotate'];
+  /** The format was chosen by `allocate` (decidedBy.format then names the rule it replaced, if any). */
+  allocated?: boolean;
   /** For each property, the index of the rule (in Recipe.rules) that decided it; absent = built-in default. */
   decidedBy: Partial<Record<PropName, number>>;
   /** Indices of every rule whose patterns match this tensor (defaults included when it applies). */

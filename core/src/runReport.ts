@@ -46,6 +46,8 @@ export interface TensorEvent {
   bytesOut: number;
   bytes?: Record<string, number>;
   relError?: number;
+  /** ||dW||^2, additive across tensors (the allocator's weight metric). */
+  squaredError?: number;
   sqnrDb?: number;
   maxAbsError?: number;
   cosine?: number;
@@ -64,7 +66,15 @@ export interface TensorEvent {
    * output error tr(dW H dW^T) / tr(W H W^T) on the calibration inputs (an energy ratio:
    * compare with relError squared), and its SQNR in dB. */
   outputError?: number;
+  /** tr(dW H dW^T) itself, additive across tensors (the allocator's output metric). */
+  outputErrorSum?: number;
   outputSqnrDb?: number;
+  /** What outputError measures: 'hessian' (the full X^T X of the forward pass), or
+   * 'diagonal' (calibration imatrix: only the diagonal d of X^T X is known, so it is the
+   * estimate sum_j d_j |dW_:j|^2 / sum_j d_j |W_:j|^2, blind to correlated inputs). */
+  outputErrorKind?: 'hessian' | 'diagonal';
+  /** The per-input-channel weights the searches used ('imatrix', or 'hessian': the forward-pass Hessian's diagonal). */
+  importance?: 'imatrix' | 'hessian';
   /** method awq: the per-input-channel scaling chosen for the tensors reading this input. */
   awq?: AwqResult;
 }
@@ -93,10 +103,10 @@ export interface AwqResult {
 
 /** Where the forward pass's sequences came from. */
 export interface SequenceSourceInfo {
-  kind: 'generated' | 'tokens';
+  kind: 'generated' | 'tokens' | 'text';
   /** generated: the sampling seed. */
   seed?: number;
-  /** tokens: the JSON file. */
+  /** tokens: the JSON file; text: the text file (tokenized with the model's tokenizer.json). */
   path?: string;
   sequences: number;
   tokens: number;
@@ -108,6 +118,19 @@ export interface CalibrationEvent {
   source: SequenceSourceInfo;
   /** Input sites with a Hessian (4 per layer: q/k/v, o, gate/up, down). */
   hessians: number;
+  seconds: number;
+}
+
+/** calibration imatrix: the file read before quantizing and the tensors it weights. */
+export interface ImportanceEvent {
+  type: 'importance';
+  source: 'imatrix' | 'hessian';
+  path?: string;
+  format?: 'gguf' | 'dat';
+  /** Entries in the file. */
+  entries?: number;
+  /** Quantized tensors that get per-input-channel weights from it. */
+  tensors: number;
   seconds: number;
 }
 
@@ -158,7 +181,20 @@ export interface ErrorEvent {
   tensor?: string;
 }
 
-export type RunEvent = StartEvent | CalibrationEvent | TensorStartEvent | TensorEvent | EvaluationEvent | DoneEvent | ErrorEvent;
+/** Before a run with `allocate` whose candidates are not all measured: measuring progress
+ * (one pass per candidate format over the tensors missing it). */
+export interface MeasureEvent {
+  type: 'measure';
+  phase: 'error' | 'kld';
+  format: string;
+  formatIndex: number;
+  formats: number;
+  tensor?: string;
+  done: number;
+  total: number;
+}
+
+export type RunEvent = StartEvent | CalibrationEvent | ImportanceEvent | TensorStartEvent | TensorEvent | EvaluationEvent | DoneEvent | ErrorEvent | MeasureEvent;
 
 /** One tensor of a report: the runner's measurement plus what the plan said. */
 export type TensorResult = Omit<TensorEvent, 'type'> & {
@@ -212,6 +248,8 @@ export interface RunReport {
   budget?: PlanJson['budget'];
   /** Present when the recipe has a calibration statement. */
   calibration?: Omit<CalibrationEvent, 'type'>;
+  /** Present with calibration imatrix. */
+  importance?: Omit<ImportanceEvent, 'type'>;
   /** Present when the recipe has an evaluate block. */
   evaluation?: Omit<EvaluationEvent, 'type'>;
   /** Translations written after the run (`export llm_compressor ...`). */

@@ -44,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   bitsmith::RegisterGgml(env, exports);
   bitsmith::RegisterLinalg(env, exports);
   bitsmith::RegisterForward(env, exports);
+  bitsmith::RegisterImatrix(env, exports);
   return exports;
 }
 

@@ -60,10 +60,10 @@ connection.onInitialize((params): InitializeResult => {
 });
 
 connection.onInitialized(() => {
-  // VS Code's client forwards model-file events itself (synchronize.fileEvents); other clients are asked to.
+  // VS Code's client forwards model-file (and imatrix) events itself (synchronize.fileEvents); other clients are asked to.
   if (registerWatcher) {
     void connection.client.register(DidChangeWatchedFilesNotification.type, {
-      watchers: [{ globPattern: '**/*.{safetensors,gguf,bin,json}' }],
+      watchers: [{ globPattern: '**/*.{safetensors,gguf,bin,json,dat,imatrix}' }],
     });
   }
 });
@@ -86,7 +86,8 @@ connection.onDidChangeWatchedFiles((params) => {
     changeTimer = undefined;
     const paths = [...changedFiles];
     changedFiles.clear();
-    if (models.invalidate(paths)) workspace.refreshAll();
+    const modelChanged = models.invalidate(paths);
+    if (modelChanged || workspace.readsAny(paths)) workspace.refreshAll();
   }, 50);
 });
 

@@ -2,10 +2,13 @@
 // not follow every keystroke); requests that need the current text (hover, completion,
 // ...) analyse it synchronously when the cache is behind, so they never answer for an
 // older version. Models come from the shared ModelCache, so re-analysis costs a parse,
-// the cascade and the checks, never a header read.
+// the cascade and the checks, never a header read (imatrix headers are kept too, by
+// path, size and mtime).
+import * as fs from 'fs';
+import * as path from 'path';
 import { fileURLToPath } from 'url';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { analyze } from '../../core/src/index';
+import { analyze, readImatrixHeader, resolvePath, type ImatrixHeader } from '../../core/src/index';
 import { makeDocument, type AnalyzedDocument } from './features/document';
 import type { ModelCache } from './modelCache';
 
@@ -29,6 +32,8 @@ export function recipePathOf(uri: string): string | undefined {
 
 export class Workspace {
   private readonly states = new Map<string, State>();
+  /** calibration imatrix headers (or the error reading them), valid while size and mtime hold. */
+  private readonly imatrices = new Map<string, { size: number; mtimeMs: number; result: ImatrixHeader | Error }>();
 
   constructor(
     private readonly models: ModelCache,
@@ -97,10 +102,44 @@ export class Workspace {
     this.onAnalyzed(analyzed);
   }
 
+  /** Whether an open document's calibration imatrix is one of these files (re-analyse then). */
+  readsAny(paths: readonly string[]): boolean {
+    const changed = new Set(paths.map((p) => path.resolve(p)));
+    for (const { analyzed } of this.states.values()) {
+      const cal = analyzed?.analysis.recipe.calibration;
+      if (cal?.kind === 'imatrix' && cal.path && changed.has(resolvePath(analyzed!.recipePath, cal.path.value))) return true;
+    }
+    return false;
+  }
+
+  private loadImatrix(p: string): ImatrixHeader {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(p);
+    } catch {
+      // The reader names the problem.
+    }
+    const hit = st ? this.imatrices.get(p) : undefined;
+    let result: ImatrixHeader | Error;
+    if (hit && st && hit.size === st.size && hit.mtimeMs === st.mtimeMs) {
+      result = hit.result;
+    } else {
+      try {
+        result = readImatrixHeader(p);
+      } catch (e) {
+        result = e as Error;
+      }
+      if (this.imatrices.size >= 16) this.imatrices.clear();
+      if (st) this.imatrices.set(p, { size: st.size, mtimeMs: st.mtimeMs, result });
+    }
+    if (result instanceof Error) throw result;
+    return result;
+  }
+
   private analyze(doc: TextDocument): AnalyzedDocument {
     const text = doc.getText();
     const recipePath = recipePathOf(doc.uri);
-    const analysis = analyze(text, { recipePath, loadModel: (p) => this.models.load(p) });
+    const analysis = analyze(text, { recipePath, loadModel: (p) => this.models.load(p), loadImatrix: (p) => this.loadImatrix(p) });
     return makeDocument(doc.uri, doc.version, text, analysis, recipePath);
   }
 }

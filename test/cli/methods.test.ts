@@ -220,12 +220,11 @@ describe('cli run: methods hqq and awq', function () {
     }
   });
 
-  it('awq: refused with an imatrix, on the calibration statement', () => {
-    fs.writeFileSync(path.join(tmp, 'x.imatrix'), 'not read: refused before');
-    const im = write('awq-im.quant', [`model "${MODEL}"`, 'calibration imatrix "x.imatrix"', 'defaults { format int4; group 32; method awq }', 'match "*.mlp.down_proj" { group channel }']);
+  it('awq: refused with an imatrix (only the Hessian\'s diagonal), on the method line', () => {
+    const im = write('awq-im.quant', [`model "${MODEL}"`, `calibration imatrix "${path.join(root, 'examples/stories260K.imatrix')}"`, 'defaults { format int4; group 32; method awq }', 'match "*.mlp.down_proj" { group channel }']);
     const ri = run('run', im);
     assert.equal(ri.code, 1);
-    assert.match(ri.err, /awq-im\.quant:2:1: error: method awq needs the forward pass's activations/);
+    assert.match(ri.err, /awq-im\.quant:3:35: error: Method 'awq' needs the full Hessian X\^T X; calibration imatrix gives only its diagonal/);
   });
 
   it('hqq on a symmetric grid is an error on the method line', () => {

@@ -236,7 +236,7 @@ try {
         return text.slice(0, 100);
       });
 
-      await check('lang: a truncated model file is an error on the model line; running it fails naming the file', async () => {
+      await check('lang: a truncated model file is an error on the model line; Run Recipe refuses it naming the error', async () => {
         await openFile(page, 'truncated.quant');
         const ed = page.locator('.editor-instance .monaco-editor').first();
         await ed.locator('.view-line', { hasText: 'broken-model' }).waitFor({ timeout: 20_000 });
@@ -250,10 +250,12 @@ try {
         await shots.take(page, 'truncated-model-diagnostic');
         await recordNotifications(page);
         await runCommand(page, 'Bitsmith: Run Recipe');
-        const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'run of truncated.quant failed' });
+        // Refused up front (no process starts), naming the error and offering Problems.
+        const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'not running truncated.quant' });
         await toast.first().waitFor({ timeout: 30_000 });
         const msg = oneLine(await toast.first().innerText());
-        assert(/model\.safetensors/.test(msg), `the failure names the file: ${msg}`);
+        assert(/1 error \(line 1: .*model\.safetensors/.test(msg), `the refusal names the error and the file: ${msg}`);
+        assert(/Show Problems/.test(msg), `offers Show Problems: ${msg}`);
         await shots.take(page, 'truncated-model-run-failed');
         await page.keyboard.press('Escape');
         await page.locator('.tabs-container .tab', { hasText: 'int4.quant' }).first().click();

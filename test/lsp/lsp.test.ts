@@ -132,6 +132,42 @@ describe('language server over stdio', function () {
     assert.deepEqual(group.range.start, pos(text, 'group 32'));
   });
 
+  it('checks calibration imatrix: a bad file on its path, unmatched entries, gptq on the method', async () => {
+    const imx = path.join(root, 'examples/stories260K.imatrix');
+    const good = `${M}calibration imatrix "${imx}"\ndefaults { format int4; group 32; method gptq }\nmatch "*.mlp.down_proj" { group channel }\nmatch "model.embed_tokens" { keep }\n`;
+    const g = await open('imatrix-gptq.quant', good);
+    const gd = (await diagnosticsFor(g.uri, (p) => p.diagnostics.length > 0)).diagnostics;
+    assert.deepEqual(gd.map((d) => [d.code, d.severity]), [['calibration/needs-hessian', 1]]);
+    assert.deepEqual(gd[0].range.start, pos(good, 'method gptq'));
+    // A copy cut short inside its third entry, and one with an entry for another model.
+    const bytes = fs.readFileSync(imx);
+    const cut = path.join(tmp, 'cut.imatrix');
+    fs.writeFileSync(cut, bytes.subarray(0, 700));
+    const bad = `${M}calibration imatrix "${cut}"\ndefaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\n`;
+    const b = await open('imatrix-cut.quant', bad);
+    const bd = (await diagnosticsFor(b.uri, (p) => p.diagnostics.length > 0)).diagnostics;
+    assert.equal(bd.length, 1);
+    assert.equal(bd[0].code, 'calibration/bad-imatrix');
+    assert.equal(bd[0].severity, 1);
+    assert.match(bd[0].message, /cut\.imatrix: entry "blk\.0\.[a-z_]+\.weight": \d+ values need \d+ bytes/);
+    assert.deepEqual(bd[0].range.start, pos(bad, `"${cut}"`));
+    // The file repaired on disk: the client reports it, the recipe is checked again.
+    fs.copyFileSync(imx, cut);
+    await conn.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(cut).toString(), type: 2 }] });
+    const fixed = (await diagnosticsFor(b.uri, (p) => !p.diagnostics.some((d) => d.severity === 1))).diagnostics;
+    assert.deepEqual(fixed.map((d) => d.code), ['calibration/imatrix-missing']);  // the quantized embedding has no entry
+    const extra = path.join(tmp, 'extra.imatrix');
+    const n = bytes.readInt32LE(0);
+    const entry = Buffer.concat([Buffer.from(new Int32Array([20]).buffer), Buffer.from('blk.9.attn_q.weight\0'.slice(0, 20)), Buffer.from(new Int32Array([1, 2, 0, 0]).buffer)]);
+    fs.writeFileSync(extra, Buffer.concat([Buffer.from(new Int32Array([n + 1]).buffer), entry, bytes.subarray(4)]));
+    const e = await open('imatrix-extra.quant', bad.replace(cut, extra));
+    const ed = (await diagnosticsFor(e.uri, (p) => p.diagnostics.length > 0)).diagnostics;
+    // The embedding (quantized here) has no entry: information, not a warning.
+    assert.deepEqual(ed.map((d) => [d.code, d.severity]), [['calibration/imatrix-unmatched', 2], ['calibration/imatrix-missing', 3]]);
+    assert.match(ed[0].message, /1 of 36 imatrix entry matches no tensor of the model \(blk\.9\.attn_q\.weight/);
+    assert.match(ed[1].message, /1 quantized matrix has no imatrix entry .*\(model\.embed_tokens\.weight\)/);
+  });
+
   it('reports a missing model on the model line, naming the path', async () => {
     const missing = path.join(tmp, 'no-such-model');
     const r = await open('missing.quant', `model "${missing}"\ndefaults { format int4 }\n`);

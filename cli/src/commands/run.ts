@@ -12,8 +12,10 @@ import { diag, planToJson, type GgufSpec } from '../../../core/src/index';
 import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
 import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } from '../run/job';
+import { TextCalibrationError } from '../run/textCalibration';
+import { measure, measureText } from '../run/measure';
 import { writeExports, type WrittenExport } from '../run/exports';
-import { loadNative, type CalibrationEvent, type DoneEvent, type EvaluationEvent, type NativeAddon, type NativeError, type RunEvent, type TensorEvent } from '../run/native';
+import { loadNative, type CalibrationEvent, type DoneEvent, type EvaluationEvent, type ImportanceEvent, type NativeAddon, type NativeError, type RunEvent, type TensorEvent } from '../run/native';
 import { buildReport, checkAgainstPlan, formatReport, saveReport, seconds } from '../run/report';
 import { version } from '../version';
 
@@ -34,9 +36,35 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     }
     threadsOpt = n;
   }
-  const loaded = loadRecipe(file);
+  let loaded = loadRecipe(file);
   if (!loaded) return 2;
+  // allocate: measure what the cache lacks first (the allocation then decides the plan).
+  const pending = loaded.analysis.allocation;
+  if (pending?.missing.length && pending.file && !loaded.analysis.diagnostics.some((d) => d.severity === 'error')) {
+    try {
+      const human = !opts.json && !opts.events;
+      await measure(loaded, loadNative(), {
+        threads: threadsOpt ?? loaded.analysis.recipe.threads ?? 0,
+        version,
+        onProgress: (p) => {
+          if (opts.events) process.stdout.write(JSON.stringify({ type: 'measure', ...p }) + '\n');
+          else if (human && process.stderr.isTTY) process.stderr.write(`\r\x1b[K${measureText(p)}`);
+        },
+      });
+      if (human && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+    } catch (e) {
+      const err = e as NativeError;
+      process.stderr.write(`bitsmith: measuring for allocate failed: ${err.message}${err.code ? ` [${err.code}]` : ''}\n`);
+      return 1;
+    }
+    loaded = loadRecipe(file)!;
+  }
   const { analysis, text } = loaded;
+  if (analysis.recipe.allocate && !analysis.allocation?.result && !analysis.diagnostics.some((d) => d.severity === 'error')) {
+    printDiagnostics(loaded, analysis.diagnostics.filter((d) => d.code.startsWith('allocate/')));
+    process.stderr.write('bitsmith: not running: no allocation (above)\n');
+    return 1;
+  }
   const errors = analysis.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {
     printDiagnostics(loaded, errors);
@@ -90,7 +118,9 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   try {
     job = buildJob(loaded, plan, { threads, output, outputKind: target?.kind, version, gguf: ggufPath && ggufSpec ? { path: ggufPath, spec: ggufSpec } : undefined });
   } catch (e) {
-    process.stderr.write(`bitsmith: ${(e as Error).message}\n`);
+    const cal = analysis.recipe.calibration;
+    if (e instanceof TextCalibrationError && cal) printDiagnostics(loaded, [diag(e.code, 'error', cal.stmt, e.message)]);
+    else process.stderr.write(`bitsmith: ${(e as Error).message}\n`);
     return 1;
   }
 
@@ -99,6 +129,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   const shown = path.relative(process.cwd(), loaded.path) || loaded.path;
   const tensors: TensorEvent[] = [];
   let calibration: CalibrationEvent | undefined;
+  let importance: ImportanceEvent | undefined;
   let evaluation: EvaluationEvent | undefined;
   let count = 0;
   const started = new Date();
@@ -115,6 +146,9 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     } else if (e.type === 'calibration') {
       calibration = e;
       if (human) line(`calibration: ${e.source.sequences} ${e.source.kind} sequences, ${e.source.tokens} tokens, ${e.hessians} Hessians (${seconds(e.seconds)})`);
+    } else if (e.type === 'importance') {
+      importance = e;
+      if (human) line(`calibration: imatrix ${e.path} (${e.format}, ${e.entries} entries): per-input-channel weights for ${e.tensors} tensors`);
     } else if (e.type === 'evaluation') {
       evaluation = e;
       if (human) line(`evaluation: ${e.sequences} held-out sequences (${seconds(e.seconds)})`);
@@ -175,7 +209,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   const report = buildReport({
     version, recipePath: loaded.path, recipeName: analysis.recipe.name, plan, output, outputKind: target?.kind,
     gguf: ggufPath && ggufSpec ? { kind: 'gguf', path: ggufPath, architecture: ggufSpec.architecture, tokenizer: ggufSpec.tokenizer, notes: ggufSpec.notes } : undefined,
-    started, finished: new Date(), tensors, done, calibration, evaluation,
+    started, finished: new Date(), tensors, done, calibration, importance, evaluation,
   });
   let exported: WrittenExport[] = [];
   try {

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { buildGgufSpec, compressedTensorsConfig, notExecutable, type Diagnostic, type GgufSpec, type Plan, type PlanJson, type TensorPlanJson } from '../../../core/src/index';
 import type { LoadedRecipe } from '../load';
 import type { JobConfig, RunJob } from './native';
+import { maxPositionsOf, textWindows } from './textCalibration';
 
 /** One error per statement the backend cannot execute yet (core's list, shared with the editor). */
 export function unsupportedFeatures(loaded: LoadedRecipe, plan: Plan): Diagnostic[] {
@@ -121,7 +122,15 @@ export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: 
   if (cal && (cal.kind === 'generated' || cal.kind === 'tokens')) {
     job.calibration = { kind: cal.kind, samples: cal.samples, length: cal.length, seed: cal.seed ?? 0 };
     if (cal.path) job.calibration.path = path.resolve(path.dirname(loaded.path), cal.path.value);
+  } else if (cal?.kind === 'text' && cal.path) {
+    // Tokenized here (the tokenizer is a JS library); the runner re-checks the ids.
+    const file = path.resolve(path.dirname(loaded.path), cal.path.value);
+    const modelPath = loaded.analysis.modelPath ?? plan.model.path;
+    const maxPositions = loaded.analysis.model ? maxPositionsOf(loaded.analysis.model.config) : undefined;
+    const w = textWindows(file, modelPath, { samples: cal.samples, length: cal.length, maxPositions });
+    job.calibration = { kind: 'text', path: file, sequences: w.sequences };
   }
+  if (cal?.kind === 'imatrix' && cal.path) job.imatrix = imatrixJob(loaded, plan);
   if (recipe.evaluate) {
     // Held out from the calibration: generated with another seed than calibration's.
     const seed = (cal?.kind === 'generated' ? cal.seed ?? 0 : 0) + 1;
@@ -144,4 +153,19 @@ export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: 
   }
   if (opts.gguf) job.gguf = { path: opts.gguf.path, spec: JSON.stringify({ metadata: opts.gguf.spec.metadata, tensors: opts.gguf.spec.tensors, copySourceMetadata: opts.gguf.spec.copySourceMetadata === true }) };
   return job;
+}
+
+/** calibration imatrix: the file and the entry of every quantized tensor that has one (the
+ *  analysis matched them: core/src/analysis/imatrix.ts). */
+function imatrixJob(loaded: LoadedRecipe, plan: PlanJson): NonNullable<RunJob['imatrix']> {
+  const im = loaded.analysis.imatrix;
+  const cal = loaded.analysis.recipe.calibration!;
+  const file = path.resolve(path.dirname(loaded.path), cal.path!.value);
+  if (!im) throw new Error(`${file}: the imatrix could not be read (see the diagnostics on the calibration line)`);
+  const tensors: Record<string, string> = {};
+  for (const t of plan.tensors) {
+    const e = t.action === 'quantize' ? im.match.entryOf.get(t.name) : undefined;
+    if (e) tensors[t.name] = e.name;
+  }
+  return { path: file, tensors };
 }

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import { createRequire } from 'module';
 import * as path from 'path';
 
-export type { Histogram, StartEvent, TensorStartEvent, TensorEvent, RunTotals, DoneEvent, ErrorEvent, RunEvent, CalibrationEvent, EvaluationEvent } from '../../../core/src/runReport';
+export type { Histogram, StartEvent, TensorStartEvent, TensorEvent, RunTotals, DoneEvent, ErrorEvent, RunEvent, CalibrationEvent, EvaluationEvent, ImportanceEvent } from '../../../core/src/runReport';
 import type { DoneEvent, RunEvent } from '../../../core/src/runReport';
 
 export interface JobConfig {
@@ -52,16 +52,20 @@ export interface RunJob {
   reference?: boolean;
   /** Forward-pass calibration (Hessians per linear input; per-tensor output error). */
   calibration?: SequenceSource;
+  /** calibration imatrix: the file and, per quantized tensor that has one, its entry's name. */
+  imatrix?: { path: string; tensors: Record<string, string> };
   /** Original vs fake-quantized model on held-out sequences. */
   evaluate?: SequenceSource;
 }
 
 /** Sequences for the forward pass; samples/length 0 or absent: the runner's defaults
- * (generated: 16 sequences of min(128, max positions) ids; tokens: as written). */
+ * (generated: 16 sequences of min(128, max positions) ids; tokens and text: as given). */
 export interface SequenceSource {
-  kind: 'generated' | 'tokens';
-  /** tokens: absolute path of the JSON file (an array of arrays of token ids). */
+  kind: 'generated' | 'tokens' | 'text';
+  /** tokens: absolute path of the JSON file (an array of arrays of token ids); text: the text file. */
   path?: string;
+  /** text: the windows of token ids the CLI tokenized (the runner re-checks them against the model). */
+  sequences?: number[][];
   samples?: number;
   length?: number;
   seed?: number;

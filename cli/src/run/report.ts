@@ -10,12 +10,12 @@ import * as path from 'path';
 import { fmt, formatBytes, type PlanJson, type ReportOutput, type RunReport } from '../../../core/src/index';
 export type { RunReport } from '../../../core/src/index';
 import { table } from '../table';
-import type { CalibrationEvent, DoneEvent, EvaluationEvent, TensorEvent } from './native';
+import type { CalibrationEvent, DoneEvent, EvaluationEvent, ImportanceEvent, TensorEvent } from './native';
 
 export function buildReport(args: {
   version: string; recipePath: string; recipeName?: string; plan: PlanJson; output?: string; outputKind?: 'fake' | 'compressed_tensors'; gguf?: ReportOutput;
   started: Date; finished: Date; tensors: TensorEvent[]; done: DoneEvent;
-  calibration?: CalibrationEvent; evaluation?: EvaluationEvent;
+  calibration?: CalibrationEvent; importance?: ImportanceEvent; evaluation?: EvaluationEvent;
 }): RunReport {
   const planBpw = new Map(args.plan.tensors.map((t) => [t.name, t]));
   const strip = <T extends { type: string }>(e: T | undefined): Omit<T, 'type'> | undefined => {
@@ -23,8 +23,9 @@ export function buildReport(args: {
     const { type: _t, ...rest } = e;
     return rest;
   };
-  const extra: Pick<RunReport, 'calibration' | 'evaluation'> = {};
+  const extra: Pick<RunReport, 'calibration' | 'importance' | 'evaluation'> = {};
   if (args.calibration) extra.calibration = strip(args.calibration);
+  if (args.importance) extra.importance = strip(args.importance);
   if (args.evaluation) extra.evaluation = strip(args.evaluation);
   return {
     type: 'report',
@@ -123,8 +124,13 @@ export function formatReport(r: RunReport): string {
   if (r.budget) out.push(`budget: ${formatBytes(r.budget.bytes)} (${fmt(r.budget.bpw)} bpw): ${r.budget.fits ? 'fits' : `OVER by ${formatBytes(r.budget.overBytes)}`}`);
   if (r.calibration) {
     const c = r.calibration;
-    out.push(`calibration: ${c.source.sequences} ${c.source.kind} sequences (${c.source.kind === 'tokens' ? c.source.path : `seed ${c.source.seed}`}), ${c.source.tokens} tokens, ` +
+    out.push(`calibration: ${c.source.sequences} ${c.source.kind} sequences (${c.source.path ? c.source.path : `seed ${c.source.seed}`}), ${c.source.tokens} tokens, ` +
       `${c.hessians} Hessians in ${seconds(c.seconds)}; out SQNR dB = output error on these inputs, 10 log10 tr(W H W^T) / tr(dW H dW^T)`);
+  }
+  if (r.importance?.source === 'imatrix') {
+    const i = r.importance;
+    out.push(`calibration: imatrix ${i.path} (${i.format}, ${i.entries} entries) weights ${i.tensors} tensors; out SQNR dB is its diagonal estimate ` +
+      '10 log10 sum_j d_j |W_:j|^2 / sum_j d_j |dW_:j|^2 (d = mean x^2 per input: the diagonal of X^T X only, not the full-Hessian figure)');
   }
   if (r.evaluation) {
     const e = r.evaluation;

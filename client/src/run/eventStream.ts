@@ -65,6 +65,13 @@ export class RunProgress {
       case 'tensor':
         this.done++;
         return { message: `tensor ${item.index + 1}/${this.total}: ${item.name}`, increment: this.total ? 100 / this.total : 0 };
+      case 'measure':
+        return {
+          message: item.phase === 'error'
+            ? `allocate: measuring ${item.format} (${item.formatIndex + 1}/${item.formats}), ${item.done}/${item.total}`
+            : `allocate: KL divergence ${item.formatIndex + 1}/${item.formats}, ${item.tensor} as ${item.format}`,
+          increment: 0,
+        };
       case 'done':
         return { message: 'writing the report', increment: 0 };
       case 'error':

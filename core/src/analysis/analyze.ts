@@ -8,12 +8,16 @@ import type { RecipeFile } from '../syntax/ast';
 import type { ModelHeader } from '../models/types';
 import { ModelReadError } from '../models/types';
 import { readModelHeader } from '../models/load';
+import { findTokenizer } from '../models/tokenizer';
 import type { Plan } from '../plan';
 import { interpret, type Recipe } from './recipe';
 import { resolvePlan } from './resolve';
 import { checkPlan, checkRecipe } from './checks';
 import { diag, type Diagnostic } from './diagnostic';
 import { notExecutable } from './executable';
+import { allocationFor, type AllocationState } from '../allocate/state';
+import { checkImatrix, imatrixMethodProblems, type ImatrixAnalysis } from './imatrix';
+import type { ImatrixHeader } from '../models/imatrix';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -22,6 +26,8 @@ export interface AnalyzeOptions {
   loadModel?: (absolutePath: string) => ModelHeader;
   /** Checks whether a file exists (calibration inputs); defaults to fs.existsSync. */
   exists?: (absolutePath: string) => boolean;
+  /** Reads an imatrix header (calibration imatrix); defaults to readImatrixHeader. */
+  loadImatrix?: (absolutePath: string) => ImatrixHeader;
 }
 
 export interface Analysis {
@@ -32,6 +38,10 @@ export interface Analysis {
   model?: ModelHeader;
   modelError?: ModelReadError;
   plan?: Plan;
+  /** With `allocate`: its setup, measurements and (once measured) the allocation the plan uses. */
+  allocation?: AllocationState;
+  /** calibration imatrix: the file's header and its entries matched to the model's tensors. */
+  imatrix?: ImatrixAnalysis;
   diagnostics: Diagnostic[];
 }
 
@@ -43,7 +53,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   const { file, errors } = parse(text);
   const { recipe, diagnostics } = interpret(file);
   const all: Diagnostic[] = errors.map((e) => diag(e.code, 'error', e, e.message));
-  all.push(...diagnostics, ...checkRecipe(recipe));
+  all.push(...diagnostics, ...checkRecipe(recipe), ...imatrixMethodProblems(recipe));
   const result: Analysis = { file, recipe, diagnostics: all };
 
   const exists = options.exists ?? fs.existsSync;
@@ -73,8 +83,25 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
     return result;
   }
   result.model = model;
+  if (cal?.kind === 'text' && !findTokenizer(result.modelPath, exists)) {
+    all.push(diag('calibration/no-tokenizer', 'error', cal.stmt,
+      `calibration text needs the model's tokenizer: no tokenizer.json beside ${result.modelPath}. Use calibration tokens "file.json" (token ids) or calibration generated`));
+  }
   result.plan = resolvePlan(recipe, model);
+  if (recipe.allocate) {
+    const calFile = cal?.path ? resolvePath(options.recipePath, cal.path.value) : undefined;
+    const a = allocationFor(recipe, result.plan, model, options.recipePath, calFile);
+    all.push(...a.diagnostics);
+    result.allocation = a.state;
+    const chosen = a.state?.result?.formats;
+    if (chosen) result.plan = resolvePlan(recipe, model, (ti) => chosen.get(ti));
+  }
   all.push(...checkPlan(recipe, result.plan, model), ...notExecutable(recipe, result.plan, 'warning'));
+  if (cal?.kind === 'imatrix' && cal.path) {
+    const im = checkImatrix(recipe, result.plan, resolvePath(options.recipePath, cal.path.value), options.loadImatrix);
+    all.push(...im.diagnostics);
+    result.imatrix = im.imatrix;
+  }
   return result;
 }
 

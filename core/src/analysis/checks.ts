@@ -220,7 +220,8 @@ function checkExports(recipe: Recipe, plan: Plan): Diagnostic[] {
 function checkBudget(recipe: Recipe, plan: Plan): Diagnostic[] {
   const b = recipe.budget;
   const pb = plan.budget;
-  if (!b || !pb || pb.fits) return [];
+  // With allocate, the allocator fits the budget (or says it cannot: allocate/infeasible).
+  if (!b || !pb || pb.fits || recipe.allocate) return [];
   const costly = plan.rules
     .filter((r) => r.bytesOut > 0)
     .sort((a, c) => c.bytesOut - a.bytesOut)

@@ -9,11 +9,17 @@ import type { Recipe } from './recipe';
 /** Methods the runner executes. */
 export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq', 'hqq', 'awq']);
 /** Calibration sources the runner reads. */
-export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens']);
+export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens', 'text', 'imatrix']);
 /** Outputs the runner writes. */
 export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake', 'compressed_tensors', 'gguf']);
 /** Translations `bitsmith run` and `bitsmith export` write. */
 export const RUN_EXPORTS: ReadonlySet<string> = new Set(['llm_compressor', 'llama_quantize']);
+
+/** Formats GPTQ runs for (the uniform integer grids); others run with rtn when measured for
+ * `allocate`, and are refused by `run`. */
+export function gptqRunsFor(format: string): boolean {
+  return /^int\d$/.test(format);
+}
 
 export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: Severity): Diagnostic[] {
   const code = 'run/unsupported';
@@ -36,10 +42,10 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     const which = `${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, e.g. ${tensors[0]}`;
     out.push(diag(code, severity, span, `${prop} ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only ${[...RUN_METHODS].join(', ')} are`));
   }
-  // `calibration generated` and `tokens` run the forward pass (Hessians, per-tensor output
-  // error); imatrix files and text are not read yet.
+  // Every calibration source runs: generated, tokens and text through the forward pass
+  // (Hessians, per-tensor output error), imatrix as llama.cpp's diagonal (analysis/imatrix.ts).
   if (recipe.calibration && !RUN_CALIBRATION.has(recipe.calibration.kind)) {
-    out.push(diag(code, severity, recipe.calibration.stmt, `calibration ${recipe.calibration.kind} is not read by bitsmith run yet; calibration generated and calibration tokens "file.json" are`));
+    out.push(diag(code, severity, recipe.calibration.stmt, `calibration ${recipe.calibration.kind} is not read by bitsmith run yet`));
   }
   for (const o of recipe.outputs) {
     if (!RUN_OUTPUTS.has(o.kind)) out.push(diag(code, severity, o.stmt, `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors", output gguf "file.gguf" and output compressed_tensors "folder" are`));
@@ -48,13 +54,6 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
   const gptq = plan?.tensors.find((t) => t.config && t.method.name === 'gptq');
   if (ct && gptq) {
     out.push(diag(code, severity, ct.stmt, `output compressed_tensors does not store GPTQ's codes yet (${gptq.tensor.name} uses gptq); use output fake, or rtn for this output`));
-  }
-  // AWQ needs activations (mean |x| per input channel) and the Hessian, not an imatrix.
-  const awq = plan?.tensors.find((t) => t.config && t.method.name === 'awq');
-  if (awq) {
-    if (recipe.calibration && !RUN_CALIBRATION.has(recipe.calibration.kind)) {
-      out.push(diag(code, severity, recipe.calibration.stmt, `method awq needs the forward pass's activations (mean |x| per input channel and the input's Hessian): calibration generated or tokens, not ${recipe.calibration.kind}`));
-    }
   }
   // One weights output (fake or compressed_tensors) per run, plus a GGUF beside a fake one.
   const written = recipe.outputs.filter((o) => RUN_OUTPUTS.has(o.kind) && o.kind !== 'gguf');
@@ -65,6 +64,5 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     out.push(diag(code, severity, gguf.stmt, 'bitsmith run writes a GGUF beside output fake, not beside output compressed_tensors: use two recipes'));
   }
   for (const e of recipe.exports) if (!RUN_EXPORTS.has(e.kind)) out.push(diag(code, severity, e.stmt, `export ${e.kind} is not implemented yet`));
-  if (recipe.allocate) out.push(diag(code, severity, recipe.allocate.stmt, 'allocate (automatic mixed precision) is not executed by bitsmith run yet'));
   return out.sort((a, b) => a.start - b.start);
 }

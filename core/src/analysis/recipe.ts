@@ -215,7 +215,7 @@ class Interpreter {
       cal.path = { value: p.value, span: p };
       i = 1;
     }
-    this.options(rest.slice(i), kind === 'generated' ? CALIBRATION_OPTIONS : ['samples', 'length'], (name, v) => {
+    this.options(rest.slice(i), kind === 'generated' ? CALIBRATION_OPTIONS : kind === 'imatrix' ? [] : ['samples', 'length'], (name, v) => {
       if (name === 'samples') cal.samples = v;
       else if (name === 'length') cal.length = v;
       else cal.seed = v;

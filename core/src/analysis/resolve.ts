@@ -81,7 +81,29 @@ function rulesPerTensor(rules: Rule[], tensors: TensorInfo[]): number[][] {
   return out;
 }
 
-export function resolvePlan(recipe: Recipe, model: ModelHeader): Plan {
+/** The cascaded property values of one tensor (what resolvePlan computes for it). */
+export function tensorValues(recipe: Recipe, matchedRules: number[]): Partial<PropValues> {
+  const values: Partial<PropValues> = {};
+  for (const ri of matchedRules) {
+    const settings = recipe.rules[ri].settings;
+    for (const prop of PROP_NAMES) {
+      const s = settings[prop];
+      if (s) (values as Record<string, unknown>)[prop] = s.value;
+    }
+  }
+  return values;
+}
+
+/** The plan of one tensor with the given values: what a candidate format would cost. */
+export function planTensorWith(t: TensorInfo, values: Partial<PropValues>, matchedRules: number[] = []): TensorPlan {
+  return planTensor(t, values, {}, matchedRules);
+}
+
+/**
+ * `formatOf`, when given, replaces the cascaded format of the tensors it answers for (the
+ * allocation's choice); those tensors are marked `allocated`.
+ */
+export function resolvePlan(recipe: Recipe, model: ModelHeader, formatOf?: (tensorIndex: number) => string | undefined): Plan {
   const tensors = model.tensors;
   const rules = recipe.rules;
   const rulesOf = rulesPerTensor(rules, tensors);
@@ -103,7 +125,11 @@ export function resolvePlan(recipe: Recipe, model: ModelHeader): Plan {
         }
       }
     }
-    plans.push(planTensor(t, values, decidedBy, matchedRules));
+    const allocated = formatOf?.(ti);
+    if (allocated) values.format = allocated;
+    const tp = planTensor(t, values, decidedBy, matchedRules);
+    if (allocated) tp.allocated = true;
+    plans.push(tp);
   }
 
   for (let ti = 0; ti < plans.length; ti++) {

@@ -10,3 +10,5 @@ export { readLlama2cHeader } from './llama2c';
 export type { Llama2cHeader, Llama2cConfig } from './llama2c';
 export { readHfFolder, readConfigJson, architectureOf } from './hfFolder';
 export type { HfFolderHeader } from './hfFolder';
+export { findTokenizer } from './tokenizer';
+export type { TokenizerFiles } from './tokenizer';

@@ -164,6 +164,7 @@ TensorMetrics computeMetrics(const float* w, const float* q, int64_t n, ThreadPo
   }
   const double inf = std::numeric_limits<double>::infinity();
   m.relError = t.ee == 0 ? 0 : (t.ww == 0 ? inf : std::sqrt(t.ee / t.ww));
+  m.squaredError = t.ee;
   m.sqnrDb = t.ee == 0 ? inf : (t.ww == 0 ? -inf : 10.0 * std::log10(t.ww / t.ee));
   m.maxAbsError = t.maxAbs;
   if (t.ee == 0 || (t.ww == 0 && t.qq == 0)) m.cosine = 1;  // exact: 1, not 1 - 1 ulp

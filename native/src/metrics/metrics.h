@@ -17,6 +17,7 @@ struct Histogram {
 
 struct TensorMetrics {
   double relError = 0;     // ||w - q|| / ||w|| (0 when both are 0; inf when only w is 0)
+  double squaredError = 0; // ||w - q||^2: additive across tensors (the allocator sums it)
   double sqnrDb = 0;       // 10 log10(||w||^2 / ||w - q||^2); +inf when exact
   double maxAbsError = 0;  // max |w - q|
   double cosine = 1;       // <w, q> / (||w|| ||q||); 1 when both are 0, 0 when one is

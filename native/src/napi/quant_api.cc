@@ -10,6 +10,7 @@
 //     scale = 'f16' | 'bf16' | 'f32' | 'e8m0' | 'e4m3', zero = 'f16' | 'int',
 //     clip = 'none' | 'mse', outliers = 0, lowrank = 0, lowrankIters = 1,
 //     rotate = 'none' | 'hadamard', seed = 0 (number or bigint), threads = hardware threads,
+//     importance?: Float32Array (cols per-input-channel search weights, finite and >= 0),
 //     reference = false, metrics = true (false: metrics is null), stored = false (true: return
 //     the stored bytes), out?: Float32Array (rows*cols, written instead of a new array),
 //     hqq?: {iters = 20, lpNorm = 0.7, beta = 10, kappa = 1.01} (method hqq: quant/hqq.h)}
@@ -106,7 +107,7 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
 
   static const std::set<std::string> known = {"format", "group", "groupKind", "symmetric", "scale", "zero",
                                               "clip", "outliers", "lowrank", "lowrankIters", "rotate", "seed",
-                                              "threads", "reference", "metrics", "stored", "out", "hqq"};
+                                              "threads", "reference", "metrics", "stored", "out", "importance", "hqq"};
   Napi::Array keys = cfg.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); ++i) {
     const std::string k = keys.Get(i).ToString().Utf8Value();
@@ -161,6 +162,13 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
     c.hqq.lpNorm = float(num("lpNorm", 0.7));
     c.hqq.beta = float(num("beta", 10));
     c.hqq.kappa = float(num("kappa", 1.01));
+  }
+  Napi::Float32Array importance;
+  if (has("importance")) {
+    importance = toFloat32Array(env, cfg.Get("importance"), "config.importance");
+    if (int64_t(importance.ElementLength()) != cols)
+      rangeError(env, "config.importance.length (" + std::to_string(importance.ElementLength()) + ") != cols (" + std::to_string(cols) + ")");
+    c.importance = importance.Data();
   }
   const int threads = has("threads") ? int(toInteger(env, cfg.Get("threads"), "config.threads", 1, 1024))
                                      : ThreadPool::defaultThreads();

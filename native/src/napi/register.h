@@ -13,4 +13,6 @@ void RegisterGgml(Napi::Env env, Napi::Object exports);
 void RegisterLinalg(Napi::Env env, Napi::Object exports);
 // forward.{...}: the Llama-family forward pass, calibration and evaluation, for tests and benchmarks.
 void RegisterForward(Napi::Env env, Napi::Object exports);
+// readImatrix(): llama.cpp importance matrices (both formats), for tests and tools.
+void RegisterImatrix(Napi::Env env, Napi::Object exports);
 }  // namespace bitsmith

@@ -189,15 +189,59 @@ SequenceSource parseSource(Napi::Env env, const Napi::Object& job, const char* k
   Napi::Value v = field(job, key);
   if (!isSet(v)) return src;
   const std::string where = std::string("job.") + key;
-  if (!v.IsObject()) throw Napi::TypeError::New(env, where + " must be an object {kind: 'generated' | 'tokens', path?, samples?, length?, seed?}");
+  if (!v.IsObject()) throw Napi::TypeError::New(env, where + " must be an object {kind: 'generated' | 'tokens' | 'text', path?, sequences?, samples?, length?, seed?}");
   Napi::Object o = v.As<Napi::Object>();
   src.kind = strField(env, o, "kind", "", where);
-  if (src.kind != "generated" && src.kind != "tokens") throw Napi::TypeError::New(env, where + ".kind must be 'generated' or 'tokens'");
+  if (src.kind != "generated" && src.kind != "tokens" && src.kind != "text") throw Napi::TypeError::New(env, where + ".kind must be 'generated', 'tokens' or 'text'");
   src.path = strField(env, o, "path", "", where);
   if (src.kind == "tokens" && src.path.empty()) throw Napi::TypeError::New(env, where + ".path (the token file) is required for kind 'tokens'");
+  if (src.kind == "text") {
+    // The CLI tokenizes the text; ids are range-checked against the model in the runner.
+    Napi::Value sv = field(o, "sequences");
+    if (!sv.IsArray()) throw Napi::TypeError::New(env, where + ".sequences (arrays of token ids) is required for kind 'text'");
+    Napi::Array seqs = sv.As<Napi::Array>();
+    for (uint32_t i = 0; i < seqs.Length(); i++) {
+      Napi::Value sq = seqs.Get(i);
+      if (!sq.IsArray()) throw Napi::TypeError::New(env, where + ".sequences[" + std::to_string(i) + "] must be an array of token ids");
+      Napi::Array ids = sq.As<Napi::Array>();
+      std::vector<int32_t> out(ids.Length());
+      for (uint32_t j = 0; j < ids.Length(); j++) {
+        Napi::Value x = ids.Get(j);
+        const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : -1.0;
+        if (!(d >= 0 && d <= 2147483647.0 && d == std::floor(d)))
+          throw Napi::TypeError::New(env, where + ".sequences[" + std::to_string(i) + "][" + std::to_string(j) + "] must be a non-negative integer token id");
+        out[j] = int32_t(d);
+      }
+      src.sequences.push_back(std::move(out));
+    }
+  }
   src.samples = intField(env, o, "samples", 0, where);
   src.length = intField(env, o, "length", 0, where);
   src.seed = uint64_t(intField(env, o, "seed", 0, where));
+  return src;
+}
+
+// job.imatrix = {path, tensors: {"<model tensor>": "<imatrix entry>"}} (the CLI maps names).
+ImatrixSource parseImatrix(Napi::Env env, const Napi::Object& job) {
+  ImatrixSource src;
+  Napi::Value v = field(job, "imatrix");
+  if (!isSet(v)) return src;
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "job.imatrix must be an object {path, tensors}");
+  Napi::Object o = v.As<Napi::Object>();
+  src.path = strField(env, o, "path", "", "job.imatrix");
+  if (src.path.empty()) throw Napi::TypeError::New(env, "job.imatrix.path is required");
+  Napi::Value ts = field(o, "tensors");
+  if (isSet(ts)) {
+    if (!ts.IsObject() || ts.IsArray()) throw Napi::TypeError::New(env, "job.imatrix.tensors must be an object of strings");
+    Napi::Object to = ts.As<Napi::Object>();
+    Napi::Array keys = to.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); i++) {
+      const std::string k = keys.Get(i).ToString().Utf8Value();
+      Napi::Value e = to.Get(k);
+      if (!e.IsString()) throw Napi::TypeError::New(env, "job.imatrix.tensors." + k + " must be a string (an imatrix entry name)");
+      src.entryOf[k] = e.As<Napi::String>().Utf8Value();
+    }
+  }
   return src;
 }
 
@@ -327,6 +371,7 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
   job.reference = boolField(env, o, "reference", false, "job");
   job.calibration = parseSource(env, o, "calibration");
   job.evaluate = parseSource(env, o, "evaluate");
+  job.imatrix = parseImatrix(env, o);
   return job;
 }
 

@@ -52,30 +52,51 @@ double groupError(const P& pol, const typename P::Params& p, const float* x, int
   });
 }
 
-// Optional: Params refine(const Params&, const float* x, int64_t n, bool fast) improving
-// a group's chosen parameters on its weights (method hqq's zero point: quant/hqq.h).
+// Optional: bool errWeighted(const Params&, const float* x, const float* w, int64_t n, Lanes&)
+// adding (x_i - q_i)^2 w_i to lane i & kMask for i < n, as the scalar loop of
+// weightedGroupError does (false: not available here).
 template <class P, class = void>
-struct HasRefine : std::false_type {};
+struct HasErrWeighted : std::false_type {};
 template <class P>
-struct HasRefine<P, std::void_t<decltype(&P::refine)>> : std::true_type {};
+struct HasErrWeighted<P, std::void_t<decltype(&P::errWeighted)>> : std::true_type {};
 
+// Importance-weighted squared error of a group: element i lies in column (col0 + i) % cols
+// and counts with weight imp[that column]. The sum is common/reduce.h's (chunks from the
+// group's start, lane i % 16, each term (e * e) * d in double), so the reference loop and a
+// vectorised errWeighted give the same bits.
 template <class P>
-typename P::Params chooseParams(const P& pol, const float* x, int64_t n, const typename P::Stats& s,
-                                ThreadPool* pool, bool fast);
-
-// chooseParams, then the policy's refinement (if it has one).
-template <class P>
-typename P::Params chooseRefined(const P& pol, const float* x, int64_t n, const typename P::Stats& s,
-                                 ThreadPool* pool, bool fast) {
-  if constexpr (HasRefine<P>::value) return pol.refine(chooseParams(pol, x, n, s, pool, fast), x, n, fast);
-  else return chooseParams(pol, x, n, s, pool, fast);
+double weightedGroupError(const P& pol, const typename P::Params& p, const float* x, int64_t n, const float* imp,
+                          int64_t col0, int64_t cols, ThreadPool* pool, bool fast) {
+  return chunkedSum(n, pool, [&](int64_t b, int64_t e) {
+    Lanes lanes;
+    for (int64_t i = b; i < e;) {
+      const int64_t c = (col0 + i) % cols;
+      const int64_t m = std::min(e - i, cols - c);  // a run of consecutive columns
+      bool done = false;
+      if constexpr (HasErrWeighted<P>::value) {
+        if (fast && ((i - b) & Lanes::kMask) == 0) done = pol.errWeighted(p, x + i, imp + c, m, lanes);
+      }
+      if (!done) {
+        for (int64_t k = 0; k < m; ++k) {
+          float d;
+          pol.quantOne(p, x[i + k], &d);
+          const float err = x[i + k] - d;
+          lanes.l[(i - b + k) & Lanes::kMask] += (double(err) * double(err)) * double(imp[c + k]);
+        }
+      }
+      i += m;
+    }
+    return lanes.total();
+  });
 }
 
-// Fit, then (clip mse) the shrink in the grid with the smallest squared error; ties keep
-// the larger range.
+// Fit, then (clip mse) the shrink in the grid with the smallest squared error, weighted
+// per column by imp when given (element i of the group in column (col0 + i) % cols); ties
+// keep the larger range.
 template <class P>
 typename P::Params chooseParams(const P& pol, const float* x, int64_t n, const typename P::Stats& s,
-                                ThreadPool* pool, bool fast) {
+                                ThreadPool* pool, bool fast, const float* imp = nullptr, int64_t col0 = 0,
+                                int64_t cols = 1) {
   if (!pol.clip()) return pol.fit(s, 1.0f);
   using Params = typename P::Params;
   // Constructed in place from fit's prvalue: no zeroing and no field-by-field copy (which
@@ -85,9 +106,13 @@ typename P::Params chooseParams(const P& pol, const float* x, int64_t n, const t
   for (int i = 0; i < kClipSteps; ++i) new (cand + i) Params(pol.fit(s, clipShrink(i)));  // independent: overlap
   double err[kClipSteps];
   bool done = false;
+  if (imp) {
+    for (int i = 0; i < kClipSteps; ++i) err[i] = weightedGroupError(pol, cand[i], x, n, imp, col0, cols, pool, fast);
+    done = true;
+  }
   if constexpr (HasErrMany<P>::value) {
     // One call for all candidates of a one-chunk group (same sums as groupError).
-    if (fast && n <= kReduceChunk) done = pol.errMany(cand, kClipSteps, x, n, err);
+    if (!done && fast && n <= kReduceChunk) done = pol.errMany(cand, kClipSteps, x, n, err);
   }
   if (!done)
     for (int i = 0; i < kClipSteps; ++i) err[i] = groupError(pol, cand[i], x, n, pool, fast);
@@ -101,6 +126,22 @@ typename P::Params chooseParams(const P& pol, const float* x, int64_t n, const t
     }
   }
   return cand[best];
+}
+
+// Optional: Params refine(const Params&, const float* x, int64_t n, bool fast) improving
+// a group's chosen parameters on its weights (method hqq's zero point: quant/hqq.h).
+template <class P, class = void>
+struct HasRefine : std::false_type {};
+template <class P>
+struct HasRefine<P, std::void_t<decltype(&P::refine)>> : std::true_type {};
+
+// chooseParams, then the policy's refinement (if it has one).
+template <class P>
+typename P::Params chooseRefined(const P& pol, const float* x, int64_t n, const typename P::Stats& s,
+                                 ThreadPool* pool, bool fast, const float* imp = nullptr, int64_t col0 = 0,
+                                 int64_t cols = 1) {
+  if constexpr (HasRefine<P>::value) return pol.refine(chooseParams(pol, x, n, s, pool, fast, imp, col0, cols), x, n, fast);
+  else return chooseParams(pol, x, n, s, pool, fast, imp, col0, cols);
 }
 
 // A policy may fuse a whole row of groups (stats, fit, store, quantize, pack) into one
@@ -184,7 +225,8 @@ void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, f
     BitWriter zw(st.zeros.data(), zbits > 0 ? zbits : 8);
     auto group = [&](const float* g, int64_t n, int64_t gi, float* d) {
       const typename P::Stats s = pol.stats(g, n, nullptr, false);
-      const typename P::Params p = chooseRefined(pol, g, n, s, nullptr, false);
+      const int64_t col0 = L.tensor ? 0 : (gi % G) * L.group;
+      const typename P::Params p = chooseRefined(pol, g, n, s, nullptr, false, ctx.importance, col0, L.cols);
       pol.store(p, gi, st, zbits > 0 ? &zw : nullptr);
       for (int64_t i = 0; i < n; ++i) cw.push(pol.quantOne(p, g[i], d + i));
     };
@@ -209,7 +251,7 @@ void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, f
       ctx.nonFinite->store(true);
       return;
     }
-    tensorParams = chooseRefined(pol, x, N, s, ctx.pool, true);
+    tensorParams = chooseRefined(pol, x, N, s, ctx.pool, true, ctx.importance, 0, L.cols);
     BitWriter zw(st.zeros.data(), zbits > 0 ? zbits : 8);
     pol.store(tensorParams, 0, st, zbits > 0 ? &zw : nullptr);
     if (zbits > 0) zw.flush();
@@ -258,7 +300,7 @@ void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, f
               ctx.nonFinite->store(true);
               return;
             }
-            const typename P::Params p = chooseRefined(pol, g, n, s, nullptr, true);
+            const typename P::Params p = chooseRefined(pol, g, n, s, nullptr, true, ctx.importance, j * L.group, L.cols);
             pol.store(p, r * G + j, st, rowZeroBits > 0 ? &zw : nullptr);
             pieces(p, g, n, drow + j * L.group);
           }

@@ -221,6 +221,36 @@ BITSMITH_AVX2 void scaledErrAvx2(float s, float inv, const float* x, int64_t n, 
     lanes.l[i & Lanes::kMask] += double(e) * double(e);
   }
 }
+
+// Importance-weighted: element i adds (e * e) * w[i] to lane i & 15 (weightedGroupError's order).
+template <int K>
+BITSMITH_AVX2 void scaledErrWeightedAvx2(float s, float inv, const float* x, const float* wt, int64_t n, Lanes& lanes) {
+  const __m256 vinv = _mm256_set1_ps(inv), vs = _mm256_set1_ps(s);
+  __m256d acc[4];
+  for (int k = 0; k < 4; ++k) acc[k] = _mm256_loadu_pd(lanes.l + 4 * k);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int h = 0; h < 2; ++h) {
+      const __m256 w = _mm256_loadu_ps(x + i + 8 * h);
+      const __m256 e = _mm256_sub_ps(w, _mm256_mul_ps(elem8<K>(_mm256_mul_ps(w, vinv)).value, vs));
+      const __m256 d = _mm256_loadu_ps(wt + i + 8 * h);
+      const __m256d e0 = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
+      const __m256d e1 = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
+      const __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(d));
+      const __m256d d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));
+      acc[2 * h] = _mm256_add_pd(acc[2 * h], _mm256_mul_pd(_mm256_mul_pd(e0, e0), d0));
+      acc[2 * h + 1] = _mm256_add_pd(acc[2 * h + 1], _mm256_mul_pd(_mm256_mul_pd(e1, e1), d1));
+    }
+  }
+  for (int k = 0; k < 4; ++k) _mm256_storeu_pd(lanes.l + 4 * k, acc[k]);
+  const float* table = gridTable<K>();
+  for (; i < n; ++i) {
+    float d;
+    scaledOne<K>(table, s, inv, x[i], &d);
+    const float e = x[i] - d;
+    lanes.l[i & Lanes::kMask] += (double(e) * double(e)) * double(wt[i]);
+  }
+}
 #endif
 
 // The members every scaled-grid policy shares: segment kernels and the fused row.
@@ -249,6 +279,16 @@ struct ScaledKernels {
 #endif
     (void)fast;
     scaledErr<K>(p.s, p.inv, x, n, lanes);
+  }
+  bool errWeighted(const ScaledParams& p, const float* x, const float* w, int64_t n, Lanes& lanes) const {
+#if BITSMITH_X86
+    if (!avx2) return false;
+    scaledErrWeightedAvx2<K>(p.s, p.inv, x, w, n, lanes);
+    return true;
+#else
+    (void)p, (void)x, (void)w, (void)n, (void)lanes;
+    return false;
+#endif
   }
   bool useFastRow() const { return avx2 && !static_cast<const Self*>(this)->clip(); }
   bool fastRow(const float* row, const Layout& L, float* drow, int64_t gi0, StoredTensor& st, BitWriter& cw,

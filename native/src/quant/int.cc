@@ -17,7 +17,8 @@
 // s and z are the stored values (the scale rounded to its storage type, common/fp.h) and
 // round() is round-half-to-even. w / s is computed as w * (1 / s) with the reciprocal of
 // the stored scale taken once per group, in the reference as in the fast path.
-// clip mse: a in {1, 0.975, ..., 0.525}, the one with the smallest squared error.
+// clip mse: a in {1, 0.975, ..., 0.525}, the one with the smallest squared error (weighted
+// per input column by QuantConfig::importance when given).
 // method hqq (asymmetric grids): the zero point is then optimised by quant/hqq.h.
 #include <cmath>
 #include <cstring>
@@ -139,6 +140,37 @@ BITSMITH_AVX2 void intErrAvx2(const IntGrid& g, const float* x, int64_t n, Lanes
     const int q = intQ<M>(x[i], g.inv, g.z, g.lo, g.hi);
     const float e = x[i] - (float(q) - g.z) * g.s;
     lanes.l[i & Lanes::kMask] += double(e) * double(e);
+  }
+}
+
+// Importance-weighted squared errors: element i adds (e * e) * w[i] (in double) to lane
+// i & 15, as weightedGroupError's scalar loop does.
+template <int M>
+BITSMITH_AVX2 void intErrWeightedAvx2(const IntGrid& g, const float* x, const float* w, int64_t n, Lanes& lanes) {
+  const __m256 vinv = _mm256_set1_ps(g.inv), vz = _mm256_set1_ps(g.z), vs = _mm256_set1_ps(g.s);
+  const __m256 vlo = _mm256_set1_ps(g.lo), vhi = _mm256_set1_ps(g.hi);
+  __m256d acc[4];
+  for (int k = 0; k < 4; ++k) acc[k] = _mm256_loadu_pd(lanes.l + 4 * k);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int h = 0; h < 2; ++h) {
+      __m256 d;
+      intQ8<M>(x + i + 8 * h, vinv, vz, vlo, vhi, vs, &d);
+      const __m256 e = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * h), d);
+      const __m256 wv = _mm256_loadu_ps(w + i + 8 * h);
+      const __m256d e0 = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
+      const __m256d e1 = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
+      const __m256d w0 = _mm256_cvtps_pd(_mm256_castps256_ps128(wv));
+      const __m256d w1 = _mm256_cvtps_pd(_mm256_extractf128_ps(wv, 1));
+      acc[2 * h] = _mm256_add_pd(acc[2 * h], _mm256_mul_pd(_mm256_mul_pd(e0, e0), w0));
+      acc[2 * h + 1] = _mm256_add_pd(acc[2 * h + 1], _mm256_mul_pd(_mm256_mul_pd(e1, e1), w1));
+    }
+  }
+  for (int k = 0; k < 4; ++k) _mm256_storeu_pd(lanes.l + 4 * k, acc[k]);
+  for (; i < n; ++i) {
+    const int q = intQ<M>(x[i], g.inv, g.z, g.lo, g.hi);
+    const float e = x[i] - (float(q) - g.z) * g.s;
+    lanes.l[i & Lanes::kMask] += (double(e) * double(e)) * double(w[i]);
   }
 }
 
@@ -325,6 +357,17 @@ struct IntPolicy {
     return true;
 #else
     (void)cand, (void)count, (void)x, (void)n, (void)err;
+    return false;
+#endif
+  }
+
+  bool errWeighted(const Params& p, const float* x, const float* w, int64_t n, Lanes& lanes) const {
+#if BITSMITH_X86
+    if (!avx2) return false;
+    intErrWeightedAvx2<M>(grid(p), x, w, n, lanes);
+    return true;
+#else
+    (void)p, (void)x, (void)w, (void)n, (void)lanes;
     return false;
 #endif
   }

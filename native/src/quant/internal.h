@@ -44,6 +44,9 @@ struct Ctx {
   bool reference = false;      // scalar spec loops, one group at a time
   bool ntStores = false;       // fast path may write dequant with non-temporal stores
   std::atomic<bool>* nonFinite = nullptr;  // fast paths set it on NaN/Inf input and stop
+  // Per-column search weights in the basis being quantized (QuantConfig::importance, or
+  // its rotated form): null for the plain squared error.
+  const float* importance = nullptr;
 };
 
 // Base quantizers (no outliers, low rank or rotation): write dq[rows*cols] and the codes,

@@ -5,6 +5,9 @@
 // counts in the group's mean), then overwrite them with their f16 value (saturated to
 // +-65504). Stored: k f16 values then k u32 flat indices, ascending. The stored codes at
 // those positions are the quantization of 0 (a decoder overwrites them).
+// With importance d (calibration's diagonal of X^T X, per column j) the score of a weight
+// is its share of the weighted error, d_j (x - Q(x))^2 (in f32), instead of |x - Q(x)|:
+// keeping it exactly removes that much of sum_j d_j (w - w')^2.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -23,15 +26,34 @@ namespace quant {
 
 namespace {
 
+// The selection score of weight i (a non-negative float, never NaN).
+inline float outlierScore(const float* x, const float* q, int64_t i, const float* imp, int64_t cols) {
+  const float e = x[i] - q[i];
+  return imp ? (e * e) * imp[i % cols] : std::fabs(e);
+}
+
 // The k largest |x - q| (ties: lower index first), as ascending flat indices. Errors are
 // non-negative floats, whose bit patterns order like their values: a radix select on the
 // high then the low 16 bits finds the k-th largest value T exactly; the result is every
 // index with error > T and the lowest-indexed ones with error == T, whatever the chunking.
-std::vector<uint32_t> selectLargest(const float* x, const float* q, int64_t n, int64_t k, ThreadPool* pool) {
+std::vector<uint32_t> selectLargest(const float* x, const float* q, int64_t n, int64_t k, ThreadPool* pool,
+                                    const float* imp, int64_t cols) {
   // The error bits are recomputed in each pass rather than stored (a 4n-byte buffer costs
   // more in page faults than the subtraction). Any chunking gives the same (exact)
   // result; a few chunks per thread balance the work.
-  auto errBits = [&](int64_t i) { return f32Bits(std::fabs(x[i] - q[i])); };
+  // f(i, bits of the score of i) for i in [b, e); the column is tracked, not divided for.
+  auto scores = [&](int64_t b, int64_t e, auto&& f) {
+    if (!imp) {
+      for (int64_t i = b; i < e; ++i) f(i, f32Bits(std::fabs(x[i] - q[i])));
+      return;
+    }
+    int64_t col = b % cols;
+    for (int64_t i = b; i < e; ++i) {
+      const float d = x[i] - q[i];
+      f(i, f32Bits((d * d) * imp[col]));  // == outlierScore
+      if (++col == cols) col = 0;
+    }
+  };
   const int64_t threads = pool ? pool->size() : 1;
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(2 * threads, (n + 65535) / 65536));
   auto range = [&](int64_t c) { return std::make_pair(n * c / chunks, n * (c + 1) / chunks); };
@@ -43,10 +65,9 @@ std::vector<uint32_t> selectLargest(const float* x, const float* q, int64_t n, i
       for (int64_t c = c0; c < c1; ++c) {
         const auto [b, e] = range(c);
         uint32_t* h = part[size_t(c)].data();
-        for (int64_t i = b; i < e; ++i) {
-          const uint32_t v = errBits(i);
+        scores(b, e, [&](int64_t, uint32_t v) {
           if ((v & mask) == prefix) ++h[(v >> shift) & 0xffffu];
-        }
+        });
       }
     });
     std::vector<uint64_t> total(65536, 0);
@@ -75,11 +96,10 @@ std::vector<uint32_t> selectLargest(const float* x, const float* q, int64_t n, i
     for (int64_t c = c0; c < c1; ++c) {
       const auto [b, e] = range(c);
       uint64_t g = 0, eq = 0;
-      for (int64_t i = b; i < e; ++i) {
-        const uint32_t v = errBits(i);
+      scores(b, e, [&](int64_t, uint32_t v) {
         g += v > T;
         eq += v == T;
-      }
+      });
       nGreater[size_t(c)] = g;
       nEqual[size_t(c)] = eq;
     }
@@ -97,22 +117,22 @@ std::vector<uint32_t> selectLargest(const float* x, const float* q, int64_t n, i
     for (int64_t c = c0; c < c1; ++c) {
       const auto [b, e] = range(c);
       uint64_t o = offset[size_t(c)], eqLeft = takeEqual[size_t(c)];
-      for (int64_t i = b; i < e; ++i) {
-        const uint32_t v = errBits(i);
+      scores(b, e, [&](int64_t i, uint32_t v) {
         if (v > T || (v == T && eqLeft > 0)) {
           if (v == T) --eqLeft;
           out[size_t(o++)] = uint32_t(i);
         }
-      }
+      });
     }
   });
   return out;
 }
 
-// The reference: order by (error desc, index asc), keep the first k, ascending.
-std::vector<uint32_t> selectLargestReference(const float* x, const float* q, int64_t n, int64_t k) {
+// The reference: order by (score desc, index asc), keep the first k, ascending.
+std::vector<uint32_t> selectLargestReference(const float* x, const float* q, int64_t n, int64_t k, const float* imp,
+                                             int64_t cols) {
   std::vector<float> err(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) err[size_t(i)] = std::fabs(x[i] - q[i]);
+  for (int64_t i = 0; i < n; ++i) err[size_t(i)] = outlierScore(x, q, i, imp, cols);
   std::vector<uint32_t> idx(static_cast<size_t>(n));
   std::iota(idx.begin(), idx.end(), 0u);
   auto before = [&](uint32_t a, uint32_t b) { return err[a] > err[b] || (err[a] == err[b] && a < b); };
@@ -140,7 +160,8 @@ int64_t quantizeWithOutliers(const float* x, bool xScratch, const Layout& L, con
   quantizeBase(x, L, c, f, ctx, dq, st);
   if (ctx.nonFinite && ctx.nonFinite->load()) return 0;
 
-  const std::vector<uint32_t> idx = ctx.reference ? selectLargestReference(x, dq, n, k) : selectLargest(x, dq, n, k, pool);
+  const std::vector<uint32_t> idx = ctx.reference ? selectLargestReference(x, dq, n, k, ctx.importance, L.cols)
+                                                 : selectLargest(x, dq, n, k, pool, ctx.importance, L.cols);
   std::vector<uint16_t> kept(static_cast<size_t>(k));
   for (int64_t j = 0; j < k; ++j) kept[size_t(j)] = f16FromF32Sat(x[idx[size_t(j)]]);
   // The second pass runs on x with the outliers zeroed: in x itself when it is our

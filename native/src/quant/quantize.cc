@@ -19,6 +19,7 @@
 #include "common/fp.h"
 #include "quant/ggml/family.h"
 #include "quant/hqq.h"
+#include "quant/importance.h"
 #include "quant/internal.h"
 #include "quant/stored.h"
 #include "threads/pool.h"
@@ -225,6 +226,13 @@ int64_t quantizeTensorInto(const float* w, int64_t rows, int64_t cols, const Qua
   ctx.pool = tp;
   ctx.reference = reference;
   ctx.nonFinite = &nonFinite;
+  // Importance lives in the basis the grid quantizes: under rotate, its rotated diagonal.
+  std::vector<float> rotatedImp;
+  if (c.importance) {
+    checkImportance(c.importance, cols);
+    if (c.rotate) rotatedImp = rotatedImportance(c.importance, cols, makeRotation(cols, c.seed).block);
+    ctx.importance = c.rotate ? rotatedImp.data() : c.importance;
+  }
 
   const bool simple = !c.rotate && c.outliers == 0 && c.lowrank == 0;
   if (reference || !simple) scanFinite(w, rows, cols, tp);

@@ -38,6 +38,11 @@ struct QuantConfig {
   int lowrankIters = 1;   // >1: alternate re-quantization and SVD (LQ-LoRA)
   bool rotate = false;    // seeded random-sign Hadamard along cols before quantizing
   uint64_t seed = 0;
+  // Per-input-channel search weights d_j (cols entries, finite, >= 0; null: unweighted), in
+  // the original basis: calibration's diagonal of X^T X (an imatrix, or the forward-pass
+  // Hessian's diagonal). The searches then minimise sum_j d_j (w - w')^2: the clip mse
+  // shrink, the ggml encoders' scales, and outliers' choice (quant/importance.cc). Not owned.
+  const float* importance = nullptr;
   HqqOptions hqq;         // method hqq (int2..int8, asymmetric)
 };
 

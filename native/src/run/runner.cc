@@ -15,6 +15,7 @@
 #include <cstring>
 #include <limits>
 #include <unordered_map>
+#include <tuple>
 #include <unordered_set>
 
 #include "forward/calibrate.h"
@@ -299,6 +300,21 @@ OutputErr outputError(const float* w, const float* q, int64_t rows, int64_t n, c
 forward::Sequences loadSequences(const SequenceSource& src, const forward::LlamaModel& lm, const std::atomic<bool>& cancel) {
   const forward::LlamaConfig& c = lm.config();
   if (src.kind == "tokens") return forward::readTokenFile(src.path, c.vocab, c.maxPositions, src.samples, src.length);
+  if (src.kind == "text") {
+    auto fail = [&](const std::string& what) { return ModelError("calibration/bad-tokens", src.path + ": " + what); };
+    if (src.sequences.empty()) throw fail("the text gives no token sequences");
+    for (size_t s = 0; s < src.sequences.size(); s++) {
+      const auto& q = src.sequences[s];
+      if (q.size() < 2) throw fail("window " + std::to_string(s) + " has " + std::to_string(q.size()) + " tokens; at least 2 are needed");
+      if (c.maxPositions > 0 && int64_t(q.size()) > c.maxPositions)
+        throw fail("window " + std::to_string(s) + " has " + std::to_string(q.size()) + " tokens, more than the model's " + std::to_string(c.maxPositions) + " positions");
+      for (size_t i = 0; i < q.size(); i++)
+        if (q[i] < 0 || int64_t(q[i]) >= c.vocab)
+          throw fail("window " + std::to_string(s) + ", position " + std::to_string(i) + ": token id " + std::to_string(q[i]) +
+                     " is outside the model's vocabulary (0.." + std::to_string(c.vocab - 1) + "): does the tokenizer belong to this model?");
+    }
+    return src.sequences;
+  }
   const int64_t samples = src.samples > 0 ? src.samples : 16;
   int64_t length = src.length > 0 ? src.length : 128;
   if (src.length <= 0 && c.maxPositions > 0) length = std::min(length, c.maxPositions);
@@ -310,7 +326,7 @@ Value sourceValue(const SequenceSource& src, const forward::Sequences& seqs) {
   for (const auto& q : seqs) tokens += int64_t(q.size());
   Value v = Value::object();
   v.set("kind", Value::of(src.kind));
-  if (src.kind == "tokens") v.set("path", Value::of(src.path));
+  if (src.kind == "tokens" || src.kind == "text") v.set("path", Value::of(src.path));
   else v.set("seed", Value::of(int64_t(src.seed)));
   v.set("sequences", Value::of(int64_t(seqs.size())));
   v.set("tokens", Value::of(tokens));
@@ -374,10 +390,13 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
                                                  " in the model but " + shapeText(jt.shape) + " in the plan (was the model changed?)", jt.name);
     if (jt.quantize) {
       model->requireReadable(*ref);
+      // gptq and awq need the whole X^T X; an imatrix is its diagonal.
+      if ((jt.method == "gptq" || jt.method == "awq") && job.imatrix.enabled() && !job.calibration.enabled())
+        throw ModelError("run/needs-hessian", "tensor \"" + jt.name + "\": method " + jt.method + " needs the full Hessian X^T X; an imatrix has only its diagonal " +
+                                                 "(use calibration generated or calibration tokens)", jt.name);
       if (jt.method == "gptq" || jt.method == "awq") {
-        // An imatrix has neither the Hessian nor mean |x|: only sequences for the forward pass do.
-        if (!job.calibration.enabled() || job.calibration.kind == "imatrix")
-          throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method " + jt.method + " needs calibration sequences for the forward pass (an imatrix is not enough)", jt.name);
+        if (!job.calibration.enabled())
+          throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method " + jt.method + " needs calibration (calibration generated, tokens or text)", jt.name);
       } else if (jt.method != "rtn" && jt.method != "hqq") {  // hqq: QuantConfig::hqq (quant/hqq.h)
         throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn, gptq, hqq and awq)", jt.name);
       }
@@ -579,6 +598,19 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     }
     if (!awqTensors.empty()) awq = awqSearchSites(*model, awqTensors, *hessians, pool, job.reference, ct || job.gguf, quantizedNames, cancel);
   }
+  // Per-input-channel importance for the searches (and, with an imatrix only, the
+  // diagonal output error).
+  std::unique_ptr<Importance> importance;
+  if (job.imatrix.enabled()) {
+    const auto ti = Clock::now();
+    std::vector<std::pair<std::string, int64_t>> quantized;
+    for (const Item& it : items)
+      if (it.job && it.job->quantize) quantized.emplace_back(it.ref->name, it.ref->cols());
+    importance = Importance::fromImatrix(job.imatrix, quantized);
+    emit(importance->event(secondsSince(ti)));
+  } else if (hessians) {
+    importance = Importance::fromHessians(*hessians);
+  }
   // Dequantized weights kept for the evaluation's fake-quantized model.
   std::unordered_map<std::string, std::vector<float>> fake;
 
@@ -672,7 +704,9 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       continue;
     }
 
-    const QuantConfig& cfg = jt->config;
+    QuantConfig cfgW = jt->config;
+    if (importance && jt->method == "rtn") cfgW.importance = importance->forTensor(ref.name, cols);
+    const QuantConfig& cfg = cfgW;
     const linalg::PackedB* hq = nullptr;
     const forward::Hessian* hGptq = nullptr;
     if (jt->method == "gptq") {
@@ -693,6 +727,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
         hq = &it->second;
       }
     }
+    // Without the full Hessian: the diagonal estimate of the output error from the imatrix.
+    const float* diagD = !hq && importance && importance->kind() == "imatrix" ? importance->forTensor(ref.name, cols) : nullptr;
     std::vector<float>* keep = nullptr;
     if (job.evaluate.enabled()) {
       keep = &fake[ref.name];
@@ -745,6 +781,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
                 chunkBytes[size_t(k)] = q.bytes;
                 chunkOutliers[size_t(k)] = q.outlierCount;
                 if (hq) chunkOut[size_t(k)] = outputError(in, q.dequant.data(), r1 - r0, cols, *hq, nullptr);
+                else if (diagD) std::tie(chunkOut[size_t(k)].num, chunkOut[size_t(k)].den) = diagonalOutputError(in, q.dequant.data(), r1 - r0, cols, diagD);
                 if (keep) std::memcpy(keep->data() + r0 * cols, q.dequant.data(), size_t(n) * sizeof(float));
                 model->release(ref, r0, r1);
                 if (!async) sequencer.submit(k, nullptr, 0, {});
@@ -837,6 +874,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       outlierCount = q.outlierCount;
       metrics = computeMetrics(in, q.dequant.data(), rows * cols, &pool);
       if (hq) outErr = outputError(in, q.dequant.data(), rows, cols, *hq, &pool);
+      else if (diagD) std::tie(outErr.num, outErr.den) = diagonalOutputError(in, q.dequant.data(), rows, cols, diagD);
       if (keep) std::memcpy(keep->data(), q.dequant.data(), size_t(rows * cols) * sizeof(float));
       model->release(ref, 0, rows);
       if (async && ct) {
@@ -879,15 +917,19 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     b.set("extra", Value::of(bytes.extra));
     ev.set("bytes", std::move(b));
     ev.set("relError", Value::of(metrics.relError));
+    ev.set("squaredError", Value::of(metrics.squaredError));
     ev.set("sqnrDb", Value::of(metrics.sqnrDb));
     ev.set("maxAbsError", Value::of(metrics.maxAbsError));
     ev.set("cosine", Value::of(metrics.cosine));
-    if (hq) {
+    if (hq || diagD) {
       // Relative output error on the calibration inputs, and its SQNR.
       ev.set("outputError", Value::of(outErr.den > 0 ? outErr.num / outErr.den : 0.0));
+      ev.set("outputErrorSum", Value::of(outErr.num));  // tr(dW H dW^T): additive across tensors
       ev.set("outputSqnrDb", Value::of(outErr.num > 0 ? 10.0 * std::log10(outErr.den / outErr.num) : std::numeric_limits<double>::infinity()));
+      ev.set("outputErrorKind", Value::of(hq ? "hessian" : "diagonal"));
     }
     if (aw) ev.set("awq", awqEventValue(*aw));
+    if (cfg.importance) ev.set("importance", Value::of(importance->kind()));
     ev.set("outliers", Value::of(outlierCount));
     ev.set("chunks", Value::of((rows + chunkRows - 1) / std::max<int64_t>(1, chunkRows)));
     ev.set("seconds", Value::of(secondsSince(ts)));

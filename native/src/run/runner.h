@@ -13,6 +13,7 @@
 #include "quant/awq.h"
 #include "quant/gptq.h"
 #include "quant/quantize.h"
+#include "run/importance.h"
 
 namespace bitsmith {
 
@@ -26,12 +27,15 @@ struct JobTensor {
   QuantConfig config;
 };
 
-// Sequences for the forward pass: sampled from the unquantized model (generated) or read
-// from a JSON file of token-id arrays (tokens). samples/length 0: the defaults
-// (generated: 16 sequences of min(128, max positions) ids; tokens: as written).
+// Sequences for the forward pass: sampled from the unquantized model (generated), read
+// from a JSON file of token-id arrays (tokens), or a text file the CLI has tokenized with
+// the model's tokenizer (text: the ids arrive in `sequences`, re-validated here).
+// samples/length 0: the defaults (generated: 16 sequences of min(128, max positions) ids;
+// tokens and text: as given).
 struct SequenceSource {
-  std::string kind;  // "" (none), "generated", "tokens"
-  std::string path;  // tokens: the file
+  std::string kind;  // "" (none), "generated", "tokens", "text"
+  std::string path;  // tokens: the file; text: the text file (for the report)
+  std::vector<std::vector<int32_t>> sequences;  // text: the tokenized windows
   int64_t samples = 0, length = 0;
   uint64_t seed = 0;
   bool enabled() const { return !kind.empty(); }
@@ -61,6 +65,9 @@ struct Job {
   // calibration: per-input-site Hessians from the forward pass over these sequences; each
   // quantized linear weight then reports its output error tr(dW H dW^T) / tr(W H W^T).
   SequenceSource calibration;
+  // calibration imatrix "file": per-input-channel importance (the diagonal of X^T X only:
+  // no forward pass, no gptq); see run/importance.h.
+  ImatrixSource imatrix;
   // evaluate: the original and the fake-quantized model on these held-out sequences
   // (perplexity of both, KL divergence mean/p99/max, top-1 agreement).
   SequenceSource evaluate;

@@ -225,6 +225,7 @@ TensorMetrics StreamMetrics::finish() const {
   if (count == 0) return m;
   const double inf = std::numeric_limits<double>::infinity();
   m.relError = ee == 0 ? 0 : (ww == 0 ? inf : std::sqrt(ee / ww));
+  m.squaredError = ee;
   m.sqnrDb = ee == 0 ? inf : (ww == 0 ? -inf : 10.0 * std::log10(ww / ee));
   m.maxAbsError = maxAbs;
   if (ww == 0 && qq == 0) m.cosine = 1;

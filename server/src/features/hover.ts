@@ -9,6 +9,7 @@ import {
 import type { AnalyzedDocument } from './document';
 import { inComment, ruleOf, statementPath, tokenAt } from './locate';
 import { KIND_DOCS, VALUE_DOCS, count, formatBitsSummary, keywordDoc, plural, snippetToText } from './vocab';
+import { allocateHover, allocatedLine, mixText } from './allocationHover';
 
 export function hover(doc: AnalyzedDocument, position: Position): Hover | null {
   const { analysis } = doc;
@@ -45,6 +46,8 @@ function markdown(doc: AnalyzedDocument, path: Statement[], argIndex: number | u
     }
     if (name === 'model') return modelHover(analysis);
     if (name === 'budget') return budgetHover(analysis);
+    if (name === 'allocate' && !arg) return allocateHover(analysis, keywordHover(TOP_KEYWORDS, 'allocate') ?? '**allocate**');
+    if (name === 'calibration' && arg?.kind === 'string' && analysis.imatrix) return imatrixHover(analysis);
     if (arg?.kind === 'ident' && argIndex === 0 && KIND_DOCS[name]?.[arg.name]) return `**${name} ${arg.name}**\n\n${KIND_DOCS[name][arg.name]}`;
     if (arg) return undefined;
     return keywordHover(TOP_KEYWORDS, name);
@@ -186,6 +189,8 @@ export function ruleHover(doc: AnalyzedDocument, rule: Rule, pattern?: string): 
   if (sorted.length > MAX_CONFIGS) lines.push(`- … and ${sorted.length - MAX_CONFIGS} more configurations`);
   out.push('', sorted.length === 1 ? `Result: ${lines[0].slice(2)}` : `Result:\n${lines.join('\n')}`);
   out.push('', `Size: ${formatBytes(bytesIn)} → **${formatBytes(bytesOut)}** (${fmt((8 * bytesOut) / params)} bpw over these tensors)`);
+  const allocated = allocatedLine(tensors, matched);
+  if (allocated) out.push('', allocated);
 
   // Properties this rule sets that a later rule decides instead, by overriding rule.
   const props = Object.keys(rule.settings) as PropName[];
@@ -262,9 +267,28 @@ function budgetHover(analysis: Analysis): string {
   const verdict = b.fits
     ? `fits, with ${formatBytes(b.bytes - t.bytesOut)} (${fmt(b.bpw - t.bpw)} bpw) to spare`
     : `**over by ${formatBytes(b.overBytes)}** (${fmt(t.bpw - b.bpw)} bpw)`;
-  return [
+  const lines = [
     `**Budget** ${limit} for ${count(t.params)} parameters`,
     '',
     `The recipe needs **${fmt(t.bpw)} bpw**, ${formatBytes(t.bytesOut)} (from ${formatBytes(t.bytesIn)}): ${verdict}.`,
+  ];
+  const a = analysis.allocation;
+  if (a?.result) lines.push('', `Allocated by \`allocate\` (${a.result.metric} metric): ${mixText(a.result.counts)}.`);
+  else if (a) lines.push('', '`allocate` has not measured its candidates yet: these figures use the defaults\' format (hover `allocate`).');
+  return lines.join('\n');
+}
+
+/** calibration imatrix "file": what the file holds and how it fits the model. */
+function imatrixHover(analysis: Analysis): string {
+  const n = (k: number, one: string, many: string) => `${count(k)} ${k === 1 ? one : many}`;
+  const { header, match } = analysis.imatrix!;
+  const quantized = analysis.plan?.tensors.filter((t) => t.action === 'quantize' && t.tensor.shape.length === 2) ?? [];
+  const weighted = quantized.filter((t) => match.entryOf.has(t.tensor.name)).length;
+  return [
+    `**imatrix** \`${header.path}\` (${header.format === 'gguf' ? 'GGUF' : 'legacy .dat'}): ${n(header.entries.length, 'entry', 'entries')}`,
+    '',
+    `Weights the searches of ${weighted} of ${n(quantized.length, 'quantized matrix', 'quantized matrices')} by mean x² per input channel ` +
+      `(the diagonal of XᵀX; per-tensor output error is its diagonal estimate).` +
+      (match.unmatched.length ? ` ${n(match.unmatched.length, 'entry matches', 'entries match')} no tensor.` : ''),
   ].join('\n');
 }

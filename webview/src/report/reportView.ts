@@ -32,7 +32,8 @@ function basename(p: string): string {
   return p.replace(/[\\/]+$/, '').split(/[\\/]/).pop() || p;
 }
 
-function columns(outputErrors: boolean): Column<TensorResult>[] {
+// diagonal: the output errors are calibration imatrix's diagonal estimate (runReport.ts outputErrorKind).
+function columns(outputErrors: boolean, diagonal = false): Column<TensorResult>[] {
   const num = (value: (t: TensorResult) => number | undefined, fmt: (x: number | undefined) => string) =>
     (t: TensorResult) => (isKept(t) && value(t) === undefined ? h('span', { class: 'muted' }, '—') : fmt(value(t)));
   return [
@@ -48,13 +49,15 @@ function columns(outputErrors: boolean): Column<TensorResult>[] {
     { id: 'sqnrDb', label: 'SQNR dB', title: 'Signal-to-quantization-noise ratio in decibels', numeric: true, sortValue: (t) => t.sqnrDb, render: num((t) => t.sqnrDb, (x) => (x === undefined ? '—' : x.toFixed(2))), firstDirection: 'ascending' },
     ...(outputErrors ? [
       {
-        id: 'outputError', label: 'Out err', numeric: true, firstDirection: 'descending' as const,
-        title: 'Relative output error tr(ΔW H ΔW^T) / tr(W H W^T) on the calibration inputs: an energy ratio (compare with rel. error squared)',
+        id: 'outputError', label: diagonal ? 'Out err (diag.)' : 'Out err', numeric: true, firstDirection: 'descending' as const,
+        title: diagonal
+          ? 'Diagonal estimate of the relative output error from the imatrix, Σ d_j |ΔW_:j|² / Σ d_j |W_:j|² (d = mean x² per input: only the diagonal of XᵀX, not the full-Hessian figure)'
+          : 'Relative output error tr(ΔW H ΔW^T) / tr(W H W^T) on the calibration inputs: an energy ratio (compare with rel. error squared)',
         sortValue: (t: TensorResult) => t.outputError, render: num((t) => t.outputError, (x) => formatNumber(x)),
       },
       {
-        id: 'outputSqnrDb', label: 'Out SQNR dB', numeric: true, firstDirection: 'ascending' as const,
-        title: 'Output signal-to-noise ratio on the calibration inputs, in decibels',
+        id: 'outputSqnrDb', label: diagonal ? 'Out SQNR dB (diag.)' : 'Out SQNR dB', numeric: true, firstDirection: 'ascending' as const,
+        title: diagonal ? 'Output SQNR from the imatrix\'s diagonal estimate, in decibels' : 'Output signal-to-noise ratio on the calibration inputs, in decibels',
         sortValue: (t: TensorResult) => t.outputSqnrDb, render: num((t) => t.outputSqnrDb, (x) => (x === undefined ? '—' : x.toFixed(2))),
       },
     ] : []),
@@ -292,7 +295,7 @@ export class ReportApp {
     this.table = new DataTable<TensorResult>({
       id: 'tensor-table',
       caption: 'Tensors of the run: format, bits per weight and error. Select a row to see its histograms and open the rule that decided it.',
-      columns: columns(this.outputErrors),
+      columns: columns(this.outputErrors, this.report?.tensors.some((t) => t.outputErrorKind === 'diagonal') ?? false),
       rowKey: (t) => t.name,
       keyAttribute: 'data-tensor',
       rowClass: (t) => (isKept(t) ? 'kept' : undefined),

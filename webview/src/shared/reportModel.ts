@@ -220,6 +220,7 @@ export function sourceLabel(source: SequenceSourceInfo | undefined): string {
   if (!source) return 'unknown source';
   if (source.kind === 'generated') return source.seed !== undefined ? `generated (seed ${source.seed})` : 'generated';
   if (source.kind === 'tokens') return source.path ? `tokens file ${source.path.split(/[\\/]/).pop()}` : 'tokens file';
+  if (source.kind === 'text') return source.path ? `text ${source.path.split(/[\\/]/).pop()}` : 'text';
   return String(source.kind);
 }
 

@@ -32,7 +32,7 @@ void quantizeGgmlFamily(const float* x, const Layout& L, const FormatSpec& f, co
   st.codes.resize(size_t(L.rows) * rb);
   ThreadPool serial(1);
   ThreadPool& pool = ctx.pool ? *ctx.pool : serial;
-  ggmlEncodeRows(t->type, x, L.rows, L.cols, st.codes.data(), nullptr, pool, ctx.reference);
+  ggmlEncodeRows(t->type, x, L.rows, L.cols, st.codes.data(), ctx.importance, pool, ctx.reference);
   ggmlDecodeRowsParallel(t->type, st.codes.data(), L.rows, L.cols, dq, ctx.pool);
 }
 

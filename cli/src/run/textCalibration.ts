@@ -1,0 +1,108 @@
+// `calibration text "file"`: the text, tokenized with the model's own tokenizer.json
+// (Hugging Face tokenizers.js, the same pipeline as the Rust library), cut into windows of
+// `length` ids. Each window starts with what the tokenizer's post-processor puts in front
+// of a sequence (BOS for Llama-style tokenizers), as llama.cpp's imatrix and perplexity
+// tools start each chunk with BOS: a window without it would calibrate on activations
+// the model never sees at position 0.
+import * as fs from 'fs';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { findTokenizer } from '../../../core/src/index';
+
+/** Text files beyond this are refused: tokenizing them in one piece would take minutes. */
+export const MAX_TEXT_BYTES = 64 * 1024 * 1024;
+/** Window length when the recipe gives none (llama-imatrix's default context), capped by the model's positions. */
+export const DEFAULT_TEXT_LENGTH = 512;
+
+export class TextCalibrationError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export interface TextWindows {
+  sequences: number[][];
+  /** Ids the whole text gave (before windowing), and the tokenizer file used. */
+  textTokens: number;
+  tokenizer: string;
+  /** Ids put in front of every window (BOS), from the tokenizer's post-processor. */
+  prefix: number[];
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TextCalibrationError('calibration/no-tokenizer', `${file}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new TextCalibrationError('calibration/bad-tokenizer', `${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** The model's maximum positions from its config, when it says. */
+export function maxPositionsOf(config: Record<string, unknown>): number | undefined {
+  for (const key of ['max_position_embeddings', 'n_positions', 'max_seq_len', 'seq_len']) {
+    const v = config[key];
+    if (typeof v === 'number' && Number.isInteger(v) && v > 1) return v;
+  }
+  return undefined;
+}
+
+/**
+ * Tokenizes `textPath` with the tokenizer beside `modelPath` and cuts it into windows of
+ * `length` ids (prefix included); the last, shorter window is kept when it has at least
+ * half a window of text, so a short file still calibrates. `samples` caps the windows.
+ */
+export function textWindows(textPath: string, modelPath: string, opts: { samples?: number; length?: number; maxPositions?: number }): TextWindows {
+  const files = findTokenizer(modelPath);
+  if (!files) throw new TextCalibrationError('calibration/no-tokenizer', `${modelPath}: no tokenizer.json beside the model, which calibration text needs`);
+  let size: number;
+  try {
+    size = fs.statSync(textPath).size;
+  } catch {
+    throw new TextCalibrationError('calibration/not-found', `${textPath}: no such file`);
+  }
+  if (size > MAX_TEXT_BYTES) throw new TextCalibrationError('calibration/bad-text', `${textPath}: ${size} bytes; text calibration reads at most ${MAX_TEXT_BYTES} (use samples/length, or a shorter file)`);
+  const text = fs.readFileSync(textPath, 'utf8');
+  if (!text.trim()) throw new TextCalibrationError('calibration/bad-text', `${textPath}: the file holds no text`);
+
+  const json = readJson(files.tokenizer);
+  const config = files.config ? readJson(files.config) : {};
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = new Tokenizer(json as object, (config ?? {}) as object);
+  } catch (e) {
+    throw new TextCalibrationError('calibration/bad-tokenizer', `${files.tokenizer}: cannot build the tokenizer (${(e as Error).message})`);
+  }
+  let ids: number[];
+  let prefix: number[];
+  try {
+    ids = tokenizer.encode(text, { add_special_tokens: false }).ids;
+    // What the post-processor adds around an empty sequence, in front: BOS, or nothing.
+    const empty = tokenizer.encode('', { add_special_tokens: true }).ids;
+    prefix = empty.length > 0 && (config as { add_bos_token?: unknown }).add_bos_token !== false ? [empty[0]] : [];
+  } catch (e) {
+    throw new TextCalibrationError('calibration/bad-tokenizer', `${files.tokenizer}: tokenizing ${textPath} failed (${(e as Error).message})`);
+  }
+
+  const cap = opts.maxPositions && opts.maxPositions > 1 ? opts.maxPositions : undefined;
+  if (opts.length && cap && opts.length > cap) {
+    throw new TextCalibrationError('calibration/bad-text', `length ${opts.length} is more than the model's ${cap} positions`);
+  }
+  const length = opts.length ?? Math.min(DEFAULT_TEXT_LENGTH, cap ?? DEFAULT_TEXT_LENGTH);
+  const body = length - prefix.length;
+  if (body < 1) throw new TextCalibrationError('calibration/bad-text', `length ${length} leaves no room for text after the tokenizer's ${prefix.length} leading id(s)`);
+  const sequences: number[][] = [];
+  for (let i = 0; i < ids.length; i += body) {
+    const piece = ids.slice(i, i + body);
+    if (piece.length < body && sequences.length > 0 && piece.length < body / 2) break;
+    if (prefix.length + piece.length < 2) break;
+    sequences.push([...prefix, ...piece]);
+    if (opts.samples && sequences.length >= opts.samples) break;
+  }
+  if (sequences.length === 0) throw new TextCalibrationError('calibration/bad-text', `${textPath}: tokenizes to ${ids.length} id(s), too few for one window`);
+  return { sequences, textTokens: ids.length, tokenizer: files.tokenizer, prefix };
+}

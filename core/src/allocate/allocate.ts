@@ -1,0 +1,168 @@
+// The allocation from measured figures: each group's candidates get the summed bytes and
+// error of their members, the solver picks, and the result names every tensor's format,
+// whether it was pinned, and the predicted error. Without every needed figure it lists
+// what is missing (the CLI measures exactly that; the editor says measuring is needed).
+
+import type { Recipe } from '../analysis/recipe';
+import { tensorValues } from '../analysis/resolve';
+import type { Plan } from '../plan';
+import { candidateKey, type MeasurementEntry, type MeasurementTable } from './measurements';
+import type { AllocationSetup } from './setup';
+import { allocationFrontier, solveAllocation, type AllocItem, type AllocSolution } from './solver';
+
+export type AllocMetric = 'weight' | 'output' | 'kld';
+
+export interface MissingMeasurement {
+  /** Index in plan.tensors. */
+  index: number;
+  tensor: string;
+  format: string;
+  key: string;
+  /** error: bytes, weight and output error (one pass per format over many tensors);
+   * kld: the end-to-end KL divergence with only this tensor quantized (one pass each). */
+  kind: 'error' | 'kld';
+}
+
+/** The candidate whose KL divergence calibrates a tensor's output error (metric output):
+ * the middle one by bytes, where the proxy is neither lost in noise nor saturated. */
+export function kldReference(formats: string[], bytesOf: (format: string) => number): string {
+  const sorted = formats.slice().sort((a, b) => bytesOf(a) - bytesOf(b) || a.localeCompare(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+export interface AllocatedTensor {
+  index: number;
+  name: string;
+  format: string;
+  bytes: number;
+  /** Predicted error (the metric's units); undefined for pinned tensors. */
+  error?: number;
+  pinned: boolean;
+  /** Metric output: no KL divergence calibrates this tensor's proxy; the median scale does. */
+  estimated?: boolean;
+}
+
+export interface AllocationResult {
+  metric: AllocMetric;
+  /** Per plan tensor index, the chosen format (free tensors only). */
+  formats: Map<number, string>;
+  tensors: AllocatedTensor[];
+  solution: AllocSolution;
+  /** Formats by how many tensors got them (free and pinned). */
+  counts: Record<string, number>;
+  /** Metric output: the median KL-per-proxy scale, used for tensors without their own. */
+  weightToOutput?: number;
+}
+
+/** The (tensor, candidate) figures the table lacks for `metric`. */
+export function missingMeasurements(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable | undefined, metric: AllocMetric): MissingMeasurement[] {
+  const out: MissingMeasurement[] = [];
+  for (const g of setup.groups) {
+    for (const m of g.members) {
+      const f = setup.free[m];
+      const values = tensorValues(recipe, plan.tensors[f.index].matchedRules);
+      const ref = metric === 'output' ? kldReference(g.formats, (fmt) => f.candidates.find((c) => c.format === fmt)!.bytes) : undefined;
+      for (const format of g.formats) {
+        const key = candidateKey(f.name, values, format);
+        const e = table?.entries[key];
+        if (!e) out.push({ index: f.index, tensor: f.name, format, key, kind: 'error' });
+        if ((metric === 'kld' || format === ref) && e?.kld === undefined) out.push({ index: f.index, tensor: f.name, format, key, kind: 'kld' });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The allocation at the setup's budget (or `budgetBytes`), from a table holding every
+ * needed figure (check with missingMeasurements first). Throws when one is missing.
+ */
+export function allocate(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric, budgetBytes = setup.budgetBytes): AllocationResult {
+  if (budgetBytes === undefined) throw new Error('allocate needs a budget');
+  const { items, entryOf, weightToOutput } = buildItems(recipe, plan, setup, table, metric);
+  const solution = solveAllocation({ items, budgetBytes, fixedBytes: setup.fixedBytes });
+  return result(plan, setup, items, entryOf, solution, metric, weightToOutput);
+}
+
+/** Solutions over `points` budgets from the smallest achievable size to the largest useful one. */
+export function frontier(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric, points = 12): AllocSolution[] {
+  const { items } = buildItems(recipe, plan, setup, table, metric);
+  const budgets = Array.from({ length: points }, (_, i) => Math.round(setup.minBytes + ((setup.maxBytes - setup.minBytes) * i) / Math.max(1, points - 1)));
+  return allocationFrontier({ items, fixedBytes: setup.fixedBytes }, budgets);
+}
+
+function buildItems(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric) {
+  const valuesOf = (m: number) => tensorValues(recipe, plan.tensors[setup.free[m].index].matchedRules);
+  const entryOf = (m: number, format: string): MeasurementEntry => {
+    const f = setup.free[m];
+    const e = table.entries[candidateKey(f.name, valuesOf(m), format)];
+    if (!e) throw new Error(`no measurement of ${f.name} as ${format}`);
+    return e;
+  };
+  // metric output: tr(dW H dW^T) ranks one tensor's candidates well, but a unit of it in
+  // one layer is not worth a unit in another. Each tensor's proxy is scaled so that its
+  // reference candidate's value equals that candidate's measured KL divergence: every
+  // item's error is then in nats of KL, summable across tensors. Tensors the forward pass
+  // does not see (embeddings, the output head) use their weight error as the proxy.
+  const scales = new Map<number, number>();
+  let weightToOutput: number | undefined;
+  if (metric === 'output') {
+    const proxies: number[] = [];
+    setup.groups.forEach((g) => g.members.forEach((m) => {
+      const f = setup.free[m];
+      const ref = entryOf(m, kldReference(g.formats, (fmt) => f.candidates.find((c) => c.format === fmt)!.bytes));
+      const proxy = ref.outputErrorSum ?? ref.squaredError;
+      if (ref.kld !== undefined && proxy > 0 && ref.kld > 0) {
+        scales.set(m, ref.kld / proxy);
+        proxies.push(ref.kld / proxy);
+      }
+    }));
+    // A reference exact enough to show no KL (or no error): the median scale stands in.
+    proxies.sort((a, b) => a - b);
+    weightToOutput = proxies.length ? proxies[Math.floor(proxies.length / 2)] : 1;
+  }
+  const errorOf = (m: number, e: MeasurementEntry) => {
+    if (metric === 'weight') return e.squaredError;
+    if (metric === 'kld') {
+      if (e.kld === undefined) throw new Error(`no KL divergence measured for ${e.tensor} as ${e.format}`);
+      return e.kld;
+    }
+    return (e.outputErrorSum ?? e.squaredError) * (scales.get(m) ?? weightToOutput!);
+  };
+  const items: AllocItem[] = setup.groups.map((g) => ({
+    id: g.id,
+    candidates: g.formats.map((format) => {
+      let bytes = 0, error = 0;
+      for (const m of g.members) {
+        bytes += setup.free[m].candidates.find((c) => c.format === format)!.bytes;
+        error += errorOf(m, entryOf(m, format));
+      }
+      return { key: format, bytes, error };
+    }),
+  }));
+  const estimated = (m: number) => metric === 'output' && !scales.has(m);
+  return { items, entryOf: (m: number, format: string) => ({ e: entryOf(m, format), error: errorOf(m, entryOf(m, format)), estimated: estimated(m) }), weightToOutput };
+}
+
+function result(plan: Plan, setup: AllocationSetup, items: AllocItem[], entryOf: (m: number, f: string) => { e: MeasurementEntry; error: number; estimated: boolean },
+  solution: AllocSolution, metric: AllocMetric, weightToOutput: number | undefined): AllocationResult {
+  const formats = new Map<number, string>();
+  const tensors: AllocatedTensor[] = [];
+  const counts: Record<string, number> = {};
+  setup.groups.forEach((g, gi) => {
+    const format = items[gi].candidates[solution.choice[gi]].key;
+    for (const m of g.members) {
+      const f = setup.free[m];
+      const { error, estimated } = entryOf(m, format);
+      formats.set(f.index, format);
+      tensors.push({ index: f.index, name: f.name, format, bytes: f.candidates.find((c) => c.format === format)!.bytes, error, pinned: false, estimated: estimated || undefined });
+      counts[format] = (counts[format] ?? 0) + 1;
+    }
+  });
+  for (const p of setup.pinned) {
+    tensors.push({ index: p.index, name: p.name, format: p.format, bytes: plan.tensors[p.index].bytesOut, pinned: true });
+    counts[p.format] = (counts[p.format] ?? 0) + 1;
+  }
+  tensors.sort((a, b) => a.index - b.index);
+  return { metric, formats, tensors, solution, counts, weightToOutput };
+}

@@ -1,0 +1,152 @@
+// allocate in the analysis: what is free and pinned, candidates a tensor cannot hold,
+// budgets that cannot be met, the measurement table (what is missing, what invalidates
+// it), and the plan once every figure is there (built here from a formula, so the
+// expected choice is known).
+import { strict as assert } from 'node:assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { analyze, type Analysis } from '../../core/src/analysis/analyze';
+import { MEASUREMENTS_VERSION, saveMeasurements, type MeasurementTable } from '../../core/src/allocate/measurements';
+import { llamaHeader } from '../helpers/syntheticModel';
+import type { ModelHeader } from '../../core/src/models/types';
+
+const BITS: Record<string, number> = { int2: 2, int3: 3, int4: 4, int6: 6, int8: 8, q4_0: 4.5, q8_0: 8.5, q4_k: 4.5, q6_k: 6.5625 };
+
+describe('allocate: setup, measurements and plan', () => {
+  let tmp: string;
+  let header: ModelHeader;
+  const recipePath = () => path.join(tmp, 'r.quant');
+  const run = (text: string, h = header): Analysis => analyze(text, { recipePath: recipePath(), loadModel: () => h, exists: () => true });
+  const codes = (a: Analysis) => a.diagnostics.map((d) => d.code);
+  const base = (extra = '', budget = 'budget 5.5 bpw', formats = 'int2 int3 int4 int6 int8') => [
+    'model "m"', 'calibration generated', budget,
+    'defaults { format int4; group 32 }',
+    'match "*.mlp.down_proj" { group channel }',
+    'match "*.layers.0.self_attn.v_proj" { format int8 }',
+    'match "model.embed_tokens" { keep }',
+    extra,
+    `allocate {\n  formats ${formats}\n  metric weight\n}`,
+  ].join('\n');
+
+  /** A full table: error = sensitivity(tensor) * 4^-bits (sensitivity grows with the layer). */
+  function writeTable(a: Analysis, sensitivity: (name: string) => number) {
+    const st = a.allocation!;
+    const table: MeasurementTable = { version: MEASUREMENTS_VERSION, context: st.context!, entries: {} };
+    for (const m of st.missing) {
+      const bytes = st.setup.free.find((f) => f.name === m.tensor)!.candidates.find((c) => c.format === m.format)!.bytes;
+      table.entries[m.key] = { tensor: m.tensor, format: m.format, method: 'rtn', bytes, relError: 0, squaredError: sensitivity(m.tensor) * Math.pow(4, -BITS[m.format]) };
+    }
+    saveMeasurements(st.file!, table);
+  }
+
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-alloc-'));
+    // A real file behind the header: the measurement context fingerprints it.
+    const file = path.join(tmp, 'model.safetensors');
+    fs.writeFileSync(file, 'weights');
+    header = { ...llamaHeader({ dtype: 'F16' }), path: file, files: [file] };
+  });
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('pins match-rule formats and keeps, frees the rest, and says measuring is needed', () => {
+    const a = run(base());
+    assert.deepEqual(codes(a).filter((c) => c.startsWith('allocate/')), ['allocate/needs-measuring']);
+    const st = a.allocation!;
+    assert.deepEqual(st.setup.pinned.map((p) => [p.name, p.format]).sort(), [
+      ['model.embed_tokens.weight', 'keep'], ['model.layers.0.self_attn.v_proj.weight', 'int8'],
+    ]);
+    assert.equal(st.setup.free.length, 5 * 7 - 1);
+    assert.ok(!st.setup.free.some((f) => f.name.includes('layernorm')), '1-D tensors are never free');
+    assert.equal(st.missing.length, st.setup.free.length * 5, 'every (tensor, candidate) pair');
+    // Exact bytes: int4 g32 symmetric on 64x64 is 64*64/2 + 64*2 scales * 2 bytes.
+    const q = st.setup.free.find((f) => f.name === 'model.layers.1.self_attn.q_proj.weight')!;
+    assert.equal(q.candidates.find((c) => c.format === 'int4')!.bytes, 64 * 64 / 2 + 64 * 2 * 2);
+    // Without figures the plan is the provisional one (defaults' int4), not an allocation.
+    assert.equal(a.plan!.tensors.find((t) => t.tensor.name === q.name)!.config!.format.name, 'int4');
+    assert.ok(!a.plan!.tensors.some((t) => t.allocated));
+  });
+
+  it('excludes candidates a tensor cannot hold, with the reason, and errs when none fits', () => {
+    const a = run(base('', 'budget 6 bpw', 'q4_0 q8_0 q4_k'));
+    const down = a.allocation!.setup.free.find((f) => f.name === 'model.layers.2.mlp.down_proj.weight')!;
+    assert.deepEqual(down.candidates, []);
+    assert.match(down.excluded.find((e) => e.format === 'q4_k')!.reason, /256 weights; rows of 172 do not divide/);
+    const q = a.allocation!.setup.free.find((f) => f.name === 'model.layers.2.self_attn.q_proj.weight')!;
+    assert.deepEqual(q.candidates.map((c) => c.format), ['q4_0', 'q8_0']);
+    const d = a.diagnostics.find((x) => x.code === 'allocate/no-candidate')!;
+    assert.equal(d.severity, 'error');
+    assert.match(d.message, /No candidate can hold model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\] \(and 4 more tensors\)/);
+  });
+
+  it('an infeasible budget is an error on the budget naming the smallest achievable size; no budget is an error', () => {
+    const a = run(base('', 'budget 3.5 bpw'));
+    const d = a.diagnostics.find((x) => x.code === 'allocate/infeasible')!;
+    assert.ok(d, codes(a).join());
+    assert.equal(a.file.statements[2].keyword.name, 'budget');
+    assert.equal(d.start, a.file.statements[2].start);
+    const min = a.allocation!.setup.minBytes;
+    const bpw = (8 * min) / a.plan!.totals.params;
+    assert.match(d.message, new RegExp(`smallest candidates the model is .* \\(${bpw.toFixed(3)} bpw\\)`));
+    assert.ok(!codes(a).includes('budget/exceeded'), 'the provisional plan is not reported over budget');
+    const none = run(base('', ''));
+    assert.ok(codes(none).includes('allocate/no-budget'));
+  });
+
+  it('with every figure measured, the plan takes the allocation: within budget, pins honoured, sensitive layers get more bits', () => {
+    const sens = (name: string) => Math.pow(10, Number(/layers\.(\d+)/.exec(name)?.[1] ?? 0));
+    const first = run(base());
+    writeTable(first, sens);
+    const a = run(base());
+    assert.deepEqual(codes(a).filter((c) => c.startsWith('allocate/')), []);
+    const r = a.allocation!.result!;
+    assert.ok(r.solution.feasible && r.solution.bytes <= a.allocation!.setup.budgetBytes!);
+    assert.equal(a.plan!.totals.bytesOut, r.solution.bytes, 'the plan is the allocation, byte for byte');
+    assert.ok(a.plan!.budget!.fits);
+    const fmt = (n: string) => a.plan!.tensors.find((t) => t.tensor.name === n)!;
+    assert.equal(fmt('model.layers.0.self_attn.v_proj.weight').config!.format.name, 'int8', 'pinned');
+    assert.ok(!fmt('model.layers.0.self_attn.v_proj.weight').allocated);
+    assert.equal(fmt('model.embed_tokens.weight').action, 'keep', 'pinned keep');
+    assert.ok(fmt('model.layers.4.self_attn.q_proj.weight').allocated);
+    const bits = (n: string) => BITS[fmt(n).config!.format.name];
+    assert.ok(bits('model.layers.4.self_attn.q_proj.weight') > bits('model.layers.0.self_attn.q_proj.weight'), 'layer 4 (10^4 more sensitive) gets more bits');
+    assert.equal(r.counts.int8 >= 1, true);
+  });
+
+  it('the table is invalidated by a changed model file, and a changed rule re-measures only its tensors', () => {
+    const first = run(base());
+    writeTable(first, () => 1);
+    assert.equal(run(base()).allocation!.missing.length, 0);
+    // A rule that changes the stored codes of layer 1's attention: only those are missing.
+    const edited = run(base('match "*.layers.1.self_attn.*" { symmetric false }'));
+    const missing = new Set(edited.allocation!.missing.map((m) => m.tensor));
+    assert.deepEqual([...missing].sort(), ['model.layers.1.self_attn.k_proj.weight', 'model.layers.1.self_attn.o_proj.weight', 'model.layers.1.self_attn.q_proj.weight', 'model.layers.1.self_attn.v_proj.weight']);
+    // Touching the model file changes the fingerprint: everything is missing again.
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(header.files[0], later, later);
+    assert.equal(run(base()).allocation!.missing.length, first.allocation!.missing.length);
+  });
+
+  it('metric output asks for one KL divergence per tensor (its middle candidate); metric kld for every pair', () => {
+    const out = run(base().replace('metric weight', 'metric output'));
+    const kl = out.allocation!.missing.filter((m) => m.kind === 'kld');
+    assert.equal(kl.length, out.allocation!.setup.free.length);
+    assert.ok(kl.every((m) => m.format === 'int4'), 'int2 int3 [int4] int6 int8');
+    const kld = run(base().replace('metric weight', 'metric kld'));
+    assert.equal(kld.allocation!.missing.filter((m) => m.kind === 'kld').length, kld.allocation!.setup.free.length * 5);
+    const noCal = run(base().replace('metric weight', 'metric output').replace('calibration generated', ''));
+    assert.ok(codes(noCal).includes('allocate/needs-calibration'));
+  });
+
+  it('granularity layer: one choice per block, shared by its tensors', () => {
+    const text = base().replace('metric weight', 'metric weight\n  granularity layer');
+    const first = run(text);
+    assert.equal(first.allocation!.setup.groups.length, 5);
+    writeTable(first, (n) => Math.pow(10, Number(/layers\.(\d+)/.exec(n)?.[1] ?? 0)));
+    const a = run(text);
+    for (let l = 0; l < 5; l++) {
+      const fmts = new Set(a.plan!.tensors.filter((t) => t.allocated && t.tensor.name.startsWith(`model.layers.${l}.`)).map((t) => t.config!.format.name));
+      assert.equal(fmts.size, 1, `layer ${l}: ${[...fmts]}`);
+    }
+  });
+});
