@@ -134,6 +134,25 @@ describe('method hqq (native)', () => {
     assert.ok(loss(w, l1, 1) <= loss(w, addon.quantize(w, 64, 256, base).dequant, 1) * (1 + 1e-5));
   });
 
+  it('composes with clip mse (loss not above clip\'s), outliers, lowrank, rotate and group tensor: fast == reference', () => {
+    const rows = 32, cols = 128;
+    const w = studentT(rows * cols, 21);
+    const base = { format: 'int4', group: 32, symmetric: false, zero: 'f16', metrics: false, stored: true };
+    for (const extra of [{ clip: 'mse' }, { outliers: 20 }, { lowrank: 4 }, { rotate: 'hadamard', seed: 3 }, { groupKind: 'tensor' }] as Record<string, unknown>[]) {
+      const cfg = { ...base, ...extra, hqq: { iters: 20 } };
+      const fast = addon.quantize(w, rows, cols, { ...cfg, threads: 2 });
+      const ref = addon.quantize(w, rows, cols, { ...cfg, reference: true });
+      const what = JSON.stringify(extra);
+      for (const k of ['codes', 'scales', 'zeros'] as const) assert.deepEqual(fast.stored[k], ref.stored[k], `${what}: ${k}`);
+      assert.deepEqual(Buffer.from(fast.dequant.buffer), Buffer.from(ref.dequant.buffer), what);
+      assert.deepEqual(fast.bytes, addon.quantize(w, rows, cols, { ...base, ...extra }).bytes, `${what}: RTN's byte counts`);
+    }
+    const clip = addon.quantize(w, rows, cols, { ...base, clip: 'mse' });
+    const clipHqq = addon.quantize(w, rows, cols, { ...base, clip: 'mse', hqq: {} });
+    assert.deepEqual(clipHqq.stored.scales, clip.stored.scales, 'the clip search\'s scales');
+    assert.ok(loss(w, clipHqq.dequant, 0.7) <= loss(w, clip.dequant, 0.7) * (1 + 1e-5));
+  });
+
   it('refuses symmetric grids, non-int formats and bad options', () => {
     const w = studentT(64, 1);
     assert.throws(() => addon.quantize(w, 1, 64, { format: 'int4', hqq: {} }), /symmetric grid does not have/);
