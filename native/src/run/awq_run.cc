@@ -12,12 +12,21 @@
 namespace bitsmith {
 
 namespace {
-// Where 1/s of a site goes when the output stores codes: the norm's name, or why not ("" + note).
+std::string upName(int64_t layer) { return "model.layers." + std::to_string(layer) + ".mlp.up_proj.weight"; }
+
+// Where 1/s of a site goes when the output stores codes: the norm's name (q/k/v, gate/up),
+// up_proj (its rows: down_proj), or why not ("" and the note).
 std::string foldTarget(const Model& m, const forward::Hessian& h, size_t members, const std::unordered_set<std::string>& quantized,
-                       std::string& note) {
+                       const std::unordered_set<std::string>& awqNames, std::string& note) {
   const std::string p = "model.layers." + std::to_string(h.layer) + ".";
-  if (h.site == forward::Site::AttnOut || h.site == forward::Site::Down) {
-    note = std::string("not scaled: the output stores codes, and 1/s of ") + (h.site == forward::Site::Down ? "down_proj's input would go into up_proj's rows" : "o_proj's input would go into v_proj's rows") + ", which is not done";
+  if (h.site == forward::Site::AttnOut) {
+    note = "not scaled: the output stores codes, and 1/s of o_proj's input would go into v_proj's rows (shared by several query heads under grouped-query attention), which is not done";
+    return "";
+  }
+  if (h.site == forward::Site::Down) {
+    // down's input is silu(gate x) * (up x): linear in up's rows, which take 1/s exactly.
+    if (awqNames.count(upName(h.layer))) return upName(h.layer);
+    note = "not scaled: the output stores codes, and 1/s of down_proj's input goes into up_proj's rows, which needs up_proj to use method awq too";
     return "";
   }
   if (members != h.tensors.size()) {
@@ -49,8 +58,13 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const
     if (!sites.count(h)) order.push_back(h);
     sites[h].push_back(t);
   }
+  std::unordered_set<std::string> awqNames;
+  for (const AwqRunTensor& t : ts) awqNames.insert(t.ref->name);
   AwqRun out;
+  // gate/up last: up_proj's rows take down_proj's 1/s (fold), so down's search comes first.
+  for (int pass = 0; pass < 2; pass++)
   for (const forward::Hessian* h : order) {
+    if ((h->site == forward::Site::Mlp) != (pass == 1)) continue;
     if (cancel.load(std::memory_order_relaxed)) throw ModelError("run/cancelled", "the run was cancelled");
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<AwqRunTensor>& members = sites[h];
@@ -69,6 +83,7 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const
       mb.w = weights.back().data();
       mb.rows = rows;
       mb.cfg = t.job->config;
+      if (const auto r = out.rows.find(t.ref->name); r != out.rows.end()) mb.rowScale = r->second->choice.s.data();
       ms.push_back(mb);
       site->tensors.push_back(t.ref->name);
     }
@@ -76,7 +91,7 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const
     for (int64_t j = 0; j < n; j++) meanAbs[size_t(j)] = h->absSum[size_t(j)] / double(h->tokens);
     quant::AwqOptions opt = members.front().job->awq;  // one grid per site: the first member's
     if (fold) {
-      site->foldedInto = foldTarget(m, *h, members.size(), quantized, site->note);
+      site->foldedInto = foldTarget(m, *h, members.size(), quantized, awqNames, site->note);
       if (site->foldedInto.empty()) opt.grid = 1;  // alpha 0 only: RTN
     }
     try {
@@ -86,7 +101,7 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const
     }
     site->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (const AwqRunTensor& t : members) out.tensors[t.ref->name] = site;
-    if (!site->foldedInto.empty()) out.norms[site->foldedInto] = site;
+    if (!site->foldedInto.empty()) (h->site == forward::Site::Down ? out.rows : out.norms)[site->foldedInto] = site;
   }
   return out;
 }
@@ -104,14 +119,14 @@ std::vector<uint8_t> awqFoldedNorm(const Model& m, const TensorRef& norm, const 
 }
 
 QuantOutput awqQuantize(const TensorRef& ref, const float* in, int64_t rows, int64_t cols, const QuantConfig& cfg, const AwqSiteChoice& c,
-                        ThreadPool& pool, bool reference, StoredTensor* stored) {
+                        ThreadPool& pool, bool reference, StoredTensor* stored, const float* rowScale) {
   if (int64_t(c.choice.s.size()) != cols) throw ModelError("run/internal", "tensor \"" + ref.name + "\": awq scales of the wrong width", ref.name);
   QuantOutput q;
   q.dequant.resize(size_t(rows * cols));
   StoredTensor local;
   StoredTensor& st = stored ? *stored : local;
   try {
-    quant::awqApply(in, rows, cols, c.choice.s.data(), cfg, pool, reference, q.dequant.data(), st);
+    quant::awqApply(in, rows, cols, c.choice.s.data(), cfg, pool, reference, q.dequant.data(), st, rowScale);
   } catch (const std::invalid_argument& e) {
     throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
   }
