@@ -166,7 +166,7 @@ describe('cli run: methods hqq and awq', function () {
       'output gguf "awq.gguf"',
     ]);
     const check = run('check', file);
-    assert.match(check.out + check.err, /info: method awq leaves o_proj unscaled \(RTN\) when an output stores codes/);
+    assert.match(check.out + check.err, /info: method awq leaves o_proj unscaled \(RTN\) when an output stores codes, unless/);
     const r = report(file);
     const ev = (n: string) => r.tensors.find((t) => t.name === n)!.awq!;
     assert.equal(ev('model.layers.0.self_attn.v_proj.weight').foldedInto, 'model.layers.0.input_layernorm.weight');
@@ -209,7 +209,7 @@ describe('cli run: methods hqq and awq', function () {
     assert.deepEqual(ggml.ggmlDecode('q4_0', b, t.shape[0], t.shape[1]), readTensorAddon(fake, 'model.layers.2.self_attn.o_proj.weight'));
   });
 
-  it('awq with output gguf on a model whose MLP fits q4_0: down_proj\'s 1/s goes into up_proj\'s rows; the folded MLP computes what the fake-quant one does', () => {
+  it('awq with output gguf on an MHA model whose MLP fits q4_0: down_proj\'s and o_proj\'s 1/s go into up_proj\'s and v_proj\'s rows; the folded MLP and o·v compute what the fake-quant ones do', () => {
     const dir = path.join(tmp, 'syn');
     const g = spawnSync(process.execPath, [path.join(root, 'bench/make-synthetic-model.mjs'), '--out', dir, '--quiet', '--dim', '64', '--layers', '2', '--hidden', '128',
       '--vocab', '512', '--heads', '4', '--kv-heads', '4', '--dtype', 'f32'], { encoding: 'utf8' });
@@ -222,6 +222,8 @@ describe('cli run: methods hqq and awq', function () {
       'output fake "syn-fake.safetensors"',
       'output gguf "syn.gguf"',
     ]);
+    const check = run('check', file);
+    assert.ok(!(check.out + check.err).includes('awq-not-folded'), 'every input folds on this model: no info');
     const r = report(file);
     const down = r.tensors.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')!.awq!;
     assert.equal(down.foldedInto, 'model.layers.0.mlp.up_proj.weight');
@@ -262,7 +264,28 @@ describe('cli run: methods hqq and awq', function () {
       }
       // The stored up_proj is not the fake one: its rows carry 1/s of down's input.
       assert.notDeepEqual(tensor(`blk.${layer}.ffn_up.weight`), readTensorAddon(fake, `${p}mlp.up_proj.weight`));
+      // Attention is linear in V's rows: o_proj after v_proj after the norm is one linear map
+      // per attention mix, O V diag(g); folded (GGUF) and fake-quant maps must agree.
+      const composite = (O: Float32Array, V: Float32Array, g: Float32Array) => {
+        const C = new Float64Array(64 * 64);
+        for (let i = 0; i < 64; i++)
+          for (let k = 0; k < 64; k++) {
+            const o = O[i * 64 + k];
+            for (let j = 0; j < 64; j++) C[i * 64 + j] += o * V[k * 64 + j] * g[j];
+          }
+        return C;
+      };
+      const cf = composite(tensor(`blk.${layer}.attn_output.weight`), tensor(`blk.${layer}.attn_v.weight`), tensor(`blk.${layer}.attn_norm.weight`));
+      const cw = composite(readTensorAddon(fake, `${p}self_attn.o_proj.weight`), readTensorAddon(fake, `${p}self_attn.v_proj.weight`), readTensorAddon(dir, `${p}input_layernorm.weight`));
+      let num = 0, den = 0;
+      for (let i = 0; i < cf.length; i++) {
+        num += (cf[i] - cw[i]) ** 2;
+        den += cw[i] ** 2;
+      }
+      assert.ok(Math.sqrt(num / den) < 1e-5, `layer ${layer}: folded o·v differs by ${Math.sqrt(num / den)}`);
+      assert.notDeepEqual(tensor(`blk.${layer}.attn_v.weight`), readTensorAddon(fake, `${p}self_attn.v_proj.weight`));
     }
+    assert.equal(r.tensors.find((t) => t.name === 'model.layers.1.self_attn.o_proj.weight')!.awq!.foldedInto, 'model.layers.1.self_attn.v_proj.weight');
   });
 
   it('awq with output compressed_tensors: runs, the norms before q/k/v and gate/up carry 1/s, the others are the source\'s', () => {

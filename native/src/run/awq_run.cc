@@ -13,14 +13,22 @@ namespace bitsmith {
 
 namespace {
 std::string upName(int64_t layer) { return "model.layers." + std::to_string(layer) + ".mlp.up_proj.weight"; }
+std::string vName(int64_t layer) { return "model.layers." + std::to_string(layer) + ".self_attn.v_proj.weight"; }
 
 // Where 1/s of a site goes when the output stores codes: the norm's name (q/k/v, gate/up),
-// up_proj (its rows: down_proj), or why not ("" and the note).
+// up_proj / v_proj (their rows: down_proj, o_proj), or why not ("" and the note).
 std::string foldTarget(const Model& m, const forward::Hessian& h, size_t members, const std::unordered_set<std::string>& quantized,
-                       const std::unordered_set<std::string>& awqNames, std::string& note) {
+                       const std::unordered_set<std::string>& awqNames, const AwqHeads& heads, std::string& note) {
   const std::string p = "model.layers." + std::to_string(h.layer) + ".";
   if (h.site == forward::Site::AttnOut) {
-    note = "not scaled: the output stores codes, and 1/s of o_proj's input would go into v_proj's rows (shared by several query heads under grouped-query attention), which is not done";
+    // o's input column j is value row j of the attention (softmax(...) V is linear in V's
+    // rows) when every query head has its own key/value head; with grouped-query attention
+    // one v row feeds several columns, which would need equal s on them: not done.
+    if (heads.heads > 0 && heads.heads == heads.kvHeads && awqNames.count(vName(h.layer)) && !m.find(p + "self_attn.v_proj.bias"))
+      return vName(h.layer);
+    note = heads.heads != heads.kvHeads
+               ? "not scaled: the output stores codes, and 1/s of o_proj's input would go into v_proj's rows, which grouped-query attention shares between query heads"
+               : "not scaled: the output stores codes, and 1/s of o_proj's input goes into v_proj's rows, which needs v_proj to use method awq (and no v bias)";
     return "";
   }
   if (h.site == forward::Site::Down) {
@@ -45,7 +53,8 @@ std::string foldTarget(const Model& m, const forward::Hessian& h, size_t members
 }  // namespace
 
 AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const forward::HessianCollector& hs, ThreadPool& pool,
-                      bool reference, bool fold, const std::unordered_set<std::string>& quantized, const std::atomic<bool>& cancel) {
+                      bool reference, bool fold, const std::unordered_set<std::string>& quantized, const AwqHeads& heads,
+                      const std::atomic<bool>& cancel) {
   // Sites in the order of their first awq tensor; members in model order.
   std::vector<const forward::Hessian*> order;
   std::map<const forward::Hessian*, std::vector<AwqRunTensor>> sites;
@@ -61,10 +70,11 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const
   std::unordered_set<std::string> awqNames;
   for (const AwqRunTensor& t : ts) awqNames.insert(t.ref->name);
   AwqRun out;
-  // gate/up last: up_proj's rows take down_proj's 1/s (fold), so down's search comes first.
+  // q/k/v and gate/up last: v_proj's and up_proj's rows take o_proj's and down_proj's 1/s
+  // (fold), so those searches come first.
   for (int pass = 0; pass < 2; pass++)
   for (const forward::Hessian* h : order) {
-    if ((h->site == forward::Site::Mlp) != (pass == 1)) continue;
+    if ((h->site == forward::Site::Mlp || h->site == forward::Site::Attn) != (pass == 1)) continue;
     if (cancel.load(std::memory_order_relaxed)) throw ModelError("run/cancelled", "the run was cancelled");
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<AwqRunTensor>& members = sites[h];
@@ -91,7 +101,7 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const
     for (int64_t j = 0; j < n; j++) meanAbs[size_t(j)] = h->absSum[size_t(j)] / double(h->tokens);
     quant::AwqOptions opt = members.front().job->awq;  // one grid per site: the first member's
     if (fold) {
-      site->foldedInto = foldTarget(m, *h, members.size(), quantized, awqNames, site->note);
+      site->foldedInto = foldTarget(m, *h, members.size(), quantized, awqNames, heads, site->note);
       if (site->foldedInto.empty()) opt.grid = 1;  // alpha 0 only: RTN
     }
     try {
@@ -101,7 +111,8 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const
     }
     site->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (const AwqRunTensor& t : members) out.tensors[t.ref->name] = site;
-    if (!site->foldedInto.empty()) (h->site == forward::Site::Down ? out.rows : out.norms)[site->foldedInto] = site;
+    const bool intoRows = h->site == forward::Site::Down || h->site == forward::Site::AttnOut;
+    if (!site->foldedInto.empty()) (intoRows ? out.rows : out.norms)[site->foldedInto] = site;
   }
   return out;
 }

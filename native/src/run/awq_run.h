@@ -13,8 +13,10 @@
 //    row i takes 1/s_i: up_proj is quantized as diag(1/s_down) W_up diag(s_up) and its W'
 //    is diag(s_down) Q(that) diag(1/s_up) (needs up_proj to use awq; down's search runs
 //    first);
-//  - o_proj: its 1/s would go into v_proj's rows, which grouped-query attention shares
-//    between query heads: not done.
+//  - o_proj: with one key/value head per query head (no grouped-query attention) and no
+//    v bias, its input column j is linear in v_proj's row j, which takes 1/s_j the same
+//    way (v_proj needs awq; o's search runs first). Under grouped-query attention one v
+//    row feeds several o columns, which would need equal s on them: not done.
 // Where a fold is not possible the site is not scaled (alpha 0: RTN) and the event says
 // why. The fake-quant output writes W' (what the folded model computes) and the norms
 // unchanged.
@@ -40,7 +42,7 @@ class ThreadPool;
 struct AwqSiteChoice {
   quant::AwqChoice choice;
   std::vector<std::string> tensors;  // the awq tensors sharing s, in model order
-  std::string foldedInto;            // fold: the norm weight written as g / s, or up_proj (its rows)
+  std::string foldedInto;            // fold: the norm weight written as g / s, or up_proj / v_proj (their rows)
   std::string note;                  // fold: why this site is not scaled
   double seconds = 0;                // the search
 };
@@ -56,11 +58,17 @@ using AwqChoices = std::unordered_map<std::string, std::shared_ptr<const AwqSite
 struct AwqRun {
   AwqChoices tensors;  // awq tensor -> its site
   AwqChoices norms;    // fold: norm weight -> the site whose 1/s it takes
-  AwqChoices rows;     // fold: up_proj -> the down_proj site whose 1/s its rows take
+  AwqChoices rows;     // fold: up_proj / v_proj -> the down_proj / o_proj site whose 1/s its rows take
 };
+// Attention heads (0: unknown): whether o_proj's input can take a fold.
+struct AwqHeads {
+  int64_t heads = 0, kvHeads = 0;
+};
+
 // `quantized`: whether the plan quantizes a tensor (a quantized norm cannot take the fold).
 AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const forward::HessianCollector& hs, ThreadPool& pool,
-                      bool reference, bool fold, const std::unordered_set<std::string>& quantized, const std::atomic<bool>& cancel);
+                      bool reference, bool fold, const std::unordered_set<std::string>& quantized, const AwqHeads& heads,
+                      const std::atomic<bool>& cancel);
 
 // The norm weight g / s, in its dtype's bytes.
 std::vector<uint8_t> awqFoldedNorm(const Model& m, const TensorRef& norm, const AwqSiteChoice& c);

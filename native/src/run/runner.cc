@@ -577,7 +577,10 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       if (it.job && it.job->quantize) quantizedNames.insert(it.ref->name);
       if (it.job && it.job->quantize && it.job->method == "awq") awqTensors.push_back({it.ref, it.job});
     }
-    if (!awqTensors.empty()) awq = awqSearchSites(*model, awqTensors, *hessians, pool, job.reference, ct || job.gguf, quantizedNames, cancel);
+    if (!awqTensors.empty()) {
+      const forward::LlamaConfig fc = forward::readConfig(*model);
+      awq = awqSearchSites(*model, awqTensors, *hessians, pool, job.reference, ct || job.gguf, quantizedNames, AwqHeads{fc.heads, fc.kvHeads}, cancel);
+    }
   }
   // Dequantized weights kept for the evaluation's fake-quantized model.
   std::unordered_map<std::string, std::vector<float>> fake;
