@@ -166,7 +166,7 @@ describe('cli run: methods hqq and awq', function () {
       'output gguf "awq.gguf"',
     ]);
     const check = run('check', file);
-    assert.match(check.out + check.err, /info: method awq leaves o_proj and down_proj unscaled \(RTN\) when an output stores codes/);
+    assert.match(check.out + check.err, /info: method awq leaves o_proj unscaled \(RTN\) when an output stores codes, unless/);
     const r = report(file);
     const ev = (n: string) => r.tensors.find((t) => t.name === n)!.awq!;
     assert.equal(ev('model.layers.0.self_attn.v_proj.weight').foldedInto, 'model.layers.0.input_layernorm.weight');
@@ -207,6 +207,85 @@ describe('cli run: methods hqq and awq', function () {
     // o_proj: not scaled, the blocks decode to the fake-quant weights exactly.
     const { t, b } = bytes('blk.2.attn_output.weight');
     assert.deepEqual(ggml.ggmlDecode('q4_0', b, t.shape[0], t.shape[1]), readTensorAddon(fake, 'model.layers.2.self_attn.o_proj.weight'));
+  });
+
+  it('awq with output gguf on an MHA model whose MLP fits q4_0: down_proj\'s and o_proj\'s 1/s go into up_proj\'s and v_proj\'s rows; the folded MLP and o·v compute what the fake-quant ones do', () => {
+    const dir = path.join(tmp, 'syn');
+    const g = spawnSync(process.execPath, [path.join(root, 'bench/make-synthetic-model.mjs'), '--out', dir, '--quiet', '--dim', '64', '--layers', '2', '--hidden', '128',
+      '--vocab', '512', '--heads', '4', '--kv-heads', '4', '--dtype', 'f32'], { encoding: 'utf8' });
+    assert.equal(g.status, 0, g.stderr);
+    const file = write('awq-syn.quant', [
+      `model "${dir}"`,
+      'calibration generated samples 8 length 32 seed 0',
+      'defaults { format q4_0; method awq }',
+      'match "model.embed_tokens", "lm_head" { keep }',
+      'output fake "syn-fake.safetensors"',
+      'output gguf "syn.gguf"',
+    ]);
+    const check = run('check', file);
+    assert.ok(!(check.out + check.err).includes('awq-not-folded'), 'every input folds on this model: no info');
+    const r = report(file);
+    const down = r.tensors.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')!.awq!;
+    assert.equal(down.foldedInto, 'model.layers.0.mlp.up_proj.weight');
+    assert.ok(down.alpha > 0, 'down_proj is scaled');
+    const gguf = path.join(tmp, 'syn.gguf'), fake = path.join(tmp, 'syn-fake.safetensors');
+    const h = readGgufHeader(gguf);
+    const buf = fs.readFileSync(gguf);
+    const tensor = (name: string) => {
+      const t = h.tensors.find((x) => x.name === name)!;
+      const b = new Uint8Array(buf.buffer, buf.byteOffset + t.offset, Number(t.bytes)).slice();
+      return t.dtype === 'F32' ? new Float32Array(b.buffer) : ggml.ggmlDecode(t.dtype.toLowerCase(), b, t.shape[0], t.shape[1]);
+    };
+    const matvec = (W: Float32Array, x: Float64Array, rows: number) => {
+      const n = x.length, y = new Float64Array(rows);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < n; j++) y[i] += W[i * n + j] * x[j];
+      return y;
+    };
+    const silu = (v: number) => v / (1 + Math.exp(-v));
+    const mlp = (norm: Float32Array, G: Float32Array, U: Float32Array, D: Float32Array, x: Float64Array) => {
+      const xn = x.map((v, j) => v * norm[j]);
+      const a = matvec(G, xn, 128), b = matvec(U, xn, 128);
+      return matvec(D, a.map((v, i) => silu(v) * b[i]), 64);
+    };
+    const u = (() => { let s = 5; return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296) - 0.5; })();
+    for (const layer of [0, 1]) {
+      const p = `model.layers.${layer}.`;
+      for (let trial = 0; trial < 3; trial++) {
+        const x = Float64Array.from({ length: 64 }, () => u());
+        const folded = mlp(tensor(`blk.${layer}.ffn_norm.weight`), tensor(`blk.${layer}.ffn_gate.weight`), tensor(`blk.${layer}.ffn_up.weight`), tensor(`blk.${layer}.ffn_down.weight`), x);
+        const want = mlp(readTensorAddon(dir, `${p}post_attention_layernorm.weight`), readTensorAddon(fake, `${p}mlp.gate_proj.weight`),
+          readTensorAddon(fake, `${p}mlp.up_proj.weight`), readTensorAddon(fake, `${p}mlp.down_proj.weight`), x);
+        let num = 0, den = 0;
+        for (let i = 0; i < 64; i++) {
+          num += (folded[i] - want[i]) ** 2;
+          den += want[i] ** 2;
+        }
+        assert.ok(Math.sqrt(num / den) < 1e-5, `layer ${layer}: folded MLP differs by ${Math.sqrt(num / den)}`);
+      }
+      // The stored up_proj is not the fake one: its rows carry 1/s of down's input.
+      assert.notDeepEqual(tensor(`blk.${layer}.ffn_up.weight`), readTensorAddon(fake, `${p}mlp.up_proj.weight`));
+      // Attention is linear in V's rows: o_proj after v_proj after the norm is one linear map
+      // per attention mix, O V diag(g); folded (GGUF) and fake-quant maps must agree.
+      const composite = (O: Float32Array, V: Float32Array, g: Float32Array) => {
+        const C = new Float64Array(64 * 64);
+        for (let i = 0; i < 64; i++)
+          for (let k = 0; k < 64; k++) {
+            const o = O[i * 64 + k];
+            for (let j = 0; j < 64; j++) C[i * 64 + j] += o * V[k * 64 + j] * g[j];
+          }
+        return C;
+      };
+      const cf = composite(tensor(`blk.${layer}.attn_output.weight`), tensor(`blk.${layer}.attn_v.weight`), tensor(`blk.${layer}.attn_norm.weight`));
+      const cw = composite(readTensorAddon(fake, `${p}self_attn.o_proj.weight`), readTensorAddon(fake, `${p}self_attn.v_proj.weight`), readTensorAddon(dir, `${p}input_layernorm.weight`));
+      let num = 0, den = 0;
+      for (let i = 0; i < cf.length; i++) {
+        num += (cf[i] - cw[i]) ** 2;
+        den += cw[i] ** 2;
+      }
+      assert.ok(Math.sqrt(num / den) < 1e-5, `layer ${layer}: folded o·v differs by ${Math.sqrt(num / den)}`);
+      assert.notDeepEqual(tensor(`blk.${layer}.attn_v.weight`), readTensorAddon(fake, `${p}self_attn.v_proj.weight`));
+    }
+    assert.equal(r.tensors.find((t) => t.name === 'model.layers.1.self_attn.o_proj.weight')!.awq!.foldedInto, 'model.layers.1.self_attn.v_proj.weight');
   });
 
   it('awq with output compressed_tensors: runs, the norms before q/k/v and gate/up carry 1/s, the others are the source\'s', () => {

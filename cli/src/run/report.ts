@@ -112,7 +112,7 @@ export function formatReport(r: RunReport): string {
     out.push('awq (one scaling per input, shared by its tensors; search error = sum of tr(dW H dW^T), relative to rtn):');
     for (const a of sites.values()) {
       const rel = a.searchErrorRtn > 0 ? `${num(100 * (a.searchError / a.searchErrorRtn - 1), 3)}%` : 'n/a';
-      out.push(`  ${a.shared.join(', ')}: ${a.note ? `${a.note}` : `alpha ${fmt(a.alpha)} (grid point ${a.gridPoint} of ${a.grid}), scales ${num(a.scaleMin, 3)} .. ${num(a.scaleMax, 3)}, search error ${rel}${a.foldedInto ? `; 1/s folded into ${a.foldedInto}` : ''}, ${seconds(a.seconds)}`}`);
+      out.push(`  ${a.shared.join(', ')}: ${a.note ? `${a.note}` : `alpha ${fmt(a.alpha)} (grid point ${a.gridPoint} of ${a.grid}), scales ${num(a.scaleMin, 3)} .. ${num(a.scaleMax, 3)}, search error ${rel}${a.foldedInto ? `; 1/s folded into ${/(up|v)_proj\.weight$/.test(a.foldedInto) ? 'the rows of ' : ''}${a.foldedInto}` : ''}, ${seconds(a.seconds)}`}`);
     }
   }
   out.push('');

@@ -8,14 +8,28 @@ import type { Recipe } from './recipe';
 import type { TensorPlan } from '../plan';
 
 /** Why `method` cannot run on this tensor's grid (error), or what to know (info). `codes`:
- * the recipe writes an output that stores codes (gguf, compressed_tensors). */
-export function methodGridProblem(t: TensorPlan, codes = false): { severity: Severity; code: string; message: string } | undefined {
+ * the recipe writes an output that stores codes (gguf, compressed_tensors); `awqNames`:
+ * the tensors using awq. */
+export function methodGridProblem(t: TensorPlan, codes = false, awqNames: ReadonlySet<string> = new Set(), plan?: Plan): { severity: Severity; code: string; message: string } | undefined {
   const c = t.config;
   if (!c) return undefined;
-  if (t.method.name === 'awq' && codes && /(^|\.)(o_proj|down_proj)\.weight$/.test(t.tensor.name)) {
+  if (t.method.name === 'awq' && codes && /(^|\.)o_proj\.weight$/.test(t.tensor.name)) {
+    // o's 1/s goes into v_proj's rows when each query head has its own value head (v rows
+    // == o columns), v_proj uses awq and has no bias (run/awq_run.h).
+    const vName = t.tensor.name.replace(/o_proj\.weight$/, 'v_proj.weight');
+    const v = plan?.tensors.find((x) => x.tensor.name === vName);
+    const bias = plan?.tensors.some((x) => x.tensor.name === vName.replace(/weight$/, 'bias'));
+    if (!v || v.rows !== t.cols || !awqNames.has(vName) || bias) {
+      return {
+        severity: 'info', code: 'method/awq-not-folded',
+        message: 'method awq leaves o_proj unscaled (RTN) when an output stores codes, unless its 1/s can go into v_proj\'s rows: that needs one value head per query head (no grouped-query attention), v_proj with method awq and no v bias',
+      };
+    }
+  }
+  if (t.method.name === 'awq' && codes && /(^|\.)down_proj\.weight$/.test(t.tensor.name) && !awqNames.has(t.tensor.name.replace(/down_proj\.weight$/, 'up_proj.weight'))) {
     return {
       severity: 'info', code: 'method/awq-not-folded',
-      message: 'method awq leaves o_proj and down_proj unscaled (RTN) when an output stores codes: their 1/s would have to go into the rows of v_proj / up_proj, which is not done (q/k/v and gate/up take theirs in the norm before them)',
+      message: 'method awq leaves down_proj unscaled (RTN) when an output stores codes unless up_proj uses awq too: its 1/s goes into up_proj\'s rows',
     };
   }
   const error = (message: string) => ({ severity: 'error' as const, code: 'method/unsupported-grid', message });
@@ -35,8 +49,9 @@ export function methodGridProblem(t: TensorPlan, codes = false): { severity: Sev
 export function checkMethods(recipe: Recipe, plan: Plan): Diagnostic[] {
   const byRule = new Map<string, { ri: number; problem: NonNullable<ReturnType<typeof methodGridProblem>>; tensors: string[] }>();
   const codes = recipe.outputs.some((o) => o.kind === 'gguf' || o.kind === 'compressed_tensors');
+  const awqNames = new Set(plan.tensors.filter((t) => t.config && t.method.name === 'awq').map((t) => t.tensor.name));
   for (const t of plan.tensors) {
-    const problem = methodGridProblem(t, codes);
+    const problem = methodGridProblem(t, codes, awqNames, plan);
     if (!problem) continue;
     const ri = t.decidedBy.method ?? -1;
     const key = `${ri}:${problem.message}`;

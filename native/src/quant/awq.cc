@@ -23,18 +23,35 @@ void awqScales(const double* meanAbs, int64_t n, double alpha, float* s) {
   for (int64_t j = 0; j < n; j++) s[j] = float(v[size_t(j)] / norm);
 }
 
+void awqScaleInput(const float* w, int64_t rows, int64_t n, const float* s, const float* rowScale, float* x, ThreadPool* pool) {
+  parallelFor(pool, rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      if (rowScale)
+        for (int64_t j = 0; j < n; j++) x[r * n + j] = (w[r * n + j] * s[j]) / rowScale[r];
+      else
+        for (int64_t j = 0; j < n; j++) x[r * n + j] = w[r * n + j] * s[j];
+    }
+  }, 16);
+}
+
+void awqUnscale(float* q, int64_t rows, int64_t n, const float* s, const float* rowScale, ThreadPool* pool) {
+  parallelFor(pool, rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      if (rowScale)
+        for (int64_t j = 0; j < n; j++) q[r * n + j] = (q[r * n + j] * rowScale[r]) / s[j];
+      else
+        for (int64_t j = 0; j < n; j++) q[r * n + j] = q[r * n + j] / s[j];
+    }
+  }, 16);
+}
+
 void awqApply(const float* w, int64_t rows, int64_t n, const float* s, const QuantConfig& cfg, ThreadPool& pool, bool reference,
-              float* dequant, StoredTensor& stored) {
+              float* dequant, StoredTensor& stored, const float* rowScale) {
   std::unique_ptr<float[]> x(new float[size_t(rows * n)]);
-  parallelFor(reference ? nullptr : &pool, rows, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++)
-      for (int64_t j = 0; j < n; j++) x[size_t(r * n + j)] = w[r * n + j] * s[j];
-  }, 16);
+  ThreadPool* tp = reference ? nullptr : &pool;
+  awqScaleInput(w, rows, n, s, rowScale, x.get(), tp);
   quantizeTensorInto(x.get(), rows, n, cfg, pool, reference, dequant, stored);
-  parallelFor(reference ? nullptr : &pool, rows, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++)
-      for (int64_t j = 0; j < n; j++) dequant[r * n + j] = dequant[r * n + j] / s[j];
-  }, 16);
+  awqUnscale(dequant, rows, n, s, rowScale, tp);
 }
 
 namespace {
@@ -88,7 +105,7 @@ AwqChoice awqSearch(const std::vector<AwqMember>& members, int64_t n, const doub
     double err = 0;
     for (const AwqMember& m : members) {
       dq.resize(size_t(m.rows * n));
-      awqApply(m.w, m.rows, n, s.data(), m.cfg, pool, reference, dq.data(), st);
+      awqApply(m.w, m.rows, n, s.data(), m.cfg, pool, reference, dq.data(), st, m.rowScale);
       err += outputError(m.w, dq.data(), m.rows, n, h, reference ? nullptr : &hp, reference ? nullptr : &pool);
     }
     best.errs[size_t(k)] = err;

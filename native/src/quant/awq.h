@@ -40,6 +40,9 @@ struct AwqMember {
   const float* w = nullptr;  // [rows, n]
   int64_t rows = 0;
   QuantConfig cfg;
+  // Optional per-row divisor r (rows): another site's 1/s folded into this tensor's rows
+  // (up_proj takes down_proj's): W' = diag(r) Q(diag(1/r) W diag s) diag(1/s).
+  const float* rowScale = nullptr;
 };
 
 struct AwqChoice {
@@ -56,9 +59,15 @@ struct AwqChoice {
 void awqScales(const double* meanAbs, int64_t n, double alpha, float* s);
 
 /** W' = Q(W diag s) diag s^-1 into dequant [rows * n]; `stored` receives the stored form of
- *  W diag s (its codes, scales and zeros: the tensor as a folded model would store it). */
+ *  W diag s (its codes, scales and zeros: the tensor as a folded model would store it).
+ *  rowScale (optional, rows): W' = diag(r) Q(diag(1/r) W diag s) diag(1/s). */
 void awqApply(const float* w, int64_t rows, int64_t n, const float* s, const QuantConfig& cfg, ThreadPool& pool, bool reference,
-              float* dequant, StoredTensor& stored);
+              float* dequant, StoredTensor& stored, const float* rowScale = nullptr);
+
+/** The quantizer's input: x = (w s_j) / r_i (r: optional row divisors). */
+void awqScaleInput(const float* w, int64_t rows, int64_t n, const float* s, const float* rowScale, float* x, ThreadPool* pool);
+/** Back to the original basis, in place: q = (q r_i) / s_j. */
+void awqUnscale(float* q, int64_t rows, int64_t n, const float* s, const float* rowScale, ThreadPool* pool);
 
 /** Searches alpha for the members (all with n input columns). h: n x n (f64, symmetric),
  *  meanAbs: n. Throws std::invalid_argument for bad options or configs. */

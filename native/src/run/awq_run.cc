@@ -12,12 +12,29 @@
 namespace bitsmith {
 
 namespace {
-// Where 1/s of a site goes when the output stores codes: the norm's name, or why not ("" + note).
+std::string upName(int64_t layer) { return "model.layers." + std::to_string(layer) + ".mlp.up_proj.weight"; }
+std::string vName(int64_t layer) { return "model.layers." + std::to_string(layer) + ".self_attn.v_proj.weight"; }
+
+// Where 1/s of a site goes when the output stores codes: the norm's name (q/k/v, gate/up),
+// up_proj / v_proj (their rows: down_proj, o_proj), or why not ("" and the note).
 std::string foldTarget(const Model& m, const forward::Hessian& h, size_t members, const std::unordered_set<std::string>& quantized,
-                       std::string& note) {
+                       const std::unordered_set<std::string>& awqNames, const AwqHeads& heads, std::string& note) {
   const std::string p = "model.layers." + std::to_string(h.layer) + ".";
-  if (h.site == forward::Site::AttnOut || h.site == forward::Site::Down) {
-    note = std::string("not scaled: the output stores codes, and 1/s of ") + (h.site == forward::Site::Down ? "down_proj's input would go into up_proj's rows" : "o_proj's input would go into v_proj's rows") + ", which is not done";
+  if (h.site == forward::Site::AttnOut) {
+    // o's input column j is value row j of the attention (softmax(...) V is linear in V's
+    // rows) when every query head has its own key/value head; with grouped-query attention
+    // one v row feeds several columns, which would need equal s on them: not done.
+    if (heads.heads > 0 && heads.heads == heads.kvHeads && awqNames.count(vName(h.layer)) && !m.find(p + "self_attn.v_proj.bias"))
+      return vName(h.layer);
+    note = heads.heads != heads.kvHeads
+               ? "not scaled: the output stores codes, and 1/s of o_proj's input would go into v_proj's rows, which grouped-query attention shares between query heads"
+               : "not scaled: the output stores codes, and 1/s of o_proj's input goes into v_proj's rows, which needs v_proj to use method awq (and no v bias)";
+    return "";
+  }
+  if (h.site == forward::Site::Down) {
+    // down's input is silu(gate x) * (up x): linear in up's rows, which take 1/s exactly.
+    if (awqNames.count(upName(h.layer))) return upName(h.layer);
+    note = "not scaled: the output stores codes, and 1/s of down_proj's input goes into up_proj's rows, which needs up_proj to use method awq too";
     return "";
   }
   if (members != h.tensors.size()) {
@@ -36,7 +53,8 @@ std::string foldTarget(const Model& m, const forward::Hessian& h, size_t members
 }  // namespace
 
 AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const forward::HessianCollector& hs, ThreadPool& pool,
-                      bool reference, bool fold, const std::unordered_set<std::string>& quantized, const std::atomic<bool>& cancel) {
+                      bool reference, bool fold, const std::unordered_set<std::string>& quantized, const AwqHeads& heads,
+                      const std::atomic<bool>& cancel) {
   // Sites in the order of their first awq tensor; members in model order.
   std::vector<const forward::Hessian*> order;
   std::map<const forward::Hessian*, std::vector<AwqRunTensor>> sites;
@@ -49,8 +67,14 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const
     if (!sites.count(h)) order.push_back(h);
     sites[h].push_back(t);
   }
+  std::unordered_set<std::string> awqNames;
+  for (const AwqRunTensor& t : ts) awqNames.insert(t.ref->name);
   AwqRun out;
+  // q/k/v and gate/up last: v_proj's and up_proj's rows take o_proj's and down_proj's 1/s
+  // (fold), so those searches come first.
+  for (int pass = 0; pass < 2; pass++)
   for (const forward::Hessian* h : order) {
+    if ((h->site == forward::Site::Mlp || h->site == forward::Site::Attn) != (pass == 1)) continue;
     if (cancel.load(std::memory_order_relaxed)) throw ModelError("run/cancelled", "the run was cancelled");
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<AwqRunTensor>& members = sites[h];
@@ -69,6 +93,7 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const
       mb.w = weights.back().data();
       mb.rows = rows;
       mb.cfg = t.job->config;
+      if (const auto r = out.rows.find(t.ref->name); r != out.rows.end()) mb.rowScale = r->second->choice.s.data();
       ms.push_back(mb);
       site->tensors.push_back(t.ref->name);
     }
@@ -76,7 +101,7 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const
     for (int64_t j = 0; j < n; j++) meanAbs[size_t(j)] = h->absSum[size_t(j)] / double(h->tokens);
     quant::AwqOptions opt = members.front().job->awq;  // one grid per site: the first member's
     if (fold) {
-      site->foldedInto = foldTarget(m, *h, members.size(), quantized, site->note);
+      site->foldedInto = foldTarget(m, *h, members.size(), quantized, awqNames, heads, site->note);
       if (site->foldedInto.empty()) opt.grid = 1;  // alpha 0 only: RTN
     }
     try {
@@ -86,7 +111,8 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const
     }
     site->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (const AwqRunTensor& t : members) out.tensors[t.ref->name] = site;
-    if (!site->foldedInto.empty()) out.norms[site->foldedInto] = site;
+    const bool intoRows = h->site == forward::Site::Down || h->site == forward::Site::AttnOut;
+    if (!site->foldedInto.empty()) (intoRows ? out.rows : out.norms)[site->foldedInto] = site;
   }
   return out;
 }
@@ -104,14 +130,14 @@ std::vector<uint8_t> awqFoldedNorm(const Model& m, const TensorRef& norm, const 
 }
 
 QuantOutput awqQuantize(const TensorRef& ref, const float* in, int64_t rows, int64_t cols, const QuantConfig& cfg, const AwqSiteChoice& c,
-                        ThreadPool& pool, bool reference, StoredTensor* stored) {
+                        ThreadPool& pool, bool reference, StoredTensor* stored, const float* rowScale) {
   if (int64_t(c.choice.s.size()) != cols) throw ModelError("run/internal", "tensor \"" + ref.name + "\": awq scales of the wrong width", ref.name);
   QuantOutput q;
   q.dequant.resize(size_t(rows * cols));
   StoredTensor local;
   StoredTensor& st = stored ? *stored : local;
   try {
-    quant::awqApply(in, rows, cols, c.choice.s.data(), cfg, pool, reference, q.dequant.data(), st);
+    quant::awqApply(in, rows, cols, c.choice.s.data(), cfg, pool, reference, q.dequant.data(), st, rowScale);
   } catch (const std::invalid_argument& e) {
     throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
   }

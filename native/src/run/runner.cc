@@ -596,7 +596,10 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       if (it.job && it.job->quantize) quantizedNames.insert(it.ref->name);
       if (it.job && it.job->quantize && it.job->method == "awq") awqTensors.push_back({it.ref, it.job});
     }
-    if (!awqTensors.empty()) awq = awqSearchSites(*model, awqTensors, *hessians, pool, job.reference, ct || job.gguf, quantizedNames, cancel);
+    if (!awqTensors.empty()) {
+      const forward::LlamaConfig fc = forward::readConfig(*model);
+      awq = awqSearchSites(*model, awqTensors, *hessians, pool, job.reference, ct || job.gguf, quantizedNames, AwqHeads{fc.heads, fc.kvHeads}, cancel);
+    }
   }
   // Per-input-channel importance for the searches (and, with an imatrix only, the
   // diagonal output error).
@@ -736,6 +739,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     }
     const auto awqIt = awq.tensors.find(ref.name);
     const AwqSiteChoice* aw = awqIt == awq.tensors.end() ? nullptr : awqIt->second.get();
+    const auto awqRows = awq.rows.find(ref.name);  // up_proj under a fold: down_proj's 1/s in its rows
+    const float* awqRowScale = awqRows == awq.rows.end() ? nullptr : awqRows->second->choice.s.data();
     OutputErr outErr;
     int64_t chunkRows = rows;
     if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0 && !ct && !hGptq && !gguf && !aw) {
@@ -835,7 +840,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
         const float* src = in;
         if (aw) {
           scaled.resize(size_t(rows * cols));
-          for (int64_t i = 0; i < rows * cols; i++) scaled[size_t(i)] = in[i] * aw->choice.s[size_t(i % cols)];
+          quant::awqScaleInput(in, rows, cols, aw->choice.s.data(), awqRowScale, scaled.data(), &pool);
           src = scaled.data();
         }
         if (gp.permuteHeads) {
@@ -848,14 +853,13 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
         } else {
           q = quantizeChecked(ref, src, rows, cols, cfg, pool, job.reference, &stored);
         }
-        if (aw)
-          for (int64_t i = 0; i < rows * cols; i++) q.dequant[size_t(i)] = q.dequant[size_t(i)] / aw->choice.s[size_t(i % cols)];
+        if (aw) quant::awqUnscale(q.dequant.data(), rows, cols, aw->choice.s.data(), awqRowScale, &pool);
         if (int64_t(stored.codes.size()) != int64_t(rows) * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols)) || stored.bytes().total() != int64_t(stored.codes.size()))
           throw ModelError("run/internal", "tensor \"" + ref.name + "\": the quantizer produced " + std::to_string(stored.codes.size()) +
                                                " block bytes, the GGUF layout needs " + std::to_string(rows * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols))), ref.name);
         gguf->write(stored.codes.data(), stored.codes.size());
       } else if (aw) {
-        q = awqQuantize(ref, in, rows, cols, cfg, *aw, pool, job.reference, ct ? &stored : nullptr);
+        q = awqQuantize(ref, in, rows, cols, cfg, *aw, pool, job.reference, ct ? &stored : nullptr, awqRowScale);
       } else {
         q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference, ct ? &stored : nullptr);
       }
