@@ -16,7 +16,7 @@ const entries = [
   { entryPoints: ['cli/src/main.ts'], outfile: 'dist/cli.js' },
   // Webview UIs (report, compare, model inspector) and their stylesheet: browser bundles
   // loaded by client/src/panels under a strict CSP.
-  ...['report', 'compare', 'model'].map((name) => ({
+  ...['report', 'compare', 'model', 'allocation'].map((name) => ({
     entryPoints: [`webview/src/${name}/main.ts`],
     outfile: `dist/webview/${name}.js`,
     platform: 'browser',

@@ -59,8 +59,9 @@ program
   .argument('<recipe>', 'a .quant file')
   .option('--json', 'print the allocation as JSON')
   .option('--frontier', 'also print the size-error frontier over budgets')
+  .option('--events', 'print measuring progress as JSON lines, then the allocation')
   .option('--threads <n>', 'worker threads for measuring')
-  .action((recipe: string, opts: { json?: boolean; frontier?: boolean; threads?: string }) =>
+  .action((recipe: string, opts: { json?: boolean; events?: boolean; frontier?: boolean; threads?: string }) =>
     allocateCommand(recipe, opts).then(
       (code) => { process.exitCode = code; },
       (e) => { process.stderr.write(`bitsmith: ${(e as Error).stack ?? e}\n`); process.exitCode = 1; },

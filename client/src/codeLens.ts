@@ -1,5 +1,5 @@
-// Code lenses on the first statement of a recipe: Run Recipe (or Cancel Run while it runs)
-// and Open Last Report when the recipe has one.
+// Code lenses on the first statement of a recipe: Run Recipe (or Cancel Run while it runs),
+// Show Allocation when it has `allocate`, and Open Last Report when the recipe has one.
 import * as fs from 'fs';
 import * as vscode from 'vscode';
 import { latestReport } from './config';
@@ -23,6 +23,9 @@ export class RecipeCodeLenses implements vscode.CodeLensProvider {
       lenses.push(new vscode.CodeLens(range, { title: '$(debug-stop) Cancel Run', command: 'bitsmith.cancelRun', arguments: [doc.uri] }));
     } else {
       lenses.push(new vscode.CodeLens(range, { title: '$(play) Run Recipe', command: 'bitsmith.runRecipe', arguments: [doc.uri] }));
+    }
+    if (/^\s*allocate\b/m.test(doc.getText())) {
+      lenses.push(new vscode.CodeLens(range, { title: 'Show Allocation', command: 'bitsmith.showAllocation', arguments: [doc.uri] }));
     }
     if (fs.existsSync(latestReport(doc.uri))) {
       lenses.push(new vscode.CodeLens(range, { title: 'Open Last Report', command: 'bitsmith.openLastReport', arguments: [doc.uri] }));

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { BudgetRequest } from '../../server/src/protocol';
 import { latestReport } from './config';
 import type { Context } from './context';
-import { ComparePanel, ModelPanel, ReportPanel } from './panels';
+import { AllocationPanel, ComparePanel, ModelPanel, ReportPanel } from './panels';
 import { listReports, reportPickItems } from './reports';
 
 export type Cmd = (...args: unknown[]) => unknown;
@@ -164,12 +164,22 @@ export function restartServer(ctx: Context): Cmd {
   };
 }
 
+/** The allocation of a recipe with `allocate`: frontier, heatmap, sensitivity table. */
+export function showAllocation(ctx: Context): Cmd {
+  return async (arg?: unknown) => {
+    const recipe = await targetRecipe(arg, 'Show the allocation of which recipe?');
+    if (!recipe) return;
+    return AllocationPanel.show(ctx.extCtx, recipe, ctx.runs);
+  };
+}
+
 export const commands: Record<string, CmdFactory> = {
   runRecipe,
   cancelRun,
   openLastReport,
   compareRuns,
   inspectModel,
+  showAllocation,
   restartServer,
 };
 

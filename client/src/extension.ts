@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { RecipeCodeLenses } from './codeLens';
 import { registerCommands } from './commands';
 import { Context } from './context';
-import { registerPanels } from './panels';
+import { AllocationPanel, AllocationPanelSerializer, registerPanels } from './panels';
 import { RecipeTaskProvider, TASK_TYPE } from './tasks';
 
 /** What activate() returns: read by the extension-host tests. */
@@ -19,6 +19,7 @@ export async function activate(extCtx: vscode.ExtensionContext): Promise<Bitsmit
   const c = (ctx = new Context(extCtx));
   registerCommands(c);
   for (const d of registerPanels(extCtx)) c.pushCleanup(d);
+  c.pushCleanup(vscode.window.registerWebviewPanelSerializer(AllocationPanel.viewType, new AllocationPanelSerializer(extCtx, c.runs)));
   c.pushCleanup(vscode.tasks.registerTaskProvider(TASK_TYPE, new RecipeTaskProvider(extCtx)));
   const lenses = new RecipeCodeLenses(c.runs);
   c.pushCleanup(lenses);

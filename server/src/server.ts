@@ -53,7 +53,7 @@ connection.onInitialize((params): InitializeResult => {
       semanticTokensProvider: { legend: LEGEND, full: true },
       foldingRangeProvider: true,
       documentFormattingProvider: true,
-      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite] },
     },
     serverInfo: { name: 'bitsmith' },
   };

@@ -357,3 +357,86 @@ describe('cli export and run: translations', function () {
     }
   });
 });
+
+// GPTQ's codes in compressed-tensors: the same recipe's CT folder unpacks exactly to its
+// fake-quant output (GPTQ's reconstruction), on int4 groups (with and without act_order),
+// asymmetric int zero points, int8 channels and fp8 groups; act_order on group strategies is
+// "actorder": "weight" (static groups, no weight_g_idx), null otherwise.
+const GPTQ_RULES = `calibration generated samples 8 length 64 seed 1
+defaults { format int4; group 32; method gptq { damp 0.01; block 32 } }
+match "*.self_attn.*" { method gptq { act_order } }
+match "*.mlp.down_proj" { format int8; group channel; method gptq { act_order } }
+match "model.layers.0.mlp.up_proj" { symmetric false; zero int }
+match "model.layers.2.mlp.gate_proj" { format fp8_e4m3; group 16 }
+match "model.embed_tokens" { keep }
+`;
+
+describe('cli run: output compressed_tensors with gptq', function () {
+  this.timeout(180000);
+  let tmp: string;
+  let out: St;
+  let fake: St;
+  let rtn: St;
+  let config: { quantization_config: { config_groups: Record<string, { targets: string[]; weights: { num_bits: number; type: string; symmetric: boolean; strategy: string; group_size: number | null; actorder: string | null } }> } };
+  let plan: { tensors: { name: string; action: string; method?: string; groupKind?: string }[] };
+
+  before(() => {
+    assert.ok(fs.existsSync(cli), 'dist/cli.js is built');
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-ct-gptq-'));
+    fs.writeFileSync(path.join(tmp, 'ct.quant'), `recipe "ct"\nmodel "${FIXTURE}"\n${GPTQ_RULES}output compressed_tensors "w4a16"\n`);
+    fs.writeFileSync(path.join(tmp, 'fake.quant'), `recipe "fake"\nmodel "${FIXTURE}"\n${GPTQ_RULES}output fake "fake.safetensors"\n`);
+    const check = run('check', path.join(tmp, 'ct.quant'), '--json');
+    assert.equal(check.code, 0, `the language checks accept gptq with compressed_tensors: ${check.out}${check.err}`);
+    const a = run('run', path.join(tmp, 'ct.quant'), '--json');
+    assert.equal(a.code, 0, a.err);
+    const b = run('run', path.join(tmp, 'fake.quant'), '--json');
+    assert.equal(b.code, 0, b.err);
+    const rtnRules = GPTQ_RULES.replace(/method gptq \{[^}]*\}/g, 'method rtn');
+    fs.writeFileSync(path.join(tmp, 'rtn.quant'), `recipe "rtn"\nmodel "${FIXTURE}"\n${rtnRules}output fake "rtn.safetensors"\n`);
+    const c = run('run', path.join(tmp, 'rtn.quant'), '--json');
+    assert.equal(c.code, 0, c.err);
+    rtn = readSafetensors(path.join(tmp, 'rtn.safetensors')).tensors;
+    out = readSafetensors(path.join(tmp, 'w4a16', 'model.safetensors')).tensors;
+    fake = readSafetensors(path.join(tmp, 'fake.safetensors')).tensors;
+    config = JSON.parse(fs.readFileSync(path.join(tmp, 'w4a16', 'config.json'), 'utf8'));
+    const p = run('budget', path.join(tmp, 'ct.quant'), '--json');
+    assert.equal(p.code, 0, p.err);
+    plan = JSON.parse(p.out).plan;
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('every gptq module unpacks to exactly its fake-quantized weights', () => {
+    const groups = Object.values(config.quantization_config.config_groups);
+    let n = 0, differ = 0;
+    for (const t of plan.tensors) {
+      if (t.action !== 'quantize') continue;
+      assert.equal(t.method, 'gptq', t.name);
+      const mod = t.name.slice(0, -7);
+      const g = groups.find((x) => x.targets.some((s) => new RegExp(`^(?:${s.slice(3)})`).test(mod)))!;
+      assert.ok(g, `${mod} has a config group`);
+      const got = decodeModule(out, mod, g.weights);
+      const want = new Float32Array(floats(fake.get(t.name)!));
+      let bad = -1;
+      for (let i = 0; i < got.length && bad < 0; i++) if (got[i] !== want[i]) bad = i;
+      assert.equal(bad, -1, `${t.name}: element ${bad}: unpacked ${got[bad]}, fake ${want[bad]}`);
+      n++;
+      // GPTQ's codes, not RTN's: the reconstruction differs from the RTN run's.
+      if (!floats(rtn.get(t.name)!).every((v, i) => v === want[i])) differ++;
+    }
+    assert.ok(n >= 30, `${n} modules`);
+    assert.equal(differ, n, `${n - differ} gptq modules equal RTN's`);
+  });
+
+  it('actorder is "weight" on group strategies with act_order, null otherwise; no weight_g_idx', () => {
+    const groups = Object.values(config.quantization_config.config_groups);
+    const seen = new Set<string | null>();
+    for (const g of groups) {
+      const selfAttn = g.targets.some((s) => s.includes('self_attn'));
+      const want = selfAttn && g.weights.strategy === 'group' ? 'weight' : null;
+      assert.equal(g.weights.actorder, want, JSON.stringify(g));
+      seen.add(g.weights.actorder);
+    }
+    assert.deepEqual([...seen].sort(), [null, 'weight'].sort());
+    assert.ok(![...out.keys()].some((k) => k.endsWith('g_idx')));
+  });
+});

@@ -20,6 +20,7 @@ interface JobTensor { name: string; shape: number[]; action: 'quantize' | 'keep'
 interface Job {
   model: string; tensors: JobTensor[]; threads?: number;
   output?: { kind: 'fake'; path: string }; gguf?: { path: string; spec: string };
+  calibration?: { kind: 'generated'; samples?: number; length?: number; seed?: number };
 }
 interface Addon {
   modelInfo(p: string): { tensors: { name: string; shape: number[] }[] };
@@ -183,6 +184,38 @@ describe('GGUF writer (output gguf)', () => {
     assert.equal(spec.tensors['model.layers.0.self_attn.q_proj.weight'].permuteHeads, 8);
     assert.equal(spec.tensors['model.layers.0.self_attn.k_proj.weight'].permuteHeads, 4);
     assert.equal(spec.tensors['model.layers.0.self_attn.v_proj.weight'].permuteHeads, undefined);
+  });
+
+  it('gptq writes its own blocks (q8_0, q4_0, q4_1, q5_0, q5_1): they decode to the fake-quant reconstruction, q/k un-permuted, and differ from RTN', async () => {
+    const types = ['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1'];
+    let k = 0;
+    const pick = (name: string, shape: number[]) => (shape.length === 2 && shape[1] % 32 === 0 && /layers\.\d+\.(self_attn|mlp)\./.test(name) ? types[k++ % types.length] : undefined);
+    const gguf = tmpPath('gptq.gguf'), fake = tmpPath('gptq.safetensors'), rtnFake = tmpPath('rtn.safetensors');
+    const { job, spec } = jobFor(FIXTURE, pick, { gguf, fake });
+    job.calibration = { kind: 'generated', samples: 4, length: 32, seed: 3 };
+    const rtnJob: Job = { ...job, gguf: undefined, output: { kind: 'fake', path: rtnFake }, tensors: job.tensors.map((t) => ({ ...t })) };
+    for (const t of job.tensors) if (t.config) t.config = { ...t.config, method: 'gptq', damp: 0.01, block: 64, actOrder: t.name.includes('mlp') };
+    const r = await run(job);
+    assert.equal(r.error, undefined, r.error?.message);
+    assert.equal((await run(rtnJob)).error, undefined);
+    const h = readGgufHeader(gguf);
+    const seen = new Set<string>();
+    let differ = 0, quantized = 0;
+    for (const t of h.tensors) {
+      if (t.dtype === 'F32') continue;
+      const hf = hfName(t.name);
+      const [rows, cols] = t.shape;
+      let values = addon.ggmlDecode(t.dtype.toLowerCase(), tensorBytes(gguf, t), rows, cols);
+      const heads = spec.tensors[hf].permuteHeads ?? 0;
+      if (heads) values = unpermute(values, rows, cols, heads);
+      assert.deepEqual(values, addon.readTensor(fake, hf), t.name);
+      seen.add(t.dtype);
+      quantized++;
+      const rtn = addon.readTensor(rtnFake, hf);
+      if (values.some((v, i) => v !== rtn[i])) differ++;
+    }
+    assert.deepEqual([...seen].sort(), ['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0']);
+    assert.equal(differ, quantized, 'every gptq tensor differs from its RTN blocks');
   });
 
   it('q/k rows are llama2.c\'s interleaved rows; a llama2.c source writes the same tensors', async () => {

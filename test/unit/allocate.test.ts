@@ -10,6 +10,11 @@ import { analyze, type Analysis } from '../../core/src/analysis/analyze';
 import { MEASUREMENTS_VERSION, saveMeasurements, type MeasurementTable } from '../../core/src/allocate/measurements';
 import { llamaHeader } from '../helpers/syntheticModel';
 import type { ModelHeader } from '../../core/src/models/types';
+import type { MarkupContent } from 'vscode-languageserver';
+import { makeDocument } from '../../server/src/features/document';
+import { hover } from '../../server/src/features/hover';
+import { codeActions } from '../../server/src/features/codeActions';
+import { allocationView } from '../../client/src/panels/allocationView';
 
 const BITS: Record<string, number> = { int2: 2, int3: 3, int4: 4, int6: 6, int8: 8, q4_0: 4.5, q8_0: 8.5, q4_k: 4.5, q6_k: 6.5625 };
 
@@ -148,5 +153,68 @@ describe('allocate: setup, measurements and plan', () => {
       const fmts = new Set(a.plan!.tensors.filter((t) => t.allocated && t.tensor.name.startsWith(`model.layers.${l}.`)).map((t) => t.config!.format.name));
       assert.equal(fmts.size, 1, `layer ${l}: ${[...fmts]}`);
     }
+  });
+
+  it('hover on allocate and budget shows the mix (or what to measure); a code action writes it as match rules', () => {
+    const text = base();
+    const hoverAt = (a: Analysis, word: string) => {
+      const doc = makeDocument('file:///r.quant', 1, text, a, recipePath());
+      const off = text.indexOf(word) + 1;
+      const h = hover(doc, doc.lines.position(off));
+      return { doc, md: h ? (h.contents as MarkupContent).value : '' };
+    };
+    const before = run(text);
+    assert.match(hoverAt(before, 'allocate {').md, /Not measured yet\*\* \(170 errors, 0 KL divergences missing\): run `bitsmith allocate`/);
+    assert.match(hoverAt(before, 'budget').md, /has not measured its candidates yet/);
+    const { doc: d0 } = hoverAt(before, 'allocate {');
+    assert.equal(codeActions(d0, { start: d0.lines.position(text.indexOf('allocate {')), end: d0.lines.position(text.indexOf('allocate {')) }).length, 0, 'no action before measuring');
+
+    writeTable(before, (n) => Math.pow(10, Number(/layers\.(\d+)/.exec(n)?.[1] ?? 0)));
+    const a = run(text);
+    const { doc, md } = hoverAt(a, 'allocate {');
+    const mix = Object.entries(a.allocation!.result!.counts).sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0])).map(([f, n]) => `${n} ${f}`).join(', ');
+    assert.ok(md.includes(`**Chosen mix:** ${mix}`), md);
+    assert.match(md, /optimal/);
+    assert.ok(hoverAt(a, 'budget').md.includes(`Allocated by \`allocate\` (weight metric): ${mix}`));
+    const pos = doc.lines.position(text.indexOf('allocate {'));
+    const actions = codeActions(doc, { start: pos, end: pos });
+    const act = actions.find((x) => /Write the allocation as match rules/.test(x.title))!;
+    assert.ok(act, actions.map((x) => x.title).join());
+    const edit = act.edit!.changes!['file:///r.quant'][0];
+    // Applying the edit pins the same formats with no allocate left.
+    const start = doc.lines.offset(edit.range.start), end = doc.lines.offset(edit.range.end);
+    const pinnedText = text.slice(0, start) + edit.newText + text.slice(end);
+    assert.ok(!/allocate\s*\{/.test(pinnedText));
+    const pinned = run(pinnedText);
+    assert.deepEqual(pinned.diagnostics.filter((d) => d.severity === 'error'), []);
+    for (const t of a.plan!.tensors) {
+      const p = pinned.plan!.tensors.find((x) => x.tensor.name === t.tensor.name)!;
+      assert.equal(p.config?.format.name, t.config?.format.name, t.tensor.name);
+    }
+    assert.equal(pinned.plan!.totals.bytesOut, a.plan!.totals.bytesOut);
+  });
+
+  it('the Allocation panel view: measure first, then mix, sensitivity per candidate and a frontier through the chosen size', () => {
+    const text = base();
+    const v0 = allocationView(recipePath(), 'r.quant', run(text));
+    assert.equal(v0.status, 'measure');
+    assert.deepEqual(v0.missing, { errors: 170, klds: 0 });
+    writeTable(run(text), (n) => Math.pow(10, Number(/layers\.(\d+)/.exec(n)?.[1] ?? 0)));
+    const a = run(text);
+    const v = allocationView(recipePath(), 'r.quant', a);
+    assert.equal(v.status, 'ok');
+    assert.deepEqual(v.chosen!.counts, a.allocation!.result!.counts);
+    assert.equal(v.tensors.length, a.allocation!.setup.free.length + a.allocation!.setup.pinned.length);
+    const q = v.tensors.find((t) => t.name === 'model.layers.3.self_attn.q_proj.weight')!;
+    assert.deepEqual(q.candidates.map((c) => c.format), ['int2', 'int3', 'int4', 'int6', 'int8']);
+    // The chosen candidate is one of them, with the error the allocation predicts for it.
+    assert.equal(q.candidates.find((c) => c.format === q.format)!.error, q.error);
+    const pin = v.tensors.find((t) => t.name === 'model.layers.0.self_attn.v_proj.weight')!;
+    assert.ok(pin.pinned && pin.candidates.length === 0);
+    assert.equal(v.frontier.length, 16);
+    for (let i = 1; i < v.frontier.length; i++) assert.ok(v.frontier[i].error <= v.frontier[i - 1].error && v.frontier[i].bytes >= v.frontier[i - 1].bytes);
+    assert.equal(v.frontier[0].bytes, v.minBytes);
+    assert.ok(v.frontier[0].error >= v.chosen!.error && v.frontier[15].error <= v.chosen!.error, 'the chosen point lies within the frontier');
+    assert.equal(v.measured, undefined, 'no run report');
   });
 });

@@ -110,6 +110,32 @@ describe('analysis', () => {
     assert.ok(codes(run(`${M}evaluate { perplexity samples "x.json" }`)).includes('recipe/bad-value'), 'a path goes first');
   });
 
+  it('gptq: runs on the int, float and microscaled grids; the rest is refused on the rule that causes it', () => {
+    const cal = `${M}calibration generated\n`;
+    for (const f of ['int3', 'nf4', 'fp4', 'fp8_e4m3', 'fp8_e5m2', 'mxfp4', 'mxfp8', 'nvfp4', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_k', 'q5_k', 'q6_k']) {
+      const a = run(`${cal}defaults { format ${f}; method gptq { act_order } }\noutput compressed_tensors "out"`);
+      assert.ok(!a.diagnostics.some((d) => d.code === 'run/unsupported'), `${f}: ${a.diagnostics.map((d) => d.message).join('; ')}`);
+    }
+    const cases: [string, string, RegExp][] = [
+      ['format ternary', 'format ternary', /method gptq runs on the int, float .* formats, not ternary/],
+      ['format q3_k', 'format q3_k', /not q3_k/],
+      ['format q2_k', 'format q2_k', /not q2_k/],
+      ['format iq4_nl', 'format iq4_nl', /not iq4_nl/],
+      ['format int4; group tensor', 'group tensor', /needs groups along the input/],
+      ['format int4; outliers 8', 'outliers 8', /does not combine with outliers/],
+      ['format int4; lowrank 4', 'lowrank 4', /does not combine with lowrank/],
+      ['format int4; rotate hadamard', 'rotate hadamard', /does not combine with rotate/],
+    ];
+    for (const [settings, stmt, re] of cases) {
+      const text = `${cal}defaults { method gptq }\nmatch "*.q_proj" { ${settings} }`;
+      const a = run(text);
+      const d = a.diagnostics.find((x) => x.code === 'run/unsupported' && re.test(x.message));
+      assert.ok(d, `${settings}: ${a.diagnostics.map((x) => x.message).join('; ')}`);
+      assert.equal(text.slice(d!.start, d!.end), stmt, 'on the setting that causes it');
+      assert.match(d!.message, /use method rtn/);
+    }
+  });
+
   it('requires calibration for gptq and awq', () => {
     const without = run(`${M}defaults { format int4; group 32; method gptq }\nmatch "*.down_proj" { group channel }`);
     assert.ok(codes(without).includes('method/needs-calibration'));

@@ -1,4 +1,4 @@
-// Renders a built webview (npm run build first) in headless Chromium with a stubbed VS Code API and real data; usage: node webview/preview/preview.mjs report|compare|model <file> [<fileB>] [--out /tmp/x.png] [--theme light|dark|hc] [--switch-theme light] [--width 1400] [--height 2200] [--dom] [--interact] [--only <selector>]
+// Renders a built webview (npm run build first) in headless Chromium with a stubbed VS Code API and real data; usage: node webview/preview/preview.mjs report|compare|model|allocation <file> [<fileB>] [--out /tmp/x.png] [--theme light|dark|hc] [--switch-theme light] [--width 1400] [--height 2200] [--dom] [--interact] [--only <selector>]
 import * as esbuild from 'esbuild';
 import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -24,6 +24,16 @@ async function message() {
   if (kind === 'compare') {
     const load = (f) => ({ file: path.resolve(f), report: JSON.parse(fs.readFileSync(f, 'utf8')) });
     return { type: 'compare', a: load(fileA), b: load(fileB) };
+  }
+  if (kind === 'allocation') {
+    // The recipe analysed with core and turned into the panel's view by the host's allocationView.
+    const result = await esbuild.build({
+      stdin: { contents: `const fs = require('fs'); const path = require('path'); const { analyze } = require('./core/src/index'); const { allocationView } = require('./client/src/panels/allocationView'); module.exports = (p) => allocationView(p, path.basename(p), analyze(fs.readFileSync(p, 'utf8'), { recipePath: p }), path.join(path.dirname(p), '.bitsmith/reports', path.basename(p, '.quant') + '-latest.json'));`, resolveDir: root, loader: 'ts' },
+      bundle: true, platform: 'node', format: 'cjs', write: false, external: ['esbuild'],
+    });
+    const mod = { exports: {} };
+    new Function('module', 'exports', 'require', result.outputFiles[0].text)(mod, mod.exports, (await import('node:module')).createRequire(import.meta.url));
+    return { type: 'allocation', view: mod.exports(path.resolve(fileA)) };
   }
   if (kind === 'model') {
     // Bundle core's header reader and the host's modelView on the fly.

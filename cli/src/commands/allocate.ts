@@ -12,6 +12,8 @@ import { version } from '../version';
 
 export interface AllocateOptions {
   json?: boolean;
+  /** JSON lines on stdout: measure progress events, then the allocation (type "allocation"). */
+  events?: boolean;
   frontier?: boolean;
   threads?: string;
 }
@@ -44,21 +46,35 @@ export async function allocateCommand(file: string, opts: AllocateOptions): Prom
   }
   if (state.missing.length) {
     const native = loadNative();
-    const human = !opts.json;
+    // SIGINT/SIGTERM cancel the measuring pass under way; finished formats stay cached.
+    let current: { cancel(): void } | undefined;
+    let signal: NodeJS.Signals | undefined;
+    const onSignal = (s: NodeJS.Signals) => { signal = s; current?.cancel(); };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const human = !opts.json && !opts.events;
     try {
       await measure(loaded, native, {
         threads: threads || loaded.analysis.recipe.threads || 0,
         version,
-        onProgress: human && process.stderr.isTTY
-          ? (p) => process.stderr.write(`\r\x1b[K${measureText(p)}`)
-          : undefined,
+        onHandle: (h) => { current = h; if (signal) h.cancel(); },
+        onProgress: opts.events
+          ? (p) => process.stdout.write(JSON.stringify({ type: 'measure', ...p }) + '\n')
+          : human && process.stderr.isTTY ? (p) => process.stderr.write(`\r\x1b[K${measureText(p)}`) : undefined,
       });
       if (human && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       if (human) process.stderr.write(`measured ${state.missing.length} (tensor, candidate) pairs into ${state.file}\n`);
     } catch (e) {
       const err = e as NativeError;
+      if (signal) {
+        process.stderr.write(`bitsmith: measuring cancelled (${signal}); what was measured is cached\n`);
+        return signal === 'SIGINT' ? 130 : 143;
+      }
       process.stderr.write(`bitsmith: measuring failed: ${err.message}${err.code ? ` [${err.code}]` : ''}\n`);
       return 1;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
     loaded = loadRecipe(file)!;
   }
@@ -71,17 +87,19 @@ export async function allocateCommand(file: string, opts: AllocateOptions): Prom
   const curve = opts.frontier ? frontierOf(loaded, a) : undefined;
   const r = a.result;
   const params = loaded.analysis.plan!.totals.params;
-  if (opts.json) {
-    process.stdout.write(JSON.stringify({
+  if (opts.json || opts.events) {
+    const json = JSON.stringify({
+      type: 'allocation',
       file: loaded.path, metric: r.metric, measurements: a.file,
       budget: { bytes: a.setup.budgetBytes, bpw: params ? (8 * a.setup.budgetBytes!) / params : 0 },
       bytes: r.solution.bytes, bpw: params ? (8 * r.solution.bytes) / params : 0,
       error: r.solution.error, bound: r.solution.bound, gap: r.solution.gap, optimal: r.solution.optimal,
       minBytes: a.setup.minBytes, maxBytes: a.setup.maxBytes, counts: r.counts, weightToOutput: r.weightToOutput,
-      tensors: r.tensors.map((t) => ({ name: t.name, format: t.format, bytes: t.bytes, error: t.error, pinned: t.pinned, estimated: t.estimated })),
+      tensors: r.tensors.map((t) => ({ name: t.name, format: t.format, bytes: t.bytes, error: t.error, pinned: t.pinned, estimated: t.estimated, candidates: t.candidates })),
       excluded: a.setup.free.filter((f) => f.excluded.length).map((f) => ({ tensor: f.name, excluded: f.excluded })),
       ...(curve ? { frontier: curve } : {}),
-    }, null, 2) + '\n');
+    }, null, opts.events ? undefined : 2);
+    process.stdout.write(json + '\n');
     return 0;
   }
   const out: string[] = [];
@@ -111,7 +129,5 @@ function frontierOf(loaded: LoadedRecipe, a: AllocationState) {
   const { recipe, plan } = loaded.analysis;
   const table = loadMeasurements(a.file!, a.context!)!;
   const params = plan!.totals.params;
-  const points = frontier(recipe, plan!, a.setup, table, recipe.allocate!.metric, 12);
-  const budgets = Array.from({ length: points.length }, (_, i) => Math.round(a.setup.minBytes + ((a.setup.maxBytes - a.setup.minBytes) * i) / Math.max(1, points.length - 1)));
-  return points.map((p, i) => ({ budget: budgets[i], bytes: p.bytes, bpw: params ? (8 * p.bytes) / params : 0, error: p.error }));
+  return frontier(recipe, plan!, a.setup, table, recipe.allocate!.metric, 12).map((p) => ({ ...p, bpw: params ? (8 * p.bytes) / params : 0 }));
 }

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { isWebviewMessage, type HostToWebview, type WebviewToHost } from '../../../webview/src/shared/messages';
 
 /** The bundled webview scripts: dist/webview/<name>.js. */
-export type WebviewScript = 'report' | 'compare' | 'model';
+export type WebviewScript = 'report' | 'compare' | 'model' | 'allocation';
 
 export function webviewRoot(ext: vscode.ExtensionContext): vscode.Uri {
   return vscode.Uri.joinPath(ext.extensionUri, 'dist', 'webview');

@@ -6,6 +6,7 @@ import { ComparePanel, ComparePanelSerializer } from './comparePanel';
 import { ModelPanel, ModelPanelSerializer, registerModelInspector } from './modelPanel';
 import { ReportPanel, ReportPanelSerializer } from './reportPanel';
 
+export { AllocationPanel, AllocationPanelSerializer } from './allocationPanel';
 export { ComparePanel } from './comparePanel';
 export { ModelInspectorProvider, ModelPanel } from './modelPanel';
 export { ReportPanel } from './reportPanel';

@@ -1,6 +1,7 @@
 // Runs recipes: spawns `bitsmith run --events` (dist/cli.js) as a child process, never in the
 // extension host, and turns its events into a progress notification with a working Cancel,
 // an output channel log, and the report panel when done. One run per recipe at a time.
+// `bitsmith allocate --events` (measuring for `allocate`) goes the same way.
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -30,6 +31,9 @@ export class RunManager implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   /** Fires when a run starts or ends. */
   readonly onDidChange = this.changed.event;
+  private readonly allocated = new vscode.EventEmitter<vscode.Uri>();
+  /** Fires when measuring for a recipe's allocate has finished. */
+  readonly onDidAllocate = this.allocated.event;
 
   constructor(
     private readonly ext: vscode.ExtensionContext,
@@ -45,8 +49,9 @@ export class RunManager implements vscode.Disposable {
     return this.active.has(recipe.fsPath);
   }
 
-  /** Starts a run with a progress notification; resolves when it ends (opening the report when done). */
-  async run(recipe: vscode.Uri): Promise<RunOutcome> {
+  /** Starts a run with a progress notification; resolves when it ends (opening the report when done).
+   * mode 'allocate' measures what the recipe's allocate lacks (no report; `onAllocated` fires). */
+  async run(recipe: vscode.Uri, mode: 'run' | 'allocate' = 'run'): Promise<RunOutcome> {
     const existing = this.active.get(recipe.fsPath);
     if (existing) {
       void vscode.window.showInformationMessage(`Bitsmith: ${path.basename(recipe.fsPath)} is already running.`, 'Cancel Run').then((a) => {
@@ -56,21 +61,23 @@ export class RunManager implements vscode.Disposable {
     }
     const name = path.basename(recipe.fsPath);
     const outcome = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Bitsmith: running ${name}`, cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: `Bitsmith: ${mode === 'run' ? 'running' : 'measuring for allocate:'} ${name}`, cancellable: true },
       (progress, token) => {
-        const run = this.start(recipe, (message, increment) => progress.report({ message, increment }));
+        const run = this.start(recipe, (message, increment) => progress.report({ message, increment }), mode);
         token.onCancellationRequested(() => this.cancel(recipe));
         return run.finished;
       },
     );
-    if (outcome.status === 'done' && outcome.report?.file) {
+    if (outcome.status === 'done' && mode === 'allocate') {
+      this.allocated.fire(recipe);
+    } else if (outcome.status === 'done' && outcome.report?.file) {
       const t = outcome.report.totals;
       void vscode.window.setStatusBarMessage(`Bitsmith: ${name} done, ${t.quantized} tensors, ${t.bpw.toFixed(3)} bpw`, 5000);
       await this.openReport(outcome.report.file);
     } else if (outcome.status === 'cancelled') {
-      void vscode.window.showInformationMessage(`Bitsmith: run of ${name} cancelled; no output was written.`);
+      void vscode.window.showInformationMessage(mode === 'run' ? `Bitsmith: run of ${name} cancelled; no output was written.` : `Bitsmith: measuring ${name} cancelled; what was measured is kept.`);
     } else if (outcome.status === 'failed') {
-      void vscode.window.showErrorMessage(`Bitsmith: run of ${name} failed: ${outcome.message}`, 'Show Output').then((a) => {
+      void vscode.window.showErrorMessage(`Bitsmith: ${mode === 'run' ? 'run' : 'measuring'} of ${name} failed: ${outcome.message}`, 'Show Output').then((a) => {
         if (a) this.output.show(true);
       });
     }
@@ -99,14 +106,15 @@ export class RunManager implements vscode.Disposable {
   dispose(): void {
     this.cancel();
     this.changed.dispose();
+    this.allocated.dispose();
   }
 
-  private start(recipe: vscode.Uri, report: (message: string, increment: number) => void): ActiveRun {
+  private start(recipe: vscode.Uri, report: (message: string, increment: number) => void, mode: 'run' | 'allocate'): ActiveRun {
     const settings = runSettings(recipe);
     const cli = this.ext.asAbsolutePath(path.join('dist', 'cli.js'));
-    const args = [cli, 'run', recipe.fsPath, '--events'];
+    const args = [cli, mode, recipe.fsPath, '--events'];
     if (settings.threads) args.push('--threads', String(settings.threads));
-    if (settings.reportDir) args.push('--report-dir', settings.reportDir);
+    if (settings.reportDir && mode === 'run') args.push('--report-dir', settings.reportDir);
     // The extension host's executable runs as plain Node with ELECTRON_RUN_AS_NODE (desktop
     // VS Code); under code-server it is Node already and ignores the variable.
     const env: NodeJS.ProcessEnv = { ...process.env, ELECTRON_RUN_AS_NODE: '1' };
@@ -115,7 +123,7 @@ export class RunManager implements vscode.Disposable {
 
     const out = this.output;
     out.appendLine('');
-    out.appendLine(`[${new Date().toLocaleTimeString()}] bitsmith run ${recipe.fsPath}${settings.threads ? ` --threads ${settings.threads}` : ''}${settings.reportDir ? ` --report-dir ${settings.reportDir}` : ''}${settings.nativePath ? ` (native: ${settings.nativePath})` : ''}`);
+    out.appendLine(`[${new Date().toLocaleTimeString()}] bitsmith ${mode} ${recipe.fsPath}${settings.threads ? ` --threads ${settings.threads}` : ''}${settings.reportDir ? ` --report-dir ${settings.reportDir}` : ''}${settings.nativePath ? ` (native: ${settings.nativePath})` : ''}`);
     const child = spawn(process.execPath, args, { cwd: path.dirname(recipe.fsPath), env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
     const progress = new RunProgress();
     let stderr = '';
@@ -155,7 +163,7 @@ export class RunManager implements vscode.Disposable {
         let outcome: RunOutcome;
         if (spawnError) outcome = { status: 'failed', message: `cannot start the runner (${process.execPath}): ${spawnError.message}` };
         else if (run.cancelled && code !== 0) outcome = { status: 'cancelled' };
-        else if (code === 0 && progress.report) outcome = { status: 'done', report: progress.report };
+        else if (code === 0 && (progress.report || mode === 'allocate')) outcome = { status: 'done', report: progress.report };
         else {
           const e = progress.error;
           const message = e ? `${e.message}${e.tensor && !e.message.includes(e.tensor) ? ` (tensor ${e.tensor})` : ''}` : failureSummary(stderr) ?? `the runner exited with ${signal ?? `code ${code}`}`;

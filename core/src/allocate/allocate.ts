@@ -40,6 +40,18 @@ export interface AllocatedTensor {
   pinned: boolean;
   /** Metric output: no KL divergence calibrates this tensor's proxy; the median scale does. */
   estimated?: boolean;
+  /** Free tensors: every candidate's bytes and predicted error (the sensitivity table). */
+  candidates?: { format: string; bytes: number; error: number }[];
+}
+
+/** One point of the size-error frontier. */
+export interface FrontierPoint {
+  budget: number;
+  bytes: number;
+  error: number;
+  /** Formats by how many free tensors get them at this budget. */
+  counts: Record<string, number>;
+  feasible: boolean;
 }
 
 export interface AllocationResult {
@@ -85,10 +97,17 @@ export function allocate(recipe: Recipe, plan: Plan, setup: AllocationSetup, tab
 }
 
 /** Solutions over `points` budgets from the smallest achievable size to the largest useful one. */
-export function frontier(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric, points = 12): AllocSolution[] {
+export function frontier(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric, points = 12): FrontierPoint[] {
   const { items } = buildItems(recipe, plan, setup, table, metric);
   const budgets = Array.from({ length: points }, (_, i) => Math.round(setup.minBytes + ((setup.maxBytes - setup.minBytes) * i) / Math.max(1, points - 1)));
-  return allocationFrontier({ items, fixedBytes: setup.fixedBytes }, budgets);
+  return allocationFrontier({ items, fixedBytes: setup.fixedBytes }, budgets).map((sol, i) => {
+    const counts: Record<string, number> = {};
+    setup.groups.forEach((g, gi) => {
+      const f = items[gi].candidates[sol.choice[gi]].key;
+      counts[f] = (counts[f] ?? 0) + g.members.length;
+    });
+    return { budget: budgets[i], bytes: sol.bytes, error: sol.error, counts, feasible: sol.feasible };
+  });
 }
 
 function buildItems(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric) {
@@ -155,7 +174,8 @@ function result(plan: Plan, setup: AllocationSetup, items: AllocItem[], entryOf:
       const f = setup.free[m];
       const { error, estimated } = entryOf(m, format);
       formats.set(f.index, format);
-      tensors.push({ index: f.index, name: f.name, format, bytes: f.candidates.find((c) => c.format === format)!.bytes, error, pinned: false, estimated: estimated || undefined });
+      const candidates = g.formats.map((fmt) => ({ format: fmt, bytes: f.candidates.find((c) => c.format === fmt)!.bytes, error: entryOf(m, fmt).error }));
+      tensors.push({ index: f.index, name: f.name, format, bytes: f.candidates.find((c) => c.format === format)!.bytes, error, pinned: false, estimated: estimated || undefined, candidates });
       counts[format] = (counts[format] ?? 0) + 1;
     }
   });

@@ -2,9 +2,11 @@
 // errors) and the language server marks them (as warnings) from this one list, so the
 // editor never promises a run the backend would not do, and nothing falls back silently.
 
+import { FORMAT_BY_NAME } from '../language/formats';
 import type { Plan } from '../plan';
 import { diag, type Diagnostic, type Severity } from './diagnostic';
-import type { Recipe } from './recipe';
+import type { PropName, Recipe } from './recipe';
+import type { TensorPlan } from '../plan';
 
 /** Methods the runner executes. */
 export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq', 'hqq', 'awq']);
@@ -15,10 +17,11 @@ export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake', 'compressed_ten
 /** Translations `bitsmith run` and `bitsmith export` write. */
 export const RUN_EXPORTS: ReadonlySet<string> = new Set(['llm_compressor', 'llama_quantize']);
 
-/** Formats GPTQ runs for (the uniform integer grids); others run with rtn when measured for
- * `allocate`, and are refused by `run`. */
+/** Formats GPTQ runs for (see gptqLimit); for the others `allocate` measures with rtn (the
+ * entry records the method that ran), and `run` refuses them on the rule. */
 export function gptqRunsFor(format: string): boolean {
-  return /^int\d$/.test(format);
+  const f = FORMAT_BY_NAME.get(format);
+  return !!f && f.family !== 'sign' && (f.family !== 'ggml' || GPTQ_GGML.has(format));
 }
 
 export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: Severity): Diagnostic[] {
@@ -32,9 +35,27 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     if (e) e.tensors.push(tensor);
     else byRule.set(key, { ri: ri ?? -1, prop, value, tensors: [tensor] });
   };
+  // Per rule: what gptq does not combine with here (native/src/quant/gptq.h).
+  const gptqLimits = new Map<string, { ri: number; prop: PropName; why: string; tensors: string[] }>();
   for (const t of plan?.tensors ?? []) {
     if (!t.config) continue;
     if (!RUN_METHODS.has(t.method.name)) note(t.decidedBy.method, 'method', t.method.name, t.tensor.name);
+    if (t.method.name === 'gptq') {
+      const why = gptqLimit(t);
+      if (why) {
+        const ri = t.decidedBy[why.prop] ?? t.decidedBy.method ?? -1;
+        const key = `${ri}:${why.prop}:${why.why}`;
+        const e = gptqLimits.get(key);
+        if (e) e.tensors.push(t.tensor.name);
+        else gptqLimits.set(key, { ri, prop: why.prop, why: why.why, tensors: [t.tensor.name] });
+      }
+    }
+  }
+  for (const { ri, prop, why, tensors } of gptqLimits.values()) {
+    const rule = recipe.rules[ri];
+    const span = rule?.settings[prop]?.stmt ?? rule?.settings.method?.stmt ?? rule?.stmt ?? { start: 0, end: 0 };
+    const which = `${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, e.g. ${tensors[0]}`;
+    out.push(diag(code, severity, span, `method gptq ${why} (${rule?.label ?? 'rule'}: ${which}); use method rtn for these tensors`));
   }
   for (const { ri, prop, value, tensors } of byRule.values()) {
     const rule = recipe.rules[ri];
@@ -50,11 +71,6 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
   for (const o of recipe.outputs) {
     if (!RUN_OUTPUTS.has(o.kind)) out.push(diag(code, severity, o.stmt, `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors", output gguf "file.gguf" and output compressed_tensors "folder" are`));
   }
-  const ct = recipe.outputs.find((o) => o.kind === 'compressed_tensors');
-  const gptq = plan?.tensors.find((t) => t.config && t.method.name === 'gptq');
-  if (ct && gptq) {
-    out.push(diag(code, severity, ct.stmt, `output compressed_tensors does not store GPTQ's codes yet (${gptq.tensor.name} uses gptq); use output fake, or rtn for this output`));
-  }
   // One weights output (fake or compressed_tensors) per run, plus a GGUF beside a fake one.
   const written = recipe.outputs.filter((o) => RUN_OUTPUTS.has(o.kind) && o.kind !== 'gguf');
   const gguf = recipe.outputs.find((o) => o.kind === 'gguf');
@@ -65,4 +81,22 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
   }
   for (const e of recipe.exports) if (!RUN_EXPORTS.has(e.kind)) out.push(diag(code, severity, e.stmt, `export ${e.kind} is not implemented yet`));
   return out.sort((a, b) => a.start - b.start);
+}
+
+/** The ggml block formats gptq produces (native/src/quant/ggml/gptq.cc). */
+export const GPTQ_GGML: ReadonlySet<string> = new Set(['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_k', 'q5_k', 'q6_k']);
+
+/** Why gptq does not run on this tensor's configuration, and the property to blame. */
+export function gptqLimit(t: TensorPlan): { prop: PropName; why: string } | undefined {
+  const c = t.config;
+  if (!c) return undefined;
+  const f = c.format;
+  if (f.family === 'sign' || (f.family === 'ggml' && !GPTQ_GGML.has(f.name)))
+    return { prop: 'format', why: `runs on the int, float (nf4, fp4, fp8), microscaled (mxfp4, mxfp8, nvfp4) and q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k formats, not ${f.name}` };
+  if (f.family === 'ggml') return undefined;  // blocks along the row
+  if (c.groupKind === 'tensor' && !f.fixedGroup) return { prop: 'group', why: 'needs groups along the input (a group size or channel), not group tensor' };
+  if (c.outliers > 0) return { prop: 'outliers', why: 'does not combine with outliers yet' };
+  if (c.lowrank > 0) return { prop: 'lowrank', why: 'does not combine with lowrank yet' };
+  if (t.rotate !== 'none') return { prop: 'rotate', why: 'does not combine with rotate yet' };
+  return undefined;
 }

@@ -6,6 +6,13 @@
 //            that select exactly the modules given that configuration (compressed-tensors
 //            applies re.match, anchored at the start; each expression ends with $)
 //   ignore   the model's linear modules (2-D `.weight` tensors) that stay unquantized
+//   actorder gptq with act_order: "weight" (alias "static") on the group strategy: groups in
+//            the original column order, their scales fitted before the permuted pass, which
+//            is exactly Bitsmith's static groups; no weight_g_idx is stored (llm-compressor
+//            omits it for "weight": the mapping is the identity). "group" (groups formed
+//            in the permuted order, with weight_g_idx) is not what Bitsmith runs.
+//            compressed-tensors rejects actorder on the channel strategy, where one scale
+//            per row makes the order irrelevant: null there.
 
 import type { Plan, TensorPlan } from '../plan';
 import type { PropName } from '../analysis/recipe';
@@ -47,7 +54,7 @@ export interface CtGroup {
   format: 'pack-quantized' | 'float-quantized';
   weights: {
     num_bits: number; type: 'int' | 'float'; symmetric: boolean; strategy: 'group' | 'channel' | 'tensor';
-    group_size: number | null; block_structure: null; dynamic: false; actorder: null; observer: string;
+    group_size: number | null; block_structure: null; dynamic: false; actorder: 'weight' | null; observer: string;
   };
   modules: string[];
 }
@@ -56,6 +63,7 @@ export interface CtGroup {
 export function weightArgs(t: TensorPlan): CtGroup['weights'] & { format: CtGroup['format'] } {
   const c = t.config!;
   const isFloat = c.format.family !== 'int';
+  const staticGroups = t.method.name === 'gptq' && t.method.options.act_order === true && c.groupKind === 'size';
   return {
     format: isFloat ? 'float-quantized' : 'pack-quantized',
     num_bits: c.format.bits,
@@ -65,7 +73,7 @@ export function weightArgs(t: TensorPlan): CtGroup['weights'] & { format: CtGrou
     group_size: c.groupKind === 'size' ? c.group : null,
     block_structure: null,
     dynamic: false,
-    actorder: null,
+    actorder: staticGroups ? 'weight' : null,
     observer: t.clip === 'mse' ? 'mse' : 'minmax',
   };
 }

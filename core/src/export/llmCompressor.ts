@@ -104,8 +104,9 @@ export function llmCompressorRecipe(recipe: Recipe, plan: Plan, model: ModelHead
     }
     // Bitsmith's act_order keeps static groups (each group's scale fitted before the pass, in
     // the original column order): llm-compressor's `weight` ordering (`static` in its newer
-    // releases), not `group`, which reorders the groups and needs g_idx at inference.
-    if (t.method.name === 'gptq' && t.method.options.act_order === true) weights.actorder = 'weight';
+    // releases), not `group`, which reorders the groups and needs g_idx at inference. Only on
+    // the group strategy: compressed-tensors rejects actorder with channel or tensor scales.
+    if (t.method.name === 'gptq' && t.method.options.act_order === true && t.config!.groupKind === 'size') weights.actorder = 'weight';
     const key = JSON.stringify(weights);
     let g = m.groups.get(key);
     if (!g) m.groups.set(key, (g = { weights, modules: [] }));

@@ -1,7 +1,10 @@
 #include "linalg/cholesky.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
+
+#include "linalg/gemm.h"
 
 #include "threads/pool.h"
 
@@ -89,6 +92,50 @@ bool inverseUpperCholesky(double* a, int64_t n, ThreadPool* pool) {
   invertLower(r.data(), n, pool);
   for (int64_t i = 0; i < n; i++)
     for (int64_t j = 0; j < n; j++) a[i * n + j] = r[size_t((n - 1 - i) * n + (n - 1 - j))];
+  return true;
+}
+
+bool choleskyUpperBlocked(float* a, int64_t n, ThreadPool* pool, int64_t nb) {
+  if (n <= 0) return true;
+  nb = std::max<int64_t>(1, nb);
+  std::vector<double> d(size_t(nb * nb));
+  std::vector<float> linv(size_t(nb * nb)), pt, r12t, neg;
+  PackedB packed;
+  for (int64_t k0 = 0; k0 < n; k0 += nb) {
+    const int64_t b = std::min(nb, n - k0), k1 = k0 + b, m = n - k1;
+    // Diagonal block in f64: D = L L^T (L = R11^T), then L^-1 = R11^-T.
+    for (int64_t i = 0; i < b; i++)
+      for (int64_t j = 0; j < b; j++)
+        d[size_t(i * b + j)] = double(j >= i ? a[(k0 + i) * n + k0 + j] : a[(k0 + j) * n + k0 + i]);
+    if (!choleskyLower(d.data(), b)) return false;
+    for (int64_t i = 0; i < b; i++)
+      for (int64_t j = 0; j < b; j++) a[(k0 + i) * n + k0 + j] = j >= i ? float(d[size_t(j * b + i)]) : 0.0f;
+    if (m == 0) break;
+    invertLower(d.data(), b);
+    for (int64_t i = 0; i < b * b; i++) linv[size_t(i)] = float(d[size_t(i)]);
+    // R12^T [m, b] = A12^T R11^-1: C = A·B^T with A = A12^T and B[i][kk] = (R11^-T)[i][kk].
+    pt.resize(size_t(m * b));
+    r12t.resize(size_t(m * b));
+    neg.resize(size_t(m * b));
+    parallelFor(pool, m, [&](int64_t c0, int64_t c1) {
+      for (int64_t kk = 0; kk < b; kk++) {
+        const float* src = a + (k0 + kk) * n + k1;
+        for (int64_t c = c0; c < c1; c++) pt[size_t(c * b + kk)] = src[c];
+      }
+    }, 256);
+    gemmABt(pt.data(), b, linv.data(), b, r12t.data(), b, m, b, b, pool);
+    parallelFor(pool, m, [&](int64_t c0, int64_t c1) {
+      for (int64_t kk = 0; kk < b; kk++) {
+        float* dst = a + (k0 + kk) * n + k1;
+        for (int64_t c = c0; c < c1; c++) dst[c] = r12t[size_t(c * b + kk)];
+      }
+      for (int64_t i = c0 * b; i < c1 * b; i++) neg[size_t(i)] = -r12t[size_t(i)];
+    }, 256);
+    // A22 (upper triangle) -= R12^T R12.
+    packB(r12t.data(), b, m, b, packed, pool);
+    gemmPacked(neg.data(), b, m, packed, a + k1 * n + k1, n, pool, true, Path::Auto, true);
+  }
+  for (int64_t i = 0; i < n; i++) std::fill(a + i * n, a + i * n + i, 0.0f);
   return true;
 }
 

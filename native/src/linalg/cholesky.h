@@ -1,4 +1,5 @@
-// Dense symmetric positive-definite helpers in f64 (row-major n x n), for GPTQ.
+// Dense symmetric positive-definite helpers (row-major n x n), for GPTQ: the f64 scalar
+// routines (GPTQ's reference path) and a blocked f32 Cholesky on the GEMM (its fast path).
 #pragma once
 #include <cstdint>
 
@@ -15,6 +16,14 @@ void invertLower(double* l, int64_t n, ThreadPool* pool = nullptr);
  *  Computed without forming A^-1: the Cholesky factor of A with rows and columns reversed,
  *  inverted, and reversed back. False if A is not positive definite. */
 bool inverseUpperCholesky(double* a, int64_t n, ThreadPool* pool = nullptr);
+
+/** In place, f32, blocked: A = R^T R with R upper triangular (the strict lower triangle is
+ *  zeroed). Only the upper triangle of A is read. Columns in panels of `nb`: each diagonal
+ *  block is factored (and its triangle inverted) in f64, the panel row right of it is
+ *  R12 = R11^-T A12 (a GEMM with the inverted triangle) and the trailing matrix's upper
+ *  triangle takes A22 -= R12^T R12 (the GEMM, on the pool). False if A is not
+ *  (numerically) positive definite. */
+bool choleskyUpperBlocked(float* a, int64_t n, ThreadPool* pool = nullptr, int64_t nb = 128);
 
 }  // namespace linalg
 }  // namespace bitsmith

@@ -45,6 +45,12 @@ void kernelPortable(const float* Ap, const float* Bp, int64_t kc, float* C, int6
 // back to the stack on every k step, which makes the loop store-bound.
 template <int MR>
 BITSMITH_AVX2_FMA void kernelAvx2(const float* Ap, const float* Bp, int64_t kc, float* C, int64_t ldc, bool acc, int64_t nr) {
+  // C's rows are far apart (a row stride of the whole output): fetch the tile's lines
+  // while the k loop runs, or the final read-modify-write waits on memory.
+  for (int i = 0; i < MR; i++) {
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + nr - 1), _MM_HINT_T0);
+  }
   __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
   __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
   for (int64_t k = 0; k < kc; k++) {

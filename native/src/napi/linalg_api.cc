@@ -8,8 +8,11 @@
 // and at the top level:
 //   gptq(W: Float32Array, rows, cols, H: Float64Array (cols x cols), config: {format,
 //     group = 128, groupKind = 'size' | 'channel', symmetric = true, scale = 'f16' | 'bf16' |
-//     'f32', zero = 'int' | 'f16'}, {damp = 0.01, block = 128, actOrder = false, threads})
-//     -> Float32Array (the dequantized result)
+//     'f32' | 'e8m0' | 'e4m3', zero = 'int' | 'f16', clip?: 'mse'}, {damp = 0.01,
+//     block = 128, actOrder = false, threads, reference = false (the scalar f64 spec),
+//     detail = false})
+//     -> Float32Array (the dequantized result); with detail: {dequant, stored: {codes,
+//     scales, zeros, extra: Uint8Array}, times: {hessian, pass} (seconds)}
 //   awq(members: [{w: Float32Array, rows, config (as gptq's, any format)}], n, H: Float64Array
 //     (n x n), meanAbs: Float64Array (n), {grid = 20, threads, reference = false}) ->
 //     {alpha, point, sMin, sMax, err, errRtn, errs: number[], s: Float32Array,
@@ -171,7 +174,11 @@ Napi::Value Gptq(const Napi::CallbackInfo& info) {
   cfg.groupKind = kind == "channel" ? GroupKind::Channel : kind == "tensor" ? GroupKind::Tensor : GroupKind::Size;
   if (c.Has("symmetric")) cfg.symmetric = c.Get("symmetric").ToBoolean().Value();
   const std::string scale = c.Has("scale") ? c.Get("scale").ToString().Utf8Value() : "f16";
-  cfg.scale = scale == "bf16" ? ScaleType::BF16 : scale == "f32" ? ScaleType::F32 : ScaleType::F16;
+  cfg.scale = scale == "bf16"   ? ScaleType::BF16
+              : scale == "f32"  ? ScaleType::F32
+              : scale == "e8m0" ? ScaleType::E8M0
+              : scale == "e4m3" ? ScaleType::E4M3
+                                : ScaleType::F16;
   cfg.zero = c.Has("zero") && c.Get("zero").ToString().Utf8Value() == "f16" ? ZeroType::F16 : ZeroType::Int;
   if (c.Has("clip")) cfg.clipMse = c.Get("clip").ToString().Utf8Value() == "mse";
   GptqOptions o;
@@ -179,12 +186,34 @@ Napi::Value Gptq(const Napi::CallbackInfo& info) {
   if (oo.Has("damp")) o.damp = oo.Get("damp").ToNumber().DoubleValue();
   if (oo.Has("block")) o.block = int64_t(oo.Get("block").ToNumber().DoubleValue());
   if (oo.Has("actOrder")) o.actOrder = oo.Get("actOrder").ToBoolean().Value();
+  if (oo.Has("reference")) o.reference = oo.Get("reference").ToBoolean().Value();
+  const bool detail = oo.Has("detail") && oo.Get("detail").ToBoolean().Value();
   const int threads = oo.Has("threads") ? int(oo.Get("threads").ToNumber().Int32Value()) : 0;
   try {
-    std::vector<float> q = gptqQuantize(W.Data(), rows, cols, H.Data(), cfg, o, &poolFor(threads));
+    StoredTensor st;
+    GptqTimes times;
+    std::vector<float> q = gptqQuantize(W.Data(), rows, cols, H.Data(), cfg, o, &poolFor(threads), &st, &times);
     auto out = Napi::Float32Array::New(env, q.size());
     std::copy(q.begin(), q.end(), out.Data());
-    return out;
+    if (!detail) return out;
+    auto bytes = [&](const Bytes& b) {
+      auto a = Napi::Uint8Array::New(env, b.size());
+      std::copy(b.begin(), b.end(), a.Data());
+      return a;
+    };
+    Napi::Object so = Napi::Object::New(env);
+    so.Set("codes", bytes(st.codes));
+    so.Set("scales", bytes(st.scales));
+    so.Set("zeros", bytes(st.zeros));
+    so.Set("extra", bytes(st.extra));
+    Napi::Object to = Napi::Object::New(env);
+    to.Set("hessian", times.hessian);
+    to.Set("pass", times.pass);
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("dequant", out);
+    r.Set("stored", so);
+    r.Set("times", to);
+    return r;
   } catch (const std::invalid_argument& e) {
     throw Napi::RangeError::New(env, e.what());
   }

@@ -27,6 +27,7 @@
 #include "common/cpu.h"
 #include "common/fp.h"
 #include "quant/driver.h"
+#include "quant/gptq_driver.h"
 
 #if BITSMITH_X86
 #include <immintrin.h>
@@ -443,6 +444,45 @@ void quantizeMicroFamily(const float* x, const Layout& L, const QuantConfig&, co
     const uint8_t gsBytes[4] = {uint8_t(u), uint8_t(u >> 8), uint8_t(u >> 16), uint8_t(u >> 24)};
     st.extra.assign(gsBytes, gsBytes + 4);
     runGrouped(pol, x, L, ctx, dq, st);
+  } else {
+    throw std::invalid_argument("format " + name + " is not a microscaled grid");
+  }
+}
+
+void gptqFloatFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq, StoredTensor& st) {
+  const ScaleType scale = f.hasFixedScale ? f.fixedScale : c.scale;
+  const std::string name = f.name;
+  if (name == "nf4") runGptq(ScaledPolicy<kNf4>(scale, c.clipMse), plan, dq, st);
+  else if (name == "fp4") runGptq(ScaledPolicy<kFp4>(scale, c.clipMse), plan, dq, st);
+  else if (name == "fp8_e4m3") runGptq(ScaledPolicy<kE4M3>(scale, c.clipMse), plan, dq, st);
+  else if (name == "fp8_e5m2") runGptq(ScaledPolicy<kE5M2>(scale, c.clipMse), plan, dq, st);
+  else throw std::invalid_argument("format " + name + " is not a float grid");
+}
+
+void gptqMicroFamily(const GptqPlan& plan, const QuantConfig&, const FormatSpec& f, float* dq, StoredTensor& st) {
+  const std::string name = f.name;
+  if (name == "mxfp4") {
+    runGptq(MxPolicy<kFp4>{}, plan, dq, st);
+  } else if (name == "mxfp8") {
+    runGptq(MxPolicy<kE4M3>{}, plan, dq, st);
+  } else if (name == "nvfp4") {
+    // The per-tensor scale as RTN fits it, on the weights GPTQ starts from.
+    float mn = INFINITY, mx = -INFINITY;
+    for (int64_t r = 0; r < plan.L.rows; ++r)
+      for (int64_t c = 0; c < plan.L.cols; ++c) {
+        const float v = plan.weight(r, c);
+        mn = std::min(mn, v);
+        mx = std::max(mx, v);
+      }
+    NvPolicy pol;
+    const float amax = std::max(0.0f - (mn + 0.0f), mx + 0.0f);
+    pol.gs = amax / (kE4M3Max * kFp4Max);
+    if (!(pol.gs >= FLT_MIN)) pol.gs = 1.0f;
+    pol.invBlockDiv = 1.0f / (kFp4Max * pol.gs);
+    const uint32_t u = f32Bits(pol.gs);
+    const uint8_t gsBytes[4] = {uint8_t(u), uint8_t(u >> 8), uint8_t(u >> 16), uint8_t(u >> 24)};
+    runGptq(pol, plan, dq, st);
+    st.extra.assign(gsBytes, gsBytes + 4);
   } else {
     throw std::invalid_argument("format " + name + " is not a microscaled grid");
   }

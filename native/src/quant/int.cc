@@ -27,6 +27,7 @@
 #include "common/fp.h"
 #include "quant/driver.h"
 #include "quant/hqq.h"
+#include "quant/gptq_driver.h"
 
 #if BITSMITH_X86
 #include <immintrin.h>
@@ -473,6 +474,13 @@ void quantizeIntFamily(const float* x, const Layout& L, const QuantConfig& c, co
   if (c.symmetric) runGrouped(IntPolicy<kSym>(f.bits, scale, c.clipMse), x, L, ctx, dq, st);
   else if (c.zero == ZeroType::Int) runGrouped(IntPolicy<kAsymInt>(f.bits, scale, c.clipMse, c.hqq), x, L, ctx, dq, st);
   else runGrouped(IntPolicy<kAsymFloat>(f.bits, scale, c.clipMse, c.hqq), x, L, ctx, dq, st);
+}
+
+void gptqIntFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq, StoredTensor& st) {
+  const ScaleType scale = f.hasFixedScale ? f.fixedScale : c.scale;
+  if (c.symmetric) runGptq(IntPolicy<kSym>(f.bits, scale, c.clipMse), plan, dq, st);
+  else if (c.zero == ZeroType::Int) runGptq(IntPolicy<kAsymInt>(f.bits, scale, c.clipMse), plan, dq, st);
+  else runGptq(IntPolicy<kAsymFloat>(f.bits, scale, c.clipMse), plan, dq, st);
 }
 
 }  // namespace quant

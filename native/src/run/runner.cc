@@ -828,11 +828,30 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       readChunk(*model, ref, 0, rows, in, pool);
       QuantOutput q;
       StoredTensor stored;  // the codes as stored: GGUF blocks, compressed-tensors packing
+      // GPTQ's stored form has RTN's layout and byte counts (the same grids, scales, zeros
+      // or ggml block headers, fitted by the same rules) with GPTQ's codes: the
+      // compressed-tensors and GGUF writers take it as they take RTN's.
+      auto quantize = [&](const float* x) {
+        if (!hGptq) return quantizeChecked(ref, x, rows, cols, cfg, pool, job.reference, (ct || gguf) ? &stored : nullptr);
+        GptqOptions o = jt->gptq;
+        o.reference = job.reference;
+        QuantOutput g;
+        try {
+          g.dequant = gptqQuantize(x, rows, cols, hGptq->h.data(), cfg, o, &pool, &stored);
+        } catch (const std::invalid_argument& e) {
+          throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
+        } catch (const std::bad_alloc&) {
+          throw ModelError("run/out-of-memory", "tensor \"" + ref.name + "\" " + shapeText(ref.shape) + ": out of memory in gptq", ref.name);
+        }
+        g.bytes = stored.bytes();
+        return g;
+      };
       if (gguf && !ggufPlans[index].omit) {
         // The GGUF blocks are the quantizer's stored codes; q/k rows are permuted first so
         // the blocks hold llama.cpp's row order (ggml blocks are row-local: the same rows
         // quantize to the same blocks in any order, so the reconstruction, put back in the
-        // source order, is what the fake-quant output holds).
+        // source order, is what the fake-quant output holds; GPTQ's rows are independent
+        // too, its Hessian being over the columns).
         const GgufPlan& gp = ggufPlans[index];
         // method awq: the blocks are those of W diag(s) (1/s is in the norm before), and the
         // reconstruction is divided by s back (columns: the row permutation commutes).
@@ -846,12 +865,12 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
         if (gp.permuteHeads) {
           std::vector<float> pin(size_t(rows * cols));
           permuteRows(reinterpret_cast<const uint8_t*>(src), reinterpret_cast<uint8_t*>(pin.data()), rows, cols * 4, gp.permuteHeads, true);
-          q = quantizeChecked(ref, pin.data(), rows, cols, cfg, pool, job.reference, &stored);
+          q = quantize(pin.data());
           std::vector<float> back(q.dequant.size());
           permuteRows(reinterpret_cast<const uint8_t*>(q.dequant.data()), reinterpret_cast<uint8_t*>(back.data()), rows, cols * 4, gp.permuteHeads, false);
           q.dequant.swap(back);
         } else {
-          q = quantizeChecked(ref, src, rows, cols, cfg, pool, job.reference, &stored);
+          q = quantize(src);
         }
         if (aw) quant::awqUnscale(q.dequant.data(), rows, cols, aw->choice.s.data(), awqRowScale, &pool);
         if (int64_t(stored.codes.size()) != int64_t(rows) * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols)) || stored.bytes().total() != int64_t(stored.codes.size()))
@@ -861,18 +880,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       } else if (aw) {
         q = awqQuantize(ref, in, rows, cols, cfg, *aw, pool, job.reference, ct ? &stored : nullptr, awqRowScale);
       } else {
-        q = quantizeChecked(ref, in, rows, cols, cfg, pool, job.reference, ct ? &stored : nullptr);
-      }
-      if (hGptq) {
-        // The stored form has RTN's layout and byte counts (same grid, scales and zeros);
-        // GPTQ chooses different codes, which the GGUF and compressed-tensors writers do not
-        // take yet (core/src/analysis refuses these combinations before a run starts).
-        if (ct || gguf) throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": this output does not store GPTQ's codes yet", ref.name);
-        try {
-          q.dequant = gptqQuantize(in, rows, cols, hGptq->h.data(), cfg, jt->gptq, &pool);
-        } catch (const std::invalid_argument& e) {
-          throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
-        }
+        q = quantize(in);
       }
       bytes = q.bytes;
       outlierCount = q.outlierCount;

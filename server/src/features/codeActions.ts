@@ -25,7 +25,38 @@ export function codeActions(doc: AnalyzedDocument, range: Range, context: Diagno
       edit: { changes: { [doc.uri]: [{ range: lsp.range, newText: d.fix.newText }] } },
     });
   }
+  const alloc = allocationAction(doc, start, end);
+  if (alloc) out.push(alloc);
   return out;
+}
+
+/**
+ * With a measured allocation, on the `allocate` statement: replace it by explicit match
+ * rules (one per chosen format, naming its tensors), so the mix is pinned in the recipe and
+ * no longer depends on the measurement cache. The budget statement stays, as a check.
+ */
+function allocationAction(doc: AnalyzedDocument, start: number, end: number): CodeAction | undefined {
+  const { recipe, allocation } = doc.analysis;
+  const stmt = recipe.allocate?.stmt;
+  const result = allocation?.result;
+  if (!stmt || !result || end < stmt.start || start > stmt.end) return undefined;
+  const byFormat = new Map<string, string[]>();
+  for (const t of result.tensors) {
+    if (t.pinned) continue;
+    const name = t.name.replace(/\.weight$/, '');
+    const list = byFormat.get(t.format);
+    if (list) list.push(name);
+    else byFormat.set(t.format, [name]);
+  }
+  const rules = [...byFormat.entries()]
+    .sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))
+    .map(([format, names]) => `# allocate (${result.metric}): ${names.length} tensor${names.length === 1 ? '' : 's'}\nmatch ${names.map((n) => `"${n}"`).join(', ')} { format ${format} }`);
+  const range = { start: doc.lines.position(stmt.start), end: doc.lines.position(stmt.end) };
+  return {
+    title: 'Write the allocation as match rules (replaces allocate)',
+    kind: CodeActionKind.RefactorRewrite,
+    edit: { changes: { [doc.uri]: [{ range, newText: rules.join('\n\n') }] } },
+  };
 }
 
 function sameRange(a: Range, b: Range): boolean {

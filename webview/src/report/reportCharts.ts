@@ -165,7 +165,7 @@ export function drawBitsPerLayer(slot: ChartSlot, agg: LayerAggregation, theme: 
 }
 
 /** Horizontal gradient legend of the heatmap's colour scale, as SVG (presentation attributes only). */
-function colorLegend(values: number[], theme: Theme, id: string): SVGSVGElement {
+export function colorLegend(values: number[], theme: Theme, id: string): SVGSVGElement {
   const scale = colorScale(values);
   const width = 260;
   const stops = Array.from({ length: 11 }, (_, i) => i / 10);

@@ -19,6 +19,33 @@ export interface ModelView {
   config: [string, string][];
 }
 
+/** The allocation of a recipe with `allocate`, as the Allocation panel shows it (built by
+ * client/src/panels/allocationView.ts from core's analysis and measurement cache). */
+export interface AllocationView {
+  recipe: string;
+  name: string;
+  metric: string;
+  granularity: string;
+  /** ok: measured and solved; measure: figures missing; error: the recipe's allocate has errors. */
+  status: 'ok' | 'measure' | 'error';
+  messages: string[];
+  missing: { errors: number; klds: number };
+  params: number;
+  budget?: { bytes: number; bpw: number };
+  minBytes: number;
+  maxBytes: number;
+  candidates: string[];
+  chosen?: { bytes: number; bpw: number; error: number; bound: number; optimal: boolean; counts: Record<string, number> };
+  tensors: {
+    name: string; format: string; bytes: number; bpw: number; error?: number; pinned: boolean; estimated?: boolean;
+    candidates: { format: string; bytes: number; error: number }[];
+    excluded: { format: string; reason: string }[];
+  }[];
+  frontier: { budget: number; bytes: number; bpw: number; error: number; counts: Record<string, number> }[];
+  /** The last run of this recipe, when it executed this allocation with `evaluate`: measured KL. */
+  measured?: { bytes: number; bpw: number; klMean: number; report: string };
+}
+
 export interface LoadedReport {
   /** Absolute path of the report file. */
   file: string;
@@ -29,6 +56,7 @@ export type HostToWebview =
   | { type: 'report'; file: string; report: RunReport }
   | { type: 'compare'; a: LoadedReport; b: LoadedReport }
   | { type: 'model'; model: ModelView }
+  | { type: 'allocation'; view: AllocationView }
   /** The document could not be shown: `file` is the file at fault. */
   | { type: 'error'; title: string; message: string; file: string }
   /** A short status line for the webview's live region (export done, no rule to reveal, ...). */
@@ -44,13 +72,18 @@ export type WebviewToHost =
   /** Save the tensors as CSV, in the given order (the table as filtered and sorted), or all. */
   | { type: 'exportCsv'; tensors?: string[] }
   /** Save the report (or the compare join) as JSON. */
-  | { type: 'exportJson' };
+  | { type: 'exportJson' }
+  /** Allocation panel: measure what is missing (bitsmith allocate). */
+  | { type: 'measure' }
+  /** Allocation panel: set the recipe's budget to this many bytes (a frontier point). */
+  | { type: 'setBudget'; bytes: number };
 
 /** What each webview keeps with setState, so a reload or a restart restores it. */
 export interface ReportState { kind: 'report'; file: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string; format?: string; selected?: string; logScale?: boolean; errorMetric?: 'relError' | 'outputError' }
 export interface CompareState { kind: 'compare'; fileA: string; fileB: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string }
 export interface ModelState { kind: 'model'; path: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string }
-export type WebviewState = ReportState | CompareState | ModelState;
+export interface AllocationState { kind: 'allocation'; recipe: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string; logScale?: boolean }
+export type WebviewState = ReportState | CompareState | ModelState | AllocationState;
 
 /** Narrowing for messages arriving from a webview (untrusted shape). */
 export function isWebviewMessage(value: unknown): value is WebviewToHost {
@@ -60,7 +93,10 @@ export function isWebviewMessage(value: unknown): value is WebviewToHost {
     case 'ready':
     case 'reload':
     case 'exportJson':
+    case 'measure':
       return true;
+    case 'setBudget':
+      return typeof (m as { bytes?: unknown }).bytes === 'number' && Number.isInteger((m as { bytes: number }).bytes) && (m as { bytes: number }).bytes > 0;
     case 'revealRule':
       return typeof m.tensor === 'string';
     case 'exportCsv':
