@@ -75,6 +75,30 @@ export interface TensorEvent {
   outputErrorKind?: 'hessian' | 'diagonal';
   /** The per-input-channel weights the searches used ('imatrix', or 'hessian': the forward-pass Hessian's diagonal). */
   importance?: 'imatrix' | 'hessian';
+  /** method awq: the per-input-channel scaling chosen for the tensors reading this input. */
+  awq?: AwqResult;
+}
+
+/** What method awq chose for one input (shared by the tensors in `shared`). */
+export interface AwqResult {
+  /** The exponent of s = mean|x|^alpha (normalised), from the grid {0, 1/grid, ..., (grid-1)/grid}; 0 is RTN. */
+  alpha: number;
+  gridPoint: number;
+  grid: number;
+  /** Range of the scales s over the input channels. */
+  scaleMin: number;
+  scaleMax: number;
+  /** The tensors that share s (q/k/v, gate/up, or the tensor alone). */
+  shared: string[];
+  /** Sum over the shared tensors of tr(dW H dW^T) at alpha = 0 (RTN) and at the chosen alpha. */
+  searchErrorRtn: number;
+  searchError: number;
+  /** With an output of codes (gguf, compressed_tensors): the norm weight written as g / s. */
+  foldedInto?: string;
+  /** With an output of codes: why this input is not scaled (alpha 0, RTN). */
+  note?: string;
+  /** Time of the search for this input (before the tensor loop; not in the tensors' seconds). */
+  seconds: number;
 }
 
 /** Where the forward pass's sequences came from. */

@@ -234,7 +234,7 @@ describe('cli run', function () {
       'defaults { format q8_0 }',
       'match "*.self_attn.*" { format q4_k }',
       'match "*.mlp.*" {',
-      '  method awq',
+      '  method kmeans',
       '}',
       'output gguf "out/model.gguf"',
       'export llama_quantize "out/quantize.sh"',
@@ -248,7 +248,7 @@ describe('cli run', function () {
     assert.ok(!r.err.includes(`${shown}:2:1: error`), r.err);  // calibration generated runs
     // ggml block formats run: not refused.
     assert.ok(!r.err.includes('error: format q8_0') && !r.err.includes('error: format q4_k'), r.err);
-    assert.ok(r.err.includes(`${shown}:6:3: error: method awq (match "*.mlp.*": 6 tensors, e.g.`), r.err);
+    assert.ok(r.err.includes(`${shown}:6:3: error: method kmeans (match "*.mlp.*": 6 tensors, e.g.`), r.err);
     assert.ok(!r.err.includes('output gguf'), r.err);  // written now
     // Translations are written (after a run, or by `bitsmith export`): not refused.
     assert.ok(!r.err.includes(`${shown}:9:1: error`), r.err);

@@ -202,7 +202,7 @@ describe('language server over stdio', function () {
   });
 
   describe('on a recipe', () => {
-    const text = `${M}budget 9 bpw\ndefaults {\n  format int4\n  group 32\n  symmetric false\n}\nmatch "model.embed_tokens" { keep }\nmatch "*.mlp.down_proj" {\n  group channel\n  method hqq { iters 10 }\n}\n`;
+    const text = `${M}budget 9 bpw\ndefaults {\n  format int4\n  group 32\n  symmetric false\n}\nmatch "model.embed_tokens" { keep }\nmatch "*.mlp.down_proj" {\n  group channel\n  method kmeans { iters 10 }\n}\n`;
     let uri: string;
     before(async () => {
       uri = (await open('recipe.quant', text)).uri;
@@ -210,7 +210,7 @@ describe('language server over stdio', function () {
       assert.deepEqual(published.filter((x) => x.code !== 'run/unsupported'), []);
       // The editor marks what bitsmith run would refuse, as a warning on the method line.
       assert.deepEqual(published.map((x) => [x.code, x.severity]), [['run/unsupported', 2]]);
-      assert.match(published[0].message, /method hqq .* is not executed by bitsmith run yet/);
+      assert.match(published[0].message, /method kmeans .* is not executed by bitsmith run yet/);
     });
     const hoverAt = async (needle: string, delta = 0, nth = 0) => {
       const h: Hover | null = await conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: pos(text, needle, delta, nth) });
@@ -250,8 +250,8 @@ describe('language server over stdio', function () {
       assert.match(b, /\*\*Budget\*\* 9 bpw/);
       assert.match(b, /fits, with/);
       assert.match(await hoverAt('int4', 1), /4-bit uniform integer grid/);
-      assert.match(await hoverAt('hqq', 1), /HQQ/);
-      assert.match(await hoverAt('iters', 1), /\*\*iters\*\* — option of `hqq`/);
+      assert.match(await hoverAt('kmeans', 1), /k-means/);
+      assert.match(await hoverAt('iters', 1), /\*\*iters\*\* — option of `kmeans`/);
       assert.match(await hoverAt('symmetric', 1), /zero point/);
     });
 

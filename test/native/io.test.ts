@@ -24,7 +24,7 @@ interface Ev {
   totals?: Record<string, number>;
 }
 interface JobTensor { name: string; shape: number[]; action: 'quantize' | 'keep'; config?: Record<string, unknown> }
-interface Job { model: string; tensors: JobTensor[]; output?: { kind: 'fake'; path: string; metadata?: Record<string, string> }; threads?: number; chunkElements?: number }
+interface Job { model: string; tensors: JobTensor[]; output?: { kind: 'fake'; path: string; metadata?: Record<string, string> }; threads?: number; chunkElements?: number; calibration?: { kind: string; samples?: number; length?: number } }
 interface Addon {
   modelInfo(p: string): { path: string; format: string; architecture: string; tensors: TensorInfo[]; metadata: Record<string, string> };
   readTensor(p: string, name: string): Float32Array;
@@ -779,8 +779,13 @@ describe('fake-quant safetensors writer (startRun)', () => {
     const gg = await run({ model: q4, tensors: [{ name: 'q', shape: [1, 256], action: 'quantize', config: { format: 'int4' } }] });
     assert.equal(gg.error?.code, 'model/unsupported-dtype');
     assert.match(gg.error!.message, /IQ2_XXS, which bitsmith cannot decode/);
-    const method = await run({ model: FIXTURE, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'awq' } }] });
+    const method = await run({ model: FIXTURE, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'kmeans' } }] });
     assert.equal(method.error?.code, 'run/unsupported');
+    const awq = await run({ model: FIXTURE, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'awq' } }] });
+    assert.equal(awq.error?.code, 'run/needs-calibration');
+    const awqNoSite = await run({ model: FIXTURE, calibration: { kind: 'generated', samples: 2, length: 16 }, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'awq' } }] });
+    assert.equal(awqNoSite.error?.code, 'run/needs-calibration');
+    assert.match(awqNoSite.error!.message, /method awq needs the activations of the tensor's input/);
     const gptq = await run({ model: FIXTURE, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'gptq' } }] });
     assert.equal(gptq.error?.code, 'run/needs-calibration');
   });

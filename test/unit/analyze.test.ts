@@ -142,8 +142,30 @@ describe('analysis', () => {
     const withCal = run(`${M}calibration generated\ndefaults { format int4; group 32; method gptq }\nmatch "*.down_proj" { group channel }`);
     assert.deepEqual(codes(withCal), [], 'run executes gptq with generated calibration');
     const awq = run(`${M}calibration generated\ndefaults { format int4; group 32; method awq }\nmatch "*.down_proj" { group channel }`);
-    assert.deepEqual(codes(awq).filter((c) => c !== 'run/unsupported'), []);
-    assert.ok(codes(awq).includes('run/unsupported'), 'the editor says run does not execute awq yet');
+    assert.deepEqual(codes(awq), [], 'run executes awq with generated calibration');
+    const awqNoCal = run(`${M}defaults { format int4; group 32; method awq }\nmatch "*.down_proj" { group channel }`);
+    assert.ok(codes(awqNoCal).includes('method/needs-calibration'));
+    const awqImatrix = run(`${M}calibration imatrix "x.dat"\ndefaults { format int4; group 32; method awq }\nmatch "*.down_proj" { group channel }`);
+    assert.ok(codes(awqImatrix).includes('calibration/needs-hessian'), 'an imatrix is not enough for awq');
+    const awqCodes = run(`${M}calibration generated\ndefaults { format int4; group 32; method awq }\nmatch "*.down_proj" { group channel }\nmatch "model.embed_tokens" { keep }\noutput compressed_tensors "o"`);
+    assert.deepEqual(awqCodes.diagnostics.filter((d) => d.severity === 'error' || d.severity === 'warning').map((d) => d.code), []);
+    assert.ok(codes(awqCodes).includes('method/awq-not-folded'), 'o_proj is not scaled with an output of codes: said as info');
+  });
+
+  it('runs hqq on asymmetric int grids and says why not elsewhere, on the method line', () => {
+    const ok = run(`${M}defaults { format int4; group 32; symmetric false; method hqq { iters 10; lp_norm 0.5; beta 5; kappa 1.05 } }\nmatch "*.down_proj" { group channel }`);
+    assert.deepEqual(codes(ok), [], 'data-free, executed by run');
+    assert.deepEqual(tensorPlan(ok, 'model.layers.0.mlp.up_proj.weight').method.options, { iters: 10, lp_norm: 0.5, beta: 5, kappa: 1.05 });
+    const sym = run(`${M}defaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  method hqq\n}`);
+    const d = sym.diagnostics.find((x) => x.code === 'method/unsupported-grid')!;
+    assert.equal(d.severity, 'error');
+    assert.match(d.message, /symmetric grid does not have: add symmetric false \(match "\*\.mlp\.\*": \d+ tensors, e\.g\. model\.layers\.0\.mlp\./);
+    assert.equal(M.length + 'defaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  '.length, d.start, 'on the method statement');
+    const nf4 = run(`${M}defaults { format nf4; group 32; method hqq }`);
+    assert.ok(nf4.diagnostics.some((x) => x.code === 'method/unsupported-grid' && /not nf4/.test(x.message)));
+    const zint = run(`${M}defaults { format int4; group 32; symmetric false; zero int; method hqq }\nmatch "*.down_proj" { group channel }`);
+    assert.deepEqual(zint.diagnostics.map((x) => [x.code, x.severity]), [['method/hqq-zero-int', 'info']]);
+    assert.ok(codes(run(`${M}defaults { format int4; group 32; symmetric false; method hqq { lp_norm 2 } }`)).includes('recipe/bad-value'));
   });
 
   it('reports a format the declared output cannot store', () => {

@@ -27,7 +27,18 @@ export function jobConfig(t: TensorPlanJson): JobConfig {
     lowrank: t.lowrank ?? 0,
     rotate: t.rotate === 'hadamard' ? 'hadamard' : 'none',
     ...(t.method === 'gptq' ? gptqOptions(t.methodOptions ?? {}) : {}),
+    ...(t.method === 'hqq' ? { hqq: hqqOptions(t.methodOptions ?? {}) } : {}),
+    ...(t.method === 'awq' && typeof t.methodOptions?.grid === 'number' ? { grid: t.methodOptions.grid } : {}),
   };
+}
+
+function hqqOptions(o: Record<string, number | boolean>): NonNullable<JobConfig['hqq']> {
+  const r: NonNullable<JobConfig['hqq']> = {};
+  if (typeof o.iters === 'number') r.iters = o.iters;
+  if (typeof o.lp_norm === 'number') r.lpNorm = o.lp_norm;
+  if (typeof o.beta === 'number') r.beta = o.beta;
+  if (typeof o.kappa === 'number') r.kappa = o.kappa;
+  return r;
 }
 
 function gptqOptions(o: Record<string, number | boolean>): Pick<JobConfig, 'damp' | 'block' | 'actOrder'> {

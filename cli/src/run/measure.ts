@@ -4,7 +4,7 @@
 // figures go into the measurement table (core/src/allocate/measurements.ts), which is
 // saved after every format, so a cancelled measurement keeps what it finished.
 import {
-  KLD_SEQUENCES, MEASUREMENTS_VERSION, gptqRunsFor, loadMeasurements, planToJson, resolvePlan, saveMeasurements,
+  KLD_SEQUENCES, MEASUREMENTS_VERSION, loadMeasurements, planToJson, resolvePlan, saveMeasurements,
   type Analysis, type MeasurementTable, type MissingMeasurement, type PlanJson,
 } from '../../../core/src/index';
 import type { LoadedRecipe } from '../load';
@@ -109,11 +109,9 @@ function measureJob(loaded: LoadedRecipe, wanted: Map<number, MissingMeasurement
   return job;
 }
 
-/** The plan with `format` on the wanted tensors. A method that does not run for the format
- * (gptq into ggml blocks) measures with rtn, recorded as such in the entry. */
+/** The plan with `format` on the wanted tensors (candidates their method cannot run on are
+ * excluded by the setup, so every method runs as the recipe says). */
 function planFor(analysis: Analysis, text: string, wanted: Map<number, MissingMeasurement>, format: string): PlanJson {
   const plan = resolvePlan(analysis.recipe, analysis.model!, (ti) => (wanted.has(ti) ? format : undefined));
-  const json = planToJson({ ...analysis, plan }, text)!;
-  json.tensors = json.tensors.map((t, i) => (wanted.has(i) && t.method === 'gptq' && !gptqRunsFor(format) ? { ...t, method: 'rtn', methodOptions: {} } : t));
-  return json;
+  return planToJson({ ...analysis, plan }, text)!;
 }

@@ -26,6 +26,10 @@ export interface JobConfig {
   damp?: number;
   block?: number;
   actOrder?: boolean;
+  /** method hqq: zero-point updates (default 20), lp norm p (0.7), beta (10), kappa (1.01). */
+  hqq?: { iters?: number; lpNorm?: number; beta?: number; kappa?: number };
+  /** method awq: points of the alpha grid (default 20). */
+  grid?: number;
 }
 
 export interface RunJob {

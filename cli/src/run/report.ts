@@ -94,7 +94,7 @@ export function formatReport(r: RunReport): string {
   const rows = r.tensors.map((t) => [
     t.name,
     t.shape.join('x'),
-    t.action === 'keep' ? `keep (${t.dtype})` : `${t.format}${t.config?.symmetric === false ? ' asym' : ''}${t.config?.groupKind === 'size' ? ` g${t.config.group}` : t.config?.groupKind ? ` ${t.config.groupKind}` : ''}`,
+    t.action === 'keep' ? `keep (${t.dtype})` : `${t.format}${t.config?.symmetric === false ? ' asym' : ''}${t.config?.groupKind === 'size' ? ` g${t.config.group}` : t.config?.groupKind ? ` ${t.config.groupKind}` : ''}${t.method && t.method !== 'rtn' ? ` ${t.method}` : ''}`,
     fmt(t.bpw),
     t.action === 'keep' ? '' : num(t.relError, 3),
     t.action === 'keep' ? '' : num(t.sqnrDb, 4),
@@ -105,6 +105,16 @@ export function formatReport(r: RunReport): string {
   const head = ['tensor', 'shape', 'format', 'bpw', 'rel err', 'SQNR dB', 'max abs err', ...(withOut ? ['out SQNR dB'] : []), 'time'];
   const out = [table(head, rows, withOut ? [3, 4, 5, 6, 7, 8] : [3, 4, 5, 6, 7])];
   const tot = r.totals;
+  const sites = new Map<string, NonNullable<RunReport['tensors'][number]['awq']>>();
+  for (const t of r.tensors) if (t.awq) sites.set(t.awq.shared.join(','), t.awq);
+  if (sites.size) {
+    out.push('');
+    out.push('awq (one scaling per input, shared by its tensors; search error = sum of tr(dW H dW^T), relative to rtn):');
+    for (const a of sites.values()) {
+      const rel = a.searchErrorRtn > 0 ? `${num(100 * (a.searchError / a.searchErrorRtn - 1), 3)}%` : 'n/a';
+      out.push(`  ${a.shared.join(', ')}: ${a.note ? `${a.note}` : `alpha ${fmt(a.alpha)} (grid point ${a.gridPoint} of ${a.grid}), scales ${num(a.scaleMin, 3)} .. ${num(a.scaleMax, 3)}, search error ${rel}${a.foldedInto ? `; 1/s folded into ${/(up|v)_proj\.weight$/.test(a.foldedInto) ? 'the rows of ' : ''}${a.foldedInto}` : ''}, ${seconds(a.seconds)}`}`);
+    }
+  }
   out.push('');
   out.push(
     `total: ${tot.quantized} of ${tot.tensors} tensors quantized, ${tot.params.toLocaleString('en-US')} params, ` +

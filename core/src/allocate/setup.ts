@@ -3,7 +3,8 @@
 // keeps them), every free tensor's candidates with their exact bytes (the same bit
 // accounting as the plan), candidates that cannot hold a tensor (with the reason), and
 // the budget checks that need no measurement (no budget, infeasible budget, a tensor no
-// candidate can hold).
+// candidate can hold). A candidate the tensor's method does not run on (gptq into q2_k,
+// hqq into a float grid) is excluded like one that does not fit its rows.
 //
 // The `defaults` format does not pin: it is the provisional format shown until the
 // candidates are measured. Only floating-point weights (2-D and up) are free.
@@ -12,6 +13,8 @@ import { type Diagnostic, diag } from '../analysis/diagnostic';
 import type { Recipe } from '../analysis/recipe';
 import { isWeightTensor, planTensorWith, tensorValues } from '../analysis/resolve';
 import { FORMAT_BY_NAME } from '../language/formats';
+import { gptqLimit } from '../analysis/executable';
+import { methodGridProblem } from '../analysis/methodFit';
 import type { Plan } from '../plan';
 import { formatBytes } from '../analysis/checks';
 
@@ -105,7 +108,12 @@ export function allocationSetup(recipe: Recipe, plan: Plan): AllocationSetup | u
     const excluded: ExcludedCandidate[] = [];
     for (const format of formats) {
       const cp = planTensorWith(t, { ...values, format }, tp.matchedRules);
-      const why = cp.config ? unfit(format, cp.cols, cp.config.group, cp.config.groupKind) : `${format} cannot quantize this tensor`;
+      // A candidate the tensor's method cannot run on is excluded, never run with another method.
+      const methodWhy = cp.method.name === 'gptq' ? gptqLimit(cp)?.why : undefined;
+      const grid = methodGridProblem(cp);
+      const why = !cp.config ? `${format} cannot quantize this tensor`
+        : unfit(format, cp.cols, cp.config.group, cp.config.groupKind)
+          ?? (methodWhy ? `method gptq ${methodWhy}` : grid?.severity === 'error' ? grid.message : undefined);
       if (why) excluded.push({ format, reason: why });
       else candidates.push({ format, bytes: cp.bytesOut });
     }

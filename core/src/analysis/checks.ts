@@ -12,6 +12,7 @@ import { llmCompressorProblem } from '../export/llmCompressor';
 import { llamaQuantizeProblem } from '../export/llamaQuantize';
 import type { ModelHeader } from '../models/types';
 import { ggufModelProblem } from '../export/gguf';
+import { checkMethods } from './methodFit';
 
 export function checkRecipe(recipe: Recipe): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -56,7 +57,7 @@ export function checkPlan(recipe: Recipe, plan: Plan, model?: ModelHeader): Diag
       }
     }
   }
-  out.push(...checkFit(recipe, plan), ...checkSources(recipe, plan), ...checkOutputs(recipe, plan, model), ...checkBudget(recipe, plan));
+  out.push(...checkFit(recipe, plan), ...checkMethods(recipe, plan), ...checkSources(recipe, plan), ...checkOutputs(recipe, plan, model), ...checkBudget(recipe, plan));
   return out;
 }
 

@@ -2,7 +2,6 @@
 // errors) and the language server marks them (as warnings) from this one list, so the
 // editor never promises a run the backend would not do, and nothing falls back silently.
 
-import { FORMAT_BY_NAME } from '../language/formats';
 import type { Plan } from '../plan';
 import { diag, type Diagnostic, type Severity } from './diagnostic';
 import type { PropName, Recipe } from './recipe';
@@ -12,20 +11,13 @@ import { isDecodableGgml } from './checks';
 const GGML_DTYPE = /^(Q\d|IQ\d|TQ\d)/;
 
 /** Methods the runner executes. */
-export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq']);
+export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq', 'hqq', 'awq']);
 /** Calibration sources the runner reads. */
 export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens', 'text', 'imatrix']);
 /** Outputs the runner writes. */
 export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake', 'compressed_tensors', 'gguf']);
 /** Translations `bitsmith run` and `bitsmith export` write. */
 export const RUN_EXPORTS: ReadonlySet<string> = new Set(['llm_compressor', 'llama_quantize']);
-
-/** Formats GPTQ runs for (see gptqLimit); for the others `allocate` measures with rtn (the
- * entry records the method that ran), and `run` refuses them on the rule. */
-export function gptqRunsFor(format: string): boolean {
-  const f = FORMAT_BY_NAME.get(format);
-  return !!f && f.family !== 'sign' && (f.family !== 'ggml' || GPTQ_GGML.has(format));
-}
 
 export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: Severity): Diagnostic[] {
   const code = 'run/unsupported';
@@ -64,7 +56,7 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     const rule = recipe.rules[ri];
     const span = rule?.settings[prop]?.stmt ?? rule?.stmt ?? { start: 0, end: 0 };
     const which = `${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, e.g. ${tensors[0]}`;
-    out.push(diag(code, severity, span, `${prop} ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only rtn and gptq are`));
+    out.push(diag(code, severity, span, `${prop} ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only ${[...RUN_METHODS].join(', ')} are`));
   }
   // Every calibration source runs: generated, tokens and text through the forward pass
   // (Hessians, per-tensor output error), imatrix as llama.cpp's diagonal (analysis/imatrix.ts).

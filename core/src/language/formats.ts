@@ -86,11 +86,16 @@ export const METHODS: readonly MethodInfo[] = [
   },
   {
     name: 'awq', needsCalibration: true, doc: 'AWQ: activation-aware per-input-channel scaling, searched to minimise output error (needs calibration).',
-    options: [{ name: 'grid', type: 'integer', min: 1, doc: 'Points in the scaling exponent grid search (default 20).' }],
+    options: [{ name: 'grid', type: 'integer', min: 1, max: 1000, doc: 'Points of the scaling exponent grid, alpha = 0, 1/grid, ..., (grid-1)/grid (default 20).' }],
   },
   {
-    name: 'hqq', needsCalibration: false, doc: 'HQQ: half-quadratic optimisation of scale and zero point with a sparsity-promoting loss. Data-free.',
-    options: [{ name: 'iters', type: 'integer', min: 1, doc: 'Optimisation iterations (default 20).' }],
+    name: 'hqq', needsCalibration: false, doc: 'HQQ: the zero point of each group optimised by half-quadratic splitting for a sparsity-promoting |error|^p loss, RTN\'s scale kept (asymmetric int grids). Data-free.',
+    options: [
+      { name: 'iters', type: 'integer', min: 1, max: 1000, doc: 'Zero-point updates at most; a group stops earlier when its loss stops decreasing (default 20).' },
+      { name: 'lp_norm', type: 'number', min: 0.05, max: 1, doc: 'p of the |error|^p loss (default 0.7).' },
+      { name: 'beta', type: 'number', min: 0.001, max: 1e6, doc: 'Initial weight of the half-quadratic penalty (default 10).' },
+      { name: 'kappa', type: 'number', min: 1, max: 2, doc: 'Factor applied to beta after each update (default 1.01).' },
+    ],
   },
   {
     name: 'kmeans', needsCalibration: 'when-weighted', doc: 'Non-uniform grid: 1-D k-means of each row (SqueezeLLM-style when weighted by calibration).',

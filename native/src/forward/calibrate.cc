@@ -78,6 +78,7 @@ HessianCollector::HessianCollector(const LlamaConfig& c, ThreadPool* pool, linal
       h.site = Site(s);
       h.n = Site(s) == Site::AttnOut ? c.qDim() : Site(s) == Site::Down ? c.hidden : c.dim;
       h.h.assign(size_t(h.n * h.n), 0.0);
+      h.absSum.assign(size_t(h.n), 0.0);
       h.tensors = siteTensors(l, Site(s));
     }
 }
@@ -87,6 +88,8 @@ void HessianCollector::onInput(int64_t layer, Site site, const float* x, int64_t
   if (n != h.n) throw ModelError("run/internal", "Hessian of layer " + std::to_string(layer) + " " + siteName(site) + ": input width changed");
   // The upper triangle only while streaming (contiguous updates); finish() mirrors it.
   linalg::gramAccumulate(x, n, t, n, h.h.data(), pool_, path_, true);
+  for (int64_t r = 0; r < t; r++)
+    for (int64_t j = 0; j < n; j++) h.absSum[size_t(j)] += std::fabs(double(x[r * n + j]));
   h.tokens += t;
 }
 
@@ -105,6 +108,7 @@ void HessianCollector::merge(const HessianCollector& o) {
   if (o.hs_.size() != hs_.size()) throw ModelError("run/internal", "merging Hessians of different models");
   for (size_t i = 0; i < hs_.size(); i++) {
     for (size_t k = 0; k < hs_[i].h.size(); k++) hs_[i].h[k] += o.hs_[i].h[k];
+    for (size_t k = 0; k < hs_[i].absSum.size(); k++) hs_[i].absSum[k] += o.hs_[i].absSum[k];
     hs_[i].tokens += o.hs_[i].tokens;
   }
 }

@@ -6,7 +6,8 @@
 //    sequence and the position);
 //  - Hessians: per linear-layer input site (q/k/v share one, gate/up share one, o and
 //    down have their own), H = sum over calibration tokens of x x^T in f64, streamed
-//    sequence by sequence (linalg::gramAccumulate), with its token count;
+//    sequence by sequence (linalg::gramAccumulate), with its token count, and the sum of
+//    |x| per input channel (method awq's activation statistic);
 //  - evaluation: the original and a fake-quantized model on held-out sequences:
 //    perplexity of both, KL(original || quantized) of the next-token distributions per
 //    position (mean, p99, max) and top-1 agreement.
@@ -37,6 +38,7 @@ struct Hessian {
   int64_t n = 0;                     // input features
   int64_t tokens = 0;                // rows accumulated
   std::vector<double> h;             // n x n, row-major, symmetric
+  std::vector<double> absSum;        // n: sum over tokens of |x_j| (AWQ's activation scale is absSum / tokens)
   std::vector<std::string> tensors;  // the weights reading this input
 };
 

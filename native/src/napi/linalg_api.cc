@@ -13,6 +13,10 @@
 //     detail = false})
 //     -> Float32Array (the dequantized result); with detail: {dequant, stored: {codes,
 //     scales, zeros, extra: Uint8Array}, times: {hessian, pass} (seconds)}
+//   awq(members: [{w: Float32Array, rows, config (as gptq's, any format)}], n, H: Float64Array
+//     (n x n), meanAbs: Float64Array (n), {grid = 20, threads, reference = false}) ->
+//     {alpha, point, sMin, sMax, err, errRtn, errs: number[], s: Float32Array,
+//      dequant: Float32Array[] (W' per member at the chosen alpha)}
 #include <napi.h>
 
 #include <map>
@@ -22,6 +26,7 @@
 
 #include "linalg/gemm.h"
 #include "linalg/ops.h"
+#include "quant/awq.h"
 #include "quant/gptq.h"
 #include "napi/args.h"
 #include "napi/register.h"
@@ -214,6 +219,88 @@ Napi::Value Gptq(const Napi::CallbackInfo& info) {
   }
 }
 
+QuantConfig configArg(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "config must be an object");
+  auto c = v.As<Napi::Object>();
+  QuantConfig cfg;
+  cfg.format = c.Get("format").ToString().Utf8Value();
+  if (c.Has("group")) cfg.group = int64_t(c.Get("group").ToNumber().DoubleValue());
+  const std::string kind = c.Has("groupKind") ? c.Get("groupKind").ToString().Utf8Value() : "size";
+  cfg.groupKind = kind == "channel" ? GroupKind::Channel : kind == "tensor" ? GroupKind::Tensor : GroupKind::Size;
+  if (c.Has("symmetric")) cfg.symmetric = c.Get("symmetric").ToBoolean().Value();
+  const std::string scale = c.Has("scale") ? c.Get("scale").ToString().Utf8Value() : "f16";
+  cfg.scale = scale == "bf16" ? ScaleType::BF16 : scale == "f32" ? ScaleType::F32 : ScaleType::F16;
+  cfg.zero = c.Has("zero") && c.Get("zero").ToString().Utf8Value() == "int" ? ZeroType::Int : ZeroType::F16;
+  if (c.Has("clip")) cfg.clipMse = c.Get("clip").ToString().Utf8Value() == "mse";
+  return cfg;
+}
+
+Napi::Value Awq(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "members must be an array");
+  const int64_t n = dimArg(info, 1, "n");
+  auto f64 = [&](size_t i, const char* name, int64_t need) {
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      throw Napi::TypeError::New(env, std::string(name) + " must be a Float64Array");
+    auto a = info[i].As<Napi::Float64Array>();
+    if (int64_t(a.ElementLength()) != need) throw Napi::RangeError::New(env, std::string(name) + " has the wrong length");
+    return a;
+  };
+  auto H = f64(2, "H", n * n);
+  auto m = f64(3, "meanAbs", n);
+  Napi::Object oo = info.Length() > 4 && info[4].IsObject() ? info[4].As<Napi::Object>() : Napi::Object::New(env);
+  quant::AwqOptions o;
+  if (oo.Has("grid")) o.grid = int(oo.Get("grid").ToNumber().Int32Value());
+  const int threads = oo.Has("threads") ? int(oo.Get("threads").ToNumber().Int32Value()) : 0;
+  const bool reference = oo.Has("reference") && oo.Get("reference").ToBoolean().Value();
+  Napi::Array ma = info[0].As<Napi::Array>();
+  std::vector<quant::AwqMember> members;
+  std::vector<Napi::Float32Array> keep;
+  for (uint32_t i = 0; i < ma.Length(); i++) {
+    Napi::Object e = ma.Get(i).As<Napi::Object>();
+    quant::AwqMember mb;
+    mb.rows = int64_t(e.Get("rows").ToNumber().DoubleValue());
+    Napi::Value wv = e.Get("w");
+    if (!wv.IsTypedArray() || wv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(env, "members[].w must be a Float32Array");
+    auto w = wv.As<Napi::Float32Array>();
+    if (mb.rows < 1 || int64_t(w.ElementLength()) != mb.rows * n) throw Napi::RangeError::New(env, "members[].w must have rows * n values");
+    mb.w = w.Data();
+    mb.cfg = configArg(env, e.Get("config"));
+    if (mb.cfg.groupKind == GroupKind::Channel) mb.cfg.group = n;
+    if (mb.cfg.groupKind == GroupKind::Tensor) mb.cfg.group = mb.rows * n;
+    keep.push_back(w);
+    members.push_back(mb);
+  }
+  ThreadPool& pool = poolFor(threads);
+  try {
+    const quant::AwqChoice c = quant::awqSearch(members, n, H.Data(), m.Data(), o, pool, reference);
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("alpha", c.alpha);
+    r.Set("point", c.point);
+    r.Set("sMin", c.sMin);
+    r.Set("sMax", c.sMax);
+    r.Set("err", c.err);
+    r.Set("errRtn", c.errRtn);
+    Napi::Array errs = Napi::Array::New(env, c.errs.size());
+    for (size_t i = 0; i < c.errs.size(); i++) errs.Set(uint32_t(i), c.errs[i]);
+    r.Set("errs", errs);
+    auto s = Napi::Float32Array::New(env, size_t(n));
+    std::copy(c.s.begin(), c.s.end(), s.Data());
+    r.Set("s", s);
+    Napi::Array dqs = Napi::Array::New(env, members.size());
+    StoredTensor st;
+    for (size_t i = 0; i < members.size(); i++) {
+      auto dq = Napi::Float32Array::New(env, size_t(members[i].rows * n));
+      quant::awqApply(members[i].w, members[i].rows, n, c.s.data(), members[i].cfg, pool, reference, dq.Data(), st);
+      dqs.Set(uint32_t(i), dq);
+    }
+    r.Set("dequant", dqs);
+    return r;
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  }
+}
+
 }  // namespace
 
 void RegisterLinalg(Napi::Env env, Napi::Object exports) {
@@ -229,6 +316,7 @@ void RegisterLinalg(Napi::Env env, Napi::Object exports) {
   }, "gemmKernel"));
   exports.Set("linalg", o);
   exports.Set("gptq", Napi::Function::New(env, Gptq, "gptq"));
+  exports.Set("awq", Napi::Function::New(env, Awq, "awq"));
 }
 
 }  // namespace bitsmith

@@ -12,7 +12,9 @@
 //     rotate = 'none' | 'hadamard', seed = 0 (number or bigint), threads = hardware threads,
 //     importance?: Float32Array (cols per-input-channel search weights, finite and >= 0),
 //     reference = false, metrics = true (false: metrics is null), stored = false (true: return
-//     the stored bytes), out?: Float32Array (rows*cols, written instead of a new array)}
+//     the stored bytes), out?: Float32Array (rows*cols, written instead of a new array),
+//     hqq?: {iters = 20, lpNorm = 0.7, beta = 10, kappa = 1.01} (method hqq: quant/hqq.h)}
+//   hqqPow(a, e) -> number: method hqq's pow (a^e for normal a > 0, e in [-1, 0])
 //   fp8Decode(kind: 'e4m3' | 'e5m2', code) / fp8Encode(kind, value) -> number
 //   f16Round(value) / bf16Round(value) -> number;  grid('nf4' | 'fp4') -> Float32Array(16)
 //   poolSelfTest(threads, n) -> {eachIndexOnce, chunks, threadsUsed, nestedIndices, error, size}
@@ -36,6 +38,7 @@
 #include "metrics/metrics.h"
 #include "napi/args.h"
 #include "napi/register.h"
+#include "quant/hqq.h"
 #include "quant/stored.h"
 #include "threads/pool.h"
 
@@ -104,7 +107,7 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
 
   static const std::set<std::string> known = {"format", "group", "groupKind", "symmetric", "scale", "zero",
                                               "clip", "outliers", "lowrank", "lowrankIters", "rotate", "seed",
-                                              "threads", "reference", "metrics", "stored", "out", "importance"};
+                                              "threads", "reference", "metrics", "stored", "out", "importance", "hqq"};
   Napi::Array keys = cfg.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); ++i) {
     const std::string k = keys.Get(i).ToString().Utf8Value();
@@ -145,6 +148,20 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
     } else {
       c.seed = uint64_t(toInteger(env, v, "config.seed", 0, kMaxSafe));
     }
+  }
+  if (has("hqq")) {
+    Napi::Value v = cfg.Get("hqq");
+    if (!v.IsObject()) typeError(env, "config.hqq must be an object {iters, lpNorm, beta, kappa}");
+    Napi::Object h = v.As<Napi::Object>();
+    auto num = [&](const char* k, double def) {
+      if (!h.Has(k) || h.Get(k).IsUndefined()) return def;
+      if (!h.Get(k).IsNumber()) typeError(env, std::string("config.hqq.") + k + " must be a number");
+      return h.Get(k).As<Napi::Number>().DoubleValue();
+    };
+    c.hqq.iters = h.Has("iters") && !h.Get("iters").IsUndefined() ? int(toInteger(env, h.Get("iters"), "config.hqq.iters", 1, 1000)) : 20;
+    c.hqq.lpNorm = float(num("lpNorm", 0.7));
+    c.hqq.beta = float(num("beta", 10));
+    c.hqq.kappa = float(num("kappa", 1.01));
   }
   Napi::Float32Array importance;
   if (has("importance")) {
@@ -323,7 +340,16 @@ Napi::Value PoolSelfTest(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+Napi::Value HqqPow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsNumber()) typeError(env, "hqqPow(a, e) takes two numbers");
+  const float a = float(info[0].As<Napi::Number>().DoubleValue()), e = float(info[1].As<Napi::Number>().DoubleValue());
+  if (!(a >= 1.17549435e-38f && a <= 3.4e38f) || !(e >= -1.0f && e <= 0.0f)) rangeError(env, "hqqPow needs a normal a > 0 and e in [-1, 0]");
+  return Napi::Number::New(env, double(quant::hqqPow(a, e)));
+}
+
 void RegisterQuant(Napi::Env env, Napi::Object exports) {
+  exports.Set("hqqPow", Napi::Function::New(env, HqqPow, "hqqPow"));
   exports.Set("poolSelfTest", Napi::Function::New(env, PoolSelfTest, "poolSelfTest"));
   exports.Set("quantize", Napi::Function::New(env, Quantize, "quantize"));
   exports.Set("fp8Decode", Napi::Function::New(env, Fp8Decode, "fp8Decode"));

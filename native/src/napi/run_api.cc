@@ -290,6 +290,23 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
         }
         jt.gptq.block = intField(env, co, "block", jt.gptq.block, where + ".config", 1);
         jt.gptq.actOrder = boolField(env, co, "actOrder", false, where + ".config");
+        if (jt.method == "awq") jt.awq.grid = int(intField(env, co, "grid", 20, where + ".config", 1));
+        if (jt.method == "hqq") {
+          // Method options (quant/hqq.h); quantizeTensor validates their ranges.
+          jt.config.hqq.iters = 20;
+          Napi::Value hv = field(co, "hqq");
+          if (isSet(hv)) {
+            if (!hv.IsObject()) throw Napi::TypeError::New(env, where + ".config.hqq must be an object {iters, lpNorm, beta, kappa}");
+            Napi::Object ho = hv.As<Napi::Object>();
+            jt.config.hqq.iters = int(intField(env, ho, "iters", 20, where + ".config.hqq", 1));
+            for (auto [key, dst] : {std::pair<const char*, float*>{"lpNorm", &jt.config.hqq.lpNorm}, {"beta", &jt.config.hqq.beta}, {"kappa", &jt.config.hqq.kappa}}) {
+              Napi::Value v = field(ho, key);
+              if (!isSet(v)) continue;
+              if (!v.IsNumber()) throw Napi::TypeError::New(env, where + ".config.hqq." + key + " must be a number");
+              *dst = float(v.As<Napi::Number>().DoubleValue());
+            }
+          }
+        }
       }
       job.tensors.push_back(std::move(jt));
     }

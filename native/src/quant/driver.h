@@ -128,6 +128,22 @@ typename P::Params chooseParams(const P& pol, const float* x, int64_t n, const t
   return cand[best];
 }
 
+// Optional: Params refine(const Params&, const float* x, int64_t n, bool fast) improving
+// a group's chosen parameters on its weights (method hqq's zero point: quant/hqq.h).
+template <class P, class = void>
+struct HasRefine : std::false_type {};
+template <class P>
+struct HasRefine<P, std::void_t<decltype(&P::refine)>> : std::true_type {};
+
+// chooseParams, then the policy's refinement (if it has one).
+template <class P>
+typename P::Params chooseRefined(const P& pol, const float* x, int64_t n, const typename P::Stats& s,
+                                 ThreadPool* pool, bool fast, const float* imp = nullptr, int64_t col0 = 0,
+                                 int64_t cols = 1) {
+  if constexpr (HasRefine<P>::value) return pol.refine(chooseParams(pol, x, n, s, pool, fast, imp, col0, cols), x, n, fast);
+  else return chooseParams(pol, x, n, s, pool, fast, imp, col0, cols);
+}
+
 // A policy may fuse a whole row of groups (stats, fit, store, quantize, pack) into one
 // vectorised kernel: bool fastRow(row, L, drow, firstGroup, st, codes, zeros, nt) returning
 // false on NaN/Inf, used when useFastRow() (no clip search, the CPU has the ISA).
@@ -210,7 +226,7 @@ void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, f
     auto group = [&](const float* g, int64_t n, int64_t gi, float* d) {
       const typename P::Stats s = pol.stats(g, n, nullptr, false);
       const int64_t col0 = L.tensor ? 0 : (gi % G) * L.group;
-      const typename P::Params p = chooseParams(pol, g, n, s, nullptr, false, ctx.importance, col0, L.cols);
+      const typename P::Params p = chooseRefined(pol, g, n, s, nullptr, false, ctx.importance, col0, L.cols);
       pol.store(p, gi, st, zbits > 0 ? &zw : nullptr);
       for (int64_t i = 0; i < n; ++i) cw.push(pol.quantOne(p, g[i], d + i));
     };
@@ -235,7 +251,7 @@ void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, f
       ctx.nonFinite->store(true);
       return;
     }
-    tensorParams = chooseParams(pol, x, N, s, ctx.pool, true, ctx.importance, 0, L.cols);
+    tensorParams = chooseRefined(pol, x, N, s, ctx.pool, true, ctx.importance, 0, L.cols);
     BitWriter zw(st.zeros.data(), zbits > 0 ? zbits : 8);
     pol.store(tensorParams, 0, st, zbits > 0 ? &zw : nullptr);
     if (zbits > 0) zw.flush();
@@ -284,7 +300,7 @@ void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, f
               ctx.nonFinite->store(true);
               return;
             }
-            const typename P::Params p = chooseParams(pol, g, n, s, nullptr, true, ctx.importance, j * L.group, L.cols);
+            const typename P::Params p = chooseRefined(pol, g, n, s, nullptr, true, ctx.importance, j * L.group, L.cols);
             pol.store(p, r * G + j, st, rowZeroBits > 0 ? &zw : nullptr);
             pieces(p, g, n, drow + j * L.group);
           }

@@ -19,12 +19,14 @@
 // the stored scale taken once per group, in the reference as in the fast path.
 // clip mse: a in {1, 0.975, ..., 0.525}, the one with the smallest squared error (weighted
 // per input column by QuantConfig::importance when given).
+// method hqq (asymmetric grids): the zero point is then optimised by quant/hqq.h.
 #include <cmath>
 #include <cstring>
 
 #include "common/cpu.h"
 #include "common/fp.h"
 #include "quant/driver.h"
+#include "quant/hqq.h"
 #include "quant/gptq_driver.h"
 
 #if BITSMITH_X86
@@ -267,8 +269,10 @@ struct IntPolicy {
   int offset;
 
   bool avx2;
+  HqqOptions hqq;
 
-  IntPolicy(int b, ScaleType st, bool clip) : bits(b), scale(st), clipOn(clip), avx2(cpuHasAvx2()) {
+  IntPolicy(int b, ScaleType st, bool clip, const HqqOptions& h = HqqOptions())
+      : bits(b), scale(st), clipOn(clip), avx2(cpuHasAvx2()), hqq(h) {
     qmax = float((1 << b) - 1);
     half = qmax / 2;
     if (M == kSym) {
@@ -336,6 +340,15 @@ struct IntPolicy {
 
   IntGrid grid(const Params& p) const { return IntGrid{lo, hi, p.s, p.inv, p.z, offset}; }
 
+  Params refine(const Params& p, const float* x, int64_t n, bool fast) const {
+    if (M == kSym || hqq.iters <= 0 || !(p.s > 0)) return p;
+    Params r = p;
+    r.z = hqqZero(x, n, HqqGrid{p.s, p.inv, qmax, M == kAsymInt}, p.z, hqq, !fast).z;
+    if (M == kAsymInt) r.zcode = uint32_t(r.z);
+    else r.zh = f16FromF32Sat(r.z);
+    return r;
+  }
+
   bool errMany(const Params* cand, int count, const float* x, int64_t n, double* err) const {
 #if BITSMITH_X86
     if (!avx2 || count > kClipSteps) return false;
@@ -360,7 +373,7 @@ struct IntPolicy {
 #endif
   }
 
-  bool useFastRow() const { return avx2 && !clipOn; }
+  bool useFastRow() const { return avx2 && !clipOn && hqq.iters <= 0; }
   bool fastRow(const float* row, const Layout& L, float* drow, int64_t gi0, StoredTensor& st, BitWriter& cw,
                BitWriter* zw, bool nt) const {
 #if BITSMITH_X86
@@ -459,8 +472,8 @@ void quantizeIntFamily(const float* x, const Layout& L, const QuantConfig& c, co
                        float* dq, StoredTensor& st) {
   const ScaleType scale = f.hasFixedScale ? f.fixedScale : c.scale;
   if (c.symmetric) runGrouped(IntPolicy<kSym>(f.bits, scale, c.clipMse), x, L, ctx, dq, st);
-  else if (c.zero == ZeroType::Int) runGrouped(IntPolicy<kAsymInt>(f.bits, scale, c.clipMse), x, L, ctx, dq, st);
-  else runGrouped(IntPolicy<kAsymFloat>(f.bits, scale, c.clipMse), x, L, ctx, dq, st);
+  else if (c.zero == ZeroType::Int) runGrouped(IntPolicy<kAsymInt>(f.bits, scale, c.clipMse, c.hqq), x, L, ctx, dq, st);
+  else runGrouped(IntPolicy<kAsymFloat>(f.bits, scale, c.clipMse, c.hqq), x, L, ctx, dq, st);
 }
 
 void gptqIntFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq, StoredTensor& st) {

@@ -18,6 +18,7 @@
 
 #include "common/fp.h"
 #include "quant/ggml/family.h"
+#include "quant/hqq.h"
 #include "quant/importance.h"
 #include "quant/internal.h"
 #include "quant/stored.h"
@@ -82,6 +83,13 @@ void checkConfig(int64_t rows, int64_t cols, const QuantConfig& c, const FormatS
   if (c.lowrank < 0) throw std::invalid_argument("lowrank must be >= 0, got " + std::to_string(c.lowrank));
   if (c.lowrankIters < 1)
     throw std::invalid_argument("lowrankIters must be >= 1, got " + std::to_string(c.lowrankIters));
+  if (c.hqq.iters > 0) {
+    checkHqqOptions(c.hqq);
+    if (f.family != Family::Int)
+      throw std::invalid_argument("method hqq optimises the zero point of the int2..int8 grids, not " + std::string(f.name));
+    if (c.symmetric)
+      throw std::invalid_argument("method hqq optimises the zero point, which a symmetric grid does not have: use symmetric false");
+  }
 }
 
 // Uninitialised float scratch (the pipeline overwrites every element before reading).

@@ -16,6 +16,15 @@ enum class GroupKind { Size, Channel, Tensor };
 enum class ScaleType { F16, BF16, F32, E8M0, E4M3 };
 enum class ZeroType { F16, Int };
 
+// method hqq (quant/hqq.h): the zero point of each group of an asymmetric int grid is
+// optimised by half-quadratic splitting; iters 0 is plain RTN.
+struct HqqOptions {
+  int iters = 0;        // zero-point updates (the method's default: 20)
+  float lpNorm = 0.7f;  // p of the sparsity-promoting |e|^p loss, in [0.05, 1]
+  float beta = 10.0f;   // initial penalty weight, multiplied by kappa after each update
+  float kappa = 1.01f;
+};
+
 struct QuantConfig {
   std::string format;     // "int4", "nf4", "fp8_e4m3", "mxfp4", "nvfp4", "binary", "ternary", ...
   int64_t group = 128;    // resolved group size in elements (cols for channel; rows*cols for tensor)
@@ -34,6 +43,7 @@ struct QuantConfig {
   // Hessian's diagonal). The searches then minimise sum_j d_j (w - w')^2: the clip mse
   // shrink, the ggml encoders' scales, and outliers' choice (quant/importance.cc). Not owned.
   const float* importance = nullptr;
+  HqqOptions hqq;         // method hqq (int2..int8, asymmetric)
 };
 
 struct QuantBytes {

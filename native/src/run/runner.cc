@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -28,6 +29,7 @@
 #include "quant/ggml/ggml.h"
 #include "quant/stored.h"
 #include "run/async_writer.h"
+#include "run/awq_run.h"
 #include "run/compressed_tensors.h"
 #include "run/stream_metrics.h"
 #include "threads/pool.h"
@@ -147,6 +149,25 @@ Value configValue(const JobTensor& t) {
   if (c.outliers) v.set("outliers", Value::of(c.outliers));
   if (c.lowrank) v.set("lowrank", Value::of(int64_t(c.lowrank)));
   if (c.rotate) v.set("rotate", Value::of("hadamard"));
+  if (t.method == "hqq") {
+    // The f32 options as the recipe wrote them (shortest decimal that round-trips).
+    auto f32 = [](float x) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%.9g", double(x));
+      for (int p = 1; p <= 9; p++) {
+        std::snprintf(b, sizeof b, "%.*g", p, double(x));
+        if (std::strtof(b, nullptr) == x) break;
+      }
+      return Value::of(std::strtod(b, nullptr));
+    };
+    Value h = Value::object();
+    h.set("iters", Value::of(int64_t(c.hqq.iters)));
+    h.set("lpNorm", f32(c.hqq.lpNorm));
+    h.set("beta", f32(c.hqq.beta));
+    h.set("kappa", f32(c.hqq.kappa));
+    v.set("hqq", std::move(h));
+  }
+  if (t.method == "awq") v.set("grid", Value::of(int64_t(t.awq.grid)));
   return v;
 }
 
@@ -378,11 +399,11 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       if ((jt.method == "gptq" || jt.method == "awq") && job.imatrix.enabled() && !job.calibration.enabled())
         throw ModelError("run/needs-hessian", "tensor \"" + jt.name + "\": method " + jt.method + " needs the full Hessian X^T X; an imatrix has only its diagonal " +
                                                  "(use calibration generated or calibration tokens)", jt.name);
-      if (jt.method == "gptq") {
+      if (jt.method == "gptq" || jt.method == "awq") {
         if (!job.calibration.enabled())
-          throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method gptq needs calibration (calibration generated, tokens or text)", jt.name);
-      } else if (jt.method != "rtn") {
-        throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn and gptq)", jt.name);
+          throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method " + jt.method + " needs calibration (calibration generated, tokens or text)", jt.name);
+      } else if (jt.method != "rtn" && jt.method != "hqq") {  // hqq: QuantConfig::hqq (quant/hqq.h)
+        throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn, gptq, hqq and awq)", jt.name);
       }
       if (ref->elements == 0) throw ModelError("run/bad-job", "tensor \"" + jt.name + "\" has no elements to quantize", jt.name);
     }
@@ -575,6 +596,19 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     emit(std::move(ev));
     if (!job.evaluate.enabled()) original.reset();  // the Hessians are all quantizing needs
   }
+  AwqRun awq;  // method awq: the scales per input site, searched before any tensor is written
+  {
+    std::vector<AwqRunTensor> awqTensors;
+    std::unordered_set<std::string> quantizedNames;
+    for (const Item& it : items) {
+      if (it.job && it.job->quantize) quantizedNames.insert(it.ref->name);
+      if (it.job && it.job->quantize && it.job->method == "awq") awqTensors.push_back({it.ref, it.job});
+    }
+    if (!awqTensors.empty()) {
+      const forward::LlamaConfig fc = forward::readConfig(*model);
+      awq = awqSearchSites(*model, awqTensors, *hessians, pool, job.reference, ct || job.gguf, quantizedNames, AwqHeads{fc.heads, fc.kvHeads}, cancel);
+    }
+  }
   // Per-input-channel importance for the searches (and, with an imatrix only, the
   // diagonal output error).
   std::unique_ptr<Importance> importance;
@@ -618,7 +652,20 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     ev.set("dtype", Value::of(ref.dtypeName));
 
     if (!quantize) {
-      if (gguf && ref.elements > 0 && !ggufPlans[index].omit) {
+      // method awq with an output of codes: this norm weight is written as g / s (run/awq_run.h);
+      // the fake-quant output keeps it as it is.
+      const auto fold = awq.norms.find(ref.name);
+      const bool folded = fold != awq.norms.end() && (gguf || ct);
+      if (folded) {
+        const std::vector<uint8_t> b = awqFoldedNorm(*model, ref, *fold->second);
+        if (gguf && !ggufPlans[index].omit) gguf->write(b.data(), b.size());
+        if (ct && async) {
+          std::unique_ptr<uint8_t[]> o(new uint8_t[b.size()]);
+          std::memcpy(o.get(), b.data(), b.size());
+          async->push(std::move(o), b.size());
+        }
+      }
+      if (gguf && !folded && ref.elements > 0 && !ggufPlans[index].omit) {
         const GgufPlan& gp = ggufPlans[index];
         if (gp.viaF32) {
           std::vector<float> f(size_t(ref.elements));
@@ -638,7 +685,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
           gguf->write(tmp.get(), size_t(ref.bytes));
         }
       }
-      if (async && ref.bytes > 0 && ref.dtype == DType::Ggml) {
+      if (async && ref.bytes > 0 && ref.dtype == DType::Ggml && !(folded && ct)) {
         // Decoded to F32 a chunk at a time (whole rows: the blocks never straddle rows).
         const int64_t chunkRows = std::max<int64_t>(1, (int64_t(4) << 20) / std::max<int64_t>(1, cols));
         for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
@@ -649,7 +696,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
           model->release(ref, r0, r1);
           async->push(std::move(f));
         }
-      } else if (async && ref.bytes > 0) {
+      } else if (async && ref.bytes > 0 && !(folded && ct)) {
         const int64_t rb = ref.rowBytes();
         const int64_t chunkRows = std::max<int64_t>(1, (int64_t(8) << 20) / std::max<int64_t>(1, rb));
         const uint8_t* base = model->fileOf(ref).data() + ref.offset;
@@ -709,9 +756,13 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       keep = &fake[ref.name];
       keep->assign(size_t(rows * cols), 0.0f);
     }
+    const auto awqIt = awq.tensors.find(ref.name);
+    const AwqSiteChoice* aw = awqIt == awq.tensors.end() ? nullptr : awqIt->second.get();
+    const auto awqRows = awq.rows.find(ref.name);  // up_proj under a fold: down_proj's 1/s in its rows
+    const float* awqRowScale = awqRows == awq.rows.end() ? nullptr : awqRows->second->choice.s.data();
     OutputErr outErr;
     int64_t chunkRows = rows;
-    if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0 && !ct && !hGptq && !gguf) {
+    if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0 && !ct && !hGptq && !gguf && !aw) {
       int64_t r = job.chunkElements / cols;
       // Multiples of 40 rows keep every packed component byte-aligned per chunk (b-bit codes
       // and zeros: 8 rows; ternary's 5 trits per byte: 5 rows), so the chunks' byte counts
@@ -822,20 +873,32 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
         // source order, is what the fake-quant output holds; GPTQ's rows are independent
         // too, its Hessian being over the columns).
         const GgufPlan& gp = ggufPlans[index];
+        // method awq: the blocks are those of W diag(s) (1/s is in the norm before), and the
+        // reconstruction is divided by s back (columns: the row permutation commutes).
+        std::vector<float> scaled;
+        const float* src = in;
+        if (aw) {
+          scaled.resize(size_t(rows * cols));
+          quant::awqScaleInput(in, rows, cols, aw->choice.s.data(), awqRowScale, scaled.data(), &pool);
+          src = scaled.data();
+        }
         if (gp.permuteHeads) {
           std::vector<float> pin(size_t(rows * cols));
-          permuteRows(reinterpret_cast<const uint8_t*>(in), reinterpret_cast<uint8_t*>(pin.data()), rows, cols * 4, gp.permuteHeads, true);
+          permuteRows(reinterpret_cast<const uint8_t*>(src), reinterpret_cast<uint8_t*>(pin.data()), rows, cols * 4, gp.permuteHeads, true);
           q = quantize(pin.data());
           std::vector<float> back(q.dequant.size());
           permuteRows(reinterpret_cast<const uint8_t*>(q.dequant.data()), reinterpret_cast<uint8_t*>(back.data()), rows, cols * 4, gp.permuteHeads, false);
           q.dequant.swap(back);
         } else {
-          q = quantize(in);
+          q = quantize(src);
         }
+        if (aw) quant::awqUnscale(q.dequant.data(), rows, cols, aw->choice.s.data(), awqRowScale, &pool);
         if (int64_t(stored.codes.size()) != int64_t(rows) * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols)) || stored.bytes().total() != int64_t(stored.codes.size()))
           throw ModelError("run/internal", "tensor \"" + ref.name + "\": the quantizer produced " + std::to_string(stored.codes.size()) +
                                                " block bytes, the GGUF layout needs " + std::to_string(rows * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols))), ref.name);
         gguf->write(stored.codes.data(), stored.codes.size());
+      } else if (aw) {
+        q = awqQuantize(ref, in, rows, cols, cfg, *aw, pool, job.reference, ct ? &stored : nullptr, awqRowScale);
       } else {
         q = quantize(in);
       }
@@ -897,6 +960,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       ev.set("outputSqnrDb", Value::of(outErr.num > 0 ? 10.0 * std::log10(outErr.den / outErr.num) : std::numeric_limits<double>::infinity()));
       ev.set("outputErrorKind", Value::of(hq ? "hessian" : "diagonal"));
     }
+    if (aw) ev.set("awq", awqEventValue(*aw));
     if (cfg.importance) ev.set("importance", Value::of(importance->kind()));
     ev.set("outliers", Value::of(outlierCount));
     ev.set("chunks", Value::of((rows + chunkRows - 1) / std::max<int64_t>(1, chunkRows)));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/json.h"
+#include "quant/awq.h"
 #include "quant/gptq.h"
 #include "quant/quantize.h"
 #include "run/importance.h"
@@ -20,8 +21,9 @@ struct JobTensor {
   std::string name;
   std::vector<int64_t> shape;  // the plan's shape, re-checked against the model
   bool quantize = false;
-  std::string method = "rtn";  // rtn, or gptq (needs calibration)
+  std::string method = "rtn";  // rtn, hqq (config.hqq), gptq or awq (need calibration)
   GptqOptions gptq;
+  quant::AwqOptions awq;
   QuantConfig config;
 };
 
