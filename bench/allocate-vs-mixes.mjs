@@ -105,17 +105,22 @@ for (const metric of metrics) {
     const loaded = loadRecipe(file);
     const a = loaded.analysis.allocation;
     const table = core.loadMeasurements(a.file, a.context);
-    const solveMs = [];
+    const { recipe, plan } = loaded.analysis;
+    const allocMs = [], solveMs = [];
+    const items = core.allocationItems(recipe, plan, a.setup, table, metric);
     for (let i = 0; i < Math.max(runs, 15); i++) {
-      const t0 = process.hrtime.bigint();
-      core.allocate(loaded.analysis.recipe, loaded.analysis.plan, a.setup, table, metric);
+      let t0 = process.hrtime.bigint();
+      core.allocate(recipe, plan, a.setup, table, metric);
+      allocMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      t0 = process.hrtime.bigint();
+      core.solveAllocation({ items, budgetBytes: a.setup.budgetBytes, fixedBytes: a.setup.fixedBytes });
       solveMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     const run = bitsmith(['run', file, '--json']);
     const s = summary(run.json);
     if (s.bytes !== first.json.bytes) throw new Error(`${mix} ${metric}: allocate chose ${first.json.bytes} B, run wrote ${s.bytes} B`);
     rows.push({ mix, metric, fixed: fixed[mix], alloc: s, predicted: first.json.error, optimal: first.json.optimal, gap: first.json.gap,
-      allocateSeconds: median(warm), solveMs: median(solveMs), items: a.setup.groups.length });
+      allocateSeconds: median(warm), allocMs: median(allocMs), solveMs: median(solveMs), items: a.setup.groups.length });
     console.error(`${metric} ${mix}: ${s.bytes} B, KL ${s.kl.toExponential(4)} (allocate ${first.seconds.toFixed(1)} s first, ${median(warm).toFixed(2)} s warm)`);
   }
 }
@@ -125,12 +130,12 @@ const pad = (s, n) => String(s).padStart(n);
 console.log(`allocation vs llama.cpp mixes: synthetic Llama (seed ${seed}, dim 256, hidden 768, 8 layers, 4/2 heads, vocab 512, untied), calibration generated 16x128, evaluate 16x128`);
 console.log(`candidates ${CANDIDATES}; KL = mean KL(original || quantized) per next token, nats (deterministic for the seed: one run each)`);
 console.log('');
-console.log('mix      metric  size fixed  size alloc  KL fixed    KL alloc    alloc/fixed  ppl orig  ppl fixed  ppl alloc  top1 fixed/alloc  solve ms  allocated mix');
+console.log('mix      metric  size fixed  size alloc  KL fixed    KL alloc    alloc/fixed  ppl orig  ppl fixed  ppl alloc  top1 fixed/alloc  alloc ms  solve ms  allocated mix');
 for (const r of rows) {
-  console.log(`${r.mix.padEnd(8)} ${r.metric.padEnd(6)} ${pad(r.fixed.bytes, 11)} ${pad(r.alloc.bytes, 11)}  ${r.fixed.kl.toExponential(3)}  ${r.alloc.kl.toExponential(3)}  ${pad((r.alloc.kl / r.fixed.kl).toFixed(3), 11)}  ${pad(r.fixed.pplOrig.toFixed(3), 8)}  ${pad(r.fixed.pplQuant.toFixed(3), 9)}  ${pad(r.alloc.pplQuant.toFixed(3), 9)}  ${pad(`${r.fixed.top1.toFixed(3)}/${r.alloc.top1.toFixed(3)}`, 16)}  ${pad(r.solveMs.toFixed(2), 8)}  ${mixText(r.alloc.counts)}`);
+  console.log(`${r.mix.padEnd(8)} ${r.metric.padEnd(6)} ${pad(r.fixed.bytes, 11)} ${pad(r.alloc.bytes, 11)}  ${r.fixed.kl.toExponential(3)}  ${r.alloc.kl.toExponential(3)}  ${pad((r.alloc.kl / r.fixed.kl).toFixed(3), 11)}  ${pad(r.fixed.pplOrig.toFixed(3), 8)}  ${pad(r.fixed.pplQuant.toFixed(3), 9)}  ${pad(r.alloc.pplQuant.toFixed(3), 9)}  ${pad(`${r.fixed.top1.toFixed(3)}/${r.alloc.top1.toFixed(3)}`, 16)}  ${pad(r.allocMs.toFixed(2), 8)}  ${pad(r.solveMs.toFixed(2), 8)}  ${mixText(r.alloc.counts)}`);
 }
 console.log('');
 for (const mix of MIXES) console.log(`fixed ${mix}: ${mixText(fixed[mix].counts)}`);
 for (const m of metrics) console.log(`measuring (metric ${m}, every candidate, cache empty): ${timing[m].measureSeconds.toFixed(1)} s (first allocate ${timing[m].firstSeconds.toFixed(1)} s minus a warm one)`);
-console.log(`solve: in-process core allocate() (items from the cached table + solver), median of ${Math.max(runs, 15)}; a warm \`bitsmith allocate --json\` (process start, recipe, plan, solve): ${median(rows.map((r) => r.allocateSeconds)).toFixed(2)} s median`);
+console.log(`alloc ms: in-process core allocate() (items from the cached table + solver); solve ms: solveAllocation alone on those items; medians of ${Math.max(runs, 15)}; a warm \`bitsmith allocate --json\` (process start, recipe, plan, solve): ${median(rows.map((r) => r.allocateSeconds)).toFixed(2)} s median`);
 fs.writeFileSync(path.join(work, 'results.json'), JSON.stringify({ seed, rows, fixed, timing }, null, 2) + '\n');
