@@ -82,8 +82,10 @@ export async function measure(loaded: LoadedRecipe, native: NativeAddon, opts: {
   for (const [k, m] of klds.entries()) {
     const entry = table.entries[m.key];
     if (!entry) throw new Error(`internal: ${m.tensor} as ${m.format} has no error measurement before its KL divergence`);
+    // The calibration stays even for rtn: with it, rtn's searches (ggml blocks, clip mse,
+    // outliers) are weighted by the Hessian diagonal, and the KL must be that of the
+    // tensor `run` writes, not of an unweighted one.
     const job = measureJob(loaded, new Map([[m.index, m]]), m.format, opts);
-    if (job.tensors[m.index].action === 'quantize' && job.tensors[m.index].config?.method !== 'gptq') delete job.calibration;
     job.evaluate = { kind: 'generated', samples: KLD_SEQUENCES.samples, length: KLD_SEQUENCES.length, seed };
     opts.onProgress?.({ phase: 'kld', format: m.format, formatIndex: k, formats: klds.length, tensor: m.tensor, done, total });
     let kl: number | undefined;

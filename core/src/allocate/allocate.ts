@@ -110,6 +110,12 @@ export function frontier(recipe: Recipe, plan: Plan, setup: AllocationSetup, tab
   });
 }
 
+/** The solver's items (one per group: each candidate's summed bytes and error), as
+ * allocate() builds them; exported for benchmarks that time the solver alone. */
+export function allocationItems(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric): AllocItem[] {
+  return buildItems(recipe, plan, setup, table, metric).items;
+}
+
 function buildItems(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric) {
   const valuesOf = (m: number) => tensorValues(recipe, plan.tensors[setup.free[m].index].matchedRules);
   const entryOf = (m: number, format: string): MeasurementEntry => {
