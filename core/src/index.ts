@@ -20,6 +20,7 @@ export { readModelHeader } from './models/load';
 export { findTokenizer } from './models/tokenizer';
 export type { TokenizerFiles } from './models/tokenizer';
 export * from './serialize';
+export { hasInputActivations, effectiveMethod } from './analysis/methodFit';
 export { notExecutable, RUN_METHODS, RUN_OUTPUTS, RUN_EXPORTS } from './analysis/executable';
 export * from './export/selectors';
 export * from './export/compressedTensors';

@@ -202,6 +202,9 @@ export type TensorResult = Omit<TensorEvent, 'type'> & {
   planBpw: number;
   /** Property (format, group, method, ...) -> index into RunReport.rules of the rule that decided it. */
   decidedBy?: Record<string, number>;
+  /** The method the recipe asked for when another ran (gptq/awq on a weight without input
+   * activations, such as the token embedding, run as rtn). */
+  methodRequested?: string;
 };
 
 export interface ReportRule {
@@ -254,6 +257,9 @@ export interface RunReport {
   evaluation?: Omit<EvaluationEvent, 'type'>;
   /** Translations written after the run (`export llm_compressor ...`). */
   exports?: ReportExport[];
+  /** With `allocate`: what the allocator predicted for the formats this run quantized, to
+   * compare with the measured evaluation (metric output and kld predict nats of KL). */
+  allocation?: { metric: string; predictedError: number; bytes: number; counts: Record<string, number>; optimal: boolean };
   /** Where the report was saved (absent in the saved file itself). */
   file?: string;
 }

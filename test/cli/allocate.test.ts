@@ -88,6 +88,12 @@ describe('cli allocate', function () {
     const byName = new Map(rep.tensors.map((t) => [t.name, t]));
     for (const t of alloc.tensors) assert.equal(byName.get(t.name)!.format, t.format, t.name);
     assert.equal(rep.totals.bytesOut, alloc.bytes);
+    // The report carries the prediction beside the measurement.
+    assert.deepEqual(rep.allocation!.counts, alloc.counts);
+    assert.equal(rep.allocation!.predictedError, alloc.error);
+    assert.equal(rep.allocation!.metric, 'output');
+    const human = run('run', file, '--report-dir', path.join(tmp, 'reports'));
+    assert.match(human.out, /allocation \(metric output\): .*; predicted KL [\d.e+-]+, measured KL [\d.e+-]+ \(ratio [\d.]+\)/);
 
     const uniform = recipe('uniform.quant', common);
     const u = run('run', uniform, '--json', '--report-dir', path.join(tmp, 'reports'));

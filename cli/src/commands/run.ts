@@ -206,10 +206,12 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     process.stderr.write(`bitsmith: ${mismatch}\n`);
     return 1;
   }
+  const alloc = analysis.allocation?.result;
   const report = buildReport({
     version, recipePath: loaded.path, recipeName: analysis.recipe.name, plan, output, outputKind: target?.kind,
     gguf: ggufPath && ggufSpec ? { kind: 'gguf', path: ggufPath, architecture: ggufSpec.architecture, tokenizer: ggufSpec.tokenizer, notes: ggufSpec.notes } : undefined,
     started, finished: new Date(), tensors, done, calibration, importance, evaluation,
+    allocation: alloc ? { metric: alloc.metric, predictedError: alloc.solution.error, bytes: alloc.solution.bytes, counts: alloc.counts, optimal: alloc.solution.optimal } : undefined,
   });
   let exported: WrittenExport[] = [];
   try {

@@ -3,7 +3,7 @@
 // fallback), and the plan's tensors become the job's tensor list.
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildGgufSpec, compressedTensorsConfig, notExecutable, type Diagnostic, type GgufSpec, type Plan, type PlanJson, type TensorPlanJson } from '../../../core/src/index';
+import { buildGgufSpec, compressedTensorsConfig, hasInputActivations, notExecutable, type Diagnostic, type GgufSpec, type Plan, type PlanJson, type TensorPlanJson } from '../../../core/src/index';
 import type { LoadedRecipe } from '../load';
 import type { JobConfig, RunJob } from './native';
 import { maxPositionsOf, textWindows } from './textCalibration';
@@ -14,9 +14,12 @@ export function unsupportedFeatures(loaded: LoadedRecipe, plan: Plan): Diagnosti
 }
 
 export function jobConfig(t: TensorPlanJson): JobConfig {
+  // gptq/awq need a layer's input activations: weights without them run as rtn (the
+  // analysis hints it on the rule; the report names the method asked for).
+  const method = (t.method === 'gptq' || t.method === 'awq') && !hasInputActivations(t.name) ? 'rtn' : t.method ?? 'rtn';
   return {
     format: t.format!,
-    method: t.method ?? 'rtn',
+    method,
     group: t.group!,
     groupKind: (t.groupKind ?? 'size') as JobConfig['groupKind'],
     symmetric: t.symmetric ?? true,
@@ -26,9 +29,9 @@ export function jobConfig(t: TensorPlanJson): JobConfig {
     outliers: t.outliers ?? 0,
     lowrank: t.lowrank ?? 0,
     rotate: t.rotate === 'hadamard' ? 'hadamard' : 'none',
-    ...(t.method === 'gptq' ? gptqOptions(t.methodOptions ?? {}) : {}),
+    ...(method === 'gptq' ? gptqOptions(t.methodOptions ?? {}) : {}),
     ...(t.method === 'hqq' ? { hqq: hqqOptions(t.methodOptions ?? {}) } : {}),
-    ...(t.method === 'awq' && typeof t.methodOptions?.grid === 'number' ? { grid: t.methodOptions.grid } : {}),
+    ...(method === 'awq' && typeof t.methodOptions?.grid === 'number' ? { grid: t.methodOptions.grid } : {}),
   };
 }
 

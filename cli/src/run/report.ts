@@ -16,6 +16,7 @@ export function buildReport(args: {
   version: string; recipePath: string; recipeName?: string; plan: PlanJson; output?: string; outputKind?: 'fake' | 'compressed_tensors'; gguf?: ReportOutput;
   started: Date; finished: Date; tensors: TensorEvent[]; done: DoneEvent;
   calibration?: CalibrationEvent; importance?: ImportanceEvent; evaluation?: EvaluationEvent;
+  allocation?: RunReport['allocation'];
 }): RunReport {
   const planBpw = new Map(args.plan.tensors.map((t) => [t.name, t]));
   const strip = <T extends { type: string }>(e: T | undefined): Omit<T, 'type'> | undefined => {
@@ -23,7 +24,8 @@ export function buildReport(args: {
     const { type: _t, ...rest } = e;
     return rest;
   };
-  const extra: Pick<RunReport, 'calibration' | 'importance' | 'evaluation'> = {};
+  const extra: Pick<RunReport, 'calibration' | 'importance' | 'evaluation' | 'allocation'> = {};
+  if (args.allocation) extra.allocation = args.allocation;
   if (args.calibration) extra.calibration = strip(args.calibration);
   if (args.importance) extra.importance = strip(args.importance);
   if (args.evaluation) extra.evaluation = strip(args.evaluation);
@@ -39,7 +41,12 @@ export function buildReport(args: {
     started: args.started.toISOString(),
     finished: args.finished.toISOString(),
     rules: args.plan.rules.map((r) => ({ index: r.index, label: r.label, line: r.line })),
-    tensors: args.tensors.map(({ type: _t, ...rest }) => ({ ...rest, planBpw: planBpw.get(rest.name)?.bpw ?? rest.bpw, decidedBy: planBpw.get(rest.name)?.decidedBy })),
+    tensors: args.tensors.map(({ type: _t, ...rest }) => {
+      const p = planBpw.get(rest.name);
+      // gptq/awq on a weight without input activations ran as rtn: say what was asked.
+      const asked = p?.method && rest.method && p.method !== rest.method ? { methodRequested: p.method } : {};
+      return { ...rest, planBpw: p?.bpw ?? rest.bpw, decidedBy: p?.decidedBy, ...asked };
+    }),
     totals: { ...args.done.totals, planBpw: args.plan.totals.bpw },
     budget: args.plan.budget,
     ...extra,
@@ -94,7 +101,7 @@ export function formatReport(r: RunReport): string {
   const rows = r.tensors.map((t) => [
     t.name,
     t.shape.join('x'),
-    t.action === 'keep' ? `keep (${t.dtype})` : `${t.format}${t.config?.symmetric === false ? ' asym' : ''}${t.config?.groupKind === 'size' ? ` g${t.config.group}` : t.config?.groupKind ? ` ${t.config.groupKind}` : ''}${t.method && t.method !== 'rtn' ? ` ${t.method}` : ''}`,
+    t.action === 'keep' ? `keep (${t.dtype})` : `${t.format}${t.config?.symmetric === false ? ' asym' : ''}${t.config?.groupKind === 'size' ? ` g${t.config.group}` : t.config?.groupKind ? ` ${t.config.groupKind}` : ''}${t.method && t.method !== 'rtn' ? ` ${t.method}` : ''}${t.methodRequested ? ` (${t.methodRequested} -> rtn: no input activations)` : ''}`,
     fmt(t.bpw),
     t.action === 'keep' ? '' : num(t.relError, 3),
     t.action === 'keep' ? '' : num(t.sqnrDb, 4),
@@ -138,6 +145,11 @@ export function formatReport(r: RunReport): string {
     out.push(`  perplexity: ${num(e.perplexityOriginal, 5)} original -> ${num(e.perplexityQuantized, 5)} quantized (${e.perplexityQuantized >= e.perplexityOriginal ? '+' : ''}${num(100 * (e.perplexityQuantized / e.perplexityOriginal - 1), 3)}%)`);
     out.push(`  KL divergence (original || quantized): mean ${num(e.klMean, 4)}, p99 ${num(e.klP99, 4)}, max ${num(e.klMax, 4)} nats`);
     out.push(`  top-1 agreement: ${(100 * e.top1Agreement).toFixed(2)}%`);
+  }
+  if (r.allocation) {
+    const a = r.allocation;
+    const kl = a.metric !== 'weight';
+    out.push(`allocation (metric ${a.metric}): ${Object.entries(a.counts).sort((x, y) => y[1] - x[1]).map(([f, n]) => `${n} ${f}`).join(', ')}; predicted ${kl ? 'KL' : 'error'} ${num(a.predictedError, 4)}${kl && r.evaluation ? `, measured KL ${num(r.evaluation.klMean, 4)} (ratio ${num(r.evaluation.klMean / a.predictedError, 3)})` : ''}`);
   }
   const outs = r.outputs ?? (r.output ? [r.output] : []);
   if (!outs.length) out.push('output: none (the recipe has no output statement; metrics only)');

@@ -46,6 +46,52 @@ export function methodGridProblem(t: TensorPlan, codes = false, awqNames: Readon
   return undefined;
 }
 
+/** The weights whose input the forward pass sees (the attention and MLP projections of a
+ * Llama-family block, in Hugging Face or llama.cpp naming): the only ones with a Hessian
+ * and activation statistics, so the only ones gptq and awq can run on. */
+const WITH_ACTIVATIONS = /(?:\.(?:self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)|(?:^|\.)blk\.\d+\.(?:attn_(?:q|k|v|output)|ffn_(?:gate|up|down)))\.weight$/;
+
+export function hasInputActivations(name: string): boolean {
+  return WITH_ACTIVATIONS.test(name);
+}
+
+/** The method a tensor actually runs with: gptq and awq on a weight without input
+ * activations (a token embedding, the output head) fall back to rtn, visibly (a hint on the
+ * rule; the run report names both). */
+export function effectiveMethod(t: TensorPlan): string {
+  const m = t.method.name;
+  return (m === 'gptq' || m === 'awq') && t.config && !hasInputActivations(t.tensor.name) ? 'rtn' : m;
+}
+
+/** gptq/awq asked for weights without input activations: a hint per rule, or an error when
+ * the rule gives that method to no tensor that has them. */
+function checkFallbacks(recipe: Recipe, plan: Plan): Diagnostic[] {
+  const byRule = new Map<number, { method: string; fallback: string[]; runs: number }>();
+  for (const t of plan.tensors) {
+    if (!t.config || (t.method.name !== 'gptq' && t.method.name !== 'awq')) continue;
+    const ri = t.decidedBy.method ?? -1;
+    const e = byRule.get(ri) ?? { method: t.method.name, fallback: [], runs: 0 };
+    byRule.set(ri, e);
+    if (hasInputActivations(t.tensor.name)) e.runs++;
+    else e.fallback.push(t.tensor.name);
+  }
+  const out: Diagnostic[] = [];
+  for (const [ri, e] of byRule) {
+    if (!e.fallback.length) continue;
+    const rule = recipe.rules[ri];
+    const span = rule?.settings.method?.stmt ?? rule?.stmt ?? { start: 0, end: 0 };
+    const which = `${e.fallback[0]}${e.fallback.length > 1 ? ` and ${e.fallback.length - 1} more` : ''}`;
+    if (e.runs === 0) {
+      out.push(diag('method/no-activations', 'error', span,
+        `method ${e.method} needs a layer's input activations, which ${which} does not have (only the attention and MLP projections do): use rtn or hqq for ${e.fallback.length === 1 ? 'it' : 'them'}`));
+    } else {
+      out.push(diag('method/fallback-rtn', 'hint', span,
+        `method ${e.method} falls back to rtn for ${which} (no input activations: embeddings and the output head); the run report names the method used`));
+    }
+  }
+  return out;
+}
+
 export function checkMethods(recipe: Recipe, plan: Plan): Diagnostic[] {
   const byRule = new Map<string, { ri: number; problem: NonNullable<ReturnType<typeof methodGridProblem>>; tensors: string[] }>();
   const codes = recipe.outputs.some((o) => o.kind === 'gguf' || o.kind === 'compressed_tensors');
@@ -66,5 +112,5 @@ export function checkMethods(recipe: Recipe, plan: Plan): Diagnostic[] {
     const which = `${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, e.g. ${tensors[0]}`;
     out.push(diag(code, severity, span, `${message} (${rule?.label ?? 'rule'}: ${which})`));
   }
-  return out;
+  return out.concat(checkFallbacks(recipe, plan));
 }

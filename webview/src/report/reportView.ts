@@ -81,6 +81,15 @@ function renderValue(value: unknown, depth = 0): Node {
   return definitionList(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, renderValue(v, depth + 1)]), 'facts nested');
 }
 
+/** allocate's mix and its predicted error, against the measured KL when the run evaluated. */
+function allocationSummary(report: RunReport): string {
+  const a = report.allocation!;
+  const mix = Object.entries(a.counts).sort((x, y) => y[1] - x[1]).map(([f, n]) => `${n} ${f}`).join(', ');
+  const kl = a.metric !== 'weight';
+  const measured = kl && report.evaluation ? `, measured KL ${formatNumber(report.evaluation.klMean)}` : '';
+  return `${mix} · predicted ${kl ? 'KL' : 'error'} ${formatNumber(a.predictedError)}${measured} (metric ${a.metric})`;
+}
+
 export class ReportApp {
   private report: RunReport | undefined;
   private file = '';
@@ -211,6 +220,7 @@ export class ReportApp {
         ? [`mean ${formatNumber(outErrors.mean)}, median ${formatNumber(outErrors.median)}, max ${formatNumber(outErrors.max)}`, h('span', { class: 'muted' }, ` (${formatInteger(outErrors.count)} tensors)`)]
         : undefined],
       ['Calibration', report.calibration ? summarizeCalibration(report.calibration) : undefined],
+      ['Allocation', report.allocation ? allocationSummary(report) : undefined],
       ['Wall time', formatSeconds(t.seconds)],
       ['Threads', String(report.threads)],
       ['Peak RSS', formatBytes(t.peakRssBytes)],
