@@ -15,6 +15,8 @@ import { makeDocument } from '../../server/src/features/document';
 import { hover } from '../../server/src/features/hover';
 import { codeActions } from '../../server/src/features/codeActions';
 import { allocationView } from '../../client/src/panels/allocationView';
+import { recipeAtBudget } from '../../core/src/allocate/allocate';
+import { loadMeasurements } from '../../core/src/allocate/measurements';
 
 const BITS: Record<string, number> = { int2: 2, int3: 3, int4: 4, int6: 6, int8: 8, q4_0: 4.5, q8_0: 8.5, q4_k: 4.5, q6_k: 6.5625 };
 
@@ -216,5 +218,21 @@ describe('allocate: setup, measurements and plan', () => {
     assert.equal(v.frontier[0].bytes, v.minBytes);
     assert.ok(v.frontier[0].error >= v.chosen!.error && v.frontier[15].error <= v.chosen!.error, 'the chosen point lies within the frontier');
     assert.equal(v.measured, undefined, 'no run report');
+  });
+
+  it('a frontier point as a recipe: allocate written out as rules, the budget set, the same size as the point', () => {
+    const text = base();
+    writeTable(run(text), (n) => Math.pow(10, Number(/layers\.(\d+)/.exec(n)?.[1] ?? 0)));
+    const a = run(text);
+    const v = allocationView(recipePath(), 'r.quant', a);
+    const point = v.frontier[5];
+    const st = a.allocation!;
+    const out = recipeAtBudget(text, a.recipe, a.plan!, st.setup, loadMeasurements(st.file!, st.context!)!, 'weight', point.budget);
+    assert.ok(!/allocate\s*\{/.test(out));
+    assert.ok(out.includes(`budget ${point.budget} B`));
+    const b = run(out);
+    assert.deepEqual(b.diagnostics.filter((d) => d.severity === 'error'), []);
+    assert.equal(b.plan!.totals.bytesOut, point.bytes);
+    assert.ok(b.plan!.budget!.fits);
   });
 });

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { analyze } from '../../../core/src/index';
+import { analyze, loadMeasurements, recipeAtBudget } from '../../../core/src/index';
 import type { AllocationState, WebviewToHost } from '../../../webview/src/shared/messages';
 import { latestReport } from '../config';
 import type { RunManager } from '../run/runManager';
@@ -53,6 +53,30 @@ export class AllocationPanel implements vscode.Disposable {
     if (m.type === 'ready' || m.type === 'reload') await this.load();
     else if (m.type === 'measure') await this.runs.run(this.recipe, 'allocate');
     else if (m.type === 'setBudget') await this.setBudget(m.bytes);
+    else if (m.type === 'previewRecipe') await this.previewRecipe(m.bytes);
+  }
+
+  /** The recipe at a frontier point, allocate written out as match rules, in an untitled
+   * editor beside (nothing is written to disk; the model path is made absolute so the
+   * preview analyses as the recipe does). */
+  private async previewRecipe(bytes: number): Promise<void> {
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === this.recipe.fsPath);
+    const text = doc ? doc.getText() : fs.readFileSync(this.recipe.fsPath, 'utf8');
+    const analysis = analyze(text, { recipePath: this.recipe.fsPath });
+    const a = analysis.allocation;
+    const table = a?.file && a.context ? loadMeasurements(a.file, a.context) : undefined;
+    if (!a || !table || !analysis.plan || !analysis.recipe.allocate) {
+      await postToWebview(this.panel.webview, { type: 'notice', message: 'No measured allocation to preview: measure first.', level: 'warning' });
+      return;
+    }
+    let preview = recipeAtBudget(text, analysis.recipe, analysis.plan, a.setup, table, analysis.recipe.allocate.metric, bytes);
+    const model = analysis.recipe.model;
+    if (model && !path.isAbsolute(model.path) && analysis.modelPath) {
+      preview = preview.replace(`"${model.path}"`, `"${analysis.modelPath}"`);
+    }
+    const header = `# ${path.basename(this.recipe.fsPath)} at ${bytes} bytes: the allocation written out as match rules (a preview; not saved)\n`;
+    const untitled = await vscode.workspace.openTextDocument({ language: 'quant', content: header + preview });
+    await vscode.window.showTextDocument(untitled, { viewColumn: vscode.ViewColumn.Beside, preview: true });
   }
 
   async load(): Promise<void> {

@@ -192,3 +192,34 @@ function result(plan: Plan, setup: AllocationSetup, items: AllocItem[], entryOf:
   tensors.sort((a, b) => a.index - b.index);
   return { metric, formats, tensors, solution, counts, weightToOutput };
 }
+
+/** The allocation as explicit `match` rules, one per chosen format (pinned tensors stay as
+ * their own rules say): what the code action writes in place of `allocate`. */
+export function allocationRules(result: AllocationResult): string {
+  const byFormat = new Map<string, string[]>();
+  for (const t of result.tensors) {
+    if (t.pinned) continue;
+    const name = t.name.replace(/\.weight$/, '');
+    const list = byFormat.get(t.format);
+    if (list) list.push(name);
+    else byFormat.set(t.format, [name]);
+  }
+  return [...byFormat.entries()]
+    .sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))
+    .map(([format, names]) => `# allocate (${result.metric}): ${names.length} tensor${names.length === 1 ? '' : 's'}\nmatch ${names.map((n) => `"${n}"`).join(', ')} { format ${format} }`)
+    .join('\n\n');
+}
+
+/**
+ * The recipe text with `allocate` replaced by the allocation at `budgetBytes` as match rules
+ * and the budget set to that size: what a frontier point means, as a recipe to read or save.
+ */
+export function recipeAtBudget(text: string, recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric, budgetBytes: number): string {
+  const r = allocate(recipe, plan, setup, table, metric, budgetBytes);
+  const edits: { start: number; end: number; text: string }[] = [{ start: recipe.allocate!.stmt.start, end: recipe.allocate!.stmt.end, text: allocationRules(r) }];
+  if (recipe.budget) edits.push({ start: recipe.budget.stmt.start, end: recipe.budget.stmt.end, text: `budget ${budgetBytes} B` });
+  let out = text;
+  for (const e of edits.sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  return out;
+}
+

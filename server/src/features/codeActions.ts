@@ -3,6 +3,7 @@
 import { CodeActionKind, type CodeAction, type Diagnostic, type Range } from 'vscode-languageserver';
 import type { AnalyzedDocument } from './document';
 import { toLspDiagnostic } from './diagnostics';
+import { allocationRules } from '../../../core/src/index';
 
 /**
  * Quick fixes for the diagnostics of the current analysis that touch `range`. The client's
@@ -40,22 +41,11 @@ function allocationAction(doc: AnalyzedDocument, start: number, end: number): Co
   const stmt = recipe.allocate?.stmt;
   const result = allocation?.result;
   if (!stmt || !result || end < stmt.start || start > stmt.end) return undefined;
-  const byFormat = new Map<string, string[]>();
-  for (const t of result.tensors) {
-    if (t.pinned) continue;
-    const name = t.name.replace(/\.weight$/, '');
-    const list = byFormat.get(t.format);
-    if (list) list.push(name);
-    else byFormat.set(t.format, [name]);
-  }
-  const rules = [...byFormat.entries()]
-    .sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))
-    .map(([format, names]) => `# allocate (${result.metric}): ${names.length} tensor${names.length === 1 ? '' : 's'}\nmatch ${names.map((n) => `"${n}"`).join(', ')} { format ${format} }`);
   const range = { start: doc.lines.position(stmt.start), end: doc.lines.position(stmt.end) };
   return {
     title: 'Write the allocation as match rules (replaces allocate)',
     kind: CodeActionKind.RefactorRewrite,
-    edit: { changes: { [doc.uri]: [{ range, newText: rules.join('\n\n') }] } },
+    edit: { changes: { [doc.uri]: [{ range, newText: allocationRules(result) }] } },
   };
 }
 

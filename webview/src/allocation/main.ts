@@ -54,7 +54,9 @@ function showPoint(index: number): void {
   preview.append(
     h('h3', undefined, `At ${formatBytes(p.bytes)} (${formatBpw(p.bpw)} bpw)`),
     h('p', undefined, `Predicted error ${formatNumber(p.error)}; mix: ${mix(p.counts)}.`),
-    h('button', { type: 'button', class: 'button', id: 'use-budget', onclick: () => post({ type: 'setBudget', bytes: p.budget }) }, `Use this budget (budget ${p.budget} B)`),
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'button', id: 'use-budget', onclick: () => post({ type: 'setBudget', bytes: p.budget }) }, `Use this budget (budget ${p.budget} B)`),
+      h('button', { type: 'button', class: 'button secondary', id: 'preview-recipe', onclick: () => post({ type: 'previewRecipe', bytes: p.budget }) }, 'Preview its recipe')),
   );
 }
 

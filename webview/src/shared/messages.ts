@@ -76,7 +76,9 @@ export type WebviewToHost =
   /** Allocation panel: measure what is missing (bitsmith allocate). */
   | { type: 'measure' }
   /** Allocation panel: set the recipe's budget to this many bytes (a frontier point). */
-  | { type: 'setBudget'; bytes: number };
+  | { type: 'setBudget'; bytes: number }
+  /** Allocation panel: open the recipe as it would read at this budget (allocate written out as rules). */
+  | { type: 'previewRecipe'; bytes: number };
 
 /** What each webview keeps with setState, so a reload or a restart restores it. */
 export interface ReportState { kind: 'report'; file: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string; format?: string; selected?: string; logScale?: boolean; errorMetric?: 'relError' | 'outputError' }
@@ -96,6 +98,7 @@ export function isWebviewMessage(value: unknown): value is WebviewToHost {
     case 'measure':
       return true;
     case 'setBudget':
+    case 'previewRecipe':
       return typeof (m as { bytes?: unknown }).bytes === 'number' && Number.isInteger((m as { bytes: number }).bytes) && (m as { bytes: number }).bytes > 0;
     case 'revealRule':
       return typeof m.tensor === 'string';
