@@ -91,9 +91,9 @@ export function missingMeasurements(recipe: Recipe, plan: Plan, setup: Allocatio
  */
 export function allocate(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric, budgetBytes = setup.budgetBytes): AllocationResult {
   if (budgetBytes === undefined) throw new Error('allocate needs a budget');
-  const { items, entryOf, weightToOutput } = buildItems(recipe, plan, setup, table, metric);
-  const solution = solveAllocation({ items, budgetBytes, fixedBytes: setup.fixedBytes });
-  return result(plan, setup, items, entryOf, solution, metric, weightToOutput);
+  const built = buildItems(recipe, plan, setup, table, metric);
+  const solution = solveAllocation({ items: built.items, budgetBytes, fixedBytes: setup.fixedBytes });
+  return result(plan, setup, built, solution, metric);
 }
 
 /** Solutions over `points` budgets from the smallest achievable size to the largest useful one. */
@@ -116,14 +116,26 @@ export function allocationItems(recipe: Recipe, plan: Plan, setup: AllocationSet
   return buildItems(recipe, plan, setup, table, metric).items;
 }
 
+/** Per free tensor (index into setup.free), each candidate's bytes and predicted error. */
+type MemberFigures = Map<string, { bytes: number; error: number }>;
+
 function buildItems(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric) {
-  const valuesOf = (m: number) => tensorValues(recipe, plan.tensors[setup.free[m].index].matchedRules);
-  const entryOf = (m: number, format: string): MeasurementEntry => {
-    const f = setup.free[m];
-    const e = table.entries[candidateKey(f.name, valuesOf(m), format)];
-    if (!e) throw new Error(`no measurement of ${f.name} as ${format}`);
-    return e;
-  };
+  // Each member's entries, looked up once (its cascaded values make every candidate's key).
+  const entries = new Map<number, Map<string, MeasurementEntry>>();
+  for (const g of setup.groups) {
+    for (const m of g.members) {
+      const f = setup.free[m];
+      const values = tensorValues(recipe, plan.tensors[f.index].matchedRules);
+      const byFormat = new Map<string, MeasurementEntry>();
+      for (const format of g.formats) {
+        const e = table.entries[candidateKey(f.name, values, format)];
+        if (!e) throw new Error(`no measurement of ${f.name} as ${format}`);
+        byFormat.set(format, e);
+      }
+      entries.set(m, byFormat);
+    }
+  }
+  const bytesOf = (m: number, format: string) => setup.free[m].candidates.find((c) => c.format === format)!.bytes;
   // metric output: tr(dW H dW^T) ranks one tensor's candidates well, but a unit of it in
   // one layer is not worth a unit in another. Each tensor's proxy is scaled so that its
   // reference candidate's value equals that candidate's measured KL divergence: every
@@ -134,8 +146,7 @@ function buildItems(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: M
   if (metric === 'output') {
     const proxies: number[] = [];
     setup.groups.forEach((g) => g.members.forEach((m) => {
-      const f = setup.free[m];
-      const ref = entryOf(m, kldReference(g.formats, (fmt) => f.candidates.find((c) => c.format === fmt)!.bytes));
+      const ref = entries.get(m)!.get(kldReference(g.formats, (fmt) => bytesOf(m, fmt)))!;
       const proxy = ref.outputErrorSum ?? ref.squaredError;
       if (ref.kld !== undefined && proxy > 0 && ref.kld > 0) {
         scales.set(m, ref.kld / proxy);
@@ -154,23 +165,28 @@ function buildItems(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: M
     }
     return (e.outputErrorSum ?? e.squaredError) * (scales.get(m) ?? weightToOutput!);
   };
+  const figures = new Map<number, MemberFigures>();
+  for (const [m, byFormat] of entries) {
+    figures.set(m, new Map([...byFormat].map(([format, e]) => [format, { bytes: bytesOf(m, format), error: errorOf(m, e) }])));
+  }
   const items: AllocItem[] = setup.groups.map((g) => ({
     id: g.id,
     candidates: g.formats.map((format) => {
       let bytes = 0, error = 0;
       for (const m of g.members) {
-        bytes += setup.free[m].candidates.find((c) => c.format === format)!.bytes;
-        error += errorOf(m, entryOf(m, format));
+        const x = figures.get(m)!.get(format)!;
+        bytes += x.bytes;
+        error += x.error;
       }
       return { key: format, bytes, error };
     }),
   }));
-  const estimated = (m: number) => metric === 'output' && !scales.has(m);
-  return { items, entryOf: (m: number, format: string) => ({ e: entryOf(m, format), error: errorOf(m, entryOf(m, format)), estimated: estimated(m) }), weightToOutput };
+  const estimated = new Set(metric === 'output' ? [...entries.keys()].filter((m) => !scales.has(m)) : []);
+  return { items, figures, estimated, weightToOutput };
 }
 
-function result(plan: Plan, setup: AllocationSetup, items: AllocItem[], entryOf: (m: number, f: string) => { e: MeasurementEntry; error: number; estimated: boolean },
-  solution: AllocSolution, metric: AllocMetric, weightToOutput: number | undefined): AllocationResult {
+function result(plan: Plan, setup: AllocationSetup, built: ReturnType<typeof buildItems>, solution: AllocSolution, metric: AllocMetric): AllocationResult {
+  const { items, figures, estimated, weightToOutput } = built;
   const formats = new Map<number, string>();
   const tensors: AllocatedTensor[] = [];
   const counts: Record<string, number> = {};
@@ -178,10 +194,11 @@ function result(plan: Plan, setup: AllocationSetup, items: AllocItem[], entryOf:
     const format = items[gi].candidates[solution.choice[gi]].key;
     for (const m of g.members) {
       const f = setup.free[m];
-      const { error, estimated } = entryOf(m, format);
+      const fig = figures.get(m)!;
+      const chosen = fig.get(format)!;
       formats.set(f.index, format);
-      const candidates = g.formats.map((fmt) => ({ format: fmt, bytes: f.candidates.find((c) => c.format === fmt)!.bytes, error: entryOf(m, fmt).error }));
-      tensors.push({ index: f.index, name: f.name, format, bytes: f.candidates.find((c) => c.format === format)!.bytes, error, pinned: false, estimated: estimated || undefined, candidates });
+      const candidates = g.formats.map((fmt) => ({ format: fmt, ...fig.get(fmt)! }));
+      tensors.push({ index: f.index, name: f.name, format, bytes: chosen.bytes, error: chosen.error, pinned: false, estimated: estimated.has(m) || undefined, candidates });
       counts[format] = (counts[format] ?? 0) + 1;
     }
   });

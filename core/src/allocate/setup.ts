@@ -12,7 +12,8 @@
 import { type Diagnostic, diag } from '../analysis/diagnostic';
 import type { Recipe } from '../analysis/recipe';
 import { isWeightTensor, planTensorWith, tensorValues } from '../analysis/resolve';
-import { FORMAT_BY_NAME } from '../language/formats';
+import type { QuantConfig } from '../analysis/bits';
+import { rowMisfit } from '../analysis/checks';
 import { gptqLimit } from '../analysis/executable';
 import { methodGridProblem } from '../analysis/methodFit';
 import type { Plan } from '../plan';
@@ -76,14 +77,10 @@ export function layerOf(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** Why `format` cannot hold a tensor with rows of `cols` elements, or undefined when it can. */
-function unfit(format: string, cols: number, group: number, groupKind: string): string | undefined {
-  const f = FORMAT_BY_NAME.get(format);
-  if (!f) return `unknown format ${format}`;
-  if (f.block && cols % f.block.weights !== 0) return `${format} blocks hold ${f.block.weights} weights; rows of ${cols} do not divide`;
-  const g = f.fixedGroup ?? (groupKind === 'size' ? group : undefined);
-  if (!f.block && g && cols % g !== 0) return `group ${g} does not divide rows of ${cols}`;
-  return undefined;
+function misfitText(format: string, config: QuantConfig, cols: number): string | undefined {
+  const m = rowMisfit(config, cols);
+  if (!m) return undefined;
+  return m.prop === 'format' ? `${format} blocks hold ${m.unit} weights; rows of ${cols} do not divide` : `group ${m.unit} does not divide rows of ${cols}`;
 }
 
 export function allocationSetup(recipe: Recipe, plan: Plan): AllocationSetup | undefined {
@@ -112,7 +109,7 @@ export function allocationSetup(recipe: Recipe, plan: Plan): AllocationSetup | u
       const methodWhy = cp.method.name === 'gptq' ? gptqLimit(cp)?.why : undefined;
       const grid = methodGridProblem(cp);
       const why = !cp.config ? `${format} cannot quantize this tensor`
-        : unfit(format, cp.cols, cp.config.group, cp.config.groupKind)
+        : misfitText(format, cp.config, cp.cols)
           ?? (methodWhy ? `method gptq ${methodWhy}` : grid?.severity === 'error' ? grid.message : undefined);
       if (why) excluded.push({ format, reason: why });
       else candidates.push({ format, bytes: cp.bytesOut });

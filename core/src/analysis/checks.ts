@@ -1,6 +1,7 @@
 // Semantic checks that need the model: what the rules select, whether the grids fit the
 // tensors they are given, whether the outputs can store them, and the budget.
 
+import type { QuantConfig } from './bits';
 import type { Span } from '../syntax/ast';
 import type { Plan, TensorPlan } from '../plan';
 import { FORMAT_BY_NAME, METHOD_BY_NAME } from '../language/formats';
@@ -90,6 +91,15 @@ class Grouped {
 const shape = (t: TensorPlan) => `[${t.tensor.shape.join(', ')}]`;
 const others = (n: number) => (n > 1 ? ` (and ${n - 1} more tensor${n > 2 ? 's' : ''})` : '');
 
+/** Why a configuration cannot hold rows of `cols` elements: the format's block (or fixed
+ * group), or the recipe's group size, does not divide them. The one rule the checks and the
+ * allocator (candidates excluded per tensor) share. */
+export function rowMisfit(c: QuantConfig, cols: number): { prop: 'format' | 'group'; unit: number } | undefined {
+  const block = c.format.block?.weights ?? c.format.fixedGroup;
+  if (block) return cols % block !== 0 ? { prop: 'format', unit: block } : undefined;
+  return c.groupKind === 'size' && cols % c.group !== 0 ? { prop: 'group', unit: c.group } : undefined;
+}
+
 function checkFit(recipe: Recipe, plan: Plan): Diagnostic[] {
   const out: Diagnostic[] = [];
   const g = new Grouped();
@@ -97,14 +107,12 @@ function checkFit(recipe: Recipe, plan: Plan): Diagnostic[] {
     const c = t.config;
     if (!c) continue;
     const f = c.format;
-    const block = f.block?.weights ?? f.fixedGroup;
-    if (block) {
-      if (t.cols % block !== 0) {
-        const at = blame(recipe, t, 'format');
-        if (at) g.add('tensor/block-mismatch', at.span, t, (first, n) =>
-          `${f.name} needs the input dimension to be a multiple of ${block}, but ${first.tensor.name} ${shape(first)} has ${first.cols}${others(n)}`);
-      }
-    } else if (c.groupKind === 'size' && t.cols % c.group !== 0) {
+    const misfit = rowMisfit(c, t.cols);
+    if (misfit?.prop === 'format') {
+      const at = blame(recipe, t, 'format');
+      if (at) g.add('tensor/block-mismatch', at.span, t, (first, n) =>
+        `${f.name} needs the input dimension to be a multiple of ${misfit.unit}, but ${first.tensor.name} ${shape(first)} has ${first.cols}${others(n)}`);
+    } else if (misfit) {
       const at = blame(recipe, t, 'group');
       if (at) g.add('tensor/group-mismatch', at.span, t, (first, n) =>
         `group ${c.group} does not divide the input dimension of ${first.tensor.name} ${shape(first)} (${first.cols} columns)${others(n)}`);

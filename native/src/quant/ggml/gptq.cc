@@ -25,10 +25,23 @@ namespace quant {
 
 namespace {
 
-struct Block32Stats {
-  float x[32];
+// A block's weights as GPTQ hands them over (the encoder fits the block on them).
+template <int N>
+struct BlockStats {
+  float x[N];
   bool finite = true;
+
+  static BlockStats copy(const float* w, int64_t n, const char* what) {
+    if (n != N) throw std::logic_error(std::string("gptq: a ") + what + " of " + std::to_string(n) + " weights");
+    BlockStats s;
+    for (int i = 0; i < N; ++i) {
+      s.x[i] = w[i];
+      if (!std::isfinite(w[i])) s.finite = false;
+    }
+    return s;
+  }
 };
+using Block32Stats = BlockStats<32>;
 
 struct Block32Params {
   float d = 0, m = 0, inv = 0;
@@ -48,15 +61,7 @@ struct Block32Policy {
   bool clip() const { return false; }
   bool withMin() const { return type == GgmlType::Q4_1 || type == GgmlType::Q5_1; }
 
-  Stats stats(const float* x, int64_t n, ThreadPool*, bool) const {
-    if (n != 32) throw std::logic_error("gptq: a ggml block of " + std::to_string(n) + " weights");
-    Stats s;
-    for (int i = 0; i < 32; ++i) {
-      s.x[i] = x[i];
-      if (!std::isfinite(x[i])) s.finite = false;
-    }
-    return s;
-  }
+  Stats stats(const float* x, int64_t n, ThreadPool*, bool) const { return Stats::copy(x, n, "ggml block"); }
   bool finite(const Stats& s) const { return s.finite; }
   Params fit(const Stats& s, float) const {
     static const float ones[32] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -162,10 +167,7 @@ struct Block32Policy {
 // GPTQ reaches its first column, which fixes d (dmin) and every sub-block's scale (and
 // min); each column then takes the level nearest to it under its sub-block's scale,
 // A = d * sc (and M = dmin * m), valued as the decoder does: A * q - M, or A * (q - 32).
-struct KStats {
-  float x[256];
-  bool finite = true;
-};
+using KStats = BlockStats<256>;
 
 struct KParams {
   uint8_t block[210];  // the encoded super-block (header and scales kept; codes replaced)
@@ -183,15 +185,7 @@ struct KPolicy {
   int codeBits() const { return 8; }
   int zeroBits() const { return 0; }
   bool clip() const { return false; }
-  Stats stats(const float* x, int64_t n, ThreadPool*, bool) const {
-    if (n != 256) throw std::logic_error("gptq: a k-quant super-block of " + std::to_string(n) + " weights");
-    Stats s;
-    for (int i = 0; i < 256; ++i) {
-      s.x[i] = x[i];
-      if (!std::isfinite(x[i])) s.finite = false;
-    }
-    return s;
-  }
+  Stats stats(const float* x, int64_t n, ThreadPool*, bool) const { return Stats::copy(x, n, "k-quant super-block"); }
   bool finite(const Stats& s) const { return s.finite; }
   Params fit(const Stats& s, float) const {
     static const std::vector<float> ones(256, 1.0f);
