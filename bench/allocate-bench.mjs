@@ -10,7 +10,9 @@ const require = createRequire(import.meta.url);
 require('../test/register.js');
 const { solveAllocation } = require('../core/src/allocate/solver.ts');
 
-const n = Number(option('items', 1000)), k = Number(option('candidates', 10)), runs = Number(option('runs', 15));
+const n = Number(option('items', 1000)),
+  k = Number(option('candidates', 10)),
+  runs = Number(option('runs', 15));
 
 function rng(seed) {
   let a = seed >>> 0;
@@ -31,18 +33,29 @@ for (let i = 0; i < n; i++) {
   const candidates = [];
   for (let j = 0; j < k; j++) {
     const bits = 2 + j * (6 / Math.max(1, k - 1)) + r() * 0.25;
-    candidates.push({ key: `f${j}`, bytes: Math.round((size * bits) / 8), error: sens * Math.pow(4, -bits) * (0.7 + 0.6 * r()) });
+    candidates.push({
+      key: `f${j}`,
+      bytes: Math.round((size * bits) / 8),
+      error: sens * Math.pow(4, -bits) * (0.7 + 0.6 * r()),
+    });
   }
   items.push({ id: `t${i}`, candidates });
 }
-const min = items.reduce((s, it) => s + Math.min(...it.candidates.map((c) => c.bytes)), 0);
-const max = items.reduce((s, it) => s + Math.max(...it.candidates.map((c) => c.bytes)), 0);
+const min = items.reduce(
+  (s, it) => s + it.candidates.map((c) => c.bytes).reduce((a, b) => Math.min(a, b), Infinity),
+  0,
+);
+const max = items.reduce(
+  (s, it) => s + it.candidates.map((c) => c.bytes).reduce((a, b) => Math.max(a, b), -Infinity),
+  0,
+);
 
 console.log(`allocation: ${n} items x ${k} candidates, ${runs} runs per budget`);
 console.log('budget   solve ms  relaxation ms  error        bound        gap (rel)   core  optimal');
 for (const f of [0.1, 0.3, 0.5, 0.7, 0.9]) {
   const budgetBytes = Math.round(min + f * (max - min));
-  const times = [], base = [];
+  const times = [],
+    base = [];
   let sol;
   for (let i = 0; i < runs; i++) {
     let t = process.hrtime.bigint();
@@ -53,5 +66,7 @@ for (const f of [0.1, 0.3, 0.5, 0.7, 0.9]) {
     solveAllocation({ items, budgetBytes }, { coreSize: 0 });
     base.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
-  console.log(`${(f * 100).toFixed(0).padStart(3)}%     ${median(times).toFixed(1).padStart(7)}  ${median(base).toFixed(1).padStart(13)}  ${sol.error.toExponential(4)}  ${sol.bound.toExponential(4)}  ${(sol.gap / sol.error).toExponential(2).padStart(9)}  ${String(sol.coreItems).padStart(4)}  ${sol.optimal}`);
+  console.log(
+    `${(f * 100).toFixed(0).padStart(3)}%     ${median(times).toFixed(1).padStart(7)}  ${median(base).toFixed(1).padStart(13)}  ${sol.error.toExponential(4)}  ${sol.bound.toExponential(4)}  ${(sol.gap / sol.error).toExponential(2).padStart(9)}  ${String(sol.coreItems).padStart(4)}  ${sol.optimal}`,
+  );
 }

@@ -37,7 +37,9 @@ const bigSeqs = Number(opt('--big-seqs', '4'));
 const skipIncremental = args.includes('--skip-incremental');
 
 function ensureBig() {
-  const dir = path.resolve(opt('--model', path.join(os.tmpdir(), 'bitsmith-bench', `llama-${params.toExponential().replace('+', '')}-bf16`)));
+  const dir = path.resolve(
+    opt('--model', path.join(os.tmpdir(), 'bitsmith-bench', `llama-${params.toExponential().replace('+', '')}-bf16`)),
+  );
   const arch = chooseArchitecture({ params });
   const cfgPath = path.join(dir, 'config.json');
   if (fs.existsSync(cfgPath) && fs.existsSync(path.join(dir, 'model.safetensors'))) {
@@ -74,7 +76,15 @@ function measure(label, model, seqs, opts) {
     let best;
     for (let i = 0; i < repeat; i++) {
       const r = fwd.bench(model, seqs, { ...opts, threads });
-      const row = { label, threads: r.threads, tokens: r.tokens, seconds: r.seconds, tps: r.tokens / r.seconds, load: r.loadSeconds, cpu: r.cpuSeconds };
+      const row = {
+        label,
+        threads: r.threads,
+        tokens: r.tokens,
+        seconds: r.seconds,
+        tps: r.tokens / r.seconds,
+        load: r.loadSeconds,
+        cpu: r.cpuSeconds,
+      };
       if (!best || row.seconds < best.seconds) best = row;
     }
     rows.push(best);
@@ -83,13 +93,23 @@ function measure(label, model, seqs, opts) {
 }
 
 function report(title, cfg, rows) {
-  console.log(`\n${title}: dim ${cfg.dim}, hidden ${cfg.hidden}, ${cfg.layers} layers, ${cfg.heads}/${cfg.kvHeads} heads, vocab ${cfg.vocab}`);
+  console.log(
+    `\n${title}: dim ${cfg.dim}, hidden ${cfg.hidden}, ${cfg.layers} layers, ${cfg.heads}/${cfg.kvHeads} heads, vocab ${cfg.vocab}`,
+  );
   console.log('  mode                              threads   tokens   seconds     tokens/s    CPU s  tokens/CPU-s');
   for (const r of rows)
-    console.log(`  ${r.label.padEnd(34)}${String(r.threads).padStart(7)}${String(r.tokens).padStart(9)}${r.seconds.toFixed(3).padStart(10)}${Math.round(r.tps).toLocaleString('en-US').padStart(13)}${r.cpu.toFixed(2).padStart(9)}${Math.round(r.tokens / r.cpu).toLocaleString('en-US').padStart(14)}`);
+    console.log(
+      `  ${r.label.padEnd(34)}${String(r.threads).padStart(7)}${String(r.tokens).padStart(9)}${r.seconds.toFixed(3).padStart(10)}${Math.round(r.tps).toLocaleString('en-US').padStart(13)}${r.cpu.toFixed(2).padStart(9)}${Math.round(
+        r.tokens / r.cpu,
+      )
+        .toLocaleString('en-US')
+        .padStart(14)}`,
+    );
 }
 
-console.log(`bitsmith forward-bench: GEMM kernel ${native.linalg.gemmKernel()}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), sequences of ${length} tokens`);
+console.log(
+  `bitsmith forward-bench: GEMM kernel ${native.linalg.gemmKernel()}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), sequences of ${length} tokens`,
+);
 
 const stories = path.join(root, 'examples', 'stories260K');
 {
@@ -111,7 +131,9 @@ if (!args.includes('--skip-big')) {
   const rows = [
     ...measure('batched + Hessians (calibration)', big, seqs, { hessians: true }),
     ...measure('batched, forward only', big, seqs, { hessians: false }),
-    ...(skipIncremental ? [] : measure('one token at a time (KV cache)', big, seqs.slice(0, 1), { mode: 'incremental' })),
+    ...(skipIncremental
+      ? []
+      : measure('one token at a time (KV cache)', big, seqs.slice(0, 1), { mode: 'incremental' })),
   ];
   const p = fs.statSync(path.join(big, 'model.safetensors')).size / 2;
   report(`synthetic Llama (~${(p / 1e6).toFixed(0)}M params, ${big})`, cfg, rows);

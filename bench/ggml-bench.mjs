@@ -23,14 +23,21 @@ const NO_REF = flag('no-ref');
 // llama.cpp's quantizer (quantize_qX, no imatrix) on this kind of matrix: SQNR dB and
 // Mweights/s per thread.
 const LLAMA = {
-  q8_0: [42.1, 290], q6_k: [32.4, 36], q5_k: [27.1, null], q4_k: [21.2, 18], q4_0: [18.4, 700],
-  iq4_xs: [20.2, null], q3_k: [14.9, null], q2_k: [9.6, null],
+  q8_0: [42.1, 290],
+  q6_k: [32.4, 36],
+  q5_k: [27.1, null],
+  q4_k: [21.2, 18],
+  q4_0: [18.4, 700],
+  iq4_xs: [20.2, null],
+  q3_k: [14.9, null],
+  q2_k: [9.6, null],
 };
 
 // Student-t (nu = 5), 8 hot input columns x10: see student-t.mjs.
 
 function sqnrDb(x, y) {
-  let s = 0, e = 0;
+  let s = 0,
+    e = 0;
   for (let i = 0; i < x.length; i++) {
     s += x[i] * x[i];
     const d = x[i] - y[i];
@@ -46,13 +53,18 @@ function time(fn, runs) {
     last = fn();
     ms.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
-  return { median: median(ms), best: Math.min(...ms), last };
+  return { median: median(ms), best: ms.reduce((a, b) => Math.min(a, b), Infinity), last };
 }
 
 const n = ROWS * COLS;
 const mw = (ms) => n / ms / 1e3;
 console.log(`Bitsmith ggml encoders: ${ROWS} x ${COLS} f32, Student-t nu=5 std 0.02, 8 columns x10`);
-console.log(`${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} hardware threads, node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} hardware threads, node ${process.version}, load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 const w = makeData(ROWS, COLS);
 console.log(`${RUNS} runs per cell; Mweights/s as median (best)\n`);
 const header = ['type', 'bpw', 'SQNR dB', 'llama.cpp', 'fast 1T', 'fast 2T', 'reference', 'llama.cpp/T', 'ref==fast'];
@@ -65,13 +77,31 @@ for (const t of addon.ggmlTypes()) {
   const f2 = time(() => addon.ggmlEncode(t.name, w, ROWS, COLS, { threads: 2 }), RUNS);
   const ref = NO_REF ? null : time(() => addon.ggmlEncode(t.name, w, ROWS, COLS, { reference: true }), 1);
   const bytes = f1.last;
-  const same = ref ? Buffer.from(ref.last).equals(Buffer.from(bytes)) && Buffer.from(f2.last).equals(Buffer.from(bytes)) : '-';
+  const same = ref
+    ? Buffer.from(ref.last).equals(Buffer.from(bytes)) && Buffer.from(f2.last).equals(Buffer.from(bytes))
+    : '-';
   const db = sqnrDb(w, addon.ggmlDecode(t.name, bytes, ROWS, COLS));
   const cell = (m) => `${mw(m.median).toFixed(0)} (${mw(m.best).toFixed(0)})`;
   const ll = LLAMA[t.name];
-  console.log([
-    t.name, ((8 * bytes.length) / n).toFixed(3), db.toFixed(2), ll ? ll[0].toFixed(1) : '-', cell(f1), cell(f2),
-    ref ? mw(ref.median).toFixed(0) : '-', ll?.[1] ? String(ll[1]) : '-', String(same),
-  ].map((c, i) => pad(c, widths[i], i === 0)).join(' '));
+  console.log(
+    [
+      t.name,
+      ((8 * bytes.length) / n).toFixed(3),
+      db.toFixed(2),
+      ll ? ll[0].toFixed(1) : '-',
+      cell(f1),
+      cell(f2),
+      ref ? mw(ref.median).toFixed(0) : '-',
+      ll?.[1] ? String(ll[1]) : '-',
+      String(same),
+    ]
+      .map((c, i) => pad(c, widths[i], i === 0))
+      .join(' '),
+  );
 }
-console.log(`\nload average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `\nload average at the end: ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);

@@ -31,7 +31,8 @@ const rand = () => {
 function layer(size, count) {
   const W = new Float32Array(size * size);
   for (let i = 0; i < W.length; i++) {
-    const u = rand(), v = Math.abs(rand()) + 0.05;
+    const u = rand(),
+      v = Math.abs(rand()) + 0.05;
     W[i] = (0.02 * u) / Math.sqrt(v); // heavy-tailed
   }
   const X = new Float32Array(count * size);
@@ -39,7 +40,7 @@ function layer(size, count) {
     const shared = rand() * 2;
     for (let c = 0; c < size; c++) X[t * size + c] = rand() + shared * 0.5 + (c % 512 === 7 ? 10 * rand() : 0);
   }
-  const H = addon.linalg.gram(X, count, size, { threads: Math.max(...threadList) });
+  const H = addon.linalg.gram(X, count, size, { threads: threadList.reduce((a, b) => Math.max(a, b), -Infinity) });
   return { W, H };
 }
 const flops = (rows, cols) => cols ** 3 / 3 + rows * cols * cols;
@@ -48,7 +49,10 @@ const cfg = { format: 'int4', group, scale: 'f16' };
 // CPU seconds too: on a shared machine the wall time of a 1-thread run includes time other
 // processes took from it, its CPU time does not.
 function time(W, size, H, o) {
-  const total = [], hess = [], pass = [], cpu = [];
+  const total = [],
+    hess = [],
+    pass = [],
+    cpu = [];
   for (let r = 0; r < runs; r++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -64,7 +68,9 @@ function time(W, size, H, o) {
 
 let t0 = performance.now();
 const big = layer(n, tokens);
-console.log(`bitsmith gptq-bench: ${n} x ${n}, int4 group ${group}, kernel ${addon.linalg.gemmKernel()}, median of ${runs}; Hessian from ${tokens} tokens in ${((performance.now() - t0) / 1000).toFixed(2)} s (not counted)`);
+console.log(
+  `bitsmith gptq-bench: ${n} x ${n}, int4 group ${group}, kernel ${addon.linalg.gemmKernel()}, median of ${runs}; Hessian from ${tokens} tokens in ${((performance.now() - t0) / 1000).toFixed(2)} s (not counted)`,
+);
 const small = layer(refSize, Math.max(refSize, 1024));
 for (const threads of threadList) {
   const rt = [];
@@ -82,5 +88,7 @@ for (const threads of threadList) {
   }
   const fast = time(small.W, refSize, small.H, { threads });
   const ref = time(small.W, refSize, small.H, { threads, reference: true });
-  console.log(`  threads ${threads}: ${refSize} x ${refSize}: fast ${fast.total.toFixed(3)} s, reference ${ref.total.toFixed(3)} s: ${(ref.total / fast.total).toFixed(1)}x`);
+  console.log(
+    `  threads ${threads}: ${refSize} x ${refSize}: fast ${fast.total.toFixed(3)} s, reference ${ref.total.toFixed(3)} s: ${(ref.total / fast.total).toFixed(1)}x`,
+  );
 }

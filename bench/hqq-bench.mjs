@@ -24,12 +24,14 @@ const w = makeData(ROWS, COLS);
 const out = new Float32Array(ROWS * COLS);
 const time = (cfg) => {
   const ms = [];
-  for (let r = 0; r < RUNS; r++) ms.push(addon.quantize(w, ROWS, COLS, { ...cfg, out, metrics: false }).timing.quantizeMs);
+  for (let r = 0; r < RUNS; r++)
+    ms.push(addon.quantize(w, ROWS, COLS, { ...cfg, out, metrics: false }).timing.quantizeMs);
   return median(ms) / 1000;
 };
 const losses = (cfg) => {
   const q = addon.quantize(w, ROWS, COLS, { ...cfg, metrics: false }).dequant;
-  let lp = 0, l2 = 0;
+  let lp = 0,
+    l2 = 0;
   for (let i = 0; i < w.length; i++) {
     const e = Math.abs(w[i] - q[i]);
     lp += e ** 0.7;
@@ -38,15 +40,23 @@ const losses = (cfg) => {
   return { lp, l2 };
 };
 
-console.log(`bitsmith hqq-bench: ${ROWS} x ${COLS} Student-t, int4 asym g${GROUP}, hqq iters ${ITERS}; median of ${RUNS}; load ${os.loadavg()[0].toFixed(2)}`);
+console.log(
+  `bitsmith hqq-bench: ${ROWS} x ${COLS} Student-t, int4 asym g${GROUP}, hqq iters ${ITERS}; median of ${RUNS}; load ${os.loadavg()[0].toFixed(2)}`,
+);
 for (const zero of ['f16', 'int']) {
   const base = { format: 'int4', group: GROUP, symmetric: false, zero };
   const hqq = { ...base, hqq: { iters: ITERS } };
-  const r = losses(base), h = losses(hqq);
-  console.log(`zero ${zero}: hqq/rtn loss sum|e|^0.7 ${(h.lp / r.lp).toFixed(4)}, squared error ${(h.l2 / r.l2).toFixed(4)}`);
+  const r = losses(base),
+    h = losses(hqq);
+  console.log(
+    `zero ${zero}: hqq/rtn loss sum|e|^0.7 ${(h.lp / r.lp).toFixed(4)}, squared error ${(h.l2 / r.l2).toFixed(4)}`,
+  );
   for (const threads of THREADS) {
-    const tr = time({ ...base, threads }), th = time({ ...hqq, threads });
-    console.log(`  threads ${threads}: hqq ${th.toFixed(3)} s, rtn ${tr.toFixed(3)} s (hqq/rtn ${(th / tr).toFixed(1)}x)`);
+    const tr = time({ ...base, threads }),
+      th = time({ ...hqq, threads });
+    console.log(
+      `  threads ${threads}: hqq ${th.toFixed(3)} s, rtn ${tr.toFixed(3)} s (hqq/rtn ${(th / tr).toFixed(1)}x)`,
+    );
   }
   if (flag('reference')) {
     const t0 = performance.now();

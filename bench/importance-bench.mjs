@@ -25,11 +25,21 @@ const PAIRS = [
   ['q4_k', { format: 'q4_k' }],
 ];
 
-console.log(`importance-weighted vs unweighted search: ${ROWS} x ${COLS}, ${THREADS} thread(s), ${RUNS} alternating runs each, median ms`);
-console.log(`${os.cpus()[0]?.model ?? 'cpu'}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
-console.log(`${'config'.padEnd(26)} ${'plain ms'.padStart(10)} ${'weighted ms'.padStart(12)} ${'weighted/plain'.padStart(15)}`);
+console.log(
+  `importance-weighted vs unweighted search: ${ROWS} x ${COLS}, ${THREADS} thread(s), ${RUNS} alternating runs each, median ms`,
+);
+console.log(
+  `${os.cpus()[0]?.model ?? 'cpu'}, load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}\n`,
+);
+console.log(
+  `${'config'.padEnd(26)} ${'plain ms'.padStart(10)} ${'weighted ms'.padStart(12)} ${'weighted/plain'.padStart(15)}`,
+);
 for (const [name, c] of PAIRS) {
-  const plain = [], weighted = [];
+  const plain = [],
+    weighted = [];
   const cfg = { ...c, metrics: false, out, threads: THREADS };
   addon.quantize(w, ROWS, COLS, cfg);
   addon.quantize(w, ROWS, COLS, { ...cfg, importance });
@@ -37,7 +47,15 @@ for (const [name, c] of PAIRS) {
     plain.push(addon.quantize(w, ROWS, COLS, cfg).timing.quantizeMs);
     weighted.push(addon.quantize(w, ROWS, COLS, { ...cfg, importance }).timing.quantizeMs);
   }
-  const p = median(plain), q = median(weighted);
-  console.log(`${name.padEnd(26)} ${p.toFixed(1).padStart(10)} ${q.toFixed(1).padStart(12)} ${(q / p).toFixed(2).padStart(15)}`);
+  const p = median(plain),
+    q = median(weighted);
+  console.log(
+    `${name.padEnd(26)} ${p.toFixed(1).padStart(10)} ${q.toFixed(1).padStart(12)} ${(q / p).toFixed(2).padStart(15)}`,
+  );
 }
-console.log(`\nload average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `\nload average at the end: ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);

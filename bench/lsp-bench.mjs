@@ -74,16 +74,38 @@ function writeModel(dir) {
   fs.writeSync(fd, json);
   fs.ftruncateSync(fd, 8 + json.length + offset); // sparse: the data section is a hole
   fs.closeSync(fd);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: DIM, intermediate_size: HIDDEN,
-    num_hidden_layers: LAYERS, num_attention_heads: 16, num_key_value_heads: 4, vocab_size: VOCAB, torch_dtype: 'bfloat16',
-  }));
+  fs.writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({
+      architectures: ['LlamaForCausalLM'],
+      model_type: 'llama',
+      hidden_size: DIM,
+      intermediate_size: HIDDEN,
+      num_hidden_layers: LAYERS,
+      num_attention_heads: 16,
+      num_key_value_heads: 4,
+      vocab_size: VOCAB,
+      torch_dtype: 'bfloat16',
+    }),
+  );
   return { tensors: tensors.length, bytes: offset };
 }
 
 /** defaults + 299 match rules of the kinds real recipes use, all valid for the model. */
 function writeRecipe(modelDir) {
-  const lines = [`# 300-rule benchmark recipe`, `recipe "bench"`, `model "${modelDir}"`, `budget 5 bpw`, ``, `defaults {`, `  format int4`, `  group 128`, `  symmetric false`, `}`, ``];
+  const lines = [
+    `# 300-rule benchmark recipe`,
+    `recipe "bench"`,
+    `model "${modelDir}"`,
+    `budget 5 bpw`,
+    ``,
+    `defaults {`,
+    `  format int4`,
+    `  group 128`,
+    `  symmetric false`,
+    `}`,
+    ``,
+  ];
   const kinds = [
     (l) => `match "model.layers.${l}.mlp.down_proj" {\n  format int3\n  group 64\n}`,
     (l) => `match "model.layers.${l}.self_attn.[qkv]_proj" { format int6 }`,
@@ -136,7 +158,9 @@ function row(name, s, target) {
 
 function printTable() {
   const f = (x) => x.toFixed(2).padStart(8);
-  console.log(`\n${'measurement'.padEnd(58)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)} ${'max ms'.padStart(8)}  target`);
+  console.log(
+    `\n${'measurement'.padEnd(58)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)} ${'max ms'.padStart(8)}  target`,
+  );
   console.log('-'.repeat(102));
   for (const r of rows) {
     const verdict = r.target === undefined ? '' : `p95 < ${r.target}: ${r.p95 < r.target ? 'ok' : 'MISSED'}`;
@@ -160,7 +184,9 @@ try {
   const loadModel = (p) => models.load(p);
   const t0 = process.hrtime.bigint();
   const header = core.readModelHeader(modelDir);
-  console.log(`header read: ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms (${header.tensors.length} tensors)`);
+  console.log(
+    `header read: ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms (${header.tensors.length} tensors)`,
+  );
 
   const analysis = core.analyze(text, { recipePath, loadModel });
   const problems = analysis.diagnostics.filter((d) => d.severity === 'error');
@@ -171,16 +197,29 @@ try {
   // A rule in the middle of the file, a match string, and a format position.
   const rulePos = at('match "model.layers.50.self_attn.[qkv]_proj"', 2);
   const stringText = text.replace('match "model.embed_tokens"', 'match "model.layers.*.m"');
-  const stringDoc = makeDocument(doc.uri, 2, stringText, core.analyze(stringText, { recipePath, loadModel }), recipePath);
+  const stringDoc = makeDocument(
+    doc.uri,
+    2,
+    stringText,
+    core.analyze(stringText, { recipePath, loadModel }),
+    recipePath,
+  );
   const stringPos = stringDoc.lines.position(stringText.indexOf('model.layers.*.m"') + 16);
   const formatText = text.replace('format int6 }', 'format  }');
-  const formatDoc = makeDocument(doc.uri, 3, formatText, core.analyze(formatText, { recipePath, loadModel }), recipePath);
+  const formatDoc = makeDocument(
+    doc.uri,
+    3,
+    formatText,
+    core.analyze(formatText, { recipePath, loadModel }),
+    recipePath,
+  );
   const formatPos = formatDoc.lines.position(formatText.indexOf('format  }') + 7);
 
   const h = hover(doc, rulePos);
   if (!h || !/bpw/.test(h.contents.value)) throw new Error('hover on the rule gave no bpw');
   const c1 = completion(stringDoc, stringPos);
-  if (!c1.some((i) => i.label === 'model.layers.*.mlp.down_proj')) throw new Error('pattern completion is missing model.layers.*.mlp.down_proj');
+  if (!c1.some((i) => i.label === 'model.layers.*.mlp.down_proj'))
+    throw new Error('pattern completion is missing model.layers.*.mlp.down_proj');
   const c2 = completion(formatDoc, formatPos);
   if (!c2.some((i) => i.label === 'int4')) throw new Error('format completion is missing int4');
 
@@ -188,18 +227,60 @@ try {
   // (ruleHover), later ones over the same word read the cache (hover).
   const ruleAt = (needle) => analysis.recipe.rules.find((r) => r.stmt.start === text.indexOf(needle));
   const mid = ruleAt('match "model.layers.50.self_attn.[qkv]_proj"');
-  row('hover on a rule, first after an analysis', time(() => ruleHover(doc, mid)), 5);
+  row(
+    'hover on a rule, first after an analysis',
+    time(() => ruleHover(doc, mid)),
+    5,
+  );
   const defaultsMatched = analysis.plan.rules[0].matched.length;
-  row(`hover on defaults (${defaultsMatched} tensors), first after an analysis`, time(() => ruleHover(doc, analysis.recipe.rules[0])), 5);
-  row('hover on a rule, again (from the cache)', time(() => hover(doc, rulePos)), 5);
-  row(`completion in a match string (${c1.length} items)`, time(() => completion(stringDoc, stringPos)), 5);
-  row(`completion after format (${c2.length} items)`, time(() => completion(formatDoc, formatPos)), 5);
-  row('analyze: full re-analysis, same text', time(() => core.analyze(text, { recipePath, loadModel })), 20);
+  row(
+    `hover on defaults (${defaultsMatched} tensors), first after an analysis`,
+    time(() => ruleHover(doc, analysis.recipe.rules[0])),
+    5,
+  );
+  row(
+    'hover on a rule, again (from the cache)',
+    time(() => hover(doc, rulePos)),
+    5,
+  );
+  row(
+    `completion in a match string (${c1.length} items)`,
+    time(() => completion(stringDoc, stringPos)),
+    5,
+  );
+  row(
+    `completion after format (${c2.length} items)`,
+    time(() => completion(formatDoc, formatPos)),
+    5,
+  );
+  row(
+    'analyze: full re-analysis, same text',
+    time(() => core.analyze(text, { recipePath, loadModel })),
+    20,
+  );
   // Typing changes one pattern at a time: core's per-pattern match cache misses once per edit.
-  row('analyze: full re-analysis, one pattern edited', time((i) => core.analyze(text.replace('"model.layers.7.mlp.down_proj"', `"model.layers.${i % 100}.mlp.*_proj"`), { recipePath, loadModel })), 20);
-  row('semantic tokens (full)', time(() => semanticTokens(doc)));
-  row('document symbols', time(() => documentSymbols(doc)));
-  row('formatting', time(() => formatting(doc), Math.min(ITER, 50)));
+  row(
+    'analyze: full re-analysis, one pattern edited',
+    time((i) =>
+      core.analyze(text.replace('"model.layers.7.mlp.down_proj"', `"model.layers.${i % 100}.mlp.*_proj"`), {
+        recipePath,
+        loadModel,
+      }),
+    ),
+    20,
+  );
+  row(
+    'semantic tokens (full)',
+    time(() => semanticTokens(doc)),
+  );
+  row(
+    'document symbols',
+    time(() => documentSymbols(doc)),
+  );
+  row(
+    'formatting',
+    time(() => formatting(doc), Math.min(ITER, 50)),
+  );
 
   if (withServer) await serverBench({ text, recipePath, rulePos, stringText, stringPos, formatText, formatPos });
   printTable();
@@ -214,7 +295,11 @@ async function serverBench({ text, recipePath, rulePos, stringText, stringPos, f
     console.log('dist/server.js missing: run `npm run build` for the server rows');
     return;
   }
-  const child = spawn(process.execPath, [...(process.env.SERVER_NODE_FLAGS ? process.env.SERVER_NODE_FLAGS.split(' ') : []), serverJs, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...(process.env.SERVER_NODE_FLAGS ? process.env.SERVER_NODE_FLAGS.split(' ') : []), serverJs, '--stdio'],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   let buf = Buffer.alloc(0);
   let id = 0;
   const pending = new Map();
@@ -245,21 +330,38 @@ async function serverBench({ text, recipePath, rulePos, stringText, stringPos, f
     child.stdin.write(`Content-Length: ${body.length}\r\n\r\n`);
     child.stdin.write(body);
   };
-  const request = (method, params) => new Promise((resolve, reject) => {
-    const mid = ++id;
-    pending.set(mid, (m) => (m.error ? reject(new Error(m.error.message)) : resolve(m.result)));
-    send({ jsonrpc: '2.0', id: mid, method, params });
-  });
-  const notify = (method, params) => send({ jsonrpc: '2.0', method, params });
-  const nextDiagnostics = (uri, version) => new Promise((resolve) => {
-    waiters.push((m) => {
-      if (m.method === 'textDocument/publishDiagnostics' && m.params.uri === uri && (version === undefined || m.params.version === version)) { resolve(m.params); return true; }
-      return false;
+  const request = (method, params) =>
+    new Promise((resolve, reject) => {
+      const mid = ++id;
+      pending.set(mid, (m) => (m.error ? reject(new Error(m.error.message)) : resolve(m.result)));
+      send({ jsonrpc: '2.0', id: mid, method, params });
     });
-  });
+  const notify = (method, params) => send({ jsonrpc: '2.0', method, params });
+  const nextDiagnostics = (uri, version) =>
+    new Promise((resolve) => {
+      waiters.push((m) => {
+        if (
+          m.method === 'textDocument/publishDiagnostics' &&
+          m.params.uri === uri &&
+          (version === undefined || m.params.version === version)
+        ) {
+          resolve(m.params);
+          return true;
+        }
+        return false;
+      });
+    });
 
   try {
-    await request('initialize', { processId: process.pid, rootUri: null, capabilities: { textDocument: { completion: { completionItem: { snippetSupport: true }, completionList: { itemDefaults: ['editRange'] } } } } });
+    await request('initialize', {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: {
+        textDocument: {
+          completion: { completionItem: { snippetSupport: true }, completionList: { itemDefaults: ['editRange'] } },
+        },
+      },
+    });
     notify('initialized', {});
     const uri = pathToFileURL(recipePath).toString();
     let version = 1;
@@ -267,25 +369,46 @@ async function serverBench({ text, recipePath, rulePos, stringText, stringPos, f
     const t0 = process.hrtime.bigint();
     notify('textDocument/didOpen', { textDocument: { uri, languageId: 'quant', version, text } });
     await opened;
-    console.log(`server: open to first diagnostics (header read + analysis): ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms`);
+    console.log(
+      `server: open to first diagnostics (header read + analysis): ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms`,
+    );
 
-    const setText = (t) => notify('textDocument/didChange', { textDocument: { uri, version: ++version }, contentChanges: [{ text: t }] });
-    row('server: hover on a rule', await timeAsync(() => request('textDocument/hover', { textDocument: { uri }, position: rulePos })));
+    const setText = (t) =>
+      notify('textDocument/didChange', { textDocument: { uri, version: ++version }, contentChanges: [{ text: t }] });
+    row(
+      'server: hover on a rule',
+      await timeAsync(() => request('textDocument/hover', { textDocument: { uri }, position: rulePos })),
+    );
     setText(stringText);
-    row('server: completion in a match string', await timeAsync(() => request('textDocument/completion', { textDocument: { uri }, position: stringPos })));
+    row(
+      'server: completion in a match string',
+      await timeAsync(() => request('textDocument/completion', { textDocument: { uri }, position: stringPos })),
+    );
     setText(formatText);
-    row('server: completion after format', await timeAsync(() => request('textDocument/completion', { textDocument: { uri }, position: formatPos })));
+    row(
+      'server: completion after format',
+      await timeAsync(() => request('textDocument/completion', { textDocument: { uri }, position: formatPos })),
+    );
     // An edit followed at once by a hover: the server re-analyses synchronously for it.
-    row('server: edit + hover (re-analysis + hover)', await timeAsync((i) => {
-      setText(text.replace('# 300-rule', `# ${i} 300-rule`));
-      return request('textDocument/hover', { textDocument: { uri }, position: rulePos });
-    }, Math.min(ITER, 100)));
+    row(
+      'server: edit + hover (re-analysis + hover)',
+      await timeAsync(
+        (i) => {
+          setText(text.replace('# 300-rule', `# ${i} 300-rule`));
+          return request('textDocument/hover', { textDocument: { uri }, position: rulePos });
+        },
+        Math.min(ITER, 100),
+      ),
+    );
     // Diagnostics after an edit arrive after the 150 ms debounce plus the analysis.
-    row('server: edit to diagnostics (incl. 150 ms debounce)', await timeAsync((i) => {
-      const done = nextDiagnostics(uri, version + 1);
-      setText(text.replace('# 300-rule', `# d${i} 300-rule`));
-      return done;
-    }, 20));
+    row(
+      'server: edit to diagnostics (incl. 150 ms debounce)',
+      await timeAsync((i) => {
+        const done = nextDiagnostics(uri, version + 1);
+        setText(text.replace('# 300-rule', `# d${i} 300-rule`));
+        return done;
+      }, 20),
+    );
     await request('shutdown');
     notify('exit');
   } finally {

@@ -28,7 +28,18 @@ const require = createRequire(import.meta.url);
 require('../test/register.js');
 const { writeTinyModel } = require('../test/helpers/tinyLlama.ts');
 
-export const MIXES_MODEL = { modelType: 'llama', dim: 256, hidden: 768, layers: 8, heads: 4, kvHeads: 2, vocab: 512, tied: false, maxPositions: 256, eps: 1e-5 };
+export const MIXES_MODEL = {
+  modelType: 'llama',
+  dim: 256,
+  hidden: 768,
+  layers: 8,
+  heads: 4,
+  kvHeads: 2,
+  vocab: 512,
+  tied: false,
+  maxPositions: 256,
+  eps: 1e-5,
+};
 
 function mulberry32(seed) {
   let a = seed >>> 0;
@@ -45,13 +56,17 @@ export function mixesWeights(c, seed, { residualGain = 0.2, headGain = 2 } = {})
   const u = mulberry32(seed);
   const normal = () => {
     let x;
-    do x = u(); while (x === 0);
+    do x = u();
+    while (x === 0);
     return Math.sqrt(-2 * Math.log(x)) * Math.cos(2 * Math.PI * u());
   };
   // Student-t with nu = 4 (chi-square of 4 normals), scaled to unit variance (var = 2).
   const studentT = () => {
     let s = 0;
-    for (let i = 0; i < 4; i++) { const z = normal(); s += z * z; }
+    for (let i = 0; i < 4; i++) {
+      const z = normal();
+      s += z * z;
+    }
     return normal() / Math.sqrt(s / 4) / Math.SQRT2;
   };
   const pick = (n, k) => {
@@ -74,7 +89,8 @@ export function mixesWeights(c, seed, { residualGain = 0.2, headGain = 2 } = {})
     for (const ch of massive) data[ch] *= 6;
     w.set(name, { shape: [c.dim], data });
   };
-  const hd = c.dim / c.heads, kvd = c.kvHeads * hd;
+  const hd = c.dim / c.heads,
+    kvd = c.kvHeads * hd;
   const gain = () => Math.exp(0.4 * normal());
   matrix('model.embed_tokens.weight', c.vocab, c.dim, Math.sqrt(c.dim)); // rows of unit RMS
   for (let l = 0; l < c.layers; l++) {
@@ -112,5 +128,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     process.exit(2);
   }
   const c = writeMixesModel(path.resolve(out), { seed: Number(opt('seed', 7)), layers: Number(opt('layers', 8)) });
-  process.stdout.write(`${out}: llama dim ${c.dim}, hidden ${c.hidden}, ${c.layers} layers, ${c.heads}/${c.kvHeads} heads, vocab ${c.vocab}, untied\n`);
+  process.stdout.write(
+    `${out}: llama dim ${c.dim}, hidden ${c.hidden}, ${c.layers} layers, ${c.heads}/${c.kvHeads} heads, vocab ${c.vocab}, untied\n`,
+  );
 }

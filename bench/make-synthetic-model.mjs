@@ -32,7 +32,9 @@ export function chooseArchitecture(opts = {}) {
     return { dim, heads, kvHeads, hidden, kvDim, perLayer, base };
   };
   let best;
-  const dims = opts.dim ? [opts.dim] : [64, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 2560, 3072, 4096, 5120, 8192];
+  const dims = opts.dim
+    ? [opts.dim]
+    : [64, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 2560, 3072, 4096, 5120, 8192];
   for (const dim of dims) {
     const s = shape(dim);
     const layers = opts.layers ?? Math.max(1, Math.round((P - s.base) / s.perLayer));
@@ -42,7 +44,16 @@ export function chooseArchitecture(opts = {}) {
     const score = (opts.layers ? 0 : aspect) + 4 * miss;
     if (!best || score < best.score) best = { ...s, layers, score, params: total };
   }
-  return { dim: best.dim, hidden: best.hidden, layers: best.layers, heads: best.heads, kvHeads: best.kvHeads, vocab, tied, params: best.params };
+  return {
+    dim: best.dim,
+    hidden: best.hidden,
+    layers: best.layers,
+    heads: best.heads,
+    kvHeads: best.kvHeads,
+    vocab,
+    tied,
+    params: best.params,
+  };
 }
 
 export function tensorList(a) {
@@ -124,7 +135,9 @@ function makeTables(dtype, std, outlierScale) {
   const s = std / Math.sqrt(5 / 3); // t(5) has variance 5/3
   const Arr = dtype === 'f32' ? Float32Array : Uint16Array;
   const enc = dtype === 'f32' ? (x) => x : dtype === 'f16' ? f16 : bf16;
-  const normal = new Arr(n), outlier = new Arr(n), norm = new Arr(n);
+  const normal = new Arr(n),
+    outlier = new Arr(n),
+    norm = new Arr(n);
   for (let i = 0; i < n; i++) {
     normal[i] = enc(q[i] * s);
     outlier[i] = enc(q[i] * s * outlierScale);
@@ -154,7 +167,8 @@ export function writeSyntheticModel(out, opts = {}) {
   };
 
   fs.mkdirSync(out, { recursive: true });
-  for (const f of fs.readdirSync(out)) if (f.endsWith('.safetensors') || f.endsWith('.safetensors.index.json')) fs.rmSync(path.join(out, f));
+  for (const f of fs.readdirSync(out))
+    if (f.endsWith('.safetensors') || f.endsWith('.safetensors.index.json')) fs.rmSync(path.join(out, f));
   const totalBytes = tensors.reduce((a, t) => a + t.elements * esize, 0);
   // Assign tensors to shards by cumulative size.
   const perShard = totalBytes / shards;
@@ -163,7 +177,10 @@ export function writeSyntheticModel(out, opts = {}) {
     t.shard = Math.min(shards - 1, Math.floor(acc / perShard));
     acc += t.elements * esize;
   }
-  const shardName = (i) => (shards === 1 ? 'model.safetensors' : `model-${String(i + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`);
+  const shardName = (i) =>
+    shards === 1
+      ? 'model.safetensors'
+      : `model-${String(i + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`;
   const CHUNK = 1 << 22;
   const buf = new (esize === 4 ? Float32Array : Uint16Array)(CHUNK);
   const bytesView = new Uint8Array(buf.buffer);
@@ -207,7 +224,8 @@ export function writeSyntheticModel(out, opts = {}) {
           buf[i] = table[(x >>> 0) & mask];
         }
         if (!oneD) {
-          for (let r = 0; r < r1 - r0; r++) for (const c of specialCols) buf[r * cols + c] = tables.outlier[rng() & mask];
+          for (let r = 0; r < r1 - r0; r++)
+            for (const c of specialCols) buf[r * cols + c] = tables.outlier[rng() & mask];
         }
         if (nanAt >= r0 * cols && nanAt < r1 * cols) {
           buf[nanAt - r0 * cols] = esize === 4 ? NaN : dtype === 'f16' ? 0x7e00 : 0x7fc0;
@@ -224,16 +242,40 @@ export function writeSyntheticModel(out, opts = {}) {
     fs.writeFileSync(path.join(out, 'model.safetensors.index.json'), JSON.stringify(index, null, 2) + '\n');
   }
   const config = {
-    architectures: ['LlamaForCausalLM'], model_type: 'llama',
-    hidden_size: arch.dim, intermediate_size: arch.hidden, num_hidden_layers: arch.layers,
-    num_attention_heads: arch.heads, num_key_value_heads: arch.kvHeads, vocab_size: arch.vocab,
-    max_position_embeddings: 2048, rms_norm_eps: 1e-5, rope_theta: 10000.0,
-    tie_word_embeddings: arch.tied, hidden_act: 'silu', torch_dtype: { bf16: 'bfloat16', f16: 'float16', f32: 'float32' }[dtype],
-    bitsmith_synthetic: { distribution: 'student-t', nu: 5, std: opts.std ?? 0.02, outlier_columns: outlierCols, outlier_scale: opts.outlierScale ?? 10, seed: opts.seed ?? 1234 },
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_size: arch.dim,
+    intermediate_size: arch.hidden,
+    num_hidden_layers: arch.layers,
+    num_attention_heads: arch.heads,
+    num_key_value_heads: arch.kvHeads,
+    vocab_size: arch.vocab,
+    max_position_embeddings: 2048,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000.0,
+    tie_word_embeddings: arch.tied,
+    hidden_act: 'silu',
+    torch_dtype: { bf16: 'bfloat16', f16: 'float16', f32: 'float32' }[dtype],
+    bitsmith_synthetic: {
+      distribution: 'student-t',
+      nu: 5,
+      std: opts.std ?? 0.02,
+      outlier_columns: outlierCols,
+      outlier_scale: opts.outlierScale ?? 10,
+      seed: opts.seed ?? 1234,
+    },
   };
   fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   const largest = tensors.reduce((a, t) => Math.max(a, t.elements), 0);
-  return { dir: out, ...arch, dtype, tensors: tensors.length, bytes: totalBytes, largestTensorBytes: largest * esize, shards };
+  return {
+    dir: out,
+    ...arch,
+    dtype,
+    tensors: tensors.length,
+    bytes: totalBytes,
+    largestTensorBytes: largest * esize,
+    shards,
+  };
 }
 
 // ---- command line ----------------------------------------------------------------------
@@ -252,23 +294,57 @@ function parseArgs(argv) {
       return argv[++i];
     };
     switch (a) {
-      case '--out': o.out = v(); break;
-      case '--params': o.params = num(v(), 'params'); break;
-      case '--dtype': o.dtype = v(); break;
-      case '--dim': o.dim = num(v(), 'dim'); break;
-      case '--layers': o.layers = num(v(), 'layers'); break;
-      case '--hidden': o.hidden = num(v(), 'hidden'); break;
-      case '--vocab': o.vocab = num(v(), 'vocab'); break;
-      case '--heads': o.heads = num(v(), 'heads'); break;
-      case '--kv-heads': o.kvHeads = num(v(), 'kv-heads'); break;
-      case '--shards': o.shards = num(v(), 'shards'); break;
-      case '--seed': o.seed = num(v(), 'seed'); break;
-      case '--std': o.std = num(v(), 'std'); break;
-      case '--nan': o.nan = v(); break;
-      case '--tied': o.tied = true; break;
-      case '--quiet': o.quiet = true; break;
-      case '--help': case '-h': o.help = true; break;
-      default: throw new Error(`unknown argument ${a}`);
+      case '--out':
+        o.out = v();
+        break;
+      case '--params':
+        o.params = num(v(), 'params');
+        break;
+      case '--dtype':
+        o.dtype = v();
+        break;
+      case '--dim':
+        o.dim = num(v(), 'dim');
+        break;
+      case '--layers':
+        o.layers = num(v(), 'layers');
+        break;
+      case '--hidden':
+        o.hidden = num(v(), 'hidden');
+        break;
+      case '--vocab':
+        o.vocab = num(v(), 'vocab');
+        break;
+      case '--heads':
+        o.heads = num(v(), 'heads');
+        break;
+      case '--kv-heads':
+        o.kvHeads = num(v(), 'kv-heads');
+        break;
+      case '--shards':
+        o.shards = num(v(), 'shards');
+        break;
+      case '--seed':
+        o.seed = num(v(), 'seed');
+        break;
+      case '--std':
+        o.std = num(v(), 'std');
+        break;
+      case '--nan':
+        o.nan = v();
+        break;
+      case '--tied':
+        o.tied = true;
+        break;
+      case '--quiet':
+        o.quiet = true;
+        break;
+      case '--help':
+      case '-h':
+        o.help = true;
+        break;
+      default:
+        throw new Error(`unknown argument ${a}`);
     }
   }
   return o;
@@ -283,7 +359,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     process.exit(2);
   }
   if (opts.help || !opts.out) {
-    process.stdout.write('usage: node bench/make-synthetic-model.mjs --out DIR [--params 2e7] [--dtype bf16|f16|f32] [--shards N] [--tied] [--seed N] [--nan TENSOR]\n');
+    process.stdout.write(
+      'usage: node bench/make-synthetic-model.mjs --out DIR [--params 2e7] [--dtype bf16|f16|f32] [--shards N] [--tied] [--seed N] [--nan TENSOR]\n',
+    );
     process.exit(opts.help ? 0 : 2);
   }
   const t0 = process.hrtime.bigint();

@@ -35,7 +35,9 @@ const repeat = Math.max(1, Number(opt('--repeat', '1')));
 const withOutput = !args.includes('--no-output');
 const formatsArg = opt('--formats', 'int8,int4-sym-g32,nf4,fp8_e4m3,mxfp4,int3-clip,ternary');
 const benchDir = path.join(os.tmpdir(), 'bitsmith-bench');
-const model = path.resolve(opt('--model', path.join(benchDir, `llama-${params.toExponential().replace('+', '')}-bf16`)));
+const model = path.resolve(
+  opt('--model', path.join(benchDir, `llama-${params.toExponential().replace('+', '')}-bf16`)),
+);
 const outDir = path.resolve(opt('--out-dir', path.join(benchDir, 'out')));
 
 if (!fs.existsSync(cli)) {
@@ -54,12 +56,22 @@ function ensureModel() {
   }
   process.stderr.write(`bench: writing a ${params.toExponential()} parameter bf16 model to ${model} ...\n`);
   const info = writeSyntheticModel(model, { params });
-  process.stderr.write(`bench: ${info.params.toLocaleString('en-US')} params, ${(info.bytes / 2 ** 30).toFixed(2)} GiB\n`);
+  process.stderr.write(
+    `bench: ${info.params.toLocaleString('en-US')} params, ${(info.bytes / 2 ** 30).toFixed(2)} GiB\n`,
+  );
 }
 ensureModel();
 
 const cfg = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8'));
-const arch = { dim: cfg.hidden_size, hidden: cfg.intermediate_size, layers: cfg.num_hidden_layers, heads: cfg.num_attention_heads, kvHeads: cfg.num_key_value_heads, vocab: cfg.vocab_size, tied: cfg.tie_word_embeddings };
+const arch = {
+  dim: cfg.hidden_size,
+  hidden: cfg.intermediate_size,
+  layers: cfg.num_hidden_layers,
+  heads: cfg.num_attention_heads,
+  kvHeads: cfg.num_key_value_heads,
+  vocab: cfg.vocab_size,
+  tied: cfg.tie_word_embeddings,
+};
 const tensors = tensorList(arch);
 const esize = cfg.torch_dtype === 'float32' ? 4 : 2;
 const largest = tensors.reduce((a, t) => Math.max(a, t.elements), 0) * esize;
@@ -93,7 +105,10 @@ function measure(file, threads) {
   for (let i = 0; i < repeat; i++) {
     spawnSync('sync'); // start from clean page cache writeback
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, [cli, 'run', file, '--json', '--threads', String(threads)], { encoding: 'utf8', maxBuffer: 256 << 20 });
+    const r = spawnSync(process.execPath, [cli, 'run', file, '--json', '--threads', String(threads)], {
+      encoding: 'utf8',
+      maxBuffer: 256 << 20,
+    });
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.status !== 0) throw new Error(`bitsmith run ${file} failed (${r.status}):\n${r.stderr}`);
     const rep = JSON.parse(r.stdout);
@@ -115,15 +130,19 @@ function measure(file, threads) {
 
 const MiB = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 function table(header, rows) {
-  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const w = header.map((h, i) => rows.reduce((m, r) => Math.max(m, String(r[i]).length), h.length));
   const line = (r) => r.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  ');
   return [line(header), w.map((x) => '-'.repeat(x)).join('  '), ...rows.map(line)].join('\n');
 }
 
 const rssLimit = 2 * largest + 200 * 2 ** 20;
 console.log(`model: ${model}`);
-console.log(`  llama dim ${arch.dim}, hidden ${arch.hidden}, ${arch.layers} layers, vocab ${arch.vocab}: ${tensors.reduce((a, t) => a + t.elements, 0).toLocaleString('en-US')} params, ${(modelBytes / 2 ** 30).toFixed(2)} GiB ${cfg.torch_dtype}, largest tensor ${MiB(largest)}`);
-console.log(`  machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}; best of ${repeat}`);
+console.log(
+  `  llama dim ${arch.dim}, hidden ${arch.hidden}, ${arch.layers} layers, vocab ${arch.vocab}: ${tensors.reduce((a, t) => a + t.elements, 0).toLocaleString('en-US')} params, ${(modelBytes / 2 ** 30).toFixed(2)} GiB ${cfg.torch_dtype}, largest tensor ${MiB(largest)}`,
+);
+console.log(
+  `  machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}; best of ${repeat}`,
+);
 console.log('');
 
 const rows = [];
@@ -132,15 +151,40 @@ for (const output of withOutput ? [false, true] : [false]) {
   const file = recipe(`int4-asym-g128${output ? '-out' : ''}`, main, output);
   for (const t of threadList) {
     const m = measure(file, t);
-    rows.push([`int4 g128 asym${output ? ' + fake output' : ''}`, t, m.seconds.toFixed(2), m.wall.toFixed(2), m.gbps.toFixed(2), m.mweights.toFixed(0), MiB(m.rss), m.rss < rssLimit ? 'yes' : 'NO', m.bpw.toFixed(4)]);
+    rows.push([
+      `int4 g128 asym${output ? ' + fake output' : ''}`,
+      t,
+      m.seconds.toFixed(2),
+      m.wall.toFixed(2),
+      m.gbps.toFixed(2),
+      m.mweights.toFixed(0),
+      MiB(m.rss),
+      m.rss < rssLimit ? 'yes' : 'NO',
+      m.bpw.toFixed(4),
+    ]);
     process.stderr.write(`  ${rows[rows.length - 1].join('  ')}\n`);
   }
 }
-console.log(table(['recipe (whole model)', 'threads', 'run s', 'process s', 'GB/s', 'Mweights/s', 'peak RSS', `< ${MiB(rssLimit)}`, 'bpw'], rows));
+console.log(
+  table(
+    [
+      'recipe (whole model)',
+      'threads',
+      'run s',
+      'process s',
+      'GB/s',
+      'Mweights/s',
+      'peak RSS',
+      `< ${MiB(rssLimit)}`,
+      'bpw',
+    ],
+    rows,
+  ),
+);
 
 if (formatsArg !== 'none') {
   const frows = [];
-  const t = Math.max(...threadList);
+  const t = threadList.reduce((a, b) => Math.max(a, b), -Infinity);
   for (const name of formatsArg.split(',')) {
     if (!FORMATS[name]) throw new Error(`unknown format preset ${name} (${Object.keys(FORMATS).join(', ')})`);
     const m = measure(recipe(name, FORMATS[name], false), t);

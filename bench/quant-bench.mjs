@@ -45,10 +45,12 @@ const CONFIGS = [
   ['int4 g128 + lowrank 16', { format: 'int4', group: 128, lowrank: 16 }, { runs: 3 }],
   // Importance-weighted searches (calibration): d_j = 101 on every 64th column, else 1.
   ['int4 g128 clip mse + importance', { format: 'int4', group: 128, symmetric: false, clip: 'mse', importance: true }],
-  ['int4 g128 + outliers 0.1% + importance', { format: 'int4', group: 128, outliers: Math.floor(0.001 * ROWS * COLS), importance: true }],
+  [
+    'int4 g128 + outliers 0.1% + importance',
+    { format: 'int4', group: 128, outliers: Math.floor(0.001 * ROWS * COLS), importance: true },
+  ],
 ];
 const importance = Float32Array.from({ length: COLS }, (_, j) => (j % 64 === 0 ? 101 : 1));
-
 
 function measure(w, config, runs, out) {
   const ms = [];
@@ -57,18 +59,25 @@ function measure(w, config, runs, out) {
     last = addon.quantize(w, ROWS, COLS, { ...config, metrics: false, out });
     ms.push(last.timing.quantizeMs);
   }
-  return { median: median(ms), best: Math.min(...ms), bytes: last.bytes.total };
+  return { median: median(ms), best: ms.reduce((a, b) => Math.min(a, b), Infinity), bytes: last.bytes.total };
 }
 
 const n = ROWS * COLS;
 const mw = (ms) => n / ms / 1e3;
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
 console.log(`Bitsmith quantizer benchmark: ${ROWS} x ${COLS} f32, Student-t nu=5, 8 columns x10`);
-console.log(`${cpu}, ${os.cpus().length} hardware threads, node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `${cpu}, ${os.cpus().length} hardware threads, node ${process.version}, load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 const t0 = Date.now();
 const w = makeData(ROWS, COLS);
 const out = new Float32Array(n);
-console.log(`data generated in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${RUNS} runs per cell, Mweights/s as median (best)\n`);
+console.log(
+  `data generated in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${RUNS} runs per cell, Mweights/s as median (best)\n`,
+);
 
 const header = ['config', 'bpw', 'fast 1T', 'fast 2T', '2T/1T', 'reference', 'fast/ref'];
 const rows = [];
@@ -117,4 +126,9 @@ for (const [name, config, extra] of CONFIGS) {
     );
   }
 }
-console.log(`\nload average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `\nload average at the end: ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);

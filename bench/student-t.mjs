@@ -17,7 +17,8 @@ export function makeData(rows, cols, seed = 1) {
       spare = null;
       return v;
     }
-    const r = Math.sqrt(-2 * Math.log(u())), th = 2 * Math.PI * u();
+    const r = Math.sqrt(-2 * Math.log(u())),
+      th = 2 * Math.PI * u();
     spare = r * Math.sin(th);
     return r * Math.cos(th);
   };

@@ -24,7 +24,12 @@ const entries = [
     target: 'es2022',
     minify: !watch,
   })),
-  { entryPoints: ['webview/media/bitsmith.css'], outfile: 'dist/webview/bitsmith.css', platform: 'browser', minify: !watch },
+  {
+    entryPoints: ['webview/media/bitsmith.css'],
+    outfile: 'dist/webview/bitsmith.css',
+    platform: 'browser',
+    minify: !watch,
+  },
 ];
 for (const entry of entries) {
   const options = { ...common, ...entry };

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
-require(path.join(here, '..', 'test', 'register.js'));  // loads the TypeScript table
+require(path.join(here, '..', 'test', 'register.js')); // loads the TypeScript table
 const { ggufTensorName } = require(path.join(here, '..', 'core', 'src', 'export', 'gguf.ts'));
 const addon = require(path.join(here, '..', 'native'));
 
@@ -25,13 +25,22 @@ const option = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
-const [model, out] = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--') && args[i - 1] !== '--gguf'));
+const [model, out] = args.filter(
+  (a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--') && args[i - 1] !== '--gguf'),
+);
 if (!model || !out) {
-  process.stderr.write('usage: node scripts/make-imatrix.mjs MODEL OUT [--gguf] [--samples 16] [--length 128] [--seed 0]\n');
+  process.stderr.write(
+    'usage: node scripts/make-imatrix.mjs MODEL OUT [--gguf] [--samples 16] [--length 128] [--seed 0]\n',
+  );
   process.exit(2);
 }
 const length = option('length', 128);
-const seqs = addon.forward.sequences(model, { kind: 'generated', samples: option('samples', 16), length, seed: option('seed', 0) });
+const seqs = addon.forward.sequences(model, {
+  kind: 'generated',
+  samples: option('samples', 16),
+  length,
+  seed: option('seed', 0),
+});
 const entries = [];
 for (const h of addon.forward.calibrate(model, seqs)) {
   const sums = new Float32Array(h.n);
@@ -44,9 +53,21 @@ for (const h of addon.forward.calibrate(model, seqs)) {
 }
 entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-const i32 = (v) => { const b = Buffer.alloc(4); b.writeInt32LE(v); return b; };
-const u32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
-const u64 = (v) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return b; };
+const i32 = (v) => {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(v);
+  return b;
+};
+const u32 = (v) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+};
+const u64 = (v) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(v));
+  return b;
+};
 let bytes;
 if (!args.includes('--gguf')) {
   const parts = [i32(entries.length)];
@@ -55,7 +76,7 @@ if (!args.includes('--gguf')) {
     const v = Float32Array.from(e.sums, (s) => (s / e.tokens) * ncall);
     parts.push(i32(Buffer.byteLength(e.name)), Buffer.from(e.name), i32(ncall), i32(v.length), Buffer.from(v.buffer));
   }
-  parts.push(i32(seqs.length), i32(0));  // chunks, empty dataset name
+  parts.push(i32(seqs.length), i32(0)); // chunks, empty dataset name
   bytes = Buffer.concat(parts);
 } else {
   const str = (s) => Buffer.concat([u64(Buffer.byteLength(s)), Buffer.from(s)]);
@@ -71,7 +92,13 @@ if (!args.includes('--gguf')) {
     off = pad(off + t.data.length);
   }
   const h = Buffer.concat(head);
-  bytes = Buffer.concat([h, Buffer.alloc(pad(h.length) - h.length), ...tensors.flatMap((t) => [t.data, Buffer.alloc(pad(t.data.length) - t.data.length)])]);
+  bytes = Buffer.concat([
+    h,
+    Buffer.alloc(pad(h.length) - h.length),
+    ...tensors.flatMap((t) => [t.data, Buffer.alloc(pad(t.data.length) - t.data.length)]),
+  ]);
 }
 fs.writeFileSync(out, bytes);
-process.stderr.write(`${out}: ${entries.length} entries from ${seqs.length} generated sequences (${args.includes('--gguf') ? 'GGUF' : 'legacy .dat'}, ${bytes.length} bytes)\n`);
+process.stderr.write(
+  `${out}: ${entries.length} entries from ${seqs.length} generated sequences (${args.includes('--gguf') ? 'GGUF' : 'legacy .dat'}, ${bytes.length} bytes)\n`,
+);

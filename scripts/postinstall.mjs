@@ -24,10 +24,15 @@ function run(cmd, args) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-const sources = Math.max(newestSource(path.join(root, 'native', 'src')), fs.statSync(path.join(root, 'native', 'binding.gyp')).mtimeMs);
+const sources = Math.max(
+  newestSource(path.join(root, 'native', 'src')),
+  fs.statSync(path.join(root, 'native', 'binding.gyp')).mtimeMs,
+);
 const built = fs.existsSync(addon) ? fs.statSync(addon).mtimeMs : 0;
 if (built > sources && !process.env.BITSMITH_REBUILD) {
-  console.log(`bitsmith: the native addon is up to date (${path.relative(root, addon)}); BITSMITH_REBUILD=1 forces a rebuild`);
+  console.log(
+    `bitsmith: the native addon is up to date (${path.relative(root, addon)}); BITSMITH_REBUILD=1 forces a rebuild`,
+  );
 } else {
   run('npm', ['run', 'build:native']);
 }

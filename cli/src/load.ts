@@ -17,7 +17,9 @@ export function loadRecipe(file: string): LoadedRecipe | undefined {
     text = fs.readFileSync(abs, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    process.stderr.write(`bitsmith: cannot read ${abs}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}\n`);
+    process.stderr.write(
+      `bitsmith: cannot read ${abs}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}\n`,
+    );
     return undefined;
   }
   return { path: abs, text, analysis: analyze(text, { recipePath: abs }) };

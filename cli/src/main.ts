@@ -23,21 +23,27 @@ program
   .description('report the problems in a recipe (exit 1 if there are errors)')
   .argument('<recipe>', 'a .quant file')
   .option('--json', 'print diagnostics as JSON (0-based LSP ranges)')
-  .action((recipe: string, opts: { json?: boolean }) => { process.exitCode = checkCommand(recipe, opts); });
+  .action((recipe: string, opts: { json?: boolean }) => {
+    process.exitCode = checkCommand(recipe, opts);
+  });
 
 program
   .command('budget')
   .description('per-rule and per-tensor bits per weight and bytes of a recipe')
   .argument('<recipe>', 'a .quant file')
   .option('--json', 'print the plan as JSON')
-  .action((recipe: string, opts: { json?: boolean }) => { process.exitCode = budgetCommand(recipe, opts); });
+  .action((recipe: string, opts: { json?: boolean }) => {
+    process.exitCode = budgetCommand(recipe, opts);
+  });
 
 program
   .command('inspect')
   .description('architecture, tensors (shape, dtype), parameters and size of a model')
   .argument('<model>', 'a Hugging Face folder, .safetensors, .gguf or llama2.c .bin')
   .option('--json', 'print as JSON')
-  .action((model: string, opts: { json?: boolean }) => { process.exitCode = inspectCommand(model, opts); });
+  .action((model: string, opts: { json?: boolean }) => {
+    process.exitCode = inspectCommand(model, opts);
+  });
 
 program
   .command('run')
@@ -45,17 +51,25 @@ program
   .argument('<recipe>', 'a .quant file')
   .option('--json', 'print the report as JSON')
   .option('--events', 'print progress events as JSON lines (then the report)')
-  .option('--threads <n>', 'worker threads (default: the recipe\'s threads, else all cores)')
+  .option('--threads <n>', "worker threads (default: the recipe's threads, else all cores)")
   .option('--report-dir <dir>', 'where to save the report (default: <recipe folder>/.bitsmith/reports)')
   .action((recipe: string, opts: { json?: boolean; events?: boolean; threads?: string; reportDir?: string }) =>
     runCommand(recipe, opts).then(
-      (code) => { process.exitCode = code; },
-      (e) => { process.stderr.write(`bitsmith: ${(e as Error).stack ?? e}\n`); process.exitCode = 1; },
-    ));
+      (code) => {
+        process.exitCode = code;
+      },
+      (e) => {
+        process.stderr.write(`bitsmith: ${(e as Error).stack ?? e}\n`);
+        process.exitCode = 1;
+      },
+    ),
+  );
 
 program
   .command('allocate')
-  .description("choose a format per tensor under the budget (allocate { formats ... }): measures what is not cached, then prints the mix")
+  .description(
+    'choose a format per tensor under the budget (allocate { formats ... }): measures what is not cached, then prints the mix',
+  )
   .argument('<recipe>', 'a .quant file')
   .option('--json', 'print the allocation as JSON')
   .option('--frontier', 'also print the size-error frontier over budgets')
@@ -63,16 +77,24 @@ program
   .option('--threads <n>', 'worker threads for measuring')
   .action((recipe: string, opts: { json?: boolean; events?: boolean; frontier?: boolean; threads?: string }) =>
     allocateCommand(recipe, opts).then(
-      (code) => { process.exitCode = code; },
-      (e) => { process.stderr.write(`bitsmith: ${(e as Error).stack ?? e}\n`); process.exitCode = 1; },
-    ));
+      (code) => {
+        process.exitCode = code;
+      },
+      (e) => {
+        process.stderr.write(`bitsmith: ${(e as Error).stack ?? e}\n`);
+        process.exitCode = 1;
+      },
+    ),
+  );
 
 program
   .command('export')
   .description("write the recipe's translations (export llm_compressor / llama_quantize) without running it")
   .argument('<recipe>', 'a .quant file')
   .option('--json', 'print the written files and what did not translate as JSON')
-  .action((recipe: string, opts: { json?: boolean }) => { process.exitCode = exportCommand(recipe, opts); });
+  .action((recipe: string, opts: { json?: boolean }) => {
+    process.exitCode = exportCommand(recipe, opts);
+  });
 
 try {
   program.parse(process.argv);

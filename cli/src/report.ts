@@ -3,7 +3,11 @@ import * as path from 'path';
 import { LineIndex, type Diagnostic } from '../../core/src/index';
 import type { LoadedRecipe } from './load';
 
-export function printDiagnostics(loaded: LoadedRecipe, diagnostics: Diagnostic[], stream: NodeJS.WritableStream = process.stderr) {
+export function printDiagnostics(
+  loaded: LoadedRecipe,
+  diagnostics: Diagnostic[],
+  stream: NodeJS.WritableStream = process.stderr,
+) {
   const lines = new LineIndex(loaded.text);
   const shown = path.relative(process.cwd(), loaded.path) || loaded.path;
   for (const d of diagnostics) {

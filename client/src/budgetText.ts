@@ -14,11 +14,15 @@ export function budgetText(b: BudgetResult): { text: string; tooltip: string; ov
   const over = b.fits === false;
   if (b.errors) {
     // Rules in error set nothing, so the figures are not what the recipe means yet.
-    lines.unshift(`The recipe has ${b.errors} error${b.errors === 1 ? '' : 's'}: these figures leave out the statements in error.`);
+    lines.unshift(
+      `The recipe has ${b.errors} error${b.errors === 1 ? '' : 's'}: these figures leave out the statements in error.`,
+    );
   }
   if (b.budgetBpw !== undefined && b.budgetBytes !== undefined) {
     text += over ? ` $(warning) over ${bpw(b.budgetBpw)} budget` : ` / ${bpw(b.budgetBpw)} budget`;
-    lines.push(`budget: ${formatBytes(b.budgetBytes)} (${bpw(b.budgetBpw)}): ${over ? `over by ${formatBytes(b.bytesOut - b.budgetBytes)}` : 'fits'}`);
+    lines.push(
+      `budget: ${formatBytes(b.budgetBytes)} (${bpw(b.budgetBpw)}): ${over ? `over by ${formatBytes(b.bytesOut - b.budgetBytes)}` : 'fits'}`,
+    );
   }
   return { text, tooltip: lines.join('\n'), over, errors: b.errors > 0 };
 }

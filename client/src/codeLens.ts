@@ -20,15 +20,39 @@ export class RecipeCodeLenses implements vscode.CodeLensProvider {
     const range = new vscode.Range(line, 0, line, 0);
     const lenses: vscode.CodeLens[] = [];
     if (this.runs.isRunning(doc.uri)) {
-      lenses.push(new vscode.CodeLens(range, { title: '$(debug-stop) Cancel Run', command: 'bitsmith.cancelRun', arguments: [doc.uri] }));
+      lenses.push(
+        new vscode.CodeLens(range, {
+          title: '$(debug-stop) Cancel Run',
+          command: 'bitsmith.cancelRun',
+          arguments: [doc.uri],
+        }),
+      );
     } else {
-      lenses.push(new vscode.CodeLens(range, { title: '$(play) Run Recipe', command: 'bitsmith.runRecipe', arguments: [doc.uri] }));
+      lenses.push(
+        new vscode.CodeLens(range, {
+          title: '$(play) Run Recipe',
+          command: 'bitsmith.runRecipe',
+          arguments: [doc.uri],
+        }),
+      );
     }
     if (/^\s*allocate\b/m.test(doc.getText())) {
-      lenses.push(new vscode.CodeLens(range, { title: 'Show Allocation', command: 'bitsmith.showAllocation', arguments: [doc.uri] }));
+      lenses.push(
+        new vscode.CodeLens(range, {
+          title: 'Show Allocation',
+          command: 'bitsmith.showAllocation',
+          arguments: [doc.uri],
+        }),
+      );
     }
     if (fs.existsSync(latestReport(doc.uri))) {
-      lenses.push(new vscode.CodeLens(range, { title: 'Open Last Report', command: 'bitsmith.openLastReport', arguments: [doc.uri] }));
+      lenses.push(
+        new vscode.CodeLens(range, {
+          title: 'Open Last Report',
+          command: 'bitsmith.openLastReport',
+          arguments: [doc.uri],
+        }),
+      );
     }
     return lenses;
   }

@@ -68,7 +68,9 @@ async function checkRunnable(ctx: Context, recipe: vscode.Uri): Promise<boolean>
   } catch {
     // No server (stopped, restarting): the CLI's own check still applies.
   }
-  const published = vscode.languages.getDiagnostics(recipe).filter((d) => d.severity === vscode.DiagnosticSeverity.Error && d.source === 'bitsmith');
+  const published = vscode.languages
+    .getDiagnostics(recipe)
+    .filter((d) => d.severity === vscode.DiagnosticSeverity.Error && d.source === 'bitsmith');
   if (errors === undefined) errors = published.length;
   if (errors === 0) return true;
   const first = published[0];
@@ -91,7 +93,10 @@ export function cancelRun(ctx: Context): Cmd {
     }
     if (running.length === 1) return ctx.runs.cancel(running[0]);
     const pick = await vscode.window.showQuickPick(
-      [{ label: 'All runs', uri: undefined as vscode.Uri | undefined }, ...running.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u as vscode.Uri | undefined }))],
+      [
+        { label: 'All runs', uri: undefined as vscode.Uri | undefined },
+        ...running.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u as vscode.Uri | undefined })),
+      ],
       { title: 'Cancel which run?' },
     );
     if (!pick) return false;
@@ -106,7 +111,9 @@ export function openLastReport(ctx: Context): Cmd {
     if (recipe && fs.existsSync(latestReport(recipe))) return ReportPanel.show(ctx.extCtx, latestReport(recipe));
     const reports = await listReports();
     if (!reports.length) {
-      void vscode.window.showInformationMessage(`Bitsmith: no run reports yet${recipe ? ` for ${path.basename(recipe.fsPath)}` : ''}. Run a recipe first (Bitsmith: Run Recipe).`);
+      void vscode.window.showInformationMessage(
+        `Bitsmith: no run reports yet${recipe ? ` for ${path.basename(recipe.fsPath)}` : ''}. Run a recipe first (Bitsmith: Run Recipe).`,
+      );
       return;
     }
     const pick = await vscode.window.showQuickPick(reportPickItems(reports), { title: 'Open which report?' });
@@ -121,13 +128,20 @@ export function compareRuns(ctx: Context): Cmd {
     if (uris.length === 2) return ComparePanel.show(ctx.extCtx, uris[0].fsPath, uris[1].fsPath);
     const reports = await listReports();
     if (reports.length < 2) {
-      void vscode.window.showInformationMessage('Bitsmith: Compare Runs needs two run reports; run a recipe twice (or two recipes) first.');
+      void vscode.window.showInformationMessage(
+        'Bitsmith: Compare Runs needs two run reports; run a recipe twice (or two recipes) first.',
+      );
       return;
     }
-    const picks = await vscode.window.showQuickPick(reportPickItems(reports), { title: 'Compare which two runs? (select two)', canPickMany: true });
+    const picks = await vscode.window.showQuickPick(reportPickItems(reports), {
+      title: 'Compare which two runs? (select two)',
+      canPickMany: true,
+    });
     if (!picks) return;
     if (picks.length !== 2) {
-      void vscode.window.showWarningMessage(`Bitsmith: select exactly two reports to compare (${picks.length} selected).`);
+      void vscode.window.showWarningMessage(
+        `Bitsmith: select exactly two reports to compare (${picks.length} selected).`,
+      );
       return;
     }
     // Older run on the left: deltas read as "what changed since".

@@ -32,7 +32,9 @@ export class Context implements vscode.Disposable {
     this.budgetStatus = new BudgetStatus();
     this.disposables.push(this.outputChannel, this.modelFileWatcher, runOutput, this.runs, this.budgetStatus);
     // `bitsmith.running` drives the Cancel Run menu entries.
-    this.runs.onDidChange(() => void vscode.commands.executeCommand('setContext', 'bitsmith.running', this.runs.running.length > 0));
+    this.runs.onDidChange(
+      () => void vscode.commands.executeCommand('setContext', 'bitsmith.running', this.runs.running.length > 0),
+    );
     extCtx.subscriptions.push(this);
   }
 

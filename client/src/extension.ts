@@ -19,7 +19,12 @@ export async function activate(extCtx: vscode.ExtensionContext): Promise<Bitsmit
   const c = (ctx = new Context(extCtx));
   registerCommands(c);
   for (const d of registerPanels(extCtx)) c.pushCleanup(d);
-  c.pushCleanup(vscode.window.registerWebviewPanelSerializer(AllocationPanel.viewType, new AllocationPanelSerializer(extCtx, c.runs)));
+  c.pushCleanup(
+    vscode.window.registerWebviewPanelSerializer(
+      AllocationPanel.viewType,
+      new AllocationPanelSerializer(extCtx, c.runs),
+    ),
+  );
   c.pushCleanup(vscode.tasks.registerTaskProvider(TASK_TYPE, new RecipeTaskProvider(extCtx)));
   const lenses = new RecipeCodeLenses(c.runs);
   c.pushCleanup(lenses);

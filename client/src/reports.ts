@@ -15,7 +15,8 @@ export interface ReportEntry {
  * workspace and in the configured report folder, newest first. */
 export async function listReports(): Promise<ReportEntry[]> {
   const files = new Set<string>();
-  for (const uri of await vscode.workspace.findFiles('**/.bitsmith/reports/*.json', '**/node_modules/**', 5000)) files.add(uri.fsPath);
+  for (const uri of await vscode.workspace.findFiles('**/.bitsmith/reports/*.json', '**/node_modules/**', 5000))
+    files.add(uri.fsPath);
   for (const folder of vscode.workspace.workspaceFolders ?? []) {
     const dir = runSettings(folder.uri).reportDir;
     if (!dir || !fs.existsSync(dir)) continue;
@@ -31,12 +32,18 @@ export async function listReports(): Promise<ReportEntry[]> {
       continue;
     }
     const m = /^(.*)-(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:\.\d+)?Z)\.json$/.exec(path.basename(file));
-    const label = m ? `${m[1]} · ${m[2].replace(/T(\d\d)-(\d\d)-(\d\d)/, ' $1:$2:$3').replace(/\.\d+Z$/, ' UTC')}` : path.basename(file);
+    const label = m
+      ? `${m[1]} · ${m[2].replace(/T(\d\d)-(\d\d)-(\d\d)/, ' $1:$2:$3').replace(/\.\d+Z$/, ' UTC')}`
+      : path.basename(file);
     out.push({ file, mtime, label });
   }
   return out.sort((a, b) => b.mtime - a.mtime);
 }
 
 export function reportPickItems(entries: ReportEntry[]): (vscode.QuickPickItem & { file: string })[] {
-  return entries.map((e) => ({ label: e.label, description: vscode.workspace.asRelativePath(path.dirname(e.file)), file: e.file }));
+  return entries.map((e) => ({
+    label: e.label,
+    description: vscode.workspace.asRelativePath(path.dirname(e.file)),
+    file: e.file,
+  }));
 }

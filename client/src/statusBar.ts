@@ -27,10 +27,12 @@ export class BudgetStatus implements vscode.Disposable {
     for (const d of this.clientDisposables.splice(0)) d.dispose();
     this.client = client;
     this.byUri.clear();
-    this.clientDisposables.push(client.onNotification(BudgetChangedNotification, (p) => {
-      this.byUri.set(p.uri, p.budget);
-      if (p.uri === this.activeUri()) this.render(p.budget);
-    }));
+    this.clientDisposables.push(
+      client.onNotification(BudgetChangedNotification, (p) => {
+        this.byUri.set(p.uri, p.budget);
+        if (p.uri === this.activeUri()) this.render(p.budget);
+      }),
+    );
     void this.refresh();
   }
 
@@ -69,7 +71,11 @@ export class BudgetStatus implements vscode.Disposable {
     const t = budgetText(b);
     this.item.text = t.text;
     this.item.tooltip = t.tooltip;
-    this.item.backgroundColor = t.errors ? new vscode.ThemeColor('statusBarItem.errorBackground') : t.over ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    this.item.backgroundColor = t.errors
+      ? new vscode.ThemeColor('statusBarItem.errorBackground')
+      : t.over
+        ? new vscode.ThemeColor('statusBarItem.warningBackground')
+        : undefined;
     this.item.accessibilityInformation = { label: t.tooltip.replace(/\n/g, '. ') };
     this.item.show();
     this.visible = true;

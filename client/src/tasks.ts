@@ -50,7 +50,14 @@ export class RecipeTaskProvider implements vscode.TaskProvider {
     const env: Record<string, string> = { ELECTRON_RUN_AS_NODE: '1' };
     if (settings.nativePath) env.BITSMITH_NATIVE = settings.nativePath;
     const execution = new vscode.ProcessExecution(process.execPath, args, { cwd: root, env });
-    const task = new vscode.Task(def, folder ?? vscode.TaskScope.Workspace, base?.name ?? `run ${def.recipe}`, TASK_TYPE, execution, ['$bitsmith']);
+    const task = new vscode.Task(
+      def,
+      folder ?? vscode.TaskScope.Workspace,
+      base?.name ?? `run ${def.recipe}`,
+      TASK_TYPE,
+      execution,
+      ['$bitsmith'],
+    );
     task.detail = `bitsmith run ${def.recipe}`;
     task.group = vscode.TaskGroup.Build;
     return task;

@@ -15,6 +15,7 @@ export * from './models/imatrix';
 export { compilePattern } from './analysis/pattern';
 export * from './plan';
 export * from './text';
+export * from './arrays';
 export * from './models/types';
 export { readModelHeader } from './models/load';
 export { findTokenizer } from './models/tokenizer';

@@ -194,7 +194,16 @@ export interface MeasureEvent {
   total: number;
 }
 
-export type RunEvent = StartEvent | CalibrationEvent | ImportanceEvent | TensorStartEvent | TensorEvent | EvaluationEvent | DoneEvent | ErrorEvent | MeasureEvent;
+export type RunEvent =
+  | StartEvent
+  | CalibrationEvent
+  | ImportanceEvent
+  | TensorStartEvent
+  | TensorEvent
+  | EvaluationEvent
+  | DoneEvent
+  | ErrorEvent
+  | MeasureEvent;
 
 /** One tensor of a report: the runner's measurement plus what the plan said. */
 export type TensorResult = Omit<TensorEvent, 'type'> & {
@@ -259,7 +268,13 @@ export interface RunReport {
   exports?: ReportExport[];
   /** With `allocate`: what the allocator predicted for the formats this run quantized, to
    * compare with the measured evaluation (metric output and kld predict nats of KL). */
-  allocation?: { metric: string; predictedError: number; bytes: number; counts: Record<string, number>; optimal: boolean };
+  allocation?: {
+    metric: string;
+    predictedError: number;
+    bytes: number;
+    counts: Record<string, number>;
+    optimal: boolean;
+  };
   /** Where the report was saved (absent in the saved file itself). */
   file?: string;
 }

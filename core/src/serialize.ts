@@ -31,10 +31,36 @@ export interface TensorPlanJson {
 }
 
 export interface PlanJson {
-  model: { path: string; format: string; architecture: string; tensors: number; parameters: number; bytes: number; dtype: string };
-  rules: { index: number; label: string; line: number; matched: number; decided: number; params: number; bytesIn: number; bytesOut: number; bpw: number }[];
+  model: {
+    path: string;
+    format: string;
+    architecture: string;
+    tensors: number;
+    parameters: number;
+    bytes: number;
+    dtype: string;
+  };
+  rules: {
+    index: number;
+    label: string;
+    line: number;
+    matched: number;
+    decided: number;
+    params: number;
+    bytesIn: number;
+    bytesOut: number;
+    bpw: number;
+  }[];
   tensors: TensorPlanJson[];
-  totals: { tensors: number; quantized: number; params: number; bytesIn: number; bytesOut: number; bpwIn: number; bpw: number };
+  totals: {
+    tensors: number;
+    quantized: number;
+    params: number;
+    bytesIn: number;
+    bytesOut: number;
+    bpwIn: number;
+    bpw: number;
+  };
   budget?: { bytes: number; bpw: number; fits: boolean; overBytes: number };
 }
 
@@ -43,24 +69,55 @@ export function planToJson(analysis: Analysis, text: string): PlanJson | undefin
   if (!plan || !model) return undefined;
   const lines = new LineIndex(text);
   return {
-    model: { path: model.path, format: model.format, architecture: model.architecture, tensors: model.tensors.length, parameters: model.parameters, bytes: model.bytes, dtype: model.dtype },
+    model: {
+      path: model.path,
+      format: model.format,
+      architecture: model.architecture,
+      tensors: model.tensors.length,
+      parameters: model.parameters,
+      bytes: model.bytes,
+      dtype: model.dtype,
+    },
     rules: plan.rules.map((r) => ({
-      index: r.index, label: r.label, line: lines.position(recipe.rules[r.index].stmt.start).line,
-      matched: r.matched.length, decided: r.decided.length, params: r.params, bytesIn: r.bytesIn, bytesOut: r.bytesOut,
+      index: r.index,
+      label: r.label,
+      line: lines.position(recipe.rules[r.index].stmt.start).line,
+      matched: r.matched.length,
+      decided: r.decided.length,
+      params: r.params,
+      bytesIn: r.bytesIn,
+      bytesOut: r.bytesOut,
       bpw: r.params ? (8 * r.bytesOut) / r.params : 0,
     })),
     tensors: plan.tensors.map((t) => {
       const base: TensorPlanJson = {
-        name: t.tensor.name, shape: t.tensor.shape, dtype: t.tensor.dtype, action: t.action,
-        bpw: t.bpw, bytesIn: t.bytesIn, bytesOut: t.bytesOut, decidedBy: t.decidedBy as Record<string, number>,
+        name: t.tensor.name,
+        shape: t.tensor.shape,
+        dtype: t.tensor.dtype,
+        action: t.action,
+        bpw: t.bpw,
+        bytesIn: t.bytesIn,
+        bytesOut: t.bytesOut,
+        decidedBy: t.decidedBy as Record<string, number>,
       };
       if (t.action === 'keep') return { ...base, keepReason: t.keepReason };
       const c = t.config!;
       const { total: _total, ...bytes } = t.bytes!;
       return {
-        ...base, format: c.format.name, method: t.method.name, methodOptions: t.method.options,
-        group: c.group, groupKind: c.groupKind, symmetric: c.symmetric, scale: c.scale, zero: c.zero, clip: t.clip,
-        outliers: c.outliers, lowrank: c.lowrank, rotate: t.rotate, bytes,
+        ...base,
+        format: c.format.name,
+        method: t.method.name,
+        methodOptions: t.method.options,
+        group: c.group,
+        groupKind: c.groupKind,
+        symmetric: c.symmetric,
+        scale: c.scale,
+        zero: c.zero,
+        clip: t.clip,
+        outliers: c.outliers,
+        lowrank: c.lowrank,
+        rotate: t.rotate,
+        bytes,
       };
     }),
     totals: plan.totals,

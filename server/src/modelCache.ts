@@ -71,7 +71,10 @@ export class ModelCache {
       for (const f of header.files) if (!stamps.has(f)) stamps.set(f, stamp(f));
       return { header, stamps };
     } catch (e) {
-      const error = e instanceof ModelReadError ? e : new ModelReadError('model/unreadable', `Cannot read model ${key}: ${(e as Error).message}`, key);
+      const error =
+        e instanceof ModelReadError
+          ? e
+          : new ModelReadError('model/unreadable', `Cannot read model ${key}: ${(e as Error).message}`, key);
       if (error.file && !stamps.has(error.file)) stamps.set(error.file, stamp(error.file));
       return { error, stamps };
     }

@@ -3,7 +3,12 @@
 // (--stdio standalone, --node-ipc when VS Code starts it).
 import { fileURLToPath } from 'url';
 import {
-  CodeActionKind, DidChangeWatchedFilesNotification, ProposedFeatures, TextDocumentSyncKind, TextDocuments, createConnection,
+  CodeActionKind,
+  DidChangeWatchedFilesNotification,
+  ProposedFeatures,
+  TextDocumentSyncKind,
+  TextDocuments,
+  createConnection,
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -28,10 +33,18 @@ let snippets = false;
 let editRangeDefault = false;
 let registerWatcher = false;
 
-const workspace = new Workspace(models, (doc: AnalyzedDocument) => {
-  void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics: diagnostics(doc) });
-  void connection.sendNotification(BudgetChangedNotification, { uri: doc.uri, budget: budget(doc) });
-}, 150, (err) => connection.console.error(`Bitsmith: analysis failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`));
+const workspace = new Workspace(
+  models,
+  (doc: AnalyzedDocument) => {
+    void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics: diagnostics(doc) });
+    void connection.sendNotification(BudgetChangedNotification, { uri: doc.uri, budget: budget(doc) });
+  },
+  150,
+  (err) =>
+    connection.console.error(
+      `Bitsmith: analysis failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    ),
+);
 
 /** The analysis of an open document's current version (undefined for documents we do not hold). */
 function analyzed(uri: string): AnalyzedDocument | undefined {
@@ -100,7 +113,12 @@ connection.onHover((p) => {
 });
 connection.onCompletion((p) => {
   const doc = analyzed(p.textDocument.uri);
-  return doc ? toCompletionList(completion(doc, p.position, { snippets, triggerCharacter: p.context?.triggerCharacter }), editRangeDefault) : [];
+  return doc
+    ? toCompletionList(
+        completion(doc, p.position, { snippets, triggerCharacter: p.context?.triggerCharacter }),
+        editRangeDefault,
+      )
+    : [];
 });
 connection.onDocumentSymbol((p) => {
   const doc = analyzed(p.textDocument.uri);

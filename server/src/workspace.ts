@@ -107,7 +107,8 @@ export class Workspace {
     const changed = new Set(paths.map((p) => path.resolve(p)));
     for (const { analyzed } of this.states.values()) {
       const cal = analyzed?.analysis.recipe.calibration;
-      if (cal?.kind === 'imatrix' && cal.path && changed.has(resolvePath(analyzed!.recipePath, cal.path.value))) return true;
+      if (cal?.kind === 'imatrix' && cal.path && changed.has(resolvePath(analyzed!.recipePath, cal.path.value)))
+        return true;
     }
     return false;
   }
@@ -139,7 +140,11 @@ export class Workspace {
   private analyze(doc: TextDocument): AnalyzedDocument {
     const text = doc.getText();
     const recipePath = recipePathOf(doc.uri);
-    const analysis = analyze(text, { recipePath, loadModel: (p) => this.models.load(p), loadImatrix: (p) => this.loadImatrix(p) });
+    const analysis = analyze(text, {
+      recipePath,
+      loadModel: (p) => this.models.load(p),
+      loadImatrix: (p) => this.loadImatrix(p),
+    });
     return makeDocument(doc.uri, doc.version, text, analysis, recipePath);
   }
 }

@@ -20,7 +20,12 @@ const run = (...args: string[]) => {
 };
 
 interface AllocJson {
-  bytes: number; bpw: number; error: number; bound: number; gap: number; optimal: boolean;
+  bytes: number;
+  bpw: number;
+  error: number;
+  bound: number;
+  gap: number;
+  optimal: boolean;
   budget: { bytes: number; bpw: number };
   counts: Record<string, number>;
   tensors: { name: string; format: string; bytes: number; error?: number; pinned: boolean }[];
@@ -47,13 +52,21 @@ describe('cli allocate', function () {
   before(() => {
     assert.ok(fs.existsSync(cli), 'dist/cli.js is built by npm run build');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-allocate-'));
-    file = recipe('alloc.quant', [...common, 'budget 4.48 bpw', 'match "*.layers.0.self_attn.v_proj" { format int8 }', 'allocate { formats int2 int3 int4 int5 int6 int8; metric output }']);
+    file = recipe('alloc.quant', [
+      ...common,
+      'budget 4.48 bpw',
+      'match "*.layers.0.self_attn.v_proj" { format int8 }',
+      'allocate { formats int2 int3 int4 int5 int6 int8; metric output }',
+    ]);
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('measures once into the cache, then allocates from it: within budget, pin honoured, optimal on this size', () => {
     const before = run('check', file);
-    assert.match(before.out + before.err, /info: 210 \(tensor, candidate\) errors and 35 KL divergences not measured yet/);
+    assert.match(
+      before.out + before.err,
+      /info: 210 \(tensor, candidate\) errors and 35 KL divergences not measured yet/,
+    );
     const first = run('allocate', file, '--json', '--frontier');
     assert.equal(first.code, 0, first.err);
     const a = JSON.parse(first.out) as AllocJson;
@@ -93,14 +106,23 @@ describe('cli allocate', function () {
     assert.equal(rep.allocation!.predictedError, alloc.error);
     assert.equal(rep.allocation!.metric, 'output');
     const human = run('run', file, '--report-dir', path.join(tmp, 'reports'));
-    assert.match(human.out, /allocation \(metric output\): .*; predicted KL [\d.e+-]+, measured KL [\d.e+-]+ \(ratio [\d.]+\)/);
+    assert.match(
+      human.out,
+      /allocation \(metric output\): .*; predicted KL [\d.e+-]+, measured KL [\d.e+-]+ \(ratio [\d.]+\)/,
+    );
 
     const uniform = recipe('uniform.quant', common);
     const u = run('run', uniform, '--json', '--report-dir', path.join(tmp, 'reports'));
     assert.equal(u.code, 0, u.err);
     const ur = JSON.parse(u.out) as RunReport;
-    assert.ok(ur.totals.bytesOut >= rep.totals.bytesOut, `uniform ${ur.totals.bytesOut} >= allocated ${rep.totals.bytesOut} bytes`);
-    assert.ok(rep.evaluation!.klMean < ur.evaluation!.klMean, `allocated KL ${rep.evaluation!.klMean} < uniform ${ur.evaluation!.klMean}`);
+    assert.ok(
+      ur.totals.bytesOut >= rep.totals.bytesOut,
+      `uniform ${ur.totals.bytesOut} >= allocated ${rep.totals.bytesOut} bytes`,
+    );
+    assert.ok(
+      rep.evaluation!.klMean < ur.evaluation!.klMean,
+      `allocated KL ${rep.evaluation!.klMean} < uniform ${ur.evaluation!.klMean}`,
+    );
   });
 
   it('an infeasible budget fails allocate and run with the error on the budget line', () => {
@@ -108,7 +130,10 @@ describe('cli allocate', function () {
     for (const cmd of ['allocate', 'run']) {
       const r = run(cmd, bad);
       assert.equal(r.code, 1, cmd);
-      assert.match(r.err, /tight\.quant:6:1: error: The budget cannot be met: with the smallest candidates the model is .* bpw\), over the budget .* \[allocate\/infeasible\]/);
+      assert.match(
+        r.err,
+        /tight\.quant:6:1: error: The budget cannot be met: with the smallest candidates the model is .* bpw\), over the budget .* \[allocate\/infeasible\]/,
+      );
     }
   });
 });

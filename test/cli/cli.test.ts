@@ -41,8 +41,14 @@ describe('cli', () => {
     const f = write('broken.quant', `model "${model}"\ndefaults {\n  formt int4\n  format int4; group 32\n}\n`);
     const r = run('check', f);
     assert.equal(r.code, 1);
-    assert.match(r.out, /broken\.quant:3:3: error: Unknown property 'formt'\. Did you mean 'format'\? \[recipe\/unknown-property\]/);
-    assert.match(r.out, /broken\.quant:4:16: error: group 32 does not divide the input dimension of model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\]/);
+    assert.match(
+      r.out,
+      /broken\.quant:3:3: error: Unknown property 'formt'\. Did you mean 'format'\? \[recipe\/unknown-property\]/,
+    );
+    assert.match(
+      r.out,
+      /broken\.quant:4:16: error: group 32 does not divide the input dimension of model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\]/,
+    );
   });
 
   it('check --json gives 0-based LSP ranges', () => {
@@ -86,11 +92,19 @@ describe('cli', () => {
     assert.equal(r.code, 0, r.err);
     const j = JSON.parse(r.out);
     assert.equal(j.format, 'llama2c');
-    assert.ok(j.tensors.some((t: { name: string; shape: number[] }) => t.name === 'model.layers.4.mlp.down_proj.weight' && t.shape.join() === '64,172'));
+    assert.ok(
+      j.tensors.some(
+        (t: { name: string; shape: number[] }) =>
+          t.name === 'model.layers.4.mlp.down_proj.weight' && t.shape.join() === '64,172',
+      ),
+    );
   });
 
   it('inspect of a hostile file is a clear error, exit 1', () => {
-    const f = write('bad.safetensors', Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0]), Buffer.from('{}')]).toString('latin1'));
+    const f = write(
+      'bad.safetensors',
+      Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0]), Buffer.from('{}')]).toString('latin1'),
+    );
     const r = run('inspect', f);
     assert.equal(r.code, 1);
     assert.match(r.err, /bad\.safetensors/);

@@ -24,7 +24,10 @@ type St = Map<string, { dtype: string; shape: number[]; data: Buffer }>;
 function readSafetensors(file: string): { tensors: St; metadata: Record<string, string> } {
   const buf = fs.readFileSync(file);
   const len = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.toString('utf8', 8, 8 + len)) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(buf.toString('utf8', 8, 8 + len)) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const tensors: St = new Map();
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') continue;
@@ -47,7 +50,7 @@ function f16(h: number): number {
 }
 function bf16(h: number): number {
   const b = Buffer.alloc(4);
-  b.writeUInt32LE(h << 16 >>> 0);
+  b.writeUInt32LE((h << 16) >>> 0);
   return b.readFloatLE(0);
 }
 function e4m3fn(x: number): number {
@@ -62,14 +65,24 @@ function floats(t: { dtype: string; data: Buffer }): number[] {
   const out: number[] = [];
   const n = t.data.length / (t.dtype === 'F32' ? 4 : 2);
   for (let i = 0; i < n; i++) {
-    out.push(t.dtype === 'F32' ? t.data.readFloatLE(4 * i) : t.dtype === 'F16' ? f16(t.data.readUInt16LE(2 * i)) : bf16(t.data.readUInt16LE(2 * i)));
+    out.push(
+      t.dtype === 'F32'
+        ? t.data.readFloatLE(4 * i)
+        : t.dtype === 'F16'
+          ? f16(t.data.readUInt16LE(2 * i))
+          : bf16(t.data.readUInt16LE(2 * i)),
+    );
   }
   return out;
 }
 const i32 = (t: { data: Buffer }) => Array.from({ length: t.data.length / 4 }, (_, i) => t.data.readUInt32LE(4 * i));
 
 /** Unpacks a compressed-tensors module to f32 values (w = (q - z) * s, each step rounded to f32 as the runner's arithmetic is). */
-function decodeModule(st: St, mod: string, qc: { num_bits: number; type: string; symmetric: boolean; strategy: string; group_size: number | null }): Float32Array {
+function decodeModule(
+  st: St,
+  mod: string,
+  qc: { num_bits: number; type: string; symmetric: boolean; strategy: string; group_size: number | null },
+): Float32Array {
   const scaleT = st.get(`${mod}.weight_scale`)!;
   assert.ok(scaleT, `${mod}.weight_scale exists`);
   if (qc.strategy === 'tensor_group') {
@@ -89,7 +102,8 @@ function decodeModule(st: St, mod: string, qc: { num_bits: number; type: string;
     for (let i = 0; i < rows * cols; i++) {
       const code = (packed.data[i >> 1] >> (4 * (i & 1))) & 15;
       const v = (code & 8 ? -1 : 1) * E2M1[code & 7];
-      const r = Math.floor(i / cols), c = i % cols;
+      const r = Math.floor(i / cols),
+        c = i % cols;
       const s = Math.fround(e4m3fn(scaleT.data[r * (cols / 16) + Math.floor(c / 16)]) / gs);
       out[i] = Math.fround(v * s);
     }
@@ -132,7 +146,8 @@ function decodeModule(st: St, mod: string, qc: { num_bits: number; type: string;
     assert.deepEqual(z.shape, [Math.ceil(rows / pf), gpr]);
     const zw = i32(z);
     zp = [];
-    for (let r = 0; r < rows; r++) for (let gi = 0; gi < gpr; gi++) zp.push(((zw[Math.floor(r / pf) * gpr + gi] >>> (b * (r % pf))) & mask) - half);
+    for (let r = 0; r < rows; r++)
+      for (let gi = 0; gi < gpr; gi++) zp.push(((zw[Math.floor(r / pf) * gpr + gi] >>> (b * (r % pf))) & mask) - half);
   } else {
     assert.ok(!st.has(`${mod}.weight_zero_point`));
   }
@@ -171,14 +186,30 @@ describe('cli run: output compressed_tensors', function () {
   let fake: St;
   let out: { tensors: St; metadata: Record<string, string> };
   let config: Record<string, unknown> & { quantization_config: Record<string, unknown> };
-  let plan: { tensors: { name: string; action: string; format?: string; group?: number; groupKind?: string; symmetric?: boolean; clip?: string }[] };
+  let plan: {
+    tensors: {
+      name: string;
+      action: string;
+      format?: string;
+      group?: number;
+      groupKind?: string;
+      symmetric?: boolean;
+      clip?: string;
+    }[];
+  };
 
   before(() => {
     assert.ok(fs.existsSync(cli), 'dist/cli.js is built');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-ct-'));
     ct = path.join(tmp, 'w4a16');
-    fs.writeFileSync(path.join(tmp, 'ct.quant'), `recipe "ct"\nmodel "${FIXTURE}"\n${RULES}output compressed_tensors "w4a16"\n`);
-    fs.writeFileSync(path.join(tmp, 'fake.quant'), `recipe "fake"\nmodel "${FIXTURE}"\n${RULES}output fake "fake.safetensors"\n`);
+    fs.writeFileSync(
+      path.join(tmp, 'ct.quant'),
+      `recipe "ct"\nmodel "${FIXTURE}"\n${RULES}output compressed_tensors "w4a16"\n`,
+    );
+    fs.writeFileSync(
+      path.join(tmp, 'fake.quant'),
+      `recipe "fake"\nmodel "${FIXTURE}"\n${RULES}output fake "fake.safetensors"\n`,
+    );
     const a = run('run', path.join(tmp, 'ct.quant'), '--json');
     assert.equal(a.code, 0, a.err);
     const report = JSON.parse(a.out) as { output: { kind: string; path: string } };
@@ -194,9 +225,10 @@ describe('cli run: output compressed_tensors', function () {
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  it('writes config.json (the model\'s, with quantization_config), model.safetensors and the other files', () => {
+  it("writes config.json (the model's, with quantization_config), model.safetensors and the other files", () => {
     assert.deepEqual(fs.readdirSync(ct).sort(), ['LICENSE.llama2c', 'README.md', 'config.json', 'model.safetensors']);
-    for (const f of ['LICENSE.llama2c', 'README.md']) assert.ok(fs.readFileSync(path.join(ct, f)).equals(fs.readFileSync(path.join(FIXTURE, f))), f);
+    for (const f of ['LICENSE.llama2c', 'README.md'])
+      assert.ok(fs.readFileSync(path.join(ct, f)).equals(fs.readFileSync(path.join(FIXTURE, f))), f);
     const src = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'config.json'), 'utf8'));
     for (const [k, v] of Object.entries(src)) assert.deepEqual(config[k], v, k);
     const q = config.quantization_config;
@@ -207,8 +239,24 @@ describe('cli run: output compressed_tensors', function () {
     assert.equal(out.metadata.format, 'pt');
   });
 
-  it('config groups: each quantized module is selected (re.match) by exactly one group, with the plan\'s settings', () => {
-    const groups = Object.values(config.quantization_config.config_groups as Record<string, { targets: string[]; format: string; weights: { num_bits: number; type: string; symmetric: boolean; strategy: string; group_size: number | null; actorder: null } }>);
+  it("config groups: each quantized module is selected (re.match) by exactly one group, with the plan's settings", () => {
+    const groups = Object.values(
+      config.quantization_config.config_groups as Record<
+        string,
+        {
+          targets: string[];
+          format: string;
+          weights: {
+            num_bits: number;
+            type: string;
+            symmetric: boolean;
+            strategy: string;
+            group_size: number | null;
+            actorder: null;
+          };
+        }
+      >,
+    );
     const modules = [...new Set(plan.tensors.map((t) => t.name.replace(/\.(weight|bias)$/, '')))];
     for (const mod of modules) {
       const t = plan.tensors.find((x) => x.name === `${mod}.weight`);
@@ -221,7 +269,11 @@ describe('cli run: output compressed_tensors', function () {
       const w = hits[0].weights;
       if (t.format === 'nvfp4') {
         assert.equal(hits[0].format, 'nvfp4-pack-quantized', mod);
-        assert.deepEqual([w.num_bits, w.type, w.symmetric, w.strategy, w.group_size, w.actorder], [4, 'float', true, 'tensor_group', 16, null], mod);
+        assert.deepEqual(
+          [w.num_bits, w.type, w.symmetric, w.strategy, w.group_size, w.actorder],
+          [4, 'float', true, 'tensor_group', 16, null],
+          mod,
+        );
         continue;
       }
       const fp8 = t.format === 'fp8_e4m3';
@@ -237,7 +289,15 @@ describe('cli run: output compressed_tensors', function () {
 
   it('every quantized module unpacks to exactly the fake-quantized weights; kept tensors are byte-identical', () => {
     const src = readSafetensors(path.join(FIXTURE, 'model.safetensors')).tensors;
-    const groups = Object.values(config.quantization_config.config_groups as Record<string, { targets: string[]; weights: { num_bits: number; type: string; symmetric: boolean; strategy: string; group_size: number | null } }>);
+    const groups = Object.values(
+      config.quantization_config.config_groups as Record<
+        string,
+        {
+          targets: string[];
+          weights: { num_bits: number; type: string; symmetric: boolean; strategy: string; group_size: number | null };
+        }
+      >,
+    );
     let quantized = 0;
     let nvfp4 = 0;
     const expectedNames = new Set<string>();
@@ -252,7 +312,12 @@ describe('cli run: output compressed_tensors', function () {
       const g = groups.find((x) => x.targets.some((s) => new RegExp(`^(?:${s.slice(3)})`).test(mod)))!;
       const nv = g.weights.strategy === 'tensor_group';
       if (nv) nvfp4++;
-      for (const suffix of nv ? ['weight_packed', 'weight_scale', 'weight_global_scale'] : g.weights.type === 'float' ? ['weight', 'weight_scale'] : ['weight_packed', 'weight_scale', 'weight_shape', ...(g.weights.symmetric ? [] : ['weight_zero_point'])]) expectedNames.add(`${mod}.${suffix}`);
+      for (const suffix of nv
+        ? ['weight_packed', 'weight_scale', 'weight_global_scale']
+        : g.weights.type === 'float'
+          ? ['weight', 'weight_scale']
+          : ['weight_packed', 'weight_scale', 'weight_shape', ...(g.weights.symmetric ? [] : ['weight_zero_point'])])
+        expectedNames.add(`${mod}.${suffix}`);
       const got = decodeModule(out.tensors, mod, g.weights);
       const want = new Float32Array(floats(fake.get(t.name)!));
       assert.equal(got.length, want.length, t.name);
@@ -264,7 +329,11 @@ describe('cli run: output compressed_tensors', function () {
         // weight_global_scale is compressed-tensors' 448 * 6 / absmax (not its reciprocal).
         const w = floats(src.get(t.name)!);
         const amax = w.reduce((a, x) => Math.max(a, Math.abs(x)), 0);
-        assert.equal(out.tensors.get(`${mod}.weight_global_scale`)!.data.readFloatLE(0), Math.fround(2688 / amax), `${mod} global scale`);
+        assert.equal(
+          out.tensors.get(`${mod}.weight_global_scale`)!.data.readFloatLE(0),
+          Math.fround(2688 / amax),
+          `${mod} global scale`,
+        );
       }
       if (nv) assert.equal(scale.dtype, 'F8_E4M3');
       else if (mod === 'model.layers.4.self_attn.k_proj') assert.equal(scale.dtype, 'BF16');
@@ -282,30 +351,58 @@ describe('cli run: output compressed_tensors', function () {
 
   it('the language server rejects what compressed-tensors cannot store, naming the rule and a tensor', () => {
     const f = path.join(tmp, 'bad.quant');
-    fs.writeFileSync(f, `model "${FIXTURE}"\ndefaults { format int4; group 32; symmetric false }\nmatch "*.mlp.*" { format nf4 }\noutput compressed_tensors "bad"\n`);
+    fs.writeFileSync(
+      f,
+      `model "${FIXTURE}"\ndefaults { format int4; group 32; symmetric false }\nmatch "*.mlp.*" { format nf4 }\noutput compressed_tensors "bad"\n`,
+    );
     const r = run('check', f);
     assert.equal(r.code, 1);
     // On the statement that asks for it: `symmetric false` (column 35), `format nf4` (column 19).
-    assert.match(r.err + r.out, /bad\.quant:2:35: error: compressed-tensors stores integer zero points.*: model\.embed_tokens\.weight/);
-    assert.match(r.err + r.out, /bad\.quant:3:19: error: compressed-tensors output stores int4, int8, fp8_e4m3 and nvfp4; nf4 is not one of them: model\.layers\.0\.mlp\.down_proj\.weight/);
+    assert.match(
+      r.err + r.out,
+      /bad\.quant:2:35: error: compressed-tensors stores integer zero points.*: model\.embed_tokens\.weight/,
+    );
+    assert.match(
+      r.err + r.out,
+      /bad\.quant:3:19: error: compressed-tensors output stores int4, int8, fp8_e4m3 and nvfp4; nf4 is not one of them: model\.layers\.0\.mlp\.down_proj\.weight/,
+    );
   });
 
   it('warns that vLLM does not load a quantized embedding, on the rule that quantizes it', () => {
     const r = run('check', path.join(tmp, 'ct.quant'));
     assert.equal(r.code, 0, r.out + r.err);
-    assert.match(r.out, /ct\.quant:3:12: warning: model\.embed_tokens\.weight is an embedding: .*vLLM loads quantized linear layers only.*\[output\/loader-support\]/);
+    assert.match(
+      r.out,
+      /ct\.quant:3:12: warning: model\.embed_tokens\.weight is an embedding: .*vLLM loads quantized linear layers only.*\[output\/loader-support\]/,
+    );
   });
 
   it('a cancelled run leaves no folder and no temporary files', async () => {
-    const gen = spawnSync(process.execPath, [path.join(root, 'bench/make-synthetic-model.mjs'), '--out', path.join(tmp, 'slow'), '--quiet', '--params', '3e7'], { encoding: 'utf8' });
+    const gen = spawnSync(
+      process.execPath,
+      [
+        path.join(root, 'bench/make-synthetic-model.mjs'),
+        '--out',
+        path.join(tmp, 'slow'),
+        '--quiet',
+        '--params',
+        '3e7',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(gen.status, 0, gen.stderr);
     const recipe = path.join(tmp, 'slow.quant');
-    fs.writeFileSync(recipe, `model "${path.join(tmp, 'slow')}"\ndefaults { format int4; group 32; clip mse }\noutput compressed_tensors "slow-out/ct"\n`);
+    fs.writeFileSync(
+      recipe,
+      `model "${path.join(tmp, 'slow')}"\ndefaults { format int4; group 32; clip mse }\noutput compressed_tensors "slow-out/ct"\n`,
+    );
     const child = spawn(process.execPath, [cli, 'run', recipe, '--events', '--threads', '1'], { cwd: root });
     let buf = '';
     let sent = false;
     let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
       let i: number;
@@ -321,17 +418,20 @@ describe('cli run: output compressed_tensors', function () {
     const exit = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     assert.ok(sent, stderr);
     assert.equal(exit, 130, stderr);
-    assert.deepEqual(fs.readdirSync(path.join(tmp, 'slow-out')), [], 'nothing in the output folder\'s parent');
+    assert.deepEqual(fs.readdirSync(path.join(tmp, 'slow-out')), [], "nothing in the output folder's parent");
   });
 });
 
 describe('cli export and run: translations', function () {
   this.timeout(120000);
   let tmp: string;
-  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-export-')); });
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-export-'));
+  });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  const recipeText = (out: string) => `recipe "x"\nmodel "${FIXTURE}"\ndefaults { format q4_0 }\nmatch "*.mlp.down_proj" { format int4; group channel }\nmatch "model.embed_tokens" { format q8_0 }\n` +
+  const recipeText = (out: string) =>
+    `recipe "x"\nmodel "${FIXTURE}"\ndefaults { format q4_0 }\nmatch "*.mlp.down_proj" { format int4; group channel }\nmatch "model.embed_tokens" { format q8_0 }\n` +
     `export llm_compressor "${out}/r.yaml"\nexport llama_quantize "${out}/q.sh"\n`;
 
   it('bitsmith export writes both files without running; untranslatable rules are warned about and commented', () => {
@@ -339,7 +439,10 @@ describe('cli export and run: translations', function () {
     fs.writeFileSync(f, recipeText('e'));
     const r = run('export', f);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.err, /e\.quant:3:12: warning: export llm_compressor "e\/r\.yaml": llm-compressor has no q4_0 weights.*\[export\/untranslatable\]/);
+    assert.match(
+      r.err,
+      /e\.quant:3:12: warning: export llm_compressor "e\/r\.yaml": llm-compressor has no q4_0 weights.*\[export\/untranslatable\]/,
+    );
     assert.match(r.err, /e\.quant:4:27: warning: export llama_quantize "e\/q\.sh": llama\.cpp has no int4 type/);
     assert.match(r.out, /export llm_compressor: .*e\/r\.yaml \(2 rules not translated/);
     const yaml = fs.readFileSync(path.join(tmp, 'e/r.yaml'), 'utf8');
@@ -358,11 +461,22 @@ describe('cli export and run: translations', function () {
     const r = run('run', f, '--json');
     assert.equal(r.code, 0, r.err);
     const report = JSON.parse(r.out) as { exports: { kind: string; path: string }[] };
-    assert.deepEqual(report.exports.map((e) => [e.kind, e.path]), [['llm_compressor', path.join(tmp, 'r/r.yaml')], ['llama_quantize', path.join(tmp, 'r/q.sh')]]);
+    assert.deepEqual(
+      report.exports.map((e) => [e.kind, e.path]),
+      [
+        ['llm_compressor', path.join(tmp, 'r/r.yaml')],
+        ['llama_quantize', path.join(tmp, 'r/q.sh')],
+      ],
+    );
     for (const e of report.exports) assert.ok(fs.existsSync(e.path), e.path);
     // The saved report lists them too (the report panel shows them).
-    const saved = JSON.parse(fs.readFileSync((report as unknown as { file: string }).file, 'utf8')) as { exports: { kind: string }[] };
-    assert.deepEqual(saved.exports.map((e) => e.kind), ['llm_compressor', 'llama_quantize']);
+    const saved = JSON.parse(fs.readFileSync((report as unknown as { file: string }).file, 'utf8')) as {
+      exports: { kind: string }[];
+    };
+    assert.deepEqual(
+      saved.exports.map((e) => e.kind),
+      ['llm_compressor', 'llama_quantize'],
+    );
   });
 
   it('bitsmith export without export statements is an error', () => {
@@ -390,9 +504,13 @@ describe('cli export and run: translations', function () {
       const e = run('export', 'examples/ggml.quant');
       assert.equal(e.code, 0, e.err);
       assert.equal(e.err, '', 'every rule of ggml.quant translates');
-      assert.match(fs.readFileSync(path.join(out, 'stories260K-ggml.sh'), 'utf8'), /--tensor-type '\^blk\\\.\[0-9\]\+\\\.attn_k\\\.weight\$=q8_0'/);
+      assert.match(
+        fs.readFileSync(path.join(out, 'stories260K-ggml.sh'), 'utf8'),
+        /--tensor-type '\^blk\\\.\[0-9\]\+\\\.attn_k\\\.weight\$=q8_0'/,
+      );
     } finally {
-      for (const p of ['stories260K-w4a16', 'stories260K-w4a16.yaml', 'stories260K-ggml.sh']) fs.rmSync(path.join(out, p), { recursive: true, force: true });
+      for (const p of ['stories260K-w4a16', 'stories260K-w4a16.yaml', 'stories260K-ggml.sh'])
+        fs.rmSync(path.join(out, p), { recursive: true, force: true });
       if (!existed) fs.rmSync(out, { recursive: true, force: true });
       if (!hadReports) fs.rmSync(path.join(root, 'examples/.bitsmith'), { recursive: true, force: true });
     }
@@ -418,14 +536,37 @@ describe('cli run: output compressed_tensors with gptq', function () {
   let out: St;
   let fake: St;
   let rtn: St;
-  let config: { quantization_config: { config_groups: Record<string, { targets: string[]; weights: { num_bits: number; type: string; symmetric: boolean; strategy: string; group_size: number | null; actorder: string | null } }> } };
+  let config: {
+    quantization_config: {
+      config_groups: Record<
+        string,
+        {
+          targets: string[];
+          weights: {
+            num_bits: number;
+            type: string;
+            symmetric: boolean;
+            strategy: string;
+            group_size: number | null;
+            actorder: string | null;
+          };
+        }
+      >;
+    };
+  };
   let plan: { tensors: { name: string; action: string; method?: string; groupKind?: string }[] };
 
   before(() => {
     assert.ok(fs.existsSync(cli), 'dist/cli.js is built');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-ct-gptq-'));
-    fs.writeFileSync(path.join(tmp, 'ct.quant'), `recipe "ct"\nmodel "${FIXTURE}"\n${GPTQ_RULES}output compressed_tensors "w4a16"\n`);
-    fs.writeFileSync(path.join(tmp, 'fake.quant'), `recipe "fake"\nmodel "${FIXTURE}"\n${GPTQ_RULES}output fake "fake.safetensors"\n`);
+    fs.writeFileSync(
+      path.join(tmp, 'ct.quant'),
+      `recipe "ct"\nmodel "${FIXTURE}"\n${GPTQ_RULES}output compressed_tensors "w4a16"\n`,
+    );
+    fs.writeFileSync(
+      path.join(tmp, 'fake.quant'),
+      `recipe "fake"\nmodel "${FIXTURE}"\n${GPTQ_RULES}output fake "fake.safetensors"\n`,
+    );
     const check = run('check', path.join(tmp, 'ct.quant'), '--json');
     assert.equal(check.code, 0, `the language checks accept gptq with compressed_tensors: ${check.out}${check.err}`);
     const a = run('run', path.join(tmp, 'ct.quant'), '--json');
@@ -433,7 +574,10 @@ describe('cli run: output compressed_tensors with gptq', function () {
     const b = run('run', path.join(tmp, 'fake.quant'), '--json');
     assert.equal(b.code, 0, b.err);
     const rtnRules = GPTQ_RULES.replace(/method gptq \{[^}]*\}/g, 'method rtn');
-    fs.writeFileSync(path.join(tmp, 'rtn.quant'), `recipe "rtn"\nmodel "${FIXTURE}"\n${rtnRules}output fake "rtn.safetensors"\n`);
+    fs.writeFileSync(
+      path.join(tmp, 'rtn.quant'),
+      `recipe "rtn"\nmodel "${FIXTURE}"\n${rtnRules}output fake "rtn.safetensors"\n`,
+    );
     const c = run('run', path.join(tmp, 'rtn.quant'), '--json');
     assert.equal(c.code, 0, c.err);
     rtn = readSafetensors(path.join(tmp, 'rtn.safetensors')).tensors;
@@ -448,7 +592,8 @@ describe('cli run: output compressed_tensors with gptq', function () {
 
   it('every gptq module unpacks to exactly its fake-quantized weights', () => {
     const groups = Object.values(config.quantization_config.config_groups);
-    let n = 0, differ = 0;
+    let n = 0,
+      differ = 0;
     for (const t of plan.tensors) {
       if (t.action !== 'quantize') continue;
       assert.equal(t.method, 'gptq', t.name);

@@ -16,8 +16,9 @@ const root = path.join(__dirname, '../..');
 const cli = path.join(root, 'dist/cli.js');
 const MODEL = path.join(root, 'examples/stories260K');
 const fwd = (require(path.join(root, 'native')) as { forward: ForwardApi }).forward;
-const run = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+const run = (...args: (string | string[])[]) => {
+  // Arrays are flattened: option lists are passed whole, never spread into the call.
+  const r = spawnSync(process.execPath, [cli, ...args.flat()], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
@@ -29,16 +30,17 @@ describe('cli run: calibration and evaluate', function () {
     fs.writeFileSync(p, lines.join('\n') + '\n');
     return p;
   };
-  const recipe = (name: string, format: string, extra: string[] = []) => write(name, [
-    `model "${MODEL}"`,
-    ...extra,
-    `defaults { format ${format}; group 32 }`,
-    'match "*.mlp.down_proj" { group channel }',
-    'match "model.embed_tokens" { keep }',
-    'evaluate { perplexity samples 8 length 64; kl_divergence }',
-  ]);
-  const report = (file: string, ...args: string[]): RunReport => {
-    const r = run('run', file, '--json', '--report-dir', path.join(tmp, 'reports'), ...args);
+  const recipe = (name: string, format: string, extra: string[] = []) =>
+    write(name, [
+      `model "${MODEL}"`,
+      ...extra,
+      `defaults { format ${format}; group 32 }`,
+      'match "*.mlp.down_proj" { group channel }',
+      'match "model.embed_tokens" { keep }',
+      'evaluate { perplexity samples 8 length 64; kl_divergence }',
+    ]);
+  const report = (file: string, args: string[] = []): RunReport => {
+    const r = run('run', file, '--json', '--report-dir', path.join(tmp, 'reports'), args);
     assert.equal(r.code, 0, r.err);
     return JSON.parse(r.out) as RunReport;
   };
@@ -90,15 +92,21 @@ describe('cli run: calibration and evaluate', function () {
   it('the evaluation equals the native evaluation of the written fake-quant model', () => {
     const out = path.join(tmp, 'fake', 'model.safetensors');
     const file = write('fake.quant', [
-      `model "${MODEL}"`, 'defaults { format int4; group 32 }', 'match "*.mlp.down_proj" { group channel }',
-      'evaluate { perplexity samples 4 length 48 }', `output fake "${out}"`,
+      `model "${MODEL}"`,
+      'defaults { format int4; group 32 }',
+      'match "*.mlp.down_proj" { group channel }',
+      'evaluate { perplexity samples 4 length 48 }',
+      `output fake "${out}"`,
     ]);
     const rep = report(file);
     fs.copyFileSync(path.join(MODEL, 'config.json'), path.join(tmp, 'fake', 'config.json'));
     const seqs = fwd.sequences(MODEL, { kind: 'generated', samples: 4, length: 48, seed: 1 });
     const direct = fwd.evaluate(MODEL, out, seqs);
     for (const k of ['perplexityOriginal', 'perplexityQuantized', 'klMean', 'klP99', 'klMax', 'top1Agreement'] as const)
-      assert.ok(Math.abs(rep.evaluation![k] - direct[k]) <= 1e-9 * Math.abs(direct[k]), `${k}: ${rep.evaluation![k]} vs ${direct[k]}`);
+      assert.ok(
+        Math.abs(rep.evaluation![k] - direct[k]) <= 1e-9 * Math.abs(direct[k]),
+        `${k}: ${rep.evaluation![k]} vs ${direct[k]}`,
+      );
   });
 
   it('with every tensor kept, the quantized model is the original: KL 0, same perplexity, full agreement', () => {
@@ -119,21 +127,30 @@ describe('cli run: calibration and evaluate', function () {
     assert.ok(e8.klMean * 20 < e4.klMean, `int8 KL ${e8.klMean} vs int4 KL ${e4.klMean}`);
     assert.ok(e8.klP99 * 10 < e4.klP99, `p99: int8 ${e8.klP99} vs int4 ${e4.klP99}`);
     assert.ok(e8.top1Agreement > e4.top1Agreement);
-    assert.ok(Math.abs(e8.perplexityQuantized / e8.perplexityOriginal - 1) < Math.abs(e4.perplexityQuantized / e4.perplexityOriginal - 1));
+    assert.ok(
+      Math.abs(e8.perplexityQuantized / e8.perplexityOriginal - 1) <
+        Math.abs(e4.perplexityQuantized / e4.perplexityOriginal - 1),
+    );
   });
 
   it('gptq beats rtn at the same bits: lower output error per tensor and lower KL divergence', () => {
     const cal = 'calibration generated samples 16 length 128 seed 0';
     const rtn = report(recipe('rtn.quant', 'int4', [cal]));
-    const gptq = report(write('gptq.quant', [
-      `model "${MODEL}"`, cal,
-      'defaults { format int4; group 32; method gptq { damp 0.01; block 32; act_order } }',
-      'match "*.mlp.down_proj" { group channel }',
-      'match "model.embed_tokens" { keep }',
-      'evaluate { perplexity samples 8 length 64; kl_divergence }',
-    ]));
+    const gptq = report(
+      write('gptq.quant', [
+        `model "${MODEL}"`,
+        cal,
+        'defaults { format int4; group 32; method gptq { damp 0.01; block 32; act_order } }',
+        'match "*.mlp.down_proj" { group channel }',
+        'match "model.embed_tokens" { keep }',
+        'evaluate { perplexity samples 8 length 64; kl_divergence }',
+      ]),
+    );
     const byName = new Map(rtn.tensors.map((t) => [t.name, t]));
-    let better = 0, count = 0, sumR = 0, sumG = 0;
+    let better = 0,
+      count = 0,
+      sumR = 0,
+      sumG = 0;
     for (const t of gptq.tensors) {
       if (t.action !== 'quantize') continue;
       const r = byName.get(t.name)!;
@@ -148,11 +165,18 @@ describe('cli run: calibration and evaluate', function () {
     assert.ok(better >= count - 1, `gptq lowers the output error of ${better} of ${count} tensors`);
     assert.ok(sumG < 0.8 * sumR, `mean output error gptq ${sumG / count} vs rtn ${sumR / count}`);
     assert.equal(gptq.totals.bytesOut, rtn.totals.bytesOut);
-    assert.ok(gptq.evaluation!.klMean < rtn.evaluation!.klMean, `KL gptq ${gptq.evaluation!.klMean} vs rtn ${rtn.evaluation!.klMean}`);
+    assert.ok(
+      gptq.evaluation!.klMean < rtn.evaluation!.klMean,
+      `KL gptq ${gptq.evaluation!.klMean} vs rtn ${rtn.evaluation!.klMean}`,
+    );
   });
 
   it('gptq without calibration is refused by the recipe checks', () => {
-    const file = write('nocal.quant', [`model "${MODEL}"`, 'defaults { format int4; group 32; method gptq }', 'match "*.mlp.down_proj" { group channel }']);
+    const file = write('nocal.quant', [
+      `model "${MODEL}"`,
+      'defaults { format int4; group 32; method gptq }',
+      'match "*.mlp.down_proj" { group channel }',
+    ]);
     const r = run('run', file);
     assert.equal(r.code, 1);
     assert.match(r.err, /nocal\.quant:2:35: error: Method 'gptq' needs calibration data/);
@@ -160,8 +184,13 @@ describe('cli run: calibration and evaluate', function () {
 
   it('gptq on a tensor without an input Hessian (the embedding) runs it as rtn, named in the report; the output is written', () => {
     const out = path.join(tmp, 'noh', 'model.safetensors');
-    const file = write('noh.quant', [`model "${MODEL}"`, 'calibration generated samples 2 length 16',
-      'defaults { format int4; group 32; method gptq }', 'match "*.mlp.down_proj" { group channel }', `output fake "${out}"`]);
+    const file = write('noh.quant', [
+      `model "${MODEL}"`,
+      'calibration generated samples 2 length 16',
+      'defaults { format int4; group 32; method gptq }',
+      'match "*.mlp.down_proj" { group channel }',
+      `output fake "${out}"`,
+    ]);
     const rep = report(file);
     const embed = rep.tensors.find((t) => t.name === 'model.embed_tokens.weight')!;
     assert.deepEqual([embed.method, embed.methodRequested], ['rtn', 'gptq']);
@@ -170,13 +199,22 @@ describe('cli run: calibration and evaluate', function () {
   });
 
   it('evaluate on given held-out tokens: perplexity "file.json" equals the native evaluation on those sequences', () => {
-    const held = [fwd.generate(MODEL, [1], 40, { temperature: 1, seed: 77 }), fwd.generate(MODEL, [1], 30, { temperature: 1, seed: 78 }), [1, 5, 6]];
+    const held = [
+      fwd.generate(MODEL, [1], 40, { temperature: 1, seed: 77 }),
+      fwd.generate(MODEL, [1], 30, { temperature: 1, seed: 78 }),
+      [1, 5, 6],
+    ];
     fs.writeFileSync(path.join(tmp, 'held.json'), JSON.stringify(held));
     const out = path.join(tmp, 'held', 'model.safetensors');
-    const rep = report(write('held.quant', [
-      `model "${MODEL}"`, 'defaults { format int4; group 32 }', 'match "*.mlp.down_proj" { group channel }',
-      'evaluate { perplexity "held.json" samples 2 length 35 }', `output fake "${out}"`,
-    ]));
+    const rep = report(
+      write('held.quant', [
+        `model "${MODEL}"`,
+        'defaults { format int4; group 32 }',
+        'match "*.mlp.down_proj" { group channel }',
+        'evaluate { perplexity "held.json" samples 2 length 35 }',
+        `output fake "${out}"`,
+      ]),
+    );
     const e = rep.evaluation!;
     assert.deepEqual(e.source, { kind: 'tokens', path: path.join(tmp, 'held.json'), sequences: 2, tokens: 35 + 31 });
     assert.equal(e.tokens, 34 + 30);
@@ -192,11 +230,22 @@ describe('cli run: calibration and evaluate', function () {
     const good = recipe('tokens.quant', 'int4', ['calibration tokens "calib.json"']);
     const rep = report(good);
     assert.deepEqual(rep.calibration?.source, { kind: 'tokens', path: toks, sequences: 2, tokens: 36 });
-    fs.writeFileSync(toks, JSON.stringify([[1, 2, 3], [1, 2, 999]]));
+    fs.writeFileSync(
+      toks,
+      JSON.stringify([
+        [1, 2, 3],
+        [1, 2, 999],
+      ]),
+    );
     const r = run('run', good);
     assert.equal(r.code, 1);
     const shown = path.relative(root, good);
-    assert.ok(r.err.includes(`${shown}:2:1: error: ${toks}: sequence 1, position 2: token id 999 is outside the vocabulary (0..511) [calibration/bad-tokens]`), r.err);
+    assert.ok(
+      r.err.includes(
+        `${shown}:2:1: error: ${toks}: sequence 1, position 2: token id 999 is outside the vocabulary (0..511) [calibration/bad-tokens]`,
+      ),
+      r.err,
+    );
   });
 
   it('a model the forward pass does not run is named on the calibration line', () => {
@@ -204,19 +253,42 @@ describe('cli run: calibration and evaluate', function () {
     fs.mkdirSync(dir);
     fs.copyFileSync(path.join(MODEL, 'model.safetensors'), path.join(dir, 'model.safetensors'));
     const cfg = JSON.parse(fs.readFileSync(path.join(MODEL, 'config.json'), 'utf8'));
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, model_type: 'gpt2', architectures: ['GPT2LMHeadModel'] }));
-    const file = write('gpt2.quant', [`model "${dir}"`, 'calibration generated', 'defaults { format int8; group 32 }', 'match "*.mlp.down_proj" { group channel }']);
+    fs.writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({ ...cfg, model_type: 'gpt2', architectures: ['GPT2LMHeadModel'] }),
+    );
+    const file = write('gpt2.quant', [
+      `model "${dir}"`,
+      'calibration generated',
+      'defaults { format int8; group 32 }',
+      'match "*.mlp.down_proj" { group channel }',
+    ]);
     const r = run('run', file);
     assert.equal(r.code, 1);
-    assert.match(r.err, /gpt2\.quant:2:1: error: .*model_type "gpt2" \(GPT2LMHeadModel\): the forward pass runs Llama-family models only .*\[forward\/unsupported-architecture\]/);
+    assert.match(
+      r.err,
+      /gpt2\.quant:2:1: error: .*model_type "gpt2" \(GPT2LMHeadModel\): the forward pass runs Llama-family models only .*\[forward\/unsupported-architecture\]/,
+    );
   });
 
   it('--events streams calibration before the tensors and evaluation before done', () => {
-    const r = run('run', recipe('events.quant', 'int4', ['calibration generated samples 2 length 16']), '--events', '--report-dir', path.join(tmp, 'reports'));
+    const r = run(
+      'run',
+      recipe('events.quant', 'int4', ['calibration generated samples 2 length 16']),
+      '--events',
+      '--report-dir',
+      path.join(tmp, 'reports'),
+    );
     assert.equal(r.code, 0, r.err);
-    const types = r.out.trim().split('\n').map((l) => (JSON.parse(l) as { type: string }).type);
+    const types = r.out
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { type: string }).type);
     const i = (t: string) => types.indexOf(t);
     assert.ok(i('start') < i('calibration') && i('calibration') < i('tensor-start'), types.join(','));
-    assert.ok(types.lastIndexOf('tensor') < i('evaluation') && i('evaluation') < i('done') && i('done') < i('report'), types.join(','));
+    assert.ok(
+      types.lastIndexOf('tensor') < i('evaluation') && i('evaluation') < i('done') && i('done') < i('report'),
+      types.join(','),
+    );
   });
 });

@@ -22,10 +22,17 @@ const run = (...args: string[]) => {
 function parseSafetensors(file: string) {
   const buf = fs.readFileSync(file);
   const len = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.toString('utf8', 8, 8 + len)) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(buf.toString('utf8', 8, 8 + len)) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const tensors = new Map<string, { dtype: string; data: Buffer }>();
   for (const [name, v] of Object.entries(header)) {
-    if (name !== '__metadata__') tensors.set(name, { dtype: v.dtype, data: buf.subarray(8 + len + v.data_offsets[0], 8 + len + v.data_offsets[1]) });
+    if (name !== '__metadata__')
+      tensors.set(name, {
+        dtype: v.dtype,
+        data: buf.subarray(8 + len + v.data_offsets[0], 8 + len + v.data_offsets[1]),
+      });
   }
   return tensors;
 }
@@ -42,28 +49,36 @@ describe('cli on a GGUF with ggml block tensors', function () {
     if (!fs.existsSync(cli)) this.skip();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-cli-ggufsrc-'));
     model = path.join(tmp, 'm.gguf');
-    fs.writeFileSync(model, ggufFile([
-      { name: 'blk.0.ffn_up.weight', ne: [256, 4], type: GGML_ID.q4_k, data: q4k },
-      { name: 'blk.0.ffn_down.weight', ne: [64, 8], type: GGML_ID.q8_0, data: q8 },
-      { name: 'output_norm.weight', ne: [64], type: 0, data: Buffer.from(new Float32Array(64).fill(1).buffer) },
-    ]));
+    fs.writeFileSync(
+      model,
+      ggufFile([
+        { name: 'blk.0.ffn_up.weight', ne: [256, 4], type: GGML_ID.q4_k, data: q4k },
+        { name: 'blk.0.ffn_down.weight', ne: [64, 8], type: GGML_ID.q8_0, data: q8 },
+        { name: 'output_norm.weight', ne: [64], type: 0, data: Buffer.from(new Float32Array(64).fill(1).buffer) },
+      ]),
+    );
   });
   after(() => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('inspect shows each tensor\'s source format and bpw', () => {
+  it("inspect shows each tensor's source format and bpw", () => {
     const r = run('inspect', model);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /blk\.0\.ffn_up\.weight\s+4x256\s+Q4_K\s+4\.5\s/);
     assert.match(r.out, /blk\.0\.ffn_down\.weight\s+8x64\s+Q8_0\s+8\.5\s/);
-    const j = JSON.parse(run('inspect', model, '--json').out) as { tensors: { name: string; bitsPerElement: number }[] };
+    const j = JSON.parse(run('inspect', model, '--json').out) as {
+      tensors: { name: string; bitsPerElement: number }[];
+    };
     assert.equal(j.tensors.find((t) => t.name === 'blk.0.ffn_up.weight')!.bitsPerElement, 4.5);
   });
 
   it('run: re-quantized and kept block tensors into output fake (decoded F32) and output gguf (kept blocks copied), the two agreeing', () => {
     const recipe = path.join(tmp, 'r.quant');
-    fs.writeFileSync(recipe, `model "m.gguf"\nmatch "blk.0.ffn_down" { format q4_0 }\nmatch "blk.0.ffn_up" { keep }\noutput fake "out.safetensors"\noutput gguf "out.gguf"\n`);
+    fs.writeFileSync(
+      recipe,
+      `model "m.gguf"\nmatch "blk.0.ffn_down" { format q4_0 }\nmatch "blk.0.ffn_up" { keep }\noutput fake "out.safetensors"\noutput gguf "out.gguf"\n`,
+    );
     const check = run('check', recipe);
     assert.equal(check.code, 0, check.out + check.err);
     assert.match(check.out + check.err, /already Q8_0 \(8\.5 bpw\)/);
@@ -86,6 +101,12 @@ describe('cli on a GGUF with ggml block tensors', function () {
     assert.deepEqual(decodeTs('q4_0', buf.subarray(downG.offset, downG.offset + downG.bytes), 8, 64), down);
     const up = h.tensors.find((t) => t.name === 'blk.0.ffn_up.weight')!;
     assert.equal(up.dtype, 'Q4_K');
-    assert.ok(fs.readFileSync(out).subarray(up.offset, up.offset + up.bytes).equals(q4k), 'kept q4_k blocks copied');
+    assert.ok(
+      fs
+        .readFileSync(out)
+        .subarray(up.offset, up.offset + up.bytes)
+        .equals(q4k),
+      'kept q4_k blocks copied',
+    );
   });
 });

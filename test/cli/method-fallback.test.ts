@@ -25,15 +25,29 @@ describe('cli: gptq/awq without input activations', function () {
     fs.writeFileSync(p, [`model "${MODEL}"`, 'calibration generated samples 4 length 64', ...lines].join('\n') + '\n');
     return p;
   };
-  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-fallback-')); });
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-fallback-'));
+  });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   for (const method of ['gptq', 'awq']) {
     it(`${method} on every weight: a hint on the rule, the embedding runs as rtn and the report says so`, () => {
-      const file = recipe(`${method}.quant`, ['defaults {', '  format int4', '  group 32', `  method ${method}`, '}', 'match "*.mlp.down_proj" { group channel }']);
+      const file = recipe(`${method}.quant`, [
+        'defaults {',
+        '  format int4',
+        '  group 32',
+        `  method ${method}`,
+        '}',
+        'match "*.mlp.down_proj" { group channel }',
+      ]);
       const check = run('check', file);
       assert.equal(check.code, 0, check.out + check.err);
-      assert.match(check.out + check.err, new RegExp(`${method}\\.quant:6:3: hint: method ${method} falls back to rtn for model\\.embed_tokens\\.weight \\(no input activations`));
+      assert.match(
+        check.out + check.err,
+        new RegExp(
+          `${method}\\.quant:6:3: hint: method ${method} falls back to rtn for model\\.embed_tokens\\.weight \\(no input activations`,
+        ),
+      );
       const r = run('run', file, '--json', '--report-dir', path.join(tmp, 'reports'));
       assert.equal(r.code, 0, r.err);
       const rep = JSON.parse(r.out) as RunReport;
@@ -44,16 +58,28 @@ describe('cli: gptq/awq without input activations', function () {
       assert.equal(q.method, method);
       assert.equal(q.methodRequested, undefined);
       const human = run('run', file, '--report-dir', path.join(tmp, 'reports'));
-      assert.match(human.out, new RegExp(`model\\.embed_tokens\\.weight .*\\(${method} -> rtn: no input activations\\)`));
+      assert.match(
+        human.out,
+        new RegExp(`model\\.embed_tokens\\.weight .*\\(${method} -> rtn: no input activations\\)`),
+      );
     });
   }
 
   it('a rule that gives gptq only to weights without activations is an error on its method', () => {
-    const file = recipe('embed.quant', ['defaults { format int4; group 32 }', 'match "*.mlp.down_proj" { group channel }', 'match "model.embed_tokens" {', '  method gptq', '}']);
+    const file = recipe('embed.quant', [
+      'defaults { format int4; group 32 }',
+      'match "*.mlp.down_proj" { group channel }',
+      'match "model.embed_tokens" {',
+      '  method gptq',
+      '}',
+    ]);
     for (const cmd of ['check', 'run']) {
       const r = run(cmd, file);
       assert.equal(r.code, 1, cmd);
-      assert.match(r.out + r.err, /embed\.quant:6:3: error: method gptq needs a layer's input activations, which model\.embed_tokens\.weight does not have .* \[method\/no-activations\]/);
+      assert.match(
+        r.out + r.err,
+        /embed\.quant:6:3: error: method gptq needs a layer's input activations, which model\.embed_tokens\.weight does not have .* \[method\/no-activations\]/,
+      );
     }
   });
 });

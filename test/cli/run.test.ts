@@ -24,33 +24,77 @@ const write = (name: string, text: string) => {
   return p;
 };
 
-interface Hist { min: number; max: number; counts: number[] }
+interface Hist {
+  min: number;
+  max: number;
+  counts: number[];
+}
 interface TensorRow {
-  name: string; shape: number[]; dtype: string; action: 'quantize' | 'keep'; format: string; bpw: number; planBpw: number;
-  bytesIn: number; bytesOut: number; relError: number; sqnrDb: number; maxAbsError: number; cosine: number; seconds: number;
-  weightHist: Hist; errorHist: Hist; config?: { group: number; symmetric: boolean };
+  name: string;
+  shape: number[];
+  dtype: string;
+  action: 'quantize' | 'keep';
+  format: string;
+  bpw: number;
+  planBpw: number;
+  bytesIn: number;
+  bytesOut: number;
+  relError: number;
+  sqnrDb: number;
+  maxAbsError: number;
+  cosine: number;
+  seconds: number;
+  weightHist: Hist;
+  errorHist: Hist;
+  config?: { group: number; symmetric: boolean };
 }
 interface Report {
-  type: 'report'; bitsmith: string; recipe: { path: string; name?: string }; output: { kind: string; path: string } | null;
-  threads: number; tensors: TensorRow[]; totals: { tensors: number; quantized: number; params: number; bytesIn: number; bytesOut: number; bpw: number; planBpw: number; seconds: number; peakRssBytes: number };
+  type: 'report';
+  bitsmith: string;
+  recipe: { path: string; name?: string };
+  output: { kind: string; path: string } | null;
+  threads: number;
+  tensors: TensorRow[];
+  totals: {
+    tensors: number;
+    quantized: number;
+    params: number;
+    bytesIn: number;
+    bytesOut: number;
+    bpw: number;
+    planBpw: number;
+    seconds: number;
+    peakRssBytes: number;
+  };
   file?: string;
 }
 
 function parseSafetensors(file: string) {
   const buf = fs.readFileSync(file);
   const len = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.toString('utf8', 8, 8 + len)) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(buf.toString('utf8', 8, 8 + len)) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const tensors = new Map<string, { dtype: string; shape: number[]; data: Buffer }>();
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    tensors.set(name, { dtype: v.dtype, shape: v.shape, data: buf.subarray(8 + len + v.data_offsets[0], 8 + len + v.data_offsets[1]) });
+    tensors.set(name, {
+      dtype: v.dtype,
+      shape: v.shape,
+      data: buf.subarray(8 + len + v.data_offsets[0], 8 + len + v.data_offsets[1]),
+    });
   }
   return { headerLength: len, metadata: (header.__metadata__ ?? {}) as unknown as Record<string, string>, tensors };
 }
 
 function synthetic(name: string, ...args: string[]): string {
   const dir = path.join(tmp, name);
-  const r = spawnSync(process.execPath, [path.join(root, 'bench/make-synthetic-model.mjs'), '--out', dir, '--quiet', ...args], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(root, 'bench/make-synthetic-model.mjs'), '--out', dir, '--quiet', ...args],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   return dir;
 }
@@ -119,18 +163,28 @@ describe('cli run', function () {
         assert.ok(t.seconds >= 0);
         for (const h of [t.weightHist, t.errorHist]) {
           assert.equal(h.counts.length, 64);
-          assert.equal(h.counts.reduce((a, b) => a + b, 0), elements, t.name);
+          assert.equal(
+            h.counts.reduce((a, b) => a + b, 0),
+            elements,
+            t.name,
+          );
           assert.ok(h.min <= h.max);
         }
         assert.ok(t.weightHist.min < 0 && t.weightHist.max > 0);
-        assert.ok(Math.max(-t.errorHist.min, t.errorHist.max) === t.maxAbsError || Math.abs(Math.max(-t.errorHist.min, t.errorHist.max) - t.maxAbsError) < 1e-6);
+        assert.ok(
+          Math.max(-t.errorHist.min, t.errorHist.max) === t.maxAbsError ||
+            Math.abs(Math.max(-t.errorHist.min, t.errorHist.max) - t.maxAbsError) < 1e-6,
+        );
       }
     });
 
     it('bpw, tensor by tensor, is the one `bitsmith budget --json` shows', () => {
       const b = run('budget', 'examples/int4.quant', '--json');
       assert.equal(b.code, 0, b.err);
-      const plan = JSON.parse(b.out).plan as { tensors: { name: string; bpw: number; bytesOut: number }[]; totals: { bpw: number; bytesOut: number } };
+      const plan = JSON.parse(b.out).plan as {
+        tensors: { name: string; bpw: number; bytesOut: number }[];
+        totals: { bpw: number; bytesOut: number };
+      };
       const byName = new Map(report.tensors.map((t) => [t.name, t]));
       assert.equal(plan.tensors.length, report.tensors.length);
       for (const p of plan.tensors) {
@@ -176,13 +230,17 @@ describe('cli run', function () {
   });
 
   it('int8 error is far below int4, tensor by tensor', () => {
-    const recipe = (format: string) => write(`${format}.quant`, `model "${FIXTURE}"\ndefaults {\n  format ${format}\n  group 32\n}\nmatch "*.mlp.down_proj" { group channel }\n`);
+    const recipe = (format: string) =>
+      write(
+        `${format}.quant`,
+        `model "${FIXTURE}"\ndefaults {\n  format ${format}\n  group 32\n}\nmatch "*.mlp.down_proj" { group channel }\n`,
+      );
     const r4 = run('run', recipe('int4'), '--json');
     const r8 = run('run', recipe('int8'), '--json');
     assert.equal(r4.code, 0, r4.err);
     assert.equal(r8.code, 0, r8.err);
     const t4 = new Map((JSON.parse(r4.out) as Report).tensors.map((t) => [t.name, t]));
-    const int8 = (JSON.parse(r8.out) as Report);
+    const int8 = JSON.parse(r8.out) as Report;
     assert.equal(int8.output, null, 'no output statement: nothing written');
     for (const t of int8.tensors) {
       if (t.action === 'keep') continue;
@@ -194,10 +252,16 @@ describe('cli run', function () {
   });
 
   it('--events prints ordered JSON lines, then the report', () => {
-    const recipe = write('events.quant', `model "${FIXTURE}"\ndefaults { format nf4; group 32 }\nmatch "*.mlp.down_proj" { keep }\noutput fake "events/out.safetensors"\n`);
+    const recipe = write(
+      'events.quant',
+      `model "${FIXTURE}"\ndefaults { format nf4; group 32 }\nmatch "*.mlp.down_proj" { keep }\noutput fake "events/out.safetensors"\n`,
+    );
     const r = run('run', recipe, '--events', '--threads', '1');
     assert.equal(r.code, 0, r.err);
-    const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; index?: number; tensors?: number; threads?: number });
+    const lines = r.out
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; index?: number; tensors?: number; threads?: number });
     assert.equal(lines[0].type, 'start');
     assert.equal(lines[0].tensors, 47);
     assert.equal(lines[0].threads, 1);
@@ -210,17 +274,27 @@ describe('cli run', function () {
     assert.equal(lines[lines.length - 2].type, 'done');
     assert.equal(lines[lines.length - 1].type, 'report');
     assert.ok(fs.existsSync(path.join(path.dirname(recipe), 'events/out.safetensors')));
-    assert.ok(fs.existsSync(path.join(path.dirname(recipe), '.bitsmith/reports', `${path.basename(recipe, '.quant')}-latest.json`)));
+    assert.ok(
+      fs.existsSync(
+        path.join(path.dirname(recipe), '.bitsmith/reports', `${path.basename(recipe, '.quant')}-latest.json`),
+      ),
+    );
   });
 
   it('a terminal gets progress on stderr, then the per-tensor table and totals', () => {
-    const recipe = write('human.quant', `model "${FIXTURE}"\ndefaults { format int4; group 32; symmetric false }\nmatch "*.mlp.down_proj" { group channel }\n`);
+    const recipe = write(
+      'human.quant',
+      `model "${FIXTURE}"\ndefaults { format int4; group 32; symmetric false }\nmatch "*.mlp.down_proj" { group channel }\n`,
+    );
     const r = run('run', recipe);
     assert.equal(r.code, 0, r.err);
     assert.match(r.err, /tensor 1\/47 model\.embed_tokens\.weight int4/);
     assert.match(r.err, /tensor 47\/47 /);
     assert.match(r.out, /tensor\s+shape\s+format\s+bpw\s+rel err\s+SQNR dB\s+max abs err\s+time/);
-    assert.match(r.out, /model\.layers\.0\.self_attn\.q_proj\.weight\s+64x64\s+int4 asym g32\s+5\s+0\.\d+\s+\d+\.\d+\s+0\.\d+\s+[\d.]+ ms/);
+    assert.match(
+      r.out,
+      /model\.layers\.0\.self_attn\.q_proj\.weight\s+64x64\s+int4 asym g32\s+5\s+0\.\d+\s+\d+\.\d+\s+0\.\d+\s+[\d.]+ ms/,
+    );
     assert.match(r.out, /total: 36 of 47 tensors quantized, 260,032 params, .* bpw\), .* GB\/s of weights, peak RSS/);
     assert.match(r.out, /report: .*\.bitsmith\/reports\/\d+-human-.*\.json/);
   });
@@ -228,28 +302,31 @@ describe('cli run', function () {
   it('refuses what the backend does not execute yet, naming each statement by file:line:col', () => {
     const model = synthetic('refuse-model', '--dim', '256', '--layers', '2', '--vocab', '512', '--hidden', '512');
     const recipe = path.join(tmp, 'refuse.quant');
-    fs.writeFileSync(recipe, [
-      `model "${model}"`,
-      'calibration generated',
-      'defaults { format q8_0 }',
-      'match "*.self_attn.*" { format q4_k }',
-      'match "*.mlp.*" {',
-      '  method kmeans',
-      '}',
-      'output gguf "out/model.gguf"',
-      'export llama_quantize "out/quantize.sh"',
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      recipe,
+      [
+        `model "${model}"`,
+        'calibration generated',
+        'defaults { format q8_0 }',
+        'match "*.self_attn.*" { format q4_k }',
+        'match "*.mlp.*" {',
+        '  method kmeans',
+        '}',
+        'output gguf "out/model.gguf"',
+        'export llama_quantize "out/quantize.sh"',
+        '',
+      ].join('\n'),
+    );
     const check = run('check', recipe);
     assert.equal(check.code, 0, check.out + check.err);
     const r = run('run', recipe);
     assert.equal(r.code, 1);
     const shown = path.relative(root, recipe);
-    assert.ok(!r.err.includes(`${shown}:2:1: error`), r.err);  // calibration generated runs
+    assert.ok(!r.err.includes(`${shown}:2:1: error`), r.err); // calibration generated runs
     // ggml block formats run: not refused.
     assert.ok(!r.err.includes('error: format q8_0') && !r.err.includes('error: format q4_k'), r.err);
     assert.ok(r.err.includes(`${shown}:6:3: error: method kmeans (match "*.mlp.*": 6 tensors, e.g.`), r.err);
-    assert.ok(!r.err.includes('output gguf'), r.err);  // written now
+    assert.ok(!r.err.includes('output gguf'), r.err); // written now
     // Translations are written (after a run, or by `bitsmith export`): not refused.
     assert.ok(!r.err.includes(`${shown}:9:1: error`), r.err);
     assert.match(r.err, /\[run\/unsupported\]/);
@@ -266,12 +343,25 @@ describe('cli run', function () {
   });
 
   it('a NaN weight fails the run naming the tensor; no output', () => {
-    const model = synthetic('nan-model', '--dim', '128', '--layers', '1', '--vocab', '256', '--nan', 'model.layers.0.mlp.up_proj.weight');
+    const model = synthetic(
+      'nan-model',
+      '--dim',
+      '128',
+      '--layers',
+      '1',
+      '--vocab',
+      '256',
+      '--nan',
+      'model.layers.0.mlp.up_proj.weight',
+    );
     const recipe = path.join(tmp, 'nan.quant');
     fs.writeFileSync(recipe, `model "${model}"\ndefaults { format int4 }\noutput fake "nan-out/model.safetensors"\n`);
     const r = run('run', recipe, '--json');
     assert.equal(r.code, 1);
-    assert.match(r.err, /"model\.layers\.0\.mlp\.up_proj\.weight" has a NaN weight at \[\d+, \d+\].*\[run\/non-finite\]/);
+    assert.match(
+      r.err,
+      /"model\.layers\.0\.mlp\.up_proj\.weight" has a NaN weight at \[\d+, \d+\].*\[run\/non-finite\]/,
+    );
     const j = JSON.parse(r.out);
     assert.equal(j.code, 'run/non-finite');
     assert.equal(j.tensor, 'model.layers.0.mlp.up_proj.weight');
@@ -280,7 +370,17 @@ describe('cli run', function () {
   });
 
   it('--events ends with an error event naming the tensor when the run fails', () => {
-    const model = synthetic('nan-model-events', '--dim', '128', '--layers', '1', '--vocab', '256', '--nan', 'model.layers.0.mlp.gate_proj.weight');
+    const model = synthetic(
+      'nan-model-events',
+      '--dim',
+      '128',
+      '--layers',
+      '1',
+      '--vocab',
+      '256',
+      '--nan',
+      'model.layers.0.mlp.gate_proj.weight',
+    );
     const recipe = path.join(tmp, 'nan-events.quant');
     fs.writeFileSync(recipe, `model "${model}"\ndefaults { format int4 }\n`);
     const r = run('run', recipe, '--events');
@@ -292,11 +392,17 @@ describe('cli run', function () {
   });
 
   it('--report-dir saves the report there; the report names the deciding rule of each tensor', () => {
-    const recipe = write('ruled.quant', `model "${FIXTURE}"\ndefaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\n`);
+    const recipe = write(
+      'ruled.quant',
+      `model "${FIXTURE}"\ndefaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\n`,
+    );
     const dir = path.join(tmp, 'elsewhere', 'reports');
     const r = run('run', recipe, '--json', '--report-dir', dir);
     assert.equal(r.code, 0, r.err);
-    const rep = JSON.parse(r.out) as Omit<Report, 'tensors'> & { rules: { label: string; line: number }[]; tensors: { name: string; decidedBy?: Record<string, number> }[] };
+    const rep = JSON.parse(r.out) as Omit<Report, 'tensors'> & {
+      rules: { label: string; line: number }[];
+      tensors: { name: string; decidedBy?: Record<string, number> }[];
+    };
     assert.equal(path.dirname(rep.file!), dir);
     const latest = `${path.basename(recipe, '.quant')}-latest.json`;
     assert.ok(fs.existsSync(path.join(dir, latest)));
@@ -313,17 +419,27 @@ describe('cli run', function () {
     assert.match(r.err, /--threads takes an integer/);
   });
 
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     it(`${sig} after the first tensor cancels the run: exit ${code}, no output file`, async () => {
-      const model = fs.existsSync(path.join(tmp, 'slow-model')) ? path.join(tmp, 'slow-model') : synthetic('slow-model', '--params', '3e7');
+      const model = fs.existsSync(path.join(tmp, 'slow-model'))
+        ? path.join(tmp, 'slow-model')
+        : synthetic('slow-model', '--params', '3e7');
       const recipe = path.join(tmp, `slow-${sig}.quant`);
-      fs.writeFileSync(recipe, `model "${model}"\ndefaults {\n  format int3\n  group 32\n  symmetric false\n  clip mse\n}\noutput fake "slow-out/${sig}.safetensors"\n`);
+      fs.writeFileSync(
+        recipe,
+        `model "${model}"\ndefaults {\n  format int3\n  group 32\n  symmetric false\n  clip mse\n}\noutput fake "slow-out/${sig}.safetensors"\n`,
+      );
       const child = spawn(process.execPath, [cli, 'run', recipe, '--events', '--threads', '1'], { cwd: root });
       let buf = '';
       let tensors = 0;
       let sent = false;
       let stderr = '';
-      child.stderr.on('data', (d) => { stderr += d; });
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
       child.stdout.on('data', (d: Buffer) => {
         buf += d.toString();
         let i: number;
@@ -346,18 +462,29 @@ describe('cli run', function () {
       assert.ok(tensors < 57, `stopped early (${tensors} tensors done)`);
       assert.ok(!fs.existsSync(path.join(tmp, 'slow-out', `${sig}.safetensors`)), 'no output file');
       assert.deepEqual(leftovers(path.join(tmp, 'slow-out')), [], 'no temporary file');
-      assert.ok(!fs.existsSync(path.join(tmp, '.bitsmith/reports', `slow-${sig}-latest.json`)), 'no report for a cancelled run');
+      assert.ok(
+        !fs.existsSync(path.join(tmp, '.bitsmith/reports', `slow-${sig}-latest.json`)),
+        'no report for a cancelled run',
+      );
     });
   }
 
   it('output gguf: writes the GGUF beside the fake output, reports both kinds, and says it has no tokenizer', () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'gguf-'));
     const recipe = path.join(dir, 'g.quant');
-    fs.writeFileSync(recipe, `model "${FIXTURE}"\ndefaults { format q8_0 }\nmatch "*.mlp.down_proj" { keep }\noutput fake "out/g.safetensors"\noutput gguf "out/g.gguf"\n`);
+    fs.writeFileSync(
+      recipe,
+      `model "${FIXTURE}"\ndefaults { format q8_0 }\nmatch "*.mlp.down_proj" { keep }\noutput fake "out/g.safetensors"\noutput gguf "out/g.gguf"\n`,
+    );
     const r = run('run', recipe, '--json');
     assert.equal(r.code, 0, r.err);
-    const report = JSON.parse(r.out) as Report & { outputs: { kind: string; path: string; tokenizer?: string; notes?: string[] }[] };
-    assert.deepEqual(report.outputs.map((o) => o.kind), ['fake', 'gguf']);
+    const report = JSON.parse(r.out) as Report & {
+      outputs: { kind: string; path: string; tokenizer?: string; notes?: string[] }[];
+    };
+    assert.deepEqual(
+      report.outputs.map((o) => o.kind),
+      ['fake', 'gguf'],
+    );
     assert.equal(report.outputs[1].path, path.join(dir, 'out/g.gguf'));
     assert.equal(report.outputs[1].tokenizer, 'none');
     assert.match(report.outputs[1].notes!.join(' '), /without a tokenizer/);
@@ -372,9 +499,15 @@ describe('cli run', function () {
   });
 
   it('output gguf refuses what GGUF cannot store, on the rule, before running', () => {
-    const recipe = write('gguf-bad.quant', `model "${FIXTURE}"\ndefaults { format q8_0 }\nmatch "*.mlp.*" { format int4; group 4 }\noutput gguf "out/bad.gguf"\n`);
+    const recipe = write(
+      'gguf-bad.quant',
+      `model "${FIXTURE}"\ndefaults { format q8_0 }\nmatch "*.mlp.*" { format int4; group 4 }\noutput gguf "out/bad.gguf"\n`,
+    );
     const r = run('run', recipe);
     assert.equal(r.code, 1);
-    assert.match(r.err, /:3:19: error: GGUF output stores ggml block types only .* int4 is not one .*: model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\] \(and 14 more tensors\), set by match "\*\.mlp\.\*"/);
+    assert.match(
+      r.err,
+      /:3:19: error: GGUF output stores ggml block types only .* int4 is not one .*: model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\] \(and 14 more tensors\), set by match "\*\.mlp\.\*"/,
+    );
   });
 });

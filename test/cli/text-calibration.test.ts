@@ -19,7 +19,10 @@ const run = (...args: string[]) => {
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
-const WORDS = 'once upon a time there was little girl named lily she liked to play in the park . , with her dog big red ball sun'.split(' ');
+const WORDS =
+  'once upon a time there was little girl named lily she liked to play in the park . , with her dog big red ball sun'.split(
+    ' ',
+  );
 const BOS = 1;
 
 /** A word-level tokenizer.json: lowercase, split on whitespace and punctuation, BOS by the post-processor. */
@@ -27,8 +30,12 @@ function tokenizerJson(idOffset = 3) {
   const vocab: Record<string, number> = { '<unk>': 0, '<s>': BOS, '</s>': 2 };
   WORDS.forEach((w, i) => (vocab[w] = idOffset + i));
   return {
-    version: '1.0', truncation: null, padding: null,
-    added_tokens: [{ id: BOS, content: '<s>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [
+      { id: BOS, content: '<s>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+    ],
     normalizer: { type: 'Lowercase' },
     pre_tokenizer: { type: 'Whitespace' },
     post_processor: {
@@ -60,14 +67,18 @@ describe('cli run: calibration text', function () {
     fs.writeFileSync(p, body);
     return p;
   };
-  const recipe = (name: string, calibration: string, modelPath = model) => write(name, [
-    `model "${modelPath}"`,
-    calibration,
-    'defaults { format int4; group 32 }',
-    'match "*.mlp.down_proj" { group channel }',
-    'match "*.self_attn.*" { method gptq }',
-    'match "model.embed_tokens" { keep }',
-  ].join('\n') + '\n');
+  const recipe = (name: string, calibration: string, modelPath = model) =>
+    write(
+      name,
+      [
+        `model "${modelPath}"`,
+        calibration,
+        'defaults { format int4; group 32 }',
+        'match "*.mlp.down_proj" { group channel }',
+        'match "*.self_attn.*" { method gptq }',
+        'match "model.embed_tokens" { keep }',
+      ].join('\n') + '\n',
+    );
 
   before(() => {
     assert.ok(fs.existsSync(cli), 'dist/cli.js is built by npm run build');
@@ -76,7 +87,10 @@ describe('cli run: calibration text', function () {
     fs.mkdirSync(model);
     for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(SOURCE, f), path.join(model, f));
     fs.writeFileSync(path.join(model, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
-    fs.writeFileSync(path.join(model, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', add_bos_token: true }));
+    fs.writeFileSync(
+      path.join(model, 'tokenizer_config.json'),
+      JSON.stringify({ bos_token: '<s>', add_bos_token: true }),
+    );
     const sentences = [
       'Once upon a time, there was a little girl named Lily.',
       'She liked to play in the park with her dog.',
@@ -103,24 +117,48 @@ describe('cli run: calibration text', function () {
     write('windows.json', JSON.stringify(windows));
 
     const reports = path.join(tmp, 'reports');
-    const a = run('run', recipe('text.quant', `calibration text "story.txt" length ${length}`), '--json', '--report-dir', reports);
+    const a = run(
+      'run',
+      recipe('text.quant', `calibration text "story.txt" length ${length}`),
+      '--json',
+      '--report-dir',
+      reports,
+    );
     assert.equal(a.code, 0, a.err);
-    const b = run('run', recipe('tokens.quant', 'calibration tokens "windows.json"'), '--json', '--report-dir', reports);
+    const b = run(
+      'run',
+      recipe('tokens.quant', 'calibration tokens "windows.json"'),
+      '--json',
+      '--report-dir',
+      reports,
+    );
     assert.equal(b.code, 0, b.err);
-    const ra = JSON.parse(a.out) as RunReport, rb = JSON.parse(b.out) as RunReport;
+    const ra = JSON.parse(a.out) as RunReport,
+      rb = JSON.parse(b.out) as RunReport;
     assert.equal(ra.calibration?.source.kind, 'text');
     assert.equal(ra.calibration?.source.path, path.join(tmp, 'story.txt'));
     assert.equal(ra.calibration?.source.sequences, windows.length);
-    assert.equal(ra.calibration?.source.tokens, windows.reduce((n, w) => n + w.length, 0));
-    const errs = (r: RunReport) => new Map(r.tensors.filter((t) => t.outputError !== undefined).map((t) => [t.name, t.outputError!]));
-    const ea = errs(ra), eb = errs(rb);
+    assert.equal(
+      ra.calibration?.source.tokens,
+      windows.reduce((n, w) => n + w.length, 0),
+    );
+    const errs = (r: RunReport) =>
+      new Map(r.tensors.filter((t) => t.outputError !== undefined).map((t) => [t.name, t.outputError!]));
+    const ea = errs(ra),
+      eb = errs(rb);
     assert.ok(ea.size >= 8, 'output error on the calibration inputs is reported');
     assert.deepEqual([...ea.keys()].sort(), [...eb.keys()].sort());
     for (const [name, e] of ea) assert.equal(e, eb.get(name), `${name}: same calibration ids, same output error`);
   });
 
   it('samples caps the number of windows', () => {
-    const r = run('run', recipe('capped.quant', 'calibration text "story.txt" samples 2 length 32'), '--json', '--report-dir', path.join(tmp, 'reports'));
+    const r = run(
+      'run',
+      recipe('capped.quant', 'calibration text "story.txt" samples 2 length 32'),
+      '--json',
+      '--report-dir',
+      path.join(tmp, 'reports'),
+    );
     assert.equal(r.code, 0, r.err);
     const rep = JSON.parse(r.out) as RunReport;
     assert.equal(rep.calibration?.source.sequences, 2);
@@ -132,7 +170,10 @@ describe('cli run: calibration text', function () {
     for (const cmd of ['check', 'run']) {
       const r = run(cmd, file);
       assert.equal(r.code, 1, `${cmd}: ${r.out}${r.err}`);
-      assert.match(r.out + r.err, /notok\.quant:2:1: error: calibration text needs the model's tokenizer: no tokenizer\.json beside .*\[calibration\/no-tokenizer\]/);
+      assert.match(
+        r.out + r.err,
+        /notok\.quant:2:1: error: calibration text needs the model's tokenizer: no tokenizer\.json beside .*\[calibration\/no-tokenizer\]/,
+      );
     }
   });
 
@@ -143,13 +184,19 @@ describe('cli run: calibration text', function () {
     fs.writeFileSync(path.join(other, 'tokenizer.json'), JSON.stringify(tokenizerJson(600)));
     const r = run('run', recipe('vocab.quant', 'calibration text "story.txt" length 32', other));
     assert.equal(r.code, 1, r.out);
-    assert.match(r.err + r.out, /vocab\.quant:2:1: error: .*story\.txt: window 0, position 1: token id \d+ is outside the model's vocabulary \(0\.\.511\)/);
+    assert.match(
+      r.err + r.out,
+      /vocab\.quant:2:1: error: .*story\.txt: window 0, position 1: token id \d+ is outside the model's vocabulary \(0\.\.511\)/,
+    );
   });
 
   it('an empty text file is an error on the calibration line', () => {
     write('empty.txt', '  \n');
     const r = run('run', recipe('empty.quant', 'calibration text "empty.txt"'));
     assert.equal(r.code, 1, r.out);
-    assert.match(r.err + r.out, /empty\.quant:2:1: error: .*empty\.txt: the file holds no text \[calibration\/bad-text\]/);
+    assert.match(
+      r.err + r.out,
+      /empty\.quant:2:1: error: .*empty\.txt: the file holds no text \[calibration\/bad-text\]/,
+    );
   });
 });

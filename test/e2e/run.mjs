@@ -21,7 +21,17 @@ import * as path from 'node:path';
 import { brokenFormatDiagnostic, copyExamples, makeSlowWorkspace, planCounts } from './lib/fixtures.mjs';
 import { CODE_SERVER, CodeServer, E2E_DIR, REPO, atInterrupt } from './lib/server.mjs';
 import {
-  CHROMIUM, Shots, hoverUntil, launchBrowser, openFile, openWorkbench, recordNotifications, recorded, runCommand, waitFor, webview,
+  CHROMIUM,
+  Shots,
+  hoverUntil,
+  launchBrowser,
+  openFile,
+  openWorkbench,
+  recordNotifications,
+  recorded,
+  runCommand,
+  waitFor,
+  webview,
 } from './lib/workbench.mjs';
 import { zipEntries } from './lib/zip.mjs';
 
@@ -29,8 +39,18 @@ const ALL = ['ext', 'lang', 'run', 'cancel', 'package'];
 const argv = process.argv.slice(2);
 const keep = argv.includes('--keep') || !!process.env.BITSMITH_E2E_KEEP;
 const onlyArg = argv.find((a) => a.startsWith('--only'));
-const onlyList = (onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1] : argv[argv.indexOf(onlyArg) + 1]) : process.env.BITSMITH_E2E_ONLY) || ALL.join(',');
-const ONLY = new Set(onlyList.split(',').map((s) => s.trim()).filter(Boolean));
+const onlyList =
+  (onlyArg
+    ? onlyArg.includes('=')
+      ? onlyArg.split('=')[1]
+      : argv[argv.indexOf(onlyArg) + 1]
+    : process.env.BITSMITH_E2E_ONLY) || ALL.join(',');
+const ONLY = new Set(
+  onlyList
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 for (const g of ONLY) if (!ALL.includes(g)) fail(`unknown group ${g} (groups: ${ALL.join(', ')})`);
 
 const t0 = Date.now();
@@ -83,8 +103,17 @@ async function check(name, fn) {
     return false;
   }
 }
-const indent = (s) => s.split('\n').map((l) => `      ${l}`).join('\n');
-const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 50);
+const indent = (s) =>
+  s
+    .split('\n')
+    .map((l) => `      ${l}`)
+    .join('\n');
+const slug = (s) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 50);
 function assert(cond, msg) {
   if (!cond) throw new Error(msg);
 }
@@ -107,7 +136,8 @@ try {
   if (ONLY.has('lang')) expect.broken = brokenFormatDiagnostic(scratch);
   if (ONLY.has('run') || ONLY.has('package')) expect.plan = planCounts(path.join(REPO, 'examples', 'int4.quant'));
   const ws = {};
-  for (const g of ['ext', 'lang', 'run', 'package']) if (ONLY.has(g)) ws[g] = copyExamples(path.join(scratch, `ws-${g}`));
+  for (const g of ['ext', 'lang', 'run', 'package'])
+    if (ONLY.has(g)) ws[g] = copyExamples(path.join(scratch, `ws-${g}`));
   if (ONLY.has('cancel')) ws.cancel = makeSlowWorkspace(path.join(scratch, 'ws-cancel'));
   if (ONLY.has('lang')) {
     // A model whose file was cut short (an interrupted download): the recipe must say so on its
@@ -116,7 +146,10 @@ try {
     fs.cpSync(path.join(ws.lang, 'stories260K'), broken, { recursive: true });
     const st = path.join(broken, 'model.safetensors');
     fs.truncateSync(st, 5000);
-    fs.writeFileSync(path.join(ws.lang, 'truncated.quant'), 'model "broken-model"\ndefaults { format int4; group 32 }\n');
+    fs.writeFileSync(
+      path.join(ws.lang, 'truncated.quant'),
+      'model "broken-model"\ndefaults { format int4; group 32 }\n',
+    );
   }
   log(`fixtures ready (${secs(Date.now() - phase)})`);
 
@@ -157,29 +190,50 @@ try {
   // ---- ext: mocha inside the extension host ----------------------------------------------------
   if (ONLY.has('ext')) {
     const url = devUrl(ws.ext, { testsPath: path.join(E2E_DIR, 'ext', 'index.js') });
-    await withWindow('ext', url, async ({ page, exitPromise, consoleLines }) => {
-      const timeout = new Promise((r) => setTimeout(() => r('timeout'), 180_000));
-      const code = await Promise.race([exitPromise, timeout]);
-      await shots.take(page, 'ext-host-tests');
-      let report;
-      try {
-        report = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
-      } catch {
-        /* no results: reported below */
-      }
-      for (const r of report?.results ?? []) {
-        results.push({ name: `ext-host: ${r.title}`, state: r.state === 'pending' ? 'skipped' : r.state, ms: r.duration ?? 0, error: r.error });
-        log(`  ${r.state === 'passed' ? '✓' : r.state === 'failed' ? '✗' : '-'} ext-host: ${r.title}${r.error ? `\n${indent(r.error.split('\n').slice(0, 6).join('\n'))}` : ''}`);
-      }
-      await check('ext: extension-host suite finished', async () => {
-        if (report?.error) throw new Error(`the suite could not run: ${report.error}`);
-        assert(code !== 'timeout', `no result within 180 s\n${consoleLines.filter((l) => /error|fail/i.test(l)).slice(-20).join('\n')}`);
-        assert(report?.results?.length > 0, `no test results (exit code ${code})\n${consoleLines.slice(-30).join('\n')}`);
-        const failed = report.results.filter((r) => r.state === 'failed').length;
-        assert((code === 0) === (failed === 0), `exit code ${code} but ${failed} failed test(s)`);
-        return `${report.results.length} tests, exit code ${code}`;
-      });
-    }, { exposeExit: true });
+    await withWindow(
+      'ext',
+      url,
+      async ({ page, exitPromise, consoleLines }) => {
+        const timeout = new Promise((r) => setTimeout(() => r('timeout'), 180_000));
+        const code = await Promise.race([exitPromise, timeout]);
+        await shots.take(page, 'ext-host-tests');
+        let report;
+        try {
+          report = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+        } catch {
+          /* no results: reported below */
+        }
+        for (const r of report?.results ?? []) {
+          results.push({
+            name: `ext-host: ${r.title}`,
+            state: r.state === 'pending' ? 'skipped' : r.state,
+            ms: r.duration ?? 0,
+            error: r.error,
+          });
+          log(
+            `  ${r.state === 'passed' ? '✓' : r.state === 'failed' ? '✗' : '-'} ext-host: ${r.title}${r.error ? `\n${indent(r.error.split('\n').slice(0, 6).join('\n'))}` : ''}`,
+          );
+        }
+        await check('ext: extension-host suite finished', async () => {
+          if (report?.error) throw new Error(`the suite could not run: ${report.error}`);
+          assert(
+            code !== 'timeout',
+            `no result within 180 s\n${consoleLines
+              .filter((l) => /error|fail/i.test(l))
+              .slice(-20)
+              .join('\n')}`,
+          );
+          assert(
+            report?.results?.length > 0,
+            `no test results (exit code ${code})\n${consoleLines.slice(-30).join('\n')}`,
+          );
+          const failed = report.results.filter((r) => r.state === 'failed').length;
+          assert((code === 0) === (failed === 0), `exit code ${code} but ${failed} failed test(s)`);
+          return `${report.results.length} tests, exit code ${code}`;
+        });
+      },
+      { exposeExit: true },
+    );
   }
 
   // ---- lang: diagnostics, Problems, hover, completion ------------------------------------------
@@ -189,7 +243,10 @@ try {
       await check('lang: hover on a match rule shows its bits per weight', async () => {
         editor = await openFile(page, 'int4.quant');
         const line = editor.locator('.view-line', { hasText: 'match "*.mlp.down_proj"' });
-        const keyword = line.locator('span > span').filter({ hasText: /^match$/ }).first();
+        const keyword = line
+          .locator('span > span')
+          .filter({ hasText: /^match$/ })
+          .first();
         await keyword.waitFor();
         const text = await hoverUntil(page, keyword, /bpw/);
         assert(/\d+(\.\d+)?\s*bpw/.test(text), `hover has no "<number> bpw": ${oneLine(text)}`);
@@ -232,37 +289,49 @@ try {
         await editor.locator('.view-line', { hasText: 'format int44' }).click();
         await page.keyboard.press('End');
         await page.keyboard.press('Backspace');
-        await page.waitForFunction(() => document.querySelectorAll('.editor-instance .squiggly-error').length === 0, null, { timeout: 20_000 });
+        await page.waitForFunction(
+          () => document.querySelectorAll('.editor-instance .squiggly-error').length === 0,
+          null,
+          { timeout: 20_000 },
+        );
         return text.slice(0, 100);
       });
 
-      await check('lang: a truncated model file is an error on the model line; Run Recipe refuses it naming the error', async () => {
-        await openFile(page, 'truncated.quant');
-        const ed = page.locator('.editor-instance .monaco-editor').first();
-        await ed.locator('.view-line', { hasText: 'broken-model' }).waitFor({ timeout: 20_000 });
-        await ed.locator('.squiggly-error').first().waitFor({ timeout: 20_000 });
-        const panel = page.locator('.markers-panel');
-        if (!(await panel.isVisible())) await page.keyboard.press('Control+Shift+M');
-        const row = panel.locator('.monaco-list-row', { hasText: 'run past the end of the file' });
-        await row.first().waitFor({ timeout: 20_000 });
-        const text = oneLine(await row.first().innerText());
-        assert(/model\.safetensors/.test(text) && /model\/bad-offsets/.test(text), `row text ${text}`);
-        await shots.take(page, 'truncated-model-diagnostic');
-        await recordNotifications(page);
-        await runCommand(page, 'Bitsmith: Run Recipe');
-        // Refused up front (no process starts), naming the error and offering Problems.
-        const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'not running truncated.quant' });
-        await toast.first().waitFor({ timeout: 30_000 });
-        const msg = oneLine(await toast.first().innerText());
-        assert(/1 error \(line 1: .*model\.safetensors/.test(msg), `the refusal names the error and the file: ${msg}`);
-        assert(/Show Problems/.test(msg), `offers Show Problems: ${msg}`);
-        await shots.take(page, 'truncated-model-run-failed');
-        await page.keyboard.press('Escape');
-        await page.locator('.tabs-container .tab', { hasText: 'int4.quant' }).first().click();
-        return `${text.slice(0, 90)} | ${msg.slice(0, 120)}`;
-      });
+      await check(
+        'lang: a truncated model file is an error on the model line; Run Recipe refuses it naming the error',
+        async () => {
+          await openFile(page, 'truncated.quant');
+          const ed = page.locator('.editor-instance .monaco-editor').first();
+          await ed.locator('.view-line', { hasText: 'broken-model' }).waitFor({ timeout: 20_000 });
+          await ed.locator('.squiggly-error').first().waitFor({ timeout: 20_000 });
+          const panel = page.locator('.markers-panel');
+          if (!(await panel.isVisible())) await page.keyboard.press('Control+Shift+M');
+          const row = panel.locator('.monaco-list-row', { hasText: 'run past the end of the file' });
+          await row.first().waitFor({ timeout: 20_000 });
+          const text = oneLine(await row.first().innerText());
+          assert(/model\.safetensors/.test(text) && /model\/bad-offsets/.test(text), `row text ${text}`);
+          await shots.take(page, 'truncated-model-diagnostic');
+          await recordNotifications(page);
+          await runCommand(page, 'Bitsmith: Run Recipe');
+          // Refused up front (no process starts), naming the error and offering Problems.
+          const toast = page.locator('.notifications-toasts .notification-toast', {
+            hasText: 'not running truncated.quant',
+          });
+          await toast.first().waitFor({ timeout: 30_000 });
+          const msg = oneLine(await toast.first().innerText());
+          assert(
+            /1 error \(line 1: .*model\.safetensors/.test(msg),
+            `the refusal names the error and the file: ${msg}`,
+          );
+          assert(/Show Problems/.test(msg), `offers Show Problems: ${msg}`);
+          await shots.take(page, 'truncated-model-run-failed');
+          await page.keyboard.press('Escape');
+          await page.locator('.tabs-container .tab', { hasText: 'int4.quant' }).first().click();
+          return `${text.slice(0, 90)} | ${msg.slice(0, 120)}`;
+        },
+      );
 
-      await check('lang: completion in a match string offers the model\'s tensor patterns', async () => {
+      await check("lang: completion in a match string offers the model's tensor patterns", async () => {
         await editor.locator('.view-line').last().click();
         await page.keyboard.press('Control+End');
         await page.keyboard.press('Enter');
@@ -287,18 +356,26 @@ try {
     const wv = webview(page);
     const rows = wv.locator('#tensor-table tr[data-tensor]');
     // Rows, or an error toast (fail fast: a failed run never fills the table).
-    await waitFor(async () => {
-      if ((await rows.count()) > 0) return true;
-      await throwIfRunFailed(page);
-      return false;
-    }, { timeout: 90_000, interval: 300, what: 'rows in the report panel\'s #tensor-table' });
+    await waitFor(
+      async () => {
+        if ((await rows.count()) > 0) return true;
+        await throwIfRunFailed(page);
+        return false;
+      },
+      { timeout: 90_000, interval: 300, what: "rows in the report panel's #tensor-table" },
+    );
     const quantize = plan.byAction.quantize ?? 0;
     const accepted = [quantize, plan.total];
     let n = 0;
     try {
-      await waitFor(async () => accepted.includes((n = await rows.count())), { timeout: 60_000, what: 'the report table to list the tensors' });
+      await waitFor(async () => accepted.includes((n = await rows.count())), {
+        timeout: 60_000,
+        what: 'the report table to list the tensors',
+      });
     } catch {
-      throw new Error(`#tensor-table has ${n} tr[data-tensor] rows; expected ${quantize} (quantized tensors) or ${plan.total} (all tensors)`);
+      throw new Error(
+        `#tensor-table has ${n} tr[data-tensor] rows; expected ${quantize} (quantized tensors) or ${plan.total} (all tensors)`,
+      );
     }
     const names = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-tensor')));
     const quantized = plan.tensors.filter((_, i) => plan.actions[i] === 'quantize');
@@ -319,19 +396,27 @@ try {
       const el = wv.locator(`[data-chart="${chart}"]`).locator('canvas, svg').first();
       await el.waitFor({ timeout: 20_000 });
       await el.scrollIntoViewIfNeeded().catch(() => {});
-      const box = await waitFor(async () => {
-        const b = await el.boundingBox();
-        return b && b.width > 0 && b.height > 0 && b;
-      }, { timeout: 10_000, what: `a non-empty ${chart} chart` });
+      const box = await waitFor(
+        async () => {
+          const b = await el.boundingBox();
+          return b && b.width > 0 && b.height > 0 && b;
+        },
+        { timeout: 10_000, what: `a non-empty ${chart} chart` },
+      );
       // something is drawn: painted pixels on a canvas, shapes in an svg
-      const ink = await waitFor(() => el.evaluate((node) => {
-        if (node instanceof SVGElement) return node.querySelectorAll('path, rect, circle, line, polyline, polygon').length;
-        const c = /** @type {HTMLCanvasElement} */ (node);
-        const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        let painted = 0;
-        for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) painted++;
-        return painted / (c.width * c.height) > 0.01 ? painted : 0;
-      }), { timeout: 10_000, what: `the ${chart} chart to draw something` });
+      const ink = await waitFor(
+        () =>
+          el.evaluate((node) => {
+            if (node instanceof SVGElement)
+              return node.querySelectorAll('path, rect, circle, line, polyline, polygon').length;
+            const c = /** @type {HTMLCanvasElement} */ (node);
+            const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let painted = 0;
+            for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) painted++;
+            return painted / (c.width * c.height) > 0.01 ? painted : 0;
+          }),
+        { timeout: 10_000, what: `the ${chart} chart to draw something` },
+      );
       sizes[chart] = `${Math.round(box.width)}x${Math.round(box.height)} (${ink} drawn)`;
     }
     return sizes;
@@ -356,14 +441,17 @@ try {
         const found = await checkReportTable(page, expect.plan);
         panelOpen = true;
         const seen = await recorded(page);
-        assert(seen.some(isProgress), `no progress notification or status-bar progress was seen; saw ${JSON.stringify(seen.slice(0, 12))}`);
+        assert(
+          seen.some(isProgress),
+          `no progress notification or status-bar progress was seen; saw ${JSON.stringify(seen.slice(0, 12))}`,
+        );
         const latest = path.join(ws.run, '.bitsmith', 'reports', 'int4-latest.json');
         await waitFor(() => fs.existsSync(latest), { timeout: 10_000, what: `${path.relative(scratch, latest)}` });
         await shots.take(page, 'report-panel');
         return `${found.rows} rows (plan: ${found.quantize} quantized of ${found.total}); progress seen: ${JSON.stringify(seen.filter(isProgress).slice(0, 2))}`;
       });
 
-      await check('run: the report panel\'s charts render', async () => {
+      await check("run: the report panel's charts render", async () => {
         assert(panelOpen, 'the report panel did not open');
         const sizes = await checkCharts(page);
         await shots.take(page, 'report-charts');
@@ -377,11 +465,17 @@ try {
         // The report panel covers the recipe's editor group, so the rule opens in a group
         // beside it: the last int4.quant tab.
         const tabs = page.locator('.tabs-container .tab', { hasText: 'int4.quant' });
-        await waitFor(async () => (await tabs.count()) >= 2, { timeout: 10_000, what: 'the recipe opened beside the report' });
+        await waitFor(async () => (await tabs.count()) >= 2, {
+          timeout: 10_000,
+          what: 'the recipe opened beside the report',
+        });
         await tabs.last().click();
         const position = page.locator('.statusbar-item', { hasText: /^Ln \d+, Col \d+/ }).first();
         let text = '';
-        await waitFor(async () => /^Ln 13, Col \d+/.test((text = oneLine(await position.innerText().catch(() => '')))), { timeout: 10_000, what: 'the cursor on line 13' }).catch(() => {
+        await waitFor(
+          async () => /^Ln 13, Col \d+/.test((text = oneLine(await position.innerText().catch(() => '')))),
+          { timeout: 10_000, what: 'the cursor on line 13' },
+        ).catch(() => {
           throw new Error(`the recipe's cursor is at "${text}", not on line 13 (match "*.mlp.down_proj")`);
         });
         await shots.take(page, 'reveal-rule');
@@ -412,16 +506,22 @@ try {
         await tab.waitFor({ timeout: 20_000 });
         // the compare webview is the one holding #compare-totals (the report panel's is still there)
         let cmp;
-        await waitFor(async () => {
-          const n = await page.locator('iframe.webview.ready').count();
-          for (let i = 0; i < n; i++) {
-            if ((await webview(page, i).locator('#compare-totals').count()) > 0) return (cmp = webview(page, i));
-          }
-          return false;
-        }, { timeout: 30_000, what: 'a compare webview with #compare-totals' });
+        await waitFor(
+          async () => {
+            const n = await page.locator('iframe.webview.ready').count();
+            for (let i = 0; i < n; i++) {
+              if ((await webview(page, i).locator('#compare-totals').count()) > 0) return (cmp = webview(page, i));
+            }
+            return false;
+          },
+          { timeout: 30_000, what: 'a compare webview with #compare-totals' },
+        );
         const accepted = [expect.plan.byAction.quantize, expect.plan.total];
         let rows = 0;
-        await waitFor(async () => accepted.includes((rows = await cmp.locator('tr[data-tensor]').count())), { timeout: 15_000, what: 'compare rows' }).catch(() => {
+        await waitFor(async () => accepted.includes((rows = await cmp.locator('tr[data-tensor]').count())), {
+          timeout: 15_000,
+          what: 'compare rows',
+        }).catch(() => {
           throw new Error(`the compare panel has ${rows} tr[data-tensor] rows; expected ${accepted.join(' or ')}`);
         });
         await page.waitForTimeout(500);
@@ -429,37 +529,50 @@ try {
         return `${oneLine(await tab.innerText())}: ${rows} tensor rows`;
       });
 
-      await check('run: Show Allocation measures on request, then shows the mix, the frontier and the sensitivity table', async () => {
-        await openFile(page, 'allocate.quant');
-        await recordNotifications(page);
-        await runCommand(page, 'Bitsmith: Show Allocation');
-        const holding = async (selector) => {
-          const n = await page.locator('iframe.webview.ready').count();
-          for (let i = 0; i < n; i++) if ((await webview(page, i).locator(selector).count()) > 0) return webview(page, i);
-          return false;
-        };
-        // The scratch copy has no measurements: the panel offers Measure.
-        let wv;
-        await waitFor(async () => (wv = await holding('#measure')), { timeout: 30_000, what: 'the Allocation panel with a Measure button' });
-        await shots.take(page, 'allocation-measure');
-        await wv.locator('#measure').click();
-        await waitFor(async () => (wv = await holding('#allocation-mix')), { timeout: 240_000, what: 'the measured allocation (#allocation-mix)' });
-        const mix = oneLine(await wv.locator('#allocation-mix').innerText());
-        assert(/\d+ int\d/.test(mix), `mix: ${mix}`);
-        const rows = await wv.locator('#sensitivity-table tr[data-tensor]').count();
-        assert(rows === 36, `the sensitivity table has ${rows} rows; expected 36 (35 allocated + 1 pinned)`);
-        await wv.locator('figure[data-chart="frontier"] canvas').waitFor({ timeout: 10_000 });
-        await wv.locator('figure[data-chart="bits-heatmap"] canvas').waitFor({ timeout: 10_000 });
-        const cache = path.join(ws.run, '.bitsmith', 'measure');
-        assert(fs.existsSync(cache) && fs.readdirSync(cache).length === 1, 'one measurement table beside the recipe');
-        // The language server re-analyses when the measurement table appears: the
-        // "not measured yet" info on `allocate` goes away.
-        const infos = page.locator('.editor-instance .monaco-editor').first().locator('.squiggly-info');
-        await waitFor(async () => (await infos.count()) === 0, { timeout: 20_000, what: 'the allocate info squiggle gone after measuring' });
-        await page.waitForTimeout(500);
-        await shots.take(page, 'allocation-panel');
-        return `${mix}; ${rows} rows`;
-      });
+      await check(
+        'run: Show Allocation measures on request, then shows the mix, the frontier and the sensitivity table',
+        async () => {
+          await openFile(page, 'allocate.quant');
+          await recordNotifications(page);
+          await runCommand(page, 'Bitsmith: Show Allocation');
+          const holding = async (selector) => {
+            const n = await page.locator('iframe.webview.ready').count();
+            for (let i = 0; i < n; i++)
+              if ((await webview(page, i).locator(selector).count()) > 0) return webview(page, i);
+            return false;
+          };
+          // The scratch copy has no measurements: the panel offers Measure.
+          let wv;
+          await waitFor(async () => (wv = await holding('#measure')), {
+            timeout: 30_000,
+            what: 'the Allocation panel with a Measure button',
+          });
+          await shots.take(page, 'allocation-measure');
+          await wv.locator('#measure').click();
+          await waitFor(async () => (wv = await holding('#allocation-mix')), {
+            timeout: 240_000,
+            what: 'the measured allocation (#allocation-mix)',
+          });
+          const mix = oneLine(await wv.locator('#allocation-mix').innerText());
+          assert(/\d+ int\d/.test(mix), `mix: ${mix}`);
+          const rows = await wv.locator('#sensitivity-table tr[data-tensor]').count();
+          assert(rows === 36, `the sensitivity table has ${rows} rows; expected 36 (35 allocated + 1 pinned)`);
+          await wv.locator('figure[data-chart="frontier"] canvas').waitFor({ timeout: 10_000 });
+          await wv.locator('figure[data-chart="bits-heatmap"] canvas').waitFor({ timeout: 10_000 });
+          const cache = path.join(ws.run, '.bitsmith', 'measure');
+          assert(fs.existsSync(cache) && fs.readdirSync(cache).length === 1, 'one measurement table beside the recipe');
+          // The language server re-analyses when the measurement table appears: the
+          // "not measured yet" info on `allocate` goes away.
+          const infos = page.locator('.editor-instance .monaco-editor').first().locator('.squiggly-info');
+          await waitFor(async () => (await infos.count()) === 0, {
+            timeout: 20_000,
+            what: 'the allocate info squiggle gone after measuring',
+          });
+          await page.waitForTimeout(500);
+          await shots.take(page, 'allocation-panel');
+          return `${mix}; ${rows} rows`;
+        },
+      );
     });
   }
 
@@ -471,7 +584,10 @@ try {
         await recordNotifications(page);
         const started = Date.now();
         await runCommand(page, 'Bitsmith: Run Recipe');
-        await waitFor(async () => (await recorded(page)).some(isProgress), { timeout: 30_000, what: 'run progress (toast or status bar)' });
+        await waitFor(async () => (await recorded(page)).some(isProgress), {
+          timeout: 30_000,
+          what: 'run progress (toast or status bar)',
+        });
         await page.waitForTimeout(1500); // well into the run (~15 s long at one thread)
         await throwIfRunFailed(page);
         await shots.take(page, 'cancel-running');
@@ -480,20 +596,29 @@ try {
         await recordNotifications(page);
         const cancelAt = Date.now();
         await runCommand(page, 'Bitsmith: Cancel Run');
-        const said = await waitFor(async () => (await recorded(page)).find((l) => /cancell?ed|stopped|aborted/i.test(l)), {
-          timeout: 8_000, what: 'a notification or status saying the run was cancelled',
-        });
+        const said = await waitFor(
+          async () => (await recorded(page)).find((l) => /cancell?ed|stopped|aborted/i.test(l)),
+          {
+            timeout: 8_000,
+            what: 'a notification or status saying the run was cancelled',
+          },
+        );
         const tookCancel = Date.now() - cancelAt;
         await shots.take(page, 'cancel-cancelled');
         // the runner must be gone, and with it every file it wrote
         const leftovers = () => (fs.existsSync(out) ? fs.readdirSync(out) : []);
-        await waitFor(() => leftovers().length === 0, { timeout: 5_000, what: `out/ to be empty (has ${leftovers().join(', ')})` }).catch((e) => {
+        await waitFor(() => leftovers().length === 0, {
+          timeout: 5_000,
+          what: `out/ to be empty (has ${leftovers().join(', ')})`,
+        }).catch((e) => {
           throw new Error(`out/ still holds ${JSON.stringify(leftovers())} after the cancel`, { cause: e });
         });
         const running = () => server.groupProcesses().filter((p) => /slow\.quant/.test(p.cmd));
-        await waitFor(() => running().length === 0, { timeout: 5_000, what: 'the runner process to exit' }).catch(() => {
-          throw new Error(`still running after cancel: ${JSON.stringify(running())}`);
-        });
+        await waitFor(() => running().length === 0, { timeout: 5_000, what: 'the runner process to exit' }).catch(
+          () => {
+            throw new Error(`still running after cancel: ${JSON.stringify(running())}`);
+          },
+        );
         await page.waitForTimeout(2000);
         assert(leftovers().length === 0, `out/ holds ${JSON.stringify(leftovers())} 2 s after the cancel`);
         return `cancelled ${secs(cancelAt - started)} into the run, confirmed in ${secs(tookCancel)}: ${oneLine(said).slice(0, 100)}`;
@@ -506,50 +631,67 @@ try {
     log('[package]');
     const pkgStart = Date.now();
     const vsix = path.join(scratch, 'bitsmith.vsix');
-    const packaged = await check('package: vsce package ships the bundles, the native addon and the webviews', async () => {
-      const vsce = path.join(E2E_DIR, 'node_modules', '.bin', 'vsce');
-      const r = spawnSync(vsce, ['package', '--no-dependencies', '--no-rewrite-relative-links', '--out', vsix], {
-        cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000,
-      });
-      assert(r.status === 0, `vsce package exited ${r.status}\n${r.stdout}\n${r.stderr}`);
-      const names = zipEntries(vsix).map((e) => e.name);
-      const need = [
-        ['extension/dist/extension.js'],
-        ['extension/dist/server.js'],
-        ['extension/dist/cli.js'],
-        ['extension/native/build/Release/*.node', (n) => /^extension\/native\/build\/Release\/[^/]+\.node$/.test(n)],
-        ['extension/dist/webview/*', (n) => n.startsWith('extension/dist/webview/')],
-      ];
-      const missing = need.filter(([name, test]) => !names.some(test ?? ((n) => n === name))).map(([name]) => name);
-      assert(missing.length === 0, `the vsix lacks ${missing.join(', ')} (it has ${names.length} entries: ${names.filter((n) => n.startsWith('extension/dist') || n.startsWith('extension/native')).join(', ')})`);
-      return `${names.length} entries, ${(fs.statSync(vsix).size / 2 ** 20).toFixed(1)} MiB`;
-    });
+    const packaged = await check(
+      'package: vsce package ships the bundles, the native addon and the webviews',
+      async () => {
+        const vsce = path.join(E2E_DIR, 'node_modules', '.bin', 'vsce');
+        const r = spawnSync(vsce, ['package', '--no-dependencies', '--no-rewrite-relative-links', '--out', vsix], {
+          cwd: REPO,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+          timeout: 180_000,
+        });
+        assert(r.status === 0, `vsce package exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+        const names = zipEntries(vsix).map((e) => e.name);
+        const need = [
+          ['extension/dist/extension.js'],
+          ['extension/dist/server.js'],
+          ['extension/dist/cli.js'],
+          ['extension/native/build/Release/*.node', (n) => /^extension\/native\/build\/Release\/[^/]+\.node$/.test(n)],
+          ['extension/dist/webview/*', (n) => n.startsWith('extension/dist/webview/')],
+        ];
+        const missing = need.filter(([name, test]) => !names.some(test ?? ((n) => n === name))).map(([name]) => name);
+        assert(
+          missing.length === 0,
+          `the vsix lacks ${missing.join(', ')} (it has ${names.length} entries: ${names.filter((n) => n.startsWith('extension/dist') || n.startsWith('extension/native')).join(', ')})`,
+        );
+        return `${names.length} entries, ${(fs.statSync(vsix).size / 2 ** 20).toFixed(1)} MiB`;
+      },
+    );
 
     // The dev-path server is no longer needed: free the CPU for the second one.
     for (const s of servers) await s.stop();
     const vsixServer = new CodeServer(scratch, { name: 'vsix', extensionsDir: path.join(scratch, 'extensions-vsix') });
     servers.push(vsixServer);
     current.server = vsixServer;
-    const installed = packaged && (await check('package: code-server --install-extension installs the vsix', async () => {
-      const r = vsixServer.cli(['--install-extension', vsix]);
-      assert(r.status === 0, `--install-extension exited ${r.status}\n${r.stdout}\n${r.stderr}`);
-      assert(/successfully installed/i.test(r.stdout + r.stderr), `no success message:\n${r.stdout}\n${r.stderr}`);
-      const dir = fs.readdirSync(vsixServer.extensionsDir).find((d) => d.startsWith('bitsmith.bitsmith-'));
-      assert(dir, `no bitsmith.bitsmith-* folder in ${vsixServer.extensionsDir}`);
-      for (const f of ['dist/extension.js', 'dist/server.js', 'package.json']) {
-        assert(fs.existsSync(path.join(vsixServer.extensionsDir, dir, f)), `installed extension lacks ${f}`);
-      }
-      return dir;
-    }));
+    const installed =
+      packaged &&
+      (await check('package: code-server --install-extension installs the vsix', async () => {
+        const r = vsixServer.cli(['--install-extension', vsix]);
+        assert(r.status === 0, `--install-extension exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+        assert(/successfully installed/i.test(r.stdout + r.stderr), `no success message:\n${r.stdout}\n${r.stderr}`);
+        const dir = fs.readdirSync(vsixServer.extensionsDir).find((d) => d.startsWith('bitsmith.bitsmith-'));
+        assert(dir, `no bitsmith.bitsmith-* folder in ${vsixServer.extensionsDir}`);
+        for (const f of ['dist/extension.js', 'dist/server.js', 'package.json']) {
+          assert(fs.existsSync(path.join(vsixServer.extensionsDir, dir, f)), `installed extension lacks ${f}`);
+        }
+        return dir;
+      }));
 
     if (installed) {
       const phase2 = Date.now();
       await vsixServer.start();
-      log(`code-server (installed vsix, no dev path) started on port ${vsixServer.port} (${secs(Date.now() - phase2)})`);
+      log(
+        `code-server (installed vsix, no dev path) started on port ${vsixServer.port} (${secs(Date.now() - phase2)})`,
+      );
       await withWindow('package (installed vsix)', vsixServer.url(ws.package), async ({ page }) => {
         await check('package: the installed extension serves hover and diagnostics', async () => {
           const editor = await openFile(page, 'int4.quant');
-          const keyword = editor.locator('.view-line', { hasText: 'match "*.mlp.down_proj"' }).locator('span > span').filter({ hasText: /^match$/ }).first();
+          const keyword = editor
+            .locator('.view-line', { hasText: 'match "*.mlp.down_proj"' })
+            .locator('span > span')
+            .filter({ hasText: /^match$/ })
+            .first();
           const text = await hoverUntil(page, keyword, /bpw/);
           await page.mouse.move(700, 880);
           await page.keyboard.press('Escape');
@@ -588,7 +730,10 @@ try {
   else fs.rmSync(scratch, { recursive: true, force: true });
 
   console.log('\nsummary:');
-  for (const r of results) console.log(`  ${r.state === 'passed' ? 'pass' : r.state === 'failed' ? 'FAIL' : 'skip'}  ${secs(r.ms).padStart(6)}  ${r.name}`);
+  for (const r of results)
+    console.log(
+      `  ${r.state === 'passed' ? 'pass' : r.state === 'failed' ? 'FAIL' : 'skip'}  ${secs(r.ms).padStart(6)}  ${r.name}`,
+    );
   const passed = results.filter((r) => r.state === 'passed').length;
   const skipped = results.filter((r) => r.state === 'skipped').length;
   console.log(`screenshots: ${ARTIFACTS}`);

@@ -125,8 +125,18 @@ function decodeBlock(type: string, b: Uint8Array, o: number, y: Float32Array, yo
 }
 /** [weights, bytes] of one block per type. */
 export const BLOCK: Record<string, [number, number]> = {
-  q4_0: [32, 18], q4_1: [32, 20], q5_0: [32, 22], q5_1: [32, 24], q8_0: [32, 34], q2_k: [256, 84], q3_k: [256, 110],
-  q4_k: [256, 144], q5_k: [256, 176], q6_k: [256, 210], iq4_nl: [32, 18], iq4_xs: [256, 136],
+  q4_0: [32, 18],
+  q4_1: [32, 20],
+  q5_0: [32, 22],
+  q5_1: [32, 24],
+  q8_0: [32, 34],
+  q2_k: [256, 84],
+  q3_k: [256, 110],
+  q4_k: [256, 144],
+  q5_k: [256, 176],
+  q6_k: [256, 210],
+  iq4_nl: [32, 18],
+  iq4_xs: [256, 136],
 };
 /** Decodes rows x cols weights of `type` blocks (rows back to back). */
 export function decodeTs(type: string, bytes: Uint8Array, rows: number, cols: number): Float32Array {
@@ -135,4 +145,3 @@ export function decodeTs(type: string, bytes: Uint8Array, rows: number, cols: nu
   for (let k = 0; k < (rows * cols) / bw; k++) decodeBlock(type, bytes, k * bb, y, k * bw);
   return y;
 }
-

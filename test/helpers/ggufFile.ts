@@ -15,17 +15,39 @@ export interface GgufTestTensor {
   offset?: number;
 }
 
-const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
-const u64 = (v: number | bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return b; };
+const u32 = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+};
+const u64 = (v: number | bigint) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(v));
+  return b;
+};
 const str = (s: string) => Buffer.concat([u64(Buffer.byteLength(s)), Buffer.from(s, 'utf8')]);
 
 /** ggml type ids of the twelve block types bitsmith reads and writes. */
 export const GGML_ID: Readonly<Record<string, number>> = {
-  q4_0: 2, q4_1: 3, q5_0: 6, q5_1: 7, q8_0: 8, q2_k: 10, q3_k: 11, q4_k: 12, q5_k: 13, q6_k: 14, iq4_nl: 20, iq4_xs: 23,
+  q4_0: 2,
+  q4_1: 3,
+  q5_0: 6,
+  q5_1: 7,
+  q8_0: 8,
+  q2_k: 10,
+  q3_k: 11,
+  q4_k: 12,
+  q5_k: 13,
+  q6_k: 14,
+  iq4_nl: 20,
+  iq4_xs: 23,
 };
 
 /** A GGUF v3 file with string key/values (general.architecture first) and the tensors. */
-export function ggufFile(tensors: GgufTestTensor[], kv: Record<string, string> = { 'general.architecture': 'llama' }): Buffer {
+export function ggufFile(
+  tensors: GgufTestTensor[],
+  kv: Record<string, string> = { 'general.architecture': 'llama' },
+): Buffer {
   const align = 32;
   const kvs = Object.entries(kv).map(([k, v]) => Buffer.concat([str(k), u32(8), str(v)]));
   const infos: Buffer[] = [];
@@ -48,14 +70,24 @@ export function ggufFile(tensors: GgufTestTensor[], kv: Record<string, string> =
 
 /** Byte offsets of the f16 scale fields (d, and m / dmin) inside one block of each type. */
 const HALF_FIELDS: Readonly<Record<string, number[]>> = {
-  q8_0: [0], q4_0: [0], q4_1: [0, 2], q5_0: [0], q5_1: [0, 2], q2_k: [80, 82], q3_k: [108], q4_k: [0, 2], q5_k: [0, 2],
-  q6_k: [208], iq4_nl: [0], iq4_xs: [0],
+  q8_0: [0],
+  q4_0: [0],
+  q4_1: [0, 2],
+  q5_0: [0],
+  q5_1: [0, 2],
+  q2_k: [80, 82],
+  q3_k: [108],
+  q4_k: [0, 2],
+  q5_k: [0, 2],
+  q6_k: [208],
+  iq4_nl: [0],
+  iq4_xs: [0],
 };
 
 /** `blocks` hand-made blocks of `type`: random code/sub-scale bytes, finite f16 scales in [2^-10, 2^-6). */
 export function randomBlocks(type: string, blocks: number, seed: number): Buffer {
   let s = seed >>> 0 || 1;
-  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 24);
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 24;
   const bb = BLOCK[type][1];
   const b = Buffer.alloc(blocks * bb);
   for (let i = 0; i < b.length; i++) b[i] = next();

@@ -14,7 +14,11 @@ export interface LegacyEntry {
 }
 
 /** Legacy .dat; trailer false: an older file without the last chunk and dataset name. */
-export function legacyImatrixBytes(entries: LegacyEntry[], trailer: { lastChunk: number; dataset: string } | false = { lastChunk: 10, dataset: 'calib.txt' }, count = entries.length): Buffer {
+export function legacyImatrixBytes(
+  entries: LegacyEntry[],
+  trailer: { lastChunk: number; dataset: string } | false = { lastChunk: 10, dataset: 'calib.txt' },
+  count = entries.length,
+): Buffer {
   const parts: Buffer[] = [];
   const i32 = (v: number) => {
     const b = Buffer.alloc(4);
@@ -53,20 +57,48 @@ export interface GgufEntry {
 /** GGUF v3 imatrix: general.type (unless type is null), then per entry <name>.in_sum2 [n_in, n_mat] and <name>.counts [1, n_mat], F32. */
 export function ggufImatrixBytes(entries: GgufEntry[], type: string | null = 'imatrix'): Buffer {
   const head: Buffer[] = [];
-  const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v, 0); head.push(b); };
-  const u64 = (v: number) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v), 0); head.push(b); };
-  const str = (s: string) => { const b = Buffer.from(s, 'utf8'); u64(b.length); head.push(b); };
+  const u32 = (v: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v, 0);
+    head.push(b);
+  };
+  const u64 = (v: number) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(v), 0);
+    head.push(b);
+  };
+  const str = (s: string) => {
+    const b = Buffer.from(s, 'utf8');
+    u64(b.length);
+    head.push(b);
+  };
   const tensors: { name: string; ne: number[]; data: Buffer }[] = [];
   for (const e of entries) {
-    if (e.omit !== 'sums') tensors.push({ name: `${e.name}.in_sum2`, ne: [e.nIn, e.nMat], data: Buffer.from(new Float32Array(e.sums).buffer) });
-    if (e.omit !== 'counts') tensors.push({ name: `${e.name}.counts`, ne: [1, e.counts.length], data: Buffer.from(new Float32Array(e.counts).buffer) });
+    if (e.omit !== 'sums')
+      tensors.push({
+        name: `${e.name}.in_sum2`,
+        ne: [e.nIn, e.nMat],
+        data: Buffer.from(new Float32Array(e.sums).buffer),
+      });
+    if (e.omit !== 'counts')
+      tensors.push({
+        name: `${e.name}.counts`,
+        ne: [1, e.counts.length],
+        data: Buffer.from(new Float32Array(e.counts).buffer),
+      });
   }
   head.push(Buffer.from('GGUF', 'latin1'));
   u32(3);
   u64(tensors.length);
   u64(type === null ? 1 : 2);
-  if (type !== null) { str('general.type'); u32(8); str(type); }
-  str('imatrix.chunk_count'); u32(4); u32(10);
+  if (type !== null) {
+    str('general.type');
+    u32(8);
+    str(type);
+  }
+  str('imatrix.chunk_count');
+  u32(4);
+  u32(10);
   const align = (n: number) => Math.ceil(n / 32) * 32;
   let off = 0;
   for (const t of tensors) {

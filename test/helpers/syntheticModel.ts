@@ -5,11 +5,22 @@ import type { ModelHeader, TensorInfo } from '../../core/src/models/types';
 export function tensor(name: string, shape: number[], dtype = 'F32'): TensorInfo {
   const elements = shape.reduce((a, b) => a * b, 1);
   const bits = dtype === 'F32' ? 32 : 16;
-  return { name, shape, dtype, bitsPerElement: bits, elements, bytes: (elements * bits) / 8, file: '/synthetic', offset: 0 };
+  return {
+    name,
+    shape,
+    dtype,
+    bitsPerElement: bits,
+    elements,
+    bytes: (elements * bits) / 8,
+    file: '/synthetic',
+    offset: 0,
+  };
 }
 
 /** stories260K's shapes: dim 64, hidden 172, 5 layers, 8 heads / 4 kv heads, vocab 512. */
-export function llamaHeader(opts: { layers?: number; dim?: number; hidden?: number; kvDim?: number; vocab?: number; dtype?: string } = {}): ModelHeader {
+export function llamaHeader(
+  opts: { layers?: number; dim?: number; hidden?: number; kvDim?: number; vocab?: number; dtype?: string } = {},
+): ModelHeader {
   const { layers = 5, dim = 64, hidden = 172, kvDim = 32, vocab = 512, dtype = 'F32' } = opts;
   const tensors: TensorInfo[] = [tensor('model.embed_tokens.weight', [vocab, dim], dtype)];
   for (let l = 0; l < layers; l++) {
@@ -28,8 +39,14 @@ export function llamaHeader(opts: { layers?: number; dim?: number; hidden?: numb
   }
   tensors.push(tensor('model.norm.weight', [dim], dtype));
   return {
-    path: '/synthetic', format: 'safetensors', architecture: 'llama', tensors,
-    parameters: tensors.reduce((a, t) => a + t.elements, 0), bytes: tensors.reduce((a, t) => a + t.bytes, 0),
-    dtype, config: {}, files: [],
+    path: '/synthetic',
+    format: 'safetensors',
+    architecture: 'llama',
+    tensors,
+    parameters: tensors.reduce((a, t) => a + t.elements, 0),
+    bytes: tensors.reduce((a, t) => a + t.bytes, 0),
+    dtype,
+    config: {},
+    files: [],
   };
 }

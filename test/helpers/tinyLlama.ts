@@ -4,6 +4,7 @@
 // q/k norms, head_dim != hidden/heads, rope_theta, sliding window, untied lm_head).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { maxOf } from '../../core/src/arrays';
 
 export interface TinyConfig {
   modelType: 'llama' | 'mistral' | 'qwen2' | 'qwen3' | string;
@@ -49,7 +50,9 @@ export function tinyWeights(c: TinyConfig, seed = 1): Weights {
     for (let i = 0; i < n; i++) data[i] = offset + (r() + r() + r()) * scale;
     w.set(name, { shape, data });
   };
-  const hd = headDim(c), qd = c.heads * hd, kvd = c.kvHeads * hd;
+  const hd = headDim(c),
+    qd = c.heads * hd,
+    kvd = c.kvHeads * hd;
   add('model.embed_tokens.weight', [c.vocab, c.dim], 1);
   for (let l = 0; l < c.layers; l++) {
     const p = `model.layers.${l}.`;
@@ -95,7 +98,15 @@ export function writeSafetensors(file: string, w: Weights) {
 
 export function configJson(c: TinyConfig): Record<string, unknown> {
   const cfg: Record<string, unknown> = {
-    architectures: [c.modelType === 'qwen2' ? 'Qwen2ForCausalLM' : c.modelType === 'qwen3' ? 'Qwen3ForCausalLM' : c.modelType === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM'],
+    architectures: [
+      c.modelType === 'qwen2'
+        ? 'Qwen2ForCausalLM'
+        : c.modelType === 'qwen3'
+          ? 'Qwen3ForCausalLM'
+          : c.modelType === 'mistral'
+            ? 'MistralForCausalLM'
+            : 'LlamaForCausalLM',
+    ],
     model_type: c.modelType,
     hidden_size: c.dim,
     intermediate_size: c.hidden,
@@ -145,9 +156,19 @@ function rms(x: Float64Array, w: Float32Array, eps: number): Float64Array {
 
 /** Logits [T][vocab] for tokens at positions 0..T-1 (f64 throughout). Optionally records
  * each linear layer's input rows: inputs[`${layer}:${site}`] = rows. */
-export function referenceLogits(c: TinyConfig, w: Weights, tokens: number[], inputs?: Map<string, Float64Array[]>): Float64Array[] {
+export function referenceLogits(
+  c: TinyConfig,
+  w: Weights,
+  tokens: number[],
+  inputs?: Map<string, Float64Array[]>,
+): Float64Array[] {
   const W = (n: string) => w.get(n)!.data;
-  const hd = headDim(c), qd = c.heads * hd, kvd = c.kvHeads * hd, eps = c.eps ?? 1e-6, theta = c.ropeTheta ?? 10000, half = hd / 2;
+  const hd = headDim(c),
+    qd = c.heads * hd,
+    kvd = c.kvHeads * hd,
+    eps = c.eps ?? 1e-6,
+    theta = c.ropeTheta ?? 10000,
+    half = hd / 2;
   const T = tokens.length;
   const rec = (l: number, site: string, x: Float64Array) => {
     if (!inputs) return;
@@ -155,27 +176,52 @@ export function referenceLogits(c: TinyConfig, w: Weights, tokens: number[], inp
     if (!inputs.has(k)) inputs.set(k, []);
     inputs.get(k)!.push(x);
   };
-  let xs: Float64Array[] = tokens.map((t) => Float64Array.from(W('model.embed_tokens.weight').subarray(t * c.dim, (t + 1) * c.dim)));
+  let xs: Float64Array[] = tokens.map((t) =>
+    Float64Array.from(W('model.embed_tokens.weight').subarray(t * c.dim, (t + 1) * c.dim)),
+  );
   const rope = (v: Float64Array, off: number, pos: number) => {
     for (let i = 0; i < half; i++) {
       const a = pos * Math.pow(theta, (-2 * i) / hd);
-      const x0 = v[off + i], x1 = v[off + i + half];
+      const x0 = v[off + i],
+        x1 = v[off + i + half];
       v[off + i] = x0 * Math.cos(a) - x1 * Math.sin(a);
       v[off + i + half] = x1 * Math.cos(a) + x0 * Math.sin(a);
     }
   };
   for (let l = 0; l < c.layers; l++) {
     const p = `model.layers.${l}.`;
-    const qs: Float64Array[] = [], ks: Float64Array[] = [], vs: Float64Array[] = [];
+    const qs: Float64Array[] = [],
+      ks: Float64Array[] = [],
+      vs: Float64Array[] = [];
     for (let t = 0; t < T; t++) {
       const xn = rms(xs[t], W(p + 'input_layernorm.weight'), eps);
       rec(l, 'attn', xn);
-      const q = matvec(W(p + 'self_attn.q_proj.weight'), qd, c.dim, xn, c.bias ? W(p + 'self_attn.q_proj.bias') : undefined);
-      const k = matvec(W(p + 'self_attn.k_proj.weight'), kvd, c.dim, xn, c.bias ? W(p + 'self_attn.k_proj.bias') : undefined);
-      const v = matvec(W(p + 'self_attn.v_proj.weight'), kvd, c.dim, xn, c.bias ? W(p + 'self_attn.v_proj.bias') : undefined);
+      const q = matvec(
+        W(p + 'self_attn.q_proj.weight'),
+        qd,
+        c.dim,
+        xn,
+        c.bias ? W(p + 'self_attn.q_proj.bias') : undefined,
+      );
+      const k = matvec(
+        W(p + 'self_attn.k_proj.weight'),
+        kvd,
+        c.dim,
+        xn,
+        c.bias ? W(p + 'self_attn.k_proj.bias') : undefined,
+      );
+      const v = matvec(
+        W(p + 'self_attn.v_proj.weight'),
+        kvd,
+        c.dim,
+        xn,
+        c.bias ? W(p + 'self_attn.v_proj.bias') : undefined,
+      );
       if (c.qkNorm) {
-        for (let h = 0; h < c.heads; h++) q.set(rms(q.subarray(h * hd, (h + 1) * hd), W(p + 'self_attn.q_norm.weight'), eps), h * hd);
-        for (let h = 0; h < c.kvHeads; h++) k.set(rms(k.subarray(h * hd, (h + 1) * hd), W(p + 'self_attn.k_norm.weight'), eps), h * hd);
+        for (let h = 0; h < c.heads; h++)
+          q.set(rms(q.subarray(h * hd, (h + 1) * hd), W(p + 'self_attn.q_norm.weight'), eps), h * hd);
+        for (let h = 0; h < c.kvHeads; h++)
+          k.set(rms(k.subarray(h * hd, (h + 1) * hd), W(p + 'self_attn.k_norm.weight'), eps), h * hd);
       }
       for (let h = 0; h < c.heads; h++) rope(q, h * hd, t);
       for (let h = 0; h < c.kvHeads; h++) rope(k, h * hd, t);
@@ -195,7 +241,7 @@ export function referenceLogits(c: TinyConfig, w: Weights, tokens: number[], inp
           for (let d = 0; d < hd; d++) s += qs[t][h * hd + d] * ks[j][g * hd + d];
           sc.push(s / Math.sqrt(hd));
         }
-        const m = Math.max(...sc);
+        const m = maxOf(sc);
         const e = sc.map((s) => Math.exp(s - m));
         const z = e.reduce((a, b) => a + b, 0);
         for (let j = first; j <= t; j++)

@@ -6,10 +6,25 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 import type {
-  CodeAction, CompletionItem, CompletionList, Diagnostic, DocumentSymbol, FoldingRange, Hover, InitializeResult,
-  MarkupContent, PublishDiagnosticsParams, SemanticTokens, TextEdit,
+  CodeAction,
+  CompletionItem,
+  CompletionList,
+  Diagnostic,
+  DocumentSymbol,
+  FoldingRange,
+  Hover,
+  InitializeResult,
+  MarkupContent,
+  PublishDiagnosticsParams,
+  SemanticTokens,
+  TextEdit,
 } from 'vscode-languageserver-protocol';
 import type { BudgetResult } from '../../server/src/protocol';
 
@@ -46,30 +61,53 @@ describe('language server over stdio', function () {
   let conn: MessageConnection;
   let init: InitializeResult;
   const published = new Map<string, PublishDiagnosticsParams[]>();
-  const waiters: { uri: string; test: (p: PublishDiagnosticsParams) => boolean; resolve: (p: PublishDiagnosticsParams) => void }[] = [];
+  const waiters: {
+    uri: string;
+    test: (p: PublishDiagnosticsParams) => boolean;
+    resolve: (p: PublishDiagnosticsParams) => void;
+  }[] = [];
   let version = 1;
 
   /** The next diagnostics published for `uri` that satisfy `test` (or the last one already published). */
-  function diagnosticsFor(uri: string, test: (p: PublishDiagnosticsParams) => boolean = () => true): Promise<PublishDiagnosticsParams> {
+  function diagnosticsFor(
+    uri: string,
+    test: (p: PublishDiagnosticsParams) => boolean = () => true,
+  ): Promise<PublishDiagnosticsParams> {
     const seen = published.get(uri) ?? [];
     const last = seen[seen.length - 1];
     if (last && test(last)) return Promise.resolve(last);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching diagnostics for ${uri}; last: ${JSON.stringify(last)}`)), 10000);
-      waiters.push({ uri, test, resolve: (p) => { clearTimeout(timer); resolve(p); } });
+      const timer = setTimeout(
+        () => reject(new Error(`no matching diagnostics for ${uri}; last: ${JSON.stringify(last)}`)),
+        10000,
+      );
+      waiters.push({
+        uri,
+        test,
+        resolve: (p) => {
+          clearTimeout(timer);
+          resolve(p);
+        },
+      });
     });
   }
 
   async function open(name: string, text: string) {
     const r = recipe(name, text);
-    await conn.sendNotification('textDocument/didOpen', { textDocument: { uri: r.uri, languageId: 'quant', version: version++, text } });
+    await conn.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: r.uri, languageId: 'quant', version: version++, text },
+    });
     return r;
   }
 
   before(async () => {
     if (!fs.existsSync(serverJs)) {
       // CI builds before testing; a fresh checkout running this file alone builds here.
-      const b = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8', shell: process.platform === 'win32' });
+      const b = spawnSync('npm', ['run', 'build'], {
+        cwd: root,
+        encoding: 'utf8',
+        shell: process.platform === 'win32',
+      });
       assert.equal(b.status, 0, b.stderr);
     }
     server = spawn(process.execPath, [serverJs, '--stdio'], { cwd: tmp, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -86,10 +124,15 @@ describe('language server over stdio', function () {
     conn.onNotification('window/logMessage', () => undefined);
     conn.listen();
     init = await conn.sendRequest('initialize', {
-      processId: process.pid, rootUri: pathToFileURL(tmp).toString(), workspaceFolders: null,
+      processId: process.pid,
+      rootUri: pathToFileURL(tmp).toString(),
+      workspaceFolders: null,
       capabilities: {
-        textDocument: { completion: { completionItem: { snippetSupport: true }, completionList: { itemDefaults: ['editRange'] } } },
-        workspace: { didChangeWatchedFiles: { dynamicRegistration: true } } },
+        textDocument: {
+          completion: { completionItem: { snippetSupport: true }, completionList: { itemDefaults: ['editRange'] } },
+        },
+        workspace: { didChangeWatchedFiles: { dynamicRegistration: true } },
+      },
     });
     await conn.sendNotification('initialized', {});
   });
@@ -106,12 +149,22 @@ describe('language server over stdio', function () {
 
   it('declares its capabilities', () => {
     const c = init.capabilities;
-    assert.ok(c.hoverProvider && c.completionProvider && c.documentSymbolProvider && c.documentFormattingProvider && c.codeActionProvider && c.foldingRangeProvider);
+    assert.ok(
+      c.hoverProvider &&
+        c.completionProvider &&
+        c.documentSymbolProvider &&
+        c.documentFormattingProvider &&
+        c.codeActionProvider &&
+        c.foldingRangeProvider,
+    );
     assert.ok(c.semanticTokensProvider?.legend.tokenTypes.includes('keyword'));
   });
 
   it('publishes no diagnostics for a valid recipe', async () => {
-    const r = await open('valid.quant', `${M}defaults {\n  format int4\n  group 32\n}\nmatch "*.mlp.down_proj" { group channel }\n`);
+    const r = await open(
+      'valid.quant',
+      `${M}defaults {\n  format int4\n  group 32\n}\nmatch "*.mlp.down_proj" { group channel }\n`,
+    );
     const d = await diagnosticsFor(r.uri);
     assert.deepEqual(d.diagnostics, []);
   });
@@ -128,7 +181,10 @@ describe('language server over stdio', function () {
     assert.equal(typo.severity, 1);
     assert.match(byCode('recipe/unknown-format')[0].message, /int9/);
     const group = byCode('tensor/group-mismatch')[0];
-    assert.match(group.message, /group 32 does not divide the input dimension of model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\]/);
+    assert.match(
+      group.message,
+      /group 32 does not divide the input dimension of model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\]/,
+    );
     assert.deepEqual(group.range.start, pos(text, 'group 32'));
   });
 
@@ -137,7 +193,10 @@ describe('language server over stdio', function () {
     const good = `${M}calibration imatrix "${imx}"\ndefaults { format int4; group 32; method gptq }\nmatch "*.mlp.down_proj" { group channel }\nmatch "model.embed_tokens" { keep }\n`;
     const g = await open('imatrix-gptq.quant', good);
     const gd = (await diagnosticsFor(g.uri, (p) => p.diagnostics.length > 0)).diagnostics;
-    assert.deepEqual(gd.map((d) => [d.code, d.severity]), [['calibration/needs-hessian', 1]]);
+    assert.deepEqual(
+      gd.map((d) => [d.code, d.severity]),
+      [['calibration/needs-hessian', 1]],
+    );
     assert.deepEqual(gd[0].range.start, pos(good, 'method gptq'));
     // A copy cut short inside its third entry, and one with an entry for another model.
     const bytes = fs.readFileSync(imx);
@@ -153,17 +212,32 @@ describe('language server over stdio', function () {
     assert.deepEqual(bd[0].range.start, pos(bad, `"${cut}"`));
     // The file repaired on disk: the client reports it, the recipe is checked again.
     fs.copyFileSync(imx, cut);
-    await conn.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(cut).toString(), type: 2 }] });
+    await conn.sendNotification('workspace/didChangeWatchedFiles', {
+      changes: [{ uri: pathToFileURL(cut).toString(), type: 2 }],
+    });
     const fixed = (await diagnosticsFor(b.uri, (p) => !p.diagnostics.some((d) => d.severity === 1))).diagnostics;
-    assert.deepEqual(fixed.map((d) => d.code), ['calibration/imatrix-missing']);  // the quantized embedding has no entry
+    assert.deepEqual(
+      fixed.map((d) => d.code),
+      ['calibration/imatrix-missing'],
+    ); // the quantized embedding has no entry
     const extra = path.join(tmp, 'extra.imatrix');
     const n = bytes.readInt32LE(0);
-    const entry = Buffer.concat([Buffer.from(new Int32Array([20]).buffer), Buffer.from('blk.9.attn_q.weight\0'.slice(0, 20)), Buffer.from(new Int32Array([1, 2, 0, 0]).buffer)]);
+    const entry = Buffer.concat([
+      Buffer.from(new Int32Array([20]).buffer),
+      Buffer.from('blk.9.attn_q.weight\0'.slice(0, 20)),
+      Buffer.from(new Int32Array([1, 2, 0, 0]).buffer),
+    ]);
     fs.writeFileSync(extra, Buffer.concat([Buffer.from(new Int32Array([n + 1]).buffer), entry, bytes.subarray(4)]));
     const e = await open('imatrix-extra.quant', bad.replace(cut, extra));
     const ed = (await diagnosticsFor(e.uri, (p) => p.diagnostics.length > 0)).diagnostics;
     // The embedding (quantized here) has no entry: information, not a warning.
-    assert.deepEqual(ed.map((d) => [d.code, d.severity]), [['calibration/imatrix-unmatched', 2], ['calibration/imatrix-missing', 3]]);
+    assert.deepEqual(
+      ed.map((d) => [d.code, d.severity]),
+      [
+        ['calibration/imatrix-unmatched', 2],
+        ['calibration/imatrix-missing', 3],
+      ],
+    );
     assert.match(ed[0].message, /1 of 36 imatrix entry matches no tensor of the model \(blk\.9\.attn_q\.weight/);
     assert.match(ed[1].message, /1 quantized matrix has no imatrix entry .*\(model\.embed_tokens\.weight\)/);
   });
@@ -184,7 +258,9 @@ describe('language server over stdio', function () {
     await diagnosticsFor(r.uri, (p) => p.diagnostics.some((d) => d.code === 'model/not-found'));
     fs.mkdirSync(dir);
     for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(modelDir, f), path.join(dir, f));
-    await conn.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(path.join(dir, 'model.safetensors')).toString(), type: 1 }] });
+    await conn.sendNotification('workspace/didChangeWatchedFiles', {
+      changes: [{ uri: pathToFileURL(path.join(dir, 'model.safetensors')).toString(), type: 1 }],
+    });
     const d = await diagnosticsFor(r.uri, (p) => p.diagnostics.length === 0);
     assert.deepEqual(d.diagnostics, []);
   });
@@ -194,11 +270,20 @@ describe('language server over stdio', function () {
     await diagnosticsFor(r.uri, (p) => p.diagnostics.some((d) => d.code === 'tensor/group-mismatch'));
     const text = `${M}defaults { format int4; group 4 }\n`;
     const v = version++;
-    await conn.sendNotification('textDocument/didChange', { textDocument: { uri: r.uri, version: v }, contentChanges: [{ text }] });
-    const h: Hover = await conn.sendRequest('textDocument/hover', { textDocument: { uri: r.uri }, position: pos(text, 'defaults') });
+    await conn.sendNotification('textDocument/didChange', {
+      textDocument: { uri: r.uri, version: v },
+      contentChanges: [{ text }],
+    });
+    const h: Hover = await conn.sendRequest('textDocument/hover', {
+      textDocument: { uri: r.uri },
+      position: pos(text, 'defaults'),
+    });
     assert.match((h.contents as MarkupContent).value, /int4 g4: `4 \+ 16\/4 = 8 bpw`/);
     const d = await diagnosticsFor(r.uri, (p) => p.version === v);
-    assert.deepEqual(d.diagnostics.filter((x) => x.code === 'tensor/group-mismatch'), []);
+    assert.deepEqual(
+      d.diagnostics.filter((x) => x.code === 'tensor/group-mismatch'),
+      [],
+    );
   });
 
   describe('on a recipe', () => {
@@ -206,20 +291,36 @@ describe('language server over stdio', function () {
     let uri: string;
     before(async () => {
       uri = (await open('recipe.quant', text)).uri;
-      const published = (await diagnosticsFor(uri)).diagnostics as { code: string; severity: number; message: string }[];
-      assert.deepEqual(published.filter((x) => x.code !== 'run/unsupported'), []);
+      const published = (await diagnosticsFor(uri)).diagnostics as {
+        code: string;
+        severity: number;
+        message: string;
+      }[];
+      assert.deepEqual(
+        published.filter((x) => x.code !== 'run/unsupported'),
+        [],
+      );
       // The editor marks what bitsmith run would refuse, as a warning on the method line.
-      assert.deepEqual(published.map((x) => [x.code, x.severity]), [['run/unsupported', 2]]);
+      assert.deepEqual(
+        published.map((x) => [x.code, x.severity]),
+        [['run/unsupported', 2]],
+      );
       assert.match(published[0].message, /method kmeans .* is not executed by bitsmith run yet/);
     });
     const hoverAt = async (needle: string, delta = 0, nth = 0) => {
-      const h: Hover | null = await conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: pos(text, needle, delta, nth) });
+      const h: Hover | null = await conn.sendRequest('textDocument/hover', {
+        textDocument: { uri },
+        position: pos(text, needle, delta, nth),
+      });
       return h ? (h.contents as MarkupContent).value : '';
     };
     let lastList: CompletionList | undefined;
     const complete = async (t: string, position: { line: number; character: number }, name = 'complete.quant') => {
       const r = await open(name, t);
-      const res: CompletionItem[] | CompletionList = await conn.sendRequest('textDocument/completion', { textDocument: { uri: r.uri }, position });
+      const res: CompletionItem[] | CompletionList = await conn.sendRequest('textDocument/completion', {
+        textDocument: { uri: r.uri },
+        position,
+      });
       lastList = Array.isArray(res) ? undefined : res;
       return Array.isArray(res) ? res : res.items;
     };
@@ -259,13 +360,22 @@ describe('language server over stdio', function () {
       const t = `${M}match "" { keep }\n`;
       const items = await complete(t, pos(t, 'match "', 7));
       const labels = items.map((i) => i.label);
-      for (const p of ['model.layers.*.mlp.down_proj', 'model.layers.*.self_attn.q_proj', 'model.layers.*.self_attn.[qkv]_proj', 'model.embed_tokens', 'model.layers.3.mlp.up_proj']) {
+      for (const p of [
+        'model.layers.*.mlp.down_proj',
+        'model.layers.*.self_attn.q_proj',
+        'model.layers.*.self_attn.[qkv]_proj',
+        'model.embed_tokens',
+        'model.layers.3.mlp.up_proj',
+      ]) {
         assert.ok(labels.includes(p), `${p} not in ${labels.join(' ')}`);
       }
       const down = items.find((i) => i.label === 'model.layers.*.mlp.down_proj')!;
       assert.equal(down.detail, '5 tensors');
       // The client accepts a shared edit range: the whole string content, sent once.
-      assert.deepEqual(lastList?.itemDefaults?.editRange, { start: { line: 1, character: 7 }, end: { line: 1, character: 7 } });
+      assert.deepEqual(lastList?.itemDefaults?.editRange, {
+        start: { line: 1, character: 7 },
+        end: { line: 1, character: 7 },
+      });
       assert.equal(down.textEdit, undefined);
       // Generalised patterns sort before individual names.
       const sorted = [...items].sort((a, b) => (a.sortText! < b.sortText! ? -1 : 1)).map((i) => i.label);
@@ -288,7 +398,10 @@ describe('language server over stdio', function () {
       const props = await complete(t, { line: 3, character: 2 });
       assert.deepEqual(props.map((i) => i.label).slice(0, 3), ['keep', 'format', 'method']);
       const opts = await complete(t, pos(t, 'gptq { ', 7));
-      assert.deepEqual(opts.map((i) => i.label), ['damp', 'block', 'act_order']);
+      assert.deepEqual(
+        opts.map((i) => i.label),
+        ['damp', 'block', 'act_order'],
+      );
     });
 
     it('completes model paths relative to the recipe', async () => {
@@ -302,19 +415,38 @@ describe('language server over stdio', function () {
     });
 
     it('gives an outline of statements, rules and properties', async () => {
-      const symbols: DocumentSymbol[] = await conn.sendRequest('textDocument/documentSymbol', { textDocument: { uri } });
-      assert.deepEqual(symbols.map((s) => s.name), [`model "${modelDir}"`, 'budget 9 bpw', 'defaults', 'model.embed_tokens', '*.mlp.down_proj']);
-      assert.deepEqual(symbols[2].children!.map((c) => c.name), ['format', 'group', 'symmetric']);
+      const symbols: DocumentSymbol[] = await conn.sendRequest('textDocument/documentSymbol', {
+        textDocument: { uri },
+      });
+      assert.deepEqual(
+        symbols.map((s) => s.name),
+        [`model "${modelDir}"`, 'budget 9 bpw', 'defaults', 'model.embed_tokens', '*.mlp.down_proj'],
+      );
+      assert.deepEqual(
+        symbols[2].children!.map((c) => c.name),
+        ['format', 'group', 'symmetric'],
+      );
       assert.equal(symbols[4].detail, 'match · 5 tensors · 4.186 bpw');
-      assert.deepEqual(symbols[4].children![1].children!.map((c) => c.name), ['iters']);
+      assert.deepEqual(
+        symbols[4].children![1].children!.map((c) => c.name),
+        ['iters'],
+      );
     });
 
     it('returns semantic tokens and folding ranges', async () => {
-      const tokens: SemanticTokens = await conn.sendRequest('textDocument/semanticTokens/full', { textDocument: { uri } });
+      const tokens: SemanticTokens = await conn.sendRequest('textDocument/semanticTokens/full', {
+        textDocument: { uri },
+      });
       assert.equal(tokens.data.length % 5, 0);
       assert.ok(tokens.data.length > 5 * 10);
       const folds: FoldingRange[] = await conn.sendRequest('textDocument/foldingRange', { textDocument: { uri } });
-      assert.deepEqual(folds.map((f) => [f.startLine, f.endLine]), [[2, 5], [8, 10]]);
+      assert.deepEqual(
+        folds.map((f) => [f.startLine, f.endLine]),
+        [
+          [2, 5],
+          [8, 10],
+        ],
+      );
     });
 
     it('answers bitsmith/budget', async () => {
@@ -344,7 +476,10 @@ describe('language server over stdio', function () {
       '   # trailing comment',
     ].join('\n');
     const r = await open('messy.quant', messy);
-    const edits: TextEdit[] = await conn.sendRequest('textDocument/formatting', { textDocument: { uri: r.uri }, options: { tabSize: 4, insertSpaces: true } });
+    const edits: TextEdit[] = await conn.sendRequest('textDocument/formatting', {
+      textDocument: { uri: r.uri },
+      options: { tabSize: 4, insertSpaces: true },
+    });
     assert.equal(edits.length, 1);
     const expected = [
       '# header comment',
@@ -364,12 +499,24 @@ describe('language server over stdio', function () {
     assert.equal(edits[0].newText, expected);
     // Formatting the result again changes nothing.
     const again = await open('messy2.quant', expected);
-    assert.deepEqual(await conn.sendRequest('textDocument/formatting', { textDocument: { uri: again.uri }, options: { tabSize: 2, insertSpaces: true } }), []);
+    assert.deepEqual(
+      await conn.sendRequest('textDocument/formatting', {
+        textDocument: { uri: again.uri },
+        options: { tabSize: 2, insertSpaces: true },
+      }),
+      [],
+    );
   });
 
   it('does not format a file with syntax errors', async () => {
     const r = await open('syntax.quant', `${M}defaults {  format int4\n`);
-    assert.deepEqual(await conn.sendRequest('textDocument/formatting', { textDocument: { uri: r.uri }, options: { tabSize: 2, insertSpaces: true } }), []);
+    assert.deepEqual(
+      await conn.sendRequest('textDocument/formatting', {
+        textDocument: { uri: r.uri },
+        options: { tabSize: 2, insertSpaces: true },
+      }),
+      [],
+    );
   });
 
   it('offers the did-you-mean fix as a preferred quick fix', async () => {
@@ -378,7 +525,9 @@ describe('language server over stdio', function () {
     const { diagnostics } = await diagnosticsFor(r.uri, (p) => p.diagnostics.length > 0);
     const d = diagnostics.find((x) => x.code === 'recipe/unknown-keyword') as Diagnostic;
     const actions: CodeAction[] = await conn.sendRequest('textDocument/codeAction', {
-      textDocument: { uri: r.uri }, range: d.range, context: { diagnostics: [d] },
+      textDocument: { uri: r.uri },
+      range: d.range,
+      context: { diagnostics: [d] },
     });
     assert.equal(actions.length, 1);
     assert.equal(actions[0].title, "Change to 'defaults'");

@@ -16,7 +16,8 @@ const HF = path.join(root, 'examples', 'stories260K');
 
 /** sum over rows of x x^T in f64, and the sum of |x_i x_j| for error bounds. */
 function directGram(rows: ArrayLike<number>[], n: number) {
-  const h = new Float64Array(n * n), mag = new Float64Array(n * n);
+  const h = new Float64Array(n * n),
+    mag = new Float64Array(n * n);
   for (const x of rows)
     for (let i = 0; i < n; i++)
       for (let j = 0; j < n; j++) {
@@ -31,7 +32,9 @@ function splitRows(x: Float32Array, t: number, n: number): Float32Array[] {
 
 describe('calibration', () => {
   let dir: string;
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-cal-')); });
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-cal-'));
+  });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('generated sequences: N of length L, BOS first, seeded', () => {
@@ -49,18 +52,39 @@ describe('calibration', () => {
     assert.deepEqual(fwd.sequences(HF, { kind: 'generated', samples: 1, length: 20, seed: 5 })[0], a[0]);
     // Temperature 1: samples are not the greedy continuation.
     assert.notDeepEqual(a[0], fwd.generate(HF, [1], 19));
-    assert.throws(() => fwd.sequences(HF, { kind: 'generated', samples: 1, length: 600 }), /exceeds the model's 512 positions/);
+    assert.throws(
+      () => fwd.sequences(HF, { kind: 'generated', samples: 1, length: 600 }),
+      /exceeds the model's 512 positions/,
+    );
   });
 
   it('token files: read, truncated by samples/length, validated with file, sequence and position', () => {
     const f = path.join(dir, 'tokens.json');
-    fs.writeFileSync(f, JSON.stringify([[1, 2, 3, 4], [1, 9, 8], [1, 7, 7, 7, 7]]));
-    assert.deepEqual(fwd.sequences(HF, { kind: 'tokens', file: f }), [[1, 2, 3, 4], [1, 9, 8], [1, 7, 7, 7, 7]]);
-    assert.deepEqual(fwd.sequences(HF, { kind: 'tokens', file: f, samples: 2, length: 3 }), [[1, 2, 3], [1, 9, 8]]);
+    fs.writeFileSync(
+      f,
+      JSON.stringify([
+        [1, 2, 3, 4],
+        [1, 9, 8],
+        [1, 7, 7, 7, 7],
+      ]),
+    );
+    assert.deepEqual(fwd.sequences(HF, { kind: 'tokens', file: f }), [
+      [1, 2, 3, 4],
+      [1, 9, 8],
+      [1, 7, 7, 7, 7],
+    ]);
+    assert.deepEqual(fwd.sequences(HF, { kind: 'tokens', file: f, samples: 2, length: 3 }), [
+      [1, 2, 3],
+      [1, 9, 8],
+    ]);
     const bad = (content: string, re: RegExp) => {
       fs.writeFileSync(f, content);
-      assert.throws(() => fwd.sequences(HF, { kind: 'tokens', file: f }), (e: Error & { code?: string }) =>
-        e.code === 'calibration/bad-tokens' && e.message.startsWith(f + ': ') && re.test(e.message), `${content} -> ${re}`);
+      assert.throws(
+        () => fwd.sequences(HF, { kind: 'tokens', file: f }),
+        (e: Error & { code?: string }) =>
+          e.code === 'calibration/bad-tokens' && e.message.startsWith(f + ': ') && re.test(e.message),
+        `${content} -> ${re}`,
+      );
     };
     bad('[[1, 2, 3], [1, 2, 512]]', /sequence 1, position 2: token id 512 is outside the vocabulary \(0\.\.511\)/);
     bad('[[1, -1]]', /sequence 0, position 1: token id -1 is outside/);
@@ -71,8 +95,14 @@ describe('calibration', () => {
     bad('{"a": 1}', /expected a JSON array of sequences/);
     bad('[]', /holds no sequences/);
     bad('[[1, 2]', /invalid JSON/);
-    bad(JSON.stringify([Array.from({ length: 513 }, () => 1)]), /sequence 0 has 513 ids, more than the model's 512 positions/);
-    assert.throws(() => fwd.sequences(HF, { kind: 'tokens', file: path.join(dir, 'nope.json') }), (e: Error & { code?: string }) => e.code === 'calibration/not-found');
+    bad(
+      JSON.stringify([Array.from({ length: 513 }, () => 1)]),
+      /sequence 0 has 513 ids, more than the model's 512 positions/,
+    );
+    assert.throws(
+      () => fwd.sequences(HF, { kind: 'tokens', file: path.join(dir, 'nope.json') }),
+      (e: Error & { code?: string }) => e.code === 'calibration/not-found',
+    );
   });
 
   it('stories260K: every Hessian equals the direct sum of its input rows over all sequences', () => {
@@ -91,7 +121,8 @@ describe('calibration', () => {
     for (const [i, h] of hs.entries()) {
       const { h: want, mag } = directGram(rows.get(`${h.layer}:${h.site}`)!, h.n);
       assert.equal(h.tokens, total);
-      let worst = 0, worstRef = 0;
+      let worst = 0,
+        worstRef = 0;
       for (let k = 0; k < h.n * h.n; k++) {
         worst = Math.max(worst, Math.abs(h.h[k] - want[k]) / (mag[k] + 1e-300));
         worstRef = Math.max(worstRef, Math.abs(ref[i].h[k] - want[k]) / (mag[k] + 1e-300));
@@ -101,8 +132,19 @@ describe('calibration', () => {
     }
     // Sites, widths and sharing.
     const l2 = hs.filter((h) => h.layer === 2);
-    assert.deepEqual(l2.map((h) => [h.site, h.n]), [['attn', 64], ['attn_out', 64], ['mlp', 64], ['down', 172]]);
-    assert.deepEqual(l2[0].tensors, ['q', 'k', 'v'].map((x) => `model.layers.2.self_attn.${x}_proj.weight`));
+    assert.deepEqual(
+      l2.map((h) => [h.site, h.n]),
+      [
+        ['attn', 64],
+        ['attn_out', 64],
+        ['mlp', 64],
+        ['down', 172],
+      ],
+    );
+    assert.deepEqual(
+      l2[0].tensors,
+      ['q', 'k', 'v'].map((x) => `model.layers.2.self_attn.${x}_proj.weight`),
+    );
     assert.deepEqual(l2[2].tensors, ['model.layers.2.mlp.gate_proj.weight', 'model.layers.2.mlp.up_proj.weight']);
     assert.deepEqual(l2[3].tensors, ['model.layers.2.mlp.down_proj.weight']);
   });
@@ -110,7 +152,8 @@ describe('calibration', () => {
   it('Hessians stream: two sequences at once equal the sum of each alone', () => {
     const seqs = fwd.sequences(HF, { kind: 'generated', samples: 2, length: 30, seed: 9 });
     const both = fwd.calibrate(HF, seqs, { reference: true });
-    const a = fwd.calibrate(HF, [seqs[0]], { reference: true }), b = fwd.calibrate(HF, [seqs[1]], { reference: true });
+    const a = fwd.calibrate(HF, [seqs[0]], { reference: true }),
+      b = fwd.calibrate(HF, [seqs[1]], { reference: true });
     for (let i = 0; i < both.length; i++)
       for (let k = 0; k < both[i].h.length; k++)
         assert.ok(Math.abs(both[i].h[k] - (a[i].h[k] + b[i].h[k])) <= 1e-12 * (1 + Math.abs(both[i].h[k])));
@@ -118,10 +161,12 @@ describe('calibration', () => {
 
   it('threads: Hessians agree to f64 rounding (sequences run in parallel on small models), evaluation exactly', () => {
     const seqs = fwd.sequences(HF, { kind: 'generated', samples: 5, length: 50, seed: 2 });
-    const one = fwd.calibrate(HF, seqs, { threads: 1 }), two = fwd.calibrate(HF, seqs, { threads: 2 });
+    const one = fwd.calibrate(HF, seqs, { threads: 1 }),
+      two = fwd.calibrate(HF, seqs, { threads: 2 });
     for (let i = 0; i < one.length; i++) {
       assert.equal(two[i].tokens, one[i].tokens);
-      for (let k = 0; k < one[i].h.length; k++) assert.ok(Math.abs(two[i].h[k] - one[i].h[k]) <= 1e-12 * (1 + Math.abs(one[i].h[k])));
+      for (let k = 0; k < one[i].h.length; k++)
+        assert.ok(Math.abs(two[i].h[k] - one[i].h[k]) <= 1e-12 * (1 + Math.abs(one[i].h[k])));
     }
     assert.deepEqual(fwd.evaluate(HF, '', seqs, { threads: 2 }), fwd.evaluate(HF, '', seqs, { threads: 1 }));
     const same = fwd.evaluate(HF, '', seqs, { threads: 2 });
@@ -130,10 +175,23 @@ describe('calibration', () => {
   });
 
   it('tiny Qwen3 model: Hessians equal sums over the f64 reference pass inputs', () => {
-    const cfg: TinyConfig = { modelType: 'qwen3', dim: 24, hidden: 40, layers: 2, heads: 4, kvHeads: 2, headDim: 10, vocab: 30, qkNorm: true };
+    const cfg: TinyConfig = {
+      modelType: 'qwen3',
+      dim: 24,
+      hidden: 40,
+      layers: 2,
+      heads: 4,
+      kvHeads: 2,
+      headDim: 10,
+      vocab: 30,
+      qkNorm: true,
+    };
     const d = path.join(dir, 'qwen3');
     const w = writeTinyModel(d, cfg, 4);
-    const seqs = [[1, 4, 8, 15, 16, 23, 4, 2], [1, 2, 3]];
+    const seqs = [
+      [1, 4, 8, 15, 16, 23, 4, 2],
+      [1, 2, 3],
+    ];
     const got = fwd.calibrate(d, seqs);
     const rec = new Map<string, Float64Array[]>();
     for (const s of seqs) referenceLogits(cfg, w, s, rec);
@@ -141,7 +199,10 @@ describe('calibration', () => {
       assert.equal(h.n, h.site === 'attn_out' ? 40 : h.site === 'down' ? 40 : 24);
       const { h: want, mag } = directGram(rec.get(`${h.layer}:${h.site}`)!, h.n);
       for (let k = 0; k < h.n * h.n; k++)
-        assert.ok(Math.abs(h.h[k] - want[k]) <= 1e-4 * (mag[k] + 1e-6), `${h.layer}:${h.site}[${k}]: ${h.h[k]} vs ${want[k]}`);
+        assert.ok(
+          Math.abs(h.h[k] - want[k]) <= 1e-4 * (mag[k] + 1e-6),
+          `${h.layer}:${h.site}[${k}]: ${h.h[k]} vs ${want[k]}`,
+        );
     }
   });
 });

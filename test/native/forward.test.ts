@@ -11,13 +11,29 @@ import { referenceLogits, writeTinyModel, type TinyConfig } from '../helpers/tin
 
 export interface ForwardApi {
   config(path: string): Record<string, number | string | boolean>;
-  generate(path: string, prompt: number[], steps: number, o?: { temperature?: number; seed?: number; threads?: number }): number[];
+  generate(
+    path: string,
+    prompt: number[],
+    steps: number,
+    o?: { temperature?: number; seed?: number; threads?: number },
+  ): number[];
   logits(path: string, tokens: number[], o?: { incremental?: boolean; threads?: number }): Float32Array;
-  sequences(path: string, o: { kind: 'generated' | 'tokens'; samples?: number; length?: number; seed?: number; file?: string }): number[][];
-  calibrate(path: string, seqs: number[][], o?: { reference?: boolean; threads?: number }): { layer: number; site: string; n: number; tokens: number; tensors: string[]; h: Float64Array }[];
+  sequences(
+    path: string,
+    o: { kind: 'generated' | 'tokens'; samples?: number; length?: number; seed?: number; file?: string },
+  ): number[][];
+  calibrate(
+    path: string,
+    seqs: number[][],
+    o?: { reference?: boolean; threads?: number },
+  ): { layer: number; site: string; n: number; tokens: number; tensors: string[]; h: Float64Array }[];
   inputs(path: string, tokens: number[]): { layer: number; site: string; n: number; t: number; x: Float32Array }[];
   evaluate(a: string, b: string, seqs: number[][], o?: { threads?: number }): Record<string, number>;
-  bench(path: string, seqs: number[][], o?: { threads?: number; hessians?: boolean }): { seconds: number; tokens: number; loadSeconds: number };
+  bench(
+    path: string,
+    seqs: number[][],
+    o?: { threads?: number; hessians?: boolean },
+  ): { seconds: number; tokens: number; loadSeconds: number };
 }
 const root = path.resolve(__dirname, '..', '..');
 const fwd = (require(path.join(root, 'native')) as { forward: ForwardApi }).forward;
@@ -25,8 +41,10 @@ const fwd = (require(path.join(root, 'native')) as { forward: ForwardApi }).forw
 const HF = path.join(root, 'examples', 'stories260K');
 const FIXTURE = path.resolve(root, '..', 'shared', 'fixtures', 'stories260K');
 const BIN_CANDIDATES = [path.join(HF, 'stories260K.bin'), path.join(FIXTURE, 'stories260K.bin')];
-const GREEDY = '1 461 461 401 401 401 461 378 455 473 456 435 299 362 409 283 264 283 452 288 13 431 431 431 431 431 431 431 431 431 431 431 431 431 293 430 417 363 416 315 342'
-  .split(' ').map(Number);
+const GREEDY =
+  '1 461 461 401 401 401 461 378 455 473 456 435 299 362 409 283 264 283 452 288 13 431 431 431 431 431 431 431 431 431 431 431 431 431 293 430 417 363 416 315 342'
+    .split(' ')
+    .map(Number);
 
 function meanNll(logits: Float32Array, tokens: number[], vocab: number): number {
   let nll = 0;
@@ -64,7 +82,8 @@ describe('native forward pass', () => {
 
   it('the llama2.c checkpoint and the HF folder give the same logits', () => {
     const seq = GREEDY.slice(0, 30);
-    const a = fwd.logits(HF, seq), b = fwd.logits(models[1], seq);
+    const a = fwd.logits(HF, seq),
+      b = fwd.logits(models[1], seq);
     let worst = 0;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
     assert.ok(worst < 1e-4, `max |diff| ${worst}`);
@@ -72,7 +91,8 @@ describe('native forward pass', () => {
 
   it('batched logits equal one-token-at-a-time logits through the KV cache', () => {
     const seq = fwd.generate(HF, [1], 50, { temperature: 1, seed: 7 });
-    const a = fwd.logits(HF, seq), b = fwd.logits(HF, seq, { incremental: true });
+    const a = fwd.logits(HF, seq),
+      b = fwd.logits(HF, seq, { incremental: true });
     let worst = 0;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
     assert.ok(worst < 1e-4, `max |diff| ${worst}`);
@@ -94,15 +114,62 @@ describe('native forward pass', () => {
 
   describe('tiny models against the f64 reference', () => {
     let dir: string;
-    before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-fwd-')); });
+    before(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-fwd-'));
+    });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     const variants: [string, TinyConfig][] = [
-      ['llama, GQA, untied lm_head', { modelType: 'llama', dim: 32, hidden: 40, layers: 2, heads: 4, kvHeads: 2, vocab: 50 }],
-      ['llama, tied, rope_theta 500000, multi-head', { modelType: 'llama', dim: 48, hidden: 64, layers: 2, heads: 6, kvHeads: 6, vocab: 70, tied: true, ropeTheta: 500000 }],
-      ['qwen2 with q/k/v biases', { modelType: 'qwen2', dim: 32, hidden: 48, layers: 2, heads: 4, kvHeads: 1, vocab: 60, bias: true, ropeTheta: 1e6 }],
-      ['qwen3 with q/k norms and head_dim != hidden/heads', { modelType: 'qwen3', dim: 32, hidden: 48, layers: 2, heads: 4, kvHeads: 2, headDim: 12, vocab: 60, qkNorm: true }],
-      ['mistral with a sliding window', { modelType: 'mistral', dim: 32, hidden: 48, layers: 2, heads: 4, kvHeads: 2, vocab: 40, slidingWindow: 5 }],
+      [
+        'llama, GQA, untied lm_head',
+        { modelType: 'llama', dim: 32, hidden: 40, layers: 2, heads: 4, kvHeads: 2, vocab: 50 },
+      ],
+      [
+        'llama, tied, rope_theta 500000, multi-head',
+        {
+          modelType: 'llama',
+          dim: 48,
+          hidden: 64,
+          layers: 2,
+          heads: 6,
+          kvHeads: 6,
+          vocab: 70,
+          tied: true,
+          ropeTheta: 500000,
+        },
+      ],
+      [
+        'qwen2 with q/k/v biases',
+        {
+          modelType: 'qwen2',
+          dim: 32,
+          hidden: 48,
+          layers: 2,
+          heads: 4,
+          kvHeads: 1,
+          vocab: 60,
+          bias: true,
+          ropeTheta: 1e6,
+        },
+      ],
+      [
+        'qwen3 with q/k norms and head_dim != hidden/heads',
+        {
+          modelType: 'qwen3',
+          dim: 32,
+          hidden: 48,
+          layers: 2,
+          heads: 4,
+          kvHeads: 2,
+          headDim: 12,
+          vocab: 60,
+          qkNorm: true,
+        },
+      ],
+      [
+        'mistral with a sliding window',
+        { modelType: 'mistral', dim: 32, hidden: 48, layers: 2, heads: 4, kvHeads: 2, vocab: 40, slidingWindow: 5 },
+      ],
     ];
     for (const [label, cfg] of variants) {
       it(label, () => {
@@ -112,19 +179,32 @@ describe('native forward pass', () => {
         const want = referenceLogits(cfg, w, tokens);
         for (const incremental of [false, true]) {
           const got = fwd.logits(d, tokens, { incremental });
-          let worst = 0, scale = 0;
+          let worst = 0,
+            scale = 0;
           for (let t = 0; t < tokens.length; t++)
             for (let v = 0; v < cfg.vocab; v++) {
               worst = Math.max(worst, Math.abs(got[t * cfg.vocab + v] - want[t][v]));
               scale = Math.max(scale, Math.abs(want[t][v]));
             }
-          assert.ok(worst <= 2e-5 * Math.max(1, scale), `${incremental ? 'incremental' : 'batched'}: max |diff| ${worst} (scale ${scale})`);
+          assert.ok(
+            worst <= 2e-5 * Math.max(1, scale),
+            `${incremental ? 'incremental' : 'batched'}: max |diff| ${worst} (scale ${scale})`,
+          );
         }
       });
     }
 
     it('the sliding window changes the result (the reference without it differs)', () => {
-      const cfg: TinyConfig = { modelType: 'mistral', dim: 32, hidden: 48, layers: 2, heads: 4, kvHeads: 2, vocab: 40, slidingWindow: 3 };
+      const cfg: TinyConfig = {
+        modelType: 'mistral',
+        dim: 32,
+        hidden: 48,
+        layers: 2,
+        heads: 4,
+        kvHeads: 2,
+        vocab: 40,
+        slidingWindow: 3,
+      };
       const d = path.join(dir, 'window3');
       const w = writeTinyModel(d, cfg, 9);
       const tokens = [1, 5, 9, 3, 17, 2, 30, 11];
@@ -132,7 +212,8 @@ describe('native forward pass', () => {
       const noWindow = referenceLogits({ ...cfg, slidingWindow: undefined }, w, tokens);
       const last = tokens.length - 1;
       let diff = 0;
-      for (let v = 0; v < cfg.vocab; v++) diff = Math.max(diff, Math.abs(got[last * cfg.vocab + v] - noWindow[last][v]));
+      for (let v = 0; v < cfg.vocab; v++)
+        diff = Math.max(diff, Math.abs(got[last * cfg.vocab + v] - noWindow[last][v]));
       assert.ok(diff > 1e-3, 'window had no effect');
     });
 
@@ -143,27 +224,45 @@ describe('native forward pass', () => {
       cfg.model_type = 'gpt2';
       cfg.architectures = ['GPT2LMHeadModel'];
       fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(cfg));
-      assert.throws(() => fwd.generate(d, [1], 2), (e: Error & { code?: string }) =>
-        e.code === 'forward/unsupported-architecture' && /model_type "gpt2" \(GPT2LMHeadModel\)/.test(e.message) && /Llama-family/.test(e.message));
+      assert.throws(
+        () => fwd.generate(d, [1], 2),
+        (e: Error & { code?: string }) =>
+          e.code === 'forward/unsupported-architecture' &&
+          /model_type "gpt2" \(GPT2LMHeadModel\)/.test(e.message) &&
+          /Llama-family/.test(e.message),
+      );
     });
 
     it('a missing or misshapen tensor is named; a token outside the vocabulary is refused', () => {
       const cfg: TinyConfig = { modelType: 'llama', dim: 16, hidden: 16, layers: 2, heads: 2, kvHeads: 2, vocab: 20 };
       const d = path.join(dir, 'broken');
       const w = writeTinyModel(d, cfg);
-      assert.throws(() => fwd.logits(d, [1, 20]), (e: Error & { code?: string }) => e.code === 'forward/bad-token' && /token id 20 at position 1/.test(e.message));
+      assert.throws(
+        () => fwd.logits(d, [1, 20]),
+        (e: Error & { code?: string }) => e.code === 'forward/bad-token' && /token id 20 at position 1/.test(e.message),
+      );
       const cut = new Map(w);
       cut.delete('model.layers.1.mlp.up_proj.weight');
       writeTinyModel(d, cfg, 1, cut);
-      assert.throws(() => fwd.logits(d, [1, 2]), (e: Error & { code?: string; tensor?: string }) =>
-        e.code === 'forward/missing-tensor' && e.tensor === 'model.layers.1.mlp.up_proj.weight');
+      assert.throws(
+        () => fwd.logits(d, [1, 2]),
+        (e: Error & { code?: string; tensor?: string }) =>
+          e.code === 'forward/missing-tensor' && e.tensor === 'model.layers.1.mlp.up_proj.weight',
+      );
       const bad = new Map(w);
       bad.set('model.layers.0.self_attn.k_proj.weight', { shape: [8, 16], data: new Float32Array(128) });
       writeTinyModel(d, cfg, 1, bad);
-      assert.throws(() => fwd.logits(d, [1, 2]), (e: Error & { code?: string }) =>
-        e.code === 'forward/shape-mismatch' && /k_proj.weight" has shape \[8, 16\] but the config implies \[16, 16\]/.test(e.message));
+      assert.throws(
+        () => fwd.logits(d, [1, 2]),
+        (e: Error & { code?: string }) =>
+          e.code === 'forward/shape-mismatch' &&
+          /k_proj.weight" has shape \[8, 16\] but the config implies \[16, 16\]/.test(e.message),
+      );
       fs.rmSync(path.join(d, 'config.json'));
-      assert.throws(() => fwd.logits(d, [1, 2]), (e: Error & { code?: string }) => e.code === 'forward/no-config');
+      assert.throws(
+        () => fwd.logits(d, [1, 2]),
+        (e: Error & { code?: string }) => e.code === 'forward/no-config',
+      );
     });
   });
 });

@@ -16,14 +16,32 @@ import { GGML_ID, ggufFile, randomBlocks, setBlockScale } from '../helpers/ggufF
 
 const root = path.join(__dirname, '../..');
 
-interface Ev { type: string; name?: string; dtype?: string; action?: string; bytesOut?: number }
-interface JobTensor { name: string; shape: number[]; action: 'quantize' | 'keep'; config?: Record<string, unknown> }
+interface Ev {
+  type: string;
+  name?: string;
+  dtype?: string;
+  action?: string;
+  bytesOut?: number;
+}
+interface JobTensor {
+  name: string;
+  shape: number[];
+  action: 'quantize' | 'keep';
+  config?: Record<string, unknown>;
+}
 interface Job {
-  model: string; tensors: JobTensor[]; threads?: number; chunkElements?: number;
-  output?: { kind: 'fake'; path: string }; gguf?: { path: string; spec: string };
+  model: string;
+  tensors: JobTensor[];
+  threads?: number;
+  chunkElements?: number;
+  output?: { kind: 'fake'; path: string };
+  gguf?: { path: string; spec: string };
 }
 interface Addon {
-  modelInfo(p: string): { format: string; tensors: { name: string; shape: number[]; dtype: string; bytes: number; offset: number }[] };
+  modelInfo(p: string): {
+    format: string;
+    tensors: { name: string; shape: number[]; dtype: string; bytes: number; offset: number }[];
+  };
   readTensor(p: string, name: string): Float32Array;
   startRun(job: Job, onEvent: (e: Ev) => void): { cancel(): void; done: Promise<Ev> };
   ggmlEncode(type: string, data: Float32Array, rows: number, cols: number, options?: { threads?: number }): Uint8Array;
@@ -39,7 +57,6 @@ const TYPES = Object.keys(GGML_ID);
 
 before(function () {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     addon = require(path.join(root, 'native')) as Addon;
   } catch {
     this.skip();
@@ -75,11 +92,18 @@ function expectCode(fn: () => unknown, code: string, ...fragments: string[]): vo
 function parseSafetensors(file: string) {
   const buf = fs.readFileSync(file);
   const len = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.toString('utf8', 8, 8 + len)) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(buf.toString('utf8', 8, 8 + len)) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const tensors = new Map<string, { dtype: string; shape: number[]; data: Buffer }>();
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    tensors.set(name, { dtype: v.dtype, shape: v.shape, data: buf.subarray(8 + len + v.data_offsets[0], 8 + len + v.data_offsets[1]) });
+    tensors.set(name, {
+      dtype: v.dtype,
+      shape: v.shape,
+      data: buf.subarray(8 + len + v.data_offsets[0], 8 + len + v.data_offsets[1]),
+    });
   }
   return { metadata: (header.__metadata__ ?? {}) as unknown as Record<string, string>, tensors };
 }
@@ -87,7 +111,8 @@ const f32 = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteO
 
 function sameFloats(a: Float32Array, b: Float32Array, what: string): void {
   assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i]) && !(a[i] === 0 && b[i] === 0)) assert.fail(`${what}: element ${i}: ${a[i]} vs ${b[i]}`);
+  for (let i = 0; i < a.length; i++)
+    if (!Object.is(a[i], b[i]) && !(a[i] === 0 && b[i] === 0)) assert.fail(`${what}: element ${i}: ${a[i]} vs ${b[i]}`);
 }
 
 /** One tensor per block type: 3 rows of 2 blocks, hand-made blocks. */
@@ -121,7 +146,10 @@ describe('GGUF sources with ggml block tensors', () => {
       assert.deepEqual([n.shape, n.dtype, n.bytes, n.offset], [t.shape, t.dtype, t.bytes, t.offset], type);
     }
     const m = readModelHeader(file);
-    assert.equal(m.bytes, TYPES.reduce((a, type) => a + 6 * BLOCK[type][1], 0));
+    assert.equal(
+      m.bytes,
+      TYPES.reduce((a, type) => a + 6 * BLOCK[type][1], 0),
+    );
   });
 
   it('decodes every block type exactly as the independent decoder', () => {
@@ -130,7 +158,10 @@ describe('GGUF sources with ggml block tensors', () => {
       const [bw] = BLOCK[type];
       const got = addon.readTensor(file, `t.${type}`);
       const want = decodeTs(type, data.get(type)!, 3, 2 * bw);
-      assert.ok(want.some((v) => v !== 0), `${type}: the test blocks decode to something`);
+      assert.ok(
+        want.some((v) => v !== 0),
+        `${type}: the test blocks decode to something`,
+      );
       sameFloats(got, want, type);
     }
   });
@@ -160,14 +191,20 @@ describe('GGUF sources with ggml block tensors', () => {
       fs.writeFileSync(file, ggufFile([{ name: 'w', ne: [256, 1], type: 16, data: Buffer.alloc(66) }]));
       assert.equal(addon.modelInfo(file).tensors[0].dtype, 'IQ2_XXS');
       expectCode(() => addon.readTensor(file, 'w'), 'model/unsupported-dtype', '"w"', 'IQ2_XXS', 'cannot decode');
-      const r = await run({ model: file, tensors: [{ name: 'w', shape: [1, 256], action: 'quantize', config: { format: 'int4', group: 32 } }] });
+      const r = await run({
+        model: file,
+        tensors: [{ name: 'w', shape: [1, 256], action: 'quantize', config: { format: 'int4', group: 32 } }],
+      });
       assert.equal(r.error?.code, 'model/unsupported-dtype');
 
       const d = randomBlocks('q4_0', 4, 5);
       setBlockScale(d, 'q4_0', 2, 0x7c00);
       const inf = tmpPath('inf.gguf');
       fs.writeFileSync(inf, ggufFile([{ name: 'w', ne: [64, 2], type: GGML_ID.q4_0, data: d }]));
-      const q = await run({ model: inf, tensors: [{ name: 'w', shape: [2, 64], action: 'quantize', config: { format: 'int4', group: 32 } }] });
+      const q = await run({
+        model: inf,
+        tensors: [{ name: 'w', shape: [2, 64], action: 'quantize', config: { format: 'int4', group: 32 } }],
+      });
       assert.equal(q.error?.code, 'run/non-finite');
       assert.match(q.error!.message, /"w".*\[1, 0\]/);
     });
@@ -179,12 +216,15 @@ describe('GGUF sources with ggml block tensors', () => {
       const blocks = { a: randomBlocks('q8_0', 8, 31), b: randomBlocks('q4_k', 2, 32), c: randomBlocks('q6_k', 2, 33) };
       const norm = Buffer.from(new Float32Array([1, 2, 3, 4]).buffer);
       const file = tmpPath('src.gguf');
-      fs.writeFileSync(file, ggufFile([
-        { name: 'a.weight', ne: [64, 4], type: GGML_ID.q8_0, data: blocks.a },
-        { name: 'b.weight', ne: [256, 2], type: GGML_ID.q4_k, data: blocks.b },
-        { name: 'c.weight', ne: [256, 2], type: GGML_ID.q6_k, data: blocks.c },
-        { name: 'n.weight', ne: [4], type: 0, data: norm },
-      ]));
+      fs.writeFileSync(
+        file,
+        ggufFile([
+          { name: 'a.weight', ne: [64, 4], type: GGML_ID.q8_0, data: blocks.a },
+          { name: 'b.weight', ne: [256, 2], type: GGML_ID.q4_k, data: blocks.b },
+          { name: 'c.weight', ne: [256, 2], type: GGML_ID.q6_k, data: blocks.c },
+          { name: 'n.weight', ne: [4], type: 0, data: norm },
+        ]),
+      );
       return { file, blocks };
     }
 
@@ -192,7 +232,9 @@ describe('GGUF sources with ggml block tensors', () => {
       const { file, blocks } = model();
       const out = tmpPath('fake.safetensors');
       const r = await run({
-        model: file, threads: 2, output: { kind: 'fake', path: out },
+        model: file,
+        threads: 2,
+        output: { kind: 'fake', path: out },
         tensors: [
           { name: 'a.weight', shape: [4, 64], action: 'quantize', config: { format: 'int4', group: 32 } },
           { name: 'b.weight', shape: [2, 256], action: 'keep' },
@@ -205,10 +247,18 @@ describe('GGUF sources with ggml block tensors', () => {
       const decodedA = decodeTs('q8_0', blocks.a, 4, 64);
       const decodedC = decodeTs('q6_k', blocks.c, 2, 256);
       assert.equal(st.tensors.get('a.weight')!.dtype, 'F32');
-      sameFloats(f32(st.tensors.get('a.weight')!.data), addon.quantize(decodedA, 4, 64, { format: 'int4', group: 32 }).dequant, 'a: int4 of the decoded q8_0');
+      sameFloats(
+        f32(st.tensors.get('a.weight')!.data),
+        addon.quantize(decodedA, 4, 64, { format: 'int4', group: 32 }).dequant,
+        'a: int4 of the decoded q8_0',
+      );
       assert.equal(st.tensors.get('b.weight')!.dtype, 'F32');
       sameFloats(f32(st.tensors.get('b.weight')!.data), decodeTs('q4_k', blocks.b, 2, 256), 'b: kept q4_k decoded');
-      sameFloats(f32(st.tensors.get('c.weight')!.data), decodeTs('q4_k', addon.ggmlEncode('q4_k', decodedC, 2, 256), 2, 256), 'c: q4_k of the decoded q6_k');
+      sameFloats(
+        f32(st.tensors.get('c.weight')!.data),
+        decodeTs('q4_k', addon.ggmlEncode('q4_k', decodedC, 2, 256), 2, 256),
+        'c: q4_k of the decoded q6_k',
+      );
       assert.deepEqual(Array.from(f32(st.tensors.get('n.weight')!.data)), [1, 2, 3, 4]);
       const formats = JSON.parse(st.metadata['bitsmith.tensors']) as Record<string, unknown>;
       assert.equal(formats['b.weight'], 'keep: Q4_K blocks decoded to F32');
@@ -225,21 +275,36 @@ describe('GGUF sources with ggml block tensors', () => {
       const outs = [];
       for (const chunkElements of [40 * 64, 0]) {
         const out = tmpPath(`rows-${chunkElements}.safetensors`);
-        const r = await run({ model: file, threads: 2, chunkElements, output: { kind: 'fake', path: out },
-          tensors: [{ name: 'w.weight', shape: [100, 64], action: 'quantize', config: { format: 'int8', group: 32 } }] });
+        const r = await run({
+          model: file,
+          threads: 2,
+          chunkElements,
+          output: { kind: 'fake', path: out },
+          tensors: [{ name: 'w.weight', shape: [100, 64], action: 'quantize', config: { format: 'int8', group: 32 } }],
+        });
         assert.equal(r.error, undefined, r.error?.message);
         outs.push(f32(parseSafetensors(out).tensors.get('w.weight')!.data));
       }
       sameFloats(outs[0], outs[1], 'chunked vs whole');
-      sameFloats(outs[1], addon.quantize(decodeTs('q5_1', blocks, 100, 64), 100, 64, { format: 'int8', group: 32 }).dequant, 'int8 of the decoded q5_1');
+      sameFloats(
+        outs[1],
+        addon.quantize(decodeTs('q5_1', blocks, 100, 64), 100, 64, { format: 'int8', group: 32 }).dequant,
+        'int8 of the decoded q5_1',
+      );
     });
 
-    it('output gguf: kept blocks are copied unchanged, re-quantized tensors are the encoder\'s blocks of the decoded values', async () => {
+    it("output gguf: kept blocks are copied unchanged, re-quantized tensors are the encoder's blocks of the decoded values", async () => {
       const { file, blocks } = model();
       const out = tmpPath('out.gguf');
-      const spec = { metadata: [], copySourceMetadata: true, tensors: Object.fromEntries(['a.weight', 'b.weight', 'c.weight', 'n.weight'].map((n) => [n, { name: n }])) };
+      const spec = {
+        metadata: [],
+        copySourceMetadata: true,
+        tensors: Object.fromEntries(['a.weight', 'b.weight', 'c.weight', 'n.weight'].map((n) => [n, { name: n }])),
+      };
       const r = await run({
-        model: file, threads: 2, gguf: { path: out, spec: JSON.stringify(spec) },
+        model: file,
+        threads: 2,
+        gguf: { path: out, spec: JSON.stringify(spec) },
         tensors: [
           { name: 'a.weight', shape: [4, 64], action: 'keep' },
           { name: 'b.weight', shape: [2, 256], action: 'keep' },
@@ -250,8 +315,14 @@ describe('GGUF sources with ggml block tensors', () => {
       assert.equal(r.error, undefined, r.error?.message);
       const h = readGgufHeader(out);
       const buf = fs.readFileSync(out);
-      const bytesOf = (name: string) => { const t = h.tensors.find((x) => x.name === name)!; return buf.subarray(t.offset, t.offset + t.bytes); };
-      assert.deepEqual(h.tensors.map((t) => t.dtype), ['Q8_0', 'Q4_K', 'Q4_K', 'F32']);
+      const bytesOf = (name: string) => {
+        const t = h.tensors.find((x) => x.name === name)!;
+        return buf.subarray(t.offset, t.offset + t.bytes);
+      };
+      assert.deepEqual(
+        h.tensors.map((t) => t.dtype),
+        ['Q8_0', 'Q4_K', 'Q4_K', 'F32'],
+      );
       assert.ok(bytesOf('a.weight').equals(blocks.a), 'q8_0 copied');
       assert.ok(bytesOf('b.weight').equals(blocks.b), 'q4_k copied');
       const want = addon.ggmlEncode('q4_k', decodeTs('q6_k', blocks.c, 2, 256), 2, 256);

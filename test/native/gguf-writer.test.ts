@@ -16,11 +16,25 @@ const root = path.resolve(__dirname, '..', '..');
 const FIXTURE = path.join(root, 'examples/stories260K');
 const FIXTURE_BIN = path.join(FIXTURE, 'stories260K.bin');
 
-interface Ev { type: string; name?: string; code?: string; bytesOut?: number; index?: number }
-interface JobTensor { name: string; shape: number[]; action: 'quantize' | 'keep'; config?: Record<string, unknown> }
+interface Ev {
+  type: string;
+  name?: string;
+  code?: string;
+  bytesOut?: number;
+  index?: number;
+}
+interface JobTensor {
+  name: string;
+  shape: number[];
+  action: 'quantize' | 'keep';
+  config?: Record<string, unknown>;
+}
 interface Job {
-  model: string; tensors: JobTensor[]; threads?: number;
-  output?: { kind: 'fake'; path: string }; gguf?: { path: string; spec: string };
+  model: string;
+  tensors: JobTensor[];
+  threads?: number;
+  output?: { kind: 'fake'; path: string };
+  gguf?: { path: string; spec: string };
   calibration?: { kind: 'generated'; samples?: number; length?: number; seed?: number };
 }
 interface Addon {
@@ -39,7 +53,12 @@ const tmpPath = (name: string) => path.join(tmp, `${counter++}-${name}`);
 async function run(job: Job, onEvent?: (e: Ev, h: { cancel(): void }) => void) {
   let handle: { cancel(): void; done: Promise<Ev> } | undefined;
   const events: Ev[] = [];
-  handle = addon.startRun(job, (e) => { events.push(e); onEvent?.(e, handle!); });
+  // Assigned after the declaration: the callback may run before startRun returns.
+  // eslint-disable-next-line prefer-const
+  handle = addon.startRun(job, (e) => {
+    events.push(e);
+    onEvent?.(e, handle!);
+  });
   try {
     return { events, done: await handle.done, error: undefined as CodedError | undefined };
   } catch (e) {
@@ -48,34 +67,70 @@ async function run(job: Job, onEvent?: (e: Ev, h: { cancel(): void }) => void) {
 }
 
 /** format per tensor name (undefined: kept). */
-function jobFor(model: string, formatOf: (name: string, shape: number[]) => string | undefined, out: { gguf: string; fake?: string }, recipe = 'test') {
+function jobFor(
+  model: string,
+  formatOf: (name: string, shape: number[]) => string | undefined,
+  out: { gguf: string; fake?: string },
+  recipe = 'test',
+) {
   const header = readModelHeader(model);
   const formats: Record<string, string | undefined> = {};
   const tensors: JobTensor[] = addon.modelInfo(model).tensors.map((t) => {
     const f = formatOf(t.name, t.shape);
     formats[t.name] = f;
-    return f ? { name: t.name, shape: t.shape, action: 'quantize', config: { format: f, group: 32 } } : { name: t.name, shape: t.shape, action: 'keep' };
+    return f
+      ? { name: t.name, shape: t.shape, action: 'quantize', config: { format: f, group: 32 } }
+      : { name: t.name, shape: t.shape, action: 'keep' };
   });
-  const spec = buildGgufSpec({ model: header, formats, name: 'stories260K test', version: '9.9.9', recipeText: recipe });
-  const job: Job = { model, tensors, threads: 2, gguf: { path: out.gguf, spec: JSON.stringify({ metadata: spec.metadata, tensors: spec.tensors, copySourceMetadata: spec.copySourceMetadata === true }) } };
+  const spec = buildGgufSpec({
+    model: header,
+    formats,
+    name: 'stories260K test',
+    version: '9.9.9',
+    recipeText: recipe,
+  });
+  const job: Job = {
+    model,
+    tensors,
+    threads: 2,
+    gguf: {
+      path: out.gguf,
+      spec: JSON.stringify({
+        metadata: spec.metadata,
+        tensors: spec.tensors,
+        copySourceMetadata: spec.copySourceMetadata === true,
+      }),
+    },
+  };
   if (out.fake) job.output = { kind: 'fake', path: out.fake };
   return { job, spec };
 }
 
 /** HF row r of a q/k tensor is GGUF row interleaved(r): pairs (i, i + hd/2) become (2i, 2i+1). */
 function interleaved(r: number, rows: number, heads: number): number {
-  const hd = rows / heads, half = hd / 2, h = Math.floor(r / hd), j = r % hd;
+  const hd = rows / heads,
+    half = hd / 2,
+    h = Math.floor(r / hd),
+    j = r % hd;
   return h * hd + 2 * (j % half) + Math.floor(j / half);
 }
 function unpermute(g: Float32Array, rows: number, cols: number, heads: number): Float32Array {
   const out = new Float32Array(g.length);
-  for (let r = 0; r < rows; r++) out.set(g.subarray(interleaved(r, rows, heads) * cols, (interleaved(r, rows, heads) + 1) * cols), r * cols);
+  for (let r = 0; r < rows; r++)
+    out.set(g.subarray(interleaved(r, rows, heads) * cols, (interleaved(r, rows, heads) + 1) * cols), r * cols);
   return out;
 }
 
 const GGUF_NAMES: Record<string, string> = {
-  'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output',
-  input_layernorm: 'attn_norm', post_attention_layernorm: 'ffn_norm', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down',
+  'self_attn.q_proj': 'attn_q',
+  'self_attn.k_proj': 'attn_k',
+  'self_attn.v_proj': 'attn_v',
+  'self_attn.o_proj': 'attn_output',
+  input_layernorm: 'attn_norm',
+  post_attention_layernorm: 'ffn_norm',
+  'mlp.gate_proj': 'ffn_gate',
+  'mlp.up_proj': 'ffn_up',
+  'mlp.down_proj': 'ffn_down',
 };
 function hfName(g: string): string {
   if (g === 'token_embd.weight') return 'model.embed_tokens.weight';
@@ -93,14 +148,15 @@ const f32 = (b: Uint8Array) => new Float32Array(b.buffer.slice(b.byteOffset, b.b
 
 before(function () {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     addon = require(path.join(root, 'native')) as Addon;
   } catch {
     this.skip();
   }
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-gguf-'));
 });
-after(() => { if (tmp) fs.rmSync(tmp, { recursive: true, force: true }); });
+after(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
 
 describe('GGUF writer (output gguf)', () => {
   const mix = (name: string, shape: number[]) => {
@@ -141,13 +197,25 @@ describe('GGUF writer (output gguf)', () => {
     assert.equal(md['bitsmith.recipe'], 'recipe "x"\nmodel "stories260K"\n');
     // Predominant type by elements among matrices: the q8_0 embedding (32768) vs q4_0 (5 x 64x64 = 20480 ...).
     const byType = new Map<string, number>();
-    for (const t of readModelHeader(FIXTURE).tensors) if (t.shape.length >= 2) { const k = mix(t.name, t.shape) ?? 'f32'; byType.set(k, (byType.get(k) ?? 0) + t.elements); }
+    for (const t of readModelHeader(FIXTURE).tensors)
+      if (t.shape.length >= 2) {
+        const k = mix(t.name, t.shape) ?? 'f32';
+        byType.set(k, (byType.get(k) ?? 0) + t.elements);
+      }
     const top = [...byType].sort((a, b) => b[1] - a[1])[0][0];
     assert.equal(md['general.file_type'], LLAMA_FTYPE[top]);
     const names = h.tensors.map((t) => t.name);
     assert.equal(names.length, readModelHeader(FIXTURE).tensors.length, 'every tensor (the checkpoint has no lm_head)');
     assert.ok(!names.includes('output.weight'), 'tied: no output tensor');
-    for (const n of ['token_embd.weight', 'output_norm.weight', 'blk.0.attn_q.weight', 'blk.4.ffn_down.weight', 'blk.2.attn_norm.weight', 'blk.3.ffn_norm.weight']) assert.ok(names.includes(n), n);
+    for (const n of [
+      'token_embd.weight',
+      'output_norm.weight',
+      'blk.0.attn_q.weight',
+      'blk.4.ffn_down.weight',
+      'blk.2.attn_norm.weight',
+      'blk.3.ffn_norm.weight',
+    ])
+      assert.ok(names.includes(n), n);
     for (const t of h.tensors) {
       assert.equal((t.offset - h.dataOffset) % 32, 0, `${t.name} offset aligned`);
       const src = readModelHeader(FIXTURE).tensors.find((x) => x.name === hfName(t.name))!;
@@ -190,18 +258,30 @@ describe('GGUF writer (output gguf)', () => {
   it('gptq writes its own blocks (q8_0, q4_0, q4_1, q5_0, q5_1): they decode to the fake-quant reconstruction, q/k un-permuted, and differ from RTN', async () => {
     const types = ['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1'];
     let k = 0;
-    const pick = (name: string, shape: number[]) => (shape.length === 2 && shape[1] % 32 === 0 && /layers\.\d+\.(self_attn|mlp)\./.test(name) ? types[k++ % types.length] : undefined);
-    const gguf = tmpPath('gptq.gguf'), fake = tmpPath('gptq.safetensors'), rtnFake = tmpPath('rtn.safetensors');
+    const pick = (name: string, shape: number[]) =>
+      shape.length === 2 && shape[1] % 32 === 0 && /layers\.\d+\.(self_attn|mlp)\./.test(name)
+        ? types[k++ % types.length]
+        : undefined;
+    const gguf = tmpPath('gptq.gguf'),
+      fake = tmpPath('gptq.safetensors'),
+      rtnFake = tmpPath('rtn.safetensors');
     const { job, spec } = jobFor(FIXTURE, pick, { gguf, fake });
     job.calibration = { kind: 'generated', samples: 4, length: 32, seed: 3 };
-    const rtnJob: Job = { ...job, gguf: undefined, output: { kind: 'fake', path: rtnFake }, tensors: job.tensors.map((t) => ({ ...t })) };
-    for (const t of job.tensors) if (t.config) t.config = { ...t.config, method: 'gptq', damp: 0.01, block: 64, actOrder: t.name.includes('mlp') };
+    const rtnJob: Job = {
+      ...job,
+      gguf: undefined,
+      output: { kind: 'fake', path: rtnFake },
+      tensors: job.tensors.map((t) => ({ ...t })),
+    };
+    for (const t of job.tensors)
+      if (t.config) t.config = { ...t.config, method: 'gptq', damp: 0.01, block: 64, actOrder: t.name.includes('mlp') };
     const r = await run(job);
     assert.equal(r.error, undefined, r.error?.message);
     assert.equal((await run(rtnJob)).error, undefined);
     const h = readGgufHeader(gguf);
     const seen = new Set<string>();
-    let differ = 0, quantized = 0;
+    let differ = 0,
+      quantized = 0;
     for (const t of h.tensors) {
       if (t.dtype === 'F32') continue;
       const hf = hfName(t.name);
@@ -219,12 +299,13 @@ describe('GGUF writer (output gguf)', () => {
     assert.equal(differ, quantized, 'every gptq tensor differs from its RTN blocks');
   });
 
-  it('q/k rows are llama2.c\'s interleaved rows; a llama2.c source writes the same tensors', async () => {
+  it("q/k rows are llama2.c's interleaved rows; a llama2.c source writes the same tensors", async () => {
     const fromHf = tmpPath('hf.gguf');
     const fromBin = tmpPath('bin.gguf');
     assert.equal((await run(jobFor(FIXTURE, () => undefined, { gguf: fromHf }).job)).error, undefined);
     assert.equal((await run(jobFor(FIXTURE_BIN, () => undefined, { gguf: fromBin }).job)).error, undefined);
-    const a = readGgufHeader(fromHf), b = readGgufHeader(fromBin);
+    const a = readGgufHeader(fromHf),
+      b = readGgufHeader(fromBin);
     assert.deepEqual(a.tensors.map((t) => t.name).sort(), b.tensors.map((t) => t.name).sort());
     for (const t of a.tensors) {
       const u = b.tensors.find((x) => x.name === t.name)!;
@@ -245,11 +326,27 @@ describe('GGUF writer (output gguf)', () => {
     const withHead = { ...header, tensors: [...header.tensors, { ...header.tensors[0], name: 'lm_head.weight' }] };
     const tied = buildGgufSpec({ model: withHead, formats: {}, name: 'x', version: '0', recipeText: '' });
     assert.deepEqual(tied.tensors['lm_head.weight'], { omit: true });
-    const untied = buildGgufSpec({ model: { ...withHead, config: { ...header.config, tie_word_embeddings: false } }, formats: {}, name: 'x', version: '0', recipeText: '' });
+    const untied = buildGgufSpec({
+      model: { ...withHead, config: { ...header.config, tie_word_embeddings: false } },
+      formats: {},
+      name: 'x',
+      version: '0',
+      recipeText: '',
+    });
     assert.equal(untied.tensors['lm_head.weight'].name, 'output.weight');
-    const qwen = buildGgufSpec({ model: { ...header, architecture: 'qwen2', config: { ...header.config, model_type: 'qwen2' } }, formats: {}, name: 'x', version: '0', recipeText: '' });
+    const qwen = buildGgufSpec({
+      model: { ...header, architecture: 'qwen2', config: { ...header.config, model_type: 'qwen2' } },
+      formats: {},
+      name: 'x',
+      version: '0',
+      recipeText: '',
+    });
     assert.equal(qwen.architecture, 'qwen2');
-    assert.equal(qwen.tensors['model.layers.0.self_attn.q_proj.weight'].permuteHeads, undefined, 'qwen2 is rotate-half: not permuted');
+    assert.equal(
+      qwen.tensors['model.layers.0.self_attn.q_proj.weight'].permuteHeads,
+      undefined,
+      'qwen2 is rotate-half: not permuted',
+    );
     assert.match(ggufModelProblem({ ...header, config: { ...header.config, model_type: 'gpt2' } })!, /Llama-family/);
     assert.equal(ggufModelProblem(header), undefined);
     assert.match(tied.notes.join(' '), /without a tokenizer/);
@@ -258,7 +355,9 @@ describe('GGUF writer (output gguf)', () => {
   it('refuses a format GGUF cannot store, naming the tensor; nothing is written', async () => {
     const gguf = tmpPath('bad.gguf');
     const { job } = jobFor(FIXTURE, (n, s) => (s.length === 2 && s[1] % 32 === 0 ? 'q8_0' : undefined), { gguf });
-    job.tensors = job.tensors.map((t) => (t.name === 'model.layers.1.mlp.up_proj.weight' ? { ...t, config: { format: 'nf4', group: 32 } } : t));
+    job.tensors = job.tensors.map((t) =>
+      t.name === 'model.layers.1.mlp.up_proj.weight' ? { ...t, config: { format: 'nf4', group: 32 } } : t,
+    );
     const r = await run(job);
     assert.equal(r.error?.code, 'run/unsupported');
     assert.equal(r.error?.tensor, 'model.layers.1.mlp.up_proj.weight');
@@ -274,11 +373,36 @@ describe('GGUF writer (output gguf)', () => {
     // goes: stories260K's 47 tensors now encode in a few ms, so a synthetic Llama with 256-
     // and 512-wide rows, 3.4M weights in q4_k (~0.3 s on one thread).
     const model = path.join(dir, 'model');
-    const gen = spawnSync(process.execPath, [path.join(root, 'bench/make-synthetic-model.mjs'), '--out', model, '--quiet', '--dtype', 'f32', '--dim', '256', '--hidden', '512', '--layers', '4', '--heads', '4', '--kv-heads', '2', '--vocab', '4096'], { encoding: 'utf8' });
+    const gen = spawnSync(
+      process.execPath,
+      [
+        path.join(root, 'bench/make-synthetic-model.mjs'),
+        '--out',
+        model,
+        '--quiet',
+        '--dtype',
+        'f32',
+        '--dim',
+        '256',
+        '--hidden',
+        '512',
+        '--layers',
+        '4',
+        '--heads',
+        '4',
+        '--kv-heads',
+        '2',
+        '--vocab',
+        '4096',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(gen.status, 0, gen.stderr);
     const { job } = jobFor(model, (n, s) => (s.length === 2 && s[1] % 256 === 0 ? 'q4_k' : undefined), { gguf });
     job.threads = 1;
-    const r = await run(job, (e, h) => { if (e.type === 'tensor' && e.index === 1) h.cancel(); });
+    const r = await run(job, (e, h) => {
+      if (e.type === 'tensor' && e.index === 1) h.cancel();
+    });
     assert.equal(r.error?.code, 'run/cancelled');
     assert.deepEqual(fs.readdirSync(dir), ['model']);
   });
@@ -290,13 +414,19 @@ describe('GGUF tokenizer metadata from tokenizer.json', () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'tok-'));
     for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(dir, f));
     fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
-    return { dir, spec: buildGgufSpec({ model: readModelHeader(dir), formats: {}, name: 'x', version: '0', recipeText: '' }) };
+    return {
+      dir,
+      spec: buildGgufSpec({ model: readModelHeader(dir), formats: {}, name: 'x', version: '0', recipeText: '' }),
+    };
   }
   const kv = (spec: ReturnType<typeof buildGgufSpec>, key: string) => spec.metadata.find((m) => m.key === key);
 
   it('byte-level BPE becomes tokenizer.ggml.model gpt2 with tokens, types and merges', () => {
     const vocab: Record<string, number> = { a: 3, b: 4, ab: 5 };
-    const { spec } = specWith({ model: { type: 'BPE', vocab, merges: ['a b', ['ab', 'b']] }, added_tokens: [{ id: 1, content: '<|begin|>', special: true }] });
+    const { spec } = specWith({
+      model: { type: 'BPE', vocab, merges: ['a b', ['ab', 'b']] },
+      added_tokens: [{ id: 1, content: '<|begin|>', special: true }],
+    });
     assert.equal(kv(spec, 'tokenizer.ggml.model')!.value, 'gpt2');
     const tokens = kv(spec, 'tokenizer.ggml.tokens')!.value as string[];
     assert.equal(tokens.length, 512, 'padded to the vocab size');
@@ -313,7 +443,10 @@ describe('GGUF tokenizer metadata from tokenizer.json', () => {
 
   it('a SentencePiece-style (byte-fallback) BPE becomes llama with scores and byte tokens; the file reads back', async () => {
     const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2, '<0x0A>': 3, '▁the': 4 };
-    const { dir, spec } = specWith({ model: { type: 'BPE', vocab, merges: [], byte_fallback: true }, added_tokens: [{ id: 0, content: '<unk>', special: true }] });
+    const { dir, spec } = specWith({
+      model: { type: 'BPE', vocab, merges: [], byte_fallback: true },
+      added_tokens: [{ id: 0, content: '<unk>', special: true }],
+    });
     assert.equal(kv(spec, 'tokenizer.ggml.model')!.value, 'llama');
     const types = kv(spec, 'tokenizer.ggml.token_type')!.value as number[];
     assert.deepEqual(types.slice(0, 5), [3, 1, 1, 6, 1]);
@@ -342,7 +475,10 @@ describe('GGUF output from a GGUF source', () => {
     for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(dir, f));
     const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
     for (let i = 3; i < 512; i++) vocab[`t${i}`] = i;
-    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab, merges: [], byte_fallback: true } }));
+    fs.writeFileSync(
+      path.join(dir, 'tokenizer.json'),
+      JSON.stringify({ model: { type: 'BPE', vocab, merges: [], byte_fallback: true } }),
+    );
     const src = path.join(dir, 'src.gguf');
     assert.equal((await run(jobFor(dir, () => undefined, { gguf: src }).job)).error, undefined);
     const srcHeader = readGgufHeader(src);
@@ -355,17 +491,28 @@ describe('GGUF output from a GGUF source', () => {
     const r = await run(job);
     assert.equal(r.error, undefined, r.error?.message);
     const h = readGgufHeader(out);
-    for (const k of ['general.architecture', 'llama.context_length', 'llama.attention.head_count_kv', 'llama.rope.dimension_count', 'tokenizer.ggml.model', 'tokenizer.ggml.bos_token_id'])
+    for (const k of [
+      'general.architecture',
+      'llama.context_length',
+      'llama.attention.head_count_kv',
+      'llama.rope.dimension_count',
+      'tokenizer.ggml.model',
+      'tokenizer.ggml.bos_token_id',
+    ])
       assert.deepEqual(h.metadata[k], srcHeader.metadata[k], k);
     assert.deepEqual(h.metadata['tokenizer.ggml.tokens'], srcHeader.metadata['tokenizer.ggml.tokens']);
     assert.equal(h.metadata['general.file_type'], LLAMA_FTYPE.q8_0);
     assert.equal(h.metadata['bitsmith.recipe'], 'recipe "from gguf"\n');
     assert.equal(h.metadata['bitsmith.source'], src);
     assert.equal(Object.keys(h.metadata).filter((k) => k === 'general.alignment').length, 1);
-    assert.deepEqual(h.tensors.map((t) => t.name), srcHeader.tensors.map((t) => t.name));
+    assert.deepEqual(
+      h.tensors.map((t) => t.name),
+      srcHeader.tensors.map((t) => t.name),
+    );
     for (const t of h.tensors) {
       const [rows, cols] = t.shape.length === 2 ? t.shape : [1, t.shape[0]];
-      const got = t.dtype === 'F32' ? f32(tensorBytes(out, t)) : addon.ggmlDecode('q8_0', tensorBytes(out, t), rows, cols);
+      const got =
+        t.dtype === 'F32' ? f32(tensorBytes(out, t)) : addon.ggmlDecode('q8_0', tensorBytes(out, t), rows, cols);
       assert.deepEqual(got, t.dtype === 'F32' ? addon.readTensor(src, t.name) : addon.readTensor(fake, t.name), t.name);
     }
 
@@ -374,13 +521,29 @@ describe('GGUF output from a GGUF source', () => {
     const direct = path.join(dir, 'direct.gguf');
     assert.equal((await run(jobFor(FIXTURE, q8, { gguf: direct }).job)).error, undefined);
     const d = readGgufHeader(direct);
-    for (const t of h.tensors) assert.deepEqual(tensorBytes(out, t), tensorBytes(direct, d.tensors.find((x) => x.name === t.name)!), t.name);
+    for (const t of h.tensors)
+      assert.deepEqual(
+        tensorBytes(out, t),
+        tensorBytes(
+          direct,
+          d.tensors.find((x) => x.name === t.name)!,
+        ),
+        t.name,
+      );
 
     // Kept block tensors of a GGUF source are copied byte for byte.
     const copy = path.join(dir, 'copy.gguf');
     assert.equal((await run(jobFor(out, () => undefined, { gguf: copy }).job)).error, undefined);
     const c = readGgufHeader(copy);
-    for (const t of c.tensors) assert.deepEqual(tensorBytes(copy, t), tensorBytes(out, h.tensors.find((x) => x.name === t.name)!), t.name);
+    for (const t of c.tensors)
+      assert.deepEqual(
+        tensorBytes(copy, t),
+        tensorBytes(
+          out,
+          h.tensors.find((x) => x.name === t.name)!,
+        ),
+        t.name,
+      );
     assert.equal(c.metadata['general.file_type'], LLAMA_FTYPE.q8_0);
   });
 });

@@ -15,18 +15,64 @@ const FIXTURE_ST = path.join(FIXTURE, 'model.safetensors');
 const FIXTURE_BIN = path.join(FIXTURE, 'stories260K.bin');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
 
-interface TensorInfo { name: string; shape: number[]; dtype: string; elements: number; bytes: number; file: string; offset: number }
-interface Hist { min: number; max: number; counts: number[] }
+interface TensorInfo {
+  name: string;
+  shape: number[];
+  dtype: string;
+  elements: number;
+  bytes: number;
+  file: string;
+  offset: number;
+}
+interface Hist {
+  min: number;
+  max: number;
+  counts: number[];
+}
 interface Ev {
-  type: string; index?: number; name?: string; code?: string; message?: string; tensor?: string;
-  action?: string; bpw?: number; bytesOut?: number; bytes?: Record<string, number>; relError?: number; sqnrDb?: number;
-  maxAbsError?: number; cosine?: number; weightHist?: Hist; errorHist?: Hist; dequantHist?: Hist; chunks?: number; shape?: number[];
+  type: string;
+  index?: number;
+  name?: string;
+  code?: string;
+  message?: string;
+  tensor?: string;
+  action?: string;
+  bpw?: number;
+  bytesOut?: number;
+  bytes?: Record<string, number>;
+  relError?: number;
+  sqnrDb?: number;
+  maxAbsError?: number;
+  cosine?: number;
+  weightHist?: Hist;
+  errorHist?: Hist;
+  dequantHist?: Hist;
+  chunks?: number;
+  shape?: number[];
   totals?: Record<string, number>;
 }
-interface JobTensor { name: string; shape: number[]; action: 'quantize' | 'keep'; config?: Record<string, unknown> }
-interface Job { model: string; tensors: JobTensor[]; output?: { kind: 'fake'; path: string; metadata?: Record<string, string> }; threads?: number; chunkElements?: number; calibration?: { kind: string; samples?: number; length?: number } }
+interface JobTensor {
+  name: string;
+  shape: number[];
+  action: 'quantize' | 'keep';
+  config?: Record<string, unknown>;
+}
+interface Job {
+  model: string;
+  tensors: JobTensor[];
+  output?: { kind: 'fake'; path: string; metadata?: Record<string, string> };
+  threads?: number;
+  chunkElements?: number;
+  calibration?: { kind: string; samples?: number; length?: number };
+}
 interface Addon {
-  modelInfo(p: string): { path: string; format: string; architecture: string; tensors: TensorInfo[]; metadata: Record<string, string> };
+  modelInfo(p: string): {
+    path: string;
+    format: string;
+    architecture: string;
+    tensors: TensorInfo[];
+    metadata: Record<string, string>;
+  };
   readTensor(p: string, name: string): Float32Array;
   startRun(job: Job, onEvent: (e: Ev) => void): { cancel(): void; done: Promise<Ev> };
 }
@@ -44,7 +90,13 @@ const tmpDir = (name: string) => {
 
 // ---- an independent safetensors parser and writer ---------------------------------------
 
-interface ParsedTensor { dtype: string; shape: number[]; data: Buffer; begin: number; end: number }
+interface ParsedTensor {
+  dtype: string;
+  shape: number[];
+  data: Buffer;
+  begin: number;
+  end: number;
+}
 function parseSafetensors(file: string) {
   const buf = fs.readFileSync(file);
   const n = Number(buf.readBigUInt64LE(0));
@@ -57,7 +109,14 @@ function parseSafetensors(file: string) {
     const [b, e] = v.data_offsets;
     tensors.set(name, { dtype: v.dtype, shape: v.shape, data: buf.subarray(8 + n + b, 8 + n + e), begin: b, end: e });
   }
-  return { headerLength: n, headerText: text, fileSize: buf.length, metadata, tensors, order: Object.keys(header).filter((k) => k !== '__metadata__') };
+  return {
+    headerLength: n,
+    headerText: text,
+    fileSize: buf.length,
+    metadata,
+    tensors,
+    order: Object.keys(header).filter((k) => k !== '__metadata__'),
+  };
 }
 
 function u64(n: number | bigint): Buffer {
@@ -67,7 +126,11 @@ function u64(n: number | bigint): Buffer {
 }
 
 /** Writes a valid safetensors file of the given tensors (data as raw bytes). */
-function writeSafetensors(file: string, tensors: { name: string; dtype: string; shape: number[]; data: Buffer }[], metadata?: Record<string, string>) {
+function writeSafetensors(
+  file: string,
+  tensors: { name: string; dtype: string; shape: number[]; data: Buffer }[],
+  metadata?: Record<string, string>,
+) {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let off = 0;
@@ -115,7 +178,8 @@ function f16buf(xs: number[]): Buffer {
       const s = x < 0 ? 0x8000 : 0;
       const a = Math.abs(x);
       let e = Math.floor(Math.log2(a));
-      if (e < -14) h = s | Math.round(a / 2 ** -24); // subnormal
+      if (e < -14)
+        h = s | Math.round(a / 2 ** -24); // subnormal
       else {
         const m = Math.round((a / 2 ** e - 1) * 1024);
         if (m === 1024) e++;
@@ -147,7 +211,7 @@ function weights(rows: number, cols: number, seed: number): Float32Array {
     return (s >>> 0) / 2 ** 32;
   };
   const out = new Float32Array(rows * cols);
-  for (let i = 0; i < out.length; i++) out[i] = ((r() + r() + r() - 1.5) * 0.04) * (i % cols === 3 ? 10 : 1);
+  for (let i = 0; i < out.length; i++) out[i] = (r() + r() + r() - 1.5) * 0.04 * (i % cols === 3 ? 10 : 1);
   return out;
 }
 
@@ -163,15 +227,39 @@ const u32b = (n: number) => {
   b.writeUInt32LE(n >>> 0);
   return b;
 };
-interface GgufTensor { name: string; ne: number[]; type: number; data: Buffer; offset?: number }
+interface GgufTensor {
+  name: string;
+  ne: number[];
+  type: number;
+  data: Buffer;
+  offset?: number;
+}
 /** A GGUF v3 file: a few metadata kinds (string, u32, arrays, nested array), then tensors. */
-function ggufBytes(tensors: GgufTensor[], opts: { version?: number; alignment?: number; extraKv?: Buffer[]; tensorCount?: bigint } = {}): Buffer {
+function ggufBytes(
+  tensors: GgufTensor[],
+  opts: { version?: number; alignment?: number; extraKv?: Buffer[]; tensorCount?: bigint } = {},
+): Buffer {
   const align = opts.alignment ?? 32;
   const kvs: Buffer[] = [
     Buffer.concat([ggufString('general.architecture'), u32b(GT.string), ggufString('llama')]),
     Buffer.concat([ggufString('llama.block_count'), u32b(GT.u32), u32b(1)]),
-    Buffer.concat([ggufString('tokenizer.ggml.tokens'), u32b(GT.array), u32b(GT.string), u64(2), ggufString('a'), ggufString('bc')]),
-    Buffer.concat([ggufString('nested'), u32b(GT.array), u32b(GT.array), u64(1), u32b(GT.u8), u64(3), Buffer.from([1, 2, 3])]),
+    Buffer.concat([
+      ggufString('tokenizer.ggml.tokens'),
+      u32b(GT.array),
+      u32b(GT.string),
+      u64(2),
+      ggufString('a'),
+      ggufString('bc'),
+    ]),
+    Buffer.concat([
+      ggufString('nested'),
+      u32b(GT.array),
+      u32b(GT.array),
+      u64(1),
+      u32b(GT.u8),
+      u64(3),
+      Buffer.from([1, 2, 3]),
+    ]),
     ...(opts.alignment ? [Buffer.concat([ggufString('general.alignment'), u32b(GT.u32), u32b(opts.alignment)])] : []),
     ...(opts.extraKv ?? []),
   ];
@@ -180,11 +268,20 @@ function ggufBytes(tensors: GgufTensor[], opts: { version?: number; alignment?: 
   const datas: { at: number; data: Buffer }[] = [];
   for (const t of tensors) {
     const at = t.offset ?? off;
-    infos.push(Buffer.concat([ggufString(t.name), u32b(t.ne.length), ...t.ne.map((d) => u64(d)), u32b(t.type), u64(at)]));
+    infos.push(
+      Buffer.concat([ggufString(t.name), u32b(t.ne.length), ...t.ne.map((d) => u64(d)), u32b(t.type), u64(at)]),
+    );
     datas.push({ at, data: t.data });
     off = Math.ceil((at + t.data.length) / align) * align;
   }
-  const head = Buffer.concat([Buffer.from('GGUF'), u32b(opts.version ?? 3), u64(opts.tensorCount ?? BigInt(tensors.length)), u64(kvs.length), ...kvs, ...infos]);
+  const head = Buffer.concat([
+    Buffer.from('GGUF'),
+    u32b(opts.version ?? 3),
+    u64(opts.tensorCount ?? BigInt(tensors.length)),
+    u64(kvs.length),
+    ...kvs,
+    ...infos,
+  ]);
   const dataStart = Math.ceil(head.length / align) * align;
   const end = datas.reduce((a, d) => Math.max(a, d.at + d.data.length), 0);
   const out = Buffer.alloc(dataStart + end);
@@ -201,7 +298,17 @@ function llama2cBytes(h = [8, 16, 1, 2, 1, -4, 4]): Buffer {
   const vocab = Math.abs(v);
   const kvDim = (dim / heads) * kv;
   const hs = dim / heads;
-  const n = vocab * dim + L * dim + L * dim * dim + 2 * L * kvDim * dim + L * dim * dim + L * dim + 3 * L * hidden * dim + dim + 2 * seq * Math.floor(hs / 2) + (v < 0 ? vocab * dim : 0);
+  const n =
+    vocab * dim +
+    L * dim +
+    L * dim * dim +
+    2 * L * kvDim * dim +
+    L * dim * dim +
+    L * dim +
+    3 * L * hidden * dim +
+    dim +
+    2 * seq * Math.floor(hs / 2) +
+    (v < 0 ? vocab * dim : 0);
   const b = Buffer.alloc(28 + 4 * n);
   h.forEach((x, i) => b.writeInt32LE(x, 4 * i));
   for (let i = 0; i < n; i++) b.writeFloatLE(((i * 37) % 101) / 100 - 0.5, 28 + 4 * i);
@@ -211,7 +318,8 @@ function llama2cBytes(h = [8, 16, 1, 2, 1, -4, 4]): Buffer {
 // ---- helpers -------------------------------------------------------------------------------
 
 /** fn throws an Error whose `code` is `code` and whose message names every fragment. */
-function expectCode(fn: () => unknown, code: string, ...fragments: string[]): CodedError {
+function expectCode(fn: () => unknown, code: string, ...fragmentLists: (string | string[])[]): CodedError {
+  const fragments = fragmentLists.flat();
   let caught: CodedError | undefined;
   try {
     fn();
@@ -241,6 +349,8 @@ function survives(file: string): string {
 async function run(job: Job, onEvent?: (e: Ev, h: { cancel(): void }) => void) {
   const events: Ev[] = [];
   let handle: { cancel(): void; done: Promise<Ev> } | undefined;
+  // Assigned after the declaration: the callback may run before startRun returns.
+  // eslint-disable-next-line prefer-const
   handle = addon.startRun(job, (e) => {
     events.push(e);
     onEvent?.(e, handle!);
@@ -257,9 +367,13 @@ function keepAll(model: string): JobTensor[] {
   return addon.modelInfo(model).tensors.map((t) => ({ name: t.name, shape: t.shape, action: 'keep' as const }));
 }
 function quantizeAll(model: string, config: Record<string, unknown>): JobTensor[] {
-  return addon.modelInfo(model).tensors.map((t) => (t.shape.length >= 2
-    ? { name: t.name, shape: t.shape, action: 'quantize' as const, config }
-    : { name: t.name, shape: t.shape, action: 'keep' as const }));
+  return addon
+    .modelInfo(model)
+    .tensors.map((t) =>
+      t.shape.length >= 2
+        ? { name: t.name, shape: t.shape, action: 'quantize' as const, config }
+        : { name: t.name, shape: t.shape, action: 'keep' as const },
+    );
 }
 const leftovers = (dir: string) => fs.readdirSync(dir).filter((f) => f.includes('.tmp'));
 
@@ -297,15 +411,28 @@ describe('native model readers', () => {
       const native = addon.modelInfo(p);
       const ts = readModelHeader(p);
       assert.equal(native.format, ts.format);
-      const key = (t: { name: string; shape: number[]; dtype: string; elements: number; bytes: number; file: string; offset: number }) =>
-        JSON.stringify([t.name, t.shape, t.dtype, t.elements, t.bytes, t.file, t.offset]);
+      const key = (t: {
+        name: string;
+        shape: number[];
+        dtype: string;
+        elements: number;
+        bytes: number;
+        file: string;
+        offset: number;
+      }) => JSON.stringify([t.name, t.shape, t.dtype, t.elements, t.bytes, t.file, t.offset]);
       assert.deepEqual(native.tensors.map(key).sort(), ts.tensors.map(key).sort(), p);
       assert.equal(native.tensors.length, 47);
     }
     assert.equal(addon.modelInfo(FIXTURE).architecture, 'llama');
     // llama2.c tensors get Hugging Face names (and lm_head only when unshared).
     const names = addon.modelInfo(FIXTURE_BIN).tensors.map((t) => t.name);
-    for (const n of ['model.embed_tokens.weight', 'model.layers.4.mlp.down_proj.weight', 'model.layers.0.self_attn.q_proj.weight', 'model.norm.weight']) assert.ok(names.includes(n), n);
+    for (const n of [
+      'model.embed_tokens.weight',
+      'model.layers.4.mlp.down_proj.weight',
+      'model.layers.0.self_attn.q_proj.weight',
+      'model.norm.weight',
+    ])
+      assert.ok(names.includes(n), n);
     assert.ok(!names.includes('lm_head.weight'));
   });
 
@@ -328,7 +455,12 @@ describe('native model readers', () => {
 
   it('readTensor agrees with an independent parse of the safetensors file', () => {
     const p = parseSafetensors(FIXTURE_ST);
-    for (const name of ['model.embed_tokens.weight', 'model.layers.2.self_attn.v_proj.weight', 'model.layers.3.mlp.down_proj.weight', 'model.norm.weight']) {
+    for (const name of [
+      'model.embed_tokens.weight',
+      'model.layers.2.self_attn.v_proj.weight',
+      'model.layers.3.mlp.down_proj.weight',
+      'model.norm.weight',
+    ]) {
       assert.deepEqual(addon.readTensor(FIXTURE, name), readF32(p.tensors.get(name)!.data), name);
     }
   });
@@ -344,7 +476,10 @@ describe('native model readers', () => {
     ]);
     assert.deepEqual(Array.from(addon.readTensor(file, 'h')), vals);
     assert.deepEqual(Array.from(addon.readTensor(file, 'f')), Array.from(new Float32Array(vals)));
-    assert.deepEqual(Array.from(addon.readTensor(file, 'b')), vals.map((v) => fromBf16(toBf16(v))));
+    assert.deepEqual(
+      Array.from(addon.readTensor(file, 'b')),
+      vals.map((v) => fromBf16(toBf16(v))),
+    );
     assert.deepEqual(Array.from(addon.readTensor(file, 'd')), [0.5, -3]);
     expectCode(() => addon.readTensor(file, 'i'), 'model/unsupported-dtype', '"i"', 'I32');
     assert.ok(Object.is(addon.readTensor(file, 'h')[1], -0));
@@ -355,18 +490,28 @@ describe('native model readers', () => {
     const dir = tmpDir('sharded');
     const names = src.order;
     const half = Math.ceil(names.length / 2);
-    const shard = (list: string[], file: string) => writeSafetensors(path.join(dir, file), list.map((n) => ({ name: n, ...src.tensors.get(n)! })));
+    const shard = (list: string[], file: string) =>
+      writeSafetensors(
+        path.join(dir, file),
+        list.map((n) => ({ name: n, ...src.tensors.get(n)! })),
+      );
     shard(names.slice(0, half), 'model-00001-of-00002.safetensors');
     shard(names.slice(half), 'model-00002-of-00002.safetensors');
     const weightMap: Record<string, string> = {};
-    names.forEach((n, i) => { weightMap[n] = i < half ? 'model-00001-of-00002.safetensors' : 'model-00002-of-00002.safetensors'; });
-    fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    names.forEach((n, i) => {
+      weightMap[n] = i < half ? 'model-00001-of-00002.safetensors' : 'model-00002-of-00002.safetensors';
+    });
+    fs.writeFileSync(
+      path.join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ metadata: {}, weight_map: weightMap }),
+    );
     fs.copyFileSync(path.join(FIXTURE, 'config.json'), path.join(dir, 'config.json'));
     const info = addon.modelInfo(dir);
     assert.equal(info.format, 'hf-folder');
     assert.equal(info.tensors.length, 47);
     assert.equal(new Set(info.tensors.map((t) => t.file)).size, 2);
-    for (const n of ['model.embed_tokens.weight', names[half], names[names.length - 1]]) assert.deepEqual(addon.readTensor(dir, n), addon.readTensor(FIXTURE, n), n);
+    for (const n of ['model.embed_tokens.weight', names[half], names[names.length - 1]])
+      assert.deepEqual(addon.readTensor(dir, n), addon.readTensor(FIXTURE, n), n);
     const ts = readModelHeader(dir);
     assert.deepEqual(info.tensors.map((t) => t.name).sort(), ts.tensors.map((t) => t.name).sort());
   });
@@ -374,13 +519,16 @@ describe('native model readers', () => {
   it('reads GGUF F32/F16/BF16 and ggml block tensors with PyTorch-order shapes; ggml types without a decoder are refused', () => {
     const w = [1, 2, 3, 4, 5, 6];
     const file = tmpPath('model.gguf');
-    fs.writeFileSync(file, ggufBytes([
-      { name: 'f32', ne: [3, 2], type: 0, data: f32buf(w) },
-      { name: 'f16', ne: [6], type: 1, data: f16buf(w) },
-      { name: 'bf16', ne: [2, 3], type: 30, data: bf16buf(w) },
-      { name: 'q4', ne: [32, 2], type: 2, data: Buffer.alloc(36) },
-      { name: 'iq2', ne: [256], type: 16, data: Buffer.alloc(66) },
-    ]));
+    fs.writeFileSync(
+      file,
+      ggufBytes([
+        { name: 'f32', ne: [3, 2], type: 0, data: f32buf(w) },
+        { name: 'f16', ne: [6], type: 1, data: f16buf(w) },
+        { name: 'bf16', ne: [2, 3], type: 30, data: bf16buf(w) },
+        { name: 'q4', ne: [32, 2], type: 2, data: Buffer.alloc(36) },
+        { name: 'iq2', ne: [256], type: 16, data: Buffer.alloc(66) },
+      ]),
+    );
     const info = addon.modelInfo(file);
     assert.equal(info.format, 'gguf');
     assert.equal(info.architecture, 'llama');
@@ -391,42 +539,186 @@ describe('native model readers', () => {
     assert.equal(byName.get('q4')!.dtype, 'Q4_0');
     assert.equal(byName.get('q4')!.bytes, 36);
     const ts = readModelHeader(file);
-    assert.deepEqual(info.tensors.map((t) => [t.name, t.shape, t.dtype, t.offset]), ts.tensors.map((t) => [t.name, t.shape, t.dtype, t.offset]));
+    assert.deepEqual(
+      info.tensors.map((t) => [t.name, t.shape, t.dtype, t.offset]),
+      ts.tensors.map((t) => [t.name, t.shape, t.dtype, t.offset]),
+    );
     for (const n of ['f32', 'f16', 'bf16']) assert.deepEqual(Array.from(addon.readTensor(file, n)), w, n);
     // All-zero q4_0 blocks: d = 0, so every weight decodes to 0 (the block decoders are tested in gguf-source.test.ts).
     const q4 = addon.readTensor(file, 'q4');
     assert.equal(q4.length, 64);
     assert.ok(q4.every((v) => v === 0));
-    expectCode(() => addon.readTensor(file, 'iq2'), 'model/unsupported-dtype', 'IQ2_XXS', 'cannot decode', '"iq2"', file);
+    expectCode(
+      () => addon.readTensor(file, 'iq2'),
+      'model/unsupported-dtype',
+      'IQ2_XXS',
+      'cannot decode',
+      '"iq2"',
+      file,
+    );
   });
 
   describe('hostile safetensors', () => {
     const cases: [string, () => string, string, string[]][] = [
-      ['empty file', () => { const f = tmpPath('e.safetensors'); fs.writeFileSync(f, ''); return f; }, 'model/truncated', []],
-      ['5 bytes', () => { const f = tmpPath('5.safetensors'); fs.writeFileSync(f, Buffer.alloc(5)); return f; }, 'model/truncated', []],
-      ['header length past the end', () => rawSafetensors(tmpPath('len.safetensors'), {}, 0, 1000n), 'model/truncated', ['1000']],
-      ['header length of 2^63', () => rawSafetensors(tmpPath('huge.safetensors'), {}, 0, 1n << 63n), 'model/header-too-large', []],
+      [
+        'empty file',
+        () => {
+          const f = tmpPath('e.safetensors');
+          fs.writeFileSync(f, '');
+          return f;
+        },
+        'model/truncated',
+        [],
+      ],
+      [
+        '5 bytes',
+        () => {
+          const f = tmpPath('5.safetensors');
+          fs.writeFileSync(f, Buffer.alloc(5));
+          return f;
+        },
+        'model/truncated',
+        [],
+      ],
+      [
+        'header length past the end',
+        () => rawSafetensors(tmpPath('len.safetensors'), {}, 0, 1000n),
+        'model/truncated',
+        ['1000'],
+      ],
+      [
+        'header length of 2^63',
+        () => rawSafetensors(tmpPath('huge.safetensors'), {}, 0, 1n << 63n),
+        'model/header-too-large',
+        [],
+      ],
       ['invalid JSON', () => rawSafetensors(tmpPath('json.safetensors'), '{"a": [1, 2', 0), 'model/bad-json', []],
-      ['invalid UTF-8', () => { const f = tmpPath('utf8.safetensors'); const j = Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]); fs.writeFileSync(f, Buffer.concat([u64(j.length), j])); return f; }, 'model/bad-json', []],
-      ['nesting 10,000 deep', () => rawSafetensors(tmpPath('deep.safetensors'), '['.repeat(10000) + ']'.repeat(10000), 0), 'model/bad-json', []],
+      [
+        'invalid UTF-8',
+        () => {
+          const f = tmpPath('utf8.safetensors');
+          const j = Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]);
+          fs.writeFileSync(f, Buffer.concat([u64(j.length), j]));
+          return f;
+        },
+        'model/bad-json',
+        [],
+      ],
+      [
+        'nesting 10,000 deep',
+        () => rawSafetensors(tmpPath('deep.safetensors'), '['.repeat(10000) + ']'.repeat(10000), 0),
+        'model/bad-json',
+        [],
+      ],
       ['array at the top', () => rawSafetensors(tmpPath('arr.safetensors'), '[]', 0), 'model/bad-header', []],
-      ['entry not an object', () => rawSafetensors(tmpPath('ent.safetensors'), { w: 3 }, 0), 'model/bad-header', ['"w"']],
-      ['unknown dtype', () => rawSafetensors(tmpPath('dt.safetensors'), { w: { dtype: 'F12', shape: [1], data_offsets: [0, 2] } }, 2), 'model/unknown-dtype', ['"w"', 'F12']],
-      ['negative dimension', () => rawSafetensors(tmpPath('neg.safetensors'), { w: { dtype: 'F32', shape: [-1, 4], data_offsets: [0, 16] } }, 16), 'model/bad-shape', ['"w"']],
-      ['fractional dimension', () => rawSafetensors(tmpPath('frac.safetensors'), { w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } }, 4), 'model/bad-shape', ['"w"']],
-      ['shape overflowing 2^64', () => rawSafetensors(tmpPath('ovf.safetensors'), { w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40, 2 ** 40], data_offsets: [0, 4] } }, 4), 'model/bad-shape', ['"w"']],
-      ['offsets not matching the shape', () => rawSafetensors(tmpPath('span.safetensors'), { w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 12] } }, 16), 'model/bad-shape', ['"w"', '16']],
-      ['offsets reversed', () => rawSafetensors(tmpPath('rev.safetensors'), { w: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }, 16), 'model/bad-offsets', ['"w"']],
-      ['offsets not integers', () => rawSafetensors(tmpPath('offs.safetensors'), { w: { dtype: 'F32', shape: [1], data_offsets: ['0', 4] } }, 4), 'model/bad-offsets', ['"w"']],
-      ['data past the end of the file', () => rawSafetensors(tmpPath('past.safetensors'), { w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, 8), 'model/truncated', ['"w"']],
-      ['overlapping tensors', () => rawSafetensors(tmpPath('ovl.safetensors'), { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12), 'model/bad-offsets', ['"b"', '"a"']],
-      ['duplicate tensor name', () => rawSafetensors(tmpPath('dup.safetensors'), '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', 8), 'model/bad-header', ['"a"']],
-      ['metadata not strings', () => rawSafetensors(tmpPath('meta.safetensors'), { __metadata__: { a: 1 } }, 0), 'model/bad-header', ['__metadata__']],
+      [
+        'entry not an object',
+        () => rawSafetensors(tmpPath('ent.safetensors'), { w: 3 }, 0),
+        'model/bad-header',
+        ['"w"'],
+      ],
+      [
+        'unknown dtype',
+        () => rawSafetensors(tmpPath('dt.safetensors'), { w: { dtype: 'F12', shape: [1], data_offsets: [0, 2] } }, 2),
+        'model/unknown-dtype',
+        ['"w"', 'F12'],
+      ],
+      [
+        'negative dimension',
+        () =>
+          rawSafetensors(
+            tmpPath('neg.safetensors'),
+            { w: { dtype: 'F32', shape: [-1, 4], data_offsets: [0, 16] } },
+            16,
+          ),
+        'model/bad-shape',
+        ['"w"'],
+      ],
+      [
+        'fractional dimension',
+        () =>
+          rawSafetensors(tmpPath('frac.safetensors'), { w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } }, 4),
+        'model/bad-shape',
+        ['"w"'],
+      ],
+      [
+        'shape overflowing 2^64',
+        () =>
+          rawSafetensors(
+            tmpPath('ovf.safetensors'),
+            { w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40, 2 ** 40], data_offsets: [0, 4] } },
+            4,
+          ),
+        'model/bad-shape',
+        ['"w"'],
+      ],
+      [
+        'offsets not matching the shape',
+        () =>
+          rawSafetensors(
+            tmpPath('span.safetensors'),
+            { w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 12] } },
+            16,
+          ),
+        'model/bad-shape',
+        ['"w"', '16'],
+      ],
+      [
+        'offsets reversed',
+        () => rawSafetensors(tmpPath('rev.safetensors'), { w: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }, 16),
+        'model/bad-offsets',
+        ['"w"'],
+      ],
+      [
+        'offsets not integers',
+        () =>
+          rawSafetensors(tmpPath('offs.safetensors'), { w: { dtype: 'F32', shape: [1], data_offsets: ['0', 4] } }, 4),
+        'model/bad-offsets',
+        ['"w"'],
+      ],
+      [
+        'data past the end of the file',
+        () =>
+          rawSafetensors(tmpPath('past.safetensors'), { w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, 8),
+        'model/truncated',
+        ['"w"'],
+      ],
+      [
+        'overlapping tensors',
+        () =>
+          rawSafetensors(
+            tmpPath('ovl.safetensors'),
+            {
+              a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+              b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+            },
+            12,
+          ),
+        'model/bad-offsets',
+        ['"b"', '"a"'],
+      ],
+      [
+        'duplicate tensor name',
+        () =>
+          rawSafetensors(
+            tmpPath('dup.safetensors'),
+            '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+            8,
+          ),
+        'model/bad-header',
+        ['"a"'],
+      ],
+      [
+        'metadata not strings',
+        () => rawSafetensors(tmpPath('meta.safetensors'), { __metadata__: { a: 1 } }, 0),
+        'model/bad-header',
+        ['__metadata__'],
+      ],
     ];
     for (const [what, make, code, fragments] of cases) {
       it(`${what}: ${code}`, () => {
         const f = make();
-        const err = expectCode(() => addon.modelInfo(f), code, f, ...fragments);
+        const err = expectCode(() => addon.modelInfo(f), code, f, fragments);
         if (fragments[0]?.startsWith('"')) assert.equal(err.tensor, fragments[0].slice(1, -1));
       });
     }
@@ -435,10 +727,17 @@ describe('native model readers', () => {
   it('every truncation of the fixture, a GGUF and a llama2.c file fails with a code, never a crash', function () {
     this.timeout(180000); // ~1,600 files written and read: slow on a loaded 2-core machine
     const st = fs.readFileSync(FIXTURE_ST);
-    const gguf = ggufBytes([{ name: 'f32', ne: [3, 2], type: 0, data: f32buf([1, 2, 3, 4, 5, 6]) }, { name: 'q', ne: [32], type: 2, data: Buffer.alloc(18) }]);
+    const gguf = ggufBytes([
+      { name: 'f32', ne: [3, 2], type: 0, data: f32buf([1, 2, 3, 4, 5, 6]) },
+      { name: 'q', ne: [32], type: 2, data: Buffer.alloc(18) },
+    ]);
     const bin = llama2cBytes();
     const file = tmpPath('cut');
-    for (const [bytes, ext] of [[st, '.safetensors'], [gguf, '.gguf'], [bin, '.bin']] as const) {
+    for (const [bytes, ext] of [
+      [st, '.safetensors'],
+      [gguf, '.gguf'],
+      [bin, '.bin'],
+    ] as const) {
       const f = file + ext;
       // Every prefix of the small files; of the fixture every one through 64 bytes, every
       // 5th through its header; then 100 cuts spread over the data.
@@ -458,7 +757,10 @@ describe('native model readers', () => {
 
   it('random byte corruption of headers never crashes', () => {
     const st = fs.readFileSync(FIXTURE_ST).subarray(0, 8 + 4856 + 4096);
-    const gguf = ggufBytes([{ name: 'f32', ne: [3, 2], type: 0, data: f32buf([1, 2, 3, 4, 5, 6]) }, { name: 'bf', ne: [4], type: 30, data: Buffer.alloc(8) }]);
+    const gguf = ggufBytes([
+      { name: 'f32', ne: [3, 2], type: 0, data: f32buf([1, 2, 3, 4, 5, 6]) },
+      { name: 'bf', ne: [4], type: 30, data: Buffer.alloc(8) },
+    ]);
     const bin = llama2cBytes();
     let s = 12345;
     const r = (n: number) => {
@@ -466,7 +768,11 @@ describe('native model readers', () => {
       return s % n;
     };
     const codes = new Set<string>();
-    for (const [bytes, ext, span] of [[st, '.safetensors', 4864], [gguf, '.gguf', 400], [bin, '.bin', 28]] as const) {
+    for (const [bytes, ext, span] of [
+      [st, '.safetensors', 4864],
+      [gguf, '.gguf', 400],
+      [bin, '.bin', 28],
+    ] as const) {
       const f = tmpPath('fuzz') + ext;
       for (let i = 0; i < 300; i++) {
         const b = Buffer.from(bytes);
@@ -480,28 +786,80 @@ describe('native model readers', () => {
   });
 
   describe('hostile GGUF', () => {
-    const t = (o: Partial<GgufTensor> = {}): GgufTensor => ({ name: 'w', ne: [4, 2], type: 0, data: Buffer.alloc(32), ...o });
+    const t = (o: Partial<GgufTensor> = {}): GgufTensor => ({
+      name: 'w',
+      ne: [4, 2],
+      type: 0,
+      data: Buffer.alloc(32),
+      ...o,
+    });
     const cases: [string, () => Buffer, string, string[]][] = [
       ['version 1', () => ggufBytes([t()], { version: 1 }), 'model/bad-header', ['version 1']],
       ['big-endian', () => ggufBytes([t()], { version: 0x03000000 }), 'model/bad-header', ['big-endian']],
       ['a tensor count of 2^60', () => ggufBytes([t()], { tensorCount: 1n << 60n }), 'model/header-too-large', []],
-      ['a string length of 2^62', () => { const b = ggufBytes([t()]); b.writeBigUInt64LE(1n << 62n, 24); return b; }, 'model/header-too-large', []],
+      [
+        'a string length of 2^62',
+        () => {
+          const b = ggufBytes([t()]);
+          b.writeBigUInt64LE(1n << 62n, 24);
+          return b;
+        },
+        'model/header-too-large',
+        [],
+      ],
       ['5 dimensions', () => ggufBytes([t({ ne: [1, 1, 1, 1, 8] })]), 'model/bad-shape', ['"w"']],
       ['unknown ggml type', () => ggufBytes([t({ type: 99 })]), 'model/unknown-dtype', ['"w"', '99']],
-      ['a row not a multiple of the block', () => ggufBytes([t({ type: 2, ne: [16, 2], data: Buffer.alloc(18) })]), 'model/bad-shape', ['"w"', 'Q4_0']],
+      [
+        'a row not a multiple of the block',
+        () => ggufBytes([t({ type: 2, ne: [16, 2], data: Buffer.alloc(18) })]),
+        'model/bad-shape',
+        ['"w"', 'Q4_0'],
+      ],
       ['a misaligned offset', () => ggufBytes([t({ offset: 4 })]), 'model/bad-offsets', ['"w"']],
-      ['data past the end', () => { const b = ggufBytes([t()]); return b.subarray(0, b.length - 4); }, 'model/truncated', ['"w"']],
-      ['overlapping tensors', () => ggufBytes([t({ ne: [8, 2], data: Buffer.alloc(64) }), t({ name: 'v', offset: 32 })]), 'model/bad-offsets', ['"v"']],
+      [
+        'data past the end',
+        () => {
+          const b = ggufBytes([t()]);
+          return b.subarray(0, b.length - 4);
+        },
+        'model/truncated',
+        ['"w"'],
+      ],
+      [
+        'overlapping tensors',
+        () => ggufBytes([t({ ne: [8, 2], data: Buffer.alloc(64) }), t({ name: 'v', offset: 32 })]),
+        'model/bad-offsets',
+        ['"v"'],
+      ],
       ['alignment 3', () => ggufBytes([t()], { alignment: 3 }), 'model/bad-header', ['alignment']],
       ['duplicate tensor names', () => ggufBytes([t(), t({ offset: 32 })]), 'model/bad-header', ['"w"']],
-      ['an unknown metadata type', () => ggufBytes([t()], { extraKv: [Buffer.concat([ggufString('x'), u32b(77), u32b(0)])] }), 'model/bad-header', ['"x"']],
-      ['arrays nested 20 deep', () => ggufBytes([t()], { extraKv: [Buffer.concat([ggufString('deep'), u32b(GT.array), ...Array.from({ length: 20 }, () => Buffer.concat([u32b(GT.array), u64(1)]))])] }), 'model/bad-header', ['deep']],
+      [
+        'an unknown metadata type',
+        () => ggufBytes([t()], { extraKv: [Buffer.concat([ggufString('x'), u32b(77), u32b(0)])] }),
+        'model/bad-header',
+        ['"x"'],
+      ],
+      [
+        'arrays nested 20 deep',
+        () =>
+          ggufBytes([t()], {
+            extraKv: [
+              Buffer.concat([
+                ggufString('deep'),
+                u32b(GT.array),
+                ...Array.from({ length: 20 }, () => Buffer.concat([u32b(GT.array), u64(1)])),
+              ]),
+            ],
+          }),
+        'model/bad-header',
+        ['deep'],
+      ],
     ];
     for (const [what, make, code, fragments] of cases) {
       it(`${what}: ${code}`, () => {
         const f = tmpPath('hostile.gguf');
         fs.writeFileSync(f, make());
-        expectCode(() => addon.modelInfo(f), code, f, ...fragments);
+        expectCode(() => addon.modelInfo(f), code, f, fragments);
       });
     }
   });
@@ -512,7 +870,12 @@ describe('native model readers', () => {
       ['negative layers', [8, 16, -1, 2, 1, 4, 4], 'model/bad-header', ['n_layers']],
       ['heads not dividing dim', [8, 16, 1, 3, 1, 4, 4], 'model/bad-header', ['n_heads']],
       ['kv heads not dividing heads', [8, 16, 1, 4, 3, 4, 4], 'model/bad-header', ['n_kv_heads']],
-      ['sizes beyond any file', [2147483647, 2147483647, 2147483647, 1, 1, 2147483647, 2147483647], 'model/bad-header', []],
+      [
+        'sizes beyond any file',
+        [2147483647, 2147483647, 2147483647, 1, 1, 2147483647, 2147483647],
+        'model/bad-header',
+        [],
+      ],
       ['a header larger than the file', [64, 172, 5, 8, 4, 512, 512], 'model/truncated', ['needs']],
     ];
     for (const [what, h, code, fragments] of cases) {
@@ -521,7 +884,7 @@ describe('native model readers', () => {
         const b = llama2cBytes([8, 16, 1, 2, 1, 4, 4]);
         h.forEach((x, i) => b.writeInt32LE(x, 4 * i));
         fs.writeFileSync(f, b);
-        expectCode(() => addon.modelInfo(f), code, f, ...fragments);
+        expectCode(() => addon.modelInfo(f), code, f, fragments);
       });
     }
     it('the ak42 (v1/v2) export is refused by name', () => {
@@ -536,14 +899,20 @@ describe('native model readers', () => {
       fs.writeFileSync(f, llama2cBytes());
       const info = addon.modelInfo(f);
       assert.deepEqual(info.tensors.find((x) => x.name === 'lm_head.weight')?.shape, [4, 8]);
-      assert.deepEqual(info.tensors.map((x) => x.name), readModelHeader(f).tensors.map((x) => x.name));
+      assert.deepEqual(
+        info.tensors.map((x) => x.name),
+        readModelHeader(f).tensors.map((x) => x.name),
+      );
     });
   });
 
   describe('hostile folders and indexes', () => {
     const folder = (index: unknown, shards: Record<string, Buffer | string> = {}) => {
       const d = tmpDir('idx');
-      fs.writeFileSync(path.join(d, 'model.safetensors.index.json'), typeof index === 'string' ? index : JSON.stringify(index));
+      fs.writeFileSync(
+        path.join(d, 'model.safetensors.index.json'),
+        typeof index === 'string' ? index : JSON.stringify(index),
+      );
       for (const [n, b] of Object.entries(shards)) fs.writeFileSync(path.join(d, n), b);
       return d;
     };
@@ -552,13 +921,33 @@ describe('native model readers', () => {
       writeSafetensors(f, [{ name: 'a', dtype: 'F32', shape: [1], data: f32buf([1]) }]);
       return fs.readFileSync(f);
     };
-    it('a missing shard', () => expectCode(() => addon.modelInfo(folder({ weight_map: { a: 'nope.safetensors' } })), 'model/bad-index', 'nope.safetensors'));
-    it('a shard outside the folder', () => expectCode(() => addon.modelInfo(folder({ weight_map: { a: '../evil.safetensors' } })), 'model/bad-index', '../evil.safetensors'));
-    it('a tensor the shard does not hold', () => expectCode(() => addon.modelInfo(folder({ weight_map: { a: 's.safetensors', b: 's.safetensors' } }, { 's.safetensors': shard() })), 'model/bad-index', '"b"'));
-    it('no weight_map', () => expectCode(() => addon.modelInfo(folder({ weights: {} })), 'model/bad-index', 'weight_map'));
+    it('a missing shard', () =>
+      expectCode(
+        () => addon.modelInfo(folder({ weight_map: { a: 'nope.safetensors' } })),
+        'model/bad-index',
+        'nope.safetensors',
+      ));
+    it('a shard outside the folder', () =>
+      expectCode(
+        () => addon.modelInfo(folder({ weight_map: { a: '../evil.safetensors' } })),
+        'model/bad-index',
+        '../evil.safetensors',
+      ));
+    it('a tensor the shard does not hold', () =>
+      expectCode(
+        () =>
+          addon.modelInfo(
+            folder({ weight_map: { a: 's.safetensors', b: 's.safetensors' } }, { 's.safetensors': shard() }),
+          ),
+        'model/bad-index',
+        '"b"',
+      ));
+    it('no weight_map', () =>
+      expectCode(() => addon.modelInfo(folder({ weights: {} })), 'model/bad-index', 'weight_map'));
     it('invalid index JSON', () => expectCode(() => addon.modelInfo(folder('{"weight_map": ')), 'model/bad-json'));
     it('a folder without weights', () => expectCode(() => addon.modelInfo(tmpDir('empty')), 'model/unknown-format'));
-    it('a path that does not exist', () => expectCode(() => addon.modelInfo(path.join(tmp, 'no-such-model')), 'model/not-found'));
+    it('a path that does not exist', () =>
+      expectCode(() => addon.modelInfo(path.join(tmp, 'no-such-model')), 'model/not-found'));
     it('an unknown extension', () => {
       const f = tmpPath('model.pt');
       fs.writeFileSync(f, 'PK');
@@ -570,7 +959,11 @@ describe('native model readers', () => {
 describe('fake-quant safetensors writer (startRun)', () => {
   it('keeping every tensor copies them byte for byte into a valid, padded safetensors file', async () => {
     const out = path.join(tmpDir('keep'), 'copy.safetensors');
-    const { events, error, done } = await run({ model: FIXTURE, tensors: keepAll(FIXTURE), output: { kind: 'fake', path: out, metadata: { 'bitsmith.recipe': 'copy' } } });
+    const { events, error, done } = await run({
+      model: FIXTURE,
+      tensors: keepAll(FIXTURE),
+      output: { kind: 'fake', path: out, metadata: { 'bitsmith.recipe': 'copy' } },
+    });
     assert.equal(error, undefined, error?.message);
     assert.equal(done!.type, 'done');
     const src = parseSafetensors(FIXTURE_ST);
@@ -598,11 +991,18 @@ describe('fake-quant safetensors writer (startRun)', () => {
 
   it('writes quantized tensors dequantized in the source dtype, kept ones unchanged', async () => {
     const out = path.join(tmpDir('int8'), 'int8.safetensors');
-    const { events, error } = await run({ model: FIXTURE, tensors: quantizeAll(FIXTURE, { format: 'int8', group: 32 }), output: { kind: 'fake', path: out } });
+    const { events, error } = await run({
+      model: FIXTURE,
+      tensors: quantizeAll(FIXTURE, { format: 'int8', group: 32 }),
+      output: { kind: 'fake', path: out },
+    });
     assert.equal(error, undefined, error?.message);
     const src = parseSafetensors(FIXTURE_ST);
     const dst = parseSafetensors(out);
-    const formats = JSON.parse(dst.metadata['bitsmith.tensors']) as Record<string, { format: string; group: number } | string>;
+    const formats = JSON.parse(dst.metadata['bitsmith.tensors']) as Record<
+      string,
+      { format: string; group: number } | string
+    >;
     for (const e of events.filter((x) => x.type === 'tensor')) {
       const a = src.tensors.get(e.name!)!;
       const b = dst.tensors.get(e.name!)!;
@@ -625,7 +1025,11 @@ describe('fake-quant safetensors writer (startRun)', () => {
     const dir = tmpDir('bf16');
     const model = bf16Model(dir);
     const out = path.join(dir, 'out.safetensors');
-    const { events, error } = await run({ model, tensors: quantizeAll(model, { format: 'int4', group: 64, symmetric: false }), output: { kind: 'fake', path: out } });
+    const { events, error } = await run({
+      model,
+      tensors: quantizeAll(model, { format: 'int4', group: 64, symmetric: false }),
+      output: { kind: 'fake', path: out },
+    });
     assert.equal(error, undefined, error?.message);
     const src = parseSafetensors(model);
     const dst = parseSafetensors(out);
@@ -655,7 +1059,13 @@ describe('fake-quant safetensors writer (startRun)', () => {
       const tensorEvents: Ev[][] = [];
       for (const chunkElements of [0, 40 * 64, 1 << 18]) {
         const out = path.join(dir, `out-${outs.length}.safetensors`);
-        const { events, error } = await run({ model, tensors: quantizeAll(model, config), output: { kind: 'fake', path: out }, chunkElements, threads: 2 });
+        const { events, error } = await run({
+          model,
+          tensors: quantizeAll(model, config),
+          output: { kind: 'fake', path: out },
+          chunkElements,
+          threads: 2,
+        });
         assert.equal(error, undefined, `${JSON.stringify(config)}: ${error?.message}`);
         outs.push(out);
         tensorEvents.push(events.filter((e) => e.type === 'tensor' && e.action === 'quantize'));
@@ -663,19 +1073,34 @@ describe('fake-quant safetensors writer (startRun)', () => {
       const bytes = outs.map((f) => fs.readFileSync(f));
       assert.ok(bytes[1].equals(bytes[0]), `${JSON.stringify(config)}: chunked output differs`);
       assert.ok(bytes[2].equals(bytes[0]), `${JSON.stringify(config)}: output differs`);
-      assert.ok(tensorEvents[1].some((e) => e.chunks! > 1), 'the small chunk size really chunks');
+      assert.ok(
+        tensorEvents[1].some((e) => e.chunks! > 1),
+        'the small chunk size really chunks',
+      );
       for (let i = 0; i < tensorEvents[0].length; i++) {
         const [a, b] = [tensorEvents[0][i], tensorEvents[1][i]];
         assert.deepEqual(b.bytes, a.bytes, `${a.name} ${JSON.stringify(config)}`);
         assert.equal(b.bpw, a.bpw);
-        assert.ok(Math.abs(b.relError! - a.relError!) <= 1e-6 * a.relError!, `${a.name}: ${b.relError} vs ${a.relError}`);
+        assert.ok(
+          Math.abs(b.relError! - a.relError!) <= 1e-6 * a.relError!,
+          `${a.name}: ${b.relError} vs ${a.relError}`,
+        );
         assert.ok(Math.abs(b.maxAbsError! - a.maxAbsError!) <= 1e-6 * a.maxAbsError!, a.name);
         const elements = a.shape!.reduce((x, y) => x * y, 1);
         for (const e of [a, b]) {
           assert.equal(e.weightHist!.counts.length, 64);
-          assert.equal(e.weightHist!.counts.reduce((x, y) => x + y, 0), elements);
-          assert.equal(e.errorHist!.counts.reduce((x, y) => x + y, 0), elements);
-          assert.equal(e.dequantHist!.counts.reduce((x, y) => x + y, 0), elements);
+          assert.equal(
+            e.weightHist!.counts.reduce((x, y) => x + y, 0),
+            elements,
+          );
+          assert.equal(
+            e.errorHist!.counts.reduce((x, y) => x + y, 0),
+            elements,
+          );
+          assert.equal(
+            e.dequantHist!.counts.reduce((x, y) => x + y, 0),
+            elements,
+          );
           assert.equal(e.dequantHist!.min, e.weightHist!.min);
         }
         // Streamed reconstructions are binned at bf16 resolution: only values within a bf16
@@ -689,7 +1114,10 @@ describe('fake-quant safetensors writer (startRun)', () => {
   });
 
   it('delivers events in order and resolves after the last one', async () => {
-    const { events, done, error } = await run({ model: FIXTURE_BIN, tensors: quantizeAll(FIXTURE_BIN, { format: 'nf4', group: 32 }) });
+    const { events, done, error } = await run({
+      model: FIXTURE_BIN,
+      tensors: quantizeAll(FIXTURE_BIN, { format: 'nf4', group: 32 }),
+    });
     assert.equal(error, undefined, error?.message);
     assert.equal(events[0].type, 'start');
     assert.equal(events[events.length - 1].type, 'done');
@@ -709,11 +1137,25 @@ describe('fake-quant safetensors writer (startRun)', () => {
     const model = path.join(dir, 'big.safetensors');
     // Streamed int4 with a clip search, in small chunks: slow enough that the cancel
     // (delivered through the event loop) arrives while the run is still going.
-    writeSafetensors(model, Array.from({ length: 6 }, (_, i) => ({ name: `w${i}`, dtype: 'F32', shape: [2048, 1024], data: f32buf(weights(2048, 1024, i + 1)) })));
+    writeSafetensors(
+      model,
+      Array.from({ length: 6 }, (_, i) => ({
+        name: `w${i}`,
+        dtype: 'F32',
+        shape: [2048, 1024],
+        data: f32buf(weights(2048, 1024, i + 1)),
+      })),
+    );
     const out = path.join(dir, 'out.safetensors');
     let cancelledAt = -1;
     const { events, error } = await run(
-      { model, tensors: quantizeAll(model, { format: 'int4', group: 32, clip: 'mse' }), output: { kind: 'fake', path: out }, chunkElements: 4096, threads: 1 },
+      {
+        model,
+        tensors: quantizeAll(model, { format: 'int4', group: 32, clip: 'mse' }),
+        output: { kind: 'fake', path: out },
+        chunkElements: 4096,
+        threads: 1,
+      },
       (e, h) => {
         if (e.type === 'tensor-start' && e.index === 1) {
           cancelledAt = 1;
@@ -743,7 +1185,11 @@ describe('fake-quant safetensors writer (startRun)', () => {
     ]);
     const out = path.join(dir, 'out.safetensors');
     fs.writeFileSync(out, 'previous output');
-    const { events, error } = await run({ model, tensors: quantizeAll(model, { format: 'int4', group: 32 }), output: { kind: 'fake', path: out } });
+    const { events, error } = await run({
+      model,
+      tensors: quantizeAll(model, { format: 'int4', group: 32 }),
+      output: { kind: 'fake', path: out },
+    });
     assert.equal(error?.code, 'run/non-finite');
     assert.equal(error?.tensor, 'bad.weight');
     assert.match(error!.message, /"bad\.weight" has a NaN weight at \[3, 5\]/);
@@ -753,47 +1199,121 @@ describe('fake-quant safetensors writer (startRun)', () => {
     // Kept, the same tensor is copied as it is.
     const keep = await run({ model, tensors: keepAll(model), output: { kind: 'fake', path: out } });
     assert.equal(keep.error, undefined);
-    assert.ok(parseSafetensors(out).tensors.get('bad.weight')!.data.equals(parseSafetensors(model).tensors.get('bad.weight')!.data));
+    assert.ok(
+      parseSafetensors(out)
+        .tensors.get('bad.weight')!
+        .data.equals(parseSafetensors(model).tensors.get('bad.weight')!.data),
+    );
   });
 
   it('re-validates the plan against the model before writing anything', async () => {
     const dir = tmpDir('validate');
     const out = path.join(dir, 'out.safetensors');
     const tensors = keepAll(FIXTURE);
-    const missing = await run({ model: FIXTURE, tensors: [...tensors, { name: 'model.layers.9.mlp.up_proj.weight', shape: [172, 64], action: 'keep' }], output: { kind: 'fake', path: out } });
+    const missing = await run({
+      model: FIXTURE,
+      tensors: [...tensors, { name: 'model.layers.9.mlp.up_proj.weight', shape: [172, 64], action: 'keep' }],
+      output: { kind: 'fake', path: out },
+    });
     assert.equal(missing.error?.code, 'run/tensor-missing');
     assert.equal(missing.error?.tensor, 'model.layers.9.mlp.up_proj.weight');
     assert.equal(missing.events.length, 1);
     assert.equal(missing.events[0].type, 'error');
-    const shape = await run({ model: FIXTURE, tensors: tensors.map((t) => (t.name === 'model.norm.weight' ? { ...t, shape: [65] } : t)), output: { kind: 'fake', path: out } });
+    const shape = await run({
+      model: FIXTURE,
+      tensors: tensors.map((t) => (t.name === 'model.norm.weight' ? { ...t, shape: [65] } : t)),
+      output: { kind: 'fake', path: out },
+    });
     assert.equal(shape.error?.code, 'run/shape-mismatch');
     assert.match(shape.error!.message, /model\.norm\.weight.*\[64\].*\[65\]/);
     assert.ok(!fs.existsSync(out));
     assert.deepEqual(leftovers(dir), []);
     const self = await run({ model: FIXTURE_ST, tensors, output: { kind: 'fake', path: FIXTURE_ST } });
     assert.equal(self.error?.code, 'run/output-is-input');
-    const noDir = await run({ model: FIXTURE, tensors, output: { kind: 'fake', path: path.join(dir, 'missing', 'out.safetensors') } });
+    const noDir = await run({
+      model: FIXTURE,
+      tensors,
+      output: { kind: 'fake', path: path.join(dir, 'missing', 'out.safetensors') },
+    });
     assert.equal(noDir.error?.code, 'run/write-failed');
     const q4 = tmpPath('q.gguf');
     fs.writeFileSync(q4, ggufBytes([{ name: 'q', ne: [256, 1], type: 16, data: Buffer.alloc(66) }]));
-    const gg = await run({ model: q4, tensors: [{ name: 'q', shape: [1, 256], action: 'quantize', config: { format: 'int4' } }] });
+    const gg = await run({
+      model: q4,
+      tensors: [{ name: 'q', shape: [1, 256], action: 'quantize', config: { format: 'int4' } }],
+    });
     assert.equal(gg.error?.code, 'model/unsupported-dtype');
     assert.match(gg.error!.message, /IQ2_XXS, which bitsmith cannot decode/);
-    const method = await run({ model: FIXTURE, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'kmeans' } }] });
+    const method = await run({
+      model: FIXTURE,
+      tensors: [
+        {
+          name: 'model.embed_tokens.weight',
+          shape: [512, 64],
+          action: 'quantize',
+          config: { format: 'int4', method: 'kmeans' },
+        },
+      ],
+    });
     assert.equal(method.error?.code, 'run/unsupported');
-    const awq = await run({ model: FIXTURE, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'awq' } }] });
+    const awq = await run({
+      model: FIXTURE,
+      tensors: [
+        {
+          name: 'model.embed_tokens.weight',
+          shape: [512, 64],
+          action: 'quantize',
+          config: { format: 'int4', method: 'awq' },
+        },
+      ],
+    });
     assert.equal(awq.error?.code, 'run/needs-calibration');
-    const awqNoSite = await run({ model: FIXTURE, calibration: { kind: 'generated', samples: 2, length: 16 }, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'awq' } }] });
+    const awqNoSite = await run({
+      model: FIXTURE,
+      calibration: { kind: 'generated', samples: 2, length: 16 },
+      tensors: [
+        {
+          name: 'model.embed_tokens.weight',
+          shape: [512, 64],
+          action: 'quantize',
+          config: { format: 'int4', method: 'awq' },
+        },
+      ],
+    });
     assert.equal(awqNoSite.error?.code, 'run/needs-calibration');
     assert.match(awqNoSite.error!.message, /method awq needs the activations of the tensor's input/);
-    const gptq = await run({ model: FIXTURE, tensors: [{ name: 'model.embed_tokens.weight', shape: [512, 64], action: 'quantize', config: { format: 'int4', method: 'gptq' } }] });
+    const gptq = await run({
+      model: FIXTURE,
+      tensors: [
+        {
+          name: 'model.embed_tokens.weight',
+          shape: [512, 64],
+          action: 'quantize',
+          config: { format: 'int4', method: 'gptq' },
+        },
+      ],
+    });
     assert.equal(gptq.error?.code, 'run/needs-calibration');
   });
 
   it('rejects malformed jobs with a TypeError', () => {
     assert.throws(() => addon.startRun({} as Job, () => {}), TypeError);
-    assert.throws(() => addon.startRun({ model: FIXTURE, tensors: [{ name: 'x', shape: [1], action: 'squash' as 'keep' }] }, () => {}), /action/);
+    assert.throws(
+      () =>
+        addon.startRun({ model: FIXTURE, tensors: [{ name: 'x', shape: [1], action: 'squash' as 'keep' }] }, () => {}),
+      /action/,
+    );
     assert.throws(() => addon.startRun({ model: FIXTURE, tensors: [] }, undefined as unknown as () => void), /onEvent/);
-    assert.throws(() => addon.startRun({ model: FIXTURE, tensors: [{ name: 'x', shape: [1], action: 'quantize', config: { format: 'int4', groupKind: 'rows' } }] }, () => {}), /groupKind/);
+    assert.throws(
+      () =>
+        addon.startRun(
+          {
+            model: FIXTURE,
+            tensors: [{ name: 'x', shape: [1], action: 'quantize', config: { format: 'int4', groupKind: 'rows' } }],
+          },
+          () => {},
+        ),
+      /groupKind/,
+    );
   });
 });

@@ -6,7 +6,14 @@ import * as path from 'node:path';
 
 type GemmPath = 'auto' | 'portable' | 'reference';
 interface Linalg {
-  gemm(A: Float32Array, B: Float32Array, m: number, n: number, k: number, o?: { path?: GemmPath; threads?: number; accumulate?: boolean; C?: Float32Array }): Float32Array;
+  gemm(
+    A: Float32Array,
+    B: Float32Array,
+    m: number,
+    n: number,
+    k: number,
+    o?: { path?: GemmPath; threads?: number; accumulate?: boolean; C?: Float32Array },
+  ): Float32Array;
   gram(X: Float32Array, t: number, n: number, o?: { path?: GemmPath; threads?: number }): Float64Array;
   rmsNorm(x: Float32Array, w: Float32Array | null, eps: number): Float32Array;
   softmax(x: Float32Array): Float32Array;
@@ -34,10 +41,12 @@ function randn(n: number, seed: number, scale = 1): Float32Array {
 }
 /** C = A B^T in f64, and the scale sum |a||b| per element for error bounds. */
 function direct(A: Float32Array, B: Float32Array, m: number, n: number, k: number) {
-  const c = new Float64Array(m * n), mag = new Float64Array(m * n);
+  const c = new Float64Array(m * n),
+    mag = new Float64Array(m * n);
   for (let i = 0; i < m; i++)
     for (let j = 0; j < n; j++) {
-      let s = 0, a = 0;
+      let s = 0,
+        a = 0;
       for (let q = 0; q < k; q++) {
         s += A[i * k + q] * B[j * k + q];
         a += Math.abs(A[i * k + q] * B[j * k + q]);
@@ -54,11 +63,21 @@ describe('native linalg', () => {
   });
 
   const shapes: [number, number, number][] = [
-    [1, 1, 1], [1, 17, 5], [5, 3, 2], [6, 16, 64], [7, 33, 300], [13, 64, 64], [97, 130, 257], [200, 48, 512], [3, 500, 8], [256, 172, 64],
+    [1, 1, 1],
+    [1, 17, 5],
+    [5, 3, 2],
+    [6, 16, 64],
+    [7, 33, 300],
+    [13, 64, 64],
+    [97, 130, 257],
+    [200, 48, 512],
+    [3, 500, 8],
+    [256, 172, 64],
   ];
   for (const [m, n, k] of shapes) {
     it(`gemm ${m}x${n}x${k}: auto and portable equal the reference within f32 rounding`, () => {
-      const A = randn(m * k, m * 1000 + k), B = randn(n * k, n * 7 + 3);
+      const A = randn(m * k, m * 1000 + k),
+        B = randn(n * k, n * 7 + 3);
       const { c, mag } = direct(A, B, m, n, k);
       const ref = linalg.gemm(A, B, m, n, k, { path: 'reference' });
       for (let i = 0; i < m * n; i++) assert.ok(Math.abs(ref[i] - c[i]) <= 1e-7 * mag[i] + 1e-30, `reference [${i}]`);
@@ -73,19 +92,26 @@ describe('native linalg', () => {
   }
 
   it('gemm accumulates into C when asked, and k = 0 gives zeros', () => {
-    const m = 9, n = 20, k = 37;
-    const A = randn(m * k, 1), B = randn(n * k, 2);
+    const m = 9,
+      n = 20,
+      k = 37;
+    const A = randn(m * k, 1),
+      B = randn(n * k, 2);
     const C0 = randn(m * n, 3);
     const C = linalg.gemm(A, B, m, n, k, { accumulate: true, C: Float32Array.from(C0) });
     const plain = linalg.gemm(A, B, m, n, k);
-    for (let i = 0; i < m * n; i++) assert.ok(Math.abs(C[i] - (C0[i] + plain[i])) <= 1e-5 * (1 + Math.abs(C0[i])), `C[${i}]`);
+    for (let i = 0; i < m * n; i++)
+      assert.ok(Math.abs(C[i] - (C0[i] + plain[i])) <= 1e-5 * (1 + Math.abs(C0[i])), `C[${i}]`);
     const z = linalg.gemm(new Float32Array(0), new Float32Array(0), 3, 4, 0, { C: new Float32Array(12).fill(5) });
     assert.deepEqual(Array.from(z), new Array(12).fill(0));
   });
 
   it('gemm results do not depend on the thread count', () => {
-    const m = 150, n = 300, k = 700;
-    const A = randn(m * k, 11), B = randn(n * k, 12);
+    const m = 150,
+      n = 300,
+      k = 700;
+    const A = randn(m * k, 11),
+      B = randn(n * k, 12);
     const one = linalg.gemm(A, B, m, n, k, { threads: 1 });
     const two = linalg.gemm(A, B, m, n, k, { threads: 2 });
     const four = linalg.gemm(A, B, m, n, k, { threads: 4 });
@@ -99,13 +125,19 @@ describe('native linalg', () => {
   });
 
   it('gram: X^T X accumulated in f64 equals the direct sum, across block boundaries', () => {
-    for (const [t, n] of [[1, 3], [255, 17], [600, 40], [1000, 64]]) {
+    for (const [t, n] of [
+      [1, 3],
+      [255, 17],
+      [600, 40],
+      [1000, 64],
+    ]) {
       const X = randn(t * n, t + n, 3);
       const H = linalg.gram(X, t, n);
       const R = linalg.gram(X, t, n, { path: 'reference' });
       for (let i = 0; i < n; i++)
         for (let j = 0; j < n; j++) {
-          let s = 0, a = 0;
+          let s = 0,
+            a = 0;
           for (let r = 0; r < t; r++) {
             s += X[r * n + i] * X[r * n + j];
             a += Math.abs(X[r * n + i] * X[r * n + j]);
@@ -119,7 +151,8 @@ describe('native linalg', () => {
   });
 
   it('rmsNorm, softmax, logSoftmax and silu follow their definitions', () => {
-    const x = randn(37, 5, 2), w = randn(37, 6);
+    const x = randn(37, 5, 2),
+      w = randn(37, 6);
     const y = linalg.rmsNorm(x, w, 1e-5);
     let ss = 0;
     for (const v of x) ss += v * v;
@@ -134,7 +167,13 @@ describe('native linalg', () => {
     for (let i = 0; i < 3; i++) assert.ok(Math.abs(lp[i] - Math.log(e[i] / z)) < 1e-5, `logSoftmax[${i}]`);
     assert.ok(Math.abs(lp[3] - (-1006 - Math.log(z))) < 1e-3);
     const s = linalg.silu(Float32Array.from([0, 1, -3, 20, -100]));
-    const ex = [0, 1 / (1 + Math.exp(-1)), -3 / (1 + Math.exp(3)), 20 / (1 + Math.exp(-20)), -100 / (1 + Math.exp(100))];
+    const ex = [
+      0,
+      1 / (1 + Math.exp(-1)),
+      -3 / (1 + Math.exp(3)),
+      20 / (1 + Math.exp(-20)),
+      -100 / (1 + Math.exp(100)),
+    ];
     for (let i = 0; i < ex.length; i++) assert.ok(Math.abs(s[i] - ex[i]) <= 1e-6 * (1 + Math.abs(ex[i])), `silu[${i}]`);
   });
 });

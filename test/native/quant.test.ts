@@ -8,6 +8,7 @@ import * as path from 'node:path';
 
 import { tensorBytes, type ByteBreakdown, type QuantConfig as CoreConfig } from '../../core/src/analysis/bits';
 import { FORMAT_BY_NAME, FORMATS, type ScaleType } from '../../core/src/language/formats';
+import { maxOf, minOf } from '../../core/src/arrays';
 
 type GroupKind = 'size' | 'channel' | 'tensor';
 interface Config {
@@ -69,11 +70,18 @@ interface Addon {
   poolSelfTest(
     threads: number,
     n: number,
-  ): { eachIndexOnce: boolean; chunks: number; threadsUsed: number; nestedIndices: number; error: string; size: number };
+  ): {
+    eachIndexOnce: boolean;
+    chunks: number;
+    threadsUsed: number;
+    nestedIndices: number;
+    error: string;
+    size: number;
+  };
 }
 
 const root = path.resolve(__dirname, '..', '..');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+
 const addon = require('../../native') as Addon;
 
 // ---- data ------------------------------------------------------------------------------
@@ -158,7 +166,8 @@ function fp8Value(kind: 'e4m3' | 'e5m2', c: number): number {
   return s * (e === 0 ? m * 2 ** -16 : (1 + m / 4) * 2 ** (e - 15));
 }
 const u16 = (b: Uint8Array, i: number) => b[2 * i] | (b[2 * i + 1] << 8);
-const u32 = (b: Uint8Array, i: number) => (b[4 * i] | (b[4 * i + 1] << 8) | (b[4 * i + 2] << 16) | (b[4 * i + 3] << 24)) >>> 0;
+const u32 = (b: Uint8Array, i: number) =>
+  (b[4 * i] | (b[4 * i + 1] << 8) | (b[4 * i + 2] << 16) | (b[4 * i + 3] << 24)) >>> 0;
 function readCode(stream: Uint8Array, index: number, bits: number): number {
   const bit = index * bits;
   const byte = bit >> 3,
@@ -486,8 +495,8 @@ describe('native quantizer', function () {
     it('the nf4 and fp4 tables are exact', () => {
       const nf4 = [
         -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
-        -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
-        0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
+        -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634,
+        0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
       ];
       assert.deepEqual(Array.from(addon.grid('nf4')), nf4.map(f));
       const fp4 = Array.from(addon.grid('fp4'));
@@ -505,7 +514,7 @@ describe('native quantizer', function () {
         const w = new Float32Array(g);
         w[8] = 0; // -0 -> 0 for the comparison
         const r = addon.quantize(w, 1, 16, { format, scale: 'f32', group: 16 });
-        assert.equal(Math.max(...Array.from(w, Math.abs)), max);
+        assert.equal(maxOf(Array.from(w, Math.abs)), max);
         sameBits(r.dequant, w, format);
         assert.equal(r.metrics.sqnrDb, Infinity);
       }
@@ -524,7 +533,10 @@ describe('native quantizer', function () {
       const w = new Float32Array([1, -1, 0, 1, 1, -1, 0]);
       const r = addon.quantize(w, 1, 7, { format: 'ternary', group: 7, stored: true });
       const t = [2, 0, 1, 2, 2, 0, 1];
-      assert.deepEqual(Array.from(r.stored!.codes), [t[0] + 3 * t[1] + 9 * t[2] + 27 * t[3] + 81 * t[4], t[5] + 3 * t[6]]);
+      assert.deepEqual(Array.from(r.stored!.codes), [
+        t[0] + 3 * t[1] + 9 * t[2] + 27 * t[3] + 81 * t[4],
+        t[5] + 3 * t[6],
+      ]);
     });
 
     /** Rebuilds the reconstruction from the stored bytes alone. */
@@ -581,7 +593,7 @@ describe('native quantizer', function () {
             v = sc === 0 ? 0 : readCode(s.codes, i, 1) ? sc : -sc;
             break;
           case 'ternary':
-            v = f((Math.floor(s.codes[Math.floor(i / 5)] / 3 ** (i % 5)) % 3 - 1) * sc);
+            v = f(((Math.floor(s.codes[Math.floor(i / 5)] / 3 ** (i % 5)) % 3) - 1) * sc);
             break;
           default:
             throw new Error(c.format);
@@ -716,7 +728,11 @@ describe('native quantizer', function () {
     it('metrics are computed in the original basis and match a direct computation', () => {
       const [rows, cols] = [16, 256];
       const w = heavyTailed(rows, cols, 13);
-      for (const c of [{ format: 'int4' }, { format: 'int4', rotate: 'hadamard' as const }, { format: 'nf4', lowrank: 3 }]) {
+      for (const c of [
+        { format: 'int4' },
+        { format: 'int4', rotate: 'hadamard' as const },
+        { format: 'nf4', lowrank: 3 },
+      ]) {
         const r = addon.quantize(w, rows, cols, c);
         const m = r.metrics;
         const e = relError(w, r.dequant);
@@ -741,8 +757,8 @@ describe('native quantizer', function () {
             rows * cols,
           );
         }
-        assert.equal(m.weightHist.min, Math.min(...w));
-        assert.equal(m.weightHist.max, Math.max(...w));
+        assert.equal(m.weightHist.min, minOf(w));
+        assert.equal(m.weightHist.max, maxOf(w));
         // The reconstruction on the weights' bins, binned here directly (values outside the
         // weights' range go to the end bins).
         assert.equal(m.dequantHist.min, m.weightHist.min);
@@ -809,7 +825,8 @@ describe('native quantizer', function () {
     it('lowers the error; more rank lowers it further; LQ-LoRA iterations do not hurt', () => {
       const [rows, cols] = [48, 128];
       const w = heavyTailed(rows, cols, 31);
-      const e = (c: Partial<Config>) => addon.quantize(w, rows, cols, { format: 'int2', symmetric: false, ...c }).metrics.relError;
+      const e = (c: Partial<Config>) =>
+        addon.quantize(w, rows, cols, { format: 'int2', symmetric: false, ...c }).metrics.relError;
       const e0 = e({}),
         e4 = e({ lowrank: 4 }),
         e16 = e({ lowrank: 16 }),
@@ -848,7 +865,10 @@ describe('native quantizer', function () {
       for (const symmetric of [true, false]) {
         const plain = addon.quantize(w, rows, cols, { format: 'int4', symmetric });
         const rot = addon.quantize(w, rows, cols, { format: 'int4', symmetric, rotate: 'hadamard', seed: 1 });
-        assert.ok(rot.metrics.relError < plain.metrics.relError, `${rot.metrics.relError} vs ${plain.metrics.relError}`);
+        assert.ok(
+          rot.metrics.relError < plain.metrics.relError,
+          `${rot.metrics.relError} vs ${plain.metrics.relError}`,
+        );
         assert.ok(Math.abs(relError(w, rot.dequant) - rot.metrics.relError) < 1e-12);
       }
     });
@@ -911,7 +931,10 @@ describe('native quantizer', function () {
         const bad = new Float32Array(w);
         bad[6] = NaN;
         bad[10] = Infinity;
-        assert.throws(() => addon.quantize(bad, 3, 4, c), (e: Error) => e instanceof RangeError && /\[1, 2\].*NaN/.test(e.message));
+        assert.throws(
+          () => addon.quantize(bad, 3, 4, c),
+          (e: Error) => e instanceof RangeError && /\[1, 2\].*NaN/.test(e.message),
+        );
         const inf = new Float32Array(w);
         inf[3] = -Infinity;
         assert.throws(() => addon.quantize(inf, 3, 4, c), /non-finite weight: element \[0, 3\].*-Infinity/);
@@ -927,13 +950,20 @@ describe('native quantizer', function () {
         (addon.quantize as unknown as (...a: unknown[]) => Result)(data, rows, cols, c);
       assert.throws(() => q([1, 2], 1, 2, { format: 'int4' }), TypeError);
       assert.throws(() => q(new Float64Array(2), 1, 2, { format: 'int4' }), /Float32Array/);
-      assert.throws(() => q(w, 3, 5, { format: 'int4' }), (e: Error) => e instanceof RangeError && /data\.length \(12\) != rows\*cols \(3\*5 = 15\)/.test(e.message));
+      assert.throws(
+        () => q(w, 3, 5, { format: 'int4' }),
+        (e: Error) => e instanceof RangeError && /data\.length \(12\) != rows\*cols \(3\*5 = 15\)/.test(e.message),
+      );
       assert.throws(() => q(w, 3.5, 4, { format: 'int4' }), RangeError);
       assert.throws(() => q(w, 0, 4, { format: 'int4' }), RangeError);
       assert.throws(() => q(w, 3, 4, null), TypeError);
       assert.throws(() => q(w, 3, 4, {}), /format is required/);
       assert.throws(() => q(w, 3, 4, { format: 'int9' }), /unknown format 'int9'/);
-      assert.throws(() => q(w, 3, 4, { format: 'q4_k' }), (e: Error) => e instanceof RangeError && /q4_k stores rows in blocks of 256 weights: a row of 4 /.test(e.message));
+      assert.throws(
+        () => q(w, 3, 4, { format: 'q4_k' }),
+        (e: Error) =>
+          e instanceof RangeError && /q4_k stores rows in blocks of 256 weights: a row of 4 /.test(e.message),
+      );
       assert.throws(() => q(w, 3, 4, { format: 'int4', grop: 32 }), /unknown key 'grop'/);
       assert.throws(() => q(w, 3, 4, { format: 'int4', group: 0 }), RangeError);
       assert.throws(() => q(w, 3, 4, { format: 'int4', groupKind: 'row' }), /groupKind must be one of/);

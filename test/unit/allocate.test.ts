@@ -18,31 +18,54 @@ import { allocationView } from '../../client/src/panels/allocationView';
 import { recipeAtBudget } from '../../core/src/allocate/allocate';
 import { loadMeasurements } from '../../core/src/allocate/measurements';
 
-const BITS: Record<string, number> = { int2: 2, int3: 3, int4: 4, int6: 6, int8: 8, q4_0: 4.5, q8_0: 8.5, q4_k: 4.5, q6_k: 6.5625 };
+const BITS: Record<string, number> = {
+  int2: 2,
+  int3: 3,
+  int4: 4,
+  int6: 6,
+  int8: 8,
+  q4_0: 4.5,
+  q8_0: 8.5,
+  q4_k: 4.5,
+  q6_k: 6.5625,
+};
 
 describe('allocate: setup, measurements and plan', () => {
   let tmp: string;
   let header: ModelHeader;
   const recipePath = () => path.join(tmp, 'r.quant');
-  const run = (text: string, h = header): Analysis => analyze(text, { recipePath: recipePath(), loadModel: () => h, exists: () => true });
+  const run = (text: string, h = header): Analysis =>
+    analyze(text, { recipePath: recipePath(), loadModel: () => h, exists: () => true });
   const codes = (a: Analysis) => a.diagnostics.map((d) => d.code);
-  const base = (extra = '', budget = 'budget 5.5 bpw', formats = 'int2 int3 int4 int6 int8') => [
-    'model "m"', 'calibration generated', budget,
-    'defaults { format int4; group 32 }',
-    'match "*.mlp.down_proj" { group channel }',
-    'match "*.layers.0.self_attn.v_proj" { format int8 }',
-    'match "model.embed_tokens" { keep }',
-    extra,
-    `allocate {\n  formats ${formats}\n  metric weight\n}`,
-  ].join('\n');
+  const base = (extra = '', budget = 'budget 5.5 bpw', formats = 'int2 int3 int4 int6 int8') =>
+    [
+      'model "m"',
+      'calibration generated',
+      budget,
+      'defaults { format int4; group 32 }',
+      'match "*.mlp.down_proj" { group channel }',
+      'match "*.layers.0.self_attn.v_proj" { format int8 }',
+      'match "model.embed_tokens" { keep }',
+      extra,
+      `allocate {\n  formats ${formats}\n  metric weight\n}`,
+    ].join('\n');
 
   /** A full table: error = sensitivity(tensor) * 4^-bits (sensitivity grows with the layer). */
   function writeTable(a: Analysis, sensitivity: (name: string) => number) {
     const st = a.allocation!;
     const table: MeasurementTable = { version: MEASUREMENTS_VERSION, context: st.context!, entries: {} };
     for (const m of st.missing) {
-      const bytes = st.setup.free.find((f) => f.name === m.tensor)!.candidates.find((c) => c.format === m.format)!.bytes;
-      table.entries[m.key] = { tensor: m.tensor, format: m.format, method: 'rtn', bytes, relError: 0, squaredError: sensitivity(m.tensor) * Math.pow(4, -BITS[m.format]) };
+      const bytes = st.setup.free
+        .find((f) => f.name === m.tensor)!
+        .candidates.find((c) => c.format === m.format)!.bytes;
+      table.entries[m.key] = {
+        tensor: m.tensor,
+        format: m.format,
+        method: 'rtn',
+        bytes,
+        relError: 0,
+        squaredError: sensitivity(m.tensor) * Math.pow(4, -BITS[m.format]),
+      };
     }
     saveMeasurements(st.file!, table);
   }
@@ -58,17 +81,21 @@ describe('allocate: setup, measurements and plan', () => {
 
   it('pins match-rule formats and keeps, frees the rest, and says measuring is needed', () => {
     const a = run(base());
-    assert.deepEqual(codes(a).filter((c) => c.startsWith('allocate/')), ['allocate/needs-measuring']);
+    assert.deepEqual(
+      codes(a).filter((c) => c.startsWith('allocate/')),
+      ['allocate/needs-measuring'],
+    );
     const st = a.allocation!;
     assert.deepEqual(st.setup.pinned.map((p) => [p.name, p.format]).sort(), [
-      ['model.embed_tokens.weight', 'keep'], ['model.layers.0.self_attn.v_proj.weight', 'int8'],
+      ['model.embed_tokens.weight', 'keep'],
+      ['model.layers.0.self_attn.v_proj.weight', 'int8'],
     ]);
     assert.equal(st.setup.free.length, 5 * 7 - 1);
     assert.ok(!st.setup.free.some((f) => f.name.includes('layernorm')), '1-D tensors are never free');
     assert.equal(st.missing.length, st.setup.free.length * 5, 'every (tensor, candidate) pair');
     // Exact bytes: int4 g32 symmetric on 64x64 is 64*64/2 + 64*2 scales * 2 bytes.
     const q = st.setup.free.find((f) => f.name === 'model.layers.1.self_attn.q_proj.weight')!;
-    assert.equal(q.candidates.find((c) => c.format === 'int4')!.bytes, 64 * 64 / 2 + 64 * 2 * 2);
+    assert.equal(q.candidates.find((c) => c.format === 'int4')!.bytes, (64 * 64) / 2 + 64 * 2 * 2);
     // Without figures the plan is the provisional one (defaults' int4), not an allocation.
     assert.equal(a.plan!.tensors.find((t) => t.tensor.name === q.name)!.config!.format.name, 'int4');
     assert.ok(!a.plan!.tensors.some((t) => t.allocated));
@@ -80,10 +107,16 @@ describe('allocate: setup, measurements and plan', () => {
     assert.deepEqual(down.candidates, []);
     assert.match(down.excluded.find((e) => e.format === 'q4_k')!.reason, /256 weights; rows of 172 do not divide/);
     const q = a.allocation!.setup.free.find((f) => f.name === 'model.layers.2.self_attn.q_proj.weight')!;
-    assert.deepEqual(q.candidates.map((c) => c.format), ['q4_0', 'q8_0']);
+    assert.deepEqual(
+      q.candidates.map((c) => c.format),
+      ['q4_0', 'q8_0'],
+    );
     const d = a.diagnostics.find((x) => x.code === 'allocate/no-candidate')!;
     assert.equal(d.severity, 'error');
-    assert.match(d.message, /No candidate can hold model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\] \(and 4 more tensors\)/);
+    assert.match(
+      d.message,
+      /No candidate can hold model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\] \(and 4 more tensors\)/,
+    );
   });
 
   it('an infeasible budget is an error on the budget naming the smallest achievable size; no budget is an error', () => {
@@ -105,7 +138,10 @@ describe('allocate: setup, measurements and plan', () => {
     const first = run(base());
     writeTable(first, sens);
     const a = run(base());
-    assert.deepEqual(codes(a).filter((c) => c.startsWith('allocate/')), []);
+    assert.deepEqual(
+      codes(a).filter((c) => c.startsWith('allocate/')),
+      [],
+    );
     const r = a.allocation!.result!;
     assert.ok(r.solution.feasible && r.solution.bytes <= a.allocation!.setup.budgetBytes!);
     assert.equal(a.plan!.totals.bytesOut, r.solution.bytes, 'the plan is the allocation, byte for byte');
@@ -116,7 +152,10 @@ describe('allocate: setup, measurements and plan', () => {
     assert.equal(fmt('model.embed_tokens.weight').action, 'keep', 'pinned keep');
     assert.ok(fmt('model.layers.4.self_attn.q_proj.weight').allocated);
     const bits = (n: string) => BITS[fmt(n).config!.format.name];
-    assert.ok(bits('model.layers.4.self_attn.q_proj.weight') > bits('model.layers.0.self_attn.q_proj.weight'), 'layer 4 (10^4 more sensitive) gets more bits');
+    assert.ok(
+      bits('model.layers.4.self_attn.q_proj.weight') > bits('model.layers.0.self_attn.q_proj.weight'),
+      'layer 4 (10^4 more sensitive) gets more bits',
+    );
     assert.equal(r.counts.int8 >= 1, true);
   });
 
@@ -127,7 +166,12 @@ describe('allocate: setup, measurements and plan', () => {
     // A rule that changes the stored codes of layer 1's attention: only those are missing.
     const edited = run(base('match "*.layers.1.self_attn.*" { symmetric false }'));
     const missing = new Set(edited.allocation!.missing.map((m) => m.tensor));
-    assert.deepEqual([...missing].sort(), ['model.layers.1.self_attn.k_proj.weight', 'model.layers.1.self_attn.o_proj.weight', 'model.layers.1.self_attn.q_proj.weight', 'model.layers.1.self_attn.v_proj.weight']);
+    assert.deepEqual([...missing].sort(), [
+      'model.layers.1.self_attn.k_proj.weight',
+      'model.layers.1.self_attn.o_proj.weight',
+      'model.layers.1.self_attn.q_proj.weight',
+      'model.layers.1.self_attn.v_proj.weight',
+    ]);
     // Touching the model file changes the fingerprint: everything is missing again.
     const later = new Date(Date.now() + 5000);
     fs.utimesSync(header.files[0], later, later);
@@ -138,7 +182,10 @@ describe('allocate: setup, measurements and plan', () => {
     const out = run(base().replace('metric weight', 'metric output'));
     const kl = out.allocation!.missing.filter((m) => m.kind === 'kld');
     assert.equal(kl.length, out.allocation!.setup.free.length);
-    assert.ok(kl.every((m) => m.format === 'int4'), 'int2 int3 [int4] int6 int8');
+    assert.ok(
+      kl.every((m) => m.format === 'int4'),
+      'int2 int3 [int4] int6 int8',
+    );
     const kld = run(base().replace('metric weight', 'metric kld'));
     assert.equal(kld.allocation!.missing.filter((m) => m.kind === 'kld').length, kld.allocation!.setup.free.length * 5);
     const noCal = run(base().replace('metric weight', 'metric output').replace('calibration generated', ''));
@@ -152,7 +199,11 @@ describe('allocate: setup, measurements and plan', () => {
     writeTable(first, (n) => Math.pow(10, Number(/layers\.(\d+)/.exec(n)?.[1] ?? 0)));
     const a = run(text);
     for (let l = 0; l < 5; l++) {
-      const fmts = new Set(a.plan!.tensors.filter((t) => t.allocated && t.tensor.name.startsWith(`model.layers.${l}.`)).map((t) => t.config!.format.name));
+      const fmts = new Set(
+        a
+          .plan!.tensors.filter((t) => t.allocated && t.tensor.name.startsWith(`model.layers.${l}.`))
+          .map((t) => t.config!.format.name),
+      );
       assert.equal(fmts.size, 1, `layer ${l}: ${[...fmts]}`);
     }
   });
@@ -166,15 +217,28 @@ describe('allocate: setup, measurements and plan', () => {
       return { doc, md: h ? (h.contents as MarkupContent).value : '' };
     };
     const before = run(text);
-    assert.match(hoverAt(before, 'allocate {').md, /Not measured yet\*\* \(170 errors, 0 KL divergences missing\): run `bitsmith allocate`/);
+    assert.match(
+      hoverAt(before, 'allocate {').md,
+      /Not measured yet\*\* \(170 errors, 0 KL divergences missing\): run `bitsmith allocate`/,
+    );
     assert.match(hoverAt(before, 'budget').md, /has not measured its candidates yet/);
     const { doc: d0 } = hoverAt(before, 'allocate {');
-    assert.equal(codeActions(d0, { start: d0.lines.position(text.indexOf('allocate {')), end: d0.lines.position(text.indexOf('allocate {')) }).length, 0, 'no action before measuring');
+    assert.equal(
+      codeActions(d0, {
+        start: d0.lines.position(text.indexOf('allocate {')),
+        end: d0.lines.position(text.indexOf('allocate {')),
+      }).length,
+      0,
+      'no action before measuring',
+    );
 
     writeTable(before, (n) => Math.pow(10, Number(/layers\.(\d+)/.exec(n)?.[1] ?? 0)));
     const a = run(text);
     const { doc, md } = hoverAt(a, 'allocate {');
-    const mix = Object.entries(a.allocation!.result!.counts).sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0])).map(([f, n]) => `${n} ${f}`).join(', ');
+    const mix = Object.entries(a.allocation!.result!.counts)
+      .sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]))
+      .map(([f, n]) => `${n} ${f}`)
+      .join(', ');
     assert.ok(md.includes(`**Chosen mix:** ${mix}`), md);
     assert.match(md, /optimal/);
     assert.ok(hoverAt(a, 'budget').md.includes(`Allocated by \`allocate\` (weight metric): ${mix}`));
@@ -184,11 +248,15 @@ describe('allocate: setup, measurements and plan', () => {
     assert.ok(act, actions.map((x) => x.title).join());
     const edit = act.edit!.changes!['file:///r.quant'][0];
     // Applying the edit pins the same formats with no allocate left.
-    const start = doc.lines.offset(edit.range.start), end = doc.lines.offset(edit.range.end);
+    const start = doc.lines.offset(edit.range.start),
+      end = doc.lines.offset(edit.range.end);
     const pinnedText = text.slice(0, start) + edit.newText + text.slice(end);
     assert.ok(!/allocate\s*\{/.test(pinnedText));
     const pinned = run(pinnedText);
-    assert.deepEqual(pinned.diagnostics.filter((d) => d.severity === 'error'), []);
+    assert.deepEqual(
+      pinned.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
     for (const t of a.plan!.tensors) {
       const p = pinned.plan!.tensors.find((x) => x.tensor.name === t.tensor.name)!;
       assert.equal(p.config?.format.name, t.config?.format.name, t.tensor.name);
@@ -208,15 +276,22 @@ describe('allocate: setup, measurements and plan', () => {
     assert.deepEqual(v.chosen!.counts, a.allocation!.result!.counts);
     assert.equal(v.tensors.length, a.allocation!.setup.free.length + a.allocation!.setup.pinned.length);
     const q = v.tensors.find((t) => t.name === 'model.layers.3.self_attn.q_proj.weight')!;
-    assert.deepEqual(q.candidates.map((c) => c.format), ['int2', 'int3', 'int4', 'int6', 'int8']);
+    assert.deepEqual(
+      q.candidates.map((c) => c.format),
+      ['int2', 'int3', 'int4', 'int6', 'int8'],
+    );
     // The chosen candidate is one of them, with the error the allocation predicts for it.
     assert.equal(q.candidates.find((c) => c.format === q.format)!.error, q.error);
     const pin = v.tensors.find((t) => t.name === 'model.layers.0.self_attn.v_proj.weight')!;
     assert.ok(pin.pinned && pin.candidates.length === 0);
     assert.equal(v.frontier.length, 16);
-    for (let i = 1; i < v.frontier.length; i++) assert.ok(v.frontier[i].error <= v.frontier[i - 1].error && v.frontier[i].bytes >= v.frontier[i - 1].bytes);
+    for (let i = 1; i < v.frontier.length; i++)
+      assert.ok(v.frontier[i].error <= v.frontier[i - 1].error && v.frontier[i].bytes >= v.frontier[i - 1].bytes);
     assert.equal(v.frontier[0].bytes, v.minBytes);
-    assert.ok(v.frontier[0].error >= v.chosen!.error && v.frontier[15].error <= v.chosen!.error, 'the chosen point lies within the frontier');
+    assert.ok(
+      v.frontier[0].error >= v.chosen!.error && v.frontier[15].error <= v.chosen!.error,
+      'the chosen point lies within the frontier',
+    );
     assert.equal(v.measured, undefined, 'no run report');
   });
 
@@ -227,11 +302,22 @@ describe('allocate: setup, measurements and plan', () => {
     const v = allocationView(recipePath(), 'r.quant', a);
     const point = v.frontier[5];
     const st = a.allocation!;
-    const out = recipeAtBudget(text, a.recipe, a.plan!, st.setup, loadMeasurements(st.file!, st.context!)!, 'weight', point.budget);
+    const out = recipeAtBudget(
+      text,
+      a.recipe,
+      a.plan!,
+      st.setup,
+      loadMeasurements(st.file!, st.context!)!,
+      'weight',
+      point.budget,
+    );
     assert.ok(!/allocate\s*\{/.test(out));
     assert.ok(out.includes(`budget ${point.budget} B`));
     const b = run(out);
-    assert.deepEqual(b.diagnostics.filter((d) => d.severity === 'error'), []);
+    assert.deepEqual(
+      b.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
     assert.equal(b.plan!.totals.bytesOut, point.bytes);
     assert.ok(b.plan!.budget!.fits);
   });

@@ -4,15 +4,21 @@ import { ModelReadError } from '../../core/src/models/types';
 import { llamaHeader } from '../helpers/syntheticModel';
 
 const model = llamaHeader();
-const run = (text: string, header = model): Analysis => analyze(text, { recipePath: '/r/x.quant', loadModel: () => header, exists: () => true });
+const run = (text: string, header = model): Analysis =>
+  analyze(text, { recipePath: '/r/x.quant', loadModel: () => header, exists: () => true });
 const codes = (a: Analysis) => a.diagnostics.map((d) => d.code);
 const tensorPlan = (a: Analysis, name: string) => a.plan!.tensors.find((t) => t.tensor.name === name)!;
 const M = 'model "m"\n';
 
 describe('analysis', () => {
   it('resolves the cascade property by property: defaults, then match rules in order', () => {
-    const a = run(`${M}defaults { format int4; group 32; symmetric false }\nmatch "*.mlp.*" { format int8 }\nmatch "model.layers.0.**" { group 64 }`);
-    assert.deepEqual(codes(a).filter((c) => c !== 'tensor/group-mismatch'), []);
+    const a = run(
+      `${M}defaults { format int4; group 32; symmetric false }\nmatch "*.mlp.*" { format int8 }\nmatch "model.layers.0.**" { group 64 }`,
+    );
+    assert.deepEqual(
+      codes(a).filter((c) => c !== 'tensor/group-mismatch'),
+      [],
+    );
     const up0 = tensorPlan(a, 'model.layers.0.mlp.up_proj.weight');
     assert.equal(up0.config!.format.name, 'int8');
     assert.equal(up0.config!.group, 64);
@@ -24,7 +30,9 @@ describe('analysis', () => {
   });
 
   it('keeps 1-D tensors and tensors no rule gives a format; keep can be overridden later', () => {
-    const a = run(`${M}defaults { format int4; group 32 }\nmatch "model.embed_tokens" { keep }\nmatch "**" { group channel }\nmatch "model.layers.4.**" { keep }\nmatch "model.layers.4.mlp.up_proj" { format int8 }`);
+    const a = run(
+      `${M}defaults { format int4; group 32 }\nmatch "model.embed_tokens" { keep }\nmatch "**" { group channel }\nmatch "model.layers.4.**" { keep }\nmatch "model.layers.4.mlp.up_proj" { format int8 }`,
+    );
     assert.equal(tensorPlan(a, 'model.layers.0.input_layernorm.weight').action, 'keep');
     assert.equal(tensorPlan(a, 'model.layers.0.input_layernorm.weight').keepReason, 'no-format');
     assert.equal(tensorPlan(a, 'model.embed_tokens.weight').keepReason, 'keep-rule');
@@ -34,7 +42,9 @@ describe('analysis', () => {
   });
 
   it('changes 1-D tensors only through patterns that name them', () => {
-    const a = run(`${M}match "model.layers.0.**" { format int8; group channel }\nmatch "*.post_attention_layernorm" { format int8; group channel }`);
+    const a = run(
+      `${M}match "model.layers.0.**" { format int8; group channel }\nmatch "*.post_attention_layernorm" { format int8; group channel }`,
+    );
     assert.equal(tensorPlan(a, 'model.layers.0.input_layernorm.weight').action, 'keep');
     assert.equal(tensorPlan(a, 'model.layers.0.self_attn.q_proj.weight').config!.format.name, 'int8');
     assert.equal(tensorPlan(a, 'model.layers.3.post_attention_layernorm.weight').config!.format.name, 'int8');
@@ -46,13 +56,18 @@ describe('analysis', () => {
     const a = run(`${M}defaults { format int8; group channel }`);
     const t = a.plan!.totals;
     assert.equal(t.params, model.parameters);
-    const expected = a.plan!.tensors.reduce((s, p) => s + (p.action === 'keep' ? p.tensor.bytes : p.rows * p.cols + p.rows * 2), 0);
+    const expected = a.plan!.tensors.reduce(
+      (s, p) => s + (p.action === 'keep' ? p.tensor.bytes : p.rows * p.cols + p.rows * 2),
+      0,
+    );
     assert.equal(t.bytesOut, expected);
     assert.equal(t.bpw, (8 * expected) / model.parameters);
   });
 
   it('reports unknown keywords, formats, methods and options with a did-you-mean fix', () => {
-    const a = run(`${M}defualts { formt int4 }\nmatch "**" { format int9; method gtpq { dmap 0.1 } }\nmatch "**" { method gptq { dmap 0.1 } }\ncalibration generated`);
+    const a = run(
+      `${M}defualts { formt int4 }\nmatch "**" { format int9; method gtpq { dmap 0.1 } }\nmatch "**" { method gptq { dmap 0.1 } }\ncalibration generated`,
+    );
     const byCode = new Map(a.diagnostics.map((d) => [d.code + ':' + d.message.slice(0, 40), d]));
     const kw = a.diagnostics.find((d) => d.code === 'recipe/unknown-keyword')!;
     assert.match(kw.message, /Did you mean 'defaults'/);
@@ -86,7 +101,10 @@ describe('analysis', () => {
   it('reports a group that does not divide the input dimension, naming tensor and shape', () => {
     const a = run(`${M}defaults { format int4; group 32 }`);
     const d = a.diagnostics.find((x) => x.code === 'tensor/group-mismatch')!;
-    assert.match(d.message, /group 32 does not divide the input dimension of model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\] \(172 columns\) \(and 4 more tensors\)/);
+    assert.match(
+      d.message,
+      /group 32 does not divide the input dimension of model\.layers\.0\.mlp\.down_proj\.weight \[64, 172\] \(172 columns\) \(and 4 more tensors\)/,
+    );
     assert.equal(a.diagnostics.filter((x) => x.code === 'tensor/group-mismatch').length, 1);
   });
 
@@ -101,20 +119,47 @@ describe('analysis', () => {
     assert.deepEqual(codes(a), []);
     const p = a.recipe.evaluate!.perplexity!;
     assert.deepEqual([p.tokens?.value, p.samples, p.length], ['held.json', 4, 32]);
-    const missing = analyze(`${M}evaluate { perplexity "nope.json" }`, { recipePath: '/r/x.quant', loadModel: () => model, exists: (f) => !f.endsWith('nope.json') });
+    const missing = analyze(`${M}evaluate { perplexity "nope.json" }`, {
+      recipePath: '/r/x.quant',
+      loadModel: () => model,
+      exists: (f) => !f.endsWith('nope.json'),
+    });
     const d = missing.diagnostics.find((x) => x.code === 'calibration/not-found')!;
     assert.match(d.message, /Held-out token file not found: \/r\/nope\.json/);
     assert.equal(`${M}evaluate { perplexity "nope.json" }`.slice(d.start, d.end), '"nope.json"');
     const plain = run(`${M}evaluate { perplexity samples 2 }`).recipe.evaluate!.perplexity!;
     assert.equal(plain.tokens, undefined);
-    assert.ok(codes(run(`${M}evaluate { perplexity samples "x.json" }`)).includes('recipe/bad-value'), 'a path goes first');
+    assert.ok(
+      codes(run(`${M}evaluate { perplexity samples "x.json" }`)).includes('recipe/bad-value'),
+      'a path goes first',
+    );
   });
 
   it('gptq: runs on the int, float and microscaled grids; the rest is refused on the rule that causes it', () => {
     const cal = `${M}calibration generated\n`;
-    for (const f of ['int3', 'nf4', 'fp4', 'fp8_e4m3', 'fp8_e5m2', 'mxfp4', 'mxfp8', 'nvfp4', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_k', 'q5_k', 'q6_k']) {
+    for (const f of [
+      'int3',
+      'nf4',
+      'fp4',
+      'fp8_e4m3',
+      'fp8_e5m2',
+      'mxfp4',
+      'mxfp8',
+      'nvfp4',
+      'q8_0',
+      'q4_0',
+      'q4_1',
+      'q5_0',
+      'q5_1',
+      'q4_k',
+      'q5_k',
+      'q6_k',
+    ]) {
       const a = run(`${cal}defaults { format ${f}; method gptq { act_order } }\noutput compressed_tensors "out"`);
-      assert.ok(!a.diagnostics.some((d) => d.code === 'run/unsupported'), `${f}: ${a.diagnostics.map((d) => d.message).join('; ')}`);
+      assert.ok(
+        !a.diagnostics.some((d) => d.code === 'run/unsupported'),
+        `${f}: ${a.diagnostics.map((d) => d.message).join('; ')}`,
+      );
     }
     const cases: [string, string, RegExp][] = [
       ['format ternary', 'format ternary', /method gptq runs on the int, float .* formats, not ternary/],
@@ -139,53 +184,116 @@ describe('analysis', () => {
   it('requires calibration for gptq and awq', () => {
     const without = run(`${M}defaults { format int4; group 32; method gptq }\nmatch "*.down_proj" { group channel }`);
     assert.ok(codes(without).includes('method/needs-calibration'));
-    const withCal = run(`${M}calibration generated\ndefaults { format int4; group 32; method gptq }\nmatch "*.down_proj" { group channel }`);
+    const withCal = run(
+      `${M}calibration generated\ndefaults { format int4; group 32; method gptq }\nmatch "*.down_proj" { group channel }`,
+    );
     // The embedding has no input activations: gptq falls back to rtn there, said as a hint.
     assert.deepEqual(codes(withCal), ['method/fallback-rtn'], 'run executes gptq with generated calibration');
-    const awq = run(`${M}calibration generated\ndefaults { format int4; group 32; method awq }\nmatch "*.down_proj" { group channel }`);
-    assert.deepEqual(codes(awq), ['method/fallback-rtn'], 'run executes awq with generated calibration (the embedding as rtn, said as a hint)');
+    const awq = run(
+      `${M}calibration generated\ndefaults { format int4; group 32; method awq }\nmatch "*.down_proj" { group channel }`,
+    );
+    assert.deepEqual(
+      codes(awq),
+      ['method/fallback-rtn'],
+      'run executes awq with generated calibration (the embedding as rtn, said as a hint)',
+    );
     const awqNoCal = run(`${M}defaults { format int4; group 32; method awq }\nmatch "*.down_proj" { group channel }`);
     assert.ok(codes(awqNoCal).includes('method/needs-calibration'));
-    const awqImatrix = run(`${M}calibration imatrix "x.dat"\ndefaults { format int4; group 32; method awq }\nmatch "*.down_proj" { group channel }`);
+    const awqImatrix = run(
+      `${M}calibration imatrix "x.dat"\ndefaults { format int4; group 32; method awq }\nmatch "*.down_proj" { group channel }`,
+    );
     assert.ok(codes(awqImatrix).includes('calibration/needs-hessian'), 'an imatrix is not enough for awq');
-    const awqCodes = run(`${M}calibration generated\ndefaults { format int4; group 32; method awq }\nmatch "*.down_proj" { group channel }\nmatch "model.embed_tokens" { keep }\noutput compressed_tensors "o"`);
-    assert.deepEqual(awqCodes.diagnostics.filter((d) => d.severity === 'error' || d.severity === 'warning').map((d) => d.code), []);
-    assert.ok(codes(awqCodes).includes('method/awq-not-folded'), 'o_proj is not scaled with an output of codes: said as info');
+    const awqCodes = run(
+      `${M}calibration generated\ndefaults { format int4; group 32; method awq }\nmatch "*.down_proj" { group channel }\nmatch "model.embed_tokens" { keep }\noutput compressed_tensors "o"`,
+    );
+    assert.deepEqual(
+      awqCodes.diagnostics.filter((d) => d.severity === 'error' || d.severity === 'warning').map((d) => d.code),
+      [],
+    );
+    assert.ok(
+      codes(awqCodes).includes('method/awq-not-folded'),
+      'o_proj is not scaled with an output of codes: said as info',
+    );
   });
 
   it('runs hqq on asymmetric int grids and says why not elsewhere, on the method line', () => {
-    const ok = run(`${M}defaults { format int4; group 32; symmetric false; method hqq { iters 10; lp_norm 0.5; beta 5; kappa 1.05 } }\nmatch "*.down_proj" { group channel }`);
+    const ok = run(
+      `${M}defaults { format int4; group 32; symmetric false; method hqq { iters 10; lp_norm 0.5; beta 5; kappa 1.05 } }\nmatch "*.down_proj" { group channel }`,
+    );
     assert.deepEqual(codes(ok), [], 'data-free, executed by run');
-    assert.deepEqual(tensorPlan(ok, 'model.layers.0.mlp.up_proj.weight').method.options, { iters: 10, lp_norm: 0.5, beta: 5, kappa: 1.05 });
+    assert.deepEqual(tensorPlan(ok, 'model.layers.0.mlp.up_proj.weight').method.options, {
+      iters: 10,
+      lp_norm: 0.5,
+      beta: 5,
+      kappa: 1.05,
+    });
     const sym = run(`${M}defaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  method hqq\n}`);
     const d = sym.diagnostics.find((x) => x.code === 'method/unsupported-grid')!;
     assert.equal(d.severity, 'error');
-    assert.match(d.message, /symmetric grid does not have: add symmetric false \(match "\*\.mlp\.\*": \d+ tensors, e\.g\. model\.layers\.0\.mlp\./);
-    assert.equal(M.length + 'defaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  '.length, d.start, 'on the method statement');
+    assert.match(
+      d.message,
+      /symmetric grid does not have: add symmetric false \(match "\*\.mlp\.\*": \d+ tensors, e\.g\. model\.layers\.0\.mlp\./,
+    );
+    assert.equal(
+      M.length + 'defaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  '.length,
+      d.start,
+      'on the method statement',
+    );
     const nf4 = run(`${M}defaults { format nf4; group 32; method hqq }`);
     assert.ok(nf4.diagnostics.some((x) => x.code === 'method/unsupported-grid' && /not nf4/.test(x.message)));
-    const zint = run(`${M}defaults { format int4; group 32; symmetric false; zero int; method hqq }\nmatch "*.down_proj" { group channel }`);
-    assert.deepEqual(zint.diagnostics.map((x) => [x.code, x.severity]), [['method/hqq-zero-int', 'info']]);
-    assert.ok(codes(run(`${M}defaults { format int4; group 32; symmetric false; method hqq { lp_norm 2 } }`)).includes('recipe/bad-value'));
+    const zint = run(
+      `${M}defaults { format int4; group 32; symmetric false; zero int; method hqq }\nmatch "*.down_proj" { group channel }`,
+    );
+    assert.deepEqual(
+      zint.diagnostics.map((x) => [x.code, x.severity]),
+      [['method/hqq-zero-int', 'info']],
+    );
+    assert.ok(
+      codes(run(`${M}defaults { format int4; group 32; symmetric false; method hqq { lp_norm 2 } }`)).includes(
+        'recipe/bad-value',
+      ),
+    );
   });
 
   it('reports a format the declared output cannot store', () => {
     const a = run(`${M}defaults { format nf4; group 32 }\nmatch "*.down_proj" { keep }\noutput gguf "o.gguf"`);
     const d = a.diagnostics.find((x) => x.code === 'output/unsupported-format')!;
-    assert.match(d.message, /GGUF output stores ggml block types only .*; nf4 is not one .*: model\.embed_tokens\.weight \[512, 64\] \(and 30 more tensors\), set by defaults \(output gguf "o\.gguf"\)/);
+    assert.match(
+      d.message,
+      /GGUF output stores ggml block types only .*; nf4 is not one .*: model\.embed_tokens\.weight \[512, 64\] \(and 30 more tensors\), set by defaults \(output gguf "o\.gguf"\)/,
+    );
     // On the rule that set the format.
-    const b = run(`${M}defaults { format q8_0 }\nmatch "*.down_proj" { keep }\nmatch "*.mlp.up_proj" { format int4; group 32 }\noutput gguf "o.gguf"`);
+    const b = run(
+      `${M}defaults { format q8_0 }\nmatch "*.down_proj" { keep }\nmatch "*.mlp.up_proj" { format int4; group 32 }\noutput gguf "o.gguf"`,
+    );
     const e = b.diagnostics.filter((x) => x.code === 'output/unsupported-format');
     assert.equal(e.length, 1);
-    assert.match(e[0].message, /int4 is not one .*: model\.layers\.0\.mlp\.up_proj\.weight \[172, 64\] \(and 4 more tensors\), set by match "\*\.mlp\.up_proj"/);
+    assert.match(
+      e[0].message,
+      /int4 is not one .*: model\.layers\.0\.mlp\.up_proj\.weight \[172, 64\] \(and 4 more tensors\), set by match "\*\.mlp\.up_proj"/,
+    );
     // A model output gguf cannot describe: on the output line.
     const ok = `${M}defaults { format q8_0 }\nmatch "*.down_proj" { keep }\noutput gguf "o.gguf"`;
-    const config = { model_type: 'llama', hidden_size: 64, intermediate_size: 172, num_hidden_layers: 5, num_attention_heads: 8, num_key_value_heads: 4, vocab_size: 512, max_position_embeddings: 512 };
+    const config = {
+      model_type: 'llama',
+      hidden_size: 64,
+      intermediate_size: 172,
+      num_hidden_layers: 5,
+      num_attention_heads: 8,
+      num_key_value_heads: 4,
+      vocab_size: 512,
+      max_position_embeddings: 512,
+    };
     assert.ok(!run(ok, { ...model, config }).diagnostics.some((x) => x.code.startsWith('output/')));
     const noConfig = run(ok).diagnostics.find((x) => x.code === 'output/unsupported-model')!;
-    assert.match(noConfig.message, /output gguf cannot be written for this model: output gguf needs "hidden_size" in config\.json/);
+    assert.match(
+      noConfig.message,
+      /output gguf cannot be written for this model: output gguf needs "hidden_size" in config\.json/,
+    );
     assert.equal(ok.slice(noConfig.start, noConfig.end), 'output gguf "o.gguf"');
-    const gpt2 = run(ok, { ...model, config: { ...config, model_type: 'gpt2' } }).diagnostics.find((x) => x.code === 'output/unsupported-model')!;
+    const gpt2 = run(ok, { ...model, config: { ...config, model_type: 'gpt2' } }).diagnostics.find(
+      (x) => x.code === 'output/unsupported-model',
+    )!;
     assert.match(gpt2.message, /Llama-family models .*"gpt2"/);
   });
 
@@ -202,7 +310,9 @@ describe('analysis', () => {
   it('puts a model read error on the model line', () => {
     const a = analyze('model "missing/dir"\ndefaults { format int4 }', {
       recipePath: '/r/x.quant',
-      loadModel: (p) => { throw new ModelReadError('model/not-found', `Model not found: ${p}`, p); },
+      loadModel: (p) => {
+        throw new ModelReadError('model/not-found', `Model not found: ${p}`, p);
+      },
     });
     const d = a.diagnostics.find((x) => x.code === 'model/not-found')!;
     assert.equal(d.start, 'model '.length);
@@ -216,9 +326,12 @@ describe('analysis', () => {
   });
 
   it('validates values: ranges, units and types', () => {
-    const a = run(`${M}threads 0\nbudget 4\noutliers_bad 1\nmatch "**" { outliers 90%; group 0; symmetric maybe; lowrank -1; method hqq { iters 2.5 } }`);
+    const a = run(
+      `${M}threads 0\nbudget 4\noutliers_bad 1\nmatch "**" { outliers 90%; group 0; symmetric maybe; lowrank -1; method hqq { iters 2.5 } }`,
+    );
     const c = codes(a);
-    for (const code of ['recipe/bad-value', 'recipe/missing-unit', 'recipe/unknown-keyword', 'recipe/unknown-value']) assert.ok(c.includes(code), code);
+    for (const code of ['recipe/bad-value', 'recipe/missing-unit', 'recipe/unknown-keyword', 'recipe/unknown-value'])
+      assert.ok(c.includes(code), code);
     assert.ok(c.filter((x) => x === 'recipe/bad-value').length >= 5);
   });
 

@@ -3,7 +3,15 @@ import { FORMAT_BY_NAME } from '../../core/src/language/formats';
 import { bpwFormula, tensorBytes, type QuantConfig } from '../../core/src/analysis/bits';
 
 const cfg = (format: string, over: Partial<QuantConfig> = {}): QuantConfig => ({
-  format: FORMAT_BY_NAME.get(format)!, group: 128, groupKind: 'size', symmetric: true, scale: 'f16', zero: 'f16', outliers: 0, lowrank: 0, ...over,
+  format: FORMAT_BY_NAME.get(format)!,
+  group: 128,
+  groupKind: 'size',
+  symmetric: true,
+  scale: 'f16',
+  zero: 'f16',
+  outliers: 0,
+  lowrank: 0,
+  ...over,
 });
 const bpw = (m: number, n: number, c: QuantConfig) => (8 * tensorBytes(m, n, c).total) / (m * n);
 const M = 4096;
@@ -20,7 +28,18 @@ describe('bit accounting', () => {
   });
   it('ggml fixed sizes: q4_k 4.5, q6_k 6.5625, and the rest of the table', () => {
     const expected: Record<string, number> = {
-      q4_0: 4.5, q4_1: 5, q5_0: 5.5, q5_1: 6, q8_0: 8.5, q2_k: 2.625, q3_k: 3.4375, q4_k: 4.5, q5_k: 5.5, q6_k: 6.5625, iq4_nl: 4.5, iq4_xs: 4.25,
+      q4_0: 4.5,
+      q4_1: 5,
+      q5_0: 5.5,
+      q5_1: 6,
+      q8_0: 8.5,
+      q2_k: 2.625,
+      q3_k: 3.4375,
+      q4_k: 4.5,
+      q5_k: 5.5,
+      q6_k: 6.5625,
+      iq4_nl: 4.5,
+      iq4_xs: 4.25,
     };
     for (const [name, v] of Object.entries(expected)) assert.equal(bpw(M, M, cfg(name)), v, name);
   });

@@ -15,9 +15,21 @@ describe('client: run event stream', () => {
   it('splits chunks at newlines wherever they fall, and passes non-JSON lines as text', () => {
     const items: StreamItem[] = [];
     const text: string[] = [];
-    const r = new EventLineReader((i) => items.push(i), (t) => text.push(t));
+    const r = new EventLineReader(
+      (i) => items.push(i),
+      (t) => text.push(t),
+    );
     const lines = [
-      JSON.stringify({ type: 'start', tensors: 2, params: 10, bytesIn: 40, model: 'm', modelFormat: 'safetensors', threads: 1, output: null }),
+      JSON.stringify({
+        type: 'start',
+        tensors: 2,
+        params: 10,
+        bytesIn: 40,
+        model: 'm',
+        modelFormat: 'safetensors',
+        threads: 1,
+        output: null,
+      }),
       'not json',
       JSON.stringify({ type: 'tensor-start', index: 0, name: 'a' }),
       JSON.stringify([1, 2]),
@@ -26,14 +38,20 @@ describe('client: run event stream', () => {
     const all = lines.join('\r\n') + '\n';
     for (let i = 0; i < all.length; i += 7) r.push(all.slice(i, i + 7));
     r.end();
-    assert.deepEqual(items.map((i) => i.type), ['start', 'tensor-start', 'tensor-start']);
+    assert.deepEqual(
+      items.map((i) => i.type),
+      ['start', 'tensor-start', 'tensor-start'],
+    );
     assert.equal((items[2] as { name: string }).name, 'b\u00e9');
     assert.deepEqual(text, ['not json', '[1,2]']);
   });
 
   it('a last line without a newline is read at end()', () => {
     const items: StreamItem[] = [];
-    const r = new EventLineReader((i) => items.push(i), () => undefined);
+    const r = new EventLineReader(
+      (i) => items.push(i),
+      () => undefined,
+    );
     r.push('{"type":"tensor-start","index":0,"name":"x"}');
     assert.equal(items.length, 0);
     r.end();
@@ -43,17 +61,55 @@ describe('client: run event stream', () => {
   it('progress increments add up to 100 over the tensors; the error and the report are kept', () => {
     const p = new RunProgress();
     let sum = 0;
-    const start = p.apply({ type: 'start', tensors: 3, params: 1, bytesIn: 1, model: 'm', modelFormat: 'gguf', threads: 2, output: null });
+    const start = p.apply({
+      type: 'start',
+      tensors: 3,
+      params: 1,
+      bytesIn: 1,
+      model: 'm',
+      modelFormat: 'gguf',
+      threads: 2,
+      output: null,
+    });
     assert.match(start!.message, /3 tensors, 2 threads/);
     for (let i = 0; i < 3; i++) {
       assert.equal(p.apply({ type: 'tensor-start', index: i, name: `t${i}` })!.message, `tensor ${i + 1}/3: t${i}`);
-      sum += p.apply({ type: 'tensor', index: i, name: `t${i}`, shape: [1], dtype: 'f32', action: 'keep', format: 'keep', bpw: 32, bytesIn: 4, bytesOut: 4, seconds: 0 })!.increment;
+      sum += p.apply({
+        type: 'tensor',
+        index: i,
+        name: `t${i}`,
+        shape: [1],
+        dtype: 'f32',
+        action: 'keep',
+        format: 'keep',
+        bpw: 32,
+        bytesIn: 4,
+        bytesOut: 4,
+        seconds: 0,
+      })!.increment;
     }
     assert.ok(Math.abs(sum - 100) < 1e-9);
     assert.equal(p.done, 3);
     const source = { kind: 'generated' as const, seed: 0, sequences: 16, tokens: 2048 };
-    assert.match(p.apply({ type: 'calibration', source, hessians: 20, seconds: 0.1 })!.message, /calibrated on 16 sequences \(2,048 tokens\)/);
-    const ev = p.apply({ type: 'evaluation', source, sequences: 16, tokens: 2032, perplexityOriginal: 15.149, perplexityQuantized: 197.2, nllOriginal: 2.7, nllQuantized: 5.3, klMean: 2.5612, klP99: 10, klMax: 12, top1Agreement: 0.25, seconds: 0.2 });
+    assert.match(
+      p.apply({ type: 'calibration', source, hessians: 20, seconds: 0.1 })!.message,
+      /calibrated on 16 sequences \(2,048 tokens\)/,
+    );
+    const ev = p.apply({
+      type: 'evaluation',
+      source,
+      sequences: 16,
+      tokens: 2032,
+      perplexityOriginal: 15.149,
+      perplexityQuantized: 197.2,
+      nllOriginal: 2.7,
+      nllQuantized: 5.3,
+      klMean: 2.5612,
+      klP99: 10,
+      klMax: 12,
+      top1Agreement: 0.25,
+      seconds: 0.2,
+    });
     assert.equal(ev!.message, 'evaluated: perplexity 15.15 → 197.20, KL 2.56');
     assert.equal(ev!.increment, 0);
     assert.equal(p.apply({ type: 'error', code: 'run/non-finite', message: 'NaN', tensor: 't1' }), undefined);
@@ -61,14 +117,26 @@ describe('client: run event stream', () => {
   });
 
   it('failureSummary picks the diagnostic, else the bitsmith: line', () => {
-    assert.equal(failureSummary('x.quant:2:9: error: Unknown format \'int44\' [recipe/unknown-format]\nbitsmith: not running\n'), 'x.quant:2:9: error: Unknown format \'int44\' [recipe/unknown-format]');
+    assert.equal(
+      failureSummary("x.quant:2:9: error: Unknown format 'int44' [recipe/unknown-format]\nbitsmith: not running\n"),
+      "x.quant:2:9: error: Unknown format 'int44' [recipe/unknown-format]",
+    );
     assert.equal(failureSummary('\nwarning: a\nbitsmith: cannot read x\n'), 'bitsmith: cannot read x');
     assert.equal(failureSummary(''), undefined);
   });
 });
 
 describe('client: budget status bar text', () => {
-  const base = { uri: 'file:///r.quant', version: 1, bpw: 4.625, bytesIn: 1024 * 1024, bytesOut: 151552, quantized: 7, tensors: 9, errors: 0 };
+  const base = {
+    uri: 'file:///r.quant',
+    version: 1,
+    bpw: 4.625,
+    bytesIn: 1024 * 1024,
+    bytesOut: 151552,
+    quantized: 7,
+    tensors: 9,
+    errors: 0,
+  };
   it('without a budget: bpw and size', () => {
     const t = budgetText(base);
     assert.equal(t.text, '$(symbol-ruler) 4.625 bpw · 148.0 KiB');
@@ -98,11 +166,17 @@ describe('client: package.json contributions agree with the code', () => {
     const src = fs.readFileSync(path.join(root, 'client/src/commands.ts'), 'utf8');
     const table = /export const commands: Record<string, CmdFactory> = \{([^}]*)\}/.exec(src);
     assert.ok(table, 'the commands table is where commands.ts declares it');
-    const inCode = table[1].split(',').map((s) => s.trim()).filter(Boolean).map((n) => `bitsmith.${n}`).sort();
+    const inCode = table[1]
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((n) => `bitsmith.${n}`)
+      .sort();
     const contributed = (pkg.contributes.commands as { command: string }[]).map((c) => c.command).sort();
     assert.deepEqual(contributed, inCode);
     for (const menu of Object.values(pkg.contributes.menus) as { command: string }[][]) {
-      for (const m of menu) assert.ok(contributed.includes(m.command), `menu entry ${m.command} is a contributed command`);
+      for (const m of menu)
+        assert.ok(contributed.includes(m.command), `menu entry ${m.command} is a contributed command`);
     }
   });
 
@@ -122,11 +196,17 @@ describe('client: package.json contributions agree with the code', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-matcher-'));
     const recipe = path.join(dir, 'broken.quant');
     fs.writeFileSync(recipe, `model "${path.join(root, 'examples/stories260K')}"\ndefaults {\n  format int44\n}\n`);
-    const r = spawnSync(process.execPath, [path.join(root, 'dist/cli.js'), 'run', recipe], { cwd: dir, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [path.join(root, 'dist/cli.js'), 'run', recipe], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 1);
     const matcher = pkg.contributes.problemMatchers.find((m: { name: string }) => m.name === 'bitsmith');
     const re = new RegExp(matcher.pattern.regexp);
-    const hits = r.stderr.split('\n').map((l) => re.exec(l)).filter((m): m is RegExpExecArray => !!m);
+    const hits = r.stderr
+      .split('\n')
+      .map((l) => re.exec(l))
+      .filter((m): m is RegExpExecArray => !!m);
     assert.equal(hits.length, 1, r.stderr);
     const m = hits[0];
     assert.equal(m[matcher.pattern.file], 'broken.quant');

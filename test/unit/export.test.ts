@@ -29,7 +29,15 @@ function ggufOf(hf: string): string | undefined {
   if (hf === 'model.norm.weight') return 'output_norm.weight';
   const m = /^model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)_proj\.weight$/.exec(hf);
   if (m) {
-    const names: Record<string, string> = { q: 'attn_q', k: 'attn_k', v: 'attn_v', o: 'attn_output', gate: 'ffn_gate', up: 'ffn_up', down: 'ffn_down' };
+    const names: Record<string, string> = {
+      q: 'attn_q',
+      k: 'attn_k',
+      v: 'attn_v',
+      o: 'attn_output',
+      gate: 'ffn_gate',
+      up: 'ffn_up',
+      down: 'ffn_down',
+    };
     return `blk.${m[1]}.${names[m[3]]}.weight`;
   }
   const n = /^model\.layers\.(\d+)\.(input_layernorm|post_attention_layernorm)\.weight$/.exec(hf);
@@ -56,7 +64,9 @@ function expectedLlmc(t: TensorPlan): Record<string, unknown> | undefined {
     observer: t.clip === 'mse' ? 'mse' : 'minmax',
     // Static groups: llm-compressor's `weight` activation ordering.
     // actorder only on the group strategy (compressed-tensors rejects it with channel scales).
-    ...(t.method.name === 'gptq' && t.method.options.act_order === true && t.config!.groupKind === 'size' ? { actorder: 'weight' } : {}),
+    ...(t.method.name === 'gptq' && t.method.options.act_order === true && t.config!.groupKind === 'size'
+      ? { actorder: 'weight' }
+      : {}),
   };
 }
 
@@ -65,7 +75,14 @@ const MODIFIER: Record<string, string> = { rtn: 'QuantizationModifier', gptq: 'G
 
 function checkLlmCompressor(a: Analysis, label: string) {
   const tr = llmCompressorRecipe(a.recipe, a.plan!, a.model!, 'test.quant');
-  const doc = parseYaml(tr.text) as { quant_stage: { quant_modifiers: Record<string, { ignore: string[]; config_groups: Record<string, { targets: string[]; weights: Record<string, unknown> }> }> } };
+  const doc = parseYaml(tr.text) as {
+    quant_stage: {
+      quant_modifiers: Record<
+        string,
+        { ignore: string[]; config_groups: Record<string, { targets: string[]; weights: Record<string, unknown> }> }
+      >;
+    };
+  };
   const groups: { modifier: string; targets: RegExp[]; weights: Record<string, unknown> }[] = [];
   const ignore = new Set<string>();
   for (const [name, m] of Object.entries(doc.quant_stage.quant_modifiers ?? {})) {
@@ -75,12 +92,17 @@ function checkLlmCompressor(a: Analysis, label: string) {
       groups.push({
         modifier: name,
         // Python re.match: anchored at the start only.
-        targets: g.targets.map((s) => { assert.ok(s.startsWith('re:'), s); return new RegExp(`^(?:${s.slice(3)})`); }),
+        targets: g.targets.map((s) => {
+          assert.ok(s.startsWith('re:'), s);
+          return new RegExp(`^(?:${s.slice(3)})`);
+        }),
         weights: g.weights,
       });
     }
   }
-  const planByModule = new Map(a.plan!.tensors.filter((t) => t.tensor.name.endsWith('.weight')).map((t) => [t.tensor.name.slice(0, -7), t]));
+  const planByModule = new Map(
+    a.plan!.tensors.filter((t) => t.tensor.name.endsWith('.weight')).map((t) => [t.tensor.name.slice(0, -7), t]),
+  );
   const modules = new Set(a.plan!.tensors.map((t) => t.tensor.name.replace(/\.(weight|bias)$/, '')));
   let untranslated = 0;
   for (const mod of modules) {
@@ -89,16 +111,25 @@ function checkLlmCompressor(a: Analysis, label: string) {
     const want = t && t.action === 'quantize' && t.tensor.shape.length === 2 ? expectedLlmc(t) : undefined;
     if (!want) {
       assert.equal(hits.length, 0, `${label}: ${mod} must not be targeted`);
-      if (groups.length && t && t.tensor.shape.length === 2) assert.ok(ignore.has(mod), `${label}: ${mod} is in ignore`);
+      if (groups.length && t && t.tensor.shape.length === 2)
+        assert.ok(ignore.has(mod), `${label}: ${mod} is in ignore`);
       if (t?.action === 'quantize') untranslated++;
       continue;
     }
     assert.equal(hits.length, 1, `${label}: ${mod} is targeted by exactly one config group`);
     for (const [k, v] of Object.entries(want)) assert.deepEqual(hits[0].weights[k], v, `${label}: ${mod} ${k}`);
-    assert.equal(hits[0].modifier, MODIFIER[t!.method.name], `${label}: ${mod} (method ${t!.method.name}) is under its method's modifier`);
+    assert.equal(
+      hits[0].modifier,
+      MODIFIER[t!.method.name],
+      `${label}: ${mod} (method ${t!.method.name}) is under its method's modifier`,
+    );
     assert.ok(!ignore.has(mod), `${label}: ${mod} is not ignored`);
   }
-  assert.equal(tr.issues.reduce((n, i) => n + i.tensors.length, 0), untranslated, `${label}: one issue entry per untranslated tensor`);
+  assert.equal(
+    tr.issues.reduce((n, i) => n + i.tensors.length, 0),
+    untranslated,
+    `${label}: one issue entry per untranslated tensor`,
+  );
   assert.equal((tr.text.match(/^# NOT TRANSLATED/gm) ?? []).length, tr.issues.length);
   return tr;
 }
@@ -107,7 +138,9 @@ function checkLlamaQuantize(a: Analysis, label: string) {
   const tr = llamaQuantizeCommand(a.recipe, a.plan!, a.model!, 'test.quant', 'out.gguf');
   // The shell words of the command (single-quoted or bare).
   const cmd = tr.text.slice(tr.text.indexOf('exec '));
-  const words = [...cmd.replace(/\\\n/g, ' ').matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]));
+  const words = [...cmd.replace(/\\\n/g, ' ').matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) =>
+    m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2],
+  );
   const patterns: { re: RegExp; type: string }[] = [];
   let embd: string | undefined;
   let output: string | undefined;
@@ -132,14 +165,24 @@ function checkLlamaQuantize(a: Analysis, label: string) {
     assert.ok(got, `${label}: ${g} is chosen explicitly (not left to llama.cpp's mixture rules)`);
     assert.notEqual(got, base, `${label}: ${g}: the base type is used by no tensor`);
     const f = t.config?.format.name;
-    const translatable = t.action === 'quantize' && f && GGML.includes(f) && !t.config!.outliers && !t.config!.lowrank && t.rotate === 'none' && t.method.name === 'rtn';
+    const translatable =
+      t.action === 'quantize' &&
+      f &&
+      GGML.includes(f) &&
+      !t.config!.outliers &&
+      !t.config!.lowrank &&
+      t.rotate === 'none' &&
+      t.method.name === 'rtn';
     const want = translatable ? f : t.tensor.dtype.toLowerCase();
     assert.equal(got, want, `${label}: ${g}`);
   }
   return tr;
 }
 
-const exampleFiles = fs.readdirSync(examples).filter((f) => f.endsWith('.quant')).sort();
+const exampleFiles = fs
+  .readdirSync(examples)
+  .filter((f) => f.endsWith('.quant'))
+  .sort();
 
 describe('recipe translation', () => {
   it('finds the example recipes', () => assert.ok(exampleFiles.length >= 3, exampleFiles.join(', ')));
@@ -156,16 +199,27 @@ describe('recipe translation', () => {
       for (const i of [...llmc.issues, ...lq.issues]) {
         if (i.rule === undefined) continue;
         const rule = a.recipe.rules[i.rule];
-        assert.ok(warnings.some((w) => w.severity === 'warning' && w.start >= rule.stmt.start && w.end <= rule.stmt.end),
-          `${f}: a warning on ${rule.label} for "${i.message}"`);
+        assert.ok(
+          warnings.some((w) => w.severity === 'warning' && w.start >= rule.stmt.start && w.end <= rule.stmt.end),
+          `${f}: a warning on ${rule.label} for "${i.message}"`,
+        );
       }
     });
   }
 
   const harder: [string, string][] = [
-    ['layer subsets and re: patterns', `model "stories260K"\ndefaults { format int4; group 32 }\nmatch "model.layers.{1..3}.mlp.*" { format int8; group channel }\nmatch "re:model\\.layers\\.4\\.self_attn\\.[qk]_proj" { keep }\nmatch "model.embed_tokens" { format q8_0 }`],
-    ['ggml mix with kept layers', `model "stories260K"\ndefaults { format q8_0 }\nmatch "model.layers.2.**" { format q4_1 }\nmatch "*.mlp.down_proj" { keep }\nmatch "model.layers.0.self_attn.v_proj" { format iq4_nl }`],
-    ['untranslatable settings', `model "stories260K"\ndefaults { format int4; group 32; symmetric false }\nmatch "*.mlp.[gu]*_proj" { format int3; outliers 0.5% }\nmatch "model.layers.0.**" { format nf4 }\nmatch "*.self_attn.o_proj" { zero int; clip mse }\nmatch "*.mlp.down_proj" { format fp8_e4m3; group channel }`],
+    [
+      'layer subsets and re: patterns',
+      `model "stories260K"\ndefaults { format int4; group 32 }\nmatch "model.layers.{1..3}.mlp.*" { format int8; group channel }\nmatch "re:model\\.layers\\.4\\.self_attn\\.[qk]_proj" { keep }\nmatch "model.embed_tokens" { format q8_0 }`,
+    ],
+    [
+      'ggml mix with kept layers',
+      `model "stories260K"\ndefaults { format q8_0 }\nmatch "model.layers.2.**" { format q4_1 }\nmatch "*.mlp.down_proj" { keep }\nmatch "model.layers.0.self_attn.v_proj" { format iq4_nl }`,
+    ],
+    [
+      'untranslatable settings',
+      `model "stories260K"\ndefaults { format int4; group 32; symmetric false }\nmatch "*.mlp.[gu]*_proj" { format int3; outliers 0.5% }\nmatch "model.layers.0.**" { format nf4 }\nmatch "*.self_attn.o_proj" { zero int; clip mse }\nmatch "*.mlp.down_proj" { format fp8_e4m3; group channel }`,
+    ],
   ];
   for (const [label, text] of harder) {
     it(`${label}: exact on every tensor`, () => {
@@ -177,10 +231,15 @@ describe('recipe translation', () => {
   }
 
   it('warns on the rule that asks for what does not translate, and comments it in the file', () => {
-    const a = analyzeText(`model "stories260K"\ndefaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  format nf4\n}\n${EXPORTS}`);
+    const a = analyzeText(
+      `model "stories260K"\ndefaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  format nf4\n}\n${EXPORTS}`,
+    );
     const w = a.diagnostics.filter((d) => d.code === 'export/untranslatable');
     const nf4 = a.recipe.rules[1].settings.format!.stmt;
-    assert.ok(w.some((d) => d.start === nf4.start && /llm_compressor.*no nf4 weights/.test(d.message)), JSON.stringify(w));
+    assert.ok(
+      w.some((d) => d.start === nf4.start && /llm_compressor.*no nf4 weights/.test(d.message)),
+      JSON.stringify(w),
+    );
     assert.ok(w.some((d) => d.start === nf4.start && /llama_quantize.*no nf4 type/.test(d.message)));
     assert.ok(w.every((d) => d.severity === 'warning'));
     const tr = llmCompressorRecipe(a.recipe, a.plan!, a.model!, 't.quant');
@@ -191,7 +250,9 @@ describe('recipe translation', () => {
   });
 
   it('llama-quantize: an imatrix calibration becomes --imatrix; patterns are lower-case and anchored', () => {
-    const a = analyzeText(`model "stories260K"\ncalibration imatrix "stories.imatrix"\ndefaults { format q4_0 }\n${EXPORTS}`);
+    const a = analyzeText(
+      `model "stories260K"\ncalibration imatrix "stories.imatrix"\ndefaults { format q4_0 }\n${EXPORTS}`,
+    );
     const tr = llamaQuantizeCommand(a.recipe, a.plan!, a.model!, 't.quant', 'o.gguf');
     assert.match(tr.text, /--imatrix 'stories\.imatrix'/);
     for (const m of tr.text.matchAll(/--tensor-type '([^']*)'/g)) {
@@ -201,25 +262,58 @@ describe('recipe translation', () => {
   });
 
   it('llm-compressor: one modifier per method, GPTQ options carried over, act_order (static groups) as actorder weight on group strategies', () => {
-    const a = analyzeText(`model "stories260K"\ncalibration generated\ndefaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  method gptq { damp 0.05; block 64; act_order }\n}\nmatch "*.mlp.down_proj" { group channel }\nmatch "*.self_attn.*" { method awq }\n${EXPORTS}`);
+    const a = analyzeText(
+      `model "stories260K"\ncalibration generated\ndefaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  method gptq { damp 0.05; block 64; act_order }\n}\nmatch "*.mlp.down_proj" { group channel }\nmatch "*.self_attn.*" { method awq }\n${EXPORTS}`,
+    );
     const tr = llmCompressorRecipe(a.recipe, a.plan!, a.model!, 't.quant');
-    const doc = parseYaml(tr.text) as { quant_stage: { quant_modifiers: Record<string, { dampening_frac?: number; block_size?: number; config_groups: Record<string, { targets: string[]; weights: { actorder: string | null; strategy: string } }> }> } };
+    const doc = parseYaml(tr.text) as {
+      quant_stage: {
+        quant_modifiers: Record<
+          string,
+          {
+            dampening_frac?: number;
+            block_size?: number;
+            config_groups: Record<
+              string,
+              { targets: string[]; weights: { actorder: string | null; strategy: string } }
+            >;
+          }
+        >;
+      };
+    };
     const mods = doc.quant_stage.quant_modifiers;
     assert.deepEqual(Object.keys(mods).sort(), ['AWQModifier', 'GPTQModifier', 'QuantizationModifier']);
     assert.equal(mods.GPTQModifier.dampening_frac, 0.05);
     assert.equal(mods.GPTQModifier.block_size, 64);
     const gptqGroups = Object.values(mods.GPTQModifier.config_groups);
-    assert.ok(gptqGroups.every((g) => g.weights.actorder === (g.weights.strategy === 'group' ? 'weight' : null)), JSON.stringify(gptqGroups));
-    assert.ok(gptqGroups.some((g) => g.weights.strategy === 'group') && gptqGroups.some((g) => g.weights.strategy === 'channel'));
-    const match = (m: string, mod: string) => Object.values(mods[m].config_groups).some((g) => g.targets.some((t) => new RegExp(`^(?:${t.slice(3)})`).test(mod)));
-    assert.ok(match('GPTQModifier', 'model.layers.3.mlp.down_proj') && !match('QuantizationModifier', 'model.layers.3.mlp.down_proj'));
-    assert.ok(match('AWQModifier', 'model.layers.0.self_attn.q_proj') && !match('GPTQModifier', 'model.layers.0.self_attn.q_proj'));
+    assert.ok(
+      gptqGroups.every((g) => g.weights.actorder === (g.weights.strategy === 'group' ? 'weight' : null)),
+      JSON.stringify(gptqGroups),
+    );
+    assert.ok(
+      gptqGroups.some((g) => g.weights.strategy === 'group') &&
+        gptqGroups.some((g) => g.weights.strategy === 'channel'),
+    );
+    const match = (m: string, mod: string) =>
+      Object.values(mods[m].config_groups).some((g) =>
+        g.targets.some((t) => new RegExp(`^(?:${t.slice(3)})`).test(mod)),
+      );
+    assert.ok(
+      match('GPTQModifier', 'model.layers.3.mlp.down_proj') &&
+        !match('QuantizationModifier', 'model.layers.3.mlp.down_proj'),
+    );
+    assert.ok(
+      match('AWQModifier', 'model.layers.0.self_attn.q_proj') &&
+        !match('GPTQModifier', 'model.layers.0.self_attn.q_proj'),
+    );
     assert.ok(match('QuantizationModifier', 'model.embed_tokens'));
     assert.equal(tr.issues.length, 0);
   });
 
   it('run writes one output: a recipe with output fake and output compressed_tensors is refused on the second', () => {
-    const a = analyzeText(`model "stories260K"\ndefaults { format int4; group channel }\noutput fake "a.safetensors"\noutput compressed_tensors "b"\n`);
+    const a = analyzeText(
+      `model "stories260K"\ndefaults { format int4; group channel }\noutput fake "a.safetensors"\noutput compressed_tensors "b"\n`,
+    );
     const d = a.diagnostics.filter((x) => x.code === 'run/unsupported');
     assert.equal(d.length, 1);
     assert.match(d[0].message, /one output per run/);

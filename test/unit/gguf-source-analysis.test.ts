@@ -20,10 +20,18 @@ const tensors = [
   t('n.weight', [256], 'F32', 32),
 ];
 const header: ModelHeader = {
-  path: '/m.gguf', format: 'gguf', architecture: 'llama', tensors,
-  parameters: tensors.reduce((a, x) => a + x.elements, 0), bytes: tensors.reduce((a, x) => a + x.bytes, 0), dtype: 'Q4_K', config: {}, files: [],
+  path: '/m.gguf',
+  format: 'gguf',
+  architecture: 'llama',
+  tensors,
+  parameters: tensors.reduce((a, x) => a + x.elements, 0),
+  bytes: tensors.reduce((a, x) => a + x.bytes, 0),
+  dtype: 'Q4_K',
+  config: {},
+  files: [],
 };
-const run = (text: string): Analysis => analyze(`model "m"\n${text}`, { recipePath: '/r/x.quant', loadModel: () => header, exists: () => true });
+const run = (text: string): Analysis =>
+  analyze(`model "m"\n${text}`, { recipePath: '/r/x.quant', loadModel: () => header, exists: () => true });
 const find = (a: Analysis, code: string) => a.diagnostics.filter((d) => d.code === code);
 
 describe('analysis of GGUF sources with ggml block tensors', () => {
@@ -38,7 +46,10 @@ describe('analysis of GGUF sources with ggml block tensors', () => {
       assert.equal(full.slice(d.start, d.end), 'format q8_0');
     }
     const same = infos.find((d) => d.message.includes('a.weight'))!;
-    assert.match(same.message, /already Q8_0 \(8\.5 bpw\).*quantizing it to q8_0 again.*keep it to copy the blocks unchanged/);
+    assert.match(
+      same.message,
+      /already Q8_0 \(8\.5 bpw\).*quantizing it to q8_0 again.*keep it to copy the blocks unchanged/,
+    );
     const other = infos.find((d) => d.message.includes('b.weight'))!;
     assert.match(other.message, /already Q4_K \(4\.5 bpw\).*rounds the decoded Q4_K values.*errors add up/);
     // A float source tensor gets nothing; keeping gets nothing.
@@ -51,9 +62,15 @@ describe('analysis of GGUF sources with ggml block tensors', () => {
     const d = find(a, 'output/decoded-source');
     assert.equal(d.length, 1);
     assert.equal(d[0].severity, 'info');
-    assert.match(d[0].message, /2 tensors are block-quantized in the source.*output fake writes their decoded values as F32.*1 of them kept; output gguf copies kept blocks unchanged/);
+    assert.match(
+      d[0].message,
+      /2 tensors are block-quantized in the source.*output fake writes their decoded values as F32.*1 of them kept; output gguf copies kept blocks unchanged/,
+    );
     // compressed_tensors stores quantized tensors packed: only the kept block tensor is decoded.
-    const ct = find(run('match "a" { format int4; group 32 }\noutput compressed_tensors "dir"'), 'output/decoded-source');
+    const ct = find(
+      run('match "a" { format int4; group 32 }\noutput compressed_tensors "dir"'),
+      'output/decoded-source',
+    );
     assert.match(ct[0].message, /^1 tensor is block-quantized .*b\.weight, Q4_K/);
     assert.deepEqual(find(run('match "a" { format q4_k }\noutput gguf "o.gguf"'), 'output/decoded-source'), []);
   });
@@ -86,7 +103,10 @@ describe('analysis of GGUF sources with ggml block tensors', () => {
       return h ? (h.contents as MarkupContent).value : '';
     };
     const m = hoverAt('match "b" { keep }', 'model');
-    assert.match(m, /\| source formats \| Q8_0 8\.5 bpw × 1, Q4_K 4\.5 bpw × 1, IQ2_XXS 2\.0625 bpw × 1, F32 32 bpw × 1 \|/);
+    assert.match(
+      m,
+      /\| source formats \| Q8_0 8\.5 bpw × 1, Q4_K 4\.5 bpw × 1, IQ2_XXS 2\.0625 bpw × 1, F32 32 bpw × 1 \|/,
+    );
     assert.match(m, /\| size \| .* \(\d+(\.\d+)? bpw\) \|/);
     const r = hoverAt('match "a" "b" "n" { format q8_0 }', 'match');
     assert.match(r, /Source \(GGUF blocks\): Q8_0 8\.5 bpw × 1, Q4_K 4\.5 bpw × 1\./);

@@ -11,6 +11,7 @@ import { GGML_TYPES, readGgufHeader } from '../../core/src/models/gguf';
 import { readLlama2cHeader } from '../../core/src/models/llama2c';
 import { readHfFolder } from '../../core/src/models/hfFolder';
 import { ModelErrorCode, ModelReadError, TensorInfo } from '../../core/src/models/types';
+import { pushAll } from '../../core/src/arrays';
 
 const FIXTURE = path.resolve(__dirname, '../../examples/stories260K');
 
@@ -57,7 +58,21 @@ function writeSafetensors(file: string, header: unknown, dataBytes: number, head
 
 // ---------------------------------------------------------------- GGUF writer
 
-const T = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12 };
+const T = {
+  u8: 0,
+  i8: 1,
+  u16: 2,
+  i16: 3,
+  u32: 4,
+  i32: 5,
+  f32: 6,
+  bool: 7,
+  string: 8,
+  array: 9,
+  u64: 10,
+  i64: 11,
+  f64: 12,
+};
 
 function gStr(s: string): Buffer {
   const b = Buffer.from(s, 'utf8');
@@ -67,32 +82,68 @@ function gStr(s: string): Buffer {
 function gScalar(type: number, v: unknown): Buffer {
   const b = Buffer.alloc(8);
   switch (type) {
-    case T.u8: b.writeUInt8(v as number); return b.subarray(0, 1);
-    case T.i8: b.writeInt8(v as number); return b.subarray(0, 1);
-    case T.u16: b.writeUInt16LE(v as number); return b.subarray(0, 2);
-    case T.i16: b.writeInt16LE(v as number); return b.subarray(0, 2);
-    case T.u32: b.writeUInt32LE(v as number); return b.subarray(0, 4);
-    case T.i32: b.writeInt32LE(v as number); return b.subarray(0, 4);
-    case T.f32: b.writeFloatLE(v as number); return b.subarray(0, 4);
-    case T.bool: b.writeUInt8(v ? 1 : 0); return b.subarray(0, 1);
-    case T.string: return gStr(v as string);
-    case T.u64: b.writeBigUInt64LE(BigInt(v as number | bigint)); return b;
-    case T.i64: b.writeBigInt64LE(BigInt(v as number | bigint)); return b;
-    case T.f64: b.writeDoubleLE(v as number); return b;
-    default: throw new Error(`gScalar: type ${type}`);
+    case T.u8:
+      b.writeUInt8(v as number);
+      return b.subarray(0, 1);
+    case T.i8:
+      b.writeInt8(v as number);
+      return b.subarray(0, 1);
+    case T.u16:
+      b.writeUInt16LE(v as number);
+      return b.subarray(0, 2);
+    case T.i16:
+      b.writeInt16LE(v as number);
+      return b.subarray(0, 2);
+    case T.u32:
+      b.writeUInt32LE(v as number);
+      return b.subarray(0, 4);
+    case T.i32:
+      b.writeInt32LE(v as number);
+      return b.subarray(0, 4);
+    case T.f32:
+      b.writeFloatLE(v as number);
+      return b.subarray(0, 4);
+    case T.bool:
+      b.writeUInt8(v ? 1 : 0);
+      return b.subarray(0, 1);
+    case T.string:
+      return gStr(v as string);
+    case T.u64:
+      b.writeBigUInt64LE(BigInt(v as number | bigint));
+      return b;
+    case T.i64:
+      b.writeBigInt64LE(BigInt(v as number | bigint));
+      return b;
+    case T.f64:
+      b.writeDoubleLE(v as number);
+      return b;
+    default:
+      throw new Error(`gScalar: type ${type}`);
   }
 }
 
-interface GArray { elemType: number; values: unknown[] }
+interface GArray {
+  elemType: number;
+  values: unknown[];
+}
 type KV = [key: string, type: number, value: unknown];
 
 function gValue(type: number, v: unknown): Buffer {
   if (type !== T.array) return gScalar(type, v);
   const a = v as GArray;
-  return Buffer.concat([gScalar(T.u32, a.elemType), u64(a.values.length), ...a.values.map((x) => gValue(a.elemType, x))]);
+  return Buffer.concat([
+    gScalar(T.u32, a.elemType),
+    u64(a.values.length),
+    ...a.values.map((x) => gValue(a.elemType, x)),
+  ]);
 }
 
-interface GTensor { name: string; ne: number[]; type: number; offset?: number }
+interface GTensor {
+  name: string;
+  ne: number[];
+  type: number;
+  offset?: number;
+}
 
 /** Bytes a tensor occupies given its ggml type. */
 function ggmlBytes(ne: number[], type: number): number {
@@ -102,7 +153,13 @@ function ggmlBytes(ne: number[], type: number): number {
 }
 
 /** Builds a valid little-endian GGUF v3 file (data zero-filled) unless told otherwise. */
-function buildGguf(opts: { kv?: KV[]; tensors?: GTensor[]; version?: number; alignment?: number; magic?: string }): Buffer {
+function buildGguf(opts: {
+  kv?: KV[];
+  tensors?: GTensor[];
+  version?: number;
+  alignment?: number;
+  magic?: string;
+}): Buffer {
   const align = opts.alignment ?? 32;
   const kv = opts.kv ?? [];
   const tensors = opts.tensors ?? [];
@@ -118,7 +175,12 @@ function buildGguf(opts: { kv?: KV[]; tensors?: GTensor[]; version?: number; ali
   for (const t of tensors) {
     const bytes = ggmlBytes(t.ne, t.type);
     const offset = t.offset ?? rel;
-    parts.push(gStr(t.name), gScalar(T.u32, t.ne.length), ...t.ne.map((d) => u64(d)), gScalar(T.u32, t.type), u64(offset));
+    pushAll(
+      parts,
+      [gStr(t.name), gScalar(T.u32, t.ne.length)],
+      t.ne.map((d) => u64(d)),
+      [gScalar(T.u32, t.type), u64(offset)],
+    );
     rel = Math.ceil((offset + bytes) / align) * align;
     dataEnd = Math.max(dataEnd, offset + bytes);
   }
@@ -147,7 +209,15 @@ function llama2cHeader(v: number[]): Buffer {
 }
 
 /** Expected float count of a llama2.c file for these header values. */
-function llama2cFloats(dim: number, hidden: number, layers: number, heads: number, kvHeads: number, vocab: number, seq: number): number {
+function llama2cFloats(
+  dim: number,
+  hidden: number,
+  layers: number,
+  heads: number,
+  kvHeads: number,
+  vocab: number,
+  seq: number,
+): number {
   const kvDim = (dim * kvHeads) / heads;
   const perLayer = 2 * dim + 2 * dim * dim + 2 * kvDim * dim + 3 * hidden * dim;
   const freq = 2 * seq * Math.floor(dim / heads / 2);
@@ -209,8 +279,15 @@ describe('models: stories260K fixture', () => {
     assert.equal(bin.parameters, st.parameters);
     assert.equal(bin.bytes, st.bytes);
     assert.deepEqual(bin.config, {
-      dim: 64, hidden_dim: 172, n_layers: 5, n_heads: 8, n_kv_heads: 4, vocab_size: 512, seq_len: 512,
-      shared_classifier: true, rope_interleaved: true,
+      dim: 64,
+      hidden_dim: 172,
+      n_layers: 5,
+      n_heads: 8,
+      n_kv_heads: 4,
+      vocab_size: 512,
+      seq_len: 512,
+      shared_classifier: true,
+      rope_interleaved: true,
     });
     const a = byName(bin.tensors);
     const b = byName(st.tensors);
@@ -238,9 +315,14 @@ describe('models: stories260K fixture', () => {
       }
     };
     for (const name of [
-      'model.embed_tokens.weight', 'model.layers.2.self_attn.v_proj.weight', 'model.layers.3.self_attn.o_proj.weight',
-      'model.layers.4.mlp.down_proj.weight', 'model.layers.1.post_attention_layernorm.weight', 'model.norm.weight',
-      'model.layers.0.mlp.up_proj.weight', 'model.layers.4.mlp.gate_proj.weight',
+      'model.embed_tokens.weight',
+      'model.layers.2.self_attn.v_proj.weight',
+      'model.layers.3.self_attn.o_proj.weight',
+      'model.layers.4.mlp.down_proj.weight',
+      'model.layers.1.post_attention_layernorm.weight',
+      'model.norm.weight',
+      'model.layers.0.mlp.up_proj.weight',
+      'model.layers.4.mlp.gate_proj.weight',
     ]) {
       assert.deepEqual(peek(bin.get(name)!), peek(st.get(name)!), name);
     }
@@ -257,21 +339,31 @@ describe('models: stories260K fixture', () => {
     assert.notEqual(modelFingerprint(h), fp);
     const line = describeModel(h);
     assert.ok(!line.includes('\n'));
-    assert.ok(line.includes('llama') && line.includes('260.03K') && line.includes('47 tensors') && line.includes('F32'), line);
+    assert.ok(
+      line.includes('llama') && line.includes('260.03K') && line.includes('47 tensors') && line.includes('F32'),
+      line,
+    );
   });
 });
 
 describe('models: safetensors', () => {
   it('reads a valid file: absolute offsets, metadata, JSON order, dtypes', () => {
-    const file = writeSafetensors(tmpPath('ok.safetensors'), {
-      __metadata__: { format: 'pt' },
-      'b.weight': { dtype: 'BF16', shape: [2, 3], data_offsets: [8, 20] },
-      'a.weight': { dtype: 'I8', shape: [8], data_offsets: [0, 8] },
-      empty: { dtype: 'F32', shape: [0, 4], data_offsets: [20, 20] },
-    }, 20);
+    const file = writeSafetensors(
+      tmpPath('ok.safetensors'),
+      {
+        __metadata__: { format: 'pt' },
+        'b.weight': { dtype: 'BF16', shape: [2, 3], data_offsets: [8, 20] },
+        'a.weight': { dtype: 'I8', shape: [8], data_offsets: [0, 8] },
+        empty: { dtype: 'F32', shape: [0, 4], data_offsets: [20, 20] },
+      },
+      20,
+    );
     const h = readSafetensorsHeader(file);
     assert.deepEqual(h.metadata, { format: 'pt' });
-    assert.deepEqual(h.tensors.map((t) => t.name), ['b.weight', 'a.weight', 'empty']);
+    assert.deepEqual(
+      h.tensors.map((t) => t.name),
+      ['b.weight', 'a.weight', 'empty'],
+    );
     const hdrLen = fs.readFileSync(file).readBigUInt64LE(0);
     assert.equal(h.tensors[0].offset, 8 + Number(hdrLen) + 8);
     assert.equal(h.tensors[0].bitsPerElement, 16);
@@ -322,38 +414,70 @@ describe('models: safetensors', () => {
   });
 
   it('rejects an unknown dtype naming the tensor', () => {
-    const file = writeSafetensors(tmpPath('dtype.safetensors'), { w: { dtype: 'F128', shape: [1], data_offsets: [0, 16] } }, 16);
+    const file = writeSafetensors(
+      tmpPath('dtype.safetensors'),
+      { w: { dtype: 'F128', shape: [1], data_offsets: [0, 16] } },
+      16,
+    );
     expectError(() => readSafetensorsHeader(file), 'model/unknown-dtype', file, '"w"', 'F128');
-    const proto = writeSafetensors(tmpPath('proto.safetensors'), { w: { dtype: 'toString', shape: [1], data_offsets: [0, 1] } }, 1);
+    const proto = writeSafetensors(
+      tmpPath('proto.safetensors'),
+      { w: { dtype: 'toString', shape: [1], data_offsets: [0, 1] } },
+      1,
+    );
     expectError(() => readSafetensorsHeader(proto), 'model/unknown-dtype', proto, 'toString');
   });
 
   it('rejects a shape/size mismatch naming the tensor', () => {
-    const file = writeSafetensors(tmpPath('mismatch.safetensors'), { 'x.weight': { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, 24);
+    const file = writeSafetensors(
+      tmpPath('mismatch.safetensors'),
+      { 'x.weight': { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } },
+      24,
+    );
     expectError(() => readSafetensorsHeader(file), 'model/bad-shape', file, '"x.weight"', '24', '20');
   });
 
   it('rejects negative, fractional, NaN-like and overflowing dims', () => {
     for (const shape of [[-1, 4], [1.5], ['4'], [null], [2 ** 30, 2 ** 30, 2 ** 30], [2 ** 53 + 2]]) {
-      const file = writeSafetensors(tmpPath('dims.safetensors'), { w: { dtype: 'F32', shape, data_offsets: [0, 4] } }, 4);
+      const file = writeSafetensors(
+        tmpPath('dims.safetensors'),
+        { w: { dtype: 'F32', shape, data_offsets: [0, 4] } },
+        4,
+      );
       expectError(() => readSafetensorsHeader(file), 'model/bad-shape', file, '"w"');
     }
   });
 
   it('rejects offsets past the end of the file', () => {
-    const file = writeSafetensors(tmpPath('past.safetensors'), { w: { dtype: 'F32', shape: [4], data_offsets: [100, 116] } }, 16);
+    const file = writeSafetensors(
+      tmpPath('past.safetensors'),
+      { w: { dtype: 'F32', shape: [4], data_offsets: [100, 116] } },
+      16,
+    );
     expectError(() => readSafetensorsHeader(file), 'model/bad-offsets', file, '"w"', 'past the end');
   });
 
   it('rejects overlapping, reversed and negative offsets', () => {
-    const overlap = writeSafetensors(tmpPath('overlap.safetensors'), {
-      a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
-      b: { dtype: 'F32', shape: [4], data_offsets: [8, 24] },
-    }, 24);
+    const overlap = writeSafetensors(
+      tmpPath('overlap.safetensors'),
+      {
+        a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
+        b: { dtype: 'F32', shape: [4], data_offsets: [8, 24] },
+      },
+      24,
+    );
     expectError(() => readSafetensorsHeader(overlap), 'model/bad-offsets', overlap, '"a"', '"b"', 'overlaps');
-    const reversed = writeSafetensors(tmpPath('rev.safetensors'), { r: { dtype: 'F32', shape: [0], data_offsets: [8, 0] } }, 8);
+    const reversed = writeSafetensors(
+      tmpPath('rev.safetensors'),
+      { r: { dtype: 'F32', shape: [0], data_offsets: [8, 0] } },
+      8,
+    );
     expectError(() => readSafetensorsHeader(reversed), 'model/bad-offsets', reversed, '"r"');
-    const negative = writeSafetensors(tmpPath('neg.safetensors'), { n: { dtype: 'U8', shape: [4], data_offsets: [-4, 0] } }, 8);
+    const negative = writeSafetensors(
+      tmpPath('neg.safetensors'),
+      { n: { dtype: 'U8', shape: [4], data_offsets: [-4, 0] } },
+      8,
+    );
     expectError(() => readSafetensorsHeader(negative), 'model/bad-offsets', negative, '"n"');
   });
 
@@ -428,11 +552,17 @@ describe('models: gguf', () => {
 
   it('recognises GGUF by magic whatever the extension, and honours general.alignment', () => {
     const file = tmpPath('model.weights');
-    fs.writeFileSync(file, buildGguf({
-      alignment: 64,
-      kv: [['general.alignment', T.u32, 64]],
-      tensors: [{ name: 'a', ne: [3], type: 0 }, { name: 'b', ne: [32], type: 8 }],
-    }));
+    fs.writeFileSync(
+      file,
+      buildGguf({
+        alignment: 64,
+        kv: [['general.alignment', T.u32, 64]],
+        tensors: [
+          { name: 'a', ne: [3], type: 0 },
+          { name: 'b', ne: [32], type: 8 },
+        ],
+      }),
+    );
     const h = readModelHeader(file);
     assert.equal(h.format, 'gguf');
     assert.equal(h.tensors[1].offset % 64, 0);
@@ -473,10 +603,23 @@ describe('models: gguf', () => {
 
   it('rejects huge array counts before looping or allocating', () => {
     const huge = tmpPath('arr.gguf');
-    fs.writeFileSync(huge, Buffer.concat([ggufPrefix(0, 1), gStr('a'), gScalar(T.u32, T.array), gScalar(T.u32, T.u8), u64(1n << 61n)]));
+    fs.writeFileSync(
+      huge,
+      Buffer.concat([ggufPrefix(0, 1), gStr('a'), gScalar(T.u32, T.array), gScalar(T.u32, T.u8), u64(1n << 61n)]),
+    );
     expectError(() => readGgufHeader(huge), 'model/header-too-large', huge, '"a"');
     const past = tmpPath('arr2.gguf');
-    fs.writeFileSync(past, Buffer.concat([ggufPrefix(0, 1), gStr('s'), gScalar(T.u32, T.array), gScalar(T.u32, T.string), u64(1_000_000), gStr('x')]));
+    fs.writeFileSync(
+      past,
+      Buffer.concat([
+        ggufPrefix(0, 1),
+        gStr('s'),
+        gScalar(T.u32, T.array),
+        gScalar(T.u32, T.string),
+        u64(1_000_000),
+        gStr('x'),
+      ]),
+    );
     expectError(() => readGgufHeader(past), 'model/truncated', past, '"s"');
   });
 
@@ -507,24 +650,68 @@ describe('models: gguf', () => {
   it('rejects ne[0] not a multiple of the block size', () => {
     const file = tmpPath('block.gguf');
     // Write the tensor info by hand: the writer cannot size a partial block.
-    fs.writeFileSync(file, Buffer.concat([
-      ggufPrefix(1, 0), gStr('blk.0.attn_k.weight'), gScalar(T.u32, 2), u64(48), u64(2), gScalar(T.u32, 2), u64(0), Buffer.alloc(256),
-    ]));
+    fs.writeFileSync(
+      file,
+      Buffer.concat([
+        ggufPrefix(1, 0),
+        gStr('blk.0.attn_k.weight'),
+        gScalar(T.u32, 2),
+        u64(48),
+        u64(2),
+        gScalar(T.u32, 2),
+        u64(0),
+        Buffer.alloc(256),
+      ]),
+    );
     expectError(() => readGgufHeader(file), 'model/bad-shape', file, '"blk.0.attn_k.weight"', 'Q4_0', '32');
   });
 
   it('rejects unknown ggml types', () => {
     const file = tmpPath('type.gguf');
-    fs.writeFileSync(file, Buffer.concat([ggufPrefix(1, 0), gStr('w'), gScalar(T.u32, 1), u64(4), gScalar(T.u32, 99), u64(0), Buffer.alloc(64)]));
+    fs.writeFileSync(
+      file,
+      Buffer.concat([
+        ggufPrefix(1, 0),
+        gStr('w'),
+        gScalar(T.u32, 1),
+        u64(4),
+        gScalar(T.u32, 99),
+        u64(0),
+        Buffer.alloc(64),
+      ]),
+    );
     expectError(() => readGgufHeader(file), 'model/unknown-dtype', file, '"w"', '99');
   });
 
   it('rejects element counts beyond 2^53 and absurd dims', () => {
     const file = tmpPath('overflow.gguf');
-    fs.writeFileSync(file, Buffer.concat([ggufPrefix(1, 0), gStr('w'), gScalar(T.u32, 2), u64(1n << 27n), u64(1n << 27n), gScalar(T.u32, 0), u64(0), Buffer.alloc(64)]));
+    fs.writeFileSync(
+      file,
+      Buffer.concat([
+        ggufPrefix(1, 0),
+        gStr('w'),
+        gScalar(T.u32, 2),
+        u64(1n << 27n),
+        u64(1n << 27n),
+        gScalar(T.u32, 0),
+        u64(0),
+        Buffer.alloc(64),
+      ]),
+    );
     expectError(() => readGgufHeader(file), 'model/bad-shape', file, '"w"', '2^53');
     const file2 = tmpPath('dim64.gguf');
-    fs.writeFileSync(file2, Buffer.concat([ggufPrefix(1, 0), gStr('w'), gScalar(T.u32, 1), u64(1n << 63n), gScalar(T.u32, 0), u64(0), Buffer.alloc(64)]));
+    fs.writeFileSync(
+      file2,
+      Buffer.concat([
+        ggufPrefix(1, 0),
+        gStr('w'),
+        gScalar(T.u32, 1),
+        u64(1n << 63n),
+        gScalar(T.u32, 0),
+        u64(0),
+        Buffer.alloc(64),
+      ]),
+    );
     expectError(() => readGgufHeader(file2), 'model/bad-shape', file2, '"w"');
   });
 
@@ -534,12 +721,26 @@ describe('models: gguf', () => {
     fs.writeFileSync(past, buf.subarray(0, buf.length - 4)); // zero-length tail for the tensor
     expectError(() => readGgufHeader(past), 'model/bad-offsets', past, '"w"', 'past the end');
     const far = tmpPath('far.gguf');
-    fs.writeFileSync(far, Buffer.concat([ggufPrefix(1, 0), gStr('w'), gScalar(T.u32, 1), u64(4), gScalar(T.u32, 0), u64(1n << 40n), Buffer.alloc(64)]));
+    fs.writeFileSync(
+      far,
+      Buffer.concat([
+        ggufPrefix(1, 0),
+        gStr('w'),
+        gScalar(T.u32, 1),
+        u64(4),
+        gScalar(T.u32, 0),
+        u64(1n << 40n),
+        Buffer.alloc(64),
+      ]),
+    );
     expectError(() => readGgufHeader(far), 'model/bad-offsets', far, '"w"');
     const misaligned = writeGguf('mis.gguf', { tensors: [{ name: 'm', ne: [4], type: 0, offset: 4 }] });
     expectError(() => readGgufHeader(misaligned), 'model/bad-offsets', misaligned, '"m"', 'alignment');
     const overlap = writeGguf('ov.gguf', {
-      tensors: [{ name: 'a', ne: [64], type: 0 }, { name: 'b', ne: [8], type: 0, offset: 32 }],
+      tensors: [
+        { name: 'a', ne: [64], type: 0 },
+        { name: 'b', ne: [8], type: 0, offset: 32 },
+      ],
     });
     expectError(() => readGgufHeader(overlap), 'model/bad-offsets', overlap, '"a"', '"b"', 'overlaps');
   });
@@ -547,7 +748,12 @@ describe('models: gguf', () => {
   it('rejects bad alignment, duplicate keys and unknown value types', () => {
     const align = writeGguf('align.gguf', { kv: [['general.alignment', T.u32, 3]] });
     expectError(() => readGgufHeader(align), 'model/bad-header', align, 'general.alignment');
-    const dup = writeGguf('dup.gguf', { kv: [['k', T.u8, 1], ['k', T.u8, 2]] });
+    const dup = writeGguf('dup.gguf', {
+      kv: [
+        ['k', T.u8, 1],
+        ['k', T.u8, 2],
+      ],
+    });
     expectError(() => readGgufHeader(dup), 'model/bad-header', dup, 'duplicate', '"k"');
     const vt = tmpPath('vt.gguf');
     fs.writeFileSync(vt, Buffer.concat([ggufPrefix(0, 1), gStr('odd'), gScalar(T.u32, 42), Buffer.alloc(16)]));
@@ -579,7 +785,12 @@ describe('models: llama2.c', () => {
   });
 
   it('rejects zero and negative header fields', () => {
-    for (const hdr of [[0, 24, 2, 4, 2, 32, 8], [-16, 24, 2, 4, 2, 32, 8], [16, 24, 2, 4, 2, 0, 8], [16, 24, -1, 4, 2, 32, 8]]) {
+    for (const hdr of [
+      [0, 24, 2, 4, 2, 32, 8],
+      [-16, 24, 2, 4, 2, 32, 8],
+      [16, 24, 2, 4, 2, 0, 8],
+      [16, 24, -1, 4, 2, 32, 8],
+    ]) {
       const file = writeBin('neg.bin', hdr, 10000);
       expectError(() => readLlama2cHeader(file), 'model/bad-header', file, 'must be positive');
     }
@@ -636,9 +847,15 @@ describe('models: HF folders', () => {
   function sharded(index: Record<string, string>): string {
     const dir = tmpDir('sharded');
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
-    shard(dir, 'model-00001-of-00002.safetensors', { 'model.embed_tokens.weight': [8, 4], 'model.layers.0.mlp.up_proj.weight': [6, 4] });
+    shard(dir, 'model-00001-of-00002.safetensors', {
+      'model.embed_tokens.weight': [8, 4],
+      'model.layers.0.mlp.up_proj.weight': [6, 4],
+    });
     shard(dir, 'model-00002-of-00002.safetensors', { 'model.norm.weight': [4], 'lm_head.weight': [8, 4] });
-    fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: index }));
+    fs.writeFileSync(
+      path.join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ metadata: { total_size: 0 }, weight_map: index }),
+    );
     return dir;
   }
   const goodIndex = {
@@ -656,11 +873,20 @@ describe('models: HF folders', () => {
     assert.equal(h.tensors.length, 4);
     assert.equal(h.parameters, 32 + 24 + 4 + 32);
     assert.equal(h.dtype, 'F16');
-    assert.deepEqual(h.files.map((f) => path.basename(f)), [
-      'config.json', 'model.safetensors.index.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors',
-    ]);
+    assert.deepEqual(
+      h.files.map((f) => path.basename(f)),
+      [
+        'config.json',
+        'model.safetensors.index.json',
+        'model-00001-of-00002.safetensors',
+        'model-00002-of-00002.safetensors',
+      ],
+    );
     assert.ok(h.files.every((f) => path.isAbsolute(f)));
-    assert.equal(h.tensors.find((t) => t.name === 'lm_head.weight')?.file, path.join(dir, 'model-00002-of-00002.safetensors'));
+    assert.equal(
+      h.tensors.find((t) => t.name === 'lm_head.weight')?.file,
+      path.join(dir, 'model-00002-of-00002.safetensors'),
+    );
   });
 
   it('reads every *.safetensors when there is no index', () => {
@@ -674,17 +900,33 @@ describe('models: HF folders', () => {
   it('rejects an index pointing at a missing shard', () => {
     const dir = sharded({ ...goodIndex, 'model.norm.weight': 'model-00003-of-00003.safetensors' });
     const index = path.join(dir, 'model.safetensors.index.json');
-    expectError(() => readModelHeader(dir), 'model/bad-index', index, '"model.norm.weight"', 'model-00003-of-00003.safetensors', 'does not exist');
+    expectError(
+      () => readModelHeader(dir),
+      'model/bad-index',
+      index,
+      '"model.norm.weight"',
+      'model-00003-of-00003.safetensors',
+      'does not exist',
+    );
   });
 
   it('rejects an index naming a tensor its shard lacks', () => {
     const dir = sharded({ ...goodIndex, 'model.layers.9.mlp.up_proj.weight': 'model-00001-of-00002.safetensors' });
-    expectError(() => readHfFolder(dir), 'model/bad-index', 'model.safetensors.index.json', '"model.layers.9.mlp.up_proj.weight"');
+    expectError(
+      () => readHfFolder(dir),
+      'model/bad-index',
+      'model.safetensors.index.json',
+      '"model.layers.9.mlp.up_proj.weight"',
+    );
   });
 
   it('rejects a tensor stored in two shards', () => {
     const dir = sharded(goodIndex);
-    shard(dir, 'model-00002-of-00002.safetensors', { 'model.norm.weight': [4], 'lm_head.weight': [8, 4], 'model.embed_tokens.weight': [8, 4] });
+    shard(dir, 'model-00002-of-00002.safetensors', {
+      'model.norm.weight': [4],
+      'lm_head.weight': [8, 4],
+      'model.embed_tokens.weight': [8, 4],
+    });
     expectError(() => readHfFolder(dir), 'model/bad-index', '"model.embed_tokens.weight"', 'both');
     fs.unlinkSync(path.join(dir, 'model.safetensors.index.json'));
     expectError(() => readHfFolder(dir), 'model/bad-header', '"model.embed_tokens.weight"');

@@ -13,7 +13,10 @@ describe('parser', () => {
     assert.equal(budget.args[0].kind, 'number');
     assert.equal((budget.args[0] as { unit?: { text: string } }).unit?.text, 'bpw');
     assert.equal(text.slice(budget.start, budget.end), 'budget 4.5 bpw');
-    assert.deepEqual(match.args.map((a) => (a.kind === 'string' ? a.value : '')), ['a.*', 'b']);
+    assert.deepEqual(
+      match.args.map((a) => (a.kind === 'string' ? a.value : '')),
+      ['a.*', 'b'],
+    );
     assert.equal(match.separators.length, 1);
     const [format, method] = match.block!.statements;
     assert.equal(format.keyword.name, 'format');
@@ -34,8 +37,14 @@ describe('parser', () => {
     const { file, errors } = parse('recipe "a \\"b\\" \\\\ c"\nmodel "unterminated\nbudget 4 bpw');
     const s = file.statements[0].args[0];
     assert.ok(s.kind === 'string' && s.value === 'a "b" \\ c');
-    assert.deepEqual(errors.map((e) => e.code), ['syntax/unterminated-string']);
-    assert.deepEqual(file.statements.map((x) => x.keyword.name), ['recipe', 'model', 'budget']);
+    assert.deepEqual(
+      errors.map((e) => e.code),
+      ['syntax/unterminated-string'],
+    );
+    assert.deepEqual(
+      file.statements.map((x) => x.keyword.name),
+      ['recipe', 'model', 'budget'],
+    );
   });
 
   it('keeps backslashes other than \\" and \\\\ as written, for regular expressions', () => {
@@ -61,16 +70,28 @@ describe('parser', () => {
   });
 
   it('recovers from a statement that does not start with a keyword', () => {
-    assert.deepEqual(codes('"oops" 12\nmodel "x"\n12 { keep }\nbudget 1 bpw'), ['syntax/expected-keyword', 'syntax/expected-keyword']);
+    assert.deepEqual(codes('"oops" 12\nmodel "x"\n12 { keep }\nbudget 1 bpw'), [
+      'syntax/expected-keyword',
+      'syntax/expected-keyword',
+    ]);
     assert.deepEqual(keywords('"oops" 12\nmodel "x"\n12 { keep }\nbudget 1 bpw'), ['model', 'budget']);
   });
 
   it('closes an unclosed block at the next top-level keyword so later rules survive', () => {
     const text = 'defaults {\n  format int4\nmatch "x" { keep }\noutput fake "o.safetensors"\n';
     const { file, errors } = parse(text);
-    assert.deepEqual(errors.map((e) => e.code), ['syntax/unclosed-block']);
-    assert.deepEqual(file.statements.map((s) => s.keyword.name), ['defaults', 'match', 'output']);
-    assert.deepEqual(file.statements[0].block!.statements.map((s) => s.keyword.name), ['format']);
+    assert.deepEqual(
+      errors.map((e) => e.code),
+      ['syntax/unclosed-block'],
+    );
+    assert.deepEqual(
+      file.statements.map((s) => s.keyword.name),
+      ['defaults', 'match', 'output'],
+    );
+    assert.deepEqual(
+      file.statements[0].block!.statements.map((s) => s.keyword.name),
+      ['format'],
+    );
     assert.equal(file.statements[0].block!.close, undefined);
   });
 
@@ -89,7 +110,12 @@ describe('parser', () => {
   });
 
   it('terminates on dots that start no number (found by the fuzz test)', () => {
-    assert.deepEqual(codes('group ..5 .. -. +'), ['syntax/invalid-character', 'syntax/invalid-character', 'syntax/invalid-character', 'syntax/invalid-character']);
+    assert.deepEqual(codes('group ..5 .. -. +'), [
+      'syntax/invalid-character',
+      'syntax/invalid-character',
+      'syntax/invalid-character',
+      'syntax/invalid-character',
+    ]);
   });
 
   it('collects comments and never puts them in statements', () => {
@@ -103,7 +129,7 @@ describe('parser', () => {
     const { file } = parse(text);
     const walk = (s: { start: number; end: number; block?: { statements: unknown[] } }) => {
       assert.ok(s.start >= 0 && s.end <= text.length && s.start <= s.end);
-      for (const c of (s.block?.statements ?? []) as typeof s[]) walk(c);
+      for (const c of (s.block?.statements ?? []) as (typeof s)[]) walk(c);
     };
     file.statements.forEach(walk);
   });

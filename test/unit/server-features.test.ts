@@ -23,6 +23,7 @@ import { budget } from '../../server/src/features/budget';
 import { ModelCache } from '../../server/src/modelCache';
 import { Workspace } from '../../server/src/workspace';
 import { llamaHeader, tensor } from '../helpers/syntheticModel';
+import { oneOf } from '../helpers/arbitraries';
 
 const model = llamaHeader();
 const M = 'model "m"\n';
@@ -30,8 +31,12 @@ const M = 'model "m"\n';
 /** header null: the model cannot be read. */
 function doc(text: string, header: ModelHeader | null = model): AnalyzedDocument {
   const analysis = analyze(text, {
-    recipePath: '/r/x.quant', exists: () => true,
-    loadModel: () => { if (!header) throw new ModelReadError('model/not-found', '/r/m: no such file or directory', '/r/m'); return header; },
+    recipePath: '/r/x.quant',
+    exists: () => true,
+    loadModel: () => {
+      if (!header) throw new ModelReadError('model/not-found', '/r/m: no such file or directory', '/r/m');
+      return header;
+    },
   });
   return makeDocument('file:///r/x.quant', 1, text, analysis, '/r/x.quant');
 }
@@ -70,16 +75,19 @@ describe('server features: completion', () => {
     assert.ok(labels(complete(`${M}defaults { format int4; | }`)).includes('symmetric'));
   });
 
-  it('offers words after property keywords, and group sizes that divide the rule\'s tensors', () => {
+  it("offers words after property keywords, and group sizes that divide the rule's tensors", () => {
     assert.deepEqual(labels(complete(`${M}defaults { symmetric | }`)), ['true', 'false']);
     assert.deepEqual(labels(complete(`${M}defaults { scale | }`)), ['f16', 'bf16', 'f32', 'e8m0', 'e4m3']);
     assert.deepEqual(labels(complete(`${M}defaults { rotate | }`)), ['none', 'hadamard']);
-    assert.deepEqual(labels(complete(`${M}match "*.mlp.down_proj" { group | }`)), ['16', 'channel', 'tensor'].filter((g) => g !== '16'));
+    assert.deepEqual(
+      labels(complete(`${M}match "*.mlp.down_proj" { group | }`)),
+      ['16', 'channel', 'tensor'].filter((g) => g !== '16'),
+    );
     assert.deepEqual(labels(complete(`${M}match "*.q_proj" { group | }`)), ['16', '32', '64', 'channel', 'tensor']);
     assert.ok(labels(complete(`${M}defaults { method | }`)).includes('gptq'));
   });
 
-  it('shows bpw under the rule\'s grouping in the format list, and flags blocks that do not fit', () => {
+  it("shows bpw under the rule's grouping in the format list, and flags blocks that do not fit", () => {
     const items = complete(`${M}match "*.mlp.down_proj" {\n  group 4\n  symmetric false\n  format |\n}`);
     assert.equal(items.find((i) => i.label === 'int4')!.detail, '12 bpw at group 4, asymmetric');
     assert.equal(items.find((i) => i.label === 'q4_k')!.detail, '4.5 bpw — block of 256 does not fit 172 columns');
@@ -144,12 +152,19 @@ describe('server features: completion', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-paths-'));
     try {
       fs.mkdirSync(path.join(dir, 'out'));
-      for (const f of ['a.safetensors', 'b.gguf', 'c.yaml', 'd.sh', 'calib.imatrix', 'x.txt', '.hidden.gguf']) fs.writeFileSync(path.join(dir, f), '');
+      for (const f of ['a.safetensors', 'b.gguf', 'c.yaml', 'd.sh', 'calib.imatrix', 'x.txt', '.hidden.gguf'])
+        fs.writeFileSync(path.join(dir, f), '');
       const recipePath = path.join(dir, 'r.quant');
       const run = (marked: string) => {
         const offset = marked.indexOf('|');
         const text = marked.slice(0, offset) + marked.slice(offset + 1);
-        const d = makeDocument('file:///r.quant', 1, text, analyze(text, { recipePath, loadModel: () => model }), recipePath);
+        const d = makeDocument(
+          'file:///r.quant',
+          1,
+          text,
+          analyze(text, { recipePath, loadModel: () => model }),
+          recipePath,
+        );
         return labels(completion(d, d.lines.position(offset))).sort();
       };
       assert.deepEqual(run('model "|"'), ['a.safetensors', 'b.gguf', 'out/']);
@@ -177,7 +192,8 @@ describe('server features: tensor patterns', () => {
     assert.equal(find('model.layers.2.**')?.count, 9);
     assert.equal(find('model.embed_tokens')?.category, 4);
     // Every offered pattern is valid and matches what it claims.
-    const { compilePattern } = require('../../core/src/analysis/pattern') as typeof import('../../core/src/analysis/pattern');
+    const { compilePattern } =
+      require('../../core/src/analysis/pattern') as typeof import('../../core/src/analysis/pattern');
     for (const x of c) {
       const p = compilePattern(x.pattern);
       assert.equal(p.error, undefined, x.pattern);
@@ -187,16 +203,21 @@ describe('server features: tensor patterns', () => {
 
   it('works on GGUF names', () => {
     const tensors = [tensor('token_embd.weight', [512, 64])];
-    for (let l = 0; l < 3; l++) for (const n of ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_down']) tensors.push(tensor(`blk.${l}.${n}.weight`, [64, 64]));
+    for (let l = 0; l < 3; l++)
+      for (const n of ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_down'])
+        tensors.push(tensor(`blk.${l}.${n}.weight`, [64, 64]));
     const gguf = { ...llamaHeader(), tensors };
     const names = patternCandidates(gguf).map((x) => x.pattern);
-    for (const p of ['blk.*.attn_q', 'blk.*.attn_[qkv]', '*.attn_[qkv]', 'blk.1.**', 'token_embd', 'blk.0.ffn_down']) assert.ok(names.includes(p), `${p} in ${names.join(' ')}`);
+    for (const p of ['blk.*.attn_q', 'blk.*.attn_[qkv]', '*.attn_[qkv]', 'blk.1.**', 'token_embd', 'blk.0.ffn_down'])
+      assert.ok(names.includes(p), `${p} in ${names.join(' ')}`);
   });
 });
 
 describe('server features: hover', () => {
-  it('shows a rule\'s tensors, formula per configuration, sizes and overrides', () => {
-    const v = hoverText(`${M}def|aults { format int4; group 32 }\nmatch "*.mlp.*" { format int8 }\nmatch "*.down_proj" { group channel }`);
+  it("shows a rule's tensors, formula per configuration, sizes and overrides", () => {
+    const v = hoverText(
+      `${M}def|aults { format int4; group 32 }\nmatch "*.mlp.*" { format int8 }\nmatch "*.down_proj" { group channel }`,
+    );
     assert.match(v, /Matches \*\*36 tensors\*\*/);
     assert.ok(v.includes('- int4 g32: `4 + 16/32 = 4.5 bpw` × 21 tensors'), v);
     assert.ok(v.includes('- int8 g32: `8 + 16/32 = 8.5 bpw` × 10 tensors'), v);
@@ -221,9 +242,15 @@ describe('server features: hover', () => {
   });
 
   it('documents keywords, words, options and kinds', () => {
-    assert.match(hoverText(`${M}defaults { format q|4_k }`), /super-blocks of 256.*\n\n256 weights per 144-byte block: 4\.5 bpw/);
+    assert.match(
+      hoverText(`${M}defaults { format q|4_k }`),
+      /super-blocks of 256.*\n\n256 weights per 144-byte block: 4\.5 bpw/,
+    );
     assert.match(hoverText(`${M}defaults { gro|up 32 }`), /\*\*group\*\* — Scale granularity/);
-    assert.match(hoverText(`${M}defaults { method gptq { da|mp 0.1 } }`), /option of `gptq` \(number, at least 0, at most 1\)/);
+    assert.match(
+      hoverText(`${M}defaults { method gptq { da|mp 0.1 } }`),
+      /option of `gptq` \(number, at least 0, at most 1\)/,
+    );
     assert.match(hoverText(`${M}output gg|uf "x.gguf"`), /llama\.cpp-loadable/);
     assert.match(hoverText(`${M}thr|eads 4`), /```quant\nthreads 4\n```/);
     assert.equal(hoverText(`${M}# a com|ment`), '');
@@ -238,21 +265,32 @@ describe('server features: formatting', () => {
   };
 
   it('splits ;-separated statements, keeps one-line single-statement and method blocks', () => {
-    assert.equal(fmt('defaults {format int4;group 32}\nmatch "a" {keep}\nmatch "b" { method gptq {damp 0.1;block 64} }'),
-      'defaults {\n  format int4\n  group 32\n}\nmatch "a" { keep }\nmatch "b" { method gptq { damp 0.1; block 64 } }\n');
+    assert.equal(
+      fmt('defaults {format int4;group 32}\nmatch "a" {keep}\nmatch "b" { method gptq {damp 0.1;block 64} }'),
+      'defaults {\n  format int4\n  group 32\n}\nmatch "a" { keep }\nmatch "b" { method gptq { damp 0.1; block 64 } }\n',
+    );
     assert.equal(fmt('recipe "x"; model "m"'), 'recipe "x"\nmodel "m"\n');
     assert.equal(fmt('defaults { }\nevaluate {\n}'), 'defaults { }\nevaluate {\n}\n');
   });
 
   it('keeps comments in place and aligns trailing comments of consecutive lines', () => {
-    const text = 'allocate {   # candidates\n  formats int2 int4    # a\n  metric output # b\n\n\n  # own line\n  granularity tensor\n  # last\n}   # after\n';
-    assert.equal(fmt(text), 'allocate { # candidates\n  formats int2 int4 # a\n  metric output     # b\n\n  # own line\n  granularity tensor\n  # last\n} # after\n');
+    const text =
+      'allocate {   # candidates\n  formats int2 int4    # a\n  metric output # b\n\n\n  # own line\n  granularity tensor\n  # last\n}   # after\n';
+    assert.equal(
+      fmt(text),
+      'allocate { # candidates\n  formats int2 int4 # a\n  metric output     # b\n\n  # own line\n  granularity tensor\n  # last\n} # after\n',
+    );
   });
 
   it('keeps units, percent, commas, escapes and CRLF', () => {
-    assert.equal(fmt('budget 3.8   GiB\ndefaults{outliers 0.5%}\nmatch "a\\"b" ,"re:x\\.y" { keep }'),
-      'budget 3.8 GiB\ndefaults { outliers 0.5% }\nmatch "a\\"b", "re:x\\.y" { keep }\n');
-    assert.equal(fmt('model "m"\r\ndefaults {\r\n format int4 # c\r\n}\r\n'), 'model "m"\r\ndefaults {\r\n  format int4 # c\r\n}\r\n');
+    assert.equal(
+      fmt('budget 3.8   GiB\ndefaults{outliers 0.5%}\nmatch "a\\"b" ,"re:x\\.y" { keep }'),
+      'budget 3.8 GiB\ndefaults { outliers 0.5% }\nmatch "a\\"b", "re:x\\.y" { keep }\n',
+    );
+    assert.equal(
+      fmt('model "m"\r\ndefaults {\r\n format int4 # c\r\n}\r\n'),
+      'model "m"\r\ndefaults {\r\n  format int4 # c\r\n}\r\n',
+    );
   });
 
   it('returns no edits for syntax errors or canonical text', () => {
@@ -262,25 +300,44 @@ describe('server features: formatting', () => {
 
   it('is idempotent and never loses content on the examples and mutations of them', () => {
     const dir = path.join(__dirname, '../../examples');
-    const examples = fs.readdirSync(dir).filter((f) => f.endsWith('.quant')).map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
-    const mutated = fc.tuple(
-      fc.constantFrom(...examples),
-      fc.array(fc.record({ at: fc.nat(2000), ins: fc.constantFrom(';', ' ', '\n', '\n\n\n', '  # c\n', '{ keep }', ', "x"', '\t') }), { maxLength: 6 }),
-    ).map(([text, edits]) => edits.reduce((t, e) => t.slice(0, Math.min(e.at, t.length)) + e.ins + t.slice(Math.min(e.at, t.length)), text));
+    const examples = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.quant'))
+      .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+    const mutated = fc
+      .tuple(
+        oneOf(examples),
+        fc.array(
+          fc.record({
+            at: fc.nat(2000),
+            ins: fc.constantFrom(';', ' ', '\n', '\n\n\n', '  # c\n', '{ keep }', ', "x"', '\t'),
+          }),
+          { maxLength: 6 },
+        ),
+      )
+      .map(([text, edits]) =>
+        edits.reduce((t, e) => t.slice(0, Math.min(e.at, t.length)) + e.ins + t.slice(Math.min(e.at, t.length)), text),
+      );
     let formatted = 0;
-    fc.assert(fc.property(mutated, (text) => {
-      const { file, errors } = parse(text);
-      if (errors.length) return;
-      const once = formatRecipe(text, file);
-      assert.ok(once !== undefined, 'formatting refused valid text');
-      const again = parse(once);
-      assert.deepEqual(again.errors, [], once);
-      assert.equal(formatRecipe(once, again.file), once);
-      // Same statements, same arguments: only layout changed.
-      const shape = (t: string) => JSON.stringify(parse(t).file.statements, (k, v) => (['start', 'end', 'close', 'separators'].includes(k) ? undefined : v));
-      assert.equal(shape(once), shape(text));
-      formatted++;
-    }), { numRuns: 400, seed: 3 });
+    fc.assert(
+      fc.property(mutated, (text) => {
+        const { file, errors } = parse(text);
+        if (errors.length) return;
+        const once = formatRecipe(text, file);
+        assert.ok(once !== undefined, 'formatting refused valid text');
+        const again = parse(once);
+        assert.deepEqual(again.errors, [], once);
+        assert.equal(formatRecipe(once, again.file), once);
+        // Same statements, same arguments: only layout changed.
+        const shape = (t: string) =>
+          JSON.stringify(parse(t).file.statements, (k, v) =>
+            ['start', 'end', 'close', 'separators'].includes(k) ? undefined : v,
+          );
+        assert.equal(shape(once), shape(text));
+        formatted++;
+      }),
+      { numRuns: 400, seed: 3 },
+    );
     assert.ok(formatted > 100);
   });
 });
@@ -290,8 +347,17 @@ describe('server features: symbols, tokens, folding, actions, budget', () => {
 
   it('outlines rules by pattern with properties as children', () => {
     const s = documentSymbols(doc(text));
-    assert.deepEqual(s.map((x) => x.name), ['model "m"', 'defaults', '*.mlp.down_proj, lm_head', 'budget 9 bpw']);
-    assert.deepEqual(s[1].children!.map((c) => [c.name, c.detail]), [['format', 'int4'], ['group', '32']]);
+    assert.deepEqual(
+      s.map((x) => x.name),
+      ['model "m"', 'defaults', '*.mlp.down_proj, lm_head', 'budget 9 bpw'],
+    );
+    assert.deepEqual(
+      s[1].children!.map((c) => [c.name, c.detail]),
+      [
+        ['format', 'int4'],
+        ['group', '32'],
+      ],
+    );
   });
 
   it('encodes semantic tokens in order with the legend', () => {
@@ -306,20 +372,46 @@ describe('server features: symbols, tokens, folding, actions, budget', () => {
       const start = d.lines.offset({ line, character: ch });
       decoded.push(`${LEGEND.tokenTypes[data[i + 3]]}:${text.slice(start, start + data[i + 2])}`);
     }
-    assert.deepEqual(decoded.slice(0, 9), ['comment:# one', 'comment:# two', 'keyword:model', 'string:"m"', 'keyword:defaults', 'property:format', 'enumMember:int4', 'comment:# x', 'property:group']);
-    assert.ok(decoded.includes('regexp:"*.mlp.down_proj"') && decoded.includes('type:bpw') && decoded.includes('number:9'));
+    assert.deepEqual(decoded.slice(0, 9), [
+      'comment:# one',
+      'comment:# two',
+      'keyword:model',
+      'string:"m"',
+      'keyword:defaults',
+      'property:format',
+      'enumMember:int4',
+      'comment:# x',
+      'property:group',
+    ]);
+    assert.ok(
+      decoded.includes('regexp:"*.mlp.down_proj"') && decoded.includes('type:bpw') && decoded.includes('number:9'),
+    );
   });
 
   it('folds blocks and comment runs', () => {
-    assert.deepEqual(foldingRanges(doc(text)).map((f) => [f.startLine, f.endLine, f.kind]), [[0, 1, 'comment'], [3, 5, undefined]]);
+    assert.deepEqual(
+      foldingRanges(doc(text)).map((f) => [f.startLine, f.endLine, f.kind]),
+      [
+        [0, 1, 'comment'],
+        [3, 5, undefined],
+      ],
+    );
   });
 
   it('turns fixes into preferred quick fixes, only where asked', () => {
     const d = doc(`${M}defaults { fromat int4 }\nbudget 4\n`);
     const all = codeActions(d, { start: { line: 0, character: 0 }, end: { line: 3, character: 0 } });
-    assert.deepEqual(all.map((a) => a.title), ["Change to 'format'", "Add 'bpw'"]);
-    assert.deepEqual(all[1].edit!.changes!['file:///r/x.quant'], [{ range: { start: { line: 2, character: 7 }, end: { line: 2, character: 8 } }, newText: '4 bpw' }]);
-    assert.deepEqual(codeActions(d, { start: { line: 2, character: 8 }, end: { line: 2, character: 8 } }).map((a) => a.title), ["Add 'bpw'"]);
+    assert.deepEqual(
+      all.map((a) => a.title),
+      ["Change to 'format'", "Add 'bpw'"],
+    );
+    assert.deepEqual(all[1].edit!.changes!['file:///r/x.quant'], [
+      { range: { start: { line: 2, character: 7 }, end: { line: 2, character: 8 } }, newText: '4 bpw' },
+    ]);
+    assert.deepEqual(
+      codeActions(d, { start: { line: 2, character: 8 }, end: { line: 2, character: 8 } }).map((a) => a.title),
+      ["Add 'bpw'"],
+    );
   });
 
   it('reports the budget figures, or null without a plan', () => {
@@ -333,7 +425,9 @@ describe('server features: symbols, tokens, folding, actions, budget', () => {
 
 describe('server: model cache and workspace', () => {
   let dir: string;
-  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-cache-')); });
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-cache-'));
+  });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('reads a header once, re-reads when a file it came from changes, and caches failures', () => {
@@ -378,7 +472,8 @@ describe('server: model cache and workspace', () => {
     }
     assert.deepEqual(published, [1]);
     assert.equal(ws.get(cur).analysis.recipe.rules[0].settings.format!.value, 'int5');
-    for (let waited = 0; published.length < 2 && waited < 2000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    for (let waited = 0; published.length < 2 && waited < 2000; waited += 10)
+      await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(published, [1, 5]);
     ws.closed(cur.uri);
   });

@@ -8,8 +8,20 @@ import { modelView } from '../../client/src/panels/modelView';
 import { compareToCsv, compareTotals, joinReports } from '../../webview/src/shared/compare';
 import { isWebviewMessage, reportProblem } from '../../webview/src/shared/messages';
 import {
-  aggregateByLayer, cellError, cellKey, chooseErrorMetric, CSV_HEADER, decidingRule, errorStats, formatLabel, formatsOf,
-  hasOutputError, reportToCsv, sourceLabel, summarizeCalibration, summarizeEvaluation,
+  aggregateByLayer,
+  cellError,
+  cellKey,
+  chooseErrorMetric,
+  CSV_HEADER,
+  decidingRule,
+  errorStats,
+  formatLabel,
+  formatsOf,
+  hasOutputError,
+  reportToCsv,
+  sourceLabel,
+  summarizeCalibration,
+  summarizeEvaluation,
 } from '../../webview/src/shared/reportModel';
 
 function tensor(name: string, shape: number[], fields: Partial<TensorResult> = {}): TensorResult {
@@ -17,10 +29,20 @@ function tensor(name: string, shape: number[], fields: Partial<TensorResult> = {
   const quantized = fields.action !== 'keep';
   const bpw = fields.bpw ?? (quantized ? 4.5 : 32);
   return {
-    index: 0, name, shape, dtype: 'F32', action: 'quantize', format: 'int4', method: 'rtn',
+    index: 0,
+    name,
+    shape,
+    dtype: 'F32',
+    action: 'quantize',
+    format: 'int4',
+    method: 'rtn',
     config: { format: 'int4', method: 'rtn', group: 32, groupKind: 'size', symmetric: true, scale: 'f16' },
-    bpw, planBpw: bpw, bytesIn: elements * 4, bytesOut: (elements * bpw) / 8,
-    relError: quantized ? 0.1 : undefined, seconds: 0.001,
+    bpw,
+    planBpw: bpw,
+    bytesIn: elements * 4,
+    bytesOut: (elements * bpw) / 8,
+    relError: quantized ? 0.1 : undefined,
+    seconds: 0.001,
     ...fields,
   };
 }
@@ -30,12 +52,35 @@ function report(tensors: TensorResult[], extra: Partial<RunReport> = {}): RunRep
   const bytesOut = tensors.reduce((a, t) => a + t.bytesOut, 0);
   const params = tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
   return {
-    type: 'report', reportVersion: 1, bitsmith: '0.1.0',
+    type: 'report',
+    reportVersion: 1,
+    bitsmith: '0.1.0',
     recipe: { path: '/r/x.quant', name: 'x' },
-    model: { path: '/m', format: 'hf-folder', architecture: 'llama', tensors: tensors.length, parameters: params, bytes: bytesIn, dtype: 'F32' },
-    output: null, threads: 2, started: '2026-01-01T00:00:00.000Z', finished: '2026-01-01T00:00:01.000Z',
+    model: {
+      path: '/m',
+      format: 'hf-folder',
+      architecture: 'llama',
+      tensors: tensors.length,
+      parameters: params,
+      bytes: bytesIn,
+      dtype: 'F32',
+    },
+    output: null,
+    threads: 2,
+    started: '2026-01-01T00:00:00.000Z',
+    finished: '2026-01-01T00:00:01.000Z',
     tensors,
-    totals: { tensors: tensors.length, quantized: tensors.filter((t) => t.action !== 'keep').length, params, bytesIn, bytesOut, bpw: (8 * bytesOut) / params, seconds: 1, peakRssBytes: 1 << 20, planBpw: (8 * bytesOut) / params },
+    totals: {
+      tensors: tensors.length,
+      quantized: tensors.filter((t) => t.action !== 'keep').length,
+      params,
+      bytesIn,
+      bytesOut,
+      bpw: (8 * bytesOut) / params,
+      seconds: 1,
+      peakRssBytes: 1 << 20,
+      planBpw: (8 * bytesOut) / params,
+    },
     ...extra,
   };
 }
@@ -72,8 +117,17 @@ describe('webview report logic', () => {
     });
 
     it('lists tensors outside the layers and the non-projection tensors inside them', () => {
-      assert.deepEqual(agg.outside.map((o) => [o.tensor.name, o.role]), [['model.embed_tokens.weight', 'embed'], ['model.norm.weight', 'norm']]);
-      assert.deepEqual(agg.inLayerOther.map((t) => t.name), ['model.layers.0.self_attn.q_proj.bias', 'model.layers.0.input_layernorm.weight']);
+      assert.deepEqual(
+        agg.outside.map((o) => [o.tensor.name, o.role]),
+        [
+          ['model.embed_tokens.weight', 'embed'],
+          ['model.norm.weight', 'norm'],
+        ],
+      );
+      assert.deepEqual(
+        agg.inLayerOther.map((t) => t.name),
+        ['model.layers.0.self_attn.q_proj.bias', 'model.layers.0.input_layernorm.weight'],
+      );
     });
 
     it('counts every tensor of a layer in the layer totals', () => {
@@ -87,19 +141,38 @@ describe('webview report logic', () => {
 
   it('labels formats with group and symmetry, and kept tensors with their dtype', () => {
     assert.equal(formatLabel(tensor('a', [4, 4])), 'int4 · g32 · sym');
-    assert.equal(formatLabel(tensor('a', [4, 4], { format: 'int3', config: { groupKind: 'channel', group: 0, symmetric: false } })), 'int3 · channel · asym');
+    assert.equal(
+      formatLabel(
+        tensor('a', [4, 4], { format: 'int3', config: { groupKind: 'channel', group: 0, symmetric: false } }),
+      ),
+      'int3 · channel · asym',
+    );
     assert.equal(formatLabel(tensor('a', [4], KEPT)), 'kept (F32)');
-    assert.deepEqual(formatsOf([tensor('a', [1]), tensor('b', [1], KEPT), tensor('c', [1], { format: 'int8' }), tensor('d', [1])]), ['int4', 'keep', 'int8']);
+    assert.deepEqual(
+      formatsOf([tensor('a', [1]), tensor('b', [1], KEPT), tensor('c', [1], { format: 'int8' }), tensor('d', [1])]),
+      ['int4', 'keep', 'int8'],
+    );
   });
 
   it('finds the rule that decided the format, else the first deciding rule', () => {
-    const rules = [{ index: 0, label: 'defaults', line: 6 }, { index: 1, label: 'match "*.mlp.*"', line: 12 }];
+    const rules = [
+      { index: 0, label: 'defaults', line: 6 },
+      { index: 1, label: 'match "*.mlp.*"', line: 12 },
+    ];
     const r = report([], { rules });
     assert.equal(decidingRule(r, tensor('a', [1], { decidedBy: { group: 0, format: 1 } }))?.line, 12);
-    assert.equal(decidingRule(r, tensor('a', [1], { decidedBy: { format: 0, group: 1 } }))?.line, 12, 'the last rule that set anything');
+    assert.equal(
+      decidingRule(r, tensor('a', [1], { decidedBy: { format: 0, group: 1 } }))?.line,
+      12,
+      'the last rule that set anything',
+    );
     assert.equal(decidingRule(r, tensor('a', [1], { decidedBy: { group: 0 } }))?.label, 'defaults');
     assert.equal(decidingRule(r, tensor('a', [1])), undefined);
-    assert.equal(decidingRule(report([]), tensor('a', [1], { decidedBy: { format: 0 } })), undefined, 'no rules recorded');
+    assert.equal(
+      decidingRule(report([]), tensor('a', [1], { decidedBy: { format: 0 } })),
+      undefined,
+      'no rules recorded',
+    );
   });
 
   it('exports CSV in the order asked, with the deciding rule and 1-based line', () => {
@@ -107,8 +180,11 @@ describe('webview report logic', () => {
     const r = report([tensor('t.one', [2, 3], { decidedBy: { format: 0 } }), tensor('t.two', [4], KEPT)], { rules });
     const lines = reportToCsv(r, ['t.two', 'missing', 't.one']).trimEnd().split('\r\n');
     assert.equal(lines.length, 3);
-    assert.equal(lines[0], 'name,shape,dtype,action,format,group,symmetric,method,bpw,plan_bpw,bytes_in,bytes_out,rel_error,sqnr_db,'
-      + 'output_error,output_sqnr_db,max_abs_error,cosine,outliers,seconds,rule,rule_line');
+    assert.equal(
+      lines[0],
+      'name,shape,dtype,action,format,group,symmetric,method,bpw,plan_bpw,bytes_in,bytes_out,rel_error,sqnr_db,' +
+        'output_error,output_sqnr_db,max_abs_error,cosine,outliers,seconds,rule,rule_line',
+    );
     assert.match(lines[1], /^t\.two,4,F32,keep,keep,/);
     assert.match(lines[2], /^t\.one,2x3,F32,quantize,int4,g32,true,rtn,4\.5,4\.5,24,3\.375,0\.1,/);
     assert.ok(lines[2].endsWith(',"match ""a,b""",4'), lines[2]);
@@ -116,8 +192,14 @@ describe('webview report logic', () => {
   });
 
   it('exports the output error and its SQNR next to the weight error', () => {
-    const r = report([tensor('a', [4], { relError: 0.1, sqnrDb: 20, outputError: 0.0123, outputSqnrDb: 19.1 }), tensor('b', [4], { relError: 0.2 })]);
-    const [head, a, b] = reportToCsv(r).trimEnd().split('\r\n').map((l) => l.split(','));
+    const r = report([
+      tensor('a', [4], { relError: 0.1, sqnrDb: 20, outputError: 0.0123, outputSqnrDb: 19.1 }),
+      tensor('b', [4], { relError: 0.2 }),
+    ]);
+    const [head, a, b] = reportToCsv(r)
+      .trimEnd()
+      .split('\r\n')
+      .map((l) => l.split(','));
     const col = (name: string) => head.indexOf(name);
     assert.equal(head.length, CSV_HEADER.length);
     assert.equal(col('output_error'), col('sqnr_db') + 1);
@@ -128,7 +210,12 @@ describe('webview report logic', () => {
   });
 
   it('computes mean, median and max over quantized tensors only', () => {
-    const s = errorStats([tensor('a', [1], { relError: 0.1 }), tensor('b', [1], { relError: 0.4 }), tensor('c', [1], { relError: 0.2 }), tensor('d', [1], KEPT)]);
+    const s = errorStats([
+      tensor('a', [1], { relError: 0.1 }),
+      tensor('b', [1], { relError: 0.4 }),
+      tensor('c', [1], { relError: 0.2 }),
+      tensor('d', [1], KEPT),
+    ]);
     assert.equal(s.count, 3);
     assert.ok(Math.abs(s.mean! - 0.7 / 3) < 1e-12);
     assert.equal(s.median, 0.2);
@@ -149,8 +236,15 @@ describe('webview report logic', () => {
       const agg = aggregateByLayer(tensors);
       assert.equal(cellError(agg.cells.get(cellKey(0, 'q')), 'outputError'), 0.01);
       assert.equal(cellError(agg.cells.get(cellKey(0, 'q')), 'relError'), 0.12);
-      assert.equal(cellError(agg.cells.get(cellKey(0, 'down')), 'outputError'), undefined, 'no calibration for that input');
-      assert.ok(Math.abs(cellError(agg.cells.get(cellKey(1, 'gate')), 'outputError')! - (1000 * 0.04 + 3000 * 0.02) / 4000) < 1e-12);
+      assert.equal(
+        cellError(agg.cells.get(cellKey(0, 'down')), 'outputError'),
+        undefined,
+        'no calibration for that input',
+      );
+      assert.ok(
+        Math.abs(cellError(agg.cells.get(cellKey(1, 'gate')), 'outputError')! - (1000 * 0.04 + 3000 * 0.02) / 4000) <
+          1e-12,
+      );
       assert.equal(cellError(undefined, 'outputError'), undefined);
     });
 
@@ -177,8 +271,17 @@ describe('webview report logic', () => {
   describe('evaluation and calibration summaries', () => {
     const evaluation = {
       source: { kind: 'generated' as const, seed: 1, sequences: 16, tokens: 2048 },
-      sequences: 16, tokens: 2032, perplexityOriginal: 15.147, perplexityQuantized: 197.19,
-      nllOriginal: 2.7178, nllQuantized: 5.2842, klMean: 2.5561, klP99: 10.05, klMax: 14.04, top1Agreement: 0.24852, seconds: 0.3531,
+      sequences: 16,
+      tokens: 2032,
+      perplexityOriginal: 15.147,
+      perplexityQuantized: 197.19,
+      nllOriginal: 2.7178,
+      nllQuantized: 5.2842,
+      klMean: 2.5561,
+      klP99: 10.05,
+      klMax: 14.04,
+      top1Agreement: 0.24852,
+      seconds: 0.3531,
     };
 
     it('formats perplexity with the ratio, KL in nats, top-1 in percent and what it ran on', () => {
@@ -196,32 +299,66 @@ describe('webview report logic', () => {
     });
 
     it('has no ratio without a positive original perplexity, and one sequence reads singular', () => {
-      const q = summarizeEvaluation({ ...evaluation, perplexityOriginal: 0, sequences: 1, tokens: 1, top1Agreement: 1 });
+      const q = summarizeEvaluation({
+        ...evaluation,
+        perplexityOriginal: 0,
+        sequences: 1,
+        tokens: 1,
+        top1Agreement: 1,
+      });
       assert.equal(q.perplexityRatio, undefined);
       assert.equal(q.basis, '1 sequence · 1 token');
       assert.equal(q.top1, '100.0%');
     });
 
     it('names the source: generated seed or tokens file', () => {
-      assert.equal(sourceLabel({ kind: 'tokens', path: '/data/calib/held-out.json', sequences: 4, tokens: 512 }), 'tokens file held-out.json');
-      assert.equal(sourceLabel({ kind: 'tokens', path: 'C:\\data\\t.json', sequences: 4, tokens: 512 }), 'tokens file t.json');
+      assert.equal(
+        sourceLabel({ kind: 'tokens', path: '/data/calib/held-out.json', sequences: 4, tokens: 512 }),
+        'tokens file held-out.json',
+      );
+      assert.equal(
+        sourceLabel({ kind: 'tokens', path: 'C:\\data\\t.json', sequences: 4, tokens: 512 }),
+        'tokens file t.json',
+      );
       assert.equal(sourceLabel({ kind: 'generated', seed: 0, sequences: 1, tokens: 2 }), 'generated (seed 0)');
       assert.equal(sourceLabel(undefined), 'unknown source');
     });
 
     it('summarizes calibration on one line', () => {
-      assert.equal(summarizeCalibration({ source: { kind: 'generated', seed: 0, sequences: 16, tokens: 2048 }, hessians: 20, seconds: 0.315 }),
-        '16 sequences · 2,048 tokens · generated (seed 0) · 20 Hessians · 315.0 ms');
+      assert.equal(
+        summarizeCalibration({
+          source: { kind: 'generated', seed: 0, sequences: 16, tokens: 2048 },
+          hessians: 20,
+          seconds: 0.315,
+        }),
+        '16 sequences · 2,048 tokens · generated (seed 0) · 20 Hessians · 315.0 ms',
+      );
     });
   });
 
   describe('compare', () => {
-    const a = report([tensor('x', [8], { relError: 0.2, bpw: 4.5 }), tensor('y', [8], { relError: 0.1 }), tensor('onlyA', [8])]);
-    const b = report([tensor('y', [8], { relError: 0.3, bpw: 8 }), tensor('x', [8], { relError: 0.05, bpw: 3 }), tensor('onlyB', [8])]);
+    const a = report([
+      tensor('x', [8], { relError: 0.2, bpw: 4.5 }),
+      tensor('y', [8], { relError: 0.1 }),
+      tensor('onlyA', [8]),
+    ]);
+    const b = report([
+      tensor('y', [8], { relError: 0.3, bpw: 8 }),
+      tensor('x', [8], { relError: 0.05, bpw: 3 }),
+      tensor('onlyB', [8]),
+    ]);
 
     it('joins by name: A order first, then B-only tensors, with ratios and deltas', () => {
       const rows = joinReports(a, b);
-      assert.deepEqual(rows.map((r) => [r.name, r.status]), [['x', 'both'], ['y', 'both'], ['onlyA', 'onlyA'], ['onlyB', 'onlyB']]);
+      assert.deepEqual(
+        rows.map((r) => [r.name, r.status]),
+        [
+          ['x', 'both'],
+          ['y', 'both'],
+          ['onlyA', 'onlyA'],
+          ['onlyB', 'onlyB'],
+        ],
+      );
       assert.equal(rows[0].relRatio, 0.25);
       assert.equal(rows[0].bpwDelta, -1.5);
       assert.ok(Math.abs(rows[1].relRatio! - 3) < 1e-12);
@@ -230,7 +367,10 @@ describe('webview report logic', () => {
     });
 
     it('has no ratio when A has no error (kept) or a zero error', () => {
-      const rows = joinReports(report([tensor('k', [4], KEPT), tensor('z', [4], { relError: 0 })]), report([tensor('k', [4]), tensor('z', [4])]));
+      const rows = joinReports(
+        report([tensor('k', [4], KEPT), tensor('z', [4], { relError: 0 })]),
+        report([tensor('k', [4]), tensor('z', [4])]),
+      );
       assert.equal(rows[0].relRatio, undefined);
       assert.equal(rows[1].relRatio, undefined);
     });
@@ -248,7 +388,10 @@ describe('webview report logic', () => {
 
     it('exports the join as CSV', () => {
       const csv = compareToCsv(joinReports(a, b)).split('\r\n');
-      assert.equal(csv[0], 'name,status,format_a,format_b,bpw_a,bpw_b,bpw_delta,rel_error_a,rel_error_b,rel_error_ratio');
+      assert.equal(
+        csv[0],
+        'name,status,format_a,format_b,bpw_a,bpw_b,bpw_delta,rel_error_a,rel_error_b,rel_error_ratio',
+      );
       assert.equal(csv[1], 'x,both,int4,int4,4.5,3,-1.5,0.2,0.05,0.25');
       assert.equal(csv[4], 'onlyB,onlyB,,int4,,4.5,,,0.1,');
     });

@@ -3,7 +3,17 @@
 import * as assert from 'node:assert/strict';
 import { colorScale, viridis } from '../../webview/src/shared/colorScale';
 import { csvField, toCsv } from '../../webview/src/shared/csv';
-import { formatBpw, formatBytes, formatCount, formatDelta, formatInteger, formatNumber, formatRatio, formatSeconds, formatShape } from '../../webview/src/shared/format';
+import {
+  formatBpw,
+  formatBytes,
+  formatCount,
+  formatDelta,
+  formatInteger,
+  formatNumber,
+  formatRatio,
+  formatSeconds,
+  formatShape,
+} from '../../webview/src/shared/format';
 import { compareValues, makeNameFilter, sortRows } from '../../webview/src/shared/table';
 
 const NAMES = [
@@ -25,14 +35,23 @@ describe('webview table logic', () => {
         'model.layers.2.self_attn.q_proj.weight',
         'model.layers.10.mlp.down_proj.weight',
       ]);
-      assert.deepEqual(sortRows(NAMES, (n) => n, 'descending'), [...asc].reverse());
+      assert.deepEqual(
+        sortRows(NAMES, (n) => n, 'descending'),
+        [...asc].reverse(),
+      );
     });
 
     it('keeps missing values last whichever the direction, and is stable', () => {
       const rows = [{ id: 'a', v: 0.2 }, { id: 'b' }, { id: 'c', v: 0.05 }, { id: 'd', v: 0.2 }, { id: 'e', v: NaN }];
       const key = (r: { v?: number }) => r.v;
-      assert.deepEqual(sortRows(rows, key, 'ascending').map((r) => r.id), ['c', 'a', 'd', 'b', 'e']);
-      assert.deepEqual(sortRows(rows, key, 'descending').map((r) => r.id), ['a', 'd', 'c', 'b', 'e']);
+      assert.deepEqual(
+        sortRows(rows, key, 'ascending').map((r) => r.id),
+        ['c', 'a', 'd', 'b', 'e'],
+      );
+      assert.deepEqual(
+        sortRows(rows, key, 'descending').map((r) => r.id),
+        ['a', 'd', 'c', 'b', 'e'],
+      );
     });
 
     it('compares numbers numerically, not as text', () => {
@@ -83,7 +102,16 @@ describe('webview table logic', () => {
     });
 
     it('joins records with CRLF and ends with one', () => {
-      assert.equal(toCsv(['a', 'b'], [[1, 'x,y'], [null, 2]]), 'a,b\r\n1,"x,y"\r\n,2\r\n');
+      assert.equal(
+        toCsv(
+          ['a', 'b'],
+          [
+            [1, 'x,y'],
+            [null, 2],
+          ],
+        ),
+        'a,b\r\n1,"x,y"\r\n,2\r\n',
+      );
     });
   });
 
@@ -114,7 +142,10 @@ describe('webview table logic', () => {
       assert.equal(formatRatio(0.5), '×0.500');
       assert.equal(formatDelta(-2), '−2');
       assert.equal(formatDelta(0), '±0');
-      assert.equal(formatDelta(1.5, (x) => `${x} B`), '+1.5 B');
+      assert.equal(
+        formatDelta(1.5, (x) => `${x} B`),
+        '+1.5 B',
+      );
     });
   });
 
@@ -128,7 +159,10 @@ describe('webview table logic', () => {
       const wide = colorScale([0.001, 0.01, 0.1]);
       assert.equal(wide.log, true);
       assert.ok(Math.abs(wide.position(0.01) - 0.5) < 1e-9);
-      assert.deepEqual(wide.ticks(3).map((v) => Number(v.toPrecision(6))), [0.001, 0.01, 0.1]);
+      assert.deepEqual(
+        wide.ticks(3).map((v) => Number(v.toPrecision(6))),
+        [0.001, 0.01, 0.1],
+      );
     });
 
     it('maps the ends to the viridis ends and clamps outside values', () => {

@@ -4,7 +4,13 @@ import * as path from 'node:path';
 import { readModelHeader } from '../../core/src/models/load';
 import { parseTensorName, roleLabel } from '../../webview/src/shared/tensorNames';
 
-function check(name: string, layer: number | null, role: string, kind: 'weight' | 'bias' | 'other' = 'weight', expert: number | null = null) {
+function check(
+  name: string,
+  layer: number | null,
+  role: string,
+  kind: 'weight' | 'bias' | 'other' = 'weight',
+  expert: number | null = null,
+) {
   assert.deepEqual(parseTensorName(name), { layer, expert, role, kind }, name);
 }
 
@@ -96,8 +102,21 @@ describe('webview tensor names', () => {
     const projections = parsed.filter((p) => ['q', 'k', 'v', 'o', 'gate', 'up', 'down'].includes(p.role));
     assert.equal(projections.length, 5 * 7);
     assert.deepEqual([...new Set(projections.map((p) => p.layer))].sort(), [0, 1, 2, 3, 4]);
-    assert.equal(parsed.filter((p) => p.role === 'other').length, 0, parsed.filter((p) => p.role === 'other').map((p) => p.name).join());
-    assert.deepEqual(parsed.filter((p) => p.layer === null).map((p) => p.role).sort(), ['embed', 'norm']);
+    assert.equal(
+      parsed.filter((p) => p.role === 'other').length,
+      0,
+      parsed
+        .filter((p) => p.role === 'other')
+        .map((p) => p.name)
+        .join(),
+    );
+    assert.deepEqual(
+      parsed
+        .filter((p) => p.layer === null)
+        .map((p) => p.role)
+        .sort(),
+      ['embed', 'norm'],
+    );
   });
 
   it('labels roles for legends', () => {

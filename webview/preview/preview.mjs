@@ -13,14 +13,17 @@ const opt = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const positional = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--') && args[i - 1] !== '--dom'));
+const positional = args.filter(
+  (a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--') && args[i - 1] !== '--dom'),
+);
 const [kind, fileA, fileB] = positional;
 const out = opt('out', `/tmp/bitsmith-${kind}.png`);
 const theme = opt('theme', 'dark');
 const switchTheme = opt('switch-theme', '');
 
 async function message() {
-  if (kind === 'report') return { type: 'report', file: path.resolve(fileA), report: JSON.parse(fs.readFileSync(fileA, 'utf8')) };
+  if (kind === 'report')
+    return { type: 'report', file: path.resolve(fileA), report: JSON.parse(fs.readFileSync(fileA, 'utf8')) };
   if (kind === 'compare') {
     const load = (f) => ({ file: path.resolve(f), report: JSON.parse(fs.readFileSync(f, 'utf8')) });
     return { type: 'compare', a: load(fileA), b: load(fileB) };
@@ -28,21 +31,44 @@ async function message() {
   if (kind === 'allocation') {
     // The recipe analysed with core and turned into the panel's view by the host's allocationView.
     const result = await esbuild.build({
-      stdin: { contents: `const fs = require('fs'); const path = require('path'); const { analyze } = require('./core/src/index'); const { allocationView } = require('./client/src/panels/allocationView'); module.exports = (p) => allocationView(p, path.basename(p), analyze(fs.readFileSync(p, 'utf8'), { recipePath: p }), path.join(path.dirname(p), '.bitsmith/reports', path.basename(p, '.quant') + '-latest.json'));`, resolveDir: root, loader: 'ts' },
-      bundle: true, platform: 'node', format: 'cjs', write: false, external: ['esbuild'],
+      stdin: {
+        contents: `const fs = require('fs'); const path = require('path'); const { analyze } = require('./core/src/index'); const { allocationView } = require('./client/src/panels/allocationView'); module.exports = (p) => allocationView(p, path.basename(p), analyze(fs.readFileSync(p, 'utf8'), { recipePath: p }), path.join(path.dirname(p), '.bitsmith/reports', path.basename(p, '.quant') + '-latest.json'));`,
+        resolveDir: root,
+        loader: 'ts',
+      },
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      write: false,
+      external: ['esbuild'],
     });
     const mod = { exports: {} };
-    new Function('module', 'exports', 'require', result.outputFiles[0].text)(mod, mod.exports, (await import('node:module')).createRequire(import.meta.url));
+    new Function('module', 'exports', 'require', result.outputFiles[0].text)(
+      mod,
+      mod.exports,
+      (await import('node:module')).createRequire(import.meta.url),
+    );
     return { type: 'allocation', view: mod.exports(path.resolve(fileA)) };
   }
   if (kind === 'model') {
     // Bundle core's header reader and the host's modelView on the fly.
     const result = await esbuild.build({
-      stdin: { contents: `const { readModelHeader } = require('./core/src/models'); const { modelView } = require('./client/src/panels/modelView'); module.exports = (p) => modelView(readModelHeader(p));`, resolveDir: root, loader: 'ts' },
-      bundle: true, platform: 'node', format: 'cjs', write: false,
+      stdin: {
+        contents: `const { readModelHeader } = require('./core/src/models'); const { modelView } = require('./client/src/panels/modelView'); module.exports = (p) => modelView(readModelHeader(p));`,
+        resolveDir: root,
+        loader: 'ts',
+      },
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      write: false,
     });
     const mod = { exports: {} };
-    new Function('module', 'exports', 'require', result.outputFiles[0].text)(mod, mod.exports, (await import('node:module')).createRequire(import.meta.url));
+    new Function('module', 'exports', 'require', result.outputFiles[0].text)(
+      mod,
+      mod.exports,
+      (await import('node:module')).createRequire(import.meta.url),
+    );
     try {
       return { type: 'model', model: mod.exports(path.resolve(fileA)) };
     } catch (err) {
@@ -54,11 +80,116 @@ async function message() {
 
 // Colours of VS Code's default themes (a subset: what the stylesheet and charts read).
 const THEMES = {
-  dark: { class: 'vscode-dark', vars: { 'editor-background': '#1f1f1f', foreground: '#cccccc', 'editor-foreground': '#cccccc', descriptionForeground: '#9d9d9d', 'panel-border': '#2b2b2b', 'focusBorder': '#0078d4', 'button-background': '#0078d4', 'button-foreground': '#ffffff', 'button-hoverBackground': '#026ec1', 'button-secondaryBackground': '#313131', 'button-secondaryForeground': '#cccccc', 'input-background': '#313131', 'input-foreground': '#cccccc', 'input-border': '#3c3c3c', 'dropdown-background': '#313131', 'dropdown-foreground': '#cccccc', 'dropdown-border': '#3c3c3c', 'list-hoverBackground': '#2a2d2e', 'list-inactiveSelectionBackground': '#37373d', 'editorWidget-background': '#202020', 'textLink-foreground': '#4daafc', 'charts-red': '#f14c4c', 'charts-blue': '#3794ff', 'charts-green': '#89d185', 'charts-yellow': '#cca700', 'charts-orange': '#d18616', 'charts-purple': '#b180d7', 'charts-lines': 'rgba(204, 204, 204, 0.5)', 'errorForeground': '#f85149', 'editorWarning-foreground': '#cca700' } },
-  light: { class: 'vscode-light', vars: { 'editor-background': '#ffffff', foreground: '#3b3b3b', 'editor-foreground': '#3b3b3b', descriptionForeground: '#717171', 'panel-border': '#e5e5e5', 'focusBorder': '#005fb8', 'button-background': '#005fb8', 'button-foreground': '#ffffff', 'button-hoverBackground': '#0258a8', 'button-secondaryBackground': '#e5e5e5', 'button-secondaryForeground': '#3b3b3b', 'input-background': '#ffffff', 'input-foreground': '#3b3b3b', 'input-border': '#cecece', 'dropdown-background': '#ffffff', 'dropdown-foreground': '#3b3b3b', 'dropdown-border': '#cecece', 'list-hoverBackground': '#f2f2f2', 'list-inactiveSelectionBackground': '#e4e6f1', 'editorWidget-background': '#f8f8f8', 'textLink-foreground': '#005fb8', 'charts-red': '#e51400', 'charts-blue': '#1a85ff', 'charts-green': '#388a34', 'charts-yellow': '#bf8803', 'charts-orange': '#d18616', 'charts-purple': '#652d90', 'charts-lines': 'rgba(59, 59, 59, 0.5)', 'errorForeground': '#f85149', 'editorWarning-foreground': '#bf8803' } },
-  hc: { class: 'vscode-high-contrast', vars: { 'editor-background': '#000000', foreground: '#ffffff', 'editor-foreground': '#ffffff', descriptionForeground: '#ffffff', 'panel-border': '#6fc3df', 'focusBorder': '#f38518', 'button-background': '#000000', 'button-foreground': '#ffffff', 'button-border': '#6fc3df', 'button-secondaryBackground': '#000000', 'button-secondaryForeground': '#ffffff', 'input-background': '#000000', 'input-foreground': '#ffffff', 'input-border': '#6fc3df', 'list-hoverBackground': '#000000', 'list-inactiveSelectionBackground': '#000000', 'textLink-foreground': '#21a6ff', 'charts-red': '#f48771', 'charts-blue': '#3794ff', 'charts-green': '#89d185', 'charts-yellow': '#ffd700', 'charts-orange': '#d18616', 'charts-purple': '#b180d7', 'charts-lines': 'rgba(255, 255, 255, 0.5)' } },
+  dark: {
+    class: 'vscode-dark',
+    vars: {
+      'editor-background': '#1f1f1f',
+      foreground: '#cccccc',
+      'editor-foreground': '#cccccc',
+      descriptionForeground: '#9d9d9d',
+      'panel-border': '#2b2b2b',
+      focusBorder: '#0078d4',
+      'button-background': '#0078d4',
+      'button-foreground': '#ffffff',
+      'button-hoverBackground': '#026ec1',
+      'button-secondaryBackground': '#313131',
+      'button-secondaryForeground': '#cccccc',
+      'input-background': '#313131',
+      'input-foreground': '#cccccc',
+      'input-border': '#3c3c3c',
+      'dropdown-background': '#313131',
+      'dropdown-foreground': '#cccccc',
+      'dropdown-border': '#3c3c3c',
+      'list-hoverBackground': '#2a2d2e',
+      'list-inactiveSelectionBackground': '#37373d',
+      'editorWidget-background': '#202020',
+      'textLink-foreground': '#4daafc',
+      'charts-red': '#f14c4c',
+      'charts-blue': '#3794ff',
+      'charts-green': '#89d185',
+      'charts-yellow': '#cca700',
+      'charts-orange': '#d18616',
+      'charts-purple': '#b180d7',
+      'charts-lines': 'rgba(204, 204, 204, 0.5)',
+      errorForeground: '#f85149',
+      'editorWarning-foreground': '#cca700',
+    },
+  },
+  light: {
+    class: 'vscode-light',
+    vars: {
+      'editor-background': '#ffffff',
+      foreground: '#3b3b3b',
+      'editor-foreground': '#3b3b3b',
+      descriptionForeground: '#717171',
+      'panel-border': '#e5e5e5',
+      focusBorder: '#005fb8',
+      'button-background': '#005fb8',
+      'button-foreground': '#ffffff',
+      'button-hoverBackground': '#0258a8',
+      'button-secondaryBackground': '#e5e5e5',
+      'button-secondaryForeground': '#3b3b3b',
+      'input-background': '#ffffff',
+      'input-foreground': '#3b3b3b',
+      'input-border': '#cecece',
+      'dropdown-background': '#ffffff',
+      'dropdown-foreground': '#3b3b3b',
+      'dropdown-border': '#cecece',
+      'list-hoverBackground': '#f2f2f2',
+      'list-inactiveSelectionBackground': '#e4e6f1',
+      'editorWidget-background': '#f8f8f8',
+      'textLink-foreground': '#005fb8',
+      'charts-red': '#e51400',
+      'charts-blue': '#1a85ff',
+      'charts-green': '#388a34',
+      'charts-yellow': '#bf8803',
+      'charts-orange': '#d18616',
+      'charts-purple': '#652d90',
+      'charts-lines': 'rgba(59, 59, 59, 0.5)',
+      errorForeground: '#f85149',
+      'editorWarning-foreground': '#bf8803',
+    },
+  },
+  hc: {
+    class: 'vscode-high-contrast',
+    vars: {
+      'editor-background': '#000000',
+      foreground: '#ffffff',
+      'editor-foreground': '#ffffff',
+      descriptionForeground: '#ffffff',
+      'panel-border': '#6fc3df',
+      focusBorder: '#f38518',
+      'button-background': '#000000',
+      'button-foreground': '#ffffff',
+      'button-border': '#6fc3df',
+      'button-secondaryBackground': '#000000',
+      'button-secondaryForeground': '#ffffff',
+      'input-background': '#000000',
+      'input-foreground': '#ffffff',
+      'input-border': '#6fc3df',
+      'list-hoverBackground': '#000000',
+      'list-inactiveSelectionBackground': '#000000',
+      'textLink-foreground': '#21a6ff',
+      'charts-red': '#f48771',
+      'charts-blue': '#3794ff',
+      'charts-green': '#89d185',
+      'charts-yellow': '#ffd700',
+      'charts-orange': '#d18616',
+      'charts-purple': '#b180d7',
+      'charts-lines': 'rgba(255, 255, 255, 0.5)',
+    },
+  },
 };
-const themeCss = Object.entries(THEMES).map(([, t]) => `body.${t.class} {\n${Object.entries(t.vars).map(([k, v]) => `  --vscode-${k}: ${v};`).join('\n')}\n  --vscode-font-family: system-ui, "Segoe UI", "Ubuntu", sans-serif;\n  --vscode-font-size: 13px;\n  --vscode-editor-font-family: "DejaVu Sans Mono", monospace;\n  --vscode-editor-font-size: 12px;\n}`).join('\n');
+const themeCss = Object.entries(THEMES)
+  .map(
+    ([, t]) =>
+      `body.${t.class} {\n${Object.entries(t.vars)
+        .map(([k, v]) => `  --vscode-${k}: ${v};`)
+        .join(
+          '\n',
+        )}\n  --vscode-font-family: system-ui, "Segoe UI", "Ubuntu", sans-serif;\n  --vscode-font-size: 13px;\n  --vscode-editor-font-family: "DejaVu Sans Mono", monospace;\n  --vscode-editor-font-size: 12px;\n}`,
+  )
+  .join('\n');
 
 // --interact: sorts by a header, filters, moves through rows with the keyboard and
 // activates one, then logs what the webview posted and what the DOM shows.
@@ -66,7 +197,12 @@ function interact() {
   const log = (...a) => console.log('interact ' + a.join(' '));
   const th = document.querySelector('th[data-column="relError"] button') || document.querySelector('th button');
   th.click();
-  log('sorted', th.closest('th').getAttribute('aria-sort'), 'first row', document.querySelector('tbody tr[data-key]').dataset.key);
+  log(
+    'sorted',
+    th.closest('th').getAttribute('aria-sort'),
+    'first row',
+    document.querySelector('tbody tr[data-key]').dataset.key,
+  );
   const first = document.querySelector('tbody tr[tabindex="0"]');
   first.focus();
   first.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowDown', bubbles: true }));
@@ -81,9 +217,21 @@ function interact() {
   if (metric) {
     metric.value = metric.value === 'relError' ? 'outputError' : 'relError';
     metric.dispatchEvent(new Event('change'));
-    log('metric', metric.value, 'saved', window.__state?.errorMetric, 'captions', [...document.querySelectorAll('[data-chart] figcaption')].map((c) => JSON.stringify(c.textContent)).join(' '));
+    log(
+      'metric',
+      metric.value,
+      'saved',
+      window.__state?.errorMetric,
+      'captions',
+      [...document.querySelectorAll('[data-chart] figcaption')].map((c) => JSON.stringify(c.textContent)).join(' '),
+    );
   }
-  log('charts', [...document.querySelectorAll('[data-chart]')].map((f) => f.dataset.chart + ':' + (f.querySelector('canvas, svg') ? 'drawn' : 'empty')).join(' '));
+  log(
+    'charts',
+    [...document.querySelectorAll('[data-chart]')]
+      .map((f) => f.dataset.chart + ':' + (f.querySelector('canvas, svg') ? 'drawn' : 'empty'))
+      .join(' '),
+  );
   log('posted', JSON.stringify(window.__messages));
 }
 
@@ -114,7 +262,9 @@ const server = http.createServer((req, res) => {
   } else if (url.pathname.startsWith('/dist/webview/')) {
     const file = path.join(root, url.pathname);
     res.setHeader('content-type', file.endsWith('.css') ? 'text/css' : 'text/javascript');
-    fs.createReadStream(file).on('error', () => res.end()).pipe(res);
+    fs.createReadStream(file)
+      .on('error', () => res.end())
+      .pipe(res);
   } else {
     res.statusCode = 404;
     res.end();
@@ -123,8 +273,16 @@ const server = http.createServer((req, res) => {
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const { port } = server.address();
 const chrome = process.env.CHROMIUM ?? 'chromium';
-const flags = ['--headless=new', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', `--window-size=${opt('width', '1400')},${opt('height', '2200')}`,
-  '--virtual-time-budget=4000', '--enable-logging=stderr', '--v=0'];
+const flags = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--hide-scrollbars',
+  `--window-size=${opt('width', '1400')},${opt('height', '2200')}`,
+  '--virtual-time-budget=4000',
+  '--enable-logging=stderr',
+  '--v=0',
+];
 flags.push(args.includes('--dom') ? '--dump-dom' : `--screenshot=${out}`);
 const child = spawn(chrome, [...flags, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
 let stdout = '';
@@ -133,6 +291,8 @@ child.stdout.on('data', (d) => (stdout += d));
 child.stderr.on('data', (d) => (stderr += d));
 const code = await new Promise((r) => child.on('close', r));
 server.close();
-for (const line of stderr.split('\n')) if (/CONSOLE|Content Security Policy|Refused|Uncaught/i.test(line)) console.error(line.replace(/^.*?CONSOLE/, 'CONSOLE'));
+for (const line of stderr.split('\n'))
+  if (/CONSOLE|Content Security Policy|Refused|Uncaught/i.test(line))
+    console.error(line.replace(/^.*?CONSOLE/, 'CONSOLE'));
 if (args.includes('--dom')) process.stdout.write(stdout);
 else console.log(`chromium exited ${code}; screenshot ${out}`);

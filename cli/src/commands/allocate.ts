@@ -36,12 +36,17 @@ export async function allocateCommand(file: string, opts: AllocateOptions): Prom
   const errors = (l: LoadedRecipe) => l.analysis.diagnostics.filter((d) => d.severity === 'error');
   if (errors(loaded).length) {
     printDiagnostics(loaded, errors(loaded));
-    process.stderr.write(`bitsmith: not allocating: the recipe has ${errors(loaded).length} error${errors(loaded).length === 1 ? '' : 's'}\n`);
+    process.stderr.write(
+      `bitsmith: not allocating: the recipe has ${errors(loaded).length} error${errors(loaded).length === 1 ? '' : 's'}\n`,
+    );
     return 1;
   }
   const state = loaded.analysis.allocation;
   if (!state?.file) {
-    printDiagnostics(loaded, loaded.analysis.diagnostics.filter((d) => d.code.startsWith('allocate/')));
+    printDiagnostics(
+      loaded,
+      loaded.analysis.diagnostics.filter((d) => d.code.startsWith('allocate/')),
+    );
     return 1;
   }
   if (state.missing.length) {
@@ -49,7 +54,10 @@ export async function allocateCommand(file: string, opts: AllocateOptions): Prom
     // SIGINT/SIGTERM cancel the measuring pass under way; finished formats stay cached.
     let current: { cancel(): void } | undefined;
     let signal: NodeJS.Signals | undefined;
-    const onSignal = (s: NodeJS.Signals) => { signal = s; current?.cancel(); };
+    const onSignal = (s: NodeJS.Signals) => {
+      signal = s;
+      current?.cancel();
+    };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const human = !opts.json && !opts.events;
@@ -57,13 +65,19 @@ export async function allocateCommand(file: string, opts: AllocateOptions): Prom
       await measure(loaded, native, {
         threads: threads || loaded.analysis.recipe.threads || 0,
         version,
-        onHandle: (h) => { current = h; if (signal) h.cancel(); },
+        onHandle: (h) => {
+          current = h;
+          if (signal) h.cancel();
+        },
         onProgress: opts.events
           ? (p) => process.stdout.write(JSON.stringify({ type: 'measure', ...p }) + '\n')
-          : human && process.stderr.isTTY ? (p) => process.stderr.write(`\r\x1b[K${measureText(p)}`) : undefined,
+          : human && process.stderr.isTTY
+            ? (p) => process.stderr.write(`\r\x1b[K${measureText(p)}`)
+            : undefined,
       });
       if (human && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-      if (human) process.stderr.write(`measured ${state.missing.length} (tensor, candidate) pairs into ${state.file}\n`);
+      if (human)
+        process.stderr.write(`measured ${state.missing.length} (tensor, candidate) pairs into ${state.file}\n`);
     } catch (e) {
       const err = e as NativeError;
       if (signal) {
@@ -80,7 +94,10 @@ export async function allocateCommand(file: string, opts: AllocateOptions): Prom
   }
   const a = loaded.analysis.allocation!;
   if (!a.result) {
-    printDiagnostics(loaded, loaded.analysis.diagnostics.filter((d) => d.code.startsWith('allocate/')));
+    printDiagnostics(
+      loaded,
+      loaded.analysis.diagnostics.filter((d) => d.code.startsWith('allocate/')),
+    );
     process.stderr.write('bitsmith: no allocation (above)\n');
     return 1;
   }
@@ -88,38 +105,85 @@ export async function allocateCommand(file: string, opts: AllocateOptions): Prom
   const r = a.result;
   const params = loaded.analysis.plan!.totals.params;
   if (opts.json || opts.events) {
-    const json = JSON.stringify({
-      type: 'allocation',
-      file: loaded.path, metric: r.metric, measurements: a.file,
-      budget: { bytes: a.setup.budgetBytes, bpw: params ? (8 * a.setup.budgetBytes!) / params : 0 },
-      bytes: r.solution.bytes, bpw: params ? (8 * r.solution.bytes) / params : 0,
-      error: r.solution.error, bound: r.solution.bound, gap: r.solution.gap, optimal: r.solution.optimal,
-      minBytes: a.setup.minBytes, maxBytes: a.setup.maxBytes, counts: r.counts, weightToOutput: r.weightToOutput,
-      tensors: r.tensors.map((t) => ({ name: t.name, format: t.format, bytes: t.bytes, error: t.error, pinned: t.pinned, estimated: t.estimated, candidates: t.candidates })),
-      excluded: a.setup.free.filter((f) => f.excluded.length).map((f) => ({ tensor: f.name, excluded: f.excluded })),
-      ...(curve ? { frontier: curve } : {}),
-    }, null, opts.events ? undefined : 2);
+    const json = JSON.stringify(
+      {
+        type: 'allocation',
+        file: loaded.path,
+        metric: r.metric,
+        measurements: a.file,
+        budget: { bytes: a.setup.budgetBytes, bpw: params ? (8 * a.setup.budgetBytes!) / params : 0 },
+        bytes: r.solution.bytes,
+        bpw: params ? (8 * r.solution.bytes) / params : 0,
+        error: r.solution.error,
+        bound: r.solution.bound,
+        gap: r.solution.gap,
+        optimal: r.solution.optimal,
+        minBytes: a.setup.minBytes,
+        maxBytes: a.setup.maxBytes,
+        counts: r.counts,
+        weightToOutput: r.weightToOutput,
+        tensors: r.tensors.map((t) => ({
+          name: t.name,
+          format: t.format,
+          bytes: t.bytes,
+          error: t.error,
+          pinned: t.pinned,
+          estimated: t.estimated,
+          candidates: t.candidates,
+        })),
+        excluded: a.setup.free.filter((f) => f.excluded.length).map((f) => ({ tensor: f.name, excluded: f.excluded })),
+        ...(curve ? { frontier: curve } : {}),
+      },
+      null,
+      opts.events ? undefined : 2,
+    );
     process.stdout.write(json + '\n');
     return 0;
   }
   const out: string[] = [];
-  out.push(table(['tensor', 'format', 'bytes', `error (${r.metric})`, ''],
-    r.tensors.map((t) => [t.name, t.format, formatBytes(t.bytes), t.error === undefined ? '' : t.error.toExponential(3), t.pinned ? 'pinned' : t.estimated ? 'estimated from weight error' : '']),
-    [2, 3]));
+  out.push(
+    table(
+      ['tensor', 'format', 'bytes', `error (${r.metric})`, ''],
+      r.tensors.map((t) => [
+        t.name,
+        t.format,
+        formatBytes(t.bytes),
+        t.error === undefined ? '' : t.error.toExponential(3),
+        t.pinned ? 'pinned' : t.estimated ? 'estimated from weight error' : '',
+      ]),
+      [2, 3],
+    ),
+  );
   const excluded = a.setup.free.filter((f) => f.excluded.length);
   if (excluded.length) {
     out.push('', 'candidates excluded:');
     for (const f of excluded) out.push(`  ${f.name}: ${f.excluded.map((e) => e.reason).join('; ')}`);
   }
-  const mix = Object.entries(r.counts).sort((x, y) => y[1] - x[1]).map(([f, n]) => `${n} ${f}`).join(', ');
+  const mix = Object.entries(r.counts)
+    .sort((x, y) => y[1] - x[1])
+    .map(([f, n]) => `${n} ${f}`)
+    .join(', ');
   out.push('', `mix: ${mix}`);
-  out.push(`size: ${formatBytes(r.solution.bytes)} (${fmt(params ? (8 * r.solution.bytes) / params : 0)} bpw), budget ${formatBytes(a.setup.budgetBytes!)}; achievable ${formatBytes(a.setup.minBytes)} .. ${formatBytes(a.setup.maxBytes)}`);
-  out.push(`predicted error (${r.metric}): ${r.solution.error.toExponential(4)}; relaxation bound ${r.solution.bound.toExponential(4)} (gap ${r.solution.optimal ? '0, optimal' : r.solution.gap.toExponential(2)})`);
-  if (r.weightToOutput !== undefined && r.tensors.some((t) => t.estimated)) out.push(`tensors without a Hessian use their weight error x ${r.weightToOutput.toExponential(3)} (the median output/weight ratio)`);
+  out.push(
+    `size: ${formatBytes(r.solution.bytes)} (${fmt(params ? (8 * r.solution.bytes) / params : 0)} bpw), budget ${formatBytes(a.setup.budgetBytes!)}; achievable ${formatBytes(a.setup.minBytes)} .. ${formatBytes(a.setup.maxBytes)}`,
+  );
+  out.push(
+    `predicted error (${r.metric}): ${r.solution.error.toExponential(4)}; relaxation bound ${r.solution.bound.toExponential(4)} (gap ${r.solution.optimal ? '0, optimal' : r.solution.gap.toExponential(2)})`,
+  );
+  if (r.weightToOutput !== undefined && r.tensors.some((t) => t.estimated))
+    out.push(
+      `tensors without a Hessian use their weight error x ${r.weightToOutput.toExponential(3)} (the median output/weight ratio)`,
+    );
   out.push(`measurements: ${a.file}`);
   if (curve) {
     out.push('', 'frontier:');
-    out.push(table(['budget', 'bpw', 'size', 'error'], curve.map((p) => [formatBytes(p.budget), fmt(p.bpw), formatBytes(p.bytes), p.error.toExponential(4)]), [0, 1, 2, 3]));
+    out.push(
+      table(
+        ['budget', 'bpw', 'size', 'error'],
+        curve.map((p) => [formatBytes(p.budget), fmt(p.bpw), formatBytes(p.bytes), p.error.toExponential(4)]),
+        [0, 1, 2, 3],
+      ),
+    );
   }
   process.stdout.write(out.join('\n') + '\n');
   return 0;
@@ -129,5 +193,8 @@ function frontierOf(loaded: LoadedRecipe, a: AllocationState) {
   const { recipe, plan } = loaded.analysis;
   const table = loadMeasurements(a.file!, a.context!)!;
   const params = plan!.totals.params;
-  return frontier(recipe, plan!, a.setup, table, recipe.allocate!.metric, 12).map((p) => ({ ...p, bpw: params ? (8 * p.bytes) / params : 0 }));
+  return frontier(recipe, plan!, a.setup, table, recipe.allocate!.metric, 12).map((p) => ({
+    ...p,
+    bpw: params ? (8 * p.bytes) / params : 0,
+  }));
 }

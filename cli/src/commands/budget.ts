@@ -20,24 +20,55 @@ export function budgetCommand(file: string, opts: { json?: boolean }): number {
     return errors.length ? 1 : 0;
   }
   const out: string[] = [];
-  out.push(`model ${plan.model.path} (${plan.model.architecture}, ${plan.model.tensors} tensors, ${plan.model.parameters.toLocaleString('en-US')} parameters, ${plan.model.dtype})`, '');
+  out.push(
+    `model ${plan.model.path} (${plan.model.architecture}, ${plan.model.tensors} tensors, ${plan.model.parameters.toLocaleString('en-US')} parameters, ${plan.model.dtype})`,
+    '',
+  );
   out.push('rules:');
-  out.push(table(['line', 'rule', 'matched', 'decides', 'params', 'bytes in', 'bytes out', 'bpw'],
-    plan.rules.map((r) => [String(r.line + 1), r.label, String(r.matched), String(r.decided), r.params.toLocaleString('en-US'), formatBytes(r.bytesIn), formatBytes(r.bytesOut), r.params ? fmt(r.bpw) : '-']),
-    [0, 2, 3, 4, 5, 6, 7]));
+  out.push(
+    table(
+      ['line', 'rule', 'matched', 'decides', 'params', 'bytes in', 'bytes out', 'bpw'],
+      plan.rules.map((r) => [
+        String(r.line + 1),
+        r.label,
+        String(r.matched),
+        String(r.decided),
+        r.params.toLocaleString('en-US'),
+        formatBytes(r.bytesIn),
+        formatBytes(r.bytesOut),
+        r.params ? fmt(r.bpw) : '-',
+      ]),
+      [0, 2, 3, 4, 5, 6, 7],
+    ),
+  );
   out.push('', 'tensors:');
-  out.push(table(['tensor', 'shape', 'dtype', 'format', 'group', 'bpw', 'bytes out'],
-    plan.tensors.map((t) => [
-      t.name, t.shape.join('x'), t.dtype,
-      t.action === 'keep' ? `keep${t.keepReason === 'no-format' ? ' (no format)' : t.keepReason === 'not-quantizable' ? ' (not float)' : ''}` : `${t.format}${t.symmetric === false ? ' asym' : ''}${t.method && t.method !== 'rtn' ? ` ${t.method}` : ''}`,
-      t.action === 'keep' ? '' : t.groupKind === 'size' ? String(t.group) : String(t.groupKind),
-      fmt(t.bpw), formatBytes(t.bytesOut),
-    ]), [5, 6]));
+  out.push(
+    table(
+      ['tensor', 'shape', 'dtype', 'format', 'group', 'bpw', 'bytes out'],
+      plan.tensors.map((t) => [
+        t.name,
+        t.shape.join('x'),
+        t.dtype,
+        t.action === 'keep'
+          ? `keep${t.keepReason === 'no-format' ? ' (no format)' : t.keepReason === 'not-quantizable' ? ' (not float)' : ''}`
+          : `${t.format}${t.symmetric === false ? ' asym' : ''}${t.method && t.method !== 'rtn' ? ` ${t.method}` : ''}`,
+        t.action === 'keep' ? '' : t.groupKind === 'size' ? String(t.group) : String(t.groupKind),
+        fmt(t.bpw),
+        formatBytes(t.bytesOut),
+      ]),
+      [5, 6],
+    ),
+  );
   const tot = plan.totals;
-  out.push('', `total: ${tot.quantized} of ${tot.tensors} tensors quantized, ${formatBytes(tot.bytesIn)} -> ${formatBytes(tot.bytesOut)}, ${fmt(tot.bpwIn)} -> ${fmt(tot.bpw)} bpw`);
+  out.push(
+    '',
+    `total: ${tot.quantized} of ${tot.tensors} tensors quantized, ${formatBytes(tot.bytesIn)} -> ${formatBytes(tot.bytesOut)}, ${fmt(tot.bpwIn)} -> ${fmt(tot.bpw)} bpw`,
+  );
   if (plan.budget) {
     const b = plan.budget;
-    out.push(`budget: ${formatBytes(b.bytes)} (${fmt(b.bpw)} bpw): ${b.fits ? `fits, ${formatBytes(b.bytes - tot.bytesOut)} to spare` : `OVER by ${formatBytes(b.overBytes)}`}`);
+    out.push(
+      `budget: ${formatBytes(b.bytes)} (${fmt(b.bpw)} bpw): ${b.fits ? `fits, ${formatBytes(b.bytes - tot.bytesOut)} to spare` : `OVER by ${formatBytes(b.overBytes)}`}`,
+    );
   }
   process.stdout.write(out.join('\n') + '\n');
   return errors.length ? 1 : 0;

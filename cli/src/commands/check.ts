@@ -23,7 +23,9 @@ export function checkCommand(file: string, opts: { json?: boolean }): number {
     const shown = path.relative(process.cwd(), loaded.path) || loaded.path;
     printDiagnostics(loaded, analysis.diagnostics, process.stdout);
     const warnings = diagnostics.filter((d) => d.severity === 'warning').length;
-    process.stdout.write(errors || warnings ? `${errors} error(s), ${warnings} warning(s)\n` : `${shown}: no problems\n`);
+    process.stdout.write(
+      errors || warnings ? `${errors} error(s), ${warnings} warning(s)\n` : `${shown}: no problems\n`,
+    );
   }
   return errors ? 1 : 0;
 }

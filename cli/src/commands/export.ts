@@ -13,7 +13,9 @@ export function exportCommand(file: string, opts: { json?: boolean }): number {
   const errors = loaded.analysis.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {
     printDiagnostics(loaded, errors);
-    process.stderr.write(`bitsmith: not exporting: the recipe has ${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
+    process.stderr.write(
+      `bitsmith: not exporting: the recipe has ${errors.length} error${errors.length === 1 ? '' : 's'}\n`,
+    );
     return 1;
   }
   if (!loaded.analysis.plan) {
@@ -21,7 +23,9 @@ export function exportCommand(file: string, opts: { json?: boolean }): number {
     return 1;
   }
   if (loaded.analysis.recipe.exports.length === 0) {
-    process.stderr.write('bitsmith: the recipe has no export statement (export llm_compressor "recipe.yaml" or export llama_quantize "cmd.sh")\n');
+    process.stderr.write(
+      'bitsmith: the recipe has no export statement (export llm_compressor "recipe.yaml" or export llama_quantize "cmd.sh")\n',
+    );
     return 1;
   }
   let written;
@@ -37,7 +41,9 @@ export function exportCommand(file: string, opts: { json?: boolean }): number {
     const warnings = loaded.analysis.diagnostics.filter((d) => d.code === 'export/untranslatable');
     if (warnings.length) printDiagnostics(loaded, warnings);
     for (const x of written) {
-      process.stdout.write(`export ${x.kind}: ${path.relative(process.cwd(), x.path) || x.path}${x.issues.length ? ` (${x.issues.length} rule${x.issues.length === 1 ? '' : 's'} not translated: see the comments)` : ''}\n`);
+      process.stdout.write(
+        `export ${x.kind}: ${path.relative(process.cwd(), x.path) || x.path}${x.issues.length ? ` (${x.issues.length} rule${x.issues.length === 1 ? '' : 's'} not translated: see the comments)` : ''}\n`,
+      );
     }
   }
   return 0;

@@ -15,15 +15,48 @@ export function inspectCommand(file: string, opts: { json?: boolean }): number {
   }
   if (opts.json) {
     const { tensors, ...rest } = model;
-    process.stdout.write(JSON.stringify({ ...rest, tensors: tensors.map(({ name, shape, dtype, bitsPerElement, elements, bytes, file: f, offset }) => ({ name, shape, dtype, bitsPerElement, elements, bytes, file: f, offset })) }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        {
+          ...rest,
+          tensors: tensors.map(({ name, shape, dtype, bitsPerElement, elements, bytes, file: f, offset }) => ({
+            name,
+            shape,
+            dtype,
+            bitsPerElement,
+            elements,
+            bytes,
+            file: f,
+            offset,
+          })),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
     return 0;
   }
   const out: string[] = [];
   out.push(`${model.path}`);
-  out.push(`format ${model.format}, architecture ${model.architecture}, ${model.tensors.length} tensors, ${model.parameters.toLocaleString('en-US')} parameters, ${model.dtype}, ${formatBytes(model.bytes)} (${fmt(model.parameters ? (8 * model.bytes) / model.parameters : 0)} bpw)`, '');
+  out.push(
+    `format ${model.format}, architecture ${model.architecture}, ${model.tensors.length} tensors, ${model.parameters.toLocaleString('en-US')} parameters, ${model.dtype}, ${formatBytes(model.bytes)} (${fmt(model.parameters ? (8 * model.bytes) / model.parameters : 0)} bpw)`,
+    '',
+  );
   // bpw: the source's storage per weight (fractional for GGUF block types: Q4_K is 4.5).
-  out.push(table(['tensor', 'shape', 'dtype', 'bpw', 'parameters', 'size'],
-    model.tensors.map((t) => [t.name, t.shape.join('x'), t.dtype, fmt(t.bitsPerElement), t.elements.toLocaleString('en-US'), formatBytes(t.bytes)]), [3, 4, 5]));
+  out.push(
+    table(
+      ['tensor', 'shape', 'dtype', 'bpw', 'parameters', 'size'],
+      model.tensors.map((t) => [
+        t.name,
+        t.shape.join('x'),
+        t.dtype,
+        fmt(t.bitsPerElement),
+        t.elements.toLocaleString('en-US'),
+        formatBytes(t.bytes),
+      ]),
+      [3, 4, 5],
+    ),
+  );
   process.stdout.write(out.join('\n') + '\n');
   return 0;
 }

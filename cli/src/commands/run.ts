@@ -15,7 +15,17 @@ import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } fro
 import { TextCalibrationError } from '../run/textCalibration';
 import { measure, measureText } from '../run/measure';
 import { writeExports, type WrittenExport } from '../run/exports';
-import { loadNative, type CalibrationEvent, type DoneEvent, type EvaluationEvent, type ImportanceEvent, type NativeAddon, type NativeError, type RunEvent, type TensorEvent } from '../run/native';
+import {
+  loadNative,
+  type CalibrationEvent,
+  type DoneEvent,
+  type EvaluationEvent,
+  type ImportanceEvent,
+  type NativeAddon,
+  type NativeError,
+  type RunEvent,
+  type TensorEvent,
+} from '../run/native';
 import { buildReport, checkAgainstPlan, formatReport, saveReport, seconds } from '../run/report';
 import { version } from '../version';
 
@@ -54,21 +64,32 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       if (human && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
     } catch (e) {
       const err = e as NativeError;
-      process.stderr.write(`bitsmith: measuring for allocate failed: ${err.message}${err.code ? ` [${err.code}]` : ''}\n`);
+      process.stderr.write(
+        `bitsmith: measuring for allocate failed: ${err.message}${err.code ? ` [${err.code}]` : ''}\n`,
+      );
       return 1;
     }
     loaded = loadRecipe(file)!;
   }
   const { analysis, text } = loaded;
-  if (analysis.recipe.allocate && !analysis.allocation?.result && !analysis.diagnostics.some((d) => d.severity === 'error')) {
-    printDiagnostics(loaded, analysis.diagnostics.filter((d) => d.code.startsWith('allocate/')));
+  if (
+    analysis.recipe.allocate &&
+    !analysis.allocation?.result &&
+    !analysis.diagnostics.some((d) => d.severity === 'error')
+  ) {
+    printDiagnostics(
+      loaded,
+      analysis.diagnostics.filter((d) => d.code.startsWith('allocate/')),
+    );
     process.stderr.write('bitsmith: not running: no allocation (above)\n');
     return 1;
   }
   const errors = analysis.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {
     printDiagnostics(loaded, errors);
-    process.stderr.write(`bitsmith: not running: the recipe has ${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
+    process.stderr.write(
+      `bitsmith: not running: the recipe has ${errors.length} error${errors.length === 1 ? '' : 's'}\n`,
+    );
     return 1;
   }
   const plan = planToJson(analysis, text);
@@ -79,7 +100,9 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   const unsupported = unsupportedFeatures(loaded, analysis.plan!);
   if (unsupported.length) {
     printDiagnostics(loaded, unsupported);
-    process.stderr.write(`bitsmith: not running: the recipe asks for ${unsupported.length === 1 ? 'something' : 'things'} the backend does not execute yet (above)\n`);
+    process.stderr.write(
+      `bitsmith: not running: the recipe asks for ${unsupported.length === 1 ? 'something' : 'things'} the backend does not execute yet (above)\n`,
+    );
     return 1;
   }
 
@@ -116,10 +139,17 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   const threads = threadsOpt ?? analysis.recipe.threads ?? 0;
   let job: ReturnType<typeof buildJob>;
   try {
-    job = buildJob(loaded, plan, { threads, output, outputKind: target?.kind, version, gguf: ggufPath && ggufSpec ? { path: ggufPath, spec: ggufSpec } : undefined });
+    job = buildJob(loaded, plan, {
+      threads,
+      output,
+      outputKind: target?.kind,
+      version,
+      gguf: ggufPath && ggufSpec ? { path: ggufPath, spec: ggufSpec } : undefined,
+    });
   } catch (e) {
     const cal = analysis.recipe.calibration;
-    if (e instanceof TextCalibrationError && cal) printDiagnostics(loaded, [diag(e.code, 'error', cal.stmt, e.message)]);
+    if (e instanceof TextCalibrationError && cal)
+      printDiagnostics(loaded, [diag(e.code, 'error', cal.stmt, e.message)]);
     else process.stderr.write(`bitsmith: ${(e as Error).message}\n`);
     return 1;
   }
@@ -141,14 +171,23 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     if (opts.events) process.stdout.write(JSON.stringify(e) + '\n');
     if (e.type === 'start') {
       count = e.tensors;
-      if (human) process.stderr.write(`bitsmith run ${shown}: ${e.tensors} tensors, ${e.params.toLocaleString('en-US')} params, ${e.threads} thread${e.threads === 1 ? '' : 's'}${e.output ? ` -> ${path.relative(process.cwd(), e.output) || e.output}` : ''}${e.gguf ? ` -> ${path.relative(process.cwd(), e.gguf) || e.gguf}` : ''}\n`);
+      if (human)
+        process.stderr.write(
+          `bitsmith run ${shown}: ${e.tensors} tensors, ${e.params.toLocaleString('en-US')} params, ${e.threads} thread${e.threads === 1 ? '' : 's'}${e.output ? ` -> ${path.relative(process.cwd(), e.output) || e.output}` : ''}${e.gguf ? ` -> ${path.relative(process.cwd(), e.gguf) || e.gguf}` : ''}\n`,
+        );
       if (human && ggufSpec) for (const n of ggufSpec.notes) process.stderr.write(`bitsmith: output gguf: ${n}\n`);
     } else if (e.type === 'calibration') {
       calibration = e;
-      if (human) line(`calibration: ${e.source.sequences} ${e.source.kind} sequences, ${e.source.tokens} tokens, ${e.hessians} Hessians (${seconds(e.seconds)})`);
+      if (human)
+        line(
+          `calibration: ${e.source.sequences} ${e.source.kind} sequences, ${e.source.tokens} tokens, ${e.hessians} Hessians (${seconds(e.seconds)})`,
+        );
     } else if (e.type === 'importance') {
       importance = e;
-      if (human) line(`calibration: imatrix ${e.path} (${e.format}, ${e.entries} entries): per-input-channel weights for ${e.tensors} tensors`);
+      if (human)
+        line(
+          `calibration: imatrix ${e.path} (${e.format}, ${e.entries} entries): per-input-channel weights for ${e.tensors} tensors`,
+        );
     } else if (e.type === 'evaluation') {
       evaluation = e;
       if (human) line(`evaluation: ${e.sequences} held-out sequences (${seconds(e.seconds)})`);
@@ -156,7 +195,10 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       if (tty) line(`tensor ${e.index + 1}/${count} ${e.name} ...`);
     } else if (e.type === 'tensor') {
       tensors.push(e);
-      if (human && !tty) line(`tensor ${e.index + 1}/${count} ${e.name} ${e.action === 'keep' ? 'kept' : `${e.format} ${+e.bpw.toFixed(4)} bpw, rel err ${e.relError?.toPrecision(3)}`} (${seconds(e.seconds)})`);
+      if (human && !tty)
+        line(
+          `tensor ${e.index + 1}/${count} ${e.name} ${e.action === 'keep' ? 'kept' : `${e.format} ${+e.bpw.toFixed(4)} bpw, rel err ${e.relError?.toPrecision(3)}`} (${seconds(e.seconds)})`,
+        );
     }
   };
 
@@ -191,8 +233,13 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     // Forward-pass errors (architecture, config, token files) belong to the statement that
     // asked for the forward pass: calibration, else evaluate.
     const { recipe } = analysis;
-    const stmt = /^(forward|calibration|evaluate)\//.test(e.code ?? '') ? (recipe.calibration?.stmt ?? recipe.evaluate?.stmt) : undefined;
-    if (stmt) printDiagnostics(loaded, [{ code: e.code!, severity: 'error', start: stmt.start, end: stmt.end, message: e.message }]);
+    const stmt = /^(forward|calibration|evaluate)\//.test(e.code ?? '')
+      ? (recipe.calibration?.stmt ?? recipe.evaluate?.stmt)
+      : undefined;
+    if (stmt)
+      printDiagnostics(loaded, [
+        { code: e.code!, severity: 'error', start: stmt.start, end: stmt.end, message: e.message },
+      ]);
     else process.stderr.write(`bitsmith: ${e.message}${e.code ? ` [${e.code}]` : ''}\n`);
     return 1;
   } finally {
@@ -208,10 +255,38 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   }
   const alloc = analysis.allocation?.result;
   const report = buildReport({
-    version, recipePath: loaded.path, recipeName: analysis.recipe.name, plan, output, outputKind: target?.kind,
-    gguf: ggufPath && ggufSpec ? { kind: 'gguf', path: ggufPath, architecture: ggufSpec.architecture, tokenizer: ggufSpec.tokenizer, notes: ggufSpec.notes } : undefined,
-    started, finished: new Date(), tensors, done, calibration, importance, evaluation,
-    allocation: alloc ? { metric: alloc.metric, predictedError: alloc.solution.error, bytes: alloc.solution.bytes, counts: alloc.counts, optimal: alloc.solution.optimal } : undefined,
+    version,
+    recipePath: loaded.path,
+    recipeName: analysis.recipe.name,
+    plan,
+    output,
+    outputKind: target?.kind,
+    gguf:
+      ggufPath && ggufSpec
+        ? {
+            kind: 'gguf',
+            path: ggufPath,
+            architecture: ggufSpec.architecture,
+            tokenizer: ggufSpec.tokenizer,
+            notes: ggufSpec.notes,
+          }
+        : undefined,
+    started,
+    finished: new Date(),
+    tensors,
+    done,
+    calibration,
+    importance,
+    evaluation,
+    allocation: alloc
+      ? {
+          metric: alloc.metric,
+          predictedError: alloc.solution.error,
+          bytes: alloc.solution.bytes,
+          counts: alloc.counts,
+          optimal: alloc.solution.optimal,
+        }
+      : undefined,
   });
   let exported: WrittenExport[] = [];
   try {
@@ -232,7 +307,10 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   else if (opts.json) process.stdout.write(JSON.stringify(withFile, null, 2) + '\n');
   else {
     process.stdout.write(formatReport(report) + '\n');
-    for (const x of exported) process.stdout.write(`export ${x.kind}: ${path.relative(process.cwd(), x.path) || x.path}${x.issues.length ? ` (${x.issues.length} rule${x.issues.length === 1 ? '' : 's'} not translated: see the comments)` : ''}\n`);
+    for (const x of exported)
+      process.stdout.write(
+        `export ${x.kind}: ${path.relative(process.cwd(), x.path) || x.path}${x.issues.length ? ` (${x.issues.length} rule${x.issues.length === 1 ? '' : 's'} not translated: see the comments)` : ''}\n`,
+      );
     if (saved) process.stdout.write(`report: ${path.relative(process.cwd(), saved) || saved}\n`);
   }
   return 0;

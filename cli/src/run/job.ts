@@ -3,7 +3,17 @@
 // fallback), and the plan's tensors become the job's tensor list.
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildGgufSpec, compressedTensorsConfig, hasInputActivations, notExecutable, type Diagnostic, type GgufSpec, type Plan, type PlanJson, type TensorPlanJson } from '../../../core/src/index';
+import {
+  buildGgufSpec,
+  compressedTensorsConfig,
+  hasInputActivations,
+  notExecutable,
+  type Diagnostic,
+  type GgufSpec,
+  type Plan,
+  type PlanJson,
+  type TensorPlanJson,
+} from '../../../core/src/index';
 import type { LoadedRecipe } from '../load';
 import type { JobConfig, RunJob } from './native';
 import { maxPositionsOf, textWindows } from './textCalibration';
@@ -16,7 +26,8 @@ export function unsupportedFeatures(loaded: LoadedRecipe, plan: Plan): Diagnosti
 export function jobConfig(t: TensorPlanJson): JobConfig {
   // gptq/awq need a layer's input activations: weights without them run as rtn (the
   // analysis hints it on the rule; the report names the method asked for).
-  const method = (t.method === 'gptq' || t.method === 'awq') && !hasInputActivations(t.name) ? 'rtn' : t.method ?? 'rtn';
+  const method =
+    (t.method === 'gptq' || t.method === 'awq') && !hasInputActivations(t.name) ? 'rtn' : (t.method ?? 'rtn');
   return {
     format: t.format!,
     method,
@@ -61,7 +72,9 @@ export function fakeOutput(loaded: LoadedRecipe): string | undefined {
 /** The output `run` writes (fake or compressed_tensors; a recipe with both is refused by notExecutable). */
 export function runOutput(loaded: LoadedRecipe): { kind: 'fake' | 'compressed_tensors'; path: string } | undefined {
   const o = loaded.analysis.recipe.outputs.find((d) => d.kind === 'fake' || d.kind === 'compressed_tensors');
-  return o ? { kind: o.kind as 'fake' | 'compressed_tensors', path: path.resolve(path.dirname(loaded.path), o.path.value) } : undefined;
+  return o
+    ? { kind: o.kind as 'fake' | 'compressed_tensors', path: path.resolve(path.dirname(loaded.path), o.path.value) }
+    : undefined;
 }
 
 /** Files of a Hugging Face folder carried into a compressed-tensors folder unchanged (tokenizer, generation config, ...). */
@@ -73,9 +86,16 @@ export function filesToCopy(modelPath: string): { from: string; name: string }[]
     return [];
   }
   if (!st.isDirectory()) return [];
-  return fs.readdirSync(modelPath, { withFileTypes: true })
-    .filter((e) => e.isFile() && !e.name.startsWith('.') && e.name !== 'config.json'
-      && !/\.(safetensors|gguf|bin|pt|pth|ckpt)$/i.test(e.name) && e.name !== 'model.safetensors.index.json')
+  return fs
+    .readdirSync(modelPath, { withFileTypes: true })
+    .filter(
+      (e) =>
+        e.isFile() &&
+        !e.name.startsWith('.') &&
+        e.name !== 'config.json' &&
+        !/\.(safetensors|gguf|bin|pt|pth|ckpt)$/i.test(e.name) &&
+        e.name !== 'model.safetensors.index.json',
+    )
     .map((e) => ({ from: path.join(modelPath, e.name), name: e.name }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -112,12 +132,24 @@ export function ggufSpecFor(loaded: LoadedRecipe, plan: PlanJson, version: strin
   return buildGgufSpec({ model, formats, name, version, recipeText: loaded.text });
 }
 
-export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: number; output?: string; outputKind?: 'fake' | 'compressed_tensors'; version: string; gguf?: { path: string; spec: GgufSpec } }): RunJob {
+export function buildJob(
+  loaded: LoadedRecipe,
+  plan: PlanJson,
+  opts: {
+    threads: number;
+    output?: string;
+    outputKind?: 'fake' | 'compressed_tensors';
+    version: string;
+    gguf?: { path: string; spec: GgufSpec };
+  },
+): RunJob {
   const job: RunJob = {
     model: loaded.analysis.modelPath ?? plan.model.path,
-    tensors: plan.tensors.map((t) => (t.action === 'quantize'
-      ? { name: t.name, shape: t.shape, action: 'quantize' as const, config: jobConfig(t) }
-      : { name: t.name, shape: t.shape, action: 'keep' as const })),
+    tensors: plan.tensors.map((t) =>
+      t.action === 'quantize'
+        ? { name: t.name, shape: t.shape, action: 'quantize' as const, config: jobConfig(t) }
+        : { name: t.name, shape: t.shape, action: 'keep' as const },
+    ),
     threads: opts.threads,
   };
   const { recipe } = loaded.analysis;
@@ -136,10 +168,15 @@ export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: 
   if (cal?.kind === 'imatrix' && cal.path) job.imatrix = imatrixJob(loaded, plan);
   if (recipe.evaluate) {
     // Held out from the calibration: generated with another seed than calibration's.
-    const seed = (cal?.kind === 'generated' ? cal.seed ?? 0 : 0) + 1;
+    const seed = (cal?.kind === 'generated' ? (cal.seed ?? 0) : 0) + 1;
     const p = recipe.evaluate.perplexity;
     job.evaluate = p?.tokens
-      ? { kind: 'tokens', path: path.resolve(path.dirname(loaded.path), p.tokens.value), samples: p.samples, length: p.length }
+      ? {
+          kind: 'tokens',
+          path: path.resolve(path.dirname(loaded.path), p.tokens.value),
+          samples: p.samples,
+          length: p.length,
+        }
       : { kind: 'generated', samples: p?.samples, length: p?.length, seed };
   }
   if (opts.output) {
@@ -147,14 +184,27 @@ export function buildJob(loaded: LoadedRecipe, plan: PlanJson, opts: { threads: 
     job.output = {
       kind: opts.outputKind ?? 'fake',
       path: opts.output,
-      ...(ct ? { config: compressedTensorsConfigJson(loaded), copy: filesToCopy(loaded.analysis.modelPath ?? plan.model.path) } : {}),
+      ...(ct
+        ? {
+            config: compressedTensorsConfigJson(loaded),
+            copy: filesToCopy(loaded.analysis.modelPath ?? plan.model.path),
+          }
+        : {}),
       metadata: {
         'bitsmith.recipe': loaded.analysis.recipe.name ?? path.basename(loaded.path),
         'bitsmith.recipe_file': loaded.path,
       },
     };
   }
-  if (opts.gguf) job.gguf = { path: opts.gguf.path, spec: JSON.stringify({ metadata: opts.gguf.spec.metadata, tensors: opts.gguf.spec.tensors, copySourceMetadata: opts.gguf.spec.copySourceMetadata === true }) };
+  if (opts.gguf)
+    job.gguf = {
+      path: opts.gguf.path,
+      spec: JSON.stringify({
+        metadata: opts.gguf.spec.metadata,
+        tensors: opts.gguf.spec.tensors,
+        copySourceMetadata: opts.gguf.spec.copySourceMetadata === true,
+      }),
+    };
   return job;
 }
 

@@ -4,8 +4,16 @@
 // figures go into the measurement table (core/src/allocate/measurements.ts), which is
 // saved after every format, so a cancelled measurement keeps what it finished.
 import {
-  KLD_SEQUENCES, MEASUREMENTS_VERSION, loadMeasurements, planToJson, resolvePlan, saveMeasurements,
-  type Analysis, type MeasurementTable, type MissingMeasurement, type PlanJson,
+  KLD_SEQUENCES,
+  MEASUREMENTS_VERSION,
+  loadMeasurements,
+  planToJson,
+  resolvePlan,
+  saveMeasurements,
+  type Analysis,
+  type MeasurementTable,
+  type MissingMeasurement,
+  type PlanJson,
 } from '../../../core/src/index';
 import type { LoadedRecipe } from '../load';
 import { buildJob } from './job';
@@ -34,11 +42,25 @@ export interface MeasureHandle {
 }
 
 /** Measures `missing` (from analysis.allocation) and saves them; resolves to the table. */
-export async function measure(loaded: LoadedRecipe, native: NativeAddon, opts: { threads: number; version: string; onProgress?: (p: MeasureProgress) => void; onHandle?: (h: MeasureHandle) => void }): Promise<MeasurementTable> {
+export async function measure(
+  loaded: LoadedRecipe,
+  native: NativeAddon,
+  opts: {
+    threads: number;
+    version: string;
+    onProgress?: (p: MeasureProgress) => void;
+    onHandle?: (h: MeasureHandle) => void;
+  },
+): Promise<MeasurementTable> {
   const { analysis } = loaded;
   const state = analysis.allocation;
-  if (!state?.context || !state.file) throw new Error('allocate: nothing to measure (no allocation, or the recipe is not saved)');
-  const table: MeasurementTable = loadMeasurements(state.file, state.context) ?? { version: MEASUREMENTS_VERSION, context: state.context, entries: {} };
+  if (!state?.context || !state.file)
+    throw new Error('allocate: nothing to measure (no allocation, or the recipe is not saved)');
+  const table: MeasurementTable = loadMeasurements(state.file, state.context) ?? {
+    version: MEASUREMENTS_VERSION,
+    context: state.context,
+    entries: {},
+  };
   const byFormat = new Map<string, MissingMeasurement[]>();
   for (const m of state.missing) {
     if (m.kind !== 'error') continue;
@@ -60,7 +82,15 @@ export async function measure(loaded: LoadedRecipe, native: NativeAddon, opts: {
       if (e.type !== 'tensor' || e.action !== 'quantize') return;
       events.push(e);
       done++;
-      opts.onProgress?.({ phase: 'error', format, formatIndex: fi, formats: byFormat.size, tensor: e.name, done, total });
+      opts.onProgress?.({
+        phase: 'error',
+        format,
+        formatIndex: fi,
+        formats: byFormat.size,
+        tensor: e.name,
+        done,
+        total,
+      });
     });
     opts.onHandle?.(handle);
     await handle.done;
@@ -68,8 +98,12 @@ export async function measure(loaded: LoadedRecipe, native: NativeAddon, opts: {
       const m = list.find((w) => w.tensor === e.name);
       if (!m) continue;
       table.entries[m.key] = {
-        tensor: e.name, format, method: e.method ?? 'rtn', bytes: e.bytesOut,
-        relError: e.relError ?? 0, squaredError: e.squaredError ?? 0,
+        tensor: e.name,
+        format,
+        method: e.method ?? 'rtn',
+        bytes: e.bytesOut,
+        relError: e.relError ?? 0,
+        squaredError: e.squaredError ?? 0,
         ...(e.outputErrorSum !== undefined ? { outputErrorSum: e.outputErrorSum, outputError: e.outputError } : {}),
       };
     }
@@ -81,20 +115,30 @@ export async function measure(loaded: LoadedRecipe, native: NativeAddon, opts: {
   const seed = analysis.recipe.calibration?.seed ?? 0;
   for (const [k, m] of klds.entries()) {
     const entry = table.entries[m.key];
-    if (!entry) throw new Error(`internal: ${m.tensor} as ${m.format} has no error measurement before its KL divergence`);
+    if (!entry)
+      throw new Error(`internal: ${m.tensor} as ${m.format} has no error measurement before its KL divergence`);
     // The calibration stays even for rtn: with it, rtn's searches (ggml blocks, clip mse,
     // outliers) are weighted by the Hessian diagonal, and the KL must be that of the
     // tensor `run` writes, not of an unweighted one.
     const job = measureJob(loaded, new Map([[m.index, m]]), m.format, opts);
     job.evaluate = { kind: 'generated', samples: KLD_SEQUENCES.samples, length: KLD_SEQUENCES.length, seed };
-    opts.onProgress?.({ phase: 'kld', format: m.format, formatIndex: k, formats: klds.length, tensor: m.tensor, done, total });
+    opts.onProgress?.({
+      phase: 'kld',
+      format: m.format,
+      formatIndex: k,
+      formats: klds.length,
+      tensor: m.tensor,
+      done,
+      total,
+    });
     let kl: number | undefined;
     const handle = native.startRun(job, (e: RunEvent) => {
       if (e.type === 'evaluation') kl = e.klMean;
     });
     opts.onHandle?.(handle);
     await handle.done;
-    if (kl === undefined || !Number.isFinite(kl)) throw new Error(`measuring the KL divergence of ${m.tensor} as ${m.format} gave no figure`);
+    if (kl === undefined || !Number.isFinite(kl))
+      throw new Error(`measuring the KL divergence of ${m.tensor} as ${m.format} gave no figure`);
     entry.kld = Math.max(0, kl);
     done++;
     // Saved every few, so an interrupted measurement keeps most of its work.
@@ -104,10 +148,17 @@ export async function measure(loaded: LoadedRecipe, native: NativeAddon, opts: {
 }
 
 /** A job quantizing the wanted tensors as `format` and keeping every other one, writing nothing. */
-function measureJob(loaded: LoadedRecipe, wanted: Map<number, MissingMeasurement>, format: string, opts: { threads: number; version: string }) {
+function measureJob(
+  loaded: LoadedRecipe,
+  wanted: Map<number, MissingMeasurement>,
+  format: string,
+  opts: { threads: number; version: string },
+) {
   const plan = planFor(loaded.analysis, loaded.text, wanted, format);
   const job = buildJob(loaded, plan, { threads: opts.threads, version: opts.version });
-  job.tensors = job.tensors.map((t, i) => (wanted.has(i) ? t : { name: t.name, shape: t.shape, action: 'keep' as const }));
+  job.tensors = job.tensors.map((t, i) =>
+    wanted.has(i) ? t : { name: t.name, shape: t.shape, action: 'keep' as const },
+  );
   return job;
 }
 

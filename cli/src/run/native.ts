@@ -5,7 +5,19 @@ import * as fs from 'fs';
 import { createRequire } from 'module';
 import * as path from 'path';
 
-export type { Histogram, StartEvent, TensorStartEvent, TensorEvent, RunTotals, DoneEvent, ErrorEvent, RunEvent, CalibrationEvent, EvaluationEvent, ImportanceEvent } from '../../../core/src/runReport';
+export type {
+  Histogram,
+  StartEvent,
+  TensorStartEvent,
+  TensorEvent,
+  RunTotals,
+  DoneEvent,
+  ErrorEvent,
+  RunEvent,
+  CalibrationEvent,
+  EvaluationEvent,
+  ImportanceEvent,
+} from '../../../core/src/runReport';
 import type { DoneEvent, RunEvent } from '../../../core/src/runReport';
 
 export interface JobConfig {
@@ -85,7 +97,20 @@ export interface NativeError extends Error {
 export interface NativeAddon {
   version(): string;
   startRun(job: RunJob, onEvent: (e: RunEvent) => void): RunHandle;
-  modelInfo(path: string): { path: string; format: string; architecture: string; tensors: { name: string; shape: number[]; dtype: string; elements: number; bytes: number; file: string; offset: number }[] };
+  modelInfo(path: string): {
+    path: string;
+    format: string;
+    architecture: string;
+    tensors: {
+      name: string;
+      shape: number[];
+      dtype: string;
+      elements: number;
+      bytes: number;
+      file: string;
+      offset: number;
+    }[];
+  };
   readTensor(path: string, name: string): Float32Array;
 }
 
@@ -93,7 +118,8 @@ export interface NativeAddon {
 export function packageRoot(from = __dirname): string {
   let dir = from;
   for (;;) {
-    if (fs.existsSync(path.join(dir, 'native', 'index.js')) && fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (fs.existsSync(path.join(dir, 'native', 'index.js')) && fs.existsSync(path.join(dir, 'package.json')))
+      return dir;
     const up = path.dirname(dir);
     if (up === dir) throw new Error(`cannot find the bitsmith package (native/index.js) above ${from}`);
     dir = up;

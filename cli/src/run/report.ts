@@ -13,9 +13,20 @@ import { table } from '../table';
 import type { CalibrationEvent, DoneEvent, EvaluationEvent, ImportanceEvent, TensorEvent } from './native';
 
 export function buildReport(args: {
-  version: string; recipePath: string; recipeName?: string; plan: PlanJson; output?: string; outputKind?: 'fake' | 'compressed_tensors'; gguf?: ReportOutput;
-  started: Date; finished: Date; tensors: TensorEvent[]; done: DoneEvent;
-  calibration?: CalibrationEvent; importance?: ImportanceEvent; evaluation?: EvaluationEvent;
+  version: string;
+  recipePath: string;
+  recipeName?: string;
+  plan: PlanJson;
+  output?: string;
+  outputKind?: 'fake' | 'compressed_tensors';
+  gguf?: ReportOutput;
+  started: Date;
+  finished: Date;
+  tensors: TensorEvent[];
+  done: DoneEvent;
+  calibration?: CalibrationEvent;
+  importance?: ImportanceEvent;
+  evaluation?: EvaluationEvent;
   allocation?: RunReport['allocation'];
 }): RunReport {
   const planBpw = new Map(args.plan.tensors.map((t) => [t.name, t]));
@@ -35,8 +46,11 @@ export function buildReport(args: {
     bitsmith: args.version,
     recipe: { path: args.recipePath, name: args.recipeName },
     model: args.plan.model,
-    output: args.output ? { kind: args.outputKind ?? 'fake', path: args.output } : args.gguf ?? null,
-    outputs: [...(args.output ? [{ kind: args.outputKind ?? 'fake', path: args.output }] : []), ...(args.gguf ? [args.gguf] : [])],
+    output: args.output ? { kind: args.outputKind ?? 'fake', path: args.output } : (args.gguf ?? null),
+    outputs: [
+      ...(args.output ? [{ kind: args.outputKind ?? 'fake', path: args.output }] : []),
+      ...(args.gguf ? [args.gguf] : []),
+    ],
     threads: args.done.threads,
     started: args.started.toISOString(),
     finished: args.finished.toISOString(),
@@ -69,7 +83,11 @@ export function checkAgainstPlan(plan: PlanJson, tensors: TensorEvent[], done: D
   return undefined;
 }
 
-export function reportPaths(recipePath: string, when: Date, reportDir?: string): { dir: string; file: string; latest: string } {
+export function reportPaths(
+  recipePath: string,
+  when: Date,
+  reportDir?: string,
+): { dir: string; file: string; latest: string } {
   const dir = reportDir ? path.resolve(reportDir) : path.join(path.dirname(recipePath), '.bitsmith', 'reports');
   const base = path.basename(recipePath).replace(/\.quant$/i, '');
   const stamp = when.toISOString().replace(/:/g, '-');
@@ -89,7 +107,8 @@ export function saveReport(report: RunReport, recipePath: string, reportDir?: st
   return p.file;
 }
 
-const num = (x: number | undefined, digits = 4): string => (x === undefined || x === null ? '' : !Number.isFinite(x) ? (x > 0 ? 'inf' : '-inf') : x.toPrecision(digits));
+const num = (x: number | undefined, digits = 4): string =>
+  x === undefined || x === null ? '' : !Number.isFinite(x) ? (x > 0 ? 'inf' : '-inf') : x.toPrecision(digits);
 
 export function seconds(s: number): string {
   return s < 1 ? `${(s * 1000).toFixed(s < 0.01 ? 2 : 1)} ms` : `${s.toFixed(2)} s`;
@@ -101,7 +120,9 @@ export function formatReport(r: RunReport): string {
   const rows = r.tensors.map((t) => [
     t.name,
     t.shape.join('x'),
-    t.action === 'keep' ? `keep (${t.dtype})` : `${t.format}${t.config?.symmetric === false ? ' asym' : ''}${t.config?.groupKind === 'size' ? ` g${t.config.group}` : t.config?.groupKind ? ` ${t.config.groupKind}` : ''}${t.method && t.method !== 'rtn' ? ` ${t.method}` : ''}${t.methodRequested ? ` (${t.methodRequested} -> rtn: no input activations)` : ''}`,
+    t.action === 'keep'
+      ? `keep (${t.dtype})`
+      : `${t.format}${t.config?.symmetric === false ? ' asym' : ''}${t.config?.groupKind === 'size' ? ` g${t.config.group}` : t.config?.groupKind ? ` ${t.config.groupKind}` : ''}${t.method && t.method !== 'rtn' ? ` ${t.method}` : ''}${t.methodRequested ? ` (${t.methodRequested} -> rtn: no input activations)` : ''}`,
     fmt(t.bpw),
     t.action === 'keep' ? '' : num(t.relError, 3),
     t.action === 'keep' ? '' : num(t.sqnrDb, 4),
@@ -109,17 +130,31 @@ export function formatReport(r: RunReport): string {
     ...(withOut ? [t.outputSqnrDb === undefined ? '' : num(t.outputSqnrDb, 4)] : []),
     seconds(t.seconds),
   ]);
-  const head = ['tensor', 'shape', 'format', 'bpw', 'rel err', 'SQNR dB', 'max abs err', ...(withOut ? ['out SQNR dB'] : []), 'time'];
+  const head = [
+    'tensor',
+    'shape',
+    'format',
+    'bpw',
+    'rel err',
+    'SQNR dB',
+    'max abs err',
+    ...(withOut ? ['out SQNR dB'] : []),
+    'time',
+  ];
   const out = [table(head, rows, withOut ? [3, 4, 5, 6, 7, 8] : [3, 4, 5, 6, 7])];
   const tot = r.totals;
   const sites = new Map<string, NonNullable<RunReport['tensors'][number]['awq']>>();
   for (const t of r.tensors) if (t.awq) sites.set(t.awq.shared.join(','), t.awq);
   if (sites.size) {
     out.push('');
-    out.push('awq (one scaling per input, shared by its tensors; search error = sum of tr(dW H dW^T), relative to rtn):');
+    out.push(
+      'awq (one scaling per input, shared by its tensors; search error = sum of tr(dW H dW^T), relative to rtn):',
+    );
     for (const a of sites.values()) {
       const rel = a.searchErrorRtn > 0 ? `${num(100 * (a.searchError / a.searchErrorRtn - 1), 3)}%` : 'n/a';
-      out.push(`  ${a.shared.join(', ')}: ${a.note ? `${a.note}` : `alpha ${fmt(a.alpha)} (grid point ${a.gridPoint} of ${a.grid}), scales ${num(a.scaleMin, 3)} .. ${num(a.scaleMax, 3)}, search error ${rel}${a.foldedInto ? `; 1/s folded into ${/(up|v)_proj\.weight$/.test(a.foldedInto) ? 'the rows of ' : ''}${a.foldedInto}` : ''}, ${seconds(a.seconds)}`}`);
+      out.push(
+        `  ${a.shared.join(', ')}: ${a.note ? `${a.note}` : `alpha ${fmt(a.alpha)} (grid point ${a.gridPoint} of ${a.grid}), scales ${num(a.scaleMin, 3)} .. ${num(a.scaleMax, 3)}, search error ${rel}${a.foldedInto ? `; 1/s folded into ${/(up|v)_proj\.weight$/.test(a.foldedInto) ? 'the rows of ' : ''}${a.foldedInto}` : ''}, ${seconds(a.seconds)}`}`,
+      );
     }
   }
   out.push('');
@@ -128,33 +163,55 @@ export function formatReport(r: RunReport): string {
       `${formatBytes(tot.bytesIn)} -> ${formatBytes(tot.bytesOut)} (${fmt(tot.bpw)} bpw), ${seconds(tot.seconds)} on ${r.threads} thread${r.threads === 1 ? '' : 's'}, ` +
       `${(tot.bytesIn / 1e9 / Math.max(tot.seconds, 1e-9)).toFixed(2)} GB/s of weights, peak RSS ${formatBytes(tot.peakRssBytes)}`,
   );
-  if (r.budget) out.push(`budget: ${formatBytes(r.budget.bytes)} (${fmt(r.budget.bpw)} bpw): ${r.budget.fits ? 'fits' : `OVER by ${formatBytes(r.budget.overBytes)}`}`);
+  if (r.budget)
+    out.push(
+      `budget: ${formatBytes(r.budget.bytes)} (${fmt(r.budget.bpw)} bpw): ${r.budget.fits ? 'fits' : `OVER by ${formatBytes(r.budget.overBytes)}`}`,
+    );
   if (r.calibration) {
     const c = r.calibration;
-    out.push(`calibration: ${c.source.sequences} ${c.source.kind} sequences (${c.source.path ? c.source.path : `seed ${c.source.seed}`}), ${c.source.tokens} tokens, ` +
-      `${c.hessians} Hessians in ${seconds(c.seconds)}; out SQNR dB = output error on these inputs, 10 log10 tr(W H W^T) / tr(dW H dW^T)`);
+    out.push(
+      `calibration: ${c.source.sequences} ${c.source.kind} sequences (${c.source.path ? c.source.path : `seed ${c.source.seed}`}), ${c.source.tokens} tokens, ` +
+        `${c.hessians} Hessians in ${seconds(c.seconds)}; out SQNR dB = output error on these inputs, 10 log10 tr(W H W^T) / tr(dW H dW^T)`,
+    );
   }
   if (r.importance?.source === 'imatrix') {
     const i = r.importance;
-    out.push(`calibration: imatrix ${i.path} (${i.format}, ${i.entries} entries) weights ${i.tensors} tensors; out SQNR dB is its diagonal estimate ` +
-      '10 log10 sum_j d_j |W_:j|^2 / sum_j d_j |dW_:j|^2 (d = mean x^2 per input: the diagonal of X^T X only, not the full-Hessian figure)');
+    out.push(
+      `calibration: imatrix ${i.path} (${i.format}, ${i.entries} entries) weights ${i.tensors} tensors; out SQNR dB is its diagonal estimate ` +
+        '10 log10 sum_j d_j |W_:j|^2 / sum_j d_j |dW_:j|^2 (d = mean x^2 per input: the diagonal of X^T X only, not the full-Hessian figure)',
+    );
   }
   if (r.evaluation) {
     const e = r.evaluation;
-    out.push(`evaluation on ${e.sequences} held-out ${e.source.kind} sequences (${e.source.kind === 'tokens' ? e.source.path : `seed ${e.source.seed}`}), ${e.tokens} predicted tokens, ${seconds(e.seconds)}:`);
-    out.push(`  perplexity: ${num(e.perplexityOriginal, 5)} original -> ${num(e.perplexityQuantized, 5)} quantized (${e.perplexityQuantized >= e.perplexityOriginal ? '+' : ''}${num(100 * (e.perplexityQuantized / e.perplexityOriginal - 1), 3)}%)`);
-    out.push(`  KL divergence (original || quantized): mean ${num(e.klMean, 4)}, p99 ${num(e.klP99, 4)}, max ${num(e.klMax, 4)} nats`);
+    out.push(
+      `evaluation on ${e.sequences} held-out ${e.source.kind} sequences (${e.source.kind === 'tokens' ? e.source.path : `seed ${e.source.seed}`}), ${e.tokens} predicted tokens, ${seconds(e.seconds)}:`,
+    );
+    out.push(
+      `  perplexity: ${num(e.perplexityOriginal, 5)} original -> ${num(e.perplexityQuantized, 5)} quantized (${e.perplexityQuantized >= e.perplexityOriginal ? '+' : ''}${num(100 * (e.perplexityQuantized / e.perplexityOriginal - 1), 3)}%)`,
+    );
+    out.push(
+      `  KL divergence (original || quantized): mean ${num(e.klMean, 4)}, p99 ${num(e.klP99, 4)}, max ${num(e.klMax, 4)} nats`,
+    );
     out.push(`  top-1 agreement: ${(100 * e.top1Agreement).toFixed(2)}%`);
   }
   if (r.allocation) {
     const a = r.allocation;
     const kl = a.metric !== 'weight';
-    out.push(`allocation (metric ${a.metric}): ${Object.entries(a.counts).sort((x, y) => y[1] - x[1]).map(([f, n]) => `${n} ${f}`).join(', ')}; predicted ${kl ? 'KL' : 'error'} ${num(a.predictedError, 4)}${kl && r.evaluation ? `, measured KL ${num(r.evaluation.klMean, 4)} (ratio ${num(r.evaluation.klMean / a.predictedError, 3)})` : ''}`);
+    out.push(
+      `allocation (metric ${a.metric}): ${Object.entries(a.counts)
+        .sort((x, y) => y[1] - x[1])
+        .map(([f, n]) => `${n} ${f}`)
+        .join(
+          ', ',
+        )}; predicted ${kl ? 'KL' : 'error'} ${num(a.predictedError, 4)}${kl && r.evaluation ? `, measured KL ${num(r.evaluation.klMean, 4)} (ratio ${num(r.evaluation.klMean / a.predictedError, 3)})` : ''}`,
+    );
   }
   const outs = r.outputs ?? (r.output ? [r.output] : []);
   if (!outs.length) out.push('output: none (the recipe has no output statement; metrics only)');
   for (const o of outs) {
-    out.push(`output ${o.kind}: ${o.path}${o.kind === 'gguf' ? ` (architecture ${o.architecture}, tokenizer: ${o.tokenizer})` : ''}`);
+    out.push(
+      `output ${o.kind}: ${o.path}${o.kind === 'gguf' ? ` (architecture ${o.architecture}, tokenizer: ${o.tokenizer})` : ''}`,
+    );
     for (const n of o.notes ?? []) out.push(`  note: ${n}`);
   }
   return out.join('\n');

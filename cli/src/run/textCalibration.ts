@@ -14,7 +14,10 @@ export const MAX_TEXT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_TEXT_LENGTH = 512;
 
 export class TextCalibrationError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -56,16 +59,28 @@ export function maxPositionsOf(config: Record<string, unknown>): number | undefi
  * `length` ids (prefix included); the last, shorter window is kept when it has at least
  * half a window of text, so a short file still calibrates. `samples` caps the windows.
  */
-export function textWindows(textPath: string, modelPath: string, opts: { samples?: number; length?: number; maxPositions?: number }): TextWindows {
+export function textWindows(
+  textPath: string,
+  modelPath: string,
+  opts: { samples?: number; length?: number; maxPositions?: number },
+): TextWindows {
   const files = findTokenizer(modelPath);
-  if (!files) throw new TextCalibrationError('calibration/no-tokenizer', `${modelPath}: no tokenizer.json beside the model, which calibration text needs`);
+  if (!files)
+    throw new TextCalibrationError(
+      'calibration/no-tokenizer',
+      `${modelPath}: no tokenizer.json beside the model, which calibration text needs`,
+    );
   let size: number;
   try {
     size = fs.statSync(textPath).size;
   } catch {
     throw new TextCalibrationError('calibration/not-found', `${textPath}: no such file`);
   }
-  if (size > MAX_TEXT_BYTES) throw new TextCalibrationError('calibration/bad-text', `${textPath}: ${size} bytes; text calibration reads at most ${MAX_TEXT_BYTES} (use samples/length, or a shorter file)`);
+  if (size > MAX_TEXT_BYTES)
+    throw new TextCalibrationError(
+      'calibration/bad-text',
+      `${textPath}: ${size} bytes; text calibration reads at most ${MAX_TEXT_BYTES} (use samples/length, or a shorter file)`,
+    );
   const text = fs.readFileSync(textPath, 'utf8');
   if (!text.trim()) throw new TextCalibrationError('calibration/bad-text', `${textPath}: the file holds no text`);
 
@@ -75,7 +90,10 @@ export function textWindows(textPath: string, modelPath: string, opts: { samples
   try {
     tokenizer = new Tokenizer(json as object, (config ?? {}) as object);
   } catch (e) {
-    throw new TextCalibrationError('calibration/bad-tokenizer', `${files.tokenizer}: cannot build the tokenizer (${(e as Error).message})`);
+    throw new TextCalibrationError(
+      'calibration/bad-tokenizer',
+      `${files.tokenizer}: cannot build the tokenizer (${(e as Error).message})`,
+    );
   }
   let ids: number[];
   let prefix: number[];
@@ -85,16 +103,26 @@ export function textWindows(textPath: string, modelPath: string, opts: { samples
     const empty = tokenizer.encode('', { add_special_tokens: true }).ids;
     prefix = empty.length > 0 && (config as { add_bos_token?: unknown }).add_bos_token !== false ? [empty[0]] : [];
   } catch (e) {
-    throw new TextCalibrationError('calibration/bad-tokenizer', `${files.tokenizer}: tokenizing ${textPath} failed (${(e as Error).message})`);
+    throw new TextCalibrationError(
+      'calibration/bad-tokenizer',
+      `${files.tokenizer}: tokenizing ${textPath} failed (${(e as Error).message})`,
+    );
   }
 
   const cap = opts.maxPositions && opts.maxPositions > 1 ? opts.maxPositions : undefined;
   if (opts.length && cap && opts.length > cap) {
-    throw new TextCalibrationError('calibration/bad-text', `length ${opts.length} is more than the model's ${cap} positions`);
+    throw new TextCalibrationError(
+      'calibration/bad-text',
+      `length ${opts.length} is more than the model's ${cap} positions`,
+    );
   }
   const length = opts.length ?? Math.min(DEFAULT_TEXT_LENGTH, cap ?? DEFAULT_TEXT_LENGTH);
   const body = length - prefix.length;
-  if (body < 1) throw new TextCalibrationError('calibration/bad-text', `length ${length} leaves no room for text after the tokenizer's ${prefix.length} leading id(s)`);
+  if (body < 1)
+    throw new TextCalibrationError(
+      'calibration/bad-text',
+      `length ${length} leaves no room for text after the tokenizer's ${prefix.length} leading id(s)`,
+    );
   const sequences: number[][] = [];
   for (let i = 0; i < ids.length; i += body) {
     const piece = ids.slice(i, i + body);
@@ -103,6 +131,10 @@ export function textWindows(textPath: string, modelPath: string, opts: { samples
     sequences.push([...prefix, ...piece]);
     if (opts.samples && sequences.length >= opts.samples) break;
   }
-  if (sequences.length === 0) throw new TextCalibrationError('calibration/bad-text', `${textPath}: tokenizes to ${ids.length} id(s), too few for one window`);
+  if (sequences.length === 0)
+    throw new TextCalibrationError(
+      'calibration/bad-text',
+      `${textPath}: tokenizes to ${ids.length} id(s), too few for one window`,
+    );
   return { sequences, textTokens: ids.length, tokenizer: files.tokenizer, prefix };
 }

@@ -27,24 +27,43 @@ export class AllocationPanel implements vscode.Disposable {
       await existing.load();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(AllocationPanel.viewType, `Allocation: ${path.basename(recipe.fsPath)}`, vscode.ViewColumn.Beside, webviewOptions(ext));
+    const panel = vscode.window.createWebviewPanel(
+      AllocationPanel.viewType,
+      `Allocation: ${path.basename(recipe.fsPath)}`,
+      vscode.ViewColumn.Beside,
+      webviewOptions(ext),
+    );
     return new AllocationPanel(ext, panel, recipe, runs);
   }
 
-  static revive(ext: vscode.ExtensionContext, panel: vscode.WebviewPanel, recipe: vscode.Uri, runs: RunManager): AllocationPanel {
+  static revive(
+    ext: vscode.ExtensionContext,
+    panel: vscode.WebviewPanel,
+    recipe: vscode.Uri,
+    runs: RunManager,
+  ): AllocationPanel {
     AllocationPanel.panels.get(recipe.fsPath)?.dispose();
     return new AllocationPanel(ext, panel, recipe, runs);
   }
 
-  private constructor(ext: vscode.ExtensionContext, readonly panel: vscode.WebviewPanel, readonly recipe: vscode.Uri, private readonly runs: RunManager) {
+  private constructor(
+    ext: vscode.ExtensionContext,
+    readonly panel: vscode.WebviewPanel,
+    readonly recipe: vscode.Uri,
+    private readonly runs: RunManager,
+  ) {
     AllocationPanel.panels.set(recipe.fsPath, this);
     panel.webview.options = webviewOptions(ext);
     panel.webview.html = webviewHtml(panel.webview, ext, 'allocation', `Allocation: ${path.basename(recipe.fsPath)}`);
     this.disposables.push(
       onWebviewMessage(panel.webview, (m) => this.onMessage(m)),
-      runs.onDidAllocate((uri) => { if (uri.fsPath === recipe.fsPath) void this.load(); }),
+      runs.onDidAllocate((uri) => {
+        if (uri.fsPath === recipe.fsPath) void this.load();
+      }),
       // The recipe edited (budget, candidates, pins): the allocation follows.
-      vscode.workspace.onDidSaveTextDocument((d) => { if (d.uri.fsPath === recipe.fsPath) void this.load(); }),
+      vscode.workspace.onDidSaveTextDocument((d) => {
+        if (d.uri.fsPath === recipe.fsPath) void this.load();
+      }),
     );
     panel.onDidDispose(() => this.dispose());
   }
@@ -66,10 +85,22 @@ export class AllocationPanel implements vscode.Disposable {
     const a = analysis.allocation;
     const table = a?.file && a.context ? loadMeasurements(a.file, a.context) : undefined;
     if (!a || !table || !analysis.plan || !analysis.recipe.allocate) {
-      await postToWebview(this.panel.webview, { type: 'notice', message: 'No measured allocation to preview: measure first.', level: 'warning' });
+      await postToWebview(this.panel.webview, {
+        type: 'notice',
+        message: 'No measured allocation to preview: measure first.',
+        level: 'warning',
+      });
       return;
     }
-    let preview = recipeAtBudget(text, analysis.recipe, analysis.plan, a.setup, table, analysis.recipe.allocate.metric, bytes);
+    let preview = recipeAtBudget(
+      text,
+      analysis.recipe,
+      analysis.plan,
+      a.setup,
+      table,
+      analysis.recipe.allocate.metric,
+      bytes,
+    );
     const model = analysis.recipe.model;
     if (model && !path.isAbsolute(model.path) && analysis.modelPath) {
       preview = preview.replace(`"${model.path}"`, `"${analysis.modelPath}"`);
@@ -85,11 +116,21 @@ export class AllocationPanel implements vscode.Disposable {
     try {
       text = doc ? doc.getText() : fs.readFileSync(this.recipe.fsPath, 'utf8');
     } catch (e) {
-      await postToWebview(this.panel.webview, { type: 'error', title: 'Cannot read the recipe', message: (e as Error).message, file: this.recipe.fsPath });
+      await postToWebview(this.panel.webview, {
+        type: 'error',
+        title: 'Cannot read the recipe',
+        message: (e as Error).message,
+        file: this.recipe.fsPath,
+      });
       return;
     }
     const analysis = analyze(text, { recipePath: this.recipe.fsPath });
-    const view = allocationView(this.recipe.fsPath, path.basename(this.recipe.fsPath), analysis, latestReport(this.recipe));
+    const view = allocationView(
+      this.recipe.fsPath,
+      path.basename(this.recipe.fsPath),
+      analysis,
+      latestReport(this.recipe),
+    );
     await postToWebview(this.panel.webview, { type: 'allocation', view });
   }
 
@@ -109,7 +150,11 @@ export class AllocationPanel implements vscode.Disposable {
     if (await vscode.workspace.applyEdit(edit)) {
       await doc.save();
       await this.load();
-      await postToWebview(this.panel.webview, { type: 'notice', message: `Budget set to ${bytes} bytes in ${path.basename(this.recipe.fsPath)}.`, level: 'info' });
+      await postToWebview(this.panel.webview, {
+        type: 'notice',
+        message: `Budget set to ${bytes} bytes in ${path.basename(this.recipe.fsPath)}.`,
+        level: 'info',
+      });
     }
   }
 
@@ -123,10 +168,14 @@ export class AllocationPanel implements vscode.Disposable {
 }
 
 export class AllocationPanelSerializer implements vscode.WebviewPanelSerializer<AllocationState> {
-  constructor(private readonly ext: vscode.ExtensionContext, private readonly runs: RunManager) {}
+  constructor(
+    private readonly ext: vscode.ExtensionContext,
+    private readonly runs: RunManager,
+  ) {}
 
   async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: AllocationState | undefined): Promise<void> {
-    if (state?.kind === 'allocation' && state.recipe) AllocationPanel.revive(this.ext, panel, vscode.Uri.file(state.recipe), this.runs);
+    if (state?.kind === 'allocation' && state.recipe)
+      AllocationPanel.revive(this.ext, panel, vscode.Uri.file(state.recipe), this.runs);
     else panel.dispose();
   }
 }

@@ -24,7 +24,12 @@ export class ComparePanel implements vscode.Disposable {
       await existing.load();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(ComparePanel.viewType, ComparePanel.titleFor(a, b), vscode.ViewColumn.Active, webviewOptions(ext));
+    const panel = vscode.window.createWebviewPanel(
+      ComparePanel.viewType,
+      ComparePanel.titleFor(a, b),
+      vscode.ViewColumn.Active,
+      webviewOptions(ext),
+    );
     const created = new ComparePanel(ext, panel, a, b);
     await created.load();
     return created;
@@ -48,7 +53,12 @@ export class ComparePanel implements vscode.Disposable {
     return `Compare: ${path.basename(a, '.json')} ↔ ${path.basename(b, '.json')}`;
   }
 
-  private constructor(ext: vscode.ExtensionContext, readonly panel: vscode.WebviewPanel, readonly fileA: string, readonly fileB: string) {
+  private constructor(
+    ext: vscode.ExtensionContext,
+    readonly panel: vscode.WebviewPanel,
+    readonly fileA: string,
+    readonly fileB: string,
+  ) {
     ComparePanel.panels.set(ComparePanel.key(fileA, fileB), this);
     panel.webview.html = webviewHtml(panel.webview, ext, 'compare', ComparePanel.titleFor(fileA, fileB));
     this.disposables.push(
@@ -68,7 +78,9 @@ export class ComparePanel implements vscode.Disposable {
       this.loaded = undefined;
       if (this.disposed) return;
       await postToWebview(this.panel.webview, {
-        type: 'error', title: 'Cannot compare these run reports', message: err instanceof Error ? err.message : String(err),
+        type: 'error',
+        title: 'Cannot compare these run reports',
+        message: err instanceof Error ? err.message : String(err),
         file: err instanceof ReportFileError ? err.file : `${this.fileA}, ${this.fileB}`,
       });
     }
@@ -91,13 +103,26 @@ export class ComparePanel implements vscode.Disposable {
       case 'exportJson': {
         if (!this.loaded) return;
         const rows = joinReports(this.loaded.a.report, this.loaded.b.report);
-        const order = message.type === 'exportCsv' && message.tensors ? new Map(message.tensors.map((n, i) => [n, i])) : undefined;
-        const chosen = order ? rows.filter((r) => order.has(r.name)).sort((x, y) => order.get(x.name)! - order.get(y.name)!) : rows;
-        const base = path.join(path.dirname(this.fileB), `compare-${path.basename(this.fileA, '.json')}-${path.basename(this.fileB, '.json')}`);
-        const written = message.type === 'exportCsv'
-          ? await saveAs(`${base}.csv`, { CSV: ['csv'] }, compareToCsv(chosen), 'Export the comparison as CSV')
-          : await saveAs(`${base}.json`, { JSON: ['json'] }, `${JSON.stringify({ a: this.fileA, b: this.fileB, tensors: chosen.map((r) => ({ name: r.name, status: r.status, a: r.a, b: r.b, relRatio: r.relRatio, bpwDelta: r.bpwDelta })) }, null, 2)}\n`, 'Export the comparison as JSON');
-        if (written) await postToWebview(this.panel.webview, { type: 'notice', level: 'info', message: `Saved ${written}` });
+        const order =
+          message.type === 'exportCsv' && message.tensors ? new Map(message.tensors.map((n, i) => [n, i])) : undefined;
+        const chosen = order
+          ? rows.filter((r) => order.has(r.name)).sort((x, y) => order.get(x.name)! - order.get(y.name)!)
+          : rows;
+        const base = path.join(
+          path.dirname(this.fileB),
+          `compare-${path.basename(this.fileA, '.json')}-${path.basename(this.fileB, '.json')}`,
+        );
+        const written =
+          message.type === 'exportCsv'
+            ? await saveAs(`${base}.csv`, { CSV: ['csv'] }, compareToCsv(chosen), 'Export the comparison as CSV')
+            : await saveAs(
+                `${base}.json`,
+                { JSON: ['json'] },
+                `${JSON.stringify({ a: this.fileA, b: this.fileB, tensors: chosen.map((r) => ({ name: r.name, status: r.status, a: r.a, b: r.b, relRatio: r.relRatio, bpwDelta: r.bpwDelta })) }, null, 2)}\n`,
+                'Export the comparison as JSON',
+              );
+        if (written)
+          await postToWebview(this.panel.webview, { type: 'notice', level: 'info', message: `Saved ${written}` });
         return;
       }
       case 'revealRule':

@@ -7,7 +7,10 @@ import type { RunReport } from '../../../core/src/runReport';
 import { reportProblem } from '../../../webview/src/shared/messages';
 
 export class ReportFileError extends Error {
-  constructor(message: string, readonly file: string) {
+  constructor(
+    message: string,
+    readonly file: string,
+  ) {
     super(message);
     this.name = 'ReportFileError';
   }
@@ -19,7 +22,12 @@ export async function readReport(file: string): Promise<RunReport> {
     text = await fs.promises.readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'the file does not exist (was the report deleted or moved?)' : code === 'EISDIR' ? 'it is a folder' : String((err as Error).message);
+    const why =
+      code === 'ENOENT'
+        ? 'the file does not exist (was the report deleted or moved?)'
+        : code === 'EISDIR'
+          ? 'it is a folder'
+          : String((err as Error).message);
     throw new ReportFileError(`Cannot read the report ${file}: ${why}`, file);
   }
   let json: unknown;
@@ -35,7 +43,10 @@ export async function readReport(file: string): Promise<RunReport> {
 
 /** Writes `data` to `target` through a temporary file beside it and a rename. */
 export async function writeFileAtomic(target: string, data: string): Promise<void> {
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  const temp = path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${process.pid}.${Date.now().toString(36)}.tmp`,
+  );
   try {
     await fs.promises.writeFile(temp, data, 'utf8');
     await fs.promises.rename(temp, target);
@@ -46,7 +57,12 @@ export async function writeFileAtomic(target: string, data: string): Promise<voi
 }
 
 /** Asks where to save, then writes; returns the path written or undefined when cancelled. */
-export async function saveAs(defaultPath: string, filters: Record<string, string[]>, data: string, title: string): Promise<string | undefined> {
+export async function saveAs(
+  defaultPath: string,
+  filters: Record<string, string[]>,
+  data: string,
+  title: string,
+): Promise<string | undefined> {
   const uri = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(defaultPath), filters, title });
   if (!uri) return undefined;
   if (uri.scheme === 'file') {
@@ -59,7 +75,9 @@ export async function saveAs(defaultPath: string, filters: Record<string, string
 
 /** Calls `onChange` (debounced) when the file is created, changed or deleted. */
 export function watchFile(file: string, onChange: () => void): vscode.Disposable {
-  const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(file)), path.basename(file)));
+  const watcher = vscode.workspace.createFileSystemWatcher(
+    new vscode.RelativePattern(vscode.Uri.file(path.dirname(file)), path.basename(file)),
+  );
   let timer: NodeJS.Timeout | undefined;
   const fire = () => {
     if (timer) clearTimeout(timer);

@@ -26,7 +26,12 @@ function escapeHtml(text: string): string {
 }
 
 /** The page: stylesheet and script from dist/webview, everything else built by the script. */
-export function webviewHtml(webview: vscode.Webview, ext: vscode.ExtensionContext, script: WebviewScript, title: string): string {
+export function webviewHtml(
+  webview: vscode.Webview,
+  ext: vscode.ExtensionContext,
+  script: WebviewScript,
+  title: string,
+): string {
   const nonce = crypto.randomBytes(18).toString('base64');
   const root = webviewRoot(ext);
   const scriptUri = webview.asWebviewUri(vscode.Uri.joinPath(root, `${script}.js`));
@@ -62,13 +67,20 @@ export function postToWebview(webview: vscode.Webview, message: HostToWebview): 
 }
 
 /** Subscribes to the webview's messages, dropping anything that is not part of the protocol. */
-export function onWebviewMessage(webview: vscode.Webview, handler: (message: WebviewToHost) => void | Promise<void>): vscode.Disposable {
+export function onWebviewMessage(
+  webview: vscode.Webview,
+  handler: (message: WebviewToHost) => void | Promise<void>,
+): vscode.Disposable {
   return webview.onDidReceiveMessage(async (raw: unknown) => {
     if (!isWebviewMessage(raw)) return;
     try {
       await handler(raw);
     } catch (err) {
-      void postToWebview(webview, { type: 'notice', level: 'error', message: err instanceof Error ? err.message : String(err) });
+      void postToWebview(webview, {
+        type: 'notice',
+        level: 'error',
+        message: err instanceof Error ? err.message : String(err),
+      });
     }
   });
 }

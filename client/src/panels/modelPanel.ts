@@ -13,7 +13,11 @@ import { modelView } from './modelView';
 class ModelController implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
 
-  constructor(ext: vscode.ExtensionContext, private readonly webview: vscode.Webview, readonly modelPath: string) {
+  constructor(
+    ext: vscode.ExtensionContext,
+    private readonly webview: vscode.Webview,
+    readonly modelPath: string,
+  ) {
     webview.options = webviewOptions(ext);
     webview.html = webviewHtml(webview, ext, 'model', `Model: ${path.basename(modelPath)}`);
     this.disposables.push(onWebviewMessage(webview, (m) => this.onMessage(m)));
@@ -30,7 +34,9 @@ class ModelController implements vscode.Disposable {
     } catch (err) {
       const file = (err as { file?: unknown }).file;
       await postToWebview(this.webview, {
-        type: 'error', title: 'Cannot read this model', message: err instanceof Error ? err.message : String(err),
+        type: 'error',
+        title: 'Cannot read this model',
+        message: err instanceof Error ? err.message : String(err),
         file: typeof file === 'string' ? file : this.modelPath,
       });
       return;
@@ -58,7 +64,12 @@ export class ModelPanel implements vscode.Disposable {
       await existing.controller.load();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(ModelPanel.viewType, `Model: ${path.basename(modelPath)}`, vscode.ViewColumn.Active, webviewOptions(ext));
+    const panel = vscode.window.createWebviewPanel(
+      ModelPanel.viewType,
+      `Model: ${path.basename(modelPath)}`,
+      vscode.ViewColumn.Active,
+      webviewOptions(ext),
+    );
     return new ModelPanel(ext, panel, modelPath);
   }
 
@@ -67,7 +78,11 @@ export class ModelPanel implements vscode.Disposable {
     return new ModelPanel(ext, panel, modelPath);
   }
 
-  private constructor(ext: vscode.ExtensionContext, readonly panel: vscode.WebviewPanel, readonly modelPath: string) {
+  private constructor(
+    ext: vscode.ExtensionContext,
+    readonly panel: vscode.WebviewPanel,
+    readonly modelPath: string,
+  ) {
     ModelPanel.panels.set(modelPath, this);
     this.controller = new ModelController(ext, panel.webview, modelPath);
     panel.onDidDispose(() => this.dispose());
@@ -106,7 +121,12 @@ export class ModelInspectorProvider implements vscode.CustomReadonlyEditorProvid
   resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
     const controller = new ModelController(this.ext, panel.webview, document.uri.fsPath);
     // A rewritten model file (a new `output fake`) refreshes the view.
-    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(document.uri.fsPath)), path.basename(document.uri.fsPath)));
+    const watcher = vscode.workspace.createFileSystemWatcher(
+      new vscode.RelativePattern(
+        vscode.Uri.file(path.dirname(document.uri.fsPath)),
+        path.basename(document.uri.fsPath),
+      ),
+    );
     const reload = () => void controller.load();
     const subs = [watcher.onDidChange(reload), watcher.onDidCreate(reload)];
     panel.onDidDispose(() => {
@@ -125,7 +145,11 @@ export class ModelInspectorProvider implements vscode.CustomReadonlyEditorProvid
 export function registerModelInspector(ext: vscode.ExtensionContext): vscode.Disposable {
   const provider = new ModelInspectorProvider(ext);
   return vscode.Disposable.from(
-    vscode.window.registerCustomEditorProvider(ModelInspectorProvider.viewType, provider, { supportsMultipleEditorsPerDocument: true }),
-    vscode.window.registerCustomEditorProvider(ModelInspectorProvider.binViewType, provider, { supportsMultipleEditorsPerDocument: true }),
+    vscode.window.registerCustomEditorProvider(ModelInspectorProvider.viewType, provider, {
+      supportsMultipleEditorsPerDocument: true,
+    }),
+    vscode.window.registerCustomEditorProvider(ModelInspectorProvider.binViewType, provider, {
+      supportsMultipleEditorsPerDocument: true,
+    }),
   );
 }

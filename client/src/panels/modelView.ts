@@ -28,8 +28,15 @@ export function modelView(header: ModelHeader): ModelView {
     bytes: header.bytes,
     dtype: header.dtype,
     files: header.files.map(rel),
-    tensors: header.tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype, elements: t.elements, bytes: t.bytes, file: rel(t.file), offset: t.offset })),
+    tensors: header.tensors.map((t) => ({
+      name: t.name,
+      shape: t.shape,
+      dtype: t.dtype,
+      elements: t.elements,
+      bytes: t.bytes,
+      file: rel(t.file),
+      offset: t.offset,
+    })),
     config,
   };
 }
-

@@ -25,7 +25,12 @@ export class ReportPanel implements vscode.Disposable {
       await existing.load();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(ReportPanel.viewType, ReportPanel.titleFor(file), vscode.ViewColumn.Active, webviewOptions(ext));
+    const panel = vscode.window.createWebviewPanel(
+      ReportPanel.viewType,
+      ReportPanel.titleFor(file),
+      vscode.ViewColumn.Active,
+      webviewOptions(ext),
+    );
     const created = new ReportPanel(ext, panel, file);
     await created.load();
     return created;
@@ -50,7 +55,11 @@ export class ReportPanel implements vscode.Disposable {
     return `Report: ${report?.recipe.name ?? path.basename(file, '.json')}`;
   }
 
-  private constructor(private readonly ext: vscode.ExtensionContext, readonly panel: vscode.WebviewPanel, readonly file: string) {
+  private constructor(
+    private readonly ext: vscode.ExtensionContext,
+    readonly panel: vscode.WebviewPanel,
+    readonly file: string,
+  ) {
     ReportPanel.panels.set(file, this);
     panel.webview.html = webviewHtml(panel.webview, ext, 'report', ReportPanel.titleFor(file));
     this.disposables.push(
@@ -71,7 +80,12 @@ export class ReportPanel implements vscode.Disposable {
       this.report = undefined;
       const message = err instanceof Error ? err.message : String(err);
       if (!this.disposed) {
-        await postToWebview(this.panel.webview, { type: 'error', title: 'Cannot show this run report', message, file: err instanceof ReportFileError ? err.file : this.file });
+        await postToWebview(this.panel.webview, {
+          type: 'error',
+          title: 'Cannot show this run report',
+          message,
+          file: err instanceof ReportFileError ? err.file : this.file,
+        });
       }
     }
   }
@@ -109,7 +123,9 @@ export class ReportPanel implements vscode.Disposable {
     if (!report || !tensor) return;
     const rule = decidingRule(report, tensor);
     if (!rule) {
-      const why = report.rules ? `no rule decided ${tensorName} (it is ${tensor.action === 'keep' ? 'kept as no rule gives it a format' : 'left to the built-in defaults'})` : 'this report does not record which rule decided each tensor';
+      const why = report.rules
+        ? `no rule decided ${tensorName} (it is ${tensor.action === 'keep' ? 'kept as no rule gives it a format' : 'left to the built-in defaults'})`
+        : 'this report does not record which rule decided each tensor';
       await postToWebview(this.panel.webview, { type: 'notice', level: 'info', message: `Nothing to reveal: ${why}.` });
       return;
     }
@@ -117,7 +133,11 @@ export class ReportPanel implements vscode.Disposable {
     try {
       doc = await vscode.workspace.openTextDocument(vscode.Uri.file(report.recipe.path));
     } catch (err) {
-      await postToWebview(this.panel.webview, { type: 'notice', level: 'error', message: `Cannot open the recipe ${report.recipe.path}: ${(err as Error).message}` });
+      await postToWebview(this.panel.webview, {
+        type: 'notice',
+        level: 'error',
+        message: `Cannot open the recipe ${report.recipe.path}: ${(err as Error).message}`,
+      });
       return;
     }
     const line = Math.min(rule.line, doc.lineCount - 1);
@@ -135,10 +155,17 @@ export class ReportPanel implements vscode.Disposable {
     const report = this.report;
     if (!report) return;
     const base = path.join(path.dirname(this.file), path.basename(this.file, '.json'));
-    const written = kind === 'csv'
-      ? await saveAs(`${base}.csv`, { CSV: ['csv'] }, reportToCsv(report, tensors), 'Export the tensor table as CSV')
-      : await saveAs(`${base}-export.json`, { JSON: ['json'] }, `${JSON.stringify({ ...report, file: undefined }, null, 2)}\n`, 'Export the run report as JSON');
-    if (written) await postToWebview(this.panel.webview, { type: 'notice', level: 'info', message: `Saved ${written}` });
+    const written =
+      kind === 'csv'
+        ? await saveAs(`${base}.csv`, { CSV: ['csv'] }, reportToCsv(report, tensors), 'Export the tensor table as CSV')
+        : await saveAs(
+            `${base}-export.json`,
+            { JSON: ['json'] },
+            `${JSON.stringify({ ...report, file: undefined }, null, 2)}\n`,
+            'Export the run report as JSON',
+          );
+    if (written)
+      await postToWebview(this.panel.webview, { type: 'notice', level: 'info', message: `Saved ${written}` });
   }
 
   dispose(): void {
@@ -162,7 +189,13 @@ export class ReportPanelSerializer implements vscode.WebviewPanelSerializer<Repo
     panel.webview.options = webviewOptions(this.ext);
     panel.webview.html = webviewHtml(panel.webview, this.ext, 'report', 'Bitsmith report');
     const sub = panel.webview.onDidReceiveMessage(() => {
-      void postToWebview(panel.webview, { type: 'error', title: 'Cannot restore this run report', message: 'The panel did not record which report it showed. Open the report again from its file or the run that wrote it.', file: '' });
+      void postToWebview(panel.webview, {
+        type: 'error',
+        title: 'Cannot restore this run report',
+        message:
+          'The panel did not record which report it showed. Open the report again from its file or the run that wrote it.',
+        file: '',
+      });
     });
     panel.onDidDispose(() => sub.dispose());
   }

@@ -37,7 +37,8 @@ export class EventLineReader {
       this.onText(line);
       return;
     }
-    if (item && typeof item === 'object' && typeof (item as { type?: unknown }).type === 'string') this.onItem(item as StreamItem);
+    if (item && typeof item === 'object' && typeof (item as { type?: unknown }).type === 'string')
+      this.onItem(item as StreamItem);
     else this.onText(line);
   }
 }
@@ -54,22 +55,35 @@ export class RunProgress {
     switch (item.type) {
       case 'start':
         this.total = item.tensors;
-        return { message: `${item.tensors} tensors, ${item.threads} thread${item.threads === 1 ? '' : 's'}`, increment: 0 };
+        return {
+          message: `${item.tensors} tensors, ${item.threads} thread${item.threads === 1 ? '' : 's'}`,
+          increment: 0,
+        };
       case 'calibration':
-        return { message: `calibrated on ${item.source.sequences} sequences (${item.source.tokens.toLocaleString('en-US')} tokens)`, increment: 0 };
+        return {
+          message: `calibrated on ${item.source.sequences} sequences (${item.source.tokens.toLocaleString('en-US')} tokens)`,
+          increment: 0,
+        };
       case 'evaluation':
-        return { message: `evaluated: perplexity ${item.perplexityOriginal.toFixed(2)} → ${item.perplexityQuantized.toFixed(2)}, KL ${item.klMean.toPrecision(3)}`, increment: 0 };
+        return {
+          message: `evaluated: perplexity ${item.perplexityOriginal.toFixed(2)} → ${item.perplexityQuantized.toFixed(2)}, KL ${item.klMean.toPrecision(3)}`,
+          increment: 0,
+        };
       case 'tensor-start':
         this.current = item.name;
         return { message: `tensor ${item.index + 1}/${this.total}: ${item.name}`, increment: 0 };
       case 'tensor':
         this.done++;
-        return { message: `tensor ${item.index + 1}/${this.total}: ${item.name}`, increment: this.total ? 100 / this.total : 0 };
+        return {
+          message: `tensor ${item.index + 1}/${this.total}: ${item.name}`,
+          increment: this.total ? 100 / this.total : 0,
+        };
       case 'measure':
         return {
-          message: item.phase === 'error'
-            ? `allocate: measuring ${item.format} (${item.formatIndex + 1}/${item.formats}), ${item.done}/${item.total}`
-            : `allocate: KL divergence ${item.formatIndex + 1}/${item.formats}, ${item.tensor} as ${item.format}`,
+          message:
+            item.phase === 'error'
+              ? `allocate: measuring ${item.format} (${item.formatIndex + 1}/${item.formats}), ${item.done}/${item.total}`
+              : `allocate: KL divergence ${item.formatIndex + 1}/${item.formats}, ${item.tensor} as ${item.format}`,
           increment: 0,
         };
       case 'done':
@@ -87,6 +101,9 @@ export class RunProgress {
 /** The first line of the CLI's stderr that says what went wrong: a diagnostic
  * (file:line:col: error: ...) or a `bitsmith: ...` line, else the first non-empty line. */
 export function failureSummary(stderr: string): string | undefined {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return lines.find((l) => /:\d+:\d+: error: /.test(l)) ?? lines.find((l) => l.startsWith('bitsmith: ')) ?? lines[0];
 }

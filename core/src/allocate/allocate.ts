@@ -67,18 +67,28 @@ export interface AllocationResult {
 }
 
 /** The (tensor, candidate) figures the table lacks for `metric`. */
-export function missingMeasurements(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable | undefined, metric: AllocMetric): MissingMeasurement[] {
+export function missingMeasurements(
+  recipe: Recipe,
+  plan: Plan,
+  setup: AllocationSetup,
+  table: MeasurementTable | undefined,
+  metric: AllocMetric,
+): MissingMeasurement[] {
   const out: MissingMeasurement[] = [];
   for (const g of setup.groups) {
     for (const m of g.members) {
       const f = setup.free[m];
       const values = tensorValues(recipe, plan.tensors[f.index].matchedRules);
-      const ref = metric === 'output' ? kldReference(g.formats, (fmt) => f.candidates.find((c) => c.format === fmt)!.bytes) : undefined;
+      const ref =
+        metric === 'output'
+          ? kldReference(g.formats, (fmt) => f.candidates.find((c) => c.format === fmt)!.bytes)
+          : undefined;
       for (const format of g.formats) {
         const key = candidateKey(f.name, values, format);
         const e = table?.entries[key];
         if (!e) out.push({ index: f.index, tensor: f.name, format, key, kind: 'error' });
-        if ((metric === 'kld' || format === ref) && e?.kld === undefined) out.push({ index: f.index, tensor: f.name, format, key, kind: 'kld' });
+        if ((metric === 'kld' || format === ref) && e?.kld === undefined)
+          out.push({ index: f.index, tensor: f.name, format, key, kind: 'kld' });
       }
     }
   }
@@ -89,7 +99,14 @@ export function missingMeasurements(recipe: Recipe, plan: Plan, setup: Allocatio
  * The allocation at the setup's budget (or `budgetBytes`), from a table holding every
  * needed figure (check with missingMeasurements first). Throws when one is missing.
  */
-export function allocate(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric, budgetBytes = setup.budgetBytes): AllocationResult {
+export function allocate(
+  recipe: Recipe,
+  plan: Plan,
+  setup: AllocationSetup,
+  table: MeasurementTable,
+  metric: AllocMetric,
+  budgetBytes = setup.budgetBytes,
+): AllocationResult {
   if (budgetBytes === undefined) throw new Error('allocate needs a budget');
   const built = buildItems(recipe, plan, setup, table, metric);
   const solution = solveAllocation({ items: built.items, budgetBytes, fixedBytes: setup.fixedBytes });
@@ -97,9 +114,18 @@ export function allocate(recipe: Recipe, plan: Plan, setup: AllocationSetup, tab
 }
 
 /** Solutions over `points` budgets from the smallest achievable size to the largest useful one. */
-export function frontier(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric, points = 12): FrontierPoint[] {
+export function frontier(
+  recipe: Recipe,
+  plan: Plan,
+  setup: AllocationSetup,
+  table: MeasurementTable,
+  metric: AllocMetric,
+  points = 12,
+): FrontierPoint[] {
   const { items } = buildItems(recipe, plan, setup, table, metric);
-  const budgets = Array.from({ length: points }, (_, i) => Math.round(setup.minBytes + ((setup.maxBytes - setup.minBytes) * i) / Math.max(1, points - 1)));
+  const budgets = Array.from({ length: points }, (_, i) =>
+    Math.round(setup.minBytes + ((setup.maxBytes - setup.minBytes) * i) / Math.max(1, points - 1)),
+  );
   return allocationFrontier({ items, fixedBytes: setup.fixedBytes }, budgets).map((sol, i) => {
     const counts: Record<string, number> = {};
     setup.groups.forEach((g, gi) => {
@@ -112,7 +138,13 @@ export function frontier(recipe: Recipe, plan: Plan, setup: AllocationSetup, tab
 
 /** The solver's items (one per group: each candidate's summed bytes and error), as
  * allocate() builds them; exported for benchmarks that time the solver alone. */
-export function allocationItems(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric): AllocItem[] {
+export function allocationItems(
+  recipe: Recipe,
+  plan: Plan,
+  setup: AllocationSetup,
+  table: MeasurementTable,
+  metric: AllocMetric,
+): AllocItem[] {
   return buildItems(recipe, plan, setup, table, metric).items;
 }
 
@@ -145,14 +177,16 @@ function buildItems(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: M
   let weightToOutput: number | undefined;
   if (metric === 'output') {
     const proxies: number[] = [];
-    setup.groups.forEach((g) => g.members.forEach((m) => {
-      const ref = entries.get(m)!.get(kldReference(g.formats, (fmt) => bytesOf(m, fmt)))!;
-      const proxy = ref.outputErrorSum ?? ref.squaredError;
-      if (ref.kld !== undefined && proxy > 0 && ref.kld > 0) {
-        scales.set(m, ref.kld / proxy);
-        proxies.push(ref.kld / proxy);
-      }
-    }));
+    setup.groups.forEach((g) =>
+      g.members.forEach((m) => {
+        const ref = entries.get(m)!.get(kldReference(g.formats, (fmt) => bytesOf(m, fmt)))!;
+        const proxy = ref.outputErrorSum ?? ref.squaredError;
+        if (ref.kld !== undefined && proxy > 0 && ref.kld > 0) {
+          scales.set(m, ref.kld / proxy);
+          proxies.push(ref.kld / proxy);
+        }
+      }),
+    );
     // A reference exact enough to show no KL (or no error): the median scale stands in.
     proxies.sort((a, b) => a - b);
     weightToOutput = proxies.length ? proxies[Math.floor(proxies.length / 2)] : 1;
@@ -167,12 +201,16 @@ function buildItems(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: M
   };
   const figures = new Map<number, MemberFigures>();
   for (const [m, byFormat] of entries) {
-    figures.set(m, new Map([...byFormat].map(([format, e]) => [format, { bytes: bytesOf(m, format), error: errorOf(m, e) }])));
+    figures.set(
+      m,
+      new Map([...byFormat].map(([format, e]) => [format, { bytes: bytesOf(m, format), error: errorOf(m, e) }])),
+    );
   }
   const items: AllocItem[] = setup.groups.map((g) => ({
     id: g.id,
     candidates: g.formats.map((format) => {
-      let bytes = 0, error = 0;
+      let bytes = 0,
+        error = 0;
       for (const m of g.members) {
         const x = figures.get(m)!.get(format)!;
         bytes += x.bytes;
@@ -185,7 +223,13 @@ function buildItems(recipe: Recipe, plan: Plan, setup: AllocationSetup, table: M
   return { items, figures, estimated, weightToOutput };
 }
 
-function result(plan: Plan, setup: AllocationSetup, built: ReturnType<typeof buildItems>, solution: AllocSolution, metric: AllocMetric): AllocationResult {
+function result(
+  plan: Plan,
+  setup: AllocationSetup,
+  built: ReturnType<typeof buildItems>,
+  solution: AllocSolution,
+  metric: AllocMetric,
+): AllocationResult {
   const { items, figures, estimated, weightToOutput } = built;
   const formats = new Map<number, string>();
   const tensors: AllocatedTensor[] = [];
@@ -198,12 +242,27 @@ function result(plan: Plan, setup: AllocationSetup, built: ReturnType<typeof bui
       const chosen = fig.get(format)!;
       formats.set(f.index, format);
       const candidates = g.formats.map((fmt) => ({ format: fmt, ...fig.get(fmt)! }));
-      tensors.push({ index: f.index, name: f.name, format, bytes: chosen.bytes, error: chosen.error, pinned: false, estimated: estimated.has(m) || undefined, candidates });
+      tensors.push({
+        index: f.index,
+        name: f.name,
+        format,
+        bytes: chosen.bytes,
+        error: chosen.error,
+        pinned: false,
+        estimated: estimated.has(m) || undefined,
+        candidates,
+      });
       counts[format] = (counts[format] ?? 0) + 1;
     }
   });
   for (const p of setup.pinned) {
-    tensors.push({ index: p.index, name: p.name, format: p.format, bytes: plan.tensors[p.index].bytesOut, pinned: true });
+    tensors.push({
+      index: p.index,
+      name: p.name,
+      format: p.format,
+      bytes: plan.tensors[p.index].bytesOut,
+      pinned: true,
+    });
     counts[p.format] = (counts[p.format] ?? 0) + 1;
   }
   tensors.sort((a, b) => a.index - b.index);
@@ -223,7 +282,10 @@ export function allocationRules(result: AllocationResult): string {
   }
   return [...byFormat.entries()]
     .sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))
-    .map(([format, names]) => `# allocate (${result.metric}): ${names.length} tensor${names.length === 1 ? '' : 's'}\nmatch ${names.map((n) => `"${n}"`).join(', ')} { format ${format} }`)
+    .map(
+      ([format, names]) =>
+        `# allocate (${result.metric}): ${names.length} tensor${names.length === 1 ? '' : 's'}\nmatch ${names.map((n) => `"${n}"`).join(', ')} { format ${format} }`,
+    )
     .join('\n\n');
 }
 
@@ -231,12 +293,22 @@ export function allocationRules(result: AllocationResult): string {
  * The recipe text with `allocate` replaced by the allocation at `budgetBytes` as match rules
  * and the budget set to that size: what a frontier point means, as a recipe to read or save.
  */
-export function recipeAtBudget(text: string, recipe: Recipe, plan: Plan, setup: AllocationSetup, table: MeasurementTable, metric: AllocMetric, budgetBytes: number): string {
+export function recipeAtBudget(
+  text: string,
+  recipe: Recipe,
+  plan: Plan,
+  setup: AllocationSetup,
+  table: MeasurementTable,
+  metric: AllocMetric,
+  budgetBytes: number,
+): string {
   const r = allocate(recipe, plan, setup, table, metric, budgetBytes);
-  const edits: { start: number; end: number; text: string }[] = [{ start: recipe.allocate!.stmt.start, end: recipe.allocate!.stmt.end, text: allocationRules(r) }];
-  if (recipe.budget) edits.push({ start: recipe.budget.stmt.start, end: recipe.budget.stmt.end, text: `budget ${budgetBytes} B` });
+  const edits: { start: number; end: number; text: string }[] = [
+    { start: recipe.allocate!.stmt.start, end: recipe.allocate!.stmt.end, text: allocationRules(r) },
+  ];
+  if (recipe.budget)
+    edits.push({ start: recipe.budget.stmt.start, end: recipe.budget.stmt.end, text: `budget ${budgetBytes} B` });
   let out = text;
   for (const e of edits.sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
   return out;
 }
-

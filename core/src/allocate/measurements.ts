@@ -49,7 +49,10 @@ export interface MeasurementTable {
 }
 
 /** The calibration part of the context: what changes Hessians (and GPTQ's result). */
-export function calibrationContext(cal: { kind: string; samples?: number; length?: number; seed?: number } | undefined, file: string | undefined): MeasureContext['calibration'] {
+export function calibrationContext(
+  cal: { kind: string; samples?: number; length?: number; seed?: number } | undefined,
+  file: string | undefined,
+): MeasureContext['calibration'] {
   if (!cal) return undefined;
   let stamp: string | undefined;
   if (file) {
@@ -64,7 +67,11 @@ export function calibrationContext(cal: { kind: string; samples?: number; length
 }
 
 export function contextKey(ctx: MeasureContext): string {
-  return crypto.createHash('sha256').update(JSON.stringify([ctx.modelFingerprint, ctx.calibration ?? null])).digest('hex').slice(0, 24);
+  return crypto
+    .createHash('sha256')
+    .update(JSON.stringify([ctx.modelFingerprint, ctx.calibration ?? null]))
+    .digest('hex')
+    .slice(0, 24);
 }
 
 /** Where the table of a context lives: `<recipe folder>/.bitsmith/measure/<key>.json`. */
@@ -77,19 +84,37 @@ export function candidateKey(tensor: string, values: Partial<PropValues>, format
   const D = BUILTIN_DEFAULTS;
   const method = values.method ?? D.method;
   const cfg = [
-    format, values.group ?? D.group, values.symmetric ?? D.symmetric, values.scale ?? D.scale, values.zero ?? D.zero,
-    values.clip ?? D.clip, values.outliers ?? D.outliers, values.lowrank ?? D.lowrank, values.rotate ?? D.rotate,
-    method.name, Object.keys(method.options).sort().map((k) => [k, method.options[k]]),
+    format,
+    values.group ?? D.group,
+    values.symmetric ?? D.symmetric,
+    values.scale ?? D.scale,
+    values.zero ?? D.zero,
+    values.clip ?? D.clip,
+    values.outliers ?? D.outliers,
+    values.lowrank ?? D.lowrank,
+    values.rotate ?? D.rotate,
+    method.name,
+    Object.keys(method.options)
+      .sort()
+      .map((k) => [k, method.options[k]]),
   ];
   return `${tensor}|${JSON.stringify(cfg)}`;
 }
 
 function isEntry(e: unknown): e is MeasurementEntry {
   const x = e as MeasurementEntry;
-  return !!x && typeof x.tensor === 'string' && typeof x.format === 'string' && typeof x.method === 'string'
-    && Number.isFinite(x.bytes) && x.bytes >= 0 && Number.isFinite(x.squaredError) && x.squaredError >= 0
-    && (x.outputErrorSum === undefined || (Number.isFinite(x.outputErrorSum) && x.outputErrorSum >= 0))
-    && (x.kld === undefined || (Number.isFinite(x.kld) && x.kld >= 0));
+  return (
+    !!x &&
+    typeof x.tensor === 'string' &&
+    typeof x.format === 'string' &&
+    typeof x.method === 'string' &&
+    Number.isFinite(x.bytes) &&
+    x.bytes >= 0 &&
+    Number.isFinite(x.squaredError) &&
+    x.squaredError >= 0 &&
+    (x.outputErrorSum === undefined || (Number.isFinite(x.outputErrorSum) && x.outputErrorSum >= 0)) &&
+    (x.kld === undefined || (Number.isFinite(x.kld) && x.kld >= 0))
+  );
 }
 
 // The language server reads tables on every analysis: keep them by file, size and mtime.
@@ -112,7 +137,13 @@ export function loadMeasurements(file: string, ctx: MeasureContext): Measurement
   } else {
     try {
       const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as MeasurementTable;
-      if (raw && raw.version === MEASUREMENTS_VERSION && raw.context && raw.entries && typeof raw.entries === 'object') {
+      if (
+        raw &&
+        raw.version === MEASUREMENTS_VERSION &&
+        raw.context &&
+        raw.entries &&
+        typeof raw.entries === 'object'
+      ) {
         const entries: Record<string, MeasurementEntry> = {};
         for (const [k, e] of Object.entries(raw.entries)) if (isEntry(e)) entries[k] = e;
         table = { version: raw.version, context: raw.context, entries };

@@ -18,6 +18,7 @@ import { gptqLimit } from '../analysis/executable';
 import { methodGridProblem } from '../analysis/methodFit';
 import type { Plan } from '../plan';
 import { formatBytes } from '../analysis/checks';
+import { maxOf, minOf } from '../arrays';
 
 export interface AllocCandidateSpec {
   format: string;
@@ -80,7 +81,9 @@ export function layerOf(name: string): number | undefined {
 function misfitText(format: string, config: QuantConfig, cols: number): string | undefined {
   const m = rowMisfit(config, cols);
   if (!m) return undefined;
-  return m.prop === 'format' ? `${format} blocks hold ${m.unit} weights; rows of ${cols} do not divide` : `group ${m.unit} does not divide rows of ${cols}`;
+  return m.prop === 'format'
+    ? `${format} blocks hold ${m.unit} weights; rows of ${cols} do not divide`
+    : `group ${m.unit} does not divide rows of ${cols}`;
 }
 
 export function allocationSetup(recipe: Recipe, plan: Plan): AllocationSetup | undefined {
@@ -96,7 +99,13 @@ export function allocationSetup(recipe: Recipe, plan: Plan): AllocationSetup | u
     const by = tp.decidedBy.format;
     const pinRule = by !== undefined && recipe.rules[by]?.kind === 'match' ? by : undefined;
     if (!isWeightTensor(t) || pinRule !== undefined || tp.keepReason === 'not-quantizable') {
-      if (pinRule !== undefined && isWeightTensor(t)) pinned.push({ index, name: t.name, rule: pinRule, format: tp.action === 'keep' ? 'keep' : tp.config!.format.name });
+      if (pinRule !== undefined && isWeightTensor(t))
+        pinned.push({
+          index,
+          name: t.name,
+          rule: pinRule,
+          format: tp.action === 'keep' ? 'keep' : tp.config!.format.name,
+        });
       fixedBytes += tp.bytesOut;
       return;
     }
@@ -108,21 +117,30 @@ export function allocationSetup(recipe: Recipe, plan: Plan): AllocationSetup | u
       // A candidate the tensor's method cannot run on is excluded, never run with another method.
       const methodWhy = cp.method.name === 'gptq' ? gptqLimit(cp)?.why : undefined;
       const grid = methodGridProblem(cp);
-      const why = !cp.config ? `${format} cannot quantize this tensor`
-        : misfitText(format, cp.config, cp.cols)
-          ?? (methodWhy ? `method gptq ${methodWhy}` : grid?.severity === 'error' ? grid.message : undefined);
+      const why = !cp.config
+        ? `${format} cannot quantize this tensor`
+        : (misfitText(format, cp.config, cp.cols) ??
+          (methodWhy ? `method gptq ${methodWhy}` : grid?.severity === 'error' ? grid.message : undefined));
       if (why) excluded.push({ format, reason: why });
       else candidates.push({ format, bytes: cp.bytesOut });
     }
     free.push({ index, name: t.name, shape: t.shape, layer: layerOf(t.name), candidates, excluded });
   });
 
-  const formatsSpan = alloc.formats.length ? { start: alloc.formats[0].span.start, end: alloc.formats[alloc.formats.length - 1].span.end } : alloc.stmt;
+  const formatsSpan = alloc.formats.length
+    ? { start: alloc.formats[0].span.start, end: alloc.formats[alloc.formats.length - 1].span.end }
+    : alloc.stmt;
   const homeless = free.filter((f) => f.candidates.length === 0);
   if (homeless.length && formats.length) {
     const f = homeless[0];
-    diagnostics.push(diag('allocate/no-candidate', 'error', formatsSpan,
-      `No candidate can hold ${f.name} [${f.shape.join(', ')}]${homeless.length > 1 ? ` (and ${homeless.length - 1} more tensors)` : ''}: ${f.excluded.map((e) => e.reason).join('; ')}. Add a candidate that fits, or pin it with a match rule`));
+    diagnostics.push(
+      diag(
+        'allocate/no-candidate',
+        'error',
+        formatsSpan,
+        `No candidate can hold ${f.name} [${f.shape.join(', ')}]${homeless.length > 1 ? ` (and ${homeless.length - 1} more tensors)` : ''}: ${f.excluded.map((e) => e.reason).join('; ')}. Add a candidate that fits, or pin it with a match rule`,
+      ),
+    );
   }
 
   // Groups: one per tensor, or one per transformer block (tensors outside blocks alone).
@@ -139,29 +157,56 @@ export function allocationSetup(recipe: Recipe, plan: Plan): AllocationSetup | u
       const ok = formats.filter((fmt) => members.every((m) => free[m].candidates.some((c) => c.format === fmt)));
       groups.push({ id, members, formats: ok });
       if (!ok.length && members.every((m) => free[m].candidates.length > 0)) {
-        diagnostics.push(diag('allocate/no-candidate', 'error', formatsSpan,
-          `granularity layer: no candidate fits every tensor of ${id} (${members.map((m) => free[m].name).slice(0, 3).join(', ')}${members.length > 3 ? ', ...' : ''}); use granularity tensor or add a format that fits them all`));
+        diagnostics.push(
+          diag(
+            'allocate/no-candidate',
+            'error',
+            formatsSpan,
+            `granularity layer: no candidate fits every tensor of ${id} (${members
+              .map((m) => free[m].name)
+              .slice(0, 3)
+              .join(
+                ', ',
+              )}${members.length > 3 ? ', ...' : ''}); use granularity tensor or add a format that fits them all`,
+          ),
+        );
       }
     }
   } else {
     free.forEach((f, i) => groups.push({ id: f.name, members: [i], formats: f.candidates.map((c) => c.format) }));
   }
 
-  let minBytes = fixedBytes, maxBytes = fixedBytes;
+  let minBytes = fixedBytes,
+    maxBytes = fixedBytes;
   for (const g of groups) {
-    const totals = g.formats.map((fmt) => g.members.reduce((s, m) => s + free[m].candidates.find((c) => c.format === fmt)!.bytes, 0));
+    const totals = g.formats.map((fmt) =>
+      g.members.reduce((s, m) => s + free[m].candidates.find((c) => c.format === fmt)!.bytes, 0),
+    );
     if (totals.length) {
-      minBytes += Math.min(...totals);
-      maxBytes += Math.max(...totals);
+      minBytes += minOf(totals);
+      maxBytes += maxOf(totals);
     }
   }
   const budgetBytes = plan.budget?.bytes;
   if (budgetBytes === undefined) {
-    diagnostics.push(diag('allocate/no-budget', 'error', alloc.stmt, 'allocate needs a budget to fill: add budget 4.5 bpw (or a size, e.g. budget 2.1 MiB)'));
+    diagnostics.push(
+      diag(
+        'allocate/no-budget',
+        'error',
+        alloc.stmt,
+        'allocate needs a budget to fill: add budget 4.5 bpw (or a size, e.g. budget 2.1 MiB)',
+      ),
+    );
   } else if (recipe.budget && !homeless.length && minBytes > budgetBytes) {
     const params = plan.totals.params;
-    diagnostics.push(diag('allocate/infeasible', 'error', recipe.budget.stmt,
-      `The budget cannot be met: with the smallest candidates the model is ${formatBytes(minBytes)} (${params ? ((8 * minBytes) / params).toFixed(3) : '?'} bpw), over the budget of ${formatBytes(budgetBytes)} by ${formatBytes(minBytes - budgetBytes)}. Raise the budget, add smaller candidates, or unpin tensors`));
+    diagnostics.push(
+      diag(
+        'allocate/infeasible',
+        'error',
+        recipe.budget.stmt,
+        `The budget cannot be met: with the smallest candidates the model is ${formatBytes(minBytes)} (${params ? ((8 * minBytes) / params).toFixed(3) : '?'} bpw), over the budget of ${formatBytes(budgetBytes)} by ${formatBytes(minBytes - budgetBytes)}. Raise the budget, add smaller candidates, or unpin tensors`,
+      ),
+    );
   }
   return { free, pinned, groups, fixedBytes, budgetBytes, minBytes, maxBytes, diagnostics };
 }

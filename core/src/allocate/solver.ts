@@ -80,8 +80,14 @@ function prepare(item: AllocItem, where: string): Prepared {
       throw new Error(`${where}: item ${item.id}, candidate ${c.key} (#${i}): bytes and error must be finite and >= 0`);
     }
   });
-  const order = item.candidates.map((_, i) => i)
-    .sort((a, b) => item.candidates[a].bytes - item.candidates[b].bytes || item.candidates[a].error - item.candidates[b].error || a - b);
+  const order = item.candidates
+    .map((_, i) => i)
+    .sort(
+      (a, b) =>
+        item.candidates[a].bytes - item.candidates[b].bytes ||
+        item.candidates[a].error - item.candidates[b].error ||
+        a - b,
+    );
   const pareto: number[] = [];
   for (const i of order) {
     const last = pareto.length ? item.candidates[pareto[pareto.length - 1]] : undefined;
@@ -93,7 +99,9 @@ function prepare(item: AllocItem, where: string): Prepared {
   const pt = (k: number) => item.candidates[pareto[k]];
   for (let k = 0; k < pareto.length; k++) {
     while (hull.length >= 2) {
-      const a = pt(hull[hull.length - 2]), b = pt(hull[hull.length - 1]), c = pt(k);
+      const a = pt(hull[hull.length - 2]),
+        b = pt(hull[hull.length - 1]),
+        c = pt(k);
       const cross = (b.bytes - a.bytes) * (c.error - a.error) - (b.error - a.error) * (c.bytes - a.bytes);
       if (cross <= 0) hull.pop();
       else break;
@@ -121,7 +129,9 @@ export function solveAllocation(problem: AllocProblem, options: SolveOptions = {
   const cand = (i: number, paretoPos: number) => items[i].candidates[prep[i].pareto[paretoPos]];
   const hullCand = (i: number, h: number) => cand(i, prep[i].hull[h]);
 
-  let minBytes = fixed, maxBytes = fixed, baseError = 0;
+  let minBytes = fixed,
+    maxBytes = fixed,
+    baseError = 0;
   for (let i = 0; i < items.length; i++) {
     minBytes += hullCand(i, 0).bytes;
     baseError += hullCand(i, 0).error;
@@ -130,8 +140,17 @@ export function solveAllocation(problem: AllocProblem, options: SolveOptions = {
   const smallest = prep.map((p) => p.pareto[0]);
   if (minBytes > problem.budgetBytes) {
     return {
-      feasible: false, choice: smallest, bytes: minBytes, error: baseError, bound: Infinity, gap: Infinity,
-      optimal: false, lambda: Infinity, minBytes, maxBytes, coreItems: 0,
+      feasible: false,
+      choice: smallest,
+      bytes: minBytes,
+      error: baseError,
+      bound: Infinity,
+      gap: Infinity,
+      optimal: false,
+      lambda: Infinity,
+      minBytes,
+      maxBytes,
+      coreItems: 0,
     };
   }
 
@@ -140,8 +159,10 @@ export function solveAllocation(problem: AllocProblem, options: SolveOptions = {
   for (let i = 0; i < items.length; i++) {
     const h = prep[i].hull;
     for (let k = 0; k + 1 < h.length; k++) {
-      const a = hullCand(i, k), b = hullCand(i, k + 1);
-      const bytes = b.bytes - a.bytes, saved = a.error - b.error;
+      const a = hullCand(i, k),
+        b = hullCand(i, k + 1);
+      const bytes = b.bytes - a.bytes,
+        saved = a.error - b.error;
       segments.push({ item: i, from: k, bytes, saved, efficiency: bytes > 0 ? saved / bytes : Infinity });
     }
   }
@@ -175,7 +196,7 @@ export function solveAllocation(problem: AllocProblem, options: SolveOptions = {
       start[s.item] = s.from + 1;
     }
   }
-  const startChoice = start.map((h, i) => prep[i].hull[h]);  // pareto positions
+  const startChoice = start.map((h, i) => prep[i].hull[h]); // pareto positions
 
   // 2. The repair: exact over the core, the others as the relaxation left them.
   let core: number[];
@@ -190,35 +211,48 @@ export function solveAllocation(problem: AllocProblem, options: SolveOptions = {
       let d = Infinity;
       for (const k of [hullPos[i] - 1, hullPos[i]]) {
         if (k < 0 || k + 1 >= h.length) continue;
-        const a = hullCand(i, k), b = hullCand(i, k + 1);
+        const a = hullCand(i, k),
+          b = hullCand(i, k + 1);
         const e = b.bytes > a.bytes ? (a.error - b.error) / (b.bytes - a.bytes) : Infinity;
         const dd = lambda > 0 && e > 0 && Number.isFinite(e) ? Math.abs(Math.log(e / lambda)) : Infinity;
         d = Math.min(d, dd);
       }
       return d;
     });
-    core = items.map((_, i) => i).filter((i) => prep[i].pareto.length > 1)
-      .sort((a, b) => dist[a] - dist[b] || a - b).slice(0, coreSize).sort((a, b) => a - b);
+    core = items
+      .map((_, i) => i)
+      .filter((i) => prep[i].pareto.length > 1)
+      .sort((a, b) => dist[a] - dist[b] || a - b)
+      .slice(0, coreSize)
+      .sort((a, b) => a - b);
   }
   const inCore = new Array<boolean>(items.length).fill(false);
   for (const i of core) inCore[i] = true;
-  let outsideBytes = fixed, outsideError = 0;
+  let outsideBytes = fixed;
   const relaxed = hullPos.map((h, i) => prep[i].hull[h]);
   for (let i = 0; i < items.length; i++) {
     if (inCore[i]) continue;
     outsideBytes += cand(i, relaxed[i]).bytes;
-    outsideError += cand(i, relaxed[i]).error;
   }
   const capacity = problem.budgetBytes - outsideBytes;
   // Every item in the core: all its candidates (exact). Otherwise a window around the
   // relaxation's choice keeps the programme small.
   const all = core.length === items.length;
   const win = options.window ?? 2;
-  const ranges = core.map((i) => all ? [0, prep[i].pareto.length] : [Math.max(0, relaxed[i] - win), Math.min(prep[i].pareto.length, relaxed[i] + win + 1)]);
-  const dp = paretoDp(core.map((i, k) => prep[i].pareto.slice(ranges[k][0], ranges[k][1]).map((_, j) => cand(i, ranges[k][0] + j))), capacity, maxStates);
+  const ranges = core.map((i) =>
+    all
+      ? [0, prep[i].pareto.length]
+      : [Math.max(0, relaxed[i] - win), Math.min(prep[i].pareto.length, relaxed[i] + win + 1)],
+  );
+  const dp = paretoDp(
+    core.map((i, k) => prep[i].pareto.slice(ranges[k][0], ranges[k][1]).map((_, j) => cand(i, ranges[k][0] + j))),
+    capacity,
+    maxStates,
+  );
 
   const total = (choice: number[]) => {
-    let b = fixed, e = 0;
+    let b = fixed,
+      e = 0;
     for (let i = 0; i < items.length; i++) {
       b += cand(i, choice[i]).bytes;
       e += cand(i, choice[i]).error;
@@ -258,29 +292,48 @@ export function solveAllocation(problem: AllocProblem, options: SolveOptions = {
  * other state has fewer-or-equal bytes and less-or-equal error. Each layer merges the
  * previous states shifted by each candidate (every shifted list is already sorted by bytes),
  * pruning dominated states as they come. */
-function paretoDp(lists: AllocCandidate[][], capacity: number, maxStates: number): { choice: number[]; exact: boolean } | undefined {
+function paretoDp(
+  lists: AllocCandidate[][],
+  capacity: number,
+  maxStates: number,
+): { choice: number[]; exact: boolean } | undefined {
   if (capacity < 0) return undefined;
-  interface Layer { bytes: Float64Array; error: Float64Array; parent: Int32Array; pick: Int32Array; n: number }
+  interface Layer {
+    bytes: Float64Array;
+    error: Float64Array;
+    parent: Int32Array;
+    pick: Int32Array;
+    n: number;
+  }
   const layers: Layer[] = [];
-  let bytes: Float64Array = Float64Array.of(0), error: Float64Array = Float64Array.of(0), n = 1;
+  let bytes: Float64Array = Float64Array.of(0),
+    error: Float64Array = Float64Array.of(0),
+    n = 1;
   let exact = true;
   for (const list of lists) {
     // Candidates by bytes, so ties in the merge resolve by the cheaper candidate first.
-    const order = list.map((_, i) => i).sort((a, b) => list[a].bytes - list[b].bytes || list[a].error - list[b].error || a - b);
+    const order = list
+      .map((_, i) => i)
+      .sort((a, b) => list[a].bytes - list[b].bytes || list[a].error - list[b].error || a - b);
     const k = order.length;
     const pos = new Int32Array(k);
     const cap = n * k;
-    const nb = new Float64Array(cap), ne = new Float64Array(cap), np = new Int32Array(cap), nk = new Int32Array(cap);
+    const nb = new Float64Array(cap),
+      ne = new Float64Array(cap),
+      np = new Int32Array(cap),
+      nk = new Int32Array(cap);
     let m = 0;
     for (;;) {
-      let bi = -1, bb = Infinity, be = Infinity;
+      let bi = -1,
+        bb = Infinity,
+        be = Infinity;
       for (let j = 0; j < k; j++) {
         const p = pos[j];
         if (p >= n) continue;
         const c = list[order[j]];
         const b = bytes[p] + c.bytes;
         if (b > capacity) {
-          pos[j] = n;  // the rest of this shifted list is larger still
+          pos[j] = n; // the rest of this shifted list is larger still
           continue;
         }
         const e = error[p] + c.error;
@@ -305,7 +358,13 @@ function paretoDp(lists: AllocCandidate[][], capacity: number, maxStates: number
     if (m > maxStates) {
       // Thin evenly by bytes (the end points stay): no longer exact, still feasible.
       const step = m / maxStates;
-      const t: Layer = { bytes: new Float64Array(maxStates), error: new Float64Array(maxStates), parent: new Int32Array(maxStates), pick: new Int32Array(maxStates), n: maxStates };
+      const t: Layer = {
+        bytes: new Float64Array(maxStates),
+        error: new Float64Array(maxStates),
+        parent: new Int32Array(maxStates),
+        pick: new Int32Array(maxStates),
+        n: maxStates,
+      };
       for (let q = 0; q < maxStates; q++) {
         const src = q === maxStates - 1 ? m - 1 : Math.floor(q * step);
         t.bytes[q] = nb[src];
@@ -332,6 +391,13 @@ function paretoDp(lists: AllocCandidate[][], capacity: number, maxStates: number
 }
 
 /** Solutions over a range of budgets (ascending bytes), for the size-error frontier. */
-export function allocationFrontier(problem: Omit<AllocProblem, 'budgetBytes'>, budgets: number[], options: SolveOptions = {}): AllocSolution[] {
-  return budgets.slice().sort((a, b) => a - b).map((budgetBytes) => solveAllocation({ ...problem, budgetBytes }, options));
+export function allocationFrontier(
+  problem: Omit<AllocProblem, 'budgetBytes'>,
+  budgets: number[],
+  options: SolveOptions = {},
+): AllocSolution[] {
+  return budgets
+    .slice()
+    .sort((a, b) => a - b)
+    .map((budgetBytes) => solveAllocation({ ...problem, budgetBytes }, options));
 }

@@ -21,19 +21,40 @@ export interface AllocationState {
   result?: AllocationResult;
 }
 
-export function measureContextFor(recipe: Recipe, model: ModelHeader, calibrationFile: string | undefined): MeasureContext {
-  return { model: model.path, modelFingerprint: modelFingerprint(model), calibration: calibrationContext(recipe.calibration, calibrationFile) };
+export function measureContextFor(
+  recipe: Recipe,
+  model: ModelHeader,
+  calibrationFile: string | undefined,
+): MeasureContext {
+  return {
+    model: model.path,
+    modelFingerprint: modelFingerprint(model),
+    calibration: calibrationContext(recipe.calibration, calibrationFile),
+  };
 }
 
 /** The allocation of an analysed recipe, and the diagnostics it adds. */
-export function allocationFor(recipe: Recipe, plan: Plan, model: ModelHeader, recipePath: string | undefined, calibrationFile: string | undefined): { state?: AllocationState; diagnostics: Diagnostic[] } {
+export function allocationFor(
+  recipe: Recipe,
+  plan: Plan,
+  model: ModelHeader,
+  recipePath: string | undefined,
+  calibrationFile: string | undefined,
+): { state?: AllocationState; diagnostics: Diagnostic[] } {
   const setup = allocationSetup(recipe, plan);
   if (!setup || !recipe.allocate) return { diagnostics: [] };
   const diagnostics = [...setup.diagnostics];
   const state: AllocationState = { setup, missing: [] };
   if (diagnostics.some((d) => d.severity === 'error')) return { state, diagnostics };
   if (recipe.allocate.metric === 'output' && !recipe.calibration) {
-    diagnostics.push(diag('allocate/needs-calibration', 'error', recipe.allocate.stmt, "metric output needs calibration data: add a 'calibration' statement (e.g. calibration generated), or use metric weight"));
+    diagnostics.push(
+      diag(
+        'allocate/needs-calibration',
+        'error',
+        recipe.allocate.stmt,
+        "metric output needs calibration data: add a 'calibration' statement (e.g. calibration generated), or use metric weight",
+      ),
+    );
     return { state, diagnostics };
   }
   state.context = measureContextFor(recipe, model, calibrationFile);
@@ -43,10 +64,19 @@ export function allocationFor(recipe: Recipe, plan: Plan, model: ModelHeader, re
   if (table && state.missing.length === 0) {
     state.result = allocate(recipe, plan, setup, table, recipe.allocate.metric);
   } else {
-    const errors = state.missing.filter((m) => m.kind === 'error').length, klds = state.missing.length - errors;
-    const what = [errors ? `${errors} (tensor, candidate) errors` : '', klds ? `${klds} KL divergences` : ''].filter(Boolean).join(' and ');
-    diagnostics.push(diag('allocate/needs-measuring', 'info', recipe.allocate.stmt,
-      `${what} not measured yet: run bitsmith allocate on this recipe (or Run Recipe, which measures first). Until then sizes use the defaults' format`));
+    const errors = state.missing.filter((m) => m.kind === 'error').length,
+      klds = state.missing.length - errors;
+    const what = [errors ? `${errors} (tensor, candidate) errors` : '', klds ? `${klds} KL divergences` : '']
+      .filter(Boolean)
+      .join(' and ');
+    diagnostics.push(
+      diag(
+        'allocate/needs-measuring',
+        'info',
+        recipe.allocate.stmt,
+        `${what} not measured yet: run bitsmith allocate on this recipe (or Run Recipe, which measures first). Until then sizes use the defaults' format`,
+      ),
+    );
   }
   return { state, diagnostics };
 }

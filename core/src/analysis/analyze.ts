@@ -18,6 +18,7 @@ import { notExecutable } from './executable';
 import { allocationFor, type AllocationState } from '../allocate/state';
 import { checkImatrix, imatrixMethodProblems, type ImatrixAnalysis } from './imatrix';
 import type { ImatrixHeader } from '../models/imatrix';
+import { pushAll } from '../arrays';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -53,22 +54,43 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   const { file, errors } = parse(text);
   const { recipe, diagnostics } = interpret(file);
   const all: Diagnostic[] = errors.map((e) => diag(e.code, 'error', e, e.message));
-  all.push(...diagnostics, ...checkRecipe(recipe), ...imatrixMethodProblems(recipe));
+  pushAll(all, diagnostics, checkRecipe(recipe), imatrixMethodProblems(recipe));
   const result: Analysis = { file, recipe, diagnostics: all };
 
   const exists = options.exists ?? fs.existsSync;
   const cal = recipe.calibration;
   if (cal?.path && !exists(resolvePath(options.recipePath, cal.path.value))) {
-    all.push(diag('calibration/not-found', 'error', cal.path.span, `Calibration file not found: ${resolvePath(options.recipePath, cal.path.value)}`));
+    all.push(
+      diag(
+        'calibration/not-found',
+        'error',
+        cal.path.span,
+        `Calibration file not found: ${resolvePath(options.recipePath, cal.path.value)}`,
+      ),
+    );
   }
   const heldOut = recipe.evaluate?.perplexity?.tokens;
   if (heldOut && !exists(resolvePath(options.recipePath, heldOut.value))) {
-    all.push(diag('calibration/not-found', 'error', heldOut.span, `Held-out token file not found: ${resolvePath(options.recipePath, heldOut.value)}`));
+    all.push(
+      diag(
+        'calibration/not-found',
+        'error',
+        heldOut.span,
+        `Held-out token file not found: ${resolvePath(options.recipePath, heldOut.value)}`,
+      ),
+    );
   }
 
   if (!recipe.model) {
     if (!file.statements.some((s) => s.keyword.name === 'model')) {
-      all.push(diag('recipe/missing-model', 'error', { start: 0, end: Math.min(text.length, firstLineEnd(text)) }, 'The recipe names no model: add model "path/to/model" (a folder, .safetensors, .gguf or llama2.c .bin)'));
+      all.push(
+        diag(
+          'recipe/missing-model',
+          'error',
+          { start: 0, end: Math.min(text.length, firstLineEnd(text)) },
+          'The recipe names no model: add model "path/to/model" (a folder, .safetensors, .gguf or llama2.c .bin)',
+        ),
+      );
     }
     return result;
   }
@@ -77,29 +99,42 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   try {
     model = (options.loadModel ?? readModelHeader)(result.modelPath);
   } catch (e) {
-    const err = e instanceof ModelReadError ? e : new ModelReadError('model/unreadable', `Cannot read model ${result.modelPath}: ${(e as Error).message}`, result.modelPath);
+    const err =
+      e instanceof ModelReadError
+        ? e
+        : new ModelReadError(
+            'model/unreadable',
+            `Cannot read model ${result.modelPath}: ${(e as Error).message}`,
+            result.modelPath,
+          );
     result.modelError = err;
     all.push(diag(err.code, 'error', recipe.model.span, err.message));
     return result;
   }
   result.model = model;
   if (cal?.kind === 'text' && !findTokenizer(result.modelPath, exists)) {
-    all.push(diag('calibration/no-tokenizer', 'error', cal.stmt,
-      `calibration text needs the model's tokenizer: no tokenizer.json beside ${result.modelPath}. Use calibration tokens "file.json" (token ids) or calibration generated`));
+    all.push(
+      diag(
+        'calibration/no-tokenizer',
+        'error',
+        cal.stmt,
+        `calibration text needs the model's tokenizer: no tokenizer.json beside ${result.modelPath}. Use calibration tokens "file.json" (token ids) or calibration generated`,
+      ),
+    );
   }
   result.plan = resolvePlan(recipe, model);
   if (recipe.allocate) {
     const calFile = cal?.path ? resolvePath(options.recipePath, cal.path.value) : undefined;
     const a = allocationFor(recipe, result.plan, model, options.recipePath, calFile);
-    all.push(...a.diagnostics);
+    pushAll(all, a.diagnostics);
     result.allocation = a.state;
     const chosen = a.state?.result?.formats;
     if (chosen) result.plan = resolvePlan(recipe, model, (ti) => chosen.get(ti));
   }
-  all.push(...checkPlan(recipe, result.plan, model), ...notExecutable(recipe, result.plan, 'warning'));
+  pushAll(all, checkPlan(recipe, result.plan, model), notExecutable(recipe, result.plan, 'warning'));
   if (cal?.kind === 'imatrix' && cal.path) {
     const im = checkImatrix(recipe, result.plan, resolvePath(options.recipePath, cal.path.value), options.loadImatrix);
-    all.push(...im.diagnostics);
+    pushAll(all, im.diagnostics);
     result.imatrix = im.imatrix;
   }
   return result;

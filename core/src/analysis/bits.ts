@@ -76,7 +76,8 @@ export function bpwFormula(m: number, n: number, c: QuantConfig, bytes: ByteBrea
     const perGroup = z ? `(${s}+${z})` : `${s}`;
     const g = f.fixedGroup ?? (c.groupKind === 'tensor' ? m * n : c.group);
     // A partial last group still stores a whole scale: ceil(n/g) groups over n weights.
-    const perRow = c.groupKind === 'tensor' || n % g === 0 ? `${perGroup}/${g}` : `${perGroup}*${Math.ceil(n / g)}/${n}`;
+    const perRow =
+      c.groupKind === 'tensor' || n % g === 0 ? `${perGroup}/${g}` : `${perGroup}*${Math.ceil(n / g)}/${n}`;
     terms.push(`${fmt(f.bits)}`, perRow);
     if (f.perTensorBits) terms.push(`${f.perTensorBits}/${m * n}`);
   }

@@ -14,6 +14,7 @@ import { llamaQuantizeProblem } from '../export/llamaQuantize';
 import type { ModelHeader } from '../models/types';
 import { ggufModelProblem } from '../export/gguf';
 import { checkMethods } from './methodFit';
+import { pushAll } from '../arrays';
 
 export function checkRecipe(recipe: Recipe): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -21,10 +22,18 @@ export function checkRecipe(recipe: Recipe): Diagnostic[] {
     const m = rule.settings.method;
     if (!m) continue;
     const info = METHOD_BY_NAME.get(m.value.name);
-    const needs = info?.needsCalibration === true || (info?.needsCalibration === 'when-weighted' && m.value.options.weighted === true);
+    const needs =
+      info?.needsCalibration === true ||
+      (info?.needsCalibration === 'when-weighted' && m.value.options.weighted === true);
     if (needs && !recipe.calibration) {
-      out.push(diag('method/needs-calibration', 'error', m.stmt,
-        `Method '${m.value.name}' needs calibration data: add a 'calibration' statement (e.g. calibration generated, or calibration imatrix "file")`));
+      out.push(
+        diag(
+          'method/needs-calibration',
+          'error',
+          m.stmt,
+          `Method '${m.value.name}' needs calibration data: add a 'calibration' statement (e.g. calibration generated, or calibration imatrix "file")`,
+        ),
+      );
     }
   }
   return out;
@@ -40,9 +49,10 @@ export function checkPlan(recipe: Recipe, plan: Plan, model?: ModelHeader): Diag
         // Cheap answers first (the rule's matched tensors), the scan of every tensor only for a
         // pattern that will get the warning: running each pattern over the whole model on every
         // analysis took most of its time on a 1,000-tensor model with 300 rules.
-        const hit = (rule.patterns.length === 1 && summary.matched.length > 0)
-          || summary.matched.some((ti) => p.compiled.test(plan.tensors[ti].tensor.name))
-          || plan.tensors.some((t) => p.compiled.test(t.tensor.name));
+        const hit =
+          (rule.patterns.length === 1 && summary.matched.length > 0) ||
+          summary.matched.some((ti) => p.compiled.test(plan.tensors[ti].tensor.name)) ||
+          plan.tensors.some((t) => p.compiled.test(t.tensor.name));
         if (!hit) {
           out.push(diag('pattern/no-match', 'warning', p.span, `Pattern "${p.text}" matches no tensor of the model`));
         }
@@ -50,15 +60,35 @@ export function checkPlan(recipe: Recipe, plan: Plan, model?: ModelHeader): Diag
       const setsSomething = Object.keys(rule.settings).length > 0;
       if (setsSomething && summary.matched.length > 0 && summary.decided.length === 0) {
         const later = new Set<number>();
-        for (const ti of summary.matched) for (const ri of Object.values(plan.tensors[ti].decidedBy)) if (ri !== undefined && ri > rule.index) later.add(ri);
-        out.push(diag('rule/overridden', 'hint', rule.stmt.keyword, `Every property this rule sets is overridden by later rules for all ${summary.matched.length} tensors it matches`, {
-          unnecessary: true,
-          related: [...later].map((ri) => ({ span: recipe.rules[ri].stmt.keyword, message: `overridden by ${recipe.rules[ri].label}` })),
-        }));
+        for (const ti of summary.matched)
+          for (const ri of Object.values(plan.tensors[ti].decidedBy))
+            if (ri !== undefined && ri > rule.index) later.add(ri);
+        out.push(
+          diag(
+            'rule/overridden',
+            'hint',
+            rule.stmt.keyword,
+            `Every property this rule sets is overridden by later rules for all ${summary.matched.length} tensors it matches`,
+            {
+              unnecessary: true,
+              related: [...later].map((ri) => ({
+                span: recipe.rules[ri].stmt.keyword,
+                message: `overridden by ${recipe.rules[ri].label}`,
+              })),
+            },
+          ),
+        );
       }
     }
   }
-  out.push(...checkFit(recipe, plan), ...checkMethods(recipe, plan), ...checkSources(recipe, plan), ...checkOutputs(recipe, plan, model), ...checkBudget(recipe, plan));
+  pushAll(
+    out,
+    checkFit(recipe, plan),
+    checkMethods(recipe, plan),
+    checkSources(recipe, plan),
+    checkOutputs(recipe, plan, model),
+    checkBudget(recipe, plan),
+  );
   return out;
 }
 
@@ -75,7 +105,10 @@ function blame(recipe: Recipe, t: TensorPlan, prop: PropName): { rule: Rule; spa
 
 /** Collects per-statement problems so a rule with 100 bad tensors gets one diagnostic. */
 class Grouped {
-  private map = new Map<string, { span: Span; first: TensorPlan; count: number; make: (first: TensorPlan, count: number) => string; code: string }>();
+  private map = new Map<
+    string,
+    { span: Span; first: TensorPlan; count: number; make: (first: TensorPlan, count: number) => string; code: string }
+  >();
   /** `variant` splits one statement's diagnostics of a code (e.g. per source dtype). */
   add(code: string, span: Span, t: TensorPlan, make: (first: TensorPlan, count: number) => string, variant = '') {
     const key = `${code}@${span.start}:${variant}`;
@@ -110,12 +143,24 @@ function checkFit(recipe: Recipe, plan: Plan): Diagnostic[] {
     const misfit = rowMisfit(c, t.cols);
     if (misfit?.prop === 'format') {
       const at = blame(recipe, t, 'format');
-      if (at) g.add('tensor/block-mismatch', at.span, t, (first, n) =>
-        `${f.name} needs the input dimension to be a multiple of ${misfit.unit}, but ${first.tensor.name} ${shape(first)} has ${first.cols}${others(n)}`);
+      if (at)
+        g.add(
+          'tensor/block-mismatch',
+          at.span,
+          t,
+          (first, n) =>
+            `${f.name} needs the input dimension to be a multiple of ${misfit.unit}, but ${first.tensor.name} ${shape(first)} has ${first.cols}${others(n)}`,
+        );
     } else if (misfit) {
       const at = blame(recipe, t, 'group');
-      if (at) g.add('tensor/group-mismatch', at.span, t, (first, n) =>
-        `group ${c.group} does not divide the input dimension of ${first.tensor.name} ${shape(first)} (${first.cols} columns)${others(n)}`);
+      if (at)
+        g.add(
+          'tensor/group-mismatch',
+          at.span,
+          t,
+          (first, n) =>
+            `group ${c.group} does not divide the input dimension of ${first.tensor.name} ${shape(first)} (${first.cols} columns)${others(n)}`,
+        );
     }
   }
   g.flush(out);
@@ -128,10 +173,26 @@ function checkFit(recipe: Recipe, plan: Plan): Diagnostic[] {
     if (!f) continue;
     const fixed = f.block?.weights ?? f.fixedGroup;
     if (grp && fixed && grp.value !== fixed) {
-      out.push(diag('format/fixed-group', 'warning', grp.stmt, `${f.name} has a fixed block of ${fixed}; this group setting is ignored`, { unnecessary: true }));
+      out.push(
+        diag(
+          'format/fixed-group',
+          'warning',
+          grp.stmt,
+          `${f.name} has a fixed block of ${fixed}; this group setting is ignored`,
+          { unnecessary: true },
+        ),
+      );
     }
     if (sym && sym.value === false && (f.symmetricOnly || f.block)) {
-      out.push(diag('format/symmetric-only', 'warning', sym.stmt, `${f.name} has no zero point; 'symmetric false' is ignored`, { unnecessary: true }));
+      out.push(
+        diag(
+          'format/symmetric-only',
+          'warning',
+          sym.stmt,
+          `${f.name} has no zero point; 'symmetric false' is ignored`,
+          { unnecessary: true },
+        ),
+      );
     }
   }
   return out;
@@ -149,9 +210,12 @@ function outputProblem(kind: string, t: TensorPlan): { prop: PropName; message: 
 function ggufProblem(kind: string, t: TensorPlan): string | undefined {
   const c = t.config!;
   const f = c.format;
-  const extras = [c.outliers ? 'outliers' : '', c.lowrank ? 'lowrank' : '', t.rotate !== 'none' ? 'rotate' : ''].filter(Boolean);
+  const extras = [c.outliers ? 'outliers' : '', c.lowrank ? 'lowrank' : '', t.rotate !== 'none' ? 'rotate' : ''].filter(
+    Boolean,
+  );
   if (kind === 'gguf') {
-    if (f.family !== 'ggml') return `GGUF output stores ggml block types only (q4_0 ... q6_k, iq4_nl, iq4_xs) or keeps tensors in f32/f16/bf16; ${f.name} is not one (use e.g. q4_k, q6_k, q8_0, or keep)`;
+    if (f.family !== 'ggml')
+      return `GGUF output stores ggml block types only (q4_0 ... q6_k, iq4_nl, iq4_xs) or keeps tensors in f32/f16/bf16; ${f.name} is not one (use e.g. q4_k, q6_k, q8_0, or keep)`;
     if (extras.length) return `GGUF output cannot store ${extras.join(', ')}`;
   }
   return undefined;
@@ -174,12 +238,17 @@ function checkSources(recipe: Recipe, plan: Plan): Diagnostic[] {
     if (!at) continue;
     const src = t.tensor.dtype;
     const to = t.config.format.name;
-    g.add('source/requantized', at.span, t, (first, n) =>
-      `${first.tensor.name} ${shape(first)}${others(n)} is already ${src} (${fmt(first.tensor.bitsPerElement)} bpw) in the source: ` +
-      (to === src.toLowerCase()
-        ? `quantizing it to ${to} again searches new scales for the decoded values and rarely gives back the same blocks; keep it to copy the blocks unchanged into output gguf`
-        : `quantizing it to ${to} rounds the decoded ${src} values, so the two rounding errors add up; the reported error is measured against the decoded ${src} values, not the original weights`),
-      `${src}:${to}`);
+    g.add(
+      'source/requantized',
+      at.span,
+      t,
+      (first, n) =>
+        `${first.tensor.name} ${shape(first)}${others(n)} is already ${src} (${fmt(first.tensor.bitsPerElement)} bpw) in the source: ` +
+        (to === src.toLowerCase()
+          ? `quantizing it to ${to} again searches new scales for the decoded values and rarely gives back the same blocks; keep it to copy the blocks unchanged into output gguf`
+          : `quantizing it to ${to} rounds the decoded ${src} values, so the two rounding errors add up; the reported error is measured against the decoded ${src} values, not the original weights`),
+      `${src}:${to}`,
+    );
   }
   g.flush(out, 'info');
   return out;
@@ -192,8 +261,13 @@ function checkOutputs(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnost
     for (const t of plan.tensors) {
       if (!t.config) {
         if (o.kind === 'gguf' && !GGUF_KEPT_DTYPES.has(t.tensor.dtype) && !isDecodableGgml(t.tensor.dtype)) {
-          g.add('output/unsupported-format', o.stmt, t, (first, n) =>
-            `GGUF output keeps tensors in f32, f16, bf16 or the ggml block types bitsmith reads (q4_0 ... q6_k, iq4_nl, iq4_xs, copied unchanged); ${first.tensor.name} ${shape(first)} is kept in ${first.tensor.dtype}${others(n)} (output gguf "${o.path.value}")`);
+          g.add(
+            'output/unsupported-format',
+            o.stmt,
+            t,
+            (first, n) =>
+              `GGUF output keeps tensors in f32, f16, bf16 or the ggml block types bitsmith reads (q4_0 ... q6_k, iq4_nl, iq4_xs, copied unchanged); ${first.tensor.name} ${shape(first)} is kept in ${first.tensor.dtype}${others(n)} (output gguf "${o.path.value}")`,
+          );
         }
         continue;
       }
@@ -201,8 +275,13 @@ function checkOutputs(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnost
       if (!issue) continue;
       const problem = issue.message;
       const at = blame(recipe, t, issue.prop);
-      g.add('output/unsupported-format', at?.span ?? o.stmt, t, (first, n) =>
-        `${problem}: ${first.tensor.name} ${shape(first)}${others(n)}, set by ${at?.rule.label ?? 'the defaults'} (output ${o.kind} "${o.path.value}")`);
+      g.add(
+        'output/unsupported-format',
+        at?.span ?? o.stmt,
+        t,
+        (first, n) =>
+          `${problem}: ${first.tensor.name} ${shape(first)}${others(n)}, set by ${at?.rule.label ?? 'the defaults'} (output ${o.kind} "${o.path.value}")`,
+      );
     }
     g.flush(out);
     if (o.kind === 'fake' || o.kind === 'compressed_tensors') {
@@ -211,27 +290,44 @@ function checkOutputs(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnost
       if (blocks.length) {
         const kept = blocks.filter((t) => !t.config).length;
         const first = blocks[0];
-        out.push(diag('output/decoded-source', 'info', o.stmt,
-          `${blocks.length} tensor${blocks.length === 1 ? ' is' : 's are'} block-quantized in the source (e.g. ${first.tensor.name}, ${first.tensor.dtype}); ` +
-          `safetensors cannot hold ggml blocks, so output ${o.kind} writes their decoded values as F32 (exact, 32 bpw)` +
-          (kept ? `, ${kept} of them kept; output gguf copies kept blocks unchanged` : '')));
+        out.push(
+          diag(
+            'output/decoded-source',
+            'info',
+            o.stmt,
+            `${blocks.length} tensor${blocks.length === 1 ? ' is' : 's are'} block-quantized in the source (e.g. ${first.tensor.name}, ${first.tensor.dtype}); ` +
+              `safetensors cannot hold ggml blocks, so output ${o.kind} writes their decoded values as F32 (exact, 32 bpw)` +
+              (kept ? `, ${kept} of them kept; output gguf copies kept blocks unchanged` : ''),
+          ),
+        );
       }
     }
     if (o.kind === 'gguf' && model) {
       const why = ggufModelProblem(model);
-      if (why) out.push(diag('output/unsupported-model', 'error', o.stmt, `output gguf cannot be written for this model: ${why}`));
+      if (why)
+        out.push(
+          diag('output/unsupported-model', 'error', o.stmt, `output gguf cannot be written for this model: ${why}`),
+        );
     }
     if (o.kind === 'compressed_tensors') {
       // Quantized embeddings are valid compressed-tensors, but vLLM quantizes linear layers only.
-      const embeds = plan.tensors.filter((t) => t.action === 'quantize' && EMBEDDING.test(t.tensor.name) && !compressedTensorsIssue(t));
+      const embeds = plan.tensors.filter(
+        (t) => t.action === 'quantize' && EMBEDDING.test(t.tensor.name) && !compressedTensorsIssue(t),
+      );
       const at = embeds.length ? blame(recipe, embeds[0], 'format') : undefined;
       if (at) {
-        out.push(diag('output/loader-support', 'warning', at.span,
-          `${embeds[0].tensor.name} is an embedding: compressed-tensors stores it quantized, but vLLM loads quantized linear layers only; keep it (match "${embeds[0].tensor.name.replace(/\.weight$/, '')}" { keep }) for a checkpoint vLLM serves`));
+        out.push(
+          diag(
+            'output/loader-support',
+            'warning',
+            at.span,
+            `${embeds[0].tensor.name} is an embedding: compressed-tensors stores it quantized, but vLLM loads quantized linear layers only; keep it (match "${embeds[0].tensor.name.replace(/\.weight$/, '')}" { keep }) for a checkpoint vLLM serves`,
+          ),
+        );
       }
     }
   }
-  out.push(...checkExports(recipe, plan));
+  pushAll(out, checkExports(recipe, plan));
   return out;
 }
 
@@ -240,9 +336,21 @@ function checkExports(recipe: Recipe, plan: Plan): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const e of recipe.exports) {
     if (e.kind === 'llm_compressor' && plan.tensors.some((t) => /^blk\.\d+\./.test(t.tensor.name))) {
-      out.push(diag('export/untranslatable', 'warning', e.stmt, 'llm-compressor works on Hugging Face checkpoints; this model has GGUF tensor names, which its targets would not match'));
+      out.push(
+        diag(
+          'export/untranslatable',
+          'warning',
+          e.stmt,
+          'llm-compressor works on Hugging Face checkpoints; this model has GGUF tensor names, which its targets would not match',
+        ),
+      );
     }
-    const problem = e.kind === 'llm_compressor' ? llmCompressorProblem : e.kind === 'llama_quantize' ? llamaQuantizeProblem : undefined;
+    const problem =
+      e.kind === 'llm_compressor'
+        ? llmCompressorProblem
+        : e.kind === 'llama_quantize'
+          ? llamaQuantizeProblem
+          : undefined;
     if (!problem) continue;
     const seen = new Map<string, { span: Span; first: string; count: number; message: string }>();
     for (const t of plan.tensors) {
@@ -257,8 +365,14 @@ function checkExports(recipe: Recipe, plan: Plan): Diagnostic[] {
       else seen.set(key, { span, first: t.tensor.name, count: 1, message: p.message });
     }
     for (const s of seen.values()) {
-      out.push(diag('export/untranslatable', 'warning', s.span,
-        `export ${e.kind} "${e.path.value}": ${s.message}: ${s.first}${others(s.count)} (left out of the translation, with a comment)`));
+      out.push(
+        diag(
+          'export/untranslatable',
+          'warning',
+          s.span,
+          `export ${e.kind} "${e.path.value}": ${s.message}: ${s.first}${others(s.count)} (left out of the translation, with a comment)`,
+        ),
+      );
     }
   }
   return out;
@@ -275,7 +389,9 @@ function checkBudget(recipe: Recipe, plan: Plan): Diagnostic[] {
     .slice(0, 3)
     .map((r) => `${r.label} (${formatBytes(r.bytesOut)})`);
   const kept = plan.tensors.filter((t) => t.action === 'keep').reduce((a, t) => a + t.bytesOut, 0);
-  const parts = [`Over budget by ${formatBytes(pb.overBytes)}: the recipe needs ${formatBytes(plan.totals.bytesOut)} (${fmt(plan.totals.bpw)} bpw), the budget allows ${formatBytes(pb.bytes)} (${fmt(pb.bpw)} bpw).`];
+  const parts = [
+    `Over budget by ${formatBytes(pb.overBytes)}: the recipe needs ${formatBytes(plan.totals.bytesOut)} (${fmt(plan.totals.bpw)} bpw), the budget allows ${formatBytes(pb.bytes)} (${fmt(pb.bpw)} bpw).`,
+  ];
   if (costly.length) parts.push(`Largest rules: ${costly.join(', ')}.`);
   if (kept) parts.push(`Tensors kept in source precision: ${formatBytes(kept)}.`);
   return [diag('budget/exceeded', 'error', b.stmt, parts.join(' '))];
@@ -285,6 +401,9 @@ export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let u = 0;
   let x = n;
-  while (Math.abs(x) >= 1024 && u < units.length - 1) { x /= 1024; u++; }
+  while (Math.abs(x) >= 1024 && u < units.length - 1) {
+    x /= 1024;
+    u++;
+  }
   return u === 0 ? `${Math.round(x)} B` : `${x.toFixed(x >= 100 ? 1 : 2)} ${units[u]}`;
 }

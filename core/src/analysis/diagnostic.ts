@@ -18,7 +18,13 @@ export interface Diagnostic extends Span {
   related?: { span: Span; message: string }[];
 }
 
-export function diag(code: string, severity: Severity, span: Span, message: string, extra: Partial<Diagnostic> = {}): Diagnostic {
+export function diag(
+  code: string,
+  severity: Severity,
+  span: Span,
+  message: string,
+  extra: Partial<Diagnostic> = {},
+): Diagnostic {
   return { code, severity, start: span.start, end: span.end, message, ...extra };
 }
 
@@ -31,10 +37,18 @@ export function suggest(word: string, candidates: readonly string[]): string | u
 }
 
 /** An "unknown X" diagnostic with a "did you mean" fix when a candidate is close. */
-export function unknown(code: string, span: Span, what: string, word: string, candidates: readonly string[]): Diagnostic {
+export function unknown(
+  code: string,
+  span: Span,
+  what: string,
+  word: string,
+  candidates: readonly string[],
+): Diagnostic {
   const best = suggest(word, candidates);
   const list = candidates.length <= 12 ? ` Expected one of: ${candidates.join(', ')}.` : '';
   return best
-    ? diag(code, 'error', span, `Unknown ${what} '${word}'. Did you mean '${best}'?`, { fix: { title: `Change to '${best}'`, newText: best } })
+    ? diag(code, 'error', span, `Unknown ${what} '${word}'. Did you mean '${best}'?`, {
+        fix: { title: `Change to '${best}'`, newText: best },
+      })
     : diag(code, 'error', span, `Unknown ${what} '${word}'.${list}`);
 }

@@ -50,47 +50,105 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
     const rule = recipe.rules[ri];
     const span = rule?.settings[prop]?.stmt ?? rule?.settings.method?.stmt ?? rule?.stmt ?? { start: 0, end: 0 };
     const which = `${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, e.g. ${tensors[0]}`;
-    out.push(diag(code, severity, span, `method gptq ${why} (${rule?.label ?? 'rule'}: ${which}); use method rtn for these tensors`));
+    out.push(
+      diag(
+        code,
+        severity,
+        span,
+        `method gptq ${why} (${rule?.label ?? 'rule'}: ${which}); use method rtn for these tensors`,
+      ),
+    );
   }
   for (const { ri, prop, value, tensors } of byRule.values()) {
     const rule = recipe.rules[ri];
     const span = rule?.settings[prop]?.stmt ?? rule?.stmt ?? { start: 0, end: 0 };
     const which = `${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, e.g. ${tensors[0]}`;
-    out.push(diag(code, severity, span, `${prop} ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only ${[...RUN_METHODS].join(', ')} are`));
+    out.push(
+      diag(
+        code,
+        severity,
+        span,
+        `${prop} ${value} (${rule?.label ?? 'rule'}: ${which}) is not executed by bitsmith run yet; only ${[...RUN_METHODS].join(', ')} are`,
+      ),
+    );
   }
   // Every calibration source runs: generated, tokens and text through the forward pass
   // (Hessians, per-tensor output error), imatrix as llama.cpp's diagonal (analysis/imatrix.ts).
   if (recipe.calibration && !RUN_CALIBRATION.has(recipe.calibration.kind)) {
-    out.push(diag(code, severity, recipe.calibration.stmt, `calibration ${recipe.calibration.kind} is not read by bitsmith run yet`));
+    out.push(
+      diag(
+        code,
+        severity,
+        recipe.calibration.stmt,
+        `calibration ${recipe.calibration.kind} is not read by bitsmith run yet`,
+      ),
+    );
   }
   for (const o of recipe.outputs) {
-    if (!RUN_OUTPUTS.has(o.kind)) out.push(diag(code, severity, o.stmt, `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors", output gguf "file.gguf" and output compressed_tensors "folder" are`));
+    if (!RUN_OUTPUTS.has(o.kind))
+      out.push(
+        diag(
+          code,
+          severity,
+          o.stmt,
+          `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors", output gguf "file.gguf" and output compressed_tensors "folder" are`,
+        ),
+      );
   }
   // One weights output (fake or compressed_tensors) per run, plus a GGUF beside a fake one.
   const written = recipe.outputs.filter((o) => RUN_OUTPUTS.has(o.kind) && o.kind !== 'gguf');
   const gguf = recipe.outputs.find((o) => o.kind === 'gguf');
   if (written.length > 1) {
-    out.push(diag(code, severity, written[1].stmt, `bitsmith run writes one output per run: output ${written[0].kind} and output ${written[1].kind} need two recipes`));
+    out.push(
+      diag(
+        code,
+        severity,
+        written[1].stmt,
+        `bitsmith run writes one output per run: output ${written[0].kind} and output ${written[1].kind} need two recipes`,
+      ),
+    );
   } else if (gguf && written[0]?.kind === 'compressed_tensors') {
-    out.push(diag(code, severity, gguf.stmt, 'bitsmith run writes a GGUF beside output fake, not beside output compressed_tensors: use two recipes'));
+    out.push(
+      diag(
+        code,
+        severity,
+        gguf.stmt,
+        'bitsmith run writes a GGUF beside output fake, not beside output compressed_tensors: use two recipes',
+      ),
+    );
   }
   // GGUF sources: the runner decodes the ggml block types it quantizes to (q4_0 ... q6_k,
   // iq4_nl, iq4_xs); the others (IQ2_XXS, IQ1_S, TQ1_0, Q8_K, ...) it can only copy into a GGUF.
-  const undecodable = (plan?.tensors ?? []).filter((t) => GGML_DTYPE.test(t.tensor.dtype) && !isDecodableGgml(t.tensor.dtype));
+  const undecodable = (plan?.tensors ?? []).filter(
+    (t) => GGML_DTYPE.test(t.tensor.dtype) && !isDecodableGgml(t.tensor.dtype),
+  );
   const quantized = undecodable.find((t) => t.config);
   if (quantized) {
     const ri = quantized.decidedBy.format;
     const rule = ri !== undefined ? recipe.rules[ri] : undefined;
-    out.push(diag(code, severity, rule?.settings.format?.stmt ?? rule?.stmt ?? { start: 0, end: 0 },
-      `${quantized.tensor.name} is stored as ${quantized.tensor.dtype}, which bitsmith run cannot decode (it reads GGUF tensors in F32, F16, BF16 and q4_0 ... q6_k, iq4_nl, iq4_xs); keep it`));
+    out.push(
+      diag(
+        code,
+        severity,
+        rule?.settings.format?.stmt ?? rule?.stmt ?? { start: 0, end: 0 },
+        `${quantized.tensor.name} is stored as ${quantized.tensor.dtype}, which bitsmith run cannot decode (it reads GGUF tensors in F32, F16, BF16 and q4_0 ... q6_k, iq4_nl, iq4_xs); keep it`,
+      ),
+    );
   }
   const keptUndecodable = undecodable.find((t) => !t.config);
   const safetensorsOut = recipe.outputs.find((o) => o.kind === 'fake' || o.kind === 'compressed_tensors');
   if (keptUndecodable && safetensorsOut) {
-    out.push(diag(code, severity, safetensorsOut.stmt,
-      `${keptUndecodable.tensor.name} is stored as ${keptUndecodable.tensor.dtype}, which bitsmith run cannot decode into output ${safetensorsOut.kind} (safetensors holds no ggml blocks); output gguf can copy it`));
+    out.push(
+      diag(
+        code,
+        severity,
+        safetensorsOut.stmt,
+        `${keptUndecodable.tensor.name} is stored as ${keptUndecodable.tensor.dtype}, which bitsmith run cannot decode into output ${safetensorsOut.kind} (safetensors holds no ggml blocks); output gguf can copy it`,
+      ),
+    );
   }
-  for (const e of recipe.exports) if (!RUN_EXPORTS.has(e.kind)) out.push(diag(code, severity, e.stmt, `export ${e.kind} is not implemented yet`));
+  for (const e of recipe.exports)
+    if (!RUN_EXPORTS.has(e.kind)) out.push(diag(code, severity, e.stmt, `export ${e.kind} is not implemented yet`));
   return out.sort((a, b) => a.start - b.start);
 }
 
@@ -103,9 +161,13 @@ export function gptqLimit(t: TensorPlan): { prop: PropName; why: string } | unde
   if (!c) return undefined;
   const f = c.format;
   if (f.family === 'sign' || (f.family === 'ggml' && !GPTQ_GGML.has(f.name)))
-    return { prop: 'format', why: `runs on the int, float (nf4, fp4, fp8), microscaled (mxfp4, mxfp8, nvfp4) and q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k formats, not ${f.name}` };
-  if (f.family === 'ggml') return undefined;  // blocks along the row
-  if (c.groupKind === 'tensor' && !f.fixedGroup) return { prop: 'group', why: 'needs groups along the input (a group size or channel), not group tensor' };
+    return {
+      prop: 'format',
+      why: `runs on the int, float (nf4, fp4, fp8), microscaled (mxfp4, mxfp8, nvfp4) and q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k formats, not ${f.name}`,
+    };
+  if (f.family === 'ggml') return undefined; // blocks along the row
+  if (c.groupKind === 'tensor' && !f.fixedGroup)
+    return { prop: 'group', why: 'needs groups along the input (a group size or channel), not group tensor' };
   if (c.outliers > 0) return { prop: 'outliers', why: 'does not combine with outliers yet' };
   if (c.lowrank > 0) return { prop: 'lowrank', why: 'does not combine with lowrank yet' };
   if (t.rotate !== 'none') return { prop: 'rotate', why: 'does not combine with rotate yet' };

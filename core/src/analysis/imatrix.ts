@@ -55,15 +55,26 @@ export function imatrixMethodProblems(recipe: Recipe): Diagnostic[] {
   for (const rule of recipe.rules) {
     const m = rule.settings.method;
     if (m && FULL_HESSIAN_METHODS.has(m.value.name)) {
-      out.push(diag('calibration/needs-hessian', 'error', m.stmt,
-        `Method '${m.value.name}' needs the full Hessian X^T X; calibration imatrix gives only its diagonal (mean x^2 per input). Use calibration generated or calibration tokens "file.json" for ${m.value.name}`));
+      out.push(
+        diag(
+          'calibration/needs-hessian',
+          'error',
+          m.stmt,
+          `Method '${m.value.name}' needs the full Hessian X^T X; calibration imatrix gives only its diagonal (mean x^2 per input). Use calibration generated or calibration tokens "file.json" for ${m.value.name}`,
+        ),
+      );
     }
   }
   return out;
 }
 
 /** Reads the imatrix header and checks it against the plan; diagnostics on the calibration line. */
-export function checkImatrix(recipe: Recipe, plan: Plan, absPath: string, read: (p: string) => ImatrixHeader = readImatrixHeader): { diagnostics: Diagnostic[]; imatrix?: ImatrixAnalysis } {
+export function checkImatrix(
+  recipe: Recipe,
+  plan: Plan,
+  absPath: string,
+  read: (p: string) => ImatrixHeader = readImatrixHeader,
+): { diagnostics: Diagnostic[]; imatrix?: ImatrixAnalysis } {
   const cal = recipe.calibration;
   if (cal?.kind !== 'imatrix' || !cal.path) return { diagnostics: [] };
   const span = cal.path.span;
@@ -77,27 +88,63 @@ export function checkImatrix(recipe: Recipe, plan: Plan, absPath: string, read: 
     }
     return { diagnostics: [diag('calibration/unreadable', 'error', span, `${absPath}: ${(e as Error).message}`)] };
   }
-  const match = matchImatrix(header, plan.tensors.map((t) => t.tensor));
+  const match = matchImatrix(
+    header,
+    plan.tensors.map((t) => t.tensor),
+  );
   const out: Diagnostic[] = [];
   const file = header.path;
   for (const t of plan.tensors) {
     const e = match.entryOf.get(t.tensor.name);
     if (!e || t.action !== 'quantize') continue;
     if (e.nMat !== 1) {
-      out.push(diag('calibration/unsupported', 'error', span, `${file}: entry "${e.name}" holds ${e.nMat} matrices (MoE experts) for tensor "${t.tensor.name}"; imatrix calibration takes one matrix per tensor`));
+      out.push(
+        diag(
+          'calibration/unsupported',
+          'error',
+          span,
+          `${file}: entry "${e.name}" holds ${e.nMat} matrices (MoE experts) for tensor "${t.tensor.name}"; imatrix calibration takes one matrix per tensor`,
+        ),
+      );
     } else if (e.nIn !== t.cols) {
       // A legacy file stores MoE experts back to back in one entry (it has no n_mat).
-      const experts = e.nIn > t.cols && e.nIn % t.cols === 0 ? ` (${e.nIn / t.cols} expert matrices back to back? MoE imatrices are not supported)` : '';
-      out.push(diag('calibration/bad-imatrix', 'error', span, `${file}: entry "${e.name}" has ${e.nIn} values but tensor "${t.tensor.name}" has ${t.cols} input features${experts}; is the imatrix for another model?`));
+      const experts =
+        e.nIn > t.cols && e.nIn % t.cols === 0
+          ? ` (${e.nIn / t.cols} expert matrices back to back? MoE imatrices are not supported)`
+          : '';
+      out.push(
+        diag(
+          'calibration/bad-imatrix',
+          'error',
+          span,
+          `${file}: entry "${e.name}" has ${e.nIn} values but tensor "${t.tensor.name}" has ${t.cols} input features${experts}; is the imatrix for another model?`,
+        ),
+      );
     }
   }
   if (match.unmatched.length) {
     const n = match.unmatched.length;
-    out.push(diag('calibration/imatrix-unmatched', 'warning', span, `${n} of ${header.entries.length} imatrix entr${n === 1 ? 'y matches' : 'ies match'} no tensor of the model (${examples(match.unmatched.map((e) => e.name))}); is it for another model?`));
+    out.push(
+      diag(
+        'calibration/imatrix-unmatched',
+        'warning',
+        span,
+        `${n} of ${header.entries.length} imatrix entr${n === 1 ? 'y matches' : 'ies match'} no tensor of the model (${examples(match.unmatched.map((e) => e.name))}); is it for another model?`,
+      ),
+    );
   }
-  const missing = plan.tensors.filter((t) => t.action === 'quantize' && t.tensor.shape.length === 2 && !match.entryOf.has(t.tensor.name)).map((t) => t.tensor.name);
+  const missing = plan.tensors
+    .filter((t) => t.action === 'quantize' && t.tensor.shape.length === 2 && !match.entryOf.has(t.tensor.name))
+    .map((t) => t.tensor.name);
   if (missing.length) {
-    out.push(diag('calibration/imatrix-missing', 'info', span, `${missing.length} quantized matri${missing.length === 1 ? 'x has' : 'ces have'} no imatrix entry and are quantized unweighted (${examples(missing)})`));
+    out.push(
+      diag(
+        'calibration/imatrix-missing',
+        'info',
+        span,
+        `${missing.length} quantized matri${missing.length === 1 ? 'x has' : 'ces have'} no imatrix entry and are quantized unweighted (${examples(missing)})`,
+      ),
+    );
   }
   return { diagnostics: out, imatrix: { header, match } };
 }

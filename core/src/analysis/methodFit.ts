@@ -10,7 +10,12 @@ import type { TensorPlan } from '../plan';
 /** Why `method` cannot run on this tensor's grid (error), or what to know (info). `codes`:
  * the recipe writes an output that stores codes (gguf, compressed_tensors); `awqNames`:
  * the tensors using awq. */
-export function methodGridProblem(t: TensorPlan, codes = false, awqNames: ReadonlySet<string> = new Set(), plan?: Plan): { severity: Severity; code: string; message: string } | undefined {
+export function methodGridProblem(
+  t: TensorPlan,
+  codes = false,
+  awqNames: ReadonlySet<string> = new Set(),
+  plan?: Plan,
+): { severity: Severity; code: string; message: string } | undefined {
   const c = t.config;
   if (!c) return undefined;
   if (t.method.name === 'awq' && codes && /(^|\.)o_proj\.weight$/.test(t.tensor.name)) {
@@ -21,25 +26,38 @@ export function methodGridProblem(t: TensorPlan, codes = false, awqNames: Readon
     const bias = plan?.tensors.some((x) => x.tensor.name === vName.replace(/weight$/, 'bias'));
     if (!v || v.rows !== t.cols || !awqNames.has(vName) || bias) {
       return {
-        severity: 'info', code: 'method/awq-not-folded',
-        message: 'method awq leaves o_proj unscaled (RTN) when an output stores codes, unless its 1/s can go into v_proj\'s rows: that needs one value head per query head (no grouped-query attention), v_proj with method awq and no v bias',
+        severity: 'info',
+        code: 'method/awq-not-folded',
+        message:
+          "method awq leaves o_proj unscaled (RTN) when an output stores codes, unless its 1/s can go into v_proj's rows: that needs one value head per query head (no grouped-query attention), v_proj with method awq and no v bias",
       };
     }
   }
-  if (t.method.name === 'awq' && codes && /(^|\.)down_proj\.weight$/.test(t.tensor.name) && !awqNames.has(t.tensor.name.replace(/down_proj\.weight$/, 'up_proj.weight'))) {
+  if (
+    t.method.name === 'awq' &&
+    codes &&
+    /(^|\.)down_proj\.weight$/.test(t.tensor.name) &&
+    !awqNames.has(t.tensor.name.replace(/down_proj\.weight$/, 'up_proj.weight'))
+  ) {
     return {
-      severity: 'info', code: 'method/awq-not-folded',
-      message: 'method awq leaves down_proj unscaled (RTN) when an output stores codes unless up_proj uses awq too: its 1/s goes into up_proj\'s rows',
+      severity: 'info',
+      code: 'method/awq-not-folded',
+      message:
+        "method awq leaves down_proj unscaled (RTN) when an output stores codes unless up_proj uses awq too: its 1/s goes into up_proj's rows",
     };
   }
   const error = (message: string) => ({ severity: 'error' as const, code: 'method/unsupported-grid', message });
   if (t.method.name === 'hqq') {
-    if (c.format.family !== 'int') return error(`method hqq optimises the zero point of the int2..int8 grids, not ${c.format.name}`);
-    if (c.symmetric) return error('method hqq optimises the zero point, which a symmetric grid does not have: add symmetric false');
+    if (c.format.family !== 'int')
+      return error(`method hqq optimises the zero point of the int2..int8 grids, not ${c.format.name}`);
+    if (c.symmetric)
+      return error('method hqq optimises the zero point, which a symmetric grid does not have: add symmetric false');
     if (c.zero === 'int') {
       return {
-        severity: 'info', code: 'method/hqq-zero-int',
-        message: 'method hqq moves zero points by fractions of a step; an integer zero (zero int) rarely changes (RTN\'s is kept unless a neighbouring integer lowers the loss): zero f16 is where hqq helps',
+        severity: 'info',
+        code: 'method/hqq-zero-int',
+        message:
+          "method hqq moves zero points by fractions of a step; an integer zero (zero int) rarely changes (RTN's is kept unless a neighbouring integer lowers the loss): zero f16 is where hqq helps",
       };
     }
   }
@@ -49,7 +67,8 @@ export function methodGridProblem(t: TensorPlan, codes = false, awqNames: Readon
 /** The weights whose input the forward pass sees (the attention and MLP projections of a
  * Llama-family block, in Hugging Face or llama.cpp naming): the only ones with a Hessian
  * and activation statistics, so the only ones gptq and awq can run on. */
-const WITH_ACTIVATIONS = /(?:\.(?:self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)|(?:^|\.)blk\.\d+\.(?:attn_(?:q|k|v|output)|ffn_(?:gate|up|down)))\.weight$/;
+const WITH_ACTIVATIONS =
+  /(?:\.(?:self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)|(?:^|\.)blk\.\d+\.(?:attn_(?:q|k|v|output)|ffn_(?:gate|up|down)))\.weight$/;
 
 export function hasInputActivations(name: string): boolean {
   return WITH_ACTIVATIONS.test(name);
@@ -82,18 +101,33 @@ function checkFallbacks(recipe: Recipe, plan: Plan): Diagnostic[] {
     const span = rule?.settings.method?.stmt ?? rule?.stmt ?? { start: 0, end: 0 };
     const which = `${e.fallback[0]}${e.fallback.length > 1 ? ` and ${e.fallback.length - 1} more` : ''}`;
     if (e.runs === 0) {
-      out.push(diag('method/no-activations', 'error', span,
-        `method ${e.method} needs a layer's input activations, which ${which} does not have (only the attention and MLP projections do): use rtn or hqq for ${e.fallback.length === 1 ? 'it' : 'them'}`));
+      out.push(
+        diag(
+          'method/no-activations',
+          'error',
+          span,
+          `method ${e.method} needs a layer's input activations, which ${which} does not have (only the attention and MLP projections do): use rtn or hqq for ${e.fallback.length === 1 ? 'it' : 'them'}`,
+        ),
+      );
     } else {
-      out.push(diag('method/fallback-rtn', 'hint', span,
-        `method ${e.method} falls back to rtn for ${which} (no input activations: embeddings and the output head); the run report names the method used`));
+      out.push(
+        diag(
+          'method/fallback-rtn',
+          'hint',
+          span,
+          `method ${e.method} falls back to rtn for ${which} (no input activations: embeddings and the output head); the run report names the method used`,
+        ),
+      );
     }
   }
   return out;
 }
 
 export function checkMethods(recipe: Recipe, plan: Plan): Diagnostic[] {
-  const byRule = new Map<string, { ri: number; problem: NonNullable<ReturnType<typeof methodGridProblem>>; tensors: string[] }>();
+  const byRule = new Map<
+    string,
+    { ri: number; problem: NonNullable<ReturnType<typeof methodGridProblem>>; tensors: string[] }
+  >();
   const codes = recipe.outputs.some((o) => o.kind === 'gguf' || o.kind === 'compressed_tensors');
   const awqNames = new Set(plan.tensors.filter((t) => t.config && t.method.name === 'awq').map((t) => t.tensor.name));
   for (const t of plan.tensors) {
@@ -106,7 +140,11 @@ export function checkMethods(recipe: Recipe, plan: Plan): Diagnostic[] {
     else byRule.set(key, { ri, problem, tensors: [t.tensor.name] });
   }
   const out: Diagnostic[] = [];
-  for (const { ri, problem: { severity, code, message }, tensors } of byRule.values()) {
+  for (const {
+    ri,
+    problem: { severity, code, message },
+    tensors,
+  } of byRule.values()) {
     const rule = recipe.rules[ri];
     const span = rule?.settings.method?.stmt ?? rule?.stmt ?? { start: 0, end: 0 };
     const which = `${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, e.g. ${tensors[0]}`;

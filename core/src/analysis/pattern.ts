@@ -55,7 +55,11 @@ function compileUncached(text: string): CompiledPattern {
       expandRange: (a: string, b: string) => `(${toRegexRange(a, b)})`,
     }).output;
     const re = new RegExp(`^(?:[^/]*/)*?(?:${body})(?:/(?:weight|bias))?$`);
-    const leaf = text.replace(/\.(weight|bias)$/, '').split(/(?<!\.)\.(?!\.)/).pop() ?? '';
+    const leaf =
+      text
+        .replace(/\.(weight|bias)$/, '')
+        .split(/(?<!\.)\.(?!\.)/)
+        .pop() ?? '';
     // Every name must contain the pattern's longest literal run: a substring check rejects
     // most names before the regular expression runs (the first analysis of a large model
     // tests every pattern against every tensor).
@@ -105,6 +109,7 @@ function checkGlob(text: string): string | undefined {
   if (square > 0) return "Unclosed '[' in pattern";
   if (curly > 0) return "Unclosed '{' in pattern";
   const range = /\{(-?\d+)\.\.(-?\d+)\}/.exec(text);
-  if (range && Number(range[1]) > Number(range[2])) return `Empty range {${range[1]}..${range[2]}}: write the smaller bound first`;
+  if (range && Number(range[1]) > Number(range[2]))
+    return `Empty range {${range[1]}..${range[2]}}: write the smaller bound first`;
   return undefined;
 }

@@ -4,13 +4,25 @@
 // the meaning of the others.
 
 import type { Block, IdentValue, NumberValue, RecipeFile, Span, Statement, StringValue, Value } from '../syntax/ast';
-import { FORMAT_BY_NAME, METHOD_BY_NAME, type ScaleType } from '../language/formats';
+import { METHOD_BY_NAME, type ScaleType } from '../language/formats';
 import {
-  ALLOCATE_GRANULARITIES, ALLOCATE_KEYWORDS, ALLOCATE_METRICS, BUDGET_UNITS, BYTES_PER_UNIT, CALIBRATION_KINDS,
-  CALIBRATION_OPTIONS, EVALUATE_KEYWORDS, EXPORT_KINDS, OUTPUT_KINDS, PROPERTY_KEYWORDS, PROPERTY_WORDS, TOP_KEYWORDS,
+  ALLOCATE_GRANULARITIES,
+  ALLOCATE_KEYWORDS,
+  ALLOCATE_METRICS,
+  BUDGET_UNITS,
+  BYTES_PER_UNIT,
+  CALIBRATION_KINDS,
+  CALIBRATION_OPTIONS,
+  EVALUATE_KEYWORDS,
+  EXPORT_KINDS,
+  OUTPUT_KINDS,
+  PROPERTY_KEYWORDS,
+  PROPERTY_WORDS,
+  TOP_KEYWORDS,
 } from '../language/schema';
 import { compilePattern, type CompiledPattern } from './pattern';
 import { diag, unknown, type Diagnostic } from './diagnostic';
+import { pushAll } from '../arrays';
 
 export interface PropValues {
   /** A format name, or 'keep' for `keep`. */
@@ -26,7 +38,18 @@ export interface PropValues {
   rotate: 'none' | 'hadamard';
 }
 export type PropName = keyof PropValues;
-export const PROP_NAMES: readonly PropName[] = ['format', 'method', 'group', 'symmetric', 'scale', 'zero', 'clip', 'outliers', 'lowrank', 'rotate'];
+export const PROP_NAMES: readonly PropName[] = [
+  'format',
+  'method',
+  'group',
+  'symmetric',
+  'scale',
+  'zero',
+  'clip',
+  'outliers',
+  'lowrank',
+  'rotate',
+];
 
 export interface Setting<K extends PropName = PropName> {
   prop: K;
@@ -54,7 +77,8 @@ export interface Rule {
   label: string;
 }
 
-export type Budget = { stmt: Statement; kind: 'bpw'; bpw: number } | { stmt: Statement; kind: 'bytes'; bytes: number; text: string };
+export type Budget =
+  { stmt: Statement; kind: 'bpw'; bpw: number } | { stmt: Statement; kind: 'bytes'; bytes: number; text: string };
 
 export interface Calibration {
   stmt: Statement;
@@ -111,7 +135,9 @@ class Interpreter {
   readonly diagnostics: Diagnostic[] = [];
   private seen = new Map<string, Statement>();
 
-  private report(d: Diagnostic) { this.diagnostics.push(d); }
+  private report(d: Diagnostic) {
+    this.diagnostics.push(d);
+  }
 
   file(file: RecipeFile): Recipe {
     const recipe: Recipe = { rules: [], outputs: [], exports: [] };
@@ -130,8 +156,12 @@ class Interpreter {
           if (s) recipe.model = { path: s.value, span: s, stmt };
           break;
         }
-        case 'calibration': if (this.once(stmt)) recipe.calibration = this.calibration(stmt); break;
-        case 'budget': if (this.once(stmt)) recipe.budget = this.budget(stmt); break;
+        case 'calibration':
+          if (this.once(stmt)) recipe.calibration = this.calibration(stmt);
+          break;
+        case 'budget':
+          if (this.once(stmt)) recipe.budget = this.budget(stmt);
+          break;
         case 'threads': {
           if (!this.once(stmt)) break;
           this.noBlock(stmt);
@@ -150,13 +180,25 @@ class Interpreter {
           matchRules.push(this.rule(stmt, 'match', patterns));
           break;
         }
-        case 'allocate': if (this.once(stmt)) recipe.allocate = this.allocate(stmt); break;
-        case 'evaluate': if (this.once(stmt)) recipe.evaluate = this.evaluate(stmt); break;
+        case 'allocate':
+          if (this.once(stmt)) recipe.allocate = this.allocate(stmt);
+          break;
+        case 'evaluate':
+          if (this.once(stmt)) recipe.evaluate = this.evaluate(stmt);
+          break;
         case 'output': {
           const d = this.destination(stmt, OUTPUT_KINDS, 'output kind');
           if (d) {
             const dup = recipe.outputs.find((o) => o.kind === d.kind);
-            if (dup) this.report(diag('recipe/duplicate-output', 'error', stmt.keyword, `A second 'output ${d.kind}': a recipe writes each kind of output once`));
+            if (dup)
+              this.report(
+                diag(
+                  'recipe/duplicate-output',
+                  'error',
+                  stmt.keyword,
+                  `A second 'output ${d.kind}': a recipe writes each kind of output once`,
+                ),
+              );
             else recipe.outputs.push(d);
           }
           break;
@@ -168,16 +210,24 @@ class Interpreter {
         }
         default:
           if (PROPERTY_NAMES.includes(name)) {
-            this.report(diag('recipe/property-outside-rule', 'error', stmt.keyword,
-              `'${name}' is a tensor property: put it inside defaults { ... } or a match "pattern" { ... } block`));
+            this.report(
+              diag(
+                'recipe/property-outside-rule',
+                'error',
+                stmt.keyword,
+                `'${name}' is a tensor property: put it inside defaults { ... } or a match "pattern" { ... } block`,
+              ),
+            );
           } else {
             this.report(unknown('recipe/unknown-keyword', stmt.keyword, 'keyword', name, TOP_NAMES));
           }
       }
     }
     if (defaults) recipe.rules.push(defaults);
-    recipe.rules.push(...matchRules);
-    recipe.rules.forEach((r, i) => { r.index = i; });
+    pushAll(recipe.rules, matchRules);
+    recipe.rules.forEach((r, i) => {
+      r.index = i;
+    });
     return recipe;
   }
 
@@ -186,9 +236,11 @@ class Interpreter {
   private once(stmt: Statement): boolean {
     const prev = this.seen.get(stmt.keyword.name);
     if (prev) {
-      this.report(diag('recipe/duplicate-statement', 'error', stmt.keyword, `'${stmt.keyword.name}' may appear only once`, {
-        related: [{ span: prev.keyword, message: 'first written here' }],
-      }));
+      this.report(
+        diag('recipe/duplicate-statement', 'error', stmt.keyword, `'${stmt.keyword.name}' may appear only once`, {
+          related: [{ span: prev.keyword, message: 'first written here' }],
+        }),
+      );
       return false;
     }
     this.seen.set(stmt.keyword.name, stmt);
@@ -199,7 +251,14 @@ class Interpreter {
     this.noBlock(stmt);
     const [kindArg, ...rest] = stmt.args;
     if (!kindArg) {
-      this.report(diag('recipe/missing-argument', 'error', stmt.keyword, `'calibration' needs a source: ${CALIBRATION_KINDS.join(', ')}`));
+      this.report(
+        diag(
+          'recipe/missing-argument',
+          'error',
+          stmt.keyword,
+          `'calibration' needs a source: ${CALIBRATION_KINDS.join(', ')}`,
+        ),
+      );
       return undefined;
     }
     const kind = this.word(kindArg, CALIBRATION_KINDS, 'calibration source') as Calibration['kind'] | undefined;
@@ -209,17 +268,23 @@ class Interpreter {
     if (kind !== 'generated') {
       const p = rest[0];
       if (p?.kind !== 'string') {
-        this.report(diag('recipe/missing-argument', 'error', p ?? kindArg, `'calibration ${kind}' needs a file path in quotes`));
+        this.report(
+          diag('recipe/missing-argument', 'error', p ?? kindArg, `'calibration ${kind}' needs a file path in quotes`),
+        );
         return undefined;
       }
       cal.path = { value: p.value, span: p };
       i = 1;
     }
-    this.options(rest.slice(i), kind === 'generated' ? CALIBRATION_OPTIONS : kind === 'imatrix' ? [] : ['samples', 'length'], (name, v) => {
-      if (name === 'samples') cal.samples = v;
-      else if (name === 'length') cal.length = v;
-      else cal.seed = v;
-    });
+    this.options(
+      rest.slice(i),
+      kind === 'generated' ? CALIBRATION_OPTIONS : kind === 'imatrix' ? [] : ['samples', 'length'],
+      (name, v) => {
+        if (name === 'samples') cal.samples = v;
+        else if (name === 'length') cal.length = v;
+        else cal.seed = v;
+      },
+    );
     return cal;
   }
 
@@ -228,7 +293,9 @@ class Interpreter {
     for (let i = 0; i < args.length; i++) {
       const a = args[i];
       if (a.kind !== 'ident') {
-        this.report(diag('recipe/extra-argument', 'error', a, `Unexpected argument: expected an option (${allowed.join(', ')})`));
+        this.report(
+          diag('recipe/extra-argument', 'error', a, `Unexpected argument: expected an option (${allowed.join(', ')})`),
+        );
         continue;
       }
       if (!allowed.includes(a.name)) {
@@ -238,7 +305,14 @@ class Interpreter {
       }
       const v = args[i + 1];
       if (v?.kind !== 'number' || !Number.isInteger(v.value) || v.value < (a.name === 'seed' ? 0 : 1) || v.unit) {
-        this.report(diag('recipe/bad-value', 'error', v ?? a, `'${a.name}' needs a ${a.name === 'seed' ? 'non-negative' : 'positive'} integer`));
+        this.report(
+          diag(
+            'recipe/bad-value',
+            'error',
+            v ?? a,
+            `'${a.name}' needs a ${a.name === 'seed' ? 'non-negative' : 'positive'} integer`,
+          ),
+        );
         if (v?.kind === 'number') i++;
         continue;
       }
@@ -252,13 +326,22 @@ class Interpreter {
     const [v, ...extra] = stmt.args;
     this.extra(extra);
     if (v?.kind !== 'number') {
-      this.report(diag('recipe/missing-argument', 'error', v ?? stmt.keyword, "'budget' needs a number with a unit, e.g. budget 4.5 bpw or budget 3.8 GiB"));
+      this.report(
+        diag(
+          'recipe/missing-argument',
+          'error',
+          v ?? stmt.keyword,
+          "'budget' needs a number with a unit, e.g. budget 4.5 bpw or budget 3.8 GiB",
+        ),
+      );
       return undefined;
     }
     if (!v.unit || v.unit.text === '%') {
-      this.report(diag('recipe/missing-unit', 'error', v, `Budget needs a unit: ${BUDGET_UNITS.join(', ')}`, {
-        fix: { title: "Add 'bpw'", newText: `${v.text} bpw` },
-      }));
+      this.report(
+        diag('recipe/missing-unit', 'error', v, `Budget needs a unit: ${BUDGET_UNITS.join(', ')}`, {
+          fix: { title: "Add 'bpw'", newText: `${v.text} bpw` },
+        }),
+      );
       return undefined;
     }
     if (v.value <= 0) {
@@ -266,7 +349,10 @@ class Interpreter {
       return undefined;
     }
     if (v.unit.text === 'bpw') {
-      if (v.value > 64) this.report(diag('recipe/bad-value', 'warning', v, `${v.value} bits per weight is more than any source dtype stores`));
+      if (v.value > 64)
+        this.report(
+          diag('recipe/bad-value', 'warning', v, `${v.value} bits per weight is more than any source dtype stores`),
+        );
       return { stmt, kind: 'bpw', bpw: v.value };
     }
     return { stmt, kind: 'bytes', bytes: v.value * BYTES_PER_UNIT[v.unit.text], text: `${v.text} ${v.unit.text}` };
@@ -277,13 +363,22 @@ class Interpreter {
     const [k, p, ...extra] = stmt.args;
     this.extra(extra);
     if (!k) {
-      this.report(diag('recipe/missing-argument', 'error', stmt.keyword, `'${stmt.keyword.name}' needs a kind (${kinds.join(', ')}) and a path`));
+      this.report(
+        diag(
+          'recipe/missing-argument',
+          'error',
+          stmt.keyword,
+          `'${stmt.keyword.name}' needs a kind (${kinds.join(', ')}) and a path`,
+        ),
+      );
       return undefined;
     }
     const kind = this.word(k, kinds, what);
     if (!kind) return undefined;
     if (p?.kind !== 'string') {
-      this.report(diag('recipe/missing-argument', 'error', p ?? k, `'${stmt.keyword.name} ${kind}' needs a path in quotes`));
+      this.report(
+        diag('recipe/missing-argument', 'error', p ?? k, `'${stmt.keyword.name} ${kind}' needs a path in quotes`),
+      );
       return undefined;
     }
     return { stmt, kind, path: { value: p.value, span: p } };
@@ -292,26 +387,49 @@ class Interpreter {
   private patterns(stmt: Statement): RulePattern[] {
     const out: RulePattern[] = [];
     if (stmt.args.length === 0) {
-      this.report(diag('recipe/missing-argument', 'error', stmt.keyword, `'match' needs one or more patterns in quotes, e.g. match "*.mlp.down_proj" { ... }`));
+      this.report(
+        diag(
+          'recipe/missing-argument',
+          'error',
+          stmt.keyword,
+          `'match' needs one or more patterns in quotes, e.g. match "*.mlp.down_proj" { ... }`,
+        ),
+      );
     }
     for (const a of stmt.args) {
       if (a.kind !== 'string') {
-        this.report(diag('recipe/bad-value', 'error', a, 'Patterns are written in quotes, e.g. "model.layers.*.mlp.*"', a.kind === 'ident'
-          ? { fix: { title: `Quote "${a.name}"`, newText: `"${a.name}"` } } : {}));
+        this.report(
+          diag(
+            'recipe/bad-value',
+            'error',
+            a,
+            'Patterns are written in quotes, e.g. "model.layers.*.mlp.*"',
+            a.kind === 'ident' ? { fix: { title: `Quote "${a.name}"`, newText: `"${a.name}"` } } : {},
+          ),
+        );
         continue;
       }
       const compiled = compilePattern(a.value);
       if (compiled.error) this.report(diag('pattern/invalid', 'error', a, compiled.error));
       out.push({ text: a.value, span: a, compiled });
     }
-    if (!stmt.block) this.report(diag('recipe/missing-block', 'error', stmt, `'match' needs a block of properties: match "pattern" { format int4 }`));
+    if (!stmt.block)
+      this.report(
+        diag(
+          'recipe/missing-block',
+          'error',
+          stmt,
+          `'match' needs a block of properties: match "pattern" { format int4 }`,
+        ),
+      );
     return out;
   }
 
   private rule(stmt: Statement, kind: Rule['kind'], patterns: RulePattern[]): Rule {
     const settings: Settings = {};
     const label = kind === 'defaults' ? 'defaults' : `match ${patterns.map((p) => JSON.stringify(p.text)).join(', ')}`;
-    if (kind === 'defaults' && !stmt.block) this.report(diag('recipe/missing-block', 'error', stmt, "'defaults' needs a block: defaults { format int4 }"));
+    if (kind === 'defaults' && !stmt.block)
+      this.report(diag('recipe/missing-block', 'error', stmt, "'defaults' needs a block: defaults { format int4 }"));
     for (const p of stmt.block?.statements ?? []) this.property(p, settings);
     return { index: 0, kind, stmt, patterns, settings, label };
   }
@@ -323,9 +441,18 @@ class Interpreter {
     const set = <K extends PropName>(prop: K, value: PropValues[K]) => {
       const prev = settings[prop];
       if (prev) {
-        this.report(diag('recipe/duplicate-property', 'warning', prev.stmt, `'${prev.stmt.keyword.name}' is set again later in this block; the later one wins`, {
-          unnecessary: true, related: [{ span: stmt, message: 'set again here' }],
-        }));
+        this.report(
+          diag(
+            'recipe/duplicate-property',
+            'warning',
+            prev.stmt,
+            `'${prev.stmt.keyword.name}' is set again later in this block; the later one wins`,
+            {
+              unnecessary: true,
+              related: [{ span: stmt, message: 'set again here' }],
+            },
+          ),
+        );
       }
       (settings as Record<PropName, Setting>)[prop] = { prop, value, stmt } as Setting;
     };
@@ -354,7 +481,14 @@ class Interpreter {
         } else if (v?.kind === 'number' && !v.unit && Number.isInteger(v.value) && v.value >= 1) {
           set('group', v.value);
         } else {
-          this.report(diag(v ? 'recipe/bad-value' : 'recipe/missing-argument', 'error', v ?? stmt.keyword, "'group' takes a positive integer group size, 'channel' or 'tensor'"));
+          this.report(
+            diag(
+              v ? 'recipe/bad-value' : 'recipe/missing-argument',
+              'error',
+              v ?? stmt.keyword,
+              "'group' takes a positive integer group size, 'channel' or 'tensor'",
+            ),
+          );
         }
         return;
       }
@@ -363,7 +497,10 @@ class Interpreter {
         if (w) set('symmetric', w === 'true');
         return;
       }
-      case 'scale': case 'zero': case 'clip': case 'rotate': {
+      case 'scale':
+      case 'zero':
+      case 'clip':
+      case 'rotate': {
         const w = this.wordArg(stmt, PROPERTY_WORDS[name], `${name} value`);
         if (w) set(name, w as never);
         return;
@@ -371,9 +508,19 @@ class Interpreter {
       case 'outliers': {
         const [v, ...extra] = stmt.args;
         this.extra(extra);
-        if (v?.kind === 'number' && v.unit?.text === '%' && v.value >= 0 && v.value <= 50) set('outliers', { fraction: v.value / 100 });
-        else if (v?.kind === 'number' && !v.unit && Number.isInteger(v.value) && v.value >= 0) set('outliers', { count: v.value });
-        else this.report(diag(v ? 'recipe/bad-value' : 'recipe/missing-argument', 'error', v ?? stmt.keyword, "'outliers' takes a percentage from 0% to 50% (e.g. 0.5%) or a whole count"));
+        if (v?.kind === 'number' && v.unit?.text === '%' && v.value >= 0 && v.value <= 50)
+          set('outliers', { fraction: v.value / 100 });
+        else if (v?.kind === 'number' && !v.unit && Number.isInteger(v.value) && v.value >= 0)
+          set('outliers', { count: v.value });
+        else
+          this.report(
+            diag(
+              v ? 'recipe/bad-value' : 'recipe/missing-argument',
+              'error',
+              v ?? stmt.keyword,
+              "'outliers' takes a percentage from 0% to 50% (e.g. 0.5%) or a whole count",
+            ),
+          );
         return;
       }
       case 'lowrank': {
@@ -383,7 +530,14 @@ class Interpreter {
       }
       default:
         if (TOP_NAMES.includes(name)) {
-          this.report(diag('recipe/statement-in-block', 'error', stmt.keyword, `'${name}' is a top-level statement and cannot appear inside a block`));
+          this.report(
+            diag(
+              'recipe/statement-in-block',
+              'error',
+              stmt.keyword,
+              `'${name}' is a top-level statement and cannot appear inside a block`,
+            ),
+          );
         } else {
           this.report(unknown('recipe/unknown-property', stmt.keyword, 'property', name, PROPERTY_NAMES));
         }
@@ -399,7 +553,8 @@ class Interpreter {
       this.noBlock(s);
       const opt = info.options.find((o) => o.name === s.keyword.name);
       if (!opt) {
-        if (names.length === 0) this.report(diag('recipe/unknown-option', 'error', s.keyword, `Method '${method}' has no options`));
+        if (names.length === 0)
+          this.report(diag('recipe/unknown-option', 'error', s.keyword, `Method '${method}' has no options`));
         else this.report(unknown('recipe/unknown-option', s.keyword, `option of ${method}`, s.keyword.name, names));
         continue;
       }
@@ -407,16 +562,33 @@ class Interpreter {
       this.extra(extra);
       if (opt.type === 'boolean') {
         if (v?.kind === 'ident' && (v.name === 'true' || v.name === 'false')) options[opt.name] = v.name === 'true';
-        else if (!v) options[opt.name] = true; // `act_order` alone reads as on
+        else if (!v)
+          options[opt.name] = true; // `act_order` alone reads as on
         else this.report(diag('recipe/bad-value', 'error', v, `'${opt.name}' takes true or false`));
         continue;
       }
-      const ok = v?.kind === 'number' && !v.unit && (opt.type === 'number' || Number.isInteger(v.value))
-        && (opt.min === undefined || v.value >= opt.min) && (opt.max === undefined || v.value <= opt.max);
+      const ok =
+        v?.kind === 'number' &&
+        !v.unit &&
+        (opt.type === 'number' || Number.isInteger(v.value)) &&
+        (opt.min === undefined || v.value >= opt.min) &&
+        (opt.max === undefined || v.value <= opt.max);
       if (ok) options[opt.name] = (v as NumberValue).value;
       else {
-        const range = opt.max !== undefined ? ` from ${opt.min} to ${opt.max}` : opt.min !== undefined ? ` of at least ${opt.min}` : '';
-        this.report(diag(v ? 'recipe/bad-value' : 'recipe/missing-argument', 'error', v ?? s.keyword, `'${opt.name}' takes ${opt.type === 'integer' ? 'an integer' : 'a number'}${range}`));
+        const range =
+          opt.max !== undefined
+            ? ` from ${opt.min} to ${opt.max}`
+            : opt.min !== undefined
+              ? ` of at least ${opt.min}`
+              : '';
+        this.report(
+          diag(
+            v ? 'recipe/bad-value' : 'recipe/missing-argument',
+            'error',
+            v ?? s.keyword,
+            `'${opt.name}' takes ${opt.type === 'integer' ? 'an integer' : 'a number'}${range}`,
+          ),
+        );
       }
     }
     return options;
@@ -432,7 +604,15 @@ class Interpreter {
       switch (s.keyword.name) {
         case 'formats':
           sawFormats = true;
-          if (s.args.length === 0) this.report(diag('recipe/missing-argument', 'error', s.keyword, "'formats' lists candidate formats, e.g. formats q4_k q5_k q6_k"));
+          if (s.args.length === 0)
+            this.report(
+              diag(
+                'recipe/missing-argument',
+                'error',
+                s.keyword,
+                "'formats' lists candidate formats, e.g. formats q4_k q5_k q6_k",
+              ),
+            );
           for (const v of s.args) {
             const w = this.word(v, PROPERTY_WORDS.format, 'format');
             if (w) a.formats.push({ name: w, span: v });
@@ -448,10 +628,19 @@ class Interpreter {
           if (w) a.granularity = w as Allocate['granularity'];
           break;
         }
-        default: this.report(unknown('recipe/unknown-option', s.keyword, 'allocate option', s.keyword.name, names));
+        default:
+          this.report(unknown('recipe/unknown-option', s.keyword, 'allocate option', s.keyword.name, names));
       }
     }
-    if (!sawFormats) this.report(diag('recipe/missing-argument', 'error', stmt.keyword, "'allocate' needs candidate formats: allocate { formats q4_k q6_k }"));
+    if (!sawFormats)
+      this.report(
+        diag(
+          'recipe/missing-argument',
+          'error',
+          stmt.keyword,
+          "'allocate' needs candidate formats: allocate { formats q4_k q6_k }",
+        ),
+      );
     return a;
   }
 
@@ -468,7 +657,10 @@ class Interpreter {
           p.tokens = { value: args[0].value, span: args[0] };
           args = args.slice(1);
         }
-        this.options(args, ['samples', 'length'], (n, v) => { if (n === 'samples') p.samples = v; else p.length = v; });
+        this.options(args, ['samples', 'length'], (n, v) => {
+          if (n === 'samples') p.samples = v;
+          else p.length = v;
+        });
         e.perplexity = p;
       } else if (s.keyword.name === 'kl_divergence') {
         this.noArgs(s);
@@ -487,16 +679,31 @@ class Interpreter {
     const [v, ...extra] = stmt.args;
     this.extra(extra);
     if (v?.kind === 'string') return v;
-    this.report(diag(v ? 'recipe/bad-value' : 'recipe/missing-argument', 'error', v ?? stmt.keyword, `'${stmt.keyword.name}' needs ${what}`,
-      v?.kind === 'ident' ? { fix: { title: `Quote "${v.name}"`, newText: `"${v.name}"` } } : {}));
+    this.report(
+      diag(
+        v ? 'recipe/bad-value' : 'recipe/missing-argument',
+        'error',
+        v ?? stmt.keyword,
+        `'${stmt.keyword.name}' needs ${what}`,
+        v?.kind === 'ident' ? { fix: { title: `Quote "${v.name}"`, newText: `"${v.name}"` } } : {},
+      ),
+    );
     return undefined;
   }
 
   private integerArgs(stmt: Statement, min: number, max: number): number | undefined {
     const [v, ...extra] = stmt.args;
     this.extra(extra);
-    if (v?.kind === 'number' && !v.unit && Number.isInteger(v.value) && v.value >= min && v.value <= max) return v.value;
-    this.report(diag(v ? 'recipe/bad-value' : 'recipe/missing-argument', 'error', v ?? stmt.keyword, `'${stmt.keyword.name}' takes an integer from ${min} to ${max}`));
+    if (v?.kind === 'number' && !v.unit && Number.isInteger(v.value) && v.value >= min && v.value <= max)
+      return v.value;
+    this.report(
+      diag(
+        v ? 'recipe/bad-value' : 'recipe/missing-argument',
+        'error',
+        v ?? stmt.keyword,
+        `'${stmt.keyword.name}' takes an integer from ${min} to ${max}`,
+      ),
+    );
     return undefined;
   }
 
@@ -504,7 +711,14 @@ class Interpreter {
     const [v, ...extra] = stmt.args;
     this.extra(extra);
     if (!v) {
-      this.report(diag('recipe/missing-argument', 'error', stmt.keyword, `'${stmt.keyword.name}' needs a ${what}: ${allowed.join(', ')}`));
+      this.report(
+        diag(
+          'recipe/missing-argument',
+          'error',
+          stmt.keyword,
+          `'${stmt.keyword.name}' needs a ${what}: ${allowed.join(', ')}`,
+        ),
+      );
       return undefined;
     }
     return this.word(v, allowed, what);
@@ -513,9 +727,18 @@ class Interpreter {
   private word(v: Value, allowed: readonly string[], what: string): string | undefined {
     if (v.kind === 'ident' && allowed.includes(v.name)) return v.name;
     const text = v.kind === 'ident' ? v.name : v.kind === 'string' ? v.value : v.text;
-    const code = what === 'format' ? 'recipe/unknown-format' : what === 'method' ? 'recipe/unknown-method' : 'recipe/unknown-value';
+    const code =
+      what === 'format'
+        ? 'recipe/unknown-format'
+        : what === 'method'
+          ? 'recipe/unknown-method'
+          : 'recipe/unknown-value';
     if (v.kind === 'string' && allowed.includes(v.value)) {
-      this.report(diag(code, 'error', v, `Write ${what} names without quotes: ${v.value}`, { fix: { title: `Remove the quotes`, newText: v.value } }));
+      this.report(
+        diag(code, 'error', v, `Write ${what} names without quotes: ${v.value}`, {
+          fix: { title: `Remove the quotes`, newText: v.value },
+        }),
+      );
       return undefined;
     }
     this.report(unknown(code, v, what, text, allowed));
@@ -530,13 +753,27 @@ class Interpreter {
 
   private noArgs(stmt: Statement) {
     if (stmt.args.length) {
-      this.report(diag('recipe/extra-argument', 'error', { start: stmt.args[0].start, end: stmt.args[stmt.args.length - 1].end },
-        `'${stmt.keyword.name}' takes no arguments`));
+      this.report(
+        diag(
+          'recipe/extra-argument',
+          'error',
+          { start: stmt.args[0].start, end: stmt.args[stmt.args.length - 1].end },
+          `'${stmt.keyword.name}' takes no arguments`,
+        ),
+      );
     }
   }
 
   private noBlock(stmt: Statement) {
-    if (stmt.block) this.report(diag('recipe/unexpected-block', 'error', { start: stmt.block.start, end: stmt.block.start + 1 }, `'${stmt.keyword.name}' takes no block`));
+    if (stmt.block)
+      this.report(
+        diag(
+          'recipe/unexpected-block',
+          'error',
+          { start: stmt.block.start, end: stmt.block.start + 1 },
+          `'${stmt.keyword.name}' takes no block`,
+        ),
+      );
   }
 }
 

@@ -103,12 +103,24 @@ export function planTensorWith(t: TensorInfo, values: Partial<PropValues>, match
  * `formatOf`, when given, replaces the cascaded format of the tensors it answers for (the
  * allocation's choice); those tensors are marked `allocated`.
  */
-export function resolvePlan(recipe: Recipe, model: ModelHeader, formatOf?: (tensorIndex: number) => string | undefined): Plan {
+export function resolvePlan(
+  recipe: Recipe,
+  model: ModelHeader,
+  formatOf?: (tensorIndex: number) => string | undefined,
+): Plan {
   const tensors = model.tensors;
   const rules = recipe.rules;
   const rulesOf = rulesPerTensor(rules, tensors);
   const plans: TensorPlan[] = [];
-  const summaries: RuleSummary[] = recipe.rules.map((r) => ({ index: r.index, label: r.label, matched: [], decided: [], params: 0, bytesIn: 0, bytesOut: 0 }));
+  const summaries: RuleSummary[] = recipe.rules.map((r) => ({
+    index: r.index,
+    label: r.label,
+    matched: [],
+    decided: [],
+    params: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  }));
 
   for (let ti = 0; ti < tensors.length; ti++) {
     const t = tensors[ti];
@@ -154,7 +166,9 @@ export function resolvePlan(recipe: Recipe, model: ModelHeader, formatOf?: (tens
     totals: {
       tensors: plans.length,
       quantized: plans.filter((p) => p.action === 'quantize').length,
-      params, bytesIn, bytesOut,
+      params,
+      bytesIn,
+      bytesOut,
       bpwIn: params ? (8 * bytesIn) / params : 0,
       bpw: params ? (8 * bytesOut) / params : 0,
     },
@@ -162,12 +176,22 @@ export function resolvePlan(recipe: Recipe, model: ModelHeader, formatOf?: (tens
   const b = recipe.budget;
   if (b) {
     const limit = b.kind === 'bpw' ? (b.bpw * params) / 8 : b.bytes;
-    plan.budget = { bytes: limit, bpw: params ? (8 * limit) / params : 0, fits: bytesOut <= limit, overBytes: Math.max(0, bytesOut - limit) };
+    plan.budget = {
+      bytes: limit,
+      bpw: params ? (8 * limit) / params : 0,
+      fits: bytesOut <= limit,
+      overBytes: Math.max(0, bytesOut - limit),
+    };
   }
   return plan;
 }
 
-function planTensor(t: TensorInfo, values: Partial<PropValues>, decidedBy: Partial<Record<PropName, number>>, matchedRules: number[]): TensorPlan {
+function planTensor(
+  t: TensorInfo,
+  values: Partial<PropValues>,
+  decidedBy: Partial<Record<PropName, number>>,
+  matchedRules: number[],
+): TensorPlan {
   const cols = t.shape.length ? t.shape[t.shape.length - 1] : 1;
   const rows = cols ? t.elements / cols : 0;
   // Field by field rather than object spreads: `values` objects come in many shapes, and
@@ -178,26 +202,57 @@ function planTensor(t: TensorInfo, values: Partial<PropValues>, decidedBy: Parti
   const rotate = values.rotate ?? D.rotate;
   const format = values.format ? FORMAT_BY_NAME.get(values.format) : undefined;
   if (!format || !isFloatTensor(t) || t.elements === 0) {
-    const keepReason = values.format === 'keep' ? 'keep-rule' : !isFloatTensor(t) || t.elements === 0 ? 'not-quantizable' : 'no-format';
-    return { tensor: t, rows, cols, decidedBy, matchedRules, method, clip, rotate, bytesIn: t.bytes, action: 'keep', keepReason, bytesOut: t.bytes, bpw: t.bitsPerElement };
+    const keepReason =
+      values.format === 'keep' ? 'keep-rule' : !isFloatTensor(t) || t.elements === 0 ? 'not-quantizable' : 'no-format';
+    return {
+      tensor: t,
+      rows,
+      cols,
+      decidedBy,
+      matchedRules,
+      method,
+      clip,
+      rotate,
+      bytesIn: t.bytes,
+      action: 'keep',
+      keepReason,
+      bytesOut: t.bytes,
+      bpw: t.bitsPerElement,
+    };
   }
   const g = values.group ?? D.group;
   const outliers = values.outliers ?? D.outliers;
   const groupKind = g === 'channel' ? 'channel' : g === 'tensor' ? 'tensor' : 'size';
-  const group = format.fixedGroup ?? format.block?.weights ?? (groupKind === 'channel' ? cols : groupKind === 'tensor' ? rows * cols : (g as number));
+  const group =
+    format.fixedGroup ??
+    format.block?.weights ??
+    (groupKind === 'channel' ? cols : groupKind === 'tensor' ? rows * cols : (g as number));
   const config: QuantConfig = {
     format,
     group,
     groupKind: format.fixedGroup || format.block ? 'size' : groupKind,
-    symmetric: format.symmetricOnly || format.block ? true : values.symmetric ?? D.symmetric,
+    symmetric: format.symmetricOnly || format.block ? true : (values.symmetric ?? D.symmetric),
     scale: format.fixedScale ?? values.scale ?? D.scale,
     zero: values.zero ?? D.zero,
-    outliers: 'fraction' in outliers ? Math.floor(outliers.fraction * t.elements) : Math.min(outliers.count, t.elements),
+    outliers:
+      'fraction' in outliers ? Math.floor(outliers.fraction * t.elements) : Math.min(outliers.count, t.elements),
     lowrank: values.lowrank ?? D.lowrank,
   };
   const bytes = tensorBytes(rows, cols, config);
   return {
-    tensor: t, rows, cols, decidedBy, matchedRules, method, clip, rotate, bytesIn: t.bytes,
-    action: 'quantize', config, bytes, bytesOut: bytes.total, bpw: (8 * bytes.total) / t.elements,
+    tensor: t,
+    rows,
+    cols,
+    decidedBy,
+    matchedRules,
+    method,
+    clip,
+    rotate,
+    bytesIn: t.bytes,
+    action: 'quantize',
+    config,
+    bytes,
+    bytesOut: bytes.total,
+    bpw: (8 * bytes.total) / t.elements,
   };
 }

@@ -35,15 +35,23 @@ export function compressedTensorsIssue(t: TensorPlan): { prop: PropName; message
   if (!CT_FORMATS.has(f.name)) {
     return r('format', `compressed-tensors output stores int4, int8, fp8_e4m3 and nvfp4; ${f.name} is not one of them`);
   }
-  const extras = ([c.outliers ? 'outliers' : '', c.lowrank ? 'lowrank' : '', t.rotate !== 'none' ? 'rotate' : ''].filter(Boolean)) as PropName[];
+  const extras = [c.outliers ? 'outliers' : '', c.lowrank ? 'lowrank' : '', t.rotate !== 'none' ? 'rotate' : ''].filter(
+    Boolean,
+  ) as PropName[];
   if (extras.length) return r(extras[0], `compressed-tensors output cannot store ${extras.join(', ')}`);
   if (!t.tensor.name.endsWith('.weight') || t.tensor.shape.length !== 2) {
     return r('format', 'compressed-tensors output stores quantized 2-D module weights (<module>.weight)');
   }
-  if (f.name === 'nvfp4') return undefined;  // fixed: e4m3 scales per 16, symmetric (checkFit reports a row that is not whole blocks)
-  if (!['f16', 'bf16', 'f32'].includes(c.scale)) return r('scale', `compressed-tensors output stores f16, bf16 or f32 scales, not ${c.scale}`);
-  if (!c.symmetric && c.zero !== 'int') return r(t.decidedBy.zero !== undefined ? 'zero' : 'symmetric', "compressed-tensors stores integer zero points: add 'zero int' (or 'symmetric true')");
-  if (!c.symmetric && c.groupKind === 'tensor') return r('group', 'compressed-tensors packs zero points per group or channel, not per tensor');
+  if (f.name === 'nvfp4') return undefined; // fixed: e4m3 scales per 16, symmetric (checkFit reports a row that is not whole blocks)
+  if (!['f16', 'bf16', 'f32'].includes(c.scale))
+    return r('scale', `compressed-tensors output stores f16, bf16 or f32 scales, not ${c.scale}`);
+  if (!c.symmetric && c.zero !== 'int')
+    return r(
+      t.decidedBy.zero !== undefined ? 'zero' : 'symmetric',
+      "compressed-tensors stores integer zero points: add 'zero int' (or 'symmetric true')",
+    );
+  if (!c.symmetric && c.groupKind === 'tensor')
+    return r('group', 'compressed-tensors packs zero points per group or channel, not per tensor');
   return undefined;
 }
 
@@ -53,8 +61,15 @@ export interface CtGroup {
   key: string;
   format: 'pack-quantized' | 'float-quantized' | 'nvfp4-pack-quantized';
   weights: {
-    num_bits: number; type: 'int' | 'float'; symmetric: boolean; strategy: 'group' | 'channel' | 'tensor' | 'tensor_group';
-    group_size: number | null; block_structure: null; dynamic: false; actorder: 'weight' | null; observer: string;
+    num_bits: number;
+    type: 'int' | 'float';
+    symmetric: boolean;
+    strategy: 'group' | 'channel' | 'tensor' | 'tensor_group';
+    group_size: number | null;
+    block_structure: null;
+    dynamic: false;
+    actorder: 'weight' | null;
+    observer: string;
   };
   modules: string[];
 }
@@ -66,8 +81,16 @@ export function weightArgs(t: TensorPlan): CtGroup['weights'] & { format: CtGrou
   if (c.format.name === 'nvfp4') {
     // e4m3 scales per 16 weights under one f32 global scale: compressed-tensors' tensor_group.
     return {
-      format: 'nvfp4-pack-quantized', num_bits: 4, type: 'float', symmetric: true, strategy: 'tensor_group', group_size: 16,
-      block_structure: null, dynamic: false, actorder: null, observer: t.clip === 'mse' ? 'mse' : 'minmax',
+      format: 'nvfp4-pack-quantized',
+      num_bits: 4,
+      type: 'float',
+      symmetric: true,
+      strategy: 'tensor_group',
+      group_size: 16,
+      block_structure: null,
+      dynamic: false,
+      actorder: null,
+      observer: t.clip === 'mse' ? 'mse' : 'minmax',
     };
   }
   const staticGroups = t.method.name === 'gptq' && t.method.options.act_order === true && c.groupKind === 'size';
@@ -101,7 +124,9 @@ export function compressedTensorsGroups(plan: Plan): CtGroup[] {
 
 /** Linear modules (2-D `.weight` tensors) the plan keeps. */
 export function keptModules(plan: Plan): string[] {
-  return plan.tensors.filter((t) => t.action === 'keep' && t.tensor.name.endsWith('.weight') && t.tensor.shape.length === 2).map((t) => moduleOf(t.tensor.name));
+  return plan.tensors
+    .filter((t) => t.action === 'keep' && t.tensor.name.endsWith('.weight') && t.tensor.shape.length === 2)
+    .map((t) => moduleOf(t.tensor.name));
 }
 
 /** All module names of the model (tensor names without `.weight` / `.bias`). */

@@ -5,8 +5,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ModelHeader } from '../models/types';
+import { maxOf, pushAll } from '../arrays';
 
-export type GgufValueType = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'string' | 'u64' | 'i64' | 'f64';
+export type GgufValueType =
+  'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'string' | 'u64' | 'i64' | 'f64';
 export interface GgufKvSpec {
   key: string;
   type: GgufValueType | 'array';
@@ -34,24 +36,57 @@ export interface GgufSpec {
 
 /** ggml type ids by recipe format name / source dtype. */
 export const GGML_TYPE_ID: Readonly<Record<string, number>> = {
-  f32: 0, f16: 1, q4_0: 2, q4_1: 3, q5_0: 6, q5_1: 7, q8_0: 8, q2_k: 10, q3_k: 11, q4_k: 12, q5_k: 13, q6_k: 14,
-  iq4_nl: 20, iq4_xs: 23, bf16: 30,
+  f32: 0,
+  f16: 1,
+  q4_0: 2,
+  q4_1: 3,
+  q5_0: 6,
+  q5_1: 7,
+  q8_0: 8,
+  q2_k: 10,
+  q3_k: 11,
+  q4_k: 12,
+  q5_k: 13,
+  q6_k: 14,
+  iq4_nl: 20,
+  iq4_xs: 23,
+  bf16: 30,
 };
 
 /** llama.cpp's llama_ftype for a model whose predominant tensor type is `type`
  *  (K-quants map to their _M variants, as llama.cpp's loader guesses them). */
 export const LLAMA_FTYPE: Readonly<Record<string, number>> = {
-  f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9, q2_k: 10, q3_k: 12, q4_k: 15, q5_k: 17, q6_k: 18,
-  iq4_nl: 25, iq4_xs: 30, bf16: 32,
+  f32: 0,
+  f16: 1,
+  q4_0: 2,
+  q4_1: 3,
+  q8_0: 7,
+  q5_0: 8,
+  q5_1: 9,
+  q2_k: 10,
+  q3_k: 12,
+  q4_k: 15,
+  q5_k: 17,
+  q6_k: 18,
+  iq4_nl: 25,
+  iq4_xs: 30,
+  bf16: 32,
 };
 
 export class GgufSpecError extends Error {}
 
 const LAYER_MAP: Record<string, string> = {
-  'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output',
-  'self_attn.q_norm': 'attn_q_norm', 'self_attn.k_norm': 'attn_k_norm',
-  input_layernorm: 'attn_norm', post_attention_layernorm: 'ffn_norm',
-  'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down',
+  'self_attn.q_proj': 'attn_q',
+  'self_attn.k_proj': 'attn_k',
+  'self_attn.v_proj': 'attn_v',
+  'self_attn.o_proj': 'attn_output',
+  'self_attn.q_norm': 'attn_q_norm',
+  'self_attn.k_norm': 'attn_k_norm',
+  input_layernorm: 'attn_norm',
+  post_attention_layernorm: 'ffn_norm',
+  'mlp.gate_proj': 'ffn_gate',
+  'mlp.up_proj': 'ffn_up',
+  'mlp.down_proj': 'ffn_down',
 };
 
 /** The llama.cpp name of a Hugging Face Llama-family tensor, or undefined. */
@@ -70,41 +105,82 @@ export function ggufTensorName(hf: string): string | undefined {
 interface Hparams {
   arch: string;
   permute: boolean;
-  ctx: number; embd: number; blocks: number; ffn: number; heads: number; kvHeads: number;
-  ropeBase: number; eps: number; vocab: number; headDim: number; tied: boolean; explicitHeadDim: boolean;
-  bos?: number; eos?: number;
+  ctx: number;
+  embd: number;
+  blocks: number;
+  ffn: number;
+  heads: number;
+  kvHeads: number;
+  ropeBase: number;
+  eps: number;
+  vocab: number;
+  headDim: number;
+  tied: boolean;
+  explicitHeadDim: boolean;
+  bos?: number;
+  eos?: number;
 }
 
-const num = (c: Record<string, unknown>, k: string): number | undefined => (typeof c[k] === 'number' ? (c[k] as number) : undefined);
+const num = (c: Record<string, unknown>, k: string): number | undefined =>
+  typeof c[k] === 'number' ? (c[k] as number) : undefined;
 
 function hparams(model: ModelHeader): Hparams {
   const c = model.config;
   if (model.format === 'llama2c') {
-    const dim = num(c, 'dim')!, heads = num(c, 'n_heads')!;
+    const dim = num(c, 'dim')!,
+      heads = num(c, 'n_heads')!;
     return {
-      arch: 'llama', permute: true, ctx: num(c, 'seq_len')!, embd: dim, blocks: num(c, 'n_layers')!, ffn: num(c, 'hidden_dim')!,
-      heads, kvHeads: num(c, 'n_kv_heads')!, ropeBase: 10000, eps: 1e-5, vocab: num(c, 'vocab_size')!, headDim: dim / heads,
-      tied: c.shared_classifier === true, explicitHeadDim: false, bos: 1, eos: 2,
+      arch: 'llama',
+      permute: true,
+      ctx: num(c, 'seq_len')!,
+      embd: dim,
+      blocks: num(c, 'n_layers')!,
+      ffn: num(c, 'hidden_dim')!,
+      heads,
+      kvHeads: num(c, 'n_kv_heads')!,
+      ropeBase: 10000,
+      eps: 1e-5,
+      vocab: num(c, 'vocab_size')!,
+      headDim: dim / heads,
+      tied: c.shared_classifier === true,
+      explicitHeadDim: false,
+      bos: 1,
+      eos: 2,
     };
   }
   const type = String(c.model_type ?? model.architecture ?? '');
   // llama.cpp's converter writes Mistral-architecture checkpoints as `llama` (permuted q/k);
   // Qwen2/Qwen3 have their own architectures and keep the rotate-half (NEOX) order.
   const arch = type === 'llama' || type === 'mistral' ? 'llama' : type === 'qwen2' || type === 'qwen3' ? type : '';
-  if (!arch) throw new GgufSpecError(`output gguf writes Llama-family models (llama, mistral, qwen2, qwen3); this model's config.json model_type is "${type || 'missing'}"`);
+  if (!arch)
+    throw new GgufSpecError(
+      `output gguf writes Llama-family models (llama, mistral, qwen2, qwen3); this model's config.json model_type is "${type || 'missing'}"`,
+    );
   const need = (k: string): number => {
     const v = num(c, k);
     if (v === undefined) throw new GgufSpecError(`output gguf needs "${k}" in config.json`);
     return v;
   };
-  const embd = need('hidden_size'), heads = need('num_attention_heads');
+  const embd = need('hidden_size'),
+    heads = need('num_attention_heads');
   const hd = num(c, 'head_dim');
   return {
-    arch, permute: arch === 'llama', ctx: need('max_position_embeddings'), embd, blocks: need('num_hidden_layers'),
-    ffn: need('intermediate_size'), heads, kvHeads: num(c, 'num_key_value_heads') ?? heads, ropeBase: num(c, 'rope_theta') ?? 10000,
-    eps: num(c, 'rms_norm_eps') ?? 1e-6, vocab: need('vocab_size'), headDim: hd ?? embd / heads, explicitHeadDim: hd !== undefined && hd !== embd / heads,
+    arch,
+    permute: arch === 'llama',
+    ctx: need('max_position_embeddings'),
+    embd,
+    blocks: need('num_hidden_layers'),
+    ffn: need('intermediate_size'),
+    heads,
+    kvHeads: num(c, 'num_key_value_heads') ?? heads,
+    ropeBase: num(c, 'rope_theta') ?? 10000,
+    eps: num(c, 'rms_norm_eps') ?? 1e-6,
+    vocab: need('vocab_size'),
+    headDim: hd ?? embd / heads,
+    explicitHeadDim: hd !== undefined && hd !== embd / heads,
     tied: c.tie_word_embeddings === true,
-    bos: num(c, 'bos_token_id'), eos: num(c, 'eos_token_id'),
+    bos: num(c, 'bos_token_id'),
+    eos: num(c, 'eos_token_id'),
   };
 }
 
@@ -135,7 +211,11 @@ export interface GgufSpecInput {
 }
 
 /** The predominant type of the matrices, by weights (a recipe format or a source dtype). */
-function predominantType(model: ModelHeader, formats: Record<string, string | undefined>, skip: (name: string) => boolean): string {
+function predominantType(
+  model: ModelHeader,
+  formats: Record<string, string | undefined>,
+  skip: (name: string) => boolean,
+): string {
   const byType = new Map<string, number>();
   for (const t of model.tensors) {
     if (t.shape.length < 2 || skip(t.name)) continue;
@@ -144,7 +224,11 @@ function predominantType(model: ModelHeader, formats: Record<string, string | un
   }
   let best = 'f32';
   let most = -1;
-  for (const [type, n] of byType) if (n > most) { most = n; best = type; }
+  for (const [type, n] of byType)
+    if (n > most) {
+      most = n;
+      best = type;
+    }
   return best;
 }
 
@@ -156,13 +240,19 @@ function specFromGguf(input: GgufSpecInput): GgufSpec {
   for (const t of model.tensors) tensors[t.name] = { name: t.name };
   const c = model.config;
   const hasTokenizer = typeof c['tokenizer.ggml.model'] === 'string';
-  const notes = hasTokenizer ? [] : ['written without a tokenizer (the source GGUF has none): llama.cpp needs one to load the file'];
+  const notes = hasTokenizer
+    ? []
+    : ['written without a tokenizer (the source GGUF has none): llama.cpp needs one to load the file'];
   return {
     architecture: model.architecture || String(c['general.architecture'] ?? ''),
     metadata: [
       { key: 'general.name', type: 'string', value: input.name },
       { key: 'general.alignment', type: 'u32', value: 32 },
-      { key: 'general.file_type', type: 'u32', value: LLAMA_FTYPE[predominantType(model, input.formats, () => false)] ?? 0 },
+      {
+        key: 'general.file_type',
+        type: 'u32',
+        value: LLAMA_FTYPE[predominantType(model, input.formats, () => false)] ?? 0,
+      },
       { key: 'general.quantization_version', type: 'u32', value: 2 },
       { key: 'bitsmith.version', type: 'string', value: input.version },
       { key: 'bitsmith.source', type: 'string', value: model.path },
@@ -184,14 +274,23 @@ export function buildGgufSpec(input: GgufSpecInput): GgufSpec {
   const present = new Set(model.tensors.map((t) => t.name));
   const elementsByType = new Map<string, number>();
   for (const t of model.tensors) {
-    if (/\.rotary_emb\.inv_freq$/.test(t.name)) { tensors[t.name] = { omit: true }; continue; }
-    if (t.name === 'lm_head.weight' && h.tied && present.has('model.embed_tokens.weight')) { tensors[t.name] = { omit: true }; continue; }
+    if (/\.rotary_emb\.inv_freq$/.test(t.name)) {
+      tensors[t.name] = { omit: true };
+      continue;
+    }
+    if (t.name === 'lm_head.weight' && h.tied && present.has('model.embed_tokens.weight')) {
+      tensors[t.name] = { omit: true };
+      continue;
+    }
     const name = ggufTensorName(t.name);
     if (!name) throw new GgufSpecError(`tensor "${t.name}" has no llama.cpp name for architecture ${h.arch}`);
     const spec: GgufTensorSpec = { name };
     if (h.permute && /\.self_attn\.[qk]_proj\.(weight|bias)$/.test(t.name)) {
       const heads = /q_proj/.test(t.name) ? h.heads : h.kvHeads;
-      if (t.shape[0] % (2 * heads) !== 0) throw new GgufSpecError(`tensor "${t.name}" [${t.shape.join(', ')}]: ${t.shape[0]} rows are not ${heads} heads of rotary pairs`);
+      if (t.shape[0] % (2 * heads) !== 0)
+        throw new GgufSpecError(
+          `tensor "${t.name}" [${t.shape.join(', ')}]: ${t.shape[0]} rows are not ${heads} heads of rotary pairs`,
+        );
       spec.permuteHeads = heads;
     }
     tensors[t.name] = spec;
@@ -202,7 +301,11 @@ export function buildGgufSpec(input: GgufSpecInput): GgufSpec {
   }
   let predominant = 'f32';
   let most = -1;
-  for (const [type, n] of elementsByType) if (n > most) { most = n; predominant = type; }
+  for (const [type, n] of elementsByType)
+    if (n > most) {
+      most = n;
+      predominant = type;
+    }
   const A = h.arch;
   const u32 = (key: string, value: number): GgufKvSpec => ({ key, type: 'u32', value });
   const f32 = (key: string, value: number): GgufKvSpec => ({ key, type: 'f32', value });
@@ -224,18 +327,31 @@ export function buildGgufSpec(input: GgufSpecInput): GgufSpec {
     u32(`${A}.vocab_size`, h.vocab),
     u32(`${A}.rope.dimension_count`, h.headDim),
   ];
-  if (h.explicitHeadDim) metadata.push(u32(`${A}.attention.key_length`, h.headDim), u32(`${A}.attention.value_length`, h.headDim));
-  metadata.push(str('bitsmith.version', input.version), str('bitsmith.source', model.path), str('bitsmith.recipe', input.recipeText));
-  const tok = model.format === 'hf-folder' ? tokenizerFromJson(path.join(model.path, 'tokenizer.json'), h, notes) : undefined;
-  if (tok) metadata.push(...tok);
-  else notes.push('written without a tokenizer (the model has no tokenizer.json): llama.cpp refuses to load a GGUF without one, so put the tokenizer.json beside the model (scripts/llama-cpp-check.sh adds a placeholder vocabulary for the bundled model)');
+  if (h.explicitHeadDim)
+    metadata.push(u32(`${A}.attention.key_length`, h.headDim), u32(`${A}.attention.value_length`, h.headDim));
+  metadata.push(
+    str('bitsmith.version', input.version),
+    str('bitsmith.source', model.path),
+    str('bitsmith.recipe', input.recipeText),
+  );
+  const tok =
+    model.format === 'hf-folder' ? tokenizerFromJson(path.join(model.path, 'tokenizer.json'), h, notes) : undefined;
+  if (tok) pushAll(metadata, tok);
+  else
+    notes.push(
+      'written without a tokenizer (the model has no tokenizer.json): llama.cpp refuses to load a GGUF without one, so put the tokenizer.json beside the model (scripts/llama-cpp-check.sh adds a placeholder vocabulary for the bundled model)',
+    );
   return { architecture: A, metadata, tensors, tokenizer: tok ? 'tokenizer.json' : 'none', notes };
 }
 
 /** tokenizer.ggml.* from a Hugging Face tokenizer.json (BPE vocabularies: byte-level
  *  `gpt2` with merges, or SentencePiece-style `llama` with byte-fallback). */
 function tokenizerFromJson(file: string, h: Hparams, notes: string[]): GgufKvSpec[] | undefined {
-  let j: { model?: { type?: string; vocab?: Record<string, number>; merges?: (string | string[])[]; byte_fallback?: boolean }; added_tokens?: { id: number; content: string; special?: boolean }[]; pre_tokenizer?: unknown };
+  let j: {
+    model?: { type?: string; vocab?: Record<string, number>; merges?: (string | string[])[]; byte_fallback?: boolean };
+    added_tokens?: { id: number; content: string; special?: boolean }[];
+    pre_tokenizer?: unknown;
+  };
   try {
     if (!fs.existsSync(file)) return undefined;
     j = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -245,18 +361,30 @@ function tokenizerFromJson(file: string, h: Hparams, notes: string[]): GgufKvSpe
   }
   const m = j.model;
   if (!m || m.type !== 'BPE' || !m.vocab) {
-    notes.push(`tokenizer.json model type ${m?.type ?? 'missing'} is not converted (BPE only); written without a tokenizer`);
+    notes.push(
+      `tokenizer.json model type ${m?.type ?? 'missing'} is not converted (BPE only); written without a tokenizer`,
+    );
     return undefined;
   }
-  const size = Math.max(h.vocab, ...Object.values(m.vocab).map((i) => i + 1), ...(j.added_tokens ?? []).map((t) => t.id + 1));
+  const size = Math.max(h.vocab, maxOf(Object.values(m.vocab)) + 1, maxOf((j.added_tokens ?? []).map((t) => t.id)) + 1);
   const tokens: string[] = new Array(size).fill('');
-  const types: number[] = new Array(size).fill(1);  // 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
+  const types: number[] = new Array(size).fill(1); // 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
   for (const [t, i] of Object.entries(m.vocab)) tokens[i] = t;
-  for (let i = 0; i < size; i++) if (tokens[i] === '') { tokens[i] = `[PAD${i}]`; types[i] = 5; }
+  for (let i = 0; i < size; i++)
+    if (tokens[i] === '') {
+      tokens[i] = `[PAD${i}]`;
+      types[i] = 5;
+    }
   const spm = m.byte_fallback === true;
-  for (const a of j.added_tokens ?? []) { tokens[a.id] = a.content; types[a.id] = a.special ? 3 : 4; }
+  for (const a of j.added_tokens ?? []) {
+    tokens[a.id] = a.content;
+    types[a.id] = a.special ? 3 : 4;
+  }
   if (spm) for (let i = 0; i < size; i++) if (/^<0x[0-9A-F]{2}>$/.test(tokens[i])) types[i] = 6;
-  const find = (s: string) => { const i = tokens.indexOf(s); return i >= 0 ? i : undefined; };
+  const find = (s: string) => {
+    const i = tokens.indexOf(s);
+    return i >= 0 ? i : undefined;
+  };
   const out: GgufKvSpec[] = [
     { key: 'tokenizer.ggml.model', type: 'string', value: spm ? 'llama' : 'gpt2' },
     { key: 'tokenizer.ggml.tokens', type: 'array', itemType: 'string', value: tokens },

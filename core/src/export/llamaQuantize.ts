@@ -16,8 +16,28 @@ import type { PropName, Recipe } from '../analysis/recipe';
 import type { ExportIssue, Translation } from './llmCompressor';
 import { exactSelectors } from './selectors';
 
-const GGML_TYPES = new Set(['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs']);
-const BASE_CANDIDATES: [string, string][] = [['q8_0', 'Q8_0'], ['q4_0', 'Q4_0'], ['q4_1', 'Q4_1'], ['q5_0', 'Q5_0'], ['q5_1', 'Q5_1'], ['q6_k', 'Q6_K']];
+const GGML_TYPES = new Set([
+  'q4_0',
+  'q4_1',
+  'q5_0',
+  'q5_1',
+  'q8_0',
+  'q2_k',
+  'q3_k',
+  'q4_k',
+  'q5_k',
+  'q6_k',
+  'iq4_nl',
+  'iq4_xs',
+]);
+const BASE_CANDIDATES: [string, string][] = [
+  ['q8_0', 'Q8_0'],
+  ['q4_0', 'Q4_0'],
+  ['q4_1', 'Q4_1'],
+  ['q5_0', 'Q5_0'],
+  ['q5_1', 'Q5_1'],
+  ['q6_k', 'Q6_K'],
+];
 
 const HF_TO_GGUF: [RegExp, string][] = [
   [/^model\.embed_tokens\.weight$/, 'token_embd.weight'],
@@ -52,8 +72,16 @@ function sourceType(t: TensorPlan): string | undefined {
 export function llamaQuantizeProblem(t: TensorPlan): { prop: PropName; message: string } | undefined {
   const c = t.config;
   if (!c) return undefined;
-  if (!GGML_TYPES.has(c.format.name)) return { prop: 'format', message: `llama.cpp has no ${c.format.name} type (ggml types q4_0 ... q6_k, iq4_nl, iq4_xs translate)` };
-  if (t.method.name !== 'rtn') return { prop: 'method', message: `llama-quantize has no ${t.method.name} method (an imatrix is its only data-aware input)` };
+  if (!GGML_TYPES.has(c.format.name))
+    return {
+      prop: 'format',
+      message: `llama.cpp has no ${c.format.name} type (ggml types q4_0 ... q6_k, iq4_nl, iq4_xs translate)`,
+    };
+  if (t.method.name !== 'rtn')
+    return {
+      prop: 'method',
+      message: `llama-quantize has no ${t.method.name} method (an imatrix is its only data-aware input)`,
+    };
   if (c.outliers) return { prop: 'outliers', message: 'llama.cpp types cannot keep outliers' };
   if (c.lowrank) return { prop: 'lowrank', message: 'llama.cpp has no low-rank correction' };
   if (t.rotate !== 'none') return { prop: 'rotate', message: 'llama-quantize does not rotate weights' };
@@ -62,7 +90,13 @@ export function llamaQuantizeProblem(t: TensorPlan): { prop: PropName; message: 
 
 const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-export function llamaQuantizeCommand(recipe: Recipe, plan: Plan, model: ModelHeader, source: string, outputHint: string): Translation {
+export function llamaQuantizeCommand(
+  recipe: Recipe,
+  plan: Plan,
+  model: ModelHeader,
+  source: string,
+  outputHint: string,
+): Translation {
   const issues = new Map<string, ExportIssue>();
   const note = (t: TensorPlan, rule: number | undefined, prop: PropName | undefined, message: string) => {
     const key = `${rule}:${message}`;
@@ -79,13 +113,24 @@ export function llamaQuantizeCommand(recipe: Recipe, plan: Plan, model: ModelHea
     }
     const gguf = ggufName(t.tensor.name, model);
     if (!gguf) {
-      note(t, t.decidedBy.format, undefined, `no llama.cpp name for ${t.tensor.name} (Llama-family Hugging Face names are mapped)`);
+      note(
+        t,
+        t.decidedBy.format,
+        undefined,
+        `no llama.cpp name for ${t.tensor.name} (Llama-family Hugging Face names are mapped)`,
+      );
       continue;
     }
     let type: string | undefined;
     if (t.action === 'quantize') {
       const problem = llamaQuantizeProblem(t);
-      if (problem) note(t, t.decidedBy[problem.prop] ?? t.decidedBy.format, problem.prop, `${problem.message}; kept in source precision here`);
+      if (problem)
+        note(
+          t,
+          t.decidedBy[problem.prop] ?? t.decidedBy.format,
+          problem.prop,
+          `${problem.message}; kept in source precision here`,
+        );
       else type = t.config!.format.name;
     }
     type ??= sourceType(t);
@@ -116,23 +161,37 @@ export function llamaQuantizeCommand(recipe: Recipe, plan: Plan, model: ModelHea
   for (const [type, names] of byType) {
     for (const body of exactSelectors(names, restNames)) args.push(`--tensor-type ${sh(`^${body}$=${type}`)}`);
   }
-  if (model.format === 'gguf' && plan.tensors.some((t) => /^(Q|IQ|TQ)\d/i.test(t.tensor.dtype))) args.push('--allow-requantize');
+  if (model.format === 'gguf' && plan.tensors.some((t) => /^(Q|IQ|TQ)\d/i.test(t.tensor.dtype)))
+    args.push('--allow-requantize');
   const cal = recipe.calibration;
   if (cal?.kind === 'imatrix' && cal.path) args.push(`--imatrix ${sh(cal.path.value)}`);
-  else if (cal) note({ tensor: { name: '(calibration)' } } as TensorPlan, undefined, undefined, `calibration ${cal.kind} does not translate: llama-quantize takes an imatrix (llama-imatrix makes one from text)`);
+  else if (cal)
+    note(
+      { tensor: { name: '(calibration)' } } as TensorPlan,
+      undefined,
+      undefined,
+      `calibration ${cal.kind} does not translate: llama-quantize takes an imatrix (llama-imatrix makes one from text)`,
+    );
 
   const issueList = [...issues.values()];
   const lines: string[] = [];
   lines.push('#!/bin/sh');
   lines.push(`# llama-quantize command written by bitsmith from ${source}`);
   lines.push(`# model: ${model.path}`);
-  if (model.format !== 'gguf') lines.push('# The input is a GGUF of the unquantized model: convert_hf_to_gguf.py MODEL --outtype f32 --outfile IN.gguf');
+  if (model.format !== 'gguf')
+    lines.push(
+      '# The input is a GGUF of the unquantized model: convert_hf_to_gguf.py MODEL --outtype f32 --outfile IN.gguf',
+    );
   lines.push('# Every 2-D weight has an anchored pattern selecting exactly the tensors the Bitsmith plan gives that');
   lines.push(`# type; the base type ${base[1]} is used by none of them (so llama.cpp's mixture rules never apply).`);
-  lines.push("# llama.cpp's own quantizer encodes the blocks (the codes differ from Bitsmith's; the types are the plan's).");
+  lines.push(
+    "# llama.cpp's own quantizer encodes the blocks (the codes differ from Bitsmith's; the types are the plan's).",
+  );
   for (const i of issueList) {
-    const label = i.rule !== undefined ? recipe.rules[i.rule]?.label ?? 'rule' : 'recipe';
-    lines.push(`# NOT TRANSLATED (${label}): ${i.message}; ${i.tensors.length} tensor${i.tensors.length === 1 ? '' : 's'}, e.g. ${i.tensors[0]}`);
+    const label = i.rule !== undefined ? (recipe.rules[i.rule]?.label ?? 'rule') : 'recipe';
+    lines.push(
+      `# NOT TRANSLATED (${label}): ${i.message}; ${i.tensors.length} tensor${i.tensors.length === 1 ? '' : 's'}, e.g. ${i.tensors[0]}`,
+    );
   }
   lines.push('set -e');
   lines.push(`IN="\${1:-${model.format === 'gguf' ? model.path : 'model-f32.gguf'}}"`);

@@ -39,14 +39,22 @@ export function llmCompressorProblem(t: TensorPlan): { prop: PropName; message: 
   if (!LLMC_INT.has(f) && f !== 'fp8_e4m3' && f !== 'nvfp4') {
     return { prop: 'format', message: `llm-compressor has no ${f} weights (it has int2..int8, fp8_e4m3 and nvfp4)` };
   }
-  if (!MODIFIER[t.method.name]) return { prop: 'method', message: `llm-compressor has no ${t.method.name} method (rtn, gptq and awq translate)` };
+  if (!MODIFIER[t.method.name])
+    return { prop: 'method', message: `llm-compressor has no ${t.method.name} method (rtn, gptq and awq translate)` };
   if (c.outliers) return { prop: 'outliers', message: 'llm-compressor cannot keep outliers' };
   if (c.lowrank) return { prop: 'lowrank', message: 'llm-compressor has no low-rank correction' };
-  if (t.rotate !== 'none') return { prop: 'rotate', message: 'rotate hadamard does not translate to a quantization modifier' };
-  if (!c.symmetric && c.zero !== 'int') return { prop: 'zero', message: "llm-compressor zero points are integers: add 'zero int' for an exact translation" };
+  if (t.rotate !== 'none')
+    return { prop: 'rotate', message: 'rotate hadamard does not translate to a quantization modifier' };
+  if (!c.symmetric && c.zero !== 'int')
+    return {
+      prop: 'zero',
+      message: "llm-compressor zero points are integers: add 'zero int' for an exact translation",
+    };
   if (LLMC_INT.has(f) || f === 'fp8_e4m3') {
-    if (c.scale !== 'f16' && c.scale !== 'bf16') return { prop: 'scale', message: `llm-compressor keeps scales in the model's dtype, not ${c.scale}` };
-    if (!c.symmetric && c.groupKind === 'tensor') return { prop: 'group', message: 'asymmetric per-tensor grids do not translate' };
+    if (c.scale !== 'f16' && c.scale !== 'bf16')
+      return { prop: 'scale', message: `llm-compressor keeps scales in the model's dtype, not ${c.scale}` };
+    if (!c.symmetric && c.groupKind === 'tensor')
+      return { prop: 'group', message: 'asymmetric per-tensor grids do not translate' };
   }
   return undefined;
 }
@@ -72,7 +80,10 @@ export function llmCompressorRecipe(recipe: Recipe, plan: Plan, model: ModelHead
   const moduleOf = (n: string) => n.replace(/\.weight$/, '');
   const allModules = [...new Set(plan.tensors.map((t) => t.tensor.name.replace(/\.(weight|bias)$/, '')))];
   // Per modifier, per configuration: the modules.
-  const modifiers = new Map<string, { groups: Map<string, { weights: Record<string, unknown>; modules: string[] }>; options: Record<string, unknown> }>();
+  const modifiers = new Map<
+    string,
+    { groups: Map<string, { weights: Record<string, unknown>; modules: string[] }>; options: Record<string, unknown> }
+  >();
   const ignored: string[] = [];
   for (const t of plan.tensors) {
     const isLinear = t.tensor.name.endsWith('.weight') && t.tensor.shape.length === 2;
@@ -80,7 +91,11 @@ export function llmCompressorRecipe(recipe: Recipe, plan: Plan, model: ModelHead
       if (isLinear) ignored.push(moduleOf(t.tensor.name));
       continue;
     }
-    const problem = llmCompressorProblem(t) ?? (isLinear ? undefined : { prop: 'format' as PropName, message: 'llm-compressor quantizes module weights (<module>.weight, 2-D)' });
+    const problem =
+      llmCompressorProblem(t) ??
+      (isLinear
+        ? undefined
+        : { prop: 'format' as PropName, message: 'llm-compressor quantizes module weights (<module>.weight, 2-D)' });
     if (problem) {
       note(t, problem.prop, problem.message);
       if (isLinear) ignored.push(moduleOf(t.tensor.name));
@@ -106,7 +121,8 @@ export function llmCompressorRecipe(recipe: Recipe, plan: Plan, model: ModelHead
     // the original column order): llm-compressor's `weight` ordering (`static` in its newer
     // releases), not `group`, which reorders the groups and needs g_idx at inference. Only on
     // the group strategy: compressed-tensors rejects actorder with channel or tensor scales.
-    if (t.method.name === 'gptq' && t.method.options.act_order === true && t.config!.groupKind === 'size') weights.actorder = 'weight';
+    if (t.method.name === 'gptq' && t.method.options.act_order === true && t.config!.groupKind === 'size')
+      weights.actorder = 'weight';
     const key = JSON.stringify(weights);
     let g = m.groups.get(key);
     if (!g) m.groups.set(key, (g = { weights, modules: [] }));
@@ -114,7 +130,11 @@ export function llmCompressorRecipe(recipe: Recipe, plan: Plan, model: ModelHead
   }
 
   if (model.format === 'gguf') {
-    issues.set('gguf', { message: 'the model is a GGUF file: llm-compressor works on Hugging Face checkpoints, and these targets use GGUF tensor names', tensors: [model.path] });
+    issues.set('gguf', {
+      message:
+        'the model is a GGUF file: llm-compressor works on Hugging Face checkpoints, and these targets use GGUF tensor names',
+      tensors: [model.path],
+    });
   }
   const out: string[] = [];
   out.push(`# llm-compressor recipe written by bitsmith from ${source}`);
@@ -123,8 +143,10 @@ export function llmCompressorRecipe(recipe: Recipe, plan: Plan, model: ModelHead
   out.push("# (re: targets are matched with Python's re.match against module names).");
   const issueList = [...issues.values()];
   for (const i of issueList) {
-    const label = i.rule !== undefined ? recipe.rules[i.rule]?.label ?? 'rule' : 'recipe';
-    out.push(`# NOT TRANSLATED (${label}): ${i.message}; ${i.tensors.length} tensor${i.tensors.length === 1 ? '' : 's'} left unquantized here, e.g. ${i.tensors[0]}`);
+    const label = i.rule !== undefined ? (recipe.rules[i.rule]?.label ?? 'rule') : 'recipe';
+    out.push(
+      `# NOT TRANSLATED (${label}): ${i.message}; ${i.tensors.length} tensor${i.tensors.length === 1 ? '' : 's'} left unquantized here, e.g. ${i.tensors[0]}`,
+    );
   }
   out.push('quant_stage:');
   out.push('  quant_modifiers:');
@@ -144,7 +166,9 @@ export function llmCompressorRecipe(recipe: Recipe, plan: Plan, model: ModelHead
     }
   }
   if (recipe.calibration) {
-    out.push(`# calibration (${recipe.calibration.kind}${recipe.calibration.path ? ` ${recipe.calibration.path.value}` : ''}): pass your dataset to llm-compressor's oneshot(dataset=...)`);
+    out.push(
+      `# calibration (${recipe.calibration.kind}${recipe.calibration.path ? ` ${recipe.calibration.path.value}` : ''}): pass your dataset to llm-compressor's oneshot(dataset=...)`,
+    );
   }
   return { text: out.join('\n') + '\n', issues: issueList };
 }

@@ -24,25 +24,98 @@ export type ScaleType = 'f16' | 'bf16' | 'f32' | 'e8m0' | 'e4m3';
 export const SCALE_BITS: Readonly<Record<ScaleType, number>> = { f16: 16, bf16: 16, f32: 32, e8m0: 8, e4m3: 8 };
 
 const int = (b: number): FormatInfo => ({
-  name: `int${b}`, family: 'int', bits: b,
+  name: `int${b}`,
+  family: 'int',
+  bits: b,
   doc: `${b}-bit uniform integer grid (${2 ** b} levels), scale per group; asymmetric grids add a zero point.`,
 });
 
 const ggml = (name: string, weights: number, bytes: number, doc: string): FormatInfo => ({
-  name, family: 'ggml', bits: (bytes * 8) / weights, block: { weights, bytes }, doc,
+  name,
+  family: 'ggml',
+  bits: (bytes * 8) / weights,
+  block: { weights, bytes },
+  doc,
 });
 
 export const FORMATS: readonly FormatInfo[] = [
-  int(2), int(3), int(4), int(5), int(6), int(7), int(8),
-  { name: 'nf4', family: 'float', bits: 4, symmetricOnly: true, doc: 'NormalFloat4 (QLoRA): 16 levels at normal quantiles, absmax scale per group.' },
-  { name: 'fp4', family: 'float', bits: 4, symmetricOnly: true, doc: 'FP4 e2m1: values ±{0, 0.5, 1, 1.5, 2, 3, 4, 6}, absmax scale per group.' },
-  { name: 'fp8_e4m3', family: 'float', bits: 8, symmetricOnly: true, doc: 'FP8 e4m3 (max 448, no infinities), saturating, scale per group.' },
-  { name: 'fp8_e5m2', family: 'float', bits: 8, symmetricOnly: true, doc: 'FP8 e5m2 (max 57344), saturating, scale per group.' },
-  { name: 'mxfp4', family: 'microscaled', bits: 4, fixedGroup: 32, fixedScale: 'e8m0', symmetricOnly: true, doc: 'OCP MX FP4: e2m1 values, blocks of 32 share a power-of-two (e8m0) scale: 4.25 bpw.' },
-  { name: 'mxfp8', family: 'microscaled', bits: 8, fixedGroup: 32, fixedScale: 'e8m0', symmetricOnly: true, doc: 'OCP MX FP8: e4m3 values, blocks of 32 share an e8m0 scale: 8.25 bpw.' },
-  { name: 'nvfp4', family: 'microscaled', bits: 4, fixedGroup: 16, fixedScale: 'e4m3', symmetricOnly: true, perTensorBits: 32, doc: 'NVIDIA NVFP4: e2m1 values, blocks of 16 share an e4m3 scale, plus one f32 scale per tensor: 4.5 bpw.' },
-  { name: 'binary', family: 'sign', bits: 1, symmetricOnly: true, doc: 'Binary: sign(w) times the group mean |w| (1 bit + scale).' },
-  { name: 'ternary', family: 'sign', bits: 1.6, symmetricOnly: true, doc: 'Ternary {-1, 0, 1} times the group absmean (BitNet b1.58 style), 5 trits per byte: 1.6 bits + scale.' },
+  int(2),
+  int(3),
+  int(4),
+  int(5),
+  int(6),
+  int(7),
+  int(8),
+  {
+    name: 'nf4',
+    family: 'float',
+    bits: 4,
+    symmetricOnly: true,
+    doc: 'NormalFloat4 (QLoRA): 16 levels at normal quantiles, absmax scale per group.',
+  },
+  {
+    name: 'fp4',
+    family: 'float',
+    bits: 4,
+    symmetricOnly: true,
+    doc: 'FP4 e2m1: values ±{0, 0.5, 1, 1.5, 2, 3, 4, 6}, absmax scale per group.',
+  },
+  {
+    name: 'fp8_e4m3',
+    family: 'float',
+    bits: 8,
+    symmetricOnly: true,
+    doc: 'FP8 e4m3 (max 448, no infinities), saturating, scale per group.',
+  },
+  {
+    name: 'fp8_e5m2',
+    family: 'float',
+    bits: 8,
+    symmetricOnly: true,
+    doc: 'FP8 e5m2 (max 57344), saturating, scale per group.',
+  },
+  {
+    name: 'mxfp4',
+    family: 'microscaled',
+    bits: 4,
+    fixedGroup: 32,
+    fixedScale: 'e8m0',
+    symmetricOnly: true,
+    doc: 'OCP MX FP4: e2m1 values, blocks of 32 share a power-of-two (e8m0) scale: 4.25 bpw.',
+  },
+  {
+    name: 'mxfp8',
+    family: 'microscaled',
+    bits: 8,
+    fixedGroup: 32,
+    fixedScale: 'e8m0',
+    symmetricOnly: true,
+    doc: 'OCP MX FP8: e4m3 values, blocks of 32 share an e8m0 scale: 8.25 bpw.',
+  },
+  {
+    name: 'nvfp4',
+    family: 'microscaled',
+    bits: 4,
+    fixedGroup: 16,
+    fixedScale: 'e4m3',
+    symmetricOnly: true,
+    perTensorBits: 32,
+    doc: 'NVIDIA NVFP4: e2m1 values, blocks of 16 share an e4m3 scale, plus one f32 scale per tensor: 4.5 bpw.',
+  },
+  {
+    name: 'binary',
+    family: 'sign',
+    bits: 1,
+    symmetricOnly: true,
+    doc: 'Binary: sign(w) times the group mean |w| (1 bit + scale).',
+  },
+  {
+    name: 'ternary',
+    family: 'sign',
+    bits: 1.6,
+    symmetricOnly: true,
+    doc: 'Ternary {-1, 0, 1} times the group absmean (BitNet b1.58 style), 5 trits per byte: 1.6 bits + scale.',
+  },
   ggml('q4_0', 32, 18, 'ggml Q4_0: blocks of 32, one f16 scale, 4-bit codes (q-8)*d: 4.5 bpw.'),
   ggml('q4_1', 32, 20, 'ggml Q4_1: blocks of 32, f16 scale and min, 4-bit codes: 5.0 bpw.'),
   ggml('q5_0', 32, 22, 'ggml Q5_0: blocks of 32, f16 scale, 5-bit codes: 5.5 bpw.'),
@@ -53,8 +126,18 @@ export const FORMATS: readonly FormatInfo[] = [
   ggml('q4_k', 256, 144, 'ggml Q4_K: super-blocks of 256, 6-bit sub-block scales and mins, 4-bit codes: 4.5 bpw.'),
   ggml('q5_k', 256, 176, 'ggml Q5_K: super-blocks of 256, 6-bit sub-block scales and mins, 5-bit codes: 5.5 bpw.'),
   ggml('q6_k', 256, 210, 'ggml Q6_K: super-blocks of 256, 8-bit sub-block scales, 6-bit codes: 6.5625 bpw.'),
-  ggml('iq4_nl', 32, 18, 'ggml IQ4_NL: blocks of 32, f16 scale, 4-bit indices into a non-linear 16-value grid: 4.5 bpw.'),
-  ggml('iq4_xs', 256, 136, 'ggml IQ4_XS: super-blocks of 256, 6-bit sub-block scales, non-linear 4-bit grid: 4.25 bpw.'),
+  ggml(
+    'iq4_nl',
+    32,
+    18,
+    'ggml IQ4_NL: blocks of 32, f16 scale, 4-bit indices into a non-linear 16-value grid: 4.5 bpw.',
+  ),
+  ggml(
+    'iq4_xs',
+    256,
+    136,
+    'ggml IQ4_XS: super-blocks of 256, 6-bit sub-block scales, non-linear 4-bit grid: 4.25 bpw.',
+  ),
 ];
 
 export const FORMAT_BY_NAME: ReadonlyMap<string, FormatInfo> = new Map(FORMATS.map((f) => [f.name, f]));
@@ -75,30 +158,79 @@ export interface MethodInfo {
 }
 
 export const METHODS: readonly MethodInfo[] = [
-  { name: 'rtn', needsCalibration: false, options: [], doc: 'Round to nearest: each weight to its closest grid value. Data-free, fast.' },
   {
-    name: 'gptq', needsCalibration: true, doc: 'GPTQ: column-by-column quantization with Hessian-inverse error feedback (needs calibration).',
+    name: 'rtn',
+    needsCalibration: false,
+    options: [],
+    doc: 'Round to nearest: each weight to its closest grid value. Data-free, fast.',
+  },
+  {
+    name: 'gptq',
+    needsCalibration: true,
+    doc: 'GPTQ: column-by-column quantization with Hessian-inverse error feedback (needs calibration).',
     options: [
-      { name: 'damp', type: 'number', min: 0, max: 1, doc: 'Dampening added to the Hessian diagonal, as a fraction of its mean (default 0.01).' },
+      {
+        name: 'damp',
+        type: 'number',
+        min: 0,
+        max: 1,
+        doc: 'Dampening added to the Hessian diagonal, as a fraction of its mean (default 0.01).',
+      },
       { name: 'block', type: 'integer', min: 1, doc: 'Columns per lazy-update block (default 128).' },
-      { name: 'act_order', type: 'boolean', doc: 'Quantize columns in order of decreasing Hessian diagonal (static groups).' },
+      {
+        name: 'act_order',
+        type: 'boolean',
+        doc: 'Quantize columns in order of decreasing Hessian diagonal (static groups).',
+      },
     ],
   },
   {
-    name: 'awq', needsCalibration: true, doc: 'AWQ: activation-aware per-input-channel scaling, searched to minimise output error (needs calibration).',
-    options: [{ name: 'grid', type: 'integer', min: 1, max: 1000, doc: 'Points of the scaling exponent grid, alpha = 0, 1/grid, ..., (grid-1)/grid (default 20).' }],
-  },
-  {
-    name: 'hqq', needsCalibration: false, doc: 'HQQ: the zero point of each group optimised by half-quadratic splitting for a sparsity-promoting |error|^p loss, RTN\'s scale kept (asymmetric int grids). Data-free.',
+    name: 'awq',
+    needsCalibration: true,
+    doc: 'AWQ: activation-aware per-input-channel scaling, searched to minimise output error (needs calibration).',
     options: [
-      { name: 'iters', type: 'integer', min: 1, max: 1000, doc: 'Zero-point updates at most; a group stops earlier when its loss stops decreasing (default 20).' },
-      { name: 'lp_norm', type: 'number', min: 0.05, max: 1, doc: 'p of the |error|^p loss (default 0.7).' },
-      { name: 'beta', type: 'number', min: 0.001, max: 1e6, doc: 'Initial weight of the half-quadratic penalty (default 10).' },
-      { name: 'kappa', type: 'number', min: 1, max: 2, doc: 'Factor applied to beta after each update (default 1.01).' },
+      {
+        name: 'grid',
+        type: 'integer',
+        min: 1,
+        max: 1000,
+        doc: 'Points of the scaling exponent grid, alpha = 0, 1/grid, ..., (grid-1)/grid (default 20).',
+      },
     ],
   },
   {
-    name: 'kmeans', needsCalibration: 'when-weighted', doc: 'Non-uniform grid: 1-D k-means of each row (SqueezeLLM-style when weighted by calibration).',
+    name: 'hqq',
+    needsCalibration: false,
+    doc: "HQQ: the zero point of each group optimised by half-quadratic splitting for a sparsity-promoting |error|^p loss, RTN's scale kept (asymmetric int grids). Data-free.",
+    options: [
+      {
+        name: 'iters',
+        type: 'integer',
+        min: 1,
+        max: 1000,
+        doc: 'Zero-point updates at most; a group stops earlier when its loss stops decreasing (default 20).',
+      },
+      { name: 'lp_norm', type: 'number', min: 0.05, max: 1, doc: 'p of the |error|^p loss (default 0.7).' },
+      {
+        name: 'beta',
+        type: 'number',
+        min: 0.001,
+        max: 1e6,
+        doc: 'Initial weight of the half-quadratic penalty (default 10).',
+      },
+      {
+        name: 'kappa',
+        type: 'number',
+        min: 1,
+        max: 2,
+        doc: 'Factor applied to beta after each update (default 1.01).',
+      },
+    ],
+  },
+  {
+    name: 'kmeans',
+    needsCalibration: 'when-weighted',
+    doc: 'Non-uniform grid: 1-D k-means of each row (SqueezeLLM-style when weighted by calibration).',
     options: [
       { name: 'iters', type: 'integer', min: 1, doc: 'Lloyd iterations (default 16).' },
       { name: 'weighted', type: 'boolean', doc: 'Weight by the calibration Hessian diagonal (needs calibration).' },

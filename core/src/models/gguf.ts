@@ -68,7 +68,21 @@ const MAX_ARRAY_DEPTH = 8;
 const MAX_DIMS = 4; // GGML_MAX_DIMS
 const DEFAULT_ALIGNMENT = 32;
 
-const VALUE_TYPE_NAMES = ['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'bool', 'string', 'array', 'u64', 'i64', 'f64'];
+const VALUE_TYPE_NAMES = [
+  'u8',
+  'i8',
+  'u16',
+  'i16',
+  'u32',
+  'i32',
+  'f32',
+  'bool',
+  'string',
+  'array',
+  'u64',
+  'i64',
+  'f64',
+];
 const FIXED_SIZES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 const T_STRING = 8;
 const T_ARRAY = 9;
@@ -96,7 +110,10 @@ class Cursor {
   private bufStart = 0;
   private static readonly CHUNK = 1 << 20;
 
-  constructor(private readonly f: OpenFile, private readonly limit: number) {}
+  constructor(
+    private readonly f: OpenFile,
+    private readonly limit: number,
+  ) {}
 
   get file(): string {
     return this.f.file;
@@ -142,16 +159,46 @@ class Cursor {
     this.pos += n;
   }
 
-  u8(what: string): number { const { buf, at } = this.take(1, what); return buf.readUInt8(at); }
-  i8(what: string): number { const { buf, at } = this.take(1, what); return buf.readInt8(at); }
-  u16(what: string): number { const { buf, at } = this.take(2, what); return buf.readUInt16LE(at); }
-  i16(what: string): number { const { buf, at } = this.take(2, what); return buf.readInt16LE(at); }
-  u32(what: string): number { const { buf, at } = this.take(4, what); return buf.readUInt32LE(at); }
-  i32(what: string): number { const { buf, at } = this.take(4, what); return buf.readInt32LE(at); }
-  f32(what: string): number { const { buf, at } = this.take(4, what); return buf.readFloatLE(at); }
-  f64(what: string): number { const { buf, at } = this.take(8, what); return buf.readDoubleLE(at); }
-  u64(what: string): bigint { const { buf, at } = this.take(8, what); return buf.readBigUInt64LE(at); }
-  i64(what: string): bigint { const { buf, at } = this.take(8, what); return buf.readBigInt64LE(at); }
+  u8(what: string): number {
+    const { buf, at } = this.take(1, what);
+    return buf.readUInt8(at);
+  }
+  i8(what: string): number {
+    const { buf, at } = this.take(1, what);
+    return buf.readInt8(at);
+  }
+  u16(what: string): number {
+    const { buf, at } = this.take(2, what);
+    return buf.readUInt16LE(at);
+  }
+  i16(what: string): number {
+    const { buf, at } = this.take(2, what);
+    return buf.readInt16LE(at);
+  }
+  u32(what: string): number {
+    const { buf, at } = this.take(4, what);
+    return buf.readUInt32LE(at);
+  }
+  i32(what: string): number {
+    const { buf, at } = this.take(4, what);
+    return buf.readInt32LE(at);
+  }
+  f32(what: string): number {
+    const { buf, at } = this.take(4, what);
+    return buf.readFloatLE(at);
+  }
+  f64(what: string): number {
+    const { buf, at } = this.take(8, what);
+    return buf.readDoubleLE(at);
+  }
+  u64(what: string): bigint {
+    const { buf, at } = this.take(8, what);
+    return buf.readBigUInt64LE(at);
+  }
+  i64(what: string): bigint {
+    const { buf, at } = this.take(8, what);
+    return buf.readBigInt64LE(at);
+  }
 
   /**
    * A u64 count of items each taking at least `minSize` bytes: absurd counts (beyond the
@@ -208,32 +255,57 @@ function plainInt(v: bigint): number | string {
 function readValue(c: Cursor, type: number, key: string, depth: number): unknown {
   const what = `value of "${key}"`;
   switch (type) {
-    case 0: return c.u8(what);
-    case 1: return c.i8(what);
-    case 2: return c.u16(what);
-    case 3: return c.i16(what);
-    case 4: return c.u32(what);
-    case 5: return c.i32(what);
-    case 6: return c.f32(what);
-    case 7: return c.u8(what) !== 0;
-    case 8: return c.string(what);
-    case 9: return readArray(c, key, depth + 1);
-    case 10: return plainInt(c.u64(what));
-    case 11: return plainInt(c.i64(what));
-    case 12: return c.f64(what);
+    case 0:
+      return c.u8(what);
+    case 1:
+      return c.i8(what);
+    case 2:
+      return c.u16(what);
+    case 3:
+      return c.i16(what);
+    case 4:
+      return c.u32(what);
+    case 5:
+      return c.i32(what);
+    case 6:
+      return c.f32(what);
+    case 7:
+      return c.u8(what) !== 0;
+    case 8:
+      return c.string(what);
+    case 9:
+      return readArray(c, key, depth + 1);
+    case 10:
+      return plainInt(c.u64(what));
+    case 11:
+      return plainInt(c.i64(what));
+    case 12:
+      return c.f64(what);
     default:
-      throw new ModelReadError('model/bad-header', `${c.file}: metadata "${key}" has unknown value type ${type}`, c.file);
+      throw new ModelReadError(
+        'model/bad-header',
+        `${c.file}: metadata "${key}" has unknown value type ${type}`,
+        c.file,
+      );
   }
 }
 
 function readArray(c: Cursor, key: string, depth: number): unknown[] | GgufArraySummary {
   if (depth > MAX_ARRAY_DEPTH) {
-    throw new ModelReadError('model/bad-header', `${c.file}: metadata "${key}" nests arrays deeper than ${MAX_ARRAY_DEPTH}`, c.file);
+    throw new ModelReadError(
+      'model/bad-header',
+      `${c.file}: metadata "${key}" nests arrays deeper than ${MAX_ARRAY_DEPTH}`,
+      c.file,
+    );
   }
   const elemType = c.u32(`array element type of "${key}"`);
   const typeName = VALUE_TYPE_NAMES[elemType];
   if (typeName === undefined) {
-    throw new ModelReadError('model/bad-header', `${c.file}: metadata "${key}" is an array of unknown type ${elemType}`, c.file);
+    throw new ModelReadError(
+      'model/bad-header',
+      `${c.file}: metadata "${key}" is an array of unknown type ${elemType}`,
+      c.file,
+    );
   }
   // Every element takes at least this many bytes, so the count is bounded by the file.
   const minSize = FIXED_SIZES[elemType] ?? (elemType === T_STRING ? 8 : 12);
@@ -288,7 +360,12 @@ export function readGgufHeader(file: string): GgufHeader {
 
     const alignment = readAlignment(metadata, bad);
 
-    interface RawInfo { name: string; ne: number[]; type: number; rel: number }
+    interface RawInfo {
+      name: string;
+      ne: number[];
+      type: number;
+      rel: number;
+    }
     const infos: RawInfo[] = [];
     const seen = new Set<string>();
     for (let i = 0; i < tensorCount; i++) {
@@ -298,7 +375,11 @@ export function readGgufHeader(file: string): GgufHeader {
       seen.add(name);
       const nDims = c.u32(`n_dims of tensor "${name}"`);
       if (nDims > MAX_DIMS) {
-        throw new ModelReadError('model/bad-shape', `${where}: ${nDims} dimensions (GGUF allows at most ${MAX_DIMS})`, abs);
+        throw new ModelReadError(
+          'model/bad-shape',
+          `${where}: ${nDims} dimensions (GGUF allows at most ${MAX_DIMS})`,
+          abs,
+        );
       }
       const ne: number[] = [];
       for (let d = 0; d < nDims; d++) {
@@ -333,8 +414,14 @@ function readAlignment(metadata: Record<string, unknown>, bad: (m: string) => Mo
 }
 
 function toTensorInfo(
-  name: string, ne: number[], typeId: number, rel: number,
-  file: string, dataOffset: number, alignment: number, fileSize: number,
+  name: string,
+  ne: number[],
+  typeId: number,
+  rel: number,
+  file: string,
+  dataOffset: number,
+  alignment: number,
+  fileSize: number,
 ): TensorInfo {
   const where = `${file}: tensor "${name}"`;
   const t = GGML_TYPES[typeId];
@@ -343,7 +430,11 @@ function toTensorInfo(
   }
   const elements = safeProduct(ne);
   if (elements === undefined) {
-    throw new ModelReadError('model/bad-shape', `${where}: shape ne=[${ne.join(', ')}] has more than 2^53 elements`, file);
+    throw new ModelReadError(
+      'model/bad-shape',
+      `${where}: shape ne=[${ne.join(', ')}] has more than 2^53 elements`,
+      file,
+    );
   }
   const rowLen = ne.length > 0 ? ne[0] : 1;
   if (rowLen % t.blockSize !== 0) {
@@ -358,7 +449,11 @@ function toTensorInfo(
     throw new ModelReadError('model/bad-shape', `${where}: byte size exceeds 2^53`, file);
   }
   if (rel % alignment !== 0) {
-    throw new ModelReadError('model/bad-offsets', `${where}: data offset ${rel} is not a multiple of the alignment ${alignment}`, file);
+    throw new ModelReadError(
+      'model/bad-offsets',
+      `${where}: data offset ${rel} is not a multiple of the alignment ${alignment}`,
+      file,
+    );
   }
   const offset = dataOffset + rel;
   if (offset + bytes > fileSize) {

@@ -155,7 +155,9 @@ function readIndexed(dir: string, indexPath: string, files: string[]): TensorInf
     const present = new Set(header.tensors.map((t) => t.name));
     for (const name of expected) {
       if (!present.has(name)) {
-        throw bad(`tensor "${name}" is listed in shard "${path.relative(dir, shardPath)}" but that shard does not contain it`);
+        throw bad(
+          `tensor "${name}" is listed in shard "${path.relative(dir, shardPath)}" but that shard does not contain it`,
+        );
       }
     }
     for (const t of header.tensors) {

@@ -33,7 +33,12 @@ export interface ImatrixHeader {
 export type ImatrixErrorCode = 'calibration/not-found' | 'calibration/unreadable' | 'calibration/bad-imatrix';
 
 export class ImatrixReadError extends Error {
-  constructor(readonly code: ImatrixErrorCode, message: string, readonly file: string, readonly entry?: string) {
+  constructor(
+    readonly code: ImatrixErrorCode,
+    message: string,
+    readonly file: string,
+    readonly entry?: string,
+  ) {
     super(message);
     this.name = 'ImatrixReadError';
   }
@@ -53,7 +58,11 @@ export function readImatrixHeader(file: string): ImatrixHeader {
   } catch (e) {
     if (e instanceof ImatrixReadError) throw e;
     if (e instanceof ModelReadError) {
-      throw new ImatrixReadError(e.code === 'model/not-found' ? 'calibration/not-found' : 'calibration/unreadable', e.message, abs);
+      throw new ImatrixReadError(
+        e.code === 'model/not-found' ? 'calibration/not-found' : 'calibration/unreadable',
+        e.message,
+        abs,
+      );
     }
     throw e;
   }
@@ -74,7 +83,8 @@ function readLegacy(f: OpenFile, file: string): ImatrixHeader {
   const n = i32('the entry count');
   if (n < 1) throw bad(`entry count ${n} (must be >= 1); not a llama.cpp imatrix file?`);
   // The smallest entry: name length, a 1-byte name, ncall, nval and one value (17 bytes).
-  if (n > Math.floor(left() / 17)) throw bad(`entry count ${n} cannot fit in the ${left()} bytes that follow (truncated, or not an imatrix file)`);
+  if (n > Math.floor(left() / 17))
+    throw bad(`entry count ${n} cannot fit in the ${left()} bytes that follow (truncated, or not an imatrix file)`);
   const entries: ImatrixEntryInfo[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < n; i++) {
@@ -90,7 +100,8 @@ function readLegacy(f: OpenFile, file: string): ImatrixHeader {
     const nval = i32('the value count', name);
     if (ncall < 0) throw bad(`ncall ${ncall} is negative`, name);
     if (nval < 1) throw bad(`value count ${nval} (must be >= 1)`, name);
-    if (nval > Math.floor(left() / 4)) throw bad(`${nval} values need ${4 * nval} bytes, ${left()} are left (truncated?)`, name);
+    if (nval > Math.floor(left() / 4))
+      throw bad(`${nval} values need ${4 * nval} bytes, ${left()} are left (truncated?)`, name);
     pos += 4 * nval;
     entries.push({ name, nIn: nval, nMat: 1 });
   }
@@ -111,15 +122,19 @@ function readGgufImatrix(file: string): ImatrixHeader {
   try {
     h = readGgufHeader(file);
   } catch (e) {
-    if (e instanceof ModelReadError) throw new ImatrixReadError('calibration/bad-imatrix', `${e.message} (reading it as a GGUF imatrix)`, file);
+    if (e instanceof ModelReadError)
+      throw new ImatrixReadError('calibration/bad-imatrix', `${e.message} (reading it as a GGUF imatrix)`, file);
     throw e;
   }
   const bad = (msg: string, entry?: string) =>
     new ImatrixReadError('calibration/bad-imatrix', `${file}: ${entry ? `entry "${entry}": ` : ''}${msg}`, file, entry);
   const type = h.metadata['general.type'];
   if (type !== 'imatrix') {
-    throw bad(type === undefined ? 'a GGUF without general.type = "imatrix": a model, not an importance matrix?'
-      : `general.type is ${JSON.stringify(type)}, not "imatrix": a model, not an importance matrix?`);
+    throw bad(
+      type === undefined
+        ? 'a GGUF without general.type = "imatrix": a model, not an importance matrix?'
+        : `general.type is ${JSON.stringify(type)}, not "imatrix": a model, not an importance matrix?`,
+    );
   }
   const parts = new Map<string, { sums?: (typeof h.tensors)[number]; counts?: (typeof h.tensors)[number] }>();
   for (const t of h.tensors) {
@@ -136,8 +151,10 @@ function readGgufImatrix(file: string): ImatrixHeader {
     const { sums, counts } = parts.get(name)!;
     if (!sums) throw bad(`has ${name}.counts but no ${name}.in_sum2`, name);
     if (!counts) throw bad(`has ${name}.in_sum2 but no ${name}.counts`, name);
-    for (const t of [sums, counts]) if (t.dtype !== 'F32') throw bad(`${t.name} is ${t.dtype} (llama-imatrix writes F32)`, name);
-    if (sums.shape.length < 1 || sums.shape.length > 2) throw bad(`${name}.in_sum2 has ${sums.shape.length} dimensions (expected ne [n_in, n_mat])`, name);
+    for (const t of [sums, counts])
+      if (t.dtype !== 'F32') throw bad(`${t.name} is ${t.dtype} (llama-imatrix writes F32)`, name);
+    if (sums.shape.length < 1 || sums.shape.length > 2)
+      throw bad(`${name}.in_sum2 has ${sums.shape.length} dimensions (expected ne [n_in, n_mat])`, name);
     const nIn = sums.shape[sums.shape.length - 1];
     const nMat = sums.shape.length === 2 ? sums.shape[0] : 1;
     if (nIn < 1 || nMat < 1) throw bad(`${name}.in_sum2 is empty`, name);

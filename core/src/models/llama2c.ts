@@ -42,9 +42,17 @@ export function readLlama2cHeader(file: string): Llama2cHeader {
     }
     const fields = ['dim', 'hidden_dim', 'n_layers', 'n_heads', 'n_kv_heads', 'vocab_size', 'seq_len'] as const;
     const v: Record<(typeof fields)[number], number> = {
-      dim: 0, hidden_dim: 0, n_layers: 0, n_heads: 0, n_kv_heads: 0, vocab_size: 0, seq_len: 0,
+      dim: 0,
+      hidden_dim: 0,
+      n_layers: 0,
+      n_heads: 0,
+      n_kv_heads: 0,
+      vocab_size: 0,
+      seq_len: 0,
     };
-    fields.forEach((name, i) => { v[name] = head.readInt32LE(i * 4); });
+    fields.forEach((name, i) => {
+      v[name] = head.readInt32LE(i * 4);
+    });
 
     const shared = v.vocab_size > 0;
     const vocab = Math.abs(v.vocab_size);
@@ -66,15 +74,26 @@ export function readLlama2cHeader(file: string): Llama2cHeader {
       const elements = safeProduct(shape);
       const bytes = elements === undefined ? undefined : elements * 4;
       const total = bytes === undefined ? undefined : safeProduct([bytes, count]);
-      if (elements === undefined || bytes === undefined || total === undefined || pos + total > Number.MAX_SAFE_INTEGER) {
+      if (
+        elements === undefined ||
+        bytes === undefined ||
+        total === undefined ||
+        pos + total > Number.MAX_SAFE_INTEGER
+      ) {
         throw bad(`header sizes overflow (dim ${dim}, hidden_dim ${hidden}, n_layers ${layers}, vocab ${vocab})`);
       }
       for (let i = 0; i < count; i++) {
         const name = names(i);
         if (name !== undefined) {
           tensors.push({
-            name, shape: [...shape], dtype: 'F32', bitsPerElement: DTYPE_BITS.F32,
-            elements, bytes, file: abs, offset: pos + i * bytes,
+            name,
+            shape: [...shape],
+            dtype: 'F32',
+            bitsPerElement: DTYPE_BITS.F32,
+            elements,
+            bytes,
+            file: abs,
+            offset: pos + i * bytes,
           });
         }
       }
@@ -107,8 +126,15 @@ export function readLlama2cHeader(file: string): Llama2cHeader {
     tensors.sort((a, b) => layerIndex(a.name) - layerIndex(b.name));
     return {
       config: {
-        dim, hidden_dim: hidden, n_layers: layers, n_heads: heads, n_kv_heads: kvHeads,
-        vocab_size: vocab, seq_len: seqLen, shared_classifier: shared, rope_interleaved: true,
+        dim,
+        hidden_dim: hidden,
+        n_layers: layers,
+        n_heads: heads,
+        n_kv_heads: kvHeads,
+        vocab_size: vocab,
+        seq_len: seqLen,
+        shared_classifier: shared,
+        rope_interleaved: true,
       },
       tensors,
     };

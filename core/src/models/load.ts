@@ -71,8 +71,12 @@ function isPyTorchPickle(magic: Buffer): boolean {
 }
 
 function build(
-  abs: string, format: ModelFormat, architecture: string,
-  config: Record<string, unknown>, tensors: TensorInfo[], files: string[],
+  abs: string,
+  format: ModelFormat,
+  architecture: string,
+  config: Record<string, unknown>,
+  tensors: TensorInfo[],
+  files: string[],
 ): ModelHeader {
   let parameters = 0;
   let bytes = 0;
@@ -123,7 +127,12 @@ export function describeModel(header: ModelHeader): string {
 }
 
 function formatCount(n: number): string {
-  const units: [number, string][] = [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'K']];
+  const units: [number, string][] = [
+    [1e12, 'T'],
+    [1e9, 'B'],
+    [1e6, 'M'],
+    [1e3, 'K'],
+  ];
   for (const [size, unit] of units) {
     if (n >= size) return `${Number((n / size).toPrecision(n / size >= 100 ? 5 : 4))}${unit}`;
   }

@@ -106,7 +106,8 @@ export function parseJsonText(text: string, file: string, what = 'JSON'): unknow
     const before = text.slice(0, at);
     const line = before.split('\n').length;
     const column = at - (before.lastIndexOf('\n') + 1) + 1;
-    const found = at >= text.length ? 'unexpected end of input' : `unexpected ${JSON.stringify(text.slice(at, at + 12))}`;
+    const found =
+      at >= text.length ? 'unexpected end of input' : `unexpected ${JSON.stringify(text.slice(at, at + 12))}`;
     throw new ModelReadError(
       'model/bad-json',
       `${file}: invalid ${what} at line ${line}, column ${column} (position ${at}): ${found}`,
@@ -126,12 +127,21 @@ function jsonErrorOffset(s: string): number {
     i++; // opening quote
     while (i < s.length) {
       const c = s.charCodeAt(i);
-      if (c === 0x22) { i++; return true; }
+      if (c === 0x22) {
+        i++;
+        return true;
+      }
       if (c < 0x20) return false;
       if (c === 0x5c) {
         const e = s[i + 1];
-        if (e !== undefined && '"\\/bfnrt'.includes(e)) { i += 2; continue; }
-        if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) { i += 6; continue; }
+        if (e !== undefined && '"\\/bfnrt'.includes(e)) {
+          i += 2;
+          continue;
+        }
+        if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) {
+          i += 6;
+          continue;
+        }
         i++;
         return false;
       }
@@ -256,7 +266,11 @@ function parseHeaderJson(json: unknown, file: string, dataStart: number, dataSiz
       }
       for (const [k, v] of Object.entries(entry)) {
         if (typeof v !== 'string') {
-          throw new ModelReadError('model/bad-header', `${file}: "__metadata__" value for "${k}" is not a string`, file);
+          throw new ModelReadError(
+            'model/bad-header',
+            `${file}: "__metadata__" value for "${k}" is not a string`,
+            file,
+          );
         }
         metadata[k] = v;
       }
@@ -275,18 +289,27 @@ function parseHeaderJson(json: unknown, file: string, dataStart: number, dataSiz
       throw new ModelReadError('model/unknown-dtype', `${where}: unknown dtype "${dtype}"`, file);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new ModelReadError('model/bad-shape', `${where}: shape must be a list of non-negative integers, got ${short(shape)}`, file);
+      throw new ModelReadError(
+        'model/bad-shape',
+        `${where}: shape must be a list of non-negative integers, got ${short(shape)}`,
+        file,
+      );
     }
     const elements = safeProduct(shape as number[]);
     const bytes = elements === undefined ? undefined : (elements * bits) / 8;
     if (elements === undefined || bytes === undefined || !Number.isSafeInteger(bytes)) {
-      throw new ModelReadError('model/bad-shape', `${where}: shape ${short(shape)} has too many elements (over 2^53)`, file);
+      throw new ModelReadError(
+        'model/bad-shape',
+        `${where}: shape ${short(shape)} has too many elements (over 2^53)`,
+        file,
+      );
     }
-    if (
-      !Array.isArray(offsets) || offsets.length !== 2 ||
-      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
-    ) {
-      throw new ModelReadError('model/bad-offsets', `${where}: data_offsets must be [begin, end] non-negative integers, got ${short(offsets)}`, file);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+      throw new ModelReadError(
+        'model/bad-offsets',
+        `${where}: data_offsets must be [begin, end] non-negative integers, got ${short(offsets)}`,
+        file,
+      );
     }
     const [begin, end] = offsets as [number, number];
     if (end < begin) {

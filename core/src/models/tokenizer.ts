@@ -12,7 +12,10 @@ export interface TokenizerFiles {
   config?: string;
 }
 
-export function findTokenizer(modelPath: string, exists: (p: string) => boolean = fs.existsSync): TokenizerFiles | undefined {
+export function findTokenizer(
+  modelPath: string,
+  exists: (p: string) => boolean = fs.existsSync,
+): TokenizerFiles | undefined {
   let dir = modelPath;
   try {
     if (!fs.statSync(modelPath).isDirectory()) dir = path.dirname(modelPath);

@@ -3,9 +3,18 @@
 
 /** Source element types Bitsmith understands, with their storage bits. */
 export const DTYPE_BITS: Readonly<Record<string, number>> = {
-  F64: 64, F32: 32, F16: 16, BF16: 16,
-  F8_E4M3: 8, F8_E5M2: 8,
-  I64: 64, I32: 32, I16: 16, I8: 8, U8: 8, BOOL: 8,
+  F64: 64,
+  F32: 32,
+  F16: 16,
+  BF16: 16,
+  F8_E4M3: 8,
+  F8_E5M2: 8,
+  I64: 64,
+  I32: 32,
+  I16: 16,
+  I8: 8,
+  U8: 8,
+  BOOL: 8,
 };
 
 export type ModelFormat = 'hf-folder' | 'safetensors' | 'gguf' | 'llama2c';
@@ -49,7 +58,11 @@ export interface ModelHeader {
 
 /** A header read failure: a stable code and a message naming the file (and tensor). */
 export class ModelReadError extends Error {
-  constructor(readonly code: ModelErrorCode, message: string, readonly file: string) {
+  constructor(
+    readonly code: ModelErrorCode,
+    message: string,
+    readonly file: string,
+  ) {
     super(message);
     this.name = 'ModelReadError';
   }

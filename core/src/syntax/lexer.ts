@@ -4,9 +4,18 @@
 import type { SyntaxError } from './ast';
 
 export type TokenKind =
-  | 'ident' | 'string' | 'number' | 'percent'
-  | 'lbrace' | 'rbrace' | 'comma' | 'semicolon' | 'newline'
-  | 'comment' | 'invalid' | 'eof';
+  | 'ident'
+  | 'string'
+  | 'number'
+  | 'percent'
+  | 'lbrace'
+  | 'rbrace'
+  | 'comma'
+  | 'semicolon'
+  | 'newline'
+  | 'comment'
+  | 'invalid'
+  | 'eof';
 
 export interface Token {
   kind: TokenKind;
@@ -65,18 +74,30 @@ export function lex(text: string): LexResult {
       const start = i;
       while (i < n && isIdentPart(text[i])) i++;
       push('ident', start, i);
-    } else if (c === '{') { push('lbrace', i, i + 1); i++; }
-    else if (c === '}') { push('rbrace', i, i + 1); i++; }
-    else if (c === ',') { push('comma', i, i + 1); i++; }
-    else if (c === ';') { push('semicolon', i, i + 1); i++; }
-    else if (c === '%') { push('percent', i, i + 1); i++; }
-    else {
+    } else if (c === '{') {
+      push('lbrace', i, i + 1);
+      i++;
+    } else if (c === '}') {
+      push('rbrace', i, i + 1);
+      i++;
+    } else if (c === ',') {
+      push('comma', i, i + 1);
+      i++;
+    } else if (c === ';') {
+      push('semicolon', i, i + 1);
+      i++;
+    } else if (c === '%') {
+      push('percent', i, i + 1);
+      i++;
+    } else {
       // Group a run of unexpected characters into one error, not one per character.
       const start = i;
       while (i < n && !/[\sA-Za-z0-9_"#{};,%]/.test(text[i])) i++;
       push('invalid', start, i);
       errors.push({
-        code: 'syntax/invalid-character', start, end: i,
+        code: 'syntax/invalid-character',
+        start,
+        end: i,
         message: `Unexpected character${i - start > 1 ? 's' : ''} '${text.slice(start, i)}'`,
       });
     }
@@ -102,7 +123,9 @@ function lexString(text: string, i: number, tokens: Token[], errors: SyntaxError
   if (terminated) i++;
   else {
     errors.push({
-      code: 'syntax/unterminated-string', start, end: i,
+      code: 'syntax/unterminated-string',
+      start,
+      end: i,
       message: 'Unterminated string: add the closing quote (")',
     });
   }
@@ -118,7 +141,10 @@ function lexNumber(text: string, i: number, tokens: Token[], errors: SyntaxError
     i++;
     while (i < text.length && isDigit(text[i])) i++;
   }
-  if ((text[i] === 'e' || text[i] === 'E') && (isDigit(text[i + 1] ?? '') || ((text[i + 1] === '-' || text[i + 1] === '+') && isDigit(text[i + 2] ?? '')))) {
+  if (
+    (text[i] === 'e' || text[i] === 'E') &&
+    (isDigit(text[i + 1] ?? '') || ((text[i + 1] === '-' || text[i + 1] === '+') && isDigit(text[i + 2] ?? '')))
+  ) {
     i += 2;
     while (i < text.length && isDigit(text[i])) i++;
   }
@@ -127,7 +153,9 @@ function lexNumber(text: string, i: number, tokens: Token[], errors: SyntaxError
   if (i < text.length && isIdentPart(text[i])) {
     while (i < text.length && isIdentPart(text[i])) i++;
     errors.push({
-      code: 'syntax/invalid-number', start, end: i,
+      code: 'syntax/invalid-number',
+      start,
+      end: i,
       message: `Invalid number '${text.slice(start, i)}': put a space between a number and its unit`,
     });
     tokens.push({ kind: 'invalid', start, end: i, text: text.slice(start, i) });

@@ -14,7 +14,17 @@ const UNITS = new Set<string>(UNIT_WORDS);
  * a block on a new line, they mean the block was not closed: end it there so the rest of the file
  * still parses as written. (Checked against the schema by a test.) */
 export const TOP_LEVEL_ONLY = new Set([
-  'recipe', 'model', 'calibration', 'budget', 'threads', 'defaults', 'match', 'allocate', 'evaluate', 'output', 'export',
+  'recipe',
+  'model',
+  'calibration',
+  'budget',
+  'threads',
+  'defaults',
+  'match',
+  'allocate',
+  'evaluate',
+  'output',
+  'export',
 ]);
 
 export interface ParseResult {
@@ -37,8 +47,12 @@ class Parser {
 
   constructor(private readonly tokens: Token[]) {}
 
-  private get tok(): Token { return this.tokens[this.pos]; }
-  private next(): Token { return this.tokens[this.pos < this.tokens.length - 1 ? this.pos++ : this.pos]; }
+  private get tok(): Token {
+    return this.tokens[this.pos];
+  }
+  private next(): Token {
+    return this.tokens[this.pos < this.tokens.length - 1 ? this.pos++ : this.pos];
+  }
 
   private error(code: SyntaxError['code'], span: Span, message: string) {
     this.errors.push({ code, start: span.start, end: span.end, message });
@@ -50,7 +64,10 @@ class Parser {
     for (;;) {
       const t = this.tok;
       if (t.kind === 'eof') return out;
-      if (t.kind === 'newline' || t.kind === 'semicolon') { this.next(); continue; }
+      if (t.kind === 'newline' || t.kind === 'semicolon') {
+        this.next();
+        continue;
+      }
       if (t.kind === 'rbrace') {
         if (inBlock) return out;
         this.error('syntax/unexpected-brace', t, "Unexpected '}' with no open block");
@@ -62,9 +79,12 @@ class Parser {
         out.push(this.statement());
         continue;
       }
-      if (t.kind === 'invalid') { this.next(); continue; } // already reported by the lexer
+      if (t.kind === 'invalid') {
+        this.next();
+        continue;
+      } // already reported by the lexer
       if (t.kind === 'lbrace') {
-        this.error('syntax/expected-keyword', t, "A block '{' must follow a keyword, as in match \"pattern\" { ... }");
+        this.error('syntax/expected-keyword', t, 'A block \'{\' must follow a keyword, as in match "pattern" { ... }');
         this.block();
         continue;
       }
@@ -143,7 +163,8 @@ class Parser {
 
   private skipToStatementEnd() {
     while (!['newline', 'semicolon', 'rbrace', 'eof'].includes(this.tok.kind)) {
-      if (this.tok.kind === 'lbrace') this.block(); // skip a balanced block with the junk
+      if (this.tok.kind === 'lbrace')
+        this.block(); // skip a balanced block with the junk
       else this.next();
     }
   }
@@ -151,11 +172,17 @@ class Parser {
 
 function describe(t: Token): string {
   switch (t.kind) {
-    case 'string': return 'a string';
-    case 'number': return `the number ${t.text}`;
-    case 'lbrace': return "'{'";
-    case 'comma': return "','";
-    case 'percent': return "'%'";
-    default: return `'${t.text}'`;
+    case 'string':
+      return 'a string';
+    case 'number':
+      return `the number ${t.text}`;
+    case 'lbrace':
+      return "'{'";
+    case 'comma':
+      return "','";
+    case 'percent':
+      return "'%'";
+    default:
+      return `'${t.text}'`;
   }
 }

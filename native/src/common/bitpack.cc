@@ -28,7 +28,8 @@ BITSMITH_AVX2 int64_t packNibblesAvx2(const uint8_t* c, int64_t n, uint8_t* out)
 
 // 8 b-bit codes (one per byte) -> b bytes with one PEXT: the low b bits of each byte.
 // Returns the number of codes consumed (a multiple of 8); advances out.
-__attribute__((target("bmi2"))) int64_t packPextImpl(const uint8_t* c, int64_t n, int b, uint8_t*& out) {
+__attribute__((target("bmi2"))) int64_t packPextImpl(const uint8_t* c, int64_t n, int b,
+                                                     uint8_t*& out) {
   const uint64_t mask = 0x0101010101010101ULL * ((1ULL << b) - 1);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -36,13 +37,26 @@ __attribute__((target("bmi2"))) int64_t packPextImpl(const uint8_t* c, int64_t n
     std::memcpy(&x, c + i, 8);
     const uint64_t v = _pext_u64(x, mask);
     switch (b) {  // fixed-size copies
-      case 1: std::memcpy(out, &v, 1); break;
-      case 2: std::memcpy(out, &v, 2); break;
-      case 3: std::memcpy(out, &v, 3); break;
-      case 5: std::memcpy(out, &v, 5); break;
-      case 6: std::memcpy(out, &v, 6); break;
-      case 7: std::memcpy(out, &v, 7); break;
-      default: for (int k = 0; k < b; ++k) out[k] = uint8_t(v >> (8 * k));
+      case 1:
+        std::memcpy(out, &v, 1);
+        break;
+      case 2:
+        std::memcpy(out, &v, 2);
+        break;
+      case 3:
+        std::memcpy(out, &v, 3);
+        break;
+      case 5:
+        std::memcpy(out, &v, 5);
+        break;
+      case 6:
+        std::memcpy(out, &v, 6);
+        break;
+      case 7:
+        std::memcpy(out, &v, 7);
+        break;
+      default:
+        for (int k = 0; k < b; ++k) out[k] = uint8_t(v >> (8 * k));
     }
     out += b;
   }
@@ -52,7 +66,9 @@ __attribute__((target("bmi2"))) int64_t packPextImpl(const uint8_t* c, int64_t n
 }  // namespace
 
 #if BITSMITH_X86
-int64_t BitWriter::packPext(const uint8_t* c, int64_t n, int b, uint8_t*& out) { return packPextImpl(c, n, b, out); }
+int64_t BitWriter::packPext(const uint8_t* c, int64_t n, int b, uint8_t*& out) {
+  return packPextImpl(c, n, b, out);
+}
 #endif
 
 void BitWriter::pushMany(const uint8_t* c, int64_t n) {

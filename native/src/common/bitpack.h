@@ -34,8 +34,12 @@ struct DefaultInitAllocator : std::allocator<T> {
 using Bytes = std::vector<uint8_t, DefaultInitAllocator<uint8_t>>;
 
 // Bytes a stream of n b-bit codes takes.
-inline int64_t packedBytes(int64_t n, int bits) { return (n * bits + 7) / 8; }
-inline int64_t tritBytes(int64_t n) { return (n + 4) / 5; }
+inline int64_t packedBytes(int64_t n, int bits) {
+  return (n * bits + 7) / 8;
+}
+inline int64_t tritBytes(int64_t n) {
+  return (n + 4) / 5;
+}
 
 // Appends codes to a stream that starts at a byte boundary. Not thread-safe; parallel
 // writers each own a byte-aligned range of the stream.

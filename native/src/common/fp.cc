@@ -59,18 +59,20 @@ uint16_t bf16FromF32(float f) {
 // ---- FP8 -----------------------------------------------------------------------------
 namespace {
 struct Fp8Spec {
-  int mbits;          // mantissa bits
-  int bias;           // exponent bias
-  uint8_t maxCode;    // largest finite magnitude code
-  uint8_t nanCode;    // canonical NaN magnitude code
-  bool hasInf;        // e5m2
+  int mbits;        // mantissa bits
+  int bias;         // exponent bias
+  uint8_t maxCode;  // largest finite magnitude code
+  uint8_t nanCode;  // canonical NaN magnitude code
+  bool hasInf;      // e5m2
   float maxValue;
-  float minNormal;    // 2^(1 - bias)
-  float subnormScale; // 2^(bias - 1 + mbits): |x| * this is the subnormal mantissa count
+  float minNormal;     // 2^(1 - bias)
+  float subnormScale;  // 2^(bias - 1 + mbits): |x| * this is the subnormal mantissa count
 };
 const Fp8Spec kE4M3{3, 7, 0x7e, 0x7f, false, 448.0f, 0.015625f, 512.0f};
 const Fp8Spec kE5M2{2, 15, 0x7b, 0x7e, true, 57344.0f, 6.103515625e-05f, 65536.0f};
-inline const Fp8Spec& spec(Fp8Kind k) { return k == Fp8Kind::E4M3 ? kE4M3 : kE5M2; }
+inline const Fp8Spec& spec(Fp8Kind k) {
+  return k == Fp8Kind::E4M3 ? kE4M3 : kE5M2;
+}
 }  // namespace
 
 float fp8Decode(Fp8Kind kind, uint8_t code) {
@@ -143,21 +145,29 @@ const float kNf4Mid[15] = {BITSMITH_MID(0),  BITSMITH_MID(1),  BITSMITH_MID(2), 
 int scaleBytes(ScaleType t) {
   switch (t) {
     case ScaleType::F16:
-    case ScaleType::BF16: return 2;
-    case ScaleType::F32: return 4;
+    case ScaleType::BF16:
+      return 2;
+    case ScaleType::F32:
+      return 4;
     case ScaleType::E8M0:
-    case ScaleType::E4M3: return 1;
+    case ScaleType::E4M3:
+      return 1;
   }
   return 0;
 }
 
 const char* scaleName(ScaleType t) {
   switch (t) {
-    case ScaleType::F16: return "f16";
-    case ScaleType::BF16: return "bf16";
-    case ScaleType::F32: return "f32";
-    case ScaleType::E8M0: return "e8m0";
-    case ScaleType::E4M3: return "e4m3";
+    case ScaleType::F16:
+      return "f16";
+    case ScaleType::BF16:
+      return "bf16";
+    case ScaleType::F32:
+      return "f32";
+    case ScaleType::E8M0:
+      return "e8m0";
+    case ScaleType::E4M3:
+      return "e4m3";
   }
   return "?";
 }

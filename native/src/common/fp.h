@@ -39,16 +39,21 @@ inline uint16_t f16FromF32(float f) {
 inline float f16ToF32(uint16_t h) {
   const uint32_t exp = (h >> 10) & 0x1fu;
   if (exp - 1u < 30u)  // normal
-    return f32FromBits((uint32_t(h & 0x8000u) << 16) | ((uint32_t(h & 0x7fffu) << 13) + 0x38000000u));
+    return f32FromBits((uint32_t(h & 0x8000u) << 16) |
+                       ((uint32_t(h & 0x7fffu) << 13) + 0x38000000u));
   return f16ToF32Slow(h);
 }
 // f16 rounding that saturates finite overflow to +-65504 (stored scales, outlier values).
 uint16_t f16FromF32Sat(float f);
-inline float f16Round(float f) { return f16ToF32(f16FromF32(f)); }
+inline float f16Round(float f) {
+  return f16ToF32(f16FromF32(f));
+}
 
 // ---- bfloat16 ------------------------------------------------------------------------
 uint16_t bf16FromF32(float f);  // RNE, overflow to inf, NaN stays NaN
-inline float bf16ToF32(uint16_t h) { return f32FromBits(uint32_t(h) << 16); }
+inline float bf16ToF32(uint16_t h) {
+  return f32FromBits(uint32_t(h) << 16);
+}
 
 // ---- FP8 (OCP 8-bit floating point, v1.0) -----------------------------------------------
 // e4m3 (the "FN" variant): bias 7, no infinities, max 448, NaN = S.1111.111 (0x7f/0xff).
@@ -104,7 +109,8 @@ inline uint8_t fp4Encode(float x) {
   const uint8_t sign = (f32Bits(x) >> 31) ? 8 : 0;
   const float a = x < 0 ? -x : x;
   // Midpoints between consecutive magnitudes; a tie picks the even code (k even).
-  uint8_t k = uint8_t((a > 0.25f) + (a >= 0.75f) + (a > 1.25f) + (a >= 1.75f) + (a > 2.5f) + (a >= 3.5f) + (a > 5.0f));
+  uint8_t k = uint8_t((a > 0.25f) + (a >= 0.75f) + (a > 1.25f) + (a >= 1.75f) + (a > 2.5f) +
+                      (a >= 3.5f) + (a > 5.0f));
   return uint8_t(sign | k);
 }
 // Nearest NF4 value to x in [-1, 1] (x is clamped implicitly: beyond +-1 gives +-1). A tie

@@ -15,16 +15,21 @@ namespace forward {
 
 namespace {
 void checkCancel(const std::atomic<bool>* cancel) {
-  if (cancel && cancel->load(std::memory_order_relaxed)) throw ModelError("run/cancelled", "the run was cancelled");
+  if (cancel && cancel->load(std::memory_order_relaxed))
+    throw ModelError("run/cancelled", "the run was cancelled");
 }
 }  // namespace
 
-Sequences generateSequences(const LlamaModel& model, int64_t samples, int64_t length, uint64_t seed, const std::atomic<bool>* cancel) {
+Sequences generateSequences(const LlamaModel& model, int64_t samples, int64_t length, uint64_t seed,
+                            const std::atomic<bool>* cancel) {
   const LlamaConfig& c = model.config();
-  if (samples < 1 || length < 2) throw ModelError("calibration/bad-options", "generated sequences need samples >= 1 and length >= 2");
+  if (samples < 1 || length < 2)
+    throw ModelError("calibration/bad-options",
+                     "generated sequences need samples >= 1 and length >= 2");
   if (c.maxPositions > 0 && length > c.maxPositions)
-    throw ModelError("calibration/bad-options", "length " + std::to_string(length) + " exceeds the model's " + std::to_string(c.maxPositions) +
-                                                    " positions (" + c.source + ")");
+    throw ModelError("calibration/bad-options",
+                     "length " + std::to_string(length) + " exceeds the model's " +
+                         std::to_string(c.maxPositions) + " positions (" + c.source + ")");
   Sequences out;
   for (int64_t s = 0; s < samples; s++) {
     checkCancel(cancel);
@@ -35,33 +40,44 @@ Sequences generateSequences(const LlamaModel& model, int64_t samples, int64_t le
   return out;
 }
 
-Sequences readTokenFile(const std::string& path, int64_t vocab, int64_t maxPositions, int64_t samples, int64_t length) {
-  auto fail = [&](const std::string& what) -> ModelError { return ModelError("calibration/bad-tokens", path + ": " + what); };
+Sequences readTokenFile(const std::string& path, int64_t vocab, int64_t maxPositions,
+                        int64_t samples, int64_t length) {
+  auto fail = [&](const std::string& what) -> ModelError {
+    return ModelError("calibration/bad-tokens", path + ": " + what);
+  };
   if (!pathExists(path)) throw ModelError("calibration/not-found", path + ": no such file");
   MappedFile f(path);
   if (f.size() > (uint64_t(1) << 30)) throw fail("token file is larger than 1 GiB");
   json::Value v;
   std::string err;
-  if (!json::parse(reinterpret_cast<const char*>(f.data()), size_t(f.size()), v, err)) throw fail("invalid JSON: " + err);
+  if (!json::parse(reinterpret_cast<const char*>(f.data()), size_t(f.size()), v, err))
+    throw fail("invalid JSON: " + err);
   if (!v.isArray()) throw fail("expected a JSON array of sequences (arrays of token ids)");
   if (v.items.empty()) throw fail("the file holds no sequences");
   Sequences out;
   const size_t take = samples > 0 ? std::min(v.items.size(), size_t(samples)) : v.items.size();
   for (size_t s = 0; s < take; s++) {
     const json::Value& seq = v.items[s];
-    if (!seq.isArray()) throw fail("sequence " + std::to_string(s) + " is not an array of token ids");
-    if (seq.items.size() < 2) throw fail("sequence " + std::to_string(s) + " has " + std::to_string(seq.items.size()) + " ids; at least 2 are needed");
+    if (!seq.isArray())
+      throw fail("sequence " + std::to_string(s) + " is not an array of token ids");
+    if (seq.items.size() < 2)
+      throw fail("sequence " + std::to_string(s) + " has " + std::to_string(seq.items.size()) +
+                 " ids; at least 2 are needed");
     const size_t n = length > 0 ? std::min(seq.items.size(), size_t(length)) : seq.items.size();
     if (maxPositions > 0 && int64_t(n) > maxPositions)
-      throw fail("sequence " + std::to_string(s) + " has " + std::to_string(n) + " ids, more than the model's " + std::to_string(maxPositions) + " positions");
+      throw fail("sequence " + std::to_string(s) + " has " + std::to_string(n) +
+                 " ids, more than the model's " + std::to_string(maxPositions) + " positions");
     std::vector<int32_t> ids;
     ids.reserve(n);
     for (size_t i = 0; i < n; i++) {
       const json::Value& x = seq.items[i];
-      if (!x.isNumber() || x.number != std::floor(x.number) || x.number < 0 || x.number >= double(vocab))
+      if (!x.isNumber() || x.number != std::floor(x.number) || x.number < 0 ||
+          x.number >= double(vocab))
         throw fail("sequence " + std::to_string(s) + ", position " + std::to_string(i) + ": " +
-                   (x.isNumber() ? "token id " + json::stringify(x) + " is outside the vocabulary (0.." + std::to_string(vocab - 1) + ")"
-                                 : std::string("not an integer token id")));
+                   (x.isNumber()
+                        ? "token id " + json::stringify(x) + " is outside the vocabulary (0.." +
+                              std::to_string(vocab - 1) + ")"
+                        : std::string("not an integer token id")));
       ids.push_back(int32_t(x.number));
     }
     out.push_back(std::move(ids));
@@ -69,7 +85,8 @@ Sequences readTokenFile(const std::string& path, int64_t vocab, int64_t maxPosit
   return out;
 }
 
-HessianCollector::HessianCollector(const LlamaConfig& c, ThreadPool* pool, linalg::Path path) : pool_(pool), path_(path) {
+HessianCollector::HessianCollector(const LlamaConfig& c, ThreadPool* pool, linalg::Path path)
+    : pool_(pool), path_(path) {
   hs_.resize(size_t(c.layers * kSites));
   for (int64_t l = 0; l < c.layers; l++)
     for (int s = 0; s < kSites; s++) {
@@ -85,7 +102,9 @@ HessianCollector::HessianCollector(const LlamaConfig& c, ThreadPool* pool, linal
 
 void HessianCollector::onInput(int64_t layer, Site site, const float* x, int64_t t, int64_t n) {
   Hessian& h = hs_.at(size_t(layer * kSites + int(site)));
-  if (n != h.n) throw ModelError("run/internal", "Hessian of layer " + std::to_string(layer) + " " + siteName(site) + ": input width changed");
+  if (n != h.n)
+    throw ModelError("run/internal", "Hessian of layer " + std::to_string(layer) + " " +
+                                         siteName(site) + ": input width changed");
   // The upper triangle only while streaming (contiguous updates); finish() mirrors it.
   linalg::gramAccumulate(x, n, t, n, h.h.data(), pool_, path_, true);
   for (int64_t r = 0; r < t; r++)
@@ -105,7 +124,8 @@ const Hessian* HessianCollector::forTensor(const std::string& name) const {
 }
 
 void HessianCollector::merge(const HessianCollector& o) {
-  if (o.hs_.size() != hs_.size()) throw ModelError("run/internal", "merging Hessians of different models");
+  if (o.hs_.size() != hs_.size())
+    throw ModelError("run/internal", "merging Hessians of different models");
   for (size_t i = 0; i < hs_.size(); i++) {
     for (size_t k = 0; k < hs_[i].h.size(); k++) hs_[i].h[k] += o.hs_[i].h[k];
     for (size_t k = 0; k < hs_[i].absSum.size(); k++) hs_[i].absSum[k] += o.hs_[i].absSum[k];
@@ -113,22 +133,28 @@ void HessianCollector::merge(const HessianCollector& o) {
   }
 }
 
-void collectHessians(const LlamaModel& model, const Sequences& seqs, HessianCollector& collector, const std::atomic<bool>* cancel) {
+void collectHessians(const LlamaModel& model, const Sequences& seqs, HessianCollector& collector,
+                     const std::atomic<bool>* cancel) {
   ThreadPool* pool = model.pool();
   const int64_t threads = pool ? pool->size() : 1;
   const int64_t slots = std::min<int64_t>(threads, int64_t(seqs.size()));
   if (slots > 1 && model.preferSequenceParallel()) {
     std::vector<std::unique_ptr<HessianCollector>> parts(static_cast<size_t>(slots));
-    parallelFor(pool, slots, [&](int64_t a, int64_t b) {
-      for (int64_t slot = a; slot < b; slot++) {
-        parts[size_t(slot)] = std::make_unique<HessianCollector>(model.config(), nullptr, collector.path());
-        for (size_t i = size_t(slot); i < seqs.size(); i += size_t(slots)) {
-          checkCancel(cancel);
-          KVCache cache = model.newCache(int64_t(seqs[i].size()));
-          model.forward(seqs[i].data(), int64_t(seqs[i].size()), cache, nullptr, false, parts[size_t(slot)].get(), true);
-        }
-      }
-    }, 1);
+    parallelFor(
+        pool, slots,
+        [&](int64_t a, int64_t b) {
+          for (int64_t slot = a; slot < b; slot++) {
+            parts[size_t(slot)] =
+                std::make_unique<HessianCollector>(model.config(), nullptr, collector.path());
+            for (size_t i = size_t(slot); i < seqs.size(); i += size_t(slots)) {
+              checkCancel(cancel);
+              KVCache cache = model.newCache(int64_t(seqs[i].size()));
+              model.forward(seqs[i].data(), int64_t(seqs[i].size()), cache, nullptr, false,
+                            parts[size_t(slot)].get(), true);
+            }
+          }
+        },
+        1);
     for (const auto& p : parts) collector.merge(*p);
     collector.finish();
     return;
@@ -141,9 +167,11 @@ void collectHessians(const LlamaModel& model, const Sequences& seqs, HessianColl
   collector.finish();
 }
 
-Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, const Sequences& seqs, const std::atomic<bool>* cancel) {
+Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, const Sequences& seqs,
+                    const std::atomic<bool>* cancel) {
   const int64_t V = original.config().vocab;
-  if (quantized.config().vocab != V) throw ModelError("run/internal", "evaluate: the two models have different vocabularies");
+  if (quantized.config().vocab != V)
+    throw ModelError("run/internal", "evaluate: the two models have different vocabularies");
   Evaluation e;
   // Per sequence, then combined in sequence order: the same figures whatever the threads.
   struct Part {
@@ -190,9 +218,12 @@ Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, con
   };
   ThreadPool* pool = original.pool();
   if (pool && pool->size() > 1 && seqs.size() > 1 && original.preferSequenceParallel()) {
-    parallelFor(pool, int64_t(seqs.size()), [&](int64_t a, int64_t b) {
-      for (int64_t i = a; i < b; i++) one(size_t(i), true);
-    }, 1);
+    parallelFor(
+        pool, int64_t(seqs.size()),
+        [&](int64_t a, int64_t b) {
+          for (int64_t i = a; i < b; i++) one(size_t(i), true);
+        },
+        1);
   } else {
     for (size_t i = 0; i < seqs.size(); i++) one(i, false);
   }
@@ -208,7 +239,9 @@ Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, con
     agree += p.agree;
   }
   e.tokens = int64_t(kls.size());
-  if (e.tokens == 0) throw ModelError("evaluate/no-data", "evaluation needs at least one sequence of 2 or more tokens");
+  if (e.tokens == 0)
+    throw ModelError("evaluate/no-data",
+                     "evaluation needs at least one sequence of 2 or more tokens");
   e.nllOriginal = nllO / double(e.tokens);
   e.nllQuantized = nllQ / double(e.tokens);
   e.perplexityOriginal = std::exp(e.nllOriginal);

@@ -25,20 +25,23 @@ namespace forward {
 using Sequences = std::vector<std::vector<int32_t>>;
 
 /** `samples` sequences of `length` ids each (BOS first), sampled at temperature 1. */
-Sequences generateSequences(const LlamaModel& model, int64_t samples, int64_t length, uint64_t seed, const std::atomic<bool>* cancel = nullptr);
+Sequences generateSequences(const LlamaModel& model, int64_t samples, int64_t length, uint64_t seed,
+                            const std::atomic<bool>* cancel = nullptr);
 
 /** Reads a JSON array of arrays of token ids. Keeps the first `samples` sequences (0: all)
  *  and truncates each to `length` ids (0: as written). Throws ModelError
  *  calibration/bad-tokens naming the file, sequence and position. */
-Sequences readTokenFile(const std::string& path, int64_t vocab, int64_t maxPositions, int64_t samples = 0, int64_t length = 0);
+Sequences readTokenFile(const std::string& path, int64_t vocab, int64_t maxPositions,
+                        int64_t samples = 0, int64_t length = 0);
 
 struct Hessian {
   int64_t layer = 0;
   Site site = Site::Attn;
-  int64_t n = 0;                     // input features
-  int64_t tokens = 0;                // rows accumulated
-  std::vector<double> h;             // n x n, row-major, symmetric
-  std::vector<double> absSum;        // n: sum over tokens of |x_j| (AWQ's activation scale is absSum / tokens)
+  int64_t n = 0;          // input features
+  int64_t tokens = 0;     // rows accumulated
+  std::vector<double> h;  // n x n, row-major, symmetric
+  std::vector<double>
+      absSum;  // n: sum over tokens of |x_j| (AWQ's activation scale is absSum / tokens)
   std::vector<std::string> tensors;  // the weights reading this input
 };
 
@@ -65,17 +68,19 @@ class HessianCollector : public InputObserver {
 /** Runs every sequence through the model (one batched forward call each), feeding the
  *  collector. Small models run sequences in parallel (sequence i on slot i mod threads,
  *  each slot with its own sums, merged in slot order: deterministic for a thread count). */
-void collectHessians(const LlamaModel& model, const Sequences& seqs, HessianCollector& collector, const std::atomic<bool>* cancel = nullptr);
+void collectHessians(const LlamaModel& model, const Sequences& seqs, HessianCollector& collector,
+                     const std::atomic<bool>* cancel = nullptr);
 
 struct Evaluation {
   int64_t sequences = 0, tokens = 0;  // tokens: predicted positions (length - 1 per sequence)
   double nllOriginal = 0, nllQuantized = 0;                // mean next-token NLL (nats)
   double perplexityOriginal = 0, perplexityQuantized = 0;  // exp(mean NLL)
   double klMean = 0, klP99 = 0, klMax = 0;                 // KL(original || quantized), nats
-  double top1Agreement = 0;                                // fraction of positions with equal argmax
+  double top1Agreement = 0;  // fraction of positions with equal argmax
 };
 
-Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, const Sequences& seqs, const std::atomic<bool>* cancel = nullptr);
+Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, const Sequences& seqs,
+                    const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace forward
 }  // namespace bitsmith

@@ -41,9 +41,9 @@ struct LlamaConfig {
   int64_t maxPositions = 0;  // 0: unknown
   double normEps = 1e-5;
   double ropeTheta = 10000.0;
-  bool qkvBias = false;      // q/k/v projections have biases (Qwen2, attention_bias)
-  bool qkNorm = false;       // per-head RMSNorm of q and k before RoPE (Qwen3)
-  int64_t slidingWindow = 0; // attend to the last W positions only (Mistral); 0: off
+  bool qkvBias = false;       // q/k/v projections have biases (Qwen2, attention_bias)
+  bool qkNorm = false;        // per-head RMSNorm of q and k before RoPE (Qwen3)
+  int64_t slidingWindow = 0;  // attend to the last W positions only (Mistral); 0: off
   int64_t bosToken = 1;
   int64_t qDim() const { return heads * headDim; }
   int64_t kvDim() const { return kvHeads * headDim; }
@@ -79,7 +79,8 @@ class LlamaModel {
   using Overrides = std::unordered_map<std::string, const float*>;
   /** Reads and packs every weight. `overrides` (optional): tensor name -> f32 values of
    *  the tensor's full shape, used instead of the stored data. */
-  LlamaModel(const Model& m, const LlamaConfig& c, ThreadPool* pool, const Overrides* overrides = nullptr);
+  LlamaModel(const Model& m, const LlamaConfig& c, ThreadPool* pool,
+             const Overrides* overrides = nullptr);
 
   const LlamaConfig& config() const { return c_; }
   KVCache newCache(int64_t capacity) const;
@@ -87,8 +88,8 @@ class LlamaModel {
   /** Runs tokens[0..t) at positions [cache.length, cache.length + t); appends to the
    *  cache. logits: [t, vocab] (allLogits) or [vocab] for the last token only, or null.
    *  Token ids are checked against the vocabulary. */
-  void forward(const int32_t* tokens, int64_t t, KVCache& cache, float* logits, bool allLogits, InputObserver* observer = nullptr,
-               bool serial = false) const;
+  void forward(const int32_t* tokens, int64_t t, KVCache& cache, float* logits, bool allLogits,
+               InputObserver* observer = nullptr, bool serial = false) const;
   /** serial = true: on the calling thread only (callers that run sequences in parallel). */
   ThreadPool* pool() const { return pool_; }
   /** Whether whole sequences should run in parallel, one per thread, rather than each
@@ -98,7 +99,8 @@ class LlamaModel {
   /** Generation with the KV cache from `prompt`: greedy when temperature <= 0, else
    *  sampling from softmax(logits / temperature) with a SplitMix64 stream seeded by seed.
    *  Returns prompt followed by `steps` new ids. */
-  std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int64_t steps, double temperature, uint64_t seed) const;
+  std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int64_t steps,
+                                double temperature, uint64_t seed) const;
 
  private:
   struct Layer {

@@ -9,13 +9,17 @@
 namespace bitsmith {
 
 namespace {
-struct DtypeInfo { DType t; const char* name; int size; };
+struct DtypeInfo {
+  DType t;
+  const char* name;
+  int size;
+};
 const DtypeInfo kDtypes[] = {
-    {DType::F64, "F64", 8},       {DType::F32, "F32", 4},         {DType::F16, "F16", 2},
-    {DType::BF16, "BF16", 2},     {DType::F8_E4M3, "F8_E4M3", 1}, {DType::F8_E5M2, "F8_E5M2", 1},
-    {DType::I64, "I64", 8},       {DType::I32, "I32", 4},         {DType::I16, "I16", 2},
-    {DType::I8, "I8", 1},         {DType::U8, "U8", 1},           {DType::BOOL, "BOOL", 1},
-    {DType::U16, "U16", 2},       {DType::U32, "U32", 4},         {DType::U64, "U64", 8},
+    {DType::F64, "F64", 8},   {DType::F32, "F32", 4},         {DType::F16, "F16", 2},
+    {DType::BF16, "BF16", 2}, {DType::F8_E4M3, "F8_E4M3", 1}, {DType::F8_E5M2, "F8_E5M2", 1},
+    {DType::I64, "I64", 8},   {DType::I32, "I32", 4},         {DType::I16, "I16", 2},
+    {DType::I8, "I8", 1},     {DType::U8, "U8", 1},           {DType::BOOL, "BOOL", 1},
+    {DType::U16, "U16", 2},   {DType::U32, "U32", 4},         {DType::U64, "U64", 8},
 };
 
 // ---- portable loops (the spec; the AVX2 versions below must give the same bits) --------
@@ -113,7 +117,10 @@ const char* dtypeName(DType t) {
 
 bool parseDtype(const std::string& name, DType& out) {
   for (const auto& d : kDtypes)
-    if (name == d.name) { out = d.t; return true; }
+    if (name == d.name) {
+      out = d.t;
+      return true;
+    }
   return false;
 }
 
@@ -149,16 +156,22 @@ bool toF32(DType t, const uint8_t* src, int64_t n, float* dst) {
       }
       return ok;
     }
-    default: return false;  // callers check isReadableFloat first
+    default:
+      return false;  // callers check isReadableFloat first
   }
 }
 
 void fromF32(DType t, const float* src, int64_t n, uint8_t* dst) {
   switch (t) {
-    case DType::F32: std::memcpy(dst, src, size_t(n) * 4); break;
+    case DType::F32:
+      std::memcpy(dst, src, size_t(n) * 4);
+      break;
     case DType::BF16:
 #if BITSMITH_X86
-      if (cpuHasAvx2()) { f32ToBf16Avx2(src, n, dst); break; }
+      if (cpuHasAvx2()) {
+        f32ToBf16Avx2(src, n, dst);
+        break;
+      }
 #endif
       f32ToBf16Scalar(src, n, dst);
       break;
@@ -174,7 +187,8 @@ void fromF32(DType t, const float* src, int64_t n, uint8_t* dst) {
         std::memcpy(dst + 8 * i, &d, 8);
       }
       break;
-    default: break;
+    default:
+      break;
   }
 }
 

@@ -8,7 +8,21 @@
 namespace bitsmith {
 
 enum class DType : int {
-  F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U8, BOOL, U16, U32, U64,
+  F64,
+  F32,
+  F16,
+  BF16,
+  F8_E4M3,
+  F8_E5M2,
+  I64,
+  I32,
+  I16,
+  I8,
+  U8,
+  BOOL,
+  U16,
+  U32,
+  U64,
   Ggml,  // a ggml block type (GGUF only): see TensorRef::dtypeName
 };
 
@@ -19,14 +33,26 @@ const char* dtypeName(DType t);
 /** Parses a safetensors dtype name; false if unknown. */
 bool parseDtype(const std::string& name, DType& out);
 /** Whether the runner can read this dtype as f32 (and write it back). */
-inline bool isReadableFloat(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F64; }
+inline bool isReadableFloat(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F64;
+}
 
 namespace conv {
 
-inline float bits2f(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
-inline uint32_t f2bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
+inline float bits2f(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline uint32_t f2bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
 
-inline float bf16ToF32(uint16_t h) { return bits2f(uint32_t(h) << 16); }
+inline float bf16ToF32(uint16_t h) {
+  return bits2f(uint32_t(h) << 16);
+}
 
 /** Round to nearest even; NaN stays NaN (quiet). */
 inline uint16_t f32ToBf16(float f) {
@@ -41,9 +67,11 @@ inline float f16ToF32(uint16_t h) {
   const uint32_t sign = uint32_t(h & 0x8000u) << 16;
   const uint32_t em = h & 0x7fffu;
   uint32_t out;
-  if (em >= 0x7c00u) out = 0x7f800000u | (uint32_t(em & 0x3ffu) << 13);                // inf / nan
-  else if (em >= 0x0400u) out = (em + ((127u - 15u) << 10)) << 13;                      // normal
-  else {                                                                                // subnormal / zero
+  if (em >= 0x7c00u)
+    out = 0x7f800000u | (uint32_t(em & 0x3ffu) << 13);  // inf / nan
+  else if (em >= 0x0400u)
+    out = (em + ((127u - 15u) << 10)) << 13;       // normal
+  else {                                           // subnormal / zero
     float m = float(em) * 5.9604644775390625e-8f;  // 2^-24
     return bits2f(f2bits(m) | sign);
   }
@@ -57,7 +85,7 @@ inline uint16_t f32ToF16(float f) {
   u &= 0x7fffffffu;
   if (u > 0x7f800000u) return uint16_t(sign | 0x7e00u);
   if (u >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // >= 65520 rounds to inf
-  if (u < 0x38800000u) {                                    // below the smallest normal: subnormal
+  if (u < 0x38800000u) {                                  // below the smallest normal: subnormal
     // Add 0.5 (as float) so the hardware rounding to nearest even does the work.
     float v = bits2f(u) + 0.5f;
     return uint16_t(sign | (f2bits(v) - 0x3f000000u));

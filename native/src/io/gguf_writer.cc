@@ -9,17 +9,26 @@
 #include "io/model.h"
 #include "quant/ggml/ggml.h"
 
-
 namespace bitsmith {
 
 namespace {
 
 bool typeBlock(uint32_t type, int64_t& blockWeights, int64_t& blockBytes) {
   switch (type) {
-    case 0: blockWeights = 1; blockBytes = 4; return true;   // F32
-    case 1: blockWeights = 1; blockBytes = 2; return true;   // F16
-    case 30: blockWeights = 1; blockBytes = 2; return true;  // BF16
-    default: break;
+    case 0:
+      blockWeights = 1;
+      blockBytes = 4;
+      return true;  // F32
+    case 1:
+      blockWeights = 1;
+      blockBytes = 2;
+      return true;  // F16
+    case 30:
+      blockWeights = 1;
+      blockBytes = 2;
+      return true;  // BF16
+    default:
+      break;
   }
   for (const GgmlTypeInfo& t : ggmlTypes()) {
     if (uint32_t(t.ggmlId) == type) {
@@ -31,20 +40,31 @@ bool typeBlock(uint32_t type, int64_t& blockWeights, int64_t& blockBytes) {
   return false;
 }
 
-void putU32(std::string& s, uint32_t v) { for (int i = 0; i < 4; i++) s += char(uint8_t(v >> (8 * i))); }
-void putU64(std::string& s, uint64_t v) { for (int i = 0; i < 8; i++) s += char(uint8_t(v >> (8 * i))); }
-void putStr(std::string& s, const std::string& v) { putU64(s, v.size()); s += v; }
+void putU32(std::string& s, uint32_t v) {
+  for (int i = 0; i < 4; i++) s += char(uint8_t(v >> (8 * i)));
+}
+void putU64(std::string& s, uint64_t v) {
+  for (int i = 0; i < 8; i++) s += char(uint8_t(v >> (8 * i)));
+}
+void putStr(std::string& s, const std::string& v) {
+  putU64(s, v.size());
+  s += v;
+}
 
 uint32_t typeOf(const std::string& name, const std::string& key) {
-  static const char* names[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64"};
+  static const char* names[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
+                                "bool", "string", "array", "u64", "i64", "f64"};
   for (uint32_t i = 0; i < 13; i++)
     if (name == names[i]) return i;
-  throw ModelError("run/bad-job", "GGUF metadata \"" + key + "\": unknown value type '" + name + "'");
+  throw ModelError("run/bad-job",
+                   "GGUF metadata \"" + key + "\": unknown value type '" + name + "'");
 }
 
 // Appends one scalar value of `type`, checking that it is representable.
 void putValue(std::string& s, uint32_t type, const json::Value& v, const std::string& key) {
-  auto bad = [&](const std::string& why) { return ModelError("run/bad-job", "GGUF metadata \"" + key + "\": " + why); };
+  auto bad = [&](const std::string& why) {
+    return ModelError("run/bad-job", "GGUF metadata \"" + key + "\": " + why);
+  };
   if (type == kGgufString) {
     if (!v.isString()) throw bad("expected a string");
     putStr(s, v.string);
@@ -58,20 +78,65 @@ void putValue(std::string& s, uint32_t type, const json::Value& v, const std::st
   if (!v.isNumber()) throw bad("expected a number");
   const double d = v.number;
   auto integer = [&](double lo, double hi) {
-    if (!(d >= lo && d <= hi) || d != std::floor(d)) throw bad("value " + std::to_string(d) + " is not representable");
+    if (!(d >= lo && d <= hi) || d != std::floor(d))
+      throw bad("value " + std::to_string(d) + " is not representable");
   };
   switch (type) {
-    case kGgufU8: integer(0, 255); s += char(uint8_t(d)); return;
-    case kGgufI8: integer(-128, 127); s += char(int8_t(d)); return;
-    case kGgufU16: integer(0, 65535); { uint16_t x = uint16_t(d); s += char(x & 0xff); s += char(x >> 8); } return;
-    case kGgufI16: integer(-32768, 32767); { uint16_t x = uint16_t(int16_t(d)); s += char(x & 0xff); s += char(x >> 8); } return;
-    case kGgufU32: integer(0, 4294967295.0); putU32(s, uint32_t(d)); return;
-    case kGgufI32: integer(-2147483648.0, 2147483647.0); putU32(s, uint32_t(int32_t(d))); return;
-    case kGgufU64: integer(0, 9007199254740992.0); putU64(s, v.isInt ? uint64_t(v.integer) : uint64_t(d)); return;
-    case kGgufI64: integer(-9007199254740992.0, 9007199254740992.0); putU64(s, uint64_t(v.isInt ? v.integer : int64_t(d))); return;
-    case kGgufF32: { float f = float(d); uint32_t b; std::memcpy(&b, &f, 4); putU32(s, b); return; }
-    case kGgufF64: { uint64_t b; std::memcpy(&b, &d, 8); putU64(s, b); return; }
-    default: throw bad("unsupported value type");
+    case kGgufU8:
+      integer(0, 255);
+      s += char(uint8_t(d));
+      return;
+    case kGgufI8:
+      integer(-128, 127);
+      s += char(int8_t(d));
+      return;
+    case kGgufU16:
+      integer(0, 65535);
+      {
+        uint16_t x = uint16_t(d);
+        s += char(x & 0xff);
+        s += char(x >> 8);
+      }
+      return;
+    case kGgufI16:
+      integer(-32768, 32767);
+      {
+        uint16_t x = uint16_t(int16_t(d));
+        s += char(x & 0xff);
+        s += char(x >> 8);
+      }
+      return;
+    case kGgufU32:
+      integer(0, 4294967295.0);
+      putU32(s, uint32_t(d));
+      return;
+    case kGgufI32:
+      integer(-2147483648.0, 2147483647.0);
+      putU32(s, uint32_t(int32_t(d)));
+      return;
+    case kGgufU64:
+      integer(0, 9007199254740992.0);
+      putU64(s, v.isInt ? uint64_t(v.integer) : uint64_t(d));
+      return;
+    case kGgufI64:
+      integer(-9007199254740992.0, 9007199254740992.0);
+      putU64(s, uint64_t(v.isInt ? v.integer : int64_t(d)));
+      return;
+    case kGgufF32: {
+      float f = float(d);
+      uint32_t b;
+      std::memcpy(&b, &f, 4);
+      putU32(s, b);
+      return;
+    }
+    case kGgufF64: {
+      uint64_t b;
+      std::memcpy(&b, &d, 8);
+      putU64(s, b);
+      return;
+    }
+    default:
+      throw bad("unsupported value type");
   }
 }
 
@@ -79,20 +144,29 @@ void putValue(std::string& s, uint32_t type, const json::Value& v, const std::st
 
 int64_t ggmlTensorBytes(uint32_t type, const std::vector<int64_t>& ne, const std::string& tensor) {
   int64_t bw = 0, bb = 0;
-  if (!typeBlock(type, bw, bb)) throw ModelError("run/internal", "tensor \"" + tensor + "\": ggml type " + std::to_string(type) + " is not written", tensor);
-  if (ne.empty() || ne.size() > 4) throw ModelError("run/internal", "tensor \"" + tensor + "\": GGUF tensors have 1 to 4 dimensions", tensor);
+  if (!typeBlock(type, bw, bb))
+    throw ModelError(
+        "run/internal",
+        "tensor \"" + tensor + "\": ggml type " + std::to_string(type) + " is not written", tensor);
+  if (ne.empty() || ne.size() > 4)
+    throw ModelError("run/internal",
+                     "tensor \"" + tensor + "\": GGUF tensors have 1 to 4 dimensions", tensor);
   if (ne[0] % bw != 0)
-    throw ModelError("run/unsupported", "tensor \"" + tensor + "\": its input dimension " + std::to_string(ne[0]) + " is not a multiple of the ggml block (" +
-                                            std::to_string(bw) + ")", tensor);
+    throw ModelError("run/unsupported",
+                     "tensor \"" + tensor + "\": its input dimension " + std::to_string(ne[0]) +
+                         " is not a multiple of the ggml block (" + std::to_string(bw) + ")",
+                     tensor);
   int64_t n = ne[0] / bw * bb;
   for (size_t i = 1; i < ne.size(); i++)
-    if (!mulOk(n, ne[i], n)) throw ModelError("run/internal", "tensor \"" + tensor + "\": size overflows", tensor);
+    if (!mulOk(n, ne[i], n))
+      throw ModelError("run/internal", "tensor \"" + tensor + "\": size overflows", tensor);
   return n;
 }
 
 std::vector<GgufKv> parseGgufKvs(const json::Value& list) {
   std::vector<GgufKv> out;
-  if (!list.isArray()) throw ModelError("run/bad-job", "GGUF metadata must be an array of {key, type, value}");
+  if (!list.isArray())
+    throw ModelError("run/bad-job", "GGUF metadata must be an array of {key, type, value}");
   for (const json::Value& e : list.items) {
     const json::Value* k = e.get("key");
     const json::Value* t = e.get("type");
@@ -104,20 +178,27 @@ std::vector<GgufKv> parseGgufKvs(const json::Value& list) {
     kv.type = typeOf(t->string, kv.key);
     if (kv.type == kGgufArray) {
       const json::Value* it = e.get("itemType");
-      if (!it || !it->isString()) throw ModelError("run/bad-job", "GGUF metadata \"" + kv.key + "\": an array needs itemType");
+      if (!it || !it->isString())
+        throw ModelError("run/bad-job",
+                         "GGUF metadata \"" + kv.key + "\": an array needs itemType");
       kv.itemType = typeOf(it->string, kv.key);
-      if (kv.itemType == kGgufArray) throw ModelError("run/bad-job", "GGUF metadata \"" + kv.key + "\": nested arrays are not written");
-      if (!v->isArray()) throw ModelError("run/bad-job", "GGUF metadata \"" + kv.key + "\": expected an array");
+      if (kv.itemType == kGgufArray)
+        throw ModelError("run/bad-job",
+                         "GGUF metadata \"" + kv.key + "\": nested arrays are not written");
+      if (!v->isArray())
+        throw ModelError("run/bad-job", "GGUF metadata \"" + kv.key + "\": expected an array");
     }
     for (const GgufKv& o : out)
-      if (o.key == kv.key) throw ModelError("run/bad-job", "GGUF metadata \"" + kv.key + "\" appears twice");
+      if (o.key == kv.key)
+        throw ModelError("run/bad-job", "GGUF metadata \"" + kv.key + "\" appears twice");
     kv.value = *v;
     out.push_back(std::move(kv));
   }
   return out;
 }
 
-std::string ggufHeader(const std::vector<GgufKv>& kvs, const std::vector<GgufTensor>& tensors, uint32_t alignment) {
+std::string ggufHeader(const std::vector<GgufKv>& kvs, const std::vector<GgufTensor>& tensors,
+                       uint32_t alignment) {
   std::string s = "GGUF";
   putU32(s, 3);
   putU64(s, tensors.size());
@@ -151,18 +232,31 @@ std::string ggufHeader(const std::vector<GgufKv>& kvs, const std::vector<GgufTen
   return s;
 }
 
-GgufWriter::GgufWriter(std::string path, std::vector<GgufKv> kvs, std::vector<GgufTensor> tensors, uint32_t alignment)
-    : file_(std::move(path)), kvs_(std::move(kvs)), tensors_(std::move(tensors)), alignment_(alignment) {
+GgufWriter::GgufWriter(std::string path, std::vector<GgufKv> kvs, std::vector<GgufTensor> tensors,
+                       uint32_t alignment)
+    : file_(std::move(path)),
+      kvs_(std::move(kvs)),
+      tensors_(std::move(tensors)),
+      alignment_(alignment) {
   for (const GgufTensor& t : tensors_) {
     const int64_t want = ggmlTensorBytes(t.type, t.ne, t.name);
     if (want != t.bytes)
-      throw ModelError("run/internal", file_.path() + ": tensor \"" + t.name + "\" declares " + std::to_string(t.bytes) + " bytes, its type and shape need " +
-                                           std::to_string(want), t.name);
-    if (t.name.size() >= 64) throw ModelError("run/unsupported", file_.path() + ": tensor name \"" + t.name + "\" is longer than GGML_MAX_NAME - 1 (63)", t.name);
+      throw ModelError("run/internal",
+                       file_.path() + ": tensor \"" + t.name + "\" declares " +
+                           std::to_string(t.bytes) + " bytes, its type and shape need " +
+                           std::to_string(want),
+                       t.name);
+    if (t.name.size() >= 64)
+      throw ModelError(
+          "run/unsupported",
+          file_.path() + ": tensor name \"" + t.name + "\" is longer than GGML_MAX_NAME - 1 (63)",
+          t.name);
   }
 }
 
-GgufWriter::~GgufWriter() { abort(); }
+GgufWriter::~GgufWriter() {
+  abort();
+}
 
 // Skips finished tensors, writing the padding after each.
 void GgufWriter::advance() {
@@ -176,7 +270,8 @@ void GgufWriter::advance() {
 }
 
 void GgufWriter::open() {
-  const std::string header = ggufHeader(kvs_, tensors_, alignment_);  // validates the metadata first
+  const std::string header =
+      ggufHeader(kvs_, tensors_, alignment_);  // validates the metadata first
   file_.open();
   file_.write(header.data(), header.size());
   current_ = 0;
@@ -188,7 +283,8 @@ void GgufWriter::write(const void* data, size_t n) {
   if (!file_.isOpen()) throw ModelError("run/write-failed", path() + ": write after close");
   const char* q = static_cast<const char*>(data);
   while (n > 0) {
-    if (current_ >= tensors_.size()) throw ModelError("run/internal", path() + ": more data written than the header declares");
+    if (current_ >= tensors_.size())
+      throw ModelError("run/internal", path() + ": more data written than the header declares");
     const size_t k = size_t(std::min<int64_t>(int64_t(n), left_));
     file_.write(q, k);
     q += k;
@@ -199,12 +295,18 @@ void GgufWriter::write(const void* data, size_t n) {
 }
 
 void GgufWriter::commit() {
-  if (!file_.isOpen()) throw ModelError("run/write-failed", path() + ": commit without an open file");
+  if (!file_.isOpen())
+    throw ModelError("run/write-failed", path() + ": commit without an open file");
   if (current_ < tensors_.size())
-    throw ModelError("run/internal", path() + ": tensor \"" + tensors_[current_].name + "\" was not written completely", tensors_[current_].name);
+    throw ModelError(
+        "run/internal",
+        path() + ": tensor \"" + tensors_[current_].name + "\" was not written completely",
+        tensors_[current_].name);
   file_.commit();
 }
 
-void GgufWriter::abort() noexcept { file_.abort(); }
+void GgufWriter::abort() noexcept {
+  file_.abort();
+}
 
 }  // namespace bitsmith

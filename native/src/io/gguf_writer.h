@@ -19,16 +19,27 @@ namespace bitsmith {
 
 // GGUF metadata value types.
 enum GgufValueType : uint32_t {
-  kGgufU8 = 0, kGgufI8 = 1, kGgufU16 = 2, kGgufI16 = 3, kGgufU32 = 4, kGgufI32 = 5, kGgufF32 = 6,
-  kGgufBool = 7, kGgufString = 8, kGgufArray = 9, kGgufU64 = 10, kGgufI64 = 11, kGgufF64 = 12,
+  kGgufU8 = 0,
+  kGgufI8 = 1,
+  kGgufU16 = 2,
+  kGgufI16 = 3,
+  kGgufU32 = 4,
+  kGgufI32 = 5,
+  kGgufF32 = 6,
+  kGgufBool = 7,
+  kGgufString = 8,
+  kGgufArray = 9,
+  kGgufU64 = 10,
+  kGgufI64 = 11,
+  kGgufF64 = 12,
 };
 
 struct GgufKv {
   std::string key;
-  uint32_t type = kGgufString;   // for arrays: kGgufArray, with itemType
+  uint32_t type = kGgufString;  // for arrays: kGgufArray, with itemType
   uint32_t itemType = kGgufString;
-  json::Value value;             // number, bool, string, or an array of them
-  std::string raw;               // when set: the value type and value as bytes, written as is
+  json::Value value;  // number, bool, string, or an array of them
+  std::string raw;    // when set: the value type and value as bytes, written as is
 };
 
 struct GgufTensor {
@@ -47,11 +58,13 @@ int64_t ggmlTensorBytes(uint32_t type, const std::vector<int64_t>& ne, const std
 std::vector<GgufKv> parseGgufKvs(const json::Value& list);
 
 /** The header: everything before the data section, padded to `alignment`. */
-std::string ggufHeader(const std::vector<GgufKv>& kvs, const std::vector<GgufTensor>& tensors, uint32_t alignment);
+std::string ggufHeader(const std::vector<GgufKv>& kvs, const std::vector<GgufTensor>& tensors,
+                       uint32_t alignment);
 
 class GgufWriter {
  public:
-  GgufWriter(std::string path, std::vector<GgufKv> kvs, std::vector<GgufTensor> tensors, uint32_t alignment = 32);
+  GgufWriter(std::string path, std::vector<GgufKv> kvs, std::vector<GgufTensor> tensors,
+             uint32_t alignment = 32);
   ~GgufWriter();
   GgufWriter(const GgufWriter&) = delete;
   GgufWriter& operator=(const GgufWriter&) = delete;

@@ -16,16 +16,24 @@ namespace {
 
 constexpr int64_t kMaxName = 4096;  // a tensor name; llama.cpp's are < 64 bytes
 
-[[noreturn]] void fail(const std::string& path, const std::string& msg, const std::string& entry = std::string()) {
-  throw ModelError("calibration/bad-imatrix", path + ": " + (entry.empty() ? "" : "entry \"" + entry + "\": ") + msg, entry);
+[[noreturn]] void fail(const std::string& path, const std::string& msg,
+                       const std::string& entry = std::string()) {
+  throw ModelError("calibration/bad-imatrix",
+                   path + ": " + (entry.empty() ? "" : "entry \"" + entry + "\": ") + msg, entry);
 }
 
 // Every value finite and >= 0 (a mean of squares); names the first bad one.
-void checkValues(const std::string& path, const std::string& entry, const float* v, int64_t n, const char* what) {
+void checkValues(const std::string& path, const std::string& entry, const float* v, int64_t n,
+                 const char* what) {
   for (int64_t i = 0; i < n; i++)
     if (!std::isfinite(v[i]) || v[i] < 0)
-      fail(path, std::string(what) + "[" + std::to_string(i) + "] is " + (std::isnan(v[i]) ? "NaN" : std::isinf(v[i]) ? "infinite" : std::to_string(v[i])) +
-                     " (must be finite and >= 0)", entry);
+      fail(path,
+           std::string(what) + "[" + std::to_string(i) + "] is " +
+               (std::isnan(v[i])   ? "NaN"
+                : std::isinf(v[i]) ? "infinite"
+                                   : std::to_string(v[i])) +
+               " (must be finite and >= 0)",
+           entry);
 }
 
 struct Reader {
@@ -34,7 +42,10 @@ struct Reader {
   const std::string& path;
   uint64_t left() const { return size - pos; }
   int32_t i32(const std::string& what, const std::string& entry = std::string()) {
-    if (left() < 4) fail(path, "file ends while reading " + what + " at byte " + std::to_string(pos) + " (truncated?)", entry);
+    if (left() < 4)
+      fail(path,
+           "file ends while reading " + what + " at byte " + std::to_string(pos) + " (truncated?)",
+           entry);
     int32_t v;
     std::memcpy(&v, data + pos, 4);
     pos += 4;
@@ -49,15 +60,22 @@ Imatrix readLegacy(const MappedFile& f, const std::string& path) {
   Reader r{f.data(), f.size(), 0, path};
   const int32_t n = r.i32("the entry count");
   // The smallest entry: name length, a 1-byte name, ncall, nval and one value (17 bytes).
-  if (n < 1) fail(path, "entry count " + std::to_string(n) + " (must be >= 1); not a llama.cpp imatrix file?");
+  if (n < 1)
+    fail(path,
+         "entry count " + std::to_string(n) + " (must be >= 1); not a llama.cpp imatrix file?");
   if (uint64_t(n) > r.left() / 17)
-    fail(path, "entry count " + std::to_string(n) + " cannot fit in the " + std::to_string(r.left()) + " bytes that follow (truncated, or not an imatrix file)");
+    fail(path, "entry count " + std::to_string(n) + " cannot fit in the " +
+                   std::to_string(r.left()) +
+                   " bytes that follow (truncated, or not an imatrix file)");
   std::unordered_set<std::string> seen;
   for (int32_t i = 0; i < n; i++) {
     const std::string at = "entry #" + std::to_string(i);
     const int32_t len = r.i32("the name length of " + at);
-    if (len < 1 || len > kMaxName) fail(path, at + ": name length " + std::to_string(len) + " (must be 1.." + std::to_string(kMaxName) + ")");
-    if (uint64_t(len) > r.left()) fail(path, at + ": file ends inside the " + std::to_string(len) + "-byte name (truncated?)");
+    if (len < 1 || len > kMaxName)
+      fail(path, at + ": name length " + std::to_string(len) + " (must be 1.." +
+                     std::to_string(kMaxName) + ")");
+    if (uint64_t(len) > r.left())
+      fail(path, at + ": file ends inside the " + std::to_string(len) + "-byte name (truncated?)");
     ImatrixEntry e;
     e.name.assign(reinterpret_cast<const char*>(r.data + r.pos), size_t(len));
     r.pos += uint64_t(len);
@@ -67,7 +85,10 @@ Imatrix readLegacy(const MappedFile& f, const std::string& path) {
     if (ncall < 0) fail(path, "ncall " + std::to_string(ncall) + " is negative", e.name);
     if (nval < 1) fail(path, "value count " + std::to_string(nval) + " (must be >= 1)", e.name);
     if (uint64_t(nval) > r.left() / 4)
-      fail(path, std::to_string(nval) + " values need " + std::to_string(4 * int64_t(nval)) + " bytes, " + std::to_string(r.left()) + " are left (truncated?)", e.name);
+      fail(path,
+           std::to_string(nval) + " values need " + std::to_string(4 * int64_t(nval)) + " bytes, " +
+               std::to_string(r.left()) + " are left (truncated?)",
+           e.name);
     e.nIn = nval;
     e.mean.resize(size_t(nval));
     std::memcpy(e.mean.data(), r.data + r.pos, size_t(nval) * 4);
@@ -84,9 +105,11 @@ Imatrix readLegacy(const MappedFile& f, const std::string& path) {
     if (r.left() > 0) {
       const int32_t len = r.i32("the dataset name length");
       if (len < 0 || uint64_t(len) > r.left())
-        fail(path, "dataset name length " + std::to_string(len) + " does not fit the " + std::to_string(r.left()) + " bytes left");
+        fail(path, "dataset name length " + std::to_string(len) + " does not fit the " +
+                       std::to_string(r.left()) + " bytes left");
       r.pos += uint64_t(len);
-      if (r.left() > 0) fail(path, std::to_string(r.left()) + " unexpected bytes after the dataset name");
+      if (r.left() > 0)
+        fail(path, std::to_string(r.left()) + " unexpected bytes after the dataset name");
     }
   }
   return im;
@@ -104,7 +127,8 @@ std::string ggufString(const std::string& raw) {
 }
 
 bool stripSuffix(std::string& s, const std::string& suffix) {
-  if (s.size() <= suffix.size() || s.compare(s.size() - suffix.size(), suffix.size(), suffix) != 0) return false;
+  if (s.size() <= suffix.size() || s.compare(s.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return false;
   s.resize(s.size() - suffix.size());
   return true;
 }
@@ -121,13 +145,18 @@ Imatrix readGgufImatrix(const std::string& path) {
       type = ggufString(raw);
     }
   if (type != "imatrix")
-    fail(path, hasType ? "general.type is \"" + type + "\", not \"imatrix\": a model, not an importance matrix?"
-                       : "a GGUF without general.type = \"imatrix\": a model, not an importance matrix?");
-  std::map<std::string, std::pair<const TensorRef*, const TensorRef*>> parts;  // sorted: deterministic
+    fail(path,
+         hasType ? "general.type is \"" + type +
+                       "\", not \"imatrix\": a model, not an importance matrix?"
+                 : "a GGUF without general.type = \"imatrix\": a model, not an importance matrix?");
+  std::map<std::string, std::pair<const TensorRef*, const TensorRef*>>
+      parts;  // sorted: deterministic
   for (const TensorRef& t : m.tensors) {
     std::string base = t.name;
-    if (stripSuffix(base, ".in_sum2")) parts[base].first = &t;
-    else if (stripSuffix(base, ".counts")) parts[base].second = &t;
+    if (stripSuffix(base, ".in_sum2"))
+      parts[base].first = &t;
+    else if (stripSuffix(base, ".counts"))
+      parts[base].second = &t;
   }
   if (parts.empty()) fail(path, "no <name>.in_sum2 / <name>.counts tensors");
   Imatrix im;
@@ -139,25 +168,38 @@ Imatrix readGgufImatrix(const std::string& path) {
     if (!sums) fail(path, "has " + name + ".counts but no " + name + ".in_sum2", name);
     if (!counts) fail(path, "has " + name + ".in_sum2 but no " + name + ".counts", name);
     for (const TensorRef* t : {sums, counts})
-      if (t->dtypeName != "F32") fail(path, t->name + " is " + t->dtypeName + " (llama-imatrix writes F32)", name);
+      if (t->dtypeName != "F32")
+        fail(path, t->name + " is " + t->dtypeName + " (llama-imatrix writes F32)", name);
     if (sums->shape.empty() || sums->shape.size() > 2)
-      fail(path, name + ".in_sum2 has " + std::to_string(sums->shape.size()) + " dimensions (expected ne [n_in, n_mat])", name);
+      fail(path,
+           name + ".in_sum2 has " + std::to_string(sums->shape.size()) +
+               " dimensions (expected ne [n_in, n_mat])",
+           name);
     ImatrixEntry e;
     e.name = name;
     e.nIn = sums->shape.back();
     e.nMat = sums->shape.size() == 2 ? sums->shape[0] : 1;
     if (e.nIn < 1 || e.nMat < 1) fail(path, name + ".in_sum2 is empty", name);
     if (counts->elements != e.nMat)
-      fail(path, name + ".counts has " + std::to_string(counts->elements) + " values for " + std::to_string(e.nMat) + " matrices", name);
+      fail(path,
+           name + ".counts has " + std::to_string(counts->elements) + " values for " +
+               std::to_string(e.nMat) + " matrices",
+           name);
     e.mean.resize(size_t(sums->elements));
     std::vector<float> c(size_t(counts->elements));
-    if (!m.readRowsF32(*sums, 0, sums->rows(), e.mean.data())) checkValues(path, name, e.mean.data(), sums->elements, "in_sum2");
-    if (!m.readRowsF32(*counts, 0, counts->rows(), c.data())) checkValues(path, name, c.data(), counts->elements, "counts");
+    if (!m.readRowsF32(*sums, 0, sums->rows(), e.mean.data()))
+      checkValues(path, name, e.mean.data(), sums->elements, "in_sum2");
+    if (!m.readRowsF32(*counts, 0, counts->rows(), c.data()))
+      checkValues(path, name, c.data(), counts->elements, "counts");
     checkValues(path, name, e.mean.data(), sums->elements, "in_sum2");
     checkValues(path, name, c.data(), counts->elements, "counts");
     for (int64_t k = 0; k < e.nMat; k++) {
-      if (c[size_t(k)] <= 0) fail(path, "counts[" + std::to_string(k) + "] is 0: no activations were collected for it", name);
-      for (int64_t j = 0; j < e.nIn; j++) e.mean[size_t(k * e.nIn + j)] = float(double(e.mean[size_t(k * e.nIn + j)]) / double(c[size_t(k)]));
+      if (c[size_t(k)] <= 0)
+        fail(path, "counts[" + std::to_string(k) + "] is 0: no activations were collected for it",
+             name);
+      for (int64_t j = 0; j < e.nIn; j++)
+        e.mean[size_t(k * e.nIn + j)] =
+            float(double(e.mean[size_t(k * e.nIn + j)]) / double(c[size_t(k)]));
     }
     im.entries.push_back(std::move(e));
   }
@@ -173,7 +215,8 @@ const ImatrixEntry* Imatrix::find(const std::string& name) const {
 }
 
 Imatrix readImatrix(const std::string& path) {
-  if (!pathExists(path)) throw ModelError("calibration/not-found", path + ": imatrix file not found");
+  if (!pathExists(path))
+    throw ModelError("calibration/not-found", path + ": imatrix file not found");
   bool gguf = false;
   {
     MappedFile f(path);
@@ -185,7 +228,8 @@ Imatrix readImatrix(const std::string& path) {
   } catch (const ModelError& e) {
     if (e.code() == "calibration/bad-imatrix") throw;
     // The GGUF reader's own findings (truncated, bad offsets, ...), as an imatrix error.
-    throw ModelError("calibration/bad-imatrix", std::string(e.what()) + " (reading it as a GGUF imatrix)", e.tensor());
+    throw ModelError("calibration/bad-imatrix",
+                     std::string(e.what()) + " (reading it as a GGUF imatrix)", e.tensor());
   }
 }
 

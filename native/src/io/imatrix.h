@@ -18,15 +18,15 @@
 namespace bitsmith {
 
 struct ImatrixEntry {
-  std::string name;          // as in the file: llama.cpp tensor names (blk.3.ffn_down.weight)
-  int64_t nIn = 0;           // values per matrix
-  int64_t nMat = 1;          // matrices (MoE experts); legacy files: always 1
-  std::vector<float> mean;   // nMat * nIn means of x^2, matrix after matrix
+  std::string name;         // as in the file: llama.cpp tensor names (blk.3.ffn_down.weight)
+  int64_t nIn = 0;          // values per matrix
+  int64_t nMat = 1;         // matrices (MoE experts); legacy files: always 1
+  std::vector<float> mean;  // nMat * nIn means of x^2, matrix after matrix
 };
 
 struct Imatrix {
   std::string path;
-  std::string format;        // "gguf" or "dat"
+  std::string format;  // "gguf" or "dat"
   std::vector<ImatrixEntry> entries;
   const ImatrixEntry* find(const std::string& name) const;
 };

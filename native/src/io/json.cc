@@ -20,19 +20,30 @@ bool validUtf8(const char* str, size_t n) {
   size_t i = 0;
   while (i < n) {
     unsigned char c = s[i];
-    if (c < 0x80) { i++; continue; }
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
     int len;
     uint32_t cp;
-    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-    else return false;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else
+      return false;
     if (i + len > n) return false;
     for (int k = 1; k < len; k++) {
       if ((s[i + k] & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (s[i + k] & 0x3F);
     }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return false;
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
+      return false;
     if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
     i += len;
   }
@@ -66,14 +77,20 @@ struct Parser {
     return true;
   }
   static void appendUtf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) out.push_back(char(cp));
-    else if (cp < 0x800) { out.push_back(char(0xC0 | (cp >> 6))); out.push_back(char(0x80 | (cp & 0x3F))); }
-    else if (cp < 0x10000) {
-      out.push_back(char(0xE0 | (cp >> 12))); out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+    if (cp < 0x80)
+      out.push_back(char(cp));
+    else if (cp < 0x800) {
+      out.push_back(char(0xC0 | (cp >> 6)));
+      out.push_back(char(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(char(0xE0 | (cp >> 12)));
+      out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
       out.push_back(char(0x80 | (cp & 0x3F)));
     } else {
-      out.push_back(char(0xF0 | (cp >> 18))); out.push_back(char(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(char(0x80 | ((cp >> 6) & 0x3F))); out.push_back(char(0x80 | (cp & 0x3F)));
+      out.push_back(char(0xF0 | (cp >> 18)));
+      out.push_back(char(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(char(0x80 | (cp & 0x3F)));
     }
   }
   bool hex4(uint32_t& v) {
@@ -82,10 +99,14 @@ struct Parser {
     for (int k = 0; k < 4; k++) {
       char c = s[i + k];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= uint32_t(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= uint32_t(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= uint32_t(c - 'A' + 10);
-      else return fail("bad \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= uint32_t(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= uint32_t(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= uint32_t(c - 'A' + 10);
+      else
+        return fail("bad \\u escape");
     }
     i += 4;
     return true;
@@ -97,7 +118,11 @@ struct Parser {
     for (;;) {
       if (i >= n) return fail("unterminated string");
       unsigned char c = static_cast<unsigned char>(s[i]);
-      if (c == '"') { out.append(s + start, i - start); i++; return true; }
+      if (c == '"') {
+        out.append(s + start, i - start);
+        i++;
+        return true;
+      }
       if (c < 0x20) return fail("control character in string");
       if (c == '\\') break;
       i++;
@@ -105,20 +130,43 @@ struct Parser {
     out.append(s + start, i - start);
     while (i < n) {
       unsigned char c = static_cast<unsigned char>(s[i]);
-      if (c == '"') { i++; return true; }
+      if (c == '"') {
+        i++;
+        return true;
+      }
       if (c < 0x20) return fail("control character in string");
-      if (c != '\\') { out.push_back(char(c)); i++; continue; }
+      if (c != '\\') {
+        out.push_back(char(c));
+        i++;
+        continue;
+      }
       if (++i >= n) break;
       char e = s[i++];
       switch (e) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
+        case '"':
+          out.push_back('"');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '/':
+          out.push_back('/');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
         case 'u': {
           uint32_t cp;
           if (!hex4(cp)) return false;
@@ -135,7 +183,8 @@ struct Parser {
           appendUtf8(out, cp);
           break;
         }
-        default: return fail("bad escape");
+        default:
+          return fail("bad escape");
       }
     }
     return fail("unterminated string");
@@ -144,9 +193,12 @@ struct Parser {
     size_t start = i;
     if (i < n && s[i] == '-') i++;
     if (i >= n) return fail("bad number");
-    if (s[i] == '0') i++;
-    else if (s[i] >= '1' && s[i] <= '9') while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-    else return fail("bad number");
+    if (s[i] == '0')
+      i++;
+    else if (s[i] >= '1' && s[i] <= '9')
+      while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    else
+      return fail("bad number");
     bool integral = true;
     if (i < n && s[i] == '.') {
       integral = false;
@@ -165,12 +217,19 @@ struct Parser {
     if (integral) {
       int64_t x;
       auto r = std::from_chars(s + start, s + i, x);
-      if (r.ec == std::errc() && r.ptr == s + i) { v.isInt = true; v.integer = x; v.number = double(x); return true; }
+      if (r.ec == std::errc() && r.ptr == s + i) {
+        v.isInt = true;
+        v.integer = x;
+        v.number = double(x);
+        return true;
+      }
     }
     double d = 0;
     auto r = std::from_chars(s + start, s + i, d);
-    if (r.ec == std::errc::result_out_of_range) d = (s[start] == '-' ? -HUGE_VAL : HUGE_VAL);
-    else if (r.ec != std::errc()) return fail("bad number");
+    if (r.ec == std::errc::result_out_of_range)
+      d = (s[start] == '-' ? -HUGE_VAL : HUGE_VAL);
+    else if (r.ec != std::errc())
+      return fail("bad number");
     v.number = d;
     return true;
   }
@@ -184,7 +243,10 @@ struct Parser {
       bool obj = c == '{';
       v.kind = obj ? Value::Object : Value::Array;
       ws();
-      if (i < n && s[i] == (obj ? '}' : ']')) { i++; return true; }
+      if (i < n && s[i] == (obj ? '}' : ']')) {
+        i++;
+        return true;
+      }
       for (;;) {
         if (obj) {
           ws();
@@ -202,15 +264,35 @@ struct Parser {
         }
         ws();
         if (i >= n) return fail("unexpected end of input");
-        if (s[i] == ',') { i++; continue; }
-        if (s[i] == (obj ? '}' : ']')) { i++; return true; }
+        if (s[i] == ',') {
+          i++;
+          continue;
+        }
+        if (s[i] == (obj ? '}' : ']')) {
+          i++;
+          return true;
+        }
         return fail(obj ? "expected ',' or '}'" : "expected ',' or ']'");
       }
     }
-    if (c == '"') { v.kind = Value::String; return str(v.string); }
-    if (c == 't') { v.kind = Value::Bool; v.boolean = true; return literal("true"); }
-    if (c == 'f') { v.kind = Value::Bool; v.boolean = false; return literal("false"); }
-    if (c == 'n') { v.kind = Value::Null; return literal("null"); }
+    if (c == '"') {
+      v.kind = Value::String;
+      return str(v.string);
+    }
+    if (c == 't') {
+      v.kind = Value::Bool;
+      v.boolean = true;
+      return literal("true");
+    }
+    if (c == 'f') {
+      v.kind = Value::Bool;
+      v.boolean = false;
+      return literal("false");
+    }
+    if (c == 'n') {
+      v.kind = Value::Null;
+      return literal("null");
+    }
     return number(v);
   }
 };
@@ -242,11 +324,21 @@ void appendString(std::string& out, const std::string& s) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -261,7 +353,10 @@ void appendString(std::string& out, const std::string& s) {
 }
 
 void appendNumber(std::string& out, double d) {
-  if (!std::isfinite(d)) { out += "null"; return; }
+  if (!std::isfinite(d)) {
+    out += "null";
+    return;
+  }
   char buf[40];
   if (d == std::floor(d) && std::fabs(d) < 9007199254740992.0) {
     std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(d));
@@ -274,13 +369,21 @@ void appendNumber(std::string& out, double d) {
 
 static void write(std::string& out, const Value& v) {
   switch (v.kind) {
-    case Value::Null: out += "null"; break;
-    case Value::Bool: out += v.boolean ? "true" : "false"; break;
-    case Value::Number:
-      if (v.isInt) out += std::to_string(v.integer);
-      else appendNumber(out, v.number);
+    case Value::Null:
+      out += "null";
       break;
-    case Value::String: appendString(out, v.string); break;
+    case Value::Bool:
+      out += v.boolean ? "true" : "false";
+      break;
+    case Value::Number:
+      if (v.isInt)
+        out += std::to_string(v.integer);
+      else
+        appendNumber(out, v.number);
+      break;
+    case Value::String:
+      appendString(out, v.string);
+      break;
     case Value::Array: {
       out.push_back('[');
       bool first = true;

@@ -20,19 +20,49 @@ struct Value {
   bool isInt = false;
   int64_t integer = 0;
   std::string string;
-  std::vector<Value> items;                             // Array
-  std::vector<std::pair<std::string, Value>> members;   // Object, in document order
+  std::vector<Value> items;                            // Array
+  std::vector<std::pair<std::string, Value>> members;  // Object, in document order
 
   Value() = default;
   static Value null() { return Value(); }
-  static Value of(bool b) { Value v; v.kind = Bool; v.boolean = b; return v; }
-  static Value of(double d) { Value v; v.kind = Number; v.number = d; return v; }
-  static Value of(int64_t i) { Value v; v.kind = Number; v.number = double(i); v.isInt = true; v.integer = i; return v; }
+  static Value of(bool b) {
+    Value v;
+    v.kind = Bool;
+    v.boolean = b;
+    return v;
+  }
+  static Value of(double d) {
+    Value v;
+    v.kind = Number;
+    v.number = d;
+    return v;
+  }
+  static Value of(int64_t i) {
+    Value v;
+    v.kind = Number;
+    v.number = double(i);
+    v.isInt = true;
+    v.integer = i;
+    return v;
+  }
   static Value of(int i) { return of(int64_t(i)); }
-  static Value of(const std::string& s) { Value v; v.kind = String; v.string = s; return v; }
+  static Value of(const std::string& s) {
+    Value v;
+    v.kind = String;
+    v.string = s;
+    return v;
+  }
   static Value of(const char* s) { return of(std::string(s)); }
-  static Value array() { Value v; v.kind = Array; return v; }
-  static Value object() { Value v; v.kind = Object; return v; }
+  static Value array() {
+    Value v;
+    v.kind = Array;
+    return v;
+  }
+  static Value object() {
+    Value v;
+    v.kind = Object;
+    return v;
+  }
 
   bool isObject() const { return kind == Object; }
   bool isArray() const { return kind == Array; }
@@ -41,8 +71,14 @@ struct Value {
   /** First member with this key, or nullptr. */
   const Value* get(const std::string& key) const;
   /** Appends (objects keep insertion order; set() does not check for duplicates). */
-  Value& set(const std::string& key, Value v) { members.emplace_back(key, std::move(v)); return *this; }
-  Value& push(Value v) { items.push_back(std::move(v)); return *this; }
+  Value& set(const std::string& key, Value v) {
+    members.emplace_back(key, std::move(v));
+    return *this;
+  }
+  Value& push(Value v) {
+    items.push_back(std::move(v));
+    return *this;
+  }
 };
 
 /** Parses `text`; on failure returns false with a message naming the byte position. */

@@ -21,24 +21,34 @@ void readLlama2cInto(Model& m, const std::string& file) {
   auto mf = std::make_unique<MappedFile>(file);
   const uint64_t size = mf->size();
   if (size < 28)
-    throw ModelError("model/truncated", file + ": file ends while reading the 28-byte llama2.c header (file has " + std::to_string(size) + " bytes)");
+    throw ModelError("model/truncated",
+                     file + ": file ends while reading the 28-byte llama2.c header (file has " +
+                         std::to_string(size) + " bytes)");
   int32_t h[7];
   std::memcpy(h, mf->data(), 28);
   if (uint32_t(h[0]) == 0x616b3432u)
-    throw ModelError("model/bad-header", file + ": llama2.c \"ak42\" export (version 1/2) is not supported; export with the legacy version 0 format");
-  const char* names[7] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
+    throw ModelError("model/bad-header", file +
+                                             ": llama2.c \"ak42\" export (version 1/2) is not "
+                                             "supported; export with the legacy version 0 format");
+  const char* names[7] = {"dim",        "hidden_dim", "n_layers", "n_heads",
+                          "n_kv_heads", "vocab_size", "seq_len"};
   for (int i = 0; i < 7; i++) {
     if (i == 5 ? h[i] == 0 || h[i] == INT32_MIN : h[i] <= 0)
-      throw ModelError("model/bad-header", file + ": llama2.c header field " + names[i] + " = " + std::to_string(h[i]) +
-                                               (i == 5 ? " (must be non-zero)" : " (must be positive)"));
+      throw ModelError("model/bad-header",
+                       file + ": llama2.c header field " + names[i] + " = " + std::to_string(h[i]) +
+                           (i == 5 ? " (must be non-zero)" : " (must be positive)"));
   }
   const int64_t dim = h[0], hidden = h[1], L = h[2], heads = h[3], kvHeads = h[4], seqLen = h[6];
   const bool shared = h[5] > 0;
   const int64_t vocab = shared ? h[5] : -int64_t(h[5]);
   if (heads % kvHeads != 0)
-    throw ModelError("model/bad-header", file + ": llama2.c header n_kv_heads = " + std::to_string(kvHeads) + " does not divide n_heads = " + std::to_string(heads));
+    throw ModelError("model/bad-header",
+                     file + ": llama2.c header n_kv_heads = " + std::to_string(kvHeads) +
+                         " does not divide n_heads = " + std::to_string(heads));
   if (dim % heads != 0)
-    throw ModelError("model/bad-header", file + ": llama2.c header n_heads = " + std::to_string(heads) + " does not divide dim = " + std::to_string(dim));
+    throw ModelError("model/bad-header",
+                     file + ": llama2.c header n_heads = " + std::to_string(heads) +
+                         " does not divide dim = " + std::to_string(dim));
   const int64_t headSize = dim / heads;
   // An odd head size has no rotary pairs to reorder: q/k stay as stored.
   const bool permute = headSize % 2 == 0;
@@ -46,14 +56,25 @@ void readLlama2cInto(Model& m, const std::string& file) {
 
   // Element counts in file order, all overflow-checked.
   int64_t off = 28;
-  auto tooBig = [&]() { return ModelError("model/bad-header", file + ": llama2.c header describes more data than any file can hold"); };
-  auto mul = [&](int64_t a, int64_t b) { int64_t r; if (!mulOk(a, b, r)) throw tooBig(); return r; };
+  auto tooBig = [&]() {
+    return ModelError("model/bad-header",
+                      file + ": llama2.c header describes more data than any file can hold");
+  };
+  auto mul = [&](int64_t a, int64_t b) {
+    int64_t r;
+    if (!mulOk(a, b, r)) throw tooBig();
+    return r;
+  };
   auto take = [&](int64_t elements) {  // returns the offset of an f32 array and advances
     int64_t at = off, bytes = mul(elements, 4);
     if (!addOk(off, bytes, off)) throw tooBig();
     return at;
   };
-  struct Arr { const char* what; int64_t at; int64_t perLayer; };
+  struct Arr {
+    const char* what;
+    int64_t at;
+    int64_t perLayer;
+  };
   const int64_t emb = take(mul(vocab, dim));
   const int64_t rmsAtt = take(mul(L, dim));
   const int64_t wq = take(mul(L, mul(dim, dim)));
@@ -69,9 +90,12 @@ void readLlama2cInto(Model& m, const std::string& file) {
   take(mul(seqLen, headSize / 2));
   const int64_t wcls = shared ? -1 : take(mul(vocab, dim));
   if (uint64_t(off) > size)
-    throw ModelError("model/truncated", file + ": llama2.c header (dim " + std::to_string(dim) + ", hidden_dim " + std::to_string(hidden) + ", " +
-                                            std::to_string(L) + " layers, vocab " + std::to_string(vocab) + ", seq_len " + std::to_string(seqLen) +
-                                            ") needs " + std::to_string(off) + " bytes, file has " + std::to_string(size));
+    throw ModelError("model/truncated",
+                     file + ": llama2.c header (dim " + std::to_string(dim) + ", hidden_dim " +
+                         std::to_string(hidden) + ", " + std::to_string(L) + " layers, vocab " +
+                         std::to_string(vocab) + ", seq_len " + std::to_string(seqLen) +
+                         ") needs " + std::to_string(off) + " bytes, file has " +
+                         std::to_string(size));
   // Trailing bytes are tolerated, as by core/src/models/llama2c.ts.
 
   const int fileIndex = int(m.files.size());
@@ -94,7 +118,8 @@ void readLlama2cInto(Model& m, const std::string& file) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     add(p + "input_layernorm.weight", {dim}, rmsAtt + l * dim * 4);
     add(p + "self_attn.q_proj.weight", {dim, dim}, wq + l * dim * dim * 4, permute ? heads : 0);
-    add(p + "self_attn.k_proj.weight", {kvDim, dim}, wk + l * kvDim * dim * 4, permute ? kvHeads : 0);
+    add(p + "self_attn.k_proj.weight", {kvDim, dim}, wk + l * kvDim * dim * 4,
+        permute ? kvHeads : 0);
     add(p + "self_attn.v_proj.weight", {kvDim, dim}, wv + l * kvDim * dim * 4);
     add(p + "self_attn.o_proj.weight", {dim, dim}, wo + l * dim * dim * 4);
     add(p + "post_attention_layernorm.weight", {dim}, rmsFfn + l * dim * 4);

@@ -28,7 +28,8 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
-    if (e == ENOENT || e == ENOTDIR) throw ModelError("model/not-found", path + ": no such file or directory");
+    if (e == ENOENT || e == ENOTDIR)
+      throw ModelError("model/not-found", path + ": no such file or directory");
     throw ModelError("model/unreadable", path + ": cannot open (" + std::strerror(e) + ")");
   }
   struct stat st;
@@ -87,11 +88,12 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   int wlen = MultiByteToWideChar(CP_UTF8, 0, path.c_str(), -1, nullptr, 0);
   std::wstring wpath(wlen > 0 ? wlen : 1, L'\0');
   MultiByteToWideChar(CP_UTF8, 0, path.c_str(), -1, &wpath[0], wlen);
-  HANDLE f = CreateFileW(wpath.c_str(), GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
-                         FILE_ATTRIBUTE_NORMAL, nullptr);
+  HANDLE f = CreateFileW(wpath.c_str(), GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_DELETE, nullptr,
+                         OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
   if (f == INVALID_HANDLE_VALUE) {
     DWORD e = GetLastError();
-    if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND) throw ModelError("model/not-found", path + ": no such file or directory");
+    if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND)
+      throw ModelError("model/not-found", path + ": no such file or directory");
     throw ModelError("model/unreadable", path + ": cannot open (error " + std::to_string(e) + ")");
   }
   LARGE_INTEGER sz;
@@ -131,7 +133,9 @@ bool isDirectory(const std::string& path) {
   return a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY);
 }
 
-bool pathExists(const std::string& path) { return GetFileAttributesA(path.c_str()) != INVALID_FILE_ATTRIBUTES; }
+bool pathExists(const std::string& path) {
+  return GetFileAttributesA(path.c_str()) != INVALID_FILE_ATTRIBUTES;
+}
 
 #endif
 

@@ -23,11 +23,11 @@ struct TensorRef {
   std::string name;
   std::vector<int64_t> shape;  // PyTorch order; the last dimension is the input dimension
   DType dtype = DType::F32;
-  std::string dtypeName;       // "F32", "BF16", or a ggml type name such as "Q4_K"
+  std::string dtypeName;  // "F32", "BF16", or a ggml type name such as "Q4_K"
   int64_t elements = 0;
   int64_t bytes = 0;
-  int file = 0;                // index into Model::files
-  uint64_t offset = 0;         // absolute byte offset of the data in that file
+  int file = 0;         // index into Model::files
+  uint64_t offset = 0;  // absolute byte offset of the data in that file
   // llama2.c q/k projections are stored with interleaved rotary pairs; the Hugging Face
   // layout groups them per head. When permuteHeads > 0, row r of this (HF) tensor is row
   // sourceRow(r) of the stored data.
@@ -49,7 +49,7 @@ class Model {
   std::string architecture;  // "llama", ... ("" when unknown)
   std::vector<TensorRef> tensors;
   std::vector<std::unique_ptr<MappedFile>> files;
-  json::Value metadata;      // safetensors __metadata__ (object of strings), when any
+  json::Value metadata;  // safetensors __metadata__ (object of strings), when any
   // GGUF sources: every metadata key/value in file order, the value as its raw bytes
   // (u32 value type, then the value), for output gguf to carry over (tokenizer, ...).
   std::vector<std::pair<std::string, std::string>> ggufKvs;
@@ -83,12 +83,17 @@ const GgmlTypeInfo* ggmlSourceType(const TensorRef& t);
 
 // Format-specific readers (each validates completely; used by Model::open).
 /** Adds every tensor of one safetensors file; `expected` (from an index) must all be in it. */
-void readSafetensorsInto(Model& m, const std::string& file, const std::vector<std::string>* expected = nullptr);
+void readSafetensorsInto(Model& m, const std::string& file,
+                         const std::vector<std::string>* expected = nullptr);
 void readGgufInto(Model& m, const std::string& file);
 void readLlama2cInto(Model& m, const std::string& file);
 
 /** Overflow-checked a*b and a+b for non-negative int64; false on overflow. */
-inline bool mulOk(int64_t a, int64_t b, int64_t& out) { return !__builtin_mul_overflow(a, b, &out) && out >= 0; }
-inline bool addOk(int64_t a, int64_t b, int64_t& out) { return !__builtin_add_overflow(a, b, &out) && out >= 0; }
+inline bool mulOk(int64_t a, int64_t b, int64_t& out) {
+  return !__builtin_mul_overflow(a, b, &out) && out >= 0;
+}
+inline bool addOk(int64_t a, int64_t b, int64_t& out) {
+  return !__builtin_add_overflow(a, b, &out) && out >= 0;
+}
 
 }  // namespace bitsmith

@@ -21,93 +21,141 @@ void readSafetensorsInto(Model& m, const std::string& file, const std::vector<st
   auto mf = std::make_unique<MappedFile>(file);
   const uint64_t size = mf->size();
   if (size < 8)
-    throw ModelError("model/truncated", file + ": file ends while reading the 8-byte header length (file has " + std::to_string(size) + " bytes)");
+    throw ModelError("model/truncated",
+                     file + ": file ends while reading the 8-byte header length (file has " +
+                         std::to_string(size) + " bytes)");
   uint64_t n = 0;
   for (int i = 7; i >= 0; i--) n = (n << 8) | mf->data()[i];
   if (n > kMaxHeader)
-    throw ModelError("model/header-too-large", file + ": safetensors header claims " + std::to_string(n) + " bytes (limit " +
-                                                   std::to_string(kMaxHeader) + "); not a safetensors file or corrupt");
+    throw ModelError("model/header-too-large",
+                     file + ": safetensors header claims " + std::to_string(n) + " bytes (limit " +
+                         std::to_string(kMaxHeader) + "); not a safetensors file or corrupt");
   if (8 + n > size)
-    throw ModelError("model/truncated", file + ": file ends while reading the " + std::to_string(n) + "-byte JSON header (file has " +
+    throw ModelError("model/truncated", file + ": file ends while reading the " +
+                                            std::to_string(n) + "-byte JSON header (file has " +
                                             std::to_string(size) + " bytes)");
   json::Value root;
   std::string err;
   if (!json::parse(reinterpret_cast<const char*>(mf->data()) + 8, size_t(n), root, err))
     throw ModelError("model/bad-json", file + ": invalid safetensors JSON header: " + err);
-  if (!root.isObject()) throw ModelError("model/bad-header", file + ": safetensors header must be a JSON object");
+  if (!root.isObject())
+    throw ModelError("model/bad-header", file + ": safetensors header must be a JSON object");
 
   const uint64_t dataStart = 8 + n;
   const uint64_t dataSize = size - dataStart;
   const int fileIndex = int(m.files.size());
   std::unordered_set<std::string> seen;
-  struct Range { int64_t begin, end; std::string name; };
+  struct Range {
+    int64_t begin, end;
+    std::string name;
+  };
   std::vector<Range> ranges;
   std::vector<TensorRef> found;
 
   for (const auto& [name, entry] : root.members) {
     if (!seen.insert(name).second)
-      throw ModelError("model/bad-header", file + ": key \"" + name + "\" appears twice in the header", name);
+      throw ModelError("model/bad-header",
+                       file + ": key \"" + name + "\" appears twice in the header", name);
     if (name == "__metadata__") {
-      if (!entry.isObject()) throw ModelError("model/bad-header", file + ": \"__metadata__\" must be an object of strings");
+      if (!entry.isObject())
+        throw ModelError("model/bad-header",
+                         file + ": \"__metadata__\" must be an object of strings");
       for (const auto& [k, v] : entry.members)
-        if (!v.isString()) throw ModelError("model/bad-header", file + ": \"__metadata__\" value for \"" + k + "\" is not a string");
+        if (!v.isString())
+          throw ModelError("model/bad-header",
+                           file + ": \"__metadata__\" value for \"" + k + "\" is not a string");
       if (m.files.empty()) m.metadata = entry;
       continue;
     }
     const std::string where = file + ": tensor \"" + name + "\"";
-    if (!entry.isObject()) throw ModelError("model/bad-header", where + ": entry must be an object", name);
+    if (!entry.isObject())
+      throw ModelError("model/bad-header", where + ": entry must be an object", name);
     const json::Value* dt = entry.get("dtype");
     const json::Value* shape = entry.get("shape");
     const json::Value* offs = entry.get("data_offsets");
-    if (!dt || !dt->isString()) throw ModelError("model/bad-header", where + ": missing string \"dtype\"", name);
+    if (!dt || !dt->isString())
+      throw ModelError("model/bad-header", where + ": missing string \"dtype\"", name);
     TensorRef t;
     t.name = name;
-    if (!parseDtype(dt->string, t.dtype)) throw ModelError("model/unknown-dtype", where + ": unknown dtype \"" + dt->string + "\"", name);
+    if (!parseDtype(dt->string, t.dtype))
+      throw ModelError("model/unknown-dtype", where + ": unknown dtype \"" + dt->string + "\"",
+                       name);
     t.dtypeName = dt->string;
     if (!shape || !shape->isArray())
-      throw ModelError("model/bad-shape", where + ": shape must be a list of non-negative integers, got " + (shape ? shapeText(*shape) : "nothing"), name);
+      throw ModelError("model/bad-shape",
+                       where + ": shape must be a list of non-negative integers, got " +
+                           (shape ? shapeText(*shape) : "nothing"),
+                       name);
     int64_t elements = 1;
     bool overflow = false;
     for (const auto& d : shape->items) {
       if (!d.isNumber() || !d.isInt || d.integer < 0 || d.integer >= kMaxSafe)
-        throw ModelError("model/bad-shape", where + ": shape must be a list of non-negative integers, got " + shapeText(*shape), name);
+        throw ModelError(
+            "model/bad-shape",
+            where + ": shape must be a list of non-negative integers, got " + shapeText(*shape),
+            name);
       t.shape.push_back(d.integer);
       if (!mulOk(elements, d.integer, elements) || elements >= kMaxSafe) overflow = true;
     }
     for (auto d : t.shape)
-      if (d == 0) { elements = 0; overflow = false; }
+      if (d == 0) {
+        elements = 0;
+        overflow = false;
+      }
     int64_t bytes = 0;
     if (overflow || !mulOk(elements, dtypeSize(t.dtype), bytes) || bytes >= kMaxSafe)
-      throw ModelError("model/bad-shape", where + ": shape " + shapeText(*shape) + " has too many elements (over 2^53)", name);
+      throw ModelError(
+          "model/bad-shape",
+          where + ": shape " + shapeText(*shape) + " has too many elements (over 2^53)", name);
     t.elements = elements;
     t.bytes = bytes;
     if (!offs || !offs->isArray() || offs->items.size() != 2 ||
-        !std::all_of(offs->items.begin(), offs->items.end(), [](const json::Value& o) { return o.isNumber() && o.isInt && o.integer >= 0 && o.integer < kMaxSafe; }))
-      throw ModelError("model/bad-offsets", where + ": data_offsets must be [begin, end] non-negative integers, got " + (offs ? shapeText(*offs) : "nothing"), name);
+        !std::all_of(offs->items.begin(), offs->items.end(), [](const json::Value& o) {
+          return o.isNumber() && o.isInt && o.integer >= 0 && o.integer < kMaxSafe;
+        }))
+      throw ModelError("model/bad-offsets",
+                       where + ": data_offsets must be [begin, end] non-negative integers, got " +
+                           (offs ? shapeText(*offs) : "nothing"),
+                       name);
     const int64_t begin = offs->items[0].integer, end = offs->items[1].integer;
     if (end < begin)
-      throw ModelError("model/bad-offsets", where + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] end before begin", name);
+      throw ModelError("model/bad-offsets",
+                       where + ": data_offsets [" + std::to_string(begin) + ", " +
+                           std::to_string(end) + "] end before begin",
+                       name);
     if (end - begin != bytes)
-      throw ModelError("model/bad-shape", where + ": shape " + shapeText(*shape) + " of " + t.dtypeName + " needs " + std::to_string(bytes) +
-                                              " bytes but data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] span " +
-                                              std::to_string(end - begin), name);
+      throw ModelError("model/bad-shape",
+                       where + ": shape " + shapeText(*shape) + " of " + t.dtypeName + " needs " +
+                           std::to_string(bytes) + " bytes but data_offsets [" +
+                           std::to_string(begin) + ", " + std::to_string(end) + "] span " +
+                           std::to_string(end - begin),
+                       name);
     if (uint64_t(end) > dataSize)
-      throw ModelError("model/truncated", where + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                                              "] run past the end of the file (data section is " + std::to_string(dataSize) + " bytes)", name);
+      throw ModelError("model/truncated",
+                       where + ": data_offsets [" + std::to_string(begin) + ", " +
+                           std::to_string(end) +
+                           "] run past the end of the file (data section is " +
+                           std::to_string(dataSize) + " bytes)",
+                       name);
     ranges.push_back({begin, end, name});
     t.file = fileIndex;
     t.offset = dataStart + uint64_t(begin);
     found.push_back(std::move(t));
   }
 
-  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
+  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
+    return a.begin < b.begin || (a.begin == b.begin && a.end < b.end);
+  });
   const Range* prev = nullptr;
   for (const auto& r : ranges) {
     if (r.end == r.begin) continue;
     if (prev && r.begin < prev->end)
-      throw ModelError("model/bad-offsets", file + ": tensor \"" + r.name + "\" data [" + std::to_string(r.begin) + ", " + std::to_string(r.end) +
-                                                "] overlaps tensor \"" + prev->name + "\" [" + std::to_string(prev->begin) + ", " +
-                                                std::to_string(prev->end) + "]", r.name);
+      throw ModelError("model/bad-offsets",
+                       file + ": tensor \"" + r.name + "\" data [" + std::to_string(r.begin) +
+                           ", " + std::to_string(r.end) + "] overlaps tensor \"" + prev->name +
+                           "\" [" + std::to_string(prev->begin) + ", " + std::to_string(prev->end) +
+                           "]",
+                       r.name);
     prev = &r;
   }
 
@@ -117,7 +165,10 @@ void readSafetensorsInto(Model& m, const std::string& file, const std::vector<st
     for (const auto& t : found) have.insert(t.name);
     for (const auto& name : *only)
       if (!have.count(name))
-        throw ModelError("model/bad-index", file + ": the index lists tensor \"" + name + "\" in this shard, but the shard does not contain it", name);
+        throw ModelError("model/bad-index",
+                         file + ": the index lists tensor \"" + name +
+                             "\" in this shard, but the shard does not contain it",
+                         name);
   }
   m.files.push_back(std::move(mf));
   for (auto& t : found) m.tensors.push_back(std::move(t));

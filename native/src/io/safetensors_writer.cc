@@ -6,7 +6,6 @@
 
 #include "io/error.h"
 
-
 namespace bitsmith {
 
 std::string safetensorsHeader(const std::vector<OutTensor>& tensors, const json::Value& metadata) {
@@ -29,7 +28,8 @@ std::string safetensorsHeader(const std::vector<OutTensor>& tensors, const json:
       if (i) h += ",";
       h += std::to_string(t.shape[i]);
     }
-    h += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + t.bytes) + "]}";
+    h += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + t.bytes) +
+         "]}";
     offset += t.bytes;
   }
   h += "}";
@@ -37,10 +37,13 @@ std::string safetensorsHeader(const std::vector<OutTensor>& tensors, const json:
   return h;
 }
 
-SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<OutTensor> tensors, json::Value metadata)
+SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<OutTensor> tensors,
+                                     json::Value metadata)
     : file_(std::move(path)), tensors_(std::move(tensors)), metadata_(std::move(metadata)) {}
 
-SafetensorsWriter::~SafetensorsWriter() { abort(); }
+SafetensorsWriter::~SafetensorsWriter() {
+  abort();
+}
 
 void SafetensorsWriter::open() {
   file_.open();
@@ -50,7 +53,8 @@ void SafetensorsWriter::open() {
   for (int i = 0; i < 8; i++) len[i] = uint8_t(n >> (8 * i));
   current_ = 0;
   leftInCurrent_ = tensors_.empty() ? 0 : tensors_[0].bytes;
-  while (current_ < tensors_.size() && leftInCurrent_ == 0 && ++current_ < tensors_.size()) leftInCurrent_ = tensors_[current_].bytes;
+  while (current_ < tensors_.size() && leftInCurrent_ == 0 && ++current_ < tensors_.size())
+    leftInCurrent_ = tensors_[current_].bytes;
   // The header does not count against the tensors.
   file_.write(len, 8);
   file_.write(header.data(), header.size());
@@ -76,12 +80,18 @@ void SafetensorsWriter::write(const void* data, size_t n) {
 }
 
 void SafetensorsWriter::commit() {
-  if (!file_.isOpen()) throw ModelError("run/write-failed", path() + ": commit without an open file");
+  if (!file_.isOpen())
+    throw ModelError("run/write-failed", path() + ": commit without an open file");
   if (current_ < tensors_.size())
-    throw ModelError("run/internal", path() + ": tensor \"" + tensors_[current_].name + "\" was not written completely", tensors_[current_].name);
+    throw ModelError(
+        "run/internal",
+        path() + ": tensor \"" + tensors_[current_].name + "\" was not written completely",
+        tensors_[current_].name);
   file_.commit();
 }
 
-void SafetensorsWriter::abort() noexcept { file_.abort(); }
+void SafetensorsWriter::abort() noexcept {
+  file_.abort();
+}
 
 }  // namespace bitsmith

@@ -35,9 +35,12 @@ void TempFile::open() {
   fs::path dir = p.parent_path();
   std::error_code ec;
   if (!dir.empty() && !fs::is_directory(dir, ec))
-    throw ModelError("run/write-failed", path_ + ": the output folder " + dir.string() + " does not exist");
+    throw ModelError("run/write-failed",
+                     path_ + ": the output folder " + dir.string() + " does not exist");
   for (int attempt = 0; attempt < 100 && fd_ < 0; attempt++) {
-    temp_ = (dir / ("." + p.filename().string() + ".bitsmith-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".tmp")).string();
+    temp_ = (dir / ("." + p.filename().string() + ".bitsmith-" + std::to_string(getpid()) + "-" +
+                    std::to_string(counter++) + ".tmp"))
+                .string();
 #ifdef _WIN32
     fd_ = ::_open(temp_.c_str(), _O_WRONLY | _O_CREAT | _O_EXCL | _O_BINARY, _S_IREAD | _S_IWRITE);
 #else
@@ -46,7 +49,8 @@ void TempFile::open() {
     if (fd_ < 0 && errno != EEXIST) {
       int e = errno;
       temp_.clear();
-      throw ModelError("run/write-failed", path_ + ": cannot create a temporary file in " + dir.string() + " (" + std::strerror(e) + ")");
+      throw ModelError("run/write-failed", path_ + ": cannot create a temporary file in " +
+                                               dir.string() + " (" + std::strerror(e) + ")");
     }
   }
   if (fd_ < 0) throw ModelError("run/write-failed", path_ + ": cannot create a temporary file");

@@ -35,12 +35,14 @@ bool choleskyLower(double* a, int64_t n, ThreadPool* pool) {
     const double ljj = std::sqrt(d);
     aj[j] = ljj;
     // Rows below j are independent given row j: in parallel when there is enough work.
-    parallelFor((n - j - 1) * j >= (int64_t(1) << 15) ? pool : nullptr, n - j - 1, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = j + 1 + i0; i < j + 1 + i1; i++) {
-        double* ai = a + i * n;
-        ai[j] = (ai[j] - dot4(ai, aj, j)) / ljj;
-      }
-    }, 16);
+    parallelFor((n - j - 1) * j >= (int64_t(1) << 15) ? pool : nullptr, n - j - 1,
+                [&](int64_t i0, int64_t i1) {
+                  for (int64_t i = j + 1 + i0; i < j + 1 + i1; i++) {
+                    double* ai = a + i * n;
+                    ai[j] = (ai[j] - dot4(ai, aj, j)) / ljj;
+                  }
+                },
+                16);
     for (int64_t k = j + 1; k < n; k++) aj[k] = 0;
   }
   return true;
@@ -54,30 +56,34 @@ void invertLower(double* l, int64_t n, ThreadPool* pool) {
   constexpr int64_t kCols = 8;
   std::vector<double> x(size_t(n * n), 0.0);
   const int64_t blocks = (n + kCols - 1) / kCols;
-  parallelFor(n >= 64 ? pool : nullptr, blocks, [&](int64_t b0, int64_t b1) {
-    std::vector<double> xb;
-    for (int64_t b = b0; b < b1; b++) {
-      const int64_t j0 = b * kCols, nc = std::min(kCols, n - j0);
-      xb.assign(size_t((n - j0) * kCols), 0.0);  // rows j0..n-1 of the block's columns
-      for (int64_t i = j0; i < n; i++) {
-        double acc[kCols] = {0, 0, 0, 0, 0, 0, 0, 0};
-        const double* li = l + i * n;
-        for (int64_t k = j0; k < i; k++) {
-          const double c = li[k];
-          const double* xk = &xb[size_t((k - j0) * kCols)];
-          for (int64_t q = 0; q < kCols; q++) acc[q] += c * xk[q];
+  parallelFor(
+      n >= 64 ? pool : nullptr, blocks,
+      [&](int64_t b0, int64_t b1) {
+        std::vector<double> xb;
+        for (int64_t b = b0; b < b1; b++) {
+          const int64_t j0 = b * kCols, nc = std::min(kCols, n - j0);
+          xb.assign(size_t((n - j0) * kCols), 0.0);  // rows j0..n-1 of the block's columns
+          for (int64_t i = j0; i < n; i++) {
+            double acc[kCols] = {0, 0, 0, 0, 0, 0, 0, 0};
+            const double* li = l + i * n;
+            for (int64_t k = j0; k < i; k++) {
+              const double c = li[k];
+              const double* xk = &xb[size_t((k - j0) * kCols)];
+              for (int64_t q = 0; q < kCols; q++) acc[q] += c * xk[q];
+            }
+            double* xi = &xb[size_t((i - j0) * kCols)];
+            for (int64_t q = 0; q < nc; q++) {
+              const int64_t col = j0 + q;
+              if (i < col) continue;
+              xi[q] = ((i == col ? 1.0 : 0.0) - acc[q]) / li[i];
+            }
+          }
+          for (int64_t i = j0; i < n; i++)
+            for (int64_t q = 0; q < nc; q++)
+              x[size_t(i * n + j0 + q)] = xb[size_t((i - j0) * kCols + q)];
         }
-        double* xi = &xb[size_t((i - j0) * kCols)];
-        for (int64_t q = 0; q < nc; q++) {
-          const int64_t col = j0 + q;
-          if (i < col) continue;
-          xi[q] = ((i == col ? 1.0 : 0.0) - acc[q]) / li[i];
-        }
-      }
-      for (int64_t i = j0; i < n; i++)
-        for (int64_t q = 0; q < nc; q++) x[size_t(i * n + j0 + q)] = xb[size_t((i - j0) * kCols + q)];
-    }
-  }, 1);
+      },
+      1);
   for (int64_t i = 0; i < n * n; i++) l[i] = x[size_t(i)];
 }
 
@@ -109,7 +115,8 @@ bool choleskyUpperBlocked(float* a, int64_t n, ThreadPool* pool, int64_t nb) {
         d[size_t(i * b + j)] = double(j >= i ? a[(k0 + i) * n + k0 + j] : a[(k0 + j) * n + k0 + i]);
     if (!choleskyLower(d.data(), b)) return false;
     for (int64_t i = 0; i < b; i++)
-      for (int64_t j = 0; j < b; j++) a[(k0 + i) * n + k0 + j] = j >= i ? float(d[size_t(j * b + i)]) : 0.0f;
+      for (int64_t j = 0; j < b; j++)
+        a[(k0 + i) * n + k0 + j] = j >= i ? float(d[size_t(j * b + i)]) : 0.0f;
     if (m == 0) break;
     invertLower(d.data(), b);
     for (int64_t i = 0; i < b * b; i++) linv[size_t(i)] = float(d[size_t(i)]);
@@ -117,20 +124,26 @@ bool choleskyUpperBlocked(float* a, int64_t n, ThreadPool* pool, int64_t nb) {
     pt.resize(size_t(m * b));
     r12t.resize(size_t(m * b));
     neg.resize(size_t(m * b));
-    parallelFor(pool, m, [&](int64_t c0, int64_t c1) {
-      for (int64_t kk = 0; kk < b; kk++) {
-        const float* src = a + (k0 + kk) * n + k1;
-        for (int64_t c = c0; c < c1; c++) pt[size_t(c * b + kk)] = src[c];
-      }
-    }, 256);
+    parallelFor(
+        pool, m,
+        [&](int64_t c0, int64_t c1) {
+          for (int64_t kk = 0; kk < b; kk++) {
+            const float* src = a + (k0 + kk) * n + k1;
+            for (int64_t c = c0; c < c1; c++) pt[size_t(c * b + kk)] = src[c];
+          }
+        },
+        256);
     gemmABt(pt.data(), b, linv.data(), b, r12t.data(), b, m, b, b, pool);
-    parallelFor(pool, m, [&](int64_t c0, int64_t c1) {
-      for (int64_t kk = 0; kk < b; kk++) {
-        float* dst = a + (k0 + kk) * n + k1;
-        for (int64_t c = c0; c < c1; c++) dst[c] = r12t[size_t(c * b + kk)];
-      }
-      for (int64_t i = c0 * b; i < c1 * b; i++) neg[size_t(i)] = -r12t[size_t(i)];
-    }, 256);
+    parallelFor(
+        pool, m,
+        [&](int64_t c0, int64_t c1) {
+          for (int64_t kk = 0; kk < b; kk++) {
+            float* dst = a + (k0 + kk) * n + k1;
+            for (int64_t c = c0; c < c1; c++) dst[c] = r12t[size_t(c * b + kk)];
+          }
+          for (int64_t i = c0 * b; i < c1 * b; i++) neg[size_t(i)] = -r12t[size_t(i)];
+        },
+        256);
     // A22 (upper triangle) -= R12^T R12.
     packB(r12t.data(), b, m, b, packed, pool);
     gemmPacked(neg.data(), b, m, packed, a + k1 * n + k1, n, pool, true, Path::Auto, true);

@@ -18,14 +18,16 @@ namespace {
 
 void checkDims(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc) {
   if (m < 0 || n < 0 || k < 0) throw std::invalid_argument("gemm: negative dimension");
-  if (lda < k || ldb < k || ldc < n) throw std::invalid_argument("gemm: leading dimension smaller than the row");
+  if (lda < k || ldb < k || ldc < n)
+    throw std::invalid_argument("gemm: leading dimension smaller than the row");
 }
 
 // One micro-tile: C[mr, nr] (+)= A[mr, kc] · panel[kc, 16]^T, mr <= 6, nr <= 16.
 // The portable kernel: the j loop is 16 wide and vectorises.
 // A is packed: Ap[k * kMr + i] = A[i][k] (rows of a micro-tile interleaved per k).
 template <int MR>
-void kernelPortable(const float* Ap, const float* Bp, int64_t kc, float* C, int64_t ldc, bool acc, int64_t nr) {
+void kernelPortable(const float* Ap, const float* Bp, int64_t kc, float* C, int64_t ldc, bool acc,
+                    int64_t nr) {
   float c[MR][kPanel];
   for (int i = 0; i < MR; i++)
     for (int j = 0; j < kPanel; j++) c[i][j] = 0.0f;
@@ -44,7 +46,8 @@ void kernelPortable(const float* Ap, const float* Bp, int64_t kc, float* C, int6
 // The 12 accumulators are named variables, not an array: GCC otherwise writes the array
 // back to the stack on every k step, which makes the loop store-bound.
 template <int MR>
-BITSMITH_AVX2_FMA void kernelAvx2(const float* Ap, const float* Bp, int64_t kc, float* C, int64_t ldc, bool acc, int64_t nr) {
+BITSMITH_AVX2_FMA void kernelAvx2(const float* Ap, const float* Bp, int64_t kc, float* C,
+                                  int64_t ldc, bool acc, int64_t nr) {
   // C's rows are far apart (a row stride of the whole output): fetch the tile's lines
   // while the k loop runs, or the final read-modify-write waits on memory.
   for (int i = 0; i < MR; i++) {
@@ -115,13 +118,15 @@ struct Kernels {
 };
 
 Kernels portableKernels() {
-  return {{nullptr, kernelPortable<1>, kernelPortable<2>, kernelPortable<3>, kernelPortable<4>, kernelPortable<5>, kernelPortable<6>}};
+  return {{nullptr, kernelPortable<1>, kernelPortable<2>, kernelPortable<3>, kernelPortable<4>,
+           kernelPortable<5>, kernelPortable<6>}};
 }
 
 Kernels pickKernels(Path path) {
 #if BITSMITH_X86
   if (path == Path::Auto && cpuHasAvx2Fma())
-    return {{nullptr, kernelAvx2<1>, kernelAvx2<2>, kernelAvx2<3>, kernelAvx2<4>, kernelAvx2<5>, kernelAvx2<6>}};
+    return {{nullptr, kernelAvx2<1>, kernelAvx2<2>, kernelAvx2<3>, kernelAvx2<4>, kernelAvx2<5>,
+             kernelAvx2<6>}};
 #endif
   (void)path;
   return portableKernels();
@@ -130,7 +135,8 @@ Kernels pickKernels(Path path) {
 constexpr int64_t kMc = 96;         // rows of A per tile (a multiple of kMr)
 constexpr int64_t kPanelGroup = 4;  // panels per tile (64 columns of C)
 
-void packPanels(const float* B, int64_t ldb, int64_t n, int64_t k, float* dst, int64_t p0, int64_t p1) {
+void packPanels(const float* B, int64_t ldb, int64_t n, int64_t k, float* dst, int64_t p0,
+                int64_t p1) {
   for (int64_t p = p0; p < p1; p++) {
     float* out = dst + p * k * kPanel;
     const int64_t j0 = p * kPanel, jn = std::min<int64_t>(kPanel, n - j0);
@@ -158,16 +164,18 @@ void packB(const float* B, int64_t ldb, int64_t n, int64_t k, PackedB& out, Thre
   out.k = k;
   out.data.assign(size_t(out.panels() * k * kPanel), 0.0f);
   float* dst = out.data.data();
-  parallelFor(pool, out.panels(), [&](int64_t p0, int64_t p1) { packPanels(B, ldb, n, k, dst, p0, p1); },
-              std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(1, k * kPanel)));
+  parallelFor(
+      pool, out.panels(), [&](int64_t p0, int64_t p1) { packPanels(B, ldb, n, k, dst, p0, p1); },
+      std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(1, k * kPanel)));
 }
 
-void gemmPacked(const float* A, int64_t lda, int64_t m, const PackedB& B, float* C, int64_t ldc, ThreadPool* pool, bool accumulate,
-                Path path, bool upperOnly) {
+void gemmPacked(const float* A, int64_t lda, int64_t m, const PackedB& B, float* C, int64_t ldc,
+                ThreadPool* pool, bool accumulate, Path path, bool upperOnly) {
   const int64_t n = B.n, k = B.k;
   checkDims(m, n, k, lda, k, ldc);
   if (m == 0 || n == 0) return;
-  if (int64_t(B.data.size()) != B.panels() * k * kPanel) throw std::invalid_argument("gemm: packed B has the wrong size");
+  if (int64_t(B.data.size()) != B.panels() * k * kPanel)
+    throw std::invalid_argument("gemm: packed B has the wrong size");
   if (k == 0) {
     if (!accumulate)
       for (int64_t i = 0; i < m; i++) std::fill(C + i * ldc, C + i * ldc + n, 0.0f);
@@ -177,7 +185,9 @@ void gemmPacked(const float* A, int64_t lda, int64_t m, const PackedB& B, float*
     // Unpack and run the specification (tests only).
     std::vector<float> b(size_t(n * k));
     for (int64_t j = 0; j < n; j++)
-      for (int64_t kk = 0; kk < k; kk++) b[size_t(j * k + kk)] = B.data[size_t((j / kPanel) * k * kPanel + kk * kPanel + j % kPanel)];
+      for (int64_t kk = 0; kk < k; kk++)
+        b[size_t(j * k + kk)] =
+            B.data[size_t((j / kPanel) * k * kPanel + kk * kPanel + j % kPanel)];
     gemmReference(A, lda, b.data(), k, C, ldc, m, n, k, accumulate);
     return;
   }
@@ -224,8 +234,8 @@ void gemmPacked(const float* A, int64_t lda, int64_t m, const PackedB& B, float*
   });
 }
 
-void gemmABt(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t m, int64_t n, int64_t k,
-             ThreadPool* pool, bool accumulate, Path path) {
+void gemmABt(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+             int64_t m, int64_t n, int64_t k, ThreadPool* pool, bool accumulate, Path path) {
   checkDims(m, n, k, lda, ldb, ldc);
   if (path == Path::Reference) {
     gemmReference(A, lda, B, ldb, C, ldc, m, n, k, accumulate);
@@ -236,8 +246,8 @@ void gemmABt(const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
   gemmPacked(A, lda, m, packed, C, ldc, pool, accumulate, path);
 }
 
-void gemmReference(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t m, int64_t n, int64_t k,
-                   bool accumulate) {
+void gemmReference(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+                   int64_t m, int64_t n, int64_t k, bool accumulate) {
   checkDims(m, n, k, lda, ldb, ldc);
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < n; j++) {
@@ -252,7 +262,8 @@ void mirrorUpper(double* H, int64_t n) {
     for (int64_t j = 0; j < i; j++) H[i * n + j] = H[j * n + i];
 }
 
-void gramAccumulate(const float* X, int64_t ldx, int64_t t, int64_t n, double* H, ThreadPool* pool, Path path, bool upperOnly) {
+void gramAccumulate(const float* X, int64_t ldx, int64_t t, int64_t n, double* H, ThreadPool* pool,
+                    Path path, bool upperOnly) {
   if (t < 0 || n < 0 || ldx < n) throw std::invalid_argument("gram: bad dimensions");
   if (t == 0 || n == 0) return;
   if (path == Path::Reference) {
@@ -265,24 +276,30 @@ void gramAccumulate(const float* X, int64_t ldx, int64_t t, int64_t n, double* H
   for (int64_t r0 = 0; r0 < t; r0 += kGramBlock) {
     const int64_t tb = std::min(kGramBlock, t - r0);
     // Xt[i, r] = X[r0 + r, i]: the block's columns as rows, for A = B = X^T.
-    parallelFor(pool, n, [&](int64_t i0, int64_t i1) {
-      for (int64_t r = 0; r < tb; r++) {
-        const float* row = X + (r0 + r) * ldx;
-        for (int64_t i = i0; i < i1; i++) xt[size_t(i * tb + r)] = row[i];
-      }
-    }, 64);
+    parallelFor(
+        pool, n,
+        [&](int64_t i0, int64_t i1) {
+          for (int64_t r = 0; r < tb; r++) {
+            const float* row = X + (r0 + r) * ldx;
+            for (int64_t i = i0; i < i1; i++) xt[size_t(i * tb + r)] = row[i];
+          }
+        },
+        64);
     packB(xt.data(), tb, n, tb, packed, pool);
     gemmPacked(xt.data(), tb, n, packed, g.data(), n, pool, false, path, true);
     // Row i of H takes g[i][j] for j >= i and g[j][i] (= the same product) for j < i.
-    parallelFor(pool, n, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; i++) {
-        double* h = H + i * n;
-        const float* gi = g.data() + i * n;
-        if (!upperOnly)
-          for (int64_t j = 0; j < i; j++) h[j] += double(g[size_t(j * n + i)]);
-        for (int64_t j = i; j < n; j++) h[j] += double(gi[j]);
-      }
-    }, 16);
+    parallelFor(
+        pool, n,
+        [&](int64_t i0, int64_t i1) {
+          for (int64_t i = i0; i < i1; i++) {
+            double* h = H + i * n;
+            const float* gi = g.data() + i * n;
+            if (!upperOnly)
+              for (int64_t j = 0; j < i; j++) h[j] += double(g[size_t(j * n + i)]);
+            for (int64_t j = i; j < n; j++) h[j] += double(gi[j]);
+          }
+        },
+        16);
   }
 }
 

@@ -37,33 +37,36 @@ struct PackedB {
 };
 
 /** Packs B[n, k] (row stride ldb >= k). */
-void packB(const float* B, int64_t ldb, int64_t n, int64_t k, PackedB& out, ThreadPool* pool = nullptr);
+void packB(const float* B, int64_t ldb, int64_t n, int64_t k, PackedB& out,
+           ThreadPool* pool = nullptr);
 
 /** C[m, n] = A[m, k] · B^T (or += with accumulate). lda >= k, ldc >= n. */
-void gemmPacked(const float* A, int64_t lda, int64_t m, const PackedB& B, float* C, int64_t ldc, ThreadPool* pool,
-                bool accumulate = false, Path path = Path::Auto, bool upperOnly = false);
+void gemmPacked(const float* A, int64_t lda, int64_t m, const PackedB& B, float* C, int64_t ldc,
+                ThreadPool* pool, bool accumulate = false, Path path = Path::Auto,
+                bool upperOnly = false);
 // upperOnly (for symmetric results): only C[i][j] with j >= i are guaranteed; tiles lying
 // entirely below the diagonal are skipped.
 
 /** As gemmPacked, packing B[n, k] (row stride ldb) on the fly. */
-void gemmABt(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t m, int64_t n, int64_t k,
-             ThreadPool* pool, bool accumulate = false, Path path = Path::Auto);
+void gemmABt(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+             int64_t m, int64_t n, int64_t k, ThreadPool* pool, bool accumulate = false,
+             Path path = Path::Auto);
 
 /** The specification: plain loops, double accumulation, rounded to f32 once. */
-void gemmReference(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t m, int64_t n, int64_t k,
-                   bool accumulate = false);
+void gemmReference(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+                   int64_t m, int64_t n, int64_t k, bool accumulate = false);
 
 /** Which kernel Path::Auto runs here: "avx2-fma" or "portable". */
 const char* gemmKernelName();
 
 /** H[n, n] += X^T X for X[t, n] (row stride ldx), H in f64. X^T X is formed in f32 by the
- *  GEMM (its upper triangle, mirrored) over blocks of at most kGramBlock rows of X, and each block's result is added to
- *  H in f64: an f32 sum of at most 256 products per element per block (relative error
- *  ~1e-5 worst case), while the long sum over many blocks (millions of calibration
+ *  GEMM (its upper triangle, mirrored) over blocks of at most kGramBlock rows of X, and each
+ * block's result is added to H in f64: an f32 sum of at most 256 products per element per block
+ * (relative error ~1e-5 worst case), while the long sum over many blocks (millions of calibration
  *  tokens, where f32 would lose increments next to a large total) is f64. */
 constexpr int64_t kGramBlock = 256;
-void gramAccumulate(const float* X, int64_t ldx, int64_t t, int64_t n, double* H, ThreadPool* pool, Path path = Path::Auto,
-                    bool upperOnly = false);
+void gramAccumulate(const float* X, int64_t ldx, int64_t t, int64_t n, double* H, ThreadPool* pool,
+                    Path path = Path::Auto, bool upperOnly = false);
 /** upperOnly: only H[i][j] with j >= i are updated (streamed sums); mirrorUpper fills the
  *  lower triangle from the upper one at the end. */
 void mirrorUpper(double* H, int64_t n);

@@ -16,7 +16,9 @@ void softmax(float* x, int64_t n);
  *  Returns log(sum exp(x - max)) + max (the log partition). */
 double logSoftmax(const float* x, float* out, int64_t n);
 /** SiLU: x / (1 + exp(-x)). */
-inline float silu(float x) { return x / (1.0f + __builtin_expf(-x)); }
+inline float silu(float x) {
+  return x / (1.0f + __builtin_expf(-x));
+}
 /** out[i] = silu(gate[i]) * up[i]. */
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
 

@@ -17,14 +17,17 @@ namespace {
 struct Partial {
   double ww = 0, ee = 0, wq = 0, qq = 0;
   double maxAbs = 0;
-  double wMin = std::numeric_limits<double>::infinity(), wMax = -std::numeric_limits<double>::infinity();
-  double eMin = std::numeric_limits<double>::infinity(), eMax = -std::numeric_limits<double>::infinity();
+  double wMin = std::numeric_limits<double>::infinity(),
+         wMax = -std::numeric_limits<double>::infinity();
+  double eMin = std::numeric_limits<double>::infinity(),
+         eMax = -std::numeric_limits<double>::infinity();
 };
 
 // One chunk's sums and extremes. Blocks of 8 keep the 8 lanes in registers (the lane of
 // element i is (i - b) % 8, as common/reduce.h defines); the body is inlined into a
 // baseline and an AVX2 build, which vectorise it identically (no reassociation).
-__attribute__((always_inline)) inline Partial chunkStatsBody(const float* w, const float* q, int64_t b, int64_t e) {
+__attribute__((always_inline)) inline Partial chunkStatsBody(const float* w, const float* q,
+                                                             int64_t b, int64_t e) {
   double ww[8] = {0, 0, 0, 0, 0, 0, 0, 0}, ee[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   double wq[8] = {0, 0, 0, 0, 0, 0, 0, 0}, qq[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   double mxe[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -62,7 +65,9 @@ __attribute__((always_inline)) inline Partial chunkStatsBody(const float* w, con
     emn[l] = d < emn[l] ? d : emn[l];
     emx[l] = d > emx[l] ? d : emx[l];
   }
-  auto total = [](const double* v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); };
+  auto total = [](const double* v) {
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+  };
   Partial p;
   p.ww = total(ww);
   p.ee = total(ee);
@@ -78,7 +83,9 @@ __attribute__((always_inline)) inline Partial chunkStatsBody(const float* w, con
   return p;
 }
 
-Partial chunkStatsBase(const float* w, const float* q, int64_t b, int64_t e) { return chunkStatsBody(w, q, b, e); }
+Partial chunkStatsBase(const float* w, const float* q, int64_t b, int64_t e) {
+  return chunkStatsBody(w, q, b, e);
+}
 #if BITSMITH_X86
 BITSMITH_AVX2 Partial chunkStatsAvx2(const float* w, const float* q, int64_t b, int64_t e) {
   return chunkStatsBody(w, q, b, e);
@@ -93,8 +100,9 @@ Partial chunkStats(const float* w, const float* q, int64_t b, int64_t e) {
 }
 
 // Histogram counts of one range (weights, errors, and reconstructions on the weights' bins).
-__attribute__((always_inline)) inline void histBody(const float* w, const float* q, int64_t b, int64_t e, double wLo,
-                                                    double wScale, double eLo, double eScale, int64_t* wc,
+__attribute__((always_inline)) inline void histBody(const float* w, const float* q, int64_t b,
+                                                    int64_t e, double wLo, double wScale,
+                                                    double eLo, double eScale, int64_t* wc,
                                                     int64_t* ec, int64_t* qc) {
   // 4 interleaved sub-histograms: consecutive weights often hit the same bin, and one
   // counter would serialise the increments through memory.
@@ -105,7 +113,8 @@ __attribute__((always_inline)) inline void histBody(const float* w, const float*
     for (int k = 0; k < m; ++k) {  // vectorisable: bin indices
       const double x = w[i0 + k];
       const double d = double(q[i0 + k]) - x;
-      double bw = (x - wLo) * wScale, be = (d - eLo) * eScale, bq = (double(q[i0 + k]) - wLo) * wScale;
+      double bw = (x - wLo) * wScale, be = (d - eLo) * eScale,
+             bq = (double(q[i0 + k]) - wLo) * wScale;
       bw = bw < 0 ? 0 : (bw > kHistBins - 1 ? kHistBins - 1 : bw);
       be = be < 0 ? 0 : (be > kHistBins - 1 ? kHistBins - 1 : be);
       bq = bq < 0 ? 0 : (bq > kHistBins - 1 ? kHistBins - 1 : bq);
@@ -125,17 +134,17 @@ __attribute__((always_inline)) inline void histBody(const float* w, const float*
     qc[j] += sub[2][0][j] + sub[2][1][j] + sub[2][2][j] + sub[2][3][j];
   }
 }
-void histBase(const float* w, const float* q, int64_t b, int64_t e, double wLo, double wScale, double eLo,
-              double eScale, int64_t* wc, int64_t* ec, int64_t* qc) {
+void histBase(const float* w, const float* q, int64_t b, int64_t e, double wLo, double wScale,
+              double eLo, double eScale, int64_t* wc, int64_t* ec, int64_t* qc) {
   histBody(w, q, b, e, wLo, wScale, eLo, eScale, wc, ec, qc);
 }
 #if BITSMITH_X86
-BITSMITH_AVX2 void histAvx2(const float* w, const float* q, int64_t b, int64_t e, double wLo, double wScale,
-                            double eLo, double eScale, int64_t* wc, int64_t* ec, int64_t* qc) {
+BITSMITH_AVX2 void histAvx2(const float* w, const float* q, int64_t b, int64_t e, double wLo,
+                            double wScale, double eLo, double eScale, int64_t* wc, int64_t* ec,
+                            int64_t* qc) {
   histBody(w, q, b, e, wLo, wScale, eLo, eScale, wc, ec, qc);
 }
 #endif
-
 
 }  // namespace
 
@@ -167,9 +176,12 @@ TensorMetrics computeMetrics(const float* w, const float* q, int64_t n, ThreadPo
   m.squaredError = t.ee;
   m.sqnrDb = t.ee == 0 ? inf : (t.ww == 0 ? -inf : 10.0 * std::log10(t.ww / t.ee));
   m.maxAbsError = t.maxAbs;
-  if (t.ee == 0 || (t.ww == 0 && t.qq == 0)) m.cosine = 1;  // exact: 1, not 1 - 1 ulp
-  else if (t.ww == 0 || t.qq == 0) m.cosine = 0;
-  else m.cosine = std::max(-1.0, std::min(1.0, t.wq / (std::sqrt(t.ww) * std::sqrt(t.qq))));
+  if (t.ee == 0 || (t.ww == 0 && t.qq == 0))
+    m.cosine = 1;  // exact: 1, not 1 - 1 ulp
+  else if (t.ww == 0 || t.qq == 0)
+    m.cosine = 0;
+  else
+    m.cosine = std::max(-1.0, std::min(1.0, t.wq / (std::sqrt(t.ww) * std::sqrt(t.qq))));
 
   m.weightHist.min = t.wMin;
   m.weightHist.max = t.wMax;
@@ -186,7 +198,8 @@ TensorMetrics computeMetrics(const float* w, const float* q, int64_t n, ThreadPo
     std::array<int64_t, kHistBins> wc{}, ec{}, qc{};
     const int64_t b = c0 * kReduceChunk, e = std::min(n, c1 * kReduceChunk);
 #if BITSMITH_X86
-    if (avx2) histAvx2(w, q, b, e, t.wMin, wScale, t.eMin, eScale, wc.data(), ec.data(), qc.data());
+    if (avx2)
+      histAvx2(w, q, b, e, t.wMin, wScale, t.eMin, eScale, wc.data(), ec.data(), qc.data());
     else
 #endif
       histBase(w, q, b, e, t.wMin, wScale, t.eMin, eScale, wc.data(), ec.data(), qc.data());

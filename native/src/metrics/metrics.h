@@ -16,15 +16,15 @@ struct Histogram {
 };
 
 struct TensorMetrics {
-  double relError = 0;     // ||w - q|| / ||w|| (0 when both are 0; inf when only w is 0)
-  double squaredError = 0; // ||w - q||^2: additive across tensors (the allocator sums it)
-  double sqnrDb = 0;       // 10 log10(||w||^2 / ||w - q||^2); +inf when exact
-  double maxAbsError = 0;  // max |w - q|
-  double cosine = 1;       // <w, q> / (||w|| ||q||); 1 when both are 0, 0 when one is
-  Histogram weightHist;    // of w
-  Histogram errorHist;     // of the signed error q - w
-  Histogram dequantHist;   // of q over weightHist's range and bins (q outside it lands in the end bins):
-                           // the quantization grid as the tensor uses it
+  double relError = 0;      // ||w - q|| / ||w|| (0 when both are 0; inf when only w is 0)
+  double squaredError = 0;  // ||w - q||^2: additive across tensors (the allocator sums it)
+  double sqnrDb = 0;        // 10 log10(||w||^2 / ||w - q||^2); +inf when exact
+  double maxAbsError = 0;   // max |w - q|
+  double cosine = 1;        // <w, q> / (||w|| ||q||); 1 when both are 0, 0 when one is
+  Histogram weightHist;     // of w
+  Histogram errorHist;      // of the signed error q - w
+  Histogram dequantHist;    // of q over weightHist's range and bins (q outside it lands in the end
+                            // bins): the quantization grid as the tensor uses it
 };
 
 TensorMetrics computeMetrics(const float* w, const float* q, int64_t n, ThreadPool* pool);

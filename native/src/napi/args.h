@@ -18,7 +18,8 @@ constexpr double kMaxSafe = 9007199254740991.0;
 [[noreturn]] void rangeError(Napi::Env env, const std::string& msg);
 
 /** An integral number in [lo, hi]. */
-int64_t toInteger(Napi::Env env, const Napi::Value& v, const std::string& name, double lo, double hi);
+int64_t toInteger(Napi::Env env, const Napi::Value& v, const std::string& name, double lo,
+                  double hi);
 
 /** A pool of `threads` workers, created on first use and kept for the process's life. */
 ThreadPool& poolFor(int threads);

@@ -7,10 +7,11 @@
 //   logits(path, tokens: number[], {incremental = false}) -> Float32Array [T * vocab]
 //     (incremental: one token at a time through the KV cache, for comparison)
 //   sequences(path, {kind: 'generated' | 'tokens', samples, length, seed, file}) -> number[][]
-//   calibrate(path, sequences, {reference = false}) -> [{layer, site, n, tokens, tensors, h: Float64Array}]
-//   inputs(path, tokens) -> [{layer, site, n, t, x: Float32Array}]  every linear layer's input
-//   evaluate(originalPath, quantizedPath, sequences) -> {sequences, tokens, perplexity..., kl...}
-//   bench(path, sequences, {hessians = true, mode = 'batched' | 'incremental'}) -> {seconds, cpuSeconds, tokens, loadSeconds, threads}
+//   calibrate(path, sequences, {reference = false}) -> [{layer, site, n, tokens, tensors, h:
+//   Float64Array}] inputs(path, tokens) -> [{layer, site, n, t, x: Float32Array}]  every linear
+//   layer's input evaluate(originalPath, quantizedPath, sequences) -> {sequences, tokens,
+//   perplexity..., kl...} bench(path, sequences, {hessians = true, mode = 'batched' |
+//   'incremental'}) -> {seconds, cpuSeconds, tokens, loadSeconds, threads}
 //     batched: one forward call per sequence (with Hessian collection unless hessians is
 //     false); incremental: one token per call with the KV cache and next-token logits.
 #include <napi.h>
@@ -42,7 +43,8 @@ using namespace forward;
 }
 
 std::string str(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  if (!info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
   return info[i].As<Napi::String>().Utf8Value();
 }
 
@@ -51,24 +53,32 @@ Napi::Object opts(const Napi::CallbackInfo& info, size_t i) {
   return Napi::Object::New(info.Env());
 }
 
-double num(const Napi::Object& o, const char* k, double def) { return o.Has(k) && o.Get(k).IsNumber() ? o.Get(k).As<Napi::Number>().DoubleValue() : def; }
-bool flag(const Napi::Object& o, const char* k) { return o.Has(k) && o.Get(k).ToBoolean().Value(); }
+double num(const Napi::Object& o, const char* k, double def) {
+  return o.Has(k) && o.Get(k).IsNumber() ? o.Get(k).As<Napi::Number>().DoubleValue() : def;
+}
+bool flag(const Napi::Object& o, const char* k) {
+  return o.Has(k) && o.Get(k).ToBoolean().Value();
+}
 
 std::vector<int32_t> ids(Napi::Env env, const Napi::Value& v, const char* what) {
-  if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(what) + " must be an array of token ids");
+  if (!v.IsArray())
+    throw Napi::TypeError::New(env, std::string(what) + " must be an array of token ids");
   Napi::Array a = v.As<Napi::Array>();
   std::vector<int32_t> out;
   for (uint32_t i = 0; i < a.Length(); i++) {
     Napi::Value x = a.Get(i);
     const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : -1;
-    if (!(d >= 0) || d != double(int64_t(d)) || d > 2147483647.0) throw Napi::RangeError::New(env, std::string(what) + "[" + std::to_string(i) + "] is not a token id");
+    if (!(d >= 0) || d != double(int64_t(d)) || d > 2147483647.0)
+      throw Napi::RangeError::New(
+          env, std::string(what) + "[" + std::to_string(i) + "] is not a token id");
     out.push_back(int32_t(d));
   }
   return out;
 }
 
 Sequences seqs(Napi::Env env, const Napi::Value& v) {
-  if (!v.IsArray()) throw Napi::TypeError::New(env, "sequences must be an array of arrays of token ids");
+  if (!v.IsArray())
+    throw Napi::TypeError::New(env, "sequences must be an array of arrays of token ids");
   Napi::Array a = v.As<Napi::Array>();
   Sequences out;
   for (uint32_t i = 0; i < a.Length(); i++) out.push_back(ids(env, a.Get(i), "sequence"));
@@ -103,8 +113,17 @@ Napi::Value Config(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("architecture", c.architecture);
     o.Set("source", c.source);
-    for (auto [k, v] : std::initializer_list<std::pair<const char*, int64_t>>{{"dim", c.dim}, {"hidden", c.hidden}, {"layers", c.layers}, {"heads", c.heads},
-         {"kvHeads", c.kvHeads}, {"headDim", c.headDim}, {"vocab", c.vocab}, {"maxPositions", c.maxPositions}, {"slidingWindow", c.slidingWindow}, {"bosToken", c.bosToken}})
+    for (auto [k, v] :
+         std::initializer_list<std::pair<const char*, int64_t>>{{"dim", c.dim},
+                                                                {"hidden", c.hidden},
+                                                                {"layers", c.layers},
+                                                                {"heads", c.heads},
+                                                                {"kvHeads", c.kvHeads},
+                                                                {"headDim", c.headDim},
+                                                                {"vocab", c.vocab},
+                                                                {"maxPositions", c.maxPositions},
+                                                                {"slidingWindow", c.slidingWindow},
+                                                                {"bosToken", c.bosToken}})
       o.Set(k, Napi::Number::New(env, double(v)));
     o.Set("normEps", c.normEps);
     o.Set("ropeTheta", c.ropeTheta);
@@ -125,7 +144,8 @@ Napi::Value Generate(const Napi::CallbackInfo& info) {
   try {
     ThreadPool& pool = poolFor(int(num(o, "threads", 0)));
     Loaded l = load(path, &pool);
-    return toArray(env, l.llama->generate(prompt, steps, num(o, "temperature", 0), uint64_t(num(o, "seed", 0))));
+    return toArray(env, l.llama->generate(prompt, steps, num(o, "temperature", 0),
+                                          uint64_t(num(o, "seed", 0))));
   } catch (const ModelError& e) {
     rethrow(env, e);
   }
@@ -143,7 +163,8 @@ Napi::Value Logits(const Napi::CallbackInfo& info) {
     Napi::Float32Array out = Napi::Float32Array::New(env, size_t(T * V));
     KVCache cache = l.llama->newCache(T);
     if (flag(o, "incremental")) {
-      for (int64_t t = 0; t < T; t++) l.llama->forward(&toks[size_t(t)], 1, cache, out.Data() + t * V, false);
+      for (int64_t t = 0; t < T; t++)
+        l.llama->forward(&toks[size_t(t)], 1, cache, out.Data() + t * V, false);
     } else {
       l.llama->forward(toks.data(), T, cache, out.Data(), true);
     }
@@ -165,10 +186,12 @@ Napi::Value SequencesFn(const Napi::CallbackInfo& info) {
       auto m = Model::open(path);
       LlamaConfig c = readConfig(*m);
       if (!o.Has("file")) throw Napi::TypeError::New(env, "sequences: kind 'tokens' needs file");
-      s = readTokenFile(o.Get("file").ToString().Utf8Value(), c.vocab, c.maxPositions, int64_t(num(o, "samples", 0)), int64_t(num(o, "length", 0)));
+      s = readTokenFile(o.Get("file").ToString().Utf8Value(), c.vocab, c.maxPositions,
+                        int64_t(num(o, "samples", 0)), int64_t(num(o, "length", 0)));
     } else if (kind == "generated") {
       Loaded l = load(path, &pool);
-      s = generateSequences(*l.llama, int64_t(num(o, "samples", 1)), int64_t(num(o, "length", 16)), uint64_t(num(o, "seed", 0)));
+      s = generateSequences(*l.llama, int64_t(num(o, "samples", 1)), int64_t(num(o, "length", 16)),
+                            uint64_t(num(o, "seed", 0)));
     } else {
       throw Napi::RangeError::New(env, "sequences: kind must be 'generated' or 'tokens'");
     }
@@ -188,7 +211,8 @@ Napi::Value Calibrate(const Napi::CallbackInfo& info) {
   try {
     ThreadPool& pool = poolFor(int(num(o, "threads", 0)));
     Loaded l = load(path, &pool);
-    HessianCollector hc(l.config, &pool, flag(o, "reference") ? linalg::Path::Reference : linalg::Path::Auto);
+    HessianCollector hc(l.config, &pool,
+                        flag(o, "reference") ? linalg::Path::Reference : linalg::Path::Auto);
     collectHessians(*l.llama, s, hc);
     Napi::Array out = Napi::Array::New(env, hc.hessians().size());
     uint32_t i = 0;
@@ -297,11 +321,13 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
     for (auto& q : s) tokens += int64_t(q.size());
     const std::string mode = o.Has("mode") ? o.Get("mode").ToString().Utf8Value() : "batched";
     if (mode == "incremental") {
-      // One token at a time through the KV cache, next-token logits each step (as llama2.c's run.c).
+      // One token at a time through the KV cache, next-token logits each step (as llama2.c's
+      // run.c).
       std::vector<float> logits(size_t(l.config.vocab));
       for (auto& q : s) {
         KVCache cache = l.llama->newCache(int64_t(q.size()));
-        for (size_t t = 0; t < q.size(); t++) l.llama->forward(&q[t], 1, cache, logits.data(), false);
+        for (size_t t = 0; t < q.size(); t++)
+          l.llama->forward(&q[t], 1, cache, logits.data(), false);
       }
     } else if (mode != "batched") {
       throw Napi::RangeError::New(env, "bench: mode must be 'batched' or 'incremental'");

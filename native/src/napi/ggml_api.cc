@@ -1,7 +1,8 @@
 // N-API bindings of the ggml block codecs (quant/ggml/ggml.h), for tests and tools:
 //
 //   ggmlEncode(type: string, data: Float32Array, rows, cols,
-//              {reference = false, importance?: Float32Array (cols), threads = hardware}) -> Uint8Array
+//              {reference = false, importance?: Float32Array (cols), threads = hardware}) ->
+//              Uint8Array
 //   ggmlDecode(type: string, bytes: Uint8Array, rows, cols) -> Float32Array
 //   ggmlTypes() -> [{name, blockWeights, blockBytes, ggmlId}]
 // Every size and length is checked before any data is read: TypeError for a wrong type or
@@ -41,8 +42,8 @@ size_t checkShape(Napi::Env env, const GgmlTypeInfo& t, const Napi::CallbackInfo
   const int64_t rows = toInteger(env, info[2], "rows", 0, kMaxSafe);
   const int64_t cols = toInteger(env, info[3], "cols", 1, kMaxSafe);
   if (cols % t.blockWeights != 0)
-    rangeError(env, "cols (" + std::to_string(cols) + ") must be a multiple of " + t.name + "'s block of " +
-                        std::to_string(t.blockWeights) + " weights");
+    rangeError(env, "cols (" + std::to_string(cols) + ") must be a multiple of " + t.name +
+                        "'s block of " + std::to_string(t.blockWeights) + " weights");
   if (double(rows) * double(cols) > 4294967296.0 * 16) rangeError(env, "rows*cols is too large");
   (void)rows;
   return ggmlRowBytes(t.type, cols);
@@ -51,17 +52,19 @@ size_t checkShape(Napi::Env env, const GgmlTypeInfo& t, const Napi::CallbackInfo
 Napi::Value Encode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || info.Length() > 5)
-    typeError(env, "ggmlEncode(type, data, rows, cols, options?) takes 4 or 5 arguments, got " + std::to_string(info.Length()));
+    typeError(env, "ggmlEncode(type, data, rows, cols, options?) takes 4 or 5 arguments, got " +
+                       std::to_string(info.Length()));
   const GgmlTypeInfo& t = toType(env, info[0]);
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+  if (!info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     typeError(env, "data must be a Float32Array");
   Napi::Float32Array data = info[1].As<Napi::Float32Array>();
   const size_t rb = checkShape(env, t, info);
   const int64_t rows = int64_t(info[2].As<Napi::Number>().DoubleValue());
   const int64_t cols = int64_t(info[3].As<Napi::Number>().DoubleValue());
   if (double(data.ElementLength()) != double(rows) * double(cols))
-    rangeError(env, "data.length (" + std::to_string(data.ElementLength()) + ") != rows*cols (" + std::to_string(rows) +
-                        "*" + std::to_string(cols) + ")");
+    rangeError(env, "data.length (" + std::to_string(data.ElementLength()) + ") != rows*cols (" +
+                        std::to_string(rows) + "*" + std::to_string(cols) + ")");
   bool reference = false;
   int threads = ThreadPool::defaultThreads();
   Napi::Float32Array importance;
@@ -88,17 +91,18 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
         typeError(env, "options.importance must be a Float32Array");
       importance = v.As<Napi::Float32Array>();
       if (int64_t(importance.ElementLength()) != cols)
-        rangeError(env, "options.importance.length (" + std::to_string(importance.ElementLength()) + ") != cols (" +
-                            std::to_string(cols) + ")");
+        rangeError(env, "options.importance.length (" + std::to_string(importance.ElementLength()) +
+                            ") != cols (" + std::to_string(cols) + ")");
       hasImportance = true;
     }
   }
   const float* x = data.Data();
-  // ggmlEncodeRows checks the weights row by row as it encodes (NonFiniteWeight, a RangeError here).
+  // ggmlEncodeRows checks the weights row by row as it encodes (NonFiniteWeight, a RangeError
+  // here).
   Napi::Uint8Array out = Napi::Uint8Array::New(env, size_t(rows) * rb);
   try {
-    ggmlEncodeRows(t.type, x, rows, cols, out.Data(), hasImportance ? importance.Data() : nullptr, poolFor(threads),
-                   reference);
+    ggmlEncodeRows(t.type, x, rows, cols, out.Data(), hasImportance ? importance.Data() : nullptr,
+                   poolFor(threads), reference);
   } catch (const std::invalid_argument& e) {
     rangeError(env, e.what());
   }
@@ -107,17 +111,21 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
 
 Napi::Value Decode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 4) typeError(env, "ggmlDecode(type, bytes, rows, cols) takes 4 arguments, got " + std::to_string(info.Length()));
+  if (info.Length() != 4)
+    typeError(env, "ggmlDecode(type, bytes, rows, cols) takes 4 arguments, got " +
+                       std::to_string(info.Length()));
   const GgmlTypeInfo& t = toType(env, info[0]);
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+  if (!info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
     typeError(env, "bytes must be a Uint8Array");
   Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
   const size_t rb = checkShape(env, t, info);
   const int64_t rows = int64_t(info[2].As<Napi::Number>().DoubleValue());
   const int64_t cols = int64_t(info[3].As<Napi::Number>().DoubleValue());
   if (double(bytes.ElementLength()) != double(rows) * double(rb))
-    rangeError(env, "bytes.length (" + std::to_string(bytes.ElementLength()) + ") != rows * row bytes (" +
-                        std::to_string(rows) + "*" + std::to_string(rb) + ")");
+    rangeError(env, "bytes.length (" + std::to_string(bytes.ElementLength()) +
+                        ") != rows * row bytes (" + std::to_string(rows) + "*" +
+                        std::to_string(rb) + ")");
   Napi::Float32Array out = Napi::Float32Array::New(env, size_t(rows * cols));
   ggmlDecodeRows(t.type, bytes.Data(), rows, cols, out.Data());
   return out;

@@ -1,5 +1,6 @@
 // N-API binding of the imatrix reader, for tests and tools:
-//   readImatrix(path) -> {path, format: 'gguf' | 'dat', entries: [{name, nIn, nMat, mean: Float32Array}]}
+//   readImatrix(path) -> {path, format: 'gguf' | 'dat', entries: [{name, nIn, nMat, mean:
+//   Float32Array}]}
 // (mean: nMat * nIn means of x^2). Errors carry `code` (calibration/...) and `tensor` (the entry).
 #include <napi.h>
 
@@ -15,7 +16,8 @@ namespace {
 
 Napi::Value ReadImatrix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "readImatrix(path): path must be a string");
+  if (info.Length() != 1 || !info[0].IsString())
+    throw Napi::TypeError::New(env, "readImatrix(path): path must be a string");
   Imatrix im;
   try {
     im = readImatrix(info[0].As<Napi::String>().Utf8Value());

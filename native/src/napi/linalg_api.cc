@@ -26,10 +26,10 @@
 
 #include "linalg/gemm.h"
 #include "linalg/ops.h"
-#include "quant/awq.h"
-#include "quant/gptq.h"
 #include "napi/args.h"
 #include "napi/register.h"
+#include "quant/awq.h"
+#include "quant/gptq.h"
 #include "threads/pool.h"
 
 namespace bitsmith {
@@ -37,18 +37,24 @@ namespace bitsmith {
 namespace {
 
 int64_t dimArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  if (!info[i].IsNumber())
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
   const double d = info[i].As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d != double(int64_t(d)) || d > 1e9) throw Napi::RangeError::New(info.Env(), std::string(name) + " must be a non-negative integer");
+  if (!(d >= 0) || d != double(int64_t(d)) || d > 1e9)
+    throw Napi::RangeError::New(info.Env(), std::string(name) + " must be a non-negative integer");
   return int64_t(d);
 }
 
-Napi::Float32Array f32Arg(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t need) {
-  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+Napi::Float32Array f32Arg(const Napi::CallbackInfo& info, size_t i, const char* name,
+                          int64_t need) {
+  if (!info[i].IsTypedArray() ||
+      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a Float32Array");
   auto a = info[i].As<Napi::Float32Array>();
   if (int64_t(a.ElementLength()) != need)
-    throw Napi::RangeError::New(info.Env(), std::string(name) + " has " + std::to_string(a.ElementLength()) + " values, expected " + std::to_string(need));
+    throw Napi::RangeError::New(info.Env(), std::string(name) + " has " +
+                                                std::to_string(a.ElementLength()) +
+                                                " values, expected " + std::to_string(need));
   return a;
 }
 
@@ -65,13 +71,18 @@ Opts optsArg(const Napi::CallbackInfo& info, size_t i) {
   auto obj = info[i].As<Napi::Object>();
   if (obj.Has("path")) {
     const std::string p = obj.Get("path").ToString().Utf8Value();
-    if (p == "auto") o.path = linalg::Path::Auto;
-    else if (p == "portable") o.path = linalg::Path::Portable;
-    else if (p == "reference") o.path = linalg::Path::Reference;
-    else throw Napi::RangeError::New(info.Env(), "path must be 'auto', 'portable' or 'reference'");
+    if (p == "auto")
+      o.path = linalg::Path::Auto;
+    else if (p == "portable")
+      o.path = linalg::Path::Portable;
+    else if (p == "reference")
+      o.path = linalg::Path::Reference;
+    else
+      throw Napi::RangeError::New(info.Env(), "path must be 'auto', 'portable' or 'reference'");
   }
   if (obj.Has("threads")) o.threads = int(obj.Get("threads").ToNumber().Int32Value());
-  if (o.threads < 0 || o.threads > 1024) throw Napi::RangeError::New(info.Env(), "threads must be in [0, 1024]");
+  if (o.threads < 0 || o.threads > 1024)
+    throw Napi::RangeError::New(info.Env(), "threads must be in [0, 1024]");
   if (obj.Has("accumulate")) o.accumulate = obj.Get("accumulate").ToBoolean().Value();
   return o;
 }
@@ -89,7 +100,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
     if (!c.IsTypedArray() || c.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
       throw Napi::TypeError::New(env, "C must be a Float32Array");
     C = c.As<Napi::Float32Array>();
-    if (int64_t(C.ElementLength()) != m * n) throw Napi::RangeError::New(env, "C must have m*n values");
+    if (int64_t(C.ElementLength()) != m * n)
+      throw Napi::RangeError::New(env, "C must have m*n values");
   } else {
     C = Napi::Float32Array::New(env, size_t(m * n));
   }
@@ -161,17 +173,21 @@ Napi::Value Gptq(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t rows = dimArg(info, 1, "rows"), cols = dimArg(info, 2, "cols");
   auto W = f32Arg(info, 0, "W", rows * cols);
-  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+  if (!info[3].IsTypedArray() ||
+      info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
     throw Napi::TypeError::New(env, "H must be a Float64Array");
   auto H = info[3].As<Napi::Float64Array>();
-  if (int64_t(H.ElementLength()) != cols * cols) throw Napi::RangeError::New(env, "H must have cols*cols values");
+  if (int64_t(H.ElementLength()) != cols * cols)
+    throw Napi::RangeError::New(env, "H must have cols*cols values");
   if (!info[4].IsObject()) throw Napi::TypeError::New(env, "config must be an object");
   auto c = info[4].As<Napi::Object>();
   QuantConfig cfg;
   cfg.format = c.Get("format").ToString().Utf8Value();
   if (c.Has("group")) cfg.group = int64_t(c.Get("group").ToNumber().DoubleValue());
   const std::string kind = c.Has("groupKind") ? c.Get("groupKind").ToString().Utf8Value() : "size";
-  cfg.groupKind = kind == "channel" ? GroupKind::Channel : kind == "tensor" ? GroupKind::Tensor : GroupKind::Size;
+  cfg.groupKind = kind == "channel"  ? GroupKind::Channel
+                  : kind == "tensor" ? GroupKind::Tensor
+                                     : GroupKind::Size;
   if (c.Has("symmetric")) cfg.symmetric = c.Get("symmetric").ToBoolean().Value();
   const std::string scale = c.Has("scale") ? c.Get("scale").ToString().Utf8Value() : "f16";
   cfg.scale = scale == "bf16"   ? ScaleType::BF16
@@ -179,10 +195,12 @@ Napi::Value Gptq(const Napi::CallbackInfo& info) {
               : scale == "e8m0" ? ScaleType::E8M0
               : scale == "e4m3" ? ScaleType::E4M3
                                 : ScaleType::F16;
-  cfg.zero = c.Has("zero") && c.Get("zero").ToString().Utf8Value() == "f16" ? ZeroType::F16 : ZeroType::Int;
+  cfg.zero = c.Has("zero") && c.Get("zero").ToString().Utf8Value() == "f16" ? ZeroType::F16
+                                                                            : ZeroType::Int;
   if (c.Has("clip")) cfg.clipMse = c.Get("clip").ToString().Utf8Value() == "mse";
   GptqOptions o;
-  Napi::Object oo = info.Length() > 5 && info[5].IsObject() ? info[5].As<Napi::Object>() : Napi::Object::New(env);
+  Napi::Object oo =
+      info.Length() > 5 && info[5].IsObject() ? info[5].As<Napi::Object>() : Napi::Object::New(env);
   if (oo.Has("damp")) o.damp = oo.Get("damp").ToNumber().DoubleValue();
   if (oo.Has("block")) o.block = int64_t(oo.Get("block").ToNumber().DoubleValue());
   if (oo.Has("actOrder")) o.actOrder = oo.Get("actOrder").ToBoolean().Value();
@@ -192,7 +210,8 @@ Napi::Value Gptq(const Napi::CallbackInfo& info) {
   try {
     StoredTensor st;
     GptqTimes times;
-    std::vector<float> q = gptqQuantize(W.Data(), rows, cols, H.Data(), cfg, o, &poolFor(threads), &st, &times);
+    std::vector<float> q =
+        gptqQuantize(W.Data(), rows, cols, H.Data(), cfg, o, &poolFor(threads), &st, &times);
     auto out = Napi::Float32Array::New(env, q.size());
     std::copy(q.begin(), q.end(), out.Data());
     if (!detail) return out;
@@ -226,11 +245,14 @@ QuantConfig configArg(Napi::Env env, const Napi::Value& v) {
   cfg.format = c.Get("format").ToString().Utf8Value();
   if (c.Has("group")) cfg.group = int64_t(c.Get("group").ToNumber().DoubleValue());
   const std::string kind = c.Has("groupKind") ? c.Get("groupKind").ToString().Utf8Value() : "size";
-  cfg.groupKind = kind == "channel" ? GroupKind::Channel : kind == "tensor" ? GroupKind::Tensor : GroupKind::Size;
+  cfg.groupKind = kind == "channel"  ? GroupKind::Channel
+                  : kind == "tensor" ? GroupKind::Tensor
+                                     : GroupKind::Size;
   if (c.Has("symmetric")) cfg.symmetric = c.Get("symmetric").ToBoolean().Value();
   const std::string scale = c.Has("scale") ? c.Get("scale").ToString().Utf8Value() : "f16";
   cfg.scale = scale == "bf16" ? ScaleType::BF16 : scale == "f32" ? ScaleType::F32 : ScaleType::F16;
-  cfg.zero = c.Has("zero") && c.Get("zero").ToString().Utf8Value() == "int" ? ZeroType::Int : ZeroType::F16;
+  cfg.zero = c.Has("zero") && c.Get("zero").ToString().Utf8Value() == "int" ? ZeroType::Int
+                                                                            : ZeroType::F16;
   if (c.Has("clip")) cfg.clipMse = c.Get("clip").ToString().Utf8Value() == "mse";
   return cfg;
 }
@@ -240,15 +262,18 @@ Napi::Value Awq(const Napi::CallbackInfo& info) {
   if (!info[0].IsArray()) throw Napi::TypeError::New(env, "members must be an array");
   const int64_t n = dimArg(info, 1, "n");
   auto f64 = [&](size_t i, const char* name, int64_t need) {
-    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    if (!info[i].IsTypedArray() ||
+        info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
       throw Napi::TypeError::New(env, std::string(name) + " must be a Float64Array");
     auto a = info[i].As<Napi::Float64Array>();
-    if (int64_t(a.ElementLength()) != need) throw Napi::RangeError::New(env, std::string(name) + " has the wrong length");
+    if (int64_t(a.ElementLength()) != need)
+      throw Napi::RangeError::New(env, std::string(name) + " has the wrong length");
     return a;
   };
   auto H = f64(2, "H", n * n);
   auto m = f64(3, "meanAbs", n);
-  Napi::Object oo = info.Length() > 4 && info[4].IsObject() ? info[4].As<Napi::Object>() : Napi::Object::New(env);
+  Napi::Object oo =
+      info.Length() > 4 && info[4].IsObject() ? info[4].As<Napi::Object>() : Napi::Object::New(env);
   quant::AwqOptions o;
   if (oo.Has("grid")) o.grid = int(oo.Get("grid").ToNumber().Int32Value());
   const int threads = oo.Has("threads") ? int(oo.Get("threads").ToNumber().Int32Value()) : 0;
@@ -261,9 +286,11 @@ Napi::Value Awq(const Napi::CallbackInfo& info) {
     quant::AwqMember mb;
     mb.rows = int64_t(e.Get("rows").ToNumber().DoubleValue());
     Napi::Value wv = e.Get("w");
-    if (!wv.IsTypedArray() || wv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(env, "members[].w must be a Float32Array");
+    if (!wv.IsTypedArray() || wv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(env, "members[].w must be a Float32Array");
     auto w = wv.As<Napi::Float32Array>();
-    if (mb.rows < 1 || int64_t(w.ElementLength()) != mb.rows * n) throw Napi::RangeError::New(env, "members[].w must have rows * n values");
+    if (mb.rows < 1 || int64_t(w.ElementLength()) != mb.rows * n)
+      throw Napi::RangeError::New(env, "members[].w must have rows * n values");
     mb.w = w.Data();
     mb.cfg = configArg(env, e.Get("config"));
     if (mb.cfg.groupKind == GroupKind::Channel) mb.cfg.group = n;
@@ -291,7 +318,8 @@ Napi::Value Awq(const Napi::CallbackInfo& info) {
     StoredTensor st;
     for (size_t i = 0; i < members.size(); i++) {
       auto dq = Napi::Float32Array::New(env, size_t(members[i].rows * n));
-      quant::awqApply(members[i].w, members[i].rows, n, c.s.data(), members[i].cfg, pool, reference, dq.Data(), st);
+      quant::awqApply(members[i].w, members[i].rows, n, c.s.data(), members[i].cfg, pool, reference,
+                      dq.Data(), st);
       dqs.Set(uint32_t(i), dq);
     }
     r.Set("dequant", dqs);
@@ -311,9 +339,12 @@ void RegisterLinalg(Napi::Env env, Napi::Object exports) {
   o.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
   o.Set("logSoftmax", Napi::Function::New(env, LogSoftmax, "logSoftmax"));
   o.Set("silu", Napi::Function::New(env, Silu, "silu"));
-  o.Set("gemmKernel", Napi::Function::New(env, [](const Napi::CallbackInfo& i) -> Napi::Value {
-    return Napi::String::New(i.Env(), linalg::gemmKernelName());
-  }, "gemmKernel"));
+  o.Set("gemmKernel", Napi::Function::New(
+                          env,
+                          [](const Napi::CallbackInfo& i) -> Napi::Value {
+                            return Napi::String::New(i.Env(), linalg::gemmKernelName());
+                          },
+                          "gemmKernel"));
   exports.Set("linalg", o);
   exports.Set("gptq", Napi::Function::New(env, Gptq, "gptq"));
   exports.Set("awq", Napi::Function::New(env, Awq, "awq"));

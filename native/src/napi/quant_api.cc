@@ -22,6 +22,7 @@
 // Inf weights, unexecutable format), with the argument named.
 #include <napi.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -32,7 +33,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-#include <atomic>
 
 #include "common/fp.h"
 #include "metrics/metrics.h"
@@ -81,7 +81,8 @@ Napi::Object histogram(Napi::Env env, const Histogram& h) {
   o.Set("min", h.min);
   o.Set("max", h.max);
   Napi::Array counts = Napi::Array::New(env, kHistBins);
-  for (int i = 0; i < kHistBins; ++i) counts.Set(uint32_t(i), Napi::Number::New(env, double(h.counts[size_t(i)])));
+  for (int i = 0; i < kHistBins; ++i)
+    counts.Set(uint32_t(i), Napi::Number::New(env, double(h.counts[size_t(i)])));
   o.Set("counts", counts);
   return o;
 }
@@ -94,20 +95,25 @@ Napi::Uint8Array bytesOf(Napi::Env env, const Bytes& b) {
 
 Napi::Value Quantize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 4) typeError(env, "quantize(data, rows, cols, config) takes 4 arguments, got " + std::to_string(info.Length()));
+  if (info.Length() != 4)
+    typeError(env, "quantize(data, rows, cols, config) takes 4 arguments, got " +
+                       std::to_string(info.Length()));
   Napi::Float32Array data = toFloat32Array(env, info[0], "data");
   const int64_t rows = toInteger(env, info[1], "rows", 1, kMaxSafe);
   const int64_t cols = toInteger(env, info[2], "cols", 1, kMaxSafe);
   if (double(rows) * double(cols) > kMaxSafe) rangeError(env, "rows*cols is too large");
   if (int64_t(data.ElementLength()) != rows * cols)
     rangeError(env, "data.length (" + std::to_string(data.ElementLength()) + ") != rows*cols (" +
-                        std::to_string(rows) + "*" + std::to_string(cols) + " = " + std::to_string(rows * cols) + ")");
-  if (!info[3].IsObject() || info[3].IsArray() || info[3].IsFunction()) typeError(env, "config must be an object");
+                        std::to_string(rows) + "*" + std::to_string(cols) + " = " +
+                        std::to_string(rows * cols) + ")");
+  if (!info[3].IsObject() || info[3].IsArray() || info[3].IsFunction())
+    typeError(env, "config must be an object");
   Napi::Object cfg = info[3].As<Napi::Object>();
 
-  static const std::set<std::string> known = {"format", "group", "groupKind", "symmetric", "scale", "zero",
-                                              "clip", "outliers", "lowrank", "lowrankIters", "rotate", "seed",
-                                              "threads", "reference", "metrics", "stored", "out", "importance", "hqq"};
+  static const std::set<std::string> known = {
+      "format",   "group",   "groupKind",    "symmetric",  "scale", "zero",    "clip",
+      "outliers", "lowrank", "lowrankIters", "rotate",     "seed",  "threads", "reference",
+      "metrics",  "stored",  "out",          "importance", "hqq"};
   Napi::Array keys = cfg.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); ++i) {
     const std::string k = keys.Get(i).ToString().Utf8Value();
@@ -121,24 +127,40 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
     Napi::Value v = cfg.Get("format");
     if (!v.IsString()) typeError(env, "config.format must be a string");
     c.format = v.As<Napi::String>().Utf8Value();
-    if (!isKnownFormat(c.format)) rangeError(env, "config.format: unknown format '" + c.format + "'");
+    if (!isKnownFormat(c.format))
+      rangeError(env, "config.format: unknown format '" + c.format + "'");
     if (!isExecutableFormat(c.format))
-      rangeError(env, "config.format: format " + c.format +
-                          " is not executed yet (ggml block formats are written by the GGUF output)");
+      rangeError(env,
+                 "config.format: format " + c.format +
+                     " is not executed yet (ggml block formats are written by the GGUF output)");
   }
-  std::string groupKind = has("groupKind") ? toChoice(env, cfg.Get("groupKind"), "config.groupKind", {"size", "channel", "tensor"}) : "size";
-  c.groupKind = groupKind == "size" ? GroupKind::Size : groupKind == "channel" ? GroupKind::Channel : GroupKind::Tensor;
+  std::string groupKind = has("groupKind") ? toChoice(env, cfg.Get("groupKind"), "config.groupKind",
+                                                      {"size", "channel", "tensor"})
+                                           : "size";
+  c.groupKind = groupKind == "size"      ? GroupKind::Size
+                : groupKind == "channel" ? GroupKind::Channel
+                                         : GroupKind::Tensor;
   c.group = has("group") ? toInteger(env, cfg.Get("group"), "config.group", 1, kMaxSafe) : 128;
   if (c.groupKind == GroupKind::Channel) c.group = cols;
   if (c.groupKind == GroupKind::Tensor) c.group = rows * cols;
   if (has("symmetric")) c.symmetric = toBool(env, cfg.Get("symmetric"), "config.symmetric");
-  if (has("scale")) c.scale = parseScale(toChoice(env, cfg.Get("scale"), "config.scale", {"f16", "bf16", "f32", "e8m0", "e4m3"}));
-  if (has("zero")) c.zero = toChoice(env, cfg.Get("zero"), "config.zero", {"f16", "int"}) == "int" ? ZeroType::Int : ZeroType::F16;
-  if (has("clip")) c.clipMse = toChoice(env, cfg.Get("clip"), "config.clip", {"none", "mse"}) == "mse";
-  if (has("outliers")) c.outliers = toInteger(env, cfg.Get("outliers"), "config.outliers", 0, double(rows * cols));
-  if (has("lowrank")) c.lowrank = int(toInteger(env, cfg.Get("lowrank"), "config.lowrank", 0, 65536));
-  if (has("lowrankIters")) c.lowrankIters = int(toInteger(env, cfg.Get("lowrankIters"), "config.lowrankIters", 1, 100));
-  if (has("rotate")) c.rotate = toChoice(env, cfg.Get("rotate"), "config.rotate", {"none", "hadamard"}) == "hadamard";
+  if (has("scale"))
+    c.scale = parseScale(
+        toChoice(env, cfg.Get("scale"), "config.scale", {"f16", "bf16", "f32", "e8m0", "e4m3"}));
+  if (has("zero"))
+    c.zero = toChoice(env, cfg.Get("zero"), "config.zero", {"f16", "int"}) == "int" ? ZeroType::Int
+                                                                                    : ZeroType::F16;
+  if (has("clip"))
+    c.clipMse = toChoice(env, cfg.Get("clip"), "config.clip", {"none", "mse"}) == "mse";
+  if (has("outliers"))
+    c.outliers = toInteger(env, cfg.Get("outliers"), "config.outliers", 0, double(rows * cols));
+  if (has("lowrank"))
+    c.lowrank = int(toInteger(env, cfg.Get("lowrank"), "config.lowrank", 0, 65536));
+  if (has("lowrankIters"))
+    c.lowrankIters = int(toInteger(env, cfg.Get("lowrankIters"), "config.lowrankIters", 1, 100));
+  if (has("rotate"))
+    c.rotate =
+        toChoice(env, cfg.Get("rotate"), "config.rotate", {"none", "hadamard"}) == "hadamard";
   if (has("seed")) {
     Napi::Value v = cfg.Get("seed");
     if (v.IsBigInt()) {
@@ -155,10 +177,13 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
     Napi::Object h = v.As<Napi::Object>();
     auto num = [&](const char* k, double def) {
       if (!h.Has(k) || h.Get(k).IsUndefined()) return def;
-      if (!h.Get(k).IsNumber()) typeError(env, std::string("config.hqq.") + k + " must be a number");
+      if (!h.Get(k).IsNumber())
+        typeError(env, std::string("config.hqq.") + k + " must be a number");
       return h.Get(k).As<Napi::Number>().DoubleValue();
     };
-    c.hqq.iters = h.Has("iters") && !h.Get("iters").IsUndefined() ? int(toInteger(env, h.Get("iters"), "config.hqq.iters", 1, 1000)) : 20;
+    c.hqq.iters = h.Has("iters") && !h.Get("iters").IsUndefined()
+                      ? int(toInteger(env, h.Get("iters"), "config.hqq.iters", 1, 1000))
+                      : 20;
     c.hqq.lpNorm = float(num("lpNorm", 0.7));
     c.hqq.beta = float(num("beta", 10));
     c.hqq.kappa = float(num("kappa", 1.01));
@@ -167,11 +192,13 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
   if (has("importance")) {
     importance = toFloat32Array(env, cfg.Get("importance"), "config.importance");
     if (int64_t(importance.ElementLength()) != cols)
-      rangeError(env, "config.importance.length (" + std::to_string(importance.ElementLength()) + ") != cols (" + std::to_string(cols) + ")");
+      rangeError(env, "config.importance.length (" + std::to_string(importance.ElementLength()) +
+                          ") != cols (" + std::to_string(cols) + ")");
     c.importance = importance.Data();
   }
-  const int threads = has("threads") ? int(toInteger(env, cfg.Get("threads"), "config.threads", 1, 1024))
-                                     : ThreadPool::defaultThreads();
+  const int threads = has("threads")
+                          ? int(toInteger(env, cfg.Get("threads"), "config.threads", 1, 1024))
+                          : ThreadPool::defaultThreads();
   const bool reference = has("reference") && toBool(env, cfg.Get("reference"), "config.reference");
   const bool wantMetrics = !has("metrics") || toBool(env, cfg.Get("metrics"), "config.metrics");
   const bool wantStored = has("stored") && toBool(env, cfg.Get("stored"), "config.stored");
@@ -181,7 +208,8 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
   if (has("out")) {
     out = toFloat32Array(env, cfg.Get("out"), "config.out");
     if (int64_t(out.ElementLength()) != n)
-      rangeError(env, "config.out.length (" + std::to_string(out.ElementLength()) + ") != rows*cols (" + std::to_string(n) + ")");
+      rangeError(env, "config.out.length (" + std::to_string(out.ElementLength()) +
+                          ") != rows*cols (" + std::to_string(n) + ")");
     const uint8_t* a = reinterpret_cast<const uint8_t*>(data.Data());
     const uint8_t* b = reinterpret_cast<const uint8_t*>(out.Data());
     const size_t bytes = size_t(n) * sizeof(float);
@@ -198,7 +226,8 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
   double quantMs = 0, metricsMs = 0;
   try {
     const auto t0 = std::chrono::steady_clock::now();
-    outlierCount = quantizeTensorInto(data.Data(), rows, cols, c, pool, reference, out.Data(), stored);
+    outlierCount =
+        quantizeTensorInto(data.Data(), rows, cols, c, pool, reference, out.Data(), stored);
     const auto t1 = std::chrono::steady_clock::now();
     if (wantMetrics) m = computeMetrics(data.Data(), out.Data(), n, reference ? nullptr : &pool);
     const auto t2 = std::chrono::steady_clock::now();
@@ -342,9 +371,12 @@ Napi::Value PoolSelfTest(const Napi::CallbackInfo& info) {
 
 Napi::Value HqqPow(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsNumber()) typeError(env, "hqqPow(a, e) takes two numbers");
-  const float a = float(info[0].As<Napi::Number>().DoubleValue()), e = float(info[1].As<Napi::Number>().DoubleValue());
-  if (!(a >= 1.17549435e-38f && a <= 3.4e38f) || !(e >= -1.0f && e <= 0.0f)) rangeError(env, "hqqPow needs a normal a > 0 and e in [-1, 0]");
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsNumber())
+    typeError(env, "hqqPow(a, e) takes two numbers");
+  const float a = float(info[0].As<Napi::Number>().DoubleValue()),
+              e = float(info[1].As<Napi::Number>().DoubleValue());
+  if (!(a >= 1.17549435e-38f && a <= 3.4e38f) || !(e >= -1.0f && e <= 0.0f))
+    rangeError(env, "hqqPow needs a normal a > 0 and e in [-1, 0]");
   return Napi::Number::New(env, double(quant::hqqPow(a, e)));
 }
 

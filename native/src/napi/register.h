@@ -11,7 +11,8 @@ void RegisterRun(Napi::Env env, Napi::Object exports);
 void RegisterGgml(Napi::Env env, Napi::Object exports);
 // linalg.{gemm, gram, rmsNorm, softmax, ...}: the dense kernels, for tests and benchmarks.
 void RegisterLinalg(Napi::Env env, Napi::Object exports);
-// forward.{...}: the Llama-family forward pass, calibration and evaluation, for tests and benchmarks.
+// forward.{...}: the Llama-family forward pass, calibration and evaluation, for tests and
+// benchmarks.
 void RegisterForward(Napi::Env env, Napi::Object exports);
 // readImatrix(): llama.cpp importance matrices (both formats), for tests and tools.
 void RegisterImatrix(Napi::Env env, Napi::Object exports);

@@ -25,10 +25,14 @@ namespace {
 
 Napi::Value toJs(Napi::Env env, const json::Value& v) {
   switch (v.kind) {
-    case json::Value::Null: return env.Null();
-    case json::Value::Bool: return Napi::Boolean::New(env, v.boolean);
-    case json::Value::Number: return Napi::Number::New(env, v.isInt ? double(v.integer) : v.number);
-    case json::Value::String: return Napi::String::New(env, v.string);
+    case json::Value::Null:
+      return env.Null();
+    case json::Value::Bool:
+      return Napi::Boolean::New(env, v.boolean);
+    case json::Value::Number:
+      return Napi::Number::New(env, v.isInt ? double(v.integer) : v.number);
+    case json::Value::String:
+      return Napi::String::New(env, v.string);
     case json::Value::Array: {
       Napi::Array a = Napi::Array::New(env, v.items.size());
       for (size_t i = 0; i < v.items.size(); i++) a.Set(uint32_t(i), toJs(env, v.items[i]));
@@ -43,14 +47,17 @@ Napi::Value toJs(Napi::Env env, const json::Value& v) {
   return env.Undefined();
 }
 
-Napi::Error errorValue(Napi::Env env, const std::string& code, const std::string& message, const std::string& tensor) {
+Napi::Error errorValue(Napi::Env env, const std::string& code, const std::string& message,
+                       const std::string& tensor) {
   Napi::Error e = Napi::Error::New(env, message);
   e.Set("code", Napi::String::New(env, code));
   if (!tensor.empty()) e.Set("tensor", Napi::String::New(env, tensor));
   return e;
 }
 
-[[noreturn]] void throwModelError(Napi::Env env, const ModelError& e) { throw errorValue(env, e.code(), e.what(), e.tensor()); }
+[[noreturn]] void throwModelError(Napi::Env env, const ModelError& e) {
+  throw errorValue(env, e.code(), e.what(), e.tensor());
+}
 
 std::string requireString(Napi::Env env, const Napi::Value& v, const char* what) {
   if (!v.IsString()) throw Napi::TypeError::New(env, std::string(what) + " must be a string");
@@ -78,7 +85,8 @@ Napi::Value ModelInfo(const Napi::CallbackInfo& info) {
     Napi::Object x = Napi::Object::New(env);
     x.Set("name", t.name);
     Napi::Array shape = Napi::Array::New(env, t.shape.size());
-    for (size_t k = 0; k < t.shape.size(); k++) shape.Set(uint32_t(k), Napi::Number::New(env, double(t.shape[k])));
+    for (size_t k = 0; k < t.shape.size(); k++)
+      shape.Set(uint32_t(k), Napi::Number::New(env, double(t.shape[k])));
     x.Set("shape", shape);
     x.Set("dtype", t.dtypeName);
     x.Set("elements", Napi::Number::New(env, double(t.elements)));
@@ -111,28 +119,36 @@ Napi::Value ReadTensor(const Napi::CallbackInfo& info) {
 
 // ---- job parsing ----------------------------------------------------------------------
 
-Napi::Value field(const Napi::Object& o, const char* key) { return o.Has(key) ? o.Get(key) : o.Env().Undefined(); }
+Napi::Value field(const Napi::Object& o, const char* key) {
+  return o.Has(key) ? o.Get(key) : o.Env().Undefined();
+}
 
-bool isSet(const Napi::Value& v) { return !v.IsUndefined() && !v.IsNull(); }
+bool isSet(const Napi::Value& v) {
+  return !v.IsUndefined() && !v.IsNull();
+}
 
-int64_t intField(Napi::Env env, const Napi::Object& o, const char* key, int64_t def, const std::string& where, int64_t min = 0) {
+int64_t intField(Napi::Env env, const Napi::Object& o, const char* key, int64_t def,
+                 const std::string& where, int64_t min = 0) {
   Napi::Value v = field(o, key);
   if (!isSet(v)) return def;
   if (!v.IsNumber()) throw Napi::TypeError::New(env, where + "." + key + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= double(min)) || d != std::floor(d) || d > 9007199254740992.0)
-    throw Napi::TypeError::New(env, where + "." + key + " must be an integer >= " + std::to_string(min));
+    throw Napi::TypeError::New(env,
+                               where + "." + key + " must be an integer >= " + std::to_string(min));
   return int64_t(d);
 }
 
-bool boolField(Napi::Env env, const Napi::Object& o, const char* key, bool def, const std::string& where) {
+bool boolField(Napi::Env env, const Napi::Object& o, const char* key, bool def,
+               const std::string& where) {
   Napi::Value v = field(o, key);
   if (!isSet(v)) return def;
   if (!v.IsBoolean()) throw Napi::TypeError::New(env, where + "." + key + " must be a boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
-std::string strField(Napi::Env env, const Napi::Object& o, const char* key, const std::string& def, const std::string& where) {
+std::string strField(Napi::Env env, const Napi::Object& o, const char* key, const std::string& def,
+                     const std::string& where) {
   Napi::Value v = field(o, key);
   if (!isSet(v)) return def;
   if (!v.IsString()) throw Napi::TypeError::New(env, where + "." + key + " must be a string");
@@ -145,26 +161,40 @@ QuantConfig parseConfig(Napi::Env env, const Napi::Object& o, const std::string&
   if (c.format.empty()) throw Napi::TypeError::New(env, where + ".format is required");
   c.group = intField(env, o, "group", 128, where, 1);
   const std::string kind = strField(env, o, "groupKind", "size", where);
-  if (kind == "size") c.groupKind = GroupKind::Size;
-  else if (kind == "channel") c.groupKind = GroupKind::Channel;
-  else if (kind == "tensor") c.groupKind = GroupKind::Tensor;
-  else throw Napi::TypeError::New(env, where + ".groupKind must be size, channel or tensor");
+  if (kind == "size")
+    c.groupKind = GroupKind::Size;
+  else if (kind == "channel")
+    c.groupKind = GroupKind::Channel;
+  else if (kind == "tensor")
+    c.groupKind = GroupKind::Tensor;
+  else
+    throw Napi::TypeError::New(env, where + ".groupKind must be size, channel or tensor");
   c.symmetric = boolField(env, o, "symmetric", true, where);
   const std::string scale = strField(env, o, "scale", "f16", where);
-  if (scale == "f16") c.scale = ScaleType::F16;
-  else if (scale == "bf16") c.scale = ScaleType::BF16;
-  else if (scale == "f32") c.scale = ScaleType::F32;
-  else if (scale == "e8m0") c.scale = ScaleType::E8M0;
-  else if (scale == "e4m3") c.scale = ScaleType::E4M3;
-  else throw Napi::TypeError::New(env, where + ".scale must be f16, bf16, f32, e8m0 or e4m3");
+  if (scale == "f16")
+    c.scale = ScaleType::F16;
+  else if (scale == "bf16")
+    c.scale = ScaleType::BF16;
+  else if (scale == "f32")
+    c.scale = ScaleType::F32;
+  else if (scale == "e8m0")
+    c.scale = ScaleType::E8M0;
+  else if (scale == "e4m3")
+    c.scale = ScaleType::E4M3;
+  else
+    throw Napi::TypeError::New(env, where + ".scale must be f16, bf16, f32, e8m0 or e4m3");
   const std::string zero = strField(env, o, "zero", "f16", where);
-  if (zero == "f16") c.zero = ZeroType::F16;
-  else if (zero == "int") c.zero = ZeroType::Int;
-  else throw Napi::TypeError::New(env, where + ".zero must be f16 or int");
+  if (zero == "f16")
+    c.zero = ZeroType::F16;
+  else if (zero == "int")
+    c.zero = ZeroType::Int;
+  else
+    throw Napi::TypeError::New(env, where + ".zero must be f16 or int");
   Napi::Value clip = field(o, "clip");
   if (isSet(clip)) {
     const std::string s = strField(env, o, "clip", "none", where);
-    if (s != "mse" && s != "none") throw Napi::TypeError::New(env, where + ".clip must be mse or none");
+    if (s != "mse" && s != "none")
+      throw Napi::TypeError::New(env, where + ".clip must be mse or none");
     c.clipMse = s == "mse";
   }
   c.clipMse = boolField(env, o, "clipMse", c.clipMse, where);
@@ -173,10 +203,12 @@ QuantConfig parseConfig(Napi::Env env, const Napi::Object& o, const std::string&
   c.lowrankIters = int(intField(env, o, "lowrankIters", 1, where, 1));
   Napi::Value rot = field(o, "rotate");
   if (isSet(rot)) {
-    if (rot.IsBoolean()) c.rotate = rot.As<Napi::Boolean>().Value();
+    if (rot.IsBoolean())
+      c.rotate = rot.As<Napi::Boolean>().Value();
     else {
       const std::string s = strField(env, o, "rotate", "none", where);
-      if (s != "hadamard" && s != "none") throw Napi::TypeError::New(env, where + ".rotate must be hadamard, none or a boolean");
+      if (s != "hadamard" && s != "none")
+        throw Napi::TypeError::New(env, where + ".rotate must be hadamard, none or a boolean");
       c.rotate = s == "hadamard";
     }
   }
@@ -189,27 +221,38 @@ SequenceSource parseSource(Napi::Env env, const Napi::Object& job, const char* k
   Napi::Value v = field(job, key);
   if (!isSet(v)) return src;
   const std::string where = std::string("job.") + key;
-  if (!v.IsObject()) throw Napi::TypeError::New(env, where + " must be an object {kind: 'generated' | 'tokens' | 'text', path?, sequences?, samples?, length?, seed?}");
+  if (!v.IsObject())
+    throw Napi::TypeError::New(env, where +
+                                        " must be an object {kind: 'generated' | 'tokens' | "
+                                        "'text', path?, sequences?, samples?, length?, seed?}");
   Napi::Object o = v.As<Napi::Object>();
   src.kind = strField(env, o, "kind", "", where);
-  if (src.kind != "generated" && src.kind != "tokens" && src.kind != "text") throw Napi::TypeError::New(env, where + ".kind must be 'generated', 'tokens' or 'text'");
+  if (src.kind != "generated" && src.kind != "tokens" && src.kind != "text")
+    throw Napi::TypeError::New(env, where + ".kind must be 'generated', 'tokens' or 'text'");
   src.path = strField(env, o, "path", "", where);
-  if (src.kind == "tokens" && src.path.empty()) throw Napi::TypeError::New(env, where + ".path (the token file) is required for kind 'tokens'");
+  if (src.kind == "tokens" && src.path.empty())
+    throw Napi::TypeError::New(env, where + ".path (the token file) is required for kind 'tokens'");
   if (src.kind == "text") {
     // The CLI tokenizes the text; ids are range-checked against the model in the runner.
     Napi::Value sv = field(o, "sequences");
-    if (!sv.IsArray()) throw Napi::TypeError::New(env, where + ".sequences (arrays of token ids) is required for kind 'text'");
+    if (!sv.IsArray())
+      throw Napi::TypeError::New(
+          env, where + ".sequences (arrays of token ids) is required for kind 'text'");
     Napi::Array seqs = sv.As<Napi::Array>();
     for (uint32_t i = 0; i < seqs.Length(); i++) {
       Napi::Value sq = seqs.Get(i);
-      if (!sq.IsArray()) throw Napi::TypeError::New(env, where + ".sequences[" + std::to_string(i) + "] must be an array of token ids");
+      if (!sq.IsArray())
+        throw Napi::TypeError::New(
+            env, where + ".sequences[" + std::to_string(i) + "] must be an array of token ids");
       Napi::Array ids = sq.As<Napi::Array>();
       std::vector<int32_t> out(ids.Length());
       for (uint32_t j = 0; j < ids.Length(); j++) {
         Napi::Value x = ids.Get(j);
         const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : -1.0;
         if (!(d >= 0 && d <= 2147483647.0 && d == std::floor(d)))
-          throw Napi::TypeError::New(env, where + ".sequences[" + std::to_string(i) + "][" + std::to_string(j) + "] must be a non-negative integer token id");
+          throw Napi::TypeError::New(env, where + ".sequences[" + std::to_string(i) + "][" +
+                                              std::to_string(j) +
+                                              "] must be a non-negative integer token id");
         out[j] = int32_t(d);
       }
       src.sequences.push_back(std::move(out));
@@ -226,19 +269,23 @@ ImatrixSource parseImatrix(Napi::Env env, const Napi::Object& job) {
   ImatrixSource src;
   Napi::Value v = field(job, "imatrix");
   if (!isSet(v)) return src;
-  if (!v.IsObject()) throw Napi::TypeError::New(env, "job.imatrix must be an object {path, tensors}");
+  if (!v.IsObject())
+    throw Napi::TypeError::New(env, "job.imatrix must be an object {path, tensors}");
   Napi::Object o = v.As<Napi::Object>();
   src.path = strField(env, o, "path", "", "job.imatrix");
   if (src.path.empty()) throw Napi::TypeError::New(env, "job.imatrix.path is required");
   Napi::Value ts = field(o, "tensors");
   if (isSet(ts)) {
-    if (!ts.IsObject() || ts.IsArray()) throw Napi::TypeError::New(env, "job.imatrix.tensors must be an object of strings");
+    if (!ts.IsObject() || ts.IsArray())
+      throw Napi::TypeError::New(env, "job.imatrix.tensors must be an object of strings");
     Napi::Object to = ts.As<Napi::Object>();
     Napi::Array keys = to.GetPropertyNames();
     for (uint32_t i = 0; i < keys.Length(); i++) {
       const std::string k = keys.Get(i).ToString().Utf8Value();
       Napi::Value e = to.Get(k);
-      if (!e.IsString()) throw Napi::TypeError::New(env, "job.imatrix.tensors." + k + " must be a string (an imatrix entry name)");
+      if (!e.IsString())
+        throw Napi::TypeError::New(
+            env, "job.imatrix.tensors." + k + " must be a string (an imatrix entry name)");
       src.entryOf[k] = e.As<Napi::String>().Utf8Value();
     }
   }
@@ -246,7 +293,8 @@ ImatrixSource parseImatrix(Napi::Env env, const Napi::Object& job) {
 }
 
 Job parseJob(Napi::Env env, const Napi::Value& v) {
-  if (!v.IsObject()) throw Napi::TypeError::New(env, "startRun(job, onEvent): job must be an object");
+  if (!v.IsObject())
+    throw Napi::TypeError::New(env, "startRun(job, onEvent): job must be an object");
   Napi::Object o = v.As<Napi::Object>();
   Job job;
   job.model = strField(env, o, "model", "", "job");
@@ -264,45 +312,58 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
       jt.name = strField(env, t, "name", "", where);
       if (jt.name.empty()) throw Napi::TypeError::New(env, where + ".name is required");
       const std::string action = strField(env, t, "action", "", where);
-      if (action != "quantize" && action != "keep") throw Napi::TypeError::New(env, where + ".action must be 'quantize' or 'keep'");
+      if (action != "quantize" && action != "keep")
+        throw Napi::TypeError::New(env, where + ".action must be 'quantize' or 'keep'");
       jt.quantize = action == "quantize";
       Napi::Value shape = field(t, "shape");
       if (!isSet(shape)) throw Napi::TypeError::New(env, where + ".shape is required");
-      if (!shape.IsArray()) throw Napi::TypeError::New(env, where + ".shape must be an array of integers");
+      if (!shape.IsArray())
+        throw Napi::TypeError::New(env, where + ".shape must be an array of integers");
       Napi::Array sa = shape.As<Napi::Array>();
       for (uint32_t k = 0; k < sa.Length(); k++) {
         Napi::Value d = sa.Get(k);
         double x = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
-        if (!(x >= 0) || x != std::floor(x)) throw Napi::TypeError::New(env, where + ".shape must be an array of non-negative integers");
+        if (!(x >= 0) || x != std::floor(x))
+          throw Napi::TypeError::New(env,
+                                     where + ".shape must be an array of non-negative integers");
         jt.shape.push_back(int64_t(x));
       }
       if (jt.quantize) {
         Napi::Value cfg = field(t, "config");
-        if (!cfg.IsObject()) throw Napi::TypeError::New(env, where + ".config is required for action 'quantize'");
+        if (!cfg.IsObject())
+          throw Napi::TypeError::New(env, where + ".config is required for action 'quantize'");
         jt.config = parseConfig(env, cfg.As<Napi::Object>(), where + ".config");
-        jt.method = strField(env, cfg.As<Napi::Object>(), "method", strField(env, t, "method", "rtn", where), where + ".config");
+        jt.method = strField(env, cfg.As<Napi::Object>(), "method",
+                             strField(env, t, "method", "rtn", where), where + ".config");
         Napi::Object co = cfg.As<Napi::Object>();
         Napi::Value damp = field(co, "damp");
         if (isSet(damp)) {
           const double d = damp.IsNumber() ? damp.As<Napi::Number>().DoubleValue() : -1;
-          if (!(d >= 0 && d <= 1)) throw Napi::TypeError::New(env, where + ".config.damp must be a number from 0 to 1");
+          if (!(d >= 0 && d <= 1))
+            throw Napi::TypeError::New(env, where + ".config.damp must be a number from 0 to 1");
           jt.gptq.damp = d;
         }
         jt.gptq.block = intField(env, co, "block", jt.gptq.block, where + ".config", 1);
         jt.gptq.actOrder = boolField(env, co, "actOrder", false, where + ".config");
-        if (jt.method == "awq") jt.awq.grid = int(intField(env, co, "grid", 20, where + ".config", 1));
+        if (jt.method == "awq")
+          jt.awq.grid = int(intField(env, co, "grid", 20, where + ".config", 1));
         if (jt.method == "hqq") {
           // Method options (quant/hqq.h); quantizeTensor validates their ranges.
           jt.config.hqq.iters = 20;
           Napi::Value hv = field(co, "hqq");
           if (isSet(hv)) {
-            if (!hv.IsObject()) throw Napi::TypeError::New(env, where + ".config.hqq must be an object {iters, lpNorm, beta, kappa}");
+            if (!hv.IsObject())
+              throw Napi::TypeError::New(
+                  env, where + ".config.hqq must be an object {iters, lpNorm, beta, kappa}");
             Napi::Object ho = hv.As<Napi::Object>();
             jt.config.hqq.iters = int(intField(env, ho, "iters", 20, where + ".config.hqq", 1));
-            for (auto [key, dst] : {std::pair<const char*, float*>{"lpNorm", &jt.config.hqq.lpNorm}, {"beta", &jt.config.hqq.beta}, {"kappa", &jt.config.hqq.kappa}}) {
+            for (auto [key, dst] : {std::pair<const char*, float*>{"lpNorm", &jt.config.hqq.lpNorm},
+                                    {"beta", &jt.config.hqq.beta},
+                                    {"kappa", &jt.config.hqq.kappa}}) {
               Napi::Value v = field(ho, key);
               if (!isSet(v)) continue;
-              if (!v.IsNumber()) throw Napi::TypeError::New(env, where + ".config.hqq." + key + " must be a number");
+              if (!v.IsNumber())
+                throw Napi::TypeError::New(env, where + ".config.hqq." + key + " must be a number");
               *dst = float(v.As<Napi::Number>().DoubleValue());
             }
           }
@@ -313,27 +374,39 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
   }
   Napi::Value out = field(o, "output");
   if (isSet(out)) {
-    if (!out.IsObject()) throw Napi::TypeError::New(env, "job.output must be an object {kind: 'fake', path}");
+    if (!out.IsObject())
+      throw Napi::TypeError::New(env, "job.output must be an object {kind: 'fake', path}");
     Napi::Object oo = out.As<Napi::Object>();
     const std::string kind = strField(env, oo, "kind", "fake", "job.output");
     if (kind != "fake" && kind != "compressed_tensors")
-      throw Napi::TypeError::New(env, "job.output.kind '" + kind + "' is not supported (only 'fake' and 'compressed_tensors')");
+      throw Napi::TypeError::New(
+          env,
+          "job.output.kind '" + kind + "' is not supported (only 'fake' and 'compressed_tensors')");
     job.output = true;
     job.outputKind = kind;
     if (kind == "compressed_tensors") {
       job.outputConfig = strField(env, oo, "config", "", "job.output");
-      if (job.outputConfig.empty()) throw Napi::TypeError::New(env, "job.output.config (config.json's text) is required for compressed_tensors");
+      if (job.outputConfig.empty())
+        throw Napi::TypeError::New(
+            env, "job.output.config (config.json's text) is required for compressed_tensors");
       Napi::Value copies = field(oo, "copy");
       if (isSet(copies)) {
-        if (!copies.IsArray()) throw Napi::TypeError::New(env, "job.output.copy must be an array of {from, name}");
+        if (!copies.IsArray())
+          throw Napi::TypeError::New(env, "job.output.copy must be an array of {from, name}");
         Napi::Array ca = copies.As<Napi::Array>();
         for (uint32_t i = 0; i < ca.Length(); i++) {
           Napi::Value e = ca.Get(i);
-          if (!e.IsObject()) throw Napi::TypeError::New(env, "job.output.copy[" + std::to_string(i) + "] must be {from, name}");
-          const std::string from = strField(env, e.As<Napi::Object>(), "from", "", "job.output.copy");
-          const std::string name = strField(env, e.As<Napi::Object>(), "name", "", "job.output.copy");
-          if (from.empty() || name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos || name == "." || name == "..")
-            throw Napi::TypeError::New(env, "job.output.copy[" + std::to_string(i) + "] needs a source path and a plain file name");
+          if (!e.IsObject())
+            throw Napi::TypeError::New(
+                env, "job.output.copy[" + std::to_string(i) + "] must be {from, name}");
+          const std::string from =
+              strField(env, e.As<Napi::Object>(), "from", "", "job.output.copy");
+          const std::string name =
+              strField(env, e.As<Napi::Object>(), "name", "", "job.output.copy");
+          if (from.empty() || name.empty() || name.find('/') != std::string::npos ||
+              name.find('\\') != std::string::npos || name == "." || name == "..")
+            throw Napi::TypeError::New(env, "job.output.copy[" + std::to_string(i) +
+                                                "] needs a source path and a plain file name");
           job.outputCopies.emplace_back(from, name);
         }
       }
@@ -342,13 +415,15 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
     if (job.outputPath.empty()) throw Napi::TypeError::New(env, "job.output.path is required");
     Napi::Value meta = field(oo, "metadata");
     if (isSet(meta)) {
-      if (!meta.IsObject()) throw Napi::TypeError::New(env, "job.output.metadata must be an object of strings");
+      if (!meta.IsObject())
+        throw Napi::TypeError::New(env, "job.output.metadata must be an object of strings");
       Napi::Object mo = meta.As<Napi::Object>();
       Napi::Array keys = mo.GetPropertyNames();
       for (uint32_t i = 0; i < keys.Length(); i++) {
         const std::string k = keys.Get(i).ToString().Utf8Value();
         Napi::Value mv = mo.Get(k);
-        if (!mv.IsString()) throw Napi::TypeError::New(env, "job.output.metadata." + k + " must be a string");
+        if (!mv.IsString())
+          throw Napi::TypeError::New(env, "job.output.metadata." + k + " must be a string");
         job.outputMetadata.set(k, json::Value::of(mv.As<Napi::String>().Utf8Value()));
       }
     }
@@ -414,21 +489,26 @@ class TsfnSink : public EventSink {
 Napi::Value StartRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Job job = parseJob(env, info[0]);
-  if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "startRun(job, onEvent): onEvent must be a function");
+  if (!info[1].IsFunction())
+    throw Napi::TypeError::New(env, "startRun(job, onEvent): onEvent must be a function");
   auto state = std::make_shared<RunState>(env);
   state->job = std::move(job);
-  state->tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "bitsmith.run", 0, 1, [state](Napi::Env env) {
-    // Runs on the main thread once the worker has released the function (or the
-    // environment is shutting down): every event has been delivered by now.
-    state->cancel.store(true);
-    if (state->thread.joinable()) state->thread.join();
-    try {
-      if (state->ok) state->deferred.Resolve(toJs(env, state->result));
-      else state->deferred.Reject(errorValue(env, state->code, state->message, state->tensor).Value());
-    } catch (...) {
-      // Environment teardown: nobody is waiting any more.
-    }
-  });
+  state->tsfn = Napi::ThreadSafeFunction::New(
+      env, info[1].As<Napi::Function>(), "bitsmith.run", 0, 1, [state](Napi::Env env) {
+        // Runs on the main thread once the worker has released the function (or the
+        // environment is shutting down): every event has been delivered by now.
+        state->cancel.store(true);
+        if (state->thread.joinable()) state->thread.join();
+        try {
+          if (state->ok)
+            state->deferred.Resolve(toJs(env, state->result));
+          else
+            state->deferred.Reject(
+                errorValue(env, state->code, state->message, state->tensor).Value());
+        } catch (...) {
+          // Environment teardown: nobody is waiting any more.
+        }
+      });
   state->thread = std::thread([state] {
     TsfnSink sink(state);
     try {
@@ -457,10 +537,13 @@ Napi::Value StartRun(const Napi::CallbackInfo& info) {
   });
   Napi::Object handle = Napi::Object::New(env);
   std::weak_ptr<RunState> weak = state;
-  handle.Set("cancel", Napi::Function::New(env, [weak](const Napi::CallbackInfo& i) -> Napi::Value {
-    if (auto s = weak.lock()) s->cancel.store(true);
-    return i.Env().Undefined();
-  }, "cancel"));
+  handle.Set("cancel", Napi::Function::New(
+                           env,
+                           [weak](const Napi::CallbackInfo& i) -> Napi::Value {
+                             if (auto s = weak.lock()) s->cancel.store(true);
+                             return i.Env().Undefined();
+                           },
+                           "cancel"));
   handle.Set("done", state->deferred.Promise());
   return handle;
 }

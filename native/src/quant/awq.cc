@@ -23,30 +23,39 @@ void awqScales(const double* meanAbs, int64_t n, double alpha, float* s) {
   for (int64_t j = 0; j < n; j++) s[j] = float(v[size_t(j)] / norm);
 }
 
-void awqScaleInput(const float* w, int64_t rows, int64_t n, const float* s, const float* rowScale, float* x, ThreadPool* pool) {
-  parallelFor(pool, rows, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-      if (rowScale)
-        for (int64_t j = 0; j < n; j++) x[r * n + j] = (w[r * n + j] * s[j]) / rowScale[r];
-      else
-        for (int64_t j = 0; j < n; j++) x[r * n + j] = w[r * n + j] * s[j];
-    }
-  }, 16);
+void awqScaleInput(const float* w, int64_t rows, int64_t n, const float* s, const float* rowScale,
+                   float* x, ThreadPool* pool) {
+  parallelFor(
+      pool, rows,
+      [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; r++) {
+          if (rowScale)
+            for (int64_t j = 0; j < n; j++) x[r * n + j] = (w[r * n + j] * s[j]) / rowScale[r];
+          else
+            for (int64_t j = 0; j < n; j++) x[r * n + j] = w[r * n + j] * s[j];
+        }
+      },
+      16);
 }
 
-void awqUnscale(float* q, int64_t rows, int64_t n, const float* s, const float* rowScale, ThreadPool* pool) {
-  parallelFor(pool, rows, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-      if (rowScale)
-        for (int64_t j = 0; j < n; j++) q[r * n + j] = (q[r * n + j] * rowScale[r]) / s[j];
-      else
-        for (int64_t j = 0; j < n; j++) q[r * n + j] = q[r * n + j] / s[j];
-    }
-  }, 16);
+void awqUnscale(float* q, int64_t rows, int64_t n, const float* s, const float* rowScale,
+                ThreadPool* pool) {
+  parallelFor(
+      pool, rows,
+      [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; r++) {
+          if (rowScale)
+            for (int64_t j = 0; j < n; j++) q[r * n + j] = (q[r * n + j] * rowScale[r]) / s[j];
+          else
+            for (int64_t j = 0; j < n; j++) q[r * n + j] = q[r * n + j] / s[j];
+        }
+      },
+      16);
 }
 
-void awqApply(const float* w, int64_t rows, int64_t n, const float* s, const QuantConfig& cfg, ThreadPool& pool, bool reference,
-              float* dequant, StoredTensor& stored, const float* rowScale) {
+void awqApply(const float* w, int64_t rows, int64_t n, const float* s, const QuantConfig& cfg,
+              ThreadPool& pool, bool reference, float* dequant, StoredTensor& stored,
+              const float* rowScale) {
   std::unique_ptr<float[]> x(new float[size_t(rows * n)]);
   ThreadPool* tp = reference ? nullptr : &pool;
   awqScaleInput(w, rows, n, s, rowScale, x.get(), tp);
@@ -57,8 +66,8 @@ void awqApply(const float* w, int64_t rows, int64_t n, const float* s, const Qua
 namespace {
 
 // sum over rows of d^T H d, d = q - w: f64 loops (reference) or the f32 GEMM (fast).
-double outputError(const float* w, const float* q, int64_t rows, int64_t n, const double* h, const linalg::PackedB* hp,
-                   ThreadPool* pool) {
+double outputError(const float* w, const float* q, int64_t rows, int64_t n, const double* h,
+                   const linalg::PackedB* hp, ThreadPool* pool) {
   if (!hp) {
     double total = 0;
     std::vector<double> d(static_cast<size_t>(n));
@@ -82,12 +91,14 @@ double outputError(const float* w, const float* q, int64_t rows, int64_t n, cons
 
 }  // namespace
 
-AwqChoice awqSearch(const std::vector<AwqMember>& members, int64_t n, const double* h, const double* meanAbs, const AwqOptions& o,
-                    ThreadPool& pool, bool reference) {
-  if (o.grid < 1 || o.grid > 1000) throw std::invalid_argument("awq grid must be from 1 to 1000, got " + std::to_string(o.grid));
+AwqChoice awqSearch(const std::vector<AwqMember>& members, int64_t n, const double* h,
+                    const double* meanAbs, const AwqOptions& o, ThreadPool& pool, bool reference) {
+  if (o.grid < 1 || o.grid > 1000)
+    throw std::invalid_argument("awq grid must be from 1 to 1000, got " + std::to_string(o.grid));
   if (members.empty() || n < 1) throw std::invalid_argument("awq: nothing to search");
   for (int64_t j = 0; j < n; j++)
-    if (!(meanAbs[j] >= 0) || !std::isfinite(meanAbs[j])) throw std::invalid_argument("awq: the activation statistics are not finite");
+    if (!(meanAbs[j] >= 0) || !std::isfinite(meanAbs[j]))
+      throw std::invalid_argument("awq: the activation statistics are not finite");
   linalg::PackedB hp;
   if (!reference) {
     std::vector<float> hf(h, h + n * n);
@@ -106,7 +117,8 @@ AwqChoice awqSearch(const std::vector<AwqMember>& members, int64_t n, const doub
     for (const AwqMember& m : members) {
       dq.resize(size_t(m.rows * n));
       awqApply(m.w, m.rows, n, s.data(), m.cfg, pool, reference, dq.data(), st, m.rowScale);
-      err += outputError(m.w, dq.data(), m.rows, n, h, reference ? nullptr : &hp, reference ? nullptr : &pool);
+      err += outputError(m.w, dq.data(), m.rows, n, h, reference ? nullptr : &hp,
+                         reference ? nullptr : &pool);
     }
     best.errs[size_t(k)] = err;
     if (k == 0) best.errRtn = err;

@@ -46,12 +46,12 @@ struct AwqMember {
 };
 
 struct AwqChoice {
-  int point = 0;        // index into the grid
-  double alpha = 0;     // point / grid
-  std::vector<float> s; // per input channel
+  int point = 0;         // index into the grid
+  double alpha = 0;      // point / grid
+  std::vector<float> s;  // per input channel
   float sMin = 1, sMax = 1;
-  double err = 0;       // sum over members of tr(dW H dW^T) at the chosen alpha
-  double errRtn = 0;    // the same at alpha = 0 (RTN)
+  double err = 0;            // sum over members of tr(dW H dW^T) at the chosen alpha
+  double errRtn = 0;         // the same at alpha = 0 (RTN)
   std::vector<double> errs;  // per grid point
 };
 
@@ -61,18 +61,21 @@ void awqScales(const double* meanAbs, int64_t n, double alpha, float* s);
 /** W' = Q(W diag s) diag s^-1 into dequant [rows * n]; `stored` receives the stored form of
  *  W diag s (its codes, scales and zeros: the tensor as a folded model would store it).
  *  rowScale (optional, rows): W' = diag(r) Q(diag(1/r) W diag s) diag(1/s). */
-void awqApply(const float* w, int64_t rows, int64_t n, const float* s, const QuantConfig& cfg, ThreadPool& pool, bool reference,
-              float* dequant, StoredTensor& stored, const float* rowScale = nullptr);
+void awqApply(const float* w, int64_t rows, int64_t n, const float* s, const QuantConfig& cfg,
+              ThreadPool& pool, bool reference, float* dequant, StoredTensor& stored,
+              const float* rowScale = nullptr);
 
 /** The quantizer's input: x = (w s_j) / r_i (r: optional row divisors). */
-void awqScaleInput(const float* w, int64_t rows, int64_t n, const float* s, const float* rowScale, float* x, ThreadPool* pool);
+void awqScaleInput(const float* w, int64_t rows, int64_t n, const float* s, const float* rowScale,
+                   float* x, ThreadPool* pool);
 /** Back to the original basis, in place: q = (q r_i) / s_j. */
-void awqUnscale(float* q, int64_t rows, int64_t n, const float* s, const float* rowScale, ThreadPool* pool);
+void awqUnscale(float* q, int64_t rows, int64_t n, const float* s, const float* rowScale,
+                ThreadPool* pool);
 
 /** Searches alpha for the members (all with n input columns). h: n x n (f64, symmetric),
  *  meanAbs: n. Throws std::invalid_argument for bad options or configs. */
-AwqChoice awqSearch(const std::vector<AwqMember>& members, int64_t n, const double* h, const double* meanAbs, const AwqOptions& o,
-                    ThreadPool& pool, bool reference);
+AwqChoice awqSearch(const std::vector<AwqMember>& members, int64_t n, const double* h,
+                    const double* meanAbs, const AwqOptions& o, ThreadPool& pool, bool reference);
 
 }  // namespace quant
 }  // namespace bitsmith

@@ -9,8 +9,8 @@
 //   Params fit(const Stats&, float shrink) const; // the group's stored parameters
 //   void store(const Params&, int64_t group, StoredTensor&, BitWriter* zeros) const;
 //   uint32_t quantOne(const Params&, float w, float* dq) const;   // THE spec of one weight
-//   void quantSeg(const Params&, const float* x, int64_t n, float* dq, uint8_t* codes, bool nt) const;
-//   void errSeg(const Params&, const float* x, int64_t n, Lanes& lanes, bool fast) const;
+//   void quantSeg(const Params&, const float* x, int64_t n, float* dq, uint8_t* codes, bool nt)
+//   const; void errSeg(const Params&, const float* x, int64_t n, Lanes& lanes, bool fast) const;
 //
 // Reference path: groups one at a time, in order, scalar quantOne, one sequential code
 // stream. Fast path: blocks of rows on the thread pool (each block starts its code and
@@ -38,8 +38,8 @@ struct HasErrMany<P, std::void_t<decltype(&P::errMany)>> : std::true_type {};
 
 // Sum of squared errors of a group under p (deterministic order: common/reduce.h).
 template <class P>
-double groupError(const P& pol, const typename P::Params& p, const float* x, int64_t n, ThreadPool* pool,
-                  bool fast) {
+double groupError(const P& pol, const typename P::Params& p, const float* x, int64_t n,
+                  ThreadPool* pool, bool fast) {
   if (n <= kReduceChunk) {  // one chunk (the rule of common/reduce.h), without the wrapper
     Lanes lanes;
     pol.errSeg(p, x, n, lanes, fast);
@@ -65,8 +65,9 @@ struct HasErrWeighted<P, std::void_t<decltype(&P::errWeighted)>> : std::true_typ
 // group's start, lane i % 16, each term (e * e) * d in double), so the reference loop and a
 // vectorised errWeighted give the same bits.
 template <class P>
-double weightedGroupError(const P& pol, const typename P::Params& p, const float* x, int64_t n, const float* imp,
-                          int64_t col0, int64_t cols, ThreadPool* pool, bool fast) {
+double weightedGroupError(const P& pol, const typename P::Params& p, const float* x, int64_t n,
+                          const float* imp, int64_t col0, int64_t cols, ThreadPool* pool,
+                          bool fast) {
   return chunkedSum(n, pool, [&](int64_t b, int64_t e) {
     Lanes lanes;
     for (int64_t i = b; i < e;) {
@@ -74,7 +75,8 @@ double weightedGroupError(const P& pol, const typename P::Params& p, const float
       const int64_t m = std::min(e - i, cols - c);  // a run of consecutive columns
       bool done = false;
       if constexpr (HasErrWeighted<P>::value) {
-        if (fast && ((i - b) & Lanes::kMask) == 0) done = pol.errWeighted(p, x + i, imp + c, m, lanes);
+        if (fast && ((i - b) & Lanes::kMask) == 0)
+          done = pol.errWeighted(p, x + i, imp + c, m, lanes);
       }
       if (!done) {
         for (int64_t k = 0; k < m; ++k) {
@@ -95,19 +97,21 @@ double weightedGroupError(const P& pol, const typename P::Params& p, const float
 // keep the larger range.
 template <class P>
 typename P::Params chooseParams(const P& pol, const float* x, int64_t n, const typename P::Stats& s,
-                                ThreadPool* pool, bool fast, const float* imp = nullptr, int64_t col0 = 0,
-                                int64_t cols = 1) {
+                                ThreadPool* pool, bool fast, const float* imp = nullptr,
+                                int64_t col0 = 0, int64_t cols = 1) {
   if (!pol.clip()) return pol.fit(s, 1.0f);
   using Params = typename P::Params;
   // Constructed in place from fit's prvalue: no zeroing and no field-by-field copy (which
   // stalls store forwarding).
   alignas(Params) unsigned char raw[kClipSteps * sizeof(Params)];
   Params* cand = reinterpret_cast<Params*>(raw);
-  for (int i = 0; i < kClipSteps; ++i) new (cand + i) Params(pol.fit(s, clipShrink(i)));  // independent: overlap
+  for (int i = 0; i < kClipSteps; ++i)
+    new (cand + i) Params(pol.fit(s, clipShrink(i)));  // independent: overlap
   double err[kClipSteps];
   bool done = false;
   if (imp) {
-    for (int i = 0; i < kClipSteps; ++i) err[i] = weightedGroupError(pol, cand[i], x, n, imp, col0, cols, pool, fast);
+    for (int i = 0; i < kClipSteps; ++i)
+      err[i] = weightedGroupError(pol, cand[i], x, n, imp, col0, cols, pool, fast);
     done = true;
   }
   if constexpr (HasErrMany<P>::value) {
@@ -137,11 +141,13 @@ struct HasRefine<P, std::void_t<decltype(&P::refine)>> : std::true_type {};
 
 // chooseParams, then the policy's refinement (if it has one).
 template <class P>
-typename P::Params chooseRefined(const P& pol, const float* x, int64_t n, const typename P::Stats& s,
-                                 ThreadPool* pool, bool fast, const float* imp = nullptr, int64_t col0 = 0,
-                                 int64_t cols = 1) {
-  if constexpr (HasRefine<P>::value) return pol.refine(chooseParams(pol, x, n, s, pool, fast, imp, col0, cols), x, n, fast);
-  else return chooseParams(pol, x, n, s, pool, fast, imp, col0, cols);
+typename P::Params chooseRefined(const P& pol, const float* x, int64_t n,
+                                 const typename P::Stats& s, ThreadPool* pool, bool fast,
+                                 const float* imp = nullptr, int64_t col0 = 0, int64_t cols = 1) {
+  if constexpr (HasRefine<P>::value)
+    return pol.refine(chooseParams(pol, x, n, s, pool, fast, imp, col0, cols), x, n, fast);
+  else
+    return chooseParams(pol, x, n, s, pool, fast, imp, col0, cols);
 }
 
 // A policy may fuse a whole row of groups (stats, fit, store, quantize, pack) into one
@@ -157,8 +163,9 @@ struct HasFastRow<P, std::void_t<decltype(&P::fastRow)>> : std::true_type {};
 // quantSegAvx2(p, x, n, dq, codes, nt): min/max of a batch of groups, their fits, then the
 // quantization of the batch into one staged code buffer, packed at once.
 template <class P>
-BITSMITH_AVX2 bool fusedRowAvx2(const P& pol, const float* row, const Layout& L, float* drow, int64_t gi0,
-                                StoredTensor& st, BitWriter& cw, BitWriter* zw, bool nt) {
+BITSMITH_AVX2 bool fusedRowAvx2(const P& pol, const float* row, const Layout& L, float* drow,
+                                int64_t gi0, StoredTensor& st, BitWriter& cw, BitWriter* zw,
+                                bool nt) {
   constexpr int kBatch = 64;
   constexpr int64_t kBatchElems = 8192;
   alignas(64) uint8_t tmp[kBatchElems];
@@ -189,7 +196,8 @@ BITSMITH_AVX2 bool fusedRowAvx2(const P& pol, const float* row, const Layout& L,
         }
         // Pull the same stretch of the next batch in while this one computes.
         for (int64_t pf = 0; pf < m; pf += 16)
-          _mm_prefetch(reinterpret_cast<const char*>(row + off + o + pf + kBatchElems), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(row + off + o + pf + kBatchElems),
+                       _MM_HINT_T0);
         pol.quantSegAvx2(ps[j - j0], row + off + o, m, drow + off + o, tmp + filled, nt);
         filled += m;
       }
@@ -212,7 +220,8 @@ class TritCodeWriter {
 };
 
 template <class P>
-void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, float* dq, StoredTensor& st) {
+void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, float* dq,
+                StoredTensor& st) {
   using Writer = std::conditional_t<P::kTrits, TritCodeWriter, BitWriter>;
   const int bits = pol.codeBits();
   const int zbits = pol.zeroBits();
@@ -226,7 +235,8 @@ void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, f
     auto group = [&](const float* g, int64_t n, int64_t gi, float* d) {
       const typename P::Stats s = pol.stats(g, n, nullptr, false);
       const int64_t col0 = L.tensor ? 0 : (gi % G) * L.group;
-      const typename P::Params p = chooseRefined(pol, g, n, s, nullptr, false, ctx.importance, col0, L.cols);
+      const typename P::Params p =
+          chooseRefined(pol, g, n, s, nullptr, false, ctx.importance, col0, L.cols);
       pol.store(p, gi, st, zbits > 0 ? &zw : nullptr);
       for (int64_t i = 0; i < n; ++i) cw.push(pol.quantOne(p, g[i], d + i));
     };
@@ -259,7 +269,8 @@ void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, f
   const int rowZeroBits = L.tensor ? 0 : zbits;
   const int64_t k = rowAlignment(L, bits, P::kTrits, rowZeroBits);
   const int64_t blocks = (L.rows + k - 1) / k;
-  const int64_t minBlocks = std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, k * L.cols));
+  const int64_t minBlocks =
+      std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, k * L.cols));
   parallelFor(
       ctx.pool, blocks,
       [&](int64_t b0, int64_t b1) {
@@ -285,7 +296,8 @@ void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, f
           }
           if constexpr (HasFastRow<P>::value) {
             if (pol.useFastRow()) {
-              if (!pol.fastRow(row, L, drow, r * G, st, cw, rowZeroBits > 0 ? &zw : nullptr, ctx.ntStores)) {
+              if (!pol.fastRow(row, L, drow, r * G, st, cw, rowZeroBits > 0 ? &zw : nullptr,
+                               ctx.ntStores)) {
                 ctx.nonFinite->store(true);
                 return;
               }
@@ -300,7 +312,8 @@ void runGrouped(const P& pol, const float* x, const Layout& L, const Ctx& ctx, f
               ctx.nonFinite->store(true);
               return;
             }
-            const typename P::Params p = chooseRefined(pol, g, n, s, nullptr, true, ctx.importance, j * L.group, L.cols);
+            const typename P::Params p =
+                chooseRefined(pol, g, n, s, nullptr, true, ctx.importance, j * L.group, L.cols);
             pol.store(p, r * G + j, st, rowZeroBits > 0 ? &zw : nullptr);
             pieces(p, g, n, drow + j * L.group);
           }

@@ -69,7 +69,9 @@ constexpr int gridBits() {
 }
 
 // 2^e for e in [-127, 127], exactly.
-inline float pow2(int e) { return e >= -126 ? f32FromBits(uint32_t(e + 127) << 23) : f32FromBits(0x00400000u); }
+inline float pow2(int e) {
+  return e >= -126 ? f32FromBits(uint32_t(e + 127) << 23) : f32FromBits(0x00400000u);
+}
 
 struct ScaledParams {
   float s = 0, inv = 0;
@@ -112,13 +114,16 @@ struct Elem8 {
 BITSMITH_AVX2 inline Elem8 nf4Elem8(__m256 t) {
   __m256i k = _mm256_setzero_si256();
   for (int i = 0; i < 15; ++i)
-    k = _mm256_sub_epi32(k, _mm256_castps_si256(_mm256_cmp_ps(t, _mm256_set1_ps(kNf4Mid[i]), _CMP_GT_OQ)));
+    k = _mm256_sub_epi32(
+        k, _mm256_castps_si256(_mm256_cmp_ps(t, _mm256_set1_ps(kNf4Mid[i]), _CMP_GT_OQ)));
   const __m256 lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(kNf4Grid), k);
   const __m256 hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(kNf4Grid + 8), k);
   return {k, _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(k, 28)))};
 }
 
-BITSMITH_AVX2 inline __m256i step(__m256i acc, __m256 mask) { return _mm256_sub_epi32(acc, _mm256_castps_si256(mask)); }
+BITSMITH_AVX2 inline __m256i step(__m256i acc, __m256 mask) {
+  return _mm256_sub_epi32(acc, _mm256_castps_si256(mask));
+}
 
 BITSMITH_AVX2 inline Elem8 fp4Elem8(__m256 t) {
   const __m256 signMask = _mm256_set1_ps(-0.0f);
@@ -133,7 +138,8 @@ BITSMITH_AVX2 inline Elem8 fp4Elem8(__m256 t) {
   k = step(k, _mm256_cmp_ps(a, _mm256_set1_ps(3.5f), _CMP_GE_OQ));
   k = step(k, _mm256_cmp_ps(a, _mm256_set1_ps(5.0f), _CMP_GT_OQ));
   const __m256 mag = _mm256_permutevar8x32_ps(_mm256_loadu_ps(kFp4Grid), k);
-  return {_mm256_or_si256(k, _mm256_srli_epi32(_mm256_castps_si256(sign), 28)), _mm256_or_ps(mag, sign)};
+  return {_mm256_or_si256(k, _mm256_srli_epi32(_mm256_castps_si256(sign), 28)),
+          _mm256_or_ps(mag, sign)};
 }
 
 // fp8 with saturation (satfinite), as fp8Encode(kind, t, true); the value is rebuilt from
@@ -151,29 +157,35 @@ BITSMITH_AVX2 inline Elem8 fp8Elem8(__m256 t) {
   const __m256i sign = _mm256_and_si256(u, _mm256_set1_epi32(int(0x80000000u)));
   const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff));
   const __m256 af = _mm256_castsi256_ps(a);
-  const __m256i sub = _mm256_cvttps_epi32(
-      _mm256_round_ps(_mm256_mul_ps(af, _mm256_set1_ps(subScale)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  const __m256i sub = _mm256_cvttps_epi32(_mm256_round_ps(
+      _mm256_mul_ps(af, _mm256_set1_ps(subScale)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   __m256i r = _mm256_add_epi32(a, _mm256_set1_epi32((1 << (shift - 1)) - 1));
   r = _mm256_add_epi32(r, _mm256_and_si256(_mm256_srli_epi32(a, shift), _mm256_set1_epi32(1)));
   r = _mm256_sub_epi32(_mm256_srli_epi32(r, shift), _mm256_set1_epi32(rebias));
   r = _mm256_min_epu32(r, _mm256_set1_epi32(maxCode));
   const __m256i isSub = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(minNormalBits)), a);
   const __m256i k = _mm256_blendv_epi8(r, sub, isSub);
-  const __m256 normalValue = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(rebias)), shift));
+  const __m256 normalValue =
+      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(rebias)), shift));
   const __m256 subValue = _mm256_mul_ps(_mm256_cvtepi32_ps(k), _mm256_set1_ps(1.0f / subScale));
   const __m256 v = _mm256_blendv_ps(normalValue, subValue, _mm256_castsi256_ps(isSub));
-  return {_mm256_or_si256(k, _mm256_srli_epi32(sign, 24)), _mm256_or_ps(v, _mm256_castsi256_ps(sign))};
+  return {_mm256_or_si256(k, _mm256_srli_epi32(sign, 24)),
+          _mm256_or_ps(v, _mm256_castsi256_ps(sign))};
 }
 
 template <int K>
 BITSMITH_AVX2 inline Elem8 elem8(__m256 t) {
-  if constexpr (K == kNf4) return nf4Elem8(t);
-  else if constexpr (K == kFp4) return fp4Elem8(t);
-  else return fp8Elem8<K>(t);
+  if constexpr (K == kNf4)
+    return nf4Elem8(t);
+  else if constexpr (K == kFp4)
+    return fp4Elem8(t);
+  else
+    return fp8Elem8<K>(t);
 }
 
 template <int K>
-BITSMITH_AVX2 void scaledSegAvx2(float s, float inv, const float* x, int64_t n, float* dq, uint8_t* codes, bool nt) {
+BITSMITH_AVX2 void scaledSegAvx2(float s, float inv, const float* x, int64_t n, float* dq,
+                                 uint8_t* codes, bool nt) {
   const __m256 vinv = _mm256_set1_ps(inv), vs = _mm256_set1_ps(s);
   const bool stream = nt && (reinterpret_cast<uintptr_t>(dq) & 15) == 0;
   int64_t i = 0;
@@ -182,8 +194,10 @@ BITSMITH_AVX2 void scaledSegAvx2(float s, float inv, const float* x, int64_t n, 
     for (int q = 0; q < 4; ++q) {
       const Elem8 e = elem8<K>(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * q), vinv));
       const __m256 d = _mm256_mul_ps(e.value, vs);
-      if (stream) stream8(dq + i + 8 * q, d);
-      else _mm256_storeu_ps(dq + i + 8 * q, d);
+      if (stream)
+        stream8(dq + i + 8 * q, d);
+      else
+        _mm256_storeu_ps(dq + i + 8 * q, d);
       c[q] = e.code;
     }
     storeCodes32(codes + i, c[0], c[1], c[2], c[3]);
@@ -191,8 +205,10 @@ BITSMITH_AVX2 void scaledSegAvx2(float s, float inv, const float* x, int64_t n, 
   for (; i + 8 <= n; i += 8) {
     const Elem8 e = elem8<K>(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
     const __m256 d = _mm256_mul_ps(e.value, vs);
-    if (stream) stream8(dq + i, d);
-    else _mm256_storeu_ps(dq + i, d);
+    if (stream)
+      stream8(dq + i, d);
+    else
+      _mm256_storeu_ps(dq + i, d);
     storeCodes8(codes + i, e.code);
   }
   const float* table = gridTable<K>();
@@ -227,7 +243,8 @@ BITSMITH_AVX2 void scaledErrAvx2(float s, float inv, const float* x, int64_t n, 
 
 // Importance-weighted: element i adds (e * e) * w[i] to lane i & 15 (weightedGroupError's order).
 template <int K>
-BITSMITH_AVX2 void scaledErrWeightedAvx2(float s, float inv, const float* x, const float* wt, int64_t n, Lanes& lanes) {
+BITSMITH_AVX2 void scaledErrWeightedAvx2(float s, float inv, const float* x, const float* wt,
+                                         int64_t n, Lanes& lanes) {
   const __m256 vinv = _mm256_set1_ps(inv), vs = _mm256_set1_ps(s);
   __m256d acc[4];
   for (int k = 0; k < 4; ++k) acc[k] = _mm256_loadu_pd(lanes.l + 4 * k);
@@ -260,7 +277,8 @@ BITSMITH_AVX2 void scaledErrWeightedAvx2(float s, float inv, const float* x, con
 template <int K, class Self>
 struct ScaledKernels {
   bool avx2 = cpuHasAvx2();
-  void quantSeg(const ScaledParams& p, const float* x, int64_t n, float* dq, uint8_t* codes, bool nt) const {
+  void quantSeg(const ScaledParams& p, const float* x, int64_t n, float* dq, uint8_t* codes,
+                bool nt) const {
 #if BITSMITH_X86
     if (avx2) {
       scaledSegAvx2<K>(p.s, p.inv, x, n, dq, codes, nt);
@@ -270,7 +288,8 @@ struct ScaledKernels {
     (void)nt;
     scaledSeg<K>(p.s, p.inv, x, n, dq, codes);
   }
-  void quantSegAvx2(const ScaledParams& p, const float* x, int64_t n, float* dq, uint8_t* codes, bool nt) const {
+  void quantSegAvx2(const ScaledParams& p, const float* x, int64_t n, float* dq, uint8_t* codes,
+                    bool nt) const {
     quantSeg(p, x, n, dq, codes, nt);
   }
   void errSeg(const ScaledParams& p, const float* x, int64_t n, Lanes& lanes, bool fast) const {
@@ -283,7 +302,8 @@ struct ScaledKernels {
     (void)fast;
     scaledErr<K>(p.s, p.inv, x, n, lanes);
   }
-  bool errWeighted(const ScaledParams& p, const float* x, const float* w, int64_t n, Lanes& lanes) const {
+  bool errWeighted(const ScaledParams& p, const float* x, const float* w, int64_t n,
+                   Lanes& lanes) const {
 #if BITSMITH_X86
     if (!avx2) return false;
     scaledErrWeightedAvx2<K>(p.s, p.inv, x, w, n, lanes);
@@ -294,8 +314,8 @@ struct ScaledKernels {
 #endif
   }
   bool useFastRow() const { return avx2 && !static_cast<const Self*>(this)->clip(); }
-  bool fastRow(const float* row, const Layout& L, float* drow, int64_t gi0, StoredTensor& st, BitWriter& cw,
-               BitWriter* zw, bool nt) const {
+  bool fastRow(const float* row, const Layout& L, float* drow, int64_t gi0, StoredTensor& st,
+               BitWriter& cw, BitWriter* zw, bool nt) const {
 #if BITSMITH_X86
     return fusedRowAvx2(*static_cast<const Self*>(this), row, L, drow, gi0, st, cw, zw, nt);
 #else
@@ -322,7 +342,9 @@ struct ScaledPolicy : ScaledKernels<K, ScaledPolicy<K>> {
     st.scales.resize(size_t(L.groups * scaleBytes(scale)));
     st.zeros.clear();
   }
-  Stats stats(const float* x, int64_t n, ThreadPool* pool, bool fast) const { return minmaxRange(x, n, pool, fast); }
+  Stats stats(const float* x, int64_t n, ThreadPool* pool, bool fast) const {
+    return minmaxRange(x, n, pool, fast);
+  }
   bool finite(const Stats& s) const { return s.finite; }
   Params fit(const Stats& st, float a) const {
     Params p;
@@ -335,7 +357,9 @@ struct ScaledPolicy : ScaledKernels<K, ScaledPolicy<K>> {
     const int sb = scaleBytes(scale);
     putBytes(st.scales.data() + gi * sb, p.sb, sb);
   }
-  uint32_t quantOne(const Params& p, float w, float* dq) const { return scaledOne<K>(gridTable<K>(), p.s, p.inv, w, dq); }
+  uint32_t quantOne(const Params& p, float w, float* dq) const {
+    return scaledOne<K>(gridTable<K>(), p.s, p.inv, w, dq);
+  }
 };
 
 // mxfp4 (K = kFp4) / mxfp8 (K = kE4M3): power-of-two scales by the MX rule.
@@ -354,7 +378,9 @@ struct MxPolicy : ScaledKernels<K, MxPolicy<K>> {
     st.scales.resize(size_t(L.groups));
     st.zeros.clear();
   }
-  Stats stats(const float* x, int64_t n, ThreadPool* pool, bool fast) const { return minmaxRange(x, n, pool, fast); }
+  Stats stats(const float* x, int64_t n, ThreadPool* pool, bool fast) const {
+    return minmaxRange(x, n, pool, fast);
+  }
   bool finite(const Stats& s) const { return s.finite; }
   Params fit(const Stats& st, float) const {
     Params p;
@@ -377,16 +403,20 @@ struct MxPolicy : ScaledKernels<K, MxPolicy<K>> {
     p.inv = pow2(-e);  // exact: w * inv is w / X
     return p;
   }
-  void store(const Params& p, int64_t gi, StoredTensor& st, BitWriter*) const { st.scales[size_t(gi)] = uint8_t(p.sb); }
-  uint32_t quantOne(const Params& p, float w, float* dq) const { return scaledOne<K>(gridTable<K>(), p.s, p.inv, w, dq); }
+  void store(const Params& p, int64_t gi, StoredTensor& st, BitWriter*) const {
+    st.scales[size_t(gi)] = uint8_t(p.sb);
+  }
+  uint32_t quantOne(const Params& p, float w, float* dq) const {
+    return scaledOne<K>(gridTable<K>(), p.s, p.inv, w, dq);
+  }
 };
 
 struct NvPolicy : ScaledKernels<kFp4, NvPolicy> {
   static constexpr bool kTrits = false;
   using Stats = MinMax;
-  using Params = ScaledParams;  // sb: the e4m3 block scale code
-  float g = 1;                         // the global scale G
-  float gOver6 = 1.0f / kFp4Max;       // G / 6
+  using Params = ScaledParams;    // sb: the e4m3 block scale code
+  float g = 1;                    // the global scale G
+  float gOver6 = 1.0f / kFp4Max;  // G / 6
 
   int codeBits() const { return 4; }
   int zeroBits() const { return 0; }
@@ -396,7 +426,9 @@ struct NvPolicy : ScaledKernels<kFp4, NvPolicy> {
     st.scales.resize(size_t(L.groups));
     st.zeros.clear();
   }
-  Stats stats(const float* x, int64_t n, ThreadPool* pool, bool fast) const { return minmaxRange(x, n, pool, fast); }
+  Stats stats(const float* x, int64_t n, ThreadPool* pool, bool fast) const {
+    return minmaxRange(x, n, pool, fast);
+  }
   bool finite(const Stats& s) const { return s.finite; }
   Params fit(const Stats& st, float) const {
     Params p;
@@ -407,8 +439,12 @@ struct NvPolicy : ScaledKernels<kFp4, NvPolicy> {
     p.inv = p.s > 0 ? 1.0f / p.s : 0.0f;
     return p;
   }
-  void store(const Params& p, int64_t gi, StoredTensor& st, BitWriter*) const { st.scales[size_t(gi)] = uint8_t(p.sb); }
-  uint32_t quantOne(const Params& p, float w, float* dq) const { return scaledOne<kFp4>(kFp4Grid, p.s, p.inv, w, dq); }
+  void store(const Params& p, int64_t gi, StoredTensor& st, BitWriter*) const {
+    st.scales[size_t(gi)] = uint8_t(p.sb);
+  }
+  uint32_t quantOne(const Params& p, float w, float* dq) const {
+    return scaledOne<kFp4>(kFp4Grid, p.s, p.inv, w, dq);
+  }
 };
 
 // nvfp4's per-tensor scale, in compressed-tensors' convention: G = 448 * 6 / amax, stored
@@ -427,26 +463,32 @@ NvPolicy nvPolicy(float mn, float mx, StoredTensor& st) {
 
 }  // namespace
 
-void quantizeFloatFamily(const float* x, const Layout& L, const QuantConfig& c, const FormatSpec& f, const Ctx& ctx,
-                         float* dq, StoredTensor& st) {
+void quantizeFloatFamily(const float* x, const Layout& L, const QuantConfig& c, const FormatSpec& f,
+                         const Ctx& ctx, float* dq, StoredTensor& st) {
   const ScaleType scale = f.hasFixedScale ? f.fixedScale : c.scale;
   const std::string name = f.name;
-  if (name == "nf4") runGrouped(ScaledPolicy<kNf4>(scale, c.clipMse), x, L, ctx, dq, st);
-  else if (name == "fp4") runGrouped(ScaledPolicy<kFp4>(scale, c.clipMse), x, L, ctx, dq, st);
-  else if (name == "fp8_e4m3") runGrouped(ScaledPolicy<kE4M3>(scale, c.clipMse), x, L, ctx, dq, st);
-  else if (name == "fp8_e5m2") runGrouped(ScaledPolicy<kE5M2>(scale, c.clipMse), x, L, ctx, dq, st);
-  else throw std::invalid_argument("format " + name + " is not a float grid");
+  if (name == "nf4")
+    runGrouped(ScaledPolicy<kNf4>(scale, c.clipMse), x, L, ctx, dq, st);
+  else if (name == "fp4")
+    runGrouped(ScaledPolicy<kFp4>(scale, c.clipMse), x, L, ctx, dq, st);
+  else if (name == "fp8_e4m3")
+    runGrouped(ScaledPolicy<kE4M3>(scale, c.clipMse), x, L, ctx, dq, st);
+  else if (name == "fp8_e5m2")
+    runGrouped(ScaledPolicy<kE5M2>(scale, c.clipMse), x, L, ctx, dq, st);
+  else
+    throw std::invalid_argument("format " + name + " is not a float grid");
 }
 
-void quantizeMicroFamily(const float* x, const Layout& L, const QuantConfig&, const FormatSpec& f, const Ctx& ctx,
-                         float* dq, StoredTensor& st) {
+void quantizeMicroFamily(const float* x, const Layout& L, const QuantConfig&, const FormatSpec& f,
+                         const Ctx& ctx, float* dq, StoredTensor& st) {
   const std::string name = f.name;
   if (name == "mxfp4") {
     runGrouped(MxPolicy<kFp4>{}, x, L, ctx, dq, st);
   } else if (name == "mxfp8") {
     runGrouped(MxPolicy<kE4M3>{}, x, L, ctx, dq, st);
   } else if (name == "nvfp4") {
-    const MinMax t = ctx.reference ? minmaxScalar(x, L.size()) : minmaxRange(x, L.size(), ctx.pool, true);
+    const MinMax t =
+        ctx.reference ? minmaxScalar(x, L.size()) : minmaxRange(x, L.size(), ctx.pool, true);
     if (!t.finite && ctx.nonFinite) {
       ctx.nonFinite->store(true);
       return;
@@ -458,17 +500,24 @@ void quantizeMicroFamily(const float* x, const Layout& L, const QuantConfig&, co
   }
 }
 
-void gptqFloatFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq, StoredTensor& st) {
+void gptqFloatFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq,
+                     StoredTensor& st) {
   const ScaleType scale = f.hasFixedScale ? f.fixedScale : c.scale;
   const std::string name = f.name;
-  if (name == "nf4") runGptq(ScaledPolicy<kNf4>(scale, c.clipMse), plan, dq, st);
-  else if (name == "fp4") runGptq(ScaledPolicy<kFp4>(scale, c.clipMse), plan, dq, st);
-  else if (name == "fp8_e4m3") runGptq(ScaledPolicy<kE4M3>(scale, c.clipMse), plan, dq, st);
-  else if (name == "fp8_e5m2") runGptq(ScaledPolicy<kE5M2>(scale, c.clipMse), plan, dq, st);
-  else throw std::invalid_argument("format " + name + " is not a float grid");
+  if (name == "nf4")
+    runGptq(ScaledPolicy<kNf4>(scale, c.clipMse), plan, dq, st);
+  else if (name == "fp4")
+    runGptq(ScaledPolicy<kFp4>(scale, c.clipMse), plan, dq, st);
+  else if (name == "fp8_e4m3")
+    runGptq(ScaledPolicy<kE4M3>(scale, c.clipMse), plan, dq, st);
+  else if (name == "fp8_e5m2")
+    runGptq(ScaledPolicy<kE5M2>(scale, c.clipMse), plan, dq, st);
+  else
+    throw std::invalid_argument("format " + name + " is not a float grid");
 }
 
-void gptqMicroFamily(const GptqPlan& plan, const QuantConfig&, const FormatSpec& f, float* dq, StoredTensor& st) {
+void gptqMicroFamily(const GptqPlan& plan, const QuantConfig&, const FormatSpec& f, float* dq,
+                     StoredTensor& st) {
   const std::string name = f.name;
   if (name == "mxfp4") {
     runGptq(MxPolicy<kFp4>{}, plan, dq, st);

@@ -2,11 +2,10 @@
 // or asymmetric with an integer or f16 zero point; any scale storage type), nf4, fp4,
 // fp8_e4m3, fp8_e5m2 (group size or channel, any scale type), the microscaled mxfp4,
 // mxfp8 and nvfp4 (their fixed blocks and scale rules), and the ggml blocks q8_0, q4_0,
-// q4_1, q5_0, q5_1, q4_k, q5_k, q6_k (quant/ggml/gptq.cc). Every group's parameters are fitted by the
-// family's own RTN rule (quant/int.cc, quant/float.cc, the ggml block encoder; with clip
-// mse, its shrink search), and every weight becomes the nearest point of its group's
-// grid, so the result is a point of exactly the stored format RTN writes, and is
-// returned in it.
+// q4_1, q5_0, q5_1, q4_k, q5_k, q6_k (quant/ggml/gptq.cc). Every group's parameters are fitted by
+// the family's own RTN rule (quant/int.cc, quant/float.cc, the ggml block encoder; with clip mse,
+// its shrink search), and every weight becomes the nearest point of its group's grid, so the result
+// is a point of exactly the stored format RTN writes, and is returned in it.
 //
 // Given W [rows, cols] and H = X^T X of the layer's input [cols, cols]:
 //   dead input channels (H_jj = 0) get H_jj = 1 and W[:, j] = 0;
@@ -50,8 +49,8 @@ struct GptqTimes {
  *  Throws std::invalid_argument for what GPTQ does not run here (the sign grids binary and
  *  ternary, q2_k, q3_k and the iq4 blocks, group tensor, outliers, lowrank, rotate), for
  *  non-finite weights, and for a Hessian that is not positive definite after damping. */
-std::vector<float> gptqQuantize(const float* w, int64_t rows, int64_t cols, const double* h, const QuantConfig& cfg,
-                                const GptqOptions& opt, ThreadPool* pool, StoredTensor* stored = nullptr,
-                                GptqTimes* times = nullptr);
+std::vector<float> gptqQuantize(const float* w, int64_t rows, int64_t cols, const double* h,
+                                const QuantConfig& cfg, const GptqOptions& opt, ThreadPool* pool,
+                                StoredTensor* stored = nullptr, GptqTimes* times = nullptr);
 
 }  // namespace bitsmith

@@ -34,10 +34,10 @@ namespace bitsmith {
 namespace quant {
 
 struct GptqPlan {
-  const float* w = nullptr;  // [rows, cols], the original order
-  Layout L;                  // groups along the original column order
-  std::vector<int64_t> perm; // processing position -> original column
-  std::vector<uint8_t> dead; // by original column: H_jj was 0 (weights become 0)
+  const float* w = nullptr;   // [rows, cols], the original order
+  Layout L;                   // groups along the original column order
+  std::vector<int64_t> perm;  // processing position -> original column
+  std::vector<uint8_t> dead;  // by original column: H_jj was 0 (weights become 0)
   bool actOrder = false;
   bool reference = false;
   ThreadPool* pool = nullptr;
@@ -51,8 +51,9 @@ struct GptqPlan {
     linalg::PackedB lazy;
   };
   std::vector<Block> blocks;
-  std::vector<float> vdiag;             // V[c][c]
-  std::vector<std::vector<float>> ugg;  // per group (no act_order, not the first): U's diagonal block
+  std::vector<float> vdiag;  // V[c][c]
+  std::vector<std::vector<float>>
+      ugg;  // per group (no act_order, not the first): U's diagonal block
   float weight(int64_t r, int64_t c) const { return dead[size_t(c)] ? 0.0f : w[r * L.cols + c]; }
 };
 
@@ -66,9 +67,12 @@ struct HasQuantAt : std::false_type {};
 template <class P>
 struct HasQuantAt<P, std::void_t<decltype(&P::quantAt)>> : std::true_type {};
 template <class P>
-inline uint32_t gptqQuant(const P& pol, const typename P::Params& p, int64_t i, float w, float* dq) {
-  if constexpr (HasQuantAt<P>::value) return pol.quantAt(p, i, w, dq);
-  else return (void)i, pol.quantOne(p, w, dq);
+inline uint32_t gptqQuant(const P& pol, const typename P::Params& p, int64_t i, float w,
+                          float* dq) {
+  if constexpr (HasQuantAt<P>::value)
+    return pol.quantAt(p, i, w, dq);
+  else
+    return (void)i, pol.quantOne(p, w, dq);
 }
 
 template <class P, class = void>
@@ -77,13 +81,14 @@ template <class P>
 struct HasAssemble<P, std::void_t<decltype(&P::assemble)>> : std::true_type {};
 
 template <class P>
-void storeGrouped(const P& pol, const std::vector<typename P::Params>& params, const std::vector<uint8_t>& codes, const Layout& L,
-                  StoredTensor& st);
+void storeGrouped(const P& pol, const std::vector<typename P::Params>& params,
+                  const std::vector<uint8_t>& codes, const Layout& L, StoredTensor& st);
 
 template <class P>
 typename P::Params gptqFit(const P& pol, const float* x, int64_t n, bool fast) {
   const typename P::Stats s = pol.stats(x, n, nullptr, fast);
-  if (!pol.finite(s)) throw std::invalid_argument("non-finite weight; quantization needs finite weights");
+  if (!pol.finite(s))
+    throw std::invalid_argument("non-finite weight; quantization needs finite weights");
   return chooseParams(pol, x, n, s, nullptr, fast);
 }
 
@@ -101,37 +106,43 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
   auto fitStatic = [&](int64_t r, std::vector<float>& tmp) {
     tmp.resize(size_t(n));
     for (int64_t c = 0; c < n; c++) tmp[size_t(c)] = plan.weight(r, c);
-    for (int64_t g = 0; g < G; g++) params[size_t(r * G + g)] = gptqFit(pol, tmp.data() + g * gs, std::min(gs, n - g * gs), fast);
+    for (int64_t g = 0; g < G; g++)
+      params[size_t(r * G + g)] = gptqFit(pol, tmp.data() + g * gs, std::min(gs, n - g * gs), fast);
   };
 
   if (plan.reference) {
     // Row by row in f64 (rows are independent), every update applied before a column is read.
     const double* U = plan.U.data();
-    parallelFor(plan.pool, rows, [&](int64_t r0, int64_t r1) {
-      std::vector<double> row(static_cast<size_t>(n));
-      std::vector<float> tmp;
-      for (int64_t r = r0; r < r1; r++) {
-        for (int64_t j = 0; j < n; j++) row[size_t(j)] = double(plan.weight(r, plan.perm[size_t(j)]));
-        if (plan.actOrder) fitStatic(r, tmp);
-        for (int64_t j = 0; j < n; j++) {
-          const int64_t c = plan.perm[size_t(j)];
-          const int64_t g = c / gs;
-          if (!plan.actOrder && c % gs == 0) {
-            // Without act_order the processing order is the original one.
-            tmp.resize(size_t(gs));
-            const int64_t len = std::min(gs, n - c);
-            for (int64_t k = 0; k < len; k++) tmp[size_t(k)] = float(row[size_t(c + k)]);
-            params[size_t(r * G + g)] = gptqFit(pol, tmp.data(), len, false);
+    parallelFor(
+        plan.pool, rows,
+        [&](int64_t r0, int64_t r1) {
+          std::vector<double> row(static_cast<size_t>(n));
+          std::vector<float> tmp;
+          for (int64_t r = r0; r < r1; r++) {
+            for (int64_t j = 0; j < n; j++)
+              row[size_t(j)] = double(plan.weight(r, plan.perm[size_t(j)]));
+            if (plan.actOrder) fitStatic(r, tmp);
+            for (int64_t j = 0; j < n; j++) {
+              const int64_t c = plan.perm[size_t(j)];
+              const int64_t g = c / gs;
+              if (!plan.actOrder && c % gs == 0) {
+                // Without act_order the processing order is the original one.
+                tmp.resize(size_t(gs));
+                const int64_t len = std::min(gs, n - c);
+                for (int64_t k = 0; k < len; k++) tmp[size_t(k)] = float(row[size_t(c + k)]);
+                params[size_t(r * G + g)] = gptqFit(pol, tmp.data(), len, false);
+              }
+              float q;
+              codes[size_t(r * n + c)] = uint8_t(
+                  gptqQuant(pol, params[size_t(r * G + g)], c % gs, float(row[size_t(j)]), &q));
+              dq[r * n + c] = q;
+              const double* u = U + j * n;
+              const double e = (row[size_t(j)] - double(q)) / u[j];
+              for (int64_t k = j + 1; k < n; k++) row[size_t(k)] -= e * u[k];
+            }
           }
-          float q;
-          codes[size_t(r * n + c)] = uint8_t(gptqQuant(pol, params[size_t(r * G + g)], c % gs, float(row[size_t(j)]), &q));
-          dq[r * n + c] = q;
-          const double* u = U + j * n;
-          const double e = (row[size_t(j)] - double(q)) / u[j];
-          for (int64_t k = j + 1; k < n; k++) row[size_t(k)] -= e * u[k];
-        }
-      }
-    }, 4);
+        },
+        4);
   } else {
     // W~ [rows, n] in processing order; A = w - q of the current block [rows, block].
     // The reconstruction and codes are written in processing order too (with act_order,
@@ -144,59 +155,70 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
     int64_t maxLen = 1;
     for (const auto& b : plan.blocks) maxLen = std::max(maxLen, b.b1 - b.b0);
     std::vector<float> a(size_t(rows * maxLen));
-    parallelFor(plan.pool, rows, [&](int64_t r0, int64_t r1) {
-      std::vector<float> tmp;
-      for (int64_t r = r0; r < r1; r++) {
-        float* row = wt.data() + r * n;
-        for (int64_t j = 0; j < n; j++) row[j] = plan.weight(r, plan.perm[size_t(j)]);
-        std::copy(row, row + n, dqp + r * n);
-        if (plan.actOrder) fitStatic(r, tmp);
-      }
-    }, 16);
+    parallelFor(
+        plan.pool, rows,
+        [&](int64_t r0, int64_t r1) {
+          std::vector<float> tmp;
+          for (int64_t r = r0; r < r1; r++) {
+            float* row = wt.data() + r * n;
+            for (int64_t j = 0; j < n; j++) row[j] = plan.weight(r, plan.perm[size_t(j)]);
+            std::copy(row, row + n, dqp + r * n);
+            if (plan.actOrder) fitStatic(r, tmp);
+          }
+        },
+        16);
     for (const auto& blk : plan.blocks) {
       const int64_t b0 = blk.b0, len = blk.b1 - blk.b0;
-      parallelFor(plan.pool, rows, [&](int64_t r0, int64_t r1) {
-        std::vector<float> p;
-        for (int64_t r = r0; r < r1; r++) {
-          float* row = wt.data() + r * n + b0;
-          float* orig = dqp + r * n + b0;
-          uint8_t* code = cp + r * n + b0;
-          float* ar = a.data() + r * len;
-          const Params* pr = params.data() + r * G;
-          for (int64_t jj = 0; jj < len; jj++) {
-            const int64_t c = plan.perm[size_t(b0 + jj)];
-            if (!plan.actOrder && c % gs == 0) {
-              const int64_t m = std::min(gs, n - c);
-              if (c == 0) {
-                params[size_t(r * G)] = gptqFit(pol, row + jj, m, true);
-              } else {
-                const float* u = plan.ugg[size_t(c / gs)].data();
-                p.assign(orig + jj, orig + jj + m);
-                for (int64_t x = 0; x < m; x++)
-                  gptqAxpy(p.data() + x, u + x * m + x, (row[jj + x] - orig[jj + x]) * plan.vdiag[size_t(c + x)], m - x);
-                params[size_t(r * G + c / gs)] = gptqFit(pol, p.data(), m, true);
+      parallelFor(
+          plan.pool, rows,
+          [&](int64_t r0, int64_t r1) {
+            std::vector<float> p;
+            for (int64_t r = r0; r < r1; r++) {
+              float* row = wt.data() + r * n + b0;
+              float* orig = dqp + r * n + b0;
+              uint8_t* code = cp + r * n + b0;
+              float* ar = a.data() + r * len;
+              const Params* pr = params.data() + r * G;
+              for (int64_t jj = 0; jj < len; jj++) {
+                const int64_t c = plan.perm[size_t(b0 + jj)];
+                if (!plan.actOrder && c % gs == 0) {
+                  const int64_t m = std::min(gs, n - c);
+                  if (c == 0) {
+                    params[size_t(r * G)] = gptqFit(pol, row + jj, m, true);
+                  } else {
+                    const float* u = plan.ugg[size_t(c / gs)].data();
+                    p.assign(orig + jj, orig + jj + m);
+                    for (int64_t x = 0; x < m; x++)
+                      gptqAxpy(p.data() + x, u + x * m + x,
+                               (row[jj + x] - orig[jj + x]) * plan.vdiag[size_t(c + x)], m - x);
+                    params[size_t(r * G + c / gs)] = gptqFit(pol, p.data(), m, true);
+                  }
+                }
+                float q;
+                code[jj] = uint8_t(gptqQuant(pol, pr[c / gs], c % gs, row[jj], &q));
+                const float d = orig[jj] - q;
+                orig[jj] = q;
+                ar[jj] = d;
+                gptqAxpy(row + jj + 1, blk.vb.data() + jj * len + jj + 1, d, len - jj - 1);
               }
             }
-            float q;
-            code[jj] = uint8_t(gptqQuant(pol, pr[c / gs], c % gs, row[jj], &q));
-            const float d = orig[jj] - q;
-            orig[jj] = q;
-            ar[jj] = d;
-            gptqAxpy(row + jj + 1, blk.vb.data() + jj * len + jj + 1, d, len - jj - 1);
-          }
-        }
-      }, 8);
-      if (blk.b1 < n) linalg::gemmPacked(a.data(), len, rows, blk.lazy, wt.data() + blk.b1, n, plan.pool, true);
+          },
+          8);
+      if (blk.b1 < n)
+        linalg::gemmPacked(a.data(), len, rows, blk.lazy, wt.data() + blk.b1, n, plan.pool, true);
     }
     if (plan.actOrder)
-      parallelFor(plan.pool, rows, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; r++)
-          for (int64_t j = 0; j < n; j++) {
-            const int64_t c = plan.perm[size_t(j)];
-            dq[r * n + c] = dqp[r * n + j];
-            codes[size_t(r * n + c)] = cp[r * n + j];
-          }
-      }, 16);
+      parallelFor(
+          plan.pool, rows,
+          [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; r++)
+              for (int64_t j = 0; j < n; j++) {
+                const int64_t c = plan.perm[size_t(j)];
+                dq[r * n + c] = dqp[r * n + j];
+                codes[size_t(r * n + c)] = cp[r * n + j];
+              }
+          },
+          16);
   }
 
   // A policy whose stored form interleaves parameters and codes (ggml blocks) assembles it.
@@ -210,22 +232,26 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
 
 // The stored form, in runGrouped's order: codes row by row, one parameter set per group.
 template <class P>
-void storeGrouped(const P& pol, const std::vector<typename P::Params>& params, const std::vector<uint8_t>& codes, const Layout& L,
-                  StoredTensor& st) {
+void storeGrouped(const P& pol, const std::vector<typename P::Params>& params,
+                  const std::vector<uint8_t>& codes, const Layout& L, StoredTensor& st) {
   pol.allocate(st, L);
   const int zbits = pol.zeroBits();
   BitWriter cw(st.codes.data(), pol.codeBits());
   cw.pushMany(codes.data(), int64_t(codes.size()));
   cw.flush();
   BitWriter zw(st.zeros.data(), zbits > 0 ? zbits : 8);
-  for (int64_t gi = 0; gi < L.groups; gi++) pol.store(params[size_t(gi)], gi, st, zbits > 0 ? &zw : nullptr);
+  for (int64_t gi = 0; gi < L.groups; gi++)
+    pol.store(params[size_t(gi)], gi, st, zbits > 0 ? &zw : nullptr);
   if (zbits > 0) zw.flush();
 }
 
 // Family entry points (int.cc, float.cc): the family's policy for c, then runGptq.
-void gptqIntFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq, StoredTensor& st);
-void gptqFloatFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq, StoredTensor& st);
-void gptqMicroFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq, StoredTensor& st);
+void gptqIntFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq,
+                   StoredTensor& st);
+void gptqFloatFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq,
+                     StoredTensor& st);
+void gptqMicroFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq,
+                     StoredTensor& st);
 // ggml/gptq.cc: the 32-weight blocks with a per-block scale (q8_0, q4_0, q5_0) or scale and
 // min (q4_1, q5_1), and the k-quants q4_k, q5_k, q6_k.
 bool gptqGgmlSupported(const std::string& format);

@@ -22,10 +22,11 @@ constexpr float kSqrt2 = 1.41421356f;
 // ln(1 + f) on [sqrt(1/2) - 1, sqrt(2) - 1] and e^r on [-ln2/2, ln2/2]: the minimax
 // polynomials of the Cephes single-precision logf / expf (ln2 split in two for exactness).
 constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f, kLog2e = 1.44269504088896341f;
-constexpr float kL[9] = {7.0376836292e-2f, -1.1514610310e-1f, 1.1676998740e-1f, -1.2420140846e-1f, 1.4249322787e-1f,
-                         -1.6668057665e-1f, 2.0000714765e-1f, -2.4999993993e-1f, 3.3333331174e-1f};
-constexpr float kE[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f,
-                         5.0000001201e-1f};
+constexpr float kL[9] = {7.0376836292e-2f,  -1.1514610310e-1f, 1.1676998740e-1f,
+                         -1.2420140846e-1f, 1.4249322787e-1f,  -1.6668057665e-1f,
+                         2.0000714765e-1f,  -2.4999993993e-1f, 3.3333331174e-1f};
+constexpr float kE[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                         4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
 
 // a^e = exp(e ln a), every step a separate f32 multiply or add (no FMA: see common/cpu.h),
 // in the order the AVX2 version does them.
@@ -65,12 +66,17 @@ struct Sums {
   float z = 0;     // sum of q - (w - W_e) / s
 };
 
-inline double tree(const double* l) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
-inline float tree(const float* l) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
+inline double tree(const double* l) {
+  return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+inline float tree(const float* l) {
+  return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
 
 // One weight of a pass: the spec. Adds to lane sums.
 template <bool ZInt>
-inline void passOne(float w, const HqqGrid& g, float z, float pm1, float ib, double& obj, float& zs) {
+inline void passOne(float w, const HqqGrid& g, float z, float pm1, float ib, double& obj,
+                    float& zs) {
   const float t = w * g.inv;
   float r = ZInt ? std::nearbyint(t) + z : std::nearbyint(t + z);
   r = std::min(std::max(r, 0.0f), g.qmax);
@@ -98,8 +104,10 @@ Sums passScalar(const float* x, int64_t n, const HqqGrid& g, float z, float pm1,
 #if BITSMITH_X86
 BITSMITH_AVX2 inline __m256 powAvx2(__m256 a, __m256 e) {
   const __m256i bits = _mm256_castps_si256(a);
-  __m256 fe = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
-  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f800000)));
+  __m256 fe =
+      _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
+  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(
+      _mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f800000)));
   const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(kSqrt2), _CMP_GT_OQ);
   m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
   fe = _mm256_add_ps(fe, _mm256_and_ps(big, _mm256_set1_ps(1.0f)));
@@ -114,7 +122,8 @@ BITSMITH_AVX2 inline __m256 powAvx2(__m256 a, __m256 e) {
   __m256 ln = _mm256_add_ps(f, y);
   ln = _mm256_add_ps(ln, _mm256_mul_ps(fe, _mm256_set1_ps(kLn2Hi)));
   const __m256 t = _mm256_mul_ps(e, ln);
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(kLog2e)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_sub_ps(t, _mm256_mul_ps(n, _mm256_set1_ps(kLn2Hi)));
   r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(kLn2Lo)));
   const __m256 r2 = _mm256_mul_ps(r, r);
@@ -123,12 +132,14 @@ BITSMITH_AVX2 inline __m256 powAvx2(__m256 a, __m256 e) {
   p = _mm256_mul_ps(p, r2);
   p = _mm256_add_ps(p, r);
   p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
-  const __m256i pow2 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256i pow2 =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(pow2));
 }
 
 template <bool ZInt>
-BITSMITH_AVX2 Sums passAvx2(const float* x, int64_t n, const HqqGrid& g, float z, float pm1, float ib) {
+BITSMITH_AVX2 Sums passAvx2(const float* x, int64_t n, const HqqGrid& g, float z, float pm1,
+                            float ib) {
   const __m256 vinv = _mm256_set1_ps(g.inv), vs = _mm256_set1_ps(g.s), vz = _mm256_set1_ps(z);
   const __m256 vq = _mm256_set1_ps(g.qmax), v0 = _mm256_setzero_ps(), vtiny = _mm256_set1_ps(kTiny);
   const __m256 vpm1 = _mm256_set1_ps(pm1), vib = _mm256_set1_ps(ib);
@@ -139,15 +150,17 @@ BITSMITH_AVX2 Sums passAvx2(const float* x, int64_t n, const HqqGrid& g, float z
   for (; i + 8 <= n; i += 8) {
     const __m256 w = _mm256_loadu_ps(x + i);
     const __m256 t = _mm256_mul_ps(w, vinv);
-    __m256 r = ZInt ? _mm256_add_ps(_mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz)
-                    : _mm256_round_ps(_mm256_add_ps(t, vz), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r =
+        ZInt ? _mm256_add_ps(_mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz)
+             : _mm256_round_ps(_mm256_add_ps(t, vz), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     r = _mm256_min_ps(vq, _mm256_max_ps(v0, r));  // == std::min(std::max(r, 0), qmax)
     const __m256 e = _mm256_sub_ps(w, _mm256_mul_ps(_mm256_sub_ps(r, vz), vs));
     const __m256 a = _mm256_andnot_ps(sign, e);
     const __m256 live = _mm256_cmp_ps(a, vtiny, _CMP_GE_OQ);
     const __m256 pw = powAvx2(_mm256_max_ps(a, vtiny), vpm1);
     const __m256 term = _mm256_and_ps(live, _mm256_mul_ps(a, pw));
-    const __m256 m = _mm256_max_ps(_mm256_sub_ps(a, _mm256_mul_ps(pw, vib)), v0);  // (m > 0) ? m : 0
+    const __m256 m =
+        _mm256_max_ps(_mm256_sub_ps(a, _mm256_mul_ps(pw, vib)), v0);  // (m > 0) ? m : 0
     const __m256 we = _mm256_and_ps(live, _mm256_or_ps(m, _mm256_and_ps(e, sign)));
     zl = _mm256_add_ps(zl, _mm256_sub_ps(r, _mm256_mul_ps(_mm256_sub_ps(w, we), vinv)));
     o0 = _mm256_add_pd(o0, _mm256_cvtps_pd(_mm256_castps256_ps128(term)));
@@ -165,7 +178,8 @@ BITSMITH_AVX2 Sums passAvx2(const float* x, int64_t n, const HqqGrid& g, float z
 
 Sums pass(const float* x, int64_t n, const HqqGrid& g, float z, float pm1, float ib, bool avx2) {
 #if BITSMITH_X86
-  if (avx2) return g.zeroInt ? passAvx2<true>(x, n, g, z, pm1, ib) : passAvx2<false>(x, n, g, z, pm1, ib);
+  if (avx2)
+    return g.zeroInt ? passAvx2<true>(x, n, g, z, pm1, ib) : passAvx2<false>(x, n, g, z, pm1, ib);
 #endif
   (void)avx2;
   return g.zeroInt ? passScalar<true>(x, n, g, z, pm1, ib) : passScalar<false>(x, n, g, z, pm1, ib);
@@ -173,7 +187,9 @@ Sums pass(const float* x, int64_t n, const HqqGrid& g, float z, float pm1, float
 
 }  // namespace
 
-float hqqPow(float a, float e) { return powSpec(a, e); }
+float hqqPow(float a, float e) {
+  return powSpec(a, e);
+}
 
 float hqqStoreZero(float z, const HqqGrid& g) {
   if (g.zeroInt) return std::min(std::max(std::nearbyint(z), 0.0f), g.qmax);
@@ -181,16 +197,22 @@ float hqqStoreZero(float z, const HqqGrid& g) {
 }
 
 void checkHqqOptions(const HqqOptions& o) {
-  if (o.iters < 0 || o.iters > 1000) throw std::invalid_argument("hqq iters must be from 0 to 1000, got " + std::to_string(o.iters));
-  if (!(o.lpNorm >= 0.05f && o.lpNorm <= 1.0f)) throw std::invalid_argument("hqq lp_norm must be from 0.05 to 1, got " + std::to_string(o.lpNorm));
-  if (!(o.beta > 0 && std::isfinite(o.beta))) throw std::invalid_argument("hqq beta must be a positive number");
-  if (!(o.kappa >= 1 && o.kappa <= 2)) throw std::invalid_argument("hqq kappa must be from 1 to 2, got " + std::to_string(o.kappa));
+  if (o.iters < 0 || o.iters > 1000)
+    throw std::invalid_argument("hqq iters must be from 0 to 1000, got " + std::to_string(o.iters));
+  if (!(o.lpNorm >= 0.05f && o.lpNorm <= 1.0f))
+    throw std::invalid_argument("hqq lp_norm must be from 0.05 to 1, got " +
+                                std::to_string(o.lpNorm));
+  if (!(o.beta > 0 && std::isfinite(o.beta)))
+    throw std::invalid_argument("hqq beta must be a positive number");
+  if (!(o.kappa >= 1 && o.kappa <= 2))
+    throw std::invalid_argument("hqq kappa must be from 1 to 2, got " + std::to_string(o.kappa));
 }
 
 namespace {
 // The iteration from z0 on grid g; `store` false: the zero stays an f32 (the relaxation
 // zero int uses). Returns the zero with the smallest objective seen.
-HqqResult iterate(const float* x, int64_t n, const HqqGrid& g, float z0, const HqqOptions& o, bool fast, bool store) {
+HqqResult iterate(const float* x, int64_t n, const HqqGrid& g, float z0, const HqqOptions& o,
+                  bool fast, bool store) {
   HqqResult res;
   res.z = z0;
   const float pm1 = o.lpNorm - 1.0f;
@@ -213,7 +235,8 @@ HqqResult iterate(const float* x, int64_t n, const HqqGrid& g, float z0, const H
 }
 }  // namespace
 
-HqqResult hqqZero(const float* x, int64_t n, const HqqGrid& g, float z0, const HqqOptions& o, bool scalar) {
+HqqResult hqqZero(const float* x, int64_t n, const HqqGrid& g, float z0, const HqqOptions& o,
+                  bool scalar) {
   if (n <= 0 || !(g.s > 0) || o.iters <= 0) return HqqResult{z0, 0, 0};
   static const bool avx2 = cpuHasAvx2();
   const bool fast = !scalar && avx2;

@@ -55,7 +55,8 @@ struct HqqResult {
 
 /** The group x[0..n)'s optimised stored zero; z0 is RTN's stored zero (the start). `scalar`:
  *  the reference loop (else AVX2 when the CPU has it; same result). */
-HqqResult hqqZero(const float* x, int64_t n, const HqqGrid& g, float z0, const HqqOptions& o, bool scalar);
+HqqResult hqqZero(const float* x, int64_t n, const HqqGrid& g, float z0, const HqqOptions& o,
+                  bool scalar);
 
 /** The zero's storage rule for the grid. */
 float hqqStoreZero(float z, const HqqGrid& g);

@@ -10,7 +10,8 @@ namespace quant {
 void checkImportance(const float* d, int64_t cols) {
   for (int64_t j = 0; j < cols; ++j)
     if (!std::isfinite(d[j]) || d[j] < 0)
-      throw std::invalid_argument("importance[" + std::to_string(j) + "] must be finite and >= 0, got " + std::to_string(d[j]));
+      throw std::invalid_argument("importance[" + std::to_string(j) +
+                                  "] must be finite and >= 0, got " + std::to_string(d[j]));
 }
 
 std::vector<float> rotatedImportance(const float* d, int64_t cols, int64_t block) {

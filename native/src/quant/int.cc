@@ -26,8 +26,8 @@
 #include "common/cpu.h"
 #include "common/fp.h"
 #include "quant/driver.h"
-#include "quant/hqq.h"
 #include "quant/gptq_driver.h"
+#include "quant/hqq.h"
 
 #if BITSMITH_X86
 #include <immintrin.h>
@@ -44,7 +44,7 @@ struct IntParams {
   float s = 0, inv = 0, z = 0;  // stored scale, its reciprocal, zero point (0 symmetric)
   uint32_t zcode = 0;           // zero int
   uint16_t zh = 0;              // zero f16
-  uint32_t sb = 0;  // stored scale bytes (little endian)
+  uint32_t sb = 0;              // stored scale bytes (little endian)
 };
 
 struct IntGrid {
@@ -66,8 +66,8 @@ inline int intQ(float w, float inv, float z, float lo, float hi) {
 
 #if BITSMITH_X86
 template <int M>
-BITSMITH_AVX2 inline __m256i intQ8(const float* x, __m256 vinv, __m256 vz, __m256 vlo, __m256 vhi, __m256 vs,
-                                   __m256* dq) {
+BITSMITH_AVX2 inline __m256i intQ8(const float* x, __m256 vinv, __m256 vz, __m256 vlo, __m256 vhi,
+                                   __m256 vs, __m256* dq) {
   __m256 t = _mm256_mul_ps(_mm256_loadu_ps(x), vinv);
   if (M == kAsymFloat) t = _mm256_add_ps(t, vz);
   __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -79,7 +79,8 @@ BITSMITH_AVX2 inline __m256i intQ8(const float* x, __m256 vinv, __m256 vz, __m25
 }
 
 template <int M>
-BITSMITH_AVX2 void intQuantAvx2(const IntGrid& g, const float* x, int64_t n, float* dq, uint8_t* codes, bool nt) {
+BITSMITH_AVX2 void intQuantAvx2(const IntGrid& g, const float* x, int64_t n, float* dq,
+                                uint8_t* codes, bool nt) {
   const __m256 vinv = _mm256_set1_ps(g.inv), vz = _mm256_set1_ps(g.z), vs = _mm256_set1_ps(g.s);
   const __m256 vlo = _mm256_set1_ps(g.lo), vhi = _mm256_set1_ps(g.hi);
   const __m256i voff = _mm256_set1_epi32(g.offset);
@@ -107,8 +108,10 @@ BITSMITH_AVX2 void intQuantAvx2(const IntGrid& g, const float* x, int64_t n, flo
   for (; i + 8 <= n; i += 8) {
     __m256 d;
     const __m256i q = _mm256_add_epi32(intQ8<M>(x + i, vinv, vz, vlo, vhi, vs, &d), voff);
-    if (stream) stream8(dq + i, d);
-    else _mm256_storeu_ps(dq + i, d);
+    if (stream)
+      stream8(dq + i, d);
+    else
+      _mm256_storeu_ps(dq + i, d);
     storeCodes8(codes + i, q);
   }
   for (; i < n; ++i) {
@@ -147,7 +150,8 @@ BITSMITH_AVX2 void intErrAvx2(const IntGrid& g, const float* x, int64_t n, Lanes
 // Importance-weighted squared errors: element i adds (e * e) * w[i] (in double) to lane
 // i & 15, as weightedGroupError's scalar loop does.
 template <int M>
-BITSMITH_AVX2 void intErrWeightedAvx2(const IntGrid& g, const float* x, const float* w, int64_t n, Lanes& lanes) {
+BITSMITH_AVX2 void intErrWeightedAvx2(const IntGrid& g, const float* x, const float* w, int64_t n,
+                                      Lanes& lanes) {
   const __m256 vinv = _mm256_set1_ps(g.inv), vz = _mm256_set1_ps(g.z), vs = _mm256_set1_ps(g.s);
   const __m256 vlo = _mm256_set1_ps(g.lo), vhi = _mm256_set1_ps(g.hi);
   __m256d acc[4];
@@ -180,12 +184,14 @@ constexpr int64_t kPrefetch = 8192;  // = the fused kernel's batch
 // Squared errors of several candidate grids over one group (n <= one reduction chunk), in
 // the lane order of common/reduce.h, each returned as its lane total.
 template <int M>
-BITSMITH_AVX2 void intErrManyAvx2(const IntGrid* grids, int count, const float* x, int64_t n, double* out) {
+BITSMITH_AVX2 void intErrManyAvx2(const IntGrid* grids, int count, const float* x, int64_t n,
+                                  double* out) {
   for (int c = 0; c < count; ++c) {
     const IntGrid& g = grids[c];
     const __m256 vinv = _mm256_set1_ps(g.inv), vz = _mm256_set1_ps(g.z), vs = _mm256_set1_ps(g.s);
     const __m256 vlo = _mm256_set1_ps(g.lo), vhi = _mm256_set1_ps(g.hi);
-    __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
+    __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+                      _mm256_setzero_pd()};
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
       for (int h = 0; h < 2; ++h) {
@@ -211,7 +217,8 @@ BITSMITH_AVX2 void intErrManyAvx2(const IntGrid* grids, int count, const float* 
 
 // 4-bit codes straight into a byte-aligned stream: n % 32 == 0.
 template <int M>
-BITSMITH_AVX2 void intQuantPack4Avx2(const IntGrid& g, const float* x, int64_t n, float* dq, uint8_t* out, bool nt) {
+BITSMITH_AVX2 void intQuantPack4Avx2(const IntGrid& g, const float* x, int64_t n, float* dq,
+                                     uint8_t* out, bool nt) {
   const __m256 vinv = _mm256_set1_ps(g.inv), vz = _mm256_set1_ps(g.z), vs = _mm256_set1_ps(g.s);
   const __m256 vlo = _mm256_set1_ps(g.lo), vhi = _mm256_set1_ps(g.hi);
   const __m256i voff = _mm256_set1_epi32(g.offset);
@@ -252,8 +259,9 @@ struct IntPolicy;
 
 #if BITSMITH_X86
 template <int M>
-BITSMITH_AVX2 bool intRowAvx2(const IntPolicy<M>& pol, const float* row, const Layout& L, float* drow, int64_t gi0,
-                              StoredTensor& st, BitWriter& cw, BitWriter* zw, bool nt);
+BITSMITH_AVX2 bool intRowAvx2(const IntPolicy<M>& pol, const float* row, const Layout& L,
+                              float* drow, int64_t gi0, StoredTensor& st, BitWriter& cw,
+                              BitWriter* zw, bool nt);
 #endif
 
 template <int M>
@@ -293,12 +301,17 @@ struct IntPolicy {
   void allocate(StoredTensor& st, const Layout& L) const {
     st.codes.resize(size_t(packedBytes(L.size(), bits)));
     st.scales.resize(size_t(L.groups * scaleBytes(scale)));
-    if (M == kAsymInt) st.zeros.resize(size_t(packedBytes(L.groups, bits)));
-    else if (M == kAsymFloat) st.zeros.resize(size_t(L.groups * 2));
-    else st.zeros.clear();
+    if (M == kAsymInt)
+      st.zeros.resize(size_t(packedBytes(L.groups, bits)));
+    else if (M == kAsymFloat)
+      st.zeros.resize(size_t(L.groups * 2));
+    else
+      st.zeros.clear();
   }
 
-  Stats stats(const float* x, int64_t n, ThreadPool* pool, bool fast) const { return minmaxRange(x, n, pool, fast); }
+  Stats stats(const float* x, int64_t n, ThreadPool* pool, bool fast) const {
+    return minmaxRange(x, n, pool, fast);
+  }
   bool finite(const Stats& s) const { return s.finite; }
 
   Params fit(const Stats& st, float a) const {
@@ -344,8 +357,10 @@ struct IntPolicy {
     if (M == kSym || hqq.iters <= 0 || !(p.s > 0)) return p;
     Params r = p;
     r.z = hqqZero(x, n, HqqGrid{p.s, p.inv, qmax, M == kAsymInt}, p.z, hqq, !fast).z;
-    if (M == kAsymInt) r.zcode = uint32_t(r.z);
-    else r.zh = f16FromF32Sat(r.z);
+    if (M == kAsymInt)
+      r.zcode = uint32_t(r.z);
+    else
+      r.zh = f16FromF32Sat(r.z);
     return r;
   }
 
@@ -374,8 +389,8 @@ struct IntPolicy {
   }
 
   bool useFastRow() const { return avx2 && !clipOn && hqq.iters <= 0; }
-  bool fastRow(const float* row, const Layout& L, float* drow, int64_t gi0, StoredTensor& st, BitWriter& cw,
-               BitWriter* zw, bool nt) const {
+  bool fastRow(const float* row, const Layout& L, float* drow, int64_t gi0, StoredTensor& st,
+               BitWriter& cw, BitWriter* zw, bool nt) const {
 #if BITSMITH_X86
     return intRowAvx2<M>(*this, row, L, drow, gi0, st, cw, zw, nt);
 #else
@@ -390,7 +405,8 @@ struct IntPolicy {
     return uint32_t(q + offset);
   }
 
-  void quantSeg(const Params& p, const float* x, int64_t n, float* dq, uint8_t* codes, bool nt) const {
+  void quantSeg(const Params& p, const float* x, int64_t n, float* dq, uint8_t* codes,
+                bool nt) const {
 #if BITSMITH_X86
     if (avx2) {
       intQuantAvx2<M>(grid(p), x, n, dq, codes, nt);
@@ -423,8 +439,9 @@ struct IntPolicy {
 // memory), then their fits (independent scalar work the CPU overlaps), then quantize and
 // pack from L1 (4-bit codes go straight into the stream when it is byte aligned).
 template <int M>
-BITSMITH_AVX2 bool intRowAvx2(const IntPolicy<M>& pol, const float* row, const Layout& L, float* drow, int64_t gi0,
-                              StoredTensor& st, BitWriter& cw, BitWriter* zw, bool nt) {
+BITSMITH_AVX2 bool intRowAvx2(const IntPolicy<M>& pol, const float* row, const Layout& L,
+                              float* drow, int64_t gi0, StoredTensor& st, BitWriter& cw,
+                              BitWriter* zw, bool nt) {
   constexpr int kBatch = 64;
   constexpr int64_t kBatchElems = kPrefetch;  // 32 KB of input per batch
   alignas(64) uint8_t tmp[kSeg];
@@ -468,19 +485,26 @@ BITSMITH_AVX2 bool intRowAvx2(const IntPolicy<M>& pol, const float* row, const L
 
 }  // namespace
 
-void quantizeIntFamily(const float* x, const Layout& L, const QuantConfig& c, const FormatSpec& f, const Ctx& ctx,
-                       float* dq, StoredTensor& st) {
+void quantizeIntFamily(const float* x, const Layout& L, const QuantConfig& c, const FormatSpec& f,
+                       const Ctx& ctx, float* dq, StoredTensor& st) {
   const ScaleType scale = f.hasFixedScale ? f.fixedScale : c.scale;
-  if (c.symmetric) runGrouped(IntPolicy<kSym>(f.bits, scale, c.clipMse), x, L, ctx, dq, st);
-  else if (c.zero == ZeroType::Int) runGrouped(IntPolicy<kAsymInt>(f.bits, scale, c.clipMse, c.hqq), x, L, ctx, dq, st);
-  else runGrouped(IntPolicy<kAsymFloat>(f.bits, scale, c.clipMse, c.hqq), x, L, ctx, dq, st);
+  if (c.symmetric)
+    runGrouped(IntPolicy<kSym>(f.bits, scale, c.clipMse), x, L, ctx, dq, st);
+  else if (c.zero == ZeroType::Int)
+    runGrouped(IntPolicy<kAsymInt>(f.bits, scale, c.clipMse, c.hqq), x, L, ctx, dq, st);
+  else
+    runGrouped(IntPolicy<kAsymFloat>(f.bits, scale, c.clipMse, c.hqq), x, L, ctx, dq, st);
 }
 
-void gptqIntFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq, StoredTensor& st) {
+void gptqIntFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpec& f, float* dq,
+                   StoredTensor& st) {
   const ScaleType scale = f.hasFixedScale ? f.fixedScale : c.scale;
-  if (c.symmetric) runGptq(IntPolicy<kSym>(f.bits, scale, c.clipMse), plan, dq, st);
-  else if (c.zero == ZeroType::Int) runGptq(IntPolicy<kAsymInt>(f.bits, scale, c.clipMse), plan, dq, st);
-  else runGptq(IntPolicy<kAsymFloat>(f.bits, scale, c.clipMse), plan, dq, st);
+  if (c.symmetric)
+    runGptq(IntPolicy<kSym>(f.bits, scale, c.clipMse), plan, dq, st);
+  else if (c.zero == ZeroType::Int)
+    runGptq(IntPolicy<kAsymInt>(f.bits, scale, c.clipMse), plan, dq, st);
+  else
+    runGptq(IntPolicy<kAsymFloat>(f.bits, scale, c.clipMse), plan, dq, st);
 }
 
 }  // namespace quant

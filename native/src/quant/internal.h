@@ -19,11 +19,11 @@ enum class Family { Int, Float, Micro, Sign, Ggml };
 struct FormatSpec {
   const char* name;
   Family family;
-  int bits;             // bits per code (ternary: 0, codes are trits)
-  int fixedGroup;       // 0: from the config
+  int bits;        // bits per code (ternary: 0, codes are trits)
+  int fixedGroup;  // 0: from the config
   bool hasFixedScale;
   ScaleType fixedScale;
-  int perTensorBytes;   // nvfp4: 4
+  int perTensorBytes;            // nvfp4: 4
   int blockWeights, blockBytes;  // ggml
 };
 
@@ -40,9 +40,9 @@ struct Layout {
 Layout makeLayout(int64_t rows, int64_t cols, const QuantConfig& c, const FormatSpec& f);
 
 struct Ctx {
-  ThreadPool* pool = nullptr;  // null: serial
-  bool reference = false;      // scalar spec loops, one group at a time
-  bool ntStores = false;       // fast path may write dequant with non-temporal stores
+  ThreadPool* pool = nullptr;              // null: serial
+  bool reference = false;                  // scalar spec loops, one group at a time
+  bool ntStores = false;                   // fast path may write dequant with non-temporal stores
   std::atomic<bool>* nonFinite = nullptr;  // fast paths set it on NaN/Inf input and stop
   // Per-column search weights in the basis being quantized (QuantConfig::importance, or
   // its rotated form): null for the plain squared error.
@@ -76,17 +76,19 @@ struct Rotation {
 };
 Rotation makeRotation(int64_t cols, uint64_t seed);
 // `scalar`: the reference path's plain loops (else AVX2 when available; same bits).
-void rotateRows(const Rotation& R, const float* in, float* out, int64_t rows, ThreadPool* pool, bool inverse,
-                bool scalar);
+void rotateRows(const Rotation& R, const float* in, float* out, int64_t rows, ThreadPool* pool,
+                bool inverse, bool scalar);
 
 // Low rank (lowrank.cc): rank-r approximation of R [m, n] by a seeded randomized SVD; writes
 // the f16 factors (U [m, r] then V [r, n]) to `factors` and their product to L.
-void lowrankFit(const float* R, int64_t m, int64_t n, int r, uint64_t seed, ThreadPool* pool, bool scalar,
-                Bytes& factors, float* L);
+void lowrankFit(const float* R, int64_t m, int64_t n, int r, uint64_t seed, ThreadPool* pool,
+                bool scalar, Bytes& factors, float* L);
 
 // Clip search grid: shrink factors 1, 0.975, ..., 0.525 (20 steps over (0.5, 1]).
 constexpr int kClipSteps = 20;
-inline float clipShrink(int i) { return float(1.0 - 0.025 * i); }
+inline float clipShrink(int i) {
+  return float(1.0 - 0.025 * i);
+}
 
 // Elements per piece the fast kernels stage codes for (a multiple of 64).
 constexpr int64_t kSeg = 4096;

@@ -29,8 +29,8 @@ MinMax minmaxScalar(const float* x, int64_t n) {
 namespace {
 BITSMITH_AVX2 inline __m256 notFinite(__m256 v) {
   const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-  return _mm256_cmp_ps(_mm256_and_ps(v, absMask), _mm256_set1_ps(std::numeric_limits<float>::infinity()),
-                       _CMP_NLT_UQ);
+  return _mm256_cmp_ps(_mm256_and_ps(v, absMask),
+                       _mm256_set1_ps(std::numeric_limits<float>::infinity()), _CMP_NLT_UQ);
 }
 
 }  // namespace

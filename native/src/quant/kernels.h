@@ -41,7 +41,8 @@ BITSMITH_AVX2 inline void stream8(float* p, __m256 v) {
 }
 
 // Packs four vectors of 8 int32 codes (each in [0, 255]) into 32 bytes, in order.
-BITSMITH_AVX2 inline void storeCodes32(uint8_t* out, __m256i q0, __m256i q1, __m256i q2, __m256i q3) {
+BITSMITH_AVX2 inline void storeCodes32(uint8_t* out, __m256i q0, __m256i q1, __m256i q2,
+                                       __m256i q3) {
   const __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
                       _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));

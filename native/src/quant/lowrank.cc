@@ -25,7 +25,6 @@ namespace quant {
 
 namespace {
 
-
 struct Gaussian {
   uint64_t state;
   double uniform() { return (double(splitmix64(state) >> 11) + 0.5) * 0x1.0p-53; }  // (0, 1)
@@ -41,8 +40,8 @@ struct Gaussian {
 constexpr int64_t kTile = 8;
 
 // Y [m, l] = R [m, n] X [n, l], rows [i0, i1).
-__attribute__((always_inline)) inline void mulRXBody(const float* R, int64_t n, const double* X, int64_t l, double* Y,
-                                                     int64_t i0, int64_t i1) {
+__attribute__((always_inline)) inline void mulRXBody(const float* R, int64_t n, const double* X,
+                                                     int64_t l, double* Y, int64_t i0, int64_t i1) {
   for (int64_t t0 = i0; t0 < i1; t0 += kTile) {
     const int64_t t1 = std::min(i1, t0 + kTile);
     std::fill(Y + t0 * l, Y + t1 * l, 0.0);
@@ -58,8 +57,9 @@ __attribute__((always_inline)) inline void mulRXBody(const float* R, int64_t n, 
 }
 
 // Z [n, l] = R^T Q (Q [m, l]), columns [j0, j1) of R.
-__attribute__((always_inline)) inline void mulRtQBody(const float* R, int64_t m, int64_t n, const double* Q, int64_t l,
-                                                      double* Z, int64_t j0, int64_t j1) {
+__attribute__((always_inline)) inline void mulRtQBody(const float* R, int64_t m, int64_t n,
+                                                      const double* Q, int64_t l, double* Z,
+                                                      int64_t j0, int64_t j1) {
   std::fill(Z + j0 * l, Z + j1 * l, 0.0);
   for (int64_t t0 = 0; t0 < m; t0 += kTile) {
     const int64_t t1 = std::min(m, t0 + kTile);
@@ -74,36 +74,39 @@ __attribute__((always_inline)) inline void mulRtQBody(const float* R, int64_t m,
   }
 }
 
-void mulRXBase(const float* R, int64_t n, const double* X, int64_t l, double* Y, int64_t i0, int64_t i1) {
+void mulRXBase(const float* R, int64_t n, const double* X, int64_t l, double* Y, int64_t i0,
+               int64_t i1) {
   mulRXBody(R, n, X, l, Y, i0, i1);
 }
-void mulRtQBase(const float* R, int64_t m, int64_t n, const double* Q, int64_t l, double* Z, int64_t j0, int64_t j1) {
+void mulRtQBase(const float* R, int64_t m, int64_t n, const double* Q, int64_t l, double* Z,
+                int64_t j0, int64_t j1) {
   mulRtQBody(R, m, n, Q, l, Z, j0, j1);
 }
 #if BITSMITH_X86
-BITSMITH_AVX2 void mulRXAvx2(const float* R, int64_t n, const double* X, int64_t l, double* Y, int64_t i0, int64_t i1) {
+BITSMITH_AVX2 void mulRXAvx2(const float* R, int64_t n, const double* X, int64_t l, double* Y,
+                             int64_t i0, int64_t i1) {
   mulRXBody(R, n, X, l, Y, i0, i1);
 }
-BITSMITH_AVX2 void mulRtQAvx2(const float* R, int64_t m, int64_t n, const double* Q, int64_t l, double* Z, int64_t j0,
-                              int64_t j1) {
+BITSMITH_AVX2 void mulRtQAvx2(const float* R, int64_t m, int64_t n, const double* Q, int64_t l,
+                              double* Z, int64_t j0, int64_t j1) {
   mulRtQBody(R, m, n, Q, l, Z, j0, j1);
 }
 #endif
 
-void mulRX(const float* R, int64_t m, int64_t n, const double* X, int64_t l, double* Y, ThreadPool* pool, bool avx2) {
-  parallelFor(
-      pool, (m + kTile - 1) / kTile,
-      [&](int64_t b0, int64_t b1) {
-        const int64_t i0 = b0 * kTile, i1 = std::min(m, b1 * kTile);
+void mulRX(const float* R, int64_t m, int64_t n, const double* X, int64_t l, double* Y,
+           ThreadPool* pool, bool avx2) {
+  parallelFor(pool, (m + kTile - 1) / kTile, [&](int64_t b0, int64_t b1) {
+    const int64_t i0 = b0 * kTile, i1 = std::min(m, b1 * kTile);
 #if BITSMITH_X86
-        if (avx2) return mulRXAvx2(R, n, X, l, Y, i0, i1);
+    if (avx2) return mulRXAvx2(R, n, X, l, Y, i0, i1);
 #endif
-        mulRXBase(R, n, X, l, Y, i0, i1);
-      });
+    mulRXBase(R, n, X, l, Y, i0, i1);
+  });
   (void)avx2;
 }
 
-void mulRtQ(const float* R, int64_t m, int64_t n, const double* Q, int64_t l, double* Z, ThreadPool* pool, bool avx2) {
+void mulRtQ(const float* R, int64_t m, int64_t n, const double* Q, int64_t l, double* Z,
+            ThreadPool* pool, bool avx2) {
   parallelFor(
       pool, n,
       [&](int64_t j0, int64_t j1) {
@@ -148,7 +151,8 @@ void orthonormalize(double* Y, int64_t rows, int64_t l) {
 
 // Symmetric eigen-decomposition of C [l, l] (destroyed) by cyclic Jacobi: C = E diag(w) E^T,
 // eigenvalues sorted descending, E's columns the eigenvectors (row-major, E[i * l + k]).
-void jacobiEigen(std::vector<double>& C, int64_t l, std::vector<double>& w, std::vector<double>& E) {
+void jacobiEigen(std::vector<double>& C, int64_t l, std::vector<double>& w,
+                 std::vector<double>& E) {
   E.assign(size_t(l * l), 0.0);
   for (int64_t i = 0; i < l; ++i) E[size_t(i * l + i)] = 1.0;
   auto at = [&](int64_t i, int64_t j) -> double& { return C[size_t(i * l + j)]; };
@@ -185,7 +189,8 @@ void jacobiEigen(std::vector<double>& C, int64_t l, std::vector<double>& w, std:
   }
   std::vector<int64_t> order(static_cast<size_t>(l));
   for (int64_t i = 0; i < l; ++i) order[size_t(i)] = i;
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return at(a, a) > at(b, b); });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return at(a, a) > at(b, b); });
   std::vector<double> E2(size_t(l * l));
   w.resize(size_t(l));
   for (int64_t k = 0; k < l; ++k) {
@@ -198,8 +203,8 @@ void jacobiEigen(std::vector<double>& C, int64_t l, std::vector<double>& w, std:
 
 }  // namespace
 
-void lowrankFit(const float* R, int64_t m, int64_t n, int r, uint64_t seed, ThreadPool* pool, bool scalar,
-                Bytes& factors, float* L) {
+void lowrankFit(const float* R, int64_t m, int64_t n, int r, uint64_t seed, ThreadPool* pool,
+                bool scalar, Bytes& factors, float* L) {
   const bool avx2 = !scalar && cpuHasAvx2();
   const int64_t rank = r;
   factors.resize(size_t(2 * rank * (m + n)));

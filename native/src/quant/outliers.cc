@@ -27,7 +27,8 @@ namespace quant {
 namespace {
 
 // The selection score of weight i (a non-negative float, never NaN).
-inline float outlierScore(const float* x, const float* q, int64_t i, const float* imp, int64_t cols) {
+inline float outlierScore(const float* x, const float* q, int64_t i, const float* imp,
+                          int64_t cols) {
   const float e = x[i] - q[i];
   return imp ? (e * e) * imp[i % cols] : std::fabs(e);
 }
@@ -36,8 +37,8 @@ inline float outlierScore(const float* x, const float* q, int64_t i, const float
 // non-negative floats, whose bit patterns order like their values: a radix select on the
 // high then the low 16 bits finds the k-th largest value T exactly; the result is every
 // index with error > T and the lowest-indexed ones with error == T, whatever the chunking.
-std::vector<uint32_t> selectLargest(const float* x, const float* q, int64_t n, int64_t k, ThreadPool* pool,
-                                    const float* imp, int64_t cols) {
+std::vector<uint32_t> selectLargest(const float* x, const float* q, int64_t n, int64_t k,
+                                    ThreadPool* pool, const float* imp, int64_t cols) {
   // The error bits are recomputed in each pass rather than stored (a 4n-byte buffer costs
   // more in page faults than the subtraction). Any chunking gives the same (exact)
   // result; a few chunks per thread balance the work.
@@ -60,7 +61,8 @@ std::vector<uint32_t> selectLargest(const float* x, const float* q, int64_t n, i
   // One radix pass: counts of the 16-bit digit (>> shift) among elements whose bits above
   // the digit equal `prefix` (all elements when mask is 0).
   auto histogram = [&](int shift, uint32_t mask, uint32_t prefix) {
-    std::vector<std::vector<uint32_t>> part(static_cast<size_t>(chunks), std::vector<uint32_t>(65536, 0));
+    std::vector<std::vector<uint32_t>> part(static_cast<size_t>(chunks),
+                                            std::vector<uint32_t>(65536, 0));
     parallelFor(pool, chunks, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
         const auto [b, e] = range(c);
@@ -129,13 +131,15 @@ std::vector<uint32_t> selectLargest(const float* x, const float* q, int64_t n, i
 }
 
 // The reference: order by (score desc, index asc), keep the first k, ascending.
-std::vector<uint32_t> selectLargestReference(const float* x, const float* q, int64_t n, int64_t k, const float* imp,
-                                             int64_t cols) {
+std::vector<uint32_t> selectLargestReference(const float* x, const float* q, int64_t n, int64_t k,
+                                             const float* imp, int64_t cols) {
   std::vector<float> err(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) err[size_t(i)] = outlierScore(x, q, i, imp, cols);
   std::vector<uint32_t> idx(static_cast<size_t>(n));
   std::iota(idx.begin(), idx.end(), 0u);
-  auto before = [&](uint32_t a, uint32_t b) { return err[a] > err[b] || (err[a] == err[b] && a < b); };
+  auto before = [&](uint32_t a, uint32_t b) {
+    return err[a] > err[b] || (err[a] == err[b] && a < b);
+  };
   if (k < n) std::nth_element(idx.begin(), idx.begin() + (k - 1), idx.end(), before);
   idx.resize(static_cast<size_t>(k));
   std::sort(idx.begin(), idx.end());
@@ -152,16 +156,19 @@ int64_t quantizeWithOutliers(const float* x, bool xScratch, const Layout& L, con
     quantizeBase(x, L, c, f, ctx, dq, st);
     return 0;
   }
-  if (k > n) throw std::invalid_argument("outliers: " + std::to_string(k) + " is more than the tensor's " +
-                                         std::to_string(n) + " weights");
-  if (n > int64_t(UINT32_MAX) + 1) throw std::invalid_argument("outliers: flat indices are u32, tensor too large");
+  if (k > n)
+    throw std::invalid_argument("outliers: " + std::to_string(k) + " is more than the tensor's " +
+                                std::to_string(n) + " weights");
+  if (n > int64_t(UINT32_MAX) + 1)
+    throw std::invalid_argument("outliers: flat indices are u32, tensor too large");
   ThreadPool* pool = ctx.reference ? nullptr : ctx.pool;
 
   quantizeBase(x, L, c, f, ctx, dq, st);
   if (ctx.nonFinite && ctx.nonFinite->load()) return 0;
 
-  const std::vector<uint32_t> idx = ctx.reference ? selectLargestReference(x, dq, n, k, ctx.importance, L.cols)
-                                                 : selectLargest(x, dq, n, k, pool, ctx.importance, L.cols);
+  const std::vector<uint32_t> idx =
+      ctx.reference ? selectLargestReference(x, dq, n, k, ctx.importance, L.cols)
+                    : selectLargest(x, dq, n, k, pool, ctx.importance, L.cols);
   std::vector<uint16_t> kept(static_cast<size_t>(k));
   for (int64_t j = 0; j < k; ++j) kept[size_t(j)] = f16FromF32Sat(x[idx[size_t(j)]]);
   // The second pass runs on x with the outliers zeroed: in x itself when it is our
@@ -169,8 +176,10 @@ int64_t quantizeWithOutliers(const float* x, bool xScratch, const Layout& L, con
   // reconstruction is written), which saves a tensor-sized buffer.
   float* x0 = xScratch ? const_cast<float*>(x) : dq;
   if (!xScratch)
-    parallelFor(pool, n, [&](int64_t b, int64_t e) { std::memcpy(x0 + b, x + b, size_t(e - b) * sizeof(float)); },
-                1 << 16);
+    parallelFor(
+        pool, n,
+        [&](int64_t b, int64_t e) { std::memcpy(x0 + b, x + b, size_t(e - b) * sizeof(float)); },
+        1 << 16);
   for (uint32_t i : idx) x0[i] = 0.0f;
   quantizeBase(x0, L, c, f, ctx, dq, st);
 

@@ -62,33 +62,44 @@ const FormatSpec kFormats[] = {
     {"iq4_xs", Family::Ggml, 0, 0, false, kF16, 0, 256, 136},
 };
 
-int scaleBits(ScaleType t) { return 8 * scaleBytes(t); }
+int scaleBits(ScaleType t) {
+  return 8 * scaleBytes(t);
+}
 
 void checkConfig(int64_t rows, int64_t cols, const QuantConfig& c, const FormatSpec& f) {
   if (rows < 1 || cols < 1)
-    throw std::invalid_argument("tensor shape must be at least 1 x 1, got " + std::to_string(rows) + " x " +
-                                std::to_string(cols));
+    throw std::invalid_argument("tensor shape must be at least 1 x 1, got " + std::to_string(rows) +
+                                " x " + std::to_string(cols));
   if (f.family == Family::Ggml && cols % f.blockWeights != 0)
     throw std::invalid_argument("format " + std::string(f.name) + " stores rows in blocks of " +
-                                std::to_string(f.blockWeights) + " weights: a row of " + std::to_string(cols) +
-                                " is not a multiple of " + std::to_string(f.blockWeights));
+                                std::to_string(f.blockWeights) + " weights: a row of " +
+                                std::to_string(cols) + " is not a multiple of " +
+                                std::to_string(f.blockWeights));
   if (!f.fixedGroup && c.groupKind == GroupKind::Size && c.group < 1)
     throw std::invalid_argument("group size must be >= 1, got " + std::to_string(c.group));
-  if (c.outliers < 0) throw std::invalid_argument("outliers must be >= 0, got " + std::to_string(c.outliers));
+  if (c.outliers < 0)
+    throw std::invalid_argument("outliers must be >= 0, got " + std::to_string(c.outliers));
   if (c.outliers > rows * cols)
-    throw std::invalid_argument("outliers: " + std::to_string(c.outliers) + " is more than the tensor's " +
-                                std::to_string(rows * cols) + " weights");
+    throw std::invalid_argument("outliers: " + std::to_string(c.outliers) +
+                                " is more than the tensor's " + std::to_string(rows * cols) +
+                                " weights");
   if (c.outliers > 0 && rows * cols > int64_t(UINT32_MAX) + 1)
-    throw std::invalid_argument("outliers need u32 flat indices: the tensor has more than 2^32 weights");
-  if (c.lowrank < 0) throw std::invalid_argument("lowrank must be >= 0, got " + std::to_string(c.lowrank));
+    throw std::invalid_argument(
+        "outliers need u32 flat indices: the tensor has more than 2^32 weights");
+  if (c.lowrank < 0)
+    throw std::invalid_argument("lowrank must be >= 0, got " + std::to_string(c.lowrank));
   if (c.lowrankIters < 1)
     throw std::invalid_argument("lowrankIters must be >= 1, got " + std::to_string(c.lowrankIters));
   if (c.hqq.iters > 0) {
     checkHqqOptions(c.hqq);
     if (f.family != Family::Int)
-      throw std::invalid_argument("method hqq optimises the zero point of the int2..int8 grids, not " + std::string(f.name));
+      throw std::invalid_argument(
+          "method hqq optimises the zero point of the int2..int8 grids, not " +
+          std::string(f.name));
     if (c.symmetric)
-      throw std::invalid_argument("method hqq optimises the zero point, which a symmetric grid does not have: use symmetric false");
+      throw std::invalid_argument(
+          "method hqq optimises the zero point, which a symmetric grid does not have: use "
+          "symmetric false");
   }
 }
 
@@ -102,11 +113,15 @@ struct FloatBuffer {
 
 void scanFinite(const float* w, int64_t rows, int64_t cols, ThreadPool* pool) {
   std::atomic<bool> bad{false};
-  parallelFor(pool, rows * cols, [&](int64_t b, int64_t e) {
-    uint32_t nonFinite = 0;  // integer test of the exponent field: vectorises
-    for (int64_t i = b; i < e; ++i) nonFinite |= uint32_t((f32Bits(w[i]) & 0x7f800000u) == 0x7f800000u);
-    if (nonFinite) bad.store(true);
-  }, 1 << 16);
+  parallelFor(
+      pool, rows * cols,
+      [&](int64_t b, int64_t e) {
+        uint32_t nonFinite = 0;  // integer test of the exponent field: vectorises
+        for (int64_t i = b; i < e; ++i)
+          nonFinite |= uint32_t((f32Bits(w[i]) & 0x7f800000u) == 0x7f800000u);
+        if (nonFinite) bad.store(true);
+      },
+      1 << 16);
   if (bad.load()) throwNonFinite(w, rows, cols);
 }
 }  // namespace
@@ -152,28 +167,40 @@ void throwNonFinite(const float* w, int64_t rows, int64_t cols) {
     if (!std::isfinite(w[i])) {
       const char* what = std::isnan(w[i]) ? "NaN" : (w[i] > 0 ? "+Infinity" : "-Infinity");
       throw std::invalid_argument("non-finite weight: element [" + std::to_string(i / cols) + ", " +
-                                  std::to_string(i % cols) + "] (flat index " + std::to_string(i) + ") is " +
-                                  what + "; quantization needs finite weights");
+                                  std::to_string(i % cols) + "] (flat index " + std::to_string(i) +
+                                  ") is " + what + "; quantization needs finite weights");
     }
   }
   throw std::invalid_argument("non-finite weight in the input");
 }
 
-void quantizeBase(const float* x, const Layout& L, const QuantConfig& c, const FormatSpec& f, const Ctx& ctx,
-                  float* dq, StoredTensor& st) {
+void quantizeBase(const float* x, const Layout& L, const QuantConfig& c, const FormatSpec& f,
+                  const Ctx& ctx, float* dq, StoredTensor& st) {
   switch (f.family) {
-    case Family::Int: quantizeIntFamily(x, L, c, f, ctx, dq, st); return;
-    case Family::Float: quantizeFloatFamily(x, L, c, f, ctx, dq, st); return;
-    case Family::Micro: quantizeMicroFamily(x, L, c, f, ctx, dq, st); return;
-    case Family::Sign: quantizeSignFamily(x, L, c, f, ctx, dq, st); return;
-    case Family::Ggml: quantizeGgmlFamily(x, L, f, ctx, dq, st); return;
+    case Family::Int:
+      quantizeIntFamily(x, L, c, f, ctx, dq, st);
+      return;
+    case Family::Float:
+      quantizeFloatFamily(x, L, c, f, ctx, dq, st);
+      return;
+    case Family::Micro:
+      quantizeMicroFamily(x, L, c, f, ctx, dq, st);
+      return;
+    case Family::Sign:
+      quantizeSignFamily(x, L, c, f, ctx, dq, st);
+      return;
+    case Family::Ggml:
+      quantizeGgmlFamily(x, L, f, ctx, dq, st);
+      return;
   }
   throw std::invalid_argument("format " + std::string(f.name) + " is not executed yet");
 }
 
 }  // namespace quant
 
-bool isKnownFormat(const std::string& name) { return quant::findFormat(name) != nullptr; }
+bool isKnownFormat(const std::string& name) {
+  return quant::findFormat(name) != nullptr;
+}
 bool isExecutableFormat(const std::string& name) {
   const quant::FormatSpec* f = quant::findFormat(name);
   return f != nullptr;
@@ -190,8 +217,10 @@ QuantBytes expectedBytes(int64_t rows, int64_t cols, const QuantConfig& c) {
   } else {
     b.codes = f->bits == 0 ? (m * n + 4) / 5 : (m * n * f->bits + 7) / 8;
     int64_t groups;
-    if (f->fixedGroup) groups = m * ((n + f->fixedGroup - 1) / f->fixedGroup);
-    else if (c.groupKind == GroupKind::Tensor) groups = 1;
+    if (f->fixedGroup)
+      groups = m * ((n + f->fixedGroup - 1) / f->fixedGroup);
+    else if (c.groupKind == GroupKind::Tensor)
+      groups = 1;
     else {
       const int64_t g = c.groupKind == GroupKind::Channel ? n : c.group;
       groups = m * ((n + g - 1) / g);
@@ -207,8 +236,8 @@ QuantBytes expectedBytes(int64_t rows, int64_t cols, const QuantConfig& c) {
   return b;
 }
 
-int64_t quantizeTensorInto(const float* w, int64_t rows, int64_t cols, const QuantConfig& c, ThreadPool& pool,
-                           bool reference, float* dequant, StoredTensor& stored) {
+int64_t quantizeTensorInto(const float* w, int64_t rows, int64_t cols, const QuantConfig& c,
+                           ThreadPool& pool, bool reference, float* dequant, StoredTensor& stored) {
   using namespace quant;
   const FormatSpec* f = findFormat(c.format);
   if (!f) throw std::invalid_argument("unknown format '" + c.format + "'");
@@ -218,7 +247,8 @@ int64_t quantizeTensorInto(const float* w, int64_t rows, int64_t cols, const Qua
   ThreadPool* tp = reference ? nullptr : &pool;
   // Emptied but not freed: a caller that reuses `stored` across tensors keeps its pages
   // (fresh pages cost a page fault each, as much time as packing the codes).
-  for (Bytes* b : {&stored.codes, &stored.scales, &stored.zeros, &stored.outliers, &stored.lowrank, &stored.extra})
+  for (Bytes* b : {&stored.codes, &stored.scales, &stored.zeros, &stored.outliers, &stored.lowrank,
+                   &stored.extra})
     b->clear();
 
   std::atomic<bool> nonFinite{false};
@@ -230,7 +260,8 @@ int64_t quantizeTensorInto(const float* w, int64_t rows, int64_t cols, const Qua
   std::vector<float> rotatedImp;
   if (c.importance) {
     checkImportance(c.importance, cols);
-    if (c.rotate) rotatedImp = rotatedImportance(c.importance, cols, makeRotation(cols, c.seed).block);
+    if (c.rotate)
+      rotatedImp = rotatedImportance(c.importance, cols, makeRotation(cols, c.seed).block);
     ctx.importance = c.rotate ? rotatedImp.data() : c.importance;
   }
 
@@ -264,37 +295,49 @@ int64_t quantizeTensorInto(const float* w, int64_t rows, int64_t cols, const Qua
       count = quantQ(w, dequant);
       const uint64_t lrSeed = c.seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
       for (int it = 0; it < c.lowrankIters; ++it) {
-        parallelFor(tp, N, [&](int64_t b, int64_t e) {
-          for (int64_t i = b; i < e; ++i) R[size_t(i)] = w[i] - dequant[i];
-        }, 1 << 16);
-        lowrankFit(R.data(), rows, cols, c.lowrank, lrSeed, tp, reference, stored.lowrank, Lr.data());
+        parallelFor(
+            tp, N,
+            [&](int64_t b, int64_t e) {
+              for (int64_t i = b; i < e; ++i) R[size_t(i)] = w[i] - dequant[i];
+            },
+            1 << 16);
+        lowrankFit(R.data(), rows, cols, c.lowrank, lrSeed, tp, reference, stored.lowrank,
+                   Lr.data());
         if (it + 1 < c.lowrankIters) {
-          parallelFor(tp, N, [&](int64_t b, int64_t e) {
-            for (int64_t i = b; i < e; ++i) R[size_t(i)] = w[i] - Lr[size_t(i)];
-          }, 1 << 16);
+          parallelFor(
+              tp, N,
+              [&](int64_t b, int64_t e) {
+                for (int64_t i = b; i < e; ++i) R[size_t(i)] = w[i] - Lr[size_t(i)];
+              },
+              1 << 16);
           count = quantQ(R.data(), dequant);
         }
       }
-      parallelFor(tp, N, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) dequant[i] += Lr[size_t(i)];
-      }, 1 << 16);
+      parallelFor(
+          tp, N,
+          [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) dequant[i] += Lr[size_t(i)];
+          },
+          1 << 16);
     }
   }
 
   const QuantBytes got = stored.bytes(), want = expectedBytes(rows, cols, c);
   if (got.codes != want.codes || got.scales != want.scales || got.zeros != want.zeros ||
       got.outliers != want.outliers || got.lowrank != want.lowrank || got.extra != want.extra)
-    throw std::logic_error("internal error: stored form of " + c.format + " is " + std::to_string(got.total()) +
-                           " bytes, the layout says " + std::to_string(want.total()));
+    throw std::logic_error("internal error: stored form of " + c.format + " is " +
+                           std::to_string(got.total()) + " bytes, the layout says " +
+                           std::to_string(want.total()));
   return count;
 }
 
-QuantOutput quantizeTensor(const float* w, int64_t rows, int64_t cols, const QuantConfig& config, ThreadPool& pool,
-                           bool reference) {
+QuantOutput quantizeTensor(const float* w, int64_t rows, int64_t cols, const QuantConfig& config,
+                           ThreadPool& pool, bool reference) {
   QuantOutput out;
   if (rows > 0 && cols > 0) out.dequant.resize(size_t(rows * cols));
   StoredTensor stored;
-  out.outlierCount = quantizeTensorInto(w, rows, cols, config, pool, reference, out.dequant.data(), stored);
+  out.outlierCount =
+      quantizeTensorInto(w, rows, cols, config, pool, reference, out.dequant.data(), stored);
   out.bytes = stored.bytes();
   return out;
 }

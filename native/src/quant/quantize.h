@@ -26,24 +26,24 @@ struct HqqOptions {
 };
 
 struct QuantConfig {
-  std::string format;     // "int4", "nf4", "fp8_e4m3", "mxfp4", "nvfp4", "binary", "ternary", ...
-  int64_t group = 128;    // resolved group size in elements (cols for channel; rows*cols for tensor)
+  std::string format;   // "int4", "nf4", "fp8_e4m3", "mxfp4", "nvfp4", "binary", "ternary", ...
+  int64_t group = 128;  // resolved group size in elements (cols for channel; rows*cols for tensor)
   GroupKind groupKind = GroupKind::Size;
   bool symmetric = true;
   ScaleType scale = ScaleType::F16;
   ZeroType zero = ZeroType::F16;
-  bool clipMse = false;   // search the scale shrink minimising squared error
-  int64_t outliers = 0;   // number of weights kept exactly (sparse f16 value + u32 index)
-  int lowrank = 0;        // rank of the f16 correction U V^T of the residual
-  int lowrankIters = 1;   // >1: alternate re-quantization and SVD (LQ-LoRA)
-  bool rotate = false;    // seeded random-sign Hadamard along cols before quantizing
+  bool clipMse = false;  // search the scale shrink minimising squared error
+  int64_t outliers = 0;  // number of weights kept exactly (sparse f16 value + u32 index)
+  int lowrank = 0;       // rank of the f16 correction U V^T of the residual
+  int lowrankIters = 1;  // >1: alternate re-quantization and SVD (LQ-LoRA)
+  bool rotate = false;   // seeded random-sign Hadamard along cols before quantizing
   uint64_t seed = 0;
   // Per-input-channel search weights d_j (cols entries, finite, >= 0; null: unweighted), in
   // the original basis: calibration's diagonal of X^T X (an imatrix, or the forward-pass
   // Hessian's diagonal). The searches then minimise sum_j d_j (w - w')^2: the clip mse
   // shrink, the ggml encoders' scales, and outliers' choice (quant/importance.cc). Not owned.
   const float* importance = nullptr;
-  HqqOptions hqq;         // method hqq (int2..int8, asymmetric)
+  HqqOptions hqq;  // method hqq (int2..int8, asymmetric)
 };
 
 struct QuantBytes {

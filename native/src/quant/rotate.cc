@@ -18,9 +18,7 @@
 namespace bitsmith {
 namespace quant {
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 Rotation makeRotation(int64_t cols, uint64_t seed) {
   Rotation R;
@@ -107,8 +105,8 @@ BITSMITH_AVX2 void rotateRowAvx2(const Rotation& R, const float* x, float* y) {
 #endif
 }  // namespace
 
-void rotateRows(const Rotation& R, const float* in, float* out, int64_t rows, ThreadPool* pool, bool inverse,
-                bool scalar) {
+void rotateRows(const Rotation& R, const float* in, float* out, int64_t rows, ThreadPool* pool,
+                bool inverse, bool scalar) {
   const bool avx2 = !scalar && cpuHasAvx2();
   parallelFor(
       pool, rows,
@@ -118,13 +116,17 @@ void rotateRows(const Rotation& R, const float* in, float* out, int64_t rows, Th
           float* y = out + r * R.cols;
 #if BITSMITH_X86
           if (avx2) {
-            if (inverse) rotateRowAvx2<true>(R, x, y);
-            else rotateRowAvx2<false>(R, x, y);
+            if (inverse)
+              rotateRowAvx2<true>(R, x, y);
+            else
+              rotateRowAvx2<false>(R, x, y);
             continue;
           }
 #endif
-          if (inverse) rotateRowScalar<true>(R, x, y);
-          else rotateRowScalar<false>(R, x, y);
+          if (inverse)
+            rotateRowScalar<true>(R, x, y);
+          else
+            rotateRowScalar<false>(R, x, y);
         }
       },
       std::max<int64_t>(1, 4096 / std::max<int64_t>(1, R.cols)));

@@ -9,8 +9,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "common/fp.h"
 #include "common/cpu.h"
+#include "common/fp.h"
 #include "quant/driver.h"
 
 #if BITSMITH_X86
@@ -43,13 +43,15 @@ struct MeanParams {
 
 #if BITSMITH_X86
 // AVX2 segment kernels, bit for bit the scalar quantOne below.
-BITSMITH_AVX2 void ternarySegAvx2(float s, float inv, const float* x, int64_t n, float* dq, uint8_t* codes) {
+BITSMITH_AVX2 void ternarySegAvx2(float s, float inv, const float* x, int64_t n, float* dq,
+                                  uint8_t* codes) {
   const __m256 vinv = _mm256_set1_ps(inv), vs = _mm256_set1_ps(s);
   const __m256 lo = _mm256_set1_ps(-1.0f), hi = _mm256_set1_ps(1.0f);
   const __m256i one = _mm256_set1_epi32(1);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     r = _mm256_min_ps(hi, _mm256_max_ps(lo, r));
     const __m256i q = _mm256_cvttps_epi32(r);
     _mm256_storeu_ps(dq + i, _mm256_mul_ps(_mm256_cvtepi32_ps(q), vs));
@@ -96,7 +98,8 @@ struct SignPolicy {
     st.zeros.clear();
   }
   Stats stats(const float* x, int64_t n, ThreadPool* pool, bool) const {
-    return AbsMean{chunkedSum(n, pool, [&](int64_t b, int64_t e) { return absSumChunk(x + b, e - b); }), n};
+    return AbsMean{
+        chunkedSum(n, pool, [&](int64_t b, int64_t e) { return absSumChunk(x + b, e - b); }), n};
   }
   // |w| summed in double cannot overflow for finite floats, so a non-finite sum means a
   // NaN or Inf weight.
@@ -126,8 +129,10 @@ struct SignPolicy {
   void quantSeg(const Params& p, const float* x, int64_t n, float* dq, uint8_t* codes, bool) const {
 #if BITSMITH_X86
     if (avx2) {
-      if (Ternary) ternarySegAvx2(p.s, p.inv, x, n, dq, codes);
-      else binarySegAvx2(p.s, x, n, dq, codes);
+      if (Ternary)
+        ternarySegAvx2(p.s, p.inv, x, n, dq, codes);
+      else
+        binarySegAvx2(p.s, x, n, dq, codes);
       return;
     }
 #endif
@@ -145,11 +150,13 @@ struct SignPolicy {
 
 }  // namespace
 
-void quantizeSignFamily(const float* x, const Layout& L, const QuantConfig& c, const FormatSpec& f, const Ctx& ctx,
-                        float* dq, StoredTensor& st) {
+void quantizeSignFamily(const float* x, const Layout& L, const QuantConfig& c, const FormatSpec& f,
+                        const Ctx& ctx, float* dq, StoredTensor& st) {
   const ScaleType scale = f.hasFixedScale ? f.fixedScale : c.scale;
-  if (std::strcmp(f.name, "binary") == 0) runGrouped(SignPolicy<false>{scale, cpuHasAvx2()}, x, L, ctx, dq, st);
-  else runGrouped(SignPolicy<true>{scale, cpuHasAvx2()}, x, L, ctx, dq, st);
+  if (std::strcmp(f.name, "binary") == 0)
+    runGrouped(SignPolicy<false>{scale, cpuHasAvx2()}, x, L, ctx, dq, st);
+  else
+    runGrouped(SignPolicy<true>{scale, cpuHasAvx2()}, x, L, ctx, dq, st);
 }
 
 }  // namespace quant

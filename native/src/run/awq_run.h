@@ -42,9 +42,10 @@ class ThreadPool;
 struct AwqSiteChoice {
   quant::AwqChoice choice;
   std::vector<std::string> tensors;  // the awq tensors sharing s, in model order
-  std::string foldedInto;            // fold: the norm weight written as g / s, or up_proj / v_proj (their rows)
-  std::string note;                  // fold: why this site is not scaled
-  double seconds = 0;                // the search
+  std::string
+      foldedInto;      // fold: the norm weight written as g / s, or up_proj / v_proj (their rows)
+  std::string note;    // fold: why this site is not scaled
+  double seconds = 0;  // the search
 };
 
 struct AwqRunTensor {
@@ -58,7 +59,7 @@ using AwqChoices = std::unordered_map<std::string, std::shared_ptr<const AwqSite
 struct AwqRun {
   AwqChoices tensors;  // awq tensor -> its site
   AwqChoices norms;    // fold: norm weight -> the site whose 1/s it takes
-  AwqChoices rows;     // fold: up_proj / v_proj -> the down_proj / o_proj site whose 1/s its rows take
+  AwqChoices rows;  // fold: up_proj / v_proj -> the down_proj / o_proj site whose 1/s its rows take
 };
 // Attention heads (0: unknown): whether o_proj's input can take a fold.
 struct AwqHeads {
@@ -66,17 +67,19 @@ struct AwqHeads {
 };
 
 // `quantized`: whether the plan quantizes a tensor (a quantized norm cannot take the fold).
-AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts, const forward::HessianCollector& hs, ThreadPool& pool,
-                      bool reference, bool fold, const std::unordered_set<std::string>& quantized, const AwqHeads& heads,
-                      const std::atomic<bool>& cancel);
+AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts,
+                      const forward::HessianCollector& hs, ThreadPool& pool, bool reference,
+                      bool fold, const std::unordered_set<std::string>& quantized,
+                      const AwqHeads& heads, const std::atomic<bool>& cancel);
 
 // The norm weight g / s, in its dtype's bytes.
 std::vector<uint8_t> awqFoldedNorm(const Model& m, const TensorRef& norm, const AwqSiteChoice& c);
 
 // The tensor's W' and (when `stored`) the stored form of W diag s (rowScale: up_proj's
 // row divisors under a fold, else null).
-QuantOutput awqQuantize(const TensorRef& ref, const float* in, int64_t rows, int64_t cols, const QuantConfig& cfg, const AwqSiteChoice& c,
-                        ThreadPool& pool, bool reference, StoredTensor* stored, const float* rowScale = nullptr);
+QuantOutput awqQuantize(const TensorRef& ref, const float* in, int64_t rows, int64_t cols,
+                        const QuantConfig& cfg, const AwqSiteChoice& c, ThreadPool& pool,
+                        bool reference, StoredTensor* stored, const float* rowScale = nullptr);
 
 // The tensor event's "awq" member: {alpha, gridPoint, grid, scaleMin, scaleMax, shared:
 // [names], searchErrorRtn, searchError (summed over the shared tensors, unnormalised),

@@ -20,16 +20,26 @@ namespace bitsmith {
 
 namespace {
 
-bool isInt(const QuantConfig& c) { return c.format == "int4" || c.format == "int8"; }
-bool isNv(const QuantConfig& c) { return c.format == "nvfp4"; }
-int intBits(const QuantConfig& c) { return c.format == "int4" ? 4 : 8; }
+bool isInt(const QuantConfig& c) {
+  return c.format == "int4" || c.format == "int8";
+}
+bool isNv(const QuantConfig& c) {
+  return c.format == "nvfp4";
+}
+int intBits(const QuantConfig& c) {
+  return c.format == "int4" ? 4 : 8;
+}
 
 const char* scaleDtype(ScaleType s) {
   switch (s) {
-    case ScaleType::F16: return "F16";
-    case ScaleType::BF16: return "BF16";
-    case ScaleType::F32: return "F32";
-    default: return nullptr;
+    case ScaleType::F16:
+      return "F16";
+    case ScaleType::BF16:
+      return "BF16";
+    case ScaleType::F32:
+      return "F32";
+    default:
+      return nullptr;
   }
 }
 
@@ -43,7 +53,9 @@ std::vector<int64_t> scaleShape(int64_t rows, int64_t cols, const QuantConfig& c
   return {rows, groupsPerRow(cols, c)};
 }
 
-std::string moduleOf(const std::string& weightName) { return weightName.substr(0, weightName.size() - 7); }
+std::string moduleOf(const std::string& weightName) {
+  return weightName.substr(0, weightName.size() - 7);
+}
 
 // Code i of an LSB-first b-bit stream.
 inline uint32_t codeAt(const uint8_t* p, int64_t i, int b) {
@@ -62,25 +74,38 @@ inline void putU32(uint8_t* p, uint32_t v) {
 
 }  // namespace
 
-std::string ctProblem(const std::string& weightName, const std::vector<int64_t>& shape, const QuantConfig& c) {
+std::string ctProblem(const std::string& weightName, const std::vector<int64_t>& shape,
+                      const QuantConfig& c) {
   const std::string suffix = ".weight";
-  if (weightName.size() <= suffix.size() || weightName.compare(weightName.size() - suffix.size(), suffix.size(), suffix) != 0)
-    return "compressed-tensors stores quantized module weights named <module>.weight; \"" + weightName + "\" is not one";
-  if (shape.size() != 2) return "compressed-tensors stores quantized 2-D weights; \"" + weightName + "\" has " + std::to_string(shape.size()) + " dimensions";
+  if (weightName.size() <= suffix.size() ||
+      weightName.compare(weightName.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return "compressed-tensors stores quantized module weights named <module>.weight; \"" +
+           weightName + "\" is not one";
+  if (shape.size() != 2)
+    return "compressed-tensors stores quantized 2-D weights; \"" + weightName + "\" has " +
+           std::to_string(shape.size()) + " dimensions";
   if (!isInt(c) && !isNv(c) && c.format != "fp8_e4m3")
-    return "compressed-tensors output stores int4, int8, fp8_e4m3 and nvfp4 weights; " + c.format + " is not written";
-  if (c.outliers || c.lowrank || c.rotate) return "compressed-tensors cannot store outliers, lowrank or rotate";
+    return "compressed-tensors output stores int4, int8, fp8_e4m3 and nvfp4 weights; " + c.format +
+           " is not written";
+  if (c.outliers || c.lowrank || c.rotate)
+    return "compressed-tensors cannot store outliers, lowrank or rotate";
   if (isNv(c))  // fixed e4m3 scales per 16 weights; two codes per byte
-    return shape[1] % 16 == 0 ? "" : "nvfp4 needs the " + std::to_string(shape[1]) + " columns of \"" + weightName + "\" to be a multiple of 16";
+    return shape[1] % 16 == 0 ? ""
+                              : "nvfp4 needs the " + std::to_string(shape[1]) + " columns of \"" +
+                                    weightName + "\" to be a multiple of 16";
   if (!scaleDtype(c.scale)) return "compressed-tensors stores scales as f16, bf16 or f32";
-  if (!c.symmetric && c.zero != ZeroType::Int) return "compressed-tensors stores integer zero points: use `zero int`";
-  if (!c.symmetric && c.groupKind == GroupKind::Tensor) return "compressed-tensors packs zero points per group or channel, not per tensor";
+  if (!c.symmetric && c.zero != ZeroType::Int)
+    return "compressed-tensors stores integer zero points: use `zero int`";
+  if (!c.symmetric && c.groupKind == GroupKind::Tensor)
+    return "compressed-tensors packs zero points per group or channel, not per tensor";
   if (c.groupKind == GroupKind::Size && shape[1] % c.group != 0)
-    return "group " + std::to_string(c.group) + " does not divide the " + std::to_string(shape[1]) + " columns of \"" + weightName + "\"";
+    return "group " + std::to_string(c.group) + " does not divide the " + std::to_string(shape[1]) +
+           " columns of \"" + weightName + "\"";
   return "";
 }
 
-std::vector<OutTensor> ctTensors(const std::string& weightName, int64_t rows, int64_t cols, const QuantConfig& c) {
+std::vector<OutTensor> ctTensors(const std::string& weightName, int64_t rows, int64_t cols,
+                                 const QuantConfig& c) {
   const std::string p = moduleOf(weightName);
   const std::vector<int64_t> ss = scaleShape(rows, cols, c);
   int64_t scaleCount = 1;
@@ -108,14 +133,17 @@ std::vector<OutTensor> ctTensors(const std::string& weightName, int64_t rows, in
   return out;
 }
 
-std::vector<Bytes> ctConvert(const std::string& weightName, int64_t rows, int64_t cols, const QuantConfig& c,
-                             const StoredTensor& st) {
+std::vector<Bytes> ctConvert(const std::string& weightName, int64_t rows, int64_t cols,
+                             const QuantConfig& c, const StoredTensor& st) {
   const std::vector<OutTensor> spec = ctTensors(weightName, rows, cols, c);
   std::vector<Bytes> out;
   auto expect = [&](const Bytes& got, size_t want, const char* what) {
     if (got.size() != want)
-      throw ModelError("run/internal", "tensor \"" + weightName + "\": the stored " + what + " are " + std::to_string(got.size()) +
-                                           " bytes, compressed-tensors needs " + std::to_string(want), weightName);
+      throw ModelError("run/internal",
+                       "tensor \"" + weightName + "\": the stored " + what + " are " +
+                           std::to_string(got.size()) + " bytes, compressed-tensors needs " +
+                           std::to_string(want),
+                       weightName);
   };
   if (isNv(c)) {
     // The LSB-first 4-bit stream of even-length rows is compressed-tensors' byte order
@@ -135,16 +163,17 @@ std::vector<Bytes> ctConvert(const std::string& weightName, int64_t rows, int64_
     if ((cols * b) % 32 == 0) {
       // Rows fill whole words: the LSB-first code stream is already the little-endian words.
       std::memcpy(packed.data(), st.codes.data(), packed.size());
-    } else for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t w = 0; w < words; ++w) {
-        uint32_t v = 0;
-        for (int k = 0; k < pf; ++k) {
-          const int64_t col = w * pf + k;
-          if (col < cols) v |= codeAt(st.codes.data(), r * cols + col, b) << (k * b);
+    } else
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t w = 0; w < words; ++w) {
+          uint32_t v = 0;
+          for (int k = 0; k < pf; ++k) {
+            const int64_t col = w * pf + k;
+            if (col < cols) v |= codeAt(st.codes.data(), r * cols + col, b) << (k * b);
+          }
+          putU32(packed.data() + (r * words + w) * 4, v);
         }
-        putU32(packed.data() + (r * words + w) * 4, v);
       }
-    }
     out.push_back(std::move(packed));
     expect(st.scales, size_t(spec[1].bytes), "scales");
     out.push_back(st.scales);
@@ -178,8 +207,10 @@ std::vector<Bytes> ctConvert(const std::string& weightName, int64_t rows, int64_
   }
   for (size_t i = 0; i < out.size(); ++i)
     if (int64_t(out[i].size()) != spec[i].bytes)
-      throw ModelError("run/internal", "tensor \"" + spec[i].name + "\": " + std::to_string(out[i].size()) + " bytes, the header says " +
-                                           std::to_string(spec[i].bytes), spec[i].name);
+      throw ModelError("run/internal",
+                       "tensor \"" + spec[i].name + "\": " + std::to_string(out[i].size()) +
+                           " bytes, the header says " + std::to_string(spec[i].bytes),
+                       spec[i].name);
   return out;
 }
 
@@ -191,16 +222,22 @@ void OutputFolder::open() {
   const fs::path dir = p.parent_path();
   std::error_code ec;
   if (!dir.empty() && !fs::is_directory(dir, ec))
-    throw ModelError("run/write-failed", path_ + ": the parent folder " + dir.string() + " does not exist");
+    throw ModelError("run/write-failed",
+                     path_ + ": the parent folder " + dir.string() + " does not exist");
   if (fs::exists(p, ec) && !fs::is_directory(p, ec))
-    throw ModelError("run/write-failed", path_ + ": exists and is not a folder (compressed-tensors output is a folder)");
+    throw ModelError(
+        "run/write-failed",
+        path_ + ": exists and is not a folder (compressed-tensors output is a folder)");
   for (int attempt = 0; attempt < 100; attempt++) {
-    const fs::path t = dir / ("." + p.filename().string() + ".bitsmith-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".tmp");
+    const fs::path t = dir / ("." + p.filename().string() + ".bitsmith-" +
+                              std::to_string(getpid()) + "-" + std::to_string(counter++) + ".tmp");
     if (fs::create_directory(t, ec)) {
       temp_ = t.string();
       return;
     }
-    if (ec) throw ModelError("run/write-failed", path_ + ": cannot create a temporary folder in " + dir.string() + " (" + ec.message() + ")");
+    if (ec)
+      throw ModelError("run/write-failed", path_ + ": cannot create a temporary folder in " +
+                                               dir.string() + " (" + ec.message() + ")");
   }
   throw ModelError("run/write-failed", path_ + ": cannot create a temporary folder");
 }
@@ -210,13 +247,16 @@ void OutputFolder::writeText(const std::string& name, const std::string& text) {
   std::ofstream o(f, std::ios::binary);
   o.write(text.data(), std::streamsize(text.size()));
   o.close();
-  if (!o) throw ModelError("run/write-failed", (fs::path(path_) / name).string() + ": cannot write");
+  if (!o)
+    throw ModelError("run/write-failed", (fs::path(path_) / name).string() + ": cannot write");
 }
 
 void OutputFolder::copyFile(const std::string& from, const std::string& name) {
   std::error_code ec;
   fs::copy_file(from, fs::path(temp_) / name, fs::copy_options::overwrite_existing, ec);
-  if (ec) throw ModelError("run/write-failed", from + ": cannot copy into " + path_ + " (" + ec.message() + ")");
+  if (ec)
+    throw ModelError("run/write-failed",
+                     from + ": cannot copy into " + path_ + " (" + ec.message() + ")");
 }
 
 void OutputFolder::commit() {
@@ -226,11 +266,14 @@ void OutputFolder::commit() {
     // An earlier output: moved aside, replaced, then removed.
     old = fs::path(temp_ + ".old");
     fs::rename(path_, old, ec);
-    if (ec) throw ModelError("run/write-failed", path_ + ": cannot replace the existing folder (" + ec.message() + ")");
+    if (ec)
+      throw ModelError("run/write-failed",
+                       path_ + ": cannot replace the existing folder (" + ec.message() + ")");
   }
   fs::rename(temp_, path_, ec);
   if (ec) {
-    const std::string msg = path_ + ": cannot rename the finished folder into place (" + ec.message() + ")";
+    const std::string msg =
+        path_ + ": cannot rename the finished folder into place (" + ec.message() + ")";
     if (!old.empty()) fs::rename(old, path_, ec);
     throw ModelError("run/write-failed", msg);
   }

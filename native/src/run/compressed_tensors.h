@@ -33,14 +33,16 @@
 namespace bitsmith {
 
 /** Why compressed-tensors cannot store this tensor's configuration (empty: it can). */
-std::string ctProblem(const std::string& weightName, const std::vector<int64_t>& shape, const QuantConfig& c);
+std::string ctProblem(const std::string& weightName, const std::vector<int64_t>& shape,
+                      const QuantConfig& c);
 
 /** The tensors the weight `weightName` becomes, in the order ctConvert returns their bytes. */
-std::vector<OutTensor> ctTensors(const std::string& weightName, int64_t rows, int64_t cols, const QuantConfig& c);
+std::vector<OutTensor> ctTensors(const std::string& weightName, int64_t rows, int64_t cols,
+                                 const QuantConfig& c);
 
 /** The bytes of ctTensors(...) from the stored form (sizes checked against them). */
-std::vector<Bytes> ctConvert(const std::string& weightName, int64_t rows, int64_t cols, const QuantConfig& c,
-                             const StoredTensor& st);
+std::vector<Bytes> ctConvert(const std::string& weightName, int64_t rows, int64_t cols,
+                             const QuantConfig& c, const StoredTensor& st);
 
 /** An output folder built under a temporary name beside it and renamed into place by
  *  commit(); without commit (error, cancel) the temporary folder is removed. */

@@ -4,8 +4,8 @@
 
 namespace bitsmith {
 
-std::unique_ptr<Importance> Importance::fromImatrix(const ImatrixSource& src,
-                                                    const std::vector<std::pair<std::string, int64_t>>& quantized) {
+std::unique_ptr<Importance> Importance::fromImatrix(
+    const ImatrixSource& src, const std::vector<std::pair<std::string, int64_t>>& quantized) {
   Imatrix im = readImatrix(src.path);
   auto out = std::unique_ptr<Importance>(new Importance());
   out->kind_ = "imatrix";
@@ -17,16 +17,29 @@ std::unique_ptr<Importance> Importance::fromImatrix(const ImatrixSource& src,
     if (it == src.entryOf.end()) continue;
     const std::string& name = it->second;
     const ImatrixEntry* e = im.find(name);
-    if (!e) throw ModelError("calibration/bad-imatrix", src.path + ": no entry \"" + name + "\" (for tensor \"" + tensor + "\"); was the file changed?", tensor);
+    if (!e)
+      throw ModelError("calibration/bad-imatrix",
+                       src.path + ": no entry \"" + name + "\" (for tensor \"" + tensor +
+                           "\"); was the file changed?",
+                       tensor);
     if (e->nMat != 1)
-      throw ModelError("calibration/unsupported", src.path + ": entry \"" + name + "\" holds " + std::to_string(e->nMat) +
-                                                      " matrices (MoE experts); imatrix calibration takes one matrix per tensor", tensor);
+      throw ModelError(
+          "calibration/unsupported",
+          src.path + ": entry \"" + name + "\" holds " + std::to_string(e->nMat) +
+              " matrices (MoE experts); imatrix calibration takes one matrix per tensor",
+          tensor);
     if (e->nIn != cols) {
       const bool experts = e->nIn > cols && cols > 0 && e->nIn % cols == 0;
-      throw ModelError("calibration/bad-imatrix", src.path + ": entry \"" + name + "\" has " + std::to_string(e->nIn) + " values but tensor \"" + tensor +
-                                                      "\" has " + std::to_string(cols) + " input features" +
-                                                      (experts ? " (" + std::to_string(e->nIn / cols) + " expert matrices back to back? MoE imatrices are not supported)" : "") +
-                                                      "; is the imatrix for another model?", tensor);
+      throw ModelError(
+          "calibration/bad-imatrix",
+          src.path + ": entry \"" + name + "\" has " + std::to_string(e->nIn) +
+              " values but tensor \"" + tensor + "\" has " + std::to_string(cols) +
+              " input features" +
+              (experts ? " (" + std::to_string(e->nIn / cols) +
+                             " expert matrices back to back? MoE imatrices are not supported)"
+                       : "") +
+              "; is the imatrix for another model?",
+          tensor);
     }
     out->byTensor_[tensor] = e->mean;
   }
@@ -65,7 +78,8 @@ json::Value Importance::event(double seconds) const {
   return ev;
 }
 
-std::pair<double, double> diagonalOutputError(const float* w, const float* q, int64_t rows, int64_t cols, const float* d) {
+std::pair<double, double> diagonalOutputError(const float* w, const float* q, int64_t rows,
+                                              int64_t cols, const float* d) {
   double num = 0, den = 0;
   for (int64_t r = 0; r < rows; r++) {
     const float* wr = w + r * cols;

@@ -31,8 +31,8 @@ class Importance {
   /** Reads the imatrix and checks every mapped tensor of `quantized` (name, input
    *  features): its entry exists, is one matrix (MoE experts are refused) and has one
    *  value per input feature. Throws ModelError naming the file, entry and tensor. */
-  static std::unique_ptr<Importance> fromImatrix(const ImatrixSource& src,
-                                                 const std::vector<std::pair<std::string, int64_t>>& quantized);
+  static std::unique_ptr<Importance> fromImatrix(
+      const ImatrixSource& src, const std::vector<std::pair<std::string, int64_t>>& quantized);
   /** The diagonals of the forward pass's Hessians. */
   static std::unique_ptr<Importance> fromHessians(forward::HessianCollector& hs);
 
@@ -50,6 +50,7 @@ class Importance {
 };
 
 /** sum_r sum_j d_j (q - w)^2 and sum_r sum_j d_j w^2 over rows [rows, cols] (f64). */
-std::pair<double, double> diagonalOutputError(const float* w, const float* q, int64_t rows, int64_t cols, const float* d);
+std::pair<double, double> diagonalOutputError(const float* w, const float* q, int64_t rows,
+                                              int64_t cols, const float* d);
 
 }  // namespace bitsmith

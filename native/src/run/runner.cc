@@ -4,25 +4,24 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
-#include <memory>
-#include <stdexcept>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <map>
-#include <mutex>
-#include <cstring>
+#include <filesystem>
 #include <limits>
-#include <unordered_map>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "forward/calibrate.h"
 #include "forward/llama.h"
 #include "io/error.h"
-#include "io/model.h"
 #include "io/gguf_writer.h"
+#include "io/model.h"
 #include "io/safetensors_writer.h"
 #include "linalg/gemm.h"
 #include "metrics/metrics.h"
@@ -51,20 +50,28 @@ using json::Value;
 
 const char* groupKindName(GroupKind k) {
   switch (k) {
-    case GroupKind::Size: return "size";
-    case GroupKind::Channel: return "channel";
-    case GroupKind::Tensor: return "tensor";
+    case GroupKind::Size:
+      return "size";
+    case GroupKind::Channel:
+      return "channel";
+    case GroupKind::Tensor:
+      return "tensor";
   }
   return "size";
 }
 
 const char* scaleTypeName(ScaleType s) {
   switch (s) {
-    case ScaleType::F16: return "f16";
-    case ScaleType::BF16: return "bf16";
-    case ScaleType::F32: return "f32";
-    case ScaleType::E8M0: return "e8m0";
-    case ScaleType::E4M3: return "e4m3";
+    case ScaleType::F16:
+      return "f16";
+    case ScaleType::BF16:
+      return "bf16";
+    case ScaleType::F32:
+      return "f32";
+    case ScaleType::E8M0:
+      return "e8m0";
+    case ScaleType::E4M3:
+      return "e4m3";
   }
   return "f16";
 }
@@ -73,7 +80,8 @@ bool rowLocal(const QuantConfig& c) {
   // What couples rows: a per-tensor scale (group tensor, nvfp4's global f32 scale), outliers
   // chosen over the whole tensor, and the low-rank correction. The Hadamard rotation is
   // row-local (one seeded sign per column, shared by all rows: quant/rotate.cc).
-  return c.outliers == 0 && c.lowrank == 0 && c.groupKind != GroupKind::Tensor && c.format != "nvfp4";
+  return c.outliers == 0 && c.lowrank == 0 && c.groupKind != GroupKind::Tensor &&
+         c.format != "nvfp4";
 }
 
 int64_t peakRssBytes() {
@@ -103,7 +111,10 @@ class Buffer {
     }
     return p_.get();
   }
-  void free() { p_.reset(); cap_ = 0; }
+  void free() {
+    p_.reset();
+    cap_ = 0;
+  }
   size_t capacity() const { return cap_; }
 
  private:
@@ -111,7 +122,9 @@ class Buffer {
   size_t cap_ = 0;
 };
 
-double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double secondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 Value shapeValue(const std::vector<int64_t>& shape) {
   Value a = Value::array();
@@ -177,51 +190,70 @@ bool sameFile(const std::string& a, const std::string& b) {
   return fs::absolute(a, ec).lexically_normal() == fs::absolute(b, ec).lexically_normal();
 }
 
-[[noreturn]] void throwNonFinite(const Model& m, const TensorRef& t, int64_t r0, const float* out, int64_t n);
+[[noreturn]] void throwNonFinite(const Model& m, const TensorRef& t, int64_t r0, const float* out,
+                                 int64_t n);
 
 // The dtype output fake / compressed_tensors write a tensor's values in: the source dtype,
 // except F32 for a block-quantized GGUF tensor (see the writer setup in runJob).
-DType writtenDtype(const TensorRef& t) { return t.dtype == DType::Ggml ? DType::F32 : t.dtype; }
-int64_t writtenBytes(const TensorRef& t) { return t.dtype == DType::Ggml ? t.elements * 4 : t.bytes; }
+DType writtenDtype(const TensorRef& t) {
+  return t.dtype == DType::Ggml ? DType::F32 : t.dtype;
+}
+int64_t writtenBytes(const TensorRef& t) {
+  return t.dtype == DType::Ggml ? t.elements * 4 : t.bytes;
+}
 
 // Converts rows [r0, r1) of t to f32 in parallel, and rejects NaN/Inf.
-void readChunk(const Model& m, const TensorRef& t, int64_t r0, int64_t r1, float* out, ThreadPool& pool) {
+void readChunk(const Model& m, const TensorRef& t, int64_t r0, int64_t r1, float* out,
+               ThreadPool& pool) {
   const int64_t cols = t.cols();
   const int64_t minRows = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, cols));
   std::atomic<bool> bad{false};
-  parallelFor(&pool, r1 - r0, [&](int64_t a, int64_t b) {
-    if (!m.readRowsF32(t, r0 + a, r0 + b, out + a * cols)) bad.store(true, std::memory_order_relaxed);
-  }, minRows);
+  parallelFor(
+      &pool, r1 - r0,
+      [&](int64_t a, int64_t b) {
+        if (!m.readRowsF32(t, r0 + a, r0 + b, out + a * cols))
+          bad.store(true, std::memory_order_relaxed);
+      },
+      minRows);
   if (bad.load()) throwNonFinite(m, t, r0, out, (r1 - r0) * cols);
 }
 
 void fromF32Parallel(DType dt, const float* src, int64_t n, uint8_t* dst, ThreadPool& pool) {
   const int es = dtypeSize(dt);
-  parallelFor(&pool, n, [&](int64_t a, int64_t b) { fromF32(dt, src + a, b - a, dst + a * es); }, int64_t(1) << 16);
+  parallelFor(
+      &pool, n, [&](int64_t a, int64_t b) { fromF32(dt, src + a, b - a, dst + a * es); },
+      int64_t(1) << 16);
 }
 
-[[noreturn]] void throwNonFinite(const Model& m, const TensorRef& t, int64_t r0, const float* out, int64_t n) {
+[[noreturn]] void throwNonFinite(const Model& m, const TensorRef& t, int64_t r0, const float* out,
+                                 int64_t n) {
   const int64_t cols = t.cols();
   for (int64_t i = 0; i < n; i++) {
     if (!std::isfinite(out[i])) {
       const int64_t row = r0 + i / cols, col = i % cols;
       throw ModelError("run/non-finite",
-                       m.fileOf(t).path() + ": tensor \"" + t.name + "\" has a " + (std::isnan(out[i]) ? "NaN" : "infinite") +
-                           " weight at [" + std::to_string(row) + ", " + std::to_string(col) +
-                           "]; quantizing it would poison its group's scale. Repair the checkpoint, or keep this tensor.",
+                       m.fileOf(t).path() + ": tensor \"" + t.name + "\" has a " +
+                           (std::isnan(out[i]) ? "NaN" : "infinite") + " weight at [" +
+                           std::to_string(row) + ", " + std::to_string(col) +
+                           "]; quantizing it would poison its group's scale. Repair the "
+                           "checkpoint, or keep this tensor.",
                        t.name);
     }
   }
-  throw ModelError("run/non-finite", m.fileOf(t).path() + ": tensor \"" + t.name + "\" has a NaN or infinite weight", t.name);
+  throw ModelError("run/non-finite",
+                   m.fileOf(t).path() + ": tensor \"" + t.name + "\" has a NaN or infinite weight",
+                   t.name);
 }
 
-QuantOutput quantizeChecked(const TensorRef& ref, const float* in, int64_t rows, int64_t cols, const QuantConfig& cfg, ThreadPool& pool,
-                            bool reference, StoredTensor* stored = nullptr) {
+QuantOutput quantizeChecked(const TensorRef& ref, const float* in, int64_t rows, int64_t cols,
+                            const QuantConfig& cfg, ThreadPool& pool, bool reference,
+                            StoredTensor* stored = nullptr) {
   QuantOutput q;
   try {
     if (stored) {
       if (rows > 0 && cols > 0) q.dequant.resize(size_t(rows * cols));
-      q.outlierCount = quantizeTensorInto(in, rows, cols, cfg, pool, reference, q.dequant.data(), *stored);
+      q.outlierCount =
+          quantizeTensorInto(in, rows, cols, cfg, pool, reference, q.dequant.data(), *stored);
       q.bytes = stored->bytes();
     } else {
       q = quantizeTensor(in, rows, cols, cfg, pool, reference);
@@ -231,13 +263,19 @@ QuantOutput quantizeChecked(const TensorRef& ref, const float* in, int64_t rows,
   } catch (const std::invalid_argument& e) {
     throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
   } catch (const std::bad_alloc&) {
-    throw ModelError("run/out-of-memory", "tensor \"" + ref.name + "\" " + shapeText(ref.shape) + ": out of memory while quantizing", ref.name);
+    throw ModelError(
+        "run/out-of-memory",
+        "tensor \"" + ref.name + "\" " + shapeText(ref.shape) + ": out of memory while quantizing",
+        ref.name);
   } catch (const std::exception& e) {
     throw ModelError("run/quantize-failed", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
   }
   if (int64_t(q.dequant.size()) != rows * cols)
-    throw ModelError("run/internal", "tensor \"" + ref.name + "\": the quantizer returned " + std::to_string(q.dequant.size()) +
-                                         " values for " + std::to_string(rows * cols), ref.name);
+    throw ModelError("run/internal",
+                     "tensor \"" + ref.name + "\": the quantizer returned " +
+                         std::to_string(q.dequant.size()) + " values for " +
+                         std::to_string(rows * cols),
+                     ref.name);
   return q;
 }
 
@@ -261,8 +299,10 @@ class Sequencer {
       Pending p = std::move(pending_.begin()->second);
       pending_.erase(pending_.begin());
       if (out_) {
-        if (p.bytes) out_->push(std::move(p.bytes), p.n);
-        else out_->push(std::move(p.floats));
+        if (p.bytes)
+          out_->push(std::move(p.bytes), p.n);
+        else
+          out_->push(std::move(p.floats));
       }
       next_++;
     }
@@ -291,7 +331,8 @@ struct OutputErr {
   double num = 0, den = 0;
 };
 
-OutputErr outputError(const float* w, const float* q, int64_t rows, int64_t n, const linalg::PackedB& h, ThreadPool* pool) {
+OutputErr outputError(const float* w, const float* q, int64_t rows, int64_t n,
+                      const linalg::PackedB& h, ThreadPool* pool) {
   std::vector<float> d(size_t(rows * n)), e(size_t(rows * n));
   for (int64_t i = 0; i < rows * n; i++) d[size_t(i)] = q[i] - w[i];
   OutputErr r;
@@ -302,21 +343,31 @@ OutputErr outputError(const float* w, const float* q, int64_t rows, int64_t n, c
   return r;
 }
 
-forward::Sequences loadSequences(const SequenceSource& src, const forward::LlamaModel& lm, const std::atomic<bool>& cancel) {
+forward::Sequences loadSequences(const SequenceSource& src, const forward::LlamaModel& lm,
+                                 const std::atomic<bool>& cancel) {
   const forward::LlamaConfig& c = lm.config();
-  if (src.kind == "tokens") return forward::readTokenFile(src.path, c.vocab, c.maxPositions, src.samples, src.length);
+  if (src.kind == "tokens")
+    return forward::readTokenFile(src.path, c.vocab, c.maxPositions, src.samples, src.length);
   if (src.kind == "text") {
-    auto fail = [&](const std::string& what) { return ModelError("calibration/bad-tokens", src.path + ": " + what); };
+    auto fail = [&](const std::string& what) {
+      return ModelError("calibration/bad-tokens", src.path + ": " + what);
+    };
     if (src.sequences.empty()) throw fail("the text gives no token sequences");
     for (size_t s = 0; s < src.sequences.size(); s++) {
       const auto& q = src.sequences[s];
-      if (q.size() < 2) throw fail("window " + std::to_string(s) + " has " + std::to_string(q.size()) + " tokens; at least 2 are needed");
+      if (q.size() < 2)
+        throw fail("window " + std::to_string(s) + " has " + std::to_string(q.size()) +
+                   " tokens; at least 2 are needed");
       if (c.maxPositions > 0 && int64_t(q.size()) > c.maxPositions)
-        throw fail("window " + std::to_string(s) + " has " + std::to_string(q.size()) + " tokens, more than the model's " + std::to_string(c.maxPositions) + " positions");
+        throw fail("window " + std::to_string(s) + " has " + std::to_string(q.size()) +
+                   " tokens, more than the model's " + std::to_string(c.maxPositions) +
+                   " positions");
       for (size_t i = 0; i < q.size(); i++)
         if (q[i] < 0 || int64_t(q[i]) >= c.vocab)
-          throw fail("window " + std::to_string(s) + ", position " + std::to_string(i) + ": token id " + std::to_string(q[i]) +
-                     " is outside the model's vocabulary (0.." + std::to_string(c.vocab - 1) + "): does the tokenizer belong to this model?");
+          throw fail("window " + std::to_string(s) + ", position " + std::to_string(i) +
+                     ": token id " + std::to_string(q[i]) +
+                     " is outside the model's vocabulary (0.." + std::to_string(c.vocab - 1) +
+                     "): does the tokenizer belong to this model?");
     }
     return src.sequences;
   }
@@ -331,8 +382,10 @@ Value sourceValue(const SequenceSource& src, const forward::Sequences& seqs) {
   for (const auto& q : seqs) tokens += int64_t(q.size());
   Value v = Value::object();
   v.set("kind", Value::of(src.kind));
-  if (src.kind == "tokens" || src.kind == "text") v.set("path", Value::of(src.path));
-  else v.set("seed", Value::of(int64_t(src.seed)));
+  if (src.kind == "tokens" || src.kind == "text")
+    v.set("path", Value::of(src.path));
+  else
+    v.set("seed", Value::of(int64_t(src.seed)));
   v.set("sequences", Value::of(int64_t(seqs.size())));
   v.set("tokens", Value::of(tokens));
   return v;
@@ -353,11 +406,14 @@ int64_t interleavedRow(int64_t r, int64_t rows, int64_t heads) {
 }
 
 // dst[interleavedRow(r)] = src[r] (forward) or dst[r] = src[interleavedRow(r)] (back).
-void permuteRows(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t rowBytes, int64_t heads, bool forward) {
+void permuteRows(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t rowBytes, int64_t heads,
+                 bool forward) {
   for (int64_t r = 0; r < rows; r++) {
     const int64_t g = interleavedRow(r, rows, heads);
-    if (forward) std::memcpy(dst + g * rowBytes, src + r * rowBytes, size_t(rowBytes));
-    else std::memcpy(dst + r * rowBytes, src + g * rowBytes, size_t(rowBytes));
+    if (forward)
+      std::memcpy(dst + g * rowBytes, src + r * rowBytes, size_t(rowBytes));
+    else
+      std::memcpy(dst + r * rowBytes, src + g * rowBytes, size_t(rowBytes));
   }
 }
 
@@ -374,10 +430,13 @@ struct GgufPlan {
 json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& cancel) {
   const auto t0 = Clock::now();
   auto checkCancel = [&] {
-    if (cancel.load(std::memory_order_relaxed)) throw ModelError("run/cancelled", "the run was cancelled");
+    if (cancel.load(std::memory_order_relaxed))
+      throw ModelError("run/cancelled", "the run was cancelled");
   };
   auto emit = [&](Value ev) {
-    if (!sink.emit(std::move(ev))) throw ModelError("run/cancelled", "the run was cancelled (no one is listening to its events)");
+    if (!sink.emit(std::move(ev)))
+      throw ModelError("run/cancelled",
+                       "the run was cancelled (no one is listening to its events)");
   };
 
   std::unique_ptr<Model> model = Model::open(job.model);
@@ -386,26 +445,46 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
   std::vector<Item> items;
   std::unordered_set<std::string> named;
   for (const JobTensor& jt : job.tensors) {
-    if (!named.insert(jt.name).second) throw ModelError("run/bad-job", "tensor \"" + jt.name + "\" appears twice in the job", jt.name);
+    if (!named.insert(jt.name).second)
+      throw ModelError("run/bad-job", "tensor \"" + jt.name + "\" appears twice in the job",
+                       jt.name);
     const TensorRef* ref = model->find(jt.name);
     if (!ref)
-      throw ModelError("run/tensor-missing", model->path + ": tensor \"" + jt.name + "\" of the plan is not in the model (was the model changed?)", jt.name);
+      throw ModelError("run/tensor-missing",
+                       model->path + ": tensor \"" + jt.name +
+                           "\" of the plan is not in the model (was the model changed?)",
+                       jt.name);
     if (ref->shape != jt.shape)
-      throw ModelError("run/shape-mismatch", model->path + ": tensor \"" + jt.name + "\" has shape " + shapeText(ref->shape) +
-                                                 " in the model but " + shapeText(jt.shape) + " in the plan (was the model changed?)", jt.name);
+      throw ModelError("run/shape-mismatch",
+                       model->path + ": tensor \"" + jt.name + "\" has shape " +
+                           shapeText(ref->shape) + " in the model but " + shapeText(jt.shape) +
+                           " in the plan (was the model changed?)",
+                       jt.name);
     if (jt.quantize) {
       model->requireReadable(*ref);
       // gptq and awq need the whole X^T X; an imatrix is its diagonal.
-      if ((jt.method == "gptq" || jt.method == "awq") && job.imatrix.enabled() && !job.calibration.enabled())
-        throw ModelError("run/needs-hessian", "tensor \"" + jt.name + "\": method " + jt.method + " needs the full Hessian X^T X; an imatrix has only its diagonal " +
-                                                 "(use calibration generated or calibration tokens)", jt.name);
+      if ((jt.method == "gptq" || jt.method == "awq") && job.imatrix.enabled() &&
+          !job.calibration.enabled())
+        throw ModelError("run/needs-hessian",
+                         "tensor \"" + jt.name + "\": method " + jt.method +
+                             " needs the full Hessian X^T X; an imatrix has only its diagonal " +
+                             "(use calibration generated or calibration tokens)",
+                         jt.name);
       if (jt.method == "gptq" || jt.method == "awq") {
         if (!job.calibration.enabled())
-          throw ModelError("run/needs-calibration", "tensor \"" + jt.name + "\": method " + jt.method + " needs calibration (calibration generated, tokens or text)", jt.name);
+          throw ModelError("run/needs-calibration",
+                           "tensor \"" + jt.name + "\": method " + jt.method +
+                               " needs calibration (calibration generated, tokens or text)",
+                           jt.name);
       } else if (jt.method != "rtn" && jt.method != "hqq") {  // hqq: QuantConfig::hqq (quant/hqq.h)
-        throw ModelError("run/unsupported", "tensor \"" + jt.name + "\": method " + jt.method + " is not executed yet (only rtn, gptq, hqq and awq)", jt.name);
+        throw ModelError("run/unsupported",
+                         "tensor \"" + jt.name + "\": method " + jt.method +
+                             " is not executed yet (only rtn, gptq, hqq and awq)",
+                         jt.name);
       }
-      if (ref->elements == 0) throw ModelError("run/bad-job", "tensor \"" + jt.name + "\" has no elements to quantize", jt.name);
+      if (ref->elements == 0)
+        throw ModelError("run/bad-job", "tensor \"" + jt.name + "\" has no elements to quantize",
+                         jt.name);
     }
     items.push_back({ref, &jt});
   }
@@ -424,8 +503,11 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
   std::unique_ptr<SafetensorsWriter> writer;
   if (job.output) {
     for (const auto& f : model->files) {
-      if (sameFile(f->path(), job.outputPath) || (ct && sameFile(fs::path(f->path()).parent_path().string(), job.outputPath)))
-        throw ModelError("run/output-is-input", job.outputPath + ": the output would overwrite the model " + (ct ? "folder" : "file") + " it reads");
+      if (sameFile(f->path(), job.outputPath) ||
+          (ct && sameFile(fs::path(f->path()).parent_path().string(), job.outputPath)))
+        throw ModelError("run/output-is-input", job.outputPath +
+                                                    ": the output would overwrite the model " +
+                                                    (ct ? "folder" : "file") + " it reads");
     }
     std::vector<OutTensor> outs;
     Value formats = Value::object();
@@ -436,19 +518,28 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       if (it.ref->dtype == DType::Ggml) model->requireReadable(*it.ref);
       if (ct && it.job && it.job->quantize) {
         const std::string why = ctProblem(it.ref->name, it.ref->shape, it.job->config);
-        if (!why.empty()) throw ModelError("run/unsupported", "tensor \"" + it.ref->name + "\": " + why, it.ref->name);
-        for (OutTensor& o : ctTensors(it.ref->name, it.ref->rows(), it.ref->cols(), it.job->config)) outs.push_back(std::move(o));
+        if (!why.empty())
+          throw ModelError("run/unsupported", "tensor \"" + it.ref->name + "\": " + why,
+                           it.ref->name);
+        for (OutTensor& o : ctTensors(it.ref->name, it.ref->rows(), it.ref->cols(), it.job->config))
+          outs.push_back(std::move(o));
       } else {
-        outs.push_back({it.ref->name, dtypeName(writtenDtype(*it.ref)), it.ref->shape, writtenBytes(*it.ref)});
+        outs.push_back(
+            {it.ref->name, dtypeName(writtenDtype(*it.ref)), it.ref->shape, writtenBytes(*it.ref)});
       }
       const bool decoded = it.ref->dtype == DType::Ggml;
-      formats.set(it.ref->name, it.job && it.job->quantize ? configValue(*it.job)
-                                : Value::of(decoded ? "keep: " + it.ref->dtypeName + " blocks decoded to F32" : std::string("keep")));
+      formats.set(it.ref->name,
+                  it.job && it.job->quantize
+                      ? configValue(*it.job)
+                      : Value::of(decoded ? "keep: " + it.ref->dtypeName + " blocks decoded to F32"
+                                          : std::string("keep")));
     }
     Value meta = Value::object();
     meta.set("format", Value::of("pt"));
     meta.set("bitsmith.version", Value::of(BITSMITH_VERSION));
-    meta.set("bitsmith.kind", Value::of(ct ? "compressed-tensors" : "fake-quant: weights dequantized to their source dtype"));
+    meta.set("bitsmith.kind",
+             Value::of(ct ? "compressed-tensors"
+                          : "fake-quant: weights dequantized to their source dtype"));
     meta.set("bitsmith.source", Value::of(model->path));
     for (const auto& [k, v] : job.outputMetadata.members)
       if (v.isString()) meta.set(k, v);
@@ -467,13 +558,16 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
   if (job.gguf) {
     for (const auto& f : model->files)
       if (sameFile(f->path(), job.ggufPath))
-        throw ModelError("run/output-is-input", job.ggufPath + ": the output would overwrite the model file it reads");
+        throw ModelError("run/output-is-input",
+                         job.ggufPath + ": the output would overwrite the model file it reads");
     if (job.output && sameFile(job.outputPath, job.ggufPath))
-      throw ModelError("run/bad-job", job.ggufPath + ": output fake and output gguf name the same file");
+      throw ModelError("run/bad-job",
+                       job.ggufPath + ": output fake and output gguf name the same file");
     const Value* specTensors = job.ggufSpec.get("tensors");
     const Value* specMeta = job.ggufSpec.get("metadata");
     std::vector<GgufKv> kvs = parseGgufKvs(specMeta ? *specMeta : Value::array());
-    if (const Value* cp = job.ggufSpec.get("copySourceMetadata"); cp && cp->kind == Value::Bool && cp->boolean) {
+    if (const Value* cp = job.ggufSpec.get("copySourceMetadata");
+        cp && cp->kind == Value::Bool && cp->boolean) {
       // A GGUF source: its key/values first (architecture parameters, tokenizer, ...), byte
       // for byte, except those the spec sets.
       std::unordered_set<std::string> ours;
@@ -496,37 +590,63 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       const JobTensor* jt = items[i].job;
       GgufPlan& gp = ggufPlans[i];
       const Value* ts = specTensors ? specTensors->get(ref.name) : nullptr;
-      if (const Value* om = ts ? ts->get("omit") : nullptr; om && om->kind == Value::Bool && om->boolean) {
+      if (const Value* om = ts ? ts->get("omit") : nullptr;
+          om && om->kind == Value::Bool && om->boolean) {
         gp.omit = true;
         continue;
       }
       const Value* nm = ts ? ts->get("name") : nullptr;
       if (!nm || !nm->isString() || nm->string.empty())
-        throw ModelError("run/unsupported", job.ggufPath + ": tensor \"" + ref.name + "\" has no llama.cpp name; output gguf writes Llama-family models only", ref.name);
+        throw ModelError(
+            "run/unsupported",
+            job.ggufPath + ": tensor \"" + ref.name +
+                "\" has no llama.cpp name; output gguf writes Llama-family models only",
+            ref.name);
       gp.name = nm->string;
       if (!ggufNames.insert(gp.name).second)
-        throw ModelError("run/bad-job", job.ggufPath + ": two tensors would be named \"" + gp.name + "\"", ref.name);
+        throw ModelError("run/bad-job",
+                         job.ggufPath + ": two tensors would be named \"" + gp.name + "\"",
+                         ref.name);
       if (const Value* ph = ts->get("permuteHeads"); ph && ph->isNumber() && ph->number > 0) {
         gp.permuteHeads = int64_t(ph->number);
         if (ref.shape.size() != 2 || ref.rows() % (2 * gp.permuteHeads) != 0)
-          throw ModelError("run/bad-job", "tensor \"" + ref.name + "\" " + shapeText(ref.shape) + ": its rows cannot be split into " +
-                                              std::to_string(gp.permuteHeads) + " heads of rotary pairs", ref.name);
+          throw ModelError("run/bad-job",
+                           "tensor \"" + ref.name + "\" " + shapeText(ref.shape) +
+                               ": its rows cannot be split into " +
+                               std::to_string(gp.permuteHeads) + " heads of rotary pairs",
+                           ref.name);
       }
       if (jt && jt->quantize) {
         const QuantConfig& c = jt->config;
         const GgmlTypeInfo* gt = findGgmlType(c.format);
         if (!gt)
-          throw ModelError("run/unsupported", job.ggufPath + ": tensor \"" + ref.name + "\" is quantized to " + c.format +
-                                                  ", which GGUF cannot store (ggml block types only: q4_0 ... q6_k, iq4_nl, iq4_xs)", ref.name);
+          throw ModelError("run/unsupported",
+                           job.ggufPath + ": tensor \"" + ref.name + "\" is quantized to " +
+                               c.format +
+                               ", which GGUF cannot store (ggml block types only: q4_0 ... q6_k, "
+                               "iq4_nl, iq4_xs)",
+                           ref.name);
         if (c.outliers || c.lowrank || c.rotate)
-          throw ModelError("run/unsupported", job.ggufPath + ": tensor \"" + ref.name + "\": GGUF cannot store outliers, lowrank or rotate", ref.name);
+          throw ModelError("run/unsupported",
+                           job.ggufPath + ": tensor \"" + ref.name +
+                               "\": GGUF cannot store outliers, lowrank or rotate",
+                           ref.name);
         gp.type = uint32_t(gt->ggmlId);
       } else {
         switch (ref.dtype) {
-          case DType::F32: gp.type = 0; break;
-          case DType::F16: gp.type = 1; break;
-          case DType::BF16: gp.type = 30; break;
-          case DType::F64: gp.type = 0; gp.viaF32 = true; break;
+          case DType::F32:
+            gp.type = 0;
+            break;
+          case DType::F16:
+            gp.type = 1;
+            break;
+          case DType::BF16:
+            gp.type = 30;
+            break;
+          case DType::F64:
+            gp.type = 0;
+            gp.viaF32 = true;
+            break;
           case DType::Ggml: {
             // A kept block-quantized tensor of a GGUF source: copied as it is.
             std::string lower = ref.dtypeName;
@@ -535,12 +655,18 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
               gp.type = uint32_t(gt->ggmlId);
               break;
             }
-            throw ModelError("run/unsupported", model->fileOf(ref).path() + ": tensor \"" + ref.name + "\" is stored as " + ref.dtypeName +
-                                                    ", which output gguf does not copy", ref.name);
+            throw ModelError("run/unsupported",
+                             model->fileOf(ref).path() + ": tensor \"" + ref.name +
+                                 "\" is stored as " + ref.dtypeName +
+                                 ", which output gguf does not copy",
+                             ref.name);
           }
           default:
-            throw ModelError("run/unsupported", model->fileOf(ref).path() + ": tensor \"" + ref.name + "\" is stored as " + ref.dtypeName +
-                                                    ", which output gguf does not write", ref.name);
+            throw ModelError("run/unsupported",
+                             model->fileOf(ref).path() + ": tensor \"" + ref.name +
+                                 "\" is stored as " + ref.dtypeName +
+                                 ", which output gguf does not write",
+                             ref.name);
         }
       }
       GgufTensor t;
@@ -602,11 +728,13 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     std::unordered_set<std::string> quantizedNames;
     for (const Item& it : items) {
       if (it.job && it.job->quantize) quantizedNames.insert(it.ref->name);
-      if (it.job && it.job->quantize && it.job->method == "awq") awqTensors.push_back({it.ref, it.job});
+      if (it.job && it.job->quantize && it.job->method == "awq")
+        awqTensors.push_back({it.ref, it.job});
     }
     if (!awqTensors.empty()) {
       const forward::LlamaConfig fc = forward::readConfig(*model);
-      awq = awqSearchSites(*model, awqTensors, *hessians, pool, job.reference, ct || job.gguf, quantizedNames, AwqHeads{fc.heads, fc.kvHeads}, cancel);
+      awq = awqSearchSites(*model, awqTensors, *hessians, pool, job.reference, ct || job.gguf,
+                           quantizedNames, AwqHeads{fc.heads, fc.kvHeads}, cancel);
     }
   }
   // Per-input-channel importance for the searches (and, with an imatrix only, the
@@ -669,10 +797,15 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
         const GgufPlan& gp = ggufPlans[index];
         if (gp.viaF32) {
           std::vector<float> f(size_t(ref.elements));
-          if (!model->readRowsF32(ref, 0, rows, f.data())) throwNonFinite(*model, ref, 0, f.data(), ref.elements);
+          if (!model->readRowsF32(ref, 0, rows, f.data()))
+            throwNonFinite(*model, ref, 0, f.data(), ref.elements);
           std::vector<float> g(f.size());
-          if (gp.permuteHeads) permuteRows(reinterpret_cast<const uint8_t*>(f.data()), reinterpret_cast<uint8_t*>(g.data()), rows, cols * 4, gp.permuteHeads, true);
-          else g.swap(f);
+          if (gp.permuteHeads)
+            permuteRows(reinterpret_cast<const uint8_t*>(f.data()),
+                        reinterpret_cast<uint8_t*>(g.data()), rows, cols * 4, gp.permuteHeads,
+                        true);
+          else
+            g.swap(f);
           gguf->write(g.data(), g.size() * 4);
         } else {
           std::unique_ptr<uint8_t[]> tmp(new uint8_t[size_t(ref.bytes)]);
@@ -687,18 +820,22 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       }
       if (async && ref.bytes > 0 && ref.dtype == DType::Ggml && !(folded && ct)) {
         // Decoded to F32 a chunk at a time (whole rows: the blocks never straddle rows).
-        const int64_t chunkRows = std::max<int64_t>(1, (int64_t(4) << 20) / std::max<int64_t>(1, cols));
+        const int64_t chunkRows =
+            std::max<int64_t>(1, (int64_t(4) << 20) / std::max<int64_t>(1, cols));
         for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
           checkCancel();
           const int64_t r1 = std::min(rows, r0 + chunkRows);
           std::vector<float> f(size_t((r1 - r0) * cols));
-          model->readRowsF32(ref, r0, r1, f.data());  // a non-finite value is copied as it is, like any kept weight
+          model->readRowsF32(
+              ref, r0, r1,
+              f.data());  // a non-finite value is copied as it is, like any kept weight
           model->release(ref, r0, r1);
           async->push(std::move(f));
         }
       } else if (async && ref.bytes > 0 && !(folded && ct)) {
         const int64_t rb = ref.rowBytes();
-        const int64_t chunkRows = std::max<int64_t>(1, (int64_t(8) << 20) / std::max<int64_t>(1, rb));
+        const int64_t chunkRows =
+            std::max<int64_t>(1, (int64_t(8) << 20) / std::max<int64_t>(1, rb));
         const uint8_t* base = model->fileOf(ref).data() + ref.offset;
         const TensorRef* rp = &ref;
         if (ref.permuteHeads <= 0) {
@@ -706,7 +843,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
           for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
             checkCancel();
             const int64_t r1 = std::min(rows, r0 + chunkRows);
-            async->pushBorrowed(base + r0 * rb, size_t((r1 - r0) * rb), [mp, rp, r0, r1] { mp->release(*rp, r0, r1); });
+            async->pushBorrowed(base + r0 * rb, size_t((r1 - r0) * rb),
+                                [mp, rp, r0, r1] { mp->release(*rp, r0, r1); });
           }
         } else {
           std::unique_ptr<uint8_t[]> tmp(new uint8_t[size_t(ref.bytes)]);
@@ -734,8 +872,12 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     if (jt->method == "gptq") {
       hGptq = hessians ? hessians->forTensor(ref.name) : nullptr;
       if (!hGptq || hGptq->n != cols)
-        throw ModelError("run/needs-calibration", "tensor \"" + ref.name + "\": method gptq needs the Hessian of the tensor's input, which the forward pass " +
-                                                      "collects for the q/k/v/o/gate/up/down projections only", ref.name);
+        throw ModelError(
+            "run/needs-calibration",
+            "tensor \"" + ref.name +
+                "\": method gptq needs the Hessian of the tensor's input, which the forward pass " +
+                "collects for the q/k/v/o/gate/up/down projections only",
+            ref.name);
     }
     if (hessians) {
       const forward::Hessian* h = hessians->forTensor(ref.name);
@@ -750,7 +892,9 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       }
     }
     // Without the full Hessian: the diagonal estimate of the output error from the imatrix.
-    const float* diagD = !hq && importance && importance->kind() == "imatrix" ? importance->forTensor(ref.name, cols) : nullptr;
+    const float* diagD = !hq && importance && importance->kind() == "imatrix"
+                             ? importance->forTensor(ref.name, cols)
+                             : nullptr;
     std::vector<float>* keep = nullptr;
     if (job.evaluate.enabled()) {
       keep = &fake[ref.name];
@@ -758,8 +902,10 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     }
     const auto awqIt = awq.tensors.find(ref.name);
     const AwqSiteChoice* aw = awqIt == awq.tensors.end() ? nullptr : awqIt->second.get();
-    const auto awqRows = awq.rows.find(ref.name);  // up_proj under a fold: down_proj's 1/s in its rows
-    const float* awqRowScale = awqRows == awq.rows.end() ? nullptr : awqRows->second->choice.s.data();
+    const auto awqRows =
+        awq.rows.find(ref.name);  // up_proj under a fold: down_proj's 1/s in its rows
+    const float* awqRowScale =
+        awqRows == awq.rows.end() ? nullptr : awqRows->second->choice.s.data();
     OutputErr outErr;
     int64_t chunkRows = rows;
     if (job.chunkElements > 0 && rowLocal(cfg) && cols > 0 && !ct && !hGptq && !gguf && !aw) {
@@ -789,41 +935,55 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       std::atomic<int64_t> nextChunk{0};
       std::atomic<bool> stop{false};
       try {
-        parallelFor(&pool, workers, [&](int64_t w0, int64_t w1) {
-          for (int64_t slot = w0; slot < w1; slot++) {
-            Buffer<float>& buf = workerBufs[size_t(slot)];
-            try {
-              for (;;) {
-                if (stop.load() || cancel.load(std::memory_order_relaxed)) return;
-                const int64_t k = nextChunk.fetch_add(1);
-                if (k >= chunks) return;
-                if (!sequencer.admit(k, stop)) return;
-                const int64_t r0 = k * chunkRows, r1 = std::min(rows, r0 + chunkRows), n = (r1 - r0) * cols;
-                float* in = buf.get(size_t(n));
-                if (!model->readRowsF32(ref, r0, r1, in)) throwNonFinite(*model, ref, r0, in, n);
-                QuantOutput q = quantizeChecked(ref, in, r1 - r0, cols, cfg, pool, job.reference);
-                streamMetrics.add(int(slot), k, in, q.dequant.data(), n);
-                chunkBytes[size_t(k)] = q.bytes;
-                chunkOutliers[size_t(k)] = q.outlierCount;
-                if (hq) chunkOut[size_t(k)] = outputError(in, q.dequant.data(), r1 - r0, cols, *hq, nullptr);
-                else if (diagD) std::tie(chunkOut[size_t(k)].num, chunkOut[size_t(k)].den) = diagonalOutputError(in, q.dequant.data(), r1 - r0, cols, diagD);
-                if (keep) std::memcpy(keep->data() + r0 * cols, q.dequant.data(), size_t(n) * sizeof(float));
-                model->release(ref, r0, r1);
-                if (!async) sequencer.submit(k, nullptr, 0, {});
-                else if (outDtype == DType::F32) sequencer.submit(k, nullptr, 0, std::move(q.dequant));
-                else {
-                  std::unique_ptr<uint8_t[]> out(new uint8_t[size_t(n) * size_t(es)]);
-                  fromF32(outDtype, q.dequant.data(), n, out.get());
-                  sequencer.submit(k, std::move(out), size_t(n) * size_t(es), {});
+        parallelFor(
+            &pool, workers,
+            [&](int64_t w0, int64_t w1) {
+              for (int64_t slot = w0; slot < w1; slot++) {
+                Buffer<float>& buf = workerBufs[size_t(slot)];
+                try {
+                  for (;;) {
+                    if (stop.load() || cancel.load(std::memory_order_relaxed)) return;
+                    const int64_t k = nextChunk.fetch_add(1);
+                    if (k >= chunks) return;
+                    if (!sequencer.admit(k, stop)) return;
+                    const int64_t r0 = k * chunkRows, r1 = std::min(rows, r0 + chunkRows),
+                                  n = (r1 - r0) * cols;
+                    float* in = buf.get(size_t(n));
+                    if (!model->readRowsF32(ref, r0, r1, in))
+                      throwNonFinite(*model, ref, r0, in, n);
+                    QuantOutput q =
+                        quantizeChecked(ref, in, r1 - r0, cols, cfg, pool, job.reference);
+                    streamMetrics.add(int(slot), k, in, q.dequant.data(), n);
+                    chunkBytes[size_t(k)] = q.bytes;
+                    chunkOutliers[size_t(k)] = q.outlierCount;
+                    if (hq)
+                      chunkOut[size_t(k)] =
+                          outputError(in, q.dequant.data(), r1 - r0, cols, *hq, nullptr);
+                    else if (diagD)
+                      std::tie(chunkOut[size_t(k)].num, chunkOut[size_t(k)].den) =
+                          diagonalOutputError(in, q.dequant.data(), r1 - r0, cols, diagD);
+                    if (keep)
+                      std::memcpy(keep->data() + r0 * cols, q.dequant.data(),
+                                  size_t(n) * sizeof(float));
+                    model->release(ref, r0, r1);
+                    if (!async)
+                      sequencer.submit(k, nullptr, 0, {});
+                    else if (outDtype == DType::F32)
+                      sequencer.submit(k, nullptr, 0, std::move(q.dequant));
+                    else {
+                      std::unique_ptr<uint8_t[]> out(new uint8_t[size_t(n) * size_t(es)]);
+                      fromF32(outDtype, q.dequant.data(), n, out.get());
+                      sequencer.submit(k, std::move(out), size_t(n) * size_t(es), {});
+                    }
+                  }
+                } catch (...) {
+                  stop.store(true);
+                  sequencer.wake();
+                  throw;
                 }
               }
-            } catch (...) {
-              stop.store(true);
-              sequencer.wake();
-              throw;
-            }
-          }
-        }, 1);
+            },
+            1);
       } catch (...) {
         stop.store(true);
         throw;
@@ -852,7 +1012,9 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       // or ggml block headers, fitted by the same rules) with GPTQ's codes: the
       // compressed-tensors and GGUF writers take it as they take RTN's.
       auto quantize = [&](const float* x) {
-        if (!hGptq) return quantizeChecked(ref, x, rows, cols, cfg, pool, job.reference, (ct || gguf) ? &stored : nullptr);
+        if (!hGptq)
+          return quantizeChecked(ref, x, rows, cols, cfg, pool, job.reference,
+                                 (ct || gguf) ? &stored : nullptr);
         GptqOptions o = jt->gptq;
         o.reference = job.reference;
         QuantOutput g;
@@ -861,7 +1023,10 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
         } catch (const std::invalid_argument& e) {
           throw ModelError("run/unsupported", "tensor \"" + ref.name + "\": " + e.what(), ref.name);
         } catch (const std::bad_alloc&) {
-          throw ModelError("run/out-of-memory", "tensor \"" + ref.name + "\" " + shapeText(ref.shape) + ": out of memory in gptq", ref.name);
+          throw ModelError(
+              "run/out-of-memory",
+              "tensor \"" + ref.name + "\" " + shapeText(ref.shape) + ": out of memory in gptq",
+              ref.name);
         }
         g.bytes = stored.bytes();
         return g;
@@ -879,34 +1044,50 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
         const float* src = in;
         if (aw) {
           scaled.resize(size_t(rows * cols));
-          quant::awqScaleInput(in, rows, cols, aw->choice.s.data(), awqRowScale, scaled.data(), &pool);
+          quant::awqScaleInput(in, rows, cols, aw->choice.s.data(), awqRowScale, scaled.data(),
+                               &pool);
           src = scaled.data();
         }
         if (gp.permuteHeads) {
           std::vector<float> pin(size_t(rows * cols));
-          permuteRows(reinterpret_cast<const uint8_t*>(src), reinterpret_cast<uint8_t*>(pin.data()), rows, cols * 4, gp.permuteHeads, true);
+          permuteRows(reinterpret_cast<const uint8_t*>(src), reinterpret_cast<uint8_t*>(pin.data()),
+                      rows, cols * 4, gp.permuteHeads, true);
           q = quantize(pin.data());
           std::vector<float> back(q.dequant.size());
-          permuteRows(reinterpret_cast<const uint8_t*>(q.dequant.data()), reinterpret_cast<uint8_t*>(back.data()), rows, cols * 4, gp.permuteHeads, false);
+          permuteRows(reinterpret_cast<const uint8_t*>(q.dequant.data()),
+                      reinterpret_cast<uint8_t*>(back.data()), rows, cols * 4, gp.permuteHeads,
+                      false);
           q.dequant.swap(back);
         } else {
           q = quantize(src);
         }
-        if (aw) quant::awqUnscale(q.dequant.data(), rows, cols, aw->choice.s.data(), awqRowScale, &pool);
-        if (int64_t(stored.codes.size()) != int64_t(rows) * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols)) || stored.bytes().total() != int64_t(stored.codes.size()))
-          throw ModelError("run/internal", "tensor \"" + ref.name + "\": the quantizer produced " + std::to_string(stored.codes.size()) +
-                                               " block bytes, the GGUF layout needs " + std::to_string(rows * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols))), ref.name);
+        if (aw)
+          quant::awqUnscale(q.dequant.data(), rows, cols, aw->choice.s.data(), awqRowScale, &pool);
+        if (int64_t(stored.codes.size()) !=
+                int64_t(rows) * int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols)) ||
+            stored.bytes().total() != int64_t(stored.codes.size()))
+          throw ModelError(
+              "run/internal",
+              "tensor \"" + ref.name + "\": the quantizer produced " +
+                  std::to_string(stored.codes.size()) + " block bytes, the GGUF layout needs " +
+                  std::to_string(rows *
+                                 int64_t(ggmlRowBytes(findGgmlType(cfg.format)->type, cols))),
+              ref.name);
         gguf->write(stored.codes.data(), stored.codes.size());
       } else if (aw) {
-        q = awqQuantize(ref, in, rows, cols, cfg, *aw, pool, job.reference, ct ? &stored : nullptr, awqRowScale);
+        q = awqQuantize(ref, in, rows, cols, cfg, *aw, pool, job.reference, ct ? &stored : nullptr,
+                        awqRowScale);
       } else {
         q = quantize(in);
       }
       bytes = q.bytes;
       outlierCount = q.outlierCount;
       metrics = computeMetrics(in, q.dequant.data(), rows * cols, &pool);
-      if (hq) outErr = outputError(in, q.dequant.data(), rows, cols, *hq, &pool);
-      else if (diagD) std::tie(outErr.num, outErr.den) = diagonalOutputError(in, q.dequant.data(), rows, cols, diagD);
+      if (hq)
+        outErr = outputError(in, q.dequant.data(), rows, cols, *hq, &pool);
+      else if (diagD)
+        std::tie(outErr.num, outErr.den) =
+            diagonalOutputError(in, q.dequant.data(), rows, cols, diagD);
       if (keep) std::memcpy(keep->data(), q.dequant.data(), size_t(rows * cols) * sizeof(float));
       model->release(ref, 0, rows);
       if (async && ct) {
@@ -926,7 +1107,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
         }
       }
     }
-    if (!streamed && inBuf.capacity() > size_t(std::max<int64_t>(job.chunkElements, int64_t(1) << 22))) {
+    if (!streamed &&
+        inBuf.capacity() > size_t(std::max<int64_t>(job.chunkElements, int64_t(1) << 22))) {
       // A whole-tensor pass of a large tensor: give the memory back.
       inBuf.free();
     }
@@ -957,7 +1139,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       // Relative output error on the calibration inputs, and its SQNR.
       ev.set("outputError", Value::of(outErr.den > 0 ? outErr.num / outErr.den : 0.0));
       ev.set("outputErrorSum", Value::of(outErr.num));  // tr(dW H dW^T): additive across tensors
-      ev.set("outputSqnrDb", Value::of(outErr.num > 0 ? 10.0 * std::log10(outErr.den / outErr.num) : std::numeric_limits<double>::infinity()));
+      ev.set("outputSqnrDb", Value::of(outErr.num > 0 ? 10.0 * std::log10(outErr.den / outErr.num)
+                                                      : std::numeric_limits<double>::infinity()));
       ev.set("outputErrorKind", Value::of(hq ? "hessian" : "diagonal"));
     }
     if (aw) ev.set("awq", awqEventValue(*aw));

@@ -44,14 +44,16 @@ struct SequenceSource {
 struct Job {
   std::string model;
   std::vector<JobTensor> tensors;
-  bool output = false;          // output fake "path" or output compressed_tensors "dir"
-  std::string outputKind = "fake";  // "fake" (a safetensors file) or "compressed_tensors" (a folder)
+  bool output = false;  // output fake "path" or output compressed_tensors "dir"
+  std::string outputKind =
+      "fake";  // "fake" (a safetensors file) or "compressed_tensors" (a folder)
   std::string outputPath;
   // compressed_tensors: config.json's text (written as is) and files copied into the folder
   // (source path, file name).
   std::string outputConfig;
   std::vector<std::pair<std::string, std::string>> outputCopies;
-  json::Value outputMetadata = json::Value::object();  // extra __metadata__ strings (recipe name, ...)
+  json::Value outputMetadata =
+      json::Value::object();  // extra __metadata__ strings (recipe name, ...)
   // output gguf "path": ggufSpec = {metadata: [{key, type, itemType?, value}],
   // tensors: {"<source name>": {name: "<gguf name>", permuteHeads: n}}} (n > 0: rows of
   // this tensor, in the Hugging Face rotate-half order, are written in llama.cpp's
@@ -59,9 +61,9 @@ struct Job {
   bool gguf = false;
   std::string ggufPath;
   json::Value ggufSpec = json::Value::object();
-  int threads = 0;              // 0: all cores
+  int threads = 0;                           // 0: all cores
   int64_t chunkElements = int64_t(1) << 18;  // row chunk target (cache-sized); <= 0: whole tensors
-  bool reference = false;       // use the scalar reference quantizers
+  bool reference = false;                    // use the scalar reference quantizers
   // calibration: per-input-site Hessians from the forward pass over these sequences; each
   // quantized linear weight then reports its output error tr(dW H dW^T) / tr(W H W^T).
   SequenceSource calibration;

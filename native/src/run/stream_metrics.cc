@@ -32,7 +32,8 @@ struct KeyTables {
   uint32_t* q;
 };
 
-void countKeys(const uint32_t* kw, const uint32_t* ke, const uint32_t* kq, int64_t n, const KeyTables& t) {
+void countKeys(const uint32_t* kw, const uint32_t* ke, const uint32_t* kq, int64_t n,
+               const KeyTables& t) {
   uint32_t* wk1 = t.w + kKeys;
   uint32_t* ek1 = t.e + kKeys;
   uint32_t* qk1 = t.q + kKeys;
@@ -102,10 +103,12 @@ BITSMITH_AVX2 inline float hmax(__m256 v) {
 BITSMITH_AVX2 inline __m256i keys8(__m256 v) {
   const __m256i u = _mm256_castps_si256(v);
   const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-  return _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb)), 16);
+  return _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb)),
+                           16);
 }
 
-BITSMITH_AVX2 void addAvx2(const float* w, const float* q, int64_t n, Partial& p, const KeyTables& t) {
+BITSMITH_AVX2 void addAvx2(const float* w, const float* q, int64_t n, Partial& p,
+                           const KeyTables& t) {
   alignas(32) uint32_t kw[kBlock], ke[kBlock], kq[kBlock];
   __m256 wMin = _mm256_set1_ps(p.wMin), wMax = _mm256_set1_ps(p.wMax);
   __m256 eMin = _mm256_set1_ps(p.eMin), eMax = _mm256_set1_ps(p.eMax);
@@ -175,13 +178,15 @@ void StreamMetrics::add(int slot, int64_t chunk, const float* w, const float* q,
   s.used = true;
   const KeyTables t{s.wKeys.data(), s.eKeys.data(), s.qKeys.data()};
 #if BITSMITH_X86
-  if (cpuHasAvx2()) addAvx2(w, q, n, p, t);
+  if (cpuHasAvx2())
+    addAvx2(w, q, n, p, t);
   else
 #endif
     addScalar(w, q, n, p, t);
 }
 
-static void binKeys(const std::vector<const std::vector<uint32_t>*>& keys, double lo, double hi, Histogram& h) {
+static void binKeys(const std::vector<const std::vector<uint32_t>*>& keys, double lo, double hi,
+                    Histogram& h) {
   h.min = lo;
   h.max = hi;
   h.counts.fill(0);
@@ -228,9 +233,12 @@ TensorMetrics StreamMetrics::finish() const {
   m.squaredError = ee;
   m.sqnrDb = ee == 0 ? inf : (ww == 0 ? -inf : 10.0 * std::log10(ww / ee));
   m.maxAbsError = maxAbs;
-  if (ww == 0 && qq == 0) m.cosine = 1;
-  else if (ww == 0 || qq == 0) m.cosine = 0;
-  else m.cosine = std::max(-1.0, std::min(1.0, wq / (std::sqrt(ww) * std::sqrt(qq))));
+  if (ww == 0 && qq == 0)
+    m.cosine = 1;
+  else if (ww == 0 || qq == 0)
+    m.cosine = 0;
+  else
+    m.cosine = std::max(-1.0, std::min(1.0, wq / (std::sqrt(ww) * std::sqrt(qq))));
   binKeys(wk, wMin, wMax, m.weightHist);
   binKeys(ek, eMin, eMax, m.errorHist);
   binKeys(qk, wMin, wMax, m.dequantHist);

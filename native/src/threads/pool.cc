@@ -98,7 +98,8 @@ void ThreadPool::run(int64_t n, int64_t minChunk, void* ctx, Call call) {
     std::unique_lock<std::mutex> lock(mutex_);
     // Every chunk was claimed (work() returns only then); wait until the claimed ones are
     // finished and no worker still holds a pointer to this stack-allocated job.
-    done_.wait(lock, [&] { return job.pending.load(std::memory_order_acquire) == 0 && active_ == 0; });
+    done_.wait(lock,
+               [&] { return job.pending.load(std::memory_order_acquire) == 0 && active_ == 0; });
     job_ = nullptr;
   }
   if (job.error) std::rethrow_exception(job.error);

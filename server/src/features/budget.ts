@@ -7,9 +7,13 @@ export function budget(doc: AnalyzedDocument): BudgetResult | null {
   if (!plan) return null;
   const t = plan.totals;
   const result: BudgetResult = {
-    uri: doc.uri, version: doc.version,
-    bpw: t.bpw, bytesIn: t.bytesIn, bytesOut: t.bytesOut,
-    quantized: t.quantized, tensors: t.tensors,
+    uri: doc.uri,
+    version: doc.version,
+    bpw: t.bpw,
+    bytesIn: t.bytesIn,
+    bytesOut: t.bytesOut,
+    quantized: t.quantized,
+    tensors: t.tensors,
     errors: doc.analysis.diagnostics.filter((d) => d.severity === 'error').length,
   };
   if (plan.budget) {

@@ -17,7 +17,8 @@ export function codeActions(doc: AnalyzedDocument, range: Range, context: Diagno
   for (const d of doc.analysis.diagnostics) {
     if (!d.fix || d.end < start || d.start > end) continue;
     const lsp = toLspDiagnostic(doc, d);
-    const same = context.find((c) => c.code === d.code && c.message === d.message && sameRange(c.range, lsp.range)) ?? lsp;
+    const same =
+      context.find((c) => c.code === d.code && c.message === d.message && sameRange(c.range, lsp.range)) ?? lsp;
     out.push({
       title: d.fix.title,
       kind: CodeActionKind.QuickFix,
@@ -50,5 +51,10 @@ function allocationAction(doc: AnalyzedDocument, start: number, end: number): Co
 }
 
 function sameRange(a: Range, b: Range): boolean {
-  return a.start.line === b.start.line && a.start.character === b.start.character && a.end.line === b.end.line && a.end.character === b.end.character;
+  return (
+    a.start.line === b.start.line &&
+    a.start.character === b.start.character &&
+    a.end.line === b.end.line &&
+    a.end.character === b.end.character
+  );
 }

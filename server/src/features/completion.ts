@@ -4,13 +4,42 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  CompletionItemKind, InsertTextFormat, MarkupKind, type CompletionItem, type CompletionList, type Position, type Range,
+  CompletionItemKind,
+  InsertTextFormat,
+  MarkupKind,
+  type CompletionItem,
+  type CompletionList,
+  type Position,
+  type Range,
 } from 'vscode-languageserver';
 import {
-  ALLOCATE_GRANULARITIES, ALLOCATE_KEYWORDS, ALLOCATE_METRICS, BUDGET_UNITS, CALIBRATION_KINDS, CALIBRATION_OPTIONS,
-  EVALUATE_KEYWORDS, EXPORT_KINDS, FORMATS, METHOD_BY_NAME, METHODS, OUTPUT_KINDS, PROPERTY_KEYWORDS, PROPERTY_WORDS,
-  TOP_KEYWORDS, BUILTIN_DEFAULTS, fmt, lex, tensorBytes, resolvePath,
-  type FormatInfo, type KeywordDoc, type PropValues, type QuantConfig, type Rule, type Span, type Statement,
+  ALLOCATE_GRANULARITIES,
+  ALLOCATE_KEYWORDS,
+  ALLOCATE_METRICS,
+  BUDGET_UNITS,
+  CALIBRATION_KINDS,
+  CALIBRATION_OPTIONS,
+  EVALUATE_KEYWORDS,
+  EXPORT_KINDS,
+  FORMATS,
+  METHOD_BY_NAME,
+  METHODS,
+  OUTPUT_KINDS,
+  PROPERTY_KEYWORDS,
+  PROPERTY_WORDS,
+  TOP_KEYWORDS,
+  BUILTIN_DEFAULTS,
+  fmt,
+  lex,
+  tensorBytes,
+  resolvePath,
+  type FormatInfo,
+  type KeywordDoc,
+  type PropValues,
+  type QuantConfig,
+  type Rule,
+  type Span,
+  type Statement,
 } from '../../../core/src/index';
 import type { AnalyzedDocument } from './document';
 import { openBlocks, ruleOf } from './locate';
@@ -34,12 +63,16 @@ type Container =
   | { kind: 'evaluate' }
   | { kind: 'other' };
 
-export function completion(doc: AnalyzedDocument, position: Position, options: CompletionOptions = {}): CompletionItem[] {
+export function completion(
+  doc: AnalyzedDocument,
+  position: Position,
+  options: CompletionOptions = {},
+): CompletionItem[] {
   const { text } = doc;
   const offset = doc.lines.offset(position);
   const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
-  const tokens = lex(text.slice(lineStart, offset)).tokens
-    .filter((t) => t.kind !== 'eof')
+  const tokens = lex(text.slice(lineStart, offset))
+    .tokens.filter((t) => t.kind !== 'eof')
     .map((t) => ({ ...t, start: t.start + lineStart, end: t.end + lineStart }));
   if (tokens.some((t) => t.kind === 'comment')) return [];
 
@@ -103,27 +136,49 @@ function keywordItems(ctx: Ctx, container: Container): CompletionItem[] {
     case 'top': {
       // Statements that may appear once and already do go last.
       const present = new Set(ctx.doc.analysis.file.statements.map((s) => s.keyword.name));
-      return TOP_KEYWORDS.map((k, i) => keywordItem(ctx, k, sortKey(ONCE.has(k.name) && present.has(k.name) ? 1 : 0, i)));
+      return TOP_KEYWORDS.map((k, i) =>
+        keywordItem(ctx, k, sortKey(ONCE.has(k.name) && present.has(k.name) ? 1 : 0, i)),
+      );
     }
     case 'rule': {
       const rule = ruleOf(ctx.doc.analysis, container.stmt);
       const set = new Set(Object.values(rule?.settings ?? {}).map((s) => s!.stmt.keyword.name));
-      return PROPERTY_KEYWORDS.map((k, i) => keywordItem(ctx, k, sortKey(set.has(k.name) ? 1 : 0, i), CompletionItemKind.Property));
+      return PROPERTY_KEYWORDS.map((k, i) =>
+        keywordItem(ctx, k, sortKey(set.has(k.name) ? 1 : 0, i), CompletionItemKind.Property),
+      );
     }
     case 'method': {
       const info = METHOD_BY_NAME.get(container.method)!;
-      return info.options.map((o, i) => keywordItem(ctx, {
-        name: o.name, doc: o.doc,
-        usage: o.type === 'boolean' ? `${o.name} \${1|true,false|}` : `${o.name} \${1}`,
-      }, sortKey(0, i), CompletionItemKind.Property, `option of ${info.name} (${o.type})`));
+      return info.options.map((o, i) =>
+        keywordItem(
+          ctx,
+          {
+            name: o.name,
+            doc: o.doc,
+            usage: o.type === 'boolean' ? `${o.name} \${1|true,false|}` : `${o.name} \${1}`,
+          },
+          sortKey(0, i),
+          CompletionItemKind.Property,
+          `option of ${info.name} (${o.type})`,
+        ),
+      );
     }
-    case 'allocate': return ALLOCATE_KEYWORDS.map((k, i) => keywordItem(ctx, k, sortKey(0, i)));
-    case 'evaluate': return EVALUATE_KEYWORDS.map((k, i) => keywordItem(ctx, k, sortKey(0, i)));
-    default: return [];
+    case 'allocate':
+      return ALLOCATE_KEYWORDS.map((k, i) => keywordItem(ctx, k, sortKey(0, i)));
+    case 'evaluate':
+      return EVALUATE_KEYWORDS.map((k, i) => keywordItem(ctx, k, sortKey(0, i)));
+    default:
+      return [];
   }
 }
 
-function keywordItem(ctx: Ctx, k: KeywordDoc, sortText: string, kind: CompletionItemKind = CompletionItemKind.Keyword, detail?: string): CompletionItem {
+function keywordItem(
+  ctx: Ctx,
+  k: KeywordDoc,
+  sortText: string,
+  kind: CompletionItemKind = CompletionItemKind.Keyword,
+  detail?: string,
+): CompletionItem {
   const snippet = ctx.snippets && k.usage !== k.name;
   return {
     label: k.name,
@@ -139,7 +194,13 @@ function keywordItem(ctx: Ctx, k: KeywordDoc, sortText: string, kind: Completion
 
 // ---- arguments -------------------------------------------------------------------------
 
-function words(ctx: Ctx, list: readonly string[], kind: CompletionItemKind, docs?: Readonly<Record<string, string>>, detail?: (w: string) => string | undefined): CompletionItem[] {
+function words(
+  ctx: Ctx,
+  list: readonly string[],
+  kind: CompletionItemKind,
+  docs?: Readonly<Record<string, string>>,
+  detail?: (w: string) => string | undefined,
+): CompletionItem[] {
   return list.map((w, i) => ({
     label: w,
     kind,
@@ -159,23 +220,37 @@ function argumentItems(ctx: Ctx, container: Container, keyword: string, args: To
         if (n === 0) return words(ctx, CALIBRATION_KINDS, V, KIND_DOCS.calibration);
         const kind = args[0].text;
         // After the kind (and the path, for file sources), options; none while one awaits its number.
-        if (n < (kind === 'generated' ? 1 : 2) || (CALIBRATION_OPTIONS as readonly string[]).includes(args[n - 1].text)) return [];
+        if (n < (kind === 'generated' ? 1 : 2) || (CALIBRATION_OPTIONS as readonly string[]).includes(args[n - 1].text))
+          return [];
         const used = new Set(args.map((a) => a.text));
         const allowed = kind === 'generated' ? CALIBRATION_OPTIONS : CALIBRATION_OPTIONS.filter((o) => o !== 'seed');
-        return words(ctx, allowed.filter((o) => !used.has(o)), CompletionItemKind.Property);
+        return words(
+          ctx,
+          allowed.filter((o) => !used.has(o)),
+          CompletionItemKind.Property,
+        );
       }
       if (keyword === 'output' && n === 0) return words(ctx, OUTPUT_KINDS, V, KIND_DOCS.output);
       if (keyword === 'export' && n === 0) return words(ctx, EXPORT_KINDS, V, KIND_DOCS.export);
-      if (keyword === 'budget' && n === 1 && args[0].kind === 'number') return words(ctx, BUDGET_UNITS, CompletionItemKind.Unit);
+      if (keyword === 'budget' && n === 1 && args[0].kind === 'number')
+        return words(ctx, BUDGET_UNITS, CompletionItemKind.Unit);
       return [];
     case 'rule':
       if (n > 0) return [];
       if (keyword === 'format') return formatItems(ctx, ruleOf(ctx.doc.analysis, container.stmt));
       if (keyword === 'method') {
         return METHODS.map((m, i) => ({
-          label: m.name, kind: CompletionItemKind.Function, sortText: sortKey(0, i),
-          detail: m.needsCalibration === true ? 'needs calibration' : m.options.length ? `options: ${m.options.map((o) => o.name).join(', ')}` : undefined,
-          documentation: m.doc, textEdit: { range: ctx.range, newText: m.name },
+          label: m.name,
+          kind: CompletionItemKind.Function,
+          sortText: sortKey(0, i),
+          detail:
+            m.needsCalibration === true
+              ? 'needs calibration'
+              : m.options.length
+                ? `options: ${m.options.map((o) => o.name).join(', ')}`
+                : undefined,
+          documentation: m.doc,
+          textEdit: { range: ctx.range, newText: m.name },
         }));
       }
       if (keyword === 'group') return groupItems(ctx, ruleOf(ctx.doc.analysis, container.stmt));
@@ -196,7 +271,11 @@ function argumentItems(ctx: Ctx, container: Container, keyword: string, args: To
     case 'evaluate':
       if (keyword === 'perplexity' && (n === 0 || args[n - 1].kind === 'number')) {
         const used = new Set(args.map((a) => a.text));
-        return words(ctx, ['samples', 'length'].filter((o) => !used.has(o)), CompletionItemKind.Property);
+        return words(
+          ctx,
+          ['samples', 'length'].filter((o) => !used.has(o)),
+          CompletionItemKind.Property,
+        );
       }
       return [];
     default:
@@ -211,10 +290,17 @@ function ruleShape(ctx: Ctx, rule: Rule | undefined) {
   const pick = <K extends 'group' | 'symmetric' | 'scale' | 'zero'>(k: K): PropValues[K] =>
     (rule?.settings[k]?.value ?? defaults?.settings[k]?.value ?? BUILTIN_DEFAULTS[k]) as PropValues[K];
   const plan = analysis.plan;
-  const first = rule && plan ? plan.rules[rule.index]?.matched.map((i) => plan.tensors[i]).find((t) => t.rows > 0 && t.cols > 0) : undefined;
+  const first =
+    rule && plan
+      ? plan.rules[rule.index]?.matched.map((i) => plan.tensors[i]).find((t) => t.rows > 0 && t.cols > 0)
+      : undefined;
   return {
-    m: first?.rows ?? 4096, n: first?.cols ?? 4096,
-    group: pick('group'), symmetric: pick('symmetric'), scale: pick('scale'), zero: pick('zero'),
+    m: first?.rows ?? 4096,
+    n: first?.cols ?? 4096,
+    group: pick('group'),
+    symmetric: pick('symmetric'),
+    scale: pick('scale'),
+    zero: pick('zero'),
     cols: rule && plan ? [...new Set(plan.rules[rule.index]?.matched.map((i) => plan.tensors[i].cols))] : [],
   };
 }
@@ -264,16 +350,30 @@ function groupItems(ctx: Ctx, rule: Rule | undefined): CompletionItem[] {
   // Offer the sizes that divide every input dimension the rule touches.
   const sizes = [16, 32, 64, 128, 256].filter((g) => s.cols.every((c) => c % g === 0));
   const items = sizes.map((g, i) => ({
-    label: String(g), kind: CompletionItemKind.Value, sortText: sortKey(0, i),
+    label: String(g),
+    kind: CompletionItemKind.Value,
+    sortText: sortKey(0, i),
     detail: s.cols.length ? `divides ${s.cols.join(', ')}` : undefined,
     textEdit: { range: ctx.range, newText: String(g) },
   }));
-  return [...items, ...words(ctx, PROPERTY_WORDS.group, CompletionItemKind.EnumMember, VALUE_DOCS.group).map((i) => ({ ...i, sortText: `1${i.sortText}` }))];
+  return [
+    ...items,
+    ...words(ctx, PROPERTY_WORDS.group, CompletionItemKind.EnumMember, VALUE_DOCS.group).map((i) => ({
+      ...i,
+      sortText: `1${i.sortText}`,
+    })),
+  ];
 }
 
 // ---- strings: tensor patterns and paths ---------------------------------------------------
 
-function stringCompletion(doc: AnalyzedDocument, container: Container, seg: Token[], str: Token, offset: number): CompletionItem[] {
+function stringCompletion(
+  doc: AnalyzedDocument,
+  container: Container,
+  seg: Token[],
+  str: Token,
+  offset: number,
+): CompletionItem[] {
   if (container.kind !== 'top' || seg[0]?.kind !== 'ident') return [];
   const keyword = seg[0].text;
   const contentStart = str.start + 1;
@@ -283,7 +383,11 @@ function stringCompletion(doc: AnalyzedDocument, container: Container, seg: Toke
   if (keyword === 'match') return patternItems(doc, { start: contentStart, end: contentEnd });
   if (!doc.recipePath) return [];
   if (keyword === 'model' && args.length === 0) return pathItems(doc, typed, contentStart, contentEnd, 'model');
-  if ((keyword === 'calibration' || keyword === 'output' || keyword === 'export') && args.length === 1 && args[0].kind === 'ident') {
+  if (
+    (keyword === 'calibration' || keyword === 'output' || keyword === 'export') &&
+    args.length === 1 &&
+    args[0].kind === 'ident'
+  ) {
     return pathItems(doc, typed, contentStart, contentEnd, `${keyword} ${args[0].text}`);
   }
   return [];
@@ -292,7 +396,8 @@ function stringCompletion(doc: AnalyzedDocument, container: Container, seg: Toke
 /** Where the string the cursor is in ends: before its closing quote, or at the end of the line. */
 function stringContentEnd(text: string, offset: number): number {
   let i = offset;
-  while (i < text.length && text[i] !== '"' && text[i] !== '\n') i += text[i] === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\') ? 2 : 1;
+  while (i < text.length && text[i] !== '"' && text[i] !== '\n')
+    i += text[i] === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\') ? 2 : 1;
   return Math.min(i, text.length);
 }
 
@@ -305,7 +410,10 @@ function patternItems(doc: AnalyzedDocument, content: Span): CompletionItem[] {
     kind: c.category === 4 ? CompletionItemKind.Field : CompletionItemKind.Reference,
     detail: plural(c.count, 'tensor'),
     // Individual names document themselves; the list is long, so keep each item small.
-    documentation: c.category === 4 ? undefined : c.examples.join('\n') + (c.count > c.examples.length ? `\n… and ${c.count - c.examples.length} more` : ''),
+    documentation:
+      c.category === 4
+        ? undefined
+        : c.examples.join('\n') + (c.count > c.examples.length ? `\n… and ${c.count - c.examples.length} more` : ''),
     sortText: sortKey(c.category, i),
     textEdit: { range, newText: c.pattern },
   }));
@@ -324,7 +432,13 @@ const PATH_EXTENSIONS: Readonly<Record<string, readonly string[]>> = {
   'export llama_quantize': ['.sh'],
 };
 
-function pathItems(doc: AnalyzedDocument, typed: string, contentStart: number, contentEnd: number, what: string): CompletionItem[] {
+function pathItems(
+  doc: AnalyzedDocument,
+  typed: string,
+  contentStart: number,
+  contentEnd: number,
+  what: string,
+): CompletionItem[] {
   const extensions = PATH_EXTENSIONS[what];
   if (!extensions) return [];
   const slash = typed.lastIndexOf('/');
@@ -350,14 +464,21 @@ function pathItems(doc: AnalyzedDocument, typed: string, contentStart: number, c
     if (isDir) {
       const hf = what === 'model' && fs.existsSync(path.join(full, 'config.json'));
       items.push({
-        label: `${e.name}/`, kind: CompletionItemKind.Folder, sortText: `${hf ? 0 : 1}${e.name}`,
+        label: `${e.name}/`,
+        kind: CompletionItemKind.Folder,
+        sortText: `${hf ? 0 : 1}${e.name}`,
         detail: hf ? 'Hugging Face model folder' : undefined,
         // A model folder is complete as it is; other folders are a step towards a file.
         textEdit: { range, newText: hf ? e.name : `${e.name}/` },
         command: hf ? undefined : { title: 'Suggest', command: 'editor.action.triggerSuggest' },
       });
     } else if (extensions.some((x) => e.name.endsWith(x))) {
-      items.push({ label: e.name, kind: CompletionItemKind.File, sortText: `2${e.name}`, textEdit: { range, newText: e.name } });
+      items.push({
+        label: e.name,
+        kind: CompletionItemKind.File,
+        sortText: `2${e.name}`,
+        textEdit: { range, newText: e.name },
+      });
     }
   }
   return items;
@@ -379,9 +500,16 @@ export function toCompletionList(items: CompletionItem[], editRangeDefault: bool
   const r = first.range;
   const shared = items.every((i) => {
     const e = i.textEdit;
-    return e && 'range' in e && e.newText === i.label && i.insertTextFormat !== InsertTextFormat.Snippet
-      && e.range.start.line === r.start.line && e.range.start.character === r.start.character
-      && e.range.end.line === r.end.line && e.range.end.character === r.end.character;
+    return (
+      e &&
+      'range' in e &&
+      e.newText === i.label &&
+      i.insertTextFormat !== InsertTextFormat.Snippet &&
+      e.range.start.line === r.start.line &&
+      e.range.start.character === r.start.character &&
+      e.range.end.line === r.end.line &&
+      e.range.end.character === r.end.character
+    );
   });
   if (!shared) return { isIncomplete: false, items };
   return {

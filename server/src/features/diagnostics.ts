@@ -27,7 +27,10 @@ export function toLspDiagnostic(doc: AnalyzedDocument, d: CoreDiagnostic): Diagn
   };
   if (d.unnecessary) out.tags = [DiagnosticTag.Unnecessary];
   if (d.related?.length) {
-    out.relatedInformation = d.related.map((r) => ({ location: { uri: doc.uri, range: doc.lines.range(r.span) }, message: r.message }));
+    out.relatedInformation = d.related.map((r) => ({
+      location: { uri: doc.uri, range: doc.lines.range(r.span) },
+      message: r.message,
+    }));
   }
   if (d.fix) out.data = { fix: d.fix } satisfies DiagnosticData;
   return out;

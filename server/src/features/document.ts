@@ -12,6 +12,12 @@ export interface AnalyzedDocument {
   recipePath?: string;
 }
 
-export function makeDocument(uri: string, version: number, text: string, analysis: Analysis, recipePath?: string): AnalyzedDocument {
+export function makeDocument(
+  uri: string,
+  version: number,
+  text: string,
+  analysis: Analysis,
+  recipePath?: string,
+): AnalyzedDocument {
   return { uri, version, text, lines: new LineIndex(text), analysis, recipePath };
 }

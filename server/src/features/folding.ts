@@ -20,16 +20,23 @@ export function foldingRanges(doc: AnalyzedDocument): FoldingRange[] {
   let runStart = -1;
   let runEnd = -1;
   const flush = () => {
-    if (runStart >= 0 && runEnd > runStart) out.push({ startLine: runStart, endLine: runEnd, kind: FoldingRangeKind.Comment });
+    if (runStart >= 0 && runEnd > runStart)
+      out.push({ startLine: runStart, endLine: runEnd, kind: FoldingRangeKind.Comment });
     runStart = runEnd = -1;
   };
   for (const c of doc.analysis.file.comments) {
     const line = lines.position(c.start).line;
     const lineStart = c.start - lines.position(c.start).character;
     const ownLine = text.slice(lineStart, c.start).trim() === '';
-    if (!ownLine) { flush(); continue; }
+    if (!ownLine) {
+      flush();
+      continue;
+    }
     if (line === runEnd + 1 && runStart >= 0) runEnd = line;
-    else { flush(); runStart = runEnd = line; }
+    else {
+      flush();
+      runStart = runEnd = line;
+    }
   }
   flush();
   return out.sort((a, b) => a.startLine - b.startLine);

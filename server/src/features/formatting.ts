@@ -39,7 +39,10 @@ class Formatter {
   private readonly lines: (Line | null)[] = []; // null = blank line
   private next = 0; // index of the next comment not yet placed
 
-  constructor(private readonly text: string, private readonly comments: Span[]) {}
+  constructor(
+    private readonly text: string,
+    private readonly comments: Span[],
+  ) {}
 
   /**
    * Lays out the statements of one container (the file, or a block whose '{' is at `open`),
@@ -57,7 +60,12 @@ class Formatter {
         const c = this.comments[this.next++];
         const body = this.text.slice(c.start, c.end).trimEnd();
         const last = this.lines[this.lines.length - 1];
-        if (prevEnd !== undefined && newlines(this.text, prevEnd, c.start) === 0 && last && last.comment === undefined) {
+        if (
+          prevEnd !== undefined &&
+          newlines(this.text, prevEnd, c.start) === 0 &&
+          last &&
+          last.comment === undefined
+        ) {
           last.comment = body; // on the line of the code before it
         } else {
           place(c.start);
@@ -115,9 +123,12 @@ class Formatter {
     // Align the trailing comments of consecutive lines at the same depth.
     const width = (l: Line) => l.indent * INDENT.length + l.code.length;
     const column = new Map<Line, number>();
-    for (let i = 0; i < this.lines.length; ) {
+    for (let i = 0; i < this.lines.length;) {
       const l = this.lines[i];
-      if (!l || !l.code || l.comment === undefined) { i++; continue; }
+      if (!l || !l.code || l.comment === undefined) {
+        i++;
+        continue;
+      }
       let j = i;
       let max = 0;
       for (; j < this.lines.length; j++) {

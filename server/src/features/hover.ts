@@ -2,9 +2,22 @@
 // rules override), the model, the budget, and the docs of every word of the language.
 import { MarkupKind, type Hover, type Position } from 'vscode-languageserver';
 import {
-  METHOD_BY_NAME, PROPERTY_KEYWORDS, TOP_KEYWORDS, ALLOCATE_KEYWORDS, EVALUATE_KEYWORDS, FORMAT_BY_NAME,
-  bpwFormula, fmt, formatBytes,
-  type Analysis, type KeywordDoc, type PropName, type Rule, type Statement, type TensorInfo, type TensorPlan,
+  METHOD_BY_NAME,
+  PROPERTY_KEYWORDS,
+  TOP_KEYWORDS,
+  ALLOCATE_KEYWORDS,
+  EVALUATE_KEYWORDS,
+  FORMAT_BY_NAME,
+  bpwFormula,
+  fmt,
+  formatBytes,
+  type Analysis,
+  type KeywordDoc,
+  type PropName,
+  type Rule,
+  type Statement,
+  type TensorInfo,
+  type TensorPlan,
 } from '../../../core/src/index';
 import type { AnalyzedDocument } from './document';
 import { inComment, ruleOf, statementPath, tokenAt } from './locate';
@@ -46,9 +59,11 @@ function markdown(doc: AnalyzedDocument, path: Statement[], argIndex: number | u
     }
     if (name === 'model') return modelHover(analysis);
     if (name === 'budget') return budgetHover(analysis);
-    if (name === 'allocate' && !arg) return allocateHover(analysis, keywordHover(TOP_KEYWORDS, 'allocate') ?? '**allocate**');
+    if (name === 'allocate' && !arg)
+      return allocateHover(analysis, keywordHover(TOP_KEYWORDS, 'allocate') ?? '**allocate**');
     if (name === 'calibration' && arg?.kind === 'string' && analysis.imatrix) return imatrixHover(analysis);
-    if (arg?.kind === 'ident' && argIndex === 0 && KIND_DOCS[name]?.[arg.name]) return `**${name} ${arg.name}**\n\n${KIND_DOCS[name][arg.name]}`;
+    if (arg?.kind === 'ident' && argIndex === 0 && KIND_DOCS[name]?.[arg.name])
+      return `**${name} ${arg.name}**\n\n${KIND_DOCS[name][arg.name]}`;
     if (arg) return undefined;
     return keywordHover(TOP_KEYWORDS, name);
   }
@@ -58,7 +73,8 @@ function markdown(doc: AnalyzedDocument, path: Statement[], argIndex: number | u
   if (path.length === 2 && (container === 'match' || container === 'defaults')) {
     if (arg?.kind === 'ident' && name === 'format') return formatHover(arg.name);
     if (arg?.kind === 'ident' && name === 'method') return methodHover(arg.name);
-    if (arg?.kind === 'ident' && VALUE_DOCS[name]?.[arg.name]) return `**${name} ${arg.name}**\n\n${VALUE_DOCS[name][arg.name]}`;
+    if (arg?.kind === 'ident' && VALUE_DOCS[name]?.[arg.name])
+      return `**${name} ${arg.name}**\n\n${VALUE_DOCS[name][arg.name]}`;
     if (arg) return undefined;
     return keywordHover(PROPERTY_KEYWORDS, name);
   }
@@ -66,12 +82,16 @@ function markdown(doc: AnalyzedDocument, path: Statement[], argIndex: number | u
     const method = METHOD_BY_NAME.get(parent.args[0]?.kind === 'ident' ? parent.args[0].name : '');
     const opt = method?.options.find((o) => o.name === name);
     if (!method || !opt || arg) return undefined;
-    const range = opt.type === 'boolean' ? 'true or false' : `${opt.type}${opt.min !== undefined ? `, at least ${opt.min}` : ''}${opt.max !== undefined ? `, at most ${opt.max}` : ''}`;
+    const range =
+      opt.type === 'boolean'
+        ? 'true or false'
+        : `${opt.type}${opt.min !== undefined ? `, at least ${opt.min}` : ''}${opt.max !== undefined ? `, at most ${opt.max}` : ''}`;
     return `**${opt.name}** — option of \`${method.name}\` (${range})\n\n${opt.doc}`;
   }
   if (path.length === 2 && container === 'allocate') {
     if (arg?.kind === 'ident' && name === 'formats') return formatHover(arg.name);
-    if (arg?.kind === 'ident' && VALUE_DOCS[name]?.[arg.name]) return `**${name} ${arg.name}**\n\n${VALUE_DOCS[name][arg.name]}`;
+    if (arg?.kind === 'ident' && VALUE_DOCS[name]?.[arg.name])
+      return `**${name} ${arg.name}**\n\n${VALUE_DOCS[name][arg.name]}`;
     return arg ? undefined : keywordHover(ALLOCATE_KEYWORDS, name);
   }
   if (path.length === 2 && container === 'evaluate') return arg ? undefined : keywordHover(EVALUATE_KEYWORDS, name);
@@ -92,7 +112,13 @@ function methodHover(name: string): string | undefined {
   const m = METHOD_BY_NAME.get(name);
   if (!m) return undefined;
   const lines = [`**${m.name}** — ${m.doc}`];
-  if (m.options.length) lines.push('', 'Options: ' + m.options.map((o) => `\`${o.name}\``).join(', ') + ` — e.g. \`method ${m.name} { ${m.options.map((o) => o.name + (o.type === 'boolean' ? ' true' : ' N')).join('; ')} }\``);
+  if (m.options.length)
+    lines.push(
+      '',
+      'Options: ' +
+        m.options.map((o) => `\`${o.name}\``).join(', ') +
+        ` — e.g. \`method ${m.name} { ${m.options.map((o) => o.name + (o.type === 'boolean' ? ' true' : ' N')).join('; ')} }\``,
+    );
   if (m.needsCalibration === true) lines.push('', 'Needs calibration data.');
   if (m.needsCalibration === 'when-weighted') lines.push('', 'Needs calibration data when `weighted`.');
   return lines.join('\n');
@@ -120,8 +146,17 @@ function sameFormula(a: TensorPlan, b: TensorPlan): boolean {
   const x = a.config;
   const y = b.config;
   if (!x || !y) return !x && !y && a.tensor.dtype === b.tensor.dtype;
-  if (x.format !== y.format || x.groupKind !== y.groupKind || x.group !== y.group || x.scale !== y.scale
-    || x.symmetric !== y.symmetric || x.zero !== y.zero || x.outliers !== y.outliers || x.lowrank !== y.lowrank) return false;
+  if (
+    x.format !== y.format ||
+    x.groupKind !== y.groupKind ||
+    x.group !== y.group ||
+    x.scale !== y.scale ||
+    x.symmetric !== y.symmetric ||
+    x.zero !== y.zero ||
+    x.outliers !== y.outliers ||
+    x.lowrank !== y.lowrank
+  )
+    return false;
   // Terms that spell out the shape: per-tensor groups, per-tensor constants, outliers and low-rank.
   const shaped = x.groupKind === 'tensor' || x.format.perTensorBits || x.outliers || x.lowrank;
   return !shaped || (a.rows === b.rows && a.cols === b.cols);
@@ -138,7 +173,10 @@ export function ruleHover(doc: AnalyzedDocument, rule: Rule, pattern?: string): 
   const sets = Object.values(rule.settings).map((s) => `\`${settingText(doc.text, s!.stmt)}\``);
   if (!plan) {
     out.push('', sets.length ? `Sets ${sets.join(', ')}.` : 'Sets nothing.');
-    out.push('', analysis.modelError ? `No model to match against: ${analysis.modelError.message}` : 'No model to match against.');
+    out.push(
+      '',
+      analysis.modelError ? `No model to match against: ${analysis.modelError.message}` : 'No model to match against.',
+    );
     return out.join('\n');
   }
   const tensors = plan.tensors;
@@ -150,7 +188,10 @@ export function ruleHover(doc: AnalyzedDocument, rule: Rule, pattern?: string): 
   }
   const matched = plan.rules[rule.index]?.matched ?? [];
   if (matched.length === 0) {
-    out.push('', `Matches no tensor${rule.kind === 'defaults' ? ' (defaults apply to floating-point tensors of 2 or more dimensions)' : ''}.`);
+    out.push(
+      '',
+      `Matches no tensor${rule.kind === 'defaults' ? ' (defaults apply to floating-point tensors of 2 or more dimensions)' : ''}.`,
+    );
     if (sets.length) out.push('', `Sets ${sets.join(', ')}.`);
     return out.join('\n');
   }
@@ -167,8 +208,14 @@ export function ruleHover(doc: AnalyzedDocument, rule: Rule, pattern?: string): 
   }
   const names = matched.slice(0, MAX_NAMES).map((ti) => `\`${tensors[ti].tensor.name}\``);
   const more = matched.length > MAX_NAMES ? ` and ${matched.length - MAX_NAMES} more` : '';
-  out.push('', `Matches **${plural(matched.length, 'tensor')}** (${count(params)} parameters): ${names.join(', ')}${more}.`);
-  const blockSources = sourceFormats(matched.map((ti) => tensors[ti].tensor), true);
+  out.push(
+    '',
+    `Matches **${plural(matched.length, 'tensor')}** (${count(params)} parameters): ${names.join(', ')}${more}.`,
+  );
+  const blockSources = sourceFormats(
+    matched.map((ti) => tensors[ti].tensor),
+    true,
+  );
   if (blockSources) out.push('', `Source (GGUF blocks): ${blockSources}.`);
   if (sets.length) out.push('', `Sets ${sets.join(', ')}.`);
 
@@ -190,7 +237,10 @@ export function ruleHover(doc: AnalyzedDocument, rule: Rule, pattern?: string): 
   const lines = sorted.slice(0, MAX_CONFIGS).map((c) => `- ${c.label}: \`${c.formula}\` × ${plural(c.n, 'tensor')}`);
   if (sorted.length > MAX_CONFIGS) lines.push(`- … and ${sorted.length - MAX_CONFIGS} more configurations`);
   out.push('', sorted.length === 1 ? `Result: ${lines[0].slice(2)}` : `Result:\n${lines.join('\n')}`);
-  out.push('', `Size: ${formatBytes(bytesIn)} → **${formatBytes(bytesOut)}** (${fmt((8 * bytesOut) / params)} bpw over these tensors)`);
+  out.push(
+    '',
+    `Size: ${formatBytes(bytesIn)} → **${formatBytes(bytesOut)}** (${fmt((8 * bytesOut) / params)} bpw over these tensors)`,
+  );
   const allocated = allocatedLine(tensors, matched);
   if (allocated) out.push('', allocated);
 
@@ -215,12 +265,18 @@ export function ruleHover(doc: AnalyzedDocument, rule: Rule, pattern?: string): 
     }
   }
   if (overrides.size) {
-    const items = [...overrides.entries()].sort((a, b) => a[0] - b[0]).slice(0, MAX_NAMES).map(([ri, o]) => {
-      const r = analysis.recipe.rules[ri];
-      const line = doc.lines.position(r.stmt.start).line + 1;
-      const which = o.tensors === matched.length ? '' : `: ${o.names.map((n) => `\`${n}\``).join(', ')}${o.tensors > o.names.length ? ', …' : ''}`;
-      return `- ${[...o.props].map((p) => `\`${p}\``).join(', ')} by ${r.label} (line ${line}) for ${o.tensors} of ${plural(matched.length, 'tensor')}${which}`;
-    });
+    const items = [...overrides.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .slice(0, MAX_NAMES)
+      .map(([ri, o]) => {
+        const r = analysis.recipe.rules[ri];
+        const line = doc.lines.position(r.stmt.start).line + 1;
+        const which =
+          o.tensors === matched.length
+            ? ''
+            : `: ${o.names.map((n) => `\`${n}\``).join(', ')}${o.tensors > o.names.length ? ', …' : ''}`;
+        return `- ${[...o.props].map((p) => `\`${p}\``).join(', ')} by ${r.label} (line ${line}) for ${o.tensors} of ${plural(matched.length, 'tensor')}${which}`;
+      });
     if (overrides.size > MAX_NAMES) items.push(`- … and ${overrides.size - MAX_NAMES} more rules`);
     out.push('', `Overridden:\n${items.join('\n')}`);
   }
@@ -237,7 +293,8 @@ function settingText(text: string, stmt: Statement): string {
 // ---- model and budget ---------------------------------------------------------------------
 
 function modelHover(analysis: Analysis): string {
-  if (analysis.modelError) return `**Model** \`${analysis.modelPath}\`\n\nCannot be read: ${analysis.modelError.message}`;
+  if (analysis.modelError)
+    return `**Model** \`${analysis.modelPath}\`\n\nCannot be read: ${analysis.modelError.message}`;
   const m = analysis.model;
   if (!m) return keywordHover(TOP_KEYWORDS, 'model') ?? '';
   const lines = [
@@ -253,9 +310,14 @@ function modelHover(analysis: Analysis): string {
     `| size | ${formatBytes(m.bytes)} (${fmt(m.parameters ? (8 * m.bytes) / m.parameters : 0)} bpw) |`,
   ];
   const formats = sourceFormats(m.tensors, false);
-  if (formats && m.tensors.some((t) => t.dtype !== m.dtype)) lines.splice(lines.length - 1, 0, `| source formats | ${formats} |`);
+  if (formats && m.tensors.some((t) => t.dtype !== m.dtype))
+    lines.splice(lines.length - 1, 0, `| source formats | ${formats} |`);
   const t = analysis.plan?.totals;
-  if (t) lines.push('', `This recipe: ${formatBytes(t.bytesIn)} → **${formatBytes(t.bytesOut)}** (${fmt(t.bpw)} bpw), ${t.quantized} of ${plural(t.tensors, 'tensor')} quantized.`);
+  if (t)
+    lines.push(
+      '',
+      `This recipe: ${formatBytes(t.bytesIn)} → **${formatBytes(t.bytesOut)}** (${fmt(t.bpw)} bpw), ${t.quantized} of ${plural(t.tensors, 'tensor')} quantized.`,
+    );
   return lines.join('\n');
 }
 
@@ -268,7 +330,10 @@ function sourceFormats(list: readonly TensorInfo[], blocksOnly: boolean): string
     if (e) e.n++;
     else by.set(t.dtype, { bpw: t.bitsPerElement, n: 1 });
   }
-  return [...by.entries()].sort((a, b) => b[1].n - a[1].n).map(([d, e]) => `${d} ${fmt(e.bpw)} bpw × ${e.n}`).join(', ');
+  return [...by.entries()]
+    .sort((a, b) => b[1].n - a[1].n)
+    .map(([d, e]) => `${d} ${fmt(e.bpw)} bpw × ${e.n}`)
+    .join(', ');
 }
 
 function budgetHover(analysis: Analysis): string {
@@ -279,7 +344,8 @@ function budgetHover(analysis: Analysis): string {
   if (!plan?.budget) return `${head}\n\nNo model loaded: the budget cannot be checked.`;
   const b = plan.budget;
   const t = plan.totals;
-  const limit = budget.kind === 'bpw' ? `${fmt(budget.bpw)} bpw (${formatBytes(b.bytes)})` : `${budget.text} (${fmt(b.bpw)} bpw)`;
+  const limit =
+    budget.kind === 'bpw' ? `${fmt(budget.bpw)} bpw (${formatBytes(b.bytes)})` : `${budget.text} (${fmt(b.bpw)} bpw)`;
   const verdict = b.fits
     ? `fits, with ${formatBytes(b.bytes - t.bytesOut)} (${fmt(b.bpw - t.bpw)} bpw) to spare`
     : `**over by ${formatBytes(b.overBytes)}** (${fmt(t.bpw - b.bpw)} bpw)`;
@@ -290,7 +356,11 @@ function budgetHover(analysis: Analysis): string {
   ];
   const a = analysis.allocation;
   if (a?.result) lines.push('', `Allocated by \`allocate\` (${a.result.metric} metric): ${mixText(a.result.counts)}.`);
-  else if (a) lines.push('', '`allocate` has not measured its candidates yet: these figures use the defaults\' format (hover `allocate`).');
+  else if (a)
+    lines.push(
+      '',
+      "`allocate` has not measured its candidates yet: these figures use the defaults' format (hover `allocate`).",
+    );
   return lines.join('\n');
 }
 

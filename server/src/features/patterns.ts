@@ -83,7 +83,10 @@ function build(model: ModelHeader): PatternCandidate[] {
     const qkv = members.filter((m) => 'qkv'.includes(m.key[at]));
     if (qkv.length === 3 && members.length > 3) subsets.unshift(qkv);
     for (const s of subsets) {
-      const chars = s.map((m) => m.key[at]).sort(charOrder).join('');
+      const chars = s
+        .map((m) => m.key[at])
+        .sort(charOrder)
+        .join('');
       classes.push({ pattern: `${head}[${chars}]${tail}`, names: s.flatMap((m) => m.names) });
     }
   }
@@ -91,7 +94,10 @@ function build(model: ModelHeader): PatternCandidate[] {
 
   // Dot-aligned tails of generalised names and classes: *.mlp.down_proj.
   const tails = new Map<string, string[]>();
-  for (const { pattern, names } of [...[...groups.values()].map((g) => ({ pattern: g.key, names: g.names })), ...classes]) {
+  for (const { pattern, names } of [
+    ...[...groups.values()].map((g) => ({ pattern: g.key, names: g.names })),
+    ...classes,
+  ]) {
     const star = pattern.lastIndexOf('*.');
     if (star < 0 || pattern.slice(star + 2).includes('*')) continue;
     const tail = `*.${pattern.slice(star + 2)}`;

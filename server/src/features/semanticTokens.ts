@@ -2,12 +2,30 @@
 // what only the analyzer knows, e.g. that `q4_k` is a format and a match string is a pattern.
 import type { SemanticTokens, SemanticTokensLegend } from 'vscode-languageserver';
 import {
-  ALLOCATE_KEYWORDS, EVALUATE_KEYWORDS, FORMAT_BY_NAME, METHOD_BY_NAME, PROPERTY_KEYWORDS, PROPERTY_WORDS, TOP_KEYWORDS,
-  type Span, type Statement,
+  ALLOCATE_KEYWORDS,
+  EVALUATE_KEYWORDS,
+  FORMAT_BY_NAME,
+  METHOD_BY_NAME,
+  PROPERTY_KEYWORDS,
+  PROPERTY_WORDS,
+  TOP_KEYWORDS,
+  type Span,
+  type Statement,
 } from '../../../core/src/index';
 import type { AnalyzedDocument } from './document';
 
-export const TOKEN_TYPES = ['keyword', 'property', 'parameter', 'string', 'regexp', 'number', 'type', 'enumMember', 'function', 'comment'] as const;
+export const TOKEN_TYPES = [
+  'keyword',
+  'property',
+  'parameter',
+  'string',
+  'regexp',
+  'number',
+  'type',
+  'enumMember',
+  'function',
+  'comment',
+] as const;
 type TokenType = (typeof TOKEN_TYPES)[number];
 
 /** `type` is used for units (bpw, GiB, %): the closest standard token type. */
@@ -22,8 +40,21 @@ const BLOCK_KEYWORDS: Readonly<Record<string, Set<string>>> = {
 };
 /** Words taken as arguments anywhere (kinds, option names, property values). */
 const VALUE_WORDS = new Set<string>([
-  'imatrix', 'text', 'tokens', 'generated', 'fake', 'gguf', 'compressed_tensors', 'llm_compressor', 'llama_quantize',
-  'weight', 'output', 'kld', 'tensor', 'layer', ...Object.values(PROPERTY_WORDS).flat(),
+  'imatrix',
+  'text',
+  'tokens',
+  'generated',
+  'fake',
+  'gguf',
+  'compressed_tensors',
+  'llm_compressor',
+  'llama_quantize',
+  'weight',
+  'output',
+  'kld',
+  'tensor',
+  'layer',
+  ...Object.values(PROPERTY_WORDS).flat(),
 ]);
 const OPTION_WORDS = new Set(['samples', 'length', 'seed']);
 
@@ -33,7 +64,9 @@ interface Tok extends Span {
 
 export function semanticTokens(doc: AnalyzedDocument): SemanticTokens {
   const toks: Tok[] = [];
-  const push = (span: Span, type: TokenType) => { if (span.end > span.start) toks.push({ start: span.start, end: span.end, type }); };
+  const push = (span: Span, type: TokenType) => {
+    if (span.end > span.start) toks.push({ start: span.start, end: span.end, type });
+  };
   for (const c of doc.analysis.file.comments) push(c, 'comment');
   const visit = (s: Statement, parent: Statement | undefined, grand: Statement | undefined) => {
     const kw = s.keyword.name;
@@ -66,7 +99,13 @@ export function semanticTokens(doc: AnalyzedDocument): SemanticTokens {
   for (const t of toks) {
     const p = doc.lines.position(t.start);
     const deltaLine = p.line - prevLine;
-    data.push(deltaLine, deltaLine === 0 ? p.character - prevChar : p.character, t.end - t.start, TYPE_INDEX.get(t.type)!, 0);
+    data.push(
+      deltaLine,
+      deltaLine === 0 ? p.character - prevChar : p.character,
+      t.end - t.start,
+      TYPE_INDEX.get(t.type)!,
+      0,
+    );
     prevLine = p.line;
     prevChar = p.character;
   }

@@ -49,11 +49,19 @@ function symbol(doc: AnalyzedDocument, s: Statement, depth: number): DocumentSym
   }
   const range = doc.lines.range(s);
   // A selection range must lie inside the range, and names must not be empty.
-  const selection = depth === 0 && kw === 'match' && s.args[0] ? { start: s.args[0].start, end: s.args[s.args.length - 1].end } : s.keyword;
+  const selection =
+    depth === 0 && kw === 'match' && s.args[0]
+      ? { start: s.args[0].start, end: s.args[s.args.length - 1].end }
+      : s.keyword;
   return {
     name: name || kw || '?',
     detail,
-    kind: depth === 0 ? (KINDS[kw] ?? SymbolKind.Key) : depth === 1 && kw === 'method' ? SymbolKind.Function : SymbolKind.Property,
+    kind:
+      depth === 0
+        ? (KINDS[kw] ?? SymbolKind.Key)
+        : depth === 1 && kw === 'method'
+          ? SymbolKind.Function
+          : SymbolKind.Property,
     range,
     selectionRange: doc.lines.range(selection),
     children: s.block?.statements.map((c) => symbol(doc, c, depth + 1)),

@@ -1,21 +1,31 @@
 // Documentation the schema does not carry (argument kinds), and small text helpers
 // shared by hover and completion.
 import {
-  ALLOCATE_KEYWORDS, EVALUATE_KEYWORDS, FORMAT_BY_NAME, PROPERTY_KEYWORDS, SCALE_BITS, TOP_KEYWORDS, fmt,
-  type FormatInfo, type KeywordDoc,
+  ALLOCATE_KEYWORDS,
+  EVALUATE_KEYWORDS,
+  FORMAT_BY_NAME,
+  PROPERTY_KEYWORDS,
+  SCALE_BITS,
+  TOP_KEYWORDS,
+  fmt,
+  type FormatInfo,
+  type KeywordDoc,
 } from '../../../core/src/index';
 
 export const KIND_DOCS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   calibration: {
-    imatrix: 'A llama.cpp importance matrix (GGUF-based or legacy .dat): per-input-channel activation energy, the diagonal of XᵀX.',
-    text: 'Calibration text, tokenized with the model folder\'s tokenizer.json and run through the built-in forward pass. Options: samples N, length L.',
+    imatrix:
+      'A llama.cpp importance matrix (GGUF-based or legacy .dat): per-input-channel activation energy, the diagonal of XᵀX.',
+    text: "Calibration text, tokenized with the model folder's tokenizer.json and run through the built-in forward pass. Options: samples N, length L.",
     tokens: 'Token ids as a JSON array of arrays. Options: samples N, length L.',
-    generated: 'Sequences sampled from the unquantized model itself: needs no data. Options: samples N, length L, seed S.',
+    generated:
+      'Sequences sampled from the unquantized model itself: needs no data. Options: samples N, length L, seed S.',
   },
   output: {
     fake: 'Dequantized ("fake-quantized") weights in the source dtype, as .safetensors: loads anywhere.',
     gguf: 'A llama.cpp-loadable GGUF v3: ggml block types (q4_0, q4_k, ...) as their blocks, kept tensors in f32/f16/bf16, llama.cpp names and metadata (Llama-family models; the tokenizer from tokenizer.json or a GGUF source).',
-    compressed_tensors: 'A folder with safetensors + config.json in the compressed-tensors layout that vLLM and transformers load (int4, int8, fp8_e4m3, nvfp4).',
+    compressed_tensors:
+      'A folder with safetensors + config.json in the compressed-tensors layout that vLLM and transformers load (int4, int8, fp8_e4m3, nvfp4).',
   },
   export: {
     llm_compressor: 'The same recipe translated to an llm-compressor recipe (.yaml), for runs on GPU clusters.',
@@ -25,12 +35,28 @@ export const KIND_DOCS: Readonly<Record<string, Readonly<Record<string, string>>
 
 export const VALUE_DOCS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   group: { channel: 'One scale per row (group = the input dimension).', tensor: 'One scale for the whole tensor.' },
-  symmetric: { true: 'No zero point: the grid is centred on 0.', false: 'A zero point per group (16 more bits per group with zero f16).' },
+  symmetric: {
+    true: 'No zero point: the grid is centred on 0.',
+    false: 'A zero point per group (16 more bits per group with zero f16).',
+  },
   scale: Object.fromEntries(Object.entries(SCALE_BITS).map(([k, b]) => [k, `${b}-bit scales.`])),
-  zero: { f16: 'Zero point stored as an f16 value per group.', int: 'Zero point stored as a b-bit integer per group, packed as GPTQ / compressed-tensors store it.' },
-  clip: { none: 'Scales from the full range (absmax / min-max).', mse: 'Search the scale shrink that minimises the squared error.' },
-  rotate: { none: 'No rotation.', hadamard: 'Randomized Hadamard rotation along the input dimension before quantizing (QuIP# style incoherence).' },
-  metric: { weight: 'Weight error (needs no data).', output: 'Layer output error (needs calibration).', kld: 'KL divergence of the model output (needs calibration).' },
+  zero: {
+    f16: 'Zero point stored as an f16 value per group.',
+    int: 'Zero point stored as a b-bit integer per group, packed as GPTQ / compressed-tensors store it.',
+  },
+  clip: {
+    none: 'Scales from the full range (absmax / min-max).',
+    mse: 'Search the scale shrink that minimises the squared error.',
+  },
+  rotate: {
+    none: 'No rotation.',
+    hadamard: 'Randomized Hadamard rotation along the input dimension before quantizing (QuIP# style incoherence).',
+  },
+  metric: {
+    weight: 'Weight error (needs no data).',
+    output: 'Layer output error (needs calibration).',
+    kld: 'KL divergence of the model output (needs calibration).',
+  },
   granularity: { tensor: 'One choice per tensor.', layer: 'One choice per transformer block and tensor role.' },
 };
 
@@ -38,7 +64,12 @@ export function keywordDoc(list: readonly KeywordDoc[], name: string): KeywordDo
   return list.find((k) => k.name === name);
 }
 
-export const ALL_KEYWORD_LISTS = { top: TOP_KEYWORDS, property: PROPERTY_KEYWORDS, allocate: ALLOCATE_KEYWORDS, evaluate: EVALUATE_KEYWORDS };
+export const ALL_KEYWORD_LISTS = {
+  top: TOP_KEYWORDS,
+  property: PROPERTY_KEYWORDS,
+  allocate: ALLOCATE_KEYWORDS,
+  evaluate: EVALUATE_KEYWORDS,
+};
 
 /** A snippet as plain text: `${1:pattern}` -> pattern, `${1|a,b|}` -> a, `$0` -> nothing, tabs -> 2 spaces. */
 export function snippetToText(snippet: string): string {

@@ -93,7 +93,7 @@ describe('Bitsmith extension', function () {
     assert.match(text, /down_proj/);
   });
 
-  it('completion in a match string offers the model\'s tensor patterns', async () => {
+  it("completion in a match string offers the model's tensor patterns", async () => {
     const doc = await open('int4.quant');
     const pos = positionOf(doc, '*.mlp.down_proj').translate(0, 1);
     const list = await until(async () => {
@@ -117,14 +117,20 @@ describe('Bitsmith extension', function () {
     assert.match(diags[0].message, /int44/);
     assert.strictEqual(diags[0].range.start.line, at.line);
     assert.ok(await editor.edit((e) => e.delete(new vscode.Range(at, at.translate(0, 1)))));
-    await until(() => vscode.languages.getDiagnostics(doc.uri).every((x) => x.severity !== vscode.DiagnosticSeverity.Error), 'the error to clear');
+    await until(
+      () => vscode.languages.getDiagnostics(doc.uri).every((x) => x.severity !== vscode.DiagnosticSeverity.Error),
+      'the error to clear',
+    );
     await vscode.commands.executeCommand('workbench.action.files.revert');
   });
 
   describe('status bar', () => {
     function api() {
       const exp = ext.exports;
-      assert.ok(exp && typeof exp.statusBarText === 'function', 'activate() must return { statusBarText(): string | undefined }');
+      assert.ok(
+        exp && typeof exp.statusBarText === 'function',
+        'activate() must return { statusBarText(): string | undefined }',
+      );
       return exp;
     }
 

@@ -21,8 +21,17 @@ function loadMocha() {
 
 function run() {
   const Mocha = loadMocha();
-  const mocha = new Mocha({ ui: 'bdd', timeout: 60_000, color: false, reporter: 'spec', grep: process.env.BITSMITH_E2E_GREP || undefined });
-  const files = fs.readdirSync(__dirname).filter((f) => f.endsWith('.test.js')).sort();
+  const mocha = new Mocha({
+    ui: 'bdd',
+    timeout: 60_000,
+    color: false,
+    reporter: 'spec',
+    grep: process.env.BITSMITH_E2E_GREP || undefined,
+  });
+  const files = fs
+    .readdirSync(__dirname)
+    .filter((f) => f.endsWith('.test.js'))
+    .sort();
   for (const f of files) mocha.addFile(path.join(__dirname, f));
   const results = [];
   const out = process.env.BITSMITH_E2E_RESULTS;
@@ -43,7 +52,14 @@ function run() {
       return;
     }
     runner.on('pass', (t) => results.push({ title: t.fullTitle(), state: 'passed', duration: t.duration }));
-    runner.on('fail', (t, err) => results.push({ title: t.fullTitle(), state: 'failed', duration: t.duration, error: String((err && err.stack) || err) }));
+    runner.on('fail', (t, err) =>
+      results.push({
+        title: t.fullTitle(),
+        state: 'failed',
+        duration: t.duration,
+        error: String((err && err.stack) || err),
+      }),
+    );
     runner.on('pending', (t) => results.push({ title: t.fullTitle(), state: 'pending' }));
   });
 }

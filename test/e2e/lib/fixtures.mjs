@@ -24,7 +24,9 @@ export function copyExamples(dest) {
 
 export function cliJson(args, { allowExit1 = false } = {}) {
   try {
-    return JSON.parse(execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+    return JSON.parse(
+      execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
   } catch (e) {
     if (allowExit1 && e.status === 1 && e.stdout) return JSON.parse(e.stdout);
     throw new Error(`bitsmith ${args.join(' ')} failed (${e.status}): ${e.stderr || e.message}`);
@@ -37,7 +39,8 @@ export function brokenFormatDiagnostic(scratch) {
   copyExamples(dir);
   const file = path.join(dir, 'int4.quant');
   const text = fs.readFileSync(file, 'utf8');
-  if (!/format int4\n/.test(text)) throw new Error('examples/int4.quant no longer has a `format int4` line: update the e2e test');
+  if (!/format int4\n/.test(text))
+    throw new Error('examples/int4.quant no longer has a `format int4` line: update the e2e test');
   fs.writeFileSync(file, text.replace('format int4\n', 'format int44\n'));
   const out = cliJson(['check', '--json', file], { allowExit1: true });
   const d = out.diagnostics.find((x) => x.severity === 'error');
@@ -66,7 +69,16 @@ export function makeSlowWorkspace(dest) {
   fs.mkdirSync(dest, { recursive: true });
   execFileSync(
     process.execPath,
-    [path.join(REPO, 'bench', 'make-synthetic-model.mjs'), '--out', path.join(dest, 'synth'), '--params', '5e7', '--dtype', 'bf16', '--quiet'],
+    [
+      path.join(REPO, 'bench', 'make-synthetic-model.mjs'),
+      '--out',
+      path.join(dest, 'synth'),
+      '--params',
+      '5e7',
+      '--dtype',
+      'bf16',
+      '--quiet',
+    ],
     { stdio: 'inherit' },
   );
   fs.writeFileSync(

@@ -126,7 +126,8 @@ export class CodeServer {
   }
 
   prepare() {
-    for (const d of ['xdg/config', 'xdg/data', 'xdg/cache', 'logs']) fs.mkdirSync(path.join(this.root, d), { recursive: true });
+    for (const d of ['xdg/config', 'xdg/data', 'xdg/cache', 'logs'])
+      fs.mkdirSync(path.join(this.root, d), { recursive: true });
     fs.mkdirSync(this.extensionsDir, { recursive: true });
     const config = path.join(this.root, 'config.yaml');
     if (!fs.existsSync(config)) fs.writeFileSync(config, 'bind-addr: 127.0.0.1:0\nauth: none\ncert: false\n');
@@ -141,8 +142,21 @@ export class CodeServer {
     if (!this.userDataDir) this.prepare();
     return spawnSync(
       CODE_SERVER,
-      ['--config', path.join(this.root, 'config.yaml'), '--user-data-dir', this.userDataDir, '--extensions-dir', this.extensionsDir, ...args],
-      { env: scratchEnv(this.root, this.extraEnv), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 },
+      [
+        '--config',
+        path.join(this.root, 'config.yaml'),
+        '--user-data-dir',
+        this.userDataDir,
+        '--extensions-dir',
+        this.extensionsDir,
+        ...args,
+      ],
+      {
+        env: scratchEnv(this.root, this.extraEnv),
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 120_000,
+      },
     );
   }
 
@@ -152,13 +166,20 @@ export class CodeServer {
     this.port = await freePort();
     const log = fs.openSync(this.logFile, 'a');
     const args = [
-      '--config', path.join(this.root, 'config.yaml'),
-      '--auth', 'none',
-      '--bind-addr', `127.0.0.1:${this.port}`,
-      '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+      '--config',
+      path.join(this.root, 'config.yaml'),
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${this.port}`,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
       '--disable-getting-started-override',
-      '--user-data-dir', this.userDataDir,
-      '--extensions-dir', this.extensionsDir,
+      '--user-data-dir',
+      this.userDataDir,
+      '--extensions-dir',
+      this.extensionsDir,
     ];
     // detached = setsid: the server, its extension host and watchers share one process group.
     this.proc = spawn(CODE_SERVER, args, {

@@ -11,8 +11,14 @@ export async function launchBrowser(scratchRoot) {
     executablePath: CHROMIUM,
     headless: true,
     args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
     ],
     // keeps Chromium's crashpad folder out of ~/.config/chromium
     env: { ...process.env, XDG_CONFIG_HOME: path.join(scratchRoot, 'xdg', 'config') },
@@ -94,9 +100,14 @@ export async function runCommand(page, title) {
       await row.click();
       return;
     } catch {
-      shown = await qi.locator('.monaco-list-row').allInnerTexts().catch(() => []);
+      shown = await qi
+        .locator('.monaco-list-row')
+        .allInnerTexts()
+        .catch(() => []);
       await page.keyboard.press('Escape');
-      console.log(`  (palette attempt ${attempt}: "${title}" not listed yet; rows: ${JSON.stringify(shown.slice(0, 3))})`);
+      console.log(
+        `  (palette attempt ${attempt}: "${title}" not listed yet; rows: ${JSON.stringify(shown.slice(0, 3))})`,
+      );
       await page.waitForTimeout(1000);
     }
   }
@@ -122,13 +133,18 @@ export async function hoverUntil(page, target, pattern, timeout = 45_000) {
         await hover.first().waitFor({ timeout: 3000 });
         return (await hover.first().innerText()).trim();
       } catch {
-        last = await page.locator('.monaco-hover:not(.hidden)').allInnerTexts().catch(() => []);
+        last = await page
+          .locator('.monaco-hover:not(.hidden)')
+          .allInnerTexts()
+          .catch(() => []);
       }
     } else {
       await page.waitForTimeout(300);
     }
   }
-  throw new Error(`no hover matching ${pattern} within ${timeout / 1000} s (hovers seen: ${JSON.stringify(last).slice(0, 300)})`);
+  throw new Error(
+    `no hover matching ${pattern} within ${timeout / 1000} s (hovers seen: ${JSON.stringify(last).slice(0, 300)})`,
+  );
 }
 
 /**
@@ -141,24 +157,36 @@ export async function recordNotifications(page) {
     w.__e2eSeen = w.__e2eSeen || [];
     const seen = w.__e2eSeen;
     const snap = () => {
-      for (const el of document.querySelectorAll('.notifications-toasts .notification-toast, .notification-list-item')) {
-        const t = (/** @type {HTMLElement} */ (el).innerText || '').replace(/\s+/g, ' ').trim();
+      for (const el of document.querySelectorAll(
+        '.notifications-toasts .notification-toast, .notification-list-item',
+      )) {
+        const t = /** @type {HTMLElement} */ (el.innerText || '').replace(/\s+/g, ' ').trim();
         if (t && seen[seen.length - 1] !== 'toast: ' + t) seen.push('toast: ' + t);
       }
       for (const el of document.querySelectorAll('.statusbar-item')) {
-        const t = (el.getAttribute('aria-label') || /** @type {HTMLElement} */ (el).innerText || '').replace(/\s+/g, ' ').trim();
+        const t = (el.getAttribute('aria-label') || /** @type {HTMLElement} */ (el).innerText || '')
+          .replace(/\s+/g, ' ')
+          .trim();
         const spin = el.querySelector('.codicon-modifier-spin, .codicon-sync, .codicon-loading') ? ' [spinning]' : '';
         if (t && /bitsmith|run|quantiz|cancel|tensor|bpw/i.test(t + spin)) {
           const line = 'status: ' + t + spin;
           if (!seen.includes(line)) seen.push(line);
         }
       }
-      const bar = document.querySelector('.monaco-progress-container.active, .notification-toast .monaco-progress-container.active');
+      const bar = document.querySelector(
+        '.monaco-progress-container.active, .notification-toast .monaco-progress-container.active',
+      );
       if (bar && !seen.includes('progress-bar')) seen.push('progress-bar');
     };
     if (!w.__e2eObserver) {
       w.__e2eObserver = new MutationObserver(snap);
-      w.__e2eObserver.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['aria-label', 'class'] });
+      w.__e2eObserver.observe(document.body, {
+        subtree: true,
+        childList: true,
+        characterData: true,
+        attributes: true,
+        attributeFilter: ['aria-label', 'class'],
+      });
     }
     w.__e2eSeen.length = 0;
     snap();

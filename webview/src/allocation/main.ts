@@ -38,7 +38,11 @@ function save(patch: Partial<AllocationState>): void {
   setState(state);
 }
 
-const mix = (counts: Record<string, number>) => Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([f, n]) => `${n} ${f}`).join(', ');
+const mix = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([f, n]) => `${n} ${f}`)
+    .join(', ');
 
 function draw(): void {
   if (!view || view.status !== 'ok') return;
@@ -54,9 +58,30 @@ function showPoint(index: number): void {
   preview.append(
     h('h3', undefined, `At ${formatBytes(p.bytes)} (${formatBpw(p.bpw)} bpw)`),
     h('p', undefined, `Predicted error ${formatNumber(p.error)}; mix: ${mix(p.counts)}.`),
-    h('div', { class: 'actions' },
-      h('button', { type: 'button', class: 'button', id: 'use-budget', onclick: () => post({ type: 'setBudget', bytes: p.budget }) }, `Use this budget (budget ${p.budget} B)`),
-      h('button', { type: 'button', class: 'button secondary', id: 'preview-recipe', onclick: () => post({ type: 'previewRecipe', bytes: p.budget }) }, 'Preview its recipe')),
+    h(
+      'div',
+      { class: 'actions' },
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'button',
+          id: 'use-budget',
+          onclick: () => post({ type: 'setBudget', bytes: p.budget }),
+        },
+        `Use this budget (budget ${p.budget} B)`,
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'button secondary',
+          id: 'preview-recipe',
+          onclick: () => post({ type: 'previewRecipe', bytes: p.budget }),
+        },
+        'Preview its recipe',
+      ),
+    ),
   );
 }
 
@@ -66,36 +91,98 @@ function render(v: AllocationView): void {
   setState(state);
   for (const slot of [frontierSlot, heatmapSlot]) slot.destroy();
   clear(root);
-  const header = h('header', { class: 'page-header' },
-    h('div', { class: 'title-block' }, h('h1', undefined, `Allocation: ${v.name}`), h('p', { class: 'subtitle' }, h('code', undefined, v.recipe))),
-    h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Allocation actions' },
-      v.status === 'measure' ? h('button', { type: 'button', class: 'button', id: 'measure', onclick: () => post({ type: 'measure' }) }, 'Measure') : '',
-      h('button', { type: 'button', class: 'button secondary', id: 'reload', onclick: () => post({ type: 'reload' }) }, 'Reload')));
+  const header = h(
+    'header',
+    { class: 'page-header' },
+    h(
+      'div',
+      { class: 'title-block' },
+      h('h1', undefined, `Allocation: ${v.name}`),
+      h('p', { class: 'subtitle' }, h('code', undefined, v.recipe)),
+    ),
+    h(
+      'div',
+      { class: 'actions', role: 'toolbar', 'aria-label': 'Allocation actions' },
+      v.status === 'measure'
+        ? h(
+            'button',
+            { type: 'button', class: 'button', id: 'measure', onclick: () => post({ type: 'measure' }) },
+            'Measure',
+          )
+        : '',
+      h(
+        'button',
+        { type: 'button', class: 'button secondary', id: 'reload', onclick: () => post({ type: 'reload' }) },
+        'Reload',
+      ),
+    ),
+  );
   root.append(header);
   if (v.status !== 'ok') {
-    const what = v.status === 'measure'
-      ? `${v.missing.errors} (tensor, candidate) errors and ${v.missing.klds} KL divergences are not measured yet. Measure runs bitsmith allocate on this recipe (cached beside it).`
-      : 'The recipe\'s allocate cannot be solved:';
-    root.append(h('section', { class: 'summary', id: 'allocation-status', 'aria-label': 'Status' }, h('p', undefined, what), ...v.messages.map((m) => h('p', { class: v.status === 'error' ? 'error-text' : '' }, m))));
+    const what =
+      v.status === 'measure'
+        ? `${v.missing.errors} (tensor, candidate) errors and ${v.missing.klds} KL divergences are not measured yet. Measure runs bitsmith allocate on this recipe (cached beside it).`
+        : "The recipe's allocate cannot be solved:";
+    root.append(
+      h(
+        'section',
+        { class: 'summary', id: 'allocation-status', 'aria-label': 'Status' },
+        h('p', undefined, what),
+        v.messages.map((m) => h('p', { class: v.status === 'error' ? 'error-text' : '' }, m)),
+      ),
+    );
     notify = createNotices(root);
     return;
   }
   const c = v.chosen!;
-  root.append(h('section', { class: 'summary', 'aria-label': 'Summary' }, definitionList([
-    ['Mix', h('span', { id: 'allocation-mix' }, mix(c.counts))],
-    ['Size', `${formatBytes(c.bytes)} (${formatBpw(c.bpw)} bpw)${v.budget ? ` of the budget ${formatBytes(v.budget.bytes)} (${formatBpw(v.budget.bpw)} bpw)` : ''}`],
-    ['Achievable', `${formatBytes(v.minBytes)} – ${formatBytes(v.maxBytes)}`],
-    ['Predicted error', `${formatNumber(c.error)} (${v.metric === 'weight' ? '||ΔW||²' : 'nats of KL'}), ${c.optimal ? 'optimal' : `relaxation bound ${formatNumber(c.bound)}`}`],
-    ['Metric', `${v.metric}, granularity ${v.granularity}, candidates ${v.candidates.join(' ')}`],
-    ...(v.measured ? [['Measured (last run)', `KL ${formatNumber(v.measured.klMean)} at ${formatBpw(v.measured.bpw)} bpw`] as [string, string]] : []),
-  ])));
+  root.append(
+    h(
+      'section',
+      { class: 'summary', 'aria-label': 'Summary' },
+      definitionList([
+        ['Mix', h('span', { id: 'allocation-mix' }, mix(c.counts))],
+        [
+          'Size',
+          `${formatBytes(c.bytes)} (${formatBpw(c.bpw)} bpw)${v.budget ? ` of the budget ${formatBytes(v.budget.bytes)} (${formatBpw(v.budget.bpw)} bpw)` : ''}`,
+        ],
+        ['Achievable', `${formatBytes(v.minBytes)} – ${formatBytes(v.maxBytes)}`],
+        [
+          'Predicted error',
+          `${formatNumber(c.error)} (${v.metric === 'weight' ? '||ΔW||²' : 'nats of KL'}), ${c.optimal ? 'optimal' : `relaxation bound ${formatNumber(c.bound)}`}`,
+        ],
+        ['Metric', `${v.metric}, granularity ${v.granularity}, candidates ${v.candidates.join(' ')}`],
+        ...(v.measured
+          ? [
+              ['Measured (last run)', `KL ${formatNumber(v.measured.klMean)} at ${formatBpw(v.measured.bpw)} bpw`] as [
+                string,
+                string,
+              ],
+            ]
+          : []),
+      ]),
+    ),
+  );
 
   const logToggle = h('input', { type: 'checkbox', id: 'log-scale', checked: state.logScale !== false });
-  logToggle.addEventListener('change', () => { save({ logScale: logToggle.checked }); draw(); });
-  preview = h('div', { class: 'frontier-preview', id: 'frontier-preview', 'aria-live': 'polite' }, h('p', undefined, 'Click a frontier point to preview its mix.'));
-  root.append(h('section', { class: 'charts', 'aria-label': 'Charts' },
-    h('div', { class: 'chart-toolbar' }, h('label', undefined, logToggle, ' Log scale')),
-    frontierSlot.figure, preview, heatmapSlot.figure));
+  logToggle.addEventListener('change', () => {
+    save({ logScale: logToggle.checked });
+    draw();
+  });
+  preview = h(
+    'div',
+    { class: 'frontier-preview', id: 'frontier-preview', 'aria-live': 'polite' },
+    h('p', undefined, 'Click a frontier point to preview its mix.'),
+  );
+  root.append(
+    h(
+      'section',
+      { class: 'charts', 'aria-label': 'Charts' },
+      h('div', { class: 'chart-toolbar' }, h('label', undefined, logToggle, ' Log scale')),
+      frontierSlot.figure,
+      preview,
+      heatmapSlot.figure,
+    ),
+  );
 
   // Sensitivity: one column per candidate, the chosen one marked.
   const count = h('span', { class: 'count', id: 'allocation-count', 'aria-live': 'polite' });
@@ -103,20 +190,49 @@ function render(v: AllocationView): void {
     id: 'sensitivity-table',
     caption: 'Predicted error of every candidate per tensor; the chosen candidate is marked',
     columns: [
-      { id: 'name', label: 'Tensor', sortValue: (t) => t.name, render: (t) => h('span', { class: 'tensor-name' }, t.name) },
-      { id: 'format', label: 'Chosen', sortValue: (t) => t.bpw, render: (t) => t.pinned ? `${t.format} (pinned)` : t.format, firstDirection: 'descending' },
-      { id: 'bpw', label: 'bpw', numeric: true, sortValue: (t) => t.bpw, render: (t) => formatBpw(t.bpw), firstDirection: 'descending' },
+      {
+        id: 'name',
+        label: 'Tensor',
+        sortValue: (t) => t.name,
+        render: (t) => h('span', { class: 'tensor-name' }, t.name),
+      },
+      {
+        id: 'format',
+        label: 'Chosen',
+        sortValue: (t) => t.bpw,
+        render: (t) => (t.pinned ? `${t.format} (pinned)` : t.format),
+        firstDirection: 'descending',
+      },
+      {
+        id: 'bpw',
+        label: 'bpw',
+        numeric: true,
+        sortValue: (t) => t.bpw,
+        render: (t) => formatBpw(t.bpw),
+        firstDirection: 'descending',
+      },
       ...v.candidates.map((f) => ({
-        id: `c-${f}`, label: f, numeric: true, firstDirection: 'descending' as const,
+        id: `c-${f}`,
+        label: f,
+        numeric: true,
+        firstDirection: 'descending' as const,
         title: `Predicted error of ${f} for each tensor`,
         sortValue: (t: Row) => t.candidates.find((x) => x.format === f)?.error ?? -1,
         render: (t: Row) => {
           const cand = t.candidates.find((x) => x.format === f);
           if (!cand) {
             const ex = t.excluded.find((x) => x.format === f);
-            return h('span', { class: 'muted', title: ex?.reason ?? (t.pinned ? 'pinned' : '') }, ex ? 'excluded' : '–');
+            return h(
+              'span',
+              { class: 'muted', title: ex?.reason ?? (t.pinned ? 'pinned' : '') },
+              ex ? 'excluded' : '–',
+            );
           }
-          return h('span', { class: f === t.format ? 'chosen' : '', title: `${formatBytes(cand.bytes)}` }, `${formatNumber(cand.error, 3)}${f === t.format ? ' ●' : ''}`);
+          return h(
+            'span',
+            { class: f === t.format ? 'chosen' : '', title: `${formatBytes(cand.bytes)}` },
+            `${formatNumber(cand.error, 3)}${f === t.format ? ' ●' : ''}`,
+          );
         },
       })),
     ],
@@ -124,10 +240,19 @@ function render(v: AllocationView): void {
     keyAttribute: 'data-tensor',
     sort: state.sort,
     onSortChange: (sort) => save({ sort }),
-    onRender: (visible, total) => { count.textContent = visible === total ? `${total} tensors` : `${visible} of ${total} tensors`; },
+    onRender: (visible, total) => {
+      count.textContent = visible === total ? `${total} tensors` : `${visible} of ${total} tensors`;
+    },
     emptyText: 'No tensor matches the filter.',
   });
-  const filter = h('input', { type: 'search', id: 'tensor-filter', value: state.filter ?? '', placeholder: 'q_proj, *.mlp.*', autocomplete: 'off', spellcheck: 'false' });
+  const filter = h('input', {
+    type: 'search',
+    id: 'tensor-filter',
+    value: state.filter ?? '',
+    placeholder: 'q_proj, *.mlp.*',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
   const apply = () => {
     const f = makeNameFilter(filter.value);
     table.setFilter((t) => f.test(t.name));
@@ -136,10 +261,15 @@ function render(v: AllocationView): void {
   filter.addEventListener('input', apply);
   table.setRows(v.tensors);
   apply();
-  root.append(h('section', { class: 'table-pane', 'aria-labelledby': 'sensitivity-h' },
-    h('div', { class: 'section-header' }, h('h2', { id: 'sensitivity-h' }, 'Sensitivity'), count),
-    h('div', { class: 'filters' }, h('label', { for: 'tensor-filter' }, 'Filter'), filter),
-    h('div', { class: 'table-scroll' }, table.element)));
+  root.append(
+    h(
+      'section',
+      { class: 'table-pane', 'aria-labelledby': 'sensitivity-h' },
+      h('div', { class: 'section-header' }, h('h2', { id: 'sensitivity-h' }, 'Sensitivity'), count),
+      h('div', { class: 'filters' }, h('label', { for: 'tensor-filter' }, 'Filter'), filter),
+      h('div', { class: 'table-scroll' }, table.element),
+    ),
+  );
   notify = createNotices(root);
   draw();
 }

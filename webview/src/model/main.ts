@@ -29,12 +29,43 @@ function render(model: ModelView): void {
     id: 'model-table',
     caption: `Tensors of ${model.name}: shape, dtype, elements, bytes and file`,
     columns: [
-      { id: 'name', label: 'Tensor', sortValue: (t) => t.name, render: (t) => h('span', { class: 'tensor-name' }, t.name) },
-      { id: 'shape', label: 'Shape', sortValue: (t) => t.elements, render: (t) => formatShape(t.shape), firstDirection: 'descending', title: 'Sorted by number of elements' },
+      {
+        id: 'name',
+        label: 'Tensor',
+        sortValue: (t) => t.name,
+        render: (t) => h('span', { class: 'tensor-name' }, t.name),
+      },
+      {
+        id: 'shape',
+        label: 'Shape',
+        sortValue: (t) => t.elements,
+        render: (t) => formatShape(t.shape),
+        firstDirection: 'descending',
+        title: 'Sorted by number of elements',
+      },
       { id: 'dtype', label: 'Dtype', sortValue: (t) => t.dtype, render: (t) => t.dtype },
-      { id: 'elements', label: 'Elements', numeric: true, sortValue: (t) => t.elements, render: (t) => formatInteger(t.elements), firstDirection: 'descending' },
-      { id: 'bytes', label: 'Size', numeric: true, sortValue: (t) => t.bytes, render: (t) => formatBytes(t.bytes), firstDirection: 'descending' },
-      { id: 'file', label: 'File', sortValue: (t) => t.file, render: (t) => h('span', { title: `offset ${formatInteger(t.offset)}` }, t.file) },
+      {
+        id: 'elements',
+        label: 'Elements',
+        numeric: true,
+        sortValue: (t) => t.elements,
+        render: (t) => formatInteger(t.elements),
+        firstDirection: 'descending',
+      },
+      {
+        id: 'bytes',
+        label: 'Size',
+        numeric: true,
+        sortValue: (t) => t.bytes,
+        render: (t) => formatBytes(t.bytes),
+        firstDirection: 'descending',
+      },
+      {
+        id: 'file',
+        label: 'File',
+        sortValue: (t) => t.file,
+        render: (t) => h('span', { title: `offset ${formatInteger(t.offset)}` }, t.file),
+      },
     ],
     rowKey: (t) => t.name,
     keyAttribute: 'data-tensor',
@@ -45,9 +76,21 @@ function render(model: ModelView): void {
     },
     emptyText: 'No tensor matches the filter.',
   });
-  const filter = h('input', { type: 'search', id: 'tensor-filter', value: state.filter ?? '', placeholder: 'q_proj, *.mlp.*, blk.{0..3}.**', autocomplete: 'off', spellcheck: 'false' });
+  const filter = h('input', {
+    type: 'search',
+    id: 'tensor-filter',
+    value: state.filter ?? '',
+    placeholder: 'q_proj, *.mlp.*, blk.{0..3}.**',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
   const dtypes = [...new Set(model.tensors.map((t) => t.dtype))];
-  const dtypeSelect = h('select', { id: 'dtype-filter' }, h('option', { value: '' }, 'All dtypes'), ...dtypes.map((d) => h('option', { value: d }, d)));
+  const dtypeSelect = h(
+    'select',
+    { id: 'dtype-filter' },
+    h('option', { value: '' }, 'All dtypes'),
+    dtypes.map((d) => h('option', { value: d }, d)),
+  );
   const filterError = h('span', { class: 'filter-error', role: 'alert' });
   const apply = () => {
     const f = makeNameFilter(filter.value);
@@ -63,27 +106,64 @@ function render(model: ModelView): void {
 
   clear(root);
   root.append(
-    h('header', { class: 'page-header' },
-      h('div', { class: 'title-block' }, h('h1', undefined, model.name), h('p', { class: 'subtitle' }, h('code', undefined, model.path))),
-      h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Model actions' },
-        h('button', { type: 'button', class: 'button secondary', id: 'reload', onclick: () => post({ type: 'reload' }) }, 'Reload'))),
-    h('section', { class: 'summary', 'aria-label': 'Summary' }, definitionList([
-      ['Format', model.format],
-      ['Architecture', model.architecture],
-      ['Parameters', `${formatCount(model.parameters)} (${formatInteger(model.parameters)})`],
-      ['Size', formatBytes(model.bytes)],
-      ['Main dtype', model.dtype],
-      ['Tensors', formatInteger(model.tensors.length)],
-      ['Files', multiFile || model.files.length > 1 ? model.files.join(', ') : model.files[0]],
-    ])),
+    h(
+      'header',
+      { class: 'page-header' },
+      h(
+        'div',
+        { class: 'title-block' },
+        h('h1', undefined, model.name),
+        h('p', { class: 'subtitle' }, h('code', undefined, model.path)),
+      ),
+      h(
+        'div',
+        { class: 'actions', role: 'toolbar', 'aria-label': 'Model actions' },
+        h(
+          'button',
+          { type: 'button', class: 'button secondary', id: 'reload', onclick: () => post({ type: 'reload' }) },
+          'Reload',
+        ),
+      ),
+    ),
+    h(
+      'section',
+      { class: 'summary', 'aria-label': 'Summary' },
+      definitionList([
+        ['Format', model.format],
+        ['Architecture', model.architecture],
+        ['Parameters', `${formatCount(model.parameters)} (${formatInteger(model.parameters)})`],
+        ['Size', formatBytes(model.bytes)],
+        ['Main dtype', model.dtype],
+        ['Tensors', formatInteger(model.tensors.length)],
+        ['Files', multiFile || model.files.length > 1 ? model.files.join(', ') : model.files[0]],
+      ]),
+    ),
     model.config.length
-      ? h('details', { class: 'config' }, h('summary', undefined, `Configuration (${model.config.length} entries)`),
-        definitionList(model.config.map(([k, v]) => [k, v]), 'facts compact'))
+      ? h(
+          'details',
+          { class: 'config' },
+          h('summary', undefined, `Configuration (${model.config.length} entries)`),
+          definitionList(
+            model.config.map(([k, v]) => [k, v]),
+            'facts compact',
+          ),
+        )
       : '',
-    h('section', { class: 'table-pane', 'aria-labelledby': 'tensors-h' },
+    h(
+      'section',
+      { class: 'table-pane', 'aria-labelledby': 'tensors-h' },
       h('div', { class: 'section-header' }, h('h2', { id: 'tensors-h' }, 'Tensors'), count),
-      h('div', { class: 'filters' }, h('label', { for: 'tensor-filter' }, 'Filter'), filter, h('label', { for: 'dtype-filter' }, 'Dtype'), dtypeSelect, filterError),
-      h('div', { class: 'table-scroll' }, table.element)),
+      h(
+        'div',
+        { class: 'filters' },
+        h('label', { for: 'tensor-filter' }, 'Filter'),
+        filter,
+        h('label', { for: 'dtype-filter' }, 'Dtype'),
+        dtypeSelect,
+        filterError,
+      ),
+      h('div', { class: 'table-scroll' }, table.element),
+    ),
   );
   notify = createNotices(root);
 }

@@ -6,15 +6,39 @@
 // library with a large user base. Observable Plot puts a <style> in every SVG (needs
 // 'unsafe-inline'); ECharts is several times larger; uPlot has no heatmap.
 import {
-  BarController, BarElement, CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement,
-  LogarithmicScale, PointElement, Tooltip, type ChartConfiguration, type ChartType, type DefaultDataPoint,
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart,
+  Filler,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  LogarithmicScale,
+  PointElement,
+  Tooltip,
+  type ChartConfiguration,
+  type ChartType,
+  type DefaultDataPoint,
 } from 'chart.js';
 import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
 import type { Theme } from './theme';
 
 Chart.register(
-  BarController, BarElement, CategoryScale, Filler, Legend, LinearScale, LineController, LineElement,
-  LogarithmicScale, PointElement, Tooltip, MatrixController, MatrixElement,
+  BarController,
+  BarElement,
+  CategoryScale,
+  Filler,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  LogarithmicScale,
+  PointElement,
+  Tooltip,
+  MatrixController,
+  MatrixElement,
 );
 
 export { Chart };
@@ -26,10 +50,14 @@ export function applyTheme(theme: Theme): void {
   Chart.defaults.font.family = theme.fontFamily;
   Chart.defaults.font.size = Math.max(11, theme.fontSize - 1);
   Chart.defaults.animation = false;
-  Chart.defaults.plugins.tooltip.backgroundColor = theme.kind.startsWith('high-contrast') ? theme.background : 'rgba(30, 30, 30, 0.92)';
+  Chart.defaults.plugins.tooltip.backgroundColor = theme.kind.startsWith('high-contrast')
+    ? theme.background
+    : 'rgba(30, 30, 30, 0.92)';
   Chart.defaults.plugins.tooltip.titleColor = theme.kind.startsWith('high-contrast') ? theme.foreground : '#ffffff';
   Chart.defaults.plugins.tooltip.bodyColor = theme.kind.startsWith('high-contrast') ? theme.foreground : '#ffffff';
-  Chart.defaults.plugins.tooltip.borderColor = theme.kind.startsWith('high-contrast') ? theme.foreground : 'transparent';
+  Chart.defaults.plugins.tooltip.borderColor = theme.kind.startsWith('high-contrast')
+    ? theme.foreground
+    : 'transparent';
   Chart.defaults.plugins.tooltip.borderWidth = theme.kind.startsWith('high-contrast') ? 1 : 0;
 }
 
@@ -43,7 +71,11 @@ export class ChartSlot {
   private readonly caption: HTMLElement;
   private chart: Chart | undefined;
 
-  constructor(readonly id: string, title: string, extraClass = '') {
+  constructor(
+    readonly id: string,
+    title: string,
+    extraClass = '',
+  ) {
     this.figure = document.createElement('figure');
     this.figure.className = `chart ${extraClass}`.trim();
     this.figure.dataset.chart = id;
@@ -61,7 +93,11 @@ export class ChartSlot {
   }
 
   /** Draws a chart; `label` is the canvas's accessible name, `extra` goes below (legend, data table). */
-  render<T extends ChartType, D = DefaultDataPoint<T>>(config: ChartConfiguration<T, D>, label: string, ...extra: Node[]): Chart<T, D> {
+  render<T extends ChartType, D = DefaultDataPoint<T>>(
+    config: ChartConfiguration<T, D>,
+    label: string,
+    ...extra: Node[]
+  ): Chart<T, D> {
     this.destroy();
     const wrap = document.createElement('div');
     wrap.className = 'canvas-wrap';
@@ -70,7 +106,8 @@ export class ChartSlot {
     canvas.setAttribute('aria-label', label);
     canvas.textContent = label;
     wrap.appendChild(canvas);
-    this.body.replaceChildren(wrap, ...extra);
+    this.body.replaceChildren(wrap);
+    for (const node of extra) this.body.appendChild(node);
     const options = { responsive: true, maintainAspectRatio: false, ...config.options };
     const chart = new Chart<T, D>(canvas, { ...config, options } as ChartConfiguration<T, D>);
     this.chart = chart as unknown as Chart;

@@ -2,8 +2,14 @@
 // common colour-vision deficiencies, and legible on light and dark backgrounds), linear or
 // logarithmic over the data's range. Pure.
 
+import { maxOf, minOf } from '../../../core/src/arrays';
+
 const STOPS: [number, number, number][] = [
-  [68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37],
+  [68, 1, 84],
+  [59, 82, 139],
+  [33, 145, 140],
+  [94, 201, 98],
+  [253, 231, 37],
 ];
 
 /** The colour at t in [0, 1] (clamped). */
@@ -30,19 +36,23 @@ export interface ColorScale {
 /** A scale over the finite values; logarithmic when all are positive and span 10x or more. */
 export function colorScale(values: readonly number[]): ColorScale {
   const finite = values.filter((v) => Number.isFinite(v));
-  const min = finite.length ? Math.min(...finite) : 0;
-  const max = finite.length ? Math.max(...finite) : 1;
+  const min = minOf(finite, 0);
+  const max = maxOf(finite, 1);
   const log = min > 0 && max / min >= 10;
   const f = (v: number) => (log ? Math.log10(v) : v);
   const lo = f(min);
   const span = f(max) - lo;
   const position = (value: number) => (span > 0 ? (f(Math.max(min, Math.min(max, value))) - lo) / span : 0.5);
   return {
-    min, max, log, position,
+    min,
+    max,
+    log,
+    position,
     color: (value) => viridis(position(value)),
-    ticks: (count) => Array.from({ length: count }, (_, i) => {
-      const t = count > 1 ? i / (count - 1) : 0;
-      return log ? 10 ** (lo + t * span) : min + t * (max - min);
-    }),
+    ticks: (count) =>
+      Array.from({ length: count }, (_, i) => {
+        const t = count > 1 ? i / (count - 1) : 0;
+        return log ? 10 ** (lo + t * span) : min + t * (max - min);
+      }),
   };
 }

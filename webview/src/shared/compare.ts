@@ -29,8 +29,14 @@ export function joinReports(a: RunReport, b: RunReport): JoinedRow[] {
     const ra = ta.relError;
     const rb = tb.relError;
     rows.push({
-      name: ta.name, a: ta, b: tb, status: 'both',
-      relRatio: ra !== undefined && rb !== undefined && Number.isFinite(ra) && Number.isFinite(rb) && ra > 0 ? rb / ra : undefined,
+      name: ta.name,
+      a: ta,
+      b: tb,
+      status: 'both',
+      relRatio:
+        ra !== undefined && rb !== undefined && Number.isFinite(ra) && Number.isFinite(rb) && ra > 0
+          ? rb / ra
+          : undefined,
       bpwDelta: tb.bpw - ta.bpw,
     });
   }
@@ -54,8 +60,18 @@ export interface TotalsRow {
 export function compareTotals(a: RunReport, b: RunReport): TotalsRow[] {
   const ea = errorStats(a.tensors);
   const eb = errorStats(b.tensors);
-  const row = (id: TotalsRow['id'], label: string, va: number | undefined, vb: number | undefined, better: TotalsRow['better']): TotalsRow => ({
-    id, label, a: va, b: vb, better,
+  const row = (
+    id: TotalsRow['id'],
+    label: string,
+    va: number | undefined,
+    vb: number | undefined,
+    better: TotalsRow['better'],
+  ): TotalsRow => ({
+    id,
+    label,
+    a: va,
+    b: vb,
+    better,
     delta: va !== undefined && vb !== undefined ? vb - va : undefined,
     ratio: va !== undefined && vb !== undefined && va !== 0 ? vb / va : undefined,
   });
@@ -77,7 +93,29 @@ function formatOf(t: TensorResult | undefined): string | undefined {
 
 export function compareToCsv(rows: readonly JoinedRow[]): string {
   return toCsv(
-    ['name', 'status', 'format_a', 'format_b', 'bpw_a', 'bpw_b', 'bpw_delta', 'rel_error_a', 'rel_error_b', 'rel_error_ratio'],
-    rows.map((r) => [r.name, r.status, formatOf(r.a), formatOf(r.b), r.a?.bpw, r.b?.bpw, r.bpwDelta, r.a?.relError, r.b?.relError, r.relRatio]),
+    [
+      'name',
+      'status',
+      'format_a',
+      'format_b',
+      'bpw_a',
+      'bpw_b',
+      'bpw_delta',
+      'rel_error_a',
+      'rel_error_b',
+      'rel_error_ratio',
+    ],
+    rows.map((r) => [
+      r.name,
+      r.status,
+      formatOf(r.a),
+      formatOf(r.b),
+      r.a?.bpw,
+      r.b?.bpw,
+      r.bpwDelta,
+      r.a?.relError,
+      r.b?.relError,
+      r.relRatio,
+    ]),
   );
 }

@@ -52,13 +52,21 @@ export class DataTable<T> {
   private sortState: SortState | undefined;
 
   constructor(private readonly options: DataTableOptions<T>) {
-    this.sortState = options.sort && options.columns.some((c) => c.id === options.sort!.column) ? options.sort : undefined;
+    this.sortState =
+      options.sort && options.columns.some((c) => c.id === options.sort!.column) ? options.sort : undefined;
     const headRow = h('tr');
     for (const column of options.columns) {
-      const button = h('button', { type: 'button', class: 'sort-button', title: column.title, onclick: () => this.toggleSort(column) },
+      const button = h(
+        'button',
+        { type: 'button', class: 'sort-button', title: column.title, onclick: () => this.toggleSort(column) },
         h('span', { class: 'sort-label' }, column.label),
-        h('span', { class: 'sort-indicator', 'aria-hidden': 'true' }));
-      const th = h('th', { scope: 'col', 'data-column': column.id, class: column.numeric ? 'numeric' : undefined }, button);
+        h('span', { class: 'sort-indicator', 'aria-hidden': 'true' }),
+      );
+      const th = h(
+        'th',
+        { scope: 'col', 'data-column': column.id, class: column.numeric ? 'numeric' : undefined },
+        button,
+      );
       this.headers.set(column.id, th);
       headRow.appendChild(th);
     }
@@ -68,10 +76,13 @@ export class DataTable<T> {
       const row = (e.target as Element).closest('tr[data-key]') as HTMLTableRowElement | null;
       if (row) this.activate(row.dataset.key!);
     });
-    this.element = h('table', { id: options.id, class: options.onActivate ? 'data-grid activatable' : 'data-grid' },
+    this.element = h(
+      'table',
+      { id: options.id, class: options.onActivate ? 'data-grid activatable' : 'data-grid' },
       h('caption', { class: 'visually-hidden' }, options.caption),
       h('thead', undefined, headRow),
-      this.tbody);
+      this.tbody,
+    );
     this.updateHeaders();
   }
 
@@ -119,7 +130,10 @@ export class DataTable<T> {
     if (current?.column === column.id) {
       const first = column.firstDirection ?? 'ascending';
       // first direction -> the other -> unsorted (the report's own order)
-      this.sortState = current.direction === first ? { column: column.id, direction: first === 'ascending' ? 'descending' : 'ascending' } : undefined;
+      this.sortState =
+        current.direction === first
+          ? { column: column.id, direction: first === 'ascending' ? 'descending' : 'ascending' }
+          : undefined;
     } else {
       this.sortState = { column: column.id, direction: column.firstDirection ?? 'ascending' };
     }
@@ -145,7 +159,12 @@ export class DataTable<T> {
     const key = this.options.rowKey(row);
     let tr = this.rowElements.get(key);
     if (!tr) {
-      tr = h('tr', { 'data-key': key, [this.options.keyAttribute]: key, tabindex: -1, class: this.options.rowClass?.(row) });
+      tr = h('tr', {
+        'data-key': key,
+        [this.options.keyAttribute]: key,
+        tabindex: -1,
+        class: this.options.rowClass?.(row),
+      });
       for (const [i, column] of this.options.columns.entries()) {
         const content = column.render(row);
         const cell = i === 0 ? h('th', { scope: 'row' }) : h('td');
@@ -167,12 +186,23 @@ export class DataTable<T> {
     for (const row of this.visible) fragment.appendChild(this.rowElement(row));
     clear(this.tbody);
     if (!this.visible.length) {
-      fragment.appendChild(h('tr', { class: 'empty-row' },
-        h('td', { colspan: this.options.columns.length }, this.options.emptyText ?? 'No rows match the filter.')));
+      fragment.appendChild(
+        h(
+          'tr',
+          { class: 'empty-row' },
+          h('td', { colspan: this.options.columns.length }, this.options.emptyText ?? 'No rows match the filter.'),
+        ),
+      );
     }
     this.tbody.appendChild(fragment);
     const keys = this.visibleKeys();
-    this.setFocusKey(this.focusKey && keys.includes(this.focusKey) ? this.focusKey : this.selectedKey && keys.includes(this.selectedKey) ? this.selectedKey : keys[0]);
+    this.setFocusKey(
+      this.focusKey && keys.includes(this.focusKey)
+        ? this.focusKey
+        : this.selectedKey && keys.includes(this.selectedKey)
+          ? this.selectedKey
+          : keys[0],
+    );
     this.options.onRender?.(this.visible.length, this.rows.length);
   }
 
@@ -190,12 +220,24 @@ export class DataTable<T> {
     const index = keys.indexOf(row.dataset.key!);
     let next: number | undefined;
     switch (e.key) {
-      case 'ArrowDown': next = Math.min(keys.length - 1, index + 1); break;
-      case 'ArrowUp': next = Math.max(0, index - 1); break;
-      case 'Home': next = 0; break;
-      case 'End': next = keys.length - 1; break;
-      case 'PageDown': next = Math.min(keys.length - 1, index + 10); break;
-      case 'PageUp': next = Math.max(0, index - 10); break;
+      case 'ArrowDown':
+        next = Math.min(keys.length - 1, index + 1);
+        break;
+      case 'ArrowUp':
+        next = Math.max(0, index - 1);
+        break;
+      case 'Home':
+        next = 0;
+        break;
+      case 'End':
+        next = keys.length - 1;
+        break;
+      case 'PageDown':
+        next = Math.min(keys.length - 1, index + 10);
+        break;
+      case 'PageUp':
+        next = Math.max(0, index - 10);
+        break;
       case 'Enter':
       case ' ':
         e.preventDefault();

@@ -2,12 +2,17 @@
 // Small DOM builders (no innerHTML, no inline styles: the CSP forbids them) and the common
 // pieces every panel uses: the error view and the notice live region.
 
-type Child = Node | string | number | null | undefined | false;
+// Arrays of children are flattened: a long list is passed as one array, never spread into a call.
+type Child = Node | string | number | null | undefined | false | Child[];
 type Attrs = Record<string, string | number | boolean | null | undefined | ((event: Event) => void)>;
 
 function append(parent: Node, children: Child[]): void {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) {
+      append(parent, child);
+      continue;
+    }
     parent.appendChild(typeof child === 'object' ? child : document.createTextNode(String(child)));
   }
 }
@@ -26,7 +31,11 @@ function applyAttrs(el: Element, attrs: Attrs | undefined): void {
   }
 }
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Attrs, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs?: Attrs,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   applyAttrs(el, attrs);
   append(el, children);
@@ -35,7 +44,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Attrs, 
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-export function s<K extends keyof SVGElementTagNameMap>(tag: K, attrs?: Attrs, ...children: Child[]): SVGElementTagNameMap[K] {
+export function s<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs?: Attrs,
+  ...children: Child[]
+): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG_NS, tag);
   applyAttrs(el, attrs);
   append(el, children);
@@ -61,14 +74,23 @@ export function definitionList(entries: [string, Child | Child[]][], className =
 }
 
 /** Replaces the page with an error naming the file (missing report, unreadable model, ...). */
-export function showError(root: HTMLElement, title: string, message: string, file: string, onReload?: () => void): void {
+export function showError(
+  root: HTMLElement,
+  title: string,
+  message: string,
+  file: string,
+  onReload?: () => void,
+): void {
   clear(root);
   root.appendChild(
-    h('section', { class: 'error-view', role: 'alert' },
+    h(
+      'section',
+      { class: 'error-view', role: 'alert' },
       h('h1', undefined, title),
       h('p', { class: 'error-message' }, message),
       h('p', { class: 'error-file' }, 'File: ', h('code', undefined, file)),
-      onReload ? h('button', { type: 'button', class: 'button', onclick: onReload }, 'Try again') : null),
+      onReload ? h('button', { type: 'button', class: 'button', onclick: onReload }, 'Try again') : null,
+    ),
   );
 }
 
@@ -81,17 +103,40 @@ export function createNotices(parent: HTMLElement): (message: string, level?: 'i
     region.textContent = message;
     region.setAttribute('data-level', level);
     if (timer !== undefined) window.clearTimeout(timer);
-    timer = window.setTimeout(() => {
-      region.textContent = '';
-    }, level === 'info' ? 6000 : 12000);
+    timer = window.setTimeout(
+      () => {
+        region.textContent = '';
+      },
+      level === 'info' ? 6000 : 12000,
+    );
   };
 }
 
 /** A collapsible data table: the text alternative of a chart. */
 export function dataDetails(summary: string, headers: string[], rows: (string | number)[][]): HTMLDetailsElement {
-  const table = h('table', { class: 'data-table' },
-    h('thead', undefined, h('tr', undefined, ...headers.map((label, i) => h('th', { scope: 'col' }, label)))),
-    h('tbody', undefined, ...rows.map((row) => h('tr', undefined, ...row.map((cell, i) => (i === 0 ? h('th', { scope: 'row' }, String(cell)) : h('td', undefined, String(cell))))))),
+  const table = h(
+    'table',
+    { class: 'data-table' },
+    h(
+      'thead',
+      undefined,
+      h(
+        'tr',
+        undefined,
+        headers.map((label) => h('th', { scope: 'col' }, label)),
+      ),
+    ),
+    h(
+      'tbody',
+      undefined,
+      rows.map((row) =>
+        h(
+          'tr',
+          undefined,
+          row.map((cell, i) => (i === 0 ? h('th', { scope: 'row' }, String(cell)) : h('td', undefined, String(cell)))),
+        ),
+      ),
+    ),
   );
   return h('details', { class: 'chart-data' }, h('summary', undefined, summary), table);
 }

@@ -52,7 +52,12 @@ export function formatNumber(x: number | undefined, digits = 4): string {
 
 export function formatBpw(bpw: number | undefined): string {
   if (bpw === undefined || !Number.isFinite(bpw)) return '—';
-  return Number.isInteger(bpw) ? String(bpw) : bpw.toFixed(bpw < 10 ? 3 : 2).replace(/0+$/, '').replace(/\.$/, '');
+  return Number.isInteger(bpw)
+    ? String(bpw)
+    : bpw
+        .toFixed(bpw < 10 ? 3 : 2)
+        .replace(/0+$/, '')
+        .replace(/\.$/, '');
 }
 
 export function formatShape(shape: readonly number[] | undefined): string {

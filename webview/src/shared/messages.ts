@@ -14,7 +14,15 @@ export interface ModelView {
   dtype: string;
   /** Files read for the header, relative to the model's folder. */
   files: string[];
-  tensors: { name: string; shape: number[]; dtype: string; elements: number; bytes: number; file: string; offset: number }[];
+  tensors: {
+    name: string;
+    shape: number[];
+    dtype: string;
+    elements: number;
+    bytes: number;
+    file: string;
+    offset: number;
+  }[];
   /** Scalar config/metadata entries (strings shortened), for display. */
   config: [string, string][];
 }
@@ -35,9 +43,22 @@ export interface AllocationView {
   minBytes: number;
   maxBytes: number;
   candidates: string[];
-  chosen?: { bytes: number; bpw: number; error: number; bound: number; optimal: boolean; counts: Record<string, number> };
+  chosen?: {
+    bytes: number;
+    bpw: number;
+    error: number;
+    bound: number;
+    optimal: boolean;
+    counts: Record<string, number>;
+  };
   tensors: {
-    name: string; format: string; bytes: number; bpw: number; error?: number; pinned: boolean; estimated?: boolean;
+    name: string;
+    format: string;
+    bytes: number;
+    bpw: number;
+    error?: number;
+    pinned: boolean;
+    estimated?: boolean;
     candidates: { format: string; bytes: number; error: number }[];
     excluded: { format: string; reason: string }[];
   }[];
@@ -81,10 +102,36 @@ export type WebviewToHost =
   | { type: 'previewRecipe'; bytes: number };
 
 /** What each webview keeps with setState, so a reload or a restart restores it. */
-export interface ReportState { kind: 'report'; file: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string; format?: string; selected?: string; logScale?: boolean; errorMetric?: 'relError' | 'outputError' }
-export interface CompareState { kind: 'compare'; fileA: string; fileB: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string }
-export interface ModelState { kind: 'model'; path: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string }
-export interface AllocationState { kind: 'allocation'; recipe: string; sort?: { column: string; direction: 'ascending' | 'descending' }; filter?: string; logScale?: boolean }
+export interface ReportState {
+  kind: 'report';
+  file: string;
+  sort?: { column: string; direction: 'ascending' | 'descending' };
+  filter?: string;
+  format?: string;
+  selected?: string;
+  logScale?: boolean;
+  errorMetric?: 'relError' | 'outputError';
+}
+export interface CompareState {
+  kind: 'compare';
+  fileA: string;
+  fileB: string;
+  sort?: { column: string; direction: 'ascending' | 'descending' };
+  filter?: string;
+}
+export interface ModelState {
+  kind: 'model';
+  path: string;
+  sort?: { column: string; direction: 'ascending' | 'descending' };
+  filter?: string;
+}
+export interface AllocationState {
+  kind: 'allocation';
+  recipe: string;
+  sort?: { column: string; direction: 'ascending' | 'descending' };
+  filter?: string;
+  logScale?: boolean;
+}
 export type WebviewState = ReportState | CompareState | ModelState | AllocationState;
 
 /** Narrowing for messages arriving from a webview (untrusted shape). */
@@ -99,7 +146,11 @@ export function isWebviewMessage(value: unknown): value is WebviewToHost {
       return true;
     case 'setBudget':
     case 'previewRecipe':
-      return typeof (m as { bytes?: unknown }).bytes === 'number' && Number.isInteger((m as { bytes: number }).bytes) && (m as { bytes: number }).bytes > 0;
+      return (
+        typeof (m as { bytes?: unknown }).bytes === 'number' &&
+        Number.isInteger((m as { bytes: number }).bytes) &&
+        (m as { bytes: number }).bytes > 0
+      );
     case 'revealRule':
       return typeof m.tensor === 'string';
     case 'exportCsv':

@@ -4,6 +4,7 @@ import type { ReportRule, RunReport, SequenceSourceInfo, TensorResult } from '..
 import { toCsv } from './csv';
 import { elementsOf, formatInteger, formatNumber, formatRatio, formatSeconds } from './format';
 import { parseTensorName, PROJECTION_ROLES, type ProjectionRole, type Role } from './tensorNames';
+import { maxOf } from '../../../core/src/arrays';
 
 export function isKept(t: TensorResult): boolean {
   return t.action === 'keep';
@@ -40,27 +41,69 @@ export function decidingRule(report: RunReport, t: TensorResult): ReportRule | u
   // anything is the most specific one (a `match` over `defaults`): the one a user looks for.
   const indices = Object.values(t.decidedBy).filter((i) => Number.isInteger(i));
   if (!indices.length) return undefined;
-  const index = Math.max(...indices);
+  const index = maxOf(indices);
   return report.rules.find((r) => r.index === index) ?? report.rules[index];
 }
 
 export const CSV_HEADER = [
-  'name', 'shape', 'dtype', 'action', 'format', 'group', 'symmetric', 'method', 'bpw', 'plan_bpw',
-  'bytes_in', 'bytes_out', 'rel_error', 'sqnr_db', 'output_error', 'output_sqnr_db', 'max_abs_error', 'cosine', 'outliers', 'seconds', 'rule', 'rule_line',
+  'name',
+  'shape',
+  'dtype',
+  'action',
+  'format',
+  'group',
+  'symmetric',
+  'method',
+  'bpw',
+  'plan_bpw',
+  'bytes_in',
+  'bytes_out',
+  'rel_error',
+  'sqnr_db',
+  'output_error',
+  'output_sqnr_db',
+  'max_abs_error',
+  'cosine',
+  'outliers',
+  'seconds',
+  'rule',
+  'rule_line',
 ];
 
 /** The report's tensors as CSV, in the given order of names (all tensors in report order when absent). */
 export function reportToCsv(report: RunReport, names?: readonly string[]): string {
   const byName = new Map(report.tensors.map((t) => [t.name, t]));
   const tensors = names ? names.map((n) => byName.get(n)).filter((t): t is TensorResult => !!t) : report.tensors;
-  return toCsv(CSV_HEADER, tensors.map((t) => {
-    const rule = decidingRule(report, t);
-    return [
-      t.name, t.shape.join('x'), t.dtype, t.action, isKept(t) ? 'keep' : t.format, groupLabel(t),
-      configValue<boolean>(t, 'symmetric'), t.method, t.bpw, t.planBpw, t.bytesIn, t.bytesOut,
-      t.relError, t.sqnrDb, t.outputError, t.outputSqnrDb, t.maxAbsError, t.cosine, t.outliers, t.seconds, rule?.label, rule ? rule.line + 1 : undefined,
-    ];
-  }));
+  return toCsv(
+    CSV_HEADER,
+    tensors.map((t) => {
+      const rule = decidingRule(report, t);
+      return [
+        t.name,
+        t.shape.join('x'),
+        t.dtype,
+        t.action,
+        isKept(t) ? 'keep' : t.format,
+        groupLabel(t),
+        configValue<boolean>(t, 'symmetric'),
+        t.method,
+        t.bpw,
+        t.planBpw,
+        t.bytesIn,
+        t.bytesOut,
+        t.relError,
+        t.sqnrDb,
+        t.outputError,
+        t.outputSqnrDb,
+        t.maxAbsError,
+        t.cosine,
+        t.outliers,
+        t.seconds,
+        rule?.label,
+        rule ? rule.line + 1 : undefined,
+      ];
+    }),
+  );
 }
 
 export interface LayerCell {
@@ -130,7 +173,18 @@ export function aggregateByLayer(tensors: readonly TensorResult[]): LayerAggrega
     }
     roles.add(role);
     const key = cellKey(info.layer, role);
-    const cell = cells.get(key) ?? { layer: info.layer, role, params: 0, bytesOut: 0, bpw: 0, tensors: [], sq: 0, errParams: 0, out: 0, outParams: 0 };
+    const cell = cells.get(key) ?? {
+      layer: info.layer,
+      role,
+      params: 0,
+      bytesOut: 0,
+      bpw: 0,
+      tensors: [],
+      sq: 0,
+      errParams: 0,
+      out: 0,
+      outParams: 0,
+    };
     cell.params += params;
     cell.bytesOut += t.bytesOut;
     cell.tensors.push(t.name);
@@ -166,8 +220,14 @@ export function aggregateByLayer(tensors: readonly TensorResult[]): LayerAggrega
 }
 
 /** Mean and median relative (or output) error over the quantized tensors that report one. */
-export function errorStats(tensors: readonly TensorResult[], metric: ErrorMetric = 'relError'): { mean?: number; median?: number; max?: number; count: number } {
-  const values = tensors.filter((t) => !isKept(t)).map((t) => t[metric]).filter((v): v is number => v !== undefined && Number.isFinite(v));
+export function errorStats(
+  tensors: readonly TensorResult[],
+  metric: ErrorMetric = 'relError',
+): { mean?: number; median?: number; max?: number; count: number } {
+  const values = tensors
+    .filter((t) => !isKept(t))
+    .map((t) => t[metric])
+    .filter((v): v is number => v !== undefined && Number.isFinite(v));
   if (!values.length) return { count: 0 };
   values.sort((a, b) => a - b);
   const mid = values.length >> 1;
@@ -275,6 +335,16 @@ export function summarizeCalibration(c: NonNullable<RunReport['calibration']>): 
 
 /** Keys of the evaluation object this view shows; anything else is listed as it comes. */
 export const KNOWN_EVALUATION_KEYS: readonly string[] = [
-  'source', 'sequences', 'tokens', 'perplexityOriginal', 'perplexityQuantized', 'nllOriginal', 'nllQuantized',
-  'klMean', 'klP99', 'klMax', 'top1Agreement', 'seconds',
+  'source',
+  'sequences',
+  'tokens',
+  'perplexityOriginal',
+  'perplexityQuantized',
+  'nllOriginal',
+  'nllQuantized',
+  'klMean',
+  'klP99',
+  'klMax',
+  'top1Agreement',
+  'seconds',
 ];

@@ -23,20 +23,68 @@ const EXPERT_RE = /(?:^|\.)experts\.(\d+)(?=\.|$)/;
 
 /** Leaf names whose role does not depend on where they sit. */
 const LEAF_ROLES: Record<string, Role> = {
-  q_proj: 'q', wq: 'q', query: 'q', attn_q: 'q', q: 'q',
-  k_proj: 'k', wk: 'k', key: 'k', attn_k: 'k', k: 'k',
-  v_proj: 'v', wv: 'v', value: 'v', attn_v: 'v', v: 'v',
-  o_proj: 'o', wo: 'o', out_proj: 'o', attn_output: 'o', attn_out: 'o',
-  qkv_proj: 'qkv', query_key_value: 'qkv', c_attn: 'qkv', attn_qkv: 'qkv', wqkv: 'qkv', qkv: 'qkv',
-  gate_proj: 'gate', ffn_gate: 'gate', ffn_gate_exps: 'gate', ffn_gate_shexp: 'gate',
-  up_proj: 'up', ffn_up: 'up', ffn_up_exps: 'up', ffn_up_shexp: 'up', c_fc: 'up', dense_h_to_4h: 'up', fc1: 'up',
-  down_proj: 'down', ffn_down: 'down', ffn_down_exps: 'down', ffn_down_shexp: 'down', dense_4h_to_h: 'down', fc2: 'down',
+  q_proj: 'q',
+  wq: 'q',
+  query: 'q',
+  attn_q: 'q',
+  q: 'q',
+  k_proj: 'k',
+  wk: 'k',
+  key: 'k',
+  attn_k: 'k',
+  k: 'k',
+  v_proj: 'v',
+  wv: 'v',
+  value: 'v',
+  attn_v: 'v',
+  v: 'v',
+  o_proj: 'o',
+  wo: 'o',
+  out_proj: 'o',
+  attn_output: 'o',
+  attn_out: 'o',
+  qkv_proj: 'qkv',
+  query_key_value: 'qkv',
+  c_attn: 'qkv',
+  attn_qkv: 'qkv',
+  wqkv: 'qkv',
+  qkv: 'qkv',
+  gate_proj: 'gate',
+  ffn_gate: 'gate',
+  ffn_gate_exps: 'gate',
+  ffn_gate_shexp: 'gate',
+  up_proj: 'up',
+  ffn_up: 'up',
+  ffn_up_exps: 'up',
+  ffn_up_shexp: 'up',
+  c_fc: 'up',
+  dense_h_to_4h: 'up',
+  fc1: 'up',
+  down_proj: 'down',
+  ffn_down: 'down',
+  ffn_down_exps: 'down',
+  ffn_down_shexp: 'down',
+  dense_4h_to_h: 'down',
+  fc2: 'down',
   gate_up_proj: 'gate_up',
-  ffn_gate_inp: 'router', router: 'router', shared_expert_gate: 'router', ffn_gate_inp_shexp: 'router',
-  embed_tokens: 'embed', tok_embeddings: 'embed', token_embd: 'embed', wte: 'embed', wpe: 'embed',
-  word_embeddings: 'embed', embed_in: 'embed', position_embeddings: 'embed', token_type_embeddings: 'embed',
-  embed_positions: 'embed', position_embd: 'embed', token_types: 'embed',
-  lm_head: 'lm_head', embed_out: 'lm_head',
+  ffn_gate_inp: 'router',
+  router: 'router',
+  shared_expert_gate: 'router',
+  ffn_gate_inp_shexp: 'router',
+  embed_tokens: 'embed',
+  tok_embeddings: 'embed',
+  token_embd: 'embed',
+  wte: 'embed',
+  wpe: 'embed',
+  word_embeddings: 'embed',
+  embed_in: 'embed',
+  position_embeddings: 'embed',
+  token_type_embeddings: 'embed',
+  embed_positions: 'embed',
+  position_embd: 'embed',
+  token_types: 'embed',
+  lm_head: 'lm_head',
+  embed_out: 'lm_head',
 };
 
 /** Meta / llama2.c / Mixtral feed-forward names: w1 = gate, w3 = up, w2 = down. */
@@ -91,9 +139,13 @@ function roleOf(leaf: string, parent: string, layer: number | null): Role {
 /** Short label of a role for legends and table cells. */
 export function roleLabel(role: Role): string {
   switch (role) {
-    case 'gate_up': return 'gate+up';
-    case 'lm_head': return 'lm_head';
-    case 'embed': return 'embedding';
-    default: return role;
+    case 'gate_up':
+      return 'gate+up';
+    case 'lm_head':
+      return 'lm_head';
+    case 'embed':
+      return 'embedding';
+    default:
+      return role;
   }
 }

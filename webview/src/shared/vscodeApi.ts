@@ -43,11 +43,14 @@ type Of<T extends HostToWebview['type']> = Extract<HostToWebview, { type: T }>;
 
 /** The life of every webview: handle the host's data, error and notice messages, then tell
  * the host the script is ready (it (re)sends its data, also after a reload). */
-export function serve<K extends DataMessage['type']>(kind: K, handlers: {
-  data: (message: Of<K>) => void;
-  error: (message: Of<'error'>) => void;
-  notice: (message: Of<'notice'>) => void;
-}): void {
+export function serve<K extends DataMessage['type']>(
+  kind: K,
+  handlers: {
+    data: (message: Of<K>) => void;
+    error: (message: Of<'error'>) => void;
+    notice: (message: Of<'notice'>) => void;
+  },
+): void {
   onHostMessage((message) => {
     if (message.type === kind) handlers.data(message as Of<K>);
     else if (message.type === 'error') handlers.error(message);

@@ -34,7 +34,8 @@
 //   iq4_xs {d; u16 scales_h; scales_l[4]; qs[128]} 8 sub-blocks of 32, 6-bit scale ls stored +32:
 //                                                low 4 bits in nibble (j % 2) of scales_l[j / 2],
 //                                                high 2 at bits 2j of scales_h; each sub-block's 16
-//                                                qs bytes packed like q4_0; w = d (ls - 32) kIq4nl[q]
+//                                                qs bytes packed like q4_0; w = d (ls - 32)
+//                                                kIq4nl[q]
 // q4_k / q5_k 6-bit scale and min packing of sub-block j (sc, m in 0..63), in 12 bytes s[]:
 //   j < 4:  s[j] bits 0..5 = sc, s[j + 4] bits 0..5 = m
 //   j >= 4: s[j + 4] low nibble = sc & 15, high nibble = m & 15;
@@ -45,21 +46,69 @@
 namespace bitsmith {
 namespace ggml {
 
-constexpr int kQK = 32;   // weights per block of the *_0 / *_1 / iq4_nl types
+constexpr int kQK = 32;    // weights per block of the *_0 / *_1 / iq4_nl types
 constexpr int kQKK = 256;  // weights per super-block of the k-quants and iq4_xs
 
-struct BlockQ8_0 { uint16_t d; int8_t qs[32]; };
-struct BlockQ4_0 { uint16_t d; uint8_t qs[16]; };
-struct BlockQ4_1 { uint16_t d, m; uint8_t qs[16]; };
-struct BlockQ5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; };
-struct BlockQ5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; };
-struct BlockQ2_K { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; };
-struct BlockQ3_K { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; };
-struct BlockQ4_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; };
-struct BlockQ5_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; };
-struct BlockQ6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; };
-struct BlockIQ4_NL { uint16_t d; uint8_t qs[16]; };
-struct BlockIQ4_XS { uint16_t d; uint16_t scales_h; uint8_t scales_l[4]; uint8_t qs[128]; };
+struct BlockQ8_0 {
+  uint16_t d;
+  int8_t qs[32];
+};
+struct BlockQ4_0 {
+  uint16_t d;
+  uint8_t qs[16];
+};
+struct BlockQ4_1 {
+  uint16_t d, m;
+  uint8_t qs[16];
+};
+struct BlockQ5_0 {
+  uint16_t d;
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
+struct BlockQ5_1 {
+  uint16_t d, m;
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
+struct BlockQ2_K {
+  uint8_t scales[16];
+  uint8_t qs[64];
+  uint16_t d, dmin;
+};
+struct BlockQ3_K {
+  uint8_t hmask[32];
+  uint8_t qs[64];
+  uint8_t scales[12];
+  uint16_t d;
+};
+struct BlockQ4_K {
+  uint16_t d, dmin;
+  uint8_t scales[12];
+  uint8_t qs[128];
+};
+struct BlockQ5_K {
+  uint16_t d, dmin;
+  uint8_t scales[12];
+  uint8_t qh[32];
+  uint8_t qs[128];
+};
+struct BlockQ6_K {
+  uint8_t ql[128];
+  uint8_t qh[64];
+  int8_t scales[16];
+  uint16_t d;
+};
+struct BlockIQ4_NL {
+  uint16_t d;
+  uint8_t qs[16];
+};
+struct BlockIQ4_XS {
+  uint16_t d;
+  uint16_t scales_h;
+  uint8_t scales_l[4];
+  uint8_t qs[128];
+};
 
 static_assert(sizeof(BlockQ8_0) == 2 + 32, "q8_0 block is 34 bytes");
 static_assert(sizeof(BlockQ4_0) == 2 + 16, "q4_0 block is 18 bytes");
@@ -75,7 +124,8 @@ static_assert(sizeof(BlockIQ4_NL) == 2 + 16, "iq4_nl block is 18 bytes");
 static_assert(sizeof(BlockIQ4_XS) == 2 + 2 + 4 + 128, "iq4_xs block is 136 bytes");
 
 // The 16 values of the IQ4_NL / IQ4_XS non-linear grid, ascending.
-constexpr int8_t kIq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+constexpr int8_t kIq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                               1,    13,   25,  38,  53,  69,  89,  113};
 
 // q4_k / q5_k scale and min of sub-block j.
 inline void kScaleMin(const uint8_t* s, int j, int& sc, int& m) {

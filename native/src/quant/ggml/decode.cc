@@ -99,7 +99,8 @@ void decQ5_K(const uint8_t* p, float* y) {
   const float d = f16ToF32(b.d), dmin = f16ToF32(b.dmin);
   for (int e = 0; e < 256; ++e) {
     const int c = e / 64, l = e % 32, hiNib = (e % 64) / 32;
-    const int q = ((b.qs[32 * c + l] >> (4 * hiNib)) & 15) | (((b.qh[l] >> (2 * c + hiNib)) & 1) << 4);
+    const int q =
+        ((b.qs[32 * c + l] >> (4 * hiNib)) & 15) | (((b.qh[l] >> (2 * c + hiNib)) & 1) << 4);
     int sc, m;
     kScaleMin(b.scales, e / 32, sc, m);
     y[e] = (d * float(sc)) * float(q) - dmin * float(m);
@@ -127,7 +128,8 @@ void decIQ4_XS(const uint8_t* p, float* y) {
   const auto b = load<BlockIQ4_XS>(p);
   const float d = f16ToF32(b.d);
   for (int j = 0; j < 8; ++j) {
-    const int ls = ((b.scales_l[j / 2] >> (4 * (j % 2))) & 15) | (((b.scales_h >> (2 * j)) & 3) << 4);
+    const int ls =
+        ((b.scales_l[j / 2] >> (4 * (j % 2))) & 15) | (((b.scales_h >> (2 * j)) & 3) << 4);
     const float dl = d * float(ls - 32);
     for (int i = 0; i < 16; ++i) {
       y[32 * j + i] = dl * float(kIq4nl[b.qs[16 * j + i] & 15]);
@@ -139,18 +141,30 @@ void decIQ4_XS(const uint8_t* p, float* y) {
 using DecodeFn = void (*)(const uint8_t*, float*);
 DecodeFn decoderFor(GgmlType t) {
   switch (t) {
-    case GgmlType::Q4_0: return decQ4_0;
-    case GgmlType::Q4_1: return decQ4_1;
-    case GgmlType::Q5_0: return decQ5_0;
-    case GgmlType::Q5_1: return decQ5_1;
-    case GgmlType::Q8_0: return decQ8_0;
-    case GgmlType::Q2_K: return decQ2_K;
-    case GgmlType::Q3_K: return decQ3_K;
-    case GgmlType::Q4_K: return decQ4_K;
-    case GgmlType::Q5_K: return decQ5_K;
-    case GgmlType::Q6_K: return decQ6_K;
-    case GgmlType::IQ4_NL: return decIQ4_NL;
-    case GgmlType::IQ4_XS: return decIQ4_XS;
+    case GgmlType::Q4_0:
+      return decQ4_0;
+    case GgmlType::Q4_1:
+      return decQ4_1;
+    case GgmlType::Q5_0:
+      return decQ5_0;
+    case GgmlType::Q5_1:
+      return decQ5_1;
+    case GgmlType::Q8_0:
+      return decQ8_0;
+    case GgmlType::Q2_K:
+      return decQ2_K;
+    case GgmlType::Q3_K:
+      return decQ3_K;
+    case GgmlType::Q4_K:
+      return decQ4_K;
+    case GgmlType::Q5_K:
+      return decQ5_K;
+    case GgmlType::Q6_K:
+      return decQ6_K;
+    case GgmlType::IQ4_NL:
+      return decIQ4_NL;
+    case GgmlType::IQ4_XS:
+      return decIQ4_XS;
   }
   throw std::invalid_argument("unknown ggml type");
 }
@@ -169,14 +183,18 @@ void ggmlDecodeRows(GgmlType type, const uint8_t* src, int64_t rows, int64_t col
   ggmlDecodeRowsParallel(type, src, rows, cols, dst, nullptr);
 }
 
-void ggmlDecodeRowsParallel(GgmlType type, const uint8_t* src, int64_t rows, int64_t cols, float* dst,
-                            ThreadPool* pool) {
+void ggmlDecodeRowsParallel(GgmlType type, const uint8_t* src, int64_t rows, int64_t cols,
+                            float* dst, ThreadPool* pool) {
   const size_t rb = ggmlRowBytes(type, cols);
   if (rows < 0) throw std::invalid_argument("rows must be >= 0");
   const int64_t bpr = cols / ggmlTypeInfo(type).blockWeights;
-  parallelFor(pool, rows, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) ggml::decodeBlocks(type, src + size_t(r) * rb, bpr, dst + r * cols);
-  }, std::max<int64_t>(1, 65536 / cols));
+  parallelFor(
+      pool, rows,
+      [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          ggml::decodeBlocks(type, src + size_t(r) * rb, bpr, dst + r * cols);
+      },
+      std::max<int64_t>(1, 65536 / cols));
 }
 
 }  // namespace bitsmith

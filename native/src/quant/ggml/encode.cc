@@ -42,7 +42,9 @@ inline float half(float v, uint16_t& h) {
   h = f16FromF32Sat(v);
   return f16ToF32(h);
 }
-inline float inverse(float d) { return d != 0.0f ? 1.0f / d : 0.0f; }
+inline float inverse(float d) {
+  return d != 0.0f ? 1.0f / d : 0.0f;
+}
 
 void encQ8_0(const float* x, const float* w, uint8_t* out) {
   BlockQ8_0 b;
@@ -128,8 +130,8 @@ void encIQ4_NL(const float* x, const float* w, uint8_t* out) {
 // Sub-block scales and mins of the k-quants with mins (q2_k: 16 x 16, 4-bit; q4_k / q5_k:
 // 8 x 32, 6-bit): searched per sub-block, then quantized against the super-block's d, dmin.
 template <int SUB, int NMAX, int SMAX>
-void kMinScales(const float* x, const float* w, const Grid& grid, uint16_t& dh, uint16_t& dminh, int* sc, int* mq,
-                float* dl, float* dm) {
+void kMinScales(const float* x, const float* w, const Grid& grid, uint16_t& dh, uint16_t& dminh,
+                int* sc, int* mq, float* dl, float* dm) {
   constexpr int NS = 256 / SUB;
   float s[NS], mn[NS], sensS[NS], sensM[NS];
   for (int j = 0; j < NS; ++j) {
@@ -175,7 +177,8 @@ template <int SUB, int NMAX, int NS>
 void kMinCodes(const float* x, const float* dl, const float* dm, int* L) {
   for (int j = 0; j < NS; ++j) {
     const float inv = inverse(dl[j]);
-    for (int i = 0; i < SUB; ++i) L[SUB * j + i] = int(roundClamp((x[SUB * j + i] + dm[j]) * inv, 0.0f, float(NMAX)));
+    for (int i = 0; i < SUB; ++i)
+      L[SUB * j + i] = int(roundClamp((x[SUB * j + i] + dm[j]) * inv, 0.0f, float(NMAX)));
   }
 }
 
@@ -184,7 +187,8 @@ void kMinCodes(const float* x, const float* dl, const float* dm, int* L) {
 // re-round the codes, and keep whichever of the two encodings has the smaller weighted
 // error (as decoded).
 template <int SUB, int NMAX, int NS>
-void kMinRefit(const float* x, const float* w, const int* sc, const int* mq, uint16_t& dh, uint16_t& dminh, int* L) {
+void kMinRefit(const float* x, const float* w, const int* sc, const int* mq, uint16_t& dh,
+               uint16_t& dminh, int* L) {
   double saa = 0, sab = 0, sbb = 0, sax = 0, sbx = 0;
   for (int j = 0; j < NS; ++j)
     for (int i = 0; i < SUB; ++i) {
@@ -225,7 +229,8 @@ void kMinRefit(const float* x, const float* w, const int* sc, const int* mq, uin
   for (int j = 0; j < NS; ++j)
     for (int i = 0; i < SUB; ++i) {
       const int e = SUB * j + i;
-      const double r1 = double(dl[j] * float(L[e]) - dm[j]) - x[e], r2 = double(dl2[j] * float(L2[e]) - dm2[j]) - x[e];
+      const double r1 = double(dl[j] * float(L[e]) - dm[j]) - x[e],
+                   r2 = double(dl2[j] * float(L2[e]) - dm2[j]) - x[e];
       e1 += w[e] * r1 * r1;
       e2 += w[e] * r2 * r2;
     }
@@ -269,7 +274,8 @@ void encQ4_K(const float* x, const float* w, uint8_t* out) {
   kMinRefit<32, 15, 8>(x, w, sc, mq, b.d, b.dmin, L);
   packK4Scales(sc, mq, b.scales);
   for (int c = 0; c < 4; ++c)
-    for (int l = 0; l < 32; ++l) b.qs[32 * c + l] = uint8_t(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
+    for (int l = 0; l < 32; ++l)
+      b.qs[32 * c + l] = uint8_t(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
   store(out, b);
 }
 
@@ -294,7 +300,8 @@ void encQ5_K(const float* x, const float* w, uint8_t* out) {
 // Signed sub-block scales quantized against one super-block d (q3_k: 6-bit, q6_k: int8,
 // iq4_xs: 6-bit): returns the effective scales d * sc in dl.
 template <int NS>
-void signedScales(const float* s, const float* sens, int lo, int hi, uint16_t& dh, int* sc, float* dl) {
+void signedScales(const float* s, const float* sens, int lo, int hi, uint16_t& dh, int* sc,
+                  float* dl) {
   const float d = half(symSearch(s, sens, NS, lo, hi, kGridScale, nullptr), dh);
   const float id = inverse(d);
   for (int j = 0; j < NS; ++j) {
@@ -306,7 +313,8 @@ void signedScales(const float* s, const float* sens, int lo, int hi, uint16_t& d
 // The rounded signed sub-block scale and its neighbours: the one whose sub-block,
 // re-rounded by `code` (level value of x * inverse scale), has the smallest weighted error.
 template <class Level>
-void refineSigned(const float* x, const float* w, int n, float d, int lo, int hi, int& sc, float& dl, Level level) {
+void refineSigned(const float* x, const float* w, int n, float d, int lo, int hi, int& sc,
+                  float& dl, Level level) {
   const int s0 = sc;
   float best = -1;
   for (int a = std::max(lo, s0 - 1); a <= std::min(hi, s0 + 1); ++a) {
@@ -328,7 +336,8 @@ void encQ3_K(const float* x, const float* w, uint8_t* out) {
   BlockQ3_K b;
   float s[16], sens[16], dl[16];
   int sc[16], L[256];
-  for (int j = 0; j < 16; ++j) s[j] = symSearch(x + 16 * j, w + 16 * j, 16, -4, 3, kGridQ3, &sens[j]);
+  for (int j = 0; j < 16; ++j)
+    s[j] = symSearch(x + 16 * j, w + 16 * j, 16, -4, 3, kGridQ3, &sens[j]);
   signedScales<16>(s, sens, -32, 31, b.d, sc, dl);
   for (int j = 0; j < 16; ++j)
     refineSigned(x + 16 * j, w + 16 * j, 16, f16ToF32(b.d), -32, 31, sc[j], dl[j],
@@ -336,20 +345,25 @@ void encQ3_K(const float* x, const float* w, uint8_t* out) {
   std::memset(b.scales, 0, 12);
   for (int j = 0; j < 16; ++j) {
     const int v = sc[j] + 32;
-    if (j < 8) b.scales[j] = uint8_t(b.scales[j] | (v & 15));
-    else b.scales[j - 8] = uint8_t(b.scales[j - 8] | ((v & 15) << 4));
+    if (j < 8)
+      b.scales[j] = uint8_t(b.scales[j] | (v & 15));
+    else
+      b.scales[j - 8] = uint8_t(b.scales[j - 8] | ((v & 15) << 4));
     b.scales[8 + j % 4] = uint8_t(b.scales[8 + j % 4] | ((v >> 4) << (2 * (j / 4))));
   }
   for (int j = 0; j < 16; ++j) {
     const float inv = inverse(dl[j]);
-    for (int i = 0; i < 16; ++i) L[16 * j + i] = int(roundClamp(x[16 * j + i] * inv, -4.0f, 3.0f)) + 4;
+    for (int i = 0; i < 16; ++i)
+      L[16 * j + i] = int(roundClamp(x[16 * j + i] * inv, -4.0f, 3.0f)) + 4;
   }
   std::memset(b.hmask, 0, 32);
   for (int h = 0; h < 2; ++h)
     for (int l = 0; l < 32; ++l) {
       const int* q = L + 128 * h + l;
-      b.qs[32 * h + l] = uint8_t((q[0] & 3) | ((q[32] & 3) << 2) | ((q[64] & 3) << 4) | ((q[96] & 3) << 6));
-      for (int s2 = 0; s2 < 4; ++s2) b.hmask[l] = uint8_t(b.hmask[l] | ((q[32 * s2] >> 2) << (4 * h + s2)));
+      b.qs[32 * h + l] =
+          uint8_t((q[0] & 3) | ((q[32] & 3) << 2) | ((q[64] & 3) << 4) | ((q[96] & 3) << 6));
+      for (int s2 = 0; s2 < 4; ++s2)
+        b.hmask[l] = uint8_t(b.hmask[l] | ((q[32 * s2] >> 2) << (4 * h + s2)));
     }
   store(out, b);
 }
@@ -358,7 +372,8 @@ void encQ6_K(const float* x, const float* w, uint8_t* out) {
   BlockQ6_K b;
   float s[16], sens[16], dl[16];
   int sc[16], L[256];
-  for (int j = 0; j < 16; ++j) s[j] = symSearch(x + 16 * j, w + 16 * j, 16, -32, 31, kGridQ6, &sens[j]);
+  for (int j = 0; j < 16; ++j)
+    s[j] = symSearch(x + 16 * j, w + 16 * j, 16, -32, 31, kGridQ6, &sens[j]);
   signedScales<16>(s, sens, -128, 127, b.d, sc, dl);
   for (int j = 0; j < 16; ++j)
     refineSigned(x + 16 * j, w + 16 * j, 16, f16ToF32(b.d), -128, 127, sc[j], dl[j],
@@ -366,14 +381,16 @@ void encQ6_K(const float* x, const float* w, uint8_t* out) {
   for (int j = 0; j < 16; ++j) {
     b.scales[j] = int8_t(sc[j]);
     const float inv = inverse(dl[j]);
-    for (int i = 0; i < 16; ++i) L[16 * j + i] = int(roundClamp(x[16 * j + i] * inv, -32.0f, 31.0f)) + 32;
+    for (int i = 0; i < 16; ++i)
+      L[16 * j + i] = int(roundClamp(x[16 * j + i] * inv, -32.0f, 31.0f)) + 32;
   }
   for (int h = 0; h < 2; ++h)
     for (int l = 0; l < 32; ++l) {
       const int* q = L + 128 * h + l;
       b.ql[64 * h + l] = uint8_t((q[0] & 15) | ((q[64] & 15) << 4));
       b.ql[64 * h + 32 + l] = uint8_t((q[32] & 15) | ((q[96] & 15) << 4));
-      b.qh[32 * h + l] = uint8_t((q[0] >> 4) | ((q[32] >> 4) << 2) | ((q[64] >> 4) << 4) | ((q[96] >> 4) << 6));
+      b.qh[32 * h + l] =
+          uint8_t((q[0] >> 4) | ((q[32] >> 4) << 2) | ((q[64] >> 4) << 4) | ((q[96] >> 4) << 6));
     }
   store(out, b);
 }
@@ -406,18 +423,42 @@ void encIQ4_XS(const float* x, const float* w, uint8_t* out) {
 void encodeBlock(GgmlType t, const float* x, const float* w, uint8_t* out, bool fast) {
   setFastKernels(fast);
   switch (t) {
-    case GgmlType::Q8_0: encQ8_0(x, w, out); return;
-    case GgmlType::Q4_0: encQ4_0(x, w, out); return;
-    case GgmlType::Q4_1: encQ4_1(x, w, out); return;
-    case GgmlType::Q5_0: encQ5_0(x, w, out); return;
-    case GgmlType::Q5_1: encQ5_1(x, w, out); return;
-    case GgmlType::Q2_K: encQ2_K(x, w, out); return;
-    case GgmlType::Q3_K: encQ3_K(x, w, out); return;
-    case GgmlType::Q4_K: encQ4_K(x, w, out); return;
-    case GgmlType::Q5_K: encQ5_K(x, w, out); return;
-    case GgmlType::Q6_K: encQ6_K(x, w, out); return;
-    case GgmlType::IQ4_NL: encIQ4_NL(x, w, out); return;
-    case GgmlType::IQ4_XS: encIQ4_XS(x, w, out); return;
+    case GgmlType::Q8_0:
+      encQ8_0(x, w, out);
+      return;
+    case GgmlType::Q4_0:
+      encQ4_0(x, w, out);
+      return;
+    case GgmlType::Q4_1:
+      encQ4_1(x, w, out);
+      return;
+    case GgmlType::Q5_0:
+      encQ5_0(x, w, out);
+      return;
+    case GgmlType::Q5_1:
+      encQ5_1(x, w, out);
+      return;
+    case GgmlType::Q2_K:
+      encQ2_K(x, w, out);
+      return;
+    case GgmlType::Q3_K:
+      encQ3_K(x, w, out);
+      return;
+    case GgmlType::Q4_K:
+      encQ4_K(x, w, out);
+      return;
+    case GgmlType::Q5_K:
+      encQ5_K(x, w, out);
+      return;
+    case GgmlType::Q6_K:
+      encQ6_K(x, w, out);
+      return;
+    case GgmlType::IQ4_NL:
+      encIQ4_NL(x, w, out);
+      return;
+    case GgmlType::IQ4_XS:
+      encIQ4_XS(x, w, out);
+      return;
   }
   throw std::invalid_argument("unknown ggml type");
 }

@@ -11,8 +11,8 @@ namespace quant {
 // row is not a whole number of blocks. Sets *ctx.nonFinite (and writes nothing) on NaN/Inf.
 // ctx.importance (when set) is the encoders' quant_weights: their scale searches minimise
 // the importance-weighted squared error (ggml.h).
-void quantizeGgmlFamily(const float* x, const Layout& L, const FormatSpec& f, const Ctx& ctx, float* dq,
-                        StoredTensor& st);
+void quantizeGgmlFamily(const float* x, const Layout& L, const FormatSpec& f, const Ctx& ctx,
+                        float* dq, StoredTensor& st);
 
 }  // namespace quant
 }  // namespace bitsmith

@@ -21,11 +21,13 @@ BITSMITH_AVX2 inline float hsum(__m256 v) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
 }
-BITSMITH_AVX2 inline __m256 rne(__m256 v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+BITSMITH_AVX2 inline __m256 rne(__m256 v) {
+  return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 }  // namespace
 
-BITSMITH_AVX2 void symCandAvx2(const float* x, const float* w, int n, float iscale, float lo, float hi, float& lx,
-                               float& ll) {
+BITSMITH_AVX2 void symCandAvx2(const float* x, const float* w, int n, float iscale, float lo,
+                               float hi, float& lx, float& ll) {
   const __m256 s = _mm256_set1_ps(iscale), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   __m256 slx = _mm256_setzero_ps(), sl2 = _mm256_setzero_ps();
   for (int i = 0; i < n; i += 8) {
@@ -39,14 +41,15 @@ BITSMITH_AVX2 void symCandAvx2(const float* x, const float* w, int n, float isca
   ll = hsum(sl2);
 }
 
-BITSMITH_AVX2 void asymCandAvx2(const float* x, const float* w, int n, float iscale, float mn, float fmax, float& fl,
-                                float& fl2, float& fxl) {
+BITSMITH_AVX2 void asymCandAvx2(const float* x, const float* w, int n, float iscale, float mn,
+                                float fmax, float& fl, float& fl2, float& fxl) {
   const __m256 s = _mm256_set1_ps(iscale), vmn = _mm256_set1_ps(mn), vhi = _mm256_set1_ps(fmax);
   const __m256 zero = _mm256_setzero_ps();
   __m256 sl = zero, sl2 = zero, sxl = zero;
   for (int i = 0; i < n; i += 8) {
     const __m256 xv = _mm256_loadu_ps(x + i), wv = _mm256_loadu_ps(w + i);
-    const __m256 l = _mm256_min_ps(_mm256_max_ps(rne(_mm256_mul_ps(s, _mm256_sub_ps(xv, vmn))), zero), vhi);
+    const __m256 l =
+        _mm256_min_ps(_mm256_max_ps(rne(_mm256_mul_ps(s, _mm256_sub_ps(xv, vmn))), zero), vhi);
     const __m256 wl = _mm256_mul_ps(wv, l);
     sl = _mm256_add_ps(sl, wl);
     sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(wl, l));
@@ -57,7 +60,8 @@ BITSMITH_AVX2 void asymCandAvx2(const float* x, const float* w, int n, float isc
   fxl = hsum(sxl);
 }
 
-BITSMITH_AVX2 void iq4CandAvx2(const float* x, const float* w, int n, float iscale, float& lx, float& ll) {
+BITSMITH_AVX2 void iq4CandAvx2(const float* x, const float* w, int n, float iscale, float& lx,
+                               float& ll) {
   const __m256 s = _mm256_set1_ps(iscale);
   const __m256 tlo = _mm256_setr_ps(-127, -104, -83, -65, -49, -35, -22, -10);
   const __m256 thi = _mm256_setr_ps(1, 13, 25, 38, 53, 69, 89, 113);

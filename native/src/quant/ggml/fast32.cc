@@ -33,20 +33,28 @@ namespace ggml {
 #if BITSMITH_FAST32
 namespace {
 
-inline float inverse(float d) { return d != 0.0f ? 1.0f / d : 0.0f; }
+inline float inverse(float d) {
+  return d != 0.0f ? 1.0f / d : 0.0f;
+}
 
 #define BITSMITH_F16C __attribute__((target("avx2,f16c")))
-BITSMITH_AVX2 inline __m256 rne(__m256 v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+BITSMITH_AVX2 inline __m256 rne(__m256 v) {
+  return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 
 // Eight horizontal sums at once, each in hsum8's order ((a0 + a4) + (a2 + a6)) +
 // ((a1 + a5) + (a3 + a7)); returns [s(v0), s(v2), s(v4), s(v6), s(v1), s(v3), s(v5), s(v7)].
-BITSMITH_AVX2 inline __m256 hsum8x(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 v4, __m256 v5, __m256 v6,
-                                   __m256 v7) {
+BITSMITH_AVX2 inline __m256 hsum8x(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 v4, __m256 v5,
+                                   __m256 v6, __m256 v7) {
   // a_j + a_{j+4}: v_even in the low 128 bits, v_odd in the high.
-  const __m256 p01 = _mm256_add_ps(_mm256_permute2f128_ps(v0, v1, 0x20), _mm256_permute2f128_ps(v0, v1, 0x31));
-  const __m256 p23 = _mm256_add_ps(_mm256_permute2f128_ps(v2, v3, 0x20), _mm256_permute2f128_ps(v2, v3, 0x31));
-  const __m256 p45 = _mm256_add_ps(_mm256_permute2f128_ps(v4, v5, 0x20), _mm256_permute2f128_ps(v4, v5, 0x31));
-  const __m256 p67 = _mm256_add_ps(_mm256_permute2f128_ps(v6, v7, 0x20), _mm256_permute2f128_ps(v6, v7, 0x31));
+  const __m256 p01 =
+      _mm256_add_ps(_mm256_permute2f128_ps(v0, v1, 0x20), _mm256_permute2f128_ps(v0, v1, 0x31));
+  const __m256 p23 =
+      _mm256_add_ps(_mm256_permute2f128_ps(v2, v3, 0x20), _mm256_permute2f128_ps(v2, v3, 0x31));
+  const __m256 p45 =
+      _mm256_add_ps(_mm256_permute2f128_ps(v4, v5, 0x20), _mm256_permute2f128_ps(v4, v5, 0x31));
+  const __m256 p67 =
+      _mm256_add_ps(_mm256_permute2f128_ps(v6, v7, 0x20), _mm256_permute2f128_ps(v6, v7, 0x31));
   // (a0 + a4) + (a2 + a6) and (a1 + a5) + (a3 + a7): [q02(A), q02(C), q13(A), q13(C)] per half.
   const __m256 m0 = _mm256_add_ps(_mm256_unpacklo_ps(p01, p23), _mm256_unpackhi_ps(p01, p23));
   const __m256 m1 = _mm256_add_ps(_mm256_unpacklo_ps(p45, p67), _mm256_unpackhi_ps(p45, p67));
@@ -77,7 +85,8 @@ BITSMITH_AVX2 inline float hmin8(__m256 v) {
 constexpr int kChunk = 32;
 
 // Codes of a block: round((x - off) * inv) clamped to lo..hi, as int32 lanes.
-BITSMITH_AVX2 inline void codes(const float* x, __m256 inv, __m256 off, __m256 vlo, __m256 vhi, __m256i* q) {
+BITSMITH_AVX2 inline void codes(const float* x, __m256 inv, __m256 off, __m256 vlo, __m256 vhi,
+                                __m256i* q) {
   for (int v = 0; v < 4; ++v) {
     const __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + 8 * v), off), inv);
     q[v] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(rne(t), vlo), vhi));
@@ -119,21 +128,27 @@ struct Iq4Tables {
     for (int k = 0; k < 15; ++k) {
       const int m = kIq4nl[k] + kIq4nl[k + 1] + 256, b = m >> 5;
       for (int c = b + 1; c < 16; ++c) ++base[c];
-      if (r1[b] == 31) r1[b] = uint8_t(m & 31);
-      else r2[b] = uint8_t(m & 31);
+      if (r1[b] == 31)
+        r1[b] = uint8_t(m & 31);
+      else
+        r2[b] = uint8_t(m & 31);
     }
   }
 };
 const Iq4Tables kIq4Tables;
 
 BITSMITH_AVX2 inline __m256i iq4IndexV(__m256 t2) {
-  const __m256 c = _mm256_min_ps(_mm256_max_ps(_mm256_ceil_ps(t2), _mm256_set1_ps(-256.0f)), _mm256_set1_ps(255.0f));
+  const __m256 c = _mm256_min_ps(_mm256_max_ps(_mm256_ceil_ps(t2), _mm256_set1_ps(-256.0f)),
+                                 _mm256_set1_ps(255.0f));
   const __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(c), _mm256_set1_epi32(256));
   const __m256i bin = _mm256_or_si256(_mm256_srli_epi32(v, 5), _mm256_set1_epi32(int(0x80808000u)));
   const __m256i r = _mm256_and_si256(v, _mm256_set1_epi32(31));
-  const __m256i tb = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4Tables.base)));
-  const __m256i t1 = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4Tables.r1)));
-  const __m256i t2b = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4Tables.r2)));
+  const __m256i tb = _mm256_broadcastsi128_si256(
+      _mm_load_si128(reinterpret_cast<const __m128i*>(kIq4Tables.base)));
+  const __m256i t1 =
+      _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4Tables.r1)));
+  const __m256i t2b =
+      _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4Tables.r2)));
   __m256i idx = _mm256_shuffle_epi8(tb, bin);
   idx = _mm256_sub_epi32(idx, _mm256_cmpgt_epi32(r, _mm256_shuffle_epi8(t1, bin)));
   return _mm256_sub_epi32(idx, _mm256_cmpgt_epi32(r, _mm256_shuffle_epi8(t2b, bin)));
@@ -143,7 +158,8 @@ BITSMITH_AVX2 inline __m256 iq4Level(__m256i idx) {
   const __m256 tlo = _mm256_setr_ps(-127, -104, -83, -65, -49, -35, -22, -10);
   const __m256 thi = _mm256_setr_ps(1, 13, 25, 38, 53, 69, 89, 113);
   const __m256 upper = _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(7)));
-  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(tlo, idx), _mm256_permutevar8x32_ps(thi, idx), upper);
+  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(tlo, idx), _mm256_permutevar8x32_ps(thi, idx),
+                          upper);
 }
 
 // 8 x 8 transpose: r[i] lane k -> r[k] lane i.
@@ -152,10 +168,14 @@ BITSMITH_AVX2 inline void transpose8(__m256* r) {
   const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
   const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
   const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)),
+               u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)),
+               u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)),
+               u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)),
+               u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
   r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
   r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
   r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
@@ -169,15 +189,17 @@ BITSMITH_AVX2 inline void transpose8(__m256* r) {
 // f16FromF32Sat of 8 values (never NaN here) with F16C, and the values a decoder reads.
 BITSMITH_F16C inline __m128i f16Sat8(__m256 v, __m256& back) {
   const __m256 lim = _mm256_set1_ps(65504.0f);
-  const __m128i h = _mm256_cvtps_ph(_mm256_min_ps(_mm256_max_ps(v, _mm256_sub_ps(_mm256_setzero_ps(), lim)), lim),
-                                    _MM_FROUND_TO_NEAREST_INT);
+  const __m128i h =
+      _mm256_cvtps_ph(_mm256_min_ps(_mm256_max_ps(v, _mm256_sub_ps(_mm256_setzero_ps(), lim)), lim),
+                      _MM_FROUND_TO_NEAREST_INT);
   back = _mm256_cvtph_ps(h);
   return h;
 }
 // inverse() of 8 values.
 BITSMITH_AVX2 inline __m256 inverse8(__m256 d) {
   const __m256 z = _mm256_setzero_ps();
-  return _mm256_blendv_ps(z, _mm256_div_ps(_mm256_set1_ps(1.0f), d), _mm256_cmp_ps(d, z, _CMP_NEQ_OQ));
+  return _mm256_blendv_ps(z, _mm256_div_ps(_mm256_set1_ps(1.0f), d),
+                          _mm256_cmp_ps(d, z, _CMP_NEQ_OQ));
 }
 
 // sym32Search + the codes of q8_0 / q4_0 / q5_0; K = 1, 2 or 4 candidates.
@@ -185,18 +207,25 @@ template <bool UNIT, Sym T, int K>
 BITSMITH_F16C bool rowSym(const float* x, const float* w, int64_t nb, uint8_t* out) {
   constexpr bool IQ4 = T == Sym::IQ4_NL;
   constexpr int lo = T == Sym::Q8_0 ? -128 : T == Sym::Q5_0 ? -16 : -8, hi = -lo - 1;
-  constexpr size_t bytes = T == Sym::Q8_0 ? sizeof(BlockQ8_0) : T == Sym::Q5_0 ? sizeof(BlockQ5_0) : sizeof(BlockQ4_0);
-  const float* delta =
-      (T == Sym::Q8_0 ? kGridQ8 : T == Sym::Q5_0 ? kGrid32Q5 : IQ4 ? kGrid32Iq4 : kGrid32Q4).delta;
+  constexpr size_t bytes = T == Sym::Q8_0   ? sizeof(BlockQ8_0)
+                           : T == Sym::Q5_0 ? sizeof(BlockQ5_0)
+                                            : sizeof(BlockQ4_0);
+  const float* delta = (T == Sym::Q8_0   ? kGridQ8
+                        : T == Sym::Q5_0 ? kGrid32Q5
+                        : IQ4            ? kGrid32Iq4
+                                         : kGrid32Q4)
+                           .delta;
   // The numerators of the candidate inverse scales: anchor = lo (-lo >= hi), sgn = -1; for
   // iq4_nl kIq4nl[0] - delta (iq4x32Search).
   float num[K];
-  for (int k = 0; k < K; ++k) num[k] = IQ4 ? float(kIq4nl[0]) - delta[k] : float(lo) + -1.0f * delta[k];
+  for (int k = 0; k < K; ++k)
+    num[k] = IQ4 ? float(kIq4nl[0]) - delta[k] : float(lo) + -1.0f * delta[k];
   const __m256 vlo = _mm256_set1_ps(float(lo)), vhi = _mm256_set1_ps(float(hi));
   const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   const __m256i maxFinite = _mm256_set1_epi32(0x7f7fffff);
   __m256i bad = _mm256_setzero_si256();  // lanes that saw a NaN or infinity
-  alignas(32) float mxs[kChunk], live[kChunk], isc[K][kChunk], sums[kChunk][8], inv[kChunk], lanes[kChunk][2 * K][8];
+  alignas(32) float mxs[kChunk], live[kChunk], isc[K][kChunk], sums[kChunk][8], inv[kChunk],
+      lanes[kChunk][2 * K][8];
   alignas(32) uint16_t dh[kChunk];
   for (int64_t c0 = 0; c0 < nb; c0 += kChunk) {
     const int n = int(std::min<int64_t>(kChunk, nb - c0)), n8 = (n + 7) & ~7;
@@ -213,7 +242,8 @@ BITSMITH_F16C bool rowSym(const float* x, const float* w, int64_t nb, uint8_t* o
       const float amax = hmax8(_mm256_max_ps(_mm256_max_ps(a[0], a[1]), _mm256_max_ps(a[2], a[3])));
       const __m256 av = _mm256_set1_ps(amax);
       uint32_t hit = 0;
-      for (int v = 0; v < 4; ++v) hit |= uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(a[v], av, _CMP_EQ_OQ))) << (8 * v);
+      for (int v = 0; v < 4; ++v)
+        hit |= uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(a[v], av, _CMP_EQ_OQ))) << (8 * v);
       const bool ok = amax >= kTiny;
       mxs[j] = ok ? xb[__builtin_ctz(hit | 0x80000000u)] : 1.0f;
       live[j] = ok ? 1.0f : 0.0f;
@@ -263,7 +293,8 @@ BITSMITH_F16C bool rowSym(const float* x, const float* w, int64_t nb, uint8_t* o
       } else {
         // K = 2: the missing candidates' lanes are zeros (their sums, unused, are 0).
         __m256 a[8];
-        for (int i = 0; i < 8; ++i) a[i] = i < 2 * K ? _mm256_load_ps(lanes[j][i]) : _mm256_setzero_ps();
+        for (int i = 0; i < 8; ++i)
+          a[i] = i < 2 * K ? _mm256_load_ps(lanes[j][i]) : _mm256_setzero_ps();
         _mm256_store_ps(sums[j], hsum8x(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));
       }
     }
@@ -278,7 +309,8 @@ BITSMITH_F16C bool rowSym(const float* x, const float* w, int64_t nb, uint8_t* o
       for (int k = 0; k < K; ++k) {
         const __m256 lx = r[k], ll = r[4 + k];
         const __m256 score = _mm256_div_ps(_mm256_mul_ps(lx, lx), ll);
-        const __m256 take = _mm256_and_ps(_mm256_cmp_ps(ll, z, _CMP_GT_OQ), _mm256_cmp_ps(score, best, _CMP_GT_OQ));
+        const __m256 take =
+            _mm256_and_ps(_mm256_cmp_ps(ll, z, _CMP_GT_OQ), _mm256_cmp_ps(score, best, _CMP_GT_OQ));
         best = _mm256_blendv_ps(best, score, take);
         bx = _mm256_blendv_ps(bx, lx, take);
         bl = _mm256_blendv_ps(bl, ll, take);
@@ -302,7 +334,8 @@ BITSMITH_F16C bool rowSym(const float* x, const float* w, int64_t nb, uint8_t* o
       __m256i q[4];
       if (IQ4) {
         const __m256 i2 = _mm256_set1_ps(2.0f * inv[j]);
-        for (int v = 0; v < 4; ++v) q[v] = iq4IndexV(_mm256_mul_ps(_mm256_loadu_ps(xc + 32 * j + 8 * v), i2));
+        for (int v = 0; v < 4; ++v)
+          q[v] = iq4IndexV(_mm256_mul_ps(_mm256_loadu_ps(xc + 32 * j + 8 * v), i2));
       } else {
         codes(xc + 32 * j, _mm256_broadcast_ss(&inv[j]), _mm256_setzero_ps(), vlo, vhi, q);
       }
@@ -311,7 +344,8 @@ BITSMITH_F16C bool rowSym(const float* x, const float* w, int64_t nb, uint8_t* o
         pack4(q, o + 2);
       } else if (T == Sym::Q8_0) {
         const __m256i a = _mm256_packs_epi32(q[0], q[1]), c = _mm256_packs_epi32(q[2], q[3]);
-        const __m256i by = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, c), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        const __m256i by = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, c),
+                                                       _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 2), by);
       } else {
         const __m256i off = _mm256_set1_epi32(-lo);
@@ -340,8 +374,8 @@ BITSMITH_F16C bool rowAsym(const float* x, const float* w, int64_t nb, uint8_t* 
   const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   const __m256i maxFinite = _mm256_set1_epi32(0x7f7fffff);
   __m256i bad = _mm256_setzero_si256();  // lanes that saw a NaN or infinity
-  alignas(32) float isc[kChunk][8], sums[kChunk][24], mns[kChunk], mxs[kChunk], inv[kChunk], mq[kChunk], sv[kChunk],
-      mv[kChunk];
+  alignas(32) float isc[kChunk][8], sums[kChunk][24], mns[kChunk], mxs[kChunk], inv[kChunk],
+      mq[kChunk], sv[kChunk], mv[kChunk];
   alignas(32) double mom[kChunk][4];  // Sw, Sx, Sxx
   bool live[kChunk];
   alignas(32) uint16_t dh[kChunk], mh[kChunk];
@@ -356,10 +390,13 @@ BITSMITH_F16C bool rowAsym(const float* x, const float* w, int64_t nb, uint8_t* 
       __m256 xv[4];
       for (int v = 0; v < 4; ++v) {
         xv[v] = _mm256_loadu_ps(xb + 8 * v);
-        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(_mm256_castps_si256(_mm256_and_ps(xv[v], absMask)), maxFinite));
+        bad = _mm256_or_si256(
+            bad, _mm256_cmpgt_epi32(_mm256_castps_si256(_mm256_and_ps(xv[v], absMask)), maxFinite));
       }
-      const float mn = hmin8(_mm256_min_ps(_mm256_min_ps(xv[0], xv[1]), _mm256_min_ps(xv[2], xv[3]))) + 0.0f;
-      const float mx = hmax8(_mm256_max_ps(_mm256_max_ps(xv[0], xv[1]), _mm256_max_ps(xv[2], xv[3])));
+      const float mn =
+          hmin8(_mm256_min_ps(_mm256_min_ps(xv[0], xv[1]), _mm256_min_ps(xv[2], xv[3]))) + 0.0f;
+      const float mx =
+          hmax8(_mm256_max_ps(_mm256_max_ps(xv[0], xv[1]), _mm256_max_ps(xv[2], xv[3])));
       mns[j] = mn;
       mxs[j] = mx;
       live[j] = mx - mn >= kTiny;
@@ -408,8 +445,10 @@ BITSMITH_F16C bool rowAsym(const float* x, const float* w, int64_t nb, uint8_t* 
       }
       // Natural candidate order: inputs (0, 4, 1, 5, 2, 6, 3, 7).
       _mm256_store_ps(sums[j], hsum8x(al[0], al[4], al[1], al[5], al[2], al[6], al[3], al[7]));
-      _mm256_store_ps(sums[j] + 8, hsum8x(al2[0], al2[4], al2[1], al2[5], al2[2], al2[6], al2[3], al2[7]));
-      _mm256_store_ps(sums[j] + 16, hsum8x(axl[0], axl[4], axl[1], axl[5], axl[2], axl[6], axl[3], axl[7]));
+      _mm256_store_ps(sums[j] + 8,
+                      hsum8x(al2[0], al2[4], al2[1], al2[5], al2[2], al2[6], al2[3], al2[7]));
+      _mm256_store_ps(sums[j] + 16,
+                      hsum8x(axl[0], axl[4], axl[1], axl[5], axl[2], axl[6], axl[3], axl[7]));
     }
     // C: the candidates' least-squares (s, m) and errors in double; the first of the
     // smallest error; the stored f16 scale and min.
@@ -418,15 +457,18 @@ BITSMITH_F16C bool rowAsym(const float* x, const float* w, int64_t nb, uint8_t* 
       float s = 0, m = mns[j];
       if (live[j]) {
         s = (mxs[j] - mns[j]) / fmax;
-        const __m256d Sw = _mm256_set1_pd(mom[j][0]), Sx = _mm256_set1_pd(mom[j][1]), Sxx = _mm256_set1_pd(mom[j][2]);
+        const __m256d Sw = _mm256_set1_pd(mom[j][0]), Sx = _mm256_set1_pd(mom[j][1]),
+                      Sxx = _mm256_set1_pd(mom[j][2]);
         __m256d err[2], tsv[2], tmv[2];
         for (int h = 0; h < 2; ++h) {
           const __m256d Sl = _mm256_cvtps_pd(_mm_load_ps(sums[j] + 4 * h));
           const __m256d Sl2 = _mm256_cvtps_pd(_mm_load_ps(sums[j] + 8 + 4 * h));
           const __m256d Sxl = _mm256_cvtps_pd(_mm_load_ps(sums[j] + 16 + 4 * h));
           const __m256d D = _mm256_sub_pd(_mm256_mul_pd(Sw, Sl2), _mm256_mul_pd(Sl, Sl));
-          const __m256d ts = _mm256_div_pd(_mm256_sub_pd(_mm256_mul_pd(Sw, Sxl), _mm256_mul_pd(Sx, Sl)), D);
-          const __m256d tm = _mm256_div_pd(_mm256_sub_pd(_mm256_mul_pd(Sl2, Sx), _mm256_mul_pd(Sl, Sxl)), D);
+          const __m256d ts =
+              _mm256_div_pd(_mm256_sub_pd(_mm256_mul_pd(Sw, Sxl), _mm256_mul_pd(Sx, Sl)), D);
+          const __m256d tm =
+              _mm256_div_pd(_mm256_sub_pd(_mm256_mul_pd(Sl2, Sx), _mm256_mul_pd(Sl, Sxl)), D);
           const __m256d ts2 = _mm256_mul_pd(two, ts);
           // Sxx - 2 ts Sxl - 2 tm Sx + ts ts Sl2 + 2 ts tm Sl + tm tm Sw, left to right.
           __m256d e = _mm256_sub_pd(Sxx, _mm256_mul_pd(ts2, Sxl));
@@ -435,7 +477,8 @@ BITSMITH_F16C bool rowAsym(const float* x, const float* w, int64_t nb, uint8_t* 
           e = _mm256_add_pd(e, _mm256_mul_pd(_mm256_mul_pd(ts2, tm), Sl));
           e = _mm256_add_pd(e, _mm256_mul_pd(_mm256_mul_pd(tm, tm), Sw));
           const __m256d zero = _mm256_setzero_pd();
-          const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(D, zero, _CMP_GT_OQ), _mm256_cmp_pd(ts, zero, _CMP_GT_OQ));
+          const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(D, zero, _CMP_GT_OQ),
+                                           _mm256_cmp_pd(ts, zero, _CMP_GT_OQ));
           // err < +inf (NaN and +inf never win, as in the spec's err < best).
           err[h] = _mm256_blendv_pd(inf, e, _mm256_and_pd(ok, _mm256_cmp_pd(e, inf, _CMP_LT_OQ)));
           tsv[h] = ts;
@@ -445,8 +488,9 @@ BITSMITH_F16C bool rowAsym(const float* x, const float* w, int64_t nb, uint8_t* 
         mn2 = _mm256_min_pd(mn2, _mm256_permute2f128_pd(mn2, mn2, 1));
         mn2 = _mm256_min_pd(mn2, _mm256_shuffle_pd(mn2, mn2, 5));
         if (_mm256_cvtsd_f64(mn2) < INFINITY) {
-          const unsigned hit = unsigned(_mm256_movemask_pd(_mm256_cmp_pd(err[0], mn2, _CMP_EQ_OQ))) |
-                               (unsigned(_mm256_movemask_pd(_mm256_cmp_pd(err[1], mn2, _CMP_EQ_OQ))) << 4);
+          const unsigned hit =
+              unsigned(_mm256_movemask_pd(_mm256_cmp_pd(err[0], mn2, _CMP_EQ_OQ))) |
+              (unsigned(_mm256_movemask_pd(_mm256_cmp_pd(err[1], mn2, _CMP_EQ_OQ))) << 4);
           const int k = __builtin_ctz(hit);
           alignas(32) double t[8];
           _mm256_store_pd(t, tsv[0]);
@@ -479,7 +523,8 @@ BITSMITH_F16C bool rowAsym(const float* x, const float* w, int64_t nb, uint8_t* 
       _mm_prefetch(next + 128 * j, _MM_HINT_T0);
       _mm_prefetch(next + 128 * j + 64, _MM_HINT_T0);
       __m256i q[4];
-      codes(xc + 32 * j, _mm256_broadcast_ss(&inv[j]), _mm256_broadcast_ss(&mq[j]), vzero, vfmax, q);
+      codes(xc + 32 * j, _mm256_broadcast_ss(&inv[j]), _mm256_broadcast_ss(&mq[j]), vzero, vfmax,
+            q);
       std::memcpy(o, &dh[j], 2);
       std::memcpy(o + 2, &mh[j], 2);
       if (FIVE) {
@@ -497,19 +542,27 @@ BITSMITH_F16C bool rowAsym(const float* x, const float* w, int64_t nb, uint8_t* 
 template <bool UNIT>
 bool row(GgmlType t, const float* x, const float* w, int64_t nb, uint8_t* out) {
   switch (t) {
-    case GgmlType::Q8_0: return rowSym<UNIT, Sym::Q8_0, 1>(x, w, nb, out);
-    case GgmlType::Q4_0: return rowSym<UNIT, Sym::Q4_0, 2>(x, w, nb, out);
-    case GgmlType::Q5_0: return rowSym<UNIT, Sym::Q5_0, 4>(x, w, nb, out);
-    case GgmlType::IQ4_NL: return rowSym<UNIT, Sym::IQ4_NL, 4>(x, w, nb, out);
-    case GgmlType::Q4_1: return rowAsym<UNIT, false>(x, w, nb, out);
-    case GgmlType::Q5_1: return rowAsym<UNIT, true>(x, w, nb, out);
-    default: return true;
+    case GgmlType::Q8_0:
+      return rowSym<UNIT, Sym::Q8_0, 1>(x, w, nb, out);
+    case GgmlType::Q4_0:
+      return rowSym<UNIT, Sym::Q4_0, 2>(x, w, nb, out);
+    case GgmlType::Q5_0:
+      return rowSym<UNIT, Sym::Q5_0, 4>(x, w, nb, out);
+    case GgmlType::IQ4_NL:
+      return rowSym<UNIT, Sym::IQ4_NL, 4>(x, w, nb, out);
+    case GgmlType::Q4_1:
+      return rowAsym<UNIT, false>(x, w, nb, out);
+    case GgmlType::Q5_1:
+      return rowAsym<UNIT, true>(x, w, nb, out);
+    default:
+      return true;
   }
 }
 
 }  // namespace
 
-bool encodeRowFast32(GgmlType t, const float* x, const float* w, bool unit, int64_t blocks, uint8_t* out, bool& finite) {
+bool encodeRowFast32(GgmlType t, const float* x, const float* w, bool unit, int64_t blocks,
+                     uint8_t* out, bool& finite) {
   static const bool f16c = [] {
     unsigned a, b, c, d;
     return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
@@ -519,12 +572,16 @@ bool encodeRowFast32(GgmlType t, const float* x, const float* w, bool unit, int6
       t != GgmlType::Q5_1 && t != GgmlType::IQ4_NL)
     return false;
   static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ5_1) == 24, "block sizes");
-  if (kGrid32Q4.n != 2 || kGrid32Q5.n != 4 || kGrid32A4.n != 8 || kGrid32A5.n != 8 || kGrid32Iq4.n != 4 || kGridQ8.n != 1) return false;
+  if (kGrid32Q4.n != 2 || kGrid32Q5.n != 4 || kGrid32A4.n != 8 || kGrid32A5.n != 8 ||
+      kGrid32Iq4.n != 4 || kGridQ8.n != 1)
+    return false;
   finite = unit ? row<true>(t, x, w, blocks, out) : row<false>(t, x, w, blocks, out);
   return true;
 }
 #else
-bool encodeRowFast32(GgmlType, const float*, const float*, bool, int64_t, uint8_t*, bool&) { return false; }
+bool encodeRowFast32(GgmlType, const float*, const float*, bool, int64_t, uint8_t*, bool&) {
+  return false;
+}
 #endif
 
 }  // namespace ggml

@@ -36,11 +36,11 @@ int64_t firstNonFiniteIn(const float* x, int64_t n) {
 
 const std::vector<GgmlTypeInfo>& ggmlTypes() {
   static const std::vector<GgmlTypeInfo> types = {
-      {GgmlType::Q4_0, "q4_0", 32, 18, 2},    {GgmlType::Q4_1, "q4_1", 32, 20, 3},
-      {GgmlType::Q5_0, "q5_0", 32, 22, 6},    {GgmlType::Q5_1, "q5_1", 32, 24, 7},
-      {GgmlType::Q8_0, "q8_0", 32, 34, 8},    {GgmlType::Q2_K, "q2_k", 256, 84, 10},
-      {GgmlType::Q3_K, "q3_k", 256, 110, 11}, {GgmlType::Q4_K, "q4_k", 256, 144, 12},
-      {GgmlType::Q5_K, "q5_k", 256, 176, 13}, {GgmlType::Q6_K, "q6_k", 256, 210, 14},
+      {GgmlType::Q4_0, "q4_0", 32, 18, 2},      {GgmlType::Q4_1, "q4_1", 32, 20, 3},
+      {GgmlType::Q5_0, "q5_0", 32, 22, 6},      {GgmlType::Q5_1, "q5_1", 32, 24, 7},
+      {GgmlType::Q8_0, "q8_0", 32, 34, 8},      {GgmlType::Q2_K, "q2_k", 256, 84, 10},
+      {GgmlType::Q3_K, "q3_k", 256, 110, 11},   {GgmlType::Q4_K, "q4_k", 256, 144, 12},
+      {GgmlType::Q5_K, "q5_k", 256, 176, 13},   {GgmlType::Q6_K, "q6_k", 256, 210, 14},
       {GgmlType::IQ4_NL, "iq4_nl", 32, 18, 20}, {GgmlType::IQ4_XS, "iq4_xs", 256, 136, 23},
   };
   return types;
@@ -62,8 +62,9 @@ const GgmlTypeInfo* findGgmlType(const std::string& name) {
 size_t ggmlRowBytes(GgmlType type, int64_t cols) {
   const GgmlTypeInfo& t = ggmlTypeInfo(type);
   if (cols < 1 || cols % t.blockWeights != 0)
-    throw std::invalid_argument(std::string(t.name) + " stores rows in blocks of " + std::to_string(t.blockWeights) +
-                                " weights: a row of " + std::to_string(cols) + " is not a positive multiple of " +
+    throw std::invalid_argument(std::string(t.name) + " stores rows in blocks of " +
+                                std::to_string(t.blockWeights) + " weights: a row of " +
+                                std::to_string(cols) + " is not a positive multiple of " +
                                 std::to_string(t.blockWeights));
   return size_t(cols / t.blockWeights) * size_t(t.blockBytes);
 }
@@ -82,8 +83,8 @@ void ggmlEncodeRows(GgmlType type, const float* src, int64_t rows, int64_t cols,
     for (int64_t c = 0; c < cols; ++c) {
       const float v = importance[c];
       if (!std::isfinite(v) || v < 0)
-        throw std::invalid_argument("importance[" + std::to_string(c) + "] must be finite and >= 0, got " +
-                                    std::to_string(v));
+        throw std::invalid_argument("importance[" + std::to_string(c) +
+                                    "] must be finite and >= 0, got " + std::to_string(v));
       sum += v;
     }
     const float floor = float(1e-3 * sum / double(cols));
@@ -120,14 +121,17 @@ void ggmlEncodeRows(GgmlType type, const float* src, int64_t rows, int64_t cols,
         continue;
       }
       for (int64_t b = 0; b < bpr; ++b)
-        ggml::encodeBlock(type, x + b * bw, w.get() + b * bw, out + size_t(b) * size_t(ggmlTypeInfo(type).blockBytes),
-                          !reference);
+        ggml::encodeBlock(type, x + b * bw, w.get() + b * bw,
+                          out + size_t(b) * size_t(ggmlTypeInfo(type).blockBytes), !reference);
     }
   };
-  if (reference) work(0, rows);
-  else parallelFor(&pool, rows, work, std::max<int64_t>(1, 16384 / cols));
+  if (reference)
+    work(0, rows);
+  else
+    parallelFor(&pool, rows, work, std::max<int64_t>(1, 16384 / cols));
   if (const int64_t bad = firstBad.load(); bad != INT64_MAX)
-    throw NonFiniteWeight(bad, "data[" + std::to_string(bad) + "] is not finite: ggml encoders need finite weights");
+    throw NonFiniteWeight(
+        bad, "data[" + std::to_string(bad) + "] is not finite: ggml encoders need finite weights");
 }
 
 }  // namespace bitsmith

@@ -22,10 +22,10 @@ enum class GgmlType { Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K
 
 struct GgmlTypeInfo {
   GgmlType type;
-  const char* name;   // as in the recipe language: "q4_k"
-  int blockWeights;   // 32 or 256
+  const char* name;  // as in the recipe language: "q4_k"
+  int blockWeights;  // 32 or 256
   int blockBytes;
-  int ggmlId;         // enum ggml_type value (GGUF tensor type)
+  int ggmlId;  // enum ggml_type value (GGUF tensor type)
 };
 
 // All types, in GgmlType order.
@@ -40,7 +40,8 @@ size_t ggmlRowBytes(GgmlType type, int64_t cols);
 
 // A NaN or infinite weight given to ggmlEncodeRows: `index` is the first one (flat).
 struct NonFiniteWeight : std::invalid_argument {
-  NonFiniteWeight(int64_t index, const std::string& what) : std::invalid_argument(what), index(index) {}
+  NonFiniteWeight(int64_t index, const std::string& what)
+      : std::invalid_argument(what), index(index) {}
   int64_t index;
 };
 
@@ -58,7 +59,7 @@ void ggmlEncodeRows(GgmlType type, const float* src, int64_t rows, int64_t cols,
 void ggmlDecodeRows(GgmlType type, const uint8_t* src, int64_t rows, int64_t cols, float* dst);
 
 // Same, on the pool (each row decoded by the reference decoder).
-void ggmlDecodeRowsParallel(GgmlType type, const uint8_t* src, int64_t rows, int64_t cols, float* dst,
-                            ThreadPool* pool);
+void ggmlDecodeRowsParallel(GgmlType type, const uint8_t* src, int64_t rows, int64_t cols,
+                            float* dst, ThreadPool* pool);
 
 }  // namespace bitsmith

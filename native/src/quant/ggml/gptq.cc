@@ -32,7 +32,9 @@ struct BlockStats {
   bool finite = true;
 
   static BlockStats copy(const float* w, int64_t n, const char* what) {
-    if (n != N) throw std::logic_error(std::string("gptq: a ") + what + " of " + std::to_string(n) + " weights");
+    if (n != N)
+      throw std::logic_error(std::string("gptq: a ") + what + " of " + std::to_string(n) +
+                             " weights");
     BlockStats s;
     for (int i = 0; i < N; ++i) {
       s.x[i] = w[i];
@@ -61,7 +63,9 @@ struct Block32Policy {
   bool clip() const { return false; }
   bool withMin() const { return type == GgmlType::Q4_1 || type == GgmlType::Q5_1; }
 
-  Stats stats(const float* x, int64_t n, ThreadPool*, bool) const { return Stats::copy(x, n, "ggml block"); }
+  Stats stats(const float* x, int64_t n, ThreadPool*, bool) const {
+    return Stats::copy(x, n, "ggml block");
+  }
   bool finite(const Stats& s) const { return s.finite; }
   Params fit(const Stats& s, float) const {
     static const float ones[32] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -116,7 +120,8 @@ struct Block32Policy {
     }
   }
   // The blocks, row by row: the encoded header and GPTQ's levels.
-  void assemble(const Params* params, const uint8_t* codes, const Layout& L, StoredTensor& st) const {
+  void assemble(const Params* params, const uint8_t* codes, const Layout& L,
+                StoredTensor& st) const {
     st.codes.assign(size_t(L.groups * blockBytes), 0);
     for (int64_t gi = 0; gi < L.groups; ++gi) {
       uint8_t* out = st.codes.data() + gi * blockBytes;
@@ -185,7 +190,9 @@ struct KPolicy {
   int codeBits() const { return 8; }
   int zeroBits() const { return 0; }
   bool clip() const { return false; }
-  Stats stats(const float* x, int64_t n, ThreadPool*, bool) const { return Stats::copy(x, n, "k-quant super-block"); }
+  Stats stats(const float* x, int64_t n, ThreadPool*, bool) const {
+    return Stats::copy(x, n, "k-quant super-block");
+  }
   bool finite(const Stats& s) const { return s.finite; }
   Params fit(const Stats& s, float) const {
     static const std::vector<float> ones(256, 1.0f);
@@ -235,7 +242,8 @@ struct KPolicy {
     }
   }
   // The super-blocks: the encoded header and scales, GPTQ's levels in the decoder's places.
-  void assemble(const Params* params, const uint8_t* codes, const Layout& L, StoredTensor& st) const {
+  void assemble(const Params* params, const uint8_t* codes, const Layout& L,
+                StoredTensor& st) const {
     st.codes.assign(size_t(L.groups * blockBytes), 0);
     for (int64_t gi = 0; gi < L.groups; ++gi) {
       uint8_t* out = st.codes.data() + gi * blockBytes;
@@ -256,7 +264,8 @@ struct KPolicy {
         ggml::BlockQ4_K b;
         std::memcpy(&b, out, sizeof b);
         std::memset(b.qs, 0, sizeof b.qs);
-        for (int e = 0; e < 256; ++e) b.qs[32 * (e / 64) + e % 32] |= uint8_t((c[e] & 15) << (4 * ((e % 64) / 32)));
+        for (int e = 0; e < 256; ++e)
+          b.qs[32 * (e / 64) + e % 32] |= uint8_t((c[e] & 15) << (4 * ((e % 64) / 32)));
         std::memcpy(out, &b, sizeof b);
       } else {
         ggml::BlockQ5_K b;
@@ -274,19 +283,26 @@ struct KPolicy {
   }
 };
 
-bool isKQuant(const std::string& f) { return f == "q4_k" || f == "q5_k" || f == "q6_k"; }
+bool isKQuant(const std::string& f) {
+  return f == "q4_k" || f == "q5_k" || f == "q6_k";
+}
 
 }  // namespace
 
 bool gptqGgmlSupported(const std::string& format) {
-  return format == "q8_0" || format == "q4_0" || format == "q4_1" || format == "q5_0" || format == "q5_1" || isKQuant(format);
+  return format == "q8_0" || format == "q4_0" || format == "q4_1" || format == "q5_0" ||
+         format == "q5_1" || isKQuant(format);
 }
 
 void gptqGgmlFamily(const GptqPlan& plan, const FormatSpec& f, float* dq, StoredTensor& st) {
   const GgmlTypeInfo* t = findGgmlType(f.name);
-  if (!t || !gptqGgmlSupported(f.name)) throw std::invalid_argument(std::string("method gptq does not produce ") + f.name + " blocks here");
-  if (isKQuant(f.name)) runGptq(KPolicy{t->type, t->blockBytes, !plan.reference}, plan, dq, st);
-  else runGptq(Block32Policy{t->type, t->blockBytes, !plan.reference}, plan, dq, st);
+  if (!t || !gptqGgmlSupported(f.name))
+    throw std::invalid_argument(std::string("method gptq does not produce ") + f.name +
+                                " blocks here");
+  if (isKQuant(f.name))
+    runGptq(KPolicy{t->type, t->blockBytes, !plan.reference}, plan, dq, st);
+  else
+    runGptq(Block32Policy{t->type, t->blockBytes, !plan.reference}, plan, dq, st);
 }
 
 }  // namespace quant

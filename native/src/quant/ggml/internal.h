@@ -19,7 +19,8 @@ void encodeBlock(GgmlType t, const float* x, const float* w, uint8_t* out, bool 
 // AVX2 + F16C kernels, fast32.cc): the reference path's bytes. unit: every w is 1. Returns
 // false (and writes nothing) for other types or without AVX2 and F16C. finite: false when a
 // weight of the row is NaN or infinite (the row's bytes are then meaningless).
-bool encodeRowFast32(GgmlType t, const float* x, const float* w, bool unit, int64_t blocks, uint8_t* out, bool& finite);
+bool encodeRowFast32(GgmlType t, const float* x, const float* w, bool unit, int64_t blocks,
+                     uint8_t* out, bool& finite);
 
 }  // namespace ggml
 }  // namespace bitsmith

@@ -16,31 +16,33 @@ struct Steps {
   }
 };
 constexpr float kOnlyAnchor[1] = {0.0f};
-constexpr Steps<13> kSym4(-1.0f, 0.125f);   // -1 .. +0.5
+constexpr Steps<13> kSym4(-1.0f, 0.125f);  // -1 .. +0.5
 constexpr Steps<13> kSym5(-1.0f, 0.125f);
-constexpr Steps<9> kSym3(-1.0f, 0.125f);    // -1 .. 0
+constexpr Steps<9> kSym3(-1.0f, 0.125f);  // -1 .. 0
 constexpr Steps<13> kSym6(-1.5f, 0.125f);
 constexpr Steps<15> kIq4(-7.0f, 1.0f);
-constexpr Steps<16> kAsym4(-1.0f, 0.1f);   // -1 .. +0.5
+constexpr Steps<16> kAsym4(-1.0f, 0.1f);  // -1 .. +0.5
 constexpr Steps<16> kAsym5(-1.0f, 0.1f);
 constexpr Steps<16> kAsym2(-0.5f, 0.1f);   // -0.5 .. +1
 constexpr Steps<21> kAsym4K(-1.0f, 0.1f);  // -1 .. +1
 constexpr Steps<16> kAsym5K(-0.5f, 0.1f);
-constexpr Steps<11> kScale(-0.5f, 0.1f);   // -0.5 .. +0.5
+constexpr Steps<11> kScale(-0.5f, 0.1f);  // -0.5 .. +0.5
 // 32-weight blocks (sym32Search / asym32Search / iq4x32Search): 4 or 8 candidates, chosen
 // on Student-t blocks (nu = 5, hot columns): within 0.015 dB of the 13- / 16-point grids
 // above (iq4_nl's: 0.015 dB better than kIq4), for a quarter to a half of the work.
 // q4_0: two candidates, -0.1 and +0.5 (the best pair on that data: 0.03 dB below the four
 // of -0.9 .. +0.6, for half the candidate work; llama.cpp's q4_0 is 0.3 dB below either).
-constexpr Steps<2> kS32Q4(-0.1f, 0.6f);     // -0.1, +0.5
-constexpr Steps<4> kS32Q5(-1.1f, 0.5f);     // -1.1 .. +0.4
-constexpr Steps<8> kS32A4(-1.0f, 0.25f);    // -1 .. +0.75
-constexpr Steps<8> kS32A5(-1.25f, 0.25f);   // -1.25 .. +0.5
-constexpr Steps<4> kS32Iq4(-12.0f, 7.0f);   // -12 .. +9 (wider and better than kIq4's 15)
+constexpr Steps<2> kS32Q4(-0.1f, 0.6f);    // -0.1, +0.5
+constexpr Steps<4> kS32Q5(-1.1f, 0.5f);    // -1.1 .. +0.4
+constexpr Steps<8> kS32A4(-1.0f, 0.25f);   // -1 .. +0.75
+constexpr Steps<8> kS32A5(-1.25f, 0.25f);  // -1.25 .. +0.5
+constexpr Steps<4> kS32Iq4(-12.0f, 7.0f);  // -12 .. +9 (wider and better than kIq4's 15)
 thread_local bool tFast = false;
 }  // namespace
 
-void setFastKernels(bool on) { tFast = on && BITSMITH_X86 && cpuHasAvx2(); }
+void setFastKernels(bool on) {
+  tFast = on && BITSMITH_X86 && cpuHasAvx2();
+}
 
 const Grid kGridQ8{kOnlyAnchor, 1};
 const Grid kGridQ4{kSym4.v, 13};
@@ -187,7 +189,8 @@ void asym32Search(const float* x, const float* w, int nmax, const Grid& grid, fl
     if (!(D > 0)) continue;
     const double ts = (Sw * Sxl - Sx * Sl) / D, tm = (Sl2 * Sx - Sl * Sxl) / D;
     if (!(ts > 0)) continue;
-    const double err = Sxx - 2 * ts * Sxl - 2 * tm * Sx + ts * ts * Sl2 + 2 * ts * tm * Sl + tm * tm * Sw;
+    const double err =
+        Sxx - 2 * ts * Sxl - 2 * tm * Sx + ts * ts * Sl2 + 2 * ts * tm * Sl + tm * tm * Sw;
     if (err < best) {
       best = err;
       s = float(ts);
@@ -196,7 +199,8 @@ void asym32Search(const float* x, const float* w, int nmax, const Grid& grid, fl
   }
 }
 
-float symSearch(const float* x, const float* w, int n, int lo, int hi, const Grid& grid, float* l2out) {
+float symSearch(const float* x, const float* w, int n, int lo, int hi, const Grid& grid,
+                float* l2out) {
   float amax = 0, mx = 0;
   for (int i = 0; i < n; ++i) {
     const float a = std::fabs(x[i]);
@@ -239,10 +243,11 @@ float symSearch(const float* x, const float* w, int n, int lo, int hi, const Gri
   return bestL2 > 0 ? bestLx / bestL2 : 0.0f;
 }
 
-void asymSearch(const float* x, const float* w, int n, int nmax, bool minNonPos, const Grid& grid, float& s,
-                float& m, float* l2out) {
+void asymSearch(const float* x, const float* w, int n, int nmax, bool minNonPos, const Grid& grid,
+                float& s, float& m, float* l2out) {
   float mn = x[0], mx = x[0];
-  float sw[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sx[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sxx[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  float sw[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sx[8] = {0, 0, 0, 0, 0, 0, 0, 0},
+        sxx[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   for (int i = 0; i < n; ++i) {
     mn = std::min(mn, x[i]);
     mx = std::max(mx, x[i]);
@@ -270,7 +275,8 @@ void asymSearch(const float* x, const float* w, int n, int nmax, bool minNonPos,
     if (tFast) {
       asymCandAvx2(x, w, n, iscale, mn, fmax, fl, fl2, fxl);
     } else {
-      float sl[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sl2[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sxl[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      float sl[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sl2[8] = {0, 0, 0, 0, 0, 0, 0, 0},
+            sxl[8] = {0, 0, 0, 0, 0, 0, 0, 0};
       for (int i = 0; i < n; ++i) {
         const float l = roundClamp(iscale * (x[i] - mn), 0.0f, fmax);
         const float wl = w[i] * l;
@@ -291,7 +297,8 @@ void asymSearch(const float* x, const float* w, int n, int nmax, bool minNonPos,
       ts = Sxl / Sl2;
     }
     if (!(ts > 0)) continue;
-    const double err = Sxx - 2 * ts * Sxl - 2 * tm * Sx + ts * ts * Sl2 + 2 * ts * tm * Sl + tm * tm * Sw;
+    const double err =
+        Sxx - 2 * ts * Sxl - 2 * tm * Sx + ts * ts * Sl2 + 2 * ts * tm * Sl + tm * tm * Sw;
     if (best < 0 || err < best) {
       best = err;
       s = float(ts);

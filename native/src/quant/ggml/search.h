@@ -14,16 +14,20 @@ struct Grid {
   const float* delta;
   int n;
 };
-extern const Grid kGridQ8, kGridQ4, kGridQ5, kGridQ3, kGridQ6, kGridIq4, kGridA4, kGridA5, kGridA2, kGridA4K,
-    kGridA5K, kGridScale;
+extern const Grid kGridQ8, kGridQ4, kGridQ5, kGridQ3, kGridQ6, kGridIq4, kGridA4, kGridA5, kGridA2,
+    kGridA4K, kGridA5K, kGridScale;
 
 // Blocks whose largest magnitude is below this are all zero (no f16 scale can reach them).
 constexpr float kTiny = 1e-30f;
 
-inline float roundClamp(float t, float lo, float hi) { return std::min(std::max(std::nearbyint(t), lo), hi); }
+inline float roundClamp(float t, float lo, float hi) {
+  return std::min(std::max(std::nearbyint(t), lo), hi);
+}
 
 // The AVX2 horizontal-sum order of 8 lanes.
-inline float hsum8(const float* a) { return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])); }
+inline float hsum8(const float* a) {
+  return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+}
 
 // Symmetric grid: levels lo..hi (lo < 0 < hi, or lo = 0 for non-negative data); value =
 // d * L. The block's largest-magnitude value is anchored at the longer end of the range.
@@ -33,8 +37,8 @@ float symSearch(const float* x, const float* w, int n, int lo, int hi, const Gri
 
 // Asymmetric grid: levels 0..nmax, value = s L + m (minNonPos: m <= 0, as the k-quants
 // store a subtracted min). *l2 as above.
-void asymSearch(const float* x, const float* w, int n, int nmax, bool minNonPos, const Grid& grid, float& s,
-                float& m, float* l2);
+void asymSearch(const float* x, const float* w, int n, int nmax, bool minNonPos, const Grid& grid,
+                float& s, float& m, float* l2);
 
 // The 32-weight blocks of q8_0 / q4_0 / q5_0 (sym32Search), q4_1 / q5_1 (asym32Search) and
 // iq4_nl (iq4x32Search): the searches of symSearch / asymSearch / iq4Search for n = 32 with
@@ -58,9 +62,10 @@ int iq4Index(float t);
 // same values bit for bit. The searches use the AVX2 ones when `useFast` (set per thread by
 // the fast path, see encodeBlock) and the CPU has AVX2.
 void setFastKernels(bool on);
-void symCandAvx2(const float* x, const float* w, int n, float iscale, float lo, float hi, float& lx, float& ll);
-void asymCandAvx2(const float* x, const float* w, int n, float iscale, float mn, float fmax, float& sl, float& sl2,
-                  float& sxl);
+void symCandAvx2(const float* x, const float* w, int n, float iscale, float lo, float hi, float& lx,
+                 float& ll);
+void asymCandAvx2(const float* x, const float* w, int n, float iscale, float mn, float fmax,
+                  float& sl, float& sl2, float& sxl);
 void iq4CandAvx2(const float* x, const float* w, int n, float iscale, float& lx, float& ll);
 
 }  // namespace ggml
