@@ -1,27 +1,15 @@
 #!/usr/bin/env bash
 # Installs the end-to-end test package (test/e2e/node_modules): code-server 4.100.3, playwright-core,
 # @vscode/vsce, @vscode/test-electron, mocha. Works offline from the npm registry alone: nothing
-# downloads a binary from anywhere else. Needs Debian's chromium and ripgrep (and libkrb5-dev to
-# build code-server's kerberos module):
-#
-#   apt-get update && apt-get install -y chromium ripgrep libkrb5-dev
+# downloads a binary from anywhere else. Debian's chromium, ripgrep and libkrb5-dev (code-server's
+# kerberos module builds against it) come from scripts/setup-system.sh, which installs them when
+# it can and otherwise prints the command to run.
 #
 # Usage: bash test/e2e/setup.sh   (from anywhere; idempotent, quick when already installed)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-APT_HINT="apt-get update && apt-get install -y chromium ripgrep libkrb5-dev"
-missing=()
-[[ -x /usr/bin/chromium ]] || missing+=("chromium (/usr/bin/chromium)")
-command -v rg >/dev/null 2>&1 || missing+=("ripgrep (rg)")
-if [[ ! -e /usr/include/krb5.h && ! -e /usr/include/krb5/krb5.h ]]; then
-  missing+=("libkrb5-dev (krb5.h)")
-fi
-if ((${#missing[@]})); then
-  echo "test/e2e/setup.sh: missing system packages: ${missing[*]}" >&2
-  echo "install them with (as root):  $APT_HINT" >&2
-  exit 1
-fi
+bash ../../scripts/setup-system.sh e2e
 
 # Same lock, same install: skip the (minute-long) npm run when node_modules matches the lock.
 if [[ -f node_modules/.package-lock.json && node_modules/.package-lock.json -nt package-lock.json \
