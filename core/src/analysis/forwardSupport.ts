@@ -526,7 +526,8 @@ export function forwardStatements(recipe: Recipe): { span: { start: number; end:
   const cal = recipe.calibration;
   if (cal && (cal.kind === 'generated' || cal.kind === 'tokens' || cal.kind === 'text'))
     out.push({ span: cal.stmt, what: `calibration ${cal.kind}` });
-  if (recipe.evaluate) out.push({ span: recipe.evaluate.stmt, what: 'evaluate' });
+  // The keyword, not the whole block.
+  if (recipe.evaluate) out.push({ span: recipe.evaluate.stmt.keyword, what: 'evaluate' });
   const alloc = recipe.allocate;
   if (alloc?.metric === 'kld') {
     const metric = alloc.stmt.block?.statements.find((s) => s.keyword.name === 'metric');
