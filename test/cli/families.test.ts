@@ -9,8 +9,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
+import { forwardSupport } from '../../core/src/analysis/forwardSupport';
+import { readModelHeader } from '../../core/src/models/load';
 import type { RunReport } from '../../core/src/runReport';
-import { FAMILY_NAMES, family } from '../helpers/families';
+import { FAMILY_NAMES, family, type FamilyName } from '../helpers/families';
 import { tinyWeights, writeTinyModel } from '../helpers/tinyLlama';
 
 const root = path.join(__dirname, '../..');
@@ -62,10 +64,87 @@ describe('cli: model families as they ship', function () {
       };
       assert.ok(rep.calibration && rep.calibration.hessians === f.tiny.layers * 4, JSON.stringify(rep.calibration));
       const ev = rep.evaluation!;
-      assert.ok(Number.isFinite(ev.perplexityOriginal) && ev.perplexityOriginal > 1, `perplexity ${ev.perplexityOriginal}`);
+      assert.ok(
+        Number.isFinite(ev.perplexityOriginal) && ev.perplexityOriginal > 1,
+        `perplexity ${ev.perplexityOriginal}`,
+      );
       assert.ok(Number.isFinite(ev.klMean) && ev.klMean > 0, `kl ${ev.klMean}`);
     });
   }
+
+  it("bench/make-synthetic-model.mjs --family writes the family's config key set and the tensors the forward pass reads", () => {
+    const pairs: [string, FamilyName, string[]][] = [
+      ['llama3', 'llama-3.2-1b', ['--tied']],
+      ['llama2', 'llama-2', []],
+      ['qwen2', 'qwen2.5-0.5b', []],
+      ['qwen3', 'qwen3-0.6b', ['--head-dim', '16']],
+      ['mistral', 'mistral-7b-v0.1', []],
+    ];
+    for (const [flag, name, extra] of pairs) {
+      const out = path.join(tmp, `synthetic-${flag}`);
+      const r = spawnSync(
+        process.execPath,
+        [
+          path.join(root, 'bench/make-synthetic-model.mjs'),
+          ['--out', out, '--family', flag, '--dim', '64', '--layers', '2', '--heads', '4', '--kv-heads', '2'],
+          ['--hidden', '96', '--vocab', '128', '--dtype', 'f32', '--quiet'],
+          extra,
+        ].flat(),
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+      delete cfg.bitsmith_synthetic;
+      assert.deepEqual(Object.keys(cfg), Object.keys(family(name).config), `${flag}: key set and order`);
+      const s = forwardSupport(readModelHeader(out));
+      assert.ok(s.ok, `${flag}: ${!s.ok ? s.message : ''}`);
+      assert.equal(s.arch.qkvBias, flag === 'qwen2');
+      assert.equal(s.arch.qkNorm, flag === 'qwen3');
+      if (flag === 'llama3')
+        assert.deepEqual([s.arch.rope.type, s.arch.rope.factor, s.arch.tied], ['llama3', 32, true]);
+      if (flag === 'qwen3') assert.equal(s.arch.headDim, 16);
+    }
+    // --rope-scaling with the real keys, on the plain config.
+    for (const [type, key] of [
+      ['linear', 'type'],
+      ['dynamic', 'type'],
+      ['yarn', 'type'],
+      ['llama3', 'rope_type'],
+    ]) {
+      const out = path.join(tmp, `synthetic-rope-${type}`);
+      const r = spawnSync(
+        process.execPath,
+        [
+          path.join(root, 'bench/make-synthetic-model.mjs'),
+          '--out',
+          out,
+          '--params',
+          '2e5',
+          '--rope-scaling',
+          type,
+          '--quiet',
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as {
+        rope_scaling: Record<string, unknown>;
+      };
+      assert.equal(cfg.rope_scaling[key], type);
+      const s = forwardSupport(readModelHeader(out));
+      assert.ok(s.ok && s.arch.rope.type === type, !s.ok ? s.message : s.arch.rope.type);
+    }
+    const bad = spawnSync(
+      process.execPath,
+      [path.join(root, 'bench/make-synthetic-model.mjs'), '--out', path.join(tmp, 'x'), '--family', 'gpt2'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--family must be one of llama, llama3, llama2, qwen2, qwen3, mistral, not gpt2/);
+    assert.ok(!fs.existsSync(path.join(tmp, 'x')), 'nothing written');
+  });
 
   it('check refuses a Llama 3 with an unsupported rope type and a Qwen3 without q_norm, on the calibration line', () => {
     const f = family('llama-3.1-8b');

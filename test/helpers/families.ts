@@ -21,7 +21,8 @@ export interface FamilyModel {
   tiny: TinyConfig;
 }
 
-export type FamilyName = 'llama-3.2-1b' | 'llama-3.1-8b' | 'llama-2' | 'qwen2.5-0.5b' | 'qwen3-0.6b' | 'mistral-7b-v0.1';
+export type FamilyName =
+  'llama-3.2-1b' | 'llama-3.1-8b' | 'llama-2' | 'qwen2.5-0.5b' | 'qwen3-0.6b' | 'mistral-7b-v0.1';
 
 export const FAMILY_NAMES: readonly FamilyName[] = [
   'llama-3.2-1b',

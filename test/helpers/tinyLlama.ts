@@ -125,7 +125,8 @@ export function referenceRope(c: TinyConfig, seqLen: number): { inv: number[]; s
   });
   const m = (s: number, k: number) => (s <= 1 ? 1 : 0.1 * k * Math.log(s) + 1);
   const scale =
-    r.attentionFactor ?? (r.mscale && r.mscaleAllDim ? m(r.factor, r.mscale) / m(r.factor, r.mscaleAllDim) : m(r.factor, 1));
+    r.attentionFactor ??
+    (r.mscale && r.mscaleAllDim ? m(r.factor, r.mscale) / m(r.factor, r.mscaleAllDim) : m(r.factor, 1));
   return { inv, scale };
 }
 

@@ -59,8 +59,18 @@ const cases: Case[] = [
     config: { rope_scaling: {}, rope_parameters: { rope_type: 'linear', factor: 2 } },
     expect: 'ok',
   },
-  { label: 'rope_type default', from: 'mistral-7b-v0.1', config: { rope_scaling: { rope_type: 'default' } }, expect: 'ok' },
-  { label: 'linear with "type"', from: 'llama-2', config: { rope_scaling: { type: 'linear', factor: 4 } }, expect: 'ok' },
+  {
+    label: 'rope_type default',
+    from: 'mistral-7b-v0.1',
+    config: { rope_scaling: { rope_type: 'default' } },
+    expect: 'ok',
+  },
+  {
+    label: 'linear with "type"',
+    from: 'llama-2',
+    config: { rope_scaling: { type: 'linear', factor: 4 } },
+    expect: 'ok',
+  },
   { label: 'dynamic', from: 'llama-2', config: { rope_scaling: { type: 'dynamic', factor: 2 } }, expect: 'ok' },
   {
     label: 'yarn with original_max_position_embeddings',
@@ -95,7 +105,12 @@ const cases: Case[] = [
     config: { rope_scaling: { rope_type: 'yarn', factor: 2, attention_factor: 1.25 } },
     expect: 'ok',
   },
-  { label: 'qwen2 use_sliding_window from max_window_layers 1', from: 'qwen2.5-0.5b', config: { use_sliding_window: true, max_window_layers: 1 }, expect: 'ok' },
+  {
+    label: 'qwen2 use_sliding_window from max_window_layers 1',
+    from: 'qwen2.5-0.5b',
+    config: { use_sliding_window: true, max_window_layers: 1 },
+    expect: 'ok',
+  },
   {
     label: 'qwen2 use_sliding_window without max_window_layers (28: no layer of 2)',
     from: 'qwen2.5-0.5b',
@@ -109,9 +124,19 @@ const cases: Case[] = [
     expect: 'ok',
   },
   { label: 'mistral sliding_window null', from: 'mistral-7b-v0.1', config: { sliding_window: null }, expect: 'ok' },
-  { label: 'llama ignores sliding_window', from: 'llama-2', config: { sliding_window: 4, use_sliding_window: true }, expect: 'ok' },
+  {
+    label: 'llama ignores sliding_window',
+    from: 'llama-2',
+    config: { sliding_window: 4, use_sliding_window: true },
+    expect: 'ok',
+  },
   { label: 'qwen2 ignores attention_bias', from: 'qwen2.5-0.5b', config: { attention_bias: true }, expect: 'ok' },
-  { label: 'num_key_value_heads absent, head_dim null', from: 'llama-2', config: { num_key_value_heads: undefined, head_dim: null }, expect: 'ok' },
+  {
+    label: 'num_key_value_heads absent, head_dim null',
+    from: 'llama-2',
+    config: { num_key_value_heads: undefined, head_dim: null },
+    expect: 'ok',
+  },
   { label: 'partial_rotary_factor 1', from: 'llama-2', config: { partial_rotary_factor: 1.0 }, expect: 'ok' },
   // Architectures and features the pass does not run.
   {
@@ -135,7 +160,13 @@ const cases: Case[] = [
     expect: 'forward/unsupported-architecture',
     message: /qwen2 with "num_experts": mixture-of-experts models/,
   },
-  { label: 'no model_type', from: 'llama-2', config: { model_type: undefined }, expect: 'forward/unsupported-architecture', message: /model_type "\(none\)"/ },
+  {
+    label: 'no model_type',
+    from: 'llama-2',
+    config: { model_type: undefined },
+    expect: 'forward/unsupported-architecture',
+    message: /model_type "\(none\)"/,
+  },
   {
     label: 'hidden_act gelu',
     from: 'llama-2',
@@ -149,25 +180,52 @@ const cases: Case[] = [
     from: 'llama-3.1-8b',
     config: { rope_scaling: { rope_type: 'longrope', short_factor: [1], long_factor: [1] } },
     expect: 'forward/unsupported-architecture',
-    message: /llama with rope_scaling of type "longrope": the forward pass runs rope types default, linear, dynamic, yarn and llama3/,
+    message:
+      /llama with rope_scaling of type "longrope": the forward pass runs rope types default, linear, dynamic, yarn and llama3/,
   },
   { label: 'rope_scaling a string', from: 'llama-2', config: { rope_scaling: 'linear' }, expect: 'forward/bad-config' },
-  { label: 'rope_type a number', from: 'llama-2', config: { rope_scaling: { rope_type: 3 } }, expect: 'forward/bad-config' },
+  {
+    label: 'rope_type a number',
+    from: 'llama-2',
+    config: { rope_scaling: { rope_type: 3 } },
+    expect: 'forward/bad-config',
+  },
   {
     label: 'llama3 without low_freq_factor',
     from: 'llama-3.1-8b',
-    config: { rope_scaling: { factor: 8, high_freq_factor: 4, original_max_position_embeddings: 256, rope_type: 'llama3' } },
+    config: {
+      rope_scaling: { factor: 8, high_freq_factor: 4, original_max_position_embeddings: 256, rope_type: 'llama3' },
+    },
     expect: 'forward/bad-config',
     message: /"rope_scaling\.low_freq_factor" is missing/,
   },
   {
     label: 'llama3 high_freq_factor not above low',
     from: 'llama-3.1-8b',
-    config: { rope_scaling: { factor: 8, low_freq_factor: 4, high_freq_factor: 4, original_max_position_embeddings: 256, rope_type: 'llama3' } },
+    config: {
+      rope_scaling: {
+        factor: 8,
+        low_freq_factor: 4,
+        high_freq_factor: 4,
+        original_max_position_embeddings: 256,
+        rope_type: 'llama3',
+      },
+    },
     expect: 'forward/bad-config',
   },
-  { label: 'linear factor 0.5', from: 'llama-2', config: { rope_scaling: { type: 'linear', factor: 0.5 } }, expect: 'forward/bad-config', message: /factor" must be a number of at least 1/ },
-  { label: 'linear without factor', from: 'llama-2', config: { rope_scaling: { type: 'linear' } }, expect: 'forward/bad-config' },
+  {
+    label: 'linear factor 0.5',
+    from: 'llama-2',
+    config: { rope_scaling: { type: 'linear', factor: 0.5 } },
+    expect: 'forward/bad-config',
+    message: /factor" must be a number of at least 1/,
+  },
+  {
+    label: 'linear without factor',
+    from: 'llama-2',
+    config: { rope_scaling: { type: 'linear' } },
+    expect: 'forward/bad-config',
+  },
   {
     label: 'dynamic without max_position_embeddings',
     from: 'llama-2',
@@ -180,8 +238,18 @@ const cases: Case[] = [
     config: { max_position_embeddings: undefined, rope_scaling: { rope_type: 'yarn', factor: 4 } },
     expect: 'forward/bad-config',
   },
-  { label: 'yarn beta_fast negative', from: 'qwen3-0.6b', config: { rope_scaling: { rope_type: 'yarn', factor: 4, beta_fast: -1 } }, expect: 'forward/bad-config' },
-  { label: 'yarn truncate "no"', from: 'qwen3-0.6b', config: { rope_scaling: { rope_type: 'yarn', factor: 4, truncate: 'no' } }, expect: 'forward/bad-config' },
+  {
+    label: 'yarn beta_fast negative',
+    from: 'qwen3-0.6b',
+    config: { rope_scaling: { rope_type: 'yarn', factor: 4, beta_fast: -1 } },
+    expect: 'forward/bad-config',
+  },
+  {
+    label: 'yarn truncate "no"',
+    from: 'qwen3-0.6b',
+    config: { rope_scaling: { rope_type: 'yarn', factor: 4, truncate: 'no' } },
+    expect: 'forward/bad-config',
+  },
   {
     label: 'rope_parameters per layer type',
     from: 'qwen3-0.6b',
@@ -202,18 +270,67 @@ const cases: Case[] = [
     expect: 'forward/unsupported-architecture',
     message: /llama with attention_bias: the o_proj bias/,
   },
-  { label: 'qwen3 attention_bias', from: 'qwen3-0.6b', config: { attention_bias: true }, expect: 'forward/unsupported-architecture' },
-  { label: 'llama mlp_bias', from: 'llama-3.1-8b', config: { mlp_bias: true }, expect: 'forward/unsupported-architecture' },
+  {
+    label: 'qwen3 attention_bias',
+    from: 'qwen3-0.6b',
+    config: { attention_bias: true },
+    expect: 'forward/unsupported-architecture',
+  },
+  {
+    label: 'llama mlp_bias',
+    from: 'llama-3.1-8b',
+    config: { mlp_bias: true },
+    expect: 'forward/unsupported-architecture',
+  },
   { label: 'attention_bias "yes"', from: 'llama-2', config: { attention_bias: 'yes' }, expect: 'forward/bad-config' },
   // Malformed values.
-  { label: 'hidden_size missing', from: 'llama-2', config: { hidden_size: undefined }, expect: 'forward/bad-config', message: /"hidden_size" is missing/ },
-  { label: 'hidden_size 32.5', from: 'llama-2', config: { hidden_size: 32.5 }, expect: 'forward/bad-config', message: /"hidden_size" must be an integer from 1 to 16777216/ },
+  {
+    label: 'hidden_size missing',
+    from: 'llama-2',
+    config: { hidden_size: undefined },
+    expect: 'forward/bad-config',
+    message: /"hidden_size" is missing/,
+  },
+  {
+    label: 'hidden_size 32.5',
+    from: 'llama-2',
+    config: { hidden_size: 32.5 },
+    expect: 'forward/bad-config',
+    message: /"hidden_size" must be an integer from 1 to 16777216/,
+  },
   { label: 'odd head_dim', from: 'qwen3-0.6b', config: { head_dim: 15 }, expect: 'forward/bad-config' },
-  { label: 'kv heads do not divide heads', from: 'llama-2', config: { num_key_value_heads: 3 }, expect: 'forward/bad-config' },
-  { label: 'heads do not divide hidden_size', from: 'llama-2', config: { num_attention_heads: 5, num_key_value_heads: 5 }, expect: 'forward/bad-config' },
-  { label: 'rms_norm_eps 2', from: 'llama-2', config: { rms_norm_eps: 2 }, expect: 'forward/bad-config', message: /from 0 to 1/ },
-  { label: 'bos_token_id outside the vocabulary', from: 'llama-2', config: { bos_token_id: 50 }, expect: 'forward/bad-config', message: /from 0 to 49/ },
-  { label: 'use_sliding_window "yes"', from: 'qwen2.5-0.5b', config: { use_sliding_window: 'yes' }, expect: 'forward/bad-config' },
+  {
+    label: 'kv heads do not divide heads',
+    from: 'llama-2',
+    config: { num_key_value_heads: 3 },
+    expect: 'forward/bad-config',
+  },
+  {
+    label: 'heads do not divide hidden_size',
+    from: 'llama-2',
+    config: { num_attention_heads: 5, num_key_value_heads: 5 },
+    expect: 'forward/bad-config',
+  },
+  {
+    label: 'rms_norm_eps 2',
+    from: 'llama-2',
+    config: { rms_norm_eps: 2 },
+    expect: 'forward/bad-config',
+    message: /from 0 to 1/,
+  },
+  {
+    label: 'bos_token_id outside the vocabulary',
+    from: 'llama-2',
+    config: { bos_token_id: 50 },
+    expect: 'forward/bad-config',
+    message: /from 0 to 49/,
+  },
+  {
+    label: 'use_sliding_window "yes"',
+    from: 'qwen2.5-0.5b',
+    config: { use_sliding_window: 'yes' },
+    expect: 'forward/bad-config',
+  },
   {
     label: 'layer_types of the wrong length',
     from: 'qwen3-0.6b',
@@ -226,8 +343,18 @@ const cases: Case[] = [
     config: { use_sliding_window: true, sliding_window: 8, layer_types: ['full_attention', 'chunked_attention'] },
     expect: 'forward/bad-config',
   },
-  { label: 'max_window_layers -1', from: 'qwen2.5-0.5b', config: { use_sliding_window: true, max_window_layers: -1 }, expect: 'forward/bad-config' },
-  { label: 'tie_word_embeddings "true"', from: 'llama-2', config: { tie_word_embeddings: 'true' }, expect: 'forward/bad-config' },
+  {
+    label: 'max_window_layers -1',
+    from: 'qwen2.5-0.5b',
+    config: { use_sliding_window: true, max_window_layers: -1 },
+    expect: 'forward/bad-config',
+  },
+  {
+    label: 'tie_word_embeddings "true"',
+    from: 'llama-2',
+    config: { tie_word_embeddings: 'true' },
+    expect: 'forward/bad-config',
+  },
   // Tensors.
   {
     label: 'qwen3 without q_norm',
@@ -267,7 +394,8 @@ const cases: Case[] = [
   },
 ];
 
-type Outcome = { ok: true; arch: Record<string, unknown> } | { ok: false; code: string; message: string; tensor?: string };
+type Outcome =
+  { ok: true; arch: Record<string, unknown> } | { ok: false; code: string; message: string; tensor?: string };
 
 function nativeOutcome(p: string): Outcome {
   try {
@@ -288,7 +416,18 @@ function coreOutcome(p: string): Outcome {
 function fields(a: Record<string, unknown>): Record<string, unknown> {
   const keys = ['architecture', 'dim', 'hidden', 'layers', 'heads', 'kvHeads', 'headDim', 'vocab', 'maxPositions'];
   const out: Record<string, unknown> = {};
-  for (const k of [...keys, 'normEps', 'bosToken', 'qkvBias', 'qkNorm', 'tied', 'slidingWindow', 'windowLayers', 'rope', 'source'])
+  for (const k of [
+    ...keys,
+    'normEps',
+    'bosToken',
+    'qkvBias',
+    'qkNorm',
+    'tied',
+    'slidingWindow',
+    'windowLayers',
+    'rope',
+    'source',
+  ])
     out[k] = a[k];
   return out;
 }

@@ -209,7 +209,8 @@ describe('native forward pass', () => {
     };
     const maxDiff = (a: Float64Array[], b: Float64Array[]) => {
       let d = 0;
-      for (let t = 0; t < a.length; t++) for (let v = 0; v < a[t].length; v++) d = Math.max(d, Math.abs(a[t][v] - b[t][v]));
+      for (let t = 0; t < a.length; t++)
+        for (let v = 0; v < a[t].length; v++) d = Math.max(d, Math.abs(a[t][v] - b[t][v]));
       return d;
     };
     const TOKENS = [1, 5, 9, 3, 17, 2, 30, 11, 7, 25, 4, 8, 13, 6, 21, 10];
@@ -269,7 +270,16 @@ describe('native forward pass', () => {
           return {
             tiny: {
               ...f.tiny,
-              rope: { type: 'yarn', factor: 8, original: 128, betaFast: 16, betaSlow: 2, mscale: 1.5, mscaleAllDim: 0.5, truncate: false },
+              rope: {
+                type: 'yarn',
+                factor: 8,
+                original: 128,
+                betaFast: 16,
+                betaSlow: 2,
+                mscale: 1.5,
+                mscaleAllDim: 0.5,
+                truncate: false,
+              },
             },
             config: {
               ...f.config,
@@ -400,22 +410,71 @@ describe('native forward pass', () => {
       const cases: [string, TinyConfig, Record<string, unknown> | null][] = [
         [
           'llama3 factor 8 over 8192, theta 500000',
-          { modelType: 'llama', dim: 128, hidden: 8, layers: 1, heads: 1, kvHeads: 1, vocab: 8, ropeTheta: 500000, maxPositions: 131072, rope: { type: 'llama3', factor: 8, low: 1, high: 4, original: 8192 } },
-          { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+          {
+            modelType: 'llama',
+            dim: 128,
+            hidden: 8,
+            layers: 1,
+            heads: 1,
+            kvHeads: 1,
+            vocab: 8,
+            ropeTheta: 500000,
+            maxPositions: 131072,
+            rope: { type: 'llama3', factor: 8, low: 1, high: 4, original: 8192 },
+          },
+          {
+            factor: 8.0,
+            low_freq_factor: 1.0,
+            high_freq_factor: 4.0,
+            original_max_position_embeddings: 8192,
+            rope_type: 'llama3',
+          },
         ],
         [
           'yarn factor 4 over 32768, theta 1e6',
-          { modelType: 'qwen2', dim: 128, hidden: 8, layers: 1, heads: 1, kvHeads: 1, vocab: 8, ropeTheta: 1e6, bias: true, maxPositions: 32768, rope: { type: 'yarn', factor: 4, original: 32768 } },
+          {
+            modelType: 'qwen2',
+            dim: 128,
+            hidden: 8,
+            layers: 1,
+            heads: 1,
+            kvHeads: 1,
+            vocab: 8,
+            ropeTheta: 1e6,
+            bias: true,
+            maxPositions: 32768,
+            rope: { type: 'yarn', factor: 4, original: 32768 },
+          },
           { factor: 4.0, original_max_position_embeddings: 32768, type: 'yarn' },
         ],
         [
           'dynamic factor 4 past 4096, theta 10000',
-          { modelType: 'llama', dim: 128, hidden: 8, layers: 1, heads: 1, kvHeads: 1, vocab: 8, maxPositions: 4096, rope: { type: 'dynamic', factor: 4 } },
+          {
+            modelType: 'llama',
+            dim: 128,
+            hidden: 8,
+            layers: 1,
+            heads: 1,
+            kvHeads: 1,
+            vocab: 8,
+            maxPositions: 4096,
+            rope: { type: 'dynamic', factor: 4 },
+          },
           { factor: 4.0, rope_type: 'dynamic' },
         ],
         [
           'linear factor 8',
-          { modelType: 'mistral', dim: 128, hidden: 8, layers: 1, heads: 1, kvHeads: 1, vocab: 8, maxPositions: 32768, rope: { type: 'linear', factor: 8 } },
+          {
+            modelType: 'mistral',
+            dim: 128,
+            hidden: 8,
+            layers: 1,
+            heads: 1,
+            kvHeads: 1,
+            vocab: 8,
+            maxPositions: 32768,
+            rope: { type: 'linear', factor: 8 },
+          },
           { factor: 8.0, type: 'linear' },
         ],
         [

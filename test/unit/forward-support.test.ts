@@ -61,12 +61,19 @@ describe('forward support in the analysis', () => {
     const qwen3: ModelHeader = {
       ...h,
       config: { ...h.config, model_type: 'qwen3', architectures: ['Qwen3ForCausalLM'] },
-      tensors: [...h.tensors, tensor('model.layers.0.self_attn.q_norm.weight', [8]), tensor('model.layers.0.self_attn.k_norm.weight', [8])],
+      tensors: [
+        ...h.tensors,
+        tensor('model.layers.0.self_attn.q_norm.weight', [8]),
+        tensor('model.layers.0.self_attn.k_norm.weight', [8]),
+      ],
     };
     const e = forwardErrors(run(`${M}calibration generated\n`, qwen3));
     assert.equal(e.length, 1);
     assert.equal(e[0].code, 'forward/missing-tensor');
-    assert.match(e[0].message, /the qwen3 forward pass needs tensor "model\.layers\.1\.self_attn\.q_norm\.weight", which the model lacks/);
+    assert.match(
+      e[0].message,
+      /the qwen3 forward pass needs tensor "model\.layers\.1\.self_attn\.q_norm\.weight", which the model lacks/,
+    );
     const gguf: ModelHeader = { ...llamaHeader(), format: 'gguf', path: '/m.gguf', files: ['/m.gguf'] };
     const g = forwardErrors(run(`${M}calibration generated\n`, gguf));
     assert.deepEqual(
@@ -79,7 +86,13 @@ describe('forward support in the analysis', () => {
     const s = forwardSupport(
       withConfig({
         rope_theta: 500000,
-        rope_scaling: { factor: 32, high_freq_factor: 4, low_freq_factor: 1, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+        rope_scaling: {
+          factor: 32,
+          high_freq_factor: 4,
+          low_freq_factor: 1,
+          original_max_position_embeddings: 8192,
+          rope_type: 'llama3',
+        },
       }),
     );
     assert.ok(s.ok);

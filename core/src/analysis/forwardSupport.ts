@@ -60,8 +60,7 @@ export interface ForwardArchitecture {
 }
 
 export type ForwardSupport =
-  | { ok: true; arch: ForwardArchitecture }
-  | { ok: false; code: ForwardErrorCode; message: string; tensor?: string };
+  { ok: true; arch: ForwardArchitecture } | { ok: false; code: ForwardErrorCode; message: string; tensor?: string };
 
 export type ForwardErrorCode =
   | 'forward/unsupported-format'
@@ -319,8 +318,7 @@ function ropeFromJson(cfg: Json, file: string, c: Shape): RopeSpec {
     r.truncate = boolMember(s, file, pre, 'truncate', true);
     const mscale = numMember(s, file, pre, 'mscale', 0, false, 'any');
     const mscaleAll = numMember(s, file, pre, 'mscale_all_dim', 0, false, 'any');
-    if (isSet(s.attention_factor))
-      r.attentionFactor = numMember(s, file, pre, 'attention_factor', 1, true, 'positive');
+    if (isSet(s.attention_factor)) r.attentionFactor = numMember(s, file, pre, 'attention_factor', 1, true, 'positive');
     else if (mscale !== 0 && mscaleAll !== 0)
       r.attentionFactor = yarnMscale(r.factor, mscale) / yarnMscale(r.factor, mscaleAll);
     else r.attentionFactor = yarnMscale(r.factor, 1);
@@ -361,7 +359,8 @@ function configFromJson(cfg: Json, file: string, format: ModelFormat): ForwardAr
   const act = cfg.hidden_act;
   if (isSet(act)) {
     if (typeof act !== 'string') configError(file, '"hidden_act" must be a string');
-    if (act !== 'silu') unsupported(file, `${arch} with hidden_act "${act}": the forward pass runs silu (SwiGLU) MLPs only`);
+    if (act !== 'silu')
+      unsupported(file, `${arch} with hidden_act "${act}": the forward pass runs silu (SwiGLU) MLPs only`);
   }
   const dim = intMember(cfg, file, '', 'hidden_size', 0, true);
   const hidden = intMember(cfg, file, '', 'intermediate_size', 0, true);
@@ -371,7 +370,8 @@ function configFromJson(cfg: Json, file: string, format: ModelFormat): ForwardAr
   const vocab = intMember(cfg, file, '', 'vocab_size', 0, true, 1, 2 ** 24);
   let headDim = intMember(cfg, file, '', 'head_dim', 0, false, 1, 4096);
   if (headDim === 0) {
-    if (dim % heads !== 0) configError(file, 'num_attention_heads does not divide hidden_size and there is no head_dim');
+    if (dim % heads !== 0)
+      configError(file, 'num_attention_heads does not divide hidden_size and there is no head_dim');
     headDim = dim / heads;
   }
   if (heads % kvHeads !== 0) configError(file, 'num_key_value_heads does not divide num_attention_heads');
@@ -456,7 +456,11 @@ export function forwardTensors(c: ForwardArchitecture): [string, number[]][] {
       [p + 'self_attn.v_proj.weight', [kvd, D]],
     );
     if (c.qkvBias)
-      t.push([p + 'self_attn.q_proj.bias', [qd]], [p + 'self_attn.k_proj.bias', [kvd]], [p + 'self_attn.v_proj.bias', [kvd]]);
+      t.push(
+        [p + 'self_attn.q_proj.bias', [qd]],
+        [p + 'self_attn.k_proj.bias', [kvd]],
+        [p + 'self_attn.v_proj.bias', [kvd]],
+      );
     if (c.qkNorm) t.push([p + 'self_attn.q_norm.weight', [c.headDim]], [p + 'self_attn.k_norm.weight', [c.headDim]]);
     t.push(
       [p + 'self_attn.o_proj.weight', [D, qd]],
@@ -543,6 +547,11 @@ export function forwardProblems(recipe: Recipe, model: ModelHeader): Diagnostic[
   const s = forwardSupport(model);
   if (s.ok) return [];
   return statements.map((st) =>
-    diag(s.code, 'error', st.span, `${st.what} runs the built-in forward pass, which cannot run this model: ${s.message}`),
+    diag(
+      s.code,
+      'error',
+      st.span,
+      `${st.what} runs the built-in forward pass, which cannot run this model: ${s.message}`,
+    ),
   );
 }

@@ -39,7 +39,9 @@ inline uint64_t splitmix64(uint64_t& s) {
   throw ModelError("forward/unsupported-architecture", file + ": " + what);
 }
 
-bool isSet(const json::Value* v) { return v && v->kind != json::Value::Null; }
+bool isSet(const json::Value* v) {
+  return v && v->kind != json::Value::Null;
+}
 
 // obj[key] (called `prefix + key` in messages) as an integer in [lo, hi].
 int64_t intMember(const json::Value& obj, const std::string& file, const std::string& prefix,
@@ -105,7 +107,9 @@ bool boolMember(const json::Value& obj, const std::string& file, const std::stri
 }
 
 // YaRN's magnitude correction: 0.1 m ln(s) + 1 above s = 1.
-double yarnMscale(double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; }
+double yarnMscale(double scale, double m) {
+  return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0;
+}
 
 // rope_theta and rope_scaling (or transformers 5's rope_parameters) as transformers reads
 // them: rope_scaling wins when it is a non-empty object; the dictionary's own rope_theta
@@ -130,18 +134,20 @@ Rope ropeFromJson(const json::Value& cfg, const std::string& file, const LlamaCo
   if (sc)
     for (const auto& kv : sc->members)
       if (kv.second.isObject())
-        unsupported(file, arch + " with " + label +
-                              " per layer type: not supported by the forward pass");
+        unsupported(file,
+                    arch + " with " + label + " per layer type: not supported by the forward pass");
   const std::string pre = label + ".";
   r.theta = sc && isSet(sc->get("rope_theta"))
                 ? numMember(*sc, file, pre, "rope_theta", 0, true, Range::Positive)
                 : numMember(cfg, file, "", "rope_theta", 10000.0, false, Range::Positive);
   const bool partialTop = isSet(cfg.get("partial_rotary_factor"));
-  const double partial = partialTop ? numMember(cfg, file, "", "partial_rotary_factor", 1, true, Range::Any)
-                         : sc ? numMember(*sc, file, pre, "partial_rotary_factor", 1, false, Range::Any)
-                              : 1.0;
+  const double partial =
+      partialTop ? numMember(cfg, file, "", "partial_rotary_factor", 1, true, Range::Any)
+      : sc       ? numMember(*sc, file, pre, "partial_rotary_factor", 1, false, Range::Any)
+                 : 1.0;
   if (partial != 1.0)
-    unsupported(file, arch + " with partial_rotary_factor: the forward pass rotates whole heads only");
+    unsupported(file,
+                arch + " with partial_rotary_factor: the forward pass rotates whole heads only");
   std::string type = "default";
   if (sc) {
     const json::Value* t = sc->get("rope_type");
@@ -274,8 +280,9 @@ LlamaConfig configFromJson(const std::string& file) {
   // bias; attention_bias gives Llama and Qwen3 q/k/v *and* o_proj biases (o_proj's is not
   // run here); Mistral has none; mlp_bias gives Llama's MLP biases (not run here).
   if ((arch == "llama" || arch == "qwen3") && boolMember(cfg, file, "", "attention_bias", false))
-    unsupported(file, arch + " with attention_bias: the o_proj bias is not supported by the "
-                             "forward pass");
+    unsupported(file, arch +
+                          " with attention_bias: the o_proj bias is not supported by the "
+                          "forward pass");
   if (arch == "llama" && boolMember(cfg, file, "", "mlp_bias", false))
     unsupported(file, "llama with mlp_bias: MLP biases are not supported by the forward pass");
   c.qkvBias = arch == "qwen2";
@@ -298,8 +305,9 @@ LlamaConfig configFromJson(const std::string& file) {
         for (size_t l = 0; l < lt->items.size(); l++) {
           const json::Value& e = lt->items[l];
           if (!e.isString() || (e.string != "full_attention" && e.string != "sliding_attention"))
-            configError(file, "\"layer_types\" entries must be \"full_attention\" or "
-                              "\"sliding_attention\"");
+            configError(file,
+                        "\"layer_types\" entries must be \"full_attention\" or "
+                        "\"sliding_attention\"");
           c.windowLayers[l] = e.string == "sliding_attention";
         }
       } else {
@@ -353,8 +361,8 @@ void checkTensors(const Model& m, const LlamaConfig& c) {
     const TensorRef* t = m.find(name);
     if (!t)
       throw ModelError("forward/missing-tensor",
-                       m.path + ": the " + c.architecture + " forward pass needs tensor \"" +
-                           name + "\", which the model lacks",
+                       m.path + ": the " + c.architecture + " forward pass needs tensor \"" + name +
+                           "\", which the model lacks",
                        name);
     if (t->shape != shape)
       throw ModelError("forward/shape-mismatch",

@@ -8,8 +8,8 @@
 //
 // Conventions (as Hugging Face's modeling_llama): RMSNorm x / sqrt(mean(x^2) + eps) * w;
 // rotary embedding in the rotate-half convention (dimension i of a head pairs with
-// i + head_dim/2; inverse frequencies and rope scaling in forward/rope.h); llama2.c's interleaved q/k rows are
-// presented in that order by the reader (io/llama2c.cc), so one pass serves both;
+// i + head_dim/2; inverse frequencies and rope scaling in forward/rope.h); llama2.c's interleaved
+// q/k rows are presented in that order by the reader (io/llama2c.cc), so one pass serves both;
 // grouped-query attention (query head h reads kv head h / (heads / kv_heads)); causal
 // mask, with a sliding window where the config sets one (Mistral: every layer; Qwen2/3
 // with use_sliding_window: the layers layer_types or max_window_layers name); SwiGLU MLP
@@ -44,11 +44,11 @@ struct LlamaConfig {
   int64_t dim = 0, hidden = 0, layers = 0, heads = 0, kvHeads = 0, headDim = 0, vocab = 0;
   int64_t maxPositions = 0;  // 0: unknown
   double normEps = 1e-5;
-  Rope rope;                  // rope_theta and rope_scaling
-  bool qkvBias = false;       // q/k/v projections have biases (Qwen2)
-  bool qkNorm = false;        // per-head RMSNorm of q and k before RoPE (Qwen3)
-  bool tied = false;          // the output head is the token embedding
-  int64_t slidingWindow = 0;  // attend to the last W positions only; 0: off
+  Rope rope;                          // rope_theta and rope_scaling
+  bool qkvBias = false;               // q/k/v projections have biases (Qwen2)
+  bool qkNorm = false;                // per-head RMSNorm of q and k before RoPE (Qwen3)
+  bool tied = false;                  // the output head is the token embedding
+  int64_t slidingWindow = 0;          // attend to the last W positions only; 0: off
   std::vector<uint8_t> windowLayers;  // the layers the window applies to (empty: all)
   int64_t bosToken = 1;
   int64_t qDim() const { return heads * headDim; }

@@ -32,8 +32,8 @@ struct Rope {
   int64_t originalMaxPositions = 0;  // yarn, llama3: the pretraining context
   double lowFreqFactor = 1.0, highFreqFactor = 4.0;  // llama3
   double betaFast = 32.0, betaSlow = 1.0;            // yarn
-  bool truncate = true;           // yarn: the correction range rounded outwards to integers
-  double attentionFactor = 1.0;   // yarn: cos and sin are multiplied by it
+  bool truncate = true;          // yarn: the correction range rounded outwards to integers
+  double attentionFactor = 1.0;  // yarn: cos and sin are multiplied by it
 };
 
 /** "default", "linear", "dynamic", "yarn", "llama3". */

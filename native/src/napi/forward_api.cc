@@ -134,7 +134,8 @@ Napi::Value Config(const Napi::CallbackInfo& info) {
     o.Set("tied", c.tied);
     Napi::Array windowed = Napi::Array::New(env);  // the layers the sliding window applies to
     for (int64_t l = 0, n = 0; l < c.layers; l++)
-      if (c.slidingWindow > 0 && c.windowAt(l) > 0) windowed.Set(uint32_t(n++), Napi::Number::New(env, double(l)));
+      if (c.slidingWindow > 0 && c.windowAt(l) > 0)
+        windowed.Set(uint32_t(n++), Napi::Number::New(env, double(l)));
     o.Set("windowLayers", windowed);
     Napi::Object rope = Napi::Object::New(env);
     rope.Set("type", forward::ropeTypeName(c.rope.type));
