@@ -1,5 +1,5 @@
 // core/src/analysis/forwardSupport.ts against the native config reader it mirrors
-// (native/src/forward/llama.cc, readConfig): the same models, supported and not, must get
+// (native/src/forward/config.cc, readConfig): the same models, supported and not, must get
 // the same answer from both: the same architecture read (rope, window layers, biases,
 // tied head) or the same error code, message and tensor. The editor's diagnostics are
 // only as true as this agreement.

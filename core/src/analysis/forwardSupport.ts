@@ -1,4 +1,4 @@
-// Whether the built-in forward pass (native/src/forward/llama.cc, readConfig) can run a
+// Whether the built-in forward pass (native/src/forward/config.cc, readConfig) can run a
 // model, decided from its header before any run: the same rules, in the same order, with
 // the same codes and messages as the native config reader, which throws them when a run
 // starts. test/native/forward-support.test.ts runs both on the same configs and asserts

@@ -2,9 +2,10 @@
 // LlamaForCausalLM folders and llama2.c checkpoints), Mistral, Qwen2 (q/k/v biases) and
 // Qwen3 (per-head RMSNorm of q and k). Config-driven: config.json of an HF folder (or
 // beside a .safetensors file), the header of a llama2.c .bin. Other architectures get a
-// forward/unsupported-architecture error naming them; readConfig also checks every tensor
-// the pass reads (name and shape) before any weight is. core/src/analysis/forwardSupport.ts
-// mirrors these rules for the editor (test/native/forward-support.test.ts runs both).
+// forward/unsupported-architecture error naming them; readConfig (forward/config.cc) also
+// checks every tensor the pass reads (name and shape) before any weight is.
+// core/src/analysis/forwardSupport.ts mirrors its rules for the editor
+// (test/native/forward-support.test.ts runs both).
 //
 // Conventions (as Hugging Face's modeling_llama): RMSNorm x / sqrt(mean(x^2) + eps) * w;
 // rotary embedding in the rotate-half convention (dimension i of a head pairs with
