@@ -41,6 +41,23 @@ describe('forward support in the analysis', () => {
     assert.match(e[1].message, /^evaluate runs the built-in forward pass/);
   });
 
+  it('the calibration error points at the gptq / awq rules that need its activations', () => {
+    const text = `model "m"\ncalibration generated\ndefaults { format int4; group 32; method gptq }\nmatch "*.mlp.down_proj" { group channel; method awq }\n`;
+    const e = forwardErrors(run(text, withConfig({ hidden_act: 'gelu_pytorch_tanh' })));
+    assert.equal(e.length, 1);
+    assert.match(
+      e[0].message,
+      /llama with hidden_act "gelu_pytorch_tanh": the forward pass runs silu \(SwiGLU\) MLPs only/,
+    );
+    assert.deepEqual(
+      e[0].related?.map((r) => [text.slice(r.span.start, r.span.end), r.message]),
+      [
+        ['method gptq', 'method gptq needs the activations of this forward pass'],
+        ['method awq', 'method awq needs the activations of this forward pass'],
+      ],
+    );
+  });
+
   it('allocate metric kld runs it (on the metric line); calibration imatrix and metric weight do not', () => {
     const moe = withConfig({ model_type: 'mixtral', architectures: ['MixtralForCausalLM'], num_local_experts: 8 });
     const text = `${M}calibration imatrix "x.imatrix"\nbudget 4 bpw\nallocate {\n  formats int4 int8\n  metric kld\n}\n`;

@@ -12,6 +12,7 @@ import * as path from 'path';
 import type { ModelFormat, ModelHeader } from '../models/types';
 import type { Recipe } from './recipe';
 import { diag, type Diagnostic } from './diagnostic';
+import type { Span } from '../syntax/ast';
 
 export type RopeType = 'default' | 'linear' | 'dynamic' | 'yarn' | 'llama3';
 
@@ -82,15 +83,22 @@ class Refusal {
 export const FORWARD_FAMILIES: readonly string[] = ['llama', 'mistral', 'qwen2', 'qwen3'];
 export const ROPE_TYPES: readonly RopeType[] = ['default', 'linear', 'dynamic', 'yarn', 'llama3'];
 
+// Per header object: the language server re-analyses on every edit with the same cached header.
+const cache = new WeakMap<ModelHeader, ForwardSupport>();
+
 export function forwardSupport(header: ModelHeader): ForwardSupport {
+  let s = cache.get(header);
+  if (s) return s;
   try {
     const arch = readArchitecture(header);
     checkTensors(header, arch);
-    return { ok: true, arch };
+    s = { ok: true, arch };
   } catch (e) {
-    if (e instanceof Refusal) return { ok: false, code: e.code, message: e.message, tensor: e.tensor };
-    throw e;
+    if (!(e instanceof Refusal)) throw e;
+    s = { ok: false, code: e.code, message: e.message, tensor: e.tensor };
   }
+  cache.set(header, s);
+  return s;
 }
 
 function readArchitecture(h: ModelHeader): ForwardArchitecture {
@@ -525,8 +533,8 @@ export function describeForward(a: ForwardArchitecture): string {
 }
 
 /** The statements of a recipe that run the forward pass, each with what it runs it for. */
-export function forwardStatements(recipe: Recipe): { span: { start: number; end: number }; what: string }[] {
-  const out: { span: { start: number; end: number }; what: string }[] = [];
+export function forwardStatements(recipe: Recipe): { span: Span; what: string }[] {
+  const out: { span: Span; what: string }[] = [];
   const cal = recipe.calibration;
   if (cal && (cal.kind === 'generated' || cal.kind === 'tokens' || cal.kind === 'text'))
     out.push({ span: cal.stmt, what: `calibration ${cal.kind}` });
@@ -540,18 +548,30 @@ export function forwardStatements(recipe: Recipe): { span: { start: number; end:
   return out;
 }
 
-/** An error on each statement that runs the forward pass when it cannot run this model. */
+/** An error on each statement that runs the forward pass when it cannot run this model; the
+ *  calibration's names the rules whose methods need its activations (gptq, awq). */
 export function forwardProblems(recipe: Recipe, model: ModelHeader): Diagnostic[] {
   const statements = forwardStatements(recipe);
   if (statements.length === 0) return [];
   const s = forwardSupport(model);
   if (s.ok) return [];
+  const users: { span: Span; message: string }[] = [];
+  for (const rule of recipe.rules) {
+    const m = rule.settings.method;
+    if (m && (m.value.name === 'gptq' || m.value.name === 'awq'))
+      users.push({ span: m.stmt, message: `method ${m.value.name} needs the activations of this forward pass` });
+  }
+  if (recipe.allocate?.metric === 'output')
+    users.push({ span: recipe.allocate.stmt.keyword, message: 'allocate metric output needs them too' });
   return statements.map((st) =>
     diag(
       s.code,
       'error',
       st.span,
       `${st.what} runs the built-in forward pass, which cannot run this model: ${s.message}`,
+      {
+        ...(st.span === recipe.calibration?.stmt && users.length ? { related: users } : {}),
+      },
     ),
   );
 }
