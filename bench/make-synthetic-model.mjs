@@ -6,11 +6,24 @@
 // MB whatever the size (a 1B-parameter model is 2 GB of bf16).
 //
 //   node bench/make-synthetic-model.mjs --out DIR [--params 2e7] [--dtype bf16|f16|f32]
-//       [--dim N --layers N --hidden N --vocab N --heads N --kv-heads N] [--tied]
+//       [--dim N --layers N --hidden N --vocab N --heads N --kv-heads N --head-dim N] [--tied]
+//       [--family llama|llama3|llama2|qwen2|qwen3|mistral]
+//       [--rope-scaling none|llama3|linear|dynamic|yarn] [--rope-factor F]
 //       [--shards N] [--seed N] [--nan TENSOR] [--quiet]
 //
 // --params picks the architecture (head dim 64, hidden ~ 2.75 dim, kv heads = heads / 8,
 // layers ~ dim / 96, vocab 32000 from 2e8 params up, else 4096); explicit sizes override.
+// --family writes that family's config.json key set as it ships (Llama 3.1-3.3 with
+// head_dim, Llama 2, Qwen2.5, Qwen3, Mistral 7B v0.1) and its tensors: q/k/v biases for
+// qwen2, q_norm/k_norm for qwen3; the default `llama` is the plain Llama config. --head-dim
+// sets head_dim apart from dim / heads (Qwen3: 128 with 1024 / 16). --rope-scaling adds
+// rope_scaling with the real keys: llama3 (factor 32 with --tied as Llama 3.2 1B/3B, else
+// 8 as 3.1/3.3; low 1, high 4 over 8192; rope_theta 500000), linear and dynamic (factor
+// 4, "type" key as older checkpoints), yarn (factor 4 over the family's context, as Qwen
+// documents it); --rope-factor overrides the factor. --family llama3 implies
+// --rope-scaling llama3 (--rope-scaling none: Llama 3.0).
+// The Llama-3.2-1B shape: --dim 2048 --layers 16 --heads 32 --kv-heads 8 --hidden 8192
+// --vocab 128256 --tied --rope-scaling llama3 (add --family llama3 for its exact key set).
 // --shards N writes model-0000i-of-0000N.safetensors + model.safetensors.index.json.
 // --nan TENSOR puts one NaN in that tensor (to test the runner's error).
 // Not committed: generate on demand (bench/model-bench.mjs does it for you).
@@ -18,18 +31,29 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+export const FAMILIES = ['llama', 'llama3', 'llama2', 'qwen2', 'qwen3', 'mistral'];
+export const ROPE_SCALINGS = ['none', 'llama3', 'linear', 'dynamic', 'yarn'];
+
 export function chooseArchitecture(opts = {}) {
   const P = Number(opts.params ?? 2e7);
   const vocab = opts.vocab ?? (P >= 2e8 ? 32000 : 4096);
   const tied = !!opts.tied;
+  const family = opts.family ?? 'llama';
+  if (!FAMILIES.includes(family)) throw new Error(`--family must be one of ${FAMILIES.join(', ')}, not ${family}`);
+  const ropeScaling = opts.ropeScaling ?? (family === 'llama3' ? 'llama3' : 'none');
+  if (!ROPE_SCALINGS.includes(ropeScaling))
+    throw new Error(`--rope-scaling must be one of ${ROPE_SCALINGS.join(', ')}, not ${ropeScaling}`);
   const shape = (dim) => {
     const heads = opts.heads ?? Math.max(1, Math.round(dim / 64));
     const kvHeads = opts.kvHeads ?? Math.max(1, Math.floor(heads / 8));
     const hidden = opts.hidden ?? Math.max(64, Math.round((dim * 2.75) / 64) * 64);
-    const kvDim = (dim / heads) * kvHeads;
-    const perLayer = 2 * dim * dim + 2 * kvDim * dim + 3 * dim * hidden + 2 * dim;
+    const headDim = opts.headDim ?? dim / heads;
+    const qDim = headDim * heads,
+      kvDim = headDim * kvHeads;
+    const extra = family === 'qwen2' ? qDim + 2 * kvDim : family === 'qwen3' ? 2 * headDim : 0;
+    const perLayer = 2 * qDim * dim + 2 * kvDim * dim + 3 * dim * hidden + 2 * dim + extra;
     const base = vocab * dim * (tied ? 1 : 2) + dim;
-    return { dim, heads, kvHeads, hidden, kvDim, perLayer, base };
+    return { dim, heads, kvHeads, hidden, headDim, kvDim, perLayer, base };
   };
   let best;
   const dims = opts.dim
@@ -44,29 +68,49 @@ export function chooseArchitecture(opts = {}) {
     const score = (opts.layers ? 0 : aspect) + 4 * miss;
     if (!best || score < best.score) best = { ...s, layers, score, params: total };
   }
+  const { headDim, heads, kvHeads } = best;
+  if (!Number.isInteger(headDim) || headDim % 2 !== 0)
+    throw new Error(`head dim ${headDim} (dim ${best.dim} / ${heads} heads) must be an even integer; set --head-dim`);
+  if (heads % kvHeads !== 0) throw new Error(`--kv-heads ${kvHeads} must divide --heads ${heads}`);
   return {
     dim: best.dim,
     hidden: best.hidden,
     layers: best.layers,
-    heads: best.heads,
-    kvHeads: best.kvHeads,
+    heads,
+    kvHeads,
+    headDim,
     vocab,
     tied,
+    family,
+    ropeScaling,
+    ropeFactor: opts.ropeFactor,
     params: best.params,
   };
 }
 
 export function tensorList(a) {
-  const kvDim = (a.dim / a.heads) * a.kvHeads;
+  const headDim = a.headDim ?? a.dim / a.heads;
+  const qDim = headDim * a.heads,
+    kvDim = headDim * a.kvHeads;
   const t = [['model.embed_tokens.weight', [a.vocab, a.dim]]];
   for (let l = 0; l < a.layers; l++) {
     const p = `model.layers.${l}.`;
     t.push(
       [p + 'input_layernorm.weight', [a.dim]],
-      [p + 'self_attn.q_proj.weight', [a.dim, a.dim]],
+      [p + 'self_attn.q_proj.weight', [qDim, a.dim]],
       [p + 'self_attn.k_proj.weight', [kvDim, a.dim]],
       [p + 'self_attn.v_proj.weight', [kvDim, a.dim]],
-      [p + 'self_attn.o_proj.weight', [a.dim, a.dim]],
+    );
+    if (a.family === 'qwen2')
+      t.push(
+        [p + 'self_attn.q_proj.bias', [qDim]],
+        [p + 'self_attn.k_proj.bias', [kvDim]],
+        [p + 'self_attn.v_proj.bias', [kvDim]],
+      );
+    if (a.family === 'qwen3')
+      t.push([p + 'self_attn.q_norm.weight', [headDim]], [p + 'self_attn.k_norm.weight', [headDim]]);
+    t.push(
+      [p + 'self_attn.o_proj.weight', [a.dim, qDim]],
       [p + 'post_attention_layernorm.weight', [a.dim]],
       [p + 'mlp.gate_proj.weight', [a.hidden, a.dim]],
       [p + 'mlp.down_proj.weight', [a.dim, a.hidden]],
@@ -208,7 +252,8 @@ export function writeSyntheticModel(out, opts = {}) {
       const special = new Set();
       if (!oneD) while (special.size < Math.min(outlierCols, cols)) special.add(rng() % cols);
       const specialCols = [...special];
-      const table = oneD ? tables.norm : tables.normal;
+      // Norm weights around 1; biases (1-D too) like the other weights.
+      const table = oneD && !t.name.endsWith('.bias') ? tables.norm : tables.normal;
       let nanAt = opts.nan === t.name ? Math.floor(t.elements / 2) : -1;
       const rowsPerChunk = Math.max(1, Math.floor(CHUNK / cols));
       const rows = t.elements / cols;
@@ -242,20 +287,7 @@ export function writeSyntheticModel(out, opts = {}) {
     fs.writeFileSync(path.join(out, 'model.safetensors.index.json'), JSON.stringify(index, null, 2) + '\n');
   }
   const config = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    hidden_size: arch.dim,
-    intermediate_size: arch.hidden,
-    num_hidden_layers: arch.layers,
-    num_attention_heads: arch.heads,
-    num_key_value_heads: arch.kvHeads,
-    vocab_size: arch.vocab,
-    max_position_embeddings: 2048,
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000.0,
-    tie_word_embeddings: arch.tied,
-    hidden_act: 'silu',
-    torch_dtype: { bf16: 'bfloat16', f16: 'float16', f32: 'float32' }[dtype],
+    ...configFor(arch, { bf16: 'bfloat16', f16: 'float16', f32: 'float32' }[dtype]),
     bitsmith_synthetic: {
       distribution: 'student-t',
       nu: 5,
@@ -276,6 +308,216 @@ export function writeSyntheticModel(out, opts = {}) {
     largestTensorBytes: largest * esize,
     shards,
   };
+}
+
+// ---- config.json ------------------------------------------------------------------------
+
+/** rope_scaling with the real keys, and the max_position_embeddings that goes with it. */
+function ropeScalingFor(a, context) {
+  const f = a.ropeFactor;
+  switch (a.ropeScaling) {
+    case 'llama3': {
+      const factor = f ?? (a.tied ? 32 : 8);
+      const scaling = {
+        factor,
+        high_freq_factor: 4.0,
+        low_freq_factor: 1.0,
+        original_max_position_embeddings: 8192,
+        rope_type: 'llama3',
+      };
+      return { scaling, maxPositions: 131072, theta: 500000.0 };
+    }
+    case 'linear':
+      return { scaling: { factor: f ?? 4, type: 'linear' }, maxPositions: context * (f ?? 4) };
+    case 'dynamic':
+      return { scaling: { factor: f ?? 4, type: 'dynamic' }, maxPositions: context };
+    case 'yarn': {
+      const factor = f ?? 4;
+      return {
+        scaling: { factor, original_max_position_embeddings: context, type: 'yarn' },
+        maxPositions: context * factor,
+      };
+    }
+    default:
+      return { scaling: null, maxPositions: context };
+  }
+}
+
+/** The family's config.json as it ships (key set and order), with these sizes. */
+export function configFor(a, torchDtype) {
+  const headDim = a.headDim ?? a.dim / a.heads;
+  const ownHeadDim = headDim !== a.dim / a.heads;
+  const token = (id, small) => (a.vocab > id ? id : small);
+  switch (a.family) {
+    case 'llama3': {
+      const r = ropeScalingFor(a, 8192);
+      return {
+        architectures: ['LlamaForCausalLM'],
+        attention_bias: false,
+        attention_dropout: 0.0,
+        bos_token_id: token(128000, 1),
+        eos_token_id: token(128001, 2),
+        head_dim: headDim,
+        hidden_act: 'silu',
+        hidden_size: a.dim,
+        initializer_range: 0.02,
+        intermediate_size: a.hidden,
+        max_position_embeddings: r.maxPositions,
+        mlp_bias: false,
+        model_type: 'llama',
+        num_attention_heads: a.heads,
+        num_hidden_layers: a.layers,
+        num_key_value_heads: a.kvHeads,
+        pretraining_tp: 1,
+        rms_norm_eps: 1e-5,
+        rope_scaling: r.scaling,
+        rope_theta: 500000.0,
+        tie_word_embeddings: a.tied,
+        torch_dtype: torchDtype,
+        transformers_version: '4.45.0.dev0',
+        use_cache: true,
+        vocab_size: a.vocab,
+      };
+    }
+    case 'llama2': {
+      const r = ropeScalingFor(a, 4096);
+      return {
+        architectures: ['LlamaForCausalLM'],
+        bos_token_id: 1,
+        eos_token_id: 2,
+        ...(ownHeadDim ? { head_dim: headDim } : {}),
+        hidden_act: 'silu',
+        hidden_size: a.dim,
+        initializer_range: 0.02,
+        intermediate_size: a.hidden,
+        max_position_embeddings: r.maxPositions,
+        model_type: 'llama',
+        num_attention_heads: a.heads,
+        num_hidden_layers: a.layers,
+        num_key_value_heads: a.kvHeads,
+        pretraining_tp: 1,
+        rms_norm_eps: 1e-5,
+        rope_scaling: r.scaling,
+        ...(r.theta ? { rope_theta: r.theta } : {}),
+        tie_word_embeddings: a.tied,
+        torch_dtype: torchDtype,
+        transformers_version: '4.31.0.dev0',
+        use_cache: true,
+        vocab_size: a.vocab,
+      };
+    }
+    case 'qwen2': {
+      const r = ropeScalingFor(a, 32768);
+      return {
+        architectures: ['Qwen2ForCausalLM'],
+        attention_dropout: 0.0,
+        bos_token_id: token(151643, 1),
+        eos_token_id: token(151643, 1),
+        ...(ownHeadDim ? { head_dim: headDim } : {}),
+        hidden_act: 'silu',
+        hidden_size: a.dim,
+        initializer_range: 0.02,
+        intermediate_size: a.hidden,
+        max_position_embeddings: r.maxPositions,
+        max_window_layers: a.layers,
+        model_type: 'qwen2',
+        num_attention_heads: a.heads,
+        num_hidden_layers: a.layers,
+        num_key_value_heads: a.kvHeads,
+        rms_norm_eps: 1e-6,
+        ...(r.scaling ? { rope_scaling: r.scaling } : {}),
+        rope_theta: r.theta ?? 1000000.0,
+        sliding_window: 32768,
+        tie_word_embeddings: a.tied,
+        torch_dtype: torchDtype,
+        transformers_version: '4.40.1',
+        use_cache: true,
+        use_mrope: false,
+        use_sliding_window: false,
+        vocab_size: a.vocab,
+      };
+    }
+    case 'qwen3': {
+      const r = ropeScalingFor(a, a.ropeScaling === 'none' ? 40960 : 32768);
+      return {
+        architectures: ['Qwen3ForCausalLM'],
+        attention_bias: false,
+        attention_dropout: 0.0,
+        bos_token_id: token(151643, 1),
+        eos_token_id: token(151645, 2),
+        head_dim: headDim,
+        hidden_act: 'silu',
+        hidden_size: a.dim,
+        initializer_range: 0.02,
+        intermediate_size: a.hidden,
+        max_position_embeddings: r.maxPositions,
+        max_window_layers: a.layers,
+        model_type: 'qwen3',
+        num_attention_heads: a.heads,
+        num_hidden_layers: a.layers,
+        num_key_value_heads: a.kvHeads,
+        rms_norm_eps: 1e-6,
+        rope_scaling: r.scaling,
+        rope_theta: r.theta ?? 1000000,
+        sliding_window: null,
+        tie_word_embeddings: a.tied,
+        torch_dtype: torchDtype,
+        transformers_version: '4.51.0',
+        use_cache: true,
+        use_sliding_window: false,
+        vocab_size: a.vocab,
+      };
+    }
+    case 'mistral': {
+      const r = ropeScalingFor(a, 32768);
+      return {
+        architectures: ['MistralForCausalLM'],
+        bos_token_id: 1,
+        eos_token_id: 2,
+        ...(ownHeadDim ? { head_dim: headDim } : {}),
+        hidden_act: 'silu',
+        hidden_size: a.dim,
+        initializer_range: 0.02,
+        intermediate_size: a.hidden,
+        max_position_embeddings: r.maxPositions,
+        model_type: 'mistral',
+        num_attention_heads: a.heads,
+        num_hidden_layers: a.layers,
+        num_key_value_heads: a.kvHeads,
+        rms_norm_eps: 1e-5,
+        ...(r.scaling ? { rope_scaling: r.scaling } : {}),
+        rope_theta: r.theta ?? 10000.0,
+        sliding_window: 4096,
+        tie_word_embeddings: a.tied,
+        torch_dtype: torchDtype,
+        transformers_version: '4.34.0.dev0',
+        use_cache: true,
+        vocab_size: a.vocab,
+      };
+    }
+    default: {
+      // The plain Llama config the benchmarks have always used.
+      const r = ropeScalingFor(a, 2048);
+      return {
+        architectures: ['LlamaForCausalLM'],
+        model_type: 'llama',
+        hidden_size: a.dim,
+        intermediate_size: a.hidden,
+        num_hidden_layers: a.layers,
+        num_attention_heads: a.heads,
+        num_key_value_heads: a.kvHeads,
+        ...(ownHeadDim ? { head_dim: headDim } : {}),
+        vocab_size: a.vocab,
+        max_position_embeddings: r.maxPositions,
+        rms_norm_eps: 1e-5,
+        rope_theta: r.theta ?? 10000.0,
+        ...(r.scaling ? { rope_scaling: r.scaling } : {}),
+        tie_word_embeddings: a.tied,
+        hidden_act: 'silu',
+        torch_dtype: torchDtype,
+      };
+    }
+  }
 }
 
 // ---- command line ----------------------------------------------------------------------
@@ -333,6 +575,18 @@ function parseArgs(argv) {
       case '--nan':
         o.nan = v();
         break;
+      case '--head-dim':
+        o.headDim = num(v(), 'head-dim');
+        break;
+      case '--family':
+        o.family = v();
+        break;
+      case '--rope-scaling':
+        o.ropeScaling = v();
+        break;
+      case '--rope-factor':
+        o.ropeFactor = num(v(), 'rope-factor');
+        break;
       case '--tied':
         o.tied = true;
         break;
@@ -360,16 +614,26 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   }
   if (opts.help || !opts.out) {
     process.stdout.write(
-      'usage: node bench/make-synthetic-model.mjs --out DIR [--params 2e7] [--dtype bf16|f16|f32] [--shards N] [--tied] [--seed N] [--nan TENSOR]\n',
+      'usage: node bench/make-synthetic-model.mjs --out DIR [--params 2e7] [--dtype bf16|f16|f32]\n' +
+        '    [--dim N --layers N --hidden N --vocab N --heads N --kv-heads N --head-dim N] [--tied]\n' +
+        '    [--family llama|llama3|llama2|qwen2|qwen3|mistral] [--rope-scaling none|llama3|linear|dynamic|yarn] [--rope-factor F]\n' +
+        '    [--shards N] [--seed N] [--nan TENSOR] [--quiet]\n',
     );
     process.exit(opts.help ? 0 : 2);
   }
   const t0 = process.hrtime.bigint();
-  const info = writeSyntheticModel(path.resolve(opts.out), opts);
+  let info;
+  try {
+    info = writeSyntheticModel(path.resolve(opts.out), opts);
+  } catch (e) {
+    process.stderr.write(`make-synthetic-model: ${e.message}\n`);
+    process.exit(2);
+  }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (!opts.quiet) {
     process.stdout.write(
-      `${info.dir}: llama dim ${info.dim}, hidden ${info.hidden}, ${info.layers} layers, ${info.heads}/${info.kvHeads} heads, vocab ${info.vocab}` +
+      `${info.dir}: ${info.family} dim ${info.dim}, hidden ${info.hidden}, ${info.layers} layers, ${info.heads}/${info.kvHeads} heads of ${info.headDim}, vocab ${info.vocab}` +
+        `${info.ropeScaling !== 'none' ? `, rope ${info.ropeScaling}` : ''}` +
         `${info.tied ? ' (tied)' : ''}: ${info.params.toLocaleString('en-US')} params, ${info.tensors} tensors, ${(info.bytes / 2 ** 20).toFixed(1)} MiB ${info.dtype}` +
         `${info.shards > 1 ? ` in ${info.shards} shards` : ''}, largest tensor ${(info.largestTensorBytes / 2 ** 20).toFixed(1)} MiB (${secs.toFixed(1)} s)\n`,
     );

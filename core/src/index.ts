@@ -23,6 +23,7 @@ export type { TokenizerFiles } from './models/tokenizer';
 export * from './serialize';
 export { hasInputActivations, effectiveMethod } from './analysis/methodFit';
 export { notExecutable, RUN_METHODS, RUN_OUTPUTS, RUN_EXPORTS } from './analysis/executable';
+export * from './analysis/forwardSupport';
 export * from './export/selectors';
 export * from './export/compressedTensors';
 export * from './export/llmCompressor';

@@ -38,15 +38,31 @@ export function llamaHeader(
     );
   }
   tensors.push(tensor('model.norm.weight', [dim], dtype));
+  // The config.json of these shapes (heads of 8), so the forward pass could run it.
+  const config = {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_size: dim,
+    intermediate_size: hidden,
+    num_hidden_layers: layers,
+    num_attention_heads: dim / 8,
+    num_key_value_heads: kvDim / 8,
+    vocab_size: vocab,
+    max_position_embeddings: 512,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000.0,
+    tie_word_embeddings: true,
+    hidden_act: 'silu',
+  };
   return {
     path: '/synthetic',
-    format: 'safetensors',
+    format: 'hf-folder',
     architecture: 'llama',
     tensors,
     parameters: tensors.reduce((a, t) => a + t.elements, 0),
     bytes: tensors.reduce((a, t) => a + t.bytes, 0),
     dtype,
-    config: {},
-    files: [],
+    config,
+    files: ['/synthetic/config.json'],
   };
 }

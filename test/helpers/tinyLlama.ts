@@ -1,7 +1,10 @@
 // Tiny Llama-family models written to disk (config.json + model.safetensors, F32) and a
 // straightforward f64 forward pass over the same weights, the reference the native
 // forward pass is checked against for every architecture variant (GQA, q/k/v biases,
-// q/k norms, head_dim != hidden/heads, rope_theta, sliding window, untied lm_head).
+// q/k norms, head_dim != hidden/heads, rope_theta, rope scaling of every type, a sliding
+// window on all or some layers, tied or untied lm_head). The reference's rotary
+// frequencies are written here from the definitions in Hugging Face transformers'
+// modeling_rope_utils, independently of native/src/forward/rope.cc.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { maxOf } from '../../core/src/arrays';
@@ -21,7 +24,110 @@ export interface TinyConfig {
   bias?: boolean;
   qkNorm?: boolean;
   slidingWindow?: number;
+  /** The layers the sliding window applies to (default: all). */
+  windowLayers?: number[];
   maxPositions?: number;
+  rope?: RopeScaling;
+}
+
+/** Rope scaling as the reference understands it (written to config.json under real keys). */
+export type RopeScaling =
+  | { type: 'linear'; factor: number }
+  | { type: 'dynamic'; factor: number }
+  | {
+      type: 'yarn';
+      factor: number;
+      original?: number;
+      betaFast?: number;
+      betaSlow?: number;
+      attentionFactor?: number;
+      mscale?: number;
+      mscaleAllDim?: number;
+      truncate?: boolean;
+    }
+  | { type: 'llama3'; factor: number; low: number; high: number; original: number };
+
+/** The rope_scaling object of config.json for a RopeScaling, with transformers' key names. */
+export function ropeScalingJson(r: RopeScaling): Record<string, unknown> {
+  switch (r.type) {
+    case 'linear':
+    case 'dynamic':
+      return { factor: r.factor, rope_type: r.type };
+    case 'llama3':
+      return {
+        factor: r.factor,
+        high_freq_factor: r.high,
+        low_freq_factor: r.low,
+        original_max_position_embeddings: r.original,
+        rope_type: 'llama3',
+      };
+    case 'yarn': {
+      const o: Record<string, unknown> = { factor: r.factor, type: 'yarn' };
+      if (r.original !== undefined) o.original_max_position_embeddings = r.original;
+      if (r.betaFast !== undefined) o.beta_fast = r.betaFast;
+      if (r.betaSlow !== undefined) o.beta_slow = r.betaSlow;
+      if (r.attentionFactor !== undefined) o.attention_factor = r.attentionFactor;
+      if (r.mscale !== undefined) o.mscale = r.mscale;
+      if (r.mscaleAllDim !== undefined) o.mscale_all_dim = r.mscaleAllDim;
+      if (r.truncate !== undefined) o.truncate = r.truncate;
+      return o;
+    }
+  }
+}
+
+/**
+ * Inverse frequencies (f64) of the rotary pairs and the factor cos/sin are multiplied by,
+ * for a call over a sequence of seqLen positions, as transformers defines each rope type.
+ */
+export function referenceRope(c: TinyConfig, seqLen: number): { inv: number[]; scale: number } {
+  const d = headDim(c),
+    theta = c.ropeTheta ?? 10000,
+    maxPos = c.maxPositions ?? 256;
+  const base = (b: number) => Array.from({ length: d / 2 }, (_, i) => 1 / Math.pow(b, (2 * i) / d));
+  const r = c.rope;
+  if (!r) return { inv: base(theta), scale: 1 };
+  if (r.type === 'linear') return { inv: base(theta).map((f) => f / r.factor), scale: 1 };
+  if (r.type === 'dynamic') {
+    // NTK-aware: the base grows with the sequence past max_position_embeddings.
+    const L = Math.max(seqLen, maxPos);
+    const b = theta * Math.pow((r.factor * L) / maxPos - (r.factor - 1), d / (d - 2));
+    return { inv: base(b), scale: 1 };
+  }
+  if (r.type === 'llama3') {
+    const lowWave = r.original / r.low,
+      highWave = r.original / r.high;
+    const inv = base(theta).map((f) => {
+      const wave = (2 * Math.PI) / f;
+      if (wave < highWave) return f;
+      if (wave > lowWave) return f / r.factor;
+      const s = (r.original / wave - r.low) / (r.high - r.low);
+      return ((1 - s) * f) / r.factor + s * f;
+    });
+    return { inv, scale: 1 };
+  }
+  // yarn
+  const orig = r.original ?? maxPos;
+  const fast = r.betaFast || 32,
+    slow = r.betaSlow || 1;
+  const corr = (rot: number) => (d * Math.log(orig / (rot * 2 * Math.PI))) / (2 * Math.log(theta));
+  let low = corr(fast),
+    high = corr(slow);
+  if (r.truncate !== false) {
+    low = Math.floor(low);
+    high = Math.ceil(high);
+  }
+  low = Math.max(low, 0);
+  high = Math.min(high, d - 1);
+  if (low === high) high += 0.001;
+  const inv = base(theta).map((f, i) => {
+    const ramp = Math.min(1, Math.max(0, (i - low) / (high - low)));
+    return (f / r.factor) * ramp + f * (1 - ramp);
+  });
+  const m = (s: number, k: number) => (s <= 1 ? 1 : 0.1 * k * Math.log(s) + 1);
+  const scale =
+    r.attentionFactor ??
+    (r.mscale && r.mscaleAllDim ? m(r.factor, r.mscale) / m(r.factor, r.mscaleAllDim) : m(r.factor, 1));
+  return { inv, scale };
 }
 
 export type Weights = Map<string, { shape: number[]; data: Float32Array }>;
@@ -123,14 +229,22 @@ export function configJson(c: TinyConfig): Record<string, unknown> {
   };
   if (c.headDim !== undefined) cfg.head_dim = c.headDim;
   if (c.slidingWindow !== undefined) cfg.sliding_window = c.slidingWindow;
+  if (c.rope) cfg.rope_scaling = ropeScalingJson(c.rope);
   return cfg;
 }
 
-/** Writes DIR/config.json and DIR/model.safetensors; returns the weights. */
-export function writeTinyModel(dir: string, c: TinyConfig, seed = 1, weights?: Weights): Weights {
+/** Writes DIR/config.json (configJson(c), or `config` as given) and DIR/model.safetensors;
+ * returns the weights. */
+export function writeTinyModel(
+  dir: string,
+  c: TinyConfig,
+  seed = 1,
+  weights?: Weights,
+  config?: Record<string, unknown>,
+): Weights {
   fs.mkdirSync(dir, { recursive: true });
   const w = weights ?? tinyWeights(c, seed);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(configJson(c), null, 2));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config ?? configJson(c), null, 2));
   writeSafetensors(path.join(dir, 'model.safetensors'), w);
   return w;
 }
@@ -155,19 +269,21 @@ function rms(x: Float64Array, w: Float32Array, eps: number): Float64Array {
 }
 
 /** Logits [T][vocab] for tokens at positions 0..T-1 (f64 throughout). Optionally records
- * each linear layer's input rows: inputs[`${layer}:${site}`] = rows. */
+ * each linear layer's input rows: inputs[`${layer}:${site}`] = rows. `incremental`: the
+ * rotary table of position p is the one of a call over p + 1 positions (one token per
+ * call through a KV cache), which only dynamic rope scaling tells apart. */
 export function referenceLogits(
   c: TinyConfig,
   w: Weights,
   tokens: number[],
   inputs?: Map<string, Float64Array[]>,
+  incremental = false,
 ): Float64Array[] {
   const W = (n: string) => w.get(n)!.data;
   const hd = headDim(c),
     qd = c.heads * hd,
     kvd = c.kvHeads * hd,
     eps = c.eps ?? 1e-6,
-    theta = c.ropeTheta ?? 10000,
     half = hd / 2;
   const T = tokens.length;
   const rec = (l: number, site: string, x: Float64Array) => {
@@ -179,13 +295,17 @@ export function referenceLogits(
   let xs: Float64Array[] = tokens.map((t) =>
     Float64Array.from(W('model.embed_tokens.weight').subarray(t * c.dim, (t + 1) * c.dim)),
   );
+  const batched = referenceRope(c, T);
   const rope = (v: Float64Array, off: number, pos: number) => {
+    const { inv, scale } = incremental ? referenceRope(c, pos + 1) : batched;
     for (let i = 0; i < half; i++) {
-      const a = pos * Math.pow(theta, (-2 * i) / hd);
+      const a = pos * inv[i];
+      const cs = Math.cos(a) * scale,
+        sn = Math.sin(a) * scale;
       const x0 = v[off + i],
         x1 = v[off + i + half];
-      v[off + i] = x0 * Math.cos(a) - x1 * Math.sin(a);
-      v[off + i + half] = x1 * Math.cos(a) + x0 * Math.sin(a);
+      v[off + i] = x0 * cs - x1 * sn;
+      v[off + i + half] = x1 * cs + x0 * sn;
     }
   };
   for (let l = 0; l < c.layers; l++) {
@@ -234,7 +354,8 @@ export function referenceLogits(
       const att = new Float64Array(qd);
       for (let h = 0; h < c.heads; h++) {
         const g = Math.floor(h / (c.heads / c.kvHeads));
-        const first = c.slidingWindow ? Math.max(0, t - c.slidingWindow + 1) : 0;
+        const windowed = c.slidingWindow && (!c.windowLayers || c.windowLayers.includes(l));
+        const first = windowed ? Math.max(0, t - c.slidingWindow! + 1) : 0;
         const sc: number[] = [];
         for (let j = first; j <= t; j++) {
           let s = 0;

@@ -286,6 +286,36 @@ describe('language server over stdio', function () {
     );
   });
 
+  it('calibration: the hover says what the forward pass runs; a model it cannot run is an error on the line', async () => {
+    const text = `${M}calibration generated samples 4\ndefaults { format int8; group channel }\n`;
+    const r = await open('forward.quant', text);
+    await diagnosticsFor(r.uri);
+    const h: Hover = await conn.sendRequest('textDocument/hover', {
+      textDocument: { uri: r.uri },
+      position: pos(text, 'calibration', 2),
+    });
+    assert.match(
+      (h.contents as MarkupContent).value,
+      /Forward pass: llama, 5 layers, 8 heads \(4 kv\) of 8, rope theta 10000, tied embeddings\./,
+    );
+    const dir = path.join(tmp, 'longrope-model');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(path.join(modelDir, 'model.safetensors'), path.join(dir, 'model.safetensors'));
+    const cfg = JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8'));
+    fs.writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({ ...cfg, rope_scaling: { rope_type: 'longrope', short_factor: [], long_factor: [] } }),
+    );
+    const bad = `model "${dir}"\ncalibration generated samples 4\ndefaults { format int8; group channel }\n`;
+    const rb = await open('forward-bad.quant', bad);
+    const d = await diagnosticsFor(rb.uri, (p) => p.diagnostics.length > 0);
+    assert.deepEqual(
+      d.diagnostics.map((x) => [x.code, x.severity, x.range.start.line]),
+      [['forward/unsupported-architecture', 1, 1]],
+    );
+    assert.match(d.diagnostics[0].message, /llama with rope_scaling of type "longrope"/);
+  });
+
   describe('on a recipe', () => {
     const text = `${M}budget 9 bpw\ndefaults {\n  format int4\n  group 32\n  symmetric false\n}\nmatch "model.embed_tokens" { keep }\nmatch "*.mlp.down_proj" {\n  group channel\n  method kmeans { iters 10 }\n}\n`;
     let uri: string;

@@ -7,10 +7,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { referenceLogits, writeTinyModel, type TinyConfig } from '../helpers/tinyLlama';
+import { referenceLogits, referenceRope, writeTinyModel, type TinyConfig } from '../helpers/tinyLlama';
+import { FAMILY_NAMES, family } from '../helpers/families';
 
 export interface ForwardApi {
-  config(path: string): Record<string, number | string | boolean>;
+  config(path: string): Record<string, unknown>;
+  rope(path: string, start: number, count: number): { invFreq: Float64Array; cos: Float32Array; sin: Float32Array };
   generate(
     path: string,
     prompt: number[],
@@ -193,6 +195,325 @@ describe('native forward pass', () => {
         }
       });
     }
+
+    /** Max |native - reference| over every position's logits, and the largest reference logit. */
+    const compare = (got: Float32Array, want: Float64Array[], vocab: number) => {
+      let worst = 0,
+        scale = 0;
+      for (let t = 0; t < want.length; t++)
+        for (let v = 0; v < vocab; v++) {
+          worst = Math.max(worst, Math.abs(got[t * vocab + v] - want[t][v]));
+          scale = Math.max(scale, Math.abs(want[t][v]));
+        }
+      return { worst, scale };
+    };
+    const maxDiff = (a: Float64Array[], b: Float64Array[]) => {
+      let d = 0;
+      for (let t = 0; t < a.length; t++)
+        for (let v = 0; v < a[t].length; v++) d = Math.max(d, Math.abs(a[t][v] - b[t][v]));
+      return d;
+    };
+    const TOKENS = [1, 5, 9, 3, 17, 2, 30, 11, 7, 25, 4, 8, 13, 6, 21, 10];
+
+    // Each family's real config.json key set (test/helpers/families.ts), and variants of
+    // those keys: logits at every position against the f64 reference, batched and through
+    // the KV cache; the reference without the feature differs (the test can see it).
+    const familyCases: [string, () => { config: Record<string, unknown>; tiny: TinyConfig }, TinyConfig?][] = [];
+    for (const name of FAMILY_NAMES) familyCases.push([name, () => family(name)]);
+    familyCases.push(
+      [
+        'llama-3.2-1b saved by transformers 5 (rope_parameters with rope_theta inside, no rope_theta key)',
+        () => {
+          const f = family('llama-3.2-1b');
+          const { rope_scaling: rs, rope_theta: theta, ...rest } = f.config;
+          return { tiny: f.tiny, config: { ...rest, rope_parameters: { ...(rs as object), rope_theta: theta } } };
+        },
+      ],
+      [
+        'llama-2 with linear rope scaling ("type": "linear", factor 4)',
+        () => {
+          const f = family('llama-2');
+          return {
+            tiny: { ...f.tiny, rope: { type: 'linear', factor: 4 } },
+            config: { ...f.config, rope_scaling: { type: 'linear', factor: 4.0 } },
+          };
+        },
+      ],
+      [
+        'llama-2 with dynamic NTK rope scaling past max_position_embeddings 8',
+        () => {
+          const f = family('llama-2');
+          return {
+            tiny: { ...f.tiny, maxPositions: 8, rope: { type: 'dynamic', factor: 2 } },
+            config: { ...f.config, max_position_embeddings: 8, rope_scaling: { type: 'dynamic', factor: 2.0 } },
+          };
+        },
+      ],
+      [
+        'qwen2.5-0.5b with YaRN as Qwen documents it (factor 4, original_max_position_embeddings)',
+        () => {
+          const f = family('qwen2.5-0.5b');
+          return {
+            tiny: { ...f.tiny, maxPositions: 64, rope: { type: 'yarn', factor: 4, original: 64 } },
+            config: {
+              ...f.config,
+              max_position_embeddings: 64,
+              rope_scaling: { factor: 4.0, original_max_position_embeddings: 64, type: 'yarn' },
+            },
+          };
+        },
+      ],
+      [
+        'qwen3-0.6b with YaRN: beta_fast/beta_slow, mscale/mscale_all_dim, truncate false',
+        () => {
+          const f = family('qwen3-0.6b');
+          return {
+            tiny: {
+              ...f.tiny,
+              rope: {
+                type: 'yarn',
+                factor: 8,
+                original: 128,
+                betaFast: 16,
+                betaSlow: 2,
+                mscale: 1.5,
+                mscaleAllDim: 0.5,
+                truncate: false,
+              },
+            },
+            config: {
+              ...f.config,
+              rope_scaling: {
+                rope_type: 'yarn',
+                factor: 8.0,
+                original_max_position_embeddings: 128,
+                beta_fast: 16,
+                beta_slow: 2,
+                mscale: 1.5,
+                mscale_all_dim: 0.5,
+                truncate: false,
+              },
+            },
+          };
+        },
+      ],
+      [
+        'qwen3-0.6b with YaRN attention_factor given',
+        () => {
+          const f = family('qwen3-0.6b');
+          return {
+            tiny: { ...f.tiny, maxPositions: 32, rope: { type: 'yarn', factor: 2, attentionFactor: 1.3 } },
+            config: {
+              ...f.config,
+              max_position_embeddings: 32,
+              rope_scaling: { rope_type: 'yarn', factor: 2.0, attention_factor: 1.3 },
+            },
+          };
+        },
+      ],
+      [
+        'qwen2.5-0.5b with use_sliding_window: the window from max_window_layers 1 on',
+        () => {
+          const f = family('qwen2.5-0.5b');
+          return {
+            tiny: { ...f.tiny, slidingWindow: 3, windowLayers: [1] },
+            config: { ...f.config, use_sliding_window: true, max_window_layers: 1 },
+          };
+        },
+      ],
+      [
+        'qwen3-0.6b with use_sliding_window and layer_types (layer 0 sliding)',
+        () => {
+          const f = family('qwen3-0.6b');
+          return {
+            tiny: { ...f.tiny, slidingWindow: 4, windowLayers: [0] },
+            config: {
+              ...f.config,
+              use_sliding_window: true,
+              sliding_window: 4,
+              layer_types: ['sliding_attention', 'full_attention'],
+            },
+          };
+        },
+      ],
+    );
+    // What each case's feature is, for the "the reference without it differs" check.
+    const without = (t: TinyConfig): TinyConfig | undefined =>
+      t.rope
+        ? { ...t, rope: undefined }
+        : t.slidingWindow
+          ? { ...t, slidingWindow: undefined, windowLayers: undefined }
+          : t.bias
+            ? { ...t, bias: false }
+            : t.qkNorm
+              ? { ...t, qkNorm: false }
+              : undefined;
+    for (const [label, make] of familyCases) {
+      it(`${label}: every position's logits match the f64 reference`, () => {
+        const { config, tiny } = make();
+        const d = path.join(dir, label.replace(/\W+/g, '-').slice(0, 60));
+        const w = writeTinyModel(d, tiny, label.length, undefined, config);
+        for (const incremental of [false, true]) {
+          const want = referenceLogits(tiny, w, TOKENS, undefined, incremental);
+          const { worst, scale } = compare(fwd.logits(d, TOKENS, { incremental }), want, tiny.vocab);
+          assert.ok(
+            worst <= 2e-5 * Math.max(1, scale),
+            `${incremental ? 'incremental' : 'batched'}: max |diff| ${worst} (scale ${scale})`,
+          );
+        }
+        const base = without(tiny);
+        if (base) {
+          const a = referenceLogits(tiny, w, TOKENS),
+            b = referenceLogits(base, w, TOKENS);
+          assert.ok(maxDiff(a, b) > 1e-3, `the feature changes nothing at these sizes (${maxDiff(a, b)})`);
+        }
+      });
+    }
+
+    it('dynamic rope: batched and incremental differ past the original context, as in transformers', () => {
+      const f = family('llama-2');
+      const tiny: TinyConfig = { ...f.tiny, maxPositions: 8, rope: { type: 'dynamic', factor: 2 } };
+      const d = path.join(dir, 'dynamic-modes');
+      const w = writeTinyModel(d, tiny, 5, undefined, {
+        ...f.config,
+        max_position_embeddings: 8,
+        rope_scaling: { rope_type: 'dynamic', factor: 2 },
+      });
+      const V = tiny.vocab;
+      // One call over 16 positions rotates all of them with the grown base; one token per
+      // call grows it step by step, so the first 8 are those of a call over 8 positions.
+      const all = fwd.logits(d, TOKENS),
+        steps = fwd.logits(d, TOKENS, { incremental: true }),
+        first8 = fwd.logits(d, TOKENS.slice(0, 8));
+      let early = 0,
+        late = 0;
+      for (let i = 0; i < 8 * V; i++) early = Math.max(early, Math.abs(first8[i] - steps[i]));
+      for (let i = 8 * V; i < all.length; i++) late = Math.max(late, Math.abs(all[i] - steps[i]));
+      assert.ok(early < 1e-4, `first 8 positions: one call over 8 and one token per call differ by ${early}`);
+      assert.ok(late > 1e-3, `past 8 the two modes agree (${late}): the base did not grow with the call`);
+      const { worst } = compare(first8, referenceLogits(tiny, w, TOKENS.slice(0, 8)), V);
+      assert.ok(worst < 2e-5 * 10, `first 8: ${worst}`);
+    });
+
+    it('qwen2.5: sliding_window is ignored without use_sliding_window (the reference with it differs)', () => {
+      const f = family('qwen2.5-0.5b');
+      const d = path.join(dir, 'qwen25-window-off');
+      const w = writeTinyModel(d, f.tiny, 11, undefined, f.config);
+      const windowed = referenceLogits({ ...f.tiny, slidingWindow: 3 }, w, TOKENS);
+      const { worst } = compare(fwd.logits(d, TOKENS), windowed, f.tiny.vocab);
+      assert.ok(worst > 1e-3, `the result is that of a window of 3 (${worst})`);
+      assert.deepEqual(fwd.config(d).windowLayers, []);
+    });
+
+    it('the rotary table at Llama 3.1 / Qwen2.5 / Mistral sizes matches the reference out to 128K positions', () => {
+      // head_dim 128 with each family's real rope parameters; one layer, tiny otherwise.
+      const cases: [string, TinyConfig, Record<string, unknown> | null][] = [
+        [
+          'llama3 factor 8 over 8192, theta 500000',
+          {
+            modelType: 'llama',
+            dim: 128,
+            hidden: 8,
+            layers: 1,
+            heads: 1,
+            kvHeads: 1,
+            vocab: 8,
+            ropeTheta: 500000,
+            maxPositions: 131072,
+            rope: { type: 'llama3', factor: 8, low: 1, high: 4, original: 8192 },
+          },
+          {
+            factor: 8.0,
+            low_freq_factor: 1.0,
+            high_freq_factor: 4.0,
+            original_max_position_embeddings: 8192,
+            rope_type: 'llama3',
+          },
+        ],
+        [
+          'yarn factor 4 over 32768, theta 1e6',
+          {
+            modelType: 'qwen2',
+            dim: 128,
+            hidden: 8,
+            layers: 1,
+            heads: 1,
+            kvHeads: 1,
+            vocab: 8,
+            ropeTheta: 1e6,
+            bias: true,
+            maxPositions: 32768,
+            rope: { type: 'yarn', factor: 4, original: 32768 },
+          },
+          { factor: 4.0, original_max_position_embeddings: 32768, type: 'yarn' },
+        ],
+        [
+          'dynamic factor 4 past 4096, theta 10000',
+          {
+            modelType: 'llama',
+            dim: 128,
+            hidden: 8,
+            layers: 1,
+            heads: 1,
+            kvHeads: 1,
+            vocab: 8,
+            maxPositions: 4096,
+            rope: { type: 'dynamic', factor: 4 },
+          },
+          { factor: 4.0, rope_type: 'dynamic' },
+        ],
+        [
+          'linear factor 8',
+          {
+            modelType: 'mistral',
+            dim: 128,
+            hidden: 8,
+            layers: 1,
+            heads: 1,
+            kvHeads: 1,
+            vocab: 8,
+            maxPositions: 32768,
+            rope: { type: 'linear', factor: 8 },
+          },
+          { factor: 8.0, type: 'linear' },
+        ],
+        [
+          'default theta 10000',
+          { modelType: 'mistral', dim: 128, hidden: 8, layers: 1, heads: 1, kvHeads: 1, vocab: 8, maxPositions: 32768 },
+          null,
+        ],
+      ];
+      for (const [label, tiny, scaling] of cases) {
+        const d = path.join(dir, 'table-' + label.replace(/\W+/g, '-'));
+        writeTinyModel(d, tiny, 3);
+        if (scaling) {
+          const cfgPath = path.join(d, 'config.json');
+          const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
+          fs.writeFileSync(cfgPath, JSON.stringify({ ...cfg, rope_scaling: scaling }));
+        }
+        for (const [start, count] of [
+          [0, 16],
+          [4090, 12],
+          [131000, 72],
+        ]) {
+          const got = fwd.rope(d, start, count);
+          const { inv, scale } = referenceRope(tiny, start + count);
+          assert.equal(got.invFreq.length, 64);
+          for (let i = 0; i < 64; i++)
+            assert.ok(
+              Math.abs(got.invFreq[i] - inv[i]) <= 1e-12 * inv[i],
+              `${label}: inv_freq[${i}] ${got.invFreq[i]} vs ${inv[i]}`,
+            );
+          for (let p = 0; p < count; p++)
+            for (let i = 0; i < 64; i++) {
+              const a = (start + p) * inv[i];
+              const k = p * 64 + i;
+              assert.ok(Math.abs(got.cos[k] - Math.cos(a) * scale) < 1e-6, `${label}: cos at ${start + p}, pair ${i}`);
+              assert.ok(Math.abs(got.sin[k] - Math.sin(a) * scale) < 1e-6, `${label}: sin at ${start + p}, pair ${i}`);
+            }
+        }
+      }
+    });
 
     it('the sliding window changes the result (the reference without it differs)', () => {
       const cfg: TinyConfig = {

@@ -75,7 +75,14 @@ describe('allocate: setup, measurements and plan', () => {
     // A real file behind the header: the measurement context fingerprints it.
     const file = path.join(tmp, 'model.safetensors');
     fs.writeFileSync(file, 'weights');
-    header = { ...llamaHeader({ dtype: 'F16' }), path: file, files: [file] };
+    // config.json beside it (not written: the fingerprint reads only the weights' stat) so
+    // the forward pass could run it.
+    header = {
+      ...llamaHeader({ dtype: 'F16' }),
+      format: 'safetensors',
+      path: file,
+      files: [file, path.join(tmp, 'config.json')],
+    };
   });
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

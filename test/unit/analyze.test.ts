@@ -285,7 +285,7 @@ describe('analysis', () => {
       max_position_embeddings: 512,
     };
     assert.ok(!run(ok, { ...model, config }).diagnostics.some((x) => x.code.startsWith('output/')));
-    const noConfig = run(ok).diagnostics.find((x) => x.code === 'output/unsupported-model')!;
+    const noConfig = run(ok, { ...model, config: {} }).diagnostics.find((x) => x.code === 'output/unsupported-model')!;
     assert.match(
       noConfig.message,
       /output gguf cannot be written for this model: output gguf needs "hidden_size" in config\.json/,

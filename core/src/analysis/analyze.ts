@@ -19,6 +19,7 @@ import { allocationFor, type AllocationState } from '../allocate/state';
 import { checkImatrix, imatrixMethodProblems, type ImatrixAnalysis } from './imatrix';
 import type { ImatrixHeader } from '../models/imatrix';
 import { pushAll } from '../arrays';
+import { forwardProblems } from './forwardSupport';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -112,6 +113,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
     return result;
   }
   result.model = model;
+  pushAll(all, forwardProblems(recipe, model));
   if (cal?.kind === 'text' && !findTokenizer(result.modelPath, exists)) {
     all.push(
       diag(

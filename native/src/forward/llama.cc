@@ -3,16 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 
 #include "io/error.h"
-#include "io/json.h"
 #include "io/model.h"
 #include "linalg/ops.h"
 #include "threads/pool.h"
-
-namespace fs = std::filesystem;
 
 namespace bitsmith {
 namespace forward {
@@ -26,150 +22,7 @@ inline uint64_t splitmix64(uint64_t& s) {
   return z ^ (z >> 31);
 }
 
-[[noreturn]] void configError(const std::string& file, const std::string& what) {
-  throw ModelError("forward/bad-config", file + ": " + what);
-}
-
-int64_t intMember(const json::Value& cfg, const std::string& file, const char* key, int64_t def,
-                  bool required, int64_t lo = 1, int64_t hi = int64_t(1) << 24) {
-  const json::Value* v = cfg.get(key);
-  if (!v || v->kind == json::Value::Null) {
-    if (required) configError(file, std::string("\"") + key + "\" is missing");
-    return def;
-  }
-  if (!v->isNumber() || v->number != std::floor(v->number) || v->number < double(lo) ||
-      v->number > double(hi))
-    configError(file, std::string("\"") + key + "\" must be an integer from " + std::to_string(lo) +
-                          " to " + std::to_string(hi));
-  return int64_t(v->number);
-}
-
-double numMember(const json::Value& cfg, const std::string& file, const char* key, double def,
-                 double lo, double hi) {
-  const json::Value* v = cfg.get(key);
-  if (!v || v->kind == json::Value::Null) return def;
-  if (!v->isNumber() || !(v->number >= lo && v->number <= hi))
-    configError(file, std::string("\"") + key + "\" must be a number from " + std::to_string(lo) +
-                          " to " + std::to_string(hi));
-  return v->number;
-}
-
-LlamaConfig configFromJson(const Model& m, const std::string& file) {
-  MappedFile f(file);
-  if (f.size() > (64u << 20)) configError(file, "config.json is larger than 64 MiB");
-  json::Value cfg;
-  std::string err;
-  if (!json::parse(reinterpret_cast<const char*>(f.data()), size_t(f.size()), cfg, err))
-    configError(file, "invalid JSON: " + err);
-  if (!cfg.isObject()) configError(file, "not a JSON object");
-  LlamaConfig c;
-  c.source = file;
-  const json::Value* mt = cfg.get("model_type");
-  std::string archs;
-  if (const json::Value* a = cfg.get("architectures"); a && a->isArray())
-    for (const auto& x : a->items)
-      if (x.isString()) archs += (archs.empty() ? "" : ", ") + x.string;
-  c.architecture = mt && mt->isString() ? mt->string : "";
-  static const char* supported[] = {"llama", "mistral", "qwen2", "qwen3"};
-  if (std::find_if(std::begin(supported), std::end(supported),
-                   [&](const char* s) { return c.architecture == s; }) == std::end(supported))
-    throw ModelError("forward/unsupported-architecture",
-                     file + ": model_type \"" +
-                         (c.architecture.empty() ? std::string("(none)") : c.architecture) + "\"" +
-                         (archs.empty() ? "" : " (" + archs + ")") +
-                         ": the forward pass runs Llama-family models only (llama, mistral, qwen2, "
-                         "qwen3, and llama2.c checkpoints)");
-  if (const json::Value* act = cfg.get("hidden_act");
-      act && act->isString() && act->string != "silu")
-    configError(file, "hidden_act \"" + act->string + "\": only silu (SwiGLU) is supported");
-  if (const json::Value* rs = cfg.get("rope_scaling"); rs && rs->kind != json::Value::Null) {
-    std::string type = "?";
-    if (rs->isObject()) {
-      const json::Value* t = rs->get("rope_type");
-      if (!t) t = rs->get("type");
-      if (t && t->isString()) type = t->string;
-    }
-    if (type != "default")
-      throw ModelError("forward/unsupported-architecture",
-                       file + ": rope_scaling of type \"" + type +
-                           "\" is not supported by the forward pass yet");
-  }
-  c.dim = intMember(cfg, file, "hidden_size", 0, true);
-  c.hidden = intMember(cfg, file, "intermediate_size", 0, true);
-  c.layers = intMember(cfg, file, "num_hidden_layers", 0, true, 1, 4096);
-  c.heads = intMember(cfg, file, "num_attention_heads", 0, true, 1, 4096);
-  c.kvHeads = intMember(cfg, file, "num_key_value_heads", c.heads, false, 1, 4096);
-  c.vocab = intMember(cfg, file, "vocab_size", 0, true, 1, int64_t(1) << 24);
-  c.headDim = intMember(cfg, file, "head_dim", 0, false, 1, 4096);
-  if (c.headDim == 0) {
-    if (c.dim % c.heads != 0)
-      configError(file, "num_attention_heads does not divide hidden_size and there is no head_dim");
-    c.headDim = c.dim / c.heads;
-  }
-  if (c.heads % c.kvHeads != 0)
-    configError(file, "num_key_value_heads does not divide num_attention_heads");
-  if (c.headDim % 2 != 0) configError(file, "head_dim must be even for the rotary embedding");
-  c.maxPositions = intMember(cfg, file, "max_position_embeddings", 0, false, 1, int64_t(1) << 30);
-  c.normEps = numMember(cfg, file, "rms_norm_eps", 1e-6, 0, 1);
-  c.ropeTheta = numMember(cfg, file, "rope_theta", 10000.0, 1e-6, 1e30);
-  c.bosToken = intMember(cfg, file, "bos_token_id", 1, false, 0, c.vocab - 1);
-  c.qkNorm = c.architecture == "qwen3";
-  bool useWindow = c.architecture == "mistral";
-  if (const json::Value* u = cfg.get("use_sliding_window"); u && u->kind == json::Value::Bool)
-    useWindow = u->boolean;
-  if (useWindow)
-    c.slidingWindow = intMember(cfg, file, "sliding_window", 0, false, 1, int64_t(1) << 30);
-  // Qwen2 always has q/k/v biases; Llama and Mistral when attention_bias says so. The
-  // tensors decide (checked when the weights are read).
-  c.qkvBias = m.find("model.layers.0.self_attn.q_proj.bias") != nullptr;
-  if (c.architecture == "qwen2" && !c.qkvBias)
-    throw ModelError("forward/missing-tensor",
-                     m.path + ": Qwen2 model without model.layers.0.self_attn.q_proj.bias",
-                     "model.layers.0.self_attn.q_proj.bias");
-  return c;
-}
-
 }  // namespace
-
-LlamaConfig readConfig(const Model& m) {
-  if (m.format == "llama2c") {
-    const MappedFile& f = *m.files.at(0);
-    if (f.size() < 28) throw ModelError("model/truncated", f.path() + ": no llama2.c header");
-    int32_t h[7];
-    std::memcpy(h, f.data(), 28);
-    LlamaConfig c;
-    c.architecture = "llama";
-    c.source = f.path();
-    c.dim = h[0];
-    c.hidden = h[1];
-    c.layers = h[2];
-    c.heads = h[3];
-    c.kvHeads = h[4];
-    c.vocab = h[5] > 0 ? h[5] : -int64_t(h[5]);
-    c.maxPositions = h[6];
-    c.headDim = c.dim / c.heads;  // the reader checked that heads divides dim
-    if (c.headDim % 2 != 0)
-      throw ModelError("forward/bad-config", f.path() + ": llama2.c head size " +
-                                                 std::to_string(c.headDim) +
-                                                 " is odd: no rotary pairs");
-    c.normEps = 1e-5;  // llama2.c's run.c
-    c.ropeTheta = 10000.0;
-    c.bosToken = 1;
-    return c;
-  }
-  if (m.format == "gguf")
-    throw ModelError("forward/unsupported-format",
-                     m.path +
-                         ": the forward pass reads Hugging Face folders (config.json + "
-                         "safetensors) and llama2.c .bin checkpoints; GGUF is not supported yet");
-  const fs::path dir = m.format == "hf-folder" ? fs::path(m.path) : fs::path(m.path).parent_path();
-  const std::string cfg = (dir / "config.json").string();
-  if (!pathExists(cfg))
-    throw ModelError(
-        "forward/no-config",
-        m.path + ": the forward pass needs the model's config.json (looked for " + cfg + ")");
-  return configFromJson(m, cfg);
-}
 
 const char* siteName(Site s) {
   switch (s) {
@@ -265,7 +118,7 @@ LlamaModel::LlamaModel(const Model& m, const LlamaConfig& c, ThreadPool* pool, c
   const int64_t D = c.dim, qd = c.qDim(), kvd = c.kvDim(), F = c.hidden, V = c.vocab;
   embed_ = readTensor(m, ov, "model.embed_tokens.weight", {V, D}, pool);
   finalNorm_ = readTensor(m, ov, "model.norm.weight", {D}, pool);
-  if (m.find("lm_head.weight")) {
+  if (!c.tied) {
     std::vector<float> lm = readTensor(m, ov, "lm_head.weight", {V, D}, pool);
     linalg::packB(lm.data(), D, V, D, lmHead_, pool);
   } else {
@@ -341,16 +194,9 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float
     std::memcpy(&x[size_t(t * D)], &embed_[size_t(int64_t(tokens[t]) * D)],
                 size_t(D) * sizeof(float));
 
-  // Rotary table for positions [start, S): cos/sin of pos * theta^(-2i/hd), in f64.
-  std::vector<float> cosT(size_t(T * half)), sinT(size_t(T * half));
-  for (int64_t i = 0; i < half; i++) {
-    const double invFreq = std::pow(c.ropeTheta, -double(2 * i) / double(hd));
-    for (int64_t t = 0; t < T; t++) {
-      const double a = double(start + t) * invFreq;
-      cosT[size_t(t * half + i)] = float(std::cos(a));
-      sinT[size_t(t * half + i)] = float(std::sin(a));
-    }
-  }
+  // Rotary table for positions [start, S) (rope scaling and YaRN's attention factor in it).
+  std::vector<float> cosT, sinT;
+  ropeTable(c.rope, start, T, cosT, sinT);
   auto rope = [&](float* v, int64_t t) {
     const float* cs = &cosT[size_t(t * half)];
     const float* sn = &sinT[size_t(t * half)];
@@ -366,6 +212,7 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float
 
   for (int64_t l = 0; l < c.layers; l++) {
     const Layer& L = layers_[size_t(l)];
+    const int64_t window = c.windowAt(l);
     float* Kc = cache.k[size_t(l)].data();
     float* Vc = cache.v[size_t(l)].data();
     parallelFor(
@@ -416,8 +263,7 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float
                           tb = t1 - t0;
             const int64_t g = h / group;
             const int64_t s1 = start + t1;  // keys this block can see
-            const int64_t k0 =
-                c.slidingWindow > 0 ? std::max<int64_t>(0, start + t0 - c.slidingWindow + 1) : 0;
+            const int64_t k0 = window > 0 ? std::max<int64_t>(0, start + t0 - window + 1) : 0;
             const int64_t sw = s1 - k0;
             linalg::gemmABt(&qkv[size_t(t0 * ldqkv + h * hd)], ldqkv,
                             Kc + (g * cache.capacity + k0) * hd, hd, sc.data(), sw, tb, sw, hd,
@@ -425,8 +271,7 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float
             for (int64_t t = t0; t < t1; t++) {
               float* r = &sc[size_t((t - t0) * sw)] - k0;  // r[j] for key j in [k0, s1)
               const int64_t last = start + t;              // inclusive
-              const int64_t first =
-                  c.slidingWindow > 0 ? std::max<int64_t>(0, last - c.slidingWindow + 1) : 0;
+              const int64_t first = window > 0 ? std::max<int64_t>(0, last - window + 1) : 0;
               for (int64_t j = first; j <= last; j++) r[j] *= scale;
               linalg::softmax(r + first, last - first + 1);
               for (int64_t j = k0; j < first; j++) r[j] = 0.0f;

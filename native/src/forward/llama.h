@@ -2,15 +2,19 @@
 // LlamaForCausalLM folders and llama2.c checkpoints), Mistral, Qwen2 (q/k/v biases) and
 // Qwen3 (per-head RMSNorm of q and k). Config-driven: config.json of an HF folder (or
 // beside a .safetensors file), the header of a llama2.c .bin. Other architectures get a
-// forward/unsupported-architecture error naming them.
+// forward/unsupported-architecture error naming them; readConfig (forward/config.cc) also
+// checks every tensor the pass reads (name and shape) before any weight is.
+// core/src/analysis/forwardSupport.ts mirrors its rules for the editor
+// (test/native/forward-support.test.ts runs both).
 //
 // Conventions (as Hugging Face's modeling_llama): RMSNorm x / sqrt(mean(x^2) + eps) * w;
 // rotary embedding in the rotate-half convention (dimension i of a head pairs with
-// i + head_dim/2, inv_freq_i = theta^(-2i/head_dim)); llama2.c's interleaved q/k rows are
-// presented in that order by the reader (io/llama2c.cc), so one pass serves both;
+// i + head_dim/2; inverse frequencies and rope scaling in forward/rope.h); llama2.c's interleaved
+// q/k rows are presented in that order by the reader (io/llama2c.cc), so one pass serves both;
 // grouped-query attention (query head h reads kv head h / (heads / kv_heads)); causal
-// mask, and Mistral's sliding window when the config sets one; SwiGLU MLP
-// down(silu(gate(x)) * up(x)); tied embeddings when there is no lm_head.weight.
+// mask, with a sliding window where the config sets one (Mistral: every layer; Qwen2/3
+// with use_sliding_window: the layers layer_types or max_window_layers name); SwiGLU MLP
+// down(silu(gate(x)) * up(x)); tied embeddings when tie_word_embeddings is true.
 //
 // A call processes T tokens at positions [start, start + T) of one sequence at once
 // (every linear layer is one GEMM over the T rows), appending their keys and values to a
@@ -25,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "forward/rope.h"
 #include "linalg/gemm.h"
 
 namespace bitsmith {
@@ -40,16 +45,23 @@ struct LlamaConfig {
   int64_t dim = 0, hidden = 0, layers = 0, heads = 0, kvHeads = 0, headDim = 0, vocab = 0;
   int64_t maxPositions = 0;  // 0: unknown
   double normEps = 1e-5;
-  double ropeTheta = 10000.0;
-  bool qkvBias = false;       // q/k/v projections have biases (Qwen2, attention_bias)
-  bool qkNorm = false;        // per-head RMSNorm of q and k before RoPE (Qwen3)
-  int64_t slidingWindow = 0;  // attend to the last W positions only (Mistral); 0: off
+  Rope rope;                          // rope_theta and rope_scaling
+  bool qkvBias = false;               // q/k/v projections have biases (Qwen2)
+  bool qkNorm = false;                // per-head RMSNorm of q and k before RoPE (Qwen3)
+  bool tied = false;                  // the output head is the token embedding
+  int64_t slidingWindow = 0;          // attend to the last W positions only; 0: off
+  std::vector<uint8_t> windowLayers;  // the layers the window applies to (empty: all)
   int64_t bosToken = 1;
   int64_t qDim() const { return heads * headDim; }
   int64_t kvDim() const { return kvHeads * headDim; }
+  /** The sliding window of layer l (0: full causal attention). */
+  int64_t windowAt(int64_t l) const {
+    return windowLayers.empty() || windowLayers[size_t(l)] ? slidingWindow : 0;
+  }
 };
 
-/** Reads the model's architecture. Throws ModelError (forward/...) naming the file. */
+/** Reads the model's architecture and checks the tensors the forward pass reads (names
+ *  and shapes). Throws ModelError (forward/...) naming the file or tensor. */
 LlamaConfig readConfig(const Model& m);
 
 /** Where a linear layer's input is taken: the tensors reading it share one X^T X. */

@@ -2,7 +2,10 @@
 // benchmarks; `bitsmith run` reaches the same code through the runner. All take a model
 // path (HF folder, .safetensors with config.json beside it, or llama2.c .bin) and
 // options {threads = 0 (all cores)}. Errors are Error objects with `code` (and `tensor`).
-//   config(path) -> {architecture, dim, hidden, layers, heads, kvHeads, headDim, vocab, ...}
+//   config(path) -> {architecture, dim, hidden, layers, heads, kvHeads, headDim, vocab, ...,
+//     rope: {type, theta, factor, ...}, windowLayers: number[]}
+//   rope(path, start, count) -> {invFreq: Float64Array [headDim/2], cos, sin: Float32Array
+//     [count * headDim/2]}  the rotary table of positions [start, start + count)
 //   generate(path, prompt: number[], steps, {temperature = 0 (greedy), seed = 0}) -> number[]
 //   logits(path, tokens: number[], {incremental = false}) -> Float32Array [T * vocab]
 //     (incremental: one token at a time through the KV cache, for comparison)
@@ -126,9 +129,59 @@ Napi::Value Config(const Napi::CallbackInfo& info) {
                                                                 {"bosToken", c.bosToken}})
       o.Set(k, Napi::Number::New(env, double(v)));
     o.Set("normEps", c.normEps);
-    o.Set("ropeTheta", c.ropeTheta);
     o.Set("qkvBias", c.qkvBias);
     o.Set("qkNorm", c.qkNorm);
+    o.Set("tied", c.tied);
+    Napi::Array windowed = Napi::Array::New(env);  // the layers the sliding window applies to
+    for (int64_t l = 0, n = 0; l < c.layers; l++)
+      if (c.slidingWindow > 0 && c.windowAt(l) > 0)
+        windowed.Set(uint32_t(n++), Napi::Number::New(env, double(l)));
+    o.Set("windowLayers", windowed);
+    Napi::Object rope = Napi::Object::New(env);
+    rope.Set("type", forward::ropeTypeName(c.rope.type));
+    rope.Set("theta", c.rope.theta);
+    rope.Set("factor", c.rope.factor);
+    rope.Set("maxPositions", Napi::Number::New(env, double(c.rope.maxPositions)));
+    rope.Set("originalMaxPositions", Napi::Number::New(env, double(c.rope.originalMaxPositions)));
+    rope.Set("lowFreqFactor", c.rope.lowFreqFactor);
+    rope.Set("highFreqFactor", c.rope.highFreqFactor);
+    rope.Set("betaFast", c.rope.betaFast);
+    rope.Set("betaSlow", c.rope.betaSlow);
+    rope.Set("truncate", c.rope.truncate);
+    rope.Set("attentionFactor", c.rope.attentionFactor);
+    o.Set("rope", rope);
+    return o;
+  } catch (const ModelError& e) {
+    rethrow(env, e);
+  }
+}
+
+Napi::Value RopeFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    auto m = Model::open(str(info, 0, "path"));
+    LlamaConfig c = readConfig(*m);
+    if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
+      throw Napi::TypeError::New(env, "rope(path, start, count): start and count are numbers");
+    const int64_t start = info[1].As<Napi::Number>().Int64Value();
+    const int64_t count = info[2].As<Napi::Number>().Int64Value();
+    if (start < 0 || count < 1 || count > (int64_t(1) << 16) || start > (int64_t(1) << 40))
+      throw Napi::RangeError::New(env, "rope: start >= 0 and 1 <= count <= 65536");
+    const std::vector<double> inv = ropeInverseFrequencies(c.rope, start + count);
+    std::vector<float> cosT, sinT;
+    ropeTable(c.rope, start, count, cosT, sinT);
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Float64Array f = Napi::Float64Array::New(env, inv.size());
+    for (size_t i = 0; i < inv.size(); i++) f[i] = inv[i];
+    Napi::Float32Array co = Napi::Float32Array::New(env, cosT.size());
+    Napi::Float32Array si = Napi::Float32Array::New(env, sinT.size());
+    for (size_t i = 0; i < cosT.size(); i++) {
+      co[i] = cosT[i];
+      si[i] = sinT[i];
+    }
+    o.Set("invFreq", f);
+    o.Set("cos", co);
+    o.Set("sin", si);
     return o;
   } catch (const ModelError& e) {
     rethrow(env, e);
@@ -361,6 +414,7 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
 void RegisterForward(Napi::Env env, Napi::Object exports) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("config", Napi::Function::New(env, Config, "config"));
+  o.Set("rope", Napi::Function::New(env, RopeFn, "rope"));
   o.Set("generate", Napi::Function::New(env, Generate, "generate"));
   o.Set("logits", Napi::Function::New(env, Logits, "logits"));
   o.Set("sequences", Napi::Function::New(env, SequencesFn, "sequences"));

@@ -9,7 +9,9 @@ import {
   EVALUATE_KEYWORDS,
   FORMAT_BY_NAME,
   bpwFormula,
+  describeForward,
   fmt,
+  forwardSupport,
   formatBytes,
   type Analysis,
   type KeywordDoc,
@@ -63,9 +65,10 @@ function markdown(doc: AnalyzedDocument, path: Statement[], argIndex: number | u
       return allocateHover(analysis, keywordHover(TOP_KEYWORDS, 'allocate') ?? '**allocate**');
     if (name === 'calibration' && arg?.kind === 'string' && analysis.imatrix) return imatrixHover(analysis);
     if (arg?.kind === 'ident' && argIndex === 0 && KIND_DOCS[name]?.[arg.name])
-      return `**${name} ${arg.name}**\n\n${KIND_DOCS[name][arg.name]}`;
+      return `**${name} ${arg.name}**\n\n${KIND_DOCS[name][arg.name]}${name === 'calibration' ? forwardLine(analysis) : ''}`;
     if (arg) return undefined;
-    return keywordHover(TOP_KEYWORDS, name);
+    const kw = keywordHover(TOP_KEYWORDS, name);
+    return name === 'calibration' && kw ? kw + forwardLine(analysis) : kw;
   }
 
   const parent = path[path.length - 2];
@@ -362,6 +365,17 @@ function budgetHover(analysis: Analysis): string {
       "`allocate` has not measured its candidates yet: these figures use the defaults' format (hover `allocate`).",
     );
   return lines.join('\n');
+}
+
+/** What the forward pass runs for calibration (generated, tokens, text): the architecture read
+ *  from the model's config, or why it cannot run it. */
+function forwardLine(analysis: Analysis): string {
+  const kind = analysis.recipe.calibration?.kind;
+  if (!analysis.model || !kind || kind === 'imatrix') return '';
+  const s = forwardSupport(analysis.model);
+  return s.ok
+    ? `\n\nForward pass: ${describeForward(s.arch)}.`
+    : `\n\nThe forward pass cannot run this model: ${s.message}`;
 }
 
 /** calibration imatrix "file": what the file holds and how it fits the model. */
