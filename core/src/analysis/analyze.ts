@@ -19,6 +19,8 @@ import { allocationFor, type AllocationState } from '../allocate/state';
 import { checkImatrix, imatrixMethodProblems, type ImatrixAnalysis } from './imatrix';
 import type { ImatrixHeader } from '../models/imatrix';
 import { pushAll } from '../arrays';
+import { checkOutputSafety, type OutputFacts } from './outputSafety';
+import { nodeOutputFacts } from './outputFacts';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -29,6 +31,8 @@ export interface AnalyzeOptions {
   exists?: (absolutePath: string) => boolean;
   /** Reads an imatrix header (calibration imatrix); defaults to readImatrixHeader. */
   loadImatrix?: (absolutePath: string) => ImatrixHeader;
+  /** What the output-safety rule sees of the file system; defaults to nodeOutputFacts. */
+  outputFacts?: OutputFacts;
 }
 
 export interface Analysis {
@@ -56,6 +60,8 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   const all: Diagnostic[] = errors.map((e) => diag(e.code, 'error', e, e.message));
   pushAll(all, diagnostics, checkRecipe(recipe), imatrixMethodProblems(recipe));
   const result: Analysis = { file, recipe, diagnostics: all };
+  const facts = options.outputFacts ?? nodeOutputFacts;
+  pushAll(all, checkOutputSafety(recipe, { recipePath: options.recipePath, facts }).diagnostics);
 
   const exists = options.exists ?? fs.existsSync;
   const cal = recipe.calibration;
