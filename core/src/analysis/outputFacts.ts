@@ -97,15 +97,15 @@ export function fileProvenanceOf(p: string): Provenance {
         fs.closeSync(fd);
       }
     } catch (e) {
-      return { bitsmith: false, reason: `it cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+      return { bitsmith: false, reason: `cannot be read to see who wrote it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
     }
-    const none: Provenance = { bitsmith: false, reason: 'it carries no Bitsmith mark' };
+    const none: Provenance = { bitsmith: false, reason: 'Bitsmith did not write it (it carries no Bitsmith mark)' };
     if (head.length >= 4 && head.subarray(0, 4).toString('latin1') === 'GGUF') {
       try {
         const v = readGgufHeader(p).metadata['bitsmith.version'];
-        return typeof v === 'string' ? { bitsmith: true } : { bitsmith: false, reason: 'a GGUF file without bitsmith.version' };
+        return typeof v === 'string' ? { bitsmith: true } : { bitsmith: false, reason: 'Bitsmith did not write it (a GGUF file without bitsmith.version)' };
       } catch {
-        return { bitsmith: false, reason: 'a GGUF file Bitsmith cannot read' };
+        return { bitsmith: false, reason: 'is a GGUF file Bitsmith cannot read, so it cannot tell who wrote it' };
       }
     }
     if (head.length > 9 && head.readBigUInt64LE(0) < BigInt(1) << BigInt(40) && head[8] === 0x7b /* { */) {
@@ -113,7 +113,7 @@ export function fileProvenanceOf(p: string): Provenance {
         const v = readSafetensorsHeader(p).metadata['bitsmith.version'];
         return typeof v === 'string'
           ? { bitsmith: true }
-          : { bitsmith: false, reason: 'a safetensors file without bitsmith.* metadata' };
+          : { bitsmith: false, reason: 'Bitsmith did not write it (a safetensors file without its bitsmith.* metadata)' };
       } catch {
         return none;
       }
@@ -128,12 +128,12 @@ export function folderProvenanceOf(p: string): Provenance {
   try {
     names = fs.readdirSync(p);
   } catch (e) {
-    return { bitsmith: false, reason: `it cannot be listed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+    return { bitsmith: false, reason: `cannot be listed (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
   }
   if (names.length === 0) return { bitsmith: true };
   const markerPath = path.join(p, OUTPUT_MARKER);
   const m = entryAt(markerPath);
-  if (m?.kind !== 'file') return { bitsmith: false, reason: `it has no ${OUTPUT_MARKER}` };
+  if (m?.kind !== 'file') return { bitsmith: false, reason: `Bitsmith did not write it (it has no ${OUTPUT_MARKER})` };
   let marker;
   try {
     const st = fs.statSync(markerPath);
@@ -141,7 +141,7 @@ export function folderProvenanceOf(p: string): Provenance {
   } catch {
     marker = undefined;
   }
-  if (!marker) return { bitsmith: false, reason: `its ${OUTPUT_MARKER} is not Bitsmith's` };
+  if (!marker) return { bitsmith: false, reason: `Bitsmith did not write it (its ${OUTPUT_MARKER} is not Bitsmith's)` };
   const entries: FolderEntryNow[] = [];
   for (const name of names) {
     let st: fs.BigIntStats | undefined;

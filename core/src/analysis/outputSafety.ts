@@ -246,7 +246,7 @@ export function checkOutputSafety(recipe: Recipe, ctx: OutputSafetyContext): Out
     if (!prov.bitsmith) {
       problem(
         'overwrites-foreign',
-        `${target} exists and Bitsmith did not write it (${prov.reason}): it will not be replaced. Delete it yourself or choose another path`,
+        `${target} exists and ${prov.reason}: it will not be replaced. Delete it yourself or choose another path`,
       );
       continue;
     }

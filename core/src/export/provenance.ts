@@ -87,7 +87,7 @@ export function folderMarkerProblem(marker: FolderMarker, entries: readonly Fold
     else if (f.size !== e.size || f.mtimeMs !== e.mtimeMs) changed.push(e.name);
   }
   const few = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ` and ${xs.length - 3} more` : '');
-  if (foreign.length) return `it holds files Bitsmith did not write there (${few(foreign)})`;
-  if (changed.length) return `files in it changed after Bitsmith wrote them (${few(changed)})`;
+  if (foreign.length) return `holds files Bitsmith did not write there (${few(foreign)})`;
+  if (changed.length) return `holds files changed since Bitsmith wrote them (${few(changed)})`;
   return undefined;
 }
