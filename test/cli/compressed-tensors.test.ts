@@ -241,7 +241,10 @@ describe('cli run: output compressed_tensors', function () {
     assert.equal(marker.writer, 'bitsmith');
     assert.deepEqual(
       marker.files.map((f) => [f.name, f.size]).sort(),
-      ['LICENSE.llama2c', 'README.md', 'config.json', 'model.safetensors'].map((f) => [f, fs.statSync(path.join(ct, f)).size]),
+      ['LICENSE.llama2c', 'README.md', 'config.json', 'model.safetensors'].map((f) => [
+        f,
+        fs.statSync(path.join(ct, f)).size,
+      ]),
     );
     for (const f of ['LICENSE.llama2c', 'README.md'])
       assert.ok(fs.readFileSync(path.join(ct, f)).equals(fs.readFileSync(path.join(FIXTURE, f))), f);

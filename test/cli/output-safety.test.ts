@@ -17,11 +17,10 @@ const cli = path.join(root, 'dist/cli.js');
 const FIXTURE = path.join(root, 'examples/stories260K');
 
 let w: string;
-const runIn = (cwd: string, ...args: string[]) => {
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', maxBuffer: 64 << 20 });
+const run = (cmd: string, name: string) => {
+  const r = spawnSync(process.execPath, [cli, cmd, name], { cwd: w, encoding: 'utf8', maxBuffer: 64 << 20 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
-const run = (...args: string[]) => runIn(w, ...args);
 
 /** Every path under dir (symlinks not followed) with its kind and content hash. */
 function snapshot(dir: string): Record<string, string> {

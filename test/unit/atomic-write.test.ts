@@ -40,7 +40,10 @@ describe('atomic writes and temporary files', () => {
     writeFileAtomic(f, 'two\n', { replaces: id });
     assert.equal(fs.readFileSync(f, 'utf8'), 'two\n');
     // Checked as absent, but something is there now: untouched.
-    assert.throws(() => writeFileAtomic(f, 'three\n', { replaces: null }), /appeared after Bitsmith checked it: not replaced/);
+    assert.throws(
+      () => writeFileAtomic(f, 'three\n', { replaces: null }),
+      /appeared after Bitsmith checked it: not replaced/,
+    );
     // Checked as one file, but it changed since: untouched.
     assert.throws(() => writeFileAtomic(f, 'three\n', { replaces: id }), /changed after Bitsmith checked it/);
     assert.equal(fs.readFileSync(f, 'utf8'), 'two\n');
@@ -61,11 +64,23 @@ describe('atomic writes and temporary files', () => {
       try { writeFileAtomic(${JSON.stringify(f)}, Buffer.alloc(300000, 1)); console.log('written'); }
       catch (e) { console.log(e.message); }`;
     // ulimit -f counts 512- or 1024-byte blocks depending on the shell: 100 blocks is well under 300000 bytes.
-    const r = spawnSync('/bin/sh', ['-c', `ulimit -f 100 && exec "${process.execPath}" -r ${JSON.stringify(path.join(root, 'test/register.js'))} -e '${code.replace(/'/g, "'\\''")}'`], {
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      '/bin/sh',
+      [
+        '-c',
+        `ulimit -f 100 && exec "${process.execPath}" -r ${JSON.stringify(path.join(root, 'test/register.js'))} -e '${code.replace(/'/g, "'\\''")}'`,
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot write 300000 bytes \\(.*EFBIG\\); nothing was written`));
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot write 300000 bytes \\(.*EFBIG\\); nothing was written`,
+      ),
+    );
     assert.equal(fs.readFileSync(f, 'utf8'), 'old contents');
     assert.deepEqual(others(), []);
   });
@@ -90,7 +105,9 @@ describe('atomic writes and temporary files', () => {
         fs.writeFileSync(path.join(tmp, n, 'model.safetensors'), 'x');
       } else fs.writeFileSync(path.join(tmp, n), 'x');
     }
-    const removed = removeStaleTemps(tmp).map((p) => path.basename(p)).sort();
+    const removed = removeStaleTemps(tmp)
+      .map((p) => path.basename(p))
+      .sort();
     assert.deepEqual(removed, [names.staleFolder, names.staleFile].sort());
     assert.deepEqual(
       fs.readdirSync(tmp).sort(),

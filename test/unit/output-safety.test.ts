@@ -59,7 +59,9 @@ function fakeFs(nodes: Record<string, FakeNode>): OutputFacts {
       const next = path.join(cur, parts[i]);
       const n = all.get(next);
       if (n?.kind === 'symlink' && n.to && hops++ < 40) {
-        parts.splice(0, i + 1, ...resolve(n.to).split('/').filter(Boolean));
+        parts.splice(0, i + 1);
+        const head = resolve(n.to).split('/').filter(Boolean);
+        for (let k = head.length - 1; k >= 0; k--) parts.unshift(head[k]);
         i = -1;
         cur = '/';
         continue;
@@ -133,6 +135,7 @@ describe('output safety: the rule', () => {
     for (const p of ['model/config.json', './model/../model/config.json', 'model/new.safetensors', '/w/model/x']) {
       const r = check(recipeWith(`output fake "${p}"`), MODEL_FOLDER);
       assert.deepEqual(codes(r), ['output/overwrites-model'], p);
+      assert.doesNotMatch(r.diagnostics[0].message, /links/, p);
     }
   });
 
@@ -171,12 +174,19 @@ describe('output safety: the rule', () => {
       '/w/m/model-00001-of-00002.safetensors': { kind: 'file' as const },
       '/w/r.quant': { kind: 'file' as const },
     };
-    const r = check(recipeWith('output fake "m/model-00001-of-00002.safetensors"', 'm/model.safetensors.index.json'), nodes);
+    const r = check(
+      recipeWith('output fake "m/model-00001-of-00002.safetensors"', 'm/model.safetensors.index.json'),
+      nodes,
+    );
     assert.deepEqual(codes(r), ['output/overwrites-model']);
   });
 
   it('calibration and held-out token files are inputs: never written', () => {
-    const nodes = { ...MODEL_FOLDER, '/w/cal.json': { kind: 'file' as const }, '/w/held.json': { kind: 'file' as const } };
+    const nodes = {
+      ...MODEL_FOLDER,
+      '/w/cal.json': { kind: 'file' as const },
+      '/w/held.json': { kind: 'file' as const },
+    };
     const text =
       'model "model"\ncalibration tokens "cal.json"\nevaluate { perplexity "held.json" }\ndefaults { format int8 }\n' +
       'output fake "cal.json"\nexport llm_compressor "held.json"\n';
@@ -186,7 +196,10 @@ describe('output safety: the rule', () => {
   it('two destinations of one recipe may not share a path or nest', () => {
     const same = check(recipeWith('output fake "a.safetensors"\nexport llm_compressor "a.safetensors"'), MODEL_FOLDER);
     assert.deepEqual(codes(same), ['export/overwrites-output']);
-    const nested = check(recipeWith('output compressed_tensors "out"\nexport llm_compressor "out/r.yaml"'), MODEL_FOLDER);
+    const nested = check(
+      recipeWith('output compressed_tensors "out"\nexport llm_compressor "out/r.yaml"'),
+      MODEL_FOLDER,
+    );
     assert.deepEqual(codes(nested), ['export/overwrites-output']);
     assert.match(nested.diagnostics[0].message, /inside the folder of output compressed_tensors "out"/);
   });
@@ -200,10 +213,16 @@ describe('output safety: the rule', () => {
     assert.match(folder.diagnostics[0].message, /name a file \(e\.g\. sub\/model\.gguf\)/);
     // A folder output may end in '/'; a file where a folder output goes is refused.
     assert.deepEqual(codes(check(recipeWith('output compressed_tensors "ct/"'), MODEL_FOLDER)), []);
-    const file = check(recipeWith('output compressed_tensors "f"'), { ...MODEL_FOLDER, '/w/f': { kind: 'file', bitsmith: true } });
+    const file = check(recipeWith('output compressed_tensors "f"'), {
+      ...MODEL_FOLDER,
+      '/w/f': { kind: 'file', bitsmith: true },
+    });
     assert.deepEqual(codes(file), ['output/not-a-folder']);
     // Under a file nothing can be created.
-    const under = check(recipeWith('output fake "LICENSE/x.safetensors"'), { ...MODEL_FOLDER, '/w/LICENSE': { kind: 'file' } });
+    const under = check(recipeWith('output fake "LICENSE/x.safetensors"'), {
+      ...MODEL_FOLDER,
+      '/w/LICENSE': { kind: 'file' },
+    });
     assert.deepEqual(codes(under), ['output/not-a-folder']);
   });
 
@@ -232,7 +251,10 @@ describe('output safety: the rule', () => {
     };
     const foreign = check(recipeWith('output fake "LICENSE"\nexport llm_compressor "/abs/elsewhere.txt"'), nodes);
     assert.deepEqual(codes(foreign), ['output/overwrites-foreign', 'export/overwrites-foreign']);
-    assert.match(foreign.diagnostics[0].message, /\/w\/LICENSE exists and Bitsmith did not write it.*Delete it yourself or choose another path/);
+    assert.match(
+      foreign.diagnostics[0].message,
+      /\/w\/LICENSE exists and Bitsmith did not write it.*Delete it yourself or choose another path/,
+    );
     const ours = check(recipeWith('output fake "old.safetensors"\noutput compressed_tensors "ct"'), nodes);
     assert.deepEqual(codes(ours), []);
     assert.deepEqual(
@@ -242,7 +264,9 @@ describe('output safety: the rule', () => {
         [true, 'id:/w/ct', '/w/ct'],
       ],
     );
-    assert.deepEqual(codes(check(recipeWith('output compressed_tensors "mine"'), nodes)), ['output/overwrites-foreign']);
+    assert.deepEqual(codes(check(recipeWith('output compressed_tensors "mine"'), nodes)), [
+      'output/overwrites-foreign',
+    ]);
     const fresh = check(recipeWith('output fake "new/a.safetensors"'), nodes);
     assert.deepEqual([fresh.destinations[0].ok, fresh.destinations[0].replaces], [true, null]);
   });
@@ -270,6 +294,8 @@ describe('output safety: provenance marks', () => {
     assert.ok(hasTranslationMark(`${line}\nfoo: 1\n`));
     assert.ok(hasTranslationMark(`#!/bin/sh\n${line}\n`));
     assert.ok(!hasTranslationMark('# written by someone\nfoo: 1\n'));
+    // Translations of Bitsmith 0.1, before the mark line.
+    assert.ok(hasTranslationMark('#!/bin/sh\n# llama-quantize command written by bitsmith from r.quant\n'));
     assert.ok(!hasTranslationMark(`a\nb\nc\nd\n${line}\n`));
   });
 

@@ -6,6 +6,8 @@
 //   otherwise  progress on stderr, then a per-tensor table and the totals on stdout
 // The report is also saved under <recipe dir>/.bitsmith/reports/ or --report-dir (see run/report.ts).
 // SIGINT/SIGTERM cancel the run (no output file is left) and exit with 130/143.
+// Outputs follow core's output-safety rule (analysis/outputSafety.ts): checked with the
+// recipe, again right before the run starts, and by the writers right before each rename.
 import * as fs from 'fs';
 import * as path from 'path';
 import { diag, planToJson, type GgufSpec } from '../../../core/src/index';

@@ -4,12 +4,7 @@
 // Bitsmith wrote is replaced) and written whole or not at all (core/src/io/atomicWrite.ts).
 import * as fs from 'fs';
 import * as path from 'path';
-import {
-  llamaQuantizeCommand,
-  llmCompressorRecipe,
-  writeFileAtomic,
-  type Translation,
-} from '../../../core/src/index';
+import { llamaQuantizeCommand, llmCompressorRecipe, writeFileAtomic, type Translation } from '../../../core/src/index';
 import type { LoadedRecipe } from '../load';
 import { checkedFor, recheckOutputs } from '../outputs';
 

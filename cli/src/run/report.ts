@@ -129,7 +129,10 @@ function reportIdentity(file: string): string | null {
       ours = false;
     }
   }
-  if (!ours) throw new Error(`${file} exists and is not a Bitsmith report: not replaced (delete it or use another --report-dir)`);
+  if (!ours)
+    throw new Error(
+      `${file} exists and is not a Bitsmith report: not replaced (delete it or use another --report-dir)`,
+    );
   return e.id;
 }
 

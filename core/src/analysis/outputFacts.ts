@@ -61,7 +61,9 @@ export function realPathOf(p: string): string {
   let cur = path.resolve(p);
   for (;;) {
     try {
-      return path.join(fs.realpathSync.native(cur), ...rest.reverse());
+      let real = fs.realpathSync.native(cur);
+      for (let i = rest.length - 1; i >= 0; i--) real = path.join(real, rest[i]);
+      return real;
     } catch {
       const up = path.dirname(cur);
       if (up === cur) return path.resolve(p);
@@ -97,13 +99,18 @@ export function fileProvenanceOf(p: string): Provenance {
         fs.closeSync(fd);
       }
     } catch (e) {
-      return { bitsmith: false, reason: `cannot be read to see who wrote it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+      return {
+        bitsmith: false,
+        reason: `cannot be read to see who wrote it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      };
     }
     const none: Provenance = { bitsmith: false, reason: 'Bitsmith did not write it (it carries no Bitsmith mark)' };
     if (head.length >= 4 && head.subarray(0, 4).toString('latin1') === 'GGUF') {
       try {
         const v = readGgufHeader(p).metadata['bitsmith.version'];
-        return typeof v === 'string' ? { bitsmith: true } : { bitsmith: false, reason: 'Bitsmith did not write it (a GGUF file without bitsmith.version)' };
+        return typeof v === 'string'
+          ? { bitsmith: true }
+          : { bitsmith: false, reason: 'Bitsmith did not write it (a GGUF file without bitsmith.version)' };
       } catch {
         return { bitsmith: false, reason: 'is a GGUF file Bitsmith cannot read, so it cannot tell who wrote it' };
       }
@@ -113,7 +120,10 @@ export function fileProvenanceOf(p: string): Provenance {
         const v = readSafetensorsHeader(p).metadata['bitsmith.version'];
         return typeof v === 'string'
           ? { bitsmith: true }
-          : { bitsmith: false, reason: 'Bitsmith did not write it (a safetensors file without its bitsmith.* metadata)' };
+          : {
+              bitsmith: false,
+              reason: 'Bitsmith did not write it (a safetensors file without its bitsmith.* metadata)',
+            };
       } catch {
         return none;
       }
@@ -128,12 +138,19 @@ export function folderProvenanceOf(p: string): Provenance {
   try {
     names = fs.readdirSync(p);
   } catch (e) {
-    return { bitsmith: false, reason: `cannot be listed (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+    return {
+      bitsmith: false,
+      reason: `cannot be listed (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    };
   }
   if (names.length === 0) return { bitsmith: true };
   const markerPath = path.join(p, OUTPUT_MARKER);
   const m = entryAt(markerPath);
-  if (m?.kind !== 'file') return { bitsmith: false, reason: `Bitsmith did not write it (it has no ${OUTPUT_MARKER})` };
+  if (m?.kind !== 'file')
+    return {
+      bitsmith: false,
+      reason: `Bitsmith did not write it (it has no ${OUTPUT_MARKER}; nor has a folder an earlier Bitsmith wrote)`,
+    };
   let marker;
   try {
     const st = fs.statSync(markerPath);

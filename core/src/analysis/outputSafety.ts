@@ -17,15 +17,7 @@ import { diag, type Diagnostic } from './diagnostic';
 import type { Destination, Recipe } from './recipe';
 
 export type EntryKind =
-  | 'file'
-  | 'folder'
-  | 'symlink'
-  | 'char-device'
-  | 'block-device'
-  | 'fifo'
-  | 'socket'
-  | 'other'
-  | 'unreadable';
+  'file' | 'folder' | 'symlink' | 'char-device' | 'block-device' | 'fifo' | 'socket' | 'other' | 'unreadable';
 
 export interface Entry {
   kind: EntryKind;
@@ -94,6 +86,8 @@ export function checkOutputSafety(recipe: Recipe, ctx: OutputSafetyContext): Out
   // What no output may touch, by real path.
   interface Guarded {
     real: string;
+    /** As written (links not resolved): to say when only links make the paths meet. */
+    lexical: string;
     folder: boolean;
     code: string;
     what: string;
@@ -109,12 +103,19 @@ export function checkOutputSafety(recipe: Recipe, ctx: OutputSafetyContext): Out
       const folder = isFolder || /\.index\.json$/i.test(real);
       guarded.push({
         real: isFolder ? real : folder ? path.dirname(real) : real,
+        lexical: folder && !isFolder ? path.dirname(p) : p,
         folder,
         code: 'overwrites-model',
         what: isFolder ? `the model folder ${p}` : folder ? `the model folder ${path.dirname(p)}` : `the model ${p}`,
       });
     }
-    guarded.push({ real: facts.realPath(recipePath!), folder: false, code: 'overwrites-recipe', what: `the recipe ${recipePath}` });
+    guarded.push({
+      real: facts.realPath(recipePath!),
+      lexical: path.resolve(recipePath!),
+      folder: false,
+      code: 'overwrites-recipe',
+      what: `the recipe ${recipePath}`,
+    });
     const inputs: { value: string; what: string }[] = [];
     const cal = recipe.calibration;
     if (cal?.path) inputs.push({ value: cal.path.value, what: `the calibration ${cal.kind} file` });
@@ -123,7 +124,13 @@ export function checkOutputSafety(recipe: Recipe, ctx: OutputSafetyContext): Out
     for (const i of inputs) {
       const p = abs(i.value);
       const real = facts.realPath(p);
-      guarded.push({ real, folder: facts.entry(real)?.kind === 'folder', code: 'overwrites-input', what: `${i.what} ${p}` });
+      guarded.push({
+        real,
+        lexical: p,
+        folder: facts.entry(real)?.kind === 'folder',
+        code: 'overwrites-input',
+        what: `${i.what} ${p}`,
+      });
     }
   }
 
@@ -168,7 +175,7 @@ export function checkOutputSafety(recipe: Recipe, ctx: OutputSafetyContext): Out
     for (const g of guarded) {
       const why = overlap(real, g.real, g.folder);
       if (!why) continue;
-      const shown = real === target ? target : `${target} (${real} once links are resolved)`;
+      const shown = overlap(target, g.lexical, g.folder) ? target : `${target} (${real} once links are resolved)`;
       problem(
         g.code,
         why === 'same'
@@ -208,7 +215,10 @@ export function checkOutputSafety(recipe: Recipe, ctx: OutputSafetyContext): Out
     }
     switch (e.kind) {
       case 'unreadable':
-        problem('unreadable', `${target} cannot be checked (${e.detail ?? 'unknown error'}), so Bitsmith will not replace it`);
+        problem(
+          'unreadable',
+          `${target} cannot be checked (${e.detail ?? 'unknown error'}), so Bitsmith will not replace it`,
+        );
         continue;
       case 'symlink':
         problem(
@@ -295,7 +305,9 @@ function ancestorProblem(target: string, facts: OutputFacts): string | undefined
     const e = facts.entry(dir);
     if (e) {
       const kind = e.kind === 'symlink' ? facts.entry(facts.realPath(dir))?.kind : e.kind;
-      return kind === 'folder' || kind === undefined ? undefined : `${dir} is not a folder, so ${target} cannot be created`;
+      return kind === 'folder' || kind === undefined
+        ? undefined
+        : `${dir} is not a folder, so ${target} cannot be created`;
     }
     const up = path.dirname(dir);
     if (up === dir) return undefined;

@@ -20,10 +20,16 @@ export function translationMarkLine(source: string): string {
   return `${TRANSLATION_MARK} from ${source}: bitsmith run/export replace this file (delete this line to keep your edits)`;
 }
 
+/** The first comment lines of translations written before the mark existed (Bitsmith 0.1). */
+const EARLIER_MARKS = [
+  '# llm-compressor recipe written by bitsmith from ',
+  '# llama-quantize command written by bitsmith from ',
+];
+
 /** Whether text (the first bytes of a file) carries the translation mark in its first lines. */
 export function hasTranslationMark(head: string): boolean {
-  const lines = head.split('\n', 4);
-  return lines.some((l) => l.replace(/\r$/, '').startsWith(TRANSLATION_MARK));
+  const lines = head.split('\n', 4).map((l) => l.replace(/\r$/, ''));
+  return lines.some((l) => l.startsWith(TRANSLATION_MARK) || EARLIER_MARKS.some((m) => l.startsWith(m)));
 }
 
 export interface FolderMarkerFile {

@@ -94,7 +94,9 @@ export function renameInto(tmp: string, target: string, replaces: string | null 
         fs.linkSync(tmp, target);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST' || fs.lstatSync(target, { throwIfNoEntry: false }))
-          throw new Error(`${target} appeared while Bitsmith was writing it: not replaced (the new file was discarded)`);
+          throw new Error(
+            `${target} appeared while Bitsmith was writing it: not replaced (the new file was discarded)`,
+          );
         // A file system without hard links: checked just above, now renamed.
         return renameOrThrow(tmp, target);
       }

@@ -49,8 +49,8 @@ bool fileTimes(const std::string& p, int64_t& size, int64_t& mtimeMs) {
 // Swaps two existing paths atomically (Linux renameat2); false when the system cannot.
 bool swapPaths(const std::string& a, const std::string& b) {
 #if defined(__linux__) && defined(SYS_renameat2)
-  return ::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), 2u /* RENAME_EXCHANGE */) ==
-         0;
+  return ::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(),
+                   2u /* RENAME_EXCHANGE */) == 0;
 #else
   (void)a;
   (void)b;
@@ -71,8 +71,9 @@ void OutputFolder::open() {
                      path_ + ": the parent folder " + dir.string() + " does not exist");
   const auto st = fs::symlink_status(p, ec);
   if (fs::exists(st) && !fs::is_directory(st))
-    throw ModelError("run/write-failed",
-                     path_ + ": exists and is not a folder (compressed-tensors output is a folder)");
+    throw ModelError(
+        "run/write-failed",
+        path_ + ": exists and is not a folder (compressed-tensors output is a folder)");
   for (int attempt = 0; attempt < 100; attempt++) {
     const std::string t = tempNameFor(path_);
     if (fs::create_directory(t, ec)) {
@@ -104,7 +105,8 @@ void OutputFolder::copyFile(const std::string& from, const std::string& name) {
     const std::streamsize got = in.gcount();
     if (got > 0) f.write(buf.data(), size_t(got));
   }
-  if (in.bad()) throw ModelError("run/write-failed", from + ": cannot read it to copy into " + path_);
+  if (in.bad())
+    throw ModelError("run/write-failed", from + ": cannot read it to copy into " + path_);
   f.commit();
 }
 
@@ -115,9 +117,11 @@ void OutputFolder::commit() {
     json::Value files = json::Value::array();
     std::vector<std::string> names;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(temp_, ec)) names.push_back(e.path().filename().string());
+    for (const auto& e : fs::directory_iterator(temp_, ec))
+      names.push_back(e.path().filename().string());
     if (ec)
-      throw ModelError("run/write-failed", temp_ + ": cannot list the finished folder (" + ec.message() + ")");
+      throw ModelError("run/write-failed",
+                       temp_ + ": cannot list the finished folder (" + ec.message() + ")");
     for (const std::string& n : names) {
       int64_t size = 0, mtimeMs = 0;
       if (!fileTimes((fs::path(temp_) / n).string(), size, mtimeMs)) continue;

@@ -100,8 +100,8 @@ std::string pathIdentity(const std::string& path) {
 #else
   const auto& mt = st.st_mtim;
 #endif
-  const unsigned long long ns =
-      static_cast<unsigned long long>(mt.tv_sec) * 1000000000ull + static_cast<unsigned long long>(mt.tv_nsec);
+  const unsigned long long ns = static_cast<unsigned long long>(mt.tv_sec) * 1000000000ull +
+                                static_cast<unsigned long long>(mt.tv_nsec);
   return std::to_string(static_cast<unsigned long long>(st.st_dev)) + ":" +
          std::to_string(static_cast<unsigned long long>(st.st_ino)) + ":" +
          std::to_string(static_cast<long long>(st.st_size)) + ":" + std::to_string(ns);
@@ -112,12 +112,12 @@ void checkDestination(const std::string& path, const ReplacePolicy& policy) {
   if (policy.kind == ReplacePolicy::Unchecked) return;
   const std::string now = pathIdentity(path);
   if (now.empty() || (policy.kind == ReplacePolicy::Identity && now == policy.identity)) return;
-  throw ModelError("run/output-changed",
-                   path +
-                       (policy.kind == ReplacePolicy::Nothing
-                            ? " appeared after Bitsmith checked it"
-                            : " changed after Bitsmith checked it") +
-                       ": not replaced (the new output was discarded; run again to check it)");
+  throw ModelError(
+      "run/output-changed",
+      path +
+          (policy.kind == ReplacePolicy::Nothing ? " appeared after Bitsmith checked it"
+                                                 : " changed after Bitsmith checked it") +
+          ": not replaced (the new output was discarded; run again to check it)");
 }
 
 namespace {
@@ -126,7 +126,8 @@ namespace {
 // file system have it, else link + unlink (files), else a check right before rename().
 int renameNoReplace(const std::string& from, const std::string& to, bool isFile) {
 #if defined(__linux__) && defined(SYS_renameat2)
-  if (::syscall(SYS_renameat2, AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), 1u /* RENAME_NOREPLACE */) == 0)
+  if (::syscall(SYS_renameat2, AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(),
+                1u /* RENAME_NOREPLACE */) == 0)
     return 0;
   if (errno != EINVAL && errno != ENOSYS) return errno;
 #endif
@@ -214,7 +215,8 @@ void TempFile::write(const void* data, size_t n) {
       if (errno == EINTR) continue;
       fail("write " + std::to_string(asked) + " bytes at byte " + std::to_string(written_), errno);
     }
-    if (w == 0) fail("write " + std::to_string(asked) + " bytes at byte " + std::to_string(written_), EIO);
+    if (w == 0)
+      fail("write " + std::to_string(asked) + " bytes at byte " + std::to_string(written_), EIO);
     q += w;
     n -= size_t(w);
     written_ += uint64_t(w);
@@ -244,8 +246,7 @@ void TempFile::commit() {
     throw;
   }
   if (e != 0) {
-    std::string msg =
-        path_ + ": cannot rename the finished file into place (" + errnoText(e) + ")";
+    std::string msg = path_ + ": cannot rename the finished file into place (" + errnoText(e) + ")";
     abort();
     throw ModelError("run/write-failed", msg);
   }
