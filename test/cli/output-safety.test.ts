@@ -140,10 +140,15 @@ describe('cli: output safety (no output may touch a file Bitsmith did not write)
     refused('run', 'r.quant', 'output/overwrites-model', 3);
   });
 
-  it('output fake "/dev/null" (a device) is refused and the device stays a device', () => {
+  it('a device or a FIFO is refused (and stays what it is)', () => {
+    // /dev/null through `check` only: a regression in `run` must not replace the machine's device.
     recipe('r.quant', `${BASE}output fake "/dev/null"\n`);
-    refused('run', 'r.quant', 'output/not-a-file', 3, /character device/);
-    assert.ok(fs.lstatSync('/dev/null').isCharacterDevice());
+    refused('check', 'r.quant', 'output/not-a-file', 3, /character device/);
+    const fifo = path.join(w, 'pipe');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    recipe('r.quant', `${BASE}output fake "pipe"\n`);
+    refused('run', 'r.quant', 'output/not-a-file', 3, /a FIFO/);
+    assert.ok(fs.lstatSync(fifo).isFIFO());
   });
 
   it('an empty path, an existing folder and a path ending in "/" are refused before the run', () => {
