@@ -77,7 +77,8 @@ export function destinationsOf(recipe: Recipe): { keyword: 'output' | 'export'; 
 }
 
 export function checkOutputSafety(recipe: Recipe, ctx: OutputSafetyContext): OutputSafety {
-  const { facts, recipePath } = ctx;
+  const { recipePath } = ctx;
+  const facts = memoized(ctx.facts);
   const diagnostics: Diagnostic[] = [];
   const destinations: CheckedDestination[] = [];
   const base = recipePath ? path.dirname(recipePath) : undefined;
@@ -264,6 +265,25 @@ export function checkOutputSafety(recipe: Recipe, ctx: OutputSafetyContext): Out
     checked.replaces = e.id;
   }
   return { diagnostics, destinations };
+}
+
+/** The facts with lstat and realpath asked once per path in one check (the same folders come up often). */
+function memoized(f: OutputFacts): OutputFacts {
+  const entries = new Map<string, Entry | undefined>();
+  const reals = new Map<string, string>();
+  return {
+    entry: (p) => {
+      if (!entries.has(p)) entries.set(p, f.entry(p));
+      return entries.get(p);
+    },
+    realPath: (p) => {
+      let r = reals.get(p);
+      if (r === undefined) reals.set(p, (r = f.realPath(p)));
+      return r;
+    },
+    fileProvenance: (p) => f.fileProvenance(p),
+    folderProvenance: (p) => f.folderProvenance(p),
+  };
 }
 
 const KIND_TEXT: Record<string, string> = {

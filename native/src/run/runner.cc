@@ -396,9 +396,6 @@ struct Item {
   const JobTensor* job;  // null: not in the plan, copied unchanged
 };
 
-// llama.cpp's `llama` architecture rotates interleaved pairs (2i, 2i+1) of each head;
-// Hugging Face checkpoints store q/k for rotate-half (i, i + hd/2). Row r of the HF
-// tensor goes to row interleavedRow(r) of the GGUF tensor (as llama.cpp's converter does).
 // The bytes a tensor produced must be the plan's: checked as each tensor finishes, so a
 // mismatch fails the run before any output is renamed into place.
 void checkPlannedBytes(const JobTensor* jt, const std::string& name, int64_t bytes) {
@@ -406,10 +403,13 @@ void checkPlannedBytes(const JobTensor* jt, const std::string& name, int64_t byt
     throw ModelError("run/internal",
                      "tensor \"" + name + "\": the plan says " + std::to_string(jt->expectedBytes) +
                          " bytes, the backend produced " + std::to_string(bytes) +
-                         " (nothing was written)",
+                         " (no output was replaced)",
                      name);
 }
 
+// llama.cpp's `llama` architecture rotates interleaved pairs (2i, 2i+1) of each head;
+// Hugging Face checkpoints store q/k for rotate-half (i, i + hd/2). Row r of the HF
+// tensor goes to row interleavedRow(r) of the GGUF tensor (as llama.cpp's converter does).
 int64_t interleavedRow(int64_t r, int64_t rows, int64_t heads) {
   const int64_t hd = rows / heads, half = hd / 2;
   const int64_t h = r / hd, j = r % hd;
