@@ -234,7 +234,7 @@ export function checkOutputSafety(recipe: Recipe, ctx: OutputSafetyContext): Out
       case 'other':
         problem(
           'not-a-file',
-          `${target} is ${KIND_TEXT[e.kind]}, not a regular ${folderOut ? 'folder' : 'file'}: Bitsmith writes only regular files`,
+          `${target} is ${KIND_TEXT[e.kind]}, not a ${folderOut ? 'folder' : 'regular file'}: Bitsmith writes only regular files and folders`,
         );
         continue;
       case 'folder':
@@ -291,7 +291,7 @@ const KIND_TEXT: Record<string, string> = {
   'block-device': 'a block device',
   fifo: 'a FIFO',
   socket: 'a socket',
-  other: 'not a regular file',
+  other: 'neither a file nor a folder',
 };
 
 function exampleName(keyword: string, kind: string): string {
