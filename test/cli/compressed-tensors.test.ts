@@ -226,7 +226,26 @@ describe('cli run: output compressed_tensors', function () {
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it("writes config.json (the model's, with quantization_config), model.safetensors and the other files", () => {
-    assert.deepEqual(fs.readdirSync(ct).sort(), ['LICENSE.llama2c', 'README.md', 'config.json', 'model.safetensors']);
+    assert.deepEqual(fs.readdirSync(ct).sort(), [
+      '.bitsmith-output.json',
+      'LICENSE.llama2c',
+      'README.md',
+      'config.json',
+      'model.safetensors',
+    ]);
+    // The marker lists every file Bitsmith wrote there (a later run replaces the folder only then).
+    const marker = JSON.parse(fs.readFileSync(path.join(ct, '.bitsmith-output.json'), 'utf8')) as {
+      writer: string;
+      files: { name: string; size: number }[];
+    };
+    assert.equal(marker.writer, 'bitsmith');
+    assert.deepEqual(
+      marker.files.map((f) => [f.name, f.size]).sort(),
+      ['LICENSE.llama2c', 'README.md', 'config.json', 'model.safetensors'].map((f) => [
+        f,
+        fs.statSync(path.join(ct, f)).size,
+      ]),
+    );
     for (const f of ['LICENSE.llama2c', 'README.md'])
       assert.ok(fs.readFileSync(path.join(ct, f)).equals(fs.readFileSync(path.join(FIXTURE, f))), f);
     const src = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'config.json'), 'utf8'));

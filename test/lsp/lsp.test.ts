@@ -252,6 +252,19 @@ describe('language server over stdio', function () {
     assert.ok(d.message.includes(missing), d.message);
   });
 
+  it('reports an output that would overwrite the model or the recipe on its path string', async () => {
+    const text = `${M}defaults { format int8; group channel }\noutput fake "${modelDir}/config.json"\nexport llm_compressor "unsafe.quant"\n`;
+    const r = await open('unsafe.quant', text);
+    const { diagnostics } = await diagnosticsFor(r.uri, (p) => p.diagnostics.length > 0);
+    const model = diagnostics.find((d) => d.code === 'output/overwrites-model')!;
+    assert.ok(model, JSON.stringify(diagnostics));
+    assert.equal(model.severity, 1);
+    assert.deepEqual(model.range.start, pos(text, `"${modelDir}/config.json"`));
+    const self = diagnostics.find((d) => d.code === 'export/overwrites-recipe')!;
+    assert.ok(self, JSON.stringify(diagnostics));
+    assert.deepEqual(self.range.start, pos(text, '"unsafe.quant"'));
+  });
+
   it('re-reads a model when the client reports its files changed', async () => {
     const dir = path.join(tmp, 'late-model');
     const r = await open('late.quant', `model "late-model"\ndefaults { format int8; group channel }\n`);

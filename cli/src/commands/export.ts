@@ -6,6 +6,7 @@ import * as path from 'path';
 import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
 import { writeExports } from '../run/exports';
+import { cleanStaleTemps, UnsafeOutputError } from '../outputs';
 
 export function exportCommand(file: string, opts: { json?: boolean }): number {
   const loaded = loadRecipe(file);
@@ -30,9 +31,13 @@ export function exportCommand(file: string, opts: { json?: boolean }): number {
   }
   let written;
   try {
+    cleanStaleTemps(loaded);
     written = writeExports(loaded);
   } catch (e) {
-    process.stderr.write(`bitsmith: ${(e as Error).message}\n`);
+    if (e instanceof UnsafeOutputError) {
+      printDiagnostics(loaded, e.diagnostics);
+      process.stderr.write('bitsmith: not exporting: an output is not safe to write (above); nothing was written\n');
+    } else process.stderr.write(`bitsmith: ${(e as Error).message}\n`);
     return 1;
   }
   if (opts.json) {

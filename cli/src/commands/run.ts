@@ -6,6 +6,8 @@
 //   otherwise  progress on stderr, then a per-tensor table and the totals on stdout
 // The report is also saved under <recipe dir>/.bitsmith/reports/ or --report-dir (see run/report.ts).
 // SIGINT/SIGTERM cancel the run (no output file is left) and exit with 130/143.
+// Outputs follow core's output-safety rule (analysis/outputSafety.ts): checked with the
+// recipe, again right before the run starts, and by the writers right before each rename.
 import * as fs from 'fs';
 import * as path from 'path';
 import { diag, planToJson, type GgufSpec } from '../../../core/src/index';
@@ -15,6 +17,7 @@ import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } fro
 import { TextCalibrationError } from '../run/textCalibration';
 import { measure, measureText } from '../run/measure';
 import { writeExports, type WrittenExport } from '../run/exports';
+import { checkedFor, cleanStaleTemps, recheckOrReport, UnsafeOutputError } from '../outputs';
 import {
   loadNative,
   type CalibrationEvent,
@@ -26,7 +29,7 @@ import {
   type RunEvent,
   type TensorEvent,
 } from '../run/native';
-import { buildReport, checkAgainstPlan, formatReport, saveReport, seconds } from '../run/report';
+import { buildReport, checkAgainstPlan, formatReport, reportPaths, saveReport, seconds } from '../run/report';
 import { version } from '../version';
 
 export interface RunOptions {
@@ -106,6 +109,15 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     return 1;
   }
 
+  // The outputs once more, on the file system as it is now; the runner compares each
+  // destination with this right before its rename.
+  cleanStaleTemps(loaded, [reportPaths(loaded.path, new Date(), opts.reportDir).dir]);
+  const checked = recheckOrReport(loaded, 'running');
+  if (!checked) return 1;
+  const replacesOf = (kind: string) => {
+    const d = analysis.recipe.outputs.find((o) => o.kind === kind);
+    return d ? checkedFor(checked, d).replaces : undefined;
+  };
   const target = runOutput(loaded);
   const output = target?.path;
   const ggufPath = ggufOutput(loaded);
@@ -143,8 +155,9 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       threads,
       output,
       outputKind: target?.kind,
+      outputReplaces: target ? replacesOf(target.kind) : undefined,
       version,
-      gguf: ggufPath && ggufSpec ? { path: ggufPath, spec: ggufSpec } : undefined,
+      gguf: ggufPath && ggufSpec ? { path: ggufPath, spec: ggufSpec, replaces: replacesOf('gguf') } : undefined,
     });
   } catch (e) {
     const cal = analysis.recipe.calibration;
@@ -292,6 +305,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   try {
     exported = writeExports(loaded);
   } catch (e) {
+    if (e instanceof UnsafeOutputError) printDiagnostics(loaded, e.diagnostics);
     process.stderr.write(`bitsmith: cannot write the translations: ${(e as Error).message}\n`);
     return 1;
   }

@@ -1,10 +1,12 @@
 // The recipe's translations (`export llm_compressor "recipe.yaml"`, `export llama_quantize
 // "cmd.sh"`), written from the resolved plan by `bitsmith run` and `bitsmith export`.
-// Each file is written to a temporary name and renamed into place.
+// Each is checked again right before it is written (cli/src/outputs.ts: only a file
+// Bitsmith wrote is replaced) and written whole or not at all (core/src/io/atomicWrite.ts).
 import * as fs from 'fs';
 import * as path from 'path';
-import { llamaQuantizeCommand, llmCompressorRecipe, type Translation } from '../../../core/src/index';
+import { llamaQuantizeCommand, llmCompressorRecipe, writeFileAtomic, type Translation } from '../../../core/src/index';
 import type { LoadedRecipe } from '../load';
+import { checkedFor, recheckOutputs } from '../outputs';
 
 export type { ReportExport as WrittenExport } from '../../../core/src/runReport';
 import type { ReportExport as WrittenExport } from '../../../core/src/runReport';
@@ -23,16 +25,18 @@ export function translate(loaded: LoadedRecipe, kind: string, target: string): T
   throw new Error(`export ${kind} is not implemented`);
 }
 
+/** Writes every export; throws UnsafeOutputError (before writing any) when one is no longer safe to write. */
 export function writeExports(loaded: LoadedRecipe): WrittenExport[] {
+  const exports = loaded.analysis.recipe.exports;
+  if (exports.length === 0) return [];
+  const checked = recheckOutputs(loaded);
   const out: WrittenExport[] = [];
-  for (const e of loaded.analysis.recipe.exports) {
-    const target = path.resolve(path.dirname(loaded.path), e.path.value);
-    const t = translate(loaded, e.kind, target);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    const tmp = `${target}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, t.text, { mode: e.kind === 'llama_quantize' ? 0o755 : 0o644 });
-    fs.renameSync(tmp, target);
-    out.push({ kind: e.kind, path: target, issues: t.issues });
+  for (const e of exports) {
+    const c = checkedFor(checked, e);
+    const t = translate(loaded, e.kind, c.path);
+    fs.mkdirSync(path.dirname(c.path), { recursive: true });
+    writeFileAtomic(c.path, t.text, { mode: e.kind === 'llama_quantize' ? 0o755 : 0o644, replaces: c.replaces });
+    out.push({ kind: e.kind, path: c.path, issues: t.issues });
   }
   return out;
 }

@@ -139,16 +139,19 @@ export function buildJob(
     threads: number;
     output?: string;
     outputKind?: 'fake' | 'compressed_tensors';
+    /** What may be at the output when it is renamed there (the write-time check's Bitsmith output, or null: nothing). */
+    outputReplaces?: string | null;
     version: string;
-    gguf?: { path: string; spec: GgufSpec };
+    gguf?: { path: string; spec: GgufSpec; replaces?: string | null };
   },
 ): RunJob {
   const job: RunJob = {
     model: loaded.analysis.modelPath ?? plan.model.path,
+    // bytesOut: the runner checks each tensor's bytes against the plan before any rename.
     tensors: plan.tensors.map((t) =>
       t.action === 'quantize'
-        ? { name: t.name, shape: t.shape, action: 'quantize' as const, config: jobConfig(t) }
-        : { name: t.name, shape: t.shape, action: 'keep' as const },
+        ? { name: t.name, shape: t.shape, action: 'quantize' as const, config: jobConfig(t), bytesOut: t.bytesOut }
+        : { name: t.name, shape: t.shape, action: 'keep' as const, bytesOut: t.bytesOut },
     ),
     threads: opts.threads,
   };
@@ -184,6 +187,7 @@ export function buildJob(
     job.output = {
       kind: opts.outputKind ?? 'fake',
       path: opts.output,
+      ...(opts.outputReplaces !== undefined ? { replaces: opts.outputReplaces } : {}),
       ...(ct
         ? {
             config: compressedTensorsConfigJson(loaded),
@@ -199,6 +203,7 @@ export function buildJob(
   if (opts.gguf)
     job.gguf = {
       path: opts.gguf.path,
+      ...(opts.gguf.replaces !== undefined ? { replaces: opts.gguf.replaces } : {}),
       spec: JSON.stringify({
         metadata: opts.gguf.spec.metadata,
         tensors: opts.gguf.spec.tensors,

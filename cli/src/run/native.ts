@@ -46,18 +46,22 @@ export interface JobConfig {
 
 export interface RunJob {
   model: string;
-  tensors: { name: string; shape: number[]; action: 'quantize' | 'keep'; config?: JobConfig }[];
+  /** bytesOut: the plan's bytes for the tensor; the runner fails (before renaming any output) when it produces others. */
+  tensors: { name: string; shape: number[]; action: 'quantize' | 'keep'; config?: JobConfig; bytesOut?: number }[];
   output?: {
     kind: 'fake' | 'compressed_tensors';
     /** A file (fake) or a folder (compressed_tensors). */
     path: string;
+    /** What may be there at the rename: null nothing, else the identity (dev:ino:size:mtimeNs) of the
+     *  Bitsmith output the caller checked; absent: unchecked. */
+    replaces?: string | null;
     metadata?: Record<string, string>;
     /** compressed_tensors: config.json's text, and files copied into the folder. */
     config?: string;
     copy?: { from: string; name: string }[];
   };
   /** output gguf: spec is JSON {metadata, tensors} (core/src/export/gguf.ts). */
-  gguf?: { path: string; spec: string };
+  gguf?: { path: string; spec: string; replaces?: string | null };
   threads?: number;
   /** Row-chunk size target in elements (<= 0: whole tensors). */
   chunkElements?: number;

@@ -7,7 +7,16 @@
 // with ':' replaced by '-' (2025-01-31T12-00-00.000Z), so file names sort by time.
 import * as fs from 'fs';
 import * as path from 'path';
-import { fmt, formatBytes, type PlanJson, type ReportOutput, type RunReport } from '../../../core/src/index';
+import {
+  entryAt,
+  fmt,
+  formatBytes,
+  removeStaleTemps,
+  writeFileAtomic,
+  type PlanJson,
+  type ReportOutput,
+  type RunReport,
+} from '../../../core/src/index';
 export type { RunReport } from '../../../core/src/index';
 import { table } from '../table';
 import type { CalibrationEvent, DoneEvent, EvaluationEvent, ImportanceEvent, TensorEvent } from './native';
@@ -73,7 +82,9 @@ export function checkAgainstPlan(plan: PlanJson, tensors: TensorEvent[], done: D
   for (const e of tensors) {
     const p = byName.get(e.name);
     if (!p) continue;
-    if (e.bpw !== p.bpw || e.bytesOut !== p.bytesOut) {
+    // A tensor with no elements has no bits per weight (the plan gives its source's): bytes only.
+    const empty = p.shape.some((d) => d === 0);
+    if ((!empty && e.bpw !== p.bpw) || e.bytesOut !== p.bytesOut) {
       return `internal error: bpw mismatch for tensor ${e.name}: the plan says ${fmt(p.bpw)} bpw (${p.bytesOut} bytes), the backend produced ${fmt(e.bpw)} bpw (${e.bytesOut} bytes)`;
     }
   }
@@ -94,17 +105,35 @@ export function reportPaths(
   return { dir, file: path.join(dir, `${base}-${stamp}.json`), latest: path.join(dir, `${base}-latest.json`) };
 }
 
-/** Writes the report (atomically: temp file + rename) and returns its path. */
+/** Writes the report (whole or not at all: core/src/io/atomicWrite.ts) and returns its path.
+ *  A file already at either name is replaced only when it is a Bitsmith report. */
 export function saveReport(report: RunReport, recipePath: string, reportDir?: string): string {
   const p = reportPaths(recipePath, new Date(report.finished), reportDir);
   fs.mkdirSync(p.dir, { recursive: true });
+  removeStaleTemps(p.dir);
   const text = JSON.stringify(report, null, 2) + '\n';
-  for (const file of [p.file, p.latest]) {
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file);
-  }
+  for (const file of [p.file, p.latest]) writeFileAtomic(file, text, { replaces: reportIdentity(file) });
   return p.file;
+}
+
+/** The identity of the Bitsmith report at file (null: nothing there); throws when something else is there. */
+function reportIdentity(file: string): string | null {
+  const e = entryAt(file);
+  if (!e) return null;
+  let ours = false;
+  if (e.kind === 'file') {
+    try {
+      const r = JSON.parse(fs.readFileSync(file, 'utf8')) as { type?: unknown; bitsmith?: unknown };
+      ours = r?.type === 'report' && typeof r.bitsmith === 'string';
+    } catch {
+      ours = false;
+    }
+  }
+  if (!ours)
+    throw new Error(
+      `${file} exists and is not a Bitsmith report: not replaced (delete it or use another --report-dir)`,
+    );
+  return e.id;
 }
 
 const num = (x: number | undefined, digits = 4): string =>

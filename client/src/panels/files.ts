@@ -1,9 +1,10 @@
 // File helpers of the panels: reading a run report with errors that name the file, and
-// writing exports atomically (temporary file in the same folder, then rename).
+// writing exports whole or not at all (temporary file in the same folder, then rename).
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { RunReport } from '../../../core/src/runReport';
+import { writeFileAtomic as writeWhole } from '../../../core/src/io/atomicWrite';
 import { reportProblem } from '../../../webview/src/shared/messages';
 
 export class ReportFileError extends Error {
@@ -41,19 +42,12 @@ export async function readReport(file: string): Promise<RunReport> {
   return json as RunReport;
 }
 
-/** Writes `data` to `target` through a temporary file beside it and a rename. */
+/** Writes `data` to `target` whole or not at all (core/src/io/atomicWrite.ts: a temporary
+ *  `.<name>.bitsmith-tmp-<pid>-<hex>` beside it, then a rename). The user chose the path in a
+ *  save dialog, which asks before replacing a file. */
 export async function writeFileAtomic(target: string, data: string): Promise<void> {
-  const temp = path.join(
-    path.dirname(target),
-    `.${path.basename(target)}.${process.pid}.${Date.now().toString(36)}.tmp`,
-  );
-  try {
-    await fs.promises.writeFile(temp, data, 'utf8');
-    await fs.promises.rename(temp, target);
-  } catch (err) {
-    await fs.promises.rm(temp, { force: true }).catch(() => undefined);
-    throw err;
-  }
+  writeWhole(target, data);
+  return Promise.resolve();
 }
 
 /** Asks where to save, then writes; returns the path written or undefined when cancelled. */

@@ -12,6 +12,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { PropValues } from '../analysis/recipe';
 import { BUILTIN_DEFAULTS } from '../analysis/resolve';
+import { writeFileAtomic } from '../io/atomicWrite';
+import { removeStaleTemps } from '../io/tempNames';
 
 export const MEASUREMENTS_VERSION = 1;
 
@@ -158,20 +160,10 @@ export function loadMeasurements(file: string, ctx: MeasureContext): Measurement
   return table;
 }
 
-/** Writes the table to a temporary file beside `file`, then renames it over `file`. */
+/** Writes the table whole or not at all (a temporary file beside `file`, renamed over it). */
 export function saveMeasurements(file: string, table: MeasurementTable): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    fs.writeFileSync(tmp, JSON.stringify(table));
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.rmSync(tmp, { force: true });
-    } catch {
-      // nothing to clean
-    }
-    throw e;
-  }
+  removeStaleTemps(path.dirname(file));
+  writeFileAtomic(file, JSON.stringify(table));
   loaded.delete(file);
 }

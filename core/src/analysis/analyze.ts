@@ -20,6 +20,8 @@ import { checkImatrix, imatrixMethodProblems, type ImatrixAnalysis } from './ima
 import type { ImatrixHeader } from '../models/imatrix';
 import { pushAll } from '../arrays';
 import { forwardProblems } from './forwardSupport';
+import { checkOutputSafety, type OutputFacts } from './outputSafety';
+import { nodeOutputFacts } from './outputFacts';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -30,6 +32,8 @@ export interface AnalyzeOptions {
   exists?: (absolutePath: string) => boolean;
   /** Reads an imatrix header (calibration imatrix); defaults to readImatrixHeader. */
   loadImatrix?: (absolutePath: string) => ImatrixHeader;
+  /** What the output-safety rule sees of the file system; defaults to nodeOutputFacts. */
+  outputFacts?: OutputFacts;
 }
 
 export interface Analysis {
@@ -57,6 +61,8 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   const all: Diagnostic[] = errors.map((e) => diag(e.code, 'error', e, e.message));
   pushAll(all, diagnostics, checkRecipe(recipe), imatrixMethodProblems(recipe));
   const result: Analysis = { file, recipe, diagnostics: all };
+  const facts = options.outputFacts ?? nodeOutputFacts;
+  pushAll(all, checkOutputSafety(recipe, { recipePath: options.recipePath, facts }).diagnostics);
 
   const exists = options.exists ?? fs.existsSync;
   const cal = recipe.calibration;

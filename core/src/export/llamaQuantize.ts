@@ -15,6 +15,7 @@ import type { Plan, TensorPlan } from '../plan';
 import type { PropName, Recipe } from '../analysis/recipe';
 import type { ExportIssue, Translation } from './llmCompressor';
 import { exactSelectors } from './selectors';
+import { translationMarkLine } from './provenance';
 
 const GGML_TYPES = new Set([
   'q4_0',
@@ -176,7 +177,8 @@ export function llamaQuantizeCommand(
   const issueList = [...issues.values()];
   const lines: string[] = [];
   lines.push('#!/bin/sh');
-  lines.push(`# llama-quantize command written by bitsmith from ${source}`);
+  lines.push(translationMarkLine(source));
+  lines.push('# A llama-quantize command.');
   lines.push(`# model: ${model.path}`);
   if (model.format !== 'gguf')
     lines.push(

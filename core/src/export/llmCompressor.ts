@@ -14,6 +14,7 @@ import type { Plan, TensorPlan } from '../plan';
 import type { PropName, Recipe } from '../analysis/recipe';
 import { weightArgs } from './compressedTensors';
 import { exactSelectors } from './selectors';
+import { translationMarkLine } from './provenance';
 
 export interface ExportIssue {
   /** Index into recipe.rules of the rule that asked for it (undefined: the export statement). */
@@ -137,7 +138,8 @@ export function llmCompressorRecipe(recipe: Recipe, plan: Plan, model: ModelHead
     });
   }
   const out: string[] = [];
-  out.push(`# llm-compressor recipe written by bitsmith from ${source}`);
+  out.push(translationMarkLine(source));
+  out.push('# An llm-compressor recipe.');
   out.push(`# model: ${model.path}`);
   out.push('# Every target selects exactly the modules the Bitsmith plan gives that configuration');
   out.push("# (re: targets are matched with Python's re.match against module names).");

@@ -78,6 +78,8 @@ class GgufWriter {
   void commit();
   void abort() noexcept;
   const std::string& path() const { return file_.path(); }
+  /** What may be at the destination at commit (io/temp_file.h). */
+  void setReplacePolicy(ReplacePolicy p) { file_.setReplacePolicy(std::move(p)); }
   const std::string& tempPath() const { return file_.tempPath(); }
 
  private:

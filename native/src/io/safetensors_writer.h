@@ -44,6 +44,8 @@ class SafetensorsWriter {
   void abort() noexcept;
   const std::string& path() const { return file_.path(); }
   const std::string& tempPath() const { return file_.tempPath(); }
+  /** What may be at the destination at commit (io/temp_file.h). */
+  void setReplacePolicy(ReplacePolicy p) { file_.setReplacePolicy(std::move(p)); }
   uint64_t bytesWritten() const { return written_; }
 
  private:

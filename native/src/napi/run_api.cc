@@ -127,6 +127,23 @@ bool isSet(const Napi::Value& v) {
   return !v.IsUndefined() && !v.IsNull();
 }
 
+// `replaces`: absent (unchecked), null (nothing may be there) or the identity of the
+// Bitsmith output the caller checked (io/temp_file.h).
+ReplacePolicy parseReplace(Napi::Env env, const Napi::Object& o, const std::string& where) {
+  ReplacePolicy p;
+  if (!o.Has("replaces") || o.Get("replaces").IsUndefined()) return p;
+  Napi::Value v = o.Get("replaces");
+  if (v.IsNull()) {
+    p.kind = ReplacePolicy::Nothing;
+    return p;
+  }
+  if (!v.IsString() || v.As<Napi::String>().Utf8Value().empty())
+    throw Napi::TypeError::New(env, where + ".replaces must be null or an identity string");
+  p.kind = ReplacePolicy::Identity;
+  p.identity = v.As<Napi::String>().Utf8Value();
+  return p;
+}
+
 int64_t intField(Napi::Env env, const Napi::Object& o, const char* key, int64_t def,
                  const std::string& where, int64_t min = 0) {
   Napi::Value v = field(o, key);
@@ -328,6 +345,7 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
                                      where + ".shape must be an array of non-negative integers");
         jt.shape.push_back(int64_t(x));
       }
+      jt.expectedBytes = intField(env, t, "bytesOut", -1, where);
       if (jt.quantize) {
         Napi::Value cfg = field(t, "config");
         if (!cfg.IsObject())
@@ -413,6 +431,7 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
     }
     job.outputPath = strField(env, oo, "path", "", "job.output");
     if (job.outputPath.empty()) throw Napi::TypeError::New(env, "job.output.path is required");
+    job.outputReplace = parseReplace(env, oo, "job.output");
     Napi::Value meta = field(oo, "metadata");
     if (isSet(meta)) {
       if (!meta.IsObject())
@@ -435,6 +454,7 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
     job.gguf = true;
     job.ggufPath = strField(env, go, "path", "", "job.gguf");
     if (job.ggufPath.empty()) throw Napi::TypeError::New(env, "job.gguf.path is required");
+    job.ggufReplace = parseReplace(env, go, "job.gguf");
     const std::string spec = strField(env, go, "spec", "{}", "job.gguf");
     std::string err;
     if (!json::parse(spec.data(), spec.size(), job.ggufSpec, err) || !job.ggufSpec.isObject())

@@ -1,20 +1,8 @@
 #include "run/compressed_tensors.h"
 
-#include <atomic>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include "io/error.h"
-
-#ifdef _WIN32
-#include <process.h>
-#define getpid _getpid
-#else
-#include <unistd.h>
-#endif
-
-namespace fs = std::filesystem;
 
 namespace bitsmith {
 
@@ -212,82 +200,6 @@ std::vector<Bytes> ctConvert(const std::string& weightName, int64_t rows, int64_
                            " bytes, the header says " + std::to_string(spec[i].bytes),
                        spec[i].name);
   return out;
-}
-
-void OutputFolder::open() {
-  static std::atomic<unsigned> counter{0};
-  fs::path p(path_);
-  if (p.filename().empty()) p = p.parent_path();
-  path_ = p.string();
-  const fs::path dir = p.parent_path();
-  std::error_code ec;
-  if (!dir.empty() && !fs::is_directory(dir, ec))
-    throw ModelError("run/write-failed",
-                     path_ + ": the parent folder " + dir.string() + " does not exist");
-  if (fs::exists(p, ec) && !fs::is_directory(p, ec))
-    throw ModelError(
-        "run/write-failed",
-        path_ + ": exists and is not a folder (compressed-tensors output is a folder)");
-  for (int attempt = 0; attempt < 100; attempt++) {
-    const fs::path t = dir / ("." + p.filename().string() + ".bitsmith-" +
-                              std::to_string(getpid()) + "-" + std::to_string(counter++) + ".tmp");
-    if (fs::create_directory(t, ec)) {
-      temp_ = t.string();
-      return;
-    }
-    if (ec)
-      throw ModelError("run/write-failed", path_ + ": cannot create a temporary folder in " +
-                                               dir.string() + " (" + ec.message() + ")");
-  }
-  throw ModelError("run/write-failed", path_ + ": cannot create a temporary folder");
-}
-
-void OutputFolder::writeText(const std::string& name, const std::string& text) {
-  const fs::path f = fs::path(temp_) / name;
-  std::ofstream o(f, std::ios::binary);
-  o.write(text.data(), std::streamsize(text.size()));
-  o.close();
-  if (!o)
-    throw ModelError("run/write-failed", (fs::path(path_) / name).string() + ": cannot write");
-}
-
-void OutputFolder::copyFile(const std::string& from, const std::string& name) {
-  std::error_code ec;
-  fs::copy_file(from, fs::path(temp_) / name, fs::copy_options::overwrite_existing, ec);
-  if (ec)
-    throw ModelError("run/write-failed",
-                     from + ": cannot copy into " + path_ + " (" + ec.message() + ")");
-}
-
-void OutputFolder::commit() {
-  std::error_code ec;
-  fs::path old;
-  if (fs::exists(path_, ec)) {
-    // An earlier output: moved aside, replaced, then removed.
-    old = fs::path(temp_ + ".old");
-    fs::rename(path_, old, ec);
-    if (ec)
-      throw ModelError("run/write-failed",
-                       path_ + ": cannot replace the existing folder (" + ec.message() + ")");
-  }
-  fs::rename(temp_, path_, ec);
-  if (ec) {
-    const std::string msg =
-        path_ + ": cannot rename the finished folder into place (" + ec.message() + ")";
-    if (!old.empty()) fs::rename(old, path_, ec);
-    throw ModelError("run/write-failed", msg);
-  }
-  committed_ = true;
-  temp_.clear();
-  if (!old.empty()) fs::remove_all(old, ec);
-}
-
-void OutputFolder::abort() noexcept {
-  if (!committed_ && !temp_.empty()) {
-    std::error_code ec;
-    fs::remove_all(temp_, ec);
-    temp_.clear();
-  }
 }
 
 }  // namespace bitsmith

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "io/output_folder.h"
 #include "io/safetensors_writer.h"
 #include "quant/stored.h"
 
@@ -43,29 +44,5 @@ std::vector<OutTensor> ctTensors(const std::string& weightName, int64_t rows, in
 /** The bytes of ctTensors(...) from the stored form (sizes checked against them). */
 std::vector<Bytes> ctConvert(const std::string& weightName, int64_t rows, int64_t cols,
                              const QuantConfig& c, const StoredTensor& st);
-
-/** An output folder built under a temporary name beside it and renamed into place by
- *  commit(); without commit (error, cancel) the temporary folder is removed. */
-class OutputFolder {
- public:
-  explicit OutputFolder(std::string path) : path_(std::move(path)) {}
-  ~OutputFolder() { abort(); }
-  OutputFolder(const OutputFolder&) = delete;
-  OutputFolder& operator=(const OutputFolder&) = delete;
-  /** Creates the temporary folder. Throws ModelError run/write-failed. */
-  void open();
-  const std::string& temp() const { return temp_; }
-  /** Writes a text file into the temporary folder. */
-  void writeText(const std::string& name, const std::string& text);
-  /** Copies a file into the temporary folder under `name`. */
-  void copyFile(const std::string& from, const std::string& name);
-  /** Replaces `path` (an earlier output folder) with the finished one. */
-  void commit();
-  void abort() noexcept;
-
- private:
-  std::string path_, temp_;
-  bool committed_ = false;
-};
 
 }  // namespace bitsmith

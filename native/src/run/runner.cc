@@ -396,6 +396,17 @@ struct Item {
   const JobTensor* job;  // null: not in the plan, copied unchanged
 };
 
+// The bytes a tensor produced must be the plan's: checked as each tensor finishes, so a
+// mismatch fails the run before any output is renamed into place.
+void checkPlannedBytes(const JobTensor* jt, const std::string& name, int64_t bytes) {
+  if (jt && jt->expectedBytes >= 0 && jt->expectedBytes != bytes)
+    throw ModelError("run/internal",
+                     "tensor \"" + name + "\": the plan says " + std::to_string(jt->expectedBytes) +
+                         " bytes, the backend produced " + std::to_string(bytes) +
+                         " (no output was replaced)",
+                     name);
+}
+
 // llama.cpp's `llama` architecture rotates interleaved pairs (2i, 2i+1) of each head;
 // Hugging Face checkpoints store q/k for rotate-half (i, i + hd/2). Row r of the HF
 // tensor goes to row interleavedRow(r) of the GGUF tensor (as llama.cpp's converter does).
@@ -547,10 +558,12 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     std::string file = job.outputPath;
     if (ct) {
       folder = std::make_unique<OutputFolder>(job.outputPath);
+      folder->setReplacePolicy(job.outputReplace);
       folder->open();
       file = (fs::path(folder->temp()) / "model.safetensors").string();
     }
     writer = std::make_unique<SafetensorsWriter>(file, std::move(outs), std::move(meta));
+    if (!ct) writer->setReplacePolicy(job.outputReplace);
     writer->open();
   }
   std::unique_ptr<GgufWriter> gguf;
@@ -678,6 +691,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       outs.push_back(std::move(t));
     }
     gguf = std::make_unique<GgufWriter>(job.ggufPath, std::move(kvs), std::move(outs), 32);
+    gguf->setReplacePolicy(job.ggufReplace);
     gguf->open();
   }
   // Declared after `writer` (and `model`): destroyed first, so its thread is gone before
@@ -859,6 +873,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       ev.set("bytesIn", Value::of(ref.bytes));
       ev.set("bytesOut", Value::of(ref.bytes));
       ev.set("seconds", Value::of(secondsSince(ts)));
+      checkPlannedBytes(jt, ref.name, ref.bytes);
       bytesOut += ref.bytes;
       emit(std::move(ev));
       continue;
@@ -1113,6 +1128,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       inBuf.free();
     }
     const int64_t total = bytes.total();
+    checkPlannedBytes(jt, ref.name, total);
     bytesOut += total;
     quantized++;
     ev.set("action", Value::of("quantize"));
@@ -1184,18 +1200,23 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     emit(std::move(ev));
   }
   checkCancel();
-  if (gguf) gguf->commit();
-  if (writer) writer->commit();
   if (folder) {
-    checkCancel();
+    // The folder complete under its temporary name first (its weights file too).
+    writer->commit();
     folder->writeText("config.json", job.outputConfig);
     for (const auto& [from, name] : job.outputCopies) {
       checkCancel();
       folder->copyFile(from, name);
     }
     checkCancel();
-    folder->commit();
   }
+  // Every destination still as the caller checked it before the first rename, so a refusal
+  // never leaves one output replaced and the other not.
+  if (gguf) checkDestination(job.ggufPath, job.ggufReplace);
+  if (job.output) checkDestination(job.outputPath, job.outputReplace);
+  if (gguf) gguf->commit();
+  if (writer && !folder) writer->commit();
+  if (folder) folder->commit();
   Value done = Value::object();
   done.set("type", Value::of("done"));
   Value totals = Value::object();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/json.h"
+#include "io/temp_file.h"
 #include "quant/awq.h"
 #include "quant/gptq.h"
 #include "quant/quantize.h"
@@ -25,6 +26,7 @@ struct JobTensor {
   GptqOptions gptq;
   quant::AwqOptions awq;
   QuantConfig config;
+  int64_t expectedBytes = -1;  // the plan's bytes for this tensor (>= 0: checked before any rename)
 };
 
 // Sequences for the forward pass: sampled from the unquantized model (generated), read
@@ -54,6 +56,9 @@ struct Job {
   std::vector<std::pair<std::string, std::string>> outputCopies;
   json::Value outputMetadata =
       json::Value::object();  // extra __metadata__ strings (recipe name, ...)
+  // What may be at outputPath / ggufPath when the finished output is renamed there (the
+  // caller's safety check: nothing, or the Bitsmith output it found; io/temp_file.h).
+  ReplacePolicy outputReplace, ggufReplace;
   // output gguf "path": ggufSpec = {metadata: [{key, type, itemType?, value}],
   // tensors: {"<source name>": {name: "<gguf name>", permuteHeads: n}}} (n > 0: rows of
   // this tensor, in the Hugging Face rotate-half order, are written in llama.cpp's
