@@ -12,6 +12,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { PropValues } from '../analysis/recipe';
 import { BUILTIN_DEFAULTS } from '../analysis/resolve';
+import { readRegularFile } from '../models/files';
+
+/** A measurement table holds a few numbers per tensor and format: far below this. */
+const MAX_MEASUREMENTS_JSON = 512 * 1024 * 1024;
 
 export const MEASUREMENTS_VERSION = 1;
 
@@ -136,7 +140,9 @@ export function loadMeasurements(file: string, ctx: MeasureContext): Measurement
     table = hit.table;
   } else {
     try {
-      const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as MeasurementTable;
+      const raw = JSON.parse(
+        readRegularFile(file, MAX_MEASUREMENTS_JSON, 'allocate measurement table').toString('utf8'),
+      ) as MeasurementTable;
       if (
         raw &&
         raw.version === MEASUREMENTS_VERSION &&

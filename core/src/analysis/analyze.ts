@@ -13,6 +13,7 @@ import type { Plan } from '../plan';
 import { interpret, type Recipe } from './recipe';
 import { resolvePlan } from './resolve';
 import { checkPlan, checkRecipe } from './checks';
+import { checkBounds } from './bounds';
 import { diag, type Diagnostic } from './diagnostic';
 import { notExecutable } from './executable';
 import { allocationFor, type AllocationState } from '../allocate/state';
@@ -131,7 +132,12 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
     const chosen = a.state?.result?.formats;
     if (chosen) result.plan = resolvePlan(recipe, model, (ti) => chosen.get(ti));
   }
-  pushAll(all, checkPlan(recipe, result.plan, model), notExecutable(recipe, result.plan, 'warning'));
+  pushAll(
+    all,
+    checkPlan(recipe, result.plan, model),
+    checkBounds(recipe, model, result.plan),
+    notExecutable(recipe, result.plan, 'warning'),
+  );
   if (cal?.kind === 'imatrix' && cal.path) {
     const im = checkImatrix(recipe, result.plan, resolvePath(options.recipePath, cal.path.value), options.loadImatrix);
     pushAll(all, im.diagnostics);
