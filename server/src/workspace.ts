@@ -21,6 +21,10 @@ interface State {
   timer?: NodeJS.Timeout;
 }
 
+/** Long enough for a 100,000-tensor model's first analysis; pattern results are cached, so
+ * an analysis that stops keeps its finished patterns and the next one gets further. */
+export const DEFAULT_TIME_LIMIT_MS = 3000;
+
 export function recipePathOf(uri: string): string | undefined {
   if (!uri.startsWith('file:')) return undefined;
   try {
@@ -42,6 +46,8 @@ export class Workspace {
     private readonly delayMs = 150,
     /** Reports a failure of a debounced analysis (a thrown error there would end the process). */
     private readonly onError: (err: unknown) => void = () => undefined,
+    /** Time budget of one analysis (plan and checks): the server answers nothing while it runs. */
+    public timeLimitMs: number | undefined = DEFAULT_TIME_LIMIT_MS,
   ) {}
 
   opened(doc: TextDocument): void {
@@ -144,6 +150,7 @@ export class Workspace {
       recipePath,
       loadModel: (p) => this.models.load(p),
       loadImatrix: (p) => this.loadImatrix(p),
+      timeLimitMs: this.timeLimitMs,
     });
     return makeDocument(doc.uri, doc.version, text, analysis, recipePath);
   }

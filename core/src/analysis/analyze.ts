@@ -14,12 +14,14 @@ import { interpret, type Recipe } from './recipe';
 import { resolvePlan } from './resolve';
 import { checkPlan, checkRecipe } from './checks';
 import { checkBounds } from './bounds';
+import { AnalysisTimeout, checkDeadline, withDeadline } from './deadline';
 import { diag, type Diagnostic } from './diagnostic';
 import { notExecutable } from './executable';
 import { allocationFor, type AllocationState } from '../allocate/state';
 import { checkImatrix, imatrixMethodProblems, type ImatrixAnalysis } from './imatrix';
 import type { ImatrixHeader } from '../models/imatrix';
 import { pushAll } from '../arrays';
+import { lineEndOf } from '../text';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -30,6 +32,9 @@ export interface AnalyzeOptions {
   exists?: (absolutePath: string) => boolean;
   /** Reads an imatrix header (calibration imatrix); defaults to readImatrixHeader. */
   loadImatrix?: (absolutePath: string) => ImatrixHeader;
+  /** Time budget (ms) for the plan and its checks: past it, the analysis stops with an
+   * analysis/timeout warning (the language server sets one; the CLI does not). */
+  timeLimitMs?: number;
 }
 
 export interface Analysis {
@@ -93,7 +98,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
         ),
       );
     }
-    return result;
+    return done(result);
   }
   result.modelPath = resolvePath(options.recipePath, recipe.model.path);
   let model: ModelHeader;
@@ -110,7 +115,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
           );
     result.modelError = err;
     all.push(diag(err.code, 'error', recipe.model.span, err.message));
-    return result;
+    return done(result);
   }
   result.model = model;
   if (cal?.kind === 'text' && !findTokenizer(result.modelPath, exists)) {
@@ -123,6 +128,30 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
       ),
     );
   }
+  try {
+    withDeadline(options.timeLimitMs, () => planAndCheck(result, model, options));
+  } catch (e) {
+    if (!(e instanceof AnalysisTimeout)) throw e;
+    // No half-made plan: hover and budgets would show numbers for the wrong configuration.
+    result.plan = undefined;
+    result.allocation = undefined;
+    result.imatrix = undefined;
+    all.push(
+      diag(
+        'analysis/timeout',
+        'warning',
+        recipe.model.span,
+        `Analysis stopped ${e.message}, its time budget in the editor: the plan and its checks are incomplete (bitsmith check runs without a limit)`,
+      ),
+    );
+  }
+  return done(result);
+}
+
+/** The plan, the allocation and every check that needs the model. */
+function planAndCheck(result: Analysis, model: ModelHeader, options: AnalyzeOptions): void {
+  const { recipe, diagnostics: all } = result;
+  const cal = recipe.calibration;
   result.plan = resolvePlan(recipe, model);
   if (recipe.allocate) {
     const calFile = cal?.path ? resolvePath(options.recipePath, cal.path.value) : undefined;
@@ -132,21 +161,23 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
     const chosen = a.state?.result?.formats;
     if (chosen) result.plan = resolvePlan(recipe, model, (ti) => chosen.get(ti));
   }
-  pushAll(
-    all,
-    checkPlan(recipe, result.plan, model),
-    checkBounds(recipe, model, result.plan),
-    notExecutable(recipe, result.plan, 'warning'),
-  );
+  checkDeadline('checking the plan');
+  pushAll(all, checkPlan(recipe, result.plan, model));
+  checkDeadline('checking the plan');
+  pushAll(all, checkBounds(recipe, model, result.plan), notExecutable(recipe, result.plan, 'warning'));
   if (cal?.kind === 'imatrix' && cal.path) {
     const im = checkImatrix(recipe, result.plan, resolvePath(options.recipePath, cal.path.value), options.loadImatrix);
     pushAll(all, im.diagnostics);
     result.imatrix = im.imatrix;
   }
+}
+
+/** Diagnostics in text order (a stable sort: equal starts keep the order they were found in). */
+function done(result: Analysis): Analysis {
+  result.diagnostics.sort((a, b) => a.start - b.start);
   return result;
 }
 
 function firstLineEnd(text: string): number {
-  const i = text.indexOf('\n');
-  return i < 0 ? text.length : i;
+  return lineEndOf(text, 0);
 }

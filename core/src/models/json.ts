@@ -2,7 +2,8 @@
 // the last of two equal keys (the native reader keeps the first, so the two would read
 // different models), accepts escaped lone surrogates ("\ud800") that no UTF-8 file can
 // hold, forgets whether a number was written as an integer (a shape of [2.0] must be
-// refused, as natively), and recurses without limit. Hand-written, iterative, one pass.
+// refused, as natively), and nests without limit. Hand-written, one pass; recursion is
+// bounded by the nesting limit.
 
 /** Nesting limit, as native/src/io/json.h. */
 export const MAX_JSON_DEPTH = 64;
@@ -36,8 +37,6 @@ export class JsonError extends Error {
     this.name = 'JsonError';
   }
 }
-
-type Container = { obj: Record<string, unknown>; keys: Set<string>; key?: string } | { arr: unknown[] };
 
 export function parseStrictJson(text: string, options: JsonOptions = {}): unknown {
   const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
@@ -170,81 +169,69 @@ export function parseStrictJson(text: string, options: JsonOptions = {}): unknow
     return value;
   };
 
-  // Iterative: `stack` holds the open containers, so depth costs heap, not call stack.
-  const stack: Container[] = [];
-  let root: unknown;
-  let done = false;
-  const store = (v: unknown) => {
-    const top = stack[stack.length - 1];
-    if (!top) {
-      root = v;
-      done = true;
-    } else if ('arr' in top) top.arr.push(v);
-    else if (top.key === '__proto__') Object.defineProperty(top.obj, '__proto__', { value: v, enumerable: true, writable: true, configurable: true });
-    else top.obj[top.key!] = v;
-  };
-  const key = (top: { obj: Record<string, unknown>; keys: Set<string>; key?: string }) => {
+  // Recursive descent: the depth limit bounds the recursion, far below the stack's size.
+  const hasOwn = Object.prototype.hasOwnProperty;
+  const value = (depth: number): unknown => {
     ws();
-    if (text.charCodeAt(i) !== 0x22) fail('expected a string key');
-    const at = i;
-    const k = string();
-    if (top.keys.has(k)) throw new JsonError(at, `duplicate key ${JSON.stringify(k)}`, { key: k, depth: stack.length });
-    top.keys.add(k);
-    top.key = k;
-    ws();
-    if (text.charCodeAt(i) !== 0x3a) fail("expected ':'");
-    i++;
-  };
-
-  for (;;) {
-    // A value.
-    ws();
-    if (i >= n) fail('unexpected end of input');
     const c = text.charCodeAt(i);
-    if (c === 0x7b || c === 0x5b) {
-      if (stack.length >= maxDepth) fail(`nesting deeper than ${maxDepth} levels`);
+    if (c === 0x22) return string();
+    if (c === 0x7b) {
+      if (depth >= maxDepth) fail(`nesting deeper than ${maxDepth} levels`);
       i++;
+      const obj: Record<string, unknown> = {};
       ws();
-      const empty = text.charCodeAt(i) === (c === 0x7b ? 0x7d : 0x5d);
-      const container: Container = c === 0x7b ? { obj: {}, keys: new Set() } : { arr: [] };
-      if (empty) {
+      if (text.charCodeAt(i) === 0x7d) {
         i++;
-        store('obj' in container ? container.obj : container.arr);
-      } else {
-        stack.push(container);
-        if ('obj' in container) key(container);
-        continue;
+        return obj;
       }
-    } else if (c === 0x22) store(string());
-    else if (c === 0x74) store(literal('true', true));
-    else if (c === 0x66) store(literal('false', false));
-    else if (c === 0x6e) store(literal('null', null));
-    else store(number());
-
-    // After a value: a separator, or close containers.
-    for (;;) {
-      ws();
-      if (done) {
-        if (i < n) fail('unexpected data after the JSON value');
-        return root;
-      }
-      const top = stack[stack.length - 1];
-      const d = text.charCodeAt(i);
-      if (d === 0x2c) {
+      for (;;) {
+        ws();
+        if (text.charCodeAt(i) !== 0x22) fail(i >= n ? 'unexpected end of input' : 'expected a string key');
+        const at = i;
+        const k = string();
+        if (hasOwn.call(obj, k))
+          throw new JsonError(at, `duplicate key ${JSON.stringify(k)}`, { key: k, depth: depth + 1 });
+        ws();
+        if (text.charCodeAt(i) !== 0x3a) fail("expected ':'");
         i++;
-        if ('obj' in top) key(top);
-        break;
+        const v = value(depth + 1);
+        if (k === '__proto__') Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+        else obj[k] = v;
+        ws();
+        const d = text.charCodeAt(i++);
+        if (d === 0x2c) continue;
+        if (d === 0x7d) return obj;
+        fail(i > n ? 'unexpected end of input' : "expected ',' or '}'", i - 1);
       }
-      if (d === ('obj' in top ? 0x7d : 0x5d)) {
-        i++;
-        stack.pop();
-        store('obj' in top ? top.obj : top.arr);
-        continue;
-      }
-      if (i >= n) fail('unexpected end of input');
-      fail(`expected ',' or '${'obj' in top ? '}' : ']'}'`);
     }
-  }
+    if (c === 0x5b) {
+      if (depth >= maxDepth) fail(`nesting deeper than ${maxDepth} levels`);
+      i++;
+      const arr: unknown[] = [];
+      ws();
+      if (text.charCodeAt(i) === 0x5d) {
+        i++;
+        return arr;
+      }
+      for (;;) {
+        arr.push(value(depth + 1));
+        ws();
+        const d = text.charCodeAt(i++);
+        if (d === 0x2c) continue;
+        if (d === 0x5d) return arr;
+        fail(i > n ? 'unexpected end of input' : "expected ',' or ']'", i - 1);
+      }
+    }
+    if (c === 0x74) return literal('true', true);
+    if (c === 0x66) return literal('false', false);
+    if (c === 0x6e) return literal('null', null);
+    if (i >= n) fail('unexpected end of input');
+    return number();
+  };
+  const root = value(0);
+  ws();
+  if (i < n) fail('unexpected data after the JSON value');
+  return root;
 }
 
 /** 1-based line and column of an offset, for messages. */

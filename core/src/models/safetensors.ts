@@ -242,7 +242,7 @@ function parseHeaderJson(json: unknown, file: string, dataStart: number, dataSiz
     ranges.push({ begin, end, name });
     tensors.push({
       name,
-      shape: [...(shape as number[])],
+      shape: shape as number[],
       dtype,
       bitsPerElement: bits,
       elements,
