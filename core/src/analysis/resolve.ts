@@ -228,7 +228,8 @@ function planTensor(
       action: 'keep',
       keepReason,
       bytesOut: t.bytes,
-      bpw: t.bitsPerElement,
+      // No elements, no bits: 0, as the backend reports an empty tensor (copied as it is).
+      bpw: t.elements > 0 ? t.bitsPerElement : 0,
     };
   }
   const g = values.group ?? D.group;

@@ -144,7 +144,7 @@ function hparams(model: ModelHeader): Hparams {
     );
   const check = checkModelConfig(model);
   const error = check.problems.find((p) => p.severity === 'error');
-  if (error) throw new GgufSpecError(`output gguf cannot describe this model: ${error.message}`);
+  if (error) throw new GgufSpecError(error.message);
   const h = check.hparams;
   if (!h) {
     const missing = REQUIRED_HPARAMS.find((k) => typeof model.config[k] !== 'number') ?? 'hidden_size';

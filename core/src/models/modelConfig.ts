@@ -6,6 +6,7 @@
 // output gguf takes its hyperparameters only from `hparams`, which exists only when the
 // config is consistent.
 
+import * as path from 'path';
 import type { ModelHeader, TensorInfo } from './types';
 
 /** Architectures the forward pass and output gguf know (native/src/forward/llama.cc). */
@@ -69,7 +70,9 @@ const LIMITS = {
 } as const;
 
 function configPath(model: ModelHeader): string {
-  return model.files.find((f) => /[\\/]config\.json$/.test(f)) ?? `${model.path}/config.json`;
+  const read = model.files.find((f) => path.basename(f) === 'config.json');
+  if (read) return read;
+  return path.join(model.format === 'hf-folder' ? model.path : path.dirname(model.path), 'config.json');
 }
 
 /** Checks a model's config against its tensors (safetensors / HF folders with a config.json,
@@ -138,18 +141,21 @@ export function checkModelConfig(model: ModelHeader): ConfigCheck {
     }
   }
 
-  // Widths against the embedding.
+  // Widths against the embedding. A value found wrong here is not used again below: one
+  // lie, one diagnostic (not one per tensor shape it would contradict).
   const embed = byName.get('model.embed_tokens.weight');
-  const H = ints.hidden_size;
+  let H = ints.hidden_size;
   const V = ints.vocab_size;
   if (embed && embed.shape.length === 2) {
-    if (H !== undefined && embed.shape[1] !== H)
+    if (H !== undefined && embed.shape[1] !== H) {
       problem(
         mismatch,
         'hidden_size',
         `"hidden_size" is ${H}, but tensor "${embed.name}" has shape ${shapeOf(embed)} (width ${embed.shape[1]})`,
         embed.name,
       );
+      H = undefined;
+    }
     if (V !== undefined && embed.shape[0] !== V)
       problem(
         mismatch,
@@ -166,36 +172,40 @@ export function checkModelConfig(model: ModelHeader): ConfigCheck {
   let headDim = ints.head_dim;
   if (heads !== undefined && kvHeads !== undefined && heads % kvHeads !== 0)
     problem('error', 'num_key_value_heads', `"num_key_value_heads" ${kvHeads} does not divide "num_attention_heads" ${heads}`);
+  // head_dim, when the config does not give it, is hidden_size / num_attention_heads (not
+  // derived from a hidden_size already found wrong).
   if (headDim === undefined && heads !== undefined && H !== undefined) {
     if (H % heads === 0) headDim = H / heads;
     else if (llama)
       problem('error', 'num_attention_heads', `"num_attention_heads" ${heads} does not divide "hidden_size" ${H} and there is no "head_dim"`);
   }
   const p = layers.prefix || 'model.layers.';
-  const expect = (name: string, rows: number | undefined, cols: number | undefined, keys: string) => {
+  /** One dimension the config implies: its value and how it was derived, for the message. */
+  type Dim = { n: number; from: string } | undefined;
+  const dim = (n: number | undefined, from: string): Dim => (n === undefined ? undefined : { n, from });
+  const hd = ints.head_dim !== undefined ? `head_dim ${headDim}` : `head_dim ${headDim} (hidden_size / num_attention_heads)`;
+  const qRows =
+    heads !== undefined && headDim !== undefined ? dim(heads * headDim, `num_attention_heads ${heads} × ${hd}`) : undefined;
+  const kvRows =
+    kvHeads !== undefined && headDim !== undefined ? dim(kvHeads * headDim, `num_key_value_heads ${kvHeads} × ${hd}`) : undefined;
+  const hidden = dim(H, 'hidden_size');
+  const ffn = dim(ints.intermediate_size, 'intermediate_size');
+  let reported = 0;
+  const expect = (name: string, rows: Dim, cols: Dim) => {
     const t = byName.get(name);
-    if (!t || t.shape.length !== 2) return;
-    if ((rows !== undefined && t.shape[0] !== rows) || (cols !== undefined && t.shape[1] !== cols)) {
-      const want = `[${rows ?? '?'}, ${cols ?? '?'}]`;
-      problem(mismatch, keys.split(' ')[0], `tensor "${name}" has shape ${shapeOf(t)}, but ${keys} imply ${want}`, name);
-    }
+    if (!t || t.shape.length !== 2 || reported >= 2) return;
+    const bad = [rows && t.shape[0] !== rows.n ? `${rows.n} rows (${rows.from})` : '', cols && t.shape[1] !== cols.n ? `${cols.n} columns (${cols.from})` : ''].filter(Boolean);
+    if (bad.length === 0) return;
+    reported++;
+    problem(mismatch, (rows && t.shape[0] !== rows.n ? rows : cols)!.from.split(' ')[0], `tensor "${name}" has shape ${shapeOf(t)}, but the config implies ${bad.join(' and ')}`, name);
   };
-  if (heads !== undefined && headDim !== undefined) {
-    const qk = ints.head_dim !== undefined ? 'num_attention_heads × head_dim' : 'num_attention_heads and hidden_size';
-    expect(`${p}0.self_attn.q_proj.weight`, heads * headDim, H, `${qk} (and hidden_size)`);
-    if (kvHeads !== undefined) {
-      const kv = `num_key_value_heads × head_dim (${kvHeads} × ${headDim}) and hidden_size`;
-      expect(`${p}0.self_attn.k_proj.weight`, kvHeads * headDim, H, kv);
-      expect(`${p}0.self_attn.v_proj.weight`, kvHeads * headDim, H, kv);
-    }
-    expect(`${p}0.self_attn.o_proj.weight`, H, heads * headDim, `hidden_size and ${qk}`);
-  }
-  const F = ints.intermediate_size;
-  if (F !== undefined) {
-    expect(`${p}0.mlp.gate_proj.weight`, F, H, 'intermediate_size and hidden_size');
-    expect(`${p}0.mlp.up_proj.weight`, F, H, 'intermediate_size and hidden_size');
-    expect(`${p}0.mlp.down_proj.weight`, H, F, 'hidden_size and intermediate_size');
-  }
+  expect(`${p}0.self_attn.q_proj.weight`, qRows, hidden);
+  expect(`${p}0.self_attn.k_proj.weight`, kvRows, hidden);
+  expect(`${p}0.self_attn.v_proj.weight`, kvRows, hidden);
+  expect(`${p}0.self_attn.o_proj.weight`, hidden, qRows);
+  expect(`${p}0.mlp.gate_proj.weight`, ffn, hidden);
+  expect(`${p}0.mlp.up_proj.weight`, ffn, hidden);
+  expect(`${p}0.mlp.down_proj.weight`, hidden, ffn);
 
   if (!llama || problems.some((q) => q.severity === 'error')) return { problems, source };
   // The Llama family needs these (the forward pass and output gguf read them).
@@ -204,7 +214,7 @@ export function checkModelConfig(model: ModelHeader): ConfigCheck {
     for (const k of missing) problem('error', k, `"${k}" is missing (a ${type} config needs it)`);
     return { problems, source };
   }
-  const hd = headDim ?? ints.hidden_size! / ints.num_attention_heads!;
+  const headSize = headDim ?? ints.hidden_size! / ints.num_attention_heads!;
   return {
     problems,
     source,
@@ -215,7 +225,7 @@ export function checkModelConfig(model: ModelHeader): ConfigCheck {
       ffn: ints.intermediate_size!,
       heads: ints.num_attention_heads!,
       kvHeads: kvHeads!,
-      headDim: hd,
+      headDim: headSize,
       explicitHeadDim: ints.head_dim !== undefined && ints.head_dim !== ints.hidden_size! / ints.num_attention_heads!,
       ropeBase: rope ?? 10000,
       eps: eps ?? 1e-6,
