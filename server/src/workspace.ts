@@ -8,7 +8,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { fileURLToPath } from 'url';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { analyze, readImatrixHeader, resolvePath, type ImatrixHeader } from '../../core/src/index';
+import {
+  analyze,
+  readImatrixHeader,
+  resolvePath,
+  type ImatrixHeader,
+  type ModelHeader,
+} from '../../core/src/index';
 import { makeDocument, type AnalyzedDocument } from './features/document';
 import type { ModelCache } from './modelCache';
 
@@ -21,9 +27,12 @@ interface State {
   timer?: NodeJS.Timeout;
 }
 
-/** Long enough for a 100,000-tensor model's first analysis; pattern results are cached, so
- * an analysis that stops keeps its finished patterns and the next one gets further. */
-export const DEFAULT_TIME_LIMIT_MS = 3000;
+/** An analysis's time budget: 3 s, plus 50 ms per 1,000 tensors (a 130,000-tensor model's
+ * first analysis takes a few seconds), at most 20 s. Pattern results are cached, so an
+ * analysis that stops keeps its finished patterns and the next one gets further. */
+export function defaultTimeLimitMs(model: ModelHeader): number {
+  return Math.min(20_000, 3000 + 0.05 * model.tensors.length);
+}
 
 export function recipePathOf(uri: string): string | undefined {
   if (!uri.startsWith('file:')) return undefined;
@@ -47,7 +56,7 @@ export class Workspace {
     /** Reports a failure of a debounced analysis (a thrown error there would end the process). */
     private readonly onError: (err: unknown) => void = () => undefined,
     /** Time budget of one analysis (plan and checks): the server answers nothing while it runs. */
-    public timeLimitMs: number | undefined = DEFAULT_TIME_LIMIT_MS,
+    public timeLimitMs: number | ((model: ModelHeader) => number) = defaultTimeLimitMs,
   ) {}
 
   opened(doc: TextDocument): void {

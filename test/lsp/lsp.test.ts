@@ -27,6 +27,7 @@ import type {
   TextEdit,
 } from 'vscode-languageserver-protocol';
 import type { BudgetResult } from '../../server/src/protocol';
+import { MANY_TENSORS, writeManyTensorModel } from '../helpers/manyTensors';
 
 const root = path.join(__dirname, '../..');
 const serverJs = path.join(root, 'dist/server.js');
@@ -627,5 +628,59 @@ describe('language server with an analysis time limit', function () {
       position: pos(text, 'defaults', 2),
     });
     assert.match((hv!.contents as MarkupContent).value, /No model/);
+  });
+});
+
+describe(`language server on a ${MANY_TENSORS}-tensor model`, function () {
+  this.timeout(120_000);
+  let server: ChildProcess;
+  let conn: MessageConnection;
+  const published: PublishDiagnosticsParams[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-lsp-many-'));
+
+  before(async () => {
+    writeManyTensorModel(dir);
+    server = spawn(process.execPath, [serverJs, '--stdio'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+    conn.onNotification('textDocument/publishDiagnostics', (p: PublishDiagnosticsParams) => published.push(p));
+    conn.onNotification('window/logMessage', () => undefined);
+    conn.listen();
+    // The default time budget scales with the model; a generous fixed one here keeps the test
+    // independent of how busy the machine is (what it checks is that the analysis completes).
+    await conn.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri: pathToFileURL(dir).toString(),
+      workspaceFolders: null,
+      capabilities: {},
+      initializationOptions: { analysisTimeLimitMs: 100_000 },
+    });
+    await conn.sendNotification('initialized', {});
+  });
+
+  after(async () => {
+    await conn.sendRequest('shutdown').catch(() => undefined);
+    await conn.sendNotification('exit').catch(() => undefined);
+    conn.dispose();
+    server.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('analyses it, hovers a rule and answers bitsmith/budget', async () => {
+    const text = `model "${dir}"\ndefaults { format int4; group 32 }\nmatch "*.mlp.experts.*.down_proj" { format int8 }\n`;
+    const uri = pathToFileURL(path.join(dir, 'many.quant')).toString();
+    await conn.sendNotification('textDocument/didOpen', {
+      textDocument: { uri, languageId: 'quant', version: 1, text },
+    });
+    const budget: BudgetResult | null = await conn.sendRequest('bitsmith/budget', { uri });
+    assert.ok(budget, 'a budget');
+    assert.deepEqual([budget.tensors, budget.errors], [MANY_TENSORS, 0]);
+    assert.equal(budget.quantized, MANY_TENSORS - 2 * 60 - 1, 'every matrix but the norms');
+    const mine = published.filter((p) => p.uri === uri);
+    assert.deepEqual(mine[mine.length - 1].diagnostics, []);
+    const hv: Hover | null = await conn.sendRequest('textDocument/hover', {
+      textDocument: { uri },
+      position: pos(text, '"*.mlp.experts', 3),
+    });
+    assert.match((hv!.contents as MarkupContent).value, /matches 43,?200 tensors/);
   });
 });

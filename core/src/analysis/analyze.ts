@@ -32,9 +32,10 @@ export interface AnalyzeOptions {
   exists?: (absolutePath: string) => boolean;
   /** Reads an imatrix header (calibration imatrix); defaults to readImatrixHeader. */
   loadImatrix?: (absolutePath: string) => ImatrixHeader;
-  /** Time budget (ms) for the plan and its checks: past it, the analysis stops with an
-   * analysis/timeout warning (the language server sets one; the CLI does not). */
-  timeLimitMs?: number;
+  /** Time budget (ms) for the plan and its checks, or a function of the model giving it:
+   * past it, the analysis stops with an analysis/timeout warning (the language server
+   * sets one; the CLI does not). */
+  timeLimitMs?: number | ((model: ModelHeader) => number);
 }
 
 export interface Analysis {
@@ -129,7 +130,8 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
     );
   }
   try {
-    withDeadline(options.timeLimitMs, () => planAndCheck(result, model, options));
+    const limit = typeof options.timeLimitMs === 'function' ? options.timeLimitMs(model) : options.timeLimitMs;
+    withDeadline(limit, () => planAndCheck(result, model, options));
   } catch (e) {
     if (!(e instanceof AnalysisTimeout)) throw e;
     // No half-made plan: hover and budgets would show numbers for the wrong configuration.

@@ -26,14 +26,13 @@ export function fileKind(st: fs.Stats): string {
   if (st.isFIFO()) return 'a named pipe (FIFO)';
   if (st.isSocket()) return 'a socket';
   if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
-  return 'not a regular file';
+  return 'a special file';
 }
 
 function notRegular(file: string, st: fs.Stats, what?: string): ModelReadError {
-  const kind = fileKind(st);
   return new ModelReadError(
     'model/unreadable',
-    `${file}: ${kind === 'not a regular file' ? kind : `is ${kind}`}, not a regular file${what ? ` (expected ${what})` : ''}`,
+    `${file}: is ${fileKind(st)}, not a regular file${what ? ` (expected ${what})` : ''}`,
     file,
   );
 }
