@@ -1,10 +1,6 @@
 // Reading a recipe from disk for the commands: one analysis, errors named by file.
-import * as fs from 'fs';
 import * as path from 'path';
-import { analyze, readRegularFile, type Analysis, type ModelReadError } from '../../core/src/index';
-
-/** Recipes are a few KiB; anything past this is not one. */
-export const MAX_RECIPE_BYTES = 16 * 1024 * 1024;
+import { analyze, readRecipeFile, type Analysis, type ModelReadError } from '../../core/src/index';
 
 export interface LoadedRecipe {
   path: string;
@@ -18,7 +14,7 @@ export function loadRecipe(file: string): LoadedRecipe | undefined {
   let text: string;
   try {
     // A regular file of sane size only: a FIFO would block, /dev/zero would never end.
-    text = readRegularFile(abs, MAX_RECIPE_BYTES, 'a recipe').toString('utf8');
+    text = readRecipeFile(abs);
   } catch (e) {
     const err = e as ModelReadError;
     const why =

@@ -8,13 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { fileURLToPath } from 'url';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import {
-  analyze,
-  readImatrixHeader,
-  resolvePath,
-  type ImatrixHeader,
-  type ModelHeader,
-} from '../../core/src/index';
+import { analyze, readImatrixHeader, resolvePath, type ImatrixHeader, type ModelHeader } from '../../core/src/index';
 import { makeDocument, type AnalyzedDocument } from './features/document';
 import type { ModelCache } from './modelCache';
 

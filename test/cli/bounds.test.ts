@@ -54,7 +54,10 @@ describe('cli: bounded inputs', function () {
     fs.writeFileSync(r, `model "${dir}"\ndefaults { format int8 }\n`);
     const c = run('check', r);
     assert.equal(c.code, 1);
-    assert.match(c.out, /fifo\.quant:1:7: error: .*config\.json: is a named pipe \(FIFO\), not a regular file .*\[model\/unreadable\]/);
+    assert.match(
+      c.out,
+      /fifo\.quant:1:7: error: .*config\.json: is a named pipe \(FIFO\), not a regular file .*\[model\/unreadable\]/,
+    );
     const i = run('inspect', dir);
     assert.equal(i.code, 1);
     assert.match(i.err, /config\.json: is a named pipe \(FIFO\)/);
@@ -89,10 +92,16 @@ describe('cli: bounded inputs', function () {
     const config = JSON.parse(fs.readFileSync(path.join(stories, 'config.json'), 'utf8'));
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, num_hidden_layers: 2 }));
     const f = path.join(tmp, 'lying.quant');
-    fs.writeFileSync(f, `model "${dir}"\ndefaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\ncalibration generated\n`);
+    fs.writeFileSync(
+      f,
+      `model "${dir}"\ndefaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\ncalibration generated\n`,
+    );
     const c = run('check', f);
     assert.equal(c.code, 1);
-    assert.match(c.out, /lying\.quant:1:7: error: .*"num_hidden_layers" is 2, but the model's tensors have 5 layers .*\[model\/bad-config\]/);
+    assert.match(
+      c.out,
+      /lying\.quant:1:7: error: .*"num_hidden_layers" is 2, but the model's tensors have 5 layers .*\[model\/bad-config\]/,
+    );
     const r = run('run', f);
     assert.equal(r.code, 1);
     assert.match(r.err, /not running: the recipe has 1 error/);

@@ -46,7 +46,8 @@ export function checkAnalysis(text: string, a: Analysis): void {
     assert.ok(d.start >= 0 && d.end <= text.length && d.start <= d.end, `${d.code} range ${d.start}-${d.end}`);
     assert.ok(d.code.length > 0 && d.message.length > 0, `${d.code}: empty code or message`);
     assert.ok(SEVERITIES.has(d.severity), `${d.code}: severity ${d.severity}`);
-    if (i > 0) assert.ok(a.diagnostics[i - 1].start <= d.start, `diagnostics sorted (${a.diagnostics[i - 1].code}, ${d.code})`);
+    if (i > 0)
+      assert.ok(a.diagnostics[i - 1].start <= d.start, `diagnostics sorted (${a.diagnostics[i - 1].code}, ${d.code})`);
     // Positions round-trip (offsets inside a CRLF pair map to the end of its line).
     const p = lines.position(d.start);
     assert.ok(p.line >= 0 && p.line < lines.lineCount && p.character >= 0);

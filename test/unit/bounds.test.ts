@@ -56,10 +56,26 @@ function withConfig(change: Record<string, unknown> = {}, header: ModelHeader = 
 }
 
 describe('bounds: the lexer advances on every character', () => {
-  const spaces = ['\u00a0', '\u1680', '\u2000', '\u2003', '\u200a', '\u202f', '\u205f', '\u3000', '\ufeff', '\t', '\v', '\f'];
+  const spaces = [
+    '\u00a0',
+    '\u1680',
+    '\u2000',
+    '\u2003',
+    '\u200a',
+    '\u202f',
+    '\u205f',
+    '\u3000',
+    '\ufeff',
+    '\t',
+    '\v',
+    '\f',
+  ];
   for (const sp of spaces) {
     it(`reads U+${sp.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} as a space`, () => {
-      assert.deepEqual(lex(sp).tokens.map((t) => t.kind), ['eof']);
+      assert.deepEqual(
+        lex(sp).tokens.map((t) => t.kind),
+        ['eof'],
+      );
       const r = lex(`defaults${sp}{${sp}format${sp}int4${sp}}`);
       assert.deepEqual(r.errors, []);
       assert.deepEqual(
@@ -136,7 +152,11 @@ describe('bounds: nesting', () => {
     assert.equal(r.errors.filter((e) => e.code === 'syntax/too-deep').length, 1);
     const closed = parse(`match "x" ${'{ a '.repeat(MAX_NESTING + 1)}${'}'.repeat(MAX_NESTING + 1)}\nrecipe "after"`);
     assert.equal(closed.errors.filter((e) => e.code === 'syntax/too-deep').length, 1);
-    assert.equal(closed.file.statements[closed.file.statements.length - 1].keyword.name, 'recipe', 'parsing goes on after');
+    assert.equal(
+      closed.file.statements[closed.file.statements.length - 1].keyword.name,
+      'recipe',
+      'parsing goes on after',
+    );
     const ok = parse(`match "x" ${'{ a '.repeat(MAX_NESTING)}${'}'.repeat(MAX_NESTING)}`);
     assert.ok(!ok.errors.some((e) => e.code === 'syntax/too-deep'));
   });
@@ -246,7 +266,11 @@ describe('bounds: only regular files are opened', () => {
     const f = path.join(tmp, 'big.json');
     fs.writeFileSync(f, '{}');
     fs.truncateSync(f, 64 * 1024 * 1024);
-    expectModelError(() => readRegularFile(f, 16 * 1024 * 1024, 'config.json'), 'model/header-too-large', '(limit 16777216)');
+    expectModelError(
+      () => readRegularFile(f, 16 * 1024 * 1024, 'config.json'),
+      'model/header-too-large',
+      '(limit 16777216)',
+    );
   });
 });
 
@@ -337,8 +361,13 @@ describe('bounds: config.json against the tensors', () => {
     assert.deepEqual(codes(withConfig({ rope_scaling: { rope_type: 'yarn', factor: 4 } }), 'calibration generated\n'), [
       'forward/unsupported-architecture',
     ]);
-    assert.deepEqual(codes({ ...withConfig(), format: 'gguf' }, 'calibration generated\n'), ['forward/unsupported-format']);
-    assert.deepEqual(codes(llamaHeader(), 'calibration imatrix "x.imatrix"\n').filter((c) => c.startsWith('forward/')), []);
+    assert.deepEqual(codes({ ...withConfig(), format: 'gguf' }, 'calibration generated\n'), [
+      'forward/unsupported-format',
+    ]);
+    assert.deepEqual(
+      codes(llamaHeader(), 'calibration imatrix "x.imatrix"\n').filter((c) => c.startsWith('forward/')),
+      [],
+    );
   });
 });
 
@@ -392,7 +421,10 @@ describe('bounds: sizes a run cannot hold', () => {
       d.map((x) => [x.code, x.severity]),
       [['property/outliers-too-many', 'error']],
     );
-    assert.match(d[0].message, /outliers keep 100% of tensor "model\.embed_tokens\.weight" exactly .*: 52\.5 bpw, no smaller than its 32-bit source/);
+    assert.match(
+      d[0].message,
+      /outliers keep 100% of tensor "model\.embed_tokens\.weight" exactly .*: 52\.5 bpw, no smaller than its 32-bit source/,
+    );
     const many = diags('match "*.mlp.down_proj" { outliers 20% }\n', llamaHeader());
     assert.deepEqual(
       many.map((x) => [x.code, x.severity]),

@@ -29,7 +29,8 @@ describe('hostile-input corpus', () => {
       .readdirSync(dir)
       .filter((f) => f.endsWith('.quant'))
       .map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')]);
-    for (const s of json(path.join(dir, 'strings.json')) as { name: string; text: string }[]) cases.push([s.name, s.text]);
+    for (const s of json(path.join(dir, 'strings.json')) as { name: string; text: string }[])
+      cases.push([s.name, s.text]);
 
     it('has an expectation for every case, and a case for every expectation', () => {
       assert.deepEqual(cases.map(([n]) => n).sort(), Object.keys(expected).sort());
@@ -49,7 +50,8 @@ describe('hostile-input corpus', () => {
           assert.equal(lines.position(d.start).line, line, `${name}: ${code} line`);
         }
         const messages = a.diagnostics.map((d) => d.message).join('\n');
-        for (const m of want.messages ?? []) assert.ok(messages.includes(m), `${name}: no message with "${m}" in\n${messages}`);
+        for (const m of want.messages ?? [])
+          assert.ok(messages.includes(m), `${name}: no message with "${m}" in\n${messages}`);
       });
     }
   });
@@ -121,7 +123,10 @@ describe('hostile-input corpus', () => {
           bad.some((d) => d.severity === 'error' && d.message.includes(want.message)),
           `${f}: ${JSON.stringify(bad.map((d) => d.message))}`,
         );
-        assert.ok(bad.every((d) => d.message.includes(path.join(folder, 'config.json'))), 'names config.json');
+        assert.ok(
+          bad.every((d) => d.message.includes(path.join(folder, 'config.json'))),
+          'names config.json',
+        );
         // The model line carries it, and output gguf will not take the lying values.
         assert.equal(text.slice(bad[0].start, bad[0].end), `"${folder}"`);
         assert.ok(ggufModelProblem(a.model!)?.includes('config.json'), 'output gguf refuses the config');

@@ -7,7 +7,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import fc from 'fast-check';
 import { analyze } from '../../core/src/analysis/analyze';
-import { parse } from '../../core/src/syntax/parser';
 import { llamaHeader } from '../helpers/syntheticModel';
 import { oneOf } from '../helpers/arbitraries';
 import { checkAnalysis, checkParse } from '../helpers/invariants';
@@ -154,7 +153,11 @@ const unicodeSoup = fc
   .array(fc.oneof(oneOf(hostileWords), oneOf(unicode), nesting, fc.string({ unit: 'binary', maxLength: 4 })), {
     maxLength: 60,
   })
-  .chain((ws) => fc.array(oneOf([' ', '', '\n', '\r', '\r\n', '\u2028', '\u00a0']), { minLength: ws.length, maxLength: ws.length }).map((seps) => ws.map((w, i) => w + seps[i]).join('')));
+  .chain((ws) =>
+    fc
+      .array(oneOf([' ', '', '\n', '\r', '\r\n', '\u2028', '\u00a0']), { minLength: ws.length, maxLength: ws.length })
+      .map((seps) => ws.map((w, i) => w + seps[i]).join('')),
+  );
 const unicodeMutated = fc
   .tuple(
     oneOf(examples),

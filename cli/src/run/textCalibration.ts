@@ -4,7 +4,6 @@
 // of a sequence (BOS for Llama-style tokenizers), as llama.cpp's imatrix and perplexity
 // tools start each chunk with BOS: a window without it would calibrate on activations
 // the model never sees at position 0.
-import * as fs from 'fs';
 import { Tokenizer } from '@huggingface/tokenizers';
 import {
   MAX_TOKENIZER_JSON,
@@ -81,7 +80,8 @@ export function textWindows(
     size = statRegularFile(textPath, 'a text file').size;
   } catch (e) {
     const err = e as ModelReadError;
-    if (err.code === 'model/not-found') throw new TextCalibrationError('calibration/not-found', `${textPath}: no such file`);
+    if (err.code === 'model/not-found')
+      throw new TextCalibrationError('calibration/not-found', `${textPath}: no such file`);
     throw new TextCalibrationError('calibration/bad-text', err.message);
   }
   if (size > MAX_TEXT_BYTES)

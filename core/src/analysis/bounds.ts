@@ -60,7 +60,10 @@ function forwardPass(recipe: Recipe, model: ModelHeader, config: ConfigCheck, ou
   } else if (model.format === 'llama2c') {
     const hd = config.hparams!.headDim;
     if (hd % 2 !== 0)
-      problem = { code: 'forward/bad-config', message: `${model.path}: llama2.c head size ${hd} is odd: no rotary pairs` };
+      problem = {
+        code: 'forward/bad-config',
+        message: `${model.path}: llama2.c head size ${hd} is odd: no rotary pairs`,
+      };
   } else if (!model.files.some((f) => /[\\/]config\.json$/.test(f))) {
     problem = {
       code: 'forward/no-config',
@@ -82,7 +85,10 @@ function forwardPass(recipe: Recipe, model: ModelHeader, config: ConfigCheck, ou
       message: `${config.source}: rope_scaling of type "${ropeType(c.rope_scaling)}" is not supported by the forward pass yet`,
     };
   } else if (config.hparams && config.hparams.headDim % 2 !== 0) {
-    problem = { code: 'forward/bad-config', message: `${config.source}: head_dim must be even for the rotary embedding` };
+    problem = {
+      code: 'forward/bad-config',
+      message: `${config.source}: head_dim must be even for the rotary embedding`,
+    };
   } else if (type === 'qwen2' && !model.tensors.some((t) => t.name === 'model.layers.0.self_attn.q_proj.bias')) {
     problem = {
       code: 'forward/missing-tensor',
@@ -91,7 +97,10 @@ function forwardPass(recipe: Recipe, model: ModelHeader, config: ConfigCheck, ou
   }
   // (A config with errors is reported on the model line already: model/bad-config.)
   if (!problem) return;
-  for (const stmt of users) out.push(diag(problem.code, 'error', stmt.keyword, `${stmt.keyword.name} needs the forward pass: ${problem.message}`));
+  for (const stmt of users)
+    out.push(
+      diag(problem.code, 'error', stmt.keyword, `${stmt.keyword.name} needs the forward pass: ${problem.message}`),
+    );
 }
 
 function ropeType(v: unknown): string {
@@ -191,7 +200,8 @@ function outliers(recipe: Recipe, plan: Plan, out: Diagnostic[]): void {
     if (ri === undefined) continue;
     const share = c.outliers / t.tensor.elements;
     const w = worst.get(ri);
-    if (!w || share > w.share) worst.set(ri, { bpw: t.bpw, share, name: t.tensor.name, source: t.tensor.bitsPerElement });
+    if (!w || share > w.share)
+      worst.set(ri, { bpw: t.bpw, share, name: t.tensor.name, source: t.tensor.bitsPerElement });
   }
   for (const [ri, w] of worst) {
     const setting = recipe.rules[ri].settings.outliers;

@@ -77,11 +77,7 @@ export function readRegularFile(file: string, maxBytes: number, what: string): B
   const { fd, size } = openRegularFile(file, what);
   try {
     if (size > maxBytes) {
-      throw new ModelReadError(
-        'model/header-too-large',
-        `${file}: ${what} is ${size} bytes (limit ${maxBytes})`,
-        file,
-      );
+      throw new ModelReadError('model/header-too-large', `${file}: ${what} is ${size} bytes (limit ${maxBytes})`, file);
     }
     const buf = Buffer.allocUnsafe(size);
     let done = 0;
@@ -99,6 +95,14 @@ export function readRegularFile(file: string, maxBytes: number, what: string): B
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Recipes are a few KiB; anything past this is not one. */
+export const MAX_RECIPE_BYTES = 16 * 1024 * 1024;
+
+/** A recipe's text from disk (a regular file of at most MAX_RECIPE_BYTES; ModelReadError otherwise). */
+export function readRecipeFile(file: string): string {
+  return readRegularFile(file, MAX_RECIPE_BYTES, 'a recipe').toString('utf8');
 }
 
 /** Whether a path is a regular file (following links); false for anything else or nothing. */

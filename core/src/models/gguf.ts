@@ -387,7 +387,8 @@ export function readGgufHeader(file: string): GgufHeader {
     for (let i = 0; i < tensorCount; i++) {
       const name = c.string(`name of tensor #${i}`, true);
       const where = `${abs}: tensor "${name}"`;
-      if (name === '') throw new ModelReadError('model/bad-header', `${abs}: tensor #${i} has an empty name`, abs, name);
+      if (name === '')
+        throw new ModelReadError('model/bad-header', `${abs}: tensor #${i} has an empty name`, abs, name);
       if (seen.has(name))
         throw new ModelReadError('model/bad-header', `${abs}: duplicate tensor name "${name}"`, abs, name);
       seen.add(name);

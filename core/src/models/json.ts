@@ -195,7 +195,8 @@ export function parseStrictJson(text: string, options: JsonOptions = {}): unknow
         if (text.charCodeAt(i) !== 0x3a) fail("expected ':'");
         i++;
         const v = value(depth + 1);
-        if (k === '__proto__') Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+        if (k === '__proto__')
+          Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
         else obj[k] = v;
         ws();
         const d = text.charCodeAt(i++);

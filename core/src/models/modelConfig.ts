@@ -171,33 +171,54 @@ export function checkModelConfig(model: ModelHeader): ConfigCheck {
   const kvHeads = ints.num_key_value_heads ?? heads;
   let headDim = ints.head_dim;
   if (heads !== undefined && kvHeads !== undefined && heads % kvHeads !== 0)
-    problem('error', 'num_key_value_heads', `"num_key_value_heads" ${kvHeads} does not divide "num_attention_heads" ${heads}`);
+    problem(
+      'error',
+      'num_key_value_heads',
+      `"num_key_value_heads" ${kvHeads} does not divide "num_attention_heads" ${heads}`,
+    );
   // head_dim, when the config does not give it, is hidden_size / num_attention_heads (not
   // derived from a hidden_size already found wrong).
   if (headDim === undefined && heads !== undefined && H !== undefined) {
     if (H % heads === 0) headDim = H / heads;
     else if (llama)
-      problem('error', 'num_attention_heads', `"num_attention_heads" ${heads} does not divide "hidden_size" ${H} and there is no "head_dim"`);
+      problem(
+        'error',
+        'num_attention_heads',
+        `"num_attention_heads" ${heads} does not divide "hidden_size" ${H} and there is no "head_dim"`,
+      );
   }
   const p = layers.prefix || 'model.layers.';
   /** One dimension the config implies: its value and how it was derived, for the message. */
   type Dim = { n: number; from: string } | undefined;
   const dim = (n: number | undefined, from: string): Dim => (n === undefined ? undefined : { n, from });
-  const hd = ints.head_dim !== undefined ? `head_dim ${headDim}` : `head_dim ${headDim} (hidden_size / num_attention_heads)`;
+  const hd =
+    ints.head_dim !== undefined ? `head_dim ${headDim}` : `head_dim ${headDim} (hidden_size / num_attention_heads)`;
   const qRows =
-    heads !== undefined && headDim !== undefined ? dim(heads * headDim, `num_attention_heads ${heads} × ${hd}`) : undefined;
+    heads !== undefined && headDim !== undefined
+      ? dim(heads * headDim, `num_attention_heads ${heads} × ${hd}`)
+      : undefined;
   const kvRows =
-    kvHeads !== undefined && headDim !== undefined ? dim(kvHeads * headDim, `num_key_value_heads ${kvHeads} × ${hd}`) : undefined;
+    kvHeads !== undefined && headDim !== undefined
+      ? dim(kvHeads * headDim, `num_key_value_heads ${kvHeads} × ${hd}`)
+      : undefined;
   const hidden = dim(H, 'hidden_size');
   const ffn = dim(ints.intermediate_size, 'intermediate_size');
   let reported = 0;
   const expect = (name: string, rows: Dim, cols: Dim) => {
     const t = byName.get(name);
     if (!t || t.shape.length !== 2 || reported >= 2) return;
-    const bad = [rows && t.shape[0] !== rows.n ? `${rows.n} rows (${rows.from})` : '', cols && t.shape[1] !== cols.n ? `${cols.n} columns (${cols.from})` : ''].filter(Boolean);
+    const bad = [
+      rows && t.shape[0] !== rows.n ? `${rows.n} rows (${rows.from})` : '',
+      cols && t.shape[1] !== cols.n ? `${cols.n} columns (${cols.from})` : '',
+    ].filter(Boolean);
     if (bad.length === 0) return;
     reported++;
-    problem(mismatch, (rows && t.shape[0] !== rows.n ? rows : cols)!.from.split(' ')[0], `tensor "${name}" has shape ${shapeOf(t)}, but the config implies ${bad.join(' and ')}`, name);
+    problem(
+      mismatch,
+      (rows && t.shape[0] !== rows.n ? rows : cols)!.from.split(' ')[0],
+      `tensor "${name}" has shape ${shapeOf(t)}, but the config implies ${bad.join(' and ')}`,
+      name,
+    );
   };
   expect(`${p}0.self_attn.q_proj.weight`, qRows, hidden);
   expect(`${p}0.self_attn.k_proj.weight`, kvRows, hidden);

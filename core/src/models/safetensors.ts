@@ -79,8 +79,7 @@ export function parseJsonText(text: string, file: string, what = 'JSON', options
   } catch (e) {
     if (!(e instanceof JsonError)) throw e;
     const { line, column } = lineColumn(text, e.offset);
-    const found =
-      e.offset >= text.length ? 'end of input' : JSON.stringify(text.slice(e.offset, e.offset + 12));
+    const found = e.offset >= text.length ? 'end of input' : JSON.stringify(text.slice(e.offset, e.offset + 12));
     const err = new ModelReadError(
       'model/bad-json',
       `${file}: invalid ${what} at line ${line}, column ${column} (position ${e.offset}): ${e.reason} (found ${found})`,
@@ -139,7 +138,12 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
       // Two entries under one name: which one is the tensor? (The native reader refuses too.)
       const dup = e instanceof ModelReadError ? (e.cause as JsonError | undefined)?.duplicate : undefined;
       if (dup && dup.depth === 1)
-        throw new ModelReadError('model/bad-header', `${abs}: key "${dup.key}" appears twice in the header`, abs, dup.key);
+        throw new ModelReadError(
+          'model/bad-header',
+          `${abs}: key "${dup.key}" appears twice in the header`,
+          abs,
+          dup.key,
+        );
       throw e;
     }
     return parseHeaderJson(json, abs, 8 + headerLen, f.size - 8 - headerLen);
@@ -221,7 +225,12 @@ function parseHeaderJson(json: unknown, file: string, dataStart: number, dataSiz
     }
     const [begin, end] = offsets as [number, number];
     if (end < begin) {
-      throw new ModelReadError('model/bad-offsets', `${where}: data_offsets [${begin}, ${end}] end before begin`, file, name);
+      throw new ModelReadError(
+        'model/bad-offsets',
+        `${where}: data_offsets [${begin}, ${end}] end before begin`,
+        file,
+        name,
+      );
     }
     if (end - begin !== bytes) {
       throw new ModelReadError(

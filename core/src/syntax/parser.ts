@@ -184,7 +184,8 @@ class Parser {
     this.error(
       'syntax/too-deep',
       open,
-      `Blocks nest deeper than ${MAX_NESTING} levels: this block is skipped` + (close ? '' : " (and has no matching '}')"),
+      `Blocks nest deeper than ${MAX_NESTING} levels: this block is skipped` +
+        (close ? '' : " (and has no matching '}')"),
     );
     return close
       ? { start: open.start, end: close.end, close: close.start, statements: [] }
