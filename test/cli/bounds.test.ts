@@ -107,6 +107,34 @@ describe('cli: bounded inputs', function () {
     assert.match(r.err, /not running: the recipe has 1 error/);
   });
 
+  it('runs a model with a zero-size tensor: kept, 0 bytes, in the output as it was', () => {
+    const dir = path.join(tmp, 'zero');
+    fs.mkdirSync(dir);
+    const header = Buffer.from(
+      JSON.stringify({
+        'a.weight': { dtype: 'F32', shape: [4, 32], data_offsets: [0, 512] },
+        'z.weight': { dtype: 'F32', shape: [0, 32], data_offsets: [512, 512] },
+      }),
+    );
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    const weights = Buffer.alloc(512);
+    for (let i = 0; i < 128; i++) weights.writeFloatLE(Math.sin(i), i * 4);
+    fs.writeFileSync(path.join(dir, 'model.safetensors'), Buffer.concat([len, header, weights]));
+    const f = path.join(dir, 'zero.quant');
+    fs.writeFileSync(f, 'model "model.safetensors"\ndefaults { format int8; group 32 }\noutput fake "out.safetensors"\n');
+    assert.equal(run('check', f).code, 0);
+    const r = run('run', f, '--json');
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(r.out) as { tensors: { name: string; action: string; bytesOut: number }[] };
+    const z = report.tensors.find((t) => t.name === 'z.weight')!;
+    assert.deepEqual([z.action, z.bytesOut], ['keep', 0]);
+    const out = fs.readFileSync(path.join(dir, 'out.safetensors'));
+    const n = Number(out.readBigUInt64LE(0));
+    const h = JSON.parse(out.subarray(8, 8 + n).toString('utf8'));
+    assert.deepEqual(h['z.weight'].shape, [0, 32]);
+  });
+
   it(`inspect, check and budget a ${MANY_TENSORS}-tensor model`, () => {
     const dir = path.join(tmp, 'many');
     fs.mkdirSync(dir);

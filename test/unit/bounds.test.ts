@@ -476,3 +476,20 @@ describe('bounds: a 130,000-tensor model', function () {
     assert.equal(planToJson(a, text)!.tensors.length, MANY_TENSORS);
   });
 });
+
+describe('bounds: calibration and held-out files', () => {
+  it('a FIFO or folder given as calibration or held-out tokens is an error on its path', function () {
+    const f = path.join(tmp, 'cal.fifo');
+    if (!fifo(f)) this.skip();
+    fs.mkdirSync(path.join(tmp, 'held-out'));
+    const text = `model "m"\ndefaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\ncalibration tokens "cal.fifo"\nevaluate { perplexity "held-out" }\n`;
+    const a = analyze(text, { recipePath: path.join(tmp, 'r.quant'), loadModel: () => withConfig() });
+    const d = a.diagnostics.filter((x) => x.code === 'calibration/unreadable');
+    assert.deepEqual(
+      d.map((x) => text.slice(x.start, x.end)),
+      ['"cal.fifo"', '"held-out"'],
+    );
+    assert.match(d[0].message, /cal\.fifo: is a named pipe \(FIFO\), not a regular file/);
+    assert.match(d[1].message, /held-out: is a folder, not a regular file/);
+  });
+});

@@ -166,7 +166,11 @@ function planAndCheck(result: Analysis, model: ModelHeader, options: AnalyzeOpti
   checkDeadline('checking the plan');
   pushAll(all, checkPlan(recipe, result.plan, model));
   checkDeadline('checking the plan');
-  pushAll(all, checkBounds(recipe, model, result.plan), notExecutable(recipe, result.plan, 'warning'));
+  pushAll(
+    all,
+    checkBounds(recipe, model, result.plan, options.recipePath),
+    notExecutable(recipe, result.plan, 'warning'),
+  );
   if (cal?.kind === 'imatrix' && cal.path) {
     const im = checkImatrix(recipe, result.plan, resolvePath(options.recipePath, cal.path.value), options.loadImatrix);
     pushAll(all, im.diagnostics);

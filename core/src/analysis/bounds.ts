@@ -3,7 +3,10 @@
 // evaluation sequences that cannot fit the model or memory, outliers that cost more than
 // the weights they replace. `check` and the editor report these; `run` refuses on errors.
 
+import * as fs from 'fs';
 import * as os from 'os';
+import * as path from 'path';
+import { fileKind } from '../models/files';
 import type { Span, Statement } from '../syntax/ast';
 import type { Plan } from '../plan';
 import type { ModelHeader } from '../models/types';
@@ -21,8 +24,14 @@ export const OUTLIER_WARN_FRACTION = 0.1;
 const DEFAULT_SAMPLES = 16;
 const DEFAULT_LENGTH = 128;
 
-export function checkBounds(recipe: Recipe, model: ModelHeader, plan: Plan | undefined): Diagnostic[] {
+export function checkBounds(
+  recipe: Recipe,
+  model: ModelHeader,
+  plan: Plan | undefined,
+  recipePath?: string,
+): Diagnostic[] {
   const out: Diagnostic[] = [];
+  inputFiles(recipe, recipePath, out);
   const config = checkModelConfig(model);
   if (recipe.model) {
     for (const p of config.problems) {
@@ -33,6 +42,26 @@ export function checkBounds(recipe: Recipe, model: ModelHeader, plan: Plan | und
   sequenceSizes(recipe, model, config, out);
   if (plan) outliers(recipe, plan, out);
   return out;
+}
+
+/** Calibration and held-out files the runner opens: a FIFO would block it, a device never
+ * end. (A missing file is calibration/not-found, reported before the model is read.) */
+function inputFiles(recipe: Recipe, recipePath: string | undefined, out: Diagnostic[]): void {
+  const cal = recipe.calibration;
+  // (An imatrix is opened by the analysis itself, which reports a FIFO there already.)
+  const files = [cal?.kind !== 'imatrix' ? cal?.path : undefined, recipe.evaluate?.perplexity?.tokens];
+  for (const f of files) {
+    if (!f) continue;
+    const abs = path.resolve(recipePath ? path.dirname(recipePath) : process.cwd(), f.value);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(abs);
+    } catch {
+      continue;
+    }
+    if (!st.isFile())
+      out.push(diag('calibration/unreadable', 'error', f.span, `${abs}: is ${fileKind(st)}, not a regular file`));
+  }
 }
 
 /** The statements that make a run execute the model (calibration sequences, evaluation). */
@@ -70,9 +99,11 @@ function forwardPass(recipe: Recipe, model: ModelHeader, config: ConfigCheck, ou
       message: `${model.path}: the forward pass needs the model's config.json (looked for ${config.source})`,
     };
   } else if (!(LLAMA_FAMILY as readonly string[]).includes(type)) {
+    // As the runner words it (native/src/forward/llama.cc), architectures included.
+    const archs = Array.isArray(c.architectures) ? c.architectures.filter((a) => typeof a === 'string').join(', ') : '';
     problem = {
       code: 'forward/unsupported-architecture',
-      message: `${config.source}: model_type "${type || '(none)'}": the forward pass runs Llama-family models only (llama, mistral, qwen2, qwen3, and llama2.c checkpoints)`,
+      message: `${config.source}: model_type "${type || '(none)'}"${archs ? ` (${archs})` : ''}: the forward pass runs Llama-family models only (llama, mistral, qwen2, qwen3, and llama2.c checkpoints)`,
     };
   } else if (typeof c.hidden_act === 'string' && c.hidden_act !== 'silu') {
     problem = {

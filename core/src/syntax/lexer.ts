@@ -32,14 +32,25 @@ export interface LexResult {
   errors: SyntaxError[];
 }
 
-const isIdentStart = (c: string) => /[A-Za-z_]/.test(c);
+const isIdentStart = (c: string) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c === '_';
+const isIdentPart = (c: string) => isIdentStart(c) || (c >= '0' && c <= '9');
 /** Statement ends: '\n', '\r' (alone or before '\n'), and the Unicode line and paragraph separators. */
 const isLineBreak = (c: string) => c === '\n' || c === '\r' || c === '\u2028' || c === '\u2029';
 /** Every other white space JavaScript's \s knows (tab, NBSP, U+3000, U+2003, U+202F, U+1680, BOM...) is a space. */
-const isSpace = (c: string) => !isLineBreak(c) && /\s/.test(c);
+const isSpace = (c: string) =>
+  c === ' ' || c === '\t' || c === '\v' || c === '\f' || (c > '\u007f' && !isLineBreak(c) && /\s/.test(c));
 /** Characters that can start a token: an unexpected-character run stops before them. */
-const startsToken = (c: string) => /[\sA-Za-z0-9_"#{};,%]/.test(c);
-const isIdentPart = (c: string) => /[A-Za-z0-9_]/.test(c);
+const startsToken = (c: string) =>
+  isIdentPart(c) ||
+  isSpace(c) ||
+  isLineBreak(c) ||
+  c === '"' ||
+  c === '#' ||
+  c === '{' ||
+  c === '}' ||
+  c === ';' ||
+  c === ',' ||
+  c === '%';
 const isDigit = (c: string) => c >= '0' && c <= '9';
 
 /** 12, .5, -3, +0.5, -.5 — but not '..' or a lone sign. */
