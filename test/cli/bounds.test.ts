@@ -104,7 +104,7 @@ describe('cli: bounded inputs', function () {
     );
     const r = run('run', f);
     assert.equal(r.code, 1);
-    assert.match(r.err, /not running: the recipe has 1 error/);
+    assert.match(r.err, /not running: the recipe has \d+ errors?/);
   });
 
   it('runs a model with a zero-size tensor: kept, 0 bytes, in the output as it was', () => {

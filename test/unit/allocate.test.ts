@@ -75,11 +75,7 @@ describe('allocate: setup, measurements and plan', () => {
     // A real file behind the header: the measurement context fingerprints it.
     const file = path.join(tmp, 'model.safetensors');
     fs.writeFileSync(file, 'weights');
-    // ... and the config.json beside it, which the forward pass (calibration) needs.
-    const config = path.join(tmp, 'config.json');
-    const synthetic = llamaHeader({ dtype: 'F16', config: true });
-    fs.writeFileSync(config, JSON.stringify(synthetic.config));
-    header = { ...synthetic, path: file, files: [file, config] };
+    header = { ...llamaHeader({ dtype: 'F16' }), path: file, files: [file] };
   });
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

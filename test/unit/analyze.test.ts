@@ -3,7 +3,7 @@ import { analyze, type Analysis } from '../../core/src/analysis/analyze';
 import { ModelReadError } from '../../core/src/models/types';
 import { llamaHeader } from '../helpers/syntheticModel';
 
-const model = llamaHeader({ config: true });
+const model = llamaHeader();
 const run = (text: string, header = model): Analysis =>
   analyze(text, { recipePath: '/r/x.quant', loadModel: () => header, exists: () => true });
 const codes = (a: Analysis) => a.diagnostics.map((d) => d.code);
@@ -285,7 +285,7 @@ describe('analysis', () => {
       max_position_embeddings: 512,
     };
     assert.ok(!run(ok, { ...model, config }).diagnostics.some((x) => x.code.startsWith('output/')));
-    const noConfig = run(ok, llamaHeader()).diagnostics.find((x) => x.code === 'output/unsupported-model')!;
+    const noConfig = run(ok).diagnostics.find((x) => x.code === 'output/unsupported-model')!;
     assert.match(
       noConfig.message,
       /output gguf cannot be written for this model: output gguf needs "hidden_size" in config\.json/,

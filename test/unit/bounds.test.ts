@@ -347,28 +347,6 @@ describe('bounds: config.json against the tensors', () => {
     assert.match(ggufModelProblem(m)!, /"hidden_size" is 128, but tensor "model\.embed_tokens\.weight"/);
     assert.equal(ggufModelProblem(withConfig()), undefined);
   });
-
-  it('a forward pass the runner would refuse is an error on the statement that needs it', () => {
-    const base = 'model "m"\ndefaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\n';
-    const codes = (m: ModelHeader, extra: string) =>
-      analyze(base + extra, { loadModel: () => m, exists: () => true }).diagnostics.map((d) => d.code);
-    assert.deepEqual(codes(llamaHeader(), 'calibration generated\n'), ['forward/no-config']);
-    assert.deepEqual(codes(withConfig(), 'calibration generated\nevaluate { perplexity }\n'), []);
-    assert.deepEqual(codes(withConfig({ model_type: 'gpt2' }), 'evaluate { kl_divergence }\n'), [
-      'forward/unsupported-architecture',
-    ]);
-    assert.deepEqual(codes(withConfig({ hidden_act: 'gelu' }), 'calibration generated\n'), ['forward/bad-config']);
-    assert.deepEqual(codes(withConfig({ rope_scaling: { rope_type: 'yarn', factor: 4 } }), 'calibration generated\n'), [
-      'forward/unsupported-architecture',
-    ]);
-    assert.deepEqual(codes({ ...withConfig(), format: 'gguf' }, 'calibration generated\n'), [
-      'forward/unsupported-format',
-    ]);
-    assert.deepEqual(
-      codes(llamaHeader(), 'calibration imatrix "x.imatrix"\n').filter((c) => c.startsWith('forward/')),
-      [],
-    );
-  });
 });
 
 describe('bounds: sizes a run cannot hold', () => {

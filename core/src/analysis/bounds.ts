@@ -1,7 +1,9 @@
 // What a run would refuse, or do pointlessly, about the model and the sizes a recipe asks
 // for, found before the run: a config.json that contradicts the tensors, calibration or
 // evaluation sequences that cannot fit the model or memory, outliers that cost more than
-// the weights they replace. `check` and the editor report these; `run` refuses on errors.
+// the weights they replace, input files that are not regular files. `check` and the
+// editor report these; `run` refuses on errors. (What the forward pass itself refuses is
+// forwardSupport.ts's, on main.)
 
 import * as fs from 'fs';
 import * as os from 'os';
@@ -10,7 +12,7 @@ import { fileKind } from '../models/files';
 import type { Span, Statement } from '../syntax/ast';
 import type { Plan } from '../plan';
 import type { ModelHeader } from '../models/types';
-import { LLAMA_FAMILY, checkModelConfig, type ConfigCheck } from '../models/modelConfig';
+import { checkModelConfig, type ConfigCheck } from '../models/modelConfig';
 import { diag, type Diagnostic } from './diagnostic';
 import { fmt } from './bits';
 import type { Recipe } from './recipe';
@@ -38,7 +40,6 @@ export function checkBounds(
       out.push(diag('model/bad-config', p.severity, recipe.model.span, p.message));
     }
   }
-  forwardPass(recipe, model, config, out);
   sequenceSizes(recipe, model, config, out);
   if (plan) outliers(recipe, plan, out);
   return out;
@@ -62,85 +63,6 @@ function inputFiles(recipe: Recipe, recipePath: string | undefined, out: Diagnos
     if (!st.isFile())
       out.push(diag('calibration/unreadable', 'error', f.span, `${abs}: is ${fileKind(st)}, not a regular file`));
   }
-}
-
-/** The statements that make a run execute the model (calibration sequences, evaluation). */
-function forwardUsers(recipe: Recipe): Statement[] {
-  const users: Statement[] = [];
-  const cal = recipe.calibration;
-  if (cal && cal.kind !== 'imatrix') users.push(cal.stmt);
-  if (recipe.evaluate && (recipe.evaluate.perplexity || recipe.evaluate.klDivergence)) users.push(recipe.evaluate.stmt);
-  return users;
-}
-
-/** What the forward pass refuses about a model (native/src/forward/llama.cc readConfig),
- * reported on each statement that needs it, with the runner's codes. */
-function forwardPass(recipe: Recipe, model: ModelHeader, config: ConfigCheck, out: Diagnostic[]): void {
-  const users = forwardUsers(recipe);
-  if (users.length === 0) return;
-  let problem: { code: string; message: string } | undefined;
-  const c = model.config;
-  const type = typeof c.model_type === 'string' ? c.model_type : '';
-  if (model.format === 'gguf') {
-    problem = {
-      code: 'forward/unsupported-format',
-      message: `${model.path}: the forward pass reads Hugging Face folders (config.json + safetensors) and llama2.c .bin checkpoints; GGUF is not supported yet`,
-    };
-  } else if (model.format === 'llama2c') {
-    const hd = config.hparams!.headDim;
-    if (hd % 2 !== 0)
-      problem = {
-        code: 'forward/bad-config',
-        message: `${model.path}: llama2.c head size ${hd} is odd: no rotary pairs`,
-      };
-  } else if (!model.files.some((f) => /[\\/]config\.json$/.test(f))) {
-    problem = {
-      code: 'forward/no-config',
-      message: `${model.path}: the forward pass needs the model's config.json (looked for ${config.source})`,
-    };
-  } else if (!(LLAMA_FAMILY as readonly string[]).includes(type)) {
-    // As the runner words it (native/src/forward/llama.cc), architectures included.
-    const archs = Array.isArray(c.architectures) ? c.architectures.filter((a) => typeof a === 'string').join(', ') : '';
-    problem = {
-      code: 'forward/unsupported-architecture',
-      message: `${config.source}: model_type "${type || '(none)'}"${archs ? ` (${archs})` : ''}: the forward pass runs Llama-family models only (llama, mistral, qwen2, qwen3, and llama2.c checkpoints)`,
-    };
-  } else if (typeof c.hidden_act === 'string' && c.hidden_act !== 'silu') {
-    problem = {
-      code: 'forward/bad-config',
-      message: `${config.source}: hidden_act "${c.hidden_act}": only silu (SwiGLU) is supported`,
-    };
-  } else if (c.rope_scaling !== undefined && c.rope_scaling !== null && ropeType(c.rope_scaling) !== 'default') {
-    problem = {
-      code: 'forward/unsupported-architecture',
-      message: `${config.source}: rope_scaling of type "${ropeType(c.rope_scaling)}" is not supported by the forward pass yet`,
-    };
-  } else if (config.hparams && config.hparams.headDim % 2 !== 0) {
-    problem = {
-      code: 'forward/bad-config',
-      message: `${config.source}: head_dim must be even for the rotary embedding`,
-    };
-  } else if (type === 'qwen2' && !model.tensors.some((t) => t.name === 'model.layers.0.self_attn.q_proj.bias')) {
-    problem = {
-      code: 'forward/missing-tensor',
-      message: `${model.path}: Qwen2 model without model.layers.0.self_attn.q_proj.bias`,
-    };
-  }
-  // (A config with errors is reported on the model line already: model/bad-config.)
-  if (!problem) return;
-  for (const stmt of users)
-    out.push(
-      diag(problem.code, 'error', stmt.keyword, `${stmt.keyword.name} needs the forward pass: ${problem.message}`),
-    );
-}
-
-function ropeType(v: unknown): string {
-  if (typeof v === 'object' && v !== null) {
-    const o = v as Record<string, unknown>;
-    const t = o.rope_type ?? o.type;
-    if (typeof t === 'string') return t;
-  }
-  return '?';
 }
 
 /** Positions the model has, from the checked config (or the keys the runner reads). */
