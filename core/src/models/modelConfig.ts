@@ -78,6 +78,15 @@ function configPath(model: ModelHeader): string {
 /** Checks a model's config against its tensors (safetensors / HF folders with a config.json,
  * and llama2.c headers, whose values are the reader's and consistent by construction). */
 export function checkModelConfig(model: ModelHeader): ConfigCheck {
+  // Per header object: the language server re-analyses on every edit with the same header.
+  let c = checked.get(model);
+  if (!c) checked.set(model, (c = check(model)));
+  return c;
+}
+
+const checked = new WeakMap<ModelHeader, ConfigCheck>();
+
+function check(model: ModelHeader): ConfigCheck {
   if (model.format === 'llama2c') return llama2cHparams(model);
   const source = configPath(model);
   const problems: ConfigProblem[] = [];
@@ -105,7 +114,9 @@ export function checkModelConfig(model: ModelHeader): ConfigCheck {
   }
   const rope = numberIn(c, 'rope_theta', 1e-6, 1e30, problem);
   const eps = numberIn(c, 'rms_norm_eps', 0, 1, problem);
-  for (const key of ['bos_token_id', 'eos_token_id', 'pad_token_id']) {
+  // bos/eos go into output gguf's metadata (and bos starts generated sequences); pad_token_id
+  // is often -1 in real configs and nothing here uses it.
+  for (const key of ['bos_token_id', 'eos_token_id']) {
     const v = c[key];
     const ids = Array.isArray(v) ? v : [v];
     for (const id of ids) {
