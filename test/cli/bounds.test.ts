@@ -122,7 +122,10 @@ describe('cli: bounded inputs', function () {
     for (let i = 0; i < 128; i++) weights.writeFloatLE(Math.sin(i), i * 4);
     fs.writeFileSync(path.join(dir, 'model.safetensors'), Buffer.concat([len, header, weights]));
     const f = path.join(dir, 'zero.quant');
-    fs.writeFileSync(f, 'model "model.safetensors"\ndefaults { format int8; group 32 }\noutput fake "out.safetensors"\n');
+    fs.writeFileSync(
+      f,
+      'model "model.safetensors"\ndefaults { format int8; group 32 }\noutput fake "out.safetensors"\n',
+    );
     assert.equal(run('check', f).code, 0);
     const r = run('run', f, '--json');
     assert.equal(r.code, 0, r.err);
