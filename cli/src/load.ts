@@ -1,7 +1,6 @@
 // Reading a recipe from disk for the commands: one analysis, errors named by file.
-import * as fs from 'fs';
 import * as path from 'path';
-import { analyze, type Analysis } from '../../core/src/index';
+import { analyze, readRecipeFile, type Analysis, type ModelReadError } from '../../core/src/index';
 
 export interface LoadedRecipe {
   path: string;
@@ -14,12 +13,17 @@ export function loadRecipe(file: string): LoadedRecipe | undefined {
   const abs = path.resolve(file);
   let text: string;
   try {
-    text = fs.readFileSync(abs, 'utf8');
+    // A regular file of sane size only: a FIFO would block, /dev/zero would never end.
+    text = readRecipeFile(abs);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    process.stderr.write(
-      `bitsmith: cannot read ${abs}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}\n`,
-    );
+    const err = e as ModelReadError;
+    const why =
+      err.code === 'model/not-found'
+        ? 'no such file'
+        : err.message.startsWith(`${abs}: `)
+          ? err.message.slice(abs.length + 2)
+          : err.message;
+    process.stderr.write(`bitsmith: cannot read ${abs}: ${why}\n`);
     return undefined;
   }
   return { path: abs, text, analysis: analyze(text, { recipePath: abs }) };

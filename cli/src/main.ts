@@ -10,6 +10,14 @@ import { exportCommand } from './commands/export';
 import { allocateCommand } from './commands/allocate';
 import { version } from './version';
 
+// A reader that goes away (`bitsmith budget r.quant | head`) is not an error of ours: stop quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 const program = new Command();
 program
   .name('bitsmith')

@@ -18,6 +18,7 @@ export * from './text';
 export * from './arrays';
 export * from './models/types';
 export { readModelHeader } from './models/load';
+export { MAX_RECIPE_BYTES, isRegularFile, readRecipeFile, readRegularFile, statRegularFile } from './models/files';
 export { findTokenizer } from './models/tokenizer';
 export type { TokenizerFiles } from './models/tokenizer';
 export * from './serialize';

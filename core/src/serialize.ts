@@ -89,8 +89,25 @@ export function planToJson(analysis: Analysis, text: string): PlanJson | undefin
       bytesOut: r.bytesOut,
       bpw: r.params ? (8 * r.bytesOut) / r.params : 0,
     })),
-    tensors: plan.tensors.map((t) => {
-      const base: TensorPlanJson = {
+    // Object literals in full, no spreads: spreading was most of the time on a 130,000-tensor model.
+    tensors: plan.tensors.map((t): TensorPlanJson => {
+      const decidedBy = t.decidedBy as Record<string, number>;
+      if (t.action === 'keep' || !t.config || !t.bytes) {
+        return {
+          name: t.tensor.name,
+          shape: t.tensor.shape,
+          dtype: t.tensor.dtype,
+          action: t.action,
+          bpw: t.bpw,
+          bytesIn: t.bytesIn,
+          bytesOut: t.bytesOut,
+          decidedBy,
+          keepReason: t.keepReason,
+        };
+      }
+      const c = t.config;
+      const b = t.bytes;
+      return {
         name: t.tensor.name,
         shape: t.tensor.shape,
         dtype: t.tensor.dtype,
@@ -98,13 +115,7 @@ export function planToJson(analysis: Analysis, text: string): PlanJson | undefin
         bpw: t.bpw,
         bytesIn: t.bytesIn,
         bytesOut: t.bytesOut,
-        decidedBy: t.decidedBy as Record<string, number>,
-      };
-      if (t.action === 'keep') return { ...base, keepReason: t.keepReason };
-      const c = t.config!;
-      const { total: _total, ...bytes } = t.bytes!;
-      return {
-        ...base,
+        decidedBy,
         format: c.format.name,
         method: t.method.name,
         methodOptions: t.method.options,
@@ -117,7 +128,14 @@ export function planToJson(analysis: Analysis, text: string): PlanJson | undefin
         outliers: c.outliers,
         lowrank: c.lowrank,
         rotate: t.rotate,
-        bytes,
+        bytes: {
+          codes: b.codes,
+          scales: b.scales,
+          zeros: b.zeros,
+          outliers: b.outliers,
+          lowrank: b.lowrank,
+          extra: b.extra,
+        },
       };
     }),
     totals: plan.totals,

@@ -57,6 +57,9 @@ connection.onInitialize((params): InitializeResult => {
   snippets = caps.textDocument?.completion?.completionItem?.snippetSupport === true;
   editRangeDefault = caps.textDocument?.completion?.completionList?.itemDefaults?.includes('editRange') === true;
   registerWatcher = caps.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
+  // Tests and clients may set the analysis time budget (ms); 0 stops every analysis at once.
+  const limit = (params.initializationOptions as { analysisTimeLimitMs?: unknown } | undefined)?.analysisTimeLimitMs;
+  if (typeof limit === 'number' && Number.isFinite(limit) && limit >= 0) workspace.timeLimitMs = limit;
   return {
     capabilities: {
       textDocumentSync: TextDocumentSyncKind.Incremental,

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { fileURLToPath } from 'url';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { analyze, readImatrixHeader, resolvePath, type ImatrixHeader } from '../../core/src/index';
+import { analyze, readImatrixHeader, resolvePath, type ImatrixHeader, type ModelHeader } from '../../core/src/index';
 import { makeDocument, type AnalyzedDocument } from './features/document';
 import type { ModelCache } from './modelCache';
 
@@ -19,6 +19,13 @@ interface State {
   /** The analysis last handed to onAnalyzed. */
   published?: AnalyzedDocument;
   timer?: NodeJS.Timeout;
+}
+
+/** An analysis's time budget: 3 s, plus 50 ms per 1,000 tensors (a 130,000-tensor model's
+ * first analysis takes a few seconds), at most 20 s. Pattern results are cached, so an
+ * analysis that stops keeps its finished patterns and the next one gets further. */
+export function defaultTimeLimitMs(model: ModelHeader): number {
+  return Math.min(20_000, 3000 + 0.05 * model.tensors.length);
 }
 
 export function recipePathOf(uri: string): string | undefined {
@@ -42,6 +49,8 @@ export class Workspace {
     private readonly delayMs = 150,
     /** Reports a failure of a debounced analysis (a thrown error there would end the process). */
     private readonly onError: (err: unknown) => void = () => undefined,
+    /** Time budget of one analysis (plan and checks): the server answers nothing while it runs. */
+    public timeLimitMs: number | ((model: ModelHeader) => number) = defaultTimeLimitMs,
   ) {}
 
   opened(doc: TextDocument): void {
@@ -144,6 +153,7 @@ export class Workspace {
       recipePath,
       loadModel: (p) => this.models.load(p),
       loadImatrix: (p) => this.loadImatrix(p),
+      timeLimitMs: this.timeLimitMs,
     });
     return makeDocument(doc.uri, doc.version, text, analysis, recipePath);
   }

@@ -309,7 +309,7 @@ try {
           const row = panel.locator('.monaco-list-row', { hasText: 'run past the end of the file' });
           await row.first().waitFor({ timeout: 20_000 });
           const text = oneLine(await row.first().innerText());
-          assert(/model\.safetensors/.test(text) && /model\/bad-offsets/.test(text), `row text ${text}`);
+          assert(/model\.safetensors/.test(text) && /model\/truncated/.test(text), `row text ${text}`);
           await shots.take(page, 'truncated-model-diagnostic');
           await recordNotifications(page);
           await runCommand(page, 'Bitsmith: Run Recipe');

@@ -27,6 +27,7 @@ import type {
   TextEdit,
 } from 'vscode-languageserver-protocol';
 import type { BudgetResult } from '../../server/src/protocol';
+import { MANY_TENSORS, writeManyTensorModel } from '../helpers/manyTensors';
 
 const root = path.join(__dirname, '../..');
 const serverJs = path.join(root, 'dist/server.js');
@@ -578,5 +579,151 @@ describe('language server over stdio', function () {
     assert.equal(actions[0].kind, 'quickfix');
     assert.deepEqual(actions[0].diagnostics, [d]);
     assert.deepEqual(actions[0].edit!.changes![r.uri], [{ range: d.range, newText: 'defaults' }]);
+  });
+
+  it('stays responsive on a hostile document: Unicode spaces, nested quantifiers, deep nesting, CR line ends', async () => {
+    // Each of these hung or crashed the server before: an NBSP (and its cousins) made the
+    // lexer loop forever, the nested quantifier backtracked for minutes, 5,000 braces
+    // overflowed the parser's stack.
+    const spaces = '\u00a0\u3000\u2003\u202f\u2028\u1680';
+    const hostile =
+      `${M}${spaces}\rmatch "re:((\\w|\\.)+)+X$" { format int4 }\r` +
+      `match "re:${'(a|aa)+'.repeat(20)}b" { format int4 }\r` +
+      `match "x" ${'{'.repeat(5000)}\r\uD800 \u200F emoji \u{1F600}\r`;
+    const h = await open('hostile.quant', hostile);
+    const { diagnostics } = await diagnosticsFor(h.uri, (p) => p.diagnostics.length > 0);
+    const codes = new Set(diagnostics.map((d) => d.code));
+    assert.ok(codes.has('syntax/too-deep'), [...codes].join(', '));
+    // CR-only line ends: the nested-quantifier rule is on line 2 (0-based) of the editor (U+2028
+    // does not start a line there, as LSP counts lines).
+    const nq = diagnostics.find((d) => d.code === 'pattern/no-match' && d.message.includes('(\\w|\\.)'));
+    assert.ok(nq, JSON.stringify(diagnostics.map((d) => d.message)));
+    assert.equal(nq.range.start.line, 2);
+    // The server still answers, on this document and on a normal one.
+    const symbols: DocumentSymbol[] = await conn.sendRequest('textDocument/documentSymbol', {
+      textDocument: { uri: h.uri },
+    });
+    assert.ok(symbols.some((s) => s.name.startsWith('model')));
+    const text = `${M}defaults { format int4; group 32 }\n`;
+    const r = await open('after-hostile.quant', text);
+    const hv: Hover | null = await conn.sendRequest('textDocument/hover', {
+      textDocument: { uri: r.uri },
+      position: pos(text, 'defaults', 2),
+    });
+    assert.match((hv!.contents as MarkupContent).value, /Matches \*\*36 tensors\*\*/);
+  });
+});
+
+describe('language server with an analysis time limit', function () {
+  this.timeout(30000);
+  let server: ChildProcess;
+  let conn: MessageConnection;
+  const published: PublishDiagnosticsParams[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-lsp-limit-'));
+
+  before(async () => {
+    server = spawn(process.execPath, [serverJs, '--stdio'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+    conn.onNotification('textDocument/publishDiagnostics', (p: PublishDiagnosticsParams) => published.push(p));
+    conn.onNotification('window/logMessage', () => undefined);
+    conn.listen();
+    // A budget of 0 ms: every analysis that reaches the plan stops at its first deadline check.
+    await conn.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri: pathToFileURL(dir).toString(),
+      workspaceFolders: null,
+      capabilities: {},
+      initializationOptions: { analysisTimeLimitMs: 0 },
+    });
+    await conn.sendNotification('initialized', {});
+  });
+
+  after(async () => {
+    await conn.sendRequest('shutdown').catch(() => undefined);
+    await conn.sendNotification('exit').catch(() => undefined);
+    conn.dispose();
+    server.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stops an analysis past its budget with a diagnostic, and answers the next request', async () => {
+    const text = `${M}defaults { format int4; group 32 }\nmatch "re:.*q_proj" { format int8 }\n`;
+    const r = { uri: pathToFileURL(path.join(dir, 'limited.quant')).toString() };
+    await conn.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: r.uri, languageId: 'quant', version: 1, text },
+    });
+    // Symbols need no plan: answered from the parse, even though the analysis stopped.
+    const symbols: DocumentSymbol[] = await conn.sendRequest('textDocument/documentSymbol', {
+      textDocument: { uri: r.uri },
+    });
+    assert.equal(symbols.length, 3);
+    const mine = published.filter((p) => p.uri === r.uri);
+    assert.ok(mine.length > 0, 'diagnostics published with the first analysis');
+    const d = mine[mine.length - 1].diagnostics;
+    assert.deepEqual(
+      d.map((x) => x.code),
+      ['analysis/timeout'],
+    );
+    assert.match(d[0].message, /Analysis stopped after 0 ms while applying 2 rules to 47 tensors, its time budget/);
+    assert.equal(d[0].severity, 2);
+    const hv: Hover | null = await conn.sendRequest('textDocument/hover', {
+      textDocument: { uri: r.uri },
+      position: pos(text, 'defaults', 2),
+    });
+    assert.match((hv!.contents as MarkupContent).value, /No model/);
+  });
+});
+
+describe(`language server on a ${MANY_TENSORS}-tensor model`, function () {
+  this.timeout(120_000);
+  let server: ChildProcess;
+  let conn: MessageConnection;
+  const published: PublishDiagnosticsParams[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-lsp-many-'));
+
+  before(async () => {
+    writeManyTensorModel(dir);
+    server = spawn(process.execPath, [serverJs, '--stdio'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+    conn.onNotification('textDocument/publishDiagnostics', (p: PublishDiagnosticsParams) => published.push(p));
+    conn.onNotification('window/logMessage', () => undefined);
+    conn.listen();
+    // The default time budget scales with the model; a generous fixed one here keeps the test
+    // independent of how busy the machine is (what it checks is that the analysis completes).
+    await conn.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri: pathToFileURL(dir).toString(),
+      workspaceFolders: null,
+      capabilities: {},
+      initializationOptions: { analysisTimeLimitMs: 100_000 },
+    });
+    await conn.sendNotification('initialized', {});
+  });
+
+  after(async () => {
+    await conn.sendRequest('shutdown').catch(() => undefined);
+    await conn.sendNotification('exit').catch(() => undefined);
+    conn.dispose();
+    server.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('analyses it, hovers a rule and answers bitsmith/budget', async () => {
+    const text = `model "${dir}"\ndefaults { format int4; group 32 }\nmatch "*.mlp.experts.*.down_proj" { format int8 }\n`;
+    const uri = pathToFileURL(path.join(dir, 'many.quant')).toString();
+    await conn.sendNotification('textDocument/didOpen', {
+      textDocument: { uri, languageId: 'quant', version: 1, text },
+    });
+    const budget: BudgetResult | null = await conn.sendRequest('bitsmith/budget', { uri });
+    assert.ok(budget, 'a budget');
+    assert.deepEqual([budget.tensors, budget.errors], [MANY_TENSORS, 0]);
+    assert.equal(budget.quantized, MANY_TENSORS - 2 * 60 - 1, 'every matrix but the norms');
+    const mine = published.filter((p) => p.uri === uri);
+    assert.deepEqual(mine[mine.length - 1].diagnostics, []);
+    const hv: Hover | null = await conn.sendRequest('textDocument/hover', {
+      textDocument: { uri },
+      position: pos(text, '"*.mlp.experts', 3),
+    });
+    assert.match((hv!.contents as MarkupContent).value, /matches 43,?200 tensors/);
   });
 });

@@ -182,7 +182,7 @@ describe('GGUF sources with ggml block tensors', () => {
       const whole = ggufFile([{ name: 'w', ne: [256, 4], type: GGML_ID.q6_k, data: randomBlocks('q6_k', 4, 3) }]);
       const file = tmpPath('trunc.gguf');
       fs.writeFileSync(file, whole.subarray(0, whole.length - 1));
-      expectCode(() => readGgufHeader(file), 'model/bad-offsets', '"w"', 'past the end');
+      expectCode(() => readGgufHeader(file), 'model/truncated', '"w"', 'past the end');
       expectCode(() => addon.readTensor(file, 'w'), 'model/truncated', '"w"', 'past the end');
     });
 

@@ -2,7 +2,7 @@
 import { fmt, formatBytes, planToJson } from '../../../core/src/index';
 import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
-import { table } from '../table';
+import { table, thousands } from '../table';
 
 export function budgetCommand(file: string, opts: { json?: boolean }): number {
   const loaded = loadRecipe(file);
@@ -21,7 +21,7 @@ export function budgetCommand(file: string, opts: { json?: boolean }): number {
   }
   const out: string[] = [];
   out.push(
-    `model ${plan.model.path} (${plan.model.architecture}, ${plan.model.tensors} tensors, ${plan.model.parameters.toLocaleString('en-US')} parameters, ${plan.model.dtype})`,
+    `model ${plan.model.path} (${plan.model.architecture}, ${plan.model.tensors} tensors, ${thousands(plan.model.parameters)} parameters, ${plan.model.dtype})`,
     '',
   );
   out.push('rules:');
@@ -33,7 +33,7 @@ export function budgetCommand(file: string, opts: { json?: boolean }): number {
         r.label,
         String(r.matched),
         String(r.decided),
-        r.params.toLocaleString('en-US'),
+        thousands(r.params),
         formatBytes(r.bytesIn),
         formatBytes(r.bytesOut),
         r.params ? fmt(r.bpw) : '-',

@@ -1,7 +1,7 @@
 // bitsmith inspect: what a model file holds, from its header alone.
 import * as path from 'path';
 import { fmt, formatBytes, ModelReadError, readModelHeader, type ModelHeader } from '../../../core/src/index';
-import { table } from '../table';
+import { table, thousands } from '../table';
 
 export function inspectCommand(file: string, opts: { json?: boolean }): number {
   const abs = path.resolve(file);
@@ -39,7 +39,7 @@ export function inspectCommand(file: string, opts: { json?: boolean }): number {
   const out: string[] = [];
   out.push(`${model.path}`);
   out.push(
-    `format ${model.format}, architecture ${model.architecture}, ${model.tensors.length} tensors, ${model.parameters.toLocaleString('en-US')} parameters, ${model.dtype}, ${formatBytes(model.bytes)} (${fmt(model.parameters ? (8 * model.bytes) / model.parameters : 0)} bpw)`,
+    `format ${model.format}, architecture ${model.architecture}, ${model.tensors.length} tensors, ${thousands(model.parameters)} parameters, ${model.dtype}, ${formatBytes(model.bytes)} (${fmt(model.parameters ? (8 * model.bytes) / model.parameters : 0)} bpw)`,
     '',
   );
   // bpw: the source's storage per weight (fractional for GGUF block types: Q4_K is 4.5).
@@ -51,7 +51,7 @@ export function inspectCommand(file: string, opts: { json?: boolean }): number {
         t.shape.join('x'),
         t.dtype,
         fmt(t.bitsPerElement),
-        t.elements.toLocaleString('en-US'),
+        thousands(t.elements),
         formatBytes(t.bytes),
       ]),
       [3, 4, 5],

@@ -8,6 +8,7 @@ import {
   compressedTensorsConfig,
   hasInputActivations,
   notExecutable,
+  readRegularFile,
   type Diagnostic,
   type GgufSpec,
   type Plan,
@@ -109,7 +110,10 @@ export function compressedTensorsConfigJson(loaded: LoadedRecipe): string {
   const file = path.join(dir, 'config.json');
   if (fs.existsSync(file)) {
     try {
-      base = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+      base = JSON.parse(readRegularFile(file, 64 * 1024 * 1024, 'config.json').toString('utf8')) as Record<
+        string,
+        unknown
+      >;
     } catch (e) {
       throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
     }

@@ -4,9 +4,14 @@
 // of a sequence (BOS for Llama-style tokenizers), as llama.cpp's imatrix and perplexity
 // tools start each chunk with BOS: a window without it would calibrate on activations
 // the model never sees at position 0.
-import * as fs from 'fs';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { findTokenizer } from '../../../core/src/index';
+import {
+  MAX_TOKENIZER_JSON,
+  findTokenizer,
+  readRegularFile,
+  statRegularFile,
+  type ModelReadError,
+} from '../../../core/src/index';
 
 /** Text files beyond this are refused: tokenizing them in one piece would take minutes. */
 export const MAX_TEXT_BYTES = 64 * 1024 * 1024;
@@ -34,7 +39,7 @@ export interface TextWindows {
 function readJson(file: string): unknown {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readRegularFile(file, MAX_TOKENIZER_JSON, 'tokenizer JSON').toString('utf8');
   } catch (e) {
     throw new TextCalibrationError('calibration/no-tokenizer', `${file}: cannot read (${(e as Error).message})`);
   }
@@ -72,16 +77,19 @@ export function textWindows(
     );
   let size: number;
   try {
-    size = fs.statSync(textPath).size;
-  } catch {
-    throw new TextCalibrationError('calibration/not-found', `${textPath}: no such file`);
+    size = statRegularFile(textPath, 'a text file').size;
+  } catch (e) {
+    const err = e as ModelReadError;
+    if (err.code === 'model/not-found')
+      throw new TextCalibrationError('calibration/not-found', `${textPath}: no such file`);
+    throw new TextCalibrationError('calibration/bad-text', err.message);
   }
   if (size > MAX_TEXT_BYTES)
     throw new TextCalibrationError(
       'calibration/bad-text',
       `${textPath}: ${size} bytes; text calibration reads at most ${MAX_TEXT_BYTES} (use samples/length, or a shorter file)`,
     );
-  const text = fs.readFileSync(textPath, 'utf8');
+  const text = readRegularFile(textPath, MAX_TEXT_BYTES, 'a text file').toString('utf8');
   if (!text.trim()) throw new TextCalibrationError('calibration/bad-text', `${textPath}: the file holds no text`);
 
   const json = readJson(files.tokenizer);

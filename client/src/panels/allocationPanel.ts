@@ -4,10 +4,9 @@
 // analysis and the measurement cache in the extension host (no weights are read); the
 // Measure button runs `bitsmith allocate` as a child process (RunManager), and a frontier
 // point's "Use this budget" rewrites the recipe's budget statement.
-import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { analyze, loadMeasurements, recipeAtBudget } from '../../../core/src/index';
+import { analyze, loadMeasurements, readRecipeFile, recipeAtBudget } from '../../../core/src/index';
 import type { AllocationState, WebviewToHost } from '../../../webview/src/shared/messages';
 import { latestReport } from '../config';
 import type { RunManager } from '../run/runManager';
@@ -80,7 +79,7 @@ export class AllocationPanel implements vscode.Disposable {
    * preview analyses as the recipe does). */
   private async previewRecipe(bytes: number): Promise<void> {
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === this.recipe.fsPath);
-    const text = doc ? doc.getText() : fs.readFileSync(this.recipe.fsPath, 'utf8');
+    const text = doc ? doc.getText() : readRecipeFile(this.recipe.fsPath);
     const analysis = analyze(text, { recipePath: this.recipe.fsPath });
     const a = analysis.allocation;
     const table = a?.file && a.context ? loadMeasurements(a.file, a.context) : undefined;
@@ -114,7 +113,7 @@ export class AllocationPanel implements vscode.Disposable {
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === this.recipe.fsPath);
     let text: string;
     try {
-      text = doc ? doc.getText() : fs.readFileSync(this.recipe.fsPath, 'utf8');
+      text = doc ? doc.getText() : readRecipeFile(this.recipe.fsPath);
     } catch (e) {
       await postToWebview(this.panel.webview, {
         type: 'error',

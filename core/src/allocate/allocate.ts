@@ -3,6 +3,7 @@
 // whether it was pinned, and the predicted error. Without every needed figure it lists
 // what is missing (the CLI measures exactly that; the editor says measuring is needed).
 
+import { checkDeadline } from '../analysis/deadline';
 import type { Recipe } from '../analysis/recipe';
 import { tensorValues } from '../analysis/resolve';
 import type { Plan } from '../plan';
@@ -76,6 +77,7 @@ export function missingMeasurements(
 ): MissingMeasurement[] {
   const out: MissingMeasurement[] = [];
   for (const g of setup.groups) {
+    checkDeadline(`reading the measurements of ${setup.free.length} tensors`);
     for (const m of g.members) {
       const f = setup.free[m];
       const values = tensorValues(recipe, plan.tensors[f.index].matchedRules);

@@ -14,6 +14,10 @@ import type { PropValues } from '../analysis/recipe';
 import { BUILTIN_DEFAULTS } from '../analysis/resolve';
 import { writeFileAtomic } from '../io/atomicWrite';
 import { removeStaleTemps } from '../io/tempNames';
+import { readRegularFile } from '../models/files';
+
+/** A measurement table holds a few numbers per tensor and format: far below this. */
+const MAX_MEASUREMENTS_JSON = 512 * 1024 * 1024;
 
 export const MEASUREMENTS_VERSION = 1;
 
@@ -138,7 +142,9 @@ export function loadMeasurements(file: string, ctx: MeasureContext): Measurement
     table = hit.table;
   } else {
     try {
-      const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as MeasurementTable;
+      const raw = JSON.parse(
+        readRegularFile(file, MAX_MEASUREMENTS_JSON, 'allocate measurement table').toString('utf8'),
+      ) as MeasurementTable;
       if (
         raw &&
         raw.version === MEASUREMENTS_VERSION &&

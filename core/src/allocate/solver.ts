@@ -13,6 +13,8 @@
 //    item in the core the result is optimal. The gap to the bound is reported either way.
 // Everything is ordered by (value, index): the same problem gives the same allocation.
 
+import { checkDeadline } from '../analysis/deadline';
+
 export interface AllocCandidate {
   /** What the candidate is (a format name); opaque to the solver. */
   key: string;
@@ -311,6 +313,7 @@ function paretoDp(
     n = 1;
   let exact = true;
   for (const list of lists) {
+    checkDeadline('solving the allocation');
     // Candidates by bytes, so ties in the merge resolve by the cheaper candidate first.
     const order = list
       .map((_, i) => i)

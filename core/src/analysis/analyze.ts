@@ -13,6 +13,8 @@ import type { Plan } from '../plan';
 import { interpret, type Recipe } from './recipe';
 import { resolvePlan } from './resolve';
 import { checkPlan, checkRecipe } from './checks';
+import { checkBounds } from './bounds';
+import { AnalysisTimeout, checkDeadline, withDeadline } from './deadline';
 import { diag, type Diagnostic } from './diagnostic';
 import { notExecutable } from './executable';
 import { allocationFor, type AllocationState } from '../allocate/state';
@@ -22,6 +24,7 @@ import { pushAll } from '../arrays';
 import { forwardProblems } from './forwardSupport';
 import { checkOutputSafety, type OutputFacts } from './outputSafety';
 import { nodeOutputFacts } from './outputFacts';
+import { lineEndOf } from '../text';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -34,6 +37,10 @@ export interface AnalyzeOptions {
   loadImatrix?: (absolutePath: string) => ImatrixHeader;
   /** What the output-safety rule sees of the file system; defaults to nodeOutputFacts. */
   outputFacts?: OutputFacts;
+  /** Time budget (ms) for the plan and its checks, or a function of the model giving it:
+   * past it, the analysis stops with an analysis/timeout warning (the language server
+   * sets one; the CLI does not). */
+  timeLimitMs?: number | ((model: ModelHeader) => number);
 }
 
 export interface Analysis {
@@ -99,7 +106,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
         ),
       );
     }
-    return result;
+    return done(result);
   }
   result.modelPath = resolvePath(options.recipePath, recipe.model.path);
   let model: ModelHeader;
@@ -116,7 +123,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
           );
     result.modelError = err;
     all.push(diag(err.code, 'error', recipe.model.span, err.message));
-    return result;
+    return done(result);
   }
   result.model = model;
   pushAll(all, forwardProblems(recipe, model));
@@ -130,6 +137,31 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
       ),
     );
   }
+  try {
+    const limit = typeof options.timeLimitMs === 'function' ? options.timeLimitMs(model) : options.timeLimitMs;
+    withDeadline(limit, () => planAndCheck(result, model, options));
+  } catch (e) {
+    if (!(e instanceof AnalysisTimeout)) throw e;
+    // No half-made plan: hover and budgets would show numbers for the wrong configuration.
+    result.plan = undefined;
+    result.allocation = undefined;
+    result.imatrix = undefined;
+    all.push(
+      diag(
+        'analysis/timeout',
+        'warning',
+        recipe.model.span,
+        `Analysis stopped ${e.message}, its time budget in the editor: the plan and its checks are incomplete (bitsmith check runs without a limit)`,
+      ),
+    );
+  }
+  return done(result);
+}
+
+/** The plan, the allocation and every check that needs the model. */
+function planAndCheck(result: Analysis, model: ModelHeader, options: AnalyzeOptions): void {
+  const { recipe, diagnostics: all } = result;
+  const cal = recipe.calibration;
   result.plan = resolvePlan(recipe, model);
   if (recipe.allocate) {
     const calFile = cal?.path ? resolvePath(options.recipePath, cal.path.value) : undefined;
@@ -139,16 +171,27 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
     const chosen = a.state?.result?.formats;
     if (chosen) result.plan = resolvePlan(recipe, model, (ti) => chosen.get(ti));
   }
-  pushAll(all, checkPlan(recipe, result.plan, model), notExecutable(recipe, result.plan, 'warning'));
+  checkDeadline('checking the plan');
+  pushAll(all, checkPlan(recipe, result.plan, model));
+  checkDeadline('checking the plan');
+  pushAll(
+    all,
+    checkBounds(recipe, model, result.plan, options.recipePath),
+    notExecutable(recipe, result.plan, 'warning'),
+  );
   if (cal?.kind === 'imatrix' && cal.path) {
     const im = checkImatrix(recipe, result.plan, resolvePath(options.recipePath, cal.path.value), options.loadImatrix);
     pushAll(all, im.diagnostics);
     result.imatrix = im.imatrix;
   }
+}
+
+/** Diagnostics in text order (a stable sort: equal starts keep the order they were found in). */
+function done(result: Analysis): Analysis {
+  result.diagnostics.sort((a, b) => a.start - b.start);
   return result;
 }
 
 function firstLineEnd(text: string): number {
-  const i = text.indexOf('\n');
-  return i < 0 ? text.length : i;
+  return lineEndOf(text, 0);
 }

@@ -15,6 +15,8 @@ import type { ModelHeader } from '../models/types';
 import { ggufModelProblem } from '../export/gguf';
 import { checkMethods } from './methodFit';
 import { pushAll } from '../arrays';
+import { checkDeadline } from './deadline';
+import { patternMatches } from './resolve';
 
 export function checkRecipe(recipe: Recipe): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -42,6 +44,7 @@ export function checkRecipe(recipe: Recipe): Diagnostic[] {
 export function checkPlan(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const rule of recipe.rules) {
+    checkDeadline(`checking ${recipe.rules.length} rules`);
     const summary = plan.rules[rule.index];
     if (rule.kind === 'match') {
       for (const p of rule.patterns) {
@@ -51,8 +54,10 @@ export function checkPlan(recipe: Recipe, plan: Plan, model?: ModelHeader): Diag
         // analysis took most of its time on a 1,000-tensor model with 300 rules.
         const hit =
           (rule.patterns.length === 1 && summary.matched.length > 0) ||
-          summary.matched.some((ti) => p.compiled.test(plan.tensors[ti].tensor.name)) ||
-          plan.tensors.some((t) => p.compiled.test(t.tensor.name));
+          (model
+            ? patternMatches(model.tensors, p).length > 0
+            : summary.matched.some((ti) => p.compiled.test(plan.tensors[ti].tensor.name)) ||
+              plan.tensors.some((t) => p.compiled.test(t.tensor.name)));
         if (!hit) {
           out.push(diag('pattern/no-match', 'warning', p.span, `Pattern "${p.text}" matches no tensor of the model`));
         }

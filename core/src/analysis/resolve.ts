@@ -5,6 +5,7 @@ import { FORMAT_BY_NAME } from '../language/formats';
 import type { ModelHeader, TensorInfo } from '../models/types';
 import type { Plan, RuleSummary, TensorPlan } from '../plan';
 import { tensorBytes, type QuantConfig } from './bits';
+import { checkDeadline } from './deadline';
 import { PROP_NAMES, type PropName, type PropValues, type Recipe, type Rule } from './recipe';
 
 /** What a property is when no rule sets it. */
@@ -42,12 +43,20 @@ function patternHits(tensors: TensorInfo[], p: Rule['patterns'][number]): Uint32
   let hits = perList.get(p.text);
   if (!hits) {
     const found: number[] = [];
-    for (let i = 0; i < tensors.length; i++) if (p.compiled.test(tensors[i].name)) found.push(i);
+    for (let i = 0; i < tensors.length; i++) {
+      if ((i & 1023) === 0) checkDeadline(`matching "${p.text}" against ${tensors.length} tensors`);
+      if (p.compiled.test(tensors[i].name)) found.push(i);
+    }
     hits = Uint32Array.from(found);
     if (perList.size > 10000) perList.clear();
     perList.set(p.text, hits);
   }
   return hits;
+}
+
+/** Indices of the tensors a pattern matches (cached per tensor list and pattern text). */
+export function patternMatches(tensors: TensorInfo[], p: Rule['patterns'][number]): Uint32Array {
+  return patternHits(tensors, p);
 }
 
 /** For each tensor, the indices (ascending) of the rules that apply to it. */
@@ -58,6 +67,7 @@ function rulesPerTensor(rules: Rule[], tensors: TensorInfo[]): number[][] {
   const level = new Uint8Array(tensors.length);
   const touched: number[] = [];
   for (let ri = 0; ri < rules.length; ri++) {
+    checkDeadline(`applying ${rules.length} rules to ${tensors.length} tensors`);
     const rule = rules[ri];
     if (rule.kind === 'defaults') {
       for (let ti = 0; ti < tensors.length; ti++) if (weights[ti]) out[ti].push(ri);
@@ -123,6 +133,7 @@ export function resolvePlan(
   }));
 
   for (let ti = 0; ti < tensors.length; ti++) {
+    if ((ti & 1023) === 0) checkDeadline(`resolving the plan of ${tensors.length} tensors`);
     const t = tensors[ti];
     const values: Partial<PropValues> = {};
     const decidedBy: Partial<Record<PropName, number>> = {};
@@ -217,7 +228,8 @@ function planTensor(
       action: 'keep',
       keepReason,
       bytesOut: t.bytes,
-      bpw: t.bitsPerElement,
+      // No elements, no bits: 0, as the backend reports an empty tensor (copied as it is).
+      bpw: t.elements > 0 ? t.bitsPerElement : 0,
     };
   }
   const g = values.group ?? D.group;

@@ -5,7 +5,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ModelHeader } from '../models/types';
+import { REQUIRED_HPARAMS, checkModelConfig } from '../models/modelConfig';
 import { maxOf, pushAll } from '../arrays';
+import { readRegularFile } from '../models/files';
+
+/** tokenizer.json files are tens of MiB at most. */
+export const MAX_TOKENIZER_JSON = 256 * 1024 * 1024;
 
 export type GgufValueType =
   'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'string' | 'u64' | 'i64' | 'f64';
@@ -121,33 +126,14 @@ interface Hparams {
   eos?: number;
 }
 
-const num = (c: Record<string, unknown>, k: string): number | undefined =>
-  typeof c[k] === 'number' ? (c[k] as number) : undefined;
-
+/** The hyperparameters output gguf writes: only values checked against the tensors
+ *  (models/modelConfig.ts); a config with any error is refused, naming the problem. */
 function hparams(model: ModelHeader): Hparams {
-  const c = model.config;
   if (model.format === 'llama2c') {
-    const dim = num(c, 'dim')!,
-      heads = num(c, 'n_heads')!;
-    return {
-      arch: 'llama',
-      permute: true,
-      ctx: num(c, 'seq_len')!,
-      embd: dim,
-      blocks: num(c, 'n_layers')!,
-      ffn: num(c, 'hidden_dim')!,
-      heads,
-      kvHeads: num(c, 'n_kv_heads')!,
-      ropeBase: 10000,
-      eps: 1e-5,
-      vocab: num(c, 'vocab_size')!,
-      headDim: dim / heads,
-      tied: c.shared_classifier === true,
-      explicitHeadDim: false,
-      bos: 1,
-      eos: 2,
-    };
+    const h = checkModelConfig(model).hparams!;
+    return { ...h, ctx: h.ctx!, arch: 'llama', permute: true };
   }
+  const c = model.config;
   const type = String(c.model_type ?? model.architecture ?? '');
   // llama.cpp's converter writes Mistral-architecture checkpoints as `llama` (permuted q/k);
   // Qwen2/Qwen3 have their own architectures and keep the rotate-half (NEOX) order.
@@ -156,32 +142,16 @@ function hparams(model: ModelHeader): Hparams {
     throw new GgufSpecError(
       `output gguf writes Llama-family models (llama, mistral, qwen2, qwen3); this model's config.json model_type is "${type || 'missing'}"`,
     );
-  const need = (k: string): number => {
-    const v = num(c, k);
-    if (v === undefined) throw new GgufSpecError(`output gguf needs "${k}" in config.json`);
-    return v;
-  };
-  const embd = need('hidden_size'),
-    heads = need('num_attention_heads');
-  const hd = num(c, 'head_dim');
-  return {
-    arch,
-    permute: arch === 'llama',
-    ctx: need('max_position_embeddings'),
-    embd,
-    blocks: need('num_hidden_layers'),
-    ffn: need('intermediate_size'),
-    heads,
-    kvHeads: num(c, 'num_key_value_heads') ?? heads,
-    ropeBase: num(c, 'rope_theta') ?? 10000,
-    eps: num(c, 'rms_norm_eps') ?? 1e-6,
-    vocab: need('vocab_size'),
-    headDim: hd ?? embd / heads,
-    explicitHeadDim: hd !== undefined && hd !== embd / heads,
-    tied: c.tie_word_embeddings === true,
-    bos: num(c, 'bos_token_id'),
-    eos: num(c, 'eos_token_id'),
-  };
+  const check = checkModelConfig(model);
+  const error = check.problems.find((p) => p.severity === 'error');
+  if (error) throw new GgufSpecError(error.message);
+  const h = check.hparams;
+  if (!h) {
+    const missing = REQUIRED_HPARAMS.find((k) => typeof model.config[k] !== 'number') ?? 'hidden_size';
+    throw new GgufSpecError(`output gguf needs "${missing}" in config.json`);
+  }
+  if (h.ctx === undefined) throw new GgufSpecError(`output gguf needs "max_position_embeddings" in ${check.source}`);
+  return { ...h, ctx: h.ctx, arch, permute: arch === 'llama' };
 }
 
 /** Why this model cannot be written as a llama.cpp GGUF (undefined when it can): the
@@ -354,7 +324,7 @@ function tokenizerFromJson(file: string, h: Hparams, notes: string[]): GgufKvSpe
   };
   try {
     if (!fs.existsSync(file)) return undefined;
-    j = JSON.parse(fs.readFileSync(file, 'utf8'));
+    j = JSON.parse(readRegularFile(file, MAX_TOKENIZER_JSON, 'tokenizer.json').toString('utf8'));
   } catch (e) {
     notes.push(`tokenizer.json could not be read (${(e as Error).message}); written without a tokenizer`);
     return undefined;

@@ -12,7 +12,7 @@
 // a header cap) before anything is allocated or looped over.
 
 import * as path from 'path';
-import { ModelReadError, TensorInfo } from './types';
+import { MAX_TENSORS, ModelReadError, TensorInfo } from './types';
 import { OpenFile, readExact, safeProduct, withModelFile } from './safetensors';
 
 /** ggml tensor types: block size (elements) and bytes per block. */
@@ -102,6 +102,8 @@ export interface GgufHeader {
   /** Absolute offset of the tensor data section. */
   dataOffset: number;
 }
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Sequential little-endian reader over a file, refilling a small window as it goes. */
 class Cursor {
@@ -225,10 +227,17 @@ class Cursor {
     return Number(n);
   }
 
-  string(what: string): string {
+  /** A string; `strict` ones (keys, tensor names) must be valid UTF-8, since a replacement
+   * character would make a name differ from the one the native reader sees. */
+  string(what: string, strict = false): string {
     const len = this.stringLength(what);
     const { buf, at } = this.take(len, what);
-    return buf.toString('utf8', at, at + len);
+    if (!strict) return buf.toString('utf8', at, at + len);
+    try {
+      return UTF8.decode(buf.subarray(at, at + len));
+    } catch {
+      throw new ModelReadError('model/bad-header', `${this.file}: ${what} is not valid UTF-8`, this.file);
+    }
   }
 
   /** Reads a string's length prefix and validates it against the cap and the file. */
@@ -347,11 +356,18 @@ export function readGgufHeader(file: string): GgufHeader {
     }
     // Each tensor info takes at least 24 bytes and each kv at least 13: bound counts by the file.
     const tensorCount = c.count('tensor count', 24);
+    if (tensorCount > MAX_TENSORS) {
+      throw new ModelReadError(
+        'model/header-too-large',
+        `${abs}: GGUF header declares ${tensorCount} tensors (limit ${MAX_TENSORS})`,
+        abs,
+      );
+    }
     const kvCount = c.count('metadata key/value count', 13);
 
     const metadata: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     for (let i = 0; i < kvCount; i++) {
-      const key = c.string(`metadata key #${i}`);
+      const key = c.string(`metadata key #${i}`, true);
       if (Object.prototype.hasOwnProperty.call(metadata, key)) throw bad(`duplicate metadata key "${key}"`);
       const type = c.u32(`value type of "${key}"`);
       if (type === T_ARRAY) metadata[key] = readArray(c, key, 1);
@@ -369,9 +385,12 @@ export function readGgufHeader(file: string): GgufHeader {
     const infos: RawInfo[] = [];
     const seen = new Set<string>();
     for (let i = 0; i < tensorCount; i++) {
-      const name = c.string(`name of tensor #${i}`);
+      const name = c.string(`name of tensor #${i}`, true);
       const where = `${abs}: tensor "${name}"`;
-      if (seen.has(name)) throw bad(`duplicate tensor name "${name}"`);
+      if (name === '')
+        throw new ModelReadError('model/bad-header', `${abs}: tensor #${i} has an empty name`, abs, name);
+      if (seen.has(name))
+        throw new ModelReadError('model/bad-header', `${abs}: duplicate tensor name "${name}"`, abs, name);
       seen.add(name);
       const nDims = c.u32(`n_dims of tensor "${name}"`);
       if (nDims > MAX_DIMS) {
@@ -379,20 +398,21 @@ export function readGgufHeader(file: string): GgufHeader {
           'model/bad-shape',
           `${where}: ${nDims} dimensions (GGUF allows at most ${MAX_DIMS})`,
           abs,
+          name,
         );
       }
       const ne: number[] = [];
       for (let d = 0; d < nDims; d++) {
         const v = c.u64(`ne[${d}] of tensor "${name}"`);
         if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-          throw new ModelReadError('model/bad-shape', `${where}: dimension ne[${d}] = ${v} is too large`, abs);
+          throw new ModelReadError('model/bad-shape', `${where}: dimension ne[${d}] = ${v} is too large`, abs, name);
         }
         ne.push(Number(v));
       }
       const type = c.u32(`type of tensor "${name}"`);
       const relBig = c.u64(`data offset of tensor "${name}"`);
       if (relBig > BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw new ModelReadError('model/bad-offsets', `${where}: data offset ${relBig} is beyond any file`, abs);
+        throw new ModelReadError('model/bad-offsets', `${where}: data offset ${relBig} is beyond any file`, abs, name);
       }
       infos.push({ name, ne, type, rel: Number(relBig) });
     }
@@ -426,7 +446,7 @@ function toTensorInfo(
   const where = `${file}: tensor "${name}"`;
   const t = GGML_TYPES[typeId];
   if (t === undefined) {
-    throw new ModelReadError('model/unknown-dtype', `${where}: unknown ggml type ${typeId}`, file);
+    throw new ModelReadError('model/unknown-dtype', `${where}: unknown ggml type ${typeId}`, file, name);
   }
   const elements = safeProduct(ne);
   if (elements === undefined) {
@@ -434,6 +454,7 @@ function toTensorInfo(
       'model/bad-shape',
       `${where}: shape ne=[${ne.join(', ')}] has more than 2^53 elements`,
       file,
+      name,
     );
   }
   const rowLen = ne.length > 0 ? ne[0] : 1;
@@ -442,25 +463,28 @@ function toTensorInfo(
       'model/bad-shape',
       `${where}: ne[0] = ${rowLen} is not a multiple of the ${t.name} block size ${t.blockSize}`,
       file,
+      name,
     );
   }
   const bytes = (elements / t.blockSize) * t.typeSize;
   if (!Number.isSafeInteger(bytes)) {
-    throw new ModelReadError('model/bad-shape', `${where}: byte size exceeds 2^53`, file);
+    throw new ModelReadError('model/bad-shape', `${where}: byte size exceeds 2^53`, file, name);
   }
   if (rel % alignment !== 0) {
     throw new ModelReadError(
       'model/bad-offsets',
       `${where}: data offset ${rel} is not a multiple of the alignment ${alignment}`,
       file,
+      name,
     );
   }
   const offset = dataOffset + rel;
   if (offset + bytes > fileSize) {
     throw new ModelReadError(
-      'model/bad-offsets',
+      'model/truncated',
       `${where}: data [${offset}, ${offset + bytes}) runs past the end of the file (${fileSize} bytes; truncated?)`,
       file,
+      name,
     );
   }
   return {

@@ -5,8 +5,9 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { ModelReadError, TensorInfo } from './types';
-import { fsError, isPlainObject, parseJsonText, readSafetensorsHeader } from './safetensors';
+import { MAX_TENSORS, ModelReadError, TensorInfo } from './types';
+import { readRegularFile } from './files';
+import { decodeUtf8, fsError, isPlainObject, parseJsonText, readSafetensorsHeader } from './safetensors';
 
 /** config.json files are small; anything bigger is not a config. */
 export const MAX_CONFIG_JSON = 16 * 1024 * 1024;
@@ -25,24 +26,11 @@ export interface HfFolderHeader {
   files: string[];
 }
 
-/** Reads a small JSON file with a size cap; parse errors carry line/column. */
+/** Reads a small JSON file (a regular file, at most maxBytes, valid UTF-8, strict JSON);
+ * errors name the file, and parse errors the line and column. */
 export function readJsonFile(file: string, maxBytes: number, what: string): unknown {
-  let size: number;
-  try {
-    size = fs.statSync(file).size;
-  } catch (err) {
-    throw fsError(err, file, 'stat');
-  }
-  if (size > maxBytes) {
-    throw new ModelReadError('model/header-too-large', `${file}: ${what} is ${size} bytes (limit ${maxBytes})`, file);
-  }
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw fsError(err, file);
-  }
-  return parseJsonText(text, file, what);
+  const bytes = readRegularFile(file, maxBytes, what);
+  return parseJsonText(decodeUtf8(bytes, file, what), file, what);
 }
 
 /** Reads config.json; it must be a JSON object. */
@@ -114,6 +102,7 @@ export function readHfFolder(dir: string): HfFolderHeader {
         owner.set(t.name, shardPath);
         tensors.push(t);
       }
+      if (tensors.length > MAX_TENSORS) throw tooMany(shardPath, tensors.length);
     }
   }
   return { architecture: architectureOf(config), config, tensors, files };
@@ -128,7 +117,10 @@ function readIndexed(dir: string, indexPath: string, files: string[]): TensorInf
   }
   // Group tensor names by shard, in order of first appearance.
   const byShard = new Map<string, string[]>();
-  for (const [name, shard] of Object.entries(index.weight_map)) {
+  const entries = Object.entries(index.weight_map);
+  if (entries.length > MAX_TENSORS) throw bad(`weight_map lists ${entries.length} tensors (limit ${MAX_TENSORS})`);
+  for (const [name, shard] of entries) {
+    if (name === '') throw bad('weight_map has an empty tensor name');
     if (typeof shard !== 'string' || shard === '') throw bad(`tensor "${name}" maps to a non-string shard`);
     const shardPath = path.resolve(dir, shard);
     const rel = path.relative(dir, shardPath);
@@ -168,6 +160,15 @@ function readIndexed(dir: string, indexPath: string, files: string[]): TensorInf
       owner.set(t.name, shardPath);
       tensors.push(t);
     }
+    if (tensors.length > MAX_TENSORS) throw tooMany(shardPath, tensors.length);
   }
   return tensors;
+}
+
+function tooMany(file: string, n: number): ModelReadError {
+  return new ModelReadError(
+    'model/header-too-large',
+    `${file}: the model has more than ${MAX_TENSORS} tensors (${n} so far)`,
+    file,
+  );
 }

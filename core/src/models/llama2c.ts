@@ -11,6 +11,8 @@ import { DTYPE_BITS, ModelReadError, TensorInfo } from './types';
 import { readExact, safeProduct, withModelFile } from './safetensors';
 
 const HEADER_BYTES = 7 * 4;
+/** The forward pass's layer limit (native/src/forward/llama.cc); real checkpoints have at most ~100. */
+export const MAX_LLAMA2C_LAYERS = 4096;
 /** llama2.c's newer export formats start with this magic ("ak42" as a little-endian u32). */
 const AK42_MAGIC = 0x616b3432;
 
@@ -67,61 +69,74 @@ export function readLlama2cHeader(file: string): Llama2cHeader {
     const headSize = dim / heads;
     const freqRows = Math.floor(headSize / 2); // C integer division, as in run.c
 
-    const tensors: TensorInfo[] = [];
-    let pos = HEADER_BYTES;
-    // Adds one array of `count` stacked slices of `shape` (one TensorInfo per named slice).
-    const add = (names: (i: number) => string | undefined, count: number, shape: number[]): void => {
-      const elements = safeProduct(shape);
-      const bytes = elements === undefined ? undefined : elements * 4;
-      const total = bytes === undefined ? undefined : safeProduct([bytes, count]);
-      if (
-        elements === undefined ||
-        bytes === undefined ||
-        total === undefined ||
-        pos + total > Number.MAX_SAFE_INTEGER
-      ) {
-        throw bad(`header sizes overflow (dim ${dim}, hidden_dim ${hidden}, n_layers ${layers}, vocab ${vocab})`);
-      }
-      for (let i = 0; i < count; i++) {
-        const name = names(i);
-        if (name !== undefined) {
-          tensors.push({
-            name,
-            shape: [...shape],
-            dtype: 'F32',
-            bitsPerElement: DTYPE_BITS.F32,
-            elements,
-            bytes,
-            file: abs,
-            offset: pos + i * bytes,
-          });
+    if (layers > MAX_LLAMA2C_LAYERS) {
+      throw bad(`header field n_layers = ${layers} is more than ${MAX_LLAMA2C_LAYERS} (not a llama2.c checkpoint?)`);
+    }
+
+    // Two passes over one layout: the first only adds up the sizes, so a header describing
+    // more than the file holds is refused before a single tensor is listed.
+    const layout = (emit: boolean): { tensors: TensorInfo[]; end: number } => {
+      const tensors: TensorInfo[] = [];
+      let pos = HEADER_BYTES;
+      // Adds one array of `count` stacked slices of `shape` (one TensorInfo per named slice).
+      const add = (names: (i: number) => string | undefined, count: number, shape: number[]): void => {
+        const elements = safeProduct(shape);
+        const bytes = elements === undefined ? undefined : elements * 4;
+        const total = bytes === undefined ? undefined : safeProduct([bytes, count]);
+        if (
+          elements === undefined ||
+          bytes === undefined ||
+          total === undefined ||
+          pos + total > Number.MAX_SAFE_INTEGER
+        ) {
+          throw bad(`header sizes overflow (dim ${dim}, hidden_dim ${hidden}, n_layers ${layers}, vocab ${vocab})`);
         }
-      }
-      pos += total;
+        if (emit) {
+          for (let i = 0; i < count; i++) {
+            const name = names(i);
+            if (name !== undefined) {
+              tensors.push({
+                name,
+                shape: [...shape],
+                dtype: 'F32',
+                bitsPerElement: DTYPE_BITS.F32,
+                elements,
+                bytes,
+                file: abs,
+                offset: pos + i * bytes,
+              });
+            }
+          }
+        }
+        pos += total;
+      };
+      const layer = (suffix: string) => (l: number) => `model.layers.${l}.${suffix}`;
+
+      add(() => 'model.embed_tokens.weight', 1, [vocab, dim]);
+      add(layer('input_layernorm.weight'), layers, [dim]);
+      add(layer('self_attn.q_proj.weight'), layers, [dim, dim]);
+      add(layer('self_attn.k_proj.weight'), layers, [kvDim, dim]);
+      add(layer('self_attn.v_proj.weight'), layers, [kvDim, dim]);
+      add(layer('self_attn.o_proj.weight'), layers, [dim, dim]);
+      add(layer('post_attention_layernorm.weight'), layers, [dim]);
+      add(layer('mlp.gate_proj.weight'), layers, [hidden, dim]); // w1
+      add(layer('mlp.down_proj.weight'), layers, [dim, hidden]); // w2
+      add(layer('mlp.up_proj.weight'), layers, [hidden, dim]); // w3
+      add(() => 'model.norm.weight', 1, [dim]);
+      add(() => undefined, 2, [seqLen, freqRows]); // freq_cis_real, freq_cis_imag
+      if (!shared) add(() => 'lm_head.weight', 1, [vocab, dim]);
+      return { tensors, end: pos };
     };
-    const layer = (suffix: string) => (l: number) => `model.layers.${l}.${suffix}`;
 
-    add(() => 'model.embed_tokens.weight', 1, [vocab, dim]);
-    add(layer('input_layernorm.weight'), layers, [dim]);
-    add(layer('self_attn.q_proj.weight'), layers, [dim, dim]);
-    add(layer('self_attn.k_proj.weight'), layers, [kvDim, dim]);
-    add(layer('self_attn.v_proj.weight'), layers, [kvDim, dim]);
-    add(layer('self_attn.o_proj.weight'), layers, [dim, dim]);
-    add(layer('post_attention_layernorm.weight'), layers, [dim]);
-    add(layer('mlp.gate_proj.weight'), layers, [hidden, dim]); // w1
-    add(layer('mlp.down_proj.weight'), layers, [dim, hidden]); // w2
-    add(layer('mlp.up_proj.weight'), layers, [hidden, dim]); // w3
-    add(() => 'model.norm.weight', 1, [dim]);
-    add(() => undefined, 2, [seqLen, freqRows]); // freq_cis_real, freq_cis_imag
-    if (!shared) add(() => 'lm_head.weight', 1, [vocab, dim]);
-
-    if (f.size < pos) {
+    const needed = layout(false).end;
+    if (f.size < needed) {
       throw new ModelReadError(
         'model/truncated',
-        `${abs}: llama2.c header (dim ${dim}, n_layers ${layers}, vocab ${vocab}) needs ${pos} bytes but the file has ${f.size}`,
+        `${abs}: llama2.c header (dim ${dim}, n_layers ${layers}, vocab ${vocab}) needs ${needed} bytes but the file has ${f.size}`,
         abs,
       );
     }
+    const { tensors } = layout(true);
     // Present tensors layer by layer (HF order) rather than in file order.
     tensors.sort((a, b) => layerIndex(a.name) - layerIndex(b.name));
     return {

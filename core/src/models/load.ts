@@ -5,6 +5,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ModelFormat, ModelHeader, ModelReadError, TensorInfo } from './types';
+import { fileKind } from './files';
 import { fsError, readExact, readSafetensorsHeader, withModelFile } from './safetensors';
 import { readGgufHeader } from './gguf';
 import { readLlama2cHeader } from './llama2c';
@@ -24,7 +25,7 @@ export function readModelHeader(modelPath: string): ModelHeader {
     return build(abs, 'hf-folder', h.architecture, h.config, h.tensors, h.files);
   }
   if (!st.isFile()) {
-    throw new ModelReadError('model/unreadable', `${abs}: not a regular file or folder`, abs);
+    throw new ModelReadError('model/unreadable', `${abs}: is ${fileKind(st)}, not a regular file or folder`, abs);
   }
 
   // The first bytes settle GGUF whatever the extension, and reveal PyTorch pickles in .bin.

@@ -7,7 +7,9 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { DTYPE_BITS, ModelReadError, TensorInfo } from './types';
+import { fsError, openRegularFile } from './files';
+import { JsonError, JsonNonInteger, lineColumn, parseStrictJson, type JsonOptions } from './json';
+import { DTYPE_BITS, MAX_TENSORS, ModelReadError, TensorInfo } from './types';
 
 /** A JSON header larger than this is treated as hostile (real ones are a few MiB at most). */
 export const MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024;
@@ -20,15 +22,7 @@ export interface SafetensorsHeader {
 // ---------------------------------------------------------------------------------------
 // Shared helpers: open with error mapping, exact bounded reads, JSON with error positions.
 
-/** Maps a Node fs error to the contract's error codes. */
-export function fsError(err: unknown, file: string, what = 'read'): ModelReadError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') {
-    return new ModelReadError('model/not-found', `${file}: no such file or directory`, file);
-  }
-  const reason = err instanceof Error ? err.message : String(err);
-  return new ModelReadError('model/unreadable', `${file}: cannot ${what} (${code ?? reason})`, file);
-}
+export { fsError };
 
 /** An open file descriptor with the file's size, for bounded header reads. */
 export interface OpenFile {
@@ -37,25 +31,9 @@ export interface OpenFile {
   file: string;
 }
 
-/** Opens a regular file for reading, mapping fs errors to ModelReadError. Caller closes. */
+/** Opens a regular file for reading (never a FIFO or device: see files.ts). Caller closes. */
 export function openModelFile(file: string): OpenFile {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (err) {
-    throw fsError(err, file, 'open');
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) {
-      throw new ModelReadError('model/unreadable', `${file}: not a regular file`, file);
-    }
-    return { fd, size: st.size, file };
-  } catch (err) {
-    fs.closeSync(fd);
-    if (err instanceof ModelReadError) throw err;
-    throw fsError(err, file, 'stat');
-  }
+  return { ...openRegularFile(file, 'a model file'), file };
 }
 
 /** Runs fn with an open file and always closes it. */
@@ -94,118 +72,30 @@ export function readExact(f: OpenFile, position: number, length: number, what: s
   return buf;
 }
 
-/**
- * JSON.parse with a precise error: V8's messages do not always carry a position (and may
- * echo the whole input), so on failure we locate the first bad character ourselves.
- */
-export function parseJsonText(text: string, file: string, what = 'JSON'): unknown {
+/** Strict JSON (see json.ts) with errors naming the file, line and column. */
+export function parseJsonText(text: string, file: string, what = 'JSON', options: JsonOptions = {}): unknown {
   try {
-    return JSON.parse(text);
-  } catch {
-    const at = jsonErrorOffset(text);
-    const before = text.slice(0, at);
-    const line = before.split('\n').length;
-    const column = at - (before.lastIndexOf('\n') + 1) + 1;
-    const found =
-      at >= text.length ? 'unexpected end of input' : `unexpected ${JSON.stringify(text.slice(at, at + 12))}`;
-    throw new ModelReadError(
+    return parseStrictJson(text, options);
+  } catch (e) {
+    if (!(e instanceof JsonError)) throw e;
+    const { line, column } = lineColumn(text, e.offset);
+    const found = e.offset >= text.length ? 'end of input' : JSON.stringify(text.slice(e.offset, e.offset + 12));
+    const err = new ModelReadError(
       'model/bad-json',
-      `${file}: invalid ${what} at line ${line}, column ${column} (position ${at}): ${found}`,
+      `${file}: invalid ${what} at line ${line}, column ${column} (position ${e.offset}): ${e.reason} (found ${found})`,
       file,
     );
+    err.cause = e;
+    throw err;
   }
 }
 
-/** Offset of the first character where `s` stops being valid JSON (s.length for a cut-off input). */
-function jsonErrorOffset(s: string): number {
-  let i = 0;
-  const stack: string[] = [];
-  const ws = (): void => {
-    while (i < s.length && (s[i] === ' ' || s[i] === '\t' || s[i] === '\n' || s[i] === '\r')) i++;
-  };
-  const str = (): boolean => {
-    i++; // opening quote
-    while (i < s.length) {
-      const c = s.charCodeAt(i);
-      if (c === 0x22) {
-        i++;
-        return true;
-      }
-      if (c < 0x20) return false;
-      if (c === 0x5c) {
-        const e = s[i + 1];
-        if (e !== undefined && '"\\/bfnrt'.includes(e)) {
-          i += 2;
-          continue;
-        }
-        if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) {
-          i += 6;
-          continue;
-        }
-        i++;
-        return false;
-      }
-      i++;
-    }
-    return false;
-  };
-  const key = (): boolean => {
-    ws();
-    if (s[i] !== '"' || !str()) return false;
-    ws();
-    if (s[i] !== ':') return false;
-    i++;
-    return true;
-  };
-  const numberRe = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-  for (;;) {
-    // Expecting a value.
-    ws();
-    if (i >= s.length) return s.length;
-    const c = s[i];
-    let closedEmpty = false;
-    if (c === '{' || c === '[') {
-      i++;
-      ws();
-      if (s[i] === (c === '{' ? '}' : ']')) {
-        i++;
-        closedEmpty = true;
-      } else {
-        stack.push(c);
-        if (c === '{' && !key()) return i;
-        continue;
-      }
-    }
-    if (!closedEmpty) {
-      if (c === '"') {
-        if (!str()) return i;
-      } else if (s.startsWith('true', i)) i += 4;
-      else if (s.startsWith('false', i)) i += 5;
-      else if (s.startsWith('null', i)) i += 4;
-      else {
-        numberRe.lastIndex = i;
-        const m = numberRe.exec(s);
-        if (!m) return i;
-        i += m[0].length;
-      }
-    }
-    // After a value: close containers or continue with a separator.
-    for (;;) {
-      ws();
-      if (stack.length === 0) return i < s.length ? i : 0;
-      const top = stack[stack.length - 1];
-      if (s[i] === ',') {
-        i++;
-        if (top === '{' && !key()) return i;
-        break;
-      }
-      if (s[i] === (top === '{' ? '}' : ']')) {
-        i++;
-        stack.pop();
-        continue;
-      }
-      return i;
-    }
+/** UTF-8 bytes to text, refusing invalid sequences (a replacement character would hide a corrupt name). */
+export function decodeUtf8(bytes: Uint8Array, file: string, what: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new ModelReadError('model/bad-json', `${file}: ${what} is not valid UTF-8`, file);
   }
 }
 
@@ -240,13 +130,22 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     }
     const headerLen = Number(n);
     const headerBytes = readExact(f, 8, headerLen, `the ${headerLen}-byte JSON header`);
-    let text: string;
+    const text = decodeUtf8(headerBytes, abs, 'the safetensors header');
+    let json: unknown;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
-    } catch {
-      throw new ModelReadError('model/bad-json', `${abs}: safetensors header is not valid UTF-8`, abs);
+      json = parseJsonText(text, abs, 'safetensors JSON header', { exactIntegers: true });
+    } catch (e) {
+      // Two entries under one name: which one is the tensor? (The native reader refuses too.)
+      const dup = e instanceof ModelReadError ? (e.cause as JsonError | undefined)?.duplicate : undefined;
+      if (dup && dup.depth === 1)
+        throw new ModelReadError(
+          'model/bad-header',
+          `${abs}: key "${dup.key}" appears twice in the header`,
+          abs,
+          dup.key,
+        );
+      throw e;
     }
-    const json = parseJsonText(text, abs, 'safetensors JSON header');
     return parseHeaderJson(json, abs, 8 + headerLen, f.size - 8 - headerLen);
   });
 }
@@ -259,7 +158,16 @@ function parseHeaderJson(json: unknown, file: string, dataStart: number, dataSiz
   const tensors: TensorInfo[] = [];
   const ranges: { begin: number; end: number; name: string }[] = [];
 
-  for (const [name, entry] of Object.entries(json)) {
+  const names = Object.keys(json);
+  if (names.length > MAX_TENSORS + 1) {
+    throw new ModelReadError(
+      'model/header-too-large',
+      `${file}: safetensors header lists ${names.length} entries (limit ${MAX_TENSORS} tensors)`,
+      file,
+    );
+  }
+  for (const name of names) {
+    const entry = json[name];
     if (name === '__metadata__') {
       if (!isPlainObject(entry)) {
         throw new ModelReadError('model/bad-header', `${file}: "__metadata__" must be an object of strings`, file);
@@ -277,22 +185,24 @@ function parseHeaderJson(json: unknown, file: string, dataStart: number, dataSiz
       continue;
     }
     const where = `${file}: tensor "${name}"`;
+    if (name === '') throw new ModelReadError('model/bad-header', `${file}: a tensor has an empty name`, file, name);
     if (!isPlainObject(entry)) {
-      throw new ModelReadError('model/bad-header', `${where}: entry must be an object`, file);
+      throw new ModelReadError('model/bad-header', `${where}: entry must be an object`, file, name);
     }
     const { dtype, shape, data_offsets: offsets } = entry;
     if (typeof dtype !== 'string') {
-      throw new ModelReadError('model/bad-header', `${where}: missing string "dtype"`, file);
+      throw new ModelReadError('model/bad-header', `${where}: missing string "dtype"`, file, name);
     }
     const bits = DTYPE_BITS[dtype];
     if (bits === undefined || !Object.prototype.hasOwnProperty.call(DTYPE_BITS, dtype)) {
-      throw new ModelReadError('model/unknown-dtype', `${where}: unknown dtype "${dtype}"`, file);
+      throw new ModelReadError('model/unknown-dtype', `${where}: unknown dtype "${dtype}"`, file, name);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new ModelReadError(
         'model/bad-shape',
         `${where}: shape must be a list of non-negative integers, got ${short(shape)}`,
         file,
+        name,
       );
     }
     const elements = safeProduct(shape as number[]);
@@ -302,6 +212,7 @@ function parseHeaderJson(json: unknown, file: string, dataStart: number, dataSiz
         'model/bad-shape',
         `${where}: shape ${short(shape)} has too many elements (over 2^53)`,
         file,
+        name,
       );
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
@@ -309,30 +220,38 @@ function parseHeaderJson(json: unknown, file: string, dataStart: number, dataSiz
         'model/bad-offsets',
         `${where}: data_offsets must be [begin, end] non-negative integers, got ${short(offsets)}`,
         file,
+        name,
       );
     }
     const [begin, end] = offsets as [number, number];
     if (end < begin) {
-      throw new ModelReadError('model/bad-offsets', `${where}: data_offsets [${begin}, ${end}] end before begin`, file);
+      throw new ModelReadError(
+        'model/bad-offsets',
+        `${where}: data_offsets [${begin}, ${end}] end before begin`,
+        file,
+        name,
+      );
     }
     if (end - begin !== bytes) {
       throw new ModelReadError(
         'model/bad-shape',
         `${where}: shape ${short(shape)} of ${dtype} needs ${bytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
         file,
+        name,
       );
     }
     if (end > dataSize) {
       throw new ModelReadError(
-        'model/bad-offsets',
+        'model/truncated',
         `${where}: data_offsets [${begin}, ${end}] run past the end of the file (data section is ${Math.max(dataSize, 0)} bytes; truncated?)`,
         file,
+        name,
       );
     }
     ranges.push({ begin, end, name });
     tensors.push({
       name,
-      shape: [...(shape as number[])],
+      shape: shape as number[],
       dtype,
       bitsPerElement: bits,
       elements,
@@ -363,7 +282,18 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A header value as written (numbers like 2.0 keep their form), cut to 80 characters. */
 function short(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
+  const s = render(v);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function render(v: unknown): string {
+  if (v instanceof JsonNonInteger) return v.text;
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length && out.length <= 80; i++) out += (i ? ', ' : '') + render(v[i]);
+    return out + ']';
+  }
+  return JSON.stringify(v) ?? String(v);
 }

@@ -17,6 +17,11 @@ export const DTYPE_BITS: Readonly<Record<string, number>> = {
   BOOL: 8,
 };
 
+/** Tensors one model may have. The largest published checkpoints have about 100,000
+ * (mixture-of-experts models storing each expert's matrices apart); a header declaring
+ * more is refused before the per-tensor work (and memory) it would take. */
+export const MAX_TENSORS = 1_000_000;
+
 export type ModelFormat = 'hf-folder' | 'safetensors' | 'gguf' | 'llama2c';
 
 export interface TensorInfo {
@@ -62,6 +67,8 @@ export class ModelReadError extends Error {
     readonly code: ModelErrorCode,
     message: string,
     readonly file: string,
+    /** The tensor the problem is about, when there is one (as the native reader's errors). */
+    readonly tensor?: string,
   ) {
     super(message);
     this.name = 'ModelReadError';

@@ -71,4 +71,5 @@ export type SyntaxErrorCode =
   | 'syntax/expected-keyword'
   | 'syntax/unexpected-brace'
   | 'syntax/unclosed-block'
-  | 'syntax/misplaced-comma';
+  | 'syntax/misplaced-comma'
+  | 'syntax/too-deep';

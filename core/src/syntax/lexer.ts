@@ -32,8 +32,25 @@ export interface LexResult {
   errors: SyntaxError[];
 }
 
-const isIdentStart = (c: string) => /[A-Za-z_]/.test(c);
-const isIdentPart = (c: string) => /[A-Za-z0-9_]/.test(c);
+const isIdentStart = (c: string) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c === '_';
+const isIdentPart = (c: string) => isIdentStart(c) || (c >= '0' && c <= '9');
+/** Statement ends: '\n', '\r' (alone or before '\n'), and the Unicode line and paragraph separators. */
+const isLineBreak = (c: string) => c === '\n' || c === '\r' || c === '\u2028' || c === '\u2029';
+/** Every other white space JavaScript's \s knows (tab, NBSP, U+3000, U+2003, U+202F, U+1680, BOM...) is a space. */
+const isSpace = (c: string) =>
+  c === ' ' || c === '\t' || c === '\v' || c === '\f' || (c > '\u007f' && !isLineBreak(c) && /\s/.test(c));
+/** Characters that can start a token: an unexpected-character run stops before them. */
+const startsToken = (c: string) =>
+  isIdentPart(c) ||
+  isSpace(c) ||
+  isLineBreak(c) ||
+  c === '"' ||
+  c === '#' ||
+  c === '{' ||
+  c === '}' ||
+  c === ';' ||
+  c === ',' ||
+  c === '%';
 const isDigit = (c: string) => c >= '0' && c <= '9';
 
 /** 12, .5, -3, +0.5, -.5 — but not '..' or a lone sign. */
@@ -57,14 +74,15 @@ export function lex(text: string): LexResult {
 
   while (i < n) {
     const c = text[i];
-    if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v' || c === '\uFEFF') {
+    if (c === ' ' || isSpace(c)) {
       i++;
-    } else if (c === '\n') {
-      push('newline', i, i + 1);
-      i++;
+    } else if (isLineBreak(c)) {
+      const len = c === '\r' && text[i + 1] === '\n' ? 2 : 1;
+      push('newline', i, i + len);
+      i += len;
     } else if (c === '#') {
       const start = i;
-      while (i < n && text[i] !== '\n') i++;
+      while (i < n && !isLineBreak(text[i])) i++;
       push('comment', start, i);
     } else if (c === '"') {
       i = lexString(text, i, tokens, errors);
@@ -90,15 +108,17 @@ export function lex(text: string): LexResult {
       push('percent', i, i + 1);
       i++;
     } else {
-      // Group a run of unexpected characters into one error, not one per character.
+      // Group a run of unexpected characters into one error, not one per character. The
+      // first one is always taken, so lexing advances whatever the character is.
       const start = i;
-      while (i < n && !/[\sA-Za-z0-9_"#{};,%]/.test(text[i])) i++;
+      do i++;
+      while (i < n && !startsToken(text[i]));
       push('invalid', start, i);
       errors.push({
         code: 'syntax/invalid-character',
         start,
         end: i,
-        message: `Unexpected character${i - start > 1 ? 's' : ''} '${text.slice(start, i)}'`,
+        message: `Unexpected character${i - start > 1 ? 's' : ''} ${showChars(text.slice(start, i))}`,
       });
     }
   }
@@ -109,7 +129,7 @@ export function lex(text: string): LexResult {
 function lexString(text: string, i: number, tokens: Token[], errors: SyntaxError[]): number {
   const start = i++;
   let value = '';
-  while (i < text.length && text[i] !== '"' && text[i] !== '\n') {
+  while (i < text.length && text[i] !== '"' && !isLineBreak(text[i])) {
     // Only \" and \\ are escapes; any other backslash stays as written, so regular
     // expressions read naturally: "re:.*\.q_proj".
     if (text[i] === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\')) {
@@ -170,4 +190,16 @@ function lexNumber(text: string, i: number, tokens: Token[], errors: SyntaxError
   }
   tokens.push({ kind: 'number', start, end: i, text: literal });
   return i;
+}
+
+/** Characters as a message shows them: quoted, with invisible ones (controls, format
+ * characters such as U+200B or RTL marks, unpaired surrogates) as U+XXXX; long runs cut. */
+function showChars(run: string): string {
+  const shown = run.length > 40 ? run.slice(0, 40) : run;
+  let out = '';
+  for (const ch of shown) {
+    const cp = ch.codePointAt(0)!;
+    out += /[\p{C}\p{Z}]/u.test(ch) ? `U+${cp.toString(16).toUpperCase().padStart(4, '0')}` : ch;
+  }
+  return `'${out}'${run.length > shown.length ? '...' : ''}`;
 }

@@ -27,6 +27,10 @@ export const TOP_LEVEL_ONLY = new Set([
   'export',
 ]);
 
+/** Blocks nest at most this deep (recipes use 2 or 3): deeper text is skipped with an
+ * error, so no document can exhaust the stack of the parser or of anything walking the tree. */
+export const MAX_NESTING = 64;
+
 export interface ParseResult {
   file: RecipeFile;
   errors: SyntaxError[];
@@ -44,6 +48,7 @@ export function parse(text: string): ParseResult {
 class Parser {
   readonly errors: SyntaxError[] = [];
   private pos = 0;
+  private depth = 0;
 
   constructor(private readonly tokens: Token[]) {}
 
@@ -150,7 +155,10 @@ class Parser {
 
   private block(): Block {
     const open = this.next();
+    if (this.depth >= MAX_NESTING) return this.skipBlock(open);
+    this.depth++;
     const statements = this.statements(true);
+    this.depth--;
     const t = this.tok;
     if (t.kind === 'rbrace') {
       this.next();
@@ -159,6 +167,29 @@ class Parser {
     this.error('syntax/unclosed-block', open, "Unclosed block: '{' has no matching '}'");
     const last = statements[statements.length - 1];
     return { start: open.start, end: last ? last.end : open.end, statements };
+  }
+
+  /** Past the '}' matching `open` (or to the end), without recursion: a block nested too deep. */
+  private skipBlock(open: Token): Block {
+    let depth = 1;
+    let close: Token | undefined;
+    while (this.tok.kind !== 'eof') {
+      const t = this.next();
+      if (t.kind === 'lbrace') depth++;
+      else if (t.kind === 'rbrace' && --depth === 0) {
+        close = t;
+        break;
+      }
+    }
+    this.error(
+      'syntax/too-deep',
+      open,
+      `Blocks nest deeper than ${MAX_NESTING} levels: this block is skipped` +
+        (close ? '' : " (and has no matching '}')"),
+    );
+    return close
+      ? { start: open.start, end: close.end, close: close.start, statements: [] }
+      : { start: open.start, end: open.end, statements: [] };
   }
 
   private skipToStatementEnd() {

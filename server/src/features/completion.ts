@@ -13,6 +13,8 @@ import {
   type Range,
 } from 'vscode-languageserver';
 import {
+  lineBreakAt,
+  lineStartOf,
   ALLOCATE_GRANULARITIES,
   ALLOCATE_KEYWORDS,
   ALLOCATE_METRICS,
@@ -70,7 +72,7 @@ export function completion(
 ): CompletionItem[] {
   const { text } = doc;
   const offset = doc.lines.offset(position);
-  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  const lineStart = lineStartOf(text, offset);
   const tokens = lex(text.slice(lineStart, offset))
     .tokens.filter((t) => t.kind !== 'eof')
     .map((t) => ({ ...t, start: t.start + lineStart, end: t.end + lineStart }));
@@ -396,7 +398,7 @@ function stringCompletion(
 /** Where the string the cursor is in ends: before its closing quote, or at the end of the line. */
 function stringContentEnd(text: string, offset: number): number {
   let i = offset;
-  while (i < text.length && text[i] !== '"' && text[i] !== '\n')
+  while (i < text.length && text[i] !== '"' && lineBreakAt(text, i) === 0)
     i += text[i] === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\') ? 2 : 1;
   return Math.min(i, text.length);
 }

@@ -7,7 +7,16 @@
 // and the result is checked to hold exactly the same non-blank text (minus `;`), so
 // formatting can never lose content.
 import type { TextEdit } from 'vscode-languageserver';
-import type { Block, RecipeFile, Span, Statement, Value } from '../../../core/src/index';
+import {
+  countLineBreaks,
+  hasLineBreak,
+  lineEnding,
+  type Block,
+  type RecipeFile,
+  type Span,
+  type Statement,
+  type Value,
+} from '../../../core/src/index';
 import type { AnalyzedDocument } from './document';
 
 const INDENT = '  ';
@@ -29,7 +38,7 @@ interface Line {
 export function formatRecipe(text: string, file: RecipeFile): string | undefined {
   const f = new Formatter(text, file.comments);
   f.container(file.statements, 0, undefined, file.end);
-  const out = f.render(text.includes('\r\n') ? '\r\n' : '\n');
+  const out = f.render(lineEnding(text));
   const result = (text.startsWith('\uFEFF') ? '\uFEFF' : '') + out;
   const essence = (s: string) => s.replace(/[\s;]+/g, '');
   return essence(result) === essence(text) ? result : undefined;
@@ -151,15 +160,13 @@ class Formatter {
 }
 
 function newlines(text: string, from: number, to: number): number {
-  let n = 0;
-  for (let i = from; i < to; i++) if (text.charCodeAt(i) === 10) n++;
-  return n;
+  return countLineBreaks(text, from, to);
 }
 
 /** Whether a block stays on one line: written on one line, and one statement or method options, all the way down. */
 function inlineable(text: string, s: Statement): boolean {
   const b = s.block!;
-  if (b.close === undefined || text.slice(b.start, b.close).includes('\n')) return false;
+  if (b.close === undefined || hasLineBreak(text, b.start, b.close)) return false;
   if (b.statements.length > 1 && s.keyword.name !== 'method') return false;
   return b.statements.every((c) => !c.block || inlineable(text, c));
 }

@@ -13,6 +13,7 @@ import {
   fmt,
   forwardSupport,
   formatBytes,
+  patternMatches,
   type Analysis,
   type KeywordDoc,
   type PropName,
@@ -185,8 +186,7 @@ export function ruleHover(doc: AnalyzedDocument, rule: Rule, pattern?: string): 
   const tensors = plan.tensors;
   if (pattern !== undefined) {
     const p = rule.patterns.find((x) => x.text === pattern)!;
-    let n = 0;
-    for (const t of tensors) if (p.compiled.test(t.tensor.name)) n++;
+    const n = analysis.model ? patternMatches(analysis.model.tensors, p).length : 0;
     out.push('', `Pattern \`"${pattern}"\` matches ${plural(n, 'tensor')}.`);
   }
   const matched = plan.rules[rule.index]?.matched ?? [];
