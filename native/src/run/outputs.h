@@ -1,0 +1,71 @@
+// Where a run's tensors go, behind one interface: output fake (a safetensors file of
+// dequantized weights in their source dtype), output compressed_tensors (a folder: packed
+// codes, config.json, copied files) and output gguf (llama.cpp's blocks). Every sink
+// writes to a temporary file renamed into place at commit; an uncommitted sink removes it.
+// Tensors arrive in the run's order (run/validate.h), the order of the output's header.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/model.h"
+#include "quant/quantize.h"
+#include "quant/stored.h"
+#include "run/job.h"
+
+namespace bitsmith {
+
+class AsyncWriter;
+class RunEvents;
+class ThreadPool;
+
+struct Item {
+  const TensorRef* ref;
+  const JobTensor* job;  // null: not in the plan, copied unchanged
+};
+
+class OutputSink {
+ public:
+  virtual ~OutputSink() = default;
+  /** Whether quantized tensors must come with their stored codes (StoredTensor). */
+  virtual bool needsStored() const = 0;
+  /** Row chunks of dequantized values in order (output fake), or null. */
+  virtual AsyncWriter* rowChunks() { return nullptr; }
+  /** A tensor kept as it is; `folded` (method awq with an output of codes): the norm
+   *  weight's bytes g / s to write instead, or null. */
+  virtual void keep(size_t index, const TensorRef& ref, const std::vector<uint8_t>* folded,
+                    RunEvents& ev) = 0;
+  /** A quantized tensor: the reconstruction (source row order) and, when needsStored(),
+   *  its stored codes (source row order). */
+  virtual void quantized(size_t index, const TensorRef& ref, const QuantConfig& cfg,
+                         std::vector<float>& dequant, const StoredTensor& stored,
+                         ThreadPool& pool) = 0;
+  /** Finishes and renames the output into place. */
+  virtual void commit(RunEvents& ev) = 0;
+};
+
+/** The sinks a job asks for (none, one, or fake / compressed_tensors with gguf). Opening
+ *  checks that no output overwrites the model, and that every tensor can be stored. */
+class Outputs {
+ public:
+  Outputs(const Job& job, const Model& model, const std::vector<Item>& items);
+  bool any() const { return !sinks_.empty(); }
+  bool needsStored() const;
+  /** The one sink taking row chunks when it is the only sink, else null. */
+  AsyncWriter* rowChunks();
+  void keep(size_t index, const TensorRef& ref, const std::vector<uint8_t>* folded,
+            RunEvents& ev);
+  void quantized(size_t index, const TensorRef& ref, const QuantConfig& cfg,
+                 std::vector<float>& dequant, const StoredTensor& stored, ThreadPool& pool);
+  void commit(RunEvents& ev);
+  /** Whether a sink of codes (gguf, compressed_tensors) is open: awq folds into norms. */
+  bool storesCodes() const { return storesCodes_; }
+  bool hasCompressedTensors() const { return ct_; }
+
+ private:
+  std::vector<std::unique_ptr<OutputSink>> sinks_;
+  bool storesCodes_ = false, ct_ = false;
+};
+
+}  // namespace bitsmith
