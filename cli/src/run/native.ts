@@ -17,6 +17,7 @@ export type {
   CalibrationEvent,
   EvaluationEvent,
   ImportanceEvent,
+  ProgressEvent,
 } from '../../../core/src/runReport';
 import type { DoneEvent, RunEvent } from '../../../core/src/runReport';
 
@@ -68,6 +69,10 @@ export interface RunJob {
   imatrix?: { path: string; tensors: Record<string, string> };
   /** Original vs fake-quantized model on held-out sequences. */
   evaluate?: SequenceSource;
+  /** Layer-streamed calibration: layer l + 1 sees the quantized layer l's outputs (true, the default) or the original's. */
+  sequential?: boolean;
+  /** evaluate: a folder caching the original model's logits on the evaluation set between runs. */
+  logitsCache?: string;
 }
 
 /** Sequences for the forward pass; samples/length 0 or absent: the runner's defaults

@@ -88,21 +88,6 @@ Value sourceValue(const SequenceSource& src, const forward::Sequences& seqs) {
   return v;
 }
 
-Value sourceValue(const SequenceSource& src, const forward::Sequences& seqs) {
-  int64_t tokens = 0;
-  for (const auto& q : seqs) tokens += int64_t(q.size());
-  Value v = Value::object();
-  v.set("kind", Value::of(src.kind));
-  if (src.kind == "tokens" || src.kind == "text")
-    v.set("path", Value::of(src.path));
-  else
-    v.set("seed", Value::of(int64_t(src.seed)));
-  v.set("sequences", Value::of(int64_t(seqs.size())));
-  v.set("tokens", Value::of(tokens));
-  return v;
-}
-
-
 using States = std::vector<std::vector<float>>;
 
 States embedAll(const Model& m, const forward::LlamaConfig& fc, const Sequences& seqs) {
@@ -191,6 +176,17 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
   if (calibrate) cal = loadSequences(job.calibration, model, fc, pool, events, "calibration");
   if (evaluate) evs = loadSequences(job.evaluate, model, fc, pool, events, "evaluation");
   events.checkCancel();
+  // The calibration event comes first (the sequences and the Hessians to come); the time
+  // of the layer passes is in the done event's phases.
+  if (calibrate) {
+    Value ev = Value::object();
+    ev.set("type", Value::of("calibration"));
+    ev.set("source", sourceValue(job.calibration, cal));
+    ev.set("hessians", Value::of(fc.layers * forward::kSites));
+    ev.set("sequential", Value::of(sequential));
+    ev.set("seconds", Value::of(std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count()));
+    events.emit(std::move(ev));
+  }
 
   // Progress: the tensors outside the layers, each layer, the head.
   const double units = double(L) + 1.0 + (evaluate ? 1.0 : 0.0);
@@ -244,7 +240,6 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
     }
   }
   const bool needOriginalEval = evaluate && !cache->hit();
-  int64_t hessianCount = 0;
   for (int64_t l = 0; l < L; l++) {
     events.checkCancel();
     const std::string layerLabel = "layer " + std::to_string(l + 1) + "/" + std::to_string(L);
@@ -284,7 +279,6 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
       if (!layerQuantized && evaluate) forward::layerOverSequences(fc, w, l, eq, nullptr, &pool, onSeq);
     }
     if (hc) {
-      hessianCount += forward::kSites;
       if (hooks.onLayerCalibrated) hooks.onLayerCalibrated(l, *hc);
     }
     // The layer's importance and awq scales.
@@ -297,6 +291,9 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
       for (size_t i = i0; i < i1; i++)
         if (items[i].job && items[i].job->quantize && items[i].job->method == Method::Awq)
           awqTensors.push_back({items[i].ref, items[i].job});
+      // The shared tensors in the model's order (the event lists them so).
+      std::sort(awqTensors.begin(), awqTensors.end(),
+                [](const AwqRunTensor& a, const AwqRunTensor& b) { return a.ref < b.ref; });
       if (!awqTensors.empty()) {
         if (!hc)
           throw ModelError("run/needs-calibration",
@@ -367,15 +364,6 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
       if (calibrate && sequential) forward::layerOverSequences(fc, wq, l, xs, nullptr, &pool, onSeq);
       if (evaluate) forward::layerOverSequences(fc, wq, l, eq, nullptr, &pool, onSeq);
     }
-  }
-  if (calibrate) {
-    Value ev = Value::object();
-    ev.set("type", Value::of("calibration"));
-    ev.set("source", sourceValue(job.calibration, cal));
-    ev.set("hessians", Value::of(hessianCount));
-    ev.set("sequential", Value::of(sequential));
-    ev.set("seconds", Value::of(std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count()));
-    events.emit(std::move(ev));
   }
   xs.clear();
   if (!evaluate) return;

@@ -343,7 +343,7 @@ class GgufSink : public OutputSink {
         if (gp.viaF32) {
           std::vector<float> f(size_t(ref.elements));
           if (!model_.readRowsF32(ref, 0, rows, f.data()))
-            throwNonFinite(*model, ref, 0, f.data(), ref.elements);
+            throwNonFinite(model_, ref, 0, f.data(), ref.elements);
           std::vector<float> g(f.size());
           if (gp.permuteHeads)
             permuteRows(reinterpret_cast<const uint8_t*>(f.data()),

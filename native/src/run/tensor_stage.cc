@@ -284,7 +284,7 @@ void TensorStage::run(size_t index, const Item& item, const TensorCalibration& c
       outputs_.quantized(index, ref, cfg, q.dequant, stored, pool_);
     }
     if (!streamed &&
-        inBuf_.capacity() > size_t(std::max<int64_t>(job.chunkElements, int64_t(1) << 22))) {
+        inBuf_.capacity() > size_t(std::max<int64_t>(job_.chunkElements, int64_t(1) << 22))) {
       // A whole-tensor pass of a large tensor: give the memory back.
       inBuf_.free();
     }
@@ -328,8 +328,6 @@ void TensorStage::run(size_t index, const Item& item, const TensorCalibration& c
     ev.set("errorHist", histValue(metrics.errorHist));
     ev.set("dequantHist", histValue(metrics.dequantHist));
     events_.emit(std::move(ev));
-  }
-
 }
 
 }  // namespace bitsmith

@@ -10,6 +10,19 @@
 
 namespace bitsmith {
 
+bool readsProjectionInput(const std::string& name) {
+  if (layerOf(name) < 0) return false;
+  for (const char* p : {".self_attn.q_proj.weight", ".self_attn.k_proj.weight",
+                        ".self_attn.v_proj.weight", ".self_attn.o_proj.weight",
+                        ".mlp.gate_proj.weight", ".mlp.up_proj.weight", ".mlp.down_proj.weight"}) {
+    const std::string suffix = p;
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return true;
+  }
+  return false;
+}
+
 ValidatedJob validateJob(const Job& job, const Model& model) {
   // Re-validate the plan against the model before anything runs.
   ValidatedJob v;
@@ -57,6 +70,15 @@ ValidatedJob validateJob(const Job& job, const Model& model) {
         throw ModelError("run/bad-job", "tensor \"" + jt.name + "\" has no elements to quantize",
                          jt.name);
     }
+    if (jt.quantize && needsActivations(jt.method) && job.calibration.enabled() &&
+        !readsProjectionInput(jt.name))
+      throw ModelError("run/needs-calibration",
+                       "tensor \"" + jt.name + "\": method " + methodName(jt.method) +
+                           (jt.method == Method::Awq
+                                ? " needs the activations of the tensor's input, which the "
+                                : " needs the Hessian of the tensor's input, which the ") +
+                           "forward pass collects for the q/k/v/o/gate/up/down projections only",
+                       jt.name);
     items.push_back({ref, &jt});
   }
   for (const TensorRef& ref : model.tensors)

@@ -22,6 +22,9 @@ ValidatedJob validateJob(const Job& job, const Model& model);
 /** The decoder layer a tensor belongs to ("model.layers.<l>."), or -1. */
 int64_t layerOf(const std::string& name);
 
+/** Whether the forward pass sees the tensor's input (a q/k/v/o/gate/up/down projection). */
+bool readsProjectionInput(const std::string& name);
+
 /** For the layer-streamed pipeline: the tensors outside the decoder layers first (in their
  *  order), then layer 0's, layer 1's, ... (within a layer: the q/k/v, o, gate/up and down
  *  projections, whose Hessians are freed in that order, then the rest). `starts[l]` is the
