@@ -285,6 +285,8 @@ export interface RunReport {
   rules?: ReportRule[];
   tensors: TensorResult[];
   totals: RunTotals & { planBpw: number };
+  /** Seconds per phase of the run (the done event's phases). */
+  phases?: Record<string, number>;
   budget?: PlanJson['budget'];
   /** Present when the recipe has a calibration statement. */
   calibration?: Omit<CalibrationEvent, 'type'>;

@@ -1,7 +1,11 @@
 // Hover: what a rule does to the model (tensors, bpw with its formula, bytes, what later
 // rules override), the model, the budget, and the docs of every word of the language.
 import { MarkupKind, type Hover, type Position } from 'vscode-languageserver';
+import * as os from 'os';
 import {
+  CALIBRATION_OPTION_DOCS,
+  estimateRunMemory,
+  type MemoryEstimate,
   METHOD_BY_NAME,
   PROPERTY_KEYWORDS,
   TOP_KEYWORDS,
@@ -62,6 +66,13 @@ function markdown(doc: AnalyzedDocument, path: Statement[], argIndex: number | u
     if (name === 'allocate' && !arg)
       return allocateHover(analysis, keywordHover(TOP_KEYWORDS, 'allocate') ?? '**allocate**');
     if (name === 'calibration' && arg?.kind === 'string' && analysis.imatrix) return imatrixHover(analysis);
+    if ((name === 'calibration' || name === 'evaluate') && !arg) {
+      const base = keywordHover(TOP_KEYWORDS, name) ?? `**${name}**`;
+      const memory = estimateRunMemory(analysis, analysis.recipe.threads ?? Math.max(1, os.cpus().length));
+      return memory ? `${base}\n\n${memoryHover(memory)}` : base;
+    }
+    if (name === 'calibration' && arg?.kind === 'ident' && argIndex !== undefined && argIndex > 0)
+      return CALIBRATION_OPTION_DOCS[arg.name] ? `**${arg.name}**\n\n${CALIBRATION_OPTION_DOCS[arg.name]}` : undefined;
     if (arg?.kind === 'ident' && argIndex === 0 && KIND_DOCS[name]?.[arg.name])
       return `**${name} ${arg.name}**\n\n${KIND_DOCS[name][arg.name]}`;
     if (arg) return undefined;
@@ -361,6 +372,16 @@ function budgetHover(analysis: Analysis): string {
       '',
       "`allocate` has not measured its candidates yet: these figures use the defaults' format (hover `allocate`).",
     );
+  return lines.join('\n');
+}
+
+/** The run's estimated peak memory (core/src/memoryEstimate.ts), before anything runs. */
+function memoryHover(e: MemoryEstimate): string {
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+  const lines = [`**Estimated peak memory of \`run\`: ${gib(e.peakBytes)}** (${e.phase})`, ''];
+  for (const p of e.parts) if (p.bytes > 0) lines.push(`- ${p.what}: ${gib(p.bytes)}`);
+  for (const a of e.assumed) lines.push('', `Assumed: ${a}.`);
+  if (e.advice.length) lines.push('', `To lower it: ${e.advice.join('; ')}.`);
   return lines.join('\n');
 }
 
