@@ -243,6 +243,7 @@ std::vector<float> readTensorF32(const Model& m, const Overrides* ov, const std:
       },
       std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, cols)));
   ok = !bad.load();
+  m.release(*t, 0, rows);  // the f32 copy is what stays resident, not the mapped pages
   if (!ok)
     throw ModelError("forward/non-finite",
                      m.fileOf(*t).path() + ": tensor \"" + name + "\" holds NaN or Inf values",

@@ -355,6 +355,7 @@ class GgufSink : public OutputSink {
         } else {
           std::unique_ptr<uint8_t[]> tmp(new uint8_t[size_t(ref.bytes)]);
           model_.readRowsRaw(ref, 0, rows, tmp.get());
+          model_.release(ref, 0, rows);
           if (gp.permuteHeads) {
             std::unique_ptr<uint8_t[]> p(new uint8_t[size_t(ref.bytes)]);
             permuteRows(tmp.get(), p.get(), rows, ref.rowBytes(), gp.permuteHeads, true);
