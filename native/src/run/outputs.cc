@@ -31,7 +31,7 @@ namespace {
 
 // output fake or output compressed_tensors: one safetensors file (in a folder for
 // compressed_tensors), written in order by a background thread.
-class SafetensorsSink : public OutputSink {
+class SafetensorsSink : public OutputSink, public RowChunkSink {
  public:
   SafetensorsSink(const Job& job, const Model& model, const std::vector<Item>& items)
       : job_(job), model_(model), ct_(job.outputKind == "compressed_tensors") {
@@ -89,7 +89,10 @@ class SafetensorsSink : public OutputSink {
       async_ = std::make_unique<AsyncWriter>(*writer_, size_t(64) << 20);
   }
   bool needsStored() const override { return ct_; }
-  AsyncWriter* rowChunks() override { return ct_ ? nullptr : async_.get(); }
+  RowChunkSink* rowChunks(size_t) override { return ct_ ? nullptr : this; }
+  bool wantsStored() const override { return false; }
+  void push(std::unique_ptr<uint8_t[]> data, size_t n) override { async_->push(std::move(data), n); }
+  void push(std::vector<float>&& values) override { async_->push(std::move(values)); }
 
   void keep(size_t, const TensorRef& ref, const std::vector<uint8_t>* folded,
             RunEvents& ev) override {
@@ -199,7 +202,7 @@ struct GgufPlan {
 };
 
 // output gguf: llama.cpp's names, q/k rows in its interleaved order, ggml blocks.
-class GgufSink : public OutputSink {
+class GgufSink : public OutputSink, public RowChunkSink {
  public:
   GgufSink(const Job& job, const Model& model, const std::vector<Item>& items)
       : model_(model), plans_(items.size()) {
@@ -328,6 +331,17 @@ class GgufSink : public OutputSink {
     gguf_->open();
     }
   bool needsStored() const override { return true; }
+  // Chunks of rows in the source order: only for tensors written without a permutation.
+  RowChunkSink* rowChunks(size_t index) override {
+    return plans_[index].permuteHeads ? nullptr : (omitted_ = plans_[index].omit, this);
+  }
+  bool wantsStored() const override { return true; }
+  void push(std::unique_ptr<uint8_t[]> data, size_t n) override {
+    if (!omitted_) gguf_->write(data.get(), n);
+  }
+  void push(std::vector<float>&&) override {
+    throw ModelError("run/internal", "output gguf takes the stored codes of a row chunk");
+  }
 
   void keep(size_t index, const TensorRef& ref, const std::vector<uint8_t>* folded,
             RunEvents&) override {
@@ -399,6 +413,7 @@ class GgufSink : public OutputSink {
   const Model& model_;
   std::vector<GgufPlan> plans_;
   std::unique_ptr<GgufWriter> gguf_;
+  bool omitted_ = false;  // the tensor being chunked is not written (rowChunks)
 };
 
 }  // namespace
@@ -416,8 +431,8 @@ bool Outputs::needsStored() const {
   return false;
 }
 
-AsyncWriter* Outputs::rowChunks() {
-  return sinks_.size() == 1 ? sinks_[0]->rowChunks() : nullptr;
+RowChunkSink* Outputs::rowChunks(size_t index) {
+  return sinks_.size() == 1 ? sinks_[0]->rowChunks(index) : nullptr;
 }
 
 void Outputs::keep(size_t index, const TensorRef& ref, const std::vector<uint8_t>* folded,

@@ -25,13 +25,25 @@ struct Item {
   const JobTensor* job;  // null: not in the plan, copied unchanged
 };
 
+/** Where row chunks of a tensor go, in order (run/tensor_stage.cc streams row-local
+ *  quantization across the pool): the reconstruction in the written dtype (output fake),
+ *  or the chunk's stored codes (output gguf: ggml blocks never straddle rows). */
+class RowChunkSink {
+ public:
+  virtual ~RowChunkSink() = default;
+  /** Whether chunks carry their stored codes (else the reconstruction). */
+  virtual bool wantsStored() const = 0;
+  virtual void push(std::unique_ptr<uint8_t[]> data, size_t n) = 0;
+  virtual void push(std::vector<float>&& values) = 0;
+};
+
 class OutputSink {
  public:
   virtual ~OutputSink() = default;
   /** Whether quantized tensors must come with their stored codes (StoredTensor). */
   virtual bool needsStored() const = 0;
-  /** Row chunks of dequantized values in order (output fake), or null. */
-  virtual AsyncWriter* rowChunks() { return nullptr; }
+  /** Row chunks of this tensor, in order, or null when the sink needs it whole. */
+  virtual RowChunkSink* rowChunks(size_t /*index*/) { return nullptr; }
   /** A tensor kept as it is; `folded` (method awq with an output of codes): the norm
    *  weight's bytes g / s to write instead, or null. */
   virtual void keep(size_t index, const TensorRef& ref, const std::vector<uint8_t>* folded,
@@ -52,8 +64,8 @@ class Outputs {
   Outputs(const Job& job, const Model& model, const std::vector<Item>& items);
   bool any() const { return !sinks_.empty(); }
   bool needsStored() const;
-  /** The one sink taking row chunks when it is the only sink, else null. */
-  AsyncWriter* rowChunks();
+  /** The one sink taking this tensor's row chunks when it is the only sink, else null. */
+  RowChunkSink* rowChunks(size_t index);
   void keep(size_t index, const TensorRef& ref, const std::vector<uint8_t>* folded,
             RunEvents& ev);
   void quantized(size_t index, const TensorRef& ref, const QuantConfig& cfg,

@@ -16,6 +16,7 @@
 #include "quant/quantize.h"
 #include "quant/stored.h"
 #include "run/async_writer.h"
+#include "run/outputs.h"
 #include "threads/pool.h"
 
 namespace bitsmith {
@@ -79,7 +80,7 @@ OutputErr outputError(const float* w, const float* q, int64_t rows, int64_t n,
 // A worker may start chunk k only while k < next + window, which bounds what waits here.
 class Sequencer {
  public:
-  Sequencer(AsyncWriter* out, int64_t window) : out_(out), window_(window) {}
+  Sequencer(RowChunkSink* out, int64_t window) : out_(out), window_(window) {}
   /** Waits for chunk k's turn to start; false if the run is stopping. */
   bool admit(int64_t k, const std::atomic<bool>& stop) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -112,7 +113,7 @@ class Sequencer {
     size_t n = 0;
     std::vector<float> floats;
   };
-  AsyncWriter* out_;
+  RowChunkSink* out_;
   int64_t window_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -96,8 +96,7 @@ void TensorStage::run(size_t index, const Item& item, const TensorCalibration& c
   const forward::HessianCollector* hessians = cal.hessians;
   const Importance* importance = cal.importance;
   const AwqRun* awq = cal.awq;
-  AsyncWriter* rowChunks = outputs_.rowChunks();
-  if (!outputs_.any()) rowChunks = nullptr;
+  RowChunkSink* rowChunks = outputs_.any() ? outputs_.rowChunks(index) : nullptr;
   const bool noOutput = !outputs_.any();
   Value ev = Value::object();
   ev.set("type", Value::of("tensor"));
@@ -189,8 +188,10 @@ void TensorStage::run(size_t index, const Item& item, const TensorCalibration& c
                     float* in = buf.get(size_t(n));
                     if (!model_.readRowsF32(ref, r0, r1, in))
                       throwNonFinite(model_, ref, r0, in, n);
-                    QuantOutput q =
-                        quantizeChecked(ref, in, r1 - r0, cols, cfg, pool_, job_.reference);
+                    StoredTensor stored;
+                    const bool codes = rowChunks && rowChunks->wantsStored();
+                    QuantOutput q = quantizeChecked(ref, in, r1 - r0, cols, cfg, pool_,
+                                                    job_.reference, codes ? &stored : nullptr);
                     streamMetrics_.add(int(slot), k, in, q.dequant.data(), n);
                     chunkBytes[size_t(k)] = q.bytes;
                     chunkOutliers[size_t(k)] = q.outlierCount;
@@ -204,9 +205,14 @@ void TensorStage::run(size_t index, const Item& item, const TensorCalibration& c
                       std::memcpy(keep->data() + r0 * cols, q.dequant.data(),
                                   size_t(n) * sizeof(float));
                     model_.release(ref, r0, r1);
-                    if (!rowChunks)
+                    if (!rowChunks) {
                       sequencer.submit(k, nullptr, 0, {});
-                    else if (outDtype == DType::F32)
+                    } else if (codes) {
+                      const size_t nb = stored.codes.size();
+                      std::unique_ptr<uint8_t[]> out(new uint8_t[nb ? nb : 1]);
+                      if (nb) std::memcpy(out.get(), stored.codes.data(), nb);
+                      sequencer.submit(k, std::move(out), nb, {});
+                    } else if (outDtype == DType::F32)
                       sequencer.submit(k, nullptr, 0, std::move(q.dequant));
                     else {
                       std::unique_ptr<uint8_t[]> out(new uint8_t[size_t(n) * size_t(es)]);
