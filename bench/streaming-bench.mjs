@@ -83,13 +83,24 @@ for (const l of t.stdout.split('\n')) {
   if (e.type === 'error') console.error(`error: ${e.code}: ${e.message}`);
 }
 const gib = (b) => (b / 2 ** 30).toFixed(2) + ' GiB';
-console.log(`${label}: ${path.basename(model)} ${method} ${format} cal ${samples}x${length}` +
-  (flag('no-evaluate') ? '' : ` eval ${evalSamples}x${evalLength}`) + ` output ${output}, threads ${threads}`);
-console.log(`  exit ${t.status}${t.signal ? ` (signal ${t.signal})` : ''}, wall ${seconds.toFixed(1)} s, peak RSS ${gib(rss)}`);
+console.log(
+  `${label}: ${path.basename(model)} ${method} ${format} cal ${samples}x${length}` +
+    (flag('no-evaluate') ? '' : ` eval ${evalSamples}x${evalLength}`) +
+    ` output ${output}, threads ${threads}`,
+);
+console.log(
+  `  exit ${t.status}${t.signal ? ` (signal ${t.signal})` : ''}, wall ${seconds.toFixed(1)} s, peak RSS ${gib(rss)}`,
+);
 console.log(`  estimate: ${estimate}`);
 if (done?.phases)
-  console.log(`  phases: ${Object.entries(done.phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
+  console.log(
+    `  phases: ${Object.entries(done.phases)
+      .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+      .join(', ')}`,
+  );
 if (evaluation)
-  console.log(`  evaluation: ppl ${evaluation.perplexityOriginal.toFixed(3)} -> ${evaluation.perplexityQuantized.toFixed(3)}, KL mean ${evaluation.klMean.toExponential(3)}`);
+  console.log(
+    `  evaluation: ppl ${evaluation.perplexityOriginal.toFixed(3)} -> ${evaluation.perplexityQuantized.toFixed(3)}, KL mean ${evaluation.klMean.toExponential(3)}`,
+  );
 if (t.status !== 0) console.log(t.stderr.split('\n').slice(-30).join('\n'));
 fs.rmSync(dir, { recursive: true, force: true });

@@ -115,8 +115,7 @@ export function estimateMemory(m: MemoryInput): MemoryEstimate {
   const longest = Math.max(cal?.length ?? 0, ev?.length ?? 0);
   // One sequence through one layer: norms, q|k|v, attention, gate|up, the SwiGLU product,
   // K and V; scores per thread in blocks of 64 query rows.
-  const scratch =
-    longest * (4 * s.dim + qd + 2 * kvd + qd + 3 * s.hidden + 2 * kvd) * F + m.threads * 64 * longest * F;
+  const scratch = longest * (4 * s.dim + qd + 2 * kvd + qd + 3 * s.hidden + 2 * kvd) * F + m.threads * 64 * longest * F;
   const sites = [s.dim, qd, s.dim, s.hidden];
   const hessians = cal ? sites.reduce((a, n) => a + n * n * 8 + n * 8, 0) : 0;
   const nMax = cal ? maxOf(sites) : 0;
@@ -145,7 +144,9 @@ export function estimateMemory(m: MemoryInput): MemoryEstimate {
   phases.push({
     name: 'quantizing the tensors outside the layers',
     bytes: outside + activations,
-    parts: [{ what: 'the largest tensor outside the layers (f32 input, reconstruction, stored codes)', bytes: outside }],
+    parts: [
+      { what: 'the largest tensor outside the layers (f32 input, reconstruction, stored codes)', bytes: outside },
+    ],
   });
   const layerPhase =
     activations +

@@ -2,6 +2,8 @@
 // (with integer), const, enum, properties, required, additionalProperties (false or a
 // schema), items and local $ref. Numbers may be infinite (the runner's SQNR of an exact
 // reconstruction): the events reach JavaScript without passing through JSON.
+import { pushAll } from '../../core/src/arrays';
+
 export type Schema = Record<string, unknown>;
 
 export function validate(root: Schema, schema: Schema, value: unknown, at = '$'): string[] {
@@ -37,7 +39,7 @@ export function validate(root: Schema, schema: Schema, value: unknown, at = '$')
     if (!ok) return [`${at}: ${JSON.stringify(value)?.slice(0, 80)} is not ${types.join(' | ')}`];
   }
   if (Array.isArray(value) && schema.items)
-    value.forEach((v, i) => errors.push(...validate(root, schema.items as Schema, v, `${at}[${i}]`)));
+    value.forEach((v, i) => pushAll(errors, validate(root, schema.items as Schema, v, `${at}[${i}]`)));
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const obj = value as Record<string, unknown>;
     const props = (schema.properties ?? {}) as Record<string, Schema>;
@@ -45,10 +47,10 @@ export function validate(root: Schema, schema: Schema, value: unknown, at = '$')
       if (!(r in obj) || obj[r] === undefined) errors.push(`${at}: missing ${r}`);
     for (const [k, v] of Object.entries(obj)) {
       if (v === undefined) continue;
-      if (props[k]) errors.push(...validate(root, props[k], v, `${at}.${k}`));
+      if (props[k]) pushAll(errors, validate(root, props[k], v, `${at}.${k}`));
       else if (schema.additionalProperties === false) errors.push(`${at}: unexpected member ${k}`);
       else if (typeof schema.additionalProperties === 'object')
-        errors.push(...validate(root, schema.additionalProperties as Schema, v, `${at}.${k}`));
+        pushAll(errors, validate(root, schema.additionalProperties as Schema, v, `${at}.${k}`));
     }
   }
   return errors;
@@ -65,8 +67,8 @@ export function propertyNames(root: Schema, schema: Schema, at = '', seen = new 
   const out: [string, string][] = [];
   for (const [k, v] of Object.entries((schema.properties ?? {}) as Record<string, Schema>)) {
     out.push([k, `${at}.${k}`]);
-    out.push(...propertyNames(root, v, `${at}.${k}`, seen));
+    pushAll(out, propertyNames(root, v, `${at}.${k}`, seen));
   }
-  if (schema.items) out.push(...propertyNames(root, schema.items as Schema, `${at}[]`, seen));
+  if (schema.items) pushAll(out, propertyNames(root, schema.items as Schema, `${at}[]`, seen));
   return out;
 }

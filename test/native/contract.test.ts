@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ggufSpecFor, runOutput, buildJob } from '../../cli/src/run/job';
 import { loadRecipe } from '../../cli/src/load';
-import { planToJson } from '../../core/src/index';
+import { planToJson, pushAll } from '../../core/src/index';
 import { propertyNames, validate, type Schema } from '../helpers/jsonSchema';
 
 const root = path.resolve(__dirname, '../..');
@@ -24,7 +24,10 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 function jobsFromExamples() {
   const dir = path.join(root, 'examples');
   const jobs: { name: string; job: ReturnType<typeof buildJob> }[] = [];
-  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.quant')).sort()) {
+  for (const f of fs
+    .readdirSync(dir)
+    .filter((x) => x.endsWith('.quant'))
+    .sort()) {
     // Copied beside the model so relative paths resolve; outputs go to the temporary folder.
     const loaded = loadRecipe(path.join(dir, f))!;
     if (loaded.analysis.diagnostics.some((d) => d.severity === 'error')) continue;
@@ -94,7 +97,7 @@ describe('run contract (cli/src/run/contract.schema.json)', function () {
         seen.add(e.type as string);
         const def = defs[`event.${e.type as string}`];
         if (!def) problems.push(`unknown event type ${String(e.type)}`);
-        else problems.push(...validate(schema, def, e, `${name} ${String(e.type)}`));
+        else pushAll(problems, validate(schema, def, e, `${name} ${String(e.type)}`));
       });
       await h.done;
       assert.deepEqual(problems.slice(0, 5), [], name);

@@ -58,7 +58,10 @@ describe('client: run progress through every phase', () => {
     assert.equal(t.increment, 0);
   });
   it('the message has the ETA once a step is done', () => {
-    assert.match(new RunProgress().apply(ev('calibration', 1, 4, 0.1))!.message, /\[1\/4\] 2\.0 s, ETA 6\.0 s \(run 10%\)/);
+    assert.match(
+      new RunProgress().apply(ev('calibration', 1, 4, 0.1))!.message,
+      /\[1\/4\] 2\.0 s, ETA 6\.0 s \(run 10%\)/,
+    );
     assert.doesNotMatch(new RunProgress().apply(ev('calibration', 0, 4, 0))!.message, /ETA/);
   });
 });

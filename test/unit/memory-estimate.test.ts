@@ -55,7 +55,10 @@ describe('memory estimate', () => {
     const e = estimateMemory({ ...base, calibration: { ...base.calibration!, kind: 'generated' } });
     assert.equal(memoryRefusal(e, e.peakBytes * 2), undefined);
     const why = memoryRefusal(e, e.peakBytes);
-    assert.match(why!, /needs about \d+\.\d\d GiB at its peak \(sampling .*\) but the machine has \d+\.\d\d GiB available; reduce: calibrate on `tokens`/);
+    assert.match(
+      why!,
+      /needs about \d+\.\d\d GiB at its peak \(sampling .*\) but the machine has \d+\.\d\d GiB available; reduce: calibrate on `tokens`/,
+    );
     assert.match(why!, /--force-memory/);
   });
 
@@ -79,14 +82,21 @@ describe('memory estimate', () => {
     const t = estimateRunMemory(a('calibration tokens "c.json"\ndefaults { format int4; method gptq }'), 2)!;
     assert.ok(t.peakBytes > 0);
     assert.match(t.assumed[0], /calibration tokens: 16 sequences of 512 tokens/);
-    const g = estimateRunMemory(a('calibration generated samples 4 length 64\ndefaults { format int4 }\nevaluate { kl_divergence }'), 2)!;
+    const g = estimateRunMemory(
+      a('calibration generated samples 4 length 64\ndefaults { format int4 }\nevaluate { kl_divergence }'),
+      2,
+    )!;
     assert.deepEqual(g.assumed, []);
   });
 });
 
 describe('recipe: calibration ... sequential', () => {
   const cal = (text: string) => {
-    const a = analyze(`model "m"\n${text}\n`, { recipePath: '/r/x.quant', exists: () => true, loadModel: () => llamaHeader() });
+    const a = analyze(`model "m"\n${text}\n`, {
+      recipePath: '/r/x.quant',
+      exists: () => true,
+      loadModel: () => llamaHeader(),
+    });
     return { cal: a.recipe.calibration, diags: a.diagnostics.map((d) => `${d.code}: ${d.message}`) };
   };
   it('true or false after generated, tokens and text; absent means true', () => {
@@ -95,8 +105,14 @@ describe('recipe: calibration ... sequential', () => {
     assert.equal(cal('calibration text "t.txt"').cal!.sequential, undefined);
   });
   it('anything else is an error on the value; imatrix has no such option', () => {
-    assert.ok(cal('calibration generated sequential 1').diags.some((d) => /recipe\/bad-value: 'sequential' needs true or false/.test(d)));
+    assert.ok(
+      cal('calibration generated sequential 1').diags.some((d) =>
+        /recipe\/bad-value: 'sequential' needs true or false/.test(d),
+      ),
+    );
     assert.ok(cal('calibration generated sequential').diags.some((d) => /'sequential' needs true or false/.test(d)));
-    assert.ok(cal('calibration imatrix "m.imatrix" sequential false').diags.some((d) => /recipe\/unknown-option/.test(d)));
+    assert.ok(
+      cal('calibration imatrix "m.imatrix" sequential false').diags.some((d) => /recipe\/unknown-option/.test(d)),
+    );
   });
 });

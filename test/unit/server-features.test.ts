@@ -59,7 +59,7 @@ const hoverText = (marked: string, header?: ModelHeader | null) => {
   return h ? (h.contents as MarkupContent).value : '';
 };
 
-describe('server features: the run\'s memory estimate', () => {
+describe("server features: the run's memory estimate", () => {
   const withConfig: ModelHeader = {
     ...model,
     config: {

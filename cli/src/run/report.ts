@@ -178,7 +178,7 @@ export function formatReport(r: RunReport): string {
     const c = r.calibration;
     out.push(
       `calibration: ${c.source.sequences} ${c.source.kind} sequences (${c.source.path ? c.source.path : `seed ${c.source.seed}`}), ${c.source.tokens} tokens, ` +
-        `${c.hessians} Hessians, one layer at a time${c.sequential === false ? ' on the original model' : c.sequential ? ' on the quantized layers\' outputs (sequential)' : ''}${r.phases?.calibration !== undefined ? ` in ${seconds(r.phases.calibration)}` : ` in ${seconds(c.seconds)}`}; out SQNR dB = output error on these inputs, 10 log10 tr(W H W^T) / tr(dW H dW^T)`,
+        `${c.hessians} Hessians, one layer at a time${c.sequential === false ? ' on the original model' : c.sequential ? " on the quantized layers' outputs (sequential)" : ''}${r.phases?.calibration !== undefined ? ` in ${seconds(r.phases.calibration)}` : ` in ${seconds(c.seconds)}`}; out SQNR dB = output error on these inputs, 10 log10 tr(W H W^T) / tr(dW H dW^T)`,
     );
   }
   if (r.importance?.source === 'imatrix') {

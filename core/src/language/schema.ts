@@ -141,7 +141,7 @@ export const CALIBRATION_OPTION_DOCS: Record<string, string> = {
   length: 'Tokens per sequence.',
   seed: 'Sampling seed of `generated` sequences.',
   sequential:
-    '`true` (default): layer l + 1 is calibrated on the outputs of the already-quantized layer l (GPTQModel\'s true-sequential, llm-compressor\'s sequential pipeline), so each layer corrects the error of those before it. `false`: every layer is calibrated on the original model\'s activations (one whole-model pass).',
+    "`true` (default): layer l + 1 is calibrated on the outputs of the already-quantized layer l (GPTQModel's true-sequential, llm-compressor's sequential pipeline), so each layer corrects the error of those before it. `false`: every layer is calibrated on the original model's activations (one whole-model pass).",
 };
 export const OUTPUT_KINDS = ['fake', 'gguf', 'compressed_tensors'] as const;
 export const EXPORT_KINDS = ['llm_compressor', 'llama_quantize'] as const;

@@ -215,8 +215,8 @@ void layerOverSequences(const LlamaConfig& c, const LayerWeights& w, int64_t lay
         [&](int64_t a, int64_t b) {
           for (int64_t slot = a; slot < b; slot++) {
             if (collector)
-              parts[size_t(slot)] = std::make_unique<HessianCollector>(c, nullptr, collector->path(),
-                                                                       layer, 1);
+              parts[size_t(slot)] =
+                  std::make_unique<HessianCollector>(c, nullptr, collector->path(), layer, 1);
             for (size_t i = size_t(slot); i < xs.size(); i += size_t(slots)) {
               one(i, parts[size_t(slot)].get(), nullptr);
               std::lock_guard<std::mutex> lock(mu);

@@ -13,8 +13,8 @@
 //    position (mean, p99, max) and top-1 agreement.
 #pragma once
 #include <atomic>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 

@@ -306,8 +306,7 @@ const char* headTensorName(const Model& m) {
   return m.find("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight";
 }
 
-void embedTokens(const Model& m, const LlamaConfig& c, const int32_t* tokens, int64_t t,
-                 float* x) {
+void embedTokens(const Model& m, const LlamaConfig& c, const int32_t* tokens, int64_t t, float* x) {
   const TensorRef* e = m.find("model.embed_tokens.weight");
   if (!e)
     throw ModelError("forward/missing-tensor",
@@ -315,8 +314,9 @@ void embedTokens(const Model& m, const LlamaConfig& c, const int32_t* tokens, in
                      "model.embed_tokens.weight");
   if (e->shape != std::vector<int64_t>{c.vocab, c.dim})
     throw ModelError("forward/shape-mismatch",
-                     m.fileOf(*e).path() + ": tensor \"model.embed_tokens.weight\" does not have "
-                     "the shape [vocab, hidden_size] the config implies",
+                     m.fileOf(*e).path() +
+                         ": tensor \"model.embed_tokens.weight\" does not have "
+                         "the shape [vocab, hidden_size] the config implies",
                      e->name);
   m.requireReadable(*e);
   for (int64_t i = 0; i < t; i++) {
@@ -327,8 +327,10 @@ void embedTokens(const Model& m, const LlamaConfig& c, const int32_t* tokens, in
                                                 std::to_string(c.vocab - 1) + ")");
     if (!m.readRowsF32(*e, tokens[i], tokens[i] + 1, x + i * c.dim))
       throw ModelError("forward/non-finite",
-                       m.fileOf(*e).path() + ": tensor \"model.embed_tokens.weight\" holds NaN or "
-                       "Inf values (row " + std::to_string(tokens[i]) + ")",
+                       m.fileOf(*e).path() +
+                           ": tensor \"model.embed_tokens.weight\" holds NaN or "
+                           "Inf values (row " +
+                           std::to_string(tokens[i]) + ")",
                        e->name);
   }
 }
@@ -350,7 +352,6 @@ RopeTable ropeTable(const LlamaConfig& c, int64_t start, int64_t T) {
   }
   return r;
 }
-
 
 LlamaModel::LlamaModel(const Model& m, const LlamaConfig& c, ThreadPool* pool, const Overrides* ov)
     : c_(c), pool_(pool) {
@@ -445,8 +446,7 @@ void layerForward(const LlamaConfig& c, const LayerWeights& L, int64_t l, float*
         pool, T,
         [&](int64_t a, int64_t b) {
           for (int64_t t = a; t < b; t++)
-            linalg::rmsNorm(&x[t * D], L.attnNorm.data(), &xn[size_t(t * D)], D,
-                            float(c.normEps));
+            linalg::rmsNorm(&x[t * D], L.attnNorm.data(), &xn[size_t(t * D)], D, float(c.normEps));
         },
         rowChunk);
     if (obs) obs->onInput(l, Site::Attn, xn.data(), T, D);
@@ -492,9 +492,8 @@ void layerForward(const LlamaConfig& c, const LayerWeights& L, int64_t l, float*
             const int64_t k0 =
                 c.slidingWindow > 0 ? std::max<int64_t>(0, start + t0 - c.slidingWindow + 1) : 0;
             const int64_t sw = s1 - k0;
-            linalg::gemmABt(&qkv[size_t(t0 * ldqkv + h * hd)], ldqkv,
-                            Kc + (g * capacity + k0) * hd, hd, sc.data(), sw, tb, sw, hd,
-                            nullptr);
+            linalg::gemmABt(&qkv[size_t(t0 * ldqkv + h * hd)], ldqkv, Kc + (g * capacity + k0) * hd,
+                            hd, sc.data(), sw, tb, sw, hd, nullptr);
             for (int64_t t = t0; t < t1; t++) {
               float* r = &sc[size_t((t - t0) * sw)] - k0;  // r[j] for key j in [k0, s1)
               const int64_t last = start + t;              // inclusive
@@ -517,8 +516,7 @@ void layerForward(const LlamaConfig& c, const LayerWeights& L, int64_t l, float*
         pool, T,
         [&](int64_t a, int64_t b) {
           for (int64_t t = a; t < b; t++)
-            linalg::rmsNorm(&x[t * D], L.ffnNorm.data(), &xn[size_t(t * D)], D,
-                            float(c.normEps));
+            linalg::rmsNorm(&x[t * D], L.ffnNorm.data(), &xn[size_t(t * D)], D, float(c.normEps));
         },
         rowChunk);
     if (obs) obs->onInput(l, Site::Mlp, xn.data(), T, D);
@@ -534,7 +532,7 @@ void layerForward(const LlamaConfig& c, const LayerWeights& L, int64_t l, float*
     if (obs) obs->onInput(l, Site::Down, hbuf.data(), T, F);
     linalg::gemmPacked(hbuf.data(), F, T, L.wdown, tmp.data(), D, pool);
     for (int64_t i = 0; i < T * D; i++) x[i] += tmp[size_t(i)];
-    }
+  }
 }
 
 int32_t sampleToken(const float* logits, int64_t vocab, double temperature, double u) {

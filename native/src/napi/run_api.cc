@@ -333,9 +333,9 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
         if (!cfg.IsObject())
           throw Napi::TypeError::New(env, where + ".config is required for action 'quantize'");
         jt.config = parseConfig(env, cfg.As<Napi::Object>(), where + ".config");
-        const std::string method = strField(env, cfg.As<Napi::Object>(), "method",
-                                            strField(env, t, "method", "rtn", where),
-                                            where + ".config");
+        const std::string method =
+            strField(env, cfg.As<Napi::Object>(), "method",
+                     strField(env, t, "method", "rtn", where), where + ".config");
         if (!parseMethod(method, jt.method)) jt.unknownMethod = method;  // refused by validate
         Napi::Object co = cfg.As<Napi::Object>();
         Napi::Value damp = field(co, "damp");

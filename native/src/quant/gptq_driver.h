@@ -20,16 +20,15 @@
 // t_i = (b_i - w_i) V_ii, they are w_y + sum_{j<=i<=y} t_i U[i][y] (from V U = I), U's
 // diagonal block being the inverse of V's; the fit takes these.
 #pragma once
-#include <atomic>
-
-#include "io/error.h"
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "io/error.h"
 #include "linalg/gemm.h"
 #include "quant/driver.h"
 

@@ -65,16 +65,16 @@ Evaluation evaluateHead(const Model& model, const forward::LlamaConfig& fc,
   if (P == 0)
     throw ModelError("evaluate/no-data",
                      "evaluation needs at least one sequence of 2 or more tokens");
-  const std::vector<float> norm = forward::readTensorF32(model, nullptr, "model.norm.weight", {D},
-                                                         &pool);
+  const std::vector<float> norm =
+      forward::readTensorF32(model, nullptr, "model.norm.weight", {D}, &pool);
   std::vector<float> ho, hq = finalStates(xq, seqs, norm, fc);
   if (xo) ho = finalStates(*xo, seqs, norm, fc);
   const std::string headName = forward::headTensorName(model);
   const TensorRef* head = model.find(headName);
   if (!head || head->shape != std::vector<int64_t>{V, D})
     throw ModelError("forward/missing-tensor",
-                     model.path + ": the output head \"" + headName + "\" is missing or not [vocab, " +
-                         "hidden_size]",
+                     model.path + ": the output head \"" + headName +
+                         "\" is missing or not [vocab, " + "hidden_size]",
                      headName);
   const int64_t chunk = headChunk(P, V), chunks = (V + chunk - 1) / chunk;
   std::vector<Online> on(static_cast<size_t>(P));
@@ -86,10 +86,10 @@ Evaluation evaluateHead(const Model& model, const forward::LlamaConfig& fc,
     const int64_t v0 = c * chunk, v1 = std::min(V, v0 + chunk), n = v1 - v0;
     if (xo) {
       if (!model.readRowsF32(*head, v0, v1, w.data()))
-        throw ModelError("forward/non-finite",
-                         model.fileOf(*head).path() + ": tensor \"" + headName +
-                             "\" holds NaN or Inf values",
-                         headName);
+        throw ModelError(
+            "forward/non-finite",
+            model.fileOf(*head).path() + ": tensor \"" + headName + "\" holds NaN or Inf values",
+            headName);
       model.release(*head, v0, v1);
       linalg::packB(w.data(), D, n, D, packed, &pool);
       linalg::gemmPacked(ho.data(), D, P, packed, la.data(), n, &pool);

@@ -23,14 +23,14 @@
 
 namespace bitsmith {
 
-using json::Value;
 using forward::Sequences;
+using json::Value;
 
 namespace {
 
 forward::Sequences loadSequences(const SequenceSource& src, const Model& model,
-                                 const forward::LlamaConfig& c, ThreadPool& pool,
-                                 RunEvents& events, const char* purpose) {
+                                 const forward::LlamaConfig& c, ThreadPool& pool, RunEvents& events,
+                                 const char* purpose) {
   if (src.kind == "tokens")
     return forward::readTokenFile(src.path, c.vocab, c.maxPositions, src.samples, src.length);
   if (src.kind == "text") {
@@ -64,14 +64,13 @@ forward::Sequences loadSequences(const SequenceSource& src, const Model& model,
   events.begin("sequences", samples);
   events.progress(0, std::string("loading the model to sample ") + purpose + " sequences", 0.0);
   const forward::LlamaModel lm(model, c, &pool);
-  return forward::generateSequences(lm, samples, length, src.seed, &events.cancelFlag(),
-                                    [&](int64_t s) {
-                                      events.progress(s,
-                                                      std::string(purpose) + " sequence " +
-                                                          std::to_string(s) + "/" +
-                                                          std::to_string(samples),
-                                                      0.0);
-                                    });
+  return forward::generateSequences(
+      lm, samples, length, src.seed, &events.cancelFlag(), [&](int64_t s) {
+        events.progress(
+            s,
+            std::string(purpose) + " sequence " + std::to_string(s) + "/" + std::to_string(samples),
+            0.0);
+      });
 }
 
 Value sourceValue(const SequenceSource& src, const forward::Sequences& seqs) {
@@ -107,9 +106,9 @@ forward::Site siteOf(const std::string& name) {
 }
 
 bool isProjection(const std::string& name) {
-  for (const char* p : {".self_attn.q_proj.", ".self_attn.k_proj.", ".self_attn.v_proj.",
-                        ".self_attn.o_proj.", ".mlp.gate_proj.", ".mlp.up_proj.",
-                        ".mlp.down_proj."})
+  for (const char* p :
+       {".self_attn.q_proj.", ".self_attn.k_proj.", ".self_attn.v_proj.", ".self_attn.o_proj.",
+        ".mlp.gate_proj.", ".mlp.up_proj.", ".mlp.down_proj."})
     if (name.find(p) != std::string::npos) return true;
   return false;
 }
@@ -184,7 +183,8 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
     ev.set("source", sourceValue(job.calibration, cal));
     ev.set("hessians", Value::of(fc.layers * forward::kSites));
     ev.set("sequential", Value::of(sequential));
-    ev.set("seconds", Value::of(std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count()));
+    ev.set("seconds",
+           Value::of(std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count()));
     events.emit(std::move(ev));
   }
 
@@ -204,8 +204,12 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
   };
 
   // 1. The tensors outside the layers.
-  QuantizedRows embedQ(model, find("model.embed_tokens.weight"), imatrix, pool, job.reference);
-  QuantizedRows headQ(model, find(forward::headTensorName(model)), imatrix, pool, job.reference);
+  QuantizedRows embedRows(model, find("model.embed_tokens.weight"), imatrix, pool, job.reference);
+  QuantizedRows untiedHead(model, find(forward::headTensorName(model)), imatrix, pool,
+                           job.reference);
+  const bool tied = std::string(forward::headTensorName(model)) == "model.embed_tokens.weight";
+  QuantizedRows& embedQ = embedRows;
+  QuantizedRows& headQ = tied ? embedRows : untiedHead;
   {
     PhaseTimer timer(events, "quantize");
     const size_t n = starts[0];
@@ -216,7 +220,7 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
       std::vector<float>* keep = nullptr;
       if (evaluate) {
         if (items[i].ref->name == "model.embed_tokens.weight") keep = embedQ.wholeSlot();
-        if (items[i].ref->name == forward::headTensorName(model)) keep = headQ.wholeSlot();
+        else if (items[i].ref->name == forward::headTensorName(model)) keep = headQ.wholeSlot();
       }
       stage.run(i, items[i], tcal, keep);
       events.progress(int64_t(i + 1), items[i].ref->name, fraction(double(i + 1) / double(n)));
@@ -259,14 +263,14 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
       auto onSeq = [&](size_t) {
         done++;
         events.checkCancel();
-        events.progress(int64_t(done),
-                        layerLabel + ", sequence " + std::to_string(done) + "/" +
-                            std::to_string(seqCount),
-                        fraction(1.0 + double(l) + 0.4 * double(done) / double(seqCount)));
+        events.progress(
+            int64_t(done),
+            layerLabel + ", sequence " + std::to_string(done) + "/" + std::to_string(seqCount),
+            fraction(1.0 + double(l) + 0.4 * double(done) / double(seqCount)));
       };
       if (calibrate) {
-        if (layerQuantized) hc = std::make_unique<forward::HessianCollector>(fc, &pool,
-                                                                             linalg::Path::Auto, l, 1);
+        if (layerQuantized)
+          hc = std::make_unique<forward::HessianCollector>(fc, &pool, linalg::Path::Auto, l, 1);
         if (sequential && layerQuantized) {
           States copy = xs;  // the Hessians' pass; the quantized layer makes the next inputs
           forward::layerOverSequences(fc, w, l, copy, hc.get(), &pool, onSeq);
@@ -276,7 +280,8 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
         if (hc) hc->finish();
       }
       if (needOriginalEval) forward::layerOverSequences(fc, w, l, eo, nullptr, &pool, onSeq);
-      if (!layerQuantized && evaluate) forward::layerOverSequences(fc, w, l, eq, nullptr, &pool, onSeq);
+      if (!layerQuantized && evaluate)
+        forward::layerOverSequences(fc, w, l, eq, nullptr, &pool, onSeq);
     }
     if (hc) {
       if (hooks.onLayerCalibrated) hooks.onLayerCalibrated(l, *hc);
@@ -296,9 +301,10 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
                 [](const AwqRunTensor& a, const AwqRunTensor& b) { return a.ref < b.ref; });
       if (!awqTensors.empty()) {
         if (!hc)
-          throw ModelError("run/needs-calibration",
-                           "tensor \"" + awqTensors[0].ref->name + "\": method awq needs calibration",
-                           awqTensors[0].ref->name);
+          throw ModelError(
+              "run/needs-calibration",
+              "tensor \"" + awqTensors[0].ref->name + "\": method awq needs calibration",
+              awqTensors[0].ref->name);
         PhaseTimer timer(events, "awq");
         events.begin("awq", 1);
         events.progress(0, layerLabel + ": awq search", fraction(1.0 + double(l) + 0.4));
@@ -333,7 +339,8 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
           stage.dropHessianCopies();
           bool later = false;  // awq folds read nothing from the Hessians after the search
           for (size_t k = i + 1; k < i1; k++)
-            if (isProjection(items[k].ref->name) && siteOf(items[k].ref->name) == siteOf(it.ref->name))
+            if (isProjection(items[k].ref->name) &&
+                siteOf(items[k].ref->name) == siteOf(it.ref->name))
               later = true;
           if (!later) hc->release(l, siteOf(it.ref->name));
         }
@@ -356,12 +363,13 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
       auto onSeq = [&](size_t) {
         done++;
         events.checkCancel();
-        events.progress(int64_t(done),
-                        layerLabel + " (quantized), sequence " + std::to_string(done) + "/" +
-                            std::to_string(n),
-                        fraction(1.0 + double(l) + 0.9 + 0.1 * double(done) / double(n)));
+        events.progress(
+            int64_t(done),
+            layerLabel + " (quantized), sequence " + std::to_string(done) + "/" + std::to_string(n),
+            fraction(1.0 + double(l) + 0.9 + 0.1 * double(done) / double(n)));
       };
-      if (calibrate && sequential) forward::layerOverSequences(fc, wq, l, xs, nullptr, &pool, onSeq);
+      if (calibrate && sequential)
+        forward::layerOverSequences(fc, wq, l, xs, nullptr, &pool, onSeq);
       if (evaluate) forward::layerOverSequences(fc, wq, l, eq, nullptr, &pool, onSeq);
     }
   }
@@ -387,8 +395,10 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
   ev.set("klP99", Value::of(e.klP99));
   ev.set("klMax", Value::of(e.klMax));
   ev.set("top1Agreement", Value::of(e.top1Agreement));
-  ev.set("logitsCache", cache->path().empty() ? Value::null() : Value::of(cache->hit() ? "hit" : "written"));
-  ev.set("seconds", Value::of(std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count()));
+  ev.set("logitsCache",
+         cache->path().empty() ? Value::null() : Value::of(cache->hit() ? "hit" : "written"));
+  ev.set("seconds",
+         Value::of(std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count()));
   events.emit(std::move(ev));
 }
 

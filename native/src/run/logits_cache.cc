@@ -59,9 +59,9 @@ LogitsCache::LogitsCache(const std::string& dir, const Model& model, const forwa
     : positions_(positions), vocab_(vocab), chunk_(chunk) {
   if (dir.empty()) return;
   compact_ = positions * vocab * 4 > kCompactAbove;
-  path_ = (fs::path(dir) / ("logits-" + keyOf(model, seqs, positions, vocab, chunk, compact_) +
-                            ".bin"))
-              .string();
+  path_ =
+      (fs::path(dir) / ("logits-" + keyOf(model, seqs, positions, vocab, chunk, compact_) + ".bin"))
+          .string();
   std::error_code ec;
   const int64_t want =
       kHeader + (compact_ ? positions * vocab * 2 + positions * ((vocab + chunk - 1) / chunk) * 8
@@ -77,8 +77,9 @@ LogitsCache::LogitsCache(const std::string& dir, const Model& model, const forwa
     f_ = nullptr;
   }
   fs::create_directories(dir, ec);
-  temp_ = path_ + ".tmp-" + std::to_string(uint64_t(std::hash<std::string>()(path_)) ^
-                                           uint64_t(reinterpret_cast<uintptr_t>(this)));
+  temp_ = path_ + ".tmp-" +
+          std::to_string(uint64_t(std::hash<std::string>()(path_)) ^
+                         uint64_t(reinterpret_cast<uintptr_t>(this)));
   f_ = std::fopen(temp_.c_str(), "wb");
   if (!f_) {
     temp_.clear();  // not writable: evaluate without a cache

@@ -86,12 +86,14 @@ class SafetensorsSink : public OutputSink, public RowChunkSink {
     }
     writer_ = std::make_unique<SafetensorsWriter>(file, std::move(outs), std::move(meta));
     writer_->open();
-      async_ = std::make_unique<AsyncWriter>(*writer_, size_t(64) << 20);
+    async_ = std::make_unique<AsyncWriter>(*writer_, size_t(64) << 20);
   }
   bool needsStored() const override { return ct_; }
   RowChunkSink* rowChunks(size_t) override { return ct_ ? nullptr : this; }
   bool wantsStored() const override { return false; }
-  void push(std::unique_ptr<uint8_t[]> data, size_t n) override { async_->push(std::move(data), n); }
+  void push(std::unique_ptr<uint8_t[]> data, size_t n) override {
+    async_->push(std::move(data), n);
+  }
   void push(std::vector<float>&& values) override { async_->push(std::move(values)); }
 
   void keep(size_t, const TensorRef& ref, const std::vector<uint8_t>* folded,
@@ -106,41 +108,40 @@ class SafetensorsSink : public OutputSink, public RowChunkSink {
       return;
     }
     if (ref.bytes > 0 && ref.dtype == DType::Ggml) {
-        // Decoded to F32 a chunk at a time (whole rows: the blocks never straddle rows).
-        const int64_t chunkRows =
-            std::max<int64_t>(1, (int64_t(4) << 20) / std::max<int64_t>(1, cols));
+      // Decoded to F32 a chunk at a time (whole rows: the blocks never straddle rows).
+      const int64_t chunkRows =
+          std::max<int64_t>(1, (int64_t(4) << 20) / std::max<int64_t>(1, cols));
+      for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
+        ev.checkCancel();
+        const int64_t r1 = std::min(rows, r0 + chunkRows);
+        std::vector<float> f(size_t((r1 - r0) * cols));
+        model_.readRowsF32(
+            ref, r0, r1,
+            f.data());  // a non-finite value is copied as it is, like any kept weight
+        model_.release(ref, r0, r1);
+        async_->push(std::move(f));
+      }
+    } else if (ref.bytes > 0) {
+      const int64_t rb = ref.rowBytes();
+      const int64_t chunkRows = std::max<int64_t>(1, (int64_t(8) << 20) / std::max<int64_t>(1, rb));
+      const uint8_t* base = model_.fileOf(ref).data() + ref.offset;
+      const TensorRef* rp = &ref;
+      const Model* mp = &model_;
+      if (ref.permuteHeads <= 0) {
+        // Straight from the map to the file; pages are dropped once written.
         for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
           ev.checkCancel();
           const int64_t r1 = std::min(rows, r0 + chunkRows);
-          std::vector<float> f(size_t((r1 - r0) * cols));
-          model_.readRowsF32(
-              ref, r0, r1,
-              f.data());  // a non-finite value is copied as it is, like any kept weight
-          model_.release(ref, r0, r1);
-          async_->push(std::move(f));
+          async_->pushBorrowed(base + r0 * rb, size_t((r1 - r0) * rb),
+                               [mp, rp, r0, r1] { mp->release(*rp, r0, r1); });
         }
-      } else if (ref.bytes > 0) {
-        const int64_t rb = ref.rowBytes();
-        const int64_t chunkRows =
-            std::max<int64_t>(1, (int64_t(8) << 20) / std::max<int64_t>(1, rb));
-        const uint8_t* base = model_.fileOf(ref).data() + ref.offset;
-        const TensorRef* rp = &ref;
-        const Model* mp = &model_;
-        if (ref.permuteHeads <= 0) {
-          // Straight from the map to the file; pages are dropped once written.
-          for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
-            ev.checkCancel();
-            const int64_t r1 = std::min(rows, r0 + chunkRows);
-            async_->pushBorrowed(base + r0 * rb, size_t((r1 - r0) * rb),
-                                [mp, rp, r0, r1] { mp->release(*rp, r0, r1); });
-          }
-        } else {
-          std::unique_ptr<uint8_t[]> tmp(new uint8_t[size_t(ref.bytes)]);
-          model_.readRowsRaw(ref, 0, rows, tmp.get());
-          model_.release(ref, 0, rows);
-          async_->push(std::move(tmp), size_t(ref.bytes));
-        }
+      } else {
+        std::unique_ptr<uint8_t[]> tmp(new uint8_t[size_t(ref.bytes)]);
+        model_.readRowsRaw(ref, 0, rows, tmp.get());
+        model_.release(ref, 0, rows);
+        async_->push(std::move(tmp), size_t(ref.bytes));
       }
+    }
   }
 
   void quantized(size_t, const TensorRef& ref, const QuantConfig& cfg, std::vector<float>& dequant,
@@ -329,7 +330,7 @@ class GgufSink : public OutputSink, public RowChunkSink {
     }
     gguf_ = std::make_unique<GgufWriter>(job.ggufPath, std::move(kvs), std::move(outs), 32);
     gguf_->open();
-    }
+  }
   bool needsStored() const override { return true; }
   // Chunks of rows in the source order: only for tensors written without a permutation.
   RowChunkSink* rowChunks(size_t index) override {
@@ -354,30 +355,29 @@ class GgufSink : public OutputSink, public RowChunkSink {
     }
     if (ref.elements == 0) return;
     {
-        if (gp.viaF32) {
-          std::vector<float> f(size_t(ref.elements));
-          if (!model_.readRowsF32(ref, 0, rows, f.data()))
-            throwNonFinite(model_, ref, 0, f.data(), ref.elements);
-          std::vector<float> g(f.size());
-          if (gp.permuteHeads)
-            permuteRows(reinterpret_cast<const uint8_t*>(f.data()),
-                        reinterpret_cast<uint8_t*>(g.data()), rows, cols * 4, gp.permuteHeads,
-                        true);
-          else
-            g.swap(f);
-          gguf_->write(g.data(), g.size() * 4);
-        } else {
-          std::unique_ptr<uint8_t[]> tmp(new uint8_t[size_t(ref.bytes)]);
-          model_.readRowsRaw(ref, 0, rows, tmp.get());
-          model_.release(ref, 0, rows);
-          if (gp.permuteHeads) {
-            std::unique_ptr<uint8_t[]> p(new uint8_t[size_t(ref.bytes)]);
-            permuteRows(tmp.get(), p.get(), rows, ref.rowBytes(), gp.permuteHeads, true);
-            tmp.swap(p);
-          }
-          gguf_->write(tmp.get(), size_t(ref.bytes));
+      if (gp.viaF32) {
+        std::vector<float> f(size_t(ref.elements));
+        if (!model_.readRowsF32(ref, 0, rows, f.data()))
+          throwNonFinite(model_, ref, 0, f.data(), ref.elements);
+        std::vector<float> g(f.size());
+        if (gp.permuteHeads)
+          permuteRows(reinterpret_cast<const uint8_t*>(f.data()),
+                      reinterpret_cast<uint8_t*>(g.data()), rows, cols * 4, gp.permuteHeads, true);
+        else
+          g.swap(f);
+        gguf_->write(g.data(), g.size() * 4);
+      } else {
+        std::unique_ptr<uint8_t[]> tmp(new uint8_t[size_t(ref.bytes)]);
+        model_.readRowsRaw(ref, 0, rows, tmp.get());
+        model_.release(ref, 0, rows);
+        if (gp.permuteHeads) {
+          std::unique_ptr<uint8_t[]> p(new uint8_t[size_t(ref.bytes)]);
+          permuteRows(tmp.get(), p.get(), rows, ref.rowBytes(), gp.permuteHeads, true);
+          tmp.swap(p);
         }
+        gguf_->write(tmp.get(), size_t(ref.bytes));
       }
+    }
   }
 
   void quantized(size_t index, const TensorRef& ref, const QuantConfig& cfg, std::vector<float>&,

@@ -66,8 +66,7 @@ class Outputs {
   bool needsStored() const;
   /** The one sink taking this tensor's row chunks when it is the only sink, else null. */
   RowChunkSink* rowChunks(size_t index);
-  void keep(size_t index, const TensorRef& ref, const std::vector<uint8_t>* folded,
-            RunEvents& ev);
+  void keep(size_t index, const TensorRef& ref, const std::vector<uint8_t>* folded, RunEvents& ev);
   void quantized(size_t index, const TensorRef& ref, const QuantConfig& cfg,
                  std::vector<float>& dequant, const StoredTensor& stored, ThreadPool& pool);
   void commit(RunEvents& ev);

@@ -74,8 +74,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
 
   TensorStage stage(job, *model, pool, events, outputs);
   if (activations) {
-    runLayerPipeline(job, *model, fc, v.items, starts, pool, events, stage, outputs,
-                     imatrix.get());
+    runLayerPipeline(job, *model, fc, v.items, starts, pool, events, stage, outputs, imatrix.get());
   } else {
     PhaseTimer timer(events, "quantize");
     TensorCalibration cal;
@@ -91,9 +90,12 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     }
   }
   events.checkCancel();
-  {
+  if (outputs.any()) {
     PhaseTimer timer(events, "write");
+    events.begin("write", 1);
+    events.progress(0, "finishing the outputs", 1.0);
     outputs.commit(events);
+    events.progress(1, "outputs written", 1.0);
   }
 
   Value done = Value::object();
@@ -104,8 +106,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
   totals.set("params", Value::of(v.params));
   totals.set("bytesIn", Value::of(v.bytesIn));
   totals.set("bytesOut", Value::of(stage.bytesOut()));
-  totals.set("bpw",
-             Value::of(v.params ? 8.0 * double(stage.bytesOut()) / double(v.params) : 0.0));
+  totals.set("bpw", Value::of(v.params ? 8.0 * double(stage.bytesOut()) / double(v.params) : 0.0));
   totals.set("seconds", Value::of(secondsSince(t0)));
   totals.set("peakRssBytes", Value::of(peakRssBytes()));
   done.set("totals", std::move(totals));

@@ -43,7 +43,6 @@ class Buffer {
   size_t cap_ = 0;
 };
 
-
 bool sameFile(const std::string& a, const std::string& b);
 [[noreturn]] void throwNonFinite(const Model& m, const TensorRef& t, int64_t r0, const float* out,
                                  int64_t n);

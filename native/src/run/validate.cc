@@ -72,13 +72,13 @@ ValidatedJob validateJob(const Job& job, const Model& model) {
     }
     if (jt.quantize && needsActivations(jt.method) && job.calibration.enabled() &&
         !readsProjectionInput(jt.name))
-      throw ModelError("run/needs-calibration",
-                       "tensor \"" + jt.name + "\": method " + methodName(jt.method) +
-                           (jt.method == Method::Awq
-                                ? " needs the activations of the tensor's input, which the "
-                                : " needs the Hessian of the tensor's input, which the ") +
-                           "forward pass collects for the q/k/v/o/gate/up/down projections only",
-                       jt.name);
+      throw ModelError(
+          "run/needs-calibration",
+          "tensor \"" + jt.name + "\": method " + methodName(jt.method) +
+              (jt.method == Method::Awq ? " needs the activations of the tensor's input, which the "
+                                        : " needs the Hessian of the tensor's input, which the ") +
+              "forward pass collects for the q/k/v/o/gate/up/down projections only",
+          jt.name);
     items.push_back({ref, &jt});
   }
   for (const TensorRef& ref : model.tensors)
@@ -89,7 +89,6 @@ ValidatedJob validateJob(const Job& job, const Model& model) {
     v.bytesIn += it.ref->bytes;
   }
   return v;
-
 }
 
 int64_t layerOf(const std::string& name) {

@@ -221,8 +221,7 @@ function argumentItems(ctx: Ctx, container: Container, keyword: string, args: To
         if (n === 0) return words(ctx, CALIBRATION_KINDS, V, KIND_DOCS.calibration);
         const kind = args[0].text;
         // After the kind (and the path, for file sources), options; none while one awaits its number.
-        if (n >= 2 && args[n - 1].text === 'sequential')
-          return words(ctx, ['true', 'false'], CompletionItemKind.Value);
+        if (n >= 2 && args[n - 1].text === 'sequential') return words(ctx, ['true', 'false'], CompletionItemKind.Value);
         if (
           kind === 'imatrix' ||
           n < (kind === 'generated' ? 1 : 2) ||
