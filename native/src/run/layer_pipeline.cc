@@ -255,7 +255,7 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
     const size_t seqCount = (calibrate ? xs.size() : 0) + (needOriginalEval ? eo.size() : 0) +
                             (!layerQuantized && evaluate ? eq.size() : 0);
     std::unique_ptr<forward::HessianCollector> hc;
-    {
+    if (seqCount > 0) {
       PhaseTimer timer(events, "calibration");
       events.begin("calibration", int64_t(seqCount));
       const forward::LayerWeights w = forward::loadLayer(model, fc, l, &pool);
@@ -357,7 +357,8 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
       for (const auto& [name, v] : recon) ov[name] = v.data();
       const forward::LayerWeights wq = forward::loadLayer(model, fc, l, &pool, &ov);
       recon.clear();
-      const size_t n = (calibrate && sequential ? xs.size() : 0) + (evaluate ? eq.size() : 0);
+      const bool nextInputs = calibrate && sequential && l + 1 < L;
+      const size_t n = (nextInputs ? xs.size() : 0) + (evaluate ? eq.size() : 0);
       events.begin("propagate", int64_t(n));
       size_t done = 0;
       auto onSeq = [&](size_t) {
@@ -368,8 +369,7 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
             layerLabel + " (quantized), sequence " + std::to_string(done) + "/" + std::to_string(n),
             fraction(1.0 + double(l) + 0.9 + 0.1 * double(done) / double(n)));
       };
-      if (calibrate && sequential)
-        forward::layerOverSequences(fc, wq, l, xs, nullptr, &pool, onSeq);
+      if (nextInputs) forward::layerOverSequences(fc, wq, l, xs, nullptr, &pool, onSeq);
       if (evaluate) forward::layerOverSequences(fc, wq, l, eq, nullptr, &pool, onSeq);
     }
   }
