@@ -111,7 +111,9 @@ export function estimateMemory(m: MemoryInput): MemoryEstimate {
   const evTokens = ev ? ev.samples * ev.length : 0;
   // Hidden states: calibration (and the copy the Hessians' pass runs on when sequential),
   // the original and the quantized model's evaluation states.
-  const activations = (calTokens * (cal?.sequential ? 2 : 1) + 2 * evTokens) * s.dim * F;
+  // Calibration states above 1 GiB (with the sequential copy) are kept in bf16.
+  const calStates = calTokens * (cal?.sequential ? 2 : 1) * s.dim * F;
+  const activations = (calStates > 2 ** 30 ? calStates / 2 : calStates) + 2 * evTokens * s.dim * F;
   const longest = Math.max(cal?.length ?? 0, ev?.length ?? 0);
   // One sequence through one layer: norms, q|k|v, attention, gate|up, the SwiGLU product,
   // K and V; scores per thread in blocks of 64 query rows.

@@ -141,6 +141,8 @@ export interface CalibrationEvent {
   hessians: number;
   /** Layer l + 1 calibrated on the quantized layer l's outputs (true) or the original's. */
   sequential?: boolean;
+  /** How the calibration hidden states are kept between layers (bf16 above 1 GiB). */
+  activations?: 'f32' | 'bf16';
   seconds: number;
 }
 

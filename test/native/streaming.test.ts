@@ -147,6 +147,36 @@ describe('layer-streamed pipeline', function () {
     assert.match(files[0], /^logits-[0-9a-f]{16}\.bin$/);
   });
 
+  it('large calibration states are kept in bf16: another GPTQ path of the same quality', async () => {
+    const a = path.join(tmp, 'states-f32.safetensors');
+    const b = path.join(tmp, 'states-bf16.safetensors');
+    const ra = await run(job({ output: { kind: 'fake', path: a } }));
+    const rb = await run(job({ activationsBf16Above: 0, output: { kind: 'fake', path: b } }));
+    assert.equal(ra.error ?? rb.error, undefined);
+    assert.equal(ra.events.find((e) => e.type === 'calibration')!.activations, 'f32');
+    assert.equal(rb.events.find((e) => e.type === 'calibration')!.activations, 'bf16');
+    // The states differ by bf16 rounding (the embedding rows too: this model is f32).
+    let differ = 0,
+      total = 0;
+    for (const t of addon.modelInfo(MODEL).tensors) {
+      if (!PROJ.test(t.name)) continue;
+      const x = addon.readTensor(a, t.name),
+        y = addon.readTensor(b, t.name),
+        w = addon.readTensor(MODEL, t.name);
+      assert.equal(w.length, x.length);
+      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) differ++;
+      total += x.length;
+    }
+    // GPTQ's error feedback carries a flipped code along its row: many values move, but
+    // the quality does not.
+    assert.ok(differ > 0 && differ < total, `${differ} of ${total} values differ`);
+    const rel = (r: { events: Ev[] }) => {
+      const ts = r.events.filter((e) => e.type === 'tensor' && e.action === 'quantize');
+      return ts.reduce((x, e) => x + e.outputError, 0) / ts.length;
+    };
+    assert.ok(Math.abs(rel(rb) / rel(ra) - 1) < 0.05, `mean output error ${rel(rb)} vs ${rel(ra)}`);
+  });
+
   it('a cancel during calibration stops the run and leaves no output', async () => {
     const out = path.join(tmp, 'cancelled.safetensors');
     const r = await run(job({ output: { kind: 'fake', path: out } }), (e, cancel) => {

@@ -73,6 +73,8 @@ export interface RunJob {
   sequential?: boolean;
   /** evaluate: a folder caching the original model's logits on the evaluation set between runs. */
   logitsCache?: string;
+  /** Calibration hidden states above this many bytes (f32) are kept in bf16 (default 1 GiB). */
+  activationsBf16Above?: number;
 }
 
 /** Sequences for the forward pass; samples/length 0 or absent: the runner's defaults

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 
+#include "io/dtype.h"
 #include "io/error.h"
 #include "io/json.h"
 #include "io/mapped_file.h"
@@ -231,6 +232,48 @@ void layerOverSequences(const LlamaConfig& c, const LayerWeights& w, int64_t lay
   }
   for (size_t i = 0; i < xs.size(); i++) {
     one(i, collector, pool);
+    onSequence(i);
+  }
+}
+
+SequenceStates::SequenceStates(std::vector<std::vector<float>> f32, bool bf16) : bf16_(bf16) {
+  if (!bf16) {
+    f32_ = std::move(f32);
+    return;
+  }
+  half_.resize(f32.size());
+  for (size_t i = 0; i < f32.size(); i++) {
+    half_[i].resize(f32[i].size());
+    fromF32(DType::BF16, f32[i].data(), int64_t(f32[i].size()),
+            reinterpret_cast<uint8_t*>(half_[i].data()));
+    std::vector<float>().swap(f32[i]);
+  }
+}
+
+int64_t SequenceStates::bytes() const {
+  int64_t n = 0;
+  for (const auto& v : f32_) n += int64_t(v.size()) * 4;
+  for (const auto& v : half_) n += int64_t(v.size()) * 2;
+  return n;
+}
+
+void layerOverStates(const LlamaConfig& c, const LayerWeights& w, int64_t layer,
+                     SequenceStates& xs, HessianCollector* collector, ThreadPool* pool,
+                     const std::function<void(size_t)>& onSequence) {
+  if (!xs.bf16_) {
+    layerOverSequences(c, w, layer, xs.f32_, collector, pool, onSequence);
+    return;
+  }
+  // One sequence at a time in f32 (the GEMMs use the pool): the same order of sums as the
+  // f32 path without sequence parallelism.
+  std::vector<std::vector<float>> one(1);
+  for (size_t i = 0; i < xs.half_.size(); i++) {
+    auto& h = xs.half_[i];
+    one[0].resize(h.size());
+    toF32(DType::BF16, reinterpret_cast<const uint8_t*>(h.data()), int64_t(h.size()),
+          one[0].data());
+    layerOverSequences(c, w, layer, one, collector, pool, [](size_t) {});
+    fromF32(DType::BF16, one[0].data(), int64_t(h.size()), reinterpret_cast<uint8_t*>(h.data()));
     onSequence(i);
   }
 }

@@ -91,6 +91,32 @@ void layerOverSequences(const LlamaConfig& c, const LayerWeights& w, int64_t lay
                         std::vector<std::vector<float>>& xs, HessianCollector* collector,
                         ThreadPool* pool, const std::function<void(size_t)>& onSequence);
 
+/** Hidden states of many sequences between layers, [len_i, dim] each: in f32, or in bf16
+ *  (half the memory; what GPTQModel keeps, the model's dtype) when they are large. A
+ *  layer runs on one sequence at a time in f32 either way. */
+class SequenceStates {
+ public:
+  SequenceStates() = default;
+  SequenceStates(std::vector<std::vector<float>> f32, bool bf16);
+  size_t size() const { return bf16_ ? half_.size() : f32_.size(); }
+  bool bf16() const { return bf16_; }
+  int64_t bytes() const;
+  /** The f32 states (f32 mode only). */
+  std::vector<std::vector<float>>& f32() { return f32_; }
+
+ private:
+  friend void layerOverStates(const LlamaConfig&, const LayerWeights&, int64_t, SequenceStates&,
+                              HessianCollector*, ThreadPool*, const std::function<void(size_t)>&);
+  bool bf16_ = false;
+  std::vector<std::vector<float>> f32_;
+  std::vector<std::vector<uint16_t>> half_;
+};
+
+/** layerOverSequences over SequenceStates (bf16 states: a sequence at a time, converted). */
+void layerOverStates(const LlamaConfig& c, const LayerWeights& w, int64_t layer,
+                     SequenceStates& xs, HessianCollector* collector, ThreadPool* pool,
+                     const std::function<void(size_t)>& onSequence);
+
 struct Evaluation {
   int64_t sequences = 0, tokens = 0;  // tokens: predicted positions (length - 1 per sequence)
   double nllOriginal = 0, nllQuantized = 0;                // mean next-token NLL (nats)

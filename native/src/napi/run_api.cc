@@ -450,6 +450,7 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
   job.evaluate = parseSource(env, o, "evaluate");
   job.imatrix = parseImatrix(env, o);
   job.sequential = boolField(env, o, "sequential", true, "job");
+  job.activationsBf16Above = intField(env, o, "activationsBf16Above", -1, "job", -1);
   job.logitsCacheDir = strField(env, o, "logitsCache", "", "job");
   return job;
 }

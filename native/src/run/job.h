@@ -77,6 +77,9 @@ struct Job {
   // llm-compressor's sequential pipeline) or of the original layer (false: the Hessians of
   // the original model, as one whole-model pass collects them).
   bool sequential = true;
+  // Calibration hidden states above this many bytes (f32, with the sequential pass's copy)
+  // are kept in bf16; < 0: the pipeline's default (1 GiB).
+  int64_t activationsBf16Above = -1;
   // evaluate: a folder where the original model's log-probabilities on the evaluation set
   // are cached between runs (run/logits_cache.h); empty: not cached.
   std::string logitsCacheDir;

@@ -89,6 +89,10 @@ Value sourceValue(const SequenceSource& src, const forward::Sequences& seqs) {
 
 using States = std::vector<std::vector<float>>;
 
+// Calibration states larger than this (f32, with the sequential pass's copy) are kept in
+// bf16 (Job::activationsBf16Above overrides it).
+constexpr int64_t kBf16Above = int64_t(1) << 30;
+
 States embedAll(const Model& m, const forward::LlamaConfig& fc, const Sequences& seqs) {
   States xs(seqs.size());
   for (size_t s = 0; s < seqs.size(); s++) {
@@ -175,6 +179,15 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
   if (calibrate) cal = loadSequences(job.calibration, model, fc, pool, events, "calibration");
   if (evaluate) evs = loadSequences(job.evaluate, model, fc, pool, events, "evaluation");
   events.checkCancel();
+  // Above the threshold (f32 bytes, with the sequential pass's copy) the calibration states
+  // are kept in bf16, as GPTQModel keeps them in the model's dtype.
+  bool bf16States = false;
+  if (calibrate) {
+    int64_t tokens = 0;
+    for (const auto& q : cal) tokens += int64_t(q.size());
+    const int64_t above = job.activationsBf16Above >= 0 ? job.activationsBf16Above : kBf16Above;
+    bf16States = tokens * D * 4 * (sequential ? 2 : 1) > above;
+  }
   // The calibration event comes first (the sequences and the Hessians to come); the time
   // of the layer passes is in the done event's phases.
   if (calibrate) {
@@ -183,6 +196,7 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
     ev.set("source", sourceValue(job.calibration, cal));
     ev.set("hessians", Value::of(fc.layers * forward::kSites));
     ev.set("sequential", Value::of(sequential));
+    ev.set("activations", Value::of(bf16States ? "bf16" : "f32"));
     ev.set("seconds",
            Value::of(std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count()));
     events.emit(std::move(ev));
@@ -228,9 +242,10 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
   }
 
   // 2. The layers.
-  States xs, eo, eq;
+  forward::SequenceStates xs;
+  States eo, eq;
   std::unique_ptr<LogitsCache> cache;
-  if (calibrate) xs = embedAll(model, fc, cal);
+  if (calibrate) xs = forward::SequenceStates(embedAll(model, fc, cal), bf16States);
   if (evaluate) {
     int64_t positions = 0;
     for (const auto& s : evs) positions += std::max<int64_t>(0, int64_t(s.size()) - 1);
@@ -272,10 +287,11 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
         if (layerQuantized)
           hc = std::make_unique<forward::HessianCollector>(fc, &pool, linalg::Path::Auto, l, 1);
         if (sequential && layerQuantized) {
-          States copy = xs;  // the Hessians' pass; the quantized layer makes the next inputs
-          forward::layerOverSequences(fc, w, l, copy, hc.get(), &pool, onSeq);
+          forward::SequenceStates copy = xs;  // the Hessians' pass; the quantized layer makes
+                                              // the next inputs
+          forward::layerOverStates(fc, w, l, copy, hc.get(), &pool, onSeq);
         } else {
-          forward::layerOverSequences(fc, w, l, xs, hc.get(), &pool, onSeq);
+          forward::layerOverStates(fc, w, l, xs, hc.get(), &pool, onSeq);
         }
         if (hc) hc->finish();
       }
@@ -369,11 +385,11 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
             layerLabel + " (quantized), sequence " + std::to_string(done) + "/" + std::to_string(n),
             fraction(1.0 + double(l) + 0.9 + 0.1 * double(done) / double(n)));
       };
-      if (nextInputs) forward::layerOverSequences(fc, wq, l, xs, nullptr, &pool, onSeq);
+      if (nextInputs) forward::layerOverStates(fc, wq, l, xs, nullptr, &pool, onSeq);
       if (evaluate) forward::layerOverSequences(fc, wq, l, eq, nullptr, &pool, onSeq);
     }
   }
-  xs.clear();
+  xs = forward::SequenceStates();
   if (!evaluate) return;
   // 3. The head.
   PhaseTimer timer(events, "evaluation");
