@@ -88,8 +88,9 @@ export interface MemoryInput {
   /** Methods used on the layers' projections. */
   gptq: boolean;
   awq: boolean;
-  /** An output of codes (gguf, compressed_tensors): outside tensors are quantized whole. */
-  codesOutput: boolean;
+  /** The outputs take the tensors outside the layers whole (compressed_tensors, or two
+   * outputs at once), not in row chunks. */
+  wholeOutside: boolean;
   threads: number;
 }
 
@@ -142,7 +143,9 @@ export function estimateMemory(m: MemoryInput): MemoryEstimate {
       ],
     });
   }
-  const outside = m.largestOutside * F * (m.codesOutput ? 3 : 1) + (ev ? m.largestOutside * F * 0 : 0);
+  // Row chunks of a few MiB when one output takes them; else the f32 input, the
+  // reconstruction and the output's copy of it.
+  const outside = m.wholeOutside ? m.largestOutside * F * 3 : 64 * MiB;
   phases.push({
     name: 'quantizing the tensors outside the layers',
     bytes: outside + activations,
@@ -224,7 +227,8 @@ export function estimateRunMemory(a: Analysis, threads: number): MemoryEstimate 
     if (t.action === 'quantize' && t.method?.name === 'gptq') gptq = true;
     if (t.action === 'quantize' && t.method?.name === 'awq') awq = true;
   }
-  const codesOutput = recipe.outputs.some((o) => o.kind === 'gguf' || o.kind === 'compressed_tensors');
+  const kinds = new Set(recipe.outputs.map((o) => o.kind));
+  const wholeOutside = kinds.has('compressed_tensors') || (kinds.has('fake') && kinds.has('gguf'));
   const e = estimateMemory({
     shape,
     params: model.parameters,
@@ -233,7 +237,7 @@ export function estimateRunMemory(a: Analysis, threads: number): MemoryEstimate 
     evaluate,
     gptq,
     awq,
-    codesOutput,
+    wholeOutside,
     threads,
   });
   e.assumed = assumed;

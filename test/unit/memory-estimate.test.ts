@@ -23,7 +23,7 @@ const base: MemoryInput = {
   evaluate: { kind: 'tokens', samples: 8, length: 128 },
   gptq: true,
   awq: false,
-  codesOutput: false,
+  wholeOutside: false,
   threads: 2,
 };
 
