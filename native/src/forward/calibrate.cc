@@ -257,8 +257,8 @@ int64_t SequenceStates::bytes() const {
   return n;
 }
 
-void layerOverStates(const LlamaConfig& c, const LayerWeights& w, int64_t layer,
-                     SequenceStates& xs, HessianCollector* collector, ThreadPool* pool,
+void layerOverStates(const LlamaConfig& c, const LayerWeights& w, int64_t layer, SequenceStates& xs,
+                     HessianCollector* collector, ThreadPool* pool,
                      const std::function<void(size_t)>& onSequence) {
   if (!xs.bf16_) {
     layerOverSequences(c, w, layer, xs.f32_, collector, pool, onSequence);

@@ -113,8 +113,8 @@ class SequenceStates {
 };
 
 /** layerOverSequences over SequenceStates (bf16 states: a sequence at a time, converted). */
-void layerOverStates(const LlamaConfig& c, const LayerWeights& w, int64_t layer,
-                     SequenceStates& xs, HessianCollector* collector, ThreadPool* pool,
+void layerOverStates(const LlamaConfig& c, const LayerWeights& w, int64_t layer, SequenceStates& xs,
+                     HessianCollector* collector, ThreadPool* pool,
                      const std::function<void(size_t)>& onSequence);
 
 struct Evaluation {

@@ -233,8 +233,10 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
     for (size_t i = 0; i < n; i++) {
       std::vector<float>* keep = nullptr;
       if (evaluate) {
-        if (items[i].ref->name == "model.embed_tokens.weight") keep = embedQ.wholeSlot();
-        else if (items[i].ref->name == forward::headTensorName(model)) keep = headQ.wholeSlot();
+        if (items[i].ref->name == "model.embed_tokens.weight")
+          keep = embedQ.wholeSlot();
+        else if (items[i].ref->name == forward::headTensorName(model))
+          keep = headQ.wholeSlot();
       }
       stage.run(i, items[i], tcal, keep);
       events.progress(int64_t(i + 1), items[i].ref->name, fraction(double(i + 1) / double(n)));
