@@ -5,7 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { checkCommand } from './commands/check';
 import { budgetCommand } from './commands/budget';
 import { inspectCommand } from './commands/inspect';
-import { runCommand } from './commands/run';
+import { runCommand, type RunOptions } from './commands/run';
 import { exportCommand } from './commands/export';
 import { allocateCommand } from './commands/allocate';
 import { version } from './version';
@@ -61,7 +61,8 @@ program
   .option('--events', 'print progress events as JSON lines (then the report)')
   .option('--threads <n>', "worker threads (default: the recipe's threads, else all cores)")
   .option('--report-dir <dir>', 'where to save the report (default: <recipe folder>/.bitsmith/reports)')
-  .action((recipe: string, opts: { json?: boolean; events?: boolean; threads?: string; reportDir?: string }) =>
+  .option('--force-memory', 'run even when the estimated peak memory exceeds the available memory')
+  .action((recipe: string, opts: RunOptions) =>
     runCommand(recipe, opts).then(
       (code) => {
         process.exitCode = code;

@@ -30,6 +30,8 @@ export * from './export/compressedTensors';
 export * from './export/llmCompressor';
 export * from './export/llamaQuantize';
 export * from './runReport';
+export * from './memoryEstimate';
+export * from './progress';
 export * from './export/gguf';
 export * from './export/provenance';
 export * from './analysis/outputSafety';

@@ -23,6 +23,27 @@ export interface StartEvent {
   output: string | null;
   /** output gguf's path, when the recipe has one. */
   gguf?: string;
+  /** With calibration or evaluate (the layer-streamed pipeline): `calibration ... sequential`. */
+  sequential?: boolean;
+}
+
+/** Progress within a phase of the run (native/src/run/events.h), at most about 5 per second. */
+export interface ProgressEvent {
+  type: 'progress';
+  /** sequences (sampling calibration/evaluation sequences), calibration (a layer's forward
+   * pass collecting its Hessians), awq (the scale search), quantize (a tensor), propagate
+   * (the quantized layer's forward pass), evaluation (the output head, by vocabulary chunk). */
+  phase: 'sequences' | 'calibration' | 'awq' | 'quantize' | 'propagate' | 'evaluation' | 'write';
+  /** Steps done of the current span's steps (sequences of a layer, tensors, head chunks). */
+  step: number;
+  steps: number;
+  /** For people: "layer 3/16, sequence 5/16", a tensor's name, ... */
+  label: string;
+  /** Seconds since the span began; eta: seconds to its end (null before the first step). */
+  elapsed: number;
+  eta: number | null;
+  /** Of the whole run, 0..1 (never goes back). */
+  fraction: number;
 }
 
 export interface TensorStartEvent {
@@ -118,6 +139,10 @@ export interface CalibrationEvent {
   source: SequenceSourceInfo;
   /** Input sites with a Hessian (4 per layer: q/k/v, o, gate/up, down). */
   hessians: number;
+  /** Layer l + 1 calibrated on the quantized layer l's outputs (true) or the original's. */
+  sequential?: boolean;
+  /** How the calibration hidden states are kept between layers (bf16 above 1 GiB). */
+  activations?: 'f32' | 'bf16';
   seconds: number;
 }
 
@@ -152,6 +177,8 @@ export interface EvaluationEvent {
   klMax: number;
   /** Fraction of positions where both models' most likely next token agree. */
   top1Agreement: number;
+  /** The original model's logits: read from the cache ('hit'), computed and cached ('written'), or not cached (null). */
+  logitsCache?: 'hit' | 'written' | null;
   seconds: number;
 }
 
@@ -172,6 +199,8 @@ export interface DoneEvent {
   output: string | null;
   gguf?: string;
   threads: number;
+  /** Seconds per phase (sequences, calibration, awq, quantize, propagate, evaluation, write). */
+  phases?: Record<string, number>;
 }
 
 export interface ErrorEvent {
@@ -196,6 +225,7 @@ export interface MeasureEvent {
 
 export type RunEvent =
   | StartEvent
+  | ProgressEvent
   | CalibrationEvent
   | ImportanceEvent
   | TensorStartEvent
@@ -257,6 +287,8 @@ export interface RunReport {
   rules?: ReportRule[];
   tensors: TensorResult[];
   totals: RunTotals & { planBpw: number };
+  /** Seconds per phase of the run (the done event's phases). */
+  phases?: Record<string, number>;
   budget?: PlanJson['budget'];
   /** Present when the recipe has a calibration statement. */
   calibration?: Omit<CalibrationEvent, 'type'>;

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readModelHeader } from '../../core/src/index';
+import { readModelHeader, type ProgressEvent } from '../../core/src/index';
 
 const root = path.resolve(__dirname, '..', '..');
 const FIXTURE = path.join(root, 'examples/stories260K');
@@ -1122,7 +1122,18 @@ describe('fake-quant safetensors writer (startRun)', () => {
     assert.equal(events[0].type, 'start');
     assert.equal(events[events.length - 1].type, 'done');
     assert.deepEqual(events[events.length - 1], done);
-    const body = events.slice(1, -1);
+    // Progress events interleave (run/events.h): well-formed, their fraction never going back.
+    const progress = events.filter((e) => e.type === 'progress') as ProgressEvent[];
+    assert.ok(progress.length >= 2, 'progress events');
+    let last = 0;
+    for (const p of progress) {
+      assert.equal(p.phase, 'quantize');
+      assert.ok(p.step >= 0 && p.step <= p.steps, `${p.step}/${p.steps}`);
+      assert.ok(p.fraction >= last && p.fraction <= 1, `fraction ${p.fraction} after ${last}`);
+      last = p.fraction;
+    }
+    assert.equal(progress[progress.length - 1].fraction, 1);
+    const body = events.slice(1, -1).filter((e) => e.type !== 'progress');
     assert.equal(body.length, 2 * 47);
     body.forEach((e, i) => {
       assert.equal(e.type, i % 2 === 0 ? 'tensor-start' : 'tensor');

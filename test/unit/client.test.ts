@@ -7,9 +7,64 @@ import * as os from 'os';
 import * as path from 'path';
 import { budgetText } from '../../client/src/budgetText';
 import { EventLineReader, failureSummary, RunProgress, type StreamItem } from '../../client/src/run/eventStream';
+import type { ProgressEvent } from '../../core/src/runReport';
 
 const root = path.resolve(__dirname, '../..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+describe('client: run progress through every phase', () => {
+  const ev = (phase: ProgressEvent['phase'], step: number, steps: number, fraction: number): ProgressEvent => ({
+    type: 'progress',
+    phase,
+    step,
+    steps,
+    label: `layer 1/2, sequence ${step}/${steps}`,
+    elapsed: 2,
+    eta: step ? (2 / step) * (steps - step) : null,
+    fraction,
+  });
+  it('progress events drive the percentage (calibration, quantization, evaluation), never back, to 100', () => {
+    const p = new RunProgress();
+    let sum = 0;
+    const steps: [ProgressEvent['phase'], number, number, number][] = [
+      ['calibration', 1, 4, 0.1],
+      ['calibration', 4, 4, 0.3],
+      ['quantize', 1, 7, 0.35],
+      ['propagate', 4, 4, 0.5],
+      ['calibration', 2, 4, 0.45], // a late event never moves the bar back
+      ['evaluation', 3, 3, 1],
+    ];
+    for (const [phase, step, n, f] of steps) {
+      const r = p.apply(ev(phase, step, n, f))!;
+      assert.ok(r.increment >= 0);
+      sum += r.increment;
+      assert.ok(r.message.startsWith(`${phase}: layer 1/2`), r.message);
+    }
+    assert.ok(Math.abs(sum - 100) < 1e-9, `${sum}`);
+    // With progress events, tensors no longer add their own share.
+    const t = p.apply({
+      type: 'tensor',
+      index: 0,
+      name: 't',
+      shape: [1],
+      dtype: 'f32',
+      action: 'keep',
+      format: 'keep',
+      bpw: 32,
+      bytesIn: 4,
+      bytesOut: 4,
+      seconds: 0,
+    })!;
+    assert.equal(t.increment, 0);
+  });
+  it('the message has the ETA once a step is done', () => {
+    assert.match(
+      new RunProgress().apply(ev('calibration', 1, 4, 0.1))!.message,
+      /\[1\/4\] 2\.0 s, ETA 6\.0 s \(run 10%\)/,
+    );
+    assert.doesNotMatch(new RunProgress().apply(ev('calibration', 0, 4, 0))!.message, /ETA/);
+  });
+});
 
 describe('client: run event stream', () => {
   it('splits chunks at newlines wherever they fall, and passes non-JSON lines as text', () => {

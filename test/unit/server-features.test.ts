@@ -59,6 +59,34 @@ const hoverText = (marked: string, header?: ModelHeader | null) => {
   return h ? (h.contents as MarkupContent).value : '';
 };
 
+describe("server features: the run's memory estimate", () => {
+  const withConfig: ModelHeader = {
+    ...model,
+    config: {
+      hidden_size: 64,
+      intermediate_size: 172,
+      num_hidden_layers: 5,
+      num_attention_heads: 8,
+      num_key_value_heads: 4,
+      vocab_size: 512,
+      max_position_embeddings: 512,
+    },
+  };
+  it('hover on calibration and evaluate shows the estimated peak before anything runs', () => {
+    const text = `${M}calibration generated samples 4 length 32\ndefaults { format int4 }\nevaluate { kl_divergence }\n`;
+    for (const word of ['|calibration', '|evaluate']) {
+      const h = hoverText(text.replace(word.slice(1), word), withConfig);
+      assert.match(h, /\*\*Estimated peak memory of `run`: \d+\.\d\d GiB\*\*/, word);
+      assert.match(h, /- the process \(Node, the addon\): \d/);
+    }
+    // Without a forward pass there is nothing to estimate.
+    assert.doesNotMatch(hoverText(`${M}|calibration imatrix "m.imatrix"\n`, withConfig), /Estimated peak/);
+  });
+  it('hover on the sequential option explains it', () => {
+    assert.match(hoverText(`${M}calibration generated |sequential false\n`), /outputs of the already-quantized layer/);
+  });
+});
+
 describe('server features: completion', () => {
   it('offers top-level keywords as snippets at the start of a statement, once-only ones last when present', () => {
     const items = complete(`${M}|`);
@@ -102,7 +130,10 @@ describe('server features: completion', () => {
 
   it('offers kinds, units and options of top-level statements', () => {
     assert.deepEqual(labels(complete(`${M}calibration |`)), ['imatrix', 'text', 'tokens', 'generated']);
-    assert.deepEqual(labels(complete(`${M}calibration generated samples 8 |`)), ['length', 'seed']);
+    assert.deepEqual(labels(complete(`${M}calibration generated samples 8 |`)), ['length', 'seed', 'sequential']);
+    assert.deepEqual(labels(complete(`${M}calibration tokens "t.json" samples 8 |`)), ['length', 'sequential']);
+    assert.deepEqual(labels(complete(`${M}calibration tokens "t.json" sequential |`)), ['true', 'false']);
+    assert.deepEqual(labels(complete(`${M}calibration imatrix "m.imatrix" |`)), []);
     assert.deepEqual(labels(complete(`${M}calibration generated samples |`)), []);
     assert.deepEqual(labels(complete(`${M}output |`)), ['fake', 'gguf', 'compressed_tensors']);
     assert.deepEqual(labels(complete(`${M}export |`)), ['llm_compressor', 'llama_quantize']);

@@ -21,6 +21,7 @@ import {
   reportToCsv,
   sourceLabel,
   summarizeCalibration,
+  summarizePhases,
   summarizeEvaluation,
 } from '../../webview/src/shared/reportModel';
 
@@ -333,6 +334,24 @@ describe('webview report logic', () => {
         }),
         '16 sequences · 2,048 tokens · generated (seed 0) · 20 Hessians · 315.0 ms',
       );
+      assert.equal(
+        summarizeCalibration({
+          source: { kind: 'tokens', path: '/d/c.json', sequences: 4, tokens: 512 },
+          hessians: 20,
+          sequential: false,
+          seconds: 1.5,
+        }),
+        '4 sequences · 512 tokens · tokens file c.json · 20 Hessians · on the original model · 1.50 s',
+      );
+    });
+
+    it('summarizes the phases in run order', () => {
+      assert.equal(
+        summarizePhases({ calibration: 12.25, quantize: 40, evaluation: 0.5 }),
+        'calibration 12.25 s · quantize 40.00 s · evaluation 500.0 ms',
+      );
+      assert.equal(summarizePhases({}), undefined);
+      assert.equal(summarizePhases(undefined), undefined);
     });
   });
 

@@ -10,7 +10,9 @@
 // recipe, again right before the run starts, and by the writers right before each rename.
 import * as fs from 'fs';
 import * as path from 'path';
-import { diag, planToJson, type GgufSpec } from '../../../core/src/index';
+import { diag, estimateRunMemory, memoryRefusal, planToJson, type GgufSpec } from '../../../core/src/index';
+import { availableMemory, effectiveThreads } from '../run/memory';
+import { formatProgress, PlainProgress } from '../run/progress';
 import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
 import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } from '../run/job';
@@ -37,6 +39,8 @@ export interface RunOptions {
   events?: boolean;
   threads?: string;
   reportDir?: string;
+  /** Run even when the memory estimate exceeds the available memory. */
+  forceMemory?: boolean;
 }
 
 export async function runCommand(file: string, opts: RunOptions): Promise<number> {
@@ -149,6 +153,17 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     return 1;
   }
   const threads = threadsOpt ?? analysis.recipe.threads ?? 0;
+  // A run whose peak memory would not fit is refused before anything runs.
+  const memory = estimateRunMemory(analysis, effectiveThreads(threads));
+  if (memory) {
+    const refusal = memoryRefusal(memory, availableMemory());
+    if (refusal && !opts.forceMemory) {
+      const stmt = analysis.recipe.calibration?.stmt ?? analysis.recipe.evaluate?.stmt;
+      if (stmt) printDiagnostics(loaded, [diag('run/out-of-memory', 'error', stmt, refusal)]);
+      else process.stderr.write(`bitsmith: ${refusal}\n`);
+      return 1;
+    }
+  }
   let job: ReturnType<typeof buildJob>;
   try {
     job = buildJob(loaded, plan, {
@@ -180,9 +195,12 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     if (tty) process.stderr.write(`\r\x1b[K${s}`);
     else process.stderr.write(`${s}\n`);
   };
+  const plain = new PlainProgress();
   const onEvent = (e: RunEvent) => {
     if (opts.events) process.stdout.write(JSON.stringify(e) + '\n');
-    if (e.type === 'start') {
+    if (e.type === 'progress') {
+      if (tty || (human && plain.shouldPrint(e))) line(formatProgress(e));
+    } else if (e.type === 'start') {
       count = e.tensors;
       if (human)
         process.stderr.write(

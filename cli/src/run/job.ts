@@ -7,6 +7,7 @@ import {
   buildGgufSpec,
   compressedTensorsConfig,
   hasInputActivations,
+  logitsCacheDir,
   notExecutable,
   readRegularFile,
   type Diagnostic,
@@ -173,6 +174,7 @@ export function buildJob(
     job.calibration = { kind: 'text', path: file, sequences: w.sequences };
   }
   if (cal?.kind === 'imatrix' && cal.path) job.imatrix = imatrixJob(loaded, plan);
+  if (cal && cal.kind !== 'imatrix') job.sequential = cal.sequential ?? true;
   if (recipe.evaluate) {
     // Held out from the calibration: generated with another seed than calibration's.
     const seed = (cal?.kind === 'generated' ? (cal.seed ?? 0) : 0) + 1;
@@ -185,6 +187,7 @@ export function buildJob(
           length: p.length,
         }
       : { kind: 'generated', samples: p?.samples, length: p?.length, seed };
+    job.logitsCache = logitsCacheDir(loaded.path);
   }
   if (opts.output) {
     const ct = opts.outputKind === 'compressed_tensors';

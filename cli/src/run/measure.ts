@@ -7,6 +7,7 @@ import {
   KLD_SEQUENCES,
   MEASUREMENTS_VERSION,
   loadMeasurements,
+  logitsCacheDir,
   planToJson,
   resolvePlan,
   saveMeasurements,
@@ -122,6 +123,9 @@ export async function measure(
     // tensor `run` writes, not of an unweighted one.
     const job = measureJob(loaded, new Map([[m.index, m]]), m.format, opts);
     job.evaluate = { kind: 'generated', samples: KLD_SEQUENCES.samples, length: KLD_SEQUENCES.length, seed };
+    // Every pass compares with the same original on the same sequences: its logits are
+    // computed once and read from the cache by the other passes.
+    job.logitsCache = logitsCacheDir(loaded.path);
     opts.onProgress?.({
       phase: 'kld',
       format: m.format,

@@ -17,6 +17,7 @@ export type {
   CalibrationEvent,
   EvaluationEvent,
   ImportanceEvent,
+  ProgressEvent,
 } from '../../../core/src/runReport';
 import type { DoneEvent, RunEvent } from '../../../core/src/runReport';
 
@@ -72,6 +73,12 @@ export interface RunJob {
   imatrix?: { path: string; tensors: Record<string, string> };
   /** Original vs fake-quantized model on held-out sequences. */
   evaluate?: SequenceSource;
+  /** Layer-streamed calibration: layer l + 1 sees the quantized layer l's outputs (true, the default) or the original's. */
+  sequential?: boolean;
+  /** evaluate: a folder caching the original model's logits on the evaluation set between runs. */
+  logitsCache?: string;
+  /** Calibration hidden states above this many bytes (f32) are kept in bf16 (default 1 GiB). */
+  activationsBf16Above?: number;
 }
 
 /** Sequences for the forward pass; samples/length 0 or absent: the runner's defaults

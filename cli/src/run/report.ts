@@ -71,6 +71,7 @@ export function buildReport(args: {
       return { ...rest, planBpw: p?.bpw ?? rest.bpw, decidedBy: p?.decidedBy, ...asked };
     }),
     totals: { ...args.done.totals, planBpw: args.plan.totals.bpw },
+    ...(args.done.phases ? { phases: args.done.phases } : {}),
     budget: args.plan.budget,
     ...extra,
   };
@@ -192,6 +193,12 @@ export function formatReport(r: RunReport): string {
       `${formatBytes(tot.bytesIn)} -> ${formatBytes(tot.bytesOut)} (${fmt(tot.bpw)} bpw), ${seconds(tot.seconds)} on ${r.threads} thread${r.threads === 1 ? '' : 's'}, ` +
       `${(tot.bytesIn / 1e9 / Math.max(tot.seconds, 1e-9)).toFixed(2)} GB/s of weights, peak RSS ${formatBytes(tot.peakRssBytes)}`,
   );
+  if (r.phases && Object.keys(r.phases).length)
+    out.push(
+      `phases: ${Object.entries(r.phases)
+        .map(([k, v]) => `${k} ${seconds(v)}`)
+        .join(', ')}`,
+    );
   if (r.budget)
     out.push(
       `budget: ${formatBytes(r.budget.bytes)} (${fmt(r.budget.bpw)} bpw): ${r.budget.fits ? 'fits' : `OVER by ${formatBytes(r.budget.overBytes)}`}`,
@@ -200,7 +207,7 @@ export function formatReport(r: RunReport): string {
     const c = r.calibration;
     out.push(
       `calibration: ${c.source.sequences} ${c.source.kind} sequences (${c.source.path ? c.source.path : `seed ${c.source.seed}`}), ${c.source.tokens} tokens, ` +
-        `${c.hessians} Hessians in ${seconds(c.seconds)}; out SQNR dB = output error on these inputs, 10 log10 tr(W H W^T) / tr(dW H dW^T)`,
+        `${c.hessians} Hessians, one layer at a time${c.sequential === false ? ' on the original model' : c.sequential ? " on the quantized layers' outputs (sequential)" : ''}${r.phases?.calibration !== undefined ? ` in ${seconds(r.phases.calibration)}` : ` in ${seconds(c.seconds)}`}; out SQNR dB = output error on these inputs, 10 log10 tr(W H W^T) / tr(dW H dW^T)`,
     );
   }
   if (r.importance?.source === 'imatrix') {

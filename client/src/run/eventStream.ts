@@ -1,5 +1,6 @@
 // Reads `bitsmith run --events` output: JSON lines on stdout (start, tensor-start, tensor,
 // done, then the report; or an error event). Pure (no vscode), so it is unit-tested.
+import { formatProgress } from '../../../core/src/progress';
 import type { RunEvent, RunReport } from '../../../core/src/runReport';
 
 export type StreamItem = RunEvent | RunReport;
@@ -50,6 +51,16 @@ export class RunProgress {
   current: string | undefined;
   report: RunReport | undefined;
   error: { code: string; message: string; tensor?: string } | undefined;
+  /** Percent of the run reported so far; with progress events it follows their fraction
+   * through every phase (calibration, quantization, evaluation), else tensors done. */
+  percent = 0;
+  private byFraction = false;
+
+  private advance(to: number): number {
+    const inc = Math.max(0, Math.min(100, to) - this.percent);
+    this.percent += inc;
+    return inc;
+  }
 
   apply(item: StreamItem): { message: string; increment: number } | undefined {
     switch (item.type) {
@@ -72,11 +83,14 @@ export class RunProgress {
       case 'tensor-start':
         this.current = item.name;
         return { message: `tensor ${item.index + 1}/${this.total}: ${item.name}`, increment: 0 };
+      case 'progress':
+        this.byFraction = true;
+        return { message: formatProgress(item), increment: this.advance(100 * item.fraction) };
       case 'tensor':
         this.done++;
         return {
           message: `tensor ${item.index + 1}/${this.total}: ${item.name}`,
-          increment: this.total ? 100 / this.total : 0,
+          increment: this.byFraction ? 0 : this.total ? this.advance((100 * this.done) / this.total) : 0,
         };
       case 'measure':
         return {

@@ -24,7 +24,16 @@ export const MEASUREMENTS_VERSION = 1;
 export interface MeasureContext {
   model: string;
   modelFingerprint: string;
-  calibration?: { kind: string; path?: string; stamp?: string; samples?: number; length?: number; seed?: number };
+  calibration?: {
+    kind: string;
+    path?: string;
+    stamp?: string;
+    samples?: number;
+    length?: number;
+    seed?: number;
+    /** Present when false (the default, true, keeps the keys of earlier tables). */
+    sequential?: boolean;
+  };
 }
 
 export interface MeasurementEntry {
@@ -56,7 +65,7 @@ export interface MeasurementTable {
 
 /** The calibration part of the context: what changes Hessians (and GPTQ's result). */
 export function calibrationContext(
-  cal: { kind: string; samples?: number; length?: number; seed?: number } | undefined,
+  cal: { kind: string; samples?: number; length?: number; seed?: number; sequential?: boolean } | undefined,
   file: string | undefined,
 ): MeasureContext['calibration'] {
   if (!cal) return undefined;
@@ -69,7 +78,15 @@ export function calibrationContext(
       stamp = 'missing';
     }
   }
-  return { kind: cal.kind, path: file, stamp, samples: cal.samples, length: cal.length, seed: cal.seed };
+  return {
+    kind: cal.kind,
+    path: file,
+    stamp,
+    samples: cal.samples,
+    length: cal.length,
+    seed: cal.seed,
+    ...(cal.sequential === false ? { sequential: false } : {}),
+  };
 }
 
 export function contextKey(ctx: MeasureContext): string {
@@ -78,6 +95,11 @@ export function contextKey(ctx: MeasureContext): string {
     .update(JSON.stringify([ctx.modelFingerprint, ctx.calibration ?? null]))
     .digest('hex')
     .slice(0, 24);
+}
+
+/** Where the original model's evaluation logits are cached (native/src/run/logits_cache.h). */
+export function logitsCacheDir(recipePath: string): string {
+  return path.join(path.dirname(recipePath), '.bitsmith', 'logits');
 }
 
 /** Where the table of a context lives: `<recipe folder>/.bitsmith/measure/<key>.json`. */

@@ -12,6 +12,7 @@ import {
   BUDGET_UNITS,
   BYTES_PER_UNIT,
   CALIBRATION_KINDS,
+  BOOLEAN_OPTIONS,
   CALIBRATION_OPTIONS,
   EVALUATE_KEYWORDS,
   EXPORT_KINDS,
@@ -87,6 +88,9 @@ export interface Calibration {
   samples?: number;
   length?: number;
   seed?: number;
+  /** `sequential true|false` (generated, tokens, text): layer l + 1 is calibrated on the
+   * quantized layer l's outputs (true, the default) or the original layer's (false). */
+  sequential?: boolean;
 }
 
 export interface Destination {
@@ -278,18 +282,23 @@ class Interpreter {
     }
     this.options(
       rest.slice(i),
-      kind === 'generated' ? CALIBRATION_OPTIONS : kind === 'imatrix' ? [] : ['samples', 'length'],
+      kind === 'generated'
+        ? CALIBRATION_OPTIONS
+        : kind === 'imatrix'
+          ? []
+          : CALIBRATION_OPTIONS.filter((o) => o !== 'seed'),
       (name, v) => {
-        if (name === 'samples') cal.samples = v;
-        else if (name === 'length') cal.length = v;
-        else cal.seed = v;
+        if (name === 'samples') cal.samples = v as number;
+        else if (name === 'length') cal.length = v as number;
+        else if (name === 'sequential') cal.sequential = v as boolean;
+        else cal.seed = v as number;
       },
     );
     return cal;
   }
 
-  /** `name N name N ...` integer options after a statement's main arguments. */
-  private options(args: Value[], allowed: readonly string[], set: (name: string, value: number) => void) {
+  /** `name N name N ...` integer options (and `sequential true|false`) after a statement's main arguments. */
+  private options(args: Value[], allowed: readonly string[], set: (name: string, value: number | boolean) => void) {
     for (let i = 0; i < args.length; i++) {
       const a = args[i];
       if (a.kind !== 'ident') {
@@ -304,6 +313,16 @@ class Interpreter {
         continue;
       }
       const v = args[i + 1];
+      if (BOOLEAN_OPTIONS.includes(a.name)) {
+        if (v?.kind !== 'ident' || (v.name !== 'true' && v.name !== 'false')) {
+          this.report(diag('recipe/bad-value', 'error', v ?? a, `'${a.name}' needs true or false`));
+          if (v?.kind === 'ident' || v?.kind === 'number') i++;
+          continue;
+        }
+        set(a.name, v.name === 'true');
+        i++;
+        continue;
+      }
       if (v?.kind !== 'number' || !Number.isInteger(v.value) || v.value < (a.name === 'seed' ? 0 : 1) || v.unit) {
         this.report(
           diag(
@@ -658,8 +677,8 @@ class Interpreter {
           args = args.slice(1);
         }
         this.options(args, ['samples', 'length'], (n, v) => {
-          if (n === 'samples') p.samples = v;
-          else p.length = v;
+          if (n === 'samples') p.samples = v as number;
+          else p.length = v as number;
         });
         e.perplexity = p;
       } else if (s.keyword.name === 'kl_divergence') {

@@ -132,7 +132,17 @@ export const EVALUATE_KEYWORDS: readonly KeywordDoc[] = [
 ];
 
 export const CALIBRATION_KINDS = ['imatrix', 'text', 'tokens', 'generated'] as const;
-export const CALIBRATION_OPTIONS = ['samples', 'length', 'seed'] as const;
+export const CALIBRATION_OPTIONS = ['samples', 'length', 'seed', 'sequential'] as const;
+/** Options whose value is true or false. */
+export const BOOLEAN_OPTIONS: readonly string[] = ['sequential'];
+/** Hover/completion text of the calibration options. */
+export const CALIBRATION_OPTION_DOCS: Record<string, string> = {
+  samples: 'Number of sequences.',
+  length: 'Tokens per sequence.',
+  seed: 'Sampling seed of `generated` sequences.',
+  sequential:
+    "`true` (default): layer l + 1 is calibrated on the outputs of the already-quantized layer l (GPTQModel's true-sequential, llm-compressor's sequential pipeline), so each layer corrects the error of those before it. `false`: every layer is calibrated on the original model's activations (one whole-model pass).",
+};
 export const OUTPUT_KINDS = ['fake', 'gguf', 'compressed_tensors'] as const;
 export const EXPORT_KINDS = ['llm_compressor', 'llama_quantize'] as const;
 export const BUDGET_UNITS = ['bpw', 'B', 'KB', 'MB', 'GB', 'TB', 'KiB', 'MiB', 'GiB', 'TiB'] as const;

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <mutex>
 
+#include "io/dtype.h"
 #include "io/error.h"
 #include "io/json.h"
 #include "io/mapped_file.h"
@@ -21,7 +23,8 @@ void checkCancel(const std::atomic<bool>* cancel) {
 }  // namespace
 
 Sequences generateSequences(const LlamaModel& model, int64_t samples, int64_t length, uint64_t seed,
-                            const std::atomic<bool>* cancel) {
+                            const std::atomic<bool>* cancel,
+                            const std::function<void(int64_t)>& onSequence) {
   const LlamaConfig& c = model.config();
   if (samples < 1 || length < 2)
     throw ModelError("calibration/bad-options",
@@ -36,6 +39,7 @@ Sequences generateSequences(const LlamaModel& model, int64_t samples, int64_t le
     // One independent stream per sequence: sequence s does not depend on how many came before.
     const uint64_t ss = seed * 0x9e3779b97f4a7c15ULL + uint64_t(s) * 0xd1b54a32d192ed03ULL + 1;
     out.push_back(model.generate({int32_t(c.bosToken)}, length - 1, 1.0, ss));
+    if (onSequence) onSequence(s + 1);
   }
   return out;
 }
@@ -85,23 +89,49 @@ Sequences readTokenFile(const std::string& path, int64_t vocab, int64_t maxPosit
   return out;
 }
 
-HessianCollector::HessianCollector(const LlamaConfig& c, ThreadPool* pool, linalg::Path path)
-    : pool_(pool), path_(path) {
-  hs_.resize(size_t(c.layers * kSites));
-  for (int64_t l = 0; l < c.layers; l++)
+HessianCollector::HessianCollector(const LlamaConfig& c, ThreadPool* pool, linalg::Path path,
+                                   int64_t firstLayer, int64_t layers)
+    : first_(firstLayer), pool_(pool), path_(path) {
+  if (layers < 0) layers = c.layers - firstLayer;
+  width_[int(Site::Attn)] = c.dim;
+  width_[int(Site::AttnOut)] = c.qDim();
+  width_[int(Site::Mlp)] = c.dim;
+  width_[int(Site::Down)] = c.hidden;
+  hs_.resize(size_t(layers * kSites));
+  for (int64_t l = firstLayer; l < firstLayer + layers; l++)
     for (int s = 0; s < kSites; s++) {
-      Hessian& h = hs_[size_t(l * kSites + s)];
+      Hessian& h = hs_[size_t((l - firstLayer) * kSites + s)];
       h.layer = l;
       h.site = Site(s);
-      h.n = Site(s) == Site::AttnOut ? c.qDim() : Site(s) == Site::Down ? c.hidden : c.dim;
+      h.n = width_[s];
       h.h.assign(size_t(h.n * h.n), 0.0);
       h.absSum.assign(size_t(h.n), 0.0);
       h.tensors = siteTensors(l, Site(s));
     }
 }
 
+Hessian& HessianCollector::at(int64_t layer, Site site) {
+  const int64_t i = (layer - first_) * kSites + int(site);
+  if (i < 0 || i >= int64_t(hs_.size()))
+    throw ModelError("run/internal", "no Hessian is collected for layer " + std::to_string(layer));
+  return hs_[size_t(i)];
+}
+
+void HessianCollector::release(int64_t layer, Site site) {
+  Hessian& h = at(layer, site);
+  std::vector<double>().swap(h.h);
+  std::vector<double>().swap(h.absSum);
+  h.n = 0;
+}
+
+int64_t HessianCollector::bytes() const {
+  int64_t n = 0;
+  for (const Hessian& h : hs_) n += int64_t(h.h.size() + h.absSum.size()) * 8;
+  return n;
+}
+
 void HessianCollector::onInput(int64_t layer, Site site, const float* x, int64_t t, int64_t n) {
-  Hessian& h = hs_.at(size_t(layer * kSites + int(site)));
+  Hessian& h = at(layer, site);
   if (n != h.n)
     throw ModelError("run/internal", "Hessian of layer " + std::to_string(layer) + " " +
                                          siteName(site) + ": input width changed");
@@ -165,6 +195,87 @@ void collectHessians(const LlamaModel& model, const Sequences& seqs, HessianColl
     model.forward(s.data(), int64_t(s.size()), cache, nullptr, false, &collector);
   }
   collector.finish();
+}
+
+void layerOverSequences(const LlamaConfig& c, const LayerWeights& w, int64_t layer,
+                        std::vector<std::vector<float>>& xs, HessianCollector* collector,
+                        ThreadPool* pool, const std::function<void(size_t)>& onSequence) {
+  const int64_t threads = pool ? pool->size() : 1;
+  const int64_t slots = std::min<int64_t>(threads, int64_t(xs.size()));
+  auto one = [&](size_t i, InputObserver* obs, ThreadPool* p) {
+    const int64_t T = int64_t(xs[i].size()) / c.dim;
+    std::vector<float> k(size_t(c.kvHeads * T * c.headDim)), v(k.size());
+    const RopeTable rope = ropeTable(c, 0, T);
+    layerForward(c, w, layer, xs[i].data(), T, 0, k.data(), v.data(), T, rope, obs, p);
+  };
+  if (slots > 1 && LlamaModel::sequenceParallel(c)) {
+    std::vector<std::unique_ptr<HessianCollector>> parts(static_cast<size_t>(slots));
+    std::mutex mu;
+    parallelFor(
+        pool, slots,
+        [&](int64_t a, int64_t b) {
+          for (int64_t slot = a; slot < b; slot++) {
+            if (collector)
+              parts[size_t(slot)] =
+                  std::make_unique<HessianCollector>(c, nullptr, collector->path(), layer, 1);
+            for (size_t i = size_t(slot); i < xs.size(); i += size_t(slots)) {
+              one(i, parts[size_t(slot)].get(), nullptr);
+              std::lock_guard<std::mutex> lock(mu);
+              onSequence(i);
+            }
+          }
+        },
+        1);
+    if (collector)
+      for (const auto& p : parts) collector->merge(*p);
+    return;
+  }
+  for (size_t i = 0; i < xs.size(); i++) {
+    one(i, collector, pool);
+    onSequence(i);
+  }
+}
+
+SequenceStates::SequenceStates(std::vector<std::vector<float>> f32, bool bf16) : bf16_(bf16) {
+  if (!bf16) {
+    f32_ = std::move(f32);
+    return;
+  }
+  half_.resize(f32.size());
+  for (size_t i = 0; i < f32.size(); i++) {
+    half_[i].resize(f32[i].size());
+    fromF32(DType::BF16, f32[i].data(), int64_t(f32[i].size()),
+            reinterpret_cast<uint8_t*>(half_[i].data()));
+    std::vector<float>().swap(f32[i]);
+  }
+}
+
+int64_t SequenceStates::bytes() const {
+  int64_t n = 0;
+  for (const auto& v : f32_) n += int64_t(v.size()) * 4;
+  for (const auto& v : half_) n += int64_t(v.size()) * 2;
+  return n;
+}
+
+void layerOverStates(const LlamaConfig& c, const LayerWeights& w, int64_t layer, SequenceStates& xs,
+                     HessianCollector* collector, ThreadPool* pool,
+                     const std::function<void(size_t)>& onSequence) {
+  if (!xs.bf16_) {
+    layerOverSequences(c, w, layer, xs.f32_, collector, pool, onSequence);
+    return;
+  }
+  // One sequence at a time in f32 (the GEMMs use the pool): the same order of sums as the
+  // f32 path without sequence parallelism.
+  std::vector<std::vector<float>> one(1);
+  for (size_t i = 0; i < xs.half_.size(); i++) {
+    auto& h = xs.half_[i];
+    one[0].resize(h.size());
+    toF32(DType::BF16, reinterpret_cast<const uint8_t*>(h.data()), int64_t(h.size()),
+          one[0].data());
+    layerOverSequences(c, w, layer, one, collector, pool, [](size_t) {});
+    fromF32(DType::BF16, one[0].data(), int64_t(h.size()), reinterpret_cast<uint8_t*>(h.data()));
+    onSequence(i);
+  }
 }
 
 Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, const Sequences& seqs,

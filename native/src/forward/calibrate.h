@@ -14,6 +14,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,8 @@ using Sequences = std::vector<std::vector<int32_t>>;
 
 /** `samples` sequences of `length` ids each (BOS first), sampled at temperature 1. */
 Sequences generateSequences(const LlamaModel& model, int64_t samples, int64_t length, uint64_t seed,
-                            const std::atomic<bool>* cancel = nullptr);
+                            const std::atomic<bool>* cancel = nullptr,
+                            const std::function<void(int64_t)>& onSequence = {});
 
 /** Reads a JSON array of arrays of token ids. Keeps the first `samples` sequences (0: all)
  *  and truncates each to `length` ids (0: as written). Throws ModelError
@@ -47,7 +49,9 @@ struct Hessian {
 
 class HessianCollector : public InputObserver {
  public:
-  HessianCollector(const LlamaConfig& c, ThreadPool* pool, linalg::Path path = linalg::Path::Auto);
+  /** Sites of layers [firstLayer, firstLayer + layers) (layers < 0: to the last). */
+  HessianCollector(const LlamaConfig& c, ThreadPool* pool, linalg::Path path = linalg::Path::Auto,
+                   int64_t firstLayer = 0, int64_t layers = -1);
   void onInput(int64_t layer, Site site, const float* x, int64_t t, int64_t n) override;
   std::vector<Hessian>& hessians() { return hs_; }
   /** Adds another collector's sums (same model). */
@@ -58,9 +62,15 @@ class HessianCollector : public InputObserver {
   /** The Hessian of a weight tensor's input, or null. */
   const Hessian* forTensor(const std::string& name) const;
   linalg::Path path() const { return path_; }
+  /** Frees a site's sums once its tensors are quantized (its entry stays, with n = 0). */
+  void release(int64_t layer, Site site);
+  /** Bytes held by the sums. */
+  int64_t bytes() const;
 
  private:
-  std::vector<Hessian> hs_;  // layer * kSites + site
+  Hessian& at(int64_t layer, Site site);
+  std::vector<Hessian> hs_;  // (layer - first_) * kSites + site
+  int64_t first_ = 0, width_[kSites] = {0, 0, 0, 0};
   ThreadPool* pool_;
   linalg::Path path_;
 };
@@ -70,6 +80,42 @@ class HessianCollector : public InputObserver {
  *  each slot with its own sums, merged in slot order: deterministic for a thread count). */
 void collectHessians(const LlamaModel& model, const Sequences& seqs, HessianCollector& collector,
                      const std::atomic<bool>* cancel = nullptr);
+
+/** One layer of the layer-streamed pipeline over every sequence: xs[i] (the hidden
+ *  states of sequence i, [len_i, dim]) is replaced by the layer's output, in place; the
+ *  observer (optional) sees the layer's linear inputs. Small models run sequences in
+ *  parallel, as collectHessians does, with per-slot collectors merged in slot order (the
+ *  same sums, in the same order, as the whole-model pass). `onSequence(i)` is called after
+ *  each sequence (progress, cancel). */
+void layerOverSequences(const LlamaConfig& c, const LayerWeights& w, int64_t layer,
+                        std::vector<std::vector<float>>& xs, HessianCollector* collector,
+                        ThreadPool* pool, const std::function<void(size_t)>& onSequence);
+
+/** Hidden states of many sequences between layers, [len_i, dim] each: in f32, or in bf16
+ *  (half the memory; what GPTQModel keeps, the model's dtype) when they are large. A
+ *  layer runs on one sequence at a time in f32 either way. */
+class SequenceStates {
+ public:
+  SequenceStates() = default;
+  SequenceStates(std::vector<std::vector<float>> f32, bool bf16);
+  size_t size() const { return bf16_ ? half_.size() : f32_.size(); }
+  bool bf16() const { return bf16_; }
+  int64_t bytes() const;
+  /** The f32 states (f32 mode only). */
+  std::vector<std::vector<float>>& f32() { return f32_; }
+
+ private:
+  friend void layerOverStates(const LlamaConfig&, const LayerWeights&, int64_t, SequenceStates&,
+                              HessianCollector*, ThreadPool*, const std::function<void(size_t)>&);
+  bool bf16_ = false;
+  std::vector<std::vector<float>> f32_;
+  std::vector<std::vector<uint16_t>> half_;
+};
+
+/** layerOverSequences over SequenceStates (bf16 states: a sequence at a time, converted). */
+void layerOverStates(const LlamaConfig& c, const LayerWeights& w, int64_t layer, SequenceStates& xs,
+                     HessianCollector* collector, ThreadPool* pool,
+                     const std::function<void(size_t)>& onSequence);
 
 struct Evaluation {
   int64_t sequences = 0, tokens = 0;  // tokens: predicted positions (length - 1 per sequence)

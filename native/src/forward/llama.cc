@@ -54,12 +54,8 @@ std::vector<std::string> siteTensors(int64_t layer, Site s) {
   return {};
 }
 
-namespace {
-
-// Reads a tensor of exactly `shape` as f32 (or takes its override), naming it on error.
-std::vector<float> readTensor(const Model& m, const LlamaModel::Overrides* ov,
-                              const std::string& name, const std::vector<int64_t>& shape,
-                              ThreadPool* pool) {
+std::vector<float> readTensorF32(const Model& m, const Overrides* ov, const std::string& name,
+                                 const std::vector<int64_t>& shape, ThreadPool* pool) {
   const TensorRef* t = m.find(name);
   if (!t)
     throw ModelError(
@@ -100,6 +96,7 @@ std::vector<float> readTensor(const Model& m, const LlamaModel::Overrides* ov,
       },
       std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, cols)));
   ok = !bad.load();
+  m.release(*t, 0, rows);  // the f32 copy is what stays resident, not the mapped pages
   if (!ok)
     throw ModelError("forward/non-finite",
                      m.fileOf(*t).path() + ": tensor \"" + name + "\" holds NaN or Inf values",
@@ -107,50 +104,112 @@ std::vector<float> readTensor(const Model& m, const LlamaModel::Overrides* ov,
   return out;
 }
 
+namespace {
 void append(std::vector<float>& dst, const std::vector<float>& src) {
   dst.insert(dst.end(), src.begin(), src.end());
 }
-
 }  // namespace
+
+int64_t LayerWeights::bytes() const {
+  int64_t n = 0;
+  for (const auto* v : {&attnNorm, &ffnNorm, &bqkv, &qNorm, &kNorm}) n += int64_t(v->size());
+  for (const auto* p : {&wqkv, &wo, &wgu, &wdown}) n += int64_t(p->data.size());
+  return n * int64_t(sizeof(float));
+}
+
+LayerWeights loadLayer(const Model& m, const LlamaConfig& c, int64_t l, ThreadPool* pool,
+                       const Overrides* ov) {
+  const int64_t D = c.dim, qd = c.qDim(), kvd = c.kvDim(), F = c.hidden;
+  LayerWeights L;
+  const std::string p = "model.layers." + std::to_string(l) + ".";
+  L.attnNorm = readTensorF32(m, ov, p + "input_layernorm.weight", {D}, pool);
+  L.ffnNorm = readTensorF32(m, ov, p + "post_attention_layernorm.weight", {D}, pool);
+  {
+    std::vector<float> qkv = readTensorF32(m, ov, p + "self_attn.q_proj.weight", {qd, D}, pool);
+    append(qkv, readTensorF32(m, ov, p + "self_attn.k_proj.weight", {kvd, D}, pool));
+    append(qkv, readTensorF32(m, ov, p + "self_attn.v_proj.weight", {kvd, D}, pool));
+    linalg::packB(qkv.data(), D, qd + 2 * kvd, D, L.wqkv, pool);
+  }
+  if (c.qkvBias) {
+    L.bqkv = readTensorF32(m, ov, p + "self_attn.q_proj.bias", {qd}, pool);
+    append(L.bqkv, readTensorF32(m, ov, p + "self_attn.k_proj.bias", {kvd}, pool));
+    append(L.bqkv, readTensorF32(m, ov, p + "self_attn.v_proj.bias", {kvd}, pool));
+  }
+  if (c.qkNorm) {
+    L.qNorm = readTensorF32(m, ov, p + "self_attn.q_norm.weight", {c.headDim}, pool);
+    L.kNorm = readTensorF32(m, ov, p + "self_attn.k_norm.weight", {c.headDim}, pool);
+  }
+  {
+    std::vector<float> wo = readTensorF32(m, ov, p + "self_attn.o_proj.weight", {D, qd}, pool);
+    linalg::packB(wo.data(), qd, D, qd, L.wo, pool);
+  }
+  {
+    std::vector<float> gu = readTensorF32(m, ov, p + "mlp.gate_proj.weight", {F, D}, pool);
+    append(gu, readTensorF32(m, ov, p + "mlp.up_proj.weight", {F, D}, pool));
+    linalg::packB(gu.data(), D, 2 * F, D, L.wgu, pool);
+  }
+  {
+    std::vector<float> wd = readTensorF32(m, ov, p + "mlp.down_proj.weight", {D, F}, pool);
+    linalg::packB(wd.data(), F, D, F, L.wdown, pool);
+  }
+  return L;
+}
+
+const char* headTensorName(const LlamaConfig& c) {
+  return c.tied ? "model.embed_tokens.weight" : "lm_head.weight";
+}
+
+void embedTokens(const Model& m, const LlamaConfig& c, const int32_t* tokens, int64_t t, float* x) {
+  const TensorRef* e = m.find("model.embed_tokens.weight");
+  if (!e)
+    throw ModelError("forward/missing-tensor",
+                     m.path + ": the forward pass needs tensor \"model.embed_tokens.weight\"",
+                     "model.embed_tokens.weight");
+  if (e->shape != std::vector<int64_t>{c.vocab, c.dim})
+    throw ModelError("forward/shape-mismatch",
+                     m.fileOf(*e).path() +
+                         ": tensor \"model.embed_tokens.weight\" does not have "
+                         "the shape [vocab, hidden_size] the config implies",
+                     e->name);
+  m.requireReadable(*e);
+  for (int64_t i = 0; i < t; i++) {
+    if (tokens[i] < 0 || tokens[i] >= c.vocab)
+      throw ModelError("forward/bad-token", "token id " + std::to_string(tokens[i]) +
+                                                " at position " + std::to_string(i) +
+                                                " is outside the vocabulary (0.." +
+                                                std::to_string(c.vocab - 1) + ")");
+    if (!m.readRowsF32(*e, tokens[i], tokens[i] + 1, x + i * c.dim))
+      throw ModelError("forward/non-finite",
+                       m.fileOf(*e).path() +
+                           ": tensor \"model.embed_tokens.weight\" holds NaN or "
+                           "Inf values (row " +
+                           std::to_string(tokens[i]) + ")",
+                       e->name);
+  }
+}
+
+RopeTable ropeTable(const LlamaConfig& c, int64_t start, int64_t T) {
+  RopeTable r;
+  r.half = c.headDim / 2;
+  r.t = T;
+  // Rope scaling and YaRN's attention factor are in the table (forward/rope.h).
+  ropeTable(c.rope, start, T, r.cos, r.sin);
+  return r;
+}
 
 LlamaModel::LlamaModel(const Model& m, const LlamaConfig& c, ThreadPool* pool, const Overrides* ov)
     : c_(c), pool_(pool) {
-  const int64_t D = c.dim, qd = c.qDim(), kvd = c.kvDim(), F = c.hidden, V = c.vocab;
-  embed_ = readTensor(m, ov, "model.embed_tokens.weight", {V, D}, pool);
-  finalNorm_ = readTensor(m, ov, "model.norm.weight", {D}, pool);
+  const int64_t D = c.dim, V = c.vocab;
+  embed_ = readTensorF32(m, ov, "model.embed_tokens.weight", {V, D}, pool);
+  finalNorm_ = readTensorF32(m, ov, "model.norm.weight", {D}, pool);
   if (!c.tied) {
-    std::vector<float> lm = readTensor(m, ov, "lm_head.weight", {V, D}, pool);
+    std::vector<float> lm = readTensorF32(m, ov, "lm_head.weight", {V, D}, pool);
     linalg::packB(lm.data(), D, V, D, lmHead_, pool);
   } else {
     linalg::packB(embed_.data(), D, V, D, lmHead_, pool);  // tied embeddings
   }
-  layers_.resize(size_t(c.layers));
-  for (int64_t l = 0; l < c.layers; l++) {
-    Layer& L = layers_[size_t(l)];
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    L.attnNorm = readTensor(m, ov, p + "input_layernorm.weight", {D}, pool);
-    L.ffnNorm = readTensor(m, ov, p + "post_attention_layernorm.weight", {D}, pool);
-    std::vector<float> qkv = readTensor(m, ov, p + "self_attn.q_proj.weight", {qd, D}, pool);
-    append(qkv, readTensor(m, ov, p + "self_attn.k_proj.weight", {kvd, D}, pool));
-    append(qkv, readTensor(m, ov, p + "self_attn.v_proj.weight", {kvd, D}, pool));
-    linalg::packB(qkv.data(), D, qd + 2 * kvd, D, L.wqkv, pool);
-    if (c.qkvBias) {
-      L.bqkv = readTensor(m, ov, p + "self_attn.q_proj.bias", {qd}, pool);
-      append(L.bqkv, readTensor(m, ov, p + "self_attn.k_proj.bias", {kvd}, pool));
-      append(L.bqkv, readTensor(m, ov, p + "self_attn.v_proj.bias", {kvd}, pool));
-    }
-    if (c.qkNorm) {
-      L.qNorm = readTensor(m, ov, p + "self_attn.q_norm.weight", {c.headDim}, pool);
-      L.kNorm = readTensor(m, ov, p + "self_attn.k_norm.weight", {c.headDim}, pool);
-    }
-    std::vector<float> wo = readTensor(m, ov, p + "self_attn.o_proj.weight", {D, qd}, pool);
-    linalg::packB(wo.data(), qd, D, qd, L.wo, pool);
-    std::vector<float> gu = readTensor(m, ov, p + "mlp.gate_proj.weight", {F, D}, pool);
-    append(gu, readTensor(m, ov, p + "mlp.up_proj.weight", {F, D}, pool));
-    linalg::packB(gu.data(), D, 2 * F, D, L.wgu, pool);
-    std::vector<float> wd = readTensor(m, ov, p + "mlp.down_proj.weight", {D, F}, pool);
-    linalg::packB(wd.data(), F, D, F, L.wdown, pool);
-  }
+  layers_.reserve(size_t(c.layers));
+  for (int64_t l = 0; l < c.layers; l++) layers_.push_back(loadLayer(m, c, l, pool, ov));
 }
 
 KVCache LlamaModel::newCache(int64_t capacity) const {
@@ -168,8 +227,7 @@ KVCache LlamaModel::newCache(int64_t capacity) const {
 void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float* logits,
                          bool allLogits, InputObserver* obs, bool serial) const {
   const LlamaConfig& c = c_;
-  const int64_t D = c.dim, hd = c.headDim, half = hd / 2, H = c.heads, KV = c.kvHeads,
-                qd = c.qDim(), kvd = c.kvDim(), F = c.hidden;
+  const int64_t D = c.dim, hd = c.headDim, KV = c.kvHeads;
   const int64_t start = cache.length, S = start + T;
   if (T <= 0) return;
   if (cache.kvHeads != KV || cache.headDim != hd || int64_t(cache.k.size()) != c.layers)
@@ -185,21 +243,39 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float
                                                 " is outside the vocabulary (0.." +
                                                 std::to_string(c.vocab - 1) + ")");
   ThreadPool* pool = serial ? nullptr : pool_;
-  const int64_t rowChunk = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, D));
-
-  std::vector<float> x(size_t(T * D)), xn(size_t(T * D)), qkv(size_t(T * (qd + 2 * kvd))),
-      att(size_t(T * qd)), tmp(size_t(T * D));
-  std::vector<float> gu(size_t(T * 2 * F)), hbuf(size_t(T * F));
+  std::vector<float> x(size_t(T * D)), xn(size_t(T * D));
   for (int64_t t = 0; t < T; t++)
     std::memcpy(&x[size_t(t * D)], &embed_[size_t(int64_t(tokens[t]) * D)],
                 size_t(D) * sizeof(float));
+  const RopeTable rope = ropeTable(c, start, T);
+  for (int64_t l = 0; l < c.layers; l++)
+    layerForward(c, layers_[size_t(l)], l, x.data(), T, start, cache.k[size_t(l)].data(),
+                 cache.v[size_t(l)].data(), cache.capacity, rope, obs, pool);
+  cache.length = S;
+  if (!logits) return;
+  const int64_t first = allLogits ? 0 : T - 1;
+  for (int64_t t = first; t < T; t++)
+    linalg::rmsNorm(&x[size_t(t * D)], finalNorm_.data(), &xn[size_t(t * D)], D, float(c.normEps));
+  linalg::gemmPacked(&xn[size_t(first * D)], D, T - first, lmHead_, logits, c.vocab, pool);
+}
 
-  // Rotary table for positions [start, S) (rope scaling and YaRN's attention factor in it).
-  std::vector<float> cosT, sinT;
-  ropeTable(c.rope, start, T, cosT, sinT);
+void layerForward(const LlamaConfig& c, const LayerWeights& L, int64_t l, float* xp, int64_t T,
+                  int64_t start, float* Kc, float* Vc, int64_t capacity, const RopeTable& rp,
+                  InputObserver* obs, ThreadPool* pool) {
+  const int64_t D = c.dim, hd = c.headDim, half = hd / 2, H = c.heads, KV = c.kvHeads,
+                qd = c.qDim(), kvd = c.kvDim(), F = c.hidden;
+  const int64_t S = start + T;
+  if (T <= 0) return;
+  if (rp.t != T || rp.half != half)
+    throw ModelError("run/internal", "layerForward: the rotary table is for another span");
+  const int64_t rowChunk = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, D));
+  float* x = xp;
+  std::vector<float> xn(size_t(T * D)), qkv(size_t(T * (qd + 2 * kvd))), att(size_t(T * qd)),
+      tmp(size_t(T * D));
+  std::vector<float> gu(size_t(T * 2 * F)), hbuf(size_t(T * F));
   auto rope = [&](float* v, int64_t t) {
-    const float* cs = &cosT[size_t(t * half)];
-    const float* sn = &sinT[size_t(t * half)];
+    const float* cs = &rp.cos[size_t(t * half)];
+    const float* sn = &rp.sin[size_t(t * half)];
     for (int64_t i = 0; i < half; i++) {
       const float a = v[i], b = v[i + half];
       v[i] = a * cs[i] - b * sn[i];
@@ -209,18 +285,12 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float
   const float scale = float(1.0 / std::sqrt(double(hd)));
   const int64_t group = H / KV;
   const int64_t ldqkv = qd + 2 * kvd;
-
-  for (int64_t l = 0; l < c.layers; l++) {
-    const Layer& L = layers_[size_t(l)];
-    const int64_t window = c.windowAt(l);
-    float* Kc = cache.k[size_t(l)].data();
-    float* Vc = cache.v[size_t(l)].data();
+  {
     parallelFor(
         pool, T,
         [&](int64_t a, int64_t b) {
           for (int64_t t = a; t < b; t++)
-            linalg::rmsNorm(&x[size_t(t * D)], L.attnNorm.data(), &xn[size_t(t * D)], D,
-                            float(c.normEps));
+            linalg::rmsNorm(&x[t * D], L.attnNorm.data(), &xn[size_t(t * D)], D, float(c.normEps));
         },
         rowChunk);
     if (obs) obs->onInput(l, Site::Attn, xn.data(), T, D);
@@ -241,10 +311,10 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float
             }
             const int64_t pos = start + t;
             for (int64_t g = 0; g < KV; g++) {
-              std::memcpy(Kc + (g * cache.capacity + pos) * hd, row + qd + g * hd,
+              std::memcpy(Kc + (g * capacity + pos) * hd, row + qd + g * hd,
                           size_t(hd) * sizeof(float));
               const float* vv = row + qd + kvd + g * hd;
-              for (int64_t d = 0; d < hd; d++) Vc[(g * hd + d) * cache.capacity + pos] = vv[d];
+              for (int64_t d = 0; d < hd; d++) Vc[(g * hd + d) * capacity + pos] = vv[d];
             }
           }
         },
@@ -254,6 +324,7 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float
     // the causal product wastes at most one block's triangle instead of half the square.
     constexpr int64_t kQb = 64;
     const int64_t qBlocks = (T + kQb - 1) / kQb;
+    const int64_t window = c.windowAt(l);
     parallelFor(
         pool, H * qBlocks,
         [&](int64_t w0, int64_t w1) {
@@ -265,9 +336,8 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float
             const int64_t s1 = start + t1;  // keys this block can see
             const int64_t k0 = window > 0 ? std::max<int64_t>(0, start + t0 - window + 1) : 0;
             const int64_t sw = s1 - k0;
-            linalg::gemmABt(&qkv[size_t(t0 * ldqkv + h * hd)], ldqkv,
-                            Kc + (g * cache.capacity + k0) * hd, hd, sc.data(), sw, tb, sw, hd,
-                            nullptr);
+            linalg::gemmABt(&qkv[size_t(t0 * ldqkv + h * hd)], ldqkv, Kc + (g * capacity + k0) * hd,
+                            hd, sc.data(), sw, tb, sw, hd, nullptr);
             for (int64_t t = t0; t < t1; t++) {
               float* r = &sc[size_t((t - t0) * sw)] - k0;  // r[j] for key j in [k0, s1)
               const int64_t last = start + t;              // inclusive
@@ -277,20 +347,19 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float
               for (int64_t j = k0; j < first; j++) r[j] = 0.0f;
               for (int64_t j = last + 1; j < s1; j++) r[j] = 0.0f;
             }
-            linalg::gemmABt(sc.data(), sw, Vc + g * hd * cache.capacity + k0, cache.capacity,
+            linalg::gemmABt(sc.data(), sw, Vc + g * hd * capacity + k0, capacity,
                             &att[size_t(t0 * qd + h * hd)], qd, tb, hd, sw, nullptr);
           }
         },
         1);
     if (obs) obs->onInput(l, Site::AttnOut, att.data(), T, qd);
     linalg::gemmPacked(att.data(), qd, T, L.wo, tmp.data(), D, pool);
-    for (int64_t i = 0; i < T * D; i++) x[size_t(i)] += tmp[size_t(i)];
+    for (int64_t i = 0; i < T * D; i++) x[i] += tmp[size_t(i)];
     parallelFor(
         pool, T,
         [&](int64_t a, int64_t b) {
           for (int64_t t = a; t < b; t++)
-            linalg::rmsNorm(&x[size_t(t * D)], L.ffnNorm.data(), &xn[size_t(t * D)], D,
-                            float(c.normEps));
+            linalg::rmsNorm(&x[t * D], L.ffnNorm.data(), &xn[size_t(t * D)], D, float(c.normEps));
         },
         rowChunk);
     if (obs) obs->onInput(l, Site::Mlp, xn.data(), T, D);
@@ -305,14 +374,8 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KVCache& cache, float
         std::max<int64_t>(1, 4096 / std::max<int64_t>(1, F)));
     if (obs) obs->onInput(l, Site::Down, hbuf.data(), T, F);
     linalg::gemmPacked(hbuf.data(), F, T, L.wdown, tmp.data(), D, pool);
-    for (int64_t i = 0; i < T * D; i++) x[size_t(i)] += tmp[size_t(i)];
+    for (int64_t i = 0; i < T * D; i++) x[i] += tmp[size_t(i)];
   }
-  cache.length = S;
-  if (!logits) return;
-  const int64_t first = allLogits ? 0 : T - 1;
-  for (int64_t t = first; t < T; t++)
-    linalg::rmsNorm(&x[size_t(t * D)], finalNorm_.data(), &xn[size_t(t * D)], D, float(c.normEps));
-  linalg::gemmPacked(&xn[size_t(first * D)], D, T - first, lmHead_, logits, c.vocab, pool);
 }
 
 int32_t sampleToken(const float* logits, int64_t vocab, double temperature, double u) {

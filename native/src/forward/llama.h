@@ -86,9 +86,53 @@ struct KVCache {
   std::vector<std::vector<float>> k, v;
 };
 
+/** One decoder layer's weights in f32, packed for the GEMM (q|k|v rows fused, gate|up
+ *  rows fused). The whole-model pass keeps every layer; the layer-streamed pipeline
+ *  (run/layer_pipeline.h) holds one at a time. */
+struct LayerWeights {
+  std::vector<float> attnNorm, ffnNorm, bqkv, qNorm, kNorm;
+  linalg::PackedB wqkv, wo, wgu, wdown;
+  /** Bytes held (what the memory estimate counts as one layer). */
+  int64_t bytes() const;
+};
+
+using Overrides = std::unordered_map<std::string, const float*>;
+
+/** Reads layer l's weights (every shape checked, NaN/Inf rejected, naming the tensor);
+ *  `overrides` (optional): tensor name -> f32 values of its full shape, used instead of
+ *  the stored data (the dequantized weights of a fake-quantized layer). */
+LayerWeights loadLayer(const Model& m, const LlamaConfig& c, int64_t l, ThreadPool* pool,
+                       const Overrides* overrides = nullptr);
+
+/** The rotary table for positions [start, start + t): cos/sin of pos * inv_freq_i per
+ *  rotary pair, computed in f64. The one place the rotary frequencies are made (a rope
+ *  scaling rule changes inv_freq here). */
+struct RopeTable {
+  int64_t half = 0, t = 0;
+  std::vector<float> cos, sin;  // [t][half]
+};
+RopeTable ropeTable(const LlamaConfig& c, int64_t start, int64_t t);
+
+/** One decoder layer over x[t, dim] (in place) at positions [start, start + t), reading
+ *  and appending this layer's keys and values: K [kvHeads][capacity][headDim], V
+ *  [kvHeads][headDim][capacity]. The observer sees the layer's linear inputs. */
+void layerForward(const LlamaConfig& c, const LayerWeights& L, int64_t layer, float* x, int64_t t,
+                  int64_t start, float* kc, float* vc, int64_t capacity, const RopeTable& rope,
+                  InputObserver* obs, ThreadPool* pool);
+
+/** The embedding rows of tokens[0..t) (checked against the vocabulary) into x[t, dim]. */
+void embedTokens(const Model& m, const LlamaConfig& c, const int32_t* tokens, int64_t t, float* x);
+
+/** The tensor the output head reads: lm_head.weight, or the embedding when tied. */
+const char* headTensorName(const LlamaConfig& c);
+
+/** Reads a tensor of exactly `shape` as f32 (or takes its override), naming it on error. */
+std::vector<float> readTensorF32(const Model& m, const Overrides* ov, const std::string& name,
+                                 const std::vector<int64_t>& shape, ThreadPool* pool);
+
 class LlamaModel {
  public:
-  using Overrides = std::unordered_map<std::string, const float*>;
+  using Overrides = forward::Overrides;
   /** Reads and packs every weight. `overrides` (optional): tensor name -> f32 values of
    *  the tensor's full shape, used instead of the stored data. */
   LlamaModel(const Model& m, const LlamaConfig& c, ThreadPool* pool,
@@ -106,7 +150,8 @@ class LlamaModel {
   ThreadPool* pool() const { return pool_; }
   /** Whether whole sequences should run in parallel, one per thread, rather than each
    *  call's GEMMs: for small models, whose products are too small to split well. */
-  bool preferSequenceParallel() const { return c_.dim < 512; }
+  bool preferSequenceParallel() const { return sequenceParallel(c_); }
+  static bool sequenceParallel(const LlamaConfig& c) { return c.dim < 512; }
 
   /** Generation with the KV cache from `prompt`: greedy when temperature <= 0, else
    *  sampling from softmax(logits / temperature) with a SplitMix64 stream seeded by seed.
@@ -115,15 +160,11 @@ class LlamaModel {
                                 double temperature, uint64_t seed) const;
 
  private:
-  struct Layer {
-    std::vector<float> attnNorm, ffnNorm, bqkv, qNorm, kNorm;
-    linalg::PackedB wqkv, wo, wgu, wdown;  // q|k|v rows fused; gate|up rows fused
-  };
   LlamaConfig c_;
   ThreadPool* pool_;
   std::vector<float> embed_, finalNorm_;
   linalg::PackedB lmHead_;
-  std::vector<Layer> layers_;
+  std::vector<LayerWeights> layers_;
 };
 
 /** Samples an id from logits[vocab] at a temperature, with a uniform u in [0, 1). */

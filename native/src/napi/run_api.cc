@@ -351,8 +351,10 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
         if (!cfg.IsObject())
           throw Napi::TypeError::New(env, where + ".config is required for action 'quantize'");
         jt.config = parseConfig(env, cfg.As<Napi::Object>(), where + ".config");
-        jt.method = strField(env, cfg.As<Napi::Object>(), "method",
-                             strField(env, t, "method", "rtn", where), where + ".config");
+        const std::string method =
+            strField(env, cfg.As<Napi::Object>(), "method",
+                     strField(env, t, "method", "rtn", where), where + ".config");
+        if (!parseMethod(method, jt.method)) jt.unknownMethod = method;  // refused by validate
         Napi::Object co = cfg.As<Napi::Object>();
         Napi::Value damp = field(co, "damp");
         if (isSet(damp)) {
@@ -363,9 +365,9 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
         }
         jt.gptq.block = intField(env, co, "block", jt.gptq.block, where + ".config", 1);
         jt.gptq.actOrder = boolField(env, co, "actOrder", false, where + ".config");
-        if (jt.method == "awq")
+        if (jt.method == Method::Awq)
           jt.awq.grid = int(intField(env, co, "grid", 20, where + ".config", 1));
-        if (jt.method == "hqq") {
+        if (jt.method == Method::Hqq) {
           // Method options (quant/hqq.h); quantizeTensor validates their ranges.
           jt.config.hqq.iters = 20;
           Napi::Value hv = field(co, "hqq");
@@ -467,6 +469,9 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
   job.calibration = parseSource(env, o, "calibration");
   job.evaluate = parseSource(env, o, "evaluate");
   job.imatrix = parseImatrix(env, o);
+  job.sequential = boolField(env, o, "sequential", true, "job");
+  job.activationsBf16Above = intField(env, o, "activationsBf16Above", -1, "job", -1);
+  job.logitsCacheDir = strField(env, o, "logitsCache", "", "job");
   return job;
 }
 

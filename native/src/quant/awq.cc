@@ -5,6 +5,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "io/error.h"
 #include "linalg/gemm.h"
 #include "threads/pool.h"
 
@@ -111,6 +112,8 @@ AwqChoice awqSearch(const std::vector<AwqMember>& members, int64_t n, const doub
   StoredTensor st;
   double bestErr = INFINITY;
   for (int k = 0; k < o.grid; k++) {
+    if (o.cancel && o.cancel->load(std::memory_order_relaxed))
+      throw ModelError("run/cancelled", "the run was cancelled");
     const double alpha = double(k) / double(o.grid);
     awqScales(meanAbs, n, alpha, s.data());
     double err = 0;

@@ -18,6 +18,7 @@
 // within the GEMM's rounding; the tests check both choose the same alpha).
 // Not done: AWQ's weight clipping search (auto_clip) and the duo_scaling variant.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,6 +34,8 @@ namespace quant {
 
 struct AwqOptions {
   int grid = 20;  // points of the alpha grid
+  // Checked before each grid point: once set, awqSearch throws ModelError run/cancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct AwqMember {

@@ -102,6 +102,7 @@ std::vector<float> gptqQuantize(const float* w, int64_t rows, int64_t cols, cons
   plan.actOrder = opt.actOrder;
   plan.reference = opt.reference;
   plan.pool = pool;
+  plan.cancel = opt.cancel;
   const int64_t gs = plan.L.group;
 
   std::vector<double> diag(static_cast<size_t>(n));

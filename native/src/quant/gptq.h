@@ -21,6 +21,7 @@
 //     updates as GEMMs on the pool).
 // nvfp4's per-tensor scale is RTN's, from the original weights (dead inputs zeroed).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -36,6 +37,8 @@ struct GptqOptions {
   int64_t block = 128;
   bool actOrder = false;
   bool reference = false;  // the scalar f64 spec (tests, benchmarks)
+  // Checked between column blocks: once set, gptqQuantize throws ModelError run/cancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 /** Seconds spent, for benchmarks: the Hessian's factorization (damping, Cholesky and the

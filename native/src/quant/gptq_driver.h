@@ -21,12 +21,14 @@
 // diagonal block being the inverse of V's; the fit takes these.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "io/error.h"
 #include "linalg/gemm.h"
 #include "quant/driver.h"
 
@@ -41,6 +43,11 @@ struct GptqPlan {
   bool actOrder = false;
   bool reference = false;
   ThreadPool* pool = nullptr;
+  const std::atomic<bool>* cancel = nullptr;
+  void checkCancel() const {
+    if (cancel && cancel->load(std::memory_order_relaxed))
+      throw ModelError("run/cancelled", "the run was cancelled");
+  }
   // Reference: U [cols, cols] (f64, upper). Fast: the blocks, each with its in-block
   // factor Vb [len, len] (Vb[a][b] = Vs[b0 + a][b0 + b], b > a) and the packed lazy operand
   // (rows c >= b1: Vs[b0 .. b1)[c]).
@@ -168,6 +175,7 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
         },
         16);
     for (const auto& blk : plan.blocks) {
+      plan.checkCancel();
       const int64_t b0 = blk.b0, len = blk.b1 - blk.b0;
       parallelFor(
           plan.pool, rows,

@@ -136,6 +136,7 @@ AwqRun awqSearchSites(const Model& m, const std::vector<AwqRunTensor>& ts,
         if (site->foldedInto.empty()) opt.grid = 1;  // alpha 0 only: RTN
       }
       try {
+        opt.cancel = &cancel;
         site->choice = quant::awqSearch(ms, n, h->h.data(), meanAbs.data(), opt, pool, reference);
       } catch (const std::invalid_argument& e) {
         throw ModelError("run/unsupported",

@@ -20,6 +20,7 @@ import {
   ALLOCATE_METRICS,
   BUDGET_UNITS,
   CALIBRATION_KINDS,
+  CALIBRATION_OPTION_DOCS,
   CALIBRATION_OPTIONS,
   EVALUATE_KEYWORDS,
   EXPORT_KINDS,
@@ -222,7 +223,12 @@ function argumentItems(ctx: Ctx, container: Container, keyword: string, args: To
         if (n === 0) return words(ctx, CALIBRATION_KINDS, V, KIND_DOCS.calibration);
         const kind = args[0].text;
         // After the kind (and the path, for file sources), options; none while one awaits its number.
-        if (n < (kind === 'generated' ? 1 : 2) || (CALIBRATION_OPTIONS as readonly string[]).includes(args[n - 1].text))
+        if (n >= 2 && args[n - 1].text === 'sequential') return words(ctx, ['true', 'false'], CompletionItemKind.Value);
+        if (
+          kind === 'imatrix' ||
+          n < (kind === 'generated' ? 1 : 2) ||
+          (CALIBRATION_OPTIONS as readonly string[]).includes(args[n - 1].text)
+        )
           return [];
         const used = new Set(args.map((a) => a.text));
         const allowed = kind === 'generated' ? CALIBRATION_OPTIONS : CALIBRATION_OPTIONS.filter((o) => o !== 'seed');
@@ -230,6 +236,7 @@ function argumentItems(ctx: Ctx, container: Container, keyword: string, args: To
           ctx,
           allowed.filter((o) => !used.has(o)),
           CompletionItemKind.Property,
+          CALIBRATION_OPTION_DOCS,
         );
       }
       if (keyword === 'output' && n === 0) return words(ctx, OUTPUT_KINDS, V, KIND_DOCS.output);

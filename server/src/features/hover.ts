@@ -1,7 +1,11 @@
 // Hover: what a rule does to the model (tensors, bpw with its formula, bytes, what later
 // rules override), the model, the budget, and the docs of every word of the language.
 import { MarkupKind, type Hover, type Position } from 'vscode-languageserver';
+import * as os from 'os';
 import {
+  CALIBRATION_OPTION_DOCS,
+  estimateRunMemory,
+  type MemoryEstimate,
   METHOD_BY_NAME,
   PROPERTY_KEYWORDS,
   TOP_KEYWORDS,
@@ -65,6 +69,13 @@ function markdown(doc: AnalyzedDocument, path: Statement[], argIndex: number | u
     if (name === 'allocate' && !arg)
       return allocateHover(analysis, keywordHover(TOP_KEYWORDS, 'allocate') ?? '**allocate**');
     if (name === 'calibration' && arg?.kind === 'string' && analysis.imatrix) return imatrixHover(analysis);
+    if ((name === 'calibration' || name === 'evaluate') && !arg) {
+      const base = (keywordHover(TOP_KEYWORDS, name) ?? `**${name}**`) + (name === 'calibration' ? forwardLine(analysis) : '');
+      const memory = estimateRunMemory(analysis, analysis.recipe.threads ?? Math.max(1, os.cpus().length));
+      return memory ? `${base}\n\n${memoryHover(memory)}` : base;
+    }
+    if (name === 'calibration' && arg?.kind === 'ident' && argIndex !== undefined && argIndex > 0)
+      return CALIBRATION_OPTION_DOCS[arg.name] ? `**${arg.name}**\n\n${CALIBRATION_OPTION_DOCS[arg.name]}` : undefined;
     if (arg?.kind === 'ident' && argIndex === 0 && KIND_DOCS[name]?.[arg.name])
       return `**${name} ${arg.name}**\n\n${KIND_DOCS[name][arg.name]}${name === 'calibration' ? forwardLine(analysis) : ''}`;
     if (arg) return undefined;
@@ -376,6 +387,16 @@ function forwardLine(analysis: Analysis): string {
   return s.ok
     ? `\n\nForward pass: ${describeForward(s.arch)}.`
     : `\n\nThe forward pass cannot run this model: ${s.message}`;
+}
+
+/** The run's estimated peak memory (core/src/memoryEstimate.ts), before anything runs. */
+function memoryHover(e: MemoryEstimate): string {
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+  const lines = [`**Estimated peak memory of \`run\`: ${gib(e.peakBytes)}** (${e.phase})`, ''];
+  for (const p of e.parts) if (p.bytes > 0) lines.push(`- ${p.what}: ${gib(p.bytes)}`);
+  for (const a of e.assumed) lines.push('', `Assumed: ${a}.`);
+  if (e.advice.length) lines.push('', `To lower it: ${e.advice.join('; ')}.`);
+  return lines.join('\n');
 }
 
 /** calibration imatrix "file": what the file holds and how it fits the model. */

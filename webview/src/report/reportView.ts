@@ -26,6 +26,7 @@ import {
   hasOutputError,
   isKept,
   KNOWN_EVALUATION_KEYS,
+  summarizePhases,
   summarizeCalibration,
   summarizeEvaluation,
   type ErrorMetric,
@@ -423,6 +424,7 @@ export class ReportApp {
         ['Calibration', report.calibration ? summarizeCalibration(report.calibration) : undefined],
         ['Allocation', report.allocation ? allocationSummary(report) : undefined],
         ['Wall time', formatSeconds(t.seconds)],
+        ['Phases', summarizePhases(report.phases)],
         ['Threads', String(report.threads)],
         ['Peak RSS', formatBytes(t.peakRssBytes)],
         [

@@ -329,7 +329,9 @@ export function summarizeEvaluation(e: NonNullable<RunReport['evaluation']>): Ev
 export function summarizeCalibration(c: NonNullable<RunReport['calibration']>): string {
   const parts = [];
   if (c.source) parts.push(plural(c.source.sequences, 'sequence'), plural(c.source.tokens, 'token'));
-  parts.push(sourceLabel(c.source), plural(c.hessians, 'Hessian'), formatSeconds(c.seconds));
+  parts.push(sourceLabel(c.source), plural(c.hessians, 'Hessian'));
+  if (c.sequential !== undefined) parts.push(c.sequential ? 'sequential' : 'on the original model');
+  parts.push(formatSeconds(c.seconds));
   return parts.join(' · ');
 }
 
@@ -347,4 +349,12 @@ export const KNOWN_EVALUATION_KEYS: readonly string[] = [
   'klMax',
   'top1Agreement',
   'seconds',
+  'logitsCache',
 ];
+
+/** The run's phases and their seconds, in run order: "calibration 12.3 s · quantize 40 s · ...". */
+export function summarizePhases(phases: Record<string, number> | undefined): string | undefined {
+  if (!phases) return undefined;
+  const parts = Object.entries(phases).map(([k, v]) => `${k} ${formatSeconds(v)}`);
+  return parts.length ? parts.join(' · ') : undefined;
+}
