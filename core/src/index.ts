@@ -31,3 +31,4 @@ export * from './export/llamaQuantize';
 export * from './runReport';
 export * from './export/gguf';
 export * from './allocate/index';
+export * from './presets/index';
