@@ -6,6 +6,7 @@ import { registerCommands } from './commands';
 import { Context } from './context';
 import { AllocationPanel, AllocationPanelSerializer, registerPanels } from './panels';
 import { RecipeTaskProvider, TASK_TYPE } from './tasks';
+import { WalkthroughProgress } from './walkthrough';
 
 /** What activate() returns: read by the extension-host tests. */
 export interface BitsmithApi {
@@ -26,6 +27,7 @@ export async function activate(extCtx: vscode.ExtensionContext): Promise<Bitsmit
     ),
   );
   c.pushCleanup(vscode.tasks.registerTaskProvider(TASK_TYPE, new RecipeTaskProvider(extCtx)));
+  c.pushCleanup(new WalkthroughProgress(c.budgetStatus));
   const lenses = new RecipeCodeLenses(c.runs);
   c.pushCleanup(lenses);
   c.pushCleanup(vscode.languages.registerCodeLensProvider({ language: 'quant', scheme: 'file' }, lenses));

@@ -17,7 +17,9 @@ import {
   parseSize,
   patternsFor,
   recipeFromPreset,
+  recipePlacement,
   sizeBytes,
+  uniqueRecipePath,
   useMoreBits,
 } from '../../core/src/presets/index';
 import { ggufLlama2_7b, gpt2, llama31_8b, llama32_1b, qwen25_05b } from '../helpers/modelShapes';
@@ -276,5 +278,34 @@ describe('presets: helpers', () => {
     assert.deepEqual(patternsFor(names(/layers\.(2|3|4)\.mlp\.up_proj\.weight$/), model.tensors), [
       'model.layers.{2..4}.mlp.up_proj',
     ]);
+  });
+});
+
+describe('presets: where a new recipe goes', () => {
+  it('at the root of the workspace folder holding the model, naming it relatively', () => {
+    assert.deepEqual(recipePlacement('/ws/models/Llama-3.2-1B', ['/other', '/ws']), {
+      folder: '/ws',
+      modelRef: 'models/Llama-3.2-1B',
+    });
+    assert.deepEqual(recipePlacement('/ws', ['/ws']), { folder: '/ws', modelRef: '.' });
+  });
+
+  it('outside every workspace folder: the first folder, the model by its absolute path; no workspace: beside it', () => {
+    assert.deepEqual(recipePlacement('/data/m.gguf', ['/ws']), { folder: '/ws', modelRef: '/data/m.gguf' });
+    assert.deepEqual(recipePlacement('/data/m.gguf', []), { folder: '/data', modelRef: 'm.gguf' });
+    // A sibling folder whose name starts the same is not inside.
+    assert.deepEqual(recipePlacement('/ws2/m', ['/ws']), { folder: '/ws', modelRef: '/ws2/m' });
+  });
+
+  it('never takes a name in use', () => {
+    const taken = new Set(['/ws/m-w4a16.quant', '/ws/m-w4a16-2.quant']);
+    assert.equal(
+      uniqueRecipePath('/ws', 'm-w4a16', (p) => taken.has(p)),
+      '/ws/m-w4a16-3.quant',
+    );
+    assert.equal(
+      uniqueRecipePath('/ws', 'm-fp8', (p) => taken.has(p)),
+      '/ws/m-fp8.quant',
+    );
   });
 });

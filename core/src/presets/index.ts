@@ -13,6 +13,7 @@
 //   fit      a size budget filled by `allocate` (llama.cpp types into GGUF, or int2..int8)
 
 import * as path from 'path';
+import { pushAll } from '../arrays';
 import { forwardSupport } from '../analysis/forwardSupport';
 import { hasInputActivations } from '../analysis/methodFit';
 import { interpret } from '../analysis/recipe';
@@ -29,6 +30,7 @@ import { ruleLine, rulesFor, type Decision } from './rules';
 export { useMoreBits, q4kmTypes } from './llamaCppMix';
 export { weightRoles, tiedEmbeddings, type Role, type WeightRole } from './roles';
 export { patternsFor } from './rules';
+export { recipePlacement, uniqueRecipePath, type Placement } from './placement';
 
 export type PresetId = 'w4a16' | 'nvfp4' | 'fp8' | 'q4_k_m' | 'fit';
 
@@ -264,7 +266,7 @@ function w4a16(c: Context, req: PresetRequest, name: string, stem: string): stri
     }
     if (settings.length) decided.push({ tensor: r.tensor, decision: { settings, reason: reasons.join('; ') } });
   }
-  out.push(...rulesBlock(c, decided), ...vllmOutputs(c, stem));
+  pushAll(out, rulesBlock(c, decided), vllmOutputs(c, stem));
   return out;
 }
 
@@ -285,7 +287,7 @@ function nvfp4(c: Context, req: PresetRequest, name: string, stem: string): stri
         decision: { settings: ['keep'], reason: `rows of ${cols} are not whole 16-weight nvfp4 blocks` },
       });
   }
-  out.push(...rulesBlock(c, decided), ...vllmOutputs(c, stem));
+  pushAll(out, rulesBlock(c, decided), vllmOutputs(c, stem));
   return out;
 }
 
@@ -300,7 +302,7 @@ function fp8(c: Context, req: PresetRequest, name: string, stem: string): string
     const keep = vllmKeep(r);
     if (keep) decided.push({ tensor: r.tensor, decision: keep });
   }
-  out.push(...rulesBlock(c, decided), ...vllmOutputs(c, stem));
+  pushAll(out, rulesBlock(c, decided), vllmOutputs(c, stem));
   return out;
 }
 
@@ -319,7 +321,7 @@ function q4km(c: Context, req: PresetRequest, name: string, stem: string): strin
       tensor: m.role.tensor,
       decision: { settings: [m.type === 'keep' ? 'keep' : `format ${m.type}`], reason: m.reason },
     }));
-  out.push(...rulesBlock(c, decided), '');
+  pushAll(out, rulesBlock(c, decided), ['']);
   if (c.noGguf) {
     out.push(
       `# output gguf cannot be written for this model: ${oneLine(c.noGguf)}.`,
@@ -387,7 +389,7 @@ function fit(c: Context, req: PresetRequest, name: string, stem: string): string
         });
     }
   }
-  out.push(...rulesBlock(c, decided));
+  pushAll(out, rulesBlock(c, decided));
   out.push('', 'allocate {', `  formats ${formats.join(' ')}`, `  metric ${metric}`, '}', '');
   if (ggml) out.push(`output gguf ${q(`out/${stem}.gguf`)}`);
   else {
