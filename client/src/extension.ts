@@ -1,6 +1,7 @@
 // VS Code entry point: a thin activate/deactivate around Context (the language client, runs,
 // status bar), the commands table, and the providers registered once.
 import * as vscode from 'vscode';
+import { BudgetRequest, type BudgetResult } from '../../server/src/protocol';
 import { RecipeCodeLenses } from './codeLens';
 import { registerCommands } from './commands';
 import { Context } from './context';
@@ -12,6 +13,8 @@ import { WalkthroughProgress } from './walkthrough';
 export interface BitsmithApi {
   statusBarText(): string | undefined;
   runningRecipes(): string[];
+  /** The language server's figures for a recipe's current text (errors included), or null. */
+  budget(uri: string): Promise<BudgetResult | null | undefined>;
 }
 
 let ctx: Context | undefined;
@@ -40,6 +43,7 @@ export async function activate(extCtx: vscode.ExtensionContext): Promise<Bitsmit
   return {
     statusBarText: () => c.budgetStatus.text,
     runningRecipes: () => c.runs.running.map((u) => u.fsPath),
+    budget: async (uri: string) => c.client?.sendRequest(BudgetRequest, { uri }),
   };
 }
 

@@ -93,6 +93,9 @@ async function pickModel(): Promise<vscode.Uri | undefined> {
   qp.placeholder = 'Searching the workspace for models...';
   qp.matchOnDescription = true;
   qp.matchOnDetail = true;
+  // A step of a multi-step flow: a click elsewhere (or the walkthrough re-rendering when a
+  // step completes) must not drop it; Escape cancels.
+  qp.ignoreFocusOut = true;
   const browse: ModelItem = {
     label: '$(folder-opened) Open a model folder or file...',
     detail: 'A Hugging Face folder (config.json + safetensors), a .safetensors, a .gguf or a llama2.c .bin',
@@ -163,6 +166,7 @@ async function pickPreset(model: ModelHeader, modelRef: string): Promise<PresetI
     title: `New Recipe from Model: ${path.basename(model.path)} (${formatBytes(model.bytes)}) as...`,
     placeHolder: 'a preset',
     matchOnDescription: true,
+    ignoreFocusOut: true,
   });
   return picked?.id;
 }
@@ -176,6 +180,7 @@ async function askBudget(model: ModelHeader, modelRef: string): Promise<SizeSpec
     prompt: `A size (GB, MB, GiB ...) or bits per weight. bf16: ${formatBytes(bf16Bytes(model))}; the candidates reach ${formatBytes(minBytes)} to ${formatBytes(maxBytes)}.`,
     value,
     valueSelection: [0, formatNumber(def.value).length],
+    ignoreFocusOut: true,
     validateInput: (v) => {
       const s = parseSize(v, def.unit);
       if (!s) return 'A positive size with a unit: 1.2 GB, 450 MB, 300 KiB, or 4.5 bpw';

@@ -25,7 +25,7 @@ import type { ModelHeader } from '../models/types';
 import { parse } from '../syntax/parser';
 import { q4kmTypes } from './llamaCppMix';
 import { rowLength, weightRoles, type WeightRole } from './roles';
-import { ruleLine, rulesFor, type Decision } from './rules';
+import { ruleLines, rulesFor, type Decision } from './rules';
 
 export { useMoreBits, q4kmTypes } from './llamaCppMix';
 export { weightRoles, tiedEmbeddings, type Role, type WeightRole } from './roles';
@@ -134,10 +134,10 @@ function context(model: ModelHeader): Context {
   };
 }
 
-/** Sequences of up to `length` ids, never past the model's positions. */
-function calibrationLine(c: Context, samples: number, length: number, why: string): string {
+/** Sequences of up to `length` ids, never past the model's positions; `why` above it. */
+function calibrationLines(c: Context, samples: number, length: number, why: string): string[] {
   const len = c.maxPositions > 0 ? Math.min(length, c.maxPositions) : length;
-  return `calibration generated samples ${samples} length ${len} seed 0   # ${why}`;
+  return [`# ${why}`, `calibration generated samples ${samples} length ${len} seed 0`];
 }
 
 /** The largest group of `sizes` that divides every row, else undefined (per channel). */
@@ -171,8 +171,9 @@ function header(req: PresetRequest, title: string, about: string[]): string[] {
 }
 
 function rulesBlock(c: Context, decided: { tensor: WeightRole['tensor']; decision: Decision }[]): string[] {
-  if (!decided.length) return [];
-  return ['', ...rulesFor(decided, c.model.tensors).map(ruleLine)];
+  const out: string[] = [];
+  for (const r of rulesFor(decided, c.model.tensors)) pushAll(out, [''], ruleLines(r));
+  return out;
 }
 
 /** vLLM outputs: a compressed-tensors folder and the llm-compressor translation, for
@@ -189,7 +190,8 @@ function vllmOutputs(c: Context, stem: string): string[] {
   return [
     '',
     `output compressed_tensors ${q(`out/${stem}`)}`,
-    `export llm_compressor ${q(`out/${stem}.yaml`)}   # the same plan as an llm-compressor recipe, to rerun it at scale`,
+    '# The same plan as an llm-compressor recipe, to rerun it at scale:',
+    `export llm_compressor ${q(`out/${stem}.yaml`)}`,
   ];
 }
 
@@ -227,16 +229,18 @@ function w4a16(c: Context, req: PresetRequest, name: string, stem: string): stri
     ],
   );
   if (gptq) {
-    out.push(
-      calibrationLine(
+    pushAll(
+      out,
+      [''],
+      calibrationLines(
         c,
         32,
         512,
-        'the inputs GPTQ needs; more samples give a better Hessian (or: calibration text "file.txt")',
+        'The inputs GPTQ fits on: more samples give a better Hessian; your own data: calibration text "file.txt".',
       ),
     );
   } else {
-    out.push(`# GPTQ needs the built-in forward pass, which cannot run this model: ${oneLine(c.noForward!)}`);
+    out.push('', `# GPTQ needs the built-in forward pass, which cannot run this model: ${oneLine(c.noForward!)}`);
   }
   out.push('', 'defaults {', '  format int4', '  group 128', '  symmetric true', `  scale ${scaleType(c)}`);
   if (gptq) out.push('  method gptq { damp 0.01; block 128; act_order }');
@@ -343,6 +347,39 @@ const INT_GROUPS = [128, 64, 32];
 
 function fit(c: Context, req: PresetRequest, name: string, stem: string): string[] {
   const budget = req.budget ?? defaultFitBudget(c.model, req.modelRef);
+  const ggml = !c.noGguf;
+  const first = fitText(c, req, name, stem, budget, ggml ? GGML_PROVISIONAL[0] : 'int4');
+  if (!ggml) return first;
+  // The provisional format (what the editor shows until the candidates are measured): the
+  // largest one every free tensor takes whose plan fits the budget, so a new recipe is not
+  // shown over its budget; the smallest when none fits.
+  const { recipe } = interpret(parse(first.join('\n')).file);
+  const setup = allocationSetup(recipe, resolvePlan(recipe, c.model));
+  if (!setup) return first;
+  const limit = sizeBytes(budget, c.model);
+  const sizes = GGML_PROVISIONAL.filter((f) => setup.free.every((t) => t.candidates.some((x) => x.format === f))).map(
+    (f) => ({
+      f,
+      bytes: setup.fixedBytes + setup.free.reduce((s, t) => s + t.candidates.find((x) => x.format === f)!.bytes, 0),
+    }),
+  );
+  if (!sizes.length) return first;
+  const fitting = sizes.filter((x) => x.bytes <= limit).sort((a, b) => b.bytes - a.bytes);
+  const pick = fitting[0] ?? sizes.sort((a, b) => a.bytes - b.bytes)[0];
+  return pick.f === GGML_PROVISIONAL[0] ? first : fitText(c, req, name, stem, budget, pick.f);
+}
+
+/** Provisional formats, in order of preference: q4_k first, as Q4_K_M's base type. */
+const GGML_PROVISIONAL = ['q4_k', 'q5_k', 'q6_k', 'q3_k', 'q8_0', 'q5_0', 'q4_0', 'q2_k'];
+
+function fitText(
+  c: Context,
+  req: PresetRequest,
+  name: string,
+  stem: string,
+  budget: SizeSpec,
+  provisional: string,
+): string[] {
   const size = `${formatNumber(budget.value)} ${budget.unit}`;
   const ggml = !c.noGguf;
   const metric = c.noForward ? 'weight' : 'output';
@@ -356,14 +393,11 @@ function fit(c: Context, req: PresetRequest, name: string, stem: string): string
     'Measuring runs one pass per candidate (bitsmith allocate, or Run Recipe, which measures first; cached);',
     "until then sizes use the defaults' format. Show Allocation draws the size-error frontier.",
   ]);
-  if (c.noForward) out.push(`# metric weight: the forward pass cannot run this model (${oneLine(c.noForward)})`);
-  else out.push(calibrationLine(c, 16, 128, 'metric output measures the error on these sequences'));
   out.push(`budget ${size}`);
+  if (c.noForward) out.push(`# metric weight: the forward pass cannot run this model (${oneLine(c.noForward)})`);
+  else pushAll(out, calibrationLines(c, 16, 128, 'metric output measures the output error on these sequences'));
   const decided: { tensor: WeightRole['tensor']; decision: Decision }[] = [];
-  let provisional: string;
   if (ggml) {
-    const allWhole256 = c.roles.every((r) => !ggmlFits(rowLength(r.tensor)) || rowLength(r.tensor) % 256 === 0);
-    provisional = allWhole256 ? 'q4_k' : 'q5_0';
     out.push('', `defaults { format ${provisional} }   # shown until the candidates are measured`);
     for (const r of c.roles) {
       const cols = rowLength(r.tensor);
@@ -374,8 +408,7 @@ function fit(c: Context, req: PresetRequest, name: string, stem: string): string
         });
     }
   } else {
-    provisional = 'int4';
-    out.push('', 'defaults {', '  format int4   # shown until the candidates are measured', '  group 128', '}');
+    out.push('', 'defaults {', `  format ${provisional}   # shown until the candidates are measured`, '  group 128', '}');
     for (const r of c.roles) {
       const cols = rowLength(r.tensor);
       const g = groupFor(cols, INT_GROUPS);

@@ -164,8 +164,9 @@ export function rulesFor(
   }));
 }
 
-/** `match "a", "b" { format q6_k }   # reason` */
-export function ruleLine(r: RuleText): string {
+/** `# reason` then `match "a", "b" { format q6_k }`. */
+export function ruleLines(r: RuleText): string[] {
   const pats = r.patterns.map((p) => `"${p}"`).join(', ');
-  return `match ${pats} { ${r.decision.settings.join('; ')} }${r.decision.reason ? `   # ${r.decision.reason}` : ''}`;
+  const rule = `match ${pats} { ${r.decision.settings.join('; ')} }`;
+  return r.decision.reason ? [`# ${r.decision.reason}`, rule] : [rule];
 }
