@@ -48,8 +48,7 @@ function argsOf(arg: unknown): NewRecipeArgs {
 /** Runs the command; resolves to the new recipe's document, or undefined when cancelled. */
 export async function newRecipeFromModel(arg?: unknown): Promise<vscode.TextDocument | undefined> {
   const args = argsOf(arg);
-  const modelUri =
-    typeof args.model === 'string' ? vscode.Uri.file(args.model) : (args.model ?? (await pickModel()));
+  const modelUri = typeof args.model === 'string' ? vscode.Uri.file(args.model) : (args.model ?? (await pickModel()));
   if (!modelUri) return undefined;
   let model: ModelHeader;
   try {
@@ -60,7 +59,9 @@ export async function newRecipeFromModel(arg?: unknown): Promise<vscode.TextDocu
     );
     return undefined;
   }
-  const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+  const roots = (vscode.workspace.workspaceFolders ?? [])
+    .filter((f) => f.uri.scheme === 'file')
+    .map((f) => f.uri.fsPath);
   const { folder, modelRef } = recipePlacement(model.path, roots);
   const preset = args.preset ?? (await pickPreset(model, modelRef));
   if (!preset) return undefined;
@@ -160,7 +161,12 @@ async function pickPreset(model: ModelHeader, modelRef: string): Promise<PresetI
     } catch {
       // The figure is a courtesy: the recipe itself is checked once it opens.
     }
-    return { id: p.id, label: p.label, description: [p.description, figure].filter(Boolean).join(' · '), detail: p.detail };
+    return {
+      id: p.id,
+      label: p.label,
+      description: [p.description, figure].filter(Boolean).join(' · '),
+      detail: p.detail,
+    };
   });
   const picked = await vscode.window.showQuickPick(items, {
     title: `New Recipe from Model: ${path.basename(model.path)} (${formatBytes(model.bytes)}) as...`,

@@ -88,7 +88,9 @@ const scratch = fs.mkdtempSync(path.join(process.env.TMPDIR || os.tmpdir(), 'bit
 const resultsFile = path.join(scratch, 'ext-results.json');
 if (!keep) atInterrupt(() => fs.rmSync(scratch, { recursive: true, force: true }));
 log(`scratch root ${scratch}; screenshots in ${path.relative(process.cwd(), ARTIFACTS) || ARTIFACTS}`);
-log(`timeouts scaled x${timeoutScale().toFixed(1)} for the load (${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`);
+log(
+  `timeouts scaled x${timeoutScale().toFixed(1)} for the load (${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`,
+);
 
 // ---- a tiny test runner: named checks, in order, with timings ---------------------------------
 /** @type {{ name: string, state: 'passed'|'failed'|'skipped', ms: number, error?: string }[]} */
@@ -342,10 +344,17 @@ try {
           assert(/model\.safetensors/.test(text) && /model\/bad-offsets/.test(text), `row text ${text}`);
           await shots.take(page, 'truncated-model-diagnostic');
           await recordNotifications(page);
-          await runCommand(page, 'Bitsmith: Run Recipe');
           // Refused up front (no process starts), naming the error and offering Problems.
           const toast = page.locator('.notifications-toasts .notification-toast', {
             hasText: 'not running truncated.quant',
+          });
+          await runCommand(page, 'Bitsmith: Run Recipe', {
+            ran: () =>
+              toast
+                .first()
+                .isVisible()
+                .catch(() => false),
+            ranWhat: 'the refusal notification',
           });
           await visible(toast, 'the notification refusing to run truncated.quant', T(30_000));
           const msg = oneLine(await toast.first().innerText());
@@ -385,44 +394,60 @@ try {
     await withWindow('start', devUrl(ws.start), async ({ page }) => {
       const steps = page.locator('button.getting-started-step');
       const step = (id) => page.locator(`button.getting-started-step[data-step-id$="#${id}"]`);
-      const done = async (id) => (await step(id).getAttribute('aria-checked').catch(() => null)) === 'true';
+      const done = async (id) =>
+        (await step(id)
+          .getAttribute('aria-checked')
+          .catch(() => null)) === 'true';
       const doneSteps = async () =>
         JSON.stringify(
           await steps.evaluateAll((bs) =>
-            bs.map((b) => `${(b.getAttribute('data-step-id') ?? '').split('#').pop()}=${b.getAttribute('aria-checked')}`),
+            bs.map(
+              (b) => `${(b.getAttribute('data-step-id') ?? '').split('#').pop()}=${b.getAttribute('aria-checked')}`,
+            ),
           ),
         );
       let walkthrough = false;
 
-      await check('start: Bitsmith: Get Started opens the walkthrough, six steps, none done in a fresh profile', async () => {
-        await runCommand(page, 'Bitsmith: Get Started');
-        await visible(
-          page.locator('.gettingStartedContainer', { hasText: 'Get Started with Bitsmith' }),
-          'the walkthrough "Get Started with Bitsmith"',
-        );
-        await waitFor(async () => (await steps.count()) === 6, {
-          what: 'six walkthrough steps',
-          seen: async () => `${await steps.count()} steps`,
-        });
-        const titles = (await page.locator('button.getting-started-step .step-title').allInnerTexts()).map(oneLine);
-        assert(
-          JSON.stringify(titles) ===
-            JSON.stringify([
-              'Open or pick a model',
-              'Write a first recipe',
-              'See the budget',
-              'Run it',
-              'Review the report',
-              'Allocate bits under a budget',
-            ]),
-          `step titles: ${JSON.stringify(titles)}`,
-        );
-        for (const id of ['openModel', 'writeRecipe', 'seeBudget', 'runRecipe'])
-          assert(!(await done(id)), `step ${id} is done before anything happened: ${await doneSteps()}`);
-        walkthrough = true;
-        await shots.take(page, 'walkthrough');
-        return titles.join(' | ');
-      });
+      await check(
+        'start: Bitsmith: Get Started opens the walkthrough, six steps, none done in a fresh profile',
+        async () => {
+          await runCommand(page, 'Bitsmith: Get Started', {
+            ran: () =>
+              page
+                .locator('.gettingStartedContainer')
+                .first()
+                .isVisible()
+                .catch(() => false),
+            ranWhat: 'the walkthrough page',
+          });
+          await visible(
+            page.locator('.gettingStartedContainer', { hasText: 'Get Started with Bitsmith' }),
+            'the walkthrough "Get Started with Bitsmith"',
+          );
+          await waitFor(async () => (await steps.count()) === 6, {
+            what: 'six walkthrough steps',
+            seen: async () => `${await steps.count()} steps`,
+          });
+          const titles = (await page.locator('button.getting-started-step .step-title').allInnerTexts()).map(oneLine);
+          assert(
+            JSON.stringify(titles) ===
+              JSON.stringify([
+                'Open or pick a model',
+                'Write a first recipe',
+                'See the budget',
+                'Run it',
+                'Review the report',
+                'Allocate bits under a budget',
+              ]),
+            `step titles: ${JSON.stringify(titles)}`,
+          );
+          for (const id of ['openModel', 'writeRecipe', 'seeBudget', 'runRecipe'])
+            assert(!(await done(id)), `step ${id} is done before anything happened: ${await doneSteps()}`);
+          walkthrough = true;
+          await shots.take(page, 'walkthrough');
+          return titles.join(' | ');
+        },
+      );
 
       await check(
         "start: the walkthrough's New Recipe button: model and preset picks, a recipe that checks clean, bpw in the status bar, steps done",
@@ -442,7 +467,7 @@ try {
           const editor = page.locator('.editor-instance .monaco-editor').first();
           await visible(
             editor.locator('.view-line', { hasText: 'recipe "stories260K W4A16 GPTQ"' }),
-            'the new recipe\'s text',
+            "the new recipe's text",
           );
           const status = await statusBarBpw(page, 'the new recipe');
           const squiggles = () => page.locator('.editor-instance .squiggly-error').count();
@@ -454,59 +479,75 @@ try {
           await shots.take(page, 'new-recipe-w4a16');
           // Back in the walkthrough: the recipe and budget steps are done.
           const walkTab = page.locator('.tabs-container .tab', { hasText: /Walkthrough|Welcome/ });
-          await visible(walkTab, 'the walkthrough\'s tab');
+          await visible(walkTab, "the walkthrough's tab");
           await walkTab.first().click();
-          await waitFor(async () => (await done('writeRecipe')) && (await done('seeBudget')) && (await done('openModel')), {
-            timeout: T(15_000),
-            what: 'the steps "Open or pick a model", "Write a first recipe" and "See the budget" checked',
-            seen: doneSteps,
-          });
+          await waitFor(
+            async () => (await done('writeRecipe')) && (await done('seeBudget')) && (await done('openModel')),
+            {
+              timeout: T(15_000),
+              what: 'the steps "Open or pick a model", "Write a first recipe" and "See the budget" checked',
+              seen: doneSteps,
+            },
+          );
           assert(!(await done('runRecipe')), `"Run it" is done without a run: ${await doneSteps()}`);
           await shots.take(page, 'walkthrough-steps-done');
           return `${status}; ${await doneSteps()}`;
         },
       );
 
-      await check('start: New Recipe from Model, "Fit a size": the size question checks its answer; the recipe has the budget', async () => {
-        await runCommand(page, 'Bitsmith: New Recipe from Model...');
-        await pickQuickItem(page, 'llama2c', 'stories260K.bin (llama2c) among the workspace models');
-        await pickQuickItem(page, 'Fit a size...', 'the fit preset');
-        const qi = page.locator('.quick-input-widget');
-        const input = qi.locator('input').first();
-        await visible(input, 'the size question');
-        const proposed = await waitFor(async () => {
-          const v = await input.inputValue().catch(() => '');
-          return /^\d+(\.\d+)? (KB|MB|GB)$/.test(v) && v;
-        }, { what: 'a proposed size (e.g. "338 KB")', seen: () => input.inputValue() });
-        await input.fill('1 KB');
-        const message = qi.locator('.quick-input-message');
-        await waitFor(async () => /Below the smallest size/.test(await message.innerText().catch(() => '')), {
-          what: 'the validation message for 1 KB ("Below the smallest size ...")',
-          seen: () => message.innerText().catch(() => ''),
-        });
-        await shots.take(page, 'fit-too-small');
-        await input.fill(proposed);
-        await waitFor(async () => (await input.inputValue()) === proposed, { what: `the input to read ${proposed}` });
-        await page.keyboard.press('Enter');
-        await visible(
-          page.locator('.tabs-container .tab', { hasText: 'stories260K-fit.quant' }),
-          'the tab of the new recipe stories260K-fit.quant',
-        );
-        await visible(
-          page.locator('.editor-instance .view-line', { hasText: `budget ${proposed}` }),
-          `the line budget ${proposed}`,
-        );
-        const status = page.locator('.statusbar-item', { hasText: /bpw.*budget/ });
-        await visible(status, 'the status bar with the recipe\'s budget');
-        const squiggles = () => page.locator('.editor-instance .squiggly-error').count();
-        await waitSteady(async () => (await squiggles()) === 0, {
-          timeout: T(10_000),
-          what: 'the fit recipe without error squiggles',
-          seen: async () => `${await squiggles()} error squiggles`,
-        });
-        await shots.take(page, 'new-recipe-fit');
-        return `${proposed}: ${oneLine(await status.first().innerText())}`;
-      });
+      await check(
+        'start: New Recipe from Model, "Fit a size": the size question checks its answer; the recipe has the budget',
+        async () => {
+          await runCommand(page, 'Bitsmith: New Recipe from Model...', {
+            ran: () =>
+              page
+                .locator('.quick-input-widget .quick-input-title', { hasText: 'which model' })
+                .isVisible()
+                .catch(() => false),
+            ranWhat: 'the "which model?" pick',
+          });
+          await pickQuickItem(page, 'llama2c', 'stories260K.bin (llama2c) among the workspace models');
+          await pickQuickItem(page, 'Fit a size...', 'the fit preset');
+          const qi = page.locator('.quick-input-widget');
+          const input = qi.locator('input').first();
+          await visible(input, 'the size question');
+          const proposed = await waitFor(
+            async () => {
+              const v = await input.inputValue().catch(() => '');
+              return /^\d+(\.\d+)? (KB|MB|GB)$/.test(v) && v;
+            },
+            { what: 'a proposed size (e.g. "338 KB")', seen: () => input.inputValue() },
+          );
+          await input.fill('1 KB');
+          const message = qi.locator('.quick-input-message');
+          await waitFor(async () => /Below the smallest size/.test(await message.innerText().catch(() => '')), {
+            what: 'the validation message for 1 KB ("Below the smallest size ...")',
+            seen: () => message.innerText().catch(() => ''),
+          });
+          await shots.take(page, 'fit-too-small');
+          await input.fill(proposed);
+          await waitFor(async () => (await input.inputValue()) === proposed, { what: `the input to read ${proposed}` });
+          await page.keyboard.press('Enter');
+          await visible(
+            page.locator('.tabs-container .tab', { hasText: 'stories260K-fit.quant' }),
+            'the tab of the new recipe stories260K-fit.quant',
+          );
+          await visible(
+            page.locator('.editor-instance .view-line', { hasText: `budget ${proposed}` }),
+            `the line budget ${proposed}`,
+          );
+          const status = page.locator('.statusbar-item', { hasText: /bpw.*budget/ });
+          await visible(status, "the status bar with the recipe's budget");
+          const squiggles = () => page.locator('.editor-instance .squiggly-error').count();
+          await waitSteady(async () => (await squiggles()) === 0, {
+            timeout: T(10_000),
+            what: 'the fit recipe without error squiggles',
+            seen: async () => `${await squiggles()} error squiggles`,
+          });
+          await shots.take(page, 'new-recipe-fit');
+          return `${proposed}: ${oneLine(await status.first().innerText())}`;
+        },
+      );
     });
   }
 
@@ -593,6 +634,10 @@ try {
     if (err) throw new Error(`the run failed: ${err}`);
   }
 
+  /** A run's effect: progress, or an error toast (which checkReportTable then reports). */
+  const runStarted = (page) => async () =>
+    (await recorded(page)).some((l) => isProgress(l) || /^toast: .*(fail|error|cannot|could not)/i.test(l));
+
   const isProgress = (line) =>
     /^toast: .*(bitsmith|running|quantiz|tensor)/i.test(line) || /\[spinning\]/.test(line) || line === 'progress-bar';
 
@@ -602,7 +647,7 @@ try {
       await check('run: Run Recipe shows progress and opens the report panel with one row per tensor', async () => {
         await openFile(page, 'int4.quant');
         await recordNotifications(page);
-        await runCommand(page, 'Bitsmith: Run Recipe');
+        await runCommand(page, 'Bitsmith: Run Recipe', { ran: runStarted(page), ranWhat: 'run progress' });
         const found = await checkReportTable(page, expect.plan);
         panelOpen = true;
         const seen = await recorded(page);
@@ -652,9 +697,42 @@ try {
         await page.locator('.tabs-container .tab', { hasText: 'int4.quant' }).first().click();
         const reports = path.join(ws.run, '.bitsmith', 'reports');
         const before = fs.readdirSync(reports).length;
-        await runCommand(page, 'Bitsmith: Run Recipe');
+        await recordNotifications(page);
+        await runCommand(page, 'Bitsmith: Run Recipe', {
+          ran: async () => (await recorded(page)).some(isProgress) || fs.readdirSync(reports).length > before,
+          ranWhat: 'run progress or a new report',
+        });
         await waitFor(() => fs.readdirSync(reports).length > before, { timeout: T(60_000), what: 'a second report' });
-        await runCommand(page, 'Bitsmith: Compare Runs');
+        // The run ends by revealing its report, which takes the focus (and would close a
+        // palette opened meanwhile): wait for that first.
+        const activeTab = page.locator('.tabs-container .tab.active');
+        await waitFor(
+          async () =>
+            /^Report:/.test(
+              oneLine(
+                await activeTab
+                  .first()
+                  .innerText()
+                  .catch(() => ''),
+              ),
+            ),
+          {
+            timeout: T(30_000),
+            what: 'the report panel revealed after the second run',
+            seen: () =>
+              activeTab
+                .first()
+                .innerText()
+                .catch(() => ''),
+          },
+        );
+        const comparePick = page.locator('.quick-input-widget .quick-input-title', {
+          hasText: 'Compare which two runs',
+        });
+        await runCommand(page, 'Bitsmith: Compare Runs', {
+          ran: () => comparePick.isVisible().catch(() => false),
+          ranWhat: 'the "Compare which two runs?" pick',
+        });
         // "Compare which two runs? (select two)": a multi-select quick pick of the reports
         const qi = page.locator('.quick-input-widget');
         await visible(qi.locator('.monaco-list-row'), 'the reports offered by Compare Runs');
@@ -662,7 +740,10 @@ try {
         assert((await picks.count()) >= 2, `the quick pick offers ${await picks.count()} report(s)`);
         // Check the first two; a click lost to a re-render is clicked again.
         const checked = async (i) =>
-          (await picks.nth(i).getAttribute('aria-checked').catch(() => null)) === 'true' ||
+          (await picks
+            .nth(i)
+            .getAttribute('aria-checked')
+            .catch(() => null)) === 'true' ||
           (await picks
             .nth(i)
             .locator('input[type=checkbox]')
@@ -672,7 +753,11 @@ try {
           for (let attempt = 0; attempt < 3 && !(await checked(i)); attempt++) {
             const box = picks.nth(i).locator('.quick-input-list-checkbox, input[type=checkbox]').first();
             if (await box.count()) await box.click().catch(() => {});
-            else await picks.nth(i).click().catch(() => {});
+            else
+              await picks
+                .nth(i)
+                .click()
+                .catch(() => {});
             await waitFor(() => checked(i), { timeout: T(3000), what: 'the check' }).catch(() => {});
           }
           assert(await checked(i), `report ${i + 1} of the Compare Runs pick could not be checked`);
@@ -714,13 +799,21 @@ try {
         async () => {
           await openFile(page, 'allocate.quant');
           await recordNotifications(page);
-          await runCommand(page, 'Bitsmith: Show Allocation');
           const holding = async (selector) => {
             const n = await page.locator('iframe.webview.ready').count();
             for (let i = 0; i < n; i++)
               if ((await webview(page, i).locator(selector).count()) > 0) return webview(page, i);
             return false;
           };
+          const allocationTab = page.locator('.tabs-container .tab', { hasText: /Allocation/ });
+          await runCommand(page, 'Bitsmith: Show Allocation', {
+            ran: () =>
+              allocationTab
+                .first()
+                .isVisible()
+                .catch(() => false),
+            ranWhat: 'the Allocation panel tab',
+          });
           // The scratch copy has no measurements: the panel offers Measure.
           let wv;
           await waitFor(async () => (wv = await holding('#measure')), {
@@ -762,7 +855,7 @@ try {
         await openFile(page, 'slow.quant');
         await recordNotifications(page);
         const started = Date.now();
-        await runCommand(page, 'Bitsmith: Run Recipe');
+        await runCommand(page, 'Bitsmith: Run Recipe', { ran: runStarted(page), ranWhat: 'run progress' });
         // Well into the run: the progress names a tensor past the first (it is writing).
         const out = path.join(ws.cancel, 'out');
         const running = () => server.groupProcesses().filter((p) => /slow\.quant/.test(p.cmd));
@@ -782,7 +875,10 @@ try {
         assert(!fs.existsSync(path.join(out, 'slow.safetensors')), 'the run finished before it could be cancelled');
         await recordNotifications(page);
         const cancelAt = Date.now();
-        await runCommand(page, 'Bitsmith: Cancel Run');
+        await runCommand(page, 'Bitsmith: Cancel Run', {
+          ran: async () => (await recorded(page)).some((l) => /cancel/i.test(l)) || running().length === 0,
+          ranWhat: 'the run cancelling',
+        });
         const said = await waitFor(
           async () => (await recorded(page)).find((l) => /cancell?ed|stopped|aborted/i.test(l)),
           {
@@ -892,7 +988,7 @@ try {
         });
         await check('package: the installed extension runs a recipe (native addon from the vsix)', async () => {
           await recordNotifications(page);
-          await runCommand(page, 'Bitsmith: Run Recipe');
+          await runCommand(page, 'Bitsmith: Run Recipe', { ran: runStarted(page), ranWhat: 'run progress' });
           const found = await checkReportTable(page, expect.plan);
           await shots.take(page, 'vsix-installed-report');
           return `${found.rows} rows`;

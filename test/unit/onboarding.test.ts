@@ -66,7 +66,8 @@ function inContext(name: string, text: string): { recipe: string; model: ModelHe
       needsFile: false,
     };
   if (/GGUF models/.test(name)) return { recipe: `model "m"\n${text}\n`, model: gguf, needsFile: false };
-  if (/GGUF for llama/.test(name)) return { recipe: `model "m"\ndefaults { format q4_k }\n${text}\n`, model: llama, needsFile: false };
+  if (/GGUF for llama/.test(name))
+    return { recipe: `model "m"\ndefaults { format q4_k }\n${text}\n`, model: llama, needsFile: false };
   return { recipe: base + text + '\n', model: llama, needsFile: /text file|token ids|imatrix/.test(name) };
 }
 
@@ -74,7 +75,16 @@ describe('snippets for the recipe language', () => {
   it('are contributed for the quant language from snippets/quant.json, with the common prefixes', () => {
     assert.deepEqual(pkg.contributes.snippets, [{ language: 'quant', path: './snippets/quant.json' }]);
     const prefixes = Object.values(snippets).flatMap((s) => (Array.isArray(s.prefix) ? s.prefix : [s.prefix]));
-    for (const p of ['recipe', 'match-keep', 'match-attn', 'match-mlp', 'calibration', 'evaluate', 'output', 'allocate'])
+    for (const p of [
+      'recipe',
+      'match-keep',
+      'match-attn',
+      'match-mlp',
+      'calibration',
+      'evaluate',
+      'output',
+      'allocate',
+    ])
       assert.ok(prefixes.includes(p), `a snippet with prefix ${p}`);
     assert.equal(new Set(prefixes).size, prefixes.length, 'prefixes are unique');
   });
@@ -100,9 +110,11 @@ describe('the Get Started walkthrough', () => {
   const [walk] = pkg.contributes.walkthroughs;
   const commands = new Set((pkg.contributes.commands as { command: string }[]).map((c) => c.command));
   const keys = new Set(
-    [...fs.readFileSync(path.join(root, 'client/src/walkthrough.ts'), 'utf8').matchAll(/^\/\/ +(bitsmith\.walkthrough\.\w+)/gm)].map(
-      (m) => m[1],
-    ),
+    [
+      ...fs
+        .readFileSync(path.join(root, 'client/src/walkthrough.ts'), 'utf8')
+        .matchAll(/^\/\/ +(bitsmith\.walkthrough\.\w+)/gm),
+    ].map((m) => m[1]),
   );
 
   it('has the six steps, in order: model, recipe, budget, run, report, allocate', () => {

@@ -208,7 +208,10 @@ describe('presets: what each says', () => {
       assert.ok(minBytes > 0 && minBytes < maxBytes, `${model.path}: ${minBytes} .. ${maxBytes}`);
       const def = defaultFitBudget(model, 'm');
       const bytes = sizeBytes(def, model);
-      assert.ok(bytes >= minBytes && bytes <= maxBytes, `${model.path}: ${JSON.stringify(def)} outside ${minBytes}..${maxBytes}`);
+      assert.ok(
+        bytes >= minBytes && bytes <= maxBytes,
+        `${model.path}: ${JSON.stringify(def)} outside ${minBytes}..${maxBytes}`,
+      );
       const { text } = recipeFromPreset(model, { preset: 'fit', modelRef: 'm', budget: def });
       const a = check(model, text);
       assert.equal(a.recipe.budget?.kind, 'bytes');
@@ -230,7 +233,7 @@ describe('presets: what each says', () => {
     assert.doesNotMatch(g, /^calibration/m);
   });
 
-  it('fit below the smallest reachable size is the allocator\'s infeasible error', () => {
+  it("fit below the smallest reachable size is the allocator's infeasible error", () => {
     const model = llama32_1b();
     const { minBytes } = fitRange(model, 'm');
     const a = check(

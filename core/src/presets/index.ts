@@ -152,12 +152,10 @@ const isVllmModule = (r: WeightRole) => r.tensor.shape.length === 2 && r.tensor.
 /** Keep what llm-compressor's schemes do not quantize: embeddings (not Linear), the head
  *  (ignore: ["lm_head"]) and anything that is not a 2-D module weight. */
 function vllmKeep(r: WeightRole): Decision | undefined {
-  if (r.role === 'embedding')
-    return { settings: ['keep'], reason: 'vLLM quantizes linear layers, not the embedding' };
+  if (r.role === 'embedding') return { settings: ['keep'], reason: 'vLLM quantizes linear layers, not the embedding' };
   if (r.role === 'head')
     return { settings: ['keep'], reason: 'the output head stays 16-bit, as llm-compressor\'s ignore: ["lm_head"]' };
-  if (!isVllmModule(r))
-    return { settings: ['keep'], reason: 'compressed-tensors stores 2-D module weights only' };
+  if (!isVllmModule(r)) return { settings: ['keep'], reason: 'compressed-tensors stores 2-D module weights only' };
   return undefined;
 }
 
@@ -218,16 +216,12 @@ const W4A16_GROUPS = [128, 64, 32];
 
 function w4a16(c: Context, req: PresetRequest, name: string, stem: string): string[] {
   const gptq = !c.noForward;
-  const out = header(
-    req,
-    `${name} W4A16${gptq ? ' GPTQ' : ''}`,
-    [
-      `W4A16 for vLLM: int4 weights with ${aScale(c)} scale per group of 128, symmetric, activations`,
-      gptq
-        ? "in 16 bits. GPTQ fits the codes on the model's own sampled text (llm-compressor's W4A16 scheme)."
-        : 'in 16 bits, rounded to nearest (llm-compressor\'s QuantizationModifier with scheme W4A16).',
-    ],
-  );
+  const out = header(req, `${name} W4A16${gptq ? ' GPTQ' : ''}`, [
+    `W4A16 for vLLM: int4 weights with ${aScale(c)} scale per group of 128, symmetric, activations`,
+    gptq
+      ? "in 16 bits. GPTQ fits the codes on the model's own sampled text (llm-compressor's W4A16 scheme)."
+      : "in 16 bits, rounded to nearest (llm-compressor's QuantizationModifier with scheme W4A16).",
+  ]);
   if (gptq) {
     pushAll(
       out,
@@ -404,11 +398,20 @@ function fitText(
       if (!ggmlFits(cols))
         decided.push({
           tensor: r.tensor,
-          decision: { settings: ['keep'], reason: `rows of ${cols}: no llama.cpp block (32 or 256 weights) divides them` },
+          decision: {
+            settings: ['keep'],
+            reason: `rows of ${cols}: no llama.cpp block (32 or 256 weights) divides them`,
+          },
         });
     }
   } else {
-    out.push('', 'defaults {', `  format ${provisional}   # shown until the candidates are measured`, '  group 128', '}');
+    out.push(
+      '',
+      'defaults {',
+      `  format ${provisional}   # shown until the candidates are measured`,
+      '  group 128',
+      '}',
+    );
     for (const r of c.roles) {
       const cols = rowLength(r.tensor);
       const g = groupFor(cols, INT_GROUPS);
@@ -465,7 +468,8 @@ export function defaultFitBudget(model: ModelHeader, modelRef: string): SizeSpec
 
 /** Bytes in the largest decimal unit that keeps the value at 1 or more. */
 export function sizeOf(bytes: number): SizeSpec {
-  for (const unit of ['TB', 'GB', 'MB', 'KB']) if (bytes >= BYTES_PER_UNIT[unit]) return { value: bytes / BYTES_PER_UNIT[unit], unit };
+  for (const unit of ['TB', 'GB', 'MB', 'KB'])
+    if (bytes >= BYTES_PER_UNIT[unit]) return { value: bytes / BYTES_PER_UNIT[unit], unit };
   return { value: bytes, unit: 'B' };
 }
 

@@ -44,7 +44,10 @@ const GGUF_ROLES: [RegExp, Role][] = [
 
 // Other architectures' spellings (GPT-2, GPT-NeoX, Phi, Falcon, OPT, BLOOM ...).
 const HF_ROLES: [RegExp, Role][] = [
-  [/(^|\.)(embed_tokens|tok_embeddings|word_embeddings|wte|wpe|embed_in|embed_positions|position_embeddings)\.weight$/, 'embedding'],
+  [
+    /(^|\.)(embed_tokens|tok_embeddings|word_embeddings|wte|wpe|embed_in|embed_positions|position_embeddings)\.weight$/,
+    'embedding',
+  ],
   [/(^|\.)(lm_head|embed_out)\.weight$/, 'head'],
   [/\.(q_proj|query)\.weight$/, 'attn_q'],
   [/\.(k_proj|key)\.weight$/, 'attn_k'],

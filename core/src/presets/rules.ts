@@ -52,9 +52,7 @@ const GLOB_CHARS = /[*?[\]{}()!+@,"\\]/;
 function blockSet(blocks: number[]): string {
   if (blocks.length === 1) return String(blocks[0]);
   const contiguous = blocks.every((b, i) => i === 0 || b === blocks[i - 1] + 1);
-  return contiguous && blocks.length > 2
-    ? `{${blocks[0]}..${blocks[blocks.length - 1]}}`
-    : `{${blocks.join(',')}}`;
+  return contiguous && blocks.length > 2 ? `{${blocks[0]}..${blocks[blocks.length - 1]}}` : `{${blocks.join(',')}}`;
 }
 
 /** Patterns selecting exactly `chosen` among `all` (names as stored). */

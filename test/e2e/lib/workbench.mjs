@@ -132,7 +132,7 @@ async function quickRows(page) {
  * focus), and checks the palette let go of the text. Any step that fails starts over, until
  * the timeout; the error says which step failed last.
  */
-export async function runCommand(page, title, { timeout = T(45_000) } = {}) {
+export async function runCommand(page, title, { timeout = T(45_000), ran, ranWhat = 'its effect' } = {}) {
   const qi = page.locator('.quick-input-widget');
   const input = qi.locator('input').first();
   const want = `>${title}`;
@@ -175,17 +175,30 @@ export async function runCommand(page, title, { timeout = T(45_000) } = {}) {
     }
     const index = rows.findIndex((r) => r.label === title || r.aria.startsWith(title));
     if (rows[index].focused) await page.keyboard.press('Enter');
-    else await qi.locator('.monaco-list-row').nth(index).click({ timeout: T(3000) }).catch(() => {});
+    else
+      await qi
+        .locator('.monaco-list-row')
+        .nth(index)
+        .click({ timeout: T(3000) })
+        .catch(() => {});
     // Accepted: the palette closed, or the command opened its own quick input.
     const accepted = await waitFor(
       async () => !(await input.isVisible().catch(() => false)) || (await input.inputValue().catch(() => '')) !== want,
       { timeout: T(3000), interval: 100, what: 'the palette to take the command' },
     ).catch(() => false);
-    if (accepted) {
-      if (attempt > 1) console.log(`    (palette: "${title}" ran at attempt ${attempt}; before: ${last})`);
-      return;
+    if (!accepted) {
+      last = 'the palette kept the typed command after Enter';
+      continue;
     }
-    last = 'the palette kept the typed command after Enter';
+    // A palette closed by something taking the focus (a panel revealing itself) looks the
+    // same as one that ran the command: where the caller knows the command's effect, wait
+    // for it, and start over without it.
+    if (ran && !(await waitFor(ran, { timeout: T(5000), what: ranWhat }).catch(() => false))) {
+      last = `the palette closed but ${ranWhat} did not show (the Enter may have gone elsewhere)`;
+      continue;
+    }
+    if (attempt > 1) console.log(`    (palette: "${title}" ran at attempt ${attempt}; before: ${last})`);
+    return;
   }
 }
 
@@ -197,13 +210,20 @@ export async function pickQuickItem(page, text, what = `the quick pick row ${tex
   const qi = page.locator('.quick-input-widget');
   const row = qi.locator('.monaco-list-row', { hasText: text }).first();
   await visible(row, what, T(20_000));
-  const title = async () => (await qi.locator('.quick-input-title').innerText().catch(() => '')).trim();
+  const title = async () =>
+    (
+      await qi
+        .locator('.quick-input-title')
+        .innerText()
+        .catch(() => '')
+    ).trim();
   const before = await title();
   await row.click();
-  await waitFor(
-    async () => !(await qi.isVisible().catch(() => false)) || (await title()) !== before,
-    { timeout: T(10_000), what: `the quick pick to take ${what}`, seen: title },
-  );
+  await waitFor(async () => !(await qi.isVisible().catch(() => false)) || (await title()) !== before, {
+    timeout: T(10_000),
+    what: `the quick pick to take ${what}`,
+    seen: title,
+  });
 }
 
 /** The content frame of the (first) ready webview: the outer iframe hosts the inner #active-frame. */
