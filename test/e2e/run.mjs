@@ -95,10 +95,16 @@ log(
 // ---- a tiny test runner: named checks, in order, with timings ---------------------------------
 /** @type {{ name: string, state: 'passed'|'failed'|'skipped', ms: number, error?: string }[]} */
 const results = [];
-const current = { page: undefined, server: undefined };
+const current = { page: undefined, server: undefined, checkStart: 0 };
+
+/** Logs a step of the running check with the time since it began: where the time went. */
+function step(what) {
+  log(`      · ${what} (+${secs(Date.now() - current.checkStart)})`);
+}
 
 async function check(name, fn) {
   const start = Date.now();
+  current.checkStart = start;
   try {
     const note = await fn();
     if (note && typeof note === 'object' && note.skipped) {
@@ -132,6 +138,9 @@ function assert(cond, msg) {
   if (!cond) throw new Error(msg);
 }
 const oneLine = (s) => String(s).replace(/\s+/g, ' ').trim();
+/** For reads inside polling conditions: Playwright would otherwise wait its default timeout
+ *  (minutes here) for an element that is not there, and the poll would stall. */
+const QUICK = { timeout: 1000 };
 
 // Whole-run guard: a hung browser or server must not hang CI.
 const GUARD_MS = Math.min(T(20 * 60_000), 90 * 60_000);
@@ -396,7 +405,7 @@ try {
       const step = (id) => page.locator(`button.getting-started-step[data-step-id$="#${id}"]`);
       const done = async (id) =>
         (await step(id)
-          .getAttribute('aria-checked')
+          .getAttribute('aria-checked', QUICK)
           .catch(() => null)) === 'true';
       const doneSteps = async () =>
         JSON.stringify(
@@ -513,20 +522,22 @@ try {
           await visible(input, 'the size question');
           const proposed = await waitFor(
             async () => {
-              const v = await input.inputValue().catch(() => '');
+              const v = await input.inputValue(QUICK).catch(() => '');
               return /^\d+(\.\d+)? (KB|MB|GB)$/.test(v) && v;
             },
-            { what: 'a proposed size (e.g. "338 KB")', seen: () => input.inputValue() },
+            { what: 'a proposed size (e.g. "338 KB")', seen: () => input.inputValue(QUICK).catch(() => '') },
           );
           await input.fill('1 KB');
           const message = qi.locator('.quick-input-message');
-          await waitFor(async () => /Below the smallest size/.test(await message.innerText().catch(() => '')), {
+          await waitFor(async () => /Below the smallest size/.test(await message.innerText(QUICK).catch(() => '')), {
             what: 'the validation message for 1 KB ("Below the smallest size ...")',
-            seen: () => message.innerText().catch(() => ''),
+            seen: () => message.innerText(QUICK).catch(() => ''),
           });
           await shots.take(page, 'fit-too-small');
           await input.fill(proposed);
-          await waitFor(async () => (await input.inputValue()) === proposed, { what: `the input to read ${proposed}` });
+          await waitFor(async () => (await input.inputValue(QUICK).catch(() => '')) === proposed, {
+            what: `the input to read ${proposed}`,
+          });
           await page.keyboard.press('Enter');
           await visible(
             page.locator('.tabs-container .tab', { hasText: 'stories260K-fit.quant' }),
@@ -683,7 +694,7 @@ try {
         const position = page.locator('.statusbar-item', { hasText: /^Ln \d+, Col \d+/ }).first();
         let text = '';
         await waitFor(
-          async () => /^Ln 13, Col \d+/.test((text = oneLine(await position.innerText().catch(() => '')))),
+          async () => /^Ln 13, Col \d+/.test((text = oneLine(await position.innerText(QUICK).catch(() => '')))),
           { timeout: T(10_000), what: 'the cursor on line 13' },
         ).catch(() => {
           throw new Error(`the recipe's cursor is at "${text}", not on line 13 (match "*.mlp.down_proj")`);
@@ -702,7 +713,9 @@ try {
           ran: async () => (await recorded(page)).some(isProgress) || fs.readdirSync(reports).length > before,
           ranWhat: 'run progress or a new report',
         });
+        step('second run started');
         await waitFor(() => fs.readdirSync(reports).length > before, { timeout: T(60_000), what: 'a second report' });
+        step('second report written');
         // The run ends by revealing its report, which takes the focus (and would close a
         // palette opened meanwhile): wait for that first.
         const activeTab = page.locator('.tabs-container .tab.active');
@@ -712,7 +725,7 @@ try {
               oneLine(
                 await activeTab
                   .first()
-                  .innerText()
+                  .innerText(QUICK)
                   .catch(() => ''),
               ),
             ),
@@ -722,10 +735,11 @@ try {
             seen: () =>
               activeTab
                 .first()
-                .innerText()
+                .innerText(QUICK)
                 .catch(() => ''),
           },
         );
+        step('report revealed');
         const comparePick = page.locator('.quick-input-widget .quick-input-title', {
           hasText: 'Compare which two runs',
         });
@@ -735,20 +749,25 @@ try {
         });
         // "Compare which two runs? (select two)": a multi-select quick pick of the reports
         const qi = page.locator('.quick-input-widget');
+        step('Compare Runs ran');
         await visible(qi.locator('.monaco-list-row'), 'the reports offered by Compare Runs');
         const picks = qi.locator('.monaco-list-row');
         assert((await picks.count()) >= 2, `the quick pick offers ${await picks.count()} report(s)`);
         // Check the first two; a click lost to a re-render is clicked again.
-        const checked = async (i) =>
-          (await picks
+        // The row's aria-checked, or its checkbox widget's (a custom toggle, or an input).
+        const checked = (i) =>
+          picks
             .nth(i)
-            .getAttribute('aria-checked')
-            .catch(() => null)) === 'true' ||
-          (await picks
-            .nth(i)
-            .locator('input[type=checkbox]')
-            .isChecked()
-            .catch(() => false));
+            .evaluate(
+              (row) =>
+                row.getAttribute('aria-checked') === 'true' ||
+                !!row.querySelector(
+                  '[role=checkbox][aria-checked="true"], .monaco-custom-toggle.checked, input[type=checkbox]:checked',
+                ),
+              null,
+              QUICK,
+            )
+            .catch(() => false);
         for (let i = 0; i < 2; i++) {
           for (let attempt = 0; attempt < 3 && !(await checked(i)); attempt++) {
             const box = picks.nth(i).locator('.quick-input-list-checkbox, input[type=checkbox]').first();
@@ -762,6 +781,7 @@ try {
           }
           assert(await checked(i), `report ${i + 1} of the Compare Runs pick could not be checked`);
         }
+        step('two reports checked');
         await shots.take(page, 'compare-pick');
         await page.keyboard.press('Enter');
         await waitFor(async () => !(await qi.isVisible().catch(() => false)), {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { analyze, type Analysis } from '../../core/src/analysis/analyze';
 import type { ModelHeader } from '../../core/src/models/types';
+import { recipePathOf } from '../../server/src/workspace';
 import { ggufLlama2_7b, llama32_1b } from '../helpers/modelShapes';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -161,5 +162,23 @@ describe('the Get Started walkthrough', () => {
       for (const m of (s.description as string).matchAll(/\(command:([\w.]+)/g))
         assert.ok(commands.has(m[1]) || m[1].startsWith('workbench.'), `${s.id}: link to ${m[1]}`);
     }
+  });
+});
+
+describe('a new recipe before it is saved', () => {
+  it('the language server resolves an untitled recipe with a path from that path; a bare untitled one from nowhere', () => {
+    assert.equal(recipePathOf('untitled:/ws/stories260K-w4a16.quant'), '/ws/stories260K-w4a16.quant');
+    assert.equal(recipePathOf('untitled:/ws/my%20models/a.quant'), '/ws/my models/a.quant');
+    assert.equal(recipePathOf('file:///ws/a.quant'), '/ws/a.quant');
+    assert.equal(recipePathOf('untitled:Untitled-1'), undefined);
+    assert.equal(recipePathOf('vscode-notebook-cell:/ws/a.quant'), undefined);
+  });
+
+  it('so its relative model path resolves beside it', () => {
+    const a = analyze('model "stories260K"\ndefaults { format int8; group channel }\n', {
+      recipePath: recipePathOf(`untitled:${path.join(root, 'examples', 'new.quant')}`),
+    });
+    assert.deepEqual(errors(a), []);
+    assert.equal(a.modelPath, path.join(root, 'examples', 'stories260K'));
   });
 });

@@ -167,7 +167,7 @@ describe('Bitsmith extension', function () {
       ['nvfp4', undefined, /^defaults \{ format nvfp4 \}$/m],
       ['fp8', undefined, /^ {2}format fp8_e4m3$/m],
       ['q4_k_m', undefined, /^output gguf "out\/stories260K-Q4_K_M\.gguf"$/m],
-      ['fit', '300 KB', /^budget 300 KB$/m],
+      ['fit', '400 KB', /^budget 400 KB$/m],
     ];
     for (const [preset, budget, line] of cases) {
       it(`${preset}: an unsaved recipe beside the workspace root, checking clean, with its budget in the status bar`, async () => {
@@ -180,9 +180,12 @@ describe('Bitsmith extension', function () {
         assert.match(doc.getText(), /^model "stories260K"$/m);
         assert.match(doc.getText(), line);
         assert.strictEqual(vscode.window.activeTextEditor?.document, doc);
-        // The server's figures for the text as it is now: no error, a plan.
-        const b = await ext.exports.budget(doc.uri.toString());
-        assert.ok(b, 'the server resolves the unsaved recipe against its model');
+        // The server's figures for this version of the text (the edit that filled the new
+        // document reaches the server after its open): no error, a plan.
+        const b = await until(async () => {
+          const r = await ext.exports.budget(doc.uri.toString());
+          return r && r.version === doc.version && r;
+        }, `the server's figures for version ${doc.version} of the new recipe`);
         assert.strictEqual(b.errors, 0, `errors: ${JSON.stringify(errorsOf(doc).map((d) => d.message))}`);
         assert.ok(b.quantized > 0 && b.bpw > 0 && b.bpw < 32, JSON.stringify(b));
         // ... and the status bar shows them at once.
@@ -209,9 +212,43 @@ describe('Bitsmith extension', function () {
       assert.match(onDisk, /^recipe "stories260K FP8"$/m);
       const doc = await vscode.workspace.openTextDocument(saved);
       await vscode.window.showTextDocument(doc);
-      const bs = await ext.exports.budget(saved.toString());
-      assert.ok(bs && bs.errors === 0 && bs.quantized > 0, JSON.stringify(bs));
+      const bs = await until(async () => {
+        const r = await ext.exports.budget(saved.toString());
+        return r && r.version === doc.version && r;
+      }, "the server's figures for the saved recipe");
+      assert.ok(bs.errors === 0 && bs.quantized > 0, JSON.stringify(bs));
       await vscode.workspace.fs.delete(saved);
+    });
+  });
+
+  describe('Run Recipe on a new, unsaved recipe', () => {
+    it('saves it where it was named, then runs it: its compressed-tensors folder is written', async function () {
+      const doc = await vscode.commands.executeCommand('bitsmith.newRecipe', {
+        model: vscode.Uri.joinPath(root(), 'stories260K'),
+        preset: 'fp8',
+      });
+      assert.strictEqual(doc.uri.scheme, 'untitled');
+      const file = vscode.Uri.joinPath(root(), 'stories260K-fp8.quant');
+      const config = vscode.Uri.joinPath(root(), 'out', 'stories260K-fp8', 'config.json');
+      await vscode.commands.executeCommand('bitsmith.runRecipe');
+      await until(
+        async () => {
+          try {
+            await vscode.workspace.fs.stat(config);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        'out/stories260K-fp8/config.json written by the run',
+        T(120_000),
+      );
+      const text = Buffer.from(await vscode.workspace.fs.readFile(file)).toString('utf8');
+      assert.strictEqual(text, doc.getText(), 'the recipe on disk is the one the editor showed');
+      const cfg = JSON.parse(Buffer.from(await vscode.workspace.fs.readFile(config)).toString('utf8'));
+      assert.strictEqual(cfg.quantization_config?.quant_method, 'compressed-tensors');
+      await until(() => ext.exports.runningRecipes().length === 0, 'the run to end');
+      await vscode.workspace.fs.delete(file);
     });
   });
 

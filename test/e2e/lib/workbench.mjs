@@ -79,6 +79,8 @@ export async function openFile(page, name) {
 }
 
 const OPENERS = ['F1', 'Control+Shift+P', 'the command center'];
+/** For reads inside polling conditions: never Playwright's default wait for a missing element. */
+const QUICK = { timeout: 1000 };
 
 /** Closes whatever quick input is open (a pick left open would take the keys). */
 async function closeQuickInput(page) {
@@ -144,7 +146,11 @@ export async function runCommand(page, title, { timeout = T(45_000), ran, ranWha
       throw new Error(
         `could not run "${title}" from the command palette within ${secs(timeout)} (${attempt} attempts); last: ${last}`,
       );
-    const how = OPENERS[attempt % OPENERS.length];
+    // Keys pressed while a webview (a report panel) has the focus may never reach the
+    // workbench: then start with the command center.
+    const inWebview =
+      attempt === 0 && (await page.evaluate(() => document.activeElement?.tagName === 'IFRAME').catch(() => false));
+    const how = OPENERS[(attempt + (inWebview ? 2 : 0)) % OPENERS.length];
     attempt++;
     await closeQuickInput(page);
     if (!(await openPalette(page, how))) {
@@ -152,13 +158,13 @@ export async function runCommand(page, title, { timeout = T(45_000), ran, ranWha
       continue;
     }
     await input.fill(want).catch(() => {});
-    const typed = await waitFor(async () => (await input.inputValue().catch(() => '')) === want, {
+    const typed = await waitFor(async () => (await input.inputValue(QUICK).catch(() => '')) === want, {
       timeout: T(2000),
       interval: 100,
       what: 'the typed command',
     }).catch(() => false);
     if (!typed) {
-      last = `the input reads "${await input.inputValue().catch(() => '?')}", not "${want}"`;
+      last = `the input reads "${await input.inputValue(QUICK).catch(() => '?')}", not "${want}"`;
       continue;
     }
     let rows = [];
@@ -183,7 +189,8 @@ export async function runCommand(page, title, { timeout = T(45_000), ran, ranWha
         .catch(() => {});
     // Accepted: the palette closed, or the command opened its own quick input.
     const accepted = await waitFor(
-      async () => !(await input.isVisible().catch(() => false)) || (await input.inputValue().catch(() => '')) !== want,
+      async () =>
+        !(await input.isVisible().catch(() => false)) || (await input.inputValue(QUICK).catch(() => '')) !== want,
       { timeout: T(3000), interval: 100, what: 'the palette to take the command' },
     ).catch(() => false);
     if (!accepted) {
@@ -214,7 +221,7 @@ export async function pickQuickItem(page, text, what = `the quick pick row ${tex
     (
       await qi
         .locator('.quick-input-title')
-        .innerText()
+        .innerText(QUICK)
         .catch(() => '')
     ).trim();
   const before = await title();
