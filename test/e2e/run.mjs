@@ -227,8 +227,10 @@ try {
       url,
       async ({ page, exitPromise, consoleLines }) => {
         const extLimit = T(180_000);
-        const timeout = new Promise((r) => setTimeout(() => r('timeout'), extLimit));
+        let timer;
+        const timeout = new Promise((r) => (timer = setTimeout(() => r('timeout'), extLimit)));
         const code = await Promise.race([exitPromise, timeout]);
+        clearTimeout(timer); // or it would keep the harness alive after the summary
         await shots.take(page, 'ext-host-tests');
         let report;
         try {
@@ -933,7 +935,7 @@ try {
     const pkgStart = Date.now();
     const vsix = path.join(scratch, 'bitsmith.vsix');
     const packaged = await check(
-      'package: vsce package ships the bundles, the native addon and the webviews',
+      'package: vsce package ships the bundles, the native addon, the webviews, the snippets and the walkthrough',
       async () => {
         const vsce = path.join(E2E_DIR, 'node_modules', '.bin', 'vsce');
         const r = spawnSync(vsce, ['package', '--no-dependencies', '--no-rewrite-relative-links', '--out', vsix], {
@@ -950,6 +952,8 @@ try {
           ['extension/dist/cli.js'],
           ['extension/native/build/Release/*.node', (n) => /^extension\/native\/build\/Release\/[^/]+\.node$/.test(n)],
           ['extension/dist/webview/*', (n) => n.startsWith('extension/dist/webview/')],
+          ['extension/snippets/quant.json'],
+          ['extension/media/walkthrough/*.md', (n) => /^extension\/media\/walkthrough\/[^/]+\.md$/.test(n)],
         ];
         const missing = need.filter(([name, test]) => !names.some(test ?? ((n) => n === name))).map(([name]) => name);
         assert(

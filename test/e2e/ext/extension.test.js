@@ -230,6 +230,7 @@ describe('Bitsmith extension', function () {
       assert.strictEqual(doc.uri.scheme, 'untitled');
       const file = vscode.Uri.joinPath(root(), 'stories260K-fp8.quant');
       const config = vscode.Uri.joinPath(root(), 'out', 'stories260K-fp8', 'config.json');
+      const shown = doc.getText();
       await vscode.commands.executeCommand('bitsmith.runRecipe');
       await until(
         async () => {
@@ -244,7 +245,7 @@ describe('Bitsmith extension', function () {
         T(120_000),
       );
       const text = Buffer.from(await vscode.workspace.fs.readFile(file)).toString('utf8');
-      assert.strictEqual(text, doc.getText(), 'the recipe on disk is the one the editor showed');
+      assert.strictEqual(text, shown, 'the recipe on disk is the one the editor showed');
       const cfg = JSON.parse(Buffer.from(await vscode.workspace.fs.readFile(config)).toString('utf8'));
       assert.strictEqual(cfg.quantization_config?.quant_method, 'compressed-tensors');
       await until(() => ext.exports.runningRecipes().length === 0, 'the run to end');
