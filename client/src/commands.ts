@@ -7,7 +7,9 @@ import { BudgetRequest } from '../../server/src/protocol';
 import { latestReport } from './config';
 import type { Context } from './context';
 import { AllocationPanel, ComparePanel, ModelPanel, ReportPanel } from './panels';
+import { newRecipeFromModel } from './newRecipe';
 import { listReports, reportPickItems } from './reports';
+import { openWalkthrough } from './walkthrough';
 
 export type Cmd = (...args: unknown[]) => unknown;
 export type CmdFactory = (ctx: Context) => Cmd;
@@ -20,6 +22,9 @@ async function targetRecipe(arg: unknown, pickTitle: string): Promise<vscode.Uri
   if (isUri(arg) && arg.fsPath.endsWith('.quant')) return arg;
   const doc = vscode.window.activeTextEditor?.document;
   if (doc?.languageId === 'quant' && doc.uri.scheme === 'file') return doc.uri;
+  // A new recipe (New Recipe from Model...) is untitled with its future path: save it there.
+  if (doc?.languageId === 'quant' && doc.uri.scheme === 'untitled' && path.isAbsolute(doc.uri.fsPath))
+    return vscode.workspace.save(doc.uri);
   const files = await vscode.workspace.findFiles('**/*.quant', '**/{node_modules,.git}/**', 1000);
   if (!files.length) {
     void vscode.window.showInformationMessage('Bitsmith: no .quant recipe is open or in the workspace.');
@@ -187,7 +192,19 @@ export function showAllocation(ctx: Context): Cmd {
   };
 }
 
+/** New Recipe from Model...: a model and a preset in, an unsaved recipe out (client/src/newRecipe.ts). */
+export function newRecipe(_ctx: Context): Cmd {
+  return (arg?: unknown) => newRecipeFromModel(arg);
+}
+
+/** Get Started: the walkthrough (client/src/walkthrough.ts). */
+export function getStarted(_ctx: Context): Cmd {
+  return () => openWalkthrough();
+}
+
 export const commands: Record<string, CmdFactory> = {
+  newRecipe,
+  getStarted,
   runRecipe,
   cancelRun,
   openLastReport,

@@ -1,16 +1,20 @@
 // VS Code entry point: a thin activate/deactivate around Context (the language client, runs,
 // status bar), the commands table, and the providers registered once.
 import * as vscode from 'vscode';
+import { BudgetRequest, type BudgetResult } from '../../server/src/protocol';
 import { RecipeCodeLenses } from './codeLens';
 import { registerCommands } from './commands';
 import { Context } from './context';
 import { AllocationPanel, AllocationPanelSerializer, registerPanels } from './panels';
 import { RecipeTaskProvider, TASK_TYPE } from './tasks';
+import { WalkthroughProgress } from './walkthrough';
 
 /** What activate() returns: read by the extension-host tests. */
 export interface BitsmithApi {
   statusBarText(): string | undefined;
   runningRecipes(): string[];
+  /** The language server's figures for a recipe's current text (errors included), or null. */
+  budget(uri: string): Promise<BudgetResult | null | undefined>;
 }
 
 let ctx: Context | undefined;
@@ -26,6 +30,7 @@ export async function activate(extCtx: vscode.ExtensionContext): Promise<Bitsmit
     ),
   );
   c.pushCleanup(vscode.tasks.registerTaskProvider(TASK_TYPE, new RecipeTaskProvider(extCtx)));
+  c.pushCleanup(new WalkthroughProgress(c.budgetStatus));
   const lenses = new RecipeCodeLenses(c.runs);
   c.pushCleanup(lenses);
   c.pushCleanup(vscode.languages.registerCodeLensProvider({ language: 'quant', scheme: 'file' }, lenses));
@@ -38,6 +43,7 @@ export async function activate(extCtx: vscode.ExtensionContext): Promise<Bitsmit
   return {
     statusBarText: () => c.budgetStatus.text,
     runningRecipes: () => c.runs.running.map((u) => u.fsPath),
+    budget: async (uri: string) => c.client?.sendRequest(BudgetRequest, { uri }),
   };
 }
 

@@ -12,11 +12,15 @@ export class BudgetStatus implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private clientDisposables: vscode.Disposable[] = [];
+  private readonly shown = new vscode.EventEmitter<void>();
+  /** Fires each time a recipe's budget is rendered (the walkthrough's "See the budget" step). */
+  readonly onDidShow = this.shown.event;
 
   constructor() {
     this.item.name = 'Bitsmith budget';
     this.disposables.push(
       this.item,
+      this.shown,
       vscode.window.onDidChangeActiveTextEditor(() => void this.refresh()),
       vscode.workspace.onDidCloseTextDocument((d) => this.byUri.delete(d.uri.toString())),
     );
@@ -79,6 +83,7 @@ export class BudgetStatus implements vscode.Disposable {
     this.item.accessibilityInformation = { label: t.tooltip.replace(/\n/g, '. ') };
     this.item.show();
     this.visible = true;
+    this.shown.fire();
   }
 
   dispose(): void {

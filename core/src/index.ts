@@ -39,3 +39,4 @@ export * from './analysis/outputFacts';
 export * from './io/tempNames';
 export * from './io/atomicWrite';
 export * from './allocate/index';
+export * from './presets/index';

@@ -29,9 +29,12 @@ export function defaultTimeLimitMs(model: ModelHeader): number {
 }
 
 export function recipePathOf(uri: string): string | undefined {
-  if (!uri.startsWith('file:')) return undefined;
+  // An untitled document with the path it will be saved to (`untitled:/ws/new.quant`, as New
+  // Recipe from Model opens them) resolves its model from that folder already.
+  const file = uri.startsWith('untitled:/') ? `file://${uri.slice('untitled:'.length)}` : uri;
+  if (!file.startsWith('file:')) return undefined;
   try {
-    return fileURLToPath(uri);
+    return fileURLToPath(file);
   } catch {
     return undefined;
   }

@@ -6,6 +6,9 @@ const assert = require('assert');
 const vscode = require('vscode');
 
 const EXT_ID = 'bitsmith.bitsmith';
+/** Set by index.js from the harness: timeouts stretch on a loaded machine. */
+const SCALE = Number(process.env.BITSMITH_E2E_TIMEOUT_SCALE) || 2;
+const T = (ms) => Math.round(ms * SCALE);
 const COMMANDS = [
   'bitsmith.runRecipe',
   'bitsmith.cancelRun',
@@ -13,6 +16,8 @@ const COMMANDS = [
   'bitsmith.compareRuns',
   'bitsmith.inspectModel',
   'bitsmith.restartServer',
+  'bitsmith.newRecipe',
+  'bitsmith.getStarted',
 ];
 
 function root() {
@@ -27,13 +32,13 @@ async function open(rel) {
   return doc;
 }
 
-async function until(fn, what, timeout = 30_000) {
+async function until(fn, what, timeout = T(30_000)) {
   const deadline = Date.now() + timeout;
   let last;
   for (;;) {
     last = await fn();
     if (last) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout / 1000} s: ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${(timeout / 1000).toFixed(1)} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 150));
   }
 }
@@ -52,7 +57,7 @@ function positionOf(doc, needle) {
 }
 
 describe('Bitsmith extension', function () {
-  this.timeout(60_000);
+  this.timeout(T(60_000));
   let ext;
 
   before(async () => {
@@ -61,11 +66,11 @@ describe('Bitsmith extension', function () {
   });
 
   afterEach(async () => {
-    // A dirty editor would make closeAllEditors ask whether to save: revert first.
+    // A dirty editor (a new recipe is unsaved) would make closeAllEditors ask whether to save.
     for (const d of vscode.workspace.textDocuments) {
       if (!d.isDirty) continue;
       await vscode.window.showTextDocument(d);
-      await vscode.commands.executeCommand('workbench.action.files.revert');
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
     }
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
@@ -150,6 +155,101 @@ describe('Bitsmith extension', function () {
         return t && /6\.6/.test(t) && t;
       }, 'status bar text mentioning the 6.6 bpw budget');
       assert.match(text, /bpw/);
+    });
+  });
+
+  describe('New Recipe from Model', () => {
+    const errorsOf = (doc) =>
+      vscode.languages.getDiagnostics(doc.uri).filter((d) => d.severity === vscode.DiagnosticSeverity.Error);
+    const model = () => vscode.Uri.joinPath(root(), 'stories260K');
+    const cases = [
+      ['w4a16', undefined, /^calibration generated /m],
+      ['nvfp4', undefined, /^defaults \{ format nvfp4 \}$/m],
+      ['fp8', undefined, /^ {2}format fp8_e4m3$/m],
+      ['q4_k_m', undefined, /^output gguf "out\/stories260K-Q4_K_M\.gguf"$/m],
+      ['fit', '400 KB', /^budget 400 KB$/m],
+    ];
+    for (const [preset, budget, line] of cases) {
+      it(`${preset}: an unsaved recipe beside the workspace root, checking clean, with its budget in the status bar`, async () => {
+        const doc = await vscode.commands.executeCommand('bitsmith.newRecipe', { model: model(), preset, budget });
+        assert.ok(doc, 'the command resolves to the new document');
+        assert.strictEqual(doc.uri.scheme, 'untitled');
+        assert.strictEqual(doc.languageId, 'quant');
+        const stem = preset === 'q4_k_m' ? 'Q4_K_M' : preset;
+        assert.strictEqual(doc.uri.fsPath, vscode.Uri.joinPath(root(), `stories260K-${stem}.quant`).fsPath);
+        assert.match(doc.getText(), /^model "stories260K"$/m);
+        assert.match(doc.getText(), line);
+        assert.strictEqual(vscode.window.activeTextEditor?.document, doc);
+        // The server's figures for this version of the text (the edit that filled the new
+        // document reaches the server after its open): no error, a plan.
+        const b = await until(async () => {
+          const r = await ext.exports.budget(doc.uri.toString());
+          return r && r.version === doc.version && r;
+        }, `the server's figures for version ${doc.version} of the new recipe`);
+        assert.strictEqual(b.errors, 0, `errors: ${JSON.stringify(errorsOf(doc).map((d) => d.message))}`);
+        assert.ok(b.quantized > 0 && b.bpw > 0 && b.bpw < 32, JSON.stringify(b));
+        // ... and the status bar shows them at once.
+        const figure = `${+b.bpw.toFixed(3)} bpw`;
+        const text = await until(() => {
+          const t = ext.exports.statusBarText();
+          return t && t.includes(figure) && t;
+        }, `the status bar with ${figure} for the new ${preset} recipe`);
+        if (preset === 'fit') assert.match(text, /budget/);
+        await until(() => errorsOf(doc).length === 0, 'no error diagnostic published');
+      });
+    }
+
+    it('never reuses a name in use, and Save writes the recipe where it was named, checking clean there', async () => {
+      const a = await vscode.commands.executeCommand('bitsmith.newRecipe', { model: model(), preset: 'fp8' });
+      const b = await vscode.commands.executeCommand('bitsmith.newRecipe', { model: model(), preset: 'fp8' });
+      assert.strictEqual(a.uri.fsPath, vscode.Uri.joinPath(root(), 'stories260K-fp8.quant').fsPath);
+      assert.strictEqual(b.uri.fsPath, vscode.Uri.joinPath(root(), 'stories260K-fp8-2.quant').fsPath);
+      const saved = await vscode.workspace.save(a.uri);
+      assert.ok(saved, 'saved');
+      assert.strictEqual(saved.scheme, 'file');
+      assert.strictEqual(saved.fsPath, a.uri.fsPath);
+      const onDisk = Buffer.from(await vscode.workspace.fs.readFile(saved)).toString('utf8');
+      assert.match(onDisk, /^recipe "stories260K FP8"$/m);
+      const doc = await vscode.workspace.openTextDocument(saved);
+      await vscode.window.showTextDocument(doc);
+      const bs = await until(async () => {
+        const r = await ext.exports.budget(saved.toString());
+        return r && r.version === doc.version && r;
+      }, "the server's figures for the saved recipe");
+      assert.ok(bs.errors === 0 && bs.quantized > 0, JSON.stringify(bs));
+      await vscode.workspace.fs.delete(saved);
+    });
+  });
+
+  describe('Run Recipe on a new, unsaved recipe', () => {
+    it('saves it where it was named, then runs it: its compressed-tensors folder is written', async function () {
+      const doc = await vscode.commands.executeCommand('bitsmith.newRecipe', {
+        model: vscode.Uri.joinPath(root(), 'stories260K'),
+        preset: 'fp8',
+      });
+      assert.strictEqual(doc.uri.scheme, 'untitled');
+      const file = vscode.Uri.joinPath(root(), 'stories260K-fp8.quant');
+      const config = vscode.Uri.joinPath(root(), 'out', 'stories260K-fp8', 'config.json');
+      const shown = doc.getText();
+      await vscode.commands.executeCommand('bitsmith.runRecipe');
+      await until(
+        async () => {
+          try {
+            await vscode.workspace.fs.stat(config);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        'out/stories260K-fp8/config.json written by the run',
+        T(120_000),
+      );
+      const text = Buffer.from(await vscode.workspace.fs.readFile(file)).toString('utf8');
+      assert.strictEqual(text, shown, 'the recipe on disk is the one the editor showed');
+      const cfg = JSON.parse(Buffer.from(await vscode.workspace.fs.readFile(config)).toString('utf8'));
+      assert.strictEqual(cfg.quantization_config?.quant_method, 'compressed-tensors');
+      await until(() => ext.exports.runningRecipes().length === 0, 'the run to end');
+      await vscode.workspace.fs.delete(file);
     });
   });
 

@@ -5,6 +5,7 @@
 // as JSON (the code-server harness reads them: the extension host's stdout is not the harness's).
 'use strict';
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 
 function loadMocha() {
@@ -19,11 +20,21 @@ function loadMocha() {
   throw new Error('mocha not found: run `bash test/e2e/setup.sh` (or npm install at the repo root)');
 }
 
+/** The harness's timeout scale for a loaded machine (test/e2e/lib/timing.mjs), else the same rule here. */
+function timeoutScale() {
+  const fixed = Number(process.env.BITSMITH_E2E_TIMEOUT_SCALE);
+  if (fixed > 0) return fixed;
+  const perCore = os.loadavg()[0] / Math.max(1, os.cpus().length);
+  return Math.min(6, Math.max(2, perCore));
+}
+
 function run() {
   const Mocha = loadMocha();
+  // The tests read the scale from here (their own waits are conditions with scaled timeouts).
+  process.env.BITSMITH_E2E_TIMEOUT_SCALE = String(timeoutScale());
   const mocha = new Mocha({
     ui: 'bdd',
-    timeout: 60_000,
+    timeout: 60_000 * timeoutScale(),
     color: false,
     reporter: 'spec',
     grep: process.env.BITSMITH_E2E_GREP || undefined,

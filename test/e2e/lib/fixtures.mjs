@@ -22,6 +22,20 @@ export function copyExamples(dest) {
   return dest;
 }
 
+/**
+ * Makes the workspace copy of allocate.quant quick to measure: metric weight instead of
+ * metric output (one pass per candidate, about 4 s on a loaded 2-core machine, instead of a
+ * KL pass per tensor, about 45 s). The editor flow the e2e test checks (Measure, the panel,
+ * the info squiggle going away) is the same; the output metric has its CLI tests.
+ */
+export function quickAllocation(ws) {
+  const file = path.join(ws, 'allocate.quant');
+  const text = fs.readFileSync(file, 'utf8');
+  if (!/^ {2}metric output$/m.test(text))
+    throw new Error('examples/allocate.quant no longer has `metric output`: update test/e2e/lib/fixtures.mjs');
+  fs.writeFileSync(file, text.replace(/^ {2}metric output$/m, '  metric weight   # e2e: quick to measure'));
+}
+
 export function cliJson(args, { allowExit1 = false } = {}) {
   try {
     return JSON.parse(

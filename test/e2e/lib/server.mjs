@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { T, secs, timeoutScale } from './timing.mjs';
 
 export const E2E_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO = path.resolve(E2E_DIR, '..', '..');
@@ -155,7 +156,7 @@ export class CodeServer {
         env: scratchEnv(this.root, this.extraEnv),
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: 120_000,
+        timeout: T(120_000),
       },
     );
   }
@@ -182,16 +183,15 @@ export class CodeServer {
       this.extensionsDir,
     ];
     // detached = setsid: the server, its extension host and watchers share one process group.
-    this.proc = spawn(CODE_SERVER, args, {
-      detached: true,
-      stdio: ['ignore', log, log],
-      env: scratchEnv(this.root, this.extraEnv),
-    });
+    // The extension-host tests scale their waits like the harness (test/e2e/ext/index.js).
+    const env = scratchEnv(this.root, { BITSMITH_E2E_TIMEOUT_SCALE: String(timeoutScale()), ...this.extraEnv });
+    this.proc = spawn(CODE_SERVER, args, { detached: true, stdio: ['ignore', log, log], env });
     fs.closeSync(log);
     groups.add(this.proc.pid);
     let exited = null;
     this.proc.on('exit', (code, sig) => (exited = sig ?? code));
-    const deadline = Date.now() + 60_000;
+    const limit = T(60_000);
+    const deadline = Date.now() + limit;
     while (Date.now() < deadline) {
       if (exited !== null) throw new Error(`code-server exited (${exited}) before it was ready\n${this.logTail()}`);
       try {
@@ -202,7 +202,7 @@ export class CodeServer {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`code-server did not answer /healthz within 60 s\n${this.logTail()}`);
+    throw new Error(`code-server did not answer /healthz within ${secs(limit)}\n${this.logTail()}`);
   }
 
   /** Process ids in this server's process group (from /proc), with their command lines. */

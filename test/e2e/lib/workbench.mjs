@@ -3,6 +3,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
+import { T, secs, visible, waitFor } from './timing.mjs';
+
+export { T, visible, waitFor, waitSteady } from './timing.mjs';
 
 export const CHROMIUM = process.env.BITSMITH_E2E_CHROMIUM || '/usr/bin/chromium';
 
@@ -46,7 +49,7 @@ export class Shots {
 export async function openWorkbench(browser, url, { log = () => {}, exposeExit } = {}) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
+  page.setDefaultTimeout(T(30_000));
   const consoleLines = [];
   page.on('console', (m) => {
     const t = m.text();
@@ -59,7 +62,7 @@ export async function openWorkbench(browser, url, { log = () => {}, exposeExit }
     exitPromise = new Promise((resolve) => page.exposeFunction('codeAutomationExit', (code) => resolve(code)));
   }
   await page.goto(url);
-  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  await visible(page.locator('.monaco-workbench'), 'the workbench (.monaco-workbench)', T(60_000));
   log('workbench loaded');
   return { context, page, consoleLines, exitPromise };
 }
@@ -67,51 +70,167 @@ export async function openWorkbench(browser, url, { log = () => {}, exposeExit }
 /** Waits for the explorer to list the workspace, then opens a top-level file by name. */
 export async function openFile(page, name) {
   const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first();
-  await row.waitFor({ timeout: 60_000 });
+  await visible(row, `${name} in the explorer`, T(60_000));
   await row.click();
-  const tab = page.locator('.tabs-container .tab', { hasText: name }).first();
-  await tab.waitFor();
+  await visible(page.locator('.tabs-container .tab', { hasText: name }), `the editor tab of ${name}`);
   const editor = page.locator('.editor-instance .monaco-editor').first();
-  await editor.locator('.view-line').first().waitFor();
+  await visible(editor.locator('.view-line'), `the text of ${name}`);
   return editor;
 }
 
-/** Runs a command from the command palette by its full title ("Bitsmith: Run Recipe").
- * The palette is asked up to three times: right after a window opens, VS Code has been seen
- * to answer a query from a command list that did not have the extension's commands yet. */
-export async function runCommand(page, title) {
+const OPENERS = ['F1', 'Control+Shift+P', 'the command center'];
+/** For reads inside polling conditions: never Playwright's default wait for a missing element. */
+const QUICK = { timeout: 1000 };
+
+/** Closes whatever quick input is open (a pick left open would take the keys). */
+async function closeQuickInput(page) {
+  const qi = page.locator('.quick-input-widget');
+  if (!(await qi.isVisible().catch(() => false))) return;
+  await page.keyboard.press('Escape');
+  await qi.waitFor({ state: 'hidden', timeout: T(3000) }).catch(() => {});
+}
+
+/** Opens the command palette one way; true once its input is visible. */
+async function openPalette(page, how) {
+  if (how === 'the command center') {
+    // Works whatever has the focus (F1 pressed inside a webview may not reach the workbench);
+    // it opens Quick Open, which `>` then switches to commands.
+    const cc = page.locator('.command-center .command-center-center').first();
+    if (!(await cc.isVisible().catch(() => false))) return false;
+    await cc.click({ timeout: T(3000) }).catch(() => {});
+  } else {
+    await page.keyboard.press(how);
+  }
+  return page
+    .locator('.quick-input-widget input')
+    .first()
+    .waitFor({ state: 'visible', timeout: T(3000) })
+    .then(
+      () => true,
+      () => false,
+    );
+}
+
+/** The labels of the quick input's rows, and which one has the focus. */
+async function quickRows(page) {
+  return page
+    .locator('.quick-input-widget .monaco-list-row')
+    .evaluateAll((rows) =>
+      rows.map((r) => ({
+        label: (r.querySelector('.label-name')?.textContent ?? r.textContent ?? '').replace(/\s+/g, ' ').trim(),
+        aria: r.getAttribute('aria-label') ?? '',
+        focused: r.classList.contains('focused'),
+      })),
+    )
+    .catch(() => []);
+}
+
+/**
+ * Runs a command from the command palette by its full title ("Bitsmith: Run Recipe"), and
+ * makes sure it ran: opens the palette (F1, Ctrl+Shift+P, then the command center) until its
+ * input is visible, types `>title` and checks the input holds exactly that, waits for the row
+ * with exactly that label (right after a window opens the palette may not list the
+ * extension's commands yet), presses Enter on it (or clicks it when another row has the
+ * focus), and checks the palette let go of the text. Any step that fails starts over, until
+ * the timeout; the error says which step failed last.
+ */
+export async function runCommand(page, title, { timeout = T(45_000), ran, ranWhat = 'its effect' } = {}) {
   const qi = page.locator('.quick-input-widget');
   const input = qi.locator('input').first();
-  let shown = [];
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    await page.keyboard.press('F1');
-    try {
-      await input.waitFor({ timeout: 3000 });
-    } catch {
-      // F1 pressed while a webview has the focus may not reach the workbench: open the quick
-      // input from the title bar's command center instead ('>' then switches it to commands).
-      await page.locator('.command-center .command-center-center').first().click();
-      await input.waitFor();
-    }
-    await input.fill(`>${title}`);
-    const row = qi.locator('.monaco-list-row', { hasText: title }).first();
-    try {
-      await row.waitFor({ timeout: attempt === 3 ? 15_000 : 5_000 });
-      await row.click();
-      return;
-    } catch {
-      shown = await qi
-        .locator('.monaco-list-row')
-        .allInnerTexts()
-        .catch(() => []);
-      await page.keyboard.press('Escape');
-      console.log(
-        `  (palette attempt ${attempt}: "${title}" not listed yet; rows: ${JSON.stringify(shown.slice(0, 3))})`,
+  const want = `>${title}`;
+  const start = Date.now();
+  let attempt = 0;
+  let last = 'nothing: no attempt finished';
+  for (;;) {
+    if (attempt > 0 && Date.now() - start > timeout)
+      throw new Error(
+        `could not run "${title}" from the command palette within ${secs(timeout)} (${attempt} attempts); last: ${last}`,
       );
-      await page.waitForTimeout(1000);
+    // Keys pressed while a webview (a report panel) has the focus may never reach the
+    // workbench: then start with the command center.
+    const inWebview =
+      attempt === 0 && (await page.evaluate(() => document.activeElement?.tagName === 'IFRAME').catch(() => false));
+    const how = OPENERS[(attempt + (inWebview ? 2 : 0)) % OPENERS.length];
+    attempt++;
+    await closeQuickInput(page);
+    if (!(await openPalette(page, how))) {
+      last = `the palette's input did not become visible after ${how}`;
+      continue;
     }
+    await input.fill(want).catch(() => {});
+    const typed = await waitFor(async () => (await input.inputValue(QUICK).catch(() => '')) === want, {
+      timeout: T(2000),
+      interval: 100,
+      what: 'the typed command',
+    }).catch(() => false);
+    if (!typed) {
+      last = `the input reads "${await input.inputValue(QUICK).catch(() => '?')}", not "${want}"`;
+      continue;
+    }
+    let rows = [];
+    const listed = await waitFor(
+      async () => {
+        rows = await quickRows(page);
+        return rows.some((r) => r.label === title || r.aria.startsWith(title));
+      },
+      { timeout: T(2500), interval: 150, what: `"${title}" in the palette` },
+    ).catch(() => false);
+    if (!listed) {
+      last = `"${title}" is not listed (rows: ${JSON.stringify(rows.slice(0, 5).map((r) => r.label))})`;
+      continue;
+    }
+    const index = rows.findIndex((r) => r.label === title || r.aria.startsWith(title));
+    if (rows[index].focused) await page.keyboard.press('Enter');
+    else
+      await qi
+        .locator('.monaco-list-row')
+        .nth(index)
+        .click({ timeout: T(3000) })
+        .catch(() => {});
+    // Accepted: the palette closed, or the command opened its own quick input.
+    const accepted = await waitFor(
+      async () =>
+        !(await input.isVisible().catch(() => false)) || (await input.inputValue(QUICK).catch(() => '')) !== want,
+      { timeout: T(3000), interval: 100, what: 'the palette to take the command' },
+    ).catch(() => false);
+    if (!accepted) {
+      last = 'the palette kept the typed command after Enter';
+      continue;
+    }
+    // A palette closed by something taking the focus (a panel revealing itself) looks the
+    // same as one that ran the command: where the caller knows the command's effect, wait
+    // for it, and start over without it.
+    if (ran && !(await waitFor(ran, { timeout: T(5000), what: ranWhat }).catch(() => false))) {
+      last = `the palette closed but ${ranWhat} did not show (the Enter may have gone elsewhere)`;
+      continue;
+    }
+    if (attempt > 1) console.log(`    (palette: "${title}" ran at attempt ${attempt}; before: ${last})`);
+    return;
   }
-  throw new Error(`command "${title}" is not in the command palette (rows: ${JSON.stringify(shown.slice(0, 8))})`);
+}
+
+/**
+ * Picks the row of the open quick pick whose text matches `text` (a string or a RegExp)
+ * and checks the pick let go of it (closed, or moved on to its next question).
+ */
+export async function pickQuickItem(page, text, what = `the quick pick row ${text}`) {
+  const qi = page.locator('.quick-input-widget');
+  const row = qi.locator('.monaco-list-row', { hasText: text }).first();
+  await visible(row, what, T(20_000));
+  const title = async () =>
+    (
+      await qi
+        .locator('.quick-input-title')
+        .innerText(QUICK)
+        .catch(() => '')
+    ).trim();
+  const before = await title();
+  await row.click();
+  await waitFor(async () => !(await qi.isVisible().catch(() => false)) || (await title()) !== before, {
+    timeout: T(10_000),
+    what: `the quick pick to take ${what}`,
+    seen: title,
+  });
 }
 
 /** The content frame of the (first) ready webview: the outer iframe hosts the inner #active-frame. */
@@ -120,7 +239,7 @@ export function webview(page, index = 0) {
 }
 
 /** Hovers the mouse over a locator's centre until a hover widget matching `pattern` shows. */
-export async function hoverUntil(page, target, pattern, timeout = 45_000) {
+export async function hoverUntil(page, target, pattern, timeout = T(45_000)) {
   const deadline = Date.now() + timeout;
   const hover = page.locator('.monaco-hover:not(.hidden)').filter({ hasText: pattern });
   let last = '';
@@ -139,11 +258,11 @@ export async function hoverUntil(page, target, pattern, timeout = 45_000) {
           .catch(() => []);
       }
     } else {
-      await page.waitForTimeout(300);
+      await target.waitFor({ state: 'visible', timeout: Math.max(1, deadline - Date.now()) }).catch(() => {});
     }
   }
   throw new Error(
-    `no hover matching ${pattern} within ${timeout / 1000} s (hovers seen: ${JSON.stringify(last).slice(0, 300)})`,
+    `no hover matching ${pattern} within ${secs(timeout)} (hovers seen: ${JSON.stringify(last).slice(0, 300)})`,
   );
 }
 
@@ -195,14 +314,4 @@ export async function recordNotifications(page) {
 
 export async function recorded(page) {
   return page.evaluate(() => /** @type {any} */ (window).__e2eSeen?.slice() ?? []);
-}
-
-export async function waitFor(cond, { timeout = 10_000, interval = 200, what = 'condition' } = {}) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, interval));
-  }
 }
