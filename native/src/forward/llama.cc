@@ -54,13 +54,13 @@ double numMember(const json::Value& cfg, const std::string& file, const char* ke
   return v->number;
 }
 
-LlamaConfig configFromJson(const Model& m, const std::string& file) {
-  MappedFile f(file);
-  if (f.size() > (64u << 20)) configError(file, "config.json is larger than 64 MiB");
+}  // namespace
+
+LlamaConfig configFromJson(const Model& m, const std::string& file, const std::string& text) {
   json::Value cfg;
-  std::string err;
-  if (!json::parse(reinterpret_cast<const char*>(f.data()), size_t(f.size()), cfg, err))
-    configError(file, "invalid JSON: " + err);
+  json::ParseError err;
+  if (!json::parse(text.data(), text.size(), cfg, err, configLimits()))
+    configError(file, "invalid JSON: " + err.message);
   if (!cfg.isObject()) configError(file, "not a JSON object");
   LlamaConfig c;
   c.source = file;
@@ -129,14 +129,12 @@ LlamaConfig configFromJson(const Model& m, const std::string& file) {
   return c;
 }
 
-}  // namespace
-
 LlamaConfig readConfig(const Model& m) {
   if (m.format == "llama2c") {
-    const MappedFile& f = *m.files.at(0);
+    const InputFile& f = *m.files.at(0);
     if (f.size() < 28) throw ModelError("model/truncated", f.path() + ": no llama2.c header");
     int32_t h[7];
-    std::memcpy(h, f.data(), 28);
+    f.read(0, h, 28);
     LlamaConfig c;
     c.architecture = "llama";
     c.source = f.path();
@@ -168,7 +166,11 @@ LlamaConfig readConfig(const Model& m) {
     throw ModelError(
         "forward/no-config",
         m.path + ": the forward pass needs the model's config.json (looked for " + cfg + ")");
-  return configFromJson(m, cfg);
+  InputFile f(cfg);
+  if (f.size() > kMaxConfigBytes)
+    configError(cfg, "config.json is " + std::to_string(f.size()) + " bytes (limit " +
+                         std::to_string(kMaxConfigBytes) + ")");
+  return configFromJson(m, cfg, f.readString(0, size_t(f.size())));
 }
 
 const char* siteName(Site s) {

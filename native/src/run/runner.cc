@@ -681,10 +681,9 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
     gguf->open();
   }
   // Declared after `writer` (and `model`): destroyed first, so its thread is gone before
-  // the temporary file is removed and the model unmapped.
+  // the temporary file is removed and the model closed.
   std::unique_ptr<AsyncWriter> async;
   if (writer) async = std::make_unique<AsyncWriter>(*writer, size_t(64) << 20);
-  const Model* mp = model.get();
 
   ThreadPool pool(job.threads);
   {
@@ -836,21 +835,14 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
         const int64_t rb = ref.rowBytes();
         const int64_t chunkRows =
             std::max<int64_t>(1, (int64_t(8) << 20) / std::max<int64_t>(1, rb));
-        const uint8_t* base = model->fileOf(ref).data() + ref.offset;
-        const TensorRef* rp = &ref;
-        if (ref.permuteHeads <= 0) {
-          // Straight from the map to the file; pages are dropped once written.
-          for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
-            checkCancel();
-            const int64_t r1 = std::min(rows, r0 + chunkRows);
-            async->pushBorrowed(base + r0 * rb, size_t((r1 - r0) * rb),
-                                [mp, rp, r0, r1] { mp->release(*rp, r0, r1); });
-          }
-        } else {
-          std::unique_ptr<uint8_t[]> tmp(new uint8_t[size_t(ref.bytes)]);
-          model->readRowsRaw(ref, 0, rows, tmp.get());
-          model->release(ref, 0, rows);
-          async->push(std::move(tmp), size_t(ref.bytes));
+        // Read (pread: a model truncated meanwhile is an error, not a SIGBUS) a chunk at a time.
+        for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
+          checkCancel();
+          const int64_t r1 = std::min(rows, r0 + chunkRows);
+          std::unique_ptr<uint8_t[]> tmp(new uint8_t[size_t((r1 - r0) * rb)]);
+          model->readRowsRaw(ref, r0, r1, tmp.get());
+          model->release(ref, r0, r1);
+          async->push(std::move(tmp), size_t((r1 - r0) * rb));
         }
       }
       ev.set("action", Value::of("keep"));

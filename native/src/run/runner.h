@@ -1,5 +1,5 @@
 // Executes a plan on a model: tensor by tensor (and, when the configuration is row-local,
-// row chunk by row chunk), read from the memory-mapped model, converted to f32,
+// row chunk by row chunk), read from the model (io/input_file.h), converted to f32,
 // quantized by quantizeTensor (quant/quantize.h), measured, and written back dequantized
 // in the source dtype to a fake-quant safetensors file. Progress goes to an EventSink as
 // JSON objects; a cancel flag is checked between tensors and between chunks.
