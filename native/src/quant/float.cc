@@ -28,6 +28,7 @@
 
 #include "common/cpu.h"
 #include "common/fp.h"
+#include "quant/scale.h"
 #include "quant/driver.h"
 #include "quant/gptq_driver.h"
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/fp.h"
+#include "quant/scale.h"
 #include "quant/ggml/family.h"
 #include "quant/hqq.h"
 #include "quant/importance.h"

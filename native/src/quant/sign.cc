@@ -11,6 +11,7 @@
 
 #include "common/cpu.h"
 #include "common/fp.h"
+#include "quant/scale.h"
 #include "quant/driver.h"
 
 #if BITSMITH_X86
