@@ -70,6 +70,16 @@ if (!cxx) {
   process.exit(1);
 }
 
+// The addon's own warning flags (native/binding.gyp, a Python literal: '#' comments), as
+// errors: the native sources stay warning-free under clang as well as gcc.
+const gyp = JSON.parse(
+  fs
+    .readFileSync(path.join(root, 'native', 'binding.gyp'), 'utf8')
+    .split('\n')
+    .filter((l) => !/^\s*#/.test(l))
+    .join('\n'),
+);
+const warnings = gyp.targets[0].cflags_cc.filter((f) => f.startsWith('-W'));
 const sanitize = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
 const cflags = [
   '-std=c++17',
@@ -77,9 +87,8 @@ const cflags = [
   '-g',
   '-fno-omit-frame-pointer',
   '-pthread',
-  '-Wall',
-  '-Wextra',
-  '-Wno-unused-parameter',
+  ...warnings,
+  '-Werror',
   `-I${src}`,
   ...sanitize,
   ...(process.arch === 'x64' ? ['-march=x86-64-v2'] : []),
