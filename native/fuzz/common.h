@@ -21,17 +21,18 @@ namespace fuzz {
 
 /** This process's own folder, on /dev/shm when there is one; removed at exit. */
 inline const std::string& workDir() {
-  static const std::string dir = [] {
+  // Never freed: the exit handler below runs after static destructors would have.
+  static const std::string* dir = [] {
     const std::string base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    std::string d = base + "/bitsmith-fuzz-" + std::to_string(getpid());
-    std::filesystem::create_directories(d);
+    auto* d = new std::string(base + "/bitsmith-fuzz-" + std::to_string(getpid()));
+    std::filesystem::create_directories(*d);
     std::atexit([] {
       std::error_code ec;
-      std::filesystem::remove_all(workDir(), ec);
+      std::filesystem::remove_all(*dir, ec);
     });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 /** Writes the input to `name` in the work folder (replacing it) and returns its path. */
