@@ -110,6 +110,7 @@ for (const mode of modes) {
     const s = median(times.get(name));
     line.push(`${name}: ${s.toFixed(3)} s, ${(bytes / s / 1e9).toFixed(2)} GB/s`);
   }
-  if (baseline) line.push(`this/baseline time ${(median(times.get('this build')) / median(times.get('baseline'))).toFixed(3)}`);
+  if (baseline)
+    line.push(`this/baseline time ${(median(times.get('this build')) / median(times.get('baseline'))).toFixed(3)}`);
   console.log(line.join('   '));
 }

@@ -66,7 +66,9 @@ function findClang() {
 }
 const cxx = findClang();
 if (!cxx) {
-  console.error('fuzz: clang++ not found; install it with `bash scripts/setup-system.sh fuzz` (Debian: clang-14 libclang-rt-14-dev)');
+  console.error(
+    'fuzz: clang++ not found; install it with `bash scripts/setup-system.sh fuzz` (Debian: clang-14 libclang-rt-14-dev)',
+  );
   process.exit(1);
 }
 
@@ -97,13 +99,11 @@ const cflags = [
 // ---- incremental build -------------------------------------------------------------------
 
 function sourcesUnder(dir) {
-  const out = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...sourcesUnder(p));
-    else if (e.name.endsWith('.cc')) out.push(p);
-  }
-  return out;
+  return fs
+    .readdirSync(dir, { recursive: true })
+    .filter((f) => f.endsWith('.cc'))
+    .map((f) => path.join(dir, f))
+    .sort();
 }
 
 const mtime = (p) => {
@@ -119,7 +119,10 @@ function stale(obj, dep, flagsFile) {
   const t = mtime(obj);
   if (t < 0 || !fs.existsSync(dep) || mtime(flagsFile) > t) return true;
   const text = fs.readFileSync(dep, 'utf8').replace(/\\\n/g, ' ');
-  const deps = text.slice(text.indexOf(':') + 1).split(/\s+/).filter(Boolean);
+  const deps = text
+    .slice(text.indexOf(':') + 1)
+    .split(/\s+/)
+    .filter(Boolean);
   return deps.some((d) => mtime(d) < 0 || mtime(d) > t);
 }
 
@@ -164,8 +167,16 @@ async function buildAll() {
   // The backend minus its N-API layer, and the harnesses.
   const lib = sourcesUnder(src).filter((f) => !f.startsWith(path.join(src, 'napi')) && path.basename(f) !== 'addon.cc');
   const units = [
-    ...lib.map((f) => ({ src: f, obj: path.join(build, 'obj', path.relative(src, f).replace(/\.cc$/, '.o')), fuzz: false })),
-    ...targets.map((t) => ({ src: path.join(fuzzDir, `${t}.cc`), obj: path.join(build, 'obj', 'fuzz', `${t}.o`), fuzz: true })),
+    ...lib.map((f) => ({
+      src: f,
+      obj: path.join(build, 'obj', path.relative(src, f).replace(/\.cc$/, '.o')),
+      fuzz: false,
+    })),
+    ...targets.map((t) => ({
+      src: path.join(fuzzDir, `${t}.cc`),
+      obj: path.join(build, 'obj', 'fuzz', `${t}.o`),
+      fuzz: true,
+    })),
   ];
   const todo = units.filter((u) => stale(u.obj, u.obj.replace(/\.o$/, '.d'), flagsFile));
   if (todo.length) log(`fuzz: compiling ${todo.length} file(s) with ${cxx} (ASan + UBSan)`);
@@ -173,9 +184,17 @@ async function buildAll() {
     todo.map((u) => () => {
       fs.mkdirSync(path.dirname(u.obj), { recursive: true });
       const extra = u.fuzz ? ['-fsanitize=fuzzer-no-link', `-I${fuzzDir}`] : ['-fsanitize=fuzzer-no-link'];
-      return exec(cxx, [...cflags, ...extra, '-MMD', '-MF', u.obj.replace(/\.o$/, '.d'), '-c', u.src, '-o', u.obj]).then(
-        (r) => ({ ...r, unit: u }),
-      );
+      return exec(cxx, [
+        ...cflags,
+        ...extra,
+        '-MMD',
+        '-MF',
+        u.obj.replace(/\.o$/, '.d'),
+        '-c',
+        u.src,
+        '-o',
+        u.obj,
+      ]).then((r) => ({ ...r, unit: u }));
     }),
     jobs,
   );
@@ -219,7 +238,9 @@ const common = (t) => [
   // A hang detector, not a speed test: a single input never legitimately takes a minute.
   '-timeout=60',
   `-artifact_prefix=${path.join(build, 'artifacts', `${t}-`)}`,
-  ...(fs.existsSync(path.join(fuzzDir, 'dict', `${t}.dict`)) ? [`-dict=${path.join(fuzzDir, 'dict', `${t}.dict`)}`] : []),
+  ...(fs.existsSync(path.join(fuzzDir, 'dict', `${t}.dict`))
+    ? [`-dict=${path.join(fuzzDir, 'dict', `${t}.dict`)}`]
+    : []),
 ];
 
 function report(t, what, r) {

@@ -12,8 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const bitsmith::Imatrix im = bitsmith::readImatrix(path);
     if (im.entries.empty()) fuzz::finding("no entries");
     for (const auto& e : im.entries) {
-      if (e.name.empty() || e.nIn < 1 || e.nMat < 1 ||
-          int64_t(e.mean.size()) != e.nIn * e.nMat)
+      if (e.name.empty() || e.nIn < 1 || e.nMat < 1 || int64_t(e.mean.size()) != e.nIn * e.nMat)
         fuzz::finding("entry " + e.name + ": bad sizes");
       for (float v : e.mean)
         if (!std::isfinite(v) || v < 0) fuzz::finding("entry " + e.name + ": bad mean");

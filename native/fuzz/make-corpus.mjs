@@ -79,7 +79,12 @@ put(
     [
       { name: 'a.weight', dtype: 'F32', shape: [2, 3], data: f32([1, -2, 3.5, 0, 1e-3, -7]) },
       { name: 'b.weight', dtype: 'BF16', shape: [4, 4], data: randomBytes(32).map((x, i) => (i % 2 ? 0x3c : x)) },
-      { name: 'c.weight', dtype: 'F16', shape: [2, 2, 2], data: Buffer.from([0, 0x3c, 0, 0xbc, 0, 0x40, 1, 0, 0, 0x7c, 0, 0, 0, 0x80, 0xff, 0x7b]) },
+      {
+        name: 'c.weight',
+        dtype: 'F16',
+        shape: [2, 2, 2],
+        data: Buffer.from([0, 0x3c, 0, 0xbc, 0, 0x40, 1, 0, 0, 0x7c, 0, 0, 0, 0x80, 0xff, 0x7b]),
+      },
       { name: 'd.bias', dtype: 'F64', shape: [3], data: Buffer.from(new Float64Array([0.5, -1e300, 3]).buffer) },
       { name: 'e.scalar', dtype: 'F32', shape: [], data: f32([42]) },
       { name: 'ids', dtype: 'I8', shape: [5], data: Buffer.from([1, 2, 3, 4, 5]) },
@@ -89,26 +94,106 @@ put(
     { format: 'pt', note: 'é ü 日本' },
   ),
 );
-put('safetensors', 'valid-nan.safetensors', validSafetensors([{ name: 'w', dtype: 'F32', shape: [2, 2], data: f32([1, NaN, Infinity, 0]) }]));
-put('safetensors', 'valid-unicode-name.safetensors', validSafetensors([{ name: 'emb.日本.weight', dtype: 'F32', shape: [1], data: f32([1]) }]));
+put(
+  'safetensors',
+  'valid-nan.safetensors',
+  validSafetensors([{ name: 'w', dtype: 'F32', shape: [2, 2], data: f32([1, NaN, Infinity, 0]) }]),
+);
+put(
+  'safetensors',
+  'valid-unicode-name.safetensors',
+  validSafetensors([{ name: 'emb.日本.weight', dtype: 'F32', shape: [1], data: f32([1]) }]),
+);
 const w = (extra = {}) => ({ dtype: 'F32', shape: [1], data_offsets: [0, 4], ...extra });
-put('safetensors', 'dup-name.safetensors', safetensors('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', Buffer.alloc(8)));
-put('safetensors', 'lone-surrogate-name.safetensors', safetensors('{"q\\ud800x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', Buffer.alloc(4)));
-put('safetensors', 'low-surrogate-name.safetensors', safetensors('{"\\udc00":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', Buffer.alloc(4)));
-put('safetensors', 'non-utf8-name.safetensors', safetensors(Buffer.concat([Buffer.from('{"a'), Buffer.from([0xff, 0xc0, 0x80]), Buffer.from('":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}')]), Buffer.alloc(4)));
-put('safetensors', 'non-utf8-value.safetensors', safetensors(Buffer.concat([Buffer.from('{"w":{"dtype":"F3'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('","shape":[1],"data_offsets":[0,4]}}')]), Buffer.alloc(4)));
+put(
+  'safetensors',
+  'dup-name.safetensors',
+  safetensors(
+    '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+    Buffer.alloc(8),
+  ),
+);
+put(
+  'safetensors',
+  'lone-surrogate-name.safetensors',
+  safetensors('{"q\\ud800x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', Buffer.alloc(4)),
+);
+put(
+  'safetensors',
+  'low-surrogate-name.safetensors',
+  safetensors('{"\\udc00":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', Buffer.alloc(4)),
+);
+put(
+  'safetensors',
+  'non-utf8-name.safetensors',
+  safetensors(
+    Buffer.concat([
+      Buffer.from('{"a'),
+      Buffer.from([0xff, 0xc0, 0x80]),
+      Buffer.from('":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'),
+    ]),
+    Buffer.alloc(4),
+  ),
+);
+put(
+  'safetensors',
+  'non-utf8-value.safetensors',
+  safetensors(
+    Buffer.concat([
+      Buffer.from('{"w":{"dtype":"F3'),
+      Buffer.from([0xed, 0xa0, 0x80]),
+      Buffer.from('","shape":[1],"data_offsets":[0,4]}}'),
+    ]),
+    Buffer.alloc(4),
+  ),
+);
 put('safetensors', 'empty-name.safetensors', safetensors({ '': w() }, Buffer.alloc(4)));
-put('safetensors', 'zero-size.safetensors', safetensors({ w: w(), e: { dtype: 'F32', shape: [0, 4], data_offsets: [4, 4] } }, Buffer.alloc(4)));
-put('safetensors', 'shape-2.0.safetensors', safetensors('{"w":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}', Buffer.alloc(8)));
-put('safetensors', 'shape-1e0.safetensors', safetensors('{"w":{"dtype":"F32","shape":[1e0],"data_offsets":[0,4]}}', Buffer.alloc(4)));
+put(
+  'safetensors',
+  'zero-size.safetensors',
+  safetensors({ w: w(), e: { dtype: 'F32', shape: [0, 4], data_offsets: [4, 4] } }, Buffer.alloc(4)),
+);
+put(
+  'safetensors',
+  'shape-2.0.safetensors',
+  safetensors('{"w":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}', Buffer.alloc(8)),
+);
+put(
+  'safetensors',
+  'shape-1e0.safetensors',
+  safetensors('{"w":{"dtype":"F32","shape":[1e0],"data_offsets":[0,4]}}', Buffer.alloc(4)),
+);
 put('safetensors', 'shape-negative.safetensors', safetensors({ w: w({ shape: [-1, 4] }) }, Buffer.alloc(16)));
 put('safetensors', 'shape-string.safetensors', safetensors({ w: w({ shape: ['1'] }) }, Buffer.alloc(4)));
-put('safetensors', 'shape-65-dims.safetensors', safetensors({ w: w({ shape: new Array(65).fill(1) }) }, Buffer.alloc(4)));
-put('safetensors', 'shape-overflow.safetensors', safetensors({ w: w({ shape: [2 ** 40, 2 ** 40, 2 ** 40] }) }, Buffer.alloc(4)));
-put('safetensors', 'offsets-mismatch.safetensors', safetensors({ w: w({ shape: [2, 2], data_offsets: [0, 12] }) }, Buffer.alloc(16)));
+put(
+  'safetensors',
+  'shape-65-dims.safetensors',
+  safetensors({ w: w({ shape: new Array(65).fill(1) }) }, Buffer.alloc(4)),
+);
+put(
+  'safetensors',
+  'shape-overflow.safetensors',
+  safetensors({ w: w({ shape: [2 ** 40, 2 ** 40, 2 ** 40] }) }, Buffer.alloc(4)),
+);
+put(
+  'safetensors',
+  'offsets-mismatch.safetensors',
+  safetensors({ w: w({ shape: [2, 2], data_offsets: [0, 12] }) }, Buffer.alloc(16)),
+);
 put('safetensors', 'offsets-reversed.safetensors', safetensors({ w: w({ data_offsets: [8, 4] }) }, Buffer.alloc(16)));
-put('safetensors', 'offsets-past-end.safetensors', safetensors({ w: w({ shape: [4], data_offsets: [0, 16] }) }, Buffer.alloc(8)));
-put('safetensors', 'overlap.safetensors', safetensors({ a: w({ shape: [2], data_offsets: [0, 8] }), b: w({ shape: [2], data_offsets: [4, 12] }) }, Buffer.alloc(12)));
+put(
+  'safetensors',
+  'offsets-past-end.safetensors',
+  safetensors({ w: w({ shape: [4], data_offsets: [0, 16] }) }, Buffer.alloc(8)),
+);
+put(
+  'safetensors',
+  'overlap.safetensors',
+  safetensors(
+    { a: w({ shape: [2], data_offsets: [0, 8] }), b: w({ shape: [2], data_offsets: [4, 12] }) },
+    Buffer.alloc(12),
+  ),
+);
 put('safetensors', 'header-length-huge.safetensors', safetensors({}, Buffer.alloc(0), 1n << 63n));
 put('safetensors', 'header-length-past-end.safetensors', safetensors({}, Buffer.alloc(0), 1000));
 put('safetensors', 'deep-nesting.safetensors', safetensors('['.repeat(10000) + ']'.repeat(10000), Buffer.alloc(0)));
@@ -120,7 +205,21 @@ put('safetensors', 'empty.safetensors', Buffer.alloc(0));
 
 // ---- GGUF ----------------------------------------------------------------------------------
 
-const GT = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12 };
+const GT = {
+  u8: 0,
+  i8: 1,
+  u16: 2,
+  i16: 3,
+  u32: 4,
+  i32: 5,
+  f32: 6,
+  bool: 7,
+  string: 8,
+  array: 9,
+  u64: 10,
+  i64: 11,
+  f64: 12,
+};
 const gstr = (s) => {
   const b = Buffer.isBuffer(s) ? s : Buffer.from(s, 'utf8');
   return Buffer.concat([u64(b.length), b]);
@@ -174,9 +273,17 @@ function blocks(type, n) {
   return out;
 }
 for (const [type, [id, weights]] of Object.entries(blockTypes)) {
-  put('gguf', `valid-${type}.gguf`, gguf([{ name: `blk.0.${type}.weight`, ne: [weights, 2], type: id, data: blocks(type, 2) }]));
+  put(
+    'gguf',
+    `valid-${type}.gguf`,
+    gguf([{ name: `blk.0.${type}.weight`, ne: [weights, 2], type: id, data: blocks(type, 2) }]),
+  );
   // Random bytes everywhere, scales included: the decoder must not care what they hold.
-  put('gguf', `random-${type}.gguf`, gguf([{ name: 'w', ne: [weights * 2], type: id, data: randomBytes(blockTypes[type][2] * 2) }]));
+  put(
+    'gguf',
+    `random-${type}.gguf`,
+    gguf([{ name: 'w', ne: [weights * 2], type: id, data: randomBytes(blockTypes[type][2] * 2) }]),
+  );
 }
 const t = (o = {}) => ({ name: 'w', ne: [4, 2], type: 0, data: f32([1, 2, 3, 4, 5, 6, 7, 8]), ...o });
 put(
@@ -195,9 +302,26 @@ put(
       kvs: [
         kv('llama.block_count', GT.u32, u32(1)),
         kv('general.alignment', GT.u32, u32(64)),
-        kv('tokenizer.ggml.tokens', GT.array, Buffer.concat([u32(GT.string), u64(3), gstr('a'), gstr('bc'), gstr('日')])),
+        kv(
+          'tokenizer.ggml.tokens',
+          GT.array,
+          Buffer.concat([u32(GT.string), u64(3), gstr('a'), gstr('bc'), gstr('日')]),
+        ),
         kv('tokenizer.ggml.scores', GT.array, Buffer.concat([u32(GT.f32), u64(3), f32([0, -1, -2])])),
-        kv('nested', GT.array, Buffer.concat([u32(GT.array), u64(2), u32(GT.u8), u64(2), Buffer.from([1, 2]), u32(GT.string), u64(1), gstr('x')])),
+        kv(
+          'nested',
+          GT.array,
+          Buffer.concat([
+            u32(GT.array),
+            u64(2),
+            u32(GT.u8),
+            u64(2),
+            Buffer.from([1, 2]),
+            u32(GT.string),
+            u64(1),
+            gstr('x'),
+          ]),
+        ),
         kv('x.bool', GT.bool, Buffer.from([1])),
         kv('x.i64', GT.i64, u64(5)),
         kv('x.f64', GT.f64, Buffer.from(new Float64Array([2.5]).buffer)),
@@ -224,9 +348,29 @@ put('gguf', 'data-past-end.gguf', pastEnd.subarray(0, pastEnd.length - 4));
 put('gguf', 'overlap.gguf', gguf([t({ ne: [8, 2], data: Buffer.alloc(64) }), t({ name: 'v', offset: 32 })]));
 put('gguf', 'alignment-3.gguf', gguf([t()], { kvs: [kv('general.alignment', GT.u32, u32(3))] }));
 put('gguf', 'unknown-metadata-type.gguf', gguf([t()], { kvs: [Buffer.concat([gstr('x'), u32(77), u32(0)])] }));
-put('gguf', 'arrays-nested-20-deep.gguf', gguf([t()], { kvs: [Buffer.concat([gstr('deep'), u32(GT.array), ...Array.from({ length: 20 }, () => Buffer.concat([u32(GT.array), u64(1)]))])] }));
-put('gguf', 'array-count-huge.gguf', gguf([t()], { kvs: [kv('big', GT.array, Buffer.concat([u32(GT.string), u64(1n << 50n)]))] }));
-put('gguf', 'dup-metadata-key.gguf', gguf([t()], { kvs: [kv('a', GT.u8, Buffer.from([1])), kv('a', GT.u8, Buffer.from([2]))] }));
+put(
+  'gguf',
+  'arrays-nested-20-deep.gguf',
+  gguf([t()], {
+    kvs: [
+      Buffer.concat([
+        gstr('deep'),
+        u32(GT.array),
+        ...Array.from({ length: 20 }, () => Buffer.concat([u32(GT.array), u64(1)])),
+      ]),
+    ],
+  }),
+);
+put(
+  'gguf',
+  'array-count-huge.gguf',
+  gguf([t()], { kvs: [kv('big', GT.array, Buffer.concat([u32(GT.string), u64(1n << 50n)]))] }),
+);
+put(
+  'gguf',
+  'dup-metadata-key.gguf',
+  gguf([t()], { kvs: [kv('a', GT.u8, Buffer.from([1])), kv('a', GT.u8, Buffer.from([2]))] }),
+);
 put('gguf', 'big-endian.gguf', gguf([t()], { version: 0x03000000 }));
 put('gguf', 'version-1.gguf', gguf([t()], { version: 1 }));
 put('gguf', 'magic-only.gguf', Buffer.from('GGUF'));
@@ -240,7 +384,16 @@ function llama2c(h = [8, 16, 1, 2, 1, -4, 4], data = true) {
   const hs = dim / heads;
   const kvDim = hs * kvh;
   const n =
-    vocab * dim + L * dim + L * dim * dim + 2 * L * kvDim * dim + L * dim * dim + L * dim + 3 * L * hidden * dim + dim + 2 * seq * Math.floor(hs / 2) + (v < 0 ? vocab * dim : 0);
+    vocab * dim +
+    L * dim +
+    L * dim * dim +
+    2 * L * kvDim * dim +
+    L * dim * dim +
+    L * dim +
+    3 * L * hidden * dim +
+    dim +
+    2 * seq * Math.floor(hs / 2) +
+    (v < 0 ? vocab * dim : 0);
   const head = Buffer.concat(h.map(i32));
   if (!data) return head;
   return Buffer.concat([head, f32(Array.from({ length: n }, (_, i) => ((i * 37) % 101) / 100 - 0.5))]);
@@ -250,7 +403,11 @@ put('llama2c', 'valid-shared.bin', llama2c([8, 16, 2, 2, 2, 4, 4]));
 put('llama2c', 'valid-odd-head.bin', llama2c([6, 8, 1, 2, 1, 3, 2]));
 put('llama2c', 'layers-200000.bin', Buffer.concat([llama2c([1, 1, 200000, 1, 1, 1, 1], false), Buffer.alloc(4096)]));
 put('llama2c', 'layers-4097.bin', llama2c([1, 1, 4097, 1, 1, 1, 1], false));
-put('llama2c', 'sizes-beyond-any-file.bin', llama2c([2147483647, 2147483647, 2147483647, 1, 1, 2147483647, 2147483647], false));
+put(
+  'llama2c',
+  'sizes-beyond-any-file.bin',
+  llama2c([2147483647, 2147483647, 2147483647, 1, 1, 2147483647, 2147483647], false),
+);
 put('llama2c', 'header-larger-than-file.bin', llama2c([64, 172, 5, 8, 4, 512, 512], false));
 put('llama2c', 'dim-0.bin', llama2c([0, 16, 1, 2, 1, 4, 4], false));
 put('llama2c', 'vocab-int-min.bin', llama2c([8, 16, 1, 2, 1, -2147483648, 4], false));
@@ -274,13 +431,24 @@ function imatrixDat(entries, trailer = { chunks: 10, dataset: 'wiki.train.raw' }
   }
   return Buffer.concat(parts);
 }
-put('imatrix', 'valid.dat', imatrixDat([
-  { name: 'blk.0.attn_q.weight', ncall: 4, values: [4, 8, 0.5, 12] },
-  { name: 'blk.0.ffn_down.weight', ncall: 2, values: [1, 2] },
-]));
+put(
+  'imatrix',
+  'valid.dat',
+  imatrixDat([
+    { name: 'blk.0.attn_q.weight', ncall: 4, values: [4, 8, 0.5, 12] },
+    { name: 'blk.0.ffn_down.weight', ncall: 2, values: [1, 2] },
+  ]),
+);
 put('imatrix', 'valid-no-trailer.dat', imatrixDat([{ name: 'output.weight', values: [1, 2, 3] }], null));
 put('imatrix', 'valid-chunks-only.dat', imatrixDat([{ name: 'a', values: [1] }], { chunks: 3 }));
-put('imatrix', 'dup-entry.dat', imatrixDat([{ name: 'a', values: [1] }, { name: 'a', values: [2] }]));
+put(
+  'imatrix',
+  'dup-entry.dat',
+  imatrixDat([
+    { name: 'a', values: [1] },
+    { name: 'a', values: [2] },
+  ]),
+);
 put('imatrix', 'non-utf8-name.dat', imatrixDat([{ name: Buffer.from([0x61, 0xff]), values: [1] }]));
 put('imatrix', 'negative-value.dat', imatrixDat([{ name: 'a', values: [-1] }]));
 put('imatrix', 'nan-value.dat', imatrixDat([{ name: 'a', values: [NaN] }]));
@@ -304,15 +472,33 @@ put(
     { kvs: [imatrixKv] },
   ),
 );
-put('imatrix', 'gguf-zero-count.gguf', gguf([
-  { name: 'a.in_sum2', ne: [2], type: 0, data: f32([1, 2]) },
-  { name: 'a.counts', ne: [1], type: 0, data: f32([0]) },
-], { kvs: [imatrixKv] }));
-put('imatrix', 'gguf-missing-counts.gguf', gguf([{ name: 'a.in_sum2', ne: [2], type: 0, data: f32([1, 2]) }], { kvs: [imatrixKv] }));
-put('imatrix', 'gguf-f16-sums.gguf', gguf([
-  { name: 'a.in_sum2', ne: [2], type: 1, data: Buffer.from([0, 0x3c, 0, 0x40]) },
-  { name: 'a.counts', ne: [1], type: 0, data: f32([1]) },
-], { kvs: [imatrixKv] }));
+put(
+  'imatrix',
+  'gguf-zero-count.gguf',
+  gguf(
+    [
+      { name: 'a.in_sum2', ne: [2], type: 0, data: f32([1, 2]) },
+      { name: 'a.counts', ne: [1], type: 0, data: f32([0]) },
+    ],
+    { kvs: [imatrixKv] },
+  ),
+);
+put(
+  'imatrix',
+  'gguf-missing-counts.gguf',
+  gguf([{ name: 'a.in_sum2', ne: [2], type: 0, data: f32([1, 2]) }], { kvs: [imatrixKv] }),
+);
+put(
+  'imatrix',
+  'gguf-f16-sums.gguf',
+  gguf(
+    [
+      { name: 'a.in_sum2', ne: [2], type: 1, data: Buffer.from([0, 0x3c, 0, 0x40]) },
+      { name: 'a.counts', ne: [1], type: 0, data: f32([1]) },
+    ],
+    { kvs: [imatrixKv] },
+  ),
+);
 put('imatrix', 'gguf-a-model.gguf', gguf([t()]));
 
 // ---- JSON ----------------------------------------------------------------------------------
@@ -324,7 +510,8 @@ const jsonSeeds = {
   'lone-low-surrogate.json': '{"\\udc00": 1}',
   'surrogate-then-text.json': '"\\ud800abc"',
   'utf8.json': '["é", "日本", "😀"]',
-  'numbers.json': '[0, -0, 1.5e308, 1e400, -1e400, 1e-400, 0.0000001e-400, 123456789012345678901234567890, -9223372036854775808, 9223372036854775807, 9223372036854775808]',
+  'numbers.json':
+    '[0, -0, 1.5e308, 1e400, -1e400, 1e-400, 0.0000001e-400, 123456789012345678901234567890, -9223372036854775808, 9223372036854775807, 9223372036854775808]',
   'deep-64.json': '['.repeat(64) + ']'.repeat(64),
   'deep-65.json': '['.repeat(65) + ']'.repeat(65),
   'duplicate-keys.json': '{"a": 1, "a": 2}',
@@ -338,9 +525,17 @@ const jsonSeeds = {
   'true-prefix.json': 'tru',
 };
 for (const [name, text] of Object.entries(jsonSeeds)) put('json', name, text);
-put('json', 'invalid-utf8-in-key.json', Buffer.concat([Buffer.from('{"'), Buffer.from([0xf0, 0x28, 0x8c, 0x28]), Buffer.from('": 1}')]));
+put(
+  'json',
+  'invalid-utf8-in-key.json',
+  Buffer.concat([Buffer.from('{"'), Buffer.from([0xf0, 0x28, 0x8c, 0x28]), Buffer.from('": 1}')]),
+);
 put('json', 'overlong-utf8.json', Buffer.concat([Buffer.from('"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"')]));
-put('json', 'encoded-surrogate.json', Buffer.concat([Buffer.from('"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"')]));
+put(
+  'json',
+  'encoded-surrogate.json',
+  Buffer.concat([Buffer.from('"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"')]),
+);
 put('json', 'high-bytes-outside-string.json', Buffer.from([0x5b, 0xc3, 0xa9, 0x5d]));
 
 // ---- config.json ---------------------------------------------------------------------------
@@ -348,7 +543,11 @@ put('json', 'high-bytes-outside-string.json', Buffer.from([0x5b, 0xc3, 0xa9, 0x5
 put('config', 'stories260K.json', fs.readFileSync(path.join(root, 'examples/stories260K/config.json')));
 const llama = JSON.parse(fs.readFileSync(path.join(root, 'examples/stories260K/config.json'), 'utf8'));
 const cfg = (o) => JSON.stringify({ ...llama, ...o }, null, 1);
-put('config', 'qwen2.json', cfg({ model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], use_sliding_window: false }));
+put(
+  'config',
+  'qwen2.json',
+  cfg({ model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], use_sliding_window: false }),
+);
 put('config', 'qwen3.json', cfg({ model_type: 'qwen3', head_dim: 16, attention_bias: false }));
 put('config', 'mistral.json', cfg({ model_type: 'mistral', sliding_window: 4096 }));
 put('config', 'rope-default.json', cfg({ rope_scaling: { rope_type: 'default' } }));

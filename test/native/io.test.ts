@@ -629,7 +629,8 @@ describe('native model readers', () => {
       ],
       [
         'an empty tensor name',
-        () => rawSafetensors(tmpPath('noname.safetensors'), { '': { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 4),
+        () =>
+          rawSafetensors(tmpPath('noname.safetensors'), { '': { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 4),
         'model/bad-name',
         ['empty name'],
       ],
@@ -649,8 +650,7 @@ describe('native model readers', () => {
       ],
       [
         'a dimension written 2.0',
-        () =>
-          rawSafetensors(tmpPath('two.safetensors'), '{"w":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}', 8),
+        () => rawSafetensors(tmpPath('two.safetensors'), '{"w":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}', 8),
         'model/bad-shape',
         ['"w"', 'dimension 0 is written as a fraction', 'not 2.0'],
       ],

@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "io/error.h"
-#include "io/json.h"
 #include "io/input_file.h"
+#include "io/json.h"
 #include "linalg/ops.h"
 #include "threads/pool.h"
 

@@ -71,7 +71,8 @@ struct Cursor {
   }
   void fill(uint64_t end) {
     const uint64_t limit = std::min(size, kMaxHeader);
-    const uint64_t want = std::min(limit, std::max({end, uint64_t(buf.size()) * 2, uint64_t(1) << 16}));
+    const uint64_t want =
+        std::min(limit, std::max({end, uint64_t(buf.size()) * 2, uint64_t(1) << 16}));
     const size_t have = buf.size();
     buf.resize(size_t(want));
     f.read(have, buf.data() + have, size_t(want - have));
@@ -105,9 +106,9 @@ struct Cursor {
                            std::to_string(n) + ", which cannot fit in a " +
                            std::to_string(kMaxHeader) + "-byte header");
     if (n * minSize > size - pos)
-      throw ModelError("model/truncated", file + ": " + what + " at byte " +
-                                              std::to_string(start) + " is " + std::to_string(n) +
-                                              ", but only " + std::to_string(size - pos) +
+      throw ModelError("model/truncated", file + ": " + what + " at byte " + std::to_string(start) +
+                                              " is " + std::to_string(n) + ", but only " +
+                                              std::to_string(size - pos) +
                                               " bytes remain in the file");
     return n;
   }
@@ -116,10 +117,10 @@ struct Cursor {
     uint64_t start = pos;
     uint64_t len = get<uint64_t>([&] { return "the length of " + what(); });
     if (len > kMaxString)
-      throw ModelError("model/header-too-large",
-                       file + ": the length of " + what() + " at byte " + std::to_string(start) +
-                           " is " + std::to_string(len) + " (limit " + std::to_string(kMaxString) +
-                           ")");
+      throw ModelError("model/header-too-large", file + ": the length of " + what() + " at byte " +
+                                                     std::to_string(start) + " is " +
+                                                     std::to_string(len) + " (limit " +
+                                                     std::to_string(kMaxString) + ")");
     need(len, what);
     return len;
   }
@@ -151,9 +152,9 @@ void skipArray(Cursor& c, const std::string& key, int depth) {
   // The smallest element: a fixed-size value, an empty string (its u64 length) or an empty
   // array (u32 type, u64 count).
   uint64_t minSize = kFixedSize[et] ? uint64_t(kFixedSize[et]) : (et == 8 ? 8 : 12);
-  uint64_t n = c.count(
-      std::string("the element count of ") + kValueTypeNames[et] + " array \"" + key + "\"",
-      minSize);
+  uint64_t n =
+      c.count(std::string("the element count of ") + kValueTypeNames[et] + " array \"" + key + "\"",
+              minSize);
   if (kFixedSize[et]) {
     c.skip(n * uint64_t(kFixedSize[et]), [&] { return "array \"" + key + "\""; });
     return;
@@ -205,15 +206,14 @@ void readGgufInto(Model& m, const std::string& file) {
   uint64_t tensorCount = c.count("the tensor count", 25);
   uint64_t kvCount = c.count("the metadata key/value count", 13);
   if (tensorCount + m.tensors.size() > kMaxTensors)
-    throw ModelError("model/header-too-large",
-                     file + ": the header lists " + std::to_string(tensorCount) +
-                         " tensors (the model may have at most " + std::to_string(kMaxTensors) +
-                         ")");
-  if (kvCount > kMaxKvs)
     throw ModelError("model/header-too-large", file + ": the header lists " +
-                                                   std::to_string(kvCount) +
-                                                   " metadata key/values (limit " +
-                                                   std::to_string(kMaxKvs) + ")");
+                                                   std::to_string(tensorCount) +
+                                                   " tensors (the model may have at most " +
+                                                   std::to_string(kMaxTensors) + ")");
+  if (kvCount > kMaxKvs)
+    throw ModelError("model/header-too-large",
+                     file + ": the header lists " + std::to_string(kvCount) +
+                         " metadata key/values (limit " + std::to_string(kMaxKvs) + ")");
 
   uint64_t alignment = 32;
   std::unordered_set<std::string> keys;
@@ -229,8 +229,8 @@ void readGgufInto(Model& m, const std::string& file) {
       uint64_t start;
       ~Capture() {
         if (c.pos > start)
-          m.ggufKvs.emplace_back(key, std::string(reinterpret_cast<const char*>(c.at(start)),
-                                                  size_t(c.pos - start)));
+          m.ggufKvs.emplace_back(
+              key, std::string(reinterpret_cast<const char*>(c.at(start)), size_t(c.pos - start)));
       }
     } capture{c, m, key, rawStart};
     if (key == "general.alignment") {
@@ -250,7 +250,8 @@ void readGgufInto(Model& m, const std::string& file) {
         throw bad("general.alignment must be a power of two");
       alignment = a;
     } else if (key == "general.architecture" && type == 8) {
-      m.architecture = c.string([] { return std::string("the value of \"general.architecture\""); });
+      m.architecture =
+          c.string([] { return std::string("the value of \"general.architecture\""); });
     } else {
       skipValue(c, type, key, 0);
     }

@@ -43,8 +43,7 @@ size_t validUtf8Prefix(const char* str, size_t n) {
       if ((s[i + k] & 0xC0) != 0x80) return i;
       cp = (cp << 6) | (s[i + k] & 0x3F);
     }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
-      return i;
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return i;
     if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
     i += len;
   }
@@ -290,8 +289,7 @@ struct Parser {
                                keyDepth);
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            return badString("unpaired surrogate \\u escape in a string", quote, escape,
-                             keyDepth);
+            return badString("unpaired surrogate \\u escape in a string", quote, escape, keyDepth);
           }
           appendUtf8(out, cp);
           break;

@@ -90,8 +90,8 @@ struct ParseLimits {
 };
 
 struct ParseError {
-  std::string message;  // what went wrong and the byte position
-  size_t offset = 0;    // the byte where parsing stopped
+  std::string message;    // what went wrong and the byte position
+  size_t offset = 0;      // the byte where parsing stopped
   bool tooLarge = false;  // maxValues was reached
   // Set when the failure is a string that is not valid Unicode (invalid UTF-8, or a \u
   // escape of an unpaired surrogate): where it starts (the opening quote), and, when it is

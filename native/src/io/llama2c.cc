@@ -43,9 +43,9 @@ void readLlama2cInto(Model& m, const std::string& file) {
   // Tiny dimensions make a layer a few bytes, so the file size alone would let a 25 MB
   // file declare millions of layers (nine tensors each); 4096 is the forward pass's bound.
   if (h[2] > kMaxLayers)
-    throw ModelError("model/bad-header", file + ": llama2.c header field n_layers = " +
-                                             std::to_string(h[2]) + " (at most " +
-                                             std::to_string(kMaxLayers) + ")");
+    throw ModelError("model/bad-header",
+                     file + ": llama2.c header field n_layers = " + std::to_string(h[2]) +
+                         " (at most " + std::to_string(kMaxLayers) + ")");
   const int64_t dim = h[0], hidden = h[1], L = h[2], heads = h[3], kvHeads = h[4], seqLen = h[6];
   const bool shared = h[5] > 0;
   const int64_t vocab = shared ? h[5] : -int64_t(h[5]);

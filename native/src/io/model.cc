@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <unordered_set>
 
@@ -78,9 +78,9 @@ static void readShardedIndex(Model& m, const std::string& dir, const std::string
   for (const auto& [name, shardV] : map->members) {
     checkTensorName(indexPath, name);
     if (!listed.insert(name).second)
-      throw ModelError("model/duplicate-tensor",
-                       indexPath + ": tensor " + quotedName(name) + " is listed twice in weight_map",
-                       name);
+      throw ModelError(
+          "model/duplicate-tensor",
+          indexPath + ": tensor " + quotedName(name) + " is listed twice in weight_map", name);
     if (!shardV.isString())
       throw ModelError("model/bad-index",
                        indexPath + ": weight_map entry for \"" + name + "\" is not a file name",
@@ -234,8 +234,7 @@ void checkTensorName(const std::string& file, const std::string& name) {
 void checkNotEmpty(const std::string& file, const TensorRef& t) {
   if (t.elements > 0) return;
   std::string shape = "[";
-  for (size_t i = 0; i < t.shape.size(); i++)
-    shape += (i ? ", " : "") + std::to_string(t.shape[i]);
+  for (size_t i = 0; i < t.shape.size(); i++) shape += (i ? ", " : "") + std::to_string(t.shape[i]);
   shape += "]";
   throw ModelError("model/empty-tensor",
                    file + ": tensor " + quotedName(t.name) + " has shape " + shape +

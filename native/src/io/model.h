@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "io/dtype.h"
-#include "io/json.h"
 #include "io/input_file.h"
+#include "io/json.h"
 
 namespace bitsmith {
 

@@ -60,10 +60,10 @@ void readSafetensorsInto(Model& m, const std::string& file, const std::vector<st
   if (!root.isObject())
     throw ModelError("model/bad-header", file + ": safetensors header must be a JSON object");
   if (m.tensors.size() + root.members.size() > kMaxTensors + 1)
-    throw ModelError("model/header-too-large",
-                     file + ": the header lists " + std::to_string(root.members.size()) +
-                         " tensors (the model may have at most " + std::to_string(kMaxTensors) +
-                         ")");
+    throw ModelError("model/header-too-large", file + ": the header lists " +
+                                                   std::to_string(root.members.size()) +
+                                                   " tensors (the model may have at most " +
+                                                   std::to_string(kMaxTensors) + ")");
 
   const uint64_t dataStart = 8 + n;
   const uint64_t dataSize = size - dataStart;
@@ -124,12 +124,13 @@ void readSafetensorsInto(Model& m, const std::string& file, const std::vector<st
       const json::Value& d = shape->items[k];
       if (!d.isNumber() || !d.isInt || d.integer < 0 || d.integer >= kMaxSafe) {
         const std::string dim = "dimension " + std::to_string(k) + " ";
-        const std::string why =
-            !d.isNumber() ? dim + "is not a number"
-            : !d.isInt    ? dim + "is written as a fraction or with an exponent (" +
-                             json::stringify(d) + "); dimensions are plain integers such as 2, not 2.0"
-            : d.integer < 0 ? dim + "is negative"
-                            : dim + "is too large";
+        const std::string why = !d.isNumber() ? dim + "is not a number"
+                                : !d.isInt
+                                    ? dim + "is written as a fraction or with an exponent (" +
+                                          json::stringify(d) +
+                                          "); dimensions are plain integers such as 2, not 2.0"
+                                : d.integer < 0 ? dim + "is negative"
+                                                : dim + "is too large";
         throw ModelError("model/bad-shape",
                          where + ": shape must be a list of non-negative integers, got " +
                              shapeText(*shape) + ": " + why,

@@ -103,13 +103,12 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
     typeError(env, "config must be an object");
   Napi::Object cfg = info[3].As<Napi::Object>();
 
-  QuantConfig c = quantConfigFromJs(env, cfg, "config",
-                                    {"threads", "reference", "metrics", "stored", "out", "importance"},
-                                    rows, cols);
+  QuantConfig c = quantConfigFromJs(
+      env, cfg, "config", {"threads", "reference", "metrics", "stored", "out", "importance"}, rows,
+      cols);
   if (!isExecutableFormat(c.format))
-    rangeError(env,
-               "config.format: format " + c.format +
-                   " is not executed yet (ggml block formats are written by the GGUF output)");
+    rangeError(env, "config.format: format " + c.format +
+                        " is not executed yet (ggml block formats are written by the GGUF output)");
   auto has = [&](const char* k) { return cfg.Has(k) && !cfg.Get(k).IsUndefined(); };
   Napi::Float32Array importance;
   if (has("importance")) {

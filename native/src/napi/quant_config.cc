@@ -7,9 +7,9 @@ namespace bitsmith {
 
 namespace {
 
-const char* const kKeys[] = {"format",  "group",        "groupKind", "symmetric", "scale",
-                             "zero",    "clip",         "outliers",  "lowrank",   "lowrankIters",
-                             "rotate",  "seed",         "hqq"};
+const char* const kKeys[] = {"format", "group", "groupKind", "symmetric", "scale",
+                             "zero",   "clip",  "outliers",  "lowrank",   "lowrankIters",
+                             "rotate", "seed",  "hqq"};
 
 std::string choice(Napi::Env env, const Napi::Value& v, const std::string& name,
                    std::initializer_list<const char*> choices) {
@@ -63,9 +63,9 @@ QuantConfig quantConfigFromJs(Napi::Env env, const Napi::Value& value, const std
   if (!isKnownFormat(c.format))
     rangeError(env, name("format") + ": unknown format '" + c.format + "'");
 
-  const std::string kind =
-      has("groupKind") ? choice(env, get("groupKind"), name("groupKind"), {"size", "channel", "tensor"})
-                       : "size";
+  const std::string kind = has("groupKind") ? choice(env, get("groupKind"), name("groupKind"),
+                                                     {"size", "channel", "tensor"})
+                                            : "size";
   c.groupKind = kind == "size"      ? GroupKind::Size
                 : kind == "channel" ? GroupKind::Channel
                                     : GroupKind::Tensor;
@@ -84,7 +84,7 @@ QuantConfig quantConfigFromJs(Napi::Env env, const Napi::Value& value, const std
   }
   if (has("zero"))
     c.zero = choice(env, get("zero"), name("zero"), {"f16", "int"}) == "int" ? ZeroType::Int
-                                                                              : ZeroType::F16;
+                                                                             : ZeroType::F16;
   if (has("clip")) c.clipMse = choice(env, get("clip"), name("clip"), {"none", "mse"}) == "mse";
   if (has("outliers"))
     c.outliers = toInteger(env, get("outliers"), name("outliers"), 0,

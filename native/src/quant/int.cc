@@ -25,10 +25,10 @@
 
 #include "common/cpu.h"
 #include "common/fp.h"
-#include "quant/scale.h"
 #include "quant/driver.h"
 #include "quant/gptq_driver.h"
 #include "quant/hqq.h"
+#include "quant/scale.h"
 
 #if BITSMITH_X86
 #include <immintrin.h>

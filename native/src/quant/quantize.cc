@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "common/fp.h"
-#include "quant/scale.h"
 #include "quant/ggml/family.h"
 #include "quant/hqq.h"
 #include "quant/importance.h"
 #include "quant/internal.h"
+#include "quant/scale.h"
 #include "quant/stored.h"
 #include "threads/pool.h"
 

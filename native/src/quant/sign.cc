@@ -11,8 +11,8 @@
 
 #include "common/cpu.h"
 #include "common/fp.h"
-#include "quant/scale.h"
 #include "quant/driver.h"
+#include "quant/scale.h"
 
 #if BITSMITH_X86
 #include <immintrin.h>
