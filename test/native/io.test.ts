@@ -614,7 +614,7 @@ describe('native model readers', () => {
           return f;
         },
         'model/bad-json',
-        ['invalid UTF-8', 'at byte 15'],
+        ['"w"', 'in the entry of tensor', 'invalid UTF-8', 'at byte 15'],
       ],
       [
         'a tensor name with a lone surrogate',

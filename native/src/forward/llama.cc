@@ -26,6 +26,12 @@ inline uint64_t splitmix64(uint64_t& s) {
   return z ^ (z >> 31);
 }
 
+std::string numberText(double d) {
+  std::string s;
+  json::appendNumber(s, d);
+  return s;
+}
+
 [[noreturn]] void configError(const std::string& file, const std::string& what) {
   throw ModelError("forward/bad-config", file + ": " + what);
 }
@@ -49,8 +55,8 @@ double numMember(const json::Value& cfg, const std::string& file, const char* ke
   const json::Value* v = cfg.get(key);
   if (!v || v->kind == json::Value::Null) return def;
   if (!v->isNumber() || !(v->number >= lo && v->number <= hi))
-    configError(file, std::string("\"") + key + "\" must be a number from " + std::to_string(lo) +
-                          " to " + std::to_string(hi));
+    configError(file, std::string("\"") + key + "\" must be a number from " + numberText(lo) +
+                          " to " + numberText(hi));
   return v->number;
 }
 

@@ -133,9 +133,14 @@ struct Parser {
   ParseError error;
   bool failed = false;
 
+  std::string member;  // the top-level member being parsed, if any
+  bool inMember = false;
+
   bool fail(const std::string& what) {
     if (!failed) {
       failed = true;
+      error.inMember = inMember;
+      if (inMember) error.member = member;
       char buf[64];
       std::snprintf(buf, sizeof buf, " at byte %zu", i);
       error.message = what + buf;
@@ -374,8 +379,13 @@ struct Parser {
           ws();
           if (i >= n || s[i] != ':') return fail("expected ':'");
           i++;
+          if (depth == 0) {
+            member = key;
+            inMember = true;
+          }
           v.members.emplace_back(std::move(key), Value());
           if (!value(v.members.back().second, depth + 1)) return false;
+          inMember = false;
         } else {
           v.items.emplace_back();
           if (!value(v.items.back(), depth + 1)) return false;
@@ -419,7 +429,7 @@ struct Parser {
 
 bool parse(const char* text, size_t length, Value& out, ParseError& error,
            const ParseLimits& limits) {
-  Parser p{text, length, 0, limits, 0, {}, false};
+  Parser p{text, length, 0, limits, 0, {}, false, {}, false};
   out = Value();
   if (!p.value(out, 0)) {
     error = std::move(p.error);

@@ -99,6 +99,10 @@ struct ParseError {
   bool badString = false;
   size_t stringStart = 0;
   int keyDepth = 0;
+  // When the top-level value is an object and the failure is inside one of its members'
+  // values: that member's key (a safetensors tensor name, say).
+  bool inMember = false;
+  std::string member;
 };
 
 /** Parses `text`; on failure returns false with the error (never throws on bad input). */

@@ -52,9 +52,13 @@ void readSafetensorsInto(Model& m, const std::string& file, const std::vector<st
                              "); tensor names must be UTF-8 text",
                          shown.substr(1, shown.size() - 2));
       }
+      // Inside a tensor's entry: named, as the other errors are.
+      const bool tensor = err.inMember && err.member != "__metadata__";
       throw ModelError(err.tooLarge ? "model/header-too-large" : "model/bad-json",
-                       file + ": invalid safetensors JSON header: " + err.message +
-                           " (of the header, which starts at byte 8)");
+                       file + ": invalid safetensors JSON header" +
+                           (tensor ? " in the entry of tensor " + quotedName(err.member) : "") +
+                           ": " + err.message + " (of the header, which starts at byte 8)",
+                       tensor ? err.member : std::string());
     }
   }
   if (!root.isObject())
