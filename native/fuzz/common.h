@@ -56,6 +56,12 @@ inline void expectCode(const bitsmith::ModelError& e, std::initializer_list<cons
   std::abort();
 }
 
+/** True when the input starts with the GGUF magic, which Model::open reads as GGUF whatever
+ *  the file's extension (no safetensors or llama2.c file can start so). */
+inline bool ggufMagic(const uint8_t* data, size_t size) {
+  return size >= 4 && data[0] == 'G' && data[1] == 'G' && data[2] == 'U' && data[3] == 'F';
+}
+
 /** Aborts with a message: the input broke an invariant the harness checks. */
 [[noreturn]] inline void finding(const std::string& what) {
   std::fprintf(stderr, "invariant broken: %s\n", what.c_str());

@@ -9,7 +9,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<bitsmith::Model> m;
   try {
     m = bitsmith::Model::open(path);
-    if (m->format != "llama2c") fuzz::finding("format " + m->format);
+    if (m->format != (fuzz::ggufMagic(data, size) ? "gguf" : "llama2c"))
+      fuzz::finding("format " + m->format);
     fuzz::readAllTensors(*m);
   } catch (const bitsmith::ModelError& e) {
     fuzz::expectCode(e, {"model/"});

@@ -1,6 +1,7 @@
 #include "io/imatrix.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -202,12 +203,21 @@ Imatrix readGgufImatrix(const std::string& path) {
     checkValues(path, name, e.mean.data(), sums->elements, "in_sum2");
     checkValues(path, name, c.data(), counts->elements, "counts");
     for (int64_t k = 0; k < e.nMat; k++) {
-      if (c[size_t(k)] <= 0)
+      const float n = c[size_t(k)];
+      if (n == 0)
         fail(path, "counts[" + std::to_string(k) + "] is 0: no activations were collected for it",
              name);
+      // A count is a number of activations: below 1 (a denormal, say) the mean would overflow.
+      if (n < 1) {
+        char v[32];
+        std::snprintf(v, sizeof v, "%g", double(n));
+        fail(path,
+             "counts[" + std::to_string(k) + "] is " + v +
+                 " (must be at least 1: the number of activations collected)",
+             name);
+      }
       for (int64_t j = 0; j < e.nIn; j++)
-        e.mean[size_t(k * e.nIn + j)] =
-            float(double(e.mean[size_t(k * e.nIn + j)]) / double(c[size_t(k)]));
+        e.mean[size_t(k * e.nIn + j)] = float(double(e.mean[size_t(k * e.nIn + j)]) / double(n));
     }
     im.entries.push_back(std::move(e));
   }
