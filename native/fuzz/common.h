@@ -87,7 +87,11 @@ inline void readAllTensors(const bitsmith::Model& m) {
   using namespace bitsmith;
   for (const TensorRef& t : m.tensors) {
     const int64_t rows = t.rows(), cols = t.cols();
-    if (t.elements <= 0 || rows * cols != t.elements) finding(t.name + ": rows*cols != elements");
+    if (t.elements == 0) {  // a 0 in the shape: kept as it is, nothing to read
+      if (t.bytes != 0) finding(t.name + ": no elements but bytes");
+      continue;
+    }
+    if (t.elements < 0 || rows * cols != t.elements) finding(t.name + ": rows*cols != elements");
     const bool plain = t.dtype != DType::Ggml;
     const GgmlTypeInfo* g = ggmlSourceType(t);
     std::vector<uint8_t> raw(size_t(t.bytes));

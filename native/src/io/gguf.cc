@@ -271,8 +271,7 @@ void readGgufInto(Model& m, const std::string& file) {
     checkTensorName(file, r.name);
     const std::string where = file + ": tensor " + quotedName(r.name);
     if (!names.insert(r.name).second)
-      throw ModelError("model/duplicate-tensor",
-                       file + ": tensor " + quotedName(r.name) + " appears twice in the header",
+      throw ModelError("model/bad-header", file + ": duplicate tensor name " + quotedName(r.name),
                        r.name);
     auto field = [&](const char* what) {
       return [&r, what] { return std::string(what) + " of tensor " + quotedName(r.name); };
@@ -352,7 +351,6 @@ void readGgufInto(Model& m, const std::string& file) {
     t.bytes = bytes;
     t.file = fileIndex;
     t.offset = offset;
-    checkNotEmpty(file, t);
     out.push_back(std::move(t));
   }
   // No two tensors may share bytes.

@@ -207,7 +207,7 @@ struct Parser {
   bool utf8(size_t quote, size_t from, int keyDepth) {
     const size_t ok = validUtf8Prefix(s + from, i - from);
     if (ok == i - from) return true;
-    return badString("invalid UTF-8 in a string", quote, from + ok, keyDepth);
+    return badString("string is not valid UTF-8", quote, from + ok, keyDepth);
   }
   // keyDepth: the nesting level of the object whose key this is (0: not a key).
   bool str(std::string& out, int keyDepth) {
@@ -285,16 +285,17 @@ struct Parser {
           if (cp >= 0xD800 && cp <= 0xDBFF) {
             uint32_t lo;
             if (n - i < 6 || s[i] != '\\' || s[i + 1] != 'u')
-              return badString("unpaired surrogate \\u escape in a string", quote, escape,
+              return badString("unpaired surrogate escape (not valid Unicode)", quote, escape,
                                keyDepth);
             i += 2;
             if (!hex4(lo)) return false;
             if (lo < 0xDC00 || lo > 0xDFFF)
-              return badString("unpaired surrogate \\u escape in a string", quote, escape,
+              return badString("unpaired surrogate escape (not valid Unicode)", quote, escape,
                                keyDepth);
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            return badString("unpaired surrogate \\u escape in a string", quote, escape, keyDepth);
+            return badString("unpaired surrogate escape (not valid Unicode)", quote, escape,
+                             keyDepth);
           }
           appendUtf8(out, cp);
           break;

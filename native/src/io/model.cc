@@ -71,15 +71,15 @@ static void readShardedIndex(Model& m, const std::string& dir, const std::string
   std::vector<std::string> shards;
   std::vector<std::vector<std::string>> names;
   if (map->members.size() > kMaxTensors)
-    throw ModelError("model/header-too-large",
-                     indexPath + ": weight_map lists " + std::to_string(map->members.size()) +
-                         " tensors (limit " + std::to_string(kMaxTensors) + ")");
+    throw ModelError("model/bad-index", indexPath + ": weight_map lists " +
+                                            std::to_string(map->members.size()) +
+                                            " tensors (limit " + std::to_string(kMaxTensors) + ")");
   std::unordered_set<std::string> listed;
   for (const auto& [name, shardV] : map->members) {
-    checkTensorName(indexPath, name);
+    checkTensorName(indexPath, name, "model/bad-index");
     if (!listed.insert(name).second)
       throw ModelError(
-          "model/duplicate-tensor",
+          "model/bad-index",
           indexPath + ": tensor " + quotedName(name) + " is listed twice in weight_map", name);
     if (!shardV.isString())
       throw ModelError("model/bad-index",
@@ -190,7 +190,7 @@ void Model::buildIndex() {
   for (size_t i = 0; i < tensors.size(); i++) {
     auto r = index_.emplace(tensors[i].name, i);
     if (!r.second)
-      throw ModelError("model/duplicate-tensor",
+      throw ModelError("model/bad-header",
                        files[size_t(tensors[i].file)]->path() + ": tensor " +
                            quotedName(tensors[i].name) + " is also stored in " +
                            files[size_t(tensors[r.first->second].file)]->path(),
@@ -215,8 +215,8 @@ std::string quotedName(const std::string& name) {
   return out;
 }
 
-void checkTensorName(const std::string& file, const std::string& name) {
-  if (name.empty()) throw ModelError("model/bad-name", file + ": a tensor has an empty name");
+void checkTensorName(const std::string& file, const std::string& name, const char* code) {
+  if (name.empty()) throw ModelError(code, file + ": a tensor has an empty name");
   const size_t ok = json::validUtf8Prefix(name.data(), name.size());
   if (ok != name.size()) {
     // Shown up to the bad byte, which is given in hex.
@@ -224,23 +224,11 @@ void checkTensorName(const std::string& file, const std::string& name) {
     shown.pop_back();
     char buf[16];
     std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(name[ok]));
-    throw ModelError("model/bad-name",
+    throw ModelError(code,
                      file + ": tensor name " + shown + buf + "...\" is not valid UTF-8 (byte " +
                          std::to_string(ok) + " of the name)",
                      name);
   }
-}
-
-void checkNotEmpty(const std::string& file, const TensorRef& t) {
-  if (t.elements > 0) return;
-  std::string shape = "[";
-  for (size_t i = 0; i < t.shape.size(); i++) shape += (i ? ", " : "") + std::to_string(t.shape[i]);
-  shape += "]";
-  throw ModelError("model/empty-tensor",
-                   file + ": tensor " + quotedName(t.name) + " has shape " + shape +
-                       ", which holds no elements; bitsmith refuses empty tensors (nothing to "
-                       "quantize, and no bits per weight to count)",
-                   t.name);
 }
 
 const TensorRef* Model::find(const std::string& name) const {

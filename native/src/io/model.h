@@ -3,8 +3,10 @@
 // offset is validated against the file before any tensor data is touched; failures are
 // ModelError with the codes of core/src/models/types.ts, naming the file and tensor.
 // Every count and length is checked against the file before anything is allocated for it;
-// tensor names are non-empty, valid UTF-8 and unique (model/bad-name,
-// model/duplicate-tensor); a tensor with no elements is refused (model/empty-tensor).
+// tensor names are non-empty, valid UTF-8 and unique (model/bad-header; in a safetensors
+// header an invalid name is model/bad-json, as for any invalid JSON text). A tensor with
+// no elements (a 0 in its shape) is read like any other: kept, 0 bytes (as the editor's
+// readers and the plan treat it).
 // Tensor data is read with pread (io/input_file.h): a file truncated while it is read is
 // an error, never a crash.
 //
@@ -94,8 +96,8 @@ void readGgufInto(Model& m, const std::string& file);
 void readLlama2cInto(Model& m, const std::string& file);
 
 /** The most tensors a model may have (the largest models have ~100k): a bound on what a
- *  header can make the readers allocate. */
-constexpr size_t kMaxTensors = size_t(1) << 20;
+ *  header can make the readers allocate (core/src/models/types.ts MAX_TENSORS). */
+constexpr size_t kMaxTensors = 1000000;
 /** config.json beside a model: at most 64 MiB and 1M JSON values (real ones are a few KB). */
 constexpr uint64_t kMaxConfigBytes = uint64_t(64) << 20;
 inline json::ParseLimits configLimits() {
@@ -103,11 +105,10 @@ inline json::ParseLimits configLimits() {
   l.maxValues = size_t(1) << 20;
   return l;
 }
-/** Throws model/bad-name unless `name` (a tensor name read from `file`) is non-empty and
- *  valid UTF-8. */
-void checkTensorName(const std::string& file, const std::string& name);
-/** Throws model/empty-tensor for a tensor with no elements (a zero in its shape). */
-void checkNotEmpty(const std::string& file, const TensorRef& t);
+/** Throws ModelError `code` (model/bad-header unless given) unless `name`, a tensor name
+ *  read from `file`, is non-empty and valid UTF-8. */
+void checkTensorName(const std::string& file, const std::string& name,
+                     const char* code = "model/bad-header");
 /** A tensor name for a message: quoted, control characters escaped, long names cut. */
 std::string quotedName(const std::string& name);
 

@@ -45,11 +45,12 @@ void readSafetensorsInto(Model& m, const std::string& file, const std::vector<st
       if (err.badString && err.keyDepth == 1) {
         // A top-level key is a tensor name: refused as a name, shown as written.
         const std::string shown = json::quotedForMessage(text.data(), text.size(), err.stringStart);
-        throw ModelError("model/bad-name",
+        const bool surrogate = err.message.find("surrogate") != std::string::npos;
+        throw ModelError("model/bad-json",
                          file + ": tensor name " + shown + " at byte " +
-                             std::to_string(8 + err.stringStart) + " is not valid Unicode (" +
-                             err.message.substr(0, err.message.find(" in a string")) +
-                             "); tensor names must be UTF-8 text",
+                             std::to_string(8 + err.stringStart) +
+                             (surrogate ? " holds an unpaired surrogate escape (not valid Unicode)"
+                                        : " is not valid UTF-8"),
                          shown.substr(1, shown.size() - 2));
       }
       // Inside a tensor's entry: named, as the other errors are.
@@ -83,7 +84,7 @@ void readSafetensorsInto(Model& m, const std::string& file, const std::vector<st
   for (const auto& [name, entry] : root.members) {
     if (name != "__metadata__") checkTensorName(file, name);
     if (!seen.insert(name).second)
-      throw ModelError(name == "__metadata__" ? "model/bad-header" : "model/duplicate-tensor",
+      throw ModelError("model/bad-header",
                        file + ": " + (name == "__metadata__" ? "key " : "tensor ") +
                            quotedName(name) + " appears twice in the header",
                        name == "__metadata__" ? std::string() : name);
@@ -185,7 +186,6 @@ void readSafetensorsInto(Model& m, const std::string& file, const std::vector<st
                        name);
     t.file = fileIndex;
     t.offset = dataStart + uint64_t(begin);
-    checkNotEmpty(file, t);
     ranges.push_back({begin, end, name});
     found.push_back(std::move(t));
   }
