@@ -60,9 +60,13 @@ double numMember(const json::Value& cfg, const std::string& file, const char* ke
   return v->number;
 }
 
-}  // namespace
-
-LlamaConfig configFromJson(const Model& m, const std::string& file, const std::string& text) {
+LlamaConfig configFromJson(const Model& m, const std::string& file) {
+  // Read whole (bounded) rather than mapped; parsed with the config limits (io/model.h).
+  InputFile f(file);
+  if (f.size() > kMaxConfigBytes)
+    configError(file, "config.json is " + std::to_string(f.size()) + " bytes (limit " +
+                          std::to_string(kMaxConfigBytes) + ")");
+  const std::string text = f.readString(0, size_t(f.size()));
   json::Value cfg;
   json::ParseError err;
   if (!json::parse(text.data(), text.size(), cfg, err, configLimits()))
@@ -135,6 +139,8 @@ LlamaConfig configFromJson(const Model& m, const std::string& file, const std::s
   return c;
 }
 
+}  // namespace
+
 LlamaConfig readConfig(const Model& m) {
   if (m.format == "llama2c") {
     const InputFile& f = *m.files.at(0);
@@ -172,11 +178,7 @@ LlamaConfig readConfig(const Model& m) {
     throw ModelError(
         "forward/no-config",
         m.path + ": the forward pass needs the model's config.json (looked for " + cfg + ")");
-  InputFile f(cfg);
-  if (f.size() > kMaxConfigBytes)
-    configError(cfg, "config.json is " + std::to_string(f.size()) + " bytes (limit " +
-                         std::to_string(kMaxConfigBytes) + ")");
-  return configFromJson(m, cfg, f.readString(0, size_t(f.size())));
+  return configFromJson(m, cfg);
 }
 
 const char* siteName(Site s) {

@@ -51,9 +51,6 @@ struct LlamaConfig {
 
 /** Reads the model's architecture. Throws ModelError (forward/...) naming the file. */
 LlamaConfig readConfig(const Model& m);
-/** The architecture from config.json's text (read from `file`, the model m's), as readConfig
- *  does for a Hugging Face model. Throws ModelError (forward/...) naming the file. */
-LlamaConfig configFromJson(const Model& m, const std::string& file, const std::string& text);
 
 /** Where a linear layer's input is taken: the tensors reading it share one X^T X. */
 enum class Site { Attn = 0, AttnOut = 1, Mlp = 2, Down = 3 };
