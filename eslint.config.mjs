@@ -9,6 +9,8 @@ export default [
       'node_modules/',
       'dist/',
       'native/build/',
+      'native/fuzz/build/',
+      'native/fuzz/corpus/',
       'artifacts/',
       'test/e2e/node_modules/',
       'bench/out/',

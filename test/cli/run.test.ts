@@ -473,6 +473,53 @@ describe('cli run', function () {
     });
   }
 
+  it('a model truncated while the run reads it: a model/truncated error naming the file and tensor, no crash, no output', async () => {
+    // The file is cut after the first tensor is done: a memory-mapped read of the rest would
+    // be a SIGBUS; the reader's pread sees the short file and stops with an error.
+    const model = synthetic('cut-model', '--params', '3e7');
+    const weights = path.join(model, 'model.safetensors');
+    const recipe = path.join(tmp, 'cut.quant');
+    fs.writeFileSync(
+      recipe,
+      `model "${model}"\ndefaults {\n  format int3\n  group 32\n  symmetric false\n  clip mse\n}\noutput fake "cut-out/cut.safetensors"\n`,
+    );
+    const child = spawn(process.execPath, [cli, 'run', recipe, '--events', '--threads', '1'], { cwd: root });
+    let buf = '';
+    let cut = false;
+    let stderr = '';
+    const events: { type: string; code?: string; message?: string; tensor?: string }[] = [];
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = JSON.parse(buf.slice(0, i)) as (typeof events)[number];
+        buf = buf.slice(i + 1);
+        events.push(line);
+        if (line.type === 'tensor' && !cut) {
+          cut = true;
+          fs.truncateSync(weights, Math.floor(fs.statSync(weights).size / 3));
+        }
+      }
+    });
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+      child.on('exit', (c, s) => resolve([c, s])),
+    );
+    assert.ok(cut, `a tensor event arrived (stderr: ${stderr})`);
+    assert.equal(signal, null, `no crash (stderr: ${stderr})`);
+    assert.equal(code, 1, stderr);
+    const error = events.find((e) => e.type === 'error');
+    assert.ok(error, `an error event (stderr: ${stderr})`);
+    assert.equal(error.code, 'model/truncated', error.message);
+    assert.ok(error.message!.includes(weights), error.message);
+    assert.ok(error.tensor && error.message!.includes(`tensor "${error.tensor}"`), error.message);
+    assert.match(error.message!, /truncated or replaced while being read/);
+    assert.ok(!fs.existsSync(path.join(tmp, 'cut-out', 'cut.safetensors')), 'no output file');
+    assert.deepEqual(leftovers(path.join(tmp, 'cut-out')), [], 'no temporary file');
+  });
+
   it('output gguf: writes the GGUF beside the fake output, reports both kinds, and says it has no tokenizer', () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'gguf-'));
     const recipe = path.join(dir, 'g.quant');

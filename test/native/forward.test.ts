@@ -554,6 +554,29 @@ describe('native forward pass', () => {
       );
     });
 
+    it('config.json numbers beyond a double: 1e400 is refused by its bound, 1e-400 reads as 0', () => {
+      const d = path.join(dir, 'range');
+      writeTinyModel(d, { modelType: 'llama', dim: 16, hidden: 16, layers: 1, heads: 2, kvHeads: 2, vocab: 20 });
+      const file = path.join(d, 'config.json');
+      const text = fs.readFileSync(file, 'utf8');
+      const base = JSON.parse(text);
+      const withValue = (key: string, literal: string) => {
+        const o = { ...base, [key]: 12345.5 };
+        fs.writeFileSync(file, JSON.stringify(o).replace('12345.5', literal));
+      };
+      withValue('rope_theta', '1e400');
+      assert.throws(
+        () => fwd.config(d),
+        (e: Error & { code?: string }) =>
+          e.code === 'forward/bad-config' && /"rope_theta" must be a number/.test(e.message),
+      );
+      withValue('rms_norm_eps', '1e-400');
+      assert.equal(fwd.config(d).normEps, 0);
+      withValue('rms_norm_eps', '-0.0000000000001e-400');
+      assert.equal(Math.abs(fwd.config(d).normEps as number), 0);
+      fs.writeFileSync(file, text);
+    });
+
     it('a missing or misshapen tensor is named; a token outside the vocabulary is refused', () => {
       const cfg: TinyConfig = { modelType: 'llama', dim: 16, hidden: 16, layers: 2, heads: 2, kvHeads: 2, vocab: 20 };
       const d = path.join(dir, 'broken');

@@ -98,7 +98,7 @@ function grid(cfg: Cfg) {
   const b = Number(cfg.format.slice(3));
   const qmax = 2 ** b - 1,
     sym = cfg.symmetric ?? true,
-    zint = (cfg.zero ?? 'int') === 'int';
+    zint = (cfg.zero ?? 'f16') === 'int';
   const store = (s: number) => ((cfg.scale ?? 'f16') === 'f16' ? addon.f16Round(s) : f(s));
   return {
     fit(mn: number, mx: number) {
@@ -267,8 +267,9 @@ describe('native GPTQ', () => {
         let worst = 0;
         for (let i = 0; i < rows * n; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
         assert.ok(worst <= 1e-7, `${threads} threads: max |diff| ${worst}`);
-        // A dead input channel's weights become 0 before quantizing (exactly 0 on grids with an integer zero).
-        if ((cfg.zero ?? 'int') === 'int')
+        // A dead input channel's weights become 0 before quantizing (exactly 0 on symmetric grids
+        // and grids with an integer zero).
+        if ((cfg.symmetric ?? true) || cfg.zero === 'int')
           for (let r = 0; r < rows; r++) assert.equal(got[r * n + 5], 0, 'dead column');
       }
     });

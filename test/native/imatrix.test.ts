@@ -232,7 +232,7 @@ describe('imatrix files', () => {
       ]);
     });
 
-    it('refuses a model GGUF, missing halves, wrong counts, zero counts and non-finite sums', () => {
+    it('refuses a model GGUF, missing halves, wrong counts, counts below 1 and non-finite sums', () => {
       const cases: [string, Buffer, RegExp, boolean][] = [
         ['general.type model', ggufImatrixBytes(good, 'model'), /general\.type is "model", not "imatrix"/, true],
         ['no general.type', ggufImatrixBytes(good, null), /without general\.type = "imatrix"/, true],
@@ -262,6 +262,14 @@ describe('imatrix files', () => {
           false,
         ],
         ['Inf count', ggufImatrixBytes([{ ...good[0], counts: [Infinity] }]), /counts\[0\] is infinite/, false],
+        // Found by the imatrix fuzzer: a denormal count made sum / count overflow to inf.
+        [
+          'a count below 1',
+          ggufImatrixBytes([{ ...good[0], counts: [8.4e-44] }]),
+          /counts\[0\] is 8\.40779e-44 \(must be at least 1/,
+          false,
+        ],
+        ['a fractional count', ggufImatrixBytes([{ ...good[0], counts: [0.5] }]), /counts\[0\] is 0\.5 /, false],
       ];
       for (const [what, bytes, re, header] of cases) {
         const f = file('bad.gguf', bytes);

@@ -4,6 +4,7 @@
 // and round trips of the writer checked with an independent safetensors parser.
 
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -558,6 +559,41 @@ describe('native model readers', () => {
     );
   });
 
+  it('zero-size tensors are read like any other (0 elements, 0 bytes), as the TypeScript readers read them', () => {
+    const st = rawSafetensors(
+      tmpPath('zero.safetensors'),
+      {
+        w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+        e: { dtype: 'F32', shape: [0, 4], data_offsets: [4, 4] },
+        s: { dtype: 'BF16', shape: [3, 0], data_offsets: [4, 4] },
+      },
+      4,
+    );
+    const g = tmpPath('zero.gguf');
+    fs.writeFileSync(
+      g,
+      ggufBytes([
+        { name: 'w', ne: [4, 2], type: 0, data: Buffer.alloc(32) },
+        { name: 'e', ne: [4, 0], type: 0, data: Buffer.alloc(0), offset: 32 },
+        { name: 'q', ne: [32, 0], type: 2, data: Buffer.alloc(0), offset: 32 },
+      ]),
+    );
+    for (const f of [st, g]) {
+      const info = addon.modelInfo(f);
+      const ts = readModelHeader(f).tensors;
+      assert.deepEqual(
+        info.tensors.map((t) => [t.name, t.shape, t.elements, t.bytes]),
+        ts.map((t) => [t.name, t.shape, t.elements, t.bytes]),
+      );
+      const empty = info.tensors.filter((t) => t.elements === 0);
+      assert.equal(empty.length, 2, f);
+      for (const t of empty) {
+        assert.equal(t.bytes, 0);
+        if (t.dtype !== 'Q4_0') assert.equal(addon.readTensor(f, t.name).length, 0);
+      }
+    }
+  });
+
   describe('hostile safetensors', () => {
     const cases: [string, () => string, string, string[]][] = [
       [
@@ -594,15 +630,67 @@ describe('native model readers', () => {
       ],
       ['invalid JSON', () => rawSafetensors(tmpPath('json.safetensors'), '{"a": [1, 2', 0), 'model/bad-json', []],
       [
-        'invalid UTF-8',
+        'a tensor name that is not UTF-8',
         () => {
           const f = tmpPath('utf8.safetensors');
-          const j = Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]);
+          const j = Buffer.from([0x7b, 0x22, 0x61, 0xff, 0x22, 0x3a, 0x31, 0x7d]);
           fs.writeFileSync(f, Buffer.concat([u64(j.length), j]));
           return f;
         },
         'model/bad-json',
-        [],
+        ['tensor name "a\\xff"', 'at byte 9', 'not valid UTF-8'],
+      ],
+      [
+        'invalid UTF-8 in a value',
+        () => {
+          const f = tmpPath('utf8v.safetensors');
+          const j = Buffer.concat([Buffer.from('{"w":{"dtype":"'), Buffer.from([0xc0, 0x80]), Buffer.from('"}}')]);
+          fs.writeFileSync(f, Buffer.concat([u64(j.length), j]));
+          return f;
+        },
+        'model/bad-json',
+        ['"w"', 'in the entry of tensor', 'not valid UTF-8', 'at byte 15'],
+      ],
+      [
+        'a tensor name with a lone surrogate',
+        () =>
+          rawSafetensors(
+            tmpPath('sur.safetensors'),
+            '{"q\\ud800x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
+            4,
+          ),
+        'model/bad-json',
+        ['tensor name "q\\ud800x"', 'unpaired surrogate'],
+      ],
+      [
+        'an empty tensor name',
+        () =>
+          rawSafetensors(tmpPath('noname.safetensors'), { '': { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 4),
+        'model/bad-header',
+        ['empty name'],
+      ],
+      [
+        'a dimension written 2.0',
+        () => rawSafetensors(tmpPath('two.safetensors'), '{"w":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}', 8),
+        'model/bad-shape',
+        ['"w"', 'dimension 0 is written as a fraction', 'not 2.0'],
+      ],
+      [
+        '65 dimensions',
+        () =>
+          rawSafetensors(
+            tmpPath('dims.safetensors'),
+            { w: { dtype: 'F32', shape: new Array(65).fill(1), data_offsets: [0, 4] } },
+            4,
+          ),
+        'model/bad-shape',
+        ['"w"', '65 dimensions'],
+      ],
+      [
+        'a header of more than 2M JSON values',
+        () => rawSafetensors(tmpPath('values.safetensors'), '[' + '0,'.repeat(1 << 21) + '0]', 0),
+        'model/header-too-large',
+        ['2097152 values'],
       ],
       [
         'nesting 10,000 deep',
@@ -706,7 +794,7 @@ describe('native model readers', () => {
             8,
           ),
         'model/bad-header',
-        ['"a"'],
+        ['"a"', 'appears twice'],
       ],
       [
         'metadata not strings',
@@ -832,7 +920,24 @@ describe('native model readers', () => {
         ['"v"'],
       ],
       ['alignment 3', () => ggufBytes([t()], { alignment: 3 }), 'model/bad-header', ['alignment']],
-      ['duplicate tensor names', () => ggufBytes([t(), t({ offset: 32 })]), 'model/bad-header', ['"w"']],
+      [
+        'duplicate tensor names',
+        () => ggufBytes([t(), t({ offset: 32 })]),
+        'model/bad-header',
+        ['duplicate tensor name "w"'],
+      ],
+      ['an empty tensor name', () => ggufBytes([t({ name: '' })]), 'model/bad-header', ['empty name']],
+      [
+        'a tensor name that is not UTF-8',
+        () => {
+          const b = ggufBytes([t({ name: 'wxy' })]);
+          const at = b.indexOf(Buffer.from('wxy'));
+          b[at + 1] = 0xfe;
+          return b;
+        },
+        'model/bad-header',
+        ['"w\\xfe', 'not valid UTF-8'],
+      ],
       [
         'an unknown metadata type',
         () => ggufBytes([t()], { extraKv: [Buffer.concat([ggufString('x'), u32b(77), u32b(0)])] }),
@@ -877,6 +982,8 @@ describe('native model readers', () => {
         [],
       ],
       ['a header larger than the file', [64, 172, 5, 8, 4, 512, 512], 'model/truncated', ['needs']],
+      // Tiny dimensions: a layer is a few bytes, so only the layer bound stops ~1.8M tensors.
+      ['200,000 layers', [1, 1, 200000, 1, 1, 1, 1], 'model/bad-header', ['n_layers = 200000', 'at most 4096']],
     ];
     for (const [what, h, code, fragments] of cases) {
       it(`${what}: ${code}`, () => {
@@ -942,6 +1049,18 @@ describe('native model readers', () => {
         'model/bad-index',
         '"b"',
       ));
+    it('an empty or repeated name in weight_map', () => {
+      expectCode(
+        () => addon.modelInfo(folder({ weight_map: { '': 's.safetensors' } })),
+        'model/bad-index',
+        'empty name',
+      );
+      expectCode(
+        () => addon.modelInfo(folder('{"weight_map": {"a": "s.safetensors", "a": "s.safetensors"}}')),
+        'model/bad-index',
+        '"a" is listed twice',
+      );
+    });
     it('no weight_map', () =>
       expectCode(() => addon.modelInfo(folder({ weights: {} })), 'model/bad-index', 'weight_map'));
     it('invalid index JSON', () => expectCode(() => addon.modelInfo(folder('{"weight_map": ')), 'model/bad-json'));
@@ -953,6 +1072,76 @@ describe('native model readers', () => {
       fs.writeFileSync(f, 'PK');
       expectCode(() => addon.modelInfo(f), 'model/unknown-format');
     });
+  });
+});
+
+describe('inputs that are not regular files', function () {
+  // A reader that opened a FIFO without O_NONBLOCK would block forever, so each probe runs
+  // in a child process; the spawn timeout only turns such a hang into a failure.
+  this.timeout(120000);
+  const probe = (call: string, arg: string) => {
+    const script = `const a = require(${JSON.stringify(path.join(root, 'native'))});
+      try { const r = ${call}(${JSON.stringify(arg)}); process.stdout.write(JSON.stringify({ ok: true, arch: r && r.architecture })); }
+      catch (e) { process.stdout.write(JSON.stringify({ code: e.code, message: e.message })); }`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.signal, null, `the probe hung or crashed (${r.signal}): ${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { ok?: boolean; arch?: string; code?: string; message?: string };
+  };
+  const fifo = (p: string) => {
+    const r = spawnSync('mkfifo', [p]);
+    assert.equal(r.status, 0, `mkfifo ${p}: ${r.stderr}`);
+    return p;
+  };
+  before(function () {
+    if (process.platform === 'win32') this.skip(); // no FIFOs or /dev/zero
+  });
+
+  it('a FIFO named model.safetensors is refused by name, without blocking', () => {
+    const f = fifo(path.join(tmpDir('fifo'), 'model.safetensors'));
+    const r = probe('a.modelInfo', f);
+    assert.equal(r.code, 'model/unreadable', r.message);
+    assert.ok(r.message!.includes(f) && r.message!.includes('FIFO'), r.message);
+  });
+  it('a folder whose model.safetensors is a FIFO names it', () => {
+    const d = tmpDir('fifo-folder');
+    const f = fifo(path.join(d, 'model.safetensors'));
+    const r = probe('a.modelInfo', d);
+    assert.equal(r.code, 'model/unreadable', r.message);
+    assert.ok(r.message!.includes(f), r.message);
+  });
+  it('a FIFO as model.safetensors.index.json is refused by name', () => {
+    const d = tmpDir('fifo-index');
+    const f = fifo(path.join(d, 'model.safetensors.index.json'));
+    const r = probe('a.modelInfo', d);
+    assert.equal(r.code, 'model/unreadable', r.message);
+    assert.ok(r.message!.includes(f), r.message);
+  });
+  it('a FIFO as config.json: the model still opens, the forward pass refuses it by name', () => {
+    const d = tmpDir('fifo-config');
+    fs.copyFileSync(FIXTURE_ST, path.join(d, 'model.safetensors'));
+    const cfg = fifo(path.join(d, 'config.json'));
+    const info = probe('a.modelInfo', d);
+    assert.equal(info.ok, true, info.message);
+    assert.equal(info.arch, '');
+    const r = probe('a.forward.config', d);
+    assert.equal(r.code, 'model/unreadable', r.message);
+    assert.ok(r.message!.includes(cfg) && r.message!.includes('FIFO'), r.message);
+  });
+  it('a FIFO as the imatrix is refused by name', () => {
+    const f = fifo(path.join(tmpDir('fifo-imatrix'), 'imatrix.dat'));
+    const r = probe('a.readImatrix', f);
+    assert.equal(r.code, 'calibration/bad-imatrix', r.message);
+    assert.ok(r.message!.includes(f) && r.message!.includes('FIFO'), r.message);
+  });
+  it('/dev/zero, also behind a .safetensors or .gguf symlink, is refused as a device', () => {
+    expectCode(() => addon.modelInfo('/dev/zero'), 'model/unreadable', ['/dev/zero', 'character device']);
+    const dev = tmpPath('zero.safetensors');
+    fs.symlinkSync('/dev/zero', dev);
+    expectCode(() => addon.modelInfo(dev), 'model/unreadable', [dev, 'character device']);
+    const gguf = tmpPath('zero.gguf');
+    fs.symlinkSync('/dev/zero', gguf);
+    expectCode(() => addon.modelInfo(gguf), 'model/unreadable', [gguf, 'character device']);
   });
 });
 

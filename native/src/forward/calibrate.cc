@@ -7,8 +7,8 @@
 
 #include "io/dtype.h"
 #include "io/error.h"
+#include "io/input_file.h"
 #include "io/json.h"
-#include "io/mapped_file.h"
 #include "linalg/ops.h"
 #include "threads/pool.h"
 
@@ -44,18 +44,30 @@ Sequences generateSequences(const LlamaModel& model, int64_t samples, int64_t le
   return out;
 }
 
+constexpr uint64_t kMaxTokenFileBytes = uint64_t(256) << 20;
+
 Sequences readTokenFile(const std::string& path, int64_t vocab, int64_t maxPositions,
                         int64_t samples, int64_t length) {
   auto fail = [&](const std::string& what) -> ModelError {
     return ModelError("calibration/bad-tokens", path + ": " + what);
   };
   if (!pathExists(path)) throw ModelError("calibration/not-found", path + ": no such file");
-  MappedFile f(path);
-  if (f.size() > (uint64_t(1) << 30)) throw fail("token file is larger than 1 GiB");
   json::Value v;
-  std::string err;
-  if (!json::parse(reinterpret_cast<const char*>(f.data()), size_t(f.size()), v, err))
-    throw fail("invalid JSON: " + err);
+  {
+    InputFile f(path);
+    if (f.size() > kMaxTokenFileBytes)
+      throw fail("the token file is " + std::to_string(f.size()) + " bytes (limit " +
+                 std::to_string(kMaxTokenFileBytes) + ")");
+    const std::string text = f.readString(0, size_t(f.size()));
+    // Calibration takes a few hundred thousand tokens; 4M ids bound the parsed document.
+    json::ParseLimits limits;
+    limits.maxValues = size_t(1) << 22;
+    json::ParseError err;
+    if (!json::parse(text.data(), text.size(), v, err, limits))
+      throw fail(err.tooLarge ? "more than " + std::to_string(limits.maxValues) +
+                                    " token ids and sequences (calibration uses far fewer)"
+                              : "invalid JSON: " + err.message);
+  }
   if (!v.isArray()) throw fail("expected a JSON array of sequences (arrays of token ids)");
   if (v.items.empty()) throw fail("the file holds no sequences");
   Sequences out;

@@ -13,6 +13,7 @@
 #include "forward/llama.h"
 #include "forward/rope.h"
 #include "io/error.h"
+#include "io/input_file.h"
 #include "io/json.h"
 #include "io/model.h"
 
@@ -217,12 +218,16 @@ Rope ropeFromJson(const json::Value& cfg, const std::string& file, const LlamaCo
 }
 
 LlamaConfig configFromJson(const std::string& file) {
-  MappedFile f(file);
-  if (f.size() > (64u << 20)) configError(file, "config.json is larger than 64 MiB");
+  // Read whole (bounded) rather than mapped; parsed with the config limits (io/model.h).
+  InputFile f(file);
+  if (f.size() > kMaxConfigBytes)
+    configError(file, "config.json is " + std::to_string(f.size()) + " bytes (limit " +
+                          std::to_string(kMaxConfigBytes) + ")");
+  const std::string text = f.readString(0, size_t(f.size()));
   json::Value cfg;
-  std::string err;
-  if (!json::parse(reinterpret_cast<const char*>(f.data()), size_t(f.size()), cfg, err))
-    configError(file, "invalid JSON: " + err);
+  json::ParseError err;
+  if (!json::parse(text.data(), text.size(), cfg, err, configLimits()))
+    configError(file, "invalid JSON: " + err.message);
   if (!cfg.isObject()) configError(file, "not a JSON object");
   LlamaConfig c;
   c.source = file;
@@ -371,10 +376,10 @@ void checkTensors(const Model& m, const LlamaConfig& c) {
 
 LlamaConfig readConfigOnly(const Model& m) {
   if (m.format == "llama2c") {
-    const MappedFile& f = *m.files.at(0);
+    const InputFile& f = *m.files.at(0);
     if (f.size() < 28) throw ModelError("model/truncated", f.path() + ": no llama2.c header");
     int32_t h[7];
-    std::memcpy(h, f.data(), 28);
+    f.read(0, h, 28);
     LlamaConfig c;
     c.architecture = "llama";
     c.source = f.path();

@@ -46,6 +46,16 @@ bool f32CopyScalar(const uint8_t* src, int64_t n, float* dst) {
   return bad == 0;
 }
 
+bool allFiniteScalar(const float* v, int64_t n) {
+  uint32_t bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t u;
+    std::memcpy(&u, v + i, 4);
+    bad |= uint32_t((u & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
+
 void f32ToBf16Scalar(const float* src, int64_t n, uint8_t* dst) {
   for (int64_t i = 0; i < n; i++) {
     uint16_t h = conv::f32ToBf16(src[i]);
@@ -79,6 +89,18 @@ BITSMITH_AVX2 bool f32CopyAvx2(const uint8_t* src, int64_t n, float* dst) {
   }
   const bool ok = _mm256_testz_si256(bad, bad) != 0;
   return f32CopyScalar(src + 4 * i, n - i, dst + i) && ok;
+}
+
+BITSMITH_AVX2 bool allFiniteAvx2(const float* v, int64_t n) {
+  const __m256i exp = _mm256_set1_epi32(0x7f800000);
+  __m256i bad = _mm256_setzero_si256();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + i));
+    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(w, exp), exp));
+  }
+  const bool ok = _mm256_testz_si256(bad, bad) != 0;
+  return allFiniteScalar(v + i, n - i) && ok;
 }
 
 // Round to nearest even; NaN -> quiet NaN (as conv::f32ToBf16).
@@ -159,6 +181,13 @@ bool toF32(DType t, const uint8_t* src, int64_t n, float* dst) {
     default:
       return false;  // callers check isReadableFloat first
   }
+}
+
+bool allFinite(const float* v, int64_t n) {
+#if BITSMITH_X86
+  if (cpuHasAvx2()) return allFiniteAvx2(v, n);
+#endif
+  return allFiniteScalar(v, n);
 }
 
 void fromF32(DType t, const float* src, int64_t n, uint8_t* dst) {

@@ -100,6 +100,8 @@ inline uint16_t f32ToF16(float f) {
 /** Converts n elements of a readable float dtype at `src` (any alignment) to f32.
  *  Returns false if any value is NaN or infinite (the values are converted anyway). */
 bool toF32(DType t, const uint8_t* src, int64_t n, float* dst);
+/** True when none of the n values is NaN or infinite. */
+bool allFinite(const float* v, int64_t n);
 /** Converts n f32 values to dtype t (F32, F16, BF16, F64) at `dst` (any alignment). */
 void fromF32(DType t, const float* src, int64_t n, uint8_t* dst);
 

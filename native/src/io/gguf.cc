@@ -6,7 +6,9 @@
 // backend has decoders for (quant/ggml) read as f32 (Model::readRowsF32), the other block
 // types (IQ2_XXS, TQ1_0, ...) are listed and can only be copied into a GGUF.
 #include <algorithm>
+#include <cstring>
 #include <unordered_set>
+#include <vector>
 
 #include "io/error.h"
 #include "io/model.h"
@@ -38,66 +40,94 @@ const GgmlType kGgmlTypes[] = {
 
 constexpr uint64_t kMaxHeader = 256ull * 1024 * 1024;
 constexpr uint64_t kMaxString = 16ull * 1024 * 1024;
+constexpr uint64_t kMaxKvs = uint64_t(1) << 20;  // real files have ~50
 constexpr int kMaxDepth = 8;
 constexpr int kMaxDims = 4;
 constexpr int64_t kMaxSafe = int64_t(1) << 53;
 
+// Reads the header front to back. The bytes come from the file into `buf` as they are
+// needed (read ahead in doubling steps), so a header is read once, and nothing past
+// what a field's checked length allows is ever requested. `what` (a callable returning
+// the field's description) is only called for an error message.
 struct Cursor {
-  const uint8_t* data;
+  const InputFile& f;
   uint64_t size;
-  uint64_t pos = 0;
   std::string file;
+  uint64_t pos = 0;
+  std::vector<uint8_t> buf;  // bytes [0, buf.size()) of the file
 
-  void need(uint64_t n, const std::string& what) {
+  template <typename What>
+  void need(uint64_t n, const What& what) {
     if (pos + n > kMaxHeader || n > kMaxHeader)
       throw ModelError("model/header-too-large",
                        file + ": GGUF header exceeds " + std::to_string(kMaxHeader) +
-                           " bytes while reading " + what + " at byte " + std::to_string(pos));
+                           " bytes while reading " + what() + " at byte " + std::to_string(pos));
     if (n > size - pos)
-      throw ModelError("model/truncated", file + ": file ends while reading " + what + " at byte " +
-                                              std::to_string(pos) + " (needs " + std::to_string(n) +
-                                              " bytes, " + std::to_string(size - pos) + " left)");
+      throw ModelError("model/truncated", file + ": file ends while reading " + what() +
+                                              " at byte " + std::to_string(pos) + " (needs " +
+                                              std::to_string(n) + " bytes, " +
+                                              std::to_string(size - pos) + " left)");
+    if (pos + n > buf.size()) fill(pos + n);
   }
-  template <typename T>
-  T get(const std::string& what) {
+  void fill(uint64_t end) {
+    const uint64_t limit = std::min(size, kMaxHeader);
+    const uint64_t want =
+        std::min(limit, std::max({end, uint64_t(buf.size()) * 2, uint64_t(1) << 16}));
+    const size_t have = buf.size();
+    buf.resize(size_t(want));
+    f.read(have, buf.data() + have, size_t(want - have));
+  }
+  const uint8_t* at(uint64_t p) const { return buf.data() + p; }
+  template <typename T, typename What>
+  T get(const What& what) {
     need(sizeof(T), what);
     T v;
-    std::memcpy(&v, data + pos, sizeof(T));
+    std::memcpy(&v, at(pos), sizeof(T));
     pos += sizeof(T);
     return v;
   }
-  void skip(uint64_t n, const std::string& what) {
+  template <typename T>
+  T get(const char* what) {
+    return get<T>([what] { return std::string(what); });
+  }
+  template <typename What>
+  void skip(uint64_t n, const What& what) {
     need(n, what);
     pos += n;
   }
+  // A count of items of at least minSize bytes each, checked against the header limit and
+  // the bytes left before anything is sized by it.
   uint64_t count(const std::string& what, uint64_t minSize) {
-    uint64_t at = pos;
-    uint64_t n = get<uint64_t>(what);
+    uint64_t start = pos;
+    uint64_t n = get<uint64_t>([&] { return what; });
     if (n > (kMaxHeader - pos) / minSize)
       throw ModelError("model/header-too-large",
-                       file + ": " + what + " at byte " + std::to_string(at) + " is " +
+                       file + ": " + what + " at byte " + std::to_string(start) + " is " +
                            std::to_string(n) + ", which cannot fit in a " +
                            std::to_string(kMaxHeader) + "-byte header");
     if (n * minSize > size - pos)
-      throw ModelError("model/truncated", file + ": " + what + " at byte " + std::to_string(at) +
+      throw ModelError("model/truncated", file + ": " + what + " at byte " + std::to_string(start) +
                                               " is " + std::to_string(n) + ", but only " +
                                               std::to_string(size - pos) +
                                               " bytes remain in the file");
     return n;
   }
-  uint64_t stringLength(const std::string& what) {
-    uint64_t at = pos;
-    uint64_t len = get<uint64_t>("length of " + what);
+  template <typename What>
+  uint64_t stringLength(const What& what) {
+    uint64_t start = pos;
+    uint64_t len = get<uint64_t>([&] { return "the length of " + what(); });
     if (len > kMaxString)
-      throw ModelError("model/header-too-large",
-                       file + ": length of " + what + " at byte " + std::to_string(at) + " is " +
-                           std::to_string(len) + " (limit " + std::to_string(kMaxString) + ")");
+      throw ModelError("model/header-too-large", file + ": the length of " + what() + " at byte " +
+                                                     std::to_string(start) + " is " +
+                                                     std::to_string(len) + " (limit " +
+                                                     std::to_string(kMaxString) + ")");
     need(len, what);
     return len;
   }
-  std::string string(const std::string& what) {
+  template <typename What>
+  std::string string(const What& what) {
     uint64_t len = stringLength(what);
-    std::string s(reinterpret_cast<const char*>(data + pos), size_t(len));
+    std::string s(reinterpret_cast<const char*>(at(pos)), size_t(len));
     pos += len;
     return s;
   }
@@ -114,16 +144,19 @@ void skipArray(Cursor& c, const std::string& key, int depth) {
     throw ModelError("model/bad-header", c.file + ": metadata \"" + key +
                                              "\" nests arrays deeper than " +
                                              std::to_string(kMaxDepth));
-  uint32_t et = c.get<uint32_t>("array element type of \"" + key + "\"");
+  uint32_t et = c.get<uint32_t>([&] { return "the array element type of \"" + key + "\""; });
   if (et > 12)
     throw ModelError(
         "model/bad-header",
         c.file + ": metadata \"" + key + "\" is an array of unknown type " + std::to_string(et));
+  // The smallest element: a fixed-size value, an empty string (its u64 length) or an empty
+  // array (u32 type, u64 count).
   uint64_t minSize = kFixedSize[et] ? uint64_t(kFixedSize[et]) : (et == 8 ? 8 : 12);
-  uint64_t n = c.count(
-      std::string("element count of ") + kValueTypeNames[et] + " array \"" + key + "\"", minSize);
+  uint64_t n =
+      c.count(std::string("the element count of ") + kValueTypeNames[et] + " array \"" + key + "\"",
+              minSize);
   if (kFixedSize[et]) {
-    c.skip(n * uint64_t(kFixedSize[et]), "array \"" + key + "\"");
+    c.skip(n * uint64_t(kFixedSize[et]), [&] { return "array \"" + key + "\""; });
     return;
   }
   for (uint64_t i = 0; i < n; i++) skipValue(c, et, key, depth);
@@ -133,29 +166,35 @@ void skipValue(Cursor& c, uint32_t type, const std::string& key, int depth) {
   if (type > 12)
     throw ModelError("model/bad-header", c.file + ": metadata \"" + key +
                                              "\" has unknown value type " + std::to_string(type));
+  auto what = [&] { return "a value of \"" + key + "\""; };
   if (type == 8) {
-    c.skip(c.stringLength("value of \"" + key + "\""), "value of \"" + key + "\"");
+    c.skip(c.stringLength(what), what);
     return;
   }
   if (type == 9) {
     skipArray(c, key, depth + 1);
     return;
   }
-  c.skip(uint64_t(kFixedSize[type]), "value of \"" + key + "\"");
+  c.skip(uint64_t(kFixedSize[type]), what);
 }
 
 }  // namespace
 
 void readGgufInto(Model& m, const std::string& file) {
-  auto mf = std::make_unique<MappedFile>(file);
-  Cursor c{mf->data(), mf->size(), 0, file};
+  auto mf = std::make_unique<InputFile>(file);
+  Cursor c{*mf, mf->size(), file, 0, {}};
   auto bad = [&](const std::string& msg) {
     return ModelError("model/bad-header", file + ": " + msg);
   };
-  if (c.size < 4 || std::memcmp(c.data, "GGUF", 4) != 0)
+  char magic[4] = {};
+  if (c.size >= 4) {
+    c.need(4, [] { return std::string("the magic"); });
+    std::memcpy(magic, c.at(0), 4);
+  }
+  if (std::memcmp(magic, "GGUF", 4) != 0)
     throw bad("not a GGUF file (expected the magic \"GGUF\")");
   c.pos = 4;
-  uint32_t version = c.get<uint32_t>("version");
+  uint32_t version = c.get<uint32_t>("the version");
   if (version != 2 && version != 3) {
     std::string hint = (version == 0x02000000u || version == 0x03000000u)
                            ? " (big-endian GGUF is not supported)"
@@ -163,16 +202,26 @@ void readGgufInto(Model& m, const std::string& file) {
     throw bad("unsupported GGUF version " + std::to_string(version) + hint +
               "; only little-endian v2/v3 are read");
   }
-  uint64_t tensorCount = c.count("tensor count", 24);
-  uint64_t kvCount = c.count("metadata key/value count", 13);
+  // The smallest tensor info: a 1-byte name (u64 length), n_dims, type and offset.
+  uint64_t tensorCount = c.count("the tensor count", 25);
+  uint64_t kvCount = c.count("the metadata key/value count", 13);
+  if (tensorCount + m.tensors.size() > kMaxTensors)
+    throw ModelError("model/header-too-large", file + ": the header lists " +
+                                                   std::to_string(tensorCount) +
+                                                   " tensors (the model may have at most " +
+                                                   std::to_string(kMaxTensors) + ")");
+  if (kvCount > kMaxKvs)
+    throw ModelError("model/header-too-large",
+                     file + ": the header lists " + std::to_string(kvCount) +
+                         " metadata key/values (limit " + std::to_string(kMaxKvs) + ")");
 
   uint64_t alignment = 32;
   std::unordered_set<std::string> keys;
   for (uint64_t i = 0; i < kvCount; i++) {
-    std::string key = c.string("metadata key #" + std::to_string(i));
+    std::string key = c.string([&] { return "metadata key #" + std::to_string(i); });
     if (!keys.insert(key).second) throw bad("duplicate metadata key \"" + key + "\"");
     const uint64_t rawStart = c.pos;
-    uint32_t type = c.get<uint32_t>("value type of \"" + key + "\"");
+    uint32_t type = c.get<uint32_t>([&] { return "the value type of \"" + key + "\""; });
     struct Capture {
       Cursor& c;
       Model& m;
@@ -180,18 +229,18 @@ void readGgufInto(Model& m, const std::string& file) {
       uint64_t start;
       ~Capture() {
         if (c.pos > start)
-          m.ggufKvs.emplace_back(key, std::string(reinterpret_cast<const char*>(c.data + start),
-                                                  size_t(c.pos - start)));
+          m.ggufKvs.emplace_back(
+              key, std::string(reinterpret_cast<const char*>(c.at(start)), size_t(c.pos - start)));
       }
     } capture{c, m, key, rawStart};
     if (key == "general.alignment") {
       uint64_t a = 0;
       if (type == 4)
-        a = c.get<uint32_t>("value of \"general.alignment\"");
+        a = c.get<uint32_t>("the value of \"general.alignment\"");
       else if (type == 10)
-        a = c.get<uint64_t>("value of \"general.alignment\"");
+        a = c.get<uint64_t>("the value of \"general.alignment\"");
       else if (type == 5) {
-        int32_t v = c.get<int32_t>("value of \"general.alignment\"");
+        int32_t v = c.get<int32_t>("the value of \"general.alignment\"");
         a = v > 0 ? uint64_t(v) : 0;
       } else {
         skipValue(c, type, key, 0);
@@ -201,7 +250,8 @@ void readGgufInto(Model& m, const std::string& file) {
         throw bad("general.alignment must be a power of two");
       alignment = a;
     } else if (key == "general.architecture" && type == 8) {
-      m.architecture = c.string("value of \"general.architecture\"");
+      m.architecture =
+          c.string([] { return std::string("the value of \"general.architecture\""); });
     } else {
       skipValue(c, type, key, 0);
     }
@@ -217,18 +267,23 @@ void readGgufInto(Model& m, const std::string& file) {
   std::unordered_set<std::string> names;
   for (uint64_t i = 0; i < tensorCount; i++) {
     Raw r;
-    r.name = c.string("name of tensor #" + std::to_string(i));
-    const std::string where = file + ": tensor \"" + r.name + "\"";
+    r.name = c.string([&] { return "the name of tensor #" + std::to_string(i); });
+    checkTensorName(file, r.name);
+    const std::string where = file + ": tensor " + quotedName(r.name);
     if (!names.insert(r.name).second)
-      throw ModelError("model/bad-header", file + ": duplicate tensor name \"" + r.name + "\"",
+      throw ModelError("model/bad-header", file + ": duplicate tensor name " + quotedName(r.name),
                        r.name);
-    uint32_t nDims = c.get<uint32_t>("n_dims of tensor \"" + r.name + "\"");
+    auto field = [&](const char* what) {
+      return [&r, what] { return std::string(what) + " of tensor " + quotedName(r.name); };
+    };
+    uint32_t nDims = c.get<uint32_t>(field("n_dims"));
     if (nDims > uint32_t(kMaxDims))
       throw ModelError("model/bad-shape",
                        where + ": " + std::to_string(nDims) + " dimensions (GGUF allows at most 4)",
                        r.name);
     for (uint32_t d = 0; d < nDims; d++) {
-      uint64_t v = c.get<uint64_t>("ne[" + std::to_string(d) + "] of tensor \"" + r.name + "\"");
+      uint64_t v = c.get<uint64_t>(
+          [&] { return "ne[" + std::to_string(d) + "] of tensor " + quotedName(r.name); });
       if (v >= uint64_t(kMaxSafe))
         throw ModelError("model/bad-shape",
                          where + ": dimension ne[" + std::to_string(d) +
@@ -236,8 +291,8 @@ void readGgufInto(Model& m, const std::string& file) {
                          r.name);
       r.ne.push_back(int64_t(v));
     }
-    r.type = c.get<uint32_t>("type of tensor \"" + r.name + "\"");
-    r.rel = c.get<uint64_t>("data offset of tensor \"" + r.name + "\"");
+    r.type = c.get<uint32_t>(field("the type"));
+    r.rel = c.get<uint64_t>(field("the data offset"));
     if (r.rel >= uint64_t(kMaxSafe))
       throw ModelError("model/bad-offsets",
                        where + ": data offset " + std::to_string(r.rel) + " is beyond any file",
@@ -249,7 +304,7 @@ void readGgufInto(Model& m, const std::string& file) {
 
   std::vector<TensorRef> out;
   for (auto& r : infos) {
-    const std::string where = file + ": tensor \"" + r.name + "\"";
+    const std::string where = file + ": tensor " + quotedName(r.name);
     const GgmlType* gt = nullptr;
     for (const auto& g : kGgmlTypes)
       if (uint32_t(g.id) == r.type) gt = &g;

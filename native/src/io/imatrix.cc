@@ -1,13 +1,15 @@
 #include "io/imatrix.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <unordered_set>
 
 #include "io/error.h"
-#include "io/mapped_file.h"
+#include "io/input_file.h"
+#include "io/json.h"
 #include "io/model.h"
 
 namespace bitsmith {
@@ -36,8 +38,10 @@ void checkValues(const std::string& path, const std::string& entry, const float*
            entry);
 }
 
+// Reads the legacy format front to back with pread, every length checked against the
+// bytes left before it is used.
 struct Reader {
-  const uint8_t* data;
+  const InputFile& f;
   uint64_t size, pos = 0;
   const std::string& path;
   uint64_t left() const { return size - pos; }
@@ -47,17 +51,17 @@ struct Reader {
            "file ends while reading " + what + " at byte " + std::to_string(pos) + " (truncated?)",
            entry);
     int32_t v;
-    std::memcpy(&v, data + pos, 4);
+    f.read(pos, &v, 4);
     pos += 4;
     return v;
   }
 };
 
-Imatrix readLegacy(const MappedFile& f, const std::string& path) {
+Imatrix readLegacy(const InputFile& f, const std::string& path) {
   Imatrix im;
   im.path = path;
   im.format = "dat";
-  Reader r{f.data(), f.size(), 0, path};
+  Reader r{f, f.size(), 0, path};
   const int32_t n = r.i32("the entry count");
   // The smallest entry: name length, a 1-byte name, ncall, nval and one value (17 bytes).
   if (n < 1)
@@ -67,6 +71,9 @@ Imatrix readLegacy(const MappedFile& f, const std::string& path) {
     fail(path, "entry count " + std::to_string(n) + " cannot fit in the " +
                    std::to_string(r.left()) +
                    " bytes that follow (truncated, or not an imatrix file)");
+  if (uint64_t(n) > kMaxTensors)
+    fail(path, "entry count " + std::to_string(n) + " (at most " + std::to_string(kMaxTensors) +
+                   ", one per weight tensor)");
   std::unordered_set<std::string> seen;
   for (int32_t i = 0; i < n; i++) {
     const std::string at = "entry #" + std::to_string(i);
@@ -77,8 +84,10 @@ Imatrix readLegacy(const MappedFile& f, const std::string& path) {
     if (uint64_t(len) > r.left())
       fail(path, at + ": file ends inside the " + std::to_string(len) + "-byte name (truncated?)");
     ImatrixEntry e;
-    e.name.assign(reinterpret_cast<const char*>(r.data + r.pos), size_t(len));
+    e.name = f.readString(r.pos, size_t(len));
     r.pos += uint64_t(len);
+    if (!json::validUtf8(e.name.data(), e.name.size()))
+      fail(path, at + ": the name is not valid UTF-8");
     if (!seen.insert(e.name).second) fail(path, "appears twice", e.name);
     const int32_t ncall = r.i32("ncall", e.name);
     const int32_t nval = r.i32("the value count", e.name);
@@ -91,7 +100,7 @@ Imatrix readLegacy(const MappedFile& f, const std::string& path) {
            e.name);
     e.nIn = nval;
     e.mean.resize(size_t(nval));
-    std::memcpy(e.mean.data(), r.data + r.pos, size_t(nval) * 4);
+    f.read(r.pos, e.mean.data(), size_t(nval) * 4);
     r.pos += uint64_t(nval) * 4;
     checkValues(path, e.name, e.mean.data(), nval, "value");
     // Stored as mean * ncall (llama-imatrix); ncall 0 only in hand-made files: as stored.
@@ -194,12 +203,21 @@ Imatrix readGgufImatrix(const std::string& path) {
     checkValues(path, name, e.mean.data(), sums->elements, "in_sum2");
     checkValues(path, name, c.data(), counts->elements, "counts");
     for (int64_t k = 0; k < e.nMat; k++) {
-      if (c[size_t(k)] <= 0)
+      const float n = c[size_t(k)];
+      if (n == 0)
         fail(path, "counts[" + std::to_string(k) + "] is 0: no activations were collected for it",
              name);
+      // A count is a number of activations: below 1 (a denormal, say) the mean would overflow.
+      if (n < 1) {
+        char v[32];
+        std::snprintf(v, sizeof v, "%g", double(n));
+        fail(path,
+             "counts[" + std::to_string(k) + "] is " + v +
+                 " (must be at least 1: the number of activations collected)",
+             name);
+      }
       for (int64_t j = 0; j < e.nIn; j++)
-        e.mean[size_t(k * e.nIn + j)] =
-            float(double(e.mean[size_t(k * e.nIn + j)]) / double(c[size_t(k)]));
+        e.mean[size_t(k * e.nIn + j)] = float(double(e.mean[size_t(k * e.nIn + j)]) / double(n));
     }
     im.entries.push_back(std::move(e));
   }
@@ -218,18 +236,22 @@ Imatrix readImatrix(const std::string& path) {
   if (!pathExists(path))
     throw ModelError("calibration/not-found", path + ": imatrix file not found");
   bool gguf = false;
-  {
-    MappedFile f(path);
-    gguf = f.size() >= 4 && std::memcmp(f.data(), "GGUF", 4) == 0;
-    if (!gguf) return readLegacy(f, path);
-  }
   try {
+    {
+      InputFile f(path);
+      char magic[4] = {};
+      if (f.size() >= 4) f.read(0, magic, 4);
+      gguf = std::memcmp(magic, "GGUF", 4) == 0;
+      if (!gguf) return readLegacy(f, path);
+    }
     return readGgufImatrix(path);
   } catch (const ModelError& e) {
     if (e.code() == "calibration/bad-imatrix") throw;
-    // The GGUF reader's own findings (truncated, bad offsets, ...), as an imatrix error.
+    // The file readers' own findings (not a regular file, truncated, bad offsets, ...), as
+    // an imatrix error.
     throw ModelError("calibration/bad-imatrix",
-                     std::string(e.what()) + " (reading it as a GGUF imatrix)", e.tensor());
+                     std::string(e.what()) + (gguf ? " (reading it as a GGUF imatrix)" : ""),
+                     e.tensor());
   }
 }
 

@@ -81,8 +81,39 @@ struct Value {
   }
 };
 
-/** Parses `text`; on failure returns false with a message naming the byte position. */
+struct ParseLimits {
+  int maxDepth = 64;
+  // Values (of any kind) in the document. A Value takes ~110 bytes (150 as an object
+  // member), so a 100 MB header of `[0,0,...]` would otherwise need ~6 GB. 2M values is
+  // the header of ~300k tensors (each is 7 values); the largest models have ~100k.
+  size_t maxValues = size_t(1) << 21;
+};
+
+struct ParseError {
+  std::string message;    // what went wrong and the byte position
+  size_t offset = 0;      // the byte where parsing stopped
+  bool tooLarge = false;  // maxValues was reached
+  // Set when the failure is a string that is not valid Unicode (invalid UTF-8, or a \u
+  // escape of an unpaired surrogate): where it starts (the opening quote), and, when it is
+  // an object key, the nesting level of that object (1: the top-level object).
+  bool badString = false;
+  size_t stringStart = 0;
+  int keyDepth = 0;
+  // When the top-level value is an object and the failure is inside one of its members'
+  // values: that member's key (a safetensors tensor name, say).
+  bool inMember = false;
+  std::string member;
+};
+
+/** Parses `text`; on failure returns false with the error (never throws on bad input). */
+bool parse(const char* text, size_t length, Value& out, ParseError& error,
+           const ParseLimits& limits = ParseLimits());
+/** As above, with only the message (naming the byte position). */
 bool parse(const char* text, size_t length, Value& out, std::string& error, int maxDepth = 64);
+
+/** The JSON string starting at text[quote] (its opening quote) as written, for messages:
+ *  at most `limit` bytes, invalid UTF-8 bytes shown as \xNN, escapes left as they are. */
+std::string quotedForMessage(const char* text, size_t length, size_t quote, size_t limit = 120);
 
 /** Compact JSON. Non-finite numbers are written as null. */
 std::string stringify(const Value& v);
@@ -91,6 +122,8 @@ void appendNumber(std::string& out, double d);
 
 /** True when `s` is well-formed UTF-8 (no overlongs, no surrogates). */
 bool validUtf8(const char* s, size_t n);
+/** The length of the longest well-formed UTF-8 prefix of s[0, n) (n when all of it is). */
+size_t validUtf8Prefix(const char* s, size_t n);
 
 }  // namespace json
 }  // namespace bitsmith

@@ -17,15 +17,17 @@
 
 namespace bitsmith {
 
+constexpr int32_t kMaxLayers = 4096;
+
 void readLlama2cInto(Model& m, const std::string& file) {
-  auto mf = std::make_unique<MappedFile>(file);
+  auto mf = std::make_unique<InputFile>(file);
   const uint64_t size = mf->size();
   if (size < 28)
     throw ModelError("model/truncated",
                      file + ": file ends while reading the 28-byte llama2.c header (file has " +
                          std::to_string(size) + " bytes)");
   int32_t h[7];
-  std::memcpy(h, mf->data(), 28);
+  mf->read(0, h, 28);
   if (uint32_t(h[0]) == 0x616b3432u)
     throw ModelError("model/bad-header", file +
                                              ": llama2.c \"ak42\" export (version 1/2) is not "
@@ -38,6 +40,12 @@ void readLlama2cInto(Model& m, const std::string& file) {
                        file + ": llama2.c header field " + names[i] + " = " + std::to_string(h[i]) +
                            (i == 5 ? " (must be non-zero)" : " (must be positive)"));
   }
+  // Tiny dimensions make a layer a few bytes, so the file size alone would let a 25 MB
+  // file declare millions of layers (nine tensors each); 4096 is the forward pass's bound.
+  if (h[2] > kMaxLayers)
+    throw ModelError("model/bad-header",
+                     file + ": llama2.c header field n_layers = " + std::to_string(h[2]) +
+                         " (at most " + std::to_string(kMaxLayers) + ")");
   const int64_t dim = h[0], hidden = h[1], L = h[2], heads = h[3], kvHeads = h[4], seqLen = h[6];
   const bool shared = h[5] > 0;
   const int64_t vocab = shared ? h[5] : -int64_t(h[5]);

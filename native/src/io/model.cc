@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <unordered_set>
 
 #include "io/error.h"
 #include "quant/ggml/ggml.h"
@@ -35,12 +37,12 @@ static void readConfigArchitecture(Model& m, const std::string& dir) {
   const std::string cfg = (fs::path(dir) / "config.json").string();
   if (!pathExists(cfg)) return;
   try {
-    MappedFile f(cfg);
-    if (f.size() == 0 || f.size() > (64u << 20)) return;
+    InputFile f(cfg);
+    if (f.size() == 0 || f.size() > kMaxConfigBytes) return;
+    const std::string text = f.readString(0, size_t(f.size()));
     json::Value v;
-    std::string err;
-    if (json::parse(reinterpret_cast<const char*>(f.data()), size_t(f.size()), v, err) &&
-        v.isObject()) {
+    json::ParseError err;
+    if (json::parse(text.data(), text.size(), v, err, configLimits()) && v.isObject()) {
       if (const auto* t = v.get("model_type"); t && t->isString()) m.architecture = t->string;
     }
   } catch (const ModelError&) {
@@ -49,22 +51,36 @@ static void readConfigArchitecture(Model& m, const std::string& dir) {
 }
 
 static void readShardedIndex(Model& m, const std::string& dir, const std::string& indexPath) {
-  MappedFile f(indexPath);
-  if (f.size() > (100u << 20))
-    throw ModelError(
-        "model/header-too-large",
-        indexPath + ": index is " + std::to_string(f.size()) + " bytes (limit 100 MiB)");
   json::Value v;
-  std::string err;
-  if (!json::parse(reinterpret_cast<const char*>(f.data()), size_t(f.size()), v, err))
-    throw ModelError("model/bad-json", indexPath + ": invalid JSON: " + err);
+  {
+    InputFile f(indexPath);
+    if (f.size() > (100u << 20))
+      throw ModelError(
+          "model/header-too-large",
+          indexPath + ": index is " + std::to_string(f.size()) + " bytes (limit 100 MiB)");
+    const std::string text = f.readString(0, size_t(f.size()));
+    json::ParseError err;
+    if (!json::parse(text.data(), text.size(), v, err))
+      throw ModelError(err.tooLarge ? "model/header-too-large" : "model/bad-json",
+                       indexPath + ": invalid JSON: " + err.message);
+  }
   const json::Value* map = v.isObject() ? v.get("weight_map") : nullptr;
   if (!map || !map->isObject())
     throw ModelError("model/bad-index", indexPath + ": no \"weight_map\" object");
   // Shards in order of first appearance; tensors per shard in index order.
   std::vector<std::string> shards;
   std::vector<std::vector<std::string>> names;
+  if (map->members.size() > kMaxTensors)
+    throw ModelError("model/bad-index", indexPath + ": weight_map lists " +
+                                            std::to_string(map->members.size()) +
+                                            " tensors (limit " + std::to_string(kMaxTensors) + ")");
+  std::unordered_set<std::string> listed;
   for (const auto& [name, shardV] : map->members) {
+    checkTensorName(indexPath, name, "model/bad-index");
+    if (!listed.insert(name).second)
+      throw ModelError(
+          "model/bad-index",
+          indexPath + ": tensor " + quotedName(name) + " is listed twice in weight_map", name);
     if (!shardV.isString())
       throw ModelError("model/bad-index",
                        indexPath + ": weight_map entry for \"" + name + "\" is not a file name",
@@ -117,8 +133,8 @@ std::unique_ptr<Model> Model::open(const std::string& pathIn) {
       const std::string name = e.path().filename().string();
       if (endsWith(name, ".safetensors.index.json"))
         indexes.push_back(name);
-      else if (endsWith(name, ".safetensors") && e.is_regular_file(ec))
-        shards.push_back(name);
+      else if (endsWith(name, ".safetensors") && !e.is_directory(ec))
+        shards.push_back(name);  // a FIFO or device among them is refused by name on open
     }
     if (ec)
       throw ModelError("model/unreadable",
@@ -144,8 +160,10 @@ std::unique_ptr<Model> Model::open(const std::string& pathIn) {
   } else {
     bool gguf = false;
     {
-      MappedFile probe(path);
-      gguf = probe.size() >= 4 && std::memcmp(probe.data(), "GGUF", 4) == 0;
+      InputFile probe(path);
+      char magic[4] = {};
+      if (probe.size() >= 4) probe.read(0, magic, 4);
+      gguf = std::memcmp(magic, "GGUF", 4) == 0;
     }
     if (gguf || endsWith(path, ".gguf")) {
       m->format = "gguf";
@@ -173,10 +191,43 @@ void Model::buildIndex() {
     auto r = index_.emplace(tensors[i].name, i);
     if (!r.second)
       throw ModelError("model/bad-header",
-                       files[size_t(tensors[i].file)]->path() + ": tensor \"" + tensors[i].name +
-                           "\" is also stored in " +
-                           files[size_t(tensors[index_[tensors[i].name]].file)]->path(),
+                       files[size_t(tensors[i].file)]->path() + ": tensor " +
+                           quotedName(tensors[i].name) + " is also stored in " +
+                           files[size_t(tensors[r.first->second].file)]->path(),
                        tensors[i].name);
+  }
+}
+
+std::string quotedName(const std::string& name) {
+  static const char* hex = "0123456789abcdef";
+  std::string out = "\"";
+  for (size_t i = 0; i < name.size() && i < 200; i++) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    } else {
+      out.push_back(char(c));
+    }
+  }
+  out += name.size() > 200 ? "...\"" : "\"";
+  return out;
+}
+
+void checkTensorName(const std::string& file, const std::string& name, const char* code) {
+  if (name.empty()) throw ModelError(code, file + ": a tensor has an empty name");
+  const size_t ok = json::validUtf8Prefix(name.data(), name.size());
+  if (ok != name.size()) {
+    // Shown up to the bad byte, which is given in hex.
+    std::string shown = quotedName(name.substr(0, std::min<size_t>(ok, 200)));
+    shown.pop_back();
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(name[ok]));
+    throw ModelError(code,
+                     file + ": tensor name " + shown + buf + "...\" is not valid UTF-8 (byte " +
+                         std::to_string(ok) + " of the name)",
+                     name);
   }
 }
 
@@ -208,25 +259,82 @@ void Model::requireReadable(const TensorRef& t) const {
                      t.name);
 }
 
+namespace {
+
+// Bytes read per pread when the data is converted after the read: small enough that the
+// conversion finds them in the L2 cache, large enough that the syscall is noise.
+constexpr size_t kPiece = size_t(256) << 10;
+
+uint8_t* staging(size_t n) {
+  static thread_local std::vector<uint8_t> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+}  // namespace
+
 bool Model::readRowsF32(const TensorRef& t, int64_t r0, int64_t r1, float* out) const {
   requireReadable(t);
-  const uint8_t* base = fileOf(t).data() + t.offset;
+  const InputFile& f = fileOf(t);
   const int64_t cols = t.cols(), rb = t.rowBytes();
+  if (r1 <= r0) return true;
   if (const GgmlTypeInfo* g = ggmlSourceType(t)) {
-    // The reader checked that a row is whole blocks and every row lies inside the file.
-    // Rows decode independently, so any row range is its blocks; a hostile f16 scale can
-    // still decode to inf/NaN, which the caller reports like any non-finite weight.
-    const int64_t n = (r1 - r0) * cols;
-    for (int64_t r = r0; r < r1; r++)
-      ggmlDecodeRows(g->type, base + t.sourceRow(r) * rb, 1, cols, out + (r - r0) * cols);
+    // The reader checked that a row is whole blocks and every row lies inside the file, so
+    // rows [r0, r1) are whole blocks back to back, decoded a piece at a time (blocks are
+    // independent). A hostile f16 scale can still decode to inf/NaN, which the caller
+    // reports like any non-finite weight.
+    const int64_t blocks = (r1 - r0) * (cols / g->blockWeights);
+    const int64_t per = std::max<int64_t>(1, int64_t(kPiece) / g->blockBytes);
+    uint8_t* buf = staging(size_t(std::min(per, blocks) * g->blockBytes));
+    uint64_t at = t.offset + uint64_t(r0 * rb);
+    float* dst = out;
     bool ok = true;
-    for (int64_t i = 0; i < n; i++) ok &= std::isfinite(out[i]);
+    for (int64_t b = 0; b < blocks; b += per) {
+      const int64_t k = std::min(per, blocks - b);
+      f.read(at, buf, size_t(k * g->blockBytes), t.name);
+      ggmlDecodeRows(g->type, buf, 1, k * g->blockWeights, dst);
+      ok &= allFinite(dst, k * g->blockWeights);
+      at += uint64_t(k * g->blockBytes);
+      dst += k * g->blockWeights;
+    }
     return ok;
   }
-  if (t.permuteHeads <= 0) return toF32(t.dtype, base + r0 * rb, (r1 - r0) * cols, out);
+  if (t.permuteHeads > 0) {
+    // llama2.c q/k rows (F32): each row read from its stored position.
+    bool ok = true;
+    for (int64_t r = r0; r < r1; r++) {
+      float* dst = out + (r - r0) * cols;
+      if (t.dtype == DType::F32) {
+        f.read(t.offset + uint64_t(t.sourceRow(r) * rb), dst, size_t(rb), t.name);
+        ok &= allFinite(dst, cols);
+      } else {
+        uint8_t* buf = staging(size_t(rb));
+        f.read(t.offset + uint64_t(t.sourceRow(r) * rb), buf, size_t(rb), t.name);
+        ok &= toF32(t.dtype, buf, cols, dst);
+      }
+    }
+    return ok;
+  }
+  // Rows [r0, r1) are one contiguous run of elements.
+  const int es = dtypeSize(t.dtype);
+  const int64_t n = (r1 - r0) * cols;
+  const uint64_t base = t.offset + uint64_t(r0 * rb);
+  const int64_t per = int64_t(kPiece) / es;
   bool ok = true;
-  for (int64_t r = r0; r < r1; r++)
-    ok &= toF32(t.dtype, base + t.sourceRow(r) * rb, cols, out + (r - r0) * cols);
+  if (t.dtype == DType::F32) {
+    for (int64_t i = 0; i < n; i += per) {  // straight into out, checked while in cache
+      const int64_t k = std::min(per, n - i);
+      f.read(base + uint64_t(i * 4), out + i, size_t(k * 4), t.name);
+      ok &= allFinite(out + i, k);
+    }
+    return ok;
+  }
+  uint8_t* buf = staging(size_t(std::min(per, n) * es));
+  for (int64_t i = 0; i < n; i += per) {
+    const int64_t k = std::min(per, n - i);
+    f.read(base + uint64_t(i * es), buf, size_t(k * es), t.name);
+    ok &= toF32(t.dtype, buf, k, out + i);
+  }
   return ok;
 }
 
@@ -236,36 +344,27 @@ void Model::readRowsRaw(const TensorRef& t, int64_t r0, int64_t r1, uint8_t* out
                      fileOf(t).path() + ": tensor \"" + t.name + "\" (" + t.dtypeName +
                          ") can only be copied whole",
                      t.name);
-  const uint8_t* base = fileOf(t).data() + t.offset;
+  const InputFile& f = fileOf(t);
   if (t.dtype == DType::Ggml) {
-    std::memcpy(out, base, size_t(t.bytes));
+    f.read(t.offset, out, size_t(t.bytes), t.name);
     return;
   }
   const int64_t rb = t.rowBytes();
   if (t.permuteHeads <= 0) {
-    std::memcpy(out, base + r0 * rb, size_t((r1 - r0) * rb));
+    f.read(t.offset + uint64_t(r0 * rb), out, size_t((r1 - r0) * rb), t.name);
     return;
   }
   for (int64_t r = r0; r < r1; r++)
-    std::memcpy(out + (r - r0) * rb, base + t.sourceRow(r) * rb, size_t(rb));
+    f.read(t.offset + uint64_t(t.sourceRow(r) * rb), out + (r - r0) * rb, size_t(rb), t.name);
 }
 
 void Model::release(const TensorRef& t, int64_t r0, int64_t r1) const {
-  if (t.permuteHeads > 0 || t.dtype == DType::Ggml) {
-    fileOf(t).release(t.offset, uint64_t(t.bytes));
+  if (t.permuteHeads > 0) {  // rows are stored out of order: the whole tensor at its end
+    if (r1 >= t.rows()) fileOf(t).done(t.offset, uint64_t(t.bytes));
     return;
   }
   const int64_t rb = t.rowBytes();
-  fileOf(t).release(t.offset + uint64_t(r0 * rb), uint64_t((r1 - r0) * rb));
-}
-
-void Model::prefetch(const TensorRef& t, int64_t r0, int64_t r1) const {
-  if (t.permuteHeads > 0 || t.dtype == DType::Ggml) {
-    fileOf(t).willNeed(t.offset, uint64_t(t.bytes));
-    return;
-  }
-  const int64_t rb = t.rowBytes();
-  fileOf(t).willNeed(t.offset + uint64_t(r0 * rb), uint64_t((r1 - r0) * rb));
+  fileOf(t).done(t.offset + uint64_t(r0 * rb), uint64_t((r1 - r0) * rb));
 }
 
 }  // namespace bitsmith

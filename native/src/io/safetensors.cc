@@ -11,6 +11,7 @@ namespace bitsmith {
 
 static constexpr uint64_t kMaxHeader = 100ull * 1024 * 1024;  // as core/src/models/safetensors.ts
 static constexpr int64_t kMaxSafe = (int64_t(1) << 53);
+static constexpr size_t kMaxDims = 64;  // no real tensor has more
 
 static std::string shapeText(const json::Value& v) {
   std::string s = json::stringify(v);
@@ -18,14 +19,16 @@ static std::string shapeText(const json::Value& v) {
 }
 
 void readSafetensorsInto(Model& m, const std::string& file, const std::vector<std::string>* only) {
-  auto mf = std::make_unique<MappedFile>(file);
+  auto mf = std::make_unique<InputFile>(file);
   const uint64_t size = mf->size();
   if (size < 8)
     throw ModelError("model/truncated",
                      file + ": file ends while reading the 8-byte header length (file has " +
                          std::to_string(size) + " bytes)");
+  uint8_t len[8];
+  mf->read(0, len, 8);
   uint64_t n = 0;
-  for (int i = 7; i >= 0; i--) n = (n << 8) | mf->data()[i];
+  for (int i = 7; i >= 0; i--) n = (n << 8) | len[i];
   if (n > kMaxHeader)
     throw ModelError("model/header-too-large",
                      file + ": safetensors header claims " + std::to_string(n) + " bytes (limit " +
@@ -35,11 +38,37 @@ void readSafetensorsInto(Model& m, const std::string& file, const std::vector<st
                                             std::to_string(n) + "-byte JSON header (file has " +
                                             std::to_string(size) + " bytes)");
   json::Value root;
-  std::string err;
-  if (!json::parse(reinterpret_cast<const char*>(mf->data()) + 8, size_t(n), root, err))
-    throw ModelError("model/bad-json", file + ": invalid safetensors JSON header: " + err);
+  {
+    const std::string text = mf->readString(8, size_t(n));
+    json::ParseError err;
+    if (!json::parse(text.data(), text.size(), root, err)) {
+      if (err.badString && err.keyDepth == 1) {
+        // A top-level key is a tensor name: refused as a name, shown as written.
+        const std::string shown = json::quotedForMessage(text.data(), text.size(), err.stringStart);
+        const bool surrogate = err.message.find("surrogate") != std::string::npos;
+        throw ModelError("model/bad-json",
+                         file + ": tensor name " + shown + " at byte " +
+                             std::to_string(8 + err.stringStart) +
+                             (surrogate ? " holds an unpaired surrogate escape (not valid Unicode)"
+                                        : " is not valid UTF-8"),
+                         shown.substr(1, shown.size() - 2));
+      }
+      // Inside a tensor's entry: named, as the other errors are.
+      const bool tensor = err.inMember && err.member != "__metadata__";
+      throw ModelError(err.tooLarge ? "model/header-too-large" : "model/bad-json",
+                       file + ": invalid safetensors JSON header" +
+                           (tensor ? " in the entry of tensor " + quotedName(err.member) : "") +
+                           ": " + err.message + " (of the header, which starts at byte 8)",
+                       tensor ? err.member : std::string());
+    }
+  }
   if (!root.isObject())
     throw ModelError("model/bad-header", file + ": safetensors header must be a JSON object");
+  if (m.tensors.size() + root.members.size() > kMaxTensors + 1)
+    throw ModelError("model/header-too-large", file + ": the header lists " +
+                                                   std::to_string(root.members.size()) +
+                                                   " tensors (the model may have at most " +
+                                                   std::to_string(kMaxTensors) + ")");
 
   const uint64_t dataStart = 8 + n;
   const uint64_t dataSize = size - dataStart;
@@ -53,9 +82,12 @@ void readSafetensorsInto(Model& m, const std::string& file, const std::vector<st
   std::vector<TensorRef> found;
 
   for (const auto& [name, entry] : root.members) {
+    if (name != "__metadata__") checkTensorName(file, name);
     if (!seen.insert(name).second)
       throw ModelError("model/bad-header",
-                       file + ": key \"" + name + "\" appears twice in the header", name);
+                       file + ": " + (name == "__metadata__" ? "key " : "tensor ") +
+                           quotedName(name) + " appears twice in the header",
+                       name == "__metadata__" ? std::string() : name);
     if (name == "__metadata__") {
       if (!entry.isObject())
         throw ModelError("model/bad-header",
@@ -67,7 +99,7 @@ void readSafetensorsInto(Model& m, const std::string& file, const std::vector<st
       if (m.files.empty()) m.metadata = entry;
       continue;
     }
-    const std::string where = file + ": tensor \"" + name + "\"";
+    const std::string where = file + ": tensor " + quotedName(name);
     if (!entry.isObject())
       throw ModelError("model/bad-header", where + ": entry must be an object", name);
     const json::Value* dt = entry.get("dtype");
@@ -86,14 +118,29 @@ void readSafetensorsInto(Model& m, const std::string& file, const std::vector<st
                        where + ": shape must be a list of non-negative integers, got " +
                            (shape ? shapeText(*shape) : "nothing"),
                        name);
+    if (shape->items.size() > kMaxDims)
+      throw ModelError("model/bad-shape",
+                       where + ": shape has " + std::to_string(shape->items.size()) +
+                           " dimensions (at most " + std::to_string(kMaxDims) + ")",
+                       name);
     int64_t elements = 1;
     bool overflow = false;
-    for (const auto& d : shape->items) {
-      if (!d.isNumber() || !d.isInt || d.integer < 0 || d.integer >= kMaxSafe)
-        throw ModelError(
-            "model/bad-shape",
-            where + ": shape must be a list of non-negative integers, got " + shapeText(*shape),
-            name);
+    for (size_t k = 0; k < shape->items.size(); k++) {
+      const json::Value& d = shape->items[k];
+      if (!d.isNumber() || !d.isInt || d.integer < 0 || d.integer >= kMaxSafe) {
+        const std::string dim = "dimension " + std::to_string(k) + " ";
+        const std::string why = !d.isNumber() ? dim + "is not a number"
+                                : !d.isInt
+                                    ? dim + "is written as a fraction or with an exponent (" +
+                                          json::stringify(d) +
+                                          "); dimensions are plain integers such as 2, not 2.0"
+                                : d.integer < 0 ? dim + "is negative"
+                                                : dim + "is too large";
+        throw ModelError("model/bad-shape",
+                         where + ": shape must be a list of non-negative integers, got " +
+                             shapeText(*shape) + ": " + why,
+                         name);
+      }
       t.shape.push_back(d.integer);
       if (!mulOk(elements, d.integer, elements) || elements >= kMaxSafe) overflow = true;
     }
@@ -137,9 +184,9 @@ void readSafetensorsInto(Model& m, const std::string& file, const std::vector<st
                            "] run past the end of the file (data section is " +
                            std::to_string(dataSize) + " bytes)",
                        name);
-    ranges.push_back({begin, end, name});
     t.file = fileIndex;
     t.offset = dataStart + uint64_t(begin);
+    ranges.push_back({begin, end, name});
     found.push_back(std::move(t));
   }
 

@@ -27,6 +27,7 @@
 #include "linalg/gemm.h"
 #include "linalg/ops.h"
 #include "napi/args.h"
+#include "napi/quant_config.h"
 #include "napi/register.h"
 #include "quant/awq.h"
 #include "quant/gptq.h"
@@ -179,25 +180,7 @@ Napi::Value Gptq(const Napi::CallbackInfo& info) {
   auto H = info[3].As<Napi::Float64Array>();
   if (int64_t(H.ElementLength()) != cols * cols)
     throw Napi::RangeError::New(env, "H must have cols*cols values");
-  if (!info[4].IsObject()) throw Napi::TypeError::New(env, "config must be an object");
-  auto c = info[4].As<Napi::Object>();
-  QuantConfig cfg;
-  cfg.format = c.Get("format").ToString().Utf8Value();
-  if (c.Has("group")) cfg.group = int64_t(c.Get("group").ToNumber().DoubleValue());
-  const std::string kind = c.Has("groupKind") ? c.Get("groupKind").ToString().Utf8Value() : "size";
-  cfg.groupKind = kind == "channel"  ? GroupKind::Channel
-                  : kind == "tensor" ? GroupKind::Tensor
-                                     : GroupKind::Size;
-  if (c.Has("symmetric")) cfg.symmetric = c.Get("symmetric").ToBoolean().Value();
-  const std::string scale = c.Has("scale") ? c.Get("scale").ToString().Utf8Value() : "f16";
-  cfg.scale = scale == "bf16"   ? ScaleType::BF16
-              : scale == "f32"  ? ScaleType::F32
-              : scale == "e8m0" ? ScaleType::E8M0
-              : scale == "e4m3" ? ScaleType::E4M3
-                                : ScaleType::F16;
-  cfg.zero = c.Has("zero") && c.Get("zero").ToString().Utf8Value() == "f16" ? ZeroType::F16
-                                                                            : ZeroType::Int;
-  if (c.Has("clip")) cfg.clipMse = c.Get("clip").ToString().Utf8Value() == "mse";
+  const QuantConfig cfg = quantConfigFromJs(env, info[4], "config", {}, rows, cols);
   GptqOptions o;
   Napi::Object oo =
       info.Length() > 5 && info[5].IsObject() ? info[5].As<Napi::Object>() : Napi::Object::New(env);
@@ -238,25 +221,6 @@ Napi::Value Gptq(const Napi::CallbackInfo& info) {
   }
 }
 
-QuantConfig configArg(Napi::Env env, const Napi::Value& v) {
-  if (!v.IsObject()) throw Napi::TypeError::New(env, "config must be an object");
-  auto c = v.As<Napi::Object>();
-  QuantConfig cfg;
-  cfg.format = c.Get("format").ToString().Utf8Value();
-  if (c.Has("group")) cfg.group = int64_t(c.Get("group").ToNumber().DoubleValue());
-  const std::string kind = c.Has("groupKind") ? c.Get("groupKind").ToString().Utf8Value() : "size";
-  cfg.groupKind = kind == "channel"  ? GroupKind::Channel
-                  : kind == "tensor" ? GroupKind::Tensor
-                                     : GroupKind::Size;
-  if (c.Has("symmetric")) cfg.symmetric = c.Get("symmetric").ToBoolean().Value();
-  const std::string scale = c.Has("scale") ? c.Get("scale").ToString().Utf8Value() : "f16";
-  cfg.scale = scale == "bf16" ? ScaleType::BF16 : scale == "f32" ? ScaleType::F32 : ScaleType::F16;
-  cfg.zero = c.Has("zero") && c.Get("zero").ToString().Utf8Value() == "int" ? ZeroType::Int
-                                                                            : ZeroType::F16;
-  if (c.Has("clip")) cfg.clipMse = c.Get("clip").ToString().Utf8Value() == "mse";
-  return cfg;
-}
-
 Napi::Value Awq(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) throw Napi::TypeError::New(env, "members must be an array");
@@ -292,9 +256,8 @@ Napi::Value Awq(const Napi::CallbackInfo& info) {
     if (mb.rows < 1 || int64_t(w.ElementLength()) != mb.rows * n)
       throw Napi::RangeError::New(env, "members[].w must have rows * n values");
     mb.w = w.Data();
-    mb.cfg = configArg(env, e.Get("config"));
-    if (mb.cfg.groupKind == GroupKind::Channel) mb.cfg.group = n;
-    if (mb.cfg.groupKind == GroupKind::Tensor) mb.cfg.group = mb.rows * n;
+    mb.cfg = quantConfigFromJs(env, e.Get("config"), "members[" + std::to_string(i) + "].config",
+                               {}, mb.rows, n);
     keep.push_back(w);
     members.push_back(mb);
   }

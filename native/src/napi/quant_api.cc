@@ -37,6 +37,7 @@
 #include "common/fp.h"
 #include "metrics/metrics.h"
 #include "napi/args.h"
+#include "napi/quant_config.h"
 #include "napi/register.h"
 #include "quant/hqq.h"
 #include "quant/stored.h"
@@ -66,14 +67,6 @@ Napi::Float32Array toFloat32Array(Napi::Env env, const Napi::Value& v, const std
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     typeError(env, name + " must be a Float32Array");
   return v.As<Napi::Float32Array>();
-}
-
-ScaleType parseScale(const std::string& s) {
-  if (s == "f16") return ScaleType::F16;
-  if (s == "bf16") return ScaleType::BF16;
-  if (s == "f32") return ScaleType::F32;
-  if (s == "e8m0") return ScaleType::E8M0;
-  return ScaleType::E4M3;
 }
 
 Napi::Object histogram(Napi::Env env, const Histogram& h) {
@@ -110,84 +103,13 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
     typeError(env, "config must be an object");
   Napi::Object cfg = info[3].As<Napi::Object>();
 
-  static const std::set<std::string> known = {
-      "format",   "group",   "groupKind",    "symmetric",  "scale", "zero",    "clip",
-      "outliers", "lowrank", "lowrankIters", "rotate",     "seed",  "threads", "reference",
-      "metrics",  "stored",  "out",          "importance", "hqq"};
-  Napi::Array keys = cfg.GetPropertyNames();
-  for (uint32_t i = 0; i < keys.Length(); ++i) {
-    const std::string k = keys.Get(i).ToString().Utf8Value();
-    if (!known.count(k)) typeError(env, "config has an unknown key '" + k + "'");
-  }
+  QuantConfig c = quantConfigFromJs(
+      env, cfg, "config", {"threads", "reference", "metrics", "stored", "out", "importance"}, rows,
+      cols);
+  if (!isExecutableFormat(c.format))
+    rangeError(env, "config.format: format " + c.format +
+                        " is not executed yet (ggml block formats are written by the GGUF output)");
   auto has = [&](const char* k) { return cfg.Has(k) && !cfg.Get(k).IsUndefined(); };
-
-  QuantConfig c;
-  if (!has("format")) typeError(env, "config.format is required");
-  {
-    Napi::Value v = cfg.Get("format");
-    if (!v.IsString()) typeError(env, "config.format must be a string");
-    c.format = v.As<Napi::String>().Utf8Value();
-    if (!isKnownFormat(c.format))
-      rangeError(env, "config.format: unknown format '" + c.format + "'");
-    if (!isExecutableFormat(c.format))
-      rangeError(env,
-                 "config.format: format " + c.format +
-                     " is not executed yet (ggml block formats are written by the GGUF output)");
-  }
-  std::string groupKind = has("groupKind") ? toChoice(env, cfg.Get("groupKind"), "config.groupKind",
-                                                      {"size", "channel", "tensor"})
-                                           : "size";
-  c.groupKind = groupKind == "size"      ? GroupKind::Size
-                : groupKind == "channel" ? GroupKind::Channel
-                                         : GroupKind::Tensor;
-  c.group = has("group") ? toInteger(env, cfg.Get("group"), "config.group", 1, kMaxSafe) : 128;
-  if (c.groupKind == GroupKind::Channel) c.group = cols;
-  if (c.groupKind == GroupKind::Tensor) c.group = rows * cols;
-  if (has("symmetric")) c.symmetric = toBool(env, cfg.Get("symmetric"), "config.symmetric");
-  if (has("scale"))
-    c.scale = parseScale(
-        toChoice(env, cfg.Get("scale"), "config.scale", {"f16", "bf16", "f32", "e8m0", "e4m3"}));
-  if (has("zero"))
-    c.zero = toChoice(env, cfg.Get("zero"), "config.zero", {"f16", "int"}) == "int" ? ZeroType::Int
-                                                                                    : ZeroType::F16;
-  if (has("clip"))
-    c.clipMse = toChoice(env, cfg.Get("clip"), "config.clip", {"none", "mse"}) == "mse";
-  if (has("outliers"))
-    c.outliers = toInteger(env, cfg.Get("outliers"), "config.outliers", 0, double(rows * cols));
-  if (has("lowrank"))
-    c.lowrank = int(toInteger(env, cfg.Get("lowrank"), "config.lowrank", 0, 65536));
-  if (has("lowrankIters"))
-    c.lowrankIters = int(toInteger(env, cfg.Get("lowrankIters"), "config.lowrankIters", 1, 100));
-  if (has("rotate"))
-    c.rotate =
-        toChoice(env, cfg.Get("rotate"), "config.rotate", {"none", "hadamard"}) == "hadamard";
-  if (has("seed")) {
-    Napi::Value v = cfg.Get("seed");
-    if (v.IsBigInt()) {
-      bool lossless = false;
-      c.seed = v.As<Napi::BigInt>().Uint64Value(&lossless);
-      if (!lossless) rangeError(env, "config.seed must fit in 64 unsigned bits");
-    } else {
-      c.seed = uint64_t(toInteger(env, v, "config.seed", 0, kMaxSafe));
-    }
-  }
-  if (has("hqq")) {
-    Napi::Value v = cfg.Get("hqq");
-    if (!v.IsObject()) typeError(env, "config.hqq must be an object {iters, lpNorm, beta, kappa}");
-    Napi::Object h = v.As<Napi::Object>();
-    auto num = [&](const char* k, double def) {
-      if (!h.Has(k) || h.Get(k).IsUndefined()) return def;
-      if (!h.Get(k).IsNumber())
-        typeError(env, std::string("config.hqq.") + k + " must be a number");
-      return h.Get(k).As<Napi::Number>().DoubleValue();
-    };
-    c.hqq.iters = h.Has("iters") && !h.Get("iters").IsUndefined()
-                      ? int(toInteger(env, h.Get("iters"), "config.hqq.iters", 1, 1000))
-                      : 20;
-    c.hqq.lpNorm = float(num("lpNorm", 0.7));
-    c.hqq.beta = float(num("beta", 10));
-    c.hqq.kappa = float(num("kappa", 1.01));
-  }
   Napi::Float32Array importance;
   if (has("importance")) {
     importance = toFloat32Array(env, cfg.Get("importance"), "config.importance");

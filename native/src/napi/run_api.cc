@@ -16,6 +16,7 @@
 
 #include "io/error.h"
 #include "io/model.h"
+#include "napi/quant_config.h"
 #include "napi/register.h"
 #include "run/runner.h"
 
@@ -172,67 +173,6 @@ std::string strField(Napi::Env env, const Napi::Object& o, const char* key, cons
   return v.As<Napi::String>().Utf8Value();
 }
 
-QuantConfig parseConfig(Napi::Env env, const Napi::Object& o, const std::string& where) {
-  QuantConfig c;
-  c.format = strField(env, o, "format", "", where);
-  if (c.format.empty()) throw Napi::TypeError::New(env, where + ".format is required");
-  c.group = intField(env, o, "group", 128, where, 1);
-  const std::string kind = strField(env, o, "groupKind", "size", where);
-  if (kind == "size")
-    c.groupKind = GroupKind::Size;
-  else if (kind == "channel")
-    c.groupKind = GroupKind::Channel;
-  else if (kind == "tensor")
-    c.groupKind = GroupKind::Tensor;
-  else
-    throw Napi::TypeError::New(env, where + ".groupKind must be size, channel or tensor");
-  c.symmetric = boolField(env, o, "symmetric", true, where);
-  const std::string scale = strField(env, o, "scale", "f16", where);
-  if (scale == "f16")
-    c.scale = ScaleType::F16;
-  else if (scale == "bf16")
-    c.scale = ScaleType::BF16;
-  else if (scale == "f32")
-    c.scale = ScaleType::F32;
-  else if (scale == "e8m0")
-    c.scale = ScaleType::E8M0;
-  else if (scale == "e4m3")
-    c.scale = ScaleType::E4M3;
-  else
-    throw Napi::TypeError::New(env, where + ".scale must be f16, bf16, f32, e8m0 or e4m3");
-  const std::string zero = strField(env, o, "zero", "f16", where);
-  if (zero == "f16")
-    c.zero = ZeroType::F16;
-  else if (zero == "int")
-    c.zero = ZeroType::Int;
-  else
-    throw Napi::TypeError::New(env, where + ".zero must be f16 or int");
-  Napi::Value clip = field(o, "clip");
-  if (isSet(clip)) {
-    const std::string s = strField(env, o, "clip", "none", where);
-    if (s != "mse" && s != "none")
-      throw Napi::TypeError::New(env, where + ".clip must be mse or none");
-    c.clipMse = s == "mse";
-  }
-  c.clipMse = boolField(env, o, "clipMse", c.clipMse, where);
-  c.outliers = intField(env, o, "outliers", 0, where);
-  c.lowrank = int(intField(env, o, "lowrank", 0, where));
-  c.lowrankIters = int(intField(env, o, "lowrankIters", 1, where, 1));
-  Napi::Value rot = field(o, "rotate");
-  if (isSet(rot)) {
-    if (rot.IsBoolean())
-      c.rotate = rot.As<Napi::Boolean>().Value();
-    else {
-      const std::string s = strField(env, o, "rotate", "none", where);
-      if (s != "hadamard" && s != "none")
-        throw Napi::TypeError::New(env, where + ".rotate must be hadamard, none or a boolean");
-      c.rotate = s == "hadamard";
-    }
-  }
-  c.seed = uint64_t(intField(env, o, "seed", 0, where));
-  return c;
-}
-
 SequenceSource parseSource(Napi::Env env, const Napi::Object& job, const char* key) {
   SequenceSource src;
   Napi::Value v = field(job, key);
@@ -350,7 +290,8 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
         Napi::Value cfg = field(t, "config");
         if (!cfg.IsObject())
           throw Napi::TypeError::New(env, where + ".config is required for action 'quantize'");
-        jt.config = parseConfig(env, cfg.As<Napi::Object>(), where + ".config");
+        jt.config = quantConfigFromJs(env, cfg, where + ".config",
+                                      {"method", "damp", "block", "actOrder", "grid"});
         const std::string method =
             strField(env, cfg.As<Napi::Object>(), "method",
                      strField(env, t, "method", "rtn", where), where + ".config");
@@ -367,27 +308,10 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
         jt.gptq.actOrder = boolField(env, co, "actOrder", false, where + ".config");
         if (jt.method == Method::Awq)
           jt.awq.grid = int(intField(env, co, "grid", 20, where + ".config", 1));
-        if (jt.method == Method::Hqq) {
-          // Method options (quant/hqq.h); quantizeTensor validates their ranges.
-          jt.config.hqq.iters = 20;
-          Napi::Value hv = field(co, "hqq");
-          if (isSet(hv)) {
-            if (!hv.IsObject())
-              throw Napi::TypeError::New(
-                  env, where + ".config.hqq must be an object {iters, lpNorm, beta, kappa}");
-            Napi::Object ho = hv.As<Napi::Object>();
-            jt.config.hqq.iters = int(intField(env, ho, "iters", 20, where + ".config.hqq", 1));
-            for (auto [key, dst] : {std::pair<const char*, float*>{"lpNorm", &jt.config.hqq.lpNorm},
-                                    {"beta", &jt.config.hqq.beta},
-                                    {"kappa", &jt.config.hqq.kappa}}) {
-              Napi::Value v = field(ho, key);
-              if (!isSet(v)) continue;
-              if (!v.IsNumber())
-                throw Napi::TypeError::New(env, where + ".config.hqq." + key + " must be a number");
-              *dst = float(v.As<Napi::Number>().DoubleValue());
-            }
-          }
-        }
+        // Method hqq runs its default 20 zero-point updates without an hqq object; its options
+        // mean nothing to the other methods.
+        if (jt.method == Method::Hqq && jt.config.hqq.iters == 0) jt.config.hqq.iters = 20;
+        if (jt.method != Method::Hqq) jt.config.hqq = HqqOptions();
       }
       job.tensors.push_back(std::move(jt));
     }

@@ -30,6 +30,7 @@
 #include "common/fp.h"
 #include "quant/driver.h"
 #include "quant/gptq_driver.h"
+#include "quant/scale.h"
 
 #if BITSMITH_X86
 #include <immintrin.h>

@@ -28,6 +28,7 @@
 #include "quant/driver.h"
 #include "quant/gptq_driver.h"
 #include "quant/hqq.h"
+#include "quant/scale.h"
 
 #if BITSMITH_X86
 #include <immintrin.h>

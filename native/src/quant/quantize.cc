@@ -21,6 +21,7 @@
 #include "quant/hqq.h"
 #include "quant/importance.h"
 #include "quant/internal.h"
+#include "quant/scale.h"
 #include "quant/stored.h"
 #include "threads/pool.h"
 

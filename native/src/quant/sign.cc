@@ -12,6 +12,7 @@
 #include "common/cpu.h"
 #include "common/fp.h"
 #include "quant/driver.h"
+#include "quant/scale.h"
 
 #if BITSMITH_X86
 #include <immintrin.h>

@@ -47,14 +47,6 @@ void AsyncWriter::push(std::vector<float>&& values) {
   enqueue(std::move(it));
 }
 
-void AsyncWriter::pushBorrowed(const uint8_t* data, size_t n, std::function<void()> written) {
-  Item it;
-  it.data = data;
-  it.n = n;
-  it.written = std::move(written);
-  enqueue(std::move(it));
-}
-
 void AsyncWriter::finish() {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return error_ || (queue_.empty() && !busy_); });
@@ -72,10 +64,7 @@ void AsyncWriter::loop() {
     lock.unlock();
     std::exception_ptr err;
     try {
-      if (!error_) {
-        out_.write(it.data, it.n);
-        if (it.written) it.written();
-      }
+      if (!error_) out_.write(it.data, it.n);
     } catch (...) {
       err = std::current_exception();
     }

@@ -1,14 +1,12 @@
 // Writes the output on its own thread so that the kernel's copy into the page cache
-// overlaps the quantization of the next chunk. Items are owned buffers (or borrowed spans
-// of the memory-mapped model, with a callback once written); at most `maxBytes` are in
-// flight, after which push() waits. The first write error is rethrown by the next push()
+// overlaps the quantization of the next chunk. Items are owned buffers; at most `maxBytes`
+// are in flight, after which push() waits. The first write error is rethrown by the next push()
 // or by finish(). Destroying it without finish() discards what is queued.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -29,8 +27,6 @@ class AsyncWriter {
   void push(std::unique_ptr<uint8_t[]> data, size_t n);
   /** Queues an owned vector of floats (written as its bytes). */
   void push(std::vector<float>&& values);
-  /** Queues a borrowed span; `written` runs on the writer thread after it is written. */
-  void pushBorrowed(const uint8_t* data, size_t n, std::function<void()> written);
   /** Waits until everything queued is written; rethrows a write error. */
   void finish();
 
@@ -40,7 +36,6 @@ class AsyncWriter {
     std::vector<float> values;
     const uint8_t* data = nullptr;
     size_t n = 0;
-    std::function<void()> written;
   };
   void enqueue(Item item);
   void loop();

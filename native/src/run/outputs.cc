@@ -127,22 +127,14 @@ class SafetensorsSink : public OutputSink, public RowChunkSink {
     } else if (ref.bytes > 0) {
       const int64_t rb = ref.rowBytes();
       const int64_t chunkRows = std::max<int64_t>(1, (int64_t(8) << 20) / std::max<int64_t>(1, rb));
-      const uint8_t* base = model_.fileOf(ref).data() + ref.offset;
-      const TensorRef* rp = &ref;
-      const Model* mp = &model_;
-      if (ref.permuteHeads <= 0) {
-        // Straight from the map to the file; pages are dropped once written.
-        for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
-          ev.checkCancel();
-          const int64_t r1 = std::min(rows, r0 + chunkRows);
-          async_->pushBorrowed(base + r0 * rb, size_t((r1 - r0) * rb),
-                               [mp, rp, r0, r1] { mp->release(*rp, r0, r1); });
-        }
-      } else {
-        std::unique_ptr<uint8_t[]> tmp(new uint8_t[size_t(ref.bytes)]);
-        model_.readRowsRaw(ref, 0, rows, tmp.get());
-        model_.release(ref, 0, rows);
-        async_->push(std::move(tmp), size_t(ref.bytes));
+      // Read (pread: a model truncated meanwhile is an error, not a SIGBUS) a chunk at a time.
+      for (int64_t r0 = 0; r0 < rows; r0 += chunkRows) {
+        ev.checkCancel();
+        const int64_t r1 = std::min(rows, r0 + chunkRows);
+        std::unique_ptr<uint8_t[]> tmp(new uint8_t[size_t((r1 - r0) * rb)]);
+        model_.readRowsRaw(ref, r0, r1, tmp.get());
+        model_.release(ref, r0, r1);
+        async_->push(std::move(tmp), size_t((r1 - r0) * rb));
       }
     }
   }

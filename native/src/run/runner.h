@@ -1,4 +1,5 @@
 // Executes a job on a model, as a short sequence of stages:
+//   (the model is read with bounded preads, io/input_file.h)
 //   validate (run/validate.h): the plan re-checked against the model, the tensor order;
 //   outputs (run/outputs.h): fake / compressed-tensors / gguf behind one sink;
 //   quantization: tensor by tensor (run/tensor_stage.h) — straight through when nothing

@@ -33,10 +33,6 @@ namespace ggml {
 #if BITSMITH_FAST32
 namespace {
 
-inline float inverse(float d) {
-  return d != 0.0f ? 1.0f / d : 0.0f;
-}
-
 #define BITSMITH_F16C __attribute__((target("avx2,f16c")))
 BITSMITH_AVX2 inline __m256 rne(__m256 v) {
   return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -195,7 +191,7 @@ BITSMITH_F16C inline __m128i f16Sat8(__m256 v, __m256& back) {
   back = _mm256_cvtph_ps(h);
   return h;
 }
-// inverse() of 8 values.
+// 1 / d of 8 values, 0 where d is 0.
 BITSMITH_AVX2 inline __m256 inverse8(__m256 d) {
   const __m256 z = _mm256_setzero_ps();
   return _mm256_blendv_ps(z, _mm256_div_ps(_mm256_set1_ps(1.0f), d),

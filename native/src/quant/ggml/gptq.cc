@@ -51,7 +51,6 @@ struct Block32Params {
 };
 
 struct Block32Policy {
-  static constexpr bool kTrits = false;
   using Stats = Block32Stats;
   using Params = Block32Params;
   GgmlType type;
@@ -180,7 +179,6 @@ struct KParams {
 };
 
 struct KPolicy {
-  static constexpr bool kTrits = false;
   using Stats = KStats;
   using Params = KParams;
   GgmlType type;
