@@ -13,6 +13,7 @@ export * from './analysis/analyze';
 export * from './analysis/imatrix';
 export * from './models/imatrix';
 export { compilePattern } from './analysis/pattern';
+export { MAX_TEXT_BYTES, DEFAULT_PERPLEXITY_CONTEXT } from './analysis/bounds';
 export * from './plan';
 export * from './text';
 export * from './arrays';
@@ -22,6 +23,7 @@ export { MAX_RECIPE_BYTES, isRegularFile, readRecipeFile, readRegularFile, statR
 export { findTokenizer } from './models/tokenizer';
 export type { TokenizerFiles } from './models/tokenizer';
 export * from './serialize';
+export * from './evaluationFigures';
 export { hasInputActivations, effectiveMethod } from './analysis/methodFit';
 export { notExecutable, RUN_METHODS, RUN_OUTPUTS, RUN_EXPORTS } from './analysis/executable';
 export * from './analysis/forwardSupport';

@@ -159,24 +159,60 @@ export interface ImportanceEvent {
   seconds: number;
 }
 
-/** End-to-end quality of the fake-quantized model against the original, on held-out sequences. */
+/** Mean with its uncertainty and order statistics of a per-position figure, as
+ * llama-perplexity --kl-divergence reports them (percentiles interpolated at fraction·(n−1)). */
+export interface EvalDistribution {
+  mean: number;
+  /** sqrt(var / (n − 1)); 0 for 10 positions or fewer. */
+  uncertainty: number;
+  min: number;
+  p1: number;
+  p5: number;
+  p10: number;
+  p25: number;
+  median: number;
+  p75: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** End-to-end quality of the fake-quantized model against the original, on held-out sequences.
+ * The runner always sends the uncertainties and distributions (the contract requires them);
+ * they are optional here because reports saved before they existed lack them. */
 export interface EvaluationEvent {
   type: 'evaluation';
   source: SequenceSourceInfo;
   sequences: number;
-  /** Predicted positions (length - 1 per sequence). */
+  /** Scored positions (length − 1 − scoreFrom per sequence). */
   tokens: number;
+  /** The first position of each sequence whose prediction is scored (perplexity text:
+   * length / 2, llama-perplexity's second half of each window; else 0). */
+  scoreFrom?: number;
   perplexityOriginal: number;
   perplexityQuantized: number;
+  perplexityOriginalUncertainty?: number;
+  perplexityQuantizedUncertainty?: number;
+  /** ln(PPL(quantized) / PPL(original)) and its uncertainty (with the covariance). */
+  lnPerplexityRatio?: number;
+  lnPerplexityRatioUncertainty?: number;
+  /** Correlation of the two models' per-position NLL means. */
+  nllCorrelation?: number;
   /** Mean next-token negative log-likelihood, nats. */
   nllOriginal: number;
   nllQuantized: number;
-  /** KL(original || quantized) of the next-token distributions per position, nats. */
+  /** KL(original || quantized) of the next-token distributions per position, nats (kl.mean, kl.p99, kl.max). */
   klMean: number;
   klP99: number;
   klMax: number;
-  /** Fraction of positions where both models' most likely next token agree. */
+  /** Fraction of positions where both models' most likely next token agree (sameTop.share). */
   top1Agreement: number;
+  kl?: EvalDistribution;
+  /** p_quantized(reference token) − p_original(reference token), per position; and its RMS. */
+  deltaP?: EvalDistribution & { rms: number; rmsUncertainty: number };
+  sameTop?: { share: number; uncertainty: number };
   /** The original model's logits: read from the cache ('hit'), computed and cached ('written'), or not cached (null). */
   logitsCache?: 'hit' | 'written' | null;
   seconds: number;

@@ -175,9 +175,13 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       gguf: ggufPath && ggufSpec ? { path: ggufPath, spec: ggufSpec, replaces: replacesOf('gguf') } : undefined,
     });
   } catch (e) {
-    const cal = analysis.recipe.calibration;
-    if (e instanceof TextCalibrationError && cal)
-      printDiagnostics(loaded, [diag(e.code, 'error', cal.stmt, e.message)]);
+    const stmt =
+      e instanceof TextCalibrationError
+        ? e.statement === 'perplexity'
+          ? analysis.recipe.evaluate?.perplexity?.stmt
+          : analysis.recipe.calibration?.stmt
+        : undefined;
+    if (stmt) printDiagnostics(loaded, [diag((e as TextCalibrationError).code, 'error', stmt, (e as Error).message)]);
     else process.stderr.write(`bitsmith: ${(e as Error).message}\n`);
     return 1;
   }

@@ -18,7 +18,7 @@ import {
 } from '../../../core/src/index';
 import type { LoadedRecipe } from '../load';
 import type { JobConfig, RunJob } from './native';
-import { maxPositionsOf, textWindows } from './textCalibration';
+import { maxPositionsOf, perplexityWindows, textWindows } from './textCalibration';
 
 /** One error per statement the backend cannot execute yet (core's list, shared with the editor). */
 export function unsupportedFeatures(loaded: LoadedRecipe, plan: Plan): Diagnostic[] {
@@ -179,7 +179,15 @@ export function buildJob(
     // Held out from the calibration: generated with another seed than calibration's.
     const seed = (cal?.kind === 'generated' ? (cal.seed ?? 0) : 0) + 1;
     const p = recipe.evaluate.perplexity;
-    job.evaluate = p?.tokens
+    if (p?.text) {
+      // Tokenized here, windowed as llama-perplexity does (the runner scores from scoreFrom).
+      const file = path.resolve(path.dirname(loaded.path), p.text.value);
+      const modelPath = loaded.analysis.modelPath ?? plan.model.path;
+      const maxPositions = loaded.analysis.model ? maxPositionsOf(loaded.analysis.model.config) : undefined;
+      const w = perplexityWindows(file, modelPath, { samples: p.samples, length: p.length, maxPositions });
+      job.evaluate = { kind: 'text', path: file, sequences: w.sequences, scoreFrom: w.scoreFrom };
+    } else
+      job.evaluate = p?.tokens
       ? {
           kind: 'tokens',
           path: path.resolve(path.dirname(loaded.path), p.tokens.value),

@@ -92,6 +92,8 @@ export interface SequenceSource {
   samples?: number;
   length?: number;
   seed?: number;
+  /** evaluate: the first position of each sequence whose prediction is scored (perplexity text: length / 2). */
+  scoreFrom?: number;
 }
 
 export interface RunHandle {

@@ -328,19 +328,14 @@ Napi::Value Inputs(const Napi::CallbackInfo& info) {
   }
 }
 
-Napi::Object evaluationValue(Napi::Env env, const Evaluation& e) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("sequences", Napi::Number::New(env, double(e.sequences)));
-  o.Set("tokens", Napi::Number::New(env, double(e.tokens)));
-  o.Set("nllOriginal", e.nllOriginal);
-  o.Set("nllQuantized", e.nllQuantized);
-  o.Set("perplexityOriginal", e.perplexityOriginal);
-  o.Set("perplexityQuantized", e.perplexityQuantized);
-  o.Set("klMean", e.klMean);
-  o.Set("klP99", e.klP99);
-  o.Set("klMax", e.klMax);
-  o.Set("top1Agreement", e.top1Agreement);
-  return o;
+// The figures as the run's evaluation event carries them (forward/eval_stats.h).
+Napi::Value evaluationValue(Napi::Env env, const Evaluation& e) {
+  json::Value v = json::Value::object();
+  v.set("sequences", json::Value::of(e.sequences));
+  setEvaluationFields(v, e.stats);
+  Napi::Object JSON = env.Global().Get("JSON").As<Napi::Object>();
+  return JSON.Get("parse").As<Napi::Function>().Call(
+      JSON, {Napi::String::New(env, json::stringify(v))});
 }
 
 Napi::Value Evaluate(const Napi::CallbackInfo& info) {
@@ -352,7 +347,8 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     ThreadPool& pool = poolFor(int(num(o, "threads", 0)));
     Loaded la = load(a, &pool);
     Loaded lb = load(b.empty() ? a : b, &pool);
-    return evaluationValue(env, evaluate(*la.llama, *lb.llama, s));
+    return evaluationValue(
+        env, evaluate(*la.llama, *lb.llama, s, nullptr, int64_t(num(o, "scoreFrom", 0))));
   } catch (const ModelError& e) {
     rethrow(env, e);
   }

@@ -218,6 +218,9 @@ SequenceSource parseSource(Napi::Env env, const Napi::Object& job, const char* k
   src.samples = intField(env, o, "samples", 0, where);
   src.length = intField(env, o, "length", 0, where);
   src.seed = uint64_t(intField(env, o, "seed", 0, where));
+  src.scoreFrom = intField(env, o, "scoreFrom", 0, where);
+  if (src.scoreFrom < 0)
+    throw Napi::TypeError::New(env, where + ".scoreFrom must be a non-negative integer");
   return src;
 }
 

@@ -250,9 +250,11 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
   if (calibrate) xs = forward::SequenceStates(embedAll(model, fc, cal), bf16States);
   if (evaluate) {
     int64_t positions = 0;
-    for (const auto& s : evs) positions += std::max<int64_t>(0, int64_t(s.size()) - 1);
+    for (const auto& s : evs)
+      positions += std::max<int64_t>(0, int64_t(s.size()) - 1 - job.evaluate.scoreFrom);
     cache = std::make_unique<LogitsCache>(job.logitsCacheDir, model, evs, positions, fc.vocab,
-                                          headChunk(std::max<int64_t>(1, positions), fc.vocab));
+                                          headChunk(std::max<int64_t>(1, positions), fc.vocab),
+                                          job.evaluate.scoreFrom);
     if (!cache->hit()) eo = embedAll(model, fc, evs);
     eq.resize(evs.size());
     for (size_t s = 0; s < evs.size(); s++) {
@@ -399,20 +401,13 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
   const forward::Evaluation e = evaluateHead(
       model, fc, evs, needOriginalEval ? &eo : nullptr, eq,
       [&](int64_t v0, int64_t v1, float* out) { headQ.rows(v0, v1, out); }, *cache, pool, events,
-      fraction(double(L) + 1.0), 1.0);
+      fraction(double(L) + 1.0), 1.0, job.evaluate.scoreFrom);
   Value ev = Value::object();
   ev.set("type", Value::of("evaluation"));
   ev.set("source", sourceValue(job.evaluate, evs));
   ev.set("sequences", Value::of(e.sequences));
-  ev.set("tokens", Value::of(e.tokens));
-  ev.set("perplexityOriginal", Value::of(e.perplexityOriginal));
-  ev.set("perplexityQuantized", Value::of(e.perplexityQuantized));
-  ev.set("nllOriginal", Value::of(e.nllOriginal));
-  ev.set("nllQuantized", Value::of(e.nllQuantized));
-  ev.set("klMean", Value::of(e.klMean));
-  ev.set("klP99", Value::of(e.klP99));
-  ev.set("klMax", Value::of(e.klMax));
-  ev.set("top1Agreement", Value::of(e.top1Agreement));
+  ev.set("scoreFrom", Value::of(job.evaluate.scoreFrom));
+  forward::setEvaluationFields(ev, e.stats);
   ev.set("logitsCache",
          cache->path().empty() ? Value::null() : Value::of(cache->hit() ? "hit" : "written"));
   ev.set("seconds",

@@ -24,7 +24,7 @@ uint64_t fnv(uint64_t h, const void* p, size_t n) {
 }
 
 std::string keyOf(const Model& m, const forward::Sequences& seqs, int64_t positions, int64_t vocab,
-                  int64_t chunk, bool compact) {
+                  int64_t chunk, bool compact, int64_t scoreFrom) {
   uint64_t h = 0xcbf29ce484222325ULL;
   auto add = [&](const std::string& s) { h = fnv(h, s.data(), s.size() + 1); };
   add("bitsmith.logits.1");
@@ -37,7 +37,7 @@ std::string keyOf(const Model& m, const forward::Sequences& seqs, int64_t positi
     add(std::to_string(int64_t(t.time_since_epoch().count())));
   }
   add(std::to_string(positions) + "/" + std::to_string(vocab) + "/" + std::to_string(chunk) + "/" +
-      (compact ? "u16" : "f32"));
+      (compact ? "u16" : "f32") + "/from" + std::to_string(scoreFrom));
   for (const auto& s : seqs) {
     const int64_t n = int64_t(s.size());
     h = fnv(h, &n, sizeof n);
@@ -51,12 +51,12 @@ std::string keyOf(const Model& m, const forward::Sequences& seqs, int64_t positi
 }  // namespace
 
 LogitsCache::LogitsCache(const std::string& dir, const Model& model, const forward::Sequences& seqs,
-                         int64_t positions, int64_t vocab, int64_t chunk)
+                         int64_t positions, int64_t vocab, int64_t chunk, int64_t scoreFrom)
     : positions_(positions), vocab_(vocab), chunk_(chunk) {
   if (dir.empty()) return;
   compact_ = positions * vocab * 4 > kCompactAbove;
   path_ =
-      (fs::path(dir) / ("logits-" + keyOf(model, seqs, positions, vocab, chunk, compact_) + ".bin"))
+      (fs::path(dir) / ("logits-" + keyOf(model, seqs, positions, vocab, chunk, compact_, scoreFrom) + ".bin"))
           .string();
   std::error_code ec;
   const int64_t want =
