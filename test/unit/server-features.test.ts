@@ -146,6 +146,20 @@ describe('server features: completion', () => {
     assert.ok(fmts.includes('q6_k') && !fmts.includes('q4_k'));
     assert.deepEqual(labels(complete(`${M}allocate { metric | }`)), ['weight', 'output', 'kld']);
     assert.deepEqual(labels(complete(`${M}evaluate { perplexity samples 4 | }`)), ['length']);
+    assert.deepEqual(labels(complete(`${M}evaluate { perplexity | }`)), ['samples', 'length', 'text', 'tokens']);
+    assert.deepEqual(labels(complete(`${M}evaluate { perplexity text "wiki.raw" | }`)), ['samples', 'length']);
+    assert.match(hoverText(`${M}evaluate { perplexity te|xt "wiki.raw" }`), /windowed|windows of `length` ids.*second half/s);
+  });
+
+  it('perplexity text: the file and the tokenizer are checked before any run', () => {
+    const missing = analyze(`${M}evaluate { perplexity text "gone.txt" }\n`, {
+      recipePath: '/r/x.quant',
+      exists: (p) => !p.endsWith('gone.txt') && !p.endsWith('tokenizer.json'),
+      loadModel: () => model,
+    }).diagnostics;
+    const text = missing.map((x) => `${x.code}: ${x.message}`).join('\n');
+    assert.match(text, /calibration\/not-found: Held-out text file not found: \/r\/gone\.txt/);
+    assert.match(text, /calibration\/no-tokenizer: perplexity text needs the model's tokenizer/);
   });
 
   it('answers trigger characters only where they mean something', () => {
