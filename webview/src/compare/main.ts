@@ -436,7 +436,11 @@ function runsSection(runs: RunRow[]): HTMLElement {
     ['bpw', 'Bits per weight', (r) => formatBpw(r.bpw)],
     ['PPL(Q)', 'Perplexity of the quantized model ± uncertainty', (r) => pm(r.ppl, r.pplUncertainty, 4)],
     ['ln(PPL(Q)/PPL(base))', 'Log perplexity ratio ± uncertainty', (r) => pm(r.lnPplRatio, r.lnPplRatioUncertainty, 5)],
-    ['Mean KLD', 'KL(original ‖ quantized) per position, mean ± uncertainty (nats)', (r) => pm(r.klMean, r.klUncertainty, 6)],
+    [
+      'Mean KLD',
+      'KL(original ‖ quantized) per position, mean ± uncertainty (nats)',
+      (r) => pm(r.klMean, r.klUncertainty, 6),
+    ],
     ['Median KLD', '', (r) => fixed(r.klMedian, 6)],
     ['99.0% KLD', '', (r) => fixed(r.klP99, 6)],
     ['Max KLD', '', (r) => fixed(r.klMax, 6)],
@@ -462,28 +466,32 @@ function runsSection(runs: RunRow[]): HTMLElement {
         )
       : '',
     h(
-      'table',
-      { class: 'data-grid', id: 'compare-runs' },
-      h('caption', { class: 'visually-hidden' }, 'Every run: size and the evaluation figures'),
+      'div',
+      { class: 'table-scroll' },
       h(
-        'thead',
-        undefined,
+        'table',
+        { class: 'data-grid', id: 'compare-runs' },
+        h('caption', { class: 'visually-hidden' }, 'Every run: size and the evaluation figures'),
         h(
-          'tr',
+          'thead',
           undefined,
-          h('th', { scope: 'col' }, 'Run'),
-          cols.map(([label, tip]) => h('th', { scope: 'col', class: 'numeric', title: tip || undefined }, label)),
-        ),
-      ),
-      h(
-        'tbody',
-        undefined,
-        runs.map((r) =>
           h(
             'tr',
-            { 'data-run': String(r.index) },
-            h('th', { scope: 'row', title: r.file }, `${r.letter}: ${r.name}`),
-            cols.map(([label, , f]) => h('td', { class: 'numeric', 'data-col': label }, f(r))),
+            undefined,
+            h('th', { scope: 'col' }, 'Run'),
+            cols.map(([label, tip]) => h('th', { scope: 'col', class: 'numeric', title: tip || undefined }, label)),
+          ),
+        ),
+        h(
+          'tbody',
+          undefined,
+          runs.map((r) =>
+            h(
+              'tr',
+              { 'data-run': String(r.index) },
+              h('th', { scope: 'row', title: r.file }, `${r.letter}: ${r.name}`),
+              cols.map(([label, , f]) => h('td', { class: 'numeric', 'data-col': label }, f(r))),
+            ),
           ),
         ),
       ),
@@ -504,7 +512,9 @@ function drawSizeChart(): void {
     .map((r) => ({ x: bytes ? r.bytes : r.bpw, y: r.klMean!, run: r }))
     .sort((p, q) => p.x - q.x);
   if (!pts.length) {
-    sizeChart.empty('No run has an evaluation: add evaluate { kl_divergence } (or perplexity text "…") to the recipes.');
+    sizeChart.empty(
+      'No run has an evaluation: add evaluate { kl_divergence } (or perplexity text "…") to the recipes.',
+    );
     return;
   }
   sizeChart.render<'line', P[]>(
