@@ -291,7 +291,7 @@ export interface ReportRule {
 }
 
 export interface ReportOutput {
-  kind: 'fake' | 'compressed_tensors' | 'gguf';
+  kind: 'fake' | 'compressed_tensors' | 'gguf' | 'imatrix';
   path: string;
   /** GGUF: the architecture written and where the tokenizer came from ('none': without one). */
   architecture?: string;

@@ -15,7 +15,15 @@ import { availableMemory, effectiveThreads } from '../run/memory';
 import { formatProgress, PlainProgress } from '../run/progress';
 import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
-import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } from '../run/job';
+import {
+  buildJob,
+  ggufOutput,
+  ggufSpecFor,
+  imatrixFormat,
+  imatrixOutput,
+  runOutput,
+  unsupportedFeatures,
+} from '../run/job';
 import { TextCalibrationError } from '../run/textCalibration';
 import { measure, measureText } from '../run/measure';
 import { writeExports, type WrittenExport } from '../run/exports';
@@ -136,7 +144,8 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       return 1;
     }
   }
-  for (const out of [output, ggufPath]) {
+  const imatrixPath = imatrixOutput(loaded);
+  for (const out of [output, ggufPath, imatrixPath]) {
     if (!out) continue;
     try {
       fs.mkdirSync(path.dirname(out), { recursive: true });
@@ -173,6 +182,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       outputReplaces: target ? replacesOf(target.kind) : undefined,
       version,
       gguf: ggufPath && ggufSpec ? { path: ggufPath, spec: ggufSpec, replaces: replacesOf('gguf') } : undefined,
+      imatrix: imatrixPath ? { path: imatrixPath, replaces: replacesOf('imatrix') } : undefined,
     });
   } catch (e) {
     const stmt =
@@ -259,7 +269,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     const e = err as NativeError;
     if (tty) process.stderr.write('\n');
     if (signal && (e.code === 'run/cancelled' || !e.code)) {
-      process.stderr.write(`bitsmith: cancelled (${signal})${output || ggufPath ? '; no output written' : ''}\n`);
+      process.stderr.write(`bitsmith: cancelled (${signal})${output || ggufPath || imatrixPath ? '; no output written' : ''}\n`);
       return signal === 'SIGINT' ? 130 : 143;
     }
     const event = { type: 'error', code: e.code ?? 'run/internal', message: e.message, tensor: e.tensor };
@@ -306,6 +316,9 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
             notes: ggufSpec.notes,
           }
         : undefined,
+    imatrix: imatrixPath
+      ? { kind: 'imatrix', path: imatrixPath, notes: [`llama.cpp importance matrix (${imatrixFormat(imatrixPath)})`] }
+      : undefined,
     started,
     finished: new Date(),
     tensors,

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   buildGgufSpec,
+  ggufName,
   compressedTensorsConfig,
   hasInputActivations,
   logitsCacheDir,
@@ -128,6 +129,17 @@ export function ggufOutput(loaded: LoadedRecipe): string | undefined {
   return o ? path.resolve(path.dirname(loaded.path), o.path.value) : undefined;
 }
 
+/** The imatrix output a recipe asks for (absolute path), if any. */
+export function imatrixOutput(loaded: LoadedRecipe): string | undefined {
+  const o = loaded.analysis.recipe.outputs.find((d) => d.kind === 'imatrix');
+  return o ? path.resolve(path.dirname(loaded.path), o.path.value) : undefined;
+}
+
+/** The legacy layout for .dat (what llama-quantize of early 2025 reads), GGUF otherwise. */
+export function imatrixFormat(file: string): 'gguf' | 'dat' {
+  return /\.dat$/i.test(file) ? 'dat' : 'gguf';
+}
+
 /** Names, rotary permutations and metadata of the GGUF output (throws GgufSpecError). */
 export function ggufSpecFor(loaded: LoadedRecipe, plan: PlanJson, version: string): GgufSpec {
   const model = loaded.analysis.model!;
@@ -148,6 +160,7 @@ export function buildJob(
     outputReplaces?: string | null;
     version: string;
     gguf?: { path: string; spec: GgufSpec; replaces?: string | null };
+    imatrix?: { path: string; replaces?: string | null };
   },
 ): RunJob {
   const job: RunJob = {
@@ -213,6 +226,26 @@ export function buildJob(
         'bitsmith.recipe': loaded.analysis.recipe.name ?? path.basename(loaded.path),
         'bitsmith.recipe_file': loaded.path,
       },
+    };
+  }
+  if (opts.imatrix && job.calibration) {
+    // Every linear weight of the layers (llama-imatrix's entries), in llama.cpp's names.
+    const model = loaded.analysis.model!;
+    const tensors: Record<string, string> = {};
+    for (const t of plan.tensors) {
+      if (!hasInputActivations(t.name) || !/^model\.layers\.\d+\./.test(t.name)) continue;
+      const name = ggufName(t.name, model);
+      if (name) tensors[t.name] = name;
+    }
+    const c = job.calibration;
+    job.imatrixOutput = {
+      path: opts.imatrix.path,
+      format: imatrixFormat(opts.imatrix.path),
+      ...(opts.imatrix.replaces !== undefined ? { replaces: opts.imatrix.replaces } : {}),
+      tensors,
+      dataset: c.path ?? `${c.kind} (seed ${c.seed ?? 0})`,
+      chunkSize: c.sequences?.[0]?.length ?? c.length ?? 0,
+      version: opts.version,
     };
   }
   if (opts.gguf)

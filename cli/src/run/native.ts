@@ -75,6 +75,17 @@ export interface RunJob {
   evaluate?: SequenceSource;
   /** Layer-streamed calibration: layer l + 1 sees the quantized layer l's outputs (true, the default) or the original's. */
   sequential?: boolean;
+  /** output imatrix: llama.cpp's importance matrix from the calibration's statistics. */
+  imatrixOutput?: {
+    path: string;
+    format: 'gguf' | 'dat';
+    replaces?: string | null;
+    /** Model tensor -> llama.cpp name, for every layer's linear weight. */
+    tensors: Record<string, string>;
+    dataset: string;
+    chunkSize: number;
+    version: string;
+  };
   /** evaluate: a folder caching the original model's logits on the evaluation set between runs. */
   logitsCache?: string;
   /** Calibration hidden states above this many bytes (f32) are kept in bf16 (default 1 GiB). */

@@ -33,6 +33,7 @@ export function buildReport(args: {
   output?: string;
   outputKind?: 'fake' | 'compressed_tensors';
   gguf?: ReportOutput;
+  imatrix?: ReportOutput;
   started: Date;
   finished: Date;
   tensors: TensorEvent[];
@@ -63,6 +64,7 @@ export function buildReport(args: {
     outputs: [
       ...(args.output ? [{ kind: args.outputKind ?? 'fake', path: args.output }] : []),
       ...(args.gguf ? [args.gguf] : []),
+      ...(args.imatrix ? [args.imatrix] : []),
     ],
     threads: args.done.threads,
     started: args.started.toISOString(),

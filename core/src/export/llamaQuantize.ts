@@ -165,13 +165,16 @@ export function llamaQuantizeCommand(
   if (model.format === 'gguf' && plan.tensors.some((t) => /^(Q|IQ|TQ)\d/i.test(t.tensor.dtype)))
     args.push('--allow-requantize');
   const cal = recipe.calibration;
+  // output imatrix: the run writes llama.cpp's imatrix from its calibration, which llama-quantize then reads.
+  const written = recipe.outputs.find((o) => o.kind === 'imatrix');
   if (cal?.kind === 'imatrix' && cal.path) args.push(`--imatrix ${sh(cal.path.value)}`);
+  else if (written && cal) args.push(`--imatrix ${sh(written.path.value)}`);
   else if (cal)
     note(
       { tensor: { name: '(calibration)' } } as TensorPlan,
       undefined,
       undefined,
-      `calibration ${cal.kind} does not translate: llama-quantize takes an imatrix (llama-imatrix makes one from text)`,
+      `calibration ${cal.kind} does not translate: llama-quantize takes an imatrix (add output imatrix "imatrix.gguf" to write one from this calibration, or make one with llama-imatrix)`,
     );
 
   const issueList = [...issues.values()];

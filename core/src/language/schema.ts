@@ -53,7 +53,7 @@ export const TOP_KEYWORDS: readonly KeywordDoc[] = [
   {
     name: 'output',
     doc: 'Where to write the quantized model.',
-    usage: 'output ${1|fake,gguf,compressed_tensors|} "${2:path}"',
+    usage: 'output ${1|fake,gguf,compressed_tensors,imatrix|} "${2:path}"',
   },
   {
     name: 'export',
@@ -151,7 +151,7 @@ export const CALIBRATION_OPTION_DOCS: Record<string, string> = {
   sequential:
     "`true` (default): layer l + 1 is calibrated on the outputs of the already-quantized layer l (GPTQModel's true-sequential, llm-compressor's sequential pipeline), so each layer corrects the error of those before it. `false`: every layer is calibrated on the original model's activations (one whole-model pass).",
 };
-export const OUTPUT_KINDS = ['fake', 'gguf', 'compressed_tensors'] as const;
+export const OUTPUT_KINDS = ['fake', 'gguf', 'compressed_tensors', 'imatrix'] as const;
 export const EXPORT_KINDS = ['llm_compressor', 'llama_quantize'] as const;
 export const BUDGET_UNITS = ['bpw', 'B', 'KB', 'MB', 'GB', 'TB', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
 export const ALLOCATE_METRICS = ['weight', 'output', 'kld'] as const;

@@ -55,6 +55,7 @@ class HessianCollector : public InputObserver {
                    int64_t firstLayer = 0, int64_t layers = -1);
   void onInput(int64_t layer, Site site, const float* x, int64_t t, int64_t n) override;
   std::vector<Hessian>& hessians() { return hs_; }
+  const std::vector<Hessian>& all() const { return hs_; }
   /** Adds another collector's sums (same model). */
   void merge(const HessianCollector& o);
   /** Completes the Hessians: onInput accumulates the upper triangles only; this mirrors

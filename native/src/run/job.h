@@ -11,6 +11,7 @@
 #include "quant/awq.h"
 #include "quant/gptq.h"
 #include "quant/quantize.h"
+#include "run/imatrix_out.h"
 #include "run/importance.h"
 #include "run/method.h"
 
@@ -92,6 +93,9 @@ struct Job {
   // evaluate: a folder where the original model's log-probabilities on the evaluation set
   // are cached between runs (run/logits_cache.h); empty: not cached.
   std::string logitsCacheDir;
+  // output imatrix "file": the calibration's per-column sums of squares in llama.cpp's
+  // imatrix layout (run/imatrix_out.h).
+  ImatrixOutputJob imatrixOutput;
 };
 
 }  // namespace bitsmith

@@ -177,6 +177,8 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
   const auto tc = std::chrono::steady_clock::now();
   Sequences cal, evs;
   if (calibrate) cal = loadSequences(job.calibration, model, fc, pool, events, "calibration");
+  if (calibrate) outputs.openImatrix(job, int64_t(cal.size()));
+  ImatrixSink* imatrixOut = outputs.imatrix();
   if (evaluate) evs = loadSequences(job.evaluate, model, fc, pool, events, "evaluation");
   events.checkCancel();
   // Above the threshold (f32 bytes, with the sequential pass's copy) the calibration states
@@ -288,7 +290,7 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
             fraction(1.0 + double(l) + 0.4 * double(done) / double(seqCount)));
       };
       if (calibrate) {
-        if (layerQuantized)
+        if (layerQuantized || imatrixOut)
           hc = std::make_unique<forward::HessianCollector>(fc, &pool, linalg::Path::Auto, l, 1);
         if (sequential && layerQuantized) {
           forward::SequenceStates copy = xs;  // the Hessians' pass; the quantized layer makes
@@ -304,6 +306,7 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
         forward::layerOverSequences(fc, w, l, eq, nullptr, &pool, onSeq);
     }
     if (hc) {
+      if (imatrixOut) imatrixOut->addLayer(*hc);
       if (hooks.onLayerCalibrated) hooks.onLayerCalibrated(l, *hc);
     }
     // The layer's importance and awq scales.

@@ -451,6 +451,7 @@ const PATH_EXTENSIONS: Readonly<Record<string, readonly string[]>> = {
   'output fake': ['.safetensors'],
   'output gguf': ['.gguf'],
   'output compressed_tensors': [],
+  'output imatrix': ['.gguf', '.dat', '.imatrix'],
   'export llm_compressor': ['.yaml', '.yml'],
   'export llama_quantize': ['.sh'],
 };
