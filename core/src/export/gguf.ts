@@ -314,6 +314,25 @@ export function buildGgufSpec(input: GgufSpecInput): GgufSpec {
   return { architecture: A, metadata, tensors, tokenizer: tok ? 'tokenizer.json' : 'none', notes };
 }
 
+function addsBos(
+  configFile: string,
+  post: { type?: string; single?: { SpecialToken?: unknown }[] } | undefined,
+): boolean | undefined {
+  try {
+    if (fs.existsSync(configFile)) {
+      const c = JSON.parse(readRegularFile(configFile, MAX_TOKENIZER_JSON, 'tokenizer_config.json').toString('utf8')) as {
+        add_bos_token?: unknown;
+      };
+      if (typeof c.add_bos_token === 'boolean') return c.add_bos_token;
+    }
+  } catch {
+    // an unreadable tokenizer_config.json says nothing
+  }
+  if (post?.type === 'TemplateProcessing' && Array.isArray(post.single))
+    return post.single.length > 0 && post.single[0].SpecialToken !== undefined;
+  return undefined;
+}
+
 /** tokenizer.ggml.* from a Hugging Face tokenizer.json (BPE vocabularies: byte-level
  *  `gpt2` with merges, or SentencePiece-style `llama` with byte-fallback). */
 function tokenizerFromJson(file: string, h: Hparams, notes: string[]): GgufKvSpec[] | undefined {
@@ -321,6 +340,7 @@ function tokenizerFromJson(file: string, h: Hparams, notes: string[]): GgufKvSpe
     model?: { type?: string; vocab?: Record<string, number>; merges?: (string | string[])[]; byte_fallback?: boolean };
     added_tokens?: { id: number; content: string; special?: boolean }[];
     pre_tokenizer?: unknown;
+    post_processor?: { type?: string; single?: { SpecialToken?: unknown }[] };
   };
   try {
     if (!fs.existsSync(file)) return undefined;
@@ -371,6 +391,11 @@ function tokenizerFromJson(file: string, h: Hparams, notes: string[]): GgufKvSpe
     out.push({ key: 'tokenizer.ggml.merges', type: 'array', itemType: 'string', value: merges });
   }
   if (h.bos !== undefined) out.push({ key: 'tokenizer.ggml.bos_token_id', type: 'u32', value: h.bos });
+  // Whether a sequence starts with BOS, as the Hugging Face tokenizer does it (llama.cpp's
+  // default for gpt2 vocabularies is no BOS): tokenizer_config.json's add_bos_token, else
+  // a post-processor template that begins with a special token.
+  const addBos = addsBos(path.join(path.dirname(file), 'tokenizer_config.json'), j.post_processor);
+  if (addBos !== undefined) out.push({ key: 'tokenizer.ggml.add_bos_token', type: 'bool', value: addBos });
   if (h.eos !== undefined) out.push({ key: 'tokenizer.ggml.eos_token_id', type: 'u32', value: h.eos });
   return out;
 }
