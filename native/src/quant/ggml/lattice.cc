@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "quant/ggml/iq_grids.h"
+#include "quant/ggml/search.h"
 
 namespace bitsmith {
 namespace ggml {
@@ -13,7 +14,9 @@ namespace {
 
 // A grid as `points` points of `dim` bytes (signedBytes: iq1's int8 values), and how many
 // shells of neighbours an off-grid lattice point lists: every grid point at the `shells`
-// smallest distinct distances (squared, in level steps) from it, as llama.cpp's lists.
+// smallest distinct distances (squared, in level steps) from it, as llama.cpp's lists
+// (its counts, but iq1's 2 instead of 3: the same error on Gaussian and Student-t weights,
+// shorter lists).
 template <class Word>
 Lattice build(const Word* grid, int points, int dim, bool signedBytes, int shells) {
   Lattice L;
@@ -77,6 +80,10 @@ Lattice build(const Word* grid, int points, int dim, bool signedBytes, int shell
     L.nbr[at] = uint16_t(L.nbr.size() - at - 1);
     L.map[size_t(code)] = -1 - int32_t(at);
   }
+  L.nbrCode.assign(L.nbr.size() + 8, 0);
+  for (size_t at = 0; at < L.nbr.size(); at += size_t(L.nbr[at]) + 1)
+    for (size_t k = 1; k <= L.nbr[at]; ++k)
+      L.nbrCode[at + k] = uint16_t(latticeCode(L, L.level.data() + size_t(L.nbr[at + k]) * size_t(dim)));
   return L;
 }
 
@@ -93,7 +100,7 @@ const Lattice& latticeOf(GgmlType t) {
       return L;
     }
     case GgmlType::IQ2_S: {
-      static const Lattice L = build(kIq2sGrid, 1024, 8, false, 2);
+      static const Lattice L = build(kIq2sGrid, 1024, 8, false, 1);
       return L;
     }
     case GgmlType::IQ3_XXS: {
@@ -106,7 +113,7 @@ const Lattice& latticeOf(GgmlType t) {
     }
     case GgmlType::IQ1_S:
     case GgmlType::IQ1_M: {
-      static const Lattice L = build(kIq1sGrid, 2048, 8, true, 3);
+      static const Lattice L = build(kIq1sGrid, 2048, 8, true, 2);
       return L;
     }
     default:
@@ -116,6 +123,7 @@ const Lattice& latticeOf(GgmlType t) {
 
 int nearestPoint(const Lattice& L, const float* t, const float* w, float D, float id, float off,
                  float* err) {
+  if (fastKernels()) return nearestPointAvx2(L, t, w, D, id, off, err);
   uint8_t lev[8];
   for (int i = 0; i < L.dim; ++i) {
     const float u = t[i] * id - off;
@@ -128,13 +136,25 @@ int nearestPoint(const Lattice& L, const float* t, const float* w, float D, floa
     if (err) *err = pointError(L, hit, t, w, D, off);
     return hit;
   }
-  const uint16_t* list = L.nbr.data() + (-1 - hit);
-  int best = list[1];
-  float bestErr = pointError(L, best, t, w, D, off);
-  for (int j = 2; j <= list[0]; ++j) {
-    const float e = pointError(L, list[j], t, w, D, off);
-    if (e < bestErr) {
-      bestErr = e;
+  // pointError's terms by coordinate and level, then each neighbour's sum of its own.
+  float term[8][8];
+  for (int i = 0; i < L.dim; ++i)
+    for (int l = 0; l < L.levels; ++l) {
+      const float r = D * (L.value[l] + off) - t[i];
+      term[i][l] = w[i] * r * r;
+    }
+  const int at = -1 - hit, mask = (1 << L.bits) - 1;
+  const uint16_t* list = L.nbr.data() + at;
+  const uint16_t* codes = L.nbrCode.data() + at;
+  int best = -1;
+  float bestErr = 0;
+  for (int j = 1; j <= list[0]; ++j) {
+    float e[8];
+    for (int i = 0; i < L.dim; ++i) e[i] = term[i][(codes[j] >> (L.bits * i)) & mask];
+    const float sum = L.dim == 4 ? (e[0] + e[2]) + (e[1] + e[3])
+                                 : ((e[0] + e[4]) + (e[2] + e[6])) + ((e[1] + e[5]) + (e[3] + e[7]));
+    if (best < 0 || sum < bestErr) {
+      bestErr = sum;
       best = list[j];
     }
   }

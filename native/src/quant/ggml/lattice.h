@@ -24,6 +24,9 @@ struct Lattice {
   // of the code's neighbour list (a count, then grid indices).
   std::vector<int32_t> map;
   std::vector<uint16_t> nbr;
+  // nbrCode[k]: the lattice code of grid point nbr[k] (the count entries hold 0), then 8
+  // spare zeros (the vectorised search reads whole steps of 8).
+  std::vector<uint16_t> nbrCode;
 };
 
 // The lattice of an i-quant type (iq1_s and iq1_m share one grid). Throws for other types.
@@ -40,21 +43,29 @@ inline int latticeCode(const Lattice& L, const uint8_t* lev) {
 // `off` (iq1's delta): each coordinate's nearest level, level_i = the count of midpoints
 // below t_i id - off; if that lattice point is on the grid (then it minimises the error
 // below over every point) it is the answer, else the member of its neighbour list with the
-// smallest weighted error sum_i w_i (D (v_i + off) - t_i)^2 (summed in i order; the first
-// of equal errors). *err receives the chosen point's error, summed the same way.
+// smallest weighted error (pointError, whose terms w_i r_i^2 depend only on each
+// coordinate's level: they are tabulated once per call; the first of equal errors wins).
+// *err (when not null)
+// receives the chosen point's error. The fast path (setFastKernels, search.h) runs the AVX2
+// twin in lattice_fast.cc, which returns the same point and error.
 int nearestPoint(const Lattice& L, const float* t, const float* w, float D, float id, float off,
                  float* err);
+int nearestPointAvx2(const Lattice& L, const float* t, const float* w, float D, float id,
+                     float off, float* err);
 
-// The weighted error of point p, as nearestPoint sums it.
+// The weighted error sum_i w_i (D (v_i + off) - t_i)^2 of point p, each term (w r) r,
+// summed in the order of an AVX2 horizontal sum: ((e0 + e4) + (e2 + e6)) + ((e1 + e5) +
+// (e3 + e7)) for 8 values, (e0 + e2) + (e1 + e3) for 4.
 inline float pointError(const Lattice& L, int p, const float* t, const float* w, float D,
                         float off) {
   const float* v = L.val.data() + size_t(p) * size_t(L.dim);
-  float e = 0;
+  float e[8];
   for (int i = 0; i < L.dim; ++i) {
     const float r = D * (v[i] + off) - t[i];
-    e += w[i] * r * r;
+    e[i] = w[i] * r * r;
   }
-  return e;
+  if (L.dim == 4) return (e[0] + e[2]) + (e[1] + e[3]);
+  return ((e[0] + e[4]) + (e[2] + e[6])) + ((e[1] + e[5]) + (e[3] + e[7]));
 }
 
 }  // namespace ggml
