@@ -624,7 +624,7 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
                            job.ggufPath + ": tensor \"" + ref.name + "\" is quantized to " +
                                c.format +
                                ", which GGUF cannot store (ggml block types only: q4_0 ... q6_k, "
-                               "iq4_nl, iq4_xs)",
+                               "iq1_s ... iq4_xs, tq1_0, tq2_0)",
                            ref.name);
         if (c.outliers || c.lowrank || c.rotate)
           throw ModelError("run/unsupported",

@@ -43,6 +43,10 @@ void encodeTernaryBlock(GgmlType t, const float* x, const float* w, uint8_t* out
   const float dq = f16ToF32(dh), inv = dq > 0 ? 1.0f / dq : 0.0f;
   int q[256];  // t + 1
   for (int i = 0; i < 256; ++i) q[i] = int(roundClamp(x[i] * inv, -1.0f, 1.0f)) + 1;
+  packTernary(t, q, dh, out);
+}
+
+void packTernary(GgmlType t, const int* q, uint16_t dh, uint8_t* out) {
   if (t == GgmlType::TQ2_0) {
     BlockTQ2_0 b{};
     for (int e = 0; e < 256; ++e)
