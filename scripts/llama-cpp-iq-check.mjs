@@ -3,6 +3,7 @@
 // llama.cpp checkout with a built ggml). Usage:
 //
 //   node scripts/llama-cpp-iq-check.mjs [--llama /path/to/llama.cpp] [--lib DIR] [--rows 64] [--cols 1024]
+//                                       [--bench [--bench-rows 256]]
 //
 // --llama defaults to $LLAMA_CPP_DIR or /work/ext/llama.cpp; --lib to <llama>/build/bin (the
 // folder holding libggml.so, libggml-base.so, libggml-cpu.so). A small C++ program is compiled
@@ -16,7 +17,11 @@
 //   2. quality: the same data encoded by ggml_quantize_chunk (with the same importance vector
 //      as its imatrix) and by Bitsmith; the SQNR (10 log10 sum x^2 / sum (x - x')^2) and the
 //      importance-weighted SQNR (each column's terms weighted by its importance) of each, per
-//      data set (Gaussian; Student-t nu = 3 with hot columns; rows of exactly ternary weights).
+//      data set (Gaussian; Student-t nu = 3 with hot columns; rows of exactly ternary weights),
+//      for every ggml type llama.cpp quantizes without an imatrix also without one;
+//   3. --bench: llama.cpp's figures on bench/ggml-bench.mjs's matrix (bench/student-t.mjs,
+//      --bench-rows x 4096) and importance vector, for its LLAMA table: SQNR without imatrix,
+//      importance-weighted SQNR with it, and Mweights/s of ggml_quantize_chunk on one thread.
 // Exit status 1 on any decoding mismatch.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -37,6 +42,8 @@ const opt = (name, dflt) => {
 const llama = opt('--llama', process.env.LLAMA_CPP_DIR ?? '/work/ext/llama.cpp');
 const lib = opt('--lib', path.join(llama, 'build/bin'));
 const rows = Number(opt('--rows', '64'));
+const BENCH = args.includes('--bench');
+const benchRows = Number(opt('--bench-rows', '256'));
 const cols = Number(opt('--cols', '1024'));
 for (const f of ['libggml.so', 'libggml-base.so']) {
   if (!fs.existsSync(path.join(lib, f))) {
@@ -51,6 +58,7 @@ const BYTES = { iq2_xxs: 66, iq2_xs: 74, iq3_xxs: 98, iq1_s: 50, iq3_s: 110, iq2
 // ---- the C++ side: decode every tensor of a GGUF; quantize with ggml_quantize_chunk ----
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-iq-check-'));
 const cpp = `
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -86,8 +94,12 @@ int main(int argc, char** argv) {
     std::vector<char> x = slurp(argv[5]);
     std::vector<char> im; if (strcmp(argv[6], "none")) im = slurp(argv[6]);
     std::vector<char> out(ggml_row_size(type, cols) * rows);
+    ggml_quantize_init(type);
+    const auto t0 = std::chrono::steady_clock::now();
     ggml_quantize_chunk(type, (const float*)x.data(), out.data(), 0, rows, cols, im.empty() ? nullptr : (const float*)im.data());
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     FILE* f = fopen(argv[7], "wb"); fwrite(out.data(), 1, out.size(), f); fclose(f);
+    printf("%.6f\n", s);
     return 0;
   }
   fprintf(stderr, "usage\\n"); return 2;
@@ -108,7 +120,18 @@ if (cc.status !== 0) {
 const run = (argv) => {
   const r = spawnSync(exe, argv, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`iqcheck ${argv[0]}: ${r.stderr}`);
+  return r.stdout;
 };
+/** llama.cpp's blocks for x (imatrix: null for none) and the seconds ggml_quantize_chunk took. */
+function llamaQuantize(id, x, r, c, imatrix) {
+  fs.writeFileSync(path.join(work, 'x.f32'), Buffer.from(x.buffer, x.byteOffset, x.byteLength));
+  if (imatrix) fs.writeFileSync(path.join(work, 'imatrix.f32'), Buffer.from(imatrix.buffer, imatrix.byteOffset, imatrix.byteLength));
+  const q = path.join(work, 'q.bin');
+  const out = run(['quantize', String(id), String(r), String(c), path.join(work, 'x.f32'), imatrix ? path.join(work, 'imatrix.f32') : 'none', q]);
+  return { bytes: new Uint8Array(fs.readFileSync(q)), seconds: Number(out.trim()) };
+}
+// ggml_quantize_requires_imatrix, and what it quantizes without one.
+const NEEDS_IMATRIX = new Set(['iq2_xxs', 'iq2_xs', 'iq1_s']);
 
 // ---- data ----
 let seed = 12345;
@@ -174,10 +197,7 @@ for (const [type, id] of Object.entries(TYPES)) {
   const random = new Uint8Array((rows * cols * BYTES[type]) / 256).map(() => Math.floor(rnd() * 256));
   tensors.push({ name: `${type}.random`, type: id, rows, cols, data: random });
   // llama.cpp's own encoding of the Gaussian set (with the importance vector as imatrix).
-  fs.writeFileSync(path.join(work, 'x.f32'), Buffer.from(sets.gaussian.buffer));
-  fs.writeFileSync(path.join(work, 'imatrix.f32'), Buffer.from(importance.buffer));
-  run(['quantize', String(id), String(rows), String(cols), path.join(work, 'x.f32'), path.join(work, 'imatrix.f32'), path.join(work, 'q.bin')]);
-  tensors.push({ name: `${type}.llama`, type: id, rows, cols, data: new Uint8Array(fs.readFileSync(path.join(work, 'q.bin'))) });
+  tensors.push({ name: `${type}.llama`, type: id, rows, cols, data: llamaQuantize(id, sets.gaussian, rows, cols, importance).bytes });
 }
 const ggufPath = path.join(work, 'bitsmith.gguf');
 fs.writeFileSync(ggufPath, gguf(tensors));
@@ -202,27 +222,55 @@ for (const t of tensors) {
 }
 
 // ---- 2. quality ----
-function sqnr(x, y, weighted) {
+function sqnr(x, y, imp) {
   let s = 0,
     e = 0;
+  const c = imp ? imp.length : 1;
   for (let i = 0; i < x.length; i++) {
-    const w = weighted ? importance[i % cols] : 1;
+    const w = imp ? imp[i % c] : 1;
     s += w * x[i] * x[i];
     e += w * (x[i] - y[i]) ** 2;
   }
   return 10 * Math.log10(s / e);
 }
-console.log('\nquality: SQNR dB / importance-weighted SQNR dB (same data, same importance as imatrix)');
-console.log(`  ${'type'.padEnd(8)} ${'data'.padEnd(24)} ${'llama.cpp'.padStart(15)} ${'bitsmith'.padStart(15)}`);
+console.log('\nquality: SQNR dB / importance-weighted SQNR dB, with the importance vector as imatrix, and without');
+console.log(
+  `  ${'type'.padEnd(8)} ${'data'.padEnd(24)} ${'llama.cpp imatrix'.padStart(17)} ${'bitsmith imatrix'.padStart(17)} ${'llama.cpp none'.padStart(15)} ${'bitsmith none'.padStart(15)}`,
+);
 for (const [type, id] of Object.entries(TYPES))
   for (const [name, x] of Object.entries(sets)) {
-    fs.writeFileSync(path.join(work, 'x.f32'), Buffer.from(x.buffer));
-    run(['quantize', String(id), String(rows), String(cols), path.join(work, 'x.f32'), path.join(work, 'imatrix.f32'), path.join(work, 'q.bin')]);
-    const theirs = addon.ggmlDecode(type, new Uint8Array(fs.readFileSync(path.join(work, 'q.bin'))), rows, cols);
+    const fmt = (y) => `${sqnr(x, y).toFixed(2).padStart(6)} / ${sqnr(x, y, importance).toFixed(2).padStart(6)}`;
+    const theirs = addon.ggmlDecode(type, llamaQuantize(id, x, rows, cols, importance).bytes, rows, cols);
     const ours = addon.ggmlDecode(type, addon.ggmlEncode(type, x, rows, cols, { importance }), rows, cols);
-    const fmt = (y) => `${sqnr(x, y, false).toFixed(2).padStart(6)} / ${sqnr(x, y, true).toFixed(2).padStart(6)}`;
-    console.log(`  ${type.padEnd(8)} ${name.padEnd(24)} ${fmt(theirs).padStart(15)} ${fmt(ours).padStart(15)}`);
+    let none = ['-', '-'];
+    if (!NEEDS_IMATRIX.has(type)) {
+      const t0 = addon.ggmlDecode(type, llamaQuantize(id, x, rows, cols, null).bytes, rows, cols);
+      const o0 = addon.ggmlDecode(type, addon.ggmlEncode(type, x, rows, cols), rows, cols);
+      none = [sqnr(x, t0).toFixed(2), sqnr(x, o0).toFixed(2)];
+    }
+    console.log(
+      `  ${type.padEnd(8)} ${name.padEnd(24)} ${fmt(theirs).padStart(17)} ${fmt(ours).padStart(17)} ${none[0].padStart(15)} ${none[1].padStart(15)}`,
+    );
   }
+
+// ---- 3. llama.cpp's figures on the benchmark matrix ----
+if (BENCH) {
+  const { makeData, makeImportance } = await import(path.join(root, 'bench/student-t.mjs'));
+  const bc = 4096;
+  const x = makeData(benchRows, bc);
+  const imp = makeImportance(bc);
+  console.log(`\nllama.cpp on bench/ggml-bench.mjs's matrix (${benchRows} x ${bc}) and importance, one thread:`);
+  console.log('  type      SQNR dB (no imatrix)  imp. SQNR dB (imatrix)  Mweights/s (imatrix)');
+  for (const t of addon.ggmlTypes()) {
+    const q0 = NEEDS_IMATRIX.has(t.name) ? null : llamaQuantize(t.ggmlId, x, benchRows, bc, null);
+    const q1 = llamaQuantize(t.ggmlId, x, benchRows, bc, imp);
+    const plain = q0 ? sqnr(x, addon.ggmlDecode(t.name, q0.bytes, benchRows, bc)).toFixed(2) : '-';
+    const weighted = sqnr(x, addon.ggmlDecode(t.name, q1.bytes, benchRows, bc), imp).toFixed(2);
+    console.log(
+      `  ${t.name.padEnd(8)} ${plain.padStart(20)} ${weighted.padStart(23)} ${((benchRows * bc) / q1.seconds / 1e6).toFixed(2).padStart(21)}`,
+    );
+  }
+}
 fs.rmSync(work, { recursive: true, force: true });
 if (mismatches) {
   console.error(`FAIL: ${mismatches} decoded values differ from ggml's`);

@@ -10,6 +10,7 @@ import * as assert from 'node:assert/strict';
 import { tensorBytes } from '../../core/src/analysis/bits';
 import { FORMAT_BY_NAME } from '../../core/src/language/formats';
 import { BLOCK, decodeTs, setIqGrids } from '../helpers/ggmlDecode';
+import { readIqGrids } from '../helpers/iqGrids';
 
 interface Addon {
   ggmlEncode(
@@ -138,52 +139,6 @@ const f16 = (v: number) => {
   return (v < 0 ? 0x8000 : 0) | ((e + 15) << 10) | m;
 };
 
-// ---- the grid tables, read back through the decoder ----------------------------------
-/** Every point of a type's grid: one block per group of points, d = 1, decoded, divided by
- *  the group's scale (the decoded magnitude bytes). */
-function readGrid(type: string): number[][] {
-  const size = { iq2_xxs: 256, iq2_xs: 512, iq2_s: 1024, iq3_xxs: 256, iq3_s: 512, iq1_s: 2048 }[type]!;
-  const pts: number[][] = [];
-  for (let p = 0; p < size; p++) {
-    const b = new Uint8Array(BLOCK[type][1]);
-    let db = 1;
-    b[0] = 0x00;
-    b[1] = 0x3c; // d = 1
-    switch (type) {
-      case 'iq2_xxs':
-        b[2] = p; // sub-block 0, group 0; signs 0, s = 0: db = 0.125
-        db = 0.125;
-        break;
-      case 'iq2_xs':
-        b[2] = p & 255;
-        b[3] = p >> 8;
-        db = 0.125;
-        break;
-      case 'iq2_s':
-        b[2] = p & 255;
-        b[66] = p >> 8;
-        db = 0.125;
-        break;
-      case 'iq3_xxs':
-        b[2] = p;
-        db = 0.25;
-        break;
-      case 'iq3_s':
-        b[2] = p & 255;
-        b[66] = p >> 8;
-        break;
-      case 'iq1_s':
-        b[2] = p & 255;
-        b[34] = p >> 8; // qh[0]: bits 0..2 high index, s = 0, delta +1/8
-        break;
-    }
-    const y = addon.ggmlDecode(type, b, 1, 256);
-    const dim = type.startsWith('iq3') ? 4 : 8;
-    const pt = Array.from(y.subarray(0, dim), (v) => (type === 'iq1_s' ? v / db - 0.125 : v / db));
-    pts.push(pt.map((v) => (type === 'iq1_s' ? Math.round(v) & 255 : Math.round(v))));
-  }
-  return pts;
-}
 function fnv(bytes: number[][]): number {
   let h = 0x811c9dc5;
   for (const p of bytes)
@@ -196,9 +151,9 @@ function fnv(bytes: number[][]): number {
 
 describe('ggml i-quants and ternary blocks', function () {
   this.timeout(300000);
-  const grids: Record<string, number[][]> = {};
+  let grids: Record<string, number[][]> = {};
   before(() => {
-    for (const t of ['iq2_xxs', 'iq2_xs', 'iq2_s', 'iq3_xxs', 'iq3_s', 'iq1_s']) grids[t] = readGrid(t);
+    grids = readIqGrids(addon.ggmlDecode);
     setIqGrids(grids);
   });
 

@@ -173,7 +173,7 @@ export function gptqLimit(t: TensorPlan): { prop: PropName; why: string } | unde
   if (f.family === 'sign')
     return {
       prop: 'format',
-      why: `runs on the int, float (nf4, fp4, fp8), microscaled (mxfp4, mxfp8, nvfp4) and ggml formats (tq1_0 / tq2_0 for ternary weights), not ${f.name}`,
+      why: `runs on the int, float (nf4, fp4, fp8), microscaled (mxfp4, mxfp8, nvfp4) and ggml formats, not ${f.name}${f.name === 'ternary' ? ' (ggml tq1_0 and tq2_0 hold ternary weights)' : ''}`,
     };
   if (f.family === 'ggml' && GPTQ_JOINT_GGML.has(f.name) && t.method.options.act_order === true)
     return {
