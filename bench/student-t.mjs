@@ -47,5 +47,7 @@ export function makeImportance(cols, seed = 2) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
   };
-  return Float32Array.from({ length: cols }, () => Math.exp(Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u())));
+  return Float32Array.from({ length: cols }, () =>
+    Math.exp(Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u())),
+  );
 }

@@ -47,13 +47,35 @@ const benchRows = Number(opt('--bench-rows', '256'));
 const cols = Number(opt('--cols', '1024'));
 for (const f of ['libggml.so', 'libggml-base.so']) {
   if (!fs.existsSync(path.join(lib, f))) {
-    console.error(`no ${f} in ${lib}: build ggml first (cmake -B build -S ${llama} && cmake --build build --target ggml)`);
+    console.error(
+      `no ${f} in ${lib}: build ggml first (cmake -B build -S ${llama} && cmake --build build --target ggml)`,
+    );
     process.exit(2);
   }
 }
 
-const TYPES = { iq2_xxs: 16, iq2_xs: 17, iq3_xxs: 18, iq1_s: 19, iq3_s: 21, iq2_s: 22, iq1_m: 29, tq1_0: 34, tq2_0: 35 };
-const BYTES = { iq2_xxs: 66, iq2_xs: 74, iq3_xxs: 98, iq1_s: 50, iq3_s: 110, iq2_s: 82, iq1_m: 56, tq1_0: 54, tq2_0: 66 };
+const TYPES = {
+  iq2_xxs: 16,
+  iq2_xs: 17,
+  iq3_xxs: 18,
+  iq1_s: 19,
+  iq3_s: 21,
+  iq2_s: 22,
+  iq1_m: 29,
+  tq1_0: 34,
+  tq2_0: 35,
+};
+const BYTES = {
+  iq2_xxs: 66,
+  iq2_xs: 74,
+  iq3_xxs: 98,
+  iq1_s: 50,
+  iq3_s: 110,
+  iq2_s: 82,
+  iq1_m: 56,
+  tq1_0: 54,
+  tq2_0: 66,
+};
 
 // ---- the C++ side: decode every tensor of a GGUF; quantize with ggml_quantize_chunk ----
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-iq-check-'));
@@ -83,8 +105,10 @@ int main(int argc, char** argv) {
       const int64_t n = ggml_nelements(t);
       std::vector<float> y(n);
       ggml_get_type_traits(t->type)->to_float(t->data, y.data(), n);
-      std::string out = std::string(argv[3]) + "/" + name + ".f32";
-      FILE* f = fopen(out.c_str(), "wb"); fwrite(y.data(), 4, n, f); fclose(f);
+      std::string out = std::string(argv[3]) + "/" + name;
+      FILE* f = fopen((out + ".f32").c_str(), "wb"); fwrite(y.data(), 4, n, f); fclose(f);
+      f = fopen((out + ".bin").c_str(), "wb"); fwrite(t->data, 1, ggml_nbytes(t), f); fclose(f);
+      printf("%s %d %lld %lld\\n", name, int(t->type), (long long)t->ne[0], (long long)t->ne[1]);
     }
     gguf_free(g); ggml_free(ctx); return 0;
   }
@@ -99,7 +123,7 @@ int main(int argc, char** argv) {
     ggml_quantize_chunk(type, (const float*)x.data(), out.data(), 0, rows, cols, im.empty() ? nullptr : (const float*)im.data());
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     FILE* f = fopen(argv[7], "wb"); fwrite(out.data(), 1, out.size(), f); fclose(f);
-    printf("%.6f\n", s);
+    printf("%.6f\\n", s);
     return 0;
   }
   fprintf(stderr, "usage\\n"); return 2;
@@ -109,14 +133,29 @@ fs.writeFileSync(path.join(work, 'iqcheck.cpp'), cpp);
 const exe = path.join(work, 'iqcheck');
 const cc = spawnSync(
   process.env.CXX ?? 'c++',
-  ['-O1', '-std=c++17', '-o', exe, path.join(work, 'iqcheck.cpp'), `-I${path.join(llama, 'ggml/include')}`,
-    `-L${lib}`, '-lggml', '-lggml-base', `-Wl,-rpath,${lib}`],
+  [
+    '-O1',
+    '-std=c++17',
+    '-o',
+    exe,
+    path.join(work, 'iqcheck.cpp'),
+    `-I${path.join(llama, 'ggml/include')}`,
+    `-L${lib}`,
+    '-lggml',
+    '-lggml-base',
+    `-Wl,-rpath,${lib}`,
+  ],
   { encoding: 'utf8' },
 );
 if (cc.status !== 0) {
   console.error(cc.stderr);
   process.exit(2);
 }
+/** A file's bytes in an ArrayBuffer of their own. */
+const bytesOf = (file) => {
+  const b = fs.readFileSync(file);
+  return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+};
 const run = (argv) => {
   const r = spawnSync(exe, argv, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`iqcheck ${argv[0]}: ${r.stderr}`);
@@ -125,10 +164,22 @@ const run = (argv) => {
 /** llama.cpp's blocks for x (imatrix: null for none) and the seconds ggml_quantize_chunk took. */
 function llamaQuantize(id, x, r, c, imatrix) {
   fs.writeFileSync(path.join(work, 'x.f32'), Buffer.from(x.buffer, x.byteOffset, x.byteLength));
-  if (imatrix) fs.writeFileSync(path.join(work, 'imatrix.f32'), Buffer.from(imatrix.buffer, imatrix.byteOffset, imatrix.byteLength));
+  if (imatrix)
+    fs.writeFileSync(
+      path.join(work, 'imatrix.f32'),
+      Buffer.from(imatrix.buffer, imatrix.byteOffset, imatrix.byteLength),
+    );
   const q = path.join(work, 'q.bin');
-  const out = run(['quantize', String(id), String(r), String(c), path.join(work, 'x.f32'), imatrix ? path.join(work, 'imatrix.f32') : 'none', q]);
-  return { bytes: new Uint8Array(fs.readFileSync(q)), seconds: Number(out.trim()) };
+  const out = run([
+    'quantize',
+    String(id),
+    String(r),
+    String(c),
+    path.join(work, 'x.f32'),
+    imatrix ? path.join(work, 'imatrix.f32') : 'none',
+    q,
+  ]);
+  return { bytes: bytesOf(q), seconds: Number(out.trim()) };
 }
 // ggml_quantize_requires_imatrix, and what it quantizes without one.
 const NEEDS_IMATRIX = new Set(['iq2_xxs', 'iq2_xs', 'iq1_s']);
@@ -192,12 +243,30 @@ function gguf(tensors) {
 const tensors = [];
 for (const [type, id] of Object.entries(TYPES)) {
   const data = sets['student-t, hot columns'];
-  tensors.push({ name: `${type}.ref`, type: id, rows, cols, data: addon.ggmlEncode(type, data, rows, cols, { reference: true }) });
-  tensors.push({ name: `${type}.fast.imp`, type: id, rows, cols, data: addon.ggmlEncode(type, data, rows, cols, { importance, threads: 2 }) });
+  tensors.push({
+    name: `${type}.ref`,
+    type: id,
+    rows,
+    cols,
+    data: addon.ggmlEncode(type, data, rows, cols, { reference: true }),
+  });
+  tensors.push({
+    name: `${type}.fast.imp`,
+    type: id,
+    rows,
+    cols,
+    data: addon.ggmlEncode(type, data, rows, cols, { importance, threads: 2 }),
+  });
   const random = new Uint8Array((rows * cols * BYTES[type]) / 256).map(() => Math.floor(rnd() * 256));
   tensors.push({ name: `${type}.random`, type: id, rows, cols, data: random });
   // llama.cpp's own encoding of the Gaussian set (with the importance vector as imatrix).
-  tensors.push({ name: `${type}.llama`, type: id, rows, cols, data: llamaQuantize(id, sets.gaussian, rows, cols, importance).bytes });
+  tensors.push({
+    name: `${type}.llama`,
+    type: id,
+    rows,
+    cols,
+    data: llamaQuantize(id, sets.gaussian, rows, cols, importance).bytes,
+  });
 }
 const ggufPath = path.join(work, 'bitsmith.gguf');
 fs.writeFileSync(ggufPath, gguf(tensors));
@@ -207,7 +276,7 @@ run(['decode', ggufPath, outDir]);
 let mismatches = 0;
 console.log(`decoding (${rows} x ${cols} per tensor; ggml's to_float against Bitsmith's decoder, bit for bit):`);
 for (const t of tensors) {
-  const theirs = new Uint32Array(fs.readFileSync(path.join(outDir, `${t.name}.f32`)).buffer.slice(0));
+  const theirs = new Uint32Array(bytesOf(path.join(outDir, `${t.name}.f32`)).buffer);
   const ours = new Uint32Array(addon.ggmlDecode(t.name.split('.')[0], t.data, rows, cols).buffer);
   let bad = 0,
     first = -1;
@@ -219,6 +288,120 @@ for (const t of tensors) {
     }
   mismatches += bad;
   console.log(`  ${t.name.padEnd(18)} ${bad === 0 ? 'identical' : `${bad} values differ (first at ${first})`}`);
+}
+
+// ---- 1b. `bitsmith run` with output gguf: a synthetic Llama, every new type on some
+// tensor (rtn and gptq, calibration generated), the GGUF read and decoded by ggml ----
+{
+  const model = path.join(work, 'synthetic');
+  const gen = spawnSync(
+    process.execPath,
+    [
+      path.join(root, 'bench/make-synthetic-model.mjs'),
+      ...['--out', model, '--quiet', '--dtype', 'f32', '--tied', '--dim', '256', '--hidden', '512'],
+      ...['--layers', '2', '--heads', '4', '--kv-heads', '2', '--vocab', '512', '--seed', '7'],
+    ],
+    { encoding: 'utf8' },
+  );
+  if (gen.status !== 0) throw new Error(gen.stderr);
+  const recipe = path.join(work, 'iq.quant');
+  const rules = [
+    ['model.layers.0.self_attn.q_proj', 'iq2_xxs'],
+    ['model.layers.0.self_attn.k_proj', 'iq2_xs'],
+    ['model.layers.0.self_attn.v_proj', 'iq2_s'],
+    ['model.layers.0.self_attn.o_proj', 'iq3_xxs'],
+    ['model.layers.0.mlp.gate_proj', 'iq3_s'],
+    ['model.layers.0.mlp.up_proj', 'iq1_s'],
+    ['model.layers.0.mlp.down_proj', 'iq1_m'],
+    ['model.layers.1.self_attn.q_proj', 'tq1_0'],
+    ['model.layers.1.self_attn.k_proj', 'tq2_0'],
+    ['model.layers.1.mlp.gate_proj', 'iq2_xxs; method gptq'],
+    ['model.layers.1.mlp.up_proj', 'iq1_m; method gptq'],
+    ['model.layers.1.mlp.down_proj', 'iq3_xxs; method gptq'],
+  ];
+  fs.writeFileSync(
+    recipe,
+    `recipe "i-quants"\nmodel "synthetic"\ncalibration generated samples 4 length 64 seed 0\ndefaults { format iq3_s }\n` +
+      rules.map(([m, f]) => `match "${m}" { format ${f} }`).join('\n') +
+      `\noutput gguf "iq.gguf"\noutput fake "iq.safetensors"\n`,
+  );
+  const r = spawnSync(process.execPath, [path.join(root, 'dist/cli.js'), 'run', recipe, '--report-dir', work], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0) throw new Error(`bitsmith run: ${r.stdout}\n${r.stderr}`);
+  const dir = path.join(work, 'run-decoded');
+  fs.mkdirSync(dir);
+  const listing = run(['decode', path.join(work, 'iq.gguf'), dir])
+    .trim()
+    .split('\n');
+  const name = Object.fromEntries(Object.entries(TYPES).map(([k, v]) => [v, k]));
+  // output fake's values by GGUF name (q / k rows are permuted into llama.cpp's rotary order).
+  const fake = path.join(work, 'iq.safetensors');
+  const buf = fs.readFileSync(fake);
+  const hlen = Number(buf.readBigUInt64LE(0));
+  const head = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8'));
+  const cfg = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8'));
+  const hfName = (g) => {
+    const m = /^blk\.(\d+)\.(\w+)\.weight$/.exec(g);
+    const map = {
+      attn_q: 'self_attn.q_proj',
+      attn_k: 'self_attn.k_proj',
+      attn_v: 'self_attn.v_proj',
+      attn_output: 'self_attn.o_proj',
+      ffn_gate: 'mlp.gate_proj',
+      ffn_up: 'mlp.up_proj',
+      ffn_down: 'mlp.down_proj',
+    };
+    if (m && map[m[2]]) return [`model.layers.${m[1]}.${map[m[2]]}.weight`, m[2]];
+    return g === 'token_embd.weight' ? ['model.embed_tokens.weight', ''] : [undefined, ''];
+  };
+  let checked = 0;
+  console.log("\n`bitsmith run` output gguf, decoded by ggml (against Bitsmith's decoder and output fake):");
+  for (const line of listing) {
+    const [g, id, ne0, ne1] = line.split(' ');
+    const type = name[Number(id)];
+    if (!type) continue;
+    const theirs = new Float32Array(bytesOf(path.join(dir, `${g}.f32`)).buffer);
+    const ours = addon.ggmlDecode(type, bytesOf(path.join(dir, `${g}.bin`)), Number(ne1), Number(ne0));
+    const [hf, kind] = hfName(g);
+    const e = hf && head[hf];
+    const fakeVals = e
+      ? new Float32Array(
+          buf.buffer.slice(
+            buf.byteOffset + 8 + hlen + e.data_offsets[0],
+            buf.byteOffset + 8 + hlen + e.data_offsets[1],
+          ),
+        )
+      : undefined;
+    const cols = Number(ne0);
+    const heads = kind === 'attn_q' ? cfg.num_attention_heads : kind === 'attn_k' ? cfg.num_key_value_heads : 0;
+    const hd = heads ? Number(ne1) / heads : 0;
+    // GGUF row h*hd + 2i + j holds Hugging Face row h*hd + j*hd/2 + i.
+    const srcRow = (row) =>
+      heads ? Math.floor(row / hd) * hd + (row % 2) * (hd / 2) + Math.floor((row % hd) / 2) : row;
+    let bad = 0,
+      badFake = 0;
+    for (let i = 0; i < theirs.length; i++) {
+      if (!Object.is(theirs[i], ours[i]) && !(theirs[i] === 0 && ours[i] === 0)) bad++;
+      if (fakeVals) {
+        const row = Math.floor(i / cols);
+        if (fakeVals[srcRow(row) * cols + (i % cols)] !== theirs[i]) badFake++;
+      }
+    }
+    mismatches += bad + badFake;
+    checked++;
+    console.log(
+      `  ${g.padEnd(24)} ${type.padEnd(8)} ${bad === 0 ? 'ggml == bitsmith' : `${bad} values differ`}; ${fakeVals ? (badFake === 0 ? 'output fake equal' : `${badFake} differ from output fake`) : 'no output fake tensor'}`,
+    );
+  }
+  const used = new Set(listing.map((l) => name[Number(l.split(' ')[1])]).filter(Boolean));
+  for (const t of Object.keys(TYPES))
+    if (!used.has(t)) {
+      console.log(`  no ${t} tensor in the GGUF`);
+      mismatches++;
+    }
+  if (!checked) mismatches++;
 }
 
 // ---- 2. quality ----

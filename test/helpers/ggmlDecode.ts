@@ -136,14 +136,20 @@ function decodeBlock(type: string, b: Uint8Array, o: number, y: Float32Array, yo
     case 'tq1_0': {
       const d = half(b, o + 52);
       for (let e = 0; e < 256; e++) {
-        const [byte, n] = e < 160 ? [e % 32, Math.floor(e / 32)] : e < 240 ? [32 + ((e - 160) % 16), Math.floor((e - 160) / 16)] : [48 + ((e - 240) % 4), Math.floor((e - 240) / 4)];
+        const [byte, n] =
+          e < 160
+            ? [e % 32, Math.floor(e / 32)]
+            : e < 240
+              ? [32 + ((e - 160) % 16), Math.floor((e - 160) / 16)]
+              : [48 + ((e - 240) % 4), Math.floor((e - 240) / 4)];
         y[yo + e] = f((trit(b[o + byte], n) - 1) * d);
       }
       return;
     }
     case 'tq2_0': {
       const d = half(b, o + 64);
-      for (let e = 0; e < 256; e++) y[yo + e] = f((((b[o + 32 * (e >> 7) + (e & 31)] >> (2 * ((e >> 5) & 3))) & 3) - 1) * d);
+      for (let e = 0; e < 256; e++)
+        y[yo + e] = f((((b[o + 32 * (e >> 7) + (e & 31)] >> (2 * ((e >> 5) & 3))) & 3) - 1) * d);
       return;
     }
     case 'q8_0': {

@@ -248,12 +248,17 @@ describe('ggml i-quants and ternary blocks', function () {
         for (const importance of [undefined, imp]) {
           const ref = addon.ggmlEncode(t, w, rows, cols, { reference: true, importance });
           for (const threads of [1, 2])
-            sameBytes(addon.ggmlEncode(t, w, rows, cols, { threads, importance }), ref, `${t} ${threads}T ${!!importance}`);
+            sameBytes(
+              addon.ggmlEncode(t, w, rows, cols, { threads, importance }),
+              ref,
+              `${t} ${threads}T ${!!importance}`,
+            );
           const y = addon.ggmlDecode(t, ref, rows, cols);
           for (let i = 0; i < y.length; i++) assert.ok(Number.isFinite(y[i]), `${t}: element ${i} not finite`);
           // A zero row decodes to zeros (d = 0); a constant row to values of its sign.
           for (let i = 0; i < cols; i++) assert.ok(y[i] === 0, `${t}: zero row: ${y[i]}`);
-          for (let i = 0; i < cols; i++) assert.ok(y[2 * cols + i] <= 0, `${t}: a negative constant row: ${y[2 * cols + i]}`);
+          for (let i = 0; i < cols; i++)
+            assert.ok(y[2 * cols + i] <= 0, `${t}: a negative constant row: ${y[2 * cols + i]}`);
         }
       });
   });
@@ -298,7 +303,11 @@ describe('ggml i-quants and ternary blocks', function () {
       cols = 512;
     const tern = new Float32Array(rows * cols).map(() => 0.0625 * (Math.floor(u() * 3) - 1));
     for (const t of ['tq1_0', 'tq2_0'])
-      assert.deepEqual(Array.from(addon.ggmlDecode(t, addon.ggmlEncode(t, tern, rows, cols), rows, cols)), Array.from(tern), t);
+      assert.deepEqual(
+        Array.from(addon.ggmlDecode(t, addon.ggmlEncode(t, tern, rows, cols), rows, cols)),
+        Array.from(tern),
+        t,
+      );
     // Gaussian weights: d = max |x| (llama.cpp) leaves most weights at 0.
     const x = studentT(rows, cols, 8, 30);
     const y = addon.ggmlDecode('tq2_0', addon.ggmlEncode('tq2_0', x, rows, cols), rows, cols);
@@ -321,7 +330,11 @@ describe('ggml i-quants and ternary blocks', function () {
       const fast = addon.quantize(w, rows, cols, { format: t, stored: true, importance: imp });
       const ref = addon.quantize(w, rows, cols, { format: t, stored: true, importance: imp, reference: true });
       sameBytes(fast.stored!.codes, ref.stored!.codes, t);
-      sameBytes(fast.stored!.codes, addon.ggmlEncode(t, w, rows, cols, { importance: imp }), `${t}: ggmlEncode's blocks`);
+      sameBytes(
+        fast.stored!.codes,
+        addon.ggmlEncode(t, w, rows, cols, { importance: imp }),
+        `${t}: ggmlEncode's blocks`,
+      );
       sameFloats(fast.dequant, addon.ggmlDecode(t, fast.stored!.codes, rows, cols), t);
       const plan = tensorBytes(rows, cols, {
         format: FORMAT_BY_NAME.get(t)!,

@@ -546,21 +546,39 @@ describe('native GPTQ', () => {
       'iq1_m',
     ])
       it(`${format}: the blocks decode to the reconstruction, fast agrees with the reference, and beats RTN`, () => {
-        const rtn = outputError(W, addon.quantize(W, rows, n, { format, metrics: false, importance: diagH }).dequant, rows, n, H);
+        const rtn = outputError(
+          W,
+          addon.quantize(W, rows, n, { format, metrics: false, importance: diagH }).dequant,
+          rows,
+          n,
+          H,
+        );
         // Blocks of 60 columns: a block boundary that would split a group of 8 moves down to one that does not.
-        const variants: Opts[] = JOINT.has(format) ? [{ block: 64 }, { block: 60 }] : [{ block: 64 }, { block: 64, actOrder: true }];
+        const variants: Opts[] = JOINT.has(format)
+          ? [{ block: 64 }, { block: 60 }]
+          : [{ block: 64 }, { block: 64, actOrder: true }];
         for (const o of variants) {
           const ref = addon.gptq(W, rows, n, H, { format }, { ...o, reference: true, detail: true });
           const fast = addon.gptq(W, rows, n, H, { format }, { ...o, threads: 2, detail: true });
           for (const r of [ref, fast]) {
             const [bw, bb] = BLOCKS[format];
             assert.equal(r.stored.codes.length, ((rows * n) / bw) * bb, 'whole blocks');
-            assert.deepEqual(addon.ggmlDecode(format, r.stored.codes, rows, n), r.dequant, 'the blocks decode to the reconstruction');
+            assert.deepEqual(
+              addon.ggmlDecode(format, r.stored.codes, rows, n),
+              r.dequant,
+              'the blocks decode to the reconstruction',
+            );
           }
           const eRef = outputError(W, ref.dequant, rows, n, H),
             eFast = outputError(W, fast.dequant, rows, n, H);
-          assert.ok(Math.abs(eFast - eRef) <= 0.05 * eRef, `${JSON.stringify(o)}: output error fast ${eFast}, reference ${eRef}`);
-          assert.ok(eRef < 0.5 * rtn && eFast < 0.5 * rtn, `${JSON.stringify(o)}: gptq ${eRef} / ${eFast} vs rtn ${rtn}`);
+          assert.ok(
+            Math.abs(eFast - eRef) <= 0.05 * eRef,
+            `${JSON.stringify(o)}: output error fast ${eFast}, reference ${eRef}`,
+          );
+          assert.ok(
+            eRef < 0.5 * rtn && eFast < 0.5 * rtn,
+            `${JSON.stringify(o)}: gptq ${eRef} / ${eFast} vs rtn ${rtn}`,
+          );
         }
       });
   });

@@ -548,14 +548,7 @@ describe('native model readers', () => {
     const q4 = addon.readTensor(file, 'q4');
     assert.equal(q4.length, 64);
     assert.ok(q4.every((v) => v === 0));
-    expectCode(
-      () => addon.readTensor(file, 'q8k'),
-      'model/unsupported-dtype',
-      'Q8_K',
-      'cannot decode',
-      '"q8k"',
-      file,
-    );
+    expectCode(() => addon.readTensor(file, 'q8k'), 'model/unsupported-dtype', 'Q8_K', 'cannot decode', '"q8k"', file);
   });
 
   describe('hostile safetensors', () => {

@@ -190,6 +190,30 @@ describe('analysis', () => {
     }
   });
 
+  it('requires calibration for iq2_xxs, iq2_xs, iq1_s and iq1_m (llama.cpp refuses them without an imatrix), on the format or candidate', () => {
+    for (const f of ['iq2_xxs', 'iq2_xs', 'iq1_s', 'iq1_m']) {
+      const text = `${M}defaults { format ${f} }`;
+      const d = run(text).diagnostics.filter((x) => x.code === 'format/needs-calibration');
+      assert.equal(d.length, 1, f);
+      assert.equal(d[0].severity, 'error');
+      assert.equal(text.slice(d[0].start, d[0].end), `format ${f}`);
+      assert.match(
+        d[0].message,
+        new RegExp(`${f} needs calibration data, as in llama\\.cpp.*add a 'calibration' statement`),
+      );
+      assert.ok(
+        !codes(run(`${M}calibration generated\n${text.slice(M.length)}`)).includes('format/needs-calibration'),
+        f,
+      );
+    }
+    for (const f of ['iq2_s', 'iq3_xxs', 'iq3_s', 'tq1_0', 'tq2_0', 'q2_k'])
+      assert.ok(!codes(run(`${M}defaults { format ${f} }`)).includes('format/needs-calibration'), f);
+    const alloc = `${M}budget 3 bpw\nallocate { formats q2_k iq1_m q4_k }`;
+    const a = run(alloc).diagnostics.filter((x) => x.code === 'format/needs-calibration');
+    assert.equal(a.length, 1);
+    assert.equal(alloc.slice(a[0].start, a[0].end), 'iq1_m');
+  });
+
   it('requires calibration for gptq and awq', () => {
     const without = run(`${M}defaults { format int4; group 32; method gptq }\nmatch "*.down_proj" { group channel }`);
     assert.ok(codes(without).includes('method/needs-calibration'));

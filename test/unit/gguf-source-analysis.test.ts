@@ -105,7 +105,10 @@ describe('analysis of GGUF sources with ggml block tensors', () => {
     });
     assert.deepEqual(find(a, 'run/unsupported'), []);
     const infos = find(a, 'source/requantized').map((d) => d.message);
-    assert.ok(infos.some((m) => /already IQ1_M \(1\.75 bpw\)/.test(m)) && infos.some((m) => /already TQ2_0/.test(m)), String(infos));
+    assert.ok(
+      infos.some((m) => /already IQ1_M \(1\.75 bpw\)/.test(m)) && infos.some((m) => /already TQ2_0/.test(m)),
+      String(infos),
+    );
   });
 
   it('hover shows the source formats and bpw: on the model line, and the block types a rule matches', () => {

@@ -183,8 +183,8 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
                     const double ujj = U[(j + x) * n + j + x];
                     gh[size_t(x)] = float(1.0 / (ujj * ujj));
                   }
-                  pol.quantGroup(params[size_t(r * G + g)], c % gs, gw.data(), gh.data(),
-                                 gq.data(), gc.data());
+                  pol.quantGroup(params[size_t(r * G + g)], c % gs, gw.data(), gh.data(), gq.data(),
+                                 gc.data());
                 }
                 q = gq[size_t(c % width)];
                 codes[size_t(r * n + c)] = gc[size_t(c % width)];

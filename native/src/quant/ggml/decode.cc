@@ -158,7 +158,8 @@ void decIQ2_XXS(const uint8_t* p, float* y) {
     for (int l = 0; l < 4; ++l) {
       const uint64_t pt = kIq2xxsGrid[(idx >> (8 * l)) & 255];
       const uint8_t sg = signs7((ss >> (7 * l)) & 127);
-      for (int i = 0; i < 8; ++i) y[32 * j + 8 * l + i] = db * float(pointByte(pt, i)) * signOf(sg, i);
+      for (int i = 0; i < 8; ++i)
+        y[32 * j + 8 * l + i] = db * float(pointByte(pt, i)) * signOf(sg, i);
     }
   }
 }

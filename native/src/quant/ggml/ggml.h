@@ -1,5 +1,6 @@
-// ggml block formats (q8_0 ... iq4_xs, the i-quants iq1_s ... iq3_s, tq1_0 / tq2_0): encoders and decoders of the exact public block
-// layouts (blocks.h), for the runner, the GGUF writer and the allocator.
+// ggml block formats (q8_0 ... iq4_xs, the i-quants iq1_s ... iq3_s, tq1_0 / tq2_0): encoders and
+// decoders of the exact public block layouts (blocks.h), for the runner, the GGUF writer and the
+// allocator.
 //
 // A row of `cols` weights is cols / blockWeights blocks back to back; rows are back to back.
 // The decoders are the spec. Every encoder has a scalar reference path (serial, one block

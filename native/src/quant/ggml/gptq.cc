@@ -490,8 +490,7 @@ struct LatticePolicy {
                   uint8_t* codes) const {
     const ggml::Lattice& L = ggml::latticeOf(type);
     const int g = int(i / 8), j = int(i / ggml::latticeSubBlock(type));
-    const int deltaNeg =
-        type == GgmlType::IQ1_S ? p.deltaNeg[g] : type == GgmlType::IQ1_M ? -1 : 0;
+    const int deltaNeg = type == GgmlType::IQ1_S ? p.deltaNeg[g] : type == GgmlType::IQ1_M ? -1 : 0;
     ggml::setFastKernels(fast);
     ggml::LatticeGroup lg;
     ggml::latticeGroup(type, L, w, h, p.D[j], deltaNeg, lg, dq);
@@ -541,8 +540,9 @@ int gptqGgmlJointWidth(const std::string& format) {
 
 void gptqGgmlFamily(const GptqPlan& plan, const FormatSpec& f, float* dq, StoredTensor& st) {
   const GgmlTypeInfo* t = findGgmlType(f.name);
-  if (!t) throw std::invalid_argument(std::string("method gptq does not produce ") + f.name +
-                                      " blocks here");
+  if (!t)
+    throw std::invalid_argument(std::string("method gptq does not produce ") + f.name +
+                                " blocks here");
   const bool fast = !plan.reference;
   if (ggml::isLatticeType(t->type)) {
     double sum = 0;

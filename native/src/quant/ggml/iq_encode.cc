@@ -117,8 +117,7 @@ uint8_t signedTargets(bool signs7, const float* x, const float* w, float* t) {
 }
 
 // Step 1 for iq2 / iq3: the sub-block's scale for magnitudes t; *sens = sum w v^2 at it.
-float signedSubScale(const Spec& S, const Lattice& L, const float* t, const float* w,
-                     float* sens) {
+float signedSubScale(const Spec& S, const Lattice& L, const float* t, const float* w, float* sens) {
   const int n = S.sub, dim = L.dim, ng = n / dim;
   *sens = 0;
   float amax = 0;
@@ -430,7 +429,8 @@ void packLattice(GgmlType t, const LatticeCodes& c, uint8_t* out) {
       BlockIQ2_XS b{};
       b.d = c.d;
       for (int g = 0; g < 32; ++g) b.qs[g] = uint16_t(c.point[g] | ((c.neg[g] & 127) << 9));
-      for (int h = 0; h < 16; ++h) b.scales[h / 2] = uint8_t(b.scales[h / 2] | (c.s[h] << (4 * (h % 2))));
+      for (int h = 0; h < 16; ++h)
+        b.scales[h / 2] = uint8_t(b.scales[h / 2] | (c.s[h] << (4 * (h % 2))));
       std::memcpy(out, &b, sizeof b);
       return;
     }
@@ -442,7 +442,8 @@ void packLattice(GgmlType t, const LatticeCodes& c, uint8_t* out) {
         b.qh[g / 4] = uint8_t(b.qh[g / 4] | ((c.point[g] >> 8) << (2 * (g % 4))));
         b.qs[32 + g] = c.neg[g];
       }
-      for (int h = 0; h < 16; ++h) b.scales[h / 2] = uint8_t(b.scales[h / 2] | (c.s[h] << (4 * (h % 2))));
+      for (int h = 0; h < 16; ++h)
+        b.scales[h / 2] = uint8_t(b.scales[h / 2] | (c.s[h] << (4 * (h % 2))));
       std::memcpy(out, &b, sizeof b);
       return;
     }
@@ -466,7 +467,8 @@ void packLattice(GgmlType t, const LatticeCodes& c, uint8_t* out) {
         b.qh[k / 8] = uint8_t(b.qh[k / 8] | ((c.point[k] >> 8) << (k % 8)));
       }
       for (int g = 0; g < 32; ++g) b.signs[g] = c.neg[g];
-      for (int j = 0; j < 8; ++j) b.scales[j / 2] = uint8_t(b.scales[j / 2] | (c.s[j] << (4 * (j % 2))));
+      for (int j = 0; j < 8; ++j)
+        b.scales[j / 2] = uint8_t(b.scales[j / 2] | (c.s[j] << (4 * (j % 2))));
       std::memcpy(out, &b, sizeof b);
       return;
     }

@@ -83,7 +83,8 @@ Lattice build(const Word* grid, int points, int dim, bool signedBytes, int shell
   L.nbrCode.assign(L.nbr.size() + 8, 0);
   for (size_t at = 0; at < L.nbr.size(); at += size_t(L.nbr[at]) + 1)
     for (size_t k = 1; k <= L.nbr[at]; ++k)
-      L.nbrCode[at + k] = uint16_t(latticeCode(L, L.level.data() + size_t(L.nbr[at + k]) * size_t(dim)));
+      L.nbrCode[at + k] =
+          uint16_t(latticeCode(L, L.level.data() + size_t(L.nbr[at + k]) * size_t(dim)));
   return L;
 }
 
@@ -151,8 +152,9 @@ int nearestPoint(const Lattice& L, const float* t, const float* w, float D, floa
   for (int j = 1; j <= list[0]; ++j) {
     float e[8];
     for (int i = 0; i < L.dim; ++i) e[i] = term[i][(codes[j] >> (L.bits * i)) & mask];
-    const float sum = L.dim == 4 ? (e[0] + e[2]) + (e[1] + e[3])
-                                 : ((e[0] + e[4]) + (e[2] + e[6])) + ((e[1] + e[5]) + (e[3] + e[7]));
+    const float sum = L.dim == 4
+                          ? (e[0] + e[2]) + (e[1] + e[3])
+                          : ((e[0] + e[4]) + (e[2] + e[6])) + ((e[1] + e[5]) + (e[3] + e[7]));
     if (best < 0 || sum < bestErr) {
       bestErr = sum;
       best = list[j];

@@ -12,10 +12,10 @@ namespace bitsmith {
 namespace ggml {
 
 struct Lattice {
-  int dim = 8;     // values per point: 8, or 4 (iq3)
-  int levels = 3;  // distinct coordinate values
-  int bits = 2;    // bits per coordinate in a lattice code
-  int points = 0;  // grid size
+  int dim = 8;                                // values per point: 8, or 4 (iq3)
+  int levels = 3;                             // distinct coordinate values
+  int bits = 2;                               // bits per coordinate in a lattice code
+  int points = 0;                             // grid size
   float value[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // the coordinate values, ascending
   float mid[7] = {0, 0, 0, 0, 0, 0, 0};       // midpoints between consecutive values
   std::vector<uint8_t> level;  // [points][dim]: level (index into value) of each coordinate
@@ -50,8 +50,8 @@ inline int latticeCode(const Lattice& L, const uint8_t* lev) {
 // twin in lattice_fast.cc, which returns the same point and error.
 int nearestPoint(const Lattice& L, const float* t, const float* w, float D, float id, float off,
                  float* err);
-int nearestPointAvx2(const Lattice& L, const float* t, const float* w, float D, float id,
-                     float off, float* err);
+int nearestPointAvx2(const Lattice& L, const float* t, const float* w, float D, float id, float off,
+                     float* err);
 
 // The weighted error sum_i w_i (D (v_i + off) - t_i)^2 of point p, each term (w r) r,
 // summed in the order of an AVX2 horizontal sum: ((e0 + e4) + (e2 + e6)) + ((e1 + e5) +

@@ -85,7 +85,8 @@ BITSMITH_AVX2 int nearestPointAvx2(const Lattice& L, const float* t, const float
   __m256 term[8];
   const __m256 vals = _mm256_loadu_ps(L.value);
   for (int i = 0; i < L.dim; ++i) {
-    const __m256 r = _mm256_sub_ps(_mm256_mul_ps(vD, _mm256_add_ps(vals, vOff)), _mm256_set1_ps(t[i]));
+    const __m256 r =
+        _mm256_sub_ps(_mm256_mul_ps(vD, _mm256_add_ps(vals, vOff)), _mm256_set1_ps(t[i]));
     term[i] = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(w[i]), r), r);
   }
   const int at = -1 - hit;
@@ -104,12 +105,12 @@ BITSMITH_AVX2 int nearestPointAvx2(const Lattice& L, const float* t, const float
     for (int i = 0; i < L.dim; ++i)
       p[i] = _mm256_permutevar8x32_ps(
           term[i], _mm256_and_si256(_mm256_srl_epi32(c, _mm_cvtsi32_si128(b * i)), mask));
-    __m256 e =
-        L.dim == 8
-            ? _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(p[0], p[4]), _mm256_add_ps(p[2], p[6])),
-                            _mm256_add_ps(_mm256_add_ps(p[1], p[5]), _mm256_add_ps(p[3], p[7])))
-            : _mm256_add_ps(_mm256_add_ps(p[0], p[2]), _mm256_add_ps(p[1], p[3]));
-    e = _mm256_blendv_ps(inf, e, _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n - j0), lane)));
+    __m256 e = L.dim == 8 ? _mm256_add_ps(
+                                _mm256_add_ps(_mm256_add_ps(p[0], p[4]), _mm256_add_ps(p[2], p[6])),
+                                _mm256_add_ps(_mm256_add_ps(p[1], p[5]), _mm256_add_ps(p[3], p[7])))
+                          : _mm256_add_ps(_mm256_add_ps(p[0], p[2]), _mm256_add_ps(p[1], p[3]));
+    e = _mm256_blendv_ps(inf, e,
+                         _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n - j0), lane)));
     __m128 m = _mm_min_ps(_mm256_castps256_ps128(e), _mm256_extractf128_ps(e, 1));
     m = _mm_min_ps(m, _mm_movehl_ps(m, m));
     const float mn = _mm_cvtss_f32(_mm_min_ss(m, _mm_shuffle_ps(m, m, 1)));
@@ -124,8 +125,8 @@ BITSMITH_AVX2 int nearestPointAvx2(const Lattice& L, const float* t, const float
   return best;
 }
 #else
-int nearestPointAvx2(const Lattice& L, const float* t, const float* w, float D, float id,
-                     float off, float* err) {
+int nearestPointAvx2(const Lattice& L, const float* t, const float* w, float D, float id, float off,
+                     float* err) {
   return nearestPoint(L, t, w, D, id, off, err);  // never reached: fastKernels() is false
 }
 #endif
