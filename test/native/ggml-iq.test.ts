@@ -241,6 +241,15 @@ describe('ggml i-quants and ternary blocks', function () {
   describe('encoders: fast path bytes == reference path bytes', () => {
     for (const t of TYPES)
       it(t, () => {
+        // Values from a small set (ties everywhere: equal magnitudes, equal errors) on two
+        // kinds of rows; then the mixed rows with and without importance below.
+        const u = rng(IDS[t] + 100);
+        const coarse = new Float32Array(8 * 512).map((_, i) => [-3, -1, 0, 1, 3][Math.floor(u() * 5)] * (i < 2048 ? 0.01 : 7));
+        sameBytes(
+          addon.ggmlEncode(t, coarse, 8, 512, { threads: 2 }),
+          addon.ggmlEncode(t, coarse, 8, 512, { reference: true }),
+          `${t} coarse values`,
+        );
         const rows = 20,
           cols = 1024;
         const w = mixed(rows, cols, 3 + IDS[t]);
