@@ -20,17 +20,16 @@ namespace bitsmith {
 namespace ggml {
 
 void encodeTernaryBlock(GgmlType t, const float* x, const float* w, uint8_t* out) {
-  int order[256];
-  for (int i = 0; i < 256; ++i) order[i] = i;
-  std::sort(order, order + 256, [&](int a, int b) {
-    const float fa = std::fabs(x[a]), fb = std::fabs(x[b]);
-    return fa > fb || (fa == fb && a < b);
-  });
+  // Largest magnitude first (the first index of equal ones): |x|'s bits order as integers.
+  uint64_t key[256];
+  for (int i = 0; i < 256; ++i)
+    key[i] = (uint64_t(0x7fffffffu - (f32Bits(x[i]) & 0x7fffffffu)) << 32) | uint64_t(i);
+  std::sort(key, key + 256);
   float d = 0;
-  if (std::fabs(x[order[0]]) >= kTiny) {
+  if (std::fabs(x[key[0] & 255]) >= kTiny) {
     double s = 0, sw = 0, best = -1;
     for (int k = 0; k < 256; ++k) {
-      const int i = order[k];
+      const int i = int(key[k] & 255);
       s += double(w[i]) * std::fabs(x[i]);
       sw += double(w[i]);
       if (sw > 0 && s * s / sw > best) {
