@@ -106,7 +106,9 @@ int main(int argc, char** argv) {
       ggml_tensor* t = ggml_get_tensor(ctx, name);
       const int64_t n = ggml_nelements(t);
       std::vector<float> y(n);
-      ggml_get_type_traits(t->type)->to_float(t->data, y.data(), n);
+      if (t->type == GGML_TYPE_F32) memcpy(y.data(), t->data, 4 * n);
+      else if (ggml_get_type_traits(t->type)->to_float) ggml_get_type_traits(t->type)->to_float(t->data, y.data(), n);
+      else continue;
       std::string out = std::string(argv[3]) + "/" + name;
       FILE* f = fopen((out + ".f32").c_str(), "wb"); fwrite(y.data(), 4, n, f); fclose(f);
       f = fopen((out + ".bin").c_str(), "wb"); fwrite(t->data, 1, ggml_nbytes(t), f); fclose(f);
