@@ -22,20 +22,34 @@ const COLS = Number(opt('cols', 4096));
 const ONLY = opt('only', '').split(',').filter(Boolean);
 const NO_REF = flag('no-ref');
 
-// llama.cpp's quantizer (ggml_quantize_chunk) on this matrix: SQNR dB without an imatrix,
-// importance-weighted SQNR dB with the importance vector as imatrix, and Mweights/s on one
-// thread (with the imatrix). The first two columns of the older types: the 4096 x 4096
-// matrix, quantize_qX, no imatrix; the rest from `node scripts/llama-cpp-iq-check.mjs --bench
-// --bench-rows 256` (256 x 4096, llama.cpp of February 2025, -O3 build), null: not measured.
+// llama.cpp's quantizer (ggml_quantize_chunk, February 2025) on this matrix at 256 x 4096:
+// SQNR dB without an imatrix, importance-weighted SQNR dB with the importance vector as its
+// imatrix, and Bitsmith's fast path on one thread / llama.cpp on one thread (both with the
+// imatrix, taking turns in one run): `node scripts/llama-cpp-iq-check.mjs --bench-only
+// --bench-rows 256`. null: llama.cpp needs an imatrix for the type. Run this benchmark with
+// --rows 256 for the same sample.
 const LLAMA = {
-  q8_0: [42.1, null, 290],
-  q6_k: [32.4, null, 36],
-  q5_k: [27.1, null, null],
-  q4_k: [21.2, null, 18],
-  q4_0: [18.4, null, 700],
-  iq4_xs: [20.2, null, null],
-  q3_k: [14.9, null, null],
-  q2_k: [9.6, null, null],
+  q4_0: [18.4, 19.14, 372.5],
+  q4_1: [20.46, 22.31, 86.8],
+  q5_0: [24.11, 24.81, 145.2],
+  q5_1: [26.78, 28.61, 103.7],
+  q8_0: [42.07, 42.32, 20.4],
+  q2_k: [8.96, 11.26, 3.46],
+  q3_k: [14.88, 15.9, 2.55],
+  q4_k: [20.78, 21.78, 5.02],
+  q5_k: [25.5, 26.56, 3.87],
+  q6_k: [32.11, 32.84, 2.11],
+  iq4_nl: [20.24, 21.07, 62.4],
+  iq4_xs: [20.13, 20.89, 5.81],
+  iq2_xxs: [null, 7.61, 2.5],
+  iq2_xs: [null, 9.3, 4.45],
+  iq2_s: [8.37, 9.94, 2.07],
+  iq3_xxs: [11.4, 14.67, 3.43],
+  iq3_s: [13.66, 15.96, 2.05],
+  iq1_s: [null, 5.6, IQ1S_RATIO],
+  iq1_m: [4.49, 7.28, IQ1M_RATIO],
+  tq1_0: [1.82, 2.09, TQ1_RATIO],
+  tq2_0: [1.82, 2.09, TQ2_RATIO],
 };
 const NEEDS_CALIBRATION = new Set(['iq2_xxs', 'iq2_xs', 'iq1_s', 'iq1_m']);
 
@@ -85,7 +99,7 @@ const header = [
   'fast 1T',
   'fast 2T',
   'reference',
-  'llama.cpp/T',
+  'x llama.cpp',
   'ref==fast',
 ];
 const widths = [7, 7, 8, 10, 10, 10, 14, 14, 10, 12, 9];
@@ -123,7 +137,7 @@ for (const t of addon.ggmlTypes()) {
       cell(f1),
       cell(f2),
       ref ? rate(ref.median) : '-',
-      ll?.[2] ? String(ll[2]) : '-',
+      ll?.[2] ? `${ll[2]}x` : '-',
       String(same),
     ]
       .map((c, i) => pad(c, widths[i], i === 0))

@@ -2,7 +2,9 @@
 // ggml's (blocks.h, iq_grids.h); the search is this file's:
 //   0. search weights: with an importance vector, llama.cpp's imatrix weighting
 //      w_i = importance_i sqrt(sigma^2 + x_i^2) (sigma^2 = k mean x^2 over the super-block);
-//      without one, llama.cpp's fallbacks: x_i^2 (iq3, iq1), 0.25 sigma^2 + x_i^2 (iq2).
+//      without one, llama.cpp's fallbacks: 0.25 sigma^2 + x_i^2 (iq2), x_i^2 (iq3, iq1) plus
+//      sigma^2 / 100, so that a zero weight still counts (its nearest magnitude is kept;
+//      0.2 to 1.4 dB better on weights with many zeros, 0.2 dB on Gaussian ones).
 //   1. per sub-block, its best scale alone. iq2 / iq3: the signs are fixed first (a
 //      7-bit-sign group with an odd count of negatives keeps one weight on the wrong side:
 //      the one of smallest w x^2, as llama.cpp); then a few candidate scales around
@@ -90,7 +92,7 @@ void searchWeights(GgmlType t, const Spec& S, const float* x, const float* cw, b
     if (calibrated)
       w[i] = cw[i] * std::sqrt(sigma2 + x2);
     else
-      w[i] = iq2 ? 0.25f * sigma2 + x2 : x2;
+      w[i] = iq2 ? 0.25f * sigma2 + x2 : x2 + 1e-2f * sigma2;
   }
 }
 
