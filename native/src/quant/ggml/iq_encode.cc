@@ -104,7 +104,9 @@ uint8_t signedTargets(bool signs7, const float* x, const float* w, float* t) {
     t[i] = std::fabs(x[i]);
     if (x[i] < 0) neg = uint8_t(neg | (1u << i));
   }
-  if (signs7 && (__builtin_popcount(neg) & 1)) {
+  int odd = 0;
+  for (int i = 0; i < 8; ++i) odd ^= (neg >> i) & 1;
+  if (signs7 && odd) {
     int imin = 0;
     float mn = w[0] * x[0] * x[0];
     for (int i = 1; i < 8; ++i) {

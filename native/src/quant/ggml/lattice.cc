@@ -124,7 +124,7 @@ const Lattice& latticeOf(GgmlType t) {
 
 int nearestPoint(const Lattice& L, const float* t, const float* w, float D, float id, float off,
                  float* err) {
-  if (fastKernels()) return nearestPointAvx2(L, t, w, D, id, off, err);
+  if (BITSMITH_LATTICE_AVX2 && fastKernels()) return nearestPointAvx2(L, t, w, D, id, off, err);
   uint8_t lev[8];
   for (int i = 0; i < L.dim; ++i) {
     const float u = t[i] * id - off;

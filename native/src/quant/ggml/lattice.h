@@ -6,7 +6,15 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/cpu.h"
 #include "quant/ggml/ggml.h"
+
+// The AVX2 twin of nearestPoint is built with GCC / Clang on x86 (lattice_fast.cc).
+#if BITSMITH_X86 && (defined(__GNUC__) || defined(__clang__))
+#define BITSMITH_LATTICE_AVX2 1
+#else
+#define BITSMITH_LATTICE_AVX2 0
+#endif
 
 namespace bitsmith {
 namespace ggml {

@@ -9,14 +9,15 @@
 #include "common/cpu.h"
 #include "quant/ggml/lattice.h"
 
-#if BITSMITH_X86
+#if BITSMITH_LATTICE_AVX2
 #include <immintrin.h>
 #endif
+#include <stdexcept>
 
 namespace bitsmith {
 namespace ggml {
 
-#if BITSMITH_X86
+#if BITSMITH_LATTICE_AVX2
 namespace {
 
 // ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)).
@@ -125,9 +126,8 @@ BITSMITH_AVX2 int nearestPointAvx2(const Lattice& L, const float* t, const float
   return best;
 }
 #else
-int nearestPointAvx2(const Lattice& L, const float* t, const float* w, float D, float id, float off,
-                     float* err) {
-  return nearestPoint(L, t, w, D, id, off, err);  // never reached: fastKernels() is false
+int nearestPointAvx2(const Lattice&, const float*, const float*, float, float, float, float*) {
+  throw std::logic_error("nearestPointAvx2 is not built here");  // nearestPoint never calls it
 }
 #endif
 
