@@ -188,9 +188,17 @@ float iq1SubScale(const Lattice& L, const float* x, const float* w, uint8_t* del
   // i1, between, from i2. Per group, with X0 / X2 and W0 / W2 the sums below i1 and from i2
   // and T the group's totals: sum w q x = (X2 - X0) + delta T_x, sum w q^2 = (W0 + W2) +
   // 2 delta (W2 - W0) + delta^2 T_w. Every split and delta combination scores
-  // (sum w q x)^2 / sum w q^2 (the error it removes); the first of the highest wins. The
-  // scores of one i1 are computed as arrays (loops the compiler vectorises, lane by lane the
-  // same IEEE operations), then scanned in order.
+  // (sum w q x)^2 / sum w q^2 (the error it removes); the first of the highest wins. At the
+  // optimum (D > 0; the mirrored split is the other delta) every weight is at its nearest
+  // level, and |delta| < 1/2 puts x >= 0 above level -1 and x <= 0 below level 1: so
+  // i1 <= #(x < 0) and i2 >= #(x <= 0), the only splits scored. The scores of one i1 are
+  // computed as arrays (loops the compiler vectorises, lane by lane the same IEEE
+  // operations), then scanned in order.
+  int neg = 0, nonPos = 0;
+  for (int k = 0; k < n; ++k) {
+    neg += x[order[k]] < 0;
+    nonPos += x[order[k]] <= 0;
+  }
   const int combos = 1 << G;  // delta signs: bit g set = group g's delta negative
   float bestScore = 0, D = 0;
   int bestCombo = 0;
@@ -203,14 +211,14 @@ float iq1SubScale(const Lattice& L, const float* x, const float* w, uint8_t* del
     tw[g] = SW[g][n];
   }
   float qx[4][33], q2[4][33], score[4][33];
-  for (int i1 = 0; i1 <= n; ++i1) {
-    const int m = n - i1 + 1;  // i2 = i1 .. n
+  for (int i1 = 0; i1 <= neg; ++i1) {
+    const int m = n - nonPos + 1;  // i2 = nonPos .. n
     for (int k = 0; k < combos; ++k) {
       for (int j = 0; j < m; ++j) {
         float sqx = 0, sq2 = 0;
         for (int g = 0; g < G; ++g) {
-          const float w2 = tw[g] - SW[g][i1 + j], w0 = SW[g][i1];
-          sqx += ((tx[g] - SX[g][i1 + j]) - SX[g][i1]) + deltas[k][g] * tx[g];
+          const float w2 = tw[g] - SW[g][nonPos + j], w0 = SW[g][i1];
+          sqx += ((tx[g] - SX[g][nonPos + j]) - SX[g][i1]) + deltas[k][g] * tx[g];
           sq2 += (w0 + w2) + 2.0f * deltas[k][g] * (w2 - w0) + dd * tw[g];
         }
         qx[k][j] = sqx;
