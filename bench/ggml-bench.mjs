@@ -26,30 +26,31 @@ const NO_REF = flag('no-ref');
 // SQNR dB without an imatrix, importance-weighted SQNR dB with the importance vector as its
 // imatrix, and Bitsmith's fast path on one thread / llama.cpp on one thread (both with the
 // imatrix, taking turns in one run): `node scripts/llama-cpp-iq-check.mjs --bench-only
-// --bench-rows 256`. null: llama.cpp needs an imatrix for the type. Run this benchmark with
-// --rows 256 for the same sample.
+// --bench-rows 256` (a loaded 2-core machine: the ratios vary by about 30% between runs).
+// null: llama.cpp needs an imatrix for the type. Run this benchmark with --rows 256 for the
+// same sample.
 const LLAMA = {
-  q4_0: [18.4, 19.14, 372.5],
-  q4_1: [20.46, 22.31, 86.8],
-  q5_0: [24.11, 24.81, 145.2],
-  q5_1: [26.78, 28.61, 103.7],
-  q8_0: [42.07, 42.32, 20.4],
-  q2_k: [8.96, 11.26, 3.46],
-  q3_k: [14.88, 15.9, 2.55],
-  q4_k: [20.78, 21.78, 5.02],
-  q5_k: [25.5, 26.56, 3.87],
-  q6_k: [32.11, 32.84, 2.11],
-  iq4_nl: [20.24, 21.07, 62.4],
-  iq4_xs: [20.13, 20.89, 5.81],
-  iq2_xxs: [null, 7.61, 2.5],
-  iq2_xs: [null, 9.3, 4.45],
-  iq2_s: [8.37, 9.94, 2.07],
-  iq3_xxs: [11.4, 14.67, 3.43],
-  iq3_s: [13.66, 15.96, 2.05],
-  iq1_s: [null, 5.6, IQ1S_RATIO],
-  iq1_m: [4.49, 7.28, IQ1M_RATIO],
-  tq1_0: [1.82, 2.09, TQ1_RATIO],
-  tq2_0: [1.82, 2.09, TQ2_RATIO],
+  q4_0: [18.4, 19.14, 61.5],
+  q4_1: [20.46, 22.31, 54.8],
+  q5_0: [24.11, 24.81, 54.2],
+  q5_1: [26.78, 28.61, 52.6],
+  q8_0: [42.07, 42.32, 10.0],
+  q2_k: [8.96, 11.26, 3.81],
+  q3_k: [14.88, 15.9, 3.14],
+  q4_k: [20.78, 21.78, 4.06],
+  q5_k: [25.5, 26.56, 4.18],
+  q6_k: [32.11, 32.84, 1.76],
+  iq4_nl: [20.24, 21.07, 75.5],
+  iq4_xs: [20.13, 20.89, 4.94],
+  iq2_xxs: [null, 7.61, 3.07],
+  iq2_xs: [null, 9.3, 5.68],
+  iq2_s: [8.37, 9.94, 1.89],
+  iq3_xxs: [11.4, 14.67, 3.16],
+  iq3_s: [13.66, 15.96, 2.23],
+  iq1_s: [null, 5.6, 1.0],
+  iq1_m: [4.49, 7.28, 3.84],
+  tq1_0: [1.82, 2.09, 0.1],
+  tq2_0: [1.82, 2.09, 0.12],
 };
 const NEEDS_CALIBRATION = new Set(['iq2_xxs', 'iq2_xs', 'iq1_s', 'iq1_m']);
 
@@ -137,7 +138,7 @@ for (const t of addon.ggmlTypes()) {
       cell(f1),
       cell(f2),
       ref ? rate(ref.median) : '-',
-      ll?.[2] ? `${ll[2]}x` : '-',
+      ll?.[2] ? `${ll[2] >= 10 ? ll[2].toFixed(1) : ll[2].toFixed(2)}x` : '-',
       String(same),
     ]
       .map((c, i) => pad(c, widths[i], i === 0))
