@@ -244,7 +244,9 @@ describe('ggml i-quants and ternary blocks', function () {
         // Values from a small set (ties everywhere: equal magnitudes, equal errors) on two
         // kinds of rows; then the mixed rows with and without importance below.
         const u = rng(IDS[t] + 100);
-        const coarse = new Float32Array(8 * 512).map((_, i) => [-3, -1, 0, 1, 3][Math.floor(u() * 5)] * (i < 2048 ? 0.01 : 7));
+        const coarse = new Float32Array(8 * 512).map(
+          (_, i) => [-3, -1, 0, 1, 3][Math.floor(u() * 5)] * (i < 2048 ? 0.01 : 7),
+        );
         sameBytes(
           addon.ggmlEncode(t, coarse, 8, 512, { threads: 2 }),
           addon.ggmlEncode(t, coarse, 8, 512, { reference: true }),

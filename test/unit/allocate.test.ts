@@ -132,7 +132,10 @@ describe('allocate: setup, measurements and plan', () => {
     const down = a.allocation!.setup.free.find((f) => f.name === 'model.layers.2.mlp.down_proj.weight')!;
     assert.deepEqual(down.candidates, []);
     for (const f of ['iq1_m', 'iq2_xxs', 'iq2_s', 'iq3_xxs', 'tq1_0'])
-      assert.match(down.excluded.find((e) => e.format === f)!.reason, new RegExp(`^${f} blocks hold 256 weights; rows of 172 do not divide`));
+      assert.match(
+        down.excluded.find((e) => e.format === f)!.reason,
+        new RegExp(`^${f} blocks hold 256 weights; rows of 172 do not divide`),
+      );
     // gptq on an i-quant with act_order: excluded as a candidate, with the reason.
     const g = run(base('match "*.q_proj" { method gptq { act_order } }', 'budget 3 bpw', 'iq2_s q4_0'), h);
     const gq = g.allocation!.setup.free.find((f) => f.name === 'model.layers.2.self_attn.q_proj.weight')!;
@@ -140,7 +143,10 @@ describe('allocate: setup, measurements and plan', () => {
       gq.candidates.map((c) => c.format),
       ['q4_0'],
     );
-    assert.match(gq.excluded[0].reason, /method gptq quantizes iq2_s's groups of 8 weights .* act_order does not combine/);
+    assert.match(
+      gq.excluded[0].reason,
+      /method gptq quantizes iq2_s's groups of 8 weights .* act_order does not combine/,
+    );
   });
 
   it('an infeasible budget is an error on the budget naming the smallest achievable size; no budget is an error', () => {
