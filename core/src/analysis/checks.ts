@@ -4,7 +4,7 @@
 import type { QuantConfig } from './bits';
 import type { Span } from '../syntax/ast';
 import type { Plan, TensorPlan } from '../plan';
-import { FORMAT_BY_NAME, METHOD_BY_NAME } from '../language/formats';
+import { FORMAT_BY_NAME, GGML_FORMATS_TEXT, METHOD_BY_NAME } from '../language/formats';
 import { diag, type Diagnostic, type Severity } from './diagnostic';
 import type { PropName, Recipe, Rule } from './recipe';
 import { fmt } from './bits';
@@ -37,6 +37,18 @@ export function checkRecipe(recipe: Recipe): Diagnostic[] {
         ),
       );
     }
+  }
+  // Formats llama.cpp refuses to quantize without an importance matrix.
+  if (!recipe.calibration) {
+    const needs = (name: string) => FORMAT_BY_NAME.get(name)?.needsCalibration === true;
+    const message = (name: string) =>
+      `${name} needs calibration data, as in llama.cpp (its grid search is only as good as the importance it weighs the weights by; without it the result is garbage): add a 'calibration' statement (e.g. calibration imatrix "file", or calibration generated)`;
+    for (const rule of recipe.rules) {
+      const f = rule.settings.format;
+      if (f && needs(f.value)) out.push(diag('format/needs-calibration', 'error', f.stmt, message(f.value)));
+    }
+    for (const f of recipe.allocate?.formats ?? [])
+      if (needs(f.name)) out.push(diag('format/needs-calibration', 'error', f.span, message(f.name)));
   }
   return out;
 }
@@ -220,7 +232,7 @@ function ggufProblem(kind: string, t: TensorPlan): string | undefined {
   );
   if (kind === 'gguf') {
     if (f.family !== 'ggml')
-      return `GGUF output stores ggml block types only (q4_0 ... q6_k, iq4_nl, iq4_xs) or keeps tensors in f32/f16/bf16; ${f.name} is not one (use e.g. q4_k, q6_k, q8_0, or keep)`;
+      return `GGUF output stores ggml block types only (${GGML_FORMATS_TEXT}) or keeps tensors in f32/f16/bf16; ${f.name} is not one (use e.g. q4_k, q6_k, q8_0, or keep)`;
     if (extras.length) return `GGUF output cannot store ${extras.join(', ')}`;
   }
   return undefined;
@@ -228,7 +240,7 @@ function ggufProblem(kind: string, t: TensorPlan): string | undefined {
 
 const GGUF_KEPT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 
-/** A GGUF source tensor in a ggml block type the backend decodes (q4_0 ... q6_k, iq4_nl, iq4_xs). */
+/** A GGUF source tensor in a ggml block type the backend decodes (the ggml formats). */
 export function isDecodableGgml(dtype: string): boolean {
   return FORMAT_BY_NAME.get(dtype.toLowerCase())?.family === 'ggml';
 }
@@ -271,7 +283,7 @@ function checkOutputs(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnost
             o.stmt,
             t,
             (first, n) =>
-              `GGUF output keeps tensors in f32, f16, bf16 or the ggml block types bitsmith reads (q4_0 ... q6_k, iq4_nl, iq4_xs, copied unchanged); ${first.tensor.name} ${shape(first)} is kept in ${first.tensor.dtype}${others(n)} (output gguf "${o.path.value}")`,
+              `GGUF output keeps tensors in f32, f16, bf16 or the ggml block types bitsmith reads (${GGML_FORMATS_TEXT}, copied unchanged); ${first.tensor.name} ${shape(first)} is kept in ${first.tensor.dtype}${others(n)} (output gguf "${o.path.value}")`,
           );
         }
         continue;

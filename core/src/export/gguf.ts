@@ -53,9 +53,18 @@ export const GGML_TYPE_ID: Readonly<Record<string, number>> = {
   q4_k: 12,
   q5_k: 13,
   q6_k: 14,
+  iq2_xxs: 16,
+  iq2_xs: 17,
+  iq3_xxs: 18,
+  iq1_s: 19,
   iq4_nl: 20,
+  iq3_s: 21,
+  iq2_s: 22,
   iq4_xs: 23,
+  iq1_m: 29,
   bf16: 30,
+  tq1_0: 34,
+  tq2_0: 35,
 };
 
 /** llama.cpp's llama_ftype for a model whose predominant tensor type is `type`
@@ -73,9 +82,18 @@ export const LLAMA_FTYPE: Readonly<Record<string, number>> = {
   q4_k: 15,
   q5_k: 17,
   q6_k: 18,
+  iq2_xxs: 19,
+  iq2_xs: 20,
+  iq3_xxs: 23,
+  iq1_s: 24,
   iq4_nl: 25,
+  iq3_s: 26,
+  iq2_s: 28,
   iq4_xs: 30,
+  iq1_m: 31,
   bf16: 32,
+  tq1_0: 36,
+  tq2_0: 37,
 };
 
 export class GgufSpecError extends Error {}

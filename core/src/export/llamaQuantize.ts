@@ -16,21 +16,12 @@ import type { PropName, Recipe } from '../analysis/recipe';
 import type { ExportIssue, Translation } from './llmCompressor';
 import { exactSelectors } from './selectors';
 import { translationMarkLine } from './provenance';
+import { FORMATS } from '../language/formats';
 
-const GGML_TYPES = new Set([
-  'q4_0',
-  'q4_1',
-  'q5_0',
-  'q5_1',
-  'q8_0',
-  'q2_k',
-  'q3_k',
-  'q4_k',
-  'q5_k',
-  'q6_k',
-  'iq4_nl',
-  'iq4_xs',
-]);
+/** The ggml types: llama-quantize takes each by name (--tensor-type REGEX=TYPE). */
+const GGML_TYPES: ReadonlySet<string> = new Set(FORMATS.filter((f) => f.family === 'ggml').map((f) => f.name));
+/** Types llama-quantize refuses without --imatrix (iq1_m: except token_embd and output). */
+const NEEDS_IMATRIX = new Set(['iq2_xxs', 'iq2_xs', 'iq2_s', 'iq1_s', 'iq1_m']);
 const BASE_CANDIDATES: [string, string][] = [
   ['q8_0', 'Q8_0'],
   ['q4_0', 'Q4_0'],
@@ -76,7 +67,7 @@ export function llamaQuantizeProblem(t: TensorPlan): { prop: PropName; message: 
   if (!GGML_TYPES.has(c.format.name))
     return {
       prop: 'format',
-      message: `llama.cpp has no ${c.format.name} type (ggml types q4_0 ... q6_k, iq4_nl, iq4_xs translate)`,
+      message: `llama.cpp has no ${c.format.name} type (the ggml types q4_0 ... q6_k, iq1_s ... iq4_xs, tq1_0, tq2_0 translate)`,
     };
   if (t.method.name !== 'rtn')
     return {
@@ -165,6 +156,18 @@ export function llamaQuantizeCommand(
   if (model.format === 'gguf' && plan.tensors.some((t) => /^(Q|IQ|TQ)\d/i.test(t.tensor.dtype)))
     args.push('--allow-requantize');
   const cal = recipe.calibration;
+  if (cal?.kind !== 'imatrix' || !cal.path) {
+    const refused = chosen.filter(
+      (c) => NEEDS_IMATRIX.has(c.type) && !(c.type === 'iq1_m' && (c === embd || c === output)),
+    );
+    if (refused.length)
+      note(
+        { tensor: { name: refused[0].gguf } } as TensorPlan,
+        undefined,
+        undefined,
+        `llama-quantize refuses ${[...new Set(refused.map((c) => c.type))].join(', ')} without --imatrix (give the recipe calibration imatrix "file")`,
+      );
+  }
   if (cal?.kind === 'imatrix' && cal.path) args.push(`--imatrix ${sh(cal.path.value)}`);
   else if (cal)
     note(

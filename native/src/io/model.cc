@@ -246,11 +246,12 @@ const GgmlTypeInfo* ggmlSourceType(const TensorRef& t) {
 void Model::requireReadable(const TensorRef& t) const {
   if (t.dtype == DType::Ggml) {
     if (ggmlSourceType(t)) return;
-    throw ModelError("model/unsupported-dtype",
-                     fileOf(t).path() + ": tensor \"" + t.name + "\" is stored as " + t.dtypeName +
-                         ", which bitsmith cannot decode (GGUF tensors in F32, F16, BF16 or q4_0, "
-                         "q4_1, q5_0, q5_1, q8_0, q2_k ... q6_k, iq4_nl, iq4_xs are read)",
-                     t.name);
+    throw ModelError(
+        "model/unsupported-dtype",
+        fileOf(t).path() + ": tensor \"" + t.name + "\" is stored as " + t.dtypeName +
+            ", which bitsmith cannot decode (GGUF tensors in F32, F16, BF16 or the ggml "
+            "types q4_0 ... q6_k, iq1_s ... iq4_xs, tq1_0, tq2_0 are read)",
+        t.name);
   }
   if (!isReadableFloat(t.dtype))
     throw ModelError("model/unsupported-dtype",

@@ -278,7 +278,7 @@ class GgufSink : public OutputSink, public RowChunkSink {
                            job.ggufPath + ": tensor \"" + ref.name + "\" is quantized to " +
                                c.format +
                                ", which GGUF cannot store (ggml block types only: q4_0 ... q6_k, "
-                               "iq4_nl, iq4_xs)",
+                               "iq1_s ... iq4_xs, tq1_0, tq2_0)",
                            ref.name);
         if (c.outliers || c.lowrank || c.rotate)
           throw ModelError("run/unsupported",
@@ -409,9 +409,7 @@ class GgufSink : public OutputSink, public RowChunkSink {
   }
 
   void finish(RunEvents& ev) override { ev.checkCancel(); }
-  void checkDestination() const override {
-    bitsmith::checkDestination(path_, replace_);
-  }
+  void checkDestination() const override { bitsmith::checkDestination(path_, replace_); }
   void commit() override { gguf_->commit(); }
 
  private:
