@@ -29,4 +29,6 @@ export * from './export/llmCompressor';
 export * from './export/llamaQuantize';
 export * from './runReport';
 export * from './export/gguf';
+export { ggufNativeSpec } from './export/ggufEncode';
+export * from './export/ggufTokenizer';
 export * from './allocate/index';

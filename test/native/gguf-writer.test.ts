@@ -11,6 +11,7 @@ import * as path from 'path';
 import { readGgufHeader } from '../../core/src/models/gguf';
 import { readModelHeader } from '../../core/src/models/load';
 import { buildGgufSpec, GGML_TYPE_ID, ggufModelProblem, LLAMA_FTYPE } from '../../core/src/export/gguf';
+import { ggufNativeSpec } from '../../core/src/export/ggufEncode';
 
 const root = path.resolve(__dirname, '..', '..');
 const FIXTURE = path.join(root, 'examples/stories260K');
@@ -34,7 +35,7 @@ interface Job {
   tensors: JobTensor[];
   threads?: number;
   output?: { kind: 'fake'; path: string };
-  gguf?: { path: string; spec: string };
+  gguf?: { path: string; spec: string; raw?: Buffer[] };
   calibration?: { kind: 'generated'; samples?: number; length?: number; seed?: number };
 }
 interface Addon {
@@ -93,14 +94,7 @@ function jobFor(
     model,
     tensors,
     threads: 2,
-    gguf: {
-      path: out.gguf,
-      spec: JSON.stringify({
-        metadata: spec.metadata,
-        tensors: spec.tensors,
-        copySourceMetadata: spec.copySourceMetadata === true,
-      }),
-    },
+    gguf: { path: out.gguf, ...ggufNativeSpec(spec) },
   };
   if (out.fake) job.output = { kind: 'fake', path: out.fake };
   return { job, spec };

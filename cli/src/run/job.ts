@@ -6,6 +6,7 @@ import * as path from 'path';
 import {
   buildGgufSpec,
   compressedTensorsConfig,
+  ggufNativeSpec,
   hasInputActivations,
   notExecutable,
   type Diagnostic,
@@ -129,7 +130,7 @@ export function ggufSpecFor(loaded: LoadedRecipe, plan: PlanJson, version: strin
   const formats: Record<string, string | undefined> = {};
   for (const t of plan.tensors) formats[t.name] = t.action === 'quantize' ? t.format : undefined;
   const name = loaded.analysis.recipe.name ?? path.basename(loaded.path, '.quant');
-  return buildGgufSpec({ model, formats, name, version, recipeText: loaded.text });
+  return buildGgufSpec({ model, formats, name, version, recipeText: loaded.text, tokenizer: loaded.analysis.ggufTokenizer });
 }
 
 export function buildJob(
@@ -197,14 +198,7 @@ export function buildJob(
     };
   }
   if (opts.gguf)
-    job.gguf = {
-      path: opts.gguf.path,
-      spec: JSON.stringify({
-        metadata: opts.gguf.spec.metadata,
-        tensors: opts.gguf.spec.tensors,
-        copySourceMetadata: opts.gguf.spec.copySourceMetadata === true,
-      }),
-    };
+    job.gguf = { path: opts.gguf.path, ...ggufNativeSpec(opts.gguf.spec) };
   return job;
 }
 

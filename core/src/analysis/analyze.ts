@@ -19,6 +19,9 @@ import { allocationFor, type AllocationState } from '../allocate/state';
 import { checkImatrix, imatrixMethodProblems, type ImatrixAnalysis } from './imatrix';
 import type { ImatrixHeader } from '../models/imatrix';
 import { pushAll } from '../arrays';
+import { checkGgufOutput } from './ggufOutput';
+import type { GgufTokenizerLoader } from '../export/gguf';
+import type { GgufTokenizerResult } from '../export/ggufTokenizer';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -29,6 +32,9 @@ export interface AnalyzeOptions {
   exists?: (absolutePath: string) => boolean;
   /** Reads an imatrix header (calibration imatrix); defaults to readImatrixHeader. */
   loadImatrix?: (absolutePath: string) => ImatrixHeader;
+  /** Converts a folder's tokenizer for output gguf (the language server passes a cached
+   *  loader keeping summaries only); defaults to loadGgufTokenizer. */
+  loadGgufTokenizer?: GgufTokenizerLoader;
 }
 
 export interface Analysis {
@@ -43,6 +49,8 @@ export interface Analysis {
   allocation?: AllocationState;
   /** calibration imatrix: the file's header and its entries matched to the model's tensors. */
   imatrix?: ImatrixAnalysis;
+  /** output gguf: the model's tokenizer as the file carries it (undefined: none to carry). */
+  ggufTokenizer?: GgufTokenizerResult;
   diagnostics: Diagnostic[];
 }
 
@@ -132,6 +140,9 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
     if (chosen) result.plan = resolvePlan(recipe, model, (ti) => chosen.get(ti));
   }
   pushAll(all, checkPlan(recipe, result.plan, model), notExecutable(recipe, result.plan, 'warning'));
+  const gguf = checkGgufOutput(recipe, model, options.loadGgufTokenizer);
+  pushAll(all, gguf.diagnostics);
+  result.ggufTokenizer = gguf.tokenizer;
   if (cal?.kind === 'imatrix' && cal.path) {
     const im = checkImatrix(recipe, result.plan, resolvePath(options.recipePath, cal.path.value), options.loadImatrix);
     pushAll(all, im.diagnostics);

@@ -583,8 +583,9 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       for (GgufKv& kv : kvs) all.push_back(std::move(kv));
       kvs = std::move(all);
     }
-    std::vector<GgufTensor> outs;
+    std::vector<GgufTensor> outs = ggufExtraTensors(job.ggufSpec);  // rope_freqs: first
     std::unordered_set<std::string> ggufNames;
+    for (const GgufTensor& t : outs) ggufNames.insert(t.name);
     for (size_t i = 0; i < items.size(); i++) {
       const TensorRef& ref = *items[i].ref;
       const JobTensor* jt = items[i].job;
@@ -638,10 +639,14 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
             gp.type = 0;
             break;
           case DType::F16:
-            gp.type = 1;
-            break;
           case DType::BF16:
-            gp.type = 30;
+            // Norms and 1-D tensors as F32 when the spec says so: llama.cpp computes with them in F32.
+            if (const Value* f = ts->get("f32"); f && f->kind == Value::Bool && f->boolean) {
+              gp.type = 0;
+              gp.viaF32 = true;
+            } else {
+              gp.type = ref.dtype == DType::F16 ? 1 : 30;
+            }
             break;
           case DType::F64:
             gp.type = 0;
@@ -786,7 +791,13 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
       const bool folded = fold != awq.norms.end() && (gguf || ct);
       if (folded) {
         const std::vector<uint8_t> b = awqFoldedNorm(*model, ref, *fold->second);
-        if (gguf && !ggufPlans[index].omit) gguf->write(b.data(), b.size());
+        if (gguf && !ggufPlans[index].omit && ggufPlans[index].viaF32) {
+          std::vector<float> f(size_t(ref.elements));
+          toF32(ref.dtype, b.data(), ref.elements, f.data());
+          gguf->write(f.data(), f.size() * 4);
+        } else if (gguf && !ggufPlans[index].omit) {
+          gguf->write(b.data(), b.size());
+        }
         if (ct && async) {
           std::unique_ptr<uint8_t[]> o(new uint8_t[b.size()]);
           std::memcpy(o.get(), b.data(), b.size());
