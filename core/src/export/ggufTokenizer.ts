@@ -268,7 +268,9 @@ function reduceForText(tj: TokenizerJson, text: string, entries?: Iterable<[stri
     const [a, b] = mergeParts(x);
     if (a !== undefined && b !== undefined && occurs(a + b)) merges.push(x);
   }
-  return { ...tj, model: { ...m, vocab, merges } };
+  // tokenizers.js wants every part present (null when absent).
+  const parts = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [] };
+  return { ...parts, ...tj, model: { ...m, vocab, merges } };
 }
 
 /** The ids Hugging Face gives for llama.cpp's check text, as the converter hashes them. */
