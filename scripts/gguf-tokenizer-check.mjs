@@ -30,7 +30,9 @@ const { Tokenizer } = require('@huggingface/tokenizers');
 const LLAMA_CPP_DIR = process.env.LLAMA_CPP_DIR;
 const NODE_LLAMA_CPP_DIR = process.env.NODE_LLAMA_CPP_DIR;
 if (!LLAMA_CPP_DIR && !NODE_LLAMA_CPP_DIR) {
-  console.error('set LLAMA_CPP_DIR (a folder with llama-tokenize) and/or NODE_LLAMA_CPP_DIR (a folder with node_modules/node-llama-cpp)');
+  console.error(
+    'set LLAMA_CPP_DIR (a folder with llama-tokenize) and/or NODE_LLAMA_CPP_DIR (a folder with node_modules/node-llama-cpp)',
+  );
   process.exit(2);
 }
 
@@ -91,7 +93,7 @@ const SAMPLES = [
   'function f(x) {\n\treturn x.map((y) => y * 2).filter(Boolean); // tabs\n}\n',
   '   leading spaces, trailing spaces   ',
   '\n\n\nthree newlines, then  double  spaces and\ttabs\t\there\r\nCRLF',
-  '------======= \'\'\'\'\'\'```````""""......!!!!!!??????',
+  "------======= ''''''```````\"\"\"\"......!!!!!!??????",
   'Führer, naïve, café, Ångström, ÆØÅ, ß, İstanbul',
 ];
 
@@ -119,15 +121,17 @@ if (NODE_LLAMA_CPP_DIR) {
 }
 
 function llamaTokenize(gguf, text) {
-  const p = spawnSync(
-    path.join(LLAMA_CPP_DIR, 'llama-tokenize'),
-    ['-m', gguf, '--stdin', '--ids', '--no-escape'],
-    { input: text, encoding: 'utf8', env: { ...process.env, LD_LIBRARY_PATH: LLAMA_CPP_DIR } },
-  );
+  const p = spawnSync(path.join(LLAMA_CPP_DIR, 'llama-tokenize'), ['-m', gguf, '--stdin', '--ids', '--no-escape'], {
+    input: text,
+    encoding: 'utf8',
+    env: { ...process.env, LD_LIBRARY_PATH: LLAMA_CPP_DIR },
+  });
   if (p.status !== 0) {
     const log = `${p.stderr}\n${p.stdout}`;
     const arch = /unknown model architecture: '([^']+)'/.exec(log);
-    return { error: arch ? `this llama.cpp has no ${arch[1]} architecture` : log.trim().split('\n').slice(-3).join(' | ') };
+    return {
+      error: arch ? `this llama.cpp has no ${arch[1]} architecture` : log.trim().split('\n').slice(-3).join(' | '),
+    };
   }
   const line = p.stdout.trim().split('\n').pop();
   return { ids: JSON.parse(line) };
@@ -184,7 +188,9 @@ for (const c of CASES) {
       if (JSON.stringify(got.ids) === JSON.stringify(want)) same++;
       else {
         failures++;
-        console.log(`${c.tok} llama-tokenize differs on ${JSON.stringify(s.slice(0, 60))}:\n  hf    ${want.join(' ')}\n  llama ${got.ids.join(' ')}`);
+        console.log(
+          `${c.tok} llama-tokenize differs on ${JSON.stringify(s.slice(0, 60))}:\n  hf    ${want.join(' ')}\n  llama ${got.ids.join(' ')}`,
+        );
       }
     }
     line['llama-tokenize'] = error ? `not loaded: ${error}` : `${same}/${samples.length} equal`;
@@ -200,7 +206,9 @@ for (const c of CASES) {
       if (JSON.stringify(got) === JSON.stringify(want)) same++;
       else {
         failures++;
-        console.log(`${c.tok} node-llama-cpp differs on ${JSON.stringify(s.slice(0, 60))}:\n  hf    ${want.join(' ')}\n  llama ${got.join(' ')}`);
+        console.log(
+          `${c.tok} node-llama-cpp differs on ${JSON.stringify(s.slice(0, 60))}:\n  hf    ${want.join(' ')}\n  llama ${got.join(' ')}`,
+        );
       }
     }
     line['node-llama-cpp'] = `${same}/${samples.length} equal`;

@@ -17,8 +17,10 @@ function rng(seed) {
 
 /**
  * Writes DIR/config.json and DIR/model.safetensors. `c`: {modelType, dim, hidden, layers,
- * heads, kvHeads, vocab, headDim?, tied?, ropeTheta?, ropeScaling?, maxPositions?, extra?}.
- * Returns the config written.
+ * heads, kvHeads, vocab, headDim?, tied?, ropeTheta?, ropeScaling?, maxPositions?, extra?,
+ * sharp?}. `sharp` scales q/k and the output projection up: attention then depends on
+ * position (so on the rotary frequencies) and the next-token distribution is peaked, so a
+ * perplexity tells computations apart. Returns the config written.
  */
 export function writeTinyModel(dir, c, seed = 1) {
   fs.mkdirSync(dir, { recursive: true });
@@ -37,8 +39,9 @@ export function writeTinyModel(dir, c, seed = 1) {
   for (let l = 0; l < c.layers; l++) {
     const p = `model.layers.${l}.`;
     add(p + 'input_layernorm.weight', [c.dim], 0.2, 1);
-    add(p + 'self_attn.q_proj.weight', [qd, c.dim], 1 / Math.sqrt(c.dim));
-    add(p + 'self_attn.k_proj.weight', [kvd, c.dim], 1 / Math.sqrt(c.dim));
+    const qk = c.sharp ? 4 : 1;
+    add(p + 'self_attn.q_proj.weight', [qd, c.dim], qk / Math.sqrt(c.dim));
+    add(p + 'self_attn.k_proj.weight', [kvd, c.dim], qk / Math.sqrt(c.dim));
     add(p + 'self_attn.v_proj.weight', [kvd, c.dim], 1 / Math.sqrt(c.dim));
     if (c.modelType === 'qwen2') {
       add(p + 'self_attn.q_proj.bias', [qd], 0.3);
@@ -56,7 +59,7 @@ export function writeTinyModel(dir, c, seed = 1) {
     add(p + 'mlp.down_proj.weight', [c.dim, c.hidden], 1 / Math.sqrt(c.hidden));
   }
   add('model.norm.weight', [c.dim], 0.2, 1);
-  if (!c.tied) add('lm_head.weight', [c.vocab, c.dim], 1 / Math.sqrt(c.dim));
+  if (!c.tied) add('lm_head.weight', [c.vocab, c.dim], (c.sharp ? 8 : 1) / Math.sqrt(c.dim));
 
   const header = {};
   let off = 0;

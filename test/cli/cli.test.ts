@@ -35,7 +35,10 @@ describe('cli', () => {
     assert.equal(r.code, 0, r.out + r.err);
     assert.doesNotMatch(r.out, /llama\.cpp block format|not executed by bitsmith run|not written by bitsmith run/);
     // The bundled model has no tokenizer.json: the one thing said, on the output line.
-    assert.match(r.out, /ggml\.quant:\d+:1: warning: output gguf: written without a tokenizer .*\[output\/gguf-metadata\]/);
+    assert.match(
+      r.out,
+      /ggml\.quant:\d+:1: warning: output gguf: written without a tokenizer .*\[output\/gguf-metadata\]/,
+    );
     assert.match(r.out, /0 error\(s\), 1 warning\(s\)/);
   });
 

@@ -65,7 +65,8 @@ function modelWith(name: string, c: TinyConfig, extra: Record<string, unknown>, 
     ...extra,
   };
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(tokDir(tok), f), path.join(dir, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+    fs.copyFileSync(path.join(tokDir(tok), f), path.join(dir, f));
   return dir;
 }
 
@@ -87,7 +88,10 @@ async function writeGguf(dir: string) {
 function readTok(tok: string): { tj: TokJson; cfg: Record<string, unknown> } {
   return {
     tj: JSON.parse(fs.readFileSync(path.join(tokDir(tok), 'tokenizer.json'), 'utf8')) as TokJson,
-    cfg: JSON.parse(fs.readFileSync(path.join(tokDir(tok), 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>,
+    cfg: JSON.parse(fs.readFileSync(path.join(tokDir(tok), 'tokenizer_config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >,
   };
 }
 
@@ -126,7 +130,11 @@ function checkVocabulary(md: Record<string, unknown>, tj: TokJson, vocab: number
 }
 
 /** Llama 3's rope factors in float64 (the formula; the file's float32 values must be within rounding). */
-function llama3Factors(hd: number, base: number, s: Record<string, number>): number[] {
+function llama3Factors(
+  hd: number,
+  base: number,
+  s: { factor: number; low_freq_factor: number; high_freq_factor: number; original_max_position_embeddings: number },
+): number[] {
   const out: number[] = [];
   const low = s.original_max_position_embeddings / s.low_freq_factor;
   const high = s.original_max_position_embeddings / s.high_freq_factor;
@@ -136,7 +144,8 @@ function llama3Factors(hd: number, base: number, s: Record<string, number>): num
     if (wavelen < high) out.push(1);
     else if (wavelen > low) out.push(s.factor);
     else {
-      const smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+      const smooth =
+        (s.original_max_position_embeddings / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
       out.push(1 / ((1 - smooth) / s.factor + smooth));
     }
   }
@@ -152,9 +161,29 @@ describe('GGUF metadata with real tokenizers (llama.cpp converter parity)', func
   this.timeout(300000);
 
   it('Llama 3.1: byte-level BPE "llama-bpe", 128,256 tokens, 280,147 merges, special ids, template, rope_freqs', async () => {
-    const rope = { factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192, rope_type: 'llama3' };
-    const c: TinyConfig = { modelType: 'llama', dim: 16, hidden: 32, layers: 1, heads: 2, kvHeads: 1, vocab: 128256, tied: true };
-    const dir = modelWith('llama31', c, { rope_theta: 500000, rope_scaling: rope, bos_token_id: 128000, eos_token_id: [128001, 128009] }, 'llama3_1');
+    const rope = {
+      factor: 8,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 8192,
+      rope_type: 'llama3',
+    };
+    const c: TinyConfig = {
+      modelType: 'llama',
+      dim: 16,
+      hidden: 32,
+      layers: 1,
+      heads: 2,
+      kvHeads: 1,
+      vocab: 128256,
+      tied: true,
+    };
+    const dir = modelWith(
+      'llama31',
+      c,
+      { rope_theta: 500000, rope_scaling: rope, bos_token_id: 128000, eos_token_id: [128001, 128009] },
+      'llama3_1',
+    );
     const { h, out, spec } = await writeGguf(dir);
     const md = h.metadata;
     const { tj, cfg } = readTok('llama3_1');
@@ -164,7 +193,10 @@ describe('GGUF metadata with real tokenizers (llama.cpp converter parity)', func
     const merges = md['tokenizer.ggml.merges'] as string[];
     assert.equal(merges.length, tj.model.merges.length);
     assert.equal(merges.length, 280147);
-    assert.deepEqual([merges[0], merges[1000], merges[merges.length - 1]], [tj.model.merges[0], tj.model.merges[1000], tj.model.merges[merges.length - 1]]);
+    assert.deepEqual(
+      [merges[0], merges[1000], merges[merges.length - 1]],
+      [tj.model.merges[0], tj.model.merges[1000], tj.model.merges[merges.length - 1]],
+    );
     assert.equal(md['tokenizer.ggml.scores'], undefined, 'byte-level BPE has no scores (as the converter writes it)');
     // tokenizer_config.json names bos/eos by text; eot by llama.cpp's own list.
     assert.equal(tj.added_tokens.find((a) => a.content === cfg.eos_token)!.id, 128009);
@@ -187,7 +219,8 @@ describe('GGUF metadata with real tokenizers (llama.cpp converter parity)', func
       ['high', 'high', 'smooth', 'low'],
       'the 8-wide head covers all three branches',
     );
-    for (let i = 0; i < 4; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-6 * want[i], `factor ${i}: ${got[i]} vs ${want[i]}`);
+    for (let i = 0; i < 4; i++)
+      assert.ok(Math.abs(got[i] - want[i]) <= 1e-6 * want[i], `factor ${i}: ${got[i]} vs ${want[i]}`);
     assert.equal(md['llama.rope.scaling.type'], undefined, 'llama3 scaling is the tensor, not metadata');
     assert.equal(md['llama.rope.freq_base'], 500000);
     assert.equal(md['general.type'], 'model');
@@ -197,9 +230,29 @@ describe('GGUF metadata with real tokenizers (llama.cpp converter parity)', func
   });
 
   it('Llama 3.2: merges in pair form, eom from <|eom_id|>, rope factor 32', async () => {
-    const rope = { factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192, rope_type: 'llama3' };
-    const c: TinyConfig = { modelType: 'llama', dim: 16, hidden: 32, layers: 1, heads: 2, kvHeads: 1, vocab: 128256, tied: true };
-    const dir = modelWith('llama32', c, { rope_theta: 500000, rope_scaling: rope, eos_token_id: [128001, 128008, 128009] }, 'llama3_2');
+    const rope = {
+      factor: 32,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 8192,
+      rope_type: 'llama3',
+    };
+    const c: TinyConfig = {
+      modelType: 'llama',
+      dim: 16,
+      hidden: 32,
+      layers: 1,
+      heads: 2,
+      kvHeads: 1,
+      vocab: 128256,
+      tied: true,
+    };
+    const dir = modelWith(
+      'llama32',
+      c,
+      { rope_theta: 500000, rope_scaling: rope, eos_token_id: [128001, 128008, 128009] },
+      'llama3_2',
+    );
     const { h, out } = await writeGguf(dir);
     const md = h.metadata;
     const { tj } = readTok('llama3_2');
@@ -220,7 +273,17 @@ describe('GGUF metadata with real tokenizers (llama.cpp converter parity)', func
   });
 
   it('Qwen2.5 (qwen2): "qwen2" pre-tokenizer, padded ids, biases under llama.cpp names, pad id', async () => {
-    const c: TinyConfig = { modelType: 'qwen2', dim: 16, hidden: 32, layers: 2, heads: 2, kvHeads: 1, vocab: 151936, tied: true, bias: true };
+    const c: TinyConfig = {
+      modelType: 'qwen2',
+      dim: 16,
+      hidden: 32,
+      layers: 2,
+      heads: 2,
+      kvHeads: 1,
+      vocab: 151936,
+      tied: true,
+      bias: true,
+    };
     const dir = modelWith('qwen25', c, { bos_token_id: 151643, eos_token_id: 151645 }, 'qwen2_5');
     const { h, spec } = await writeGguf(dir);
     const md = h.metadata;
@@ -251,7 +314,18 @@ describe('GGUF metadata with real tokenizers (llama.cpp converter parity)', func
   });
 
   it('Qwen3: q/k norms as attn_q_norm / attn_k_norm, explicit head_dim as key/value length', async () => {
-    const c: TinyConfig = { modelType: 'qwen3', dim: 16, hidden: 32, layers: 1, heads: 2, kvHeads: 1, headDim: 16, vocab: 151936, tied: true, qkNorm: true };
+    const c: TinyConfig = {
+      modelType: 'qwen3',
+      dim: 16,
+      hidden: 32,
+      layers: 1,
+      heads: 2,
+      kvHeads: 1,
+      headDim: 16,
+      vocab: 151936,
+      tied: true,
+      qkNorm: true,
+    };
     const dir = modelWith('qwen3', c, { bos_token_id: 151643, eos_token_id: 151645 }, 'qwen3');
     const { h } = await writeGguf(dir);
     const md = h.metadata;
@@ -271,7 +345,16 @@ describe('GGUF metadata with real tokenizers (llama.cpp converter parity)', func
   });
 
   it('Mistral with a SentencePiece-style tokenizer: llama model, byte tokens, merge-rank scores, space prefix', async () => {
-    const c: TinyConfig = { modelType: 'mistral', dim: 16, hidden: 32, layers: 1, heads: 2, kvHeads: 1, vocab: 32000, tied: false };
+    const c: TinyConfig = {
+      modelType: 'mistral',
+      dim: 16,
+      hidden: 32,
+      layers: 1,
+      heads: 2,
+      kvHeads: 1,
+      vocab: 32000,
+      tied: false,
+    };
     const dir = modelWith('mistral', c, { bos_token_id: 1, eos_token_id: 2, sliding_window: 4096 }, 'llama2');
     const { h, spec } = await writeGguf(dir);
     const md = h.metadata;
@@ -323,7 +406,17 @@ describe('GGUF writer: tensors as llama.cpp computes with them, and the job chec
   }
 
   it('a BF16 model: norms and biases written as F32 (exact), matrices kept as BF16', async () => {
-    const c: TinyConfig = { modelType: 'qwen2', dim: 16, hidden: 32, layers: 1, heads: 2, kvHeads: 1, vocab: 64, tied: true, bias: true };
+    const c: TinyConfig = {
+      modelType: 'qwen2',
+      dim: 16,
+      hidden: 32,
+      layers: 1,
+      heads: 2,
+      kvHeads: 1,
+      vocab: 64,
+      tied: true,
+      bias: true,
+    };
     const dir = path.join(tmp, 'bf16');
     fs.mkdirSync(dir, { recursive: true });
     const w = tinyWeights(c);
@@ -377,22 +470,50 @@ describe('GGUF writer: tensors as llama.cpp computes with them, and the job chec
   });
 
   it('refuses a job whose encoded arrays or extra tensors are malformed, writing nothing', async () => {
-    const c: TinyConfig = { modelType: 'llama', dim: 16, hidden: 32, layers: 1, heads: 2, kvHeads: 1, vocab: 128, tied: true };
+    const c: TinyConfig = {
+      modelType: 'llama',
+      dim: 16,
+      hidden: 32,
+      layers: 1,
+      heads: 2,
+      kvHeads: 1,
+      vocab: 128,
+      tied: true,
+    };
     const dir = path.join(tmp, 'malformed');
     fs.mkdirSync(dir, { recursive: true });
     writeSafetensors(path.join(dir, 'model.safetensors'), tinyWeights(c));
     fs.writeFileSync(
       path.join(dir, 'config.json'),
-      JSON.stringify({ ...configJson(c), rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } }),
+      JSON.stringify({
+        ...configJson(c),
+        rope_scaling: {
+          rope_type: 'llama3',
+          factor: 8,
+          low_freq_factor: 1,
+          high_freq_factor: 4,
+          original_max_position_embeddings: 8192,
+        },
+      }),
     );
     const vocab = Object.fromEntries(Array.from({ length: 128 }, (_, i) => [`t${i}`, i]));
-    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab, merges: [] }, decoder: { type: 'ByteLevel' } }));
-    const base = { model: dir, tensors: addon.modelInfo(dir).tensors.map((t) => ({ name: t.name, shape: t.shape, action: 'keep' })), threads: 1 };
+    fs.writeFileSync(
+      path.join(dir, 'tokenizer.json'),
+      JSON.stringify({ model: { type: 'BPE', vocab, merges: [] }, decoder: { type: 'ByteLevel' } }),
+    );
+    const base = {
+      model: dir,
+      tensors: addon.modelInfo(dir).tensors.map((t) => ({ name: t.name, shape: t.shape, action: 'keep' })),
+      threads: 1,
+    };
     const spec = buildGgufSpec({ model: readModelHeader(dir), formats: {}, name: 'x', version: '0', recipeText: '' });
     const n = ggufNativeSpec(spec);
     const out = path.join(tmp, 'bad.gguf');
     // An index past job.gguf.raw.
-    assert.throws(() => addon.startRun({ ...base, gguf: { path: out, spec: n.spec, raw: n.raw.slice(0, 1) } }, () => undefined), /raw must index job\.gguf\.raw/);
+    assert.throws(
+      () => addon.startRun({ ...base, gguf: { path: out, spec: n.spec, raw: n.raw.slice(0, 1) } }, () => undefined),
+      /raw must index job\.gguf\.raw/,
+    );
     // Bytes of another type than the entry says (the token types' i32 bytes under tokens).
     const swapped = [n.raw[1], n.raw[0], ...n.raw.slice(2)];
     const err = async (gguf: unknown) => {

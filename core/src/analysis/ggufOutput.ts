@@ -4,12 +4,7 @@
 import type { Recipe } from './recipe';
 import type { ModelHeader } from '../models/types';
 import { diag, type Diagnostic } from './diagnostic';
-import {
-  ggufFindings,
-  ggufModelProblem,
-  ggufTokenizerOf,
-  type GgufTokenizerLoader,
-} from '../export/gguf';
+import { ggufFindings, ggufModelProblem, ggufTokenizerOf, type GgufTokenizerLoader } from '../export/gguf';
 import type { GgufTokenizerResult } from '../export/ggufTokenizer';
 
 export function checkGgufOutput(

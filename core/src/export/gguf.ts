@@ -192,7 +192,9 @@ function hparams(model: ModelHeader): Hparams {
   const orDefault = (k: string, gguf: string, fallback: number): number => {
     const v = num(c, k);
     if (v !== undefined) return v;
-    warnings.push(`${arch}.${gguf}: config.json has no ${k}; written as ${fallback}, transformers' default for ${type}`);
+    warnings.push(
+      `${arch}.${gguf}: config.json has no ${k}; written as ${fallback}, transformers' default for ${type}`,
+    );
     return fallback;
   };
   const embd = need('hidden_size'),
@@ -241,7 +243,6 @@ export function ggufModelProblem(model: ModelHeader): string | undefined {
   }
 }
 
-
 /** Loads the GGUF tokenizer of a folder (the language server passes a cached loader). */
 export type GgufTokenizerLoader = (
   dir: string,
@@ -275,7 +276,9 @@ export function ggufFindings(
   if (model.format === 'gguf') {
     const has = typeof model.config['tokenizer.ggml.model'] === 'string';
     return {
-      warnings: has ? [] : ['written without a tokenizer (the source GGUF has none): llama.cpp needs one to load the file'],
+      warnings: has
+        ? []
+        : ['written without a tokenizer (the source GGUF has none): llama.cpp needs one to load the file'],
       notes: [],
     };
   }
@@ -289,7 +292,8 @@ export function ggufFindings(
   const notes: string[] = [];
   const rope = ropeScalingGguf(h.arch, model.config, h.headDim, h.ropeBase);
   for (const w of rope.warnings) warnings.push(w);
-  if (model.format === 'llama2c') warnings.push(NO_TOKENIZER.replace('has no tokenizer.json', 'is a llama2.c checkpoint'));
+  if (model.format === 'llama2c')
+    warnings.push(NO_TOKENIZER.replace('has no tokenizer.json', 'is a llama2.c checkpoint'));
   else if (!tokenizer) warnings.push(NO_TOKENIZER);
   else if (!tokenizer.ok) warnings.push(`written without a tokenizer: ${tokenizer.why}`);
   else {
@@ -411,8 +415,7 @@ export function buildGgufSpec(input: GgufSpecInput): GgufSpec {
       spec.permuteHeads = heads;
     }
     // The converter writes 1-D tensors and norms as F32: llama.cpp's CPU ops take F32 there.
-    if ((t.shape.length <= 1 || name.endsWith('_norm.weight')) && input.formats[t.name] === undefined)
-      spec.f32 = true;
+    if ((t.shape.length <= 1 || name.endsWith('_norm.weight')) && input.formats[t.name] === undefined) spec.f32 = true;
     tensors[t.name] = spec;
     params += t.elements;
   }

@@ -73,7 +73,9 @@ export function ropeScalingGguf(
     const param = (k: string, fallback: number): number => {
       const v = num(r, k);
       if (v !== undefined) return v;
-      warnings.push(`rope_freqs.weight: rope_scaling has no ${k}; computed with ${fallback}, llama.cpp's converter default`);
+      warnings.push(
+        `rope_freqs.weight: rope_scaling has no ${k}; computed with ${fallback}, llama.cpp's converter default`,
+      );
       return fallback;
     };
     const fac = param('factor', 8);

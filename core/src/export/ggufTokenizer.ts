@@ -71,8 +71,7 @@ export interface GgufTokenizer extends GgufTokenizerInfo {
 
 /** A tokenizer, or why the GGUF is written without one. */
 export type GgufTokenizerResult =
-  | { ok: true; tokenizer: GgufTokenizerInfo }
-  | { ok: false; why: string; files: string[] };
+  { ok: true; tokenizer: GgufTokenizerInfo } | { ok: false; why: string; files: string[] };
 
 /** Everything read from the folder (parsed), for the pure conversion. */
 export interface HfTokenizerInput {
@@ -279,7 +278,10 @@ export function preTokenizerHash(
   tokenizerConfig?: Record<string, unknown>,
   vocabEntries?: Iterable<[string, number]>,
 ): string {
-  const tok = new Tokenizer(reduceForText(tokenizerJson as TokenizerJson, PRE_CHECK_TEXT, vocabEntries), tokenizerConfig ?? {});
+  const tok = new Tokenizer(
+    reduceForText(tokenizerJson as TokenizerJson, PRE_CHECK_TEXT, vocabEntries),
+    tokenizerConfig ?? {},
+  );
   const ids = tok.encode(PRE_CHECK_TEXT, { add_special_tokens: true }).ids;
   // Python's str() of a list of ints.
   return crypto
@@ -389,7 +391,8 @@ export function convertTokenizer(input: HfTokenizerInput): GgufTokenizerResult {
   const tj = input.tokenizerJson as TokenizerJson;
   const m = tj.model;
   if (!isObj(m)) return fail('tokenizer.json has no model');
-  const kind = m.type === 'BPE' ? (m.byte_fallback === true ? 'spm-bpe' : 'byte-bpe') : m.type === 'Unigram' ? 'unigram' : '';
+  const kind =
+    m.type === 'BPE' ? (m.byte_fallback === true ? 'spm-bpe' : 'byte-bpe') : m.type === 'Unigram' ? 'unigram' : '';
   if (!kind)
     return fail(
       `tokenizer.json model type ${String(m.type ?? 'missing')} has no llama.cpp equivalent for these architectures (BPE or Unigram)`,
@@ -586,11 +589,7 @@ export function convertTokenizer(input: HfTokenizerInput): GgufTokenizerResult {
   }
   for (const k of KINDS) set(k, firstId(input.config[`${k}_token_id`]));
   for (const k of KINDS) set(k, firstId(input.generationConfig?.[`${k}_token_id`]));
-  if (spm && special.unk === undefined && unkText !== undefined)
-    set(
-      'unk',
-      base.find(([t]) => t === unkText)?.[1],
-    );
+  if (spm && special.unk === undefined && unkText !== undefined) set('unk', base.find(([t]) => t === unkText)?.[1]);
   if (spm && special.unk === undefined && unkId !== undefined) set('unk', unkId);
   const idOfText = new Map<string, number>();
   for (const t of [...EOT_TEXTS, ...EOM_TEXTS]) {
@@ -607,10 +606,7 @@ export function convertTokenizer(input: HfTokenizerInput): GgufTokenizerResult {
   const eogIds = new Set<number>();
   for (const k of ['eos', 'eot', 'eom'] as const) if (special[k] !== undefined) eogIds.add(special[k]!);
   for (const [t, i] of addedByContent) if (EOG_TEXTS.has(t)) eogIds.add(i);
-  const listed = new Set([
-    ...idList(input.config.eos_token_id),
-    ...idList(input.generationConfig?.eos_token_id),
-  ]);
+  const listed = new Set([...idList(input.config.eos_token_id), ...idList(input.generationConfig?.eos_token_id)]);
   const missed = [...listed].filter((i) => i < n && !eogIds.has(i));
   if (missed.length)
     warnings.push(
@@ -640,33 +636,7 @@ export function convertTokenizer(input: HfTokenizerInput): GgufTokenizerResult {
   if (typeof cfg.add_prefix_space === 'boolean') addSpacePrefix = cfg.add_prefix_space;
   else if (spm) addSpacePrefix = prependsSpace(tj);
 
-  // Chat template: tokenizer_config.json's (string or [{name, template}]), else
-  // chat_template.jinja (with additional_chat_templates/), else chat_template.json.
-  let chatTemplate: string | undefined;
-  const namedTemplates: { name: string; template: string }[] = [];
-  let source: unknown = cfg.chat_template;
-  if (source === undefined || source === null) {
-    if (input.chatTemplateJinja !== undefined)
-      source = input.additionalTemplates?.length
-        ? [{ name: 'default', template: input.chatTemplateJinja }, ...input.additionalTemplates]
-        : input.chatTemplateJinja;
-    else source = input.chatTemplateJson;
-  }
-  if (typeof source === 'string') chatTemplate = source;
-  else if (Array.isArray(source)) {
-    for (const c of source) {
-      if (!isObj(c) || typeof c.template !== 'string') continue;
-      const name = String(c.name ?? '').replace(/[^A-Za-z0-9]/g, '_');
-      if (!name) continue;
-      if (name === 'default') chatTemplate = c.template;
-      else if (!namedTemplates.some((t) => t.name === name)) namedTemplates.push({ name, template: c.template });
-    }
-  } else if (source !== undefined && source !== null)
-    warnings.push('tokenizer.chat_template: tokenizer_config.json chat_template is neither a string nor a list; not written');
-  if (chatTemplate === undefined && namedTemplates.length === 0)
-    infos.push(
-      'no chat template (tokenizer_config.json chat_template, chat_template.jinja): a base model; llama.cpp chat then guesses a template',
-    );
+  const { chatTemplate, namedTemplates } = chatTemplates(input, warnings, infos);
 
   const tokenizer: GgufTokenizer = {
     model: spm ? 'llama' : 'gpt2',
@@ -690,6 +660,42 @@ export function convertTokenizer(input: HfTokenizerInput): GgufTokenizerResult {
     namedTemplates,
   };
   return { ok: true, tokenizer };
+}
+
+/** The chat templates: tokenizer_config.json's (a string, or [{name, template}] with the
+ *  default one first-class), else chat_template.jinja (with additional_chat_templates/),
+ *  else chat_template.json. Names are reduced to [A-Za-z0-9_] as gguf-py does. */
+function chatTemplates(
+  input: HfTokenizerInput,
+  warnings: string[],
+  infos: string[],
+): { chatTemplate?: string; namedTemplates: { name: string; template: string }[] } {
+  let chatTemplate: string | undefined;
+  const namedTemplates: { name: string; template: string }[] = [];
+  let source: unknown = input.tokenizerConfig?.chat_template;
+  if (source === undefined || source === null) {
+    if (input.chatTemplateJinja !== undefined)
+      source = input.additionalTemplates?.length
+        ? [{ name: 'default', template: input.chatTemplateJinja }, ...input.additionalTemplates]
+        : input.chatTemplateJinja;
+    else source = input.chatTemplateJson;
+  }
+  if (typeof source === 'string') chatTemplate = source;
+  else if (Array.isArray(source)) {
+    for (const c of source) {
+      if (!isObj(c) || typeof c.template !== 'string') continue;
+      const name = String(c.name ?? '').replace(/[^A-Za-z0-9]/g, '_');
+      if (!name) continue;
+      if (name === 'default') chatTemplate = c.template;
+      else if (!namedTemplates.some((t) => t.name === name)) namedTemplates.push({ name, template: c.template });
+    }
+  } else if (source !== undefined && source !== null)
+    warnings.push('tokenizer.chat_template: the chat_template found is neither a string nor a list; not written');
+  if (chatTemplate === undefined && namedTemplates.length === 0)
+    infos.push(
+      'no chat template (tokenizer_config.json chat_template, chat_template.jinja): a base model; llama.cpp chat then guesses a template',
+    );
+  return { chatTemplate, namedTemplates };
 }
 
 /** The small part of a tokenizer (what the editor keeps per model). */

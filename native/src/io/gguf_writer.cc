@@ -229,8 +229,7 @@ std::vector<GgufTensor> ggufExtraTensors(const json::Value& spec) {
     const json::Value* vs = e.get("values");
     if (!e.isObject() || !n || !n->isString() || n->string.empty() || !vs || !vs->isArray() ||
         vs->items.empty() || vs->items.size() > (size_t(1) << 20))
-      throw ModelError("run/bad-job",
-                       "GGUF extra tensors need a name and 1 to 2^20 values");
+      throw ModelError("run/bad-job", "GGUF extra tensors need a name and 1 to 2^20 values");
     GgufTensor t;
     t.name = n->string;
     t.type = 0;  // F32
@@ -239,7 +238,8 @@ std::vector<GgufTensor> ggufExtraTensors(const json::Value& spec) {
     t.data.reserve(size_t(t.bytes));
     for (const json::Value& x : vs->items) {
       if (!x.isNumber() || !std::isfinite(x.number))
-        throw ModelError("run/bad-job", "GGUF extra tensor \"" + t.name + "\": values must be finite numbers");
+        throw ModelError("run/bad-job",
+                         "GGUF extra tensor \"" + t.name + "\": values must be finite numbers");
       const float f = float(x.number);
       uint32_t b;
       std::memcpy(&b, &f, 4);

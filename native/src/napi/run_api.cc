@@ -444,12 +444,14 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
     std::vector<std::string> raw;
     Napi::Value rv = field(go, "raw");
     if (isSet(rv)) {
-      if (!rv.IsArray()) throw Napi::TypeError::New(env, "job.gguf.raw must be an array of Buffers");
+      if (!rv.IsArray())
+        throw Napi::TypeError::New(env, "job.gguf.raw must be an array of Buffers");
       Napi::Array ra = rv.As<Napi::Array>();
       for (uint32_t i = 0; i < ra.Length(); i++) {
         Napi::Value b = ra.Get(i);
         if (!b.IsBuffer())
-          throw Napi::TypeError::New(env, "job.gguf.raw[" + std::to_string(i) + "] must be a Buffer");
+          throw Napi::TypeError::New(env,
+                                     "job.gguf.raw[" + std::to_string(i) + "] must be a Buffer");
         Napi::Buffer<char> buf = b.As<Napi::Buffer<char>>();
         raw.emplace_back(buf.Data(), buf.Length());
       }

@@ -640,7 +640,8 @@ json::Value runJob(const Job& job, EventSink& sink, const std::atomic<bool>& can
             break;
           case DType::F16:
           case DType::BF16:
-            // Norms and 1-D tensors as F32 when the spec says so: llama.cpp computes with them in F32.
+            // Norms and 1-D tensors as F32 when the spec says so: llama.cpp computes with them in
+            // F32.
             if (const Value* f = ts->get("f32"); f && f->kind == Value::Bool && f->boolean) {
               gp.type = 0;
               gp.viaF32 = true;

@@ -439,7 +439,11 @@ export class ReportApp {
         [
           'GGUF warnings',
           ggufWarnings.length
-            ? h('ul', { class: 'warning-text' }, ggufWarnings.map((w) => h('li', undefined, w)))
+            ? h(
+                'ul',
+                { class: 'warning-text' },
+                ggufWarnings.map((w) => h('li', undefined, w)),
+              )
             : undefined,
         ],
         [
