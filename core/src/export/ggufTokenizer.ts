@@ -240,28 +240,35 @@ const byteLevel = (s: string): string => {
  * 128k vocabulary takes seconds; the reduced one milliseconds. A form missed here would
  * change the ids and so the hash: the result is then "not recognised", never wrong.
  */
-function reduceForText(tj: TokenizerJson, text: string, entries?: Iterable<[string, number]>): TokenizerJson {
+function reduceForText(tj: TokenizerJson, text: string, texts?: string[], ids?: number[]): TokenizerJson {
   const forms = new Set<string>();
   // A leading space covers ByteLevel's add_prefix_space; every substring of the text is in it too.
   for (const t of [text, text.normalize('NFC'), text.normalize('NFKC'), text.normalize('NFD')])
     for (const u of [' ' + t, ' ' + t.toLowerCase()]) forms.add(u).add(byteLevel(u));
   const all = [...forms].join('\u0000');
-  // Positions of each UTF-16 unit: a token occurs if it starts at one of its first unit's.
-  const at = new Map<number, number[]>();
-  for (let i = 0; i < all.length; i++) {
-    const c = all.charCodeAt(i);
-    const list = at.get(c);
-    if (list) list.push(i);
-    else at.set(c, [i]);
-  }
+  // Where each prefix of up to K units starts: a token occurs if its K-unit prefix does and
+  // the rest follows at one of those places (few: K units rarely repeat).
+  const K = 8;
+  const at = new Map<string, number[]>();
+  for (let i = 0; i < all.length; i++)
+    for (let n = 1; n <= K && i + n <= all.length; n++) {
+      const key = all.slice(i, i + n);
+      const list = at.get(key);
+      if (list) list.push(i);
+      else at.set(key, [i]);
+    }
   const occurs = (s: string): boolean => {
-    if (s.length === 0) return false;
-    for (const p of at.get(s.charCodeAt(0)) ?? []) if (all.startsWith(s, p)) return true;
+    const list = at.get(s.length > K ? s.slice(0, K) : s);
+    if (!list) return false;
+    if (s.length <= K) return true;
+    for (const p of list) if (all.startsWith(s, p)) return true;
     return false;
   };
   const m = tj.model!;
   const vocab: Record<string, number> = {};
-  for (const [t, id] of entries ?? Object.entries(m.vocab as Record<string, number>)) if (occurs(t)) vocab[t] = id;
+  const keys = texts ?? Object.keys(m.vocab as Record<string, number>);
+  for (let k = 0; k < keys.length; k++)
+    if (occurs(keys[k])) vocab[keys[k]] = ids ? ids[k] : (m.vocab as Record<string, number>)[keys[k]];
   const merges: (string | string[])[] = [];
   for (const x of m.merges as (string | string[])[]) {
     const [a, b] = mergeParts(x);
@@ -276,10 +283,11 @@ function reduceForText(tj: TokenizerJson, text: string, entries?: Iterable<[stri
 export function preTokenizerHash(
   tokenizerJson: unknown,
   tokenizerConfig?: Record<string, unknown>,
-  vocabEntries?: Iterable<[string, number]>,
+  vocabTexts?: string[],
+  vocabIds?: number[],
 ): string {
   const tok = new Tokenizer(
-    reduceForText(tokenizerJson as TokenizerJson, PRE_CHECK_TEXT, vocabEntries),
+    reduceForText(tokenizerJson as TokenizerJson, PRE_CHECK_TEXT, vocabTexts, vocabIds),
     tokenizerConfig ?? {},
   );
   const ids = tok.encode(PRE_CHECK_TEXT, { add_special_tokens: true }).ids;
@@ -403,8 +411,11 @@ export function convertTokenizer(input: HfTokenizerInput): GgufTokenizerResult {
   const n = input.vocabSize;
   if (!isId(n) || n < 1 || n > MAX_VOCAB) return fail(`config.json vocab_size ${String(n)} is not a vocabulary size`);
 
-  // Base vocabulary: token -> id (BPE), or [piece, score] by id (Unigram).
-  const base: [string, number, number | undefined][] = [];
+  // Base vocabulary: token -> id (BPE), or [piece, score] by id (Unigram); parallel arrays
+  // (a 262k vocabulary as 262k small arrays is most of the time and garbage otherwise).
+  const baseText: string[] = [];
+  const baseId: number[] = [];
+  const baseScore: number[] = [];
   if (kind === 'unigram') {
     if (!Array.isArray(m.vocab)) return fail('tokenizer.json Unigram vocab is not a list');
     const v = m.vocab as unknown[];
@@ -412,13 +423,19 @@ export function convertTokenizer(input: HfTokenizerInput): GgufTokenizerResult {
       const e = v[i];
       if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'number')
         return fail(`tokenizer.json Unigram vocab entry ${i} is not [piece, score]`);
-      base.push([e[0], i, e[1]]);
+      baseText.push(e[0]);
+      baseId.push(i);
+      baseScore.push(e[1]);
     }
   } else {
     if (!isObj(m.vocab)) return fail('tokenizer.json BPE vocab is not an object');
-    for (const [t, id] of Object.entries(m.vocab)) {
-      if (!isId(id)) return fail(`tokenizer.json vocab "${t}" has id ${JSON.stringify(id)}, not a token id`);
-      base.push([t, id, undefined]);
+    const vocab = m.vocab;
+    const keys = Object.keys(vocab);
+    for (let k = 0; k < keys.length; k++) {
+      const id = vocab[keys[k]];
+      if (!isId(id)) return fail(`tokenizer.json vocab "${keys[k]}" has id ${JSON.stringify(id)}, not a token id`);
+      baseText.push(keys[k]);
+      baseId.push(id);
     }
   }
   const added: AddedToken[] = [];
@@ -430,7 +447,7 @@ export function convertTokenizer(input: HfTokenizerInput): GgufTokenizerResult {
     added.push({ id: a.id, content: a.content, special: a.special === true });
   }
   let top = -1;
-  for (const [, id] of base) if (id > top) top = id;
+  for (const id of baseId) if (id > top) top = id;
   for (const a of added) if (a.id > top) top = a.id;
   if (top >= n)
     return fail(
@@ -443,7 +460,9 @@ export function convertTokenizer(input: HfTokenizerInput): GgufTokenizerResult {
   const spm = kind !== 'byte-bpe';
   const unkText = typeof m.unk_token === 'string' ? m.unk_token : undefined;
   const unkId = kind === 'unigram' && isId(m.unk_id) ? m.unk_id : undefined;
-  for (const [t, id] of base) {
+  for (let k = 0; k < baseText.length; k++) {
+    const t = baseText[k],
+      id = baseId[k];
     tokens[id] = t;
     types[id] =
       spm && /^<0x[0-9A-Fa-f]{2}>$/.test(t)
@@ -510,24 +529,23 @@ export function convertTokenizer(input: HfTokenizerInput): GgufTokenizerResult {
       warnings.push('tokenizer.ggml.merges: tokenizer.json has no merges; llama.cpp then tokenizes byte by byte');
   } else {
     scores = new Float32Array(n);
-    if (kind === 'unigram') for (const [, id, s] of base) scores[id] = s!;
+    if (kind === 'unigram') for (let k = 0; k < baseId.length; k++) scores[baseId[k]] = baseScore[k];
     else {
       // Score = -(rank of the first merge making the token); tokens no merge makes rank after all merges, by id.
-      const ids = new Map<string, number>();
-      for (const [t, id] of base) ids.set(t, id);
+      const vocab = m.vocab as Record<string, unknown>;
       const done = new Uint8Array(n);
       const list = rawMerges as unknown[];
       for (let r = 0; r < list.length; r++) {
         const [a, b] = mergeParts(list[r]);
         if (a === undefined || b === undefined)
           return fail(`tokenizer.json merge ${JSON.stringify(list[r]).slice(0, 60)} is not a pair`);
-        const id = ids.get(a + b);
-        if (id !== undefined && !done[id]) {
+        const id = vocab[a + b]; // own ids are numbers; inherited names are not
+        if (typeof id === 'number' && !done[id]) {
           scores[id] = -r;
           done[id] = 1;
         }
       }
-      for (const [, id] of base) if (!done[id]) scores[id] = -(list.length + id);
+      for (const id of baseId) if (!done[id]) scores[id] = -(list.length + id);
     }
     for (const id of addedIds) scores[id] = -1000;
     for (let i = 0; i < n; i++) if (types[i] === TOKEN_TYPE.unused) scores[i] = -1000;
@@ -553,11 +571,7 @@ export function convertTokenizer(input: HfTokenizerInput): GgufTokenizerResult {
         "tokenizer.ggml.model: this BPE tokenizer has no ByteLevel decoder, but llama.cpp's gpt2 model reads every token as byte-level text: tokenization can differ",
       );
     try {
-      preHash = preTokenizerHash(
-        tj,
-        input.tokenizerConfig,
-        base.map(([t, id]) => [t, id] as [string, number]),
-      );
+      preHash = preTokenizerHash(tj, input.tokenizerConfig, baseText, baseId);
       const name = preTokenizerName(preHash);
       if (name) pre = name;
       else
@@ -589,7 +603,7 @@ export function convertTokenizer(input: HfTokenizerInput): GgufTokenizerResult {
   }
   for (const k of KINDS) set(k, firstId(input.config[`${k}_token_id`]));
   for (const k of KINDS) set(k, firstId(input.generationConfig?.[`${k}_token_id`]));
-  if (spm && special.unk === undefined && unkText !== undefined) set('unk', base.find(([t]) => t === unkText)?.[1]);
+  if (spm && special.unk === undefined && unkText !== undefined) set('unk', baseId[baseText.indexOf(unkText)]);
   if (spm && special.unk === undefined && unkId !== undefined) set('unk', unkId);
   const idOfText = new Map<string, number>();
   for (const t of [...EOT_TEXTS, ...EOM_TEXTS]) {
