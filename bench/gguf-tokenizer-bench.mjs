@@ -30,7 +30,7 @@ const CASES = [
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-tok-bench-'));
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 console.log(`median of ${iterations} runs (ms)`);
-console.log('tokenizer   tokens   merges   parse  convert  (x parse)  encode  bytes');
+console.log('tokenizer   tokens  merges*   parse  convert  (x parse)  encode  bytes   (*written: byte-level BPE only)');
 for (const [pkg, vocab] of CASES) {
   const src = path.join(root, 'node_modules', '@lenml', `tokenizer-${pkg}`, 'models');
   const dir = path.join(work, pkg);

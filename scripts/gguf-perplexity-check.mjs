@@ -17,6 +17,17 @@
 //
 //   LLAMA_CPP_DIR=/path/to/llama.cpp/build/bin NODE_LLAMA_CPP_DIR=/tmp/llama node scripts/gguf-perplexity-check.mjs
 //   (either may be left out; the reference always runs)
+//
+// Seen on 2026-12-07 (llama.cpp build of February 2025, node-llama-cpp 3.22.1; dim 128, 2
+// layers, GQA 2/1, head_dim 64, vocab 128,256, ctx 128, 2 chunks; the random model is
+// sharpened, so its perplexities are huge but move 1.1% with rope scaling):
+//   llama3 rope scaling: A reference 737651376.86, llama-perplexity 737650864.25,
+//     node-llama-cpp 737650875.13 (7e-7 relative); B reference 466422160.22,
+//     node-llama-cpp 466421941.33, bitsmith evaluate 466422344.13 (this branch merged with
+//     main, whose forward pass reads rope_scaling; without that it refuses llama3 scaling).
+//   no rope scaling: A reference 745857446.90, llama-perplexity 745857173.68,
+//     node-llama-cpp 745857159.61; B reference 470054149.77, node-llama-cpp 470053990.89,
+//     bitsmith evaluate 470054237.22. llama.cpp tokenizes the text as Hugging Face does.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
