@@ -38,5 +38,7 @@ export * from './analysis/outputSafety';
 export * from './analysis/outputFacts';
 export * from './io/tempNames';
 export * from './io/atomicWrite';
+export { ggufNativeSpec } from './export/ggufEncode';
+export * from './export/ggufTokenizer';
 export * from './allocate/index';
 export * from './presets/index';

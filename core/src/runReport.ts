@@ -260,6 +260,8 @@ export interface ReportOutput {
   /** GGUF: the architecture written and where the tokenizer came from ('none': without one). */
   architecture?: string;
   tokenizer?: string;
+  /** GGUF: keys that could not be determined (or that differ from the model), and why. */
+  warnings?: string[];
   notes?: string[];
 }
 

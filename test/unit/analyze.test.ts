@@ -317,7 +317,17 @@ describe('analysis', () => {
       vocab_size: 512,
       max_position_embeddings: 512,
     };
-    assert.ok(!run(ok, { ...model, config }).diagnostics.some((x) => x.code.startsWith('output/')));
+    const described = run(ok, { ...model, config }).diagnostics.filter((x) => x.code.startsWith('output/'));
+    assert.ok(!described.some((x) => x.severity === 'error'));
+    // What the file cannot determine is named on the output line, by GGUF key.
+    const warned = described.filter((x) => x.code === 'output/gguf-metadata' && x.severity === 'warning');
+    assert.match(
+      warned.map((x) => x.message).join('\n'),
+      /llama\.rope\.freq_base: config\.json has no rope_theta; written as 10000/,
+    );
+    assert.match(warned.map((x) => x.message).join('\n'), /layer_norm_rms_epsilon: config\.json has no rms_norm_eps/);
+    assert.match(warned.map((x) => x.message).join('\n'), /written without a tokenizer/);
+    for (const w of warned) assert.equal(ok.slice(w.start, w.end), 'output gguf "o.gguf"');
     const noConfig = run(ok, { ...model, config: {} }).diagnostics.find((x) => x.code === 'output/unsupported-model')!;
     assert.match(
       noConfig.message,

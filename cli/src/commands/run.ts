@@ -206,7 +206,10 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
         process.stderr.write(
           `bitsmith run ${shown}: ${e.tensors} tensors, ${e.params.toLocaleString('en-US')} params, ${e.threads} thread${e.threads === 1 ? '' : 's'}${e.output ? ` -> ${path.relative(process.cwd(), e.output) || e.output}` : ''}${e.gguf ? ` -> ${path.relative(process.cwd(), e.gguf) || e.gguf}` : ''}\n`,
         );
-      if (human && ggufSpec) for (const n of ggufSpec.notes) process.stderr.write(`bitsmith: output gguf: ${n}\n`);
+      if (human && ggufSpec) {
+        for (const w of ggufSpec.warnings) process.stderr.write(`bitsmith: output gguf: warning: ${w}\n`);
+        for (const n of ggufSpec.notes) process.stderr.write(`bitsmith: output gguf: ${n}\n`);
+      }
     } else if (e.type === 'calibration') {
       calibration = e;
       if (human)
@@ -299,6 +302,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
             path: ggufPath,
             architecture: ggufSpec.architecture,
             tokenizer: ggufSpec.tokenizer,
+            warnings: ggufSpec.warnings,
             notes: ggufSpec.notes,
           }
         : undefined,

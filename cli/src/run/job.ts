@@ -6,6 +6,7 @@ import * as path from 'path';
 import {
   buildGgufSpec,
   compressedTensorsConfig,
+  ggufNativeSpec,
   hasInputActivations,
   logitsCacheDir,
   notExecutable,
@@ -134,7 +135,14 @@ export function ggufSpecFor(loaded: LoadedRecipe, plan: PlanJson, version: strin
   const formats: Record<string, string | undefined> = {};
   for (const t of plan.tensors) formats[t.name] = t.action === 'quantize' ? t.format : undefined;
   const name = loaded.analysis.recipe.name ?? path.basename(loaded.path, '.quant');
-  return buildGgufSpec({ model, formats, name, version, recipeText: loaded.text });
+  return buildGgufSpec({
+    model,
+    formats,
+    name,
+    version,
+    recipeText: loaded.text,
+    tokenizer: loaded.analysis.ggufTokenizer,
+  });
 }
 
 export function buildJob(
@@ -211,11 +219,7 @@ export function buildJob(
     job.gguf = {
       path: opts.gguf.path,
       ...(opts.gguf.replaces !== undefined ? { replaces: opts.gguf.replaces } : {}),
-      spec: JSON.stringify({
-        metadata: opts.gguf.spec.metadata,
-        tensors: opts.gguf.spec.tensors,
-        copySourceMetadata: opts.gguf.spec.copySourceMetadata === true,
-      }),
+      ...ggufNativeSpec(opts.gguf.spec),
     };
   return job;
 }

@@ -25,6 +25,9 @@ import { forwardProblems } from './forwardSupport';
 import { checkOutputSafety, type OutputFacts } from './outputSafety';
 import { nodeOutputFacts } from './outputFacts';
 import { lineEndOf } from '../text';
+import { checkGgufOutput } from './ggufOutput';
+import type { GgufTokenizerLoader } from '../export/gguf';
+import type { GgufTokenizerResult } from '../export/ggufTokenizer';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -41,6 +44,9 @@ export interface AnalyzeOptions {
    * past it, the analysis stops with an analysis/timeout warning (the language server
    * sets one; the CLI does not). */
   timeLimitMs?: number | ((model: ModelHeader) => number);
+  /** Converts a folder's tokenizer for output gguf (the language server passes a cached
+   *  loader keeping summaries only); defaults to loadGgufTokenizer. */
+  loadGgufTokenizer?: GgufTokenizerLoader;
 }
 
 export interface Analysis {
@@ -55,6 +61,8 @@ export interface Analysis {
   allocation?: AllocationState;
   /** calibration imatrix: the file's header and its entries matched to the model's tensors. */
   imatrix?: ImatrixAnalysis;
+  /** output gguf: the model's tokenizer as the file carries it (undefined: none to carry). */
+  ggufTokenizer?: GgufTokenizerResult;
   diagnostics: Diagnostic[];
 }
 
@@ -179,6 +187,9 @@ function planAndCheck(result: Analysis, model: ModelHeader, options: AnalyzeOpti
     checkBounds(recipe, model, result.plan, options.recipePath),
     notExecutable(recipe, result.plan, 'warning'),
   );
+  const gguf = checkGgufOutput(recipe, model, options.loadGgufTokenizer);
+  pushAll(all, gguf.diagnostics);
+  result.ggufTokenizer = gguf.tokenizer;
   if (cal?.kind === 'imatrix' && cal.path) {
     const im = checkImatrix(recipe, result.plan, resolvePath(options.recipePath, cal.path.value), options.loadImatrix);
     pushAll(all, im.diagnostics);
