@@ -21,6 +21,7 @@ export { readModelHeader } from './models/load';
 export { MAX_RECIPE_BYTES, isRegularFile, readRecipeFile, readRegularFile, statRegularFile } from './models/files';
 export { findTokenizer } from './models/tokenizer';
 export type { TokenizerFiles } from './models/tokenizer';
+export * from './models/modelRef';
 export * from './serialize';
 export { hasInputActivations, effectiveMethod } from './analysis/methodFit';
 export { notExecutable, RUN_METHODS, RUN_OUTPUTS, RUN_EXPORTS } from './analysis/executable';

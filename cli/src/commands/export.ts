@@ -8,8 +8,8 @@ import { printDiagnostics } from '../report';
 import { writeExports } from '../run/exports';
 import { cleanStaleTemps, UnsafeOutputError } from '../outputs';
 
-export function exportCommand(file: string, opts: { json?: boolean }): number {
-  const loaded = loadRecipe(file);
+export function exportCommand(file: string, opts: { json?: boolean; model?: string }): number {
+  const loaded = loadRecipe(file, { model: opts.model });
   if (!loaded) return 2;
   const errors = loaded.analysis.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {

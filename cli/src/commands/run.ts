@@ -37,6 +37,8 @@ export interface RunOptions {
   events?: boolean;
   threads?: string;
   reportDir?: string;
+  /** --model: a path or Hugging Face id read instead of the recipe's model. */
+  model?: string;
 }
 
 export async function runCommand(file: string, opts: RunOptions): Promise<number> {
@@ -49,7 +51,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     }
     threadsOpt = n;
   }
-  let loaded = loadRecipe(file);
+  let loaded = loadRecipe(file, { model: opts.model });
   if (!loaded) return 2;
   // allocate: measure what the cache lacks first (the allocation then decides the plan).
   const pending = loaded.analysis.allocation;
@@ -72,7 +74,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       );
       return 1;
     }
-    loaded = loadRecipe(file)!;
+    loaded = loadRecipe(file, { model: opts.model })!;
   }
   const { analysis, text } = loaded;
   if (
