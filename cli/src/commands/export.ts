@@ -43,11 +43,19 @@ export function exportCommand(file: string, opts: { json?: boolean; model?: stri
   if (opts.json) {
     process.stdout.write(JSON.stringify({ exports: written }, null, 2) + '\n');
   } else {
-    const warnings = loaded.analysis.diagnostics.filter((d) => d.code === 'export/untranslatable');
+    const warnings = loaded.analysis.diagnostics.filter(
+      (d) => d.code === 'export/untranslatable' || d.code === 'export/inexact',
+    );
     if (warnings.length) printDiagnostics(loaded, warnings);
     for (const x of written) {
+      const inexact = x.issues.filter((i) => i.kind === 'inexact').length;
+      const left = x.issues.length - inexact;
+      const parts = [
+        left ? `${left} not translated` : '',
+        inexact ? `${inexact} translated inexactly` : '',
+      ].filter(Boolean);
       process.stdout.write(
-        `export ${x.kind}: ${path.relative(process.cwd(), x.path) || x.path}${x.issues.length ? ` (${x.issues.length} rule${x.issues.length === 1 ? '' : 's'} not translated: see the comments)` : ''}\n`,
+        `export ${x.kind}: ${path.relative(process.cwd(), x.path) || x.path}${parts.length ? ` (${parts.join(', ')}: see the comments)` : ''}\n`,
       );
     }
   }
