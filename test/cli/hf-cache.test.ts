@@ -101,6 +101,34 @@ describe('cli: Hugging Face ids', () => {
     assert.deepEqual(fs.readdirSync(path.join(repo, 'snapshots')).sort(), [COMMIT_A, COMMIT_B].sort());
   });
 
+  it('run reads a sharded snapshot whose index names a shard that links to a blob outside the folder', () => {
+    const names = Object.keys(
+      JSON.parse(
+        (() => {
+          const b = fs.readFileSync(path.join(root, 'examples/stories260K/model.safetensors'));
+          return b.toString('utf8', 8, 8 + Number(b.readBigUInt64LE(0)));
+        })(),
+      ) as Record<string, unknown>,
+    ).filter((n) => n !== '__metadata__');
+    const weightMap = Object.fromEntries(names.map((n) => [n, 'model-00001-of-00001.safetensors']));
+    makeHfRepo(cache, 'tiny/sharded', [
+      {
+        hash: COMMIT_A,
+        files: {
+          'config.json': files['config.json'],
+          'model-00001-of-00001.safetensors': files['model.safetensors'],
+          'model.safetensors.index.json': JSON.stringify({ metadata: {}, weight_map: weightMap }),
+        },
+      },
+    ]);
+    const f = write('sharded.quant', `model "tiny/sharded"\n${RULES}output fake "out/sharded.safetensors"\n`);
+    const r = run(['run', f, '--json']);
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(r.out) as { tensors: unknown[]; model: { format: string } };
+    assert.equal(report.model.format, 'hf-folder');
+    assert.equal(report.tensors.length, names.length);
+  });
+
   it('an output inside the snapshot is refused before any write', () => {
     const target = path.join(repo, 'snapshots', COMMIT_A, 'fake.safetensors');
     const f = write('bad.quant', `model "tiny/stories260K"\n${RULES}output fake "${target}"\n`);
@@ -147,12 +175,15 @@ describe('cli: --model', () => {
   it('allocate --model measures the given checkpoint', () => {
     const f = write(
       'alloc.quant',
-      'calibration generated samples 2 length 16\nbudget 5 bpw\ndefaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\nmatch "model.embed_tokens" { keep }\nallocate { formats int4 int8; metric weight }\n',
+      'calibration generated samples 2 length 16\nbudget 6 bpw\ndefaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\nallocate { formats int4 int8; metric weight }\n',
     );
     const r = run(['allocate', f, '--json', '--model', 'tiny/stories260K']);
     assert.equal(r.code, 0, r.err);
-    const a = JSON.parse(r.out);
-    assert.ok(a && typeof a === 'object', r.out);
-    assert.match(r.out, /int[48]/);
+    const a = JSON.parse(r.out) as { type: string; measurements: string; counts: Record<string, number> };
+    assert.equal(a.type, 'allocation');
+    assert.ok(Object.values(a.counts).reduce((x, y) => x + y, 0) > 0, r.out);
+    // The measurements were taken on the snapshot the id resolves to.
+    const m = JSON.parse(fs.readFileSync(a.measurements, 'utf8')) as { context: { model: string } };
+    assert.equal(m.context.model, path.join(repo, 'snapshots', COMMIT_A));
   });
 });
