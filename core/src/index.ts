@@ -31,6 +31,7 @@ export * from './export/compressedTensors';
 export * from './export/llmCompressor';
 export * from './export/llamaQuantize';
 export * from './runReport';
+export * from './reportSchema';
 export * from './export/gguf';
 export * from './export/provenance';
 export * from './analysis/outputSafety';

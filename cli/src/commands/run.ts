@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { diag, planToJson, type GgufSpec } from '../../../core/src/index';
 import { loadRecipe } from '../load';
-import { printDiagnostics } from '../report';
+import { printDiagnostics, reportFollowsSchema } from '../report';
 import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } from '../run/job';
 import { TextCalibrationError } from '../run/textCalibration';
 import { measure, measureText } from '../run/measure';
@@ -312,6 +312,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     return 1;
   }
   if (exported.length) report.exports = exported;
+  if (!reportFollowsSchema(report)) return 1;
   let saved: string | undefined;
   try {
     saved = saveReport(report, loaded.path, opts.reportDir);
