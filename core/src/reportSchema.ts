@@ -24,7 +24,8 @@ export function closedSchema(s: Node): Node {
         ? Object.fromEntries(Object.entries(v as Record<string, Node>).map(([p, x]) => [p, closedSchema(x)]))
         : closedSchema(v);
   }
-  if (out.type === 'object' && out.properties && out.additionalProperties === undefined) out.additionalProperties = false;
+  if (out.type === 'object' && out.properties && out.additionalProperties === undefined)
+    out.additionalProperties = false;
   return out;
 }
 
@@ -54,8 +55,7 @@ function describe(e: ErrorObject): string {
   const at = pathOf(e.instancePath) || 'the report';
   if (e.keyword === 'additionalProperties')
     return `${at} has a field the schema does not declare: "${(e.params as { additionalProperty: string }).additionalProperty}"`;
-  if (e.keyword === 'required')
-    return `${at} lacks "${(e.params as { missingProperty: string }).missingProperty}"`;
+  if (e.keyword === 'required') return `${at} lacks "${(e.params as { missingProperty: string }).missingProperty}"`;
   if (e.keyword === 'enum' || e.keyword === 'const')
     return `${at} ${e.message}: ${JSON.stringify((e.params as { allowedValues?: unknown; allowedValue?: unknown }).allowedValues ?? (e.params as { allowedValue?: unknown }).allowedValue)}`;
   return `${at} ${e.message ?? 'is invalid'}`;

@@ -464,7 +464,10 @@ describe('cli export and run: translations', function () {
     );
     assert.match(r.err, /e\.quant:4:27: warning: export llama_quantize "e\/q\.sh": llama\.cpp has no int4 type/);
     // q4_0 and q8_0 (defaults, embed_tokens) are left out; down_proj's f16 scales on an F32 model are noted.
-    assert.match(r.out, /export llm_compressor: .*e\/r\.yaml \(2 not translated, 1 translated inexactly: see the comments\)/);
+    assert.match(
+      r.out,
+      /export llm_compressor: .*e\/r\.yaml \(2 not translated, 1 translated inexactly: see the comments\)/,
+    );
     assert.match(
       r.err,
       /e\.quant:4:27: warning: export llm_compressor "e\/r\.yaml": llm-compressor keeps int and fp8 scales in the weight's dtype \(F32 here\).*\[export\/inexact\]/,

@@ -46,7 +46,8 @@ before(() => {
 });
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const RULES = 'defaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\nmatch "model.embed_tokens" { keep }\n';
+const RULES =
+  'defaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\nmatch "model.embed_tokens" { keep }\n';
 
 describe('cli: Hugging Face ids', () => {
   it('check finds the id through HF_HUB_CACHE and through HF_HOME; without the cache it names every path tried', () => {
@@ -96,7 +97,10 @@ describe('cli: Hugging Face ids', () => {
     const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
     assert.equal(config.model_type, 'llama');
     assert.equal(config.quantization_config.quant_method, 'compressed-tensors');
-    assert.match(fs.readFileSync(path.join(work, 'out/ct.yaml'), 'utf8'), /# model: tiny\/stories260K@main \(commit a{8}/);
+    assert.match(
+      fs.readFileSync(path.join(work, 'out/ct.yaml'), 'utf8'),
+      /# model: tiny\/stories260K@main \(commit a{8}/,
+    );
     // Nothing was written into the cache.
     assert.deepEqual(fs.readdirSync(path.join(repo, 'snapshots')).sort(), [COMMIT_A, COMMIT_B].sort());
   });
@@ -141,7 +145,8 @@ describe('cli: Hugging Face ids', () => {
 
 describe('cli: --model', () => {
   // One recipe, no model statement: the checkpoint comes from the command line.
-  const recipe = () => write('any.quant', `${RULES}output fake "out/any.safetensors"\nexport llama_quantize "out/any.sh"\n`);
+  const recipe = () =>
+    write('any.quant', `${RULES}output fake "out/any.safetensors"\nexport llama_quantize "out/any.sh"\n`);
 
   it('check, budget and export take a path relative to the current folder or an id', () => {
     const f = recipe();

@@ -314,7 +314,10 @@ describe('language server over stdio', function () {
     const text = 'model "tiny/stories260K"\ndefaults { format int8; group channel }\n';
     const r = await open('hub.quant', text);
     const d = await diagnosticsFor(r.uri);
-    assert.deepEqual(d.diagnostics.filter((x) => x.severity === 1), []);
+    assert.deepEqual(
+      d.diagnostics.filter((x) => x.severity === 1),
+      [],
+    );
     const h: Hover = await conn.sendRequest('textDocument/hover', {
       textDocument: { uri: r.uri },
       position: pos(text, 'model', 1),

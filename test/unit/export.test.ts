@@ -56,7 +56,14 @@ function expectedLlmc(t: TensorPlan, calibrated: boolean): Record<string, unknow
   if (!(method in MODIFIER) || c.outliers || c.lowrank || t.rotate !== 'none') return undefined;
   if (!c.symmetric && c.zero !== 'int') return undefined;
   if (f === 'nvfp4')
-    return { num_bits: 4, type: 'float', symmetric: true, strategy: 'tensor_group', group_size: 16, observer: 'memoryless_minmax' };
+    return {
+      num_bits: 4,
+      type: 'float',
+      symmetric: true,
+      strategy: 'tensor_group',
+      group_size: 16,
+      observer: 'memoryless_minmax',
+    };
   if (!['f16', 'bf16', 'f32'].includes(c.scale)) return undefined;
   if (!c.symmetric && c.groupKind === 'tensor') return undefined;
   return {
@@ -66,12 +73,17 @@ function expectedLlmc(t: TensorPlan, calibrated: boolean): Record<string, unknow
     strategy: c.groupKind === 'size' ? 'group' : c.groupKind,
     group_size: c.groupKind === 'size' ? c.group : null,
     dynamic: false,
-    observer: t.clip !== 'mse' ? 'memoryless_minmax' : method === 'rtn' && calibrated ? 'imatrix_mse' : 'memoryless_mse',
+    observer:
+      t.clip !== 'mse' ? 'memoryless_minmax' : method === 'rtn' && calibrated ? 'imatrix_mse' : 'memoryless_mse',
   };
 }
 
 /** The llm-compressor modifier that runs each method. */
-const MODIFIER: Record<string, string> = { rtn: 'QuantizationModifier', gptq: 'GPTQModifier', awq: 'QuantizationModifier' };
+const MODIFIER: Record<string, string> = {
+  rtn: 'QuantizationModifier',
+  gptq: 'GPTQModifier',
+  awq: 'QuantizationModifier',
+};
 
 type Modifiers = Record<
   string,
@@ -95,10 +107,14 @@ function modifiersOf(text: string): { name: string; m: Modifiers[string] }[] {
 
 function checkLlmCompressor(a: Analysis, label: string) {
   const tr = llmCompressorRecipe(a.recipe, a.plan!, a.model!, 'test.quant');
-  const groups: { modifier: string; actorder?: string | null; targets: RegExp[]; weights: Record<string, unknown> }[] = [];
+  const groups: { modifier: string; actorder?: string | null; targets: RegExp[]; weights: Record<string, unknown> }[] =
+    [];
   const ignore = new Set<string>();
   for (const { name, m } of modifiersOf(tr.text)) {
-    assert.ok(['QuantizationModifier', 'GPTQModifier', 'AWQModifier'].includes(name), `${label}: ${name} is a modifier of llm-compressor's`);
+    assert.ok(
+      ['QuantizationModifier', 'GPTQModifier', 'AWQModifier'].includes(name),
+      `${label}: ${name} is a modifier of llm-compressor's`,
+    );
     if (name === 'AWQModifier') continue;
     for (const i of m.ignore ?? []) ignore.add(i);
     for (const g of Object.values(m.config_groups ?? {})) {
@@ -135,9 +151,17 @@ function checkLlmCompressor(a: Analysis, label: string) {
     assert.deepEqual(hits[0].weights.actorder, undefined, `${label}: ${mod}: actorder is the modifier's`);
     for (const [k, v] of Object.entries(want)) assert.deepEqual(hits[0].weights[k], v, `${label}: ${mod} ${k}`);
     const method = effectiveMethod(t!);
-    assert.equal(hits[0].modifier, MODIFIER[method], `${label}: ${mod} (method ${method}) is under its method's modifier`);
+    assert.equal(
+      hits[0].modifier,
+      MODIFIER[method],
+      `${label}: ${mod} (method ${method}) is under its method's modifier`,
+    );
     if (method === 'gptq')
-      assert.equal(hits[0].actorder, t!.method.options.act_order === true ? 'static' : null, `${label}: ${mod} actorder`);
+      assert.equal(
+        hits[0].actorder,
+        t!.method.options.act_order === true ? 'static' : null,
+        `${label}: ${mod} actorder`,
+      );
     assert.ok(!ignore.has(mod), `${label}: ${mod} is not ignored`);
   }
   const left = tr.issues.filter((i) => i.kind !== 'inexact');
@@ -185,7 +209,12 @@ function checkLlamaQuantize(a: Analysis, label: string) {
     // Methods llama-quantize lacks (gptq, awq, hqq) are translated to the type with its own
     // rounding (a NOT EXACT note); what has no ggml type is kept.
     const translatable =
-      t.action === 'quantize' && f && GGML.includes(f) && !t.config!.outliers && !t.config!.lowrank && t.rotate === 'none';
+      t.action === 'quantize' &&
+      f &&
+      GGML.includes(f) &&
+      !t.config!.outliers &&
+      !t.config!.lowrank &&
+      t.rotate === 'none';
     const want = translatable ? f : t.tensor.dtype.toLowerCase();
     assert.equal(got, want, `${label}: ${g}`);
   }
@@ -281,13 +310,24 @@ describe('recipe translation', () => {
     const tr = llamaQuantizeCommand(a.recipe, a.plan!, a.model!, 't.quant', 'o.gguf');
     assert.match(tr.text, /--tensor-type '\^blk\\\.\[0-9\]\+\\\.attn_q\\\.weight\$=q8_0'/);
     assert.doesNotMatch(tr.text.slice(tr.text.indexOf('exec ')), /--pure/);
-    assert.match(tr.text, /^# NOT EXACT \(match "\*\.self_attn\.\*"\): llama-quantize has no gptq method: it rounds these tensors with its own q8_0 encoder/m);
-    assert.match(tr.text, /^# NOT EXACT \(defaults\): Bitsmith weights the q8_0 scale search by the importance of each input channel from calibration generated/m);
-    assert.ok(tr.issues.every((i) => i.kind === 'inexact'), JSON.stringify(tr.issues));
+    assert.match(
+      tr.text,
+      /^# NOT EXACT \(match "\*\.self_attn\.\*"\): llama-quantize has no gptq method: it rounds these tensors with its own q8_0 encoder/m,
+    );
+    assert.match(
+      tr.text,
+      /^# NOT EXACT \(defaults\): Bitsmith weights the q8_0 scale search by the importance of each input channel from calibration generated/m,
+    );
+    assert.ok(
+      tr.issues.every((i) => i.kind === 'inexact'),
+      JSON.stringify(tr.issues),
+    );
     const w = a.diagnostics.filter((d) => d.code === 'export/inexact' && d.message.includes('llama_quantize'));
     assert.equal(w.length, 2, JSON.stringify(w));
     // With an imatrix, llama-quantize weights its searches too: no note.
-    const b = analyzeText(`model "stories260K"\ncalibration imatrix "stories260K.imatrix"\ndefaults { format q8_0 }\n${EXPORTS}`);
+    const b = analyzeText(
+      `model "stories260K"\ncalibration imatrix "stories260K.imatrix"\ndefaults { format q8_0 }\n${EXPORTS}`,
+    );
     const tb = llamaQuantizeCommand(b.recipe, b.plan!, b.model!, 't.quant', 'o.gguf');
     assert.match(tb.text, /--imatrix 'stories260K\.imatrix'/);
     assert.equal(tb.issues.length, 0, JSON.stringify(tb.issues));

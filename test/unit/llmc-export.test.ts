@@ -119,7 +119,11 @@ function llmcRuns(text: string, modules: string[]) {
     for (const [name, opts] of Object.entries(group)) {
       if (name === 'AWQModifier') {
         const o = { ...RULES.AWQModifier, ...opts };
-        awq = { grid: o.n_grid as number, duo: o.duo_scaling !== false, mappings: (o.mappings ?? DEFAULT_MAPPINGS) as never };
+        awq = {
+          grid: o.n_grid as number,
+          duo: o.duo_scaling !== false,
+          mappings: (o.mappings ?? DEFAULT_MAPPINGS) as never,
+        };
         continue;
       }
       const gptqOpts = name === 'GPTQModifier' ? { ...RULES.GPTQModifier, ...opts } : undefined;
@@ -233,7 +237,11 @@ describe('llm-compressor translation runs what Bitsmith ran (documented rules of
     assert.equal(base.get(down)!.search.shrinks.length, 20);
     assert.deepEqual(base.get(q)!.awq, { grid: 10, duo: false });
     const without = (re: RegExp) => llmcRuns(tr.text.replace(re, ''), modules);
-    assert.equal(without(/^ {6}actorder: null\n/m).get(down)!.gptq!.actorder, STATIC, 'the sentinel turns null into static');
+    assert.equal(
+      without(/^ {6}actorder: null\n/m).get(down)!.gptq!.actorder,
+      STATIC,
+      'the sentinel turns null into static',
+    );
     assert.equal(without(/^ {6}block_size: 64\n/m).get(down)!.gptq!.block, 128);
     assert.equal(without(/^ {6}duo_scaling: false\n/m).get(q)!.awq!.duo, true);
     assert.equal(without(/^ {6}n_grid: 10\n/m).get(q)!.awq!.grid, 20);
@@ -251,12 +259,31 @@ describe('llm-compressor translation runs what Bitsmith ran (documented rules of
     const tr = llmCompressorRecipe(a.recipe, a.plan!, a.model!, 't.quant');
     const messages = tr.issues.map((i) => `${i.kind}:${a.recipe.rules[i.rule!].label}:${i.message}`);
     // gptq on groups without act_order: dynamic groups; f16 scales on an F32 model; nvfp4's fused global scale.
-    assert.ok(messages.some((m) => /^inexact:match "\*\.mlp\.\*":llm-compressor fits every group's scale on the original weights/.test(m)), messages.join('\n'));
-    assert.ok(messages.some((m) => /^inexact:defaults:llm-compressor keeps int and fp8 scales in the weight's dtype \(F32 here\); Bitsmith rounds them to f16: scale f32 translates exactly/.test(m)));
-    assert.ok(messages.some((m) => /^inexact:match "\*\.self_attn\.\*":llm-compressor gives q\/k\/v .* one shared nvfp4 global scale/.test(m)));
+    assert.ok(
+      messages.some((m) =>
+        /^inexact:match "\*\.mlp\.\*":llm-compressor fits every group's scale on the original weights/.test(m),
+      ),
+      messages.join('\n'),
+    );
+    assert.ok(
+      messages.some((m) =>
+        /^inexact:defaults:llm-compressor keeps int and fp8 scales in the weight's dtype \(F32 here\); Bitsmith rounds them to f16: scale f32 translates exactly/.test(
+          m,
+        ),
+      ),
+    );
+    assert.ok(
+      messages.some((m) =>
+        /^inexact:match "\*\.self_attn\.\*":llm-compressor gives q\/k\/v .* one shared nvfp4 global scale/.test(m),
+      ),
+    );
     assert.match(tr.text, /^# NOT EXACT \(match "\*\.mlp\.\*"\): llm-compressor fits every group's scale/m);
     // The channel down_proj is exact: one scale per row is fitted before the pass either way.
-    assert.ok(!tr.issues.some((i) => i.message.startsWith('llm-compressor fits') && i.tensors.some((n) => n.includes('down_proj'))));
+    assert.ok(
+      !tr.issues.some(
+        (i) => i.message.startsWith('llm-compressor fits') && i.tensors.some((n) => n.includes('down_proj')),
+      ),
+    );
     const w = a.diagnostics.filter((d) => d.code === 'export/inexact');
     assert.ok(w.length >= 3 && w.every((d) => d.severity === 'warning'), JSON.stringify(w));
   });

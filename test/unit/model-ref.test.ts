@@ -129,7 +129,10 @@ describe('Hugging Face ids', () => {
     assert.match(rev.error!.message, /huggingface-cli download tiny\/stories260K --revision v9/);
 
     const dflt = resolveModelRef('nobody/nothing', recipes, { env: {}, home: '/home/u' });
-    assert.match(dflt.error!.message, /\/home\/u\/\.cache\/huggingface\/hub \(the default: HF_HUB_CACHE, HF_HOME and XDG_CACHE_HOME are unset\)/);
+    assert.match(
+      dflt.error!.message,
+      /\/home\/u\/\.cache\/huggingface\/hub \(the default: HF_HUB_CACHE, HF_HOME and XDG_CACHE_HOME are unset\)/,
+    );
   });
 
   it('refuse a refs file that holds no commit, and a commit whose snapshot is missing', () => {
@@ -152,12 +155,16 @@ describe('Hugging Face ids', () => {
     const r = resolve('tiny/stories260K', shadow);
     assert.deepEqual([r.kind, r.path, r.shadowsId], ['path', path.join(shadow, 'tiny/stories260K'), true]);
     const forced = resolve('./tiny/stories260K');
-    assert.deepEqual([forced.kind, forced.path, forced.error], ['path', path.join(recipes, 'tiny/stories260K'), undefined]);
+    assert.deepEqual(
+      [forced.kind, forced.path, forced.error],
+      ['path', path.join(recipes, 'tiny/stories260K'), undefined],
+    );
   });
 });
 
 describe('analysis of a recipe naming a Hugging Face id', () => {
-  const text = 'model "tiny/stories260K"\ndefaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\n';
+  const text =
+    'model "tiny/stories260K"\ndefaults { format int4; group 32 }\nmatch "*.mlp.down_proj" { group channel }\n';
 
   it('reads the snapshot (links into blobs) and plans it; the plan JSON names the id and commit', () => {
     const a = analyze(text, { recipePath, env });
@@ -181,13 +188,20 @@ describe('analysis of a recipe naming a Hugging Face id', () => {
     const a = analyze(`model "tiny/stories260K@${COMMIT_A2}"\ndefaults { format int8 }\n`, { recipePath, env });
     const d = a.diagnostics.find((x) => x.code === 'model/unknown-format');
     assert.ok(d, JSON.stringify(a.diagnostics));
-    assert.match(d.message, /is the download complete\? `huggingface-cli download tiny\/stories260K --revision a{8}f+`/);
+    assert.match(
+      d.message,
+      /is the download complete\? `huggingface-cli download tiny\/stories260K --revision a{8}f+`/,
+    );
   });
 
   it('--model replaces the recipe model: a path from the current folder, or an id; errors say --model', () => {
     const noModel = 'defaults { format int8; group channel }\n';
     const byPath = analyze(noModel, { recipePath, modelOverride: 'examples/stories260K', modelBase: root, env });
-    assert.equal(byPath.diagnostics.filter((d) => d.severity === 'error').length, 0, JSON.stringify(byPath.diagnostics));
+    assert.equal(
+      byPath.diagnostics.filter((d) => d.severity === 'error').length,
+      0,
+      JSON.stringify(byPath.diagnostics),
+    );
     assert.equal(byPath.model!.path, path.join(root, 'examples/stories260K'));
     const byId = analyze(text, { recipePath, modelOverride: 'tiny/stories260K@v2', modelBase: root, env });
     assert.equal(byId.model!.path, path.join(repo, 'snapshots', COMMIT_B));
@@ -231,9 +245,12 @@ describe('analysis of a recipe naming a Hugging Face id', () => {
       fs.copyFileSync(path.join(root, 'examples/stories260K', f), path.join(elsewhere, f));
       fs.symlinkSync(path.join(elsewhere, f), path.join(folder, f));
     }
-    const a = analyze(`model "${folder}"\ndefaults { format int8 }\noutput fake "${path.join(elsewhere, 'model.safetensors')}"\n`, {
-      recipePath,
-    });
+    const a = analyze(
+      `model "${folder}"\ndefaults { format int8 }\noutput fake "${path.join(elsewhere, 'model.safetensors')}"\n`,
+      {
+        recipePath,
+      },
+    );
     const d = a.diagnostics.find((x) => x.code === 'output/overwrites-model');
     assert.ok(d, JSON.stringify(a.diagnostics));
     assert.match(d.message, /is the model file .*linked\/model\.safetensors/);
@@ -256,7 +273,10 @@ describe('analysis of a recipe naming a Hugging Face id', () => {
         },
       },
     ]);
-    const a = analyze('model "tiny/sharded"\ndefaults { format int8; group channel }\n', { recipePath, env: { HF_HUB_CACHE: c3 } });
+    const a = analyze('model "tiny/sharded"\ndefaults { format int8; group channel }\n', {
+      recipePath,
+      env: { HF_HUB_CACHE: c3 },
+    });
     assert.equal(a.diagnostics.filter((d) => d.severity === 'error').length, 0, JSON.stringify(a.diagnostics));
     assert.equal(a.model!.tensors.length, names.length);
     assert.ok(a.model!.files.some((f) => f.endsWith('model-00001-of-00001.safetensors')));

@@ -47,12 +47,15 @@ describe('run report schema', function () {
     assert.deepEqual(RUN_REPORT_SCHEMA, s, 'the validators use the committed file');
   });
 
-  it("a report `bitsmith run` wrote validates, with objects closed (every field it writes is declared)", () => {
+  it('a report `bitsmith run` wrote validates, with objects closed (every field it writes is declared)', () => {
     assert.deepEqual(runReportProblems(report), []);
     assert.deepEqual(runReportProblems(report, { closed: true }), []);
     const saved = JSON.parse(fs.readFileSync(report.file as string, 'utf8')) as unknown;
     assert.deepEqual(runReportProblems(saved, { closed: true }), []);
-    assert.ok((report.evaluation as object) && (report.calibration as object), 'the evaluate example fills the optional sections');
+    assert.ok(
+      (report.evaluation as object) && (report.calibration as object),
+      'the evaluate example fills the optional sections',
+    );
   });
 
   it('names the field that is wrong', () => {
@@ -63,7 +66,10 @@ describe('run report schema', function () {
     delete noTotals.totals;
     assert.deepEqual(runReportProblems(noTotals), ['the report lacks "totals"']);
     const badAction = { ...report, tensors: [{ ...tensors[0], action: 'drop' }] };
-    assert.match(runReportProblems(badAction)[0], /^tensors\[0\]\.action must be equal to one of the allowed values: \["quantize","keep"\]/);
+    assert.match(
+      runReportProblems(badAction)[0],
+      /^tensors\[0\]\.action must be equal to one of the allowed values: \["quantize","keep"\]/,
+    );
     // Infinity is written as null (an exact tensor's SQNR): valid.
     assert.deepEqual(runReportProblems({ ...report, tensors: [{ ...tensors[0], sqnrDb: null }] }), []);
   });
@@ -87,8 +93,14 @@ describe('run report schema', function () {
     const tensors = report.tensors as Record<string, unknown>[];
     assert.equal(reportProblem(report, 'r.json'), undefined);
     const p = reportProblem({ ...report, totals: { ...(report.totals as object), bpw: '4' } }, 'r.json');
-    assert.equal(p, 'r.json does not match the run report schema (schemas/run-report.schema.json): totals.bpw must be number');
-    assert.match(reportProblem({ ...report, tensors: [{ ...tensors[0], shape: [1, 'x'] }] }, 'r.json')!, /tensors\[0\]\.shape\[1\] must be number/);
+    assert.equal(
+      p,
+      'r.json does not match the run report schema (schemas/run-report.schema.json): totals.bpw must be number',
+    );
+    assert.match(
+      reportProblem({ ...report, tensors: [{ ...tensors[0], shape: [1, 'x'] }] }, 'r.json')!,
+      /tensors\[0\]\.shape\[1\] must be number/,
+    );
   });
 
   it('ships in the extension package, and VS Code validates saved reports with it', () => {

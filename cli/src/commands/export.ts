@@ -2,10 +2,9 @@
 // `export llama_quantize "..."`) from the resolved plan, without running the recipe (the
 // weights are not read). `bitsmith run` writes them too, after a successful run.
 // Exit 1 on recipe errors or when the recipe has no export statement.
-import * as path from 'path';
 import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
-import { writeExports } from '../run/exports';
+import { exportLine, writeExports } from '../run/exports';
 import { cleanStaleTemps, UnsafeOutputError } from '../outputs';
 
 export function exportCommand(file: string, opts: { json?: boolean; model?: string }): number {
@@ -47,17 +46,7 @@ export function exportCommand(file: string, opts: { json?: boolean; model?: stri
       (d) => d.code === 'export/untranslatable' || d.code === 'export/inexact',
     );
     if (warnings.length) printDiagnostics(loaded, warnings);
-    for (const x of written) {
-      const inexact = x.issues.filter((i) => i.kind === 'inexact').length;
-      const left = x.issues.length - inexact;
-      const parts = [
-        left ? `${left} not translated` : '',
-        inexact ? `${inexact} translated inexactly` : '',
-      ].filter(Boolean);
-      process.stdout.write(
-        `export ${x.kind}: ${path.relative(process.cwd(), x.path) || x.path}${parts.length ? ` (${parts.join(', ')}: see the comments)` : ''}\n`,
-      );
-    }
+    for (const x of written) process.stdout.write(exportLine(x) + '\n');
   }
   return 0;
 }

@@ -16,7 +16,7 @@ import { printDiagnostics, reportFollowsSchema } from '../report';
 import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } from '../run/job';
 import { TextCalibrationError } from '../run/textCalibration';
 import { measure, measureText } from '../run/measure';
-import { writeExports, type WrittenExport } from '../run/exports';
+import { exportLine, writeExports, type WrittenExport } from '../run/exports';
 import { checkedFor, cleanStaleTemps, recheckOrReport, UnsafeOutputError } from '../outputs';
 import {
   loadNative,
@@ -324,10 +324,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   else if (opts.json) process.stdout.write(JSON.stringify(withFile, null, 2) + '\n');
   else {
     process.stdout.write(formatReport(report) + '\n');
-    for (const x of exported)
-      process.stdout.write(
-        `export ${x.kind}: ${path.relative(process.cwd(), x.path) || x.path}${x.issues.length ? ` (${x.issues.length} rule${x.issues.length === 1 ? '' : 's'} not translated: see the comments)` : ''}\n`,
-      );
+    for (const x of exported) process.stdout.write(exportLine(x) + '\n');
     if (saved) process.stdout.write(`report: ${path.relative(process.cwd(), saved) || saved}\n`);
   }
   return 0;

@@ -51,3 +51,13 @@ export function writeExports(loaded: LoadedRecipe): WrittenExport[] {
   }
   return out;
 }
+
+/** One line per written translation: `export llm_compressor: out/r.yaml (2 not translated, 1 translated inexactly: see the comments)`. */
+export function exportLine(x: WrittenExport): string {
+  const inexact = x.issues.filter((i) => i.kind === 'inexact').length;
+  const left = x.issues.length - inexact;
+  const parts = [left ? `${left} not translated` : '', inexact ? `${inexact} translated inexactly` : ''].filter(
+    Boolean,
+  );
+  return `export ${x.kind}: ${path.relative(process.cwd(), x.path) || x.path}${parts.length ? ` (${parts.join(', ')}: see the comments)` : ''}`;
+}

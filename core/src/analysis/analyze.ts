@@ -106,7 +106,10 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   // Output safety last: it guards the model as resolved (a cache snapshot, its blobs, the
   // files it was read from).
   const facts = options.outputFacts ?? nodeOutputFacts;
-  pushAll(all, checkOutputSafety(recipe, { recipePath: options.recipePath, facts, model: modelGuardOf(result) }).diagnostics);
+  pushAll(
+    all,
+    checkOutputSafety(recipe, { recipePath: options.recipePath, facts, model: modelGuardOf(result) }).diagnostics,
+  );
   return done(result);
 }
 

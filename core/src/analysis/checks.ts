@@ -351,7 +351,8 @@ function checkExports(recipe: Recipe, plan: Plan): Diagnostic[] {
         ),
       );
     }
-    let issuesOf: ((t: TensorPlan) => { prop: PropName; message: string; kind: 'untranslatable' | 'inexact' }[]) | undefined;
+    let issuesOf:
+      ((t: TensorPlan) => { prop: PropName; message: string; kind: 'untranslatable' | 'inexact' }[]) | undefined;
     if (e.kind === 'llm_compressor') {
       const a = llmCompressorAnalysis(recipe, plan);
       issuesOf = (t) => a.issues.get(t) ?? [];

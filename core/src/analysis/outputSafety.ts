@@ -112,7 +112,11 @@ export function checkOutputSafety(recipe: Recipe, ctx: OutputSafetyContext): Out
   const guarded: Guarded[] = [];
   if (base) {
     const model =
-      ctx.model === undefined ? (recipe.model ? { path: abs(recipe.model.path), folders: [], files: [] } : null) : ctx.model;
+      ctx.model === undefined
+        ? recipe.model
+          ? { path: abs(recipe.model.path), folders: [], files: [] }
+          : null
+        : ctx.model;
     if (model) {
       const p = model.path;
       const real = facts.realPath(p);

@@ -260,9 +260,11 @@ export function llmCompressorAnalysis(recipe: Recipe, plan: Plan): LlmcAnalysis 
       if (s.kind === 'qkv' || s.kind === 'gateup') {
         if (!members.every(isAwq))
           why = `${site.smooth} also feeds ${site.balance.filter((_, i) => !isAwq(members[i])).join(', ')}, which do not use awq`;
-        else if (!smoothWeight || smoothWeight.action !== 'keep') why = `${site.smooth} is not kept in source precision`;
+        else if (!smoothWeight || smoothWeight.action !== 'keep')
+          why = `${site.smooth} is not kept in source precision`;
       } else if (s.kind === 'down') {
-        if (!isAwq(smoothWeight)) why = `its 1/s goes into ${site.smooth}'s rows, which needs ${site.smooth} to use awq`;
+        if (!isAwq(smoothWeight))
+          why = `its 1/s goes into ${site.smooth}'s rows, which needs ${site.smooth} to use awq`;
       } else {
         const v = smoothWeight;
         const vBias = byName.has(`${site.smooth}.bias`);
@@ -489,7 +491,8 @@ function awqMappings(sites: AwqSite[], plan: Plan): { smooth: string; balance: s
     const m0 = layerTemplate.exec(chosen[0].layer);
     const sameParent = m0 && chosen.every((s) => layerTemplate.exec(s.layer)?.[1] === m0[1]);
     if (chosen.length === all.size && chosen.length > 1 && sameParent) {
-      const generic = (name: string) => escapeRegex(`${m0[1]}`) + '[0-9]+' + escapeRegex(name.slice(chosen[0].layer.length));
+      const generic = (name: string) =>
+        escapeRegex(`${m0[1]}`) + '[0-9]+' + escapeRegex(name.slice(chosen[0].layer.length));
       out.push({ smooth: generic(chosen[0].smooth), balance: chosen[0].balance.map(generic) });
     } else {
       for (const s of chosen) out.push({ smooth: escapeRegex(s.smooth), balance: s.balance.map(escapeRegex) });

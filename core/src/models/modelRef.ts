@@ -106,7 +106,10 @@ function expand(p: string, env: CacheEnv, home: string): string {
 }
 
 /** The Hugging Face cache folder, and which variable chose it. */
-export function hubCacheDir(env: CacheEnv = process.env, home: string = os.homedir()): { dir: string; from: CacheSource } {
+export function hubCacheDir(
+  env: CacheEnv = process.env,
+  home: string = os.homedir(),
+): { dir: string; from: CacheSource } {
   const get = (k: string) => {
     const v = env[k];
     return v === undefined || v === '' ? undefined : v;

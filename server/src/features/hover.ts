@@ -302,9 +302,12 @@ function modelHover(analysis: Analysis): string {
   if (ref?.error) return `**Model** \`${ref.written}\` (a Hugging Face id, not found)\n\n${ref.error.message}`;
   const source = ref ? modelSourceLines(ref) : [];
   if (analysis.modelError)
-    return [`**Model** \`${analysis.modelPath}\``, '', ...source, `Cannot be read: ${analysis.modelError.message}`].join(
-      '\n',
-    );
+    return [
+      `**Model** \`${analysis.modelPath}\``,
+      '',
+      ...source,
+      `Cannot be read: ${analysis.modelError.message}`,
+    ].join('\n');
   const m = analysis.model;
   if (!m) return keywordHover(TOP_KEYWORDS, 'model') ?? '';
   const lines = [
