@@ -5,6 +5,11 @@
 import type { ExportIssue } from './export/llmCompressor';
 import type { PlanJson } from './serialize';
 
+/** A measured figure. In the JSON written (events, saved reports) it is null when it is not
+ *  finite (JSON has no Infinity or NaN): an exact reconstruction has sqnrDb +Infinity, a
+ *  zero tensor relError NaN. The report schema types it as number or null. */
+export type Measured = number;
+
 /** Counts in equal-width bins over [min, max]. */
 export interface Histogram {
   min: number;
@@ -66,12 +71,12 @@ export interface TensorEvent {
   bytesIn: number;
   bytesOut: number;
   bytes?: Record<string, number>;
-  relError?: number;
+  relError?: Measured;
   /** ||dW||^2, additive across tensors (the allocator's weight metric). */
-  squaredError?: number;
-  sqnrDb?: number;
-  maxAbsError?: number;
-  cosine?: number;
+  squaredError?: Measured;
+  sqnrDb?: Measured;
+  maxAbsError?: Measured;
+  cosine?: Measured;
   outliers?: number;
   chunks?: number;
   seconds: number;
@@ -86,10 +91,10 @@ export interface TensorEvent {
   /** With calibration, for linear weights whose input the forward pass sees: the relative
    * output error tr(dW H dW^T) / tr(W H W^T) on the calibration inputs (an energy ratio:
    * compare with relError squared), and its SQNR in dB. */
-  outputError?: number;
+  outputError?: Measured;
   /** tr(dW H dW^T) itself, additive across tensors (the allocator's output metric). */
-  outputErrorSum?: number;
-  outputSqnrDb?: number;
+  outputErrorSum?: Measured;
+  outputSqnrDb?: Measured;
   /** What outputError measures: 'hessian' (the full X^T X of the forward pass), or
    * 'diagonal' (calibration imatrix: only the diagonal d of X^T X is known, so it is the
    * estimate sum_j d_j |dW_:j|^2 / sum_j d_j |W_:j|^2, blind to correlated inputs). */
@@ -107,13 +112,13 @@ export interface AwqResult {
   gridPoint: number;
   grid: number;
   /** Range of the scales s over the input channels. */
-  scaleMin: number;
-  scaleMax: number;
+  scaleMin: Measured;
+  scaleMax: Measured;
   /** The tensors that share s (q/k/v, gate/up, or the tensor alone). */
   shared: string[];
   /** Sum over the shared tensors of tr(dW H dW^T) at alpha = 0 (RTN) and at the chosen alpha. */
-  searchErrorRtn: number;
-  searchError: number;
+  searchErrorRtn: Measured;
+  searchError: Measured;
   /** With an output of codes (gguf, compressed_tensors): the norm weight written as g / s. */
   foldedInto?: string;
   /** With an output of codes: why this input is not scaled (alpha 0, RTN). */
@@ -166,17 +171,17 @@ export interface EvaluationEvent {
   sequences: number;
   /** Predicted positions (length - 1 per sequence). */
   tokens: number;
-  perplexityOriginal: number;
-  perplexityQuantized: number;
+  perplexityOriginal: Measured;
+  perplexityQuantized: Measured;
   /** Mean next-token negative log-likelihood, nats. */
-  nllOriginal: number;
-  nllQuantized: number;
+  nllOriginal: Measured;
+  nllQuantized: Measured;
   /** KL(original || quantized) of the next-token distributions per position, nats. */
-  klMean: number;
-  klP99: number;
-  klMax: number;
+  klMean: Measured;
+  klP99: Measured;
+  klMax: Measured;
   /** Fraction of positions where both models' most likely next token agree. */
-  top1Agreement: number;
+  top1Agreement: Measured;
   /** The original model's logits: read from the cache ('hit'), computed and cached ('written'), or not cached (null). */
   logitsCache?: 'hit' | 'written' | null;
   seconds: number;
@@ -304,7 +309,7 @@ export interface RunReport {
    * compare with the measured evaluation (metric output and kld predict nats of KL). */
   allocation?: {
     metric: string;
-    predictedError: number;
+    predictedError: Measured;
     bytes: number;
     counts: Record<string, number>;
     optimal: boolean;

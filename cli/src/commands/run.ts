@@ -14,11 +14,11 @@ import { diag, estimateRunMemory, memoryRefusal, planToJson, type GgufSpec } fro
 import { availableMemory, effectiveThreads } from '../run/memory';
 import { formatProgress, PlainProgress } from '../run/progress';
 import { loadRecipe } from '../load';
-import { printDiagnostics } from '../report';
+import { printDiagnostics, reportFollowsSchema } from '../report';
 import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } from '../run/job';
 import { TextCalibrationError } from '../run/textCalibration';
 import { measure, measureText } from '../run/measure';
-import { writeExports, type WrittenExport } from '../run/exports';
+import { exportLine, writeExports, type WrittenExport } from '../run/exports';
 import { checkedFor, cleanStaleTemps, recheckOrReport, UnsafeOutputError } from '../outputs';
 import {
   loadNative,
@@ -41,6 +41,8 @@ export interface RunOptions {
   reportDir?: string;
   /** Run even when the memory estimate exceeds the available memory. */
   forceMemory?: boolean;
+  /** --model: a path or Hugging Face id read instead of the recipe's model. */
+  model?: string;
 }
 
 export async function runCommand(file: string, opts: RunOptions): Promise<number> {
@@ -53,7 +55,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     }
     threadsOpt = n;
   }
-  let loaded = loadRecipe(file);
+  let loaded = loadRecipe(file, { model: opts.model });
   if (!loaded) return 2;
   // allocate: measure what the cache lacks first (the allocation then decides the plan).
   const pending = loaded.analysis.allocation;
@@ -76,7 +78,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       );
       return 1;
     }
-    loaded = loadRecipe(file)!;
+    loaded = loadRecipe(file, { model: opts.model })!;
   }
   const { analysis, text } = loaded;
   if (
@@ -332,6 +334,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     return 1;
   }
   if (exported.length) report.exports = exported;
+  if (!reportFollowsSchema(report)) return 1;
   let saved: string | undefined;
   try {
     saved = saveReport(report, loaded.path, opts.reportDir);
@@ -343,10 +346,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   else if (opts.json) process.stdout.write(JSON.stringify(withFile, null, 2) + '\n');
   else {
     process.stdout.write(formatReport(report) + '\n');
-    for (const x of exported)
-      process.stdout.write(
-        `export ${x.kind}: ${path.relative(process.cwd(), x.path) || x.path}${x.issues.length ? ` (${x.issues.length} rule${x.issues.length === 1 ? '' : 's'} not translated: see the comments)` : ''}\n`,
-      );
+    for (const x of exported) process.stdout.write(exportLine(x) + '\n');
     if (saved) process.stdout.write(`report: ${path.relative(process.cwd(), saved) || saved}\n`);
   }
   return 0;

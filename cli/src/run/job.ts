@@ -9,6 +9,7 @@ import {
   ggufNativeSpec,
   hasInputActivations,
   logitsCacheDir,
+  isRegularFile,
   notExecutable,
   readRegularFile,
   type Diagnostic,
@@ -80,7 +81,9 @@ export function runOutput(loaded: LoadedRecipe): { kind: 'fake' | 'compressed_te
     : undefined;
 }
 
-/** Files of a Hugging Face folder carried into a compressed-tensors folder unchanged (tokenizer, generation config, ...). */
+/** Files of a Hugging Face folder carried into a compressed-tensors folder unchanged (tokenizer,
+ *  generation config, ...). Links are followed (a Hugging Face cache snapshot is links into its
+ *  blobs); what they lead to must be a regular file. */
 export function filesToCopy(modelPath: string): { from: string; name: string }[] {
   let st: fs.Stats;
   try {
@@ -93,7 +96,7 @@ export function filesToCopy(modelPath: string): { from: string; name: string }[]
     .readdirSync(modelPath, { withFileTypes: true })
     .filter(
       (e) =>
-        e.isFile() &&
+        (e.isFile() || (e.isSymbolicLink() && isRegularFile(path.join(modelPath, e.name)))) &&
         !e.name.startsWith('.') &&
         e.name !== 'config.json' &&
         !/\.(safetensors|gguf|bin|pt|pth|ckpt)$/i.test(e.name) &&

@@ -9,8 +9,8 @@ import { diag, type Diagnostic, type Severity } from './diagnostic';
 import type { PropName, Recipe, Rule } from './recipe';
 import { fmt } from './bits';
 import { compressedTensorsIssue } from '../export/compressedTensors';
-import { llmCompressorProblem } from '../export/llmCompressor';
-import { llamaQuantizeProblem } from '../export/llamaQuantize';
+import { llmCompressorAnalysis } from '../export/llmCompressor';
+import { llamaQuantizeInexact, llamaQuantizeProblem } from '../export/llamaQuantize';
 import type { ModelHeader } from '../models/types';
 import { ggufModelProblem } from '../export/gguf';
 import { checkMethods } from './methodFit';
@@ -348,7 +348,8 @@ function checkOutputs(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnost
   return out;
 }
 
-/** Warnings on the rules whose settings an `export` cannot translate (the export writes a comment for each). */
+/** Warnings on the rules whose settings an `export` cannot translate, or translates to
+ *  something the other tool runs differently (the export writes a comment for each). */
 function checkExports(recipe: Recipe, plan: Plan): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const e of recipe.exports) {
@@ -362,33 +363,50 @@ function checkExports(recipe: Recipe, plan: Plan): Diagnostic[] {
         ),
       );
     }
-    const problem =
-      e.kind === 'llm_compressor'
-        ? llmCompressorProblem
-        : e.kind === 'llama_quantize'
-          ? llamaQuantizeProblem
-          : undefined;
-    if (!problem) continue;
-    const seen = new Map<string, { span: Span; first: string; count: number; message: string }>();
+    let issuesOf:
+      ((t: TensorPlan) => { prop: PropName; message: string; kind: 'untranslatable' | 'inexact' }[]) | undefined;
+    if (e.kind === 'llm_compressor') {
+      const a = llmCompressorAnalysis(recipe, plan);
+      issuesOf = (t) => a.issues.get(t) ?? [];
+    } else if (e.kind === 'llama_quantize') {
+      issuesOf = (t) => {
+        const p = llamaQuantizeProblem(t);
+        if (p) return [{ ...p, kind: 'untranslatable' }];
+        return llamaQuantizeInexact(t, recipe).map((i) => ({ ...i, kind: 'inexact' as const }));
+      };
+    }
+    if (!issuesOf) continue;
+    const seen = new Map<
+      string,
+      { span: Span; first: string; count: number; message: string; kind: 'untranslatable' | 'inexact' }
+    >();
     for (const t of plan.tensors) {
-      const p = t.action === 'quantize' ? problem(t) : undefined;
-      if (!p) continue;
-      const ri = t.decidedBy[p.prop] ?? t.decidedBy.format;
-      const rule = ri !== undefined ? recipe.rules[ri] : undefined;
-      const span = rule?.settings[p.prop]?.stmt ?? rule?.settings.format?.stmt ?? rule?.stmt ?? e.stmt;
-      const key = `${span.start}:${p.message}`;
-      const s = seen.get(key);
-      if (s) s.count++;
-      else seen.set(key, { span, first: t.tensor.name, count: 1, message: p.message });
+      if (t.action !== 'quantize') continue;
+      for (const p of issuesOf(t)) {
+        const ri = t.decidedBy[p.prop] ?? t.decidedBy.format;
+        const rule = ri !== undefined ? recipe.rules[ri] : undefined;
+        const span = rule?.settings[p.prop]?.stmt ?? rule?.settings.format?.stmt ?? rule?.stmt ?? e.stmt;
+        const key = `${p.kind}:${span.start}:${p.message}`;
+        const s = seen.get(key);
+        if (s) s.count++;
+        else seen.set(key, { span, first: t.tensor.name, count: 1, message: p.message, kind: p.kind });
+      }
     }
     for (const s of seen.values()) {
       out.push(
-        diag(
-          'export/untranslatable',
-          'warning',
-          s.span,
-          `export ${e.kind} "${e.path.value}": ${s.message}: ${s.first}${others(s.count)} (left out of the translation, with a comment)`,
-        ),
+        s.kind === 'inexact'
+          ? diag(
+              'export/inexact',
+              'warning',
+              s.span,
+              `export ${e.kind} "${e.path.value}": ${s.message}: ${s.first}${others(s.count)} (translated as the closest setting, with a NOT EXACT comment)`,
+            )
+          : diag(
+              'export/untranslatable',
+              'warning',
+              s.span,
+              `export ${e.kind} "${e.path.value}": ${s.message}: ${s.first}${others(s.count)} (left out of the translation, with a comment)`,
+            ),
       );
     }
   }

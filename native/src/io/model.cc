@@ -87,6 +87,8 @@ static void readShardedIndex(Model& m, const std::string& dir, const std::string
                        name);
     const std::string& shard = shardV.string;
     fs::path p(shard);
+    // Checked on the name as written, not on where it leads: a Hugging Face cache snapshot's
+    // shards are links into ../../blobs/, outside the folder, and are read through the link.
     bool plain = !shard.empty() && !p.is_absolute() && !p.has_root_name() &&
                  shard.find('\\') == std::string::npos;
     for (const auto& part : p)
