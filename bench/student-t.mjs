@@ -35,3 +35,19 @@ export function makeData(rows, cols, seed = 1) {
   }
   return w;
 }
+
+// Per-input-column importance for the benchmarks' importance-weighted runs (an imatrix's
+// role: mean squared activations): log-normal (sigma 1), seeded.
+export function makeImportance(cols, seed = 2) {
+  let s = seed >>> 0;
+  const u = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  return Float32Array.from({ length: cols }, () =>
+    Math.exp(Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u())),
+  );
+}

@@ -11,6 +11,8 @@ run with /usr/bin/python3.
       [--layers 4] [--dim 256] [--hidden 768] [--heads 4] [--kv-heads 2] [--seq 256]
       [--batch 16] [--threads 2] [--seed 7]
 
+`kill -TERM` ends training after the current step and still writes the model.
+
 Writes a Hugging Face folder (config.json, model.safetensors in F32, tokenizer.json,
 tokenizer_config.json, generation_config.json) and three text files cut from the corpus,
 disjoint from each other: calib.txt (calibration), eval.txt (held-out evaluation) and
@@ -26,6 +28,7 @@ the Hugging Face naming, so Bitsmith's forward pass and llama.cpp run it as any 
 Deterministic for a seed and a thread count.
 """
 import argparse
+import signal
 import json
 import math
 import os
@@ -254,7 +257,14 @@ def main():
     g = torch.Generator().manual_seed(a.seed)
     warm = max(1, a.steps // 20)
     t0 = time.time()
+    # SIGTERM ends training after the current step and still writes the model (for a busy
+    # machine: the schedule is cut short, the figures in the log say where).
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     for step in range(a.steps):
+        if stop:
+            print(f"stopped by SIGTERM after {step} steps", flush=True)
+            break
         lr = a.lr * (step + 1) / warm if step < warm else a.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, a.steps - warm)))
         for group in opt.param_groups:
             group["lr"] = lr

@@ -92,6 +92,8 @@ const cflags = [
   ...warnings,
   '-Werror',
   `-I${src}`,
+  // As binding.gyp defines it (provenance written into outputs).
+  `-DBITSMITH_VERSION="${JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version}"`,
   ...sanitize,
   ...(process.arch === 'x64' ? ['-march=x86-64-v2'] : []),
 ];

@@ -1,4 +1,7 @@
 // Lets mocha load TypeScript test files: esbuild transpiles each .ts file on require.
+// Every report a CLI child writes is checked against schemas/run-report.schema.json with
+// every object closed, and a mismatch fails that run (cli/src/report.ts reportFollowsSchema).
+process.env.BITSMITH_STRICT_REPORTS = '1';
 const { transformSync } = require('esbuild');
 const fs = require('fs');
 require.extensions['.ts'] = function (module, filename) {

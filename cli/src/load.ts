@@ -8,8 +8,13 @@ export interface LoadedRecipe {
   analysis: Analysis;
 }
 
+export interface LoadOptions {
+  /** --model: a path (relative to the current folder) or a Hugging Face id read instead of the recipe's model. */
+  model?: string;
+}
+
 /** Returns undefined (after printing why) when the file cannot be read: a usage error. */
-export function loadRecipe(file: string): LoadedRecipe | undefined {
+export function loadRecipe(file: string, options: LoadOptions = {}): LoadedRecipe | undefined {
   const abs = path.resolve(file);
   let text: string;
   try {
@@ -26,5 +31,9 @@ export function loadRecipe(file: string): LoadedRecipe | undefined {
     process.stderr.write(`bitsmith: cannot read ${abs}: ${why}\n`);
     return undefined;
   }
-  return { path: abs, text, analysis: analyze(text, { recipePath: abs }) };
+  return {
+    path: abs,
+    text,
+    analysis: analyze(text, { recipePath: abs, modelOverride: options.model, modelBase: process.cwd() }),
+  };
 }

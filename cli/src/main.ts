@@ -7,7 +7,7 @@ import { budgetCommand } from './commands/budget';
 import { inspectCommand } from './commands/inspect';
 import { runCommand, type RunOptions } from './commands/run';
 import { exportCommand } from './commands/export';
-import { allocateCommand } from './commands/allocate';
+import { allocateCommand, type AllocateOptions } from './commands/allocate';
 import { version } from './version';
 
 // A reader that goes away (`bitsmith budget r.quant | head`) is not an error of ours: stop quietly.
@@ -17,6 +17,9 @@ for (const stream of [process.stdout, process.stderr]) {
     throw e;
   });
 }
+
+const MODEL_HELP =
+  "read this model instead of the recipe's: a path (relative to the current folder) or a Hugging Face id org/name[@revision] in the local cache";
 
 const program = new Command();
 program
@@ -31,7 +34,8 @@ program
   .description('report the problems in a recipe (exit 1 if there are errors)')
   .argument('<recipe>', 'a .quant file')
   .option('--json', 'print diagnostics as JSON (0-based LSP ranges)')
-  .action((recipe: string, opts: { json?: boolean }) => {
+  .option('--model <model>', MODEL_HELP)
+  .action((recipe: string, opts: { json?: boolean; model?: string }) => {
     process.exitCode = checkCommand(recipe, opts);
   });
 
@@ -40,7 +44,8 @@ program
   .description('per-rule and per-tensor bits per weight and bytes of a recipe')
   .argument('<recipe>', 'a .quant file')
   .option('--json', 'print the plan as JSON')
-  .action((recipe: string, opts: { json?: boolean }) => {
+  .option('--model <model>', MODEL_HELP)
+  .action((recipe: string, opts: { json?: boolean; model?: string }) => {
     process.exitCode = budgetCommand(recipe, opts);
   });
 
@@ -62,6 +67,7 @@ program
   .option('--threads <n>', "worker threads (default: the recipe's threads, else all cores)")
   .option('--report-dir <dir>', 'where to save the report (default: <recipe folder>/.bitsmith/reports)')
   .option('--force-memory', 'run even when the estimated peak memory exceeds the available memory')
+  .option('--model <model>', MODEL_HELP)
   .action((recipe: string, opts: RunOptions) =>
     runCommand(recipe, opts).then(
       (code) => {
@@ -84,7 +90,8 @@ program
   .option('--frontier', 'also print the size-error frontier over budgets')
   .option('--events', 'print measuring progress as JSON lines, then the allocation')
   .option('--threads <n>', 'worker threads for measuring')
-  .action((recipe: string, opts: { json?: boolean; events?: boolean; frontier?: boolean; threads?: string }) =>
+  .option('--model <model>', MODEL_HELP)
+  .action((recipe: string, opts: AllocateOptions) =>
     allocateCommand(recipe, opts).then(
       (code) => {
         process.exitCode = code;
@@ -101,7 +108,8 @@ program
   .description("write the recipe's translations (export llm_compressor / llama_quantize) without running it")
   .argument('<recipe>', 'a .quant file')
   .option('--json', 'print the written files and what did not translate as JSON')
-  .action((recipe: string, opts: { json?: boolean }) => {
+  .option('--model <model>', MODEL_HELP)
+  .action((recipe: string, opts: { json?: boolean; model?: string }) => {
     process.exitCode = exportCommand(recipe, opts);
   });
 

@@ -4,6 +4,7 @@
 import * as path from 'path';
 import {
   checkOutputSafety,
+  modelGuardOf,
   nodeOutputFacts,
   removeStaleTemps,
   type CheckedDestination,
@@ -23,7 +24,11 @@ export class UnsafeOutputError extends Error {
 
 /** The recipe's destinations checked now; throws UnsafeOutputError when one is not safe to write. */
 export function recheckOutputs(loaded: LoadedRecipe): CheckedDestination[] {
-  const r = checkOutputSafety(loaded.analysis.recipe, { recipePath: loaded.path, facts: nodeOutputFacts });
+  const r = checkOutputSafety(loaded.analysis.recipe, {
+    recipePath: loaded.path,
+    facts: nodeOutputFacts,
+    model: modelGuardOf(loaded.analysis),
+  });
   if (r.diagnostics.length) throw new UnsafeOutputError(r.diagnostics);
   return r.destinations;
 }

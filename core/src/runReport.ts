@@ -5,6 +5,11 @@
 import type { ExportIssue } from './export/llmCompressor';
 import type { PlanJson } from './serialize';
 
+/** A measured figure. In the JSON written (events, saved reports) it is null when it is not
+ *  finite (JSON has no Infinity or NaN): an exact reconstruction has sqnrDb +Infinity, a
+ *  zero tensor relError NaN. The report schema types it as number or null. */
+export type Measured = number;
+
 /** Counts in equal-width bins over [min, max]. */
 export interface Histogram {
   min: number;
@@ -66,12 +71,12 @@ export interface TensorEvent {
   bytesIn: number;
   bytesOut: number;
   bytes?: Record<string, number>;
-  relError?: number;
+  relError?: Measured;
   /** ||dW||^2, additive across tensors (the allocator's weight metric). */
-  squaredError?: number;
-  sqnrDb?: number;
-  maxAbsError?: number;
-  cosine?: number;
+  squaredError?: Measured;
+  sqnrDb?: Measured;
+  maxAbsError?: Measured;
+  cosine?: Measured;
   outliers?: number;
   chunks?: number;
   seconds: number;
@@ -86,10 +91,10 @@ export interface TensorEvent {
   /** With calibration, for linear weights whose input the forward pass sees: the relative
    * output error tr(dW H dW^T) / tr(W H W^T) on the calibration inputs (an energy ratio:
    * compare with relError squared), and its SQNR in dB. */
-  outputError?: number;
+  outputError?: Measured;
   /** tr(dW H dW^T) itself, additive across tensors (the allocator's output metric). */
-  outputErrorSum?: number;
-  outputSqnrDb?: number;
+  outputErrorSum?: Measured;
+  outputSqnrDb?: Measured;
   /** What outputError measures: 'hessian' (the full X^T X of the forward pass), or
    * 'diagonal' (calibration imatrix: only the diagonal d of X^T X is known, so it is the
    * estimate sum_j d_j |dW_:j|^2 / sum_j d_j |W_:j|^2, blind to correlated inputs). */
@@ -107,13 +112,13 @@ export interface AwqResult {
   gridPoint: number;
   grid: number;
   /** Range of the scales s over the input channels. */
-  scaleMin: number;
-  scaleMax: number;
+  scaleMin: Measured;
+  scaleMax: Measured;
   /** The tensors that share s (q/k/v, gate/up, or the tensor alone). */
   shared: string[];
   /** Sum over the shared tensors of tr(dW H dW^T) at alpha = 0 (RTN) and at the chosen alpha. */
-  searchErrorRtn: number;
-  searchError: number;
+  searchErrorRtn: Measured;
+  searchError: Measured;
   /** With an output of codes (gguf, compressed_tensors): the norm weight written as g / s. */
   foldedInto?: string;
   /** With an output of codes: why this input is not scaled (alpha 0, RTN). */
@@ -162,21 +167,21 @@ export interface ImportanceEvent {
 /** Mean with its uncertainty and order statistics of a per-position figure, as
  * llama-perplexity --kl-divergence reports them (percentiles interpolated at fraction·(n−1)). */
 export interface EvalDistribution {
-  mean: number;
+  mean: Measured;
   /** sqrt(var / (n − 1)); 0 for 10 positions or fewer. */
-  uncertainty: number;
-  min: number;
-  p1: number;
-  p5: number;
-  p10: number;
-  p25: number;
-  median: number;
-  p75: number;
-  p90: number;
-  p95: number;
-  p99: number;
-  p999: number;
-  max: number;
+  uncertainty: Measured;
+  min: Measured;
+  p1: Measured;
+  p5: Measured;
+  p10: Measured;
+  p25: Measured;
+  median: Measured;
+  p75: Measured;
+  p90: Measured;
+  p95: Measured;
+  p99: Measured;
+  p999: Measured;
+  max: Measured;
 }
 
 /** End-to-end quality of the fake-quantized model against the original, on held-out sequences.
@@ -191,28 +196,28 @@ export interface EvaluationEvent {
   /** The first position of each sequence whose prediction is scored (perplexity text:
    * length / 2, llama-perplexity's second half of each window; else 0). */
   scoreFrom?: number;
-  perplexityOriginal: number;
-  perplexityQuantized: number;
-  perplexityOriginalUncertainty?: number;
-  perplexityQuantizedUncertainty?: number;
+  perplexityOriginal: Measured;
+  perplexityQuantized: Measured;
+  perplexityOriginalUncertainty?: Measured;
+  perplexityQuantizedUncertainty?: Measured;
   /** ln(PPL(quantized) / PPL(original)) and its uncertainty (with the covariance). */
-  lnPerplexityRatio?: number;
-  lnPerplexityRatioUncertainty?: number;
+  lnPerplexityRatio?: Measured;
+  lnPerplexityRatioUncertainty?: Measured;
   /** Correlation of the two models' per-position NLL means. */
-  nllCorrelation?: number;
+  nllCorrelation?: Measured;
   /** Mean next-token negative log-likelihood, nats. */
-  nllOriginal: number;
-  nllQuantized: number;
+  nllOriginal: Measured;
+  nllQuantized: Measured;
   /** KL(original || quantized) of the next-token distributions per position, nats (kl.mean, kl.p99, kl.max). */
-  klMean: number;
-  klP99: number;
-  klMax: number;
+  klMean: Measured;
+  klP99: Measured;
+  klMax: Measured;
   /** Fraction of positions where both models' most likely next token agree (sameTop.share). */
-  top1Agreement: number;
+  top1Agreement: Measured;
   kl?: EvalDistribution;
   /** p_quantized(reference token) − p_original(reference token), per position; and its RMS. */
-  deltaP?: EvalDistribution & { rms: number; rmsUncertainty: number };
-  sameTop?: { share: number; uncertainty: number };
+  deltaP?: EvalDistribution & { rms: Measured; rmsUncertainty: Measured };
+  sameTop?: { share: Measured; uncertainty: Measured };
   /** The original model's logits: read from the cache ('hit'), computed and cached ('written'), or not cached (null). */
   logitsCache?: 'hit' | 'written' | null;
   seconds: number;
@@ -296,6 +301,8 @@ export interface ReportOutput {
   /** GGUF: the architecture written and where the tokenizer came from ('none': without one). */
   architecture?: string;
   tokenizer?: string;
+  /** GGUF: keys that could not be determined (or that differ from the model), and why. */
+  warnings?: string[];
   notes?: string[];
 }
 
@@ -338,7 +345,7 @@ export interface RunReport {
    * compare with the measured evaluation (metric output and kld predict nats of KL). */
   allocation?: {
     metric: string;
-    predictedError: number;
+    predictedError: Measured;
     bytes: number;
     counts: Record<string, number>;
     optimal: boolean;

@@ -39,6 +39,9 @@ export interface PlanJson {
     parameters: number;
     bytes: number;
     dtype: string;
+    /** When the model was named by a Hugging Face id: the id, the revision asked for and the
+     *  commit it resolved to in the local cache (`path` is that commit's snapshot folder). */
+    hub?: { id: string; revision: string; commit: string };
   };
   rules: {
     index: number;
@@ -77,6 +80,15 @@ export function planToJson(analysis: Analysis, text: string): PlanJson | undefin
       parameters: model.parameters,
       bytes: model.bytes,
       dtype: model.dtype,
+      ...(analysis.modelRef?.hub
+        ? {
+            hub: {
+              id: analysis.modelRef.hub.id,
+              revision: analysis.modelRef.hub.revision,
+              commit: analysis.modelRef.hub.commit,
+            },
+          }
+        : {}),
     },
     rules: plan.rules.map((r) => ({
       index: r.index,

@@ -14,8 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   m.format = "hf-folder";
   try {
     const forward::LlamaConfig c = forward::readConfig(m);
-    if (c.dim < 1 || c.heads < 1 || c.kvHeads < 1 || c.headDim < 1 || c.layers < 1 ||
-        c.vocab < 1 || c.heads % c.kvHeads != 0 || c.headDim % 2 != 0)
+    if (c.dim < 1 || c.heads < 1 || c.kvHeads < 1 || c.headDim < 1 || c.layers < 1 || c.vocab < 1 ||
+        c.heads % c.kvHeads != 0 || c.headDim % 2 != 0)
       fuzz::finding("accepted an inconsistent config");
   } catch (const ModelError& e) {
     fuzz::expectCode(e, {"forward/"});

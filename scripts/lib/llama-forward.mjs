@@ -71,16 +71,17 @@ export function q8KActivations(x) {
   }
   return y;
 }
-/** A step function (token, position) -> logits of a Hugging Face Llama in float64 (rotate-half
- *  rotary); actQuant(name) may return a function applied to the input of that matrix (how
- *  llama.cpp quantizes activations before a quantized matmul). */
+/** A step function (token, position[, logits = true]) -> logits of a Hugging Face Llama in
+ *  float64 (rotate-half rotary; head_dim, an untied lm_head and Llama 3's rope_scaling as
+ *  transformers computes them); actQuant(name) may return a function applied to the input of
+ *  that matrix (how llama.cpp quantizes activations before a quantized matmul). */
 export function llamaForward(weightsFile, cfg, actQuant = () => undefined) {
   const W = readSafetensors(weightsFile);
 
   const D = cfg.hidden_size,
     H = cfg.num_attention_heads,
     KV = cfg.num_key_value_heads,
-    hd = D / H,
+    hd = cfg.head_dim ?? D / H,
     L = cfg.num_hidden_layers,
     F = cfg.intermediate_size;
   const eps = cfg.rms_norm_eps,
@@ -105,10 +106,27 @@ export function llamaForward(weightsFile, cfg, actQuant = () => undefined) {
     const k = 1 / Math.sqrt(s / x.length + eps);
     return x.map((v, i) => v * k * w[i]);
   };
+  // Inverse frequencies; Llama 3 scaling as transformers' _compute_llama3_parameters.
+  const invFreq = Array.from({ length: hd / 2 }, (_, i) => Math.pow(theta, (-2 * i) / hd));
+  const rs = cfg.rope_scaling;
+  if (rs && (rs.rope_type ?? rs.type) === 'llama3') {
+    const old = rs.original_max_position_embeddings,
+      lowWl = old / rs.low_freq_factor,
+      highWl = old / rs.high_freq_factor;
+    for (let i = 0; i < invFreq.length; i++) {
+      const wl = (2 * Math.PI) / invFreq[i];
+      if (wl > lowWl) invFreq[i] /= rs.factor;
+      else if (wl >= highWl) {
+        const smooth = (old / wl - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
+        invFreq[i] = ((1 - smooth) * invFreq[i]) / rs.factor + smooth * invFreq[i];
+      }
+    }
+  } else if (rs && (rs.rope_type ?? rs.type ?? 'default') !== 'default')
+    throw new Error(`rope_scaling ${rs.rope_type ?? rs.type} is not in this reference`);
   const rope = (v, heads, pos) => {
     for (let h = 0; h < heads; h++)
       for (let i = 0; i < hd / 2; i++) {
-        const a = pos * Math.pow(theta, (-2 * i) / hd),
+        const a = pos * invFreq[i],
           c = Math.cos(a),
           s = Math.sin(a);
         const x0 = v[h * hd + i],
@@ -118,19 +136,20 @@ export function llamaForward(weightsFile, cfg, actQuant = () => undefined) {
       }
   };
   const cache = Array.from({ length: L }, () => ({ k: [], v: [] }));
-  return (tok, pos) => {
+  const head = W['lm_head.weight'] ? 'lm_head.weight' : 'model.embed_tokens.weight';
+  return (tok, pos, logits = true) => {
     let x = W['model.embed_tokens.weight'].slice(tok * D, (tok + 1) * D);
     for (let l = 0; l < L; l++) {
       const p = `model.layers.${l}.`;
       const xn = rms(x, W[p + 'input_layernorm.weight']);
-      const q = mvq(p + 'self_attn.q_proj.weight', xn, D, D),
+      const q = mvq(p + 'self_attn.q_proj.weight', xn, H * hd, D),
         k = mvq(p + 'self_attn.k_proj.weight', xn, KV * hd, D),
         v = mvq(p + 'self_attn.v_proj.weight', xn, KV * hd, D);
       rope(q, H, pos);
       rope(k, KV, pos);
       cache[l].k.push(k);
       cache[l].v.push(v);
-      const att = new Float64Array(D);
+      const att = new Float64Array(H * hd);
       for (let h = 0; h < H; h++) {
         const g = Math.floor(h / (H / KV));
         const sc = cache[l].k.map((kk) => {
@@ -144,7 +163,7 @@ export function llamaForward(weightsFile, cfg, actQuant = () => undefined) {
         for (let t = 0; t < e.length; t++)
           for (let i = 0; i < hd; i++) att[h * hd + i] += (e[t] / z) * cache[l].v[t][g * hd + i];
       }
-      const o = mvq(p + 'self_attn.o_proj.weight', att, D, D);
+      const o = mvq(p + 'self_attn.o_proj.weight', att, D, H * hd);
       x = x.map((a, i) => a + o[i]);
       const xf = rms(x, W[p + 'post_attention_layernorm.weight']);
       const gt = mvq(p + 'mlp.gate_proj.weight', xf, F, D),
@@ -153,6 +172,6 @@ export function llamaForward(weightsFile, cfg, actQuant = () => undefined) {
       const d = mvq(p + 'mlp.down_proj.weight', hdn, D, F);
       x = x.map((a, i) => a + d[i]);
     }
-    return mvq('model.embed_tokens.weight', rms(x, W['model.norm.weight']), V, D);
+    return logits ? mvq(head, rms(x, W['model.norm.weight']), V, D) : undefined;
   };
 }

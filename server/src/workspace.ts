@@ -3,7 +3,7 @@
 // ...) analyse it synchronously when the cache is behind, so they never answer for an
 // older version. Models come from the shared ModelCache, so re-analysis costs a parse,
 // the cascade and the checks, never a header read (imatrix headers are kept too, by
-// path, size and mtime).
+// path, size and mtime, and output gguf's tokenizer summaries by folder).
 import * as fs from 'fs';
 import * as path from 'path';
 import { fileURLToPath } from 'url';
@@ -11,6 +11,7 @@ import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { analyze, readImatrixHeader, resolvePath, type ImatrixHeader, type ModelHeader } from '../../core/src/index';
 import { makeDocument, type AnalyzedDocument } from './features/document';
 import type { ModelCache } from './modelCache';
+import { TokenizerCache } from './tokenizerCache';
 
 interface State {
   /** The live document (TextDocuments updates it in place). */
@@ -44,6 +45,8 @@ export class Workspace {
   private readonly states = new Map<string, State>();
   /** calibration imatrix headers (or the error reading them), valid while size and mtime hold. */
   private readonly imatrices = new Map<string, { size: number; mtimeMs: number; result: ImatrixHeader | Error }>();
+  /** output gguf's tokenizer summaries, by model folder. */
+  readonly tokenizers = new TokenizerCache();
 
   constructor(
     private readonly models: ModelCache,
@@ -157,6 +160,7 @@ export class Workspace {
       loadModel: (p) => this.models.load(p),
       loadImatrix: (p) => this.loadImatrix(p),
       timeLimitMs: this.timeLimitMs,
+      loadGgufTokenizer: (dir, config, vocab) => this.tokenizers.load(dir, config, vocab),
     });
     return makeDocument(doc.uri, doc.version, text, analysis, recipePath);
   }

@@ -530,7 +530,7 @@ describe('cli run', function () {
     const r = run('run', recipe, '--json');
     assert.equal(r.code, 0, r.err);
     const report = JSON.parse(r.out) as Report & {
-      outputs: { kind: string; path: string; tokenizer?: string; notes?: string[] }[];
+      outputs: { kind: string; path: string; tokenizer?: string; warnings?: string[]; notes?: string[] }[];
     };
     assert.deepEqual(
       report.outputs.map((o) => o.kind),
@@ -538,14 +538,15 @@ describe('cli run', function () {
     );
     assert.equal(report.outputs[1].path, path.join(dir, 'out/g.gguf'));
     assert.equal(report.outputs[1].tokenizer, 'none');
-    assert.match(report.outputs[1].notes!.join(' '), /without a tokenizer/);
+    assert.match(report.outputs[1].warnings!.join(' '), /without a tokenizer/);
     const gguf = fs.readFileSync(path.join(dir, 'out/g.gguf'));
     assert.equal(gguf.toString('latin1', 0, 4), 'GGUF');
     assert.equal(gguf.readUInt32LE(4), 3);
     assert.ok(fs.existsSync(path.join(dir, 'out/g.safetensors')));
     const human = run('run', recipe);
     assert.equal(human.code, 0, human.err);
-    assert.match(human.err, /output gguf: written without a tokenizer/);
+    assert.match(human.err, /output gguf: warning: written without a tokenizer/);
+    assert.match(human.out, /warning: written without a tokenizer/, 'the report says it too');
     assert.match(human.out, /output gguf: .*g\.gguf \(architecture llama, tokenizer: none\)/);
   });
 

@@ -20,8 +20,138 @@ function k4ScaleMin(b: Uint8Array, o: number, j: number): [number, number] {
   return [(b[o + j + 4] & 15) | ((b[o + j - 4] >> 6) << 4), (b[o + j + 4] >> 4) | ((b[o + j] >> 6) << 4)];
 }
 
+/** The i-quants' grid points (bytes of each point, as ggml-common.h's tables), by type. */
+export type IqGrids = Readonly<Record<string, readonly (readonly number[])[]>>;
+let iqGrids: IqGrids | undefined;
+/** The grids decodeTs reads the i-quants with (the tests take them from ggml's tables). */
+export function setIqGrids(g: IqGrids): void {
+  iqGrids = g;
+}
+function grid(type: string): readonly (readonly number[])[] {
+  const g = iqGrids?.[type === 'iq1_m' ? 'iq1_s' : type];
+  if (!g) throw new Error(`no grid for ${type}: call setIqGrids first`);
+  return g;
+}
+const u32 = (b: Uint8Array, o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+/** 7 stored sign bits and the 8th for an even count of negatives. */
+const signs7 = (s: number) => {
+  let p = 0;
+  for (let i = 0; i < 7; i++) p ^= (s >> i) & 1;
+  return (s & 127) | (p << 7);
+};
+const sgn = (signs: number, i: number) => ((signs >> i) & 1 ? -1 : 1);
+/** tq1_0: trit n (0 = most significant) of a byte, ggml's fixed-point read. */
+const trit = (byte: number, n: number) => (((byte * 3 ** n) & 255) * 3) >> 8;
+
 function decodeBlock(type: string, b: Uint8Array, o: number, y: Float32Array, yo: number): void {
   switch (type) {
+    case 'iq2_xxs': {
+      const d = half(b, o);
+      for (let j = 0; j < 8; j++) {
+        const ss = u32(b, o + 2 + 8 * j + 4);
+        const db = f(f(d * (0.5 + (ss >>> 28))) * 0.25);
+        for (let l = 0; l < 4; l++) {
+          const pt = grid(type)[b[o + 2 + 8 * j + l]];
+          const sg = signs7((ss >>> (7 * l)) & 127);
+          for (let i = 0; i < 8; i++) y[yo + 32 * j + 8 * l + i] = f(f(db * pt[i]) * sgn(sg, i));
+        }
+      }
+      return;
+    }
+    case 'iq2_xs':
+    case 'iq2_s': {
+      const d = half(b, o);
+      const sOff = type === 'iq2_xs' ? o + 66 : o + 74;
+      for (let g = 0; g < 32; g++) {
+        const s = (b[sOff + (g >> 2)] >> (4 * ((g >> 1) & 1))) & 15;
+        const db = f(f(d * (0.5 + s)) * 0.25);
+        let pt: readonly number[], sg: number;
+        if (type === 'iq2_xs') {
+          const q = b[o + 2 + 2 * g] | (b[o + 3 + 2 * g] << 8);
+          pt = grid(type)[q & 511];
+          sg = signs7(q >> 9);
+        } else {
+          pt = grid(type)[b[o + 2 + g] | (((b[o + 66 + (g >> 2)] >> (2 * (g & 3))) & 3) << 8)];
+          sg = b[o + 34 + g];
+        }
+        for (let i = 0; i < 8; i++) y[yo + 8 * g + i] = f(f(db * pt[i]) * sgn(sg, i));
+      }
+      return;
+    }
+    case 'iq3_xxs': {
+      const d = half(b, o);
+      for (let j = 0; j < 8; j++) {
+        const ss = u32(b, o + 2 + 64 + 4 * j);
+        const db = f(f(d * (0.5 + (ss >>> 28))) * 0.5);
+        for (let l = 0; l < 4; l++) {
+          const sg = signs7((ss >>> (7 * l)) & 127);
+          for (let i = 0; i < 8; i++) {
+            const pt = grid(type)[b[o + 2 + 8 * j + 2 * l + (i >> 2)]];
+            y[yo + 32 * j + 8 * l + i] = f(f(db * pt[i & 3]) * sgn(sg, i));
+          }
+        }
+      }
+      return;
+    }
+    case 'iq3_s': {
+      const d = half(b, o);
+      for (let j = 0; j < 8; j++) {
+        const db = f(d * (1 + 2 * ((b[o + 106 + (j >> 1)] >> (4 * (j & 1))) & 15)));
+        for (let i = 0; i < 32; i++) {
+          const k = 8 * j + (i >> 2);
+          const pt = grid(type)[b[o + 2 + k] | (((b[o + 66 + (k >> 3)] >> (k & 7)) & 1) << 8)];
+          const sg = b[o + 74 + 4 * j + (i >> 3)];
+          y[yo + 32 * j + i] = f(f(db * pt[i & 3]) * sgn(sg, i & 7));
+        }
+      }
+      return;
+    }
+    case 'iq1_s': {
+      const d = half(b, o);
+      for (let j = 0; j < 8; j++) {
+        const qh = b[o + 34 + 2 * j] | (b[o + 35 + 2 * j] << 8);
+        const dl = f(d * (2 * ((qh >> 12) & 7) + 1));
+        const delta = qh & 0x8000 ? -0.125 : 0.125;
+        for (let l = 0; l < 4; l++) {
+          const pt = grid(type)[b[o + 2 + 4 * j + l] | (((qh >> (3 * l)) & 7) << 8)];
+          for (let i = 0; i < 8; i++) y[yo + 32 * j + 8 * l + i] = f(dl * f(int8(pt[i]) + delta));
+        }
+      }
+      return;
+    }
+    case 'iq1_m': {
+      const sc = [0, 1, 2, 3].map((k) => b[o + 48 + 2 * k] | (b[o + 49 + 2 * k] << 8));
+      const dBits = (sc[0] >> 12) | ((sc[1] >> 8) & 0xf0) | ((sc[2] >> 4) & 0xf00) | (sc[3] & 0xf000);
+      const d = half(new Uint8Array([dBits & 255, dBits >> 8]), 0);
+      for (let g = 0; g < 32; g++) {
+        const h = g >> 1;
+        const dl = f(d * (2 * ((sc[h >> 2] >> (3 * (h & 3))) & 7) + 1));
+        const nib = (b[o + 32 + (g >> 1)] >> (4 * (g & 1))) & 15;
+        const delta = nib & 8 ? -0.125 : 0.125;
+        const pt = grid(type)[b[o + g] | ((nib & 7) << 8)];
+        for (let i = 0; i < 8; i++) y[yo + 8 * g + i] = f(dl * f(int8(pt[i]) + delta));
+      }
+      return;
+    }
+    case 'tq1_0': {
+      const d = half(b, o + 52);
+      for (let e = 0; e < 256; e++) {
+        const [byte, n] =
+          e < 160
+            ? [e % 32, Math.floor(e / 32)]
+            : e < 240
+              ? [32 + ((e - 160) % 16), Math.floor((e - 160) / 16)]
+              : [48 + ((e - 240) % 4), Math.floor((e - 240) / 4)];
+        y[yo + e] = f((trit(b[o + byte], n) - 1) * d);
+      }
+      return;
+    }
+    case 'tq2_0': {
+      const d = half(b, o + 64);
+      for (let e = 0; e < 256; e++)
+        y[yo + e] = f((((b[o + 32 * (e >> 7) + (e & 31)] >> (2 * ((e >> 5) & 3))) & 3) - 1) * d);
+      return;
+    }
     case 'q8_0': {
       const d = half(b, o);
       for (let i = 0; i < 32; i++) y[yo + i] = f(d * int8(b[o + 2 + i]));
@@ -137,6 +267,15 @@ export const BLOCK: Record<string, [number, number]> = {
   q6_k: [256, 210],
   iq4_nl: [32, 18],
   iq4_xs: [256, 136],
+  iq2_xxs: [256, 66],
+  iq2_xs: [256, 74],
+  iq2_s: [256, 82],
+  iq3_xxs: [256, 98],
+  iq3_s: [256, 110],
+  iq1_s: [256, 50],
+  iq1_m: [256, 56],
+  tq1_0: [256, 54],
+  tq2_0: [256, 66],
 };
 /** Decodes rows x cols weights of `type` blocks (rows back to back). */
 export function decodeTs(type: string, bytes: Uint8Array, rows: number, cols: number): Float32Array {

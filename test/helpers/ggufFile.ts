@@ -27,7 +27,7 @@ const u64 = (v: number | bigint) => {
 };
 const str = (s: string) => Buffer.concat([u64(Buffer.byteLength(s)), Buffer.from(s, 'utf8')]);
 
-/** ggml type ids of the twelve block types bitsmith reads and writes. */
+/** ggml type ids of the block types bitsmith reads and writes. */
 export const GGML_ID: Readonly<Record<string, number>> = {
   q4_0: 2,
   q4_1: 3,
@@ -41,6 +41,15 @@ export const GGML_ID: Readonly<Record<string, number>> = {
   q6_k: 14,
   iq4_nl: 20,
   iq4_xs: 23,
+  iq2_xxs: 16,
+  iq2_xs: 17,
+  iq3_xxs: 18,
+  iq1_s: 19,
+  iq3_s: 21,
+  iq2_s: 22,
+  iq1_m: 29,
+  tq1_0: 34,
+  tq2_0: 35,
 };
 
 /** A GGUF v3 file with string key/values (general.architecture first) and the tensors. */
@@ -82,6 +91,15 @@ const HALF_FIELDS: Readonly<Record<string, number[]>> = {
   q6_k: [208],
   iq4_nl: [0],
   iq4_xs: [0],
+  iq2_xxs: [0],
+  iq2_xs: [0],
+  iq2_s: [0],
+  iq3_xxs: [0],
+  iq3_s: [0],
+  iq1_s: [0],
+  iq1_m: [], // d is the top nibbles of the four u16 scale words (48..55): set below
+  tq1_0: [52],
+  tq2_0: [64],
 };
 
 /** `blocks` hand-made blocks of `type`: random code/sub-scale bytes, finite f16 scales in [2^-10, 2^-6). */
@@ -96,6 +114,13 @@ export function randomBlocks(type: string, blocks: number, seed: number): Buffer
       // exponent 5..8 (2^-10 .. 2^-7), random mantissa and sign.
       const h = ((next() & 1) << 15) | ((5 + (next() & 3)) << 10) | ((next() << 2) & 0x3ff);
       b.writeUInt16LE(h, k * bb + f);
+    }
+    if (type === 'iq1_m') {
+      const h = ((next() & 1) << 15) | ((5 + (next() & 3)) << 10) | ((next() << 2) & 0x3ff);
+      for (let w = 0; w < 4; w++) {
+        const at = k * bb + 48 + 2 * w;
+        b.writeUInt16LE((b.readUInt16LE(at) & 0x0fff) | (((h >> (4 * w)) & 15) << 12), at);
+      }
     }
   }
   return b;

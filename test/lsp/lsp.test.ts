@@ -28,11 +28,13 @@ import type {
 } from 'vscode-languageserver-protocol';
 import type { BudgetResult } from '../../server/src/protocol';
 import { MANY_TENSORS, writeManyTensorModel } from '../helpers/manyTensors';
+import { COMMIT_A, makeHfRepo } from '../helpers/hfCache';
 
 const root = path.join(__dirname, '../..');
 const serverJs = path.join(root, 'dist/server.js');
 const modelDir = path.join(root, 'examples/stories260K');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-lsp-'));
+const hubCache = path.join(tmp, 'hf-hub');
 
 /** Writes a recipe into the temp folder and returns its URI. */
 function recipe(name: string, text: string): { uri: string; text: string; file: string } {
@@ -111,7 +113,15 @@ describe('language server over stdio', function () {
       });
       assert.equal(b.status, 0, b.stderr);
     }
-    server = spawn(process.execPath, [serverJs, '--stdio'], { cwd: tmp, stdio: ['pipe', 'pipe', 'pipe'] });
+    // A Hugging Face cache the server finds through HF_HUB_CACHE (model "tiny/stories260K").
+    const files: Record<string, Buffer> = {};
+    for (const f of fs.readdirSync(modelDir)) files[f] = fs.readFileSync(path.join(modelDir, f));
+    makeHfRepo(hubCache, 'tiny/stories260K', [{ hash: COMMIT_A, files }]);
+    server = spawn(process.execPath, [serverJs, '--stdio'], {
+      cwd: tmp,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, HF_HUB_CACHE: hubCache },
+    });
     server.stderr!.on('data', (d) => process.stderr.write(`[server] ${d}`));
     conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
     conn.onNotification('textDocument/publishDiagnostics', (p: PublishDiagnosticsParams) => {
@@ -298,6 +308,25 @@ describe('language server over stdio', function () {
       d.diagnostics.filter((x) => x.code === 'tensor/group-mismatch'),
       [],
     );
+  });
+
+  it('a Hugging Face id: no errors, and the hover on model shows the revision, commit and snapshot folder', async () => {
+    const text = 'model "tiny/stories260K"\ndefaults { format int8; group channel }\n';
+    const r = await open('hub.quant', text);
+    const d = await diagnosticsFor(r.uri);
+    assert.deepEqual(
+      d.diagnostics.filter((x) => x.severity === 1),
+      [],
+    );
+    const h: Hover = await conn.sendRequest('textDocument/hover', {
+      textDocument: { uri: r.uri },
+      position: pos(text, 'model', 1),
+    });
+    const v = (h.contents as MarkupContent).value;
+    assert.match(v, /\*\*Model\*\* `tiny\/stories260K` from the Hugging Face cache/);
+    assert.ok(v.includes(`\`main\` → commit \`${COMMIT_A}\``), v);
+    assert.ok(v.includes(path.join(hubCache, 'models--tiny--stories260K', 'snapshots', COMMIT_A)), v);
+    assert.match(v, /from HF_HUB_CACHE/);
   });
 
   it('calibration: the hover says what the forward pass runs; a model it cannot run is an error on the line', async () => {

@@ -74,13 +74,16 @@ describe('run contract (cli/src/run/contract.schema.json)', function () {
       assert.ok(members.has(k), `no example job sends ${k}`);
   });
 
-  it('the native parser reads every member of the job', () => {
-    const src = fs.readFileSync(path.join(root, 'native/src/napi/run_api.cc'), 'utf8');
+  it('the native parsers read every member of the job', () => {
+    // The job's own members in run_api.cc; each tensor's quantizer config in quant_config.cc.
+    const src = ['run_api.cc', 'quant_config.cc']
+      .map((f) => fs.readFileSync(path.join(root, 'native/src/napi', f), 'utf8'))
+      .join('\n');
     const literals = new Set([...src.matchAll(/"([A-Za-z_][A-Za-z0-9_]*)"/g)].map((m) => m[1]));
     const names = propertyNames(schema, defs.job);
     assert.ok(names.length > 30);
     const unread = names.filter(([k]) => !literals.has(k)).map(([, p]) => p);
-    assert.deepEqual(unread, [], 'job members napi/run_api.cc never reads');
+    assert.deepEqual(unread, [], 'job members napi/run_api.cc and quant_config.cc never read');
   });
 
   it('every event type the runner emits is declared by core/src/runReport.ts', () => {

@@ -568,7 +568,7 @@ describe('native forward pass', () => {
       assert.throws(
         () => fwd.config(d),
         (e: Error & { code?: string }) =>
-          e.code === 'forward/bad-config' && /"rope_theta" must be a number/.test(e.message),
+          e.code === 'forward/bad-config' && /"rope_theta" must be a positive number/.test(e.message),
       );
       withValue('rms_norm_eps', '1e-400');
       assert.equal(fwd.config(d).normEps, 0);

@@ -34,6 +34,8 @@ interface GgmlAddon {
 const addon = require('../../native') as GgmlAddon;
 
 const TYPES = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs'];
+// The i-quants of 1 to 3 bits and the ternary blocks (their own tests: ggml-iq.test.ts).
+const LOW = ['iq2_xxs', 'iq2_xs', 'iq2_s', 'iq3_xxs', 'iq3_s', 'iq1_s', 'iq1_m', 'tq1_0', 'tq2_0'];
 
 // ---- data ------------------------------------------------------------------------------
 function rng(seed: number): () => number {
@@ -124,11 +126,11 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 describe('ggml block codecs', function () {
   this.timeout(120000);
 
-  it('lists the twelve types with their ggml block sizes and type ids', () => {
+  it('lists the types with their ggml block sizes and type ids', () => {
     const t = addon.ggmlTypes();
     assert.deepEqual(
       t.map((x) => x.name),
-      TYPES,
+      [...TYPES, ...LOW],
     );
     for (const x of t) {
       assert.deepEqual([x.blockWeights, x.blockBytes], BLOCK[x.name], x.name);
@@ -136,7 +138,7 @@ describe('ggml block codecs', function () {
     }
     assert.deepEqual(
       t.map((x) => x.ggmlId),
-      [2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 20, 23],
+      [2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 20, 23, 16, 17, 22, 18, 21, 19, 29, 34, 35],
     );
   });
 
@@ -363,7 +365,7 @@ describe('ggml block codecs', function () {
       // 40 rows x 256; bad values in rows 31 and 7 (later in the row), so the first is row 7's.
       const rows = 40,
         cols = 256;
-      for (const type of TYPES) {
+      for (const type of [...TYPES, ...LOW]) {
         for (const [at, bad] of [
           [7 * cols + 200, NaN],
           [7 * cols + 3, Infinity],

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 
 import { readModelHeader } from '../../core/src/index';
 import { readGgufHeader } from '../../core/src/models/gguf';
-import { BLOCK, decodeTs } from '../helpers/ggmlDecode';
+import { BLOCK, decodeTs, setIqGrids } from '../helpers/ggmlDecode';
+import { readIqGrids } from '../helpers/iqGrids';
 import { GGML_ID, ggufFile, randomBlocks, setBlockScale } from '../helpers/ggufFile';
 
 const root = path.join(__dirname, '../..');
@@ -45,6 +46,7 @@ interface Addon {
   readTensor(p: string, name: string): Float32Array;
   startRun(job: Job, onEvent: (e: Ev) => void): { cancel(): void; done: Promise<Ev> };
   ggmlEncode(type: string, data: Float32Array, rows: number, cols: number, options?: { threads?: number }): Uint8Array;
+  ggmlDecode(type: string, bytes: Uint8Array, rows: number, cols: number): Float32Array;
   quantize(data: Float32Array, rows: number, cols: number, config: Record<string, unknown>): { dequant: Float32Array };
 }
 type CodedError = Error & { code?: string; tensor?: string };
@@ -62,6 +64,7 @@ before(function () {
     this.skip();
   }
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-ggufsrc-'));
+  setIqGrids(readIqGrids(addon.ggmlDecode));
 });
 after(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
@@ -186,11 +189,11 @@ describe('GGUF sources with ggml block tensors', () => {
       expectCode(() => addon.readTensor(file, 'w'), 'model/truncated', '"w"', 'past the end');
     });
 
-    it('a ggml type without a decoder (IQ2_XXS) is listed but not read; an infinite scale is a non-finite weight', async () => {
-      const file = tmpPath('iq2.gguf');
-      fs.writeFileSync(file, ggufFile([{ name: 'w', ne: [256, 1], type: 16, data: Buffer.alloc(66) }]));
-      assert.equal(addon.modelInfo(file).tensors[0].dtype, 'IQ2_XXS');
-      expectCode(() => addon.readTensor(file, 'w'), 'model/unsupported-dtype', '"w"', 'IQ2_XXS', 'cannot decode');
+    it('a ggml type without a decoder (Q8_K) is listed but not read; an infinite scale is a non-finite weight', async () => {
+      const file = tmpPath('q8k.gguf');
+      fs.writeFileSync(file, ggufFile([{ name: 'w', ne: [256, 1], type: 15, data: Buffer.alloc(292) }]));
+      assert.equal(addon.modelInfo(file).tensors[0].dtype, 'Q8_K');
+      expectCode(() => addon.readTensor(file, 'w'), 'model/unsupported-dtype', '"w"', 'Q8_K', 'cannot decode');
       const r = await run({
         model: file,
         tensors: [{ name: 'w', shape: [1, 256], action: 'quantize', config: { format: 'int4', group: 32 } }],

@@ -11,6 +11,7 @@ import * as path from 'path';
 import { readGgufHeader } from '../../core/src/models/gguf';
 import { readModelHeader } from '../../core/src/models/load';
 import { buildGgufSpec, GGML_TYPE_ID, ggufModelProblem, LLAMA_FTYPE } from '../../core/src/export/gguf';
+import { ggufNativeSpec } from '../../core/src/export/ggufEncode';
 
 const root = path.resolve(__dirname, '..', '..');
 const FIXTURE = path.join(root, 'examples/stories260K');
@@ -34,7 +35,7 @@ interface Job {
   tensors: JobTensor[];
   threads?: number;
   output?: { kind: 'fake'; path: string };
-  gguf?: { path: string; spec: string };
+  gguf?: { path: string; spec: string; raw?: Buffer[] };
   calibration?: { kind: 'generated'; samples?: number; length?: number; seed?: number };
 }
 interface Addon {
@@ -93,14 +94,7 @@ function jobFor(
     model,
     tensors,
     threads: 2,
-    gguf: {
-      path: out.gguf,
-      spec: JSON.stringify({
-        metadata: spec.metadata,
-        tensors: spec.tensors,
-        copySourceMetadata: spec.copySourceMetadata === true,
-      }),
-    },
+    gguf: { path: out.gguf, ...ggufNativeSpec(spec) },
   };
   if (out.fake) job.output = { kind: 'fake', path: out.fake };
   return { job, spec };
@@ -349,7 +343,7 @@ describe('GGUF writer (output gguf)', () => {
     );
     assert.match(ggufModelProblem({ ...header, config: { ...header.config, model_type: 'gpt2' } })!, /Llama-family/);
     assert.equal(ggufModelProblem(header), undefined);
-    assert.match(tied.notes.join(' '), /without a tokenizer/);
+    assert.match(tied.warnings.join(' '), /without a tokenizer/);
   });
 
   it('refuses a format GGUF cannot store, naming the tensor; nothing is written', async () => {
@@ -409,63 +403,246 @@ describe('GGUF writer (output gguf)', () => {
 });
 
 describe('GGUF tokenizer metadata from tokenizer.json', () => {
-  const header = () => readModelHeader(FIXTURE);
-  function specWith(tokenizer: unknown) {
+  /** A copy of the fixture with these tokenizer files (and config.json changes). */
+  function specWith(tokenizer: unknown, files: Record<string, unknown> = {}, config: Record<string, unknown> = {}) {
     const dir = fs.mkdtempSync(path.join(tmp, 'tok-'));
-    for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(dir, f));
+    fs.copyFileSync(path.join(FIXTURE, 'model.safetensors'), path.join(dir, 'model.safetensors'));
+    const base = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'config.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...base, ...config }));
     fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
+    for (const [name, v] of Object.entries(files))
+      fs.writeFileSync(path.join(dir, name), typeof v === 'string' ? v : JSON.stringify(v));
     return {
       dir,
       spec: buildGgufSpec({ model: readModelHeader(dir), formats: {}, name: 'x', version: '0', recipeText: '' }),
     };
   }
-  const kv = (spec: ReturnType<typeof buildGgufSpec>, key: string) => spec.metadata.find((m) => m.key === key);
+  const kv = (spec: ReturnType<typeof buildGgufSpec>, key: string) => spec.metadata.find((m) => m.key === key)?.value;
+  const byteLevel = {
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+  };
 
-  it('byte-level BPE becomes tokenizer.ggml.model gpt2 with tokens, types and merges', () => {
-    const vocab: Record<string, number> = { a: 3, b: 4, ab: 5 };
+  it('byte-level BPE: gpt2 with tokens, types, merges (pairs with spaces as U+0120); an unknown pre-tokenizer is named', () => {
+    const vocab: Record<string, number> = { a: 3, b: 4, ab: 5, Ġ: 6, Ġa: 7, 'x y': 8 };
     const { spec } = specWith({
-      model: { type: 'BPE', vocab, merges: ['a b', ['ab', 'b']] },
-      added_tokens: [{ id: 1, content: '<|begin|>', special: true }],
+      model: { type: 'BPE', vocab, merges: ['a b', ['Ġ', 'a'], ['x', ' y']] },
+      added_tokens: [
+        { id: 1, content: '<|begin|>', special: true },
+        { id: 9, content: '<tool>', special: false },
+        { id: 10, content: '<|looks|>', special: false },
+      ],
+      ...byteLevel,
     });
-    assert.equal(kv(spec, 'tokenizer.ggml.model')!.value, 'gpt2');
-    const tokens = kv(spec, 'tokenizer.ggml.tokens')!.value as string[];
-    assert.equal(tokens.length, 512, 'padded to the vocab size');
-    assert.deepEqual(tokens.slice(1, 6), ['<|begin|>', '[PAD2]', 'a', 'b', 'ab']);
-    const types = kv(spec, 'tokenizer.ggml.token_type')!.value as number[];
-    assert.deepEqual(types.slice(1, 6), [3, 5, 1, 1, 1]);
-    assert.deepEqual(kv(spec, 'tokenizer.ggml.merges')!.value, ['a b', 'ab b']);
-    assert.equal(kv(spec, 'tokenizer.ggml.bos_token_id')!.value, 1);
-    assert.equal(kv(spec, 'tokenizer.ggml.eos_token_id')!.value, 2);
+    assert.equal(kv(spec, 'tokenizer.ggml.model'), 'gpt2');
+    const tokens = kv(spec, 'tokenizer.ggml.tokens') as string[];
+    assert.equal(tokens.length, 512, 'padded to config.json vocab_size');
+    assert.deepEqual(tokens.slice(0, 11), [
+      '[PAD0]',
+      '<|begin|>',
+      '[PAD2]',
+      'a',
+      'b',
+      'ab',
+      'Ġ',
+      'Ġa',
+      'x y',
+      '<tool>',
+      '<|looks|>',
+    ]);
+    const types = kv(spec, 'tokenizer.ggml.token_type') as Int32Array;
+    assert.ok(types instanceof Int32Array, 'types cross to native as bytes');
+    assert.deepEqual(Array.from(types.slice(0, 11)), [5, 3, 5, 1, 1, 1, 1, 1, 1, 4, 3]);
+    assert.deepEqual(kv(spec, 'tokenizer.ggml.merges'), ['a b', 'Ġ a', 'x Ġy']);
+    assert.equal(kv(spec, 'tokenizer.ggml.pre'), 'default');
+    assert.match(
+      spec.warnings.join(' '),
+      /tokenizer\.ggml\.pre: llama\.cpp's converter does not recognise this pre-tokenizer \(check-text hash [0-9a-f]{12}…\); written as "default"/,
+    );
+    // No tokenizer_config.json: bos / eos from config.json; the post-processor adds nothing.
+    assert.equal(kv(spec, 'tokenizer.ggml.bos_token_id'), 1);
+    assert.equal(kv(spec, 'tokenizer.ggml.eos_token_id'), 2);
+    assert.equal(kv(spec, 'tokenizer.ggml.add_bos_token'), false);
+    assert.equal(kv(spec, 'tokenizer.ggml.scores'), undefined);
     assert.equal(spec.tokenizer, 'tokenizer.json');
-    assert.deepEqual(spec.notes, []);
-    assert.ok(header());
+  });
+
+  it('special ids: tokenizer_config.json by text first, then config.json (a list gives its first id), then generation_config.json', () => {
+    const vocab: Record<string, number> = { a: 3 };
+    const added = [
+      { id: 10, content: '<s>', special: true },
+      { id: 11, content: '<|eot_id|>', special: true },
+      { id: 12, content: '<|eom_id|>', special: true },
+      { id: 13, content: '<|end_of_text|>', special: true },
+      { id: 14, content: '<pad>', special: true },
+    ];
+    const tok = { model: { type: 'BPE', vocab, merges: [] }, added_tokens: added, ...byteLevel };
+    const a = specWith(tok, {
+      'tokenizer_config.json': { bos_token: '<s>', eos_token: { content: '<|eot_id|>' } },
+    }).spec;
+    assert.equal(kv(a, 'tokenizer.ggml.bos_token_id'), 10);
+    assert.equal(kv(a, 'tokenizer.ggml.eos_token_id'), 11);
+    assert.equal(kv(a, 'tokenizer.ggml.eot_token_id'), 11);
+    assert.equal(kv(a, 'tokenizer.ggml.eom_token_id'), 12);
+    const b = specWith(
+      tok,
+      { 'generation_config.json': { eos_token_id: [13, 11], pad_token_id: 14 } },
+      { bos_token_id: undefined, eos_token_id: undefined },
+    ).spec;
+    assert.equal(kv(b, 'tokenizer.ggml.eos_token_id'), 13, "the first of generation_config.json's list");
+    assert.equal(kv(b, 'tokenizer.ggml.padding_token_id'), 14);
+    assert.equal(kv(b, 'tokenizer.ggml.bos_token_id'), undefined);
+    const c = specWith(tok, {}, { bos_token_id: undefined, eos_token_id: [13, 11, 3] }).spec;
+    assert.equal(kv(c, 'tokenizer.ggml.eos_token_id'), 13);
+    // 3 ("a") ends sequences for the model but is no llama.cpp end-of-generation token.
+    assert.match(c.warnings.join(' '), /end-of-sequence id 3 \("a"\), which llama\.cpp does not stop at/);
+    const none = specWith(tok, {}, { bos_token_id: undefined, eos_token_id: undefined }).spec;
+    assert.match(
+      none.warnings.join(' '),
+      /tokenizer\.ggml\.eos_token_id: no eos token in tokenizer_config\.json, config\.json or generation_config\.json; llama\.cpp then uses id 11/,
+    );
+  });
+
+  it('add_bos / add_eos from the post-processor, tokenizer_config.json flags winning', () => {
+    const vocab: Record<string, number> = { a: 3 };
+    const post = {
+      type: 'TemplateProcessing',
+      single: [
+        { SpecialToken: { id: '<s>', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '</s>', type_id: 0 } },
+      ],
+    };
+    const tok = {
+      model: { type: 'BPE', vocab, merges: [] },
+      added_tokens: [
+        { id: 1, content: '<s>', special: true },
+        { id: 2, content: '</s>', special: true },
+      ],
+      post_processor: post,
+      ...byteLevel,
+    };
+    const cfg = { bos_token: '<s>', eos_token: '</s>' };
+    const a = specWith(tok, { 'tokenizer_config.json': cfg }).spec;
+    assert.equal(kv(a, 'tokenizer.ggml.add_bos_token'), true);
+    assert.equal(kv(a, 'tokenizer.ggml.add_eos_token'), true);
+    const b = specWith(tok, { 'tokenizer_config.json': { ...cfg, add_bos_token: false, add_eos_token: false } }).spec;
+    assert.equal(kv(b, 'tokenizer.ggml.add_bos_token'), false);
+    assert.equal(kv(b, 'tokenizer.ggml.add_eos_token'), false);
+  });
+
+  it('chat templates: tokenizer_config.json string or named list, chat_template.jinja with additional templates', () => {
+    const tok = { model: { type: 'BPE', vocab: { a: 3 }, merges: [] }, ...byteLevel };
+    const s = specWith(tok, { 'tokenizer_config.json': { chat_template: '{{ messages }}' } }).spec;
+    assert.equal(kv(s, 'tokenizer.chat_template'), '{{ messages }}');
+    const named = specWith(tok, {
+      'tokenizer_config.json': {
+        chat_template: [
+          { name: 'default', template: 'D' },
+          { name: 'tool use', template: 'T' },
+        ],
+      },
+    }).spec;
+    assert.equal(kv(named, 'tokenizer.chat_template'), 'D');
+    assert.equal(kv(named, 'tokenizer.chat_template.tool_use'), 'T');
+    assert.deepEqual(kv(named, 'tokenizer.chat_templates'), ['tool_use']);
+    const { dir } = specWith(tok, { 'chat_template.jinja': 'J' });
+    fs.mkdirSync(path.join(dir, 'additional_chat_templates'));
+    fs.writeFileSync(path.join(dir, 'additional_chat_templates', 'rag.jinja'), 'R');
+    const jinja = buildGgufSpec({ model: readModelHeader(dir), formats: {}, name: 'x', version: '0', recipeText: '' });
+    assert.equal(kv(jinja, 'tokenizer.chat_template'), 'J');
+    assert.equal(kv(jinja, 'tokenizer.chat_template.rag'), 'R');
+    const none = specWith(tok).spec;
+    assert.equal(kv(none, 'tokenizer.chat_template'), undefined);
+    assert.match(none.notes.join(' '), /no chat template/);
   });
 
   it('a SentencePiece-style (byte-fallback) BPE becomes llama with scores and byte tokens; the file reads back', async () => {
-    const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2, '<0x0A>': 3, '▁the': 4 };
+    const vocab: Record<string, number> = {
+      '<unk>': 0,
+      '<s>': 1,
+      '</s>': 2,
+      '<0x0A>': 3,
+      '▁': 4,
+      t: 5,
+      h: 6,
+      '▁t': 7,
+      th: 8,
+      '▁th': 9,
+    };
     const { dir, spec } = specWith({
-      model: { type: 'BPE', vocab, merges: [], byte_fallback: true },
-      added_tokens: [{ id: 0, content: '<unk>', special: true }],
+      model: { type: 'BPE', vocab, merges: ['t h', '▁ t', '▁t h', '▁ th'], byte_fallback: true, unk_token: '<unk>' },
+      added_tokens: [
+        { id: 0, content: '<unk>', special: true },
+        { id: 1, content: '<s>', special: true },
+        { id: 10, content: '▁user▁text', special: false },
+      ],
+      normalizer: {
+        type: 'Sequence',
+        normalizers: [
+          { type: 'Prepend', prepend: '▁' },
+          { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+        ],
+      },
     });
-    assert.equal(kv(spec, 'tokenizer.ggml.model')!.value, 'llama');
-    const types = kv(spec, 'tokenizer.ggml.token_type')!.value as number[];
-    assert.deepEqual(types.slice(0, 5), [3, 1, 1, 6, 1]);
-    assert.equal(kv(spec, 'tokenizer.ggml.unknown_token_id')!.value, 0);
-    assert.equal((kv(spec, 'tokenizer.ggml.scores')!.value as number[]).length, 512);
+    assert.equal(kv(spec, 'tokenizer.ggml.model'), 'llama');
+    assert.equal(kv(spec, 'tokenizer.ggml.pre'), 'default');
+    const types = kv(spec, 'tokenizer.ggml.token_type') as Int32Array;
+    assert.deepEqual(Array.from(types.slice(0, 11)), [2, 3, 1, 6, 1, 1, 1, 1, 1, 1, 4]);
+    assert.equal((kv(spec, 'tokenizer.ggml.tokens') as string[])[10], ' user text', 'user-defined: ▁ as spaces');
+    const scores = kv(spec, 'tokenizer.ggml.scores') as Float32Array;
+    // "th" rank 0, "▁t" 1, "▁th" 2 (its first merge); tokens no merge makes rank after all merges.
+    assert.deepEqual([scores[8] + 0, scores[7], scores[9]], [0, -1, -2]);
+    assert.equal(scores[5], -(4 + 5));
+    assert.equal(kv(spec, 'tokenizer.ggml.unknown_token_id'), 0);
+    assert.equal(kv(spec, 'tokenizer.ggml.add_space_prefix'), true);
     const gguf = path.join(dir, 't.gguf');
     const { job } = jobFor(dir, () => undefined, { gguf });
     const r = await run(job);
     assert.equal(r.error, undefined, r.error?.message);
-    const md = readGgufHeader(gguf).metadata;
+    const md = readGgufHeader(gguf, { keepArrays: true }).metadata;
     assert.equal(md['tokenizer.ggml.model'], 'llama');
     const toks = md['tokenizer.ggml.tokens'] as string[];
-    assert.deepEqual(toks.slice(0, 5), ['<unk>', '<s>', '</s>', '<0x0A>', '▁the']);
+    assert.deepEqual(toks.slice(0, 5), ['<unk>', '<s>', '</s>', '<0x0A>', '▁']);
+    assert.equal(toks.length, 512);
+    assert.deepEqual(
+      (md['tokenizer.ggml.scores'] as number[]).slice(7, 10).map((x) => x + 0),
+      [-1, 0, -2],
+    );
+    assert.deepEqual((md['tokenizer.ggml.token_type'] as number[]).slice(0, 4), [2, 3, 1, 6]);
   });
 
-  it('other tokenizer models are not converted, and the run says so', () => {
-    const { spec } = specWith({ model: { type: 'Unigram', vocab: [] } });
-    assert.equal(spec.tokenizer, 'none');
-    assert.match(spec.notes.join(' '), /Unigram is not converted/);
+  it('a Unigram tokenizer becomes llama with its own scores, and the difference in segmentation is named', () => {
+    const { spec } = specWith({
+      model: {
+        type: 'Unigram',
+        unk_id: 0,
+        vocab: [
+          ['<unk>', 0],
+          ['<s>', 0],
+          ['▁a', -1.5],
+          ['b', -3.25],
+        ],
+        byte_fallback: false,
+      },
+      added_tokens: [{ id: 1, content: '<s>', special: true }],
+    });
+    assert.equal(kv(spec, 'tokenizer.ggml.model'), 'llama');
+    assert.deepEqual(Array.from((kv(spec, 'tokenizer.ggml.scores') as Float32Array).slice(2, 4)), [-1.5, -3.25]);
+    assert.deepEqual(Array.from((kv(spec, 'tokenizer.ggml.token_type') as Int32Array).slice(0, 4)), [2, 3, 1, 1]);
+    assert.match(spec.warnings.join(' '), /Unigram tokenizer .* tokenization can differ/);
+  });
+
+  it('what cannot be converted is written without a tokenizer, and the warning says why', () => {
+    const wp = specWith({ model: { type: 'WordPiece', vocab: { a: 0 } } }).spec;
+    assert.equal(wp.tokenizer, 'none');
+    assert.match(
+      wp.warnings.join(' '),
+      /written without a tokenizer: tokenizer\.json model type WordPiece has no llama\.cpp equivalent/,
+    );
+    const big = specWith({ model: { type: 'BPE', vocab: { a: 0, b: 600 }, merges: [] }, ...byteLevel }).spec;
+    assert.equal(big.tokenizer, 'none');
+    assert.match(big.warnings.join(' '), /token id 600, beyond config\.json vocab_size 512/);
   });
 });
 

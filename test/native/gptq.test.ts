@@ -43,7 +43,12 @@ interface Addon {
   gptq(W: Float32Array, rows: number, cols: number, H: Float64Array, cfg: Cfg, o: Opts & { detail: true }): Detail;
   grid(name: 'nf4' | 'fp4'): number[];
   ggmlDecode(type: string, bytes: Uint8Array, rows: number, cols: number): Float32Array;
-  quantize(W: Float32Array, rows: number, cols: number, cfg: Cfg & { metrics?: boolean }): { dequant: Float32Array };
+  quantize(
+    W: Float32Array,
+    rows: number,
+    cols: number,
+    cfg: Cfg & { metrics?: boolean; importance?: Float32Array },
+  ): { dequant: Float32Array };
   f16Round(x: number): number;
 }
 const addon = require(path.resolve(__dirname, '..', '..', 'native')) as Addon;
@@ -322,10 +327,13 @@ describe('native GPTQ', () => {
     for (let i = 0; i < 64; i++) H[i * 64 + i] = 1;
     assert.throws(
       () => addon.gptq(W, 1, 64, H, { format: 'ternary' }),
-      /gptq runs on the int2\.\.int8, nf4, fp4, fp8, mxfp4\/mxfp8\/nvfp4 grids and the q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k blocks here, not ternary/,
+      /gptq runs on the int2\.\.int8, nf4, fp4, fp8, mxfp4\/mxfp8\/nvfp4 grids and the ggml blocks here, not ternary/,
     );
     const eye = (n: number) => new Float64Array(n * n).map((_, i) => (i % (n + 1) === 0 ? 1 : 0));
-    assert.throws(() => addon.gptq(new Float32Array(256), 1, 256, eye(256), { format: 'q3_k' }), /not q3_k/);
+    assert.throws(
+      () => addon.gptq(new Float32Array(256), 1, 256, eye(256), { format: 'iq2_s' }, { actOrder: true }),
+      /quantizes iq2_s in groups of 8 columns at once.*act_order does not combine with it/,
+    );
     assert.throws(
       () => addon.gptq(new Float32Array(80), 2, 40, eye(40), { format: 'q4_0' }),
       /blocks of 32 weights: a row of 40/,
@@ -493,6 +501,85 @@ describe('native GPTQ', () => {
             eFast = outputError(W, fast.dequant, rows, n, H);
           assert.ok(Math.abs(eFast - eRef) <= 0.02 * eRef, `output error: fast ${eFast}, reference ${eRef}`);
           assert.ok(eFast < 0.9 * outputError(W, rtn, rows, n, H), 'gptq beats RTN');
+        }
+      });
+  });
+
+  // The types gptq reached last: the k-quants q2_k, q3_k, iq4_xs (sub-block scales), iq4_nl,
+  // the ternary tq1_0 / tq2_0, and the i-quants, whose groups of 8 columns are one lattice
+  // point, quantized together (no act_order). RTN here is the importance-weighted encoder
+  // with diag(H) as importance (what a calibrated rtn run does).
+  describe('ggml blocks: the k-quants q2_k, q3_k, iq4_xs, iq4_nl, ternary and i-quants', () => {
+    const rows = 12,
+      n = 512;
+    const W = heavy(rows * n, 31);
+    const H = hessian(256, n, 12, [3, 100]);
+    const diagH = new Float32Array(n).map((_, i) => H[i * n + i]);
+    const JOINT = new Set(['iq2_xxs', 'iq2_xs', 'iq2_s', 'iq3_xxs', 'iq3_s', 'iq1_s', 'iq1_m']);
+    const BLOCKS: Record<string, [number, number]> = {
+      q2_k: [256, 84],
+      q3_k: [256, 110],
+      iq4_xs: [256, 136],
+      iq4_nl: [32, 18],
+      tq1_0: [256, 54],
+      tq2_0: [256, 66],
+      iq2_xxs: [256, 66],
+      iq2_xs: [256, 74],
+      iq2_s: [256, 82],
+      iq3_xxs: [256, 98],
+      iq3_s: [256, 110],
+      iq1_s: [256, 50],
+      iq1_m: [256, 56],
+    };
+    for (const format of [
+      'q2_k',
+      'q3_k',
+      'iq4_xs',
+      'iq4_nl',
+      'tq1_0',
+      'tq2_0',
+      'iq2_xxs',
+      'iq2_xs',
+      'iq2_s',
+      'iq3_xxs',
+      'iq3_s',
+      'iq1_s',
+      'iq1_m',
+    ])
+      it(`${format}: the blocks decode to the reconstruction, fast agrees with the reference, and beats RTN`, () => {
+        const rtn = outputError(
+          W,
+          addon.quantize(W, rows, n, { format, metrics: false, importance: diagH }).dequant,
+          rows,
+          n,
+          H,
+        );
+        // Blocks of 60 columns: a block boundary that would split a group of 8 moves down to one that does not.
+        const variants: Opts[] = JOINT.has(format)
+          ? [{ block: 64 }, { block: 60 }]
+          : [{ block: 64 }, { block: 64, actOrder: true }];
+        for (const o of variants) {
+          const ref = addon.gptq(W, rows, n, H, { format }, { ...o, reference: true, detail: true });
+          const fast = addon.gptq(W, rows, n, H, { format }, { ...o, threads: 2, detail: true });
+          for (const r of [ref, fast]) {
+            const [bw, bb] = BLOCKS[format];
+            assert.equal(r.stored.codes.length, ((rows * n) / bw) * bb, 'whole blocks');
+            assert.deepEqual(
+              addon.ggmlDecode(format, r.stored.codes, rows, n),
+              r.dequant,
+              'the blocks decode to the reconstruction',
+            );
+          }
+          const eRef = outputError(W, ref.dequant, rows, n, H),
+            eFast = outputError(W, fast.dequant, rows, n, H);
+          assert.ok(
+            Math.abs(eFast - eRef) <= 0.05 * eRef,
+            `${JSON.stringify(o)}: output error fast ${eFast}, reference ${eRef}`,
+          );
+          assert.ok(
+            eRef < 0.5 * rtn && eFast < 0.5 * rtn,
+            `${JSON.stringify(o)}: gptq ${eRef} / ${eFast} vs rtn ${rtn}`,
+          );
         }
       });
   });

@@ -527,7 +527,7 @@ describe('native model readers', () => {
         { name: 'f16', ne: [6], type: 1, data: f16buf(w) },
         { name: 'bf16', ne: [2, 3], type: 30, data: bf16buf(w) },
         { name: 'q4', ne: [32, 2], type: 2, data: Buffer.alloc(36) },
-        { name: 'iq2', ne: [256], type: 16, data: Buffer.alloc(66) },
+        { name: 'q8k', ne: [256], type: 15, data: Buffer.alloc(292) },
       ]),
     );
     const info = addon.modelInfo(file);
@@ -549,14 +549,7 @@ describe('native model readers', () => {
     const q4 = addon.readTensor(file, 'q4');
     assert.equal(q4.length, 64);
     assert.ok(q4.every((v) => v === 0));
-    expectCode(
-      () => addon.readTensor(file, 'iq2'),
-      'model/unsupported-dtype',
-      'IQ2_XXS',
-      'cannot decode',
-      '"iq2"',
-      file,
-    );
+    expectCode(() => addon.readTensor(file, 'q8k'), 'model/unsupported-dtype', 'Q8_K', 'cannot decode', '"q8k"', file);
   });
 
   it('zero-size tensors are read like any other (0 elements, 0 bytes), as the TypeScript readers read them', () => {
@@ -1437,13 +1430,13 @@ describe('fake-quant safetensors writer (startRun)', () => {
     });
     assert.equal(noDir.error?.code, 'run/write-failed');
     const q4 = tmpPath('q.gguf');
-    fs.writeFileSync(q4, ggufBytes([{ name: 'q', ne: [256, 1], type: 16, data: Buffer.alloc(66) }]));
+    fs.writeFileSync(q4, ggufBytes([{ name: 'q', ne: [256, 1], type: 15, data: Buffer.alloc(292) }]));
     const gg = await run({
       model: q4,
       tensors: [{ name: 'q', shape: [1, 256], action: 'quantize', config: { format: 'int4' } }],
     });
     assert.equal(gg.error?.code, 'model/unsupported-dtype');
-    assert.match(gg.error!.message, /IQ2_XXS, which bitsmith cannot decode/);
+    assert.match(gg.error!.message, /Q8_K, which bitsmith cannot decode/);
     const method = await run({
       model: FIXTURE,
       tensors: [

@@ -676,6 +676,23 @@ describe('native quantizer', function () {
       assert.ok(n > 150);
     });
 
+    it('QuantBytes equals core tensorBytes for every ggml type (whole blocks, exact bpw)', () => {
+      const ggml = FORMATS.filter((x) => x.family === 'ggml');
+      assert.ok(ggml.length >= 21);
+      for (const f of ggml)
+        for (const [rows, cols] of [
+          [2, 256],
+          [3, 512],
+          [1, 1024],
+        ] as Array<[number, number]>) {
+          const cfg: Config = { format: f.name };
+          const r = addon.quantize(gaussian(rows * cols, rows + cols), rows, cols, { ...cfg, stored: true });
+          const want = tensorBytes(rows, cols, coreConfig(rows, cols, cfg));
+          assert.deepEqual(r.bytes, want, `${f.name} ${rows}x${cols}`);
+          assert.equal(want.codes, (rows * cols * f.block!.bytes) / f.block!.weights, f.name);
+        }
+    });
+
     it('a 4096x4096 int4 g128 tensor is 4.25 bpw asymmetric, 4.125 symmetric', () => {
       const rows = 4096,
         cols = 4096;

@@ -126,6 +126,36 @@ describe('allocate: setup, measurements and plan', () => {
     );
   });
 
+  it('the i-quant and ternary types are candidates with their exact bytes, excluded where rows are not whole blocks', () => {
+    // dim 256: every matrix but down_proj (rows of 172) holds 256-weight blocks (and q4_0's 32).
+    const h = { ...llamaHeader({ dtype: 'F16', dim: 256 }), path: header.path, files: header.files };
+    const a = run(base('', 'budget 3 bpw', 'iq1_m iq2_xxs iq2_s iq3_xxs tq1_0 q4_0'), h);
+    const q = a.allocation!.setup.free.find((f) => f.name === 'model.layers.2.self_attn.q_proj.weight')!;
+    const bytes: Record<string, number> = { iq1_m: 56, iq2_xxs: 66, iq2_s: 82, iq3_xxs: 98, tq1_0: 54, q4_0: 18 * 8 };
+    assert.deepEqual(
+      q.candidates.map((c) => [c.format, c.bytes]),
+      Object.entries(bytes).map(([f, b]) => [f, 256 * b]),
+    );
+    const down = a.allocation!.setup.free.find((f) => f.name === 'model.layers.2.mlp.down_proj.weight')!;
+    assert.deepEqual(down.candidates, []);
+    for (const f of ['iq1_m', 'iq2_xxs', 'iq2_s', 'iq3_xxs', 'tq1_0'])
+      assert.match(
+        down.excluded.find((e) => e.format === f)!.reason,
+        new RegExp(`^${f} blocks hold 256 weights; rows of 172 do not divide`),
+      );
+    // gptq on an i-quant with act_order: excluded as a candidate, with the reason.
+    const g = run(base('match "*.q_proj" { method gptq { act_order } }', 'budget 3 bpw', 'iq2_s q4_0'), h);
+    const gq = g.allocation!.setup.free.find((f) => f.name === 'model.layers.2.self_attn.q_proj.weight')!;
+    assert.deepEqual(
+      gq.candidates.map((c) => c.format),
+      ['q4_0'],
+    );
+    assert.match(
+      gq.excluded[0].reason,
+      /method gptq quantizes iq2_s's groups of 8 weights .* act_order does not combine/,
+    );
+  });
+
   it('an infeasible budget is an error on the budget naming the smallest achievable size; no budget is an error', () => {
     const a = run(base('', 'budget 3.5 bpw'));
     const d = a.diagnostics.find((x) => x.code === 'allocate/infeasible')!;

@@ -135,7 +135,7 @@ describe('analysis', () => {
     );
   });
 
-  it('gptq: runs on the int, float and microscaled grids; the rest is refused on the rule that causes it', () => {
+  it('gptq: runs on the int, float, microscaled and ggml grids; the rest is refused on the rule that causes it', () => {
     const cal = `${M}calibration generated\n`;
     for (const f of [
       'int3',
@@ -154,8 +154,19 @@ describe('analysis', () => {
       'q4_k',
       'q5_k',
       'q6_k',
+      'q2_k',
+      'q3_k',
+      'iq4_nl',
+      'iq4_xs',
+      'tq1_0',
+      'tq2_0',
+      'iq2_s ',
+      'iq3_xxs ',
+      'iq1_m ',
     ]) {
-      const a = run(`${cal}defaults { format ${f}; method gptq { act_order } }\noutput compressed_tensors "out"`);
+      // The i-quants (a trailing space above) quantize 8 columns jointly: without act_order.
+      const method = f.endsWith(' ') ? 'method gptq' : 'method gptq { act_order }';
+      const a = run(`${cal}defaults { format ${f.trim()}; ${method} }\noutput compressed_tensors "out"`);
       assert.ok(
         !a.diagnostics.some((d) => d.code === 'run/unsupported'),
         `${f}: ${a.diagnostics.map((d) => d.message).join('; ')}`,
@@ -163,9 +174,7 @@ describe('analysis', () => {
     }
     const cases: [string, string, RegExp][] = [
       ['format ternary', 'format ternary', /method gptq runs on the int, float .* formats, not ternary/],
-      ['format q3_k', 'format q3_k', /not q3_k/],
-      ['format q2_k', 'format q2_k', /not q2_k/],
-      ['format iq4_nl', 'format iq4_nl', /not iq4_nl/],
+      ['format iq2_xs; method gptq { act_order }', 'method gptq { act_order }', /act_order does not combine/],
       ['format int4; group tensor', 'group tensor', /needs groups along the input/],
       ['format int4; outliers 8', 'outliers 8', /does not combine with outliers/],
       ['format int4; lowrank 4', 'lowrank 4', /does not combine with lowrank/],
@@ -179,6 +188,30 @@ describe('analysis', () => {
       assert.equal(text.slice(d!.start, d!.end), stmt, 'on the setting that causes it');
       assert.match(d!.message, /use method rtn/);
     }
+  });
+
+  it('requires calibration for iq2_xxs, iq2_xs, iq1_s and iq1_m (llama.cpp refuses them without an imatrix), on the format or candidate', () => {
+    for (const f of ['iq2_xxs', 'iq2_xs', 'iq1_s', 'iq1_m']) {
+      const text = `${M}defaults { format ${f} }`;
+      const d = run(text).diagnostics.filter((x) => x.code === 'format/needs-calibration');
+      assert.equal(d.length, 1, f);
+      assert.equal(d[0].severity, 'error');
+      assert.equal(text.slice(d[0].start, d[0].end), `format ${f}`);
+      assert.match(
+        d[0].message,
+        new RegExp(`${f} needs calibration data, as in llama\\.cpp.*add a 'calibration' statement`),
+      );
+      assert.ok(
+        !codes(run(`${M}calibration generated\n${text.slice(M.length)}`)).includes('format/needs-calibration'),
+        f,
+      );
+    }
+    for (const f of ['iq2_s', 'iq3_xxs', 'iq3_s', 'tq1_0', 'tq2_0', 'q2_k'])
+      assert.ok(!codes(run(`${M}defaults { format ${f} }`)).includes('format/needs-calibration'), f);
+    const alloc = `${M}budget 3 bpw\nallocate { formats q2_k iq1_m q4_k }`;
+    const a = run(alloc).diagnostics.filter((x) => x.code === 'format/needs-calibration');
+    assert.equal(a.length, 1);
+    assert.equal(alloc.slice(a[0].start, a[0].end), 'iq1_m');
   });
 
   it('requires calibration for gptq and awq', () => {
@@ -284,7 +317,17 @@ describe('analysis', () => {
       vocab_size: 512,
       max_position_embeddings: 512,
     };
-    assert.ok(!run(ok, { ...model, config }).diagnostics.some((x) => x.code.startsWith('output/')));
+    const described = run(ok, { ...model, config }).diagnostics.filter((x) => x.code.startsWith('output/'));
+    assert.ok(!described.some((x) => x.severity === 'error'));
+    // What the file cannot determine is named on the output line, by GGUF key.
+    const warned = described.filter((x) => x.code === 'output/gguf-metadata' && x.severity === 'warning');
+    assert.match(
+      warned.map((x) => x.message).join('\n'),
+      /llama\.rope\.freq_base: config\.json has no rope_theta; written as 10000/,
+    );
+    assert.match(warned.map((x) => x.message).join('\n'), /layer_norm_rms_epsilon: config\.json has no rms_norm_eps/);
+    assert.match(warned.map((x) => x.message).join('\n'), /written without a tokenizer/);
+    for (const w of warned) assert.equal(ok.slice(w.start, w.end), 'output gguf "o.gguf"');
     const noConfig = run(ok, { ...model, config: {} }).diagnostics.find((x) => x.code === 'output/unsupported-model')!;
     assert.match(
       noConfig.message,

@@ -40,6 +40,15 @@ describe('bit accounting', () => {
       q6_k: 6.5625,
       iq4_nl: 4.5,
       iq4_xs: 4.25,
+      iq3_s: 3.4375,
+      iq3_xxs: 3.0625,
+      iq2_s: 2.5625,
+      iq2_xs: 2.3125,
+      iq2_xxs: 2.0625,
+      iq1_m: 1.75,
+      iq1_s: 1.5625,
+      tq2_0: 2.0625,
+      tq1_0: 1.6875,
     };
     for (const [name, v] of Object.entries(expected)) assert.equal(bpw(M, M, cfg(name)), v, name);
   });

@@ -13,6 +13,7 @@ import { analyze, type Analysis } from '../../core/src/analysis/analyze';
 import { llmCompressorRecipe } from '../../core/src/export/llmCompressor';
 import { llamaQuantizeCommand } from '../../core/src/export/llamaQuantize';
 import type { TensorPlan } from '../../core/src/plan';
+import { effectiveMethod } from '../../core/src/analysis/methodFit';
 
 const root = path.join(__dirname, '../..');
 const examples = path.join(root, 'examples');
@@ -46,51 +47,80 @@ function ggufOf(hf: string): string | undefined {
 }
 
 /** What llm-compressor must be told for a tensor the plan quantizes (undefined: not expressible). */
-function expectedLlmc(t: TensorPlan): Record<string, unknown> | undefined {
+function expectedLlmc(t: TensorPlan, calibrated: boolean): Record<string, unknown> | undefined {
   const c = t.config!;
   const f = c.format.name;
   const intBits = /^int([2-8])$/.exec(f);
   if (!intBits && f !== 'fp8_e4m3' && f !== 'nvfp4') return undefined;
-  if (!(t.method.name in MODIFIER) || c.outliers || c.lowrank || t.rotate !== 'none') return undefined;
+  const method = effectiveMethod(t);
+  if (!(method in MODIFIER) || c.outliers || c.lowrank || t.rotate !== 'none') return undefined;
   if (!c.symmetric && c.zero !== 'int') return undefined;
-  if (f === 'nvfp4') return { num_bits: 4, type: 'float', symmetric: true, strategy: 'tensor_group', group_size: 16 };
-  if (c.scale !== 'f16' && c.scale !== 'bf16') return undefined;
+  if (f === 'nvfp4')
+    return {
+      num_bits: 4,
+      type: 'float',
+      symmetric: true,
+      strategy: 'tensor_group',
+      group_size: 16,
+      observer: 'memoryless_minmax',
+    };
+  if (!['f16', 'bf16', 'f32'].includes(c.scale)) return undefined;
+  if (!c.symmetric && c.groupKind === 'tensor') return undefined;
   return {
     num_bits: intBits ? Number(intBits[1]) : 8,
     type: intBits ? 'int' : 'float',
     symmetric: c.symmetric,
     strategy: c.groupKind === 'size' ? 'group' : c.groupKind,
     group_size: c.groupKind === 'size' ? c.group : null,
-    observer: t.clip === 'mse' ? 'mse' : 'minmax',
-    // Static groups: llm-compressor's `weight` activation ordering.
-    // actorder only on the group strategy (compressed-tensors rejects it with channel scales).
-    ...(t.method.name === 'gptq' && t.method.options.act_order === true && t.config!.groupKind === 'size'
-      ? { actorder: 'weight' }
-      : {}),
+    dynamic: false,
+    observer:
+      t.clip !== 'mse' ? 'memoryless_minmax' : method === 'rtn' && calibrated ? 'imatrix_mse' : 'memoryless_mse',
   };
 }
 
 /** The llm-compressor modifier that runs each method. */
-const MODIFIER: Record<string, string> = { rtn: 'QuantizationModifier', gptq: 'GPTQModifier', awq: 'AWQModifier' };
+const MODIFIER: Record<string, string> = {
+  rtn: 'QuantizationModifier',
+  gptq: 'GPTQModifier',
+  awq: 'QuantizationModifier',
+};
+
+type Modifiers = Record<
+  string,
+  {
+    ignore?: string[];
+    actorder?: string | null;
+    config_groups?: Record<string, { targets: string[]; weights: Record<string, unknown> }>;
+  }
+>;
+
+/** Every modifier of the recipe's stage, in order (each `*_modifiers` group holds some). */
+function modifiersOf(text: string): { name: string; m: Modifiers[string] }[] {
+  const doc = parseYaml(text) as { quant_stage: Record<string, Modifiers> };
+  const out: { name: string; m: Modifiers[string] }[] = [];
+  for (const [group, mods] of Object.entries(doc.quant_stage)) {
+    assert.match(group, /_modifiers$/);
+    for (const [name, m] of Object.entries(mods ?? {})) out.push({ name, m });
+  }
+  return out;
+}
 
 function checkLlmCompressor(a: Analysis, label: string) {
   const tr = llmCompressorRecipe(a.recipe, a.plan!, a.model!, 'test.quant');
-  const doc = parseYaml(tr.text) as {
-    quant_stage: {
-      quant_modifiers: Record<
-        string,
-        { ignore: string[]; config_groups: Record<string, { targets: string[]; weights: Record<string, unknown> }> }
-      >;
-    };
-  };
-  const groups: { modifier: string; targets: RegExp[]; weights: Record<string, unknown> }[] = [];
+  const groups: { modifier: string; actorder?: string | null; targets: RegExp[]; weights: Record<string, unknown> }[] =
+    [];
   const ignore = new Set<string>();
-  for (const [name, m] of Object.entries(doc.quant_stage.quant_modifiers ?? {})) {
-    assert.ok(Object.values(MODIFIER).includes(name), `${label}: ${name} is a modifier of llm-compressor's`);
-    for (const i of m.ignore) ignore.add(i);
-    for (const g of Object.values(m.config_groups)) {
+  for (const { name, m } of modifiersOf(tr.text)) {
+    assert.ok(
+      ['QuantizationModifier', 'GPTQModifier', 'AWQModifier'].includes(name),
+      `${label}: ${name} is a modifier of llm-compressor's`,
+    );
+    if (name === 'AWQModifier') continue;
+    for (const i of m.ignore ?? []) ignore.add(i);
+    for (const g of Object.values(m.config_groups ?? {})) {
       groups.push({
         modifier: name,
+        actorder: m.actorder,
         // Python re.match: anchored at the start only.
         targets: g.targets.map((s) => {
           assert.ok(s.startsWith('re:'), s);
@@ -108,7 +138,8 @@ function checkLlmCompressor(a: Analysis, label: string) {
   for (const mod of modules) {
     const hits = groups.filter((g) => g.targets.some((r) => r.test(mod)));
     const t = planByModule.get(mod);
-    const want = t && t.action === 'quantize' && t.tensor.shape.length === 2 ? expectedLlmc(t) : undefined;
+    const want =
+      t && t.action === 'quantize' && t.tensor.shape.length === 2 ? expectedLlmc(t, !!a.recipe.calibration) : undefined;
     if (!want) {
       assert.equal(hits.length, 0, `${label}: ${mod} must not be targeted`);
       if (groups.length && t && t.tensor.shape.length === 2)
@@ -117,20 +148,30 @@ function checkLlmCompressor(a: Analysis, label: string) {
       continue;
     }
     assert.equal(hits.length, 1, `${label}: ${mod} is targeted by exactly one config group`);
+    assert.deepEqual(hits[0].weights.actorder, undefined, `${label}: ${mod}: actorder is the modifier's`);
     for (const [k, v] of Object.entries(want)) assert.deepEqual(hits[0].weights[k], v, `${label}: ${mod} ${k}`);
+    const method = effectiveMethod(t!);
     assert.equal(
       hits[0].modifier,
-      MODIFIER[t!.method.name],
-      `${label}: ${mod} (method ${t!.method.name}) is under its method's modifier`,
+      MODIFIER[method],
+      `${label}: ${mod} (method ${method}) is under its method's modifier`,
     );
+    if (method === 'gptq')
+      assert.equal(
+        hits[0].actorder,
+        t!.method.options.act_order === true ? 'static' : null,
+        `${label}: ${mod} actorder`,
+      );
     assert.ok(!ignore.has(mod), `${label}: ${mod} is not ignored`);
   }
+  const left = tr.issues.filter((i) => i.kind !== 'inexact');
   assert.equal(
-    tr.issues.reduce((n, i) => n + i.tensors.length, 0),
+    left.reduce((n, i) => n + i.tensors.length, 0),
     untranslated,
     `${label}: one issue entry per untranslated tensor`,
   );
-  assert.equal((tr.text.match(/^# NOT TRANSLATED/gm) ?? []).length, tr.issues.length);
+  assert.equal((tr.text.match(/^# NOT TRANSLATED/gm) ?? []).length, left.length);
+  assert.equal((tr.text.match(/^# NOT EXACT/gm) ?? []).length, tr.issues.length - left.length);
   return tr;
 }
 
@@ -165,14 +206,15 @@ function checkLlamaQuantize(a: Analysis, label: string) {
     assert.ok(got, `${label}: ${g} is chosen explicitly (not left to llama.cpp's mixture rules)`);
     assert.notEqual(got, base, `${label}: ${g}: the base type is used by no tensor`);
     const f = t.config?.format.name;
+    // Methods llama-quantize lacks (gptq, awq, hqq) are translated to the type with its own
+    // rounding (a NOT EXACT note); what has no ggml type is kept.
     const translatable =
       t.action === 'quantize' &&
       f &&
       GGML.includes(f) &&
       !t.config!.outliers &&
       !t.config!.lowrank &&
-      t.rotate === 'none' &&
-      t.method.name === 'rtn';
+      t.rotate === 'none';
     const want = translatable ? f : t.tensor.dtype.toLowerCase();
     assert.equal(got, want, `${label}: ${g}`);
   }
@@ -195,7 +237,7 @@ describe('recipe translation', () => {
       const llmc = checkLlmCompressor(a, f);
       const lq = checkLlamaQuantize(a, f);
       // Every issue is a warning on the recipe, from the language server's diagnostics.
-      const warnings = a.diagnostics.filter((d) => d.code === 'export/untranslatable');
+      const warnings = a.diagnostics.filter((d) => d.code === 'export/untranslatable' || d.code === 'export/inexact');
       for (const i of [...llmc.issues, ...lq.issues]) {
         if (i.rule === undefined) continue;
         const rule = a.recipe.rules[i.rule];
@@ -261,53 +303,66 @@ describe('recipe translation', () => {
     }
   });
 
-  it('llm-compressor: one modifier per method, GPTQ options carried over, act_order (static groups) as actorder weight on group strategies', () => {
+  it('llama-quantize: gptq and a forward-pass calibration translate to the type with a NOT EXACT note; no --pure', () => {
     const a = analyzeText(
-      `model "stories260K"\ncalibration generated\ndefaults { format int4; group 32 }\nmatch "*.mlp.*" {\n  method gptq { damp 0.05; block 64; act_order }\n}\nmatch "*.mlp.down_proj" { group channel }\nmatch "*.self_attn.*" { method awq }\n${EXPORTS}`,
+      `model "stories260K"\ncalibration generated samples 4 length 32\ndefaults { format q8_0 }\nmatch "*.self_attn.*" { method gptq { act_order } }\n${EXPORTS}`,
+    );
+    const tr = llamaQuantizeCommand(a.recipe, a.plan!, a.model!, 't.quant', 'o.gguf');
+    assert.match(tr.text, /--tensor-type '\^blk\\\.\[0-9\]\+\\\.attn_q\\\.weight\$=q8_0'/);
+    assert.doesNotMatch(tr.text.slice(tr.text.indexOf('exec ')), /--pure/);
+    assert.match(
+      tr.text,
+      /^# NOT EXACT \(match "\*\.self_attn\.\*"\): llama-quantize has no gptq method: it rounds these tensors with its own q8_0 encoder/m,
+    );
+    assert.match(
+      tr.text,
+      /^# NOT EXACT \(defaults\): Bitsmith weights the q8_0 scale search by the importance of each input channel from calibration generated/m,
+    );
+    assert.ok(
+      tr.issues.every((i) => i.kind === 'inexact'),
+      JSON.stringify(tr.issues),
+    );
+    const w = a.diagnostics.filter((d) => d.code === 'export/inexact' && d.message.includes('llama_quantize'));
+    assert.equal(w.length, 2, JSON.stringify(w));
+    // With an imatrix, llama-quantize weights its searches too: no note.
+    const b = analyzeText(
+      `model "stories260K"\ncalibration imatrix "stories260K.imatrix"\ndefaults { format q8_0 }\n${EXPORTS}`,
+    );
+    const tb = llamaQuantizeCommand(b.recipe, b.plan!, b.model!, 't.quant', 'o.gguf');
+    assert.match(tb.text, /--imatrix 'stories260K\.imatrix'/);
+    assert.equal(tb.issues.length, 0, JSON.stringify(tb.issues));
+  });
+
+  it('llm-compressor: AWQ then a QuantizationModifier, a GPTQModifier with its options; awq tensors under the quantization modifier', () => {
+    const a = analyzeText(
+      `model "stories260K"\ncalibration generated\ndefaults { format int4; group 32; scale f32 }\nmatch "*.mlp.*" {\n  method gptq { damp 0.05; block 64; act_order }\n}\nmatch "*.mlp.down_proj" { group channel }\nmatch "*.self_attn.*" { method awq }\n${EXPORTS}`,
     );
     const tr = llmCompressorRecipe(a.recipe, a.plan!, a.model!, 't.quant');
-    const doc = parseYaml(tr.text) as {
-      quant_stage: {
-        quant_modifiers: Record<
-          string,
-          {
-            dampening_frac?: number;
-            block_size?: number;
-            config_groups: Record<
-              string,
-              { targets: string[]; weights: { actorder: string | null; strategy: string } }
-            >;
-          }
-        >;
-      };
-    };
-    const mods = doc.quant_stage.quant_modifiers;
-    assert.deepEqual(Object.keys(mods).sort(), ['AWQModifier', 'GPTQModifier', 'QuantizationModifier']);
-    assert.equal(mods.GPTQModifier.dampening_frac, 0.05);
-    assert.equal(mods.GPTQModifier.block_size, 64);
-    const gptqGroups = Object.values(mods.GPTQModifier.config_groups);
-    assert.ok(
-      gptqGroups.every((g) => g.weights.actorder === (g.weights.strategy === 'group' ? 'weight' : null)),
-      JSON.stringify(gptqGroups),
+    const mods = modifiersOf(tr.text) as {
+      name: string;
+      m: Modifiers[string] & { dampening_frac?: number; block_size?: number; duo_scaling?: boolean; n_grid?: number };
+    }[];
+    assert.deepEqual(
+      mods.map((x) => x.name),
+      ['AWQModifier', 'QuantizationModifier', 'GPTQModifier'],
+      'AWQ (a transform) before the modifier that quantizes its tensors',
     );
-    assert.ok(
-      gptqGroups.some((g) => g.weights.strategy === 'group') &&
-        gptqGroups.some((g) => g.weights.strategy === 'channel'),
-    );
-    const match = (m: string, mod: string) =>
-      Object.values(mods[m].config_groups).some((g) =>
+    const gptq = mods[2].m;
+    assert.deepEqual([gptq.dampening_frac, gptq.block_size, gptq.actorder], [0.05, 64, 'static']);
+    assert.deepEqual([mods[0].m.duo_scaling, mods[0].m.n_grid], [false, 20]);
+    const match = (i: number, mod: string) =>
+      Object.values(mods[i].m.config_groups ?? {}).some((g) =>
         g.targets.some((t) => new RegExp(`^(?:${t.slice(3)})`).test(mod)),
       );
-    assert.ok(
-      match('GPTQModifier', 'model.layers.3.mlp.down_proj') &&
-        !match('QuantizationModifier', 'model.layers.3.mlp.down_proj'),
+    assert.ok(match(2, 'model.layers.3.mlp.down_proj') && !match(1, 'model.layers.3.mlp.down_proj'));
+    assert.ok(match(1, 'model.layers.0.self_attn.q_proj') && !match(2, 'model.layers.0.self_attn.q_proj'));
+    assert.ok(match(1, 'model.embed_tokens'));
+    // Only the AWQ objective differs (block output vs each layer's output): no tensor is left out.
+    assert.deepEqual(
+      [...new Set(tr.issues.map((i) => `${i.kind}:${i.prop}`))].sort(),
+      ['inexact:method'],
+      JSON.stringify(tr.issues),
     );
-    assert.ok(
-      match('AWQModifier', 'model.layers.0.self_attn.q_proj') &&
-        !match('GPTQModifier', 'model.layers.0.self_attn.q_proj'),
-    );
-    assert.ok(match('QuantizationModifier', 'model.embed_tokens'));
-    assert.equal(tr.issues.length, 0);
   });
 
   it('run writes one output: a recipe with output fake and output compressed_tensors is refused on the second', () => {

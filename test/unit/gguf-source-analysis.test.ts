@@ -16,7 +16,7 @@ function t(name: string, shape: number[], dtype: string, bpw: number): TensorInf
 const tensors = [
   t('a.weight', [64, 256], 'Q8_0', 8.5),
   t('b.weight', [64, 256], 'Q4_K', 4.5),
-  t('c.weight', [64, 256], 'IQ2_XXS', 2.0625),
+  t('c.weight', [64, 256], 'Q8_K', 9.125),
   t('n.weight', [256], 'F32', 32),
 ];
 const header: ModelHeader = {
@@ -81,18 +81,34 @@ describe('analysis of GGUF sources with ggml block tensors', () => {
     const b = run('output gguf "o.gguf"');
     const e = find(b, 'output/unsupported-format');
     assert.equal(e.length, 1);
-    assert.match(e[0].message, /c\.weight \[64, 256\] is kept in IQ2_XXS/);
+    assert.match(e[0].message, /c\.weight \[64, 256\] is kept in Q8_K/);
     assert.doesNotMatch(e[0].message, /b\.weight|a\.weight/);
   });
 
   it('a block type bitsmith run cannot decode is run/unsupported when quantized, or kept into safetensors', () => {
     const q = find(run('match "c" { format q4_k }'), 'run/unsupported');
     assert.equal(q.length, 1);
-    assert.match(q[0].message, /c\.weight is stored as IQ2_XXS, which bitsmith run cannot decode.*keep it/);
+    assert.match(q[0].message, /c\.weight is stored as Q8_K, which bitsmith run cannot decode.*keep it/);
     const k = find(run('match "a" { format q4_k }\noutput fake "o.safetensors"'), 'run/unsupported');
     assert.equal(k.length, 1);
-    assert.match(k[0].message, /c\.weight is stored as IQ2_XXS.*output fake.*output gguf can copy it/);
+    assert.match(k[0].message, /c\.weight is stored as Q8_K.*output fake.*output gguf can copy it/);
     assert.deepEqual(find(run('match "a" { format q4_k }\noutput gguf "o.gguf"'), 'run/unsupported'), []);
+  });
+
+  it('the i-quant and ternary block types are decoded: re-quantized with an info, never run/unsupported', () => {
+    const iq = [t('x.weight', [64, 256], 'IQ1_M', 1.75), t('y.weight', [64, 256], 'TQ2_0', 2.0625)];
+    const h: ModelHeader = { ...header, tensors: iq, parameters: 2 * 64 * 256, bytes: iq[0].bytes + iq[1].bytes };
+    const a = analyze('model "m"\nmatch "x" "y" { format q4_k }\noutput fake "o.safetensors"', {
+      recipePath: '/r/x.quant',
+      loadModel: () => h,
+      exists: () => true,
+    });
+    assert.deepEqual(find(a, 'run/unsupported'), []);
+    const infos = find(a, 'source/requantized').map((d) => d.message);
+    assert.ok(
+      infos.some((m) => /already IQ1_M \(1\.75 bpw\)/.test(m)) && infos.some((m) => /already TQ2_0/.test(m)),
+      String(infos),
+    );
   });
 
   it('hover shows the source formats and bpw: on the model line, and the block types a rule matches', () => {
@@ -105,7 +121,7 @@ describe('analysis of GGUF sources with ggml block tensors', () => {
     const m = hoverAt('match "b" { keep }', 'model');
     assert.match(
       m,
-      /\| source formats \| Q8_0 8\.5 bpw × 1, Q4_K 4\.5 bpw × 1, IQ2_XXS 2\.0625 bpw × 1, F32 32 bpw × 1 \|/,
+      /\| source formats \| Q8_0 8\.5 bpw × 1, Q4_K 4\.5 bpw × 1, Q8_K 9\.125 bpw × 1, F32 32 bpw × 1 \|/,
     );
     assert.match(m, /\| size \| .* \(\d+(\.\d+)? bpw\) \|/);
     const r = hoverAt('match "a" "b" "n" { format q8_0 }', 'match');

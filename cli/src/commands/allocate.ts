@@ -16,6 +16,8 @@ export interface AllocateOptions {
   events?: boolean;
   frontier?: boolean;
   threads?: string;
+  /** --model: a path or Hugging Face id read instead of the recipe's model. */
+  model?: string;
 }
 
 export async function allocateCommand(file: string, opts: AllocateOptions): Promise<number> {
@@ -27,7 +29,7 @@ export async function allocateCommand(file: string, opts: AllocateOptions): Prom
       return 2;
     }
   }
-  let loaded = loadRecipe(file);
+  let loaded = loadRecipe(file, { model: opts.model });
   if (!loaded) return 2;
   if (!loaded.analysis.recipe.allocate) {
     process.stderr.write(`bitsmith: ${loaded.path} has no allocate statement: nothing to allocate\n`);
@@ -90,7 +92,7 @@ export async function allocateCommand(file: string, opts: AllocateOptions): Prom
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
-    loaded = loadRecipe(file)!;
+    loaded = loadRecipe(file, { model: opts.model })!;
   }
   const a = loaded.analysis.allocation!;
   if (!a.result) {

@@ -4,8 +4,8 @@ import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
 import { table, thousands } from '../table';
 
-export function budgetCommand(file: string, opts: { json?: boolean }): number {
-  const loaded = loadRecipe(file);
+export function budgetCommand(file: string, opts: { json?: boolean; model?: string }): number {
+  const loaded = loadRecipe(file, { model: opts.model });
   if (!loaded) return 2;
   const { analysis, text } = loaded;
   const errors = analysis.diagnostics.filter((d) => d.severity === 'error');

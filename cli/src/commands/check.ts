@@ -5,8 +5,8 @@ import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
 import { availableMemory, effectiveThreads } from '../run/memory';
 
-export function checkCommand(file: string, opts: { json?: boolean }): number {
-  const loaded = loadRecipe(file);
+export function checkCommand(file: string, opts: { json?: boolean; model?: string }): number {
+  const loaded = loadRecipe(file, { model: opts.model });
   if (!loaded) return 2;
   const { analysis, text } = loaded;
   const lines = new LineIndex(text);

@@ -2,14 +2,13 @@
 // `export llama_quantize "..."`) from the resolved plan, without running the recipe (the
 // weights are not read). `bitsmith run` writes them too, after a successful run.
 // Exit 1 on recipe errors or when the recipe has no export statement.
-import * as path from 'path';
 import { loadRecipe } from '../load';
 import { printDiagnostics } from '../report';
-import { writeExports } from '../run/exports';
+import { exportLine, writeExports } from '../run/exports';
 import { cleanStaleTemps, UnsafeOutputError } from '../outputs';
 
-export function exportCommand(file: string, opts: { json?: boolean }): number {
-  const loaded = loadRecipe(file);
+export function exportCommand(file: string, opts: { json?: boolean; model?: string }): number {
+  const loaded = loadRecipe(file, { model: opts.model });
   if (!loaded) return 2;
   const errors = loaded.analysis.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {
@@ -43,13 +42,11 @@ export function exportCommand(file: string, opts: { json?: boolean }): number {
   if (opts.json) {
     process.stdout.write(JSON.stringify({ exports: written }, null, 2) + '\n');
   } else {
-    const warnings = loaded.analysis.diagnostics.filter((d) => d.code === 'export/untranslatable');
+    const warnings = loaded.analysis.diagnostics.filter(
+      (d) => d.code === 'export/untranslatable' || d.code === 'export/inexact',
+    );
     if (warnings.length) printDiagnostics(loaded, warnings);
-    for (const x of written) {
-      process.stdout.write(
-        `export ${x.kind}: ${path.relative(process.cwd(), x.path) || x.path}${x.issues.length ? ` (${x.issues.length} rule${x.issues.length === 1 ? '' : 's'} not translated: see the comments)` : ''}\n`,
-      );
-    }
+    for (const x of written) process.stdout.write(exportLine(x) + '\n');
   }
   return 0;
 }

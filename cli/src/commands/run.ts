@@ -14,7 +14,7 @@ import { diag, estimateRunMemory, memoryRefusal, planToJson, type GgufSpec } fro
 import { availableMemory, effectiveThreads } from '../run/memory';
 import { formatProgress, PlainProgress } from '../run/progress';
 import { loadRecipe } from '../load';
-import { printDiagnostics } from '../report';
+import { printDiagnostics, reportFollowsSchema } from '../report';
 import {
   buildJob,
   ggufOutput,
@@ -26,7 +26,7 @@ import {
 } from '../run/job';
 import { TextCalibrationError } from '../run/textCalibration';
 import { measure, measureText } from '../run/measure';
-import { writeExports, type WrittenExport } from '../run/exports';
+import { exportLine, writeExports, type WrittenExport } from '../run/exports';
 import { checkedFor, cleanStaleTemps, recheckOrReport, UnsafeOutputError } from '../outputs';
 import {
   loadNative,
@@ -49,6 +49,8 @@ export interface RunOptions {
   reportDir?: string;
   /** Run even when the memory estimate exceeds the available memory. */
   forceMemory?: boolean;
+  /** --model: a path or Hugging Face id read instead of the recipe's model. */
+  model?: string;
 }
 
 export async function runCommand(file: string, opts: RunOptions): Promise<number> {
@@ -61,7 +63,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     }
     threadsOpt = n;
   }
-  let loaded = loadRecipe(file);
+  let loaded = loadRecipe(file, { model: opts.model });
   if (!loaded) return 2;
   // allocate: measure what the cache lacks first (the allocation then decides the plan).
   const pending = loaded.analysis.allocation;
@@ -84,7 +86,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       );
       return 1;
     }
-    loaded = loadRecipe(file)!;
+    loaded = loadRecipe(file, { model: opts.model })!;
   }
   const { analysis, text } = loaded;
   if (
@@ -220,7 +222,10 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
         process.stderr.write(
           `bitsmith run ${shown}: ${e.tensors} tensors, ${e.params.toLocaleString('en-US')} params, ${e.threads} thread${e.threads === 1 ? '' : 's'}${e.output ? ` -> ${path.relative(process.cwd(), e.output) || e.output}` : ''}${e.gguf ? ` -> ${path.relative(process.cwd(), e.gguf) || e.gguf}` : ''}\n`,
         );
-      if (human && ggufSpec) for (const n of ggufSpec.notes) process.stderr.write(`bitsmith: output gguf: ${n}\n`);
+      if (human && ggufSpec) {
+        for (const w of ggufSpec.warnings) process.stderr.write(`bitsmith: output gguf: warning: ${w}\n`);
+        for (const n of ggufSpec.notes) process.stderr.write(`bitsmith: output gguf: ${n}\n`);
+      }
     } else if (e.type === 'calibration') {
       calibration = e;
       if (human)
@@ -313,6 +318,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
             path: ggufPath,
             architecture: ggufSpec.architecture,
             tokenizer: ggufSpec.tokenizer,
+            warnings: ggufSpec.warnings,
             notes: ggufSpec.notes,
           }
         : undefined,
@@ -345,6 +351,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     return 1;
   }
   if (exported.length) report.exports = exported;
+  if (!reportFollowsSchema(report)) return 1;
   let saved: string | undefined;
   try {
     saved = saveReport(report, loaded.path, opts.reportDir);
@@ -356,10 +363,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   else if (opts.json) process.stdout.write(JSON.stringify(withFile, null, 2) + '\n');
   else {
     process.stdout.write(formatReport(report) + '\n');
-    for (const x of exported)
-      process.stdout.write(
-        `export ${x.kind}: ${path.relative(process.cwd(), x.path) || x.path}${x.issues.length ? ` (${x.issues.length} rule${x.issues.length === 1 ? '' : 's'} not translated: see the comments)` : ''}\n`,
-      );
+    for (const x of exported) process.stdout.write(exportLine(x) + '\n');
     if (saved) process.stdout.write(`report: ${path.relative(process.cwd(), saved) || saved}\n`);
   }
   return 0;

@@ -7,8 +7,10 @@ import {
   buildGgufSpec,
   ggufName,
   compressedTensorsConfig,
+  ggufNativeSpec,
   hasInputActivations,
   logitsCacheDir,
+  isRegularFile,
   notExecutable,
   readRegularFile,
   type Diagnostic,
@@ -80,7 +82,9 @@ export function runOutput(loaded: LoadedRecipe): { kind: 'fake' | 'compressed_te
     : undefined;
 }
 
-/** Files of a Hugging Face folder carried into a compressed-tensors folder unchanged (tokenizer, generation config, ...). */
+/** Files of a Hugging Face folder carried into a compressed-tensors folder unchanged (tokenizer,
+ *  generation config, ...). Links are followed (a Hugging Face cache snapshot is links into its
+ *  blobs); what they lead to must be a regular file. */
 export function filesToCopy(modelPath: string): { from: string; name: string }[] {
   let st: fs.Stats;
   try {
@@ -93,7 +97,7 @@ export function filesToCopy(modelPath: string): { from: string; name: string }[]
     .readdirSync(modelPath, { withFileTypes: true })
     .filter(
       (e) =>
-        e.isFile() &&
+        (e.isFile() || (e.isSymbolicLink() && isRegularFile(path.join(modelPath, e.name)))) &&
         !e.name.startsWith('.') &&
         e.name !== 'config.json' &&
         !/\.(safetensors|gguf|bin|pt|pth|ckpt)$/i.test(e.name) &&
@@ -146,7 +150,14 @@ export function ggufSpecFor(loaded: LoadedRecipe, plan: PlanJson, version: strin
   const formats: Record<string, string | undefined> = {};
   for (const t of plan.tensors) formats[t.name] = t.action === 'quantize' ? t.format : undefined;
   const name = loaded.analysis.recipe.name ?? path.basename(loaded.path, '.quant');
-  return buildGgufSpec({ model, formats, name, version, recipeText: loaded.text });
+  return buildGgufSpec({
+    model,
+    formats,
+    name,
+    version,
+    recipeText: loaded.text,
+    tokenizer: loaded.analysis.ggufTokenizer,
+  });
 }
 
 export function buildJob(
@@ -252,11 +263,7 @@ export function buildJob(
     job.gguf = {
       path: opts.gguf.path,
       ...(opts.gguf.replaces !== undefined ? { replaces: opts.gguf.replaces } : {}),
-      spec: JSON.stringify({
-        metadata: opts.gguf.spec.metadata,
-        tensors: opts.gguf.spec.tensors,
-        copySourceMetadata: opts.gguf.spec.copySourceMetadata === true,
-      }),
+      ...ggufNativeSpec(opts.gguf.spec),
     };
   return job;
 }

@@ -61,8 +61,10 @@ export interface RunJob {
     config?: string;
     copy?: { from: string; name: string }[];
   };
-  /** output gguf: spec is JSON {metadata, tensors} (core/src/export/gguf.ts). */
-  gguf?: { path: string; spec: string; replaces?: string | null };
+  /** output gguf: spec is JSON {metadata, tensors, extraTensors} (core/src/export/gguf.ts);
+   *  raw holds the value bytes of the large arrays its metadata names by index (ggufEncode.ts).
+   *  replaces: see the output's. */
+  gguf?: { path: string; spec: string; raw?: Buffer[]; replaces?: string | null };
   threads?: number;
   /** Row-chunk size target in elements (<= 0: whole tensors). */
   chunkElements?: number;

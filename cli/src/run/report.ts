@@ -262,6 +262,7 @@ export function formatReport(r: RunReport): string {
     out.push(
       `output ${o.kind}: ${o.path}${o.kind === 'gguf' ? ` (architecture ${o.architecture}, tokenizer: ${o.tokenizer})` : ''}`,
     );
+    for (const w of o.warnings ?? []) out.push(`  warning: ${w}`);
     for (const n of o.notes ?? []) out.push(`  note: ${n}`);
   }
   return out.join('\n');

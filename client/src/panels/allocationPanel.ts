@@ -101,7 +101,8 @@ export class AllocationPanel implements vscode.Disposable {
       bytes,
     );
     const model = analysis.recipe.model;
-    if (model && !path.isAbsolute(model.path) && analysis.modelPath) {
+    // A relative path is made absolute for the untitled preview; a Hugging Face id resolves anywhere.
+    if (model && !path.isAbsolute(model.path) && analysis.modelPath && !analysis.modelRef?.hub) {
       preview = preview.replace(`"${model.path}"`, `"${analysis.modelPath}"`);
     }
     const header = `# ${path.basename(this.recipe.fsPath)} at ${bytes} bytes: the allocation written out as match rules (a preview; not saved)\n`;

@@ -22,9 +22,13 @@ import { checkImatrix, imatrixMethodProblems, type ImatrixAnalysis } from './ima
 import type { ImatrixHeader } from '../models/imatrix';
 import { pushAll } from '../arrays';
 import { forwardProblems } from './forwardSupport';
-import { checkOutputSafety, type OutputFacts } from './outputSafety';
+import { checkOutputSafety, type ModelGuard, type OutputFacts } from './outputSafety';
+import { resolveModelRef, type CacheEnv, type ModelRef } from '../models/modelRef';
 import { nodeOutputFacts } from './outputFacts';
 import { lineEndOf } from '../text';
+import { checkGgufOutput } from './ggufOutput';
+import type { GgufTokenizerLoader } from '../export/gguf';
+import type { GgufTokenizerResult } from '../export/ggufTokenizer';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -41,13 +45,25 @@ export interface AnalyzeOptions {
    * past it, the analysis stops with an analysis/timeout warning (the language server
    * sets one; the CLI does not). */
   timeLimitMs?: number | ((model: ModelHeader) => number);
+  /** Converts a folder's tokenizer for output gguf (the language server passes a cached
+   *  loader keeping summaries only); defaults to loadGgufTokenizer. */
+  loadGgufTokenizer?: GgufTokenizerLoader;
+  /** `--model`: a path or a Hugging Face id read instead of the recipe's `model` (so one
+   *  recipe serves several checkpoints); a relative path resolves from `modelBase`. */
+  modelOverride?: string;
+  /** The folder `modelOverride` resolves from (default: the current folder). */
+  modelBase?: string;
+  /** The environment the Hugging Face cache location is read from (default process.env). */
+  env?: CacheEnv;
 }
 
 export interface Analysis {
   file: RecipeFile;
   recipe: Recipe;
-  /** Absolute model path, when the recipe names one. */
+  /** Absolute model path, when the recipe names one (for a Hugging Face id, its snapshot folder). */
   modelPath?: string;
+  /** What the model string (or --model) named: a path or a Hugging Face id, resolved. */
+  modelRef?: ModelRef;
   model?: ModelHeader;
   modelError?: ModelReadError;
   plan?: Plan;
@@ -55,6 +71,8 @@ export interface Analysis {
   allocation?: AllocationState;
   /** calibration imatrix: the file's header and its entries matched to the model's tensors. */
   imatrix?: ImatrixAnalysis;
+  /** output gguf: the model's tokenizer as the file carries it (undefined: none to carry). */
+  ggufTokenizer?: GgufTokenizerResult;
   diagnostics: Diagnostic[];
 }
 
@@ -68,9 +86,6 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   const all: Diagnostic[] = errors.map((e) => diag(e.code, 'error', e, e.message));
   pushAll(all, diagnostics, checkRecipe(recipe), imatrixMethodProblems(recipe));
   const result: Analysis = { file, recipe, diagnostics: all };
-  const facts = options.outputFacts ?? nodeOutputFacts;
-  pushAll(all, checkOutputSafety(recipe, { recipePath: options.recipePath, facts }).diagnostics);
-
   const exists = options.exists ?? fs.existsSync;
   const cal = recipe.calibration;
   if (cal?.path && !exists(resolvePath(options.recipePath, cal.path.value))) {
@@ -96,45 +111,95 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
     );
   }
 
-  if (!recipe.model) {
+  analyzeModel(result, text, options);
+  // Output safety last: it guards the model as resolved (a cache snapshot, its blobs, the
+  // files it was read from).
+  const facts = options.outputFacts ?? nodeOutputFacts;
+  pushAll(
+    all,
+    checkOutputSafety(recipe, { recipePath: options.recipePath, facts, model: modelGuardOf(result) }).diagnostics,
+  );
+  return done(result);
+}
+
+/** What no output may touch of the analysed model: null when the model string names nothing. */
+export function modelGuardOf(a: Analysis): ModelGuard | null {
+  const ref = a.modelRef;
+  if (!ref || ref.error) return null;
+  return {
+    path: ref.path,
+    folders: ref.hub ? [{ path: ref.hub.repo, what: `the Hugging Face cache folder of ${ref.hub.id}` }] : [],
+    files: a.model?.files ?? [],
+  };
+}
+
+/** Everything that needs the model: reading its header, the plan and the checks on it. */
+function analyzeModel(result: Analysis, text: string, options: AnalyzeOptions): void {
+  const { file, recipe, diagnostics: all } = result;
+  const exists = options.exists ?? fs.existsSync;
+  const cal = recipe.calibration;
+  const override = options.modelOverride;
+  const written = override ?? recipe.model?.path;
+  if (written === undefined) {
     if (!file.statements.some((s) => s.keyword.name === 'model')) {
       all.push(
         diag(
           'recipe/missing-model',
           'error',
           { start: 0, end: Math.min(text.length, firstLineEnd(text)) },
-          'The recipe names no model: add model "path/to/model" (a folder, .safetensors, .gguf or llama2.c .bin)',
+          'The recipe names no model: add model "path/to/model" (a folder, .safetensors, .gguf or llama2.c .bin, or a Hugging Face id "org/name" in the local cache)',
         ),
       );
     }
-    return done(result);
+    return;
   }
-  result.modelPath = resolvePath(options.recipePath, recipe.model.path);
+  // Errors about the model go on its string; with --model and no model statement, on the first line.
+  const modelSpan = recipe.model?.span ?? { start: 0, end: Math.min(text.length, firstLineEnd(text)) };
+  const prefix = override !== undefined ? `--model ${override}: ` : '';
+  const base =
+    override !== undefined
+      ? (options.modelBase ?? process.cwd())
+      : options.recipePath
+        ? path.dirname(options.recipePath)
+        : process.cwd();
+  const ref = resolveModelRef(written, base, { env: options.env });
+  result.modelRef = ref;
+  result.modelPath = ref.path;
+  if (ref.error) {
+    result.modelError = ref.error;
+    all.push(diag(ref.error.code, 'error', modelSpan, prefix + ref.error.message));
+    return;
+  }
   let model: ModelHeader;
   try {
-    model = (options.loadModel ?? readModelHeader)(result.modelPath);
+    model = (options.loadModel ?? readModelHeader)(ref.path);
   } catch (e) {
-    const err =
+    let err =
       e instanceof ModelReadError
         ? e
-        : new ModelReadError(
-            'model/unreadable',
-            `Cannot read model ${result.modelPath}: ${(e as Error).message}`,
-            result.modelPath,
-          );
+        : new ModelReadError('model/unreadable', `Cannot read model ${ref.path}: ${(e as Error).message}`, ref.path);
+    if (ref.hub && (err.code === 'model/not-found' || err.code === 'model/unknown-format')) {
+      // A snapshot with some files only (hf_hub_download of config.json), or a link whose blob is gone.
+      err = new ModelReadError(
+        err.code,
+        `${err.message} (${ref.hub.id}@${ref.hub.revision} in the Hugging Face cache: is the download complete? \`huggingface-cli download ${ref.hub.id}${ref.hub.revision === 'main' ? '' : ` --revision ${ref.hub.revision}`}\` fetches what is missing)`,
+        err.file,
+        err.tensor,
+      );
+    }
     result.modelError = err;
-    all.push(diag(err.code, 'error', recipe.model.span, err.message));
-    return done(result);
+    all.push(diag(err.code, 'error', modelSpan, prefix + err.message));
+    return;
   }
   result.model = model;
   pushAll(all, forwardProblems(recipe, model));
-  if (cal?.kind === 'text' && !findTokenizer(result.modelPath, exists)) {
+  if (cal?.kind === 'text' && !findTokenizer(ref.path, exists)) {
     all.push(
       diag(
         'calibration/no-tokenizer',
         'error',
         cal.stmt,
-        `calibration text needs the model's tokenizer: no tokenizer.json beside ${result.modelPath}. Use calibration tokens "file.json" (token ids) or calibration generated`,
+        `calibration text needs the model's tokenizer: no tokenizer.json beside ${ref.path}. Use calibration tokens "file.json" (token ids) or calibration generated`,
       ),
     );
   }
@@ -161,12 +226,11 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
       diag(
         'analysis/timeout',
         'warning',
-        recipe.model.span,
+        modelSpan,
         `Analysis stopped ${e.message}, its time budget in the editor: the plan and its checks are incomplete (bitsmith check runs without a limit)`,
       ),
     );
   }
-  return done(result);
 }
 
 /** The plan, the allocation and every check that needs the model. */
@@ -190,6 +254,9 @@ function planAndCheck(result: Analysis, model: ModelHeader, options: AnalyzeOpti
     checkBounds(recipe, model, result.plan, options.recipePath),
     notExecutable(recipe, result.plan, 'warning'),
   );
+  const gguf = checkGgufOutput(recipe, model, options.loadGgufTokenizer);
+  pushAll(all, gguf.diagnostics);
+  result.ggufTokenizer = gguf.tokenizer;
   if (cal?.kind === 'imatrix' && cal.path) {
     const im = checkImatrix(recipe, result.plan, resolvePath(options.recipePath, cal.path.value), options.loadImatrix);
     pushAll(all, im.diagnostics);

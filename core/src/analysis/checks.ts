@@ -4,13 +4,13 @@
 import type { QuantConfig } from './bits';
 import type { Span } from '../syntax/ast';
 import type { Plan, TensorPlan } from '../plan';
-import { FORMAT_BY_NAME, METHOD_BY_NAME } from '../language/formats';
+import { FORMAT_BY_NAME, GGML_FORMATS_TEXT, METHOD_BY_NAME } from '../language/formats';
 import { diag, type Diagnostic, type Severity } from './diagnostic';
 import type { PropName, Recipe, Rule } from './recipe';
 import { fmt } from './bits';
 import { compressedTensorsIssue } from '../export/compressedTensors';
-import { llmCompressorProblem } from '../export/llmCompressor';
-import { llamaQuantizeProblem } from '../export/llamaQuantize';
+import { llmCompressorAnalysis } from '../export/llmCompressor';
+import { llamaQuantizeInexact, llamaQuantizeProblem } from '../export/llamaQuantize';
 import type { ModelHeader } from '../models/types';
 import { ggufModelProblem } from '../export/gguf';
 import { checkMethods } from './methodFit';
@@ -37,6 +37,18 @@ export function checkRecipe(recipe: Recipe): Diagnostic[] {
         ),
       );
     }
+  }
+  // Formats llama.cpp refuses to quantize without an importance matrix.
+  if (!recipe.calibration) {
+    const needs = (name: string) => FORMAT_BY_NAME.get(name)?.needsCalibration === true;
+    const message = (name: string) =>
+      `${name} needs calibration data, as in llama.cpp (its grid search is only as good as the importance it weighs the weights by; without it the result is garbage): add a 'calibration' statement (e.g. calibration imatrix "file", or calibration generated)`;
+    for (const rule of recipe.rules) {
+      const f = rule.settings.format;
+      if (f && needs(f.value)) out.push(diag('format/needs-calibration', 'error', f.stmt, message(f.value)));
+    }
+    for (const f of recipe.allocate?.formats ?? [])
+      if (needs(f.name)) out.push(diag('format/needs-calibration', 'error', f.span, message(f.name)));
   }
   return out;
 }
@@ -220,7 +232,7 @@ function ggufProblem(kind: string, t: TensorPlan): string | undefined {
   );
   if (kind === 'gguf') {
     if (f.family !== 'ggml')
-      return `GGUF output stores ggml block types only (q4_0 ... q6_k, iq4_nl, iq4_xs) or keeps tensors in f32/f16/bf16; ${f.name} is not one (use e.g. q4_k, q6_k, q8_0, or keep)`;
+      return `GGUF output stores ggml block types only (${GGML_FORMATS_TEXT}) or keeps tensors in f32/f16/bf16; ${f.name} is not one (use e.g. q4_k, q6_k, q8_0, or keep)`;
     if (extras.length) return `GGUF output cannot store ${extras.join(', ')}`;
   }
   return undefined;
@@ -228,7 +240,7 @@ function ggufProblem(kind: string, t: TensorPlan): string | undefined {
 
 const GGUF_KEPT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 
-/** A GGUF source tensor in a ggml block type the backend decodes (q4_0 ... q6_k, iq4_nl, iq4_xs). */
+/** A GGUF source tensor in a ggml block type the backend decodes (the ggml formats). */
 export function isDecodableGgml(dtype: string): boolean {
   return FORMAT_BY_NAME.get(dtype.toLowerCase())?.family === 'ggml';
 }
@@ -271,7 +283,7 @@ function checkOutputs(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnost
             o.stmt,
             t,
             (first, n) =>
-              `GGUF output keeps tensors in f32, f16, bf16 or the ggml block types bitsmith reads (q4_0 ... q6_k, iq4_nl, iq4_xs, copied unchanged); ${first.tensor.name} ${shape(first)} is kept in ${first.tensor.dtype}${others(n)} (output gguf "${o.path.value}")`,
+              `GGUF output keeps tensors in f32, f16, bf16 or the ggml block types bitsmith reads (${GGML_FORMATS_TEXT}, copied unchanged); ${first.tensor.name} ${shape(first)} is kept in ${first.tensor.dtype}${others(n)} (output gguf "${o.path.value}")`,
           );
         }
         continue;
@@ -336,7 +348,8 @@ function checkOutputs(recipe: Recipe, plan: Plan, model?: ModelHeader): Diagnost
   return out;
 }
 
-/** Warnings on the rules whose settings an `export` cannot translate (the export writes a comment for each). */
+/** Warnings on the rules whose settings an `export` cannot translate, or translates to
+ *  something the other tool runs differently (the export writes a comment for each). */
 function checkExports(recipe: Recipe, plan: Plan): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const e of recipe.exports) {
@@ -350,33 +363,50 @@ function checkExports(recipe: Recipe, plan: Plan): Diagnostic[] {
         ),
       );
     }
-    const problem =
-      e.kind === 'llm_compressor'
-        ? llmCompressorProblem
-        : e.kind === 'llama_quantize'
-          ? llamaQuantizeProblem
-          : undefined;
-    if (!problem) continue;
-    const seen = new Map<string, { span: Span; first: string; count: number; message: string }>();
+    let issuesOf:
+      ((t: TensorPlan) => { prop: PropName; message: string; kind: 'untranslatable' | 'inexact' }[]) | undefined;
+    if (e.kind === 'llm_compressor') {
+      const a = llmCompressorAnalysis(recipe, plan);
+      issuesOf = (t) => a.issues.get(t) ?? [];
+    } else if (e.kind === 'llama_quantize') {
+      issuesOf = (t) => {
+        const p = llamaQuantizeProblem(t);
+        if (p) return [{ ...p, kind: 'untranslatable' }];
+        return llamaQuantizeInexact(t, recipe).map((i) => ({ ...i, kind: 'inexact' as const }));
+      };
+    }
+    if (!issuesOf) continue;
+    const seen = new Map<
+      string,
+      { span: Span; first: string; count: number; message: string; kind: 'untranslatable' | 'inexact' }
+    >();
     for (const t of plan.tensors) {
-      const p = t.action === 'quantize' ? problem(t) : undefined;
-      if (!p) continue;
-      const ri = t.decidedBy[p.prop] ?? t.decidedBy.format;
-      const rule = ri !== undefined ? recipe.rules[ri] : undefined;
-      const span = rule?.settings[p.prop]?.stmt ?? rule?.settings.format?.stmt ?? rule?.stmt ?? e.stmt;
-      const key = `${span.start}:${p.message}`;
-      const s = seen.get(key);
-      if (s) s.count++;
-      else seen.set(key, { span, first: t.tensor.name, count: 1, message: p.message });
+      if (t.action !== 'quantize') continue;
+      for (const p of issuesOf(t)) {
+        const ri = t.decidedBy[p.prop] ?? t.decidedBy.format;
+        const rule = ri !== undefined ? recipe.rules[ri] : undefined;
+        const span = rule?.settings[p.prop]?.stmt ?? rule?.settings.format?.stmt ?? rule?.stmt ?? e.stmt;
+        const key = `${p.kind}:${span.start}:${p.message}`;
+        const s = seen.get(key);
+        if (s) s.count++;
+        else seen.set(key, { span, first: t.tensor.name, count: 1, message: p.message, kind: p.kind });
+      }
     }
     for (const s of seen.values()) {
       out.push(
-        diag(
-          'export/untranslatable',
-          'warning',
-          s.span,
-          `export ${e.kind} "${e.path.value}": ${s.message}: ${s.first}${others(s.count)} (left out of the translation, with a comment)`,
-        ),
+        s.kind === 'inexact'
+          ? diag(
+              'export/inexact',
+              'warning',
+              s.span,
+              `export ${e.kind} "${e.path.value}": ${s.message}: ${s.first}${others(s.count)} (translated as the closest setting, with a NOT EXACT comment)`,
+            )
+          : diag(
+              'export/untranslatable',
+              'warning',
+              s.span,
+              `export ${e.kind} "${e.path.value}": ${s.message}: ${s.first}${others(s.count)} (left out of the translation, with a comment)`,
+            ),
       );
     }
   }

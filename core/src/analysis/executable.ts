@@ -7,6 +7,7 @@ import { diag, type Diagnostic, type Severity } from './diagnostic';
 import type { PropName, Recipe } from './recipe';
 import type { TensorPlan } from '../plan';
 import { isDecodableGgml } from './checks';
+import { GGML_FORMATS_TEXT } from '../language/formats';
 
 const GGML_DTYPE = /^(Q\d|IQ\d|TQ\d)/;
 
@@ -117,8 +118,8 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
       ),
     );
   }
-  // GGUF sources: the runner decodes the ggml block types it quantizes to (q4_0 ... q6_k,
-  // iq4_nl, iq4_xs); the others (IQ2_XXS, IQ1_S, TQ1_0, Q8_K, ...) it can only copy into a GGUF.
+  // GGUF sources: the runner decodes the ggml block types it quantizes to (the ggml
+  // formats); the others (Q8_K, Q8_1) it can only copy into a GGUF.
   const undecodable = (plan?.tensors ?? []).filter(
     (t) => GGML_DTYPE.test(t.tensor.dtype) && !isDecodableGgml(t.tensor.dtype),
   );
@@ -131,7 +132,7 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
         code,
         severity,
         rule?.settings.format?.stmt ?? rule?.stmt ?? { start: 0, end: 0 },
-        `${quantized.tensor.name} is stored as ${quantized.tensor.dtype}, which bitsmith run cannot decode (it reads GGUF tensors in F32, F16, BF16 and q4_0 ... q6_k, iq4_nl, iq4_xs); keep it`,
+        `${quantized.tensor.name} is stored as ${quantized.tensor.dtype}, which bitsmith run cannot decode (it reads GGUF tensors in F32, F16, BF16 and ${GGML_FORMATS_TEXT}); keep it`,
       ),
     );
   }
@@ -166,18 +167,32 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
   return out.sort((a, b) => a.start - b.start);
 }
 
-/** The ggml block formats gptq produces (native/src/quant/ggml/gptq.cc). */
-export const GPTQ_GGML: ReadonlySet<string> = new Set(['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_k', 'q5_k', 'q6_k']);
+/** The ggml formats whose groups of 8 weights are one lattice point: gptq quantizes those 8
+ *  columns jointly, in the original column order (native/src/quant/ggml/gptq.cc). */
+export const GPTQ_JOINT_GGML: ReadonlySet<string> = new Set([
+  'iq1_s',
+  'iq1_m',
+  'iq2_xxs',
+  'iq2_xs',
+  'iq2_s',
+  'iq3_xxs',
+  'iq3_s',
+]);
 
 /** Why gptq does not run on this tensor's configuration, and the property to blame. */
 export function gptqLimit(t: TensorPlan): { prop: PropName; why: string } | undefined {
   const c = t.config;
   if (!c) return undefined;
   const f = c.format;
-  if (f.family === 'sign' || (f.family === 'ggml' && !GPTQ_GGML.has(f.name)))
+  if (f.family === 'sign')
     return {
       prop: 'format',
-      why: `runs on the int, float (nf4, fp4, fp8), microscaled (mxfp4, mxfp8, nvfp4) and q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k formats, not ${f.name}`,
+      why: `runs on the int, float (nf4, fp4, fp8), microscaled (mxfp4, mxfp8, nvfp4) and ggml formats, not ${f.name}${f.name === 'ternary' ? ' (ggml tq1_0 and tq2_0 hold ternary weights)' : ''}`,
+    };
+  if (f.family === 'ggml' && GPTQ_JOINT_GGML.has(f.name) && t.method.options.act_order === true)
+    return {
+      prop: 'method',
+      why: `quantizes ${f.name}'s groups of 8 weights (one lattice point) as 8 columns at once, in the original column order: act_order does not combine with it`,
     };
   if (f.family === 'ggml') return undefined; // blocks along the row
   if (c.groupKind === 'tensor' && !f.fixedGroup)

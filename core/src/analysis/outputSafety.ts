@@ -1,5 +1,7 @@
 // The rule that keeps a user's files safe from Bitsmith's writes. Every `output` and
-// `export` path may not be, contain or lie inside the model (file or folder), the recipe,
+// `export` path may not be, contain or lie inside the model (file or folder; for a Hugging
+// Face id its whole cache folder: snapshots, blobs and refs; and the real file behind every
+// model file that is a link out of the model's folder), the recipe,
 // an input file (calibration, held-out tokens, imatrix) or another output or export of
 // the same recipe; may not be a device, FIFO, socket or symbolic link; a file output may
 // not name a folder (nor end in '/'), a folder output may not name a file. Something
@@ -66,6 +68,20 @@ export interface OutputSafetyContext {
   /** Absolute recipe path. Without it (an unsaved buffer) only the checks that need no file system run. */
   recipePath?: string;
   facts: OutputFacts;
+  /** The model as analyze() resolved it (analysis/analyze.ts modelGuardOf); null: the model
+   *  string names nothing; undefined: the recipe's model string taken as a path. */
+  model?: ModelGuard | null;
+}
+
+/** What of a model no output may touch, beyond its own file or folder. */
+export interface ModelGuard {
+  /** Absolute path of the model as read: a file, or a folder (a Hugging Face id's snapshot). */
+  path: string;
+  /** Folders that hold the model's data: a Hugging Face cache repository (snapshots, blobs, refs). */
+  folders: { path: string; what: string }[];
+  /** Files the model was read from: guarded by their real paths, for links that lead out of
+   *  the model's folder (a cache snapshot's files are links into its blobs). */
+  files: string[];
 }
 
 /** The statements that write, in recipe order (outputs, then exports). */
@@ -95,8 +111,14 @@ export function checkOutputSafety(recipe: Recipe, ctx: OutputSafetyContext): Out
   }
   const guarded: Guarded[] = [];
   if (base) {
-    if (recipe.model) {
-      const p = abs(recipe.model.path);
+    const model =
+      ctx.model === undefined
+        ? recipe.model
+          ? { path: abs(recipe.model.path), folders: [], files: [] }
+          : null
+        : ctx.model;
+    if (model) {
+      const p = model.path;
       const real = facts.realPath(p);
       const e = facts.entry(real);
       // A sharded model named by its index reads every shard of the folder.
@@ -109,6 +131,22 @@ export function checkOutputSafety(recipe: Recipe, ctx: OutputSafetyContext): Out
         code: 'overwrites-model',
         what: isFolder ? `the model folder ${p}` : folder ? `the model folder ${path.dirname(p)}` : `the model ${p}`,
       });
+      const modelReal = guarded[guarded.length - 1];
+      for (const f of model.folders) {
+        guarded.push({
+          real: facts.realPath(f.path),
+          lexical: f.path,
+          folder: true,
+          code: 'overwrites-model',
+          what: `${f.what} ${f.path}`,
+        });
+      }
+      for (const f of model.files) {
+        // Files inside the model's folder are covered by it; links out of it are not.
+        const r = facts.realPath(f);
+        if (modelReal.folder ? overlap(r, modelReal.real, true) : r === modelReal.real) continue;
+        guarded.push({ real: r, lexical: f, folder: false, code: 'overwrites-model', what: `the model file ${f}` });
+      }
     }
     guarded.push({
       real: facts.realPath(recipePath!),

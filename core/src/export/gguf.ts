@@ -1,16 +1,26 @@
 // What `output gguf` writes besides the tensor data: llama.cpp's tensor names, the rotary
-// permutation per q/k tensor, and the metadata key/values (llama.cpp's key names for the
-// llama family, from config.json or the llama2.c header). The native runner writes the
-// file (native/src/io/gguf_writer.cc) from this spec; nothing here touches weights.
-import * as fs from 'fs';
-import * as path from 'path';
+// permutation per q/k tensor, extra tensors (Llama 3's rope_freqs), and the metadata
+// key/values llama.cpp's converter (convert_hf_to_gguf.py) writes for the llama family:
+// general.*, the architecture's hyperparameters and rope scaling from config.json (or the
+// llama2.c header), and the tokenizer (ggufTokenizer.ts). The native runner writes the file
+// (native/src/io/gguf_writer.cc) from this spec; nothing here touches weights. What cannot
+// be determined is named in `warnings`, which the analysis shows on the output line.
 import type { ModelHeader } from '../models/types';
-import { REQUIRED_HPARAMS, checkModelConfig } from '../models/modelConfig';
-import { maxOf, pushAll } from '../arrays';
-import { readRegularFile } from '../models/files';
+import { checkModelConfig, REQUIRED_HPARAMS } from '../models/modelConfig';
+import { findTokenizer } from '../models/tokenizer';
+import { ropeScalingGguf } from './ggufRope';
+import {
+  isFullTokenizer,
+  loadGgufTokenizer,
+  SPECIAL_TOKEN_KEY,
+  type GgufTokenizer,
+  type GgufTokenizerResult,
+  type SpecialTokenKind,
+} from './ggufTokenizer';
+import * as path from 'path';
 
-/** tokenizer.json files are tens of MiB at most. */
-export const MAX_TOKENIZER_JSON = 256 * 1024 * 1024;
+const num = (c: Record<string, unknown>, k: string): number | undefined =>
+  typeof c[k] === 'number' ? (c[k] as number) : undefined;
 
 export type GgufValueType =
   'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'string' | 'u64' | 'i64' | 'f64';
@@ -26,16 +36,27 @@ export interface GgufTensorSpec {
   permuteHeads?: number;
   /** Not written (a tied lm_head, rotary tables). */
   omit?: boolean;
+  /** Kept F16/BF16 written as F32: llama.cpp computes with 1-D tensors and norms in F32 only (as its converter writes them). */
+  f32?: boolean;
+}
+/** A tensor that is not in the model (rope_freqs.weight): 1-D F32, written before the model's. */
+export interface GgufExtraTensor {
+  name: string;
+  values: number[];
 }
 export interface GgufSpec {
   architecture: string;
+  /** In file order. Large arrays (tokens, types, scores, merges) hold string[], Int32Array or Float32Array values. */
   metadata: GgufKvSpec[];
   tensors: Record<string, GgufTensorSpec>;
+  extraTensors: GgufExtraTensor[];
   /** Tokenizer source: 'tokenizer.json', 'source gguf' or 'none'. */
   tokenizer: string;
   /** A GGUF source: the writer copies its key/values (except those in `metadata`). */
   copySourceMetadata?: boolean;
-  /** Things the run should say (e.g. written without a tokenizer). */
+  /** Keys that could not be determined (or that differ from the model), and why. */
+  warnings: string[];
+  /** Things worth saying that are not problems (no chat template, padded ids). */
   notes: string[];
 }
 
@@ -53,9 +74,18 @@ export const GGML_TYPE_ID: Readonly<Record<string, number>> = {
   q4_k: 12,
   q5_k: 13,
   q6_k: 14,
+  iq2_xxs: 16,
+  iq2_xs: 17,
+  iq3_xxs: 18,
+  iq1_s: 19,
   iq4_nl: 20,
+  iq3_s: 21,
+  iq2_s: 22,
   iq4_xs: 23,
+  iq1_m: 29,
   bf16: 30,
+  tq1_0: 34,
+  tq2_0: 35,
 };
 
 /** llama.cpp's llama_ftype for a model whose predominant tensor type is `type`
@@ -73,9 +103,18 @@ export const LLAMA_FTYPE: Readonly<Record<string, number>> = {
   q4_k: 15,
   q5_k: 17,
   q6_k: 18,
+  iq2_xxs: 19,
+  iq2_xs: 20,
+  iq3_xxs: 23,
+  iq1_s: 24,
   iq4_nl: 25,
+  iq3_s: 26,
+  iq2_s: 28,
   iq4_xs: 30,
+  iq1_m: 31,
   bf16: 32,
+  tq1_0: 36,
+  tq2_0: 37,
 };
 
 export class GgufSpecError extends Error {}
@@ -121,9 +160,12 @@ interface Hparams {
   vocab: number;
   headDim: number;
   tied: boolean;
+  /** config.json states head_dim: written as key_length / value_length, as the converter does. */
   explicitHeadDim: boolean;
   bos?: number;
   eos?: number;
+  /** Values taken from transformers' defaults because config.json has none, and the like. */
+  warnings: string[];
 }
 
 /** The hyperparameters output gguf writes: only values checked against the tensors
@@ -131,7 +173,7 @@ interface Hparams {
 function hparams(model: ModelHeader): Hparams {
   if (model.format === 'llama2c') {
     const h = checkModelConfig(model).hparams!;
-    return { ...h, ctx: h.ctx!, arch: 'llama', permute: true };
+    return { ...h, ctx: h.ctx!, arch: 'llama', permute: true, warnings: [] };
   }
   const c = model.config;
   const type = String(c.model_type ?? model.architecture ?? '');
@@ -151,7 +193,30 @@ function hparams(model: ModelHeader): Hparams {
     throw new GgufSpecError(`output gguf needs "${missing}" in config.json`);
   }
   if (h.ctx === undefined) throw new GgufSpecError(`output gguf needs "max_position_embeddings" in ${check.source}`);
-  return { ...h, ctx: h.ctx, arch, permute: arch === 'llama' };
+  const warnings: string[] = [];
+  // transformers' config defaults for these families; the file states them, so say where they came from.
+  const defaulted = (k: string, gguf: string, fallback: number) => {
+    if (num(c, k) === undefined)
+      warnings.push(
+        `${arch}.${gguf}: config.json has no ${k}; written as ${fallback}, transformers' default for ${type}`,
+      );
+  };
+  defaulted('rope_theta', 'rope.freq_base', 10000);
+  defaulted('rms_norm_eps', 'attention.layer_norm_rms_epsilon', 1e-6);
+  const window = num(c, 'sliding_window');
+  if (window !== undefined && (arch === 'llama' || c.use_sliding_window === true))
+    warnings.push(
+      `config.json sliding_window ${window} is not written: llama.cpp's ${arch} architecture attends to the whole context, so past ${window} tokens it computes differently from the model`,
+    );
+  return {
+    ...h,
+    ctx: h.ctx,
+    arch,
+    permute: arch === 'llama',
+    // config.json states head_dim: written as key_length / value_length, as the converter does.
+    explicitHeadDim: num(c, 'head_dim') !== undefined,
+    warnings,
+  };
 }
 
 /** Why this model cannot be written as a llama.cpp GGUF (undefined when it can): the
@@ -171,6 +236,66 @@ export function ggufModelProblem(model: ModelHeader): string | undefined {
   }
 }
 
+/** Loads the GGUF tokenizer of a folder (the language server passes a cached loader). */
+export type GgufTokenizerLoader = (
+  dir: string,
+  config: Record<string, unknown>,
+  vocabSize: number,
+) => GgufTokenizerResult | undefined;
+
+/** The tokenizer an `output gguf` of `model` would carry: undefined without a tokenizer.json
+ *  (or for GGUF and llama2.c sources, whose vocabularies are copied or absent). */
+export function ggufTokenizerOf(
+  model: ModelHeader,
+  load: GgufTokenizerLoader = loadGgufTokenizer,
+): GgufTokenizerResult | undefined {
+  if (model.format !== 'hf-folder' && model.format !== 'safetensors') return undefined;
+  const files = findTokenizer(model.path);
+  if (!files) return undefined;
+  const vocab = num(model.config, 'vocab_size');
+  if (vocab === undefined) return { ok: false, why: 'config.json has no vocab_size', files: [files.tokenizer] };
+  return load(path.dirname(files.tokenizer), model.config, vocab);
+}
+
+const NO_TOKENIZER =
+  'written without a tokenizer (the model has no tokenizer.json): llama.cpp refuses to load a GGUF without one, so put the tokenizer.json beside the model (scripts/llama-cpp-check.sh adds a placeholder vocabulary for the bundled model)';
+
+/** What an `output gguf` of `model` cannot determine (warnings) and worth saying (notes),
+ *  without building the file's spec: the analysis reports these on the output line. */
+export function ggufFindings(
+  model: ModelHeader,
+  tokenizer: GgufTokenizerResult | undefined,
+): { warnings: string[]; notes: string[] } {
+  if (model.format === 'gguf') {
+    const has = typeof model.config['tokenizer.ggml.model'] === 'string';
+    return {
+      warnings: has
+        ? []
+        : ['written without a tokenizer (the source GGUF has none): llama.cpp needs one to load the file'],
+      notes: [],
+    };
+  }
+  let h: Hparams;
+  try {
+    h = hparams(model);
+  } catch {
+    return { warnings: [], notes: [] }; // ggufModelProblem reports it
+  }
+  const warnings = [...h.warnings];
+  const notes: string[] = [];
+  const rope = ropeScalingGguf(h.arch, model.config, h.headDim, h.ropeBase);
+  for (const w of rope.warnings) warnings.push(w);
+  if (model.format === 'llama2c')
+    warnings.push(NO_TOKENIZER.replace('has no tokenizer.json', 'is a llama2.c checkpoint'));
+  else if (!tokenizer) warnings.push(NO_TOKENIZER);
+  else if (!tokenizer.ok) warnings.push(`written without a tokenizer: ${tokenizer.why}`);
+  else {
+    for (const w of tokenizer.tokenizer.warnings) warnings.push(w);
+    for (const n of tokenizer.tokenizer.infos) notes.push(n);
+  }
+  return { warnings, notes };
+}
+
 export interface GgufSpecInput {
   model: ModelHeader;
   /** Per tensor: the recipe format when quantized, else undefined (kept in its source dtype). */
@@ -178,6 +303,8 @@ export interface GgufSpecInput {
   name: string;
   version: string;
   recipeText: string;
+  /** The tokenizer, when the caller has it already (the analysis); else read here. */
+  tokenizer?: GgufTokenizerResult;
 }
 
 /** The predominant type of the matrices, by weights (a recipe format or a source dtype). */
@@ -202,6 +329,26 @@ function predominantType(
   return best;
 }
 
+/** Python's round(): halves to even. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** general.size_label from a parameter count, as gguf-py's size_label writes it ("8.0B", "260K"). */
+export function sizeLabel(params: number): string {
+  const [scaled, suffix] =
+    params > 1e12
+      ? [params * 1e-12, 'T']
+      : params > 1e9
+        ? [params * 1e-9, 'B']
+        : params > 1e6
+          ? [params * 1e-6, 'M']
+          : [params * 1e-3, 'K'];
+  const digits = String(roundHalfEven(scaled)).replace(/^0+/, '').length;
+  return `${scaled.toFixed(Math.max(2 - digits, 0))}${suffix}`;
+}
+
 /** A GGUF source: names and parameters are GGUF already; its key/values (tokenizer
  *  included) are carried over, with Bitsmith's file type and provenance. */
 function specFromGguf(input: GgufSpecInput): GgufSpec {
@@ -210,9 +357,6 @@ function specFromGguf(input: GgufSpecInput): GgufSpec {
   for (const t of model.tensors) tensors[t.name] = { name: t.name };
   const c = model.config;
   const hasTokenizer = typeof c['tokenizer.ggml.model'] === 'string';
-  const notes = hasTokenizer
-    ? []
-    : ['written without a tokenizer (the source GGUF has none): llama.cpp needs one to load the file'];
   return {
     architecture: model.architecture || String(c['general.architecture'] ?? ''),
     metadata: [
@@ -229,9 +373,10 @@ function specFromGguf(input: GgufSpecInput): GgufSpec {
       { key: 'bitsmith.recipe', type: 'string', value: input.recipeText },
     ],
     tensors,
+    extraTensors: [],
     tokenizer: hasTokenizer ? 'source gguf' : 'none',
     copySourceMetadata: true,
-    notes,
+    ...ggufFindings(model, undefined),
   };
 }
 
@@ -240,9 +385,8 @@ export function buildGgufSpec(input: GgufSpecInput): GgufSpec {
   if (model.format === 'gguf') return specFromGguf(input);
   const h = hparams(model);
   const tensors: Record<string, GgufTensorSpec> = {};
-  const notes: string[] = [];
   const present = new Set(model.tensors.map((t) => t.name));
-  const elementsByType = new Map<string, number>();
+  let params = 0;
   for (const t of model.tensors) {
     if (/\.rotary_emb\.inv_freq$/.test(t.name)) {
       tensors[t.name] = { omit: true };
@@ -263,26 +407,21 @@ export function buildGgufSpec(input: GgufSpecInput): GgufSpec {
         );
       spec.permuteHeads = heads;
     }
+    // The converter writes 1-D tensors and norms as F32: llama.cpp's CPU ops take F32 there.
+    if ((t.shape.length <= 1 || name.endsWith('_norm.weight')) && input.formats[t.name] === undefined) spec.f32 = true;
     tensors[t.name] = spec;
-    if (t.shape.length >= 2) {
-      const type = input.formats[t.name] ?? t.dtype.toLowerCase();
-      elementsByType.set(type, (elementsByType.get(type) ?? 0) + t.elements);
-    }
+    params += t.elements;
   }
-  let predominant = 'f32';
-  let most = -1;
-  for (const [type, n] of elementsByType)
-    if (n > most) {
-      most = n;
-      predominant = type;
-    }
+  const predominant = predominantType(model, input.formats, (n) => tensors[n]?.omit === true);
   const A = h.arch;
   const u32 = (key: string, value: number): GgufKvSpec => ({ key, type: 'u32', value });
   const f32 = (key: string, value: number): GgufKvSpec => ({ key, type: 'f32', value });
   const str = (key: string, value: string): GgufKvSpec => ({ key, type: 'string', value });
   const metadata: GgufKvSpec[] = [
     str('general.architecture', A),
+    str('general.type', 'model'),
     str('general.name', input.name),
+    str('general.size_label', sizeLabel(params)),
     u32('general.alignment', 32),
     u32('general.file_type', LLAMA_FTYPE[predominant] ?? 0),
     u32('general.quantization_version', 2),
@@ -299,103 +438,68 @@ export function buildGgufSpec(input: GgufSpecInput): GgufSpec {
   ];
   if (h.explicitHeadDim)
     metadata.push(u32(`${A}.attention.key_length`, h.headDim), u32(`${A}.attention.value_length`, h.headDim));
+  const extraTensors: GgufExtraTensor[] = [];
+  const rope = ropeScalingGguf(A, model.config, h.headDim, h.ropeBase);
+  for (const kv of rope.metadata) metadata.push(kv);
+  if (rope.freqFactors) extraTensors.push({ name: 'rope_freqs.weight', values: Array.from(rope.freqFactors) });
+
+  let tokResult = input.tokenizer !== undefined ? input.tokenizer : ggufTokenizerOf(model);
+  // An editor summary (no token arrays) is re-read in full.
+  if (tokResult?.ok && !isFullTokenizer(tokResult.tokenizer)) tokResult = ggufTokenizerOf(model);
+  if (tokResult?.ok && isFullTokenizer(tokResult.tokenizer)) {
+    for (const kv of tokenizerMetadata(tokResult.tokenizer)) metadata.push(kv);
+  } else if (model.format === 'llama2c') {
+    // llama2.c checkpoints name their special ids by convention.
+    if (h.bos !== undefined) metadata.push(u32('tokenizer.ggml.bos_token_id', h.bos));
+    if (h.eos !== undefined) metadata.push(u32('tokenizer.ggml.eos_token_id', h.eos));
+  }
   metadata.push(
     str('bitsmith.version', input.version),
     str('bitsmith.source', model.path),
     str('bitsmith.recipe', input.recipeText),
   );
-  const tok =
-    model.format === 'hf-folder' ? tokenizerFromJson(path.join(model.path, 'tokenizer.json'), h, notes) : undefined;
-  if (tok) pushAll(metadata, tok);
-  else
-    notes.push(
-      'written without a tokenizer (the model has no tokenizer.json): llama.cpp refuses to load a GGUF without one, so put the tokenizer.json beside the model (scripts/llama-cpp-check.sh adds a placeholder vocabulary for the bundled model)',
-    );
-  return { architecture: A, metadata, tensors, tokenizer: tok ? 'tokenizer.json' : 'none', notes };
+  const findings = ggufFindings(model, tokResult);
+  return {
+    architecture: A,
+    metadata,
+    tensors,
+    extraTensors,
+    tokenizer: tokResult?.ok ? 'tokenizer.json' : 'none',
+    warnings: findings.warnings,
+    notes: findings.notes,
+  };
 }
 
-function addsBos(
-  configFile: string,
-  post: { type?: string; single?: { SpecialToken?: unknown }[] } | undefined,
-): boolean | undefined {
-  try {
-    if (fs.existsSync(configFile)) {
-      const c = JSON.parse(readRegularFile(configFile, MAX_TOKENIZER_JSON, 'tokenizer_config.json').toString('utf8')) as {
-        add_bos_token?: unknown;
-      };
-      if (typeof c.add_bos_token === 'boolean') return c.add_bos_token;
-    }
-  } catch {
-    // an unreadable tokenizer_config.json says nothing
-  }
-  if (post?.type === 'TemplateProcessing' && Array.isArray(post.single))
-    return post.single.length > 0 && post.single[0].SpecialToken !== undefined;
-  return undefined;
-}
-
-/** tokenizer.ggml.* from a Hugging Face tokenizer.json (BPE vocabularies: byte-level
- *  `gpt2` with merges, or SentencePiece-style `llama` with byte-fallback). */
-function tokenizerFromJson(file: string, h: Hparams, notes: string[]): GgufKvSpec[] | undefined {
-  let j: {
-    model?: { type?: string; vocab?: Record<string, number>; merges?: (string | string[])[]; byte_fallback?: boolean };
-    added_tokens?: { id: number; content: string; special?: boolean }[];
-    pre_tokenizer?: unknown;
-    post_processor?: { type?: string; single?: { SpecialToken?: unknown }[] };
-  };
-  try {
-    if (!fs.existsSync(file)) return undefined;
-    j = JSON.parse(readRegularFile(file, MAX_TOKENIZER_JSON, 'tokenizer.json').toString('utf8'));
-  } catch (e) {
-    notes.push(`tokenizer.json could not be read (${(e as Error).message}); written without a tokenizer`);
-    return undefined;
-  }
-  const m = j.model;
-  if (!m || m.type !== 'BPE' || !m.vocab) {
-    notes.push(
-      `tokenizer.json model type ${m?.type ?? 'missing'} is not converted (BPE only); written without a tokenizer`,
-    );
-    return undefined;
-  }
-  const size = Math.max(h.vocab, maxOf(Object.values(m.vocab)) + 1, maxOf((j.added_tokens ?? []).map((t) => t.id)) + 1);
-  const tokens: string[] = new Array(size).fill('');
-  const types: number[] = new Array(size).fill(1); // 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
-  for (const [t, i] of Object.entries(m.vocab)) tokens[i] = t;
-  for (let i = 0; i < size; i++)
-    if (tokens[i] === '') {
-      tokens[i] = `[PAD${i}]`;
-      types[i] = 5;
-    }
-  const spm = m.byte_fallback === true;
-  for (const a of j.added_tokens ?? []) {
-    tokens[a.id] = a.content;
-    types[a.id] = a.special ? 3 : 4;
-  }
-  if (spm) for (let i = 0; i < size; i++) if (/^<0x[0-9A-F]{2}>$/.test(tokens[i])) types[i] = 6;
-  const find = (s: string) => {
-    const i = tokens.indexOf(s);
-    return i >= 0 ? i : undefined;
-  };
+/** tokenizer.ggml.* and the chat templates, in the converter's order. */
+function tokenizerMetadata(t: GgufTokenizer): GgufKvSpec[] {
   const out: GgufKvSpec[] = [
-    { key: 'tokenizer.ggml.model', type: 'string', value: spm ? 'llama' : 'gpt2' },
-    { key: 'tokenizer.ggml.tokens', type: 'array', itemType: 'string', value: tokens },
-    { key: 'tokenizer.ggml.token_type', type: 'array', itemType: 'i32', value: types },
+    { key: 'tokenizer.ggml.model', type: 'string', value: t.model },
+    { key: 'tokenizer.ggml.pre', type: 'string', value: t.pre },
+    { key: 'tokenizer.ggml.tokens', type: 'array', itemType: 'string', value: t.tokens },
+    { key: 'tokenizer.ggml.token_type', type: 'array', itemType: 'i32', value: t.types },
   ];
-  if (spm) {
-    // SentencePiece BPE: llama.cpp ranks by score; merge order gives the rank.
-    out.push({ key: 'tokenizer.ggml.scores', type: 'array', itemType: 'f32', value: tokens.map((_, i) => -i) });
-    const unk = find('<unk>');
-    if (unk !== undefined) out.push({ key: 'tokenizer.ggml.unknown_token_id', type: 'u32', value: unk });
-  } else {
-    out.push({ key: 'tokenizer.ggml.pre', type: 'string', value: 'default' });
-    const merges = (m.merges ?? []).map((x) => (Array.isArray(x) ? x.join(' ') : x));
-    out.push({ key: 'tokenizer.ggml.merges', type: 'array', itemType: 'string', value: merges });
+  if (t.scores) out.push({ key: 'tokenizer.ggml.scores', type: 'array', itemType: 'f32', value: t.scores });
+  if (t.merges) out.push({ key: 'tokenizer.ggml.merges', type: 'array', itemType: 'string', value: t.merges });
+  const order: SpecialTokenKind[] = ['bos', 'eos', 'eot', 'eom', 'unk', 'sep', 'pad', 'mask'];
+  for (const k of order) {
+    const id = t.special[k];
+    if (id !== undefined) out.push({ key: SPECIAL_TOKEN_KEY[k], type: 'u32', value: id });
   }
-  if (h.bos !== undefined) out.push({ key: 'tokenizer.ggml.bos_token_id', type: 'u32', value: h.bos });
-  // Whether a sequence starts with BOS, as the Hugging Face tokenizer does it (llama.cpp's
-  // default for gpt2 vocabularies is no BOS): tokenizer_config.json's add_bos_token, else
-  // a post-processor template that begins with a special token.
-  const addBos = addsBos(path.join(path.dirname(file), 'tokenizer_config.json'), j.post_processor);
-  if (addBos !== undefined) out.push({ key: 'tokenizer.ggml.add_bos_token', type: 'bool', value: addBos });
-  if (h.eos !== undefined) out.push({ key: 'tokenizer.ggml.eos_token_id', type: 'u32', value: h.eos });
+  out.push(
+    { key: 'tokenizer.ggml.add_bos_token', type: 'bool', value: t.addBos },
+    { key: 'tokenizer.ggml.add_eos_token', type: 'bool', value: t.addEos },
+  );
+  if (t.addSpacePrefix !== undefined)
+    out.push({ key: 'tokenizer.ggml.add_space_prefix', type: 'bool', value: t.addSpacePrefix });
+  if (t.chatTemplate !== undefined) out.push({ key: 'tokenizer.chat_template', type: 'string', value: t.chatTemplate });
+  for (const n of t.namedTemplates)
+    out.push({ key: `tokenizer.chat_template.${n.name}`, type: 'string', value: n.template });
+  if (t.namedTemplates.length)
+    out.push({
+      key: 'tokenizer.chat_templates',
+      type: 'array',
+      itemType: 'string',
+      value: t.namedTemplates.map((n) => n.name),
+    });
   return out;
 }

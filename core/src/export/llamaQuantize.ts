@@ -1,36 +1,45 @@
 // `export llama_quantize "cmd.sh"`: the plan as a llama-quantize command line over a GGUF
-// of the source model (convert_hf_to_gguf.py first, for a Hugging Face model). llama.cpp
-// picks a tensor's type as follows: --token-embedding-type for token_embd.weight,
-// --output-tensor-type for output.weight, else the first --tensor-type REGEX=TYPE whose
-// regex std::regex_search finds in the GGUF name (unanchored; patterns are lower-cased),
-// else the base type with its mixture rules. So every 2-D weight gets an anchored pattern
-// (^...$, layer numbers as [0-9]+ when every layer shares the type), in the plan's tensor
-// order, and the base type is one no tensor uses: some llama.cpp versions skip an override
-// equal to the base type and fall back to the mixture rules. Kept tensors get their source
-// type (f32 / f16 / bf16). What llama.cpp has no type for is kept too, with a comment and
-// an issue per rule.
+// of the source model (convert_hf_to_gguf.py first, for a Hugging Face model). It needs a
+// llama-quantize with --tensor-type (llama.cpp from April 2025 on). llama.cpp picks a
+// tensor's type as follows: --token-embedding-type for token_embd.weight,
+// --output-tensor-type for output.weight, else a --tensor-type REGEX=TYPE whose regex
+// std::regex_search finds in the GGUF name (unanchored; patterns are lower-cased; the
+// the first match wins in current releases, the last in earlier ones), else the base type with its
+// mixture rules. So every 2-D weight gets an anchored pattern (^...$, layer numbers as
+// [0-9]+ when every layer shares the type; the patterns select disjoint sets, so the order
+// of matching does not matter), in the plan's tensor order, and the base type is one no
+// tensor uses: some llama.cpp versions skip an override equal to the base type and fall
+// back to the mixture rules. Kept tensors get their source type (f32 / f16 / bf16).
+//
+// Options that differ from what Bitsmith ran are explicit: the types above, --imatrix for
+// `calibration imatrix` (llama-quantize weights its scale searches by it, as Bitsmith does),
+// --allow-requantize for a quantized GGUF source. --pure is not passed: every 2-D weight has
+// its own pattern, so no mixture rule applies, and in earlier releases --pure also disabled
+// the --tensor-type overrides, and skipped an override when the mixture's own type for the
+// tensor did not fit its rows (a fallback): such a tensor (rows not a multiple of 32, like a
+// kept down_proj of 172 columns) then got llama.cpp's fallback type.
+//
+// What llama-quantize cannot reproduce: its encoders are its own (the types are the plan's,
+// the codes llama.cpp's); it has no gptq, awq or hqq (those tensors get its own rounding for
+// the same type: a `# NOT EXACT` comment and an 'inexact' issue per rule); its only
+// importance input is an imatrix (Bitsmith's searches weighted by a forward pass's Hessian
+// diagonal are not reproduced: make an imatrix with llama-imatrix on the same text). What
+// llama.cpp has no type for (nf4, int grids, outliers, lowrank, rotate) is kept in source
+// precision, with a `# NOT TRANSLATED` comment and an issue per rule.
 
 import type { ModelHeader } from '../models/types';
 import type { Plan, TensorPlan } from '../plan';
 import type { PropName, Recipe } from '../analysis/recipe';
-import type { ExportIssue, Translation } from './llmCompressor';
+import type { ExportIssue, ModelName, Translation } from './llmCompressor';
+import { effectiveMethod } from '../analysis/methodFit';
 import { exactSelectors } from './selectors';
 import { translationMarkLine } from './provenance';
+import { FORMATS } from '../language/formats';
 
-const GGML_TYPES = new Set([
-  'q4_0',
-  'q4_1',
-  'q5_0',
-  'q5_1',
-  'q8_0',
-  'q2_k',
-  'q3_k',
-  'q4_k',
-  'q5_k',
-  'q6_k',
-  'iq4_nl',
-  'iq4_xs',
-]);
+/** The ggml types: llama-quantize takes each by name (--tensor-type REGEX=TYPE). */
+const GGML_TYPES: ReadonlySet<string> = new Set(FORMATS.filter((f) => f.family === 'ggml').map((f) => f.name));
+/** Types llama-quantize refuses without --imatrix (iq1_m: except token_embd and output). */
+const NEEDS_IMATRIX = new Set(['iq2_xxs', 'iq2_xs', 'iq2_s', 'iq1_s', 'iq1_m']);
 const BASE_CANDIDATES: [string, string][] = [
   ['q8_0', 'Q8_0'],
   ['q4_0', 'Q4_0'],
@@ -70,23 +79,38 @@ function sourceType(t: TensorPlan): string | undefined {
   return ['f32', 'f16', 'bf16'].includes(d) ? d : GGML_TYPES.has(d) ? d : undefined;
 }
 
+/** Why llama-quantize cannot give this tensor the plan's type at all (it is then kept). */
 export function llamaQuantizeProblem(t: TensorPlan): { prop: PropName; message: string } | undefined {
   const c = t.config;
   if (!c) return undefined;
   if (!GGML_TYPES.has(c.format.name))
     return {
       prop: 'format',
-      message: `llama.cpp has no ${c.format.name} type (ggml types q4_0 ... q6_k, iq4_nl, iq4_xs translate)`,
-    };
-  if (t.method.name !== 'rtn')
-    return {
-      prop: 'method',
-      message: `llama-quantize has no ${t.method.name} method (an imatrix is its only data-aware input)`,
+      message: `llama.cpp has no ${c.format.name} type (the ggml types q4_0 ... q6_k, iq1_s ... iq4_xs, tq1_0, tq2_0 translate)`,
     };
   if (c.outliers) return { prop: 'outliers', message: 'llama.cpp types cannot keep outliers' };
   if (c.lowrank) return { prop: 'lowrank', message: 'llama.cpp has no low-rank correction' };
   if (t.rotate !== 'none') return { prop: 'rotate', message: 'llama-quantize does not rotate weights' };
   return undefined;
+}
+
+/** What llama-quantize runs differently for a tensor it gives the plan's type (translated, noted). */
+export function llamaQuantizeInexact(t: TensorPlan, recipe: Recipe): { prop: PropName; message: string }[] {
+  if (!t.config || llamaQuantizeProblem(t)) return [];
+  const out: { prop: PropName; message: string }[] = [];
+  const method = effectiveMethod(t);
+  if (method !== 'rtn')
+    out.push({
+      prop: 'method',
+      message: `llama-quantize has no ${method} method: it rounds these tensors with its own ${t.config.format.name} encoder${recipe.calibration?.kind === 'imatrix' ? ' (weighted by the imatrix)' : ''}; the ${method} codes are in Bitsmith's own output gguf`,
+    });
+  const cal = recipe.calibration;
+  if (method === 'rtn' && cal && cal.kind !== 'imatrix')
+    out.push({
+      prop: 'format',
+      message: `Bitsmith weights the ${t.config.format.name} scale search by the importance of each input channel from calibration ${cal.kind}; llama-quantize takes that only as an imatrix (make one with llama-imatrix on the same text and pass --imatrix)`,
+    });
+  return out;
 }
 
 const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -97,13 +121,20 @@ export function llamaQuantizeCommand(
   model: ModelHeader,
   source: string,
   outputHint: string,
+  modelName: ModelName = { label: model.path },
 ): Translation {
   const issues = new Map<string, ExportIssue>();
-  const note = (t: TensorPlan, rule: number | undefined, prop: PropName | undefined, message: string) => {
-    const key = `${rule}:${message}`;
+  const note = (
+    t: TensorPlan,
+    rule: number | undefined,
+    prop: PropName | undefined,
+    message: string,
+    kind?: 'inexact',
+  ) => {
+    const key = `${kind}:${rule}:${message}`;
     const e = issues.get(key);
     if (e) e.tensors.push(t.tensor.name);
-    else issues.set(key, { rule, prop, message, tensors: [t.tensor.name] });
+    else issues.set(key, { rule, prop, message, tensors: [t.tensor.name], ...(kind ? { kind } : {}) });
   };
   // Per 2-D weight: its GGUF name and the llama.cpp type it gets.
   const chosen: { gguf: string; type: string; elements: number }[] = [];
@@ -132,7 +163,11 @@ export function llamaQuantizeCommand(
           problem.prop,
           `${problem.message}; kept in source precision here`,
         );
-      else type = t.config!.format.name;
+      else {
+        type = t.config!.format.name;
+        for (const i of llamaQuantizeInexact(t, recipe))
+          note(t, t.decidedBy[i.prop] ?? t.decidedBy.format, i.prop, i.message, 'inexact');
+      }
     }
     type ??= sourceType(t);
     if (!type) {
@@ -165,24 +200,30 @@ export function llamaQuantizeCommand(
   if (model.format === 'gguf' && plan.tensors.some((t) => /^(Q|IQ|TQ)\d/i.test(t.tensor.dtype)))
     args.push('--allow-requantize');
   const cal = recipe.calibration;
-  // output imatrix: the run writes llama.cpp's imatrix from its calibration, which llama-quantize then reads.
-  const written = recipe.outputs.find((o) => o.kind === 'imatrix');
-  if (cal?.kind === 'imatrix' && cal.path) args.push(`--imatrix ${sh(cal.path.value)}`);
-  else if (written && cal) args.push(`--imatrix ${sh(written.path.value)}`);
-  else if (cal)
-    note(
-      { tensor: { name: '(calibration)' } } as TensorPlan,
-      undefined,
-      undefined,
-      `calibration ${cal.kind} does not translate: llama-quantize takes an imatrix (add output imatrix "imatrix.gguf" to write one from this calibration, or make one with llama-imatrix)`,
+  // The imatrix llama-quantize reads: the calibration's file, or the one output imatrix
+  // writes from a forward-pass calibration.
+  const written = cal && cal.kind !== 'imatrix' ? recipe.outputs.find((o) => o.kind === 'imatrix') : undefined;
+  const imatrixFile = cal?.kind === 'imatrix' && cal.path ? cal.path.value : written?.path.value;
+  if (!imatrixFile) {
+    const refused = chosen.filter(
+      (c) => NEEDS_IMATRIX.has(c.type) && !(c.type === 'iq1_m' && (c === embd || c === output)),
     );
+    if (refused.length)
+      note(
+        { tensor: { name: refused[0].gguf } } as TensorPlan,
+        undefined,
+        undefined,
+        `llama-quantize refuses ${[...new Set(refused.map((c) => c.type))].join(', ')} without --imatrix (give the recipe calibration imatrix "file", or output imatrix "file" with a calibration)`,
+      );
+  }
+  if (imatrixFile) args.push(`--imatrix ${sh(imatrixFile)}`);
 
   const issueList = [...issues.values()];
   const lines: string[] = [];
   lines.push('#!/bin/sh');
   lines.push(translationMarkLine(source));
-  lines.push('# A llama-quantize command.');
-  lines.push(`# model: ${model.path}`);
+  lines.push('# A llama-quantize command (llama.cpp from April 2025 on: it needs --tensor-type).');
+  lines.push(`# model: ${modelName.label}`);
   if (model.format !== 'gguf')
     lines.push(
       '# The input is a GGUF of the unquantized model: convert_hf_to_gguf.py MODEL --outtype f32 --outfile IN.gguf',
@@ -192,10 +233,16 @@ export function llamaQuantizeCommand(
   lines.push(
     "# llama.cpp's own quantizer encodes the blocks (the codes differ from Bitsmith's; the types are the plan's).",
   );
+  lines.push(
+    '# --pure is not passed: every 2-D weight has its own pattern (and --pure disabled --tensor-type in earlier releases).',
+  );
   for (const i of issueList) {
     const label = i.rule !== undefined ? (recipe.rules[i.rule]?.label ?? 'rule') : 'recipe';
+    const n = `${i.tensors.length} tensor${i.tensors.length === 1 ? '' : 's'}`;
     lines.push(
-      `# NOT TRANSLATED (${label}): ${i.message}; ${i.tensors.length} tensor${i.tensors.length === 1 ? '' : 's'}, e.g. ${i.tensors[0]}`,
+      i.kind === 'inexact'
+        ? `# NOT EXACT (${label}): ${i.message}; ${n}, e.g. ${i.tensors[0]}`
+        : `# NOT TRANSLATED (${label}): ${i.message}; ${n}, e.g. ${i.tensors[0]}`,
     );
   }
   lines.push('set -e');

@@ -18,6 +18,8 @@ export interface FormatInfo {
   symmetricOnly?: boolean;
   /** Extra bits stored once per tensor (nvfp4: one f32 global scale). */
   perTensorBits?: number;
+  /** Quantizing to it needs calibration (an importance matrix), as llama.cpp requires. */
+  needsCalibration?: boolean;
 }
 
 export type ScaleType = 'f16' | 'bf16' | 'f32' | 'e8m0' | 'e4m3';
@@ -30,13 +32,16 @@ const int = (b: number): FormatInfo => ({
   doc: `${b}-bit uniform integer grid (${2 ** b} levels), scale per group; asymmetric grids add a zero point.`,
 });
 
-const ggml = (name: string, weights: number, bytes: number, doc: string): FormatInfo => ({
+const ggml = (name: string, weights: number, bytes: number, doc: string, needsCalibration?: boolean): FormatInfo => ({
   name,
   family: 'ggml',
   bits: (bytes * 8) / weights,
   block: { weights, bytes },
   doc,
+  ...(needsCalibration ? { needsCalibration } : {}),
 });
+const NEEDS_IMATRIX =
+  ' Needs calibration (an importance matrix or calibration data): without one llama.cpp refuses it, the result being garbage.';
 
 export const FORMATS: readonly FormatInfo[] = [
   int(2),
@@ -138,9 +143,74 @@ export const FORMATS: readonly FormatInfo[] = [
     136,
     'ggml IQ4_XS: super-blocks of 256, 6-bit sub-block scales, non-linear 4-bit grid: 4.25 bpw.',
   ),
+  ggml(
+    'iq3_s',
+    256,
+    110,
+    'ggml IQ3_S: super-blocks of 256; each 4 weights one of 512 points of a lattice grid (magnitudes), 8 sign bits per 8, 4-bit scale per 32: 3.4375 bpw.',
+  ),
+  ggml(
+    'iq3_xxs',
+    256,
+    98,
+    'ggml IQ3_XXS: super-blocks of 256; each 4 weights one of 256 grid points (magnitudes), 7 sign bits per 8 (even parity), 4-bit scale per 32: 3.0625 bpw.',
+  ),
+  ggml(
+    'iq2_s',
+    256,
+    82,
+    'ggml IQ2_S: super-blocks of 256; each 8 weights one of 1024 points of an E8-lattice grid (magnitudes), 8 sign bits, 4-bit scale per 16: 2.5625 bpw.',
+  ),
+  ggml(
+    'iq2_xs',
+    256,
+    74,
+    'ggml IQ2_XS: super-blocks of 256; each 8 weights one of 512 grid points (magnitudes), 7 sign bits (even parity), 4-bit scale per 16: 2.3125 bpw.' +
+      NEEDS_IMATRIX,
+    true,
+  ),
+  ggml(
+    'iq2_xxs',
+    256,
+    66,
+    'ggml IQ2_XXS: super-blocks of 256; each 8 weights one of 256 grid points (magnitudes), 7 sign bits (even parity), 4-bit scale per 32: 2.0625 bpw.' +
+      NEEDS_IMATRIX,
+    true,
+  ),
+  ggml(
+    'iq1_m',
+    256,
+    56,
+    'ggml IQ1_M: super-blocks of 256; each 8 weights one of 2048 points of {-1, 0, 1}^8 shifted by ±1/8, 3-bit scale per 16, f16 super-block scale: 1.75 bpw.' +
+      NEEDS_IMATRIX,
+    true,
+  ),
+  ggml(
+    'iq1_s',
+    256,
+    50,
+    'ggml IQ1_S: super-blocks of 256; each 8 weights one of 2048 points of {-1, 0, 1}^8, shift ±1/8 and 3-bit scale per 32: 1.5625 bpw.' +
+      NEEDS_IMATRIX,
+    true,
+  ),
+  ggml(
+    'tq2_0',
+    256,
+    66,
+    'ggml TQ2_0: ternary {-1, 0, 1} times one f16 scale per 256 weights, 2 bits each: 2.0625 bpw (BitNet b1.58 / TriLM weights).',
+  ),
+  ggml(
+    'tq1_0',
+    256,
+    54,
+    'ggml TQ1_0: ternary {-1, 0, 1} times one f16 scale per 256 weights, 5 trits per byte: 1.6875 bpw (BitNet b1.58 / TriLM weights).',
+  ),
 ];
 
 export const FORMAT_BY_NAME: ReadonlyMap<string, FormatInfo> = new Map(FORMATS.map((f) => [f.name, f]));
+
+/** The ggml block types, for messages. */
+export const GGML_FORMATS_TEXT = 'q4_0 ... q6_k, iq1_s ... iq4_xs, tq1_0, tq2_0';
 
 export interface MethodOption {
   name: string;

@@ -108,6 +108,8 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Sequential little-endian reader over a file, refilling a small window as it goes. */
 class Cursor {
   pos = 0;
+  /** Keep every array's values (readGgufHeader's keepArrays), not only short ones. */
+  keepArrays = false;
   private buf: Buffer = Buffer.alloc(0);
   private bufStart = 0;
   private static readonly CHUNK = 1 << 20;
@@ -319,7 +321,7 @@ function readArray(c: Cursor, key: string, depth: number): unknown[] | GgufArray
   // Every element takes at least this many bytes, so the count is bounded by the file.
   const minSize = FIXED_SIZES[elemType] ?? (elemType === T_STRING ? 8 : 12);
   const n = c.count(`element count of ${typeName} array "${key}"`, minSize);
-  if (n <= GGUF_ARRAY_KEEP) {
+  if (n <= GGUF_ARRAY_KEEP || c.keepArrays) {
     const out: unknown[] = [];
     for (let i = 0; i < n; i++) out.push(readValue(c, elemType, `${key}[${i}]`, depth));
     return out;
@@ -336,11 +338,14 @@ function readArray(c: Cursor, key: string, depth: number): unknown[] | GgufArray
   return { type: typeName, length: n };
 }
 
-/** Reads and validates a GGUF header. Tensor shapes are PyTorch order (ne reversed). */
-export function readGgufHeader(file: string): GgufHeader {
+/** Reads and validates a GGUF header. Tensor shapes are PyTorch order (ne reversed). Arrays
+ *  longer than GGUF_ARRAY_KEEP are summarized unless `keepArrays` (tests, checks of a
+ *  written tokenizer: every token, type, score and merge). */
+export function readGgufHeader(file: string, opts: { keepArrays?: boolean } = {}): GgufHeader {
   const abs = path.resolve(file);
   return withModelFile(abs, (f) => {
     const c = new Cursor(f, MAX_GGUF_HEADER);
+    c.keepArrays = opts.keepArrays === true;
     const bad = (msg: string): ModelReadError => new ModelReadError('model/bad-header', `${abs}: ${msg}`, abs);
 
     const magic = readExact(f, 0, Math.min(4, f.size), 'the GGUF magic');

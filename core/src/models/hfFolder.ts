@@ -122,6 +122,8 @@ function readIndexed(dir: string, indexPath: string, files: string[]): TensorInf
   for (const [name, shard] of entries) {
     if (name === '') throw bad('weight_map has an empty tensor name');
     if (typeof shard !== 'string' || shard === '') throw bad(`tensor "${name}" maps to a non-string shard`);
+    // On the name as written (links are followed when read: a Hugging Face cache snapshot's
+    // shards are links into ../../blobs/, outside the folder).
     const shardPath = path.resolve(dir, shard);
     const rel = path.relative(dir, shardPath);
     if (rel.startsWith('..') || path.isAbsolute(rel)) {

@@ -12,3 +12,5 @@ export { readHfFolder, readConfigJson, architectureOf } from './hfFolder';
 export type { HfFolderHeader } from './hfFolder';
 export { findTokenizer } from './tokenizer';
 export type { TokenizerFiles } from './tokenizer';
+export { resolveModelRef, parseHubId, hubCacheDir, hubRepoFolder, describeModelRef } from './modelRef';
+export type { ModelRef, HubModel, CacheEnv, CacheSource } from './modelRef';

@@ -4,7 +4,7 @@
 // checked against the bytes left before it is used. Every ggml type's byte count is
 // exact (rows whole blocks, data inside the file); F32, F16, BF16 and the block types the
 // backend has decoders for (quant/ggml) read as f32 (Model::readRowsF32), the other block
-// types (IQ2_XXS, TQ1_0, ...) are listed and can only be copied into a GGUF.
+// types (Q8_K, Q8_1) are listed and can only be copied into a GGUF.
 #include <algorithm>
 #include <cstring>
 #include <unordered_set>

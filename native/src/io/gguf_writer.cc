@@ -171,11 +171,33 @@ std::vector<GgufKv> parseGgufKvs(const json::Value& list) {
     const json::Value* k = e.get("key");
     const json::Value* t = e.get("type");
     const json::Value* v = e.get("value");
-    if (!e.isObject() || !k || !k->isString() || k->string.empty() || !t || !t->isString() || !v)
+    if (!e.isObject() || !k || !k->isString() || k->string.empty() || !t || !t->isString() ||
+        (!v && !e.get("raw")))
       throw ModelError("run/bad-job", "GGUF metadata entries need a key, a type and a value");
     GgufKv kv;
     kv.key = k->string;
     kv.type = typeOf(t->string, kv.key);
+    if (const json::Value* raw = e.get("raw")) {
+      // Encoded in JS (core/src/export/ggufEncode.ts): check the type words, then keep the bytes.
+      auto u32At = [&](size_t at) {
+        uint32_t x = 0;
+        for (int i = 0; i < 4; i++) x |= uint32_t(uint8_t(raw->string[at + size_t(i)])) << (8 * i);
+        return x;
+      };
+      const json::Value* it = e.get("itemType");
+      const bool array = kv.type == kGgufArray;
+      if (!raw->isString() || raw->string.size() < (array ? 16u : 4u) || u32At(0) != kv.type ||
+          (array && (!it || !it->isString() || u32At(4) != typeOf(it->string, kv.key))))
+        throw ModelError("run/bad-job", "GGUF metadata \"" + kv.key +
+                                            "\": its encoded value does not match its type");
+      if (array) kv.itemType = u32At(4);
+      for (const GgufKv& o : out)
+        if (o.key == kv.key)
+          throw ModelError("run/bad-job", "GGUF metadata \"" + kv.key + "\" appears twice");
+      kv.raw = raw->string;
+      out.push_back(std::move(kv));
+      continue;
+    }
     if (kv.type == kGgufArray) {
       const json::Value* it = e.get("itemType");
       if (!it || !it->isString())
@@ -193,6 +215,37 @@ std::vector<GgufKv> parseGgufKvs(const json::Value& list) {
         throw ModelError("run/bad-job", "GGUF metadata \"" + kv.key + "\" appears twice");
     kv.value = *v;
     out.push_back(std::move(kv));
+  }
+  return out;
+}
+
+std::vector<GgufTensor> ggufExtraTensors(const json::Value& spec) {
+  std::vector<GgufTensor> out;
+  const json::Value* list = spec.get("extraTensors");
+  if (!list) return out;
+  if (!list->isArray()) throw ModelError("run/bad-job", "GGUF extraTensors must be an array");
+  for (const json::Value& e : list->items) {
+    const json::Value* n = e.get("name");
+    const json::Value* vs = e.get("values");
+    if (!e.isObject() || !n || !n->isString() || n->string.empty() || !vs || !vs->isArray() ||
+        vs->items.empty() || vs->items.size() > (size_t(1) << 20))
+      throw ModelError("run/bad-job", "GGUF extra tensors need a name and 1 to 2^20 values");
+    GgufTensor t;
+    t.name = n->string;
+    t.type = 0;  // F32
+    t.ne = {int64_t(vs->items.size())};
+    t.bytes = int64_t(vs->items.size()) * 4;
+    t.data.reserve(size_t(t.bytes));
+    for (const json::Value& x : vs->items) {
+      if (!x.isNumber() || !std::isfinite(x.number))
+        throw ModelError("run/bad-job",
+                         "GGUF extra tensor \"" + t.name + "\": values must be finite numbers");
+      const float f = float(x.number);
+      uint32_t b;
+      std::memcpy(&b, &f, 4);
+      for (int i = 0; i < 4; i++) t.data += char(uint8_t(b >> (8 * i)));
+    }
+    out.push_back(std::move(t));
   }
   return out;
 }
@@ -246,6 +299,12 @@ GgufWriter::GgufWriter(std::string path, std::vector<GgufKv> kvs, std::vector<Gg
                            std::to_string(t.bytes) + " bytes, its type and shape need " +
                            std::to_string(want),
                        t.name);
+    if (!t.data.empty() && int64_t(t.data.size()) != t.bytes)
+      throw ModelError("run/internal",
+                       file_.path() + ": tensor \"" + t.name + "\" carries " +
+                           std::to_string(t.data.size()) + " bytes, its shape needs " +
+                           std::to_string(t.bytes),
+                       t.name);
     if (t.name.size() >= 64)
       throw ModelError(
           "run/unsupported",
@@ -258,14 +317,22 @@ GgufWriter::~GgufWriter() {
   abort();
 }
 
-// Skips finished tensors, writing the padding after each.
+// Skips finished tensors, writing the padding after each, and writes the tensors that
+// carry their own data as they come up.
 void GgufWriter::advance() {
   static const char zeros[64] = {0};
   while (current_ < tensors_.size() && left_ == 0) {
     const int64_t b = tensors_[current_].bytes;
     const int64_t pad = (alignment_ - b % alignment_) % alignment_;
     for (int64_t p = pad; p > 0; p -= 64) file_.write(zeros, size_t(std::min<int64_t>(p, 64)));
-    if (++current_ < tensors_.size()) left_ = tensors_[current_].bytes;
+    if (++current_ < tensors_.size()) {
+      const GgufTensor& t = tensors_[current_];
+      left_ = t.bytes;
+      if (!t.data.empty()) {
+        file_.write(t.data.data(), t.data.size());
+        left_ = 0;
+      }
+    }
   }
 }
 
@@ -276,6 +343,10 @@ void GgufWriter::open() {
   file_.write(header.data(), header.size());
   current_ = 0;
   left_ = tensors_.empty() ? 0 : tensors_[0].bytes;
+  if (!tensors_.empty() && !tensors_[0].data.empty()) {
+    file_.write(tensors_[0].data.data(), tensors_[0].data.size());
+    left_ = 0;
+  }
   if (!tensors_.empty() && left_ == 0) advance();
 }
 

@@ -47,6 +47,7 @@ struct GgufTensor {
   std::vector<int64_t> ne;  // ggml order: ne[0] is the innermost (input) dimension
   uint32_t type = 0;        // ggml type id
   int64_t bytes = 0;        // validated against ne and the type's block size
+  std::string data;         // when set: its bytes, written by the writer itself (extra tensors)
 };
 
 /** Bytes of a ggml type id for ne (throws ModelError run/internal for an unknown id or a
@@ -54,8 +55,14 @@ struct GgufTensor {
 int64_t ggmlTensorBytes(uint32_t type, const std::vector<int64_t>& ne, const std::string& tensor);
 
 /** Parses the job's metadata list [{key, type, itemType?, value}] (types "u8".."f64",
- *  "bool", "string", "array"). Throws ModelError run/bad-job naming the key. */
+ *  "bool", "string", "array"); an entry with `raw` (a string of bytes) carries its value
+ *  already encoded (the value type, for arrays the item type and count, then the items).
+ *  Throws ModelError run/bad-job naming the key. */
 std::vector<GgufKv> parseGgufKvs(const json::Value& list);
+
+/** The spec's extraTensors [{name, values: [numbers]}] as 1-D F32 tensors carrying their
+ *  data (Llama 3's rope_freqs.weight). Throws ModelError run/bad-job naming the tensor. */
+std::vector<GgufTensor> ggufExtraTensors(const json::Value& spec);
 
 /** The header: everything before the data section, padded to `alignment`. */
 std::string ggufHeader(const std::vector<GgufKv>& kvs, const std::vector<GgufTensor>& tensors,
@@ -69,9 +76,11 @@ class GgufWriter {
   GgufWriter(const GgufWriter&) = delete;
   GgufWriter& operator=(const GgufWriter&) = delete;
 
-  /** Creates the temporary file and writes the header. Throws ModelError run/write-failed. */
+  /** Creates the temporary file and writes the header (and the data of tensors that carry
+   *  their own, up to the first that does not). Throws ModelError run/write-failed. */
   void open();
-  /** Appends data of the current tensor; padding between tensors is inserted here. */
+  /** Appends data of the current tensor; padding between tensors is inserted here, and
+   *  tensors carrying their own data are written as they come up. */
   void write(const void* data, size_t n);
   size_t currentTensor() const { return current_; }
   /** Every tensor complete: close and rename into place. */

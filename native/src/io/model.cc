@@ -87,6 +87,8 @@ static void readShardedIndex(Model& m, const std::string& dir, const std::string
                        name);
     const std::string& shard = shardV.string;
     fs::path p(shard);
+    // Checked on the name as written, not on where it leads: a Hugging Face cache snapshot's
+    // shards are links into ../../blobs/, outside the folder, and are read through the link.
     bool plain = !shard.empty() && !p.is_absolute() && !p.has_root_name() &&
                  shard.find('\\') == std::string::npos;
     for (const auto& part : p)
@@ -246,11 +248,12 @@ const GgmlTypeInfo* ggmlSourceType(const TensorRef& t) {
 void Model::requireReadable(const TensorRef& t) const {
   if (t.dtype == DType::Ggml) {
     if (ggmlSourceType(t)) return;
-    throw ModelError("model/unsupported-dtype",
-                     fileOf(t).path() + ": tensor \"" + t.name + "\" is stored as " + t.dtypeName +
-                         ", which bitsmith cannot decode (GGUF tensors in F32, F16, BF16 or q4_0, "
-                         "q4_1, q5_0, q5_1, q8_0, q2_k ... q6_k, iq4_nl, iq4_xs are read)",
-                     t.name);
+    throw ModelError(
+        "model/unsupported-dtype",
+        fileOf(t).path() + ": tensor \"" + t.name + "\" is stored as " + t.dtypeName +
+            ", which bitsmith cannot decode (GGUF tensors in F32, F16, BF16 or the ggml "
+            "types q4_0 ... q6_k, iq1_s ... iq4_xs, tq1_0, tq2_0 are read)",
+        t.name);
   }
   if (!isReadableFloat(t.dtype))
     throw ModelError("model/unsupported-dtype",

@@ -388,6 +388,35 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
     std::string err;
     if (!json::parse(spec.data(), spec.size(), job.ggufSpec, err) || !job.ggufSpec.isObject())
       throw Napi::TypeError::New(env, "job.gguf.spec must be a JSON object: " + err);
+    // Large arrays (tokens, merges) come as GGUF value bytes: metadata entries name them by
+    // index in job.gguf.raw; each becomes the entry's `raw` bytes.
+    std::vector<std::string> raw;
+    Napi::Value rv = field(go, "raw");
+    if (isSet(rv)) {
+      if (!rv.IsArray())
+        throw Napi::TypeError::New(env, "job.gguf.raw must be an array of Buffers");
+      Napi::Array ra = rv.As<Napi::Array>();
+      for (uint32_t i = 0; i < ra.Length(); i++) {
+        Napi::Value b = ra.Get(i);
+        if (!b.IsBuffer())
+          throw Napi::TypeError::New(env,
+                                     "job.gguf.raw[" + std::to_string(i) + "] must be a Buffer");
+        Napi::Buffer<char> buf = b.As<Napi::Buffer<char>>();
+        raw.emplace_back(buf.Data(), buf.Length());
+      }
+    }
+    for (auto& [key, meta] : job.ggufSpec.members) {
+      if (key != "metadata" || !meta.isArray()) continue;
+      for (json::Value& e : meta.items) {
+        if (!e.isObject()) continue;
+        for (auto& [k, v] : e.members) {
+          if (k != "raw") continue;
+          if (!v.isNumber() || !v.isInt || v.integer < 0 || size_t(v.integer) >= raw.size())
+            throw Napi::TypeError::New(env, "job.gguf.spec metadata: raw must index job.gguf.raw");
+          v = json::Value::of(std::move(raw[size_t(v.integer)]));
+        }
+      }
+    }
   }
   job.threads = int(intField(env, o, "threads", 0, "job"));
   if (job.threads > 1024) throw Napi::TypeError::New(env, "job.threads must be at most 1024");

@@ -55,11 +55,11 @@ const quant::FormatSpec& checkFormat(const QuantConfig& c) {
   if (f->family == quant::Family::Sign ||
       (f->family == quant::Family::Ggml && !quant::gptqGgmlSupported(c.format)))
     throw std::invalid_argument(
-        "method gptq runs on the int2..int8, nf4, fp4, fp8, mxfp4/mxfp8/nvfp4 grids and the q8_0, "
-        "q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k blocks here, not " +
+        "method gptq runs on the int2..int8, nf4, fp4, fp8, mxfp4/mxfp8/nvfp4 grids and the ggml "
+        "blocks here, not " +
         c.format);
   if (f->family == quant::Family::Ggml)
-    return *f;  // blocks of 32 along the row; group settings do not apply
+    return *f;  // blocks along the row; group settings do not apply
   if (!f->fixedGroup && c.groupKind == GroupKind::Tensor)
     throw std::invalid_argument(
         "method gptq needs groups along the input (a group size or channel), not group tensor");
@@ -100,6 +100,10 @@ std::vector<float> gptqQuantize(const float* w, int64_t rows, int64_t cols, cons
     plan.L = makeLayout(rows, cols, cfg, f);
   }
   plan.actOrder = opt.actOrder;
+  if (opt.actOrder && f.family == Family::Ggml && gptqGgmlJointWidth(cfg.format) > 1)
+    throw std::invalid_argument("method gptq quantizes " + cfg.format +
+                                " in groups of 8 columns at once, in the original column "
+                                "order: act_order does not combine with it");
   plan.reference = opt.reference;
   plan.pool = pool;
   plan.cancel = opt.cancel;
@@ -107,8 +111,10 @@ std::vector<float> gptqQuantize(const float* w, int64_t rows, int64_t cols, cons
 
   std::vector<double> diag(static_cast<size_t>(n));
   plan.dead.assign(size_t(n), 0);
+  plan.hdiag.resize(size_t(n));
   for (int64_t j = 0; j < n; j++) {
     diag[size_t(j)] = hIn[j * n + j];
+    plan.hdiag[size_t(j)] = float(std::max(0.0, diag[size_t(j)]));
     if (diag[size_t(j)] == 0) {
       diag[size_t(j)] = 1;
       plan.dead[size_t(j)] = 1;
@@ -188,10 +194,29 @@ std::vector<float> gptqQuantize(const float* w, int64_t rows, int64_t cols, cons
           for (int64_t y = x; y < m; y++) u[size_t(x * m + y)] = float(t[size_t(y * m + x)]);
       }
     }
+    // Columns quantized jointly (the i-quants' groups of 8) never straddle two blocks, and
+    // each run's weights at its start need U's diagonal block of the run.
+    const int64_t width = f.family == Family::Ggml ? gptqGgmlJointWidth(cfg.format) : 1;
+    if (width > 1) {
+      plan.uvec.assign(size_t(n * width), 0.0f);
+      std::vector<double> t;
+      for (int64_t c = 0; c + width <= n; c += width) {
+        t.assign(size_t(width * width), 0.0);  // V's block, transposed (lower)
+        for (int64_t y = 0; y < width; y++)
+          for (int64_t x = 0; x <= y; x++)
+            t[size_t(y * width + x)] =
+                double(vst[(c + y) * n + c + x]) * double(plan.vdiag[size_t(c + y)]);
+        linalg::invertLower(t.data(), width);
+        float* u = plan.uvec.data() + c * width;
+        for (int64_t x = 0; x < width; x++)
+          for (int64_t y = x; y < width; y++) u[x * width + y] = float(t[size_t(y * width + x)]);
+      }
+    }
     for (int64_t b0 = 0, b1 = 0; b0 < n; b0 = b1) {
-      b1 = std::min(n, b0 + opt.block);
+      b1 = std::min(n, b0 + std::max<int64_t>(opt.block, width));
       // Not inside a group that starts inside this block (see gptq_driver.h).
       if (!opt.actOrder && b1 < n && b1 % gs != 0 && b1 / gs * gs > b0) b1 = b1 / gs * gs;
+      if (b1 < n && b1 % width != 0) b1 = b1 / width * width;
       GptqPlan::Block blk;
       blk.b0 = b0;
       blk.b1 = b1;

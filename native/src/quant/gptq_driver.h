@@ -52,6 +52,8 @@ struct GptqPlan {
   // factor Vb [len, len] (Vb[a][b] = Vs[b0 + a][b0 + b], b > a) and the packed lazy operand
   // (rows c >= b1: Vs[b0 .. b1)[c]).
   std::vector<double> U;
+  // H_jj per original column (undamped; 0 for a dead input): the i-quants' importance.
+  std::vector<float> hdiag;
   struct Block {
     int64_t b0 = 0, b1 = 0;
     std::vector<float> vb;
@@ -61,6 +63,9 @@ struct GptqPlan {
   std::vector<float> vdiag;  // V[c][c]
   std::vector<std::vector<float>>
       ugg;  // per group (no act_order, not the first): U's diagonal block
+  // Fast path of a grid quantizing `width` columns jointly: per run of width columns, U's
+  // diagonal block [width][width] (upper, row-major), for the run's weights at its start.
+  std::vector<float> uvec;
   float weight(int64_t r, int64_t c) const { return dead[size_t(c)] ? 0.0f : w[r * L.cols + c]; }
 };
 
@@ -82,6 +87,33 @@ inline uint32_t gptqQuant(const P& pol, const typename P::Params& p, int64_t i, 
     return (void)i, pol.quantOne(p, w, dq);
 }
 
+// Optional: Params fitAt(const float* x, int64_t n, int64_t col0, bool fast) for grids whose
+// fit reads more than the group's weights (the i-quants weigh them by the Hessian diagonal
+// of the group's columns col0 .. col0 + n).
+template <class P, class = void>
+struct HasFitAt : std::false_type {};
+template <class P>
+struct HasFitAt<P, std::void_t<decltype(&P::fitAt)>> : std::true_type {};
+
+// Optional: int quantWidth() and void quantGroup(const Params&, int64_t i, const float* w,
+// const float* h, float* dq, uint8_t* codes) for grids that quantize quantWidth()
+// consecutive weights jointly (the i-quants' lattice points: 8 weights): at the group's
+// first column its codes are chosen together from the weights then current (h: each
+// column's error weight 1 / U_jj^2, as GPTQ's own choice of one column weighs it), then its
+// columns' errors are propagated one by one as usual. Needs the original column order (no
+// act_order) and groups that a block boundary never splits.
+template <class P, class = void>
+struct HasQuantGroup : std::false_type {};
+template <class P>
+struct HasQuantGroup<P, std::void_t<decltype(&P::quantGroup)>> : std::true_type {};
+template <class P>
+inline int gptqWidth(const P& pol) {
+  if constexpr (HasQuantGroup<P>::value)
+    return pol.quantWidth();
+  else
+    return (void)pol, 1;
+}
+
 template <class P, class = void>
 struct HasAssemble : std::false_type {};
 template <class P>
@@ -92,11 +124,14 @@ void storeGrouped(const P& pol, const std::vector<typename P::Params>& params,
                   const std::vector<uint8_t>& codes, const Layout& L, StoredTensor& st);
 
 template <class P>
-typename P::Params gptqFit(const P& pol, const float* x, int64_t n, bool fast) {
+typename P::Params gptqFit(const P& pol, const float* x, int64_t n, int64_t col0, bool fast) {
   const typename P::Stats s = pol.stats(x, n, nullptr, fast);
   if (!pol.finite(s))
     throw std::invalid_argument("non-finite weight; quantization needs finite weights");
-  return chooseParams(pol, x, n, s, nullptr, fast);
+  if constexpr (HasFitAt<P>::value)
+    return pol.fitAt(x, n, col0, fast);
+  else
+    return (void)col0, chooseParams(pol, x, n, s, nullptr, fast);
 }
 
 /** dq [rows*cols] and the stored form, laid out exactly as runGrouped's. */
@@ -108,13 +143,19 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
   std::vector<Params> params(size_t(L.groups));
   std::vector<uint8_t> codes(size_t(L.size()));
   const bool fast = !plan.reference;
+  const int width = gptqWidth(pol);
+  if (width > 1 && (plan.actOrder || gs % width != 0))
+    throw std::invalid_argument(
+        "gptq: this grid quantizes groups of columns jointly; it needs the original column "
+        "order (no act_order)");
 
   // act_order: static groups, fitted on the original rows before the pass.
   auto fitStatic = [&](int64_t r, std::vector<float>& tmp) {
     tmp.resize(size_t(n));
     for (int64_t c = 0; c < n; c++) tmp[size_t(c)] = plan.weight(r, c);
     for (int64_t g = 0; g < G; g++)
-      params[size_t(r * G + g)] = gptqFit(pol, tmp.data() + g * gs, std::min(gs, n - g * gs), fast);
+      params[size_t(r * G + g)] =
+          gptqFit(pol, tmp.data() + g * gs, std::min(gs, n - g * gs), g * gs, fast);
   };
 
   if (plan.reference) {
@@ -124,7 +165,9 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
         plan.pool, rows,
         [&](int64_t r0, int64_t r1) {
           std::vector<double> row(static_cast<size_t>(n));
-          std::vector<float> tmp;
+          std::vector<float> tmp, gw(static_cast<size_t>(width)), gh(static_cast<size_t>(width)),
+              gq(static_cast<size_t>(width));
+          std::vector<uint8_t> gc(static_cast<size_t>(width));
           for (int64_t r = r0; r < r1; r++) {
             for (int64_t j = 0; j < n; j++)
               row[size_t(j)] = double(plan.weight(r, plan.perm[size_t(j)]));
@@ -137,11 +180,25 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
                 tmp.resize(size_t(gs));
                 const int64_t len = std::min(gs, n - c);
                 for (int64_t k = 0; k < len; k++) tmp[size_t(k)] = float(row[size_t(c + k)]);
-                params[size_t(r * G + g)] = gptqFit(pol, tmp.data(), len, false);
+                params[size_t(r * G + g)] = gptqFit(pol, tmp.data(), len, c, false);
               }
               float q;
-              codes[size_t(r * n + c)] = uint8_t(
-                  gptqQuant(pol, params[size_t(r * G + g)], c % gs, float(row[size_t(j)]), &q));
+              if constexpr (HasQuantGroup<P>::value) {
+                if (c % width == 0) {  // the group's codes, from the weights now
+                  for (int x = 0; x < width; x++) {
+                    gw[size_t(x)] = float(row[size_t(j + x)]);
+                    const double ujj = U[(j + x) * n + j + x];
+                    gh[size_t(x)] = float(1.0 / (ujj * ujj));
+                  }
+                  pol.quantGroup(params[size_t(r * G + g)], c % gs, gw.data(), gh.data(), gq.data(),
+                                 gc.data());
+                }
+                q = gq[size_t(c % width)];
+                codes[size_t(r * n + c)] = gc[size_t(c % width)];
+              } else {
+                codes[size_t(r * n + c)] = uint8_t(
+                    gptqQuant(pol, params[size_t(r * G + g)], c % gs, float(row[size_t(j)]), &q));
+              }
               dq[r * n + c] = q;
               const double* u = U + j * n;
               const double e = (row[size_t(j)] - double(q)) / u[j];
@@ -180,7 +237,8 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
       parallelFor(
           plan.pool, rows,
           [&](int64_t r0, int64_t r1) {
-            std::vector<float> p;
+            std::vector<float> p, gh(static_cast<size_t>(width)), gq(static_cast<size_t>(width));
+            std::vector<uint8_t> gc(static_cast<size_t>(width));
             for (int64_t r = r0; r < r1; r++) {
               float* row = wt.data() + r * n + b0;
               float* orig = dqp + r * n + b0;
@@ -192,18 +250,35 @@ void runGptq(const P& pol, const GptqPlan& plan, float* dq, StoredTensor& st) {
                 if (!plan.actOrder && c % gs == 0) {
                   const int64_t m = std::min(gs, n - c);
                   if (c == 0) {
-                    params[size_t(r * G)] = gptqFit(pol, row + jj, m, true);
+                    params[size_t(r * G)] = gptqFit(pol, row + jj, m, 0, true);
                   } else {
                     const float* u = plan.ugg[size_t(c / gs)].data();
                     p.assign(orig + jj, orig + jj + m);
                     for (int64_t x = 0; x < m; x++)
                       gptqAxpy(p.data() + x, u + x * m + x,
                                (row[jj + x] - orig[jj + x]) * plan.vdiag[size_t(c + x)], m - x);
-                    params[size_t(r * G + c / gs)] = gptqFit(pol, p.data(), m, true);
+                    params[size_t(r * G + c / gs)] = gptqFit(pol, p.data(), m, c, true);
                   }
                 }
                 float q;
-                code[jj] = uint8_t(gptqQuant(pol, pr[c / gs], c % gs, row[jj], &q));
+                if constexpr (HasQuantGroup<P>::value) {
+                  if (c % width == 0) {  // the group's codes, from the weights now
+                    // The U rule's weights of the run at its first column (as a group's fit).
+                    const float* u = plan.uvec.data() + (c / width) * width * width;
+                    p.assign(orig + jj, orig + jj + width);
+                    for (int x = 0; x < width; x++) {
+                      const float v = plan.vdiag[size_t(c + x)];  // 1 / U_jj
+                      gh[size_t(x)] = v * v;
+                      gptqAxpy(p.data() + x, u + x * width + x, (row[jj + x] - orig[jj + x]) * v,
+                               width - x);
+                    }
+                    pol.quantGroup(pr[c / gs], c % gs, p.data(), gh.data(), gq.data(), gc.data());
+                  }
+                  q = gq[size_t(c % width)];
+                  code[jj] = gc[size_t(c % width)];
+                } else {
+                  code[jj] = uint8_t(gptqQuant(pol, pr[c / gs], c % gs, row[jj], &q));
+                }
                 const float d = orig[jj] - q;
                 orig[jj] = q;
                 ar[jj] = d;
@@ -263,6 +338,8 @@ void gptqMicroFamily(const GptqPlan& plan, const QuantConfig& c, const FormatSpe
 // ggml/gptq.cc: the 32-weight blocks with a per-block scale (q8_0, q4_0, q5_0) or scale and
 // min (q4_1, q5_1), and the k-quants q4_k, q5_k, q6_k.
 bool gptqGgmlSupported(const std::string& format);
+// Columns a ggml format quantizes jointly under gptq (8 for the i-quants of 1 to 3 bits, else 1).
+int gptqGgmlJointWidth(const std::string& format);
 void gptqGgmlFamily(const GptqPlan& plan, const FormatSpec& f, float* dq, StoredTensor& st);
 
 }  // namespace quant

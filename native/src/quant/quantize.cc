@@ -61,6 +61,15 @@ const FormatSpec kFormats[] = {
     {"q6_k", Family::Ggml, 0, 0, false, kF16, 0, 256, 210},
     {"iq4_nl", Family::Ggml, 0, 0, false, kF16, 0, 32, 18},
     {"iq4_xs", Family::Ggml, 0, 0, false, kF16, 0, 256, 136},
+    {"iq2_xxs", Family::Ggml, 0, 0, false, kF16, 0, 256, 66},
+    {"iq2_xs", Family::Ggml, 0, 0, false, kF16, 0, 256, 74},
+    {"iq2_s", Family::Ggml, 0, 0, false, kF16, 0, 256, 82},
+    {"iq3_xxs", Family::Ggml, 0, 0, false, kF16, 0, 256, 98},
+    {"iq3_s", Family::Ggml, 0, 0, false, kF16, 0, 256, 110},
+    {"iq1_s", Family::Ggml, 0, 0, false, kF16, 0, 256, 50},
+    {"iq1_m", Family::Ggml, 0, 0, false, kF16, 0, 256, 56},
+    {"tq1_0", Family::Ggml, 0, 0, false, kF16, 0, 256, 54},
+    {"tq2_0", Family::Ggml, 0, 0, false, kF16, 0, 256, 66},
 };
 
 int scaleBits(ScaleType t) {

@@ -221,8 +221,7 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
 
   // 1. The tensors outside the layers.
   QuantizedRows embedRows(model, find("model.embed_tokens.weight"), imatrix, pool, job.reference);
-  QuantizedRows untiedHead(model, find(forward::headTensorName(fc)), imatrix, pool,
-                           job.reference);
+  QuantizedRows untiedHead(model, find(forward::headTensorName(fc)), imatrix, pool, job.reference);
   const bool tied = std::string(forward::headTensorName(fc)) == "model.embed_tokens.weight";
   QuantizedRows& embedQ = embedRows;
   QuantizedRows& headQ = tied ? embedRows : untiedHead;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <unordered_set>
 
+#include "io/dtype.h"
 #include "io/error.h"
 #include "io/gguf_writer.h"
 #include "io/safetensors_writer.h"
@@ -201,7 +202,7 @@ struct GgufPlan {
   std::string name;
   int64_t permuteHeads = 0;
   uint32_t type = 0;
-  bool viaF32 = false;  // a kept tensor converted to F32 (F64 sources)
+  bool viaF32 = false;  // a kept tensor converted to F32 (F64 sources; norms and biases)
   bool omit = false;    // not written (a tied lm_head, rotary tables)
 };
 
@@ -237,8 +238,9 @@ class GgufSink : public OutputSink, public RowChunkSink {
       for (GgufKv& kv : kvs) all.push_back(std::move(kv));
       kvs = std::move(all);
     }
-    std::vector<GgufTensor> outs;
+    std::vector<GgufTensor> outs = ggufExtraTensors(job.ggufSpec);  // rope_freqs: first
     std::unordered_set<std::string> ggufNames;
+    for (const GgufTensor& t : outs) ggufNames.insert(t.name);
     for (size_t i = 0; i < items.size(); i++) {
       const TensorRef& ref = *items[i].ref;
       const JobTensor* jt = items[i].job;
@@ -278,7 +280,7 @@ class GgufSink : public OutputSink, public RowChunkSink {
                            job.ggufPath + ": tensor \"" + ref.name + "\" is quantized to " +
                                c.format +
                                ", which GGUF cannot store (ggml block types only: q4_0 ... q6_k, "
-                               "iq4_nl, iq4_xs)",
+                               "iq1_s ... iq4_xs, tq1_0, tq2_0)",
                            ref.name);
         if (c.outliers || c.lowrank || c.rotate)
           throw ModelError("run/unsupported",
@@ -292,10 +294,16 @@ class GgufSink : public OutputSink, public RowChunkSink {
             gp.type = 0;
             break;
           case DType::F16:
-            gp.type = 1;
-            break;
           case DType::BF16:
-            gp.type = 30;
+            // Norms and 1-D tensors as F32 when the spec says so: llama.cpp computes with them
+            // in F32.
+            if (const Value* f = ts ? ts->get("f32") : nullptr;
+                f && f->kind == Value::Bool && f->boolean) {
+              gp.type = 0;
+              gp.viaF32 = true;
+            } else {
+              gp.type = ref.dtype == DType::F16 ? 1 : 30;
+            }
             break;
           case DType::F64:
             gp.type = 0;
@@ -354,7 +362,13 @@ class GgufSink : public OutputSink, public RowChunkSink {
     const GgufPlan& gp = plans_[index];
     if (gp.omit) return;
     if (folded) {
-      gguf_->write(folded->data(), folded->size());
+      if (gp.viaF32) {
+        std::vector<float> f(size_t(ref.elements));
+        toF32(ref.dtype, folded->data(), ref.elements, f.data());
+        gguf_->write(f.data(), f.size() * 4);
+      } else {
+        gguf_->write(folded->data(), folded->size());
+      }
       return;
     }
     if (ref.elements == 0) return;
@@ -409,9 +423,7 @@ class GgufSink : public OutputSink, public RowChunkSink {
   }
 
   void finish(RunEvents& ev) override { ev.checkCancel(); }
-  void checkDestination() const override {
-    bitsmith::checkDestination(path_, replace_);
-  }
+  void checkDestination() const override { bitsmith::checkDestination(path_, replace_); }
   void commit() override { gguf_->commit(); }
 
  private:

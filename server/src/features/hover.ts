@@ -19,8 +19,10 @@ import {
   forwardSupport,
   formatBytes,
   patternMatches,
+  cacheOrigin,
   type Analysis,
   type KeywordDoc,
+  type ModelRef,
   type PropName,
   type Rule,
   type Statement,
@@ -312,13 +314,22 @@ function settingText(text: string, stmt: Statement): string {
 // ---- model and budget ---------------------------------------------------------------------
 
 function modelHover(analysis: Analysis): string {
+  const ref = analysis.modelRef;
+  if (ref?.error) return `**Model** \`${ref.written}\` (a Hugging Face id, not found)\n\n${ref.error.message}`;
+  const source = ref ? modelSourceLines(ref) : [];
   if (analysis.modelError)
-    return `**Model** \`${analysis.modelPath}\`\n\nCannot be read: ${analysis.modelError.message}`;
+    return [
+      `**Model** \`${analysis.modelPath}\``,
+      '',
+      ...source,
+      `Cannot be read: ${analysis.modelError.message}`,
+    ].join('\n');
   const m = analysis.model;
   if (!m) return keywordHover(TOP_KEYWORDS, 'model') ?? '';
   const lines = [
-    `**Model** \`${m.path}\``,
+    ref?.hub ? `**Model** \`${ref.hub.id}\` from the Hugging Face cache` : `**Model** \`${m.path}\``,
     '',
+    ...source,
     `| | |`,
     `|---|---|`,
     `| architecture | ${m.architecture} |`,
@@ -338,6 +349,32 @@ function modelHover(analysis: Analysis): string {
       `This recipe: ${formatBytes(t.bytesIn)} → **${formatBytes(t.bytesOut)}** (${fmt(t.bpw)} bpw), ${t.quantized} of ${plural(t.tensors, 'tensor')} quantized.`,
     );
   return lines.join('\n');
+}
+
+/** Where the model string led: the cache snapshot and revision of a Hugging Face id, or a
+ *  folder that shadows an id of the same spelling. */
+function modelSourceLines(ref: ModelRef): string[] {
+  if (ref.hub) {
+    const h = ref.hub;
+    const rev =
+      h.revision === h.commit
+        ? `commit \`${h.commit}\``
+        : `\`${h.revision}\` → commit \`${h.commit}\`${h.refFile ? ' (from its refs file)' : ''}`;
+    return [
+      `Revision ${rev}`,
+      '',
+      `Folder \`${h.snapshot}\``,
+      '',
+      `Cache \`${h.cache}\` (${cacheOrigin(h.cacheFrom)})`,
+      '',
+    ];
+  }
+  if (ref.shadowsId)
+    return [
+      `\`${ref.written}\` is read as the path beside the recipe (it exists), not as the Hugging Face id of the same name.`,
+      '',
+    ];
+  return [];
 }
 
 /** "Q4_K 4.5 bpw × 120, F32 32 bpw × 25": the source dtypes by tensor count (ggml block types only when `blocksOnly`). */

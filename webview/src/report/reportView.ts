@@ -374,6 +374,7 @@ export class ReportApp {
     const errors = errorStats(report.tensors);
     const outErrors = errorStats(report.tensors, 'outputError');
     const exported = exportsOf(report);
+    const ggufWarnings = (report.outputs ?? []).find((o) => o.kind === 'gguf')?.warnings ?? [];
     const bpwParts: (Node | string)[] = [h('strong', undefined, formatBpw(t.bpw)), ' bpw'];
     if (t.planBpw !== undefined) {
       const same = Math.abs(t.planBpw - t.bpw) < 1e-9;
@@ -460,6 +461,16 @@ export class ReportApp {
                 `${OUTPUT_KINDS[report.output.kind] ?? report.output.kind}: ${basename(report.output.path)}`,
               )
             : 'none',
+        ],
+        [
+          'GGUF warnings',
+          ggufWarnings.length
+            ? h(
+                'ul',
+                { class: 'warning-text' },
+                ggufWarnings.map((w) => h('li', undefined, w)),
+              )
+            : undefined,
         ],
         [
           'Exports',

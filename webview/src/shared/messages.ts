@@ -1,6 +1,8 @@
 // The message protocol between the extension host (client/src/panels) and the webviews:
 // one discriminated union per direction, imported by both sides.
 import type { RunReport } from '../../../core/src/runReport';
+// Host side only (reportProblem): the webviews import this file's types, which esbuild drops.
+import { RUN_REPORT_SCHEMA_PATH, runReportProblems } from '../../../core/src/reportSchema';
 
 /** A model as the Inspect Model panel shows it (from core's header reader; no weights). */
 export interface ModelView {
@@ -198,5 +200,9 @@ export function reportProblem(value: unknown, file: string): string | undefined 
   for (const [i, t] of r.tensors.entries()) {
     if (!t || typeof t.name !== 'string' || !Array.isArray(t.shape)) return `${file}: tensor ${i} has no name or shape`;
   }
+  // Then the published schema, field by field (fields it does not list are allowed: newer reports add some).
+  const problems = runReportProblems(value, { max: 3 });
+  if (problems.length)
+    return `${file} does not match the run report schema (${RUN_REPORT_SCHEMA_PATH}): ${problems.join('; ')}`;
   return undefined;
 }

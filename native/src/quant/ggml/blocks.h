@@ -36,6 +36,43 @@
 //                                                high 2 at bits 2j of scales_h; each sub-block's 16
 //                                                qs bytes packed like q4_0; w = d (ls - 32)
 //                                                kIq4nl[q]
+//
+// The i-quants of 2 and 3 bits and the 1-bit ones (super-blocks of 256; iq_grids.h holds the
+// grids). A group of 8 weights (iq2, iq1) or 4 (iq3) is one point of a grid, named by its
+// index; iq2 / iq3 points are magnitudes and the signs are stored apart, 8 per group of 8:
+// "7-bit signs" store 7 and the 8th makes the count of negatives even (sign index s, byte
+// s | parity(s) << 7, bit i = weight i negative). Scale s (4 bits) of a sub-block: db =
+// d (0.5 + s) / 4 for iq2, d (0.5 + s) / 2 for iq3_xxs, d (1 + 2 s) for iq3_s and iq1;
+// w = db * point[i] * sign (iq2, iq3), w = db (point[i] + delta) (iq1, delta = +-1/8).
+//   iq2_xxs {d; u16 qs[32]}                 sub-block j of 32 = 8 bytes at 8j: bytes 0..3
+//                                           grid indices of its 4 groups (kIq2xxsGrid), then
+//                                           a u32: bits 7l.. 7-bit signs of group l, bits 28..31 s
+//   iq2_xs  {d; u16 qs[32]; scales[8]}      group g: qs[g] bits 0..8 index (kIq2xsGrid), 9..15
+//                                           7-bit signs; 16-weight half h: s = nibble h % 2 of
+//                                           scales[h / 2]
+//   iq2_s   {d; qs[64]; qh[8]; scales[8]}   group g: index qs[g] | bits 2(g%4)..+1 of qh[g/4] << 8
+//                                           (kIq2sGrid), signs byte qs[32 + g]; scales as iq2_xs
+//   iq3_xxs {d; qs[96]}                     quad k: index qs[k] (kIq3xxsGrid); sub-block j: u32
+//                                           at 64 + 4j as iq2_xxs's (signs per group of 8, s)
+//   iq3_s   {d; qs[64]; qh[8]; signs[32]; scales[4]}  quad k: index qs[k] | bit k%8 of qh[k/8]
+//                                           << 8 (kIq3sGrid); signs[g] of group g; sub-block j:
+//                                           s = nibble j % 2 of scales[j / 2]
+//   iq1_s   {d; qs[32]; u16 qh[8]}          group g of sub-block j = g / 4: index qs[g] | bits
+//                                           3(g%4)..+2 of qh[j] << 8 (kIq1sGrid); qh[j] bits
+//                                           12..14 s, bit 15: delta = -1/8 (else +1/8)
+//   iq1_m   {qs[32]; qh[16]; scales[8]}     group g: index qs[g] | bits 0..2 of nibble g % 2 of
+//                                           qh[g / 2] << 8, bit 3 of that nibble: delta -1/8;
+//                                           16-weight half h: s = bits 3(h%4)..+2 of the u16
+//                                           scales[h/4]; the f16 d is the top nibbles of the
+//                                           four u16s, scales[0]'s lowest
+//   tq1_0   {qs[48]; qh[4]; d}              ternary t in {-1, 0, 1}, w = d t; 5 trits a byte: the
+//                                           byte ceil(256 v / 243) for v = sum t'_n 3^(4-n),
+//                                           t' = t + 1, trit n read back as ((byte 3^n) mod 256 *
+//                                           3) >> 8; qs[m] (m < 32): elements m + 32n, qs[32 + m]
+//                                           (m < 16): 160 + m + 16n, qh[m]: 240 + m + 4n (4
+//                                           trits, then one 0 trit)
+//   tq2_0   {qs[64]; d}                     element 128c + 32l + m: bits 2l of qs[32c + m] = t + 1
+//                                           (3 reads as 2); w = d (q - 1)
 // q4_k / q5_k 6-bit scale and min packing of sub-block j (sc, m in 0..63), in 12 bytes s[]:
 //   j < 4:  s[j] bits 0..5 = sc, s[j + 4] bits 0..5 = m
 //   j >= 4: s[j + 4] low nibble = sc & 15, high nibble = m & 15;
@@ -110,6 +147,52 @@ struct BlockIQ4_XS {
   uint8_t qs[128];
 };
 
+struct BlockIQ2_XXS {
+  uint16_t d;
+  uint16_t qs[32];
+};
+struct BlockIQ2_XS {
+  uint16_t d;
+  uint16_t qs[32];
+  uint8_t scales[8];
+};
+struct BlockIQ2_S {
+  uint16_t d;
+  uint8_t qs[64];
+  uint8_t qh[8];
+  uint8_t scales[8];
+};
+struct BlockIQ3_XXS {
+  uint16_t d;
+  uint8_t qs[96];
+};
+struct BlockIQ3_S {
+  uint16_t d;
+  uint8_t qs[64];
+  uint8_t qh[8];
+  uint8_t signs[32];
+  uint8_t scales[4];
+};
+struct BlockIQ1_S {
+  uint16_t d;
+  uint8_t qs[32];
+  uint16_t qh[8];
+};
+struct BlockIQ1_M {
+  uint8_t qs[32];
+  uint8_t qh[16];
+  uint8_t scales[8];
+};
+struct BlockTQ1_0 {
+  uint8_t qs[48];
+  uint8_t qh[4];
+  uint16_t d;
+};
+struct BlockTQ2_0 {
+  uint8_t qs[64];
+  uint16_t d;
+};
+
 static_assert(sizeof(BlockQ8_0) == 2 + 32, "q8_0 block is 34 bytes");
 static_assert(sizeof(BlockQ4_0) == 2 + 16, "q4_0 block is 18 bytes");
 static_assert(sizeof(BlockQ4_1) == 4 + 16, "q4_1 block is 20 bytes");
@@ -122,10 +205,46 @@ static_assert(sizeof(BlockQ5_K) == 4 + 12 + 32 + 128, "q5_k block is 176 bytes")
 static_assert(sizeof(BlockQ6_K) == 128 + 64 + 16 + 2, "q6_k block is 210 bytes");
 static_assert(sizeof(BlockIQ4_NL) == 2 + 16, "iq4_nl block is 18 bytes");
 static_assert(sizeof(BlockIQ4_XS) == 2 + 2 + 4 + 128, "iq4_xs block is 136 bytes");
+static_assert(sizeof(BlockIQ2_XXS) == 2 + 64, "iq2_xxs block is 66 bytes");
+static_assert(sizeof(BlockIQ2_XS) == 2 + 64 + 8, "iq2_xs block is 74 bytes");
+static_assert(sizeof(BlockIQ2_S) == 2 + 64 + 8 + 8, "iq2_s block is 82 bytes");
+static_assert(sizeof(BlockIQ3_XXS) == 2 + 96, "iq3_xxs block is 98 bytes");
+static_assert(sizeof(BlockIQ3_S) == 2 + 64 + 8 + 32 + 4, "iq3_s block is 110 bytes");
+static_assert(sizeof(BlockIQ1_S) == 2 + 32 + 16, "iq1_s block is 50 bytes");
+static_assert(sizeof(BlockIQ1_M) == 32 + 16 + 8, "iq1_m block is 56 bytes");
+static_assert(sizeof(BlockTQ1_0) == 48 + 4 + 2, "tq1_0 block is 54 bytes");
+static_assert(sizeof(BlockTQ2_0) == 64 + 2, "tq2_0 block is 66 bytes");
 
 // The 16 values of the IQ4_NL / IQ4_XS non-linear grid, ascending.
 constexpr int8_t kIq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                1,    13,   25,  38,  53,  69,  89,  113};
+
+// iq1_s / iq1_m: the shift of a group's values (w = db (point[i] +- delta)).
+constexpr float kIq1Delta = 0.125f;
+// iq1_m's f16 super-block scale, from the top nibbles of its four u16 scale words.
+inline uint16_t iq1mScale(const uint16_t* sc) {
+  return uint16_t((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) |
+                  (sc[3] & 0xf000));
+}
+// tq1_0: the byte (0..47 in qs, 48..51 in qh) and trit position n of element e.
+inline void tq1Place(int e, int& byte, int& n) {
+  if (e < 160) {
+    byte = e % 32;
+    n = e / 32;
+  } else if (e < 240) {
+    byte = 32 + (e - 160) % 16;
+    n = (e - 160) / 16;
+  } else {
+    byte = 48 + (e - 240) % 4;
+    n = (e - 240) / 4;
+  }
+}
+// Trit n (0 = most significant) of a tq1_0 byte, 0..2 (ggml's fixed-point read).
+inline int tq1Trit(uint8_t byte, int n) {
+  static constexpr uint8_t pow3[5] = {1, 3, 9, 27, 81};
+  const uint8_t q = uint8_t(byte * pow3[n]);
+  return (int(q) * 3) >> 8;
+}
 
 // q4_k / q5_k scale and min of sub-block j.
 inline void kScaleMin(const uint8_t* s, int j, int& sc, int& m) {

@@ -8,6 +8,7 @@
 #include "quant/ggml/blocks.h"
 #include "quant/ggml/ggml.h"
 #include "quant/ggml/internal.h"
+#include "quant/ggml/iq_grids.h"
 #include "threads/pool.h"
 
 namespace bitsmith {
@@ -138,6 +139,134 @@ void decIQ4_XS(const uint8_t* p, float* y) {
   }
 }
 
+// Byte i of a grid point (the magnitude or value of weight i of its group).
+inline int pointByte(uint64_t p, int i) {
+  return int((p >> (8 * i)) & 255);
+}
+inline float signOf(uint8_t signs, int i) {
+  return (signs >> i) & 1 ? -1.0f : 1.0f;
+}
+
+void decIQ2_XXS(const uint8_t* p, float* y) {
+  const auto b = load<BlockIQ2_XXS>(p);
+  const float d = f16ToF32(b.d);
+  for (int j = 0; j < 8; ++j) {
+    uint32_t idx, ss;
+    std::memcpy(&idx, b.qs + 4 * j, 4);
+    std::memcpy(&ss, b.qs + 4 * j + 2, 4);
+    const float db = d * (0.5f + float(ss >> 28)) * 0.25f;
+    for (int l = 0; l < 4; ++l) {
+      const uint64_t pt = kIq2xxsGrid[(idx >> (8 * l)) & 255];
+      const uint8_t sg = signs7((ss >> (7 * l)) & 127);
+      for (int i = 0; i < 8; ++i)
+        y[32 * j + 8 * l + i] = db * float(pointByte(pt, i)) * signOf(sg, i);
+    }
+  }
+}
+void decIQ2_XS(const uint8_t* p, float* y) {
+  const auto b = load<BlockIQ2_XS>(p);
+  const float d = f16ToF32(b.d);
+  for (int g = 0; g < 32; ++g) {
+    const int s = (b.scales[g / 4] >> (4 * ((g / 2) % 2))) & 15;
+    const float db = d * (0.5f + float(s)) * 0.25f;
+    const uint64_t pt = kIq2xsGrid[b.qs[g] & 511];
+    const uint8_t sg = signs7(b.qs[g] >> 9);
+    for (int i = 0; i < 8; ++i) y[8 * g + i] = db * float(pointByte(pt, i)) * signOf(sg, i);
+  }
+}
+void decIQ2_S(const uint8_t* p, float* y) {
+  const auto b = load<BlockIQ2_S>(p);
+  const float d = f16ToF32(b.d);
+  for (int g = 0; g < 32; ++g) {
+    const int s = (b.scales[g / 4] >> (4 * ((g / 2) % 2))) & 15;
+    const float db = d * (0.5f + float(s)) * 0.25f;
+    const uint64_t pt = kIq2sGrid[b.qs[g] | (((b.qh[g / 4] >> (2 * (g % 4))) & 3) << 8)];
+    const uint8_t sg = b.qs[32 + g];
+    for (int i = 0; i < 8; ++i) y[8 * g + i] = db * float(pointByte(pt, i)) * signOf(sg, i);
+  }
+}
+void decIQ3_XXS(const uint8_t* p, float* y) {
+  const auto b = load<BlockIQ3_XXS>(p);
+  const float d = f16ToF32(b.d);
+  for (int j = 0; j < 8; ++j) {
+    uint32_t ss;
+    std::memcpy(&ss, b.qs + 64 + 4 * j, 4);
+    const float db = d * (0.5f + float(ss >> 28)) * 0.5f;
+    for (int l = 0; l < 4; ++l) {
+      const uint8_t sg = signs7((ss >> (7 * l)) & 127);
+      for (int h = 0; h < 2; ++h) {
+        const uint32_t pt = kIq3xxsGrid[b.qs[8 * j + 2 * l + h]];
+        for (int i = 0; i < 4; ++i)
+          y[32 * j + 8 * l + 4 * h + i] = db * float(pointByte(pt, i)) * signOf(sg, 4 * h + i);
+      }
+    }
+  }
+}
+void decIQ3_S(const uint8_t* p, float* y) {
+  const auto b = load<BlockIQ3_S>(p);
+  const float d = f16ToF32(b.d);
+  for (int j = 0; j < 8; ++j) {
+    const float db = d * float(1 + 2 * ((b.scales[j / 2] >> (4 * (j % 2))) & 15));
+    for (int l = 0; l < 4; ++l) {
+      const uint8_t sg = b.signs[4 * j + l];
+      for (int h = 0; h < 2; ++h) {
+        const int k = 8 * j + 2 * l + h;
+        const uint32_t pt = kIq3sGrid[b.qs[k] | (((b.qh[k / 8] >> (k % 8)) & 1) << 8)];
+        for (int i = 0; i < 4; ++i)
+          y[4 * k + i] = db * float(pointByte(pt, i)) * signOf(sg, 4 * h + i);
+      }
+    }
+  }
+}
+// iq1 grid bytes are int8 -1, 0, 1.
+inline float iq1Value(uint64_t p, int i) {
+  return float(int8_t(pointByte(p, i)));
+}
+void decIQ1_S(const uint8_t* p, float* y) {
+  const auto b = load<BlockIQ1_S>(p);
+  const float d = f16ToF32(b.d);
+  for (int j = 0; j < 8; ++j) {
+    const int qh = b.qh[j];
+    const float dl = d * float(2 * ((qh >> 12) & 7) + 1);
+    const float delta = qh & 0x8000 ? -kIq1Delta : kIq1Delta;
+    for (int l = 0; l < 4; ++l) {
+      const uint64_t pt = kIq1sGrid[b.qs[4 * j + l] | (((qh >> (3 * l)) & 7) << 8)];
+      for (int i = 0; i < 8; ++i) y[32 * j + 8 * l + i] = dl * (iq1Value(pt, i) + delta);
+    }
+  }
+}
+void decIQ1_M(const uint8_t* p, float* y) {
+  const auto b = load<BlockIQ1_M>(p);
+  uint16_t sc[4];
+  std::memcpy(sc, b.scales, 8);
+  const float d = f16ToF32(iq1mScale(sc));
+  for (int g = 0; g < 32; ++g) {
+    const int h = g / 2;  // 16-weight half
+    const float dl = d * float(2 * ((sc[h / 4] >> (3 * (h % 4))) & 7) + 1);
+    const int nib = (b.qh[g / 2] >> (4 * (g % 2))) & 15;
+    const float delta = nib & 8 ? -kIq1Delta : kIq1Delta;
+    const uint64_t pt = kIq1sGrid[b.qs[g] | ((nib & 7) << 8)];
+    for (int i = 0; i < 8; ++i) y[8 * g + i] = dl * (iq1Value(pt, i) + delta);
+  }
+}
+void decTQ1_0(const uint8_t* p, float* y) {
+  const auto b = load<BlockTQ1_0>(p);
+  const float d = f16ToF32(b.d);
+  for (int e = 0; e < 256; ++e) {
+    int byte, n;
+    tq1Place(e, byte, n);
+    y[e] = float(tq1Trit(byte < 48 ? b.qs[byte] : b.qh[byte - 48], n) - 1) * d;
+  }
+}
+void decTQ2_0(const uint8_t* p, float* y) {
+  const auto b = load<BlockTQ2_0>(p);
+  const float d = f16ToF32(b.d);
+  for (int e = 0; e < 256; ++e) {
+    const int q = (b.qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+    y[e] = float(q - 1) * d;
+  }
+}
+
 using DecodeFn = void (*)(const uint8_t*, float*);
 DecodeFn decoderFor(GgmlType t) {
   switch (t) {
@@ -165,6 +294,24 @@ DecodeFn decoderFor(GgmlType t) {
       return decIQ4_NL;
     case GgmlType::IQ4_XS:
       return decIQ4_XS;
+    case GgmlType::IQ2_XXS:
+      return decIQ2_XXS;
+    case GgmlType::IQ2_XS:
+      return decIQ2_XS;
+    case GgmlType::IQ2_S:
+      return decIQ2_S;
+    case GgmlType::IQ3_XXS:
+      return decIQ3_XXS;
+    case GgmlType::IQ3_S:
+      return decIQ3_S;
+    case GgmlType::IQ1_S:
+      return decIQ1_S;
+    case GgmlType::IQ1_M:
+      return decIQ1_M;
+    case GgmlType::TQ1_0:
+      return decTQ1_0;
+    case GgmlType::TQ2_0:
+      return decTQ2_0;
   }
   throw std::invalid_argument("unknown ggml type");
 }

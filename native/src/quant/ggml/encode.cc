@@ -25,6 +25,7 @@
 #include "common/fp.h"
 #include "quant/ggml/blocks.h"
 #include "quant/ggml/internal.h"
+#include "quant/ggml/iq_codec.h"
 #include "quant/ggml/search.h"
 
 namespace bitsmith {
@@ -420,8 +421,15 @@ void encIQ4_XS(const float* x, const float* w, uint8_t* out) {
 
 }  // namespace
 
-void encodeBlock(GgmlType t, const float* x, const float* w, uint8_t* out, bool fast) {
+void encodeBlock(GgmlType t, const float* x, const float* w, uint8_t* out, bool fast,
+                 bool calibrated) {
   setFastKernels(fast);
+  if (isLatticeType(t)) {
+    LatticeCodes c;
+    encodeLattice(t, x, w, calibrated, c);
+    packLattice(t, c, out);
+    return;
+  }
   switch (t) {
     case GgmlType::Q8_0:
       encQ8_0(x, w, out);
@@ -459,6 +467,12 @@ void encodeBlock(GgmlType t, const float* x, const float* w, uint8_t* out, bool 
     case GgmlType::IQ4_XS:
       encIQ4_XS(x, w, out);
       return;
+    case GgmlType::TQ1_0:
+    case GgmlType::TQ2_0:
+      encodeTernaryBlock(t, x, w, out);
+      return;
+    default:
+      break;
   }
   throw std::invalid_argument("unknown ggml type");
 }

@@ -36,12 +36,17 @@ int64_t firstNonFiniteIn(const float* x, int64_t n) {
 
 const std::vector<GgmlTypeInfo>& ggmlTypes() {
   static const std::vector<GgmlTypeInfo> types = {
-      {GgmlType::Q4_0, "q4_0", 32, 18, 2},      {GgmlType::Q4_1, "q4_1", 32, 20, 3},
-      {GgmlType::Q5_0, "q5_0", 32, 22, 6},      {GgmlType::Q5_1, "q5_1", 32, 24, 7},
-      {GgmlType::Q8_0, "q8_0", 32, 34, 8},      {GgmlType::Q2_K, "q2_k", 256, 84, 10},
-      {GgmlType::Q3_K, "q3_k", 256, 110, 11},   {GgmlType::Q4_K, "q4_k", 256, 144, 12},
-      {GgmlType::Q5_K, "q5_k", 256, 176, 13},   {GgmlType::Q6_K, "q6_k", 256, 210, 14},
-      {GgmlType::IQ4_NL, "iq4_nl", 32, 18, 20}, {GgmlType::IQ4_XS, "iq4_xs", 256, 136, 23},
+      {GgmlType::Q4_0, "q4_0", 32, 18, 2},         {GgmlType::Q4_1, "q4_1", 32, 20, 3},
+      {GgmlType::Q5_0, "q5_0", 32, 22, 6},         {GgmlType::Q5_1, "q5_1", 32, 24, 7},
+      {GgmlType::Q8_0, "q8_0", 32, 34, 8},         {GgmlType::Q2_K, "q2_k", 256, 84, 10},
+      {GgmlType::Q3_K, "q3_k", 256, 110, 11},      {GgmlType::Q4_K, "q4_k", 256, 144, 12},
+      {GgmlType::Q5_K, "q5_k", 256, 176, 13},      {GgmlType::Q6_K, "q6_k", 256, 210, 14},
+      {GgmlType::IQ4_NL, "iq4_nl", 32, 18, 20},    {GgmlType::IQ4_XS, "iq4_xs", 256, 136, 23},
+      {GgmlType::IQ2_XXS, "iq2_xxs", 256, 66, 16}, {GgmlType::IQ2_XS, "iq2_xs", 256, 74, 17},
+      {GgmlType::IQ2_S, "iq2_s", 256, 82, 22},     {GgmlType::IQ3_XXS, "iq3_xxs", 256, 98, 18},
+      {GgmlType::IQ3_S, "iq3_s", 256, 110, 21},    {GgmlType::IQ1_S, "iq1_s", 256, 50, 19},
+      {GgmlType::IQ1_M, "iq1_m", 256, 56, 29},     {GgmlType::TQ1_0, "tq1_0", 256, 54, 34},
+      {GgmlType::TQ2_0, "tq2_0", 256, 66, 35},
   };
   return types;
 }
@@ -122,7 +127,8 @@ void ggmlEncodeRows(GgmlType type, const float* src, int64_t rows, int64_t cols,
       }
       for (int64_t b = 0; b < bpr; ++b)
         ggml::encodeBlock(type, x + b * bw, w.get() + b * bw,
-                          out + size_t(b) * size_t(ggmlTypeInfo(type).blockBytes), !reference);
+                          out + size_t(b) * size_t(ggmlTypeInfo(type).blockBytes), !reference,
+                          !unit);
     }
   };
   if (reference)

@@ -1,5 +1,6 @@
-// ggml block formats (q8_0 ... iq4_xs): encoders and decoders of the exact public block
-// layouts (blocks.h), for the runner, the GGUF writer and the allocator.
+// ggml block formats (q8_0 ... iq4_xs, the i-quants iq1_s ... iq3_s, tq1_0 / tq2_0): encoders and
+// decoders of the exact public block layouts (blocks.h), for the runner, the GGUF writer and the
+// allocator.
 //
 // A row of `cols` weights is cols / blockWeights blocks back to back; rows are back to back.
 // The decoders are the spec. Every encoder has a scalar reference path (serial, one block
@@ -18,7 +19,29 @@ namespace bitsmith {
 
 class ThreadPool;
 
-enum class GgmlType { Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS };
+enum class GgmlType {
+  Q4_0,
+  Q4_1,
+  Q5_0,
+  Q5_1,
+  Q8_0,
+  Q2_K,
+  Q3_K,
+  Q4_K,
+  Q5_K,
+  Q6_K,
+  IQ4_NL,
+  IQ4_XS,
+  IQ2_XXS,
+  IQ2_XS,
+  IQ2_S,
+  IQ3_XXS,
+  IQ3_S,
+  IQ1_S,
+  IQ1_M,
+  TQ1_0,
+  TQ2_0
+};
 
 struct GgmlTypeInfo {
   GgmlType type;

@@ -43,6 +43,9 @@ thread_local bool tFast = false;
 void setFastKernels(bool on) {
   tFast = on && BITSMITH_X86 && cpuHasAvx2();
 }
+bool fastKernels() {
+  return tFast;
+}
 
 const Grid kGridQ8{kOnlyAnchor, 1};
 const Grid kGridQ4{kSym4.v, 13};

@@ -62,6 +62,7 @@ int iq4Index(float t);
 // same values bit for bit. The searches use the AVX2 ones when `useFast` (set per thread by
 // the fast path, see encodeBlock) and the CPU has AVX2.
 void setFastKernels(bool on);
+bool fastKernels();  // this thread's setting (and the CPU has AVX2)
 void symCandAvx2(const float* x, const float* w, int n, float iscale, float lo, float hi, float& lx,
                  float& ll);
 void asymCandAvx2(const float* x, const float* w, int n, float iscale, float mn, float fmax,
