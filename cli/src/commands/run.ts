@@ -164,17 +164,6 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     return 1;
   }
   const threads = threadsOpt ?? analysis.recipe.threads ?? 0;
-  // A run whose peak memory would not fit is refused before anything runs.
-  const memory = estimateRunMemory(analysis, effectiveThreads(threads));
-  if (memory) {
-    const refusal = memoryRefusal(memory, availableMemory());
-    if (refusal && !opts.forceMemory) {
-      const stmt = analysis.recipe.calibration?.stmt ?? analysis.recipe.evaluate?.stmt;
-      if (stmt) printDiagnostics(loaded, [diag('run/out-of-memory', 'error', stmt, refusal)]);
-      else process.stderr.write(`bitsmith: ${refusal}\n`);
-      return 1;
-    }
-  }
   let job: ReturnType<typeof buildJob>;
   try {
     job = buildJob(loaded, plan, {
@@ -196,6 +185,21 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     if (stmt) printDiagnostics(loaded, [diag((e as TextCalibrationError).code, 'error', stmt, (e as Error).message)]);
     else process.stderr.write(`bitsmith: ${(e as Error).message}\n`);
     return 1;
+  }
+  // A run whose peak memory would not fit is refused before anything runs (perplexity text
+  // with the windows its text gives).
+  const memory = estimateRunMemory(analysis, effectiveThreads(threads), {
+    recipePath: loaded.path,
+    evaluateWindows: job.evaluate?.kind === 'text' ? job.evaluate.sequences?.length : undefined,
+  });
+  if (memory) {
+    const refusal = memoryRefusal(memory, availableMemory());
+    if (refusal && !opts.forceMemory) {
+      const stmt = analysis.recipe.calibration?.stmt ?? analysis.recipe.evaluate?.stmt;
+      if (stmt) printDiagnostics(loaded, [diag('run/out-of-memory', 'error', stmt, refusal)]);
+      else process.stderr.write(`bitsmith: ${refusal}\n`);
+      return 1;
+    }
   }
 
   const human = !opts.json && !opts.events;

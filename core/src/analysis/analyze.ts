@@ -203,13 +203,14 @@ function analyzeModel(result: Analysis, text: string, options: AnalyzeOptions): 
       ),
     );
   }
-  if (ppl?.text && !findTokenizer(result.modelPath, exists)) {
+  const ppl = recipe.evaluate?.perplexity;
+  if (ppl?.text && !findTokenizer(ref.path, exists)) {
     all.push(
       diag(
         'calibration/no-tokenizer',
         'error',
         ppl.stmt,
-        `perplexity text needs the model's tokenizer: no tokenizer.json beside ${result.modelPath}. Use perplexity tokens "file.json" (token ids) or generated sequences`,
+        `perplexity text needs the model's tokenizer: no tokenizer.json beside ${ref.path}. Use perplexity tokens "file.json" (token ids) or generated sequences`,
       ),
     );
   }

@@ -96,8 +96,17 @@ void ImatrixSink::finish() {
     std::vector<GgufTensor> ts;
     for (const Entry& e : entries_) {
       const int64_t n = int64_t(e.sums.size());
-      ts.push_back({e.name + ".in_sum2", {n, 1}, 0, n * 4});
-      ts.push_back({e.name + ".counts", {1, 1}, 0, 4});
+      GgufTensor sums, counts;
+      sums.name = e.name + ".in_sum2";
+      sums.ne = {n, 1};
+      sums.type = 0;  // F32
+      sums.bytes = n * 4;
+      counts.name = e.name + ".counts";
+      counts.ne = {1, 1};
+      counts.type = 0;
+      counts.bytes = 4;
+      ts.push_back(std::move(sums));
+      ts.push_back(std::move(counts));
     }
     gguf_ = std::make_unique<GgufWriter>(job_.path, std::move(kvs), std::move(ts), 32);
     gguf_->setReplacePolicy(job_.replace);

@@ -74,7 +74,9 @@ function markdown(doc: AnalyzedDocument, path: Statement[], argIndex: number | u
     if (name === 'calibration' && arg?.kind === 'string' && analysis.imatrix) return imatrixHover(analysis);
     if ((name === 'calibration' || name === 'evaluate') && !arg) {
       const base = (keywordHover(TOP_KEYWORDS, name) ?? `**${name}**`) + (name === 'calibration' ? forwardLine(analysis) : '');
-      const memory = estimateRunMemory(analysis, analysis.recipe.threads ?? Math.max(1, os.cpus().length));
+      const memory = estimateRunMemory(analysis, analysis.recipe.threads ?? Math.max(1, os.cpus().length), {
+        recipePath: doc.recipePath,
+      });
       return memory ? `${base}\n\n${memoryHover(memory)}` : base;
     }
     if (name === 'calibration' && arg?.kind === 'ident' && argIndex !== undefined && argIndex > 0)
