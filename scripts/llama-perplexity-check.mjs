@@ -107,7 +107,15 @@ if (!MODEL) {
   bs.forEach((b, i) => (vocab[String.fromCodePoint(cs[i])] = b));
   vocab['<|begin_of_text|>'] = 256;
   vocab['<|end_of_text|>'] = 257;
-  const special = (id, content) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (id, content) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   fs.writeFileSync(
     path.join(MODEL, 'tokenizer.json'),
     JSON.stringify({
@@ -124,10 +132,23 @@ if (!MODEL) {
         special_tokens: { '<|begin_of_text|>': { id: '<|begin_of_text|>', ids: [256], tokens: ['<|begin_of_text|>'] } },
       },
       decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges: [] },
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: false,
+        byte_fallback: false,
+        vocab,
+        merges: [],
+      },
     }),
   );
-  fs.writeFileSync(path.join(MODEL, 'tokenizer_config.json'), JSON.stringify({ add_bos_token: true, bos_token: '<|begin_of_text|>' }));
+  fs.writeFileSync(
+    path.join(MODEL, 'tokenizer_config.json'),
+    JSON.stringify({ add_bos_token: true, bos_token: '<|begin_of_text|>' }),
+  );
 }
 console.log(`model ${MODEL}\ntext ${TEXT}\nctx ${CTX}, chunks ${CHUNKS}, format ${FORMAT}, work ${work}`);
 
@@ -168,7 +189,11 @@ const tok = new Tokenizer(
 );
 const text = fs.readFileSync(TEXT, 'utf8');
 const ours = tok.encode(text, { add_special_tokens: false }).ids;
-const theirsOut = sh(path.join(BIN, 'llama-tokenize'), ['-m', 'f32.gguf', '-f', TEXT, '--ids', '--log-disable', '--no-bos', '--no-escape'], 'llama-tokenize');
+const theirsOut = sh(
+  path.join(BIN, 'llama-tokenize'),
+  ['-m', 'f32.gguf', '-f', TEXT, '--ids', '--log-disable', '--no-bos', '--no-escape'],
+  'llama-tokenize',
+);
 const theirs = JSON.parse(theirsOut.slice(theirsOut.indexOf('['), theirsOut.lastIndexOf(']') + 1));
 let firstDiff = -1;
 for (let i = 0; i < Math.max(ours.length, theirs.length); i++)
@@ -185,8 +210,25 @@ if (firstDiff >= 0) {
 console.log(`tokenizers agree: ${ours.length} ids`);
 
 // 4. llama-perplexity: base logits from the F32 GGUF, then KL of the quantized GGUF.
-const common = ['-c', String(CTX), '--chunks', String(CHUNKS), '-t', THREADS, '-ctk', 'f32', '-ctv', 'f32', '-b', String(CTX)];
-const base = sh(path.join(BIN, 'llama-perplexity'), ['-m', 'f32.gguf', '-f', TEXT, '--kl-divergence-base', 'base.kld', ...common], 'llama-perplexity (base)');
+const common = [
+  '-c',
+  String(CTX),
+  '--chunks',
+  String(CHUNKS),
+  '-t',
+  THREADS,
+  '-ctk',
+  'f32',
+  '-ctv',
+  'f32',
+  '-b',
+  String(CTX),
+];
+const base = sh(
+  path.join(BIN, 'llama-perplexity'),
+  ['-m', 'f32.gguf', '-f', TEXT, '--kl-divergence-base', 'base.kld', ...common],
+  'llama-perplexity (base)',
+);
 const kld = sh(
   path.join(BIN, 'llama-perplexity'),
   ['-m', 'q.gguf', '--kl-divergence-base', 'base.kld', '--kl-divergence', ...common],
@@ -240,7 +282,9 @@ const f = (x, d = 6) => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(
 console.log(`\nBitsmith: ${e.sequences} windows, ${e.tokens} scored tokens (from position ${e.scoreFrom} of each)`);
 const scored = num(base, /calculating perplexity over (\d+) chunks/)[0];
 console.log(`llama-perplexity: ${scored} chunks of ${CTX}\n`);
-console.log(`${'figure'.padEnd(24)}${'Bitsmith'.padStart(24)}${'llama-perplexity'.padStart(24)}${'difference'.padStart(14)}${'rel'.padStart(10)}`);
+console.log(
+  `${'figure'.padEnd(24)}${'Bitsmith'.padStart(24)}${'llama-perplexity'.padStart(24)}${'difference'.padStart(14)}${'rel'.padStart(10)}`,
+);
 for (const [label, b, bu, l, lu] of rows) {
   const d = b - l;
   const rel = l !== 0 ? d / Math.abs(l) : NaN;

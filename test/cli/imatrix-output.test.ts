@@ -19,7 +19,10 @@ const cli = path.join(root, 'dist/cli.js');
 const MODEL = path.join(root, 'examples/stories260K');
 const addon = require(path.join(root, 'native')) as {
   forward: ForwardApi;
-  readImatrix(p: string): { format: string; entries: { name: string; nIn: number; nMat: number; mean: Float32Array }[] };
+  readImatrix(p: string): {
+    format: string;
+    entries: { name: string; nIn: number; nMat: number; mean: Float32Array }[];
+  };
 };
 const run = (...args: string[]) => {
   const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -125,7 +128,12 @@ describe('output imatrix', function () {
       assert.match(r.out + r.err, /exists and Bitsmith did not write it .*\[output\/overwrites-foreign\]/);
       assert.equal(fs.readFileSync(path.join(tmp, `foreign/im.${ext}`), 'utf8'), 'not mine');
     }
-    const none = write('none.quant', [`model "${MODEL}"`, 'defaults { format int8; group 32 }', 'match "*.mlp.down_proj" { group channel }', 'output imatrix "x.gguf"']);
+    const none = write('none.quant', [
+      `model "${MODEL}"`,
+      'defaults { format int8; group 32 }',
+      'match "*.mlp.down_proj" { group channel }',
+      'output imatrix "x.gguf"',
+    ]);
     const r = run('check', none);
     assert.equal(r.code, 1, r.out);
     assert.match(r.out + r.err, /output imatrix needs calibration generated, tokens or text/);

@@ -151,7 +151,7 @@ describe('evaluate: perplexity text and llama-perplexity statistics', function (
   it('the statistics follow llama-perplexity --kl-divergence (uncertainties, percentiles, Δp, same top)', () => {
     // Deterministic pseudo-random scores, with ties and an odd count.
     let x = 12345;
-    const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rnd = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
     for (const n of [11, 400, 1001]) {
       const s = { nllA: [] as number[], nllB: [] as number[], kl: [] as number[], sameTop: [] as number[] };
       for (let i = 0; i < n; i++) {
@@ -235,7 +235,10 @@ describe('evaluate: perplexity text and llama-perplexity statistics', function (
       path.join(tmp, 'reports'),
     );
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /evaluation on held-out text \(.*story\.txt\): 2 sequences, 30 scored tokens \(positions 16\.\.30 of each scored\)/);
+    assert.match(
+      r.out,
+      /evaluation on held-out text \(.*story\.txt\): 2 sequences, 30 scored tokens \(positions 16\.\.30 of each scored\)/,
+    );
     for (const label of ['Mean KLD', '99.9% KLD', '95.0% KLD', 'Median KLD', 'Mean Δp', 'RMS Δp', 'Same top p'])
       assert.match(r.out, new RegExp(`${label.replace(/[.%]/g, '\\$&')}\\s+: -?[\\d.]+`), label);
     assert.match(r.out, /PPL\(quantized\)\s+: [\d.]+ ± [\d.]+/);
@@ -243,15 +246,27 @@ describe('evaluate: perplexity text and llama-perplexity statistics', function (
 
   it('check names a missing text file, a missing tokenizer, a text too short for one window, a length over the positions', () => {
     const cases: [string, string, RegExp, string?][] = [
-      ['missing.quant', 'perplexity text "nope.txt"', /Held-out text file not found: .*nope\.txt \[calibration\/not-found\]/],
+      [
+        'missing.quant',
+        'perplexity text "nope.txt"',
+        /Held-out text file not found: .*nope\.txt \[calibration\/not-found\]/,
+      ],
       [
         'notok.quant',
         'perplexity text "story.txt"',
         /perplexity text needs the model's tokenizer: no tokenizer\.json beside .*\[calibration\/no-tokenizer\]/,
         SOURCE,
       ],
-      ['short.quant', 'perplexity text "tiny.txt" length 64', /tiny\.txt: 9 bytes give at most 10 tokens, too few for one window of 64/],
-      ['long.quant', 'perplexity text "story.txt" length 1024', /perplexity text length 1024 is more than the model's 512 positions/],
+      [
+        'short.quant',
+        'perplexity text "tiny.txt" length 64',
+        /tiny\.txt: 9 bytes give at most 10 tokens, too few for one window of 64/,
+      ],
+      [
+        'long.quant',
+        'perplexity text "story.txt" length 1024',
+        /perplexity text length 1024 is more than the model's 512 positions/,
+      ],
       ['noarg.quant', 'perplexity text', /'perplexity text' needs a file in quotes/],
     ];
     write('tiny.txt', 'Lily sun.');

@@ -173,7 +173,10 @@ try {
     quickAllocation(ws.run);
     // Both runs of int4.quant evaluate, so Compare Runs has evaluation figures to show
     // (appended: the rules keep their line numbers).
-    fs.appendFileSync(path.join(ws.run, 'int4.quant'), '\nevaluate { perplexity samples 4 length 64; kl_divergence }\n');
+    fs.appendFileSync(
+      path.join(ws.run, 'int4.quant'),
+      '\nevaluate { perplexity samples 4 length 64; kl_divergence }\n',
+    );
   }
   if (ONLY.has('cancel')) ws.cancel = makeSlowWorkspace(path.join(scratch, 'ws-cancel'));
   if (ONLY.has('lang')) {
@@ -819,7 +822,10 @@ try {
         });
         // The runs table: one row per run with the evaluation's figures, and the size-vs-KL chart.
         const runRows = cmp.locator('#compare-runs tr[data-run]');
-        await waitFor(async () => (await runRows.count()) === 2, { timeout: T(15_000), what: 'two rows in #compare-runs' });
+        await waitFor(async () => (await runRows.count()) === 2, {
+          timeout: T(15_000),
+          what: 'two rows in #compare-runs',
+        });
         const kld = [];
         for (let i = 0; i < 2; i++) {
           const cell = oneLine(await runRows.nth(i).locator('td[data-col="Mean KLD"]').innerText());

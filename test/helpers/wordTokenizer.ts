@@ -38,4 +38,3 @@ export function tokenize(text: string): number[] {
     return i < 0 ? 0 : 3 + i;
   });
 }
-

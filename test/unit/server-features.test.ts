@@ -148,7 +148,10 @@ describe('server features: completion', () => {
     assert.deepEqual(labels(complete(`${M}evaluate { perplexity samples 4 | }`)), ['length']);
     assert.deepEqual(labels(complete(`${M}evaluate { perplexity | }`)), ['samples', 'length', 'text', 'tokens']);
     assert.deepEqual(labels(complete(`${M}evaluate { perplexity text "wiki.raw" | }`)), ['samples', 'length']);
-    assert.match(hoverText(`${M}evaluate { perplexity te|xt "wiki.raw" }`), /windowed|windows of `length` ids.*second half/s);
+    assert.match(
+      hoverText(`${M}evaluate { perplexity te|xt "wiki.raw" }`),
+      /windowed|windows of `length` ids.*second half/s,
+    );
   });
 
   it('perplexity text: the file and the tokenizer are checked before any run', () => {

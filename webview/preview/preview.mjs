@@ -16,7 +16,7 @@ const opt = (name, fallback) => {
 const positional = args.filter(
   (a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--') && args[i - 1] !== '--dom'),
 );
-const [kind, fileA, fileB] = positional;
+const [kind, fileA] = positional;
 const out = opt('out', `/tmp/bitsmith-${kind}.png`);
 const theme = opt('theme', 'dark');
 const switchTheme = opt('switch-theme', '');

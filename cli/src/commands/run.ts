@@ -278,7 +278,9 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     const e = err as NativeError;
     if (tty) process.stderr.write('\n');
     if (signal && (e.code === 'run/cancelled' || !e.code)) {
-      process.stderr.write(`bitsmith: cancelled (${signal})${output || ggufPath || imatrixPath ? '; no output written' : ''}\n`);
+      process.stderr.write(
+        `bitsmith: cancelled (${signal})${output || ggufPath || imatrixPath ? '; no output written' : ''}\n`,
+      );
       return signal === 'SIGINT' ? 130 : 143;
     }
     const event = { type: 'error', code: e.code ?? 'run/internal', message: e.message, tensor: e.tensor };

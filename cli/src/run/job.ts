@@ -212,13 +212,13 @@ export function buildJob(
       job.evaluate = { kind: 'text', path: file, sequences: w.sequences, scoreFrom: w.scoreFrom };
     } else
       job.evaluate = p?.tokens
-      ? {
-          kind: 'tokens',
-          path: path.resolve(path.dirname(loaded.path), p.tokens.value),
-          samples: p.samples,
-          length: p.length,
-        }
-      : { kind: 'generated', samples: p?.samples, length: p?.length, seed };
+        ? {
+            kind: 'tokens',
+            path: path.resolve(path.dirname(loaded.path), p.tokens.value),
+            samples: p.samples,
+            length: p.length,
+          }
+        : { kind: 'generated', samples: p?.samples, length: p?.length, seed };
     job.logitsCache = logitsCacheDir(loaded.path);
   }
   if (opts.output) {

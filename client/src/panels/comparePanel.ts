@@ -67,8 +67,8 @@ export class ComparePanel implements vscode.Disposable {
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
       onWebviewMessage(panel.webview, (m) => this.onMessage(m)),
-      ...files.map((f) => watchFile(f, () => void this.load())),
     );
+    for (const f of files) this.disposables.push(watchFile(f, () => void this.load()));
   }
 
   async load(): Promise<void> {
@@ -129,7 +129,12 @@ export class ComparePanel implements vscode.Disposable {
         if (message.type === 'exportCsv' && message.what === 'runs')
           written = await saveAs(`${base}-runs.csv`, { CSV: ['csv'] }, runsToCsv(runs), 'Export the runs as CSV');
         else if (message.type === 'exportCsv')
-          written = await saveAs(`${base}.csv`, { CSV: ['csv'] }, compareToCsv(chosen), 'Export the tensor comparison as CSV');
+          written = await saveAs(
+            `${base}.csv`,
+            { CSV: ['csv'] },
+            compareToCsv(chosen),
+            'Export the tensor comparison as CSV',
+          );
         else
           written = await saveAs(
             `${base}.json`,

@@ -133,10 +133,10 @@ export const EVALUATE_KEYWORDS: readonly KeywordDoc[] = [
 
 /** Hover/completion text of the words after `perplexity`. */
 export const PERPLEXITY_OPTION_DOCS: Record<string, string> = {
-  text: 'Raw text (wikitext\'s wiki.test.raw, ...) tokenized with the model\'s tokenizer.json: BOS and the whole text as one id stream, cut into windows of `length` ids (no remainder), each window\'s first id replaced by BOS, only the predictions of its second half scored, as llama-perplexity does. `samples N` keeps the first N windows (--chunks).',
+  text: "Raw text (wikitext's wiki.test.raw, ...) tokenized with the model's tokenizer.json: BOS and the whole text as one id stream, cut into windows of `length` ids (no remainder), each window's first id replaced by BOS, only the predictions of its second half scored, as llama-perplexity does. `samples N` keeps the first N windows (--chunks).",
   tokens: 'A JSON file of token-id arrays (`[[1, 403, 9], ...]`), every position scored.',
-  samples: 'Sequences (perplexity text: windows, llama-perplexity\'s --chunks).',
-  length: 'Tokens per sequence (perplexity text: the window, llama-perplexity\'s -c; default 512).',
+  samples: "Sequences (perplexity text: windows, llama-perplexity's --chunks).",
+  length: "Tokens per sequence (perplexity text: the window, llama-perplexity's -c; default 512).",
 };
 
 export const CALIBRATION_KINDS = ['imatrix', 'text', 'tokens', 'generated'] as const;

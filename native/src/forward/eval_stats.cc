@@ -52,8 +52,7 @@ Distribution distribution(std::vector<double>& v, double sum, double sum2) {
 
 EvalStats summarize(const std::vector<PositionScore>& scores) {
   const int64_t n = int64_t(scores.size());
-  if (n == 0)
-    throw ModelError("evaluate/no-data", "evaluation needs at least one scored position");
+  if (n == 0) throw ModelError("evaluate/no-data", "evaluation needs at least one scored position");
   EvalStats s;
   s.tokens = n;
   double a = 0, a2 = 0, b = 0, b2 = 0, ab = 0, k = 0, k2 = 0, d = 0, d2 = 0, d4 = 0;
@@ -104,11 +103,13 @@ namespace {
 
 json::Value distributionValue(const Distribution& d) {
   json::Value v = json::Value::object();
-  const std::pair<const char*, double> fields[] = {
-      {"mean", d.mean}, {"uncertainty", d.uncertainty}, {"min", d.min},       {"p1", d.p1},
-      {"p5", d.p5},     {"p10", d.p10},                 {"p25", d.p25},       {"median", d.median},
-      {"p75", d.p75},   {"p90", d.p90},                 {"p95", d.p95},       {"p99", d.p99},
-      {"p999", d.p999}, {"max", d.max}};
+  const std::pair<const char*, double> fields[] = {{"mean", d.mean}, {"uncertainty", d.uncertainty},
+                                                   {"min", d.min},   {"p1", d.p1},
+                                                   {"p5", d.p5},     {"p10", d.p10},
+                                                   {"p25", d.p25},   {"median", d.median},
+                                                   {"p75", d.p75},   {"p90", d.p90},
+                                                   {"p95", d.p95},   {"p99", d.p99},
+                                                   {"p999", d.p999}, {"max", d.max}};
   for (const auto& [k, x] : fields) v.set(k, json::Value::of(x));
   return v;
 }

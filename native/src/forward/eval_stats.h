@@ -27,8 +27,8 @@ struct PositionScore {
 /** A distribution summary (mean, its uncertainty, order statistics). */
 struct Distribution {
   double mean = 0, uncertainty = 0;
-  double min = 0, p1 = 0, p5 = 0, p10 = 0, p25 = 0, median = 0, p75 = 0, p90 = 0, p95 = 0,
-         p99 = 0, p999 = 0, max = 0;
+  double min = 0, p1 = 0, p5 = 0, p10 = 0, p25 = 0, median = 0, p75 = 0, p90 = 0, p95 = 0, p99 = 0,
+         p999 = 0, max = 0;
 };
 
 struct EvalStats {

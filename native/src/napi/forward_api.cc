@@ -335,8 +335,8 @@ Napi::Value evaluationValue(Napi::Env env, const Evaluation& e) {
   v.set("sequences", json::Value::of(e.sequences));
   setEvaluationFields(v, e.stats);
   Napi::Object JSON = env.Global().Get("JSON").As<Napi::Object>();
-  return JSON.Get("parse").As<Napi::Function>().Call(
-      JSON, {Napi::String::New(env, json::stringify(v))});
+  return JSON.Get("parse").As<Napi::Function>().Call(JSON,
+                                                     {Napi::String::New(env, json::stringify(v))});
 }
 
 Napi::Value Evaluate(const Napi::CallbackInfo& info) {

@@ -442,14 +442,16 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
     out.version = strField(env, oo, "version", "", "job.imatrixOutput");
     out.chunkSize = intField(env, oo, "chunkSize", 0, "job.imatrixOutput");
     Napi::Value tv = field(oo, "tensors");
-    if (!tv.IsObject()) throw Napi::TypeError::New(env, "job.imatrixOutput.tensors must be an object");
+    if (!tv.IsObject())
+      throw Napi::TypeError::New(env, "job.imatrixOutput.tensors must be an object");
     Napi::Object to = tv.As<Napi::Object>();
     Napi::Array keys = to.GetPropertyNames();
     for (uint32_t i = 0; i < keys.Length(); i++) {
       const std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
       Napi::Value v = to.Get(k);
       if (!v.IsString())
-        throw Napi::TypeError::New(env, "job.imatrixOutput.tensors[\"" + k + "\"] must be a string");
+        throw Napi::TypeError::New(env,
+                                   "job.imatrixOutput.tensors[\"" + k + "\"] must be a string");
       out.names[k] = v.As<Napi::String>().Utf8Value();
     }
     if (out.names.empty())

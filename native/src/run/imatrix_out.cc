@@ -44,10 +44,10 @@ void put32(std::string& b, int32_t v) {
 void ImatrixSink::finish() {
   if (finished_) return;
   if (entries_.size() != job_.names.size())
-    throw ModelError("run/needs-calibration",
-                     job_.path + ": the calibration gave statistics for " +
-                         std::to_string(entries_.size()) + " of the " +
-                         std::to_string(job_.names.size()) + " weights output imatrix names");
+    throw ModelError("run/needs-calibration", job_.path + ": the calibration gave statistics for " +
+                                                  std::to_string(entries_.size()) + " of the " +
+                                                  std::to_string(job_.names.size()) +
+                                                  " weights output imatrix names");
   for (const Entry& e : entries_)
     if (e.tokens <= 0)
       throw ModelError("run/needs-calibration",

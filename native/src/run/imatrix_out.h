@@ -33,9 +33,9 @@ struct ImatrixOutputJob {
   std::string format;  // "gguf" or "dat"
   ReplacePolicy replace;
   std::map<std::string, std::string> names;  // model tensor -> llama.cpp name
-  std::string dataset;                        // the calibration source, for the file's metadata
-  int64_t chunkSize = 0;                      // tokens per calibration sequence
-  std::string version;                        // Bitsmith's, for the provenance mark
+  std::string dataset;                       // the calibration source, for the file's metadata
+  int64_t chunkSize = 0;                     // tokens per calibration sequence
+  std::string version;                       // Bitsmith's, for the provenance mark
   bool enabled() const { return !path.empty(); }
 };
 
@@ -62,7 +62,7 @@ class ImatrixSink {
   int64_t chunks_;
   std::vector<Entry> entries_;
   bool finished_ = false;
-  TempFile file_;                      // dat
+  TempFile file_;                     // dat
   std::unique_ptr<GgufWriter> gguf_;  // gguf
 };
 

@@ -55,9 +55,9 @@ LogitsCache::LogitsCache(const std::string& dir, const Model& model, const forwa
     : positions_(positions), vocab_(vocab), chunk_(chunk) {
   if (dir.empty()) return;
   compact_ = positions * vocab * 4 > kCompactAbove;
-  path_ =
-      (fs::path(dir) / ("logits-" + keyOf(model, seqs, positions, vocab, chunk, compact_, scoreFrom) + ".bin"))
-          .string();
+  path_ = (fs::path(dir) /
+           ("logits-" + keyOf(model, seqs, positions, vocab, chunk, compact_, scoreFrom) + ".bin"))
+              .string();
   std::error_code ec;
   const int64_t want =
       kHeader + (compact_ ? positions * vocab * 2 + positions * ((vocab + chunk - 1) / chunk) * 8

@@ -465,7 +465,8 @@ void Outputs::quantized(size_t index, const TensorRef& ref, const QuantConfig& c
 }
 
 void Outputs::openImatrix(const Job& job, int64_t chunks) {
-  if (job.imatrixOutput.enabled()) imatrix_ = std::make_unique<ImatrixSink>(job.imatrixOutput, chunks);
+  if (job.imatrixOutput.enabled())
+    imatrix_ = std::make_unique<ImatrixSink>(job.imatrixOutput, chunks);
 }
 
 void Outputs::commit(RunEvents& ev) {
