@@ -135,7 +135,7 @@ describe('server features: completion', () => {
     assert.deepEqual(labels(complete(`${M}calibration tokens "t.json" sequential |`)), ['true', 'false']);
     assert.deepEqual(labels(complete(`${M}calibration imatrix "m.imatrix" |`)), []);
     assert.deepEqual(labels(complete(`${M}calibration generated samples |`)), []);
-    assert.deepEqual(labels(complete(`${M}output |`)), ['fake', 'gguf', 'compressed_tensors']);
+    assert.deepEqual(labels(complete(`${M}output |`)), ['fake', 'gguf', 'compressed_tensors', 'imatrix']);
     assert.deepEqual(labels(complete(`${M}export |`)), ['llm_compressor', 'llama_quantize']);
     assert.ok(labels(complete(`${M}budget 4.5 |`)).includes('bpw'));
   });
