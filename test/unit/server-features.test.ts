@@ -200,7 +200,7 @@ describe('server features: completion', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-paths-'));
     try {
       fs.mkdirSync(path.join(dir, 'out'));
-      for (const f of ['a.safetensors', 'b.gguf', 'c.yaml', 'd.sh', 'calib.imatrix', 'x.txt', '.hidden.gguf'])
+      for (const f of ['a.safetensors', 'b.gguf', 'c.yaml', 'd.sh', 'calib.imatrix', 'x.txt', '.hidden.gguf', 'w.raw'])
         fs.writeFileSync(path.join(dir, f), '');
       const recipePath = path.join(dir, 'r.quant');
       const run = (marked: string) => {
@@ -221,6 +221,9 @@ describe('server features: completion', () => {
       assert.deepEqual(run(`${M}export llm_compressor "|"`), ['c.yaml', 'out/']);
       assert.deepEqual(run(`${M}calibration imatrix "|"`), ['b.gguf', 'calib.imatrix', 'out/']);
       assert.deepEqual(run(`${M}calibration text "|"`), ['out/', 'x.txt']);
+      assert.deepEqual(run(`${M}evaluate { perplexity text "|" }`), ['out/', 'w.raw', 'x.txt']);
+      assert.deepEqual(run(`${M}evaluate { perplexity "|" }`), ['out/']);
+      assert.deepEqual(run(`${M}output imatrix "|"`), ['b.gguf', 'calib.imatrix', 'out/']);
       assert.deepEqual(run('model "out/|"'), []);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
