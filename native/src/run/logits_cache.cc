@@ -16,6 +16,9 @@ namespace {
 constexpr char kMagic[8] = {'B', 'S', 'L', 'O', 'G', 'I', 'T', '1'};
 constexpr int64_t kHeader = 8 + 4 * 8;
 constexpr int64_t kCompactAbove = int64_t(256) << 20;
+// Beyond this the table is not cached at all (a whole wikitext-2 pass on a 128K vocabulary
+// would write tens of GiB): the run computes the original's logits and evaluates on them in f32.
+constexpr int64_t kCacheAtMost = int64_t(4) << 30;
 
 uint64_t fnv(uint64_t h, const void* p, size_t n) {
   const auto* b = static_cast<const uint8_t*>(p);
@@ -54,6 +57,7 @@ LogitsCache::LogitsCache(const std::string& dir, const Model& model, const forwa
                          int64_t positions, int64_t vocab, int64_t chunk, int64_t scoreFrom)
     : positions_(positions), vocab_(vocab), chunk_(chunk) {
   if (dir.empty()) return;
+  if (positions * vocab * 2 > kCacheAtMost) return;
   compact_ = positions * vocab * 4 > kCompactAbove;
   path_ = (fs::path(dir) /
            ("logits-" + keyOf(model, seqs, positions, vocab, chunk, compact_, scoreFrom) + ".bin"))
