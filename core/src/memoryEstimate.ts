@@ -6,7 +6,7 @@
 // `generated` sequences needs the whole model in f32 for that phase. Shown by `bitsmith
 // check`, the hover on `calibration` / `evaluate`, and checked by `bitsmith run` against
 // the machine's available memory.
-import type { Analysis } from './analysis/analyze';
+import type { Analysis } from './analyze';
 import { maxOf } from './arrays';
 import type { ModelHeader } from './models/types';
 

@@ -72,7 +72,8 @@ function markdown(doc: AnalyzedDocument, path: Statement[], argIndex: number | u
       return allocateHover(analysis, keywordHover(TOP_KEYWORDS, 'allocate') ?? '**allocate**');
     if (name === 'calibration' && arg?.kind === 'string' && analysis.imatrix) return imatrixHover(analysis);
     if ((name === 'calibration' || name === 'evaluate') && !arg) {
-      const base = (keywordHover(TOP_KEYWORDS, name) ?? `**${name}**`) + (name === 'calibration' ? forwardLine(analysis) : '');
+      const base =
+        (keywordHover(TOP_KEYWORDS, name) ?? `**${name}**`) + (name === 'calibration' ? forwardLine(analysis) : '');
       const memory = estimateRunMemory(analysis, analysis.recipe.threads ?? Math.max(1, os.cpus().length));
       return memory ? `${base}\n\n${memoryHover(memory)}` : base;
     }
