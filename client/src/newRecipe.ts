@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { analyze } from '../../core/src/analysis/analyze';
+import { analyze } from '../../core/src/analyze';
 import { formatBytes } from '../../core/src/analysis/checks';
 import { describeModel, readModelHeader } from '../../core/src/models/load';
 import type { ModelHeader } from '../../core/src/models/types';

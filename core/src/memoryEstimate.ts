@@ -8,7 +8,7 @@
 // the machine's available memory.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Analysis } from './analysis/analyze';
+import type { Analysis } from './analyze';
 import { maxOf } from './arrays';
 import type { ModelHeader } from './models/types';
 

@@ -1,7 +1,7 @@
 // The plan as plain JSON: what `bitsmith budget --json` prints and what the backend
 // receives. Rules are referred to by label and 0-based line of their keyword.
 
-import type { Analysis } from './analysis/analyze';
+import type { Analysis } from './analyze';
 import { LineIndex } from './text';
 
 export interface TensorPlanJson {

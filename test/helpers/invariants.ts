@@ -2,7 +2,7 @@
 // covers the text, every range lies inside it, diagnostics come sorted by offset with a
 // code, a severity and a message, and line/character positions map back to the offsets.
 import { strict as assert } from 'node:assert';
-import type { Analysis } from '../../core/src/analysis/analyze';
+import type { Analysis } from '../../core/src/analyze';
 import type { Statement } from '../../core/src/syntax/ast';
 import { parse } from '../../core/src/syntax/parser';
 import { LineIndex } from '../../core/src/text';

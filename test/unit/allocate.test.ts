@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { analyze, type Analysis } from '../../core/src/analysis/analyze';
+import { analyze, type Analysis } from '../../core/src/analyze';
 import { MEASUREMENTS_VERSION, saveMeasurements, type MeasurementTable } from '../../core/src/allocate/measurements';
 import { llamaHeader } from '../helpers/syntheticModel';
 import type { ModelHeader } from '../../core/src/models/types';

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { analyze, type Analysis } from '../../core/src/analysis/analyze';
+import { analyze, type Analysis } from '../../core/src/analyze';
 import { ModelReadError } from '../../core/src/models/types';
 import { llamaHeader } from '../helpers/syntheticModel';
 

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { analyze } from '../../core/src/analysis/analyze';
+import { analyze } from '../../core/src/analyze';
 import { AnalysisTimeout, checkDeadline, withDeadline } from '../../core/src/analysis/deadline';
 import { MAX_PATTERN_LENGTH, compilePattern } from '../../core/src/analysis/pattern';
 import { ggufModelProblem } from '../../core/src/export/gguf';

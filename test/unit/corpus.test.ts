@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { analyze } from '../../core/src/analysis/analyze';
+import { analyze } from '../../core/src/analyze';
 import { ggufModelProblem } from '../../core/src/export/gguf';
 import { readModelHeader } from '../../core/src/models/load';
 import { ModelReadError } from '../../core/src/models/types';

@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parse as parseYaml } from 'yaml';
-import { analyze, type Analysis } from '../../core/src/analysis/analyze';
+import { analyze, type Analysis } from '../../core/src/analyze';
 import { llmCompressorRecipe } from '../../core/src/export/llmCompressor';
 import { llamaQuantizeCommand } from '../../core/src/export/llamaQuantize';
 import type { TensorPlan } from '../../core/src/plan';

@@ -4,7 +4,7 @@
 // the recipe runs no forward pass or the model is one it runs. (The rules themselves are
 // checked against the native reader in test/native/forward-support.test.ts.)
 import { strict as assert } from 'node:assert';
-import { analyze, type Analysis } from '../../core/src/analysis/analyze';
+import { analyze, type Analysis } from '../../core/src/analyze';
 import { describeForward, forwardSupport } from '../../core/src/analysis/forwardSupport';
 import type { ModelHeader } from '../../core/src/models/types';
 import { llamaHeader, tensor } from '../helpers/syntheticModel';

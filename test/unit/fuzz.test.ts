@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import fc from 'fast-check';
-import { analyze } from '../../core/src/analysis/analyze';
+import { analyze } from '../../core/src/analyze';
 import { llamaHeader } from '../helpers/syntheticModel';
 import { oneOf } from '../helpers/arbitraries';
 import { checkAnalysis, checkParse } from '../helpers/invariants';

@@ -3,7 +3,7 @@
 // to F32), keeping them in output gguf (copied, no diagnostic), and block types the runner
 // cannot decode (refused as run/unsupported).
 import { strict as assert } from 'node:assert';
-import { analyze, type Analysis } from '../../core/src/analysis/analyze';
+import { analyze, type Analysis } from '../../core/src/analyze';
 import type { ModelHeader, TensorInfo } from '../../core/src/models/types';
 import type { MarkupContent } from 'vscode-languageserver';
 import { makeDocument } from '../../server/src/features/document';

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { analyze } from '../../core/src/analysis/analyze';
+import { analyze } from '../../core/src/analyze';
 import { buildGgufSpec, sizeLabel } from '../../core/src/export/gguf';
 import { encodeGgufArray, ggufNativeSpec } from '../../core/src/export/ggufEncode';
 import { llama3RopeFactors, ropeScalingGguf } from '../../core/src/export/ggufRope';

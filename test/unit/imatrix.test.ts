@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { analyze, type Analysis } from '../../core/src/analysis/analyze';
+import { analyze, type Analysis } from '../../core/src/analyze';
 import { imatrixKey, matchImatrix } from '../../core/src/analysis/imatrix';
 import { notExecutable } from '../../core/src/analysis/executable';
 import { makeDocument } from '../../server/src/features/document';

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Hover, MarkupContent } from 'vscode-languageserver';
-import { analyze } from '../../core/src/analysis/analyze';
+import { analyze } from '../../core/src/analyze';
 import { hubCacheDir, parseHubId, resolveModelRef } from '../../core/src/models/modelRef';
 import { readModelHeader } from '../../core/src/models/load';
 import { planToJson } from '../../core/src/serialize';

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
-import { analyze, type Analysis } from '../../core/src/analysis/analyze';
+import { analyze, type Analysis } from '../../core/src/analyze';
 import type { ModelHeader } from '../../core/src/models/types';
 import { recipePathOf } from '../../server/src/workspace';
 import { ggufLlama2_7b, llama32_1b } from '../helpers/modelShapes';

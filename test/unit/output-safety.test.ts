@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { analyze } from '../../core/src/analysis/analyze';
+import { analyze } from '../../core/src/analyze';
 import { interpret } from '../../core/src/analysis/recipe';
 import { parse } from '../../core/src/syntax/parser';
 import {
@@ -30,7 +30,7 @@ import {
   hasTranslationMark,
   OUTPUT_MARKER,
   translationMarkLine,
-} from '../../core/src/export/provenance';
+} from '../../core/src/io/provenance';
 import { ggufFile } from '../helpers/ggufFile';
 
 interface FakeNode {

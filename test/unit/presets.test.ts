@@ -1,12 +1,12 @@
 // Recipes from presets (core/src/presets): every preset, generated for models of several
-// shapes, must check clean against that model (no error, no warning) with the recipe
+// shapes, must check clean against that model (no error, no warning but a missing tokenizer's) with the recipe
 // language's own analysis, and must say what its tool says: llama.cpp's Q4_K_M types
 // (use_more_bits layers, fallbacks for rows that are not whole super-blocks), vLLM's
 // kept embedding and head, groups that divide the rows, calibration only where a method
 // needs it and the forward pass can run it.
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
-import { analyze, type Analysis } from '../../core/src/analysis/analyze';
+import { analyze, type Analysis } from '../../core/src/analyze';
 import { readModelHeader } from '../../core/src/models/load';
 import type { ModelHeader } from '../../core/src/models/types';
 import {
@@ -44,9 +44,14 @@ function check(model: ModelHeader, text: string): Analysis {
   return analyze(text, { recipePath: '/work/recipes/new.quant', loadModel: () => model, exists: () => true });
 }
 
+// A model without a tokenizer.json (the bundled one, the in-memory shapes): output gguf says
+// it writes no tokenizer. True, and not the preset's to fix; every other warning is.
+const noTokenizer = (d: Analysis['diagnostics'][number]) =>
+  d.code === 'output/gguf-metadata' && /written without a tokenizer/.test(d.message);
+
 const problems = (a: Analysis) =>
   a.diagnostics
-    .filter((d) => d.severity === 'error' || d.severity === 'warning')
+    .filter((d) => (d.severity === 'error' || d.severity === 'warning') && !noTokenizer(d))
     .map((d) => `${d.severity} ${d.code}: ${d.message}`);
 
 const formatOf = (a: Analysis, name: string) => {

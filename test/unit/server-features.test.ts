@@ -7,7 +7,7 @@ import * as path from 'path';
 import fc from 'fast-check';
 import type { CompletionItem, Hover, MarkupContent } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { analyze } from '../../core/src/analysis/analyze';
+import { analyze } from '../../core/src/analyze';
 import { parse } from '../../core/src/syntax/parser';
 import { ModelReadError, type ModelHeader } from '../../core/src/models/types';
 import { completion, toCompletionList } from '../../server/src/features/completion';

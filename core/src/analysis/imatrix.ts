@@ -8,7 +8,7 @@
 import type { Plan } from '../plan';
 import type { TensorInfo } from '../models/types';
 import { readImatrixHeader, ImatrixReadError, type ImatrixEntryInfo, type ImatrixHeader } from '../models/imatrix';
-import { ggufTensorName } from '../export/gguf';
+import { ggufTensorName } from '../models/ggufNames';
 import { diag, type Diagnostic } from './diagnostic';
 import type { Recipe } from './recipe';
 

@@ -13,7 +13,7 @@ import {
   OUTPUT_MARKER,
   parseFolderMarker,
   type FolderEntryNow,
-} from '../export/provenance';
+} from '../io/provenance';
 import type { Entry, EntryKind, OutputFacts, Provenance } from './outputSafety';
 
 const MAX_MARKER_BYTES = 1 << 20;

@@ -6,6 +6,11 @@
 // (native/src/io/gguf_writer.cc) from this spec; nothing here touches weights. What cannot
 // be determined is named in `warnings`, which the analysis shows on the output line.
 import type { ModelHeader } from '../models/types';
+import { ggufTensorName } from '../models/ggufNames';
+import type { GgufKvSpec } from './ggufEncode';
+
+export { ggufTensorName };
+export type { GgufKvSpec, GgufValueType } from './ggufEncode';
 import { checkModelConfig, REQUIRED_HPARAMS } from '../models/modelConfig';
 import { findTokenizer } from '../models/tokenizer';
 import { ropeScalingGguf } from './ggufRope';
@@ -22,14 +27,6 @@ import * as path from 'path';
 const num = (c: Record<string, unknown>, k: string): number | undefined =>
   typeof c[k] === 'number' ? (c[k] as number) : undefined;
 
-export type GgufValueType =
-  'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'string' | 'u64' | 'i64' | 'f64';
-export interface GgufKvSpec {
-  key: string;
-  type: GgufValueType | 'array';
-  itemType?: GgufValueType;
-  value: unknown;
-}
 export interface GgufTensorSpec {
   name?: string;
   /** > 0: rows are rotary heads in HF rotate-half order, written interleaved (llama.cpp `llama`). */
@@ -118,33 +115,6 @@ export const LLAMA_FTYPE: Readonly<Record<string, number>> = {
 };
 
 export class GgufSpecError extends Error {}
-
-const LAYER_MAP: Record<string, string> = {
-  'self_attn.q_proj': 'attn_q',
-  'self_attn.k_proj': 'attn_k',
-  'self_attn.v_proj': 'attn_v',
-  'self_attn.o_proj': 'attn_output',
-  'self_attn.q_norm': 'attn_q_norm',
-  'self_attn.k_norm': 'attn_k_norm',
-  input_layernorm: 'attn_norm',
-  post_attention_layernorm: 'ffn_norm',
-  'mlp.gate_proj': 'ffn_gate',
-  'mlp.up_proj': 'ffn_up',
-  'mlp.down_proj': 'ffn_down',
-};
-
-/** The llama.cpp name of a Hugging Face Llama-family tensor, or undefined. */
-export function ggufTensorName(hf: string): string | undefined {
-  const m = /^(.*)\.(weight|bias)$/.exec(hf);
-  if (!m) return undefined;
-  const [, base, kind] = m;
-  if (base === 'model.embed_tokens') return `token_embd.${kind}`;
-  if (base === 'model.norm') return `output_norm.${kind}`;
-  if (base === 'lm_head') return `output.${kind}`;
-  const l = /^model\.layers\.(\d+)\.(.+)$/.exec(base);
-  if (l && LAYER_MAP[l[2]]) return `blk.${l[1]}.${LAYER_MAP[l[2]]}.${kind}`;
-  return undefined;
-}
 
 interface Hparams {
   arch: string;

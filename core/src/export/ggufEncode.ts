@@ -5,6 +5,16 @@
 // megabytes. Layout (GGUF v3, little-endian): u32 value type 9 (array), u32 item type,
 // u64 count, then the items (strings as u64 byte length + UTF-8 bytes).
 
+export type GgufValueType =
+  'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'string' | 'u64' | 'i64' | 'f64';
+/** A GGUF key/value as the spec holds it (the runner encodes it). */
+export interface GgufKvSpec {
+  key: string;
+  type: GgufValueType | 'array';
+  itemType?: GgufValueType;
+  value: unknown;
+}
+
 const T_I32 = 5;
 const T_F32 = 6;
 const T_STRING = 8;

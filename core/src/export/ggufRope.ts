@@ -3,7 +3,7 @@
 // float32, as the converter computes them in torch), `linear` and `yarn` as
 // `{arch}.rope.scaling.*` metadata. Other scaling types have no llama.cpp equivalent and
 // are named in a warning.
-import type { GgufKvSpec } from './gguf';
+import type { GgufKvSpec } from './ggufEncode';
 
 export interface RopeScalingGguf {
   metadata: GgufKvSpec[];

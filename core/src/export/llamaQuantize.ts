@@ -33,7 +33,7 @@ import type { PropName, Recipe } from '../analysis/recipe';
 import type { ExportIssue, ModelName, Translation } from './llmCompressor';
 import { effectiveMethod } from '../analysis/methodFit';
 import { exactSelectors } from './selectors';
-import { translationMarkLine } from './provenance';
+import { translationMarkLine } from '../io/provenance';
 import { FORMATS } from '../language/formats';
 
 /** The ggml types: llama-quantize takes each by name (--tensor-type REGEX=TYPE). */

@@ -41,7 +41,7 @@ import type { PropName, Recipe } from '../analysis/recipe';
 import { effectiveMethod } from '../analysis/methodFit';
 import { weightArgs } from './compressedTensors';
 import { escapeRegex, exactSelectors } from './selectors';
-import { translationMarkLine } from './provenance';
+import { translationMarkLine } from '../io/provenance';
 
 export interface ExportIssue {
   /** Index into recipe.rules of the rule that asked for it (undefined: the export statement). */

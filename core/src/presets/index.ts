@@ -143,9 +143,9 @@ function calibrationLines(c: Context, samples: number, length: number, why: stri
 /** The largest group of `sizes` that divides every row, else undefined (per channel). */
 const groupFor = (cols: number, sizes: readonly number[]) => sizes.find((g) => cols % g === 0);
 
-/** Scales in the model's own 16-bit type, as llm-compressor stores them. */
-const scaleType = (c: Context) => (c.model.dtype === 'BF16' ? 'bf16' : 'f16');
-const aScale = (c: Context) => (scaleType(c) === 'f16' ? 'an f16' : 'a bf16');
+/** Scales in the model's own dtype, as llm-compressor stores them (so the translation is exact). */
+const scaleType = (c: Context) => (c.model.dtype === 'BF16' ? 'bf16' : c.model.dtype === 'F32' ? 'f32' : 'f16');
+const aScale = (c: Context) => (scaleType(c) === 'bf16' ? 'a bf16' : `an ${scaleType(c)}`);
 
 const isVllmModule = (r: WeightRole) => r.tensor.shape.length === 2 && r.tensor.name.endsWith('.weight');
 
@@ -177,7 +177,7 @@ function rulesBlock(c: Context, decided: { tensor: WeightRole['tensor']; decisio
 /** vLLM outputs: a compressed-tensors folder and the llm-compressor translation, for
  *  Hugging Face models; a GGUF source (llama.cpp names, no config.json) gets a fake-quantized
  *  safetensors file instead. */
-function vllmOutputs(c: Context, stem: string): string[] {
+function vllmOutputs(c: Context, stem: string, translation: 'exact' | string = 'exact'): string[] {
   if (c.model.format === 'gguf')
     return [
       '',
@@ -185,6 +185,8 @@ function vllmOutputs(c: Context, stem: string): string[] {
       '# module names); from this GGUF, a fake-quantized safetensors file to evaluate the format.',
       `output fake ${q(`out/${stem}.safetensors`)}`,
     ];
+  if (translation !== 'exact')
+    return ['', `output compressed_tensors ${q(`out/${stem}`)}`, `# No export llm_compressor: ${translation}.`];
   return [
     '',
     `output compressed_tensors ${q(`out/${stem}`)}`,
@@ -285,7 +287,16 @@ function nvfp4(c: Context, req: PresetRequest, name: string, stem: string): stri
         decision: { settings: ['keep'], reason: `rows of ${cols} are not whole 16-weight nvfp4 blocks` },
       });
   }
-  pushAll(out, rulesBlock(c, decided), vllmOutputs(c, stem));
+  pushAll(
+    out,
+    rulesBlock(c, decided),
+    vllmOutputs(
+      c,
+      stem,
+      "llm-compressor's NVFP4 shares one global scale across q/k/v and gate/up (vLLM fuses them), " +
+        "Bitsmith's is per tensor, so its translation would run a different quantization",
+    ),
+  );
   return out;
 }
 

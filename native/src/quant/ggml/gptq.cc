@@ -385,7 +385,6 @@ struct TernaryParams {
   uint16_t dh = 0;
 };
 struct TernaryPolicy {
-  static constexpr bool kTrits = false;
   using Stats = KStats;
   using Params = TernaryParams;
   GgmlType type;
@@ -449,7 +448,6 @@ struct LatticeParams {
   uint8_t deltaNeg[32] = {};  // iq1_s: the encoder's, per group (one per sub-block)
 };
 struct LatticePolicy {
-  static constexpr bool kTrits = false;
   using Stats = KStats;
   using Params = LatticeParams;
   GgmlType type;

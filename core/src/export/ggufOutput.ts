@@ -1,11 +1,11 @@
 // `output gguf`: what the file cannot carry, on the output line before any run. The same
 // findings (core/src/export/gguf.ts ggufFindings) go into the run's report, so the editor,
 // `bitsmith check` and the report say the same thing.
-import type { Recipe } from './recipe';
+import type { Recipe } from '../analysis/recipe';
 import type { ModelHeader } from '../models/types';
-import { diag, type Diagnostic } from './diagnostic';
-import { ggufFindings, ggufModelProblem, ggufTokenizerOf, type GgufTokenizerLoader } from '../export/gguf';
-import type { GgufTokenizerResult } from '../export/ggufTokenizer';
+import { diag, type Diagnostic } from '../analysis/diagnostic';
+import { ggufFindings, ggufModelProblem, ggufTokenizerOf, type GgufTokenizerLoader } from './gguf';
+import type { GgufTokenizerResult } from './ggufTokenizer';
 
 export function checkGgufOutput(
   recipe: Recipe,

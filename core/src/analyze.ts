@@ -3,32 +3,33 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { parse } from '../syntax/parser';
-import type { RecipeFile } from '../syntax/ast';
-import type { ModelHeader } from '../models/types';
-import { ModelReadError } from '../models/types';
-import { readModelHeader } from '../models/load';
-import { findTokenizer } from '../models/tokenizer';
-import type { Plan } from '../plan';
-import { interpret, type Recipe } from './recipe';
-import { resolvePlan } from './resolve';
-import { checkPlan, checkRecipe } from './checks';
-import { checkBounds } from './bounds';
-import { AnalysisTimeout, checkDeadline, withDeadline } from './deadline';
-import { diag, type Diagnostic } from './diagnostic';
-import { notExecutable } from './executable';
-import { allocationFor, type AllocationState } from '../allocate/state';
-import { checkImatrix, imatrixMethodProblems, type ImatrixAnalysis } from './imatrix';
-import type { ImatrixHeader } from '../models/imatrix';
-import { pushAll } from '../arrays';
-import { forwardProblems } from './forwardSupport';
-import { checkOutputSafety, type ModelGuard, type OutputFacts } from './outputSafety';
-import { resolveModelRef, type CacheEnv, type ModelRef } from '../models/modelRef';
-import { nodeOutputFacts } from './outputFacts';
-import { lineEndOf } from '../text';
-import { checkGgufOutput } from './ggufOutput';
-import type { GgufTokenizerLoader } from '../export/gguf';
-import type { GgufTokenizerResult } from '../export/ggufTokenizer';
+import { parse } from './syntax/parser';
+import type { RecipeFile } from './syntax/ast';
+import type { ModelHeader } from './models/types';
+import { ModelReadError } from './models/types';
+import { readModelHeader } from './models/load';
+import { findTokenizer } from './models/tokenizer';
+import type { Plan } from './plan';
+import { interpret, type Recipe } from './analysis/recipe';
+import { resolvePlan } from './analysis/resolve';
+import { checkPlan, checkRecipe } from './analysis/checks';
+import { checkOutputs } from './export/checks';
+import { checkBounds } from './analysis/bounds';
+import { AnalysisTimeout, checkDeadline, withDeadline } from './analysis/deadline';
+import { diag, type Diagnostic } from './analysis/diagnostic';
+import { notExecutable } from './analysis/executable';
+import { allocationFor, type AllocationState } from './allocate/state';
+import { checkImatrix, imatrixMethodProblems, type ImatrixAnalysis } from './analysis/imatrix';
+import type { ImatrixHeader } from './models/imatrix';
+import { pushAll } from './arrays';
+import { forwardProblems } from './analysis/forwardSupport';
+import { checkOutputSafety, type ModelGuard, type OutputFacts } from './analysis/outputSafety';
+import { resolveModelRef, type CacheEnv, type ModelRef } from './models/modelRef';
+import { nodeOutputFacts } from './analysis/outputFacts';
+import { lineEndOf } from './text';
+import { checkGgufOutput } from './export/ggufOutput';
+import type { GgufTokenizerLoader } from './export/gguf';
+import type { GgufTokenizerResult } from './export/ggufTokenizer';
 
 export interface AnalyzeOptions {
   /** Absolute path of the recipe file: relative paths in it resolve from its folder. */
@@ -162,7 +163,7 @@ function analyzeModel(result: Analysis, text: string, options: AnalyzeOptions): 
       : options.recipePath
         ? path.dirname(options.recipePath)
         : process.cwd();
-  const ref = resolveModelRef(written, base, { env: options.env });
+  const ref = resolveModelRef(written, base, { env: options.env, exists });
   result.modelRef = ref;
   result.modelPath = ref.path;
   if (ref.error) {
@@ -248,7 +249,7 @@ function planAndCheck(result: Analysis, model: ModelHeader, options: AnalyzeOpti
     if (chosen) result.plan = resolvePlan(recipe, model, (ti) => chosen.get(ti));
   }
   checkDeadline('checking the plan');
-  pushAll(all, checkPlan(recipe, result.plan, model));
+  pushAll(all, checkPlan(recipe, result.plan, model), checkOutputs(recipe, result.plan, model));
   checkDeadline('checking the plan');
   pushAll(
     all,
