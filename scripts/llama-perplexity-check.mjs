@@ -7,9 +7,9 @@
 // MODEL: a Hugging Face Llama folder in F32 with a tokenizer.json that llama.cpp and
 // tokenizers.js split identically (a byte-level vocabulary such as bench/train-byte-llama.py's;
 // default /work/ext/byte-llama when it holds a model). Without one, stories260K (bundled) is
-// run with a byte-level GPT-2-style tokenizer.json written here (ids 0..255 the bytes, 256
-// BOS): its predictions of such ids are poor, but both tools score the same ids, which is
-// what is compared. TEXT: default /work/ext/byte-llama/eval.txt.
+// run with a tokenizer.json written here that both tools split identically (its ids as
+// characters, see below) on text it samples itself. TEXT: default
+// /work/ext/byte-llama/eval.txt with a given MODEL, the sampled text without.
 //
 // What it does, in a scratch folder:
 //   1. bitsmith run: the model kept whole -> output gguf "f32.gguf" (llama.cpp's base);
@@ -27,20 +27,23 @@
 // q8_0 blocks (Bitsmith's evaluation is f32 throughout), and its KL base file keeps 16-bit
 // log-probabilities with values below max-16 dropped (Bitsmith's per-position KL is exact).
 //
-// Measured on 2026-12-08 (llama.cpp Feb-2025 build, CPU, 2 threads; the stories260K fallback,
-// /work/ext/byte-llama/eval.txt, --ctx 128 --chunks 8: 8 windows, 504 scored ids; the
-// tokenizers agree on all 116,387 ids):
-//   base (F32 GGUF): PPL 352.032847 ± 1.6325 (Bitsmith) vs 352.032032 ± 1.6325
-//     (llama-perplexity --kl-divergence) and 352.032800 (its plain perplexity run): 2e-6 and
-//     1e-7 relative: the windows, BOS and scored positions are the same.
-//   q4_0: PPL(Q) 268.1713 vs 268.8501 (−0.25%), ln ratio −0.27210 vs −0.26957, mean KLD
-//     0.206559 ± 0.0007 vs 0.206380 ± 0.0008 (+0.09%), 99.9% KLD 0.25217 vs 0.25308, median
-//     0.20980 vs 0.20704, RMS Δp 0.0893% vs 0.088%, same top 100% vs 100%.
-//   q8_0: PPL(Q) 353.987 vs 346.915, mean KLD 0.000588 vs 0.002436: at 8 bits the weights'
-//     error is below that of llama.cpp's q8_0 rounding of the activations, which Bitsmith's
-//     f32 evaluation does not model, so llama.cpp's KL is ~4x larger.
-// (This fallback model predicts byte ids it was never trained on, near-uniformly: the
-// figures check the windowing and the statistics, not the model.)
+// Measured on 2026-12-08 (llama.cpp Feb-2025 build, CPU, 2 threads; the stories260K fallback
+// on its own sampled text, --ctx 128 --chunks 8: 8 windows, 504 scored ids; the two
+// tokenizers agree on all 1,330 ids). `node scripts/llama-perplexity-check.mjs [--format q8_0]`:
+//   base (F32 GGUF): PPL 654.519273 (Bitsmith) vs 654.519400 (llama-perplexity's perplexity
+//     run): 2e-7 relative, so the windows, the BOS and the scored positions are the same.
+//     (Its --kl-divergence run reports PPL(base) 639.73 from the 16-bit log-probabilities
+//     of its base file, 2.3% lower.)
+//   q4_0: PPL(Q) 815.92 vs 816.16 (−0.03%); mean KLD 1.8593 ± 0.0801 vs 1.8459 ± 0.0794
+//     (+0.7%); max 12.557 vs 12.437; 99.9% 12.552 vs 12.373; 99% 8.357 vs 8.487; median
+//     1.431 vs 1.454; 10% 0.1268 vs 0.1267; RMS Δp 17.91 vs 17.84%; Δp 99% 70.3 vs 71.1%;
+//     same top 35.32 ± 2.13% vs 35.52 ± 2.13%: within the uncertainties everywhere.
+//   q8_0: mean KLD 0.0161 vs 0.0269, same top 92.3 vs 91.7%: at 8 bits the weights' error is
+//     of the order of llama.cpp's q8_0 rounding of the activations, which Bitsmith's f32
+//     evaluation does not model, so llama.cpp's KL is larger.
+// With the byte-level text of /work/ext/byte-llama/eval.txt instead (which this model never
+// saw: near-uniform predictions), base PPL 352.032847 vs 352.032800 and q4_0 mean KLD
+// 0.206559 vs 0.206380.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -71,13 +74,13 @@ const KEEP = flag('keep');
 const BIN = process.env.LLAMA_CPP_BIN ?? '/work/ext/llama.cpp/build/bin';
 const byteLlama = '/work/ext/byte-llama';
 let MODEL = args[0] ?? (fs.existsSync(path.join(byteLlama, 'model.safetensors')) ? byteLlama : undefined);
-const TEXT = path.resolve(args[1] ?? path.join(byteLlama, 'eval.txt'));
+let TEXT = args[1] ? path.resolve(args[1]) : MODEL ? path.join(byteLlama, 'eval.txt') : undefined;
 for (const tool of ['llama-perplexity', 'llama-tokenize'])
   if (!fs.existsSync(path.join(BIN, tool))) {
     console.error(`no ${tool} in ${BIN} (set LLAMA_CPP_BIN)`);
     process.exit(2);
   }
-if (!fs.existsSync(TEXT)) {
+if (TEXT && !fs.existsSync(TEXT)) {
   console.error(`no text file ${TEXT}`);
   process.exit(2);
 }
@@ -93,15 +96,16 @@ const sh = (cmd, argv, what) => {
 };
 
 if (!MODEL) {
-  // stories260K with a byte-level tokenizer both tools split into the same ids.
+  // stories260K with a tokenizer both tools split into the same ids: ids 3..258 are the bytes
+  // (GPT-2's byte-level spelling), ids 259..511 the characters U+0100.. (two UTF-8 bytes, one
+  // merge each); <s> = 1 and </s> = 2 as in its config. Unless a text is given, the text is
+  // the model's own: sequences it samples (temperature 0.7) written with those characters
+  // (the 13% of byte ids it samples are left out, so every text id is one character).
   MODEL = path.join(work, 'stories260K');
   fs.mkdirSync(MODEL);
   const src = path.join(root, 'examples/stories260K');
   fs.copyFileSync(path.join(src, 'model.safetensors'), path.join(MODEL, 'model.safetensors'));
-  const config = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8'));
-  config.bos_token_id = 256;
-  config.eos_token_id = 257;
-  fs.writeFileSync(path.join(MODEL, 'config.json'), JSON.stringify(config, null, 2));
+  fs.copyFileSync(path.join(src, 'config.json'), path.join(MODEL, 'config.json'));
   // GPT-2's reversible byte -> printable character map (the ByteLevel pre-tokenizer's).
   const bs = [];
   for (let b = 33; b <= 126; b++) bs.push(b);
@@ -114,10 +118,15 @@ if (!MODEL) {
       bs.push(b);
       cs.push(256 + n++);
     }
-  const vocab = {};
-  bs.forEach((b, i) => (vocab[String.fromCodePoint(cs[i])] = b));
-  vocab['<|begin_of_text|>'] = 256;
-  vocab['<|end_of_text|>'] = 257;
+  const level = new Map(bs.map((b, i) => [b, String.fromCodePoint(cs[i])]));
+  const vocab = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+  for (let b = 0; b < 256; b++) vocab[level.get(b)] = 3 + b;
+  const merges = [];
+  for (let id = 259; id < 512; id++) {
+    const [b1, b2] = Buffer.from(String.fromCodePoint(0x100 + id - 259), 'utf8');
+    vocab[level.get(b1) + level.get(b2)] = id;
+    merges.push(`${level.get(b1)} ${level.get(b2)}`);
+  }
   const special = (id, content) => ({
     id,
     content,
@@ -133,14 +142,14 @@ if (!MODEL) {
       version: '1.0',
       truncation: null,
       padding: null,
-      added_tokens: [special(256, '<|begin_of_text|>'), special(257, '<|end_of_text|>')],
+      added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
       normalizer: null,
       pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
       post_processor: {
         type: 'TemplateProcessing',
-        single: [{ SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
         pair: [],
-        special_tokens: { '<|begin_of_text|>': { id: '<|begin_of_text|>', ids: [256], tokens: ['<|begin_of_text|>'] } },
+        special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
       },
       decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
       model: {
@@ -152,14 +161,29 @@ if (!MODEL) {
         fuse_unk: false,
         byte_fallback: false,
         vocab,
-        merges: [],
+        merges,
       },
     }),
   );
   fs.writeFileSync(
     path.join(MODEL, 'tokenizer_config.json'),
-    JSON.stringify({ add_bos_token: true, bos_token: '<|begin_of_text|>' }),
+    JSON.stringify({ add_bos_token: true, bos_token: '<s>' }),
   );
+  if (!args[1]) {
+    const { forward } = require(path.join(root, 'native'));
+    const lines = [];
+    for (let seed = 0; lines.join('').length < CTX * CHUNKS + CTX; seed++) {
+      const ids = forward.generate(src, [1], 255, { temperature: 0.7, seed });
+      lines.push(
+        ids
+          .filter((id) => id >= 259)
+          .map((id) => String.fromCodePoint(0x100 + id - 259))
+          .join(''),
+      );
+    }
+    TEXT = path.join(work, 'stories.txt');
+    fs.writeFileSync(TEXT, lines.join('\n'));
+  }
 }
 console.log(`model ${MODEL}\ntext ${TEXT}\nctx ${CTX}, chunks ${CHUNKS}, format ${FORMAT}, work ${work}`);
 
