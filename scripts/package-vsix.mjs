@@ -26,7 +26,7 @@ for (let i = 0; i < argv.length; i++) {
     process.exit(2);
   }
 }
-if (targets.length === 0) targets.push(...TARGETS);
+if (targets.length === 0) for (const t of TARGETS) targets.push(t);
 for (const t of targets) {
   if (!TARGETS.includes(t)) {
     console.error(`scripts/package-vsix.mjs: unknown target ${t} (${TARGETS.join(', ')})`);

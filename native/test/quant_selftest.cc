@@ -41,7 +41,8 @@ std::vector<float> weights(int64_t n, uint64_t seed, float sigma) {
 
 template <class V>
 bool sameBytes(const V& a, const V& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(a[0])) == 0);
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(a[0])) == 0);
 }
 
 void fail(const std::string& what, const std::string& detail) {
@@ -92,7 +93,8 @@ void checkGgml(const GgmlTypeInfo& t, int64_t rows, int64_t cols, uint64_t seed,
   std::uniform_real_distribution<float> u(0.01f, 4.0f);
   for (float& x : imp) x = u(rng);
   const size_t bytes = ggmlRowBytes(t.type, cols) * size_t(rows);
-  for (const float* importance : {static_cast<const float*>(nullptr), static_cast<const float*>(imp.data())}) {
+  for (const float* importance :
+       {static_cast<const float*>(nullptr), static_cast<const float*>(imp.data())}) {
     ++cases;
     const std::string what = std::string(t.name) + (importance ? " (importance) " : " ") +
                              std::to_string(rows) + "x" + std::to_string(cols);
@@ -148,16 +150,25 @@ int main(int argc, char** argv) {
           c.format = "int" + std::to_string(bits);
           c.symmetric = variant == 0;
           c.zero = variant == 2 ? ZeroType::Int : ZeroType::F16;
-          c.groupKind = grouping == 0 ? GroupKind::Size : grouping == 1 ? GroupKind::Channel : GroupKind::Tensor;
+          c.groupKind = grouping == 0   ? GroupKind::Size
+                        : grouping == 1 ? GroupKind::Channel
+                                        : GroupKind::Tensor;
           c.group = grouping == 0 ? 32 : grouping == 1 ? s[1] : s[0] * s[1];
-          checkTensor(c.format + (c.symmetric ? " sym" : variant == 2 ? " asym zero int" : " asym") +
-                          (grouping == 0 ? " g32" : grouping == 1 ? " channel" : " tensor"),
+          checkTensor(c.format +
+                          (c.symmetric    ? " sym"
+                           : variant == 2 ? " asym zero int"
+                                          : " asym") +
+                          (grouping == 0   ? " g32"
+                           : grouping == 1 ? " channel"
+                                           : " tensor"),
                       c, s[0], s[1], ++seed, pool);
         }
 
   // Float, micro-scaled and sign formats; every scale type; clip mse.
-  const char* floats[] = {"nf4", "fp4", "fp8_e4m3", "fp8_e5m2", "mxfp4", "mxfp8", "nvfp4", "binary", "ternary"};
-  const ScaleType scaleTypes[] = {ScaleType::F16, ScaleType::BF16, ScaleType::F32, ScaleType::E8M0, ScaleType::E4M3};
+  const char* floats[] = {"nf4",   "fp4",   "fp8_e4m3", "fp8_e5m2", "mxfp4",
+                          "mxfp8", "nvfp4", "binary",   "ternary"};
+  const ScaleType scaleTypes[] = {ScaleType::F16, ScaleType::BF16, ScaleType::F32, ScaleType::E8M0,
+                                  ScaleType::E4M3};
   const char* scaleNames[] = {"f16", "bf16", "f32", "e8m0", "e4m3"};
   for (const char* f : floats) {
     const bool micro = std::strncmp(f, "mx", 2) == 0 || std::strcmp(f, "nvfp4") == 0;
@@ -167,10 +178,12 @@ int main(int argc, char** argv) {
         QuantConfig c;
         c.format = f;
         c.group = micro ? (std::strcmp(f, "nvfp4") == 0 ? 16 : 32) : 32;
-        c.scale = micro ? (std::strcmp(f, "nvfp4") == 0 ? ScaleType::E4M3 : ScaleType::E8M0) : scaleTypes[s];
+        c.scale = micro ? (std::strcmp(f, "nvfp4") == 0 ? ScaleType::E4M3 : ScaleType::E8M0)
+                        : scaleTypes[s];
         c.clipMse = clip;
         c.symmetric = true;
-        checkTensor(std::string(f) + " scale " + (micro ? "fixed" : scaleNames[s]) + (clip ? " clip mse" : ""),
+        checkTensor(std::string(f) + " scale " + (micro ? "fixed" : scaleNames[s]) +
+                        (clip ? " clip mse" : ""),
                     c, 9, 320, ++seed, pool);
       }
     }

@@ -43,7 +43,9 @@ bool supports(const char* feature) {
   return false;
 }
 #else
-bool supports(const char*) { return false; }
+bool supports(const char*) {
+  return false;
+}
 #endif
 }  // namespace
 
