@@ -2,7 +2,7 @@
 // Loads the Bitsmith native addon: $BITSMITH_NATIVE if set (the bitsmith.native.path setting),
 // else what node-gyp-build resolves in this folder: a local build (build/Release/bitsmith.node,
 // from npm install or npm run build:native) when there is one, else the prebuild for this
-// platform (prebuilds/<platform>-<arch>/node.napi.glibc.node, from npm run prebuild or shipped
+// platform (prebuilds/<platform>-<arch>/bitsmith.glibc.node, from npm run prebuild or shipped
 // in a platform VSIX).
 const fs = require('fs');
 const path = require('path');

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TARGETS = ['linux-x64', 'linux-arm64'];
-const PREBUILD = 'node.napi.glibc.node';
+const PREBUILD = 'bitsmith.glibc.node';
 const VSCE_VERSION = '3.9.2'; // the version test/e2e pins
 
 const argv = process.argv.slice(2);

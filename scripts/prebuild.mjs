@@ -1,6 +1,6 @@
 // Builds the native addon's prebuild for one platform with prebuildify (Node-API, so one
 // binary serves every Node and Electron version with N-API 8):
-// native/prebuilds/<platform>-<arch>/node.napi.glibc.node, which native/index.js finds
+// native/prebuilds/<platform>-<arch>/bitsmith.glibc.node, which native/index.js finds
 // through node-gyp-build. The build runs in a staged copy (native/build/prebuild-<arch>/), so
 // the developer's own native/build/Release is left alone. Prebuilds are build outputs, never
 // committed.
@@ -60,6 +60,8 @@ const args = [
   '--napi',
   '--target',
   process.versions.node, // Node-API: the version only picks the headers node-gyp builds against
+  '--name',
+  'bitsmith', // no runtime tag: node-gyp-build then takes it under Node and Electron alike
   '--tag-libc',
   '--strip',
   '--arch',
@@ -80,7 +82,7 @@ run(bin, args, env);
 // Check what was written: an ELF shared object for the target machine, and on this
 // machine's own arch, an addon that loads and answers.
 const dir = path.join(native, 'prebuilds', `${platform}-${arch}`);
-const file = path.join(dir, 'node.napi.glibc.node');
+const file = path.join(dir, 'bitsmith.glibc.node');
 if (!fs.existsSync(file)) {
   console.error(`scripts/prebuild.mjs: prebuildify wrote no ${path.relative(root, file)}`);
   process.exit(1);

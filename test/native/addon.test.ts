@@ -77,7 +77,7 @@ describe('native addon', () => {
       const built = (require('node-gyp-build') as { resolve(dir: string): string }).resolve(path.join(root, 'native'));
       const dir = path.join(scratch, 'prebuilds', `${process.platform}-${process.arch}`);
       fs.mkdirSync(dir, { recursive: true });
-      fs.copyFileSync(built, path.join(dir, 'node.napi.glibc.node'));
+      fs.copyFileSync(built, path.join(dir, 'bitsmith.glibc.node'));
       const r = load();
       assert.equal(r.status, 0, r.out);
       assert.equal(r.out.trim(), `function ${pkg.version}`);
@@ -87,7 +87,7 @@ describe('native addon', () => {
       const other = process.arch === 'arm64' ? 'x64' : 'arm64';
       const dir = path.join(scratch, 'prebuilds', `${process.platform}-${other}`);
       fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, 'node.napi.glibc.node'), 'not this platform');
+      fs.writeFileSync(path.join(dir, 'bitsmith.glibc.node'), 'not this platform');
       const r = load();
       assert.notEqual(r.status, 0);
       assert.match(r.out, /Bitsmith native addon not built: run npm install \(node-gyp\)/);
