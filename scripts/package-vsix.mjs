@@ -7,6 +7,7 @@
 //   (default: both targets, into artifacts/)
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -90,5 +91,30 @@ for (const t of targets) {
     fail(`${vsix} holds ${binaries.join(', ') || 'no .node file'}; want exactly ${want}`);
   for (const need of ['extension/native/index.js', 'extension/dist/node-gyp-build.js', 'extension/dist/extension.js'])
     if (!names.includes(need)) fail(`${vsix} lacks ${need}`);
-  console.log(`vsix: ${path.relative(root, vsix)} (${t}, ${(fs.statSync(vsix).size / 2 ** 20).toFixed(1)} MiB)`);
+  const manifest = spawnSync('unzip', ['-p', vsix, 'extension.vsixmanifest'], { encoding: 'utf8' }).stdout;
+  if (!manifest.includes(`TargetPlatform="${t}"`)) fail(`${vsix}'s manifest does not say TargetPlatform="${t}"`);
+
+  // On its own platform: unpacked outside any node_modules tree, the packaged loader (with
+  // the bundled node-gyp-build) must load the packaged addon.
+  let loaded = 'not loaded (another platform)';
+  if (t === `${process.platform}-${process.arch}`) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-vsix-'));
+    try {
+      const unzip = spawnSync('unzip', ['-q', vsix, '-d', dir], { encoding: 'utf8' });
+      if (unzip.status !== 0) fail(`unzip ${vsix}: ${unzip.stderr}`);
+      const ext = path.join(dir, 'extension');
+      const probe = `const a = require(${JSON.stringify(path.join(ext, 'native'))}); console.log(a.version());`;
+      const env = { ...process.env };
+      delete env.BITSMITH_NATIVE;
+      const r = spawnSync(process.execPath, ['-e', probe], { cwd: dir, env, encoding: 'utf8' });
+      if (r.status !== 0 || r.stdout.trim() !== version)
+        fail(`the unpacked ${t} VSIX does not load its addon: ${r.stdout}${r.stderr}`);
+      loaded = `its addon loads from the unpacked package (version ${version})`;
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  console.log(
+    `vsix: ${path.relative(root, vsix)} (${t}, ${(fs.statSync(vsix).size / 2 ** 20).toFixed(1)} MiB; ${loaded})`,
+  );
 }
