@@ -5,6 +5,7 @@
 //   node bench/allocate-bench.mjs [--items 1000] [--candidates 10] [--runs 15]
 import { createRequire } from 'node:module';
 import { median, option } from './common.mjs';
+import { mulberry32 as rng } from '../scripts/lib/rng.js';
 
 const require = createRequire(import.meta.url);
 require('../test/register.js');
@@ -14,16 +15,6 @@ const n = Number(option('items', 1000)),
   k = Number(option('candidates', 10)),
   runs = Number(option('runs', 15));
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 // Tensor-like items: sizes of a Llama's projections, error ~ sensitivity * 4^-bits, noisy.
 const r = rng(1234);
 const items = [];

@@ -23,6 +23,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../scripts/lib/rng.js';
 
 const require = createRequire(import.meta.url);
 require('../test/register.js');
@@ -40,17 +41,6 @@ export const MIXES_MODEL = {
   maxPositions: 256,
   eps: 1e-5,
 };
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function mixesWeights(c, seed, { residualGain = 0.2, headGain = 2 } = {}) {
   const u = mulberry32(seed);

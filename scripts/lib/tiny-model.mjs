@@ -3,17 +3,7 @@
 // model.safetensors, deterministic for a seed. Any vocabulary size (a real tokenizer's).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
+import { centered as rng } from './rng.js';
 
 /**
  * Writes DIR/config.json and DIR/model.safetensors. `c`: {modelType, dim, hidden, layers,

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { maxOf } from '../../core/src/arrays';
+import { centered as rng } from '../../scripts/lib/rng';
 
 export interface TinyConfig {
   modelType: 'llama' | 'mistral' | 'qwen2' | 'qwen3' | string;
@@ -131,17 +132,6 @@ export function referenceRope(c: TinyConfig, seqLen: number): { inv: number[]; s
 }
 
 export type Weights = Map<string, { shape: number[]; data: Float32Array }>;
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
 
 export function headDim(c: TinyConfig): number {
   return c.headDim ?? c.dim / c.heads;

@@ -5,6 +5,7 @@
 // (GEMM scoring) chooses what the f64 reference chooses.
 import * as assert from 'node:assert/strict';
 import { maxOf, minOf } from '../../core/src/arrays';
+import { openUniform as rng } from '../../scripts/lib/rng';
 
 interface Cfg {
   format: string;
@@ -37,16 +38,6 @@ interface Addon {
 
 const addon = require('../../native') as Addon;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-}
 function normals(n: number, seed: number, sigma = 1): Float32Array {
   const u = rng(seed);
   const out = new Float32Array(n);

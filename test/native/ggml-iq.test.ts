@@ -11,6 +11,7 @@ import { tensorBytes } from '../../core/src/analysis/bits';
 import { FORMAT_BY_NAME } from '../../core/src/language/formats';
 import { BLOCK, decodeTs, setIqGrids } from '../helpers/ggmlDecode';
 import { readIqGrids } from '../helpers/iqGrids';
+import { openUniform as rng } from '../../scripts/lib/rng';
 
 interface Addon {
   ggmlEncode(
@@ -45,16 +46,6 @@ const IDS: Record<string, number> = {
   tq2_0: 35,
 };
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-}
 function studentT(rows: number, cols: number, seed: number, nu = 5, hot = 4): Float32Array {
   const u = rng(seed);
   const normal = () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());

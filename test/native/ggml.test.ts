@@ -7,6 +7,7 @@ import * as assert from 'node:assert/strict';
 import { tensorBytes } from '../../core/src/analysis/bits';
 import { FORMAT_BY_NAME } from '../../core/src/language/formats';
 import { BLOCK, decodeTs } from '../helpers/ggmlDecode';
+import { openUniform as rng } from '../../scripts/lib/rng';
 
 interface GgmlAddon {
   ggmlEncode(
@@ -38,16 +39,6 @@ const TYPES = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'q2_k', 'q3_k', 'q4_k', '
 const LOW = ['iq2_xxs', 'iq2_xs', 'iq2_s', 'iq3_xxs', 'iq3_s', 'iq1_s', 'iq1_m', 'tq1_0', 'tq2_0'];
 
 // ---- data ------------------------------------------------------------------------------
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-}
 /** Student-t (nu = 5, std-ish 0.02) with `hot` input columns scaled x10. */
 function studentT(rows: number, cols: number, seed: number, hot = 8): Float32Array {
   const u = rng(seed);

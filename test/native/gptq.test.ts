@@ -10,6 +10,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { minOf } from '../../core/src/arrays';
+import { mulberry32 as rng } from '../../scripts/lib/rng';
 
 interface Cfg {
   format: string;
@@ -53,16 +54,6 @@ interface Addon {
 }
 const addon = require(path.resolve(__dirname, '..', '..', 'native')) as Addon;
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 /** Heavy-tailed values: a Student-t(3)-like ratio of a normal to a chi. */
 function heavy(n: number, seed: number, scale = 0.02): Float32Array {
   const r = rng(seed);

@@ -4,6 +4,7 @@
 // loss it minimises (sum |w - w'|^p, computed here in f64) is not above RTN's, and its
 // squared error on heavy-tailed weights is reported; refused grids.
 import * as assert from 'node:assert/strict';
+import { openUniform as rng } from '../../scripts/lib/rng';
 
 interface Stored {
   codes: Uint8Array;
@@ -22,16 +23,6 @@ interface Addon {
 
 const addon = require('../../native') as Addon;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-}
 /** Student-t (nu) weights, std-ish 0.02. */
 function studentT(n: number, seed: number, nu = 3): Float32Array {
   const u = rng(seed);

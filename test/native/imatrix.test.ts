@@ -10,6 +10,7 @@ import * as path from 'path';
 
 import { readImatrixHeader, ImatrixReadError } from '../../core/src/models/imatrix';
 import { ggufImatrixBytes, legacyImatrixBytes, writeFile, type LegacyEntry } from '../helpers/imatrixFile';
+import { mulberry32 as rng, gauss } from '../../scripts/lib/rng';
 
 interface Entry {
   name: string;
@@ -40,19 +41,6 @@ type CodedError = Error & { code?: string; tensor?: string };
 
 const addon = require('../../native') as Addon;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function gauss(r: () => number): number {
-  return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-}
 /** Weights with heavy tails and importance with a few heavy channels (as activations have). */
 function synthetic(rows: number, cols: number, seed: number) {
   const r = rng(seed);

@@ -3,6 +3,7 @@
 // Gram accumulation behind calibration Hessians, and the row operations.
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { centered as rng } from '../../scripts/lib/rng';
 
 type GemmPath = 'auto' | 'portable' | 'reference';
 interface Linalg {
@@ -23,16 +24,6 @@ interface Linalg {
 }
 const linalg = (require(path.resolve(__dirname, '..', '..', 'native')) as { linalg: Linalg }).linalg;
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
 function randn(n: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);
   const a = new Float32Array(n);

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { tensorBytes, type ByteBreakdown, type QuantConfig as CoreConfig } from '../../core/src/analysis/bits';
 import { FORMAT_BY_NAME, FORMATS, type ScaleType } from '../../core/src/language/formats';
 import { maxOf, minOf } from '../../core/src/arrays';
+import { mulberry32 as rng, gaussian } from '../../scripts/lib/rng';
 
 type GroupKind = 'size' | 'channel' | 'tensor';
 interface Config {
@@ -85,25 +86,6 @@ const root = path.resolve(__dirname, '..', '..');
 const addon = require('../../native') as Addon;
 
 // ---- data ------------------------------------------------------------------------------
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function gaussian(n: number, seed: number, sigma = 1): Float32Array {
-  const u = rng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const a = u() || 1e-12;
-    out[i] = sigma * Math.sqrt(-2 * Math.log(a)) * Math.cos(2 * Math.PI * u());
-  }
-  return out;
-}
 /** Student-t (nu) weights with `hot` input columns scaled by 10: LLM-like outlier channels. */
 function heavyTailed(rows: number, cols: number, seed: number, nu = 5, hot = 4): Float32Array {
   const z = gaussian(rows * cols * (nu + 1), seed);

@@ -3,18 +3,9 @@
 import { strict as assert } from 'node:assert';
 import { allocationFrontier, solveAllocation, type AllocItem } from '../../core/src/allocate/solver';
 import { maxOf, minOf } from '../../core/src/arrays';
+import { mulberry32 as rng } from '../../scripts/lib/rng';
 
 /** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Items like tensors x formats: bytes grow with bits, error falls roughly 4x per bit, with
  * noise (so fronts are not convex and some candidates are dominated). */
