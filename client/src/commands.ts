@@ -128,9 +128,13 @@ export function openLastReport(ctx: Context): Cmd {
 
 export function compareRuns(ctx: Context): Cmd {
   return async (arg?: unknown, selected?: unknown) => {
-    // From the explorer with two report files selected.
+    // From the explorer with two or more report files selected.
     const uris = Array.isArray(selected) ? selected.filter(isUri).filter((u) => u.fsPath.endsWith('.json')) : [];
-    if (uris.length === 2) return ComparePanel.show(ctx.extCtx, uris[0].fsPath, uris[1].fsPath);
+    if (uris.length >= 2)
+      return ComparePanel.show(
+        ctx.extCtx,
+        uris.map((u) => u.fsPath),
+      );
     const reports = await listReports();
     if (reports.length < 2) {
       void vscode.window.showInformationMessage(
@@ -139,19 +143,22 @@ export function compareRuns(ctx: Context): Cmd {
       return;
     }
     const picks = await vscode.window.showQuickPick(reportPickItems(reports), {
-      title: 'Compare which two runs? (select two)',
+      title: 'Compare which runs? (select two or more)',
       canPickMany: true,
     });
     if (!picks) return;
-    if (picks.length !== 2) {
+    if (picks.length < 2) {
       void vscode.window.showWarningMessage(
-        `Bitsmith: select exactly two reports to compare (${picks.length} selected).`,
+        `Bitsmith: select two or more reports to compare (${picks.length} selected).`,
       );
       return;
     }
-    // Older run on the left: deltas read as "what changed since".
-    const [a, b] = picks.map((p) => reports.find((r) => r.file === p.file)!).sort((x, y) => x.mtime - y.mtime);
-    return ComparePanel.show(ctx.extCtx, a.file, b.file);
+    // Oldest run first: deltas read as "what changed since".
+    const chosen = picks.map((p) => reports.find((r) => r.file === p.file)!).sort((x, y) => x.mtime - y.mtime);
+    return ComparePanel.show(
+      ctx.extCtx,
+      chosen.map((r) => r.file),
+    );
   };
 }
 

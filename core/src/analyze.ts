@@ -99,14 +99,15 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
       ),
     );
   }
-  const heldOut = recipe.evaluate?.perplexity?.tokens;
+  const ppl = recipe.evaluate?.perplexity;
+  const heldOut = ppl?.tokens ?? ppl?.text;
   if (heldOut && !exists(resolvePath(options.recipePath, heldOut.value))) {
     all.push(
       diag(
         'calibration/not-found',
         'error',
         heldOut.span,
-        `Held-out token file not found: ${resolvePath(options.recipePath, heldOut.value)}`,
+        `Held-out ${ppl?.text ? 'text' : 'token'} file not found: ${resolvePath(options.recipePath, heldOut.value)}`,
       ),
     );
   }
@@ -200,6 +201,17 @@ function analyzeModel(result: Analysis, text: string, options: AnalyzeOptions): 
         'error',
         cal.stmt,
         `calibration text needs the model's tokenizer: no tokenizer.json beside ${ref.path}. Use calibration tokens "file.json" (token ids) or calibration generated`,
+      ),
+    );
+  }
+  const ppl = recipe.evaluate?.perplexity;
+  if (ppl?.text && !findTokenizer(ref.path, exists)) {
+    all.push(
+      diag(
+        'calibration/no-tokenizer',
+        'error',
+        ppl.stmt,
+        `perplexity text needs the model's tokenizer: no tokenizer.json beside ${ref.path}. Use perplexity tokens "file.json" (token ids) or generated sequences`,
       ),
     );
   }

@@ -6,6 +6,8 @@
 // `generated` sequences needs the whole model in f32 for that phase. Shown by `bitsmith
 // check`, the hover on `calibration` / `evaluate`, and checked by `bitsmith run` against
 // the machine's available memory.
+import * as fs from 'fs';
+import * as path from 'path';
 import type { Analysis } from './analyze';
 import { maxOf } from './arrays';
 import type { ModelHeader } from './models/types';
@@ -198,8 +200,17 @@ export function estimateMemory(m: MemoryInput): MemoryEstimate {
   return { peakBytes: base + top.bytes + overhead, phase: top.name, parts, advice, assumed: [] };
 }
 
-/** The estimate for an analysed recipe, or undefined when no forward pass runs. */
-export function estimateRunMemory(a: Analysis, threads: number): MemoryEstimate | undefined {
+/** A text's tokens per byte for the estimate before it is tokenized (English with BPE
+ * vocabularies: about 4 bytes a token); `run` re-estimates with the real windows. */
+const TEXT_BYTES_PER_TOKEN = 4;
+
+/** The estimate for an analysed recipe, or undefined when no forward pass runs.
+ * evaluateWindows: perplexity text's windows once the text is tokenized (`run`). */
+export function estimateRunMemory(
+  a: Analysis,
+  threads: number,
+  opts: { evaluateWindows?: number; recipePath?: string } = {},
+): MemoryEstimate | undefined {
   const { recipe, model, plan } = a;
   if (!model || !plan) return undefined;
   const cal = recipe.calibration && recipe.calibration.kind !== 'imatrix' ? recipe.calibration : undefined;
@@ -219,9 +230,29 @@ export function estimateRunMemory(a: Analysis, threads: number): MemoryEstimate 
     calibration = { kind: cal.kind as 'generated', samples, length, sequential: cal.sequential ?? true };
   }
   const p = recipe.evaluate?.perplexity;
-  const evaluate: MemoryInput['evaluate'] = recipe.evaluate
+  let evaluate: MemoryInput['evaluate'] = recipe.evaluate
     ? { kind: p?.tokens ? 'tokens' : 'generated', samples: p?.samples ?? 16, length: p?.length ?? defLen }
     : undefined;
+  if (p?.text) {
+    // Windows of length ids (default 512), as many as the text gives unless samples caps them.
+    const length = p.length ?? Math.min(512, shape.maxPositions ?? 512);
+    let windows = opts.evaluateWindows;
+    if (windows === undefined) {
+      let bytes = 0;
+      try {
+        const file = path.resolve(opts.recipePath ? path.dirname(opts.recipePath) : process.cwd(), p.text.value);
+        bytes = fs.statSync(file).size;
+      } catch {
+        bytes = 0;
+      }
+      const guess = Math.max(1, Math.floor(bytes / TEXT_BYTES_PER_TOKEN / length));
+      windows = p.samples !== undefined ? Math.min(p.samples, guess) : guess;
+      assumed.push(
+        `perplexity text: about ${windows} window${windows === 1 ? '' : 's'} of ${length} tokens (~${TEXT_BYTES_PER_TOKEN} bytes a token; give samples N to bound it)`,
+      );
+    }
+    evaluate = { kind: 'tokens', samples: windows, length };
+  }
   let largestOutside = 0,
     gptq = false,
     awq = false;

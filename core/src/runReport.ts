@@ -164,24 +164,60 @@ export interface ImportanceEvent {
   seconds: number;
 }
 
-/** End-to-end quality of the fake-quantized model against the original, on held-out sequences. */
+/** Mean with its uncertainty and order statistics of a per-position figure, as
+ * llama-perplexity --kl-divergence reports them (percentiles interpolated at fraction·(n−1)). */
+export interface EvalDistribution {
+  mean: Measured;
+  /** sqrt(var / (n − 1)); 0 for 10 positions or fewer. */
+  uncertainty: Measured;
+  min: Measured;
+  p1: Measured;
+  p5: Measured;
+  p10: Measured;
+  p25: Measured;
+  median: Measured;
+  p75: Measured;
+  p90: Measured;
+  p95: Measured;
+  p99: Measured;
+  p999: Measured;
+  max: Measured;
+}
+
+/** End-to-end quality of the fake-quantized model against the original, on held-out sequences.
+ * The runner always sends the uncertainties and distributions (the contract requires them);
+ * they are optional here because reports saved before they existed lack them. */
 export interface EvaluationEvent {
   type: 'evaluation';
   source: SequenceSourceInfo;
   sequences: number;
-  /** Predicted positions (length - 1 per sequence). */
+  /** Scored positions (length − 1 − scoreFrom per sequence). */
   tokens: number;
+  /** The first position of each sequence whose prediction is scored (perplexity text:
+   * length / 2, llama-perplexity's second half of each window; else 0). */
+  scoreFrom?: number;
   perplexityOriginal: Measured;
   perplexityQuantized: Measured;
+  perplexityOriginalUncertainty?: Measured;
+  perplexityQuantizedUncertainty?: Measured;
+  /** ln(PPL(quantized) / PPL(original)) and its uncertainty (with the covariance). */
+  lnPerplexityRatio?: Measured;
+  lnPerplexityRatioUncertainty?: Measured;
+  /** Correlation of the two models' per-position NLL means. */
+  nllCorrelation?: Measured;
   /** Mean next-token negative log-likelihood, nats. */
   nllOriginal: Measured;
   nllQuantized: Measured;
-  /** KL(original || quantized) of the next-token distributions per position, nats. */
+  /** KL(original || quantized) of the next-token distributions per position, nats (kl.mean, kl.p99, kl.max). */
   klMean: Measured;
   klP99: Measured;
   klMax: Measured;
-  /** Fraction of positions where both models' most likely next token agree. */
+  /** Fraction of positions where both models' most likely next token agree (sameTop.share). */
   top1Agreement: Measured;
+  kl?: EvalDistribution;
+  /** p_quantized(reference token) − p_original(reference token), per position; and its RMS. */
+  deltaP?: EvalDistribution & { rms: Measured; rmsUncertainty: Measured };
+  sameTop?: { share: Measured; uncertainty: Measured };
   /** The original model's logits: read from the cache ('hit'), computed and cached ('written'), or not cached (null). */
   logitsCache?: 'hit' | 'written' | null;
   seconds: number;
@@ -260,7 +296,7 @@ export interface ReportRule {
 }
 
 export interface ReportOutput {
-  kind: 'fake' | 'compressed_tensors' | 'gguf';
+  kind: 'fake' | 'compressed_tensors' | 'gguf' | 'imatrix';
   path: string;
   /** GGUF: the architecture written and where the tokenizer came from ('none': without one). */
   architecture?: string;

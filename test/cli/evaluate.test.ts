@@ -56,12 +56,16 @@ describe('cli run: calibration and evaluate', function () {
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /out SQNR dB/);
     assert.match(r.out, /calibration: 16 generated sequences \(seed 0\), 2048 tokens, 20 Hessians/);
-    assert.match(r.out, /evaluation on 16 held-out generated sequences \(seed 1\), 2032 predicted tokens/);
-    const m = /perplexity: ([\d.]+) original -> ([\d.]+) quantized/.exec(r.out);
-    assert.ok(m, r.out);
-    assert.ok(Number(m[2]) > Number(m[1]), 'int4 raises perplexity');
-    assert.match(r.out, /KL divergence \(original \|\| quantized\): mean [\d.e-]+, p99 [\d.e-]+, max [\d.e-]+ nats/);
-    assert.match(r.out, /top-1 agreement: [\d.]+%/);
+    assert.match(
+      r.out,
+      /evaluation on held-out generated \(seed 1\): 16 sequences, 2032 scored tokens \(every position scored\)/,
+    );
+    const o = /PPL\(original\)\s+: ([\d.]+) ± [\d.]+/.exec(r.out);
+    const q = /PPL\(quantized\)\s+: ([\d.]+) ± [\d.]+/.exec(r.out);
+    assert.ok(o && q, r.out);
+    assert.ok(Number(q[1]) > Number(o[1]), 'int4 raises perplexity');
+    assert.match(r.out, /Mean KLD\s+: [\d.]+ ± [\d.]+\n\s+Maximum KLD\s+: [\d.]+\n\s+99\.9% KLD/);
+    assert.match(r.out, /Same top p\s+: [\d.]+ ± [\d.]+%/);
   });
 
   it('the report carries calibration, evaluation and per-tensor output error', () => {
@@ -102,11 +106,14 @@ describe('cli run: calibration and evaluate', function () {
     fs.copyFileSync(path.join(MODEL, 'config.json'), path.join(tmp, 'fake', 'config.json'));
     const seqs = fwd.sequences(MODEL, { kind: 'generated', samples: 4, length: 48, seed: 1 });
     const direct = fwd.evaluate(MODEL, out, seqs);
+    // The reference takes each log-softmax in f32 (the streamed head sums in f64): the
+    // figures agree to f32 precision, percentiles (interpolated between two positions) too.
     for (const k of ['perplexityOriginal', 'perplexityQuantized', 'klMean', 'klP99', 'klMax', 'top1Agreement'] as const)
       assert.ok(
-        Math.abs(rep.evaluation![k] - direct[k]) <= 1e-7 * Math.abs(direct[k]),
+        Math.abs(rep.evaluation![k] - direct[k]) <= 1e-6 * Math.abs(direct[k]),
         `${k}: ${rep.evaluation![k]} vs ${direct[k]}`,
       );
+    assert.equal(rep.evaluation!.sameTop!.share, direct.top1Agreement);
   });
 
   it('with every tensor kept, the quantized model is the original: KL 0, same perplexity, full agreement', () => {

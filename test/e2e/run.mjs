@@ -169,7 +169,15 @@ try {
   const ws = {};
   for (const g of ['ext', 'lang', 'start', 'run', 'package'])
     if (ONLY.has(g)) ws[g] = copyExamples(path.join(scratch, `ws-${g}`));
-  if (ONLY.has('run')) quickAllocation(ws.run);
+  if (ONLY.has('run')) {
+    quickAllocation(ws.run);
+    // Both runs of int4.quant evaluate, so Compare Runs has evaluation figures to show
+    // (appended: the rules keep their line numbers).
+    fs.appendFileSync(
+      path.join(ws.run, 'int4.quant'),
+      '\nevaluate { perplexity samples 4 length 64; kl_divergence }\n',
+    );
+  }
   if (ONLY.has('cancel')) ws.cancel = makeSlowWorkspace(path.join(scratch, 'ws-cancel'));
   if (ONLY.has('lang')) {
     // A model whose file was cut short (an interrupted download): the recipe must say so on its
@@ -743,13 +751,13 @@ try {
         );
         step('report revealed');
         const comparePick = page.locator('.quick-input-widget .quick-input-title', {
-          hasText: 'Compare which two runs',
+          hasText: 'Compare which runs',
         });
         await runCommand(page, 'Bitsmith: Compare Runs', {
           ran: () => comparePick.isVisible().catch(() => false),
-          ranWhat: 'the "Compare which two runs?" pick',
+          ranWhat: 'the "Compare which runs?" pick',
         });
-        // "Compare which two runs? (select two)": a multi-select quick pick of the reports
+        // "Compare which runs? (select two or more)": a multi-select quick pick of the reports
         const qi = page.locator('.quick-input-widget');
         step('Compare Runs ran');
         await visible(qi.locator('.monaco-list-row'), 'the reports offered by Compare Runs');
@@ -812,8 +820,23 @@ try {
         }).catch(() => {
           throw new Error(`the compare panel has ${rows} tr[data-tensor] rows; expected ${accepted.join(' or ')}`);
         });
+        // The runs table: one row per run with the evaluation's figures, and the size-vs-KL chart.
+        const runRows = cmp.locator('#compare-runs tr[data-run]');
+        await waitFor(async () => (await runRows.count()) === 2, {
+          timeout: T(15_000),
+          what: 'two rows in #compare-runs',
+        });
+        const kld = [];
+        for (let i = 0; i < 2; i++) {
+          const cell = oneLine(await runRows.nth(i).locator('td[data-col="Mean KLD"]').innerText());
+          assert(/^\d+\.\d{6} ± \d+\.\d{6}$/.test(cell), `run ${i + 1}'s Mean KLD cell reads "${cell}"`);
+          const ppl = oneLine(await runRows.nth(i).locator('td[data-col="PPL(Q)"]').innerText());
+          assert(/^\d+\.\d{4} ± \d+\.\d{4}$/.test(ppl), `run ${i + 1}'s PPL(Q) cell reads "${ppl}"`);
+          kld.push(cell);
+        }
+        await visible(cmp.locator('figure[data-chart="size-kl"] canvas'), 'the size-vs-KL chart');
         await shots.take(page, 'compare-panel');
-        return `${oneLine(await tab.innerText())}: ${rows} tensor rows`;
+        return `${oneLine(await tab.innerText())}: ${rows} tensor rows; Mean KLD ${kld.join(', ')}`;
       });
 
       await check(

@@ -1,6 +1,9 @@
 // The run's memory estimate (core/src/memoryEstimate.ts), the recipe option `sequential`,
 // and where the editor shows them (completion, hover).
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   analyze,
   estimateMemory,
@@ -87,6 +90,39 @@ describe('memory estimate', () => {
       2,
     )!;
     assert.deepEqual(g.assumed, []);
+  });
+
+  it('perplexity text: the windows from the file size before tokenizing, the real ones in run', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-mem-text-'));
+    try {
+      const header: ModelHeader = {
+        ...llamaHeader({ layers: 2, dim: 256, hidden: 688, kvDim: 128, vocab: 1000 }),
+        config: {
+          hidden_size: 256,
+          intermediate_size: 688,
+          num_hidden_layers: 2,
+          num_attention_heads: 4,
+          num_key_value_heads: 2,
+          vocab_size: 1000,
+          max_position_embeddings: 2048,
+        },
+      };
+      fs.writeFileSync(path.join(dir, 'wiki.raw'), 'x'.repeat(4 * 512 * 20));
+      const recipePath = path.join(dir, 'r.quant');
+      const a = analyze(`model "m"\ndefaults { format int4 }\nevaluate { perplexity text "wiki.raw" }\n`, {
+        recipePath,
+        exists: () => true,
+        loadModel: () => header,
+      });
+      const guessed = estimateRunMemory(a, 2, { recipePath })!;
+      assert.match(guessed.assumed[0], /perplexity text: about 20 windows of 512 tokens/);
+      const few = estimateRunMemory(a, 2, { recipePath, evaluateWindows: 2 })!;
+      const many = estimateRunMemory(a, 2, { recipePath, evaluateWindows: 200 })!;
+      assert.deepEqual(few.assumed, []);
+      assert.ok(many.peakBytes > few.peakBytes, 'more windows hold more activations');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

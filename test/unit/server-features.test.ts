@@ -135,7 +135,7 @@ describe('server features: completion', () => {
     assert.deepEqual(labels(complete(`${M}calibration tokens "t.json" sequential |`)), ['true', 'false']);
     assert.deepEqual(labels(complete(`${M}calibration imatrix "m.imatrix" |`)), []);
     assert.deepEqual(labels(complete(`${M}calibration generated samples |`)), []);
-    assert.deepEqual(labels(complete(`${M}output |`)), ['fake', 'gguf', 'compressed_tensors']);
+    assert.deepEqual(labels(complete(`${M}output |`)), ['fake', 'gguf', 'compressed_tensors', 'imatrix']);
     assert.deepEqual(labels(complete(`${M}export |`)), ['llm_compressor', 'llama_quantize']);
     assert.ok(labels(complete(`${M}budget 4.5 |`)).includes('bpw'));
   });
@@ -146,6 +146,23 @@ describe('server features: completion', () => {
     assert.ok(fmts.includes('q6_k') && !fmts.includes('q4_k'));
     assert.deepEqual(labels(complete(`${M}allocate { metric | }`)), ['weight', 'output', 'kld']);
     assert.deepEqual(labels(complete(`${M}evaluate { perplexity samples 4 | }`)), ['length']);
+    assert.deepEqual(labels(complete(`${M}evaluate { perplexity | }`)), ['samples', 'length', 'text', 'tokens']);
+    assert.deepEqual(labels(complete(`${M}evaluate { perplexity text "wiki.raw" | }`)), ['samples', 'length']);
+    assert.match(
+      hoverText(`${M}evaluate { perplexity te|xt "wiki.raw" }`),
+      /windowed|windows of `length` ids.*second half/s,
+    );
+  });
+
+  it('perplexity text: the file and the tokenizer are checked before any run', () => {
+    const missing = analyze(`${M}evaluate { perplexity text "gone.txt" }\n`, {
+      recipePath: '/r/x.quant',
+      exists: (p) => !p.endsWith('gone.txt') && !p.endsWith('tokenizer.json'),
+      loadModel: () => model,
+    }).diagnostics;
+    const text = missing.map((x) => `${x.code}: ${x.message}`).join('\n');
+    assert.match(text, /calibration\/not-found: Held-out text file not found: \/r\/gone\.txt/);
+    assert.match(text, /calibration\/no-tokenizer: perplexity text needs the model's tokenizer/);
   });
 
   it('answers trigger characters only where they mean something', () => {
@@ -183,7 +200,7 @@ describe('server features: completion', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bitsmith-paths-'));
     try {
       fs.mkdirSync(path.join(dir, 'out'));
-      for (const f of ['a.safetensors', 'b.gguf', 'c.yaml', 'd.sh', 'calib.imatrix', 'x.txt', '.hidden.gguf'])
+      for (const f of ['a.safetensors', 'b.gguf', 'c.yaml', 'd.sh', 'calib.imatrix', 'x.txt', '.hidden.gguf', 'w.raw'])
         fs.writeFileSync(path.join(dir, f), '');
       const recipePath = path.join(dir, 'r.quant');
       const run = (marked: string) => {
@@ -204,6 +221,9 @@ describe('server features: completion', () => {
       assert.deepEqual(run(`${M}export llm_compressor "|"`), ['c.yaml', 'out/']);
       assert.deepEqual(run(`${M}calibration imatrix "|"`), ['b.gguf', 'calib.imatrix', 'out/']);
       assert.deepEqual(run(`${M}calibration text "|"`), ['out/', 'x.txt']);
+      assert.deepEqual(run(`${M}evaluate { perplexity text "|" }`), ['out/', 'w.raw', 'x.txt']);
+      assert.deepEqual(run(`${M}evaluate { perplexity "|" }`), ['out/']);
+      assert.deepEqual(run(`${M}output imatrix "|"`), ['b.gguf', 'calib.imatrix', 'out/']);
       assert.deepEqual(run('model "out/|"'), []);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,15 @@ import * as path from 'node:path';
 import type { RunReport, TensorResult } from '../../core/src/runReport';
 import { readModelHeader } from '../../core/src/models/load';
 import { modelView } from '../../client/src/panels/modelView';
-import { compareToCsv, compareTotals, joinReports } from '../../webview/src/shared/compare';
+import {
+  compareToCsv,
+  compareTotals,
+  evaluationSources,
+  joinReports,
+  runLetter,
+  runRows,
+  runsToCsv,
+} from '../../webview/src/shared/compare';
 import { isWebviewMessage, reportProblem } from '../../webview/src/shared/messages';
 import {
   aggregateByLayer,
@@ -294,7 +302,7 @@ describe('webview report logic', () => {
       assert.equal(q.nll, '2.718 → 5.284 nats/token');
       assert.equal(q.kl, 'mean 2.556 · p99 10.05 · max 14.04 nats');
       assert.equal(q.top1, '24.9%');
-      assert.equal(q.basis, '16 sequences · 2,032 tokens');
+      assert.equal(q.basis, '16 sequences · 2,032 scored tokens');
       assert.equal(q.source, 'generated (seed 1)');
       assert.equal(q.seconds, '353.1 ms');
     });
@@ -308,7 +316,7 @@ describe('webview report logic', () => {
         top1Agreement: 1,
       });
       assert.equal(q.perplexityRatio, undefined);
-      assert.equal(q.basis, '1 sequence · 1 token');
+      assert.equal(q.basis, '1 sequence · 1 scored token');
       assert.equal(q.top1, '100.0%');
     });
 
@@ -413,6 +421,75 @@ describe('webview report logic', () => {
       );
       assert.equal(csv[1], 'x,both,int4,int4,4.5,3,-1.5,0.2,0.05,0.25');
       assert.equal(csv[4], 'onlyB,onlyB,,int4,,4.5,,,0.1,');
+    });
+
+    it('lists any number of runs with their evaluation figures, older reports included', () => {
+      const dist = (mean: number) => ({
+        mean,
+        uncertainty: 0.01,
+        min: 0,
+        p1: 0,
+        p5: 0,
+        p10: 0,
+        p25: 0,
+        median: mean / 2,
+        p75: mean,
+        p90: mean,
+        p95: mean,
+        p99: 3 * mean,
+        p999: 4 * mean,
+        max: 5 * mean,
+      });
+      const evaluation = (kl: number, path: string): NonNullable<RunReport['evaluation']> => ({
+        source: { kind: 'text', path, sequences: 4, tokens: 512 },
+        sequences: 4,
+        tokens: 252,
+        scoreFrom: 64,
+        perplexityOriginal: 10,
+        perplexityQuantized: 11,
+        perplexityQuantizedUncertainty: 0.2,
+        lnPerplexityRatio: Math.log(1.1),
+        nllOriginal: Math.log(10),
+        nllQuantized: Math.log(11),
+        klMean: kl,
+        klP99: 3 * kl,
+        klMax: 5 * kl,
+        top1Agreement: 0.9,
+        kl: dist(kl),
+        deltaP: { ...dist(-0.01), rms: 0.05, rmsUncertainty: 0.001 },
+        sameTop: { share: 0.9, uncertainty: 0.02 },
+        seconds: 1,
+      });
+      const old = { ...evaluation(0.3, '/t/wiki.raw') };
+      delete old.kl;
+      delete old.sameTop;
+      const reports = [
+        { file: '/r/a.json', report: report(a.tensors, { evaluation: evaluation(0.1, '/t/wiki.raw') }) },
+        { file: '/r/b.json', report: b },
+        { file: '/r/c.json', report: report(b.tensors, { evaluation: old }) },
+      ];
+      const rows = runRows(reports);
+      assert.deepEqual(
+        rows.map((r) => [r.letter, r.klMean, r.klP99, r.sameTop]),
+        [
+          ['A', 0.1, 0.30000000000000004, 0.9],
+          ['B', undefined, undefined, undefined],
+          ['C', 0.3, 0.8999999999999999, 0.9],
+        ],
+      );
+      assert.equal(rows[0].klUncertainty, 0.01);
+      assert.equal(rows[2].klUncertainty, undefined, 'an older report has the means only');
+      assert.equal(rows[0].evaluatedOn, 'text wiki.raw, 4 sequences, 252 scored tokens');
+      assert.deepEqual(evaluationSources(rows), ['text wiki.raw, 4 sequences, 252 scored tokens']);
+      assert.equal(runLetter(25), 'Z');
+      assert.equal(runLetter(26), 'AA');
+      const csv = runsToCsv(rows).split('\r\n');
+      assert.match(csv[0], /^run,name,file,bytes,bpw,ppl_quantized,ppl_quantized_unc,.*,kld_mean,kld_mean_unc,/);
+      assert.match(csv[1], /^A,x,\/r\/a\.json,/);
+      assert.equal(isWebviewMessage({ type: 'comparePair', a: 0, b: 2 }), true);
+      assert.equal(isWebviewMessage({ type: 'comparePair', a: -1, b: 2 }), false);
+      assert.equal(isWebviewMessage({ type: 'exportCsv', what: 'runs' }), true);
+      assert.equal(isWebviewMessage({ type: 'exportCsv', what: 'all' }), false);
     });
   });
 

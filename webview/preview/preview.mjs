@@ -1,4 +1,4 @@
-// Renders a built webview (npm run build first) in headless Chromium with a stubbed VS Code API and real data; usage: node webview/preview/preview.mjs report|compare|model|allocation <file> [<fileB>] [--out /tmp/x.png] [--theme light|dark|hc] [--switch-theme light] [--width 1400] [--height 2200] [--dom] [--interact] [--only <selector>]
+// Renders a built webview (npm run build first) in headless Chromium with a stubbed VS Code API and real data; usage: node webview/preview/preview.mjs report|compare|model|allocation <file> [<more files> (compare)] [--out /tmp/x.png] [--theme light|dark|hc] [--switch-theme light] [--width 1400] [--height 2200] [--dom] [--interact] [--only <selector>]
 import * as esbuild from 'esbuild';
 import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -16,7 +16,7 @@ const opt = (name, fallback) => {
 const positional = args.filter(
   (a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--') && args[i - 1] !== '--dom'),
 );
-const [kind, fileA, fileB] = positional;
+const [kind, fileA] = positional;
 const out = opt('out', `/tmp/bitsmith-${kind}.png`);
 const theme = opt('theme', 'dark');
 const switchTheme = opt('switch-theme', '');
@@ -26,7 +26,7 @@ async function message() {
     return { type: 'report', file: path.resolve(fileA), report: JSON.parse(fs.readFileSync(fileA, 'utf8')) };
   if (kind === 'compare') {
     const load = (f) => ({ file: path.resolve(f), report: JSON.parse(fs.readFileSync(f, 'utf8')) });
-    return { type: 'compare', a: load(fileA), b: load(fileB) };
+    return { type: 'compare', reports: positional.slice(1).map(load) };
   }
   if (kind === 'allocation') {
     // The recipe analysed with core and turned into the panel's view by the host's allocationView.

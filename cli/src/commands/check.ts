@@ -18,7 +18,9 @@ export function checkCommand(file: string, opts: { json?: boolean; model?: strin
     ...(d.fix ? { fix: d.fix } : {}),
   }));
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
-  const memory = estimateRunMemory(analysis, effectiveThreads(analysis.recipe.threads ?? 0));
+  const memory = estimateRunMemory(analysis, effectiveThreads(analysis.recipe.threads ?? 0), {
+    recipePath: loaded.path,
+  });
   if (opts.json) {
     process.stdout.write(
       JSON.stringify({ file: loaded.path, errors, diagnostics, ...(memory ? { memory } : {}) }, null, 2) + '\n',

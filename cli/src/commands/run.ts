@@ -15,7 +15,15 @@ import { availableMemory, effectiveThreads } from '../run/memory';
 import { formatProgress, PlainProgress } from '../run/progress';
 import { loadRecipe } from '../load';
 import { printDiagnostics, reportFollowsSchema } from '../report';
-import { buildJob, ggufOutput, ggufSpecFor, runOutput, unsupportedFeatures } from '../run/job';
+import {
+  buildJob,
+  ggufOutput,
+  ggufSpecFor,
+  imatrixFormat,
+  imatrixOutput,
+  runOutput,
+  unsupportedFeatures,
+} from '../run/job';
 import { TextCalibrationError } from '../run/textCalibration';
 import { measure, measureText } from '../run/measure';
 import { exportLine, writeExports, type WrittenExport } from '../run/exports';
@@ -138,7 +146,8 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       return 1;
     }
   }
-  for (const out of [output, ggufPath]) {
+  const imatrixPath = imatrixOutput(loaded);
+  for (const out of [output, ggufPath, imatrixPath]) {
     if (!out) continue;
     try {
       fs.mkdirSync(path.dirname(out), { recursive: true });
@@ -155,17 +164,6 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     return 1;
   }
   const threads = threadsOpt ?? analysis.recipe.threads ?? 0;
-  // A run whose peak memory would not fit is refused before anything runs.
-  const memory = estimateRunMemory(analysis, effectiveThreads(threads));
-  if (memory) {
-    const refusal = memoryRefusal(memory, availableMemory());
-    if (refusal && !opts.forceMemory) {
-      const stmt = analysis.recipe.calibration?.stmt ?? analysis.recipe.evaluate?.stmt;
-      if (stmt) printDiagnostics(loaded, [diag('run/out-of-memory', 'error', stmt, refusal)]);
-      else process.stderr.write(`bitsmith: ${refusal}\n`);
-      return 1;
-    }
-  }
   let job: ReturnType<typeof buildJob>;
   try {
     job = buildJob(loaded, plan, {
@@ -175,13 +173,33 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
       outputReplaces: target ? replacesOf(target.kind) : undefined,
       version,
       gguf: ggufPath && ggufSpec ? { path: ggufPath, spec: ggufSpec, replaces: replacesOf('gguf') } : undefined,
+      imatrix: imatrixPath ? { path: imatrixPath, replaces: replacesOf('imatrix') } : undefined,
     });
   } catch (e) {
-    const cal = analysis.recipe.calibration;
-    if (e instanceof TextCalibrationError && cal)
-      printDiagnostics(loaded, [diag(e.code, 'error', cal.stmt, e.message)]);
+    const stmt =
+      e instanceof TextCalibrationError
+        ? e.statement === 'perplexity'
+          ? analysis.recipe.evaluate?.perplexity?.stmt
+          : analysis.recipe.calibration?.stmt
+        : undefined;
+    if (stmt) printDiagnostics(loaded, [diag((e as TextCalibrationError).code, 'error', stmt, (e as Error).message)]);
     else process.stderr.write(`bitsmith: ${(e as Error).message}\n`);
     return 1;
+  }
+  // A run whose peak memory would not fit is refused before anything runs (perplexity text
+  // with the windows its text gives).
+  const memory = estimateRunMemory(analysis, effectiveThreads(threads), {
+    recipePath: loaded.path,
+    evaluateWindows: job.evaluate?.kind === 'text' ? job.evaluate.sequences?.length : undefined,
+  });
+  if (memory) {
+    const refusal = memoryRefusal(memory, availableMemory());
+    if (refusal && !opts.forceMemory) {
+      const stmt = analysis.recipe.calibration?.stmt ?? analysis.recipe.evaluate?.stmt;
+      if (stmt) printDiagnostics(loaded, [diag('run/out-of-memory', 'error', stmt, refusal)]);
+      else process.stderr.write(`bitsmith: ${refusal}\n`);
+      return 1;
+    }
   }
 
   const human = !opts.json && !opts.events;
@@ -260,7 +278,9 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     const e = err as NativeError;
     if (tty) process.stderr.write('\n');
     if (signal && (e.code === 'run/cancelled' || !e.code)) {
-      process.stderr.write(`bitsmith: cancelled (${signal})${output || ggufPath ? '; no output written' : ''}\n`);
+      process.stderr.write(
+        `bitsmith: cancelled (${signal})${output || ggufPath || imatrixPath ? '; no output written' : ''}\n`,
+      );
       return signal === 'SIGINT' ? 130 : 143;
     }
     const event = { type: 'error', code: e.code ?? 'run/internal', message: e.message, tensor: e.tensor };
@@ -308,6 +328,9 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
             notes: ggufSpec.notes,
           }
         : undefined,
+    imatrix: imatrixPath
+      ? { kind: 'imatrix', path: imatrixPath, notes: [`llama.cpp importance matrix (${imatrixFormat(imatrixPath)})`] }
+      : undefined,
     started,
     finished: new Date(),
     tensors,

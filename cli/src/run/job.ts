@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   buildGgufSpec,
+  ggufName,
   compressedTensorsConfig,
   ggufNativeSpec,
   hasInputActivations,
@@ -20,7 +21,7 @@ import {
 } from '../../../core/src/index';
 import type { LoadedRecipe } from '../load';
 import type { JobConfig, RunJob } from './native';
-import { maxPositionsOf, textWindows } from './textCalibration';
+import { maxPositionsOf, perplexityWindows, textWindows } from './textCalibration';
 
 /** One error per statement the backend cannot execute yet (core's list, shared with the editor). */
 export function unsupportedFeatures(loaded: LoadedRecipe, plan: Plan): Diagnostic[] {
@@ -132,6 +133,17 @@ export function ggufOutput(loaded: LoadedRecipe): string | undefined {
   return o ? path.resolve(path.dirname(loaded.path), o.path.value) : undefined;
 }
 
+/** The imatrix output a recipe asks for (absolute path), if any. */
+export function imatrixOutput(loaded: LoadedRecipe): string | undefined {
+  const o = loaded.analysis.recipe.outputs.find((d) => d.kind === 'imatrix');
+  return o ? path.resolve(path.dirname(loaded.path), o.path.value) : undefined;
+}
+
+/** The legacy layout for .dat (what llama-quantize of early 2025 reads), GGUF otherwise. */
+export function imatrixFormat(file: string): 'gguf' | 'dat' {
+  return /\.dat$/i.test(file) ? 'dat' : 'gguf';
+}
+
 /** Names, rotary permutations and metadata of the GGUF output (throws GgufSpecError). */
 export function ggufSpecFor(loaded: LoadedRecipe, plan: PlanJson, version: string): GgufSpec {
   const model = loaded.analysis.model!;
@@ -159,6 +171,7 @@ export function buildJob(
     outputReplaces?: string | null;
     version: string;
     gguf?: { path: string; spec: GgufSpec; replaces?: string | null };
+    imatrix?: { path: string; replaces?: string | null };
   },
 ): RunJob {
   const job: RunJob = {
@@ -190,14 +203,22 @@ export function buildJob(
     // Held out from the calibration: generated with another seed than calibration's.
     const seed = (cal?.kind === 'generated' ? (cal.seed ?? 0) : 0) + 1;
     const p = recipe.evaluate.perplexity;
-    job.evaluate = p?.tokens
-      ? {
-          kind: 'tokens',
-          path: path.resolve(path.dirname(loaded.path), p.tokens.value),
-          samples: p.samples,
-          length: p.length,
-        }
-      : { kind: 'generated', samples: p?.samples, length: p?.length, seed };
+    if (p?.text) {
+      // Tokenized here, windowed as llama-perplexity does (the runner scores from scoreFrom).
+      const file = path.resolve(path.dirname(loaded.path), p.text.value);
+      const modelPath = loaded.analysis.modelPath ?? plan.model.path;
+      const maxPositions = loaded.analysis.model ? maxPositionsOf(loaded.analysis.model.config) : undefined;
+      const w = perplexityWindows(file, modelPath, { samples: p.samples, length: p.length, maxPositions });
+      job.evaluate = { kind: 'text', path: file, sequences: w.sequences, scoreFrom: w.scoreFrom };
+    } else
+      job.evaluate = p?.tokens
+        ? {
+            kind: 'tokens',
+            path: path.resolve(path.dirname(loaded.path), p.tokens.value),
+            samples: p.samples,
+            length: p.length,
+          }
+        : { kind: 'generated', samples: p?.samples, length: p?.length, seed };
     job.logitsCache = logitsCacheDir(loaded.path);
   }
   if (opts.output) {
@@ -216,6 +237,26 @@ export function buildJob(
         'bitsmith.recipe': loaded.analysis.recipe.name ?? path.basename(loaded.path),
         'bitsmith.recipe_file': loaded.path,
       },
+    };
+  }
+  if (opts.imatrix && job.calibration) {
+    // Every linear weight of the layers (llama-imatrix's entries), in llama.cpp's names.
+    const model = loaded.analysis.model!;
+    const tensors: Record<string, string> = {};
+    for (const t of plan.tensors) {
+      if (!hasInputActivations(t.name) || !/^model\.layers\.\d+\./.test(t.name)) continue;
+      const name = ggufName(t.name, model);
+      if (name) tensors[t.name] = name;
+    }
+    const c = job.calibration;
+    job.imatrixOutput = {
+      path: opts.imatrix.path,
+      format: imatrixFormat(opts.imatrix.path),
+      ...(opts.imatrix.replaces !== undefined ? { replaces: opts.imatrix.replaces } : {}),
+      tensors,
+      dataset: c.path ?? `${c.kind} (seed ${c.seed ?? 0})`,
+      chunkSize: c.sequences?.[0]?.length ?? c.length ?? 0,
+      version: opts.version,
     };
   }
   if (opts.gguf)

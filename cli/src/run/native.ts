@@ -77,6 +77,17 @@ export interface RunJob {
   evaluate?: SequenceSource;
   /** Layer-streamed calibration: layer l + 1 sees the quantized layer l's outputs (true, the default) or the original's. */
   sequential?: boolean;
+  /** output imatrix: llama.cpp's importance matrix from the calibration's statistics. */
+  imatrixOutput?: {
+    path: string;
+    format: 'gguf' | 'dat';
+    replaces?: string | null;
+    /** Model tensor -> llama.cpp name, for every layer's linear weight. */
+    tensors: Record<string, string>;
+    dataset: string;
+    chunkSize: number;
+    version: string;
+  };
   /** evaluate: a folder caching the original model's logits on the evaluation set between runs. */
   logitsCache?: string;
   /** Calibration hidden states above this many bytes (f32) are kept in bf16 (default 1 GiB). */
@@ -94,6 +105,8 @@ export interface SequenceSource {
   samples?: number;
   length?: number;
   seed?: number;
+  /** evaluate: the first position of each sequence whose prediction is scored (perplexity text: length / 2). */
+  scoreFrom?: number;
 }
 
 export interface RunHandle {

@@ -8,8 +8,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
+  EVALUATION_GROUP_TITLES,
   entryAt,
+  evaluationBasis,
+  evaluationRows,
   fmt,
+  maxOf,
   formatBytes,
   removeStaleTemps,
   writeFileAtomic,
@@ -29,6 +33,7 @@ export function buildReport(args: {
   output?: string;
   outputKind?: 'fake' | 'compressed_tensors';
   gguf?: ReportOutput;
+  imatrix?: ReportOutput;
   started: Date;
   finished: Date;
   tensors: TensorEvent[];
@@ -59,6 +64,7 @@ export function buildReport(args: {
     outputs: [
       ...(args.output ? [{ kind: args.outputKind ?? 'fake', path: args.output }] : []),
       ...(args.gguf ? [args.gguf] : []),
+      ...(args.imatrix ? [args.imatrix] : []),
     ],
     threads: args.done.threads,
     started: args.started.toISOString(),
@@ -219,16 +225,24 @@ export function formatReport(r: RunReport): string {
   }
   if (r.evaluation) {
     const e = r.evaluation;
+    const src = e.source.kind === 'tokens' || e.source.kind === 'text' ? e.source.path : `seed ${e.source.seed}`;
     out.push(
-      `evaluation on ${e.sequences} held-out ${e.source.kind} sequences (${e.source.kind === 'tokens' ? e.source.path : `seed ${e.source.seed}`}), ${e.tokens} predicted tokens, ${seconds(e.seconds)}:`,
+      `evaluation on held-out ${e.source.kind} (${src}): ${evaluationBasis(e)}, ${seconds(e.seconds)}` +
+        (e.logitsCache ? `; original logits ${e.logitsCache === 'hit' ? 'from the cache' : 'cached'}` : ''),
     );
-    out.push(
-      `  perplexity: ${num(e.perplexityOriginal, 5)} original -> ${num(e.perplexityQuantized, 5)} quantized (${e.perplexityQuantized >= e.perplexityOriginal ? '+' : ''}${num(100 * (e.perplexityQuantized / e.perplexityOriginal - 1), 3)}%)`,
+    const rows = evaluationRows(e);
+    const width = maxOf(
+      rows.map((x) => x.label.length),
+      0,
     );
-    out.push(
-      `  KL divergence (original || quantized): mean ${num(e.klMean, 4)}, p99 ${num(e.klP99, 4)}, max ${num(e.klMax, 4)} nats`,
-    );
-    out.push(`  top-1 agreement: ${(100 * e.top1Agreement).toFixed(2)}%`);
+    let group = '';
+    for (const row of rows) {
+      if (row.group !== group) {
+        group = row.group;
+        out.push(`  ${EVALUATION_GROUP_TITLES[row.group]}:`);
+      }
+      out.push(`    ${row.label.padEnd(width)} : ${row.value}`);
+    }
   }
   if (r.allocation) {
     const a = r.allocation;

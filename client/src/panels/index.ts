@@ -26,8 +26,8 @@ export function showReport(ext: vscode.ExtensionContext, reportFile: string): Pr
 }
 
 /** Opens (or reveals) the comparison of two run report files. */
-export function showCompare(ext: vscode.ExtensionContext, fileA: string, fileB: string): Promise<ComparePanel> {
-  return ComparePanel.show(ext, fileA, fileB);
+export function showCompare(ext: vscode.ExtensionContext, files: readonly string[]): Promise<ComparePanel> {
+  return ComparePanel.show(ext, files);
 }
 
 /** Opens (or reveals) the inspector of a model file or Hugging Face folder. */

@@ -40,7 +40,7 @@ export function checkBounds(
       out.push(diag('model/bad-config', p.severity, recipe.model.span, p.message));
     }
   }
-  sequenceSizes(recipe, model, config, out);
+  sequenceSizes(recipe, model, config, out, recipePath);
   if (plan) outliers(recipe, plan, out);
   return out;
 }
@@ -50,7 +50,11 @@ export function checkBounds(
 function inputFiles(recipe: Recipe, recipePath: string | undefined, out: Diagnostic[]): void {
   const cal = recipe.calibration;
   // (An imatrix is opened by the analysis itself, which reports a FIFO there already.)
-  const files = [cal?.kind !== 'imatrix' ? cal?.path : undefined, recipe.evaluate?.perplexity?.tokens];
+  const files = [
+    cal?.kind !== 'imatrix' ? cal?.path : undefined,
+    recipe.evaluate?.perplexity?.tokens,
+    recipe.evaluate?.perplexity?.text,
+  ];
   for (const f of files) {
     if (!f) continue;
     const abs = path.resolve(recipePath ? path.dirname(recipePath) : process.cwd(), f.value);
@@ -82,7 +86,13 @@ function optionSpan(stmt: Statement, name: string): Span {
   return i >= 0 && stmt.args[i + 1] ? stmt.args[i + 1] : stmt.keyword;
 }
 
-function sequenceSizes(recipe: Recipe, model: ModelHeader, config: ConfigCheck, out: Diagnostic[]): void {
+function sequenceSizes(
+  recipe: Recipe,
+  model: ModelHeader,
+  config: ConfigCheck,
+  out: Diagnostic[],
+  recipePath?: string,
+): void {
   const ctx = maxPositions(model, config);
   const h = config.hparams;
   const check = (
@@ -140,7 +150,93 @@ function sequenceSizes(recipe: Recipe, model: ModelHeader, config: ConfigCheck, 
     check(`calibration ${cal.kind}`, cal.stmt, cal.samples, cal.length, cal.kind === 'generated', false);
   }
   const p = recipe.evaluate?.perplexity;
-  if (p) check('perplexity', p.stmt, p.samples, p.length, p.tokens === undefined, true);
+  if (p?.text) perplexityText(p, p.text, ctx, recipePath, out);
+  else if (p) check('perplexity', p.stmt, p.samples, p.length, p.tokens === undefined, true);
+}
+
+/** Text files the CLI tokenizes (calibration text, perplexity text) are read whole up to this size. */
+export const MAX_TEXT_BYTES = 64 * 1024 * 1024;
+/** perplexity text: llama-perplexity's default context (-c 512). */
+export const DEFAULT_PERPLEXITY_CONTEXT = 512;
+
+/** perplexity text "file": windows of `length` ids of which the second half is scored, as
+ * llama-perplexity does. No tokenizer runs in the editor, but a tokenizer never gives more
+ * ids than the text has bytes (plus one for a leading space marker), which bounds the windows. */
+function perplexityText(
+  p: NonNullable<NonNullable<Recipe['evaluate']>['perplexity']>,
+  file: { value: string; span: Span },
+  ctx: number | undefined,
+  recipePath: string | undefined,
+  out: Diagnostic[],
+): void {
+  const length = p.length ?? Math.min(DEFAULT_PERPLEXITY_CONTEXT, ctx ?? DEFAULT_PERPLEXITY_CONTEXT);
+  if (p.length !== undefined && ctx !== undefined && p.length > ctx) {
+    out.push(
+      diag(
+        'recipe/too-long',
+        'error',
+        optionSpan(p.stmt, 'length'),
+        `perplexity text length ${p.length} is more than the model's ${ctx} positions`,
+      ),
+    );
+    return;
+  }
+  if (length < 3) {
+    out.push(
+      diag(
+        'recipe/too-short',
+        'error',
+        optionSpan(p.stmt, 'length'),
+        `perplexity text length ${length}: a window scores the predictions of positions length/2 .. length−2, so it needs at least 3 ids`,
+      ),
+    );
+    return;
+  }
+  const abs = path.resolve(recipePath ? path.dirname(recipePath) : process.cwd(), file.value);
+  let size: number;
+  try {
+    const st = fs.statSync(abs);
+    if (!st.isFile()) return; // inputFiles reports it
+    size = st.size;
+  } catch {
+    return; // calibration/not-found
+  }
+  if (size > MAX_TEXT_BYTES) {
+    out.push(
+      diag(
+        'calibration/bad-text',
+        'error',
+        file.span,
+        `${abs}: ${bytesText(size)}; perplexity text reads at most ${bytesText(MAX_TEXT_BYTES)} (a shorter file, or samples N)`,
+      ),
+    );
+    return;
+  }
+  // A window is BOS + length − 1 text ids (or length ids without BOS).
+  const maxIds = size + 1;
+  if (maxIds < length - 1) {
+    out.push(
+      diag(
+        'calibration/bad-text',
+        'error',
+        file.span,
+        `${abs}: ${size} bytes give at most ${maxIds} tokens, too few for one window of ${length} (a longer text, or a smaller length)`,
+      ),
+    );
+    return;
+  }
+  const windows = Math.floor((maxIds + 1) / length);
+  const n = p.samples !== undefined ? Math.min(p.samples, windows) : windows;
+  if (n * length > MAX_SEQUENCE_TOKENS) {
+    out.push(
+      diag(
+        'recipe/too-many-tokens',
+        'error',
+        optionSpan(p.stmt, p.samples !== undefined ? 'samples' : 'length'),
+        `perplexity text: up to ${count(n)} windows × length ${length} = ${count(n * length)} tokens, more than the ${count(MAX_SEQUENCE_TOKENS)} a run processes (give samples N, the windows to score)`,
+      ),
+    );
+  }
 }
 
 /** Outliers are stored exactly at 48 bits each: a large share defeats the quantization. */

@@ -16,7 +16,7 @@ export const RUN_METHODS: ReadonlySet<string> = new Set(['rtn', 'gptq', 'hqq', '
 /** Calibration sources the runner reads. */
 export const RUN_CALIBRATION: ReadonlySet<string> = new Set(['generated', 'tokens', 'text', 'imatrix']);
 /** Outputs the runner writes. */
-export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake', 'compressed_tensors', 'gguf']);
+export const RUN_OUTPUTS: ReadonlySet<string> = new Set(['fake', 'compressed_tensors', 'gguf', 'imatrix']);
 /** Translations `bitsmith run` and `bitsmith export` write. */
 export const RUN_EXPORTS: ReadonlySet<string> = new Set(['llm_compressor', 'llama_quantize']);
 
@@ -92,12 +92,12 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
           code,
           severity,
           o.stmt,
-          `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors", output gguf "file.gguf" and output compressed_tensors "folder" are`,
+          `output ${o.kind} is not written by bitsmith run yet; only output fake "file.safetensors", output gguf "file.gguf", output compressed_tensors "folder" and output imatrix "file.gguf" are`,
         ),
       );
   }
   // One weights output (fake or compressed_tensors) per run, plus a GGUF beside a fake one.
-  const written = recipe.outputs.filter((o) => RUN_OUTPUTS.has(o.kind) && o.kind !== 'gguf');
+  const written = recipe.outputs.filter((o) => RUN_OUTPUTS.has(o.kind) && o.kind !== 'gguf' && o.kind !== 'imatrix');
   const gguf = recipe.outputs.find((o) => o.kind === 'gguf');
   if (written.length > 1) {
     out.push(
@@ -148,6 +148,20 @@ export function notExecutable(recipe: Recipe, plan: Plan | undefined, severity: 
       ),
     );
   }
+  // output imatrix: the calibration's forward pass collects the statistics it writes.
+  const imatrixOut = recipe.outputs.find((o) => o.kind === 'imatrix');
+  const cal = recipe.calibration;
+  if (imatrixOut && (!cal || cal.kind === 'imatrix'))
+    out.push(
+      diag(
+        'output/needs-calibration',
+        'error',
+        imatrixOut.stmt,
+        cal
+          ? 'output imatrix writes the statistics of a forward pass: with calibration imatrix there is none (the file you read is already an imatrix)'
+          : 'output imatrix needs calibration generated, tokens or text: the forward pass collects the per-column sums of squares it writes',
+      ),
+    );
   for (const e of recipe.exports)
     if (!RUN_EXPORTS.has(e.kind)) out.push(diag(code, severity, e.stmt, `export ${e.kind} is not implemented yet`));
   return out.sort((a, b) => a.start - b.start);

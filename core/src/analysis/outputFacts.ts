@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { readGgufHeader } from '../models/gguf';
+import { readImatrixHeader } from '../models/imatrix';
 import { readSafetensorsHeader } from '../models/safetensors';
 import {
   folderMarkerProblem,
@@ -130,6 +131,14 @@ export function fileProvenanceOf(p: string): Provenance {
             };
       } catch {
         return none;
+      }
+    }
+    // A legacy imatrix (.dat) Bitsmith wrote: its dataset name says so.
+    if (/\.(dat|imatrix)$/i.test(p)) {
+      try {
+        if (readImatrixHeader(p).dataset?.startsWith('bitsmith ')) return { bitsmith: true };
+      } catch {
+        // not an imatrix: fall through
       }
     }
     return hasTranslationMark(head.toString('utf8')) ? { bitsmith: true } : none;

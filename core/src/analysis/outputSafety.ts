@@ -334,7 +334,7 @@ const KIND_TEXT: Record<string, string> = {
 
 function exampleName(keyword: string, kind: string): string {
   if (keyword === 'export') return kind === 'llama_quantize' ? 'quantize.sh' : 'recipe.yaml';
-  return kind === 'gguf' ? 'model.gguf' : 'model.safetensors';
+  return kind === 'imatrix' ? 'imatrix.gguf' : kind === 'gguf' ? 'model.gguf' : 'model.safetensors';
 }
 
 /** The statement as written, to name it in a message. */

@@ -108,8 +108,16 @@ export interface Allocate {
 
 export interface Evaluate {
   stmt: Statement;
-  /** tokens: held-out token ids (a JSON array of arrays) instead of generated sequences. */
-  perplexity?: { samples?: number; length?: number; tokens?: { value: string; span: Span }; stmt: Statement };
+  /** tokens: held-out token ids (a JSON array of arrays) instead of generated sequences;
+   * text: raw text tokenized with the model's tokenizer.json and windowed as llama-perplexity
+   * does (windows of `length` ids, BOS first, the second half of each scored). */
+  perplexity?: {
+    samples?: number;
+    length?: number;
+    tokens?: { value: string; span: Span };
+    text?: { value: string; span: Span };
+    stmt: Statement;
+  };
   klDivergence?: { stmt: Statement };
 }
 
@@ -672,9 +680,26 @@ class Interpreter {
       if (s.keyword.name === 'perplexity') {
         const p: NonNullable<Evaluate['perplexity']> = { stmt: s };
         let args = s.args;
-        if (args[0]?.kind === 'string') {
-          p.tokens = { value: args[0].value, span: args[0] };
+        const a0 = args[0];
+        if (a0?.kind === 'string') {
+          p.tokens = { value: a0.value, span: a0 };
           args = args.slice(1);
+        } else if (a0?.kind === 'ident' && (a0.name === 'text' || a0.name === 'tokens')) {
+          const f = args[1];
+          if (f?.kind === 'string') {
+            p[a0.name] = { value: f.value, span: f };
+            args = args.slice(2);
+          } else {
+            this.report(
+              diag(
+                f ? 'recipe/bad-value' : 'recipe/missing-argument',
+                'error',
+                f ?? a0,
+                `'perplexity ${a0.name}' needs a file in quotes: perplexity ${a0.name} "${a0.name === 'text' ? 'wiki.test.raw' : 'heldout.json'}"`,
+              ),
+            );
+            args = args.slice(f ? 2 : 1);
+          }
         }
         this.options(args, ['samples', 'length'], (n, v) => {
           if (n === 'samples') p.samples = v as number;

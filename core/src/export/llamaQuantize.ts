@@ -200,7 +200,11 @@ export function llamaQuantizeCommand(
   if (model.format === 'gguf' && plan.tensors.some((t) => /^(Q|IQ|TQ)\d/i.test(t.tensor.dtype)))
     args.push('--allow-requantize');
   const cal = recipe.calibration;
-  if (cal?.kind !== 'imatrix' || !cal.path) {
+  // The imatrix llama-quantize reads: the calibration's file, or the one output imatrix
+  // writes from a forward-pass calibration.
+  const written = cal && cal.kind !== 'imatrix' ? recipe.outputs.find((o) => o.kind === 'imatrix') : undefined;
+  const imatrixFile = cal?.kind === 'imatrix' && cal.path ? cal.path.value : written?.path.value;
+  if (!imatrixFile) {
     const refused = chosen.filter(
       (c) => NEEDS_IMATRIX.has(c.type) && !(c.type === 'iq1_m' && (c === embd || c === output)),
     );
@@ -209,10 +213,10 @@ export function llamaQuantizeCommand(
         { tensor: { name: refused[0].gguf } } as TensorPlan,
         undefined,
         undefined,
-        `llama-quantize refuses ${[...new Set(refused.map((c) => c.type))].join(', ')} without --imatrix (give the recipe calibration imatrix "file")`,
+        `llama-quantize refuses ${[...new Set(refused.map((c) => c.type))].join(', ')} without --imatrix (give the recipe calibration imatrix "file", or output imatrix "file" with a calibration)`,
       );
   }
-  if (cal?.kind === 'imatrix' && cal.path) args.push(`--imatrix ${sh(cal.path.value)}`);
+  if (imatrixFile) args.push(`--imatrix ${sh(imatrixFile)}`);
 
   const issueList = [...issues.values()];
   const lines: string[] = [];

@@ -53,7 +53,7 @@ export const TOP_KEYWORDS: readonly KeywordDoc[] = [
   {
     name: 'output',
     doc: 'Where to write the quantized model.',
-    usage: 'output ${1|fake,gguf,compressed_tensors|} "${2:path}"',
+    usage: 'output ${1|fake,gguf,compressed_tensors,imatrix|} "${2:path}"',
   },
   {
     name: 'export',
@@ -121,15 +121,23 @@ export const ALLOCATE_KEYWORDS: readonly KeywordDoc[] = [
 export const EVALUATE_KEYWORDS: readonly KeywordDoc[] = [
   {
     name: 'perplexity',
-    doc: 'Perplexity of the original and quantized models on held-out sequences: generated (another seed than calibration\'s), or from a JSON file of token-id arrays given first: perplexity "heldout.json".',
-    usage: 'perplexity samples ${1:16} length ${2:256}',
+    doc: 'Perplexity of the original and quantized models on held-out sequences, with llama-perplexity --kl-divergence\'s statistics: generated sequences (another seed than calibration\'s); `perplexity text "wiki.test.raw"`, raw text tokenized with the model\'s tokenizer.json and windowed as llama-perplexity does (windows of `length` ids, default 512, BOS first, the second half of each scored: figures comparable with llama-perplexity -c length); or `perplexity tokens "heldout.json"` (token-id arrays).',
+    usage: 'perplexity ${1|text "wiki.test.raw",samples 16 length 256|}',
   },
   {
     name: 'kl_divergence',
-    doc: 'KL divergence of next-token distributions, original vs quantized (mean and p99).',
+    doc: 'KL divergence of next-token distributions, original vs quantized: mean ± uncertainty, median, percentiles (90/95/99/99.9), max and min; Δp of the reference token; same top token.',
     usage: 'kl_divergence',
   },
 ];
+
+/** Hover/completion text of the words after `perplexity`. */
+export const PERPLEXITY_OPTION_DOCS: Record<string, string> = {
+  text: "Raw text (wikitext's wiki.test.raw, ...) tokenized with the model's tokenizer.json: BOS and the whole text as one id stream, cut into windows of `length` ids (no remainder), each window's first id replaced by BOS, only the predictions of its second half scored, as llama-perplexity does. `samples N` keeps the first N windows (--chunks).",
+  tokens: 'A JSON file of token-id arrays (`[[1, 403, 9], ...]`), every position scored.',
+  samples: "Sequences (perplexity text: windows, llama-perplexity's --chunks).",
+  length: "Tokens per sequence (perplexity text: the window, llama-perplexity's -c; default 512).",
+};
 
 export const CALIBRATION_KINDS = ['imatrix', 'text', 'tokens', 'generated'] as const;
 export const CALIBRATION_OPTIONS = ['samples', 'length', 'seed', 'sequential'] as const;
@@ -143,7 +151,7 @@ export const CALIBRATION_OPTION_DOCS: Record<string, string> = {
   sequential:
     "`true` (default): layer l + 1 is calibrated on the outputs of the already-quantized layer l (GPTQModel's true-sequential, llm-compressor's sequential pipeline), so each layer corrects the error of those before it. `false`: every layer is calibrated on the original model's activations (one whole-model pass).",
 };
-export const OUTPUT_KINDS = ['fake', 'gguf', 'compressed_tensors'] as const;
+export const OUTPUT_KINDS = ['fake', 'gguf', 'compressed_tensors', 'imatrix'] as const;
 export const EXPORT_KINDS = ['llm_compressor', 'llama_quantize'] as const;
 export const BUDGET_UNITS = ['bpw', 'B', 'KB', 'MB', 'GB', 'TB', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
 export const ALLOCATE_METRICS = ['weight', 'output', 'kld'] as const;

@@ -28,6 +28,8 @@ export interface ImatrixHeader {
   path: string;
   format: 'gguf' | 'dat';
   entries: ImatrixEntryInfo[];
+  /** The dataset name (legacy trailer) or the first of imatrix.datasets (GGUF), when present. */
+  dataset?: string;
 }
 
 export type ImatrixErrorCode = 'calibration/not-found' | 'calibration/unreadable' | 'calibration/bad-imatrix';
@@ -105,16 +107,18 @@ function readLegacy(f: OpenFile, file: string): ImatrixHeader {
     pos += 4 * nval;
     entries.push({ name, nIn: nval, nMat: 1 });
   }
+  let dataset: string | undefined;
   if (left() > 0) {
     i32('the chunk count after the entries');
     if (left() > 0) {
       const len = i32('the dataset name length');
       if (len < 0 || len > left()) throw bad(`dataset name length ${len} does not fit the ${left()} bytes left`);
+      dataset = readExact(f, pos, len, 'the dataset name').toString('utf8');
       pos += len;
       if (left() > 0) throw bad(`${left()} unexpected bytes after the dataset name`);
     }
   }
-  return { path: file, format: 'dat', entries };
+  return { path: file, format: 'dat', entries, ...(dataset !== undefined ? { dataset } : {}) };
 }
 
 function readGgufImatrix(file: string): ImatrixHeader {
@@ -161,5 +165,7 @@ function readGgufImatrix(file: string): ImatrixHeader {
     if (counts.elements !== nMat) throw bad(`${name}.counts has ${counts.elements} values for ${nMat} matrices`, name);
     entries.push({ name, nIn, nMat });
   }
-  return { path: file, format: 'gguf', entries };
+  const ds = h.metadata['imatrix.datasets'];
+  const dataset = Array.isArray(ds) && typeof ds[0] === 'string' ? ds[0] : undefined;
+  return { path: file, format: 'gguf', entries, ...(dataset !== undefined ? { dataset } : {}) };
 }

@@ -291,43 +291,31 @@ void layerOverStates(const LlamaConfig& c, const LayerWeights& w, int64_t layer,
 }
 
 Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, const Sequences& seqs,
-                    const std::atomic<bool>* cancel) {
+                    const std::atomic<bool>* cancel, int64_t scoreFrom) {
   const int64_t V = original.config().vocab;
   if (quantized.config().vocab != V)
     throw ModelError("run/internal", "evaluate: the two models have different vocabularies");
-  Evaluation e;
   // Per sequence, then combined in sequence order: the same figures whatever the threads.
-  struct Part {
-    std::vector<double> kls;
-    double nllO = 0, nllQ = 0;
-    int64_t agree = 0;
-    bool used = false;
-  };
-  std::vector<Part> parts(seqs.size());
+  std::vector<std::vector<PositionScore>> parts(seqs.size());
   auto one = [&](size_t si, bool serial) {
     const auto& s = seqs[si];
-    Part& pt = parts[si];
     checkCancel(cancel);
     const int64_t T = int64_t(s.size());
-    if (T < 2) return;
-    pt.used = true;
-    std::vector<double>& kls = pt.kls;
-    double& nllO = pt.nllO;
-    double& nllQ = pt.nllQ;
-    int64_t& agree = pt.agree;
+    if (T < 2 || scoreFrom >= T - 1) return;
     std::vector<float> lo(size_t(T * V)), lq(size_t(T * V));
     KVCache c1 = original.newCache(T), c2 = quantized.newCache(T);
     original.forward(s.data(), T, c1, lo.data(), true, nullptr, serial);
     quantized.forward(s.data(), T, c2, lq.data(), true, nullptr, serial);
     std::vector<float> p(static_cast<size_t>(V)), q(static_cast<size_t>(V));
-    for (int64_t t = 0; t + 1 < T; t++) {
+    for (int64_t t = std::max<int64_t>(0, scoreFrom); t + 1 < T; t++) {
       const float* a = &lo[size_t(t * V)];
       const float* b = &lq[size_t(t * V)];
       linalg::logSoftmax(a, p.data(), V);
       linalg::logSoftmax(b, q.data(), V);
       const int32_t next = s[size_t(t + 1)];
-      nllO -= p[size_t(next)];
-      nllQ -= q[size_t(next)];
+      PositionScore sc;
+      sc.nllA = -double(p[size_t(next)]);
+      sc.nllB = -double(q[size_t(next)]);
       double kl = 0;
       int64_t ia = 0, ib = 0;
       for (int64_t i = 0; i < V; i++) {
@@ -335,8 +323,9 @@ Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, con
         if (a[i] > a[ia]) ia = i;
         if (b[i] > b[ib]) ib = i;
       }
-      kls.push_back(std::max(0.0, kl));
-      agree += ia == ib;
+      sc.kl = std::max(0.0, kl);
+      sc.sameTop = ia == ib;
+      parts[si].push_back(sc);
     }
   };
   ThreadPool* pool = original.pool();
@@ -350,34 +339,17 @@ Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, con
   } else {
     for (size_t i = 0; i < seqs.size(); i++) one(i, false);
   }
-  std::vector<double> kls;
-  double nllO = 0, nllQ = 0;
-  int64_t agree = 0;
-  for (const Part& p : parts) {
-    if (!p.used) continue;
+  Evaluation e;
+  std::vector<PositionScore> all;
+  for (const auto& p : parts) {
+    if (p.empty()) continue;
     e.sequences++;
-    kls.insert(kls.end(), p.kls.begin(), p.kls.end());
-    nllO += p.nllO;
-    nllQ += p.nllQ;
-    agree += p.agree;
+    all.insert(all.end(), p.begin(), p.end());
   }
-  e.tokens = int64_t(kls.size());
-  if (e.tokens == 0)
+  if (all.empty())
     throw ModelError("evaluate/no-data",
                      "evaluation needs at least one sequence of 2 or more tokens");
-  e.nllOriginal = nllO / double(e.tokens);
-  e.nllQuantized = nllQ / double(e.tokens);
-  e.perplexityOriginal = std::exp(e.nllOriginal);
-  e.perplexityQuantized = std::exp(e.nllQuantized);
-  double sum = 0;
-  for (double k : kls) sum += k;
-  e.klMean = sum / double(e.tokens);
-  std::sort(kls.begin(), kls.end());
-  // p99 by nearest rank: the smallest value with at least 99% of positions at or below it.
-  const size_t rank = size_t(std::ceil(0.99 * double(kls.size())));
-  e.klP99 = kls[std::min(kls.size() - 1, rank == 0 ? 0 : rank - 1)];
-  e.klMax = kls.back();
-  e.top1Agreement = double(agree) / double(e.tokens);
+  e.stats = summarize(all);
   return e;
 }
 

@@ -10,7 +10,7 @@
 //    |x| per input channel (method awq's activation statistic);
 //  - evaluation: the original and a fake-quantized model on held-out sequences:
 //    perplexity of both, KL(original || quantized) of the next-token distributions per
-//    position (mean, p99, max) and top-1 agreement.
+//    position and the other figures of llama-perplexity --kl-divergence (eval_stats.h).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "forward/eval_stats.h"
 #include "forward/llama.h"
 
 namespace bitsmith {
@@ -54,6 +55,7 @@ class HessianCollector : public InputObserver {
                    int64_t firstLayer = 0, int64_t layers = -1);
   void onInput(int64_t layer, Site site, const float* x, int64_t t, int64_t n) override;
   std::vector<Hessian>& hessians() { return hs_; }
+  const std::vector<Hessian>& all() const { return hs_; }
   /** Adds another collector's sums (same model). */
   void merge(const HessianCollector& o);
   /** Completes the Hessians: onInput accumulates the upper triangles only; this mirrors
@@ -118,15 +120,14 @@ void layerOverStates(const LlamaConfig& c, const LayerWeights& w, int64_t layer,
                      const std::function<void(size_t)>& onSequence);
 
 struct Evaluation {
-  int64_t sequences = 0, tokens = 0;  // tokens: predicted positions (length - 1 per sequence)
-  double nllOriginal = 0, nllQuantized = 0;                // mean next-token NLL (nats)
-  double perplexityOriginal = 0, perplexityQuantized = 0;  // exp(mean NLL)
-  double klMean = 0, klP99 = 0, klMax = 0;                 // KL(original || quantized), nats
-  double top1Agreement = 0;  // fraction of positions with equal argmax
+  int64_t sequences = 0;  // sequences with a scored position
+  EvalStats stats;        // the figures (forward/eval_stats.h); stats.tokens: scored positions
 };
 
+/** Whole-model reference of the streamed evaluation (run/eval_stream.h): scores the
+ *  predictions of positions scoreFrom .. len - 2 of each sequence. */
 Evaluation evaluate(const LlamaModel& original, const LlamaModel& quantized, const Sequences& seqs,
-                    const std::atomic<bool>* cancel = nullptr);
+                    const std::atomic<bool>* cancel = nullptr, int64_t scoreFrom = 0);
 
 }  // namespace forward
 }  // namespace bitsmith

@@ -12,8 +12,9 @@
 //   sequences(path, {kind: 'generated' | 'tokens', samples, length, seed, file}) -> number[][]
 //   calibrate(path, sequences, {reference = false}) -> [{layer, site, n, tokens, tensors, h:
 //   Float64Array}] inputs(path, tokens) -> [{layer, site, n, t, x: Float32Array}]  every linear
-//   layer's input evaluate(originalPath, quantizedPath, sequences) -> {sequences, tokens,
-//   perplexity..., kl...} bench(path, sequences, {hessians = true, mode = 'batched' |
+//   layer's input evaluate(originalPath, quantizedPath, sequences, {scoreFrom}) -> the
+//   evaluation event's figures; summarize({nllA, nllB, kl, sameTop}) -> the same from
+//   per-position scores; bench(path, sequences, {hessians = true, mode = 'batched' |
 //   'incremental'}) -> {seconds, cpuSeconds, tokens, loadSeconds, threads}
 //     batched: one forward call per sequence (with Hessian collection unless hessians is
 //     false); incremental: one token per call with the KV cache and next-token logits.
@@ -328,19 +329,14 @@ Napi::Value Inputs(const Napi::CallbackInfo& info) {
   }
 }
 
-Napi::Object evaluationValue(Napi::Env env, const Evaluation& e) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("sequences", Napi::Number::New(env, double(e.sequences)));
-  o.Set("tokens", Napi::Number::New(env, double(e.tokens)));
-  o.Set("nllOriginal", e.nllOriginal);
-  o.Set("nllQuantized", e.nllQuantized);
-  o.Set("perplexityOriginal", e.perplexityOriginal);
-  o.Set("perplexityQuantized", e.perplexityQuantized);
-  o.Set("klMean", e.klMean);
-  o.Set("klP99", e.klP99);
-  o.Set("klMax", e.klMax);
-  o.Set("top1Agreement", e.top1Agreement);
-  return o;
+// The figures as the run's evaluation event carries them (forward/eval_stats.h).
+Napi::Value evaluationValue(Napi::Env env, const Evaluation& e) {
+  json::Value v = json::Value::object();
+  v.set("sequences", json::Value::of(e.sequences));
+  setEvaluationFields(v, e.stats);
+  Napi::Object JSON = env.Global().Get("JSON").As<Napi::Object>();
+  return JSON.Get("parse").As<Napi::Function>().Call(JSON,
+                                                     {Napi::String::New(env, json::stringify(v))});
 }
 
 Napi::Value Evaluate(const Napi::CallbackInfo& info) {
@@ -352,7 +348,8 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     ThreadPool& pool = poolFor(int(num(o, "threads", 0)));
     Loaded la = load(a, &pool);
     Loaded lb = load(b.empty() ? a : b, &pool);
-    return evaluationValue(env, evaluate(*la.llama, *lb.llama, s));
+    return evaluationValue(
+        env, evaluate(*la.llama, *lb.llama, s, nullptr, int64_t(num(o, "scoreFrom", 0))));
   } catch (const ModelError& e) {
     rethrow(env, e);
   }
@@ -409,6 +406,34 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
   }
 }
 
+// summarize({nllA, nllB, kl, sameTop}: number arrays) -> the evaluation's figures, for
+// tests of the statistics against an independent implementation.
+Napi::Value Summarize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = opts(info, 0);
+  auto arr = [&](const char* k) {
+    Napi::Value v = o.Get(k);
+    if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(k) + " must be an array");
+    Napi::Array a = v.As<Napi::Array>();
+    std::vector<double> out(a.Length());
+    for (uint32_t i = 0; i < a.Length(); i++) out[i] = a.Get(i).ToNumber().DoubleValue();
+    return out;
+  };
+  const std::vector<double> a = arr("nllA"), b = arr("nllB"), k = arr("kl"), t = arr("sameTop");
+  if (b.size() != a.size() || k.size() != a.size() || t.size() != a.size())
+    throw Napi::TypeError::New(env, "nllA, nllB, kl and sameTop must have the same length");
+  std::vector<PositionScore> scores(a.size());
+  for (size_t i = 0; i < a.size(); i++) scores[i] = {a[i], b[i], k[i], t[i] != 0};
+  try {
+    Evaluation e;
+    e.sequences = 1;
+    e.stats = summarize(scores);
+    return evaluationValue(env, e);
+  } catch (const ModelError& e) {
+    rethrow(env, e);
+  }
+}
+
 }  // namespace
 
 void RegisterForward(Napi::Env env, Napi::Object exports) {
@@ -421,6 +446,7 @@ void RegisterForward(Napi::Env env, Napi::Object exports) {
   o.Set("calibrate", Napi::Function::New(env, Calibrate, "calibrate"));
   o.Set("inputs", Napi::Function::New(env, Inputs, "inputs"));
   o.Set("evaluate", Napi::Function::New(env, Evaluate, "evaluate"));
+  o.Set("summarize", Napi::Function::New(env, Summarize, "summarize"));
   o.Set("bench", Napi::Function::New(env, Bench, "bench"));
   exports.Set("forward", o);
 }

@@ -218,6 +218,9 @@ SequenceSource parseSource(Napi::Env env, const Napi::Object& job, const char* k
   src.samples = intField(env, o, "samples", 0, where);
   src.length = intField(env, o, "length", 0, where);
   src.seed = uint64_t(intField(env, o, "seed", 0, where));
+  src.scoreFrom = intField(env, o, "scoreFrom", 0, where);
+  if (src.scoreFrom < 0)
+    throw Napi::TypeError::New(env, where + ".scoreFrom must be a non-negative integer");
   return src;
 }
 
@@ -422,7 +425,43 @@ Job parseJob(Napi::Env env, const Napi::Value& v) {
   job.calibration = parseSource(env, o, "calibration");
   job.evaluate = parseSource(env, o, "evaluate");
   job.imatrix = parseImatrix(env, o);
+  Napi::Value io = field(o, "imatrixOutput");
+  if (isSet(io)) {
+    // {path, format: 'gguf' | 'dat', replaces?, tensors: {"<model tensor>": "<llama.cpp name>"},
+    //  dataset, chunkSize, version}
+    if (!io.IsObject()) throw Napi::TypeError::New(env, "job.imatrixOutput must be an object");
+    Napi::Object oo = io.As<Napi::Object>();
+    ImatrixOutputJob& out = job.imatrixOutput;
+    out.path = strField(env, oo, "path", "", "job.imatrixOutput");
+    if (out.path.empty()) throw Napi::TypeError::New(env, "job.imatrixOutput.path is required");
+    out.format = strField(env, oo, "format", "gguf", "job.imatrixOutput");
+    if (out.format != "gguf" && out.format != "dat")
+      throw Napi::TypeError::New(env, "job.imatrixOutput.format must be 'gguf' or 'dat'");
+    out.replace = parseReplace(env, oo, "job.imatrixOutput");
+    out.dataset = strField(env, oo, "dataset", "", "job.imatrixOutput");
+    out.version = strField(env, oo, "version", "", "job.imatrixOutput");
+    out.chunkSize = intField(env, oo, "chunkSize", 0, "job.imatrixOutput");
+    Napi::Value tv = field(oo, "tensors");
+    if (!tv.IsObject())
+      throw Napi::TypeError::New(env, "job.imatrixOutput.tensors must be an object");
+    Napi::Object to = tv.As<Napi::Object>();
+    Napi::Array keys = to.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); i++) {
+      const std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+      Napi::Value v = to.Get(k);
+      if (!v.IsString())
+        throw Napi::TypeError::New(env,
+                                   "job.imatrixOutput.tensors[\"" + k + "\"] must be a string");
+      out.names[k] = v.As<Napi::String>().Utf8Value();
+    }
+    if (out.names.empty())
+      throw Napi::TypeError::New(env, "job.imatrixOutput.tensors names no weight");
+  }
   job.sequential = boolField(env, o, "sequential", true, "job");
+  if (job.imatrixOutput.enabled() && !job.calibration.enabled())
+    throw Napi::TypeError::New(env,
+                               "job.imatrixOutput needs job.calibration (the forward pass collects "
+                               "the statistics)");
   job.activationsBf16Above = intField(env, o, "activationsBf16Above", -1, "job", -1);
   job.logitsCacheDir = strField(env, o, "logitsCache", "", "job");
   return job;

@@ -33,15 +33,15 @@ struct Online {
   int64_t ia = 0, ib = 0;
 };
 
-// Final RMSNorm of the positions that predict a next token (all but each sequence's last).
+// Final RMSNorm of the scored positions (from scoreFrom to each sequence's last but one).
 std::vector<float> finalStates(const std::vector<std::vector<float>>& xs,
                                const forward::Sequences& seqs, const std::vector<float>& norm,
-                               const forward::LlamaConfig& fc) {
+                               const forward::LlamaConfig& fc, int64_t scoreFrom) {
   const int64_t D = fc.dim;
   std::vector<float> out;
   for (size_t s = 0; s < seqs.size(); s++) {
     const int64_t T = int64_t(seqs[s].size());
-    for (int64_t t = 0; t + 1 < T; t++) {
+    for (int64_t t = scoreFrom; t + 1 < T; t++) {
       const size_t o = out.size();
       out.resize(o + size_t(D));
       linalg::rmsNorm(&xs[s][size_t(t * D)], norm.data(), &out[o], D, float(fc.normEps));
@@ -56,19 +56,20 @@ Evaluation evaluateHead(const Model& model, const forward::LlamaConfig& fc,
                         const forward::Sequences& seqs, const std::vector<std::vector<float>>* xo,
                         const std::vector<std::vector<float>>& xq, const HeadRows& quantizedHead,
                         LogitsCache& cache, ThreadPool& pool, RunEvents& events, double f0,
-                        double f1) {
+                        double f1, int64_t scoreFrom) {
   const int64_t D = fc.dim, V = fc.vocab;
   std::vector<int32_t> targets;
   for (const auto& s : seqs)
-    for (size_t t = 1; t < s.size(); t++) targets.push_back(s[t]);
+    for (size_t t = size_t(scoreFrom) + 1; t < s.size(); t++) targets.push_back(s[t]);
   const int64_t P = int64_t(targets.size());
   if (P == 0)
     throw ModelError("evaluate/no-data",
-                     "evaluation needs at least one sequence of 2 or more tokens");
+                     "evaluation needs at least one sequence with a scored position (" +
+                         std::to_string(scoreFrom + 2) + " or more tokens)");
   const std::vector<float> norm =
       forward::readTensorF32(model, nullptr, "model.norm.weight", {D}, &pool);
-  std::vector<float> ho, hq = finalStates(xq, seqs, norm, fc);
-  if (xo) ho = finalStates(*xo, seqs, norm, fc);
+  std::vector<float> ho, hq = finalStates(xq, seqs, norm, fc, scoreFrom);
+  if (xo) ho = finalStates(*xo, seqs, norm, fc, scoreFrom);
   const std::string headName = forward::headTensorName(fc);
   const TensorRef* head = model.find(headName);
   if (!head || head->shape != std::vector<int64_t>{V, D})
@@ -141,33 +142,21 @@ Evaluation evaluateHead(const Model& model, const forward::LlamaConfig& fc,
                     f0 + (f1 - f0) * double(c + 1) / double(chunks));
   }
   if (xo) cache.commit();
-  Evaluation e;
-  std::vector<double> kls(static_cast<size_t>(P));
-  double nllO = 0, nllQ = 0, sum = 0;
-  int64_t agree = 0;
+  // Each position's figures are exact: the log-sum-exps are complete after the last chunk.
+  std::vector<forward::PositionScore> scores(static_cast<size_t>(P));
   for (int64_t p = 0; p < P; p++) {
     const Online& o = on[size_t(p)];
     const double lseA = o.mA + std::log(o.sA), lseB = o.mB + std::log(o.sB);
-    nllO += lseA - o.at;
-    nllQ += lseB - o.bt;
-    const double kl = std::max(0.0, o.wA / o.sA - lseA + lseB);
-    kls[size_t(p)] = kl;
-    sum += kl;
-    agree += o.ia == o.ib;
+    forward::PositionScore& sc = scores[size_t(p)];
+    sc.nllA = lseA - o.at;
+    sc.nllB = lseB - o.bt;
+    sc.kl = std::max(0.0, o.wA / o.sA - lseA + lseB);
+    sc.sameTop = o.ia == o.ib;
   }
+  Evaluation e;
   for (const auto& s : seqs)
-    if (s.size() >= 2) e.sequences++;
-  e.tokens = P;
-  e.nllOriginal = nllO / double(P);
-  e.nllQuantized = nllQ / double(P);
-  e.perplexityOriginal = std::exp(e.nllOriginal);
-  e.perplexityQuantized = std::exp(e.nllQuantized);
-  e.klMean = sum / double(P);
-  std::sort(kls.begin(), kls.end());
-  const size_t rank = size_t(std::ceil(0.99 * double(kls.size())));
-  e.klP99 = kls[std::min(kls.size() - 1, rank == 0 ? 0 : rank - 1)];
-  e.klMax = kls.back();
-  e.top1Agreement = double(agree) / double(P);
+    if (int64_t(s.size()) >= scoreFrom + 2) e.sequences++;
+  e.stats = forward::summarize(scores);
   return e;
 }
 

@@ -3,7 +3,8 @@
 // (never the whole [positions, vocab] logits). Per position, online over the chunks: the
 // running max and sum of exp for each model's log-sum-exp, the sum of exp(a_i - m)(a_i - b_i)
 // for KL(original || quantized) = sum p_i (a_i - b_i) - lse_a + lse_b, the target's logits
-// and both argmaxes. The original's logits come from the cache when it has them.
+// and both argmaxes; after the last chunk each position's score is exact, and the figures
+// are forward/eval_stats.h's. The original's logits come from the cache when it has them.
 #pragma once
 #include <functional>
 #include <vector>
@@ -25,14 +26,15 @@ using HeadRows = std::function<void(int64_t v0, int64_t v1, float* out)>;
 int64_t headChunk(int64_t positions, int64_t vocab);
 
 /** xo: the original model's final hidden states per sequence (null: the cache has its
- *  logits); xq: the quantized model's. quantizedNorm: the final norm weight the quantized
- *  model uses (null: the original's). fraction0/1: the span of the run's progress. */
+ *  logits); xq: the quantized model's. fraction0/1: the span of the run's progress.
+ *  scoreFrom: the first position whose prediction is scored in each sequence (0: all;
+ *  llama-perplexity scores from n_ctx / 2). */
 forward::Evaluation evaluateHead(const Model& model, const forward::LlamaConfig& fc,
                                  const forward::Sequences& seqs,
                                  const std::vector<std::vector<float>>* xo,
                                  const std::vector<std::vector<float>>& xq,
                                  const HeadRows& quantizedHead, LogitsCache& cache,
                                  ThreadPool& pool, RunEvents& events, double fraction0,
-                                 double fraction1);
+                                 double fraction1, int64_t scoreFrom = 0);
 
 }  // namespace bitsmith

@@ -11,6 +11,7 @@
 #include "quant/awq.h"
 #include "quant/gptq.h"
 #include "quant/quantize.h"
+#include "run/imatrix_out.h"
 #include "run/importance.h"
 #include "run/method.h"
 
@@ -39,6 +40,10 @@ struct SequenceSource {
   std::vector<std::vector<int32_t>> sequences;  // text: the tokenized windows
   int64_t samples = 0, length = 0;
   uint64_t seed = 0;
+  // evaluate: the first position whose next-token prediction is scored in each sequence
+  // (0: every position; perplexity text: length / 2, as llama-perplexity scores only the
+  // second half of each window).
+  int64_t scoreFrom = 0;
   bool enabled() const { return !kind.empty(); }
 };
 
@@ -75,7 +80,7 @@ struct Job {
   // no forward pass, no gptq); see run/importance.h.
   ImatrixSource imatrix;
   // evaluate: the original and the fake-quantized model on these held-out sequences
-  // (perplexity of both, KL divergence mean/p99/max, top-1 agreement).
+  // (perplexity of both, KL divergence, Δp, same top token: forward/eval_stats.h).
   SequenceSource evaluate;
   // The layer-streamed pipeline (run/layer_pipeline.h): whether layer l + 1 is calibrated on
   // the outputs of the already-quantized layer l (true: GPTQModel's true-sequential,
@@ -88,6 +93,9 @@ struct Job {
   // evaluate: a folder where the original model's log-probabilities on the evaluation set
   // are cached between runs (run/logits_cache.h); empty: not cached.
   std::string logitsCacheDir;
+  // output imatrix "file": the calibration's per-column sums of squares in llama.cpp's
+  // imatrix layout (run/imatrix_out.h).
+  ImatrixOutputJob imatrixOutput;
 };
 
 }  // namespace bitsmith

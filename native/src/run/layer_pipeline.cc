@@ -177,6 +177,8 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
   const auto tc = std::chrono::steady_clock::now();
   Sequences cal, evs;
   if (calibrate) cal = loadSequences(job.calibration, model, fc, pool, events, "calibration");
+  if (calibrate) outputs.openImatrix(job, int64_t(cal.size()));
+  ImatrixSink* imatrixOut = outputs.imatrix();
   if (evaluate) evs = loadSequences(job.evaluate, model, fc, pool, events, "evaluation");
   events.checkCancel();
   // Above the threshold (f32 bytes, with the sequential pass's copy) the calibration states
@@ -249,9 +251,11 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
   if (calibrate) xs = forward::SequenceStates(embedAll(model, fc, cal), bf16States);
   if (evaluate) {
     int64_t positions = 0;
-    for (const auto& s : evs) positions += std::max<int64_t>(0, int64_t(s.size()) - 1);
+    for (const auto& s : evs)
+      positions += std::max<int64_t>(0, int64_t(s.size()) - 1 - job.evaluate.scoreFrom);
     cache = std::make_unique<LogitsCache>(job.logitsCacheDir, model, evs, positions, fc.vocab,
-                                          headChunk(std::max<int64_t>(1, positions), fc.vocab));
+                                          headChunk(std::max<int64_t>(1, positions), fc.vocab),
+                                          job.evaluate.scoreFrom);
     if (!cache->hit()) eo = embedAll(model, fc, evs);
     eq.resize(evs.size());
     for (size_t s = 0; s < evs.size(); s++) {
@@ -285,7 +289,7 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
             fraction(1.0 + double(l) + 0.4 * double(done) / double(seqCount)));
       };
       if (calibrate) {
-        if (layerQuantized)
+        if (layerQuantized || imatrixOut)
           hc = std::make_unique<forward::HessianCollector>(fc, &pool, linalg::Path::Auto, l, 1);
         if (sequential && layerQuantized) {
           forward::SequenceStates copy = xs;  // the Hessians' pass; the quantized layer makes
@@ -301,6 +305,7 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
         forward::layerOverSequences(fc, w, l, eq, nullptr, &pool, onSeq);
     }
     if (hc) {
+      if (imatrixOut) imatrixOut->addLayer(*hc);
       if (hooks.onLayerCalibrated) hooks.onLayerCalibrated(l, *hc);
     }
     // The layer's importance and awq scales.
@@ -398,20 +403,13 @@ void runLayerPipeline(const Job& job, const Model& model, const forward::LlamaCo
   const forward::Evaluation e = evaluateHead(
       model, fc, evs, needOriginalEval ? &eo : nullptr, eq,
       [&](int64_t v0, int64_t v1, float* out) { headQ.rows(v0, v1, out); }, *cache, pool, events,
-      fraction(double(L) + 1.0), 1.0);
+      fraction(double(L) + 1.0), 1.0, job.evaluate.scoreFrom);
   Value ev = Value::object();
   ev.set("type", Value::of("evaluation"));
   ev.set("source", sourceValue(job.evaluate, evs));
   ev.set("sequences", Value::of(e.sequences));
-  ev.set("tokens", Value::of(e.tokens));
-  ev.set("perplexityOriginal", Value::of(e.perplexityOriginal));
-  ev.set("perplexityQuantized", Value::of(e.perplexityQuantized));
-  ev.set("nllOriginal", Value::of(e.nllOriginal));
-  ev.set("nllQuantized", Value::of(e.nllQuantized));
-  ev.set("klMean", Value::of(e.klMean));
-  ev.set("klP99", Value::of(e.klP99));
-  ev.set("klMax", Value::of(e.klMax));
-  ev.set("top1Agreement", Value::of(e.top1Agreement));
+  ev.set("scoreFrom", Value::of(job.evaluate.scoreFrom));
+  forward::setEvaluationFields(ev, e.stats);
   ev.set("logitsCache",
          cache->path().empty() ? Value::null() : Value::of(cache->hit() ? "hit" : "written"));
   ev.set("seconds",

@@ -16,6 +16,9 @@ namespace {
 constexpr char kMagic[8] = {'B', 'S', 'L', 'O', 'G', 'I', 'T', '1'};
 constexpr int64_t kHeader = 8 + 4 * 8;
 constexpr int64_t kCompactAbove = int64_t(256) << 20;
+// Beyond this the table is not cached at all (a whole wikitext-2 pass on a 128K vocabulary
+// would write tens of GiB): the run computes the original's logits and evaluates on them in f32.
+constexpr int64_t kCacheAtMost = int64_t(4) << 30;
 
 uint64_t fnv(uint64_t h, const void* p, size_t n) {
   const auto* b = static_cast<const uint8_t*>(p);
@@ -24,7 +27,7 @@ uint64_t fnv(uint64_t h, const void* p, size_t n) {
 }
 
 std::string keyOf(const Model& m, const forward::Sequences& seqs, int64_t positions, int64_t vocab,
-                  int64_t chunk, bool compact) {
+                  int64_t chunk, bool compact, int64_t scoreFrom) {
   uint64_t h = 0xcbf29ce484222325ULL;
   auto add = [&](const std::string& s) { h = fnv(h, s.data(), s.size() + 1); };
   add("bitsmith.logits.1");
@@ -37,7 +40,7 @@ std::string keyOf(const Model& m, const forward::Sequences& seqs, int64_t positi
     add(std::to_string(int64_t(t.time_since_epoch().count())));
   }
   add(std::to_string(positions) + "/" + std::to_string(vocab) + "/" + std::to_string(chunk) + "/" +
-      (compact ? "u16" : "f32"));
+      (compact ? "u16" : "f32") + "/from" + std::to_string(scoreFrom));
   for (const auto& s : seqs) {
     const int64_t n = int64_t(s.size());
     h = fnv(h, &n, sizeof n);
@@ -51,13 +54,14 @@ std::string keyOf(const Model& m, const forward::Sequences& seqs, int64_t positi
 }  // namespace
 
 LogitsCache::LogitsCache(const std::string& dir, const Model& model, const forward::Sequences& seqs,
-                         int64_t positions, int64_t vocab, int64_t chunk)
+                         int64_t positions, int64_t vocab, int64_t chunk, int64_t scoreFrom)
     : positions_(positions), vocab_(vocab), chunk_(chunk) {
   if (dir.empty()) return;
+  if (positions * vocab * 2 > kCacheAtMost) return;
   compact_ = positions * vocab * 4 > kCompactAbove;
-  path_ =
-      (fs::path(dir) / ("logits-" + keyOf(model, seqs, positions, vocab, chunk, compact_) + ".bin"))
-          .string();
+  path_ = (fs::path(dir) /
+           ("logits-" + keyOf(model, seqs, positions, vocab, chunk, compact_, scoreFrom) + ".bin"))
+              .string();
   std::error_code ec;
   const int64_t want =
       kHeader + (compact_ ? positions * vocab * 2 + positions * ((vocab + chunk - 1) / chunk) * 8

@@ -1,12 +1,13 @@
 // The original model's output logits on the evaluation set, cached on disk between runs
 // (allocate's measurement passes and repeated runs evaluate against the same original):
-// keyed by the model files (paths, sizes, mtimes), the evaluation's token ids and the
-// layout; written to a temporary file renamed into place. Laid out by vocabulary chunk
-// ([chunk][position][vocab in the chunk]) so the head's chunked pass reads it in order.
+// keyed by the model files (paths, sizes, mtimes), the evaluation's token ids, the scored
+// positions and the layout; written to a temporary file renamed into place. Laid out by
+// vocabulary chunk ([chunk][position][vocab in the chunk]) so the head's chunked pass reads
+// it in order.
 // Values are f32 when the whole table is small (<= 256 MiB), else 16-bit per value with
 // an affine (min, step) per position and chunk, as llama-perplexity's KL base file stores
 // 16-bit logits: the run that writes the cache evaluates on the same decoded values as the
-// runs that read it.
+// runs that read it. A table over 4 GiB (16-bit) is not cached: no file, f32 values.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -23,7 +24,7 @@ class LogitsCache {
  public:
   /** dir empty: no file (values pass through, f32). */
   LogitsCache(const std::string& dir, const Model& model, const forward::Sequences& seqs,
-              int64_t positions, int64_t vocab, int64_t chunk);
+              int64_t positions, int64_t vocab, int64_t chunk, int64_t scoreFrom = 0);
   ~LogitsCache();
   bool hit() const { return hit_; }
   bool compact() const { return compact_; }

@@ -464,13 +464,21 @@ void Outputs::quantized(size_t index, const TensorRef& ref, const QuantConfig& c
   for (auto& s : sinks_) s->quantized(index, ref, cfg, dequant, stored, pool);
 }
 
+void Outputs::openImatrix(const Job& job, int64_t chunks) {
+  if (job.imatrixOutput.enabled())
+    imatrix_ = std::make_unique<ImatrixSink>(job.imatrixOutput, chunks);
+}
+
 void Outputs::commit(RunEvents& ev) {
   for (auto& s : sinks_) s->finish(ev);
+  if (imatrix_) imatrix_->finish();
   ev.checkCancel();
   // Every destination still as the caller checked it before the first rename, so a refusal
   // never leaves one output replaced and the other not.
   for (const auto& s : sinks_) s->checkDestination();
+  if (imatrix_) imatrix_->checkDestination();
   for (auto& s : sinks_) s->commit();
+  if (imatrix_) imatrix_->commit();
 }
 
 }  // namespace bitsmith

@@ -66,7 +66,7 @@ class OutputSink {
 class Outputs {
  public:
   Outputs(const Job& job, const Model& model, const std::vector<Item>& items);
-  bool any() const { return !sinks_.empty(); }
+  bool any() const { return !sinks_.empty() || imatrix_; }
   bool needsStored() const;
   /** The one sink taking this tensor's row chunks when it is the only sink, else null. */
   RowChunkSink* rowChunks(size_t index);
@@ -77,9 +77,14 @@ class Outputs {
   /** Whether a sink of codes (gguf, compressed_tensors) is open: awq folds into norms. */
   bool storesCodes() const { return storesCodes_; }
   bool hasCompressedTensors() const { return ct_; }
+  /** output imatrix (or null): fed by the layer pipeline, committed with the others. */
+  ImatrixSink* imatrix() { return imatrix_.get(); }
+  /** Creates the imatrix sink once the calibration's sequence count is known. */
+  void openImatrix(const Job& job, int64_t chunks);
 
  private:
   std::vector<std::unique_ptr<OutputSink>> sinks_;
+  std::unique_ptr<ImatrixSink> imatrix_;
   bool storesCodes_ = false, ct_ = false;
 };
 

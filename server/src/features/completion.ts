@@ -23,6 +23,8 @@ import {
   CALIBRATION_OPTION_DOCS,
   CALIBRATION_OPTIONS,
   EVALUATE_KEYWORDS,
+  PERPLEXITY_OPTION_DOCS,
+  pushAll,
   EXPORT_KINDS,
   FORMATS,
   METHOD_BY_NAME,
@@ -87,7 +89,7 @@ export function completion(
   const last = seg[seg.length - 1];
 
   const trigger = options.triggerCharacter;
-  if (last?.kind === 'string') {
+  if (last?.kind === 'string' && (last.terminated === false || last.end === offset)) {
     if (last.terminated !== false) return []; // just after a closing quote
     return stringCompletion(doc, container, seg, last, offset);
   }
@@ -278,13 +280,16 @@ function argumentItems(ctx: Ctx, container: Container, keyword: string, args: To
       if (keyword === 'granularity' && n === 0) return words(ctx, ALLOCATE_GRANULARITIES, V, VALUE_DOCS.granularity);
       return [];
     case 'evaluate':
-      if (keyword === 'perplexity' && (n === 0 || args[n - 1].kind === 'number')) {
+      if (keyword === 'perplexity' && (n === 0 || args[n - 1].kind === 'number' || args[n - 1].kind === 'string')) {
         const used = new Set(args.map((a) => a.text));
-        return words(
+        const items = words(
           ctx,
           ['samples', 'length'].filter((o) => !used.has(o)),
           CompletionItemKind.Property,
+          PERPLEXITY_OPTION_DOCS,
         );
+        if (n === 0) pushAll(items, words(ctx, ['text', 'tokens'], V, PERPLEXITY_OPTION_DOCS));
+        return items;
       }
       return [];
     default:
@@ -383,12 +388,19 @@ function stringCompletion(
   str: Token,
   offset: number,
 ): CompletionItem[] {
-  if (container.kind !== 'top' || seg[0]?.kind !== 'ident') return [];
+  if ((container.kind !== 'top' && container.kind !== 'evaluate') || seg[0]?.kind !== 'ident') return [];
   const keyword = seg[0].text;
   const contentStart = str.start + 1;
   const contentEnd = stringContentEnd(doc.text, offset);
   const typed = doc.text.slice(contentStart, offset);
   const args = seg.slice(1, -1).filter((t) => t.kind !== 'comma');
+  if (container.kind === 'evaluate') {
+    if (!doc.recipePath || keyword !== 'perplexity') return [];
+    if (args.length === 0) return pathItems(doc, typed, contentStart, contentEnd, 'perplexity tokens');
+    if (args.length === 1 && args[0].kind === 'ident' && (args[0].text === 'text' || args[0].text === 'tokens'))
+      return pathItems(doc, typed, contentStart, contentEnd, `perplexity ${args[0].text}`);
+    return [];
+  }
   if (keyword === 'match') return patternItems(doc, { start: contentStart, end: contentEnd });
   if (!doc.recipePath) return [];
   if (keyword === 'model' && args.length === 0) return pathItems(doc, typed, contentStart, contentEnd, 'model');
@@ -434,9 +446,12 @@ const PATH_EXTENSIONS: Readonly<Record<string, readonly string[]>> = {
   'calibration imatrix': ['.imatrix', '.dat', '.gguf'],
   'calibration text': ['.txt', '.md', '.jsonl', '.json'],
   'calibration tokens': ['.json'],
+  'perplexity text': ['.txt', '.raw', '.md', '.jsonl', '.json'],
+  'perplexity tokens': ['.json'],
   'output fake': ['.safetensors'],
   'output gguf': ['.gguf'],
   'output compressed_tensors': [],
+  'output imatrix': ['.gguf', '.dat', '.imatrix'],
   'export llm_compressor': ['.yaml', '.yml'],
   'export llama_quantize': ['.sh'],
 };

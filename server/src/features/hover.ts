@@ -11,6 +11,7 @@ import {
   TOP_KEYWORDS,
   ALLOCATE_KEYWORDS,
   EVALUATE_KEYWORDS,
+  PERPLEXITY_OPTION_DOCS,
   FORMAT_BY_NAME,
   bpwFormula,
   describeForward,
@@ -74,7 +75,9 @@ function markdown(doc: AnalyzedDocument, path: Statement[], argIndex: number | u
     if ((name === 'calibration' || name === 'evaluate') && !arg) {
       const base =
         (keywordHover(TOP_KEYWORDS, name) ?? `**${name}**`) + (name === 'calibration' ? forwardLine(analysis) : '');
-      const memory = estimateRunMemory(analysis, analysis.recipe.threads ?? Math.max(1, os.cpus().length));
+      const memory = estimateRunMemory(analysis, analysis.recipe.threads ?? Math.max(1, os.cpus().length), {
+        recipePath: doc.recipePath,
+      });
       return memory ? `${base}\n\n${memoryHover(memory)}` : base;
     }
     if (name === 'calibration' && arg?.kind === 'ident' && argIndex !== undefined && argIndex > 0)
@@ -112,7 +115,11 @@ function markdown(doc: AnalyzedDocument, path: Statement[], argIndex: number | u
       return `**${name} ${arg.name}**\n\n${VALUE_DOCS[name][arg.name]}`;
     return arg ? undefined : keywordHover(ALLOCATE_KEYWORDS, name);
   }
-  if (path.length === 2 && container === 'evaluate') return arg ? undefined : keywordHover(EVALUATE_KEYWORDS, name);
+  if (path.length === 2 && container === 'evaluate') {
+    if (arg?.kind === 'ident' && name === 'perplexity' && PERPLEXITY_OPTION_DOCS[arg.name])
+      return `**perplexity ${arg.name}**\n\n${PERPLEXITY_OPTION_DOCS[arg.name]}`;
+    return arg ? undefined : keywordHover(EVALUATE_KEYWORDS, name);
+  }
   return undefined;
 }
 

@@ -26,6 +26,8 @@ export const KIND_DOCS: Readonly<Record<string, Readonly<Record<string, string>>
     gguf: 'A llama.cpp-loadable GGUF v3: ggml block types (q4_0, q4_k, ...) as their blocks, kept tensors in f32/f16/bf16, llama.cpp names and metadata (Llama-family models; the tokenizer from tokenizer.json or a GGUF source).',
     compressed_tensors:
       'A folder with safetensors + config.json in the compressed-tensors layout that vLLM and transformers load (int4, int8, fp8_e4m3, nvfp4).',
+    imatrix:
+      "llama.cpp's importance matrix from the calibration (the per-input-column sums of squares of every linear weight's inputs): GGUF (llama-imatrix's current layout) for .gguf, the legacy layout (what llama-quantize of early 2025 reads) for .dat. llama-quantize --imatrix takes it; export llama_quantize references it. Needs calibration generated, tokens or text.",
   },
   export: {
     llm_compressor: 'The same recipe translated to an llm-compressor recipe (.yaml), for runs on GPU clusters.',

@@ -1,7 +1,18 @@
 /// <reference lib="dom" />
-// Entry of the compare webview: two run reports side by side, totals with deltas and a
-// per-tensor table joined by name.
-import { compareTotals, joinReports, type JoinedRow, type TotalsRow } from '../shared/compare';
+// Entry of the compare webview: any number of run reports: one row per run (size and the
+// evaluation's figures, llama-perplexity's), size vs KL drawn across them, then two runs
+// (A and B, chosen here) side by side: totals with deltas and a per-tensor table joined by name.
+import {
+  compareTotals,
+  evaluationSources,
+  joinReports,
+  runRows,
+  type JoinedRow,
+  type RunRow,
+  type TotalsRow,
+} from '../shared/compare';
+import { applyTheme, ChartSlot } from '../shared/charts';
+import { readTheme, onThemeChange } from '../shared/theme';
 import { DataTable, type Column } from '../shared/dataTable';
 import { clear, createNotices, h, showError } from '../shared/dom';
 import {
@@ -17,6 +28,7 @@ import type { CompareState, LoadedReport } from '../shared/messages';
 import { formatLabel, isKept } from '../shared/reportModel';
 import { makeNameFilter } from '../shared/table';
 import { getState, post, serve, setState } from '../shared/vscodeApi';
+import { runLetter } from '../shared/compare';
 
 const root = document.getElementById('app')!;
 let state: CompareState | undefined = getState<CompareState>('compare');
@@ -194,7 +206,7 @@ function columns(): Column<JoinedRow>[] {
   ];
 }
 
-function header(a: LoadedReport, b: LoadedReport): HTMLElement {
+function header(reports: LoadedReport[]): HTMLElement {
   const side = (label: string, r: LoadedReport) =>
     h(
       'div',
@@ -214,7 +226,11 @@ function header(a: LoadedReport, b: LoadedReport): HTMLElement {
       'div',
       { class: 'title-block' },
       h('h1', undefined, 'Compare runs'),
-      h('div', { class: 'sides' }, side('A', a), side('B', b)),
+      h(
+        'div',
+        { class: 'sides' },
+        reports.map((r, i) => side(runLetter(i), r)),
+      ),
     ),
     h(
       'div',
@@ -231,6 +247,16 @@ function header(a: LoadedReport, b: LoadedReport): HTMLElement {
       ),
       h(
         'button',
+        {
+          type: 'button',
+          class: 'button secondary',
+          id: 'export-runs-csv',
+          onclick: () => post({ type: 'exportCsv', what: 'runs' }),
+        },
+        'Export runs CSV',
+      ),
+      h(
+        'button',
         { type: 'button', class: 'button secondary', id: 'export-json', onclick: () => post({ type: 'exportJson' }) },
         'Export JSON',
       ),
@@ -243,10 +269,24 @@ function header(a: LoadedReport, b: LoadedReport): HTMLElement {
   );
 }
 
-function render(a: LoadedReport, b: LoadedReport): void {
-  if (!state || state.fileA !== a.file || state.fileB !== b.file)
-    state = { kind: 'compare', fileA: a.file, fileB: b.file };
+let sizeChart: ChartSlot | undefined;
+let lastRuns: RunRow[] = [];
+
+function render(reports: LoadedReport[]): void {
+  const files = reports.map((r) => r.file);
+  if (!state || !state.files || state.files.join('\n') !== files.join('\n'))
+    state = { kind: 'compare', files, sort: state?.sort, filter: state?.filter };
+  const n = reports.length;
+  const ia = state.a !== undefined && state.a < n ? state.a : 0;
+  let ib = state.b !== undefined && state.b < n ? state.b : Math.min(1, n - 1);
+  if (ib === ia) ib = ia === 0 ? Math.min(1, n - 1) : 0;
+  state = { ...state, a: ia, b: ib };
   setState(state);
+  post({ type: 'comparePair', a: ia, b: ib });
+  const a = reports[ia],
+    b = reports[ib];
+  const runs = runRows(reports);
+  lastRuns = runs;
   const rows = joinReports(a.report, b.report);
   const onlyA = rows.filter((r) => r.status === 'onlyA').length;
   const onlyB = rows.filter((r) => r.status === 'onlyB').length;
@@ -301,9 +341,24 @@ function render(a: LoadedReport, b: LoadedReport): void {
   apply();
 
   const modelsDiffer = a.report.model.path !== b.report.model.path;
+  const pairSelect = (which: 'a' | 'b', value: number) => {
+    const sel = h(
+      'select',
+      { id: `pair-${which}` },
+      reports.map((r, i) => h('option', { value: String(i), selected: i === value }, `${runLetter(i)}: ${title(r)}`)),
+    );
+    sel.addEventListener('change', () => {
+      const v = Number(sel.value);
+      if (which === 'a') save({ a: v, b: v === ib ? ia : ib });
+      else save({ b: v, a: v === ia ? ib : ia });
+      render(reports);
+    });
+    return sel;
+  };
   clear(root);
   root.append(
-    header(a, b),
+    header(reports),
+    runsSection(runs),
     modelsDiffer
       ? h(
           'p',
@@ -314,7 +369,17 @@ function render(a: LoadedReport, b: LoadedReport): void {
     h(
       'section',
       { class: 'summary', 'aria-labelledby': 'totals-h' },
-      h('h2', { id: 'totals-h' }, 'Totals'),
+      h('h2', { id: 'totals-h' }, n > 2 ? 'Two runs side by side' : 'Totals'),
+      n > 2
+        ? h(
+            'div',
+            { class: 'filters' },
+            h('label', { for: 'pair-a' }, 'A'),
+            pairSelect('a', ia),
+            h('label', { for: 'pair-b' }, 'B'),
+            pairSelect('b', ib),
+          )
+        : '',
       totalsTable(compareTotals(a.report, b.report), a, b),
     ),
     h(
@@ -341,10 +406,168 @@ function render(a: LoadedReport, b: LoadedReport): void {
     ),
   );
   notify = createNotices(root);
+  drawSizeChart();
 }
 
+const fixed = (x: number | undefined, d: number) => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d));
+const pm = (x: number | undefined, u: number | undefined, d: number) =>
+  x === undefined ? '—' : u === undefined ? fixed(x, d) : `${fixed(x, d)} ± ${fixed(u, d)}`;
+const pct = (x: number | undefined, u?: number) =>
+  x === undefined ? '—' : u === undefined ? `${fixed(100 * x, 3)}%` : `${fixed(100 * x, 3)} ± ${fixed(100 * u, 3)}%`;
+
+/** Every run: its size and the evaluation's figures (llama-perplexity's), and size vs KL. */
+function runsSection(runs: RunRow[]): HTMLElement {
+  const evaluated = runs.filter((r) => r.klMean !== undefined);
+  const sources = evaluationSources(runs);
+  sizeChart?.destroy();
+  sizeChart = new ChartSlot('size-kl', 'Size vs KL divergence (mean KLD per run)');
+  const axis = h(
+    'select',
+    { id: 'size-axis' },
+    h('option', { value: 'bpw', selected: (state?.sizeAxis ?? 'bpw') === 'bpw' }, 'bits per weight'),
+    h('option', { value: 'bytes', selected: state?.sizeAxis === 'bytes' }, 'bytes'),
+  );
+  axis.addEventListener('change', () => {
+    save({ sizeAxis: axis.value === 'bytes' ? 'bytes' : 'bpw' });
+    drawSizeChart();
+  });
+  const cols: [string, string, (r: RunRow) => string][] = [
+    ['Size', 'Bytes written', (r) => formatBytes(r.bytes)],
+    ['bpw', 'Bits per weight', (r) => formatBpw(r.bpw)],
+    ['PPL(Q)', 'Perplexity of the quantized model ± uncertainty', (r) => pm(r.ppl, r.pplUncertainty, 4)],
+    ['ln(PPL(Q)/PPL(base))', 'Log perplexity ratio ± uncertainty', (r) => pm(r.lnPplRatio, r.lnPplRatioUncertainty, 5)],
+    [
+      'Mean KLD',
+      'KL(original ‖ quantized) per position, mean ± uncertainty (nats)',
+      (r) => pm(r.klMean, r.klUncertainty, 6),
+    ],
+    ['Median KLD', '', (r) => fixed(r.klMedian, 6)],
+    ['99.0% KLD', '', (r) => fixed(r.klP99, 6)],
+    ['Max KLD', '', (r) => fixed(r.klMax, 6)],
+    ['RMS Δp', 'RMS of the change of the reference token probability', (r) => pct(r.deltaPRms)],
+    ['Same top p', 'Share of positions with the same most likely token', (r) => pct(r.sameTop, r.sameTopUncertainty)],
+  ];
+  return h(
+    'section',
+    { class: 'runs', 'aria-labelledby': 'runs-h' },
+    h('h2', { id: 'runs-h' }, `Runs (${runs.length})`),
+    evaluated.length < runs.length
+      ? h(
+          'p',
+          { class: 'muted', id: 'runs-unevaluated' },
+          `${runs.length - evaluated.length} of ${runs.length} runs have no evaluation (add evaluate { perplexity text "…" } to the recipe): their figures show —.`,
+        )
+      : '',
+    sources.length > 1
+      ? h(
+          'p',
+          { class: 'warning-text', role: 'note', id: 'runs-sources' },
+          `The runs were evaluated on different data (${sources.join('; ')}): their figures are not comparable.`,
+        )
+      : '',
+    h(
+      'div',
+      { class: 'table-scroll' },
+      h(
+        'table',
+        { class: 'data-grid', id: 'compare-runs' },
+        h('caption', { class: 'visually-hidden' }, 'Every run: size and the evaluation figures'),
+        h(
+          'thead',
+          undefined,
+          h(
+            'tr',
+            undefined,
+            h('th', { scope: 'col' }, 'Run'),
+            cols.map(([label, tip]) => h('th', { scope: 'col', class: 'numeric', title: tip || undefined }, label)),
+          ),
+        ),
+        h(
+          'tbody',
+          undefined,
+          runs.map((r) =>
+            h(
+              'tr',
+              { 'data-run': String(r.index) },
+              h('th', { scope: 'row', title: r.file }, `${r.letter}: ${r.name}`),
+              cols.map(([label, , f]) => h('td', { class: 'numeric', 'data-col': label }, f(r))),
+            ),
+          ),
+        ),
+      ),
+    ),
+    h('div', { class: 'chart-controls' }, h('label', { for: 'size-axis' }, 'Size axis'), axis),
+    sizeChart.figure,
+  );
+}
+
+function drawSizeChart(): void {
+  if (!sizeChart) return;
+  const theme = readTheme();
+  applyTheme(theme);
+  const bytes = state?.sizeAxis === 'bytes';
+  type P = { x: number; y: number; run: RunRow };
+  const pts: P[] = lastRuns
+    .filter((r) => r.klMean !== undefined)
+    .map((r) => ({ x: bytes ? r.bytes : r.bpw, y: r.klMean!, run: r }))
+    .sort((p, q) => p.x - q.x);
+  if (!pts.length) {
+    sizeChart.empty(
+      'No run has an evaluation: add evaluate { kl_divergence } (or perplexity text "…") to the recipes.',
+    );
+    return;
+  }
+  sizeChart.render<'line', P[]>(
+    {
+      type: 'line',
+      data: {
+        datasets: [
+          {
+            label: 'Mean KLD',
+            data: pts,
+            borderColor: theme.blue,
+            backgroundColor: theme.blue,
+            pointRadius: 5,
+            pointHoverRadius: 7,
+            showLine: pts.length > 1,
+          },
+        ],
+      },
+      options: {
+        parsing: false,
+        scales: {
+          x: {
+            type: 'linear',
+            title: { display: true, text: bytes ? 'Size (bytes written)' : 'Bits per weight (whole model)' },
+            grid: { color: theme.grid },
+          },
+          y: {
+            type: 'linear',
+            title: { display: true, text: 'Mean KL divergence (nats)' },
+            grid: { color: theme.grid },
+          },
+        },
+        plugins: {
+          legend: { display: false },
+          tooltip: {
+            callbacks: {
+              label: (item) => {
+                const p = item.raw as P;
+                return `${p.run.letter}: ${p.run.name}: ${bytes ? formatBytes(p.x) : `${formatBpw(p.x)} bpw`}, KLD ${pm(p.run.klMean, p.run.klUncertainty, 6)}`;
+              },
+            },
+          },
+        },
+      },
+    },
+    `Size vs mean KL divergence of ${pts.length} run(s): ${pts.map((p) => `${p.run.letter} ${bytes ? formatBytes(p.x) : `${formatBpw(p.x)} bpw`} KLD ${fixed(p.y, 6)}`).join(', ')}`,
+  );
+}
+
+onThemeChange(() => drawSizeChart());
+
 serve('compare', {
-  data: (message) => render(message.a, message.b),
+  data: (message) => render(message.reports),
   error: (message) => showError(root, message.title, message.message, message.file, () => post({ type: 'reload' })),
   notice: (message) => notify(message.message, message.level),
 });

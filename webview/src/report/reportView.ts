@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 // The run report panel: summary, per-layer charts, the tensor table and the selected
 // tensor's details and histograms.
+import { EVALUATION_GROUP_TITLES, evaluationRows, type EvaluationRow } from '../../../core/src/evaluationFigures';
 import type { ReportExport, RunReport, TensorResult } from '../../../core/src/runReport';
 import { applyTheme, ChartSlot } from '../shared/charts';
 import { DataTable, type Column, type SortState } from '../shared/dataTable';
@@ -177,6 +178,29 @@ function columns(outputErrors: boolean, diagonal = false): Column<TensorResult>[
       firstDirection: 'descending',
     },
   ];
+}
+
+/** The figures llama-perplexity --kl-divergence prints, in its three blocks and with its labels. */
+function evaluationTables(rows: EvaluationRow[]): HTMLElement {
+  const groups = [...new Set(rows.map((r) => r.group))];
+  return h(
+    'div',
+    { class: 'evaluation-stats' },
+    groups.map((g) =>
+      h(
+        'table',
+        { class: 'evaluation-table', 'data-group': g },
+        h('caption', undefined, EVALUATION_GROUP_TITLES[g]),
+        h(
+          'tbody',
+          undefined,
+          rows
+            .filter((r) => r.group === g)
+            .map((r) => h('tr', undefined, h('th', { scope: 'row' }, r.label), h('td', undefined, r.value))),
+        ),
+      ),
+    ),
+  );
 }
 
 /** Any JSON value as nested definition lists / tables (evaluation fields this view does not know yet). */
@@ -490,6 +514,7 @@ export class ReportApp {
         ['Top-1 agreement', h('strong', undefined, q.top1)],
         ['Evaluated on', [q.basis, h('span', { class: 'muted' }, ` · ${q.source}`)]],
       ]),
+      evaluationTables(evaluationRows(e)),
       extra.length
         ? definitionList(
             extra.map(([k, v]) => [k, renderValue(v, 1)]),

@@ -77,7 +77,8 @@ export interface LoadedReport {
 
 export type HostToWebview =
   | { type: 'report'; file: string; report: RunReport }
-  | { type: 'compare'; a: LoadedReport; b: LoadedReport }
+  /** Two or more reports, oldest first. */
+  | { type: 'compare'; reports: LoadedReport[] }
   | { type: 'model'; model: ModelView }
   | { type: 'allocation'; view: AllocationView }
   /** The document could not be shown: `file` is the file at fault. */
@@ -93,9 +94,11 @@ export type WebviewToHost =
   /** Open the recipe at the rule that decided this tensor. */
   | { type: 'revealRule'; tensor: string }
   /** Save the tensors as CSV, in the given order (the table as filtered and sorted), or all. */
-  | { type: 'exportCsv'; tensors?: string[] }
+  | { type: 'exportCsv'; tensors?: string[]; what?: 'runs' }
   /** Save the report (or the compare join) as JSON. */
   | { type: 'exportJson' }
+  /** Compare Runs: the two runs the tensor table joins now (indexes). */
+  | { type: 'comparePair'; a: number; b: number }
   /** Allocation panel: measure what is missing (bitsmith allocate). */
   | { type: 'measure' }
   /** Allocation panel: set the recipe's budget to this many bytes (a frontier point). */
@@ -116,8 +119,16 @@ export interface ReportState {
 }
 export interface CompareState {
   kind: 'compare';
-  fileA: string;
-  fileB: string;
+  /** Every report compared (two or more). */
+  files: string[];
+  /** Which two runs the tensor table joins (indexes into files). */
+  a?: number;
+  b?: number;
+  /** The size axis of the size-vs-KL chart. */
+  sizeAxis?: 'bpw' | 'bytes';
+  /** Panels saved before N-run compare kept these two. */
+  fileA?: string;
+  fileB?: string;
   sort?: { column: string; direction: 'ascending' | 'descending' };
   filter?: string;
 }
@@ -155,8 +166,17 @@ export function isWebviewMessage(value: unknown): value is WebviewToHost {
       );
     case 'revealRule':
       return typeof m.tensor === 'string';
-    case 'exportCsv':
-      return m.tensors === undefined || (Array.isArray(m.tensors) && m.tensors.every((t) => typeof t === 'string'));
+    case 'exportCsv': {
+      const what = (m as { what?: unknown }).what;
+      return (
+        (what === undefined || what === 'runs') &&
+        (m.tensors === undefined || (Array.isArray(m.tensors) && m.tensors.every((t) => typeof t === 'string')))
+      );
+    }
+    case 'comparePair': {
+      const { a, b } = m as { a?: unknown; b?: unknown };
+      return Number.isInteger(a) && Number.isInteger(b) && (a as number) >= 0 && (b as number) >= 0;
+    }
     default:
       return false;
   }

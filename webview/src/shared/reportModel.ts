@@ -319,7 +319,9 @@ export function summarizeEvaluation(e: NonNullable<RunReport['evaluation']>): Ev
     nll: `${formatNumber(e.nllOriginal)} → ${formatNumber(e.nllQuantized)} nats/token`,
     kl: `mean ${formatNumber(e.klMean)} · p99 ${formatNumber(e.klP99)} · max ${formatNumber(e.klMax)} nats`,
     top1: Number.isFinite(e.top1Agreement) ? `${(100 * e.top1Agreement).toFixed(1)}%` : '—',
-    basis: `${plural(e.sequences, 'sequence')} · ${plural(e.tokens, 'token')}`,
+    basis:
+      `${plural(e.sequences, 'sequence')} · ${plural(e.tokens, 'scored token')}` +
+      (e.scoreFrom ? ` (from position ${e.scoreFrom} of each, as llama-perplexity)` : ''),
     source: sourceLabel(e.source),
     seconds: formatSeconds(e.seconds),
   };
@@ -350,6 +352,15 @@ export const KNOWN_EVALUATION_KEYS: readonly string[] = [
   'top1Agreement',
   'seconds',
   'logitsCache',
+  'scoreFrom',
+  'perplexityOriginalUncertainty',
+  'perplexityQuantizedUncertainty',
+  'lnPerplexityRatio',
+  'lnPerplexityRatioUncertainty',
+  'nllCorrelation',
+  'kl',
+  'deltaP',
+  'sameTop',
 ];
 
 /** The run's phases and their seconds, in run order: "calibration 12.3 s · quantize 40 s · ...". */
