@@ -1,5 +1,6 @@
 // Bundles every entry point with esbuild. `--watch` rebuilds on change.
 import * as esbuild from 'esbuild';
+import { createRequire } from 'node:module';
 
 const watch = process.argv.includes('--watch');
 const common = {
@@ -24,6 +25,12 @@ const entries = [
     target: 'es2022',
     minify: !watch,
   })),
+  // node-gyp-build for native/index.js inside a VSIX, which ships no node_modules.
+  {
+    entryPoints: [createRequire(import.meta.url).resolve('node-gyp-build')],
+    outfile: 'dist/node-gyp-build.js',
+    sourcemap: false,
+  },
   {
     entryPoints: ['webview/media/bitsmith.css'],
     outfile: 'dist/webview/bitsmith.css',

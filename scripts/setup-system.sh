@@ -6,8 +6,11 @@
 #   e2e   the end-to-end suite: Debian's Chromium (driven by Playwright), ripgrep (VS Code's
 #         search) and libkrb5-dev (code-server's kerberos module builds against it)
 #   fuzz  the native fuzzers: clang with libFuzzer and the sanitizer runtimes
+#   cross the linux-arm64 prebuild and its check (npm run prebuild:arm64, scripts/arm64-check.sh):
+#         Debian's aarch64 cross compiler and qemu-user; not part of the default set
 #
-# Usage: bash scripts/setup-system.sh [e2e] [fuzz]   (none: all; idempotent, quick when present)
+# Usage: bash scripts/setup-system.sh [e2e] [fuzz] [cross]   (none: e2e and fuzz; idempotent,
+# quick when present)
 set -euo pipefail
 
 groups=("$@")
@@ -28,8 +31,12 @@ for g in "${groups[@]}"; do
         || ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 \
         || want libclang-rt-14-dev
       ;;
+    cross)
+      command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || want g++-aarch64-linux-gnu
+      command -v qemu-aarch64 >/dev/null 2>&1 || want qemu-user
+      ;;
     *)
-      echo "scripts/setup-system.sh: unknown group '$g' (e2e, fuzz)" >&2
+      echo "scripts/setup-system.sh: unknown group '$g' (e2e, fuzz, cross)" >&2
       exit 2
       ;;
   esac

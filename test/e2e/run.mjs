@@ -973,6 +973,7 @@ try {
           ['extension/dist/extension.js'],
           ['extension/dist/server.js'],
           ['extension/dist/cli.js'],
+          ['extension/dist/node-gyp-build.js'], // native/index.js's loader (a VSIX has no node_modules)
           ['extension/native/build/Release/*.node', (n) => /^extension\/native\/build\/Release\/[^/]+\.node$/.test(n)],
           ['extension/dist/webview/*', (n) => n.startsWith('extension/dist/webview/')],
           ['extension/snippets/quant.json'],

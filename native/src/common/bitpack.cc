@@ -28,8 +28,7 @@ BITSMITH_AVX2 int64_t packNibblesAvx2(const uint8_t* c, int64_t n, uint8_t* out)
 
 // 8 b-bit codes (one per byte) -> b bytes with one PEXT: the low b bits of each byte.
 // Returns the number of codes consumed (a multiple of 8); advances out.
-__attribute__((target("bmi2"))) int64_t packPextImpl(const uint8_t* c, int64_t n, int b,
-                                                     uint8_t*& out) {
+BITSMITH_BMI2 int64_t packPextImpl(const uint8_t* c, int64_t n, int b, uint8_t*& out) {
   const uint64_t mask = 0x0101010101010101ULL * ((1ULL << b) - 1);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {

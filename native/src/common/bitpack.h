@@ -9,6 +9,8 @@
 #include <memory>
 #include <vector>
 
+#include "common/cpu.h"
+
 namespace bitsmith {
 
 // A byte vector whose resize() leaves new bytes uninitialised: every byte of a stored
@@ -71,7 +73,7 @@ class BitWriter {
   int pendingBits() const { return nacc_; }
 
  private:
-#if defined(__x86_64__) || defined(__i386__)
+#if BITSMITH_X86
   static int64_t packPext(const uint8_t* c, int64_t n, int b, uint8_t*& out);
 #endif
   uint8_t* out_;

@@ -5,11 +5,12 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__x86_64__) || defined(__i386__)
+#include "common/cpu.h"
+
+#if BITSMITH_X86
 #include <immintrin.h>
 #endif
 
-#include "common/cpu.h"
 #include "threads/pool.h"
 
 namespace bitsmith {
