@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "quant/scale.h"
 #include "run/runner.h"
 
 #ifndef _WIN32
@@ -24,22 +25,6 @@ const char* groupKindName(GroupKind k) {
       return "tensor";
   }
   return "size";
-}
-
-const char* scaleTypeName(ScaleType s) {
-  switch (s) {
-    case ScaleType::F16:
-      return "f16";
-    case ScaleType::BF16:
-      return "bf16";
-    case ScaleType::F32:
-      return "f32";
-    case ScaleType::E8M0:
-      return "e8m0";
-    case ScaleType::E4M3:
-      return "e4m3";
-  }
-  return "f16";
 }
 
 Value shapeValue(const std::vector<int64_t>& shape) {
@@ -72,7 +57,7 @@ Value configValue(const JobTensor& t) {
   v.set("group", Value::of(c.group));
   v.set("groupKind", Value::of(groupKindName(c.groupKind)));
   v.set("symmetric", Value::of(c.symmetric));
-  v.set("scale", Value::of(scaleTypeName(c.scale)));
+  v.set("scale", Value::of(scaleName(c.scale)));
   if (!c.symmetric) v.set("zero", Value::of(c.zero == ZeroType::Int ? "int" : "f16"));
   if (c.clipMse) v.set("clip", Value::of("mse"));
   if (c.outliers) v.set("outliers", Value::of(c.outliers));

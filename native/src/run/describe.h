@@ -11,7 +11,6 @@
 namespace bitsmith {
 
 const char* groupKindName(GroupKind k);
-const char* scaleTypeName(ScaleType s);
 json::Value shapeValue(const std::vector<int64_t>& shape);
 std::string shapeText(const std::vector<int64_t>& shape);
 json::Value histValue(const Histogram& h);

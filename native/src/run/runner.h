@@ -38,6 +38,5 @@ bool rowLocal(const QuantConfig& c);
 int64_t peakRssBytes();
 
 const char* groupKindName(GroupKind k);
-const char* scaleTypeName(ScaleType s);
 
 }  // namespace bitsmith
